@@ -1,0 +1,49 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+
+/**
+ * The one place AWS clients are made. Endpoints are not set here on purpose: the SDK itself
+ * honours `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_SQS` /
+ * `AWS_ENDPOINT_URL_DYNAMODB`, so the same code talks to AWS, LocalStack or the local cloud.
+ * `endpoint` is only for code that talks to a target other than its environment's (tests, CLIs).
+ */
+export interface ClientOptions {
+  endpoint?: string;
+  region?: string;
+  /** Connections kept open per client; Lambda runs one batch at a time, CLIs run many requests. */
+  maxSockets?: number;
+}
+
+function requestHandler(maxSockets: number): NodeHttpHandler {
+  return new NodeHttpHandler({
+    httpAgent: new Agent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+  });
+}
+
+function baseConfig(options: ClientOptions) {
+  return {
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.region ? { region: options.region } : {}),
+    requestHandler: requestHandler(options.maxSockets ?? 50),
+  };
+}
+
+export function createSqsClient(options: ClientOptions = {}): SQSClient {
+  return new SQSClient(baseConfig(options));
+}
+
+export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClient {
+  return new DynamoDBClient(baseConfig(options));
+}
+
+/** Plain objects in and out; `undefined` attributes are dropped rather than rejected. */
+export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(createDynamoDbClient(options), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * Names of the environment variables the functions read. infra/ sets them on the Lambda
+ * functions and local/ sets them on the emulated ones, from the same constants.
+ */
+export const ENV = {
+  LEDGER_TABLE_NAME: 'LEDGER_TABLE_NAME',
+  IDEMPOTENCY_TABLE_NAME: 'IDEMPOTENCY_TABLE_NAME',
+  FIFO_QUEUE_URL: 'FIFO_QUEUE_URL',
+  STANDARD_QUEUE_URL: 'STANDARD_QUEUE_URL',
+  /** Consumer: which queue it consumes, `fifo` or `standard`. */
+  QUEUE_KIND: 'QUEUE_KIND',
+  /** Consumer: `sequential` or `parallel` (standard only; FIFO is always sequential). */
+  BATCH_PROCESSING: 'BATCH_PROCESSING',
+  /** Consumer: DLQ maxReceiveCount, to mark a failure as final. */
+  MAX_RECEIVE_COUNT: 'MAX_RECEIVE_COUNT',
+  /** Consumer: `true` (default) or `false` to show what duplicates do without idempotency. */
+  IDEMPOTENCY_ENABLED: 'IDEMPOTENCY_ENABLED',
+  /** Consumer: `orderId` (default) or `messageId`, the experiment that shows client retries slip through. */
+  IDEMPOTENCY_KEY: 'IDEMPOTENCY_KEY',
+  IDEMPOTENCY_EXPIRES_AFTER_SECONDS: 'IDEMPOTENCY_EXPIRES_AFTER_SECONDS',
+  IDEMPOTENCY_KEY_PREFIX: 'IDEMPOTENCY_KEY_PREFIX',
+  /** Producer: largest body accepted, bytes. */
+  MAX_BODY_BYTES: 'MAX_BODY_BYTES',
+  DEFAULT_RUN_ID: 'DEFAULT_RUN_ID',
+  /** Consumer fault switches, all off by default; each decision is seeded per order id. */
+  FAULT_SEED: 'FAULT_SEED',
+  FAULT_FIRST_ATTEMPT_FAILURE_RATE: 'FAULT_FIRST_ATTEMPT_FAILURE_RATE',
+  FAULT_SLOW_RATE: 'FAULT_SLOW_RATE',
+  FAULT_SLOW_MS: 'FAULT_SLOW_MS',
+  /** Orders whose id starts with this prefix always fail (poison); empty disables it. */
+  FAULT_POISON_PREFIX: 'FAULT_POISON_PREFIX',
+  POWERTOOLS_SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
+  POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
+} as const;

@@ -1,0 +1,138 @@
+import type { QueueKind } from './config/pipeline';
+
+/**
+ * The ledger table: everything the report needs about one run, in one partition
+ * (`pk = RUN#<runId>`), so a run reads back with Query, never Scan. Sort keys put each record
+ * type in its own range: `ACCEPTED#`, `DELIVERY#<queue>#`, `EFFECT#<queue>#`, `FAILURE#<queue>#`,
+ * `COUNTER#`. A second item per order (`pk = ORDER#<orderId>`) lets `GET /orders/{orderId}` find
+ * the order's run without knowing it.
+ */
+
+export const runPk = (runId: string): string => `RUN#${runId}`;
+export const orderPk = (orderId: string): string => `ORDER#${orderId}`;
+export const ORDER_SK = 'ORDER';
+
+export const acceptedSk = (orderId: string): string => `ACCEPTED#${orderId}`;
+/** Unique per receive: a duplicate delivery of the same message gets its own record. */
+export const deliverySk = (queue: QueueKind, orderId: string, deliveryId: string): string =>
+  `DELIVERY#${queue}#${orderId}#${deliveryId}`;
+/** Unique per commit: with idempotency off, a second commit of one order is a second record. */
+export const effectSk = (queue: QueueKind, orderId: string, effectId: string): string =>
+  `EFFECT#${queue}#${orderId}#${effectId}`;
+export const failureSk = (queue: QueueKind, orderId: string, failureId: string): string =>
+  `FAILURE#${queue}#${orderId}#${failureId}`;
+/** Atomic per-customer counter of applies on one queue (ADD :one, ReturnValues UPDATED_NEW). */
+export const applyCounterSk = (queue: QueueKind, customerId: string): string =>
+  `COUNTER#apply#${queue}#${customerId}`;
+/** Atomic per-customer counter the producer uses to assign sequences the client did not send. */
+export const sequenceCounterSk = (customerId: string): string => `COUNTER#sequence#${customerId}`;
+
+export const SK_PREFIX = {
+  accepted: 'ACCEPTED#',
+  delivery: (queue: QueueKind) => `DELIVERY#${queue}#`,
+  effect: (queue: QueueKind) => `EFFECT#${queue}#`,
+  failure: (queue: QueueKind) => `FAILURE#${queue}#`,
+} as const;
+
+interface LedgerKey {
+  pk: string;
+  sk: string;
+}
+
+/** The producer accepted an order and put it on both queues. */
+export interface AcceptedRecord extends LedgerKey {
+  type: 'accepted';
+  runId: string;
+  orderId: string;
+  customerId: string;
+  sequence: number;
+  /** Epoch ms. */
+  acceptedAt: number;
+  /** SHA-256 hex of the canonical order input, to tell a true client retry from a key reuse. */
+  payloadHash: string;
+  messageIds: Record<QueueKind, string>;
+  /** How many times the producer was asked to accept this order (client retries + 1). */
+  requests: number;
+}
+
+/** The order lookup item, `pk = ORDER#<orderId>`, `sk = ORDER`. */
+export interface OrderIndexRecord extends LedgerKey {
+  type: 'order';
+  orderId: string;
+  runId: string;
+  customerId: string;
+  sequence: number;
+  acceptedAt: number;
+}
+
+/** A consumer received a message: written on every receive, before any idempotency check. */
+export interface DeliveryRecord extends LedgerKey {
+  type: 'delivery';
+  runId: string;
+  queue: QueueKind;
+  orderId: string;
+  customerId: string;
+  sequence: number;
+  messageId: string;
+  /** SQS ApproximateReceiveCount of this receive. */
+  receiveCount: number;
+  /** FIFO only. */
+  sequenceNumber?: string;
+  /** Epoch ms: SentTimestamp attribute, ApproximateFirstReceiveTimestamp, and our own receive. */
+  sentAt: number;
+  firstReceivedAt: number;
+  receivedAt: number;
+  /** How the delivery ended: the effect ran, an idempotency record answered, or it failed. */
+  outcome: 'applied' | 'suppressed' | 'failed' | 'pending';
+}
+
+/** The effect of an order committed, written inside the idempotent function. */
+export interface EffectRecord extends LedgerKey {
+  type: 'effect';
+  runId: string;
+  queue: QueueKind;
+  orderId: string;
+  customerId: string;
+  sequence: number;
+  messageId: string;
+  /** 1-based position of this apply among the customer's applies on this queue. */
+  applyIndex: number;
+  acceptedAt: number;
+  /** Epoch ms. */
+  committedAt: number;
+}
+
+/** A delivery whose processing failed (the message goes back to the queue, or to the DLQ). */
+export interface FailureRecord extends LedgerKey {
+  type: 'failure';
+  runId: string;
+  queue: QueueKind;
+  orderId: string;
+  customerId: string;
+  sequence: number;
+  messageId: string;
+  receiveCount: number;
+  /** True when this was the last receive SQS allows before the DLQ (receiveCount >= maxReceiveCount). */
+  final: boolean;
+  error: string;
+  failedAt: number;
+}
+
+export type LedgerRecord =
+  | AcceptedRecord
+  | OrderIndexRecord
+  | DeliveryRecord
+  | EffectRecord
+  | FailureRecord;
+
+/** The message body both queues carry. */
+export interface OrderMessage {
+  orderId: string;
+  runId: string;
+  customerId: string;
+  sequence: number;
+  items: { sku: string; quantity: number; unitPrice: number }[];
+  amount: number;
+  currency: string;
+  acceptedAt: number;
+}
