@@ -1,9 +1,9 @@
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Agent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 
 /**
  * The one place AWS clients are made. Endpoints are not set here on purpose: the SDK itself

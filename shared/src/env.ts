@@ -39,7 +39,11 @@ export function getNumberFromEnv(name: string, fallback: number, env: Env = proc
   return value;
 }
 
-export function getBooleanFromEnv(name: string, fallback: boolean, env: Env = process.env): boolean {
+export function getBooleanFromEnv(
+  name: string,
+  fallback: boolean,
+  env: Env = process.env,
+): boolean {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const v = raw.trim().toLowerCase();

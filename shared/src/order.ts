@@ -107,9 +107,6 @@ export function validateOrder(body: unknown): ValidationResult {
  * zod schema so the API's request validator and the producer cannot drift apart.
  */
 export function orderJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(orderInputSchema, { target: 'draft-4' }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(orderInputSchema, { target: 'draft-4' }) as Record<string, unknown>;
   return schema;
 }

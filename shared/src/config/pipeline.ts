@@ -108,7 +108,11 @@ export const pipelineConfig: PipelineConfig = {
       visibilityTimeoutSeconds: 6 * CONSUMER_TIMEOUT_SECONDS,
       retentionPeriodSeconds: 4 * 24 * 3600,
       receiveWaitTimeSeconds: 20,
-      dlq: { name: 'orders-standard-dlq', maxReceiveCount: 3, retentionPeriodSeconds: 14 * 24 * 3600 },
+      dlq: {
+        name: 'orders-standard-dlq',
+        maxReceiveCount: 3,
+        retentionPeriodSeconds: 14 * 24 * 3600,
+      },
     },
   },
   consumers: {

@@ -1,0 +1,176 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Every command-line tool of the project parses its flags here, so `--help`, unknown flags and
+ * bad values behave the same everywhere: a one-line message saying what to fix, exit code 2, no
+ * stack trace.
+ */
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Shown in --help, e.g. `<n>`. */
+  value?: string;
+  description: string;
+  default?: string | boolean;
+  multiple?: boolean;
+}
+
+export interface CommandSpec {
+  /** As the user types it, e.g. `npm run report --`. */
+  usage: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  examples?: string[];
+}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`Usage: ${spec.usage}`, '', spec.summary, '', 'Options:'];
+  const entries = Object.entries({
+    ...spec.options,
+    help: { type: 'boolean', short: 'h', description: 'show this help' } as OptionSpec,
+  });
+  const labels = entries.map(([name, o]) => {
+    const short = o.short ? `-${o.short}, ` : '    ';
+    return `  ${short}--${name}${o.type === 'string' ? ` ${o.value ?? '<value>'}` : ''}`;
+  });
+  const width = Math.max(...labels.map((l) => l.length)) + 2;
+  entries.forEach(([, o], i) => {
+    const def = o.default === undefined || o.default === false ? '' : ` (default: ${o.default})`;
+    lines.push(`${labels[i]!.padEnd(width)}${o.description}${def}`);
+  });
+  if (spec.examples?.length) {
+    lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
+  }
+  return lines.join('\n');
+}
+
+export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+/** Parses argv; prints help and exits 0 on --help; throws UsageError on bad flags. */
+export function parseCommandLine(
+  spec: CommandSpec,
+  argv: string[] = process.argv.slice(2),
+): ParsedValues {
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+  > = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [name, o] of Object.entries(spec.options)) {
+    options[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
+  }
+  let values: ParsedValues;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as {
+      values: ParsedValues;
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+  if (values.help) {
+    process.stdout.write(`${helpText(spec)}\n`);
+    process.exit(0);
+  }
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
+  }
+  return values;
+}
+
+export function intOption(
+  values: ParsedValues,
+  name: string,
+  { min, max }: { min?: number; max?: number } = {},
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n)) {
+    throw new UsageError(`--${name} must be an integer, got "${String(raw)}"`);
+  }
+  if (min !== undefined && n < min)
+    throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
+  if (max !== undefined && n > max)
+    throw new UsageError(`--${name} must be at most ${max}, got ${n}`);
+  return n;
+}
+
+export function numberOption(
+  values: ParsedValues,
+  name: string,
+  { min, max }: { min?: number; max?: number } = {},
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
+    throw new UsageError(`--${name} must be a number, got "${String(raw)}"`);
+  }
+  if (min !== undefined && n < min)
+    throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
+  if (max !== undefined && n > max)
+    throw new UsageError(`--${name} must be at most ${max}, got ${n}`);
+  return n;
+}
+
+export function choiceOption<T extends string>(
+  values: ParsedValues,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${String(raw)}"`);
+  }
+  return raw as T;
+}
+
+/**
+ * Runs a CLI's main: user mistakes (UsageError, or any error with `expose = true`) print one line
+ * and exit 2 or 1; anything else is a bug and keeps its stack.
+ */
+export function runMain(main: () => Promise<number | undefined | void>, spec?: CommandSpec): void {
+  main().then(
+    (code) => {
+      if (typeof code === 'number') process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof UsageError) {
+        process.stderr.write(`error: ${err.message}\n`);
+        if (spec) process.stderr.write(`run with --help for usage\n`);
+        process.exitCode = 2;
+        return;
+      }
+      if (err instanceof Error && (err as Error & { expose?: boolean }).expose) {
+        process.stderr.write(`error: ${err.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+/** An error meant for the person at the terminal: printed as one line, no stack. */
+export class CliError extends Error {
+  readonly expose = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
