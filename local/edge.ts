@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * The edge: one port that speaks to any AWS SDK or the AWS CLI pointed at it with
+ * `AWS_ENDPOINT_URL`, like LocalStack's 4566. AWS tells its services apart by host name; one
+ * local port cannot, so requests are routed by protocol instead: the JSON protocols name their
+ * service in `X-Amz-Target`, and the SQS Query protocol (AWS CLI v2 from Debian, older SDKs) is a
+ * form POST (or GET) carrying `Action=`.
+ */
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface EdgeBackends {
+  sqs: RequestListener;
+  dynamodb: RequestListener;
+  /** Extra fields for the health document, e.g. component states and the seed. */
+  health?: () => Record<string, unknown>;
+}
+
+export interface Edge {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export const HEALTH_PATH = '/_localcloud/health';
+
+export type Route = 'sqs' | 'dynamodb' | 'health' | 'unknown';
+
+/** Which backend a request is for, decided from its headers alone (the body is not read here). */
+export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): Route {
+  const target = req.headers['x-amz-target'];
+  const targetValue = Array.isArray(target) ? target[0] : target;
+  if (targetValue) {
+    if (targetValue.startsWith('DynamoDB_20120810.')) return 'dynamodb';
+    if (targetValue.startsWith('AmazonSQS.')) return 'sqs';
+    return 'unknown';
+  }
+  const url = new URL(req.url ?? '/', 'http://edge');
+  if (req.method === 'GET' && url.pathname === HEALTH_PATH) return 'health';
+  const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
+  if (req.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
+    return 'sqs';
+  }
+  if (req.method === 'GET' && url.searchParams.has('Action')) return 'sqs';
+  return 'unknown';
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function createEdgeHandler(backends: EdgeBackends): RequestListener {
+  return (req, res) => {
+    const route = routeRequest(req);
+    switch (route) {
+      case 'dynamodb':
+        backends.dynamodb(req, res);
+        return;
+      case 'sqs':
+        backends.sqs(req, res);
+        return;
+      case 'health':
+        sendJson(res, 200, { status: 'ok', ...(backends.health?.() ?? {}) });
+        return;
+      default: {
+        // Drain the body so keep-alive clients can reuse the connection after the error.
+        req.resume();
+        sendJson(res, 400, {
+          __type: 'UnknownServiceException',
+          message:
+            'the local cloud edge serves SQS (X-Amz-Target: AmazonSQS.* or a form POST with Action=) ' +
+            `and DynamoDB (X-Amz-Target: DynamoDB_20120810.*); got ${req.method} ${req.url}` +
+            (req.headers['x-amz-target']
+              ? ` with X-Amz-Target: ${req.headers['x-amz-target']}`
+              : ''),
+        });
+      }
+    }
+  };
+}
+
+export class PortInUseError extends Error {
+  readonly expose = true;
+  constructor(what: string, host: string, port: number, options?: ErrorOptions) {
+    super(
+      `${what} port ${host}:${port} is already in use; pick another with the flag or 0 for a free one`,
+      options,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Listens on host:port (0 = a free port); rejects with PortInUseError when taken. */
+export function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(
+        err.code === 'EADDRINUSE' ? new PortInUseError(what, host, port, { cause: err }) : err,
+      );
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** Closes a server and, after a grace period, the keep-alive connections still open on it. */
+export function closeServer(server: Server, graceMs = 1000): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+export async function startEdge(
+  backends: EdgeBackends,
+  { port = 4566, host = '127.0.0.1' }: { port?: number; host?: string } = {},
+): Promise<Edge> {
+  const server = createServer({ keepAliveTimeout: 65_000 }, createEdgeHandler(backends));
+  const actualPort = await listen(server, port, host, 'edge');
+  return {
+    server,
+    port: actualPort,
+    url: `http://${host}:${actualPort}`,
+    close: () => closeServer(server),
+  };
+}

@@ -1,0 +1,316 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { InvocationResult } from './function-runtime';
+
+/**
+ * Lambda's SQS event source mapping, polling over the real SQS protocol (so it drives handlers
+ * against any SQS endpoint): each poller long-polls, gathers a batch (batching window on standard
+ * queues only: Lambda rejects one on FIFO), invokes, then deletes what succeeded. Pollers =
+ * MaximumConcurrency, so at most that many invocations run at once. On a FIFO queue a receive
+ * locks the message groups it returns until their messages are deleted or become visible again,
+ * so concurrency is also bounded by active groups and a group never has two batches in flight.
+ * A failed or timed-out invocation deletes nothing: the whole batch returns after the visibility
+ * timeout (and reaches the DLQ after maxReceiveCount), as on AWS.
+ */
+
+export interface EventSourceMappingOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  fifo: boolean;
+  /** 1..10,000 (AWS); more than 10 needs a batching window, as on AWS. */
+  batchSize: number;
+  /** Standard queues only: 0..300 seconds. */
+  maxBatchingWindowSeconds: number;
+  /** 2..1000 (AWS MaximumConcurrency). */
+  maximumConcurrency: number;
+  reportBatchItemFailures: boolean;
+  invoke: (event: SQSEvent) => Promise<InvocationResult>;
+  /** Long-poll wait per receive; Lambda uses 20 s. Shorter makes stop() quicker in tests. */
+  pollWaitSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export class EventSourceMappingConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventSourceMappingConfigError';
+  }
+}
+
+export interface MappingStats {
+  received: number;
+  invocations: number;
+  failedInvocations: number;
+  deleted: number;
+  reportedFailures: number;
+}
+
+function validate(o: EventSourceMappingOptions): void {
+  if (
+    !Number.isInteger(o.maximumConcurrency) ||
+    o.maximumConcurrency < 2 ||
+    o.maximumConcurrency > 1000
+  ) {
+    throw new EventSourceMappingConfigError(
+      `MaximumConcurrency must be 2..1000, got ${o.maximumConcurrency}`,
+    );
+  }
+  const maxBatch = o.fifo ? 10 : 10_000;
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > maxBatch) {
+    throw new EventSourceMappingConfigError(`BatchSize must be 1..${maxBatch}, got ${o.batchSize}`);
+  }
+  if (o.fifo && o.maxBatchingWindowSeconds > 0) {
+    throw new EventSourceMappingConfigError(
+      'MaximumBatchingWindowInSeconds is not supported for FIFO queues',
+    );
+  }
+  if (o.maxBatchingWindowSeconds < 0 || o.maxBatchingWindowSeconds > 300) {
+    throw new EventSourceMappingConfigError('MaximumBatchingWindowInSeconds must be 0..300');
+  }
+  if (o.batchSize > 10 && o.maxBatchingWindowSeconds < 1) {
+    throw new EventSourceMappingConfigError(
+      'BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1',
+    );
+  }
+}
+
+function lambdaMessageAttributes(
+  attrs: Record<string, MessageAttributeValue> | undefined,
+): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
+  for (const [name, a] of Object.entries(attrs ?? {})) {
+    out[name] = {
+      ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
+      ...(a.BinaryValue !== undefined
+        ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }
+        : {}),
+      stringListValues: a.StringListValues ?? [],
+      binaryListValues: (a.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+      dataType: a.DataType ?? 'String',
+    };
+  }
+  return out;
+}
+
+/** The record Lambda puts in the event for one received message. */
+export function toSqsRecord(m: Message, queueArn: string, region: string): SQSRecord {
+  const a = m.Attributes ?? {};
+  const attributes: SQSRecord['attributes'] = {
+    ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+    SentTimestamp: a.SentTimestamp ?? '',
+    SenderId: a.SenderId ?? '000000000000',
+    ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? '',
+    ...(a.AWSTraceHeader !== undefined ? { AWSTraceHeader: a.AWSTraceHeader } : {}),
+    ...(a.SequenceNumber !== undefined ? { SequenceNumber: a.SequenceNumber } : {}),
+    ...(a.MessageGroupId !== undefined ? { MessageGroupId: a.MessageGroupId } : {}),
+    ...(a.MessageDeduplicationId !== undefined
+      ? { MessageDeduplicationId: a.MessageDeduplicationId }
+      : {}),
+  };
+  return {
+    messageId: m.MessageId ?? '',
+    receiptHandle: m.ReceiptHandle ?? '',
+    body: m.Body ?? '',
+    attributes,
+    messageAttributes: lambdaMessageAttributes(m.MessageAttributes),
+    md5OfBody: m.MD5OfBody ?? '',
+    ...(m.MD5OfMessageAttributes ? { md5OfMessageAttributes: m.MD5OfMessageAttributes } : {}),
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/**
+ * Which messages to delete after an invocation. With ReportBatchItemFailures, everything not
+ * reported failed; a response Lambda cannot use (an unknown or empty itemIdentifier) fails the
+ * whole batch, as Lambda does. Without it, all or nothing.
+ */
+export function messagesToDelete(
+  batch: readonly Message[],
+  result: InvocationResult,
+  reportBatchItemFailures: boolean,
+): { toDelete: Message[]; failedIds: string[] } {
+  if (!result.ok) return { toDelete: [], failedIds: batch.map((m) => m.MessageId ?? '') };
+  if (!reportBatchItemFailures) return { toDelete: [...batch], failedIds: [] };
+  const response = result.result as Partial<SQSBatchResponse> | null;
+  const failures = response?.batchItemFailures;
+  if (failures === undefined || failures === null) return { toDelete: [...batch], failedIds: [] };
+  if (!Array.isArray(failures))
+    return { toDelete: [], failedIds: batch.map((m) => m.MessageId ?? '') };
+  const ids = new Set(batch.map((m) => m.MessageId));
+  const failed = new Set<string>();
+  for (const f of failures) {
+    const id = (f as { itemIdentifier?: unknown })?.itemIdentifier;
+    if (typeof id !== 'string' || id === '' || !ids.has(id)) {
+      return { toDelete: [], failedIds: batch.map((m) => m.MessageId ?? '') };
+    }
+    failed.add(id);
+  }
+  return {
+    toDelete: batch.filter((m) => !failed.has(m.MessageId ?? '')),
+    failedIds: [...failed],
+  };
+}
+
+export class EventSourceMapping {
+  readonly stats: MappingStats = {
+    received: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    deleted: 0,
+    reportedFailures: 0,
+  };
+  private running = false;
+  private readonly abort = new AbortController();
+  private pollers: Promise<void>[] = [];
+  private inFlight = 0;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: EventSourceMappingOptions) {
+    validate(o);
+    this.log = o.log ?? (() => undefined);
+  }
+
+  get invocationsInFlight(): number {
+    return this.inFlight;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (let i = 0; i < this.o.maximumConcurrency; i++) this.pollers.push(this.poll(i));
+  }
+
+  /** Stops polling, waits up to graceMs for in-flight invocations and their deletes. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.abort.abort();
+    await Promise.race([
+      Promise.allSettled(this.pollers),
+      new Promise((r) => setTimeout(r, graceMs).unref()),
+    ]);
+    this.pollers = [];
+  }
+
+  private async receive(max: number, waitSeconds: number): Promise<Message[]> {
+    const out = await this.o.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.o.queueUrl,
+        MaxNumberOfMessages: Math.min(10, max),
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: this.abort.signal },
+    );
+    return out.Messages ?? [];
+  }
+
+  private async gather(): Promise<Message[]> {
+    const wait = this.o.pollWaitSeconds ?? 20;
+    const batch = await this.receive(this.o.batchSize, wait);
+    if (batch.length === 0 || this.o.fifo || this.o.maxBatchingWindowSeconds <= 0) return batch;
+    const deadline = Date.now() + this.o.maxBatchingWindowSeconds * 1000;
+    while (this.running && batch.length < this.o.batchSize) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      const more = await this.receive(
+        this.o.batchSize - batch.length,
+        Math.min(wait, Math.floor(remaining / 1000)),
+      );
+      batch.push(...more);
+      if (more.length === 0 && remaining < 1000) {
+        await new Promise((r) => setTimeout(r, Math.min(remaining, 50)));
+      }
+    }
+    return batch;
+  }
+
+  private async poll(index: number): Promise<void> {
+    let backoffMs = 100;
+    while (this.running) {
+      let batch: Message[];
+      try {
+        batch = await this.gather();
+        backoffMs = 100;
+      } catch (err) {
+        if (!this.running) return;
+        this.log(
+          `poller ${index}: receive failed: ${(err as Error).name}: ${(err as Error).message}`,
+        );
+        await new Promise((r) => setTimeout(r, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, 5000);
+        continue;
+      }
+      if (batch.length === 0) continue;
+      this.inFlight++;
+      try {
+        await this.process(batch);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+
+  private async process(batch: Message[]): Promise<void> {
+    this.stats.received += batch.length;
+    this.stats.invocations++;
+    const event: SQSEvent = {
+      Records: batch.map((m) => toSqsRecord(m, this.o.queueArn, this.o.region)),
+    };
+    let result: InvocationResult;
+    try {
+      result = await this.o.invoke(event);
+    } catch (err) {
+      result = {
+        ok: false,
+        timedOut: false,
+        durationMs: 0,
+        error: { errorType: (err as Error).name, errorMessage: (err as Error).message },
+      };
+    }
+    if (!result.ok) {
+      this.stats.failedInvocations++;
+      this.log(
+        `invocation ${result.timedOut ? 'timed out' : 'failed'} (${result.error.errorType}: ${result.error.errorMessage}); ${batch.length} messages left for the visibility timeout`,
+      );
+    }
+    const { toDelete, failedIds } = messagesToDelete(batch, result, this.o.reportBatchItemFailures);
+    if (result.ok) this.stats.reportedFailures += failedIds.length;
+    await this.deleteMessages(toDelete);
+  }
+
+  private async deleteMessages(messages: Message[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      const chunk = messages.slice(i, i + 10);
+      try {
+        const out = await this.o.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.o.queueUrl,
+            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          }),
+        );
+        this.stats.deleted += out.Successful?.length ?? 0;
+        for (const f of out.Failed ?? []) this.log(`delete failed: ${f.Code}: ${f.Message}`);
+      } catch (err) {
+        // A delete that fails leaves the message to come back after the visibility timeout: a
+        // duplicate delivery, which the consumer's idempotency absorbs, exactly as on AWS.
+        this.log(`delete failed: ${(err as Error).name}: ${(err as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,339 @@
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Runs a Lambda handler module the way Lambda does: each execution environment is a worker
+ * thread with its own `process.env` and module scope (so two functions built from the same module
+ * with different env, like the FIFO and standard consumers, never share state), one invocation at
+ * a time per environment, environments created on demand up to the function's concurrency and
+ * reused warm. A timed-out invocation fails and its environment is discarded, as Lambda does;
+ * only a worker can be stopped mid-flight, the main thread could not be.
+ */
+
+export interface FunctionDefinition {
+  name: string;
+  /** Absolute path of the handler module (TypeScript is loaded with tsx). */
+  modulePath: string;
+  exportName?: string;
+  env: Record<string, string>;
+  timeoutSeconds: number;
+  memorySizeMb: number;
+  /** Environments kept at most; invocations beyond wait for a free one. */
+  maxEnvironments: number;
+  region: string;
+  /** Receives each line a handler writes to stdout or stderr. */
+  onLog?: (functionName: string, line: string) => void;
+}
+
+export interface InvocationError {
+  errorType: string;
+  errorMessage: string;
+  stack?: string;
+}
+
+export type InvocationResult =
+  | { ok: true; result: unknown; durationMs: number }
+  | { ok: false; error: InvocationError; timedOut: boolean; durationMs: number };
+
+export class FunctionInitError extends Error {
+  readonly expose = true;
+  constructor(name: string, error: InvocationError) {
+    super(`function ${name} failed to initialise: ${error.errorType}: ${error.errorMessage}`);
+    this.name = 'FunctionInitError';
+  }
+}
+
+export class FunctionStoppedError extends Error {
+  constructor(name: string) {
+    super(`function ${name} is stopped`);
+    this.name = 'FunctionStoppedError';
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+require(workerData.tsxApi).register();
+let handler;
+let initError;
+try {
+  const mod = require(workerData.modulePath);
+  handler = mod[workerData.exportName];
+  if (typeof handler !== 'function') {
+    initError = Object.assign(new Error(workerData.modulePath + ' does not export ' + workerData.exportName), { name: 'Runtime.HandlerNotFound' });
+  }
+} catch (err) {
+  initError = err;
+}
+const toError = (err) => ({
+  errorType: (err && err.name) || 'Error',
+  errorMessage: (err && err.message) || String(err),
+  stack: err && err.stack,
+});
+parentPort.on('message', async (msg) => {
+  if (initError) {
+    parentPort.postMessage({ id: msg.id, ok: false, error: toError(initError) });
+    return;
+  }
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: workerData.name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: workerData.arn,
+    memoryLimitInMB: String(workerData.memorySizeMb),
+    awsRequestId: msg.requestId,
+    logGroupName: '/aws/lambda/' + workerData.name,
+    logStreamName: workerData.logStreamName,
+    getRemainingTimeInMillis: () => Math.max(0, msg.deadline - Date.now()),
+    done() {},
+    fail() {},
+    succeed() {},
+  };
+  try {
+    const result = await handler(msg.event, context);
+    parentPort.postMessage({ id: msg.id, ok: true, result: result === undefined ? null : result });
+  } catch (err) {
+    parentPort.postMessage({ id: msg.id, ok: false, error: toError(err) });
+  }
+});
+parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined });
+`;
+
+interface Environment {
+  worker: Worker;
+  /** Resolves with the module's init error, if loading it threw. */
+  ready: Promise<InvocationError | undefined>;
+  busy: boolean;
+}
+
+interface WorkerReply {
+  id?: string;
+  ready?: boolean;
+  initError?: InvocationError;
+  ok?: boolean;
+  result?: unknown;
+  error?: InvocationError;
+}
+
+export class LocalFunction {
+  readonly name: string;
+  private readonly environments = new Set<Environment>();
+  private readonly waiting: Array<(env: Environment) => void> = [];
+  private inFlight = 0;
+  private stopped = false;
+  private readonly tsxApi = require.resolve('tsx/cjs/api');
+
+  constructor(private readonly def: FunctionDefinition) {
+    this.name = def.name;
+  }
+
+  get arn(): string {
+    return `arn:aws:lambda:${this.def.region}:000000000000:function:${this.def.name}`;
+  }
+
+  get invocationsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Starts one environment ahead of the first event, so init errors surface at start-up. */
+  async warm(): Promise<void> {
+    const env = this.createEnvironment();
+    const initError = await env.ready;
+    if (initError) {
+      this.discard(env);
+      throw new FunctionInitError(this.name, initError);
+    }
+  }
+
+  async invoke(event: unknown): Promise<InvocationResult> {
+    if (this.stopped) throw new FunctionStoppedError(this.name);
+    this.inFlight++;
+    try {
+      const env = await this.acquire();
+      try {
+        return await this.run(env, event);
+      } finally {
+        this.release(env);
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Waits up to graceMs for in-flight invocations, then discards every environment. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all([...this.environments].map((e) => e.worker.terminate()));
+    this.environments.clear();
+  }
+
+  private createEnvironment(): Environment {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      env: { ...this.def.env },
+      stdout: true,
+      stderr: true,
+      workerData: {
+        tsxApi: this.tsxApi,
+        modulePath: this.def.modulePath,
+        exportName: this.def.exportName ?? 'handler',
+        name: this.def.name,
+        arn: this.arn,
+        memorySizeMb: this.def.memorySizeMb,
+        logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+      },
+      // Lambda's memory setting caps the whole environment; the heap cap is the closest a worker has.
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(this.def.memorySizeMb, 256) },
+    });
+    worker.unref();
+    for (const stream of [worker.stdout, worker.stderr]) {
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        pending += chunk;
+        let nl = pending.indexOf('\n');
+        while (nl >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (line.trim() !== '') this.def.onLog?.(this.def.name, line);
+          nl = pending.indexOf('\n');
+        }
+      });
+    }
+    const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
+      const onMessage = (msg: WorkerReply) => {
+        if (msg.ready) {
+          worker.off('message', onMessage);
+          worker.off('error', reject);
+          resolve(msg.initError);
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    ready.catch(() => undefined);
+    const env: Environment = { worker, ready, busy: false };
+    worker.once('exit', () => this.environments.delete(env));
+    this.environments.add(env);
+    return env;
+  }
+
+  private acquire(): Promise<Environment> {
+    for (const env of this.environments) {
+      if (!env.busy) {
+        env.busy = true;
+        return Promise.resolve(env);
+      }
+    }
+    if (this.environments.size < this.def.maxEnvironments) {
+      const env = this.createEnvironment();
+      env.busy = true;
+      return Promise.resolve(env);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(env: Environment): void {
+    if (!this.environments.has(env)) {
+      const next = this.waiting.shift();
+      if (next && !this.stopped) {
+        const fresh = this.createEnvironment();
+        fresh.busy = true;
+        next(fresh);
+      } else if (next) {
+        this.waiting.unshift(next);
+      }
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) next(env);
+    else env.busy = false;
+  }
+
+  private async run(env: Environment, event: unknown): Promise<InvocationResult> {
+    const started = Date.now();
+    try {
+      await env.ready;
+    } catch (err) {
+      this.discard(env);
+      return {
+        ok: false,
+        timedOut: false,
+        durationMs: Date.now() - started,
+        error: { errorType: 'Runtime.WorkerError', errorMessage: (err as Error).message },
+      };
+    }
+    const id = randomUUID();
+    const timeoutMs = this.def.timeoutSeconds * 1000;
+    return new Promise<InvocationResult>((resolve) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        env.worker.off('message', onMessage);
+        env.worker.off('error', onError);
+        env.worker.off('exit', onExit);
+      };
+      const onMessage = (msg: WorkerReply) => {
+        if (msg.id !== id) return;
+        cleanup();
+        const durationMs = Date.now() - started;
+        if (msg.ok) resolve({ ok: true, result: msg.result, durationMs });
+        else {
+          resolve({
+            ok: false,
+            timedOut: false,
+            durationMs,
+            error: msg.error ?? { errorType: 'Error', errorMessage: 'unknown error' },
+          });
+        }
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        this.discard(env);
+        resolve({
+          ok: false,
+          timedOut: false,
+          durationMs: Date.now() - started,
+          error: { errorType: 'Runtime.ExitError', errorMessage: err.message },
+        });
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        this.discard(env);
+        resolve({
+          ok: false,
+          timedOut: false,
+          durationMs: Date.now() - started,
+          error: {
+            errorType: 'Runtime.ExitError',
+            errorMessage: `environment exited with code ${code}`,
+          },
+        });
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        this.discard(env);
+        resolve({
+          ok: false,
+          timedOut: true,
+          durationMs: Date.now() - started,
+          error: {
+            errorType: 'Sandbox.Timedout',
+            errorMessage: `Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
+          },
+        });
+      }, timeoutMs);
+      env.worker.on('message', onMessage);
+      env.worker.once('error', onError);
+      env.worker.once('exit', onExit);
+      env.worker.postMessage({ id, requestId: randomUUID(), deadline: started + timeoutMs, event });
+    });
+  }
+
+  private discard(env: Environment): void {
+    if (!this.environments.delete(env)) return;
+    void env.worker.terminate();
+  }
+}

@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { closeServer, listen } from './edge';
+import type { InvocationResult } from './function-runtime';
+import { type JsonSchema, validateJsonSchema } from './json-schema';
+
+/**
+ * The producer's REST API on its own port: turns each HTTP request into the API Gateway REST
+ * (v1) Lambda proxy event the deployed API sends, applies the request validator the deployed API
+ * has (body against the order model), and answers from the handler's proxy result, with API
+ * Gateway's own error shapes for what never reaches the handler.
+ */
+
+/** API Gateway's hard payload limit for REST APIs (10 MB); the producer's own limit is lower. */
+export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface GatewayRoute {
+  /** API Gateway resource path, e.g. `/orders/{orderId}`. */
+  resource: string;
+  method: string;
+  /** JSON Schema of the body (the REST API's request model + "validate body" validator). */
+  bodySchema?: JsonSchema;
+}
+
+export interface GatewayOptions {
+  routes: GatewayRoute[];
+  invoke: (event: APIGatewayProxyEvent) => Promise<InvocationResult>;
+  stage?: string;
+  port?: number;
+  host?: string;
+  log?: (line: string) => void;
+}
+
+export interface Gateway {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface MatchedRoute {
+  route: GatewayRoute;
+  pathParameters: Record<string, string> | null;
+}
+
+function compile(resource: string): RegExp {
+  const pattern = resource
+    .split('/')
+    .map((part) => {
+      const m = /^\{(\w+)\}$/.exec(part);
+      return m ? `(?<${m[1]}>[^/]+)` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${pattern}/?$`);
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+class PayloadTooLargeError extends Error {
+  constructor() {
+    super('request body exceeds API Gateway limit');
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+    });
+    req.on('end', () =>
+      tooLarge ? reject(new PayloadTooLargeError()) : resolve(Buffer.concat(chunks)),
+    );
+    req.on('error', reject);
+  });
+}
+
+/** Headers as API Gateway passes them: original case, last value wins in `headers`. */
+function collectHeaders(rawHeaders: string[]): {
+  headers: Record<string, string>;
+  multiValueHeaders: Record<string, string[]>;
+} {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    headers[name] = value;
+    const list = multiValueHeaders[name] ?? [];
+    list.push(value);
+    multiValueHeaders[name] = list;
+  }
+  return { headers, multiValueHeaders };
+}
+
+function collectQuery(url: URL): {
+  single: Record<string, string> | null;
+  multi: Record<string, string[]> | null;
+} {
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    single[name] = value;
+    const list = multi[name] ?? [];
+    list.push(value);
+    multi[name] = list;
+  }
+  return Object.keys(single).length === 0 ? { single: null, multi: null } : { single, multi };
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  // API Gateway picks the request model by content type; with none it assumes application/json.
+  if (!value) return true;
+  return value.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
+export function buildEvent(args: {
+  req: IncomingMessage;
+  url: URL;
+  body: Buffer;
+  matched: MatchedRoute;
+  stage: string;
+  requestId: string;
+  now: number;
+}): APIGatewayProxyEvent {
+  const { req, url, body, matched, stage, requestId, now } = args;
+  const { headers, multiValueHeaders } = collectHeaders(req.rawHeaders);
+  const query = collectQuery(url);
+  const sourceIp = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
+  const method = req.method ?? 'GET';
+  return {
+    resource: matched.route.resource,
+    path: url.pathname,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query.single,
+    multiValueQueryStringParameters: query.multi,
+    pathParameters: matched.pathParameters,
+    stageVariables: null,
+    body: body.length === 0 ? null : body.toString('utf8'),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: undefined,
+      domainName: req.headers.host ?? 'localhost',
+      domainPrefix: (req.headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
+      extendedRequestId: requestId,
+      httpMethod: method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: req.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: `/${stage}${url.pathname}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      requestTime: new Date(now).toUTCString(),
+      requestTimeEpoch: now,
+      resourceId: 'local',
+      resourcePath: matched.route.resource,
+      stage,
+    },
+  };
+}
+
+function isProxyResult(value: unknown): value is APIGatewayProxyResult {
+  if (!value || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.statusCode === 'number' && (v.body === undefined || typeof v.body === 'string');
+}
+
+function writeProxyResult(
+  res: ServerResponse,
+  result: APIGatewayProxyResult,
+  requestId: string,
+): void {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+    out[name.toLowerCase()] = values.map(String);
+  }
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    out[name.toLowerCase()] = String(value);
+  }
+  const body = result.body ?? '';
+  const bytes = result.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  out['content-length'] = String(bytes.length);
+  out['x-amzn-requestid'] = requestId;
+  if (!out['content-type']) out['content-type'] = 'application/json';
+  res.writeHead(result.statusCode, out);
+  res.end(bytes);
+}
+
+export function createGatewayHandler(options: GatewayOptions) {
+  const stage = options.stage ?? 'local';
+  const compiled = options.routes.map((route) => ({ route, regex: compile(route.resource) }));
+  const log = options.log ?? (() => undefined);
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = randomUUID();
+    const now = Date.now();
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const forPath = compiled
+      .map(({ route, regex }) => ({ route, match: regex.exec(url.pathname) }))
+      .filter((c) => c.match);
+    const idHeader = { 'x-amzn-requestid': requestId };
+    if (forPath.length === 0) {
+      req.resume();
+      // What a REST API answers for a path it has no resource for.
+      sendJson(
+        res,
+        403,
+        { message: 'Missing Authentication Token' },
+        {
+          ...idHeader,
+          'x-amzn-errortype': 'MissingAuthenticationTokenException',
+        },
+      );
+      return;
+    }
+    const hit = forPath.find((c) => c.route.method === req.method);
+    if (!hit) {
+      req.resume();
+      const allow = forPath.map((c) => c.route.method).join(', ');
+      sendJson(
+        res,
+        405,
+        { message: `Method ${req.method} not allowed; use ${allow}` },
+        {
+          ...idHeader,
+          allow,
+        },
+      );
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError) {
+        sendJson(res, 413, { message: 'Request Too Long' }, idHeader);
+        return;
+      }
+      throw err;
+    }
+    const schema = hit.route.bodySchema;
+    if (schema && isJsonContentType(req.headers['content-type'])) {
+      let problem: string | undefined;
+      try {
+        problem = validateJsonSchema(schema, JSON.parse(body.toString('utf8')));
+      } catch {
+        problem = 'body is not JSON';
+      }
+      if (problem) {
+        log(
+          `gateway: ${req.method} ${url.pathname} rejected by the request validator (${problem})`,
+        );
+        sendJson(
+          res,
+          400,
+          { message: 'Invalid request body' },
+          {
+            ...idHeader,
+            'x-amzn-errortype': 'BadRequestException',
+          },
+        );
+        return;
+      }
+    }
+    const pathParameters = hit.match?.groups
+      ? Object.fromEntries(
+          Object.entries(hit.match.groups).map(([k, v]) => [k, decodeURIComponent(v)]),
+        )
+      : null;
+    const event = buildEvent({
+      req,
+      url,
+      body,
+      matched: { route: hit.route, pathParameters },
+      stage,
+      requestId,
+      now,
+    });
+    const invocation = await options.invoke(event);
+    if (!invocation.ok) {
+      log(
+        `gateway: handler failed: ${invocation.error.errorType}: ${invocation.error.errorMessage}`,
+      );
+      // A failed or timed-out Lambda proxy integration: API Gateway hides the cause from the client.
+      sendJson(res, 502, { message: 'Internal server error' }, idHeader);
+      return;
+    }
+    if (!isProxyResult(invocation.result)) {
+      log('gateway: malformed Lambda proxy response');
+      sendJson(res, 502, { message: 'Internal server error' }, idHeader);
+      return;
+    }
+    writeProxyResult(res, invocation.result, requestId);
+  };
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const handler = createGatewayHandler(options);
+  const log = options.log ?? (() => undefined);
+  const server = createServer((req, res) => {
+    handler(req, res).catch((err: unknown) => {
+      log(`gateway: ${(err as Error).message}`);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  const port = await listen(server, options.port ?? 3000, host, 'api');
+  return { server, port, url: `http://${host}:${port}`, close: () => closeServer(server) };
+}
