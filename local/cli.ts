@@ -1,0 +1,139 @@
+import {
+  type CommandSpec,
+  choiceOption,
+  intOption,
+  parseCommandLine,
+  runMain,
+} from '../shared/src/cli/args';
+import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
+
+const FAULT_PRESETS = ['none', 'realistic', 'demo', 'chaos'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+const spec: CommandSpec = {
+  usage: 'npm start -- [options]',
+  summary:
+    'Runs the local cloud: SQS and DynamoDB on one edge port (AWS_ENDPOINT_URL=<edge url>), ' +
+    'the order pipeline deployed in it, and its API. Ctrl-C stops it.',
+  options: {
+    port: {
+      type: 'string',
+      value: '<n>',
+      description: 'edge port (SQS + DynamoDB), 0 = free',
+      default: '4566',
+    },
+    'api-port': {
+      type: 'string',
+      value: '<n>',
+      description: 'API port (POST /orders), 0 = free',
+      default: '3000',
+    },
+    host: {
+      type: 'string',
+      value: '<addr>',
+      description: 'address to listen on',
+      default: '127.0.0.1',
+    },
+    seed: {
+      type: 'string',
+      value: '<n>',
+      description: 'seed of the fault model (random and printed when absent)',
+    },
+    faults: {
+      type: 'string',
+      value: `<${FAULT_PRESETS.join('|')}>`,
+      description: 'standard-queue fault model preset',
+      default: 'demo',
+    },
+    'data-dir': {
+      type: 'string',
+      value: '<dir>',
+      description: 'keep DynamoDB tables on disk here',
+    },
+    'services-only': {
+      type: 'boolean',
+      description: 'only SQS + DynamoDB on the edge port: no pipeline, no API',
+    },
+    'log-level': {
+      type: 'string',
+      value: `<${LOG_LEVELS.join('|')}>`,
+      description: 'info shows component states; debug adds function logs',
+      default: 'info',
+    },
+  },
+  examples: [
+    'npm start',
+    'npm start -- --port 0 --api-port 0 --seed 42 --faults chaos',
+    'npm start -- --services-only --data-dir .data',
+  ],
+};
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+async function main(): Promise<number | undefined> {
+  const values = parseCommandLine(spec);
+  const port = intOption(values, 'port', { min: 0, max: 65535 })!;
+  const apiPort = intOption(values, 'api-port', { min: 0, max: 65535 })!;
+  const seed = intOption(values, 'seed', { min: 0, max: 0xffffffff });
+  const faults = choiceOption(values, 'faults', FAULT_PRESETS)!;
+  const logLevel = choiceOption(values, 'log-level', LOG_LEVELS)!;
+  const functionLogLevel: FunctionLogLevel = logLevel === 'debug' ? 'DEBUG' : 'WARN';
+  const host = String(values.host);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const log = (line: string) => {
+    // Function log lines (Powertools JSON) carry their own level; the cloud's own lines are info.
+    const isFunctionLine = /^[\w-]+: \{/.test(line);
+    if (isFunctionLine ? RANK[logLevel] <= RANK.warn : RANK[logLevel] <= RANK.info) out(line);
+  };
+
+  let cloud: LocalCloud;
+  try {
+    cloud = await startLocalCloud({
+      port,
+      apiPort,
+      host,
+      faults,
+      functionLogLevel,
+      servicesOnly: Boolean(values['services-only']),
+      log,
+      ...(seed !== undefined ? { seed } : {}),
+      ...(typeof values['data-dir'] === 'string' ? { dataDir: values['data-dir'] } : {}),
+    });
+  } catch (err) {
+    if ((err as { expose?: boolean }).expose) {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  out(`seed: ${cloud.seed}`);
+  out(cloud.apiUrl ? `ready: ${cloud.edgeUrl} ${cloud.apiUrl}` : `ready: ${cloud.edgeUrl}`);
+  if (cloud.apiUrl)
+    out(
+      `try: curl -X POST ${cloud.apiUrl}/orders -H 'content-type: application/json' -d '{"customerId":"c1","items":[{"sku":"a","quantity":1,"unitPrice":5}],"amount":5,"currency":"EUR"}'`,
+    );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        out(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      out(`${signal}: stopping`);
+      cloud.stop().then(resolve, (err: unknown) => {
+        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  // Every server and worker is closed by now; this only guards against a stray keep-alive handle.
+  setTimeout(() => process.exit(0), 2000).unref();
+  return 0;
+}
+
+runMain(main, spec);

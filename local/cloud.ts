@@ -1,0 +1,499 @@
+import { Agent } from 'node:http';
+import { resolve } from 'node:path';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  type QueueAttributeName,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ENV } from '../shared/src/config/function-env';
+import {
+  type BatchProcessing,
+  type ConsumerConfig,
+  type PipelineConfig,
+  pipelineConfig,
+  QUEUE_KINDS,
+  type QueueConfig,
+  type QueueKind,
+  type TableConfig,
+} from '../shared/src/config/pipeline';
+import { orderJsonSchema } from '../shared/src/order';
+import { freshSeed } from '../shared/src/random';
+import { type LocalDynamoDb, startDynamoDb } from './dynamodb';
+import { type Edge, startEdge } from './edge';
+import { EventSourceMapping } from './event-source';
+import { LocalFunction } from './function-runtime';
+import { type Gateway, startGateway } from './gateway';
+import { createSqsEmulator } from './sqs';
+
+/**
+ * The local cloud: SQS (the project's emulator) and DynamoDB (dynalite) behind one edge port,
+ * the pipeline deployed into them from the same shared config infra/ reads, the producer behind a
+ * local API Gateway and both consumers behind Lambda-like SQS event source mappings. Everything
+ * is created over the AWS SDK against the edge, so the local resources are made the way a user's
+ * own code would make them.
+ */
+
+type SqsEmulator = ReturnType<typeof createSqsEmulator>;
+type EmulatorOptions = NonNullable<Parameters<typeof createSqsEmulator>[0]>;
+
+export type FunctionLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+
+/** Consumer settings an experiment may change without touching the shared config. */
+export type ConsumerOverrides = Partial<
+  Pick<
+    ConsumerConfig,
+    'batchSize' | 'maximumConcurrency' | 'maxBatchingWindowSeconds' | 'timeoutSeconds'
+  > & { processing: BatchProcessing }
+>;
+
+export interface LocalCloudOptions {
+  /** Edge port (SQS + DynamoDB); default 4566, 0 = a free port. */
+  port?: number;
+  /** API port (the producer's routes); default 3000, 0 = a free port. */
+  apiPort?: number;
+  host?: string;
+  /** Master seed of the SQS fault model and of the consumers' fault switches; random when absent. */
+  seed?: number;
+  /** SQS fault model: a preset name (`none`, `realistic`, `demo`, `chaos`) or the emulator's config. */
+  faults?: EmulatorOptions['faults'];
+  /** dynalite keeps its tables on disk here; in memory when absent. */
+  dataDir?: string;
+  /** Only SQS + DynamoDB on the edge: no queues, tables, functions or API. */
+  servicesOnly?: boolean;
+  /** Extra environment per consumer, e.g. `{ standard: { IDEMPOTENCY_ENABLED: 'false' } }`. */
+  consumerEnv?: Partial<Record<QueueKind, Record<string, string>>>;
+  /** Consumer mapping overrides for experiments. */
+  pipeline?: Partial<Record<QueueKind, ConsumerOverrides>>;
+  /** Log level of the functions' Powertools loggers; default WARN. */
+  functionLogLevel?: FunctionLogLevel;
+  /** Long-poll wait of the mappings' receives (Lambda: 20 s); lower only to make stop() quicker. */
+  pollWaitSeconds?: number;
+  /** Producer environments kept warm at most (Lambda would scale further). Default 4. */
+  producerConcurrency?: number;
+  region?: string;
+  /** Receives one line per component state change, error and function log line. */
+  log?: (line: string) => void;
+}
+
+export interface LocalCloud {
+  edgeUrl: string;
+  /** '' when servicesOnly. */
+  apiUrl: string;
+  seed: number;
+  /** The SQS emulator's clock: advance it to expire visibility timeouts and dedup windows. */
+  clock: SqsEmulator['clock'];
+  /** The emulator itself (faults can be changed at run time with setFaults). */
+  sqs: SqsEmulator;
+  /** Empty strings when servicesOnly. */
+  queueUrls: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
+  queueArns: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
+  tableNames: { idempotency: string; ledger: string };
+  region: string;
+  /** The config the cloud was built from, after overrides. */
+  config: PipelineConfig;
+  /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
+  mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
+  /** Stops polling, waits (bounded) for in-flight invocations, closes every port. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const ROOT = resolve(__dirname, '..');
+export const HANDLER_MODULES = {
+  producer: resolve(ROOT, 'services/producer/src/handlers/api.ts'),
+  consumer: resolve(ROOT, 'services/consumer/src/handlers/sqs.ts'),
+} as const;
+
+/**
+ * The local cloud checks no signatures, but the SDK signs every request and so needs some
+ * credentials; fixed ones keep a machine without an AWS profile working. The shared client
+ * factory takes its credentials from the environment (right for functions and CLIs), so the
+ * cloud's own clients are built here.
+ */
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+export function localSqsClient(endpoint: string, region = 'us-east-1'): SQSClient {
+  return new SQSClient({
+    endpoint,
+    region,
+    credentials: CREDENTIALS,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+    }),
+  });
+}
+
+function applyOverrides(
+  base: PipelineConfig,
+  overrides: LocalCloudOptions['pipeline'],
+): PipelineConfig {
+  const config = structuredClone(base);
+  for (const kind of QUEUE_KINDS) {
+    Object.assign(config.consumers[kind], overrides?.[kind] ?? {});
+  }
+  return config;
+}
+
+async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Partial<Record<QueueAttributeName, string>>,
+): Promise<{ url: string; arn: string }> {
+  const created = await sqs.send(
+    new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+  );
+  const url = created.QueueUrl!;
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return { url, arn: attrs.Attributes!.QueueArn! };
+}
+
+async function createQueuePair(
+  sqs: SQSClient,
+  q: QueueConfig,
+): Promise<{ url: string; arn: string; dlqUrl: string; dlqArn: string }> {
+  const fifoAttrs: Partial<Record<QueueAttributeName, string>> = q.fifo
+    ? { FifoQueue: 'true' }
+    : {};
+  const dlq = await createQueue(sqs, q.dlq.name, {
+    ...fifoAttrs,
+    MessageRetentionPeriod: String(q.dlq.retentionPeriodSeconds),
+  });
+  const main = await createQueue(sqs, q.name, {
+    ...fifoAttrs,
+    VisibilityTimeout: String(q.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(q.retentionPeriodSeconds),
+    ReceiveMessageWaitTimeSeconds: String(q.receiveWaitTimeSeconds),
+    ...(q.fifo
+      ? {
+          ContentBasedDeduplication: String(q.contentBasedDeduplication ?? false),
+          ...(q.deduplicationScope ? { DeduplicationScope: q.deduplicationScope } : {}),
+          ...(q.fifoThroughputLimit ? { FifoThroughputLimit: q.fifoThroughputLimit } : {}),
+        }
+      : {}),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlq.arn,
+      maxReceiveCount: q.dlq.maxReceiveCount,
+    }),
+  });
+  // Only the pipeline's own queue may use this DLQ (SQS RedriveAllowPolicy `byQueue`), so a
+  // stray queue cannot dump its failures into the pipeline's dead letters.
+  await sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: dlq.url,
+      Attributes: {
+        RedriveAllowPolicy: JSON.stringify({
+          redrivePermission: 'byQueue',
+          sourceQueueArns: [main.arn],
+        }),
+      },
+    }),
+  );
+  return { url: main.url, arn: main.arn, dlqUrl: dlq.url, dlqArn: dlq.arn };
+}
+
+async function createTable(
+  dynamodb: DynamoDBClient,
+  t: TableConfig,
+  log: (line: string) => void,
+): Promise<void> {
+  const keys = [
+    { AttributeName: t.partitionKey, KeyType: 'HASH' as const },
+    ...(t.sortKey ? [{ AttributeName: t.sortKey, KeyType: 'RANGE' as const }] : []),
+  ];
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: t.name,
+      KeySchema: keys,
+      AttributeDefinitions: keys.map((k) => ({
+        AttributeName: k.AttributeName,
+        AttributeType: 'S',
+      })),
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  if (t.ttlAttribute) {
+    try {
+      await dynamodb.send(
+        new UpdateTimeToLiveCommand({
+          TableName: t.name,
+          TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
+        }),
+      );
+    } catch (err) {
+      // dynalite has no TTL: records never expire locally, which only matters for runs longer
+      // than the idempotency window (an hour), where AWS would let a late duplicate through.
+      log(
+        `dynamodb: ${t.name}: TTL on "${t.ttlAttribute}" not supported locally (${(err as Error).name}); records do not expire`,
+      );
+    }
+  }
+}
+
+function isResourceInUse(err: unknown): boolean {
+  const name = (err as Error)?.name ?? '';
+  return name === 'ResourceInUseException';
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const log = options.log ?? (() => undefined);
+  const host = options.host ?? '127.0.0.1';
+  const region = options.region ?? 'us-east-1';
+  const seed = options.seed ?? freshSeed();
+  const config = applyOverrides(pipelineConfig, options.pipeline);
+  const cleanups: Array<() => Promise<void>> = [];
+  const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
+  const functions: LocalFunction[] = [];
+  let stopped = false;
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log(`stop: ${(err as Error).message}`);
+      }
+    }
+    log('local cloud: stopped');
+  };
+
+  try {
+    const sqs = createSqsEmulator({
+      seed,
+      ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    });
+    cleanups.push(async () => {
+      await sqs.close();
+      log('sqs: stopped');
+    });
+    log(
+      `sqs: emulator ready (seed ${seed}${options.faults !== undefined ? `, faults ${typeof options.faults === 'string' ? options.faults : 'custom'}` : ''})`,
+    );
+
+    const dynamodb: LocalDynamoDb = await startDynamoDb(
+      options.dataDir ? { dataDir: options.dataDir } : {},
+    );
+    cleanups.push(async () => {
+      await dynamodb.close();
+      log('dynamodb: stopped');
+    });
+    log(
+      `dynamodb: dynalite ready (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'})`,
+    );
+
+    const edge: Edge = await startEdge(
+      {
+        sqs: (req, res) => sqs.handle(req, res),
+        dynamodb: dynamodb.handle,
+        health: () => ({
+          seed,
+          servicesOnly: Boolean(options.servicesOnly),
+          components: {
+            sqs: 'running',
+            dynamodb: 'running',
+            ...Object.fromEntries(
+              Object.entries(mappings).map(([k, m]) => [
+                `mapping-${k}`,
+                m.isRunning ? 'polling' : 'stopped',
+              ]),
+            ),
+          },
+        }),
+      },
+      { port: options.port ?? 4566, host },
+    );
+    cleanups.push(async () => {
+      await edge.close();
+      log('edge: stopped');
+    });
+    log(`edge: listening on ${edge.url}`);
+
+    const emptyQueues = { fifo: '', standard: '', fifoDlq: '', standardDlq: '' };
+    const cloud: LocalCloud = {
+      edgeUrl: edge.url,
+      apiUrl: '',
+      seed,
+      clock: sqs.clock,
+      sqs,
+      queueUrls: { ...emptyQueues },
+      queueArns: { ...emptyQueues },
+      tableNames: {
+        idempotency: config.tables.idempotency.name,
+        ledger: config.tables.ledger.name,
+      },
+      region,
+      config,
+      mappingStats: () =>
+        Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
+      stop,
+    };
+    if (options.servicesOnly) return cloud;
+
+    const sqsClient = localSqsClient(edge.url, region);
+    const dynamoClient = new DynamoDBClient({
+      endpoint: edge.url,
+      region,
+      credentials: CREDENTIALS,
+    });
+    cleanups.push(async () => {
+      sqsClient.destroy();
+      dynamoClient.destroy();
+    });
+
+    for (const kind of QUEUE_KINDS) {
+      const q = await createQueuePair(sqsClient, config.queues[kind]);
+      cloud.queueUrls[kind] = q.url;
+      cloud.queueArns[kind] = q.arn;
+      cloud.queueUrls[`${kind}Dlq`] = q.dlqUrl;
+      cloud.queueArns[`${kind}Dlq`] = q.dlqArn;
+      log(
+        `sqs: created ${config.queues[kind].name} with DLQ ${config.queues[kind].dlq.name} (maxReceiveCount ${config.queues[kind].dlq.maxReceiveCount})`,
+      );
+    }
+    for (const table of [config.tables.idempotency, config.tables.ledger]) {
+      try {
+        await createTable(dynamoClient, table, log);
+        log(`dynamodb: created table ${table.name}`);
+      } catch (err) {
+        // On disk (--data-dir) the tables survive a restart: reuse them.
+        if (!isResourceInUse(err)) throw err;
+        log(`dynamodb: table ${table.name} exists, reused`);
+      }
+    }
+
+    const functionLogLevel = options.functionLogLevel ?? 'WARN';
+    const baseEnv = (name: string, memorySizeMb: number): Record<string, string> => ({
+      ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+      // What Lambda sets in every environment, plus the endpoint that points the SDK here.
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL: edge.url,
+      AWS_LAMBDA_FUNCTION_NAME: name,
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memorySizeMb),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      [ENV.LEDGER_TABLE_NAME]: config.tables.ledger.name,
+      [ENV.IDEMPOTENCY_TABLE_NAME]: config.tables.idempotency.name,
+      [ENV.FIFO_QUEUE_URL]: cloud.queueUrls.fifo,
+      [ENV.STANDARD_QUEUE_URL]: cloud.queueUrls.standard,
+      [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
+      [ENV.POWERTOOLS_SERVICE_NAME]: name,
+      [ENV.POWERTOOLS_LOG_LEVEL]: functionLogLevel,
+    });
+    const onLog = (fn: string, line: string) => log(`${fn}: ${line}`);
+
+    const producer = new LocalFunction({
+      name: config.producer.functionId,
+      modulePath: HANDLER_MODULES.producer,
+      env: {
+        ...baseEnv(config.producer.functionId, config.producer.memorySizeMb),
+        [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes),
+      },
+      timeoutSeconds: config.producer.timeoutSeconds,
+      memorySizeMb: config.producer.memorySizeMb,
+      maxEnvironments: options.producerConcurrency ?? 4,
+      region,
+      onLog,
+    });
+    functions.push(producer);
+
+    const consumers = {} as Record<QueueKind, LocalFunction>;
+    for (const kind of QUEUE_KINDS) {
+      const c = config.consumers[kind];
+      const fn = new LocalFunction({
+        name: c.functionId,
+        modulePath: HANDLER_MODULES.consumer,
+        env: {
+          ...baseEnv(c.functionId, c.memorySizeMb),
+          [ENV.QUEUE_KIND]: kind,
+          [ENV.BATCH_PROCESSING]: c.processing,
+          [ENV.MAX_RECEIVE_COUNT]: String(config.queues[kind].dlq.maxReceiveCount),
+          [ENV.IDEMPOTENCY_ENABLED]: 'true',
+          [ENV.IDEMPOTENCY_KEY]: 'orderId',
+          [ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS]: String(config.idempotency.expiresAfterSeconds),
+          [ENV.IDEMPOTENCY_KEY_PREFIX]: config.idempotency.keyPrefix[kind],
+          [ENV.FAULT_SEED]: String(seed),
+          ...(options.consumerEnv?.[kind] ?? {}),
+        },
+        timeoutSeconds: c.timeoutSeconds,
+        memorySizeMb: c.memorySizeMb,
+        maxEnvironments: c.maximumConcurrency,
+        region,
+        onLog,
+      });
+      consumers[kind] = fn;
+      functions.push(fn);
+    }
+    cleanups.push(async () => {
+      await Promise.all(functions.map((f) => f.stop(2000)));
+      log('functions: stopped');
+    });
+    await Promise.all(functions.map((f) => f.warm()));
+    log(`functions: ${functions.map((f) => f.name).join(', ')} initialised`);
+
+    for (const kind of QUEUE_KINDS) {
+      const c = config.consumers[kind];
+      const fn = consumers[kind];
+      const mapping = new EventSourceMapping({
+        sqs: sqsClient,
+        queueUrl: cloud.queueUrls[kind],
+        queueArn: cloud.queueArns[kind],
+        region,
+        fifo: config.queues[kind].fifo,
+        batchSize: c.batchSize,
+        maxBatchingWindowSeconds: config.queues[kind].fifo ? 0 : c.maxBatchingWindowSeconds,
+        maximumConcurrency: c.maximumConcurrency,
+        reportBatchItemFailures: true,
+        invoke: (event) => fn.invoke(event),
+        ...(options.pollWaitSeconds !== undefined
+          ? { pollWaitSeconds: options.pollWaitSeconds }
+          : {}),
+        log: (line) => log(`mapping-${kind}: ${line}`),
+      });
+      mappings[kind] = mapping;
+      cleanups.push(async () => {
+        await mapping.stop(Math.min(c.timeoutSeconds * 1000, 5000));
+        log(`mapping-${kind}: stopped`);
+      });
+      mapping.start();
+      log(
+        `mapping-${kind}: polling ${config.queues[kind].name} (batch ${c.batchSize}, max concurrency ${c.maximumConcurrency}${config.queues[kind].fifo ? '' : `, window ${c.maxBatchingWindowSeconds}s`}, ReportBatchItemFailures)`,
+      );
+    }
+
+    const gateway: Gateway = await startGateway({
+      routes: [
+        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
+        { resource: '/orders/{orderId}', method: 'GET' },
+      ],
+      invoke: (event) => producer.invoke(event),
+      port: options.apiPort ?? 3000,
+      host,
+      log,
+    });
+    cleanups.push(async () => {
+      await gateway.close();
+      log('gateway: stopped');
+    });
+    cloud.apiUrl = gateway.url;
+    log(`gateway: listening on ${gateway.url} (POST /orders, GET /orders/{orderId})`);
+    return cloud;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

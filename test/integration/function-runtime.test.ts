@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { LocalFunction } from '../../local/function-runtime';
+
+const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
+
+function probe(name: string, env: Record<string, string>, timeoutSeconds = 2, maxEnvironments = 2) {
+  return new LocalFunction({
+    name,
+    modulePath: PROBE,
+    env,
+    timeoutSeconds,
+    memorySizeMb: 256,
+    maxEnvironments,
+    region: 'us-east-1',
+  });
+}
+
+describe('local function runtime (worker-thread execution environments)', () => {
+  const started: LocalFunction[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((f) => f.stop(1000)));
+  });
+
+  it('gives each function its own process.env and module scope', async () => {
+    // Prepare
+    const a = probe('probe-a', { PROBE_VALUE: 'a' });
+    const b = probe('probe-b', { PROBE_VALUE: 'b' });
+    started.push(a, b);
+    await Promise.all([a.warm(), b.warm()]);
+
+    // Act
+    const ra = await a.invoke({ mode: 'echo' });
+    const rb = await b.invoke({ mode: 'echo' });
+    const ra2 = await a.invoke({ mode: 'echo' });
+
+    // Assess
+    expect(ra).toMatchObject({
+      ok: true,
+      result: { env: 'a', invocations: 1, functionName: 'probe-a' },
+    });
+    expect(rb).toMatchObject({
+      ok: true,
+      result: { env: 'b', invocations: 1, functionName: 'probe-b' },
+    });
+    expect(ra2).toMatchObject({ ok: true, result: { env: 'a', invocations: 2 } });
+    expect(process.env.PROBE_VALUE).toBeUndefined();
+  }, 30_000);
+
+  it('reports the remaining time against the function timeout', async () => {
+    const f = probe('probe-time', {}, 3);
+    started.push(f);
+    const r = await f.invoke({ mode: 'sleep', ms: 200 });
+    expect(r.ok).toBe(true);
+    const remaining = (r as { result: { remainingMs: number } }).result.remainingMs;
+    expect(remaining).toBeLessThanOrEqual(2800);
+    expect(remaining).toBeGreaterThan(1500);
+  }, 30_000);
+
+  it('times out a synchronous handler and replaces its environment', async () => {
+    const f = probe('probe-timeout', {}, 1, 1);
+    started.push(f);
+    const timedOut = await f.invoke({ mode: 'spin', ms: 5000 });
+    expect(timedOut).toMatchObject({
+      ok: false,
+      timedOut: true,
+      error: { errorType: 'Sandbox.Timedout' },
+    });
+    expect(timedOut.durationMs).toBeLessThan(3000);
+    const next = await f.invoke({ mode: 'echo' });
+    // A fresh environment: module scope starts again.
+    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 30_000);
+
+  it('returns a handler error as a failed invocation', async () => {
+    const f = probe('probe-throw', {});
+    started.push(f);
+    const r = await f.invoke({ mode: 'throw' });
+    expect(r).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'TypeError', errorMessage: 'probe failure' },
+    });
+  }, 30_000);
+
+  it('fails warm() with a clear message when the module cannot load', async () => {
+    const f = new LocalFunction({
+      name: 'missing',
+      modulePath: resolve(__dirname, 'support/fixtures/does-not-exist.ts'),
+      env: {},
+      timeoutSeconds: 1,
+      memorySizeMb: 128,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+    });
+    started.push(f);
+    await expect(f.warm()).rejects.toThrow(
+      /function missing failed to initialise: Error: Cannot find module/,
+    );
+  }, 30_000);
+});

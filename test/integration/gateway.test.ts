@@ -1,0 +1,166 @@
+import { resolve } from 'node:path';
+import { LocalFunction } from '../../local/function-runtime';
+import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
+import { orderJsonSchema } from '../../shared/src/order';
+
+const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
+
+const validOrder = {
+  customerId: 'c-1',
+  items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
+  amount: 10,
+  currency: 'EUR',
+};
+
+describe('local API gateway (REST API v1 proxy integration)', () => {
+  let fn: LocalFunction;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    fn = new LocalFunction({
+      name: 'probe-api',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 2,
+      memorySizeMb: 256,
+      maxEnvironments: 2,
+      region: 'us-east-1',
+    });
+    await fn.warm();
+    gateway = await startGateway({
+      routes: [
+        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
+        { resource: '/orders/{orderId}', method: 'GET' },
+      ],
+      invoke: (event) => fn.invoke(event),
+      port: 0,
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    await fn?.stop(1000);
+  });
+
+  it('sends the API Gateway proxy event with path parameters, headers and query', async () => {
+    const res = await fetch(`${gateway.url}/orders/o-42?x=1&x=2&y=3`, {
+      headers: { 'X-Custom': 'v', 'User-Agent': 'probe-agent' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-probe')).toBe('single');
+    expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    const { event } = (await res.json()) as { event: Record<string, any> };
+    expect(event).toMatchObject({
+      resource: '/orders/{orderId}',
+      path: '/orders/o-42',
+      httpMethod: 'GET',
+      pathParameters: { orderId: 'o-42' },
+      queryStringParameters: { x: '2', y: '3' },
+      multiValueQueryStringParameters: { x: ['1', '2'], y: ['3'] },
+      body: null,
+      isBase64Encoded: false,
+      stageVariables: null,
+    });
+    expect(event.headers['X-Custom']).toBe('v');
+    expect(event.multiValueHeaders['X-Custom']).toEqual(['v']);
+    expect(event.requestContext).toMatchObject({
+      resourcePath: '/orders/{orderId}',
+      httpMethod: 'GET',
+      stage: 'local',
+      path: '/local/orders/o-42',
+      identity: { sourceIp: '127.0.0.1', userAgent: 'probe-agent' },
+    });
+    expect(typeof event.requestContext.requestId).toBe('string');
+    expect(Math.abs(event.requestContext.requestTimeEpoch - Date.now())).toBeLessThan(5000);
+  }, 15_000);
+
+  it('passes a valid JSON body to the handler unchanged', async () => {
+    const body = JSON.stringify(validOrder);
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(201);
+    const { event } = (await res.json()) as { event: Record<string, any> };
+    expect(event.body).toBe(body);
+    expect(event.pathParameters).toBeNull();
+    expect(event.queryStringParameters).toBeNull();
+  });
+
+  it.each([
+    ['a missing field', { ...validOrder, currency: undefined }],
+    ['an extra field', { ...validOrder, note: 'x' }],
+    ['a wrong type', { ...validOrder, amount: '10' }],
+    ['a zero amount (exclusive minimum)', { ...validOrder, amount: 0 }],
+    ['an empty item list', { ...validOrder, items: [] }],
+  ])('rejects %s with the request validator message before the handler runs', async (_, order) => {
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(order),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: 'Invalid request body' });
+  });
+
+  it('rejects a body that is not JSON when declared as JSON', async () => {
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: 'Invalid request body' });
+  });
+
+  it('leaves a non-JSON content type to the handler (no model for it)', async () => {
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
+    expect(res.status).toBe(201);
+    const { event } = (await res.json()) as { event: Record<string, any> };
+    expect(event.body).toBe('hello');
+  });
+
+  it('answers 413 above API Gateway 10 MB payload limit', async () => {
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: ' '.repeat(API_GATEWAY_MAX_BODY_BYTES + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ message: 'Request Too Long' });
+  });
+
+  it('answers an unknown path like a REST API does', async () => {
+    const res = await fetch(`${gateway.url}/nope`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
+  });
+
+  it('answers 405 with Allow for a known path and an unsupported method', async () => {
+    const res = await fetch(`${gateway.url}/orders`, { method: 'DELETE' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(((await res.json()) as { message: string }).message).toMatch(/DELETE/);
+  });
+
+  it('answers 502 when the handler throws or returns a malformed result', async () => {
+    for (const mode of ['throw', 'malformed']) {
+      const res = await fetch(`${gateway.url}/orders/x?mode=${mode}`);
+      expect(res.status).toBe(502);
+      expect(await res.json()).toEqual({ message: 'Internal server error' });
+    }
+  });
+
+  it('decodes a base64 result and merges multi-value headers', async () => {
+    const bin = await fetch(`${gateway.url}/orders/x?mode=base64`);
+    expect(bin.status).toBe(200);
+    expect([...new Uint8Array(await bin.arrayBuffer())]).toEqual([0, 1, 2, 255]);
+    const multi = await fetch(`${gateway.url}/orders/x`);
+    expect(multi.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+  });
+});
