@@ -213,6 +213,8 @@ export class EventSourceMapping {
         MaxNumberOfMessages: Math.min(10, max),
         WaitTimeSeconds: waitSeconds,
         MessageSystemAttributeNames: ['All'],
+        // The deprecated name too: older SQS servers (and LocalStack releases) only read this one.
+        AttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
       { abortSignal: this.abort.signal },

@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '../..');
+
+interface Running {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function npmStart(args: string[]): Running {
+  const child = spawn('npm', ['start', '--silent', '--', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, AWS_ENDPOINT_URL: '', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  return { child, output: () => out, exited };
+}
+
+async function waitForLine(
+  run: Running,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const m = pattern.exec(run.output());
+    if (m) return m;
+    if (run.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${run.output()}`);
+}
+
+describe('npm start (local/cli.ts) as a child process', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
+  });
+
+  it('prints the seed and ready with both urls, serves an order, and exits 0 on SIGTERM', async () => {
+    // Prepare
+    const run = npmStart(['--port', '0', '--api-port', '0', '--seed', '99', '--faults', 'none']);
+    children.push(run.child);
+
+    // Act
+    const ready = await waitForLine(
+      run,
+      /ready: (http:\/\/127\.0\.0\.1:\d+) (http:\/\/127\.0\.0\.1:\d+)/,
+      60_000,
+    );
+    const [, edgeUrl, apiUrl] = ready;
+    const health = await fetch(`${edgeUrl}/_localcloud/health`);
+    const posted = await fetch(`${apiUrl}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customerId: 'cli',
+        items: [{ sku: 'a', quantity: 1, unitPrice: 5 }],
+        amount: 5,
+        currency: 'EUR',
+      }),
+    });
+    run.child.kill('SIGTERM');
+    const exit = await Promise.race([
+      run.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no exit after SIGTERM:\n${run.output()}`)), 20_000),
+      ),
+    ]);
+
+    // Assess
+    expect(run.output()).toMatch(/seed: 99/);
+    expect(health.status).toBe(200);
+    expect(posted.status).toBe(202);
+    expect(exit.code).toBe(0);
+    expect(run.output()).toMatch(/local cloud: stopped/);
+  }, 90_000);
+
+  it('prints ready with the edge url only in services-only mode', async () => {
+    const run = npmStart(['--port', '0', '--services-only', '--seed', '5']);
+    children.push(run.child);
+    const ready = await waitForLine(run, /ready: (http:\/\/127\.0\.0\.1:\d+)\s*$/m, 60_000);
+    expect(ready[0]).not.toMatch(/ready: \S+ \S+/);
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  }, 90_000);
+
+  it('exits non-zero with a one-line error when the edge port is taken', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const run = npmStart(['--port', String(port), '--services-only']);
+      children.push(run.child);
+      const exit = await run.exited;
+      expect(exit.code).not.toBe(0);
+      expect(run.output()).toMatch(
+        new RegExp(`error: edge port 127\\.0\\.0\\.1:${port} is already in use`),
+      );
+      expect(run.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  }, 60_000);
+
+  it('rejects a bad flag with a usage error', async () => {
+    const run = npmStart(['--faults', 'sometimes']);
+    children.push(run.child);
+    const exit = await run.exited;
+    expect(exit.code).toBe(2);
+    expect(run.output()).toMatch(/--faults must be one of none, realistic, demo, chaos/);
+  }, 60_000);
+});

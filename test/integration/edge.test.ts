@@ -1,0 +1,197 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+
+const run = promisify(execFile);
+const AWS_CLI = '/usr/bin/aws';
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/** The Debian AWS CLI v2 speaks the SQS Query protocol: the one real client for that path here. */
+async function ensureAwsCli(): Promise<void> {
+  if (existsSync(AWS_CLI)) return;
+  await run('apt-get', ['install', '-y', '-q', 'awscli'], { timeout: 240_000 });
+  if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} missing after apt-get install awscli`);
+}
+
+describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services only)', () => {
+  let cloud: LocalCloud;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    await ensureAwsCli();
+    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_PAGER: '',
+    };
+  }, 300_000);
+
+  afterAll(async () => {
+    await cloud?.stop();
+  });
+
+  const aws = async (...args: string[]) => {
+    // CLI 2.9 predates AWS_ENDPOINT_URL (added in 2.13), so the endpoint goes on the command line.
+    const { stdout } = await run(
+      AWS_CLI,
+      [...args, '--endpoint-url', cloud.edgeUrl, '--output', 'json'],
+      {
+        env,
+        timeout: 30_000,
+      },
+    );
+    return stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, any>);
+  };
+
+  it('answers health with the seed and component states', async () => {
+    const res = await fetch(`${cloud.edgeUrl}/_localcloud/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      status: 'ok',
+      seed: 1,
+      components: { sqs: 'running', dynamodb: 'running' },
+    });
+  });
+
+  it('answers a request for no known service with a clear 400', async () => {
+    const res = await fetch(`${cloud.edgeUrl}/`, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'Kinesis_20131202.ListStreams' },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(
+      /serves SQS .* and DynamoDB/,
+    );
+  });
+
+  it('lets the AWS CLI (Query protocol) create, send to and receive from a queue', async () => {
+    const created = await aws('sqs', 'create-queue', '--queue-name', 'cli-queue');
+    expect(created.QueueUrl).toMatch(/\/000000000000\/cli-queue$/);
+    const sent = await aws(
+      'sqs',
+      'send-message',
+      '--queue-url',
+      created.QueueUrl,
+      '--message-body',
+      'hello from the cli',
+    );
+    expect(sent.MD5OfMessageBody).toBe(
+      createHash('md5').update('hello from the cli').digest('hex'),
+    );
+    const received = await aws(
+      'sqs',
+      'receive-message',
+      '--queue-url',
+      created.QueueUrl,
+      '--wait-time-seconds',
+      '1',
+    );
+    expect(received.Messages?.[0]?.Body).toBe('hello from the cli');
+    expect(received.Messages?.[0]?.MessageId).toBe(sent.MessageId);
+  }, 60_000);
+
+  it('lets the AWS CLI create a table and put and get an item', async () => {
+    await aws(
+      'dynamodb',
+      'create-table',
+      '--table-name',
+      'cli-table',
+      '--attribute-definitions',
+      'AttributeName=id,AttributeType=S',
+      '--key-schema',
+      'AttributeName=id,KeyType=HASH',
+      '--billing-mode',
+      'PAY_PER_REQUEST',
+    );
+    await aws(
+      'dynamodb',
+      'put-item',
+      '--table-name',
+      'cli-table',
+      '--item',
+      '{"id":{"S":"1"},"v":{"N":"42"}}',
+    );
+    const got = await aws(
+      'dynamodb',
+      'get-item',
+      '--table-name',
+      'cli-table',
+      '--key',
+      '{"id":{"S":"1"}}',
+    );
+    expect(got.Item).toEqual({ id: { S: '1' }, v: { N: '42' } });
+  }, 60_000);
+
+  it('lets the AWS SDK v3 (JSON protocols) use a queue and a table through the same port', async () => {
+    const sqs = new SQSClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({ QueueName: 'sdk-queue.fifo', Attributes: { FifoQueue: 'true' } }),
+      );
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: 'm1',
+          MessageGroupId: 'g',
+          MessageDeduplicationId: 'd1',
+        }),
+      );
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      expect(out.Messages?.[0]).toMatchObject({ Body: 'm1', Attributes: { MessageGroupId: 'g' } });
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl, ReceiptHandle: out.Messages![0]!.ReceiptHandle }),
+      );
+
+      await ddb.send(
+        new CreateTableCommand({
+          TableName: 'sdk-table',
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      await ddb.send(new PutItemCommand({ TableName: 'sdk-table', Item: { pk: { S: 'a' } } }));
+      const item = await ddb.send(
+        new GetItemCommand({ TableName: 'sdk-table', Key: { pk: { S: 'a' } } }),
+      );
+      expect(item.Item).toEqual({ pk: { S: 'a' } });
+    } finally {
+      sqs.destroy();
+      ddb.destroy();
+    }
+  }, 30_000);
+});

@@ -1,0 +1,173 @@
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { SK_PREFIX } from '../../shared/src/ledger';
+import {
+  getOrder,
+  ledgerRecords,
+  newRunId,
+  order,
+  postOrder,
+  waitFor,
+} from './support/pipeline-client';
+import { startTarget, type Target } from './support/target';
+
+const POISON_PREFIX = 'poison-';
+const VISIBILITY_MS = 61_000;
+
+describe('order pipeline end to end (HTTP in, both queues, ledger out)', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    target = await startTarget({
+      seed: 20261125,
+      faults: 'none',
+      consumerEnv: {
+        fifo: { FAULT_POISON_PREFIX: POISON_PREFIX },
+        standard: { FAULT_POISON_PREFIX: POISON_PREFIX },
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  it('processes a posted order once on each queue', async () => {
+    // Prepare
+    const runId = newRunId('once');
+
+    // Act
+    const posted = await postOrder(target, order('cust-once'), { runId });
+
+    // Assess
+    expect(posted.status).toBe(202);
+    expect(posted.json).toMatchObject({
+      orderId: expect.any(String),
+      sequence: 1,
+      messageIds: { fifo: expect.any(String), standard: expect.any(String) },
+    });
+    const orderId = posted.json.orderId as string;
+    const view = await waitFor(
+      'the order processed on both queues',
+      () => getOrder(target, orderId),
+      (r) => r.json.fifo?.status === 'processed' && r.json.standard?.status === 'processed',
+    );
+    expect(view.status).toBe(200);
+    expect(view.json).toMatchObject({ orderId, customerId: 'cust-once', sequence: 1 });
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('fifo'))).toHaveLength(1);
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('standard'))).toHaveLength(1);
+  }, 30_000);
+
+  it('drops a client retry by FIFO dedup and suppresses it by idempotency on standard', async () => {
+    // Prepare
+    const runId = newRunId('retry');
+    const key = `retry-${Date.now()}`;
+    const body = order('cust-retry');
+
+    // Act: the same request twice, as a client that timed out and retried would send it.
+    const first = await postOrder(target, body, { runId, idempotencyKey: key });
+    const second = await postOrder(target, body, { runId, idempotencyKey: key });
+
+    // Assess
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.json.orderId).toBe(key);
+    const standardDeliveries = await waitFor(
+      'two standard deliveries, one suppressed',
+      () => ledgerRecords(target, runId, SK_PREFIX.delivery('standard')),
+      (d) => d.length >= 2 && d.every((x) => x.outcome !== 'pending'),
+    );
+    expect(standardDeliveries.map((d) => d.outcome).sort()).toEqual(['applied', 'suppressed']);
+    await waitFor(
+      'processed on both queues',
+      () => getOrder(target, key),
+      (r) => r.json.fifo?.status === 'processed' && r.json.standard?.status === 'processed',
+    );
+    const fifoDeliveries = await ledgerRecords(target, runId, SK_PREFIX.delivery('fifo'));
+    expect(fifoDeliveries).toHaveLength(1);
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('fifo'))).toHaveLength(1);
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('standard'))).toHaveLength(1);
+  }, 30_000);
+
+  it('moves a poison order to each queue DLQ after maxReceiveCount receives', async () => {
+    // Prepare
+    const runId = newRunId('poison');
+    const orderId = `${POISON_PREFIX}${Date.now()}`;
+
+    // Act
+    const posted = await postOrder(target, order('cust-poison'), {
+      runId,
+      idempotencyKey: orderId,
+    });
+    expect(posted.status).toBe(202);
+
+    // Assess: each failed receive returns after the visibility timeout; the clock skips the wait.
+    const inDlq = async () => {
+      const counts = await Promise.all(
+        [target.queueUrls.fifoDlq, target.queueUrls.standardDlq].map(async (url) => {
+          const out = await target.sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: url,
+              AttributeNames: ['ApproximateNumberOfMessages'],
+            }),
+          );
+          return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+        }),
+      );
+      return counts;
+    };
+    await waitFor('the poison order in both DLQs', inDlq, (c) => c.every((n) => n >= 1), {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+      onPoll: () => target.advanceClock(VISIBILITY_MS),
+    });
+    for (const url of [target.queueUrls.fifoDlq, target.queueUrls.standardDlq]) {
+      const out = await target.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      const bodies = (out.Messages ?? []).map(
+        (m) => JSON.parse(m.Body ?? '{}') as { orderId: string },
+      );
+      expect(bodies.map((b) => b.orderId)).toContain(orderId);
+    }
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('fifo'))).toHaveLength(0);
+    expect(await ledgerRecords(target, runId, SK_PREFIX.effect('standard'))).toHaveLength(0);
+    const failures = await ledgerRecords(target, runId, SK_PREFIX.failure('standard'));
+    expect(failures.length).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  describe('rejects bad input and writes nothing', () => {
+    const runId = newRunId('bad');
+
+    it('answers 400 from the request validator for a body that breaks the schema', async () => {
+      const res = await postOrder(target, { customerId: 'c', items: [] }, { runId });
+      expect(res.status).toBe(400);
+      expect(res.json).toEqual({ message: 'Invalid request body' });
+    });
+
+    it('answers 400 with field errors from the producer for an amount that does not add up', async () => {
+      const res = await postOrder(target, { ...order('cust-bad'), amount: 999 }, { runId });
+      expect(res.status).toBe(400);
+      expect(res.json.message).toEqual(expect.any(String));
+      expect(res.json.errors).toEqual(
+        expect.arrayContaining([expect.objectContaining({ path: 'amount' })]),
+      );
+    });
+
+    it('answers 413 above the producer body limit', async () => {
+      const padded = `${JSON.stringify(order('cust-bad'))}${' '.repeat(20 * 1024)}`;
+      const res = await postOrder(target, padded, { runId });
+      expect(res.status).toBe(413);
+      expect(res.json.message).toEqual(expect.any(String));
+    });
+
+    it('answers 415 for a body that is not JSON', async () => {
+      const res = await postOrder(target, 'customerId=c', { runId, contentType: 'text/plain' });
+      expect(res.status).toBe(415);
+      expect(res.json.message).toEqual(expect.any(String));
+    });
+
+    it('wrote no ledger record for any rejected request', async () => {
+      expect(await ledgerRecords(target, runId, '')).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { runPk } from '../../../shared/src/ledger';
+import type { Target } from './target';
+
+/** Small HTTP + ledger helpers the scenarios share; every wait is bounded. */
+
+export interface OrderBody {
+  customerId: string;
+  items: { sku: string; quantity: number; unitPrice: number }[];
+  amount: number;
+  currency: string;
+  sequence?: number;
+}
+
+export function order(customerId: string, sequence?: number, unitPrice = 5): OrderBody {
+  return {
+    customerId,
+    items: [{ sku: 'sku-1', quantity: 2, unitPrice }],
+    amount: 2 * unitPrice,
+    currency: 'EUR',
+    ...(sequence !== undefined ? { sequence } : {}),
+  };
+}
+
+export const newRunId = (label: string): string => `it-${label}-${randomUUID().slice(0, 8)}`;
+
+export async function postOrder(
+  target: Target,
+  body: unknown,
+  {
+    runId,
+    idempotencyKey,
+    contentType = 'application/json',
+  }: {
+    runId: string;
+    idempotencyKey?: string;
+    contentType?: string;
+  },
+): Promise<{ status: number; json: Record<string, any> }> {
+  const res = await fetch(`${target.apiUrl}/orders`, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      'x-run-id': runId,
+      ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: Record<string, any> = {};
+  try {
+    json = JSON.parse(text) as Record<string, any>;
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, json };
+}
+
+export async function getOrder(
+  target: Target,
+  orderId: string,
+): Promise<{ status: number; json: Record<string, any> }> {
+  const res = await fetch(`${target.apiUrl}/orders/${encodeURIComponent(orderId)}`);
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+export class WaitTimeoutError extends Error {
+  constructor(what: string, ms: number, last: unknown) {
+    super(
+      `timed out after ${ms} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 800)}`,
+    );
+    this.name = 'WaitTimeoutError';
+  }
+}
+
+/** Polls `probe` until `done` holds, at most `timeoutMs`; returns the last value. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  {
+    timeoutMs = 20_000,
+    intervalMs = 100,
+    onPoll,
+  }: { timeoutMs?: number; intervalMs?: number; onPoll?: () => Promise<void> } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (done(last)) return last;
+    await onPoll?.();
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new WaitTimeoutError(what, timeoutMs, last);
+}
+
+/** Every ledger record of one run whose sort key starts with `prefix`. */
+export async function ledgerRecords(
+  target: Target,
+  runId: string,
+  prefix: string,
+): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await target.documents.send(
+      new QueryCommand({
+        TableName: target.tableNames.ledger,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...((out.Items ?? []) as Record<string, any>[]));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
