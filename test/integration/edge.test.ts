@@ -16,6 +16,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import type { Json } from './support/pipeline-client';
 
 const run = promisify(execFile);
 const AWS_CLI = '/usr/bin/aws';
@@ -59,7 +60,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
         timeout: 30_000,
       },
     );
-    return stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, any>);
+    return stdout.trim() === '' ? {} : (JSON.parse(stdout) as Json);
   };
 
   it('answers health with the seed and component states', async () => {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { LocalFunction } from '../../local/function-runtime';
 import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
 import { orderJsonSchema } from '../../shared/src/order';
+import type { Json } from './support/pipeline-client';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
@@ -15,6 +16,7 @@ const validOrder = {
 describe('local API gateway (REST API v1 proxy integration)', () => {
   let fn: LocalFunction;
   let gateway: Gateway;
+  let invocations = 0;
 
   beforeAll(async () => {
     fn = new LocalFunction({
@@ -32,7 +34,10 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
         { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
         { resource: '/orders/{orderId}', method: 'GET' },
       ],
-      invoke: (event) => fn.invoke(event),
+      invoke: (event) => {
+        invocations++;
+        return fn.invoke(event);
+      },
       port: 0,
     });
   }, 30_000);
@@ -49,7 +54,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
     expect(res.status).toBe(201);
     expect(res.headers.get('x-probe')).toBe('single');
     expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
-    const { event } = (await res.json()) as { event: Record<string, any> };
+    const { event } = (await res.json()) as { event: Json };
     expect(event).toMatchObject({
       resource: '/orders/{orderId}',
       path: '/orders/o-42',
@@ -82,7 +87,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
       body,
     });
     expect(res.status).toBe(201);
-    const { event } = (await res.json()) as { event: Record<string, any> };
+    const { event } = (await res.json()) as { event: Json };
     expect(event.body).toBe(body);
     expect(event.pathParameters).toBeNull();
     expect(event.queryStringParameters).toBeNull();
@@ -95,6 +100,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
     ['a zero amount (exclusive minimum)', { ...validOrder, amount: 0 }],
     ['an empty item list', { ...validOrder, items: [] }],
   ])('rejects %s with the request validator message before the handler runs', async (_, order) => {
+    const before = invocations;
     const res = await fetch(`${gateway.url}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -102,6 +108,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ message: 'Invalid request body' });
+    expect(invocations).toBe(before);
   });
 
   it('rejects a body that is not JSON when declared as JSON', async () => {
@@ -121,7 +128,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
       body: 'hello',
     });
     expect(res.status).toBe(201);
-    const { event } = (await res.json()) as { event: Record<string, any> };
+    const { event } = (await res.json()) as { event: Json };
     expect(event.body).toBe('hello');
   });
 

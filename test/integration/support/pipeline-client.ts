@@ -3,6 +3,10 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { runPk } from '../../../shared/src/ledger';
 import type { Target } from './target';
 
+/** A parsed JSON response or record: tests read into it freely and assert on what they read. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped JSON from the wire, checked by the assertions.
+export type Json = Record<string, any>;
+
 /** Small HTTP + ledger helpers the scenarios share; every wait is bounded. */
 
 export interface OrderBody {
@@ -37,7 +41,7 @@ export async function postOrder(
     idempotencyKey?: string;
     contentType?: string;
   },
-): Promise<{ status: number; json: Record<string, any> }> {
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(`${target.apiUrl}/orders`, {
     method: 'POST',
     headers: {
@@ -48,9 +52,9 @@ export async function postOrder(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
-  let json: Record<string, any> = {};
+  let json: Json = {};
   try {
-    json = JSON.parse(text) as Record<string, any>;
+    json = JSON.parse(text) as Json;
   } catch {
     json = { raw: text };
   }
@@ -60,9 +64,9 @@ export async function postOrder(
 export async function getOrder(
   target: Target,
   orderId: string,
-): Promise<{ status: number; json: Record<string, any> }> {
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(`${target.apiUrl}/orders/${encodeURIComponent(orderId)}`);
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Json };
 }
 
 export class WaitTimeoutError extends Error {
@@ -101,8 +105,8 @@ export async function ledgerRecords(
   target: Target,
   runId: string,
   prefix: string,
-): Promise<Record<string, any>[]> {
-  const items: Record<string, any>[] = [];
+): Promise<Json[]> {
+  const items: Json[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const out = await target.documents.send(
@@ -114,7 +118,7 @@ export async function ledgerRecords(
         ConsistentRead: true,
       }),
     );
-    items.push(...((out.Items ?? []) as Record<string, any>[]));
+    items.push(...((out.Items ?? []) as Json[]));
     startKey = out.LastEvaluatedKey;
   } while (startKey);
   return items;

@@ -1,0 +1,290 @@
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cloud';
+import { EventSourceMapping, EventSourceMappingConfigError } from '../../local/event-source';
+import type { InvocationResult } from '../../local/function-runtime';
+
+type Invoke = (event: SQSEvent) => Promise<InvocationResult>;
+
+const ok = (result: unknown): InvocationResult => ({ ok: true, result, durationMs: 1 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('SQS event source mapping against the emulator', () => {
+  let cloud: LocalCloud;
+  let sqs: SQSClient;
+  const mappings: EventSourceMapping[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 11, faults: 'none' });
+    sqs = localSqsClient(cloud.edgeUrl);
+  }, 30_000);
+
+  afterEach(async () => {
+    await Promise.all(mappings.splice(0).map((m) => m.stop(2000)));
+  });
+
+  afterAll(async () => {
+    sqs?.destroy();
+    await cloud?.stop();
+  });
+
+  async function queue(fifo: boolean, attributes: Record<string, string> = {}) {
+    const name = `esm-${++n}${fifo ? '.fifo' : ''}`;
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: {
+          VisibilityTimeout: '30',
+          ...(fifo ? { FifoQueue: 'true' } : {}),
+          ...attributes,
+        },
+      }),
+    );
+    const attrs = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    return { url: QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+  }
+
+  function map(
+    q: { url: string; arn: string },
+    fifo: boolean,
+    invoke: Invoke,
+    extra: Partial<ConstructorParameters<typeof EventSourceMapping>[0]> = {},
+  ) {
+    const m = new EventSourceMapping({
+      sqs,
+      queueUrl: q.url,
+      queueArn: q.arn,
+      region: 'us-east-1',
+      fifo,
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      maximumConcurrency: 2,
+      reportBatchItemFailures: true,
+      pollWaitSeconds: 1,
+      invoke,
+      ...extra,
+    });
+    mappings.push(m);
+    m.start();
+    return m;
+  }
+
+  async function visible(url: string): Promise<number> {
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return (
+      Number(out.Attributes?.ApproximateNumberOfMessages) +
+      Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible)
+    );
+  }
+
+  it('rejects settings Lambda rejects', () => {
+    const base = {
+      sqs,
+      queueUrl: 'u',
+      queueArn: 'a',
+      region: 'r',
+      fifo: true,
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      maximumConcurrency: 2,
+      reportBatchItemFailures: true,
+      invoke: async () => ok(null),
+    };
+    expect(() => new EventSourceMapping({ ...base, maximumConcurrency: 1 })).toThrow(
+      EventSourceMappingConfigError,
+    );
+    expect(() => new EventSourceMapping({ ...base, maxBatchingWindowSeconds: 1 })).toThrow(
+      /not supported for FIFO/,
+    );
+    expect(() => new EventSourceMapping({ ...base, batchSize: 11 })).toThrow(
+      /BatchSize must be 1..10/,
+    );
+    expect(() => new EventSourceMapping({ ...base, fifo: false, batchSize: 100 })).toThrow(
+      /batching window/i,
+    );
+  });
+
+  it('invokes with Lambda SQS records, FIFO attributes included, and deletes on success', async () => {
+    const q = await queue(true);
+    const events: SQSEvent[] = [];
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q.url,
+        MessageBody: 'hello',
+        MessageGroupId: 'g1',
+        MessageDeduplicationId: 'd1',
+        MessageAttributes: {
+          s: { DataType: 'String', StringValue: 'v' },
+          b: { DataType: 'Binary', BinaryValue: Buffer.from([1, 2]) },
+        },
+      }),
+    );
+    map(q, true, async (e) => {
+      events.push(e);
+      return ok({ batchItemFailures: [] });
+    });
+    await until('one invocation', () => events.length === 1);
+    await until('the message deleted', async () => (await visible(q.url)) === 0);
+    const r = events[0]!.Records[0]!;
+    expect(r).toMatchObject({
+      body: 'hello',
+      eventSource: 'aws:sqs',
+      eventSourceARN: q.arn,
+      awsRegion: 'us-east-1',
+      md5OfBody: '5d41402abc4b2a76b9719d911017c592',
+      attributes: {
+        ApproximateReceiveCount: '1',
+        MessageGroupId: 'g1',
+        MessageDeduplicationId: 'd1',
+        SequenceNumber: expect.stringMatching(/^\d+$/),
+        SentTimestamp: expect.stringMatching(/^\d+$/),
+        ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d+$/),
+        SenderId: expect.any(String),
+      },
+      messageAttributes: {
+        s: { stringValue: 'v', stringListValues: [], binaryListValues: [], dataType: 'String' },
+        b: { binaryValue: Buffer.from([1, 2]).toString('base64'), dataType: 'Binary' },
+      },
+    });
+    expect(r.receiptHandle).toEqual(expect.any(String));
+  }, 20_000);
+
+  it('deletes only what succeeded and leaves reported failures to the visibility timeout', async () => {
+    const q = await queue(false);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: q.url,
+        Entries: ['ok-1', 'bad', 'ok-2'].map((b, i) => ({ Id: String(i), MessageBody: b })),
+      }),
+    );
+    const seen: string[] = [];
+    map(q, false, async (e) => {
+      seen.push(...e.Records.map((r) => `${r.body}#${r.attributes.ApproximateReceiveCount}`));
+      return ok({
+        batchItemFailures: e.Records.filter((r) => r.body === 'bad').map((r) => ({
+          itemIdentifier: r.messageId,
+        })),
+      });
+    });
+    await until('three records seen', () => seen.length >= 3);
+    await until('two deleted', async () => (await visible(q.url)) === 1);
+    expect(seen.filter((s) => s.startsWith('bad'))).toEqual(['bad#1']);
+    cloud.clock.advance(31_000);
+    await until('the failure redelivered', () => seen.includes('bad#2'));
+  }, 20_000);
+
+  it('leaves the whole batch when the invocation fails', async () => {
+    const q = await queue(false);
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'x' }));
+    let calls = 0;
+    const m = map(q, false, async () => {
+      calls++;
+      return {
+        ok: false,
+        timedOut: true,
+        durationMs: 1,
+        error: { errorType: 'Sandbox.Timedout', errorMessage: 't' },
+      };
+    });
+    await until('one failed invocation', () => m.stats.failedInvocations === 1);
+    await sleep(300);
+    expect(await visible(q.url)).toBe(1);
+    expect(calls).toBe(1);
+    expect(m.stats.deleted).toBe(0);
+  }, 20_000);
+
+  it('treats an unusable itemIdentifier as a failure of the whole batch', async () => {
+    const q = await queue(false);
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'y' }));
+    const m = map(q, false, async () =>
+      ok({ batchItemFailures: [{ itemIdentifier: 'not-in-batch' }] }),
+    );
+    await until('one invocation', () => m.stats.invocations === 1);
+    await sleep(300);
+    expect(m.stats.deleted).toBe(0);
+    expect(await visible(q.url)).toBe(1);
+  }, 20_000);
+
+  it('keeps one batch per FIFO group in flight and each group in order', async () => {
+    const q = await queue(true);
+    const entries = [];
+    for (let i = 1; i <= 6; i++) {
+      for (const g of ['a', 'b'])
+        entries.push({
+          Id: `${g}${i}`,
+          MessageBody: `${g}${i}`,
+          MessageGroupId: g,
+          MessageDeduplicationId: `${g}${i}`,
+        });
+    }
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: q.url, Entries: entries.slice(0, 10) }));
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: q.url, Entries: entries.slice(10) }));
+    const inFlight = new Map<string, number>();
+    let overlap = false;
+    const order: Record<string, string[]> = { a: [], b: [] };
+    map(
+      q,
+      true,
+      async (e) => {
+        const groups = new Set(e.Records.map((r) => r.attributes.MessageGroupId!));
+        for (const g of groups) {
+          if ((inFlight.get(g) ?? 0) > 0) overlap = true;
+          inFlight.set(g, (inFlight.get(g) ?? 0) + 1);
+        }
+        await sleep(30);
+        for (const r of e.Records) order[r.attributes.MessageGroupId!]!.push(r.body);
+        for (const g of groups) inFlight.set(g, inFlight.get(g)! - 1);
+        return ok({ batchItemFailures: [] });
+      },
+      { batchSize: 2, maximumConcurrency: 4 },
+    );
+    await until('all twelve processed', () => order.a!.length + order.b!.length === 12);
+    expect(overlap).toBe(false);
+    expect(order.a).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']);
+    expect(order.b).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
+  }, 20_000);
+
+  it('stops promptly, waiting for the invocation in flight', async () => {
+    const q = await queue(false);
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'slow' }));
+    let finished = false;
+    const m = map(q, false, async () => {
+      await sleep(500);
+      finished = true;
+      return ok(null);
+    });
+    await until('in flight', () => m.invocationsInFlight === 1);
+    const started = Date.now();
+    await m.stop(5000);
+    expect(finished).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await visible(q.url)).toBe(0);
+  }, 20_000);
+});
