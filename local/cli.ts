@@ -115,13 +115,16 @@ async function main(): Promise<number | undefined> {
     );
 
   await new Promise<void>((resolve) => {
-    let stopping = false;
+    let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
+      if (stoppingSince > 0) {
+        // Ctrl-C reaches every process of the group and tsx relays it too, so the same signal
+        // can arrive twice at once; only a later one means "stop now".
+        if (Date.now() - stoppingSince < 2000) return;
         out(`${signal} again: exiting now`);
         process.exit(130);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       out(`${signal}: stopping`);
       cloud.stop().then(resolve, (err: unknown) => {
         process.stderr.write(`error while stopping: ${(err as Error).message}\n`);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
+const pkg = require(resolve(ROOT, 'package.json')) as { scripts: Record<string, string> };
 
 interface Running {
   child: ChildProcess;
@@ -11,9 +12,22 @@ interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** `npm start` in its own process group, as a terminal or a process manager runs it. */
 function npmStart(args: string[]): Running {
-  const child = spawn('npm', ['start', '--silent', '--', ...args], {
+  return start('npm', ['start', '--silent', '--', ...args], true);
+}
+
+/** Exactly the command `npm start` runs (package.json scripts.start), without npm around it. */
+function startScript(args: string[]): Running {
+  const [command, ...scriptArgs] = String(pkg.scripts.start).split(' ');
+  const bin = resolve(ROOT, 'node_modules/.bin', command!);
+  return start(bin, [...scriptArgs, ...args], false);
+}
+
+function start(command: string, args: string[], detached: boolean): Running {
+  const child = spawn(command, args, {
     cwd: ROOT,
+    detached,
     env: { ...process.env, AWS_ENDPOINT_URL: '', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -28,6 +42,15 @@ function npmStart(args: string[]): Running {
     child.once('exit', (code, signal) => r({ code, signal })),
   );
   return { child, output: () => out, exited };
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitForLine(
@@ -48,12 +71,15 @@ async function waitForLine(
 describe('npm start (local/cli.ts) as a child process', () => {
   const children: ChildProcess[] = [];
   afterAll(() => {
-    for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
+    for (const c of children) {
+      if (c.pid && groupAlive(c.pid)) process.kill(-c.pid, 'SIGKILL');
+      else if (c.exitCode === null) c.kill('SIGKILL');
+    }
   });
 
-  it('prints the seed and ready with both urls, serves an order, and exits 0 on SIGTERM', async () => {
+  it('runs the start script: seed, ready with both urls, an order served, exit 0 on SIGTERM', async () => {
     // Prepare
-    const run = npmStart(['--port', '0', '--api-port', '0', '--seed', '99', '--faults', 'none']);
+    const run = startScript(['--port', '0', '--api-port', '0', '--seed', '99', '--faults', 'none']);
     children.push(run.child);
 
     // Act
@@ -90,13 +116,20 @@ describe('npm start (local/cli.ts) as a child process', () => {
     expect(run.output()).toMatch(/local cloud: stopped/);
   }, 90_000);
 
-  it('prints ready with the edge url only in services-only mode', async () => {
+  it('npm start --services-only prints ready with the edge url and the whole group stops on SIGTERM', async () => {
     const run = npmStart(['--port', '0', '--services-only', '--seed', '5']);
     children.push(run.child);
     const ready = await waitForLine(run, /ready: (http:\/\/127\.0\.0\.1:\d+)\s*$/m, 60_000);
     expect(ready[0]).not.toMatch(/ready: \S+ \S+/);
-    run.child.kill('SIGTERM');
-    expect((await run.exited).code).toBe(0);
+    const pid = run.child.pid!;
+    // What Ctrl-C or a process manager does: the signal goes to the whole process group.
+    process.kill(-pid, 'SIGTERM');
+    await run.exited;
+    const deadline = Date.now() + 15_000;
+    while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(groupAlive(pid)).toBe(false);
+    expect(run.output()).toMatch(/local cloud: stopped/);
+    await expect(fetch(`${ready[1]}/_localcloud/health`)).rejects.toThrow();
   }, 90_000);
 
   it('exits non-zero with a one-line error when the edge port is taken', async () => {
