@@ -1,0 +1,150 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  ApiKey,
+  ApiKeySourceType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  type Model,
+  type RequestValidator,
+  RestApi,
+  UsagePlan,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { orderJsonSchema } from '../../../shared/src/order';
+import { toCdkJsonSchema } from '../json-schema';
+
+export interface OrderApiProps {
+  producer: IFunction;
+  throttlingRateLimit: number;
+  throttlingBurstLimit: number;
+  /** Stage name, also the last path segment of the API url. */
+  stageName?: string;
+}
+
+/**
+ * The REST API in front of the producer: a request model from the shared order schema, a
+ * validator, API key + usage plan, throttling, JSON access logs and execution logs.
+ */
+export class OrderApi extends Construct {
+  readonly api: RestApi;
+  readonly apiKey: ApiKey;
+  readonly usagePlan: UsagePlan;
+  readonly accessLogGroup: LogGroup;
+  readonly orderModel: Model;
+  readonly validator: RequestValidator;
+
+  constructor(scope: Construct, id: string, props: OrderApiProps) {
+    super(scope, id);
+
+    this.accessLogGroup = new LogGroup(this, 'access-logs', {
+      retention: RetentionDays.TWO_WEEKS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.api = new RestApi(this, 'api', {
+      restApiName: 'order-pipeline-api',
+      description: 'Accepts orders and puts each on the FIFO and the standard queue.',
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      apiKeySourceType: ApiKeySourceType.HEADER,
+      // Execution logging needs the account-level CloudWatch role; CDK creates it with the API.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      deployOptions: {
+        stageName: props.stageName ?? 'v1',
+        throttlingRateLimit: props.throttlingRateLimit,
+        throttlingBurstLimit: props.throttlingBurstLimit,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields({
+          caller: false,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: false,
+        }),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        // Request and response bodies would put order data into the execution logs.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: false,
+      },
+    });
+
+    this.orderModel = this.api.addModel('order-model', {
+      contentType: 'application/json',
+      modelName: 'Order',
+      description: 'An order, generated from the shared zod schema (shared/src/order.ts).',
+      schema: toCdkJsonSchema(orderJsonSchema()),
+    });
+
+    this.validator = this.api.addRequestValidator('request-validator', {
+      requestValidatorName: 'body-and-params',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+
+    const integration = new LambdaIntegration(props.producer, { proxy: true });
+    const orders = this.api.root.addResource('orders');
+    const postOrder = orders.addMethod('POST', integration, {
+      apiKeyRequired: true,
+      requestValidator: this.validator,
+      requestModels: { 'application/json': this.orderModel },
+      // API Gateway checks only presence of a header, never its format; both are optional, so the
+      // producer checks their format and answers 400 with the reason.
+      requestParameters: {
+        'method.request.header.X-Run-Id': false,
+        'method.request.header.Idempotency-Key': false,
+      },
+    });
+    const getOrder = orders.addResource('{orderId}').addMethod('GET', integration, {
+      apiKeyRequired: true,
+      requestValidator: this.validator,
+      requestParameters: { 'method.request.path.orderId': true },
+    });
+
+    this.apiKey = new ApiKey(this, 'api-key', {
+      description: 'Key for the load generator and curl; read it with get-api-key --include-value.',
+    });
+    this.usagePlan = new UsagePlan(this, 'usage-plan', {
+      name: 'order-pipeline-usage-plan',
+      throttle: { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    this.usagePlan.addApiKey(this.apiKey);
+
+    for (const method of [postOrder, getOrder]) {
+      Validations.of(method).acknowledge(
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Callers present an API key tied to a usage plan (throttle per key); the lab has no end users to authenticate, and the load generator must run without an identity provider.',
+        },
+        {
+          id: 'AwsSolutions-COG4',
+          reason:
+            'No Cognito user pool: clients are the load generator and curl, identified by the API key; a user pool would add sign-up and token handling the experiment does not need.',
+        },
+      );
+    }
+    Validations.of(this.api).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'The account-level role API Gateway uses for execution logs; AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it and covers log groups API Gateway names itself.',
+      },
+      {
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'No WAF web ACL: the API sits behind an API key and usage-plan throttling, and a web ACL costs a fixed monthly fee that would dominate the cost of a lab stack.',
+      },
+    );
+  }
+}

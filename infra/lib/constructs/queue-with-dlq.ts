@@ -1,0 +1,71 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  DeduplicationScope,
+  FifoThroughputLimit,
+  Queue,
+  QueueEncryption,
+} from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { QueueConfig } from '../../../shared/src/config/pipeline';
+import { InfraConfigError } from '../errors';
+
+export interface QueueWithDlqProps {
+  config: QueueConfig;
+}
+
+/** One pipeline queue and its dead-letter queue, both built from the shared QueueConfig. */
+export class QueueWithDlq extends Construct {
+  readonly queue: Queue;
+  readonly dlq: Queue;
+
+  constructor(scope: Construct, id: string, props: QueueWithDlqProps) {
+    super(scope, id);
+    const { config } = props;
+
+    // A FIFO queue's DLQ must itself be FIFO (AWS rule), so the DLQ copies the queue's type.
+    this.dlq = new Queue(this, 'dlq', {
+      queueName: config.dlq.name,
+      fifo: config.fifo ? true : undefined,
+      retentionPeriod: Duration.seconds(config.dlq.retentionPeriodSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.queue = new Queue(this, 'queue', {
+      queueName: config.name,
+      fifo: config.fifo ? true : undefined,
+      visibilityTimeout: Duration.seconds(config.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(config.retentionPeriodSeconds),
+      receiveMessageWaitTime: Duration.seconds(config.receiveWaitTimeSeconds),
+      contentBasedDeduplication: config.fifo ? config.contentBasedDeduplication : undefined,
+      deduplicationScope: fifoOnly(config, deduplicationScope(config.deduplicationScope)),
+      fifoThroughputLimit: fifoOnly(config, fifoThroughputLimit(config.fifoThroughputLimit)),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.dlq.maxReceiveCount },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+}
+
+function fifoOnly<T>(config: QueueConfig, value: T | undefined): T | undefined {
+  if (value !== undefined && !config.fifo) {
+    throw new InfraConfigError(`queue ${config.name}: FIFO-only settings on a standard queue`);
+  }
+  return value;
+}
+
+function deduplicationScope(v: QueueConfig['deduplicationScope']): DeduplicationScope | undefined {
+  if (v === undefined) return undefined;
+  return v === 'queue' ? DeduplicationScope.QUEUE : DeduplicationScope.MESSAGE_GROUP;
+}
+
+function fifoThroughputLimit(
+  v: QueueConfig['fifoThroughputLimit'],
+): FifoThroughputLimit | undefined {
+  if (v === undefined) return undefined;
+  return v === 'perQueue'
+    ? FifoThroughputLimit.PER_QUEUE
+    : FifoThroughputLimit.PER_MESSAGE_GROUP_ID;
+}

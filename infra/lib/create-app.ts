@@ -1,0 +1,32 @@
+import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type PipelineConfig, pipelineConfig } from '../../shared/src/config/pipeline';
+import { OrderPipelineStack } from './order-pipeline-stack';
+
+export interface CreateAppOptions extends AppProps {
+  config?: PipelineConfig;
+  /** Handler modules to bundle; defaults to the services' handlers. */
+  entries?: { producer: string; consumer: string };
+}
+
+/**
+ * The CDK app: the pipeline stack plus cdk-nag's AwsSolutions pack, so any unacknowledged
+ * finding fails `cdk synth` (and `cdk deploy`) before anything reaches an account.
+ */
+export function createApp(options: CreateAppOptions = {}): { app: App; stack: OrderPipelineStack } {
+  const { config = pipelineConfig, entries, ...appProps } = options;
+  const app = new App(appProps);
+  const retainData = ['true', true].includes(app.node.tryGetContext('retainData'));
+  const stack = new OrderPipelineStack(app, config.stackName, {
+    config,
+    retainData,
+    entries,
+    description: 'Order pipeline lab: SQS FIFO vs standard with idempotent Lambda consumers',
+    env: {
+      account: process.env.CDK_DEFAULT_ACCOUNT,
+      region: process.env.CDK_DEFAULT_REGION,
+    },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}

@@ -1,0 +1,186 @@
+import { resolve } from 'node:path';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { Construct } from 'constructs';
+import { ENV } from '../../shared/src/config/function-env';
+import {
+  type PipelineConfig,
+  QUEUE_KINDS,
+  type QueueKind,
+  type TableConfig,
+} from '../../shared/src/config/pipeline';
+import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
+import { ConsumerFunction } from './constructs/consumer-function';
+import { OrderApi } from './constructs/order-api';
+import { PipelineDashboard, type PipelineSide } from './constructs/pipeline-dashboard';
+import { PipelineFunction } from './constructs/pipeline-function';
+import { QueueWithDlq } from './constructs/queue-with-dlq';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** The handler modules NodejsFunction bundles; the local cloud runs the same files. */
+export const HANDLER_ENTRIES = {
+  producer: resolve(ROOT, 'services/producer/src/handlers/api.ts'),
+  consumer: resolve(ROOT, 'services/consumer/src/handlers/sqs.ts'),
+} as const;
+
+export interface OrderPipelineStackProps extends StackProps {
+  config: PipelineConfig;
+  /**
+   * Keep the ledger table (and its backups) on `cdk destroy`. Off by default so the lab destroys
+   * cleanly; turn on with `-c retainData=true` for anything holding data you care about.
+   */
+  retainData?: boolean;
+  /** Override the handler modules (tests); defaults to HANDLER_ENTRIES. */
+  entries?: { producer: string; consumer: string };
+}
+
+/** The whole pipeline: API, producer, two queues with DLQs, two consumers, tables, operations. */
+export class OrderPipelineStack extends Stack {
+  readonly queues: Record<QueueKind, QueueWithDlq>;
+  readonly consumers: Record<QueueKind, ConsumerFunction>;
+  readonly producer: PipelineFunction;
+  readonly ledgerTable: Table;
+  readonly idempotencyTable: Table;
+  readonly orderApi: OrderApi;
+  readonly operations: PipelineDashboard;
+
+  constructor(scope: Construct, id: string, props: OrderPipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const entries = props.entries ?? HANDLER_ENTRIES;
+
+    this.ledgerTable = this.table('ledger-table', config.tables.ledger, {
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    // Idempotency records expire within the hour and are rebuilt by the next delivery, so the
+    // table never needs to survive the stack.
+    this.idempotencyTable = this.table('idempotency-table', config.tables.idempotency, {
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.queues = {} as Record<QueueKind, QueueWithDlq>;
+    for (const kind of QUEUE_KINDS) {
+      this.queues[kind] = new QueueWithDlq(this, `${kind}-queue`, { config: config.queues[kind] });
+    }
+
+    const sharedEnv: Record<string, string> = {
+      [ENV.LEDGER_TABLE_NAME]: this.ledgerTable.tableName,
+      [ENV.IDEMPOTENCY_TABLE_NAME]: this.idempotencyTable.tableName,
+      [ENV.FIFO_QUEUE_URL]: this.queues.fifo.queue.queueUrl,
+      [ENV.STANDARD_QUEUE_URL]: this.queues.standard.queue.queueUrl,
+      [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
+    };
+
+    this.producer = new PipelineFunction(this, config.producer.functionId, {
+      functionName: `${id}-${config.producer.functionId}`,
+      entry: entries.producer,
+      timeoutSeconds: config.producer.timeoutSeconds,
+      memorySizeMb: config.producer.memorySizeMb,
+      serviceName: config.producer.functionId,
+      environment: { ...sharedEnv, [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes) },
+    });
+    // Accepted and order-index records, the sequence counter, and GET /orders/{orderId} reads.
+    this.ledgerTable.grantReadWriteData(this.producer.fn);
+    for (const kind of QUEUE_KINDS) this.queues[kind].queue.grantSendMessages(this.producer.fn);
+
+    this.consumers = {} as Record<QueueKind, ConsumerFunction>;
+    for (const kind of QUEUE_KINDS) {
+      const consumerConfig = config.consumers[kind];
+      this.consumers[kind] = new ConsumerFunction(this, consumerConfig.functionId, {
+        config: consumerConfig,
+        queueConfig: config.queues[kind],
+        queue: this.queues[kind].queue,
+        ledgerTable: this.ledgerTable,
+        idempotencyTable: this.idempotencyTable,
+        entry: entries.consumer,
+        functionName: `${id}-${consumerConfig.functionId}`,
+        environment: sharedEnv,
+        idempotency: {
+          expiresAfterSeconds: config.idempotency.expiresAfterSeconds,
+          keyPrefix: config.idempotency.keyPrefix[kind],
+        },
+      });
+    }
+
+    this.orderApi = new OrderApi(this, 'order-api', {
+      producer: this.producer.fn,
+      throttlingRateLimit: config.api.throttlingRateLimit,
+      throttlingBurstLimit: config.api.throttlingBurstLimit,
+    });
+
+    const sides = {} as Record<QueueKind, PipelineSide>;
+    for (const kind of QUEUE_KINDS) {
+      sides[kind] = {
+        config: config.queues[kind],
+        queue: this.queues[kind].queue,
+        dlq: this.queues[kind].dlq,
+        consumer: this.consumers[kind].function.fn,
+      };
+    }
+    this.operations = new PipelineDashboard(this, 'operations', {
+      dashboardName: `${id}-fifo-vs-standard`,
+      sides,
+      producer: this.producer.fn,
+    });
+
+    this.outputs();
+    this.acknowledgeNagFindings();
+  }
+
+  private table(id: string, config: TableConfig, opts: { removalPolicy: RemovalPolicy }): Table {
+    return new Table(this, id, {
+      tableName: config.name,
+      partitionKey: { name: config.partitionKey, type: AttributeType.STRING },
+      sortKey: config.sortKey ? { name: config.sortKey, type: AttributeType.STRING } : undefined,
+      timeToLiveAttribute: config.ttlAttribute,
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: config.pointInTimeRecovery,
+      },
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy: opts.removalPolicy,
+    });
+  }
+
+  private outputs(): void {
+    const out = (key: string, value: string, description: string) =>
+      new CfnOutput(this, key, { key, value, description });
+    out(STACK_OUTPUTS.apiUrl, this.orderApi.api.url, 'Base url of the order API (ends in /).');
+    out(
+      STACK_OUTPUTS.apiKeyId,
+      this.orderApi.apiKey.keyId,
+      'API key id; the value: aws apigateway get-api-key --api-key <id> --include-value',
+    );
+    out(STACK_OUTPUTS.fifoQueueUrl, this.queues.fifo.queue.queueUrl, 'FIFO queue url');
+    out(STACK_OUTPUTS.standardQueueUrl, this.queues.standard.queue.queueUrl, 'Standard queue url');
+    out(STACK_OUTPUTS.fifoDlqUrl, this.queues.fifo.dlq.queueUrl, 'FIFO DLQ url');
+    out(STACK_OUTPUTS.standardDlqUrl, this.queues.standard.dlq.queueUrl, 'Standard DLQ url');
+    out(STACK_OUTPUTS.ledgerTableName, this.ledgerTable.tableName, 'Ledger table name');
+    out(
+      STACK_OUTPUTS.idempotencyTableName,
+      this.idempotencyTable.tableName,
+      'Idempotency table name',
+    );
+    out(
+      STACK_OUTPUTS.dashboardName,
+      this.operations.dashboard.dashboardName,
+      'CloudWatch dashboard comparing the two pipelines',
+    );
+  }
+
+  /** cdk-nag AwsSolutions findings this lab accepts, each with the reason it is accepted. */
+  private acknowledgeNagFindings(): void {
+    for (const kind of QUEUE_KINDS) {
+      Validations.of(this.queues[kind].dlq).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: `${this.queues[kind].dlq.node.id} is itself the dead-letter queue of ${kind}; a DLQ of a DLQ would only move the problem.`,
+      });
+    }
+    Validations.of(this.idempotencyTable).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'Idempotency records expire after an hour (TTL) and a lost record only means one repeat is processed again by an idempotent effect; backups would restore nothing useful.',
+    });
+  }
+}
