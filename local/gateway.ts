@@ -15,6 +15,9 @@ import { type JsonSchema, validateJsonSchema } from './json-schema';
 /** API Gateway's hard payload limit for REST APIs (10 MB); the producer's own limit is lower. */
 export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
+/** infra/ deploys the API's stage as `v1`; the local event names the same stage. */
+export const DEFAULT_STAGE = 'v1';
+
 export interface GatewayRoute {
   /** API Gateway resource path, e.g. `/orders/{orderId}`. */
   resource: string;
@@ -127,6 +130,11 @@ function collectQuery(url: URL): {
   return Object.keys(single).length === 0 ? { single: null, multi: null } : { single, multi };
 }
 
+function headerValue(req: IncomingMessage, name: string): string | null {
+  const v = req.headers[name];
+  return Array.isArray(v) ? (v[v.length - 1] ?? null) : (v ?? null);
+}
+
 function isJsonContentType(value: string | undefined): boolean {
   // API Gateway picks the request model by content type; with none it assumes application/json.
   if (!value) return true;
@@ -170,7 +178,9 @@ export function buildEvent(args: {
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: null,
+        // The deployed methods require an API key; locally none is required, but one that is sent
+        // shows up where API Gateway puts it.
+        apiKey: headerValue(req, 'x-api-key'),
         apiKeyId: null,
         caller: null,
         clientCert: null,
@@ -224,7 +234,7 @@ function writeProxyResult(
 }
 
 export function createGatewayHandler(options: GatewayOptions) {
-  const stage = options.stage ?? 'local';
+  const stage = options.stage ?? DEFAULT_STAGE;
   const compiled = options.routes.map((route) => ({ route, regex: compile(route.resource) }));
   const log = options.log ?? (() => undefined);
 

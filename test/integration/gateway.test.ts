@@ -71,8 +71,8 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
     expect(event.requestContext).toMatchObject({
       resourcePath: '/orders/{orderId}',
       httpMethod: 'GET',
-      stage: 'local',
-      path: '/local/orders/o-42',
+      stage: 'v1',
+      path: '/v1/orders/o-42',
       identity: { sourceIp: '127.0.0.1', userAgent: 'probe-agent' },
     });
     expect(typeof event.requestContext.requestId).toBe('string');
