@@ -107,6 +107,7 @@ export class OrderPipelineStack extends Stack {
       producer: this.producer.fn,
       throttlingRateLimit: config.api.throttlingRateLimit,
       throttlingBurstLimit: config.api.throttlingBurstLimit,
+      accessLogGroupName: `/aws/apigateway/${id}-access`,
     });
 
     const sides = {} as Record<QueueKind, PipelineSide>;

@@ -162,6 +162,10 @@ describe('api', () => {
       Throttle: { RateLimit: throttlingRateLimit, BurstLimit: throttlingBurstLimit },
     });
     s.template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    s.template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: `/aws/apigateway/${pipelineConfig.stackName}-access`,
+      RetentionInDays: 14,
+    });
   });
 });
 

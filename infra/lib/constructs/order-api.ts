@@ -24,6 +24,8 @@ export interface OrderApiProps {
   throttlingBurstLimit: number;
   /** Stage name, also the last path segment of the API url. */
   stageName?: string;
+  /** Access log group name, fixed so the runbook's Logs Insights queries can name it. */
+  accessLogGroupName: string;
 }
 
 /**
@@ -42,6 +44,7 @@ export class OrderApi extends Construct {
     super(scope, id);
 
     this.accessLogGroup = new LogGroup(this, 'access-logs', {
+      logGroupName: props.accessLogGroupName,
       retention: RetentionDays.TWO_WEEKS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
