@@ -1,5 +1,4 @@
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { createApp } from '../../infra/lib/create-app';
+import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../shared/src/config/function-env';
 import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
@@ -218,23 +217,5 @@ describe('operations', () => {
   it('declares every output the tools read by name', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, unknown>;
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(Object.values(STACK_OUTPUTS)));
-  });
-
-  it('destroys the ledger by default and retains it with -c retainData=true', () => {
-    const ledger = Object.values(
-      s.template.findResources('AWS::DynamoDB::Table', {
-        Properties: { TableName: pipelineConfig.tables.ledger.name },
-      }),
-    )[0];
-    expect(ledger?.DeletionPolicy).toBe('Delete');
-
-    // No bundling: only the table's deletion policy is under test here.
-    const { stack } = createApp({
-      context: { retainData: 'true', 'aws:cdk:bundling-stacks': [] },
-    });
-    const retained = Template.fromStack(stack).findResources('AWS::DynamoDB::Table', {
-      Properties: { TableName: pipelineConfig.tables.ledger.name },
-    });
-    expect(Object.values(retained)[0]?.DeletionPolicy).toBe('Retain');
   });
 });
