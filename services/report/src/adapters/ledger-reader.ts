@@ -1,0 +1,83 @@
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
+import {
+  type AcceptedRecord,
+  type DeliveryRecord,
+  type EffectRecord,
+  type FailureRecord,
+  runPk,
+  SK_PREFIX,
+} from '../../../../shared/src/ledger';
+import type { RunLedger } from '../domain/metrics';
+
+async function queryPrefix<T>(
+  client: DynamoDBDocumentClient,
+  table: string,
+  runId: string,
+  prefix: string,
+): Promise<T[]> {
+  const items: T[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) items.push(item as T);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** Reads one run's partition back (Query per record type, every page). */
+export async function readRunLedger(
+  client: DynamoDBDocumentClient,
+  table: string,
+  runId: string,
+): Promise<RunLedger> {
+  const [accepted, ...rest] = await Promise.all([
+    queryPrefix<AcceptedRecord>(client, table, runId, SK_PREFIX.accepted),
+    ...QUEUE_KINDS.map((q) =>
+      queryPrefix<DeliveryRecord>(client, table, runId, SK_PREFIX.delivery(q)),
+    ),
+    ...QUEUE_KINDS.map((q) => queryPrefix<EffectRecord>(client, table, runId, SK_PREFIX.effect(q))),
+    ...QUEUE_KINDS.map((q) =>
+      queryPrefix<FailureRecord>(client, table, runId, SK_PREFIX.failure(q)),
+    ),
+  ]);
+  const n = QUEUE_KINDS.length;
+  return {
+    accepted: accepted as AcceptedRecord[],
+    deliveries: rest.slice(0, n).flat() as DeliveryRecord[],
+    effects: rest.slice(n, 2 * n).flat() as EffectRecord[],
+    failures: rest.slice(2 * n, 3 * n).flat() as FailureRecord[],
+  };
+}
+
+/** Number of ledger items of the run (Select COUNT): the drain wait's "still growing" signal. */
+export async function countRunItems(
+  client: DynamoDBDocumentClient,
+  table: string,
+  runId: string,
+): Promise<number> {
+  let total = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': runPk(runId) },
+        Select: 'COUNT',
+        ExclusiveStartKey: start,
+      }),
+    );
+    total += page.Count ?? 0;
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return total;
+}

@@ -1,0 +1,33 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CliError } from '../../../../shared/src/cli/args';
+import { STACK_OUTPUTS, type StackOutputKey } from '../../../../shared/src/config/stack-outputs';
+
+/** Reads the deployed stack's outputs by name; a missing stack or output is the user's to fix. */
+export async function readStackOutputs(
+  stackName: string,
+  client: CloudFormationClient = new CloudFormationClient({}),
+): Promise<Record<StackOutputKey, string | undefined>> {
+  let outputs: { OutputKey?: string; OutputValue?: string }[];
+  try {
+    const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = out.Stacks?.[0]?.Outputs ?? [];
+  } catch (err) {
+    throw new CliError(`cannot read stack ${stackName}: ${(err as Error).message}`, { cause: err });
+  }
+  const byKey = new Map(outputs.map((o) => [o.OutputKey, o.OutputValue]));
+  const result = {} as Record<StackOutputKey, string | undefined>;
+  for (const [key, name] of Object.entries(STACK_OUTPUTS) as [StackOutputKey, string][]) {
+    result[key] = byKey.get(name);
+  }
+  return result;
+}
+
+export function requireOutput(
+  outputs: Record<StackOutputKey, string | undefined>,
+  key: StackOutputKey,
+  stackName: string,
+): string {
+  const v = outputs[key];
+  if (!v) throw new CliError(`stack ${stackName} has no output ${STACK_OUTPUTS[key]}`);
+  return v;
+}

@@ -1,0 +1,198 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient, createSqsClient } from '../../../../shared/src/aws-clients';
+import {
+  CliError,
+  type CommandSpec,
+  choiceOption,
+  intOption,
+  type ParsedValues,
+  parseCommandLine,
+  runMain,
+  UsageError,
+} from '../../../../shared/src/cli/args';
+import { pipelineConfig } from '../../../../shared/src/config/pipeline';
+import { runIdSchema } from '../../../../shared/src/order';
+import { queueUrlByName } from '../adapters/queues';
+import { readStackOutputs, requireOutput } from '../adapters/stack-outputs';
+import { renderHtml } from '../domain/render-html';
+import { renderJson, renderMarkdown, renderTable } from '../domain/render-text';
+import type { ReportTarget } from '../domain/report';
+import { generateReport, type ReportSource } from '../generate';
+
+export const REPORT_SPEC: CommandSpec = {
+  usage: 'npm run report -- --run <id> [options]',
+  summary:
+    'Reads one run from the ledger, waits until both queues have drained, and compares FIFO with standard.',
+  options: {
+    run: { type: 'string', value: '<id>', description: 'run id (the X-Run-Id the load used)' },
+    target: {
+      type: 'string',
+      value: '<local|localstack|aws>',
+      description: 'where the run lives',
+      default: 'local',
+    },
+    endpoint: {
+      type: 'string',
+      value: '<url>',
+      description: 'edge url for local/localstack',
+      default: 'http://127.0.0.1:4566',
+    },
+    stack: {
+      type: 'string',
+      value: '<name>',
+      description: 'CloudFormation stack (aws target)',
+      default: pipelineConfig.stackName,
+    },
+    region: {
+      type: 'string',
+      value: '<region>',
+      description: 'AWS region (default: SDK default; us-east-1 for local)',
+    },
+    format: {
+      type: 'string',
+      value: '<table|json|md|html>',
+      description: 'what to print',
+      default: 'table',
+    },
+    out: {
+      type: 'string',
+      value: '<dir>',
+      description: 'also write report.json, report.md, report.html here',
+    },
+    'wait-timeout': {
+      type: 'string',
+      value: '<s>',
+      description: 'seconds to wait for the drain',
+      default: '300',
+    },
+    'no-wait': { type: 'boolean', description: 'compute now, without waiting for the drain' },
+  },
+  examples: [
+    'npm run report -- --run demo-1',
+    'npm run report -- --run load-42 --format html --out reports/load-42',
+    'npm run report -- --run load-42 --target aws --stack OrderPipelineLab',
+  ],
+};
+
+const FORMATS = ['table', 'json', 'md', 'html'] as const;
+const TARGETS = ['local', 'localstack', 'aws'] as const;
+
+export interface ReportArgs {
+  runId: string;
+  target: ReportTarget;
+  endpoint: string;
+  stack: string;
+  region?: string;
+  format: (typeof FORMATS)[number];
+  out?: string;
+  waitTimeoutMs: number;
+}
+
+export function parseReportArgs(argv: string[]): ReportArgs {
+  const v: ParsedValues = parseCommandLine(REPORT_SPEC, argv);
+  if (typeof v.run !== 'string') throw new UsageError('--run <id> is required');
+  if (!runIdSchema.safeParse(v.run).success) {
+    throw new UsageError(`--run must be 1-64 letters, digits, _ or -, got "${v.run}"`);
+  }
+  const endpoint = String(v.endpoint);
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new UsageError(`--endpoint must be a url, got "${endpoint}"`);
+  }
+  const wait = intOption(v, 'wait-timeout', { min: 1, max: 24 * 3600 }) ?? 300;
+  return {
+    runId: v.run,
+    target: choiceOption(v, 'target', TARGETS) ?? 'local',
+    endpoint,
+    stack: String(v.stack),
+    ...(typeof v.region === 'string' ? { region: v.region } : {}),
+    format: choiceOption(v, 'format', FORMATS) ?? 'table',
+    ...(typeof v.out === 'string' ? { out: v.out } : {}),
+    waitTimeoutMs: v['no-wait'] ? 0 : wait * 1000,
+  };
+}
+
+async function resolveSource(args: ReportArgs): Promise<ReportSource> {
+  if (args.target === 'aws') {
+    const outputs = await readStackOutputs(args.stack);
+    const client = { ...(args.region ? { region: args.region } : {}) };
+    return {
+      documentClient: createDocumentClient(client),
+      sqsClient: createSqsClient(client),
+      ledgerTable: requireOutput(outputs, 'ledgerTableName', args.stack),
+      queueUrls: {
+        fifo: requireOutput(outputs, 'fifoQueueUrl', args.stack),
+        standard: requireOutput(outputs, 'standardQueueUrl', args.stack),
+      },
+    };
+  }
+  const client = { endpoint: args.endpoint, region: args.region ?? 'us-east-1' };
+  const sqsClient: SQSClient = createSqsClient(client);
+  let fifo: string;
+  let standard: string;
+  try {
+    [fifo, standard] = await Promise.all([
+      queueUrlByName(sqsClient, pipelineConfig.queues.fifo.name),
+      queueUrlByName(sqsClient, pipelineConfig.queues.standard.name),
+    ]);
+  } catch (err) {
+    throw new CliError(
+      `cannot reach the pipeline's queues at ${args.endpoint} (${(err as Error).message}); is \`npm start\` running?`,
+      { cause: err },
+    );
+  }
+  return {
+    documentClient: createDocumentClient(client),
+    sqsClient,
+    ledgerTable: pipelineConfig.tables.ledger.name,
+    queueUrls: { fifo, standard },
+  };
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const args = parseReportArgs(argv);
+  if (!process.env.AWS_ACCESS_KEY_ID && args.target !== 'aws') {
+    // Local targets accept any credentials, but the SDK refuses to sign without some.
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  }
+  const source = await resolveSource(args);
+  const tty = process.stderr.isTTY;
+  const data = await generateReport({
+    runId: args.runId,
+    target: args.target,
+    config: pipelineConfig,
+    source,
+    waitTimeoutMs: args.waitTimeoutMs,
+    onProgress: (s, ms) => {
+      const line = `waiting for drain: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ledger ${s.ledgerItems} items, ${Math.round(ms / 1000)} s`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    },
+  });
+  if (tty && args.waitTimeoutMs > 0) process.stderr.write('\n');
+  if (data.report.accepted === 0) {
+    throw new CliError(`run ${args.runId} has no accepted orders in ${source.ledgerTable}`);
+  }
+  const text =
+    args.format === 'json'
+      ? renderJson(data.report)
+      : args.format === 'md'
+        ? renderMarkdown(data.report)
+        : args.format === 'html'
+          ? renderHtml(data)
+          : renderTable(data.report);
+  process.stdout.write(text);
+  if (args.out) {
+    await mkdir(args.out, { recursive: true });
+    await writeFile(join(args.out, 'report.json'), renderJson(data.report));
+    await writeFile(join(args.out, 'report.md'), renderMarkdown(data.report));
+    await writeFile(join(args.out, 'report.html'), renderHtml(data));
+    process.stderr.write(`wrote ${args.out}/report.{json,md,html}\n`);
+  }
+  return 0;
+}
+
+if (require.main === module) runMain(() => main(), REPORT_SPEC);

@@ -1,0 +1,75 @@
+import type { PipelineConfig, QueueKind } from '../../../../shared/src/config/pipeline';
+import { analyzeQueue, type QueueAnalysis, type QueueMetrics, type RunLedger } from './metrics';
+
+export type ReportTarget = 'local' | 'localstack' | 'aws';
+
+/** The settings that shape the numbers, so a report read later says what produced it. */
+export interface ReportConfig {
+  queues: Record<
+    QueueKind,
+    {
+      queueName: string;
+      batchSize: number;
+      maximumConcurrency: number;
+      processing: string;
+      maxReceiveCount: number;
+      visibilityTimeoutSeconds: number;
+    }
+  >;
+}
+
+/** The JSON report of DESIGN.md; the field names are a contract. */
+export interface Report {
+  runId: string;
+  target: ReportTarget;
+  generatedAt: string;
+  config: ReportConfig;
+  accepted: number;
+  queues: Record<QueueKind, QueueMetrics>;
+}
+
+/** The report plus what the charts draw (not part of the JSON contract). */
+export interface ReportData {
+  report: Report;
+  analysis: Record<QueueKind, QueueAnalysis>;
+  /** Orders the client sent more than once (client retries with the same Idempotency-Key). */
+  clientRetries: number;
+}
+
+export function reportConfig(config: PipelineConfig): ReportConfig {
+  const q = (kind: QueueKind) => ({
+    queueName: config.queues[kind].name,
+    batchSize: config.consumers[kind].batchSize,
+    maximumConcurrency: config.consumers[kind].maximumConcurrency,
+    processing: config.consumers[kind].processing,
+    maxReceiveCount: config.queues[kind].dlq.maxReceiveCount,
+    visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
+  });
+  return { queues: { fifo: q('fifo'), standard: q('standard') } };
+}
+
+export function buildReport(input: {
+  runId: string;
+  target: ReportTarget;
+  config: PipelineConfig;
+  ledger: RunLedger;
+  now?: Date;
+}): ReportData {
+  const fifo = analyzeQueue(input.ledger, 'fifo');
+  const standard = analyzeQueue(input.ledger, 'standard');
+  return {
+    report: {
+      runId: input.runId,
+      target: input.target,
+      generatedAt: (input.now ?? new Date()).toISOString(),
+      config: reportConfig(input.config),
+      accepted: input.ledger.accepted.length,
+      queues: { fifo: fifo.metrics, standard: standard.metrics },
+    },
+    analysis: { fifo, standard },
+    clientRetries: input.ledger.accepted.reduce(
+      (n, a) => n + Math.max(0, (a.requests ?? 1) - 1),
+      0,
+    ),
+  };
+}

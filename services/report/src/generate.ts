@@ -1,0 +1,69 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { PipelineConfig } from '../../../shared/src/config/pipeline';
+import { countRunItems, readRunLedger } from './adapters/ledger-reader';
+import { queueDepth } from './adapters/queues';
+import { type DrainSnapshot, waitForDrain } from './domain/drain';
+import { renderHtml } from './domain/render-html';
+import { renderJson, renderMarkdown } from './domain/render-text';
+import { buildReport, type ReportData, type ReportTarget } from './domain/report';
+
+/** Where a run lives: the clients and resource names of one target. */
+export interface ReportSource {
+  documentClient: DynamoDBDocumentClient;
+  sqsClient: SQSClient;
+  ledgerTable: string;
+  queueUrls: { fifo: string; standard: string };
+}
+
+export interface GenerateOptions {
+  runId: string;
+  target: ReportTarget;
+  config: PipelineConfig;
+  source: ReportSource;
+  /** 0 = do not wait for the queues to drain. */
+  waitTimeoutMs: number;
+  pollIntervalMs?: number;
+  onProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
+}
+
+/** Programmatic report: waits for the drain, reads the ledger, computes (the demo calls this). */
+export async function generateReport(options: GenerateOptions): Promise<ReportData> {
+  const { source, runId } = options;
+  if (options.waitTimeoutMs > 0) {
+    await waitForDrain({
+      timeoutMs: options.waitTimeoutMs,
+      intervalMs: options.pollIntervalMs ?? 1000,
+      onProgress: options.onProgress,
+      poll: async () => {
+        const [fifo, standard, ledgerItems] = await Promise.all([
+          queueDepth(source.sqsClient, source.queueUrls.fifo),
+          queueDepth(source.sqsClient, source.queueUrls.standard),
+          countRunItems(source.documentClient, source.ledgerTable, runId),
+        ]);
+        return { queued: { fifo, standard }, ledgerItems };
+      },
+    });
+  }
+  const ledger = await readRunLedger(source.documentClient, source.ledgerTable, runId);
+  return buildReport({ runId, target: options.target, config: options.config, ledger });
+}
+
+/** Writes report.json, report.md and report.html into `dir`; returns their paths. */
+export async function writeReportFiles(data: ReportData, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: [string, string][] = [
+    ['report.json', renderJson(data.report)],
+    ['report.md', renderMarkdown(data.report)],
+    ['report.html', renderHtml(data)],
+  ];
+  const paths: string[] = [];
+  for (const [name, text] of files) {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    paths.push(path);
+  }
+  return paths;
+}

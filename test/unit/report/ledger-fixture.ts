@@ -1,0 +1,119 @@
+import type { RunLedger } from '../../../services/report/src/domain/metrics';
+import type { QueueKind } from '../../../shared/src/config/pipeline';
+import type {
+  AcceptedRecord,
+  DeliveryRecord,
+  EffectRecord,
+  FailureRecord,
+} from '../../../shared/src/ledger';
+
+/** Builds ledger records the way the producer and consumers write them, for one run. */
+export class LedgerBuilder {
+  readonly ledger: RunLedger = { accepted: [], deliveries: [], effects: [], failures: [] };
+  private readonly orders = new Map<
+    string,
+    { customerId: string; sequence: number; acceptedAt: number }
+  >();
+  private readonly counters = new Map<string, number>();
+  private n = 0;
+
+  accept(
+    orderId: string,
+    customerId: string,
+    sequence: number,
+    acceptedAt: number,
+    requests = 1,
+  ): this {
+    this.orders.set(orderId, { customerId, sequence, acceptedAt });
+    this.ledger.accepted.push({
+      pk: 'RUN#r',
+      sk: `ACCEPTED#${orderId}`,
+      type: 'accepted',
+      runId: 'r',
+      orderId,
+      customerId,
+      sequence,
+      acceptedAt,
+      payloadHash: 'h',
+      messageIds: { fifo: `f-${orderId}`, standard: `s-${orderId}` },
+      requests,
+    } satisfies AcceptedRecord);
+    return this;
+  }
+
+  deliver(
+    queue: QueueKind,
+    orderId: string,
+    receivedAt: number,
+    outcome: DeliveryRecord['outcome'],
+    receiveCount = 1,
+  ): this {
+    const o = this.order(orderId);
+    this.ledger.deliveries.push({
+      pk: 'RUN#r',
+      sk: `DELIVERY#${queue}#${orderId}#${++this.n}`,
+      type: 'delivery',
+      runId: 'r',
+      queue,
+      orderId,
+      customerId: o.customerId,
+      sequence: o.sequence,
+      messageId: `${queue}-${orderId}`,
+      receiveCount,
+      sentAt: o.acceptedAt,
+      firstReceivedAt: receivedAt,
+      receivedAt,
+      outcome,
+    } satisfies DeliveryRecord);
+    return this;
+  }
+
+  /** An effect with the next apply index of the customer on this queue, as the atomic counter gives. */
+  apply(queue: QueueKind, orderId: string, committedAt: number): this {
+    const o = this.order(orderId);
+    const key = `${queue}#${o.customerId}`;
+    const applyIndex = (this.counters.get(key) ?? 0) + 1;
+    this.counters.set(key, applyIndex);
+    this.ledger.effects.push({
+      pk: 'RUN#r',
+      sk: `EFFECT#${queue}#${orderId}#${++this.n}`,
+      type: 'effect',
+      runId: 'r',
+      queue,
+      orderId,
+      customerId: o.customerId,
+      sequence: o.sequence,
+      messageId: `${queue}-${orderId}`,
+      applyIndex,
+      acceptedAt: o.acceptedAt,
+      committedAt,
+    } satisfies EffectRecord);
+    return this;
+  }
+
+  fail(queue: QueueKind, orderId: string, receiveCount: number, final: boolean): this {
+    const o = this.order(orderId);
+    this.ledger.failures.push({
+      pk: 'RUN#r',
+      sk: `FAILURE#${queue}#${orderId}#${++this.n}`,
+      type: 'failure',
+      runId: 'r',
+      queue,
+      orderId,
+      customerId: o.customerId,
+      sequence: o.sequence,
+      messageId: `${queue}-${orderId}`,
+      receiveCount,
+      final,
+      error: 'boom',
+      failedAt: o.acceptedAt + 1,
+    } satisfies FailureRecord);
+    return this;
+  }
+
+  private order(orderId: string) {
+    const o = this.orders.get(orderId);
+    if (!o) throw new Error(`fixture: order ${orderId} not accepted`);
+    return o;
+  }
+}
