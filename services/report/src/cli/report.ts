@@ -195,4 +195,4 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   return 0;
 }
 
-if (require.main === module) runMain(() => main(), REPORT_SPEC);
+if (require.main === module) runMain(() => main());

@@ -1,0 +1,56 @@
+import {
+  type DrainSnapshot,
+  DrainTimeoutError,
+  waitForDrain,
+} from '../../../services/report/src/domain/drain';
+
+function fakeClock() {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      t += ms;
+    },
+  };
+}
+
+describe('waitForDrain', () => {
+  it('returns once the queues are empty and the ledger stopped growing for two polls', async () => {
+    const snaps: DrainSnapshot[] = [
+      { queued: { fifo: 5, standard: 3 }, ledgerItems: 10 },
+      { queued: { fifo: 0, standard: 0 }, ledgerItems: 20 },
+      { queued: { fifo: 0, standard: 0 }, ledgerItems: 22 },
+      { queued: { fifo: 0, standard: 0 }, ledgerItems: 22 },
+      { queued: { fifo: 0, standard: 0 }, ledgerItems: 22 },
+      { queued: { fifo: 9, standard: 9 }, ledgerItems: 99 },
+    ];
+    let i = 0;
+    const progress: number[] = [];
+    const c = fakeClock();
+    const last = await waitForDrain({
+      poll: async () => snaps[i++]!,
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      ...c,
+      onProgress: (s) => progress.push(s.ledgerItems),
+    });
+    expect(last.ledgerItems).toBe(22);
+    expect(i).toBe(5);
+    expect(progress).toEqual([10, 20, 22, 22, 22]);
+  });
+
+  it('throws a one-line timeout error naming what is still queued', async () => {
+    const c = fakeClock();
+    const err = await waitForDrain({
+      poll: async () => ({ queued: { fifo: 2, standard: 0 }, ledgerItems: 1 }),
+      timeoutMs: 3000,
+      intervalMs: 1000,
+      ...c,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect((err as Error).message).toBe(
+      'queues did not drain within 3 s (fifo=2 standard=0, ledger items 1); rerun later or pass --no-wait',
+    );
+    expect((err as DrainTimeoutError).expose).toBe(true);
+  });
+});

@@ -1,0 +1,96 @@
+import { renderHtml } from '../../../services/report/src/domain/render-html';
+import {
+  renderJson,
+  renderMarkdown,
+  renderTable,
+} from '../../../services/report/src/domain/render-text';
+import { buildReport } from '../../../services/report/src/domain/report';
+import { comparisonRows } from '../../../services/report/src/domain/rows';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { LedgerBuilder } from './ledger-fixture';
+
+function data() {
+  const b = new LedgerBuilder()
+    .accept('a1', 'a', 1, 0)
+    .accept('a2', 'a', 2, 10)
+    .accept('a3', 'a', 3, 20);
+  for (const id of ['a1', 'a2', 'a3']) b.deliver('fifo', id, 100, 'applied').apply('fifo', id, 150);
+  b.deliver('standard', 'a2', 100, 'applied')
+    .apply('standard', 'a2', 120)
+    .deliver('standard', 'a1', 110, 'applied')
+    .apply('standard', 'a1', 130)
+    .deliver('standard', 'a1', 140, 'suppressed');
+  return buildReport({
+    runId: 'run-x',
+    target: 'local',
+    config: pipelineConfig,
+    ledger: b.ledger,
+    now: new Date(0),
+  });
+}
+
+describe('renderTable', () => {
+  it('prints one line per metric with the fifo and standard values side by side', () => {
+    const d = data();
+    const lines = renderTable(d.report).split('\n');
+    const row = (label: string) =>
+      lines
+        .find((l) => l.startsWith(`${label} `))
+        ?.trim()
+        .split(/\s{2,}/);
+    expect(row('metric')).toEqual(['metric', 'fifo', 'standard']);
+    expect(row('deliveries')).toEqual(['deliveries', '3', '3']);
+    expect(row('out-of-order applies')).toEqual(['out-of-order applies', '0', '1']);
+    expect(row('suppressed by idempotency')).toEqual(['suppressed by idempotency', '0', '1']);
+    expect(row('lost')).toEqual(['lost', '0', '1']);
+    expect(lines.filter((l) => l.trim()).length).toBe(comparisonRows(d.report).length + 3);
+  });
+});
+
+describe('renderMarkdown', () => {
+  it('writes a pipe table with a row per metric and the settings', () => {
+    const md = renderMarkdown(data().report);
+    expect(md).toContain('| metric | fifo | standard |');
+    expect(md).toContain('| inversions (Kendall distance) | 0 | 1 |');
+    expect(md).toContain(
+      `| queue | ${pipelineConfig.queues.fifo.name} | ${pipelineConfig.queues.standard.name} |`,
+    );
+    const tableRows = md
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| metric') && !l.startsWith('| setting'));
+    expect(tableRows.length).toBe(comparisonRows(data().report).length + 5);
+  });
+});
+
+describe('renderJson', () => {
+  it('round-trips the report with the contract fields', () => {
+    const d = data();
+    const parsed = JSON.parse(renderJson(d.report));
+    expect(parsed).toEqual(JSON.parse(JSON.stringify(d.report)));
+    expect(parsed.queues.standard.outOfOrder).toBe(1);
+    // latencies 150, 140, 130 ms: nearest-rank p50 is the 2nd of 3.
+    expect(parsed.queues.fifo.latencyMs).toEqual({ p50: 140, p95: 150, p99: 150, max: 150 });
+  });
+});
+
+describe('renderHtml', () => {
+  it('is self-contained: no external urls, scripts or stylesheets', () => {
+    const html = renderHtml(data());
+    expect(html).not.toMatch(/\b(src|href)=/);
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<script(?![^>]*application\/json)/);
+  });
+  it('escapes run ids and customer ids', () => {
+    const b = new LedgerBuilder().accept('o', '<b>c</b>', 1, 0);
+    b.deliver('fifo', 'o', 1, 'applied').apply('fifo', 'o', 2);
+    const d = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    const html = renderHtml(d);
+    expect(html).not.toContain('<b>c</b>');
+    expect(html).toContain('&#60;b&#62;c&#60;/b&#62;');
+  });
+});

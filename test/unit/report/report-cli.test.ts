@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parseReportArgs } from '../../../services/report/src/cli/report';
+import { UsageError } from '../../../shared/src/cli/args';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../../..');
+const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
+const CLI = resolve(ROOT, 'services/report/src/cli/report.ts');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(TSX, [CLI, ...args], { cwd: ROOT, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('parseReportArgs', () => {
+  it('applies the defaults', () => {
+    expect(parseReportArgs(['--run', 'r1'])).toEqual({
+      runId: 'r1',
+      target: 'local',
+      endpoint: 'http://127.0.0.1:4566',
+      stack: 'OrderPipelineLab',
+      format: 'table',
+      waitTimeoutMs: 300_000,
+    });
+  });
+  it('reads every flag', () => {
+    expect(
+      parseReportArgs([
+        '--run',
+        'r1',
+        '--target',
+        'aws',
+        '--stack',
+        'S',
+        '--format',
+        'html',
+        '--out',
+        'o',
+        '--wait-timeout',
+        '5',
+        '--region',
+        'eu-west-1',
+      ]),
+    ).toMatchObject({
+      target: 'aws',
+      stack: 'S',
+      format: 'html',
+      out: 'o',
+      waitTimeoutMs: 5000,
+      region: 'eu-west-1',
+    });
+    expect(parseReportArgs(['--run', 'r1', '--no-wait']).waitTimeoutMs).toBe(0);
+  });
+  it.each([
+    [[], '--run <id> is required'],
+    [['--run', 'a b'], '--run must be 1-64 letters, digits, _ or -, got "a b"'],
+    [['--run', 'r', '--format', 'xml'], '--format must be one of table, json, md, html, got "xml"'],
+    [
+      ['--run', 'r', '--target', 'gcp'],
+      '--target must be one of local, localstack, aws, got "gcp"',
+    ],
+    [['--run', 'r', '--wait-timeout', 'soon'], '--wait-timeout must be an integer, got "soon"'],
+    [['--run', 'r', '--wait-timeout', '0'], '--wait-timeout must be at least 1, got 0'],
+    [['--run', 'r', '--endpoint', 'nowhere'], '--endpoint must be a url, got "nowhere"'],
+    [['--run', 'r', '--bogus'], "Unknown option '--bogus'"],
+  ])('rejects %j with a UsageError', (argv, message) => {
+    let caught: unknown;
+    try {
+      parseReportArgs(argv as string[]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as Error).message).toContain(message);
+  });
+});
+
+describe('npm run report (process)', () => {
+  it('exits 2 with one line on stderr for a bad flag', async () => {
+    const r = await cli(['--run', 'r', '--format', 'xml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'error: --format must be one of table, json, md, html, got "xml"',
+    ]);
+    expect(r.stdout).toBe('');
+  });
+  it('exits 2 with one line when --run is missing', async () => {
+    const r = await cli([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('error: --run <id> is required');
+  });
+  it('prints usage and exits 0 on --help', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: npm run report -- --run <id>');
+    expect(r.stdout).toContain('--wait-timeout');
+  });
+});
