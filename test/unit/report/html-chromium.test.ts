@@ -37,9 +37,10 @@ function seededRun() {
       b.accept(id, `cust-${c}`, s, ids.length * 10);
     }
   let t = 1000;
-  for (const id of ids)
-    b.deliver('fifo', id, t, 'applied').apply('fifo', id, t + 20 + Math.floor(rng() * 50)),
-      (t += 7);
+  for (const id of ids) {
+    b.deliver('fifo', id, t, 'applied').apply('fifo', id, t + 20 + Math.floor(rng() * 50));
+    t += 7;
+  }
   const shuffled = ids.slice();
   for (let i = shuffled.length - 1; i > 0; i--) {
     if (rng() < 0.3) {
