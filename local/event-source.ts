@@ -77,7 +77,7 @@ function validate(o: EventSourceMappingOptions): void {
   }
   if (o.batchSize > 10 && o.maxBatchingWindowSeconds < 1) {
     throw new EventSourceMappingConfigError(
-      'BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1',
+      'BatchSize above 10 needs a batching window (MaximumBatchingWindowInSeconds) of at least 1',
     );
   }
 }

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { freshSeed } from '../../shared/src/random';
+import { Clock } from './clock';
+import { errors, SqsError } from './errors';
+import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
+import { type Context, type Input, OPERATIONS } from './operations';
+import { jsonError, parseJsonRequest, parseQueryRequest, queryError, queryResponse } from './protocol';
+import type { Queue } from './queue';
+
+export { Clock } from './clock';
+export { FAULT_PRESETS, type FaultConfig, type FaultPreset, PRESETS } from './faults';
+
+export interface SqsEmulatorOptions {
+  /** Master seed of the fault model; random (and reported as `seed`) when absent. */
+  seed?: number;
+  faults?: FaultPreset | Partial<FaultConfig>;
+  clock?: Clock;
+  region?: string;
+  accountId?: string;
+  log?: (msg: string, data?: object) => void;
+}
+
+export interface SqsEmulator {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  close(): Promise<void>;
+  clock: Clock;
+  seed: number;
+  faults(): FaultConfig;
+  setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
+}
+
+/** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator {
+  const clock = options.clock ?? new Clock();
+  const seed = options.seed ?? freshSeed();
+  let faults = resolveFaults(options.faults);
+  let closed = false;
+  const queues = new Map<string, Queue>();
+  const moveTasks = new Map();
+  const dice = new FaultDice(seed);
+  const accountId = options.accountId ?? '000000000000';
+  const region = options.region ?? 'us-east-1';
+  let server: Server | undefined;
+
+  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string>) => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+
+  const control = (req: IncomingMessage, res: ServerResponse, body: Buffer, path: string) => {
+    const json = { 'content-type': 'application/json' };
+    try {
+      const input = body.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
+      if (path === '/_emulator/clock') {
+        if (req.method === 'POST') clock.advance(Number(input.advanceMs ?? 0));
+        return send(res, 200, JSON.stringify({ now: clock.now(), offsetMs: clock.offset }), json);
+      }
+      if (path === '/_emulator/faults') {
+        if (req.method === 'POST') faults = resolveFaults((input.preset as FaultPreset | undefined) ?? (input as Partial<FaultConfig>));
+        return send(res, 200, JSON.stringify({ seed, faults }), json);
+      }
+      return send(res, 404, JSON.stringify({ message: `no control endpoint ${path}` }), json);
+    } catch (err) {
+      return send(res, 400, JSON.stringify({ message: (err as Error).message }), json);
+    }
+  };
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/_emulator/')) return control(req, res, body, url.pathname);
+    const target = req.headers['x-amz-target'];
+    const isJson = typeof target === 'string';
+    const ctx: Context = {
+      clock,
+      accountId,
+      region,
+      faults: () => faults,
+      dice,
+      queues,
+      origin: `http://${req.headers.host ?? '127.0.0.1'}`,
+      moveTasks,
+      closed: () => closed,
+    };
+    try {
+      let action: string;
+      let input: Input;
+      if (isJson) {
+        if (!target.startsWith('AmazonSQS.')) throw errors.unknownOperation();
+        action = target.slice('AmazonSQS.'.length);
+        input = parseJsonRequest(body);
+      } else {
+        ({ action, input } = parseQueryRequest(body, url.search));
+      }
+      const op = Object.hasOwn(OPERATIONS, action) ? OPERATIONS[action] : undefined;
+      if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
+      const output = await op(ctx, input);
+      if (isJson) {
+        send(res, 200, JSON.stringify(output), { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
+      } else {
+        send(res, 200, queryResponse(action, output, requestId), { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      }
+    } catch (err) {
+      const e = err instanceof SqsError ? err : new SqsError('InternalError', 'We encountered an internal error. Please try again.', 'InternalError', 500, 'Receiver');
+      if (!(err instanceof SqsError)) options.log?.('sqs: internal error', { error: String((err as Error)?.stack ?? err) });
+      if (isJson) {
+        send(res, e.status, jsonError(e), {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': requestId,
+          'x-amzn-query-error': `${e.queryCode};${e.fault}`,
+        });
+      } else {
+        send(res, e.status, queryError(e, requestId), { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      }
+    }
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REQUEST_BYTES) tooLarge = true;
+      else chunks.push(c);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (tooLarge) {
+        const e = errors.batchTooLong(size);
+        send(res, 413, jsonError(e), { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${e.queryCode};Sender` });
+        return;
+      }
+      void dispatch(req, res, Buffer.concat(chunks));
+    });
+  };
+
+  return {
+    handle,
+    clock,
+    seed,
+    faults: () => faults,
+    setFaults(f) {
+      faults = resolveFaults(f);
+    },
+    async listen(port = 0, host = '127.0.0.1') {
+      server = createServer(handle);
+      server.keepAliveTimeout = 30_000;
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => resolve());
+      });
+      const addr = server.address() as AddressInfo;
+      return { url: `http://${host}:${addr.port}`, port: addr.port };
+    },
+    async close() {
+      closed = true;
+      for (const q of queues.values()) q.wake();
+      if (server) {
+        const s = server;
+        server = undefined;
+        s.closeAllConnections?.();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { errors, SqsError } from './errors';
+import type { Input, Output } from './operations';
+
+/**
+ * The two wire protocols SQS speaks. AWS JSON 1.0 (current SDKs): `X-Amz-Target:
+ * AmazonSQS.<Op>`, JSON in and out. Query (older SDKs, the AWS CLI v2 from Debian): a form POST
+ * with `Action=<Op>` and flattened, 1-based parameters; XML out. Both become one JSON-shaped
+ * input so the operations are written once.
+ */
+
+export function parseJsonRequest(body: Buffer): Input {
+  if (body.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw errors.serialization('Start of structure or map found where not expected, or the request body is not valid JSON.');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw errors.serialization('The request body must be a JSON object.');
+  }
+  return parsed as Input;
+}
+
+type Tree = { [k: string]: Tree | string };
+
+/** `A.1.B=x` -> { A: { '1': { B: 'x' } } } */
+function unflatten(params: URLSearchParams): Tree {
+  const root: Tree = {};
+  for (const [key, value] of params) {
+    const parts = key.split('.');
+    let node: Tree = root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i]!;
+      const next = node[p];
+      if (typeof next === 'string' || next === undefined) node[p] = {};
+      node = node[p] as Tree;
+    }
+    const last = parts[parts.length - 1]!;
+    if (typeof node[last] !== 'object') node[last] = value;
+  }
+  return root;
+}
+
+const list = (t: Tree | string | undefined): (Tree | string)[] => {
+  if (t === undefined) return [];
+  if (typeof t === 'string') return [t];
+  return Object.keys(t)
+    .filter((k) => /^\d+$/.test(k))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => t[k]!);
+};
+
+const leaf = (t: Tree | string | undefined): string | undefined => (typeof t === 'string' ? t : undefined);
+
+function nameValueMap(t: Tree | string | undefined, keyField = 'Name', valueField = 'Value'): Record<string, string> | undefined {
+  const items = list(t);
+  if (!items.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    if (typeof item === 'string') continue;
+    const k = leaf(item[keyField]);
+    if (k !== undefined) out[k] = leaf(item[valueField]) ?? '';
+  }
+  return out;
+}
+
+function messageAttributeMap(t: Tree | string | undefined): Record<string, Input> | undefined {
+  const items = list(t);
+  if (!items.length) return undefined;
+  const out: Record<string, Input> = {};
+  for (const item of items) {
+    if (typeof item === 'string') continue;
+    const name = leaf(item.Name);
+    const v = item.Value;
+    if (name === undefined || typeof v !== 'object') continue;
+    out[name] = {
+      DataType: leaf(v.DataType),
+      ...(leaf(v.StringValue) !== undefined ? { StringValue: leaf(v.StringValue) } : {}),
+      ...(leaf(v.BinaryValue) !== undefined ? { BinaryValue: leaf(v.BinaryValue) } : {}),
+    };
+  }
+  return out;
+}
+
+const SCALARS = [
+  'QueueUrl',
+  'QueueName',
+  'MessageBody',
+  'DelaySeconds',
+  'MessageGroupId',
+  'MessageDeduplicationId',
+  'ReceiptHandle',
+  'VisibilityTimeout',
+  'MaxNumberOfMessages',
+  'WaitTimeSeconds',
+  'ReceiveRequestAttemptId',
+  'QueueNamePrefix',
+  'NextToken',
+  'MaxResults',
+  'SourceArn',
+  'DestinationArn',
+  'MaxNumberOfMessagesPerSecond',
+  'TaskHandle',
+  'Label',
+];
+
+function entry(t: Tree | string): Input {
+  if (typeof t === 'string') return {};
+  const out: Input = {};
+  for (const k of ['Id', 'MessageBody', 'DelaySeconds', 'MessageGroupId', 'MessageDeduplicationId', 'ReceiptHandle', 'VisibilityTimeout']) {
+    const v = leaf(t[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  const attrs = messageAttributeMap(t.MessageAttribute);
+  if (attrs) out.MessageAttributes = attrs;
+  return out;
+}
+
+export function parseQueryRequest(body: Buffer, search: string): { action: string; input: Input } {
+  const params = new URLSearchParams(search);
+  for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
+  const action = params.get('Action');
+  if (!action) throw errors.missingParameter('Action');
+  const t = unflatten(params);
+  const input: Input = {};
+  for (const k of SCALARS) {
+    const v = leaf(t[k]);
+    if (v !== undefined) input[k] = v;
+  }
+  const attributes = nameValueMap(t.Attribute);
+  if (attributes) input.Attributes = attributes;
+  const tags = nameValueMap(t.Tag, 'Key', 'Value') ?? nameValueMap(t.Tags, 'Key', 'Value');
+  if (tags) input[action === 'CreateQueue' ? 'tags' : 'Tags'] = tags;
+  const names = list(t.AttributeName).filter((x): x is string => typeof x === 'string');
+  if (names.length) input.AttributeNames = names;
+  const sysNames = list(t.MessageSystemAttributeName).filter((x): x is string => typeof x === 'string');
+  if (sysNames.length) input.MessageSystemAttributeNames = sysNames;
+  const msgAttrNames = list(t.MessageAttributeName).filter((x): x is string => typeof x === 'string');
+  if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
+  const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
+  if (tagKeys.length) input.TagKeys = tagKeys;
+  const attrs = messageAttributeMap(t.MessageAttribute);
+  if (attrs) input.MessageAttributes = attrs;
+  for (const field of ['SendMessageBatchRequestEntry', 'DeleteMessageBatchRequestEntry', 'ChangeMessageVisibilityBatchRequestEntry']) {
+    if (t[field] !== undefined) input.Entries = list(t[field]).map(entry);
+  }
+  return { action, input };
+}
+
+const escapeXml = (s: string): string =>
+  s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' })[c]!);
+
+const el = (name: string, inner: string): string => `<${name}>${inner}</${name}>`;
+
+const ENTRY_NAMES: Record<string, string> = {
+  SendMessageBatch: 'SendMessageBatchResultEntry',
+  DeleteMessageBatch: 'DeleteMessageBatchResultEntry',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibilityBatchResultEntry',
+};
+
+function xmlValue(action: string, key: string, value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (key === 'Attributes' && typeof value === 'object') {
+    return Object.entries(value as Record<string, string>)
+      .map(([k, v]) => el('Attribute', el('Name', escapeXml(k)) + el('Value', escapeXml(String(v)))))
+      .join('');
+  }
+  if (key === 'Tags' && typeof value === 'object') {
+    return Object.entries(value as Record<string, string>)
+      .map(([k, v]) => el('Tag', el('Key', escapeXml(k)) + el('Value', escapeXml(String(v)))))
+      .join('');
+  }
+  if (key === 'MessageAttributes' && typeof value === 'object') {
+    return Object.entries(value as Record<string, Record<string, string>>)
+      .map(([k, v]) => el('MessageAttribute', el('Name', escapeXml(k)) + el('Value', Object.entries(v).map(([f, x]) => el(f, escapeXml(String(x)))).join(''))))
+      .join('');
+  }
+  if (Array.isArray(value)) {
+    const item =
+      key === 'Messages' ? 'Message'
+      : key === 'QueueUrls' || key === 'queueUrls' ? 'QueueUrl'
+      : key === 'Failed' ? 'BatchResultErrorEntry'
+      : key === 'Successful' ? (ENTRY_NAMES[action] ?? 'Entry')
+      : key === 'Results' ? 'ListMessageMoveTasksResultEntry'
+      : key;
+    return value.map((v) => el(item, typeof v === 'object' ? xmlObject(action, v as Output) : escapeXml(String(v)))).join('');
+  }
+  if (typeof value === 'object') return el(key, xmlObject(action, value as Output));
+  return el(key, escapeXml(String(value)));
+}
+
+function xmlObject(action: string, obj: Output): string {
+  return Object.entries(obj)
+    .map(([k, v]) => (Array.isArray(v) || ['Attributes', 'Tags', 'MessageAttributes'].includes(k) ? xmlValue(action, k, v) : typeof v === 'object' && v !== null ? el(k, xmlObject(action, v as Output)) : xmlValue(action, k, v)))
+    .join('');
+}
+
+const XMLNS = 'http://queue.amazonaws.com/doc/2012-11-05/';
+
+export function queryResponse(action: string, output: Output, requestId: string): string {
+  return `<?xml version="1.0"?><${action}Response xmlns="${XMLNS}"><${action}Result>${xmlObject(action, output)}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+}
+
+export function queryError(err: SqsError, requestId: string): string {
+  return `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${err.fault}</Type><Code>${escapeXml(err.queryCode)}</Code><Message>${escapeXml(err.message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+}
+
+export function jsonError(err: SqsError): string {
+  return JSON.stringify({ __type: `com.amazonaws.sqs#${err.code}`, message: err.message });
+}
+
+export { SqsError };

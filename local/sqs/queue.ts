@@ -1,0 +1,499 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from './clock';
+import { errors, SqsError } from './errors';
+import type { FaultConfig, FaultDice } from './faults';
+import { type MessageAttributeValue, md5Hex, md5OfMessageAttributes } from './md5';
+
+/** AWS limits, from the SQS developer guide's quotas pages. */
+export const LIMITS = {
+  maxMessageBytes: 1_048_576,
+  maxVisibilitySeconds: 43_200,
+  maxDelaySeconds: 900,
+  maxWaitSeconds: 20,
+  maxReceive: 10,
+  maxBatchEntries: 10,
+  fifoDedupWindowMs: 5 * 60 * 1000,
+  receiveAttemptWindowMs: 5 * 60 * 1000,
+  purgeIntervalMs: 60 * 1000,
+  maxMessageAttributes: 10,
+};
+
+export interface StoredMessage {
+  /** Internal identity of this copy; a duplicate copy shares messageId but not this. */
+  key: number;
+  messageId: string;
+  body: string;
+  md5OfBody: string;
+  attributes: Record<string, MessageAttributeValue>;
+  md5OfAttributes?: string;
+  sentAt: number;
+  /** Clock time from which the message can be received (delay, then visibility timeout). */
+  availableAt: number;
+  receiveCount: number;
+  firstReceivedAt?: number;
+  /** The receipt handle of the latest receive, while that receive holds the message. */
+  receipt?: string;
+  groupId?: string;
+  dedupId?: string;
+  sequenceNumber?: string;
+  senderId: string;
+  deleted: boolean;
+  traceHeader?: string;
+}
+
+export const QUEUE_ATTRIBUTE_DEFAULTS: Record<string, string> = {
+  DelaySeconds: '0',
+  MaximumMessageSize: '1048576',
+  MessageRetentionPeriod: '345600',
+  ReceiveMessageWaitTimeSeconds: '0',
+  VisibilityTimeout: '30',
+  SqsManagedSseEnabled: 'true',
+};
+
+const SETTABLE = new Set([
+  'DelaySeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'Policy',
+  'ReceiveMessageWaitTimeSeconds',
+  'VisibilityTimeout',
+  'RedrivePolicy',
+  'RedriveAllowPolicy',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'SqsManagedSseEnabled',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+]);
+
+function intAttr(name: string, value: string, min: number, max: number): void {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+  }
+}
+
+/** Validates attributes a CreateQueue or SetQueueAttributes sets (AWS's ranges). */
+export function validateQueueAttributes(attrs: Record<string, string>, fifo: boolean, creating: boolean): void {
+  for (const [name, value] of Object.entries(attrs)) {
+    if (!SETTABLE.has(name)) throw errors.invalidAttributeName(name);
+    switch (name) {
+      case 'DelaySeconds':
+        intAttr(name, value, 0, LIMITS.maxDelaySeconds);
+        break;
+      case 'MaximumMessageSize':
+        intAttr(name, value, 1024, LIMITS.maxMessageBytes);
+        break;
+      case 'MessageRetentionPeriod':
+        intAttr(name, value, 60, 1_209_600);
+        break;
+      case 'ReceiveMessageWaitTimeSeconds':
+        intAttr(name, value, 0, LIMITS.maxWaitSeconds);
+        break;
+      case 'VisibilityTimeout':
+        intAttr(name, value, 0, LIMITS.maxVisibilitySeconds);
+        break;
+      case 'KmsDataKeyReusePeriodSeconds':
+        intAttr(name, value, 60, 86_400);
+        break;
+      case 'FifoQueue':
+        if (!creating) throw errors.invalidAttributeName(name);
+        if (value !== 'true' && value !== 'false') throw errors.invalidAttributeValue('Invalid value for the parameter FifoQueue.');
+        break;
+      case 'ContentBasedDeduplication':
+      case 'SqsManagedSseEnabled':
+        if (value !== 'true' && value !== 'false') throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+        if (name === 'ContentBasedDeduplication' && !fifo) throw errors.invalidAttributeName(name);
+        break;
+      case 'DeduplicationScope':
+        if (!fifo) throw errors.invalidAttributeName(name);
+        if (value !== 'queue' && value !== 'messageGroup') throw errors.invalidAttributeValue('Invalid value for the parameter DeduplicationScope.');
+        break;
+      case 'FifoThroughputLimit':
+        if (!fifo) throw errors.invalidAttributeName(name);
+        if (value !== 'perQueue' && value !== 'perMessageGroupId') throw errors.invalidAttributeValue('Invalid value for the parameter FifoThroughputLimit.');
+        break;
+      case 'RedrivePolicy': {
+        if (value === '') break;
+        let p: { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
+        try {
+          p = JSON.parse(value);
+        } catch {
+          throw errors.invalidAttributeValue('Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.');
+        }
+        const max = Number(p.maxReceiveCount);
+        if (typeof p.deadLetterTargetArn !== 'string' || !Number.isInteger(max) || max < 1 || max > 1000) {
+          throw errors.invalidAttributeValue('Value for parameter RedrivePolicy is invalid. Reason: Redrive policy must have deadLetterTargetArn and maxReceiveCount between 1 and 1000.');
+        }
+        break;
+      }
+      case 'RedriveAllowPolicy': {
+        let p: { redrivePermission?: unknown; sourceQueueArns?: unknown };
+        try {
+          p = JSON.parse(value);
+        } catch {
+          throw errors.invalidAttributeValue('Invalid value for the parameter RedriveAllowPolicy. Reason: not a valid JSON map.');
+        }
+        if (!['allowAll', 'denyAll', 'byQueue'].includes(String(p.redrivePermission))) {
+          throw errors.invalidAttributeValue('Value for parameter RedriveAllowPolicy is invalid. Reason: redrivePermission must be allowAll, denyAll or byQueue.');
+        }
+        if (p.redrivePermission === 'byQueue' && (!Array.isArray(p.sourceQueueArns) || p.sourceQueueArns.length === 0 || p.sourceQueueArns.length > 10)) {
+          throw errors.invalidAttributeValue('Value for parameter RedriveAllowPolicy is invalid. Reason: byQueue needs 1 to 10 sourceQueueArns.');
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+export interface ReceivedCopy {
+  message: StoredMessage;
+  receipt: string;
+}
+
+let nextKey = 1;
+
+/** One queue: messages in send order, receipts, FIFO dedup and receive-attempt windows. */
+export class Queue {
+  readonly fifo: boolean;
+  readonly arn: string;
+  attributes: Record<string, string>;
+  readonly tags: Record<string, string> = {};
+  readonly createdAt: number;
+  lastModifiedAt: number;
+  private messages: StoredMessage[] = [];
+  private deletedCount = 0;
+  private readonly byReceipt = new Map<string, StoredMessage>();
+  private readonly dedup = new Map<string, { messageId: string; sequenceNumber?: string; expiresAt: number }>();
+  private readonly attempts = new Map<string, { copies: ReceivedCopy[]; expiresAt: number }>();
+  private sequence = 0n;
+  lastPurgeAt = -Infinity;
+  /** Long polls waiting for a message on this queue. */
+  readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly name: string,
+    attributes: Record<string, string>,
+    readonly accountId: string,
+    readonly region: string,
+    private readonly clock: Clock,
+  ) {
+    this.fifo = name.endsWith('.fifo');
+    this.arn = `arn:aws:sqs:${region}:${accountId}:${name}`;
+    this.attributes = { ...QUEUE_ATTRIBUTE_DEFAULTS, ...(this.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false', DeduplicationScope: 'queue', FifoThroughputLimit: 'perQueue' } : {}), ...attributes };
+    if (!this.fifo) delete this.attributes.FifoQueue;
+    this.createdAt = clock.now();
+    this.lastModifiedAt = this.createdAt;
+  }
+
+  num(name: string): number {
+    return Number(this.attributes[name] ?? QUEUE_ATTRIBUTE_DEFAULTS[name] ?? 0);
+  }
+
+  redrivePolicy(): { deadLetterTargetArn: string; maxReceiveCount: number } | undefined {
+    const raw = this.attributes.RedrivePolicy;
+    if (!raw) return undefined;
+    const p = JSON.parse(raw) as { deadLetterTargetArn: string; maxReceiveCount: number | string };
+    return { deadLetterTargetArn: p.deadLetterTargetArn, maxReceiveCount: Number(p.maxReceiveCount) };
+  }
+
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Enqueues; for FIFO returns the original message id when the dedup window holds the id. */
+  send(input: {
+    body: string;
+    attributes: Record<string, MessageAttributeValue>;
+    delaySeconds?: number;
+    groupId?: string;
+    dedupId?: string;
+    senderId: string;
+    traceHeader?: string;
+  }): { messageId: string; md5OfBody: string; md5OfAttributes?: string; sequenceNumber?: string } {
+    const now = this.clock.now();
+    const md5OfBody = md5Hex(input.body);
+    const md5OfAttributes = Object.keys(input.attributes).length ? md5OfMessageAttributes(input.attributes) : undefined;
+    let dedupId = input.dedupId;
+    let sequenceNumber: string | undefined;
+    if (this.fifo) {
+      if (!dedupId) {
+        if (this.attributes.ContentBasedDeduplication !== 'true') {
+          throw errors.invalidParameter('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+        }
+        dedupId = createHash('sha256').update(input.body).digest('hex');
+      }
+      const scopeKey = this.attributes.DeduplicationScope === 'messageGroup' ? `${input.groupId}\u0000${dedupId}` : dedupId;
+      const seen = this.dedup.get(scopeKey);
+      if (seen && seen.expiresAt > now) {
+        // AWS accepts the duplicate send and answers with the original message's id, but does not
+        // enqueue it again: the 5-minute window holds even after the first copy was deleted.
+        return { messageId: seen.messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}), ...(seen.sequenceNumber ? { sequenceNumber: seen.sequenceNumber } : {}) };
+      }
+      this.sequence += 1n;
+      sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
+      const messageId = randomUUID();
+      this.dedup.set(scopeKey, { messageId, sequenceNumber, expiresAt: now + LIMITS.fifoDedupWindowMs });
+      if (this.dedup.size > 10_000 && this.dedup.size % 1000 === 0) this.sweepDedup(now);
+      this.push({ ...input, dedupId, sequenceNumber, messageId, md5OfBody, md5OfAttributes, now });
+      return { messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}), sequenceNumber };
+    }
+    const messageId = randomUUID();
+    this.push({ ...input, messageId, md5OfBody, md5OfAttributes, now });
+    return { messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}) };
+  }
+
+  private sweepDedup(now: number): void {
+    for (const [k, v] of this.dedup) if (v.expiresAt <= now) this.dedup.delete(k);
+  }
+
+  private push(m: {
+    body: string;
+    attributes: Record<string, MessageAttributeValue>;
+    delaySeconds?: number;
+    groupId?: string;
+    dedupId?: string;
+    sequenceNumber?: string;
+    messageId: string;
+    md5OfBody: string;
+    md5OfAttributes?: string | undefined;
+    senderId: string;
+    traceHeader?: string;
+    now: number;
+  }): void {
+    const delay = m.delaySeconds ?? this.num('DelaySeconds');
+    const stored: StoredMessage = {
+      key: nextKey++,
+      messageId: m.messageId,
+      body: m.body,
+      md5OfBody: m.md5OfBody,
+      attributes: m.attributes,
+      ...(m.md5OfAttributes ? { md5OfAttributes: m.md5OfAttributes } : {}),
+      sentAt: m.now,
+      availableAt: m.now + delay * 1000,
+      receiveCount: 0,
+      senderId: m.senderId,
+      deleted: false,
+      ...(m.groupId !== undefined ? { groupId: m.groupId } : {}),
+      ...(m.dedupId !== undefined ? { dedupId: m.dedupId } : {}),
+      ...(m.sequenceNumber !== undefined ? { sequenceNumber: m.sequenceNumber } : {}),
+      ...(m.traceHeader !== undefined ? { traceHeader: m.traceHeader } : {}),
+    };
+    this.messages.push(stored);
+    this.wake();
+  }
+
+  /** Puts an existing message (a DLQ move or a move task) at the tail, keeping its identity. */
+  adopt(message: StoredMessage, resetReceives: boolean): void {
+    const now = this.clock.now();
+    const copy: StoredMessage = { ...message, key: nextKey++, availableAt: now, deleted: false };
+    delete copy.receipt;
+    if (resetReceives) {
+      copy.receiveCount = 0;
+      delete copy.firstReceivedAt;
+    }
+    if (this.fifo && copy.sequenceNumber === undefined) {
+      this.sequence += 1n;
+      copy.sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
+    }
+    this.messages.push(copy);
+    this.wake();
+  }
+
+  private markDeleted(m: StoredMessage): void {
+    if (m.deleted) return;
+    m.deleted = true;
+    if (m.receipt) this.byReceipt.delete(m.receipt);
+    this.deletedCount++;
+    if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
+      this.messages = this.messages.filter((x) => !x.deleted);
+      this.deletedCount = 0;
+    }
+  }
+
+  private expireRetention(m: StoredMessage, now: number): boolean {
+    if (now - m.sentAt >= this.num('MessageRetentionPeriod') * 1000) {
+      this.markDeleted(m);
+      return true;
+    }
+    return false;
+  }
+
+  counts(): { visible: number; notVisible: number; delayed: number } {
+    const now = this.clock.now();
+    let visible = 0;
+    let notVisible = 0;
+    let delayed = 0;
+    for (const m of this.messages) {
+      if (m.deleted || this.expireRetention(m, now)) continue;
+      if (m.availableAt <= now) visible++;
+      else if (m.receiveCount > 0) notVisible++;
+      else delayed++;
+    }
+    return { visible, notVisible, delayed };
+  }
+
+  /** Earliest future availableAt, so a long poll knows when to look again. */
+  nextAvailableAt(): number | undefined {
+    const now = this.clock.now();
+    let next: number | undefined;
+    for (const m of this.messages) {
+      if (!m.deleted && m.availableAt > now && (next === undefined || m.availableAt < next)) next = m.availableAt;
+    }
+    return next;
+  }
+
+  /**
+   * Takes up to `max` messages. `moveToDlq` is called for a message that has already been
+   * received maxReceiveCount times: SQS moves it to the DLQ instead of returning it.
+   */
+  receive(opts: {
+    max: number;
+    visibilityTimeout: number;
+    shortPoll: boolean;
+    attemptId?: string;
+    faults: FaultConfig;
+    dice: FaultDice;
+    moveToDlq?: (m: StoredMessage) => boolean;
+  }): ReceivedCopy[] {
+    const now = this.clock.now();
+    if (this.fifo && opts.attemptId) {
+      const prior = this.attempts.get(opts.attemptId);
+      if (prior && prior.expiresAt > now) {
+        // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
+        // handles, as long as none was deleted or had its visibility changed.
+        const intact = prior.copies.every((c) => !c.message.deleted && c.message.receipt === c.receipt && c.message.availableAt > now);
+        if (intact) return prior.copies;
+      }
+    }
+    const policy = this.redrivePolicy();
+    const taken: ReceivedCopy[] = [];
+    const take = (m: StoredMessage): boolean => {
+      if (policy && opts.moveToDlq && m.receiveCount >= policy.maxReceiveCount) {
+        if (opts.moveToDlq(m)) {
+          this.markDeleted(m);
+          return false;
+        }
+      }
+      if (m.receipt) this.byReceipt.delete(m.receipt);
+      m.receiveCount++;
+      if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
+      m.receipt = `${Buffer.from(`${this.name}\u0000${m.key}\u0000${randomUUID()}`).toString('base64url')}`;
+      m.availableAt = now + opts.visibilityTimeout * 1000;
+      this.byReceipt.set(m.receipt, m);
+      taken.push({ message: m, receipt: m.receipt });
+      return true;
+    };
+
+    if (this.fifo) {
+      // A group is blocked while any of its messages is in flight; a receive fills its batch from
+      // one group, oldest first, before moving to the next group.
+      const blocked = new Set<string>();
+      const order: string[] = [];
+      const byGroup = new Map<string, StoredMessage[]>();
+      for (const m of this.messages) {
+        if (m.deleted || this.expireRetention(m, now)) continue;
+        const g = m.groupId ?? '';
+        if (m.availableAt > now) {
+          blocked.add(g);
+          continue;
+        }
+        if (blocked.has(g)) continue;
+        let list = byGroup.get(g);
+        if (!list) {
+          list = [];
+          byGroup.set(g, list);
+          order.push(g);
+        }
+        list.push(m);
+      }
+      for (const g of order) {
+        if (blocked.has(g)) continue;
+        for (const m of byGroup.get(g)!) {
+          if (taken.length >= opts.max) break;
+          if (!take(m)) break;
+        }
+        if (taken.length >= opts.max) break;
+      }
+      if (opts.attemptId) this.attempts.set(opts.attemptId, { copies: taken, expiresAt: now + LIMITS.receiveAttemptWindowMs });
+      return taken;
+    }
+
+    if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate)) return taken;
+    for (const m of this.messages) {
+      if (taken.length >= opts.max) break;
+      if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
+      if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
+      if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate)) continue;
+      if (!take(m)) continue;
+      if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
+        // Another host's copy did not get the in-flight mark: it stays receivable now.
+        const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now };
+        delete ghost.receipt;
+        this.messages.push(ghost);
+      }
+    }
+    return taken;
+  }
+
+  private byHandle(handle: string): StoredMessage | undefined {
+    const m = this.byReceipt.get(handle);
+    if (m) return m;
+    let decoded: string;
+    try {
+      decoded = Buffer.from(handle, 'base64url').toString('utf8');
+    } catch {
+      throw errors.receiptHandleIsInvalid(handle);
+    }
+    const parts = decoded.split('\u0000');
+    if (parts.length !== 3 || parts[0] !== this.name) throw errors.receiptHandleIsInvalid(handle);
+    return undefined;
+  }
+
+  delete(handle: string, faults: FaultConfig, dice: FaultDice): void {
+    const m = this.byHandle(handle);
+    // A stale handle of a message already deleted or received again: AWS answers success.
+    if (!m || m.deleted) return;
+    if (!this.fifo && dice.roll('survivingCopyRate', faults.survivingCopyRate)) {
+      // The host holding one copy missed the delete: that copy comes back once the visibility
+      // timeout of this receive ends.
+      this.byReceipt.delete(handle);
+      delete m.receipt;
+      return;
+    }
+    this.markDeleted(m);
+  }
+
+  changeVisibility(handle: string, timeoutSeconds: number): void {
+    const m = this.byHandle(handle);
+    const now = this.clock.now();
+    if (!m || m.deleted || m.availableAt <= now) throw errors.messageNotInflight();
+    m.availableAt = now + timeoutSeconds * 1000;
+    if (timeoutSeconds === 0) this.wake();
+  }
+
+  purge(): void {
+    for (const m of this.messages) if (!m.deleted) this.markDeleted(m);
+    this.messages = [];
+    this.deletedCount = 0;
+    this.byReceipt.clear();
+  }
+
+  /** Removes and returns every available message (for message move tasks). */
+  drainAvailable(limit = Infinity): StoredMessage[] {
+    const now = this.clock.now();
+    const out: StoredMessage[] = [];
+    for (const m of this.messages) {
+      if (out.length >= limit) break;
+      if (m.deleted || m.availableAt > now) continue;
+      out.push(m);
+      this.markDeleted(m);
+    }
+    return out;
+  }
+}
+
+export { SqsError };
