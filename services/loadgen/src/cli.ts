@@ -1,0 +1,171 @@
+import {
+  type CommandSpec,
+  intOption,
+  numberOption,
+  parseCommandLine,
+  runMain,
+  UsageError,
+} from '../../../shared/src/cli/args';
+import { runIdSchema } from '../../../shared/src/order';
+import { freshSeed } from '../../../shared/src/random';
+import { apiFromStack } from './adapters/stack-api';
+import { defaultRunId, type LoadOptions, type LoadProgress, runLoad } from './run-load';
+
+export const LOAD_SPEC: CommandSpec = {
+  usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
+  summary:
+    "Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for `npm run report`.",
+  options: {
+    api: {
+      type: 'string',
+      value: '<url>',
+      description: 'API base url (e.g. http://127.0.0.1:3000/v1)',
+    },
+    stack: {
+      type: 'string',
+      value: '<name>',
+      description: 'read ApiUrl and the API key from this deployed stack',
+    },
+    'api-key': { type: 'string', value: '<key>', description: 'x-api-key header value' },
+    orders: { type: 'string', value: '<n>', description: 'orders to send', default: '1000' },
+    customers: {
+      type: 'string',
+      value: '<m>',
+      description: 'customers (FIFO message groups)',
+      default: '10',
+    },
+    concurrency: { type: 'string', value: '<c>', description: 'requests in flight', default: '16' },
+    rate: {
+      type: 'string',
+      value: '<r>',
+      description: 'orders started per second, 0 = unlimited',
+      default: '0',
+    },
+    'retry-rate': {
+      type: 'string',
+      value: '<p>',
+      description: 'share of orders POSTed twice (client retry)',
+      default: '0.05',
+    },
+    seed: {
+      type: 'string',
+      value: '<s>',
+      description: 'seed of the load plan (random when absent, printed)',
+    },
+    run: {
+      type: 'string',
+      value: '<id>',
+      description: 'run id sent as X-Run-Id (generated when absent)',
+    },
+  },
+  examples: [
+    'npm run load -- --api http://127.0.0.1:3000/v1 --orders 2000 --customers 20',
+    'npm run load -- --stack OrderPipelineLab --orders 500 --rate 50 --seed 7',
+  ],
+};
+
+export interface LoadArgs extends Omit<LoadOptions, 'apiUrl' | 'seed' | 'runId'> {
+  apiUrl?: string;
+  stack?: string;
+  seed: number;
+  runId: string;
+}
+
+export function parseLoadArgs(argv: string[]): LoadArgs {
+  const v = parseCommandLine(LOAD_SPEC, argv);
+  const api = typeof v.api === 'string' ? v.api : undefined;
+  const stack = typeof v.stack === 'string' ? v.stack : undefined;
+  if (!api && !stack) throw new UsageError('one of --api <url> or --stack <name> is required');
+  if (api && stack) throw new UsageError('use either --api or --stack, not both');
+  if (api) {
+    let url: URL;
+    try {
+      url = new URL(api);
+    } catch {
+      throw new UsageError(`--api must be an http(s) url, got "${api}"`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new UsageError(`--api must be an http(s) url, got "${api}"`);
+    }
+  }
+  const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
+  const runId = typeof v.run === 'string' ? v.run : defaultRunId(seed);
+  if (!runIdSchema.safeParse(runId).success) {
+    throw new UsageError(`--run must be 1-64 letters, digits, _ or -, got "${runId}"`);
+  }
+  return {
+    ...(api ? { apiUrl: api } : {}),
+    ...(stack ? { stack } : {}),
+    ...(typeof v['api-key'] === 'string' ? { apiKey: v['api-key'] } : {}),
+    orders: intOption(v, 'orders', { min: 1, max: 10_000_000 })!,
+    customers: intOption(v, 'customers', { min: 1, max: 1_000_000 })!,
+    concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
+    rate: numberOption(v, 'rate', { min: 0 })!,
+    retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
+    seed,
+    runId,
+  };
+}
+
+/** A bar on a terminal; a plain line every 10% otherwise (CI logs stay readable). */
+export function progressPrinter(
+  tty: boolean,
+  write: (s: string) => void,
+): (p: LoadProgress) => void {
+  let lastDecile = -1;
+  return (p) => {
+    const frac = p.total ? p.done / p.total : 1;
+    const rate = p.elapsedMs > 0 ? Math.round(p.accepted / (p.elapsedMs / 1000)) : 0;
+    const text = `${p.done}/${p.total} orders, ${p.accepted} accepted, ${p.errors} errors, ${rate}/s`;
+    if (tty) {
+      const width = 30;
+      const filled = Math.round(frac * width);
+      write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K${p.done === p.total ? '\n' : ''}`,
+      );
+      return;
+    }
+    const decile = Math.floor(frac * 10);
+    if (decile !== lastDecile) {
+      lastDecile = decile;
+      write(`progress: ${text}\n`);
+    }
+  };
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const args = parseLoadArgs(argv);
+  let apiUrl = args.apiUrl;
+  let apiKey = args.apiKey;
+  if (args.stack) {
+    const found = await apiFromStack(args.stack);
+    apiUrl = found.apiUrl;
+    apiKey = apiKey ?? found.apiKey;
+  }
+  const err = (s: string) => process.stderr.write(s);
+  err(
+    `run ${args.runId} seed ${args.seed}: ${args.orders} orders, ${args.customers} customers -> ${apiUrl}\n`,
+  );
+  const { stack: _stack, apiUrl: _url, ...rest } = args;
+  const s = await runLoad({
+    ...rest,
+    apiUrl: apiUrl!,
+    ...(apiKey ? { apiKey } : {}),
+    onProgress: progressPrinter(Boolean(process.stderr.isTTY), err),
+  });
+  const lines = [
+    `run id:    ${s.runId}`,
+    `seed:      ${s.seed}`,
+    `sent:      ${s.sent} requests`,
+    `accepted:  ${s.accepted} of ${args.orders} orders`,
+    `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order), ${s.backoffRetries} backoff retries`,
+    `errors:    ${s.errors}`,
+    `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
+    ...s.errorSamples.map((e) => `  error: ${e}`),
+    `next:      npm run report -- --run ${s.runId}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return s.errors > 0 ? 1 : 0;
+}
+
+if (require.main === module) runMain(() => main());
