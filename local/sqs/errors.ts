@@ -42,7 +42,11 @@ export const errors = {
       `The input receipt handle "${handle}" is not a valid receipt handle.`,
     ),
   messageNotInflight: () =>
-    new SqsError('MessageNotInflight', 'Value for parameter ReceiptHandle is invalid. Reason: Message not in flight.', 'AWS.SimpleQueueService.MessageNotInflight'),
+    new SqsError(
+      'MessageNotInflight',
+      'Value for parameter ReceiptHandle is invalid. Reason: Message not in flight.',
+      'AWS.SimpleQueueService.MessageNotInflight',
+    ),
   emptyBatch: () =>
     new SqsError(
       'EmptyBatchRequest',

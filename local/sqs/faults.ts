@@ -34,7 +34,13 @@ export const FAULT_PRESETS: readonly FaultPreset[] = ['none', 'realistic', 'demo
 
 export const PRESETS: Record<FaultPreset, FaultConfig> = {
   // Like LocalStack, ElasticMQ and moto: strict order, no copies.
-  none: { duplicateRate: 0, survivingCopyRate: 0, reorderRate: 0, falseEmptyRate: 0, shortPollSkipRate: 0 },
+  none: {
+    duplicateRate: 0,
+    survivingCopyRate: 0,
+    reorderRate: 0,
+    falseEmptyRate: 0,
+    shortPollSkipRate: 0,
+  },
   // Duplicates around one in a million, rare swaps: our guess at what a healthy region does.
   realistic: {
     duplicateRate: 1e-6,
@@ -64,12 +70,14 @@ export function resolveFaults(input: FaultPreset | Partial<FaultConfig> | undefi
   if (input === undefined) return { ...PRESETS.demo };
   if (typeof input === 'string') {
     const preset = PRESETS[input];
-    if (!preset) throw new RangeError(`unknown fault preset "${input}"; use ${FAULT_PRESETS.join(', ')}`);
+    if (!preset)
+      throw new RangeError(`unknown fault preset "${input}"; use ${FAULT_PRESETS.join(', ')}`);
     return { ...preset };
   }
   const out = { ...PRESETS.none, ...input };
   for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new RangeError(`fault ${k} must be a rate in [0, 1]`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+      throw new RangeError(`fault ${k} must be a rate in [0, 1]`);
   }
   return out;
 }

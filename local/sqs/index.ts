@@ -6,7 +6,13 @@ import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
 import { type Context, type Input, OPERATIONS } from './operations';
-import { jsonError, parseJsonRequest, parseQueryRequest, queryError, queryResponse } from './protocol';
+import {
+  jsonError,
+  parseJsonRequest,
+  parseQueryRequest,
+  queryError,
+  queryResponse,
+} from './protocol';
 import type { Queue } from './queue';
 
 export { Clock } from './clock';
@@ -47,7 +53,12 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   const region = options.region ?? 'us-east-1';
   let server: Server | undefined;
 
-  const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string>) => {
+  const send = (
+    res: ServerResponse,
+    status: number,
+    body: string,
+    headers: Record<string, string>,
+  ) => {
     if (res.headersSent || res.destroyed) return;
     res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -62,7 +73,10 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         return send(res, 200, JSON.stringify({ now: clock.now(), offsetMs: clock.offset }), json);
       }
       if (path === '/_emulator/faults') {
-        if (req.method === 'POST') faults = resolveFaults((input.preset as FaultPreset | undefined) ?? (input as Partial<FaultConfig>));
+        if (req.method === 'POST')
+          faults = resolveFaults(
+            (input.preset as FaultPreset | undefined) ?? (input as Partial<FaultConfig>),
+          );
         return send(res, 200, JSON.stringify({ seed, faults }), json);
       }
       return send(res, 404, JSON.stringify({ message: `no control endpoint ${path}` }), json);
@@ -102,13 +116,29 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
       const output = await op(ctx, input);
       if (isJson) {
-        send(res, 200, JSON.stringify(output), { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
+        send(res, 200, JSON.stringify(output), {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': requestId,
+        });
       } else {
-        send(res, 200, queryResponse(action, output, requestId), { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+        send(res, 200, queryResponse(action, output, requestId), {
+          'content-type': 'text/xml',
+          'x-amzn-requestid': requestId,
+        });
       }
     } catch (err) {
-      const e = err instanceof SqsError ? err : new SqsError('InternalError', 'We encountered an internal error. Please try again.', 'InternalError', 500, 'Receiver');
-      if (!(err instanceof SqsError)) options.log?.('sqs: internal error', { error: String((err as Error)?.stack ?? err) });
+      const e =
+        err instanceof SqsError
+          ? err
+          : new SqsError(
+              'InternalError',
+              'We encountered an internal error. Please try again.',
+              'InternalError',
+              500,
+              'Receiver',
+            );
+      if (!(err instanceof SqsError))
+        options.log?.('sqs: internal error', { error: String((err as Error)?.stack ?? err) });
       if (isJson) {
         send(res, e.status, jsonError(e), {
           'content-type': 'application/x-amz-json-1.0',
@@ -116,7 +146,10 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
           'x-amzn-query-error': `${e.queryCode};${e.fault}`,
         });
       } else {
-        send(res, e.status, queryError(e, requestId), { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+        send(res, e.status, queryError(e, requestId), {
+          'content-type': 'text/xml',
+          'x-amzn-requestid': requestId,
+        });
       }
     }
   };
@@ -134,7 +167,10 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     req.on('end', () => {
       if (tooLarge) {
         const e = errors.batchTooLong(size);
-        send(res, 413, jsonError(e), { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${e.queryCode};Sender` });
+        send(res, 413, jsonError(e), {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-query-error': `${e.queryCode};Sender`,
+        });
         return;
       }
       void dispatch(req, res, Buffer.concat(chunks));

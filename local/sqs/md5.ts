@@ -6,7 +6,8 @@ export interface MessageAttributeValue {
   BinaryValue?: Buffer;
 }
 
-export const md5Hex = (data: string | Buffer): string => createHash('md5').update(data).digest('hex');
+export const md5Hex = (data: string | Buffer): string =>
+  createHash('md5').update(data).digest('hex');
 
 function lengthPrefixed(hash: ReturnType<typeof createHash>, bytes: Buffer): void {
   const len = Buffer.allocUnsafe(4);

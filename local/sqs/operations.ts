@@ -56,7 +56,10 @@ const str = (input: Input, name: string, required = true): string | undefined =>
     if (required) throw errors.missingParameter(name);
     return undefined;
   }
-  if (typeof v !== 'string') throw errors.invalidParameter(`Value for parameter ${name} is invalid. Reason: must be a string.`);
+  if (typeof v !== 'string')
+    throw errors.invalidParameter(
+      `Value for parameter ${name} is invalid. Reason: must be a string.`,
+    );
   return v;
 };
 
@@ -65,7 +68,9 @@ const int = (input: Input, name: string, min: number, max: number): number | und
   if (v === undefined || v === null) return undefined;
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw errors.invalidParameter(`Value ${JSON.stringify(v)} for parameter ${name} is invalid. Reason: must be between ${min} and ${max}.`);
+    throw errors.invalidParameter(
+      `Value ${JSON.stringify(v)} for parameter ${name} is invalid. Reason: must be between ${min} and ${max}.`,
+    );
   }
   return n;
 };
@@ -86,34 +91,65 @@ function queueByArn(ctx: Context, arn: string): Queue | undefined {
 
 const queueUrl = (ctx: Context, q: Queue): string => `${ctx.origin}/${ctx.accountId}/${q.name}`;
 
-function messageAttributes(raw: unknown, field = 'MessageAttributes'): Record<string, MessageAttributeValue> {
+function messageAttributes(
+  raw: unknown,
+  field = 'MessageAttributes',
+): Record<string, MessageAttributeValue> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw errors.invalidParameter(`${field} must be a map.`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw errors.invalidParameter(`${field} must be a map.`);
   const entries = Object.entries(raw as Record<string, Input>);
   if (entries.length > LIMITS.maxMessageAttributes) {
-    throw errors.invalidParameter(`Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`);
+    throw errors.invalidParameter(
+      `Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`,
+    );
   }
   const out: Record<string, MessageAttributeValue> = {};
   for (const [name, v] of entries) {
-    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(name) || name.startsWith('.') || name.endsWith('.') || name.includes('..') || /^(aws|amazon)\./i.test(name)) {
+    if (
+      !/^[A-Za-z0-9_.-]{1,256}$/.test(name) ||
+      name.startsWith('.') ||
+      name.endsWith('.') ||
+      name.includes('..') ||
+      /^(aws|amazon)\./i.test(name)
+    ) {
       throw errors.invalidParameter(`Message (user) attribute name '${name}' is invalid.`);
     }
-    if (!v || typeof v !== 'object') throw errors.invalidParameter(`The message attribute '${name}' must contain a non-empty value of type 'String'.`);
+    if (!v || typeof v !== 'object')
+      throw errors.invalidParameter(
+        `The message attribute '${name}' must contain a non-empty value of type 'String'.`,
+      );
     const dataType = v.DataType;
-    if (typeof dataType !== 'string' || !/^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/.test(dataType)) {
-      throw errors.invalidParameter(`The type of message (user) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
+    if (
+      typeof dataType !== 'string' ||
+      !/^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/.test(dataType)
+    ) {
+      throw errors.invalidParameter(
+        `The type of message (user) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`,
+      );
     }
     if (dataType.startsWith('Binary')) {
       if (typeof v.BinaryValue !== 'string' && !Buffer.isBuffer(v.BinaryValue)) {
-        throw errors.invalidParameter(`The message attribute '${name}' with type 'Binary' must use field 'Binary'.`);
+        throw errors.invalidParameter(
+          `The message attribute '${name}' with type 'Binary' must use field 'Binary'.`,
+        );
       }
-      out[name] = { DataType: dataType, BinaryValue: Buffer.isBuffer(v.BinaryValue) ? v.BinaryValue : Buffer.from(v.BinaryValue, 'base64') };
+      out[name] = {
+        DataType: dataType,
+        BinaryValue: Buffer.isBuffer(v.BinaryValue)
+          ? v.BinaryValue
+          : Buffer.from(v.BinaryValue, 'base64'),
+      };
     } else {
       if (typeof v.StringValue !== 'string' || v.StringValue === '') {
-        throw errors.invalidParameter(`The message attribute '${name}' must contain a non-empty message attribute value for message attribute type '${dataType.split('.')[0]}'.`);
+        throw errors.invalidParameter(
+          `The message attribute '${name}' must contain a non-empty message attribute value for message attribute type '${dataType.split('.')[0]}'.`,
+        );
       }
       if (dataType.startsWith('Number') && !Number.isFinite(Number(v.StringValue))) {
-        throw errors.invalidParameter(`Can't cast the value of message (user) attribute '${name}' to a number.`);
+        throw errors.invalidParameter(
+          `Can't cast the value of message (user) attribute '${name}' to a number.`,
+        );
       }
       out[name] = { DataType: dataType, StringValue: v.StringValue };
     }
@@ -124,37 +160,55 @@ function messageAttributes(raw: unknown, field = 'MessageAttributes'): Record<st
 function attributeBytes(attrs: Record<string, MessageAttributeValue>): number {
   let n = 0;
   for (const [name, a] of Object.entries(attrs)) {
-    n += Buffer.byteLength(name) + Buffer.byteLength(a.DataType) + (a.BinaryValue ? a.BinaryValue.length : Buffer.byteLength(a.StringValue ?? ''));
+    n +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(a.DataType) +
+      (a.BinaryValue ? a.BinaryValue.length : Buffer.byteLength(a.StringValue ?? ''));
   }
   return n;
 }
 
 function sendOne(ctx: Context, q: Queue, entry: Input): Output {
   const body = str(entry, 'MessageBody')!;
-  if (body.length === 0) throw errors.invalidParameter('The request must contain the parameter MessageBody.');
+  if (body.length === 0)
+    throw errors.invalidParameter('The request must contain the parameter MessageBody.');
   if (INVALID_BODY_CHARS.test(body)) {
-    throw Object.assign(errors.invalidParameter('Invalid binary character in the message body.'), {});
+    throw Object.assign(
+      errors.invalidParameter('Invalid binary character in the message body.'),
+      {},
+    );
   }
   const attrs = messageAttributes(entry.MessageAttributes);
   const size = Buffer.byteLength(body) + attributeBytes(attrs);
   if (size > q.num('MaximumMessageSize')) {
-    throw errors.invalidParameter(`One or more parameters are invalid. Reason: Message must be shorter than ${q.num('MaximumMessageSize')} bytes.`);
+    throw errors.invalidParameter(
+      `One or more parameters are invalid. Reason: Message must be shorter than ${q.num('MaximumMessageSize')} bytes.`,
+    );
   }
   const delay = int(entry, 'DelaySeconds', 0, LIMITS.maxDelaySeconds);
   const groupId = str(entry, 'MessageGroupId', false);
   const dedupId = str(entry, 'MessageDeduplicationId', false);
-  for (const [name, v] of [['MessageGroupId', groupId], ['MessageDeduplicationId', dedupId]] as const) {
+  for (const [name, v] of [
+    ['MessageGroupId', groupId],
+    ['MessageDeduplicationId', dedupId],
+  ] as const) {
     if (v !== undefined && !/^[!-~]{1,128}$/.test(v)) {
-      throw errors.invalidParameter(`Value ${v} for parameter ${name} is invalid. Reason: must be 1-128 characters from alphanumeric and punctuation.`);
+      throw errors.invalidParameter(
+        `Value ${v} for parameter ${name} is invalid. Reason: must be 1-128 characters from alphanumeric and punctuation.`,
+      );
     }
   }
   if (q.fifo) {
     if (groupId === undefined) throw errors.missingParameter('MessageGroupId');
     if (delay !== undefined) {
-      throw errors.invalidParameter(`Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+      throw errors.invalidParameter(
+        `Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+      );
     }
   } else if (dedupId !== undefined) {
-    throw errors.invalidParameter(`Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.`);
+    throw errors.invalidParameter(
+      `Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+    );
   }
   const trace = entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
   const r = q.send({
@@ -176,12 +230,14 @@ function sendOne(ctx: Context, q: Queue, entry: Input): Output {
 
 function batchEntries(input: Input, field: string): Input[] {
   const entries = input[field];
-  if (entries === undefined || (Array.isArray(entries) && entries.length === 0)) throw errors.emptyBatch();
+  if (entries === undefined || (Array.isArray(entries) && entries.length === 0))
+    throw errors.emptyBatch();
   if (!Array.isArray(entries)) throw errors.invalidParameter(`${field} must be a list.`);
   if (entries.length > LIMITS.maxBatchEntries) throw errors.tooManyEntries(entries.length);
   const seen = new Set<string>();
   for (const e of entries) {
-    if (!e || typeof e !== 'object' || typeof e.Id !== 'string' || !BATCH_ID.test(e.Id)) throw errors.invalidBatchEntryId();
+    if (!e || typeof e !== 'object' || typeof e.Id !== 'string' || !BATCH_ID.test(e.Id))
+      throw errors.invalidBatchEntryId();
     if (seen.has(e.Id)) throw errors.batchIdsNotDistinct(e.Id);
     seen.add(e.Id);
   }
@@ -190,7 +246,12 @@ function batchEntries(input: Input, field: string): Input[] {
 
 function batchFailure(id: string, err: unknown): Output {
   const e = err as { code?: string; message?: string; fault?: string };
-  return { Id: id, SenderFault: e.fault !== 'Receiver', Code: e.code ?? 'InternalError', Message: e.message ?? 'internal error' };
+  return {
+    Id: id,
+    SenderFault: e.fault !== 'Receiver',
+    Code: e.code ?? 'InternalError',
+    Message: e.message ?? 'internal error',
+  };
 }
 
 function wantedSystemAttributes(input: Input): Set<string> {
@@ -200,12 +261,19 @@ function wantedSystemAttributes(input: Input): Set<string> {
   for (const n of names) {
     if (n === 'All') for (const a of SYSTEM_ATTRIBUTES) out.add(a);
     else if (SYSTEM_ATTRIBUTES.includes(n)) out.add(n);
-    else if (!['ApproximateNumberOfMessages', 'QueueArn', 'VisibilityTimeout'].includes(n)) throw errors.invalidAttributeName(String(n));
+    else if (!['ApproximateNumberOfMessages', 'QueueArn', 'VisibilityTimeout'].includes(n))
+      throw errors.invalidAttributeName(String(n));
   }
   return out;
 }
 
-function renderMessage(q: Queue, m: StoredMessage, receipt: string, system: Set<string>, wantedAttrs: string[]): Output {
+function renderMessage(
+  q: Queue,
+  m: StoredMessage,
+  receipt: string,
+  system: Set<string>,
+  wantedAttrs: string[],
+): Output {
   const attributes: Record<string, string> = {};
   const put = (k: string, v: string | number | undefined) => {
     if (v !== undefined && system.has(k)) attributes[k] = String(v);
@@ -223,8 +291,14 @@ function renderMessage(q: Queue, m: StoredMessage, receipt: string, system: Set<
   const selected: Record<string, Output> = {};
   const all = wantedAttrs.includes('All') || wantedAttrs.includes('.*');
   for (const [name, a] of Object.entries(m.attributes)) {
-    if (all || wantedAttrs.includes(name) || wantedAttrs.some((w) => w.endsWith('.*') && name.startsWith(w.slice(0, -1)))) {
-      selected[name] = a.BinaryValue ? { DataType: a.DataType, BinaryValue: a.BinaryValue.toString('base64') } : { DataType: a.DataType, StringValue: a.StringValue };
+    if (
+      all ||
+      wantedAttrs.includes(name) ||
+      wantedAttrs.some((w) => w.endsWith('.*') && name.startsWith(w.slice(0, -1)))
+    ) {
+      selected[name] = a.BinaryValue
+        ? { DataType: a.DataType, BinaryValue: a.BinaryValue.toString('base64') }
+        : { DataType: a.DataType, StringValue: a.StringValue };
     }
   }
   const hasSelected = Object.keys(selected).length > 0;
@@ -234,7 +308,9 @@ function renderMessage(q: Queue, m: StoredMessage, receipt: string, system: Set<
     MD5OfBody: m.md5OfBody,
     Body: m.body,
     ...(Object.keys(attributes).length ? { Attributes: attributes } : {}),
-    ...(hasSelected ? { MessageAttributes: selected, MD5OfMessageAttributes: mdSelected(m, selected) } : {}),
+    ...(hasSelected
+      ? { MessageAttributes: selected, MD5OfMessageAttributes: mdSelected(m, selected) }
+      : {}),
   };
 }
 
@@ -260,7 +336,20 @@ function queueAttributes(ctx: Context, q: Queue, names: string[]): Record<string
   for (const n of names) {
     if (typeof n !== 'string') throw errors.invalidAttributeName(String(n));
     if (n in all) out[n] = all[n]!;
-    else if (!['Policy', 'RedrivePolicy', 'RedriveAllowPolicy', 'KmsMasterKeyId', 'KmsDataKeyReusePeriodSeconds', 'ContentBasedDeduplication', 'DeduplicationScope', 'FifoThroughputLimit', 'FifoQueue', 'SqsManagedSseEnabled'].includes(n)) {
+    else if (
+      ![
+        'Policy',
+        'RedrivePolicy',
+        'RedriveAllowPolicy',
+        'KmsMasterKeyId',
+        'KmsDataKeyReusePeriodSeconds',
+        'ContentBasedDeduplication',
+        'DeduplicationScope',
+        'FifoThroughputLimit',
+        'FifoQueue',
+        'SqsManagedSseEnabled',
+      ].includes(n)
+    ) {
       throw errors.invalidAttributeName(n);
     }
   }
@@ -271,22 +360,39 @@ function checkRedriveTarget(ctx: Context, q: Queue, attrs: Record<string, string
   if (!attrs.RedrivePolicy) return;
   const p = JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn: string };
   const dlq = queueByArn(ctx, p.deadLetterTargetArn);
-  if (!dlq) throw errors.invalidParameter('Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.');
+  if (!dlq)
+    throw errors.invalidParameter(
+      'Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.',
+    );
   if (dlq.fifo !== q.fifo) {
-    throw errors.invalidParameter('Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.');
+    throw errors.invalidParameter(
+      'Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.',
+    );
   }
-  const allow = dlq.attributes.RedriveAllowPolicy ? (JSON.parse(dlq.attributes.RedriveAllowPolicy) as { redrivePermission: string; sourceQueueArns?: string[] }) : undefined;
-  if (allow?.redrivePermission === 'denyAll' || (allow?.redrivePermission === 'byQueue' && !allow.sourceQueueArns?.includes(q.arn))) {
-    throw errors.invalidParameter('Value for parameter RedrivePolicy is invalid. Reason: Queue is not allowed by the dead-letter queue RedriveAllowPolicy.');
+  const allow = dlq.attributes.RedriveAllowPolicy
+    ? (JSON.parse(dlq.attributes.RedriveAllowPolicy) as {
+        redrivePermission: string;
+        sourceQueueArns?: string[];
+      })
+    : undefined;
+  if (
+    allow?.redrivePermission === 'denyAll' ||
+    (allow?.redrivePermission === 'byQueue' && !allow.sourceQueueArns?.includes(q.arn))
+  ) {
+    throw errors.invalidParameter(
+      'Value for parameter RedrivePolicy is invalid. Reason: Queue is not allowed by the dead-letter queue RedriveAllowPolicy.',
+    );
   }
 }
 
 function stringMap(raw: unknown, field: string): Record<string, string> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw errors.invalidParameter(`${field} must be a map.`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw errors.invalidParameter(`${field} must be a map.`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof v !== 'string') throw errors.invalidAttributeValue(`Invalid value for the parameter ${k}.`);
+    if (typeof v !== 'string')
+      throw errors.invalidAttributeValue(`Invalid value for the parameter ${k}.`);
     out[k] = v;
   }
   return out;
@@ -306,12 +412,16 @@ function moveToDlq(ctx: Context, q: Queue): (m: StoredMessage) => boolean {
 async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
   const q = queueFromUrl(ctx, input);
   const max = int(input, 'MaxNumberOfMessages', 1, LIMITS.maxReceive) ?? 1;
-  const visibility = int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? q.num('VisibilityTimeout');
-  const wait = int(input, 'WaitTimeSeconds', 0, LIMITS.maxWaitSeconds) ?? q.num('ReceiveMessageWaitTimeSeconds');
+  const visibility =
+    int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? q.num('VisibilityTimeout');
+  const wait =
+    int(input, 'WaitTimeSeconds', 0, LIMITS.maxWaitSeconds) ??
+    q.num('ReceiveMessageWaitTimeSeconds');
   const attemptId = str(input, 'ReceiveRequestAttemptId', false);
   const system = wantedSystemAttributes(input);
   const wantedAttrs = input.MessageAttributeNames ?? [];
-  if (!Array.isArray(wantedAttrs)) throw errors.invalidParameter('MessageAttributeNames must be a list.');
+  if (!Array.isArray(wantedAttrs))
+    throw errors.invalidParameter('MessageAttributeNames must be a list.');
   const deadline = ctx.clock.now() + wait * 1000;
   for (;;) {
     const copies = q.receive({
@@ -325,10 +435,15 @@ async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
     });
     const now = ctx.clock.now();
     if (copies.length > 0 || now >= deadline || ctx.closed() || !ctx.queues.has(q.name)) {
-      return { Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)) };
+      return {
+        Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)),
+      };
     }
     const next = q.nextAvailableAt();
-    const sleep = Math.max(1, Math.min(deadline - now, next !== undefined ? next - now : Infinity, 1000));
+    const sleep = Math.max(
+      1,
+      Math.min(deadline - now, next !== undefined ? next - now : Infinity, 1000),
+    );
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -343,228 +458,271 @@ async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
   }
 }
 
-export const OPERATIONS: Record<string, (ctx: Context, input: Input) => Output | Promise<Output>> = {
-  CreateQueue(ctx, input) {
-    const name = str(input, 'QueueName')!;
-    const attrs = stringMap(input.Attributes, 'Attributes');
-    const fifo = name.endsWith('.fifo');
-    if (!QUEUE_NAME.test(fifo ? name.slice(0, -5) : name) || name.length > 80) {
-      throw errors.invalidParameter('Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length');
-    }
-    if (attrs.FifoQueue === 'true' && !fifo) throw errors.invalidParameter('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.');
-    if (fifo && attrs.FifoQueue !== 'true') throw errors.invalidParameter('The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length. Set the FifoQueue attribute to true.');
-    validateQueueAttributes(attrs, fifo, true);
-    const existing = ctx.queues.get(name);
-    if (existing) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (existing.attributes[k] !== v) throw errors.queueNameExists(name);
+export const OPERATIONS: Record<string, (ctx: Context, input: Input) => Output | Promise<Output>> =
+  {
+    CreateQueue(ctx, input) {
+      const name = str(input, 'QueueName')!;
+      const attrs = stringMap(input.Attributes, 'Attributes');
+      const fifo = name.endsWith('.fifo');
+      if (!QUEUE_NAME.test(fifo ? name.slice(0, -5) : name) || name.length > 80) {
+        throw errors.invalidParameter(
+          'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length',
+        );
       }
-      return { QueueUrl: queueUrl(ctx, existing) };
-    }
-    const q = new Queue(name, attrs, ctx.accountId, ctx.region, ctx.clock);
-    checkRedriveTarget(ctx, q, attrs);
-    for (const [k, v] of Object.entries(stringMap(input.tags, 'tags'))) q.tags[k] = v;
-    ctx.queues.set(name, q);
-    return { QueueUrl: queueUrl(ctx, q) };
-  },
-  GetQueueUrl(ctx, input) {
-    const name = str(input, 'QueueName')!;
-    const q = ctx.queues.get(name);
-    if (!q) throw errors.queueDoesNotExist();
-    return { QueueUrl: queueUrl(ctx, q) };
-  },
-  ListQueues(ctx, input) {
-    const prefix = str(input, 'QueueNamePrefix', false) ?? '';
-    const max = int(input, 'MaxResults', 1, 1000);
-    const names = [...ctx.queues.keys()].filter((n) => n.startsWith(prefix)).sort();
-    const start = input.NextToken ? Number(Buffer.from(String(input.NextToken), 'base64').toString()) || 0 : 0;
-    const page = names.slice(start, max ? start + max : 1000);
-    const more = max !== undefined && start + max < names.length;
-    return {
-      ...(page.length ? { QueueUrls: page.map((n) => queueUrl(ctx, ctx.queues.get(n)!)) } : {}),
-      ...(more ? { NextToken: Buffer.from(String(start + max)).toString('base64') } : {}),
-    };
-  },
-  DeleteQueue(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    ctx.queues.delete(q.name);
-    q.wake();
-    return {};
-  },
-  GetQueueAttributes(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const names = input.AttributeNames ?? [];
-    if (!Array.isArray(names)) throw errors.invalidParameter('AttributeNames must be a list.');
-    const attrs = queueAttributes(ctx, q, names);
-    return Object.keys(attrs).length ? { Attributes: attrs } : {};
-  },
-  SetQueueAttributes(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const attrs = stringMap(input.Attributes, 'Attributes');
-    validateQueueAttributes(attrs, q.fifo, false);
-    checkRedriveTarget(ctx, q, attrs);
-    Object.assign(q.attributes, attrs);
-    if (attrs.RedrivePolicy === '') delete q.attributes.RedrivePolicy;
-    q.lastModifiedAt = ctx.clock.now();
-    return {};
-  },
-  SendMessage(ctx, input) {
-    return sendOne(ctx, queueFromUrl(ctx, input), input);
-  },
-  SendMessageBatch(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const entries = batchEntries(input, 'Entries');
-    let total = 0;
-    for (const e of entries) total += Buffer.byteLength(String(e.MessageBody ?? '')) + attributeBytes(safeAttrs(e.MessageAttributes));
-    if (total > LIMITS.maxMessageBytes) throw errors.batchTooLong(total);
-    const Successful: Output[] = [];
-    const Failed: Output[] = [];
-    for (const e of entries) {
-      try {
-        Successful.push({ Id: e.Id, ...sendOne(ctx, q, e) });
-      } catch (err) {
-        Failed.push(batchFailure(e.Id, err));
+      if (attrs.FifoQueue === 'true' && !fifo)
+        throw errors.invalidParameter(
+          'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.',
+        );
+      if (fifo && attrs.FifoQueue !== 'true')
+        throw errors.invalidParameter(
+          'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length. Set the FifoQueue attribute to true.',
+        );
+      validateQueueAttributes(attrs, fifo, true);
+      const existing = ctx.queues.get(name);
+      if (existing) {
+        for (const [k, v] of Object.entries(attrs)) {
+          if (existing.attributes[k] !== v) throw errors.queueNameExists(name);
+        }
+        return { QueueUrl: queueUrl(ctx, existing) };
       }
-    }
-    return { Successful, Failed };
-  },
-  ReceiveMessage: receiveMessage,
-  DeleteMessage(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    q.delete(str(input, 'ReceiptHandle')!, ctx.faults(), ctx.dice);
-    return {};
-  },
-  DeleteMessageBatch(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const Successful: Output[] = [];
-    const Failed: Output[] = [];
-    for (const e of batchEntries(input, 'Entries')) {
-      try {
-        q.delete(str(e, 'ReceiptHandle')!, ctx.faults(), ctx.dice);
-        Successful.push({ Id: e.Id });
-      } catch (err) {
-        Failed.push(batchFailure(e.Id, err));
+      const q = new Queue(name, attrs, ctx.accountId, ctx.region, ctx.clock);
+      checkRedriveTarget(ctx, q, attrs);
+      for (const [k, v] of Object.entries(stringMap(input.tags, 'tags'))) q.tags[k] = v;
+      ctx.queues.set(name, q);
+      return { QueueUrl: queueUrl(ctx, q) };
+    },
+    GetQueueUrl(ctx, input) {
+      const name = str(input, 'QueueName')!;
+      const q = ctx.queues.get(name);
+      if (!q) throw errors.queueDoesNotExist();
+      return { QueueUrl: queueUrl(ctx, q) };
+    },
+    ListQueues(ctx, input) {
+      const prefix = str(input, 'QueueNamePrefix', false) ?? '';
+      const max = int(input, 'MaxResults', 1, 1000);
+      const names = [...ctx.queues.keys()].filter((n) => n.startsWith(prefix)).sort();
+      const start = input.NextToken
+        ? Number(Buffer.from(String(input.NextToken), 'base64').toString()) || 0
+        : 0;
+      const page = names.slice(start, max ? start + max : 1000);
+      const more = max !== undefined && start + max < names.length;
+      return {
+        ...(page.length ? { QueueUrls: page.map((n) => queueUrl(ctx, ctx.queues.get(n)!)) } : {}),
+        ...(more ? { NextToken: Buffer.from(String(start + max)).toString('base64') } : {}),
+      };
+    },
+    DeleteQueue(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      ctx.queues.delete(q.name);
+      q.wake();
+      return {};
+    },
+    GetQueueAttributes(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const names = input.AttributeNames ?? [];
+      if (!Array.isArray(names)) throw errors.invalidParameter('AttributeNames must be a list.');
+      const attrs = queueAttributes(ctx, q, names);
+      return Object.keys(attrs).length ? { Attributes: attrs } : {};
+    },
+    SetQueueAttributes(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const attrs = stringMap(input.Attributes, 'Attributes');
+      validateQueueAttributes(attrs, q.fifo, false);
+      checkRedriveTarget(ctx, q, attrs);
+      Object.assign(q.attributes, attrs);
+      if (attrs.RedrivePolicy === '') delete q.attributes.RedrivePolicy;
+      q.lastModifiedAt = ctx.clock.now();
+      return {};
+    },
+    SendMessage(ctx, input) {
+      return sendOne(ctx, queueFromUrl(ctx, input), input);
+    },
+    SendMessageBatch(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const entries = batchEntries(input, 'Entries');
+      let total = 0;
+      for (const e of entries)
+        total +=
+          Buffer.byteLength(String(e.MessageBody ?? '')) +
+          attributeBytes(safeAttrs(e.MessageAttributes));
+      if (total > LIMITS.maxMessageBytes) throw errors.batchTooLong(total);
+      const Successful: Output[] = [];
+      const Failed: Output[] = [];
+      for (const e of entries) {
+        try {
+          Successful.push({ Id: e.Id, ...sendOne(ctx, q, e) });
+        } catch (err) {
+          Failed.push(batchFailure(e.Id, err));
+        }
       }
-    }
-    return { Successful, Failed };
-  },
-  ChangeMessageVisibility(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const t = int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds);
-    if (t === undefined) throw errors.missingParameter('VisibilityTimeout');
-    q.changeVisibility(str(input, 'ReceiptHandle')!, t);
-    return {};
-  },
-  ChangeMessageVisibilityBatch(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const Successful: Output[] = [];
-    const Failed: Output[] = [];
-    for (const e of batchEntries(input, 'Entries')) {
-      try {
-        const t = int(e, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? 0;
-        q.changeVisibility(str(e, 'ReceiptHandle')!, t);
-        Successful.push({ Id: e.Id });
-      } catch (err) {
-        Failed.push(batchFailure(e.Id, err));
+      return { Successful, Failed };
+    },
+    ReceiveMessage: receiveMessage,
+    DeleteMessage(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      q.delete(str(input, 'ReceiptHandle')!, ctx.faults(), ctx.dice);
+      return {};
+    },
+    DeleteMessageBatch(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const Successful: Output[] = [];
+      const Failed: Output[] = [];
+      for (const e of batchEntries(input, 'Entries')) {
+        try {
+          q.delete(str(e, 'ReceiptHandle')!, ctx.faults(), ctx.dice);
+          Successful.push({ Id: e.Id });
+        } catch (err) {
+          Failed.push(batchFailure(e.Id, err));
+        }
       }
-    }
-    return { Successful, Failed };
-  },
-  PurgeQueue(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const now = ctx.clock.now();
-    if (now - q.lastPurgeAt < LIMITS.purgeIntervalMs) throw errors.purgeInProgress(q.name);
-    q.lastPurgeAt = now;
-    q.purge();
-    return {};
-  },
-  TagQueue(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const tags = stringMap(input.Tags, 'Tags');
-    if (Object.keys(tags).length === 0) throw errors.missingParameter('Tags');
-    Object.assign(q.tags, tags);
-    if (Object.keys(q.tags).length > 50) throw errors.invalidParameter('Too many tags: a queue can have at most 50.');
-    return {};
-  },
-  UntagQueue(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    const keys = input.TagKeys;
-    if (!Array.isArray(keys) || keys.length === 0) throw errors.missingParameter('TagKeys');
-    for (const k of keys) delete q.tags[String(k)];
-    return {};
-  },
-  ListQueueTags(ctx, input) {
-    const q = queueFromUrl(ctx, input);
-    return Object.keys(q.tags).length ? { Tags: { ...q.tags } } : {};
-  },
-  ListDeadLetterSourceQueues(ctx, input) {
-    const dlq = queueFromUrl(ctx, input);
-    const urls = [...ctx.queues.values()].filter((q) => q.redrivePolicy()?.deadLetterTargetArn === dlq.arn).map((q) => queueUrl(ctx, q));
-    return { queueUrls: urls };
-  },
-  StartMessageMoveTask(ctx, input) {
-    const sourceArn = str(input, 'SourceArn')!;
-    const source = queueByArn(ctx, sourceArn);
-    if (!source) throw errors.resourceNotFound('The resource that you specified for the SourceArn parameter does not exist.');
-    const isDlq = [...ctx.queues.values()].some((q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn);
-    if (!isDlq) throw errors.invalidParameter('Source queue must be configured as a Dead Letter Queue.');
-    const destArn = str(input, 'DestinationArn', false);
-    const rate = int(input, 'MaxNumberOfMessagesPerSecond', 1, 500);
-    if ([...ctx.moveTasks.values()].some((t) => t.SourceArn === sourceArn && t.Status === 'RUNNING')) {
-      throw errors.unsupported('There is already a task running. Only one active task is allowed for a source queue arn at a given time.');
-    }
-    let dest: Queue | undefined;
-    if (destArn) {
-      dest = queueByArn(ctx, destArn);
-      if (!dest) throw errors.resourceNotFound('The resource that you specified for the DestinationArn parameter does not exist.');
-    }
-    const handle = Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString('base64');
-    const moved = source.drainAvailable();
-    let count = 0;
-    for (const m of moved) {
-      // Without a destination, each message returns to the queue it was dead-lettered from.
-      const target = dest ?? [...ctx.queues.values()].find((q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn);
-      if (!target) continue;
-      target.adopt(m, true);
-      count++;
-    }
-    const task: MoveTask = {
-      TaskHandle: handle,
-      Status: 'COMPLETED',
-      SourceArn: sourceArn,
-      ...(destArn ? { DestinationArn: destArn } : {}),
-      ...(rate ? { MaxNumberOfMessagesPerSecond: rate } : {}),
-      ApproximateNumberOfMessagesMoved: count,
-      ApproximateNumberOfMessagesToMove: count,
-      StartedTimestamp: ctx.clock.now(),
-    };
-    ctx.moveTasks.set(handle, task);
-    return { TaskHandle: handle };
-  },
-  ListMessageMoveTasks(ctx, input) {
-    const sourceArn = str(input, 'SourceArn')!;
-    if (!queueByArn(ctx, sourceArn)) throw errors.resourceNotFound('The resource that you specified for the SourceArn parameter does not exist.');
-    const max = int(input, 'MaxResults', 1, 10) ?? 1;
-    const tasks = [...ctx.moveTasks.values()].filter((t) => t.SourceArn === sourceArn).reverse().slice(0, max);
-    return { Results: tasks.map((t) => ({ ...t })) };
-  },
-  CancelMessageMoveTask(ctx, input) {
-    const handle = str(input, 'TaskHandle')!;
-    const task = ctx.moveTasks.get(handle);
-    if (!task) throw errors.resourceNotFound('Task does not exist.');
-    if (task.Status !== 'RUNNING') throw errors.unsupported('Only active tasks can be cancelled.');
-    task.Status = 'CANCELLED';
-    return { ApproximateNumberOfMessagesMoved: task.ApproximateNumberOfMessagesMoved };
-  },
-  AddPermission(ctx, input) {
-    queueFromUrl(ctx, input);
-    return {};
-  },
-  RemovePermission(ctx, input) {
-    queueFromUrl(ctx, input);
-    return {};
-  },
-};
+      return { Successful, Failed };
+    },
+    ChangeMessageVisibility(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const t = int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds);
+      if (t === undefined) throw errors.missingParameter('VisibilityTimeout');
+      q.changeVisibility(str(input, 'ReceiptHandle')!, t);
+      return {};
+    },
+    ChangeMessageVisibilityBatch(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const Successful: Output[] = [];
+      const Failed: Output[] = [];
+      for (const e of batchEntries(input, 'Entries')) {
+        try {
+          const t = int(e, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? 0;
+          q.changeVisibility(str(e, 'ReceiptHandle')!, t);
+          Successful.push({ Id: e.Id });
+        } catch (err) {
+          Failed.push(batchFailure(e.Id, err));
+        }
+      }
+      return { Successful, Failed };
+    },
+    PurgeQueue(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const now = ctx.clock.now();
+      if (now - q.lastPurgeAt < LIMITS.purgeIntervalMs) throw errors.purgeInProgress(q.name);
+      q.lastPurgeAt = now;
+      q.purge();
+      return {};
+    },
+    TagQueue(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const tags = stringMap(input.Tags, 'Tags');
+      if (Object.keys(tags).length === 0) throw errors.missingParameter('Tags');
+      Object.assign(q.tags, tags);
+      if (Object.keys(q.tags).length > 50)
+        throw errors.invalidParameter('Too many tags: a queue can have at most 50.');
+      return {};
+    },
+    UntagQueue(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      const keys = input.TagKeys;
+      if (!Array.isArray(keys) || keys.length === 0) throw errors.missingParameter('TagKeys');
+      for (const k of keys) delete q.tags[String(k)];
+      return {};
+    },
+    ListQueueTags(ctx, input) {
+      const q = queueFromUrl(ctx, input);
+      return Object.keys(q.tags).length ? { Tags: { ...q.tags } } : {};
+    },
+    ListDeadLetterSourceQueues(ctx, input) {
+      const dlq = queueFromUrl(ctx, input);
+      const urls = [...ctx.queues.values()]
+        .filter((q) => q.redrivePolicy()?.deadLetterTargetArn === dlq.arn)
+        .map((q) => queueUrl(ctx, q));
+      return { queueUrls: urls };
+    },
+    StartMessageMoveTask(ctx, input) {
+      const sourceArn = str(input, 'SourceArn')!;
+      const source = queueByArn(ctx, sourceArn);
+      if (!source)
+        throw errors.resourceNotFound(
+          'The resource that you specified for the SourceArn parameter does not exist.',
+        );
+      const isDlq = [...ctx.queues.values()].some(
+        (q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn,
+      );
+      if (!isDlq)
+        throw errors.invalidParameter('Source queue must be configured as a Dead Letter Queue.');
+      const destArn = str(input, 'DestinationArn', false);
+      const rate = int(input, 'MaxNumberOfMessagesPerSecond', 1, 500);
+      if (
+        [...ctx.moveTasks.values()].some((t) => t.SourceArn === sourceArn && t.Status === 'RUNNING')
+      ) {
+        throw errors.unsupported(
+          'There is already a task running. Only one active task is allowed for a source queue arn at a given time.',
+        );
+      }
+      let dest: Queue | undefined;
+      if (destArn) {
+        dest = queueByArn(ctx, destArn);
+        if (!dest)
+          throw errors.resourceNotFound(
+            'The resource that you specified for the DestinationArn parameter does not exist.',
+          );
+      }
+      const handle = Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString(
+        'base64',
+      );
+      const moved = source.drainAvailable();
+      let count = 0;
+      for (const m of moved) {
+        // Without a destination, each message returns to the queue it was dead-lettered from.
+        const target =
+          dest ??
+          [...ctx.queues.values()].find(
+            (q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn,
+          );
+        if (!target) continue;
+        target.adopt(m, true);
+        count++;
+      }
+      const task: MoveTask = {
+        TaskHandle: handle,
+        Status: 'COMPLETED',
+        SourceArn: sourceArn,
+        ...(destArn ? { DestinationArn: destArn } : {}),
+        ...(rate ? { MaxNumberOfMessagesPerSecond: rate } : {}),
+        ApproximateNumberOfMessagesMoved: count,
+        ApproximateNumberOfMessagesToMove: count,
+        StartedTimestamp: ctx.clock.now(),
+      };
+      ctx.moveTasks.set(handle, task);
+      return { TaskHandle: handle };
+    },
+    ListMessageMoveTasks(ctx, input) {
+      const sourceArn = str(input, 'SourceArn')!;
+      if (!queueByArn(ctx, sourceArn))
+        throw errors.resourceNotFound(
+          'The resource that you specified for the SourceArn parameter does not exist.',
+        );
+      const max = int(input, 'MaxResults', 1, 10) ?? 1;
+      const tasks = [...ctx.moveTasks.values()]
+        .filter((t) => t.SourceArn === sourceArn)
+        .reverse()
+        .slice(0, max);
+      return { Results: tasks.map((t) => ({ ...t })) };
+    },
+    CancelMessageMoveTask(ctx, input) {
+      const handle = str(input, 'TaskHandle')!;
+      const task = ctx.moveTasks.get(handle);
+      if (!task) throw errors.resourceNotFound('Task does not exist.');
+      if (task.Status !== 'RUNNING')
+        throw errors.unsupported('Only active tasks can be cancelled.');
+      task.Status = 'CANCELLED';
+      return { ApproximateNumberOfMessagesMoved: task.ApproximateNumberOfMessagesMoved };
+    },
+    AddPermission(ctx, input) {
+      queueFromUrl(ctx, input);
+      return {};
+    },
+    RemovePermission(ctx, input) {
+      queueFromUrl(ctx, input);
+      return {};
+    },
+  };
 
 function safeAttrs(raw: unknown): Record<string, MessageAttributeValue> {
   try {

@@ -14,7 +14,9 @@ export function parseJsonRequest(body: Buffer): Input {
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw errors.serialization('Start of structure or map found where not expected, or the request body is not valid JSON.');
+    throw errors.serialization(
+      'Start of structure or map found where not expected, or the request body is not valid JSON.',
+    );
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw errors.serialization('The request body must be a JSON object.');
@@ -51,9 +53,14 @@ const list = (t: Tree | string | undefined): (Tree | string)[] => {
     .map((k) => t[k]!);
 };
 
-const leaf = (t: Tree | string | undefined): string | undefined => (typeof t === 'string' ? t : undefined);
+const leaf = (t: Tree | string | undefined): string | undefined =>
+  typeof t === 'string' ? t : undefined;
 
-function nameValueMap(t: Tree | string | undefined, keyField = 'Name', valueField = 'Value'): Record<string, string> | undefined {
+function nameValueMap(
+  t: Tree | string | undefined,
+  keyField = 'Name',
+  valueField = 'Value',
+): Record<string, string> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
   const out: Record<string, string> = {};
@@ -108,7 +115,15 @@ const SCALARS = [
 function entry(t: Tree | string): Input {
   if (typeof t === 'string') return {};
   const out: Input = {};
-  for (const k of ['Id', 'MessageBody', 'DelaySeconds', 'MessageGroupId', 'MessageDeduplicationId', 'ReceiptHandle', 'VisibilityTimeout']) {
+  for (const k of [
+    'Id',
+    'MessageBody',
+    'DelaySeconds',
+    'MessageGroupId',
+    'MessageDeduplicationId',
+    'ReceiptHandle',
+    'VisibilityTimeout',
+  ]) {
     const v = leaf(t[k]);
     if (v !== undefined) out[k] = v;
   }
@@ -134,22 +149,34 @@ export function parseQueryRequest(body: Buffer, search: string): { action: strin
   if (tags) input[action === 'CreateQueue' ? 'tags' : 'Tags'] = tags;
   const names = list(t.AttributeName).filter((x): x is string => typeof x === 'string');
   if (names.length) input.AttributeNames = names;
-  const sysNames = list(t.MessageSystemAttributeName).filter((x): x is string => typeof x === 'string');
+  const sysNames = list(t.MessageSystemAttributeName).filter(
+    (x): x is string => typeof x === 'string',
+  );
   if (sysNames.length) input.MessageSystemAttributeNames = sysNames;
-  const msgAttrNames = list(t.MessageAttributeName).filter((x): x is string => typeof x === 'string');
+  const msgAttrNames = list(t.MessageAttributeName).filter(
+    (x): x is string => typeof x === 'string',
+  );
   if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
   const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
   if (tagKeys.length) input.TagKeys = tagKeys;
   const attrs = messageAttributeMap(t.MessageAttribute);
   if (attrs) input.MessageAttributes = attrs;
-  for (const field of ['SendMessageBatchRequestEntry', 'DeleteMessageBatchRequestEntry', 'ChangeMessageVisibilityBatchRequestEntry']) {
+  for (const field of [
+    'SendMessageBatchRequestEntry',
+    'DeleteMessageBatchRequestEntry',
+    'ChangeMessageVisibilityBatchRequestEntry',
+  ]) {
     if (t[field] !== undefined) input.Entries = list(t[field]).map(entry);
   }
   return { action, input };
 }
 
 const escapeXml = (s: string): string =>
-  s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' })[c]!);
+  s.replace(
+    /[&<>"'\r]/g,
+    (c) =>
+      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' })[c]!,
+  );
 
 const el = (name: string, inner: string): string => `<${name}>${inner}</${name}>`;
 
@@ -163,7 +190,9 @@ function xmlValue(action: string, key: string, value: unknown): string {
   if (value === undefined || value === null) return '';
   if (key === 'Attributes' && typeof value === 'object') {
     return Object.entries(value as Record<string, string>)
-      .map(([k, v]) => el('Attribute', el('Name', escapeXml(k)) + el('Value', escapeXml(String(v)))))
+      .map(([k, v]) =>
+        el('Attribute', el('Name', escapeXml(k)) + el('Value', escapeXml(String(v)))),
+      )
       .join('');
   }
   if (key === 'Tags' && typeof value === 'object') {
@@ -173,18 +202,38 @@ function xmlValue(action: string, key: string, value: unknown): string {
   }
   if (key === 'MessageAttributes' && typeof value === 'object') {
     return Object.entries(value as Record<string, Record<string, string>>)
-      .map(([k, v]) => el('MessageAttribute', el('Name', escapeXml(k)) + el('Value', Object.entries(v).map(([f, x]) => el(f, escapeXml(String(x)))).join(''))))
+      .map(([k, v]) =>
+        el(
+          'MessageAttribute',
+          el('Name', escapeXml(k)) +
+            el(
+              'Value',
+              Object.entries(v)
+                .map(([f, x]) => el(f, escapeXml(String(x))))
+                .join(''),
+            ),
+        ),
+      )
       .join('');
   }
   if (Array.isArray(value)) {
     const item =
-      key === 'Messages' ? 'Message'
-      : key === 'QueueUrls' || key === 'queueUrls' ? 'QueueUrl'
-      : key === 'Failed' ? 'BatchResultErrorEntry'
-      : key === 'Successful' ? (ENTRY_NAMES[action] ?? 'Entry')
-      : key === 'Results' ? 'ListMessageMoveTasksResultEntry'
-      : key;
-    return value.map((v) => el(item, typeof v === 'object' ? xmlObject(action, v as Output) : escapeXml(String(v)))).join('');
+      key === 'Messages'
+        ? 'Message'
+        : key === 'QueueUrls' || key === 'queueUrls'
+          ? 'QueueUrl'
+          : key === 'Failed'
+            ? 'BatchResultErrorEntry'
+            : key === 'Successful'
+              ? (ENTRY_NAMES[action] ?? 'Entry')
+              : key === 'Results'
+                ? 'ListMessageMoveTasksResultEntry'
+                : key;
+    return value
+      .map((v) =>
+        el(item, typeof v === 'object' ? xmlObject(action, v as Output) : escapeXml(String(v))),
+      )
+      .join('');
   }
   if (typeof value === 'object') return el(key, xmlObject(action, value as Output));
   return el(key, escapeXml(String(value)));
@@ -192,7 +241,13 @@ function xmlValue(action: string, key: string, value: unknown): string {
 
 function xmlObject(action: string, obj: Output): string {
   return Object.entries(obj)
-    .map(([k, v]) => (Array.isArray(v) || ['Attributes', 'Tags', 'MessageAttributes'].includes(k) ? xmlValue(action, k, v) : typeof v === 'object' && v !== null ? el(k, xmlObject(action, v as Output)) : xmlValue(action, k, v)))
+    .map(([k, v]) =>
+      Array.isArray(v) || ['Attributes', 'Tags', 'MessageAttributes'].includes(k)
+        ? xmlValue(action, k, v)
+        : typeof v === 'object' && v !== null
+          ? el(k, xmlObject(action, v as Output))
+          : xmlValue(action, k, v),
+    )
     .join('');
 }
 

@@ -75,7 +75,11 @@ function intAttr(name: string, value: string, min: number, max: number): void {
 }
 
 /** Validates attributes a CreateQueue or SetQueueAttributes sets (AWS's ranges). */
-export function validateQueueAttributes(attrs: Record<string, string>, fifo: boolean, creating: boolean): void {
+export function validateQueueAttributes(
+  attrs: Record<string, string>,
+  fifo: boolean,
+  creating: boolean,
+): void {
   for (const [name, value] of Object.entries(attrs)) {
     if (!SETTABLE.has(name)) throw errors.invalidAttributeName(name);
     switch (name) {
@@ -99,20 +103,26 @@ export function validateQueueAttributes(attrs: Record<string, string>, fifo: boo
         break;
       case 'FifoQueue':
         if (!creating) throw errors.invalidAttributeName(name);
-        if (value !== 'true' && value !== 'false') throw errors.invalidAttributeValue('Invalid value for the parameter FifoQueue.');
+        if (value !== 'true' && value !== 'false')
+          throw errors.invalidAttributeValue('Invalid value for the parameter FifoQueue.');
         break;
       case 'ContentBasedDeduplication':
       case 'SqsManagedSseEnabled':
-        if (value !== 'true' && value !== 'false') throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+        if (value !== 'true' && value !== 'false')
+          throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
         if (name === 'ContentBasedDeduplication' && !fifo) throw errors.invalidAttributeName(name);
         break;
       case 'DeduplicationScope':
         if (!fifo) throw errors.invalidAttributeName(name);
-        if (value !== 'queue' && value !== 'messageGroup') throw errors.invalidAttributeValue('Invalid value for the parameter DeduplicationScope.');
+        if (value !== 'queue' && value !== 'messageGroup')
+          throw errors.invalidAttributeValue('Invalid value for the parameter DeduplicationScope.');
         break;
       case 'FifoThroughputLimit':
         if (!fifo) throw errors.invalidAttributeName(name);
-        if (value !== 'perQueue' && value !== 'perMessageGroupId') throw errors.invalidAttributeValue('Invalid value for the parameter FifoThroughputLimit.');
+        if (value !== 'perQueue' && value !== 'perMessageGroupId')
+          throw errors.invalidAttributeValue(
+            'Invalid value for the parameter FifoThroughputLimit.',
+          );
         break;
       case 'RedrivePolicy': {
         if (value === '') break;
@@ -120,11 +130,20 @@ export function validateQueueAttributes(attrs: Record<string, string>, fifo: boo
         try {
           p = JSON.parse(value);
         } catch {
-          throw errors.invalidAttributeValue('Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.');
+          throw errors.invalidAttributeValue(
+            'Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.',
+          );
         }
         const max = Number(p.maxReceiveCount);
-        if (typeof p.deadLetterTargetArn !== 'string' || !Number.isInteger(max) || max < 1 || max > 1000) {
-          throw errors.invalidAttributeValue('Value for parameter RedrivePolicy is invalid. Reason: Redrive policy must have deadLetterTargetArn and maxReceiveCount between 1 and 1000.');
+        if (
+          typeof p.deadLetterTargetArn !== 'string' ||
+          !Number.isInteger(max) ||
+          max < 1 ||
+          max > 1000
+        ) {
+          throw errors.invalidAttributeValue(
+            'Value for parameter RedrivePolicy is invalid. Reason: Redrive policy must have deadLetterTargetArn and maxReceiveCount between 1 and 1000.',
+          );
         }
         break;
       }
@@ -133,13 +152,24 @@ export function validateQueueAttributes(attrs: Record<string, string>, fifo: boo
         try {
           p = JSON.parse(value);
         } catch {
-          throw errors.invalidAttributeValue('Invalid value for the parameter RedriveAllowPolicy. Reason: not a valid JSON map.');
+          throw errors.invalidAttributeValue(
+            'Invalid value for the parameter RedriveAllowPolicy. Reason: not a valid JSON map.',
+          );
         }
         if (!['allowAll', 'denyAll', 'byQueue'].includes(String(p.redrivePermission))) {
-          throw errors.invalidAttributeValue('Value for parameter RedriveAllowPolicy is invalid. Reason: redrivePermission must be allowAll, denyAll or byQueue.');
+          throw errors.invalidAttributeValue(
+            'Value for parameter RedriveAllowPolicy is invalid. Reason: redrivePermission must be allowAll, denyAll or byQueue.',
+          );
         }
-        if (p.redrivePermission === 'byQueue' && (!Array.isArray(p.sourceQueueArns) || p.sourceQueueArns.length === 0 || p.sourceQueueArns.length > 10)) {
-          throw errors.invalidAttributeValue('Value for parameter RedriveAllowPolicy is invalid. Reason: byQueue needs 1 to 10 sourceQueueArns.');
+        if (
+          p.redrivePermission === 'byQueue' &&
+          (!Array.isArray(p.sourceQueueArns) ||
+            p.sourceQueueArns.length === 0 ||
+            p.sourceQueueArns.length > 10)
+        ) {
+          throw errors.invalidAttributeValue(
+            'Value for parameter RedriveAllowPolicy is invalid. Reason: byQueue needs 1 to 10 sourceQueueArns.',
+          );
         }
         break;
       }
@@ -167,7 +197,10 @@ export class Queue {
   private messages: StoredMessage[] = [];
   private deletedCount = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
-  private readonly dedup = new Map<string, { messageId: string; sequenceNumber?: string; expiresAt: number }>();
+  private readonly dedup = new Map<
+    string,
+    { messageId: string; sequenceNumber?: string; expiresAt: number }
+  >();
   private readonly attempts = new Map<string, { copies: ReceivedCopy[]; expiresAt: number }>();
   private sequence = 0n;
   lastPurgeAt = -Infinity;
@@ -183,7 +216,18 @@ export class Queue {
   ) {
     this.fifo = name.endsWith('.fifo');
     this.arn = `arn:aws:sqs:${region}:${accountId}:${name}`;
-    this.attributes = { ...QUEUE_ATTRIBUTE_DEFAULTS, ...(this.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false', DeduplicationScope: 'queue', FifoThroughputLimit: 'perQueue' } : {}), ...attributes };
+    this.attributes = {
+      ...QUEUE_ATTRIBUTE_DEFAULTS,
+      ...(this.fifo
+        ? {
+            FifoQueue: 'true',
+            ContentBasedDeduplication: 'false',
+            DeduplicationScope: 'queue',
+            FifoThroughputLimit: 'perQueue',
+          }
+        : {}),
+      ...attributes,
+    };
     if (!this.fifo) delete this.attributes.FifoQueue;
     this.createdAt = clock.now();
     this.lastModifiedAt = this.createdAt;
@@ -197,7 +241,10 @@ export class Queue {
     const raw = this.attributes.RedrivePolicy;
     if (!raw) return undefined;
     const p = JSON.parse(raw) as { deadLetterTargetArn: string; maxReceiveCount: number | string };
-    return { deadLetterTargetArn: p.deadLetterTargetArn, maxReceiveCount: Number(p.maxReceiveCount) };
+    return {
+      deadLetterTargetArn: p.deadLetterTargetArn,
+      maxReceiveCount: Number(p.maxReceiveCount),
+    };
   }
 
   wake(): void {
@@ -216,30 +263,51 @@ export class Queue {
   }): { messageId: string; md5OfBody: string; md5OfAttributes?: string; sequenceNumber?: string } {
     const now = this.clock.now();
     const md5OfBody = md5Hex(input.body);
-    const md5OfAttributes = Object.keys(input.attributes).length ? md5OfMessageAttributes(input.attributes) : undefined;
+    const md5OfAttributes = Object.keys(input.attributes).length
+      ? md5OfMessageAttributes(input.attributes)
+      : undefined;
     let dedupId = input.dedupId;
     let sequenceNumber: string | undefined;
     if (this.fifo) {
       if (!dedupId) {
         if (this.attributes.ContentBasedDeduplication !== 'true') {
-          throw errors.invalidParameter('The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly');
+          throw errors.invalidParameter(
+            'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly',
+          );
         }
         dedupId = createHash('sha256').update(input.body).digest('hex');
       }
-      const scopeKey = this.attributes.DeduplicationScope === 'messageGroup' ? `${input.groupId}\u0000${dedupId}` : dedupId;
+      const scopeKey =
+        this.attributes.DeduplicationScope === 'messageGroup'
+          ? `${input.groupId}\u0000${dedupId}`
+          : dedupId;
       const seen = this.dedup.get(scopeKey);
       if (seen && seen.expiresAt > now) {
         // AWS accepts the duplicate send and answers with the original message's id, but does not
         // enqueue it again: the 5-minute window holds even after the first copy was deleted.
-        return { messageId: seen.messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}), ...(seen.sequenceNumber ? { sequenceNumber: seen.sequenceNumber } : {}) };
+        return {
+          messageId: seen.messageId,
+          md5OfBody,
+          ...(md5OfAttributes ? { md5OfAttributes } : {}),
+          ...(seen.sequenceNumber ? { sequenceNumber: seen.sequenceNumber } : {}),
+        };
       }
       this.sequence += 1n;
       sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
       const messageId = randomUUID();
-      this.dedup.set(scopeKey, { messageId, sequenceNumber, expiresAt: now + LIMITS.fifoDedupWindowMs });
+      this.dedup.set(scopeKey, {
+        messageId,
+        sequenceNumber,
+        expiresAt: now + LIMITS.fifoDedupWindowMs,
+      });
       if (this.dedup.size > 10_000 && this.dedup.size % 1000 === 0) this.sweepDedup(now);
       this.push({ ...input, dedupId, sequenceNumber, messageId, md5OfBody, md5OfAttributes, now });
-      return { messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}), sequenceNumber };
+      return {
+        messageId,
+        md5OfBody,
+        ...(md5OfAttributes ? { md5OfAttributes } : {}),
+        sequenceNumber,
+      };
     }
     const messageId = randomUUID();
     this.push({ ...input, messageId, md5OfBody, md5OfAttributes, now });
@@ -341,7 +409,8 @@ export class Queue {
     const now = this.clock.now();
     let next: number | undefined;
     for (const m of this.messages) {
-      if (!m.deleted && m.availableAt > now && (next === undefined || m.availableAt < next)) next = m.availableAt;
+      if (!m.deleted && m.availableAt > now && (next === undefined || m.availableAt < next))
+        next = m.availableAt;
     }
     return next;
   }
@@ -365,7 +434,10 @@ export class Queue {
       if (prior && prior.expiresAt > now) {
         // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
         // handles, as long as none was deleted or had its visibility changed.
-        const intact = prior.copies.every((c) => !c.message.deleted && c.message.receipt === c.receipt && c.message.availableAt > now);
+        const intact = prior.copies.every(
+          (c) =>
+            !c.message.deleted && c.message.receipt === c.receipt && c.message.availableAt > now,
+        );
         if (intact) return prior.copies;
       }
     }
@@ -418,16 +490,22 @@ export class Queue {
         }
         if (taken.length >= opts.max) break;
       }
-      if (opts.attemptId) this.attempts.set(opts.attemptId, { copies: taken, expiresAt: now + LIMITS.receiveAttemptWindowMs });
+      if (opts.attemptId)
+        this.attempts.set(opts.attemptId, {
+          copies: taken,
+          expiresAt: now + LIMITS.receiveAttemptWindowMs,
+        });
       return taken;
     }
 
-    if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate)) return taken;
+    if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate))
+      return taken;
     for (const m of this.messages) {
       if (taken.length >= opts.max) break;
       if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
       if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
-      if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate)) continue;
+      if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
+        continue;
       if (!take(m)) continue;
       if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
         // Another host's copy did not get the in-flight mark: it stays receivable now.

@@ -1,0 +1,147 @@
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { type Harness, startEmulator } from './helpers';
+
+describe('FIFO queue', () => {
+  let h: Harness;
+  let queueUrl: string;
+
+  beforeEach(async () => {
+    h = await startEmulator('chaos');
+    ({ QueueUrl: queueUrl } = (await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'orders.fifo',
+        Attributes: {
+          FifoQueue: 'true',
+          DeduplicationScope: 'messageGroup',
+          FifoThroughputLimit: 'perMessageGroupId',
+        },
+      }),
+    )) as { QueueUrl: string });
+  });
+  afterEach(() => h.stop());
+
+  const send = (body: string, group: string, dedup = body) =>
+    h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: body,
+        MessageGroupId: group,
+        MessageDeduplicationId: dedup,
+      }),
+    );
+
+  it('drops a resend with the same deduplication id inside 5 minutes, even after the first was deleted', async () => {
+    const first = await send('a', 'g1', 'order-1');
+    const got = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    await h.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: got.Messages![0]!.ReceiptHandle!,
+      }),
+    );
+    const again = await send('a', 'g1', 'order-1');
+    expect(again.MessageId).toBe(first.MessageId);
+    const empty = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    expect(empty.Messages ?? []).toHaveLength(0);
+    h.emulator.clock.advance(5 * 60 * 1000);
+    await send('a', 'g1', 'order-1');
+    const later = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    expect(later.Messages).toHaveLength(1);
+  });
+
+  it('blocks a group while one of its messages is in flight and keeps group order', async () => {
+    await send('g1-1', 'g1');
+    await send('g1-2', 'g1');
+    await send('g2-1', 'g2');
+    const first = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1 }),
+    );
+    expect(first.Messages?.[0]?.Body).toBe('g1-1');
+    const second = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(second.Messages?.map((m) => m.Body)).toEqual(['g2-1']);
+    await h.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: first.Messages![0]!.ReceiptHandle!,
+      }),
+    );
+    const third = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect(third.Messages?.map((m) => m.Body)).toEqual(['g1-2']);
+  });
+
+  it('fills a batch from one group in order before moving to the next, with increasing sequence numbers', async () => {
+    for (const b of ['a1', 'b1', 'a2', 'b2', 'a3']) await send(b, b[0]!);
+    const out = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['SequenceNumber', 'MessageGroupId'],
+      }),
+    );
+    expect(out.Messages?.map((m) => m.Body)).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+    const seqs = out
+      .Messages!.filter((m) => m.Attributes?.MessageGroupId === 'a')
+      .map((m) => BigInt(m.Attributes!.SequenceNumber!));
+    expect(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!).toBe(true);
+  });
+
+  it('replays the same messages for a retried ReceiveRequestAttemptId', async () => {
+    await send('a', 'g1');
+    const first = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, ReceiveRequestAttemptId: 'attempt-1' }),
+    );
+    const replay = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, ReceiveRequestAttemptId: 'attempt-1' }),
+    );
+    expect(replay.Messages?.[0]?.ReceiptHandle).toBe(first.Messages?.[0]?.ReceiptHandle);
+  });
+
+  it('rejects a send without MessageGroupId and a per-message delay', async () => {
+    await expect(
+      h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: 'x',
+          MessageDeduplicationId: 'd',
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'MissingParameter' });
+    await expect(
+      h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: 'x',
+          MessageGroupId: 'g',
+          MessageDeduplicationId: 'd',
+          DelaySeconds: 5,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('never duplicates or reorders a FIFO queue, even under the chaos fault model', async () => {
+    for (let i = 0; i < 50; i++) await send(`m${i}`, 'g');
+    const seen: string[] = [];
+    for (let i = 0; i < 20 && seen.length < 50; i++) {
+      const out = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+      );
+      for (const m of out.Messages ?? []) {
+        seen.push(m.Body!);
+        await h.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }),
+        );
+      }
+    }
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+  });
+});

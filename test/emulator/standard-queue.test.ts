@@ -1,0 +1,187 @@
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { type Harness, startEmulator } from './helpers';
+
+describe('standard queue (faults off)', () => {
+  let h: Harness;
+  let queueUrl: string;
+
+  beforeEach(async () => {
+    h = await startEmulator('none');
+    ({ QueueUrl: queueUrl } = (await h.sqs.send(
+      new CreateQueueCommand({ QueueName: 'orders', Attributes: { VisibilityTimeout: '30' } }),
+    )) as { QueueUrl: string });
+  });
+  afterEach(() => h.stop());
+
+  it('returns messages in send order with correct MD5s, which the SDK verifies', async () => {
+    for (let i = 0; i < 5; i++) {
+      await h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: `m${i}`,
+          MessageAttributes: { runId: { DataType: 'String', StringValue: 'r1' } },
+        }),
+      );
+    }
+    const out = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    expect(out.Messages?.map((m) => m.Body)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+    expect(out.Messages?.[0]?.MessageAttributes?.runId?.StringValue).toBe('r1');
+    expect(out.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+  });
+
+  it('hides a received message for the visibility timeout, then redelivers it with a higher receive count', async () => {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'x' }));
+    const first = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    expect(first.Messages).toHaveLength(1);
+    const hidden = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    expect(hidden.Messages ?? []).toHaveLength(0);
+    h.emulator.clock.advance(30_000);
+    const again = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+    expect(again.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
+  });
+
+  it('deletes by receipt handle and reports truthful approximate counts', async () => {
+    await h.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: 'a', MessageBody: 'a' },
+          { Id: 'b', MessageBody: 'b' },
+          { Id: 'c', MessageBody: 'c', DelaySeconds: 60 },
+        ],
+      }),
+    );
+    const got = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1 }),
+    );
+    const attrs = await h.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }),
+    );
+    expect(attrs.Attributes).toMatchObject({
+      ApproximateNumberOfMessages: '1',
+      ApproximateNumberOfMessagesNotVisible: '1',
+      ApproximateNumberOfMessagesDelayed: '1',
+    });
+    await h.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: got.Messages![0]!.ReceiptHandle!,
+      }),
+    );
+    const after = await h.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    expect(after.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe('0');
+  });
+
+  it('fails a batch entry with a malformed receipt handle and deletes the rest', async () => {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'a' }));
+    const got = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    const out = await h.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: 'ok', ReceiptHandle: got.Messages![0]!.ReceiptHandle! },
+          { Id: 'bad', ReceiptHandle: 'not-a-handle' },
+        ],
+      }),
+    );
+    expect(out.Successful?.map((s) => s.Id)).toEqual(['ok']);
+    expect(out.Failed?.[0]).toMatchObject({
+      Id: 'bad',
+      Code: 'ReceiptHandleIsInvalid',
+      SenderFault: true,
+    });
+  });
+
+  it('makes a message visible at once when its visibility is changed to 0', async () => {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'a' }));
+    const got = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    await h.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: got.Messages![0]!.ReceiptHandle!,
+        VisibilityTimeout: 0,
+      }),
+    );
+    const again = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+    expect(again.Messages?.[0]?.Body).toBe('a');
+  });
+
+  it('answers a long poll as soon as a message arrives', async () => {
+    const pending = h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 20 }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'late' }));
+    const out = await pending;
+    expect(out.Messages?.[0]?.Body).toBe('late');
+  });
+
+  it('moves a message to the DLQ after maxReceiveCount receives and redrives it with a move task', async () => {
+    const { QueueUrl: dlqUrl } = await h.sqs.send(
+      new CreateQueueCommand({ QueueName: 'orders-dlq' }),
+    );
+    const dlqArn = (
+      await h.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['QueueArn'] }),
+      )
+    ).Attributes!.QueueArn!;
+    const { QueueUrl: src } = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'with-dlq',
+        Attributes: {
+          VisibilityTimeout: '10',
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }),
+        },
+      }),
+    );
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: src!, MessageBody: 'poison' }));
+    for (let i = 0; i < 2; i++) {
+      const r = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: src! }));
+      expect(r.Messages).toHaveLength(1);
+      h.emulator.clock.advance(10_000);
+    }
+    const third = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: src! }));
+    expect(third.Messages ?? []).toHaveLength(0);
+    const inDlq = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl!, VisibilityTimeout: 0 }),
+    );
+    expect(inDlq.Messages?.[0]?.Body).toBe('poison');
+
+    const { StartMessageMoveTaskCommand } = await import('@aws-sdk/client-sqs');
+    await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+    const back = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: src!,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+    expect(back.Messages?.[0]?.Body).toBe('poison');
+    expect(back.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+  });
+});
