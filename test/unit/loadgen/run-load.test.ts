@@ -48,15 +48,13 @@ function fakeApi(options: { failFirst503?: number } = {}) {
       orderId = key;
       byKey.set(key, orderId);
     }
-    res
-      .writeHead(202, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          orderId,
-          sequence: body.sequence,
-          messageIds: { fifo: 'f', standard: 's' },
-        }),
-      );
+    res.writeHead(202, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        orderId,
+        sequence: body.sequence,
+        messageIds: { fifo: 'f', standard: 's' },
+      }),
+    );
   });
   return {
     seen,
