@@ -2,12 +2,21 @@ import {
   type CommandSpec,
   choiceOption,
   intOption,
+  numberOption,
   parseCommandLine,
   runMain,
 } from '../shared/src/cli/args';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
+import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
 
-const FAULT_PRESETS = ['none', 'realistic', 'demo', 'chaos'] as const;
+/** One flag per knob of the emulator's fault model; each overrides the chosen preset's rate. */
+const RATE_FLAGS: Record<string, keyof FaultConfig> = {
+  'duplicate-rate': 'duplicateRate',
+  'surviving-copy-rate': 'survivingCopyRate',
+  'reorder-rate': 'reorderRate',
+  'false-empty-rate': 'falseEmptyRate',
+  'short-poll-skip-rate': 'shortPollSkipRate',
+};
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -46,6 +55,16 @@ const spec: CommandSpec = {
       description: 'standard-queue fault model preset',
       default: 'demo',
     },
+    ...Object.fromEntries(
+      Object.entries(RATE_FLAGS).map(([flag, knob]) => [
+        flag,
+        {
+          type: 'string' as const,
+          value: '<0..1>',
+          description: `fault model: ${knob} (overrides the preset's)`,
+        },
+      ]),
+    ),
     'data-dir': {
       type: 'string',
       value: '<dir>',
@@ -76,7 +95,13 @@ async function main(): Promise<number | undefined> {
   const port = intOption(values, 'port', { min: 0, max: 65535 })!;
   const apiPort = intOption(values, 'api-port', { min: 0, max: 65535 })!;
   const seed = intOption(values, 'seed', { min: 0, max: 0xffffffff });
-  const faults = choiceOption(values, 'faults', FAULT_PRESETS)!;
+  const preset = choiceOption(values, 'faults', FAULT_PRESETS)!;
+  const rates: Partial<FaultConfig> = {};
+  for (const [flag, knob] of Object.entries(RATE_FLAGS)) {
+    const rate = numberOption(values, flag, { min: 0, max: 1 });
+    if (rate !== undefined) rates[knob] = rate;
+  }
+  const faults = Object.keys(rates).length === 0 ? preset : { ...PRESETS[preset], ...rates };
   const logLevel = choiceOption(values, 'log-level', LOG_LEVELS)!;
   const functionLogLevel: FunctionLogLevel = logLevel === 'debug' ? 'DEBUG' : 'WARN';
   const host = String(values.host);

@@ -270,6 +270,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   try {
     const sqs = createSqsEmulator({
       seed,
+      region,
       ...(options.faults !== undefined ? { faults: options.faults } : {}),
     });
     cleanups.push(async () => {
@@ -297,6 +298,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         dynamodb: dynamodb.handle,
         health: () => ({
           seed,
+          faults: sqs.faults(),
           servicesOnly: Boolean(options.servicesOnly),
           components: {
             sqs: 'running',

@@ -40,6 +40,8 @@ export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'head
   }
   const url = new URL(req.url ?? '/', 'http://edge');
   if (req.method === 'GET' && url.pathname === HEALTH_PATH) return 'health';
+  // The emulator's control endpoints (clock, faults), so tests in another process can drive it.
+  if (url.pathname.startsWith('/_emulator/')) return 'sqs';
   const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
   if (req.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
     return 'sqs';
