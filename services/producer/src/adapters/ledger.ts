@@ -1,0 +1,145 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import {
+  type AcceptedRecord,
+  acceptedSk,
+  ORDER_SK,
+  type OrderIndexRecord,
+  orderPk,
+  runPk,
+  SK_PREFIX,
+  sequenceCounterSk,
+} from '../../../../shared/src/ledger';
+import type { LedgerPort } from '../domain/ports';
+import type { QueueFacts } from '../domain/status';
+
+export class DynamoLedger implements LedgerPort {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getOrderIndex(orderId: string): Promise<OrderIndexRecord | undefined> {
+    const out = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: orderPk(orderId), sk: ORDER_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item as OrderIndexRecord | undefined;
+  }
+
+  async getAccepted(runId: string, orderId: string): Promise<AcceptedRecord | undefined> {
+    const out = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item as AcceptedRecord | undefined;
+  }
+
+  async nextSequence(runId: string, customerId: string): Promise<number> {
+    const out = await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: sequenceCounterSk(customerId) },
+        UpdateExpression: 'ADD #value :one',
+        ExpressionAttributeNames: { '#value': 'value' },
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(out.Attributes?.value);
+  }
+
+  async putAcceptedIfAbsent(record: AcceptedRecord): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: record,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async putOrderIndex(record: OrderIndexRecord): Promise<void> {
+    await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
+  }
+
+  async countRequest(runId: string, orderId: string): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
+        UpdateExpression: 'ADD requests :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  async setMessageIds(
+    runId: string,
+    orderId: string,
+    ids: Record<QueueKind, string>,
+  ): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
+        UpdateExpression: 'SET messageIds = :ids',
+        ExpressionAttributeValues: { ':ids': ids },
+      }),
+    );
+  }
+
+  async queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts> {
+    const [deliveries, effects, finalFailures] = await Promise.all([
+      this.count(runId, `${SK_PREFIX.delivery(queue)}${orderId}#`),
+      this.count(runId, `${SK_PREFIX.effect(queue)}${orderId}#`),
+      this.count(runId, `${SK_PREFIX.failure(queue)}${orderId}#`, true),
+    ]);
+    return { deliveries, effects, finalFailures };
+  }
+
+  private async count(runId: string, prefix: string, finalOnly = false): Promise<number> {
+    let total = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ...(finalOnly ? { FilterExpression: '#final = :true' } : {}),
+          ExpressionAttributeNames: finalOnly ? { '#final': 'final' } : undefined,
+          ExpressionAttributeValues: {
+            ':pk': runPk(runId),
+            ':prefix': prefix,
+            ...(finalOnly ? { ':true': true } : {}),
+          },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      total += out.Count ?? 0;
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  }
+}

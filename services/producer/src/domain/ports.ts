@@ -1,0 +1,33 @@
+import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { AcceptedRecord, OrderIndexRecord, OrderMessage } from '../../../../shared/src/ledger';
+import type { QueueFacts } from './status';
+
+/** What the producer needs from the ledger table; the adapter speaks DynamoDB. */
+export interface LedgerPort {
+  getOrderIndex(orderId: string): Promise<OrderIndexRecord | undefined>;
+  getAccepted(runId: string, orderId: string): Promise<AcceptedRecord | undefined>;
+  /** Atomically takes the customer's next sequence number. */
+  nextSequence(runId: string, customerId: string): Promise<number>;
+  /** Writes the accepted record unless one exists; false when it already did. */
+  putAcceptedIfAbsent(record: AcceptedRecord): Promise<boolean>;
+  putOrderIndex(record: OrderIndexRecord): Promise<void>;
+  countRequest(runId: string, orderId: string): Promise<void>;
+  setMessageIds(runId: string, orderId: string, ids: Record<QueueKind, string>): Promise<void>;
+  queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
+}
+
+export interface QueuePort {
+  /** Sends one order to one queue and answers its message id; transient errors are retried inside. */
+  send(queue: QueueKind, message: OrderMessage): Promise<string>;
+}
+
+/** A queue stayed unreachable after the retries. */
+export class QueueUnavailableError extends Error {
+  constructor(
+    readonly queue: QueueKind,
+    options?: ErrorOptions,
+  ) {
+    super(`queue ${queue} is unavailable`, options);
+    this.name = 'QueueUnavailableError';
+  }
+}

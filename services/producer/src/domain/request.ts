@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import {
+  type FieldError,
+  type OrderInput,
+  orderIdSchema,
+  runIdSchema,
+  validateOrder,
+} from '../../../../shared/src/order';
+
+/** What the producer answers to a request it rejects before writing anything. */
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: 400 | 404 | 413 | 415 | 422,
+    message: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+export interface RawRequest {
+  headers: Record<string, string | undefined> | null;
+  body: string | null;
+  isBase64Encoded: boolean;
+}
+
+export interface ParsedOrderRequest {
+  runId: string;
+  /** The client's Idempotency-Key, when it sent one. */
+  idempotencyKey?: string;
+  input: OrderInput;
+  payloadHash: string;
+}
+
+/** HTTP header names are case-insensitive; API Gateway passes them as the client sent them. */
+export function header(headers: RawRequest['headers'], name: string): string | undefined {
+  if (!headers) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const mediaType = value.split(';')[0]?.trim().toLowerCase() ?? '';
+  return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+}
+
+/** JSON with object keys sorted, so the same order sent twice hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function payloadHash(input: OrderInput): string {
+  return createHash('sha256').update(canonicalJson(input)).digest('hex');
+}
+
+export function validId(
+  value: string,
+  schema: typeof orderIdSchema | typeof runIdSchema,
+  what: string,
+): string {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new RequestError(400, `${what} ${parsed.error.issues[0]?.message ?? 'is malformed'}`, [
+      { path: what, message: parsed.error.issues[0]?.message ?? 'is malformed' },
+    ]);
+  }
+  return parsed.data;
+}
+
+/** Checks a POST /orders request in the order a client can fix it: media type, size, JSON, fields. */
+export function parseOrderRequest(
+  req: RawRequest,
+  limits: { maxBodyBytes: number; defaultRunId: string },
+): ParsedOrderRequest {
+  if (!isJsonContentType(header(req.headers, 'content-type'))) {
+    throw new RequestError(415, 'Content-Type must be application/json');
+  }
+  const raw = req.body ?? '';
+  const bytes = req.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.byteLength > limits.maxBodyBytes) {
+    throw new RequestError(
+      413,
+      `request body is ${bytes.byteLength} bytes; the limit is ${limits.maxBodyBytes}`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new RequestError(415, 'request body is not valid JSON');
+  }
+  const runHeader = header(req.headers, 'x-run-id');
+  const runId =
+    runHeader === undefined ? limits.defaultRunId : validId(runHeader, runIdSchema, 'X-Run-Id');
+  const keyHeader = header(req.headers, 'idempotency-key');
+  const idempotencyKey =
+    keyHeader === undefined ? undefined : validId(keyHeader, orderIdSchema, 'Idempotency-Key');
+  const result = validateOrder(body);
+  if (!result.ok) throw new RequestError(400, 'order is invalid', result.errors);
+  return {
+    runId,
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    input: result.value,
+    payloadHash: payloadHash(result.value),
+  };
+}

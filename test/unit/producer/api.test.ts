@@ -1,0 +1,380 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import { SqsQueues } from '../../../services/producer/src/adapters/queues';
+import { createApiHandler, loadProducerConfig } from '../../../services/producer/src/app';
+import { payloadHash } from '../../../services/producer/src/domain/request';
+import getFixture from '../../events/apigateway/get-order.json';
+import postFixture from '../../events/apigateway/post-order.json';
+
+const ENV_VARS = {
+  LEDGER_TABLE_NAME: 'ledger',
+  FIFO_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders.fifo',
+  STANDARD_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders-standard',
+  MAX_BODY_BYTES: '1024',
+  DEFAULT_RUN_ID: 'adhoc',
+};
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+
+const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
+
+function makeHandler() {
+  const config = loadProducerConfig(ENV_VARS);
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  const sqs = new SQSClient({ region: 'eu-west-1' });
+  return createApiHandler(config, {
+    ledger: new DynamoLedger(documents, config.ledgerTableName),
+    queues: new SqsQueues(sqs, config.queueUrls, { attempts: 4, baseDelayMs: 0, maxDelayMs: 0 }),
+    logger: silent as never,
+    now: () => 1_764_050_000_000,
+    newOrderId: () => 'generated-id',
+  });
+}
+
+function post(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
+  return { ...(postFixture as unknown as APIGatewayProxyEvent), ...overrides };
+}
+
+const validBody = JSON.parse(postFixture.body) as Record<string, unknown>;
+
+function writes(): number {
+  return ddb.commandCalls(PutCommand).length + ddb.commandCalls(UpdateCommand).length;
+}
+
+beforeEach(() => {
+  ddb.reset();
+  sqsMock.reset();
+  ddb.on(GetCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({ Attributes: { value: 1 } });
+  sqsMock
+    .on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL })
+    .resolves({ MessageId: 'fifo-msg' })
+    .on(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL })
+    .resolves({ MessageId: 'std-msg' });
+});
+
+describe('POST /orders', () => {
+  it('accepts an order, assigns a sequence and sends it to both queues', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
+
+    // Act
+    const res = await makeHandler()(post());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toEqual({
+      orderId: 'generated-id',
+      sequence: 7,
+      messageIds: { fifo: 'fifo-msg', standard: 'std-msg' },
+    });
+    const fifo = sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL });
+    expect(fifo[0]?.args[0].input).toMatchObject({
+      MessageGroupId: 'cust-1',
+      MessageDeduplicationId: 'generated-id',
+      MessageAttributes: { runId: { DataType: 'String', StringValue: 'run-unit' } },
+    });
+    const std = sqsMock.commandCalls(SendMessageCommand, {
+      QueueUrl: ENV_VARS.STANDARD_QUEUE_URL,
+    });
+    expect(std[0]?.args[0].input.MessageGroupId).toBeUndefined();
+    expect(JSON.parse(std[0]?.args[0].input.MessageBody ?? '{}')).toMatchObject({
+      orderId: 'generated-id',
+      runId: 'run-unit',
+      sequence: 7,
+      amount: 10,
+    });
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(puts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          pk: 'RUN#run-unit',
+          sk: 'ACCEPTED#generated-id',
+          type: 'accepted',
+          sequence: 7,
+          requests: 1,
+          payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        }),
+        expect.objectContaining({ pk: 'ORDER#generated-id', sk: 'ORDER', runId: 'run-unit' }),
+      ]),
+    );
+  });
+
+  it("uses the client's sequence and Idempotency-Key without taking a counter value", async () => {
+    const res = await makeHandler()(
+      post({
+        headers: { ...postFixture.headers, 'idempotency-key': 'client-key-1' },
+        body: JSON.stringify({ ...validBody, sequence: 3 }),
+      }),
+    );
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'client-key-1', sequence: 3 });
+    const counterCalls = ddb
+      .commandCalls(UpdateCommand)
+      .filter((c) => String(c.args[0].input.Key?.sk).startsWith('COUNTER#'));
+    expect(counterCalls).toHaveLength(0);
+  });
+
+  it('reuses the order of a client retry and re-sends it to both queues', async () => {
+    // Prepare
+    const body = { ...validBody } as never;
+    ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
+      Item: { pk: 'ORDER#key-9', sk: 'ORDER', runId: 'run-old', orderId: 'key-9' },
+    });
+    ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
+      Item: {
+        runId: 'run-old',
+        orderId: 'key-9',
+        customerId: 'cust-1',
+        sequence: 4,
+        acceptedAt: 5,
+        payloadHash: payloadHash(body),
+      },
+    });
+
+    // Act
+    const res = await makeHandler()(
+      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } }),
+    );
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 4 });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
+    expect(updates).toContain('ADD requests :one');
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+  });
+
+  it('answers 422 when an Idempotency-Key is reused for a different order', async () => {
+    ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
+      Item: { runId: 'run-old', orderId: 'key-9' },
+    });
+    ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
+      Item: { runId: 'run-old', orderId: 'key-9', payloadHash: 'something-else' },
+    });
+    const res = await makeHandler()(
+      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } }),
+    );
+    expect(res.statusCode).toBe(422);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(writes()).toBe(0);
+  });
+
+  it('treats a lost race on the accepted record as the winner retry', async () => {
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+    ddb
+      .on(GetCommand, { Key: { pk: 'ORDER#race-1', sk: 'ORDER' } })
+      .resolvesOnce({})
+      .resolves({ Item: { runId: 'run-unit', orderId: 'race-1' } });
+    ddb.on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#race-1' } }).resolves({
+      Item: {
+        runId: 'run-unit',
+        orderId: 'race-1',
+        customerId: 'cust-1',
+        sequence: 2,
+        acceptedAt: 1,
+        payloadHash: payloadHash(validBody as never),
+      },
+    });
+    const res = await makeHandler()(
+      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'race-1' } }),
+    );
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'race-1', sequence: 2 });
+  });
+
+  it.each([
+    ['a non-JSON content type', { headers: { 'Content-Type': 'text/plain' } }, 415],
+    ['no content type', { headers: {} }, 415],
+    ['a body that is not JSON', { body: '{"customerId":' }, 415],
+    [
+      'a body over the limit',
+      { body: JSON.stringify({ ...validBody, pad: 'x'.repeat(2000) }) },
+      413,
+    ],
+    [
+      'a base64 body over the limit',
+      {
+        isBase64Encoded: true,
+        body: Buffer.from(`${postFixture.body}${' '.repeat(1100)}`).toString('base64'),
+      },
+      413,
+    ],
+    [
+      'a malformed Idempotency-Key',
+      { headers: { ...postFixture.headers, 'Idempotency-Key': 'has space' } },
+      400,
+    ],
+    ['a malformed X-Run-Id', { headers: { ...postFixture.headers, 'X-Run-Id': 'a#b' } }, 400],
+  ])('rejects %s and writes nothing', async (_what, overrides, status) => {
+    const res = await makeHandler()(post(overrides as Partial<APIGatewayProxyEvent>));
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(res.body).message).toEqual(expect.any(String));
+    expect(writes()).toBe(0);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('accepts a base64 body within the limit', async () => {
+    const res = await makeHandler()(
+      post({ isBase64Encoded: true, body: Buffer.from(postFixture.body).toString('base64') }),
+    );
+    expect(res.statusCode).toBe(202);
+  });
+
+  it('answers 400 with field errors for an invalid order', async () => {
+    const res = await makeHandler()(
+      post({
+        body: JSON.stringify({
+          ...validBody,
+          items: [{ sku: 'sku-1', quantity: 0, unitPrice: 5 }],
+        }),
+      }),
+    );
+    expect(res.statusCode).toBe(400);
+    const body = JSON.parse(res.body);
+    expect(body.errors).toEqual([
+      expect.objectContaining({ path: 'items[0].quantity', message: expect.any(String) }),
+    ]);
+    expect(writes()).toBe(0);
+  });
+
+  it('retries a throttled send and succeeds', async () => {
+    const throttled = Object.assign(new Error('slow down'), {
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    sqsMock
+      .on(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL })
+      .rejectsOnce(throttled)
+      .resolves({ MessageId: 'std-msg' });
+    const res = await makeHandler()(post());
+    expect(res.statusCode).toBe(202);
+    expect(
+      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL }),
+    ).toHaveLength(2);
+  });
+
+  it('answers 503 with a generic message when a queue stays unavailable', async () => {
+    const down = Object.assign(new Error('secret internal detail'), {
+      name: 'InternalError',
+      $metadata: { httpStatusCode: 500 },
+    });
+    sqsMock.on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }).rejects(down);
+    const res = await makeHandler()(post());
+    expect(res.statusCode).toBe(503);
+    expect(res.body).not.toContain('secret');
+    expect(
+      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
+    ).toHaveLength(4);
+  });
+
+  it('does not retry a permanent SQS error', async () => {
+    const missing = Object.assign(new Error('no such queue'), {
+      name: 'QueueDoesNotExist',
+      $metadata: { httpStatusCode: 400 },
+    });
+    sqsMock.on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }).rejects(missing);
+    const res = await makeHandler()(post());
+    expect(res.statusCode).toBe(503);
+    expect(
+      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
+    ).toHaveLength(1);
+  });
+
+  it('answers 500 without detail when the ledger fails', async () => {
+    ddb.on(PutCommand).rejects(new Error('table exploded'));
+    const res = await makeHandler()(post());
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('exploded');
+  });
+});
+
+describe('GET /orders/{orderId}', () => {
+  function countFor(prefix: string, count: number) {
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'RUN#run-unit', ':prefix': prefix } })
+      .resolves({ Count: count });
+  }
+
+  beforeEach(() => {
+    ddb.on(QueryCommand).resolves({ Count: 0 });
+    ddb.on(GetCommand, { Key: { pk: 'ORDER#order-1', sk: 'ORDER' } }).resolves({
+      Item: {
+        orderId: 'order-1',
+        runId: 'run-unit',
+        customerId: 'cust-1',
+        sequence: 1,
+        acceptedAt: 10,
+      },
+    });
+  });
+
+  it('reports processed, delivered and accepted per queue', async () => {
+    countFor('DELIVERY#fifo#order-1#', 2);
+    countFor('EFFECT#fifo#order-1#', 1);
+    countFor('DELIVERY#standard#order-1#', 1);
+    const res = await makeHandler()(getFixture as unknown as APIGatewayProxyEvent);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({
+      orderId: 'order-1',
+      customerId: 'cust-1',
+      sequence: 1,
+      runId: 'run-unit',
+      acceptedAt: 10,
+      fifo: { status: 'processed', deliveries: 2, effects: 1 },
+      standard: { status: 'delivered', deliveries: 1, effects: 0 },
+    });
+  });
+
+  it('reports dlq after a final failure', async () => {
+    ddb
+      .on(QueryCommand, {
+        ExpressionAttributeValues: {
+          ':pk': 'RUN#run-unit',
+          ':prefix': 'FAILURE#standard#order-1#',
+          ':true': true,
+        },
+      })
+      .resolves({ Count: 1 });
+    countFor('DELIVERY#standard#order-1#', 3);
+    const res = await makeHandler()(getFixture as unknown as APIGatewayProxyEvent);
+    expect(JSON.parse(res.body).standard.status).toBe('dlq');
+    expect(JSON.parse(res.body).fifo.status).toBe('accepted');
+  });
+
+  it('answers 404 for an unknown order and 400 for a malformed id', async () => {
+    const handler = makeHandler();
+    const missing = await handler({
+      ...(getFixture as unknown as APIGatewayProxyEvent),
+      pathParameters: { orderId: 'nope' },
+    });
+    expect(missing.statusCode).toBe(404);
+    const bad = await handler({
+      ...(getFixture as unknown as APIGatewayProxyEvent),
+      pathParameters: { orderId: 'a#b' },
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+});
+
+describe('loadProducerConfig', () => {
+  it('fails at cold start without a queue url', () => {
+    const { FIFO_QUEUE_URL: _, ...rest } = ENV_VARS;
+    expect(() => loadProducerConfig(rest)).toThrow(/FIFO_QUEUE_URL/);
+  });
+});
