@@ -388,6 +388,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memorySizeMb),
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      // The deployed functions run nodejs24.x; the SDK's warning about this machine's Node 20
+      // would otherwise repeat in every environment's log.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       [ENV.LEDGER_TABLE_NAME]: config.tables.ledger.name,
       [ENV.IDEMPOTENCY_TABLE_NAME]: config.tables.idempotency.name,
       [ENV.FIFO_QUEUE_URL]: cloud.queueUrls.fifo,
