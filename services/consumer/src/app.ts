@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import {
+  BatchProcessor,
+  EventType,
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ENV } from '../../../shared/src/config/function-env';
+import {
+  type BatchProcessing,
+  pipelineConfig,
+  QUEUE_KINDS,
+  type QueueKind,
+} from '../../../shared/src/config/pipeline';
+import {
+  ConfigError,
+  type Env,
+  getBooleanFromEnv,
+  getEnumFromEnv,
+  getNumberFromEnv,
+  getOptionalStringFromEnv,
+  getStringFromEnv,
+} from '../../../shared/src/env';
+import {
+  type DeliveryRecord,
+  deliverySk,
+  type EffectRecord,
+  effectSk,
+  failureSk,
+  runPk,
+} from '../../../shared/src/ledger';
+import { type Delivery, parseDelivery } from './domain/delivery';
+import { decideFaults, type FaultConfig, InjectedFaultError } from './domain/faults';
+import type { ConsumerLedgerPort } from './domain/ports';
+
+export type IdempotencyKeyField = 'orderId' | 'messageId';
+
+export interface ConsumerFunctionConfig {
+  queue: QueueKind;
+  ledgerTableName: string;
+  batchProcessing: BatchProcessing;
+  maxReceiveCount: number;
+  idempotency: {
+    enabled: boolean;
+    /** Required when enabled. */
+    tableName?: string;
+    key: IdempotencyKeyField;
+    expiresAfterSeconds: number;
+    keyPrefix: string;
+  };
+  faults: FaultConfig;
+}
+
+/** Reads the consumer's configuration; throws at cold start when something is missing or wrong. */
+export function loadConsumerConfig(env: Env = process.env): ConsumerFunctionConfig {
+  const queue = getEnumFromEnv(ENV.QUEUE_KIND, QUEUE_KINDS, undefined, env);
+  const enabled = getBooleanFromEnv(ENV.IDEMPOTENCY_ENABLED, true, env);
+  const maxReceiveCount = getNumberFromEnv(
+    ENV.MAX_RECEIVE_COUNT,
+    pipelineConfig.queues[queue].dlq.maxReceiveCount,
+    env,
+  );
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) {
+    throw new ConfigError(`environment variable ${ENV.MAX_RECEIVE_COUNT} must be an integer >= 1`);
+  }
+  const rate = (name: string): number => {
+    const value = getNumberFromEnv(name, 0, env);
+    if (value < 0 || value > 1) {
+      throw new ConfigError(`environment variable ${name} must be between 0 and 1`);
+    }
+    return value;
+  };
+  return {
+    queue,
+    ledgerTableName: getStringFromEnv(ENV.LEDGER_TABLE_NAME, env),
+    batchProcessing: getEnumFromEnv(
+      ENV.BATCH_PROCESSING,
+      ['sequential', 'parallel'] as const,
+      pipelineConfig.consumers[queue].processing,
+      env,
+    ),
+    maxReceiveCount,
+    idempotency: {
+      enabled,
+      ...(enabled ? { tableName: getStringFromEnv(ENV.IDEMPOTENCY_TABLE_NAME, env) } : {}),
+      key: getEnumFromEnv(ENV.IDEMPOTENCY_KEY, ['orderId', 'messageId'] as const, 'orderId', env),
+      expiresAfterSeconds: getNumberFromEnv(
+        ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS,
+        pipelineConfig.idempotency.expiresAfterSeconds,
+        env,
+      ),
+      keyPrefix: getOptionalStringFromEnv(
+        ENV.IDEMPOTENCY_KEY_PREFIX,
+        pipelineConfig.idempotency.keyPrefix[queue],
+        env,
+      ),
+    },
+    faults: {
+      seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
+      firstAttemptFailureRate: rate(ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE),
+      slowRate: rate(ENV.FAULT_SLOW_RATE),
+      slowMs: getNumberFromEnv(ENV.FAULT_SLOW_MS, 0, env),
+      poisonPrefix: getOptionalStringFromEnv(ENV.FAULT_POISON_PREFIX, '', env),
+    },
+  };
+}
+
+export interface ConsumerDeps {
+  ledger: ConsumerLedgerPort;
+  /** Required when idempotency is enabled (DynamoDBPersistenceLayer in production). */
+  persistenceStore?: BasePersistenceLayer;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
+  now?: () => number;
+  newId?: () => string;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The idempotent function's payload: what is hashed for the key and for payload validation. */
+interface EffectInput {
+  orderId: string;
+  messageId: string;
+  runId: string;
+  customerId: string;
+  sequence: number;
+  amount: number;
+  currency: string;
+  acceptedAt: number;
+  items: { sku: string; quantity: number; unitPrice: number }[];
+}
+
+/** The result stored with the idempotency record and answered to duplicates. */
+export interface EffectResult {
+  applyIndex: number;
+  committedAt: number;
+}
+
+/** Tells the caller whether the effect body ran, or a stored result answered instead. */
+interface RunMarker {
+  ran: boolean;
+}
+
+export type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+export function createConsumerHandler(
+  config: ConsumerFunctionConfig,
+  deps: ConsumerDeps,
+): ConsumerHandler {
+  const { ledger, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const newId = deps.newId ?? randomUUID;
+  const sleep = deps.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined));
+  const { queue } = config;
+
+  const applyEffect = async (input: EffectInput, marker: RunMarker): Promise<EffectResult> => {
+    marker.ran = true;
+    const applyIndex = await ledger.nextApplyIndex(input.runId, queue, input.customerId);
+    const committedAt = now();
+    const effect: EffectRecord = {
+      pk: runPk(input.runId),
+      sk: effectSk(queue, input.orderId, newId()),
+      type: 'effect',
+      runId: input.runId,
+      queue,
+      orderId: input.orderId,
+      customerId: input.customerId,
+      sequence: input.sequence,
+      messageId: input.messageId,
+      applyIndex,
+      acceptedAt: input.acceptedAt,
+      committedAt,
+    };
+    await ledger.putEffect(effect);
+    return { applyIndex, committedAt };
+  };
+
+  let idempotencyConfig: IdempotencyConfig | undefined;
+  let apply: (input: EffectInput, marker: RunMarker) => Promise<EffectResult> = applyEffect;
+  if (config.idempotency.enabled) {
+    if (!deps.persistenceStore) {
+      throw new ConfigError('idempotency is enabled but no persistence store was given');
+    }
+    idempotencyConfig = new IdempotencyConfig({
+      // The order id survives every copy SQS makes and every client retry the producer re-sends;
+      // the message id only survives SQS's own redeliveries (the experiment that shows the gap).
+      eventKeyJmesPath: config.idempotency.key,
+      // Same key with a different order is a bug upstream: Powertools raises
+      // IdempotencyValidationError instead of answering with the other order's result.
+      payloadValidationJmesPath: '[customerId, sequence, amount, currency, items]',
+      throwOnNoIdempotencyKey: true,
+      expiresAfterSeconds: config.idempotency.expiresAfterSeconds,
+    });
+    apply = makeIdempotent(applyEffect, {
+      persistenceStore: deps.persistenceStore,
+      config: idempotencyConfig,
+      // Per queue, so one order is applied once on EACH queue rather than once overall.
+      keyPrefix: config.idempotency.keyPrefix,
+      dataIndexArgument: 0,
+    });
+  }
+
+  async function recordFailure(delivery: Delivery, error: unknown): Promise<void> {
+    const { message } = delivery;
+    await ledger.putFailure({
+      pk: runPk(message.runId),
+      sk: failureSk(queue, message.orderId, newId()),
+      type: 'failure',
+      runId: message.runId,
+      queue,
+      orderId: message.orderId,
+      customerId: message.customerId,
+      sequence: message.sequence,
+      messageId: delivery.messageId,
+      receiveCount: delivery.receiveCount,
+      final: delivery.receiveCount >= config.maxReceiveCount,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      failedAt: now(),
+    });
+  }
+
+  async function handleRecord(record: SQSRecord): Promise<EffectResult> {
+    const delivery = parseDelivery(record);
+    const { message } = delivery;
+    logger.appendKeys({ orderId: message.orderId, runId: message.runId });
+    try {
+      const delivered: DeliveryRecord = {
+        pk: runPk(message.runId),
+        sk: deliverySk(queue, message.orderId, newId()),
+        type: 'delivery',
+        runId: message.runId,
+        queue,
+        orderId: message.orderId,
+        customerId: message.customerId,
+        sequence: message.sequence,
+        messageId: delivery.messageId,
+        receiveCount: delivery.receiveCount,
+        ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
+        sentAt: delivery.sentAt,
+        firstReceivedAt: delivery.firstReceivedAt,
+        receivedAt: now(),
+        outcome: 'pending',
+      };
+      // Every receive is counted before any dedup, so the report sees duplicates the
+      // idempotency layer hides.
+      await ledger.putDelivery(delivered);
+      const key = { pk: delivered.pk, sk: delivered.sk };
+      try {
+        const fault = decideFaults(config.faults, message.orderId, delivery.receiveCount);
+        if (fault.delayMs > 0) await sleep(fault.delayMs);
+        if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
+        const marker: RunMarker = { ran: false };
+        const result = await apply(
+          {
+            orderId: message.orderId,
+            messageId: delivery.messageId,
+            runId: message.runId,
+            customerId: message.customerId,
+            sequence: message.sequence,
+            amount: message.amount,
+            currency: message.currency,
+            acceptedAt: message.acceptedAt,
+            items: message.items,
+          },
+          marker,
+        );
+        const outcome = marker.ran ? 'applied' : 'suppressed';
+        await ledger.setDeliveryOutcome(key, outcome);
+        logger.info('delivery handled', { outcome, applyIndex: result.applyIndex });
+        return result;
+      } catch (err) {
+        logger.warn('delivery failed', {
+          receiveCount: delivery.receiveCount,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        await ledger.setDeliveryOutcome(key, 'failed');
+        await recordFailure(delivery, err);
+        throw err;
+      }
+    } finally {
+      logger.removeKeys(['orderId', 'runId']);
+    }
+  }
+
+  return async (event, context) => {
+    idempotencyConfig?.registerLambdaContext(context);
+    if (queue === 'fifo') {
+      // FIFO: records of one group must apply in order. The FIFO processor runs them one by one
+      // and, at the first failure, reports that record and every later one as failed without
+      // running them, so SQS redelivers the rest of the group in order and nothing jumps ahead.
+      return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
+        context,
+        throwOnFullBatchFailure: false,
+      });
+    }
+    // Standard: `parallel` runs a batch's records concurrently, so even a customer's orders that
+    // arrived in order inside one batch may apply in any order (faster, on top of the queue's own
+    // best-effort order); `sequential` keeps the batch's order but still inherits the queue's.
+    return processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), {
+      context,
+      throwOnFullBatchFailure: false,
+      processInParallel: config.batchProcessing === 'parallel',
+    });
+  };
+}

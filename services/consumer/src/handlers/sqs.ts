@@ -1,0 +1,29 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createDocumentClient, createDynamoDbClient } from '../../../../shared/src/aws-clients';
+import { createLogger } from '../../../../shared/src/logger';
+import { DynamoConsumerLedger } from '../adapters/ledger';
+import { createConsumerHandler, loadConsumerConfig } from '../app';
+
+// Module scope runs once per execution environment: config errors fail the cold start, and
+// clients (with their keep-alive connections) are reused by every warm invocation.
+const config = loadConsumerConfig();
+const logger = createLogger(`consumer-${config.queue}`);
+const idempotencyTable = config.idempotency.tableName;
+const consume = createConsumerHandler(config, {
+  ledger: new DynamoConsumerLedger(createDocumentClient(), config.ledgerTableName),
+  ...(idempotencyTable
+    ? {
+        persistenceStore: new DynamoDBPersistenceLayer({
+          tableName: idempotencyTable,
+          awsSdkV3Client: createDynamoDbClient(),
+        }),
+      }
+    : {}),
+  logger,
+});
+
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  return consume(event, context);
+};
