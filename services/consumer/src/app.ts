@@ -291,6 +291,8 @@ export function createConsumerHandler(
       // FIFO: records of one group must apply in order. The FIFO processor runs them one by one
       // and, at the first failure, reports that record and every later one as failed without
       // running them, so SQS redelivers the rest of the group in order and nothing jumps ahead.
+      // (`skipGroupOnError` would keep other groups going; stopping the whole batch is the
+      // simpler guarantee and the cost is only a redelivery of records that did not run.)
       return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
         context,
         throwOnFullBatchFailure: false,

@@ -1,0 +1,210 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
+import { createConsumerHandler, loadConsumerConfig } from '../../../services/consumer/src/app';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
+import standardFixture from '../../events/sqs/standard-batch.json';
+
+// The real Powertools idempotency against dynalite, the local cloud's DynamoDB, in-process.
+const { idempotency, ledger } = pipelineConfig.tables;
+const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
+const context = {
+  functionName: 'consumer',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+let server: Server;
+let client: DynamoDBClient;
+let documents: DynamoDBDocumentClient;
+
+beforeAll(async () => {
+  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  documents = DynamoDBDocumentClient.from(client);
+  await client.send(
+    new CreateTableCommand({
+      TableName: idempotency.name,
+      KeySchema: [{ AttributeName: idempotency.partitionKey, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: idempotency.partitionKey, AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await client.send(
+    new CreateTableCommand({
+      TableName: ledger.name,
+      KeySchema: [
+        { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
+        { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: ledger.partitionKey, AttributeType: 'S' },
+        { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+});
+
+afterAll(async () => {
+  client.destroy();
+  await new Promise<void>((resolve, reject) =>
+    server.close((err) => (err ? reject(err) : resolve())),
+  );
+});
+
+function makeConsumer(env: Record<string, string>) {
+  const config = loadConsumerConfig({
+    LEDGER_TABLE_NAME: ledger.name,
+    IDEMPOTENCY_TABLE_NAME: idempotency.name,
+    ...env,
+  });
+  return createConsumerHandler(config, {
+    ledger: new DynamoConsumerLedger(documents, ledger.name),
+    ...(config.idempotency.enabled
+      ? {
+          persistenceStore: new DynamoDBPersistenceLayer({
+            tableName: idempotency.name,
+            awsSdkV3Client: client,
+          }),
+        }
+      : {}),
+    logger: silent as never,
+  });
+}
+
+/** One record of the fixture, moved to its own run so tests do not share ledger rows. */
+function record(runId: string, index: number, changes: Record<string, unknown> = {}): SQSRecord {
+  const source = structuredClone(standardFixture.Records[index]) as unknown as SQSRecord;
+  const body = JSON.parse(source.body) as Record<string, unknown>;
+  const orderId = `${runId}-${String(body.orderId)}`;
+  source.body = JSON.stringify({ ...body, runId, orderId, ...changes });
+  return source;
+}
+
+const eventOf = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+async function readRun(runId: string) {
+  const out = await documents.send(
+    new QueryCommand({
+      TableName: ledger.name,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `RUN#${runId}` },
+    }),
+  );
+  const items = out.Items ?? [];
+  return {
+    deliveries: items.filter((i) => i.type === 'delivery') as DeliveryRecord[],
+    effects: items.filter((i) => i.type === 'effect') as EffectRecord[],
+    failures: items.filter((i) => i.type === 'failure') as FailureRecord[],
+  };
+}
+
+describe('consumer with Powertools idempotency on dynalite', () => {
+  it('suppresses a duplicate delivery and keeps the apply index exact', async () => {
+    // Prepare
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });
+    const first = record('dup', 0);
+
+    // Act
+    const r1 = await consume(eventOf(first), context);
+    const r2 = await consume(eventOf(structuredClone(first)), context);
+    const r3 = await consume(eventOf(record('dup', 1)), context);
+
+    // Assess
+    expect([r1, r2, r3]).toEqual([
+      { batchItemFailures: [] },
+      { batchItemFailures: [] },
+      { batchItemFailures: [] },
+    ]);
+    const run = await readRun('dup');
+    expect(run.deliveries.map((d) => `${d.orderId}:${d.outcome}`).sort()).toEqual([
+      'dup-order-1:applied',
+      'dup-order-1:suppressed',
+      'dup-order-2:applied',
+    ]);
+    expect(run.effects.map((e) => `${e.orderId}:${e.applyIndex}`).sort()).toEqual([
+      'dup-order-1:1',
+      'dup-order-2:2',
+    ]);
+  });
+
+  it('applies the same order once on each queue thanks to the per-queue key prefix', async () => {
+    // Prepare
+    const fifo = makeConsumer({ QUEUE_KIND: 'fifo' });
+    const standard = makeConsumer({ QUEUE_KIND: 'standard' });
+
+    // Act
+    await fifo(eventOf(record('both', 0)), context);
+    await standard(eventOf(record('both', 0)), context);
+
+    // Assess
+    const run = await readRun('both');
+    expect(run.effects.map((e) => `${e.queue}:${e.applyIndex}`).sort()).toEqual([
+      'fifo:1',
+      'standard:1',
+    ]);
+    expect(run.deliveries.every((d) => d.outcome === 'applied')).toBe(true);
+  });
+
+  it('lets a producer re-send through when keyed on the message id, not on the order id', async () => {
+    // Prepare: the producer's retry sends the same order again, so SQS gives it a new message id.
+    const byMessage = makeConsumer({ QUEUE_KIND: 'standard', IDEMPOTENCY_KEY: 'messageId' });
+    const original = record('msgkey', 0);
+    const resent = { ...structuredClone(original), messageId: 'resent-message-id' };
+
+    // Act
+    await byMessage(eventOf(original), context);
+    await byMessage(eventOf(resent), context);
+
+    // Assess
+    const run = await readRun('msgkey');
+    expect(run.effects.map((e) => e.applyIndex).sort()).toEqual([1, 2]);
+  });
+
+  it('fails a reused order id with a different payload and records the failure', async () => {
+    // Prepare
+    const consume = makeConsumer({ QUEUE_KIND: 'standard' });
+    const original = record('reuse', 0);
+    const changed = record('reuse', 0, { amount: 999 });
+    changed.attributes.ApproximateReceiveCount = '3';
+
+    // Act
+    await consume(eventOf(original), context);
+    const response = await consume(eventOf(changed), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: changed.messageId }] });
+    const run = await readRun('reuse');
+    expect(run.effects).toHaveLength(1);
+    expect(run.failures).toHaveLength(1);
+    expect(run.failures[0]).toMatchObject({ final: true, receiveCount: 3 });
+    expect(run.failures[0]?.error).toMatch(/^IdempotencyValidationError/);
+  });
+
+  it('applies a duplicate twice when idempotency is off', async () => {
+    // Prepare
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', IDEMPOTENCY_ENABLED: 'false' });
+    const first = record('off', 0);
+
+    // Act
+    await consume(eventOf(first, structuredClone(first)), context);
+
+    // Assess
+    const run = await readRun('off');
+    expect(run.effects.map((e) => e.applyIndex).sort()).toEqual([1, 2]);
+    expect(run.deliveries.map((d) => d.outcome)).toEqual(['applied', 'applied']);
+  });
+});

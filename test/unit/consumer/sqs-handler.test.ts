@@ -1,0 +1,302 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
+import { createConsumerHandler, loadConsumerConfig } from '../../../services/consumer/src/app';
+import { ConfigError } from '../../../shared/src/env';
+import fifoFixture from '../../events/sqs/fifo-batch.json';
+import standardFixture from '../../events/sqs/standard-batch.json';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
+const context = {
+  functionName: 'consumer',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+const BASE_ENV = {
+  LEDGER_TABLE_NAME: 'ledger',
+  IDEMPOTENCY_TABLE_NAME: 'idempotency',
+  IDEMPOTENCY_ENABLED: 'false',
+  MAX_RECEIVE_COUNT: '3',
+};
+
+const fifoEvent = () => structuredClone(fifoFixture) as unknown as SQSEvent;
+const standardEvent = () => structuredClone(standardFixture) as unknown as SQSEvent;
+
+function makeHandler(env: Record<string, string>, sleep = async (_ms: number) => {}) {
+  const config = loadConsumerConfig({ ...BASE_ENV, ...env });
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  let id = 0;
+  return createConsumerHandler(config, {
+    ledger: new DynamoConsumerLedger(documents, config.ledgerTableName),
+    logger: silent as never,
+    now: () => 1_764_050_001_000,
+    newId: () => `id-${++id}`,
+    sleep,
+  });
+}
+
+/** The ledger writes in call order, as `kind:orderId[:detail]`. */
+function ledgerWrites(): string[] {
+  return ddb.calls().map((call) => {
+    const input = call.args[0].input as {
+      Item?: { type: string; orderId: string; outcome?: string };
+      Key?: { sk: string };
+      ExpressionAttributeValues?: Record<string, unknown>;
+    };
+    if (input.Item) {
+      const extra = input.Item.outcome ? `:${input.Item.outcome}` : '';
+      return `${input.Item.type}:${input.Item.orderId}${extra}`;
+    }
+    const sk = input.Key?.sk ?? '';
+    if (sk.startsWith('COUNTER#')) return `counter:${sk}`;
+    return `outcome:${sk.split('#')[2]}:${String(input.ExpressionAttributeValues?.[':outcome'])}`;
+  });
+}
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(PutCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
+});
+
+describe('consumer handler', () => {
+  it('writes the delivery before the effect and marks it applied', async () => {
+    // Prepare
+    const handler = makeHandler({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });
+
+    // Act
+    const response = await handler(standardEvent(), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ledgerWrites()).toEqual([
+      'delivery:order-1:pending',
+      'counter:COUNTER#apply#standard#cust-1',
+      'effect:order-1',
+      'outcome:order-1:applied',
+      'delivery:order-2:pending',
+      'counter:COUNTER#apply#standard#cust-1',
+      'effect:order-2',
+      'outcome:order-2:applied',
+    ]);
+    const effect = ddb.commandCalls(PutCommand)[1]?.args[0].input.Item;
+    expect(effect).toMatchObject({
+      pk: 'RUN#run-unit',
+      sk: 'EFFECT#standard#order-1#id-2',
+      queue: 'standard',
+      applyIndex: 7,
+      committedAt: 1_764_050_001_000,
+      acceptedAt: 1764050000000,
+    });
+  });
+
+  it('fails the rest of a FIFO batch after the first failure without running it', async () => {
+    // Prepare
+    const handler = makeHandler({ QUEUE_KIND: 'fifo', FAULT_POISON_PREFIX: 'order-1' });
+    const event = fifoEvent();
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+      event.Records.map((r) => r.messageId),
+    );
+    expect(ledgerWrites()).toEqual([
+      'delivery:order-1:pending',
+      'outcome:order-1:failed',
+      'failure:order-1',
+    ]);
+    expect(ddb.commandCalls(PutCommand)[1]?.args[0].input.Item).toMatchObject({
+      type: 'failure',
+      queue: 'fifo',
+      receiveCount: 1,
+      final: false,
+      error: 'InjectedFaultError: injected poison failure for order order-1',
+    });
+  });
+
+  it('reports only the failed record of a standard batch and marks the last receive final', async () => {
+    // Prepare
+    const handler = makeHandler({ QUEUE_KIND: 'standard', FAULT_POISON_PREFIX: 'order-2' });
+    const event = standardEvent();
+    const poisoned = event.Records[1];
+    if (!poisoned) throw new Error('fixture needs two records');
+    poisoned.attributes.ApproximateReceiveCount = '3';
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: poisoned.messageId }] });
+    const failure = ddb
+      .commandCalls(PutCommand)
+      .map((c) => c.args[0].input.Item)
+      .find((item) => item?.type === 'failure');
+    expect(failure).toMatchObject({ orderId: 'order-2', receiveCount: 3, final: true });
+    expect(ledgerWrites()).toContain('outcome:order-1:applied');
+  });
+
+  it('fails a malformed message without writing to the ledger', async () => {
+    // Prepare
+    const handler = makeHandler({ QUEUE_KIND: 'standard' });
+    const event = standardEvent();
+    event.Records = event.Records.slice(0, 1);
+    const record = event.Records[0];
+    if (!record) throw new Error('fixture needs a record');
+    record.body = '{"hello":"world"}';
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('stalls a slow first attempt by FAULT_SLOW_MS before applying', async () => {
+    // Prepare
+    const slept: number[] = [];
+    const handler = makeHandler(
+      { QUEUE_KIND: 'fifo', FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: '90000', FAULT_SEED: '7' },
+      async (ms) => {
+        slept.push(ms);
+      },
+    );
+
+    // Act
+    const response = await handler(fifoEvent(), context);
+
+    // Assess
+    expect(slept).toEqual([90000, 90000]);
+    expect(response.batchItemFailures).toHaveLength(0);
+  });
+
+  it('passes the per-queue key prefix and the order id to Powertools idempotency', async () => {
+    // Prepare
+    const config = loadConsumerConfig({
+      ...BASE_ENV,
+      QUEUE_KIND: 'fifo',
+      IDEMPOTENCY_ENABLED: 'true',
+    });
+    const powertoolsClient = new DynamoDBClient({ region: 'eu-west-1' });
+    const idempotencyDdb = mockClient(powertoolsClient);
+    idempotencyDdb.on(PutItemCommand).resolves({});
+    idempotencyDdb.on(UpdateItemCommand).resolves({});
+    const handler = createConsumerHandler(config, {
+      ledger: new DynamoConsumerLedger(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+        config.ledgerTableName,
+      ),
+      persistenceStore: new DynamoDBPersistenceLayer({
+        tableName: 'idempotency',
+        awsSdkV3Client: powertoolsClient,
+      }),
+      logger: silent as never,
+    });
+
+    // Act
+    const response = await handler(fifoEvent(), context);
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(0);
+    const ids = idempotencyDdb
+      .commandCalls(PutItemCommand)
+      .map((c) => c.args[0].input.Item?.id?.S ?? '');
+    expect(ids).toHaveLength(2);
+    expect(ids.every((id) => id.startsWith('consumer-fifo#'))).toBe(true);
+    expect(new Set(ids).size).toBe(2);
+    expect(idempotencyDdb.commandCalls(PutItemCommand)[0]?.args[0].input.TableName).toBe(
+      'idempotency',
+    );
+  });
+});
+
+describe('loadConsumerConfig', () => {
+  it('fills defaults from the pipeline config', () => {
+    // Prepare / Act
+    const config = loadConsumerConfig({
+      QUEUE_KIND: 'standard',
+      LEDGER_TABLE_NAME: 'ledger',
+      IDEMPOTENCY_TABLE_NAME: 'idempotency',
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      queue: 'standard',
+      batchProcessing: 'parallel',
+      maxReceiveCount: 3,
+      idempotency: { enabled: true, key: 'orderId', keyPrefix: 'consumer-standard' },
+      faults: { firstAttemptFailureRate: 0, slowRate: 0, poisonPrefix: '' },
+    });
+  });
+
+  it.each([
+    ['QUEUE_KIND is missing', { LEDGER_TABLE_NAME: 'l', IDEMPOTENCY_TABLE_NAME: 'i' }],
+    [
+      'QUEUE_KIND is unknown',
+      { QUEUE_KIND: 'lifo', LEDGER_TABLE_NAME: 'l', IDEMPOTENCY_TABLE_NAME: 'i' },
+    ],
+    [
+      'the idempotency table is missing while enabled',
+      { QUEUE_KIND: 'fifo', LEDGER_TABLE_NAME: 'l' },
+    ],
+    ['IDEMPOTENCY_KEY is unknown', { ...BASE_ENV, QUEUE_KIND: 'fifo', IDEMPOTENCY_KEY: 'body' }],
+    ['a fault rate is above 1', { ...BASE_ENV, QUEUE_KIND: 'fifo', FAULT_SLOW_RATE: '1.5' }],
+    ['MAX_RECEIVE_COUNT is 0', { ...BASE_ENV, QUEUE_KIND: 'fifo', MAX_RECEIVE_COUNT: '0' }],
+  ])('throws ConfigError when %s', (_name, env) => {
+    // Act / Assess
+    expect(() => loadConsumerConfig(env)).toThrow(ConfigError);
+  });
+
+  it('needs no idempotency table when idempotency is off', () => {
+    // Act
+    const config = loadConsumerConfig({
+      ...BASE_ENV,
+      QUEUE_KIND: 'fifo',
+      IDEMPOTENCY_TABLE_NAME: '',
+    });
+
+    // Assess
+    expect(config.idempotency.enabled).toBe(false);
+    expect(config.idempotency.tableName).toBeUndefined();
+  });
+});
+
+describe('handlers/sqs module', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('builds the handler from process.env when imported', () => {
+    // Prepare
+    process.env = { ...saved, ...BASE_ENV, QUEUE_KIND: 'fifo', AWS_REGION: 'eu-west-1' };
+
+    // Act
+    let handler: unknown;
+    jest.isolateModules(() => {
+      handler = require('../../../services/consumer/src/handlers/sqs').handler;
+    });
+
+    // Assess
+    expect(typeof handler).toBe('function');
+  });
+
+  it('fails at import when the configuration is incomplete', () => {
+    // Prepare
+    process.env = { ...saved, QUEUE_KIND: 'fifo', LEDGER_TABLE_NAME: '' };
+
+    // Act / Assess
+    jest.isolateModules(() => {
+      expect(() => require('../../../services/consumer/src/handlers/sqs')).toThrow(
+        'environment variable LEDGER_TABLE_NAME is required',
+      );
+    });
+  });
+});
