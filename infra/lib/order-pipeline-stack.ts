@@ -18,6 +18,24 @@ import { QueueWithDlq } from './constructs/queue-with-dlq';
 
 const ROOT = resolve(__dirname, '../..');
 
+/**
+ * DynamoDB actions per caller, exactly what the code sends (test/infra reads the adapters and
+ * Powertools' persistence layer to check this list): no Scan, no batch or stream actions.
+ */
+export const TABLE_ACTIONS = {
+  /** Accepted + order-index puts, sequence counter updates, GET /orders/{orderId} lookups. */
+  producerLedger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+  /** Delivery, effect and failure records (puts), outcomes and apply counters (updates). */
+  consumerLedger: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /** Powertools DynamoDBPersistenceLayer: get, conditional put, update, delete on failure. */
+  idempotency: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+  ],
+} as const;
+
 /** The handler modules NodejsFunction bundles; the local cloud runs the same files. */
 export const HANDLER_ENTRIES = {
   producer: resolve(ROOT, 'services/producer/src/handlers/api.ts'),
@@ -81,7 +99,7 @@ export class OrderPipelineStack extends Stack {
       environment: { ...sharedEnv, [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes) },
     });
     // Accepted and order-index records, the sequence counter, and GET /orders/{orderId} reads.
-    this.ledgerTable.grantReadWriteData(this.producer.fn);
+    this.ledgerTable.grant(this.producer.fn, ...TABLE_ACTIONS.producerLedger);
     for (const kind of QUEUE_KINDS) this.queues[kind].queue.grantSendMessages(this.producer.fn);
 
     this.consumers = {} as Record<QueueKind, ConsumerFunction>;
@@ -93,6 +111,8 @@ export class OrderPipelineStack extends Stack {
         queue: this.queues[kind].queue,
         ledgerTable: this.ledgerTable,
         idempotencyTable: this.idempotencyTable,
+        ledgerActions: TABLE_ACTIONS.consumerLedger,
+        idempotencyActions: TABLE_ACTIONS.idempotency,
         entry: entries.consumer,
         functionName: `${id}-${consumerConfig.functionId}`,
         environment: sharedEnv,

@@ -14,6 +14,9 @@ export interface ConsumerFunctionProps {
   queue: Queue;
   ledgerTable: Table;
   idempotencyTable: Table;
+  /** DynamoDB actions the consumer may call on each table (nothing else is granted). */
+  ledgerActions: readonly string[];
+  idempotencyActions: readonly string[];
   entry: string;
   functionName: string;
   /** Shared variables (table names, queue urls, run id) the stack gives every function. */
@@ -78,9 +81,7 @@ export class ConsumerFunction extends Construct {
     });
     this.function.fn.addEventSource(this.eventSource);
 
-    // The delivery record and the effect record are writes; reads find the per-customer counter.
-    props.ledgerTable.grantReadWriteData(this.function.fn);
-    // Powertools' persistence layer reads, conditionally writes, updates and deletes its records.
-    props.idempotencyTable.grantReadWriteData(this.function.fn);
+    props.ledgerTable.grant(this.function.fn, ...props.ledgerActions);
+    props.idempotencyTable.grant(this.function.fn, ...props.idempotencyActions);
   }
 }
