@@ -195,6 +195,8 @@ export class Queue {
   readonly createdAt: number;
   lastModifiedAt: number;
   private messages: StoredMessage[] = [];
+  /** FIFO only: each group's messages in send order, groups in order of first arrival. */
+  private readonly groups = new Map<string, StoredMessage[]>();
   private deletedCount = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   private readonly dedup = new Map<
@@ -351,7 +353,18 @@ export class Queue {
       ...(m.traceHeader !== undefined ? { traceHeader: m.traceHeader } : {}),
     };
     this.messages.push(stored);
+    if (this.fifo) this.groupOf(stored).push(stored);
     this.wake();
+  }
+
+  private groupOf(m: StoredMessage): StoredMessage[] {
+    const g = m.groupId ?? '';
+    let list = this.groups.get(g);
+    if (!list) {
+      list = [];
+      this.groups.set(g, list);
+    }
+    return list;
   }
 
   /** Puts an existing message (a DLQ move or a move task) at the tail, keeping its identity. */
@@ -368,6 +381,7 @@ export class Queue {
       copy.sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
     }
     this.messages.push(copy);
+    if (this.fifo) this.groupOf(copy).push(copy);
     this.wake();
   }
 
@@ -462,33 +476,38 @@ export class Queue {
 
     if (this.fifo) {
       // A group is blocked while any of its messages is in flight; a receive fills its batch from
-      // one group, oldest first, before moving to the next group.
-      const blocked = new Set<string>();
-      const order: string[] = [];
-      const byGroup = new Map<string, StoredMessage[]>();
-      for (const m of this.messages) {
-        if (m.deleted || this.expireRetention(m, now)) continue;
-        const g = m.groupId ?? '';
-        if (m.availableAt > now) {
-          blocked.add(g);
+      // one group, oldest first, before moving to the next group. Messages received before form
+      // a prefix of each group (receives take groups in order), so only that prefix is checked
+      // for in-flight messages: a receive costs O(groups + batch), not O(messages).
+      for (const [g, list] of this.groups) {
+        if (taken.length >= opts.max) break;
+        let head = 0;
+        while (
+          head < list.length &&
+          (list[head]!.deleted || this.expireRetention(list[head]!, now))
+        )
+          head++;
+        if (head > 0) list.splice(0, head);
+        if (list.length === 0) {
+          this.groups.delete(g);
           continue;
         }
-        if (blocked.has(g)) continue;
-        let list = byGroup.get(g);
-        if (!list) {
-          list = [];
-          byGroup.set(g, list);
-          order.push(g);
+        const available: StoredMessage[] = [];
+        let blocked = false;
+        for (const m of list) {
+          if (m.deleted) continue;
+          if (m.availableAt > now) {
+            blocked = m.receiveCount > 0;
+            break;
+          }
+          if (m.receiveCount === 0 && taken.length + available.length >= opts.max) break;
+          available.push(m);
         }
-        list.push(m);
-      }
-      for (const g of order) {
-        if (blocked.has(g)) continue;
-        for (const m of byGroup.get(g)!) {
+        if (blocked) continue;
+        for (const m of available) {
           if (taken.length >= opts.max) break;
           if (!take(m)) break;
         }
-        if (taken.length >= opts.max) break;
       }
       if (opts.attemptId)
         this.attempts.set(opts.attemptId, {
@@ -556,6 +575,7 @@ export class Queue {
   purge(): void {
     for (const m of this.messages) if (!m.deleted) this.markDeleted(m);
     this.messages = [];
+    this.groups.clear();
     this.deletedCount = 0;
     this.byReceipt.clear();
   }
