@@ -78,7 +78,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
   /** Takes the accepted record to reuse (a client retry) or writes a new one. */
   async function accept(req: ParsedOrderRequest): Promise<AcceptedRecord> {
     if (req.idempotencyKey !== undefined) {
-      const existing = await findExisting(req.idempotencyKey, req.payloadHash);
+      const existing = await findExisting(req.idempotencyKey, req.payloadHash, req.runId);
       if (existing) return existing;
     }
     const orderId = req.idempotencyKey ?? newOrderId();
@@ -100,7 +100,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     };
     if (!(await ledger.putAcceptedIfAbsent(record))) {
       // Another request with the same key won the race; answer as its retry.
-      const existing = await findExisting(orderId, req.payloadHash);
+      const existing = await findExisting(orderId, req.payloadHash, req.runId);
       if (existing) return existing;
       throw new Error(`accepted record for ${orderId} vanished after a conditional put failed`);
     }
@@ -117,11 +117,31 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     return record;
   }
 
-  async function findExisting(orderId: string, hash: string): Promise<AcceptedRecord | undefined> {
+  /**
+   * Finds the order a key already named. Without the index item it still looks in the request's
+   * run: a first attempt that stopped between the two writes must not block its own retry, so
+   * the missing index item is written now.
+   */
+  async function findExisting(
+    orderId: string,
+    hash: string,
+    runId: string,
+  ): Promise<AcceptedRecord | undefined> {
     const index = await ledger.getOrderIndex(orderId);
-    if (!index) return undefined;
-    const accepted = await ledger.getAccepted(index.runId, orderId);
+    const accepted = await ledger.getAccepted(index?.runId ?? runId, orderId);
     if (!accepted) return undefined;
+    if (!index && accepted.payloadHash === hash) {
+      await ledger.putOrderIndex({
+        pk: orderPk(orderId),
+        sk: ORDER_SK,
+        type: 'order',
+        orderId,
+        runId: accepted.runId,
+        customerId: accepted.customerId,
+        sequence: accepted.sequence,
+        acceptedAt: accepted.acceptedAt,
+      });
+    }
     if (accepted.payloadHash !== hash) {
       throw new RequestError(
         422,

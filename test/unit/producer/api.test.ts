@@ -43,8 +43,10 @@ function makeHandler() {
 }
 
 function post(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
-  return { ...(postFixture as unknown as APIGatewayProxyEvent), ...overrides };
+  return { ...(structuredClone(postFixture) as unknown as APIGatewayProxyEvent), ...overrides };
 }
+
+const getEvent = () => structuredClone(getFixture) as unknown as APIGatewayProxyEvent;
 
 const validBody = JSON.parse(postFixture.body) as Record<string, unknown>;
 
@@ -158,6 +160,34 @@ describe('POST /orders', () => {
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
   });
 
+  it('recovers a retry whose first attempt stopped before writing the order index', async () => {
+    // Prepare: the accepted record exists in the request's run, the ORDER# index item does not.
+    ddb.on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#half-1' } }).resolves({
+      Item: {
+        runId: 'run-unit',
+        orderId: 'half-1',
+        customerId: 'cust-1',
+        sequence: 6,
+        acceptedAt: 3,
+        payloadHash: payloadHash(validBody as never),
+      },
+    });
+
+    // Act
+    const res = await makeHandler()(
+      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'half-1' } }),
+    );
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'half-1', sequence: 6 });
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(puts).toEqual([
+      expect.objectContaining({ pk: 'ORDER#half-1', sk: 'ORDER', runId: 'run-unit', sequence: 6 }),
+    ]);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+  });
+
   it('answers 422 when an Idempotency-Key is reused for a different order', async () => {
     ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
       Item: { runId: 'run-old', orderId: 'key-9' },
@@ -174,28 +204,36 @@ describe('POST /orders', () => {
   });
 
   it('treats a lost race on the accepted record as the winner retry', async () => {
-    ddb
-      .on(PutCommand)
-      .rejectsOnce(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
-    ddb
-      .on(GetCommand, { Key: { pk: 'ORDER#race-1', sk: 'ORDER' } })
-      .resolvesOnce({})
-      .resolves({ Item: { runId: 'run-unit', orderId: 'race-1' } });
-    ddb.on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#race-1' } }).resolves({
-      Item: {
-        runId: 'run-unit',
-        orderId: 'race-1',
-        customerId: 'cust-1',
-        sequence: 2,
-        acceptedAt: 1,
-        payloadHash: payloadHash(validBody as never),
-      },
+    // Prepare: the winner wrote its accepted record between our lookup and our conditional put.
+    ddb.on(PutCommand).callsFake((input: { Item?: { type?: string } }) => {
+      if (input.Item?.type === 'accepted') {
+        throw new ConditionalCheckFailedException({ message: 'exists', $metadata: {} });
+      }
+      return {};
     });
+    ddb
+      .on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#race-1' } })
+      .resolvesOnce({})
+      .resolves({
+        Item: {
+          runId: 'run-unit',
+          orderId: 'race-1',
+          customerId: 'cust-1',
+          sequence: 2,
+          acceptedAt: 1,
+          payloadHash: payloadHash(validBody as never),
+        },
+      });
+
+    // Act
     const res = await makeHandler()(
       post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'race-1' } }),
     );
+
+    // Assess
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toMatchObject({ orderId: 'race-1', sequence: 2 });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
   });
 
   it.each([
@@ -328,7 +366,7 @@ describe('GET /orders/{orderId}', () => {
     countFor('DELIVERY#fifo#order-1#', 2);
     countFor('EFFECT#fifo#order-1#', 1);
     countFor('DELIVERY#standard#order-1#', 1);
-    const res = await makeHandler()(getFixture as unknown as APIGatewayProxyEvent);
+    const res = await makeHandler()(getEvent());
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body)).toEqual({
       orderId: 'order-1',
@@ -352,7 +390,7 @@ describe('GET /orders/{orderId}', () => {
       })
       .resolves({ Count: 1 });
     countFor('DELIVERY#standard#order-1#', 3);
-    const res = await makeHandler()(getFixture as unknown as APIGatewayProxyEvent);
+    const res = await makeHandler()(getEvent());
     expect(JSON.parse(res.body).standard.status).toBe('dlq');
     expect(JSON.parse(res.body).fifo.status).toBe('accepted');
   });
@@ -360,12 +398,12 @@ describe('GET /orders/{orderId}', () => {
   it('answers 404 for an unknown order and 400 for a malformed id', async () => {
     const handler = makeHandler();
     const missing = await handler({
-      ...(getFixture as unknown as APIGatewayProxyEvent),
+      ...getEvent(),
       pathParameters: { orderId: 'nope' },
     });
     expect(missing.statusCode).toBe(404);
     const bad = await handler({
-      ...(getFixture as unknown as APIGatewayProxyEvent),
+      ...getEvent(),
       pathParameters: { orderId: 'a#b' },
     });
     expect(bad.statusCode).toBe(400);
@@ -376,5 +414,38 @@ describe('loadProducerConfig', () => {
   it('fails at cold start without a queue url', () => {
     const { FIFO_QUEUE_URL: _, ...rest } = ENV_VARS;
     expect(() => loadProducerConfig(rest)).toThrow(/FIFO_QUEUE_URL/);
+  });
+});
+
+describe('handlers/api module', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('builds the handler from process.env when imported', () => {
+    // Prepare
+    process.env = { ...saved, ...ENV_VARS, AWS_REGION: 'eu-west-1' };
+
+    // Act
+    let handler: unknown;
+    jest.isolateModules(() => {
+      handler = require('../../../services/producer/src/handlers/api').handler;
+    });
+
+    // Assess
+    expect(typeof handler).toBe('function');
+  });
+
+  it('fails at import without the ledger table name', () => {
+    // Prepare
+    process.env = { ...saved, ...ENV_VARS, LEDGER_TABLE_NAME: '' };
+
+    // Act / Assess
+    jest.isolateModules(() => {
+      expect(() => require('../../../services/producer/src/handlers/api')).toThrow(
+        'environment variable LEDGER_TABLE_NAME is required',
+      );
+    });
   });
 });

@@ -1,113 +1,136 @@
-import { isTransientSqsError } from '../../../services/producer/src/adapters/queues';
-import { canonicalJson, header, payloadHash } from '../../../services/producer/src/domain/request';
+import {
+  canonicalJson,
+  header,
+  parseOrderRequest,
+  payloadHash,
+} from '../../../services/producer/src/domain/request';
 import { withRetries } from '../../../services/producer/src/domain/retry';
 import { queueStatus } from '../../../services/producer/src/domain/status';
 
+const order = {
+  customerId: 'cust-1',
+  items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
+  amount: 10,
+  currency: 'EUR',
+};
+
 describe('canonicalJson and payloadHash', () => {
-  it('ignores key order so a retried order hashes the same', () => {
-    const a = {
-      customerId: 'c',
-      items: [{ sku: 's', quantity: 1, unitPrice: 2 }],
-      amount: 2,
-      currency: 'EUR',
-    };
-    const b = {
-      currency: 'EUR',
-      amount: 2,
-      items: [{ unitPrice: 2, quantity: 1, sku: 's' }],
-      customerId: 'c',
-    };
-    expect(canonicalJson(a)).toBe(canonicalJson(b));
-    expect(payloadHash(a)).toBe(payloadHash(b));
+  it('hashes the same order the same whatever the key order', () => {
+    // Prepare
+    const reordered = { currency: 'EUR', amount: 10, items: order.items, customerId: 'cust-1' };
+
+    // Act / Assess
+    expect(canonicalJson(reordered)).toBe(canonicalJson(order));
+    expect(payloadHash(reordered as never)).toBe(payloadHash(order as never));
   });
 
-  it('tells different orders apart', () => {
-    const a = {
-      customerId: 'c',
-      items: [{ sku: 's', quantity: 1, unitPrice: 2 }],
-      amount: 2,
-      currency: 'EUR',
-    };
-    expect(payloadHash(a)).not.toBe(payloadHash({ ...a, currency: 'USD' }));
-    expect(payloadHash(a)).not.toBe(payloadHash({ ...a, sequence: 1 }));
+  it('hashes a different amount differently', () => {
+    // Act / Assess
+    expect(payloadHash({ ...order, amount: 11 } as never)).not.toBe(payloadHash(order as never));
   });
 });
 
 describe('header', () => {
   it('finds a header whatever its case', () => {
-    expect(header({ 'IDEMPOTENCY-key': 'k' }, 'Idempotency-Key')).toBe('k');
-    expect(header(null, 'x')).toBeUndefined();
+    // Act / Assess
+    expect(header({ 'IDEMPOTENCY-key': 'k1' }, 'Idempotency-Key')).toBe('k1');
+    expect(header(null, 'X-Run-Id')).toBeUndefined();
+  });
+});
+
+describe('parseOrderRequest', () => {
+  const limits = { maxBodyBytes: 1024, defaultRunId: 'adhoc' };
+
+  it('defaults the run id and accepts a JSON media type with parameters', () => {
+    // Prepare
+    const req = {
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(order),
+      isBase64Encoded: false,
+    };
+
+    // Act
+    const parsed = parseOrderRequest(req, limits);
+
+    // Assess
+    expect(parsed.runId).toBe('adhoc');
+    expect(parsed.idempotencyKey).toBeUndefined();
+    expect(parsed.payloadHash).toBe(payloadHash(parsed.input));
+  });
+
+  it('checks the size before parsing, so an oversized non-JSON body answers 413', () => {
+    // Prepare
+    const req = {
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(2000),
+      isBase64Encoded: false,
+    };
+
+    // Act / Assess
+    expect(() => parseOrderRequest(req, limits)).toThrow(
+      expect.objectContaining({ statusCode: 413 }),
+    );
   });
 });
 
 describe('withRetries', () => {
-  const noSleep = async () => {};
-
-  it('retries transient errors up to the attempt limit with capped delays', async () => {
+  it('retries transient errors with capped exponential full-jitter delays', async () => {
+    // Prepare
     const delays: number[] = [];
     let calls = 0;
     const op = async () => {
       calls++;
-      throw new Error('transient');
+      if (calls < 5) throw new Error('transient');
+      return 'ok';
     };
+
+    // Act
+    const result = await withRetries(
+      op,
+      () => true,
+      { attempts: 5, baseDelayMs: 100, maxDelayMs: 300 },
+      async (ms) => {
+        delays.push(ms);
+      },
+      () => 0.999,
+    );
+
+    // Assess
+    expect(result).toBe('ok');
+    expect(delays).toEqual([99, 199, 299, 299]);
+  });
+
+  it('gives up after the last attempt with the last error', async () => {
+    // Prepare
+    let calls = 0;
+    const op = async () => {
+      calls++;
+      throw new Error(`fail ${calls}`);
+    };
+
+    // Act / Assess
     await expect(
       withRetries(
         op,
         () => true,
-        { attempts: 4, baseDelayMs: 100, maxDelayMs: 250 },
-        async (ms) => {
-          delays.push(ms);
-        },
-        () => 0.999,
+        { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+        async () => {},
       ),
-    ).rejects.toThrow('transient');
-    expect(calls).toBe(4);
-    expect(delays).toEqual([99, 199, 249]);
-  });
-
-  it('stops at the first permanent error', async () => {
-    let calls = 0;
-    await expect(
-      withRetries(
-        async () => {
-          calls++;
-          throw new Error('permanent');
-        },
-        () => false,
-        undefined,
-        noSleep,
-      ),
-    ).rejects.toThrow('permanent');
-    expect(calls).toBe(1);
-  });
-
-  it('answers the first success', async () => {
-    let calls = 0;
-    const value = await withRetries(
-      async () => {
-        calls++;
-        if (calls < 3) throw new Error('again');
-        return 'ok';
-      },
-      () => true,
-      undefined,
-      noSleep,
-    );
-    expect(value).toBe('ok');
+    ).rejects.toThrow('fail 3');
     expect(calls).toBe(3);
   });
-});
 
-describe('isTransientSqsError', () => {
-  it.each([
-    [{ name: 'ThrottlingException' }, true],
-    [{ name: 'X', $metadata: { httpStatusCode: 503 } }, true],
-    [{ name: 'X', code: 'ECONNREFUSED' }, true],
-    [{ name: 'X', $retryable: {} }, true],
-    [{ name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } }, false],
-    ['a string', false],
-  ])('classifies %j as transient=%s', (err, expected) => {
-    expect(isTransientSqsError(err)).toBe(expected);
+  it('does not retry a permanent error', async () => {
+    // Prepare
+    let calls = 0;
+    const op = async () => {
+      calls++;
+      throw new Error('permanent');
+    };
+
+    // Act / Assess
+    await expect(withRetries(op, () => false)).rejects.toThrow('permanent');
+    expect(calls).toBe(1);
   });
 });
 
@@ -116,12 +139,9 @@ describe('queueStatus', () => {
     [{ deliveries: 0, effects: 0, finalFailures: 0 }, 'accepted'],
     [{ deliveries: 2, effects: 0, finalFailures: 0 }, 'delivered'],
     [{ deliveries: 3, effects: 0, finalFailures: 1 }, 'dlq'],
-    [{ deliveries: 2, effects: 1, finalFailures: 1 }, 'processed'],
-  ])('%j is %s', (facts, status) => {
-    expect(queueStatus(facts)).toEqual({
-      status,
-      deliveries: facts.deliveries,
-      effects: facts.effects,
-    });
+    [{ deliveries: 3, effects: 1, finalFailures: 1 }, 'processed'],
+  ])('maps %o to %s', (facts, status) => {
+    // Act / Assess
+    expect(queueStatus(facts).status).toBe(status);
   });
 });
