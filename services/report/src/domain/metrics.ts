@@ -107,9 +107,12 @@ export function analyzeDuplicates(deliveries: readonly DeliveryRecord[]): Duplic
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
   };
   for (const list of byOrder.values()) {
-    // The earliest receive is the delivery; every later one is the duplicate.
-    const extra = list.sort((a, b) => a.receivedAt - b.receivedAt).slice(1);
-    for (const d of extra) {
+    if (list.length < 2) continue;
+    // The earliest receive is the delivery; every later one is a duplicate.
+    let first = list[0]!;
+    for (const d of list) if (d.receivedAt < first.receivedAt) first = d;
+    for (const d of list) {
+      if (d === first) continue;
       if (d.receiveCount > 1) out.redelivered++;
       else out.copies++;
       out.byOutcome[d.outcome]++;
