@@ -56,7 +56,7 @@ describe('a failing record is retried after the visibility timeout', () => {
     // flight is not made visible again while its invocation still runs.
     let polls = 0;
     const advanceEveryFewPolls = async () => {
-      if (polls++ % 10 === 0) await target.advanceClock(VISIBILITY_MS);
+      if (polls++ % 5 === 0) await target.advanceClock(VISIBILITY_MS);
     };
     await waitFor(
       'all three processed on both queues',
