@@ -1,3 +1,4 @@
+import { isTransientSqsError } from '../../../services/producer/src/adapters/queues';
 import {
   canonicalJson,
   header,
@@ -143,5 +144,19 @@ describe('queueStatus', () => {
   ])('maps %o to %s', (facts, status) => {
     // Act / Assess
     expect(queueStatus(facts).status).toBe(status);
+  });
+});
+
+describe('isTransientSqsError', () => {
+  it.each([
+    [{ name: 'ThrottlingException' }, true],
+    [{ name: 'X', $metadata: { httpStatusCode: 503 } }, true],
+    [{ name: 'X', code: 'ECONNREFUSED' }, true],
+    [{ name: 'X', $retryable: {} }, true],
+    [{ name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } }, false],
+    ['a string', false],
+  ])('classifies %j as transient=%s', (err, expected) => {
+    // Act / Assess
+    expect(isTransientSqsError(err)).toBe(expected);
   });
 });
