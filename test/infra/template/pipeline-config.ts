@@ -1,0 +1,128 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV } from '../../../shared/src/config/function-env';
+import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import type { Synthesized } from '../support/synth';
+
+// The template must say what shared/src/config/pipeline.ts says: the local cloud builds from the
+// same object, so a drift here means local runs no longer predict AWS.
+/** Registers the tests; `get` returns the one synthesis shared by template.test.ts. */
+export function pipelineConfigTests(get: () => Synthesized): void {
+  let s!: Synthesized;
+  beforeAll(() => {
+    s = get();
+  });
+
+  const fnName = (functionId: string) => `${pipelineConfig.stackName}-${functionId}`;
+
+  describe.each(QUEUE_KINDS)('%s pipeline', (kind) => {
+    const q = pipelineConfig.queues[kind];
+    const c = pipelineConfig.consumers[kind];
+
+    it('creates the queue with the configured attributes and redrive', () => {
+      s.template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: q.name,
+        VisibilityTimeout: q.visibilityTimeoutSeconds,
+        MessageRetentionPeriod: q.retentionPeriodSeconds,
+        ReceiveMessageWaitTimeSeconds: q.receiveWaitTimeSeconds,
+        FifoQueue: q.fifo ? true : Match.absent(),
+        ContentBasedDeduplication: q.fifo ? q.contentBasedDeduplication : Match.absent(),
+        DeduplicationScope: q.deduplicationScope ?? Match.absent(),
+        FifoThroughputLimit: q.fifoThroughputLimit ?? Match.absent(),
+        RedrivePolicy: {
+          deadLetterTargetArn: Match.anyValue(),
+          maxReceiveCount: q.dlq.maxReceiveCount,
+        },
+      });
+    });
+
+    it('creates the DLQ with the same queue type', () => {
+      s.template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: q.dlq.name,
+        MessageRetentionPeriod: q.dlq.retentionPeriodSeconds,
+        FifoQueue: q.fifo ? true : Match.absent(),
+      });
+    });
+
+    it('keeps the visibility timeout at least 6x the consumer timeout', () => {
+      expect(q.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * c.timeoutSeconds);
+    });
+
+    it('sizes the consumer function from the config', () => {
+      s.template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(c.functionId),
+        Timeout: c.timeoutSeconds,
+        MemorySize: c.memorySizeMb,
+        Environment: {
+          Variables: Match.objectLike({
+            [ENV.QUEUE_KIND]: kind,
+            [ENV.BATCH_PROCESSING]: c.processing,
+            [ENV.MAX_RECEIVE_COUNT]: String(q.dlq.maxReceiveCount),
+            [ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS]: String(
+              pipelineConfig.idempotency.expiresAfterSeconds,
+            ),
+            [ENV.IDEMPOTENCY_KEY_PREFIX]: pipelineConfig.idempotency.keyPrefix[kind],
+            [ENV.DEFAULT_RUN_ID]: pipelineConfig.defaultRunId,
+          }),
+        },
+      });
+    });
+
+    it('maps the queue to the consumer with the configured batch, concurrency and window', () => {
+      const mappings = s.template.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: {
+          EventSourceArn: {
+            'Fn::GetAtt': [Match.stringLikeRegexp(`^${kind}queue[0-9A-F]{8}$`), 'Arn'],
+          },
+        },
+      });
+      const props = Object.values(mappings)[0]?.Properties;
+      expect(Object.keys(mappings)).toHaveLength(1);
+      expect(props.BatchSize).toBe(c.batchSize);
+      expect(props.ScalingConfig).toEqual({ MaximumConcurrency: c.maximumConcurrency });
+      expect(props.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(props.MaximumBatchingWindowInSeconds).toBe(
+        c.maxBatchingWindowSeconds > 0 ? c.maxBatchingWindowSeconds : undefined,
+      );
+    });
+  });
+
+  describe.each(Object.entries(pipelineConfig.tables))('%s table', (_name, table) => {
+    it('has the configured keys, TTL, PITR and on-demand billing', () => {
+      const keySchema = [{ AttributeName: table.partitionKey, KeyType: 'HASH' }];
+      if (table.sortKey) keySchema.push({ AttributeName: table.sortKey, KeyType: 'RANGE' });
+      s.template.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: table.name,
+        KeySchema: keySchema,
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: table.ttlAttribute
+          ? { AttributeName: table.ttlAttribute, Enabled: true }
+          : Match.absent(),
+        PointInTimeRecoverySpecification: {
+          PointInTimeRecoveryEnabled: table.pointInTimeRecovery,
+        },
+      });
+    });
+  });
+
+  describe('producer', () => {
+    it('is sized from the config and told the body limit and both queues', () => {
+      const p = pipelineConfig.producer;
+      s.template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: fnName(p.functionId),
+        Timeout: p.timeoutSeconds,
+        MemorySize: p.memorySizeMb,
+        Environment: {
+          Variables: Match.objectLike({
+            [ENV.MAX_BODY_BYTES]: String(pipelineConfig.api.maxBodyBytes),
+            [ENV.FIFO_QUEUE_URL]: Match.anyValue(),
+            [ENV.STANDARD_QUEUE_URL]: Match.anyValue(),
+          }),
+        },
+      });
+    });
+
+    it('names the stack from the config', () => {
+      expect(s.stack.stackName).toBe(pipelineConfig.stackName);
+    });
+  });
+}
