@@ -198,6 +198,8 @@ export class Queue {
   /** FIFO only: each group's messages in send order, groups in order of first arrival. */
   private readonly groups = new Map<string, StoredMessage[]>();
   private deletedCount = 0;
+  /** Index of the first message that may not be deleted: drains delete from the front. */
+  private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   private readonly dedup = new Map<
     string,
@@ -393,6 +395,7 @@ export class Queue {
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
       this.messages = this.messages.filter((x) => !x.deleted);
       this.deletedCount = 0;
+      this.head = 0;
     }
   }
 
@@ -519,7 +522,9 @@ export class Queue {
 
     if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate))
       return taken;
-    for (const m of this.messages) {
+    while (this.head < this.messages.length && this.messages[this.head]!.deleted) this.head++;
+    for (let i = this.head; i < this.messages.length; i++) {
+      const m = this.messages[i]!;
       if (taken.length >= opts.max) break;
       if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
       if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
@@ -575,6 +580,7 @@ export class Queue {
   purge(): void {
     for (const m of this.messages) if (!m.deleted) this.markDeleted(m);
     this.messages = [];
+    this.head = 0;
     this.groups.clear();
     this.deletedCount = 0;
     this.byReceipt.clear();
