@@ -225,6 +225,8 @@ export function createConsumerHandler(
   async function handleRecord(record: SQSRecord): Promise<EffectResult> {
     const delivery = parseDelivery(record);
     const { message } = delivery;
+    // appendKeys is logger-wide: with parallel processing another record's lines may carry this
+    // order id, so the lines below also name their order in their own data.
     logger.appendKeys({ orderId: message.orderId, runId: message.runId });
     try {
       const delivered: DeliveryRecord = {
@@ -269,10 +271,15 @@ export function createConsumerHandler(
         );
         const outcome = marker.ran ? 'applied' : 'suppressed';
         await ledger.setDeliveryOutcome(key, outcome);
-        logger.info('delivery handled', { outcome, applyIndex: result.applyIndex });
+        logger.info('delivery handled', {
+          order: message.orderId,
+          outcome,
+          applyIndex: result.applyIndex,
+        });
         return result;
       } catch (err) {
         logger.warn('delivery failed', {
+          order: message.orderId,
           receiveCount: delivery.receiveCount,
           error: err instanceof Error ? err.message : String(err),
         });
