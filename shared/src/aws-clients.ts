@@ -16,6 +16,11 @@ export interface ClientOptions {
   region?: string;
   /** Connections kept open per client; Lambda runs one batch at a time, CLIs run many requests. */
   maxSockets?: number;
+  /**
+   * Only for local targets, which check no signature but still need the SDK to sign: without
+   * this the SDK's default chain is used (environment, profile, role), as on AWS.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 function requestHandler(maxSockets: number): NodeHttpHandler {
@@ -29,6 +34,7 @@ function baseConfig(options: ClientOptions) {
   return {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
     requestHandler: requestHandler(options.maxSockets ?? 50),
   };
 }

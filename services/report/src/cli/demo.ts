@@ -68,7 +68,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       },
     });
     if (tty) process.stderr.write('\n');
-    const client = { endpoint: cloud.edgeUrl, region: cloud.region };
+    // The local cloud checks no signatures, but the SDK will not send unsigned requests.
+    const client = {
+      endpoint: cloud.edgeUrl,
+      region: cloud.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    };
     const data = await generateReport({
       runId,
       target: 'local',
