@@ -112,7 +112,12 @@ describe('AWS errors and limits', () => {
       ),
     ).rejects.toMatchObject({ name: 'InvalidAttributeValue' });
     await expect(
-      h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Bogus: '1' } as Record<string, string> })),
+      h.sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          Attributes: { Bogus: '1' } as Record<string, string>,
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'InvalidAttributeName' });
   });
 

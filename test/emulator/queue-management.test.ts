@@ -1,0 +1,153 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListDeadLetterSourceQueuesCommand,
+  ListMessageMoveTasksCommand,
+  ListQueuesCommand,
+  ListQueueTagsCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  StartMessageMoveTaskCommand,
+  TagQueueCommand,
+  UntagQueueCommand,
+} from '@aws-sdk/client-sqs';
+import { type Harness, startEmulator } from './helpers';
+
+describe('queue management', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startEmulator('none');
+  });
+  afterEach(() => h.stop());
+
+  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
+    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
+      .QueueUrl!;
+
+  it('returns the same URL for a repeated CreateQueue and refuses different attributes', async () => {
+    const url = await create('same', { VisibilityTimeout: '10' });
+    expect(await create('same', { VisibilityTimeout: '10' })).toBe(url);
+    await expect(create('same', { VisibilityTimeout: '11' })).rejects.toMatchObject({
+      name: 'QueueNameExists',
+    });
+  });
+
+  it('rejects a FIFO name without FifoQueue=true and names with bad characters', async () => {
+    await expect(create('orders.fifo')).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(create('bad name')).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(create('x'.repeat(81))).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('lists queues by prefix with paging, and forgets a deleted queue', async () => {
+    for (const n of ['a-1', 'a-2', 'a-3', 'b-1']) await create(n);
+    const page1 = await h.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'a-', MaxResults: 2 }));
+    expect(page1.QueueUrls).toHaveLength(2);
+    const page2 = await h.sqs.send(
+      new ListQueuesCommand({ QueueNamePrefix: 'a-', MaxResults: 2, NextToken: page1.NextToken! }),
+    );
+    expect(page2.QueueUrls?.map((u) => u.split('/').pop())).toEqual(['a-3']);
+    const url = await create('gone');
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'gone' }))).rejects.toMatchObject({
+      name: 'QueueDoesNotExist',
+    });
+  });
+
+  it('tags, lists and untags a queue', async () => {
+    const url = await create('tagged');
+    await h.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { team: 'orders', env: 'lab' } }));
+    await h.sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: ['env'] }));
+    const tags = await h.sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
+    expect(tags.Tags).toEqual({ team: 'orders' });
+  });
+
+  it('purges a queue once per 60 seconds', async () => {
+    const url = await create('purged');
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
+    await h.sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+    const attrs = await h.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    expect(attrs.Attributes?.ApproximateNumberOfMessages).toBe('0');
+    await expect(h.sqs.send(new PurgeQueueCommand({ QueueUrl: url }))).rejects.toMatchObject({
+      name: 'PurgeQueueInProgress',
+    });
+    h.emulator.clock.advance(60_000);
+    await expect(h.sqs.send(new PurgeQueueCommand({ QueueUrl: url }))).resolves.toBeDefined();
+  });
+
+  it('changes visibility in a batch and fails an entry whose message is not in flight', async () => {
+    const url = await create('vis');
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
+    const got = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 5 }),
+    );
+    const handle = got.Messages![0]!.ReceiptHandle!;
+    const out = await h.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: [{ Id: 'a', ReceiptHandle: handle, VisibilityTimeout: 100 }],
+      }),
+    );
+    expect(out.Successful?.map((s) => s.Id)).toEqual(['a']);
+    h.emulator.clock.advance(100_000);
+    const late = await h.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: [{ Id: 'b', ReceiptHandle: handle, VisibilityTimeout: 10 }],
+      }),
+    );
+    expect(late.Failed?.[0]).toMatchObject({ Id: 'b', Code: 'MessageNotInflight' });
+  });
+
+  it('lists the source queues of a DLQ and the move tasks started from it', async () => {
+    const dlq = await create('the-dlq');
+    const dlqArn = (
+      await h.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
+      )
+    ).Attributes!.QueueArn!;
+    const src = await create('the-source', {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
+    });
+    const sources = await h.sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq }));
+    expect(sources.queueUrls).toEqual([src]);
+    const { TaskHandle } = await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+    const tasks = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }));
+    expect(tasks.Results?.[0]).toMatchObject({
+      TaskHandle,
+      Status: 'COMPLETED',
+      SourceArn: dlqArn,
+    });
+    await expect(
+      h.sqs.send(
+        new StartMessageMoveTaskCommand({
+          SourceArn: src.replace(/.*\//, 'arn:aws:sqs:us-east-1:000000000000:'),
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('refuses a redrive policy that the DLQ RedriveAllowPolicy denies', async () => {
+    const dlq = await create('closed-dlq', {
+      RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'denyAll' }),
+    });
+    const dlqArn = (
+      await h.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
+      )
+    ).Attributes!.QueueArn!;
+    await expect(
+      create('denied', {
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }),
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+});
