@@ -168,7 +168,7 @@ function attributeBytes(attrs: Record<string, MessageAttributeValue>): number {
   return n;
 }
 
-function sendOne(ctx: Context, q: Queue, entry: Input): Output {
+function sendOne(_ctx: Context, q: Queue, entry: Input): Output {
   const body = str(entry, 'MessageBody')!;
   if (body.length === 0)
     throw errors.invalidParameter('The request must contain the parameter MessageBody.');
@@ -319,7 +319,7 @@ function mdSelected(m: StoredMessage, selected: Record<string, Output>): string 
   return Object.keys(selected).length ? m.md5OfAttributes : undefined;
 }
 
-function queueAttributes(ctx: Context, q: Queue, names: string[]): Record<string, string> {
+function queueAttributes(_ctx: Context, q: Queue, names: string[]): Record<string, string> {
   const counts = q.counts();
   const all: Record<string, string> = {
     ...q.attributes,

@@ -143,7 +143,11 @@ export function choiceOption<T extends string>(
  * Runs a CLI's main: user mistakes (UsageError, or any error with `expose = true`) print one line
  * and exit 2 or 1; anything else is a bug and keeps its stack.
  */
-export function runMain(main: () => Promise<number | undefined | void>, spec?: CommandSpec): void {
+export function runMain(
+  // biome-ignore lint/suspicious/noConfusingVoidType: mains that return nothing are allowed.
+  main: () => Promise<number | undefined | void>,
+  spec?: CommandSpec,
+): void {
   main().then(
     (code) => {
       if (typeof code === 'number') process.exitCode = code;
