@@ -52,7 +52,7 @@ export const PRESETS: Record<FaultPreset, FaultConfig> = {
   // The default: frequent enough that a 2,000-order demo shows a handful of each.
   demo: {
     duplicateRate: 5e-3,
-    survivingCopyRate: 5e-4,
+    survivingCopyRate: 1e-4,
     reorderRate: 0.05,
     falseEmptyRate: 0.1,
     shortPollSkipRate: 0.3,
