@@ -1,25 +1,16 @@
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CliError } from '../../../../shared/src/cli/args';
-import { STACK_OUTPUTS } from '../../../../shared/src/config/stack-outputs';
+import { readStackOutputs, requireOutput } from '../../../../shared/src/stack-outputs';
 
 /** The deployed API's url and key value, found from the stack's outputs. */
 export async function apiFromStack(
   stackName: string,
   clients: { cfn?: CloudFormationClient; apigw?: APIGatewayClient } = {},
 ): Promise<{ apiUrl: string; apiKey?: string }> {
-  const cfn = clients.cfn ?? new CloudFormationClient({});
-  let outputs: { OutputKey?: string; OutputValue?: string }[];
-  try {
-    const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-    outputs = out.Stacks?.[0]?.Outputs ?? [];
-  } catch (err) {
-    throw new CliError(`cannot read stack ${stackName}: ${(err as Error).message}`, { cause: err });
-  }
-  const get = (k: string) => outputs.find((o) => o.OutputKey === k)?.OutputValue;
-  const apiUrl = get(STACK_OUTPUTS.apiUrl);
-  if (!apiUrl) throw new CliError(`stack ${stackName} has no output ${STACK_OUTPUTS.apiUrl}`);
-  const keyId = get(STACK_OUTPUTS.apiKeyId);
+  const outputs = await readStackOutputs(stackName, clients.cfn);
+  const apiUrl = requireOutput(outputs, 'apiUrl', stackName);
+  const keyId = outputs.apiKeyId;
   if (!keyId) return { apiUrl };
   const apigw = clients.apigw ?? new APIGatewayClient({});
   try {

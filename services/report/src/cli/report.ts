@@ -15,7 +15,7 @@ import {
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { runIdSchema } from '../../../../shared/src/order';
 import { queueUrlByName } from '../adapters/queues';
-import { readStackOutputs, requireOutput } from '../adapters/stack-outputs';
+import { readStackOutputs, requireOutput } from '../../../../shared/src/stack-outputs';
 import { renderHtml } from '../domain/render-html';
 import { renderJson, renderMarkdown, renderTable } from '../domain/render-text';
 import type { ReportTarget } from '../domain/report';

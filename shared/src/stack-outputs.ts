@@ -1,6 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CliError } from '../../../../shared/src/cli/args';
-import { STACK_OUTPUTS, type StackOutputKey } from '../../../../shared/src/config/stack-outputs';
+import { CliError } from './cli/args';
+import { STACK_OUTPUTS, type StackOutputKey } from './config/stack-outputs';
 
 /** Reads the deployed stack's outputs by name; a missing stack or output is the user's to fix. */
 export async function readStackOutputs(
