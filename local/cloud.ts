@@ -1,8 +1,7 @@
-import { Agent } from 'node:http';
 import { resolve } from 'node:path';
 import {
   CreateTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -10,9 +9,13 @@ import {
   GetQueueAttributesCommand,
   type QueueAttributeName,
   SetQueueAttributesCommand,
-  SQSClient,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import {
+  createDynamoDbClient,
+  createSqsClient,
+  LOCAL_CREDENTIALS,
+} from '../shared/src/aws-clients';
 import { ENV } from '../shared/src/config/function-env';
 import {
   type BatchProcessing,
@@ -111,23 +114,9 @@ export const HANDLER_MODULES = {
   consumer: resolve(ROOT, 'services/consumer/src/handlers/sqs.ts'),
 } as const;
 
-/**
- * The local cloud checks no signatures, but the SDK signs every request and so needs some
- * credentials; fixed ones keep a machine without an AWS profile working. The shared client
- * factory takes its credentials from the environment (right for functions and CLIs), so the
- * cloud's own clients are built here.
- */
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
+/** An SQS client for the cloud's edge, signing with the fixed local credentials. */
 export function localSqsClient(endpoint: string, region = 'us-east-1'): SQSClient {
-  return new SQSClient({
-    endpoint,
-    region,
-    credentials: CREDENTIALS,
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
-    }),
-  });
+  return createSqsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxSockets: 64 });
 }
 
 function applyOverrides(
@@ -342,10 +331,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (options.servicesOnly) return cloud;
 
     const sqsClient = localSqsClient(edge.url, region);
-    const dynamoClient = new DynamoDBClient({
+    const dynamoClient = createDynamoDbClient({
       endpoint: edge.url,
       region,
-      credentials: CREDENTIALS,
+      credentials: LOCAL_CREDENTIALS,
     });
     cleanups.push(async () => {
       sqsClient.destroy();
@@ -381,8 +370,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       // What Lambda sets in every environment, plus the endpoint that points the SDK here.
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL: edge.url,
       AWS_LAMBDA_FUNCTION_NAME: name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',

@@ -23,6 +23,12 @@ export interface ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/**
+ * What clients of the local cloud or LocalStack sign with: those check no signature, but the SDK
+ * will not send a request it cannot sign, and a machine without an AWS profile must still work.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+
 function requestHandler(maxSockets: number): NodeHttpHandler {
   return new NodeHttpHandler({
     httpAgent: new Agent({ keepAlive: true, maxSockets }),

@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBClient as DynamoDb } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type LocalCloudOptions, localSqsClient, startLocalCloud } from '../../../local/cloud';
+import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 
 /**
@@ -80,10 +80,10 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
   });
   const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
-  const dynamodb = new DynamoDb({
+  const dynamodb = createDynamoDbClient({
     endpoint: cloud.edgeUrl,
     region: cloud.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: LOCAL_CREDENTIALS,
   });
   return {
     name: 'local',

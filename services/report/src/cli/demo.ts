@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { startLocalCloud } from '../../../../local/cloud';
-import { createDocumentClient, createSqsClient } from '../../../../shared/src/aws-clients';
+import {
+  createDocumentClient,
+  createSqsClient,
+  LOCAL_CREDENTIALS,
+} from '../../../../shared/src/aws-clients';
 import {
   type CommandSpec,
   intOption,
@@ -68,11 +72,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       },
     });
     if (tty) process.stderr.write('\n');
-    // The local cloud checks no signatures, but the SDK will not send unsigned requests.
     const client = {
       endpoint: cloud.edgeUrl,
       region: cloud.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      credentials: LOCAL_CREDENTIALS,
     };
     const data = await generateReport({
       runId,

@@ -1,7 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createDocumentClient, createSqsClient } from '../../../../shared/src/aws-clients';
+import {
+  createDocumentClient,
+  createSqsClient,
+  LOCAL_CREDENTIALS,
+} from '../../../../shared/src/aws-clients';
 import {
   CliError,
   type CommandSpec,
@@ -14,8 +18,8 @@ import {
 } from '../../../../shared/src/cli/args';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { runIdSchema } from '../../../../shared/src/order';
-import { queueUrlByName } from '../adapters/queues';
 import { readStackOutputs, requireOutput } from '../../../../shared/src/stack-outputs';
+import { queueUrlByName } from '../adapters/queues';
 import { renderHtml } from '../domain/render-html';
 import { renderJson, renderMarkdown, renderTable } from '../domain/render-text';
 import type { ReportTarget } from '../domain/report';
@@ -129,7 +133,11 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
       },
     };
   }
-  const client = { endpoint: args.endpoint, region: args.region ?? 'us-east-1' };
+  const client = {
+    endpoint: args.endpoint,
+    region: args.region ?? 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  };
   const sqsClient: SQSClient = createSqsClient(client);
   let fifo: string;
   let standard: string;
@@ -154,11 +162,6 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const args = parseReportArgs(argv);
-  if (!process.env.AWS_ACCESS_KEY_ID && args.target !== 'aws') {
-    // Local targets accept any credentials, but the SDK refuses to sign without some.
-    process.env.AWS_ACCESS_KEY_ID = 'test';
-    process.env.AWS_SECRET_ACCESS_KEY = 'test';
-  }
   const source = await resolveSource(args);
   const tty = process.stderr.isTTY;
   const data = await generateReport({
