@@ -203,12 +203,11 @@ export function createConsumerHandler(
     });
   }
 
-  async function recordFailure(delivery: Delivery, error: unknown): Promise<void> {
+  /** What the delivery and failure records of one receive share. */
+  function ledgerFields(delivery: Delivery) {
     const { message } = delivery;
-    await ledger.putFailure({
+    return {
       pk: runPk(message.runId),
-      sk: failureSk(queue, message.orderId, newId()),
-      type: 'failure',
       runId: message.runId,
       queue,
       orderId: message.orderId,
@@ -216,6 +215,14 @@ export function createConsumerHandler(
       sequence: message.sequence,
       messageId: delivery.messageId,
       receiveCount: delivery.receiveCount,
+    };
+  }
+
+  async function recordFailure(delivery: Delivery, error: unknown): Promise<void> {
+    await ledger.putFailure({
+      ...ledgerFields(delivery),
+      sk: failureSk(queue, delivery.message.orderId, newId()),
+      type: 'failure',
       final: delivery.receiveCount >= config.maxReceiveCount,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       failedAt: now(),
@@ -230,16 +237,9 @@ export function createConsumerHandler(
     logger.appendKeys({ orderId: message.orderId, runId: message.runId });
     try {
       const delivered: DeliveryRecord = {
-        pk: runPk(message.runId),
+        ...ledgerFields(delivery),
         sk: deliverySk(queue, message.orderId, newId()),
         type: 'delivery',
-        runId: message.runId,
-        queue,
-        orderId: message.orderId,
-        customerId: message.customerId,
-        sequence: message.sequence,
-        messageId: delivery.messageId,
-        receiveCount: delivery.receiveCount,
         ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
         sentAt: delivery.sentAt,
         firstReceivedAt: delivery.firstReceivedAt,

@@ -90,17 +90,12 @@ export function parseCommandLine(
   return values;
 }
 
-export function intOption(
-  values: ParsedValues,
-  name: string,
-  { min, max }: { min?: number; max?: number } = {},
-): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n)) {
-    throw new UsageError(`--${name} must be an integer, got "${String(raw)}"`);
-  }
+interface Range {
+  min?: number;
+  max?: number;
+}
+
+function checkedNumber(name: string, n: number, { min, max }: Range): number {
   if (min !== undefined && n < min)
     throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
   if (max !== undefined && n > max)
@@ -108,10 +103,24 @@ export function intOption(
   return n;
 }
 
+export function intOption(
+  values: ParsedValues,
+  name: string,
+  range: Range = {},
+): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n)) {
+    throw new UsageError(`--${name} must be an integer, got "${String(raw)}"`);
+  }
+  return checkedNumber(name, n, range);
+}
+
 export function numberOption(
   values: ParsedValues,
   name: string,
-  { min, max }: { min?: number; max?: number } = {},
+  range: Range = {},
 ): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
@@ -119,11 +128,7 @@ export function numberOption(
   if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
     throw new UsageError(`--${name} must be a number, got "${String(raw)}"`);
   }
-  if (min !== undefined && n < min)
-    throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
-  if (max !== undefined && n > max)
-    throw new UsageError(`--${name} must be at most ${max}, got ${n}`);
-  return n;
+  return checkedNumber(name, n, range);
 }
 
 export function choiceOption<T extends string>(
