@@ -168,7 +168,6 @@ async function phases(
     if (got < n) throw new CliError(`${kind}: drained only ${got} of ${n} messages`);
   });
   sqs.destroy();
-  void kind;
   return { 'send x1': send1, 'send x16': send16, drain };
 }
 

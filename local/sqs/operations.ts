@@ -168,15 +168,24 @@ function attributeBytes(attrs: Record<string, MessageAttributeValue>): number {
   return n;
 }
 
-function sendOne(_ctx: Context, q: Queue, entry: Input): Output {
+interface PreparedSend {
+  body: string;
+  attrs: Record<string, MessageAttributeValue>;
+  /** Body plus attribute bytes: what counts against the message and batch limits. */
+  size: number;
+  delay: number | undefined;
+  groupId: string | undefined;
+  dedupId: string | undefined;
+  trace: unknown;
+}
+
+/** Validates one SendMessage (or batch entry) against the queue's rules; enqueues nothing. */
+function prepareSend(q: Queue, entry: Input): PreparedSend {
   const body = str(entry, 'MessageBody')!;
   if (body.length === 0)
     throw errors.invalidParameter('The request must contain the parameter MessageBody.');
   if (INVALID_BODY_CHARS.test(body)) {
-    throw Object.assign(
-      errors.invalidParameter('Invalid binary character in the message body.'),
-      {},
-    );
+    throw errors.invalidParameter('Invalid binary character in the message body.');
   }
   const attrs = messageAttributes(entry.MessageAttributes);
   const size = Buffer.byteLength(body) + attributeBytes(attrs);
@@ -211,6 +220,10 @@ function sendOne(_ctx: Context, q: Queue, entry: Input): Output {
     );
   }
   const trace = entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
+  return { body, attrs, size, delay, groupId, dedupId, trace };
+}
+
+function enqueue(q: Queue, { body, attrs, delay, groupId, dedupId, trace }: PreparedSend): Output {
   const r = q.send({
     body,
     attributes: attrs,
@@ -308,15 +321,12 @@ function renderMessage(
     MD5OfBody: m.md5OfBody,
     Body: m.body,
     ...(Object.keys(attributes).length ? { Attributes: attributes } : {}),
+    // AWS returns the digest of all the message's attributes, computed at send time, even when
+    // only some were asked for.
     ...(hasSelected
-      ? { MessageAttributes: selected, MD5OfMessageAttributes: mdSelected(m, selected) }
+      ? { MessageAttributes: selected, MD5OfMessageAttributes: m.md5OfAttributes }
       : {}),
   };
-}
-
-function mdSelected(m: StoredMessage, selected: Record<string, Output>): string | undefined {
-  // AWS returns the digest of all the message's attributes, as computed at send time.
-  return Object.keys(selected).length ? m.md5OfAttributes : undefined;
 }
 
 function queueAttributes(_ctx: Context, q: Queue, names: string[]): Record<string, string> {
@@ -535,26 +545,31 @@ export const OPERATIONS: Record<string, (ctx: Context, input: Input) => Output |
       return {};
     },
     SendMessage(ctx, input) {
-      return sendOne(ctx, queueFromUrl(ctx, input), input);
+      const q = queueFromUrl(ctx, input);
+      return enqueue(q, prepareSend(q, input));
     },
     SendMessageBatch(ctx, input) {
       const q = queueFromUrl(ctx, input);
       const entries = batchEntries(input, 'Entries');
+      const prepared = entries.map((e): PreparedSend | { error: unknown } => {
+        try {
+          return prepareSend(q, e);
+        } catch (error) {
+          return { error };
+        }
+      });
       let total = 0;
-      for (const e of entries)
-        total +=
-          Buffer.byteLength(String(e.MessageBody ?? '')) +
-          attributeBytes(safeAttrs(e.MessageAttributes));
+      prepared.forEach((p, i) => {
+        total += 'error' in p ? Buffer.byteLength(String(entries[i]!.MessageBody ?? '')) : p.size;
+      });
       if (total > LIMITS.maxMessageBytes) throw errors.batchTooLong(total);
       const Successful: Output[] = [];
       const Failed: Output[] = [];
-      for (const e of entries) {
-        try {
-          Successful.push({ Id: e.Id, ...sendOne(ctx, q, e) });
-        } catch (err) {
-          Failed.push(batchFailure(e.Id, err));
-        }
-      }
+      prepared.forEach((p, i) => {
+        const id = entries[i]!.Id;
+        if ('error' in p) Failed.push(batchFailure(id, p.error));
+        else Successful.push({ Id: id, ...enqueue(q, p) });
+      });
       return { Successful, Failed };
     },
     ReceiveMessage: receiveMessage,
@@ -723,11 +738,3 @@ export const OPERATIONS: Record<string, (ctx: Context, input: Input) => Output |
       return {};
     },
   };
-
-function safeAttrs(raw: unknown): Record<string, MessageAttributeValue> {
-  try {
-    return messageAttributes(raw);
-  } catch {
-    return {};
-  }
-}
