@@ -289,29 +289,19 @@ export class LocalFunction {
           });
         }
       };
-      const onError = (err: Error) => {
+      // The worker died under the invocation: Lambda reports that as Runtime.ExitError.
+      const exitWith = (errorMessage: string) => {
         cleanup();
         this.discard(env);
         resolve({
           ok: false,
           timedOut: false,
           durationMs: Date.now() - started,
-          error: { errorType: 'Runtime.ExitError', errorMessage: err.message },
+          error: { errorType: 'Runtime.ExitError', errorMessage },
         });
       };
-      const onExit = (code: number) => {
-        cleanup();
-        this.discard(env);
-        resolve({
-          ok: false,
-          timedOut: false,
-          durationMs: Date.now() - started,
-          error: {
-            errorType: 'Runtime.ExitError',
-            errorMessage: `environment exited with code ${code}`,
-          },
-        });
-      };
+      const onError = (err: Error) => exitWith(err.message);
+      const onExit = (code: number) => exitWith(`environment exited with code ${code}`);
       const timer = setTimeout(() => {
         cleanup();
         this.discard(env);
