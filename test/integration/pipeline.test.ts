@@ -6,12 +6,12 @@ import {
   newRunId,
   order,
   postOrder,
+  VISIBILITY_MS,
   waitFor,
 } from './support/pipeline-client';
 import { startTarget, type Target } from './support/target';
 
 const POISON_PREFIX = 'poison-';
-const VISIBILITY_MS = 61_000;
 
 describe('order pipeline end to end (HTTP in, both queues, ledger out)', () => {
   let target: Target;

@@ -5,11 +5,10 @@ import {
   newRunId,
   order,
   postOrder,
+  VISIBILITY_MS,
   waitFor,
 } from './support/pipeline-client';
 import { startTarget, type Target } from './support/target';
-
-const VISIBILITY_MS = 61_000;
 
 describe('a failing record is retried after the visibility timeout', () => {
   let target: Target;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { runPk } from '../../../shared/src/ledger';
 import type { Target } from './target';
 
@@ -26,6 +27,15 @@ export function order(customerId: string, sequence?: number, unitPrice = 5): Ord
     ...(sequence !== undefined ? { sequence } : {}),
   };
 }
+
+/** Just past the queues' visibility timeout (both queues share it): a failed receive is back. */
+export const VISIBILITY_MS =
+  Math.max(
+    pipelineConfig.queues.fifo.visibilityTimeoutSeconds,
+    pipelineConfig.queues.standard.visibilityTimeoutSeconds,
+  ) *
+    1000 +
+  1000;
 
 export const newRunId = (label: string): string => `it-${label}-${randomUUID().slice(0, 8)}`;
 
