@@ -21,6 +21,11 @@ export interface ClientOptions {
    * this the SDK's default chain is used (environment, profile, role), as on AWS.
    */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Tries per request, the first included (SDK default 3). Code with its own retry loop sets 1,
+   * so one layer decides how often and how long a failing call is retried.
+   */
+  maxAttempts?: number;
 }
 
 /**
@@ -41,6 +46,7 @@ function baseConfig(options: ClientOptions) {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     requestHandler: requestHandler(options.maxSockets ?? 50),
   };
 }

@@ -170,7 +170,22 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       acceptedAt: accepted.acceptedAt,
     };
     // A retry re-sends to both queues: the first attempt may have reached only one of them.
-    const [fifo, standard] = await Promise.all(QUEUE_KINDS.map((q) => queues.send(q, message)));
+    let fifo: string | undefined;
+    let standard: string | undefined;
+    try {
+      [fifo, standard] = await Promise.all(QUEUE_KINDS.map((q) => queues.send(q, message)));
+    } catch (err) {
+      if (!(err instanceof QueueUnavailableError)) throw err;
+      logger.error('queue unavailable', { queue: err.queue, error: err.cause });
+      // The order is accepted (its record and sequence are kept), so the caller must retry THIS
+      // order, not post a new one: the order id is the Idempotency-Key that finds it again, also
+      // when the first request carried none.
+      return respond(503, {
+        message: `a queue is unavailable; retry with the header Idempotency-Key: ${accepted.orderId}`,
+        orderId: accepted.orderId,
+        idempotencyKey: accepted.orderId,
+      });
+    }
     const messageIds = { fifo: fifo ?? '', standard: standard ?? '' };
     await ledger.setMessageIds(accepted.runId, accepted.orderId, messageIds);
     logger.info('order accepted', { sequence: accepted.sequence, messageIds });
@@ -209,12 +224,6 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
         return respond(err.statusCode, {
           message: err.message,
           ...(err.errors ? { errors: err.errors } : {}),
-        });
-      }
-      if (err instanceof QueueUnavailableError) {
-        logger.error('queue unavailable', { queue: err.queue, error: err.cause });
-        return respond(503, {
-          message: 'a queue is unavailable; retry with the same Idempotency-Key',
         });
       }
       logger.error('request failed', { error: err });

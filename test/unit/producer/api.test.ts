@@ -307,7 +307,7 @@ describe('POST /orders', () => {
     ).toHaveLength(2);
   });
 
-  it('answers 503 with a generic message when a queue stays unavailable', async () => {
+  it('answers 503 naming the order and the key to retry it with when a queue stays unavailable', async () => {
     const down = Object.assign(new Error('secret internal detail'), {
       name: 'InternalError',
       $metadata: { httpStatusCode: 500 },
@@ -316,6 +316,12 @@ describe('POST /orders', () => {
     const res = await makeHandler()(post());
     expect(res.statusCode).toBe(503);
     expect(res.body).not.toContain('secret');
+    // The request carried no Idempotency-Key: the answer hands out the one that finds this order.
+    expect(JSON.parse(res.body)).toMatchObject({
+      orderId: 'generated-id',
+      idempotencyKey: 'generated-id',
+      message: expect.stringContaining('Idempotency-Key: generated-id'),
+    });
     expect(
       sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
     ).toHaveLength(4);

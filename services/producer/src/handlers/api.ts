@@ -11,7 +11,9 @@ const config = loadProducerConfig();
 const logger = createLogger('producer');
 const api = createApiHandler(config, {
   ledger: new DynamoLedger(createDocumentClient(), config.ledgerTableName),
-  queues: new SqsQueues(createSqsClient(), config.queueUrls),
+  // The producer retries sends itself (domain/retry.ts, full jitter); the SDK's own retries under
+  // that loop would turn 4 tries into 12 before the caller hears 503.
+  queues: new SqsQueues(createSqsClient({ maxAttempts: 1 }), config.queueUrls),
   logger,
 });
 
