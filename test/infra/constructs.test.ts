@@ -71,4 +71,24 @@ describe('QueueWithDlq', () => {
       expect(dlq?.Properties.FifoQueue).toBe(q.fifo ? true : undefined);
     }
   });
+
+  it('lets only its own queue dead-letter into each DLQ, without a dependency cycle', () => {
+    const t = buildUnbundled().template();
+    for (const kind of ['fifo', 'standard'] as const) {
+      const q = pipelineConfig.queues[kind];
+      const dlq = Object.values(
+        t.findResources('AWS::SQS::Queue', { Properties: { QueueName: q.dlq.name } }),
+      )[0];
+      const policy = dlq?.Properties.RedriveAllowPolicy as {
+        redrivePermission: string;
+        sourceQueueArns: unknown[];
+      };
+      expect(policy.redrivePermission).toBe('byQueue');
+      expect(policy.sourceQueueArns).toHaveLength(1);
+      // The ARN is built from partition, region, account and the configured name, not from a
+      // reference to the source queue (which would be a cycle CloudFormation refuses).
+      expect(JSON.stringify(policy.sourceQueueArns[0])).toContain(`:${q.name}`);
+      expect(JSON.stringify(policy.sourceQueueArns[0])).not.toContain('Fn::GetAtt');
+    }
+  });
 });

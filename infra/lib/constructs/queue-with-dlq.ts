@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   DeduplicationScope,
   FifoThroughputLimit,
   Queue,
   QueueEncryption,
+  RedrivePermission,
 } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueConfig } from '../../../shared/src/config/pipeline';
@@ -29,6 +30,20 @@ export class QueueWithDlq extends Construct {
       retentionPeriod: Duration.seconds(config.dlq.retentionPeriodSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      // Only the pipeline's own queue may dead-letter here (RedriveAllowPolicy byQueue), so a
+      // stray queue cannot mix its failures into the pipeline's. The source is named by its ARN,
+      // built from the configured name: a reference to the queue construct would make a cycle
+      // (the queue's RedrivePolicy already points at this DLQ).
+      redriveAllowPolicy: {
+        redrivePermission: RedrivePermission.BY_QUEUE,
+        sourceQueues: [
+          Queue.fromQueueArn(
+            this,
+            'source',
+            Stack.of(this).formatArn({ service: 'sqs', resource: config.name }),
+          ),
+        ],
+      },
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
