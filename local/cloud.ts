@@ -119,7 +119,7 @@ export function localSqsClient(endpoint: string, region = 'us-east-1'): SQSClien
   return createSqsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxSockets: 64 });
 }
 
-function applyOverrides(
+export function applyOverrides(
   base: PipelineConfig,
   overrides: LocalCloudOptions['pipeline'],
 ): PipelineConfig {
@@ -232,110 +232,93 @@ function isResourceInUse(err: unknown): boolean {
   return name === 'ResourceInUseException';
 }
 
-export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
-  const log = options.log ?? (() => undefined);
-  const host = options.host ?? '127.0.0.1';
-  const region = options.region ?? 'us-east-1';
-  const seed = options.seed ?? freshSeed();
-  const config = applyOverrides(pipelineConfig, options.pipeline);
-  const cleanups: Array<() => Promise<void>> = [];
-  const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
-  const functions: LocalFunction[] = [];
-  let stopped = false;
+const NO_QUEUES: LocalCloud['queueUrls'] = { fifo: '', standard: '', fifoDlq: '', standardDlq: '' };
 
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    for (const cleanup of cleanups.reverse()) {
+/** Stop steps run once, last registered first; a failing step is logged and the rest still run. */
+class Cleanups {
+  private readonly steps: Array<() => Promise<void>> = [];
+  private done = false;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  push(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  /** Runs the steps; false when they had already run. */
+  async run(): Promise<boolean> {
+    if (this.done) return false;
+    this.done = true;
+    for (const step of this.steps.reverse()) {
       try {
-        await cleanup();
+        await step();
       } catch (err) {
-        log(`stop: ${(err as Error).message}`);
+        this.log(`stop: ${(err as Error).message}`);
       }
     }
-    log('local cloud: stopped');
+    return true;
+  }
+}
+
+/** What `deployPipeline` needs: where the AWS services are and how the pipeline is set up there. */
+export interface DeployPipelineOptions
+  extends Pick<
+    LocalCloudOptions,
+    'apiPort' | 'consumerEnv' | 'functionLogLevel' | 'pollWaitSeconds' | 'producerConcurrency'
+  > {
+  /** The SQS and DynamoDB endpoint: the local edge, or an external one such as LocalStack. */
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  region: string;
+  host: string;
+  seed: number;
+  config: PipelineConfig;
+  log: (line: string) => void;
+}
+
+export interface DeployedPipeline {
+  apiUrl: string;
+  queueUrls: LocalCloud['queueUrls'];
+  queueArns: LocalCloud['queueArns'];
+  mappings: Partial<Record<QueueKind, EventSourceMapping>>;
+  /** Stops the API, the mappings and the functions; the queues and tables stay where they are. */
+  stop(): Promise<void>;
+}
+
+function pickDeployOptions(options: LocalCloudOptions) {
+  const { apiPort, consumerEnv, functionLogLevel, pollWaitSeconds, producerConcurrency } = options;
+  return Object.fromEntries(
+    Object.entries({
+      apiPort,
+      consumerEnv,
+      functionLogLevel,
+      pollWaitSeconds,
+      producerConcurrency,
+    }).filter(([, v]) => v !== undefined),
+  ) as Partial<DeployPipelineOptions>;
+}
+
+/**
+ * Deploys the pipeline onto SQS and DynamoDB at `endpoint`, the way the stack does on AWS: queues
+ * with their DLQs and tables from the shared config (reused when they already exist, so a
+ * long-lived LocalStack can be targeted again), then the producer behind a local API Gateway and
+ * both consumers behind SQS event source mappings, all running here and talking to `endpoint`.
+ * The local cloud uses it against its own edge; the LocalStack target against the container.
+ */
+export async function deployPipeline(options: DeployPipelineOptions): Promise<DeployedPipeline> {
+  const { endpoint, credentials, region, host, seed, config, log } = options;
+  const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
+  const functions: LocalFunction[] = [];
+  const queueUrls = { ...NO_QUEUES };
+  const queueArns = { ...NO_QUEUES };
+  const cleanups = new Cleanups(log);
+  const stop = async (): Promise<void> => {
+    await cleanups.run();
   };
 
   try {
-    const sqs = createSqsEmulator({
-      seed,
-      region,
-      ...(options.faults !== undefined ? { faults: options.faults } : {}),
-    });
-    cleanups.push(async () => {
-      await sqs.close();
-      log('sqs: stopped');
-    });
-    log(
-      `sqs: emulator ready (seed ${seed}${options.faults !== undefined ? `, faults ${typeof options.faults === 'string' ? options.faults : 'custom'}` : ''})`,
-    );
-
-    const dynamodb: LocalDynamoDb = await startDynamoDb(
-      options.dataDir ? { dataDir: options.dataDir } : {},
-    );
-    cleanups.push(async () => {
-      await dynamodb.close();
-      log('dynamodb: stopped');
-    });
-    log(
-      `dynamodb: dynalite ready (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'})`,
-    );
-
-    const edge: Edge = await startEdge(
-      {
-        sqs: (req, res) => sqs.handle(req, res),
-        dynamodb: dynamodb.handle,
-        health: () => ({
-          seed,
-          faults: sqs.faults(),
-          servicesOnly: Boolean(options.servicesOnly),
-          components: {
-            sqs: 'running',
-            dynamodb: 'running',
-            ...Object.fromEntries(
-              Object.entries(mappings).map(([k, m]) => [
-                `mapping-${k}`,
-                m.isRunning ? 'polling' : 'stopped',
-              ]),
-            ),
-          },
-        }),
-      },
-      { port: options.port ?? 4566, host },
-    );
-    cleanups.push(async () => {
-      await edge.close();
-      log('edge: stopped');
-    });
-    log(`edge: listening on ${edge.url}`);
-
-    const emptyQueues = { fifo: '', standard: '', fifoDlq: '', standardDlq: '' };
-    const cloud: LocalCloud = {
-      edgeUrl: edge.url,
-      apiUrl: '',
-      seed,
-      clock: sqs.clock,
-      sqs,
-      queueUrls: { ...emptyQueues },
-      queueArns: { ...emptyQueues },
-      tableNames: {
-        idempotency: config.tables.idempotency.name,
-        ledger: config.tables.ledger.name,
-      },
-      region,
-      config,
-      mappingStats: () =>
-        Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
-      stop,
-    };
-    if (options.servicesOnly) return cloud;
-
-    const sqsClient = localSqsClient(edge.url, region);
-    const dynamoClient = createDynamoDbClient({
-      endpoint: edge.url,
-      region,
-      credentials: LOCAL_CREDENTIALS,
-    });
+    const sqsClient = createSqsClient({ endpoint, region, credentials, maxSockets: 64 });
+    const dynamoClient = createDynamoDbClient({ endpoint, region, credentials });
     cleanups.push(async () => {
       sqsClient.destroy();
       dynamoClient.destroy();
@@ -343,10 +326,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
     for (const kind of QUEUE_KINDS) {
       const q = await createQueuePair(sqsClient, config.queues[kind]);
-      cloud.queueUrls[kind] = q.url;
-      cloud.queueArns[kind] = q.arn;
-      cloud.queueUrls[`${kind}Dlq`] = q.dlqUrl;
-      cloud.queueArns[`${kind}Dlq`] = q.dlqArn;
+      queueUrls[kind] = q.url;
+      queueArns[kind] = q.arn;
+      queueUrls[`${kind}Dlq`] = q.dlqUrl;
+      queueArns[`${kind}Dlq`] = q.dlqArn;
       log(
         `sqs: created ${config.queues[kind].name} with DLQ ${config.queues[kind].dlq.name} (maxReceiveCount ${config.queues[kind].dlq.maxReceiveCount})`,
       );
@@ -370,9 +353,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       // What Lambda sets in every environment, plus the endpoint that points the SDK here.
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL: edge.url,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_ENDPOINT_URL: endpoint,
       AWS_LAMBDA_FUNCTION_NAME: name,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memorySizeMb),
@@ -382,8 +365,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       [ENV.LEDGER_TABLE_NAME]: config.tables.ledger.name,
       [ENV.IDEMPOTENCY_TABLE_NAME]: config.tables.idempotency.name,
-      [ENV.FIFO_QUEUE_URL]: cloud.queueUrls.fifo,
-      [ENV.STANDARD_QUEUE_URL]: cloud.queueUrls.standard,
+      [ENV.FIFO_QUEUE_URL]: queueUrls.fifo,
+      [ENV.STANDARD_QUEUE_URL]: queueUrls.standard,
       [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
       [ENV.POWERTOOLS_SERVICE_NAME]: name,
       [ENV.POWERTOOLS_LOG_LEVEL]: functionLogLevel,
@@ -444,8 +427,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       const fn = consumers[kind];
       const mapping = new EventSourceMapping({
         sqs: sqsClient,
-        queueUrl: cloud.queueUrls[kind],
-        queueArn: cloud.queueArns[kind],
+        queueUrl: queueUrls[kind],
+        queueArn: queueArns[kind],
         region,
         fifo: config.queues[kind].fifo,
         batchSize: c.batchSize,
@@ -483,8 +466,114 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       await gateway.close();
       log('gateway: stopped');
     });
-    cloud.apiUrl = gateway.url;
     log(`gateway: listening on ${gateway.url} (POST /orders, GET /orders/{orderId})`);
+    return { apiUrl: gateway.url, queueUrls, queueArns, mappings, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const log = options.log ?? (() => undefined);
+  const host = options.host ?? '127.0.0.1';
+  const region = options.region ?? 'us-east-1';
+  const seed = options.seed ?? freshSeed();
+  const config = applyOverrides(pipelineConfig, options.pipeline);
+  const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
+  const cleanups = new Cleanups(log);
+  const stop = async (): Promise<void> => {
+    if (await cleanups.run()) log('local cloud: stopped');
+  };
+
+  try {
+    const sqs = createSqsEmulator({
+      seed,
+      region,
+      ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    });
+    cleanups.push(async () => {
+      await sqs.close();
+      log('sqs: stopped');
+    });
+    log(
+      `sqs: emulator ready (seed ${seed}${options.faults !== undefined ? `, faults ${typeof options.faults === 'string' ? options.faults : 'custom'}` : ''})`,
+    );
+
+    const dynamodb: LocalDynamoDb = await startDynamoDb(
+      options.dataDir ? { dataDir: options.dataDir } : {},
+    );
+    cleanups.push(async () => {
+      await dynamodb.close();
+      log('dynamodb: stopped');
+    });
+    log(
+      `dynamodb: dynalite ready (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'})`,
+    );
+
+    const edge: Edge = await startEdge(
+      {
+        sqs: (req, res) => sqs.handle(req, res),
+        dynamodb: dynamodb.handle,
+        health: () => ({
+          seed,
+          faults: sqs.faults(),
+          servicesOnly: Boolean(options.servicesOnly),
+          components: {
+            sqs: 'running',
+            dynamodb: 'running',
+            ...Object.fromEntries(
+              Object.entries(mappings).map(([k, m]) => [
+                `mapping-${k}`,
+                m.isRunning ? 'polling' : 'stopped',
+              ]),
+            ),
+          },
+        }),
+      },
+      { port: options.port ?? 4566, host },
+    );
+    cleanups.push(async () => {
+      await edge.close();
+      log('edge: stopped');
+    });
+    log(`edge: listening on ${edge.url}`);
+
+    const cloud: LocalCloud = {
+      edgeUrl: edge.url,
+      apiUrl: '',
+      seed,
+      clock: sqs.clock,
+      sqs,
+      queueUrls: { ...NO_QUEUES },
+      queueArns: { ...NO_QUEUES },
+      tableNames: {
+        idempotency: config.tables.idempotency.name,
+        ledger: config.tables.ledger.name,
+      },
+      region,
+      config,
+      mappingStats: () =>
+        Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
+      stop,
+    };
+    if (options.servicesOnly) return cloud;
+
+    const deployed = await deployPipeline({
+      endpoint: edge.url,
+      credentials: LOCAL_CREDENTIALS,
+      region,
+      host,
+      seed,
+      config,
+      log,
+      ...pickDeployOptions(options),
+    });
+    cleanups.push(() => deployed.stop());
+    cloud.apiUrl = deployed.apiUrl;
+    Object.assign(cloud.queueUrls, deployed.queueUrls);
+    Object.assign(cloud.queueArns, deployed.queueArns);
+    Object.assign(mappings, deployed.mappings);
     return cloud;
   } catch (err) {
     await stop();

@@ -43,14 +43,34 @@ export function unavailable(
   return reasons[target];
 }
 
+/** The first reason any of `ids` is unavailable on `target`. */
+function firstReason(ids: DifferenceId[], target: TargetName): string | undefined {
+  for (const id of ids) {
+    const reason = unavailable(id, target);
+    if (reason) return reason;
+  }
+  return undefined;
+}
+
 /**
- * `it` when the behaviour is available on the current target; otherwise `it.skip` under a name
- * that carries the reason, so the run's output says exactly what did not run and why.
+ * `it` when every behaviour in `ids` is available on the current target; otherwise `it.skip`
+ * under a name that carries the reason, so the run's output says exactly what did not run and why.
  */
-export function where(id: DifferenceId, target: TargetName = targetName()) {
-  const reason = unavailable(id, target);
+export function where(...ids: DifferenceId[]): jest.It {
+  const target = targetName();
+  const reason = firstReason(ids, target);
   if (!reason) return it;
   const skipped = (name: string, fn?: jest.ProvidesCallback, timeout?: number) =>
     it.skip(`${name} [not on ${target}: ${reason}]`, fn, timeout);
   return skipped as unknown as jest.It;
+}
+
+/** `describe` for a whole scenario file that needs `ids` (its setup would fail elsewhere). */
+export function describeWhere(...ids: DifferenceId[]): jest.Describe {
+  const target = targetName();
+  const reason = firstReason(ids, target);
+  if (!reason) return describe;
+  const skipped = (name: string, fn: jest.EmptyFunction) =>
+    describe.skip(`${name} [not on ${target}: ${reason}]`, fn);
+  return skipped as unknown as jest.Describe;
 }

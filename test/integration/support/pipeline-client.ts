@@ -39,6 +39,11 @@ export const VISIBILITY_MS =
 
 export const newRunId = (label: string): string => `it-${label}-${randomUUID().slice(0, 8)}`;
 
+/** A deployed REST API wants its key (usage plan); the local gateway ignores the header. */
+function apiKeyHeader(target: Target): Record<string, string> {
+  return target.apiKey ? { 'x-api-key': target.apiKey } : {};
+}
+
 export async function postOrder(
   target: Target,
   body: unknown,
@@ -58,6 +63,7 @@ export async function postOrder(
       'content-type': contentType,
       'x-run-id': runId,
       ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      ...apiKeyHeader(target),
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
@@ -75,7 +81,9 @@ export async function getOrder(
   target: Target,
   orderId: string,
 ): Promise<{ status: number; json: Json }> {
-  const res = await fetch(`${target.apiUrl}/orders/${encodeURIComponent(orderId)}`);
+  const res = await fetch(`${target.apiUrl}/orders/${encodeURIComponent(orderId)}`, {
+    headers: apiKeyHeader(target),
+  });
   return { status: res.status, json: (await res.json()) as Json };
 }
 

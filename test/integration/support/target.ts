@@ -1,15 +1,35 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type LocalCloudOptions, localSqsClient, startLocalCloud } from '../../../local/cloud';
-import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
-import type { QueueKind } from '../../../shared/src/config/pipeline';
+import {
+  applyOverrides,
+  deployPipeline,
+  type LocalCloudOptions,
+  localSqsClient,
+  startLocalCloud,
+} from '../../../local/cloud';
+import { apiFromStack } from '../../../services/loadgen/src/adapters/stack-api';
+import {
+  createDynamoDbClient,
+  createSqsClient,
+  LOCAL_CREDENTIALS,
+} from '../../../shared/src/aws-clients';
+import { pipelineConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import { freshSeed } from '../../../shared/src/random';
+import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
 
 /**
  * The integration suite's one switch: `TEST_TARGET` (default `local`) picks where the same
- * scenarios run. Each target returns the same `Target`; scenarios that need something only a
- * target can do (drive the SQS clock, change a consumer's env) ask `capabilities` first and say
- * why they cannot run elsewhere. `localstack` and `aws` plug in here (the integration issue).
+ * scenarios run. Every target returns the same `Target`. What a target cannot do is declared in
+ * differences.ts (with the reason), not tested here by name.
+ *
+ * - local: the in-process local cloud (our SQS emulator + dynalite behind one edge port).
+ * - localstack: SQS and DynamoDB of a LocalStack container at LOCALSTACK_ENDPOINT (started by
+ *   `npm run test:localstack`); the pipeline is deployed onto it from the shared config and the
+ *   producer, consumers and event source mappings run here, as in the local cloud.
+ * - aws: a deployed stack found by name (STACK_NAME, default OrderPipelineLab) in AWS_REGION,
+ *   with the default credential chain.
  */
 
 export type TargetName = 'local' | 'localstack' | 'aws';
@@ -24,7 +44,9 @@ export interface TargetOptions {
 export interface Target {
   name: TargetName;
   apiUrl: string;
-  /** The AWS endpoint the SDK clients use (the edge locally). */
+  /** The deployed API's key (usage plan); absent where the API takes none. */
+  apiKey?: string;
+  /** The AWS endpoint the SDK clients use (the edge locally); '' on AWS itself. */
   endpoint: string;
   region: string;
   seed: number;
@@ -39,7 +61,7 @@ export interface Target {
     /** Consumers can be started with extra env (fault switches, idempotency experiments). */
     consumerEnv: boolean;
   };
-  /** Moves the SQS clock forward; only when capabilities.clock. */
+  /** Moves the SQS clock forward; only when capabilities.clock, otherwise it throws. */
   advanceClock(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -63,18 +85,35 @@ export function targetName(env: Record<string, string | undefined> = process.env
   return raw as TargetName;
 }
 
+function collectLog(): (line: string) => void {
+  return (line) => {
+    if (process.env.LOCAL_CLOUD_LOG) process.stdout.write(`${line}\n`);
+  };
+}
+
+/** A target whose SQS time is real: a scenario asking to skip time is a test bug (see differences.ts). */
+function noClock(name: TargetName) {
+  return async (): Promise<void> => {
+    throw new UnsupportedTargetError(
+      `${name} has no drivable SQS clock; guard the scenario with where('clock')`,
+    );
+  };
+}
+
+function documentsOf(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(dynamodb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
 async function startLocal(options: TargetOptions): Promise<Target> {
-  const lines: string[] = [];
   const cloud = await startLocalCloud({
     port: 0,
     apiPort: 0,
     faults: options.faults ?? 'none',
     // Short long-polls so stop() returns quickly; delivery itself is unaffected.
     pollWaitSeconds: 1,
-    log: (line) => {
-      lines.push(line);
-      if (process.env.LOCAL_CLOUD_LOG) process.stdout.write(`${line}\n`);
-    },
+    log: collectLog(),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
@@ -95,7 +134,7 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     tableNames: cloud.tableNames,
     sqs,
     dynamodb,
-    documents: DynamoDBDocumentClient.from(dynamodb),
+    documents: documentsOf(dynamodb),
     capabilities: { clock: true, consumerEnv: true },
     advanceClock: async (ms) => {
       cloud.clock.advance(ms);
@@ -108,20 +147,124 @@ async function startLocal(options: TargetOptions): Promise<Target> {
   };
 }
 
+async function startLocalStack(options: TargetOptions): Promise<Target> {
+  const endpoint = process.env.LOCALSTACK_ENDPOINT;
+  if (!endpoint) {
+    throw new UnsupportedTargetError(
+      'TEST_TARGET=localstack needs LOCALSTACK_ENDPOINT (npm run test:localstack starts LocalStack and sets it)',
+    );
+  }
+  const region = process.env.AWS_REGION ?? 'us-east-1';
+  const seed = options.seed ?? freshSeed();
+  const config = applyOverrides(pipelineConfig, options.pipeline);
+  const deployed = await deployPipeline({
+    endpoint,
+    credentials: LOCAL_CREDENTIALS,
+    region,
+    host: '127.0.0.1',
+    seed,
+    config,
+    apiPort: 0,
+    pollWaitSeconds: 1,
+    log: collectLog(),
+    ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
+  });
+  const sqs = createSqsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+  const dynamodb = createDynamoDbClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+  return {
+    name: 'localstack',
+    apiUrl: deployed.apiUrl,
+    endpoint,
+    region,
+    seed,
+    queueUrls: deployed.queueUrls,
+    tableNames: {
+      idempotency: config.tables.idempotency.name,
+      ledger: config.tables.ledger.name,
+    },
+    sqs,
+    dynamodb,
+    documents: documentsOf(dynamodb),
+    capabilities: { clock: false, consumerEnv: true },
+    advanceClock: noClock('localstack'),
+    stop: async () => {
+      sqs.destroy();
+      dynamodb.destroy();
+      await deployed.stop();
+    },
+  };
+}
+
+async function startAws(options: TargetOptions): Promise<Target> {
+  const stackName = process.env.STACK_NAME ?? 'OrderPipelineLab';
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new UnsupportedTargetError(
+      'TEST_TARGET=aws needs AWS_REGION (the region the stack is deployed in) and AWS credentials',
+    );
+  }
+  if (options.consumerEnv || options.pipeline) {
+    throw new UnsupportedTargetError(
+      "TEST_TARGET=aws cannot change the deployed consumers; guard the scenario with where('consumerEnv')",
+    );
+  }
+  const cfn = new CloudFormationClient({ region, maxAttempts: 2 });
+  try {
+    const outputs = await readStackOutputs(stackName, cfn);
+    const { apiUrl, apiKey } = await apiFromStack(stackName, { cfn });
+    const sqs = createSqsClient({ region });
+    const dynamodb = createDynamoDbClient({ region });
+    const need = (key: Parameters<typeof requireOutput>[1]) =>
+      requireOutput(outputs, key, stackName);
+    return {
+      name: 'aws',
+      // The stage URL ends with a slash; the scenarios append /orders.
+      apiUrl: apiUrl.replace(/\/+$/, ''),
+      ...(apiKey ? { apiKey } : {}),
+      endpoint: '',
+      region,
+      seed: options.seed ?? freshSeed(),
+      queueUrls: {
+        fifo: need('fifoQueueUrl'),
+        standard: need('standardQueueUrl'),
+        fifoDlq: need('fifoDlqUrl'),
+        standardDlq: need('standardDlqUrl'),
+      },
+      tableNames: { idempotency: need('idempotencyTableName'), ledger: need('ledgerTableName') },
+      sqs,
+      dynamodb,
+      documents: documentsOf(dynamodb),
+      capabilities: { clock: false, consumerEnv: false },
+      advanceClock: noClock('aws'),
+      stop: async () => {
+        sqs.destroy();
+        dynamodb.destroy();
+      },
+    };
+  } catch (err) {
+    if (err instanceof UnsupportedTargetError) throw err;
+    throw new UnsupportedTargetError(
+      `TEST_TARGET=aws: stack ${stackName} in ${region} not usable: ${(err as Error).message}`,
+    );
+  } finally {
+    cfn.destroy();
+  }
+}
+
 /** Starts (or connects to) the target named by TEST_TARGET. Prints the seed for repeatability. */
 export async function startTarget(options: TargetOptions = {}): Promise<Target> {
-  const name = targetName();
-  switch (name) {
-    case 'local': {
-      const target = await startLocal(options);
-      process.stdout.write(`integration target local, seed ${target.seed}\n`);
-      return target;
-    }
-    default:
-      throw new UnsupportedTargetError(
-        `TEST_TARGET=${name} is not implemented yet: only "local" runs today (localstack and aws come with the integration issue)`,
-      );
-  }
+  return startTargetNamed(targetName(), options);
+}
+
+/** Starts one named target whatever TEST_TARGET says (the targets' own tests use it). */
+export async function startTargetNamed(
+  name: TargetName,
+  options: TargetOptions = {},
+): Promise<Target> {
+  const start = { local: startLocal, localstack: startLocalStack, aws: startAws }[name];
+  const target = await start(options);
+  process.stdout.write(`integration target ${name}, seed ${target.seed}\n`);
+  return target;
 }
 
 export type { QueueKind };
