@@ -139,9 +139,15 @@ export interface EffectResult {
   committedAt: number;
 }
 
-/** Tells the caller whether the effect body ran, or a stored result answered instead. */
+/** Per-call state beside the idempotent payload (not part of the key or the stored result). */
 interface RunMarker {
+  /** Set when the effect body ran; false when a stored result answered instead. */
   ran: boolean;
+  /**
+   * Injected slowness of the work itself: it runs after Powertools has saved the IN_PROGRESS
+   * record, as a slow effect would, so a copy delivered meanwhile meets that record.
+   */
+  stallMs: number;
 }
 
 export type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -158,6 +164,7 @@ export function createConsumerHandler(
 
   const applyEffect = async (input: EffectInput, marker: RunMarker): Promise<EffectResult> => {
     marker.ran = true;
+    if (marker.stallMs > 0) await sleep(marker.stallMs);
     const applyIndex = await ledger.nextApplyIndex(input.runId, queue, input.customerId);
     const committedAt = now();
     const effect: EffectRecord = {
@@ -252,9 +259,8 @@ export function createConsumerHandler(
       const key = { pk: delivered.pk, sk: delivered.sk };
       try {
         const fault = decideFaults(config.faults, message.orderId, delivery.receiveCount);
-        if (fault.delayMs > 0) await sleep(fault.delayMs);
         if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
-        const marker: RunMarker = { ran: false };
+        const marker: RunMarker = { ran: false, stallMs: fault.delayMs };
         const result = await apply(
           {
             orderId: message.orderId,

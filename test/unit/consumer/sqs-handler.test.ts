@@ -159,7 +159,7 @@ describe('consumer handler', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
-  it('stalls a slow first attempt by FAULT_SLOW_MS before applying', async () => {
+  it('stalls the work of a slow first attempt by FAULT_SLOW_MS', async () => {
     // Prepare
     const slept: number[] = [];
     const handler = makeHandler(

@@ -23,7 +23,7 @@ export const NO_FAULTS: FaultConfig = {
 export interface FaultDecision {
   /** Why the delivery must fail, or undefined. */
   failure?: 'poison' | 'first-attempt';
-  /** Milliseconds to stall before the effect (0 for none). */
+  /** Milliseconds the effect's work stalls (0 for none). */
   delayMs: number;
 }
 
