@@ -104,6 +104,11 @@ export interface LocalCloud {
   config: PipelineConfig;
   /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
+  /**
+   * Changes a consumer's environment as Lambda's UpdateFunctionConfiguration does (new
+   * invocations start in fresh environments); a no-op before the pipeline is deployed.
+   */
+  updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
   /** Stops polling, waits (bounded) for in-flight invocations, closes every port. Idempotent. */
   stop(): Promise<void>;
 }
@@ -281,6 +286,7 @@ export interface DeployedPipeline {
   queueUrls: LocalCloud['queueUrls'];
   queueArns: LocalCloud['queueArns'];
   mappings: Partial<Record<QueueKind, EventSourceMapping>>;
+  updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
   /** Stops the API, the mappings and the functions; the queues and tables stay where they are. */
   stop(): Promise<void>;
 }
@@ -467,7 +473,14 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       log('gateway: stopped');
     });
     log(`gateway: listening on ${gateway.url} (POST /orders, GET /orders/{orderId})`);
-    return { apiUrl: gateway.url, queueUrls, queueArns, mappings, stop };
+    return {
+      apiUrl: gateway.url,
+      queueUrls,
+      queueArns,
+      mappings,
+      updateConsumerEnv: (kind, vars) => consumers[kind].updateEnvironment(vars),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -553,6 +566,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       },
       region,
       config,
+      updateConsumerEnv: () => undefined,
       mappingStats: () =>
         Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
       stop,
@@ -574,6 +588,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(cloud.queueUrls, deployed.queueUrls);
     Object.assign(cloud.queueArns, deployed.queueArns);
     Object.assign(mappings, deployed.mappings);
+    cloud.updateConsumerEnv = deployed.updateConsumerEnv;
     return cloud;
   } catch (err) {
     await stop();

@@ -103,6 +103,8 @@ interface Environment {
   /** Resolves with the module's init error, if loading it threw. */
   ready: Promise<InvocationError | undefined>;
   busy: boolean;
+  /** The configuration generation it was started with (see updateEnvironment). */
+  generation: number;
 }
 
 interface WorkerReply {
@@ -120,9 +122,10 @@ export class LocalFunction {
   private readonly waiting: Array<(env: Environment) => void> = [];
   private inFlight = 0;
   private stopped = false;
+  private generation = 0;
   private readonly tsxApi = require.resolve('tsx/cjs/api');
 
-  constructor(private readonly def: FunctionDefinition) {
+  constructor(private def: FunctionDefinition) {
     this.name = def.name;
   }
 
@@ -157,6 +160,17 @@ export class LocalFunction {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /**
+   * Lambda's UpdateFunctionConfiguration for environment variables: merges `vars` into the
+   * function's environment; idle environments are discarded now, busy ones after their current
+   * invocation, so every invocation that starts from here on sees the new values (a cold start).
+   */
+  updateEnvironment(vars: Record<string, string>): void {
+    this.def = { ...this.def, env: { ...this.def.env, ...vars } };
+    this.generation++;
+    for (const env of this.environments) if (!env.busy) this.discard(env);
   }
 
   /** Waits up to graceMs for in-flight invocations, then discards every environment. */
@@ -215,7 +229,7 @@ export class LocalFunction {
       worker.once('error', reject);
     });
     ready.catch(() => undefined);
-    const env: Environment = { worker, ready, busy: false };
+    const env: Environment = { worker, ready, busy: false, generation: this.generation };
     worker.once('exit', () => this.environments.delete(env));
     this.environments.add(env);
     return env;
@@ -237,6 +251,7 @@ export class LocalFunction {
   }
 
   private release(env: Environment): void {
+    if (env.generation !== this.generation) this.discard(env);
     if (!this.environments.has(env)) {
       const next = this.waiting.shift();
       if (next && !this.stopped) {

@@ -46,6 +46,27 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(process.env.PROBE_VALUE).toBeUndefined();
   }, 30_000);
 
+  it('applies an environment update to every invocation that starts after it, busy ones included', async () => {
+    // Prepare: one environment idle, one busy in a slow invocation.
+    const f = probe('probe-update', { PROBE_VALUE: 'old' });
+    started.push(f);
+    await f.warm();
+    const slow = f.invoke({ mode: 'sleep', ms: 400 });
+    await new Promise((r) => setTimeout(r, 50));
+
+    // Act
+    f.updateEnvironment({ PROBE_VALUE: 'new' });
+    const after = await f.invoke({ mode: 'echo' });
+    const slowResult = await slow;
+    const later = await f.invoke({ mode: 'echo' });
+
+    // Assess: the invocation already running finishes on the old values; everything after
+    // starts in a fresh environment (module scope reset: invocations counts from 1 again).
+    expect(slowResult).toMatchObject({ ok: true, result: { env: 'old' } });
+    expect(after).toMatchObject({ ok: true, result: { env: 'new', invocations: 1 } });
+    expect(later).toMatchObject({ ok: true, result: { env: 'new' } });
+  }, 30_000);
+
   it('reports the remaining time against the function timeout', async () => {
     const f = probe('probe-time', {}, 3);
     started.push(f);

@@ -61,6 +61,8 @@ export interface Target {
     /** Consumers can be started with extra env (fault switches, idempotency experiments). */
     consumerEnv: boolean;
   };
+  /** Changes a consumer's environment (Lambda UpdateFunctionConfiguration); only when capabilities.consumerEnv. */
+  updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): Promise<void>;
   /** Moves the SQS clock forward; only when capabilities.clock, otherwise it throws. */
   advanceClock(ms: number): Promise<void>;
   stop(): Promise<void>;
@@ -136,6 +138,7 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     dynamodb,
     documents: documentsOf(dynamodb),
     capabilities: { clock: true, consumerEnv: true },
+    updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
     advanceClock: async (ms) => {
       cloud.clock.advance(ms);
     },
@@ -186,6 +189,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     dynamodb,
     documents: documentsOf(dynamodb),
     capabilities: { clock: false, consumerEnv: true },
+    updateConsumerEnv: async (kind, vars) => deployed.updateConsumerEnv(kind, vars),
     advanceClock: noClock('localstack'),
     stop: async () => {
       sqs.destroy();
@@ -235,6 +239,11 @@ async function startAws(options: TargetOptions): Promise<Target> {
       dynamodb,
       documents: documentsOf(dynamodb),
       capabilities: { clock: false, consumerEnv: false },
+      updateConsumerEnv: async () => {
+        throw new UnsupportedTargetError(
+          "aws: the deployed consumers' environment is the stack's; guard the scenario with where('consumerEnv')",
+        );
+      },
       advanceClock: noClock('aws'),
       stop: async () => {
         sqs.destroy();
