@@ -1,0 +1,131 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { describeWhere } from '../support/differences';
+import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { startTarget, type Target } from '../support/target';
+import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+
+const STALL_MS = 3000;
+
+/** Idempotency records of one queue's consumer in the INPROGRESS state. */
+async function inProgress(target: Target, queue: QueueKind): Promise<number> {
+  const out = await target.documents.send(
+    new ScanCommand({ TableName: target.tableNames.idempotency, ConsistentRead: true }),
+  );
+  const prefix = pipelineConfig.idempotency.keyPrefix[queue];
+  return (out.Items ?? []).filter(
+    (i) => String(i.id).startsWith(prefix) && i.status === 'INPROGRESS',
+  ).length;
+}
+
+const inProgressOnBoth = (target: Target) =>
+  waitFor(
+    'the first receive on both queues inside its (stalled) effect',
+    () => Promise.all(QUEUE_KINDS.map((q) => inProgress(target, q))),
+    (counts) => counts.every((n) => n >= 1),
+    { timeoutMs: 10_000, intervalMs: 50 },
+  );
+
+/**
+ * After the first run has completed: skips the visibility timeout until a later copy was
+ * suppressed by the completed idempotency record on each of `queues`.
+ */
+const suppressedEverywhere = (target: Target, runId: string, queues: readonly QueueKind[]) =>
+  waitFor(
+    'a later copy suppressed by the completed record',
+    () => Promise.all(queues.map((q) => queueRecords(target, runId, q))),
+    (all) => all.every((r) => r.deliveries.some((d) => d.outcome === 'suppressed')),
+    { onPoll: async () => target.advanceClock(VISIBILITY_MS), intervalMs: 300 },
+  );
+
+/**
+ * Every order's first receive stalls inside its effect (after Powertools has saved the
+ * INPROGRESS record) for a few seconds. Two ways a second copy arrives meanwhile, both answered
+ * by Powertools with IdempotencyAlreadyInProgressError: the copy fails, goes back to the queue and
+ * is suppressed once the first run has completed.
+ */
+describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    const env = { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(STALL_MS) };
+    target = await startTarget({
+      seed: 4242,
+      faults: 'none',
+      consumerEnv: { fifo: env, standard: env },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  it('a consumer running past the visibility timeout: the redelivered copy meets the in-progress record', async () => {
+    // Prepare
+    const runId = newRunId('past-visibility');
+    const posted = await postOrder(target, order('cust-slow', 1), { runId });
+    expect(posted.status).toBe(202);
+    const orderId = posted.json.orderId as string;
+    await inProgressOnBoth(target);
+
+    // Act: the visibility timeout passes once while the first run is still inside its effect;
+    // the copy received meanwhile fails on the in-progress record.
+    await target.advanceClock(VISIBILITY_MS);
+    await waitFor(
+      'the redelivered copy failing on the in-progress record on both queues',
+      () => Promise.all(QUEUE_KINDS.map((q) => queueRecords(target, runId, q))),
+      (all) => all.every((r) => r.failures.length >= 1),
+    );
+    // The first run completes; its delete used a receipt handle SQS had since replaced, so the
+    // message stays (AWS documents the same), comes back once more and is suppressed. Time is
+    // skipped only after the first run completed: each extra skip while it still ran would spend
+    // one more of the maxReceiveCount receives and could send an applied order to the DLQ.
+    await settle(target, runId, [orderId], { advanceEvery: Number.POSITIVE_INFINITY });
+    await suppressedEverywhere(target, runId, QUEUE_KINDS);
+
+    // Assess
+    for (const q of QUEUE_KINDS) {
+      const { deliveries, effects, failures } = await queueRecords(target, runId, q);
+      expect({ q, effects: effects.length }).toEqual({ q, effects: 1 });
+      expect(failures.map((f) => f.error as string)).toContainEqual(
+        expect.stringContaining('IdempotencyAlreadyInProgressError'),
+      );
+      const outcomes = deliveries.map((d) => d.outcome);
+      expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+      expect(outcomes).toContain('failed');
+      expect(Math.max(...deliveries.map((d) => d.receiveCount as number))).toBeGreaterThan(1);
+    }
+    expectExactlyOnce(await reportOf(target, runId), 1);
+  }, 60_000);
+
+  it('a client retry while the first copy is still being applied: one wins, the other is retried and suppressed', async () => {
+    // Prepare
+    const runId = newRunId('concurrent-copy');
+    const key = `copy-${runId}`;
+    const first = await postOrder(target, order('cust-copy', 1), { runId, idempotencyKey: key });
+    expect(first.status).toBe(202);
+    await inProgressOnBoth(target);
+
+    // Act: the same order again; the producer re-sends it to both queues. FIFO drops the copy
+    // (same deduplication id within 5 minutes); the standard queue delivers it at once, to a
+    // second consumer environment, while the first is still applying.
+    const retry = await postOrder(target, order('cust-copy', 1), { runId, idempotencyKey: key });
+    expect(retry.status).toBe(202);
+    expect(retry.json.orderId).toBe(key);
+    await settle(target, runId, [key], { advanceEvery: Number.POSITIVE_INFINITY });
+    await suppressedEverywhere(target, runId, ['standard']);
+
+    // Assess
+    const standard = await queueRecords(target, runId, 'standard');
+    expect(standard.effects).toHaveLength(1);
+    const copies = new Set(standard.deliveries.map((d) => d.messageId as string));
+    expect(copies.size).toBe(2);
+    expect(standard.failures.map((f) => f.error as string)).toContainEqual(
+      expect.stringContaining('IdempotencyAlreadyInProgressError'),
+    );
+    const fifo = await queueRecords(target, runId, 'fifo');
+    expect(new Set(fifo.deliveries.map((d) => d.messageId as string)).size).toBe(1);
+    expect(fifo.effects).toHaveLength(1);
+    expectExactlyOnce(await reportOf(target, runId), 1);
+  }, 60_000);
+});
