@@ -104,6 +104,8 @@ export interface LocalCloud {
   config: PipelineConfig;
   /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
+  /** Batches the mappings are processing right now (received, not yet deleted or failed). */
+  invocationsInFlight(): number;
   /**
    * Changes a consumer's environment as Lambda's UpdateFunctionConfiguration does (new
    * invocations start in fresh environments); a no-op before the pipeline is deployed.
@@ -567,6 +569,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       config,
       updateConsumerEnv: () => undefined,
+      invocationsInFlight: () =>
+        Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
       mappingStats: () =>
         Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
       stop,

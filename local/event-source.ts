@@ -225,15 +225,26 @@ export class EventSourceMapping {
   private async gather(): Promise<Message[]> {
     const wait = this.o.pollWaitSeconds ?? 20;
     const batch = await this.receive(this.o.batchSize, wait);
-    if (batch.length === 0 || this.o.fifo || this.o.maxBatchingWindowSeconds <= 0) return batch;
+    if (batch.length === 0) return batch;
+    // From here the messages are in flight on SQS and held here: counted as in flight while the
+    // batching window fills the batch, not only once the function runs (poll() releases it).
+    this.inFlight++;
+    if (this.o.fifo || this.o.maxBatchingWindowSeconds <= 0) return batch;
     const deadline = Date.now() + this.o.maxBatchingWindowSeconds * 1000;
     while (this.running && batch.length < this.o.batchSize) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      const more = await this.receive(
-        this.o.batchSize - batch.length,
-        Math.min(wait, Math.floor(remaining / 1000)),
-      );
+      let more: Message[];
+      try {
+        more = await this.receive(
+          this.o.batchSize - batch.length,
+          Math.min(wait, Math.floor(remaining / 1000)),
+        );
+      } catch (err) {
+        // The messages already received are invoked now rather than left to time out.
+        if (this.running) this.log(`receive failed while batching: ${(err as Error).message}`);
+        break;
+      }
       batch.push(...more);
       if (more.length === 0 && remaining < 1000) {
         await new Promise((r) => setTimeout(r, Math.min(remaining, 50)));
@@ -259,7 +270,6 @@ export class EventSourceMapping {
         continue;
       }
       if (batch.length === 0) continue;
-      this.inFlight++;
       try {
         await this.process(batch);
       } finally {

@@ -28,17 +28,18 @@ const settledOrders = (effects: Json[], failures: Json[]): Set<string> =>
   ]);
 
 /**
- * Waits until every order in `orderIds` is settled on both queues. Advances the SQS clock past
- * the visibility timeout every few polls (not every poll, so a batch still in flight is not made
- * visible again under its running invocation).
+ * Waits until every order in `orderIds` is settled on both queues. Where the target has a
+ * clock, skips the visibility timeout (so failed receives come back) only after a few polls in a
+ * row with no batch in flight: skipping it under a running invocation would hand its messages to
+ * a second receive, a duplicate the scenario did not ask for.
  */
 export async function settle(
   target: Target,
   runId: string,
   orderIds: string[],
-  { timeoutMs = 45_000, advanceEvery = 6 }: { timeoutMs?: number; advanceEvery?: number } = {},
+  { timeoutMs = 45_000, advanceEvery = 4 }: { timeoutMs?: number; advanceEvery?: number } = {},
 ): Promise<void> {
-  let polls = 0;
+  let idlePolls = 0;
   await waitFor(
     `${orderIds.length} orders settled on both queues`,
     async () =>
@@ -54,7 +55,10 @@ export async function settle(
       timeoutMs,
       intervalMs: 150,
       onPoll: async () => {
-        if (target.capabilities.clock && ++polls % advanceEvery === 0) {
+        if (!target.capabilities.clock) return;
+        idlePolls = target.invocationsInFlight() === 0 ? idlePolls + 1 : 0;
+        if (idlePolls >= advanceEvery) {
+          idlePolls = 0;
           await target.advanceClock(VISIBILITY_MS);
         }
       },

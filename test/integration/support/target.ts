@@ -63,6 +63,8 @@ export interface Target {
   };
   /** Changes a consumer's environment (Lambda UpdateFunctionConfiguration); only when capabilities.consumerEnv. */
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): Promise<void>;
+  /** Batches the consumers are processing right now (0 where the target cannot tell). */
+  invocationsInFlight(): number;
   /** Moves the SQS clock forward; only when capabilities.clock, otherwise it throws. */
   advanceClock(ms: number): Promise<void>;
   stop(): Promise<void>;
@@ -139,6 +141,7 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     documents: documentsOf(dynamodb),
     capabilities: { clock: true, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
+    invocationsInFlight: () => cloud.invocationsInFlight(),
     advanceClock: async (ms) => {
       cloud.clock.advance(ms);
     },
@@ -190,6 +193,8 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     documents: documentsOf(dynamodb),
     capabilities: { clock: false, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => deployed.updateConsumerEnv(kind, vars),
+    invocationsInFlight: () =>
+      Object.values(deployed.mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
     advanceClock: noClock('localstack'),
     stop: async () => {
       sqs.destroy();
@@ -244,6 +249,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
           "aws: the deployed consumers' environment is the stack's; guard the scenario with where('consumerEnv')",
         );
       },
+      invocationsInFlight: () => 0,
       advanceClock: noClock('aws'),
       stop: async () => {
         sqs.destroy();

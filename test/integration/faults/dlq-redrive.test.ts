@@ -1,0 +1,108 @@
+import {
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { describeWhere } from '../support/differences';
+import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { startTarget, type Target } from '../support/target';
+import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+
+const POISON_PREFIX = 'poison-';
+
+async function queueAttribute(
+  target: Target,
+  url: string,
+  name: 'QueueArn' | 'ApproximateNumberOfMessages',
+) {
+  const out = await target.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [name] }),
+  );
+  return out.Attributes?.[name] ?? '';
+}
+
+const dlqUrl = (target: Target, q: QueueKind) => target.queueUrls[`${q}Dlq`];
+
+/**
+ * The runbook's redrive, end to end: a poison order fails maxReceiveCount times and lands in
+ * each DLQ; the consumer is fixed (its environment updated, as a deploy would); a message move
+ * task sends the dead letters back to their source queues, where they are processed once.
+ */
+describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ after the fix', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    const env = { FAULT_POISON_PREFIX: POISON_PREFIX };
+    target = await startTarget({
+      seed: 77,
+      faults: 'none',
+      consumerEnv: { fifo: env, standard: env },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  it('dead-letters the order, then a move task brings it back and it is applied once', async () => {
+    // Prepare: the poison order ends in both DLQs.
+    const runId = newRunId('redrive');
+    const orderId = `${POISON_PREFIX}${runId}`;
+    const posted = await postOrder(target, order('cust-redrive', 1), {
+      runId,
+      idempotencyKey: orderId,
+    });
+    expect(posted.status).toBe(202);
+    await settle(target, runId, [orderId]);
+    await waitFor(
+      'the poison order visible in both DLQs',
+      () =>
+        Promise.all(
+          QUEUE_KINDS.map((q) =>
+            queueAttribute(target, dlqUrl(target, q), 'ApproximateNumberOfMessages'),
+          ),
+        ),
+      (depths) => depths.every((d) => d === '1'),
+      // The last failed receive leaves it in flight; SQS moves it on the next receive after
+      // the visibility timeout.
+      { onPoll: () => target.advanceClock(VISIBILITY_MS), intervalMs: 300 },
+    );
+    for (const q of QUEUE_KINDS) {
+      const { effects, failures } = await queueRecords(target, runId, q);
+      expect(effects).toHaveLength(0);
+      expect(failures.filter((f) => f.final)).toHaveLength(1);
+    }
+    const before = await reportOf(target, runId);
+    expect([before.queues.fifo.inDlq, before.queues.standard.inDlq]).toEqual([1, 1]);
+
+    // Act: fix the consumer, then redrive each DLQ to its source queue.
+    for (const q of QUEUE_KINDS) await target.updateConsumerEnv(q, { FAULT_POISON_PREFIX: '' });
+    for (const q of QUEUE_KINDS) {
+      const sourceArn = await queueAttribute(target, dlqUrl(target, q), 'QueueArn');
+      const task = await target.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn }));
+      expect(task.TaskHandle).toBeTruthy();
+      const tasks = await waitFor(
+        `the ${q} move task completed`,
+        () => target.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn })),
+        (out) => out.Results?.[0]?.Status === 'COMPLETED',
+      );
+      expect(tasks.Results?.[0]?.ApproximateNumberOfMessagesMoved).toBe(1);
+    }
+    await waitFor(
+      'the redriven order applied on both queues',
+      () => Promise.all(QUEUE_KINDS.map((q) => queueRecords(target, runId, q))),
+      (all) => all.every((r) => r.effects.length === 1),
+    );
+
+    // Assess: applied once each, the DLQs empty, and the report no longer counts it as dead.
+    for (const q of QUEUE_KINDS) {
+      expect(await queueAttribute(target, dlqUrl(target, q), 'ApproximateNumberOfMessages')).toBe(
+        '0',
+      );
+    }
+    const after = await reportOf(target, runId);
+    expect([after.queues.fifo.inDlq, after.queues.standard.inDlq]).toEqual([0, 0]);
+    expectExactlyOnce(after, 1);
+  }, 60_000);
+});
