@@ -1,0 +1,144 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type LocalCloud, localSqsClient, startLocalCloud } from '../../../local/cloud';
+import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { describeWhere } from '../support/differences';
+import { newRunId, order, postOrder } from '../support/pipeline-client';
+import type { Target } from '../support/target';
+import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+
+const HELD = 'held-';
+
+/** The pieces of Target the scenario helpers use, over one running local cloud. */
+function asTarget(cloud: LocalCloud): Target & { close(): void } {
+  const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
+  const dynamodb = createDynamoDbClient({
+    endpoint: cloud.edgeUrl,
+    region: cloud.region,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  return {
+    name: 'local',
+    apiUrl: cloud.apiUrl,
+    endpoint: cloud.edgeUrl,
+    region: cloud.region,
+    seed: cloud.seed,
+    queueUrls: cloud.queueUrls,
+    tableNames: cloud.tableNames,
+    sqs,
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb),
+    capabilities: { clock: true, consumerEnv: true },
+    updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
+    invocationsInFlight: () => cloud.invocationsInFlight(),
+    advanceClock: async (ms) => cloud.clock.advance(ms),
+    stop: async () => cloud.stop(),
+    close: () => {
+      sqs.destroy();
+      dynamodb.destroy();
+    },
+  };
+}
+
+/**
+ * What survives `npm start -- --data-dir <dir>` being stopped and started again:
+ * - DynamoDB (dynalite on disk): the ledger (accepted orders, their sequences, deliveries,
+ *   effects, counters) and the idempotency records. Tables are reused on start.
+ * - Not SQS: the emulator keeps queues in memory, so messages waiting or in flight at the stop
+ *   are gone, and so is the FIFO queues' deduplication history.
+ * Recovery is the client's retry with the same Idempotency-Key: the producer finds the accepted
+ * order on disk and re-sends it to both queues; orders already applied are suppressed by their
+ * idempotency records, the others are applied now.
+ */
+describeWhere('restart')(
+  'the local cloud restarted on its on-disk data in the middle of a run',
+  () => {
+    let dataDir: string;
+    const clouds: LocalCloud[] = [];
+    const targets: Array<ReturnType<typeof asTarget>> = [];
+
+    const start = async (consumerEnv?: Record<string, string>) => {
+      const cloud = await startLocalCloud({
+        port: 0,
+        apiPort: 0,
+        dataDir,
+        seed: 9090,
+        faults: 'none',
+        pollWaitSeconds: 1,
+        ...(consumerEnv ? { consumerEnv: { fifo: consumerEnv, standard: consumerEnv } } : {}),
+      });
+      clouds.push(cloud);
+      const target = asTarget(cloud);
+      targets.push(target);
+      return target;
+    };
+
+    beforeAll(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'restart-'));
+    });
+
+    afterAll(async () => {
+      for (const t of targets) t.close();
+      for (const c of clouds) await c.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }, 30_000);
+
+    it('keeps what was applied, and client retries recover what was still queued, each applied once', async () => {
+      // Prepare: before the stop, three orders are applied and two are still queued (their
+      // consumer fails them, so they wait for the visibility timeout when the cloud stops).
+      const runId = newRunId('restart');
+      const customerId = 'cust-restart';
+      const applied = ['a1', 'a2', 'a3'].map((k) => `${k}-${runId}`);
+      const held = ['b4', 'b5'].map((k) => `${HELD}${k}-${runId}`);
+      const all = [...applied, ...held];
+      const before = await start({ FAULT_POISON_PREFIX: HELD });
+      for (const [i, key] of all.entries()) {
+        const res = await postOrder(before, order(customerId, i + 1), {
+          runId,
+          idempotencyKey: key,
+        });
+        expect(res.status).toBe(202);
+      }
+      await settle(before, runId, applied, { advanceEvery: Number.POSITIVE_INFINITY });
+      for (const q of QUEUE_KINDS) {
+        const { failures } = await queueRecords(before, runId, q);
+        expect(new Set(failures.map((f) => f.orderId))).toEqual(
+          new Set(held.slice(0, 1).concat(q === 'fifo' ? [] : held.slice(1))),
+        );
+      }
+
+      // Act: stop, start again on the same data, and let the client retry every order.
+      before.close();
+      await before.stop();
+      const after = await start();
+      for (const [i, key] of all.entries()) {
+        const res = await postOrder(after, order(customerId, i + 1), {
+          runId,
+          idempotencyKey: key,
+        });
+        expect(res.status).toBe(202);
+        expect(res.json).toMatchObject({ orderId: key, sequence: i + 1 });
+      }
+      await settle(after, runId, all);
+
+      // Assess: the ledger and idempotency records survived; nothing lost, nothing applied twice,
+      // FIFO order kept across the restart.
+      for (const q of QUEUE_KINDS) {
+        const { effects, deliveries } = await queueRecords(after, runId, q);
+        expect(effects.map((e) => e.orderId).sort()).toEqual([...all].sort());
+        for (const key of applied) {
+          const outcomes = deliveries.filter((d) => d.orderId === key).map((d) => d.outcome);
+          expect({ q, key, outcomes: outcomes.sort() }).toEqual({
+            q,
+            key,
+            outcomes: ['applied', 'suppressed'],
+          });
+        }
+      }
+      expectExactlyOnce(await reportOf(after, runId), all.length);
+    }, 90_000);
+  },
+);
