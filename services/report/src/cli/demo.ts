@@ -1,10 +1,4 @@
 import { join } from 'node:path';
-import { startLocalCloud } from '../../../../local/cloud';
-import {
-  createDocumentClient,
-  createSqsClient,
-  LOCAL_CREDENTIALS,
-} from '../../../../shared/src/aws-clients';
 import {
   type CommandSpec,
   intOption,
@@ -12,9 +6,10 @@ import {
   runMain,
 } from '../../../../shared/src/cli/args';
 import { freshSeed } from '../../../../shared/src/random';
-import { defaultRunId, runLoad } from '../../../loadgen/src/run-load';
+import { defaultRunId } from '../../../loadgen/src/run-load';
 import { renderTable } from '../domain/render-text';
-import { generateReport, writeReportFiles } from '../generate';
+import { writeReportFiles } from '../generate';
+import { runOnLocalCloud } from '../local-run';
 
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
@@ -49,57 +44,26 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
   const env = v['no-idempotency'] ? { IDEMPOTENCY_ENABLED: 'false' } : undefined;
   process.stderr.write(`demo ${runId} seed ${seed}: starting the local cloud\n`);
-  const cloud = await startLocalCloud({
-    port: 0,
-    apiPort: 0,
+  const tty = Boolean(process.stderr.isTTY);
+  const { data } = await runOnLocalCloud({
+    runId,
     seed,
-    pollWaitSeconds: 1,
+    orders,
+    customers,
+    retryRate: 0.05,
     ...(env ? { consumerEnv: { fifo: env, standard: env } } : {}),
+    onLoadProgress: (p) => {
+      if (tty) process.stderr.write(`\rsent ${p.done}/${p.total}\x1b[K`);
+      if (tty && p.done === p.total) process.stderr.write('\n');
+    },
+    onDrainProgress: (s, ms) =>
+      process.stderr.write(
+        `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
+      ),
   });
-  try {
-    const tty = Boolean(process.stderr.isTTY);
-    await runLoad({
-      apiUrl: cloud.apiUrl,
-      orders,
-      customers,
-      concurrency: 16,
-      rate: 0,
-      retryRate: 0.05,
-      seed,
-      runId,
-      onProgress: (p) => {
-        if (tty) process.stderr.write(`\rsent ${p.done}/${p.total}\x1b[K`);
-      },
-    });
-    if (tty) process.stderr.write('\n');
-    const client = {
-      endpoint: cloud.edgeUrl,
-      region: cloud.region,
-      credentials: LOCAL_CREDENTIALS,
-    };
-    const data = await generateReport({
-      runId,
-      target: 'local',
-      config: cloud.config,
-      waitTimeoutMs: 300_000,
-      pollIntervalMs: 500,
-      source: {
-        documentClient: createDocumentClient(client),
-        sqsClient: createSqsClient(client),
-        ledgerTable: cloud.tableNames.ledger,
-        queueUrls: { fifo: cloud.queueUrls.fifo, standard: cloud.queueUrls.standard },
-      },
-      onProgress: (s, ms) =>
-        process.stderr.write(
-          `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
-        ),
-    });
-    process.stdout.write(renderTable(data.report));
-    const files = await writeReportFiles(data, out);
-    process.stdout.write(`wrote ${files.join(', ')}\n`);
-  } finally {
-    await cloud.stop();
-  }
+  process.stdout.write(renderTable(data.report));
+  const files = await writeReportFiles(data, out);
+  process.stdout.write(`wrote ${files.join(', ')}\n`);
   return 0;
 }
 

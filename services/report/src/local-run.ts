@@ -1,0 +1,85 @@
+import { type LocalCloudOptions, startLocalCloud } from '../../../local/cloud';
+import {
+  createDocumentClient,
+  createSqsClient,
+  LOCAL_CREDENTIALS,
+} from '../../../shared/src/aws-clients';
+import { type LoadProgress, type LoadSummary, runLoad } from '../../loadgen/src/run-load';
+import type { DrainSnapshot } from './domain/drain';
+import type { ReportData } from './domain/report';
+import { generateReport } from './generate';
+
+/**
+ * One run on a local cloud started in this process: start it, send the load, wait for both
+ * queues to drain, read the report, stop it. The demo, the soak and the experiments are this
+ * with different loads, fault models and consumer settings.
+ */
+export interface LocalRunOptions {
+  runId: string;
+  seed: number;
+  orders: number;
+  customers: number;
+  retryRate: number;
+  concurrency?: number;
+  /** SQS fault model (preset name or config); the emulator's default when absent. */
+  faults?: LocalCloudOptions['faults'];
+  consumerEnv?: LocalCloudOptions['consumerEnv'];
+  pipeline?: LocalCloudOptions['pipeline'];
+  drainTimeoutMs?: number;
+  onStarted?: (edgeUrl: string, apiUrl: string) => void;
+  onLoadProgress?: (p: LoadProgress) => void;
+  onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
+}
+
+export interface LocalRunResult {
+  data: ReportData;
+  load: LoadSummary;
+}
+
+export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
+  const cloud = await startLocalCloud({
+    port: 0,
+    apiPort: 0,
+    seed: options.seed,
+    pollWaitSeconds: 1,
+    ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
+    ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+  });
+  const client = { endpoint: cloud.edgeUrl, region: cloud.region, credentials: LOCAL_CREDENTIALS };
+  const documentClient = createDocumentClient(client);
+  const sqsClient = createSqsClient(client);
+  try {
+    options.onStarted?.(cloud.edgeUrl, cloud.apiUrl);
+    const load = await runLoad({
+      apiUrl: cloud.apiUrl,
+      orders: options.orders,
+      customers: options.customers,
+      concurrency: options.concurrency ?? 16,
+      rate: 0,
+      retryRate: options.retryRate,
+      seed: options.seed,
+      runId: options.runId,
+      ...(options.onLoadProgress ? { onProgress: options.onLoadProgress } : {}),
+    });
+    const data = await generateReport({
+      runId: options.runId,
+      target: 'local',
+      config: cloud.config,
+      waitTimeoutMs: options.drainTimeoutMs ?? 300_000,
+      pollIntervalMs: 500,
+      source: {
+        documentClient,
+        sqsClient,
+        ledgerTable: cloud.tableNames.ledger,
+        queueUrls: { fifo: cloud.queueUrls.fifo, standard: cloud.queueUrls.standard },
+      },
+      ...(options.onDrainProgress ? { onProgress: options.onDrainProgress } : {}),
+    });
+    return { data, load };
+  } finally {
+    documentClient.destroy();
+    sqsClient.destroy();
+    await cloud.stop();
+  }
+}
