@@ -1,54 +1,23 @@
-import { createDocumentClient, createSqsClient } from '../../../shared/src/aws-clients';
 import { ENV } from '../../../shared/src/config/function-env';
-import type { PipelineConfig, QueueKind } from '../../../shared/src/config/pipeline';
-import { runLoad } from '../../loadgen/src/run-load';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
 import type { QueueMetrics } from './domain/metrics';
 import type { Report } from './domain/report';
-import { generateReport } from './generate';
+import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from './local-run';
 
 /**
- * Experiments run against a started local cloud: the caller starts it with the overrides of one
- * point (`startLocalCloud({ pipeline, consumerEnv })`), this sends the load and reads the report.
- * Kept free of `local/` imports so it also runs against a cloud started by a test or a bench.
+ * The experiments a user runs to see what shapes the difference between the queues: a sweep
+ * over message groups x maximum concurrency x batch size, and the idempotency key (orderId vs
+ * messageId). Each run is a fresh in-process local cloud (runOnLocalCloud); `run` is injectable
+ * so the orchestration is unit-tested without one.
  */
-export interface StartedCloud {
-  edgeUrl: string;
-  apiUrl: string;
-  region: string;
-  queueUrls: { fifo: string; standard: string };
-  tableNames: { ledger: string };
-  config: PipelineConfig;
-}
+
+export type RunOnCloud = (options: LocalRunOptions) => Promise<LocalRunResult>;
 
 export interface ExperimentLoad {
   orders: number;
-  concurrency: number;
   retryRate: number;
   seed: number;
-  waitTimeoutMs: number;
-}
-
-export async function measure(
-  cloud: StartedCloud,
-  runId: string,
-  customers: number,
-  load: ExperimentLoad,
-): Promise<Report> {
-  const client = { endpoint: cloud.edgeUrl, region: cloud.region };
-  await runLoad({ apiUrl: cloud.apiUrl, runId, customers, rate: 0, ...load });
-  const data = await generateReport({
-    runId,
-    target: 'local',
-    config: cloud.config,
-    waitTimeoutMs: load.waitTimeoutMs,
-    source: {
-      documentClient: createDocumentClient(client),
-      sqsClient: createSqsClient(client),
-      ledgerTable: cloud.tableNames.ledger,
-      queueUrls: cloud.queueUrls,
-    },
-  });
-  return data.report;
+  faults?: LocalRunOptions['faults'];
 }
 
 export interface SweepPoint {
@@ -58,12 +27,20 @@ export interface SweepPoint {
   batchSize: number;
 }
 
+export type PointMetrics = Pick<
+  QueueMetrics,
+  | 'throughputPerSec'
+  | 'outOfOrder'
+  | 'inversions'
+  | 'duplicateDeliveries'
+  | 'duplicateEffects'
+  | 'lost'
+> & { latencyP95Ms: number | null };
+
 export interface SweepResult {
   point: SweepPoint;
-  queues: Record<
-    QueueKind,
-    Pick<QueueMetrics, 'throughputPerSec' | 'outOfOrder' | 'inversions' | 'duplicateDeliveries'>
-  >;
+  runId: string;
+  queues: Record<QueueKind, PointMetrics>;
 }
 
 /** The grid of a sweep: every combination, in a stable order. */
@@ -79,43 +56,118 @@ export function sweepGrid(
   return out;
 }
 
-/** The consumer overrides of one point, for `startLocalCloud({ pipeline })`. */
+/** The consumer overrides of one point, for both queues. */
 export function pointOverrides(p: SweepPoint) {
   const o = { maximumConcurrency: p.maximumConcurrency, batchSize: p.batchSize };
   return { fifo: o, standard: o };
 }
 
-export async function sweep(
-  start: (p: SweepPoint) => Promise<StartedCloud & { stop(): Promise<void> }>,
+function pick(m: QueueMetrics): PointMetrics {
+  return {
+    throughputPerSec: m.throughputPerSec,
+    outOfOrder: m.outOfOrder,
+    inversions: m.inversions,
+    duplicateDeliveries: m.duplicateDeliveries,
+    duplicateEffects: m.duplicateEffects,
+    lost: m.lost,
+    latencyP95Ms: m.latencyMs.p95,
+  };
+}
+
+const perQueue = (r: Report) =>
+  Object.fromEntries(QUEUE_KINDS.map((q) => [q, pick(r.queues[q])])) as Record<
+    QueueKind,
+    PointMetrics
+  >;
+
+export async function runSweep(
   points: SweepPoint[],
   load: ExperimentLoad,
+  {
+    run = runOnLocalCloud,
+    onPoint,
+  }: { run?: RunOnCloud; onPoint?: (r: SweepResult, index: number) => void } = {},
 ): Promise<SweepResult[]> {
   const results: SweepResult[] = [];
   for (const [i, point] of points.entries()) {
-    const cloud = await start(point);
-    try {
-      const r = await measure(cloud, `sweep-${load.seed}-${i}`, point.groups, load);
-      const pick = (m: QueueMetrics) => ({
-        throughputPerSec: m.throughputPerSec,
-        outOfOrder: m.outOfOrder,
-        inversions: m.inversions,
-        duplicateDeliveries: m.duplicateDeliveries,
-      });
-      results.push({
-        point,
-        queues: { fifo: pick(r.queues.fifo), standard: pick(r.queues.standard) },
-      });
-    } finally {
-      await cloud.stop();
-    }
+    const runId = `sweep-${load.seed}-${i + 1}`;
+    const { data } = await run({
+      runId,
+      seed: load.seed,
+      orders: load.orders,
+      customers: point.groups,
+      retryRate: load.retryRate,
+      pipeline: pointOverrides(point),
+      skipVisibilityWaits: true,
+      ...(load.faults !== undefined ? { faults: load.faults } : {}),
+    });
+    const result = { point, runId, queues: perQueue(data.report) };
+    results.push(result);
+    onPoint?.(result, i);
   }
   return results;
 }
 
+export type IdempotencyKey = 'orderId' | 'messageId';
+
 /** Consumer environment of the idempotency-key experiment: which field Powertools keys on. */
-export function idempotencyKeyEnv(
-  key: 'orderId' | 'messageId',
-): Partial<Record<QueueKind, Record<string, string>>> {
+export function idempotencyKeyEnv(key: IdempotencyKey): Record<QueueKind, Record<string, string>> {
   const env = { [ENV.IDEMPOTENCY_KEY]: key };
   return { fifo: env, standard: env };
+}
+
+export interface KeyResult {
+  key: IdempotencyKey;
+  runId: string;
+  clientRetries: number;
+  queues: Record<
+    QueueKind,
+    Pick<QueueMetrics, 'duplicateDeliveries' | 'suppressed' | 'duplicateEffects' | 'lost'>
+  >;
+}
+
+/** The same load (same seed: same orders, same client retries) keyed on orderId, then messageId. */
+export async function runIdempotencyKeyExperiment(
+  load: ExperimentLoad & { customers: number },
+  { run = runOnLocalCloud, onRun }: { run?: RunOnCloud; onRun?: (r: KeyResult) => void } = {},
+): Promise<KeyResult[]> {
+  const results: KeyResult[] = [];
+  for (const key of ['orderId', 'messageId'] as const) {
+    // One run id for both: the load plan derives its orders and client retries from it, and
+    // each run has a fresh cloud, so the two runs send exactly the same requests.
+    const runId = `idem-${load.seed}`;
+    const { data } = await run({
+      runId,
+      seed: load.seed,
+      orders: load.orders,
+      customers: load.customers,
+      retryRate: load.retryRate,
+      consumerEnv: idempotencyKeyEnv(key),
+      skipVisibilityWaits: true,
+      ...(load.faults !== undefined ? { faults: load.faults } : {}),
+    });
+    const r = data.report;
+    const result: KeyResult = {
+      key,
+      runId,
+      clientRetries: data.clientRetries,
+      queues: Object.fromEntries(
+        QUEUE_KINDS.map((q) => {
+          const m = r.queues[q];
+          return [
+            q,
+            {
+              duplicateDeliveries: m.duplicateDeliveries,
+              suppressed: m.suppressed,
+              duplicateEffects: m.duplicateEffects,
+              lost: m.lost,
+            },
+          ];
+        }),
+      ) as KeyResult['queues'],
+    };
+    results.push(result);
+    onRun?.(result);
+  }
+  return results;
 }

@@ -1,8 +1,20 @@
+import { main as experimentMain, intList } from '../../../services/report/src/cli/experiment';
+import {
+  renderKeyTable,
+  renderSweepHtml,
+  renderSweepTable,
+} from '../../../services/report/src/domain/render-experiments';
+import { buildReport } from '../../../services/report/src/domain/report';
 import {
   idempotencyKeyEnv,
   pointOverrides,
+  type RunOnCloud,
+  runIdempotencyKeyExperiment,
+  runSweep,
   sweepGrid,
 } from '../../../services/report/src/experiments';
+import type { LocalRunOptions } from '../../../services/report/src/local-run';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 describe('experiment plumbing', () => {
   it('builds every combination of the sweep grid in a stable order', () => {
@@ -24,3 +36,108 @@ describe('experiment plumbing', () => {
     });
   });
 });
+
+describe('experiment runs (the local cloud replaced by a recording fake)', () => {
+  function fakeRun(calls: LocalRunOptions[]): RunOnCloud {
+    return async (options) => {
+      calls.push(options);
+      const data = buildReport({
+        runId: options.runId,
+        target: 'local',
+        config: pipelineConfig,
+        ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
+      });
+      // What the options would produce: throughput grows with concurrency, messageId keying
+      // lets client retries through on the standard queue.
+      const c = options.pipeline?.fifo?.maximumConcurrency ?? 0;
+      data.report.queues.fifo.throughputPerSec = c * 10;
+      data.report.queues.standard.throughputPerSec = c * 12;
+      const messageId = options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId';
+      data.report.queues.standard.duplicateEffects = messageId ? 7 : 0;
+      return { data, load: { accepted: options.orders } as never };
+    };
+  }
+
+  it('runs one fresh cloud per sweep point with that point as the consumer settings', async () => {
+    const calls: LocalRunOptions[] = [];
+    const points = sweepGrid([1, 4], [2], [10]);
+    const results = await runSweep(
+      points,
+      { orders: 50, retryRate: 0, seed: 9 },
+      { run: fakeRun(calls) },
+    );
+    expect(
+      calls.map((c) => [
+        c.customers,
+        c.pipeline?.standard?.maximumConcurrency,
+        c.pipeline?.fifo?.batchSize,
+      ]),
+    ).toEqual([
+      [1, 2, 10],
+      [4, 2, 10],
+    ]);
+    expect(calls.every((c) => c.seed === 9 && c.orders === 50 && c.skipVisibilityWaits)).toBe(true);
+    expect(results.map((r) => r.queues.fifo.throughputPerSec)).toEqual([20, 20]);
+    const table = renderSweepTable(results);
+    expect(table).toContain('fifo orders/s');
+    expect(table.split('\n')[2]).toMatch(/^1\s+2\s+10\s+20\.0/);
+  });
+
+  it('charts every point and queue in a self-contained page', async () => {
+    const results = await runSweep(
+      sweepGrid([1], [2, 5], [1]),
+      { orders: 10, retryRate: 0, seed: 3 },
+      { run: fakeRun([]) },
+    );
+    const html = renderSweepHtml(results, 3);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\//);
+    const bars = [
+      ...html.matchAll(/<rect data-queue="(\w+)" data-point="([^"]+)" data-value="([\d.]+)"/g),
+    ];
+    expect(
+      bars.filter((b) => b[2] === 'g1 c5 b1' && b[1] === 'standard').map((b) => b[3]),
+    ).toContain('60');
+    expect(bars).toHaveLength(3 * 2 * 2);
+  });
+
+  it('keys the same load on orderId and then on messageId', async () => {
+    const calls: LocalRunOptions[] = [];
+    const results = await runIdempotencyKeyExperiment(
+      { orders: 40, customers: 4, retryRate: 0.1, seed: 5 },
+      { run: fakeRun(calls) },
+    );
+    expect(calls.map((c) => c.consumerEnv?.fifo?.IDEMPOTENCY_KEY)).toEqual([
+      'orderId',
+      'messageId',
+    ]);
+    expect(results.map((r) => [r.key, r.queues.standard.duplicateEffects])).toEqual([
+      ['orderId', 0],
+      ['messageId', 7],
+    ]);
+    expect(renderKeyTable(results)).toMatch(/messageId\s+0\s+.*\s7$/m);
+  });
+});
+
+describe('npm run experiment flags', () => {
+  it('reads a comma-separated list of integers within range', () => {
+    expect(intList({ groups: '1, 5,20,5' }, 'groups', 1, 100)).toEqual([1, 5, 20]);
+    expect(() => intList({ groups: '1,,3' }, 'groups', 1, 100)).toThrow(/comma-separated list/);
+    expect(() => intList({ groups: 'a' }, 'groups', 1, 100)).toThrow(/comma-separated list/);
+    expect(() => intList({ 'batch-size': '11' }, 'batch-size', 1, 10)).toThrow(
+      /11 is outside 1-10/,
+    );
+  });
+
+  it('names the experiments on an unknown one, before starting anything', async () => {
+    await expect(experimentMain(['sideways'], fakeNever)).rejects.toThrow(
+      /unknown experiment "sideways"; use sweep or idempotency-key/,
+    );
+    await expect(experimentMain(['sweep', '--concurrency', '1'], fakeNever)).rejects.toThrow(
+      /--concurrency: 1 is outside 2-1000/,
+    );
+  });
+});
+
+const fakeNever: RunOnCloud = async () => {
+  throw new Error('must not run');
+};

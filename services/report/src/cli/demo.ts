@@ -51,6 +51,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     orders,
     customers,
     retryRate: 0.05,
+    // A copy that survives its delete comes back after the 60 s visibility timeout; the
+    // emulator's clock skips that wait once nothing is being processed, so the demo's time is
+    // spent on work. (Latency is measured on the wall clock from the first effect: unaffected.)
+    skipVisibilityWaits: true,
     ...(env ? { consumerEnv: { fifo: env, standard: env } } : {}),
     onLoadProgress: (p) => {
       if (tty) process.stderr.write(`\rsent ${p.done}/${p.total}\x1b[K`);

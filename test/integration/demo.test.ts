@@ -1,0 +1,79 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main as demo } from '../../services/report/src/cli/demo';
+import type { Report } from '../../services/report/src/domain/report';
+
+/**
+ * `npm run demo` end to end at a small size (its own code path: local cloud in this process,
+ * the demo fault model, client retries), checked against what the README promises it shows.
+ */
+describe('npm run demo', () => {
+  let dir: string;
+  const written: string[] = [];
+  let stdout: jest.SpyInstance;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'demo-'));
+  });
+
+  beforeEach(() => {
+    written.length = 0;
+    stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = async (name: string, extra: string[] = []): Promise<Report> => {
+    const out = join(dir, name);
+    const code = await demo([
+      '--orders',
+      '300',
+      '--customers',
+      '10',
+      '--seed',
+      '2026',
+      '--out',
+      out,
+      ...extra,
+    ]);
+    expect(code).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(['report.html', 'report.json', 'report.md']);
+    return JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as Report;
+  };
+
+  it('shows FIFO in order without duplicates, and standard duplicates suppressed, nothing lost', async () => {
+    const report = await run('default');
+    const { fifo, standard } = report.queues;
+    expect(report.accepted).toBe(300);
+    expect(written.join('')).toMatch(/out-of-order applies\s+0\s+[1-9]/);
+    // FIFO: client retries dropped by deduplication, every customer in sequence.
+    expect([fifo.duplicateDeliveries, fifo.outOfOrder, fifo.lost, fifo.duplicateEffects]).toEqual([
+      0, 0, 0, 0,
+    ]);
+    // Standard: duplicates delivered (client retries and the fault model), none applied twice.
+    expect(standard.duplicateDeliveries).toBeGreaterThan(0);
+    expect(standard.suppressed).toBeGreaterThan(0);
+    expect(standard.outOfOrder).toBeGreaterThan(0);
+    expect([standard.lost, standard.duplicateEffects]).toEqual([0, 0]);
+    stdout.mockRestore();
+  }, 120_000);
+
+  it('with --no-idempotency, the standard queue applies duplicates twice', async () => {
+    const report = await run('no-idempotency', ['--no-idempotency']);
+    expect(report.queues.standard.duplicateEffects).toBeGreaterThan(0);
+    expect(report.queues.standard.suppressed).toBe(0);
+    expect(report.queues.fifo.duplicateEffects).toBe(0);
+    expect(report.queues.standard.lost).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,97 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main as experiment } from '../../services/report/src/cli/experiment';
+import type { KeyResult, SweepResult } from '../../services/report/src/experiments';
+
+/** `npm run experiment` on real in-process local clouds, at a small size. */
+describe('npm run experiment', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'experiment-'));
+  });
+
+  beforeEach(() => {
+    jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('idempotency-key: messageId keying lets client retries through, orderId does not', async () => {
+    const out = join(dir, 'key');
+    const code = await experiment([
+      'idempotency-key',
+      '--orders',
+      '60',
+      '--customers',
+      '4',
+      '--retry-rate',
+      '0.2',
+      '--faults',
+      'none',
+      '--seed',
+      '11',
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(await readFile(join(out, 'idempotency-key.json'), 'utf8')) as {
+      results: KeyResult[];
+    };
+    const [byOrder, byMessage] = results;
+    expect(byOrder?.key).toBe('orderId');
+    expect(byMessage?.key).toBe('messageId');
+    expect(byOrder?.clientRetries).toBeGreaterThan(0);
+    expect(byMessage?.clientRetries).toBe(byOrder?.clientRetries);
+    expect(byOrder?.queues.standard.duplicateEffects).toBe(0);
+    // Without SQS faults, every extra standard effect is one client retry applied again.
+    expect(byMessage?.queues.standard.duplicateEffects).toBe(byMessage?.clientRetries);
+    expect([
+      byOrder?.queues.fifo.duplicateEffects,
+      byMessage?.queues.fifo.duplicateEffects,
+    ]).toEqual([0, 0]);
+  }, 120_000);
+
+  it('sweep: one run per point, with the charts of every point in sweep.html', async () => {
+    const out = join(dir, 'sweep');
+    const code = await experiment([
+      'sweep',
+      '--groups',
+      '1,3',
+      '--concurrency',
+      '2',
+      '--batch-size',
+      '5',
+      '--orders',
+      '40',
+      '--seed',
+      '12',
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8')) as {
+      results: SweepResult[];
+    };
+    expect(results.map((r) => r.point.groups)).toEqual([1, 3]);
+    for (const r of results) {
+      expect(r.queues.fifo.outOfOrder).toBe(0);
+      expect(r.queues.fifo.lost + r.queues.standard.lost).toBe(0);
+      expect(r.queues.fifo.throughputPerSec).toBeGreaterThan(0);
+    }
+    const html = await readFile(join(out, 'sweep.html'), 'utf8');
+    for (const r of results) {
+      expect(html).toContain(
+        `data-point="g${r.point.groups} c2 b5" data-value="${r.queues.standard.throughputPerSec}"`,
+      );
+    }
+  }, 120_000);
+});
