@@ -104,6 +104,8 @@ export interface LocalCloud {
   config: PipelineConfig;
   /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
+  /** DynamoDB requests served so far, by operation (PutItem, UpdateItem, Query...). */
+  dynamodbRequests(): Record<string, number>;
   /** Batches the mappings are processing right now (received, not yet deleted or failed). */
   invocationsInFlight(): number;
   /**
@@ -496,6 +498,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const seed = options.seed ?? freshSeed();
   const config = applyOverrides(pipelineConfig, options.pipeline);
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
+  const dynamodbRequests: Record<string, number> = {};
   const cleanups = new Cleanups(log);
   const stop = async (): Promise<void> => {
     if (await cleanups.run()) log('local cloud: stopped');
@@ -529,7 +532,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const edge: Edge = await startEdge(
       {
         sqs: (req, res) => sqs.handle(req, res),
-        dynamodb: dynamodb.handle,
+        dynamodb: (req, res) => {
+          const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
+          dynamodbRequests[op] = (dynamodbRequests[op] ?? 0) + 1;
+          dynamodb.handle(req, res);
+        },
         health: () => ({
           seed,
           faults: sqs.faults(),
@@ -569,6 +576,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       config,
       updateConsumerEnv: () => undefined,
+      dynamodbRequests: () => ({ ...dynamodbRequests }),
       invocationsInFlight: () =>
         Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
       mappingStats: () =>

@@ -42,6 +42,8 @@ export interface LocalRunOptions {
 export interface LocalRunResult {
   data: ReportData;
   load: LoadSummary;
+  /** DynamoDB requests of the whole run (load, processing, drain polls, report), by operation. */
+  dynamodbRequests: Record<string, number>;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -96,7 +98,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         }
       },
     });
-    return { data, load };
+    return { data, load, dynamodbRequests: cloud.dynamodbRequests() };
   } finally {
     documentClient.destroy();
     sqsClient.destroy();

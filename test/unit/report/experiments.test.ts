@@ -54,7 +54,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       data.report.queues.standard.throughputPerSec = c * 12;
       const messageId = options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId';
       data.report.queues.standard.duplicateEffects = messageId ? 7 : 0;
-      return { data, load: { accepted: options.orders } as never };
+      return { data, load: { accepted: options.orders } as never, dynamodbRequests: {} };
     };
   }
 

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { startDynamoDb } from '../../local/dynamodb';
+import { startEdge } from '../../local/edge';
+import { runOnLocalCloud } from '../../services/report/src/local-run';
+import {
+  createDocumentClient,
+  createDynamoDbClient,
+  LOCAL_CREDENTIALS,
+} from '../../shared/src/aws-clients';
+import { type CommandSpec, intOption, parseCommandLine, runMain } from '../../shared/src/cli/args';
+import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { freshSeed } from '../../shared/src/random';
+
+/**
+ * End-to-end pipeline throughput against the floor DynamoDB sets on this machine.
+ *
+ * 1. Pipeline: N orders over M customers through both queues of an in-process local cloud (SQS
+ *    faults off, no client retries), orders/s from the first accept to the last effect on the
+ *    slower queue. The edge counts every DynamoDB request the run made, by operation.
+ * 2. Floor: the same number of item writes and reads (PutItem, UpdateItem, GetItem, with items of
+ *    the ledger's shape and the same hot keys: per-customer counters) sent straight at a fresh
+ *    dynalite over HTTP with the SDK, at the concurrency the pipeline runs (producer clients +
+ *    both consumers' maximum concurrency). The drain's and the report's Queries are left out.
+ * Target: the pipeline at least half the floor's orders/s.
+ */
+export const SPEC: CommandSpec = {
+  usage: 'npm run bench:pipeline -- [options]',
+  summary: 'Pipeline orders/s end to end vs the same DynamoDB writes straight at dynalite.',
+  options: {
+    orders: { type: 'string', value: '<n>', description: 'orders', default: '10000' },
+    customers: {
+      type: 'string',
+      value: '<m>',
+      description: 'customers (message groups)',
+      default: '100',
+    },
+    seed: { type: 'string', value: '<s>', description: 'seed (printed)' },
+  },
+};
+
+const LOAD_CONCURRENCY = 16;
+const REPLAYED = ['PutItem', 'UpdateItem', 'GetItem'] as const;
+type Replayed = (typeof REPLAYED)[number];
+
+async function floor(
+  ops: Record<Replayed, number>,
+  customers: number,
+  concurrency: number,
+): Promise<{ ms: number; total: number }> {
+  const db = await startDynamoDb();
+  const edge = await startEdge(
+    { sqs: (_req, res) => res.writeHead(400).end(), dynamodb: db.handle, health: () => ({}) },
+    { port: 0, host: '127.0.0.1' },
+  );
+  const client = { endpoint: edge.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  const raw = createDynamoDbClient({ ...client, maxSockets: concurrency });
+  const docs = createDocumentClient({ ...client, maxSockets: concurrency });
+  const table = pipelineConfig.tables.ledger.name;
+  try {
+    await raw.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    // The plan: every replayed request of the pipeline, interleaved the way they come.
+    const plan: Replayed[] = [];
+    const left = { ...ops };
+    while (REPLAYED.some((op) => left[op] > 0)) {
+      for (const op of REPLAYED) if (left[op]-- > 0) plan.push(op);
+    }
+    const item = (i: number) => ({
+      pk: 'RUN#bench-floor',
+      sk: `DELIVERY#standard#${randomUUID()}#${i}`,
+      type: 'delivery',
+      orderId: randomUUID(),
+      customerId: `c-${i % customers}`,
+      sequence: i,
+      messageId: randomUUID(),
+      receiveCount: 1,
+      sentAt: Date.now(),
+      receivedAt: Date.now(),
+      outcome: 'pending',
+      items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
+    });
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < plan.length; i = next++) {
+          const op = plan[i]!;
+          if (op === 'PutItem') {
+            await docs.send(
+              new PutCommand({
+                TableName: table,
+                Item: item(i),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              }),
+            );
+          } else if (op === 'UpdateItem') {
+            await docs.send(
+              new UpdateCommand({
+                TableName: table,
+                Key: { pk: 'RUN#bench-floor', sk: `COUNTER#apply#standard#c-${i % customers}` },
+                UpdateExpression: 'ADD #v :one',
+                ExpressionAttributeNames: { '#v': 'value' },
+                ExpressionAttributeValues: { ':one': 1 },
+              }),
+            );
+          } else {
+            await docs.send(
+              new GetCommand({
+                TableName: table,
+                Key: { pk: 'RUN#bench-floor', sk: `COUNTER#apply#standard#c-${i % customers}` },
+              }),
+            );
+          }
+        }
+      }),
+    );
+    return { ms: performance.now() - t0, total: plan.length };
+  } finally {
+    raw.destroy();
+    docs.destroy();
+    await edge.close();
+    await db.close();
+  }
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const v = parseCommandLine(SPEC, argv);
+  const orders = intOption(v, 'orders', { min: 100, max: 1_000_000 })!;
+  const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
+  const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  say(
+    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}; node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
+  );
+
+  let nextTenth = 1;
+  const run = await runOnLocalCloud({
+    runId: `bench-${seed}`,
+    seed,
+    orders,
+    customers,
+    retryRate: 0,
+    faults: 'none',
+    concurrency: LOAD_CONCURRENCY,
+    drainTimeoutMs: 30 * 60_000,
+    onLoadProgress: (p) => {
+      if (p.done * 10 >= nextTenth * p.total) {
+        say(`pipeline: sent ${p.done}/${p.total}`);
+        nextTenth = Math.floor((p.done * 10) / p.total) + 1;
+      }
+    },
+  });
+  const report = run.data.report;
+  for (const q of QUEUE_KINDS) {
+    if (report.queues[q].processed !== orders) {
+      say(`pipeline run incomplete on ${q}: ${report.queues[q].processed}/${orders} processed`);
+      return 1;
+    }
+  }
+  // Both queues run at once on the same orders: end to end is the slower queue's rate.
+  const pipelineRate = Math.min(...QUEUE_KINDS.map((q) => report.queues[q].throughputPerSec));
+  const ops = Object.fromEntries(
+    REPLAYED.map((op) => [op, run.dynamodbRequests[op] ?? 0]),
+  ) as Record<Replayed, number>;
+  const perOrder = REPLAYED.reduce((n, op) => n + ops[op], 0) / orders;
+  const concurrency =
+    LOAD_CONCURRENCY +
+    QUEUE_KINDS.reduce((n, q) => n + pipelineConfig.consumers[q].maximumConcurrency, 0);
+  say(
+    `pipeline: ${pipelineRate} orders/s; DynamoDB requests ${JSON.stringify(run.dynamodbRequests)} (${perOrder.toFixed(1)} replayed per order)`,
+  );
+  say(
+    `floor: replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} at concurrency ${concurrency}`,
+  );
+  const f = await floor(ops, customers, concurrency);
+  const floorRate = orders / (f.ms / 1000);
+  const ratio = pipelineRate / floorRate;
+  const lines = [
+    '',
+    'phase                          orders/s  note',
+    '-----------------------------  --------  ------------------------------------------',
+    `pipeline (both queues, e2e)    ${pipelineRate.toFixed(1).padStart(8)}  fifo ${report.queues.fifo.throughputPerSec}, standard ${report.queues.standard.throughputPerSec}`,
+    `DynamoDB floor (same writes)   ${floorRate.toFixed(1).padStart(8)}  ${f.total} requests in ${(f.ms / 1000).toFixed(1)} s = ${Math.round(f.total / (f.ms / 1000))}/s`,
+    `pipeline / floor               ${ratio.toFixed(2).padStart(8)}  target >= 0.50: ${ratio >= 0.5 ? 'met' : 'MISSED'}`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+  return 0;
+}
+
+if (require.main === module) runMain(() => main(), SPEC);
