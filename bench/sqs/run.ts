@@ -11,7 +11,13 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { CliError, intOption, parseCommandLine, runMain } from '../../shared/src/cli/args';
+import {
+  CliError,
+  intOption,
+  parseCommandLine,
+  runMain,
+  UsageError,
+} from '../../shared/src/cli/args';
 
 /**
  * `npm run bench:sqs`: the same SDK client against four SQS servers, rounds alternated, in one
@@ -25,7 +31,7 @@ const TICKS_PER_SECOND = 100; // Linux USER_HZ, what /proc/<pid>/stat counts in
 const BODY = 'x'.repeat(1024);
 
 const spec = {
-  usage: 'npm run bench:sqs -- [--rounds n] [--messages n] [--memory-messages n]',
+  usage: 'npm run bench:sqs -- [--rounds n] [--messages n] [--memory-messages n] [--servers list]',
   summary:
     'SendMessage x1, x16 and drain on standard and FIFO queues against our emulator, fauxqs, local-aws-sqs and a no-op server.',
   options: {
@@ -40,6 +46,12 @@ const spec = {
       value: '<n>',
       description: 'messages per phase',
       default: '2000',
+    },
+    servers: {
+      type: 'string' as const,
+      value: '<list>',
+      description: `servers to run, comma-separated (ratios need noop and fauxqs): ${SERVERS.join(',')}`,
+      default: SERVERS.join(','),
     },
     'memory-messages': {
       type: 'string' as const,
@@ -64,9 +76,21 @@ function rssKiB(pid: number): number {
 async function startServer(
   kind: ServerKind,
 ): Promise<{ child: ChildProcess; pid: number; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/sqs/server.ts', kind], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // BENCH_SQS_PROFILE=<dir>: each server process writes a V8 CPU profile there (node --cpu-prof).
+  const profile = process.env.BENCH_SQS_PROFILE
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${process.env.BENCH_SQS_PROFILE}`,
+        `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`,
+      ]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', 'bench/sqs/server.ts', kind],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -208,12 +232,19 @@ async function main(): Promise<void> {
   const rounds = intOption(values, 'rounds', { min: 1, max: 20 })!;
   const n = intOption(values, 'messages', { min: 100, max: 100_000 })!;
   const memN = intOption(values, 'memory-messages', { min: 0, max: 1_000_000 })!;
+  const chosen = String(values.servers)
+    .split(',')
+    .map((x) => x.trim());
+  const unknown = chosen.filter((k) => !(SERVERS as readonly string[]).includes(k));
+  if (unknown.length > 0)
+    throw new UsageError(`--servers: unknown ${unknown.join(', ')}; use ${SERVERS.join(',')}`);
+  const servers = SERVERS.filter((k) => chosen.includes(k));
   process.stdout.write(
     `bench:sqs on ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${new Date().toISOString()}\n`,
   );
   const results = new Map<string, Figure[]>();
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? SERVERS : [...SERVERS].reverse();
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
     for (const kind of order) {
       const server = await startServer(kind);
       try {
@@ -240,7 +271,7 @@ async function main(): Promise<void> {
       const get = (k: ServerKind) => results.get(`${k}|${queue}|${phase}`) ?? [];
       const noop = median(get('noop').map((f) => f.perSec));
       const faux = median(get('fauxqs').map((f) => f.cpuUsPerMsg));
-      for (const kind of SERVERS) {
+      for (const kind of servers) {
         const perSec = median(get(kind).map((f) => f.perSec));
         const cpu = median(get(kind).map((f) => f.cpuUsPerMsg));
         lines.push(
@@ -259,7 +290,7 @@ async function main(): Promise<void> {
       '| server | bytes/msg |',
       '|---|---|',
     ];
-    for (const kind of SERVERS.filter((k) => k !== 'noop')) {
+    for (const kind of servers.filter((k) => k !== 'noop')) {
       const b = await memory(kind, memN);
       mem.push(`| ${kind} | ${b?.toFixed(0) ?? 'n/a'} |`);
     }

@@ -96,6 +96,8 @@ async function main(): Promise<void> {
     default:
       throw new Error(`unknown server ${kind}`);
   }
+  // A clean exit on the runner's SIGTERM, so `--cpu-prof` (BENCH_SQS_PROFILE) writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   process.stdout.write(`PORT ${port}\n`);
 }
 

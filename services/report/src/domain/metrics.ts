@@ -60,6 +60,12 @@ export interface QueueAnalysis {
   latencies: number[];
 }
 
+function count<T>(records: readonly T[], test: (r: T) => boolean): number {
+  let n = 0;
+  for (const r of records) if (test(r)) n++;
+  return n;
+}
+
 function forQueue<T extends { queue: QueueKind }>(records: readonly T[], queue: QueueKind): T[] {
   return records.filter((r) => r.queue === queue);
 }
@@ -74,9 +80,12 @@ function firstEffects(effects: readonly EffectRecord[]): Map<string, EffectRecor
   return first;
 }
 
-export function analyzeCustomers(effects: readonly EffectRecord[]): CustomerApplies[] {
+export function analyzeCustomers(
+  effects: readonly EffectRecord[],
+  first: Map<string, EffectRecord> = firstEffects(effects),
+): CustomerApplies[] {
   const byCustomer = new Map<string, EffectRecord[]>();
-  for (const e of firstEffects(effects).values()) {
+  for (const e of first.values()) {
     const list = byCustomer.get(e.customerId);
     if (list) list.push(e);
     else byCustomer.set(e.customerId, [e]);
@@ -94,42 +103,55 @@ export function analyzeCustomers(effects: readonly EffectRecord[]): CustomerAppl
     });
 }
 
-export function analyzeDuplicates(deliveries: readonly DeliveryRecord[]): DuplicateBreakdown {
-  const byOrder = new Map<string, DeliveryRecord[]>();
+/** The earliest receive of each order: the delivery; every other receive is a duplicate. */
+function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, DeliveryRecord> {
+  const earliest = new Map<string, DeliveryRecord>();
   for (const d of deliveries) {
-    const list = byOrder.get(d.orderId);
-    if (list) list.push(d);
-    else byOrder.set(d.orderId, [d]);
+    const seen = earliest.get(d.orderId);
+    if (!seen || d.receivedAt < seen.receivedAt) earliest.set(d.orderId, d);
   }
+  return earliest;
+}
+
+export function analyzeDuplicates(
+  deliveries: readonly DeliveryRecord[],
+  earliest: Map<string, DeliveryRecord> = earliestDeliveries(deliveries),
+): DuplicateBreakdown {
+  // Two passes over the records and one map entry per order: no per-order lists, which at a few
+  // hundred thousand deliveries cost more in garbage collection than the counting itself.
   const out: DuplicateBreakdown = {
     redelivered: 0,
     copies: 0,
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
   };
-  for (const list of byOrder.values()) {
-    if (list.length < 2) continue;
-    // The earliest receive is the delivery; every later one is a duplicate.
-    let first = list[0]!;
-    for (const d of list) if (d.receivedAt < first.receivedAt) first = d;
-    for (const d of list) {
-      if (d === first) continue;
-      if (d.receiveCount > 1) out.redelivered++;
-      else out.copies++;
-      out.byOutcome[d.outcome]++;
-    }
+  for (const d of deliveries) {
+    if (earliest.get(d.orderId) === d) continue;
+    if (d.receiveCount > 1) out.redelivered++;
+    else out.copies++;
+    out.byOutcome[d.outcome]++;
   }
   return out;
 }
 
-export function analyzeQueue(ledger: RunLedger, queue: QueueKind): QueueAnalysis {
+/** Accepted orders by id: built once per report and shared by both queues' analyses. */
+export function acceptedById(ledger: RunLedger): Map<string, AcceptedRecord> {
+  const byId = new Map<string, AcceptedRecord>();
+  for (const a of ledger.accepted) byId.set(a.orderId, a);
+  return byId;
+}
+
+export function analyzeQueue(
+  ledger: RunLedger,
+  queue: QueueKind,
+  accepted: Map<string, AcceptedRecord> = acceptedById(ledger),
+): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
   const effects = forQueue(ledger.effects, queue);
   const failures = forQueue(ledger.failures, queue);
-  const accepted = new Map(ledger.accepted.map((a) => [a.orderId, a]));
 
   const first = firstEffects(effects);
-  const deliveredOrders = new Set(deliveries.map((d) => d.orderId));
-  const customers = analyzeCustomers(effects);
+  const earliest = earliestDeliveries(deliveries);
+  const customers = analyzeCustomers(effects, first);
 
   const dlqOrders = new Set(
     failures.filter((f) => f.final && !first.has(f.orderId)).map((f) => f.orderId),
@@ -155,9 +177,9 @@ export function analyzeQueue(ledger: RunLedger, queue: QueueKind): QueueAnalysis
 
   const metrics: QueueMetrics = {
     deliveries: deliveries.length,
-    duplicateDeliveries: deliveries.length - deliveredOrders.size,
-    redeliveries: deliveries.filter((d) => d.receiveCount > 1).length,
-    suppressed: deliveries.filter((d) => d.outcome === 'suppressed').length,
+    duplicateDeliveries: deliveries.length - earliest.size,
+    redeliveries: count(deliveries, (d) => d.receiveCount > 1),
+    suppressed: count(deliveries, (d) => d.outcome === 'suppressed'),
     processed: first.size,
     duplicateEffects: effects.length - first.size,
     outOfOrder: customers.reduce((n, c) => n + c.outOfOrder, 0),
@@ -168,5 +190,5 @@ export function analyzeQueue(ledger: RunLedger, queue: QueueKind): QueueAnalysis
     latencyMs: summarizeLatency(latencies),
     throughputPerSec,
   };
-  return { metrics, customers, duplicates: analyzeDuplicates(deliveries), latencies };
+  return { metrics, customers, duplicates: analyzeDuplicates(deliveries, earliest), latencies };
 }

@@ -1,5 +1,11 @@
 import type { PipelineConfig, QueueKind } from '../../../../shared/src/config/pipeline';
-import { analyzeQueue, type QueueAnalysis, type QueueMetrics, type RunLedger } from './metrics';
+import {
+  acceptedById,
+  analyzeQueue,
+  type QueueAnalysis,
+  type QueueMetrics,
+  type RunLedger,
+} from './metrics';
 
 export type ReportTarget = 'local' | 'localstack' | 'aws';
 
@@ -55,8 +61,9 @@ export function buildReport(input: {
   ledger: RunLedger;
   now?: Date;
 }): ReportData {
-  const fifo = analyzeQueue(input.ledger, 'fifo');
-  const standard = analyzeQueue(input.ledger, 'standard');
+  const accepted = acceptedById(input.ledger);
+  const fifo = analyzeQueue(input.ledger, 'fifo', accepted);
+  const standard = analyzeQueue(input.ledger, 'standard', accepted);
   return {
     report: {
       runId: input.runId,
