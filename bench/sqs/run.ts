@@ -77,12 +77,10 @@ async function startServer(
   kind: ServerKind,
 ): Promise<{ child: ChildProcess; pid: number; url: string }> {
   // BENCH_SQS_PROFILE=<dir>: each server process writes a V8 CPU profile there (node --cpu-prof).
+  // One file per thread (tsx's module hooks run on their own thread), named by node with the
+  // pid and thread id: the server's profile is the big one.
   const profile = process.env.BENCH_SQS_PROFILE
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${process.env.BENCH_SQS_PROFILE}`,
-        `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`,
-      ]
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SQS_PROFILE}/${kind}`]
     : [];
   const child = spawn(
     process.execPath,

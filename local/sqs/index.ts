@@ -85,23 +85,37 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     }
   };
 
+  // One context per Host header (queue URLs answer with the host the client used): built once,
+  // not per request, as every request of a client carries the same host.
+  const contexts = new Map<string, Context>();
+  const contextFor = (host: string): Context => {
+    let ctx = contexts.get(host);
+    if (!ctx) {
+      ctx = {
+        clock,
+        accountId,
+        region,
+        faults: () => faults,
+        dice,
+        queues,
+        origin: `http://${host}`,
+        moveTasks,
+        closed: () => closed,
+      };
+      if (contexts.size < 64) contexts.set(host, ctx);
+    }
+    return ctx;
+  };
+
   const dispatch = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const requestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname.startsWith('/_emulator/')) return control(req, res, body, url.pathname);
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const pathname = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    if (pathname.startsWith('/_emulator/')) return control(req, res, body, pathname);
     const target = req.headers['x-amz-target'];
     const isJson = typeof target === 'string';
-    const ctx: Context = {
-      clock,
-      accountId,
-      region,
-      faults: () => faults,
-      dice,
-      queues,
-      origin: `http://${req.headers.host ?? '127.0.0.1'}`,
-      moveTasks,
-      closed: () => closed,
-    };
+    const ctx = contextFor(req.headers.host ?? '127.0.0.1');
     try {
       let action: string;
       let input: Input;
@@ -110,7 +124,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         action = target.slice('AmazonSQS.'.length);
         input = parseJsonRequest(body);
       } else {
-        ({ action, input } = parseQueryRequest(body, url.search));
+        ({ action, input } = parseQueryRequest(body, q < 0 ? '' : rawUrl.slice(q)));
       }
       const op = Object.hasOwn(OPERATIONS, action) ? OPERATIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
@@ -173,7 +187,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         });
         return;
       }
-      void dispatch(req, res, Buffer.concat(chunks));
+      void dispatch(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
   };
 
