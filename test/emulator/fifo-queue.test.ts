@@ -54,6 +54,59 @@ describe('FIFO queue', () => {
     expect(later.Messages).toHaveLength(1);
   });
 
+  it('scopes deduplication to the group under DeduplicationScope=messageGroup, to the queue by default', async () => {
+    // This queue: messageGroup scope, so one id in two groups is two messages.
+    await send('a', 'g1', 'same-id');
+    await send('b', 'g2', 'same-id');
+    const scoped = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    expect((scoped.Messages ?? []).map((m) => m.Body).sort()).toEqual(['a', 'b']);
+
+    // A queue with the default (queue) scope drops the second send.
+    const { QueueUrl: plain } = await h.sqs.send(
+      new CreateQueueCommand({ QueueName: 'plain.fifo', Attributes: { FifoQueue: 'true' } }),
+    );
+    for (const [body, group] of [
+      ['a', 'g1'],
+      ['b', 'g2'],
+    ] as const) {
+      await h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: plain,
+          MessageBody: body,
+          MessageGroupId: group,
+          MessageDeduplicationId: 'same-id',
+        }),
+      );
+    }
+    const queueWide = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: plain, MaxNumberOfMessages: 10 }),
+    );
+    expect((queueWide.Messages ?? []).map((m) => m.Body)).toEqual(['a']);
+  });
+
+  it('deduplicates by the body when ContentBasedDeduplication is on', async () => {
+    const { QueueUrl: byContent } = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'content.fifo',
+        Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+      }),
+    );
+    const sendBody = (body: string) =>
+      h.sqs.send(
+        new SendMessageCommand({ QueueUrl: byContent, MessageBody: body, MessageGroupId: 'g' }),
+      );
+    const first = await sendBody('order-7');
+    const again = await sendBody('order-7');
+    await sendBody('order-8');
+    expect(again.MessageId).toBe(first.MessageId);
+    const got = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: byContent, MaxNumberOfMessages: 10 }),
+    );
+    expect((got.Messages ?? []).map((m) => m.Body)).toEqual(['order-7', 'order-8']);
+  });
+
   it('blocks a group while one of its messages is in flight and keeps group order', async () => {
     await send('g1-1', 'g1');
     await send('g1-2', 'g1');
