@@ -80,7 +80,12 @@ async function startServer(
   // One file per thread (tsx's module hooks run on their own thread), named by node with the
   // pid and thread id: the server's profile is the big one.
   const profile = process.env.BENCH_SQS_PROFILE
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SQS_PROFILE}/${kind}`]
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${process.env.BENCH_SQS_PROFILE}/${kind}`,
+        // The default 1 ms sampling gives only a few hundred samples per phase here.
+        '--cpu-prof-interval=100',
+      ]
     : [];
   const child = spawn(
     process.execPath,

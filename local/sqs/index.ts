@@ -60,7 +60,8 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     headers: Record<string, string>,
   ) => {
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+    headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers);
     res.end(body);
   };
 

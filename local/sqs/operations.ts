@@ -75,9 +75,21 @@ const int = (input: Input, name: string, min: number, max: number): number | und
   return n;
 };
 
+/** Queue name by URL: a client sends the same few URLs on every request. */
+const nameByUrl = new Map<string, string>();
+
+function queueName(url: string): string {
+  let name = nameByUrl.get(url);
+  if (name === undefined) {
+    name = url.split('?')[0]!.replace(/\/+$/, '').split('/').pop() ?? '';
+    if (nameByUrl.size >= 1024) nameByUrl.clear();
+    nameByUrl.set(url, name);
+  }
+  return name;
+}
+
 function queueFromUrl(ctx: Context, input: Input): Queue {
-  const url = str(input, 'QueueUrl')!;
-  const name = url.split('?')[0]!.replace(/\/+$/, '').split('/').pop() ?? '';
+  const name = queueName(str(input, 'QueueUrl')!);
   const q = ctx.queues.get(name);
   if (!q) throw errors.queueDoesNotExist();
   return q;
@@ -441,7 +453,7 @@ async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
       ...(attemptId ? { attemptId } : {}),
       faults: ctx.faults(),
       dice: ctx.dice,
-      moveToDlq: moveToDlq(ctx, q),
+      ...(q.attributes.RedrivePolicy ? { moveToDlq: moveToDlq(ctx, q) } : {}),
     });
     const now = ctx.clock.now();
     if (copies.length > 0 || now >= deadline || ctx.closed() || !ctx.queues.has(q.name)) {

@@ -206,7 +206,7 @@ export class Queue {
     { messageId: string; sequenceNumber?: string; expiresAt: number }
   >();
   private readonly attempts = new Map<string, { copies: ReceivedCopy[]; expiresAt: number }>();
-  private sequence = 0n;
+  private sequence = 0;
   lastPurgeAt = -Infinity;
   /** Long polls waiting for a message on this queue. */
   readonly waiters = new Set<() => void>();
@@ -241,17 +241,34 @@ export class Queue {
     return Number(this.attributes[name] ?? QUEUE_ATTRIBUTE_DEFAULTS[name] ?? 0);
   }
 
+  private parsedRedrive?: {
+    raw: string;
+    policy: { deadLetterTargetArn: string; maxReceiveCount: number };
+  };
+
   redrivePolicy(): { deadLetterTargetArn: string; maxReceiveCount: number } | undefined {
     const raw = this.attributes.RedrivePolicy;
     if (!raw) return undefined;
-    const p = JSON.parse(raw) as { deadLetterTargetArn: string; maxReceiveCount: number | string };
-    return {
-      deadLetterTargetArn: p.deadLetterTargetArn,
-      maxReceiveCount: Number(p.maxReceiveCount),
-    };
+    // Every receive asks; parsed again only when SetQueueAttributes changed the text.
+    if (this.parsedRedrive?.raw !== raw) {
+      const p = JSON.parse(raw) as {
+        deadLetterTargetArn: string;
+        maxReceiveCount: number | string;
+      };
+      this.parsedRedrive = {
+        raw,
+        policy: {
+          deadLetterTargetArn: p.deadLetterTargetArn,
+          maxReceiveCount: Number(p.maxReceiveCount),
+        },
+      };
+    }
+    return this.parsedRedrive.policy;
   }
 
   wake(): void {
+    // Every send wakes; most have no long poll waiting, so no copy of an empty set.
+    if (this.waiters.size === 0) return;
     for (const w of [...this.waiters]) w();
   }
 
@@ -296,8 +313,7 @@ export class Queue {
           ...(seen.sequenceNumber ? { sequenceNumber: seen.sequenceNumber } : {}),
         };
       }
-      this.sequence += 1n;
-      sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
+      sequenceNumber = this.nextSequenceNumber();
       const messageId = randomUUID();
       this.dedup.set(scopeKey, {
         messageId,
@@ -305,7 +321,7 @@ export class Queue {
         expiresAt: now + LIMITS.fifoDedupWindowMs,
       });
       if (this.dedup.size > 10_000 && this.dedup.size % 1000 === 0) this.sweepDedup(now);
-      this.push({ ...input, dedupId, sequenceNumber, messageId, md5OfBody, md5OfAttributes, now });
+      this.push(input, messageId, md5OfBody, md5OfAttributes, now, dedupId, sequenceNumber);
       return {
         messageId,
         md5OfBody,
@@ -314,46 +330,59 @@ export class Queue {
       };
     }
     const messageId = randomUUID();
-    this.push({ ...input, messageId, md5OfBody, md5OfAttributes, now });
+    this.push(input, messageId, md5OfBody, md5OfAttributes, now);
     return { messageId, md5OfBody, ...(md5OfAttributes ? { md5OfAttributes } : {}) };
+  }
+
+  /**
+   * SQS sequence numbers are 20-digit decimal strings that grow within a group; ours are
+   * 10^19 + a per-queue counter, built as a string (no BigInt per send).
+   */
+  private nextSequenceNumber(): string {
+    this.sequence += 1;
+    return `1${String(this.sequence).padStart(19, '0')}`;
   }
 
   private sweepDedup(now: number): void {
     for (const [k, v] of this.dedup) if (v.expiresAt <= now) this.dedup.delete(k);
   }
 
-  private push(m: {
-    body: string;
-    attributes: Record<string, MessageAttributeValue>;
-    delaySeconds?: number;
-    groupId?: string;
-    dedupId?: string;
-    sequenceNumber?: string;
-    messageId: string;
-    md5OfBody: string;
-    md5OfAttributes?: string | undefined;
-    senderId: string;
-    traceHeader?: string;
-    now: number;
-  }): void {
+  private push(
+    m: {
+      body: string;
+      attributes: Record<string, MessageAttributeValue>;
+      delaySeconds?: number;
+      groupId?: string;
+      senderId: string;
+      traceHeader?: string;
+    },
+    messageId: string,
+    md5OfBody: string,
+    md5OfAttributes: string | undefined,
+    now: number,
+    dedupId?: string,
+    sequenceNumber?: string,
+  ): void {
     const delay = m.delaySeconds ?? this.num('DelaySeconds');
     const stored: StoredMessage = {
       key: nextKey++,
-      messageId: m.messageId,
+      messageId,
       body: m.body,
-      md5OfBody: m.md5OfBody,
+      md5OfBody,
       attributes: m.attributes,
-      ...(m.md5OfAttributes ? { md5OfAttributes: m.md5OfAttributes } : {}),
-      sentAt: m.now,
-      availableAt: m.now + delay * 1000,
+      sentAt: now,
+      availableAt: now + delay * 1000,
       receiveCount: 0,
       senderId: m.senderId,
       deleted: false,
-      ...(m.groupId !== undefined ? { groupId: m.groupId } : {}),
-      ...(m.dedupId !== undefined ? { dedupId: m.dedupId } : {}),
-      ...(m.sequenceNumber !== undefined ? { sequenceNumber: m.sequenceNumber } : {}),
-      ...(m.traceHeader !== undefined ? { traceHeader: m.traceHeader } : {}),
     };
+    // Optional fields are set only when present (not spread in), as the stored shape has always
+    // had them: absent rather than undefined.
+    if (md5OfAttributes) stored.md5OfAttributes = md5OfAttributes;
+    if (m.groupId !== undefined) stored.groupId = m.groupId;
+    if (dedupId !== undefined) stored.dedupId = dedupId;
+    if (sequenceNumber !== undefined) stored.sequenceNumber = sequenceNumber;
+    if (m.traceHeader !== undefined) stored.traceHeader = m.traceHeader;
     this.messages.push(stored);
     if (this.fifo) this.groupOf(stored).push(stored);
     this.wake();
@@ -379,8 +408,7 @@ export class Queue {
       delete copy.firstReceivedAt;
     }
     if (this.fifo && copy.sequenceNumber === undefined) {
-      this.sequence += 1n;
-      copy.sequenceNumber = (10_000_000_000_000_000_000n + this.sequence).toString();
+      copy.sequenceNumber = this.nextSequenceNumber();
     }
     this.messages.push(copy);
     if (this.fifo) this.groupOf(copy).push(copy);
