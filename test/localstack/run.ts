@@ -52,7 +52,9 @@ async function main(): Promise<number> {
     process.stdout.write(`localstack: ready at ${endpoint}\n`);
     const result = spawnSync(
       'npx',
-      ['jest', '--selectProjects', 'integration', ...process.argv.slice(2)],
+      // --verbose lists every test, so the ones differences.ts skips on LocalStack show with
+      // their reason in the output.
+      ['jest', '--selectProjects', 'integration', '--verbose', ...process.argv.slice(2)],
       {
         stdio: 'inherit',
         env: { ...process.env, TEST_TARGET: 'localstack', LOCALSTACK_ENDPOINT: endpoint },
