@@ -4,7 +4,6 @@ import { FAULT_PRESETS, type FaultPreset } from '../../../../local/sqs/faults';
 import {
   type CommandSpec,
   choiceOption,
-  helpText,
   intOption,
   numberOption,
   type ParsedValues,
