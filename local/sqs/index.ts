@@ -5,7 +5,7 @@ import { freshSeed } from '../../shared/src/random';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
-import { type Context, type Input, OPERATIONS } from './operations';
+import { type Context, clientGone, type Input, OPERATIONS } from './operations';
 import {
   jsonError,
   parseJsonRequest,
@@ -127,6 +127,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       } else {
         ({ action, input } = parseQueryRequest(body, q < 0 ? '' : rawUrl.slice(q)));
       }
+      clientGone.set(input, () => req.socket.destroyed);
       const op = Object.hasOwn(OPERATIONS, action) ? OPERATIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
       const output = await op(ctx, input);

@@ -431,8 +431,16 @@ function moveToDlq(ctx: Context, q: Queue): (m: StoredMessage) => boolean {
 }
 
 /** Long polling: answers as soon as a message is available or WaitTimeSeconds has passed. */
+/**
+ * Tells a long poll that its client has gone (the connection closed): it then stops waiting
+ * and takes nothing, instead of marking messages in flight for a receiver that will never see
+ * them, which would hide them for a whole visibility timeout. Set by the HTTP layer per request.
+ */
+export const clientGone = new WeakMap<Input, () => boolean>();
+
 async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
   const q = queueFromUrl(ctx, input);
+  const gone = clientGone.get(input);
   const max = int(input, 'MaxNumberOfMessages', 1, LIMITS.maxReceive) ?? 1;
   const visibility =
     int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? q.num('VisibilityTimeout');
@@ -446,6 +454,7 @@ async function receiveMessage(ctx: Context, input: Input): Promise<Output> {
     throw errors.invalidParameter('MessageAttributeNames must be a list.');
   const deadline = ctx.clock.now() + wait * 1000;
   for (;;) {
+    if (gone?.()) return { Messages: [] };
     const copies = q.receive({
       max,
       visibilityTimeout: visibility,

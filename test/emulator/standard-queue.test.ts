@@ -142,6 +142,31 @@ describe('standard queue (faults off)', () => {
     expect(out.Messages?.[0]?.Body).toBe('late');
   });
 
+  it('takes nothing for a long poll whose client went away', async () => {
+    // Prepare: a long poll, then its client gives up (the SDK closes the connection).
+    const abort = new AbortController();
+    const abandoned = h.sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 20 }), {
+        abortSignal: abort.signal,
+      })
+      .catch((err: Error) => err.name);
+    await new Promise((r) => setTimeout(r, 50));
+    abort.abort();
+    expect(await abandoned).toBe('AbortError');
+    await new Promise((r) => setTimeout(r, 50));
+
+    // Act
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'after' }));
+    const out = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }),
+    );
+
+    // Assess: the message went to the receiver that is still there, not to the abandoned poll
+    // (which would have hidden it for the visibility timeout).
+    expect(out.Messages?.map((m) => m.Body)).toEqual(['after']);
+    expect(out.Messages?.[0]?.Attributes?.ApproximateReceiveCount ?? '1').toBe('1');
+  });
+
   it('moves a message to the DLQ after maxReceiveCount receives and redrives it with a move task', async () => {
     const { QueueUrl: dlqUrl } = await h.sqs.send(
       new CreateQueueCommand({ QueueName: 'orders-dlq' }),
