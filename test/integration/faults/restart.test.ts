@@ -6,7 +6,7 @@ import { type LocalCloud, localSqsClient, startLocalCloud } from '../../../local
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
 import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
-import { newRunId, order, postOrder } from '../support/pipeline-client';
+import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import type { Target } from '../support/target';
 import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
 
@@ -106,6 +106,13 @@ describeWhere('restart')(
       // FIFO stops the customer's group at the first held order (the second waits behind it);
       // the standard queue tried and failed both.
       const failedBeforeStop = { fifo: held.slice(0, 1), standard: held };
+      await waitFor(
+        'the held orders failed before the stop',
+        () => Promise.all(QUEUE_KINDS.map((q) => queueRecords(before, runId, q))),
+        ([fifo, standard]) =>
+          (fifo?.failures.length ?? 0) >= failedBeforeStop.fifo.length &&
+          (standard?.failures.length ?? 0) >= failedBeforeStop.standard.length,
+      );
       for (const q of QUEUE_KINDS) {
         const { failures, effects } = await queueRecords(before, runId, q);
         expect(new Set(failures.map((f) => f.orderId))).toEqual(new Set(failedBeforeStop[q]));
