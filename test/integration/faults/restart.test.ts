@@ -132,6 +132,18 @@ describeWhere('restart')(
         expect(res.json).toMatchObject({ orderId: key, sequence: i + 1 });
       }
       await settle(after, runId, all);
+      // The orders applied before the stop already have their effects; wait for their re-sent
+      // copies to be delivered (and suppressed) too.
+      await waitFor(
+        're-sent copies of the applied orders delivered on both queues',
+        () => Promise.all(QUEUE_KINDS.map((q) => queueRecords(after, runId, q))),
+        (all) =>
+          all.every((r) =>
+            applied.every((key) =>
+              r.deliveries.some((d) => d.orderId === key && d.outcome === 'suppressed'),
+            ),
+          ),
+      );
 
       // Assess: the ledger and idempotency records survived; nothing lost, nothing applied twice,
       // FIFO order kept across the restart.
