@@ -491,6 +491,26 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
   }
 }
 
+/**
+ * A poll hook that skips the SQS visibility timeout once no batch has been in flight for `polls`
+ * polls in a row. What is left then only waits for its timeout to be retried; skipping it under
+ * a running invocation would hand that invocation's messages to a second receive (a duplicate
+ * nobody asked for, and one more of the maxReceiveCount receives spent).
+ */
+export function skipVisibilityWhenIdle(
+  inFlight: () => number,
+  advance: () => void | Promise<void>,
+  polls: number,
+): () => Promise<void> {
+  let idle = 0;
+  return async () => {
+    idle = inFlight() === 0 ? idle + 1 : 0;
+    if (idle < polls) return;
+    idle = 0;
+    await advance();
+  };
+}
+
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const log = options.log ?? (() => undefined);
   const host = options.host ?? '127.0.0.1';

@@ -1,4 +1,8 @@
-import { type LocalCloudOptions, startLocalCloud } from '../../../local/cloud';
+import {
+  type LocalCloudOptions,
+  skipVisibilityWhenIdle,
+  startLocalCloud,
+} from '../../../local/cloud';
 import {
   createDocumentClient,
   createSqsClient,
@@ -75,7 +79,11 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     const visibilityMs =
       Math.max(...QUEUE_KINDS.map((q) => cloud.config.queues[q].visibilityTimeoutSeconds)) * 1000 +
       1000;
-    let idlePolls = 0;
+    const skipWhenIdle = skipVisibilityWhenIdle(
+      () => cloud.invocationsInFlight(),
+      () => cloud.clock.advance(visibilityMs),
+      3,
+    );
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
@@ -90,12 +98,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       },
       onProgress: (snapshot, elapsedMs) => {
         options.onDrainProgress?.(snapshot, elapsedMs);
-        if (!options.skipVisibilityWaits) return;
-        idlePolls = cloud.invocationsInFlight() === 0 ? idlePolls + 1 : 0;
-        if (idlePolls >= 3) {
-          idlePolls = 0;
-          cloud.clock.advance(visibilityMs);
-        }
+        if (options.skipVisibilityWaits) void skipWhenIdle();
       },
     });
     return { data, load, dynamodbRequests: cloud.dynamodbRequests() };

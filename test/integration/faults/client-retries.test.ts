@@ -1,6 +1,6 @@
-import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+import { expectExactlyOnce, queueRecords, reportOf, settle, skipWhenIdle } from './run-check';
 
 /**
  * A client that did not hear the answer sends the same order again with the same
@@ -31,7 +31,6 @@ describe('client retries of one order', () => {
     const early = await postOrder(target, body, { runId, idempotencyKey: key });
     await settle(target, runId, [key]);
     const late = await postOrder(target, body, { runId, idempotencyKey: key });
-    let idlePolls = 0;
     await waitFor(
       'the late retry delivered and suppressed on the standard queue',
       () => queueRecords(target, runId, 'standard'),
@@ -39,13 +38,7 @@ describe('client retries of one order', () => {
       {
         // A retry copy that met the in-progress record comes back after the visibility
         // timeout: skip it when nothing is being processed (where the target has a clock).
-        onPoll: async () => {
-          idlePolls = target.invocationsInFlight() === 0 ? idlePolls + 1 : 0;
-          if (target.capabilities.clock && idlePolls >= 3) {
-            idlePolls = 0;
-            await target.advanceClock(VISIBILITY_MS);
-          }
-        },
+        onPoll: skipWhenIdle(target, 3),
         intervalMs: 300,
       },
     );

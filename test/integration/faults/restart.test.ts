@@ -1,47 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type LocalCloud, localSqsClient, startLocalCloud } from '../../../local/cloud';
-import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { startLocalCloud } from '../../../local/cloud';
 import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
-import type { Target } from '../support/target';
+import { type Target, targetOnLocalCloud } from '../support/target';
 import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
 
 const HELD = 'held-';
-
-/** The pieces of Target the scenario helpers use, over one running local cloud. */
-function asTarget(cloud: LocalCloud): Target & { close(): void } {
-  const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
-  const dynamodb = createDynamoDbClient({
-    endpoint: cloud.edgeUrl,
-    region: cloud.region,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  return {
-    name: 'local',
-    apiUrl: cloud.apiUrl,
-    endpoint: cloud.edgeUrl,
-    region: cloud.region,
-    seed: cloud.seed,
-    queueUrls: cloud.queueUrls,
-    tableNames: cloud.tableNames,
-    sqs,
-    dynamodb,
-    documents: DynamoDBDocumentClient.from(dynamodb),
-    capabilities: { clock: true, consumerEnv: true },
-    updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
-    invocationsInFlight: () => cloud.invocationsInFlight(),
-    advanceClock: async (ms) => cloud.clock.advance(ms),
-    stop: async () => cloud.stop(),
-    close: () => {
-      sqs.destroy();
-      dynamodb.destroy();
-    },
-  };
-}
 
 /**
  * What survives `npm start -- --data-dir <dir>` being stopped and started again:
@@ -57,8 +24,7 @@ describeWhere('restart')(
   'the local cloud restarted on its on-disk data in the middle of a run',
   () => {
     let dataDir: string;
-    const clouds: LocalCloud[] = [];
-    const targets: Array<ReturnType<typeof asTarget>> = [];
+    const targets: Target[] = [];
 
     const start = async (consumerEnv?: Record<string, string>) => {
       const cloud = await startLocalCloud({
@@ -70,8 +36,7 @@ describeWhere('restart')(
         pollWaitSeconds: 1,
         ...(consumerEnv ? { consumerEnv: { fifo: consumerEnv, standard: consumerEnv } } : {}),
       });
-      clouds.push(cloud);
-      const target = asTarget(cloud);
+      const target = targetOnLocalCloud(cloud);
       targets.push(target);
       return target;
     };
@@ -81,8 +46,7 @@ describeWhere('restart')(
     });
 
     afterAll(async () => {
-      for (const t of targets) t.close();
-      for (const c of clouds) await c.stop();
+      for (const t of targets) await t.stop();
       await rm(dataDir, { recursive: true, force: true });
     }, 30_000);
 
@@ -120,7 +84,6 @@ describeWhere('restart')(
       }
 
       // Act: stop, start again on the same data, and let the client retry every order.
-      before.close();
       await before.stop();
       const after = await start();
       for (const [i, key] of all.entries()) {

@@ -1,3 +1,4 @@
+import { skipVisibilityWhenIdle } from '../../../local/cloud';
 import type { Report } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
@@ -28,10 +29,21 @@ const settledOrders = (effects: Json[], failures: Json[]): Set<string> =>
   ]);
 
 /**
- * Waits until every order in `orderIds` is settled on both queues. Where the target has a
- * clock, skips the visibility timeout (so failed receives come back) only after a few polls in a
- * row with no batch in flight: skipping it under a running invocation would hand its messages to
- * a second receive, a duplicate the scenario did not ask for.
+ * A poll hook that skips the visibility timeout after `polls` polls in a row with no batch in
+ * flight, where the target has a clock (see skipVisibilityWhenIdle); a no-op elsewhere.
+ */
+export function skipWhenIdle(target: Target, polls: number): () => Promise<void> {
+  if (!target.capabilities.clock) return async () => undefined;
+  return skipVisibilityWhenIdle(
+    () => target.invocationsInFlight(),
+    () => target.advanceClock(VISIBILITY_MS),
+    polls,
+  );
+}
+
+/**
+ * Waits until every order in `orderIds` is settled on both queues, skipping the visibility
+ * timeout (so failed receives come back) only when nothing is being processed.
  */
 export async function settle(
   target: Target,
@@ -39,7 +51,6 @@ export async function settle(
   orderIds: string[],
   { timeoutMs = 45_000, advanceEvery = 4 }: { timeoutMs?: number; advanceEvery?: number } = {},
 ): Promise<void> {
-  let idlePolls = 0;
   await waitFor(
     `${orderIds.length} orders settled on both queues`,
     async () =>
@@ -51,18 +62,7 @@ export async function settle(
         }),
       ),
     (pending) => pending.every((p) => p.length === 0),
-    {
-      timeoutMs,
-      intervalMs: 150,
-      onPoll: async () => {
-        if (!target.capabilities.clock) return;
-        idlePolls = target.invocationsInFlight() === 0 ? idlePolls + 1 : 0;
-        if (idlePolls >= advanceEvery) {
-          idlePolls = 0;
-          await target.advanceClock(VISIBILITY_MS);
-        }
-      },
-    },
+    { timeoutMs, intervalMs: 150, onPoll: skipWhenIdle(target, advanceEvery) },
   );
 }
 

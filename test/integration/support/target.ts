@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   applyOverrides,
   deployPipeline,
+  type LocalCloud,
   type LocalCloudOptions,
   localSqsClient,
   startLocalCloud,
@@ -122,6 +123,11 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
   });
+  return targetOnLocalCloud(cloud);
+}
+
+/** The Target over a running local cloud; its stop() also stops the cloud. */
+export function targetOnLocalCloud(cloud: LocalCloud): Target {
   const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
   const dynamodb = createDynamoDbClient({
     endpoint: cloud.edgeUrl,
