@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
+import { ACTIONS, type Context, clientGone, type Input } from './actions';
+import type { MoveTask } from './actions/move-tasks';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
-import { type Context, clientGone, type Input, OPERATIONS } from './operations';
 import {
   jsonError,
   parseJsonRequest,
@@ -47,7 +48,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   let faults = resolveFaults(options.faults);
   let closed = false;
   const queues = new Map<string, Queue>();
-  const moveTasks = new Map();
+  const moveTasks = new Map<string, MoveTask>();
   const dice = new FaultDice(seed);
   const accountId = options.accountId ?? '000000000000';
   const region = options.region ?? 'us-east-1';
@@ -128,7 +129,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         ({ action, input } = parseQueryRequest(body, q < 0 ? '' : rawUrl.slice(q)));
       }
       clientGone.set(input, () => req.socket.destroyed);
-      const op = Object.hasOwn(OPERATIONS, action) ? OPERATIONS[action] : undefined;
+      const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
       const output = await op(ctx, input);
       if (isJson) {

@@ -1,5 +1,5 @@
+import type { Input, Output } from './actions';
 import { errors, SqsError } from './errors';
-import type { Input, Output } from './operations';
 
 /**
  * The two wire protocols SQS speaks. AWS JSON 1.0 (current SDKs): `X-Amz-Target:
