@@ -69,6 +69,8 @@ describe('progressPrinter', () => {
 });
 
 describe('npm run load (process)', () => {
+  // Each case starts tsx in a new process: seconds on a loaded 2-core machine, not jest's 5 s default.
+  jest.setTimeout(60_000);
   it('exits 2 with one line for a bad flag', async () => {
     const err = await run(
       resolve(ROOT, 'node_modules/.bin/tsx'),

@@ -83,6 +83,8 @@ describe('parseReportArgs', () => {
 });
 
 describe('npm run report (process)', () => {
+  // Each case starts tsx in a new process: seconds on a loaded 2-core machine, not jest's 5 s default.
+  jest.setTimeout(60_000);
   it('exits 2 with one line on stderr for a bad flag', async () => {
     const r = await cli(['--run', 'r', '--format', 'xml']);
     expect(r.code).toBe(2);
