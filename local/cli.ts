@@ -7,6 +7,7 @@ import {
   runMain,
 } from '../shared/src/cli/args';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
+import { installLastResortGuard } from './edge';
 import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
 
 /** One flag per knob of the emulator's fault model; each overrides the chosen preset's rate. */
@@ -112,6 +113,7 @@ async function main(): Promise<number | undefined> {
     if (isFunctionLine ? RANK[logLevel] <= RANK.warn : RANK[logLevel] <= RANK.info) out(line);
   };
 
+  installLastResortGuard((line) => process.stderr.write(`${line}\n`));
   let cloud: LocalCloud;
   try {
     cloud = await startLocalCloud({

@@ -573,7 +573,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           },
         }),
       },
-      { port: options.port ?? 4566, host },
+      { port: options.port ?? 4566, host, log },
     );
     cleanups.push(async () => {
       await edge.close();

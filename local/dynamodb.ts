@@ -38,7 +38,14 @@ export async function startDynamoDb({
   // listens on a private free port nobody is told about, and requests arrive through the edge.
   await listen(server, 0, '127.0.0.1', 'dynamodb');
   return {
-    handle: listener,
+    handle: (req, res) => {
+      listener(req, res);
+      // dynalite rethrows a request stream error (a client that disconnects mid-body) from its
+      // 'error' listener, which would end the whole process: the connection is gone, so only
+      // the response is left to drop.
+      for (const l of req.listeners('error')) req.off('error', l as (err: Error) => void);
+      req.on('error', () => res.destroy());
+    },
     close: () => closeServer(server, 0),
   };
 }

@@ -29,6 +29,15 @@ export const HEALTH_PATH = '/_localcloud/health';
 
 export type Route = 'sqs' | 'dynamodb' | 'health' | 'unknown';
 
+/** The path and query of a request target, without URL parsing (which throws on `//[`). */
+export function splitTarget(target: string | undefined): { path: string; query: URLSearchParams } {
+  const raw = target ?? '/';
+  const q = raw.indexOf('?');
+  return q < 0
+    ? { path: raw, query: new URLSearchParams() }
+    : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
+}
+
 /** Which backend a request is for, decided from its headers alone (the body is not read here). */
 export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): Route {
   const target = req.headers['x-amz-target'];
@@ -38,29 +47,52 @@ export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'head
     if (targetValue.startsWith('AmazonSQS.')) return 'sqs';
     return 'unknown';
   }
-  const url = new URL(req.url ?? '/', 'http://edge');
-  if (req.method === 'GET' && url.pathname === HEALTH_PATH) return 'health';
+  const { path, query } = splitTarget(req.url);
+  if (req.method === 'GET' && path === HEALTH_PATH) return 'health';
   // The emulator's control endpoints (clock, faults), so tests in another process can drive it.
-  if (url.pathname.startsWith('/_emulator/')) return 'sqs';
+  if (path.startsWith('/_emulator/')) return 'sqs';
   const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
   if (req.method === 'POST' && contentType.startsWith('application/x-www-form-urlencoded')) {
     return 'sqs';
   }
-  if (req.method === 'GET' && url.searchParams.has('Action')) return 'sqs';
+  if (req.method === 'GET' && query.has('Action')) return 'sqs';
   return 'unknown';
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
+    ...headers,
   });
   res.end(text);
 }
 
-export function createEdgeHandler(backends: EdgeBackends): RequestListener {
-  return (req, res) => {
+/**
+ * AWS's answer to a failure on its side, for a backend that threw: the client may retry, and
+ * the process goes on serving everyone else.
+ */
+function internalError(res: ServerResponse): void {
+  sendJson(
+    res,
+    500,
+    { __type: 'InternalError', message: 'We encountered an internal error. Please try again.' },
+    { 'x-amzn-query-error': 'InternalError;Receiver' },
+  );
+}
+
+export function createEdgeHandler(
+  backends: EdgeBackends,
+  log: (line: string) => void = () => undefined,
+): RequestListener {
+  const dispatch: RequestListener = (req, res) => {
     const route = routeRequest(req);
     switch (route) {
       case 'dynamodb':
@@ -86,6 +118,31 @@ export function createEdgeHandler(backends: EdgeBackends): RequestListener {
         });
       }
     }
+  };
+  return (req, res) => {
+    try {
+      dispatch(req, res);
+    } catch (err) {
+      log(`edge: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
+      req.resume();
+      internalError(res);
+    }
+  };
+}
+
+/**
+ * The last resort for the process that hosts the local cloud: an exception that escaped every
+ * request handler (a library throwing from an event listener) is logged, and the process goes
+ * on serving, since every queue and message lives in its memory. Returns the uninstaller.
+ */
+export function installLastResortGuard(log: (line: string) => void): () => void {
+  const onError = (err: unknown) =>
+    log(`error: uncaught, still serving: ${(err as Error)?.stack ?? String(err)}`);
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  return () => {
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onError);
   };
 }
 
@@ -135,9 +192,13 @@ export function closeServer(server: Server, graceMs = 1000): Promise<void> {
 
 export async function startEdge(
   backends: EdgeBackends,
-  { port = 4566, host = '127.0.0.1' }: { port?: number; host?: string } = {},
+  {
+    port = 4566,
+    host = '127.0.0.1',
+    log,
+  }: { port?: number; host?: string; log?: (line: string) => void } = {},
 ): Promise<Edge> {
-  const server = createServer({ keepAliveTimeout: 65_000 }, createEdgeHandler(backends));
+  const server = createServer({ keepAliveTimeout: 65_000 }, createEdgeHandler(backends, log));
   const actualPort = await listen(server, port, host, 'edge');
   return {
     server,

@@ -241,11 +241,21 @@ export function createGatewayHandler(options: GatewayOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const now = Date.now();
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const idHeader = { 'x-amzn-requestid': requestId };
+    const badRequest = () => {
+      req.resume();
+      sendJson(res, 400, { message: 'Bad Request' }, idHeader);
+    };
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway');
+    } catch {
+      // A request target no URL parser accepts (`//[`): the client's mistake, never a 5xx.
+      return badRequest();
+    }
     const forPath = compiled
       .map(({ route, regex }) => ({ route, match: regex.exec(url.pathname) }))
       .filter((c) => c.match);
-    const idHeader = { 'x-amzn-requestid': requestId };
     if (forPath.length === 0) {
       req.resume();
       // What a REST API answers for a path it has no resource for.
@@ -309,11 +319,16 @@ export function createGatewayHandler(options: GatewayOptions) {
         return;
       }
     }
-    const pathParameters = hit.match?.groups
-      ? Object.fromEntries(
+    let pathParameters: Record<string, string> | null = null;
+    if (hit.match?.groups) {
+      try {
+        pathParameters = Object.fromEntries(
           Object.entries(hit.match.groups).map(([k, v]) => [k, decodeURIComponent(v)]),
-        )
-      : null;
+        );
+      } catch {
+        return badRequest();
+      }
+    }
     const event = buildEvent({
       req,
       url,

@@ -3,6 +3,7 @@ import { LocalFunction } from '../../local/function-runtime';
 import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
 import { orderJsonSchema } from '../../shared/src/order';
 import type { Json } from './support/pipeline-client';
+import { rawRequest } from './support/raw-http';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
@@ -169,5 +170,39 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
     expect([...new Uint8Array(await bin.arrayBuffer())]).toEqual([0, 1, 2, 255]);
     const multi = await fetch(`${gateway.url}/orders/x`);
     expect(multi.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+  });
+});
+
+describe('local API gateway with requests no client library would send', () => {
+  let gateway: Gateway;
+  let invocations = 0;
+  beforeAll(async () => {
+    gateway = await startGateway({
+      routes: [{ resource: '/orders/{orderId}', method: 'GET' }],
+      invoke: async () => {
+        invocations++;
+        return { ok: true, result: { statusCode: 200, body: '{}' }, durationMs: 0 };
+      },
+      port: 0,
+    });
+  });
+  afterAll(() => gateway?.close());
+
+  it('answers a path parameter with a bad percent-encoding with a 400, before the handler', async () => {
+    const res = await fetch(`${gateway.url}/orders/%E0%A4%A`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: 'Bad Request' });
+    expect(invocations).toBe(0);
+  });
+
+  it('answers a request target that is not a URL with a 4xx and keeps serving', async () => {
+    const res = await rawRequest(
+      gateway.url,
+      'GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+    );
+    expect(res?.status).toBeGreaterThanOrEqual(400);
+    expect(res?.status).toBeLessThan(500);
+    expect((await fetch(`${gateway.url}/orders/o-1`)).status).toBe(200);
+    expect(invocations).toBe(1);
   });
 });

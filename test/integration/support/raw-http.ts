@@ -1,0 +1,73 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Raw HTTP/1.1 over a socket, for requests fetch() refuses to send: unparseable request
+ * targets, bodies shorter than their Content-Length, clients that go away mid-request.
+ */
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function endpoint(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+export function openSocket(url: string): Promise<Socket> {
+  const { host, port } = endpoint(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+function parse(raw: Buffer): RawResponse | undefined {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  const body = raw.subarray(end + 4);
+  const length = headers['content-length'];
+  if (length !== undefined && body.length < Number(length)) return undefined;
+  return { status, headers, body: body.toString('utf8') };
+}
+
+/**
+ * Sends `raw` as is and resolves with the response, or with undefined when the server closes
+ * the connection without one. Rejects after `timeoutMs` with neither.
+ */
+export async function rawRequest(
+  url: string,
+  raw: string | Buffer,
+  timeoutMs = 10_000,
+): Promise<RawResponse | undefined> {
+  const socket = await openSocket(url);
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no response within ${timeoutMs} ms to ${JSON.stringify(String(raw))}`));
+    }, timeoutMs);
+    const finish = (value: RawResponse | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const parsed = parse(received);
+      if (parsed && parsed.headers['content-length'] !== undefined) finish(parsed);
+    });
+    socket.on('close', () => finish(parse(received)));
+    socket.on('error', () => undefined);
+    socket.write(raw);
+  });
+}
