@@ -97,13 +97,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Maps keyed by names from the request have no prototype: a header or parameter called
+ * `__proto__` or `toString` is data like any other.
+ */
+const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 /** Headers as API Gateway passes them: original case, last value wins in `headers`. */
 function collectHeaders(rawHeaders: string[]): {
   headers: Record<string, string>;
   multiValueHeaders: Record<string, string[]>;
 } {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = dict<string>();
+  const multiValueHeaders = dict<string[]>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
@@ -119,8 +125,8 @@ function collectQuery(url: URL): {
   single: Record<string, string> | null;
   multi: Record<string, string[]> | null;
 } {
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const single = dict<string>();
+  const multi = dict<string[]>();
   for (const [name, value] of url.searchParams) {
     single[name] = value;
     const list = multi[name] ?? [];
@@ -322,9 +328,10 @@ export function createGatewayHandler(options: GatewayOptions) {
     let pathParameters: Record<string, string> | null = null;
     if (hit.match?.groups) {
       try {
-        pathParameters = Object.fromEntries(
-          Object.entries(hit.match.groups).map(([k, v]) => [k, decodeURIComponent(v)]),
-        );
+        pathParameters = dict<string>();
+        for (const [k, v] of Object.entries(hit.match.groups)) {
+          pathParameters[k] = decodeURIComponent(v);
+        }
       } catch {
         return badRequest();
       }

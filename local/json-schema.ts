@@ -77,10 +77,11 @@ export function validateJsonSchema(
     const object = value as Record<string, unknown>;
     const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
     for (const name of (schema.required ?? []) as string[]) {
-      if (!(name in object)) return `${path}.${name}: required`;
+      if (!Object.hasOwn(object, name)) return `${path}.${name}: required`;
     }
     for (const [name, child] of Object.entries(object)) {
-      const sub = properties[name];
+      // Own properties only: a body key such as `constructor` must not find Object's.
+      const sub = Object.hasOwn(properties, name) ? properties[name] : undefined;
       if (sub) {
         const problem = validateJsonSchema(sub, child, `${path}.${name}`);
         if (problem) return problem;

@@ -69,7 +69,7 @@ export const PRESETS: Record<FaultPreset, FaultConfig> = {
 export function resolveFaults(input: FaultPreset | Partial<FaultConfig> | undefined): FaultConfig {
   if (input === undefined) return { ...PRESETS.demo };
   if (typeof input === 'string') {
-    const preset = PRESETS[input];
+    const preset = Object.hasOwn(PRESETS, input) ? PRESETS[input] : undefined;
     if (!preset)
       throw new RangeError(`unknown fault preset "${input}"; use ${FAULT_PRESETS.join(', ')}`);
     return { ...preset };

@@ -26,16 +26,22 @@ export function parseJsonRequest(body: Buffer): Input {
 
 type Tree = { [k: string]: Tree | string };
 
+/**
+ * An object without a prototype: names from a request (`__proto__`, `constructor`) are plain
+ * keys in it, never a path into Object.prototype.
+ */
+export const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 /** `A.1.B=x` -> { A: { '1': { B: 'x' } } } */
 function unflatten(params: URLSearchParams): Tree {
-  const root: Tree = {};
+  const root: Tree = dict();
   for (const [key, value] of params) {
     const parts = key.split('.');
     let node: Tree = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const p = parts[i]!;
       const next = node[p];
-      if (typeof next === 'string' || next === undefined) node[p] = {};
+      if (typeof next === 'string' || next === undefined) node[p] = dict();
       node = node[p] as Tree;
     }
     const last = parts[parts.length - 1]!;
@@ -63,7 +69,7 @@ function nameValueMap(
 ): Record<string, string> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   for (const item of items) {
     if (typeof item === 'string') continue;
     const k = leaf(item[keyField]);
@@ -75,7 +81,7 @@ function nameValueMap(
 function messageAttributeMap(t: Tree | string | undefined): Record<string, Input> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
-  const out: Record<string, Input> = {};
+  const out = dict<Input>();
   for (const item of items) {
     if (typeof item === 'string') continue;
     const name = leaf(item.Name);

@@ -62,7 +62,7 @@ export class Queue {
   readonly fifo: boolean;
   readonly arn: string;
   attributes: Record<string, string>;
-  readonly tags: Record<string, string> = {};
+  readonly tags: Record<string, string> = Object.create(null);
   readonly createdAt: number;
   lastModifiedAt: number;
   private messages: StoredMessage[] = [];

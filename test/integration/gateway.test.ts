@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { LocalFunction } from '../../local/function-runtime';
 import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
 import { orderJsonSchema } from '../../shared/src/order';
@@ -176,10 +177,15 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
 describe('local API gateway with requests no client library would send', () => {
   let gateway: Gateway;
   let invocations = 0;
+  const events: APIGatewayProxyEvent[] = [];
   beforeAll(async () => {
     gateway = await startGateway({
-      routes: [{ resource: '/orders/{orderId}', method: 'GET' }],
-      invoke: async () => {
+      routes: [
+        { resource: '/orders/{orderId}', method: 'GET' },
+        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
+      ],
+      invoke: async (event) => {
+        events.push(event);
         invocations++;
         return { ok: true, result: { statusCode: 200, body: '{}' }, durationMs: 0 };
       },
@@ -204,5 +210,49 @@ describe('local API gateway with requests no client library would send', () => {
     expect(res?.status).toBeLessThan(500);
     expect((await fetch(`${gateway.url}/orders/o-1`)).status).toBe(200);
     expect(invocations).toBe(1);
+  });
+
+  it('passes headers and query parameters named after Object.prototype members as data', async () => {
+    const before = Object.getOwnPropertyNames(Object.prototype).sort();
+    const names = ['__proto__', 'constructor', 'prototype', 'toString'];
+    const query = names.map((n, i) => `${n}=q${i}&${n}=r${i}`).join('&');
+    const res = await rawRequest(
+      gateway.url,
+      `GET /orders/__proto__?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        names.map((n, i) => `${n}: h${i}\r\n${n}: g${i}\r\n`).join('') +
+        'Connection: close\r\n\r\n',
+    );
+    expect(res?.status).toBe(200);
+    const event = events[events.length - 1]!;
+    names.forEach((n, i) => {
+      expect(Object.hasOwn(event.headers, n) && event.headers[n]).toBe(`g${i}`);
+      expect(Object.hasOwn(event.multiValueHeaders, n) && event.multiValueHeaders[n]).toEqual([
+        `h${i}`,
+        `g${i}`,
+      ]);
+      expect(event.queryStringParameters?.[n]).toBe(`r${i}`);
+      expect(Object.hasOwn(event.multiValueQueryStringParameters ?? {}, n)).toBe(true);
+      expect(event.multiValueQueryStringParameters?.[n]).toEqual([`q${i}`, `r${i}`]);
+    });
+    expect(Object.hasOwn(event.pathParameters ?? {}, 'orderId')).toBe(true);
+    expect(event.pathParameters?.orderId).toBe('__proto__');
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
+  });
+
+  it.each([
+    ['__proto__', '{}'],
+    ['constructor', '1'],
+    ['toString', '"x"'],
+  ])('refuses an order with an extra field named %s in the request validator', async (name, v) => {
+    const before = invocations;
+    const body = JSON.stringify(validOrder).replace(/}$/, `,${JSON.stringify(name)}:${v}}`);
+    const res = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ message: 'Invalid request body' });
+    expect(invocations).toBe(before);
   });
 });

@@ -180,7 +180,7 @@ function queueAttributes(q: Queue, names: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const n of names) {
     if (typeof n !== 'string') throw errors.invalidAttributeName(String(n));
-    if (n in all) out[n] = all[n]!;
+    if (Object.hasOwn(all, n)) out[n] = all[n]!;
     else if (
       ![
         'Policy',

@@ -1,4 +1,5 @@
 import { errors } from '../errors';
+import { dict } from '../protocol';
 import { LIMITS } from '../queue';
 import type { Input, Output } from './context';
 
@@ -35,7 +36,7 @@ export function stringMap(raw: unknown, field: string): Record<string, string> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw errors.invalidParameter(`${field} must be a map.`);
-  const out: Record<string, string> = {};
+  const out = dict<string>();
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof v !== 'string')
       throw errors.invalidAttributeValue(`Invalid value for the parameter ${k}.`);

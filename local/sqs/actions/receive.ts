@@ -1,4 +1,5 @@
 import { errors } from '../errors';
+import { dict } from '../protocol';
 import { LIMITS, type Queue, type StoredMessage } from '../queue';
 import {
   type Action,
@@ -65,7 +66,7 @@ function renderMessage(
     put('MessageGroupId', m.groupId);
   }
   put('AWSTraceHeader', m.traceHeader);
-  const selected: Record<string, Output> = {};
+  const selected = dict<Output>();
   const all = wantedAttrs.includes('All') || wantedAttrs.includes('.*');
   for (const [name, a] of Object.entries(m.attributes)) {
     if (

@@ -1,5 +1,6 @@
 import { errors } from '../errors';
 import type { MessageAttributeValue } from '../md5';
+import { dict } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
 import { type Action, type Input, type Output, queueFromUrl } from './context';
 import { batchEntries, batchFailure, int, str } from './params';
@@ -23,7 +24,7 @@ function messageAttributes(
       `Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`,
     );
   }
-  const out: Record<string, MessageAttributeValue> = {};
+  const out = dict<MessageAttributeValue>();
   for (const [name, v] of entries) {
     if (
       !/^[A-Za-z0-9_.-]{1,256}$/.test(name) ||
