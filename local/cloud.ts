@@ -380,6 +380,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
       [ENV.POWERTOOLS_SERVICE_NAME]: name,
       [ENV.POWERTOOLS_LOG_LEVEL]: functionLogLevel,
+      // No X-Ray daemon here: the handlers then never load the tracer (shared/src/tracing.ts).
+      [ENV.POWERTOOLS_TRACE_ENABLED]: 'false',
     });
     const onLog = (fn: string, line: string) => log(`${fn}: ${line}`);
 

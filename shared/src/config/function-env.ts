@@ -31,4 +31,6 @@ export const ENV = {
   FAULT_POISON_PREFIX: 'FAULT_POISON_PREFIX',
   POWERTOOLS_SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
   POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
+  /** `true` on AWS (active tracing); the local cloud sets `false` and never loads the tracer. */
+  POWERTOOLS_TRACE_ENABLED: 'POWERTOOLS_TRACE_ENABLED',
 } as const;

@@ -2,6 +2,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createDocumentClient, createDynamoDbClient } from '../../../../shared/src/aws-clients';
 import { createLogger } from '../../../../shared/src/logger';
+import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { createConsumerHandler, loadConsumerConfig } from '../app';
 
@@ -9,14 +10,18 @@ import { createConsumerHandler, loadConsumerConfig } from '../app';
 // clients (with their keep-alive connections) are reused by every warm invocation.
 const config = loadConsumerConfig();
 const logger = createLogger(`consumer-${config.queue}`);
+const tracing = createTracing(`consumer-${config.queue}`);
 const idempotencyTable = config.idempotency.tableName;
 const consume = createConsumerHandler(config, {
-  ledger: new DynamoConsumerLedger(createDocumentClient(), config.ledgerTableName),
+  ledger: new DynamoConsumerLedger(
+    tracing.captureClient(createDocumentClient()),
+    config.ledgerTableName,
+  ),
   ...(idempotencyTable
     ? {
         persistenceStore: new DynamoDBPersistenceLayer({
           tableName: idempotencyTable,
-          awsSdkV3Client: createDynamoDbClient(),
+          awsSdkV3Client: tracing.captureClient(createDynamoDbClient()),
         }),
       }
     : {}),
@@ -25,5 +30,5 @@ const consume = createConsumerHandler(config, {
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
-  return consume(event, context);
+  return tracing.handler(`consumer-${config.queue}`, () => consume(event, context));
 };

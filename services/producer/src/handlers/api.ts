@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createDocumentClient, createSqsClient } from '../../../../shared/src/aws-clients';
 import { createLogger } from '../../../../shared/src/logger';
+import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoLedger } from '../adapters/ledger';
 import { SqsQueues } from '../adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../app';
@@ -9,18 +10,39 @@ import { createApiHandler, loadProducerConfig } from '../app';
 // clients (with their keep-alive connections) are reused by every warm invocation.
 const config = loadProducerConfig();
 const logger = createLogger('producer');
+const tracing = createTracing('producer');
 const api = createApiHandler(config, {
-  ledger: new DynamoLedger(createDocumentClient(), config.ledgerTableName),
+  ledger: new DynamoLedger(tracing.captureClient(createDocumentClient()), config.ledgerTableName),
   // The producer retries sends itself (domain/retry.ts, full jitter); the SDK's own retries under
   // that loop would turn 4 tries into 12 before the caller hears 503.
-  queues: new SqsQueues(createSqsClient({ maxAttempts: 1 }), config.queueUrls),
+  queues: new SqsQueues(
+    tracing.captureClient(createSqsClient({ maxAttempts: 1 })),
+    config.queueUrls,
+  ),
   logger,
 });
+
+/** The order id an answer names, so its trace can be found by `annotation.orderId`. */
+function answeredOrderId(result: APIGatewayProxyResult): string | undefined {
+  try {
+    const body = JSON.parse(result.body) as { orderId?: unknown };
+    return typeof body.orderId === 'string' ? body.orderId : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const handler = async (
   event: APIGatewayProxyEvent,
   context: Context,
 ): Promise<APIGatewayProxyResult> => {
   logger.addContext(context);
-  return api(event);
+  return tracing.handler('producer', async () => {
+    const result = await api(event);
+    if (tracing.tracer) {
+      const orderId = answeredOrderId(result);
+      tracing.annotate({ status: result.statusCode, ...(orderId ? { orderId } : {}) });
+    }
+    return result;
+  });
 };
