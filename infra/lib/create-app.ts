@@ -17,9 +17,11 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Or
   const { config = pipelineConfig, entries, ...appProps } = options;
   const app = new App(appProps);
   const retainData = ['true', true].includes(app.node.tryGetContext('retainData'));
+  const alarmEmail: unknown = app.node.tryGetContext('alarmEmail');
   const stack = new OrderPipelineStack(app, config.stackName, {
     config,
     retainData,
+    ...(typeof alarmEmail === 'string' && alarmEmail !== '' ? { alarmEmail } : {}),
     entries,
     description: 'Order pipeline lab: SQS FIFO vs standard with idempotent Lambda consumers',
     env: {

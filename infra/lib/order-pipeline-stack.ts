@@ -10,6 +10,7 @@ import {
   type TableConfig,
 } from '../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
+import { AlarmTopic } from './constructs/alarm-topic';
 import { ConsumerFunction } from './constructs/consumer-function';
 import { OrderApi } from './constructs/order-api';
 import { PipelineDashboard, type PipelineSide } from './constructs/pipeline-dashboard';
@@ -49,6 +50,8 @@ export interface OrderPipelineStackProps extends StackProps {
    * cleanly; turn on with `-c retainData=true` for anything holding data you care about.
    */
   retainData?: boolean;
+  /** Subscribes this e-mail address to the alarm topic (`-c alarmEmail=you@example.com`). */
+  alarmEmail?: string;
   /** Override the handler modules (tests); defaults to HANDLER_ENTRIES. */
   entries?: { producer: string; consumer: string };
 }
@@ -62,6 +65,7 @@ export class OrderPipelineStack extends Stack {
   readonly idempotencyTable: Table;
   readonly orderApi: OrderApi;
   readonly operations: PipelineDashboard;
+  readonly alarmTopic: AlarmTopic;
 
   constructor(scope: Construct, id: string, props: OrderPipelineStackProps) {
     super(scope, id, props);
@@ -139,10 +143,15 @@ export class OrderPipelineStack extends Stack {
         consumer: this.consumers[kind].function.fn,
       };
     }
+    this.alarmTopic = new AlarmTopic(this, 'alarms', {
+      topicName: `${id}-alarms`,
+      ...(props.alarmEmail ? { email: props.alarmEmail } : {}),
+    });
     this.operations = new PipelineDashboard(this, 'operations', {
       dashboardName: `${id}-fifo-vs-standard`,
       sides,
       producer: this.producer.fn,
+      alarmTopic: this.alarmTopic,
     });
 
     this.outputs();
@@ -187,6 +196,11 @@ export class OrderPipelineStack extends Stack {
       STACK_OUTPUTS.dashboardName,
       this.operations.dashboard.dashboardName,
       'CloudWatch dashboard comparing the two pipelines',
+    );
+    out(
+      STACK_OUTPUTS.alarmTopicArn,
+      this.alarmTopic.topic.topicArn,
+      'SNS topic every alarm notifies; subscribe with -c alarmEmail=<address> or the SNS console',
     );
   }
 

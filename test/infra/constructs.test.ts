@@ -92,3 +92,14 @@ describe('QueueWithDlq', () => {
     }
   });
 });
+
+describe('AlarmTopic', () => {
+  it('subscribes the address given with -c alarmEmail, and none without it', () => {
+    const withEmail = buildUnbundled({ context: { alarmEmail: 'ops@example.com' } }).template();
+    withEmail.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    buildUnbundled().template().resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});

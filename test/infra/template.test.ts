@@ -1,5 +1,6 @@
 import { type Synthesized, synthPipeline } from './support/synth';
 import { cdkNagTests } from './template/cdk-nag';
+import { operationsTests } from './template/operations';
 import { pipelineConfigTests } from './template/pipeline-config';
 import { resourceTests } from './template/resources';
 
@@ -13,5 +14,6 @@ beforeAll(() => {
 const get = (): Synthesized => synthesized;
 
 describe('resources', () => resourceTests(get));
+describe('alarms, notifications and dashboard', () => operationsTests(get));
 describe('agreement with shared/src/config/pipeline.ts', () => pipelineConfigTests(get));
 describe('cdk-nag AwsSolutions on the app', () => cdkNagTests(get));

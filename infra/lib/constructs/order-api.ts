@@ -77,7 +77,8 @@ export class OrderApi extends Construct {
         // Request and response bodies would put order data into the execution logs.
         dataTraceEnabled: false,
         metricsEnabled: true,
-        tracingEnabled: false,
+        // X-Ray starts the trace at the API, so the producer's segment joins the request's.
+        tracingEnabled: true,
       },
     });
 

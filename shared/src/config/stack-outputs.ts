@@ -12,6 +12,7 @@ export const STACK_OUTPUTS = {
   ledgerTableName: 'LedgerTableName',
   idempotencyTableName: 'IdempotencyTableName',
   dashboardName: 'DashboardName',
+  alarmTopicArn: 'AlarmTopicArn',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;

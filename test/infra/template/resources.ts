@@ -45,19 +45,39 @@ export function resourceTests(get: () => Synthesized): void {
       });
     });
 
-    it('gives roles no AWS managed policy and no wildcard resource', () => {
+    it("gives roles no AWS managed policy and no wildcard resource but X-Ray's", () => {
       for (const role of Object.values(s.template.findResources('AWS::IAM::Role'))) {
         const arns = JSON.stringify(role.Properties.ManagedPolicyArns ?? []);
         if (!JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway')) {
           expect(arns).toBe('[]');
         }
       }
+      let xray = 0;
       for (const policy of Object.values(s.template.findResources('AWS::IAM::Policy'))) {
         for (const st of policy.Properties.PolicyDocument.Statement) {
-          expect(JSON.stringify(st.Resource)).not.toMatch(/"\*"|:\*"/);
           expect(JSON.stringify(st.Action)).not.toMatch(/:\*"/);
+          // X-Ray's two write actions have no resource-level permissions: "*" is the only form.
+          if (
+            JSON.stringify(st.Action) === '["xray:PutTraceSegments","xray:PutTelemetryRecords"]'
+          ) {
+            expect(st.Resource).toBe('*');
+            xray++;
+            continue;
+          }
+          expect(JSON.stringify(st.Resource)).not.toMatch(/"\*"|:\*"/);
         }
       }
+      expect(xray).toBe(3);
+    });
+
+    it.each(names)('traces %s actively in X-Ray with the Powertools tracer on', (name) => {
+      s.template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: name,
+        TracingConfig: { Mode: 'Active' },
+        Environment: {
+          Variables: Match.objectLike({ [ENV.POWERTOOLS_TRACE_ENABLED]: 'true' }),
+        },
+      });
     });
 
     it('lets the producer send to both queues and write the ledger, not the idempotency table', () => {
@@ -140,6 +160,10 @@ export function resourceTests(get: () => Synthesized): void {
     it('uses the shared order schema as the request model', () => {
       const model = Object.values(s.template.findResources('AWS::ApiGateway::Model'))[0];
       expect(model?.Properties.Schema).toEqual(orderJsonSchema());
+    });
+
+    it('starts the X-Ray trace at the stage', () => {
+      s.template.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
     });
 
     it('throttles the stage and the usage plan, writes JSON access logs and execution logs', () => {

@@ -1,0 +1,155 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import {
+  CONSUMER_METRICS,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  QUEUE_DIMENSION,
+} from '../../../shared/src/metrics';
+import type { Synthesized } from '../support/synth';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by shape in each assertion
+type Resource = { Properties: Record<string, any> };
+
+/** Registers the tests; `get` returns the one synthesis shared by template.test.ts. */
+export function operationsTests(get: () => Synthesized): void {
+  let s!: Synthesized;
+  let topicId = '';
+  let alarms: Resource[] = [];
+  beforeAll(() => {
+    s = get();
+    topicId = Object.keys(s.template.findResources('AWS::SNS::Topic'))[0] ?? '';
+    alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
+  });
+
+  const sorted = (dims: { Name: string }[]) =>
+    JSON.stringify([...dims].sort((p, q) => (p.Name < q.Name ? -1 : 1)));
+  const alarmOn = (metricName: string, dimensions: { Name: string; Value: unknown }[]) =>
+    alarms.filter(
+      (a) =>
+        a.Properties.MetricName === metricName &&
+        sorted(a.Properties.Dimensions ?? []) === sorted(dimensions),
+    );
+
+  describe('alarm topic', () => {
+    it('is one SNS topic encrypted with its own rotating KMS key', () => {
+      s.template.resourceCountIs('AWS::SNS::Topic', 1);
+      const keyId = Object.keys(s.template.findResources('AWS::KMS::Key'))[0];
+      s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+      s.template.hasResourceProperties('AWS::SNS::Topic', {
+        TopicName: `${pipelineConfig.stackName}-alarms`,
+        KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      });
+    });
+
+    it("lets only this account's CloudWatch alarms publish and encrypt, over TLS only", () => {
+      const policy = Object.values(s.template.findResources('AWS::SNS::TopicPolicy'))[0] as
+        | Resource
+        | undefined;
+      const statements = policy?.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'sns:Publish',
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Condition: expect.objectContaining({
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          }),
+        }),
+      );
+      s.template.hasResourceProperties('AWS::KMS::Key', {
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Condition: Match.objectLike({
+                StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              }),
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('alarms', () => {
+    it('notify the topic when they fire and when they recover, every one of them', () => {
+      expect(alarms).toHaveLength(8);
+      for (const a of alarms) {
+        expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+        expect(a.Properties.OKActions).toEqual([{ Ref: topicId }]);
+        expect(a.Properties.AlarmDescription).toEqual(expect.stringMatching(/.{40,}/));
+      }
+    });
+
+    it('fires on one out-of-order apply on FIFO, from the consumer metric', () => {
+      const found = alarmOn(CONSUMER_METRICS.outOfOrderApplies.name, [
+        { Name: 'service', Value: METRICS_SERVICE },
+        { Name: QUEUE_DIMENSION, Value: 'fifo' },
+      ]);
+      expect(found).toHaveLength(1);
+      expect(found[0]?.Properties).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      // Standard reorders by design: an alarm there would fire on every run.
+      expect(
+        alarmOn(CONSUMER_METRICS.outOfOrderApplies.name, [
+          { Name: 'service', Value: METRICS_SERVICE },
+          { Name: QUEUE_DIMENSION, Value: 'standard' },
+        ]),
+      ).toHaveLength(0);
+    });
+
+    it.each(QUEUE_KINDS)('fires when the %s consumer fails whole invocations', (kind) => {
+      const fn = `${pipelineConfig.stackName}-${pipelineConfig.consumers[kind].functionId}`;
+      const fnId = Object.keys(
+        s.template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: fn } }),
+      )[0];
+      const found = alarmOn('Errors', [{ Name: 'FunctionName', Value: { Ref: fnId } }]);
+      expect(found).toHaveLength(1);
+      expect(found[0]?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        Threshold: 0,
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 3,
+      });
+    });
+  });
+
+  describe('dashboard', () => {
+    let body = '';
+    beforeAll(() => {
+      const dash = Object.values(s.template.findResources('AWS::CloudWatch::Dashboard'))[0];
+      body = JSON.stringify(dash?.Properties.DashboardBody);
+    });
+
+    it.each(Object.values(CONSUMER_METRICS).map((m) => m.name))(
+      'graphs %s for FIFO and standard side by side',
+      (name) => {
+        for (const kind of QUEUE_KINDS) {
+          // One metric array per line: [namespace, name, dim, value, dim, value, options].
+          expect(body).toContain(
+            `[\\"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"${QUEUE_DIMENSION}\\",\\"${kind}\\",\\"service\\",\\"${METRICS_SERVICE}\\"`,
+          );
+        }
+      },
+    );
+
+    it('graphs the latency as percentiles, not an average', () => {
+      for (const p of ['p50', 'p99']) expect(body).toContain(`\\"stat\\":\\"${p}\\"`);
+      expect(body).not.toMatch(/AcceptedToAppliedLatency[^\]]*\\"stat\\":\\"Average\\"/);
+    });
+  });
+}
