@@ -5,7 +5,10 @@ import {
   numberOption,
   parseCommandLine,
   runMain,
+  UsageError,
 } from '../shared/src/cli/args';
+import { isLoopback, isValidHost } from './address';
+import { ALLOW_ORIGINS_ENV, originsFromEnv } from './browser-guard';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
 import { installLastResortGuard } from './edge';
 import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
@@ -42,8 +45,15 @@ const spec: CommandSpec = {
     host: {
       type: 'string',
       value: '<addr>',
-      description: 'address to listen on',
+      description:
+        'address to listen on; anything but loopback lets other machines use SQS, DynamoDB and the API without authentication',
       default: '127.0.0.1',
+    },
+    'allow-origin': {
+      type: 'string',
+      value: '<origin>',
+      multiple: true,
+      description: `a web origin (http://host:port) whose pages may call the edge and the API; repeatable, added to ${ALLOW_ORIGINS_ENV} (comma separated); * allows any. Default: none, browsers are refused`,
     },
     seed: {
       type: 'string',
@@ -86,6 +96,7 @@ const spec: CommandSpec = {
     'npm start',
     'npm start -- --port 0 --api-port 0 --seed 42 --faults chaos',
     'npm start -- --services-only --data-dir .data',
+    'npm start -- --allow-origin http://localhost:5173',
   ],
 };
 
@@ -106,6 +117,18 @@ async function main(): Promise<number | undefined> {
   const logLevel = choiceOption(values, 'log-level', LOG_LEVELS)!;
   const functionLogLevel: FunctionLogLevel = logLevel === 'debug' ? 'DEBUG' : 'WARN';
   const host = String(values.host);
+  if (!isValidHost(host)) {
+    throw new UsageError(`--host must be an IP address or a host name, got "${host}"`);
+  }
+  const flagOrigins = (values['allow-origin'] as string[] | undefined) ?? [];
+  const allowedOrigins = [...flagOrigins, ...originsFromEnv()];
+  for (const origin of allowedOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/]+$/i.test(origin)) {
+      throw new UsageError(
+        `--allow-origin and ${ALLOW_ORIGINS_ENV} take origins like http://localhost:5173, got "${origin}"`,
+      );
+    }
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const log = (line: string) => {
     // Function log lines (Powertools JSON) carry their own level; the cloud's own lines are info.
@@ -114,6 +137,12 @@ async function main(): Promise<number | undefined> {
   };
 
   installLastResortGuard((line) => process.stderr.write(`${line}\n`));
+  if (!isLoopback(host)) {
+    process.stderr.write(
+      `warning: --host ${host} is not loopback: SQS, DynamoDB and the API answer anyone who can reach it, without authentication, on the edge port ${port} and the API port ${apiPort}\n`,
+    );
+  }
+  if (allowedOrigins.length > 0) out(`allowed origins: ${allowedOrigins.join(', ')}`);
   let cloud: LocalCloud;
   try {
     cloud = await startLocalCloud({
@@ -123,6 +152,7 @@ async function main(): Promise<number | undefined> {
       faults,
       functionLogLevel,
       servicesOnly: Boolean(values['services-only']),
+      allowedOrigins,
       log,
       ...(seed !== undefined ? { seed } : {}),
       ...(typeof values['data-dir'] === 'string' ? { dataDir: values['data-dir'] } : {}),

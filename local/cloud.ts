@@ -82,6 +82,8 @@ export interface LocalCloudOptions {
   /** Producer environments kept warm at most (Lambda would scale further). Default 4. */
   producerConcurrency?: number;
   region?: string;
+  /** Origins a browser page may call the edge and the API from; none by default, `*` any. */
+  allowedOrigins?: readonly string[];
   /** Receives one line per component state change, error and function log line. */
   log?: (line: string) => void;
 }
@@ -273,7 +275,12 @@ class Cleanups {
 export interface DeployPipelineOptions
   extends Pick<
     LocalCloudOptions,
-    'apiPort' | 'consumerEnv' | 'functionLogLevel' | 'pollWaitSeconds' | 'producerConcurrency'
+    | 'apiPort'
+    | 'consumerEnv'
+    | 'functionLogLevel'
+    | 'pollWaitSeconds'
+    | 'producerConcurrency'
+    | 'allowedOrigins'
   > {
   /** The SQS and DynamoDB endpoint: the local edge, or an external one such as LocalStack. */
   endpoint: string;
@@ -296,10 +303,18 @@ export interface DeployedPipeline {
 }
 
 function pickDeployOptions(options: LocalCloudOptions) {
-  const { apiPort, consumerEnv, functionLogLevel, pollWaitSeconds, producerConcurrency } = options;
+  const {
+    apiPort,
+    consumerEnv,
+    functionLogLevel,
+    pollWaitSeconds,
+    producerConcurrency,
+    allowedOrigins,
+  } = options;
   return Object.fromEntries(
     Object.entries({
       apiPort,
+      allowedOrigins,
       consumerEnv,
       functionLogLevel,
       pollWaitSeconds,
@@ -473,6 +488,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       port: options.apiPort ?? 3000,
       host,
       log,
+      ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
     });
     cleanups.push(async () => {
       await gateway.close();
@@ -575,7 +591,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           },
         }),
       },
-      { port: options.port ?? 4566, host, log },
+      {
+        port: options.port ?? 4566,
+        host,
+        log,
+        ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      },
     );
     cleanups.push(async () => {
       await edge.close();

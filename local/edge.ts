@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpUrl } from './address';
+import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
 
 /**
  * The edge: one port that speaks to any AWS SDK or the AWS CLI pointed at it with
@@ -88,9 +90,15 @@ function internalError(res: ServerResponse): void {
   );
 }
 
+export interface EdgeHandlerOptions {
+  log?: (line: string) => void;
+  /** Decides whether a browser may make this request (see browser-guard.ts); all pass when absent. */
+  guard?: (req: IncomingMessage) => Verdict;
+}
+
 export function createEdgeHandler(
   backends: EdgeBackends,
-  log: (line: string) => void = () => undefined,
+  { log = () => undefined, guard }: EdgeHandlerOptions = {},
 ): RequestListener {
   const dispatch: RequestListener = (req, res) => {
     const route = routeRequest(req);
@@ -120,6 +128,22 @@ export function createEdgeHandler(
     }
   };
   return (req, res) => {
+    const verdict = guard?.(req) ?? { ok: true };
+    if (!verdict.ok) {
+      log(`edge: refused ${req.method} ${req.url}: ${verdict.reason}`);
+      req.resume();
+      sendJson(
+        res,
+        403,
+        {
+          __type: 'AccessDenied',
+          message: `${verdict.reason}: the local cloud answers browsers only from origins allowed with --allow-origin or ${ALLOW_ORIGINS_ENV}`,
+        },
+        { 'x-amzn-query-error': 'AccessDenied;Sender' },
+      );
+      return;
+    }
+    if (verdict.corsOrigin && applyCors(req, res, verdict.corsOrigin)) return;
     try {
       dispatch(req, res);
     } catch (err) {
@@ -146,6 +170,18 @@ export function installLastResortGuard(log: (line: string) => void): () => void 
   };
 }
 
+/** The address to listen on is not one of this machine's (or its name does not resolve). */
+export class AddressNotAvailableError extends Error {
+  readonly expose = true;
+  constructor(what: string, host: string, options?: ErrorOptions) {
+    super(
+      `cannot listen on ${host} for the ${what}: not an address of this machine (${(options?.cause as NodeJS.ErrnoException | undefined)?.code ?? 'unavailable'})`,
+      options,
+    );
+    this.name = 'AddressNotAvailableError';
+  }
+}
+
 export class PortInUseError extends Error {
   readonly expose = true;
   constructor(what: string, host: string, port: number, options?: ErrorOptions) {
@@ -163,7 +199,11 @@ export function listen(server: Server, port: number, host: string, what: string)
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       reject(
-        err.code === 'EADDRINUSE' ? new PortInUseError(what, host, port, { cause: err }) : err,
+        err.code === 'EADDRINUSE'
+          ? new PortInUseError(what, host, port, { cause: err })
+          : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? new AddressNotAvailableError(what, host, { cause: err })
+            : err,
       );
     };
     const onListening = () => {
@@ -196,14 +236,25 @@ export async function startEdge(
     port = 4566,
     host = '127.0.0.1',
     log,
-  }: { port?: number; host?: string; log?: (line: string) => void } = {},
+    allowedOrigins = [],
+  }: {
+    port?: number;
+    host?: string;
+    log?: (line: string) => void;
+    /** Origins a browser page may call from (none by default); `*` allows any. */
+    allowedOrigins?: readonly string[];
+  } = {},
 ): Promise<Edge> {
-  const server = createServer({ keepAliveTimeout: 65_000 }, createEdgeHandler(backends, log));
+  const guard = createBrowserGuard({ allowedOrigins, host });
+  const server = createServer(
+    { keepAliveTimeout: 65_000 },
+    createEdgeHandler(backends, { guard, ...(log ? { log } : {}) }),
+  );
   const actualPort = await listen(server, port, host, 'edge');
   return {
     server,
     port: actualPort,
-    url: `http://${host}:${actualPort}`,
+    url: httpUrl(host, actualPort),
     close: () => closeServer(server),
   };
 }

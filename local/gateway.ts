@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { httpUrl } from './address';
+import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, listen } from './edge';
 import type { InvocationResult } from './function-runtime';
 import { type JsonSchema, validateJsonSchema } from './json-schema';
@@ -33,6 +35,8 @@ export interface GatewayOptions {
   port?: number;
   host?: string;
   log?: (line: string) => void;
+  /** Origins a browser page may call from (none by default); `*` allows any. */
+  allowedOrigins?: readonly string[];
 }
 
 export interface Gateway {
@@ -243,11 +247,31 @@ export function createGatewayHandler(options: GatewayOptions) {
   const stage = options.stage ?? DEFAULT_STAGE;
   const compiled = options.routes.map((route) => ({ route, regex: compile(route.resource) }));
   const log = options.log ?? (() => undefined);
+  const guard = createBrowserGuard({
+    allowedOrigins: options.allowedOrigins ?? [],
+    host: options.host ?? '127.0.0.1',
+  });
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const now = Date.now();
     const idHeader = { 'x-amzn-requestid': requestId };
+    const verdict = guard(req);
+    if (!verdict.ok) {
+      log(`gateway: refused ${req.method} ${req.url}: ${verdict.reason}`);
+      req.resume();
+      sendJson(
+        res,
+        403,
+        { message: 'Forbidden' },
+        {
+          ...idHeader,
+          'x-amzn-errortype': 'ForbiddenException',
+        },
+      );
+      return;
+    }
+    if (verdict.corsOrigin && applyCors(req, res, verdict.corsOrigin)) return;
     const badRequest = () => {
       req.resume();
       sendJson(res, 400, { message: 'Bad Request' }, idHeader);
@@ -375,5 +399,5 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 3000, host, 'api');
-  return { server, port, url: `http://${host}:${port}`, close: () => closeServer(server) };
+  return { server, port, url: httpUrl(host, port), close: () => closeServer(server) };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
+import { httpUrl } from '../address';
 import { ACTIONS, type Context, clientGone, type Input } from './actions';
 import type { MoveTask } from './actions/move-tasks';
 import { Clock } from './clock';
@@ -68,6 +69,21 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
 
   const control = (req: IncomingMessage, res: ServerResponse, body: Buffer, path: string) => {
     const json = { 'content-type': 'application/json' };
+    // A page can POST text/plain anywhere without a CORS preflight; a JSON content type it
+    // cannot send cross-origin, so a control request must carry one.
+    const contentType = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
+    if (req.method !== 'GET' && contentType.toLowerCase() !== 'application/json') {
+      return send(
+        res,
+        415,
+        JSON.stringify({
+          message: 'control endpoints take a JSON body (content-type: application/json)',
+        }),
+        json,
+      );
+    }
     try {
       const input = body.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
       if (path === '/_emulator/clock') {
@@ -210,7 +226,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         server!.listen(port, host, () => resolve());
       });
       const addr = server.address() as AddressInfo;
-      return { url: `http://${host}:${addr.port}`, port: addr.port };
+      return { url: httpUrl(host, addr.port), port: addr.port };
     },
     async close() {
       closed = true;

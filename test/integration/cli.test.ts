@@ -18,17 +18,27 @@ function npmStart(args: string[]): Running {
 }
 
 /** Exactly the command `npm start` runs (package.json scripts.start), without npm around it. */
-function startScript(args: string[]): Running {
+function startScript(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   const [command, ...scriptArgs] = String(pkg.scripts.start).split(' ');
   const bin = resolve(ROOT, 'node_modules/.bin', command!);
-  return start(bin, [...scriptArgs, ...args], false);
+  return start(bin, [...scriptArgs, ...args], false, env);
 }
 
-function start(command: string, args: string[], detached: boolean): Running {
+async function stopped(run: Running): Promise<void> {
+  run.child.kill('SIGTERM');
+  await run.exited;
+}
+
+function start(
+  command: string,
+  args: string[],
+  detached: boolean,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Running {
   const child = spawn(command, args, {
     cwd: ROOT,
     detached,
-    env: { ...process.env, AWS_ENDPOINT_URL: '', NO_COLOR: '1' },
+    env: { ...process.env, AWS_ENDPOINT_URL: '', NO_COLOR: '1', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -156,5 +166,61 @@ describe('npm start (local/cli.ts) as a child process', () => {
     const exit = await run.exited;
     expect(exit.code).toBe(2);
     expect(run.output()).toMatch(/--faults must be one of none, realistic, demo, chaos/);
+  }, 60_000);
+
+  it('lets browsers in only from origins given with --allow-origin or LOCAL_CLOUD_ALLOW_ORIGINS', async () => {
+    const run = startScript(
+      ['--port', '0', '--services-only', '--allow-origin', 'http://flag.example:8080'],
+      { LOCAL_CLOUD_ALLOW_ORIGINS: 'http://env-a.example, http://env-b.example' },
+    );
+    children.push(run.child);
+    try {
+      const [, edgeUrl] = await waitForLine(run, /ready: (http:\/\/\S+)/, 60_000);
+      const status = async (origin: string) =>
+        (await fetch(`${edgeUrl}/_localcloud/health`, { headers: { origin } })).status;
+      expect(await status('http://flag.example:8080')).toBe(200);
+      expect(await status('http://env-a.example')).toBe(200);
+      expect(await status('http://env-b.example')).toBe(200);
+      expect(await status('http://other.example')).toBe(403);
+      expect(run.output()).toMatch(
+        /allowed origins: http:\/\/flag\.example:8080, http:\/\/env-a\.example, http:\/\/env-b\.example/,
+      );
+    } finally {
+      await stopped(run);
+    }
+  }, 90_000);
+
+  it('prints valid URLs for an IPv6 host and serves on them', async () => {
+    const run = startScript(['--port', '0', '--services-only', '--host', '::1']);
+    children.push(run.child);
+    try {
+      const [, edgeUrl] = await waitForLine(run, /ready: (\S+)/, 60_000);
+      expect(edgeUrl).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect((await fetch(`${edgeUrl}/_localcloud/health`)).status).toBe(200);
+      expect(run.output()).not.toMatch(/warning/);
+    } finally {
+      await stopped(run);
+    }
+  }, 90_000);
+
+  it('warns that a host other than loopback exposes the services, and fails in one line when the address is not here', async () => {
+    // 192.0.2.1 is TEST-NET-1: never an address of this machine, so nothing ever listens on it.
+    const run = npmStart(['--port', '0', '--services-only', '--host', '192.0.2.1']);
+    children.push(run.child);
+    const exit = await run.exited;
+    expect(run.output()).toMatch(
+      /warning: --host 192\.0\.2\.1 is not loopback: SQS, DynamoDB and the API answer anyone who can reach it, without authentication/,
+    );
+    expect(run.output()).toMatch(/error: cannot listen on 192\.0\.2\.1/);
+    expect(run.output()).not.toMatch(/\n\s+at /);
+    expect(exit.code).toBe(1);
+  }, 60_000);
+
+  it('rejects a --host that is not an address or a host name with a usage error', async () => {
+    const run = npmStart(['--host', 'not a host']);
+    children.push(run.child);
+    const exit = await run.exited;
+    expect(exit.code).toBe(2);
+    expect(run.output()).toMatch(/--host must be an IP address or a host name/);
   }, 60_000);
 });

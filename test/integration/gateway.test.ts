@@ -240,6 +240,25 @@ describe('local API gateway with requests no client library would send', () => {
   });
 
   it.each([
+    ['an Origin that is not allowed', { origin: 'http://evil.example' }],
+    ['a Referer from another site', { referer: 'http://evil.example/' }],
+    ['a Host that is not loopback (DNS rebinding)', { host: 'rebind.evil.example' }],
+  ])('refuses a request with %s with 403 before the handler', async (_, headers) => {
+    const before = invocations;
+    const res = await rawRequest(
+      gateway.url,
+      `POST /orders HTTP/1.1\r\n${Object.entries({ host: '127.0.0.1', ...headers })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('')}content-type: application/json\r\ncontent-length: ${
+        JSON.stringify(validOrder).length
+      }\r\nconnection: close\r\n\r\n${JSON.stringify(validOrder)}`,
+    );
+    expect(res?.status).toBe(403);
+    expect(JSON.parse(res?.body ?? '')).toEqual({ message: 'Forbidden' });
+    expect(invocations).toBe(before);
+  });
+
+  it.each([
     ['__proto__', '{}'],
     ['constructor', '1'],
     ['toString', '"x"'],

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
@@ -141,4 +142,128 @@ describe('the last-resort guard of the process that runs the local cloud', () =>
     expect(out).not.toMatch(/still running/);
     expect(code).not.toBe(0);
   }, 30_000);
+});
+
+describe('browser protection: web pages cannot drive the local cloud', () => {
+  let cloud: LocalCloud;
+  let sqs: SQSClient;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    sqs = new SQSClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+  afterAll(async () => {
+    sqs?.destroy();
+    await cloud?.stop();
+  });
+
+  const queueExists = async (name: string) => {
+    const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: name }));
+    return QueueUrls.some((u) => u.endsWith(`/${name}`));
+  };
+
+  it.each([
+    ['an Origin that is not allowed', { origin: 'http://evil.example' }],
+    ['an opaque Origin (a sandboxed frame or a file)', { origin: 'null' }],
+    ['no Origin and a Referer from another site', { referer: 'http://evil.example/page.html' }],
+    [
+      'only Sec-Fetch-Site: cross-site (an <img> with no-referrer)',
+      { 'sec-fetch-site': 'cross-site' },
+    ],
+  ])('refuses a request with %s with 403 before any action runs', async (_, headers) => {
+    const name = `page-${Object.keys(headers)[0]}`;
+    const res = await fetch(`${cloud.edgeUrl}/?Action=CreateQueue&QueueName=${name}`, { headers });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ __type: 'AccessDenied' });
+    expect(await queueExists(name)).toBe(false);
+  });
+
+  it('refuses a request whose Host names neither loopback nor the configured host (DNS rebinding)', async () => {
+    const { port } = new URL(cloud.edgeUrl);
+    const res = await rawRequest(
+      cloud.edgeUrl,
+      `GET /?Action=CreateQueue&QueueName=rebound HTTP/1.1\r\nHost: rebind.evil.example:${port}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(res?.status).toBe(403);
+    expect(await queueExists('rebound')).toBe(false);
+  });
+
+  it('lets a request without Origin, Referer or cross-site fetch metadata through (SDKs, CLIs, curl, the address bar)', async () => {
+    const res = await fetch(`${cloud.edgeUrl}/?Action=CreateQueue&QueueName=from-curl`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(await queueExists('from-curl')).toBe(true);
+  });
+
+  it('takes a control request only with a JSON content type (a text/plain form cannot send one)', async () => {
+    const before = cloud.clock.offset;
+    const res = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ advanceMs: 60_000 }),
+    });
+    expect(res.status).toBe(415);
+    await res.text();
+    expect(cloud.clock.offset).toBe(before);
+    const ok = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advanceMs: 1 }),
+    });
+    expect(ok.status).toBe(200);
+    await ok.text();
+    expect(cloud.clock.offset).toBe(before + 1);
+  });
+});
+
+describe('browser protection with an allowed origin', () => {
+  let cloud: LocalCloud;
+  const allowed = 'http://app.example:8080';
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      port: 0,
+      servicesOnly: true,
+      seed: 1,
+      faults: 'none',
+      allowedOrigins: [allowed],
+    });
+  });
+  afterAll(() => cloud?.stop());
+
+  it('answers the allowed origin, with CORS headers and a preflight, and still refuses others', async () => {
+    const preflight = await fetch(cloud.edgeUrl, {
+      method: 'OPTIONS',
+      headers: {
+        origin: allowed,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-amz-target',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,x-amz-target');
+    const res = await fetch(cloud.edgeUrl, {
+      method: 'POST',
+      headers: {
+        origin: allowed,
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'AmazonSQS.ListQueues',
+      },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(allowed);
+    await res.text();
+    const other = await fetch(`${cloud.edgeUrl}/_localcloud/health`, {
+      headers: { origin: 'http://app.example:8081' },
+    });
+    expect(other.status).toBe(403);
+    await other.text();
+  });
 });

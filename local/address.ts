@@ -1,0 +1,44 @@
+import { isIP } from 'node:net';
+
+/** Addresses the local cloud listens on, and the URLs it prints for them. */
+
+/** The host name of a Host header or a listen address, without port and IPv6 brackets. */
+export function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return h.slice(1, end < 0 ? undefined : end);
+  }
+  // A bare IPv6 address (a listen address, not a Host header) has colons and no port.
+  if (isIP(h) === 6) return h;
+  const colon = h.lastIndexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+export function isLoopback(name: string): boolean {
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  if (isIP(name) === 6) return name === '::1' || name.startsWith('::ffff:127.');
+  return false;
+}
+
+/** Listening on these means every interface. */
+export const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
+
+/** An IP address or a DNS host name: what `--host` accepts. */
+export function isValidHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  return /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(
+    host,
+  );
+}
+
+/**
+ * The URL clients use for a server listening on host:port: IPv6 addresses in brackets, and a
+ * wildcard address (every interface) as the loopback address of its family, which clients can
+ * always connect to.
+ */
+export function httpUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return isIP(name) === 6 ? `http://[${name}]:${port}` : `http://${name}:${port}`;
+}

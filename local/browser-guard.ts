@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { hostName, isLoopback, WILDCARD_HOSTS } from './address';
+
+/**
+ * Keeps web pages from driving the local cloud, the way LocalStack's edge does. A page open in
+ * the user's browser can send simple requests (a GET, a form POST) to 127.0.0.1 without any
+ * CORS preflight, and a DNS-rebinding page can even make them look same-origin. So, before any
+ * action runs:
+ * - a request with an `Origin` (or, without one, a `Referer`) must come from an allowed origin;
+ *   none is allowed unless configured (`--allow-origin`, `LOCAL_CLOUD_ALLOW_ORIGINS`);
+ * - `Sec-Fetch-Site: cross-site|same-site` without an allowed origin is refused too: it is how a
+ *   browser marks an `<img>` or a link whose page suppressed its Referer;
+ * - the `Host` header must name loopback, the configured host, or the host of an allowed origin;
+ *   a rebinding page's Host is its own domain name.
+ * SDKs, CLIs and curl send none of the browser headers and name the address they connect to, so
+ * they pass unchanged.
+ */
+
+export const ALLOW_ORIGINS_ENV = 'LOCAL_CLOUD_ALLOW_ORIGINS';
+
+export interface BrowserGuardOptions {
+  /** Origins (`scheme://host[:port]`) a browser page may call from; `*` allows any origin. */
+  allowedOrigins?: readonly string[];
+  /** The address the server listens on: a Host header naming it is accepted. */
+  host: string;
+}
+
+export type Verdict = { ok: true; corsOrigin?: string } | { ok: false; reason: string };
+
+/** `http://a.example:80/x` -> `http://a.example`; undefined when not a URL with an origin. */
+function originOf(value: string): string | undefined {
+  try {
+    const origin = new URL(value).origin;
+    return origin === 'null' ? undefined : origin.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+export function createBrowserGuard(
+  options: BrowserGuardOptions,
+): (req: IncomingMessage) => Verdict {
+  const anyOrigin = options.allowedOrigins?.includes('*') ?? false;
+  const origins = new Set(
+    (options.allowedOrigins ?? []).flatMap((o) => {
+      const origin = originOf(o);
+      return origin ? [origin] : [];
+    }),
+  );
+  const configured = hostName(options.host);
+  const hosts = new Set([configured, ...[...origins].map((o) => new URL(o).hostname)]);
+  const wildcard = WILDCARD_HOSTS.has(configured);
+
+  const hostAllowed = (header: string | undefined): boolean => {
+    // HTTP/1.0 clients may send no Host; browsers always send one.
+    if (header === undefined) return true;
+    const name = hostName(header);
+    // Bound to every interface, any address literal is fine: rebinding needs a domain name.
+    return isLoopback(name) || hosts.has(name) || (wildcard && isIP(name) !== 0);
+  };
+
+  return (req) => {
+    if (!hostAllowed(req.headers.host)) {
+      return { ok: false, reason: `host ${req.headers.host} is not this machine's loopback` };
+    }
+    const origin = req.headers.origin;
+    const referer = req.headers.referer;
+    const claimed = origin ?? (referer !== undefined ? (originOf(referer) ?? 'null') : undefined);
+    if (claimed !== undefined) {
+      const normalized = originOf(claimed);
+      if (anyOrigin) return { ok: true, corsOrigin: origin ?? '*' };
+      if (normalized && origins.has(normalized)) {
+        return origin ? { ok: true, corsOrigin: origin } : { ok: true };
+      }
+      return { ok: false, reason: `origin ${claimed} is not allowed` };
+    }
+    const site = req.headers['sec-fetch-site'];
+    if ((site === 'cross-site' || site === 'same-site') && !anyOrigin) {
+      return { ok: false, reason: `a ${site} browser request without an allowed origin` };
+    }
+    return { ok: true };
+  };
+}
+
+/**
+ * Adds the CORS headers an allowed origin needs, and answers its preflight. Returns true when
+ * the request was a preflight and has been answered.
+ */
+export function applyCors(req: IncomingMessage, res: ServerResponse, origin: string): boolean {
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('vary', 'Origin');
+  res.setHeader(
+    'access-control-expose-headers',
+    'x-amzn-requestid, x-amzn-query-error, x-amz-crc32, x-amzn-errortype',
+  );
+  if (req.method !== 'OPTIONS' || !req.headers['access-control-request-method']) return false;
+  req.resume();
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, PUT, DELETE, HEAD',
+    'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? ''),
+    'access-control-max-age': '600',
+    'content-length': '0',
+  });
+  res.end();
+  return true;
+}
+
+/** Origins from the environment variable: comma or space separated. */
+export function originsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env[ALLOW_ORIGINS_ENV] ?? '').split(/[\s,]+/).filter(Boolean);
+}

@@ -1,0 +1,88 @@
+import type { IncomingMessage } from 'node:http';
+import { hostName, httpUrl, isLoopback, isValidHost } from '../../../local/address';
+import { createBrowserGuard, originsFromEnv } from '../../../local/browser-guard';
+
+const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+
+describe('listen addresses and their URLs', () => {
+  it.each([
+    ['127.0.0.1', 'http://127.0.0.1:4566'],
+    ['localhost', 'http://localhost:4566'],
+    ['::1', 'http://[::1]:4566'],
+    ['fe80::1', 'http://[fe80::1]:4566'],
+    ['0.0.0.0', 'http://127.0.0.1:4566'],
+    ['::', 'http://[::1]:4566'],
+  ])('prints a URL clients can use for %s', (host, url) => {
+    expect(httpUrl(host, 4566)).toBe(url);
+    expect(() => new URL(url)).not.toThrow();
+  });
+
+  it('reads the host name of Host headers and listen addresses', () => {
+    expect(hostName('[::1]:4566')).toBe('::1');
+    expect(hostName('::1')).toBe('::1');
+    expect(hostName('LocalHost:3000')).toBe('localhost');
+    expect(hostName('127.0.0.1')).toBe('127.0.0.1');
+  });
+
+  it('knows loopback from the rest', () => {
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', 'app.localhost']) {
+      expect(isLoopback(h)).toBe(true);
+    }
+    for (const h of ['0.0.0.0', '::', '192.168.1.2', 'localhost.evil.example', 'example.com']) {
+      expect(isLoopback(h)).toBe(false);
+    }
+  });
+
+  it('takes IP addresses and host names as --host, and nothing else', () => {
+    for (const h of ['127.0.0.1', '::1', '0.0.0.0', 'devbox', 'devbox.lan']) {
+      expect(isValidHost(h)).toBe(true);
+    }
+    for (const h of ['not a host', 'http://x', 'a/b', '', '-x']) expect(isValidHost(h)).toBe(false);
+  });
+});
+
+describe('the browser guard', () => {
+  it('accepts any address literal as Host when bound to every interface, but no other name', () => {
+    const guard = createBrowserGuard({ host: '0.0.0.0' });
+    expect(guard(request({ host: '192.168.1.20:4566' })).ok).toBe(true);
+    expect(guard(request({ host: '[fe80::2]:4566' })).ok).toBe(true);
+    expect(guard(request({ host: 'rebind.evil.example:4566' })).ok).toBe(false);
+  });
+
+  it('accepts the configured host name and the hosts of allowed origins', () => {
+    const guard = createBrowserGuard({
+      host: 'devbox.lan',
+      allowedOrigins: ['http://ui.lan:8080'],
+    });
+    expect(guard(request({ host: 'devbox.lan:4566' })).ok).toBe(true);
+    expect(guard(request({ host: 'ui.lan:4566', origin: 'http://ui.lan:8080' }))).toEqual({
+      ok: true,
+      corsOrigin: 'http://ui.lan:8080',
+    });
+    expect(guard(request({ host: 'other.lan:4566' })).ok).toBe(false);
+  });
+
+  it('compares origins after normalising them (case, default port)', () => {
+    const guard = createBrowserGuard({
+      host: '127.0.0.1',
+      allowedOrigins: ['HTTP://App.Example:80'],
+    });
+    expect(guard(request({ host: '127.0.0.1', origin: 'http://app.example' })).ok).toBe(true);
+    expect(guard(request({ host: '127.0.0.1', referer: 'http://app.example/x?y' })).ok).toBe(true);
+    expect(guard(request({ host: '127.0.0.1', origin: 'http://app.example:81' })).ok).toBe(false);
+    expect(guard(request({ host: '127.0.0.1', referer: 'not a url' })).ok).toBe(false);
+  });
+
+  it('lets * through any origin', () => {
+    const guard = createBrowserGuard({ host: '127.0.0.1', allowedOrigins: ['*'] });
+    expect(guard(request({ host: '127.0.0.1', origin: 'http://any.example' })).ok).toBe(true);
+    expect(guard(request({ host: '127.0.0.1', 'sec-fetch-site': 'cross-site' })).ok).toBe(true);
+  });
+
+  it('reads origins from the environment, comma or space separated', () => {
+    expect(
+      originsFromEnv({ LOCAL_CLOUD_ALLOW_ORIGINS: ' http://a.example, http://b.example http://c' }),
+    ).toEqual(['http://a.example', 'http://b.example', 'http://c']);
+    expect(originsFromEnv({})).toEqual([]);
+  });
+});
