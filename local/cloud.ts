@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import {
   CreateTableCommand,
   type DynamoDBClient,
@@ -29,7 +30,7 @@ import {
 } from '../shared/src/config/pipeline';
 import { orderJsonSchema } from '../shared/src/order';
 import { freshSeed } from '../shared/src/random';
-import { type LocalDynamoDb, startDynamoDb } from './dynamodb';
+import { type DynamoDbUsage, type LocalDynamoDb, startDynamoDb } from './dynamodb';
 import { type Edge, startEdge } from './edge';
 import { EventSourceMapping } from './event-source';
 import { LocalFunction } from './function-runtime';
@@ -88,6 +89,25 @@ export interface LocalCloudOptions {
   log?: (line: string) => void;
 }
 
+/** One thread's event-loop utilisation since it started (diff two readings for an interval). */
+export interface ThreadUsage {
+  /** `main`, `dynamodb`, or `<function>#<n>` for a function's environment. */
+  thread: string;
+  elu: EventLoopUtilization;
+}
+
+/** Work the local cloud has done since it started; benchmarks diff two readings. */
+export interface CloudUsage {
+  /** HTTP requests served by surface: the API, SQS (by action), DynamoDB (by operation). */
+  http: { gateway: number; sqs: Record<string, number>; dynamodb: Record<string, number> };
+  /** TCP connections accepted per listening server: few means the clients keep them alive. */
+  connections: Record<string, number>;
+  dynamodb: DynamoDbUsage;
+  threads: ThreadUsage[];
+  /** CPU time of the whole process (every thread), microseconds. */
+  cpu: NodeJS.CpuUsage;
+}
+
 export interface LocalCloud {
   edgeUrl: string;
   /** '' when servicesOnly. */
@@ -108,6 +128,8 @@ export interface LocalCloud {
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
   /** DynamoDB requests served so far, by operation (PutItem, UpdateItem, Query...). */
   dynamodbRequests(): Record<string, number>;
+  /** Requests, connections, DynamoDB units, thread busy time and CPU so far. */
+  usage(): CloudUsage;
   /** Batches the mappings are processing right now (received, not yet deleted or failed). */
   invocationsInFlight(): number;
   /**
@@ -298,6 +320,8 @@ export interface DeployedPipeline {
   queueArns: LocalCloud['queueArns'];
   mappings: Partial<Record<QueueKind, EventSourceMapping>>;
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
+  /** Requests and connections the API took, and the functions' environments' busy time. */
+  usage(): { gatewayRequests: number; gatewayConnections: number; threads: ThreadUsage[] };
   /** Stops the API, the mappings and the functions; the queues and tables stay where they are. */
   stop(): Promise<void>;
 }
@@ -479,6 +503,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       );
     }
 
+    let gatewayRequests = 0;
+    let gatewayConnections = 0;
     const gateway: Gateway = await startGateway({
       routes: [
         { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
@@ -490,6 +516,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       log,
       ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
     });
+    gateway.server.on('request', () => gatewayRequests++);
+    gateway.server.on('connection', () => gatewayConnections++);
     cleanups.push(async () => {
       await gateway.close();
       log('gateway: stopped');
@@ -501,6 +529,11 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       queueArns,
       mappings,
       updateConsumerEnv: (kind, vars) => consumers[kind].updateEnvironment(vars),
+      usage: () => ({
+        gatewayRequests,
+        gatewayConnections,
+        threads: functions.flatMap((f) => f.threadUsage()),
+      }),
       stop,
     };
   } catch (err) {
@@ -536,7 +569,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const seed = options.seed ?? freshSeed();
   const config = applyOverrides(pipelineConfig, options.pipeline);
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
-  const dynamodbRequests: Record<string, number> = {};
+  const sqsRequests: Record<string, number> = {};
+  let edgeConnections = 0;
+  let pipelineUsage: DeployedPipeline['usage'] = () => ({
+    gatewayRequests: 0,
+    gatewayConnections: 0,
+    threads: [],
+  });
   const cleanups = new Cleanups(log);
   const stop = async (): Promise<void> => {
     if (await cleanups.run()) log('local cloud: stopped');
@@ -569,12 +608,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
     const edge: Edge = await startEdge(
       {
-        sqs: (req, res) => sqs.handle(req, res),
-        dynamodb: (req, res) => {
-          const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
-          dynamodbRequests[op] = (dynamodbRequests[op] ?? 0) + 1;
-          dynamodb.handle(req, res);
+        sqs: (req, res) => {
+          // The action of a JSON request is in its header; a Query-protocol form carries it in
+          // the body, which the edge does not read.
+          const target = req.headers['x-amz-target'];
+          const op =
+            typeof target === 'string'
+              ? target.slice(target.indexOf('.') + 1)
+              : req.url?.startsWith('/_emulator/')
+                ? 'control'
+                : 'Query protocol';
+          sqsRequests[op] = (sqsRequests[op] ?? 0) + 1;
+          sqs.handle(req, res);
         },
+        dynamodb: (req, res) => dynamodb.handle(req, res),
         health: () => ({
           seed,
           faults: sqs.faults(),
@@ -598,6 +645,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
       },
     );
+    edge.server.on('connection', () => edgeConnections++);
     cleanups.push(async () => {
       await edge.close();
       log('edge: stopped');
@@ -619,7 +667,25 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       config,
       updateConsumerEnv: () => undefined,
-      dynamodbRequests: () => ({ ...dynamodbRequests }),
+      dynamodbRequests: () => dynamodb.usage().requests,
+      usage: () => {
+        const dynamo = dynamodb.usage();
+        const pipeline = pipelineUsage();
+        return {
+          http: {
+            gateway: pipeline.gatewayRequests,
+            sqs: { ...sqsRequests },
+            dynamodb: dynamo.requests,
+          },
+          connections: { edge: edgeConnections, gateway: pipeline.gatewayConnections },
+          dynamodb: dynamo,
+          threads: [
+            { thread: 'main', elu: performance.eventLoopUtilization() },
+            ...pipeline.threads,
+          ],
+          cpu: process.cpuUsage(),
+        };
+      },
       invocationsInFlight: () =>
         Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
       mappingStats: () =>
@@ -644,6 +710,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(cloud.queueArns, deployed.queueArns);
     Object.assign(mappings, deployed.mappings);
     cloud.updateConsumerEnv = deployed.updateConsumerEnv;
+    pipelineUsage = deployed.usage;
     return cloud;
   } catch (err) {
     await stop();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -99,6 +100,8 @@ parentPort.postMessage({ ready: true, initError: initError ? toError(initError) 
 `;
 
 interface Environment {
+  /** Numbered from 1 per function, in creation order. */
+  id: number;
   worker: Worker;
   /** Resolves with the module's init error, if loading it threw. */
   ready: Promise<InvocationError | undefined>;
@@ -123,6 +126,7 @@ export class LocalFunction {
   private inFlight = 0;
   private stopped = false;
   private generation = 0;
+  private created = 0;
   private readonly tsxApi = require.resolve('tsx/cjs/api');
 
   constructor(private def: FunctionDefinition) {
@@ -135,6 +139,17 @@ export class LocalFunction {
 
   get invocationsInFlight(): number {
     return this.inFlight;
+  }
+
+  /**
+   * Event-loop utilisation of each live environment since it started, labelled
+   * `<function>#<n>`: how busy each worker thread is (benchmarks diff two readings).
+   */
+  threadUsage(): Array<{ thread: string; elu: EventLoopUtilization }> {
+    return [...this.environments].map((env) => ({
+      thread: `${this.name}#${env.id}`,
+      elu: env.worker.performance.eventLoopUtilization(),
+    }));
   }
 
   /** Starts one environment ahead of the first event, so init errors surface at start-up. */
@@ -229,7 +244,13 @@ export class LocalFunction {
       worker.once('error', reject);
     });
     ready.catch(() => undefined);
-    const env: Environment = { worker, ready, busy: false, generation: this.generation };
+    const env: Environment = {
+      id: ++this.created,
+      worker,
+      ready,
+      busy: false,
+      generation: this.generation,
+    };
     worker.once('exit', () => this.environments.delete(env));
     this.environments.add(env);
     return env;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { CloudUsage, LocalCloud } from '../../local/cloud';
 import { startDynamoDb } from '../../local/dynamodb';
 import { startEdge } from '../../local/edge';
 import { runOnLocalCloud } from '../../services/report/src/local-run';
@@ -14,6 +15,7 @@ import {
 import { type CommandSpec, intOption, parseCommandLine, runMain } from '../../shared/src/cli/args';
 import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
+import { renderUsageTable, summariseUsage } from './usage-table';
 
 /**
  * End-to-end pipeline throughput against the floor DynamoDB sets on this machine.
@@ -146,10 +148,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
   const say = (line: string) => process.stderr.write(`${line}\n`);
   say(
-    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}; node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
+    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}; node ${process.version}, ${cpus().length} cpus, load average ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(' ')}, ${new Date().toISOString()}`,
   );
 
   let nextTenth = 1;
+  let cloud: LocalCloud | undefined;
+  let start: { usage: CloudUsage; at: number } | undefined;
+  let end: { usage: CloudUsage; at: number } | undefined;
   const run = await runOnLocalCloud({
     runId: `bench-${seed}`,
     seed,
@@ -159,10 +166,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     faults: 'none',
     concurrency: LOAD_CONCURRENCY,
     drainTimeoutMs: 30 * 60_000,
+    onCloud: (c) => {
+      cloud = c;
+      start = { usage: c.usage(), at: performance.now() };
+    },
     onLoadProgress: (p) => {
       if (p.done * 10 >= nextTenth * p.total) {
         say(`pipeline: sent ${p.done}/${p.total}`);
         nextTenth = Math.floor((p.done * 10) / p.total) + 1;
+      }
+    },
+    // The window ends at the first drain poll that finds both queues empty: every order has been
+    // processed and deleted, and the report's own reads have not started.
+    onDrainProgress: (s) => {
+      if (!end && cloud && QUEUE_KINDS.every((q) => s.queued[q] === 0)) {
+        end = { usage: cloud.usage(), at: performance.now() };
       }
     },
   });
@@ -173,34 +191,31 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       return 1;
     }
   }
+  if (!start || !end) {
+    say('pipeline run ended without a usage reading');
+    return 1;
+  }
   // Both queues run at once on the same orders: end to end is the slower queue's rate.
   const pipelineRate = Math.min(...QUEUE_KINDS.map((q) => report.queues[q].throughputPerSec));
+  const usage = summariseUsage(start.usage, end.usage, orders, end.at - start.at);
   const ops = Object.fromEntries(
-    REPLAYED.map((op) => [op, run.dynamodbRequests[op] ?? 0]),
+    REPLAYED.map((op) => [op, Math.round((usage.dynamodb.byOperation[op] ?? 0) * orders)]),
   ) as Record<Replayed, number>;
-  const perOrder = REPLAYED.reduce((n, op) => n + ops[op], 0) / orders;
   const concurrency =
     LOAD_CONCURRENCY +
     QUEUE_KINDS.reduce((n, q) => n + pipelineConfig.consumers[q].maximumConcurrency, 0);
-  say(
-    `pipeline: ${pipelineRate} orders/s; DynamoDB requests ${JSON.stringify(run.dynamodbRequests)} (${perOrder.toFixed(1)} replayed per order)`,
-  );
+  say(`pipeline: ${pipelineRate} orders/s`);
   say(
     `floor: replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} at concurrency ${concurrency}`,
   );
   const f = await floor(ops, customers, concurrency);
-  const floorRate = orders / (f.ms / 1000);
-  const ratio = pipelineRate / floorRate;
-  const lines = [
-    '',
-    'phase                          orders/s  note',
-    '-----------------------------  --------  ------------------------------------------',
-    `pipeline (both queues, e2e)    ${pipelineRate.toFixed(1).padStart(8)}  fifo ${report.queues.fifo.throughputPerSec}, standard ${report.queues.standard.throughputPerSec}`,
-    `DynamoDB floor (same writes)   ${floorRate.toFixed(1).padStart(8)}  ${f.total} requests in ${(f.ms / 1000).toFixed(1)} s = ${Math.round(f.total / (f.ms / 1000))}/s`,
-    `pipeline / floor               ${ratio.toFixed(2).padStart(8)}  target >= 0.50: ${ratio >= 0.5 ? 'met' : 'MISSED'}`,
-    '',
-  ];
-  process.stdout.write(lines.join('\n'));
+  process.stdout.write(
+    `\n${renderUsageTable(usage, {
+      pipeline: pipelineRate,
+      perQueue: Object.fromEntries(QUEUE_KINDS.map((q) => [q, report.queues[q].throughputPerSec])),
+      floor: { rate: orders / (f.ms / 1000), requests: f.total, seconds: f.ms / 1000 },
+    })}`,
+  );
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import {
+  type LocalCloud,
   type LocalCloudOptions,
   skipVisibilityWhenIdle,
   startLocalCloud,
@@ -39,6 +40,8 @@ export interface LocalRunOptions {
    */
   skipVisibilityWaits?: boolean;
   onStarted?: (edgeUrl: string, apiUrl: string) => void;
+  /** The running cloud, before the load starts (benchmarks read its usage()). */
+  onCloud?: (cloud: LocalCloud) => void;
   onLoadProgress?: (p: LoadProgress) => void;
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
@@ -65,6 +68,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
   const sqsClient = createSqsClient(client);
   try {
     options.onStarted?.(cloud.edgeUrl, cloud.apiUrl);
+    options.onCloud?.(cloud);
     const load = await runLoad({
       apiUrl: cloud.apiUrl,
       orders: options.orders,

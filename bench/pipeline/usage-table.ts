@@ -1,0 +1,246 @@
+import type { CloudUsage } from '../../local/cloud';
+
+/**
+ * What bench:pipeline prints, computed from two readings of the local cloud's usage (at the start
+ * of the load and once both queues are empty): per-order request counts by surface and operation,
+ * the DynamoDB units AWS would bill for them, and how busy each thread was. Pure, so the checks
+ * it prints are unit-tested with made-up readings.
+ */
+
+/**
+ * DynamoDB on-demand request prices, Standard table class, US East (N. Virginia), in force since
+ * the on-demand price cut of 1 November 2024 (AWS's DynamoDB on-demand pricing page; the figures
+ * as quoted in July and August 2025). Units: 1 WRU writes up to 1 KB, 1 RRU reads up to 4 KB
+ * strongly consistent (half for eventually consistent).
+ */
+export const ON_DEMAND_PRICES = {
+  region: 'us-east-1',
+  tableClass: 'Standard',
+  asOf: '2024-11-01',
+  usdPerMillionWriteUnits: 0.625,
+  usdPerMillionReadUnits: 0.125,
+} as const;
+
+/** Operations of the drain wait and the report (not of the pipeline), shown apart. */
+const MONITORING = {
+  sqs: new Set(['GetQueueAttributes', 'GetQueueUrl', 'ListQueues']),
+  dynamodb: new Set(['Query', 'Scan', 'DescribeTable', 'ListTables']),
+} as const;
+
+export interface ThreadBusy {
+  thread: string;
+  /** Active event-loop time over the window's wall time, 0..1. */
+  busy: number;
+}
+
+export interface UsageSummary {
+  orders: number;
+  windowMs: number;
+  /** Per order, pipeline operations only. */
+  dynamodb: { byOperation: Record<string, number>; total: number };
+  /** Per order. */
+  readUnits: number;
+  writeUnits: number;
+  conditionalCheckFailures: number;
+  costPerMillionOrdersUsd: number;
+  http: {
+    gateway: number;
+    sqs: { byOperation: Record<string, number>; total: number };
+    dynamodb: number;
+    /** Drain polls and report reads in the window, per order, not counted above. */
+    monitoring: Record<string, number>;
+  };
+  connections: Record<string, number>;
+  threads: ThreadBusy[];
+  /** Process CPU (all threads) over the window, in cores. */
+  cores: number;
+  balance: BalanceCheck;
+}
+
+export interface BalanceCheck {
+  met: boolean;
+  busiest: ThreadBusy | undefined;
+  idlest: ThreadBusy | undefined;
+}
+
+const diff = (a: Record<string, number>, b: Record<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(a)) {
+    const d = v - (b[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+};
+
+const sum = (m: Record<string, number>) => Object.values(m).reduce((n, v) => n + v, 0);
+
+const perOrder = (m: Record<string, number>, orders: number) =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v / orders]));
+
+/**
+ * The issue's target for the local cloud's parts: none above 90% busy while another is below
+ * 50%, i.e. no thread is the bottleneck while another waits. Parts are the threads that worked
+ * in the window (an environment that never ran an invocation is not a part that waits).
+ */
+export function balanceCheck(threads: ThreadBusy[], high = 0.9, low = 0.5): BalanceCheck {
+  const sorted = [...threads].sort((a, b) => b.busy - a.busy);
+  const busiest = sorted[0];
+  const idlest = sorted.at(-1);
+  const met = !(busiest && idlest && busiest.busy > high && idlest.busy < low);
+  return { met, busiest, idlest };
+}
+
+export function summariseUsage(
+  start: CloudUsage,
+  end: CloudUsage,
+  orders: number,
+  windowMs: number,
+): UsageSummary {
+  const dynamoAll = diff(end.http.dynamodb, start.http.dynamodb);
+  const sqsAll = diff(end.http.sqs, start.http.sqs);
+  const pick = (m: Record<string, number>, keep: (op: string) => boolean) =>
+    Object.fromEntries(Object.entries(m).filter(([op]) => keep(op)));
+  const dynamo = pick(dynamoAll, (op) => !MONITORING.dynamodb.has(op));
+  const sqs = pick(sqsAll, (op) => !MONITORING.sqs.has(op));
+  const monitoring = {
+    ...pick(sqsAll, (op) => MONITORING.sqs.has(op)),
+    ...pick(dynamoAll, (op) => MONITORING.dynamodb.has(op)),
+  };
+  // Units of the item operations only (Query units are not counted by the local cloud).
+  const readUnits = sum(diff(end.dynamodb.readUnits, start.dynamodb.readUnits)) / orders;
+  const ccf =
+    sum(diff(end.dynamodb.conditionalCheckFailures, start.dynamodb.conditionalCheckFailures)) /
+    orders;
+  const writeUnits = sum(diff(end.dynamodb.writeUnits, start.dynamodb.writeUnits)) / orders + ccf;
+  const cost =
+    writeUnits * ON_DEMAND_PRICES.usdPerMillionWriteUnits +
+    readUnits * ON_DEMAND_PRICES.usdPerMillionReadUnits;
+
+  const before = new Map(start.threads.map((t) => [t.thread, t.elu.active]));
+  const threads = end.threads
+    .map((t) => ({
+      thread: t.thread,
+      busy: Math.min(1, (t.elu.active - (before.get(t.thread) ?? 0)) / windowMs),
+    }))
+    .filter((t) => t.busy > 0);
+  const cpuUs = end.cpu.user + end.cpu.system - (start.cpu.user + start.cpu.system);
+
+  return {
+    orders,
+    windowMs,
+    dynamodb: { byOperation: perOrder(dynamo, orders), total: sum(dynamo) / orders },
+    readUnits,
+    writeUnits,
+    conditionalCheckFailures: ccf,
+    costPerMillionOrdersUsd: cost,
+    http: {
+      gateway: (end.http.gateway - start.http.gateway) / orders,
+      sqs: { byOperation: perOrder(sqs, orders), total: sum(sqs) / orders },
+      dynamodb: sum(dynamo) / orders,
+      monitoring: perOrder(monitoring, orders),
+    },
+    connections: diff(end.connections, start.connections),
+    threads,
+    cores: cpuUs / 1000 / windowMs,
+    balance: balanceCheck(threads),
+  };
+}
+
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const pct = (n: number) => `${Math.round(n * 100)}%`;
+const list = (m: Record<string, number>, digits = 2) =>
+  Object.entries(m)
+    .sort(([, a], [, b]) => b - a)
+    .map(([k, v]) => `${k} ${fmt(v, digits)}`)
+    .join(', ');
+
+/** Threads of one function collapse into one row: their count, mean and highest busy share. */
+function threadRows(threads: ThreadBusy[]): string[][] {
+  const groups = new Map<string, ThreadBusy[]>();
+  for (const t of threads) {
+    const name = t.thread.replace(/#\d+$/, '');
+    groups.set(name, [...(groups.get(name) ?? []), t]);
+  }
+  return [...groups.entries()].map(([name, ts]) => {
+    if (ts.length === 1) return [`busy: ${name}`, pct(ts[0]!.busy), 'event-loop utilisation'];
+    const mean = ts.reduce((n, t) => n + t.busy, 0) / ts.length;
+    const max = Math.max(...ts.map((t) => t.busy));
+    return [`busy: ${name} (${ts.length} environments)`, pct(mean), `mean; highest ${pct(max)}`];
+  });
+}
+
+export interface ThroughputRows {
+  pipeline: number;
+  perQueue: Record<string, number>;
+  floor?: { rate: number; requests: number; seconds: number };
+}
+
+/** The one table bench:pipeline prints, as Markdown rows (docs/benchmarks.md takes it as is). */
+export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
+  const rows: string[][] = [
+    [
+      'DynamoDB requests per order',
+      fmt(u.dynamodb.total),
+      `${list(u.dynamodb.byOperation)} (both queues, faults off)`,
+    ],
+    [
+      'DynamoDB units per order',
+      `${fmt(u.writeUnits)} WRU, ${fmt(u.readUnits)} RRU`,
+      u.conditionalCheckFailures > 0
+        ? `incl. ${fmt(u.conditionalCheckFailures)} failed conditional writes (billed)`
+        : 'no failed conditional writes',
+    ],
+    [
+      'AWS cost per million orders',
+      `$${fmt(u.costPerMillionOrdersUsd)}`,
+      `on-demand ${ON_DEMAND_PRICES.region} ${ON_DEMAND_PRICES.tableClass}: $${ON_DEMAND_PRICES.usdPerMillionWriteUnits}/M WRU, $${ON_DEMAND_PRICES.usdPerMillionReadUnits}/M RRU (prices since ${ON_DEMAND_PRICES.asOf})`,
+    ],
+    ['HTTP requests per order: gateway', fmt(u.http.gateway), 'POST /orders'],
+    ['HTTP requests per order: SQS', fmt(u.http.sqs.total), list(u.http.sqs.byOperation)],
+    ['HTTP requests per order: DynamoDB', fmt(u.http.dynamodb), 'as above'],
+    [
+      'not per order: drain polls, report reads',
+      fmt(sum(u.http.monitoring)),
+      list(u.http.monitoring, 3) || 'none',
+    ],
+    [
+      'TCP connections opened in the run',
+      String(sum(u.connections)),
+      Object.entries(u.connections)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+    [
+      'end-to-end orders/s',
+      fmt(t.pipeline, 1),
+      `slower queue; ${Object.entries(t.perQueue)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    ],
+  ];
+  if (t.floor) {
+    rows.push(
+      [
+        'DynamoDB floor orders/s',
+        fmt(t.floor.rate, 1),
+        `the same item requests straight at dynalite: ${t.floor.requests} in ${fmt(t.floor.seconds, 1)} s`,
+      ],
+      ['pipeline / floor', fmt(t.pipeline / t.floor.rate), 'same run'],
+    );
+  }
+  rows.push(
+    ...threadRows(u.threads),
+    ['process CPU', `${fmt(u.cores)} cores`, 'every thread of the process, over the window'],
+    [
+      'balance: none > 90% busy while one < 50%',
+      u.balance.met ? 'met' : 'MISSED',
+      u.balance.busiest && u.balance.idlest
+        ? `busiest ${u.balance.busiest.thread} ${pct(u.balance.busiest.busy)}, idlest ${u.balance.idlest.thread} ${pct(u.balance.idlest.busy)}`
+        : '',
+    ],
+  );
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(['metric', 'value', 'detail']), line(['---', '---:', '---']), ...rows.map(line)]
+    .join('\n')
+    .concat('\n');
+}

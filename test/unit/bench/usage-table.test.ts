@@ -1,0 +1,130 @@
+import {
+  balanceCheck,
+  ON_DEMAND_PRICES,
+  renderUsageTable,
+  summariseUsage,
+} from '../../../bench/pipeline/usage-table';
+import type { CloudUsage } from '../../../local/cloud';
+
+const elu = (active: number) => ({ idle: 0, active, utilization: 0 });
+
+function reading(overrides: Partial<CloudUsage> = {}): CloudUsage {
+  return {
+    http: { gateway: 0, sqs: {}, dynamodb: {} },
+    connections: { edge: 0, gateway: 0 },
+    dynamodb: { requests: {}, readUnits: {}, writeUnits: {}, conditionalCheckFailures: {} },
+    threads: [],
+    cpu: { user: 0, system: 0 },
+    ...overrides,
+  };
+}
+
+describe('summariseUsage', () => {
+  it('counts per order only what happened between the two readings', () => {
+    // Prepare: 10 orders; the start reading already holds start-up requests.
+    const start = reading({
+      http: { gateway: 2, sqs: { CreateQueue: 4 }, dynamodb: { CreateTable: 2, PutItem: 1 } },
+      dynamodb: {
+        requests: {},
+        readUnits: {},
+        writeUnits: { PutItem: 1 },
+        conditionalCheckFailures: {},
+      },
+      threads: [{ thread: 'main', elu: elu(1000) }],
+      cpu: { user: 1_000_000, system: 0 },
+    });
+    const end = reading({
+      http: {
+        gateway: 12,
+        sqs: { CreateQueue: 4, SendMessage: 20, GetQueueAttributes: 6 },
+        dynamodb: { CreateTable: 2, PutItem: 81, GetItem: 20, Query: 3 },
+      },
+      connections: { edge: 5, gateway: 2 },
+      dynamodb: {
+        requests: {},
+        readUnits: { GetItem: 20 },
+        writeUnits: { PutItem: 81 },
+        conditionalCheckFailures: { PutItem: 10 },
+      },
+      threads: [
+        { thread: 'main', elu: elu(1500) },
+        { thread: 'producer#1', elu: elu(250) },
+        { thread: 'producer#2', elu: elu(0) },
+      ],
+      cpu: { user: 2_500_000, system: 500_000 },
+    });
+
+    // Act
+    const u = summariseUsage(start, end, 10, 1000);
+
+    // Assess: start-up requests and the drain's monitoring reads are not per-order requests.
+    expect(u.dynamodb.byOperation).toEqual({ PutItem: 8, GetItem: 2 });
+    expect(u.dynamodb.total).toBe(10);
+    expect(u.http.gateway).toBe(1);
+    expect(u.http.sqs.total).toBe(2);
+    expect(u.http.monitoring).toEqual({ GetQueueAttributes: 0.6, Query: 0.3 });
+    // 8 WRU written + 1 billed for the failed conditional write; 2 RRU read.
+    expect(u.writeUnits).toBe(9);
+    expect(u.readUnits).toBe(2);
+    expect(u.costPerMillionOrdersUsd).toBeCloseTo(
+      9 * ON_DEMAND_PRICES.usdPerMillionWriteUnits + 2 * ON_DEMAND_PRICES.usdPerMillionReadUnits,
+    );
+    // Busy share over the window; an environment that never ran is left out.
+    expect(u.threads).toEqual([
+      { thread: 'main', busy: 0.5 },
+      { thread: 'producer#1', busy: 0.25 },
+    ]);
+    expect(u.cores).toBe(2);
+  });
+});
+
+describe('balanceCheck', () => {
+  it('fails when one thread is saturated while another waits', () => {
+    const r = balanceCheck([
+      { thread: 'main', busy: 0.91 },
+      { thread: 'dynamodb', busy: 0.6 },
+      { thread: 'producer#1', busy: 0.3 },
+    ]);
+    expect(r.met).toBe(false);
+    expect(r.busiest?.thread).toBe('main');
+    expect(r.idlest?.thread).toBe('producer#1');
+  });
+
+  it('passes when no thread is above 90%, or none is below 50%', () => {
+    expect(
+      balanceCheck([
+        { thread: 'a', busy: 0.89 },
+        { thread: 'b', busy: 0.1 },
+      ]).met,
+    ).toBe(true);
+    expect(
+      balanceCheck([
+        { thread: 'a', busy: 0.95 },
+        { thread: 'b', busy: 0.5 },
+      ]).met,
+    ).toBe(true);
+  });
+});
+
+describe('renderUsageTable', () => {
+  it('prints MISSED for an unbalanced run and the floor ratio', () => {
+    const u = summariseUsage(
+      reading(),
+      reading({
+        threads: [
+          { thread: 'main', elu: elu(950) },
+          { thread: 'producer#1', elu: elu(100) },
+        ],
+      }),
+      1,
+      1000,
+    );
+    const text = renderUsageTable(u, {
+      pipeline: 50,
+      perQueue: { fifo: 50, standard: 60 },
+      floor: { rate: 100, requests: 17, seconds: 1 },
+    });
+    expect(text).toMatch(/\| pipeline \/ floor \| 0\.50 \|/);
+    expect(text).toMatch(/\| balance: .* \| MISSED \| busiest main 95%, idlest producer#1 10% \|/);
+  });
+});
