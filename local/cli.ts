@@ -165,7 +165,12 @@ async function main(): Promise<number | undefined> {
     throw err;
   }
   out(`seed: ${cloud.seed}`);
-  out(cloud.apiUrl ? `ready: ${cloud.edgeUrl} ${cloud.apiUrl}` : `ready: ${cloud.edgeUrl}`);
+  out(
+    cloud.apiUrl
+      ? `ready: ${cloud.edgeUrl} ${cloud.apiUrl} ${cloud.liveUrl}`
+      : `ready: ${cloud.edgeUrl}`,
+  );
+  if (cloud.liveUrl) out(`live: open ${cloud.liveUrl} to watch FIFO and standard side by side`);
   if (cloud.apiUrl)
     out(
       `try: curl -X POST ${cloud.apiUrl}/orders -H 'content-type: application/json' -d '{"customerId":"c1","items":[{"sku":"a","quantity":1,"unitPrice":5}],"amount":5,"currency":"EUR"}'`,

@@ -31,10 +31,11 @@ import {
 import { orderJsonSchema } from '../shared/src/order';
 import { freshSeed } from '../shared/src/random';
 import { type DynamoDbUsage, type LocalDynamoDb, startDynamoDb } from './dynamodb';
-import { type Edge, startEdge } from './edge';
+import { type Edge, LIVE_PATH, startEdge } from './edge';
 import { EventSourceMapping } from './event-source';
 import { LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
+import { createLiveView, type LiveView } from './live/server';
 import { createSqsEmulator } from './sqs';
 
 /**
@@ -112,6 +113,10 @@ export interface LocalCloud {
   edgeUrl: string;
   /** '' when servicesOnly. */
   apiUrl: string;
+  /** The live page (FIFO and standard side by side as orders apply); '' when servicesOnly. */
+  liveUrl: string;
+  /** What the live page shows, for tests and tools; undefined when servicesOnly. */
+  live: LiveView | undefined;
   seed: number;
   /** The SQS emulator's clock: advance it to expire visibility timeouts and dedup windows. */
   clock: SqsEmulator['clock'];
@@ -312,6 +317,11 @@ export interface DeployPipelineOptions
   seed: number;
   config: PipelineConfig;
   log: (line: string) => void;
+  /**
+   * Takes every line a function writes; true when it consumed the line as a metric line, which
+   * is then logged only at DEBUG (one per invocation would drown the log).
+   */
+  onFunctionLine?: (functionName: string, line: string) => boolean;
 }
 
 export interface DeployedPipeline {
@@ -422,7 +432,10 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       // No X-Ray daemon here: the handlers then never load the tracer (shared/src/tracing.ts).
       [ENV.POWERTOOLS_TRACE_ENABLED]: 'false',
     });
-    const onLog = (fn: string, line: string) => log(`${fn}: ${line}`);
+    const onLog = (fn: string, line: string) => {
+      const metricLine = options.onFunctionLine?.(fn, line) ?? false;
+      if (!metricLine || functionLogLevel === 'DEBUG') log(`${fn}: ${line}`);
+    };
 
     const producer = new LocalFunction({
       name: config.producer.functionId,
@@ -606,6 +619,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       `dynamodb: dynalite ready (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'})`,
     );
 
+    // The live page reads the consumers' metric lines; without the pipeline there are none.
+    const live = options.servicesOnly ? undefined : createLiveView({ host, log });
+
     const edge: Edge = await startEdge(
       {
         sqs: (req, res) => {
@@ -621,6 +637,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           sqsRequests[op] = (sqsRequests[op] ?? 0) + 1;
           sqs.handle(req, res);
         },
+        ...(live ? { live: (req, res) => live.handle(req, res) } : {}),
         dynamodb: (req, res) => dynamodb.handle(req, res),
         health: () => ({
           seed,
@@ -655,6 +672,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const cloud: LocalCloud = {
       edgeUrl: edge.url,
       apiUrl: '',
+      liveUrl: '',
+      live: undefined,
       seed,
       clock: sqs.clock,
       sqs,
@@ -692,8 +711,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
       stop,
     };
-    if (options.servicesOnly) return cloud;
 
+    if (!live) return cloud;
+    // Streams end before the edge closes, which would otherwise wait for them.
+    cleanups.push(async () => live.close());
+    cloud.live = live;
+    cloud.liveUrl = `${edge.url}${LIVE_PATH}`;
     const deployed = await deployPipeline({
       endpoint: edge.url,
       credentials: LOCAL_CREDENTIALS,
@@ -702,6 +725,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       seed,
       config,
       log,
+      onFunctionLine: (_fn, line) => live.ingest(line),
       ...pickDeployOptions(options),
     });
     cleanups.push(() => deployed.stop());

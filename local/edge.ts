@@ -18,6 +18,8 @@ export interface EdgeBackends {
   dynamodb: RequestListener;
   /** Extra fields for the health document, e.g. component states and the seed. */
   health?: () => Record<string, unknown>;
+  /** The live page and its event stream (local/live), under LIVE_PATH. */
+  live?: RequestListener;
 }
 
 export interface Edge {
@@ -28,8 +30,10 @@ export interface Edge {
 }
 
 export const HEALTH_PATH = '/_localcloud/health';
+/** The live view's page, stream and snapshot (local/live/server.ts). */
+export const LIVE_PATH = '/_localcloud/live';
 
-export type Route = 'sqs' | 'dynamodb' | 'health' | 'unknown';
+export type Route = 'sqs' | 'dynamodb' | 'health' | 'live' | 'unknown';
 
 /** The path and query of a request target, without URL parsing (which throws on `//[`). */
 export function splitTarget(target: string | undefined): { path: string; query: URLSearchParams } {
@@ -51,6 +55,7 @@ export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'head
   }
   const { path, query } = splitTarget(req.url);
   if (req.method === 'GET' && path === HEALTH_PATH) return 'health';
+  if (path === LIVE_PATH || path.startsWith(`${LIVE_PATH}/`)) return 'live';
   // The emulator's control endpoints (clock, faults), so tests in another process can drive it.
   if (path.startsWith('/_emulator/')) return 'sqs';
   const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
@@ -111,6 +116,16 @@ export function createEdgeHandler(
         return;
       case 'health':
         sendJson(res, 200, { status: 'ok', ...(backends.health?.() ?? {}) });
+        return;
+      case 'live':
+        if (backends.live) {
+          backends.live(req, res);
+          return;
+        }
+        req.resume();
+        sendJson(res, 404, {
+          message: 'no live view: the pipeline is not deployed (--services-only)',
+        });
         return;
       default: {
         // Drain the body so keep-alive clients can reuse the connection after the error.

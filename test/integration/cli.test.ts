@@ -87,7 +87,7 @@ describe('npm start (local/cli.ts) as a child process', () => {
     }
   });
 
-  it('runs the start script: seed, ready with both urls, an order served, exit 0 on SIGTERM', async () => {
+  it('runs the start script: seed, ready with the edge, api and live urls, an order served, exit 0 on SIGTERM', async () => {
     // Prepare
     const run = startScript(['--port', '0', '--api-port', '0', '--seed', '99', '--faults', 'none']);
     children.push(run.child);
@@ -95,11 +95,12 @@ describe('npm start (local/cli.ts) as a child process', () => {
     // Act
     const ready = await waitForLine(
       run,
-      /ready: (http:\/\/127\.0\.0\.1:\d+) (http:\/\/127\.0\.0\.1:\d+)/,
+      /ready: (http:\/\/127\.0\.0\.1:\d+) (http:\/\/127\.0\.0\.1:\d+) (\S+)$/m,
       60_000,
     );
-    const [, edgeUrl, apiUrl] = ready;
+    const [, edgeUrl, apiUrl, liveUrl] = ready;
     const health = await fetch(`${edgeUrl}/_localcloud/health`);
+    const live = await fetch(liveUrl!);
     const posted = await fetch(`${apiUrl}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -121,6 +122,9 @@ describe('npm start (local/cli.ts) as a child process', () => {
     // Assess
     expect(run.output()).toMatch(/seed: 99/);
     expect(health.status).toBe(200);
+    expect(liveUrl).toBe(`${edgeUrl}/_localcloud/live`);
+    expect(live.status).toBe(200);
+    expect(live.headers.get('content-type')).toMatch(/^text\/html/);
     expect(posted.status).toBe(202);
     expect(exit.code).toBe(0);
     expect(run.output()).toMatch(/local cloud: stopped/);

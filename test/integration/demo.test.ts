@@ -76,4 +76,38 @@ describe('npm run demo', () => {
     expect(report.queues.fifo.duplicateEffects).toBe(0);
     expect(report.queues.standard.lost).toBe(0);
   }, 120_000);
+
+  it('with --live, prints the live url first and keeps the cloud up after the run until Ctrl-C', async () => {
+    const out = join(dir, 'live');
+    const finished = demo([
+      '--orders',
+      '20',
+      '--customers',
+      '2',
+      '--seed',
+      '7',
+      '--out',
+      out,
+      '--live',
+    ]);
+    const line = async (pattern: RegExp): Promise<RegExpExecArray> => {
+      for (;;) {
+        const match = pattern.exec(written.join(''));
+        if (match) return match;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const [, liveUrl] = await line(/^live: (http:\/\/127\.0\.0\.1:\d+\/_localcloud\/live)$/m);
+    await line(/stays up; Ctrl-C stops the local cloud/);
+    // The run is over and its report written, and the page is still served.
+    expect((await readdir(out)).sort()).toEqual(['report.html', 'report.json', 'report.md']);
+    expect(written.join('').indexOf(`live: ${liveUrl}\n`)).toBeLessThan(
+      written.join('').indexOf('wrote '),
+    );
+    const page = await fetch(liveUrl!);
+    expect(page.status).toBe(200);
+    process.emit('SIGINT');
+    expect(await finished).toBe(0);
+    await expect(fetch(liveUrl!)).rejects.toThrow();
+  }, 120_000);
 });

@@ -39,9 +39,11 @@ export interface LocalRunOptions {
    * latencies of the retried orders then leave out the skipped time.
    */
   skipVisibilityWaits?: boolean;
-  onStarted?: (edgeUrl: string, apiUrl: string) => void;
+  onStarted?: (edgeUrl: string, apiUrl: string, liveUrl: string) => void;
   /** The running cloud, before the load starts (benchmarks read its usage()). */
   onCloud?: (cloud: LocalCloud) => void;
+  /** Runs after the report is read and before the cloud stops (the demo's --live waits here). */
+  beforeStop?: (result: LocalRunResult) => Promise<void>;
   onLoadProgress?: (p: LoadProgress) => void;
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
@@ -67,7 +69,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
   const documentClient = createDocumentClient(client);
   const sqsClient = createSqsClient(client);
   try {
-    options.onStarted?.(cloud.edgeUrl, cloud.apiUrl);
+    options.onStarted?.(cloud.edgeUrl, cloud.apiUrl, cloud.liveUrl);
     options.onCloud?.(cloud);
     const load = await runLoad({
       apiUrl: cloud.apiUrl,
@@ -105,7 +107,9 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
     });
-    return { data, load, dynamodbRequests: cloud.dynamodbRequests() };
+    const result = { data, load, dynamodbRequests: cloud.dynamodbRequests() };
+    await options.beforeStop?.(result);
+    return result;
   } finally {
     documentClient.destroy();
     sqsClient.destroy();

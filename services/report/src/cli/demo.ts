@@ -32,8 +32,26 @@ export const DEMO_SPEC: CommandSpec = {
       type: 'boolean',
       description: 'consumers run without idempotency: duplicates become duplicate effects',
     },
+    live: {
+      type: 'boolean',
+      description:
+        'print the live page url at start (FIFO and standard side by side as orders apply) and keep the local cloud up after the run until Ctrl-C',
+    },
   },
 };
+
+/** Resolves on the first Ctrl-C or SIGTERM. */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
@@ -45,6 +63,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const env = v['no-idempotency'] ? { IDEMPOTENCY_ENABLED: 'false' } : undefined;
   process.stderr.write(`demo ${runId} seed ${seed}: starting the local cloud\n`);
   const tty = Boolean(process.stderr.isTTY);
+  const live = Boolean(v.live);
+  let liveUrl = '';
   const { data } = await runOnLocalCloud({
     runId,
     seed,
@@ -56,6 +76,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // spent on work. (Latency is measured on the wall clock from the first effect: unaffected.)
     skipVisibilityWaits: true,
     ...(env ? { consumerEnv: { fifo: env, standard: env } } : {}),
+    onStarted: (_edge, _api, url) => {
+      liveUrl = url;
+      if (live) process.stdout.write(`live: ${url}\n`);
+    },
+    ...(live
+      ? {
+          beforeStop: async ({ data: run }) => {
+            process.stdout.write(renderTable(run.report));
+            const files = await writeReportFiles(run, out);
+            process.stdout.write(`wrote ${files.join(', ')}\n`);
+            process.stdout.write(`live: ${liveUrl} stays up; Ctrl-C stops the local cloud\n`);
+            await untilInterrupted();
+          },
+        }
+      : {}),
     onLoadProgress: (p) => {
       if (tty) process.stderr.write(`\rsent ${p.done}/${p.total}\x1b[K`);
       if (tty && p.done === p.total) process.stderr.write('\n');
@@ -65,9 +100,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
       ),
   });
-  process.stdout.write(renderTable(data.report));
-  const files = await writeReportFiles(data, out);
-  process.stdout.write(`wrote ${files.join(', ')}\n`);
+  if (!live) {
+    process.stdout.write(renderTable(data.report));
+    const files = await writeReportFiles(data, out);
+    process.stdout.write(`wrote ${files.join(', ')}\n`);
+  }
   return 0;
 }
 

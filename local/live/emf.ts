@@ -1,0 +1,94 @@
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import {
+  CONSUMER_METRICS,
+  METRICS_NAMESPACE,
+  ORDER_EVENTS_KEY,
+  type OrderEvent,
+  type OrderEventKind,
+  QUEUE_DIMENSION,
+} from '../../shared/src/metrics';
+
+/**
+ * Reads one line a function wrote to stdout as CloudWatch would: a JSON object whose
+ * `_aws.CloudWatchMetrics` names the namespace, dimensions and metrics, with each metric's value
+ * (a number or a list of numbers) as a top-level key. Only the pipeline's namespace and a known
+ * queue are taken; anything else (a log line, a half-written line, another namespace) is not a
+ * metric line here, as CloudWatch would not extract it into these metrics either.
+ */
+
+export interface MetricLine {
+  queue: QueueKind;
+  /** Values per metric name, as written (a single value becomes a list of one). */
+  values: Record<string, number[]>;
+  events: OrderEvent[];
+}
+
+const KNOWN_METRICS = new Set<string>(Object.values(CONSUMER_METRICS).map((m) => m.name));
+const EVENT_KINDS = new Set<OrderEventKind>(['applied', 'suppressed', 'failed']);
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function toValues(v: unknown): number[] | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v;
+  return undefined;
+}
+
+function toEvent(v: unknown): OrderEvent | undefined {
+  if (!isRecord(v)) return undefined;
+  const { event, runId, orderId, customerId, sequence, receiveCount, late, latencyMs } = v;
+  if (
+    typeof event !== 'string' ||
+    !EVENT_KINDS.has(event as OrderEventKind) ||
+    typeof runId !== 'string' ||
+    typeof orderId !== 'string' ||
+    typeof customerId !== 'string' ||
+    typeof sequence !== 'number' ||
+    typeof receiveCount !== 'number'
+  ) {
+    return undefined;
+  }
+  return {
+    event: event as OrderEventKind,
+    runId,
+    orderId,
+    customerId,
+    sequence,
+    receiveCount,
+    ...(late === true ? { late: true } : {}),
+    ...(typeof latencyMs === 'number' && Number.isFinite(latencyMs) ? { latencyMs } : {}),
+  };
+}
+
+export function parseMetricLine(line: string): MetricLine | undefined {
+  // Cheap test first: most lines a function writes are plain log lines.
+  if (!line.includes('"CloudWatchMetrics"')) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(doc) || !isRecord(doc._aws) || !Array.isArray(doc._aws.CloudWatchMetrics)) {
+    return undefined;
+  }
+  const directive = doc._aws.CloudWatchMetrics.find(
+    (d: unknown) => isRecord(d) && d.Namespace === METRICS_NAMESPACE,
+  ) as Record<string, unknown> | undefined;
+  if (!directive || !Array.isArray(directive.Metrics)) return undefined;
+  const queue = doc[QUEUE_DIMENSION];
+  if (typeof queue !== 'string' || !QUEUE_KINDS.includes(queue as QueueKind)) return undefined;
+
+  const values: Record<string, number[]> = Object.create(null);
+  for (const m of directive.Metrics) {
+    if (!isRecord(m) || typeof m.Name !== 'string' || !KNOWN_METRICS.has(m.Name)) continue;
+    const v = toValues(doc[m.Name]);
+    if (v) values[m.Name] = v;
+  }
+  const rawEvents = doc[ORDER_EVENTS_KEY];
+  const events = Array.isArray(rawEvents)
+    ? rawEvents.map(toEvent).filter((e): e is OrderEvent => e !== undefined)
+    : [];
+  return { queue: queue as QueueKind, values, events };
+}

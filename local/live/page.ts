@@ -1,0 +1,230 @@
+/**
+ * The live page: one self-contained HTML document (no external script, style, font or image, so
+ * it works offline), whose script follows the server-sent events of the same origin. Every value
+ * from the stream reaches the DOM through textContent or a data attribute, never as markup: a
+ * customer id is whatever a client posted.
+ */
+
+const STYLE = `
+:root{--fifo:#2563eb;--standard:#d97706;--late:#dc2626;--ok:#16a34a;--caught:#7c3aed;--muted:#4b5563}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:12px 16px;color:#111}
+h1{font-size:20px;margin:4px 0}h2{margin:0 0 6px}h3{font-size:14px;margin:14px 0 4px}
+.muted,.note{color:var(--muted)}.note{font-size:12px;margin:2px 0 6px}
+#conn[data-state=open]::before{content:"\\25CF ";color:var(--ok)}
+#conn[data-state=closed]::before{content:"\\25CF ";color:var(--late)}
+.legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin:8px 0;padding:0;list-style:none;font-size:12px}
+.legend li{display:flex;align-items:center;gap:6px}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px}
+.swatch.fifo{background:var(--fifo)}.swatch.standard{background:var(--standard)}
+.swatch.late{background:var(--late)}.swatch.caught{background:var(--caught)}.swatch.ok{background:var(--ok)}
+.lanes{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+@media (max-width:720px){.lanes{grid-template-columns:1fr}}
+.lane{border:1px solid #e5e7eb;border-top:4px solid var(--q);border-radius:6px;padding:10px;min-width:0}
+.lane[data-queue=fifo]{--q:var(--fifo)}.lane[data-queue=standard]{--q:var(--standard)}
+.counters{display:grid;grid-template-columns:repeat(auto-fit,minmax(96px,1fr));gap:6px;margin:0}
+.counters div{background:#f9fafb;border-radius:4px;padding:4px 8px}
+.counters dt{font-size:11px;color:var(--muted)}.counters dd{margin:0;font-size:22px;font-variant-numeric:tabular-nums}
+.counters dd[data-counter=outOfOrder].nonzero{color:var(--late)}
+.counters dd[data-counter=suppressed].nonzero{color:var(--caught)}
+.latency{font-variant-numeric:tabular-nums;margin:6px 0 0}
+.tracks{display:flex;flex-direction:column;gap:3px}
+.track{display:grid;grid-template-columns:minmax(56px,90px) 1fr;gap:6px;align-items:center}
+.who{font-size:11px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.who small{color:var(--late)}
+.cells{display:flex;flex-wrap:wrap;gap:1px;min-width:0}
+.cell{display:block;width:4px;height:10px;background:var(--q);opacity:.75}
+.cell.late{background:var(--late);opacity:1;outline:1px solid var(--late);animation:flash 1.5s ease-out}
+@keyframes flash{from{transform:scaleY(1.8);box-shadow:0 0 6px var(--late)}to{transform:none;box-shadow:none}}
+.caught{list-style:none;margin:0;padding:0;font-size:12px;max-height:180px;overflow:auto}
+.caught li{border-left:3px solid var(--caught);padding:1px 6px;margin:2px 0;animation:arrive 1.5s ease-out}
+@keyframes arrive{from{background:#ede9fe}to{background:transparent}}
+.empty{font-size:12px;color:var(--muted)}
+`;
+
+const SCRIPT = `
+(function () {
+  'use strict';
+  var QUEUES = ['fifo', 'standard'];
+  var COUNTERS = ['applied', 'outOfOrder', 'suppressed', 'retries', 'failures'];
+  var CAUGHT_SHOWN = 12;
+  var runId = null;
+  var tracks = { fifo: new Map(), standard: new Map() };
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+  function lane(q) { return document.querySelector('.lane[data-queue="' + q + '"]'); }
+  function fmt(ms) { return ms === null || ms === undefined ? '\\u2013' : ms + ' ms'; }
+
+  function setCounters(q, counters, latency) {
+    var root = lane(q);
+    COUNTERS.forEach(function (name) {
+      var dd = root.querySelector('dd[data-counter="' + name + '"]');
+      var v = Number(counters[name]) || 0;
+      dd.textContent = String(v);
+      dd.setAttribute('data-value', String(v));
+      dd.classList.toggle('nonzero', v > 0);
+    });
+    var lat = root.querySelector('[data-latency]');
+    lat.textContent = 'accepted to applied: p50 ' + fmt(latency.p50) + ', p95 ' + fmt(latency.p95) +
+      ', p99 ' + fmt(latency.p99) + ', max ' + fmt(latency.max) + ' (' + latency.count + ' orders)';
+  }
+
+  function trackRow(q, customerId) {
+    var map = tracks[q];
+    var row = map.get(customerId);
+    if (row) return row;
+    var box = lane(q).querySelector('.tracks');
+    var empty = box.querySelector('.empty');
+    if (empty) empty.remove();
+    var div = el('div', 'track');
+    div.setAttribute('data-customer', customerId);
+    var who = el('span', 'who', customerId);
+    who.title = customerId;
+    var lateLabel = el('small', 'late-count');
+    who.appendChild(document.createTextNode(' '));
+    who.appendChild(lateLabel);
+    var cells = el('div', 'cells');
+    div.appendChild(who);
+    div.appendChild(cells);
+    row = { div: div, cells: cells, lateLabel: lateLabel, late: 0 };
+    // Customers in natural order (c2 before c10), the same in both lanes.
+    var after = null;
+    map.forEach(function (other, id) {
+      if (!after && id.localeCompare(customerId, undefined, { numeric: true }) > 0) after = other.div;
+    });
+    box.insertBefore(div, after);
+    map.set(customerId, row);
+    return row;
+  }
+
+  function addPoint(q, customerId, sequence, late, fresh) {
+    var row = trackRow(q, customerId);
+    var cell = el('i', late ? 'cell late' : 'cell');
+    cell.setAttribute('data-sequence', String(sequence));
+    cell.title = customerId + ' #' + sequence + (late ? ': applied after a higher sequence' : '');
+    if (!fresh) cell.style.animation = 'none';
+    row.cells.appendChild(cell);
+    if (late) {
+      row.late++;
+      row.lateLabel.textContent = row.late + ' late';
+      row.div.setAttribute('data-late', String(row.late));
+    }
+  }
+
+  function addCaught(q, copy, fresh) {
+    var list = lane(q).querySelector('.caught');
+    var empty = list.querySelector('.empty');
+    if (empty) empty.remove();
+    var li = el('li', null, 'order ' + copy.orderId + ' (' + copy.customerId + ' #' + copy.sequence +
+      ', receive ' + copy.receiveCount + ') caught');
+    li.setAttribute('data-order', copy.orderId);
+    if (!fresh) li.style.animation = 'none';
+    list.insertBefore(li, list.firstChild);
+    while (list.children.length > CAUGHT_SHOWN) list.removeChild(list.lastChild);
+  }
+
+  function clearLane(q) {
+    var root = lane(q);
+    tracks[q] = new Map();
+    var box = root.querySelector('.tracks');
+    box.replaceChildren(el('p', 'empty', 'no order applied yet'));
+    root.querySelector('.caught').replaceChildren(el('li', 'empty', 'no copy caught yet'));
+  }
+
+  function onSnapshot(s) {
+    runId = s.runId;
+    document.getElementById('run').textContent = runId === null
+      ? 'waiting for the first order to be applied'
+      : 'run ' + runId;
+    QUEUES.forEach(function (q) {
+      var v = s.queues[q];
+      clearLane(q);
+      setCounters(q, v.counters, v.latency);
+      v.customers.forEach(function (t) {
+        t.points.forEach(function (p) { addPoint(q, t.customerId, p[0], p[1] === 1, false); });
+      });
+      var hidden = lane(q).querySelector('[data-hidden]');
+      hidden.textContent = v.hiddenCustomers > 0 ? v.hiddenCustomers + ' more customers not drawn' : '';
+      v.caught.forEach(function (c) { addCaught(q, c, false); });
+    });
+  }
+
+  function onDelta(d) {
+    if (d.runId !== runId) return;
+    QUEUES.forEach(function (q) {
+      var v = d.queues[q];
+      setCounters(q, v.counters, v.latency);
+      v.applies.forEach(function (a) { addPoint(q, a[0], a[1], a[2] === 1, true); });
+      v.caught.forEach(function (c) { addCaught(q, c, true); });
+    });
+  }
+
+  var conn = document.getElementById('conn');
+  var source = new EventSource(document.body.getAttribute('data-events'));
+  source.addEventListener('open', function () {
+    conn.setAttribute('data-state', 'open');
+    conn.textContent = 'live';
+  });
+  source.addEventListener('error', function () {
+    conn.setAttribute('data-state', 'closed');
+    conn.textContent = 'disconnected, retrying';
+  });
+  source.addEventListener('snapshot', function (e) { onSnapshot(JSON.parse(e.data)); });
+  source.addEventListener('delta', function (e) { onDelta(JSON.parse(e.data)); });
+})();
+`;
+
+const COUNTER_LABELS: Array<[string, string]> = [
+  ['applied', 'orders applied'],
+  ['outOfOrder', 'out-of-order applies'],
+  ['suppressed', 'copies suppressed'],
+  ['retries', 'retries after a failure'],
+  ['failures', 'failed deliveries'],
+];
+
+function laneHtml(queue: 'fifo' | 'standard', title: string): string {
+  const counters = COUNTER_LABELS.map(
+    ([key, label]) => `<div><dt>${label}</dt><dd data-counter="${key}" data-value="0">0</dd></div>`,
+  ).join('');
+  return `<section class="lane" data-queue="${queue}"><h2>${title}</h2>
+<dl class="counters">${counters}</dl>
+<p class="latency" data-latency>accepted to applied: no order yet</p>
+<h3>Sequence tracks</h3>
+<p class="note">One row per customer, one mark per applied order, left to right in the order the effects committed.</p>
+<div class="tracks"><p class="empty">no order applied yet</p></div>
+<p class="note" data-hidden></p>
+<h3>Copies caught by idempotency</h3>
+<ol class="caught"><li class="empty">no copy caught yet</li></ol>
+</section>`;
+}
+
+/**
+ * The page; `nonce` authorises its one inline script and style block under the CSP, and
+ * `eventsPath` is where its script subscribes (a constant of the server, not request data).
+ */
+export function livePageHtml(nonce: string, eventsPath: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>FIFO vs standard, live</title>
+<style nonce="${nonce}">${STYLE}</style></head><body data-events="${eventsPath}">
+<header><h1>FIFO vs standard, live</h1>
+<p class="muted"><span id="run">connecting</span> &middot; <span id="conn" data-state="connecting">connecting</span></p>
+<p class="note">Every order goes to both queues. The counters and tracks below come from the consumers' own metric lines (the ones CloudWatch turns into the dashboard on AWS), as each batch finishes.</p>
+<ul class="legend" aria-label="legend">
+<li><span class="swatch fifo"></span>FIFO: an order applied in sequence</li>
+<li><span class="swatch standard"></span>standard: an order applied in sequence</li>
+<li><span class="swatch late"></span>late apply: after a higher sequence of the same customer</li>
+<li><span class="swatch caught"></span>a copy caught by the idempotency record (its effect did not run again)</li>
+<li><span class="swatch ok"></span>stream connected</li>
+</ul></header>
+<main class="lanes">${laneHtml('fifo', 'FIFO')}${laneHtml('standard', 'standard')}</main>
+<script nonce="${nonce}">${SCRIPT}</script>
+</body></html>
+`;
+}

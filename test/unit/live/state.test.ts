@@ -1,0 +1,158 @@
+import { parseMetricLine } from '../../../local/live/emf';
+import { LiveState } from '../../../local/live/state';
+import { CONSUMER_METRICS, METRICS_NAMESPACE } from '../../../shared/src/metrics';
+import { applied, emfLine, suppressed } from './emf-lines';
+
+const feed = (state: LiveState, line: string) => {
+  const parsed = parseMetricLine(line);
+  if (!parsed) throw new Error(`not a metric line: ${line}`);
+  return state.ingest(parsed);
+};
+
+describe('parseMetricLine', () => {
+  it('reads the queue, the metric values and the order events of a pipeline EMF line', () => {
+    const line = emfLine('standard', [applied('c1', 2, { late: true }), suppressed('c1', 1)]);
+    const parsed = parseMetricLine(line);
+    expect(parsed?.queue).toBe('standard');
+    expect(parsed?.values[CONSUMER_METRICS.ordersApplied.name]).toEqual([1]);
+    expect(parsed?.values[CONSUMER_METRICS.outOfOrderApplies.name]).toEqual([1]);
+    expect(parsed?.values[CONSUMER_METRICS.copiesSuppressed.name]).toEqual([1]);
+    expect(parsed?.events.map((e) => e.event)).toEqual(['applied', 'suppressed']);
+  });
+
+  it.each([
+    ['a plain log line', '{"level":"WARN","message":"delivery failed"}'],
+    ['half a line', emfLine('fifo', [applied('c1', 1)]).slice(0, 40)],
+    ['another namespace', emfLine('fifo', [applied('c1', 1)]).replace(METRICS_NAMESPACE, 'Other')],
+    [
+      'an unknown queue',
+      emfLine('fifo', [applied('c1', 1)]).replace('"queue":"fifo"', '"queue":"x"'),
+    ],
+    ['not JSON at all', 'CloudWatchMetrics'],
+  ])('ignores %s', (_name, line) => {
+    expect(parseMetricLine(line)).toBeUndefined();
+  });
+
+  it('drops malformed values and events instead of trusting them', () => {
+    const doc = JSON.parse(emfLine('fifo', [applied('c1', 1)]));
+    doc[CONSUMER_METRICS.ordersApplied.name] = 'many';
+    doc.orderEvents.push({ event: 'applied', customerId: { toString: 1 } }, 'x', null);
+    const parsed = parseMetricLine(JSON.stringify(doc));
+    expect(parsed?.values[CONSUMER_METRICS.ordersApplied.name]).toBeUndefined();
+    expect(parsed?.events).toHaveLength(1);
+  });
+});
+
+describe('LiveState', () => {
+  it('sums counters from the metric values and draws a track per customer per queue', () => {
+    const state = new LiveState();
+    expect(feed(state, emfLine('fifo', [applied('c1', 1), applied('c1', 2)]))).toBe('reset');
+    expect(
+      feed(
+        state,
+        emfLine('standard', [
+          applied('c1', 2, { latencyMs: 30 }),
+          applied('c1', 1, { late: true, latencyMs: 300, receiveCount: 2 }),
+          suppressed('c1', 2),
+        ]),
+      ),
+    ).toBe('update');
+    const s = state.snapshot();
+    expect(s.runId).toBe('run-1');
+    expect(s.queues.fifo.counters).toEqual({
+      applied: 2,
+      outOfOrder: 0,
+      suppressed: 0,
+      retries: 0,
+      failures: 0,
+    });
+    expect(s.queues.standard.counters).toEqual({
+      applied: 2,
+      outOfOrder: 1,
+      suppressed: 1,
+      retries: 1,
+      failures: 0,
+    });
+    expect(s.queues.standard.customers).toEqual([
+      {
+        customerId: 'c1',
+        points: [
+          [2, 0],
+          [1, 1],
+        ],
+        late: 1,
+        dropped: 0,
+      },
+    ]);
+    expect(s.queues.standard.caught).toEqual([
+      { orderId: 'c1-2', customerId: 'c1', sequence: 2, receiveCount: 1 },
+    ]);
+    expect(s.queues.standard.latency.count).toBe(2);
+    expect(s.queues.standard.latency.max).toBe(300);
+  });
+
+  it('gives percentiles within one 9% bucket of the exact value', () => {
+    const state = new LiveState();
+    const events = Array.from({ length: 100 }, (_, i) =>
+      applied('c1', i + 1, { latencyMs: (i + 1) * 10 }),
+    );
+    feed(state, emfLine('fifo', events));
+    const { p50, p95, p99, max } = state.snapshot().queues.fifo.latency;
+    for (const [got, exact] of [
+      [p50, 500],
+      [p95, 950],
+      [p99, 990],
+    ] as const) {
+      expect(got).toBeGreaterThanOrEqual(exact);
+      expect(got!).toBeLessThanOrEqual(exact * 1.1);
+    }
+    expect(max).toBe(1000);
+  });
+
+  it('hands out each apply once in a delta, then nothing until the next line', () => {
+    const state = new LiveState();
+    feed(state, emfLine('fifo', [applied('c1', 1)]));
+    state.clearPending();
+    feed(state, emfLine('fifo', [applied('c1', 2)]));
+    expect(state.takeDelta()?.queues.fifo.applies).toEqual([['c1', 2, 0]]);
+    expect(state.takeDelta()).toBeUndefined();
+  });
+
+  it('follows the newest run and leaves out late lines of an earlier one', () => {
+    const state = new LiveState();
+    feed(state, emfLine('fifo', [applied('c1', 1, { runId: 'a' })]));
+    expect(feed(state, emfLine('fifo', [applied('c9', 1, { runId: 'b' })]))).toBe('reset');
+    expect(feed(state, emfLine('fifo', [applied('c1', 2, { runId: 'a' })]))).toBe('ignored');
+    const s = state.snapshot();
+    expect(s.runId).toBe('b');
+    expect(s.queues.fifo.customers.map((c) => c.customerId)).toEqual(['c9']);
+    expect(s.queues.fifo.counters.applied).toBe(1);
+  });
+
+  it('stays bounded: points per track, customers and caught copies are capped', () => {
+    const state = new LiveState({ pointsPerCustomer: 3, customers: 2, caught: 2 });
+    feed(
+      state,
+      emfLine('standard', [
+        ...[1, 2, 3, 4, 5].map((s) => applied('c1', s)),
+        applied('c2', 1),
+        applied('c3', 1),
+        applied('c4', 1),
+        ...[1, 2, 3].map((s) => suppressed('c1', s)),
+      ]),
+    );
+    const q = state.snapshot().queues.standard;
+    expect(q.customers.find((c) => c.customerId === 'c1')).toMatchObject({
+      points: [
+        [3, 0],
+        [4, 0],
+        [5, 0],
+      ],
+      dropped: 2,
+    });
+    expect(q.customers).toHaveLength(2);
+    expect(q.hiddenCustomers).toBe(2);
+    expect(q.caught.map((c) => c.sequence)).toEqual([2, 3]);
+    expect(q.counters.applied).toBe(8);
+  });
+});
