@@ -620,7 +620,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     );
 
     // The live page reads the consumers' metric lines; without the pipeline there are none.
-    const live = options.servicesOnly ? undefined : createLiveView({ host, log });
+    const live = options.servicesOnly ? undefined : createLiveView();
 
     const edge: Edge = await startEdge(
       {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import { LIVE_PATH } from '../edge';
 import { parseMetricLine } from './emf';
 import { livePageHtml } from './page';
@@ -12,14 +11,17 @@ import { type LiveLimits, LiveState } from './state';
  * `delta` at most every `flushMs` while orders apply) and the same snapshot as JSON. It reads the
  * consumers' metric lines as the function runtime hands them over; it never asks anything of
  * the pipeline, so watching costs the run nothing but the serialisation.
+ *
+ * Browser protection is the edge's (local/browser-guard.ts): a request whose Origin or Referer
+ * is not allowed, a cross-site fetch, or a Host naming neither loopback nor the configured host
+ * is refused before it gets here. The page's own stream passes because the page sends no
+ * Referer (no-referrer policy) and a same-origin EventSource sends no Origin.
  */
 
 const EVENTS_PATH = `${LIVE_PATH}/events`;
 const STATE_PATH = `${LIVE_PATH}/state`;
 
 export interface LiveViewOptions {
-  /** The address the edge listens on: a Host header naming it is accepted besides loopback. */
-  host: string;
   /** Most event streams open at once; more are answered 503. Default 16. */
   maxClients?: number;
   /** How often changes are pushed, ms. Default 200. */
@@ -27,7 +29,6 @@ export interface LiveViewOptions {
   /** Comment line keeping idle streams open through proxies and idle timeouts, ms. Default 15 s. */
   heartbeatMs?: number;
   limits?: LiveLimits;
-  log?: (line: string) => void;
 }
 
 export interface LiveView {
@@ -48,25 +49,10 @@ const BASE_HEADERS = {
   'x-frame-options': 'DENY',
 } as const;
 
-function hostName(header: string): string {
-  const h = header.trim().toLowerCase();
-  if (h.startsWith('[')) return h.slice(1, Math.max(1, h.indexOf(']')));
-  const colon = h.lastIndexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
-}
-
-function isLoopback(name: string): boolean {
-  if (name === 'localhost') return true;
-  if (isIP(name) === 4) return name.startsWith('127.');
-  return name === '::1';
-}
-
-export function createLiveView(options: LiveViewOptions): LiveView {
+export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const state = new LiveState(options.limits);
-  const log = options.log ?? (() => undefined);
   const maxClients = options.maxClients ?? 16;
   const clients = new Set<ServerResponse>();
-  const configuredHost = hostName(options.host);
 
   const send = (res: ServerResponse, event: string, data: unknown) => {
     // JSON.stringify never emits a raw newline, so one `data:` line holds the whole message.
@@ -85,26 +71,6 @@ export function createLiveView(options: LiveViewOptions): LiveView {
     for (const res of clients) res.write(': keep-alive\n\n');
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
-
-  /**
-   * Same-origin only: a page on another origin (or a DNS-rebinding name) must not read the
-   * stream. Browsers send Origin on cross-origin requests and name the server in Host; SDKs,
-   * curl and the page itself (no-referrer policy, same-origin stream) send neither Origin nor a
-   * foreign Host.
-   */
-  const refusal = (req: IncomingMessage): string | undefined => {
-    const host = req.headers.host;
-    if (host !== undefined) {
-      const name = hostName(host);
-      if (!isLoopback(name) && name !== configuredHost) return `host ${host} is not loopback`;
-    }
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${host}`)
-      return `origin ${origin} is not this page`;
-    const site = req.headers['sec-fetch-site'];
-    if (site === 'cross-site' || site === 'same-site') return `a ${site} request`;
-    return undefined;
-  };
 
   const answer = (res: ServerResponse, status: number, type: string, body: string, extra = {}) => {
     res.writeHead(status, {
@@ -151,13 +117,6 @@ export function createLiveView(options: LiveViewOptions): LiveView {
       return true;
     },
     handle(req, res) {
-      const why = refusal(req);
-      if (why) {
-        req.resume();
-        log(`live: refused ${req.method} ${req.url}: ${why}`);
-        answer(res, 403, 'text/plain; charset=utf-8', `refused: ${why}\n`);
-        return;
-      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         req.resume();
         answer(res, 405, 'text/plain; charset=utf-8', 'only GET\n', { allow: 'GET, HEAD' });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { createLiveView, type LiveView } from '../../../local/live/server';
 import { guardNetwork, launchChromium } from '../../support/chromium';
+import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
 
 const HOSTILE = '<img src=x onerror="window.pwned=1">';
@@ -20,8 +21,8 @@ describe('live page in headless Chromium (lines fed by the test)', () => {
     await browser?.close();
   });
   beforeEach(async () => {
-    live = createLiveView({ host: '127.0.0.1', flushMs: 20 });
-    server = createServer((req, res) => live.handle(req, res));
+    live = createLiveView({ flushMs: 20 });
+    server = createServer(edgeWith(live));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/_localcloud/live`;
   });

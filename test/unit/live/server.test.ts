@@ -1,6 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLiveView, type LiveView } from '../../../local/live/server';
+import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
 
 interface Answer {
@@ -68,14 +69,14 @@ function readEvents(
   });
 }
 
-describe('live view server', () => {
+describe('live view served by the edge', () => {
   let live: LiveView;
   let server: Server;
   let port: number;
 
   beforeEach(async () => {
-    live = createLiveView({ host: '127.0.0.1', flushMs: 20, maxClients: 2 });
-    server = createServer((req, res) => live.handle(req, res));
+    live = createLiveView({ flushMs: 20, maxClients: 2 });
+    server = createServer(edgeWith(live));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -157,11 +158,12 @@ describe('live view server', () => {
     }
   });
 
-  it('accepts its own origin and loopback names', async () => {
-    const host = `localhost:${port}`;
-    expect(
-      (await get(port, '/_localcloud/live/state', { host, origin: `http://${host}` })).status,
-    ).toBe(200);
+  it("accepts loopback names and the page's own stream (no Origin, no Referer, same-origin)", async () => {
+    const answer = await get(port, '/_localcloud/live/state', {
+      host: `localhost:${port}`,
+      'sec-fetch-site': 'same-origin',
+    });
+    expect(answer.status).toBe(200);
   });
 
   it('answers 405 to anything but GET, 404 elsewhere, 503 beyond the stream cap', async () => {
