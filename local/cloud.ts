@@ -118,7 +118,10 @@ export interface LocalCloud {
   /** What the live page shows, for tests and tools; undefined when servicesOnly. */
   live: LiveView | undefined;
   seed: number;
-  /** The SQS emulator's clock: advance it to expire visibility timeouts and dedup windows. */
+  /**
+   * The cloud's clock: advance it to expire visibility timeouts and dedup windows; the functions'
+   * `Date.now()` (Powertools' record expiry, the ledger's timestamps) moves with it.
+   */
   clock: SqsEmulator['clock'];
   /** The emulator itself (faults can be changed at run time with setFaults). */
   sqs: SqsEmulator;
@@ -256,8 +259,8 @@ async function createTable(
         }),
       );
     } catch (err) {
-      // dynalite has no TTL: records never expire locally, which only matters for runs longer
-      // than the idempotency window (an hour), where AWS would let a late duplicate through.
+      // dynalite has no TTL: records are never deleted locally. Powertools checks a record's
+      // expiry itself, so an expired record is treated as absent here as on AWS.
       log(
         `dynamodb: ${t.name}: TTL on "${t.ttlAttribute}" not supported locally (${(err as Error).name}); records do not expire`,
       );
@@ -322,6 +325,8 @@ export interface DeployPipelineOptions
    * is then logged only at DEBUG (one per invocation would drown the log).
    */
   onFunctionLine?: (functionName: string, line: string) => boolean;
+  /** The drivable clock's shared offset, so the functions' `Date.now()` follows it. */
+  clockOffset?: SharedArrayBuffer;
 }
 
 export interface DeployedPipeline {
@@ -436,6 +441,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       const metricLine = options.onFunctionLine?.(fn, line) ?? false;
       if (!metricLine || functionLogLevel === 'DEBUG') log(`${fn}: ${line}`);
     };
+    const clock = options.clockOffset ? { clockOffset: options.clockOffset } : {};
 
     const producer = new LocalFunction({
       name: config.producer.functionId,
@@ -449,6 +455,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       maxEnvironments: options.producerConcurrency ?? 4,
       region,
       onLog,
+      ...clock,
     });
     functions.push(producer);
 
@@ -475,6 +482,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         maxEnvironments: c.maximumConcurrency,
         region,
         onLog,
+        ...clock,
       });
       consumers[kind] = fn;
       functions.push(fn);
@@ -726,6 +734,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       config,
       log,
       onFunctionLine: (_fn, line) => live.ingest(line),
+      // One clock for the whole cloud: skipping time on SQS skips it for the functions too.
+      clockOffset: sqs.clock.shared,
       ...pickDeployOptions(options),
     });
     cleanups.push(() => deployed.stop());

@@ -24,6 +24,12 @@ export interface FunctionDefinition {
   region: string;
   /** Receives each line a handler writes to stdout or stderr. */
   onLog?: (functionName: string, line: string) => void;
+  /**
+   * A drivable clock's offset (ms ahead of real time, one BigInt64 in shared memory): the
+   * handler's `Date.now()` adds it, so time skipped on the local cloud's clock passes inside the
+   * functions too. Timeouts stay on real time.
+   */
+  clockOffset?: SharedArrayBuffer;
 }
 
 export interface InvocationError {
@@ -53,6 +59,11 @@ export class FunctionStoppedError extends Error {
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const realNow = Date.now;
+if (workerData.clockOffset) {
+  const offset = new BigInt64Array(workerData.clockOffset);
+  Date.now = () => realNow() + Number(Atomics.load(offset, 0));
+}
 require(workerData.tsxApi).register();
 let handler;
 let initError;
@@ -84,7 +95,7 @@ parentPort.on('message', async (msg) => {
     awsRequestId: msg.requestId,
     logGroupName: '/aws/lambda/' + workerData.name,
     logStreamName: workerData.logStreamName,
-    getRemainingTimeInMillis: () => Math.max(0, msg.deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, msg.deadline - realNow()),
     done() {},
     fail() {},
     succeed() {},
@@ -212,6 +223,7 @@ export class LocalFunction {
         name: this.def.name,
         arn: this.arn,
         memorySizeMb: this.def.memorySizeMb,
+        clockOffset: this.def.clockOffset,
         logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
       },
       // Lambda's memory setting caps the whole environment; the heap cap is the closest a worker has.

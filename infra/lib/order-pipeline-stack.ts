@@ -26,8 +26,11 @@ const ROOT = resolve(__dirname, '../..');
 export const TABLE_ACTIONS = {
   /** Accepted + order-index puts, sequence counter updates, GET /orders/{orderId} lookups. */
   producerLedger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-  /** Delivery, effect and failure records (puts), outcomes and apply counters (updates). */
-  consumerLedger: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  /**
+   * Delivery, effect and failure records (puts; the effect's is conditional), outcomes and apply
+   * counters (updates), and a read of the first effect when a refused write does not return it.
+   */
+  consumerLedger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   /** Powertools DynamoDBPersistenceLayer: get, conditional put, update, delete on failure. */
   idempotency: [
     'dynamodb:GetItem',
@@ -215,7 +218,7 @@ export class OrderPipelineStack extends Stack {
     Validations.of(this.idempotencyTable).acknowledge({
       id: 'AwsSolutions-DDB3',
       reason:
-        'Idempotency records expire after an hour (TTL) and a lost record only means one repeat is processed again by an idempotent effect; backups would restore nothing useful.',
+        "Idempotency records expire after an hour (TTL); a lost or expired record only lets a repeat run the function again, and the effect's own conditional write in the ledger table (keyed on the order per queue) refuses a second effect. Backups would restore nothing the ledger does not already guard.",
     });
   }
 }

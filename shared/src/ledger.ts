@@ -16,9 +16,17 @@ export const acceptedSk = (orderId: string): string => `ACCEPTED#${orderId}`;
 /** Unique per receive: a duplicate delivery of the same message gets its own record. */
 export const deliverySk = (queue: QueueKind, orderId: string, deliveryId: string): string =>
   `DELIVERY#${queue}#${orderId}#${deliveryId}`;
-/** Unique per commit: with idempotency off, a second commit of one order is a second record. */
-export const effectSk = (queue: QueueKind, orderId: string, effectId: string): string =>
-  `EFFECT#${queue}#${orderId}#${effectId}`;
+/**
+ * The effect's key is its guard: the consumer writes it only if absent, so one key can hold one
+ * effect whatever Powertools' record says. `guardKey` is what the consumer is configured to key
+ * idempotency on: `order` when keyed on the order id (one effect per order and queue), the
+ * message id when keyed on it (one per SQS message: a producer re-send is a new message), or a
+ * fresh id when the guard is off (every commit a record of its own, to show duplicates).
+ */
+export const effectSk = (queue: QueueKind, orderId: string, guardKey: string): string =>
+  `EFFECT#${queue}#${orderId}#${guardKey}`;
+/** The guard key of an effect keyed on the order id alone. */
+export const ORDER_GUARD_KEY = 'order';
 export const failureSk = (queue: QueueKind, orderId: string, failureId: string): string =>
   `FAILURE#${queue}#${orderId}#${failureId}`;
 /** Atomic per-customer counter of applies on one queue (ADD :one, ReturnValues UPDATED_NEW). */
@@ -32,6 +40,7 @@ export const SK_PREFIX = {
   delivery: (queue: QueueKind) => `DELIVERY#${queue}#`,
   effect: (queue: QueueKind) => `EFFECT#${queue}#`,
   failure: (queue: QueueKind) => `FAILURE#${queue}#`,
+  applyCounter: 'COUNTER#apply#',
 } as const;
 
 interface LedgerKey {
@@ -82,8 +91,20 @@ export interface DeliveryRecord extends LedgerKey {
   sentAt: number;
   firstReceivedAt: number;
   receivedAt: number;
-  /** How the delivery ended: the effect ran, an idempotency record answered, or it failed. */
+  /**
+   * How the delivery ended: the effect ran, idempotency answered instead (see `suppressedBy`), or
+   * it failed. `pending` once the run is over means the attempt never finished: its invocation
+   * timed out or its process died.
+   */
   outcome: 'applied' | 'suppressed' | 'failed' | 'pending';
+  /**
+   * For `suppressed`: `record` when Powertools' idempotency record answered; `effect` when the
+   * record let the delivery through (expired, or left in progress by a crash) and the effect's
+   * own conditional write refused a second effect.
+   */
+  suppressedBy?: 'record' | 'effect';
+  /** Epoch ms at which the outcome was written (absent while pending). */
+  outcomeAt?: number;
 }
 
 /** The effect of an order committed, written inside the idempotent function. */
@@ -100,6 +121,11 @@ export interface EffectRecord extends LedgerKey {
   acceptedAt: number;
   /** Epoch ms. */
   committedAt: number;
+}
+
+/** A per-customer apply counter: `value` is the last apply index taken on that queue. */
+export interface ApplyCounterRecord extends LedgerKey {
+  value: number;
 }
 
 /** A delivery whose processing failed (the message goes back to the queue, or to the DLQ). */

@@ -32,11 +32,12 @@ import {
   type EffectRecord,
   effectSk,
   failureSk,
+  ORDER_GUARD_KEY,
   runPk,
 } from '../../../shared/src/ledger';
 import { type Delivery, parseDelivery } from './domain/delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './domain/faults';
-import type { ConsumerLedgerPort } from './domain/ports';
+import type { ConsumerLedgerPort, DeliveryOutcome } from './domain/ports';
 
 export type IdempotencyKeyField = 'orderId' | 'messageId';
 
@@ -52,6 +53,11 @@ export interface ConsumerFunctionConfig {
     key: IdempotencyKeyField;
     expiresAfterSeconds: number;
     keyPrefix: string;
+    /**
+     * The effect's own conditional write, keyed like the record (`key`). Off only with
+     * idempotency off, or explicitly to show what it prevents (a test of the tests).
+     */
+    effectGuard: boolean;
   };
   faults: FaultConfig;
 }
@@ -99,6 +105,7 @@ export function loadConsumerConfig(env: Env = process.env): ConsumerFunctionConf
         pipelineConfig.idempotency.keyPrefix[queue],
         env,
       ),
+      effectGuard: enabled && getBooleanFromEnv(ENV.EFFECT_GUARD_ENABLED, true, env),
     },
     faults: {
       seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
@@ -106,6 +113,8 @@ export function loadConsumerConfig(env: Env = process.env): ConsumerFunctionConf
       slowRate: rate(ENV.FAULT_SLOW_RATE),
       slowMs: getNumberFromEnv(ENV.FAULT_SLOW_MS, 0, env),
       poisonPrefix: getOptionalStringFromEnv(ENV.FAULT_POISON_PREFIX, '', env),
+      crashAfterEffectRate: rate(ENV.FAULT_CRASH_AFTER_EFFECT_RATE),
+      failAfterEffectPrefix: getOptionalStringFromEnv(ENV.FAULT_FAIL_AFTER_EFFECT_PREFIX, '', env),
     },
   };
 }
@@ -118,6 +127,11 @@ export interface ConsumerDeps {
   now?: () => number;
   newId?: () => string;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Ends the execution environment at once (the injected crash). Lambda reports a process that
+   * exits mid-invocation as Runtime.ExitError and the whole batch returns to the queue.
+   */
+  crash?: () => Promise<never>;
 }
 
 /** The idempotent function's payload: what is hashed for the key and for payload validation. */
@@ -143,12 +157,20 @@ export interface EffectResult {
 interface RunMarker {
   /** Set when the effect body ran; false when a stored result answered instead. */
   ran: boolean;
+  /** Set when the body ran but the effect's conditional write found the effect already there. */
+  refused: boolean;
   /**
    * Injected slowness of the work itself: it runs after Powertools has saved the IN_PROGRESS
    * record, as a slow effect would, so a copy delivered meanwhile meets that record.
    */
   stallMs: number;
+  /** Injected crash once the effect committed. */
+  crashAfterEffect: boolean;
 }
+
+const exitNow = (): Promise<never> => {
+  process.exit(1);
+};
 
 export type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -160,16 +182,26 @@ export function createConsumerHandler(
   const now = deps.now ?? Date.now;
   const newId = deps.newId ?? randomUUID;
   const sleep = deps.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined));
+  const crash = deps.crash ?? exitNow;
   const { queue } = config;
+  const { effectGuard } = config.idempotency;
+
+  /** The effect's key is its guard: one effect per key, keyed on what idempotency is keyed on. */
+  const guardKey = (input: EffectInput): string => {
+    if (!effectGuard) return `unguarded-${newId()}`;
+    return config.idempotency.key === 'orderId' ? ORDER_GUARD_KEY : `message-${input.messageId}`;
+  };
 
   const applyEffect = async (input: EffectInput, marker: RunMarker): Promise<EffectResult> => {
     marker.ran = true;
     if (marker.stallMs > 0) await sleep(marker.stallMs);
+    // The index is taken before the conditional write, so a refused write (or a crash between the
+    // two) leaves a gap in the customer's indexes; the report counts those gaps.
     const applyIndex = await ledger.nextApplyIndex(input.runId, queue, input.customerId);
     const committedAt = now();
     const effect: EffectRecord = {
       pk: runPk(input.runId),
-      sk: effectSk(queue, input.orderId, newId()),
+      sk: effectSk(queue, input.orderId, guardKey(input)),
       type: 'effect',
       runId: input.runId,
       queue,
@@ -181,7 +213,21 @@ export function createConsumerHandler(
       acceptedAt: input.acceptedAt,
       committedAt,
     };
-    await ledger.putEffect(effect);
+    if (effectGuard) {
+      const write = await ledger.putEffectIfAbsent(effect);
+      if (!write.written) {
+        // Powertools' record let this attempt through (it had expired, or a crash left it in
+        // progress past its expiry), but the effect exists: answer with the first effect.
+        marker.refused = true;
+        return write.existing;
+      }
+    } else {
+      await ledger.putEffect(effect);
+    }
+    if (marker.crashAfterEffect) {
+      logger.warn('crashing after the effect (injected)', { order: input.orderId, applyIndex });
+      await crash();
+    }
     return { applyIndex, committedAt };
   };
 
@@ -260,7 +306,12 @@ export function createConsumerHandler(
       try {
         const fault = decideFaults(config.faults, message.orderId, delivery.receiveCount);
         if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
-        const marker: RunMarker = { ran: false, stallMs: fault.delayMs };
+        const marker: RunMarker = {
+          ran: false,
+          refused: false,
+          stallMs: fault.delayMs,
+          crashAfterEffect: fault.crashAfterEffect,
+        };
         const result = await apply(
           {
             orderId: message.orderId,
@@ -275,11 +326,16 @@ export function createConsumerHandler(
           },
           marker,
         );
-        const outcome = marker.ran ? 'applied' : 'suppressed';
+        if (fault.failAfterEffect) throw new InjectedFaultError('after-effect', message.orderId);
+        const outcome: DeliveryOutcome =
+          marker.ran && !marker.refused
+            ? { outcome: 'applied', at: now() }
+            : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
         await ledger.setDeliveryOutcome(key, outcome);
         logger.info('delivery handled', {
           order: message.orderId,
-          outcome,
+          outcome: outcome.outcome,
+          ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
           applyIndex: result.applyIndex,
         });
         return result;
@@ -289,7 +345,7 @@ export function createConsumerHandler(
           receiveCount: delivery.receiveCount,
           error: err instanceof Error ? err.message : String(err),
         });
-        await ledger.setDeliveryOutcome(key, 'failed');
+        await ledger.setDeliveryOutcome(key, { outcome: 'failed', at: now() });
         await recordFailure(delivery, err);
         throw err;
       }

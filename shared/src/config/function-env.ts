@@ -18,6 +18,11 @@ export const ENV = {
   /** Consumer: `orderId` (default) or `messageId`, the experiment that shows client retries slip through. */
   IDEMPOTENCY_KEY: 'IDEMPOTENCY_KEY',
   IDEMPOTENCY_EXPIRES_AFTER_SECONDS: 'IDEMPOTENCY_EXPIRES_AFTER_SECONDS',
+  /**
+   * Consumer: `true` (default) writes the effect only if absent, keyed like the idempotency
+   * record; `false` shows what that guard prevents (off anyway when idempotency is off).
+   */
+  EFFECT_GUARD_ENABLED: 'EFFECT_GUARD_ENABLED',
   IDEMPOTENCY_KEY_PREFIX: 'IDEMPOTENCY_KEY_PREFIX',
   /** Producer: largest body accepted, bytes. */
   MAX_BODY_BYTES: 'MAX_BODY_BYTES',
@@ -29,6 +34,10 @@ export const ENV = {
   FAULT_SLOW_MS: 'FAULT_SLOW_MS',
   /** Orders whose id starts with this prefix always fail (poison); empty disables it. */
   FAULT_POISON_PREFIX: 'FAULT_POISON_PREFIX',
+  /** Consumer: fraction of orders whose first receive exits the process right after the effect. */
+  FAULT_CRASH_AFTER_EFFECT_RATE: 'FAULT_CRASH_AFTER_EFFECT_RATE',
+  /** Consumer: orders whose id starts with this fail every receive after the effect step. */
+  FAULT_FAIL_AFTER_EFFECT_PREFIX: 'FAULT_FAIL_AFTER_EFFECT_PREFIX',
   POWERTOOLS_SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
   POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
   /** `true` on AWS (active tracing); the local cloud sets `false` and never loads the tracer. */

@@ -1,6 +1,6 @@
 import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportOf, settle, skipWhenIdle } from './run-check';
+import { expectExactlyOnce, queueRecords, reportData, settle, skipWhenIdle } from './run-check';
 
 /**
  * A client that did not hear the answer sends the same order again with the same
@@ -64,11 +64,11 @@ describe('client retries of one order', () => {
     for (const f of standard.failures) {
       expect(f.error).toContain('IdempotencyAlreadyInProgressError');
     }
-    const report = await reportOf(target, runId);
+    const { report } = await reportData(target, runId);
     expect(report.queues.standard.suppressed).toBe(
       outcomes.filter((o) => o === 'suppressed').length,
     );
-    expectExactlyOnce(report, 1);
+    await expectExactlyOnce(target, runId, [key]);
   }, 60_000);
 
   it('refuses the same key for a different order with 422 and sends nothing', async () => {
@@ -96,6 +96,6 @@ describe('client retries of one order', () => {
       const { deliveries } = await queueRecords(target, runId, q);
       expect({ q, deliveries: deliveries.length }).toEqual({ q, deliveries: 1 });
     }
-    expectExactlyOnce(await reportOf(target, runId), 1);
+    await expectExactlyOnce(target, runId, [key]);
   }, 60_000);
 });

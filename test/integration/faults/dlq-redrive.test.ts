@@ -7,7 +7,7 @@ import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+import { expectExactlyOnce, queueRecords, reportData, settle } from './run-check';
 
 const POISON_PREFIX = 'poison-';
 
@@ -73,7 +73,7 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
       expect(effects).toHaveLength(0);
       expect(failures.filter((f) => f.final)).toHaveLength(1);
     }
-    const before = await reportOf(target, runId);
+    const { report: before } = await reportData(target, runId);
     expect([before.queues.fifo.inDlq, before.queues.standard.inDlq]).toEqual([1, 1]);
 
     // Act: fix the consumer, then redrive each DLQ to its source queue.
@@ -101,8 +101,8 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
         '0',
       );
     }
-    const after = await reportOf(target, runId);
+    const { report: after } = await reportData(target, runId);
     expect([after.queues.fifo.inDlq, after.queues.standard.inDlq]).toEqual([0, 0]);
-    expectExactlyOnce(after, 1);
+    await expectExactlyOnce(target, runId, [orderId]);
   }, 60_000);
 });

@@ -6,7 +6,7 @@ import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { type Target, targetOnLocalCloud } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportOf, settle } from './run-check';
+import { expectExactlyOnce, queueRecords, settle } from './run-check';
 
 const HELD = 'held-';
 
@@ -122,7 +122,7 @@ describeWhere('restart')(
           });
         }
       }
-      expectExactlyOnce(await reportOf(after, runId), all.length);
+      await expectExactlyOnce(after, runId, all);
     }, 90_000);
   },
 );

@@ -1,15 +1,24 @@
 import { skipVisibilityWhenIdle } from '../../../local/cloud';
-import type { Report } from '../../../services/report/src/domain/report';
+import type { ReportData } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { SK_PREFIX } from '../../../shared/src/ledger';
-import { type Json, ledgerRecords, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { runViolations } from '../../soak/check';
+import {
+  type Json,
+  ledgerRecords,
+  order,
+  postOrder,
+  VISIBILITY_MS,
+  waitFor,
+} from '../support/pipeline-client';
 import type { Target } from '../support/target';
 
 /**
  * What every fault scenario ends with: wait until each accepted order of the run is settled on
- * both queues (applied, or finally failed into the DLQ), skipping visibility timeouts on the SQS
- * clock where the target has one, then read the run through the report's own metrics.
+ * both queues (applied, or finally failed into the DLQ), skipping visibility timeouts on the
+ * clock where the target has one, then check the run against the client's own list of accepted
+ * orders (test/soak/check.ts) through the ledger and the report's own metrics.
  */
 
 /** Effects, failures and deliveries of one run on one queue. */
@@ -66,33 +75,90 @@ export async function settle(
   );
 }
 
-/** The run through the report's metrics (no drain wait: `settle` has done that). */
-export async function reportOf(target: Target, runId: string): Promise<Report> {
-  const data = await generateReport({
+const source = (target: Target) => ({
+  documentClient: target.documents,
+  sqsClient: target.sqs,
+  ledgerTable: target.tableNames.ledger,
+  queueUrls: target.queueUrls,
+});
+
+/** The run through the report's metrics, now (no drain wait: `settle` or `drain` has done that). */
+export async function reportData(target: Target, runId: string): Promise<ReportData> {
+  return generateReport({
     runId,
     target: target.name,
     config: pipelineConfig,
     waitTimeoutMs: 0,
-    source: {
-      documentClient: target.documents,
-      sqsClient: target.sqs,
-      ledgerTable: target.tableNames.ledger,
-      queueUrls: target.queueUrls,
-    },
+    source: source(target),
   });
-  return data.report;
 }
 
-/** Nothing lost and no effect applied twice, on both queues; FIFO also kept every group's order. */
-export function expectExactlyOnce(report: Report, accepted: number): void {
-  expect(report.accepted).toBe(accepted);
-  for (const q of QUEUE_KINDS) {
-    const m = report.queues[q];
-    expect({ queue: q, lost: m.lost, duplicateEffects: m.duplicateEffects }).toEqual({
-      queue: q,
-      lost: 0,
-      duplicateEffects: 0,
-    });
-  }
-  expect(report.queues.fifo.outOfOrder).toBe(0);
+/**
+ * Waits until both queues are empty (nothing visible, in flight or delayed) and the run's ledger
+ * has stopped growing, skipping the visibility timeout whenever nothing is being processed: what
+ * a crash or a surviving copy left behind has come back and been handled. Returns the report.
+ */
+export async function drain(
+  target: Target,
+  runId: string,
+  { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+): Promise<ReportData> {
+  const skip = skipWhenIdle(target, 3);
+  return generateReport({
+    runId,
+    target: target.name,
+    config: pipelineConfig,
+    waitTimeoutMs: timeoutMs,
+    pollIntervalMs: 200,
+    source: source(target),
+    onProgress: () => void skip(),
+  });
+}
+
+/** Every broken promise of the run, one line each (empty when it kept them all). */
+export async function runCheck(
+  target: Target,
+  runId: string,
+  acceptedIds: readonly string[],
+): Promise<string[]> {
+  const data = await reportData(target, runId);
+  return runViolations({ acceptedIds, report: data.report, ledger: data.ledger });
+}
+
+/**
+ * Each order the client got a 202 for applied exactly once on each queue, nothing else applied,
+ * FIFO in every customer's sequence, and the report's numbers agreeing.
+ */
+export async function expectExactlyOnce(
+  target: Target,
+  runId: string,
+  acceptedIds: readonly string[],
+): Promise<void> {
+  expect(await runCheck(target, runId, acceptedIds)).toEqual([]);
+}
+
+/**
+ * Posts `perCustomer` orders for each of `customers` customers, each customer's in sequence,
+ * with Idempotency-Keys `<prefix>-c<i>-<n>`; returns the order ids that got a 202 (the client's
+ * own list the checks compare against).
+ */
+export async function postOrders(
+  target: Target,
+  runId: string,
+  { prefix, customers, perCustomer }: { prefix: string; customers: number; perCustomer: number },
+): Promise<string[]> {
+  const accepted: string[] = [];
+  await Promise.all(
+    Array.from({ length: customers }, async (_, c) => {
+      for (let n = 1; n <= perCustomer; n++) {
+        const key = `${prefix}-c${c + 1}-${n}-${runId}`;
+        const res = await postOrder(target, order(`${prefix}-cust-${c + 1}`, n), {
+          runId,
+          idempotencyKey: key,
+        });
+        if (res.status === 202) accepted.push(res.json.orderId as string);
+      }
+    }),
+  );
+  return accepted;
 }

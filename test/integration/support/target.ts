@@ -66,8 +66,11 @@ export interface Target {
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): Promise<void>;
   /** Batches the consumers are processing right now (0 where the target cannot tell). */
   invocationsInFlight(): number;
-  /** Moves the SQS clock forward; only when capabilities.clock, otherwise it throws. */
-  advanceClock(ms: number): Promise<void>;
+  /**
+   * Moves the clock forward, for SQS and the functions alike (`queuesOnly`: SQS alone); only
+   * when capabilities.clock, otherwise it throws.
+   */
+  advanceClock(ms: number, options?: { queuesOnly?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -148,8 +151,8 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     capabilities: { clock: true, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
     invocationsInFlight: () => cloud.invocationsInFlight(),
-    advanceClock: async (ms) => {
-      cloud.clock.advance(ms);
+    advanceClock: async (ms, options) => {
+      cloud.clock.advance(ms, { functions: !options?.queuesOnly });
     },
     stop: async () => {
       sqs.destroy();

@@ -64,4 +64,30 @@ describe('decideFaults', () => {
     expect(decisions.every((d) => d.failure === 'poison')).toBe(true);
     expect(decideFaults(config, 'order-1', 1).failure).toBeUndefined();
   });
+
+  it('crashes a fraction of first attempts after the effect, never a retry', () => {
+    // Prepare
+    const config = { ...NO_FAULTS, seed: SEED, crashAfterEffectRate: 0.2 };
+
+    // Act
+    const crashing = ids.filter((id) => decideFaults(config, id, 1).crashAfterEffect);
+    const retries = ids.filter((id) => decideFaults(config, id, 2).crashAfterEffect);
+
+    // Assess
+    expect(crashing.length / ids.length).toBeGreaterThan(0.15);
+    expect(crashing.length / ids.length).toBeLessThan(0.25);
+    expect(retries).toEqual([]);
+  });
+
+  it('fails an order after its effect on every receive while its prefix is set', () => {
+    // Prepare
+    const config = { ...NO_FAULTS, failAfterEffectPrefix: 'late-' };
+
+    // Act
+    const decisions = [1, 2, 3, 4].map((n) => decideFaults(config, 'late-1', n));
+
+    // Assess
+    expect(decisions.every((d) => d.failAfterEffect && d.failure === undefined)).toBe(true);
+    expect(decideFaults(config, 'order-1', 1).failAfterEffect).toBe(false);
+  });
 });

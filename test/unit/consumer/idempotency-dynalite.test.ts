@@ -65,7 +65,7 @@ afterAll(async () => {
   );
 });
 
-function makeConsumer(env: Record<string, string>) {
+function makeConsumer(env: Record<string, string>, extra: { crash?: () => Promise<never> } = {}) {
   const config = loadConsumerConfig({
     LEDGER_TABLE_NAME: ledger.name,
     IDEMPOTENCY_TABLE_NAME: idempotency.name,
@@ -82,7 +82,32 @@ function makeConsumer(env: Record<string, string>) {
         }
       : {}),
     logger: silent as never,
+    ...extra,
   });
+}
+
+/** Runs `fn` with Date.now (what Powertools decides expiry by) moved `ms` ahead. */
+async function later<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+  const real = Date.now.bind(Date);
+  const spy = jest.spyOn(Date, 'now').mockImplementation(() => real() + ms);
+  try {
+    return await fn();
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const HOURS_2 = 2 * 3600 * 1000;
+
+async function applyCounter(runId: string): Promise<number> {
+  const out = await documents.send(
+    new QueryCommand({
+      TableName: ledger.name,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `RUN#${runId}`, ':prefix': 'COUNTER#apply#' },
+    }),
+  );
+  return Number(out.Items?.[0]?.value ?? 0);
 }
 
 /** One record of the fixture, moved to its own run so tests do not share ledger rows. */
@@ -192,6 +217,93 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     expect(run.failures).toHaveLength(1);
     expect(run.failures[0]).toMatchObject({ final: true, receiveCount: 3 });
     expect(run.failures[0]?.error).toMatch(/^IdempotencyValidationError/);
+  });
+
+  it('refuses a second effect for a copy that arrives after the idempotency record expired', async () => {
+    // Prepare: Powertools treats an expired record as absent, so the copy runs the function.
+    const consume = makeConsumer({ QUEUE_KIND: 'standard' });
+    const first = record('expired', 0);
+
+    // Act
+    await consume(eventOf(first), context);
+    const response = await later(HOURS_2, () => consume(eventOf(structuredClone(first)), context));
+
+    // Assess: one effect; the copy was answered by the effect's own guard, and the index it
+    // took is a gap the report can count (counter 2, one effect).
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('expired');
+    expect(run.effects).toHaveLength(1);
+    expect(run.deliveries.map((d) => `${d.outcome}:${d.suppressedBy ?? '-'}`).sort()).toEqual([
+      'applied:-',
+      'suppressed:effect',
+    ]);
+    expect(await applyCounter('expired')).toBe(2);
+  });
+
+  it('applies that late copy a second time when the effect guard is off (what the guard prevents)', async () => {
+    // Prepare
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', EFFECT_GUARD_ENABLED: 'false' });
+    const first = record('unguarded', 0);
+
+    // Act
+    await consume(eventOf(first), context);
+    await later(HOURS_2, () => consume(eventOf(structuredClone(first)), context));
+
+    // Assess
+    const run = await readRun('unguarded');
+    expect(run.effects.map((e) => e.applyIndex).sort()).toEqual([1, 2]);
+  });
+
+  it('refuses the copy after a crash between the effect and COMPLETED, once the in-progress record expired', async () => {
+    // Prepare: the first receive commits its effect and the process dies (the record stays
+    // INPROGRESS until the invocation's deadline); SQS redelivers after the visibility timeout.
+    let crashed: () => void = () => undefined;
+    const crash = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'fifo', FAULT_CRASH_AFTER_EFFECT_RATE: '1' },
+      {
+        crash: () => {
+          crashed();
+          return new Promise<never>(() => undefined);
+        },
+      },
+    );
+    const first = record('crash', 0);
+    const again = structuredClone(first);
+    again.attributes.ApproximateReceiveCount = '2';
+
+    // Act
+    void consume(eventOf(first), context);
+    await crash;
+    const response = await later(61_000, () => consume(eventOf(again), context));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('crash');
+    expect(run.effects).toHaveLength(1);
+    expect(
+      run.deliveries.map((d) => `${d.receiveCount}:${d.outcome}:${d.suppressedBy ?? '-'}`).sort(),
+    ).toEqual(['1:pending:-', '2:suppressed:effect']);
+  });
+
+  it('keyed on the message id, guards each message: a late copy is refused, a re-send is not', async () => {
+    // Prepare
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', IDEMPOTENCY_KEY: 'messageId' });
+    const original = record('bymessage', 0);
+    const resent = { ...structuredClone(original), messageId: 'bymessage-resent-id' };
+
+    // Act
+    await consume(eventOf(original), context);
+    await later(HOURS_2, () => consume(eventOf(structuredClone(original)), context));
+    await consume(eventOf(resent), context);
+
+    // Assess
+    const run = await readRun('bymessage');
+    expect(run.effects.map((e) => e.messageId).sort()).toEqual(
+      [original.messageId, 'bymessage-resent-id'].sort(),
+    );
   });
 
   it('applies a duplicate twice when idempotency is off', async () => {

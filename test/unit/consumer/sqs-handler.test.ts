@@ -1,6 +1,16 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
@@ -87,7 +97,7 @@ describe('consumer handler', () => {
     const effect = ddb.commandCalls(PutCommand)[1]?.args[0].input.Item;
     expect(effect).toMatchObject({
       pk: 'RUN#run-unit',
-      sk: 'EFFECT#standard#order-1#id-2',
+      sk: 'EFFECT#standard#order-1#unguarded-id-2',
       queue: 'standard',
       applyIndex: 7,
       committedAt: 1_764_050_001_000,
@@ -214,6 +224,151 @@ describe('consumer handler', () => {
     expect(idempotencyDdb.commandCalls(PutItemCommand)[0]?.args[0].input.TableName).toBe(
       'idempotency',
     );
+  });
+});
+
+describe('consumer handler with the effect guard', () => {
+  /** A handler keyed on the order id, with Powertools on a mocked client that always lets it run. */
+  function guardedHandler(
+    env: Record<string, string> = {},
+    extra: { crash?: () => Promise<never> } = {},
+  ) {
+    const config = loadConsumerConfig({
+      ...BASE_ENV,
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+      IDEMPOTENCY_ENABLED: 'true',
+      ...env,
+    });
+    const powertoolsClient = new DynamoDBClient({ region: 'eu-west-1' });
+    const records = mockClient(powertoolsClient);
+    records.on(PutItemCommand).resolves({});
+    records.on(UpdateItemCommand).resolves({});
+    let id = 0;
+    const handler = createConsumerHandler(config, {
+      ledger: new DynamoConsumerLedger(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+        config.ledgerTableName,
+      ),
+      persistenceStore: new DynamoDBPersistenceLayer({
+        tableName: 'idempotency',
+        awsSdkV3Client: powertoolsClient,
+      }),
+      logger: silent as never,
+      now: () => 1_764_050_009_000,
+      newId: () => `id-${++id}`,
+      ...extra,
+    });
+    return { handler, records };
+  }
+
+  const oneRecord = () => {
+    const event = standardEvent();
+    event.Records = event.Records.slice(0, 1);
+    return event;
+  };
+
+  it('writes the effect only if absent, keyed on the order id', async () => {
+    // Prepare
+    const { handler } = guardedHandler();
+
+    // Act
+    await handler(oneRecord(), context);
+
+    // Assess
+    const effect = ddb
+      .commandCalls(PutCommand)
+      .map((c) => c.args[0].input)
+      .find((input) => input.Item?.type === 'effect');
+    expect(effect).toMatchObject({
+      Item: { sk: 'EFFECT#standard#order-1#order' },
+      ConditionExpression: 'attribute_not_exists(sk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('answers a refused effect with the first one and marks the delivery suppressed by the effect', async () => {
+    // Prepare: Powertools lets the attempt run (as with an expired record), the effect exists.
+    const { handler, records } = guardedHandler();
+    ddb.on(PutCommand, { ConditionExpression: 'attribute_not_exists(sk)' }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { applyIndex: { N: '3' }, committedAt: { N: '1764050001000' } },
+      }),
+    );
+
+    // Act
+    const response = await handler(oneRecord(), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const outcome = ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input)
+      .find((input) => input.ExpressionAttributeValues?.[':outcome']);
+    expect(outcome?.ExpressionAttributeValues).toEqual({
+      ':outcome': 'suppressed',
+      ':by': 'effect',
+      ':at': 1_764_050_009_000,
+    });
+    // Powertools stores the first effect's answer, not the refused attempt's index.
+    const completed = records.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(completed?.ExpressionAttributeValues?.[':response_data']).toEqual({
+      M: { applyIndex: { N: '3' }, committedAt: { N: '1764050001000' } },
+    });
+  });
+
+  it('reads the first effect back when the refusal carries no item (dynalite)', async () => {
+    // Prepare
+    const { handler } = guardedHandler();
+    ddb.on(PutCommand, { ConditionExpression: 'attribute_not_exists(sk)' }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+      }),
+    );
+    ddb.on(GetCommand).resolves({ Item: { applyIndex: 4, committedAt: 1_764_050_002_000 } });
+
+    // Act
+    const response = await handler(oneRecord(), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      Key: { pk: 'RUN#run-unit', sk: 'EFFECT#standard#order-1#order' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('crashes after the effect committed and before Powertools saves COMPLETED', async () => {
+    // Prepare
+    let crashed: () => void = () => undefined;
+    const crash = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const { handler, records } = guardedHandler(
+      { FAULT_CRASH_AFTER_EFFECT_RATE: '1' },
+      {
+        crash: () => {
+          crashed();
+          return new Promise<never>(() => undefined);
+        },
+      },
+    );
+
+    // Act: the invocation never returns (its process is gone).
+    void handler(oneRecord(), context);
+    await crash;
+
+    // Assess: the effect is in, the delivery still pending, Powertools' record still IN_PROGRESS.
+    expect(ledgerWrites()).toEqual([
+      'delivery:order-1:pending',
+      'counter:COUNTER#apply#standard#cust-1',
+      'effect:order-1',
+    ]);
+    expect(records.commandCalls(PutItemCommand)).toHaveLength(1);
+    expect(records.commandCalls(UpdateItemCommand)).toHaveLength(0);
   });
 });
 

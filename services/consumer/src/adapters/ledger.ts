@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   applyCounterSk,
@@ -7,7 +13,26 @@ import {
   type FailureRecord,
   runPk,
 } from '../../../../shared/src/ledger';
-import type { ConsumerLedgerPort } from '../domain/ports';
+import type {
+  CommittedEffect,
+  ConsumerLedgerPort,
+  DeliveryOutcome,
+  EffectWrite,
+} from '../domain/ports';
+
+/** The number in an AttributeValue map (`{ N: "7" }`): what a refused write hands back. */
+function numberAttribute(item: Record<string, unknown> | undefined, name: string): number {
+  const raw = (item?.[name] as { N?: string } | number | undefined) ?? undefined;
+  const value = typeof raw === 'number' ? raw : Number(raw?.N);
+  return Number.isFinite(value) ? value : Number.NaN;
+}
+
+export class EffectVanishedError extends Error {
+  constructor(sk: string) {
+    super(`effect ${sk} refused the write as existing, then could not be read`);
+    this.name = 'EffectVanishedError';
+  }
+}
 
 export class DynamoConsumerLedger implements ConsumerLedgerPort {
   constructor(
@@ -21,15 +46,23 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
 
   async setDeliveryOutcome(
     key: { pk: string; sk: string },
-    outcome: DeliveryRecord['outcome'],
+    { outcome, suppressedBy, at }: DeliveryOutcome,
   ): Promise<void> {
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: key,
-        UpdateExpression: 'SET #outcome = :outcome',
-        ExpressionAttributeNames: { '#outcome': 'outcome' },
-        ExpressionAttributeValues: { ':outcome': outcome },
+        UpdateExpression: `SET #outcome = :outcome, #at = :at${suppressedBy ? ', #by = :by' : ''}`,
+        ExpressionAttributeNames: {
+          '#outcome': 'outcome',
+          '#at': 'outcomeAt',
+          ...(suppressedBy ? { '#by': 'suppressedBy' } : {}),
+        },
+        ExpressionAttributeValues: {
+          ':outcome': outcome,
+          ':at': at,
+          ...(suppressedBy ? { ':by': suppressedBy } : {}),
+        },
       }),
     );
   }
@@ -52,11 +85,50 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     return value;
   }
 
+  async putEffectIfAbsent(record: EffectRecord): Promise<EffectWrite> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: record,
+          ConditionExpression: 'attribute_not_exists(sk)',
+          // DynamoDB hands the existing item back with the refusal: no second request to learn
+          // what the first effect answered. (dynalite ignores it; then one consistent read.)
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { written: true };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const item = err.Item as Record<string, unknown> | undefined;
+      const existing: CommittedEffect = {
+        applyIndex: numberAttribute(item, 'applyIndex'),
+        committedAt: numberAttribute(item, 'committedAt'),
+      };
+      if (Number.isFinite(existing.applyIndex)) return { written: false, existing };
+      return { written: false, existing: await this.readEffect(record) };
+    }
+  }
+
   async putEffect(record: EffectRecord): Promise<void> {
     await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
   }
 
   async putFailure(record: FailureRecord): Promise<void> {
     await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
+  }
+
+  private async readEffect(record: EffectRecord): Promise<CommittedEffect> {
+    const out = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: record.pk, sk: record.sk },
+        ConsistentRead: true,
+        ProjectionExpression: 'applyIndex, committedAt',
+      }),
+    );
+    const item = out.Item as Partial<CommittedEffect> | undefined;
+    if (typeof item?.applyIndex !== 'number') throw new EffectVanishedError(record.sk);
+    return { applyIndex: item.applyIndex, committedAt: Number(item.committedAt) };
   }
 }

@@ -37,6 +37,8 @@ export interface Report {
 /** The report plus what the charts draw (not part of the JSON contract). */
 export interface ReportData {
   report: Report;
+  /** The evidence the numbers came from, for checks that want to look past the numbers. */
+  ledger: RunLedger;
   analysis: Record<QueueKind, QueueAnalysis>;
   /** Orders the client sent more than once (client retries with the same Idempotency-Key). */
   clientRetries: number;
@@ -73,6 +75,7 @@ export function buildReport(input: {
       accepted: input.ledger.accepted.length,
       queues: { fifo: fifo.metrics, standard: standard.metrics },
     },
+    ledger: input.ledger,
     analysis: { fifo, standard },
     clientRetries: input.ledger.accepted.reduce(
       (n, a) => n + Math.max(0, (a.requests ?? 1) - 1),

@@ -1,0 +1,127 @@
+import type { RunLedger } from '../../services/report/src/domain/metrics';
+import type { Report } from '../../services/report/src/domain/report';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import type { EffectRecord } from '../../shared/src/ledger';
+
+/**
+ * The exactly-once check the soak and every fault scenario end with. It trusts the client, not
+ * the pipeline: the order ids that got a 202 are the truth, and the ledger's effects are checked
+ * against them one by one (each applied exactly once on each queue, FIFO in each customer's
+ * sequence), independently of the report's metrics, which are then checked against the same
+ * truth. Every problem is one line that names the queue, the order and what is wrong.
+ */
+export interface RunEvidence {
+  /** Order ids the client got a 202 for (its own list, not read back from the ledger). */
+  acceptedIds: readonly string[];
+  report: Report;
+  ledger: RunLedger;
+}
+
+/** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
+const NAMED = 10;
+
+function collect(out: string[], lines: string[], rest: (n: number) => string): void {
+  out.push(...lines.slice(0, NAMED));
+  if (lines.length > NAMED) out.push(rest(lines.length - NAMED));
+}
+
+function effectsByOrder(effects: readonly EffectRecord[], queue: QueueKind) {
+  const byOrder = new Map<string, EffectRecord[]>();
+  for (const e of effects) {
+    if (e.queue !== queue) continue;
+    const list = byOrder.get(e.orderId);
+    if (list) list.push(e);
+    else byOrder.set(e.orderId, [e]);
+  }
+  return byOrder;
+}
+
+/** FIFO's promise: each customer's orders applied in their sequence (first effect of each). */
+function orderViolations(queue: QueueKind, byOrder: Map<string, EffectRecord[]>): string[] {
+  const byCustomer = new Map<string, EffectRecord[]>();
+  for (const list of byOrder.values()) {
+    const first = list.reduce((a, b) => (b.applyIndex < a.applyIndex ? b : a));
+    const c = byCustomer.get(first.customerId);
+    if (c) c.push(first);
+    else byCustomer.set(first.customerId, [first]);
+  }
+  const lines: string[] = [];
+  for (const [customer, list] of [...byCustomer].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    list.sort((a, b) => a.applyIndex - b.applyIndex);
+    let highest = Number.NEGATIVE_INFINITY;
+    for (const e of list) {
+      if (e.sequence < highest) {
+        lines.push(
+          `${queue}: customer ${customer} applied sequence ${e.sequence} (order ${e.orderId}) after sequence ${highest}`,
+        );
+      }
+      highest = Math.max(highest, e.sequence);
+    }
+  }
+  return lines;
+}
+
+export function runViolations(evidence: RunEvidence): string[] {
+  const { report, ledger } = evidence;
+  const accepted = new Set(evidence.acceptedIds);
+  const out: string[] = [];
+  if (accepted.size === 0) {
+    out.push('the client got no 202: a run that accepted nothing proves nothing');
+  }
+  if (report.accepted !== accepted.size) {
+    out.push(
+      `the report counts ${report.accepted} accepted, the client got 202 for ${accepted.size}`,
+    );
+  }
+  for (const queue of QUEUE_KINDS) {
+    const byOrder = effectsByOrder(ledger.effects, queue);
+    const missing: string[] = [];
+    const doubled: string[] = [];
+    const unknown: string[] = [];
+    for (const id of accepted) {
+      const n = byOrder.get(id)?.length ?? 0;
+      if (n === 0) missing.push(`${queue}: order ${id} was never applied`);
+      if (n > 1) doubled.push(`${queue}: order ${id} was applied ${n} times`);
+    }
+    for (const id of byOrder.keys()) {
+      if (!accepted.has(id))
+        unknown.push(`${queue}: order ${id} was applied, yet the client never got a 202 for it`);
+    }
+    collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
+    collect(out, doubled, (n) => `${queue}: ${n} more orders were applied more than once`);
+    collect(out, unknown, (n) => `${queue}: ${n} more orders were applied without a 202`);
+    if (queue === 'fifo') {
+      collect(
+        out,
+        orderViolations(queue, byOrder),
+        (n) => `${queue}: ${n} more applies out of sequence`,
+      );
+    }
+
+    // The report's own numbers must tell the same story as the ledger did above.
+    const m = report.queues[queue];
+    let applied = 0;
+    let extra = 0;
+    for (const [id, list] of byOrder) {
+      if (!accepted.has(id)) continue;
+      applied++;
+      extra += list.length - 1;
+    }
+    if (m.processed !== applied) {
+      out.push(
+        `${queue}: the report counts ${m.processed} processed, the ledger holds effects of ${applied} accepted orders`,
+      );
+    }
+    if (m.duplicateEffects !== extra) {
+      out.push(
+        `${queue}: the report counts ${m.duplicateEffects} duplicate effects, the ledger holds ${extra}`,
+      );
+    }
+    if (m.lost !== missing.length) {
+      out.push(
+        `${queue}: the report counts ${m.lost} lost, ${missing.length} accepted orders have no effect`,
+      );
+    }
+  }
+  return out;
+}

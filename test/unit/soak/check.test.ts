@@ -1,0 +1,97 @@
+import { buildReport } from '../../../services/report/src/domain/report';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { runViolations } from '../../soak/check';
+import { LedgerBuilder } from '../report/ledger-fixture';
+
+/** Two customers, each order delivered and applied once on both queues, in sequence. */
+function cleanRun(): LedgerBuilder {
+  const b = new LedgerBuilder()
+    .accept('a1', 'a', 1, 1000)
+    .accept('a2', 'a', 2, 1010)
+    .accept('b1', 'b', 1, 1020);
+  let t = 2000;
+  for (const q of ['fifo', 'standard'] as const) {
+    for (const id of ['a1', 'a2', 'b1']) b.deliver(q, id, t++, 'applied').apply(q, id, t++);
+  }
+  return b;
+}
+
+const check = (b: LedgerBuilder, acceptedIds: string[]) =>
+  runViolations({
+    acceptedIds,
+    ledger: b.ledger,
+    report: buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger })
+      .report,
+  });
+
+describe('the exactly-once check', () => {
+  it('passes a run where every accepted order was applied once on each queue, in order', () => {
+    expect(check(cleanRun(), ['a1', 'a2', 'b1'])).toEqual([]);
+  });
+
+  it('fails an empty run', () => {
+    expect(check(new LedgerBuilder(), [])).toEqual([
+      'the client got no 202: a run that accepted nothing proves nothing',
+    ]);
+  });
+
+  it('names an order the client got a 202 for that the ledger never accepted or applied', () => {
+    expect(check(cleanRun(), ['a1', 'a2', 'b1', 'c9'])).toEqual([
+      'the report counts 3 accepted, the client got 202 for 4',
+      'fifo: order c9 was never applied',
+      'fifo: the report counts 0 lost, 1 accepted orders have no effect',
+      'standard: order c9 was never applied',
+      'standard: the report counts 0 lost, 1 accepted orders have no effect',
+    ]);
+  });
+
+  it('names an accepted order missing from one queue', () => {
+    // Prepare: b1 accepted, applied on FIFO only.
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('b1', 'b', 1, 1010);
+    b.deliver('fifo', 'a1', 2000, 'applied').apply('fifo', 'a1', 2001);
+    b.deliver('fifo', 'b1', 2002, 'applied').apply('fifo', 'b1', 2003);
+    b.deliver('standard', 'a1', 2004, 'applied').apply('standard', 'a1', 2005);
+
+    // Act / Assess
+    expect(check(b, ['a1', 'b1'])).toEqual(['standard: order b1 was never applied']);
+  });
+
+  it('names a doubled effect', () => {
+    const b = cleanRun();
+    b.deliver('standard', 'a2', 3000, 'applied').apply('standard', 'a2', 3001);
+    expect(check(b, ['a1', 'a2', 'b1'])).toEqual(['standard: order a2 was applied 2 times']);
+  });
+
+  it('names a FIFO inversion with the customer and both sequences', () => {
+    // Prepare: on FIFO, a2 applied before a1.
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    b.deliver('fifo', 'a2', 2000, 'applied').apply('fifo', 'a2', 2001);
+    b.deliver('fifo', 'a1', 2002, 'applied').apply('fifo', 'a1', 2003);
+    for (const id of ['a1', 'a2'])
+      b.deliver('standard', id, 2100, 'applied').apply('standard', id, 2101);
+
+    // Act / Assess
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied sequence 1 (order a1) after sequence 2',
+    ]);
+  });
+
+  it('names an effect of an order the client never got a 202 for', () => {
+    expect(check(cleanRun(), ['a1', 'a2'])).toEqual([
+      'the report counts 3 accepted, the client got 202 for 2',
+      'fifo: order b1 was applied, yet the client never got a 202 for it',
+      'fifo: the report counts 3 processed, the ledger holds effects of 2 accepted orders',
+      'standard: order b1 was applied, yet the client never got a 202 for it',
+      'standard: the report counts 3 processed, the ledger holds effects of 2 accepted orders',
+    ]);
+  });
+
+  it('names ten problems of a kind and sums up the rest', () => {
+    const b = new LedgerBuilder();
+    const ids = Array.from({ length: 13 }, (_, i) => `o${i}`);
+    for (const id of ids) b.accept(id, 'c', 1, 1000);
+    const found = check(b, ids).filter((l) => l.startsWith('fifo: '));
+    expect(found).toHaveLength(11);
+    expect(found[10]).toBe('fifo: 3 more orders were never applied');
+  });
+});
