@@ -42,6 +42,8 @@ export interface ReportData {
   analysis: Record<QueueKind, QueueAnalysis>;
   /** Orders the client sent more than once (client retries with the same Idempotency-Key). */
   clientRetries: number;
+  /** Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited behind). */
+  failedDeliveries: Record<QueueKind, number>;
 }
 
 export function reportConfig(config: PipelineConfig): ReportConfig {
@@ -81,5 +83,9 @@ export function buildReport(input: {
       (n, a) => n + Math.max(0, (a.requests ?? 1) - 1),
       0,
     ),
+    failedDeliveries: {
+      fifo: input.ledger.failures.filter((f) => f.queue === 'fifo').length,
+      standard: input.ledger.failures.filter((f) => f.queue === 'standard').length,
+    },
   };
 }
