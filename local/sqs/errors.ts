@@ -1,16 +1,23 @@
 /**
- * SQS errors in AWS's wire shape: the JSON protocol's `__type` (com.amazonaws.sqs#<Code>) plus
- * the `x-amzn-query-error: <QueryCode>;Sender` header, and the Query protocol's <Code>.
+ * SQS errors in AWS's wire shape. The JSON protocol answers `__type` with the error's JSON shape
+ * name plus `x-amzn-query-error: <QueryCode>;Sender` (SDKs name the error after the Query code);
+ * the Query protocol answers the Query code in `<Code>`. Batch entry failures carry the Query
+ * code. Shape names, Query codes and HTTP statuses are those of the SQS API model; where AWS's
+ * wording is known (user reports, AWS-validated emulator suites) the message is AWS's.
  */
 export class SqsError extends Error {
   constructor(
-    /** The JSON protocol's error shape name, e.g. `QueueDoesNotExist`. */
+    /** The JSON protocol's `__type` shape name, e.g. `QueueDoesNotExist`. */
     readonly code: string,
     message: string,
     /** The Query protocol's code, e.g. `AWS.SimpleQueueService.NonExistentQueue`. */
     readonly queryCode: string = code,
     readonly status = 400,
     readonly fault: 'Sender' | 'Receiver' = 'Sender',
+    /** Namespace of `__type`: the service's, or the request parser's for malformed JSON. */
+    readonly namespace = 'com.amazonaws.sqs',
+    /** Whether the JSON answer carries `x-amzn-query-error` (not for a request nobody parsed). */
+    readonly queryCompatible = true,
   ) {
     super(message);
     this.name = 'SqsError';
@@ -24,33 +31,44 @@ export const errors = {
       'The specified queue does not exist.',
       'AWS.SimpleQueueService.NonExistentQueue',
     ),
-  invalidParameter: (message: string) => new SqsError('InvalidParameterValue', message),
+  invalidParameter: (message: string) =>
+    new SqsError('InvalidParameterValueException', message, 'InvalidParameterValue'),
+  /** AWS's sentence for a parameter value out of its range or form. */
+  invalidValue: (name: string, value: unknown, reason: string) =>
+    new SqsError(
+      'InvalidParameterValueException',
+      `Value ${String(value)} for parameter ${name} is invalid. Reason: ${reason}`,
+      'InvalidParameterValue',
+    ),
   missingParameter: (name: string) =>
-    new SqsError('MissingParameter', `The request must contain the parameter ${name}.`),
-  invalidAttributeName: (name: string) =>
+    new SqsError(
+      'MissingRequiredParameterException',
+      `The request must contain the parameter ${name}.`,
+      'MissingParameter',
+    ),
+  invalidMessageContents: (message: string) =>
+    new SqsError('InvalidMessageContents', message, 'InvalidMessageContents'),
+  invalidAttributeName: (message: string) => new SqsError('InvalidAttributeName', message),
+  unknownAttribute: (name: string) =>
     new SqsError('InvalidAttributeName', `Unknown Attribute ${name}.`),
   invalidAttributeValue: (message: string) => new SqsError('InvalidAttributeValue', message),
-  queueNameExists: (name: string) =>
+  queueNameExists: (attribute: string) =>
     new SqsError(
       'QueueNameExists',
-      `A queue already exists with the same name and a different value for attribute(s) of ${name}.`,
+      `A queue already exists with the same name and a different value for attribute ${attribute}`,
       'QueueAlreadyExists',
     ),
   receiptHandleIsInvalid: (handle: string) =>
     new SqsError(
       'ReceiptHandleIsInvalid',
       `The input receipt handle "${handle}" is not a valid receipt handle.`,
+      'ReceiptHandleIsInvalid',
+      404,
     ),
-  messageNotInflight: () =>
-    new SqsError(
-      'MessageNotInflight',
-      'Value for parameter ReceiptHandle is invalid. Reason: Message not in flight.',
-      'AWS.SimpleQueueService.MessageNotInflight',
-    ),
-  emptyBatch: () =>
+  emptyBatch: (entryName: string) =>
     new SqsError(
       'EmptyBatchRequest',
-      'There should be at least one SendMessageBatchRequestEntry in the request.',
+      `There should be at least one ${entryName} in the request.`,
       'AWS.SimpleQueueService.EmptyBatchRequest',
     ),
   tooManyEntries: (n: number) =>
@@ -80,17 +98,41 @@ export const errors = {
   invalidAction: (action: string) =>
     new SqsError('InvalidAction', `The action ${action} is not valid for this endpoint.`),
   unknownOperation: () =>
-    new SqsError('UnknownOperationException', 'Unknown operation.', 'UnknownOperationException'),
-  malformed: (message: string) => new SqsError('MalformedQueryString', message),
+    new SqsError(
+      'UnknownOperationException',
+      'Unknown operation.',
+      'UnknownOperationException',
+      400,
+      'Sender',
+      'com.amazon.coral.service',
+      false,
+    ),
+  /** A JSON body that is not JSON, or a member of the wrong JSON type. */
   serialization: (message: string) =>
-    new SqsError('SerializationException', message, 'SerializationException'),
+    new SqsError(
+      'SerializationException',
+      message,
+      'SerializationException',
+      400,
+      'Sender',
+      'com.amazon.coral.service',
+      false,
+    ),
   purgeInProgress: (name: string) =>
     new SqsError(
       'PurgeQueueInProgress',
       `Only one PurgeQueue operation on ${name} is allowed every 60 seconds.`,
       'AWS.SimpleQueueService.PurgeQueueInProgress',
+      403,
     ),
-  resourceNotFound: (message: string) => new SqsError('ResourceNotFoundException', message),
-  unsupported: (message: string) =>
-    new SqsError('UnsupportedOperation', message, 'AWS.SimpleQueueService.UnsupportedOperation'),
+  resourceNotFound: (message: string) =>
+    new SqsError('ResourceNotFoundException', message, 'ResourceNotFoundException', 404),
+  internal: () =>
+    new SqsError(
+      'InternalError',
+      'We encountered an internal error. Please try again.',
+      'InternalError',
+      500,
+      'Receiver',
+    ),
 };

@@ -3,8 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
 import { httpUrl } from '../address';
-import { ACTIONS, type Context, clientGone, type Input } from './actions';
-import type { MoveTask } from './actions/move-tasks';
+import { ACTIONS, type Context, type Input, MoveTasks, Params } from './actions';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
@@ -49,7 +48,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   let faults = resolveFaults(options.faults);
   let closed = false;
   const queues = new Map<string, Queue>();
-  const moveTasks = new Map<string, MoveTask>();
+  const moveTasks = new MoveTasks();
   const dice = new FaultDice(seed);
   const accountId = options.accountId ?? '000000000000';
   const region = options.region ?? 'us-east-1';
@@ -144,10 +143,12 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       } else {
         ({ action, input } = parseQueryRequest(body, q < 0 ? '' : rawUrl.slice(q)));
       }
-      clientGone.set(input, () => req.socket.destroyed);
       const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
-      const output = await op(ctx, input);
+      const params = new Params(input, isJson ? 'json' : 'query', () => req.socket.destroyed);
+      // Every check first: a request that fails changes nothing.
+      const request = op.validate(ctx, params);
+      const output = await op.run(ctx, request);
       if (isJson) {
         send(res, 200, JSON.stringify(output), {
           'content-type': 'application/x-amz-json-1.0',
@@ -160,23 +161,14 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         });
       }
     } catch (err) {
-      const e =
-        err instanceof SqsError
-          ? err
-          : new SqsError(
-              'InternalError',
-              'We encountered an internal error. Please try again.',
-              'InternalError',
-              500,
-              'Receiver',
-            );
+      const e = err instanceof SqsError ? err : errors.internal();
       if (!(err instanceof SqsError))
         options.log?.('sqs: internal error', { error: String((err as Error)?.stack ?? err) });
       if (isJson) {
         send(res, e.status, jsonError(e), {
           'content-type': 'application/x-amz-json-1.0',
           'x-amzn-requestid': requestId,
-          'x-amzn-query-error': `${e.queryCode};${e.fault}`,
+          ...(e.queryCompatible ? { 'x-amzn-query-error': `${e.queryCode};${e.fault}` } : {}),
         });
       } else {
         send(res, e.status, queryError(e, requestId), {
@@ -230,6 +222,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     async close() {
       closed = true;
+      moveTasks.stopAll();
       for (const q of queues.values()) q.wake();
       if (server) {
         const s = server;

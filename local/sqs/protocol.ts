@@ -268,7 +268,7 @@ export function queryError(err: SqsError, requestId: string): string {
 }
 
 export function jsonError(err: SqsError): string {
-  return JSON.stringify({ __type: `com.amazonaws.sqs#${err.code}`, message: err.message });
+  return JSON.stringify({ __type: `${err.namespace}#${err.code}`, message: err.message });
 }
 
 export { SqsError };

@@ -39,6 +39,10 @@ export interface StoredMessage {
   senderId: string;
   deleted: boolean;
   traceHeader?: string;
+  /** When the latest receive took it: visibility can reach at most 12 hours past this. */
+  receivedAt?: number;
+  /** The queue SQS dead-lettered it from (DeadLetterQueueSourceArn). */
+  deadLetterSourceArn?: string;
 }
 
 export const QUEUE_ATTRIBUTE_DEFAULTS: Record<string, string> = {
@@ -369,6 +373,7 @@ export class Queue {
       if (m.receipt) this.byReceipt.delete(m.receipt);
       m.receiveCount++;
       if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
+      m.receivedAt = now;
       m.receipt = `${Buffer.from(`${this.name}\u0000${m.key}\u0000${randomUUID()}`).toString('base64url')}`;
       m.availableAt = now + opts.visibilityTimeout * 1000;
       this.byReceipt.set(m.receipt, m);
@@ -458,6 +463,10 @@ export class Queue {
     const m = this.byHandle(handle);
     // A stale handle of a message already deleted or received again: AWS answers success.
     if (!m || m.deleted) return;
+    // FIFO keeps order by refusing a delete once the message could be someone else's.
+    if (this.fifo && m.availableAt <= this.clock.now()) {
+      throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
+    }
     if (!this.fifo && dice.roll('survivingCopyRate', faults.survivingCopyRate)) {
       // The host holding one copy missed the delete: that copy comes back once the visibility
       // timeout of this receive ends.
@@ -471,7 +480,22 @@ export class Queue {
   changeVisibility(handle: string, timeoutSeconds: number): void {
     const m = this.byHandle(handle);
     const now = this.clock.now();
-    if (!m || m.deleted || m.availableAt <= now) throw errors.messageNotInflight();
+    if (!m || m.deleted) {
+      throw errors.invalidValue(
+        'ReceiptHandle',
+        handle,
+        'Message does not exist or is not available for visibility timeout change.',
+      );
+    }
+    // AWS accepts a change through a handle whose visibility timeout has passed, and ignores it.
+    if (m.availableAt <= now) return;
+    if (now + timeoutSeconds * 1000 - (m.receivedAt ?? now) > LIMITS.maxVisibilitySeconds * 1000) {
+      throw errors.invalidValue(
+        'VisibilityTimeout',
+        timeoutSeconds,
+        `Total VisibilityTimeout for the message is beyond the limit [${LIMITS.maxVisibilitySeconds} seconds].`,
+      );
+    }
     m.availableAt = now + timeoutSeconds * 1000;
     if (timeoutSeconds === 0) this.wake();
   }

@@ -36,3 +36,60 @@ export async function startEmulator(
     },
   };
 }
+
+export interface RawAnswer {
+  status: number;
+  /** JSON: `__type` without its namespace; Query: the XML `<Code>`. */
+  type: string;
+  /** JSON: the `x-amzn-query-error` code; Query: the XML `<Code>`. */
+  queryCode: string;
+  message: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * One request as a hand-written client sends it, so a test can send what the SDK's types
+ * forbid: AWS JSON 1.0 with any JSON body.
+ */
+export async function callJson(url: string, action: string, body: unknown): Promise<RawAnswer> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `AmazonSQS.${action}`,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  const type = String(parsed.__type ?? '').replace(/^.*#/, '');
+  return {
+    status: res.status,
+    type,
+    queryCode: (res.headers.get('x-amzn-query-error') ?? '').split(';')[0] ?? '',
+    message: String(parsed.message ?? ''),
+    body: parsed,
+  };
+}
+
+/** The Query protocol (form POST, XML answers): what the AWS CLI v2 from Debian sends. */
+export async function callQuery(
+  url: string,
+  params: Record<string, string> | [string, string][],
+): Promise<RawAnswer & { xml: string }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(params).toString(),
+  });
+  const xml = await res.text();
+  const code = /<Code>([^<]*)<\/Code>/.exec(xml)?.[1] ?? '';
+  return {
+    status: res.status,
+    type: code,
+    queryCode: code,
+    message: /<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? '',
+    body: {},
+    xml,
+  };
+}

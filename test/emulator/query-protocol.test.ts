@@ -66,7 +66,9 @@ describe('Query protocol (form POST, XML)', () => {
         const text = await res.text();
         expect([200, 400]).toContain(res.status);
         if (res.status === 400)
-          expect(text).toMatch(json ? /"__type":"com\.amazonaws\.sqs#/ : /<Code>/);
+          expect(text).toMatch(
+            json ? /"__type":"com\.amazon(aws\.sqs|\.coral\.service)#/ : /<Code>/,
+          );
       }),
       { numRuns: 150, seed: 42 },
     );

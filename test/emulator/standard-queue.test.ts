@@ -194,19 +194,28 @@ describe('standard queue (faults off)', () => {
     const third = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: src! }));
     expect(third.Messages ?? []).toHaveLength(0);
     const inDlq = await h.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: dlqUrl!, VisibilityTimeout: 0 }),
+      new ReceiveMessageCommand({
+        QueueUrl: dlqUrl!,
+        VisibilityTimeout: 0,
+        MessageSystemAttributeNames: ['DeadLetterQueueSourceArn'],
+      }),
     );
     expect(inDlq.Messages?.[0]?.Body).toBe('poison');
+    expect(inDlq.Messages?.[0]?.Attributes?.DeadLetterQueueSourceArn).toBe(
+      'arn:aws:sqs:us-east-1:000000000000:with-dlq',
+    );
 
     const { StartMessageMoveTaskCommand } = await import('@aws-sdk/client-sqs');
     await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+    // The task runs asynchronously, as on AWS: a long poll waits for the moved message.
     const back = await h.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: src!,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        WaitTimeSeconds: 5,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'DeadLetterQueueSourceArn'],
       }),
     );
     expect(back.Messages?.[0]?.Body).toBe('poison');
-    expect(back.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+    expect(back.Messages?.[0]?.Attributes).toEqual({ ApproximateReceiveCount: '1' });
   });
 });

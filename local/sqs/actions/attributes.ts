@@ -1,7 +1,6 @@
 import { errors } from '../errors';
 import { LIMITS, type Queue } from '../queue';
-import { type Action, type Context, queueByArn, queueFromUrl } from './context';
-import { stringMap } from './params';
+import { action, type Context, queueByArn, queueFromUrl } from './context';
 
 /** Queue attributes: read, set, and the rules (AWS's ranges) a CreateQueue shares. */
 
@@ -29,14 +28,110 @@ function intAttr(name: string, value: string, min: number, max: number): void {
   }
 }
 
-/** Validates attributes a CreateQueue or SetQueueAttributes sets (AWS's ranges). */
+function boolAttr(name: string, value: string): void {
+  if (value !== 'true' && value !== 'false') {
+    throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+  }
+}
+
+/** A policy attribute's JSON: an object, or AWS's InvalidParameterValue for the attribute. */
+function jsonMap(name: string, value: string, reason: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw errors.invalidValue(name, value, reason);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw errors.invalidValue(name, value, reason);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export interface RedrivePolicy {
+  deadLetterTargetArn: string;
+  maxReceiveCount: number;
+}
+
+function parseRedrivePolicy(value: string): RedrivePolicy {
+  const p = jsonMap('RedrivePolicy', value, 'Redrive policy is not a valid JSON map.');
+  if (typeof p.deadLetterTargetArn !== 'string' || p.deadLetterTargetArn === '') {
+    throw errors.invalidValue(
+      'RedrivePolicy',
+      value,
+      'Redrive policy does not contain mandatory attribute: deadLetterTargetArn.',
+    );
+  }
+  // AWS documents maxReceiveCount as a number and accepts it as a string too.
+  const raw = p.maxReceiveCount;
+  const max = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000) {
+    throw errors.invalidValue(
+      'RedrivePolicy',
+      value,
+      `Invalid value for maxReceiveCount: ${String(raw)}, valid values are from 1 to 1000 both inclusive.`,
+    );
+  }
+  return { deadLetterTargetArn: p.deadLetterTargetArn, maxReceiveCount: max };
+}
+
+interface RedriveAllowPolicy {
+  redrivePermission: 'allowAll' | 'denyAll' | 'byQueue';
+  sourceQueueArns?: string[];
+}
+
+function parseRedriveAllowPolicy(value: string): RedriveAllowPolicy {
+  const p = jsonMap('RedriveAllowPolicy', value, 'Redrive allow policy is not a valid JSON map.');
+  const permission = p.redrivePermission;
+  if (permission !== 'allowAll' && permission !== 'denyAll' && permission !== 'byQueue') {
+    throw errors.invalidValue(
+      'RedriveAllowPolicy',
+      value,
+      'redrivePermission must be one of allowAll, denyAll, byQueue.',
+    );
+  }
+  const arns = p.sourceQueueArns;
+  if (permission === 'byQueue') {
+    if (
+      !Array.isArray(arns) ||
+      arns.length === 0 ||
+      arns.length > 10 ||
+      !arns.every((a) => typeof a === 'string')
+    ) {
+      throw errors.invalidValue(
+        'RedriveAllowPolicy',
+        value,
+        'byQueue needs sourceQueueArns: 1 to 10 queue ARNs.',
+      );
+    }
+    return { redrivePermission: permission, sourceQueueArns: arns as string[] };
+  }
+  if (arns !== undefined) {
+    throw errors.invalidValue(
+      'RedriveAllowPolicy',
+      value,
+      'sourceQueueArns is only allowed with redrivePermission byQueue.',
+    );
+  }
+  return { redrivePermission: permission };
+}
+
+/** Attributes that an empty value removes. */
+const REMOVABLE = new Set(['RedrivePolicy', 'RedriveAllowPolicy', 'Policy']);
+
+/**
+ * Validates attributes a CreateQueue or SetQueueAttributes sets, with AWS's ranges and errors:
+ * a FIFO-only attribute on a standard queue is an unknown attribute, a value out of range is
+ * InvalidAttributeValue, a policy that is not a JSON map is InvalidParameterValue.
+ */
 export function validateQueueAttributes(
   attrs: Record<string, string>,
   fifo: boolean,
   creating: boolean,
 ): void {
   for (const [name, value] of Object.entries(attrs)) {
-    if (!SETTABLE.has(name)) throw errors.invalidAttributeName(name);
+    if (!SETTABLE.has(name)) throw errors.unknownAttribute(name);
+    if (REMOVABLE.has(name) && value === '') continue;
     switch (name) {
       case 'DelaySeconds':
         intAttr(name, value, 0, LIMITS.maxDelaySeconds);
@@ -57,114 +152,113 @@ export function validateQueueAttributes(
         intAttr(name, value, 60, 86_400);
         break;
       case 'FifoQueue':
-        if (!creating) throw errors.invalidAttributeName(name);
-        if (value !== 'true' && value !== 'false')
-          throw errors.invalidAttributeValue('Invalid value for the parameter FifoQueue.');
+        if (!fifo) throw errors.unknownAttribute(name);
+        if (value !== 'true') {
+          throw errors.invalidAttributeValue(
+            creating
+              ? 'Invalid value for the parameter FifoQueue.'
+              : 'Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.',
+          );
+        }
         break;
       case 'ContentBasedDeduplication':
+        if (!fifo) throw errors.unknownAttribute(name);
+        boolAttr(name, value);
+        break;
       case 'SqsManagedSseEnabled':
-        if (value !== 'true' && value !== 'false')
-          throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
-        if (name === 'ContentBasedDeduplication' && !fifo) throw errors.invalidAttributeName(name);
+        boolAttr(name, value);
         break;
       case 'DeduplicationScope':
-        if (!fifo) throw errors.invalidAttributeName(name);
+        if (!fifo) {
+          throw errors.invalidAttributeName(
+            'You can specify the DeduplicationScope only when FifoQueue is set to true.',
+          );
+        }
         if (value !== 'queue' && value !== 'messageGroup')
           throw errors.invalidAttributeValue('Invalid value for the parameter DeduplicationScope.');
         break;
       case 'FifoThroughputLimit':
-        if (!fifo) throw errors.invalidAttributeName(name);
+        if (!fifo) {
+          throw errors.invalidAttributeName(
+            'You can specify the FifoThroughputLimit only when FifoQueue is set to true.',
+          );
+        }
         if (value !== 'perQueue' && value !== 'perMessageGroupId')
           throw errors.invalidAttributeValue(
             'Invalid value for the parameter FifoThroughputLimit.',
           );
         break;
-      case 'RedrivePolicy': {
-        if (value === '') break;
-        let p: { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
+      case 'RedrivePolicy':
+        parseRedrivePolicy(value);
+        break;
+      case 'RedriveAllowPolicy':
+        parseRedriveAllowPolicy(value);
+        break;
+      case 'Policy':
         try {
-          p = JSON.parse(value);
+          const policy = JSON.parse(value) as unknown;
+          if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw policy;
         } catch {
-          throw errors.invalidAttributeValue(
-            'Invalid value for the parameter RedrivePolicy. Reason: Redrive policy is not a valid JSON map.',
-          );
-        }
-        const max = Number(p.maxReceiveCount);
-        if (
-          typeof p.deadLetterTargetArn !== 'string' ||
-          !Number.isInteger(max) ||
-          max < 1 ||
-          max > 1000
-        ) {
-          throw errors.invalidAttributeValue(
-            'Value for parameter RedrivePolicy is invalid. Reason: Redrive policy must have deadLetterTargetArn and maxReceiveCount between 1 and 1000.',
-          );
+          throw errors.invalidAttributeValue('Invalid value for the parameter Policy.');
         }
         break;
-      }
-      case 'RedriveAllowPolicy': {
-        let p: { redrivePermission?: unknown; sourceQueueArns?: unknown };
-        try {
-          p = JSON.parse(value);
-        } catch {
-          throw errors.invalidAttributeValue(
-            'Invalid value for the parameter RedriveAllowPolicy. Reason: not a valid JSON map.',
-          );
-        }
-        if (!['allowAll', 'denyAll', 'byQueue'].includes(String(p.redrivePermission))) {
-          throw errors.invalidAttributeValue(
-            'Value for parameter RedriveAllowPolicy is invalid. Reason: redrivePermission must be allowAll, denyAll or byQueue.',
-          );
-        }
-        if (
-          p.redrivePermission === 'byQueue' &&
-          (!Array.isArray(p.sourceQueueArns) ||
-            p.sourceQueueArns.length === 0 ||
-            p.sourceQueueArns.length > 10)
-        ) {
-          throw errors.invalidAttributeValue(
-            'Value for parameter RedriveAllowPolicy is invalid. Reason: byQueue needs 1 to 10 sourceQueueArns.',
-          );
-        }
-        break;
-      }
       default:
         break;
     }
   }
 }
 
-/** The DLQ a RedrivePolicy names must exist, be of the same type, and allow this source. */
-export function checkRedriveTarget(ctx: Context, q: Queue, attrs: Record<string, string>): void {
-  if (!attrs.RedrivePolicy) return;
-  const p = JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn: string };
-  const dlq = queueByArn(ctx, p.deadLetterTargetArn);
-  if (!dlq)
-    throw errors.invalidParameter(
-      'Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.',
-    );
-  if (dlq.fifo !== q.fifo) {
-    throw errors.invalidParameter(
-      'Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.',
+/**
+ * The DLQ a RedrivePolicy names must exist, be of the source's type, and allow the source by its
+ * RedriveAllowPolicy. `source` may be a queue still being created.
+ */
+export function checkRedriveTarget(
+  ctx: Context,
+  source: { fifo: boolean; arn: string },
+  attrs: Record<string, string>,
+): void {
+  const value = attrs.RedrivePolicy;
+  if (!value) return;
+  const dlq = queueByArn(ctx, parseRedrivePolicy(value).deadLetterTargetArn);
+  if (!dlq) {
+    throw errors.invalidValue('RedrivePolicy', value, 'Dead letter target does not exist.');
+  }
+  if (dlq.fifo !== source.fifo) {
+    throw errors.invalidValue(
+      'RedrivePolicy',
+      value,
+      'Dead-letter queue must be same type of queue as the source.',
     );
   }
   const allow = dlq.attributes.RedriveAllowPolicy
-    ? (JSON.parse(dlq.attributes.RedriveAllowPolicy) as {
-        redrivePermission: string;
-        sourceQueueArns?: string[];
-      })
+    ? parseRedriveAllowPolicy(dlq.attributes.RedriveAllowPolicy)
     : undefined;
   if (
     allow?.redrivePermission === 'denyAll' ||
-    (allow?.redrivePermission === 'byQueue' && !allow.sourceQueueArns?.includes(q.arn))
+    (allow?.redrivePermission === 'byQueue' && !allow.sourceQueueArns?.includes(source.arn))
   ) {
-    throw errors.invalidParameter(
-      'Value for parameter RedriveAllowPolicy is invalid. Reason: Queue is not allowed by the dead-letter queue RedriveAllowPolicy.',
+    throw errors.invalidValue(
+      'RedrivePolicy',
+      value,
+      'Queue is not allowed by the dead-letter queue RedriveAllowPolicy.',
     );
   }
 }
 
+/** Attribute names GetQueueAttributes knows; those a queue has no value for are left out. */
+const READABLE = new Set([
+  ...SETTABLE,
+  'All',
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'CreatedTimestamp',
+  'LastModifiedTimestamp',
+  'QueueArn',
+]);
+
 function queueAttributes(q: Queue, names: string[]): Record<string, string> {
+  if (names.length === 0) return {};
   const counts = q.counts();
   const all: Record<string, string> = {
     ...q.attributes,
@@ -175,47 +269,42 @@ function queueAttributes(q: Queue, names: string[]): Record<string, string> {
     LastModifiedTimestamp: String(Math.floor(q.lastModifiedAt / 1000)),
     QueueArn: q.arn,
   };
-  if (names.length === 0) return {};
   if (names.includes('All')) return all;
   const out: Record<string, string> = {};
-  for (const n of names) {
-    if (typeof n !== 'string') throw errors.invalidAttributeName(String(n));
-    if (Object.hasOwn(all, n)) out[n] = all[n]!;
-    else if (
-      ![
-        'Policy',
-        'RedrivePolicy',
-        'RedriveAllowPolicy',
-        'KmsMasterKeyId',
-        'KmsDataKeyReusePeriodSeconds',
-        'ContentBasedDeduplication',
-        'DeduplicationScope',
-        'FifoThroughputLimit',
-        'FifoQueue',
-        'SqsManagedSseEnabled',
-      ].includes(n)
-    ) {
-      throw errors.invalidAttributeName(n);
-    }
-  }
+  for (const n of names) if (Object.hasOwn(all, n)) out[n] = all[n]!;
   return out;
 }
 
-export const GetQueueAttributes: Action = (ctx, input) => {
-  const q = queueFromUrl(ctx, input);
-  const names = input.AttributeNames ?? [];
-  if (!Array.isArray(names)) throw errors.invalidParameter('AttributeNames must be a list.');
-  const attrs = queueAttributes(q, names);
-  return Object.keys(attrs).length ? { Attributes: attrs } : {};
-};
+export const GetQueueAttributes = action({
+  validate(ctx, p) {
+    const q = queueFromUrl(ctx, p);
+    const names = p.stringList('AttributeNames') ?? [];
+    for (const n of names) if (!READABLE.has(n)) throw errors.unknownAttribute(n);
+    return { q, names };
+  },
+  run(_ctx, { q, names }) {
+    const attrs = queueAttributes(q, names);
+    return Object.keys(attrs).length ? { Attributes: attrs } : {};
+  },
+});
 
-export const SetQueueAttributes: Action = (ctx, input) => {
-  const q = queueFromUrl(ctx, input);
-  const attrs = stringMap(input.Attributes, 'Attributes');
-  validateQueueAttributes(attrs, q.fifo, false);
-  checkRedriveTarget(ctx, q, attrs);
-  Object.assign(q.attributes, attrs);
-  if (attrs.RedrivePolicy === '') delete q.attributes.RedrivePolicy;
-  q.lastModifiedAt = ctx.clock.now();
-  return {};
-};
+export const SetQueueAttributes = action({
+  validate(ctx, p) {
+    const q = queueFromUrl(ctx, p);
+    const attrs = p.stringMap('Attributes');
+    if (attrs === undefined || Object.keys(attrs).length === 0) {
+      throw errors.missingParameter('Attributes');
+    }
+    validateQueueAttributes(attrs, q.fifo, false);
+    checkRedriveTarget(ctx, q, attrs);
+    return { q, attrs };
+  },
+  run(ctx, { q, attrs }) {
+    for (const [name, value] of Object.entries(attrs)) {
+      if (REMOVABLE.has(name) && value === '') delete q.attributes[name];
+      else q.attributes[name] = value;
+    }
+    q.lastModifiedAt = ctx.clock.now();
+    return {};
+  },
+});

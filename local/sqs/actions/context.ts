@@ -2,10 +2,10 @@ import type { Clock } from '../clock';
 import { errors } from '../errors';
 import type { FaultConfig, FaultDice } from '../faults';
 import type { Queue } from '../queue';
-import type { MoveTask } from './move-tasks';
-import { str } from './params';
+import type { MoveTasks } from './move-tasks';
+import type { Params } from './params';
 
-// biome-ignore lint/suspicious/noExplicitAny: requests are untyped JSON, validated field by field.
+// biome-ignore lint/suspicious/noExplicitAny: requests are untyped JSON, read by Params.
 export type Input = Record<string, any>;
 export type Output = Record<string, unknown>;
 
@@ -19,11 +19,23 @@ export interface Context {
   queues: Map<string, Queue>;
   /** Origin of the request (`http://host:port`), for queue URLs. */
   origin: string;
-  moveTasks: Map<string, MoveTask>;
+  moveTasks: MoveTasks;
   closed: () => boolean;
 }
 
-export type Action = (ctx: Context, input: Input) => Output | Promise<Output>;
+/**
+ * One SQS action in two steps, so that a request that fails changes nothing: `validate` reads
+ * every parameter and checks it against the queue as it is (throwing AWS's error) and changes
+ * nothing; `run` applies the validated request. The dispatcher calls them in that order.
+ */
+export interface ActionSpec<R> {
+  validate(ctx: Context, p: Params): R;
+  run(ctx: Context, request: R): Output | Promise<Output>;
+}
+
+export type Action = ActionSpec<unknown>;
+
+export const action = <R>(spec: ActionSpec<R>): Action => spec as Action;
 
 /** Queue name by URL: a client sends the same few URLs on every request. */
 const nameByUrl = new Map<string, string>();
@@ -38,9 +50,9 @@ function queueName(url: string): string {
   return name;
 }
 
-export function queueFromUrl(ctx: Context, input: Input): Queue {
-  const name = queueName(str(input, 'QueueUrl')!);
-  const q = ctx.queues.get(name);
+/** The queue a request's QueueUrl names (any URL ending in the queue's name). */
+export function queueFromUrl(ctx: Context, p: Params): Queue {
+  const q = ctx.queues.get(queueName(p.requiredString('QueueUrl')));
   if (!q) throw errors.queueDoesNotExist();
   return q;
 }

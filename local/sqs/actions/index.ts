@@ -19,7 +19,8 @@ import {
 } from './visibility';
 
 export type { Action, Context, Input, Output } from './context';
-export { clientGone } from './receive';
+export { MoveTasks } from './move-tasks';
+export { Params, type Protocol } from './params';
 
 /**
  * Every SQS action by its wire name. One file per family of operations (dynalite's

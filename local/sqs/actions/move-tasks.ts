@@ -1,106 +1,246 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors';
-import type { Queue } from '../queue';
-import { type Action, queueByArn, queueFromUrl, queueUrl } from './context';
-import { int, str } from './params';
+import type { Queue, StoredMessage } from '../queue';
+import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl } from './context';
 
-/** Dead-letter queues: which queues feed one, and message move tasks (redrive) out of it. */
+/**
+ * Dead-letter queues: which queues feed one, and message move tasks (redrive) out of one. A task
+ * runs as on AWS: asynchronously, RUNNING until it has moved the messages the DLQ held when it
+ * started (then COMPLETED), at up to MaxNumberOfMessagesPerSecond on the emulator's clock, until
+ * cancelled (CANCELLED) or until its destination disappears (FAILED).
+ */
+
+export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
 
 export interface MoveTask {
-  TaskHandle: string;
-  Status: 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
-  SourceArn: string;
-  DestinationArn?: string;
-  MaxNumberOfMessagesPerSecond?: number;
-  ApproximateNumberOfMessagesMoved: number;
-  ApproximateNumberOfMessagesToMove: number;
-  StartedTimestamp: number;
+  taskId: string;
+  handle: string;
+  status: MoveTaskStatus;
+  sourceArn: string;
+  destinationArn?: string;
+  rate?: number;
+  moved: number;
+  toMove: number;
+  startedAt: number;
+  failureReason?: string;
+  /** Stops the task's timers; set while it runs. */
+  stop?: () => void;
 }
 
-export const ListDeadLetterSourceQueues: Action = (ctx, input) => {
-  const dlq = queueFromUrl(ctx, input);
-  const urls = [...ctx.queues.values()]
-    .filter((q) => q.redrivePolicy()?.deadLetterTargetArn === dlq.arn)
-    .map((q) => queueUrl(ctx, q));
-  return { queueUrls: urls };
-};
+/** AWS lists the 10 most recent tasks of a source; older ones are forgotten. */
+const KEPT_PER_SOURCE = 10;
 
-export const StartMessageMoveTask: Action = (ctx, input) => {
-  const sourceArn = str(input, 'SourceArn')!;
-  const source = queueByArn(ctx, sourceArn);
-  if (!source)
-    throw errors.resourceNotFound(
-      'The resource that you specified for the SourceArn parameter does not exist.',
-    );
-  const isDlq = [...ctx.queues.values()].some(
-    (q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn,
+export class MoveTasks {
+  private readonly tasks = new Map<string, MoveTask>();
+
+  get(taskId: string): MoveTask | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  /** A source's tasks, newest first. */
+  forSource(sourceArn: string): MoveTask[] {
+    return [...this.tasks.values()].filter((t) => t.sourceArn === sourceArn).reverse();
+  }
+
+  add(task: MoveTask): void {
+    this.tasks.set(task.taskId, task);
+    for (const old of this.forSource(task.sourceArn).slice(KEPT_PER_SOURCE)) {
+      this.tasks.delete(old.taskId);
+    }
+  }
+
+  /** Stops every running task's timers (the emulator is closing). */
+  stopAll(): void {
+    for (const t of this.tasks.values()) t.stop?.();
+  }
+}
+
+const encodeHandle = (taskId: string, sourceArn: string): string =>
+  Buffer.from(JSON.stringify({ taskId, sourceArn })).toString('base64');
+
+function decodeHandle(handle: string): { taskId: string; sourceArn: string } | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(handle, 'base64').toString('utf8')) as unknown;
+    if (typeof v !== 'object' || v === null) return undefined;
+    const { taskId, sourceArn } = v as Record<string, unknown>;
+    return typeof taskId === 'string' && typeof sourceArn === 'string'
+      ? { taskId, sourceArn }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sourcesOf = (ctx: Context, dlq: Queue): Queue[] =>
+  [...ctx.queues.values()].filter((q) => q.redrivePolicy()?.deadLetterTargetArn === dlq.arn);
+
+const sourceArnMissing = () =>
+  errors.resourceNotFound(
+    "The resource that you specified for the SourceArn parameter doesn't exist.",
   );
-  if (!isDlq)
-    throw errors.invalidParameter('Source queue must be configured as a Dead Letter Queue.');
-  const destArn = str(input, 'DestinationArn', false);
-  const rate = int(input, 'MaxNumberOfMessagesPerSecond', 1, 500);
-  if (
-    [...ctx.moveTasks.values()].some((t) => t.SourceArn === sourceArn && t.Status === 'RUNNING')
-  ) {
-    throw errors.unsupported(
-      'There is already a task running. Only one active task is allowed for a source queue arn at a given time.',
-    );
-  }
-  let dest: Queue | undefined;
-  if (destArn) {
-    dest = queueByArn(ctx, destArn);
-    if (!dest)
-      throw errors.resourceNotFound(
-        'The resource that you specified for the DestinationArn parameter does not exist.',
-      );
-  }
-  const handle = Buffer.from(JSON.stringify({ taskId: randomUUID(), sourceArn })).toString(
-    'base64',
-  );
-  const moved = source.drainAvailable();
-  let count = 0;
-  for (const m of moved) {
-    // Without a destination, each message returns to the queue it was dead-lettered from.
-    const target =
-      dest ??
-      [...ctx.queues.values()].find((q) => q.redrivePolicy()?.deadLetterTargetArn === source.arn);
-    if (!target) continue;
-    target.adopt(m, true);
-    count++;
-  }
-  const task: MoveTask = {
-    TaskHandle: handle,
-    Status: 'COMPLETED',
-    SourceArn: sourceArn,
-    ...(destArn ? { DestinationArn: destArn } : {}),
-    ...(rate ? { MaxNumberOfMessagesPerSecond: rate } : {}),
-    ApproximateNumberOfMessagesMoved: count,
-    ApproximateNumberOfMessagesToMove: count,
-    StartedTimestamp: ctx.clock.now(),
+
+export const ListDeadLetterSourceQueues = action({
+  validate: (ctx, p) => queueFromUrl(ctx, p),
+  run: (ctx, dlq) => ({ queueUrls: sourcesOf(ctx, dlq).map((q) => queueUrl(ctx, q)) }),
+});
+
+/** Moves what is due now; ends the task when it has moved all or the DLQ has nothing left. */
+function step(ctx: Context, task: MoveTask): void {
+  if (task.status !== 'RUNNING') return;
+  const end = (status: MoveTaskStatus, failureReason?: string) => {
+    task.status = status;
+    if (failureReason) task.failureReason = failureReason;
+    task.stop?.();
+    delete task.stop;
   };
-  ctx.moveTasks.set(handle, task);
-  return { TaskHandle: handle };
-};
+  const source = queueByArn(ctx, task.sourceArn);
+  if (!source) {
+    end('FAILED', 'AWS.SimpleQueueService.NonExistentQueue');
+    return;
+  }
+  const elapsedSeconds = (ctx.clock.now() - task.startedAt) / 1000;
+  const due = task.rate
+    ? Math.min(task.toMove, Math.floor(task.rate * elapsedSeconds) + 1)
+    : task.toMove;
+  while (task.moved < due) {
+    const [m] = source.drainAvailable(1);
+    if (!m) {
+      end('COMPLETED');
+      return;
+    }
+    const { deadLetterSourceArn, ...message } = m;
+    // Without a destination, each message goes back to the queue it was dead-lettered from.
+    const target = task.destinationArn
+      ? queueByArn(ctx, task.destinationArn)
+      : ((deadLetterSourceArn && queueByArn(ctx, deadLetterSourceArn)) ??
+        sourcesOf(ctx, source)[0]);
+    if (!target) {
+      source.adopt(m, false);
+      end('FAILED', 'AWS.SimpleQueueService.NonExistentQueue');
+      return;
+    }
+    target.adopt(message as StoredMessage, true);
+    task.moved++;
+  }
+  if (task.moved >= task.toMove) end('COMPLETED');
+}
 
-export const ListMessageMoveTasks: Action = (ctx, input) => {
-  const sourceArn = str(input, 'SourceArn')!;
-  if (!queueByArn(ctx, sourceArn))
-    throw errors.resourceNotFound(
-      'The resource that you specified for the SourceArn parameter does not exist.',
+/** Runs a task: a step now, then one per message interval and whenever the clock is moved. */
+function runTask(ctx: Context, task: MoveTask): void {
+  const intervalMs = task.rate ? Math.max(1, Math.floor(1000 / task.rate)) : 0;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    step(ctx, task);
+    if (task.status === 'RUNNING') {
+      timer = setTimeout(tick, intervalMs);
+      timer.unref();
+    }
+  };
+  const offClock = ctx.clock.onAdvance(() => step(ctx, task));
+  task.stop = () => {
+    clearTimeout(timer);
+    offClock();
+  };
+  timer = setTimeout(tick, 0);
+  timer.unref();
+}
+
+export const StartMessageMoveTask = action({
+  validate(ctx, p) {
+    const sourceArn = p.requiredString('SourceArn');
+    const source = queueByArn(ctx, sourceArn);
+    if (!source) throw sourceArnMissing();
+    if (sourcesOf(ctx, source).length === 0) {
+      throw errors.invalidParameter('Source queue must be configured as a Dead Letter Queue.');
+    }
+    const destinationArn = p.string('DestinationArn');
+    if (destinationArn !== undefined && !queueByArn(ctx, destinationArn)) {
+      throw errors.resourceNotFound(
+        "The resource that you specified for the DestinationArn parameter doesn't exist.",
+      );
+    }
+    const rate = p.int(
+      'MaxNumberOfMessagesPerSecond',
+      1,
+      500,
+      'MaxNumberOfMessagesPerSecond must be between 1 and 500.',
     );
-  const max = int(input, 'MaxResults', 1, 10) ?? 1;
-  const tasks = [...ctx.moveTasks.values()]
-    .filter((t) => t.SourceArn === sourceArn)
-    .reverse()
-    .slice(0, max);
-  return { Results: tasks.map((t) => ({ ...t })) };
-};
+    if (ctx.moveTasks.forSource(sourceArn).some((t) => t.status === 'RUNNING')) {
+      throw errors.invalidParameter(
+        'There is already a task running. Only one active task is allowed for a source queue arn at a given time.',
+      );
+    }
+    return { source, sourceArn, destinationArn, rate };
+  },
+  run(ctx, { source, sourceArn, destinationArn, rate }) {
+    const taskId = randomUUID();
+    const task: MoveTask = {
+      taskId,
+      handle: encodeHandle(taskId, sourceArn),
+      status: 'RUNNING',
+      sourceArn,
+      ...(destinationArn !== undefined ? { destinationArn } : {}),
+      ...(rate !== undefined ? { rate } : {}),
+      moved: 0,
+      // AWS counts the messages to move when the task starts.
+      toMove: source.counts().visible,
+      startedAt: ctx.clock.now(),
+    };
+    ctx.moveTasks.add(task);
+    runTask(ctx, task);
+    return { TaskHandle: task.handle };
+  },
+});
 
-export const CancelMessageMoveTask: Action = (ctx, input) => {
-  const handle = str(input, 'TaskHandle')!;
-  const task = ctx.moveTasks.get(handle);
-  if (!task) throw errors.resourceNotFound('Task does not exist.');
-  if (task.Status !== 'RUNNING') throw errors.unsupported('Only active tasks can be cancelled.');
-  task.Status = 'CANCELLED';
-  return { ApproximateNumberOfMessagesMoved: task.ApproximateNumberOfMessagesMoved };
-};
+function render(t: MoveTask): Output {
+  return {
+    // Only a running task has a handle to cancel it by.
+    ...(t.status === 'RUNNING' ? { TaskHandle: t.handle } : {}),
+    Status: t.status,
+    SourceArn: t.sourceArn,
+    ...(t.destinationArn !== undefined ? { DestinationArn: t.destinationArn } : {}),
+    ...(t.rate !== undefined ? { MaxNumberOfMessagesPerSecond: t.rate } : {}),
+    ApproximateNumberOfMessagesMoved: t.moved,
+    ApproximateNumberOfMessagesToMove: t.toMove,
+    ...(t.failureReason !== undefined ? { FailureReason: t.failureReason } : {}),
+    StartedTimestamp: t.startedAt,
+  };
+}
+
+export const ListMessageMoveTasks = action({
+  validate(ctx, p) {
+    const sourceArn = p.requiredString('SourceArn');
+    if (!queueByArn(ctx, sourceArn)) throw sourceArnMissing();
+    const max =
+      p.int('MaxResults', 1, 10, 'You must enter a number that is between 1 and 10.') ?? 1;
+    return { sourceArn, max };
+  },
+  run: (ctx, { sourceArn, max }) => ({
+    Results: ctx.moveTasks.forSource(sourceArn).slice(0, max).map(render),
+  }),
+});
+
+export const CancelMessageMoveTask = action({
+  validate(ctx, p) {
+    const handle = p.requiredString('TaskHandle');
+    const decoded = decodeHandle(handle);
+    if (!decoded) throw errors.invalidParameter('Value for parameter TaskHandle is invalid.');
+    if (!queueByArn(ctx, decoded.sourceArn)) throw sourceArnMissing();
+    const task = ctx.moveTasks.get(decoded.taskId);
+    if (!task || task.sourceArn !== decoded.sourceArn) {
+      throw errors.resourceNotFound('Task does not exist.');
+    }
+    if (task.status !== 'RUNNING') {
+      throw errors.invalidParameter(
+        `Only a RUNNING task can be cancelled; this one is ${task.status}.`,
+      );
+    }
+    return task;
+  },
+  run(_ctx, task) {
+    task.status = 'CANCELLED';
+    task.stop?.();
+    delete task.stop;
+    return { ApproximateNumberOfMessagesMoved: task.moved };
+  },
+});

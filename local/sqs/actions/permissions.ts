@@ -1,13 +1,14 @@
-import { type Action, queueFromUrl } from './context';
+import { action, queueFromUrl } from './context';
 
 /** Queue policies: accepted for a queue that exists, never enforced (no IAM locally). */
 
-export const AddPermission: Action = (ctx, input) => {
-  queueFromUrl(ctx, input);
-  return {};
-};
+const accepted = action({
+  validate(ctx, p) {
+    queueFromUrl(ctx, p);
+    p.requiredString('Label');
+  },
+  run: () => ({}),
+});
 
-export const RemovePermission: Action = (ctx, input) => {
-  queueFromUrl(ctx, input);
-  return {};
-};
+export const AddPermission = accepted;
+export const RemovePermission = accepted;

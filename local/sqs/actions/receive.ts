@@ -1,15 +1,7 @@
 import { errors } from '../errors';
 import { dict } from '../protocol';
 import { LIMITS, type Queue, type StoredMessage } from '../queue';
-import {
-  type Action,
-  type Context,
-  type Input,
-  type Output,
-  queueByArn,
-  queueFromUrl,
-} from './context';
-import { int, str } from './params';
+import { action, type Context, type Output, queueByArn, queueFromUrl } from './context';
 
 /** ReceiveMessage: long polling, system and message attribute selection, redrive to the DLQ. */
 
@@ -25,22 +17,38 @@ const SYSTEM_ATTRIBUTES = [
   'DeadLetterQueueSourceArn',
 ];
 
-/**
- * Tells a long poll that its client has gone (the connection closed): it then stops waiting
- * and takes nothing, instead of marking messages in flight for a receiver that will never see
- * them, which would hide them for a whole visibility timeout. Set by the HTTP layer per request.
- */
-export const clientGone = new WeakMap<Input, () => boolean>();
+/** Queue attribute names AWS also takes in a receive's (deprecated) AttributeNames. */
+const QUEUE_ATTRIBUTE_NAMES = new Set([
+  'All',
+  'Policy',
+  'VisibilityTimeout',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'CreatedTimestamp',
+  'LastModifiedTimestamp',
+  'QueueArn',
+  'ApproximateNumberOfMessagesDelayed',
+  'DelaySeconds',
+  'ReceiveMessageWaitTimeSeconds',
+  'RedrivePolicy',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+  'RedriveAllowPolicy',
+  'SqsManagedSseEnabled',
+]);
 
-function wantedSystemAttributes(input: Input): Set<string> {
-  const names = [...(input.AttributeNames ?? []), ...(input.MessageSystemAttributeNames ?? [])];
-  if (!Array.isArray(names)) throw errors.invalidParameter('AttributeNames must be a list.');
+function wantedSystemAttributes(names: string[]): Set<string> {
   const out = new Set<string>();
   for (const n of names) {
     if (n === 'All') for (const a of SYSTEM_ATTRIBUTES) out.add(a);
     else if (SYSTEM_ATTRIBUTES.includes(n)) out.add(n);
-    else if (!['ApproximateNumberOfMessages', 'QueueArn', 'VisibilityTimeout'].includes(n))
-      throw errors.invalidAttributeName(String(n));
+    else if (!QUEUE_ATTRIBUTE_NAMES.has(n)) throw errors.unknownAttribute(n);
   }
   return out;
 }
@@ -66,6 +74,7 @@ function renderMessage(
     put('MessageGroupId', m.groupId);
   }
   put('AWSTraceHeader', m.traceHeader);
+  put('DeadLetterQueueSourceArn', m.deadLetterSourceArn);
   const selected = dict<Output>();
   const all = wantedAttrs.includes('All') || wantedAttrs.includes('.*');
   for (const [name, a] of Object.entries(m.attributes)) {
@@ -99,59 +108,90 @@ function moveToDlq(ctx: Context, q: Queue): (m: StoredMessage) => boolean {
     const policy = q.redrivePolicy();
     const dlq = policy && queueByArn(ctx, policy.deadLetterTargetArn);
     if (!dlq) return false;
-    dlq.adopt({ ...m, attributes: m.attributes }, false);
+    dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, false);
     return true;
   };
 }
 
+const ATTEMPT_ID = /^[!-~]{1,128}$/;
+
 /** Long polling: answers as soon as a message is available or WaitTimeSeconds has passed. */
-export const ReceiveMessage: Action = async (ctx, input) => {
-  const q = queueFromUrl(ctx, input);
-  const gone = clientGone.get(input);
-  const max = int(input, 'MaxNumberOfMessages', 1, LIMITS.maxReceive) ?? 1;
-  const visibility =
-    int(input, 'VisibilityTimeout', 0, LIMITS.maxVisibilitySeconds) ?? q.num('VisibilityTimeout');
-  const wait =
-    int(input, 'WaitTimeSeconds', 0, LIMITS.maxWaitSeconds) ??
-    q.num('ReceiveMessageWaitTimeSeconds');
-  const attemptId = str(input, 'ReceiveRequestAttemptId', false);
-  const system = wantedSystemAttributes(input);
-  const wantedAttrs = input.MessageAttributeNames ?? [];
-  if (!Array.isArray(wantedAttrs))
-    throw errors.invalidParameter('MessageAttributeNames must be a list.');
-  const deadline = ctx.clock.now() + wait * 1000;
-  for (;;) {
-    if (gone?.()) return { Messages: [] };
-    const copies = q.receive({
-      max,
-      visibilityTimeout: visibility,
-      shortPoll: wait === 0,
-      ...(attemptId ? { attemptId } : {}),
-      faults: ctx.faults(),
-      dice: ctx.dice,
-      ...(q.attributes.RedrivePolicy ? { moveToDlq: moveToDlq(ctx, q) } : {}),
-    });
-    const now = ctx.clock.now();
-    if (copies.length > 0 || now >= deadline || ctx.closed() || !ctx.queues.has(q.name)) {
-      return {
-        Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)),
-      };
+export const ReceiveMessage = action({
+  validate(ctx, p) {
+    const q = queueFromUrl(ctx, p);
+    const max =
+      p.int(
+        'MaxNumberOfMessages',
+        1,
+        LIMITS.maxReceive,
+        'Must be between 1 and 10, if provided.',
+      ) ?? 1;
+    const visibility =
+      p.int(
+        'VisibilityTimeout',
+        0,
+        LIMITS.maxVisibilitySeconds,
+        `Must be >= 0 and <= ${LIMITS.maxVisibilitySeconds}, if provided.`,
+      ) ?? q.num('VisibilityTimeout');
+    const wait =
+      p.int(
+        'WaitTimeSeconds',
+        0,
+        LIMITS.maxWaitSeconds,
+        `Must be >= 0 and <= ${LIMITS.maxWaitSeconds}, if provided.`,
+      ) ?? q.num('ReceiveMessageWaitTimeSeconds');
+    const attemptId = p.string('ReceiveRequestAttemptId');
+    if (attemptId !== undefined && !ATTEMPT_ID.test(attemptId)) {
+      throw errors.invalidValue(
+        'ReceiveRequestAttemptId',
+        attemptId,
+        'ReceiveRequestAttemptId can only include alphanumeric and punctuation characters. 1 to 128 in length.',
+      );
     }
-    const next = q.nextAvailableAt();
-    const sleep = Math.max(
-      1,
-      Math.min(deadline - now, next !== undefined ? next - now : Infinity, 1000),
-    );
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        q.waiters.delete(done);
-        offClock();
-        resolve();
-      };
-      const timer = setTimeout(done, sleep);
-      q.waiters.add(done);
-      const offClock = ctx.clock.onAdvance(done);
-    });
-  }
-};
+    const system = wantedSystemAttributes([
+      ...(p.stringList('AttributeNames') ?? []),
+      ...(p.stringList('MessageSystemAttributeNames') ?? []),
+    ]);
+    const wantedAttrs = p.stringList('MessageAttributeNames') ?? [];
+    return { q, max, visibility, wait, attemptId, system, wantedAttrs, gone: p.clientGone };
+  },
+  async run(ctx, { q, max, visibility, wait, attemptId, system, wantedAttrs, gone }) {
+    const deadline = ctx.clock.now() + wait * 1000;
+    for (;;) {
+      // A client that has gone takes nothing: messages marked in flight for a receiver that
+      // will never see them would stay hidden for a whole visibility timeout.
+      if (gone()) return { Messages: [] };
+      const copies = q.receive({
+        max,
+        visibilityTimeout: visibility,
+        shortPoll: wait === 0,
+        ...(attemptId ? { attemptId } : {}),
+        faults: ctx.faults(),
+        dice: ctx.dice,
+        ...(q.attributes.RedrivePolicy ? { moveToDlq: moveToDlq(ctx, q) } : {}),
+      });
+      const now = ctx.clock.now();
+      if (copies.length > 0 || now >= deadline || ctx.closed() || !ctx.queues.has(q.name)) {
+        return {
+          Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)),
+        };
+      }
+      const next = q.nextAvailableAt();
+      const sleep = Math.max(
+        1,
+        Math.min(deadline - now, next !== undefined ? next - now : Infinity, 1000),
+      );
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          q.waiters.delete(done);
+          offClock();
+          resolve();
+        };
+        const timer = setTimeout(done, sleep);
+        q.waiters.add(done);
+        const offClock = ctx.clock.onAdvance(done);
+      });
+    }
+  },
+});

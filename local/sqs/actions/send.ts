@@ -2,32 +2,38 @@ import { errors } from '../errors';
 import type { MessageAttributeValue } from '../md5';
 import { dict } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
-import { type Action, type Input, type Output, queueFromUrl } from './context';
-import { batchEntries, batchFailure, int, str } from './params';
+import { action, type Output, queueFromUrl } from './context';
+import { type BatchEntry, batchEntries, type Params, perEntry } from './params';
 
 /** SendMessage and SendMessageBatch: each message validated in full before any is enqueued. */
 
 /** AWS: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this is the set AWS rejects.
-const INVALID_BODY_CHARS = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const INVALID_CHAR = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const ALLOWED_SET = '#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]';
+const FIFO_ID = /^[!-~]{1,128}$/;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
+const DATA_TYPE = /^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/;
 
-function messageAttributes(
-  raw: unknown,
-  field = 'MessageAttributes',
-): Record<string, MessageAttributeValue> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw))
-    throw errors.invalidParameter(`${field} must be a map.`);
-  const entries = Object.entries(raw as Record<string, Input>);
+/** The first character outside AWS's set, as AWS names it (`#x1`), or undefined. */
+function invalidChar(text: string): string | undefined {
+  const m = INVALID_CHAR.exec(text);
+  return m ? `#x${m[0].codePointAt(0)!.toString(16).toUpperCase()}` : undefined;
+}
+
+function messageAttributes(p: Params): Record<string, MessageAttributeValue> {
+  const raw = p.structMap('MessageAttributes');
+  const out = dict<MessageAttributeValue>();
+  if (raw === undefined) return out;
+  const entries = Object.entries(raw);
   if (entries.length > LIMITS.maxMessageAttributes) {
     throw errors.invalidParameter(
       `Number of message attributes [${entries.length}] exceeds the allowed maximum [10].`,
     );
   }
-  const out = dict<MessageAttributeValue>();
   for (const [name, v] of entries) {
     if (
-      !/^[A-Za-z0-9_.-]{1,256}$/.test(name) ||
+      !ATTRIBUTE_NAME.test(name) ||
       name.startsWith('.') ||
       name.endsWith('.') ||
       name.includes('..') ||
@@ -35,46 +41,64 @@ function messageAttributes(
     ) {
       throw errors.invalidParameter(`Message (user) attribute name '${name}' is invalid.`);
     }
-    if (!v || typeof v !== 'object')
-      throw errors.invalidParameter(
-        `The message attribute '${name}' must contain a non-empty value of type 'String'.`,
-      );
-    const dataType = v.DataType;
-    if (
-      typeof dataType !== 'string' ||
-      !/^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/.test(dataType)
-    ) {
+    const dataType = v.string('DataType');
+    if (dataType === undefined) {
+      throw errors.invalidParameter(`The message attribute '${name}' must contain a DataType.`);
+    }
+    if (!DATA_TYPE.test(dataType) || dataType.length > 256) {
       throw errors.invalidParameter(
         `The type of message (user) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`,
       );
     }
     if (dataType.startsWith('Binary')) {
-      if (typeof v.BinaryValue !== 'string' && !Buffer.isBuffer(v.BinaryValue)) {
+      const binary = v.string('BinaryValue');
+      if (binary === undefined || binary === '') {
         throw errors.invalidParameter(
-          `The message attribute '${name}' with type 'Binary' must use field 'Binary'.`,
+          `Message (user) attribute '${name}' must contain a non-empty value of type 'Binary'.`,
         );
       }
-      out[name] = {
-        DataType: dataType,
-        BinaryValue: Buffer.isBuffer(v.BinaryValue)
-          ? v.BinaryValue
-          : Buffer.from(v.BinaryValue, 'base64'),
-      };
-    } else {
-      if (typeof v.StringValue !== 'string' || v.StringValue === '') {
-        throw errors.invalidParameter(
-          `The message attribute '${name}' must contain a non-empty message attribute value for message attribute type '${dataType.split('.')[0]}'.`,
-        );
-      }
-      if (dataType.startsWith('Number') && !Number.isFinite(Number(v.StringValue))) {
-        throw errors.invalidParameter(
-          `Can't cast the value of message (user) attribute '${name}' to a number.`,
-        );
-      }
-      out[name] = { DataType: dataType, StringValue: v.StringValue };
+      out[name] = { DataType: dataType, BinaryValue: Buffer.from(binary, 'base64') };
+      continue;
     }
+    const kind = dataType.startsWith('Number') ? 'Number' : 'String';
+    const value = v.string('StringValue');
+    if (value === undefined || value === '') {
+      throw errors.invalidParameter(
+        `Message (user) attribute '${name}' must contain a non-empty value of type '${kind}'.`,
+      );
+    }
+    const bad = invalidChar(value);
+    if (bad) {
+      throw errors.invalidParameter(
+        `Message (user) attribute '${name}' has an invalid character '${bad}'; the set of allowed characters is ${ALLOWED_SET}.`,
+      );
+    }
+    if (kind === 'Number' && !Number.isFinite(Number(value))) {
+      throw errors.invalidParameter(
+        `Can't cast the value of message (user) attribute '${name}' to a number.`,
+      );
+    }
+    out[name] = { DataType: dataType, StringValue: value };
   }
   return out;
+}
+
+function traceHeader(p: Params): string | undefined {
+  const system = p.structMap('MessageSystemAttributes');
+  if (system === undefined) return undefined;
+  let trace: string | undefined;
+  for (const [name, v] of Object.entries(system)) {
+    if (name !== 'AWSTraceHeader') {
+      throw errors.invalidParameter(`Message system attribute name '${name}' is invalid.`);
+    }
+    if (v.string('DataType') !== 'String' || v.string('StringValue') === undefined) {
+      throw errors.invalidParameter(
+        "Message system attribute 'AWSTraceHeader' must have DataType String and a StringValue.",
+      );
+    }
+    trace = v.string('StringValue');
+  }
+  return trace;
 }
 
 function attributeBytes(attrs: Record<string, MessageAttributeValue>): number {
@@ -96,50 +120,78 @@ interface PreparedSend {
   delay: number | undefined;
   groupId: string | undefined;
   dedupId: string | undefined;
-  trace: unknown;
+  trace: string | undefined;
 }
 
-/** Validates one SendMessage (or batch entry) against the queue's rules; enqueues nothing. */
-function prepareSend(q: Queue, entry: Input): PreparedSend {
-  const body = str(entry, 'MessageBody')!;
-  if (body.length === 0)
-    throw errors.invalidParameter('The request must contain the parameter MessageBody.');
-  if (INVALID_BODY_CHARS.test(body)) {
-    throw errors.invalidParameter('Invalid binary character in the message body.');
-  }
-  const attrs = messageAttributes(entry.MessageAttributes);
-  const size = Buffer.byteLength(body) + attributeBytes(attrs);
-  if (size > q.num('MaximumMessageSize')) {
-    throw errors.invalidParameter(
-      `One or more parameters are invalid. Reason: Message must be shorter than ${q.num('MaximumMessageSize')} bytes.`,
+function fifoId(p: Params, name: 'MessageGroupId' | 'MessageDeduplicationId'): string | undefined {
+  const v = p.string(name);
+  if (v !== undefined && !FIFO_ID.test(v)) {
+    throw errors.invalidValue(
+      name,
+      v,
+      `${name} can only include alphanumeric and punctuation characters. 1 to 128 in length.`,
     );
   }
-  const delay = int(entry, 'DelaySeconds', 0, LIMITS.maxDelaySeconds);
-  const groupId = str(entry, 'MessageGroupId', false);
-  const dedupId = str(entry, 'MessageDeduplicationId', false);
-  for (const [name, v] of [
-    ['MessageGroupId', groupId],
-    ['MessageDeduplicationId', dedupId],
-  ] as const) {
-    if (v !== undefined && !/^[!-~]{1,128}$/.test(v)) {
-      throw errors.invalidParameter(
-        `Value ${v} for parameter ${name} is invalid. Reason: must be 1-128 characters from alphanumeric and punctuation.`,
+  return v;
+}
+
+/**
+ * Validates one SendMessage (or batch entry) against the queue's rules; enqueues nothing.
+ * `inBatch`: AWS words a few failures differently for a batch entry.
+ */
+function prepareSend(q: Queue, p: Params, inBatch: boolean): PreparedSend {
+  const body = p.requiredString('MessageBody');
+  if (body.length === 0) throw errors.missingParameter('MessageBody');
+  const bad = invalidChar(body);
+  if (bad) {
+    throw errors.invalidMessageContents(
+      `Invalid binary character '${bad}' was found in the message body, the set of allowed characters is ${ALLOWED_SET}.`,
+    );
+  }
+  const attrs = messageAttributes(p);
+  const trace = traceHeader(p);
+  const size = Buffer.byteLength(body) + attributeBytes(attrs);
+  const limit = q.num('MaximumMessageSize');
+  if (size > limit) {
+    throw errors.invalidParameter(
+      `One or more parameters ${inBatch ? 'cannot be validated' : 'are invalid'}. Reason: Message must be shorter than ${limit} bytes.`,
+    );
+  }
+  const delay = p.int(
+    'DelaySeconds',
+    0,
+    LIMITS.maxDelaySeconds,
+    `Must be >= 0 and <= ${LIMITS.maxDelaySeconds}, if provided.`,
+  );
+  const groupId = fifoId(p, 'MessageGroupId');
+  const dedupId = fifoId(p, 'MessageDeduplicationId');
+  if (q.fifo) {
+    if (groupId === undefined) {
+      if (inBatch) {
+        throw errors.invalidParameter('The request must contain the parameter MessageGroupId.');
+      }
+      throw errors.missingParameter('MessageGroupId');
+    }
+    // A FIFO queue takes its delay from the queue; only an explicit non-zero one is refused.
+    if (delay) {
+      throw errors.invalidValue(
+        'DelaySeconds',
+        delay,
+        'The request include parameter that is not valid for this queue type.',
       );
     }
-  }
-  if (q.fifo) {
-    if (groupId === undefined) throw errors.missingParameter('MessageGroupId');
-    if (delay !== undefined) {
+    if (dedupId === undefined && q.attributes.ContentBasedDeduplication !== 'true') {
       throw errors.invalidParameter(
-        `Value ${delay} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+        'The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly',
       );
     }
   } else if (dedupId !== undefined) {
-    throw errors.invalidParameter(
-      `Value ${dedupId} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+    throw errors.invalidValue(
+      'MessageDeduplicationId',
+      dedupId,
+      'The request includes a parameter that is not valid for this queue type.',
     );
   }
-  const trace = entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue;
   return { body, attrs, size, delay, groupId, dedupId, trace };
 }
 
@@ -147,11 +199,11 @@ function enqueue(q: Queue, { body, attrs, delay, groupId, dedupId, trace }: Prep
   const r = q.send({
     body,
     attributes: attrs,
-    ...(delay !== undefined ? { delaySeconds: delay } : {}),
+    ...(delay !== undefined && !q.fifo ? { delaySeconds: delay } : {}),
     ...(q.fifo && groupId !== undefined ? { groupId } : {}),
     ...(dedupId !== undefined ? { dedupId } : {}),
     senderId: 'AIDAEMULATOR000000000',
-    ...(typeof trace === 'string' ? { traceHeader: trace } : {}),
+    ...(trace !== undefined ? { traceHeader: trace } : {}),
   });
   return {
     MessageId: r.messageId,
@@ -161,32 +213,48 @@ function enqueue(q: Queue, { body, attrs, delay, groupId, dedupId, trace }: Prep
   };
 }
 
-export const SendMessage: Action = (ctx, input) => {
-  const q = queueFromUrl(ctx, input);
-  return enqueue(q, prepareSend(q, input));
-};
+export const SendMessage = action({
+  validate(ctx, p) {
+    const q = queueFromUrl(ctx, p);
+    return { q, send: prepareSend(q, p, false) };
+  },
+  run: (_ctx, { q, send }) => enqueue(q, send),
+});
 
-export const SendMessageBatch: Action = (ctx, input) => {
-  const q = queueFromUrl(ctx, input);
-  const entries = batchEntries(input, 'Entries');
-  const prepared = entries.map((e): PreparedSend | { error: unknown } => {
-    try {
-      return prepareSend(q, e);
-    } catch (error) {
-      return { error };
+/** What a failed entry still counts against the batch's 1 MiB: its body as sent. */
+function sentBytes(entry: BatchEntry): number {
+  const body = entry.params.raw('MessageBody');
+  return typeof body === 'string' ? Buffer.byteLength(body) : 0;
+}
+
+export const SendMessageBatch = action({
+  validate(ctx, p) {
+    const q = queueFromUrl(ctx, p);
+    const entries = batchEntries(p, 'Entries', 'SendMessageBatchRequestEntry');
+    const prepared = entries.map((e) => ({
+      id: e.id,
+      result: perEntry(e.id, () => prepareSend(q, e.params, true)),
+    }));
+    let total = 0;
+    prepared.forEach((e, i) => {
+      total += 'ok' in e.result ? e.result.ok.size : sentBytes(entries[i]!);
+    });
+    if (total > LIMITS.maxMessageBytes) throw errors.batchTooLong(total);
+    return { q, prepared };
+  },
+  run(_ctx, { q, prepared }) {
+    const Successful: Output[] = [];
+    const Failed: Output[] = [];
+    for (const { id, result } of prepared) {
+      if ('failed' in result) {
+        Failed.push(result.failed);
+        continue;
+      }
+      // The queue can still refuse at enqueue (a FIFO rule checked against its state then).
+      const sent = perEntry(id, () => enqueue(q, result.ok));
+      if ('ok' in sent) Successful.push({ Id: id, ...sent.ok });
+      else Failed.push(sent.failed);
     }
-  });
-  let total = 0;
-  prepared.forEach((p, i) => {
-    total += 'error' in p ? Buffer.byteLength(String(entries[i]!.MessageBody ?? '')) : p.size;
-  });
-  if (total > LIMITS.maxMessageBytes) throw errors.batchTooLong(total);
-  const Successful: Output[] = [];
-  const Failed: Output[] = [];
-  prepared.forEach((p, i) => {
-    const id = entries[i]!.Id;
-    if ('error' in p) Failed.push(batchFailure(id, p.error));
-    else Successful.push({ Id: id, ...enqueue(q, p) });
-  });
-  return { Successful, Failed };
-};
+    return { Successful, Failed };
+  },
+});

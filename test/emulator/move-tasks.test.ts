@@ -1,0 +1,213 @@
+import {
+  CancelMessageMoveTaskCommand,
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  type ListMessageMoveTasksResultEntry,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { callJson, type Harness, startEmulator } from './helpers';
+
+/**
+ * Message move tasks (DLQ redrive) as AWS runs them: asynchronously, RUNNING with a handle to
+ * cancel by, then COMPLETED, CANCELLED or FAILED; at most one running per source; at up to
+ * MaxNumberOfMessagesPerSecond on the emulator's clock; each message back to the queue it was
+ * dead-lettered from unless a destination is given.
+ */
+describe('message move tasks', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startEmulator('none');
+  });
+  afterEach(() => h.stop());
+
+  const arnOf = async (QueueUrl: string) =>
+    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+
+  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
+    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
+      .QueueUrl!;
+
+  const count = async (QueueUrl: string) =>
+    Number(
+      (
+        await h.sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages'],
+          }),
+        )
+      ).Attributes!.ApproximateNumberOfMessages,
+    );
+
+  /** Polls the source's latest task until it leaves RUNNING (bounded). */
+  async function finished(sourceArn: string): Promise<ListMessageMoveTasksResultEntry> {
+    for (let i = 0; i < 200; i++) {
+      const out = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn }));
+      const task = out.Results?.[0];
+      if (task && task.Status !== 'RUNNING') return task;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the move task never finished');
+  }
+
+  /** A DLQ fed by two source queues, each having dead-lettered `perSource` messages. */
+  async function dlqWithTwoSources(perSource: number) {
+    const dlq = await create('dlq');
+    const dlqArn = await arnOf(dlq);
+    const redrive = {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
+      VisibilityTimeout: '5',
+    };
+    const sources = [await create('source-a', redrive), await create('source-b', redrive)];
+    for (const [i, src] of sources.entries()) {
+      for (let n = 0; n < perSource; n += 10) {
+        await h.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: src,
+            Entries: Array.from({ length: Math.min(10, perSource - n) }, (_, j) => ({
+              Id: `m${j}`,
+              MessageBody: `${i}-${n + j}`,
+            })),
+          }),
+        );
+      }
+      // One receive each, then the next receive moves them to the DLQ (maxReceiveCount 1).
+      for (let got = 0; got < perSource; ) {
+        const r = await h.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: src, MaxNumberOfMessages: 10 }),
+        );
+        got += r.Messages?.length ?? 0;
+      }
+      h.emulator.clock.advance(5_000);
+      await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: src, MaxNumberOfMessages: 10 }));
+    }
+    expect(await count(dlq)).toBe(2 * perSource);
+    return { dlq, dlqArn, sources };
+  }
+
+  it('runs asynchronously and returns each message to the queue it was dead-lettered from', async () => {
+    const { dlq, dlqArn, sources } = await dlqWithTwoSources(3);
+    const { TaskHandle } = await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn }));
+    expect(TaskHandle).toBeTruthy();
+    const task = await finished(dlqArn);
+    expect(task).toMatchObject({
+      Status: 'COMPLETED',
+      SourceArn: dlqArn,
+      ApproximateNumberOfMessagesMoved: 6,
+      ApproximateNumberOfMessagesToMove: 6,
+    });
+    // AWS lists a finished task without its handle: there is nothing left to cancel.
+    expect(task.TaskHandle).toBeUndefined();
+    expect(await count(dlq)).toBe(0);
+    for (const [i, src] of sources.entries()) {
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: src, MaxNumberOfMessages: 10 }),
+      );
+      expect(got.Messages?.map((m) => m.Body).sort()).toEqual([`${i}-0`, `${i}-1`, `${i}-2`]);
+    }
+  });
+
+  it('moves at most MaxNumberOfMessagesPerSecond on the clock, and a cancel stops it where it is', async () => {
+    const { dlq, dlqArn, sources } = await dlqWithTwoSources(50);
+    const dest = await create('destination');
+    const { TaskHandle } = await h.sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: dlqArn,
+        DestinationArn: await arnOf(dest),
+        MaxNumberOfMessagesPerSecond: 1,
+      }),
+    );
+    // 100 messages at 1 per second: RUNNING for a long while, with the handle to cancel it by.
+    const running = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }));
+    expect(running.Results?.[0]).toMatchObject({
+      Status: 'RUNNING',
+      TaskHandle,
+      MaxNumberOfMessagesPerSecond: 1,
+    });
+    await expect(
+      h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn })),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+      message: expect.stringMatching(/already a task running/),
+    });
+    // Ten seconds of emulator time move ten more.
+    const before = (await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn })))
+      .Results![0]!.ApproximateNumberOfMessagesMoved!;
+    h.emulator.clock.advance(10_000);
+    const after = (await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn })))
+      .Results![0]!.ApproximateNumberOfMessagesMoved!;
+    expect(after - before).toBeGreaterThanOrEqual(10);
+    expect(after).toBeLessThan(100);
+
+    const cancelled = await h.sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle }));
+    const task = await finished(dlqArn);
+    expect(task).toMatchObject({ Status: 'CANCELLED', ApproximateNumberOfMessagesToMove: 100 });
+    expect(task.ApproximateNumberOfMessagesMoved).toBe(cancelled.ApproximateNumberOfMessagesMoved);
+    expect(await count(dest)).toBe(task.ApproximateNumberOfMessagesMoved);
+    expect(await count(dlq)).toBe(100 - task.ApproximateNumberOfMessagesMoved!);
+    for (const src of sources) expect(await count(src)).toBe(0);
+    // Cancelling it again: it is no longer running.
+    const again = await callJson(h.url, 'CancelMessageMoveTask', { TaskHandle });
+    expect(again).toMatchObject({ status: 400, queryCode: 'InvalidParameterValue' });
+  });
+
+  it('fails when its destination disappears while it runs', async () => {
+    const { dlqArn } = await dlqWithTwoSources(5);
+    const dest = await create('short-lived');
+    await h.sqs.send(
+      new StartMessageMoveTaskCommand({
+        SourceArn: dlqArn,
+        DestinationArn: await arnOf(dest),
+        MaxNumberOfMessagesPerSecond: 1,
+      }),
+    );
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: dest }));
+    h.emulator.clock.advance(60_000);
+    expect(await finished(dlqArn)).toMatchObject({
+      Status: 'FAILED',
+      FailureReason: 'AWS.SimpleQueueService.NonExistentQueue',
+    });
+  });
+
+  it.each([
+    ['a handle that is not one', () => 'not-a-handle', 400, 'InvalidParameterValue'],
+    [
+      'a handle naming a task that does not exist',
+      () =>
+        Buffer.from(
+          JSON.stringify({ taskId: 'nope', sourceArn: 'arn:aws:sqs:us-east-1:000000000000:dlq' }),
+        ).toString('base64'),
+      404,
+      'ResourceNotFoundException',
+    ],
+    [
+      'a handle naming a source queue that does not exist',
+      () =>
+        Buffer.from(
+          JSON.stringify({ taskId: 'nope', sourceArn: 'arn:aws:sqs:us-east-1:000000000000:gone' }),
+        ).toString('base64'),
+      404,
+      'ResourceNotFoundException',
+    ],
+  ])('refuses to cancel with %s', async (_, handle, status, code) => {
+    await create('dlq');
+    const out = await callJson(h.url, 'CancelMessageMoveTask', { TaskHandle: handle() });
+    expect({ status: out.status, code: out.queryCode }).toEqual({ status, code });
+  });
+
+  it('refuses a destination that does not exist (404) and lists nothing for a fresh DLQ', async () => {
+    const { dlqArn } = await dlqWithTwoSources(1);
+    const out = await callJson(h.url, 'StartMessageMoveTask', {
+      SourceArn: dlqArn,
+      DestinationArn: `${dlqArn}-nope`,
+    });
+    expect(out).toMatchObject({ status: 404, queryCode: 'ResourceNotFoundException' });
+    const listed = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn }));
+    expect(listed.Results ?? []).toEqual([]);
+  });
+});

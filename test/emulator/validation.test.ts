@@ -1,0 +1,676 @@
+import { callJson, callQuery, type Harness, type RawAnswer, startEmulator } from './helpers';
+
+/**
+ * Every bad parameter gets the error AWS answers for it, and a request that fails changes
+ * nothing. The expected codes come from AWS's API reference and from what SDK users and
+ * AWS-validated emulator suites recorded against real SQS; docs/fidelity.md lists the cases
+ * where only the code, not the wording, is known.
+ *
+ * On the JSON protocol AWS answers `__type` with the JSON shape name and the Query code in
+ * `x-amzn-query-error`: InvalidParameterValueException / InvalidParameterValue,
+ * MissingRequiredParameterException / MissingParameter, and the modelled errors (for example
+ * TooManyEntriesInBatchRequest / AWS.SimpleQueueService.TooManyEntriesInBatchRequest).
+ */
+
+type Expect = { type: string; queryCode?: string; status?: number; message?: RegExp };
+
+const INVALID: Expect = {
+  type: 'InvalidParameterValueException',
+  queryCode: 'InvalidParameterValue',
+};
+const MISSING: Expect = {
+  type: 'MissingRequiredParameterException',
+  queryCode: 'MissingParameter',
+};
+const SERIALIZATION: Expect = { type: 'SerializationException', status: 400 };
+
+function expectError(answer: RawAnswer, e: Expect): void {
+  expect({
+    status: answer.status,
+    type: answer.type,
+    ...(e.queryCode !== undefined ? { queryCode: answer.queryCode } : {}),
+  }).toEqual({
+    status: e.status ?? 400,
+    type: e.type,
+    ...(e.queryCode !== undefined ? { queryCode: e.queryCode } : {}),
+  });
+  if (e.message) expect(answer.message).toMatch(e.message);
+}
+
+describe('parameter validation (AWS error codes, nothing changed on failure)', () => {
+  let h: Harness;
+  let std: string;
+  let fifo: string;
+  let small: string;
+  let dlqArn: string;
+
+  const json = (action: string, body: unknown) => callJson(h.url, action, body);
+
+  /** Every queue's attributes and tags: what a failed request must leave as it was. */
+  async function state(): Promise<unknown> {
+    const { body } = await json('ListQueues', {});
+    const urls = (body.QueueUrls as string[] | undefined) ?? [];
+    return Promise.all(
+      urls.sort().map(async (QueueUrl) => ({
+        QueueUrl,
+        attributes: (await json('GetQueueAttributes', { QueueUrl, AttributeNames: ['All'] })).body,
+        tags: (await json('ListQueueTags', { QueueUrl })).body,
+      })),
+    );
+  }
+
+  beforeEach(async () => {
+    h = await startEmulator('none');
+    std = String((await json('CreateQueue', { QueueName: 'std' })).body.QueueUrl);
+    fifo = String(
+      (await json('CreateQueue', { QueueName: 'q.fifo', Attributes: { FifoQueue: 'true' } })).body
+        .QueueUrl,
+    );
+    small = String(
+      (
+        await json('CreateQueue', {
+          QueueName: 'small',
+          Attributes: { MaximumMessageSize: '1024' },
+        })
+      ).body.QueueUrl,
+    );
+    const dlq = String((await json('CreateQueue', { QueueName: 'dlq' })).body.QueueUrl);
+    dlqArn = String(
+      (
+        (await json('GetQueueAttributes', { QueueUrl: dlq, AttributeNames: ['QueueArn'] })).body
+          .Attributes as Record<string, string>
+      ).QueueArn,
+    );
+    await json('SendMessage', { QueueUrl: std, MessageBody: 'waiting' });
+  });
+  afterEach(() => h.stop());
+
+  const cases: [string, string, () => Record<string, unknown>, Expect][] = [
+    [
+      'an empty message body',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: '' }),
+      { ...MISSING, message: /parameter MessageBody/ },
+    ],
+    [
+      'a body with a character outside the XML set',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 'a\u0001b' }),
+      {
+        type: 'InvalidMessageContents',
+        queryCode: 'InvalidMessageContents',
+        message: /Invalid binary character '#x1' was found in the message body/,
+      },
+    ],
+    [
+      'a message over the queue MaximumMessageSize',
+      'SendMessage',
+      () => ({ QueueUrl: small, MessageBody: 'x'.repeat(1025) }),
+      { ...INVALID, message: /Reason: Message must be shorter than 1024 bytes/ },
+    ],
+    [
+      'a MessageGroupId with a space',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 'x', MessageGroupId: 'a b' }),
+      {
+        ...INVALID,
+        message:
+          /MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length/,
+      },
+    ],
+    [
+      'a MessageDeduplicationId on a standard queue',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 'x', MessageDeduplicationId: 'd' }),
+      { ...INVALID, message: /parameter MessageDeduplicationId is invalid/ },
+    ],
+    [
+      'a FIFO send without MessageGroupId',
+      'SendMessage',
+      () => ({ QueueUrl: fifo, MessageBody: 'x', MessageDeduplicationId: 'd' }),
+      { ...MISSING, message: /MessageGroupId/ },
+    ],
+    [
+      'a per-message DelaySeconds on a FIFO queue',
+      'SendMessage',
+      () => ({
+        QueueUrl: fifo,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+        DelaySeconds: 2,
+      }),
+      { ...INVALID, message: /Value 2 for parameter DelaySeconds is invalid/ },
+    ],
+    [
+      'a FIFO send without a deduplication id or content-based deduplication',
+      'SendMessage',
+      () => ({ QueueUrl: fifo, MessageBody: 'x', MessageGroupId: 'g' }),
+      {
+        ...INVALID,
+        message: /ContentBasedDeduplication enabled or MessageDeduplicationId provided/,
+      },
+    ],
+    [
+      'a message attribute with an empty string value',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { a: { DataType: 'String', StringValue: '' } },
+      }),
+      {
+        ...INVALID,
+        message: /Message \(user\) attribute 'a' must contain a non-empty value of type 'String'/,
+      },
+    ],
+    [
+      'DelaySeconds as a JSON string',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 'x', DelaySeconds: '5' }),
+      { ...SERIALIZATION, message: /STRING_VALUE can not be converted to an Integer/ },
+    ],
+    [
+      'MessageBody as a JSON number',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 5 }),
+      SERIALIZATION,
+    ],
+    [
+      'MessageAttributes as a list',
+      'SendMessage',
+      () => ({ QueueUrl: std, MessageBody: 'x', MessageAttributes: [] }),
+      SERIALIZATION,
+    ],
+    [
+      'a system attribute other than AWSTraceHeader',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageSystemAttributes: { Bogus: { DataType: 'String', StringValue: 'v' } },
+      }),
+      INVALID,
+    ],
+    [
+      'an empty batch',
+      'SendMessageBatch',
+      () => ({ QueueUrl: std, Entries: [] }),
+      { type: 'EmptyBatchRequest', queryCode: 'AWS.SimpleQueueService.EmptyBatchRequest' },
+    ],
+    [
+      'a batch of 11 entries',
+      'SendMessageBatch',
+      () => ({
+        QueueUrl: std,
+        Entries: Array.from({ length: 11 }, (_, i) => ({ Id: `e${i}`, MessageBody: 'x' })),
+      }),
+      {
+        type: 'TooManyEntriesInBatchRequest',
+        queryCode: 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+      },
+    ],
+    [
+      'a batch entry id with a colon',
+      'SendMessageBatch',
+      () => ({ QueueUrl: std, Entries: [{ Id: 'a:b', MessageBody: 'x' }] }),
+      { type: 'InvalidBatchEntryId', queryCode: 'AWS.SimpleQueueService.InvalidBatchEntryId' },
+    ],
+    [
+      'repeated batch entry ids',
+      'SendMessageBatch',
+      () => ({
+        QueueUrl: std,
+        Entries: [
+          { Id: 'a', MessageBody: 'x' },
+          { Id: 'a', MessageBody: 'y' },
+        ],
+      }),
+      {
+        type: 'BatchEntryIdsNotDistinct',
+        queryCode: 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct',
+      },
+    ],
+    [
+      'Entries as a string',
+      'SendMessageBatch',
+      () => ({ QueueUrl: std, Entries: 'x' }),
+      SERIALIZATION,
+    ],
+    [
+      'MaxNumberOfMessages 11',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, MaxNumberOfMessages: 11 }),
+      {
+        ...INVALID,
+        message:
+          /^Value 11 for parameter MaxNumberOfMessages is invalid\. Reason: Must be between 1 and 10, if provided\.$/,
+      },
+    ],
+    [
+      'WaitTimeSeconds 21',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, WaitTimeSeconds: 21 }),
+      {
+        ...INVALID,
+        message:
+          /^Value 21 for parameter WaitTimeSeconds is invalid\. Reason: Must be >= 0 and <= 20, if provided\.$/,
+      },
+    ],
+    [
+      'a receive VisibilityTimeout over 12 hours',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, VisibilityTimeout: 43_201 }),
+      INVALID,
+    ],
+    [
+      'AttributeNames as a number',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, AttributeNames: 5 }),
+      SERIALIZATION,
+    ],
+    [
+      'MessageAttributeNames holding a number',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, MessageAttributeNames: [1] }),
+      SERIALIZATION,
+    ],
+    [
+      'MessageSystemAttributeNames as a string',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, MessageSystemAttributeNames: 'All' }),
+      SERIALIZATION,
+    ],
+    [
+      'an unknown system attribute name',
+      'ReceiveMessage',
+      () => ({ QueueUrl: std, MessageSystemAttributeNames: ['Bogus'] }),
+      {
+        type: 'InvalidAttributeName',
+        queryCode: 'InvalidAttributeName',
+        message: /Unknown Attribute Bogus/,
+      },
+    ],
+    [
+      'a receipt handle that is not one',
+      'DeleteMessage',
+      () => ({ QueueUrl: std, ReceiptHandle: 'garbage' }),
+      {
+        type: 'ReceiptHandleIsInvalid',
+        queryCode: 'ReceiptHandleIsInvalid',
+        status: 404,
+        message: /The input receipt handle "garbage" is not a valid receipt handle/,
+      },
+    ],
+    ['a DeleteMessage without ReceiptHandle', 'DeleteMessage', () => ({ QueueUrl: std }), MISSING],
+    [
+      'a visibility change with a receipt handle that is not one',
+      'ChangeMessageVisibility',
+      () => ({ QueueUrl: std, ReceiptHandle: 'garbage', VisibilityTimeout: 5 }),
+      { type: 'ReceiptHandleIsInvalid', queryCode: 'ReceiptHandleIsInvalid', status: 404 },
+    ],
+    [
+      'a visibility change without VisibilityTimeout',
+      'ChangeMessageVisibility',
+      () => ({ QueueUrl: std, ReceiptHandle: 'garbage' }),
+      MISSING,
+    ],
+    [
+      'an unknown queue attribute name',
+      'GetQueueAttributes',
+      () => ({ QueueUrl: std, AttributeNames: ['Bogus'] }),
+      {
+        type: 'InvalidAttributeName',
+        queryCode: 'InvalidAttributeName',
+        message: /^Unknown Attribute Bogus\.$/,
+      },
+    ],
+    [
+      'AttributeNames as a number',
+      'GetQueueAttributes',
+      () => ({ QueueUrl: std, AttributeNames: 5 }),
+      SERIALIZATION,
+    ],
+    [
+      'a VisibilityTimeout attribute over 12 hours',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std, Attributes: { VisibilityTimeout: '43201' } }),
+      { type: 'InvalidAttributeValue', queryCode: 'InvalidAttributeValue' },
+    ],
+    [
+      'a RedrivePolicy of "null"',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std, Attributes: { RedrivePolicy: 'null' } }),
+      INVALID,
+    ],
+    [
+      'a RedrivePolicy of "[]"',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std, Attributes: { RedrivePolicy: '[]' } }),
+      INVALID,
+    ],
+    [
+      'a RedriveAllowPolicy of "null"',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std, Attributes: { RedriveAllowPolicy: 'null' } }),
+      INVALID,
+    ],
+    [
+      'a RedrivePolicy naming a queue that does not exist',
+      'SetQueueAttributes',
+      () => ({
+        QueueUrl: std,
+        Attributes: {
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: `${dlqArn}-nope`,
+            maxReceiveCount: 3,
+          }),
+        },
+      }),
+      INVALID,
+    ],
+    [
+      'a maxReceiveCount of 0',
+      'SetQueueAttributes',
+      () => ({
+        QueueUrl: std,
+        Attributes: {
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 0 }),
+        },
+      }),
+      INVALID,
+    ],
+    [
+      'FifoQueue on a standard queue',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std, Attributes: { FifoQueue: 'true' } }),
+      {
+        type: 'InvalidAttributeName',
+        queryCode: 'InvalidAttributeName',
+        message: /^Unknown Attribute FifoQueue\.$/,
+      },
+    ],
+    [
+      'FifoQueue false on a FIFO queue',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: fifo, Attributes: { FifoQueue: 'false' } }),
+      {
+        type: 'InvalidAttributeValue',
+        queryCode: 'InvalidAttributeValue',
+        message: /Modifying queue type is not supported/,
+      },
+    ],
+    [
+      'a SetQueueAttributes without Attributes',
+      'SetQueueAttributes',
+      () => ({ QueueUrl: std }),
+      MISSING,
+    ],
+    [
+      'FifoQueue false on a new standard queue',
+      'CreateQueue',
+      () => ({ QueueName: 'plain', Attributes: { FifoQueue: 'false' } }),
+      {
+        type: 'InvalidAttributeName',
+        queryCode: 'InvalidAttributeName',
+        message: /^Unknown Attribute FifoQueue\.$/,
+      },
+    ],
+    [
+      'a DeduplicationScope on a new standard queue',
+      'CreateQueue',
+      () => ({ QueueName: 'plain', Attributes: { DeduplicationScope: 'queue' } }),
+      {
+        type: 'InvalidAttributeName',
+        queryCode: 'InvalidAttributeName',
+        message: /DeduplicationScope only when FifoQueue is set to true/,
+      },
+    ],
+    [
+      'a repeated CreateQueue with another attribute value',
+      'CreateQueue',
+      () => ({ QueueName: 'std', Attributes: { DelaySeconds: '5' } }),
+      {
+        type: 'QueueNameExists',
+        queryCode: 'QueueAlreadyExists',
+        message: /different value for attribute DelaySeconds/,
+      },
+    ],
+    [
+      'a 51st tag',
+      'TagQueue',
+      () => ({
+        QueueUrl: std,
+        Tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])),
+      }),
+      INVALID,
+    ],
+    [
+      'a queue URL naming no queue',
+      'SendMessage',
+      () => ({ QueueUrl: `${std}-nope`, MessageBody: 'x' }),
+      { type: 'QueueDoesNotExist', queryCode: 'AWS.SimpleQueueService.NonExistentQueue' },
+    ],
+    ['a queue URL as a number', 'GetQueueAttributes', () => ({ QueueUrl: 1 }), SERIALIZATION],
+  ];
+
+  it.each(cases)(
+    'answers %s with the AWS error and changes nothing',
+    async (_, action, input, e) => {
+      // Prepare
+      const before = await state();
+
+      // Act
+      const answer = await json(action, input());
+
+      // Assess
+      expectError(answer, e);
+      expect(await state()).toEqual(before);
+    },
+  );
+
+  it('keeps a batch entry failure to that entry, with the Query code AWS puts in BatchResultErrorEntry', async () => {
+    const out = await json('SendMessageBatch', {
+      QueueUrl: std,
+      Entries: [
+        { Id: 'ok', MessageBody: 'fine' },
+        { Id: 'bad', MessageBody: 'a\u0001' },
+        { Id: 'empty', MessageBody: '' },
+      ],
+    });
+    expect(out.status).toBe(200);
+    expect(out.body.Successful).toEqual([expect.objectContaining({ Id: 'ok' })]);
+    expect(out.body.Failed).toEqual([
+      expect.objectContaining({ Id: 'bad', Code: 'InvalidMessageContents', SenderFault: true }),
+      expect.objectContaining({ Id: 'empty', Code: 'MissingParameter', SenderFault: true }),
+    ]);
+    const fifoOut = await json('SendMessageBatch', {
+      QueueUrl: fifo,
+      Entries: [{ Id: 'nogroup', MessageBody: 'x', MessageDeduplicationId: 'd' }],
+    });
+    // AWS answers a batch entry without a group differently from a single send.
+    expect(fifoOut.body.Failed).toEqual([
+      expect.objectContaining({
+        Id: 'nogroup',
+        Code: 'InvalidParameterValue',
+        Message: 'The request must contain the parameter MessageGroupId.',
+      }),
+    ]);
+  });
+
+  it('takes DelaySeconds 0 on a FIFO queue (only a non-zero per-message delay is refused)', async () => {
+    const out = await json('SendMessage', {
+      QueueUrl: fifo,
+      MessageBody: 'x',
+      MessageGroupId: 'g',
+      MessageDeduplicationId: 'd0',
+      DelaySeconds: 0,
+    });
+    expect(out.status).toBe(200);
+  });
+
+  it('validates a receive before taking any message: a bad MessageAttributeNames hides nothing', async () => {
+    // Prepare: the queue holds one visible message.
+    const bad = await json('ReceiveMessage', {
+      QueueUrl: std,
+      MessageAttributeNames: [1],
+      MaxNumberOfMessages: 10,
+    });
+
+    // Act
+    const good = await json('ReceiveMessage', { QueueUrl: std, MaxNumberOfMessages: 10 });
+
+    // Assess: the failed receive did not put the message in flight.
+    expect(bad.status).toBe(400);
+    expect((good.body.Messages as unknown[]).length).toBe(1);
+  });
+
+  it('checks the 50-tag limit before adding any tag', async () => {
+    await json('TagQueue', {
+      QueueUrl: std,
+      Tags: Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, 'v'])),
+    });
+    const over = await json('TagQueue', {
+      QueueUrl: std,
+      Tags: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`new${i}`, 'v'])),
+    });
+    expectError(over, INVALID);
+    const tags = (await json('ListQueueTags', { QueueUrl: std })).body.Tags as Record<
+      string,
+      string
+    >;
+    expect(Object.keys(tags)).toHaveLength(45);
+    // Overwriting existing keys does not count against the limit.
+    const overwrite = await json('TagQueue', { QueueUrl: std, Tags: { k0: 'changed', new0: 'v' } });
+    expect(overwrite.status).toBe(200);
+  });
+
+  it('answers a second purge within 60 seconds with PurgeQueueInProgress (403)', async () => {
+    expect((await json('PurgeQueue', { QueueUrl: std })).status).toBe(200);
+    expectError(await json('PurgeQueue', { QueueUrl: std }), {
+      type: 'PurgeQueueInProgress',
+      queryCode: 'AWS.SimpleQueueService.PurgeQueueInProgress',
+      status: 403,
+    });
+  });
+
+  describe('receipt handles after the message moved on', () => {
+    const receive = async (QueueUrl: string) =>
+      (
+        (await json('ReceiveMessage', { QueueUrl, VisibilityTimeout: 10 })).body.Messages as {
+          ReceiptHandle: string;
+        }[]
+      )[0]!.ReceiptHandle;
+
+    it('refuses a visibility change for a deleted message', async () => {
+      const handle = await receive(std);
+      expect((await json('DeleteMessage', { QueueUrl: std, ReceiptHandle: handle })).status).toBe(
+        200,
+      );
+      expectError(
+        await json('ChangeMessageVisibility', {
+          QueueUrl: std,
+          ReceiptHandle: handle,
+          VisibilityTimeout: 5,
+        }),
+        {
+          ...INVALID,
+          message:
+            /for parameter ReceiptHandle is invalid\. Reason: Message does not exist or is not available for visibility timeout change\./,
+        },
+      );
+    });
+
+    it('accepts and ignores a visibility change once the visibility timeout has passed', async () => {
+      const handle = await receive(std);
+      h.emulator.clock.advance(10_000);
+      const change = await json('ChangeMessageVisibility', {
+        QueueUrl: std,
+        ReceiptHandle: handle,
+        VisibilityTimeout: 600,
+      });
+      expect(change.status).toBe(200);
+      const again = await json('ReceiveMessage', { QueueUrl: std });
+      expect((again.body.Messages as unknown[]).length).toBe(1);
+    });
+
+    it('refuses a visibility timeout that would end more than 12 hours after the receive', async () => {
+      const handle = await receive(std);
+      h.emulator.clock.advance(5_000);
+      expectError(
+        await json('ChangeMessageVisibility', {
+          QueueUrl: std,
+          ReceiptHandle: handle,
+          VisibilityTimeout: 43_200,
+        }),
+        {
+          ...INVALID,
+          message: /Total VisibilityTimeout for the message is beyond the limit \[43200 seconds\]/,
+        },
+      );
+      const ok = await json('ChangeMessageVisibility', {
+        QueueUrl: std,
+        ReceiptHandle: handle,
+        VisibilityTimeout: 43_190,
+      });
+      expect(ok.status).toBe(200);
+    });
+
+    it('refuses to delete a FIFO message with a handle whose visibility timeout has passed', async () => {
+      await json('SendMessage', {
+        QueueUrl: fifo,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      });
+      const handle = await receive(fifo);
+      h.emulator.clock.advance(10_000);
+      expectError(await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle }), {
+        ...INVALID,
+        message: /Reason: The receipt handle has expired\./,
+      });
+      const still = await json('ReceiveMessage', { QueueUrl: fifo });
+      expect((still.body.Messages as unknown[]).length).toBe(1);
+    });
+
+    it('reports a bad handle in a batch as that entry ReceiptHandleIsInvalid', async () => {
+      const out = await json('DeleteMessageBatch', {
+        QueueUrl: std,
+        Entries: [{ Id: 'x', ReceiptHandle: 'garbage' }],
+      });
+      expect(out.status).toBe(200);
+      expect(out.body.Failed).toEqual([
+        expect.objectContaining({ Id: 'x', Code: 'ReceiptHandleIsInvalid', SenderFault: true }),
+      ]);
+    });
+  });
+
+  describe('over the Query protocol', () => {
+    it.each([
+      [
+        'MaxNumberOfMessages 11',
+        { Action: 'ReceiveMessage', MaxNumberOfMessages: '11' },
+        'InvalidParameterValue',
+      ],
+      [
+        'MaxNumberOfMessages that is not a number',
+        { Action: 'ReceiveMessage', MaxNumberOfMessages: 'ten' },
+        'InvalidParameterValue',
+      ],
+      ['an empty message body', { Action: 'SendMessage', MessageBody: '' }, 'MissingParameter'],
+      ['an unknown action', { Action: 'FooBar' }, 'InvalidAction'],
+      [
+        'an unknown attribute',
+        { Action: 'GetQueueAttributes', 'AttributeName.1': 'Foobar' },
+        'InvalidAttributeName',
+      ],
+    ])('answers %s with the Query error code', async (_, params, code) => {
+      const before = await state();
+      const out = await callQuery(h.url, { QueueUrl: std, ...params });
+      expect(out.status).toBe(400);
+      expect(out.queryCode).toBe(code);
+      expect(out.xml).toContain('<Type>Sender</Type>');
+      expect(await state()).toEqual(before);
+    });
+  });
+});
