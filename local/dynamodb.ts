@@ -32,6 +32,8 @@ export interface DynamoDbUsage {
 
 export interface LocalDynamoDb {
   handle: RequestListener;
+  /** The port dynalite must listen on to be closable; it closes every connection. */
+  privatePort: number;
   usage(): DynamoDbUsage;
   close(): Promise<void>;
 }
@@ -107,9 +109,14 @@ export async function startDynamoDb({
   const listener = server.listeners('request')[0] as RequestListener | undefined;
   if (!listener) throw new Error('dynalite exposes no request listener');
   // dynalite closes its store only from server.close(), which needs a listening server; it
-  // listens on a private free port nobody is told about, and requests arrive through the edge.
-  await listen(server, 0, '127.0.0.1', 'dynamodb');
+  // listens on a free port nobody is told about, and requests arrive through the edge. That port
+  // answers nothing: served there, a request would skip the edge's browser guard (and dynalite
+  // answers any Origin with CORS allowing all), so every connection to it is closed at once.
+  server.removeAllListeners('request');
+  server.on('connection', (socket) => socket.destroy());
+  const privatePort = await listen(server, 0, '127.0.0.1', 'dynamodb');
   return {
+    privatePort,
     handle: (req, res) => {
       const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
       bump(usage.requests, op);

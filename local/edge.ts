@@ -197,6 +197,52 @@ export class AddressNotAvailableError extends Error {
   }
 }
 
+/**
+ * What a server gives one client before it gives up on it: a client that sends its headers or
+ * its body too slowly would otherwise hold a connection and its buffers for as long as it likes,
+ * and enough of them would starve everyone else.
+ */
+export interface ServerLimits {
+  /** Time to receive a request's headers (Node answers 408 and closes). */
+  headersTimeoutMs?: number;
+  /**
+   * Time to receive a whole request. Only the request: answering may take longer (a long poll
+   * waits up to 20 s for a message).
+   */
+  requestTimeoutMs?: number;
+  /** Connections open at once; one more is closed as soon as it is accepted. */
+  maxConnections?: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepAliveTimeoutMs?: number;
+}
+
+export const DEFAULT_LIMITS: Required<ServerLimits> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  // Far above what the pipeline opens (two mappings with 64 sockets each, the producer's
+  // environments, the load generator), far below the file descriptors a process gets.
+  maxConnections: 1024,
+  // Longer than the SDK keeps an idle socket, so the server is not the one closing it mid-reuse.
+  keepAliveTimeoutMs: 65_000,
+};
+
+/** An HTTP server with the limits above; every server of the local cloud is made here. */
+export function createLimitedServer(listener: RequestListener, limits: ServerLimits = {}): Server {
+  const l = { ...DEFAULT_LIMITS, ...limits };
+  const server = createServer(
+    {
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      // Node checks the two timeouts only this often: at most half the shorter one.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 2))),
+    },
+    listener,
+  );
+  server.maxConnections = l.maxConnections;
+  return server;
+}
+
 export class PortInUseError extends Error {
   readonly expose = true;
   constructor(what: string, host: string, port: number, options?: ErrorOptions) {
@@ -252,18 +298,20 @@ export async function startEdge(
     host = '127.0.0.1',
     log,
     allowedOrigins = [],
+    limits,
   }: {
     port?: number;
     host?: string;
     log?: (line: string) => void;
     /** Origins a browser page may call from (none by default); `*` allows any. */
     allowedOrigins?: readonly string[];
+    limits?: ServerLimits;
   } = {},
 ): Promise<Edge> {
   const guard = createBrowserGuard({ allowedOrigins, host });
-  const server = createServer(
-    { keepAliveTimeout: 65_000 },
+  const server = createLimitedServer(
     createEdgeHandler(backends, { guard, ...(log ? { log } : {}) }),
+    limits,
   );
   const actualPort = await listen(server, port, host, 'edge');
   return {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { httpUrl } from './address';
 import { applyCors, createBrowserGuard } from './browser-guard';
-import { closeServer, listen } from './edge';
+import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
 import type { InvocationResult } from './function-runtime';
 import { type JsonSchema, validateJsonSchema } from './json-schema';
 
@@ -37,6 +37,7 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   /** Origins a browser page may call from (none by default); `*` allows any. */
   allowedOrigins?: readonly string[];
+  limits?: ServerLimits;
 }
 
 export interface Gateway {
@@ -90,13 +91,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0;
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.length;
-      if (size > limit) tooLarge = true;
-      if (!tooLarge) chunks.push(chunk);
+      if (size > limit) {
+        // Answered at once: reading the rest would only let the client hold the connection.
+        tooLarge = true;
+        chunks.length = 0;
+        reject(new PayloadTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
     });
-    req.on('end', () =>
-      tooLarge ? reject(new PayloadTooLargeError()) : resolve(Buffer.concat(chunks)),
-    );
+    req.on('end', () => {
+      if (!tooLarge) resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
 }
@@ -320,7 +328,7 @@ export function createGatewayHandler(options: GatewayOptions) {
       body = await readBody(req, API_GATEWAY_MAX_BODY_BYTES);
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
-        sendJson(res, 413, { message: 'Request Too Long' }, idHeader);
+        sendJson(res, 413, { message: 'Request Too Long' }, { ...idHeader, connection: 'close' });
         return;
       }
       throw err;
@@ -390,13 +398,13 @@ export function createGatewayHandler(options: GatewayOptions) {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handler = createGatewayHandler(options);
   const log = options.log ?? (() => undefined);
-  const server = createServer((req, res) => {
+  const server = createLimitedServer((req, res) => {
     handler(req, res).catch((err: unknown) => {
       log(`gateway: ${(err as Error).message}`);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
       else res.destroy();
     });
-  });
+  }, options.limits);
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 3000, host, 'api');
   return { server, port, url: httpUrl(host, port), close: () => closeServer(server) };

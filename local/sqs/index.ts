@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
 import { httpUrl } from '../address';
+import { createLimitedServer } from '../edge';
 import { ACTIONS, type Context, type Input, MoveTasks, Params } from './actions';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
@@ -183,22 +184,33 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    // Answered as soon as the body is known to be too large, and the connection closed: reading
+    // the rest would only let the client hold the connection and its buffers.
+    const refuse = (bytes: number) => {
+      tooLarge = true;
+      chunks.length = 0;
+      const e = errors.batchTooLong(bytes);
+      send(res, 413, jsonError(e), {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-query-error': `${e.queryCode};Sender`,
+        connection: 'close',
+      });
+    };
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_REQUEST_BYTES) {
+      refuse(declared);
+      return;
+    }
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       size += c.length;
-      if (size > MAX_REQUEST_BYTES) tooLarge = true;
+      if (size > MAX_REQUEST_BYTES) refuse(size);
       else chunks.push(c);
     });
     req.on('error', () => res.destroy());
     req.on('end', () => {
-      if (tooLarge) {
-        const e = errors.batchTooLong(size);
-        send(res, 413, jsonError(e), {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amzn-query-error': `${e.queryCode};Sender`,
-        });
-        return;
-      }
-      void dispatch(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      if (!tooLarge)
+        void dispatch(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
   };
 
@@ -211,8 +223,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       faults = resolveFaults(f);
     },
     async listen(port = 0, host = '127.0.0.1') {
-      server = createServer(handle);
-      server.keepAliveTimeout = 30_000;
+      server = createLimitedServer(handle);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(port, host, () => resolve());

@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
+import { type Gateway, startGateway } from '../../local/gateway';
+import { createSqsEmulator } from '../../local/sqs';
 import { openSocket, rawRequest } from './support/raw-http';
 
 /**
@@ -267,3 +270,111 @@ describe('browser protection with an allowed origin', () => {
     await other.text();
   });
 });
+
+describe('slow and greedy clients', () => {
+  let dynamodb: LocalDynamoDb;
+  let edge: Edge;
+  let gateway: Gateway;
+  const limits = { headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 4 };
+
+  beforeAll(async () => {
+    dynamodb = await startDynamoDb();
+    const sqs = createSqsEmulator({ seed: 1, faults: 'none' });
+    edge = await startEdge({ sqs: sqs.handle, dynamodb: dynamodb.handle }, { port: 0, limits });
+    gateway = await startGateway({
+      routes: [{ resource: '/orders', method: 'POST' }],
+      invoke: async () => ({ ok: true, result: { statusCode: 200, body: '{}' }, durationMs: 0 }),
+      port: 0,
+      limits,
+    });
+  });
+  afterAll(async () => {
+    await edge?.close();
+    await gateway?.close();
+    await dynamodb?.close();
+  });
+
+  /** Everything the server sends on a socket until it closes it. */
+  const untilClosed = (socket: Socket) =>
+    new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(data));
+    });
+
+  it.each([
+    ['the edge', () => edge.url],
+    ['the API', () => gateway.url],
+  ])(
+    'closes a client on %s that sends its headers too slowly (408), and keeps serving',
+    async (_, url) => {
+      const socket = await openSocket(url());
+      const closed = untilClosed(socket);
+      socket.write('GET /_localcloud/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
+      expect(await closed).toMatch(/^HTTP\/1\.1 408/);
+      expect((await fetch(`${edge.url}/_localcloud/health`)).status).toBe(200);
+    },
+  );
+
+  it('closes a client that never finishes its body (408)', async () => {
+    const socket = await openSocket(edge.url);
+    const closed = untilClosed(socket);
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonSQS.ListQueues\r\n' +
+        'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 100\r\n\r\n{',
+    );
+    expect(await closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('answers an SQS body over the limit at once, without reading the rest', async () => {
+    // Prepare: a body that claims 100 MiB; 5 MiB are sent and the rest never comes.
+    const socket = await openSocket(edge.url);
+    const closed = untilClosed(socket);
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AmazonSQS.SendMessageBatch\r\n' +
+        `Content-Type: application/x-amz-json-1.0\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+    );
+    socket.write(Buffer.alloc(5 * 1024 * 1024, 0x20));
+
+    // Assess: 413 (not the 408 of a request that timed out waiting for its end).
+    expect(await closed).toMatch(/^HTTP\/1\.1 413/);
+  });
+
+  it('refuses connections over the cap, and takes new ones once one has closed', async () => {
+    const held = await Promise.all(
+      Array.from({ length: limits.maxConnections }, () => openSocket(edge.url)),
+    );
+    // Keep them busy past the header timeout's reach: each sends a complete keep-alive request.
+    for (const s of held) s.write('GET /_localcloud/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const extra = await openSocket(edge.url);
+    expect(await untilClosed(extra)).toBe('');
+    for (const s of held) s.destroy();
+    await Promise.all(
+      held.map((s) => new Promise((r) => (s.closed ? r(null) : s.once('close', r)))),
+    );
+    // The server counts a connection gone once its socket has closed on its side too.
+    await waitUntil(
+      async () =>
+        (await fetch(`${edge.url}/_localcloud/health`).catch(() => undefined))?.status === 200,
+    );
+  });
+
+  it("answers nothing on dynalite's own port: DynamoDB is reachable only through the edge's guard", async () => {
+    const socket = await openSocket(`http://127.0.0.1:${dynamodb.privatePort}`);
+    const closed = untilClosed(socket);
+    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n');
+    expect(await closed).toBe('');
+  });
+});
+
+/** Polls `check` until it holds (bounded); for a state the server reaches on its own time. */
+async function waitUntil(check: () => Promise<boolean>, attempts = 100): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('condition never held');
+}
