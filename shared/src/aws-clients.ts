@@ -26,6 +26,13 @@ export interface ClientOptions {
    * so one layer decides how often and how long a failing call is retried.
    */
   maxAttempts?: number;
+  /**
+   * Time to open a connection, and time for a whole request and its answer; each ends one try
+   * with a TimeoutError. Unset, the SDK waits forever on an endpoint that accepts and never
+   * answers, and so would a caller that has its own deadline (a Lambda's timeout).
+   */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -34,10 +41,18 @@ export interface ClientOptions {
  */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 
-function requestHandler(maxSockets: number): NodeHttpHandler {
+function requestHandler(options: ClientOptions): NodeHttpHandler {
+  const maxSockets = options.maxSockets ?? 50;
   return new NodeHttpHandler({
     httpAgent: new Agent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    ...(options.connectionTimeoutMs !== undefined
+      ? { connectionTimeout: options.connectionTimeoutMs }
+      : {}),
+    // The handler only warns at requestTimeout unless told to throw.
+    ...(options.requestTimeoutMs !== undefined
+      ? { requestTimeout: options.requestTimeoutMs, throwOnRequestTimeout: true }
+      : {}),
   });
 }
 
@@ -47,7 +62,7 @@ function baseConfig(options: ClientOptions) {
     ...(options.region ? { region: options.region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-    requestHandler: requestHandler(options.maxSockets ?? 50),
+    requestHandler: requestHandler(options),
   };
 }
 

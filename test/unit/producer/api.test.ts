@@ -327,14 +327,15 @@ describe('POST /orders', () => {
     ).toHaveLength(4);
   });
 
-  it('does not retry a permanent SQS error', async () => {
+  it('does not retry a permanent SQS error, and answers it as a plain 500, not "retry" 503', async () => {
     const missing = Object.assign(new Error('no such queue'), {
       name: 'QueueDoesNotExist',
       $metadata: { httpStatusCode: 400 },
     });
     sqsMock.on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }).rejects(missing);
     const res = await makeHandler()(post());
-    expect(res.statusCode).toBe(503);
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body)).toEqual({ message: 'internal error' });
     expect(
       sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
     ).toHaveLength(1);

@@ -1,4 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { ClientOptions } from '../../../../shared/src/aws-clients';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../../shared/src/ledger';
 import { type QueuePort, QueueUnavailableError } from '../domain/ports';
@@ -32,6 +33,18 @@ export function isTransientSqsError(err: unknown): boolean {
   return status !== undefined && status >= 500;
 }
 
+/**
+ * The producer's SQS client. It retries sends itself (domain/retry.ts, full jitter), so the SDK
+ * tries once: its own retries under that loop would turn 4 tries into 12. Each try ends after
+ * 1 s to connect and 1 s for the answer (SendMessage takes milliseconds), so 4 tries and their
+ * backoff end within about 5 s, and an unreachable queue is a 503 well inside the function's 10 s.
+ */
+export const PRODUCER_SQS_CLIENT = {
+  maxAttempts: 1,
+  connectionTimeoutMs: 1000,
+  requestTimeoutMs: 1000,
+} as const satisfies ClientOptions;
+
 export class SqsQueues implements QueuePort {
   constructor(
     private readonly sqs: SQSClient,
@@ -56,6 +69,9 @@ export class SqsQueues implements QueuePort {
       if (!out.MessageId) throw new Error('SendMessage answered without a MessageId');
       return out.MessageId;
     } catch (err) {
+      // A refusal retrying cannot change (no such queue, access denied) is a fault of this
+      // deployment, not an outage: it is not reported as "unavailable, retry".
+      if (!isTransientSqsError(err)) throw err;
       throw new QueueUnavailableError(queue, { cause: err });
     }
   }

@@ -3,7 +3,7 @@ import { createDocumentClient, createSqsClient } from '../../../../shared/src/aw
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoLedger } from '../adapters/ledger';
-import { SqsQueues } from '../adapters/queues';
+import { PRODUCER_SQS_CLIENT, SqsQueues } from '../adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../app';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
@@ -13,10 +13,8 @@ const logger = createLogger('producer');
 const tracing = createTracing('producer');
 const api = createApiHandler(config, {
   ledger: new DynamoLedger(tracing.captureClient(createDocumentClient()), config.ledgerTableName),
-  // The producer retries sends itself (domain/retry.ts, full jitter); the SDK's own retries under
-  // that loop would turn 4 tries into 12 before the caller hears 503.
   queues: new SqsQueues(
-    tracing.captureClient(createSqsClient({ maxAttempts: 1 })),
+    tracing.captureClient(createSqsClient(PRODUCER_SQS_CLIENT)),
     config.queueUrls,
   ),
   logger,
