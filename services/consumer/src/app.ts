@@ -35,9 +35,10 @@ import {
   ORDER_GUARD_KEY,
   runPk,
 } from '../../../shared/src/ledger';
+import type { OrderEvent } from '../../../shared/src/metrics';
 import { type Delivery, parseDelivery } from './domain/delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './domain/faults';
-import type { ConsumerLedgerPort, DeliveryOutcome } from './domain/ports';
+import type { ConsumerLedgerPort, ConsumerMetricsPort, DeliveryOutcome } from './domain/ports';
 
 export type IdempotencyKeyField = 'orderId' | 'messageId';
 
@@ -132,6 +133,13 @@ export interface ConsumerDeps {
    * exits mid-invocation as Runtime.ExitError and the whole batch returns to the queue.
    */
   crash?: () => Promise<never>;
+  /** One event per delivery outcome, published at the end of each invocation. */
+  metrics?: ConsumerMetricsPort;
+  /** Runs each record in its own trace subsegment, annotated with the order (X-Ray on AWS). */
+  traceRecord?: <R>(
+    annotations: Record<string, string | number>,
+    work: () => Promise<R>,
+  ) => Promise<R>;
 }
 
 /** The idempotent function's payload: what is hashed for the key and for payload validation. */
@@ -166,6 +174,8 @@ interface RunMarker {
   stallMs: number;
   /** Injected crash once the effect committed. */
   crashAfterEffect: boolean;
+  /** Set when the body ran: a higher sequence of the customer had already taken its turn. */
+  late: boolean;
 }
 
 const exitNow = (): Promise<never> => {
@@ -197,7 +207,9 @@ export function createConsumerHandler(
     if (marker.stallMs > 0) await sleep(marker.stallMs);
     // The index is taken before the conditional write, so a refused write (or a crash between the
     // two) leaves a gap in the customer's indexes; the report counts those gaps.
-    const applyIndex = await ledger.nextApplyIndex(input.runId, queue, input.customerId);
+    const turn = await ledger.takeApplyTurn(input.runId, queue, input.customerId, input.sequence);
+    const { applyIndex } = turn;
+    marker.late = turn.late;
     const committedAt = now();
     const effect: EffectRecord = {
       pk: runPk(input.runId),
@@ -282,8 +294,43 @@ export function createConsumerHandler(
     });
   }
 
+  const metrics = deps.metrics;
+  const traceRecord =
+    deps.traceRecord ??
+    (<R>(_annotations: Record<string, string | number>, work: () => Promise<R>) => work());
+
+  function event(
+    delivery: Delivery,
+    kind: OrderEvent['event'],
+    extra: Pick<OrderEvent, 'late' | 'latencyMs'> = {},
+  ): OrderEvent {
+    const { message } = delivery;
+    return {
+      event: kind,
+      runId: message.runId,
+      orderId: message.orderId,
+      customerId: message.customerId,
+      sequence: message.sequence,
+      receiveCount: delivery.receiveCount,
+      ...extra,
+    };
+  }
+
   async function handleRecord(record: SQSRecord): Promise<EffectResult> {
     const delivery = parseDelivery(record);
+    const { message } = delivery;
+    return traceRecord(
+      {
+        orderId: message.orderId,
+        customerId: message.customerId,
+        queue,
+        receiveCount: delivery.receiveCount,
+      },
+      () => handleDelivery(delivery),
+    );
+  }
+
+  async function handleDelivery(delivery: Delivery): Promise<EffectResult> {
     const { message } = delivery;
     // appendKeys is logger-wide: with parallel processing another record's lines may carry this
     // order id, so the lines below also name their order in their own data.
@@ -311,6 +358,7 @@ export function createConsumerHandler(
           refused: false,
           stallMs: fault.delayMs,
           crashAfterEffect: fault.crashAfterEffect,
+          late: false,
         };
         const result = await apply(
           {
@@ -332,6 +380,14 @@ export function createConsumerHandler(
             ? { outcome: 'applied', at: now() }
             : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
         await ledger.setDeliveryOutcome(key, outcome);
+        metrics?.record(
+          outcome.outcome === 'applied'
+            ? event(delivery, 'applied', {
+                ...(marker.late ? { late: true } : {}),
+                latencyMs: result.committedAt - message.acceptedAt,
+              })
+            : event(delivery, 'suppressed'),
+        );
         logger.info('delivery handled', {
           order: message.orderId,
           outcome: outcome.outcome,
@@ -345,6 +401,7 @@ export function createConsumerHandler(
           receiveCount: delivery.receiveCount,
           error: err instanceof Error ? err.message : String(err),
         });
+        metrics?.record(event(delivery, 'failed'));
         await ledger.setDeliveryOutcome(key, { outcome: 'failed', at: now() });
         await recordFailure(delivery, err);
         throw err;
@@ -354,15 +411,14 @@ export function createConsumerHandler(
     }
   }
 
-  return async (event, context) => {
-    idempotencyConfig?.registerLambdaContext(context);
+  const processBatch = async (batch: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     if (queue === 'fifo') {
       // FIFO: records of one group must apply in order. The FIFO processor runs them one by one
       // and, at the first failure, reports that record and every later one as failed without
       // running them, so SQS redelivers the rest of the group in order and nothing jumps ahead.
       // (`skipGroupOnError` would keep other groups going; stopping the whole batch is the
       // simpler guarantee and the cost is only a redelivery of records that did not run.)
-      return processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
+      return processPartialResponse(batch, handleRecord, new SqsFifoPartialProcessorAsync(), {
         context,
         throwOnFullBatchFailure: false,
       });
@@ -370,10 +426,20 @@ export function createConsumerHandler(
     // Standard: `parallel` runs a batch's records concurrently, so even a customer's orders that
     // arrived in order inside one batch may apply in any order (faster, on top of the queue's own
     // best-effort order); `sequential` keeps the batch's order but still inherits the queue's.
-    return processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), {
+    return processPartialResponse(batch, handleRecord, new BatchProcessor(EventType.SQS), {
       context,
       throwOnFullBatchFailure: false,
       processInParallel: config.batchProcessing === 'parallel',
     });
+  };
+
+  return async (batch, context) => {
+    idempotencyConfig?.registerLambdaContext(context);
+    try {
+      return await processBatch(batch, context);
+    } finally {
+      // One line per invocation; an invocation that dies (timeout, crash) writes none, as on AWS.
+      metrics?.publish();
+    }
   };
 }

@@ -6,8 +6,11 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
 import { createConsumerHandler, loadConsumerConfig } from '../../../services/consumer/src/app';
+import type { ConsumerMetricsPort } from '../../../services/consumer/src/domain/ports';
+import { analyzeCustomers } from '../../../services/report/src/domain/metrics';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
+import type { OrderEvent } from '../../../shared/src/metrics';
 import standardFixture from '../../events/sqs/standard-batch.json';
 
 // The real Powertools idempotency against dynalite, the local cloud's DynamoDB, in-process.
@@ -65,7 +68,10 @@ afterAll(async () => {
   );
 });
 
-function makeConsumer(env: Record<string, string>, extra: { crash?: () => Promise<never> } = {}) {
+function makeConsumer(
+  env: Record<string, string>,
+  extra: { crash?: () => Promise<never>; metrics?: ConsumerMetricsPort } = {},
+) {
   const config = loadConsumerConfig({
     LEDGER_TABLE_NAME: ledger.name,
     IDEMPOTENCY_TABLE_NAME: idempotency.name,
@@ -138,6 +144,45 @@ async function readRun(runId: string) {
 }
 
 describe('consumer with Powertools idempotency on dynalite', () => {
+  it('decides each late apply in the request that takes its index, as the report counts them', async () => {
+    // Prepare: one customer's orders arrive as 1, 3, 2, 5, 4, then a copy of 3.
+    const events: OrderEvent[] = [];
+    let published = 0;
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' },
+      {
+        metrics: {
+          record: (e) => events.push(e),
+          publish: () => {
+            published++;
+          },
+        },
+      },
+    );
+    const order = (sequence: number) =>
+      record('late', 0, { sequence, orderId: `late-${sequence}`, customerId: 'c-late' });
+
+    // Act
+    for (const sequence of [1, 3, 2, 5, 4]) await consume(eventOf(order(sequence)), context);
+    await consume(eventOf(order(3)), context);
+
+    // Assess
+    expect(events.map((e) => [e.event, e.sequence, e.late === true])).toEqual([
+      ['applied', 1, false],
+      ['applied', 3, false],
+      ['applied', 2, true],
+      ['applied', 5, false],
+      ['applied', 4, true],
+      ['suppressed', 3, false],
+    ]);
+    expect(published).toBe(6);
+    const [customer] = analyzeCustomers((await readRun('late')).effects);
+    expect(customer?.outOfOrder).toBe(events.filter((e) => e.late).length);
+    for (const e of events.filter((x) => x.event === 'applied')) {
+      expect(e.latencyMs).toEqual(expect.any(Number));
+    }
+  });
+
   it('suppresses a duplicate delivery and keeps the apply index exact', async () => {
     // Prepare
     const consume = makeConsumer({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });

@@ -14,6 +14,7 @@ import {
   runPk,
 } from '../../../../shared/src/ledger';
 import type {
+  ApplyTurn,
   CommittedEffect,
   ConsumerLedgerPort,
   DeliveryOutcome,
@@ -67,22 +68,51 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     );
   }
 
-  async nextApplyIndex(runId: string, queue: QueueKind, customerId: string): Promise<number> {
+  async takeApplyTurn(
+    runId: string,
+    queue: QueueKind,
+    customerId: string,
+    sequence: number,
+  ): Promise<ApplyTurn> {
+    const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };
+    const applyIndexOf = (attributes: Record<string, unknown> | undefined): number => {
+      const value = attributes?.value;
+      if (typeof value !== 'number') throw new Error('apply counter returned no value');
+      return value;
+    };
     // ADD is atomic on the item, so concurrent consumers never get the same index: the apply
-    // order the report sees is the order in which the effects really took their turn.
+    // order the report sees is the order in which the effects really took their turn. The same
+    // request raises the customer's highest sequence, on condition that it is not above this one,
+    // so "late" is decided by DynamoDB in the order of the indexes, with no read before.
+    try {
+      const out = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key,
+          UpdateExpression: 'ADD #value :one SET #high = :sequence',
+          ConditionExpression: 'attribute_not_exists(#high) OR #high <= :sequence',
+          ExpressionAttributeNames: { '#value': 'value', '#high': 'highSequence' },
+          ExpressionAttributeValues: { ':one': 1, ':sequence': sequence },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return { applyIndex: applyIndexOf(out.Attributes), late: false };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // A higher sequence already took its turn: this apply is late. It still takes the next index
+    // and leaves the highest sequence alone. Only a late apply pays this second request.
     const out = await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: runPk(runId), sk: applyCounterSk(queue, customerId) },
+        Key,
         UpdateExpression: 'ADD #value :one',
         ExpressionAttributeNames: { '#value': 'value' },
         ExpressionAttributeValues: { ':one': 1 },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const value = out.Attributes?.value;
-    if (typeof value !== 'number') throw new Error('apply counter returned no value');
-    return value;
+    return { applyIndex: applyIndexOf(out.Attributes), late: true };
   }
 
   async putEffectIfAbsent(record: EffectRecord): Promise<EffectWrite> {

@@ -4,6 +4,7 @@ import { createDocumentClient, createDynamoDbClient } from '../../../../shared/s
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoConsumerLedger } from '../adapters/ledger';
+import { PowertoolsConsumerMetrics } from '../adapters/metrics';
 import { createConsumerHandler, loadConsumerConfig } from '../app';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
@@ -26,6 +27,8 @@ const consume = createConsumerHandler(config, {
       }
     : {}),
   logger,
+  metrics: new PowertoolsConsumerMetrics(config.queue),
+  traceRecord: (annotations, work) => tracing.subsegment('record', annotations, work),
 });
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
