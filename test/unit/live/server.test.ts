@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
 import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
@@ -75,8 +76,9 @@ describe('live view served by the edge', () => {
   let port: number;
 
   beforeEach(async () => {
-    live = createLiveView({ flushMs: 20, maxClients: 2 });
-    server = createServer(edgeWith(live));
+    live = createLiveView({ flushMs: 20, maxClients: 2, heartbeatMs: 50 });
+    // The edge's own limits, shortened: a stream must outlive the request timeout.
+    server = createLimitedServer(edgeWith(live), { headersTimeoutMs: 200, requestTimeoutMs: 200 });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -132,6 +134,30 @@ describe('live view served by the edge', () => {
     expect(delta.queues.standard.applies).toContainEqual(['c1', 1, 1]);
     expect(delta.queues.standard.caught.map((c) => c.orderId)).toEqual(['c1-2']);
     expect(delta.queues.standard.counters).toMatchObject({ applied: 2, outOfOrder: 1 });
+  });
+
+  it('keeps a quiet stream open past the request timeout, with heartbeats', async () => {
+    const started = Date.now();
+    let beats = 0;
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/_localcloud/live/events' }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          beats += chunk.split(': keep-alive').length - 1;
+          // Ten heartbeats at 50 ms: well past the 200 ms request timeout.
+          if (beats >= 10) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('end', () => reject(new Error(`stream ended after ${Date.now() - started} ms`)));
+      });
+      req.on('error', (err) => {
+        if (beats < 10) reject(err);
+      });
+      req.end();
+    });
+    expect(beats).toBeGreaterThanOrEqual(10);
   });
 
   it('answers the snapshot as JSON, and says which lines were metric lines', async () => {
