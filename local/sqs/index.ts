@@ -40,6 +40,10 @@ export interface SqsEmulator {
   setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
 }
 
+const YEAR_MS = 366 * 24 * 3600 * 1000;
+const MAX_CLOCK_STEP_MS = YEAR_MS;
+const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
+
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
@@ -87,7 +91,24 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     try {
       const input = body.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
       if (path === '/_emulator/clock') {
-        if (req.method === 'POST') clock.advance(Number(input.advanceMs ?? 0));
+        if (req.method === 'POST') {
+          const ms = input.advanceMs ?? 0;
+          // A clock far enough ahead loses the milliseconds every deadline adds to it (at 1e308,
+          // now + 20 s is now): long polls would return at once and pollers spin. A year a
+          // request, and a century in all, is more than any test or demo needs.
+          if (
+            typeof ms !== 'number' ||
+            !Number.isSafeInteger(ms) ||
+            ms < 0 ||
+            ms > MAX_CLOCK_STEP_MS ||
+            clock.offset + ms > MAX_CLOCK_OFFSET_MS
+          ) {
+            throw new RangeError(
+              `advanceMs must be an integer from 0 to ${MAX_CLOCK_STEP_MS} (a year), ${MAX_CLOCK_OFFSET_MS} in all`,
+            );
+          }
+          clock.advance(ms);
+        }
         return send(res, 200, JSON.stringify({ now: clock.now(), offsetMs: clock.offset }), json);
       }
       if (path === '/_emulator/faults') {

@@ -204,6 +204,21 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
     expect(await queueExists('from-curl')).toBe(true);
   });
 
+  it.each([1e308, 1e15, -1, 0.5, '60000'])(
+    'refuses to move the clock by %s: time must stay exact enough for every timer (found by the fuzz suite)',
+    async (advanceMs) => {
+      const before = cloud.clock.offset;
+      const res = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ advanceMs }),
+      });
+      expect(res.status).toBe(400);
+      await res.text();
+      expect(cloud.clock.offset).toBe(before);
+    },
+  );
+
   it('takes a control request only with a JSON content type (a text/plain form cannot send one)', async () => {
     const before = cloud.clock.offset;
     const res = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {

@@ -40,6 +40,12 @@ function parse(raw: Buffer): RawResponse | undefined {
   return { status, headers, body: body.toString('utf8') };
 }
 
+export interface RawOptions {
+  timeoutMs?: number;
+  /** After writing, how the client leaves: half-close (a body cut short) or vanish at once. */
+  then?: 'wait' | 'half-close' | 'vanish';
+}
+
 /**
  * Sends `raw` as is and resolves with the response, or with undefined when the server closes
  * the connection without one. Rejects after `timeoutMs` with neither.
@@ -47,8 +53,10 @@ function parse(raw: Buffer): RawResponse | undefined {
 export async function rawRequest(
   url: string,
   raw: string | Buffer,
-  timeoutMs = 10_000,
+  options: number | RawOptions = {},
 ): Promise<RawResponse | undefined> {
+  const { timeoutMs = 10_000, then = 'wait' } =
+    typeof options === 'number' ? { timeoutMs: options } : options;
   const socket = await openSocket(url);
   return new Promise((resolve, reject) => {
     let received = Buffer.alloc(0);
@@ -69,5 +77,7 @@ export async function rawRequest(
     socket.on('close', () => finish(parse(received)));
     socket.on('error', () => undefined);
     socket.write(raw);
+    if (then === 'half-close') socket.end();
+    if (then === 'vanish') finish(undefined);
   });
 }
