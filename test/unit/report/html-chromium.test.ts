@@ -112,7 +112,10 @@ describe('HTML report in headless Chromium', () => {
     expect(claims['order-standard']).toContain(`for ${s.customersAffected} of 8 customers`);
     expect(claims['copies-fifo']).toContain('FIFO delivered no extra copy');
     expect(claims['copies-standard']).toContain(`${s.duplicateDeliveries} extra copies`);
-    expect(claims['copies-standard']).toContain(`answered ${s.suppressed} of them`);
+    expect(claims['copies-standard']).toContain(
+      `Powertools' idempotency record answered ${data.suppressedBy.standard.record}`,
+    );
+    expect(data.suppressedBy.standard.record).toBe(s.suppressed);
     expect(claims.latency).toContain(
       `p99 ${data.report.queues.fifo.latencyMs.p99} ms vs ${s.latencyMs.p99} ms`,
     );

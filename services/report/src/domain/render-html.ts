@@ -82,9 +82,17 @@ function duplicateSentence(data: ReportData, q: QueueKind): string {
       ? `${d.redelivered} came back after a failed or timed-out attempt (receive count above 1)`
       : '',
   ].filter(Boolean);
+  const by = data.suppressedBy[q];
+  const guards = [
+    by.record > 0 ? `Powertools' idempotency record answered ${by.record}` : '',
+    by.effect > 0
+      ? `the effect's own conditional write refused ${by.effect} (the record had expired or was left in progress)`
+      : '',
+  ].filter(Boolean);
+  const rest = m.duplicateDeliveries - m.suppressed;
   const stopped =
     m.duplicateEffects === 0
-      ? `the idempotency record answered ${m.suppressed} of them without running the effect again, and none was applied twice`
+      ? `${guards.length > 0 ? `${guards.join(' and ')}, so the effect did not run again` : 'no copy reached the effect'}${rest > 0 ? `; the other ${rest} ended as a failed attempt, or as the retry that applied the order after one` : ''}; none was applied twice`
       : `<b class="bad">${plural(m.duplicateEffects, 'order')} applied twice</b> (duplicate effects: idempotency was off or failed)`;
   return `<b>${QUEUE_LABEL[q]} delivered ${plural(m.duplicateDeliveries, 'extra copy', 'extra copies')}</b>: ${causes.join('; ')}. What stopped them: ${stopped}.`;
 }

@@ -44,6 +44,11 @@ export interface ReportData {
   clientRetries: number;
   /** Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited behind). */
   failedDeliveries: Record<QueueKind, number>;
+  /**
+   * Suppressed deliveries per queue by what stopped them: Powertools' idempotency record, or the
+   * effect's own conditional write (the record had expired or was left in progress by a crash).
+   */
+  suppressedBy: Record<QueueKind, { record: number; effect: number }>;
 }
 
 export function reportConfig(config: PipelineConfig): ReportConfig {
@@ -56,6 +61,16 @@ export function reportConfig(config: PipelineConfig): ReportConfig {
     visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
   });
   return { queues: { fifo: q('fifo'), standard: q('standard') } };
+}
+
+function suppressedBy(ledger: RunLedger): ReportData['suppressedBy'] {
+  const out = { fifo: { record: 0, effect: 0 }, standard: { record: 0, effect: 0 } };
+  for (const d of ledger.deliveries) {
+    if (d.outcome !== 'suppressed') continue;
+    // Deliveries written before the effect guard existed name nothing: the record stopped them.
+    out[d.queue][d.suppressedBy === 'effect' ? 'effect' : 'record']++;
+  }
+  return out;
 }
 
 export function buildReport(input: {
@@ -87,5 +102,6 @@ export function buildReport(input: {
       fifo: input.ledger.failures.filter((f) => f.queue === 'fifo').length,
       standard: input.ledger.failures.filter((f) => f.queue === 'standard').length,
     },
+    suppressedBy: suppressedBy(input.ledger),
   };
 }
