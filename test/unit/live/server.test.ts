@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
