@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
   CreateTableCommand,
@@ -16,25 +15,17 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
 
 const run = promisify(execFile);
-const AWS_CLI = '/usr/bin/aws';
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-/** The Debian AWS CLI v2 speaks the SQS Query protocol: the one real client for that path here. */
-async function ensureAwsCli(): Promise<void> {
-  if (existsSync(AWS_CLI)) return;
-  await run('apt-get', ['install', '-y', '-q', 'awscli'], { timeout: 240_000 });
-  if (!existsSync(AWS_CLI)) throw new Error(`${AWS_CLI} missing after apt-get install awscli`);
-}
 
 describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services only)', () => {
   let cloud: LocalCloud;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    await ensureAwsCli();
     cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
     env = {
       PATH: process.env.PATH,
@@ -53,7 +44,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
   const aws = async (...args: string[]) => {
     // CLI 2.9 predates AWS_ENDPOINT_URL (added in 2.13), so the endpoint goes on the command line.
     const { stdout } = await run(
-      AWS_CLI,
+      AWS_CLI.bin,
       [...args, '--endpoint-url', cloud.edgeUrl, '--output', 'json'],
       {
         env,
@@ -84,63 +75,66 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
     );
   });
 
-  it('lets the AWS CLI (Query protocol) create, send to and receive from a queue', async () => {
-    const created = await aws('sqs', 'create-queue', '--queue-name', 'cli-queue');
-    expect(created.QueueUrl).toMatch(/\/000000000000\/cli-queue$/);
-    const sent = await aws(
-      'sqs',
-      'send-message',
-      '--queue-url',
-      created.QueueUrl,
-      '--message-body',
-      'hello from the cli',
-    );
-    expect(sent.MD5OfMessageBody).toBe(
-      createHash('md5').update('hello from the cli').digest('hex'),
-    );
-    const received = await aws(
-      'sqs',
-      'receive-message',
-      '--queue-url',
-      created.QueueUrl,
-      '--wait-time-seconds',
-      '1',
-    );
-    expect(received.Messages?.[0]?.Body).toBe('hello from the cli');
-    expect(received.Messages?.[0]?.MessageId).toBe(sent.MessageId);
-  }, 60_000);
+  // The Debian AWS CLI v2 speaks the SQS Query protocol: the one real client for that path here.
+  describeWithTool(AWS_CLI, 'with the AWS CLI', () => {
+    it('lets the AWS CLI (Query protocol) create, send to and receive from a queue', async () => {
+      const created = await aws('sqs', 'create-queue', '--queue-name', 'cli-queue');
+      expect(created.QueueUrl).toMatch(/\/000000000000\/cli-queue$/);
+      const sent = await aws(
+        'sqs',
+        'send-message',
+        '--queue-url',
+        created.QueueUrl,
+        '--message-body',
+        'hello from the cli',
+      );
+      expect(sent.MD5OfMessageBody).toBe(
+        createHash('md5').update('hello from the cli').digest('hex'),
+      );
+      const received = await aws(
+        'sqs',
+        'receive-message',
+        '--queue-url',
+        created.QueueUrl,
+        '--wait-time-seconds',
+        '1',
+      );
+      expect(received.Messages?.[0]?.Body).toBe('hello from the cli');
+      expect(received.Messages?.[0]?.MessageId).toBe(sent.MessageId);
+    }, 60_000);
 
-  it('lets the AWS CLI create a table and put and get an item', async () => {
-    await aws(
-      'dynamodb',
-      'create-table',
-      '--table-name',
-      'cli-table',
-      '--attribute-definitions',
-      'AttributeName=id,AttributeType=S',
-      '--key-schema',
-      'AttributeName=id,KeyType=HASH',
-      '--billing-mode',
-      'PAY_PER_REQUEST',
-    );
-    await aws(
-      'dynamodb',
-      'put-item',
-      '--table-name',
-      'cli-table',
-      '--item',
-      '{"id":{"S":"1"},"v":{"N":"42"}}',
-    );
-    const got = await aws(
-      'dynamodb',
-      'get-item',
-      '--table-name',
-      'cli-table',
-      '--key',
-      '{"id":{"S":"1"}}',
-    );
-    expect(got.Item).toEqual({ id: { S: '1' }, v: { N: '42' } });
-  }, 60_000);
+    it('lets the AWS CLI create a table and put and get an item', async () => {
+      await aws(
+        'dynamodb',
+        'create-table',
+        '--table-name',
+        'cli-table',
+        '--attribute-definitions',
+        'AttributeName=id,AttributeType=S',
+        '--key-schema',
+        'AttributeName=id,KeyType=HASH',
+        '--billing-mode',
+        'PAY_PER_REQUEST',
+      );
+      await aws(
+        'dynamodb',
+        'put-item',
+        '--table-name',
+        'cli-table',
+        '--item',
+        '{"id":{"S":"1"},"v":{"N":"42"}}',
+      );
+      const got = await aws(
+        'dynamodb',
+        'get-item',
+        '--table-name',
+        'cli-table',
+        '--key',
+        '{"id":{"S":"1"}}',
+      );
+      expect(got.Item).toEqual({ id: { S: '1' }, v: { N: '42' } });
+    }, 60_000);
+  });
 
   it('lets the AWS SDK v3 (JSON protocols) use a queue and a table through the same port', async () => {
     const sqs = new SQSClient({

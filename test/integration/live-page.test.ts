@@ -10,6 +10,7 @@ import {
 } from '../../shared/src/aws-clients';
 import { QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { guardNetwork, launchChromium } from '../support/chromium';
+import { CHROMIUM, describeWithTool } from '../support/system-tools';
 
 const SEED = 1212;
 const ORDERS = 300;
@@ -19,7 +20,7 @@ const ORDERS = 300;
  * on (the demo fault model on standard, first-attempt failures on both consumers): its numbers
  * come from the consumers' own metric lines, and it must show what the report later shows.
  */
-describe('live page while a load runs', () => {
+describeWithTool(CHROMIUM, 'live page while a load runs', () => {
   let browser: Browser;
   let cloud: LocalCloud;
 

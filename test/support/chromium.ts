@@ -1,27 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { CHROMIUM, requireTool } from './system-tools';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-/** Debian's chromium, installed on demand; a machine that cannot install it fails loudly. */
+/** Debian's chromium, installed on demand (support/system-tools.ts). */
 export function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return;
-  try {
-    execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'pipe', timeout: 600_000 });
-  } catch (err) {
-    throw new Error(
-      `headless Chromium is required for the browser tests: ${CHROMIUM} is missing and "apt-get install -y chromium" failed (run the tests as root on Debian, or install chromium): ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-  if (!existsSync(CHROMIUM))
-    throw new Error(`apt-get install chromium did not produce ${CHROMIUM}`);
+  requireTool(CHROMIUM);
 }
 
 export async function launchChromium(): Promise<Browser> {
   ensureChromium();
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM.bin,
     args: [
       '--headless',
       '--no-sandbox',

@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { createLiveView, type LiveView } from '../../../local/live/server';
 import { guardNetwork, launchChromium } from '../../support/chromium';
+import { CHROMIUM, describeWithTool } from '../../support/system-tools';
 import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
 
 const HOSTILE = '<img src=x onerror="window.pwned=1">';
 
-describe('live page in headless Chromium (lines fed by the test)', () => {
+describeWithTool(CHROMIUM, 'live page in headless Chromium (lines fed by the test)', () => {
   let browser: Browser;
   let live: LiveView;
   let server: Server;

@@ -4,6 +4,7 @@ import { buildReport, type ReportData } from '../../../services/report/src/domai
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { createRng } from '../../../shared/src/random';
 import { type Box, guardNetwork, launchChromium, overlaps } from '../../support/chromium';
+import { CHROMIUM, describeWithTool } from '../../support/system-tools';
 import { LedgerBuilder } from './ledger-fixture';
 
 const SEED = 424242;
@@ -77,7 +78,7 @@ async function labelBoxes(page: Page): Promise<Box[]> {
   );
 }
 
-describe('HTML report in headless Chromium', () => {
+describeWithTool(CHROMIUM, 'HTML report in headless Chromium', () => {
   let browser: Browser;
   let data: ReportData;
   let html: string;
