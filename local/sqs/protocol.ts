@@ -1,5 +1,5 @@
 import type { Input, Output } from './actions';
-import { errors, SqsError } from './errors';
+import { errors, type SqsError } from './errors';
 
 /**
  * The two wire protocols SQS speaks. AWS JSON 1.0 (current SDKs): `X-Amz-Target:
@@ -270,5 +270,3 @@ export function queryError(err: SqsError, requestId: string): string {
 export function jsonError(err: SqsError): string {
   return JSON.stringify({ __type: `${err.namespace}#${err.code}`, message: err.message });
 }
-
-export { SqsError };

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from './clock';
-import { errors, SqsError } from './errors';
+import { errors } from './errors';
 import type { FaultConfig, FaultDice } from './faults';
 import { type MessageAttributeValue, md5Hex, md5OfMessageAttributes } from './md5';
 
@@ -522,5 +522,3 @@ export class Queue {
     return out;
   }
 }
-
-export { SqsError };

@@ -10,7 +10,7 @@ import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl }
  * cancelled (CANCELLED) or until its destination disappears (FAILED).
  */
 
-export type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
+type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
 
 export interface MoveTask {
   taskId: string;

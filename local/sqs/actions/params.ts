@@ -155,7 +155,7 @@ export function batchEntries(p: Params, field: string, entryName: string): Batch
 }
 
 /** A BatchResultErrorEntry: AWS puts the Query code in `Code`. */
-export function batchFailure(id: string, err: unknown): Output {
+function batchFailure(id: string, err: unknown): Output {
   const e = err as { queryCode?: string; message?: string; fault?: string };
   return {
     Id: id,
