@@ -302,7 +302,7 @@ export class LocalFunction {
   }
 
   private async run(env: Environment, event: unknown): Promise<InvocationResult> {
-    const started = Date.now();
+    const initStarted = Date.now();
     try {
       await env.ready;
     } catch (err) {
@@ -310,10 +310,15 @@ export class LocalFunction {
       return {
         ok: false,
         timedOut: false,
-        durationMs: Date.now() - started,
+        durationMs: Date.now() - initStarted,
         error: { errorType: 'Runtime.WorkerError', errorMessage: (err as Error).message },
       };
     }
+    // Lambda's function timeout starts when the handler is called: the init phase (loading the
+    // module) is not taken from it. Counting a slow cold start against it left handlers with no
+    // time at all on a busy machine, and Powertools then saved in-progress records that never
+    // expire (it skips the expiry when the remaining time is 0).
+    const started = Date.now();
     const id = randomUUID();
     const timeoutMs = this.def.timeoutSeconds * 1000;
     return new Promise<InvocationResult>((resolve) => {

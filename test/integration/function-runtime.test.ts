@@ -46,6 +46,19 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(process.env.PROBE_VALUE).toBeUndefined();
   }, 30_000);
 
+  it('starts the function timeout when the handler is called, not while the module loads', async () => {
+    // Prepare: a 1 s function whose module takes 1.5 s to load, invoked cold.
+    const f = probe('probe-slow-init', { PROBE_INIT_SPIN_MS: '1500' }, 1);
+    started.push(f);
+
+    // Act
+    const result = await f.invoke({ mode: 'echo' });
+
+    // Assess: the handler still had time left, as on Lambda (the load time counted against it left none).
+    expect(result).toMatchObject({ ok: true });
+    expect((result as { result: { remainingMs: number } }).result.remainingMs).toBeGreaterThan(0);
+  }, 30_000);
+
   it('applies an environment update to every invocation that starts after it, busy ones included', async () => {
     // Prepare: one environment idle, one busy in a slow invocation.
     const f = probe('probe-update', { PROBE_VALUE: 'old' });
