@@ -1,27 +1,40 @@
-import type { Server } from 'node:http';
-import { closeServer, listen, type RequestListener } from './edge';
+import {
+  Agent,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from 'node:http';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { RequestListener } from './edge';
 
 /**
- * DynamoDB for the local cloud: dynalite, in memory by default or on disk under `dataDir`.
- * The edge calls its request listener directly, so DynamoDB shares the edge's port. Known gaps
- * (by design, not worked around): no TTL expiry, no TransactWriteItems, no UpdateTimeToLive.
+ * DynamoDB for the local cloud: dynalite, in memory by default or on disk under `dataDir`, in a
+ * worker thread of its own. It used to run on the main event loop beside the edge, the SQS
+ * emulator, the gateway and the event source mappings, and a CPU profile of the pipeline showed
+ * that loop 91% busy (dynalite 15% of it) while the second core waited; in its own thread its
+ * item work and its sockets run beside them.
+ *
+ * It listens on a private port on 127.0.0.1: the local cloud's own clients (the functions, the
+ * report of a local run) talk to it there directly, and the edge forwards every other DynamoDB
+ * request to it, so a user still sees one endpoint. The private port serves SDKs only: a
+ * request a browser made (any Origin, Referer or cross-site Sec-Fetch-Site) or one whose Host is
+ * not that address is refused before dynalite sees it, so the port adds nothing a web page could
+ * reach that the edge's browser guard refuses.
+ *
+ * Known gaps (by design, not worked around): no TTL expiry, no TransactWriteItems, no
+ * UpdateTimeToLive.
  */
 
-type DynaliteFactory = (options: {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}) => Server;
-
 /**
- * What the pipeline asked of DynamoDB, counted where the requests are served: requests by API
- * operation, and the read and write request units AWS would bill for them (on-demand), by item
- * operation. Units come from dynalite's own item-size arithmetic (DynamoDB's: 1 WRU per started
- * KB written, the larger of the item before and after; 1 RRU per started 4 KB of a strongly
- * consistent read, half for an eventually consistent one). A conditional write whose condition
- * fails is billed too (1 WRU for items under 1 KB, which every ledger item is); dynalite computes
- * nothing for it, so those are counted apart.
+ * What was asked of DynamoDB, counted where the requests are served: requests by API operation,
+ * and the read and write request units AWS would bill for them (on-demand), by item operation.
+ * Units come from dynalite's own item-size arithmetic (DynamoDB's: 1 WRU per started KB written,
+ * the larger of the item before and after; 1 RRU per started 4 KB of a strongly consistent read,
+ * half for an eventually consistent one). A conditional write whose condition fails is billed
+ * too (1 WRU for items under 1 KB, which every ledger item is); dynalite computes nothing for
+ * it, so those are counted apart.
  */
 export interface DynamoDbUsage {
   requests: Record<string, number>;
@@ -31,115 +44,288 @@ export interface DynamoDbUsage {
 }
 
 export interface LocalDynamoDb {
+  /** The private endpoint (`http://127.0.0.1:<port>`) the local cloud's own clients use. */
+  url: string;
+  /** The edge's listener: forwards the request to the private endpoint. */
   handle: RequestListener;
-  /** The port dynalite must listen on to be closable; it closes every connection. */
-  privatePort: number;
   usage(): DynamoDbUsage;
+  /** The worker thread's event-loop utilisation since it started. */
+  eventLoopUtilization(): EventLoopUtilization;
   close(): Promise<void>;
 }
 
-export function emptyUsage(): DynamoDbUsage {
-  return { requests: {}, readUnits: {}, writeUnits: {}, conditionalCheckFailures: {} };
-}
+/** Operations counted by name; anything else (none the SDK sends) is counted as `other`. */
+export const OPERATIONS = [
+  'BatchGetItem',
+  'BatchWriteItem',
+  'CreateTable',
+  'DeleteItem',
+  'DeleteTable',
+  'DescribeTable',
+  'DescribeTimeToLive',
+  'GetItem',
+  'ListTables',
+  'ListTagsOfResource',
+  'PutItem',
+  'Query',
+  'Scan',
+  'TagResource',
+  'UntagResource',
+  'UpdateItem',
+  'UpdateTable',
+  'UpdateTimeToLive',
+  'other',
+] as const;
 
-const bump = (m: Record<string, number>, k: string, n = 1) => {
-  m[k] = (m[k] ?? 0) + n;
-};
-
-interface CapacityData {
-  Item?: unknown;
-  UpdateExpression?: unknown;
-  AttributeUpdates?: unknown;
-  ReturnConsumedCapacity?: string;
-}
-type AddConsumedCapacity = (
-  data: CapacityData,
-  isRead: boolean,
-  newItem: unknown,
-  oldItem?: unknown,
-) => { CapacityUnits: number } | undefined;
+/** Counter rows of the shared buffer, each OPERATIONS.length wide. */
+const COUNTERS = ['requests', 'readUnits', 'writeUnits', 'conditionalCheckFailures'] as const;
 
 /**
- * dynalite's actions call `db.addConsumedCapacity` through the module object for every item they
- * read or write, and only report the result when the client asked for it; this wraps that call
- * so the units are counted for every request, asked or not, then answers what dynalite would.
+ * The worker's code: plain CommonJS, so the thread loads only dynalite. It counts into a buffer
+ * shared with the main thread (single writer), so reading the counters costs no message.
  */
-function countCapacity(usage: DynamoDbUsage): void {
-  const db = require('dynalite/db') as { addConsumedCapacity: AddConsumedCapacity };
-  const original = db.addConsumedCapacity;
-  db.addConsumedCapacity = (data, isRead, newItem, oldItem) => {
-    const asked =
-      data.ReturnConsumedCapacity === 'TOTAL' || data.ReturnConsumedCapacity === 'INDEXES';
-    const answer = original(
-      asked ? data : { ...data, ReturnConsumedCapacity: 'TOTAL' },
-      isRead,
-      newItem,
-      oldItem,
-    );
-    const units = answer?.CapacityUnits ?? 0;
-    if (isRead) bump(usage.readUnits, 'GetItem', units);
-    else {
-      const op =
-        data.Item !== undefined
-          ? 'PutItem'
-          : data.UpdateExpression !== undefined || data.AttributeUpdates !== undefined
-            ? 'UpdateItem'
-            : 'DeleteItem';
-      bump(usage.writeUnits, op, units);
-    }
-    return asked ? answer : undefined;
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dynalite = require(workerData.dynalitePath);
+const db = require(workerData.dynaliteDbPath);
+const ops = workerData.operations;
+const width = ops.length;
+const counters = new Float64Array(workerData.counters);
+const index = (op) => { const i = ops.indexOf(op); return i < 0 ? width - 1 : i; };
+const REQUESTS = 0, READ = 1, WRITE = 2, FAILED = 3;
+const bump = (row, op, n) => { counters[row * width + index(op)] += n; };
+
+// dynalite's actions call db.addConsumedCapacity through the module object for every item they
+// read or write and report the result only when the client asked; counted here either way.
+const addConsumedCapacity = db.addConsumedCapacity;
+db.addConsumedCapacity = (data, isRead, newItem, oldItem) => {
+  const asked = data.ReturnConsumedCapacity === 'TOTAL' || data.ReturnConsumedCapacity === 'INDEXES';
+  const answer = addConsumedCapacity(asked ? data : Object.assign({}, data, { ReturnConsumedCapacity: 'TOTAL' }), isRead, newItem, oldItem);
+  const units = answer ? answer.CapacityUnits : 0;
+  if (isRead) bump(READ, 'GetItem', units);
+  else bump(WRITE, data.Item !== undefined ? 'PutItem' : data.UpdateExpression !== undefined || data.AttributeUpdates !== undefined ? 'UpdateItem' : 'DeleteItem', units);
+  return asked ? answer : undefined;
+};
+
+const server = dynalite(Object.assign(workerData.dataDir ? { path: workerData.dataDir } : {}, {
+  // Tables become ACTIVE at once: the pipeline creates them at start-up and uses them right away.
+  createTableMs: 0, deleteTableMs: 0, updateTableMs: 0,
+}));
+const listener = server.listeners('request')[0];
+server.removeAllListeners('request');
+const refuse = (res, reason) => {
+  const body = JSON.stringify({ __type: 'AccessDenied', message: 'this port serves the local cloud\\'s own SDK clients only: ' + reason + '; use the edge' });
+  res.writeHead(403, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+let expectedHost;
+server.on('request', (req, res) => {
+  const h = req.headers;
+  if (h.origin !== undefined || h.referer !== undefined || h['sec-fetch-site'] === 'cross-site' || h['sec-fetch-site'] === 'same-site') {
+    req.resume();
+    return refuse(res, 'a browser request');
+  }
+  if (h.host !== undefined && h.host !== expectedHost) {
+    req.resume();
+    return refuse(res, 'Host ' + h.host + ' is not ' + expectedHost);
+  }
+  const target = typeof h['x-amz-target'] === 'string' ? h['x-amz-target'] : '';
+  const op = target.slice(target.indexOf('.') + 1);
+  bump(REQUESTS, op, 1);
+  const end = res.end;
+  // Only a 400 can be a failed condition; its body names the exception.
+  res.end = function (chunk) {
+    if (res.statusCode === 400 && typeof chunk === 'string' && chunk.includes('ConditionalCheckFailedException')) bump(FAILED, op, 1);
+    return end.apply(this, arguments);
   };
+  listener(req, res);
+  // dynalite rethrows a request stream error (a client that disconnects mid-body) from its
+  // 'error' listener, which would end this thread: the connection is gone, so only the response
+  // is left to drop.
+  for (const l of req.listeners('error')) req.off('error', l);
+  req.on('error', () => res.destroy());
+});
+server.keepAliveTimeout = 65000;
+server.once('error', (err) => parentPort.postMessage({ error: { message: err.message, code: err.code } }));
+server.listen(0, '127.0.0.1', () => {
+  const port = server.address().port;
+  expectedHost = '127.0.0.1:' + port;
+  parentPort.postMessage({ port });
+});
+parentPort.on('message', (msg) => {
+  if (msg !== 'close') return;
+  // dynalite closes its store (on disk: flushes and releases the lock) from server.close().
+  server.closeAllConnections();
+  server.close(() => parentPort.postMessage('closed'));
+});
+`;
+
+/** Hop-by-hop headers (RFC 9110 7.6.1) are the connection's, not the request's. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+
+/** The edge's browser guard has already judged these; the private port refuses any of them. */
+const BROWSER = new Set([
+  'origin',
+  'referer',
+  'sec-fetch-site',
+  'sec-fetch-mode',
+  'sec-fetch-dest',
+]);
+
+function forwardable(
+  headers: IncomingHttpHeaders,
+  drop?: ReadonlySet<string>,
+): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (!HOP_BY_HOP.has(k) && !drop?.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** DynamoDB's own answer when the service cannot take a request; SDKs retry it. */
+function unavailable(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({
+    __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+    message: 'Internal server error',
+  });
+  res.writeHead(500, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export class DynamoDbStartError extends Error {
+  readonly expose = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DynamoDbStartError';
+  }
 }
 
 export async function startDynamoDb({
   dataDir,
+  log = () => undefined,
 }: {
   dataDir?: string;
+  log?: (line: string) => void;
 } = {}): Promise<LocalDynamoDb> {
-  const dynalite = require('dynalite') as DynaliteFactory;
-  const usage = emptyUsage();
-  countCapacity(usage);
-  // Tables become ACTIVE at once: the pipeline creates them at start-up and uses them right away.
-  const server = dynalite({
-    ...(dataDir ? { path: dataDir } : {}),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  const listener = server.listeners('request')[0] as RequestListener | undefined;
-  if (!listener) throw new Error('dynalite exposes no request listener');
-  // dynalite closes its store only from server.close(), which needs a listening server; it
-  // listens on a free port nobody is told about, and requests arrive through the edge. That port
-  // answers nothing: served there, a request would skip the edge's browser guard (and dynalite
-  // answers any Origin with CORS allowing all), so every connection to it is closed at once.
-  server.removeAllListeners('request');
-  server.on('connection', (socket) => socket.destroy());
-  const privatePort = await listen(server, 0, '127.0.0.1', 'dynamodb');
-  return {
-    privatePort,
-    handle: (req, res) => {
-      const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'unknown';
-      bump(usage.requests, op);
-      const end = res.end.bind(res) as (chunk?: unknown) => typeof res;
-      // Only a 400 can be a failed condition; its body names the exception.
-      res.end = ((chunk?: unknown) => {
-        if (
-          res.statusCode === 400 &&
-          typeof chunk === 'string' &&
-          chunk.includes('ConditionalCheckFailedException')
-        ) {
-          bump(usage.conditionalCheckFailures, op);
-        }
-        return end(chunk);
-      }) as typeof res.end;
-      listener(req, res);
-      // dynalite rethrows a request stream error (a client that disconnects mid-body) from its
-      // 'error' listener, which would end the whole process: the connection is gone, so only
-      // the response is left to drop.
-      for (const l of req.listeners('error')) req.off('error', l as (err: Error) => void);
-      req.on('error', () => res.destroy());
+  const width = OPERATIONS.length;
+  const shared = new SharedArrayBuffer(COUNTERS.length * width * Float64Array.BYTES_PER_ELEMENT);
+  const counters = new Float64Array(shared);
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      dynalitePath: require.resolve('dynalite'),
+      dynaliteDbPath: require.resolve('dynalite/db'),
+      dataDir,
+      operations: OPERATIONS,
+      counters: shared,
     },
-    usage: () => structuredClone(usage),
-    close: () => closeServer(server, 0),
+  });
+  let exited = false;
+  let stopping = false;
+  const exit = new Promise<void>((resolve) => {
+    worker.once('exit', (code) => {
+      exited = true;
+      if (!stopping) log(`dynamodb: worker exited with code ${code}`);
+      resolve();
+    });
+  });
+  worker.on('error', (err) => log(`dynamodb: worker failed: ${err.stack ?? err.message}`));
+  const port = await new Promise<number>((resolve, reject) => {
+    const onMessage = (msg: { port?: number; error?: { message: string } }) => {
+      if (msg.port !== undefined) resolve(msg.port);
+      else if (msg.error) reject(new DynamoDbStartError(`dynalite: ${msg.error.message}`));
+    };
+    worker.on('message', onMessage);
+    worker.once('error', (err) => reject(new DynamoDbStartError(err.message, { cause: err })));
+    void exit.then(() => reject(new DynamoDbStartError('dynalite worker exited at start-up')));
+  }).catch(async (err: unknown) => {
+    await worker.terminate();
+    throw err;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  // One keep-alive pool for everything the edge forwards.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const upstream = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: req.method,
+        path: req.url,
+        headers: { ...forwardable(req.headers, BROWSER), host: `127.0.0.1:${port}` },
+        agent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 500, forwardable(answer.headers));
+        answer.pipe(res);
+        answer.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('error', (err) => {
+      log(
+        `dynamodb: forwarding ${req.headers['x-amz-target'] ?? req.method} failed: ${err.message}`,
+      );
+      if (res.headersSent) res.destroy();
+      else unavailable(res);
+    });
+    // A client that goes away mid-request takes the forwarded request with it.
+    req.on('error', () => upstream.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+
+  const usage = (): DynamoDbUsage => {
+    const out = Object.fromEntries(
+      COUNTERS.map((name, row) => {
+        const m: Record<string, number> = {};
+        OPERATIONS.forEach((op, i) => {
+          const v = counters[row * width + i]!;
+          if (v !== 0) m[op] = v;
+        });
+        return [name, m];
+      }),
+    );
+    return out as unknown as DynamoDbUsage;
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    handle,
+    usage,
+    eventLoopUtilization: () => worker.performance.eventLoopUtilization(),
+    close: () => {
+      closing ??= (async () => {
+        stopping = true;
+        agent.destroy();
+        if (exited) return;
+        const closed = new Promise<void>((resolve) => {
+          worker.on('message', (msg) => {
+            if (msg === 'closed') resolve();
+          });
+        });
+        worker.postMessage('close');
+        // An on-disk store flushes on close; a thread that does not answer is stopped anyway.
+        await Promise.race([closed, exit, new Promise((r) => setTimeout(r, 5000).unref())]);
+        await worker.terminate();
+      })();
+      return closing;
+    },
   };
 }

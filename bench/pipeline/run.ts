@@ -5,7 +5,6 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { CloudUsage, LocalCloud } from '../../local/cloud';
 import { startDynamoDb } from '../../local/dynamodb';
-import { startEdge } from '../../local/edge';
 import { runOnLocalCloud } from '../../services/report/src/local-run';
 import {
   createDocumentClient,
@@ -18,16 +17,19 @@ import { freshSeed } from '../../shared/src/random';
 import { renderUsageTable, summariseUsage } from './usage-table';
 
 /**
- * End-to-end pipeline throughput against the floor DynamoDB sets on this machine.
+ * End-to-end pipeline throughput against the floor DynamoDB sets on this machine, and what each
+ * order costs in requests, billed DynamoDB units and thread time.
  *
  * 1. Pipeline: N orders over M customers through both queues of an in-process local cloud (SQS
  *    faults off, no client retries), orders/s from the first accept to the last effect on the
- *    slower queue. The edge counts every DynamoDB request the run made, by operation.
+ *    slower queue. The cloud's usage is read when the load starts and when both queues are
+ *    first found empty: requests per order by surface and operation, billed units, busy share
+ *    of every thread, process CPU.
  * 2. Floor: the same number of item writes and reads (PutItem, UpdateItem, GetItem, with items of
  *    the ledger's shape and the same hot keys: per-customer counters) sent straight at a fresh
- *    dynalite over HTTP with the SDK, at the concurrency the pipeline runs (producer clients +
- *    both consumers' maximum concurrency). The drain's and the report's Queries are left out.
- * Target: the pipeline at least half the floor's orders/s.
+ *    dynalite (in its own thread, as in the local cloud) with the SDK, at the concurrency the
+ *    pipeline runs (producer clients + both consumers' maximum concurrency). The drain's and the
+ *    report's Queries are left out.
  */
 export const SPEC: CommandSpec = {
   usage: 'npm run bench:pipeline -- [options]',
@@ -53,12 +55,9 @@ async function floor(
   customers: number,
   concurrency: number,
 ): Promise<{ ms: number; total: number }> {
+  // DynamoDB as the pipeline's functions reach it: its own thread, its private port.
   const db = await startDynamoDb();
-  const edge = await startEdge(
-    { sqs: (_req, res) => res.writeHead(400).end(), dynamodb: db.handle, health: () => ({}) },
-    { port: 0, host: '127.0.0.1' },
-  );
-  const client = { endpoint: edge.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  const client = { endpoint: db.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
   const raw = createDynamoDbClient({ ...client, maxSockets: concurrency });
   const docs = createDocumentClient({ ...client, maxSockets: concurrency });
   const table = pipelineConfig.tables.ledger.name;
@@ -136,7 +135,6 @@ async function floor(
   } finally {
     raw.destroy();
     docs.destroy();
-    await edge.close();
     await db.close();
   }
 }

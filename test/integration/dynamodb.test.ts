@@ -3,10 +3,12 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
+  ListTablesCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { openSocket, rawRequest } from './support/raw-http';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
@@ -91,5 +93,105 @@ describe('local DynamoDB: what it counts (requests and billed units)', () => {
     expect(delta(after.readUnits, before.readUnits, 'GetItem')).toBe(1.5);
     // A client that asks for the consumed capacity still gets it.
     expect(eventual.ConsumedCapacity?.CapacityUnits).toBe(0.5);
+  });
+});
+
+describe('local DynamoDB in its own thread: the private port and the edge in front of it', () => {
+  let cloud: LocalCloud;
+  const allowed = 'http://app.example:8080';
+  const listTables = (url: string, headers: Record<string, string> = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.ListTables',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        'x-amz-date': '20260101T000000Z',
+        ...headers,
+      },
+      body: '{}',
+    });
+  const requests = () => cloud.usage().dynamodb.requests.ListTables ?? 0;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      port: 0,
+      servicesOnly: true,
+      seed: 1,
+      faults: 'none',
+      allowedOrigins: [allowed],
+    });
+  }, 60_000);
+  afterAll(() => cloud?.stop());
+
+  it('serves SDK requests on the private port and through the edge, counted once each', async () => {
+    const before = requests();
+    const direct = await listTables(cloud.dynamodbUrl);
+    const viaEdge = await listTables(cloud.edgeUrl);
+    expect(direct.status).toBe(200);
+    expect(viaEdge.status).toBe(200);
+    expect(await viaEdge.json()).toEqual(await direct.json());
+    expect(requests() - before).toBe(2);
+  });
+
+  it('refuses a browser request on the private port before DynamoDB sees it', async () => {
+    // Prepare
+    const before = requests();
+
+    // Act: an allowed origin too: browsers use the edge, which adds CORS; this port never does.
+    const fromPage = await listTables(cloud.dynamodbUrl, { origin: allowed });
+    const crossSite = await listTables(cloud.dynamodbUrl, { 'sec-fetch-site': 'cross-site' });
+    const rebound = await rawRequest(
+      cloud.dynamodbUrl,
+      'POST / HTTP/1.1\r\nHost: attacker.example\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n' +
+        'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+    );
+
+    // Assess
+    expect(fromPage.status).toBe(403);
+    expect(await fromPage.json()).toMatchObject({ __type: 'AccessDenied' });
+    expect(fromPage.headers.get('access-control-allow-origin')).toBeNull();
+    expect(crossSite.status).toBe(403);
+    await crossSite.text();
+    expect(rebound?.status).toBe(403);
+    expect(requests()).toBe(before);
+  });
+
+  it("forwards an allowed origin's request from the edge, with the edge's CORS answer", async () => {
+    const res = await listTables(cloud.edgeUrl, { origin: allowed });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(await res.json()).toHaveProperty('TableNames');
+  });
+
+  it('survives a client that disconnects in the middle of a request body on the private port', async () => {
+    // Prepare: a request that promises 100 bytes of body and sends 9.
+    const before = requests();
+    const socket = await openSocket(cloud.dynamodbUrl);
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: ${new URL(cloud.dynamodbUrl).host}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n` +
+        'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 100\r\n\r\n{"Limit":',
+    );
+    // The thread counts a request when it starts reading it: wait for that, bounded.
+    for (let i = 0; requests() === before; i++) {
+      if (i > 500) throw new Error('the private port never saw the request');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    // Act: the client goes away; dynalite's request stream errors in its thread.
+    socket.destroy();
+
+    // Assess: DynamoDB still answers a real client.
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.dynamodbUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      await expect(ddb.send(new ListTablesCommand({}))).resolves.toHaveProperty('TableNames');
+    } finally {
+      ddb.destroy();
+    }
   });
 });

@@ -66,7 +66,8 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
   });
   const client = { endpoint: cloud.edgeUrl, region: cloud.region, credentials: LOCAL_CREDENTIALS };
-  const documentClient = createDocumentClient(client);
+  // The drain polls and the ledger read go to DynamoDB's own thread, not through the edge.
+  const documentClient = createDocumentClient({ ...client, endpoint: cloud.dynamodbUrl });
   const sqsClient = createSqsClient(client);
   try {
     options.onStarted?.(cloud.edgeUrl, cloud.apiUrl, cloud.liveUrl);
