@@ -37,6 +37,7 @@ import { LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView } from './live/server';
 import { createSqsEmulator } from './sqs';
+import { type ThreadStats, threadStats } from './thread-stats';
 
 /**
  * The local cloud: SQS (the project's emulator) and DynamoDB (dynalite) behind one edge port,
@@ -83,6 +84,12 @@ export interface LocalCloudOptions {
   pollWaitSeconds?: number;
   /** Producer environments kept warm at most (Lambda would scale further). Default 4. */
   producerConcurrency?: number;
+  /**
+   * Creates the event source mappings disabled (Lambda's `Enabled: false`): nothing is consumed
+   * until `startConsumers()`, so an experiment can fill both queues first and time only the
+   * consumers.
+   */
+  consumersPaused?: boolean;
   region?: string;
   /** Origins a browser page may call the edge and the API from; none by default, `*` any. */
   allowedOrigins?: readonly string[];
@@ -143,6 +150,10 @@ export interface LocalCloud {
   dynamodbRequests(): Record<string, number>;
   /** Requests, connections, DynamoDB units, thread busy time and CPU so far. */
   usage(): CloudUsage;
+  /** CPU time (Linux) and V8 heap of each thread so far, by the names usage() gives them. */
+  threadStats(): Promise<Record<string, ThreadStats>>;
+  /** Enables consumers created with `consumersPaused` (all, or the named ones). */
+  startConsumers(kinds?: readonly QueueKind[]): void;
   /** Batches the mappings are processing right now (received, not yet deleted or failed). */
   invocationsInFlight(): number;
   /**
@@ -316,6 +327,7 @@ export interface DeployPipelineOptions
     | 'pollWaitSeconds'
     | 'producerConcurrency'
     | 'allowedOrigins'
+    | 'consumersPaused'
   > {
   /** The SQS and DynamoDB endpoint: the local edge, or an external one such as LocalStack. */
   endpoint: string;
@@ -347,6 +359,10 @@ export interface DeployedPipeline {
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
   /** Requests and connections the API took, and the functions' environments' busy time. */
   usage(): { gatewayRequests: number; gatewayConnections: number; threads: ThreadUsage[] };
+  /** CPU time and heap of each function environment's thread. */
+  threadStats(): Promise<Array<{ thread: string } & ThreadStats>>;
+  /** Enables the given consumers' mappings (all when none are named); a no-op for running ones. */
+  startConsumers(kinds?: readonly QueueKind[]): void;
   /** Stops the API, the mappings and the functions; the queues and tables stay where they are. */
   stop(): Promise<void>;
 }
@@ -359,6 +375,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
     pollWaitSeconds,
     producerConcurrency,
     allowedOrigins,
+    consumersPaused,
   } = options;
   return Object.fromEntries(
     Object.entries({
@@ -368,6 +385,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
       functionLogLevel,
       pollWaitSeconds,
       producerConcurrency,
+      consumersPaused,
     }).filter(([, v]) => v !== undefined),
   ) as Partial<DeployPipelineOptions>;
 }
@@ -534,11 +552,22 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         await mapping.stop(Math.min(c.timeoutSeconds * 1000, 5000));
         log(`mapping-${kind}: stopped`);
       });
-      mapping.start();
-      log(
-        `mapping-${kind}: polling ${config.queues[kind].name} (batch ${c.batchSize}, max concurrency ${c.maximumConcurrency}${config.queues[kind].fifo ? '' : `, window ${c.maxBatchingWindowSeconds}s`}, ReportBatchItemFailures)`,
-      );
+      const settings = `batch ${c.batchSize}, max concurrency ${c.maximumConcurrency}${config.queues[kind].fifo ? '' : `, window ${c.maxBatchingWindowSeconds}s`}, ReportBatchItemFailures`;
+      if (options.consumersPaused) {
+        log(`mapping-${kind}: created disabled on ${config.queues[kind].name} (${settings})`);
+      } else {
+        mapping.start();
+        log(`mapping-${kind}: polling ${config.queues[kind].name} (${settings})`);
+      }
     }
+    const startConsumers = (kinds: readonly QueueKind[] = QUEUE_KINDS) => {
+      for (const kind of kinds) {
+        const mapping = mappings[kind];
+        if (!mapping || mapping.isRunning) continue;
+        mapping.start();
+        log(`mapping-${kind}: enabled, polling ${config.queues[kind].name}`);
+      }
+    };
 
     let gatewayRequests = 0;
     let gatewayConnections = 0;
@@ -571,6 +600,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         gatewayConnections,
         threads: functions.flatMap((f) => f.threadUsage()),
       }),
+      threadStats: async () => (await Promise.all(functions.map((f) => f.threadStats()))).flat(),
+      startConsumers,
       stop,
     };
   } catch (err) {
@@ -613,6 +644,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     gatewayConnections: 0,
     threads: [],
   });
+  let pipelineStats: DeployedPipeline['threadStats'] = async () => [];
   const cleanups = new Cleanups(log);
   const stop = async (): Promise<void> => {
     if (await cleanups.run()) log('local cloud: stopped');
@@ -712,6 +744,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       config,
       updateConsumerEnv: () => undefined,
+      startConsumers: () => undefined,
       dynamodbRequests: () => dynamodb.usage().requests,
       usage: () => {
         const dynamo = dynamodb.usage();
@@ -731,6 +764,17 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           ],
           cpu: process.cpuUsage(),
         };
+      },
+      threadStats: async () => {
+        const [dynamo, functionThreads] = await Promise.all([
+          dynamodb.threadStats(),
+          pipelineStats(),
+        ]);
+        return Object.fromEntries([
+          ['main', threadStats()],
+          ...(dynamo ? [['dynamodb', dynamo]] : []),
+          ...functionThreads.map(({ thread, ...stats }) => [thread, stats]),
+        ]);
       },
       invocationsInFlight: () =>
         Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
@@ -764,7 +808,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(cloud.queueArns, deployed.queueArns);
     Object.assign(mappings, deployed.mappings);
     cloud.updateConsumerEnv = deployed.updateConsumerEnv;
+    cloud.startConsumers = deployed.startConsumers;
     pipelineUsage = deployed.usage;
+    pipelineStats = deployed.threadStats;
     return cloud;
   } catch (err) {
     await stop();

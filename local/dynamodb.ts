@@ -8,6 +8,7 @@ import {
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { RequestListener } from './edge';
+import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
  * DynamoDB for the local cloud: dynalite, in memory by default or on disk under `dataDir`, in a
@@ -51,6 +52,8 @@ export interface LocalDynamoDb {
   usage(): DynamoDbUsage;
   /** The worker thread's event-loop utilisation since it started. */
   eventLoopUtilization(): EventLoopUtilization;
+  /** CPU time and heap of the worker thread; undefined once it has stopped. */
+  threadStats(): Promise<ThreadStats | undefined>;
   close(): Promise<void>;
 }
 
@@ -152,7 +155,9 @@ server.listen(0, '127.0.0.1', () => {
   expectedHost = '127.0.0.1:' + port;
   parentPort.postMessage({ port });
 });
+${THREAD_STATS_SOURCE}
 parentPort.on('message', (msg) => {
+  if (msg && msg.stats !== undefined) return parentPort.postMessage({ stats: msg.stats, value: threadStats() });
   if (msg !== 'close') return;
   // dynalite closes its store (on disk: flushes and releases the lock) from server.close().
   server.closeAllConnections();
@@ -310,6 +315,18 @@ export async function startDynamoDb({
     handle,
     usage,
     eventLoopUtilization: () => worker.performance.eventLoopUtilization(),
+    threadStats: () =>
+      new Promise((resolve) => {
+        if (exited) return resolve(undefined);
+        const tag = String(Math.random());
+        const onMessage = (msg: { stats?: string; value?: ThreadStats }) => {
+          if (msg?.stats !== tag) return;
+          worker.off('message', onMessage);
+          resolve(msg.value);
+        };
+        worker.on('message', onMessage);
+        worker.postMessage({ stats: tag });
+      }),
     close: () => {
       closing ??= (async () => {
         stopping = true;

@@ -38,6 +38,9 @@ export interface EventSourceMappingOptions {
   log?: (line: string) => void;
 }
 
+/** Pause between empty short polls while a batching window is still open. */
+const GATHER_RETRY_MS = 250;
+
 export class EventSourceMappingConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -246,8 +249,11 @@ export class EventSourceMapping {
         break;
       }
       batch.push(...more);
+      // Under a second left, receives are short polls: an empty one waits a quarter of a second
+      // (or what is left) before the next, so a quiet queue costs a few receives per window,
+      // not one every few milliseconds.
       if (more.length === 0 && remaining < 1000) {
-        await new Promise((r) => setTimeout(r, Math.min(remaining, 50)));
+        await new Promise((r) => setTimeout(r, Math.min(remaining, GATHER_RETRY_MS)));
       }
     }
     return batch;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { bundleFunction } from './function-bundle';
+import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
  * Runs a Lambda handler module the way Lambda does: each execution environment is a worker
@@ -57,6 +59,26 @@ export class FunctionStoppedError extends Error {
   }
 }
 
+/**
+ * A bundle that does not build, reported as Lambda reports a module that does not load: a
+ * module or import that cannot be found is Runtime.ImportModuleError, anything else (syntax)
+ * Runtime.UserCodeSyntaxError.
+ */
+function buildError(err: Error): InvocationError {
+  const first = (err as Error & { errors?: Array<{ text: string }> }).errors?.[0]?.text;
+  const missing = first ? /^Could not resolve "(.*)"/.exec(first) : null;
+  if (missing) {
+    return {
+      errorType: 'Runtime.ImportModuleError',
+      errorMessage: `Error: Cannot find module '${missing[1]}'`,
+    };
+  }
+  return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: first ?? err.message };
+}
+
+/** Young-generation cap of every environment, MiB (see createEnvironment). */
+const YOUNG_GENERATION_MB = 8;
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const realNow = Date.now;
@@ -64,24 +86,70 @@ if (workerData.clockOffset) {
   const offset = new BigInt64Array(workerData.clockOffset);
   Date.now = () => realNow() + Number(Atomics.load(offset, 0));
 }
-require(workerData.tsxApi).register();
 let handler;
 let initError;
-try {
-  const mod = require(workerData.modulePath);
-  handler = mod[workerData.exportName];
-  if (typeof handler !== 'function') {
-    initError = Object.assign(new Error(workerData.modulePath + ' does not export ' + workerData.exportName), { name: 'Runtime.HandlerNotFound' });
+// Stack traces name TypeScript lines, as --enable-source-maps makes the deployed functions' do.
+// Node's own source-map support parses a bundle's map when the bundle loads (3 MB of heap in
+// every environment); this reads it the first time a stack trace is formatted, which most
+// environments never do.
+const mapStackTraces = (bundle) => {
+  const path = require('node:path');
+  let map;
+  const frame = (f) => {
+    const file = f.getFileName();
+    if (map === undefined && file === bundle) {
+      try {
+        const { SourceMap } = require('node:module');
+        map = new SourceMap(JSON.parse(require('node:fs').readFileSync(bundle + '.map', 'utf8')));
+      } catch {
+        map = null;
+      }
+    }
+    const e = map && file === bundle ? map.findEntry(f.getLineNumber() - 1, f.getColumnNumber() - 1) : undefined;
+    if (!e || !e.originalSource) return String(f);
+    const where = path.resolve(path.dirname(bundle), e.originalSource) + ':' + (e.originalLine + 1) + ':' + (e.originalColumn + 1);
+    const name = f.getFunctionName();
+    const type = f.getTypeName();
+    const method = f.getMethodName();
+    const label = name ? (type && method && !f.isToplevel() ? type + '.' + name : name) : type && method ? type + '.' + method : '';
+    const prefix = (f.isAsync() ? 'async ' : '') + (f.isConstructor() ? 'new ' : '');
+    return label ? prefix + label + ' (' + where + ')' : prefix + where;
+  };
+  Error.prepareStackTrace = (err, frames) => {
+    let head;
+    try { head = String(err); } catch { head = 'Error'; }
+    return head + frames.map((f) => '\\n    at ' + frame(f)).join('');
+  };
+};
+const load = (msg) => {
+  if (msg.loadError) {
+    initError = Object.assign(new Error(msg.loadError.errorMessage), { name: msg.loadError.errorType });
+  } else {
+    try {
+      mapStackTraces(msg.load);
+      const mod = require(msg.load);
+      handler = mod[workerData.exportName];
+      if (typeof handler !== 'function') {
+        initError = Object.assign(new Error(workerData.modulePath + ' does not export ' + workerData.exportName), { name: 'Runtime.HandlerNotFound' });
+      }
+    } catch (err) {
+      initError = err;
+    }
   }
-} catch (err) {
-  initError = err;
-}
+  parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined });
+};
+${THREAD_STATS_SOURCE}
 const toError = (err) => ({
   errorType: (err && err.name) || 'Error',
   errorMessage: (err && err.message) || String(err),
   stack: err && err.stack,
 });
 parentPort.on('message', async (msg) => {
+  if (msg.load !== undefined || msg.loadError !== undefined) return load(msg);
+  if (msg.stats !== undefined) {
+    parentPort.postMessage({ stats: msg.stats, value: threadStats() });
+    return;
+  }
   if (initError) {
     parentPort.postMessage({ id: msg.id, ok: false, error: toError(initError) });
     return;
@@ -107,7 +175,6 @@ parentPort.on('message', async (msg) => {
     parentPort.postMessage({ id: msg.id, ok: false, error: toError(err) });
   }
 });
-parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined });
 `;
 
 interface Environment {
@@ -138,7 +205,6 @@ export class LocalFunction {
   private stopped = false;
   private generation = 0;
   private created = 0;
-  private readonly tsxApi = require.resolve('tsx/cjs/api');
 
   constructor(private def: FunctionDefinition) {
     this.name = def.name;
@@ -161,6 +227,34 @@ export class LocalFunction {
       thread: `${this.name}#${env.id}`,
       elu: env.worker.performance.eventLoopUtilization(),
     }));
+  }
+
+  /**
+   * CPU time and heap of each live environment's thread (an environment busy in synchronous
+   * code answers after it; one that does not answer within a second is left out).
+   */
+  async threadStats(): Promise<Array<{ thread: string } & ThreadStats>> {
+    const replies = await Promise.all(
+      [...this.environments].map(
+        (env) =>
+          new Promise<({ thread: string } & ThreadStats) | undefined>((resolve) => {
+            const tag = randomUUID();
+            const done = (value?: { thread: string } & ThreadStats) => {
+              clearTimeout(timer);
+              env.worker.off('message', onMessage);
+              resolve(value);
+            };
+            const onMessage = (msg: { stats?: string; value?: ThreadStats }) => {
+              if (msg.stats !== tag || !msg.value) return;
+              done({ thread: `${this.name}#${env.id}`, ...msg.value });
+            };
+            const timer = setTimeout(() => done(), 1000);
+            env.worker.on('message', onMessage);
+            env.worker.postMessage({ stats: tag });
+          }),
+      ),
+    );
+    return replies.filter((r) => r !== undefined);
   }
 
   /** Starts one environment ahead of the first event, so init errors surface at start-up. */
@@ -217,7 +311,6 @@ export class LocalFunction {
       stdout: true,
       stderr: true,
       workerData: {
-        tsxApi: this.tsxApi,
         modulePath: this.def.modulePath,
         exportName: this.def.exportName ?? 'handler',
         name: this.def.name,
@@ -226,8 +319,15 @@ export class LocalFunction {
         clockOffset: this.def.clockOffset,
         logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
       },
-      // Lambda's memory setting caps the whole environment; the heap cap is the closest a worker has.
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(this.def.memorySizeMb, 256) },
+      resourceLimits: {
+        // Lambda's memory setting caps the whole environment; the heap cap is the closest a
+        // worker has.
+        maxOldGenerationSizeMb: Math.max(this.def.memorySizeMb, 256),
+        // Under load a worker's young generation grows to V8's default maximum, so each
+        // environment held 35-40 MB whatever its function did; at 8 MB its scavenges come more
+        // often and stay short, and an environment holds about 25 MB (docs/benchmarks.md).
+        maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+      },
     });
     worker.unref();
     for (const stream of [worker.stdout, worker.stderr]) {
@@ -256,6 +356,12 @@ export class LocalFunction {
       worker.once('error', reject);
     });
     ready.catch(() => undefined);
+    // The module is loaded from its bundle, built once for all the function's environments; a
+    // build that fails is this environment's init error, as a module that does not load is.
+    bundleFunction(this.def.modulePath).then(
+      (bundle) => worker.postMessage({ load: bundle.file }),
+      (err: Error) => worker.postMessage({ loadError: buildError(err) }),
+    );
     const env: Environment = {
       id: ++this.created,
       worker,

@@ -5,6 +5,7 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { CloudUsage, LocalCloud } from '../../local/cloud';
 import { startDynamoDb } from '../../local/dynamodb';
+import type { ThreadStats } from '../../local/thread-stats';
 import { runOnLocalCloud } from '../../services/report/src/local-run';
 import {
   createDocumentClient,
@@ -153,8 +154,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
 
   let nextTenth = 1;
   let cloud: LocalCloud | undefined;
-  let start: { usage: CloudUsage; at: number } | undefined;
-  let end: { usage: CloudUsage; at: number } | undefined;
+  let start:
+    | { usage: CloudUsage; at: number; stats: Promise<Record<string, ThreadStats>> }
+    | undefined;
+  let end:
+    | { usage: CloudUsage; at: number; stats: Promise<Record<string, ThreadStats>> }
+    | undefined;
   const run = await runOnLocalCloud({
     runId: `bench-${seed}`,
     seed,
@@ -166,7 +171,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     drainTimeoutMs: 30 * 60_000,
     onCloud: (c) => {
       cloud = c;
-      start = { usage: c.usage(), at: performance.now() };
+      start = { usage: c.usage(), at: performance.now(), stats: c.threadStats() };
     },
     onLoadProgress: (p) => {
       if (p.done * 10 >= nextTenth * p.total) {
@@ -178,7 +183,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // processed and deleted, and the report's own reads have not started.
     onDrainProgress: (s) => {
       if (!end && cloud && QUEUE_KINDS.every((q) => s.queued[q] === 0)) {
-        end = { usage: cloud.usage(), at: performance.now() };
+        end = { usage: cloud.usage(), at: performance.now(), stats: cloud.threadStats() };
       }
     },
   });
@@ -195,7 +200,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   }
   // Both queues run at once on the same orders: end to end is the slower queue's rate.
   const pipelineRate = Math.min(...QUEUE_KINDS.map((q) => report.queues[q].throughputPerSec));
-  const usage = summariseUsage(start.usage, end.usage, orders, end.at - start.at);
+  const usage = summariseUsage(start.usage, end.usage, orders, end.at - start.at, {
+    start: await start.stats,
+    end: await end.stats,
+  });
   const ops = Object.fromEntries(
     REPLAYED.map((op) => [op, Math.round((usage.dynamodb.byOperation[op] ?? 0) * orders)]),
   ) as Record<Replayed, number>;

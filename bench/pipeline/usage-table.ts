@@ -1,4 +1,5 @@
 import type { CloudUsage } from '../../local/cloud';
+import type { ThreadStats } from '../../local/thread-stats';
 
 /**
  * What bench:pipeline prints, computed from two readings of the local cloud's usage (at the start
@@ -54,6 +55,12 @@ export interface UsageSummary {
   threads: ThreadBusy[];
   /** Process CPU (all threads) over the window, in cores. */
   cores: number;
+  /** CPU milliseconds per order by thread group (function environments summed), when known. */
+  cpuPerOrderMs?: Record<string, number>;
+  /** V8 heap per thread group at the end of the window: threads, mean and total MiB. */
+  heap?: Record<string, { threads: number; meanMb: number; totalMb: number }>;
+  /** Process CPU milliseconds per order. */
+  processCpuPerOrderMs: number;
   balance: BalanceCheck;
 }
 
@@ -90,11 +97,43 @@ export function balanceCheck(threads: ThreadBusy[], high = 0.9, low = 0.5): Bala
   return { met, busiest, idlest };
 }
 
+const groupOf = (thread: string) => thread.replace(/#\d+$/, '');
+
+/** CPU per order by thread group: a function's environments add up to one figure. */
+export function cpuPerOrder(
+  start: Record<string, ThreadStats>,
+  end: Record<string, ThreadStats>,
+  orders: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [thread, stats] of Object.entries(end)) {
+    if (stats.cpuMs === undefined) continue;
+    const group = groupOf(thread);
+    out[group] = (out[group] ?? 0) + (stats.cpuMs - (start[thread]?.cpuMs ?? 0)) / orders;
+  }
+  return out;
+}
+
+/** Heap per thread group: how many threads, their mean and their total. */
+export function heapByGroup(
+  stats: Record<string, ThreadStats>,
+): Record<string, { threads: number; meanMb: number; totalMb: number }> {
+  const out: Record<string, { threads: number; meanMb: number; totalMb: number }> = {};
+  for (const [thread, s] of Object.entries(stats)) {
+    const g = (out[groupOf(thread)] ??= { threads: 0, meanMb: 0, totalMb: 0 });
+    g.threads++;
+    g.totalMb += s.heapMb;
+    g.meanMb = g.totalMb / g.threads;
+  }
+  return out;
+}
+
 export function summariseUsage(
   start: CloudUsage,
   end: CloudUsage,
   orders: number,
   windowMs: number,
+  threadStats?: { start: Record<string, ThreadStats>; end: Record<string, ThreadStats> },
 ): UsageSummary {
   const dynamoAll = diff(end.http.dynamodb, start.http.dynamodb);
   const sqsAll = diff(end.http.sqs, start.http.sqs);
@@ -142,6 +181,13 @@ export function summariseUsage(
     connections: diff(end.connections, start.connections),
     threads,
     cores: cpuUs / 1000 / windowMs,
+    ...(threadStats
+      ? {
+          cpuPerOrderMs: cpuPerOrder(threadStats.start, threadStats.end, orders),
+          heap: heapByGroup(threadStats.end),
+        }
+      : {}),
+    processCpuPerOrderMs: cpuUs / 1000 / orders,
     balance: balanceCheck(threads),
   };
 }
@@ -230,7 +276,41 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
   }
   rows.push(
     ...threadRows(u.threads),
-    ['process CPU', `${fmt(u.cores)} cores`, 'every thread of the process, over the window'],
+    [
+      'process CPU',
+      `${fmt(u.cores)} cores`,
+      `every thread of the process over the window: ${fmt(u.processCpuPerOrderMs, 1)} ms per order`,
+    ],
+    ...(u.cpuPerOrderMs
+      ? [
+          [
+            'CPU ms per order by thread',
+            fmt(
+              Object.values(u.cpuPerOrderMs).reduce((n, v) => n + v, 0),
+              1,
+            ),
+            `${list(u.cpuPerOrderMs, 1)} (10 ms ticks)`,
+          ],
+        ]
+      : []),
+    ...(u.heap
+      ? [
+          [
+            'V8 heap at the end (MiB)',
+            fmt(
+              Object.values(u.heap).reduce((n, g) => n + g.totalMb, 0),
+              0,
+            ),
+            Object.entries(u.heap)
+              .map(([k, g]) =>
+                g.threads > 1
+                  ? `${k} ${g.threads} x ${fmt(g.meanMb, 1)}`
+                  : `${k} ${fmt(g.totalMb, 1)}`,
+              )
+              .join(', '),
+          ],
+        ]
+      : []),
     [
       'balance: none > 90% busy while one < 50%',
       u.balance.met ? 'met' : 'MISSED',

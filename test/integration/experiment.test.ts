@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main as experiment } from '../../services/report/src/cli/experiment';
 import type { KeyResult, SweepResult } from '../../services/report/src/experiments';
+import { runOnLocalCloud } from '../../services/report/src/local-run';
 
 /** `npm run experiment` on real in-process local clouds, at a small size. */
 describe('npm run experiment', () => {
@@ -85,13 +86,48 @@ describe('npm run experiment', () => {
     for (const r of results) {
       expect(r.queues.fifo.outOfOrder).toBe(0);
       expect(r.queues.fifo.lost + r.queues.standard.lost).toBe(0);
-      expect(r.queues.fifo.throughputPerSec).toBeGreaterThan(0);
+      expect(r.queues.fifo.consumptionPerSec).toBeGreaterThan(0);
+      expect(r.queues.standard.consumptionPerSec).toBeGreaterThan(0);
     }
     const html = await readFile(join(out, 'sweep.html'), 'utf8');
     for (const r of results) {
       expect(html).toContain(
-        `data-point="g${r.point.groups} c2 b5" data-value="${r.queues.standard.throughputPerSec}"`,
+        `data-point="g${r.point.groups} c2 b5" data-value="${r.queues.standard.consumptionPerSec}"`,
       );
     }
+    expect(html).toMatch(/id="measures">[^<]*filled with the same 40 orders/);
+  }, 180_000);
+});
+
+describe('a preloaded local run (what the sweep times)', () => {
+  it('fills both queues before any consumer runs, then drains one queue at a time', async () => {
+    // Prepare
+    let loadDoneAt = 0;
+    const orders = 30;
+
+    // Act
+    const result = await runOnLocalCloud({
+      runId: 'preload-1',
+      seed: 21,
+      orders,
+      customers: 3,
+      retryRate: 0,
+      faults: 'none',
+      preload: true,
+      onLoadProgress: (p) => {
+        if (p.done === p.total) loadDoneAt = Date.now();
+      },
+    });
+
+    // Assess
+    const c = result.consumption;
+    expect(c).toBeDefined();
+    expect(result.load.accepted).toBe(orders);
+    expect([c?.fifo.processed, c?.standard.processed]).toEqual([orders, orders]);
+    // Consumers were enabled after the last order was accepted, FIFO first and alone: the
+    // standard consumers started only once FIFO's last effect had committed.
+    expect(c?.fifo.startedAt).toBeGreaterThanOrEqual(loadDoneAt);
+    expect(c?.standard.startedAt).toBeGreaterThanOrEqual(c?.fifo.lastEffectAt ?? Infinity);
+    expect(result.data.report.queues.fifo.outOfOrder).toBe(0);
   }, 120_000);
 });

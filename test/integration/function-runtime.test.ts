@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { LocalFunction } from '../../local/function-runtime';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
@@ -114,6 +116,31 @@ describe('local function runtime (worker-thread execution environments)', () => 
       timedOut: false,
       error: { errorType: 'TypeError', errorMessage: 'probe failure' },
     });
+    // The environment runs a bundle; its source map points the stack at the TypeScript source.
+    expect(r.ok ? '' : r.error.stack).toMatch(/probe-handler\.ts:\d+/);
+  }, 30_000);
+
+  it("fails warm() with Lambda's syntax error when the module does not compile", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fn-'));
+    const modulePath = join(dir, 'broken.ts');
+    await writeFile(modulePath, 'export const handler = async (event => {\n');
+    const f = new LocalFunction({
+      name: 'broken',
+      modulePath,
+      env: {},
+      timeoutSeconds: 1,
+      memorySizeMb: 128,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+    });
+    started.push(f);
+    try {
+      await expect(f.warm()).rejects.toThrow(
+        /function broken failed to initialise: Runtime.UserCodeSyntaxError: /,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('fails warm() with a clear message when the module cannot load', async () => {
@@ -128,7 +155,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     });
     started.push(f);
     await expect(f.warm()).rejects.toThrow(
-      /function missing failed to initialise: Error: Cannot find module/,
+      /function missing failed to initialise: Runtime.ImportModuleError: Error: Cannot find module '.*does-not-exist\.ts'/,
     );
   }, 30_000);
 });

@@ -9,6 +9,12 @@ import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from './lo
  * over message groups x maximum concurrency x batch size, and the idempotency key (orderId vs
  * messageId). Each run is a fresh in-process local cloud (runOnLocalCloud); `run` is injectable
  * so the orchestration is unit-tested without one.
+ *
+ * The sweep measures the queues, not the load generator: both queues are filled before any
+ * consumer runs, then each queue's consumers drain it alone, and every effect takes a fixed
+ * service time (simulated work), so the rate is bound by how many messages the queue type lets
+ * the consumers work on at once: on FIFO one batch per message group, on standard up to the
+ * maximum concurrency whatever the groups.
  */
 
 export type RunOnCloud = (options: LocalRunOptions) => Promise<LocalRunResult>;
@@ -18,6 +24,20 @@ export interface ExperimentLoad {
   retryRate: number;
   seed: number;
   faults?: LocalRunOptions['faults'];
+}
+
+/** The sweep's own default: long enough that the work, not the pipeline's overhead, sets the pace. */
+export const DEFAULT_SERVICE_MS = 20;
+
+/**
+ * Consumer environment that gives every effect `ms` of simulated work: the consumer's slow-work
+ * switch on for every order (rate 1), which stalls inside the idempotent effect on its first
+ * receive, where real work would run.
+ */
+export function serviceTimeEnv(ms: number): Record<QueueKind, Record<string, string>> {
+  const env: Record<string, string> =
+    ms > 0 ? { [ENV.FAULT_SLOW_RATE]: '1', [ENV.FAULT_SLOW_MS]: String(ms) } : {};
+  return { fifo: { ...env }, standard: { ...env } };
 }
 
 export interface SweepPoint {
@@ -35,7 +55,15 @@ export type PointMetrics = Pick<
   | 'duplicateDeliveries'
   | 'duplicateEffects'
   | 'lost'
-> & { latencyP95Ms: number | null };
+> & {
+  latencyP95Ms: number | null;
+  /**
+   * Orders/s the queue's consumers applied from a full queue: distinct orders applied / (last
+   * effect - consumers enabled). What the sweep compares. (`throughputPerSec` is the report's
+   * end-to-end figure: first acceptance to last effect, so here it also holds the preload.)
+   */
+  consumptionPerSec: number;
+};
 
 export interface SweepResult {
   point: SweepPoint;
@@ -62,8 +90,9 @@ export function pointOverrides(p: SweepPoint) {
   return { fifo: o, standard: o };
 }
 
-function pick(m: QueueMetrics): PointMetrics {
+function pick(m: QueueMetrics, consumptionPerSec: number): PointMetrics {
   return {
+    consumptionPerSec,
     throughputPerSec: m.throughputPerSec,
     outOfOrder: m.outOfOrder,
     inversions: m.inversions,
@@ -74,15 +103,14 @@ function pick(m: QueueMetrics): PointMetrics {
   };
 }
 
-const perQueue = (r: Report) =>
-  Object.fromEntries(QUEUE_KINDS.map((q) => [q, pick(r.queues[q])])) as Record<
-    QueueKind,
-    PointMetrics
-  >;
+const perQueue = (r: Report, consumption: LocalRunResult['consumption']) =>
+  Object.fromEntries(
+    QUEUE_KINDS.map((q) => [q, pick(r.queues[q], consumption?.[q]?.ordersPerSec ?? 0)]),
+  ) as Record<QueueKind, PointMetrics>;
 
 export async function runSweep(
   points: SweepPoint[],
-  load: ExperimentLoad,
+  load: ExperimentLoad & { serviceMs?: number },
   {
     run = runOnLocalCloud,
     onPoint,
@@ -91,17 +119,19 @@ export async function runSweep(
   const results: SweepResult[] = [];
   for (const [i, point] of points.entries()) {
     const runId = `sweep-${load.seed}-${i + 1}`;
-    const { data } = await run({
+    const { data, consumption } = await run({
       runId,
       seed: load.seed,
       orders: load.orders,
       customers: point.groups,
       retryRate: load.retryRate,
       pipeline: pointOverrides(point),
+      consumerEnv: serviceTimeEnv(load.serviceMs ?? DEFAULT_SERVICE_MS),
+      preload: true,
       skipVisibilityWaits: true,
       ...(load.faults !== undefined ? { faults: load.faults } : {}),
     });
-    const result = { point, runId, queues: perQueue(data.report) };
+    const result = { point, runId, queues: perQueue(data.report, consumption) };
     results.push(result);
     onPoint?.(result, i);
   }

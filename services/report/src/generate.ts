@@ -6,6 +6,7 @@ import type { PipelineConfig } from '../../../shared/src/config/pipeline';
 import { countRunItems, readRunLedger } from './adapters/ledger-reader';
 import { queueDepth } from './adapters/queues';
 import { type DrainSnapshot, waitForDrain } from './domain/drain';
+import type { RunLedger } from './domain/metrics';
 import { renderHtml } from './domain/render-html';
 import { renderJson, renderMarkdown } from './domain/render-text';
 import { buildReport, type ReportData, type ReportTarget } from './domain/report';
@@ -27,6 +28,8 @@ export interface GenerateOptions {
   waitTimeoutMs: number;
   pollIntervalMs?: number;
   onProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
+  /** Sees the ledger the report is built from (experiments time the consumers from it). */
+  onLedger?: (ledger: RunLedger) => void;
 }
 
 /** Programmatic report: waits for the drain, reads the ledger, computes (the demo calls this). */
@@ -48,6 +51,7 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
     });
   }
   const ledger = await readRunLedger(source.documentClient, source.ledgerTable, runId);
+  options.onLedger?.(ledger);
   return buildReport({ runId, target: options.target, config: options.config, ledger });
 }
 

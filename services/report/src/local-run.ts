@@ -9,9 +9,12 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../../shared/src/aws-clients';
-import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
 import { type LoadProgress, type LoadSummary, runLoad } from '../../loadgen/src/run-load';
-import type { DrainSnapshot } from './domain/drain';
+import { countRunItems } from './adapters/ledger-reader';
+import { queueDepth } from './adapters/queues';
+import { type DrainSnapshot, waitForDrain } from './domain/drain';
+import type { RunLedger } from './domain/metrics';
 import type { ReportData } from './domain/report';
 import { generateReport } from './generate';
 
@@ -39,6 +42,12 @@ export interface LocalRunOptions {
    * latencies of the retried orders then leave out the skipped time.
    */
   skipVisibilityWaits?: boolean;
+  /**
+   * Fill both queues before any consumer runs, then enable one queue's consumers at a time and
+   * let each drain its queue alone: `consumption` then times the consumers, not the load
+   * generator or the producer, and the two queues do not share the machine while timed.
+   */
+  preload?: boolean;
   onStarted?: (edgeUrl: string, apiUrl: string, liveUrl: string) => void;
   /** The running cloud, before the load starts (benchmarks read its usage()). */
   onCloud?: (cloud: LocalCloud) => void;
@@ -48,11 +57,53 @@ export interface LocalRunOptions {
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
 
+/** How fast one queue's consumers worked through a preloaded queue. */
+export interface QueueConsumption {
+  /** Epoch ms: the consumers were enabled. */
+  startedAt: number;
+  /** Epoch ms: the last effect on this queue committed. */
+  lastEffectAt: number;
+  /** Distinct orders applied on this queue. */
+  processed: number;
+  /** processed / (lastEffectAt - startedAt). */
+  ordersPerSec: number;
+}
+
 export interface LocalRunResult {
   data: ReportData;
   load: LoadSummary;
   /** DynamoDB requests of the whole run (load, processing, drain polls, report), by operation. */
   dynamodbRequests: Record<string, number>;
+  /** With `preload`: each queue's consumption rate. */
+  consumption?: Record<QueueKind, QueueConsumption>;
+}
+
+/** Consumption per queue from the ledger's effects and the times the consumers were enabled. */
+export function consumptionFromLedger(
+  ledger: RunLedger,
+  startedAt: Record<QueueKind, number>,
+): Record<QueueKind, QueueConsumption> {
+  return Object.fromEntries(
+    QUEUE_KINDS.map((kind) => {
+      const orders = new Set<string>();
+      let last = startedAt[kind];
+      for (const e of ledger.effects) {
+        if (e.queue !== kind) continue;
+        orders.add(e.orderId);
+        last = Math.max(last, e.committedAt);
+      }
+      const spanMs = last - startedAt[kind];
+      return [
+        kind,
+        {
+          startedAt: startedAt[kind],
+          lastEffectAt: last,
+          processed: orders.size,
+          ordersPerSec: spanMs > 0 ? Math.round((orders.size / (spanMs / 1000)) * 100) / 100 : 0,
+        },
+      ];
+    }),
+  ) as Record<QueueKind, QueueConsumption>;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -60,10 +111,10 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     port: 0,
     apiPort: 0,
     seed: options.seed,
-    pollWaitSeconds: 1,
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+    ...(options.preload ? { consumersPaused: true } : {}),
   });
   const client = { endpoint: cloud.edgeUrl, region: cloud.region, credentials: LOCAL_CREDENTIALS };
   // The drain polls and the ledger read go to DynamoDB's own thread, not through the edge.
@@ -91,11 +142,34 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       () => cloud.clock.advance(visibilityMs),
       3,
     );
+    const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
+    const startedAt: Partial<Record<QueueKind, number>> = {};
+    if (options.preload) {
+      for (const kind of QUEUE_KINDS) {
+        startedAt[kind] = Date.now();
+        cloud.startConsumers([kind]);
+        await waitForDrain({
+          timeoutMs: drainTimeoutMs,
+          intervalMs: 250,
+          poll: async () => {
+            const [queued, ledgerItems] = await Promise.all([
+              queueDepth(sqsClient, cloud.queueUrls[kind]),
+              countRunItems(documentClient, cloud.tableNames.ledger, options.runId),
+            ]);
+            return { queued: { [kind]: queued }, ledgerItems };
+          },
+          onProgress: () => {
+            if (options.skipVisibilityWaits) void skipWhenIdle();
+          },
+        });
+      }
+    }
+    let consumption: LocalRunResult['consumption'];
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
       config: cloud.config,
-      waitTimeoutMs: options.drainTimeoutMs ?? 300_000,
+      waitTimeoutMs: drainTimeoutMs,
       pollIntervalMs: 500,
       source: {
         documentClient,
@@ -107,8 +181,18 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         options.onDrainProgress?.(snapshot, elapsedMs);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
+      onLedger: (ledger) => {
+        if (options.preload) {
+          consumption = consumptionFromLedger(ledger, startedAt as Record<QueueKind, number>);
+        }
+      },
     });
-    const result = { data, load, dynamodbRequests: cloud.dynamodbRequests() };
+    const result: LocalRunResult = {
+      data,
+      load,
+      dynamodbRequests: cloud.dynamodbRequests(),
+      ...(consumption ? { consumption } : {}),
+    };
     await options.beforeStop?.(result);
     return result;
   } finally {

@@ -1,5 +1,7 @@
 import {
   balanceCheck,
+  cpuPerOrder,
+  heapByGroup,
   ON_DEMAND_PRICES,
   renderUsageTable,
   summariseUsage,
@@ -126,5 +128,21 @@ describe('renderUsageTable', () => {
     });
     expect(text).toMatch(/\| pipeline \/ floor \| 0\.50 \|/);
     expect(text).toMatch(/\| balance: .* \| MISSED \| busiest main 95%, idlest producer#1 10% \|/);
+  });
+});
+
+describe('cpuPerOrder', () => {
+  it("sums a function's environments, counts a new one from zero, and divides by orders", () => {
+    const t = (cpuMs: number) => ({ cpuMs, heapMb: 10 });
+    const out = cpuPerOrder(
+      { main: t(100), 'producer#1': t(50) },
+      { main: t(300), 'producer#1': t(150), 'producer#2': t(100), dynamodb: t(40) },
+      10,
+    );
+    expect(out).toEqual({ main: 20, producer: 20, dynamodb: 4 });
+    expect(heapByGroup({ main: t(0), 'producer#1': { heapMb: 20 }, 'producer#2': t(0) })).toEqual({
+      main: { threads: 1, meanMb: 10, totalMb: 10 },
+      producer: { threads: 2, meanMb: 15, totalMb: 30 },
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { main as experimentMain, intList } from '../../../services/report/src/cli/experiment';
+import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import {
   renderKeyTable,
   renderSweepHtml,
@@ -6,14 +7,19 @@ import {
 } from '../../../services/report/src/domain/render-experiments';
 import { buildReport } from '../../../services/report/src/domain/report';
 import {
+  DEFAULT_SERVICE_MS,
   idempotencyKeyEnv,
   pointOverrides,
   type RunOnCloud,
   runIdempotencyKeyExperiment,
   runSweep,
+  serviceTimeEnv,
   sweepGrid,
 } from '../../../services/report/src/experiments';
-import type { LocalRunOptions } from '../../../services/report/src/local-run';
+import {
+  consumptionFromLedger,
+  type LocalRunOptions,
+} from '../../../services/report/src/local-run';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 describe('experiment plumbing', () => {
@@ -54,7 +60,24 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       data.report.queues.standard.throughputPerSec = c * 12;
       const messageId = options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId';
       data.report.queues.standard.duplicateEffects = messageId ? 7 : 0;
-      return { data, load: { accepted: options.orders } as never, dynamodbRequests: {} };
+      // A preloaded run times the consumers: FIFO bound by groups, standard by concurrency.
+      const consumption = options.preload
+        ? {
+            fifo: {
+              startedAt: 0,
+              lastEffectAt: 1,
+              processed: 1,
+              ordersPerSec: Math.min(c, options.customers) * 5,
+            },
+            standard: { startedAt: 0, lastEffectAt: 1, processed: 1, ordersPerSec: c * 6 },
+          }
+        : undefined;
+      return {
+        data,
+        load: { accepted: options.orders } as never,
+        dynamodbRequests: {},
+        ...(consumption ? { consumption } : {}),
+      };
     };
   }
 
@@ -77,10 +100,23 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       [4, 2, 10],
     ]);
     expect(calls.every((c) => c.seed === 9 && c.orders === 50 && c.skipVisibilityWaits)).toBe(true);
+    // Both queues are filled first, and every effect gets the default service time.
+    expect(calls.every((c) => c.preload === true)).toBe(true);
+    expect(calls[0]?.consumerEnv).toEqual({
+      fifo: { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(DEFAULT_SERVICE_MS) },
+      standard: { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(DEFAULT_SERVICE_MS) },
+    });
+    // The sweep reports the consumers' rate on a full queue, not the end-to-end figure.
+    expect(results.map((r) => r.queues.fifo.consumptionPerSec)).toEqual([5, 10]);
     expect(results.map((r) => r.queues.fifo.throughputPerSec)).toEqual([20, 20]);
     const table = renderSweepTable(results);
     expect(table).toContain('fifo orders/s');
-    expect(table.split('\n')[2]).toMatch(/^1\s+2\s+10\s+20\.0/);
+    expect(table.split('\n')[2]).toMatch(/^1\s+2\s+10\s+5\.0\s+0\s+12\.0/);
+  });
+
+  it('gives no service time when asked for 0 ms', () => {
+    expect(serviceTimeEnv(0)).toEqual({ fifo: {}, standard: {} });
+    expect(serviceTimeEnv(50).standard).toEqual({ FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: '50' });
   });
 
   it('charts every point and queue in a self-contained page', async () => {
@@ -89,15 +125,19 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       { orders: 10, retryRate: 0, seed: 3 },
       { run: fakeRun([]) },
     );
-    const html = renderSweepHtml(results, 3);
+    const html = renderSweepHtml(results, { seed: 3, orders: 10, serviceMs: 20, faults: 'none' });
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\//);
+    // The page says what its numbers measure.
+    expect(html).toMatch(
+      /id="measures">[^<]*filled with the same 10 orders[^<]*20 ms of simulated work/,
+    );
     const bars = [
       ...html.matchAll(/<rect data-queue="(\w+)" data-point="([^"]+)" data-value="([\d.]+)"/g),
     ];
     expect(
       bars.filter((b) => b[2] === 'g1 c5 b1' && b[1] === 'standard').map((b) => b[3]),
-    ).toContain('60');
-    expect(bars).toHaveLength(3 * 2 * 2);
+    ).toContain('30');
+    expect(bars).toHaveLength(2 * 2 * 2);
   });
 
   it('keys the same load on orderId and then on messageId', async () => {
@@ -141,3 +181,38 @@ describe('npm run experiment flags', () => {
 const fakeNever: RunOnCloud = async () => {
   throw new Error('must not run');
 };
+
+describe('consumptionFromLedger', () => {
+  const effect = (queue: 'fifo' | 'standard', orderId: string, committedAt: number) =>
+    ({ queue, orderId, committedAt }) as RunLedger['effects'][number];
+
+  it('rates each queue from its consumers being enabled to its last effect, orders counted once', () => {
+    const ledger: RunLedger = {
+      accepted: [],
+      deliveries: [],
+      failures: [],
+      effects: [
+        effect('fifo', 'a', 1_500),
+        effect('fifo', 'b', 3_000),
+        effect('fifo', 'b', 2_000),
+        effect('standard', 'a', 4_000),
+      ],
+    };
+    const c = consumptionFromLedger(ledger, { fifo: 1_000, standard: 3_000 });
+    expect(c.fifo).toEqual({
+      startedAt: 1_000,
+      lastEffectAt: 3_000,
+      processed: 2,
+      ordersPerSec: 1,
+    });
+    expect(c.standard.ordersPerSec).toBe(1);
+  });
+
+  it('gives 0 orders/s for a queue that applied nothing', () => {
+    const c = consumptionFromLedger(
+      { accepted: [], deliveries: [], failures: [], effects: [] },
+      { fifo: 1, standard: 2 },
+    );
+    expect(c.fifo).toMatchObject({ processed: 0, ordersPerSec: 0 });
+  });
+});

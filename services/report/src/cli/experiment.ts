@@ -17,8 +17,15 @@ import {
   renderKeyTable,
   renderSweepHtml,
   renderSweepTable,
+  sweepExplanation,
 } from '../domain/render-experiments';
-import { type RunOnCloud, runIdempotencyKeyExperiment, runSweep, sweepGrid } from '../experiments';
+import {
+  DEFAULT_SERVICE_MS,
+  type RunOnCloud,
+  runIdempotencyKeyExperiment,
+  runSweep,
+  sweepGrid,
+} from '../experiments';
 
 const common = {
   orders: { type: 'string', value: '<n>', description: 'orders per run' },
@@ -44,7 +51,7 @@ const common = {
 export const SWEEP_SPEC: CommandSpec = {
   usage: 'npm run experiment -- sweep [options]',
   summary:
-    'Runs the same load over every combination of message groups x maximum concurrency x batch size, each on a fresh local cloud, and charts throughput and ordering per queue (sweep.json, sweep.html).',
+    'Fills both queues with the same orders for every combination of message groups x maximum concurrency x batch size (a fresh local cloud each), drains each queue alone with a fixed service time per effect, and charts how fast each queue type lets its consumers go and how it orders (sweep.json, sweep.html).',
   options: {
     groups: {
       type: 'string',
@@ -63,6 +70,12 @@ export const SWEEP_SPEC: CommandSpec = {
       value: '<list>',
       description: 'batch size (1-10)',
       default: '1,10',
+    },
+    'service-ms': {
+      type: 'string',
+      value: '<ms>',
+      description: "simulated work of every effect, in ms (the consumers' service time)",
+      default: String(DEFAULT_SERVICE_MS),
     },
     ...common,
     orders: { ...common.orders, default: '300' },
@@ -158,20 +171,27 @@ export async function main(
       intList(v, 'concurrency', 2, 1000),
       intList(v, 'batch-size', 1, 10),
     );
+    const serviceMs = intOption(v, 'service-ms', { min: 0, max: 5000 })!;
+    const settings = { seed: load.seed, orders: load.orders, serviceMs, faults: load.faults };
     say(
-      `sweep: ${points.length} points x ${load.orders} orders, faults ${load.faults}, seed ${load.seed}`,
+      `sweep: ${points.length} points x ${load.orders} orders, effect service time ${serviceMs} ms, faults ${load.faults}, seed ${load.seed}`,
     );
-    const results = await runSweep(points, load, {
-      ...runner,
-      onPoint: (r, i) =>
-        say(
-          `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.throughputPerSec} orders/s, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.throughputPerSec} orders/s, ${r.queues.standard.outOfOrder} out of order`,
-        ),
-    });
+    const results = await runSweep(
+      points,
+      { ...load, serviceMs },
+      {
+        ...runner,
+        onPoint: (r, i) =>
+          say(
+            `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.consumptionPerSec} orders/s, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.consumptionPerSec} orders/s, ${r.queues.standard.outOfOrder} out of order`,
+          ),
+      },
+    );
     process.stdout.write(renderSweepTable(results));
+    process.stdout.write(`\n${sweepExplanation(settings)}\n`);
     await write(out, {
-      'sweep.json': `${JSON.stringify({ seed: load.seed, orders: load.orders, faults: load.faults, results }, null, 2)}\n`,
-      'sweep.html': renderSweepHtml(results, load.seed),
+      'sweep.json': `${JSON.stringify({ ...settings, measures: sweepExplanation(settings), results }, null, 2)}\n`,
+      'sweep.html': renderSweepHtml(results, settings),
     });
     return 0;
   }

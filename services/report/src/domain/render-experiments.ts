@@ -16,18 +16,36 @@ export const pointLabel = (r: SweepResult): string =>
 
 export function renderSweepTable(results: SweepResult[]): string {
   const head = ['groups', 'max conc', 'batch'];
-  for (const q of QUEUE_KINDS) head.push(`${q} orders/s`, `${q} out-of-order`, `${q} p95 ms`);
+  for (const q of QUEUE_KINDS) head.push(`${q} orders/s`, `${q} out-of-order`);
   const rows = results.map((r) => [
     String(r.point.groups),
     String(r.point.maximumConcurrency),
     String(r.point.batchSize),
     ...QUEUE_KINDS.flatMap((q) => [
-      r.queues[q].throughputPerSec.toFixed(1),
+      r.queues[q].consumptionPerSec.toFixed(1),
       String(r.queues[q].outOfOrder),
-      r.queues[q].latencyP95Ms === null ? '-' : String(r.queues[q].latencyP95Ms),
     ]),
   ]);
   return `${textTable(head, rows)}\n`;
+}
+
+/** What the sweep's numbers measure, and under which settings (said with every table and page). */
+export interface SweepSettings {
+  seed: number;
+  orders: number;
+  serviceMs: number;
+  faults?: string;
+}
+
+export function sweepExplanation(s: SweepSettings): string {
+  return [
+    `orders/s: each queue was filled with the same ${s.orders} orders before any consumer ran, then its consumers drained it alone;`,
+    'orders/s = distinct orders applied / (last effect - consumers enabled), so it measures the consumers on a full queue,',
+    `not the load generator or the producer. Every effect does ${s.serviceMs} ms of simulated work (service time).`,
+    'FIFO works on one batch per message group at a time, so its rate grows with groups up to the maximum concurrency;',
+    'standard hands any message to any poller, so groups do not bound it.',
+    "out-of-order: applies of an order after a higher sequence of the same customer (the report's outOfOrder).",
+  ].join('\n');
 }
 
 export function renderKeyTable(results: KeyResult[]): string {
@@ -91,18 +109,19 @@ ${labels}
 }
 
 /** One self-contained page (inline SVG, no network) with the sweep's charts and its data. */
-export function renderSweepHtml(results: SweepResult[], seed: number): string {
+export function renderSweepHtml(results: SweepResult[], settings: SweepSettings): string {
+  const { seed } = settings;
   const table = renderSweepTable(results);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sweep ${seed}: groups x max concurrency x batch size</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}figure{margin:16px 0;overflow-x:auto}pre{background:#f9fafb;padding:8px}.k{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}</style>
 </head><body>
 <h1>Sweep: message groups x maximum concurrency x batch size</h1>
-<p>Seed ${seed}. Point labels: g = message groups (customers), c = maximum concurrency, b = batch size.
+<p>Seed ${seed}, ${settings.orders} orders per point${settings.faults ? `, SQS faults ${esc(settings.faults)}` : ''}, effect service time ${settings.serviceMs} ms. Point labels: g = message groups (customers), c = maximum concurrency, b = batch size.
 <span class="k" style="background:${COLORS.fifo}"></span>fifo<span class="k" style="background:${COLORS.standard}"></span>standard</p>
-${barChart('throughput', 'Throughput (orders/s, first accept to last effect)', results, (m) => m.throughputPerSec, 'orders/s')}
+<p id="measures">${esc(sweepExplanation(settings)).replace(/\n/g, ' ')}</p>
+${barChart('throughput', 'Consumers on a full queue (orders/s: applied / (last effect - consumers enabled))', results, (m) => m.consumptionPerSec, 'orders/s')}
 ${barChart('out-of-order', 'Out-of-order applies (per customer, against sequence)', results, (m) => m.outOfOrder, 'applies')}
-${barChart('latency-p95', 'Latency p95 (ms, accepted to applied)', results, (m) => m.latencyP95Ms ?? 0, 'ms')}
 <h2>Data</h2><pre>${esc(table)}</pre>
 <script type="application/json" id="sweep-data">${JSON.stringify(results).replace(/</g, '\\u003c')}</script>
 </body></html>
