@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { RequestListener } from './edge';
+import { DEFAULT_LIMITS, type RequestListener, type ServerLimits } from './edge';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -21,8 +21,8 @@ import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
  * report of a local run) talk to it there directly, and the edge forwards every other DynamoDB
  * request to it, so a user still sees one endpoint. The private port serves SDKs only: a
  * request a browser made (any Origin, Referer or cross-site Sec-Fetch-Site) or one whose Host is
- * not that address is refused before dynalite sees it, so the port adds nothing a web page could
- * reach that the edge's browser guard refuses.
+ * not that address has its connection closed unanswered before dynalite sees it, so the port
+ * adds nothing a web page could reach that the edge's browser guard refuses.
  *
  * Known gaps (by design, not worked around): no TTL expiry, no TransactWriteItems, no
  * UpdateTimeToLive.
@@ -116,21 +116,18 @@ const server = dynalite(Object.assign(workerData.dataDir ? { path: workerData.da
 }));
 const listener = server.listeners('request')[0];
 server.removeAllListeners('request');
-const refuse = (res, reason) => {
-  const body = JSON.stringify({ __type: 'AccessDenied', message: 'this port serves the local cloud\\'s own SDK clients only: ' + reason + '; use the edge' });
-  res.writeHead(403, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+// Refused without an answer: a page learns nothing, and no SDK ever sends what is refused.
+const refuse = (req) => {
+  req.socket.destroy();
 };
 let expectedHost;
 server.on('request', (req, res) => {
   const h = req.headers;
   if (h.origin !== undefined || h.referer !== undefined || h['sec-fetch-site'] === 'cross-site' || h['sec-fetch-site'] === 'same-site') {
-    req.resume();
-    return refuse(res, 'a browser request');
+    return refuse(req);
   }
   if (h.host !== undefined && h.host !== expectedHost) {
-    req.resume();
-    return refuse(res, 'Host ' + h.host + ' is not ' + expectedHost);
+    return refuse(req);
   }
   const target = typeof h['x-amz-target'] === 'string' ? h['x-amz-target'] : '';
   const op = target.slice(target.indexOf('.') + 1);
@@ -148,7 +145,13 @@ server.on('request', (req, res) => {
   for (const l of req.listeners('error')) req.off('error', l);
   req.on('error', () => res.destroy());
 });
-server.keepAliveTimeout = 65000;
+// The limits every server of the local cloud has (edge.ts ServerLimits): slow or greedy
+// clients cannot hold connections and buffers.
+server.headersTimeout = workerData.limits.headersTimeoutMs;
+server.requestTimeout = workerData.limits.requestTimeoutMs;
+server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
+server.maxConnections = workerData.limits.maxConnections;
+server.connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(workerData.limits.headersTimeoutMs / 2)));
 server.once('error', (err) => parentPort.postMessage({ error: { message: err.message, code: err.code } }));
 server.listen(0, '127.0.0.1', () => {
   const port = server.address().port;
@@ -221,9 +224,11 @@ export class DynamoDbStartError extends Error {
 export async function startDynamoDb({
   dataDir,
   log = () => undefined,
+  limits,
 }: {
   dataDir?: string;
   log?: (line: string) => void;
+  limits?: ServerLimits;
 } = {}): Promise<LocalDynamoDb> {
   const width = OPERATIONS.length;
   const shared = new SharedArrayBuffer(COUNTERS.length * width * Float64Array.BYTES_PER_ELEMENT);
@@ -231,6 +236,7 @@ export async function startDynamoDb({
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
+      limits: { ...DEFAULT_LIMITS, ...limits },
       dynalitePath: require.resolve('dynalite'),
       dynaliteDbPath: require.resolve('dynalite/db'),
       dataDir,

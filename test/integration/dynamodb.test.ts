@@ -140,21 +140,16 @@ describe('local DynamoDB in its own thread: the private port and the edge in fro
     const before = requests();
 
     // Act: an allowed origin too: browsers use the edge, which adds CORS; this port never does.
-    const fromPage = await listTables(cloud.dynamodbUrl, { origin: allowed });
-    const crossSite = await listTables(cloud.dynamodbUrl, { 'sec-fetch-site': 'cross-site' });
-    const rebound = await rawRequest(
-      cloud.dynamodbUrl,
-      'POST / HTTP/1.1\r\nHost: attacker.example\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n' +
-        'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
-    );
+    const refused = (raw: string) => rawRequest(cloud.dynamodbUrl, raw);
+    const request = (extra: string, host = new URL(cloud.dynamodbUrl).host) =>
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n${extra}` +
+      'Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}';
+    const fromPage = await refused(request(`Origin: ${allowed}\r\n`));
+    const crossSite = await refused(request('Sec-Fetch-Site: cross-site\r\n'));
+    const rebound = await refused(request('', 'attacker.example'));
 
-    // Assess
-    expect(fromPage.status).toBe(403);
-    expect(await fromPage.json()).toMatchObject({ __type: 'AccessDenied' });
-    expect(fromPage.headers.get('access-control-allow-origin')).toBeNull();
-    expect(crossSite.status).toBe(403);
-    await crossSite.text();
-    expect(rebound?.status).toBe(403);
+    // Assess: the connection is closed without an answer, and DynamoDB never saw the request.
+    expect([fromPage, crossSite, rebound]).toEqual([undefined, undefined, undefined]);
     expect(requests()).toBe(before);
   });
 

@@ -293,7 +293,7 @@ describe('slow and greedy clients', () => {
   const limits = { headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 4 };
 
   beforeAll(async () => {
-    dynamodb = await startDynamoDb();
+    dynamodb = await startDynamoDb({ limits });
     const sqs = createSqsEmulator({ seed: 1, faults: 'none' });
     edge = await startEdge({ sqs: sqs.handle, dynamodb: dynamodb.handle }, { port: 0, limits });
     gateway = await startGateway({
@@ -323,6 +323,7 @@ describe('slow and greedy clients', () => {
   it.each([
     ['the edge', () => edge.url],
     ['the API', () => gateway.url],
+    ["DynamoDB's own port", () => dynamodb.url],
   ])(
     'closes a client on %s that sends its headers too slowly (408), and keeps serving',
     async (_, url) => {
@@ -377,8 +378,8 @@ describe('slow and greedy clients', () => {
     );
   });
 
-  it("answers nothing on dynalite's own port: DynamoDB is reachable only through the edge's guard", async () => {
-    const socket = await openSocket(`http://127.0.0.1:${dynamodb.privatePort}`);
+  it("answers nothing to a browser on DynamoDB's own port: browsers reach DynamoDB only through the edge's guard", async () => {
+    const socket = await openSocket(dynamodb.url);
     const closed = untilClosed(socket);
     socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n');
     expect(await closed).toBe('');
