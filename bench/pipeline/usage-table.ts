@@ -120,7 +120,9 @@ export function heapByGroup(
 ): Record<string, { threads: number; meanMb: number; totalMb: number }> {
   const out: Record<string, { threads: number; meanMb: number; totalMb: number }> = {};
   for (const [thread, s] of Object.entries(stats)) {
-    const g = (out[groupOf(thread)] ??= { threads: 0, meanMb: 0, totalMb: 0 });
+    const name = groupOf(thread);
+    const g = out[name] ?? { threads: 0, meanMb: 0, totalMb: 0 };
+    out[name] = g;
     g.threads++;
     g.totalMb += s.heapMb;
     g.meanMb = g.totalMb / g.threads;
