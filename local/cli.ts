@@ -133,7 +133,9 @@ async function main(): Promise<number | undefined> {
   const log = (line: string) => {
     // Function log lines (Powertools JSON) carry their own level; the cloud's own lines are info.
     const isFunctionLine = /^[\w-]+: \{/.test(line);
-    if (isFunctionLine ? RANK[logLevel] <= RANK.warn : RANK[logLevel] <= RANK.info) out(line);
+    // A component's own error (DynamoDB's thread ended, tables lost) is shown at every level.
+    if (/^[\w-]+: error: /.test(line)) process.stderr.write(`${line}\n`);
+    else if (isFunctionLine ? RANK[logLevel] <= RANK.warn : RANK[logLevel] <= RANK.info) out(line);
   };
 
   installLastResortGuard((line) => process.stderr.write(`${line}\n`));

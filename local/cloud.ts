@@ -137,6 +137,8 @@ export interface LocalCloud {
   clock: SqsEmulator['clock'];
   /** The emulator itself (faults can be changed at run time with setFaults). */
   sqs: SqsEmulator;
+  /** DynamoDB's thread: its state, restarts and request counters. */
+  dynamodb: LocalDynamoDb;
   /** Empty strings when servicesOnly. */
   queueUrls: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
   queueArns: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
@@ -656,7 +658,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       ...(options.faults !== undefined ? { faults: options.faults } : {}),
     });
+    let sqsStopped = false;
     cleanups.push(async () => {
+      sqsStopped = true;
       await sqs.close();
       log('sqs: stopped');
     });
@@ -664,9 +668,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       `sqs: emulator ready (seed ${seed}${options.faults !== undefined ? `, faults ${typeof options.faults === 'string' ? options.faults : 'custom'}` : ''})`,
     );
 
+    // Set once the pipeline's tables exist: a restarted in-memory DynamoDB has none.
+    let recreateTables: (() => Promise<void>) | undefined;
     const dynamodb: LocalDynamoDb = await startDynamoDb({
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       log,
+      onRestart: () => recreateTables?.(),
     });
     cleanups.push(async () => {
       await dynamodb.close();
@@ -700,9 +707,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           seed,
           faults: sqs.faults(),
           servicesOnly: Boolean(options.servicesOnly),
+          restarts: { dynamodb: dynamodb.restarts() },
           components: {
-            sqs: 'running',
-            dynamodb: 'running',
+            // The emulator lives in this process: while it answers, SQS does.
+            sqs: sqsStopped ? 'stopped' : 'running',
+            dynamodb: dynamodb.state(),
             ...Object.fromEntries(
               Object.entries(mappings).map(([k, m]) => [
                 `mapping-${k}`,
@@ -735,6 +744,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       seed,
       clock: sqs.clock,
       sqs,
+      dynamodb,
       queueUrls: { ...NO_QUEUES },
       queueArns: { ...NO_QUEUES },
       tableNames: {
@@ -803,6 +813,25 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       ...pickDeployOptions(options),
     });
     cleanups.push(() => deployed.stop());
+    if (!options.dataDir) {
+      recreateTables = async () => {
+        const client = createDynamoDbClient({
+          endpoint: dynamodb.url,
+          region,
+          credentials: LOCAL_CREDENTIALS,
+        });
+        try {
+          for (const table of [config.tables.idempotency, config.tables.ledger]) {
+            await createTable(client, table, log);
+          }
+          log(
+            'dynamodb: error: the pipeline tables were created again, EMPTY: idempotency records and ledger entries written before the restart are gone, so a report over this run is wrong',
+          );
+        } finally {
+          client.destroy();
+        }
+      };
+    }
     cloud.apiUrl = deployed.apiUrl;
     Object.assign(cloud.queueUrls, deployed.queueUrls);
     Object.assign(cloud.queueArns, deployed.queueArns);

@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_LIMITS, type RequestListener, type ServerLimits } from './edge';
+import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -54,8 +54,23 @@ export interface LocalDynamoDb {
   eventLoopUtilization(): EventLoopUtilization;
   /** CPU time and heap of the worker thread; undefined once it has stopped. */
   threadStats(): Promise<ThreadStats | undefined>;
+  /** Whether the thread serves: what the health check reports for DynamoDB. */
+  state(): DynamoDbState;
+  /** How often the thread was restarted after it ended unexpectedly. */
+  restarts(): number;
+  /**
+   * Ends the thread abruptly, as a crash inside it would; the supervisor then restarts it. For
+   * the tests of that path: no request can do this.
+   */
+  killThread(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * `restarting`: the thread ended unexpectedly and a new one is starting (its in-memory tables are
+ * gone); `failed`: it could not be started again.
+ */
+export type DynamoDbState = 'running' | 'restarting' | 'failed' | 'stopped';
 
 /** Operations counted by name; anything else (none the SDK sends) is counted as `other`. */
 export const OPERATIONS = [
@@ -116,6 +131,46 @@ const server = dynalite(Object.assign(workerData.dataDir ? { path: workerData.da
 }));
 const listener = server.listeners('request')[0];
 server.removeAllListeners('request');
+const report = (what, err) => parentPort.postMessage({ log: what + ': ' + ((err && err.stack) || String(err)) });
+// Responses not yet finished: if something escapes every handler below, nobody knows which of
+// them it belonged to, so each is ended (a reset connection, which the SDKs retry) rather than
+// left hanging.
+const inFlight = new Set();
+// The thread's last resort: dynalite throws from event listeners and callbacks, and an uncaught
+// exception would end this thread and every in-memory table with it.
+process.on('uncaughtException', (err) => {
+  report('uncaught, still serving; ' + inFlight.size + ' unfinished responses reset', err);
+  for (const res of inFlight) res.destroy();
+  inFlight.clear();
+});
+process.on('unhandledRejection', (err) => report('unhandled rejection, still serving', err));
+const answer = (res, status, type, message) => {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify(message === undefined ? { __type: type } : { __type: type, message });
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+// JSON nesting far beyond any request DynamoDB takes (32 levels of attribute values are 64 of
+// JSON, in an envelope of at most 6): dynalite's validation recurses once per level, and about
+// 20,000 levels overflow the stack.
+const MAX_JSON_DEPTH = workerData.maxJsonDepth;
+// Counts brackets outside strings, chunk by chunk, without recursion and without parsing.
+const depthScanner = () => {
+  let depth = 0, inString = false, escaped = false;
+  return (chunk) => {
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === 0x5c) escaped = true;
+        else if (b === 0x22) inString = false;
+      } else if (b === 0x22) inString = true;
+      else if (b === 0x7b || b === 0x5b) { if (++depth > MAX_JSON_DEPTH) return true; }
+      else if (b === 0x7d || b === 0x5d) depth--;
+    }
+    return false;
+  };
+};
 // Refused without an answer: a page learns nothing, and no SDK ever sends what is refused.
 const refuse = (req) => {
   req.socket.destroy();
@@ -132,11 +187,40 @@ server.on('request', (req, res) => {
   const target = typeof h['x-amz-target'] === 'string' ? h['x-amz-target'] : '';
   const op = target.slice(target.indexOf('.') + 1);
   bump(REQUESTS, op, 1);
+  // The SDKs always POST to "/"; dynalite hands any other target to url.parse, which throws on
+  // some (//a:b@[x). A query string stays: it carries a presigned request's signature.
+  const q = req.url.indexOf('?');
+  if ((q < 0 ? req.url : req.url.slice(0, q)) !== '/') {
+    req.resume();
+    return answer(res, 400, 'com.amazon.coral.service#UnknownOperationException');
+  }
+  inFlight.add(res);
+  res.once('close', () => inFlight.delete(res));
   const end = res.end;
   // Only a 400 can be a failed condition; its body names the exception.
   res.end = function (chunk) {
     if (res.statusCode === 400 && typeof chunk === 'string' && chunk.includes('ConditionalCheckFailedException')) bump(FAILED, op, 1);
     return end.apply(this, arguments);
+  };
+  // Every event dynalite listens to passes here: the body is measured before dynalite reads it,
+  // and what its listeners throw is answered on this request's own response.
+  const tooDeep = depthScanner();
+  let refused = false;
+  const emit = req.emit;
+  req.emit = function (event, chunk) {
+    if (refused && (event === 'data' || event === 'end')) return false;
+    if (event === 'data' && tooDeep(chunk)) {
+      refused = true;
+      answer(res, 400, 'com.amazon.coral.validate#ValidationException', 'Nesting Levels have exceeded supported limits: the request nests JSON deeper than ' + MAX_JSON_DEPTH + ' levels');
+      return false;
+    }
+    try {
+      return emit.apply(this, arguments);
+    } catch (err) {
+      report(op + ' threw, answered InternalServerError', err);
+      answer(res, 500, 'com.amazonaws.dynamodb.v20120810#InternalServerError', 'Internal server error');
+      return false;
+    }
   };
   listener(req, res);
   // dynalite rethrows a request stream error (a client that disconnects mid-body) from its
@@ -153,7 +237,7 @@ server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
 server.maxConnections = workerData.limits.maxConnections;
 server.connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(workerData.limits.headersTimeoutMs / 2)));
 server.once('error', (err) => parentPort.postMessage({ error: { message: err.message, code: err.code } }));
-server.listen(0, '127.0.0.1', () => {
+server.listen(workerData.port, '127.0.0.1', () => {
   const port = server.address().port;
   expectedHost = '127.0.0.1:' + port;
   parentPort.postMessage({ port });
@@ -221,56 +305,136 @@ export class DynamoDbStartError extends Error {
   }
 }
 
+/**
+ * DynamoDB's answer to a request target other than `/` (the thread gives the same one). Which code
+ * AWS itself gives is not documented; no SDK sends one.
+ */
+function refuseTarget(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({ __type: 'com.amazon.coral.service#UnknownOperationException' });
+  res.writeHead(400, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** The deepest JSON the thread passes to dynalite (see MAX_JSON_DEPTH in the worker). */
+export const MAX_JSON_DEPTH = 100;
+
 export async function startDynamoDb({
   dataDir,
   log = () => undefined,
   limits,
+  onRestart,
 }: {
   dataDir?: string;
   log?: (line: string) => void;
   limits?: ServerLimits;
+  /**
+   * Called once the thread has been restarted after it ended unexpectedly (its in-memory tables
+   * are gone), e.g. to create the tables again.
+   */
+  onRestart?: () => void | Promise<void>;
 } = {}): Promise<LocalDynamoDb> {
   const width = OPERATIONS.length;
   const shared = new SharedArrayBuffer(COUNTERS.length * width * Float64Array.BYTES_PER_ELEMENT);
   const counters = new Float64Array(shared);
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      limits: { ...DEFAULT_LIMITS, ...limits },
-      dynalitePath: require.resolve('dynalite'),
-      dynaliteDbPath: require.resolve('dynalite/db'),
-      dataDir,
-      operations: OPERATIONS,
-      counters: shared,
-    },
-  });
-  let exited = false;
+  let state: DynamoDbState = 'running';
+  let restarts = 0;
   let stopping = false;
-  const exit = new Promise<void>((resolve) => {
-    worker.once('exit', (code) => {
-      exited = true;
-      if (!stopping) log(`dynamodb: worker exited with code ${code}`);
-      resolve();
+
+  /** One thread listening on `port` (0: a free one); resolves once it listens. */
+  const spawn = async (port: number) => {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        limits: { ...DEFAULT_LIMITS, ...limits },
+        dynalitePath: require.resolve('dynalite'),
+        dynaliteDbPath: require.resolve('dynalite/db'),
+        dataDir,
+        port,
+        maxJsonDepth: MAX_JSON_DEPTH,
+        operations: OPERATIONS,
+        counters: shared,
+      },
     });
-  });
-  worker.on('error', (err) => log(`dynamodb: worker failed: ${err.stack ?? err.message}`));
-  const port = await new Promise<number>((resolve, reject) => {
-    const onMessage = (msg: { port?: number; error?: { message: string } }) => {
-      if (msg.port !== undefined) resolve(msg.port);
-      else if (msg.error) reject(new DynamoDbStartError(`dynalite: ${msg.error.message}`));
-    };
-    worker.on('message', onMessage);
-    worker.once('error', (err) => reject(new DynamoDbStartError(err.message, { cause: err })));
-    void exit.then(() => reject(new DynamoDbStartError('dynalite worker exited at start-up')));
-  }).catch(async (err: unknown) => {
-    await worker.terminate();
-    throw err;
-  });
+    const exit = new Promise<number>((resolve) => worker.once('exit', resolve));
+    worker.on('error', (err) => log(`dynamodb: error: thread failed: ${err.stack ?? err.message}`));
+    worker.on('message', (msg: { log?: string }) => {
+      if (msg?.log !== undefined) log(`dynamodb: error: ${msg.log}`);
+    });
+    const listening = await new Promise<number>((resolve, reject) => {
+      worker.on('message', (msg: { port?: number; error?: { message: string } }) => {
+        if (msg?.port !== undefined) resolve(msg.port);
+        else if (msg?.error) reject(new DynamoDbStartError(`dynalite: ${msg.error.message}`));
+      });
+      worker.once('error', (err) => reject(new DynamoDbStartError(err.message, { cause: err })));
+      void exit.then(() => reject(new DynamoDbStartError('dynalite worker exited at start-up')));
+    }).catch(async (err: unknown) => {
+      await worker.terminate();
+      throw err;
+    });
+    return { worker, exit, port: listening };
+  };
+
+  let current = await spawn(0);
+  const port = current.port;
   const url = `http://127.0.0.1:${port}`;
+
+  /**
+   * A thread that ends although nobody stopped it (an exception its last resort could not
+   * catch, running out of memory) took every in-memory table with it. It is started again on
+   * the same port, so every client keeps its endpoint, and that loss is said loudly; a thread
+   * that cannot be started again leaves DynamoDB failed, which the health check reports.
+   */
+  const supervise = (thread: typeof current): void => {
+    void thread.exit.then(async (code) => {
+      if (stopping) return;
+      state = 'restarting';
+      log(
+        `dynamodb: error: its thread ended unexpectedly (exit code ${code}); restarting it on port ${port}. ` +
+          (dataDir
+            ? `The tables on disk at ${dataDir} are reopened; writes in flight are lost.`
+            : 'Every in-memory table and item is LOST.'),
+      );
+      try {
+        current = await spawn(port);
+      } catch (err) {
+        state = 'failed';
+        log(
+          `dynamodb: error: could not restart its thread (${(err as Error).message}); DynamoDB stays down until the local cloud is restarted`,
+        );
+        return;
+      }
+      if (stopping) {
+        await current.worker.terminate();
+        return;
+      }
+      restarts++;
+      state = 'running';
+      supervise(current);
+      log(`dynamodb: thread restarted on ${url} (restart ${restarts})`);
+      try {
+        await onRestart?.();
+      } catch (err) {
+        log(`dynamodb: error: after the restart: ${(err as Error).message}`);
+      }
+    });
+  };
+  supervise(current);
+
   // One keep-alive pool for everything the edge forwards.
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // The SDKs always POST to "/": anything else is refused here rather than forwarded (the
+    // thread refuses it too, for clients of the private port).
+    if (splitTarget(req.url).path !== '/') {
+      req.resume();
+      refuseTarget(res);
+      return;
+    }
     const upstream = request(
       {
         host: '127.0.0.1',
@@ -320,10 +484,13 @@ export async function startDynamoDb({
     url,
     handle,
     usage,
-    eventLoopUtilization: () => worker.performance.eventLoopUtilization(),
+    state: () => state,
+    restarts: () => restarts,
+    eventLoopUtilization: () => current.worker.performance.eventLoopUtilization(),
     threadStats: () =>
       new Promise((resolve) => {
-        if (exited) return resolve(undefined);
+        const { worker } = current;
+        if (state !== 'running') return resolve(undefined);
         const tag = String(Math.random());
         const onMessage = (msg: { stats?: string; value?: ThreadStats }) => {
           if (msg?.stats !== tag) return;
@@ -333,11 +500,20 @@ export async function startDynamoDb({
         worker.on('message', onMessage);
         worker.postMessage({ stats: tag });
       }),
+    killThread: async () => {
+      await current.worker.terminate();
+    },
     close: () => {
       closing ??= (async () => {
         stopping = true;
         agent.destroy();
-        if (exited) return;
+        const { worker, exit } = current;
+        if (state !== 'running') {
+          state = 'stopped';
+          await worker.terminate();
+          return;
+        }
+        state = 'stopped';
         const closed = new Promise<void>((resolve) => {
           worker.on('message', (msg) => {
             if (msg === 'closed') resolve();

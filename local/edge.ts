@@ -16,7 +16,10 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export interface EdgeBackends {
   sqs: RequestListener;
   dynamodb: RequestListener;
-  /** Extra fields for the health document, e.g. component states and the seed. */
+  /**
+   * Extra fields for the health document, e.g. the seed and `components` (name to state); a
+   * component `failed` or `restarting` makes the answer a 503.
+   */
   health?: () => Record<string, unknown>;
   /** The live page and its event stream (local/live), under LIVE_PATH. */
   live?: RequestListener;
@@ -95,6 +98,18 @@ function internalError(res: ServerResponse): void {
   );
 }
 
+/** Component states in which a component does not serve (a restart in progress, or given up). */
+export const UNAVAILABLE_STATES: ReadonlySet<unknown> = new Set(['failed', 'restarting']);
+
+/** The components of a health document that do not serve: any of them makes it a 503. */
+function unavailableComponents(doc: Record<string, unknown>): string[] {
+  const components = doc.components;
+  if (typeof components !== 'object' || components === null) return [];
+  return Object.entries(components)
+    .filter(([, state]) => UNAVAILABLE_STATES.has(state))
+    .map(([name]) => name);
+}
+
 export interface EdgeHandlerOptions {
   log?: (line: string) => void;
   /** Decides whether a browser may make this request (see browser-guard.ts); all pass when absent. */
@@ -114,9 +129,18 @@ export function createEdgeHandler(
       case 'sqs':
         backends.sqs(req, res);
         return;
-      case 'health':
-        sendJson(res, 200, { status: 'ok', ...(backends.health?.() ?? {}) });
+      case 'health': {
+        const doc = backends.health?.() ?? {};
+        const down = unavailableComponents(doc);
+        sendJson(
+          res,
+          down.length > 0 ? 503 : 200,
+          down.length > 0
+            ? { status: 'unavailable', unavailable: down, ...doc }
+            : { status: 'ok', ...doc },
+        );
         return;
+      }
       case 'live':
         if (backends.live) {
           backends.live(req, res);

@@ -8,6 +8,8 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
+import { startEdge } from '../../local/edge';
 import { openSocket, rawRequest } from './support/raw-http';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -189,4 +191,248 @@ describe('local DynamoDB in its own thread: the private port and the edge in fro
       ddb.destroy();
     }
   });
+});
+
+/**
+ * One request used to end DynamoDB's thread for good, and every table with it: a request target
+ * legacy url.parse throws on, and an item nested deeply enough to overflow dynalite's recursive
+ * validation. Each is sent through the edge and straight to the private port; DynamoDB must then
+ * still answer, with its tables, and the health check must say so.
+ */
+describe('local DynamoDB: no request ends its thread', () => {
+  let cloud: LocalCloud;
+  const lines: string[] = [];
+  const TABLE = 'survivor';
+  const signed =
+    'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n' +
+    'X-Amz-Date: 20260101T000000Z\r\n';
+  const raw = (url: string, target: string, operation: string, body: string) =>
+    rawRequest(
+      url,
+      `POST ${target} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nX-Amz-Target: DynamoDB_20120810.${operation}\r\n${signed}` +
+        `Content-Type: application/x-amz-json-1.0\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  /** A PutItem whose item nests `levels` maps; about 20,000 overflowed dynalite's stack. */
+  const deepPut = (levels: number) => {
+    let value = '{"S":"x"}';
+    for (let i = 0; i < levels; i++) value = `{"M":{"a":${value}}}`;
+    return `{"TableName":"${TABLE}","Item":{"pk":{"S":"k"},"deep":${value}}}`;
+  };
+
+  async function stillServing(): Promise<void> {
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      const listed = await ddb.send(new ListTablesCommand({}));
+      expect(listed.TableNames).toContain(TABLE);
+    } finally {
+      ddb.destroy();
+    }
+    const health = await fetch(`${cloud.edgeUrl}/_localcloud/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({
+      components: { dynamodb: 'running' },
+      restarts: { dynamodb: 0 },
+    });
+  }
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      port: 0,
+      servicesOnly: true,
+      seed: 1,
+      faults: 'none',
+      log: (line) => lines.push(line),
+    });
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.dynamodbUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      await ddb.send(
+        new CreateTableCommand({
+          TableName: TABLE,
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+    } finally {
+      ddb.destroy();
+    }
+  }, 60_000);
+  afterAll(() => cloud?.stop());
+
+  it.each(['//a:b@[x', 'http://[::1', '//[@]/', '/a?b', '*'])(
+    'refuses the request target %s through the edge and on the private port, and keeps serving',
+    async (target) => {
+      for (const url of [cloud.edgeUrl, cloud.dynamodbUrl]) {
+        // Act
+        const res = await raw(url, target, 'ListTables', '{}');
+
+        // Assess: Node itself refuses some targets (400, no body); the rest are DynamoDB's.
+        expect(res?.status).toBe(400);
+        if (res?.body) expect(res.body).toMatch(/UnknownOperationException/);
+        await stillServing();
+      }
+    },
+  );
+
+  it('refuses an item nested 20,000 levels deep with a ValidationException, through the edge and on the private port', async () => {
+    for (const url of [cloud.edgeUrl, cloud.dynamodbUrl]) {
+      // Act
+      const res = await raw(url, '/', 'PutItem', deepPut(20_000));
+
+      // Assess
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}')).toMatchObject({
+        __type: 'com.amazon.coral.validate#ValidationException',
+        message: expect.stringMatching(/^Nesting Levels have exceeded supported limits/),
+      });
+      await stillServing();
+    }
+  });
+
+  it('still takes an item nested as deep as DynamoDB allows (32 levels)', async () => {
+    const res = await raw(cloud.dynamodbUrl, '/', 'PutItem', deepPut(31));
+    expect(res?.status).toBe(200);
+  });
+
+  it('takes the query string of a presigned request on "/"', async () => {
+    const res = await raw(cloud.edgeUrl, '/?x=//a:b@[x', 'ListTables', '{}');
+    expect(res?.status).toBe(200);
+    expect(JSON.parse(res?.body ?? '{}')).toHaveProperty('TableNames');
+  });
+});
+
+describe('local DynamoDB: a thread that ends anyway is restarted, and says what was lost', () => {
+  let cloud: LocalCloud;
+  let db: LocalDynamoDb;
+  const lines: string[] = [];
+  afterEach(async () => {
+    await cloud?.stop();
+    await db?.close();
+  });
+
+  it('restarts the thread on the same port and reports the loss of the in-memory tables', async () => {
+    // Prepare
+    db = await startDynamoDb({ log: (line) => lines.push(line) });
+    const ddb = new DynamoDBClient({
+      endpoint: db.url,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      await ddb.send(
+        new CreateTableCommand({
+          TableName: 'lost',
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      const restarted = new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (db.restarts() > 0) {
+            clearInterval(check);
+            resolve();
+          }
+        }, 10);
+      });
+
+      // Act
+      await db.killThread();
+      await restarted;
+
+      // Assess: same endpoint, serving, the table gone, and the log says so.
+      expect(db.state()).toBe('running');
+      expect((await ddb.send(new ListTablesCommand({}))).TableNames).toEqual([]);
+      expect(lines.join('\n')).toMatch(
+        /dynamodb: error: its thread ended unexpectedly.*Every in-memory table and item is LOST/,
+      );
+    } finally {
+      ddb.destroy();
+    }
+  });
+
+  it("creates the pipeline's tables again after a restart, and health shows the restart", async () => {
+    // Prepare
+    cloud = await startLocalCloud({
+      port: 0,
+      apiPort: 0,
+      seed: 1,
+      faults: 'none',
+      pollWaitSeconds: 1,
+      consumersPaused: true,
+      log: (line) => lines.push(line),
+    });
+    const health = async () => (await fetch(`${cloud.edgeUrl}/_localcloud/health`)).json();
+    const recreated = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (lines.some((l) => /pipeline tables were created again, EMPTY/.test(l))) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 10);
+    });
+
+    // Act: end the cloud's DynamoDB thread as a crash would.
+    await cloud.dynamodb.killThread();
+    await recreated;
+
+    // Assess
+    expect(await health()).toMatchObject({
+      status: 'ok',
+      components: { dynamodb: 'running' },
+      restarts: { dynamodb: 1 },
+    });
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    try {
+      expect((await ddb.send(new ListTablesCommand({}))).TableNames?.sort()).toEqual(
+        [cloud.tableNames.idempotency, cloud.tableNames.ledger].sort(),
+      );
+    } finally {
+      ddb.destroy();
+    }
+  }, 60_000);
+});
+
+describe('the health check reports a component that does not serve', () => {
+  it.each(['failed', 'restarting'])(
+    'answers 503 and names the component when its state is %s',
+    async (state) => {
+      // Prepare
+      const unused = () => undefined;
+      const edge = await startEdge(
+        {
+          sqs: unused,
+          dynamodb: unused,
+          health: () => ({ components: { sqs: 'running', dynamodb: state } }),
+        },
+        { port: 0 },
+      );
+      try {
+        // Act
+        const res = await fetch(`${edge.url}/_localcloud/health`);
+
+        // Assess
+        expect(res.status).toBe(503);
+        expect(await res.json()).toEqual({
+          status: 'unavailable',
+          unavailable: ['dynamodb'],
+          components: { sqs: 'running', dynamodb: state },
+        });
+      } finally {
+        await edge.close();
+      }
+    },
+  );
 });
