@@ -15,8 +15,10 @@ import { type RawResponse, rawRequest } from './support/raw-http';
  * Query protocol, DynamoDB, the control and health endpoints, unknown routes) and the API gateway
  * with the real producer behind it. Random methods, paths, headers and bodies built around valid
  * requests (so cases get past the first check), bodies cut short, clients that vanish
- * mid-request. After every case: no 5xx but a deliberate AWS InternalError, the edge answers its
- * health check, the API still answers, Object.prototype is untouched.
+ * mid-request, request targets in authority or absolute form, bodies nested thousands of levels
+ * deep. After every case: no 5xx but a deliberate AWS InternalError, the edge answers its health
+ * check with every component serving, DynamoDB answers with the pipeline's tables, the API still
+ * answers, Object.prototype is untouched.
  *
  * Bounded: FUZZ_RUNS cases per surface (default 200) and a time limit per surface, so a loaded
  * machine runs fewer cases, never a longer test; the counts are printed. The seed is printed;
@@ -133,7 +135,21 @@ const anyPath = fc
       '/000000000000/q',
       '/?Action=ListQueues',
       '/?Action=',
+      // Authority-form, absolute-form and IPv6 literals: legacy url.parse throws on some.
+      '//a:b@[x',
+      'http://[::1',
+      '//[@]/',
+      '//evil.example/orders',
+      'http://evil.example/orders',
+      '*',
     ),
+    fc
+      .tuple(
+        fc.constantFrom('//', 'http://', 'https://', '/'),
+        fc.stringMatching(/^[a-z:@[\]0-9.]{0,12}$/),
+        fc.constantFrom('', '/', '/orders', '/?Action=ListQueues'),
+      )
+      .map(([scheme, authority, rest]) => `${scheme}${authority}${rest}`),
     fc.string({ maxLength: 30 }).map((s) => `/${encodeURI(s)}`),
     fc
       .tuple(fc.constantFrom('/orders/', '/?Action=', '/_emulator/'), fc.string({ maxLength: 20 }))
@@ -180,6 +196,23 @@ const ending = fc.oneof(
   { weight: 1, arbitrary: fc.constant<'half-close'>('half-close') },
   { weight: 1, arbitrary: fc.constant<'vanish'>('vanish') },
 );
+
+/**
+ * JSON text nested `depth` levels around `inner` (built as text: JSON.stringify itself recurses),
+ * from a few levels to far past what any parser that recurses survives.
+ */
+function deepJson(inner = '"x"'): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      fc.oneof(
+        fc.integer({ min: 30, max: 130 }),
+        fc.integer({ min: 1_000, max: 5_000 }),
+        fc.integer({ min: 15_000, max: 25_000 }),
+      ),
+      fc.constantFrom(['{"M":{"a":', '}}'], ['{"L":[', ']}'], ['[', ']'], ['{"a":', '}']),
+    )
+    .map(([depth, [open, close]]) => `${open.repeat(depth)}${inner}${close.repeat(depth)}`);
+}
 
 /** Any JSON value, with names from `keys` as map keys. */
 function jsonValue(strings: fc.Arbitrary<string>, keys: string[]): fc.Arbitrary<unknown> {
@@ -309,6 +342,11 @@ describe('HTTP fuzzing of the local cloud', () => {
     await cloud?.stop();
   }, 30_000);
 
+  const listTables =
+    'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n' +
+    'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=abc\r\n' +
+    'X-Amz-Date: 20260101T000000Z\r\nContent-Type: application/x-amz-json-1.0\r\n' +
+    'Content-Length: 2\r\nConnection: close\r\n\r\n{}';
   const get = (url: string, path: string) =>
     rawRequest(url, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
 
@@ -322,6 +360,13 @@ describe('HTTP fuzzing of the local cloud', () => {
       });
     }
     expect((await get(cloud.edgeUrl, '/_localcloud/health'))?.status).toBe(200);
+    // DynamoDB answers, with the pipeline's tables: a thread that died (and every table with it)
+    // or one that was restarted empty both fail here.
+    const tables = await rawRequest(cloud.edgeUrl, listTables);
+    expect({ status: tables?.status, body: JSON.parse(tables?.body ?? '{}') }).toEqual({
+      status: 200,
+      body: { TableNames: expect.arrayContaining(Object.values(cloud.tableNames)) },
+    });
     expect((await get(cloud.apiUrl, '/nope'))?.status).toBe(403);
     expect(prototypeSnapshot()).toEqual(before);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -331,8 +376,23 @@ describe('HTTP fuzzing of the local cloud', () => {
     let ran = 0;
     const seen: Record<string, number> = {};
     statuses[surface] = seen;
+    // A counterexample prints as the request it sends, a deep body cut to its two ends.
+    const printable = request.map((r) =>
+      Object.assign(r, {
+        [fc.toStringMethod]: () =>
+          JSON.stringify(
+            render({
+              ...r,
+              body:
+                r.body.length > 400
+                  ? `${r.body.slice(0, 150)}...(${r.body.length} chars)...${r.body.slice(-150)}`
+                  : r.body,
+            }),
+          ),
+      }),
+    );
     const details = await fc.check(
-      fc.asyncProperty(request, async (r) => {
+      fc.asyncProperty(printable, async (r) => {
         ran++;
         // A body cut short is followed by the client leaving: waiting would only meet the
         // server's request timeout.
@@ -567,26 +627,31 @@ describe('HTTP fuzzing of the local cloud', () => {
         extra: extraHeaders,
         mangle: fc.oneof(
           { weight: 8, arbitrary: fc.constant('none') },
-          { weight: 1, arbitrary: fc.constantFrom('cut', 'garbage') },
+          { weight: 1, arbitrary: fc.constantFrom('cut', 'garbage', 'deep') },
         ),
         garbage: fc.string({ maxLength: 30 }),
+        deep: deepJson(),
         truncated: cut,
         ending,
       })
-      .map(({ target: [action, input], type, extra, mangle, garbage, ...rest }): FuzzRequest => {
-        const json = JSON.stringify(input);
-        const body =
-          mangle === 'cut'
-            ? json.slice(0, json.length >> 1)
-            : mangle === 'garbage'
-              ? garbage
-              : json;
-        return {
-          ...rest,
-          body,
-          headers: [['X-Amz-Target', `AmazonSQS.${action}`], ['Content-Type', type], ...extra],
-        };
-      });
+      .map(
+        ({ target: [action, input], type, extra, mangle, garbage, deep, ...rest }): FuzzRequest => {
+          const json = JSON.stringify(input);
+          const body =
+            mangle === 'cut'
+              ? json.slice(0, json.length >> 1)
+              : mangle === 'garbage'
+                ? garbage
+                : mangle === 'deep'
+                  ? `{"QueueUrl":"${queues[0]}","MessageBody":"x","MessageAttributes":${deep}}`
+                  : json;
+          return {
+            ...rest,
+            body,
+            headers: [['X-Amz-Target', `AmazonSQS.${action}`], ['Content-Type', type], ...extra],
+          };
+        },
+      );
     await fuzz('sqs-json', () => cloud.edgeUrl, request);
   }, 120_000);
 
@@ -721,6 +786,48 @@ describe('HTTP fuzzing of the local cloud', () => {
       truncated: cut,
       ending,
     });
+    // Requests that get past every check before dynalite's url.parse (a valid operation and body,
+    // any target) or before its recursive validation (signed, a deep item on "/").
+    const target = fc.oneof(
+      fc.constantFrom('//a:b@[x', 'http://[::1', '//[@]/', 'http://[', '//a@[:/', '*'),
+      fc
+        .tuple(
+          fc.constantFrom('//', 'http://', '/'),
+          fc.stringMatching(/^[a-z:@[\]0-9.]{0,12}$/),
+          fc.constantFrom('', '/', '/?a=b'),
+        )
+        .map(([scheme, authority, rest]) => `${scheme}${authority}${rest}`),
+    );
+    const deepItem = fc
+      .tuple(fc.constantFrom(...tables), deepJson('{"S":"x"}'))
+      .map(
+        ([table, deep]) =>
+          `{"TableName":"${table}","Item":{"pk":{"S":"k"},"sk":{"S":"s"},"d":${deep}}}`,
+      );
+    const dynamodbPastChecks = fc
+      .oneof(
+        target.map((path) => ({ path, op: 'ListTables', body: '{}' })),
+        deepItem.map((body) => ({ path: '/', op: 'PutItem', body })),
+        deepItem.map((body) => ({
+          path: '/',
+          op: 'BatchWriteItem',
+          body: `{"RequestItems":{"${tables[0]}":[{"PutRequest":${body}}]}}`,
+        })),
+      )
+      .map(
+        ({ path, op, body }): FuzzRequest => ({
+          method: 'POST',
+          path,
+          headers: [
+            ['X-Amz-Target', `DynamoDB_20120810.${op}`],
+            ['Content-Type', 'application/x-amz-json-1.0'],
+            ...signed,
+          ],
+          body,
+          truncated: false,
+          ending: 'wait',
+        }),
+      );
     const control = fc.record({
       method: fc.constantFrom('POST', 'GET', 'POST'),
       path: fc.constantFrom('/_emulator/clock', '/_emulator/faults'),
@@ -768,6 +875,7 @@ describe('HTTP fuzzing of the local cloud', () => {
     });
     const request = fc.oneof(
       { weight: 4, arbitrary: dynamodb },
+      { weight: 1, arbitrary: dynamodbPastChecks },
       { weight: 2, arbitrary: control },
       { weight: 2, arbitrary: other },
     );
@@ -863,6 +971,13 @@ describe('HTTP fuzzing of the local cloud', () => {
         body: fc.oneof(
           { weight: 6, arbitrary: order.map((o) => JSON.stringify(o)) },
           { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
+          {
+            weight: 1,
+            arbitrary: deepJson().map(
+              (deep) =>
+                `{"customerId":"c-1","items":${deep},"amount":5,"currency":"EUR","x":${deep}}`,
+            ),
+          },
         ),
         truncated: cut,
         ending,
