@@ -80,7 +80,14 @@ export class Queue {
     string,
     { messageId: string; sequenceNumber?: string; expiresAt: number }
   >();
-  private readonly attempts = new Map<string, { copies: ReceivedCopy[]; expiresAt: number }>();
+  /**
+   * FIFO ReceiveRequestAttemptId: the receipt handles each attempt returned, for its 5-minute
+   * window. Handles only, not the messages: the messages are found again through `byReceipt`,
+   * which lets go of them once they are deleted or received again, so an attempt holds no body.
+   */
+  private readonly attempts = new Map<string, { receipts: string[]; expiresAt: number }>();
+  /** Clock time of the next sweep of expired attempts (every window, so none lives two). */
+  private nextAttemptSweepAt = -Infinity;
   private sequence = 0;
   lastPurgeAt = -Infinity;
   /** Long polls waiting for a message on this queue. */
@@ -290,9 +297,17 @@ export class Queue {
     this.wake();
   }
 
-  private markDeleted(m: StoredMessage): void {
+  /**
+   * `release`: let go of the body and attributes now, rather than when the queue next compacts
+   * (after 1,024 deletes and half the queue). Only a move keeps them: it hands the message on.
+   */
+  private markDeleted(m: StoredMessage, release = true): void {
     if (m.deleted) return;
     m.deleted = true;
+    if (release) {
+      m.body = '';
+      m.attributes = {};
+    }
     if (m.receipt) this.byReceipt.delete(m.receipt);
     this.deletedCount++;
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
@@ -350,15 +365,21 @@ export class Queue {
   }): ReceivedCopy[] {
     const now = this.clock.now();
     if (this.fifo && opts.attemptId) {
+      if (now >= this.nextAttemptSweepAt) {
+        for (const [id, a] of this.attempts) if (a.expiresAt <= now) this.attempts.delete(id);
+        this.nextAttemptSweepAt = now + LIMITS.receiveAttemptWindowMs;
+      }
       const prior = this.attempts.get(opts.attemptId);
       if (prior && prior.expiresAt > now) {
         // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
-        // handles, as long as none was deleted or had its visibility changed.
-        const intact = prior.copies.every(
-          (c) =>
-            !c.message.deleted && c.message.receipt === c.receipt && c.message.availableAt > now,
-        );
-        if (intact) return prior.copies;
+        // handles, as long as none was deleted, received again or had its visibility run out.
+        const copies: ReceivedCopy[] = [];
+        for (const receipt of prior.receipts) {
+          const m = this.byReceipt.get(receipt);
+          if (!m || m.deleted || m.receipt !== receipt || m.availableAt <= now) break;
+          copies.push({ message: m, receipt });
+        }
+        if (copies.length === prior.receipts.length) return copies;
       }
     }
     const policy = this.redrivePolicy();
@@ -418,7 +439,7 @@ export class Queue {
       }
       if (opts.attemptId)
         this.attempts.set(opts.attemptId, {
-          copies: taken,
+          receipts: taken.map((c) => c.receipt),
           expiresAt: now + LIMITS.receiveAttemptWindowMs,
         });
       return taken;
@@ -517,7 +538,7 @@ export class Queue {
       if (out.length >= limit) break;
       if (m.deleted || m.availableAt > now) continue;
       out.push(m);
-      this.markDeleted(m);
+      this.markDeleted(m, false);
     }
     return out;
   }
