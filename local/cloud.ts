@@ -76,6 +76,8 @@ export interface LocalCloudOptions {
   servicesOnly?: boolean;
   /** Extra environment per consumer, e.g. `{ standard: { IDEMPOTENCY_ENABLED: 'false' } }`. */
   consumerEnv?: Partial<Record<QueueKind, Record<string, string>>>;
+  /** Extra environment for the producer, e.g. `{ FAULT_LOST_SEND_ANSWER_RATE: '0.01' }`. */
+  producerEnv?: Record<string, string>;
   /** Consumer mapping overrides for experiments. */
   pipeline?: Partial<Record<QueueKind, ConsumerOverrides>>;
   /** Log level of the functions' Powertools loggers; default WARN. */
@@ -163,6 +165,8 @@ export interface LocalCloud {
    * invocations start in fresh environments); a no-op before the pipeline is deployed.
    */
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
+  /** The same for the producer (its fault switches). */
+  updateProducerEnv(vars: Record<string, string>): void;
   /** Stops polling, waits (bounded) for in-flight invocations, closes every port. Idempotent. */
   stop(): Promise<void>;
 }
@@ -325,6 +329,7 @@ export interface DeployPipelineOptions
     LocalCloudOptions,
     | 'apiPort'
     | 'consumerEnv'
+    | 'producerEnv'
     | 'functionLogLevel'
     | 'pollWaitSeconds'
     | 'producerConcurrency'
@@ -359,6 +364,7 @@ export interface DeployedPipeline {
   queueArns: LocalCloud['queueArns'];
   mappings: Partial<Record<QueueKind, EventSourceMapping>>;
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
+  updateProducerEnv(vars: Record<string, string>): void;
   /** Requests and connections the API took, and the functions' environments' busy time. */
   usage(): { gatewayRequests: number; gatewayConnections: number; threads: ThreadUsage[] };
   /** CPU time and heap of each function environment's thread. */
@@ -373,6 +379,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
   const {
     apiPort,
     consumerEnv,
+    producerEnv,
     functionLogLevel,
     pollWaitSeconds,
     producerConcurrency,
@@ -384,6 +391,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
       apiPort,
       allowedOrigins,
       consumerEnv,
+      producerEnv,
       functionLogLevel,
       pollWaitSeconds,
       producerConcurrency,
@@ -485,6 +493,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       env: {
         ...baseEnv(config.producer.functionId, config.producer.memorySizeMb),
         [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes),
+        [ENV.FAULT_SEED]: String(seed),
+        ...(options.producerEnv ?? {}),
       },
       timeoutSeconds: config.producer.timeoutSeconds,
       memorySizeMb: config.producer.memorySizeMb,
@@ -597,6 +607,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       queueArns,
       mappings,
       updateConsumerEnv: (kind, vars) => consumers[kind].updateEnvironment(vars),
+      updateProducerEnv: (vars) => producer.updateEnvironment(vars),
       usage: () => ({
         gatewayRequests,
         gatewayConnections,
@@ -755,6 +766,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       config,
       updateConsumerEnv: () => undefined,
       startConsumers: () => undefined,
+      updateProducerEnv: () => undefined,
       dynamodbRequests: () => dynamodb.usage().requests,
       usage: () => {
         const dynamo = dynamodb.usage();
@@ -838,6 +850,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(mappings, deployed.mappings);
     cloud.updateConsumerEnv = deployed.updateConsumerEnv;
     cloud.startConsumers = deployed.startConsumers;
+    cloud.updateProducerEnv = deployed.updateProducerEnv;
     pipelineUsage = deployed.usage;
     pipelineStats = deployed.threadStats;
     return cloud;

@@ -59,7 +59,10 @@ export interface AcceptedRecord extends LedgerKey {
   acceptedAt: number;
   /** SHA-256 hex of the canonical order input, to tell a true client retry from a key reuse. */
   payloadHash: string;
+  /** The message id SQS answered per queue; '' while the outcome of a send is unknown. */
   messageIds: Record<QueueKind, string>;
+  /** Epoch ms of the send whose id is recorded, per queue (absent on records older than it). */
+  sentAt?: Partial<Record<QueueKind, number>>;
   /** How many times the producer was asked to accept this order (client retries + 1). */
   requests: number;
 }

@@ -57,11 +57,13 @@ describe('npm run demo', () => {
     const { fifo, standard } = report.queues;
     expect(report.accepted).toBe(300);
     expect(written.join('')).toMatch(/out-of-order applies\s+0\s+[1-9]/);
-    // FIFO: client retries dropped by deduplication, every customer in sequence.
+    // FIFO: client retries answered from the order's record, re-sends after a lost answer
+    // dropped by deduplication, every customer in sequence.
     expect([fifo.duplicateDeliveries, fifo.outOfOrder, fifo.lost, fifo.duplicateEffects]).toEqual([
       0, 0, 0, 0,
     ]);
-    // Standard: duplicates delivered (client retries and the fault model), none applied twice.
+    // Standard: duplicates delivered (re-sends after lost answers and the fault model), none
+    // applied twice.
     expect(standard.duplicateDeliveries).toBeGreaterThan(0);
     expect(standard.suppressed).toBeGreaterThan(0);
     expect(standard.outOfOrder).toBeGreaterThan(0);

@@ -26,7 +26,7 @@ describe('npm run experiment', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('idempotency-key: messageId keying lets client retries through, orderId does not', async () => {
+  it('idempotency-key: messageId keying lets re-sent orders through, orderId does not', async () => {
     const out = join(dir, 'key');
     const code = await experiment([
       'idempotency-key',
@@ -36,6 +36,8 @@ describe('npm run experiment', () => {
       '4',
       '--retry-rate',
       '0.2',
+      '--lost-answers',
+      '0.1',
       '--faults',
       'none',
       '--seed',
@@ -53,8 +55,11 @@ describe('npm run experiment', () => {
     expect(byOrder?.clientRetries).toBeGreaterThan(0);
     expect(byMessage?.clientRetries).toBe(byOrder?.clientRetries);
     expect(byOrder?.queues.standard.duplicateEffects).toBe(0);
-    // Without SQS faults, every extra standard effect is one client retry applied again.
-    expect(byMessage?.queues.standard.duplicateEffects).toBe(byMessage?.clientRetries);
+    // Client retries of recorded orders send nothing; a lost answer's re-send is a new message.
+    // Without SQS faults, every extra standard effect is one re-send applied again.
+    expect(byMessage?.lostAnswers.standard).toBeGreaterThan(0);
+    expect(byMessage?.lostAnswers).toEqual(byOrder?.lostAnswers);
+    expect(byMessage?.queues.standard.duplicateEffects).toBe(byMessage?.lostAnswers.standard);
     expect([
       byOrder?.queues.fifo.duplicateEffects,
       byMessage?.queues.fifo.duplicateEffects,

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ENV } from '../../../shared/src/config/function-env';
 import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
 import {
+  ConfigError,
   type Env,
   getNumberFromEnv,
   getOptionalStringFromEnv,
@@ -18,13 +19,20 @@ import {
   runPk,
 } from '../../../shared/src/ledger';
 import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
-import { type LedgerPort, type QueuePort, QueueUnavailableError } from './domain/ports';
+import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
+import {
+  type LedgerPort,
+  type QueueLifetimePort,
+  type QueuePort,
+  QueueUnavailableError,
+} from './domain/ports';
 import {
   type ParsedOrderRequest,
   parseOrderRequest,
   RequestError,
   validId,
 } from './domain/request';
+import { mayStillBeQueued, recordedSentAt, type SendReason } from './domain/resend';
 import { queueStatus } from './domain/status';
 
 export interface ProducerConfig {
@@ -32,6 +40,7 @@ export interface ProducerConfig {
   queueUrls: Record<QueueKind, string>;
   maxBodyBytes: number;
   defaultRunId: string;
+  faults: ProducerFaultConfig;
 }
 
 /** Reads the producer's configuration; throws at cold start when something is missing. */
@@ -51,12 +60,25 @@ export function loadProducerConfig(env: Env = process.env): ProducerConfig {
     },
     maxBodyBytes,
     defaultRunId,
+    faults: {
+      seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
+      lostSendAnswerRate: rateFromEnv(ENV.FAULT_LOST_SEND_ANSWER_RATE, env),
+    },
   };
+}
+
+function rateFromEnv(name: string, env: Env): number {
+  const value = getNumberFromEnv(name, 0, env);
+  if (value < 0 || value > 1) {
+    throw new ConfigError(`environment variable ${name} must be between 0 and 1`);
+  }
+  return value;
 }
 
 export interface ProducerDeps {
   ledger: LedgerPort;
   queues: QueuePort;
+  lifetimes: QueueLifetimePort;
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
   now?: () => number;
   newOrderId?: () => string;
@@ -73,13 +95,15 @@ export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProx
 export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): ApiHandler {
   const now = deps.now ?? Date.now;
   const newOrderId = deps.newOrderId ?? randomUUID;
-  const { ledger, queues, logger } = deps;
+  const { ledger, queues, lifetimes, logger } = deps;
 
-  /** Takes the accepted record to reuse (a client retry) or writes a new one. */
-  async function accept(req: ParsedOrderRequest): Promise<AcceptedRecord> {
+  /** Takes the accepted record to reuse (a client retry) or writes a new one (`created`). */
+  async function accept(
+    req: ParsedOrderRequest,
+  ): Promise<{ record: AcceptedRecord; created: boolean }> {
     if (req.idempotencyKey !== undefined) {
       const existing = await findExisting(req.idempotencyKey, req.payloadHash, req.runId);
-      if (existing) return existing;
+      if (existing) return { record: existing, created: false };
     }
     const orderId = req.idempotencyKey ?? newOrderId();
     const sequence =
@@ -96,12 +120,13 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       acceptedAt,
       payloadHash: req.payloadHash,
       messageIds: { fifo: '', standard: '' },
+      sentAt: {},
       requests: 1,
     };
     if (!(await ledger.putAcceptedIfAbsent(record))) {
       // Another request with the same key won the race; answer as its retry.
       const existing = await findExisting(orderId, req.payloadHash, req.runId);
-      if (existing) return existing;
+      if (existing) return { record: existing, created: false };
       throw new Error(`accepted record for ${orderId} vanished after a conditional put failed`);
     }
     await ledger.putOrderIndex({
@@ -114,7 +139,46 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       sequence,
       acceptedAt,
     });
-    return record;
+    return { record, created: true };
+  }
+
+  /** Which queues a client retry must send to again (see domain/resend.ts); none: the record answers. */
+  async function retryPlan(
+    record: AcceptedRecord,
+  ): Promise<Partial<Record<QueueKind, SendReason>>> {
+    const reasons = await Promise.all(
+      QUEUE_KINDS.map(async (q): Promise<SendReason | undefined> => {
+        if (!record.messageIds?.[q]) return 'outcome-unknown';
+        let life: Awaited<ReturnType<QueueLifetimePort['life']>>;
+        try {
+          life = await lifetimes.life(q);
+        } catch (err) {
+          // Without the queue's lifetime the recorded send is taken as still queued; a later
+          // retry asks again.
+          logger.warn('queue lifetime unknown', { queue: q, error: err });
+          return undefined;
+        }
+        if (mayStillBeQueued(recordedSentAt(record, q), life, now())) return undefined;
+        return (await ledger.hasEffect(record.runId, q, record.orderId))
+          ? undefined
+          : 'queue-lost-it';
+      }),
+    );
+    const plan: Partial<Record<QueueKind, SendReason>> = {};
+    QUEUE_KINDS.forEach((q, i) => {
+      const reason = reasons[i];
+      if (reason) plan[q] = reason;
+    });
+    return plan;
+  }
+
+  /** One send; on an order's first request, the injected fault may lose SQS's answer. */
+  async function sendTo(q: QueueKind, message: OrderMessage, first: boolean): Promise<string> {
+    const messageId = await queues.send(q, message);
+    if (first && sendAnswerLost(config.faults, message.orderId, q)) {
+      throw new SendAnswerLostError(q);
+    }
+    return messageId;
   }
 
   /**
@@ -157,7 +221,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       maxBodyBytes: config.maxBodyBytes,
       defaultRunId: config.defaultRunId,
     });
-    const accepted = await accept(req);
+    const { record: accepted, created } = await accept(req);
     logger.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
     const message: OrderMessage = {
       orderId: accepted.orderId,
@@ -169,14 +233,38 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       currency: req.input.currency,
       acceptedAt: accepted.acceptedAt,
     };
-    // A retry re-sends to both queues: the first attempt may have reached only one of them.
-    let fifo: string | undefined;
-    let standard: string | undefined;
-    try {
-      [fifo, standard] = await Promise.all(QUEUE_KINDS.map((q) => queues.send(q, message)));
-    } catch (err) {
-      if (!(err instanceof QueueUnavailableError)) throw err;
-      logger.error('queue unavailable', { queue: err.queue, error: err.cause });
+    const plan: Partial<Record<QueueKind, SendReason>> = created
+      ? { fifo: 'first', standard: 'first' }
+      : await retryPlan(accepted);
+    const targets = QUEUE_KINDS.filter((q) => plan[q] !== undefined);
+    const messageIds: Record<QueueKind, string> = Object.assign(
+      { fifo: '', standard: '' },
+      accepted.messageIds,
+    );
+    const sentAt = { ...(accepted.sentAt ?? {}) };
+    if (targets.length === 0) {
+      logger.info('order retry answered from the record', { messageIds });
+      return respond(202, { orderId: accepted.orderId, sequence: accepted.sequence, messageIds });
+    }
+    const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
+    const failures: unknown[] = [];
+    results.forEach((r, i) => {
+      const q = targets[i] as QueueKind;
+      if (r.status === 'fulfilled') {
+        messageIds[q] = r.value;
+        sentAt[q] = now();
+      } else failures.push(r.reason);
+    });
+    // What was sent is recorded even when another send failed: a retry then sends only to the
+    // queue whose outcome is still unknown.
+    if (failures.length < targets.length) {
+      await ledger.recordSends(accepted.runId, accepted.orderId, messageIds, sentAt);
+    }
+    const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
+    if (unexpected !== undefined) throw unexpected;
+    if (failures.length > 0) {
+      const err = failures[0] as QueueUnavailableError;
+      logger.error('queue unavailable', { queue: err.queue, error: err.cause ?? err.message });
       // The order is accepted (its record and sequence are kept), so the caller must retry THIS
       // order, not post a new one: the order id is the Idempotency-Key that finds it again, also
       // when the first request carried none.
@@ -186,9 +274,11 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
         idempotencyKey: accepted.orderId,
       });
     }
-    const messageIds = { fifo: fifo ?? '', standard: standard ?? '' };
-    await ledger.setMessageIds(accepted.runId, accepted.orderId, messageIds);
-    logger.info('order accepted', { sequence: accepted.sequence, messageIds });
+    logger.info(created ? 'order accepted' : 'order re-sent', {
+      sequence: accepted.sequence,
+      messageIds,
+      sent: plan,
+    });
     return respond(202, { orderId: accepted.orderId, sequence: accepted.sequence, messageIds });
   }
 

@@ -1,5 +1,6 @@
 import { ENV } from '../../../shared/src/config/function-env';
 import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { sendAnswerLost } from '../../producer/src/domain/faults';
 import type { QueueMetrics } from './domain/metrics';
 import type { Report } from './domain/report';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from './local-run';
@@ -38,6 +39,17 @@ export function serviceTimeEnv(ms: number): Record<QueueKind, Record<string, str
   const env: Record<string, string> =
     ms > 0 ? { [ENV.FAULT_SLOW_RATE]: '1', [ENV.FAULT_SLOW_MS]: String(ms) } : {};
   return { fifo: { ...env }, standard: { ...env } };
+}
+
+/** The idempotency-key experiment's load: the client retries and the lost send answers. */
+export interface KeyExperimentLoad extends ExperimentLoad {
+  customers: number;
+  /**
+   * Fraction of orders whose first send SQS takes while its answer is lost (injected in the
+   * producer): the only way a second SQS message of one order comes to be, since a client retry
+   * of an order whose sends are recorded is answered from the record.
+   */
+  lostAnswerRate: number;
 }
 
 export interface SweepPoint {
@@ -150,15 +162,33 @@ export interface KeyResult {
   key: IdempotencyKey;
   runId: string;
   clientRetries: number;
+  /**
+   * Per queue, accepted orders whose first send's answer was lost (decided by the producer's
+   * seeded fault, so the same in both runs): each was sent again on the client's retry.
+   */
+  lostAnswers: Record<QueueKind, number>;
   queues: Record<
     QueueKind,
     Pick<QueueMetrics, 'duplicateDeliveries' | 'suppressed' | 'duplicateEffects' | 'lost'>
   >;
 }
 
-/** The same load (same seed: same orders, same client retries) keyed on orderId, then messageId. */
+/** Orders among `orderIds` whose first send to each queue lost its answer under `load`. */
+export function lostAnswersOf(
+  orderIds: readonly string[],
+  load: Pick<KeyExperimentLoad, 'seed' | 'lostAnswerRate'>,
+): Record<QueueKind, number> {
+  const config = { seed: load.seed, lostSendAnswerRate: load.lostAnswerRate };
+  const count = (q: QueueKind) => orderIds.filter((id) => sendAnswerLost(config, id, q)).length;
+  return { fifo: count('fifo'), standard: count('standard') };
+}
+
+/**
+ * The same load (same seed: same orders, client retries and lost answers) keyed on orderId, then
+ * messageId.
+ */
 export async function runIdempotencyKeyExperiment(
-  load: ExperimentLoad & { customers: number },
+  load: KeyExperimentLoad,
   { run = runOnLocalCloud, onRun }: { run?: RunOnCloud; onRun?: (r: KeyResult) => void } = {},
 ): Promise<KeyResult[]> {
   const results: KeyResult[] = [];
@@ -166,13 +196,14 @@ export async function runIdempotencyKeyExperiment(
     // One run id for both: the load plan derives its orders and client retries from it, and
     // each run has a fresh cloud, so the two runs send exactly the same requests.
     const runId = `idem-${load.seed}`;
-    const { data } = await run({
+    const { data, load: loadSummary } = await run({
       runId,
       seed: load.seed,
       orders: load.orders,
       customers: load.customers,
       retryRate: load.retryRate,
       consumerEnv: idempotencyKeyEnv(key),
+      producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(load.lostAnswerRate) },
       skipVisibilityWaits: true,
       ...(load.faults !== undefined ? { faults: load.faults } : {}),
     });
@@ -181,6 +212,7 @@ export async function runIdempotencyKeyExperiment(
       key,
       runId,
       clientRetries: data.clientRetries,
+      lostAnswers: lostAnswersOf(loadSummary.orderIds ?? [], load),
       queues: Object.fromEntries(
         QUEUE_KINDS.map((q) => {
           const m = r.queues[q];

@@ -33,13 +33,14 @@ export interface LocalRunOptions {
   /** SQS fault model (preset name or config); the emulator's default when absent. */
   faults?: LocalCloudOptions['faults'];
   consumerEnv?: LocalCloudOptions['consumerEnv'];
+  producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
   drainTimeoutMs?: number;
   /**
-   * While draining, skip the visibility timeout on the emulator's clock whenever no batch has
-   * been in flight for a few polls: what is left then is only waiting for its timeout to retry.
-   * Makes a run with injected failures finish in seconds instead of minutes of real waiting;
-   * latencies of the retried orders then leave out the skipped time.
+   * While draining, skip the visibility timeout on the cloud's clock whenever no batch has been
+   * in flight for a few polls: what is left then is only waiting for its timeout to retry. Makes
+   * a run with injected failures finish in seconds instead of minutes of real waiting; the
+   * functions' clock moves too, so a retried order's latency includes the wait, as on AWS.
    */
   skipVisibilityWaits?: boolean;
   /**
@@ -113,6 +114,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     seed: options.seed,
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
+    ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
     ...(options.preload ? { consumersPaused: true } : {}),
   });

@@ -27,13 +27,15 @@ export const ENV = {
   /** Producer: largest body accepted, bytes. */
   MAX_BODY_BYTES: 'MAX_BODY_BYTES',
   DEFAULT_RUN_ID: 'DEFAULT_RUN_ID',
-  /** Consumer fault switches, all off by default; each decision is seeded per order id. */
+  /** Fault switches, all off by default; each decision is seeded per order id. */
   FAULT_SEED: 'FAULT_SEED',
   FAULT_FIRST_ATTEMPT_FAILURE_RATE: 'FAULT_FIRST_ATTEMPT_FAILURE_RATE',
   FAULT_SLOW_RATE: 'FAULT_SLOW_RATE',
   FAULT_SLOW_MS: 'FAULT_SLOW_MS',
   /** Orders whose id starts with this prefix always fail (poison); empty disables it. */
   FAULT_POISON_PREFIX: 'FAULT_POISON_PREFIX',
+  /** Producer: fraction of orders whose first send's answer from SQS is lost (the message is sent). */
+  FAULT_LOST_SEND_ANSWER_RATE: 'FAULT_LOST_SEND_ANSWER_RATE',
   /** Consumer: fraction of orders whose first receive exits the process right after the effect. */
   FAULT_CRASH_AFTER_EFFECT_RATE: 'FAULT_CRASH_AFTER_EFFECT_RATE',
   /** Consumer: orders whose id starts with this fail every receive after the effect step. */

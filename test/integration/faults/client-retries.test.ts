@@ -1,13 +1,16 @@
-import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
+import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { describeWhere } from '../support/differences';
+import { newRunId, order, postOrder } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportData, settle, skipWhenIdle } from './run-check';
+import { deliveriesOnceQuiet, expectExactlyOnce, settle } from './run-check';
 
 /**
  * A client that did not hear the answer sends the same order again with the same
- * Idempotency-Key: before it was processed and after. The producer re-sends it to both queues
- * (the first attempt might have reached only one); FIFO drops the copy by its deduplication id,
- * the standard queue delivers it and idempotency suppresses it. A key reused for another order
- * is refused.
+ * Idempotency-Key. The producer re-sends it to a queue only where it cannot show the order is
+ * already there (domain/resend.ts): a retry of an order whose sends are recorded is answered from
+ * the record, before and after it was applied; a send whose answer was lost is sent again, FIFO
+ * drops that copy by its deduplication id within 5 minutes, the standard queue delivers it and the
+ * consumer's idempotency suppresses it. A key reused for another order is refused.
  */
 describe('client retries of one order', () => {
   let target: Target;
@@ -20,7 +23,7 @@ describe('client retries of one order', () => {
     await target?.stop();
   }, 30_000);
 
-  it('applies the order once on each queue however often the client retries', async () => {
+  it('answers every retry of an order whose sends are recorded from the record: one message per queue', async () => {
     // Prepare
     const runId = newRunId('client-retry');
     const key = `retry-${runId}`;
@@ -31,43 +34,16 @@ describe('client retries of one order', () => {
     const early = await postOrder(target, body, { runId, idempotencyKey: key });
     await settle(target, runId, [key]);
     const late = await postOrder(target, body, { runId, idempotencyKey: key });
-    await waitFor(
-      'the late retry delivered and suppressed on the standard queue',
-      () => queueRecords(target, runId, 'standard'),
-      (r) => r.deliveries.filter((d) => d.outcome === 'suppressed').length >= 2,
-      {
-        // A retry copy that met the in-progress record comes back after the visibility
-        // timeout: skip it when nothing is being processed (where the target has a clock).
-        onPoll: skipWhenIdle(target, 3),
-        intervalMs: 300,
-      },
-    );
+    const deliveries = await deliveriesOnceQuiet(target, runId);
 
-    // Assess: one order, three answers with the same id and sequence.
+    // Assess: one order, three identical answers, and each queue got it once.
     for (const res of [first, early, late]) {
       expect(res.status).toBe(202);
-      expect(res.json).toMatchObject({ orderId: key, sequence: 1 });
+      expect(res.json).toEqual(first.json);
     }
-    const fifo = await queueRecords(target, runId, 'fifo');
-    expect(new Set(fifo.deliveries.map((d) => d.messageId as string)).size).toBe(1);
-    expect(fifo.effects).toHaveLength(1);
-    const standard = await queueRecords(target, runId, 'standard');
-    expect(new Set(standard.deliveries.map((d) => d.messageId as string)).size).toBe(3);
-    expect(standard.effects).toHaveLength(1);
-    // One delivery applied it; every other one was suppressed, or (a copy that arrived while
-    // the first was still applying) failed on the in-progress record and was suppressed later.
-    const outcomes = standard.deliveries.map((d) => d.outcome as string);
-    expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
-    expect(outcomes.filter((o) => o !== 'applied' && o !== 'suppressed' && o !== 'failed')).toEqual(
-      [],
-    );
-    for (const f of standard.failures) {
-      expect(f.error).toContain('IdempotencyAlreadyInProgressError');
+    for (const q of QUEUE_KINDS) {
+      expect({ q, deliveries: deliveries[q].length }).toEqual({ q, deliveries: 1 });
     }
-    const { report } = await reportData(target, runId);
-    expect(report.queues.standard.suppressed).toBe(
-      outcomes.filter((o) => o === 'suppressed').length,
-    );
     await expectExactlyOnce(target, runId, [key]);
   }, 60_000);
 
@@ -87,15 +63,59 @@ describe('client retries of one order', () => {
       runId,
       idempotencyKey: key,
     });
+    const deliveries = await deliveriesOnceQuiet(target, runId);
 
     // Assess
     expect(reused.status).toBe(422);
     expect(reused.json.message).toContain(key);
-    await new Promise((r) => setTimeout(r, 1500));
-    for (const q of ['fifo', 'standard'] as const) {
-      const { deliveries } = await queueRecords(target, runId, q);
-      expect({ q, deliveries: deliveries.length }).toEqual({ q, deliveries: 1 });
+    for (const q of QUEUE_KINDS) {
+      expect({ q, deliveries: deliveries[q].length }).toEqual({ q, deliveries: 1 });
     }
     await expectExactlyOnce(target, runId, [key]);
   }, 60_000);
 });
+
+describeWhere('consumerEnv')(
+  'a client retry after SQS took the send but its answer was lost',
+  () => {
+    let target: Target;
+
+    beforeAll(async () => {
+      // Every order's first sends reach both queues, and both answers are lost on the way back.
+      target = await startTarget({
+        seed: 516,
+        faults: 'none',
+        producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      await target?.stop();
+    }, 30_000);
+
+    it('re-sends to both queues: FIFO drops the copy within 5 minutes, standard delivers it and idempotency suppresses it', async () => {
+      // Prepare
+      const runId = newRunId('lost-answer');
+      const key = `lost-${runId}`;
+      const body = order('cust-lost', 1);
+
+      // Act
+      const first = await postOrder(target, body, { runId, idempotencyKey: key });
+      const retry = await postOrder(target, body, { runId, idempotencyKey: key });
+      await settle(target, runId, [key]);
+      const deliveries = await deliveriesOnceQuiet(target, runId);
+
+      // Assess
+      expect(first.status).toBe(503);
+      expect(first.json.idempotencyKey).toBe(key);
+      expect(retry.status).toBe(202);
+      const ids = (q: 'fifo' | 'standard') => new Set(deliveries[q].map((d) => d.messageId));
+      expect(ids('fifo')).toEqual(new Set([retry.json.messageIds.fifo]));
+      expect(ids('standard').size).toBe(2);
+      expect(ids('standard')).toContain(retry.json.messageIds.standard);
+      const outcomes = deliveries.standard.map((d) => d.outcome as string);
+      expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+      await expectExactlyOnce(target, runId, [key]);
+    }, 60_000);
+  },
+);

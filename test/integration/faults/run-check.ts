@@ -1,4 +1,5 @@
 import { skipVisibilityWhenIdle } from '../../../local/cloud';
+import { queueDepth } from '../../../services/report/src/adapters/queues';
 import type { ReportData } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
@@ -161,4 +162,35 @@ export async function postOrders(
     }),
   );
   return accepted;
+}
+
+/** Visible + in flight + delayed messages of each of the pipeline's two queues, as SQS reports it. */
+export async function queueDepths(target: Target): Promise<Record<'fifo' | 'standard', number>> {
+  const [fifo, standard] = await Promise.all(
+    QUEUE_KINDS.map((q) => queueDepth(target.sqs, target.queueUrls[q])),
+  );
+  return { fifo: fifo ?? 0, standard: standard ?? 0 };
+}
+
+/**
+ * Proves no message of the run is on its way to a consumer, without sleeping: first both queues
+ * are empty (nothing visible, in flight or delayed), then the ledger's deliveries are counted. A
+ * message sent before the first read is either still queued (the depth shows it) or was received
+ * earlier, and a consumer writes the delivery record before it deletes a message, so the count
+ * read afterwards includes it.
+ */
+export async function deliveriesOnceQuiet(
+  target: Target,
+  runId: string,
+): Promise<Record<'fifo' | 'standard', Json[]>> {
+  await waitFor(
+    'both queues empty',
+    () => queueDepths(target),
+    (d) => d.fifo === 0 && d.standard === 0,
+    { onPoll: skipWhenIdle(target, 3), intervalMs: 200 },
+  );
+  const [fifo, standard] = await Promise.all(
+    QUEUE_KINDS.map((q) => ledgerRecords(target, runId, SK_PREFIX.delivery(q))),
+  );
+  return { fifo: fifo ?? [], standard: standard ?? [] };
 }

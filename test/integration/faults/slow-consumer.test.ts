@@ -5,7 +5,13 @@ import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/p
 import { startTarget, type Target } from '../support/target';
 import { expectExactlyOnce, queueRecords, settle } from './run-check';
 
-const STALL_MS = 3000;
+/**
+ * The stall must outlast what brings the second copy (the test's own polls, a clock advance or a
+ * client retry with its ledger reads and re-send, the standard mapping's 1 s batching window)
+ * even on a busy machine; the consumers get a function timeout with room for it.
+ */
+const STALL_MS = 10_000;
+const TIMEOUT = { timeoutSeconds: 25 };
 
 /** Idempotency records of one queue's consumer in the INPROGRESS state. */
 async function inProgress(target: Target, queue: QueueKind): Promise<number> {
@@ -23,7 +29,7 @@ const inProgressOnBoth = (target: Target) =>
     'the first receive on both queues inside its (stalled) effect',
     () => Promise.all(QUEUE_KINDS.map((q) => inProgress(target, q))),
     (counts) => counts.every((n) => n >= 1),
-    { timeoutMs: 10_000, intervalMs: 50 },
+    { timeoutMs: 20_000, intervalMs: 50 },
   );
 
 /**
@@ -53,6 +59,7 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
       seed: 4242,
       faults: 'none',
       consumerEnv: { fifo: env, standard: env },
+      pipeline: { fifo: TIMEOUT, standard: TIMEOUT },
     });
   }, 60_000);
 
@@ -98,18 +105,42 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
     }
     await expectExactlyOnce(target, runId, [orderId]);
   }, 60_000);
+});
+
+/**
+ * The other way: the producer re-sends an order whose first sends reached SQS but whose answers
+ * were lost (the injected fault), while the first copy is still inside its stalled effect.
+ */
+describeWhere('consumerEnv', 'clock')('a re-sent copy while the first is still applying', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    const env = { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(STALL_MS) };
+    target = await startTarget({
+      seed: 4243,
+      faults: 'none',
+      consumerEnv: { fifo: env, standard: env },
+      producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+      pipeline: { fifo: TIMEOUT, standard: TIMEOUT },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
 
   it('a client retry while the first copy is still being applied: one wins, the other is retried and suppressed', async () => {
     // Prepare
     const runId = newRunId('concurrent-copy');
     const key = `copy-${runId}`;
     const first = await postOrder(target, order('cust-copy', 1), { runId, idempotencyKey: key });
-    expect(first.status).toBe(202);
+    expect(first.status).toBe(503);
     await inProgressOnBoth(target);
 
-    // Act: the same order again; the producer re-sends it to both queues. FIFO drops the copy
-    // (same deduplication id within 5 minutes); the standard queue delivers it at once, to a
-    // second consumer environment, while the first is still applying.
+    // Act: the same order again; its sends' outcome is unknown to the producer, so it re-sends
+    // it to both queues. FIFO drops the copy (same deduplication id within 5 minutes); the
+    // standard queue delivers it at once, to a second consumer environment, while the first is
+    // still applying.
     const retry = await postOrder(target, order('cust-copy', 1), { runId, idempotencyKey: key });
     expect(retry.status).toBe(202);
     expect(retry.json.orderId).toBe(key);

@@ -39,6 +39,8 @@ export interface TargetOptions {
   seed?: number;
   faults?: LocalCloudOptions['faults'];
   consumerEnv?: LocalCloudOptions['consumerEnv'];
+  /** Extra producer environment (its fault switches); needs capabilities.consumerEnv. */
+  producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
 }
 
@@ -64,6 +66,8 @@ export interface Target {
   };
   /** Changes a consumer's environment (Lambda UpdateFunctionConfiguration); only when capabilities.consumerEnv. */
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): Promise<void>;
+  /** The same for the producer; only when capabilities.consumerEnv. */
+  updateProducerEnv(vars: Record<string, string>): Promise<void>;
   /** Batches the consumers are processing right now (0 where the target cannot tell). */
   invocationsInFlight(): number;
   /**
@@ -124,6 +128,7 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     log: collectLog(),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
+    ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
   });
   return targetOnLocalCloud(cloud);
@@ -150,6 +155,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     documents: documentsOf(dynamodb),
     capabilities: { clock: true, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
+    updateProducerEnv: async (vars) => cloud.updateProducerEnv(vars),
     invocationsInFlight: () => cloud.invocationsInFlight(),
     advanceClock: async (ms, options) => {
       cloud.clock.advance(ms, { functions: !options?.queuesOnly });
@@ -183,6 +189,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     pollWaitSeconds: 1,
     log: collectLog(),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
+    ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
   });
   const sqs = createSqsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
   const dynamodb = createDynamoDbClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
@@ -202,6 +209,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     documents: documentsOf(dynamodb),
     capabilities: { clock: false, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => deployed.updateConsumerEnv(kind, vars),
+    updateProducerEnv: async (vars) => deployed.updateProducerEnv(vars),
     invocationsInFlight: () =>
       Object.values(deployed.mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
     advanceClock: noClock('localstack'),
@@ -221,7 +229,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
       'TEST_TARGET=aws needs AWS_REGION (the region the stack is deployed in) and AWS credentials',
     );
   }
-  if (options.consumerEnv || options.pipeline) {
+  if (options.consumerEnv || options.producerEnv || options.pipeline) {
     throw new UnsupportedTargetError(
       "TEST_TARGET=aws cannot change the deployed consumers; guard the scenario with where('consumerEnv')",
     );
@@ -256,6 +264,11 @@ async function startAws(options: TargetOptions): Promise<Target> {
       updateConsumerEnv: async () => {
         throw new UnsupportedTargetError(
           "aws: the deployed consumers' environment is the stack's; guard the scenario with where('consumerEnv')",
+        );
+      },
+      updateProducerEnv: async () => {
+        throw new UnsupportedTargetError(
+          "aws: the deployed producer's environment is the stack's; guard the scenario with where('consumerEnv')",
         );
       },
       invocationsInFlight: () => 0,

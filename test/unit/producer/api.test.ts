@@ -13,6 +13,7 @@ import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import { SqsQueues } from '../../../services/producer/src/adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../../../services/producer/src/app';
 import { payloadHash } from '../../../services/producer/src/domain/request';
+import type { QueueLife } from '../../../services/producer/src/domain/resend';
 import getFixture from '../../events/apigateway/get-order.json';
 import postFixture from '../../events/apigateway/post-order.json';
 
@@ -29,18 +30,52 @@ const sqsMock = mockClient(SQSClient);
 
 const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
 
-function makeHandler() {
-  const config = loadProducerConfig(ENV_VARS);
+const NOW = 1_764_050_000_000;
+const DAY = 24 * 3600 * 1000;
+/** Both queues created a day before NOW, keeping messages 4 days (unless a test says otherwise). */
+let lives: Record<'fifo' | 'standard', QueueLife>;
+
+function makeHandler(env: Record<string, string> = {}) {
+  const config = loadProducerConfig({ ...ENV_VARS, ...env });
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   const sqs = new SQSClient({ region: 'eu-west-1' });
   return createApiHandler(config, {
     ledger: new DynamoLedger(documents, config.ledgerTableName),
     queues: new SqsQueues(sqs, config.queueUrls, { attempts: 4, baseDelayMs: 0, maxDelayMs: 0 }),
+    lifetimes: { life: async (q) => lives[q] },
     logger: silent as never,
-    now: () => 1_764_050_000_000,
+    now: () => NOW,
     newOrderId: () => 'generated-id',
   });
 }
+
+/** An accepted order `key-9` in run `run-old`, found by its index item, as a retry finds it. */
+function existing(record: Record<string, unknown>) {
+  ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
+    Item: { pk: 'ORDER#key-9', sk: 'ORDER', runId: 'run-old', orderId: 'key-9' },
+  });
+  ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
+    Item: {
+      runId: 'run-old',
+      orderId: 'key-9',
+      customerId: 'cust-1',
+      sequence: 4,
+      acceptedAt: NOW - 2 * 3600 * 1000,
+      payloadHash: payloadHash({ ...validBody } as never),
+      ...record,
+    },
+  });
+}
+
+const retryOfKey9 = () => post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } });
+
+/** The message ids and send times the producer recorded, in order. */
+const recordedSends = () =>
+  ddb
+    .commandCalls(UpdateCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => i.UpdateExpression === 'SET messageIds = :ids, sentAt = :sentAt')
+    .map((i) => i.ExpressionAttributeValues);
 
 function post(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
   return { ...(structuredClone(postFixture) as unknown as APIGatewayProxyEvent), ...overrides };
@@ -55,6 +90,10 @@ function writes(): number {
 }
 
 beforeEach(() => {
+  lives = {
+    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+  };
   ddb.reset();
   sqsMock.reset();
   ddb.on(GetCommand).resolves({});
@@ -129,35 +168,155 @@ describe('POST /orders', () => {
     expect(counterCalls).toHaveLength(0);
   });
 
-  it('reuses the order of a client retry and re-sends it to both queues', async () => {
-    // Prepare
-    const body = { ...validBody } as never;
-    ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
-      Item: { pk: 'ORDER#key-9', sk: 'ORDER', runId: 'run-old', orderId: 'key-9' },
-    });
-    ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
-      Item: {
-        runId: 'run-old',
-        orderId: 'key-9',
-        customerId: 'cust-1',
-        sequence: 4,
-        acceptedAt: 5,
-        payloadHash: payloadHash(body),
-      },
+  it('answers a retry from the record when both sends are recorded, sending nothing', async () => {
+    // Prepare: accepted and sent two hours ago (Powertools' records would have expired by now).
+    const sentAt = NOW - 2 * 3600 * 1000;
+    existing({
+      messageIds: { fifo: 'fifo-old', standard: 'std-old' },
+      sentAt: { fifo: sentAt, standard: sentAt },
     });
 
     // Act
-    const res = await makeHandler()(
-      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } }),
-    );
+    const res = await makeHandler()(retryOfKey9());
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 4 });
+    expect(JSON.parse(res.body)).toEqual({
+      orderId: 'key-9',
+      sequence: 4,
+      messageIds: { fifo: 'fifo-old', standard: 'std-old' },
+    });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
     const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
-    expect(updates).toContain('ADD requests :one');
+    expect(updates).toEqual(['ADD requests :one']);
+  });
+
+  it('re-sends a retry only to the queue whose send outcome was never recorded', async () => {
+    // Prepare: the standard send's answer never came back (lost, timed out, or the function died).
+    existing({ messageIds: { fifo: 'fifo-old', standard: '' }, sentAt: { fifo: NOW - 1000 } });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body).messageIds).toEqual({ fifo: 'fifo-old', standard: 'std-msg' });
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.QueueUrl);
+    expect(sent).toEqual([ENV_VARS.STANDARD_QUEUE_URL]);
+    expect(recordedSends()).toEqual([
+      {
+        ':ids': { fifo: 'fifo-old', standard: 'std-msg' },
+        ':sentAt': { fifo: NOW - 1000, standard: NOW },
+      },
+    ]);
+  });
+
+  it('re-sends a retry of an order with no record of its sends at all to both queues', async () => {
+    // Prepare: an accepted record from before sends were recorded.
+    existing({});
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+  });
+
+  it('re-sends to a queue created after the send (the one that took it is gone) unless applied there', async () => {
+    // Prepare: both queues recreated an hour ago, after the send; the order applied on standard.
+    const sentAt = NOW - 2 * 3600 * 1000;
+    existing({
+      messageIds: { fifo: 'fifo-old', standard: 'std-old' },
+      sentAt: { fifo: sentAt, standard: sentAt },
+    });
+    lives.fifo.createdAt = NOW - 3600 * 1000;
+    lives.standard.createdAt = NOW - 3600 * 1000;
+    ddb.on(QueryCommand).resolves({ Count: 0 });
+    ddb
+      .on(QueryCommand, {
+        ExpressionAttributeValues: { ':pk': 'RUN#run-old', ':prefix': 'EFFECT#standard#key-9#' },
+      })
+      .resolves({ Count: 1 });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.QueueUrl);
+    expect(sent).toEqual([ENV_VARS.FIFO_QUEUE_URL]);
+  });
+
+  it('re-sends once the queue retention has passed since the send without an effect', async () => {
+    // Prepare
+    const sentAt = NOW - 4 * DAY;
+    existing({
+      messageIds: { fifo: 'fifo-old', standard: 'std-old' },
+      sentAt: { fifo: sentAt, standard: sentAt },
+    });
+    lives.fifo.createdAt = NOW - 30 * DAY;
+    lives.standard.createdAt = NOW - 30 * DAY;
+    ddb.on(QueryCommand).resolves({ Count: 0 });
+
+    // Act
+    await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+  });
+
+  it('answers from the record when the queue lifetime cannot be read', async () => {
+    // Prepare
+    existing({ messageIds: { fifo: 'f', standard: 's' }, sentAt: { fifo: 1, standard: 1 } });
+    const handler = createApiHandler(loadProducerConfig(ENV_VARS), {
+      ledger: new DynamoLedger(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+        'ledger',
+      ),
+      queues: new SqsQueues(new SQSClient({ region: 'eu-west-1' }), {
+        fifo: ENV_VARS.FIFO_QUEUE_URL,
+        standard: ENV_VARS.STANDARD_QUEUE_URL,
+      }),
+      lifetimes: {
+        life: async () => {
+          throw new Error('sqs down');
+        },
+      },
+      logger: silent as never,
+      now: () => NOW,
+    });
+
+    // Act
+    const res = await handler(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('loses the answer of an injected first send: 503, the messages sent, no id recorded', async () => {
+    // Act
+    const res = await makeHandler({ FAULT_LOST_SEND_ANSWER_RATE: '1', FAULT_SEED: '3' })(post());
+
+    // Assess: SQS has both messages; the producer knows neither.
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body)).toMatchObject({ idempotencyKey: 'generated-id' });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+    expect(recordedSends()).toEqual([]);
+  });
+
+  it('never loses the answer of a re-send (the fault hits first requests only)', async () => {
+    // Prepare
+    existing({ messageIds: { fifo: '', standard: '' } });
+
+    // Act
+    const res = await makeHandler({ FAULT_LOST_SEND_ANSWER_RATE: '1' })(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(recordedSends()).toHaveLength(1);
   });
 
   it('recovers a retry whose first attempt stopped before writing the order index', async () => {
@@ -325,6 +484,10 @@ describe('POST /orders', () => {
     expect(
       sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
     ).toHaveLength(4);
+    // The standard send went through: its id is recorded, so the retry sends to FIFO alone.
+    expect(recordedSends()).toEqual([
+      { ':ids': { fifo: '', standard: 'std-msg' }, ':sentAt': { standard: NOW } },
+    ]);
   });
 
   it('does not retry a permanent SQS error, and answers it as a plain 500, not "retry" 503', async () => {
@@ -421,6 +584,12 @@ describe('loadProducerConfig', () => {
   it('fails at cold start without a queue url', () => {
     const { FIFO_QUEUE_URL: _, ...rest } = ENV_VARS;
     expect(() => loadProducerConfig(rest)).toThrow(/FIFO_QUEUE_URL/);
+  });
+
+  it('fails at cold start on a lost-answer rate outside 0..1', () => {
+    expect(() => loadProducerConfig({ ...ENV_VARS, FAULT_LOST_SEND_ANSWER_RATE: '2' })).toThrow(
+      /FAULT_LOST_SEND_ANSWER_RATE must be between 0 and 1/,
+    );
   });
 });
 

@@ -9,6 +9,7 @@ import { buildReport } from '../../../services/report/src/domain/report';
 import {
   DEFAULT_SERVICE_MS,
   idempotencyKeyEnv,
+  lostAnswersOf,
   pointOverrides,
   type RunOnCloud,
   runIdempotencyKeyExperiment,
@@ -43,6 +44,8 @@ describe('experiment plumbing', () => {
   });
 });
 
+const ORDER_IDS = Array.from({ length: 40 }, (_, i) => `order-${i}`);
+
 describe('experiment runs (the local cloud replaced by a recording fake)', () => {
   function fakeRun(calls: LocalRunOptions[]): RunOnCloud {
     return async (options) => {
@@ -74,7 +77,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
         : undefined;
       return {
         data,
-        load: { accepted: options.orders } as never,
+        load: { accepted: options.orders, orderIds: ORDER_IDS } as never,
         dynamodbRequests: {},
         ...(consumption ? { consumption } : {}),
       };
@@ -140,16 +143,22 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     expect(bars).toHaveLength(2 * 2 * 2);
   });
 
-  it('keys the same load on orderId and then on messageId', async () => {
+  it('keys the same load on orderId and then on messageId, with lost send answers injected', async () => {
     const calls: LocalRunOptions[] = [];
     const results = await runIdempotencyKeyExperiment(
-      { orders: 40, customers: 4, retryRate: 0.1, seed: 5 },
+      { orders: 40, customers: 4, retryRate: 0.1, seed: 5, lostAnswerRate: 0.25 },
       { run: fakeRun(calls) },
     );
     expect(calls.map((c) => c.consumerEnv?.fifo?.IDEMPOTENCY_KEY)).toEqual([
       'orderId',
       'messageId',
     ]);
+    expect(calls.map((c) => c.producerEnv?.FAULT_LOST_SEND_ANSWER_RATE)).toEqual(['0.25', '0.25']);
+    // The lost answers are the producer's own seeded decisions for the accepted orders.
+    expect(results[0]?.lostAnswers).toEqual(
+      lostAnswersOf(ORDER_IDS, { seed: 5, lostAnswerRate: 0.25 }),
+    );
+    expect(results[0]?.lostAnswers.standard).toBeGreaterThan(0);
     expect(results.map((r) => [r.key, r.queues.standard.duplicateEffects])).toEqual([
       ['orderId', 0],
       ['messageId', 7],

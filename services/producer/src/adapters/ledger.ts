@@ -93,19 +93,38 @@ export class DynamoLedger implements LedgerPort {
     );
   }
 
-  async setMessageIds(
+  async recordSends(
     runId: string,
     orderId: string,
     ids: Record<QueueKind, string>,
+    sentAt: Partial<Record<QueueKind, number>>,
   ): Promise<void> {
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
-        UpdateExpression: 'SET messageIds = :ids',
-        ExpressionAttributeValues: { ':ids': ids },
+        UpdateExpression: 'SET messageIds = :ids, sentAt = :sentAt',
+        ExpressionAttributeValues: { ':ids': ids, ':sentAt': sentAt },
       }),
     );
+  }
+
+  async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {
+    // By prefix: the effect's last key part depends on what the consumer keys idempotency on.
+    const out = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': runPk(runId),
+          ':prefix': `${SK_PREFIX.effect(queue)}${orderId}#`,
+        },
+        Select: 'COUNT',
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Count ?? 0) > 0;
   }
 
   async queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts> {

@@ -1,5 +1,6 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { AcceptedRecord, OrderIndexRecord, OrderMessage } from '../../../../shared/src/ledger';
+import type { QueueLife } from './resend';
 import type { QueueFacts } from './status';
 
 /** What the producer needs from the ledger table; the adapter speaks DynamoDB. */
@@ -12,8 +13,21 @@ export interface LedgerPort {
   putAcceptedIfAbsent(record: AcceptedRecord): Promise<boolean>;
   putOrderIndex(record: OrderIndexRecord): Promise<void>;
   countRequest(runId: string, orderId: string): Promise<void>;
-  setMessageIds(runId: string, orderId: string, ids: Record<QueueKind, string>): Promise<void>;
+  /** Records the message ids (and send times) known so far, in one write. */
+  recordSends(
+    runId: string,
+    orderId: string,
+    ids: Record<QueueKind, string>,
+    sentAt: Partial<Record<QueueKind, number>>,
+  ): Promise<void>;
+  /** Whether the order's effect was committed on `queue`. */
+  hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
+}
+
+/** Each queue's own lifetime, read from SQS (GetQueueAttributes). */
+export interface QueueLifetimePort {
+  life(queue: QueueKind): Promise<QueueLife>;
 }
 
 export interface QueuePort {

@@ -3,6 +3,7 @@ import { createDocumentClient, createSqsClient } from '../../../../shared/src/aw
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoLedger } from '../adapters/ledger';
+import { SqsQueueLifetimes } from '../adapters/queue-lifetimes';
 import { PRODUCER_SQS_CLIENT, SqsQueues } from '../adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../app';
 
@@ -11,12 +12,12 @@ import { createApiHandler, loadProducerConfig } from '../app';
 const config = loadProducerConfig();
 const logger = createLogger('producer');
 const tracing = createTracing('producer');
+// One client for the sends and the queue lifetimes, with the producer's own retry settings.
+const sqs = tracing.captureClient(createSqsClient(PRODUCER_SQS_CLIENT));
 const api = createApiHandler(config, {
   ledger: new DynamoLedger(tracing.captureClient(createDocumentClient()), config.ledgerTableName),
-  queues: new SqsQueues(
-    tracing.captureClient(createSqsClient(PRODUCER_SQS_CLIENT)),
-    config.queueUrls,
-  ),
+  queues: new SqsQueues(sqs, config.queueUrls),
+  lifetimes: new SqsQueueLifetimes(sqs, config.queueUrls),
   logger,
 });
 

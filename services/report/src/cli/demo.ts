@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import {
   type CommandSpec,
   intOption,
+  numberOption,
   parseCommandLine,
   runMain,
 } from '../../../../shared/src/cli/args';
+import { ENV } from '../../../../shared/src/config/function-env';
 import { freshSeed } from '../../../../shared/src/random';
-import { defaultRunId } from '../../../loadgen/src/run-load';
 import { renderTable } from '../domain/render-text';
 import { writeReportFiles } from '../generate';
 import { runOnLocalCloud } from '../local-run';
@@ -14,7 +15,7 @@ import { runOnLocalCloud } from '../local-run';
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
   summary:
-    'Starts the local cloud in this process, sends a load with client retries, waits for both queues to drain and prints the FIFO vs standard comparison.',
+    'Starts the local cloud in this process, sends a load with client retries (and a few lost send answers), waits for both queues to drain and prints the FIFO vs standard comparison.',
   options: {
     out: {
       type: 'string',
@@ -27,6 +28,13 @@ export const DEMO_SPEC: CommandSpec = {
       type: 'string',
       value: '<s>',
       description: 'seed of the load and the fault model (printed)',
+    },
+    'lost-answers': {
+      type: 'string',
+      value: '<p>',
+      description:
+        "fraction of orders whose first send reaches SQS while SQS's answer is lost: the client's retry re-sends them (a producer re-send)",
+      default: '0.01',
     },
     'no-idempotency': {
       type: 'boolean',
@@ -58,8 +66,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
   const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
-  const runId = defaultRunId(seed).replace(/^load-/, 'demo-');
+  // The run id names the load plan's order ids, customers and client retries, so it comes from
+  // the seed alone: the same seed sends the same orders (each demo has a cloud of its own).
+  const runId = `demo-${(seed >>> 0).toString(36)}`;
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
+  const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   const env = v['no-idempotency'] ? { IDEMPOTENCY_ENABLED: 'false' } : undefined;
   process.stderr.write(`demo ${runId} seed ${seed}: starting the local cloud\n`);
   const tty = Boolean(process.stderr.isTTY);
@@ -71,10 +82,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     orders,
     customers,
     retryRate: 0.05,
-    // A copy that survives its delete comes back after the 60 s visibility timeout; the
-    // emulator's clock skips that wait once nothing is being processed, so the demo's time is
-    // spent on work. (Latency is measured on the wall clock from the first effect: unaffected.)
+    // A copy that survives its delete comes back after the 60 s visibility timeout; the cloud's
+    // clock skips that wait once nothing is being processed, so the demo's time is spent on work.
     skipVisibilityWaits: true,
+    producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
     ...(env ? { consumerEnv: { fifo: env, standard: env } } : {}),
     onStarted: (_edge, _api, url) => {
       liveUrl = url;

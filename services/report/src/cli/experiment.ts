@@ -87,9 +87,16 @@ export const SWEEP_SPEC: CommandSpec = {
 export const KEY_SPEC: CommandSpec = {
   usage: 'npm run experiment -- idempotency-key [options]',
   summary:
-    'Runs the same load with client retries twice: consumers keyed on orderId, then on messageId. A client retry is a new SQS message, so messageId keying lets it through as a second effect.',
+    "Runs the same load twice: consumers keyed on orderId, then on messageId. A send whose answer was lost is sent again on the client's retry, as a new SQS message with a new id: messageId keying lets it through as a second effect.",
   options: {
     customers: { type: 'string', value: '<m>', description: 'customers', default: '10' },
+    'lost-answers': {
+      type: 'string',
+      value: '<p>',
+      description:
+        "fraction of orders whose first send SQS takes while its answer is lost (the client's retry sends it again)",
+      default: '0.05',
+    },
     ...common,
     orders: { ...common.orders, default: '300' },
     'retry-rate': { ...common['retry-rate'], default: '0.1' },
@@ -197,25 +204,32 @@ export async function main(
   }
 
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
+  const lostAnswerRate = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   say(
-    `idempotency-key: ${load.orders} orders, ${customers} customers, client retries ${load.retryRate}, faults ${load.faults}, seed ${load.seed}`,
+    `idempotency-key: ${load.orders} orders, ${customers} customers, client retries ${load.retryRate}, lost send answers ${lostAnswerRate}, faults ${load.faults}, seed ${load.seed}`,
   );
   const results = await runIdempotencyKeyExperiment(
-    { ...load, customers },
+    { ...load, customers, lostAnswerRate },
     {
       ...runner,
       onRun: (r) =>
-        say(`keyed on ${r.key}: standard duplicate effects ${r.queues.standard.duplicateEffects}`),
+        say(
+          `keyed on ${r.key}: standard re-sends ${r.lostAnswers.standard}, duplicate effects ${r.queues.standard.duplicateEffects}`,
+        ),
     },
   );
   process.stdout.write(renderKeyTable(results));
   process.stdout.write(
     [
       '',
-      'orderId: every copy of an order, from SQS or from a client retry, carries the same key: applied once.',
-      'messageId: a client retry is a new SQS message with a new id, so the standard consumer applies it again.',
-      'FIFO shows no difference here: the producer sends a retry with the same deduplication id, and FIFO drops',
-      'it within its 5-minute window before any consumer sees it.',
+      'A client retry of an order whose sends are recorded is answered from the record: no new message.',
+      'A send whose answer was lost (injected: the message is in the queue, the producer cannot know) is sent',
+      "again on the client's retry: a second SQS message of the same order, with a new message id.",
+      'orderId: every copy of an order, from SQS or from that re-send, carries the same key: applied once.',
+      'messageId: the re-send is a new key, so the standard consumer applies it again (one per standard re-send);',
+      "SQS's own copies keep their message id and are still suppressed.",
+      'FIFO shows no difference here: the re-send carries the same deduplication id (the order id), and FIFO',
+      'drops it within its 5-minute window before any consumer sees it.',
       '',
     ].join('\n'),
   );

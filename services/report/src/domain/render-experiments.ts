@@ -49,12 +49,13 @@ export function sweepExplanation(s: SweepSettings): string {
 }
 
 export function renderKeyTable(results: KeyResult[]): string {
-  const head = ['idempotency key', 'client retries'];
+  const head = ['idempotency key', 'client retries', 'standard re-sends'];
   for (const q of QUEUE_KINDS)
     head.push(`${q} dup deliveries`, `${q} suppressed`, `${q} dup effects`);
   const rows = results.map((r) => [
     r.key,
     String(r.clientRetries),
+    String(r.lostAnswers.standard),
     ...QUEUE_KINDS.flatMap((q) => [
       String(r.queues[q].duplicateDeliveries),
       String(r.queues[q].suppressed),

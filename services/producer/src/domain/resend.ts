@@ -1,0 +1,33 @@
+import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { AcceptedRecord } from '../../../../shared/src/ledger';
+
+/**
+ * When a client retries an order (same Idempotency-Key), the producer sends it to a queue again
+ * only when it cannot show the order is already there:
+ * - `outcome-unknown`: no message id is recorded for that queue. The earlier send failed, or it
+ *   reached SQS but the answer was lost or timed out, or the function died before recording it.
+ *   A re-send may be a second copy; the consumers' idempotency makes that harmless.
+ * - `queue-lost-it`: a message id is recorded, but the message can no longer be in the queue
+ *   (the queue was created after the send, so it is not the queue that took it, or the queue's
+ *   retention period has passed since) and the order was never applied there.
+ * Otherwise the record answers the retry and nothing is sent: a retry an hour, a day or a month
+ * later is no new message for any consumer.
+ */
+export type SendReason = 'first' | 'outcome-unknown' | 'queue-lost-it';
+
+/** What the producer knows about a queue's own lifetime (GetQueueAttributes). */
+export interface QueueLife {
+  /** Epoch ms the queue was created. */
+  createdAt: number;
+  retentionMs: number;
+}
+
+/** Whether a message sent at `sentAt` can still be in the queue at `now`. */
+export function mayStillBeQueued(sentAt: number, life: QueueLife, now: number): boolean {
+  return sentAt >= life.createdAt && now - sentAt < life.retentionMs;
+}
+
+/** The send time recorded for `queue` (records written before sends were timed: acceptance). */
+export function recordedSentAt(record: AcceptedRecord, queue: QueueKind): number {
+  return record.sentAt?.[queue] ?? record.acceptedAt;
+}
