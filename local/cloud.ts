@@ -158,7 +158,10 @@ export interface LocalCloud {
   threadStats(): Promise<Record<string, ThreadStats>>;
   /** Enables consumers created with `consumersPaused` (all, or the named ones). */
   startConsumers(kinds?: readonly QueueKind[]): void;
-  /** Batches the mappings are processing right now (received, not yet deleted or failed). */
+  /**
+   * Batches the mappings are processing right now (received, not yet deleted or failed), plus one
+   * while a batch SQS handed out in the last few seconds may still be on its way to a mapping.
+   */
   invocationsInFlight(): number;
   /**
    * Changes a consumer's environment as Lambda's UpdateFunctionConfiguration does (new
@@ -294,6 +297,9 @@ function isResourceInUse(err: unknown): boolean {
   const name = (err as Error)?.name ?? '';
   return name === 'ResourceInUseException';
 }
+
+/** How long a batch just handed out by SQS may take to reach its mapping, on a busy machine. */
+const HAND_OUT_SETTLE_MS = 3000;
 
 const NO_QUEUES: LocalCloud['queueUrls'] = { fifo: '', standard: '', fifoDlq: '', standardDlq: '' };
 
@@ -799,7 +805,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ]);
       },
       invocationsInFlight: () =>
-        Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
+        Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0) +
+        // A batch SQS handed out moments ago may not have reached its mapping yet (the answer is
+        // still being read): count it, or a clock skip now would expire it under its receiver.
+        (sqs.clock.sinceHandOutMs() < HAND_OUT_SETTLE_MS ? 1 : 0),
       mappingStats: () =>
         Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
       stop,

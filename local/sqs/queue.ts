@@ -399,6 +399,7 @@ export class Queue {
       m.availableAt = now + opts.visibilityTimeout * 1000;
       this.byReceipt.set(m.receipt, m);
       taken.push({ message: m, receipt: m.receipt });
+      this.clock.noteHandOut();
       return true;
     };
 
@@ -457,9 +458,14 @@ export class Queue {
         continue;
       if (!take(m)) continue;
       if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
-        // Another host's copy did not get the in-flight mark: it stays receivable now.
-        const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now };
+        // Another host's copy did not get the in-flight mark: it stays receivable now. That host
+        // never saw this receive, so its copy counts its own receives from 0 (received next with
+        // ApproximateReceiveCount 1, a count that is approximate on AWS for this very reason):
+        // inheriting the count would make a copy look like a retry and let copies spend an
+        // applied order's maxReceiveCount until one is dead-lettered.
+        const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now, receiveCount: 0 };
         delete ghost.receipt;
+        delete ghost.firstReceivedAt;
         this.messages.push(ghost);
       }
     }
@@ -490,7 +496,9 @@ export class Queue {
     }
     if (!this.fifo && dice.roll('survivingCopyRate', faults.survivingCopyRate)) {
       // The host holding one copy missed the delete: that copy comes back once the visibility
-      // timeout of this receive ends.
+      // timeout of this receive ends. It saw the receives, so it keeps their count: one that
+      // survives the last allowed receive is dead-lettered on its next, an applied order's copy
+      // in the DLQ (as a lost delete does on AWS); the report reads the DLQ and shows it.
       this.byReceipt.delete(handle);
       delete m.receipt;
       return;

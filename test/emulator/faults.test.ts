@@ -83,4 +83,39 @@ describe('standard-queue fault model', () => {
     };
     expect(await run()).toEqual(await run());
   });
+
+  it('gives a copy served to a concurrent receive its own receive count, starting at 1', async () => {
+    // Prepare: every receive leaves a copy behind (another host missed the in-flight mark).
+    const h = await startEmulator({ duplicateRate: 1 }, 5);
+    try {
+      const { QueueUrl } = await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'copies', Attributes: { VisibilityTimeout: '30' } }),
+      );
+      await h.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'one' }] }),
+      );
+      const receive = async () => {
+        const out = await h.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl,
+            MaxNumberOfMessages: 1,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+        );
+        const m = out.Messages?.[0];
+        return [m?.MessageId, m?.Attributes?.ApproximateReceiveCount];
+      };
+
+      // Act: the message, then its copy while the first is still in flight.
+      const first = await receive();
+      const copy = await receive();
+
+      // Assess: the same message id, and the copy's count is its own, not the first's.
+      expect(copy[0]).toBe(first[0]);
+      expect([first[1], copy[1]]).toEqual(['1', '1']);
+    } finally {
+      await h.stop();
+    }
+  });
 });

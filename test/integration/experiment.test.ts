@@ -60,6 +60,11 @@ describe('npm run experiment', () => {
     expect(byMessage?.lostAnswers.standard).toBeGreaterThan(0);
     expect(byMessage?.lostAnswers).toEqual(byOrder?.lostAnswers);
     expect(byMessage?.queues.standard.duplicateEffects).toBe(byMessage?.lostAnswers.standard);
+    // The report finds exactly those re-sends in the ledger, as producer re-sends, on both runs.
+    for (const r of [byOrder, byMessage]) {
+      expect(r?.queues.standard.duplicateCauses.producerResend).toBe(r?.lostAnswers.standard);
+      expect(r?.queues.fifo.duplicateCauses.producerResend).toBe(0);
+    }
     expect([
       byOrder?.queues.fifo.duplicateEffects,
       byMessage?.queues.fifo.duplicateEffects,

@@ -169,7 +169,10 @@ export interface KeyResult {
   lostAnswers: Record<QueueKind, number>;
   queues: Record<
     QueueKind,
-    Pick<QueueMetrics, 'duplicateDeliveries' | 'suppressed' | 'duplicateEffects' | 'lost'>
+    Pick<
+      QueueMetrics,
+      'duplicateDeliveries' | 'duplicateCauses' | 'suppressed' | 'duplicateEffects' | 'lost'
+    >
   >;
 }
 
@@ -220,6 +223,7 @@ export async function runIdempotencyKeyExperiment(
             q,
             {
               duplicateDeliveries: m.duplicateDeliveries,
+              duplicateCauses: m.duplicateCauses,
               suppressed: m.suppressed,
               duplicateEffects: m.duplicateEffects,
               lost: m.lost,

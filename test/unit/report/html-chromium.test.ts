@@ -220,6 +220,16 @@ describeWithTool(CHROMIUM, 'HTML report in headless Chromium', () => {
         (e) => Number(e.getAttribute('data-count')),
       );
       expect(suppressed).toBe(data.report.queues[q].suppressed);
+      for (const cause of ['producerResend', 'queueCopy', 'retryAfterFailure'] as const) {
+        const drawn = await page.$eval(`.dup-bar[data-queue="${q}"][data-kind="${cause}"]`, (e) =>
+          Number(e.getAttribute('data-count')),
+        );
+        expect({ q, cause, drawn }).toEqual({
+          q,
+          cause,
+          drawn: data.report.queues[q].duplicateCauses[cause],
+        });
+      }
     }
     const table = await page.$$eval('#comparison tbody tr', (rows) =>
       Object.fromEntries(
@@ -230,6 +240,9 @@ describeWithTool(CHROMIUM, 'HTML report in headless Chromium', () => {
       ),
     );
     expect(table.processed).toEqual(['64', '64']);
+    const causes = data.report.queues.standard.duplicateCauses;
+    expect(table['duplicateCauses.queueCopy']?.[1]).toBe(String(causes.queueCopy));
+    expect(table['duplicateCauses.retryAfterFailure']?.[1]).toBe(String(causes.retryAfterFailure));
     expect(outside).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();

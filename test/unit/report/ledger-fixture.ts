@@ -9,7 +9,13 @@ import type {
 
 /** Builds ledger records the way the producer and consumers write them, for one run. */
 export class LedgerBuilder {
-  readonly ledger: RunLedger = { accepted: [], deliveries: [], effects: [], failures: [] };
+  readonly ledger: RunLedger = {
+    accepted: [],
+    deliveries: [],
+    effects: [],
+    failures: [],
+    counters: [],
+  };
   private readonly orders = new Map<
     string,
     { customerId: string; sequence: number; acceptedAt: number }
@@ -47,6 +53,7 @@ export class LedgerBuilder {
     receivedAt: number,
     outcome: DeliveryRecord['outcome'],
     receiveCount = 1,
+    extra: Partial<Pick<DeliveryRecord, 'messageId' | 'outcomeAt' | 'suppressedBy'>> = {},
   ): this {
     const o = this.order(orderId);
     this.ledger.deliveries.push({
@@ -64,8 +71,27 @@ export class LedgerBuilder {
       firstReceivedAt: receivedAt,
       receivedAt,
       outcome,
+      ...extra,
     } satisfies DeliveryRecord);
     return this;
+  }
+
+  /** An apply index taken with no effect written (a refused or interrupted attempt). */
+  takeIndex(queue: QueueKind, customerId: string): this {
+    const key = `${queue}#${customerId}`;
+    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+    this.syncCounter(queue, customerId);
+    return this;
+  }
+
+  private syncCounter(queue: QueueKind, customerId: string): void {
+    const sk = `COUNTER#apply#${queue}#${customerId}`;
+    const value = this.counters.get(`${queue}#${customerId}`) ?? 0;
+    const list = this.ledger.counters ?? [];
+    this.ledger.counters = list;
+    const found = list.find((c) => c.sk === sk);
+    if (found) found.value = value;
+    else list.push({ pk: 'RUN#r', sk, value });
   }
 
   /** An effect with the next apply index of the customer on this queue, as the atomic counter gives. */
@@ -74,6 +100,7 @@ export class LedgerBuilder {
     const key = `${queue}#${o.customerId}`;
     const applyIndex = (this.counters.get(key) ?? 0) + 1;
     this.counters.set(key, applyIndex);
+    this.syncCounter(queue, o.customerId);
     this.ledger.effects.push({
       pk: 'RUN#r',
       sk: `EFFECT#${queue}#${orderId}#${++this.n}`,

@@ -130,11 +130,17 @@ describe('analyzeQueue', () => {
     expect(m.lost).toBe(1);
   });
 
-  it('splits duplicates by cause: copies (receive count 1) and redeliveries', () => {
-    const d = analyzeQueue(scenario().ledger, 'standard').duplicates;
-    expect(d.copies).toBe(1);
-    expect(d.redelivered).toBe(3);
-    expect(d.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 2, pending: 0 });
+  it('splits the scenario duplicates by cause, whatever their receive counts say', () => {
+    // a1's copy and b1's redelivery (receive count 2) came while nothing had failed: queue
+    // copies; b2's second and third receives came after a failed attempt.
+    const a = analyzeQueue(scenario().ledger, 'standard');
+    expect(a.metrics.duplicateCauses).toEqual({
+      producerResend: 0,
+      queueCopy: 2,
+      retryAfterFailure: 2,
+    });
+    expect(a.duplicates.causes).toEqual(a.metrics.duplicateCauses);
+    expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 2, pending: 0 });
   });
 
   it('keeps accounting invariants for any delivery pattern', () => {
@@ -170,6 +176,8 @@ describe('analyzeQueue', () => {
             for (let c = 0; c < o.copies; c++) b.deliver('standard', `o${i}`, t++, 'suppressed');
           }
           const m = analyzeQueue(b.ledger, 'standard').metrics;
+          const c = m.duplicateCauses;
+          expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(m.duplicateDeliveries);
           const processed = orders.filter((o) => o.processed).length;
           expect(m.processed).toBe(processed);
           expect(m.lost).toBe(orders.length - processed);
@@ -181,6 +189,104 @@ describe('analyzeQueue', () => {
       ),
       { seed: SEED, numRuns: 200 },
     );
+  });
+});
+
+describe('duplicate causes from the ledger (hand-built, one order each)', () => {
+  const TIMEOUT = { attemptTimeoutMs: 10_000 };
+  const causesOf = (b: LedgerBuilder) =>
+    analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics.duplicateCauses;
+  const one = () => new LedgerBuilder().accept('o1', 'c', 1, 1000);
+
+  it('counts a second message id of an order as a producer re-send', () => {
+    // The producer never heard SQS's answer, and the client's retry sent the order again.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2001)
+      .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' });
+    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 0 });
+  });
+
+  it('counts the same message again, with no failed attempt before it, as a queue copy', () => {
+    // A copy served to a concurrent receive (while the first still ran), then one that survived
+    // the delete and came back with receive count 2: both the queue's own doing.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', outcomeAt: 2050 })
+      .apply('standard', 'o1', 2040)
+      .deliver('standard', 'o1', 2010, 'failed', 1, { messageId: 'm1', outcomeAt: 2020 })
+      .deliver('standard', 'o1', 63_000, 'suppressed', 2, { messageId: 'm1' });
+    // The failed copy came before any failure; the last one came after that copy had failed.
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+    const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
+    expect(m.redeliveries).toBe(1);
+  });
+
+  it('counts the same message after a failed attempt as a retry after failure', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
+      .apply('standard', 'o1', 62_150);
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+  });
+
+  it('counts the same message after an attempt that never finished within the timeout as a retry after failure', () => {
+    // The first attempt crashed (its delivery stays pending): the retry comes after the
+    // visibility timeout; a copy received within the function timeout is the queue's.
+    const crashed = one()
+      .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2050)
+      .deliver('standard', 'o1', 62_500, 'suppressed', 2, {
+        messageId: 'm1',
+        suppressedBy: 'effect',
+      });
+    expect(causesOf(crashed)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+    const copy = one()
+      .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
+      .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm1', outcomeAt: 2600 });
+    expect(causesOf(copy)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+  });
+
+  it('counts deliveries the effect guard refused, within suppressed', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2050)
+      .takeIndex('standard', 'c')
+      .deliver('standard', 'o1', 62_500, 'suppressed', 2, {
+        messageId: 'm1',
+        suppressedBy: 'effect',
+      })
+      .deliver('standard', 'o1', 63_000, 'suppressed', 1, {
+        messageId: 'm2',
+        suppressedBy: 'record',
+      });
+    const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
+    expect([m.suppressed, m.refusedByEffectGuard]).toEqual([2, 1]);
+  });
+});
+
+describe('apply index gaps', () => {
+  it('counts an index taken with no effect, also after the last effect (read from the counter)', () => {
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .apply('standard', 'o1', 2000)
+      .takeIndex('standard', 'c')
+      .apply('standard', 'o2', 2100)
+      .takeIndex('standard', 'c');
+    expect(analyzeQueue(b.ledger, 'standard').metrics.applyIndexGaps).toBe(2);
+    expect(analyzeQueue(b.ledger, 'fifo').metrics.applyIndexGaps).toBe(0);
+  });
+
+  it('still counts the gaps between effects without the counters', () => {
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .apply('standard', 'o1', 2000)
+      .takeIndex('standard', 'c')
+      .apply('standard', 'o2', 2100)
+      .takeIndex('standard', 'c');
+    const { counters: _, ...withoutCounters } = b.ledger;
+    expect(analyzeQueue(withoutCounters, 'standard').metrics.applyIndexGaps).toBe(1);
   });
 });
 
@@ -204,8 +310,10 @@ describe('buildReport', () => {
     expect(data.report.accepted).toBe(6);
     expect(data.report.generatedAt).toBe('1970-01-01T00:00:00.000Z');
     expect(Object.keys(data.report.queues.fifo).sort()).toEqual([
+      'applyIndexGaps',
       'customersAffected',
       'deliveries',
+      'duplicateCauses',
       'duplicateDeliveries',
       'duplicateEffects',
       'inDlq',
@@ -215,6 +323,7 @@ describe('buildReport', () => {
       'outOfOrder',
       'processed',
       'redeliveries',
+      'refusedByEffectGuard',
       'suppressed',
       'throughputPerSec',
     ]);

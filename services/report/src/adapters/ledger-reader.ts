@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
+  type ApplyCounterRecord,
   type DeliveryRecord,
   type EffectRecord,
   type FailureRecord,
@@ -39,8 +40,9 @@ export async function readRunLedger(
   table: string,
   runId: string,
 ): Promise<RunLedger> {
-  const [accepted, ...rest] = await Promise.all([
+  const [accepted, counters, ...rest] = await Promise.all([
     queryPrefix<AcceptedRecord>(client, table, runId, SK_PREFIX.accepted),
+    queryPrefix<ApplyCounterRecord>(client, table, runId, SK_PREFIX.applyCounter),
     ...QUEUE_KINDS.map((q) =>
       queryPrefix<DeliveryRecord>(client, table, runId, SK_PREFIX.delivery(q)),
     ),
@@ -55,6 +57,7 @@ export async function readRunLedger(
     deliveries: rest.slice(0, n).flat() as DeliveryRecord[],
     effects: rest.slice(n, 2 * n).flat() as EffectRecord[],
     failures: rest.slice(2 * n, 3 * n).flat() as FailureRecord[],
+    counters: counters as ApplyCounterRecord[],
   };
 }
 

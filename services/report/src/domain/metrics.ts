@@ -1,9 +1,11 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type {
-  AcceptedRecord,
-  DeliveryRecord,
-  EffectRecord,
-  FailureRecord,
+import {
+  type AcceptedRecord,
+  type ApplyCounterRecord,
+  type DeliveryRecord,
+  type EffectRecord,
+  type FailureRecord,
+  SK_PREFIX,
 } from '../../../../shared/src/ledger';
 import { countInversions, countOutOfOrder } from './inversions';
 import { type LatencySummary, summarizeLatency } from './percentiles';
@@ -14,19 +16,50 @@ export interface RunLedger {
   deliveries: DeliveryRecord[];
   effects: EffectRecord[];
   failures: FailureRecord[];
+  /**
+   * The per-customer apply counters: the last index each customer's applies took per queue.
+   * Without them only the gaps between effects are seen, not an index taken after the last one.
+   */
+  counters?: ApplyCounterRecord[];
+}
+
+/**
+ * Why a delivery after an order's first came, from what the ledger holds, not from the receive
+ * count (a copy made by the queue can carry any receive count):
+ * - `producerResend`: a message id no earlier delivery of the order had: the producer sent the
+ *   order again (a client retried a send whose outcome it did not know).
+ * - `queueCopy`: the same message id again while no earlier attempt at it had failed or timed
+ *   out: SQS delivered it once more on its own (at-least-once: a copy on another host, a copy
+ *   that survived a delete, a visibility timeout that ran out under a running attempt).
+ * - `retryAfterFailure`: the same message id after an attempt at it failed, or never finished
+ *   within the function timeout (crash, timeout): SQS's retry.
+ * They add up to `duplicateDeliveries`.
+ */
+export interface DuplicateCauses {
+  producerResend: number;
+  queueCopy: number;
+  retryAfterFailure: number;
 }
 
 /** The per-queue metrics of DESIGN.md ("Report metrics"); the field names are a contract. */
 export interface QueueMetrics {
   deliveries: number;
   duplicateDeliveries: number;
+  duplicateCauses: DuplicateCauses;
   redeliveries: number;
   suppressed: number;
+  /** Suppressed deliveries the record let through and the effect's conditional write refused. */
+  refusedByEffectGuard: number;
   processed: number;
   duplicateEffects: number;
   outOfOrder: number;
   inversions: number;
   customersAffected: number;
+  /**
+   * Apply indexes taken with no effect written: one per refusal of the effect guard, plus one
+   * per attempt that stopped between taking its index and writing its effect.
+   */
+  applyIndexGaps: number;
   inDlq: number;
   lost: number;
   latencyMs: LatencySummary;
@@ -44,13 +77,21 @@ export interface CustomerApplies {
 
 /** Why an order was delivered more than once, and how each extra delivery ended. */
 export interface DuplicateBreakdown {
-  /** Extra deliveries of one order carrying a receive count above 1 (visibility timeout ran out or a batch failed). */
-  redelivered: number;
-  /** Extra deliveries with receive count 1: another stored copy of the message (at-least-once). */
-  copies: number;
+  /** Extra deliveries by cause (see DuplicateCauses). */
+  causes: DuplicateCauses;
   /** Extra deliveries by outcome. */
   byOutcome: Record<DeliveryRecord['outcome'], number>;
 }
+
+export interface AnalyzeOptions {
+  /**
+   * The consumer's function timeout: an attempt still `pending` this long after its receive
+   * never finished (it timed out, or its process died).
+   */
+  attemptTimeoutMs: number;
+}
+
+const DEFAULT_OPTIONS: AnalyzeOptions = { attemptTimeoutMs: 10_000 };
 
 export interface QueueAnalysis {
   metrics: QueueMetrics;
@@ -113,24 +154,76 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
   return earliest;
 }
 
+/** Whether `attempt` had failed, or had run past the function timeout, by time `at`. */
+function endedInFailure(attempt: DeliveryRecord, at: number, options: AnalyzeOptions): boolean {
+  if (attempt.outcome === 'failed') return (attempt.outcomeAt ?? attempt.receivedAt) <= at;
+  if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs <= at;
+  return false;
+}
+
+const byReceive = (a: DeliveryRecord, b: DeliveryRecord) =>
+  a.receivedAt - b.receivedAt || a.receiveCount - b.receiveCount;
+
 export function analyzeDuplicates(
   deliveries: readonly DeliveryRecord[],
   earliest: Map<string, DeliveryRecord> = earliestDeliveries(deliveries),
+  options: AnalyzeOptions = DEFAULT_OPTIONS,
 ): DuplicateBreakdown {
-  // Two passes over the records and one map entry per order: no per-order lists, which at a few
-  // hundred thousand deliveries cost more in garbage collection than the counting itself.
   const out: DuplicateBreakdown = {
-    redelivered: 0,
-    copies: 0,
+    causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: 0 },
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
   };
+  // Lists only for the orders delivered more than once (a few percent): most orders cost one
+  // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
+  const repeated = new Map<string, DeliveryRecord[]>();
   for (const d of deliveries) {
-    if (earliest.get(d.orderId) === d) continue;
-    if (d.receiveCount > 1) out.redelivered++;
-    else out.copies++;
-    out.byOutcome[d.outcome]++;
+    const first = earliest.get(d.orderId);
+    if (!first || first === d) continue;
+    const list = repeated.get(d.orderId);
+    if (list) list.push(d);
+    else repeated.set(d.orderId, [d]);
+  }
+  for (const [orderId, later] of repeated) {
+    later.sort(byReceive);
+    const attempts = new Map<string, DeliveryRecord[]>();
+    const first = earliest.get(orderId)!;
+    attempts.set(first.messageId, [first]);
+    for (const d of later) {
+      const earlier = attempts.get(d.messageId);
+      if (!earlier) out.causes.producerResend++;
+      else if (earlier.some((e) => endedInFailure(e, d.receivedAt, options))) {
+        out.causes.retryAfterFailure++;
+      } else out.causes.queueCopy++;
+      out.byOutcome[d.outcome]++;
+      if (earlier) earlier.push(d);
+      else attempts.set(d.messageId, [d]);
+    }
   }
   return out;
+}
+
+/** Indexes taken minus effects written, per customer, summed (see QueueMetrics.applyIndexGaps). */
+export function countApplyIndexGaps(
+  effects: readonly EffectRecord[],
+  counters: readonly ApplyCounterRecord[],
+  queue: QueueKind,
+): number {
+  const taken = new Map<string, number>();
+  const written = new Map<string, number>();
+  for (const e of effects) {
+    written.set(e.customerId, (written.get(e.customerId) ?? 0) + 1);
+    taken.set(e.customerId, Math.max(taken.get(e.customerId) ?? 0, e.applyIndex));
+  }
+  const prefix = `${SK_PREFIX.applyCounter}${queue}#`;
+  for (const c of counters) {
+    if (!c.sk.startsWith(prefix)) continue;
+    const customerId = c.sk.slice(prefix.length);
+    taken.set(customerId, Math.max(taken.get(customerId) ?? 0, Number(c.value) || 0));
+  }
+  let gaps = 0;
+  for (const [customerId, last] of taken)
+    gaps += Math.max(0, last - (written.get(customerId) ?? 0));
+  return gaps;
 }
 
 /** Accepted orders by id: built once per report and shared by both queues' analyses. */
@@ -144,6 +237,7 @@ export function analyzeQueue(
   ledger: RunLedger,
   queue: QueueKind,
   accepted: Map<string, AcceptedRecord> = acceptedById(ledger),
+  options: AnalyzeOptions = DEFAULT_OPTIONS,
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
   const effects = forQueue(ledger.effects, queue);
@@ -175,20 +269,24 @@ export function analyzeQueue(
   const throughputPerSec =
     first.size > 0 && spanMs > 0 ? Math.round((first.size / (spanMs / 1000)) * 100) / 100 : 0;
 
+  const duplicates = analyzeDuplicates(deliveries, earliest, options);
   const metrics: QueueMetrics = {
     deliveries: deliveries.length,
     duplicateDeliveries: deliveries.length - earliest.size,
+    duplicateCauses: duplicates.causes,
     redeliveries: count(deliveries, (d) => d.receiveCount > 1),
     suppressed: count(deliveries, (d) => d.outcome === 'suppressed'),
+    refusedByEffectGuard: count(deliveries, (d) => d.suppressedBy === 'effect'),
     processed: first.size,
     duplicateEffects: effects.length - first.size,
     outOfOrder: customers.reduce((n, c) => n + c.outOfOrder, 0),
     inversions: customers.reduce((n, c) => n + c.inversions, 0),
     customersAffected: customers.filter((c) => c.outOfOrder > 0).length,
+    applyIndexGaps: countApplyIndexGaps(effects, ledger.counters ?? [], queue),
     inDlq: dlqOrders.size,
     lost,
     latencyMs: summarizeLatency(latencies),
     throughputPerSec,
   };
-  return { metrics, customers, duplicates: analyzeDuplicates(deliveries, earliest), latencies };
+  return { metrics, customers, duplicates, latencies };
 }

@@ -1,7 +1,9 @@
 import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
 import type { CustomerApplies, QueueAnalysis } from './metrics';
 import type { ReportData } from './report';
-import { comparisonRows } from './rows';
+import { comparisonRows, DUPLICATE_CAUSES, METRIC_LABELS } from './rows';
+
+const CAUSES = ['producerResend', 'queueCopy', 'retryAfterFailure'] as const;
 
 /**
  * One self-contained HTML file: inline CSS and SVG, no script or font from the network, so it
@@ -31,8 +33,9 @@ const COLORS = {
   applied: '#dc2626',
   failed: '#7c3aed',
   pending: '#9ca3af',
-  copies: '#0891b2',
-  redelivered: '#db2777',
+  producerResend: '#ca8a04',
+  queueCopy: '#0891b2',
+  retryAfterFailure: '#db2777',
   diagonal: '#9ca3af',
 } as const;
 
@@ -70,16 +73,22 @@ function duplicateSentence(data: ReportData, q: QueueKind): string {
   const m = data.analysis[q].metrics;
   const d = data.analysis[q].duplicates;
   if (m.duplicateDeliveries === 0) {
-    const resends =
+    const retries =
       q === 'fifo' && data.clientRetries > 0
-        ? ` The ${plural(data.clientRetries, 'client retry', 'client retries')} the producer re-sent were dropped by FIFO's deduplication (same deduplication id within 5 minutes) before any delivery.`
+        ? ` The ${plural(data.clientRetries, 'client retry', 'client retries')} were answered from the orders' records; an order is sent again only where SQS's answer was lost, and FIFO drops such a re-send within its 5-minute deduplication window.`
         : '';
-    return `<b>${QUEUE_LABEL[q]} delivered no extra copy.</b>${resends}`;
+    return `<b>${QUEUE_LABEL[q]} delivered no extra copy.</b>${retries}`;
   }
+  const c = d.causes;
   const causes = [
-    d.copies > 0 ? `${d.copies} arrived as another copy of a message (receive count 1)` : '',
-    d.redelivered > 0
-      ? `${d.redelivered} came back after a failed or timed-out attempt (receive count above 1)`
+    c.producerResend > 0
+      ? `${c.producerResend} ${DUPLICATE_CAUSES.producerResend.label}${c.producerResend === 1 ? '' : 's'} (${DUPLICATE_CAUSES.producerResend.why})`
+      : '',
+    c.queueCopy > 0
+      ? `${c.queueCopy} ${DUPLICATE_CAUSES.queueCopy.label}${c.queueCopy === 1 ? '' : 's'} (${DUPLICATE_CAUSES.queueCopy.why})`
+      : '',
+    c.retryAfterFailure > 0
+      ? `${c.retryAfterFailure} ${c.retryAfterFailure === 1 ? DUPLICATE_CAUSES.retryAfterFailure.label : 'retries after failure'} (${DUPLICATE_CAUSES.retryAfterFailure.why})`
       : '',
   ].filter(Boolean);
   const by = data.suppressedBy[q];
@@ -239,8 +248,8 @@ function barRow(
 function duplicatesSection(data: ReportData): string {
   let scale = 1;
   for (const q of QUEUE_KINDS) {
-    const d = data.analysis[q].duplicates;
-    scale = Math.max(scale, d.copies + d.redelivered);
+    const c = data.analysis[q].duplicates.causes;
+    scale = Math.max(scale, c.producerResend + c.queueCopy + c.retryAfterFailure);
   }
   const rows = QUEUE_KINDS.map((q) => {
     const d = data.analysis[q].duplicates;
@@ -248,10 +257,7 @@ function duplicatesSection(data: ReportData): string {
       barRow(
         q,
         `${QUEUE_LABEL[q]}: why`,
-        [
-          { kind: 'copies', count: d.copies, color: COLORS.copies },
-          { kind: 'redelivered', count: d.redelivered, color: COLORS.redelivered },
-        ],
+        CAUSES.map((cause) => ({ kind: cause, count: d.causes[cause], color: COLORS[cause] })),
         scale,
       ),
       barRow(
@@ -268,18 +274,17 @@ function duplicatesSection(data: ReportData): string {
     ].join('');
   }).join('');
   const keys = legend([
-    { color: COLORS.copies, label: 'why: another copy of the message (receive count 1)' },
-    {
-      color: COLORS.redelivered,
-      label: 'why: back after a failed or timed-out attempt (receive count above 1)',
-    },
-    { color: COLORS.suppressed, label: 'outcome: suppressed by the idempotency record' },
+    ...CAUSES.map((cause) => ({
+      color: COLORS[cause],
+      label: `why: ${DUPLICATE_CAUSES[cause].label} (${DUPLICATE_CAUSES[cause].why})`,
+    })),
+    { color: COLORS.suppressed, label: `outcome: ${METRIC_LABELS.suppressed}` },
     { color: COLORS.applied, label: 'outcome: applied again (a duplicate effect)' },
     { color: COLORS.failed, label: 'outcome: the attempt failed' },
     { color: COLORS.pending, label: 'outcome: still pending when the report was read' },
   ]);
   return `<section class="duplicates"><h2>Extra deliveries and what stopped them</h2>
-<p class="note">Every delivery of an order after its first, per queue: first why it came, then how it ended. Client retries with the same Idempotency-Key: ${data.clientRetries}; the API accepted each such order once and the producer re-sent it to both queues.</p>
+<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended. Client retries with the same Idempotency-Key: ${data.clientRetries}; the API answered each from the order's record and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
 ${keys}<div class="bars">${rows}</div></section>`;
 }
 

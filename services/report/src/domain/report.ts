@@ -20,6 +20,8 @@ export interface ReportConfig {
       processing: string;
       maxReceiveCount: number;
       visibilityTimeoutSeconds: number;
+      /** The consumer's function timeout: an attempt pending this long never finished. */
+      functionTimeoutSeconds: number;
     }
   >;
 }
@@ -40,7 +42,10 @@ export interface ReportData {
   /** The evidence the numbers came from, for checks that want to look past the numbers. */
   ledger: RunLedger;
   analysis: Record<QueueKind, QueueAnalysis>;
-  /** Orders the client sent more than once (client retries with the same Idempotency-Key). */
+  /**
+   * Requests beyond the first for the same order (client retries with the same Idempotency-Key):
+   * answered from the order's record, sending again only what the producer did not know was sent.
+   */
   clientRetries: number;
   /** Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited behind). */
   failedDeliveries: Record<QueueKind, number>;
@@ -59,6 +64,7 @@ export function reportConfig(config: PipelineConfig): ReportConfig {
     processing: config.consumers[kind].processing,
     maxReceiveCount: config.queues[kind].dlq.maxReceiveCount,
     visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
+    functionTimeoutSeconds: config.consumers[kind].timeoutSeconds,
   });
   return { queues: { fifo: q('fifo'), standard: q('standard') } };
 }
@@ -81,8 +87,11 @@ export function buildReport(input: {
   now?: Date;
 }): ReportData {
   const accepted = acceptedById(input.ledger);
-  const fifo = analyzeQueue(input.ledger, 'fifo', accepted);
-  const standard = analyzeQueue(input.ledger, 'standard', accepted);
+  const options = (q: QueueKind) => ({
+    attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
+  });
+  const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'));
+  const standard = analyzeQueue(input.ledger, 'standard', accepted, options('standard'));
   return {
     report: {
       runId: input.runId,
