@@ -8,6 +8,13 @@ import type { Report } from '../../services/report/src/domain/report';
  * `npm run demo` end to end at a small size (its own code path: local cloud in this process,
  * the demo fault model, client retries), checked against what the README promises it shows.
  */
+/**
+ * 300 orders through every part of the local cloud take well under a minute on an idle 2-core
+ * machine and several times that while other test runs share its cores; the bound is for a hung
+ * run, not a measure of speed.
+ */
+const DEMO_TIMEOUT_MS = 300_000;
+
 describe('npm run demo', () => {
   let dir: string;
   const written: string[] = [];
@@ -79,7 +86,7 @@ describe('npm run demo', () => {
     expect(standard.outOfOrder).toBeGreaterThan(0);
     expect([standard.lost, standard.duplicateEffects]).toEqual([0, 0]);
     stdout.mockRestore();
-  }, 120_000);
+  }, DEMO_TIMEOUT_MS);
 
   it('with --no-idempotency, the standard queue applies duplicates twice', async () => {
     const report = await run('no-idempotency', ['--no-idempotency']);
@@ -87,7 +94,7 @@ describe('npm run demo', () => {
     expect(report.queues.standard.suppressed).toBe(0);
     expect(report.queues.fifo.duplicateEffects).toBe(0);
     expect(report.queues.standard.lost).toBe(0);
-  }, 120_000);
+  }, DEMO_TIMEOUT_MS);
 
   it('with --live, prints the live url first and keeps the cloud up after the run until Ctrl-C', async () => {
     const out = join(dir, 'live');
