@@ -108,6 +108,11 @@ export interface DeliveryRecord extends LedgerKey {
   suppressedBy?: 'record' | 'effect';
   /** Epoch ms at which the outcome was written (absent while pending). */
   outcomeAt?: number;
+  /**
+   * The consumer invocation (Lambda request id) the receive ran in. SQS deletes nothing of a
+   * batch whose invocation died or timed out, so a record that succeeded in it is retried too.
+   */
+  invocationId?: string;
 }
 
 /** The effect of an order committed, written inside the idempotent function. */

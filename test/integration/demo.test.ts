@@ -59,42 +59,54 @@ describe('npm run demo', () => {
     return JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as Report;
   };
 
-  it('shows FIFO in order without duplicates, and standard duplicates suppressed, nothing lost', async () => {
-    const report = await run('default');
-    const { fifo, standard } = report.queues;
-    expect(report.accepted).toBe(300);
-    expect(written.join('')).toMatch(/out-of-order applies\s+0\s+[1-9]/);
-    // FIFO: client retries answered from the order's record, re-sends after a lost answer
-    // dropped by deduplication, no copy of its own, every customer in sequence. (A retry after
-    // an attempt that failed or timed out is possible on a busy machine; it is not a copy.)
-    expect([
-      fifo.duplicateCauses.producerResend,
-      fifo.duplicateCauses.queueCopy,
-      fifo.outOfOrder,
-      fifo.lost,
-      fifo.duplicateEffects,
-    ]).toEqual([0, 0, 0, 0, 0]);
-    // Standard: duplicates delivered (re-sends after lost answers and the fault model), none
-    // applied twice.
-    expect(standard.duplicateDeliveries).toBeGreaterThan(0);
-    expect(standard.duplicateCauses.producerResend).toBeGreaterThan(0);
-    for (const m of [fifo, standard]) {
-      const c = m.duplicateCauses;
-      expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(m.duplicateDeliveries);
-    }
-    expect(standard.suppressed).toBeGreaterThan(0);
-    expect(standard.outOfOrder).toBeGreaterThan(0);
-    expect([standard.lost, standard.duplicateEffects]).toEqual([0, 0]);
-    stdout.mockRestore();
-  }, DEMO_TIMEOUT_MS);
+  it(
+    'shows FIFO in order without duplicates, and standard duplicates suppressed, nothing lost',
+    async () => {
+      const report = await run('default');
+      const { fifo, standard } = report.queues;
+      expect(report.accepted).toBe(300);
+      expect(written.join('')).toMatch(/out-of-order applies\s+0\s+[1-9]/);
+      // FIFO: client retries answered from the order's record, re-sends after a lost answer
+      // dropped by deduplication, no copy of its own, every customer in sequence. (A retry after
+      // an attempt that failed or timed out is possible on a busy machine; it is not a copy.)
+      expect([
+        fifo.duplicateCauses.producerResend,
+        fifo.duplicateCauses.queueCopy,
+        fifo.outOfOrder,
+        fifo.lost,
+        fifo.duplicateEffects,
+      ]).toEqual([0, 0, 0, 0, 0]);
+      // Standard: duplicates delivered (re-sends after lost answers and the fault model), none
+      // applied twice.
+      expect(standard.duplicateDeliveries).toBeGreaterThan(0);
+      expect(standard.duplicateCauses.producerResend).toBeGreaterThan(0);
+      for (const m of [fifo, standard]) {
+        const c = m.duplicateCauses;
+        expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(m.duplicateDeliveries);
+      }
+      expect(standard.suppressed).toBeGreaterThan(0);
+      expect(standard.outOfOrder).toBeGreaterThan(0);
+      expect([standard.lost, standard.duplicateEffects]).toEqual([0, 0]);
+      stdout.mockRestore();
+    },
+    DEMO_TIMEOUT_MS,
+  );
 
-  it('with --no-idempotency, the standard queue applies duplicates twice', async () => {
-    const report = await run('no-idempotency', ['--no-idempotency']);
-    expect(report.queues.standard.duplicateEffects).toBeGreaterThan(0);
-    expect(report.queues.standard.suppressed).toBe(0);
-    expect(report.queues.fifo.duplicateEffects).toBe(0);
-    expect(report.queues.standard.lost).toBe(0);
-  }, DEMO_TIMEOUT_MS);
+  it(
+    'with --no-idempotency, the standard queue applies duplicates twice',
+    async () => {
+      const report = await run('no-idempotency', ['--no-idempotency']);
+      expect(report.queues.standard.duplicateEffects).toBeGreaterThan(0);
+      expect(report.queues.standard.suppressed).toBe(0);
+      // FIFO makes no copy of its own: a second effect there can only follow a failed or
+      // timed-out attempt (a busy machine can time an invocation out), never a copy or a re-send.
+      const fifo = report.queues.fifo;
+      expect(fifo.duplicateCauses.queueCopy + fifo.duplicateCauses.producerResend).toBe(0);
+      expect(fifo.duplicateEffects).toBeLessThanOrEqual(fifo.duplicateCauses.retryAfterFailure);
+      expect(report.queues.standard.lost).toBe(0);
+    },
+    DEMO_TIMEOUT_MS,
+  );
 
   it('with --live, prints the live url first and keeps the cloud up after the run until Ctrl-C', async () => {
     const out = join(dir, 'live');

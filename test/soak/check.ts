@@ -14,7 +14,13 @@ export interface RunEvidence {
   /** Order ids the client got a 202 for (its own list, not read back from the ledger). */
   acceptedIds: readonly string[];
   report: Report;
+  /** The ledger and what the report read from each DLQ. */
   ledger: RunLedger;
+  /**
+   * Orders the run means to leave in each DLQ (its poison orders); none by default. Each DLQ's
+   * depth as SQS reports it must equal that count.
+   */
+  expectedInDlq?: Partial<Record<QueueKind, readonly string[]>>;
 }
 
 /** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
@@ -75,19 +81,38 @@ export function runViolations(evidence: RunEvidence): string[] {
   }
   for (const queue of QUEUE_KINDS) {
     const byOrder = effectsByOrder(ledger.effects, queue);
+    const dlq = ledger.dlq?.[queue] ?? { depth: 0, orderIds: [], unread: 0 };
+    const dead = new Set(dlq.orderIds);
+    const expectedDead = new Set(evidence.expectedInDlq?.[queue] ?? []);
     const missing: string[] = [];
     const doubled: string[] = [];
     const unknown: string[] = [];
+    const deadLines: string[] = [];
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
-      if (n === 0) missing.push(`${queue}: order ${id} was never applied`);
+      if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
+      if (n === 0 && dead.has(id) && !expectedDead.has(id)) {
+        deadLines.push(`${queue}: order ${id} is in the DLQ`);
+      }
+      if (n > 0 && dead.has(id)) {
+        deadLines.push(`${queue}: order ${id} was applied, yet a copy of it is in the DLQ`);
+      }
       if (n > 1) doubled.push(`${queue}: order ${id} was applied ${n} times`);
+    }
+    for (const id of expectedDead) {
+      if (!dead.has(id)) deadLines.push(`${queue}: order ${id} should be in the DLQ and is not`);
     }
     for (const id of byOrder.keys()) {
       if (!accepted.has(id))
         unknown.push(`${queue}: order ${id} was applied, yet the client never got a 202 for it`);
     }
     collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
+    collect(out, deadLines, (n) => `${queue}: ${n} more DLQ problems`);
+    if (dlq.depth !== expectedDead.size) {
+      out.push(
+        `${queue}: the DLQ holds ${dlq.depth} messages as SQS reports it, expected ${expectedDead.size}`,
+      );
+    }
     collect(out, doubled, (n) => `${queue}: ${n} more orders were applied more than once`);
     collect(out, unknown, (n) => `${queue}: ${n} more orders were applied without a 202`);
     if (queue === 'fifo') {
@@ -119,8 +144,12 @@ export function runViolations(evidence: RunEvidence): string[] {
     }
     if (m.lost !== missing.length) {
       out.push(
-        `${queue}: the report counts ${m.lost} lost, ${missing.length} accepted orders have no effect`,
+        `${queue}: the report counts ${m.lost} lost, ${missing.length} accepted orders have no effect and are not in the DLQ`,
       );
+    }
+    const deadUnapplied = [...accepted].filter((id) => dead.has(id) && !byOrder.has(id)).length;
+    if (m.inDlq !== deadUnapplied) {
+      out.push(`${queue}: the report counts ${m.inDlq} in the DLQ, the DLQ holds ${deadUnapplied}`);
     }
   }
   return out;

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import { renderTable } from '../../services/report/src/domain/render-text';
-import type { Report } from '../../services/report/src/domain/report';
 import { writeReportFiles } from '../../services/report/src/generate';
 import { runOnLocalCloud } from '../../services/report/src/local-run';
 import {
@@ -12,13 +11,14 @@ import {
   parseCommandLine,
   runMain,
 } from '../../shared/src/cli/args';
-import { QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
+import { runViolations } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
   usage: 'npm run soak -- [options]',
   summary:
-    'A bounded soak: many orders with faults on, through both queues of an in-process local cloud; fails unless nothing is lost, no effect is applied twice and FIFO kept every customer in order.',
+    "A bounded soak: many orders with faults on, through both queues of an in-process local cloud; checks every order the client got a 202 for: applied exactly once on each queue, FIFO in each customer's sequence, both DLQs empty, the report agreeing.",
   options: {
     orders: { type: 'string', value: '<n>', description: 'orders to send', default: '20000' },
     customers: { type: 'string', value: '<m>', description: 'customers', default: '100' },
@@ -45,6 +45,20 @@ export const SOAK_SPEC: CommandSpec = {
       description: 'fraction of orders the client sends twice',
       default: '0.05',
     },
+    'lost-answers': {
+      type: 'string',
+      value: '<p>',
+      description:
+        "fraction of orders whose first send reaches SQS while SQS's answer is lost (the client's retry re-sends it)",
+      default: '0.01',
+    },
+    'crash-rate': {
+      type: 'string',
+      value: '<p>',
+      description:
+        "fraction of orders whose first receive crashes the consumer right after the effect, before Powertools' COMPLETED",
+      default: '0.001',
+    },
     out: {
       type: 'string',
       value: '<dir>',
@@ -52,21 +66,6 @@ export const SOAK_SPEC: CommandSpec = {
     },
   },
 };
-
-/** The soak's invariants, one line per violation (empty when the run passed). */
-export function violations(report: Report): string[] {
-  const out: string[] = [];
-  for (const q of QUEUE_KINDS) {
-    const m = report.queues[q];
-    if (m.lost > 0) out.push(`${q}: ${m.lost} orders lost`);
-    if (m.duplicateEffects > 0) out.push(`${q}: ${m.duplicateEffects} effects applied twice`);
-    if (m.inDlq > 0) out.push(`${q}: ${m.inDlq} orders in the DLQ (every injected fault heals)`);
-  }
-  if (report.queues.fifo.outOfOrder > 0) {
-    out.push(`fifo: ${report.queues.fifo.outOfOrder} out-of-order applies`);
-  }
-  return out;
-}
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(SOAK_SPEC, argv);
@@ -76,15 +75,22 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const faults = choiceOption<FaultPreset>(v, 'faults', FAULT_PRESETS)!;
   const failureRate = numberOption(v, 'failure-rate', { min: 0, max: 1 })!;
   const retryRate = numberOption(v, 'retry-rate', { min: 0, max: 1 })!;
-  const runId = `soak-${seed}-${Date.now().toString(36)}`;
+  const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
+  const crashRate = numberOption(v, 'crash-rate', { min: 0, max: 1 })!;
+  // The run id names the load plan's order ids, customers and client retries, so it comes from
+  // the seed alone: the same seed sends the same orders (each soak has a cloud of its own).
+  const runId = `soak-${seed}`;
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
   log(
-    `soak ${runId}: seed ${seed}, ${orders} orders over ${customers} customers, SQS faults ${faults}, consumer first-attempt failures ${failureRate}, client retries ${retryRate}`,
+    `soak ${runId}: seed ${seed}, ${orders} orders over ${customers} customers, SQS faults ${faults}, consumer first-attempt failures ${failureRate}, crashes after the effect ${crashRate}, client retries ${retryRate}, lost send answers ${lostAnswers}`,
   );
-  const env = { FAULT_FIRST_ATTEMPT_FAILURE_RATE: String(failureRate) };
+  const env = {
+    [ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE]: String(failureRate),
+    [ENV.FAULT_CRASH_AFTER_EFFECT_RATE]: String(crashRate),
+  };
   let nextTenth = 1;
   let nextDrainLine = 0;
   const { data, load } = await runOnLocalCloud({
@@ -95,6 +101,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     retryRate,
     faults,
     consumerEnv: { fifo: env, standard: env },
+    producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
     drainTimeoutMs: 20 * 60_000,
     // Failed receives wait for their visibility timeout (60 s); the emulator's clock skips that
     // wait once nothing is being processed, so the soak's time goes into work, not waiting.
@@ -120,7 +127,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   process.stdout.write(renderTable(data.report));
   const files = await writeReportFiles(data, out);
   log(`wrote ${files.join(', ')}`);
-  const failed = [...violations(data.report)];
+  const failed = runViolations({
+    acceptedIds: load.orderIds,
+    report: data.report,
+    ledger: data.ledger,
+  });
   if (load.errors > 0) failed.push(`${load.errors} orders were never accepted by the API`);
   if (failed.length > 0) {
     log(`soak FAILED after ${elapsed()} (seed ${seed}):`);

@@ -268,6 +268,13 @@ export function createConsumerHandler(
     });
   }
 
+  /**
+   * The current invocation's request id: an environment runs one invocation at a time, so the
+   * records of a batch carry the invocation they ran in (a timed-out invocation leaves every
+   * message of its batch undeleted, including records that succeeded).
+   */
+  let invocationId = '';
+
   /** What the delivery and failure records of one receive share. */
   function ledgerFields(delivery: Delivery) {
     const { message } = delivery;
@@ -345,6 +352,7 @@ export function createConsumerHandler(
         firstReceivedAt: delivery.firstReceivedAt,
         receivedAt: now(),
         outcome: 'pending',
+        ...(invocationId ? { invocationId } : {}),
       };
       // Every receive is counted before any dedup, so the report sees duplicates the
       // idempotency layer hides.
@@ -434,6 +442,7 @@ export function createConsumerHandler(
   };
 
   return async (batch, context) => {
+    invocationId = context.awsRequestId;
     idempotencyConfig?.registerLambdaContext(context);
     try {
       return await processBatch(batch, context);

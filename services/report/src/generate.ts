@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PipelineConfig } from '../../../shared/src/config/pipeline';
 import { countRunItems, readRunLedger } from './adapters/ledger-reader';
-import { queueDepth } from './adapters/queues';
+import { queueDepth, readDlq } from './adapters/queues';
 import { type DrainSnapshot, waitForDrain } from './domain/drain';
 import type { RunLedger } from './domain/metrics';
 import { renderHtml } from './domain/render-html';
@@ -16,7 +16,7 @@ export interface ReportSource {
   documentClient: DynamoDBDocumentClient;
   sqsClient: SQSClient;
   ledgerTable: string;
-  queueUrls: { fifo: string; standard: string };
+  queueUrls: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
 }
 
 export interface GenerateOptions {
@@ -32,7 +32,10 @@ export interface GenerateOptions {
   onLedger?: (ledger: RunLedger) => void;
 }
 
-/** Programmatic report: waits for the drain, reads the ledger, computes (the demo calls this). */
+/**
+ * Programmatic report: waits for the drain, reads the ledger and both DLQs (without consuming
+ * them), computes (the demo calls this).
+ */
 export async function generateReport(options: GenerateOptions): Promise<ReportData> {
   const { source, runId } = options;
   if (options.waitTimeoutMs > 0) {
@@ -50,7 +53,12 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
       },
     });
   }
-  const ledger = await readRunLedger(source.documentClient, source.ledgerTable, runId);
+  const [read, fifoDlq, standardDlq] = await Promise.all([
+    readRunLedger(source.documentClient, source.ledgerTable, runId),
+    readDlq(source.sqsClient, source.queueUrls.fifoDlq, runId),
+    readDlq(source.sqsClient, source.queueUrls.standardDlq, runId),
+  ]);
+  const ledger: RunLedger = { ...read, dlq: { fifo: fifoDlq, standard: standardDlq } };
   options.onLedger?.(ledger);
   return buildReport({ runId, target: options.target, config: options.config, ledger });
 }

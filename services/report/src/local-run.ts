@@ -177,7 +177,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         documentClient,
         sqsClient,
         ledgerTable: cloud.tableNames.ledger,
-        queueUrls: { fifo: cloud.queueUrls.fifo, standard: cloud.queueUrls.standard },
+        queueUrls: cloud.queueUrls,
       },
       onProgress: (snapshot, elapsedMs) => {
         options.onDrainProgress?.(snapshot, elapsedMs);

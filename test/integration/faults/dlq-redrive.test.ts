@@ -7,7 +7,7 @@ import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportData, settle } from './run-check';
+import { expectExactlyOnce, queueRecords, reportData, runCheck, settle } from './run-check';
 
 const POISON_PREFIX = 'poison-';
 
@@ -73,8 +73,20 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
       expect(effects).toHaveLength(0);
       expect(failures.filter((f) => f.final)).toHaveLength(1);
     }
+    // The report reads the order from both DLQs (without consuming it), and the check passes
+    // only with it expected there.
     const { report: before } = await reportData(target, runId);
     expect([before.queues.fifo.inDlq, before.queues.standard.inDlq]).toEqual([1, 1]);
+    expect([before.queues.fifo.lost, before.queues.standard.lost]).toEqual([0, 0]);
+    expect(
+      await runCheck(target, runId, [orderId], { fifo: [orderId], standard: [orderId] }),
+    ).toEqual([]);
+    expect(await runCheck(target, runId, [orderId])).toEqual([
+      `fifo: order ${orderId} is in the DLQ`,
+      'fifo: the DLQ holds 1 messages as SQS reports it, expected 0',
+      `standard: order ${orderId} is in the DLQ`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
 
     // Act: fix the consumer, then redrive each DLQ to its source queue.
     for (const q of QUEUE_KINDS) await target.updateConsumerEnv(q, { FAULT_POISON_PREFIX: '' });

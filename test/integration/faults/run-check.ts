@@ -121,14 +121,21 @@ export async function runCheck(
   target: Target,
   runId: string,
   acceptedIds: readonly string[],
+  expectedInDlq?: Parameters<typeof runViolations>[0]['expectedInDlq'],
 ): Promise<string[]> {
   const data = await reportData(target, runId);
-  return runViolations({ acceptedIds, report: data.report, ledger: data.ledger });
+  return runViolations({
+    acceptedIds,
+    report: data.report,
+    ledger: data.ledger,
+    ...(expectedInDlq ? { expectedInDlq } : {}),
+  });
 }
 
 /**
  * Each order the client got a 202 for applied exactly once on each queue, nothing else applied,
- * FIFO in every customer's sequence, and the report's numbers agreeing.
+ * FIFO in every customer's sequence, both DLQs empty (as SQS reports their depth), and the
+ * report's numbers agreeing.
  */
 export async function expectExactlyOnce(
   target: Target,

@@ -94,6 +94,11 @@ describe('consumer handler', () => {
       'effect:order-2',
       'outcome:order-2:applied',
     ]);
+    // Each delivery names the invocation it ran in.
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      type: 'delivery',
+      invocationId: 'req-1',
+    });
     const effect = ddb.commandCalls(PutCommand)[1]?.args[0].input.Item;
     expect(effect).toMatchObject({
       pk: 'RUN#run-unit',

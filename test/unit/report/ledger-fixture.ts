@@ -53,7 +53,9 @@ export class LedgerBuilder {
     receivedAt: number,
     outcome: DeliveryRecord['outcome'],
     receiveCount = 1,
-    extra: Partial<Pick<DeliveryRecord, 'messageId' | 'outcomeAt' | 'suppressedBy'>> = {},
+    extra: Partial<
+      Pick<DeliveryRecord, 'messageId' | 'outcomeAt' | 'suppressedBy' | 'invocationId'>
+    > = {},
   ): this {
     const o = this.order(orderId);
     this.ledger.deliveries.push({
@@ -73,6 +75,18 @@ export class LedgerBuilder {
       outcome,
       ...extra,
     } satisfies DeliveryRecord);
+    return this;
+  }
+
+  /** The order's message in the queue's DLQ, as the report reads it from there. */
+  dead(queue: QueueKind, orderId: string): this {
+    this.order(orderId);
+    const dlq = this.ledger.dlq ?? {};
+    this.ledger.dlq = dlq;
+    const read = dlq[queue] ?? { depth: 0, orderIds: [], unread: 0 };
+    dlq[queue] = read;
+    read.depth++;
+    read.orderIds.push(orderId);
     return this;
   }
 

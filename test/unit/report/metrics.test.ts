@@ -46,7 +46,8 @@ function scenario(): LedgerBuilder {
     .deliver('standard', 'b2', 1270, 'failed', 2)
     .fail('standard', 'b2', 2, false)
     .deliver('standard', 'b2', 1280, 'failed', 3)
-    .fail('standard', 'b2', 3, true);
+    .fail('standard', 'b2', 3, true)
+    .dead('standard', 'b2');
   return b;
 }
 
@@ -91,12 +92,31 @@ describe('analyzeQueue', () => {
     expect(m.lost).toBe(0);
   });
 
-  it('does not count a final failure as DLQ when the order was processed later (redrive)', () => {
+  it('counts an order in the DLQ from the DLQ itself, not from its failure records', () => {
+    // Prepare: b2's final failure is recorded, but the DLQ (read from SQS) no longer holds it:
+    // redriven and not yet back, it is lost as far as anyone can show.
+    const b = scenario();
+    b.ledger.dlq = {};
+
+    // Act
+    const m = analyzeQueue(b.ledger, 'standard').metrics;
+
+    // Assess
+    expect([m.inDlq, m.lost, m.dlqDepth]).toEqual([0, 1, 0]);
+  });
+
+  it('counts an applied order with a copy still in the DLQ apart, neither in DLQ nor lost', () => {
     const b = scenario();
     b.deliver('standard', 'b2', 1400, 'applied', 1).apply('standard', 'b2', 1405);
     const m = analyzeQueue(b.ledger, 'standard').metrics;
-    expect(m.inDlq).toBe(0);
-    expect(m.processed).toBe(6);
+    expect([m.inDlq, m.appliedInDlq, m.lost, m.processed, m.dlqDepth]).toEqual([0, 1, 0, 6, 1]);
+  });
+
+  it("ignores DLQ messages of orders this run did not accept (another run's)", () => {
+    const b = scenario();
+    b.ledger.dlq = { standard: { depth: 3, orderIds: ['b2', 'other-run-order'], unread: 1 } };
+    const m = analyzeQueue(b.ledger, 'standard').metrics;
+    expect([m.inDlq, m.dlqDepth, m.dlqUnread]).toEqual([1, 3, 1]);
   });
 
   it('counts an accepted order never processed and not in the DLQ as lost', () => {
@@ -246,6 +266,27 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(copy)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
   });
 
+  it('counts a message whose record succeeded in an invocation that never finished as a retry after failure', () => {
+    // One batch, one invocation: o1's record succeeded, then the invocation timed out on o2, so
+    // SQS deleted neither and both came back.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2500)
+      .deliver('standard', 'o2', 2600, 'pending', 1, { messageId: 'm2', invocationId: 'inv-1' })
+      .deliver('standard', 'o1', 63_000, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+      })
+      .deliver('standard', 'o2', 63_000, 'applied', 2, { messageId: 'm2', invocationId: 'inv-2' })
+      .apply('standard', 'o2', 63_100);
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    // Without the invocation's evidence the same receive of o1 reads as the queue's copy.
+    for (const d of b.ledger.deliveries) delete d.invocationId;
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+  });
+
   it('counts deliveries the effect guard refused, within suppressed', () => {
     const b = one()
       .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
@@ -310,9 +351,12 @@ describe('buildReport', () => {
     expect(data.report.accepted).toBe(6);
     expect(data.report.generatedAt).toBe('1970-01-01T00:00:00.000Z');
     expect(Object.keys(data.report.queues.fifo).sort()).toEqual([
+      'appliedInDlq',
       'applyIndexGaps',
       'customersAffected',
       'deliveries',
+      'dlqDepth',
+      'dlqUnread',
       'duplicateCauses',
       'duplicateDeliveries',
       'duplicateEffects',

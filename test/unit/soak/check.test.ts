@@ -16,12 +16,17 @@ function cleanRun(): LedgerBuilder {
   return b;
 }
 
-const check = (b: LedgerBuilder, acceptedIds: string[]) =>
+const check = (
+  b: LedgerBuilder,
+  acceptedIds: string[],
+  expectedInDlq?: Parameters<typeof runViolations>[0]['expectedInDlq'],
+) =>
   runViolations({
     acceptedIds,
     ledger: b.ledger,
     report: buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger })
       .report,
+    ...(expectedInDlq ? { expectedInDlq } : {}),
   });
 
 describe('the exactly-once check', () => {
@@ -39,9 +44,9 @@ describe('the exactly-once check', () => {
     expect(check(cleanRun(), ['a1', 'a2', 'b1', 'c9'])).toEqual([
       'the report counts 3 accepted, the client got 202 for 4',
       'fifo: order c9 was never applied',
-      'fifo: the report counts 0 lost, 1 accepted orders have no effect',
+      'fifo: the report counts 0 lost, 1 accepted orders have no effect and are not in the DLQ',
       'standard: order c9 was never applied',
-      'standard: the report counts 0 lost, 1 accepted orders have no effect',
+      'standard: the report counts 0 lost, 1 accepted orders have no effect and are not in the DLQ',
     ]);
   });
 
@@ -83,6 +88,37 @@ describe('the exactly-once check', () => {
       'fifo: the report counts 3 processed, the ledger holds effects of 2 accepted orders',
       'standard: order b1 was applied, yet the client never got a 202 for it',
       'standard: the report counts 3 processed, the ledger holds effects of 2 accepted orders',
+    ]);
+  });
+
+  it('names an order in a DLQ, and counts the DLQ depth SQS reports', () => {
+    // Prepare: b1 failed into the standard DLQ.
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('b1', 'b', 1, 1010);
+    for (const q of ['fifo', 'standard'] as const) {
+      b.deliver(q, 'a1', 2000, 'applied').apply(q, 'a1', 2001);
+    }
+    b.deliver('fifo', 'b1', 2002, 'applied').apply('fifo', 'b1', 2003);
+    b.deliver('standard', 'b1', 2004, 'failed').dead('standard', 'b1');
+
+    // Act / Assess
+    expect(check(b, ['a1', 'b1'])).toEqual([
+      'standard: order b1 is in the DLQ',
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    // A scenario that means to leave it there says so, and the check then passes...
+    expect(check(b, ['a1', 'b1'], { standard: ['b1'] })).toEqual([]);
+    // ...and fails when the order it expects there is not.
+    expect(check(b, ['a1', 'b1'], { standard: ['b1'], fifo: ['a1'] })).toEqual([
+      'fifo: order a1 should be in the DLQ and is not',
+      'fifo: the DLQ holds 0 messages as SQS reports it, expected 1',
+    ]);
+  });
+
+  it('names an applied order whose copy sits in a DLQ', () => {
+    const b = cleanRun().dead('standard', 'a2');
+    expect(check(b, ['a1', 'a2', 'b1'])).toEqual([
+      'standard: order a2 was applied, yet a copy of it is in the DLQ',
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
     ]);
   });
 

@@ -130,6 +130,8 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
       queueUrls: {
         fifo: requireOutput(outputs, 'fifoQueueUrl', args.stack),
         standard: requireOutput(outputs, 'standardQueueUrl', args.stack),
+        fifoDlq: requireOutput(outputs, 'fifoDlqUrl', args.stack),
+        standardDlq: requireOutput(outputs, 'standardDlqUrl', args.stack),
       },
     };
   }
@@ -139,13 +141,16 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
     credentials: LOCAL_CREDENTIALS,
   };
   const sqsClient: SQSClient = createSqsClient(client);
-  let fifo: string;
-  let standard: string;
+  let urls: string[];
   try {
-    [fifo, standard] = await Promise.all([
-      queueUrlByName(sqsClient, pipelineConfig.queues.fifo.name),
-      queueUrlByName(sqsClient, pipelineConfig.queues.standard.name),
-    ]);
+    urls = await Promise.all(
+      [
+        pipelineConfig.queues.fifo.name,
+        pipelineConfig.queues.standard.name,
+        pipelineConfig.queues.fifo.dlq.name,
+        pipelineConfig.queues.standard.dlq.name,
+      ].map((name) => queueUrlByName(sqsClient, name)),
+    );
   } catch (err) {
     throw new CliError(
       `cannot reach the pipeline's queues at ${args.endpoint} (${(err as Error).message}); is \`npm start\` running?`,
@@ -156,7 +161,12 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
     documentClient: createDocumentClient(client),
     sqsClient,
     ledgerTable: pipelineConfig.tables.ledger.name,
-    queueUrls: { fifo, standard },
+    queueUrls: {
+      fifo: urls[0] ?? '',
+      standard: urls[1] ?? '',
+      fifoDlq: urls[2] ?? '',
+      standardDlq: urls[3] ?? '',
+    },
   };
 }
 

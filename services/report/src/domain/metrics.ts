@@ -21,6 +21,18 @@ export interface RunLedger {
    * Without them only the gaps between effects are seen, not an index taken after the last one.
    */
   counters?: ApplyCounterRecord[];
+  /** What each queue's DLQ holds, read from the DLQ itself; absent: read as empty. */
+  dlq?: Partial<Record<QueueKind, DlqRead>>;
+}
+
+/** One DLQ, read without consuming it (adapters/queues.ts readDlq). */
+export interface DlqRead {
+  /** Messages in the DLQ as SQS reports it (visible + in flight), any run's. */
+  depth: number;
+  /** Order ids of this run among the messages read (a copy read twice counts once). */
+  orderIds: string[];
+  /** Messages the reader could not get to without consuming them (see readDlq). */
+  unread: number;
 }
 
 /**
@@ -32,7 +44,8 @@ export interface RunLedger {
  *   out: SQS delivered it once more on its own (at-least-once: a copy on another host, a copy
  *   that survived a delete, a visibility timeout that ran out under a running attempt).
  * - `retryAfterFailure`: the same message id after an attempt at it failed, or never finished
- *   within the function timeout (crash, timeout): SQS's retry.
+ *   within the function timeout, or ran in an invocation that never finished (crash, timeout:
+ *   SQS deletes nothing of that batch): SQS's retry.
  * They add up to `duplicateDeliveries`.
  */
 export interface DuplicateCauses {
@@ -60,7 +73,18 @@ export interface QueueMetrics {
    * per attempt that stopped between taking its index and writing its effect.
    */
   applyIndexGaps: number;
+  /** Accepted orders, not applied, whose message is in the queue's DLQ (read from the DLQ). */
   inDlq: number;
+  /**
+   * Applied orders of which a copy is still in the DLQ (a copy that survived its delete past
+   * maxReceiveCount, or an order applied and then failing): nothing to redo, and a redrive is
+   * refused by the effect guard, but the DLQ is not empty because of it.
+   */
+  appliedInDlq: number;
+  /** The DLQ's depth as SQS reports it (all runs'), read before the report read it. */
+  dlqDepth: number;
+  /** DLQ messages the report could not read without consuming them; 0 means it read them all. */
+  dlqUnread: number;
   lost: number;
   latencyMs: LatencySummary;
   throughputPerSec: number;
@@ -154,11 +178,39 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
   return earliest;
 }
 
-/** Whether `attempt` had failed, or had run past the function timeout, by time `at`. */
-function endedInFailure(attempt: DeliveryRecord, at: number, options: AnalyzeOptions): boolean {
+/**
+ * Invocations that never finished (a delivery of theirs is still pending), with the time by
+ * which they had run out their function timeout: their batch was not deleted, so every message
+ * of it, also one whose record succeeded, comes back as a retry.
+ */
+function deadInvocations(
+  deliveries: readonly DeliveryRecord[],
+  options: AnalyzeOptions,
+): Map<string, number> {
+  const started = new Map<string, number>();
+  const dead = new Set<string>();
+  for (const d of deliveries) {
+    if (!d.invocationId) continue;
+    const at = started.get(d.invocationId);
+    if (at === undefined || d.receivedAt < at) started.set(d.invocationId, d.receivedAt);
+    if (d.outcome === 'pending') dead.add(d.invocationId);
+  }
+  const out = new Map<string, number>();
+  for (const id of dead) out.set(id, (started.get(id) ?? 0) + options.attemptTimeoutMs);
+  return out;
+}
+
+/** Whether `attempt` had failed, or its invocation had timed out or died, by time `at`. */
+function endedInFailure(
+  attempt: DeliveryRecord,
+  at: number,
+  options: AnalyzeOptions,
+  dead: Map<string, number>,
+): boolean {
   if (attempt.outcome === 'failed') return (attempt.outcomeAt ?? attempt.receivedAt) <= at;
   if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs <= at;
-  return false;
+  const diedBy = attempt.invocationId ? dead.get(attempt.invocationId) : undefined;
+  return diedBy !== undefined && diedBy <= at;
 }
 
 const byReceive = (a: DeliveryRecord, b: DeliveryRecord) =>
@@ -175,6 +227,7 @@ export function analyzeDuplicates(
   };
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
+  const dead = deadInvocations(deliveries, options);
   const repeated = new Map<string, DeliveryRecord[]>();
   for (const d of deliveries) {
     const first = earliest.get(d.orderId);
@@ -191,7 +244,7 @@ export function analyzeDuplicates(
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
       if (!earlier) out.causes.producerResend++;
-      else if (earlier.some((e) => endedInFailure(e, d.receivedAt, options))) {
+      else if (earlier.some((e) => endedInFailure(e, d.receivedAt, options, dead))) {
         out.causes.retryAfterFailure++;
       } else out.causes.queueCopy++;
       out.byOutcome[d.outcome]++;
@@ -241,18 +294,21 @@ export function analyzeQueue(
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
   const effects = forQueue(ledger.effects, queue);
-  const failures = forQueue(ledger.failures, queue);
 
   const first = firstEffects(effects);
   const earliest = earliestDeliveries(deliveries);
   const customers = analyzeCustomers(effects, first);
 
-  const dlqOrders = new Set(
-    failures.filter((f) => f.final && !first.has(f.orderId)).map((f) => f.orderId),
-  );
+  const dlq = ledger.dlq?.[queue] ?? { depth: 0, orderIds: [], unread: 0 };
+  const inDlq = new Set<string>();
+  const appliedInDlq = new Set<string>();
+  for (const orderId of dlq.orderIds) {
+    if (!accepted.has(orderId)) continue;
+    (first.has(orderId) ? appliedInDlq : inDlq).add(orderId);
+  }
   let lost = 0;
   for (const orderId of accepted.keys()) {
-    if (!first.has(orderId) && !dlqOrders.has(orderId)) lost++;
+    if (!first.has(orderId) && !inDlq.has(orderId)) lost++;
   }
 
   const latencies: number[] = [];
@@ -283,7 +339,10 @@ export function analyzeQueue(
     inversions: customers.reduce((n, c) => n + c.inversions, 0),
     customersAffected: customers.filter((c) => c.outOfOrder > 0).length,
     applyIndexGaps: countApplyIndexGaps(effects, ledger.counters ?? [], queue),
-    inDlq: dlqOrders.size,
+    inDlq: inDlq.size,
+    appliedInDlq: appliedInDlq.size,
+    dlqDepth: dlq.depth,
+    dlqUnread: dlq.unread,
     lost,
     latencyMs: summarizeLatency(latencies),
     throughputPerSec,

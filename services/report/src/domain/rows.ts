@@ -49,6 +49,9 @@ export const METRIC_LABELS = {
   customersAffected: 'customers affected',
   applyIndexGaps: 'apply index gaps',
   inDlq: 'in DLQ',
+  appliedInDlq: 'applied, a copy in DLQ',
+  dlqDepth: 'DLQ messages (SQS, all runs)',
+  dlqUnread: 'DLQ messages unread',
   lost: 'lost',
 } as const;
 
@@ -96,6 +99,9 @@ const METRIC_ROWS: { field: string; label: string; get: (m: QueueMetrics) => num
   },
   { field: 'applyIndexGaps', label: METRIC_LABELS.applyIndexGaps, get: (m) => m.applyIndexGaps },
   { field: 'inDlq', label: METRIC_LABELS.inDlq, get: (m) => m.inDlq },
+  { field: 'appliedInDlq', label: METRIC_LABELS.appliedInDlq, get: (m) => m.appliedInDlq },
+  { field: 'dlqDepth', label: METRIC_LABELS.dlqDepth, get: (m) => m.dlqDepth },
+  { field: 'dlqUnread', label: METRIC_LABELS.dlqUnread, get: (m) => m.dlqUnread },
   { field: 'lost', label: METRIC_LABELS.lost, get: (m) => m.lost },
   { field: 'latencyMs.p50', label: 'latency p50 (ms)', get: (m) => m.latencyMs.p50 },
   { field: 'latencyMs.p95', label: 'latency p95 (ms)', get: (m) => m.latencyMs.p95 },
