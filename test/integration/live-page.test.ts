@@ -101,7 +101,7 @@ describeWithTool(CHROMIUM, 'live page while a load runs', () => {
           documentClient,
           sqsClient,
           ledgerTable: cloud.tableNames.ledger,
-          queueUrls: { fifo: cloud.queueUrls.fifo, standard: cloud.queueUrls.standard },
+          queueUrls: cloud.queueUrls,
         },
         onProgress: () => void skip(),
       });

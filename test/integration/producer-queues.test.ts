@@ -2,8 +2,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
+import { SqsQueueLifetimes } from '../../services/producer/src/adapters/queue-lifetimes';
 import { PRODUCER_SQS_CLIENT, SqsQueues } from '../../services/producer/src/adapters/queues';
 import { createApiHandler } from '../../services/producer/src/app';
+import { NO_PRODUCER_FAULTS } from '../../services/producer/src/domain/faults';
 import { QueueUnavailableError } from '../../services/producer/src/domain/ports';
 import {
   createDocumentClient,
@@ -91,10 +93,12 @@ describe('producer queue errors against a real endpoint', () => {
           queueUrls: urls,
           maxBodyBytes: 16_384,
           defaultRunId: 'producer-errors',
+          faults: NO_PRODUCER_FAULTS,
         },
         {
           ledger: new DynamoLedger(documents, cloud.tableNames.ledger),
           queues: new SqsQueues(sqs, urls),
+          lifetimes: new SqsQueueLifetimes(sqs, urls),
           logger: quiet,
         },
       ),
