@@ -160,7 +160,7 @@ export interface LocalCloud {
   startConsumers(kinds?: readonly QueueKind[]): void;
   /**
    * Batches the mappings are processing right now (received, not yet deleted or failed), plus one
-   * while a batch SQS handed out in the last few seconds may still be on its way to a mapping.
+   * while SQS holds a batch no mapping has read yet (on its way to a poller).
    */
   invocationsInFlight(): number;
   /**
@@ -297,9 +297,6 @@ function isResourceInUse(err: unknown): boolean {
   const name = (err as Error)?.name ?? '';
   return name === 'ResourceInUseException';
 }
-
-/** How long a batch just handed out by SQS may take to reach its mapping, on a busy machine. */
-const HAND_OUT_SETTLE_MS = 3000;
 
 const NO_QUEUES: LocalCloud['queueUrls'] = { fifo: '', standard: '', fifoDlq: '', standardDlq: '' };
 
@@ -752,6 +749,26 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     log(`edge: listening on ${edge.url}`);
 
+    /**
+     * 1 while SQS holds a batch of a mapped queue that no mapping has read yet (answered, the
+     * answer not yet parsed: on a busy machine that takes seconds), else 0. Such a batch is in
+     * flight before its mapping counts it, and a clock skip then would hand it out twice. Also
+     * forgets the handles SQS no longer holds (deleted, or visible again).
+     */
+    const batchesInTransit = (): number => {
+      const mapped = Object.values(mappings);
+      if (mapped.length === 0) return 0;
+      const held = new Set(sqs.heldReceipts(QUEUE_KINDS.map((q) => config.queues[q].name)));
+      let transit = 0;
+      for (const handle of held) {
+        if (!mapped.some((m) => m.knownReceipts.has(handle))) transit++;
+      }
+      for (const m of mapped) {
+        for (const handle of m.knownReceipts) if (!held.has(handle)) m.knownReceipts.delete(handle);
+      }
+      return transit > 0 ? 1 : 0;
+    };
+
     const cloud: LocalCloud = {
       edgeUrl: edge.url,
       dynamodbUrl: dynamodb.url,
@@ -805,10 +822,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ]);
       },
       invocationsInFlight: () =>
-        Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0) +
-        // A batch SQS handed out moments ago may not have reached its mapping yet (the answer is
-        // still being read): count it, or a clock skip now would expire it under its receiver.
-        (sqs.clock.sinceHandOutMs() < HAND_OUT_SETTLE_MS ? 1 : 0),
+        Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0) + batchesInTransit(),
       mappingStats: () =>
         Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
       stop,

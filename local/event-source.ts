@@ -176,6 +176,12 @@ export class EventSourceMapping {
   private readonly abort = new AbortController();
   private pollers: Promise<void>[] = [];
   private inFlight = 0;
+  /**
+   * Receipt handles this mapping has received and not deleted: a batch being processed, or one
+   * left for its visibility timeout after a failure. A handle SQS holds that is not here is a
+   * batch on its way to a poller (answered, not yet read).
+   */
+  readonly knownReceipts = new Set<string>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly o: EventSourceMappingOptions) {
@@ -222,7 +228,9 @@ export class EventSourceMapping {
       }),
       { abortSignal: this.abort.signal },
     );
-    return out.Messages ?? [];
+    const messages = out.Messages ?? [];
+    for (const m of messages) if (m.ReceiptHandle) this.knownReceipts.add(m.ReceiptHandle);
+    return messages;
   }
 
   private async gather(): Promise<Message[]> {
@@ -323,6 +331,10 @@ export class EventSourceMapping {
           }),
         );
         this.stats.deleted += out.Successful?.length ?? 0;
+        for (const ok of out.Successful ?? []) {
+          const handle = chunk[Number(ok.Id)]?.ReceiptHandle;
+          if (handle) this.knownReceipts.delete(handle);
+        }
         for (const f of out.Failed ?? []) this.log(`delete failed: ${f.Code}: ${f.Message}`);
       } catch (err) {
         // A delete that fails leaves the message to come back after the visibility timeout: a

@@ -427,6 +427,11 @@ export class LocalFunction {
     const started = Date.now();
     const id = randomUUID();
     const timeoutMs = this.def.timeoutSeconds * 1000;
+    // Lambda's timeout covers the invoke phase, not the environment's init: the deadline starts
+    // now. Counted from before a slow cold start, getRemainingTimeInMillis() could begin at 0,
+    // and Powertools then saves an in-progress record with no in-progress expiry at all (it only
+    // sets one for a positive remaining time), blocking every retry for the record's full hour.
+    const invokedAt = Date.now();
     return new Promise<InvocationResult>((resolve) => {
       const cleanup = () => {
         clearTimeout(timer);
@@ -477,7 +482,7 @@ export class LocalFunction {
       env.worker.on('message', onMessage);
       env.worker.once('error', onError);
       env.worker.once('exit', onExit);
-      env.worker.postMessage({ id, requestId: randomUUID(), deadline: started + timeoutMs, event });
+      env.worker.postMessage({ id, requestId: randomUUID(), deadline: invokedAt + timeoutMs, event });
     });
   }
 

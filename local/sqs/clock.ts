@@ -18,25 +18,8 @@ export class Clock {
   readonly shared = new SharedArrayBuffer(8);
   private readonly sharedOffset = new BigInt64Array(this.shared);
 
-  /** Real time (Date.now) at which a receive last handed a message out. */
-  private handedOutAt = Number.NEGATIVE_INFINITY;
-
   now(): number {
     return Date.now() + this.offsetMs;
-  }
-
-  /** Called by every receive that hands a message out (see sinceHandOutMs). */
-  noteHandOut(): void {
-    this.handedOutAt = Date.now();
-  }
-
-  /**
-   * Real milliseconds since a receive last handed a message out. Whoever skips time must wait
-   * for this to grow: a batch SQS just handed out is in flight before its receiver has even read
-   * the answer, and skipping its visibility timeout then would hand it out a second time.
-   */
-  sinceHandOutMs(): number {
-    return Date.now() - this.handedOutAt;
   }
 
   /**

@@ -38,6 +38,8 @@ export interface SqsEmulator {
   seed: number;
   faults(): FaultConfig;
   setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
+  /** Receipt handles held right now (in flight, not deleted) on the named queues. */
+  heldReceipts(queueNames: readonly string[]): string[];
 }
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
@@ -242,6 +244,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     faults: () => faults,
     setFaults(f) {
       faults = resolveFaults(f);
+    },
+    heldReceipts(queueNames) {
+      return queueNames.flatMap((name) => queues.get(name)?.heldReceipts() ?? []);
     },
     async listen(port = 0, host = '127.0.0.1') {
       server = createLimitedServer(handle);

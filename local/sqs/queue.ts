@@ -399,7 +399,6 @@ export class Queue {
       m.availableAt = now + opts.visibilityTimeout * 1000;
       this.byReceipt.set(m.receipt, m);
       taken.push({ message: m, receipt: m.receipt });
-      this.clock.noteHandOut();
       return true;
     };
 
@@ -484,6 +483,16 @@ export class Queue {
     const parts = decoded.split('\u0000');
     if (parts.length !== 3 || parts[0] !== this.name) throw errors.receiptHandleIsInvalid(handle);
     return undefined;
+  }
+
+  /** Receipt handles of the messages receives hold right now (in flight, not deleted). */
+  heldReceipts(): string[] {
+    const now = this.clock.now();
+    const out: string[] = [];
+    for (const [handle, m] of this.byReceipt) {
+      if (!m.deleted && m.availableAt > now) out.push(handle);
+    }
+    return out;
   }
 
   delete(handle: string, faults: FaultConfig, dice: FaultDice): void {

@@ -113,6 +113,11 @@ export interface DeliveryRecord extends LedgerKey {
    * batch whose invocation died or timed out, so a record that succeeded in it is retried too.
    */
   invocationId?: string;
+  /**
+   * Set on the last record of its invocation to finish: the invocation returned. An invocation
+   * none of whose records carries it timed out or died, and SQS deleted nothing of its batch.
+   */
+  invocationEnd?: boolean;
 }
 
 /** The effect of an order committed, written inside the idempotent function. */

@@ -269,11 +269,18 @@ export function createConsumerHandler(
   }
 
   /**
-   * The current invocation's request id: an environment runs one invocation at a time, so the
-   * records of a batch carry the invocation they ran in (a timed-out invocation leaves every
-   * message of its batch undeleted, including records that succeeded).
+   * The current invocation: an environment runs one invocation at a time. Each delivery record
+   * names the invocation it ran in, and the last record to finish marks it ended
+   * (`invocationEnd`, on its outcome write: no extra request). An invocation with no end mark
+   * timed out or died, and SQS deletes nothing of its batch, so even a record that succeeded in
+   * it comes back: the report counts that as a retry after failure, not a copy.
    */
-  let invocationId = '';
+  let invocation = { id: '', size: 0, finished: 0 };
+  /** Counts a record as finished; true for the one that ends the invocation. */
+  const finish = (stopsBatch: boolean): boolean => {
+    invocation.finished++;
+    return stopsBatch || invocation.finished === invocation.size;
+  };
 
   /** What the delivery and failure records of one receive share. */
   function ledgerFields(delivery: Delivery) {
@@ -324,20 +331,32 @@ export function createConsumerHandler(
   }
 
   async function handleRecord(record: SQSRecord): Promise<EffectResult> {
-    const delivery = parseDelivery(record);
-    const { message } = delivery;
-    return traceRecord(
-      {
-        orderId: message.orderId,
-        customerId: message.customerId,
-        queue,
-        receiveCount: delivery.receiveCount,
-      },
-      () => handleDelivery(delivery),
-    );
+    let counted = false;
+    const done = (stopsBatch: boolean): boolean => {
+      counted = true;
+      return finish(stopsBatch);
+    };
+    try {
+      const delivery = parseDelivery(record);
+      const { message } = delivery;
+      return await traceRecord(
+        {
+          orderId: message.orderId,
+          customerId: message.customerId,
+          queue,
+          receiveCount: delivery.receiveCount,
+        },
+        () => handleDelivery(delivery, done),
+      );
+    } finally {
+      if (!counted) finish(false);
+    }
   }
 
-  async function handleDelivery(delivery: Delivery): Promise<EffectResult> {
+  async function handleDelivery(
+    delivery: Delivery,
+    done: (stopsBatch: boolean) => boolean,
+  ): Promise<EffectResult> {
     const { message } = delivery;
     // appendKeys is logger-wide: with parallel processing another record's lines may carry this
     // order id, so the lines below also name their order in their own data.
@@ -352,7 +371,7 @@ export function createConsumerHandler(
         firstReceivedAt: delivery.firstReceivedAt,
         receivedAt: now(),
         outcome: 'pending',
-        ...(invocationId ? { invocationId } : {}),
+        ...(invocation.id ? { invocationId: invocation.id } : {}),
       };
       // Every receive is counted before any dedup, so the report sees duplicates the
       // idempotency layer hides.
@@ -387,7 +406,7 @@ export function createConsumerHandler(
           marker.ran && !marker.refused
             ? { outcome: 'applied', at: now() }
             : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
-        await ledger.setDeliveryOutcome(key, outcome);
+        await ledger.setDeliveryOutcome(key, { ...outcome, invocationEnd: done(false) });
         metrics?.record(
           outcome.outcome === 'applied'
             ? event(delivery, 'applied', {
@@ -410,7 +429,13 @@ export function createConsumerHandler(
           error: err instanceof Error ? err.message : String(err),
         });
         metrics?.record(event(delivery, 'failed'));
-        await ledger.setDeliveryOutcome(key, { outcome: 'failed', at: now() });
+        // FIFO stops the batch at its first failure (the rest is handed back unrun): this record
+        // is then the invocation's last.
+        await ledger.setDeliveryOutcome(key, {
+          outcome: 'failed',
+          at: now(),
+          invocationEnd: done(queue === 'fifo'),
+        });
         await recordFailure(delivery, err);
         throw err;
       }
@@ -442,7 +467,7 @@ export function createConsumerHandler(
   };
 
   return async (batch, context) => {
-    invocationId = context.awsRequestId;
+    invocation = { id: context.awsRequestId, size: batch.Records.length, finished: 0 };
     idempotencyConfig?.registerLambdaContext(context);
     try {
       return await processBatch(batch, context);

@@ -94,11 +94,17 @@ describe('consumer handler', () => {
       'effect:order-2',
       'outcome:order-2:applied',
     ]);
-    // Each delivery names the invocation it ran in.
+    // Each delivery names the invocation it ran in, and the last to finish marks it ended.
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
       type: 'delivery',
       invocationId: 'req-1',
     });
+    const ends = ddb
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input.ExpressionAttributeValues ?? {})
+      .filter((v) => v[':outcome'])
+      .map((v) => v[':end'] ?? false);
+    expect(ends).toEqual([false, true]);
     const effect = ddb.commandCalls(PutCommand)[1]?.args[0].input.Item;
     expect(effect).toMatchObject({
       pk: 'RUN#run-unit',
@@ -316,6 +322,7 @@ describe('consumer handler with the effect guard', () => {
       ':outcome': 'suppressed',
       ':by': 'effect',
       ':at': 1_764_050_009_000,
+      ':end': true,
     });
     // Powertools stores the first effect's answer, not the refused attempt's index.
     const completed = records.commandCalls(UpdateItemCommand)[0]?.args[0].input;

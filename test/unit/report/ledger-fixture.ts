@@ -54,7 +54,10 @@ export class LedgerBuilder {
     outcome: DeliveryRecord['outcome'],
     receiveCount = 1,
     extra: Partial<
-      Pick<DeliveryRecord, 'messageId' | 'outcomeAt' | 'suppressedBy' | 'invocationId'>
+      Pick<
+        DeliveryRecord,
+        'messageId' | 'outcomeAt' | 'suppressedBy' | 'invocationId' | 'invocationEnd'
+      >
     > = {},
   ): this {
     const o = this.order(orderId);

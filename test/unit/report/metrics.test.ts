@@ -287,6 +287,30 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
   });
 
+  it('counts a message of an invocation that timed out after its last record as a retry after failure', () => {
+    // Every record of inv-1 succeeded, but none carries the end mark: the invocation did not
+    // return (it timed out afterwards), so SQS deleted nothing; inv-2 ended normally.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2500)
+      .deliver('standard', 'o1', 63_000, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      })
+      .deliver('standard', 'o1', 130_000, 'suppressed', 3, {
+        messageId: 'm1',
+        invocationId: 'inv-3',
+      });
+    // Both later receives follow the attempt that did not end (the third too, though inv-2 in
+    // between ended: an earlier attempt at the message had failed).
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    // With the end mark on inv-1 both are the queue's copies.
+    const first = b.ledger.deliveries[0];
+    if (first) first.invocationEnd = true;
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 2, retryAfterFailure: 0 });
+  });
+
   it('counts deliveries the effect guard refused, within suppressed', () => {
     const b = one()
       .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })

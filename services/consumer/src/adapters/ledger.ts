@@ -47,23 +47,28 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
 
   async setDeliveryOutcome(
     key: { pk: string; sk: string },
-    { outcome, suppressedBy, at }: DeliveryOutcome,
+    { outcome, suppressedBy, at, invocationEnd }: DeliveryOutcome,
   ): Promise<void> {
+    const sets = ['#outcome = :outcome', '#at = :at'];
+    const names: Record<string, string> = { '#outcome': 'outcome', '#at': 'outcomeAt' };
+    const values: Record<string, unknown> = { ':outcome': outcome, ':at': at };
+    if (suppressedBy) {
+      sets.push('#by = :by');
+      names['#by'] = 'suppressedBy';
+      values[':by'] = suppressedBy;
+    }
+    if (invocationEnd) {
+      sets.push('#end = :end');
+      names['#end'] = 'invocationEnd';
+      values[':end'] = true;
+    }
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: key,
-        UpdateExpression: `SET #outcome = :outcome, #at = :at${suppressedBy ? ', #by = :by' : ''}`,
-        ExpressionAttributeNames: {
-          '#outcome': 'outcome',
-          '#at': 'outcomeAt',
-          ...(suppressedBy ? { '#by': 'suppressedBy' } : {}),
-        },
-        ExpressionAttributeValues: {
-          ':outcome': outcome,
-          ':at': at,
-          ...(suppressedBy ? { ':by': suppressedBy } : {}),
-        },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       }),
     );
   }

@@ -23,6 +23,8 @@ export interface DeliveryOutcome {
   outcome: DeliveryRecord['outcome'];
   suppressedBy?: DeliveryRecord['suppressedBy'];
   at: number;
+  /** This record is the last of its invocation to finish: the invocation ended normally. */
+  invocationEnd?: boolean;
 }
 
 /** What the consumer needs from the ledger table; the adapter speaks DynamoDB. */

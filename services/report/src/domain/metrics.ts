@@ -44,8 +44,8 @@ export interface DlqRead {
  *   out: SQS delivered it once more on its own (at-least-once: a copy on another host, a copy
  *   that survived a delete, a visibility timeout that ran out under a running attempt).
  * - `retryAfterFailure`: the same message id after an attempt at it failed, or never finished
- *   within the function timeout, or ran in an invocation that never finished (crash, timeout:
- *   SQS deletes nothing of that batch): SQS's retry.
+ *   within the function timeout, or ran in an invocation that never ended (crash, timeout: SQS
+ *   deletes nothing of that batch, records that succeeded included): SQS's retry.
  * They add up to `duplicateDeliveries`.
  */
 export interface DuplicateCauses {
@@ -179,24 +179,28 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
 }
 
 /**
- * Invocations that never finished (a delivery of theirs is still pending), with the time by
- * which they had run out their function timeout: their batch was not deleted, so every message
- * of it, also one whose record succeeded, comes back as a retry.
+ * Invocations that never ended (none of their records carries the end mark, or one is still
+ * pending), with the time by which they had run out their function timeout: their batch was not
+ * deleted, so every message of it, also one whose record succeeded, comes back as a retry.
  */
 function deadInvocations(
   deliveries: readonly DeliveryRecord[],
   options: AnalyzeOptions,
 ): Map<string, number> {
   const started = new Map<string, number>();
-  const dead = new Set<string>();
+  const ended = new Set<string>();
+  const pending = new Set<string>();
   for (const d of deliveries) {
     if (!d.invocationId) continue;
     const at = started.get(d.invocationId);
     if (at === undefined || d.receivedAt < at) started.set(d.invocationId, d.receivedAt);
-    if (d.outcome === 'pending') dead.add(d.invocationId);
+    if (d.invocationEnd) ended.add(d.invocationId);
+    if (d.outcome === 'pending') pending.add(d.invocationId);
   }
   const out = new Map<string, number>();
-  for (const id of dead) out.set(id, (started.get(id) ?? 0) + options.attemptTimeoutMs);
+  for (const [id, at] of started) {
+    if (!ended.has(id) || pending.has(id)) out.set(id, at + options.attemptTimeoutMs);
+  }
   return out;
 }
 
