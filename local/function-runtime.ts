@@ -482,7 +482,12 @@ export class LocalFunction {
       env.worker.on('message', onMessage);
       env.worker.once('error', onError);
       env.worker.once('exit', onExit);
-      env.worker.postMessage({ id, requestId: randomUUID(), deadline: invokedAt + timeoutMs, event });
+      env.worker.postMessage({
+        id,
+        requestId: randomUUID(),
+        deadline: invokedAt + timeoutMs,
+        event,
+      });
     });
   }
 
