@@ -88,19 +88,30 @@ function validate(o: EventSourceMappingOptions): void {
 function lambdaMessageAttributes(
   attrs: Record<string, MessageAttributeValue> | undefined,
 ): SQSMessageAttributes {
-  const out: SQSMessageAttributes = {};
-  for (const [name, a] of Object.entries(attrs ?? {})) {
-    out[name] = {
-      ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
-      ...(a.BinaryValue !== undefined
-        ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }
-        : {}),
-      stringListValues: a.StringListValues ?? [],
-      binaryListValues: (a.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
-      dataType: a.DataType ?? 'String',
-    };
-  }
-  return out;
+  // Object.fromEntries defines each name as an own property, as JSON.parse does for the event
+  // Lambda delivers: an assignment would turn an attribute named `__proto__` (a valid name) into
+  // the map's prototype and drop it.
+  // An entry without a value is skipped rather than thrown on (a throw here would leave the
+  // message stuck in the queue): the SDK's JSON deserializer (@smithy/core 3.41) reads an
+  // attribute named `__proto__` back as undefined, so that one cannot reach the event.
+  return Object.fromEntries(
+    Object.entries(attrs ?? {})
+      .filter((entry): entry is [string, MessageAttributeValue] => entry[1] !== undefined)
+      .map(([name, a]) => [
+        name,
+        {
+          ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
+          ...(a.BinaryValue !== undefined
+            ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }
+            : {}),
+          stringListValues: a.StringListValues ?? [],
+          binaryListValues: (a.BinaryListValues ?? []).map((b) =>
+            Buffer.from(b).toString('base64'),
+          ),
+          dataType: a.DataType ?? 'String',
+        },
+      ]),
+  );
 }
 
 /** The record Lambda puts in the event for one received message. */

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -8,9 +9,11 @@ import {
 import type { SQSEvent } from 'aws-lambda';
 import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cloud';
 import { EventSourceMapping, EventSourceMappingConfigError } from '../../local/event-source';
-import type { InvocationResult } from '../../local/function-runtime';
+import { type InvocationResult, LocalFunction } from '../../local/function-runtime';
 
 type Invoke = (event: SQSEvent) => Promise<InvocationResult>;
+
+const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
 const ok = (result: unknown): InvocationResult => ({ ok: true, result, durationMs: 1 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,6 +177,59 @@ describe('SQS event source mapping against the emulator', () => {
       },
     });
     expect(r.receiptHandle).toEqual(expect.any(String));
+  }, 20_000);
+
+  it('delivers message attributes named after Object.prototype members to the function', async () => {
+    // Prepare: a real function environment (worker thread) that answers with the event it got.
+    const fn = new LocalFunction({
+      name: 'esm-probe',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 128,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+    });
+    try {
+      const q = await queue(false);
+      // Parsed, not written as a literal: `{ __proto__: ... }` would set the prototype.
+      const MessageAttributes = JSON.parse(
+        '{"__proto__":{"DataType":"String","StringValue":"p"},' +
+          '"toString":{"DataType":"String","StringValue":"t"},' +
+          '"runId":{"DataType":"String","StringValue":"r"}}',
+      );
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'x', MessageAttributes }),
+      );
+      const seen: Array<Record<string, unknown>> = [];
+      map(q, false, async (e) => {
+        const result = await fn.invoke(e);
+        if (result.ok)
+          seen.push((result.result as { event: SQSEvent }).event.Records[0]!.messageAttributes);
+        return result;
+      });
+
+      // Act
+      await until('one invocation', () => seen.length === 1);
+
+      // Assess: the message is delivered (not stuck behind a TypeError), its attributes are own
+      // properties and none of them became the map's prototype. `__proto__` itself is lost in
+      // the SDK's JSON deserializer, which reads its value back as undefined (toSqsRecord's own
+      // test shows the mapping keeps it when it gets it); if it arrives, it arrives whole.
+      const attributes = seen[0]!;
+      expect(Object.keys(attributes)).toEqual(expect.arrayContaining(['runId', 'toString']));
+      // An Object.prototype (of the realm that cloned the answer back), not an attribute value.
+      expect(Object.getPrototypeOf(Object.getPrototypeOf(attributes))).toBeNull();
+      expect(Object.getOwnPropertyDescriptor(attributes, 'toString')?.value).toMatchObject({
+        stringValue: 't',
+      });
+      if (Object.hasOwn(attributes, '__proto__'))
+        expect(Object.getOwnPropertyDescriptor(attributes, '__proto__')?.value).toMatchObject({
+          stringValue: 'p',
+        });
+    } finally {
+      await fn.stop(1000);
+    }
   }, 20_000);
 
   it('deletes only what succeeded and leaves reported failures to the visibility timeout', async () => {
