@@ -7,6 +7,7 @@ import {
   type ListMessageMoveTasksResultEntry,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { callJson, type Harness, startEmulator } from './helpers';
@@ -198,6 +199,45 @@ describe('message move tasks', () => {
     await create('dlq');
     const out = await callJson(h.url, 'CancelMessageMoveTask', { TaskHandle: handle() });
     expect({ status: out.status, code: out.queryCode }).toEqual({ status, code });
+  });
+
+  it('refuses a destination of the other queue type, in both directions, and moves nothing', async () => {
+    // Prepare: a standard DLQ with messages, and a FIFO DLQ (of a FIFO source) with one.
+    const { dlq, dlqArn } = await dlqWithTwoSources(1);
+    const fifoDlq = await create('f-dlq.fifo', { FifoQueue: 'true' });
+    const fifoDlqArn = await arnOf(fifoDlq);
+    // Its source makes it a DLQ, which a move task needs.
+    await create('f-src.fifo', {
+      FifoQueue: 'true',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fifoDlqArn, maxReceiveCount: 1 }),
+    });
+    const fifoTarget = await create('f-target.fifo', { FifoQueue: 'true' });
+    const standardTarget = await create('s-target');
+    await h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: fifoDlq,
+        MessageBody: 'fifo body',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      }),
+    );
+
+    // Act
+    const intoFifo = await callJson(h.url, 'StartMessageMoveTask', {
+      SourceArn: dlqArn,
+      DestinationArn: await arnOf(fifoTarget),
+    });
+    const intoStandard = await callJson(h.url, 'StartMessageMoveTask', {
+      SourceArn: fifoDlqArn,
+      DestinationArn: await arnOf(standardTarget),
+    });
+
+    // Assess
+    for (const out of [intoFifo, intoStandard]) {
+      expect(out).toMatchObject({ status: 400, queryCode: 'InvalidParameterValue' });
+    }
+    expect([await count(dlq), await count(fifoDlq)]).toEqual([2, 1]);
+    expect([await count(fifoTarget), await count(standardTarget)]).toEqual([0, 0]);
   });
 
   it('refuses a destination that does not exist (404) and lists nothing for a fresh DLQ', async () => {

@@ -154,9 +154,18 @@ export const StartMessageMoveTask = action({
       throw errors.invalidParameter('Source queue must be configured as a Dead Letter Queue.');
     }
     const destinationArn = p.string('DestinationArn');
-    if (destinationArn !== undefined && !queueByArn(ctx, destinationArn)) {
+    const destination = destinationArn === undefined ? undefined : queueByArn(ctx, destinationArn);
+    if (destinationArn !== undefined && !destination) {
       throw errors.resourceNotFound(
         "The resource that you specified for the DestinationArn parameter doesn't exist.",
+      );
+    }
+    // SQS redrives only between queues of one type (a FIFO message needs its group, a standard
+    // one has none). Without a destination each message returns to its source, which has the
+    // DLQ's type already: a RedrivePolicy cannot name a DLQ of the other type.
+    if (destination && destination.fifo !== source.fifo) {
+      throw errors.invalidParameter(
+        'The destination queue must be the same type of queue as the source queue.',
       );
     }
     const rate = p.int(
