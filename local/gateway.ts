@@ -284,9 +284,14 @@ export function createGatewayHandler(options: GatewayOptions) {
       req.resume();
       sendJson(res, 400, { message: 'Bad Request' }, idHeader);
     };
+    // Only origin-form targets ("/path?query"): URL parsing would read `//host/orders`,
+    // `/\host/orders` or `http://host/orders` as a host and a path, and route a path the
+    // client never sent.
+    const target = req.url ?? '/';
+    if (target[0] !== '/' || target[1] === '/' || target[1] === '\\') return badRequest();
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://gateway');
+      url = new URL(target, 'http://gateway');
     } catch {
       // A request target no URL parser accepts (`//[`): the client's mistake, never a 5xx.
       return badRequest();

@@ -212,6 +212,22 @@ describe('local API gateway with requests no client library would send', () => {
     expect(invocations).toBe(1);
   });
 
+  it.each(['//evil.example/orders', 'http://evil.example/orders', '/\\evil.example/orders', '*'])(
+    'refuses the request target %s with a 400 rather than route it as /orders',
+    async (target) => {
+      const before = invocations;
+      const body = JSON.stringify(validOrder);
+      const res = await rawRequest(
+        gateway.url,
+        `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+          `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '')).toEqual({ message: 'Bad Request' });
+      expect(invocations).toBe(before);
+    },
+  );
+
   it('passes headers and query parameters named after Object.prototype members as data', async () => {
     const before = Object.getOwnPropertyNames(Object.prototype).sort();
     const names = ['__proto__', 'constructor', 'prototype', 'toString'];
