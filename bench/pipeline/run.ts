@@ -3,10 +3,10 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { runOnLocalCloud } from '../../lab/local-run';
 import type { CloudUsage, LocalCloud } from '../../local/cloud';
 import { startDynamoDb } from '../../local/dynamodb';
 import type { ThreadStats } from '../../local/thread-stats';
-import { runOnLocalCloud } from '../../services/report/src/local-run';
 import {
   createDocumentClient,
   createDynamoDbClient,

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main as demo } from '../../services/report/src/cli/demo';
+import { main as demo } from '../../lab/demo/cli';
 import type { Report } from '../../services/report/src/domain/report';
 
 /**

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main as experiment } from '../../services/report/src/cli/experiment';
-import type { KeyResult, SweepResult } from '../../services/report/src/experiments';
-import { runOnLocalCloud } from '../../services/report/src/local-run';
+import { main as experiment } from '../../lab/experiments/cli';
+import type { KeyResult, SweepResult } from '../../lab/experiments/experiments';
+import { runOnLocalCloud } from '../../lab/local-run';
 
 /** `npm run experiment` on real in-process local clouds, at a small size. */
 describe('npm run experiment', () => {

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
+import { runLoad } from '../../lab/loadgen/run-load';
 import { type LocalCloud, skipVisibilityWhenIdle, startLocalCloud } from '../../local/cloud';
-import { runLoad } from '../../services/loadgen/src/run-load';
 import type { ReportData } from '../../services/report/src/domain/report';
 import { generateReport } from '../../services/report/src/generate';
 import {

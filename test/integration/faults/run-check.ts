@@ -1,10 +1,10 @@
+import { runViolations } from '../../../lab/soak/check';
 import { skipVisibilityWhenIdle } from '../../../local/cloud';
 import { queueDepth } from '../../../services/report/src/adapters/queues';
 import type { ReportData } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { SK_PREFIX } from '../../../shared/src/ledger';
-import { runViolations } from '../../soak/check';
 import {
   type Json,
   ledgerRecords,
@@ -19,7 +19,7 @@ import type { Target } from '../support/target';
  * What every fault scenario ends with: wait until each accepted order of the run is settled on
  * both queues (applied, or finally failed into the DLQ), skipping visibility timeouts on the
  * clock where the target has one, then check the run against the client's own list of accepted
- * orders (test/soak/check.ts) through the ledger and the report's own metrics.
+ * orders (lab/soak/check.ts) through the ledger and the report's own metrics.
  */
 
 /** Effects, failures and deliveries of one run on one queue. */

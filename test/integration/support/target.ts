@@ -2,6 +2,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { apiFromStack } from '../../../lab/loadgen/adapters/stack-api';
 import {
   applyOverrides,
   deployPipeline,
@@ -10,7 +11,6 @@ import {
   localSqsClient,
   startLocalCloud,
 } from '../../../local/cloud';
-import { apiFromStack } from '../../../services/loadgen/src/adapters/stack-api';
 import {
   createDynamoDbClient,
   createSqsClient,

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseLoadArgs, progressPrinter } from '../../../services/loadgen/src/cli';
-import { UsageError } from '../../../shared/src/cli/args';
+import { parseLoadArgs, progressPrinter } from '../../../../lab/loadgen/cli';
+import { UsageError } from '../../../../shared/src/cli/args';
 
 const run = promisify(execFile);
-const ROOT = resolve(__dirname, '../../..');
+const ROOT = resolve(__dirname, '../../../..');
 
 describe('parseLoadArgs', () => {
   it('reads the flags and applies defaults', () => {
@@ -74,13 +74,7 @@ describe('npm run load (process)', () => {
   it('exits 2 with one line for a bad flag', async () => {
     const err = await run(
       resolve(ROOT, 'node_modules/.bin/tsx'),
-      [
-        resolve(ROOT, 'services/loadgen/src/cli.ts'),
-        '--api',
-        'http://127.0.0.1:1',
-        '--customers',
-        'x',
-      ],
+      [resolve(ROOT, 'lab/loadgen/cli.ts'), '--api', 'http://127.0.0.1:1', '--customers', 'x'],
       { cwd: ROOT },
     ).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FAULT_PRESETS, type FaultPreset } from '../../../../local/sqs/faults';
+import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import {
   type CommandSpec,
   choiceOption,
@@ -10,22 +10,22 @@ import {
   parseCommandLine,
   runMain,
   UsageError,
-} from '../../../../shared/src/cli/args';
-import { freshSeed } from '../../../../shared/src/random';
-import {
-  pointLabel,
-  renderKeyTable,
-  renderSweepHtml,
-  renderSweepTable,
-  sweepExplanation,
-} from '../domain/render-experiments';
+} from '../../shared/src/cli/args';
+import { freshSeed } from '../../shared/src/random';
 import {
   DEFAULT_SERVICE_MS,
   type RunOnCloud,
   runIdempotencyKeyExperiment,
   runSweep,
   sweepGrid,
-} from '../experiments';
+} from './experiments';
+import {
+  pointLabel,
+  renderKeyTable,
+  renderSweepHtml,
+  renderSweepTable,
+  sweepExplanation,
+} from './render';
 
 const common = {
   orders: { type: 'string', value: '<n>', description: 'orders per run' },

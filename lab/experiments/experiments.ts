@@ -1,9 +1,9 @@
-import { ENV } from '../../../shared/src/config/function-env';
-import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
-import { sendAnswerLost } from '../../producer/src/domain/faults';
-import type { QueueMetrics } from './domain/metrics';
-import type { Report } from './domain/report';
-import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from './local-run';
+import { sendAnswerLost } from '../../services/producer/src/domain/faults';
+import type { QueueMetrics } from '../../services/report/src/domain/metrics';
+import type { Report } from '../../services/report/src/domain/report';
+import { ENV } from '../../shared/src/config/function-env';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 
 /**
  * The experiments a user runs to see what shapes the difference between the queues: a sweep

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { backoffMs, isRetryableStatus, planLoad } from '../../../services/loadgen/src/domain/plan';
-import { CustomerScheduler, slotTime } from '../../../services/loadgen/src/domain/schedule';
-import { orderIdSchema, validateOrder } from '../../../shared/src/order';
+import { backoffMs, isRetryableStatus, planLoad } from '../../../../lab/loadgen/domain/plan';
+import { CustomerScheduler, slotTime } from '../../../../lab/loadgen/domain/schedule';
+import { orderIdSchema, validateOrder } from '../../../../shared/src/order';
 
 const SEED = 99;
 console.log(`fast-check seed ${SEED}`);

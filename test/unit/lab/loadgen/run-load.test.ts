@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runLoad } from '../../../services/loadgen/src/run-load';
+import { runLoad } from '../../../../lab/loadgen/run-load';
 
 interface Seen {
   key: string;

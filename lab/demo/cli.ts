@@ -1,15 +1,15 @@
 import { join } from 'node:path';
+import { renderTable } from '../../services/report/src/domain/render-text';
+import { writeReportFiles } from '../../services/report/src/generate';
 import {
   type CommandSpec,
   intOption,
   numberOption,
   parseCommandLine,
   runMain,
-} from '../../../../shared/src/cli/args';
-import { ENV } from '../../../../shared/src/config/function-env';
-import { freshSeed } from '../../../../shared/src/random';
-import { renderTable } from '../domain/render-text';
-import { writeReportFiles } from '../generate';
+} from '../../shared/src/cli/args';
+import { ENV } from '../../shared/src/config/function-env';
+import { freshSeed } from '../../shared/src/random';
 import { runOnLocalCloud } from '../local-run';
 
 export const DEMO_SPEC: CommandSpec = {

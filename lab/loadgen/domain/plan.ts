@@ -1,5 +1,5 @@
-import type { OrderInput } from '../../../../shared/src/order';
-import { createRng, hash32, keyedUniform } from '../../../../shared/src/random';
+import type { OrderInput } from '../../../shared/src/order';
+import { createRng, hash32, keyedUniform } from '../../../shared/src/random';
 
 /**
  * What a load run sends, decided by the seed alone: the same seed and sizes give the same orders,

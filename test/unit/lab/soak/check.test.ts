@@ -1,7 +1,7 @@
-import { buildReport } from '../../../services/report/src/domain/report';
-import { pipelineConfig } from '../../../shared/src/config/pipeline';
-import { runViolations } from '../../soak/check';
-import { LedgerBuilder } from '../report/ledger-fixture';
+import { runViolations } from '../../../../lab/soak/check';
+import { buildReport } from '../../../../services/report/src/domain/report';
+import { pipelineConfig } from '../../../../shared/src/config/pipeline';
+import { LedgerBuilder } from '../../report/ledger-fixture';
 
 /** Two customers, each order delivered and applied once on both queues, in sequence. */
 function cleanRun(): LedgerBuilder {

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import { renderTable } from '../../services/report/src/domain/render-text';
 import { writeReportFiles } from '../../services/report/src/generate';
-import { runOnLocalCloud } from '../../services/report/src/local-run';
 import {
   type CommandSpec,
   choiceOption,
@@ -13,6 +12,7 @@ import {
 } from '../../shared/src/cli/args';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
+import { runOnLocalCloud } from '../local-run';
 import { runViolations } from './check';
 
 export const SOAK_SPEC: CommandSpec = {

@@ -5,9 +5,9 @@ import {
   parseCommandLine,
   runMain,
   UsageError,
-} from '../../../shared/src/cli/args';
-import { runIdSchema } from '../../../shared/src/order';
-import { freshSeed } from '../../../shared/src/random';
+} from '../../shared/src/cli/args';
+import { runIdSchema } from '../../shared/src/order';
+import { freshSeed } from '../../shared/src/random';
 import { apiFromStack } from './adapters/stack-api';
 import { defaultRunId, type LoadOptions, type LoadProgress, runLoad } from './run-load';
 

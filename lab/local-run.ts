@@ -3,20 +3,20 @@ import {
   type LocalCloudOptions,
   skipVisibilityWhenIdle,
   startLocalCloud,
-} from '../../../local/cloud';
+} from '../local/cloud';
+import { countRunItems } from '../services/report/src/adapters/ledger-reader';
+import { queueDepth } from '../services/report/src/adapters/queues';
+import { type DrainSnapshot, waitForDrain } from '../services/report/src/domain/drain';
+import type { RunLedger } from '../services/report/src/domain/metrics';
+import type { ReportData } from '../services/report/src/domain/report';
+import { generateReport } from '../services/report/src/generate';
 import {
   createDocumentClient,
   createSqsClient,
   LOCAL_CREDENTIALS,
-} from '../../../shared/src/aws-clients';
-import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
-import { type LoadProgress, type LoadSummary, runLoad } from '../../loadgen/src/run-load';
-import { countRunItems } from './adapters/ledger-reader';
-import { queueDepth } from './adapters/queues';
-import { type DrainSnapshot, waitForDrain } from './domain/drain';
-import type { RunLedger } from './domain/metrics';
-import type { ReportData } from './domain/report';
-import { generateReport } from './generate';
+} from '../shared/src/aws-clients';
+import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
+import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
 
 /**
  * One run on a local cloud started in this process: start it, send the load, wait for both

@@ -1,4 +1,4 @@
-import { main } from '../../soak/run';
+import { main } from '../../../../lab/soak/run';
 
 describe('npm run soak', () => {
   it('rejects a bad flag before starting anything', async () => {

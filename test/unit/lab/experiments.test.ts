@@ -1,11 +1,4 @@
-import { main as experimentMain, intList } from '../../../services/report/src/cli/experiment';
-import type { RunLedger } from '../../../services/report/src/domain/metrics';
-import {
-  renderKeyTable,
-  renderSweepHtml,
-  renderSweepTable,
-} from '../../../services/report/src/domain/render-experiments';
-import { buildReport } from '../../../services/report/src/domain/report';
+import { main as experimentMain, intList } from '../../../lab/experiments/cli';
 import {
   DEFAULT_SERVICE_MS,
   idempotencyKeyEnv,
@@ -16,11 +9,11 @@ import {
   runSweep,
   serviceTimeEnv,
   sweepGrid,
-} from '../../../services/report/src/experiments';
-import {
-  consumptionFromLedger,
-  type LocalRunOptions,
-} from '../../../services/report/src/local-run';
+} from '../../../lab/experiments/experiments';
+import { renderKeyTable, renderSweepHtml, renderSweepTable } from '../../../lab/experiments/render';
+import { consumptionFromLedger, type LocalRunOptions } from '../../../lab/local-run';
+import type { RunLedger } from '../../../services/report/src/domain/metrics';
+import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 describe('experiment plumbing', () => {

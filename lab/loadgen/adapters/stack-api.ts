@@ -1,7 +1,7 @@
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CliError } from '../../../../shared/src/cli/args';
-import { readStackOutputs, requireOutput } from '../../../../shared/src/stack-outputs';
+import { CliError } from '../../../shared/src/cli/args';
+import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
 
 /** The deployed API's url and key value, found from the stack's outputs. */
 export async function apiFromStack(

@@ -1,4 +1,4 @@
-import type { OrderInput } from '../../../../shared/src/order';
+import type { OrderInput } from '../../../shared/src/order';
 
 /** One POST /orders, as the HTTP contract defines it. Network failures come back as status 0. */
 export interface PostResult {

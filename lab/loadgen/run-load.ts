@@ -1,4 +1,4 @@
-import { createRng, freshSeed, hash32 } from '../../../shared/src/random';
+import { createRng, freshSeed, hash32 } from '../../shared/src/random';
 import { OrdersApi, type PostResult } from './adapters/orders-api';
 import {
   backoffMs,

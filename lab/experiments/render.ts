@@ -1,5 +1,5 @@
-import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
-import type { KeyResult, PointMetrics, SweepResult } from '../experiments';
+import { QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import type { KeyResult, PointMetrics, SweepResult } from './experiments';
 
 /** Tables and charts of the experiments: pure functions of their results. */
 

@@ -1,0 +1,89 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+/**
+ * The code's layers and which others each may import. Dependencies point one way: shared/ at
+ * the bottom; services/ (the Lambda code and the report library) and the two places the pipeline
+ * runs, infra/ (AWS) and local/ (the local cloud), on top of it and blind to each other; lab/
+ * (demo, experiments, soak, load generator) on top of everything it drives. What runs on AWS
+ * therefore never contains a line of the local cloud or the lab.
+ */
+export const LAYERS: Readonly<Record<string, readonly string[]>> = {
+  shared: ['shared'],
+  services: ['services', 'shared'],
+  infra: ['infra', 'shared'],
+  local: ['local', 'shared'],
+  lab: ['lab', 'services', 'local', 'shared'],
+};
+
+export interface SourceFile {
+  /** Path from the repository root, `/`-separated. */
+  path: string;
+  source: string;
+}
+
+export interface LayerViolation {
+  file: string;
+  specifier: string;
+  /** The layer the import reaches into (or `outside` for a path out of every layer). */
+  reaches: string;
+}
+
+// Static imports and re-exports (`from '...'`), side-effect imports, dynamic import() and
+// require(), and jest.mock(): every way a module can pull another one in.
+const SPECIFIER =
+  /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*|\bjest\.mock\s*\(\s*)['"`]([^'"`]+)['"`]/g;
+
+/** Every module specifier the source names, package or path. */
+export function importSpecifiers(source: string): string[] {
+  return [...source.matchAll(SPECIFIER)].map((m) => m[1]!);
+}
+
+function layerOf(path: string): string {
+  return path.split('/')[0] ?? '';
+}
+
+/**
+ * Imports that leave what their file's layer may import. Package imports (no leading `.` or
+ * `/`) are not layers and always pass; a relative path is resolved against the importing file.
+ */
+export function layerViolations(
+  files: readonly SourceFile[],
+  layers: Readonly<Record<string, readonly string[]>> = LAYERS,
+): LayerViolation[] {
+  const violations: LayerViolation[] = [];
+  for (const file of files) {
+    const allowed = layers[layerOf(file.path)];
+    if (!allowed) continue;
+    for (const specifier of importSpecifiers(file.source)) {
+      if (!specifier.startsWith('.') && !specifier.startsWith('/')) continue;
+      const target = specifier.startsWith('/')
+        ? specifier
+        : join(dirname(file.path), specifier).split(sep).join('/');
+      const reaches =
+        target.startsWith('..') || target.startsWith('/') ? 'outside' : layerOf(target);
+      if (!allowed.includes(reaches)) violations.push({ file: file.path, specifier, reaches });
+    }
+  }
+  return violations;
+}
+
+/** The TypeScript sources of the given layers, read from the repository at `root`. */
+export function readLayerSources(root: string, layers: readonly string[]): SourceFile[] {
+  const files: SourceFile[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules') continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/\.(ts|js|mjs|cjs)$/.test(entry.name)) {
+        files.push({
+          path: relative(root, full).split(sep).join('/'),
+          source: readFileSync(full, 'utf8'),
+        });
+      }
+    }
+  };
+  for (const layer of layers) walk(resolve(root, layer));
+  return files;
+}
