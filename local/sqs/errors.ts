@@ -95,6 +95,18 @@ export const errors = {
       `Batch requests cannot be longer than 1048576 bytes. You have sent ${size} bytes.`,
       'AWS.SimpleQueueService.BatchRequestTooLong',
     ),
+  /**
+   * A body over what the emulator reads (before parsing, so the action is unknown): the model's
+   * error for an oversized request, with 413 (the model says 400; ours, so the client can tell a
+   * body it should never send from a batch that is a little too large).
+   */
+  requestTooLong: (size: number, limit: number) =>
+    new SqsError(
+      'BatchRequestTooLong',
+      `Request bodies cannot be longer than ${limit} bytes here (the largest valid SQS request is a 1048576-byte batch). You have sent ${size} bytes.`,
+      'AWS.SimpleQueueService.BatchRequestTooLong',
+      413,
+    ),
   invalidAction: (action: string) =>
     new SqsError('InvalidAction', `The action ${action} is not valid for this endpoint.`),
   unknownOperation: () =>

@@ -209,15 +209,28 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     let tooLarge = false;
     // Answered as soon as the body is known to be too large, and the connection closed: reading
     // the rest would only let the client hold the connection and its buffers.
+    // In the protocol the client spoke (its X-Amz-Target says JSON; a Query client reads XML),
+    // with the model's error for an oversized request; the action is in the unread body, so the
+    // message names only the size.
     const refuse = (bytes: number) => {
       tooLarge = true;
       chunks.length = 0;
-      const e = errors.batchTooLong(bytes);
-      send(res, 413, jsonError(e), {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amzn-query-error': `${e.queryCode};Sender`,
-        connection: 'close',
-      });
+      const e = errors.requestTooLong(bytes, MAX_REQUEST_BYTES);
+      const requestId = randomUUID();
+      if (typeof req.headers['x-amz-target'] === 'string') {
+        send(res, e.status, jsonError(e), {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': requestId,
+          'x-amzn-query-error': `${e.queryCode};${e.fault}`,
+          connection: 'close',
+        });
+      } else {
+        send(res, e.status, queryError(e, requestId), {
+          'content-type': 'text/xml',
+          'x-amzn-requestid': requestId,
+          connection: 'close',
+        });
+      }
     };
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > MAX_REQUEST_BYTES) {

@@ -6,6 +6,7 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
+import { rawRequest } from '../integration/support/raw-http';
 import { type Harness, startEmulator } from './helpers';
 
 describe('AWS errors and limits', () => {
@@ -94,6 +95,39 @@ describe('AWS errors and limits', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'BatchRequestTooLong' });
+  });
+
+  it('answers a body over what it reads in the protocol the client spoke', async () => {
+    // Prepare: a SendMessage (not a batch) that declares 5 MiB, as a Query form and as AWS
+    // JSON. The answer comes before the body, so none is sent.
+    const head = (extra: string) =>
+      `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Content-Length: ${5 * 1024 * 1024}\r\n\r\n`;
+
+    // Act
+    const query = await rawRequest(
+      h.url,
+      head('Content-Type: application/x-www-form-urlencoded\r\n'),
+    );
+    const json = await rawRequest(
+      h.url,
+      head('Content-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.SendMessage\r\n'),
+    );
+
+    // Assess: XML for the Query client (the AWS CLI parses nothing else), JSON for the JSON one;
+    // the message names the size, not a batch.
+    expect(query?.status).toBe(413);
+    expect(query?.headers['content-type']).toBe('text/xml');
+    expect(query?.body).toMatch(
+      /<Code>AWS\.SimpleQueueService\.BatchRequestTooLong<\/Code>.*<Message>Request bodies cannot be longer than 4194304 bytes/s,
+    );
+    expect(json?.status).toBe(413);
+    expect(json?.headers['x-amzn-query-error']).toBe(
+      'AWS.SimpleQueueService.BatchRequestTooLong;Sender',
+    );
+    expect(JSON.parse(json?.body ?? '{}')).toEqual({
+      __type: 'com.amazonaws.sqs#BatchRequestTooLong',
+      message: expect.stringMatching(/^Request bodies cannot be longer than 4194304 bytes/),
+    });
   });
 
   it('validates receive parameters and queue attributes against AWS ranges', async () => {
