@@ -1,10 +1,10 @@
+import { createHash } from 'node:crypto';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ListQueueTagsCommand,
   type QueueAttributeName,
   ReceiveMessageCommand,
-  SendMessageCommand,
   SetQueueAttributesCommand,
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
@@ -186,14 +186,58 @@ describe('names from requests never become object paths', () => {
     expect(h.emulator.faults()).toMatchObject({ duplicateRate: 0, reorderRate: 0 });
   });
 
-  it('answers a message sent with those names on the SDK with matching digests', async () => {
-    const sent = await h.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: 'sdk',
-        MessageAttributes: { toString: { DataType: 'String', StringValue: 'v' } },
-      }),
+  it('digests message attributes with those names as AWS does, each one counted', async () => {
+    // Prepare: every hostile name as a String attribute, sent as raw JSON (an object literal
+    // cannot carry `__proto__` as a key), and the digest AWS documents, computed here.
+    const own = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'digests' }))).QueueUrl!;
+    const attributes = NAMES.map((n) => [n, `v-${n}`] as const);
+    const body = `{"QueueUrl":${JSON.stringify(own)},"MessageBody":"digest","MessageAttributes":{${attributes
+      .map(([n, v]) => `${JSON.stringify(n)}:{"DataType":"String","StringValue":"${v}"}`)
+      .join(',')}}}`;
+    const expected = awsAttributeDigest(attributes);
+    // What a map that lost `__proto__` would answer: the test can tell the two apart.
+    expect(awsAttributeDigest(attributes.filter(([n]) => n !== '__proto__'))).not.toBe(expected);
+
+    // Act
+    const sent = await fetch(h.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'AmazonSQS.SendMessage',
+      },
+      body,
+    });
+    const received = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: own, MessageAttributeNames: ['All'] }),
     );
-    expect(sent.MD5OfMessageAttributes).toMatch(/^[0-9a-f]{32}$/);
+
+    // Assess
+    expect(sent.status).toBe(200);
+    expect(((await sent.json()) as { MD5OfMessageAttributes: string }).MD5OfMessageAttributes).toBe(
+      expected,
+    );
+    expect(received.Messages?.[0]?.MD5OfMessageAttributes).toBe(expected);
   });
 });
+
+/**
+ * MD5OfMessageAttributes as the SQS developer guide describes it, written here apart from the
+ * emulator's: attributes sorted by name; for each, the name, the data type, transport type 1
+ * (string), the value, each string preceded by its length as 4 big-endian bytes.
+ */
+function awsAttributeDigest(attributes: ReadonlyArray<readonly [string, string]>): string {
+  const parts: Buffer[] = [];
+  const field = (text: string) => {
+    const bytes = Buffer.from(text, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    parts.push(length, bytes);
+  };
+  for (const [name, value] of [...attributes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    field(name);
+    field('String');
+    parts.push(Buffer.from([1]));
+    field(value);
+  }
+  return createHash('md5').update(Buffer.concat(parts)).digest('hex');
+}
