@@ -49,6 +49,8 @@ const SCRIPT = `
   var COUNTERS = ['applied', 'outOfOrder', 'suppressed', 'retries', 'failures'];
   var CAUGHT_SHOWN = 12;
   var runId = null;
+  // The server's bound per track, from the snapshot: the page keeps no more cells than it.
+  var pointsPerCustomer = Infinity;
   var tracks = { fifo: new Map(), standard: new Map() };
 
   function el(tag, cls, text) {
@@ -58,6 +60,10 @@ const SCRIPT = `
     return e;
   }
   function lane(q) { return document.querySelector('.lane[data-queue="' + q + '"]'); }
+  // Ids often share a prefix (customer-with-a-long-name-1, -2): a narrow row keeps both ends.
+  function shortId(id) {
+    return id.length <= 16 ? id : id.slice(0, 5) + '\u2026' + id.slice(-10);
+  }
   function fmt(ms) { return ms === null || ms === undefined ? '\\u2013' : ms + ' ms'; }
 
   function setCounters(q, counters, latency) {
@@ -83,7 +89,7 @@ const SCRIPT = `
     if (empty) empty.remove();
     var div = el('div', 'track');
     div.setAttribute('data-customer', customerId);
-    var who = el('span', 'who', customerId);
+    var who = el('span', 'who', shortId(customerId));
     who.title = customerId;
     var lateLabel = el('small', 'late-count');
     who.appendChild(document.createTextNode(' '));
@@ -102,6 +108,12 @@ const SCRIPT = `
     return row;
   }
 
+  function setLate(row, late) {
+    row.late = late;
+    row.lateLabel.textContent = late > 0 ? late + ' late' : '';
+    if (late > 0) row.div.setAttribute('data-late', String(late));
+  }
+
   function addPoint(q, customerId, sequence, late, fresh) {
     var row = trackRow(q, customerId);
     var cell = el('i', late ? 'cell late' : 'cell');
@@ -109,11 +121,9 @@ const SCRIPT = `
     cell.title = customerId + ' #' + sequence + (late ? ': applied after a higher sequence' : '');
     if (!fresh) cell.style.animation = 'none';
     row.cells.appendChild(cell);
-    if (late) {
-      row.late++;
-      row.lateLabel.textContent = row.late + ' late';
-      row.div.setAttribute('data-late', String(row.late));
-    }
+    // The oldest cell goes, as on the server: the late count keeps the dropped ones.
+    while (row.cells.children.length > pointsPerCustomer) row.cells.removeChild(row.cells.firstChild);
+    return row;
   }
 
   function addCaught(q, copy, fresh) {
@@ -136,8 +146,15 @@ const SCRIPT = `
     root.querySelector('.caught').replaceChildren(el('li', 'empty', 'no copy caught yet'));
   }
 
+  function setHidden(q, count, atLeast) {
+    lane(q).querySelector('[data-hidden]').textContent = count > 0
+      ? (atLeast ? 'at least ' : '') + count + ' more customers not drawn'
+      : '';
+  }
+
   function onSnapshot(s) {
     runId = s.runId;
+    pointsPerCustomer = Number(s.pointsPerCustomer) > 0 ? Number(s.pointsPerCustomer) : Infinity;
     document.getElementById('run').textContent = runId === null
       ? 'waiting for the first order to be applied'
       : 'run ' + runId;
@@ -146,10 +163,11 @@ const SCRIPT = `
       clearLane(q);
       setCounters(q, v.counters, v.latency);
       v.customers.forEach(function (t) {
+        var row = trackRow(q, t.customerId);
         t.points.forEach(function (p) { addPoint(q, t.customerId, p[0], p[1] === 1, false); });
+        setLate(row, Number(t.late) || 0);
       });
-      var hidden = lane(q).querySelector('[data-hidden]');
-      hidden.textContent = v.hiddenCustomers > 0 ? v.hiddenCustomers + ' more customers not drawn' : '';
+      setHidden(q, v.hiddenCustomers, v.hiddenAtLeast);
       v.caught.forEach(function (c) { addCaught(q, c, false); });
     });
   }
@@ -159,22 +177,35 @@ const SCRIPT = `
     QUEUES.forEach(function (q) {
       var v = d.queues[q];
       setCounters(q, v.counters, v.latency);
-      v.applies.forEach(function (a) { addPoint(q, a[0], a[1], a[2] === 1, true); });
+      v.applies.forEach(function (a) {
+        var row = addPoint(q, a[0], a[1], a[2] === 1, true);
+        if (a[2] === 1) setLate(row, row.late + 1);
+      });
       v.caught.forEach(function (c) { addCaught(q, c, true); });
+      setHidden(q, v.hiddenCustomers, v.hiddenAtLeast);
     });
   }
 
   var conn = document.getElementById('conn');
   var source = new EventSource(document.body.getAttribute('data-events'));
-  source.addEventListener('open', function () {
-    conn.setAttribute('data-state', 'open');
-    conn.textContent = 'live';
-  });
+  // The server ends a stream it has no room for after a busy event; the browser then retries.
+  var busy = false;
   source.addEventListener('error', function () {
     conn.setAttribute('data-state', 'closed');
-    conn.textContent = 'disconnected, retrying';
+    conn.textContent = busy ? 'too many live pages open; trying again' : 'disconnected, retrying';
   });
-  source.addEventListener('snapshot', function (e) { onSnapshot(JSON.parse(e.data)); });
+  source.addEventListener('busy', function () {
+    busy = true;
+    conn.setAttribute('data-state', 'closed');
+    conn.textContent = 'too many live pages open; trying again';
+  });
+  // Live once the snapshot came: a busy stream opens too, and is not live.
+  source.addEventListener('snapshot', function (e) {
+    busy = false;
+    conn.setAttribute('data-state', 'open');
+    conn.textContent = 'live';
+    onSnapshot(JSON.parse(e.data));
+  });
   source.addEventListener('delta', function (e) { onDelta(JSON.parse(e.data)); });
 })();
 `;
@@ -220,7 +251,7 @@ export function livePageHtml(nonce: string, eventsPath: string): string {
 <li><span class="swatch fifo"></span>FIFO: an order applied in sequence</li>
 <li><span class="swatch standard"></span>standard: an order applied in sequence</li>
 <li><span class="swatch late"></span>late apply: after a higher sequence of the same customer</li>
-<li><span class="swatch caught"></span>a copy caught by the idempotency record (its effect did not run again)</li>
+<li><span class="swatch caught"></span>a copy caught by idempotency (the record, or the effect's conditional write): its effect did not run again</li>
 <li><span class="swatch ok"></span>stream connected</li>
 </ul></header>
 <main class="lanes">${laneHtml('fifo', 'FIFO')}${laneHtml('standard', 'standard')}</main>

@@ -22,13 +22,19 @@ const EVENTS_PATH = `${LIVE_PATH}/events`;
 const STATE_PATH = `${LIVE_PATH}/state`;
 
 export interface LiveViewOptions {
-  /** Most event streams open at once; more are answered 503. Default 16. */
+  /** Most event streams open at once; another is told `busy` and retries later. Default 16. */
   maxClients?: number;
   /** How often changes are pushed, ms. Default 200. */
   flushMs?: number;
   /** Comment line keeping idle streams open through proxies and idle timeouts, ms. Default 15 s. */
   heartbeatMs?: number;
-  limits?: LiveLimits;
+  /**
+   * Bytes a stream may hold unsent beyond its latest snapshot before it is cut (default 1 MiB):
+   * a page that stops reading then costs at most this, and when it reads again it reconnects to
+   * a fresh snapshot instead of catching up on stale deltas.
+   */
+  maxBufferedBytes?: number;
+  limits?: Partial<LiveLimits>;
 }
 
 export interface LiveView {
@@ -36,6 +42,10 @@ export interface LiveView {
   /** Feeds one line a function wrote; true when it was a pipeline metric line. */
   ingest(line: string): boolean;
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Pushes the pending changes now (the timer does it every flushMs). */
+  flush(): void;
+  /** Event streams open now. */
+  streams(): number;
   /** Ends every stream and stops the timers. */
   close(): void;
 }
@@ -49,26 +59,61 @@ const BASE_HEADERS = {
   'x-frame-options': 'DENY',
 } as const;
 
+const STREAM_HEADERS = {
+  ...BASE_HEADERS,
+  'content-type': 'text/event-stream; charset=utf-8',
+  connection: 'keep-alive',
+} as const;
+
+/** The browser reconnects this long after a stream drops, and gets a fresh snapshot. */
+const RETRY_MS = 2000;
+/** A page told the server is busy waits longer before it tries again. */
+const BUSY_RETRY_MS = 5000;
+
 export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const state = new LiveState(options.limits);
   const maxClients = options.maxClients ?? 16;
-  const clients = new Set<ServerResponse>();
+  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  /** Each open stream and the unsent bytes it may hold before it is cut. */
+  const clients = new Map<ServerResponse, { allowance: number }>();
 
-  const send = (res: ServerResponse, event: string, data: unknown) => {
+  const drop = (res: ServerResponse) => {
+    clients.delete(res);
+    // Destroy, not end: ending would queue behind the bytes the reader is not taking.
+    res.destroy();
+  };
+  const write = (res: ServerResponse, chunk: string, snapshot = false) => {
+    const client = clients.get(res);
+    if (!client) return;
+    // What is still unsent from earlier writes is what the reader did not take (checked before
+    // this write: the response holds a fresh write back until the next tick anyway).
+    if (res.writableLength === 0) client.allowance = maxBuffered;
+    if (res.writableLength > client.allowance) {
+      drop(res);
+      return;
+    }
+    // A snapshot can be larger than the bound (2 queues x 200 customers x 500 points), and it
+    // is what the page needs: it may sit unsent on top of the bound, not on top of a backlog.
+    if (snapshot) client.allowance = Buffer.byteLength(chunk) + maxBuffered;
+    res.write(chunk);
+  };
+  const message = (event: string, data: unknown) =>
     // JSON.stringify never emits a raw newline, so one `data:` line holds the whole message.
-    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
+    `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
   const broadcast = (event: string, data: unknown) => {
-    for (const res of clients) send(res, event, data);
+    if (clients.size === 0) return;
+    const chunk = message(event, data);
+    for (const res of [...clients.keys()]) write(res, chunk, event === 'snapshot');
+  };
+  const flushNow = () => {
+    const delta = state.takeDelta();
+    if (delta) broadcast('delta', delta);
   };
 
-  const flush = setInterval(() => {
-    const delta = state.takeDelta();
-    if (delta && clients.size > 0) broadcast('delta', delta);
-  }, options.flushMs ?? 200);
+  const flush = setInterval(flushNow, options.flushMs ?? 200);
   flush.unref();
   const heartbeat = setInterval(() => {
-    for (const res of clients) res.write(': keep-alive\n\n');
+    for (const res of [...clients.keys()]) write(res, ': keep-alive\n\n');
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
 
@@ -84,24 +129,24 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
 
   const openStream = (req: IncomingMessage, res: ServerResponse) => {
     if (clients.size >= maxClients) {
-      answer(res, 503, 'text/plain; charset=utf-8', 'too many live streams open\n', {
-        'retry-after': '5',
-      });
+      // EventSource gives up for good on any answer but 200 text/event-stream: a 503 would
+      // leave the page saying "retrying" forever. A short stream that says why, with a retry
+      // delay, makes it try again on its own.
+      res.writeHead(200, STREAM_HEADERS);
+      res.end(`retry: ${BUSY_RETRY_MS}\n\n${message('busy', { maxStreams: maxClients })}`);
       return;
     }
-    res.writeHead(200, {
-      ...BASE_HEADERS,
-      'content-type': 'text/event-stream; charset=utf-8',
-      connection: 'keep-alive',
-    });
-    // The browser reconnects after 2 s when the stream drops, and gets a fresh snapshot.
-    res.write('retry: 2000\n\n');
-    send(res, 'snapshot', state.snapshot());
-    clients.add(res);
-    const drop = () => clients.delete(res);
-    req.on('close', drop);
-    res.on('close', drop);
-    res.on('error', drop);
+    // Whatever is pending goes to the streams already open first: the snapshot below already
+    // holds those applies, and a delta after it would draw them twice on this page.
+    flushNow();
+    res.writeHead(200, STREAM_HEADERS);
+    clients.set(res, { allowance: maxBuffered });
+    write(res, `retry: ${RETRY_MS}\n\n`);
+    write(res, message('snapshot', state.snapshot()), true);
+    const forget = () => clients.delete(res);
+    req.on('close', forget);
+    res.on('close', forget);
+    res.on('error', forget);
   };
 
   return {
@@ -116,6 +161,8 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       }
       return true;
     },
+    flush: flushNow,
+    streams: () => clients.size,
     handle(req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         req.resume();
@@ -153,7 +200,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     close() {
       clearInterval(flush);
       clearInterval(heartbeat);
-      for (const res of clients) res.end();
+      for (const res of clients.keys()) res.end();
       clients.clear();
     },
   };

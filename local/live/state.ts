@@ -7,8 +7,9 @@ import type { MetricLine } from './emf';
  * from the metric values (the numbers CloudWatch would graph), a latency distribution, one
  * sequence track per customer from the lines' order events, and the copies idempotency caught.
  * It follows one run at a time: the newest run id seen; lines of earlier runs are left out.
- * Memory is bounded whatever the load: tracks keep their latest points, customers and caught
- * copies are capped, latency goes into fixed logarithmic buckets.
+ * Memory is bounded whatever the load: tracks keep their latest points; drawn customers, hidden
+ * customer ids, caught copies and remembered run ids are capped; latency goes into fixed
+ * logarithmic buckets.
  */
 
 export interface QueueCounters {
@@ -61,12 +62,19 @@ export interface QueueView {
   customers: CustomerTrack[];
   /** Customers beyond the cap: counted, not drawn. */
   hiddenCustomers: number;
+  /**
+   * True once so many customers were hidden that counting them exactly would cost memory per
+   * customer: `hiddenCustomers` is then a lower bound.
+   */
+  hiddenAtLeast: boolean;
   /** Newest last. */
   caught: CaughtCopy[];
 }
 
 export interface LiveSnapshot {
   runId: string | null;
+  /** Points the server keeps per track: the page keeps no more, so it matches a fresh snapshot. */
+  pointsPerCustomer: number;
   queues: Record<QueueKind, QueueView>;
 }
 
@@ -81,6 +89,8 @@ export interface LiveDelta {
       /** [customerId, sequence, late] in apply order. */
       applies: Array<[string, number, 0 | 1]>;
       caught: CaughtCopy[];
+      hiddenCustomers: number;
+      hiddenAtLeast: boolean;
     }
   >;
 }
@@ -89,9 +99,19 @@ export interface LiveLimits {
   pointsPerCustomer: number;
   customers: number;
   caught: number;
+  /** Hidden customer ids remembered (to count each once); past it the count is a lower bound. */
+  hiddenIds: number;
+  /** Run ids remembered (to leave out late lines of an earlier run); the oldest are forgotten. */
+  runs: number;
 }
 
-export const DEFAULT_LIMITS: LiveLimits = { pointsPerCustomer: 500, customers: 200, caught: 50 };
+export const DEFAULT_LIMITS: LiveLimits = {
+  pointsPerCustomer: 500,
+  customers: 200,
+  caught: 50,
+  hiddenIds: 10_000,
+  runs: 256,
+};
 
 /** 2^(1/8): each latency bucket is about 9% wider than the one below. */
 const BUCKET_BASE = 2 ** (1 / 8);
@@ -142,6 +162,7 @@ class QueueState {
   readonly latency = new LatencyHistogram();
   readonly tracks = new Map<string, CustomerTrack>();
   hiddenCustomers = 0;
+  hiddenAtLeast = false;
   private readonly hidden = new Set<string>();
   caught: CaughtCopy[] = [];
   pendingApplies: Array<[string, number, 0 | 1]> = [];
@@ -153,9 +174,15 @@ class QueueState {
     let track = this.tracks.get(customerId);
     if (!track) {
       if (this.tracks.size >= this.limits.customers) {
-        if (!this.hidden.has(customerId)) {
-          this.hidden.add(customerId);
-          this.hiddenCustomers++;
+        if (this.hidden.size < this.limits.hiddenIds) {
+          if (!this.hidden.has(customerId)) {
+            this.hidden.add(customerId);
+            this.hiddenCustomers++;
+          }
+        } else if (!this.hidden.has(customerId)) {
+          // The set is full: a customer not in it may be new or one seen before, so the count
+          // stops growing and says "at least".
+          this.hiddenAtLeast = true;
         }
         return;
       }
@@ -184,6 +211,7 @@ class QueueState {
       latency: this.latency.view(),
       customers: [...this.tracks.values()].map((t) => ({ ...t, points: t.points.slice() })),
       hiddenCustomers: this.hiddenCustomers,
+      hiddenAtLeast: this.hiddenAtLeast,
       caught: this.caught.slice(),
     };
   }
@@ -200,9 +228,11 @@ export class LiveState {
   private readonly seenRuns = new Set<string>();
   private queues: Record<QueueKind, QueueState>;
   private dirty = false;
+  private readonly limits: LiveLimits;
 
-  constructor(private readonly limits: LiveLimits = DEFAULT_LIMITS) {
-    this.queues = emptyQueues(limits);
+  constructor(limits: Partial<LiveLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.queues = emptyQueues(this.limits);
   }
 
   get currentRun(): string | null {
@@ -222,6 +252,10 @@ export class LiveState {
     if (runId !== this.runId) {
       if (this.seenRuns.has(runId)) return 'ignored';
       this.seenRuns.add(runId);
+      // A Set iterates in insertion order: the first id is the oldest run.
+      if (this.seenRuns.size > this.limits.runs) {
+        this.seenRuns.delete(this.seenRuns.values().next().value as string);
+      }
       this.runId = runId;
       this.queues = emptyQueues(this.limits);
       result = 'reset';
@@ -253,6 +287,7 @@ export class LiveState {
   snapshot(): LiveSnapshot {
     return {
       runId: this.runId,
+      pointsPerCustomer: this.limits.pointsPerCustomer,
       queues: Object.fromEntries(QUEUE_KINDS.map((k) => [k, this.queues[k].view()])) as Record<
         QueueKind,
         QueueView
@@ -272,6 +307,8 @@ export class LiveState {
         latency: q.latency.view(),
         applies: q.pendingApplies,
         caught: q.pendingCaught,
+        hiddenCustomers: q.hiddenCustomers,
+        hiddenAtLeast: q.hiddenAtLeast,
       };
       q.pendingApplies = [];
       q.pendingCaught = [];

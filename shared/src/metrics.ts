@@ -48,7 +48,7 @@ export const CONSUMER_METRICS = {
     name: 'CopiesSuppressed',
     unit: 'Count',
     description:
-      'an extra delivery of an order already applied, answered by the idempotency record instead of running the effect again',
+      "an extra delivery of an order already applied, caught by idempotency (the record, or the effect's conditional write) instead of running the effect again",
   },
   retriesAfterFailure: {
     name: 'RetriesAfterFailure',

@@ -104,4 +104,62 @@ describeWithTool(CHROMIUM, 'live page in headless Chromium (lines fed by the tes
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('keeps no more cells per track than the server, counts hidden customers as they come, and says when it is one page too many', async () => {
+    live.close();
+    live = createLiveView({
+      flushMs: 20,
+      maxClients: 1,
+      limits: { pointsPerCustomer: 3, customers: 1 },
+    });
+    server.removeAllListeners('request');
+    server.on('request', edgeWith(live));
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    const outside = await guardNetwork(page);
+    await page.goto(url);
+    await page.waitForSelector('#conn[data-state="open"]');
+    live.ingest(
+      emfLine('standard', [
+        applied('customer-with-a-long-name-1', 2),
+        applied('customer-with-a-long-name-1', 1, { late: true }),
+        ...[3, 4, 5].map((s) => applied('customer-with-a-long-name-1', s)),
+        applied('customer-with-a-long-name-2', 1),
+      ]),
+    );
+    await page.waitForSelector(
+      '.lane[data-queue="standard"] dd[data-counter="applied"][data-value="6"]',
+    );
+    const lane = await page.$eval('.lane[data-queue="standard"]', (l) => ({
+      cells: [...l.querySelectorAll('.cell')].map((c) => c.getAttribute('data-sequence')),
+      late: l.querySelector('.track')?.getAttribute('data-late'),
+      who: l.querySelector('.who')?.firstChild?.textContent,
+      hidden: l.querySelector('[data-hidden]')?.textContent,
+    }));
+    expect(lane).toEqual({
+      cells: ['3', '4', '5'],
+      // The late apply's cell was dropped; its count stays, as on the server.
+      late: '1',
+      // Both ends of a long id: the distinguishing suffix survives a narrow row.
+      who: 'custo\u2026ong-name-1',
+      hidden: '1 more customers not drawn',
+    });
+    const snapshot = await page.$eval(
+      '.lane[data-queue="standard"]',
+      (l) => l.querySelectorAll('.cell').length,
+    );
+    expect(snapshot).toBe(live.state.snapshot().queues.standard.customers[0]?.points.length);
+
+    // A second page while the one stream allowed is open: told why, and it gets in by itself
+    // once the first page closes.
+    const second = await browser.newPage();
+    await second.goto(url);
+    await second.waitForSelector('#conn:text-is("too many live pages open; trying again")');
+    await page.close();
+    await second.waitForSelector('#conn[data-state="open"]', { timeout: 20_000 });
+    await second.waitForSelector(
+      '.lane[data-queue="standard"] dd[data-counter="applied"][data-value="6"]',
+    );
+    expect(outside).toEqual([]);
+    await second.close();
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
 import { edgeWith } from './edge-with';
@@ -70,6 +70,9 @@ function readEvents(
   });
 }
 
+/** A customer id as long as the API allows: few applies make a large delta. */
+const LONG_ID = 'c'.repeat(64);
+
 describe('live view served by the edge', () => {
   let live: LiveView;
   let server: Server;
@@ -136,7 +139,7 @@ describe('live view served by the edge', () => {
     expect(delta.queues.standard.counters).toMatchObject({ applied: 2, outOfOrder: 1 });
   });
 
-  it('keeps a quiet stream open past the request timeout, with heartbeats', async () => {
+  it('sends a heartbeat every heartbeatMs on a quiet stream', async () => {
     const started = Date.now();
     let beats = 0;
     await new Promise<void>((resolve, reject) => {
@@ -144,7 +147,8 @@ describe('live view served by the edge', () => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           beats += chunk.split(': keep-alive').length - 1;
-          // Ten heartbeats at 50 ms: well past the 200 ms request timeout.
+          // Heartbeats are for proxies and idle timeouts between the page and the edge; the
+          // edge's own request timeout no longer applies once the GET was received.
           if (beats >= 10) {
             req.destroy();
             resolve();
@@ -192,7 +196,7 @@ describe('live view served by the edge', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('answers 405 to anything but GET, 404 elsewhere, 503 beyond the stream cap', async () => {
+  it('answers 405 to anything but GET, 404 elsewhere, and a busy stream beyond the cap', async () => {
     expect((await get(port, '/_localcloud/live/state', {}, 'POST')).status).toBe(405);
     expect((await get(port, '/_localcloud/live/nope')).status).toBe(404);
     const streams = [0, 1].map(
@@ -206,7 +210,106 @@ describe('live view served by the edge', () => {
         }),
     );
     await Promise.all(streams);
+    // EventSource retries only a 200 event stream: the third page is told why, the stream ends
+    // (get resolves on its end) and the browser tries again after the retry delay.
     const third = await get(port, '/_localcloud/live/events');
-    expect(third.status).toBe(503);
+    expect(third.status).toBe(200);
+    expect(third.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(third.body).toBe('retry: 5000\n\nevent: busy\ndata: {"maxStreams":2}\n\n');
+    expect(live.streams()).toBe(2);
   });
+
+  it('draws each apply once when a page connects between two flushes', async () => {
+    // Flushes only when the test says so.
+    live.close();
+    live = createLiveView({ flushMs: 3_600_000, heartbeatMs: 3_600_000 });
+    server.removeAllListeners('request');
+    server.on('request', edgeWith(live));
+    live.ingest(emfLine('standard', [applied('c1', 1)]));
+    live.flush();
+    // Pending when the page connects: in its snapshot, and must not come again as a delta.
+    live.ingest(emfLine('standard', [applied('c1', 3), applied('c1', 2, { late: true })]));
+    const got = await readEvents(
+      port,
+      (e) => e.some((x) => x.event === 'delta'),
+      (event) => {
+        if (event === 'snapshot') {
+          live.ingest(emfLine('standard', [applied('c1', 4)]));
+          live.flush();
+        }
+      },
+    );
+    type Snap = { queues: { standard: { customers: Array<{ points: unknown[] }> } } };
+    type Delta = { queues: { standard: { applies: Array<[string, number, 0 | 1]> } } };
+    const marks: number[] = [];
+    for (const e of got) {
+      if (e.event === 'snapshot') {
+        for (const t of (e.data as Snap).queues.standard.customers) {
+          for (const p of t.points as Array<[number, 0 | 1]>) marks.push(p[0]);
+        }
+      } else if (e.event === 'delta') {
+        for (const a of (e.data as Delta).queues.standard.applies) marks.push(a[1]);
+      }
+    }
+    expect(marks).toEqual([1, 3, 2, 4]);
+    expect(live.state.snapshot().queues.standard.counters.applied).toBe(marks.length);
+  });
+
+  it('cuts a stream that stops reading once it holds more than its bound', async () => {
+    live.close();
+    live = createLiveView({
+      flushMs: 3_600_000,
+      heartbeatMs: 3_600_000,
+      maxBufferedBytes: 64 * 1024,
+    });
+    server.removeAllListeners('request');
+    server.on('request', edgeWith(live));
+    // A page that reads everything, and one that takes the headers and then reads nothing more.
+    let read = 0;
+    const reader = request({ host: '127.0.0.1', port, path: '/_localcloud/live/events' }, (res) =>
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+      }),
+    );
+    reader.on('error', () => undefined);
+    reader.end();
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      socket.once('data', () => {
+        socket.pause();
+        resolve();
+      });
+      socket.write('GET /_localcloud/live/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    });
+    while (live.streams() < 2) await new Promise((r) => setImmediate(r));
+    // Each flush writes one delta of 1,000 applies of a long customer id (about 75 KB), and the
+    // loop yields so both
+    // sockets get their turn. The kernel's buffers take the stalled stream's first few MB; after
+    // that the bytes queue in the process, until the bound cuts that stream. 400 rounds (30 MB)
+    // is several times what loopback buffers hold.
+    let sequence = 0;
+    let rounds = 0;
+    while (live.streams() === 2 && rounds < 400) {
+      const events = Array.from({ length: 1_000 }, () => applied(LONG_ID, ++sequence));
+      live.ingest(emfLine('standard', events));
+      live.flush();
+      rounds++;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(live.streams()).toBe(1);
+    socket.resume();
+    await closed;
+    // The page that kept reading is still served.
+    const before = read;
+    live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
+    live.flush();
+    while (read === before) await new Promise((r) => setImmediate(r));
+    expect(live.streams()).toBe(1);
+    reader.destroy();
+    console.log(
+      `stalled stream cut after ${rounds} deltas (${sequence} applies, ${read} bytes read by the other page)`,
+    );
+  }, 120_000);
 });

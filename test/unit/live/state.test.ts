@@ -155,4 +155,34 @@ describe('LiveState', () => {
     expect(q.caught.map((c) => c.sequence)).toEqual([2, 3]);
     expect(q.counters.applied).toBe(8);
   });
+
+  it('counts hidden customers up to a bound, then says "at least", and sends the count in deltas', () => {
+    const state = new LiveState({ customers: 1, hiddenIds: 2 });
+    feed(state, emfLine('fifo', [applied('c1', 1), applied('c2', 1), applied('c2', 2)]));
+    state.clearPending();
+    feed(state, emfLine('fifo', [applied('c3', 1)]));
+    expect(state.takeDelta()?.queues.fifo).toMatchObject({
+      hiddenCustomers: 2,
+      hiddenAtLeast: false,
+    });
+    // c2 is remembered, c4 is not: the set is full, so c4 may or may not be new.
+    feed(state, emfLine('fifo', [applied('c2', 3)]));
+    expect(state.snapshot().queues.fifo).toMatchObject({
+      hiddenCustomers: 2,
+      hiddenAtLeast: false,
+    });
+    feed(state, emfLine('fifo', [applied('c4', 1), applied('c5', 1)]));
+    expect(state.snapshot().queues.fifo).toMatchObject({ hiddenCustomers: 2, hiddenAtLeast: true });
+    expect(state.takeDelta()?.queues.fifo).toMatchObject({ hiddenAtLeast: true });
+  });
+
+  it('remembers a bounded number of runs: the oldest is forgotten, the recent ones stay out', () => {
+    const state = new LiveState({ runs: 2 });
+    for (const runId of ['a', 'b', 'c'])
+      feed(state, emfLine('fifo', [applied('c1', 1, { runId })]));
+    expect(feed(state, emfLine('fifo', [applied('c1', 2, { runId: 'b' })]))).toBe('ignored');
+    // 'a' fell out of the two remembered runs: a late line of it looks like a new run.
+    expect(feed(state, emfLine('fifo', [applied('c1', 2, { runId: 'a' })]))).toBe('reset');
+    expect(state.snapshot().pointsPerCustomer).toBe(500);
+  });
 });
