@@ -58,6 +58,13 @@ export const errors = {
       `A queue already exists with the same name and a different value for attribute ${attribute}`,
       'QueueAlreadyExists',
     ),
+  /** Wording not verified: users report the refusal, not its text. */
+  queueNameExistsWithTags: () =>
+    new SqsError(
+      'QueueNameExists',
+      'A queue already exists with the same name and different tags',
+      'QueueAlreadyExists',
+    ),
   receiptHandleIsInvalid: (handle: string) =>
     new SqsError(
       'ReceiptHandleIsInvalid',

@@ -36,6 +36,39 @@ describe('queue management', () => {
     });
   });
 
+  it('refuses a repeated CreateQueue with other tags, and keeps the queue tags as they were', async () => {
+    // Prepare
+    const tagged = async (QueueName: string, tags?: Record<string, string>) =>
+      (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(tags ? { tags } : {}) })))
+        .QueueUrl!;
+    const url = await tagged('tagged', { team: 'a' });
+    const untagged = await tagged('untagged');
+
+    // Act and assess: the same tags or none are a repeat; other tags, more tags, or tags for a
+    // queue created without any are refused, as users report from AWS.
+    expect(await tagged('tagged', { team: 'a' })).toBe(url);
+    expect(await tagged('tagged')).toBe(url);
+    const others: Record<string, string>[] = [
+      { team: 'b' },
+      { team: 'a', env: 'x' },
+      { other: 'a' },
+    ];
+    for (const tags of others) {
+      await expect(tagged('tagged', tags)).rejects.toMatchObject({
+        name: 'QueueNameExists',
+        message: 'A queue already exists with the same name and different tags',
+      });
+    }
+    await expect(tagged('untagged', { team: 'a' })).rejects.toMatchObject({
+      name: 'QueueNameExists',
+    });
+    const listed = await h.sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
+    expect(listed.Tags).toEqual({ team: 'a' });
+    expect(
+      (await h.sqs.send(new ListQueueTagsCommand({ QueueUrl: untagged }))).Tags,
+    ).toBeUndefined();
+  });
+
   it('rejects a FIFO name without FifoQueue=true and names with bad characters', async () => {
     await expect(create('orders.fifo')).rejects.toMatchObject({ name: 'InvalidParameterValue' });
     await expect(create('bad name')).rejects.toMatchObject({ name: 'InvalidParameterValue' });

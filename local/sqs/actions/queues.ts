@@ -32,9 +32,20 @@ export const CreateQueue = action({
     validateTags(tags, 0);
     const existing = ctx.queues.get(name);
     if (existing) {
-      // A repeated CreateQueue answers the queue's URL, unless it asks for other attributes.
+      // A repeated CreateQueue answers the queue's URL, unless it asks for other attributes or
+      // other tags.
       for (const [k, v] of Object.entries(attrs)) {
         if (existing.attributes[k] !== v) throw errors.queueNameExists(k);
+      }
+      // Tags too, when the request has any (users report it even for a queue without tags);
+      // TagQueue is the way to change them.
+      const asked = Object.entries(tags);
+      if (
+        asked.length > 0 &&
+        (asked.length !== Object.keys(existing.tags).length ||
+          asked.some(([k, v]) => !Object.hasOwn(existing.tags, k) || existing.tags[k] !== v))
+      ) {
+        throw errors.queueNameExistsWithTags();
       }
       return { name, attrs, tags, existing };
     }
