@@ -114,6 +114,14 @@ export const errors = {
       'AWS.SimpleQueueService.BatchRequestTooLong',
       413,
     ),
+  /** Ours: AWS serves the Query protocol over GET too (see READ_ONLY_ACTIONS in index.ts). */
+  changeOverGet: (action: string) =>
+    new SqsError(
+      'InvalidAction',
+      `The action ${action} changes state and is not accepted over GET here; send it as a POST (as every SDK and the AWS CLI do).`,
+      'InvalidAction',
+      405,
+    ),
   invalidAction: (action: string) =>
     new SqsError('InvalidAction', `The action ${action} is not valid for this endpoint.`),
   unknownOperation: () =>

@@ -49,6 +49,20 @@ const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The actions a `GET /?Action=` may run. A page can make a browser send a GET without Origin,
+ * Referer or Fetch Metadata (older browsers, `referrerpolicy="no-referrer"`), so nothing that
+ * changes state runs over GET; no SDK or CLI sends SQS requests as GET.
+ */
+const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set([
+  'GetQueueUrl',
+  'GetQueueAttributes',
+  'ListQueues',
+  'ListQueueTags',
+  'ListDeadLetterSourceQueues',
+  'ListMessageMoveTasks',
+]);
+
 export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator {
   const clock = options.clock ?? new Clock();
   const seed = options.seed ?? freshSeed();
@@ -169,6 +183,8 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       }
       const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
+      if (req.method === 'GET' && !READ_ONLY_ACTIONS.has(action))
+        throw errors.changeOverGet(action);
       const params = new Params(input, isJson ? 'json' : 'query', () => req.socket.destroyed);
       // Every check first: a request that fails changes nothing.
       const request = op.validate(ctx, params);

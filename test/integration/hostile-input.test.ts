@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
@@ -196,13 +196,61 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
   });
 
   it('lets a request without Origin, Referer or cross-site fetch metadata through (SDKs, CLIs, curl, the address bar)', async () => {
-    const res = await fetch(`${cloud.edgeUrl}/?Action=CreateQueue&QueueName=from-curl`, {
-      headers: { 'sec-fetch-site': 'none' },
+    const res = await fetch(cloud.edgeUrl, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'none', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=CreateQueue&QueueName=from-curl',
     });
     expect(res.status).toBe(200);
     await res.text();
     expect(await queueExists('from-curl')).toBe(true);
+    const listed = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=from-curl`, {
+      headers: { 'sec-fetch-site': 'none' },
+    });
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).toMatch(/<QueueUrl>[^<]*\/from-curl<\/QueueUrl>/);
   });
+
+  it.each(['CreateQueue', 'DeleteQueue', 'PurgeQueue', 'SendMessage', 'ReceiveMessage'])(
+    'runs no %s over GET, even without browser headers (an old browser sends none)',
+    async (action) => {
+      // Prepare: a queue with a message, as a page would find it.
+      const name = `get-${action}`;
+      const url = `${cloud.edgeUrl}/000000000000/${name}`;
+      const created = await fetch(cloud.edgeUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `Action=CreateQueue&QueueName=${name}`,
+      });
+      await created.text();
+      await fetch(cloud.edgeUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ Action: 'SendMessage', QueueUrl: url, MessageBody: 'kept' }),
+      }).then((r) => r.text());
+
+      // Act
+      const params = new URLSearchParams({
+        Action: action,
+        QueueName: `${name}-new`,
+        QueueUrl: url,
+        MessageBody: 'from a page',
+      });
+      const res = await fetch(`${cloud.edgeUrl}/?${params}`);
+
+      // Assess: refused in the Query protocol's XML, and nothing changed.
+      expect(res.status).toBe(405);
+      expect(await res.text()).toMatch(/<Code>InvalidAction<\/Code>/);
+      expect(await queueExists(`${name}-new`)).toBe(false);
+      const counts = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages'],
+        }),
+      );
+      expect(counts.Attributes?.ApproximateNumberOfMessages).toBe('1');
+    },
+  );
 
   it.each([1e308, 1e15, -1, 0.5, '60000'])(
     'refuses to move the clock by %s: time must stay exact enough for every timer (found by the fuzz suite)',
