@@ -35,7 +35,7 @@ import { type Edge, LIVE_PATH, startEdge } from './edge';
 import { EventSourceMapping } from './event-source';
 import { LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
-import { createLiveView, type LiveView } from './live/server';
+import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
 import { createSqsEmulator } from './sqs';
 import { type ThreadStats, threadStats } from './thread-stats';
 
@@ -92,6 +92,8 @@ export interface LocalCloudOptions {
    * consumers.
    */
   consumersPaused?: boolean;
+  /** The live page's settings (flush period, stream bounds); tests drive its flushes with them. */
+  liveView?: LiveViewOptions;
   region?: string;
   /** Origins a browser page may call the edge and the API from; none by default, `*` any. */
   allowedOrigins?: readonly string[];
@@ -698,7 +700,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     );
 
     // The live page reads the consumers' metric lines; without the pipeline there are none.
-    const live = options.servicesOnly ? undefined : createLiveView();
+    const live = options.servicesOnly ? undefined : createLiveView(options.liveView);
 
     const edge: Edge = await startEdge(
       {

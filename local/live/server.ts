@@ -35,6 +35,8 @@ export interface LiveViewOptions {
    */
   maxBufferedBytes?: number;
   limits?: Partial<LiveLimits>;
+  /** Called after each metric line is taken: a test drives flushes from it, not from a timer. */
+  onIngest?: (view: LiveView) => void;
 }
 
 export interface LiveView {
@@ -149,7 +151,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     res.on('error', forget);
   };
 
-  return {
+  const view: LiveView = {
     state,
     ingest(line) {
       const parsed = parseMetricLine(line);
@@ -159,6 +161,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
         state.clearPending();
         broadcast('snapshot', state.snapshot());
       }
+      options.onIngest?.(view);
       return true;
     },
     flush: flushNow,
@@ -204,4 +207,5 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       clients.clear();
     },
   };
+  return view;
 }
