@@ -248,6 +248,42 @@ describeWithTool(CHROMIUM, 'HTML report in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('draws red in the duplicates chart only for duplicate effects, not for a retry that applied the order once', async () => {
+    const { page } = await open(1280);
+    // The seeded run has first attempts that failed and were applied on their retry: extra
+    // deliveries whose effect ran, and no order applied twice.
+    expect(data.analysis.standard.duplicates.byOutcome.applied).toBeGreaterThan(0);
+    const bars = await page.$$eval('.dup-bar', (els) =>
+      els.map((e) => ({
+        queue: e.getAttribute('data-queue'),
+        kind: e.getAttribute('data-kind'),
+        count: Number(e.getAttribute('data-count')),
+        color: (e as unknown as { style: { getPropertyValue(p: string): string } }).style
+          .getPropertyValue('--c')
+          .trim(),
+      })),
+    );
+    const red = (hex: string) => {
+      const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+      return r! > 150 && g! < 90 && b! < 90;
+    };
+    for (const q of ['fifo', 'standard'] as const) {
+      const redCount = bars
+        .filter((b) => b.queue === q && red(b.color))
+        .reduce((n, b) => n + b.count, 0);
+      expect({ q, redCount }).toEqual({ q, redCount: data.report.queues[q].duplicateEffects });
+      const effects = bars.find((b) => b.queue === q && b.kind === 'duplicateEffects');
+      expect(effects?.count).toBe(data.report.queues[q].duplicateEffects);
+      const outcomes = bars.filter(
+        (b) => b.queue === q && ['suppressed', 'applied', 'failed', 'pending'].includes(b.kind!),
+      );
+      expect(outcomes.reduce((n, b) => n + b.count, 0)).toBe(
+        data.report.queues[q].duplicateDeliveries,
+      );
+    }
+    await page.close();
+  }, 60_000);
+
   it.each([375, 1280])(
     'at %i px wide, no two text labels overlap and nothing overflows sideways',
     async (width) => {

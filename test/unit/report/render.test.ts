@@ -1,4 +1,4 @@
-import { renderHtml } from '../../../services/report/src/domain/render-html';
+import { logBins, renderHtml } from '../../../services/report/src/domain/render-html';
 import {
   renderJson,
   renderMarkdown,
@@ -92,5 +92,54 @@ describe('renderHtml', () => {
     const html = renderHtml(d);
     expect(html).not.toContain('<b>c</b>');
     expect(html).toContain('&#60;b&#62;c&#60;/b&#62;');
+  });
+
+  it('draws a second effect in red on a bar of its own, a retry that applied the order once in grey', () => {
+    const b = new LedgerBuilder().accept('r1', 'a', 1, 0).accept('d1', 'a', 2, 10);
+    for (const q of ['fifo', 'standard'] as const) {
+      b.deliver(q, 'r1', 100, 'failed').fail(q, 'r1', 1, false);
+      b.deliver(q, 'r1', 200, 'applied').apply(q, 'r1', 210);
+      b.deliver(q, 'd1', 300, 'applied').apply(q, 'd1', 310);
+    }
+    // Standard only: a copy of d1 whose effect ran again (no idempotency).
+    b.deliver('standard', 'd1', 400, 'applied').apply('standard', 'd1', 410);
+    const d = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    expect(d.report.queues.standard.duplicateEffects).toBe(1);
+    expect(d.report.queues.fifo.duplicateEffects).toBe(0);
+    const bars = [
+      ...renderHtml(d).matchAll(
+        /class="dup-bar" data-queue="(\w+)" data-kind="(\w+)" data-count="(\d+)"(?: style="--c:(#[0-9a-f]{6}))?/g,
+      ),
+    ].map(([, queue, kind, count, color]) => ({ queue, kind, count: Number(count), color }));
+    const count = (queue: string, kind: string) =>
+      bars.find((x) => x.queue === queue && x.kind === kind)?.count;
+    expect(count('fifo', 'applied')).toBe(1);
+    expect(count('fifo', 'duplicateEffects')).toBe(0);
+    expect(count('standard', 'applied')).toBe(2);
+    expect(count('standard', 'duplicateEffects')).toBe(1);
+    const appliedColor = bars.find((x) => x.kind === 'applied' && x.color)?.color;
+    const effectColor = bars.find((x) => x.kind === 'duplicateEffects' && x.color)?.color;
+    expect(appliedColor).toBeDefined();
+    expect(effectColor).toBeDefined();
+    expect(appliedColor).not.toBe(effectColor);
+  });
+
+  it('bins latency on unrounded edges: no bucket reads "1-1 ms"', () => {
+    const bins = logBins([1, 1, 2, 9, 10], { lo: 0, hi: 1 }, 10);
+    expect(bins[0]).toEqual({ from: 1, to: 1.26, count: 2 });
+    expect(bins.every((x) => x.from < x.to)).toBe(true);
+    expect(bins.reduce((n, x) => n + x.count, 0)).toBe(5);
+  });
+
+  it('declares a Content-Security-Policy that allows nothing but its inline style', () => {
+    const html = renderHtml(data());
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    );
   });
 });

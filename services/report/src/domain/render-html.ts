@@ -30,7 +30,10 @@ const COLORS = {
   standard: '#d97706',
   late: '#dc2626',
   suppressed: '#16a34a',
-  applied: '#dc2626',
+  // A delivery that ran the effect is neutral: after a failed attempt that is the order's one
+  // apply. Red is kept for a second effect (duplicateEffects), drawn on a bar of its own.
+  applied: '#64748b',
+  duplicateEffects: '#b91c1c',
   failed: '#7c3aed',
   pending: '#9ca3af',
   producerResend: '#ca8a04',
@@ -249,7 +252,11 @@ function duplicatesSection(data: ReportData): string {
   let scale = 1;
   for (const q of QUEUE_KINDS) {
     const c = data.analysis[q].duplicates.causes;
-    scale = Math.max(scale, c.producerResend + c.queueCopy + c.retryAfterFailure);
+    scale = Math.max(
+      scale,
+      c.producerResend + c.queueCopy + c.retryAfterFailure,
+      data.analysis[q].metrics.duplicateEffects,
+    );
   }
   const rows = QUEUE_KINDS.map((q) => {
     const d = data.analysis[q].duplicates;
@@ -271,6 +278,20 @@ function duplicatesSection(data: ReportData): string {
         ],
         scale,
       ),
+      // Effects, not deliveries: a delivery that failed after its effect committed can leave
+      // one too, so this is not a part of the outcome bar above.
+      barRow(
+        q,
+        `${QUEUE_LABEL[q]}: ${METRIC_LABELS.duplicateEffects}`,
+        [
+          {
+            kind: 'duplicateEffects',
+            count: data.analysis[q].metrics.duplicateEffects,
+            color: COLORS.duplicateEffects,
+          },
+        ],
+        scale,
+      ),
     ].join('');
   }).join('');
   const keys = legend([
@@ -278,13 +299,24 @@ function duplicatesSection(data: ReportData): string {
       color: COLORS[cause],
       label: `why: ${DUPLICATE_CAUSES[cause].label} (${DUPLICATE_CAUSES[cause].why})`,
     })),
-    { color: COLORS.suppressed, label: `outcome: ${METRIC_LABELS.suppressed}` },
-    { color: COLORS.applied, label: 'outcome: applied again (a duplicate effect)' },
+    {
+      color: COLORS.suppressed,
+      label: `outcome: ${METRIC_LABELS.suppressed} (the record, or the effect's conditional write)`,
+    },
+    {
+      color: COLORS.applied,
+      label:
+        "outcome: the effect ran (after an earlier attempt failed or never finished, the order's one apply; otherwise a second one)",
+    },
     { color: COLORS.failed, label: 'outcome: the attempt failed' },
     { color: COLORS.pending, label: 'outcome: still pending when the report was read' },
+    {
+      color: COLORS.duplicateEffects,
+      label: `${METRIC_LABELS.duplicateEffects}: effects written beyond the first of an order (idempotency off or failed)`,
+    },
   ]);
   return `<section class="duplicates"><h2>Extra deliveries and what stopped them</h2>
-<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended. Client retries with the same Idempotency-Key: ${data.clientRetries}; the API answered each from the order's record and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
+<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended; the third bar counts effects, not deliveries: orders whose effect was written more than once. Client retries with the same Idempotency-Key: ${data.clientRetries}; the API answered each from the order's record and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
 ${keys}<div class="bars">${rows}</div></section>`;
 }
 
@@ -393,14 +425,17 @@ function latencyChart(
   return `<figure class="latency-figure"><figcaption class="label"><b style="color:${COLORS[q]}">${QUEUE_LABEL[q]}</b>: ${plural(n, 'order')}; p50 ${ms(m.p50)}, p95 ${ms(m.p95)}, p99 ${ms(m.p99)}, max ${ms(m.max)}</figcaption><svg class="latency-chart" data-queue="${q}" data-samples="${n}" viewBox="0 0 ${LAT_W} ${LAT_H}" role="img" aria-label="${q} latency distribution, log scale"><line x1="${LAT_LEFT}" y1="${axisY}" x2="${LAT_W - LAT_RIGHT}" y2="${axisY}" stroke="#555"/>${bars}${marks}${tickMarks}</svg></figure>`;
 }
 
-/** Log-spaced buckets over the axis: `perDecade` per power of ten, each [from, to). */
+/**
+ * Log-spaced buckets over the axis: `perDecade` per power of ten, each [from, to). Edges keep
+ * three significant digits: rounded to whole ms, the buckets below 10 ms would read "1-1 ms".
+ */
 export function logBins(
   samples: readonly number[],
   axis: Pick<LogAxis, 'lo' | 'hi'>,
   perDecade: number,
 ): Array<{ from: number; to: number; count: number }> {
   const total = (axis.hi - axis.lo) * perDecade;
-  const edge = (i: number) => Math.round(10 ** (axis.lo + i / perDecade));
+  const edge = (i: number) => Number((10 ** (axis.lo + i / perDecade)).toPrecision(3));
   const bins = Array.from({ length: total }, (_, i) => ({
     from: edge(i),
     to: edge(i + 1),
@@ -480,6 +515,7 @@ export function renderHtml(data: ReportData, options: HtmlOptions = {}): string 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Order pipeline report: ${esc(report.runId)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <style>${STYLE}</style></head><body>
 <h1>FIFO vs standard: run <code>${esc(report.runId)}</code></h1>
 <p class="meta">Target ${esc(report.target)}, generated ${esc(report.generatedAt)}, ${report.accepted} accepted orders, each sent to both queues.</p>
