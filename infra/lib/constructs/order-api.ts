@@ -14,6 +14,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import { Construct } from 'constructs';
 import { orderJsonSchema } from '../../../shared/src/order';
 import { toCdkJsonSchema } from '../json-schema';
@@ -39,6 +40,7 @@ export class OrderApi extends Construct {
   readonly accessLogGroup: LogGroup;
   readonly orderModel: Model;
   readonly validator: RequestValidator;
+  readonly samplingRule: CfnSamplingRule;
 
   constructor(scope: Construct, id: string, props: OrderApiProps) {
     super(scope, id);
@@ -49,8 +51,10 @@ export class OrderApi extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    const restApiName = 'order-pipeline-api';
+    const stageName = props.stageName ?? 'v1';
     this.api = new RestApi(this, 'api', {
-      restApiName: 'order-pipeline-api',
+      restApiName,
       description: 'Accepts orders and puts each on the FIFO and the standard queue.',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       apiKeySourceType: ApiKeySourceType.HEADER,
@@ -58,7 +62,7 @@ export class OrderApi extends Construct {
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
       deployOptions: {
-        stageName: props.stageName ?? 'v1',
+        stageName,
         throttlingRateLimit: props.throttlingRateLimit,
         throttlingBurstLimit: props.throttlingBurstLimit,
         accessLogDestination: new LogGroupLogDestination(this.accessLogGroup),
@@ -79,6 +83,27 @@ export class OrderApi extends Construct {
         metricsEnabled: true,
         // X-Ray starts the trace at the API, so the producer's segment joins the request's.
         tracingEnabled: true,
+      },
+    });
+
+    // X-Ray's default rule records the first request each second and 5% of the rest, so most
+    // orders of a load would have no trace to follow. This rule records every request of this
+    // stage; the producer continues the API's decision, so every order gets its producer trace.
+    // Cost: one trace per request (see docs/deploy.md). Consumer invocations are sampled by
+    // Lambda itself at a fixed rate no rule changes.
+    this.samplingRule = new CfnSamplingRule(this, 'trace-every-order', {
+      samplingRule: {
+        ruleName: restApiName,
+        priority: 100,
+        fixedRate: 1,
+        reservoirSize: 1,
+        serviceName: `${restApiName}/${stageName}`,
+        serviceType: 'AWS::ApiGateway::Stage',
+        host: '*',
+        httpMethod: '*',
+        urlPath: '*',
+        resourceArn: '*',
+        version: 1,
       },
     });
 

@@ -96,8 +96,10 @@ export class PipelineDashboard extends Construct {
         threshold: 0,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        // SQS sends no datapoints for an idle queue; idle is healthy.
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        // SQS stops sending datapoints for a queue nothing touches for six hours, even one that
+        // holds messages: a missing datapoint must not turn the alarm OK (and mail "recovered")
+        // while orders wait in the DLQ. The alarm keeps its state until a datapoint says 0.
+        treatMissingData: TreatMissingData.IGNORE,
       });
       this.ageAlarms[kind] = new Alarm(this, `${kind}-oldest-message-age`, {
         alarmDescription: `The oldest message on ${side.config.name} has waited longer than maxReceiveCount x visibility timeout: consumers are behind or stuck.`,

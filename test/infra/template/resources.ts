@@ -200,6 +200,9 @@ export function resourceTests(get: () => Synthesized): void {
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
+        // SQS stops reporting a queue untouched for six hours, messages or not: a missing
+        // datapoint keeps the alarm's state instead of turning it OK with orders in the DLQ.
+        TreatMissingData: 'ignore',
         Dimensions: [
           {
             Name: 'QueueName',
