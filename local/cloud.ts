@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import {
   CreateTableCommand,
@@ -28,12 +27,19 @@ import {
   type QueueKind,
   type TableConfig,
 } from '../shared/src/config/pipeline';
-import { orderJsonSchema } from '../shared/src/order';
+import {
+  type Deployment,
+  describeDeployment,
+  entryPath,
+  type FunctionSpec,
+  resolveEnvironment,
+  TABLE_IDS,
+} from '../shared/src/deployment';
 import { freshSeed } from '../shared/src/random';
 import { type DynamoDbUsage, type LocalDynamoDb, startDynamoDb } from './dynamodb';
 import { type Edge, LIVE_PATH, startEdge } from './edge';
-import { EventSourceMapping } from './event-source';
-import { LocalFunction } from './function-runtime';
+import { EventSourceMapping, type MappingConfiguration } from './event-source';
+import { type FunctionConfiguration, LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
 import { createSqsEmulator } from './sqs';
@@ -41,7 +47,8 @@ import { type ThreadStats, threadStats } from './thread-stats';
 
 /**
  * The local cloud: SQS (the project's emulator) and DynamoDB (dynalite) behind one edge port,
- * the pipeline deployed into them from the same shared config infra/ reads, the producer behind a
+ * the pipeline deployed into them from the deployment description infra/ reads too
+ * (shared/src/deployment.ts), the producer behind a
  * local API Gateway and both consumers behind Lambda-like SQS event source mappings. Everything
  * is created over the AWS SDK against the edge, so the local resources are made the way a user's
  * own code would make them.
@@ -80,6 +87,8 @@ export interface LocalCloudOptions {
   producerEnv?: Record<string, string>;
   /** Consumer mapping overrides for experiments. */
   pipeline?: Partial<Record<QueueKind, ConsumerOverrides>>;
+  /** See DescribeOptions.waiveVisibilityGuidance: only for a scenario that needs it broken. */
+  waiveVisibilityGuidance?: boolean;
   /** Log level of the functions' Powertools loggers; default WARN. */
   functionLogLevel?: FunctionLogLevel;
   /** Long-poll wait of the mappings' receives (Lambda: 20 s); lower only to make stop() quicker. */
@@ -150,6 +159,14 @@ export interface LocalCloud {
   region: string;
   /** The config the cloud was built from, after overrides. */
   config: PipelineConfig;
+  /** The deployment description the cloud built its resources from. */
+  deployment: Deployment;
+  /** The functions as running now (ListFunctions); empty when servicesOnly. */
+  functions(): FunctionConfiguration[];
+  /** The event source mappings (ListEventSourceMappings); empty when servicesOnly. */
+  eventSourceMappings(): DeployedMapping[];
+  /** The API's routes and the function behind each; empty when servicesOnly. */
+  routes(): DeployedRoute[];
   /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
   /** DynamoDB requests served so far, by operation (PutItem, UpdateItem, Query...). */
@@ -176,11 +193,25 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-const ROOT = resolve(__dirname, '..');
-export const HANDLER_MODULES = {
-  producer: resolve(ROOT, 'services/producer/src/handlers/api.ts'),
-  consumer: resolve(ROOT, 'services/consumer/src/handlers/sqs.ts'),
-} as const;
+export type DeployedMapping = MappingConfiguration & { functionName: string };
+export interface DeployedRoute {
+  method: string;
+  resource: string;
+  functionName: string;
+  bodySchema?: Record<string, unknown>;
+}
+
+/**
+ * What this target sets over the description's environment: the functions' log level for the
+ * run, tracing off (no X-Ray daemon here), and the seed of the functions' fault switches.
+ */
+export function localTargetEnv(logLevel: FunctionLogLevel, seed: number): Record<string, string> {
+  return {
+    [ENV.POWERTOOLS_LOG_LEVEL]: logLevel,
+    [ENV.POWERTOOLS_TRACE_ENABLED]: 'false',
+    [ENV.FAULT_SEED]: String(seed),
+  };
+}
 
 /** An SQS client for the cloud's edge, signing with the fixed local credentials. */
 export function localSqsClient(endpoint: string, region = 'us-east-1'): SQSClient {
@@ -352,7 +383,8 @@ export interface DeployPipelineOptions
   region: string;
   host: string;
   seed: number;
-  config: PipelineConfig;
+  /** What to deploy (describeDeployment of the pipeline config, overrides applied). */
+  deployment: Deployment;
   log: (line: string) => void;
   /**
    * Takes every line a function writes; true when it consumed the line as a metric line, which
@@ -368,6 +400,9 @@ export interface DeployedPipeline {
   queueUrls: LocalCloud['queueUrls'];
   queueArns: LocalCloud['queueArns'];
   mappings: Partial<Record<QueueKind, EventSourceMapping>>;
+  functions: LocalCloud['functions'];
+  eventSourceMappings: LocalCloud['eventSourceMappings'];
+  routes: LocalCloud['routes'];
   updateConsumerEnv(kind: QueueKind, vars: Record<string, string>): void;
   updateProducerEnv(vars: Record<string, string>): void;
   /** Requests and connections the API took, and the functions' environments' busy time. */
@@ -407,13 +442,13 @@ function pickDeployOptions(options: LocalCloudOptions) {
 
 /**
  * Deploys the pipeline onto SQS and DynamoDB at `endpoint`, the way the stack does on AWS: queues
- * with their DLQs and tables from the shared config (reused when they already exist, so a
+ * with their DLQs and tables from the deployment description (reused when they already exist, so a
  * long-lived LocalStack can be targeted again), then the producer behind a local API Gateway and
  * both consumers behind SQS event source mappings, all running here and talking to `endpoint`.
  * The local cloud uses it against its own edge; the LocalStack target against the container.
  */
 export async function deployPipeline(options: DeployPipelineOptions): Promise<DeployedPipeline> {
-  const { endpoint, credentials, region, host, seed, config, log } = options;
+  const { endpoint, credentials, region, host, seed, deployment, log } = options;
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
   const functions: LocalFunction[] = [];
   const queueUrls = { ...NO_QUEUES };
@@ -436,16 +471,18 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
     });
 
     for (const kind of QUEUE_KINDS) {
-      const q = await createQueuePair(sqsClient, config.queues[kind]);
+      const queue = deployment.queues[kind];
+      const q = await createQueuePair(sqsClient, queue);
       queueUrls[kind] = q.url;
       queueArns[kind] = q.arn;
       queueUrls[`${kind}Dlq`] = q.dlqUrl;
       queueArns[`${kind}Dlq`] = q.dlqArn;
       log(
-        `sqs: created ${config.queues[kind].name} with DLQ ${config.queues[kind].dlq.name} (maxReceiveCount ${config.queues[kind].dlq.maxReceiveCount})`,
+        `sqs: created ${queue.name} with DLQ ${queue.dlq.name} (maxReceiveCount ${queue.dlq.maxReceiveCount})`,
       );
     }
-    for (const table of [config.tables.idempotency, config.tables.ledger]) {
+    for (const id of TABLE_IDS) {
+      const table = deployment.tables[id];
       try {
         await createTable(dynamoClient, table, log);
         log(`dynamodb: created table ${table.name}`);
@@ -457,87 +494,77 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
     }
 
     const functionLogLevel = options.functionLogLevel ?? 'WARN';
-    const baseEnv = (name: string, memorySizeMb: number): Record<string, string> => ({
-      ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
-      ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
-      ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-      // What Lambda sets in every environment, plus the endpoint that points the SDK here.
-      AWS_REGION: region,
-      AWS_DEFAULT_REGION: region,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      AWS_ENDPOINT_URL: endpoint,
-      // The SDK's per-service endpoint variable, as for any app whose services live apart.
-      ...(options.dynamodbEndpoint ? { AWS_ENDPOINT_URL_DYNAMODB: options.dynamodbEndpoint } : {}),
-      AWS_LAMBDA_FUNCTION_NAME: name,
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memorySizeMb),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
-      // The deployed functions run nodejs24.x; the SDK's warning about this machine's Node 20
-      // would otherwise repeat in every environment's log.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      [ENV.LEDGER_TABLE_NAME]: config.tables.ledger.name,
-      [ENV.IDEMPOTENCY_TABLE_NAME]: config.tables.idempotency.name,
-      [ENV.FIFO_QUEUE_URL]: queueUrls.fifo,
-      [ENV.STANDARD_QUEUE_URL]: queueUrls.standard,
-      [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
-      [ENV.POWERTOOLS_SERVICE_NAME]: name,
-      [ENV.POWERTOOLS_LOG_LEVEL]: functionLogLevel,
-      // No X-Ray daemon here: the handlers then never load the tracer (shared/src/tracing.ts).
-      [ENV.POWERTOOLS_TRACE_ENABLED]: 'false',
-    });
     const onLog = (fn: string, line: string) => {
       const metricLine = options.onFunctionLine?.(fn, line) ?? false;
       if (!metricLine || functionLogLevel === 'DEBUG') log(`${fn}: ${line}`);
     };
     const clock = options.clockOffset ? { clockOffset: options.clockOffset } : {};
-
-    const producer = new LocalFunction({
-      name: config.producer.functionId,
-      modulePath: HANDLER_MODULES.producer,
-      env: {
-        ...baseEnv(config.producer.functionId, config.producer.memorySizeMb),
-        [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes),
-        [ENV.FAULT_SEED]: String(seed),
-        ...(options.producerEnv ?? {}),
-      },
-      timeoutSeconds: config.producer.timeoutSeconds,
-      memorySizeMb: config.producer.memorySizeMb,
-      maxEnvironments: options.producerConcurrency ?? 4,
-      region,
-      onLog,
-      ...clock,
-    });
-    functions.push(producer);
-
-    const consumers = {} as Record<QueueKind, LocalFunction>;
-    for (const kind of QUEUE_KINDS) {
-      const c = config.consumers[kind];
+    /**
+     * A function of the description, with what this target supplies itself: the variables Lambda
+     * sets in every environment, the endpoint that points the SDK here, the seed of the fault
+     * switches, and the log level chosen for this run. Tracing is off: there is no X-Ray daemon
+     * here, and the handlers then never load the tracer (shared/src/tracing.ts).
+     */
+    const localFunction = (
+      spec: FunctionSpec,
+      extraEnv: Record<string, string> | undefined,
+      maxEnvironments: number,
+    ): LocalFunction => {
       const fn = new LocalFunction({
-        name: c.functionId,
-        modulePath: HANDLER_MODULES.consumer,
+        name: spec.id,
+        modulePath: entryPath(spec.entry),
         env: {
-          ...baseEnv(c.functionId, c.memorySizeMb),
-          [ENV.QUEUE_KIND]: kind,
-          [ENV.BATCH_PROCESSING]: c.processing,
-          [ENV.MAX_RECEIVE_COUNT]: String(config.queues[kind].dlq.maxReceiveCount),
-          [ENV.IDEMPOTENCY_ENABLED]: 'true',
-          [ENV.IDEMPOTENCY_KEY]: 'orderId',
-          [ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS]: String(config.idempotency.expiresAfterSeconds),
-          [ENV.IDEMPOTENCY_KEY_PREFIX]: config.idempotency.keyPrefix[kind],
-          [ENV.FAULT_SEED]: String(seed),
-          ...(options.consumerEnv?.[kind] ?? {}),
+          ...(process.env.PATH ? { PATH: process.env.PATH } : {}),
+          ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+          ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+          AWS_REGION: region,
+          AWS_DEFAULT_REGION: region,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+          AWS_ENDPOINT_URL: endpoint,
+          // The SDK's per-service endpoint variable, as for any app whose services live apart.
+          ...(options.dynamodbEndpoint
+            ? { AWS_ENDPOINT_URL_DYNAMODB: options.dynamodbEndpoint }
+            : {}),
+          AWS_LAMBDA_FUNCTION_NAME: spec.id,
+          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memorySizeMb),
+          AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.id}`,
+          // The deployed functions run nodejs24.x; the SDK's warning about this machine's Node 20
+          // would otherwise repeat in every environment's log.
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          ...resolveEnvironment(spec.environment, {
+            queueUrl: (kind) => queueUrls[kind],
+            tableName: (id) => deployment.tables[id].name,
+          }),
+          ...localTargetEnv(functionLogLevel, seed),
+          ...(extraEnv ?? {}),
         },
-        timeoutSeconds: c.timeoutSeconds,
-        memorySizeMb: c.memorySizeMb,
-        maxEnvironments: c.maximumConcurrency,
+        timeoutSeconds: spec.timeoutSeconds,
+        memorySizeMb: spec.memorySizeMb,
+        maxEnvironments,
         region,
         onLog,
         ...clock,
       });
-      consumers[kind] = fn;
       functions.push(fn);
+      return fn;
+    };
+
+    const producer = localFunction(
+      deployment.producer,
+      options.producerEnv,
+      options.producerConcurrency ?? 4,
+    );
+    const consumers = {} as Record<QueueKind, LocalFunction>;
+    for (const kind of QUEUE_KINDS) {
+      consumers[kind] = localFunction(
+        deployment.consumers[kind],
+        options.consumerEnv?.[kind],
+        deployment.mappings[kind].maximumConcurrency,
+      );
     }
+    const byId = new Map(functions.map((f) => [f.name, f]));
     cleanups.push(async () => {
       await Promise.all(functions.map((f) => f.stop(2000)));
       log('functions: stopped');
@@ -546,18 +573,19 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
     log(`functions: ${functions.map((f) => f.name).join(', ')} initialised`);
 
     for (const kind of QUEUE_KINDS) {
-      const c = config.consumers[kind];
-      const fn = consumers[kind];
+      const m = deployment.mappings[kind];
+      const queue = deployment.queues[kind];
+      const fn = byId.get(m.functionId)!;
       const mapping = new EventSourceMapping({
         sqs: sqsClient,
         queueUrl: queueUrls[kind],
         queueArn: queueArns[kind],
         region,
-        fifo: config.queues[kind].fifo,
-        batchSize: c.batchSize,
-        maxBatchingWindowSeconds: config.queues[kind].fifo ? 0 : c.maxBatchingWindowSeconds,
-        maximumConcurrency: c.maximumConcurrency,
-        reportBatchItemFailures: true,
+        fifo: queue.fifo,
+        batchSize: m.batchSize,
+        maxBatchingWindowSeconds: m.maxBatchingWindowSeconds,
+        maximumConcurrency: m.maximumConcurrency,
+        reportBatchItemFailures: m.reportBatchItemFailures,
         invoke: (event) => fn.invoke(event),
         ...(options.pollWaitSeconds !== undefined
           ? { pollWaitSeconds: options.pollWaitSeconds }
@@ -566,15 +594,15 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       });
       mappings[kind] = mapping;
       cleanups.push(async () => {
-        await mapping.stop(Math.min(c.timeoutSeconds * 1000, 5000));
+        await mapping.stop(Math.min(fn.configuration().timeoutSeconds * 1000, 5000));
         log(`mapping-${kind}: stopped`);
       });
-      const settings = `batch ${c.batchSize}, max concurrency ${c.maximumConcurrency}${config.queues[kind].fifo ? '' : `, window ${c.maxBatchingWindowSeconds}s`}, ReportBatchItemFailures`;
+      const settings = `batch ${m.batchSize}, max concurrency ${m.maximumConcurrency}${queue.fifo ? '' : `, window ${m.maxBatchingWindowSeconds}s`}, ReportBatchItemFailures`;
       if (options.consumersPaused) {
-        log(`mapping-${kind}: created disabled on ${config.queues[kind].name} (${settings})`);
+        log(`mapping-${kind}: created disabled on ${queue.name} (${settings})`);
       } else {
         mapping.start();
-        log(`mapping-${kind}: polling ${config.queues[kind].name} (${settings})`);
+        log(`mapping-${kind}: polling ${queue.name} (${settings})`);
       }
     }
     const startConsumers = (kinds: readonly QueueKind[] = QUEUE_KINDS) => {
@@ -582,18 +610,23 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         const mapping = mappings[kind];
         if (!mapping || mapping.isRunning) continue;
         mapping.start();
-        log(`mapping-${kind}: enabled, polling ${config.queues[kind].name}`);
+        log(`mapping-${kind}: enabled, polling ${deployment.queues[kind].name}`);
       }
     };
 
     let gatewayRequests = 0;
     let gatewayConnections = 0;
+    // API Gateway's proxy event names the route it matched: it picks the function.
+    const routeFunctions = new Map(
+      deployment.routes.map((r) => [`${r.method} ${r.resource}`, byId.get(r.functionId)!]),
+    );
     const gateway: Gateway = await startGateway({
-      routes: [
-        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
-        { resource: '/orders/{orderId}', method: 'GET' },
-      ],
-      invoke: (event) => producer.invoke(event),
+      routes: deployment.routes.map((r) => ({
+        resource: r.resource,
+        method: r.method,
+        ...(r.body ? { bodySchema: r.body.schema } : {}),
+      })),
+      invoke: (event) => routeFunctions.get(`${event.httpMethod} ${event.resource}`)!.invoke(event),
       port: options.apiPort ?? 3000,
       host,
       log,
@@ -605,12 +638,28 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       await gateway.close();
       log('gateway: stopped');
     });
-    log(`gateway: listening on ${gateway.url} (POST /orders, GET /orders/{orderId})`);
+    const routeList = deployment.routes.map((r) => `${r.method} ${r.resource}`).join(', ');
+    log(`gateway: listening on ${gateway.url} (${routeList})`);
     return {
       apiUrl: gateway.url,
       queueUrls,
       queueArns,
       mappings,
+      functions: () => functions.map((f) => f.configuration()),
+      eventSourceMappings: () =>
+        QUEUE_KINDS.flatMap((kind) => {
+          const mapping = mappings[kind];
+          if (!mapping) return [];
+          const functionName = deployment.mappings[kind].functionId;
+          return [{ ...mapping.configuration(), functionName }];
+        }),
+      routes: () =>
+        deployment.routes.map((r) => ({
+          method: r.method,
+          resource: r.resource,
+          functionName: routeFunctions.get(`${r.method} ${r.resource}`)!.name,
+          ...(r.body ? { bodySchema: r.body.schema } : {}),
+        })),
       updateConsumerEnv: (kind, vars) => consumers[kind].updateEnvironment(vars),
       updateProducerEnv: (vars) => producer.updateEnvironment(vars),
       usage: () => ({
@@ -654,6 +703,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const region = options.region ?? 'us-east-1';
   const seed = options.seed ?? freshSeed();
   const config = applyOverrides(pipelineConfig, options.pipeline);
+  // Refuses a config AWS would refuse, the same way infra/ does, before anything starts.
+  const deployment = describeDeployment(config, {
+    waiveVisibilityGuidance: Boolean(options.waiveVisibilityGuidance),
+  });
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
   const sqsRequests: Record<string, number> = {};
   let edgeConnections = 0;
@@ -789,6 +842,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       },
       region,
       config,
+      deployment,
+      functions: () => [],
+      eventSourceMappings: () => [],
+      routes: () => [],
       updateConsumerEnv: () => undefined,
       startConsumers: () => undefined,
       updateProducerEnv: () => undefined,
@@ -842,7 +899,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       region,
       host,
       seed,
-      config,
+      deployment,
       log,
       onFunctionLine: (_fn, line) => live.ingest(line),
       // One clock for the whole cloud: skipping time on SQS skips it for the functions too.
@@ -858,9 +915,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           credentials: LOCAL_CREDENTIALS,
         });
         try {
-          for (const table of [config.tables.idempotency, config.tables.ledger]) {
-            await createTable(client, table, log);
-          }
+          for (const id of TABLE_IDS) await createTable(client, deployment.tables[id], log);
           log(
             'dynamodb: error: the pipeline tables were created again, EMPTY: idempotency records and ledger entries written before the restart are gone, so a report over this run is wrong',
           );
@@ -873,6 +928,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(cloud.queueUrls, deployed.queueUrls);
     Object.assign(cloud.queueArns, deployed.queueArns);
     Object.assign(mappings, deployed.mappings);
+    cloud.functions = deployed.functions;
+    cloud.eventSourceMappings = deployed.eventSourceMappings;
+    cloud.routes = deployed.routes;
     cloud.updateConsumerEnv = deployed.updateConsumerEnv;
     cloud.startConsumers = deployed.startConsumers;
     cloud.updateProducerEnv = deployed.updateProducerEnv;

@@ -48,6 +48,15 @@ export class EventSourceMappingConfigError extends Error {
   }
 }
 
+export type MappingConfiguration = Pick<
+  EventSourceMappingOptions,
+  | 'queueArn'
+  | 'batchSize'
+  | 'maxBatchingWindowSeconds'
+  | 'maximumConcurrency'
+  | 'reportBatchItemFailures'
+> & { enabled: boolean };
+
 export interface MappingStats {
   received: number;
   invocations: number;
@@ -206,6 +215,19 @@ export class EventSourceMapping {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /** What Lambda's GetEventSourceMapping tells: the queue, the batching settings, the state. */
+  configuration(): MappingConfiguration {
+    const { queueArn, batchSize, maxBatchingWindowSeconds, maximumConcurrency } = this.o;
+    return {
+      queueArn,
+      batchSize,
+      maxBatchingWindowSeconds,
+      maximumConcurrency,
+      reportBatchItemFailures: this.o.reportBatchItemFailures,
+      enabled: this.running,
+    };
   }
 
   start(): void {

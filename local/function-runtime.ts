@@ -34,6 +34,11 @@ export interface FunctionDefinition {
   clockOffset?: SharedArrayBuffer;
 }
 
+export type FunctionConfiguration = Pick<
+  FunctionDefinition,
+  'name' | 'modulePath' | 'timeoutSeconds' | 'memorySizeMb' | 'env'
+> & { arn: string };
+
 export interface InvocationError {
   errorType: string;
   errorMessage: string;
@@ -212,6 +217,12 @@ export class LocalFunction {
 
   get arn(): string {
     return `arn:aws:lambda:${this.def.region}:000000000000:function:${this.def.name}`;
+  }
+
+  /** What Lambda's GetFunctionConfiguration tells: the module, sizes and current environment. */
+  configuration(): FunctionConfiguration {
+    const { name, modulePath, timeoutSeconds, memorySizeMb, env } = this.def;
+    return { name, arn: this.arn, modulePath, timeoutSeconds, memorySizeMb, env: { ...env } };
   }
 
   get invocationsInFlight(): number {

@@ -1,23 +1,20 @@
-import { resolve } from 'node:path';
 import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { ENV } from '../../shared/src/config/function-env';
-import {
-  type PipelineConfig,
-  QUEUE_KINDS,
-  type QueueKind,
-  type TableConfig,
-} from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind, type TableConfig } from '../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
+import {
+  type Deployment,
+  entryPath,
+  type FunctionSpec,
+  resolveEnvironment,
+} from '../../shared/src/deployment';
 import { AlarmTopic } from './constructs/alarm-topic';
 import { ConsumerFunction } from './constructs/consumer-function';
 import { OrderApi } from './constructs/order-api';
 import { PipelineDashboard, type PipelineSide } from './constructs/pipeline-dashboard';
-import { PipelineFunction } from './constructs/pipeline-function';
+import { PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function';
 import { QueueWithDlq } from './constructs/queue-with-dlq';
-
-const ROOT = resolve(__dirname, '../..');
 
 /**
  * DynamoDB actions per caller, exactly what the code sends (test/infra reads the adapters and
@@ -40,14 +37,9 @@ export const TABLE_ACTIONS = {
   ],
 } as const;
 
-/** The handler modules NodejsFunction bundles; the local cloud runs the same files. */
-export const HANDLER_ENTRIES = {
-  producer: resolve(ROOT, 'services/producer/src/handlers/api.ts'),
-  consumer: resolve(ROOT, 'services/consumer/src/handlers/sqs.ts'),
-} as const;
-
 export interface OrderPipelineStackProps extends StackProps {
-  config: PipelineConfig;
+  /** What to build: shared/src/deployment.ts, from the pipeline config. */
+  deployment: Deployment;
   /**
    * Keep the ledger table (and its backups) on `cdk destroy`. Off by default so the lab destroys
    * cleanly; turn on with `-c retainData=true` for anything holding data you care about.
@@ -55,11 +47,13 @@ export interface OrderPipelineStackProps extends StackProps {
   retainData?: boolean;
   /** Subscribes this e-mail address to the alarm topic (`-c alarmEmail=you@example.com`). */
   alarmEmail?: string;
-  /** Override the handler modules (tests); defaults to HANDLER_ENTRIES. */
-  entries?: { producer: string; consumer: string };
 }
 
-/** The whole pipeline: API, producer, two queues with DLQs, two consumers, tables, operations. */
+/**
+ * The whole pipeline: API, producer, two queues with DLQs, two consumers, tables, operations,
+ * each built from the deployment description; the stack adds only what AWS alone has (IAM
+ * grants, log groups, bundling, alarms, the dashboard).
+ */
 export class OrderPipelineStack extends Stack {
   readonly queues: Record<QueueKind, QueueWithDlq>;
   readonly consumers: Record<QueueKind, ConsumerFunction>;
@@ -72,75 +66,77 @@ export class OrderPipelineStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrderPipelineStackProps) {
     super(scope, id, props);
-    const { config } = props;
-    const entries = props.entries ?? HANDLER_ENTRIES;
+    const { deployment } = props;
 
-    this.ledgerTable = this.table('ledger-table', config.tables.ledger, {
+    this.ledgerTable = this.table('ledger-table', deployment.tables.ledger, {
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     // Idempotency records expire within the hour and are rebuilt by the next delivery, so the
     // table never needs to survive the stack.
-    this.idempotencyTable = this.table('idempotency-table', config.tables.idempotency, {
+    this.idempotencyTable = this.table('idempotency-table', deployment.tables.idempotency, {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
     this.queues = {} as Record<QueueKind, QueueWithDlq>;
     for (const kind of QUEUE_KINDS) {
-      this.queues[kind] = new QueueWithDlq(this, `${kind}-queue`, { config: config.queues[kind] });
+      this.queues[kind] = new QueueWithDlq(this, `${kind}-queue`, {
+        config: deployment.queues[kind],
+      });
     }
 
-    const sharedEnv: Record<string, string> = {
-      [ENV.LEDGER_TABLE_NAME]: this.ledgerTable.tableName,
-      [ENV.IDEMPOTENCY_TABLE_NAME]: this.idempotencyTable.tableName,
-      [ENV.FIFO_QUEUE_URL]: this.queues.fifo.queue.queueUrl,
-      [ENV.STANDARD_QUEUE_URL]: this.queues.standard.queue.queueUrl,
-      [ENV.DEFAULT_RUN_ID]: config.defaultRunId,
-    };
-
-    this.producer = new PipelineFunction(this, config.producer.functionId, {
-      functionName: `${id}-${config.producer.functionId}`,
-      entry: entries.producer,
-      timeoutSeconds: config.producer.timeoutSeconds,
-      memorySizeMb: config.producer.memorySizeMb,
-      serviceName: config.producer.functionId,
-      environment: { ...sharedEnv, [ENV.MAX_BODY_BYTES]: String(config.api.maxBodyBytes) },
+    const tables = { ledger: this.ledgerTable, idempotency: this.idempotencyTable };
+    const functionProps = (spec: FunctionSpec): PipelineFunctionProps => ({
+      functionName: `${id}-${spec.id}`,
+      entry: entryPath(spec.entry),
+      timeoutSeconds: spec.timeoutSeconds,
+      memorySizeMb: spec.memorySizeMb,
+      environment: resolveEnvironment(spec.environment, {
+        queueUrl: (kind) => this.queues[kind].queue.queueUrl,
+        tableName: (table) => tables[table].tableName,
+      }),
     });
+
+    this.producer = new PipelineFunction(
+      this,
+      deployment.producer.id,
+      functionProps(deployment.producer),
+    );
     // Accepted and order-index records, the sequence counter, and GET /orders/{orderId} reads.
     this.ledgerTable.grant(this.producer.fn, ...TABLE_ACTIONS.producerLedger);
     for (const kind of QUEUE_KINDS) this.queues[kind].queue.grantSendMessages(this.producer.fn);
 
     this.consumers = {} as Record<QueueKind, ConsumerFunction>;
     for (const kind of QUEUE_KINDS) {
-      const consumerConfig = config.consumers[kind];
-      this.consumers[kind] = new ConsumerFunction(this, consumerConfig.functionId, {
-        config: consumerConfig,
-        queueConfig: config.queues[kind],
+      const spec = deployment.consumers[kind];
+      this.consumers[kind] = new ConsumerFunction(this, spec.id, {
+        mapping: deployment.mappings[kind],
         queue: this.queues[kind].queue,
         ledgerTable: this.ledgerTable,
         idempotencyTable: this.idempotencyTable,
         ledgerActions: TABLE_ACTIONS.consumerLedger,
         idempotencyActions: TABLE_ACTIONS.idempotency,
-        entry: entries.consumer,
-        functionName: `${id}-${consumerConfig.functionId}`,
-        environment: sharedEnv,
-        idempotency: {
-          expiresAfterSeconds: config.idempotency.expiresAfterSeconds,
-          keyPrefix: config.idempotency.keyPrefix[kind],
-        },
+        function: functionProps(spec),
       });
     }
 
+    const functions = new Map<string, PipelineFunction>([
+      [deployment.producer.id, this.producer],
+      ...QUEUE_KINDS.map((k) => [deployment.consumers[k].id, this.consumers[k].function] as const),
+    ]);
     this.orderApi = new OrderApi(this, 'order-api', {
-      producer: this.producer.fn,
-      throttlingRateLimit: config.api.throttlingRateLimit,
-      throttlingBurstLimit: config.api.throttlingBurstLimit,
+      routes: deployment.routes.map((route) => ({
+        ...route,
+        fn: functions.get(route.functionId)!.fn,
+      })),
+      throttlingRateLimit: deployment.api.throttlingRateLimit,
+      throttlingBurstLimit: deployment.api.throttlingBurstLimit,
       accessLogGroupName: `/aws/apigateway/${id}-access`,
     });
 
     const sides = {} as Record<QueueKind, PipelineSide>;
     for (const kind of QUEUE_KINDS) {
       sides[kind] = {
-        config: config.queues[kind],
+        config: deployment.queues[kind],
         queue: this.queues[kind].queue,
         dlq: this.queues[kind].dlq,
         consumer: this.consumers[kind].function.fn,

@@ -1,5 +1,5 @@
-import { InfraConfigError } from '../../infra/lib/errors';
 import { type PipelineConfig, pipelineConfig } from '../../shared/src/config/pipeline';
+import { DeploymentConfigError } from '../../shared/src/deployment';
 import { buildUnbundled } from './support/unbundled';
 
 const withConfig = (edit: (c: PipelineConfig) => void): PipelineConfig => {
@@ -41,7 +41,7 @@ describe('ConsumerFunction', () => {
     const config = withConfig((c) => {
       c.queues.standard.visibilityTimeoutSeconds = 6 * c.consumers.standard.timeoutSeconds - 1;
     });
-    expect(() => buildUnbundled({ config })).toThrow(InfraConfigError);
+    expect(() => buildUnbundled({ config })).toThrow(DeploymentConfigError);
     expect(() => buildUnbundled({ config })).toThrow(/below 6 x the consumer timeout/);
   });
 

@@ -16,11 +16,25 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import { Construct } from 'constructs';
-import { orderJsonSchema } from '../../../shared/src/order';
+import type { RouteSpec } from '../../../shared/src/deployment';
 import { toCdkJsonSchema } from '../json-schema';
 
+/** A deployment route (shared/src/deployment.ts) with the function built for it. */
+export type OrderApiRoute = RouteSpec & { fn: IFunction };
+
+/**
+ * Request headers API Gateway is told about, both optional: it checks only their presence, never
+ * their format, so the producer checks the format and answers 400 with the reason.
+ */
+const OPTIONAL_HEADERS: Record<string, Record<string, boolean>> = {
+  'POST /orders': {
+    'method.request.header.X-Run-Id': false,
+    'method.request.header.Idempotency-Key': false,
+  },
+};
+
 export interface OrderApiProps {
-  producer: IFunction;
+  routes: readonly OrderApiRoute[];
   throttlingRateLimit: number;
   throttlingBurstLimit: number;
   /** Stage name, also the last path segment of the API url. */
@@ -38,7 +52,8 @@ export class OrderApi extends Construct {
   readonly apiKey: ApiKey;
   readonly usagePlan: UsagePlan;
   readonly accessLogGroup: LogGroup;
-  readonly orderModel: Model;
+  /** The request model of each route with a body schema, by `METHOD /resource`. */
+  readonly models: Record<string, Model> = {};
   readonly validator: RequestValidator;
   readonly samplingRule: CfnSamplingRule;
 
@@ -107,36 +122,40 @@ export class OrderApi extends Construct {
       },
     });
 
-    this.orderModel = this.api.addModel('order-model', {
-      contentType: 'application/json',
-      modelName: 'Order',
-      description: 'An order, generated from the shared zod schema (shared/src/order.ts).',
-      schema: toCdkJsonSchema(orderJsonSchema()),
-    });
-
     this.validator = this.api.addRequestValidator('request-validator', {
       requestValidatorName: 'body-and-params',
       validateRequestBody: true,
       validateRequestParameters: true,
     });
 
-    const integration = new LambdaIntegration(props.producer, { proxy: true });
-    const orders = this.api.root.addResource('orders');
-    const postOrder = orders.addMethod('POST', integration, {
-      apiKeyRequired: true,
-      requestValidator: this.validator,
-      requestModels: { 'application/json': this.orderModel },
-      // API Gateway checks only presence of a header, never its format; both are optional, so the
-      // producer checks their format and answers 400 with the reason.
-      requestParameters: {
-        'method.request.header.X-Run-Id': false,
-        'method.request.header.Idempotency-Key': false,
-      },
-    });
-    const getOrder = orders.addResource('{orderId}').addMethod('GET', integration, {
-      apiKeyRequired: true,
-      requestValidator: this.validator,
-      requestParameters: { 'method.request.path.orderId': true },
+    const methods = props.routes.map((route) => {
+      const key = `${route.method} ${route.resource}`;
+      // Resources are added segment by segment; an existing one is reused.
+      let resource = this.api.root;
+      for (const part of route.resource.split('/').filter(Boolean)) {
+        resource = resource.getResource(part) ?? resource.addResource(part);
+      }
+      const pathParameters = Object.fromEntries(
+        [...route.resource.matchAll(/\{(\w+)\}/g)].map((m) => [
+          `method.request.path.${m[1]}`,
+          true,
+        ]),
+      );
+      if (route.body) {
+        this.models[key] = this.api.addModel(`${route.body.model.toLowerCase()}-model`, {
+          contentType: 'application/json',
+          modelName: route.body.model,
+          description: `${route.body.model}, generated from its zod schema in shared/src.`,
+          schema: toCdkJsonSchema(route.body.schema),
+        });
+      }
+      const model = this.models[key];
+      return resource.addMethod(route.method, new LambdaIntegration(route.fn, { proxy: true }), {
+        apiKeyRequired: true,
+        requestValidator: this.validator,
+        ...(model ? { requestModels: { 'application/json': model } } : {}),
+        requestParameters: { ...pathParameters, ...OPTIONAL_HEADERS[key] },
+      });
     });
 
     this.apiKey = new ApiKey(this, 'api-key', {
@@ -149,7 +168,7 @@ export class OrderApi extends Construct {
     });
     this.usagePlan.addApiKey(this.apiKey);
 
-    for (const method of [postOrder, getOrder]) {
+    for (const method of methods) {
       Validations.of(method).acknowledge(
         {
           id: 'AwsSolutions-APIG4',

@@ -4,7 +4,6 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../../../shared/src/config/function-env';
 
 export interface PipelineFunctionProps {
   /** Physical function name; also fixes the log group name `/aws/lambda/<name>`. */
@@ -13,8 +12,7 @@ export interface PipelineFunctionProps {
   entry: string;
   timeoutSeconds: number;
   memorySizeMb: number;
-  /** Powertools service name: the `service` key of every log line. */
-  serviceName: string;
+  /** Every variable the handler reads, Powertools' included (from its FunctionSpec). */
   environment: Record<string, string>;
   /**
    * Log retention.
@@ -26,11 +24,6 @@ export interface PipelineFunctionProps {
    * @default RemovalPolicy.DESTROY: a lab stack should leave nothing behind.
    */
   logRemovalPolicy?: RemovalPolicy;
-  /**
-   * Powertools log level.
-   * @default 'INFO'
-   */
-  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
 /**
@@ -42,9 +35,12 @@ export class PipelineFunction extends Construct {
   readonly fn: NodejsFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
+  /** The handler module bundled (the template holds only the bundle's asset hash). */
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
+    this.entry = props.entry;
 
     /**
      * Log group created with the function, so retention and removal are set up front instead of
@@ -93,12 +89,12 @@ export class PipelineFunction extends Construct {
        */
       tracing: Tracing.ACTIVE,
       environment: {
-        [ENV.POWERTOOLS_SERVICE_NAME]: props.serviceName,
-        [ENV.POWERTOOLS_LOG_LEVEL]: props.logLevel ?? 'INFO',
-        [ENV.POWERTOOLS_TRACE_ENABLED]: 'true',
-        /** Source maps: stack traces in the logs point at the TypeScript lines. */
-        NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
+        /**
+         * Source maps: stack traces in the logs point at the TypeScript lines. Only the bundle
+         * has them, so this is the one variable the bundler's side sets.
+         */
+        NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
         /** Bundling: the esbuild npm package on this machine, never a Docker image. */

@@ -8,7 +8,6 @@ import {
 } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueConfig } from '../../../shared/src/config/pipeline';
-import { InfraConfigError } from '../errors';
 
 export interface QueueWithDlqProps {
   config: QueueConfig;
@@ -54,21 +53,15 @@ export class QueueWithDlq extends Construct {
       retentionPeriod: Duration.seconds(config.retentionPeriodSeconds),
       receiveMessageWaitTime: Duration.seconds(config.receiveWaitTimeSeconds),
       contentBasedDeduplication: config.fifo ? config.contentBasedDeduplication : undefined,
-      deduplicationScope: fifoOnly(config, deduplicationScope(config.deduplicationScope)),
-      fifoThroughputLimit: fifoOnly(config, fifoThroughputLimit(config.fifoThroughputLimit)),
+      // A standard queue with these set is refused by describeDeployment before this runs.
+      deduplicationScope: deduplicationScope(config.deduplicationScope),
+      fifoThroughputLimit: fifoThroughputLimit(config.fifoThroughputLimit),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.dlq.maxReceiveCount },
       removalPolicy: RemovalPolicy.DESTROY,
     });
   }
-}
-
-function fifoOnly<T>(config: QueueConfig, value: T | undefined): T | undefined {
-  if (value !== undefined && !config.fifo) {
-    throw new InfraConfigError(`queue ${config.name}: FIFO-only settings on a standard queue`);
-  }
-  return value;
 }
 
 function deduplicationScope(v: QueueConfig['deduplicationScope']): DeduplicationScope | undefined {

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/lib/create-app';
-import type { PipelineConfig } from '../../../shared/src/config/pipeline';
+import { type PipelineConfig, pipelineConfig } from '../../../shared/src/config/pipeline';
+import { describeDeployment } from '../../../shared/src/deployment';
 
 const NOOP = resolve(__dirname, '../fixtures/noop-handler.ts');
 
@@ -9,9 +10,16 @@ const NOOP = resolve(__dirname, '../fixtures/noop-handler.ts');
 export function buildUnbundled(
   options: { config?: PipelineConfig; context?: Record<string, unknown> } = {},
 ): { template: () => Template } {
+  const deployment = describeDeployment(options.config ?? pipelineConfig);
   const { stack } = createApp({
-    config: options.config,
-    entries: { producer: NOOP, consumer: NOOP },
+    deployment: {
+      ...deployment,
+      producer: { ...deployment.producer, entry: NOOP },
+      consumers: {
+        fifo: { ...deployment.consumers.fifo, entry: NOOP },
+        standard: { ...deployment.consumers.standard, entry: NOOP },
+      },
+    },
     context: { ...options.context, 'aws:cdk:bundling-stacks': [] },
   });
   return { template: () => Template.fromStack(stack) };

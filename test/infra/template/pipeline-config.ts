@@ -1,10 +1,16 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../../shared/src/config/function-env';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { describeDeployment, type EnvValue } from '../../../shared/src/deployment';
 import type { Synthesized } from '../support/synth';
 
-// The template must say what shared/src/config/pipeline.ts says: the local cloud builds from the
-// same object, so a drift here means local runs no longer predict AWS.
+const deployment = describeDeployment(pipelineConfig);
+/** The literal variables of a description's environment (references resolve per target). */
+const literals = (env: Readonly<Record<string, EnvValue>>) =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string'));
+
+// The template must say what shared/src/config/pipeline.ts says, through the deployment
+// description both targets build from (deployment-agreement.test.ts compares the two targets).
 /** Registers the tests; `get` returns the one synthesis shared by template.test.ts. */
 export function pipelineConfigTests(get: () => Synthesized): void {
   let s!: Synthesized;
@@ -47,23 +53,13 @@ export function pipelineConfigTests(get: () => Synthesized): void {
       expect(q.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * c.timeoutSeconds);
     });
 
-    it('sizes the consumer function from the config', () => {
+    it('sizes the consumer function and sets its environment from the description', () => {
+      const spec = deployment.consumers[kind];
       s.template.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: fnName(c.functionId),
         Timeout: c.timeoutSeconds,
         MemorySize: c.memorySizeMb,
-        Environment: {
-          Variables: Match.objectLike({
-            [ENV.QUEUE_KIND]: kind,
-            [ENV.BATCH_PROCESSING]: c.processing,
-            [ENV.MAX_RECEIVE_COUNT]: String(q.dlq.maxReceiveCount),
-            [ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS]: String(
-              pipelineConfig.idempotency.expiresAfterSeconds,
-            ),
-            [ENV.IDEMPOTENCY_KEY_PREFIX]: pipelineConfig.idempotency.keyPrefix[kind],
-            [ENV.DEFAULT_RUN_ID]: pipelineConfig.defaultRunId,
-          }),
-        },
+        Environment: { Variables: Match.objectLike(literals(spec.environment)) },
       });
     });
 
@@ -105,7 +101,7 @@ export function pipelineConfigTests(get: () => Synthesized): void {
   });
 
   describe('producer', () => {
-    it('is sized from the config and told the body limit and both queues', () => {
+    it('is sized from the config and its environment set from the description', () => {
       const p = pipelineConfig.producer;
       s.template.hasResourceProperties('AWS::Lambda::Function', {
         FunctionName: fnName(p.functionId),
@@ -113,7 +109,7 @@ export function pipelineConfigTests(get: () => Synthesized): void {
         MemorySize: p.memorySizeMb,
         Environment: {
           Variables: Match.objectLike({
-            [ENV.MAX_BODY_BYTES]: String(pipelineConfig.api.maxBodyBytes),
+            ...literals(deployment.producer.environment),
             [ENV.FIFO_QUEUE_URL]: Match.anyValue(),
             [ENV.STANDARD_QUEUE_URL]: Match.anyValue(),
           }),

@@ -17,6 +17,7 @@ import {
   LOCAL_CREDENTIALS,
 } from '../../../shared/src/aws-clients';
 import { pipelineConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import { describeDeployment } from '../../../shared/src/deployment';
 import { freshSeed } from '../../../shared/src/random';
 import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
 
@@ -42,6 +43,7 @@ export interface TargetOptions {
   /** Extra producer environment (its fault switches); needs capabilities.consumerEnv. */
   producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
+  waiveVisibilityGuidance?: LocalCloudOptions['waiveVisibilityGuidance'];
 }
 
 export interface Target {
@@ -130,6 +132,7 @@ async function startLocal(options: TargetOptions): Promise<Target> {
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+    ...(options.waiveVisibilityGuidance ? { waiveVisibilityGuidance: true } : {}),
   });
   return targetOnLocalCloud(cloud);
 }
@@ -177,14 +180,16 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
   }
   const region = process.env.AWS_REGION ?? 'us-east-1';
   const seed = options.seed ?? freshSeed();
-  const config = applyOverrides(pipelineConfig, options.pipeline);
+  const deployment = describeDeployment(applyOverrides(pipelineConfig, options.pipeline), {
+    waiveVisibilityGuidance: Boolean(options.waiveVisibilityGuidance),
+  });
   const deployed = await deployPipeline({
     endpoint,
     credentials: LOCAL_CREDENTIALS,
     region,
     host: '127.0.0.1',
     seed,
-    config,
+    deployment,
     apiPort: 0,
     pollWaitSeconds: 1,
     log: collectLog(),
@@ -201,8 +206,8 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     seed,
     queueUrls: deployed.queueUrls,
     tableNames: {
-      idempotency: config.tables.idempotency.name,
-      ledger: config.tables.ledger.name,
+      idempotency: deployment.tables.idempotency.name,
+      ledger: deployment.tables.ledger.name,
     },
     sqs,
     dynamodb,
