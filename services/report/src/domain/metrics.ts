@@ -54,7 +54,7 @@ export interface DuplicateCauses {
   retryAfterFailure: number;
 }
 
-/** The per-queue metrics of DESIGN.md ("Report metrics"); the field names are a contract. */
+/** The per-queue metrics (docs/report.md, "The metrics"); the field names are a contract. */
 export interface QueueMetrics {
   deliveries: number;
   duplicateDeliveries: number;

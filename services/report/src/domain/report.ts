@@ -26,7 +26,7 @@ export interface ReportConfig {
   >;
 }
 
-/** The JSON report of DESIGN.md; the field names are a contract. */
+/** The JSON report (docs/report.md); its field names are a contract. */
 export interface Report {
   runId: string;
   target: ReportTarget;
