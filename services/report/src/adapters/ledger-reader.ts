@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
@@ -18,19 +18,15 @@ async function queryPrefix<T>(
   prefix: string,
 ): Promise<T[]> {
   const items: T[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of page.Items ?? []) items.push(item as T);
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery(
+    { client },
+    {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+    },
+  );
+  for await (const page of pages) for (const item of page.Items ?? []) items.push(item as T);
   return items;
 }
 
@@ -68,19 +64,15 @@ export async function countRunItems(
   runId: string,
 ): Promise<number> {
   let total = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': runPk(runId) },
-        Select: 'COUNT',
-        ExclusiveStartKey: start,
-      }),
-    );
-    total += page.Count ?? 0;
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const pages = paginateQuery(
+    { client },
+    {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': runPk(runId) },
+      Select: 'COUNT',
+    },
+  );
+  for await (const page of pages) total += page.Count ?? 0;
   return total;
 }
