@@ -297,14 +297,34 @@ async function createTable(
     { AttributeName: t.partitionKey, KeyType: 'HASH' as const },
     ...(t.sortKey ? [{ AttributeName: t.sortKey, KeyType: 'RANGE' as const }] : []),
   ];
+  const indexes = t.globalIndexes ?? [];
+  const attributes = new Set([
+    ...keys.map((k) => k.AttributeName),
+    ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
   await dynamodb.send(
     new CreateTableCommand({
       TableName: t.name,
       KeySchema: keys,
-      AttributeDefinitions: keys.map((k) => ({
-        AttributeName: k.AttributeName,
+      AttributeDefinitions: [...attributes].map((name) => ({
+        AttributeName: name,
         AttributeType: 'S',
       })),
+      ...(indexes.length > 0
+        ? {
+            GlobalSecondaryIndexes: indexes.map((i) => ({
+              IndexName: i.indexName,
+              KeySchema: [
+                { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
+                { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
+              ],
+              Projection: {
+                ProjectionType: 'INCLUDE' as const,
+                NonKeyAttributes: [...i.projected],
+              },
+            })),
+          }
+        : {}),
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );

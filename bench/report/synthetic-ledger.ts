@@ -1,5 +1,6 @@
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { QueueKind } from '../../shared/src/config/pipeline';
+import { acceptedKeys } from '../../shared/src/ledger';
 import { createRng } from '../../shared/src/random';
 
 /**
@@ -23,13 +24,10 @@ export function syntheticLedger(
     const o = { orderId: `o${i}`, customerId, sequence, acceptedAt: i };
     orders.push(o);
     ledger.accepted.push({
-      pk: 'RUN#b',
-      sk: `ACCEPTED#${o.orderId}`,
+      ...acceptedKeys('b', o.orderId),
       type: 'accepted',
       runId: 'b',
       ...o,
-      payloadHash: '',
-      messageIds: { fifo: `f${i}`, standard: `s${i}` },
       requests: 1,
     });
   }

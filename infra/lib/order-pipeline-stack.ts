@@ -1,5 +1,11 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { QUEUE_KINDS, type QueueKind, type TableConfig } from '../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
@@ -15,19 +21,31 @@ import { OrderApi } from './constructs/order-api';
 import { PipelineDashboard, type PipelineSide } from './constructs/pipeline-dashboard';
 import { PipelineFunction, type PipelineFunctionProps } from './constructs/pipeline-function';
 import { QueueWithDlq } from './constructs/queue-with-dlq';
+import { grantOnTable } from './constructs/table-grant';
 
 /**
  * DynamoDB actions per caller, exactly what the code sends (test/infra reads the adapters and
- * Powertools' persistence layer to check this list): no Scan, no batch or stream actions.
+ * Powertools' persistence layer to check this list): no Scan, no stream actions, no index.
  */
 export const TABLE_ACTIONS = {
-  /** Accepted + order-index puts, sequence counter updates, GET /orders/{orderId} lookups. */
+  /**
+   * The claim (a conditional put), sends and retries recorded (updates), sequence counters, the
+   * accepted order read back by a retry or GET /orders/{orderId}, and Queries of its run's
+   * partition (whether an order was applied, GET's counts).
+   */
   producerLedger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   /**
-   * Delivery, effect and failure records (puts; the effect's is conditional), outcomes and apply
-   * counters (updates), and a read of the first effect when a refused write does not return it.
+   * Delivery records, their outcomes and failure records (one batch write per invocation at
+   * each end; deletes of records the FIFO processor never ran), the effect (a conditional put),
+   * apply counters (updates), and a read of the first effect when a refused write does not
+   * return it.
    */
-  consumerLedger: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  consumerLedger: [
+    'dynamodb:BatchWriteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+  ],
   /** Powertools DynamoDBPersistenceLayer: get, conditional put, update, delete on failure. */
   idempotency: [
     'dynamodb:GetItem',
@@ -102,7 +120,7 @@ export class OrderPipelineStack extends Stack {
       functionProps(deployment.producer),
     );
     // Accepted and order-index records, the sequence counter, and GET /orders/{orderId} reads.
-    this.ledgerTable.grant(this.producer.fn, ...TABLE_ACTIONS.producerLedger);
+    grantOnTable(this.ledgerTable, this.producer.fn, TABLE_ACTIONS.producerLedger);
     for (const kind of QUEUE_KINDS) this.queues[kind].queue.grantSendMessages(this.producer.fn);
 
     this.consumers = {} as Record<QueueKind, ConsumerFunction>;
@@ -158,7 +176,7 @@ export class OrderPipelineStack extends Stack {
   }
 
   private table(id: string, config: TableConfig, opts: { removalPolicy: RemovalPolicy }): Table {
-    return new Table(this, id, {
+    const table = new Table(this, id, {
       tableName: config.name,
       partitionKey: { name: config.partitionKey, type: AttributeType.STRING },
       sortKey: config.sortKey ? { name: config.sortKey, type: AttributeType.STRING } : undefined,
@@ -170,6 +188,16 @@ export class OrderPipelineStack extends Stack {
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy: opts.removalPolicy,
     });
+    for (const index of config.globalIndexes ?? []) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: [...index.projected],
+      });
+    }
+    return table;
   }
 
   private outputs(): void {

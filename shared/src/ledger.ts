@@ -1,11 +1,15 @@
 import type { QueueKind } from './config/pipeline';
 
 /**
- * The ledger table: everything the report needs about one run, in one partition
+ * The ledger table: what the consumers record about one run lives in one partition
  * (`pk = RUN#<runId>`), so a run reads back with Query, never Scan. Sort keys put each record
- * type in its own range: `ACCEPTED#`, `DELIVERY#<queue>#`, `EFFECT#<queue>#`, `FAILURE#<queue>#`,
- * `COUNTER#`. A second item per order (`pk = ORDER#<orderId>`) lets `GET /orders/{orderId}` find
- * the order's run without knowing it.
+ * type in its own range: `DELIVERY#<queue>#`, `EFFECT#<queue>#`, `FAILURE#<queue>#`, `COUNTER#`.
+ *
+ * The accepted order is one item keyed on the order id alone (`pk = ORDER#<orderId>`): the
+ * producer claims an order id with one conditional write, whatever run a retry names, and
+ * `GET /orders/{orderId}` reads it by key. The `byRun` index (sparse: only accepted orders carry
+ * its keys) lists a run's accepted orders for the report; DynamoDB maintains it, so there is no
+ * second item to keep in step with the first.
  */
 
 export const runPk = (runId: string): string => `RUN#${runId}`;
@@ -13,6 +17,26 @@ export const orderPk = (orderId: string): string => `ORDER#${orderId}`;
 export const ORDER_SK = 'ORDER';
 
 export const acceptedSk = (orderId: string): string => `ACCEPTED#${orderId}`;
+
+/**
+ * The index that lists a run's accepted orders. It projects what the report reads, not the
+ * message ids and send times, so recording a send writes the table alone, not the index too.
+ */
+export const ACCEPTED_BY_RUN = {
+  indexName: 'byRun',
+  partitionKey: 'byRunPk',
+  sortKey: 'byRunSk',
+  projected: ['type', 'runId', 'orderId', 'customerId', 'sequence', 'acceptedAt', 'requests'],
+} as const;
+
+/** The key of an order's accepted item, and its keys in the `byRun` index. */
+export const acceptedKeys = (runId: string, orderId: string) =>
+  ({
+    pk: orderPk(orderId),
+    sk: ORDER_SK,
+    byRunPk: runPk(runId),
+    byRunSk: acceptedSk(orderId),
+  }) as const;
 /** Unique per receive: a duplicate delivery of the same message gets its own record. */
 export const deliverySk = (queue: QueueKind, orderId: string, deliveryId: string): string =>
   `DELIVERY#${queue}#${orderId}#${deliveryId}`;
@@ -48,9 +72,12 @@ interface LedgerKey {
   sk: string;
 }
 
-/** The producer accepted an order and put it on both queues. */
+/** The producer accepted an order and put it on both queues (`pk = ORDER#<orderId>`). */
 export interface AcceptedRecord extends LedgerKey {
   type: 'accepted';
+  /** The `byRun` index's keys: `RUN#<runId>`, `ACCEPTED#<orderId>`. */
+  byRunPk: string;
+  byRunSk: string;
   runId: string;
   orderId: string;
   customerId: string;
@@ -67,17 +94,17 @@ export interface AcceptedRecord extends LedgerKey {
   requests: number;
 }
 
-/** The order lookup item, `pk = ORDER#<orderId>`, `sk = ORDER`. */
-export interface OrderIndexRecord extends LedgerKey {
-  type: 'order';
-  orderId: string;
-  runId: string;
-  customerId: string;
-  sequence: number;
-  acceptedAt: number;
-}
+/** What the `byRun` index gives back of an accepted order: what the report reads. */
+export type AcceptedSummary = Pick<
+  AcceptedRecord,
+  (typeof ACCEPTED_BY_RUN.projected)[number] | 'pk' | 'sk' | 'byRunPk' | 'byRunSk'
+>;
 
-/** A consumer received a message: written on every receive, before any idempotency check. */
+/**
+ * A consumer received a message: written on every receive, before any idempotency check (one
+ * batch write per invocation, before any record of the batch runs), and written again with its
+ * outcome when the invocation returns (one batch write for the whole batch).
+ */
 export interface DeliveryRecord extends LedgerKey {
   type: 'delivery';
   runId: string;
@@ -114,8 +141,9 @@ export interface DeliveryRecord extends LedgerKey {
    */
   invocationId?: string;
   /**
-   * Set on the last record of its invocation to finish: the invocation returned. An invocation
-   * none of whose records carries it timed out or died, and SQS deleted nothing of its batch.
+   * Set with the outcome, which is written when the invocation returns: the invocation ended. An
+   * invocation none of whose records carries it (or one of whose records is still pending)
+   * timed out or died, and SQS deleted nothing of its batch.
    */
   invocationEnd?: boolean;
 }
@@ -136,7 +164,10 @@ export interface EffectRecord extends LedgerKey {
   committedAt: number;
 }
 
-/** A per-customer apply counter: `value` is the last apply index taken on that queue. */
+/**
+ * A per-customer apply counter: `value` is the last apply index taken on that queue, and
+ * `highSequence` the highest sequence that took one (what decides whether an apply is late).
+ */
 export interface ApplyCounterRecord extends LedgerKey {
   value: number;
 }
@@ -157,12 +188,7 @@ export interface FailureRecord extends LedgerKey {
   failedAt: number;
 }
 
-export type LedgerRecord =
-  | AcceptedRecord
-  | OrderIndexRecord
-  | DeliveryRecord
-  | EffectRecord
-  | FailureRecord;
+export type LedgerRecord = AcceptedRecord | DeliveryRecord | EffectRecord | FailureRecord;
 
 /** The message body both queues carry. */
 export interface OrderMessage {

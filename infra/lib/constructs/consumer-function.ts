@@ -5,6 +5,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { MappingSpec } from '../../../shared/src/deployment';
 import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { grantOnTable } from './table-grant';
 
 export interface ConsumerFunctionProps {
   /** The function, its environment included (from its FunctionSpec). */
@@ -39,7 +40,7 @@ export class ConsumerFunction extends Construct {
     });
     this.function.fn.addEventSource(this.eventSource);
 
-    props.ledgerTable.grant(this.function.fn, ...props.ledgerActions);
-    props.idempotencyTable.grant(this.function.fn, ...props.idempotencyActions);
+    grantOnTable(props.ledgerTable, this.function.fn, props.ledgerActions);
+    grantOnTable(props.idempotencyTable, this.function.fn, props.idempotencyActions);
   }
 }

@@ -10,14 +10,7 @@ import {
   getOptionalStringFromEnv,
   getStringFromEnv,
 } from '../../../shared/src/env';
-import {
-  type AcceptedRecord,
-  acceptedSk,
-  ORDER_SK,
-  type OrderMessage,
-  orderPk,
-  runPk,
-} from '../../../shared/src/ledger';
+import { type AcceptedRecord, acceptedKeys, type OrderMessage } from '../../../shared/src/ledger';
 import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
 import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
 import {
@@ -97,49 +90,54 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
   const newOrderId = deps.newOrderId ?? randomUUID;
   const { ledger, queues, lifetimes, logger } = deps;
 
-  /** Takes the accepted record to reuse (a client retry) or writes a new one (`created`). */
+  /**
+   * Takes the accepted record to reuse (a client retry) or claims the order id with a new one
+   * (`created`): one conditional write, no read before it. A retry learns it is one from the
+   * refusal, then reads the record that holds the id.
+   */
   async function accept(
     req: ParsedOrderRequest,
   ): Promise<{ record: AcceptedRecord; created: boolean }> {
-    if (req.idempotencyKey !== undefined) {
-      const existing = await findExisting(req.idempotencyKey, req.payloadHash, req.runId);
-      if (existing) return { record: existing, created: false };
-    }
     const orderId = req.idempotencyKey ?? newOrderId();
+    if (req.idempotencyKey !== undefined && req.input.sequence === undefined) {
+      // The sequence is taken before the claim, so a retry that carries no sequence looks first:
+      // taking one for it would leave a hole in the customer's sequence.
+      const existing = await ledger.getAccepted(orderId);
+      if (existing) return { record: await asRetry(existing, req.payloadHash), created: false };
+    }
     const sequence =
       req.input.sequence ?? (await ledger.nextSequence(req.runId, req.input.customerId));
-    const acceptedAt = now();
     const record: AcceptedRecord = {
-      pk: runPk(req.runId),
-      sk: acceptedSk(orderId),
+      ...acceptedKeys(req.runId, orderId),
       type: 'accepted',
       runId: req.runId,
       orderId,
       customerId: req.input.customerId,
       sequence,
-      acceptedAt,
+      acceptedAt: now(),
       payloadHash: req.payloadHash,
       messageIds: { fifo: '', standard: '' },
       sentAt: {},
       requests: 1,
     };
-    if (!(await ledger.putAcceptedIfAbsent(record))) {
-      // Another request with the same key won the race; answer as its retry.
-      const existing = await findExisting(orderId, req.payloadHash, req.runId);
-      if (existing) return { record: existing, created: false };
-      throw new Error(`accepted record for ${orderId} vanished after a conditional put failed`);
+    const claim = await ledger.claim(record);
+    if (claim.claimed) return { record, created: true };
+    return { record: await asRetry(claim.existing, req.payloadHash), created: false };
+  }
+
+  /**
+   * The order a key already named, in whatever run it was accepted: the same order (a client
+   * retry, counted) or a different one under the same key (422).
+   */
+  async function asRetry(accepted: AcceptedRecord, hash: string): Promise<AcceptedRecord> {
+    if (accepted.payloadHash !== hash) {
+      throw new RequestError(
+        422,
+        `Idempotency-Key ${accepted.orderId} was already used for a different order`,
+      );
     }
-    await ledger.putOrderIndex({
-      pk: orderPk(orderId),
-      sk: ORDER_SK,
-      type: 'order',
-      orderId,
-      runId: req.runId,
-      customerId: record.customerId,
-      sequence,
-      acceptedAt,
-    });
-    return { record, created: true };
+    await ledger.countRequest(accepted.orderId);
+    return accepted;
   }
 
   /** Which queues a client retry must send to again (see domain/resend.ts); none: the record answers. */
@@ -179,41 +177,6 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       throw new SendAnswerLostError(q);
     }
     return messageId;
-  }
-
-  /**
-   * Finds the order a key already named. Without the index item it still looks in the request's
-   * run: a first attempt that stopped between the two writes must not block its own retry, so
-   * the missing index item is written now.
-   */
-  async function findExisting(
-    orderId: string,
-    hash: string,
-    runId: string,
-  ): Promise<AcceptedRecord | undefined> {
-    const index = await ledger.getOrderIndex(orderId);
-    const accepted = await ledger.getAccepted(index?.runId ?? runId, orderId);
-    if (!accepted) return undefined;
-    if (!index && accepted.payloadHash === hash) {
-      await ledger.putOrderIndex({
-        pk: orderPk(orderId),
-        sk: ORDER_SK,
-        type: 'order',
-        orderId,
-        runId: accepted.runId,
-        customerId: accepted.customerId,
-        sequence: accepted.sequence,
-        acceptedAt: accepted.acceptedAt,
-      });
-    }
-    if (accepted.payloadHash !== hash) {
-      throw new RequestError(
-        422,
-        `Idempotency-Key ${orderId} was already used for a different order`,
-      );
-    }
-    await ledger.countRequest(accepted.runId, orderId);
-    return accepted;
   }
 
   async function postOrder(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
@@ -258,7 +221,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     // What was sent is recorded even when another send failed: a retry then sends only to the
     // queue whose outcome is still unknown.
     if (failures.length < targets.length) {
-      await ledger.recordSends(accepted.runId, accepted.orderId, messageIds, sentAt);
+      await ledger.recordSends(accepted.orderId, messageIds, sentAt);
     }
     const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
     if (unexpected !== undefined) throw unexpected;
@@ -284,17 +247,19 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
 
   async function getOrder(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const orderId = validId(event.pathParameters?.orderId ?? '', orderIdSchema, 'orderId');
-    const index = await ledger.getOrderIndex(orderId);
-    if (!index) throw new RequestError(404, `order ${orderId} not found`);
+    const accepted = await ledger.getAccepted(orderId);
+    if (!accepted) throw new RequestError(404, `order ${orderId} not found`);
     const [fifo, standard] = await Promise.all(
-      QUEUE_KINDS.map(async (q) => queueStatus(await ledger.queueFacts(index.runId, q, orderId))),
+      QUEUE_KINDS.map(async (q) =>
+        queueStatus(await ledger.queueFacts(accepted.runId, q, orderId)),
+      ),
     );
     return respond(200, {
       orderId,
-      customerId: index.customerId,
-      sequence: index.sequence,
-      runId: index.runId,
-      acceptedAt: index.acceptedAt,
+      customerId: accepted.customerId,
+      sequence: accepted.sequence,
+      runId: accepted.runId,
+      acceptedAt: accepted.acceptedAt,
       fifo,
       standard,
     });

@@ -4,6 +4,8 @@
  * `test/infra` checks that the synthesized CloudFormation template says the same.
  */
 
+import { ACCEPTED_BY_RUN } from '../ledger';
+
 export type QueueKind = 'fifo' | 'standard';
 export const QUEUE_KINDS: readonly QueueKind[] = ['fifo', 'standard'] as const;
 
@@ -52,12 +54,21 @@ export interface ConsumerConfig {
   processing: BatchProcessing;
 }
 
+/** A global secondary index: string keys, projecting the keys and `projected`. */
+export interface TableIndexConfig {
+  indexName: string;
+  partitionKey: string;
+  sortKey: string;
+  projected: readonly string[];
+}
+
 export interface TableConfig {
   name: string;
   partitionKey: string;
   sortKey?: string;
   ttlAttribute?: string;
   pointInTimeRecovery: boolean;
+  globalIndexes?: readonly TableIndexConfig[];
 }
 
 export interface PipelineConfig {
@@ -146,12 +157,14 @@ export const pipelineConfig: PipelineConfig = {
       ttlAttribute: 'expiration',
       pointInTimeRecovery: false,
     },
-    // One partition per run (`RUN#<runId>`) so the report reads a run back with Query.
+    // One partition per run (`RUN#<runId>`) so the report reads a run back with Query; accepted
+    // orders are keyed on the order id and listed per run by the `byRun` index.
     ledger: {
       name: 'order-pipeline-ledger',
       partitionKey: 'pk',
       sortKey: 'sk',
       pointInTimeRecovery: true,
+      globalIndexes: [ACCEPTED_BY_RUN],
     },
   },
   idempotency: {

@@ -49,13 +49,19 @@ function makeHandler(env: Record<string, string> = {}) {
   });
 }
 
-/** An accepted order `key-9` in run `run-old`, found by its index item, as a retry finds it. */
+/** The claim of an accepted record is refused: the order id is taken. */
+const taken = () => new ConditionalCheckFailedException({ message: 'exists', $metadata: {} });
+
+/**
+ * An accepted order `key-9` in run `run-old`: its claim is refused and the record read back, as
+ * a retry finds it.
+ */
 function existing(record: Record<string, unknown>) {
+  ddb.on(PutCommand, { Item: { pk: 'ORDER#key-9' } }).rejects(taken());
   ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
-    Item: { pk: 'ORDER#key-9', sk: 'ORDER', runId: 'run-old', orderId: 'key-9' },
-  });
-  ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
     Item: {
+      pk: 'ORDER#key-9',
+      sk: 'ORDER',
       runId: 'run-old',
       orderId: 'key-9',
       customerId: 'cust-1',
@@ -137,20 +143,63 @@ describe('POST /orders', () => {
       sequence: 7,
       amount: 10,
     });
-    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
-    expect(puts).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          pk: 'RUN#run-unit',
-          sk: 'ACCEPTED#generated-id',
+    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(puts).toEqual([
+      expect.objectContaining({
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({
+          pk: 'ORDER#generated-id',
+          sk: 'ORDER',
+          byRunPk: 'RUN#run-unit',
+          byRunSk: 'ACCEPTED#generated-id',
           type: 'accepted',
+          runId: 'run-unit',
           sequence: 7,
           requests: 1,
           payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
         }),
-        expect.objectContaining({ pk: 'ORDER#generated-id', sk: 'ORDER', runId: 'run-unit' }),
-      ]),
+      }),
+    ]);
+  });
+
+  it('claims a new order with one conditional write and records its sends with one update, reading nothing', async () => {
+    // Act
+    const res = await makeHandler()(
+      post({
+        headers: { ...postFixture.headers, 'Idempotency-Key': 'k-1' },
+        body: JSON.stringify({ ...validBody, sequence: 3 }),
+      }),
     );
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual([
+      'PutCommand',
+      'UpdateCommand',
+    ]);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({
+      pk: 'ORDER#k-1',
+      sk: 'ORDER',
+    });
+  });
+
+  it('looks before taking a sequence for a retry that carries none (no hole in the sequence)', async () => {
+    // Prepare
+    existing({ messageIds: { fifo: 'f', standard: 's' }, sentAt: { fifo: NOW, standard: NOW } });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 4 });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    const counters = ddb
+      .commandCalls(UpdateCommand)
+      .filter((c) => String(c.args[0].input.Key?.sk).startsWith('COUNTER#'));
+    expect(counters).toHaveLength(0);
   });
 
   it("uses the client's sequence and Idempotency-Key without taking a counter value", async () => {
@@ -319,59 +368,26 @@ describe('POST /orders', () => {
     expect(recordedSends()).toHaveLength(1);
   });
 
-  it('recovers a retry whose first attempt stopped before writing the order index', async () => {
-    // Prepare: the accepted record exists in the request's run, the ORDER# index item does not.
-    ddb.on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#half-1' } }).resolves({
-      Item: {
-        runId: 'run-unit',
-        orderId: 'half-1',
-        customerId: 'cust-1',
-        sequence: 6,
-        acceptedAt: 3,
-        payloadHash: payloadHash(validBody as never),
-      },
-    });
-
-    // Act
-    const res = await makeHandler()(
-      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'half-1' } }),
-    );
-
-    // Assess
-    expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'half-1', sequence: 6 });
-    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
-    expect(puts).toEqual([
-      expect.objectContaining({ pk: 'ORDER#half-1', sk: 'ORDER', runId: 'run-unit', sequence: 6 }),
-    ]);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
-  });
-
   it('answers 422 when an Idempotency-Key is reused for a different order', async () => {
-    ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
-      Item: { runId: 'run-old', orderId: 'key-9' },
-    });
-    ddb.on(GetCommand, { Key: { pk: 'RUN#run-old', sk: 'ACCEPTED#key-9' } }).resolves({
-      Item: { runId: 'run-old', orderId: 'key-9', payloadHash: 'something-else' },
-    });
+    existing({ payloadHash: 'something-else' });
     const res = await makeHandler()(
-      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } }),
+      post({
+        headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' },
+        body: JSON.stringify({ ...validBody, sequence: 4 }),
+      }),
     );
     expect(res.statusCode).toBe(422);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(writes()).toBe(0);
+    // The refused claim is the only write: it changed nothing.
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
-  it('treats a lost race on the accepted record as the winner retry', async () => {
-    // Prepare: the winner wrote its accepted record between our lookup and our conditional put.
-    ddb.on(PutCommand).callsFake((input: { Item?: { type?: string } }) => {
-      if (input.Item?.type === 'accepted') {
-        throw new ConditionalCheckFailedException({ message: 'exists', $metadata: {} });
-      }
-      return {};
-    });
+  it('treats a lost race on the claim as the winner retry', async () => {
+    // Prepare: the winner claimed the key between our look and our conditional put; its sends
+    // are not recorded yet.
+    ddb.on(PutCommand).rejects(taken());
     ddb
-      .on(GetCommand, { Key: { pk: 'RUN#run-unit', sk: 'ACCEPTED#race-1' } })
+      .on(GetCommand, { Key: { pk: 'ORDER#race-1', sk: 'ORDER' } })
       .resolvesOnce({})
       .resolves({
         Item: {

@@ -1,10 +1,11 @@
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
-import type {
-  AcceptedRecord,
-  DeliveryRecord,
-  EffectRecord,
-  FailureRecord,
+import {
+  type AcceptedSummary,
+  acceptedKeys,
+  type DeliveryRecord,
+  type EffectRecord,
+  type FailureRecord,
 } from '../../../shared/src/ledger';
 
 /** Builds ledger records the way the producer and consumers write them, for one run. */
@@ -32,18 +33,15 @@ export class LedgerBuilder {
   ): this {
     this.orders.set(orderId, { customerId, sequence, acceptedAt });
     this.ledger.accepted.push({
-      pk: 'RUN#r',
-      sk: `ACCEPTED#${orderId}`,
+      ...acceptedKeys('r', orderId),
       type: 'accepted',
       runId: 'r',
       orderId,
       customerId,
       sequence,
       acceptedAt,
-      payloadHash: 'h',
-      messageIds: { fifo: `f-${orderId}`, standard: `s-${orderId}` },
       requests,
-    } satisfies AcceptedRecord);
+    } satisfies AcceptedSummary);
     return this;
   }
 

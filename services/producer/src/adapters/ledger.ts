@@ -9,9 +9,7 @@ import {
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
-  acceptedSk,
   ORDER_SK,
-  type OrderIndexRecord,
   orderPk,
   runPk,
   SK_PREFIX,
@@ -26,22 +24,11 @@ export class DynamoLedger implements LedgerPort {
     private readonly tableName: string,
   ) {}
 
-  async getOrderIndex(orderId: string): Promise<OrderIndexRecord | undefined> {
+  async getAccepted(orderId: string): Promise<AcceptedRecord | undefined> {
     const out = await this.documents.send(
       new GetCommand({
         TableName: this.tableName,
         Key: { pk: orderPk(orderId), sk: ORDER_SK },
-        ConsistentRead: true,
-      }),
-    );
-    return out.Item as OrderIndexRecord | undefined;
-  }
-
-  async getAccepted(runId: string, orderId: string): Promise<AcceptedRecord | undefined> {
-    const out = await this.documents.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
         ConsistentRead: true,
       }),
     );
@@ -62,7 +49,9 @@ export class DynamoLedger implements LedgerPort {
     return Number(out.Attributes?.value);
   }
 
-  async putAcceptedIfAbsent(record: AcceptedRecord): Promise<boolean> {
+  async claim(
+    record: AcceptedRecord,
+  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedRecord }> {
     try {
       await this.documents.send(
         new PutCommand({
@@ -71,22 +60,23 @@ export class DynamoLedger implements LedgerPort {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
-      return true;
+      return { claimed: true };
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
+    // Only a retry (or a key reused) pays this read; a first request is the write alone.
+    const existing = await this.getAccepted(record.orderId);
+    if (!existing) {
+      throw new Error(`accepted record for ${record.orderId} vanished after its claim was refused`);
+    }
+    return { claimed: false, existing };
   }
 
-  async putOrderIndex(record: OrderIndexRecord): Promise<void> {
-    await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
-  }
-
-  async countRequest(runId: string, orderId: string): Promise<void> {
+  async countRequest(orderId: string): Promise<void> {
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
+        Key: { pk: orderPk(orderId), sk: ORDER_SK },
         UpdateExpression: 'ADD requests :one',
         ExpressionAttributeValues: { ':one': 1 },
       }),
@@ -94,7 +84,6 @@ export class DynamoLedger implements LedgerPort {
   }
 
   async recordSends(
-    runId: string,
     orderId: string,
     ids: Record<QueueKind, string>,
     sentAt: Partial<Record<QueueKind, number>>,
@@ -102,7 +91,7 @@ export class DynamoLedger implements LedgerPort {
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: runPk(runId), sk: acceptedSk(orderId) },
+        Key: { pk: orderPk(orderId), sk: ORDER_SK },
         UpdateExpression: 'SET messageIds = :ids, sentAt = :sentAt',
         ExpressionAttributeValues: { ':ids': ids, ':sentAt': sentAt },
       }),

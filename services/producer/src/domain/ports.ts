@@ -1,21 +1,25 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type { AcceptedRecord, OrderIndexRecord, OrderMessage } from '../../../../shared/src/ledger';
+import type { AcceptedRecord, OrderMessage } from '../../../../shared/src/ledger';
 import type { QueueLife } from './resend';
 import type { QueueFacts } from './status';
 
 /** What the producer needs from the ledger table; the adapter speaks DynamoDB. */
 export interface LedgerPort {
-  getOrderIndex(orderId: string): Promise<OrderIndexRecord | undefined>;
-  getAccepted(runId: string, orderId: string): Promise<AcceptedRecord | undefined>;
+  /** The accepted order, by its id alone (a consistent read). */
+  getAccepted(orderId: string): Promise<AcceptedRecord | undefined>;
   /** Atomically takes the customer's next sequence number. */
   nextSequence(runId: string, customerId: string): Promise<number>;
-  /** Writes the accepted record unless one exists; false when it already did. */
-  putAcceptedIfAbsent(record: AcceptedRecord): Promise<boolean>;
-  putOrderIndex(record: OrderIndexRecord): Promise<void>;
-  countRequest(runId: string, orderId: string): Promise<void>;
+  /**
+   * Claims the order id: writes the accepted record unless the id is taken, in one conditional
+   * write. When it is taken, answers the record that holds it.
+   */
+  claim(
+    record: AcceptedRecord,
+  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedRecord }>;
+  /** Counts one more request for the order (a client retry). */
+  countRequest(orderId: string): Promise<void>;
   /** Records the message ids (and send times) known so far, in one write. */
   recordSends(
-    runId: string,
     orderId: string,
     ids: Record<QueueKind, string>,
     sentAt: Partial<Record<QueueKind, number>>,

@@ -1,7 +1,8 @@
 import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
 import {
-  type AcceptedRecord,
+  ACCEPTED_BY_RUN,
+  type AcceptedSummary,
   type ApplyCounterRecord,
   type DeliveryRecord,
   type EffectRecord,
@@ -16,13 +17,17 @@ async function queryPrefix<T>(
   table: string,
   runId: string,
   prefix: string,
+  index?: typeof ACCEPTED_BY_RUN,
 ): Promise<T[]> {
   const items: T[] = [];
+  const [pk, sk] = index ? [index.partitionKey, index.sortKey] : ['pk', 'sk'];
   const pages = paginateQuery(
     { client },
     {
       TableName: table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ...(index ? { IndexName: index.indexName } : {}),
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': pk, '#sk': sk },
       ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
     },
   );
@@ -30,14 +35,16 @@ async function queryPrefix<T>(
   return items;
 }
 
-/** Reads one run's partition back (Query per record type, every page). */
+/** Reads one run back (Query per record type, every page; accepted orders from `byRun`). */
 export async function readRunLedger(
   client: DynamoDBDocumentClient,
   table: string,
   runId: string,
 ): Promise<RunLedger> {
   const [accepted, counters, ...rest] = await Promise.all([
-    queryPrefix<AcceptedRecord>(client, table, runId, SK_PREFIX.accepted),
+    // A global index is eventually consistent: the report reads after the run has drained,
+    // long after the last order was accepted.
+    queryPrefix<AcceptedSummary>(client, table, runId, SK_PREFIX.accepted, ACCEPTED_BY_RUN),
     queryPrefix<ApplyCounterRecord>(client, table, runId, SK_PREFIX.applyCounter),
     ...QUEUE_KINDS.map((q) =>
       queryPrefix<DeliveryRecord>(client, table, runId, SK_PREFIX.delivery(q)),
@@ -49,7 +56,7 @@ export async function readRunLedger(
   ]);
   const n = QUEUE_KINDS.length;
   return {
-    accepted: accepted as AcceptedRecord[],
+    accepted: accepted as AcceptedSummary[],
     deliveries: rest.slice(0, n).flat() as DeliveryRecord[],
     effects: rest.slice(n, 2 * n).flat() as EffectRecord[],
     failures: rest.slice(2 * n, 3 * n).flat() as FailureRecord[],

@@ -1,6 +1,6 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
-  type AcceptedRecord,
+  type AcceptedSummary,
   type ApplyCounterRecord,
   type DeliveryRecord,
   type EffectRecord,
@@ -12,7 +12,8 @@ import { type LatencySummary, summarizeLatency } from './percentiles';
 
 /** Everything one run wrote to the ledger, split by record type. */
 export interface RunLedger {
-  accepted: AcceptedRecord[];
+  /** From the `byRun` index: what it projects of each accepted order. */
+  accepted: AcceptedSummary[];
   deliveries: DeliveryRecord[];
   effects: EffectRecord[];
   failures: FailureRecord[];
@@ -284,8 +285,8 @@ export function countApplyIndexGaps(
 }
 
 /** Accepted orders by id: built once per report and shared by both queues' analyses. */
-export function acceptedById(ledger: RunLedger): Map<string, AcceptedRecord> {
-  const byId = new Map<string, AcceptedRecord>();
+export function acceptedById(ledger: RunLedger): Map<string, AcceptedSummary> {
+  const byId = new Map<string, AcceptedSummary>();
   for (const a of ledger.accepted) byId.set(a.orderId, a);
   return byId;
 }
@@ -293,7 +294,7 @@ export function acceptedById(ledger: RunLedger): Map<string, AcceptedRecord> {
 export function analyzeQueue(
   ledger: RunLedger,
   queue: QueueKind,
-  accepted: Map<string, AcceptedRecord> = acceptedById(ledger),
+  accepted: Map<string, AcceptedSummary> = acceptedById(ledger),
   options: AnalyzeOptions = DEFAULT_OPTIONS,
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
