@@ -42,6 +42,8 @@ export interface UsageSummary {
   /** Per order. */
   readUnits: number;
   writeUnits: number;
+  /** Per order, included in `writeUnits`: index entries AWS bills that the local cloud does not count. */
+  indexWriteUnits: number;
   conditionalCheckFailures: number;
   costPerMillionOrdersUsd: number;
   http: {
@@ -136,6 +138,7 @@ export function summariseUsage(
   orders: number,
   windowMs: number,
   threadStats?: { start: Record<string, ThreadStats>; end: Record<string, ThreadStats> },
+  indexWriteUnitsPerOrder = 0,
 ): UsageSummary {
   const dynamoAll = diff(end.http.dynamodb, start.http.dynamodb);
   const sqsAll = diff(end.http.sqs, start.http.sqs);
@@ -152,7 +155,11 @@ export function summariseUsage(
   const ccf =
     sum(diff(end.dynamodb.conditionalCheckFailures, start.dynamodb.conditionalCheckFailures)) /
     orders;
-  const writeUnits = sum(diff(end.dynamodb.writeUnits, start.dynamodb.writeUnits)) / orders + ccf;
+  // dynalite bills a write to the table alone; AWS also bills each index entry it writes.
+  const writeUnits =
+    sum(diff(end.dynamodb.writeUnits, start.dynamodb.writeUnits)) / orders +
+    ccf +
+    indexWriteUnitsPerOrder;
   const cost =
     writeUnits * ON_DEMAND_PRICES.usdPerMillionWriteUnits +
     readUnits * ON_DEMAND_PRICES.usdPerMillionReadUnits;
@@ -172,6 +179,7 @@ export function summariseUsage(
     dynamodb: { byOperation: perOrder(dynamo, orders), total: sum(dynamo) / orders },
     readUnits,
     writeUnits,
+    indexWriteUnits: indexWriteUnitsPerOrder,
     conditionalCheckFailures: ccf,
     costPerMillionOrdersUsd: cost,
     http: {
@@ -234,9 +242,16 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
     [
       'DynamoDB units per order',
       `${fmt(u.writeUnits)} WRU, ${fmt(u.readUnits)} RRU`,
-      u.conditionalCheckFailures > 0
-        ? `incl. ${fmt(u.conditionalCheckFailures)} failed conditional writes (billed)`
-        : 'no failed conditional writes',
+      [
+        u.conditionalCheckFailures > 0
+          ? `incl. ${fmt(u.conditionalCheckFailures)} failed conditional writes (billed)`
+          : 'no failed conditional writes',
+        ...(u.indexWriteUnits > 0
+          ? [
+              `incl. ${fmt(u.indexWriteUnits)} WRU of index entries (billed by AWS, not counted by dynalite)`,
+            ]
+          : []),
+      ].join('; '),
     ],
     [
       'AWS cost per million orders',

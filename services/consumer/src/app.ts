@@ -31,6 +31,7 @@ import {
   deliverySk,
   type EffectRecord,
   effectSk,
+  type FailureRecord,
   failureSk,
   ORDER_GUARD_KEY,
   runPk,
@@ -38,7 +39,12 @@ import {
 import type { OrderEvent } from '../../../shared/src/metrics';
 import { type Delivery, parseDelivery } from './domain/delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './domain/faults';
-import type { ConsumerLedgerPort, ConsumerMetricsPort, DeliveryOutcome } from './domain/ports';
+import type {
+  ConsumerLedgerPort,
+  ConsumerMetricsPort,
+  DeliveryOutcome,
+  InvocationEnd,
+} from './domain/ports';
 
 export type IdempotencyKeyField = 'orderId' | 'messageId';
 
@@ -268,20 +274,6 @@ export function createConsumerHandler(
     });
   }
 
-  /**
-   * The current invocation: an environment runs one invocation at a time. Each delivery record
-   * names the invocation it ran in, and the last record to finish marks it ended
-   * (`invocationEnd`, on its outcome write: no extra request). An invocation with no end mark
-   * timed out or died, and SQS deletes nothing of its batch, so even a record that succeeded in
-   * it comes back: the report counts that as a retry after failure, not a copy.
-   */
-  let invocation = { id: '', size: 0, finished: 0 };
-  /** Counts a record as finished; true for the one that ends the invocation. */
-  const finish = (stopsBatch: boolean): boolean => {
-    invocation.finished++;
-    return stopsBatch || invocation.finished === invocation.size;
-  };
-
   /** What the delivery and failure records of one receive share. */
   function ledgerFields(delivery: Delivery) {
     const { message } = delivery;
@@ -297,15 +289,63 @@ export function createConsumerHandler(
     };
   }
 
-  async function recordFailure(delivery: Delivery, error: unknown): Promise<void> {
-    await ledger.putFailure({
+  function failureRecord(delivery: Delivery, error: unknown): FailureRecord {
+    return {
       ...ledgerFields(delivery),
       sk: failureSk(queue, delivery.message.orderId, newId()),
       type: 'failure',
       final: delivery.receiveCount >= config.maxReceiveCount,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       failedAt: now(),
-    });
+    };
+  }
+
+  /**
+   * One receive of the current invocation: its delivery record (written when the batch arrives)
+   * and, once it ran, how it ended (written with the whole batch's when the invocation returns).
+   */
+  interface Slot {
+    delivery: Delivery;
+    record: DeliveryRecord;
+    outcome?: DeliveryOutcome;
+    failure?: FailureRecord;
+  }
+
+  /**
+   * The current invocation's receives, by the event's record objects (the batch processors hand
+   * the same objects to the record handler), so two copies of one message in a batch are two
+   * slots. An environment runs one invocation at a time.
+   */
+  let slots = new Map<SQSRecord, Slot>();
+
+  function slotsOf(batch: SQSEvent, invocationId: string): Map<SQSRecord, Slot> {
+    const out = new Map<SQSRecord, Slot>();
+    const receivedAt = now();
+    for (const sqsRecord of batch.Records) {
+      let delivery: Delivery;
+      try {
+        delivery = parseDelivery(sqsRecord);
+      } catch {
+        // Not an order: it fails when its turn comes (handleRecord parses it again) and leaves
+        // nothing in the ledger, which has no run to put it in.
+        continue;
+      }
+      out.set(sqsRecord, {
+        delivery,
+        record: {
+          ...ledgerFields(delivery),
+          sk: deliverySk(queue, delivery.message.orderId, newId()),
+          type: 'delivery',
+          ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
+          sentAt: delivery.sentAt,
+          firstReceivedAt: delivery.firstReceivedAt,
+          receivedAt,
+          outcome: 'pending',
+          ...(invocationId ? { invocationId } : {}),
+        },
+      });
+    }
+    return out;
   }
 
   const metrics = deps.metrics;
@@ -331,116 +371,122 @@ export function createConsumerHandler(
   }
 
   async function handleRecord(record: SQSRecord): Promise<EffectResult> {
-    let counted = false;
-    const done = (stopsBatch: boolean): boolean => {
-      counted = true;
-      return finish(stopsBatch);
-    };
-    try {
-      const delivery = parseDelivery(record);
-      const { message } = delivery;
-      return await traceRecord(
-        {
-          orderId: message.orderId,
-          customerId: message.customerId,
-          queue,
-          receiveCount: delivery.receiveCount,
-        },
-        () => handleDelivery(delivery, done),
-      );
-    } finally {
-      if (!counted) finish(false);
+    const slot = slots.get(record);
+    if (!slot) {
+      // Only a record that is not an order has no slot: parsing it again throws its error.
+      parseDelivery(record);
+      throw new Error(`record ${record.messageId} was not recorded as a delivery`);
     }
+    const { message } = slot.delivery;
+    return traceRecord(
+      {
+        orderId: message.orderId,
+        customerId: message.customerId,
+        queue,
+        receiveCount: slot.delivery.receiveCount,
+      },
+      () => handleDelivery(slot),
+    );
   }
 
-  async function handleDelivery(
-    delivery: Delivery,
-    done: (stopsBatch: boolean) => boolean,
-  ): Promise<EffectResult> {
+  async function handleDelivery(slot: Slot): Promise<EffectResult> {
+    const { delivery } = slot;
     const { message } = delivery;
     // appendKeys is logger-wide: with parallel processing another record's lines may carry this
     // order id, so the lines below also name their order in their own data.
     logger.appendKeys({ orderId: message.orderId, runId: message.runId });
     try {
-      const delivered: DeliveryRecord = {
-        ...ledgerFields(delivery),
-        sk: deliverySk(queue, message.orderId, newId()),
-        type: 'delivery',
-        ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
-        sentAt: delivery.sentAt,
-        firstReceivedAt: delivery.firstReceivedAt,
-        receivedAt: now(),
-        outcome: 'pending',
-        ...(invocation.id ? { invocationId: invocation.id } : {}),
+      const fault = decideFaults(config.faults, message.orderId, delivery.receiveCount);
+      if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
+      const marker: RunMarker = {
+        ran: false,
+        refused: false,
+        stallMs: fault.delayMs,
+        crashAfterEffect: fault.crashAfterEffect,
+        late: false,
       };
-      // Every receive is counted before any dedup, so the report sees duplicates the
-      // idempotency layer hides.
-      await ledger.putDelivery(delivered);
-      const key = { pk: delivered.pk, sk: delivered.sk };
-      try {
-        const fault = decideFaults(config.faults, message.orderId, delivery.receiveCount);
-        if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
-        const marker: RunMarker = {
-          ran: false,
-          refused: false,
-          stallMs: fault.delayMs,
-          crashAfterEffect: fault.crashAfterEffect,
-          late: false,
-        };
-        const result = await apply(
-          {
-            orderId: message.orderId,
-            messageId: delivery.messageId,
-            runId: message.runId,
-            customerId: message.customerId,
-            sequence: message.sequence,
-            amount: message.amount,
-            currency: message.currency,
-            acceptedAt: message.acceptedAt,
-            items: message.items,
-          },
-          marker,
-        );
-        if (fault.failAfterEffect) throw new InjectedFaultError('after-effect', message.orderId);
-        const outcome: DeliveryOutcome =
-          marker.ran && !marker.refused
-            ? { outcome: 'applied', at: now() }
-            : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
-        await ledger.setDeliveryOutcome(key, { ...outcome, invocationEnd: done(false) });
+      const result = await apply(
+        {
+          orderId: message.orderId,
+          messageId: delivery.messageId,
+          runId: message.runId,
+          customerId: message.customerId,
+          sequence: message.sequence,
+          amount: message.amount,
+          currency: message.currency,
+          acceptedAt: message.acceptedAt,
+          items: message.items,
+        },
+        marker,
+      );
+      const applied = marker.ran && !marker.refused;
+      if (applied) {
+        // The effect committed: it counts now, whatever happens to this delivery afterwards (a
+        // later failure is recorded as well, and its retry is answered without applying).
         metrics?.record(
-          outcome.outcome === 'applied'
-            ? event(delivery, 'applied', {
-                ...(marker.late ? { late: true } : {}),
-                latencyMs: result.committedAt - message.acceptedAt,
-              })
-            : event(delivery, 'suppressed'),
+          event(delivery, 'applied', {
+            ...(marker.late ? { late: true } : {}),
+            latencyMs: result.committedAt - message.acceptedAt,
+          }),
         );
-        logger.info('delivery handled', {
-          order: message.orderId,
-          outcome: outcome.outcome,
-          ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
-          applyIndex: result.applyIndex,
-        });
-        return result;
-      } catch (err) {
-        logger.warn('delivery failed', {
-          order: message.orderId,
-          receiveCount: delivery.receiveCount,
-          error: err instanceof Error ? err.message : String(err),
-        });
-        metrics?.record(event(delivery, 'failed'));
-        // FIFO stops the batch at its first failure (the rest is handed back unrun): this record
-        // is then the invocation's last.
-        await ledger.setDeliveryOutcome(key, {
-          outcome: 'failed',
-          at: now(),
-          invocationEnd: done(queue === 'fifo'),
-        });
-        await recordFailure(delivery, err);
-        throw err;
       }
+      if (fault.failAfterEffect) throw new InjectedFaultError('after-effect', message.orderId);
+      slot.outcome = applied
+        ? { outcome: 'applied', at: now() }
+        : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
+      if (!applied) metrics?.record(event(delivery, 'suppressed'));
+      logger.info('delivery handled', {
+        order: message.orderId,
+        outcome: slot.outcome.outcome,
+        ...(slot.outcome.suppressedBy ? { suppressedBy: slot.outcome.suppressedBy } : {}),
+        applyIndex: result.applyIndex,
+      });
+      return result;
+    } catch (err) {
+      logger.warn('delivery failed', {
+        order: message.orderId,
+        receiveCount: delivery.receiveCount,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      metrics?.record(event(delivery, 'failed'));
+      slot.outcome = { outcome: 'failed', at: now() };
+      slot.failure = failureRecord(delivery, err);
+      throw err;
     } finally {
       logger.removeKeys(['orderId', 'runId']);
+    }
+  }
+
+  /**
+   * Writes how every delivery of the invocation ended, in one batch, each marked as the end of
+   * its invocation. Receives the FIFO processor handed back without running them lose their
+   * delivery record: they were never attempted, and come back as first attempts.
+   */
+  async function endInvocation(): Promise<void> {
+    const end: InvocationEnd = { outcomes: [], unrun: [], failures: [] };
+    for (const { record, outcome, failure } of slots.values()) {
+      if (!outcome) {
+        end.unrun.push({ pk: record.pk, sk: record.sk });
+        continue;
+      }
+      end.outcomes.push({
+        ...record,
+        outcome: outcome.outcome,
+        outcomeAt: outcome.at,
+        ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
+        invocationEnd: true,
+      });
+      if (failure) end.failures.push(failure);
+    }
+    try {
+      await ledger.setDeliveryOutcomes(end);
+    } catch (err) {
+      // The invocation fails, so SQS deletes nothing of the batch and every record comes back;
+      // the deliveries stay pending, which the report reads as an invocation that died.
+      for (const { delivery, outcome } of slots.values()) {
+        if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
+      }
+      throw err;
     }
   }
 
@@ -467,10 +513,15 @@ export function createConsumerHandler(
   };
 
   return async (batch, context) => {
-    invocation = { id: context.awsRequestId, size: batch.Records.length, finished: 0 };
+    slots = slotsOf(batch, context.awsRequestId);
     idempotencyConfig?.registerLambdaContext(context);
     try {
-      return await processBatch(batch, context);
+      // Every receive is in the ledger before any record of the batch runs, so the report sees
+      // the duplicates that idempotency hides; one write for the batch.
+      await ledger.putDeliveries([...slots.values()].map((slot) => slot.record));
+      const response = await processBatch(batch, context);
+      await endInvocation();
+      return response;
     } finally {
       // One line per invocation; an invocation that dies (timeout, crash) writes none, as on AWS.
       metrics?.publish();

@@ -78,6 +78,30 @@ describe('summariseUsage', () => {
     ]);
     expect(u.cores).toBe(2);
   });
+
+  it('adds the index entries AWS bills, which the local cloud does not count, to units and cost', () => {
+    // Prepare
+    const start = reading({});
+    const end = reading({
+      dynamodb: {
+        requests: {},
+        readUnits: {},
+        writeUnits: { PutItem: 30 },
+        conditionalCheckFailures: {},
+      },
+    });
+
+    // Act
+    const u = summariseUsage(start, end, 10, 1000, undefined, 1);
+
+    // Assess
+    expect(u.writeUnits).toBe(4);
+    expect(u.indexWriteUnits).toBe(1);
+    expect(u.costPerMillionOrdersUsd).toBeCloseTo(4 * ON_DEMAND_PRICES.usdPerMillionWriteUnits);
+    expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
+      'incl. 1.00 WRU of index entries (billed by AWS, not counted by dynalite)',
+    );
+  });
 });
 
 describe('balanceCheck', () => {

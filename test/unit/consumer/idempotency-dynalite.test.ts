@@ -70,7 +70,11 @@ afterAll(async () => {
 
 function makeConsumer(
   env: Record<string, string>,
-  extra: { crash?: () => Promise<never>; metrics?: ConsumerMetricsPort } = {},
+  extra: {
+    crash?: () => Promise<never>;
+    metrics?: ConsumerMetricsPort;
+    ledger?: DynamoConsumerLedger;
+  } = {},
 ) {
   const config = loadConsumerConfig({
     LEDGER_TABLE_NAME: ledger.name,
@@ -78,7 +82,7 @@ function makeConsumer(
     ...env,
   });
   return createConsumerHandler(config, {
-    ledger: new DynamoConsumerLedger(documents, ledger.name),
+    ledger: extra.ledger ?? new DynamoConsumerLedger(documents, ledger.name),
     ...(config.idempotency.enabled
       ? {
           persistenceStore: new DynamoDBPersistenceLayer({
@@ -88,8 +92,23 @@ function makeConsumer(
         }
       : {}),
     logger: silent as never,
-    ...extra,
+    ...(extra.crash ? { crash: extra.crash } : {}),
+    ...(extra.metrics ? { metrics: extra.metrics } : {}),
   });
+}
+
+/** Metrics that keep every event. */
+function eventLog(): { events: OrderEvent[]; metrics: ConsumerMetricsPort } {
+  const events: OrderEvent[] = [];
+  return { events, metrics: { record: (e) => events.push(e), publish: () => undefined } };
+}
+
+/** The same receive handed over again by SQS: the next receive count, a new receipt handle. */
+function redelivered(source: SQSRecord, receiveCount: number): SQSRecord {
+  const again = structuredClone(source);
+  again.receiptHandle = `${source.receiptHandle}-${receiveCount}`;
+  again.attributes.ApproximateReceiveCount = String(receiveCount);
+  return again;
 }
 
 /** Runs `fn` with Date.now (what Powertools decides expiry by) moved `ms` ahead. */
@@ -363,5 +382,108 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const run = await readRun('off');
     expect(run.effects.map((e) => e.applyIndex).sort()).toEqual([1, 2]);
     expect(run.deliveries.map((d) => d.outcome)).toEqual(['applied', 'applied']);
+  });
+
+  it('counts an apply when its effect commits, and the failure too when its outcome write then fails', async () => {
+    // Prepare: the invocation's outcome write fails once (a throttled batch write, say).
+    const { events, metrics } = eventLog();
+    class OutcomeFailsOnce extends DynamoConsumerLedger {
+      failed = false;
+      override async setDeliveryOutcomes(
+        end: Parameters<DynamoConsumerLedger['setDeliveryOutcomes']>[0],
+      ): Promise<void> {
+        if (!this.failed) {
+          this.failed = true;
+          throw new Error('outcome write failed (injected)');
+        }
+        return super.setDeliveryOutcomes(end);
+      }
+    }
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' },
+      { metrics, ledger: new OutcomeFailsOnce(documents, ledger.name) },
+    );
+    const first = record('outcome-fails', 0);
+
+    // Act: the invocation fails, so SQS hands the message over again.
+    await expect(consume(eventOf(first), context)).rejects.toThrow('injected');
+    await consume(eventOf(redelivered(first, 2)), context);
+
+    // Assess: one effect, counted once as applied (with its latency), the failed delivery, and
+    // the retry answered by the record.
+    expect(events.map((e) => [e.event, e.receiveCount])).toEqual([
+      ['applied', 1],
+      ['failed', 1],
+      ['suppressed', 2],
+    ]);
+    expect(events[0]?.latencyMs).toEqual(expect.any(Number));
+    const run = await readRun('outcome-fails');
+    expect(run.effects).toHaveLength(1);
+    expect(run.deliveries.map((d) => [d.receiveCount, d.outcome]).sort()).toEqual([
+      [1, 'pending'],
+      [2, 'suppressed'],
+    ]);
+  });
+
+  it('counts an apply whose delivery fails after the effect (fail-after-effect) once, and the failure', async () => {
+    // Prepare
+    const { events, metrics } = eventLog();
+    const first = record('after-effect', 0);
+    const orderId = (JSON.parse(first.body) as { orderId: string }).orderId;
+    const consume = makeConsumer(
+      {
+        QUEUE_KIND: 'standard',
+        BATCH_PROCESSING: 'sequential',
+        FAULT_FAIL_AFTER_EFFECT_PREFIX: orderId,
+      },
+      { metrics },
+    );
+
+    // Act
+    const response = await consume(eventOf(first), context);
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(events.map((e) => e.event)).toEqual(['applied', 'failed']);
+    expect((await readRun('after-effect')).effects).toHaveLength(1);
+  });
+
+  it('pins a known difference: a turn taken before an effect write that failed makes the consumer count a late apply the report does not', async () => {
+    // Prepare: the effect write of sequence 7 fails once, after its turn raised the customer's
+    // highest sequence to 7 (a throttled put, or a crash between the two writes).
+    const { events, metrics } = eventLog();
+    class EffectFailsOnce extends DynamoConsumerLedger {
+      failed = false;
+      override async putEffectIfAbsent(effect: EffectRecord) {
+        if (effect.sequence === 7 && !this.failed) {
+          this.failed = true;
+          throw new Error('effect write failed (injected)');
+        }
+        return super.putEffectIfAbsent(effect);
+      }
+    }
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' },
+      { metrics, ledger: new EffectFailsOnce(documents, ledger.name) },
+    );
+    const order = (sequence: number) =>
+      record('turn-gap', 0, { sequence, orderId: `gap-${sequence}`, customerId: 'c-gap' });
+    const seven = order(7);
+
+    // Act: 5, 7 (fails after its turn), 6, then 7 again.
+    for (const r of [order(5), seven, order(6), redelivered(seven, 2)]) {
+      await consume(eventOf(r), context);
+    }
+
+    // Assess: the consumer flags 6 late (7 had taken its turn); the report, which orders the
+    // effects by apply index (5, 6, 7), sees none late, and counts the index 7 left unused.
+    expect(events.map((e) => [e.event, e.sequence, e.late === true])).toEqual([
+      ['applied', 5, false],
+      ['failed', 7, false],
+      ['applied', 6, true],
+      ['applied', 7, false],
+    ]);
+    const [customer] = analyzeCustomers((await readRun('turn-gap')).effects);
+    expect(customer?.outOfOrder).toBe(0);
   });
 });

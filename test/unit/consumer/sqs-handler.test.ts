@@ -6,6 +6,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -50,32 +51,51 @@ function makeHandler(env: Record<string, string>, sleep = async (_ms: number) =>
   });
 }
 
-/** The ledger writes in call order, as `kind:orderId[:detail]`. */
+type Item = { type: string; orderId: string; outcome?: string } & Record<string, unknown>;
+type WriteRequest = { PutRequest?: { Item: Item }; DeleteRequest?: { Key: { sk: string } } };
+
+const itemName = (item: Item) =>
+  `${item.type}:${item.orderId}${item.outcome ? `:${item.outcome}` : ''}`;
+
+/** The ledger writes in call order, as `kind:orderId[:detail]`; batch writes item by item. */
 function ledgerWrites(): string[] {
-  return ddb.calls().map((call) => {
+  return ddb.calls().flatMap((call) => {
     const input = call.args[0].input as {
-      Item?: { type: string; orderId: string; outcome?: string };
+      Item?: Item;
       Key?: { sk: string };
-      ExpressionAttributeValues?: Record<string, unknown>;
+      RequestItems?: Record<string, WriteRequest[]>;
     };
-    if (input.Item) {
-      const extra = input.Item.outcome ? `:${input.Item.outcome}` : '';
-      return `${input.Item.type}:${input.Item.orderId}${extra}`;
+    if (input.RequestItems) {
+      return Object.values(input.RequestItems)
+        .flat()
+        .map((r) =>
+          r.PutRequest
+            ? itemName(r.PutRequest.Item)
+            : `unrun:${r.DeleteRequest?.Key.sk.split('#')[2]}`,
+        );
     }
-    const sk = input.Key?.sk ?? '';
-    if (sk.startsWith('COUNTER#')) return `counter:${sk}`;
-    return `outcome:${sk.split('#')[2]}:${String(input.ExpressionAttributeValues?.[':outcome'])}`;
+    if (input.Item) return [itemName(input.Item)];
+    return [`counter:${input.Key?.sk ?? ''}`];
   });
+}
+
+/** Every item the batch writes put, in order. */
+function batchPuts(): Item[] {
+  return ddb
+    .commandCalls(BatchWriteCommand)
+    .flatMap((c) => Object.values(c.args[0].input.RequestItems ?? {}).flat() as WriteRequest[])
+    .flatMap((r) => (r.PutRequest ? [r.PutRequest.Item] : []));
 }
 
 beforeEach(() => {
   ddb.reset();
   ddb.on(PutCommand).resolves({});
+  ddb.on(BatchWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
 });
 
 describe('consumer handler', () => {
-  it('writes the delivery before the effect and marks it applied', async () => {
+  it('writes the batch deliveries before any effect and their outcomes after, one batch write each', async () => {
     // Prepare
     const handler = makeHandler({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });
 
@@ -86,29 +106,30 @@ describe('consumer handler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(ledgerWrites()).toEqual([
       'delivery:order-1:pending',
-      'counter:COUNTER#apply#standard#cust-1',
-      'effect:order-1',
-      'outcome:order-1:applied',
       'delivery:order-2:pending',
       'counter:COUNTER#apply#standard#cust-1',
+      'effect:order-1',
+      'counter:COUNTER#apply#standard#cust-1',
       'effect:order-2',
-      'outcome:order-2:applied',
+      'delivery:order-1:applied',
+      'delivery:order-2:applied',
     ]);
-    // Each delivery names the invocation it ran in, and the last to finish marks it ended.
-    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
-      type: 'delivery',
-      invocationId: 'req-1',
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(2);
+    // Each delivery names the invocation it ran in; the outcomes, written when it returned,
+    // mark it ended.
+    const [pending, , applied] = batchPuts();
+    expect(pending).toMatchObject({ type: 'delivery', invocationId: 'req-1', outcome: 'pending' });
+    expect(pending).not.toHaveProperty('invocationEnd');
+    expect(applied).toMatchObject({
+      sk: pending?.sk,
+      outcome: 'applied',
+      outcomeAt: 1_764_050_001_000,
+      invocationEnd: true,
     });
-    const ends = ddb
-      .commandCalls(UpdateCommand)
-      .map((c) => c.args[0].input.ExpressionAttributeValues ?? {})
-      .filter((v) => v[':outcome'])
-      .map((v) => v[':end'] ?? false);
-    expect(ends).toEqual([false, true]);
-    const effect = ddb.commandCalls(PutCommand)[1]?.args[0].input.Item;
+    const effect = ddb.commandCalls(PutCommand)[0]?.args[0].input.Item;
     expect(effect).toMatchObject({
       pk: 'RUN#run-unit',
-      sk: 'EFFECT#standard#order-1#unguarded-id-2',
+      sk: 'EFFECT#standard#order-1#unguarded-id-3',
       queue: 'standard',
       applyIndex: 7,
       committedAt: 1_764_050_001_000,
@@ -128,12 +149,15 @@ describe('consumer handler', () => {
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
       event.Records.map((r) => r.messageId),
     );
+    // The record behind the failure never ran: its delivery record goes, as if never received.
     expect(ledgerWrites()).toEqual([
       'delivery:order-1:pending',
-      'outcome:order-1:failed',
+      'delivery:order-2:pending',
+      'delivery:order-1:failed',
       'failure:order-1',
+      'unrun:order-2',
     ]);
-    expect(ddb.commandCalls(PutCommand)[1]?.args[0].input.Item).toMatchObject({
+    expect(batchPuts().find((item) => item.type === 'failure')).toMatchObject({
       type: 'failure',
       queue: 'fifo',
       receiveCount: 1,
@@ -155,12 +179,9 @@ describe('consumer handler', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: poisoned.messageId }] });
-    const failure = ddb
-      .commandCalls(PutCommand)
-      .map((c) => c.args[0].input.Item)
-      .find((item) => item?.type === 'failure');
+    const failure = batchPuts().find((item) => item.type === 'failure');
     expect(failure).toMatchObject({ orderId: 'order-2', receiveCount: 3, final: true });
-    expect(ledgerWrites()).toContain('outcome:order-1:applied');
+    expect(ledgerWrites()).toContain('delivery:order-1:applied');
   });
 
   it('fails a malformed message without writing to the ledger', async () => {
@@ -314,15 +335,12 @@ describe('consumer handler with the effect guard', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    const outcome = ddb
-      .commandCalls(UpdateCommand)
-      .map((c) => c.args[0].input)
-      .find((input) => input.ExpressionAttributeValues?.[':outcome']);
-    expect(outcome?.ExpressionAttributeValues).toEqual({
-      ':outcome': 'suppressed',
-      ':by': 'effect',
-      ':at': 1_764_050_009_000,
-      ':end': true,
+    const outcome = batchPuts().find((item) => item.outcome !== 'pending');
+    expect(outcome).toMatchObject({
+      outcome: 'suppressed',
+      suppressedBy: 'effect',
+      outcomeAt: 1_764_050_009_000,
+      invocationEnd: true,
     });
     // Powertools stores the first effect's answer, not the refused attempt's index.
     const completed = records.commandCalls(UpdateItemCommand)[0]?.args[0].input;
@@ -465,5 +483,46 @@ describe('handlers/sqs module', () => {
         'environment variable LEDGER_TABLE_NAME is required',
       );
     });
+  });
+});
+
+describe('DynamoConsumerLedger batch writes', () => {
+  const ledger = () =>
+    new DynamoConsumerLedger(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+      'ledger',
+    );
+  const delivery = (n: number) =>
+    ({ pk: 'RUN#r', sk: `DELIVERY#fifo#o${n}#d`, type: 'delivery' }) as never;
+
+  it('sends again only the items DynamoDB handed back unprocessed', async () => {
+    // Prepare
+    const unprocessed = [{ PutRequest: { Item: { pk: 'RUN#r', sk: 'DELIVERY#fifo#o2#d' } } }];
+    ddb
+      .on(BatchWriteCommand)
+      .resolvesOnce({ UnprocessedItems: { ledger: unprocessed } })
+      .resolves({});
+
+    // Act
+    await ledger().putDeliveries([delivery(1), delivery(2)]);
+
+    // Assess
+    const sent = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]?.ledger).toHaveLength(2);
+    expect(sent[1]).toEqual({ ledger: unprocessed });
+  });
+
+  it('fails when items stay unprocessed, so the invocation fails and SQS hands the batch back', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => ({
+      UnprocessedItems: input.RequestItems,
+    }));
+
+    // Act / Assess
+    await expect(ledger().putDeliveries([delivery(1)])).rejects.toThrow(
+      '1 ledger writes still unprocessed after 5 attempts',
+    );
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(5);
   });
 });

@@ -1,5 +1,8 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -10,16 +13,23 @@ import {
   applyCounterSk,
   type DeliveryRecord,
   type EffectRecord,
-  type FailureRecord,
   runPk,
 } from '../../../../shared/src/ledger';
 import type {
   ApplyTurn,
   CommittedEffect,
   ConsumerLedgerPort,
-  DeliveryOutcome,
   EffectWrite,
+  InvocationEnd,
 } from '../domain/ports';
+
+type BatchWriteRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: object } };
+type DocumentWriteRequests = NonNullable<BatchWriteCommandInput['RequestItems']>[string];
+
+/** DynamoDB's limit of items per BatchWriteItem. */
+const BATCH_WRITE_LIMIT = 25;
+const BATCH_WRITE_ATTEMPTS = 5;
+const BATCH_WRITE_BACKOFF_MS = 50;
 
 /** The number in an AttributeValue map (`{ N: "7" }`): what a refused write hands back. */
 function numberAttribute(item: Record<string, unknown> | undefined, name: string): number {
@@ -41,36 +51,40 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     private readonly tableName: string,
   ) {}
 
-  async putDelivery(record: DeliveryRecord): Promise<void> {
-    await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
+  async putDeliveries(records: DeliveryRecord[]): Promise<void> {
+    await this.batchWrite(records.map((Item) => ({ PutRequest: { Item } })));
   }
 
-  async setDeliveryOutcome(
-    key: { pk: string; sk: string },
-    { outcome, suppressedBy, at, invocationEnd }: DeliveryOutcome,
-  ): Promise<void> {
-    const sets = ['#outcome = :outcome', '#at = :at'];
-    const names: Record<string, string> = { '#outcome': 'outcome', '#at': 'outcomeAt' };
-    const values: Record<string, unknown> = { ':outcome': outcome, ':at': at };
-    if (suppressedBy) {
-      sets.push('#by = :by');
-      names['#by'] = 'suppressedBy';
-      values[':by'] = suppressedBy;
+  async setDeliveryOutcomes({ outcomes, unrun, failures }: InvocationEnd): Promise<void> {
+    await this.batchWrite([
+      ...outcomes.map((Item) => ({ PutRequest: { Item } })),
+      ...failures.map((Item) => ({ PutRequest: { Item } })),
+      ...unrun.map((Key) => ({ DeleteRequest: { Key } })),
+    ]);
+  }
+
+  /**
+   * BatchWriteItem, 25 items a request, until DynamoDB has taken every item: it may hand some
+   * back unprocessed (throttling) without an error, and the SDK does not retry those.
+   */
+  private async batchWrite(requests: BatchWriteRequest[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+      let left = requests.slice(i, i + BATCH_WRITE_LIMIT);
+      for (let attempt = 1; left.length > 0; attempt++) {
+        if (attempt > BATCH_WRITE_ATTEMPTS) {
+          throw new Error(
+            `${left.length} ledger writes still unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`,
+          );
+        }
+        if (attempt > 1) await sleepMs(BATCH_WRITE_BACKOFF_MS * 2 ** (attempt - 2));
+        const out = await this.documents.send(
+          new BatchWriteCommand({
+            RequestItems: { [this.tableName]: left as DocumentWriteRequests },
+          }),
+        );
+        left = (out.UnprocessedItems?.[this.tableName] ?? []) as BatchWriteRequest[];
+      }
     }
-    if (invocationEnd) {
-      sets.push('#end = :end');
-      names['#end'] = 'invocationEnd';
-      values[':end'] = true;
-    }
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
   }
 
   async takeApplyTurn(
@@ -146,10 +160,6 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   }
 
   async putEffect(record: EffectRecord): Promise<void> {
-    await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
-  }
-
-  async putFailure(record: FailureRecord): Promise<void> {
     await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
   }
 

@@ -18,19 +18,28 @@ export interface ApplyTurn {
   late: boolean;
 }
 
-/** How one delivery ended, written onto its delivery record in one update. */
+/** How one delivery ended. */
 export interface DeliveryOutcome {
   outcome: DeliveryRecord['outcome'];
   suppressedBy?: DeliveryRecord['suppressedBy'];
   at: number;
-  /** This record is the last of its invocation to finish: the invocation ended normally. */
-  invocationEnd?: boolean;
+}
+
+/** What an invocation writes once its records are done: one batch for the whole batch. */
+export interface InvocationEnd {
+  /** The delivery records that ran, with their outcome and the end mark. */
+  outcomes: DeliveryRecord[];
+  /** Delivery records of records the FIFO processor handed back without running them. */
+  unrun: { pk: string; sk: string }[];
+  failures: FailureRecord[];
 }
 
 /** What the consumer needs from the ledger table; the adapter speaks DynamoDB. */
 export interface ConsumerLedgerPort {
-  putDelivery(record: DeliveryRecord): Promise<void>;
-  setDeliveryOutcome(key: { pk: string; sk: string }, outcome: DeliveryOutcome): Promise<void>;
+  /** Records every receive of a batch, before any of it runs (one batch write). */
+  putDeliveries(records: DeliveryRecord[]): Promise<void>;
+  /** Writes how each delivery of the invocation ended (one batch write). */
+  setDeliveryOutcomes(end: InvocationEnd): Promise<void>;
   /**
    * Atomically takes the customer's next apply index on one queue and, in the same request,
    * decides whether this apply is late (its sequence below the highest that took a turn).
@@ -48,7 +57,6 @@ export interface ConsumerLedgerPort {
   putEffectIfAbsent(record: EffectRecord): Promise<EffectWrite>;
   /** Writes the effect unconditionally (the guard switched off, to show what it prevents). */
   putEffect(record: EffectRecord): Promise<void>;
-  putFailure(record: FailureRecord): Promise<void>;
 }
 
 /**
