@@ -157,11 +157,23 @@ describe('the synthesized template and the local cloud, built from one descripti
     expect(fromLocal).toEqual(fromTemplate);
   });
 
-  it('the same tables with the same keys and billing', async () => {
+  type GlobalIndex = { IndexName?: string; KeySchema?: unknown; Projection?: unknown };
+  /** Global indexes by name: their keys and projection, nothing a target adds (status, sizes). */
+  const indexesOf = (indexes: GlobalIndex[] | undefined) =>
+    Object.fromEntries(
+      (indexes ?? []).map((i) => [i.IndexName, { keys: i.KeySchema, projection: i.Projection }]),
+    );
+
+  it('the same tables with the same keys, indexes and billing', async () => {
     const fromTemplate = Object.fromEntries(
       ofType('AWS::DynamoDB::Table').map(([, { Properties: p }]) => [
         String(p.TableName),
-        { keys: p.KeySchema, attributes: p.AttributeDefinitions, billing: p.BillingMode },
+        {
+          keys: p.KeySchema,
+          attributes: p.AttributeDefinitions,
+          billing: p.BillingMode,
+          indexes: indexesOf(p.GlobalSecondaryIndexes as GlobalIndex[] | undefined),
+        },
       ]),
     );
     const fromLocal: Record<string, unknown> = {};
@@ -171,6 +183,7 @@ describe('the synthesized template and the local cloud, built from one descripti
         keys: t.KeySchema,
         attributes: t.AttributeDefinitions,
         billing: t.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST',
+        indexes: indexesOf(t.GlobalSecondaryIndexes as GlobalIndex[] | undefined),
       };
     }
     expect(Object.keys(fromTemplate).sort()).toEqual(
