@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { runPk } from '../../../shared/src/ledger';
 import type { Target } from './target';
@@ -125,19 +125,15 @@ export async function ledgerRecords(
   prefix: string,
 ): Promise<Json[]> {
   const items: Json[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await target.documents.send(
-      new QueryCommand({
-        TableName: target.tableNames.ledger,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
-        ExclusiveStartKey: startKey,
-        ConsistentRead: true,
-      }),
-    );
-    items.push(...((out.Items ?? []) as Json[]));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
+  const pages = paginateQuery(
+    { client: target.documents },
+    {
+      TableName: target.tableNames.ledger,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) items.push(...((page.Items ?? []) as Json[]));
   return items;
 }
