@@ -287,7 +287,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
   });
 
-  it('counts a message of an invocation that timed out after its last record as a retry after failure', () => {
+  it('counts a message of an invocation that timed out after its last record as a retry, and a later copy as a copy', () => {
     // Every record of inv-1 succeeded, but none carries the end mark: the invocation did not
     // return (it timed out afterwards), so SQS deleted nothing; inv-2 ended normally.
     const b = one()
@@ -302,13 +302,130 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         messageId: 'm1',
         invocationId: 'inv-3',
       });
-    // Both later receives follow the attempt that did not end (the third too, though inv-2 in
-    // between ended: an earlier attempt at the message had failed).
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    // The second receive is the retry of inv-1's batch. inv-2 ended, so SQS deleted the message:
+    // the third receive is a copy that survived that delete, not a second retry of one failure.
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
     // With the end mark on inv-1 both are the queue's copies.
     const first = b.ledger.deliveries[0];
     if (first) first.invocationEnd = true;
     expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 2, retryAfterFailure: 0 });
+  });
+
+  it('counts a copy of a retry as a queue copy: one failed attempt explains one retry', () => {
+    // m1 failed; SQS handed it back once, and a second host served a copy of it at the same time.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
+      .apply('standard', 'o1', 62_150)
+      .deliver('standard', 'o1', 62_120, 'suppressed', 1, { messageId: 'm1' });
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+  });
+
+  it('counts each failure of a message as one retry when the retries fail too', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 62_100, 'failed', 2, { messageId: 'm1', outcomeAt: 62_200 })
+      .deliver('standard', 'o1', 122_200, 'applied', 3, { messageId: 'm1' })
+      .apply('standard', 'o1', 122_250);
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+  });
+
+  it('counts a copy of a re-sent message as a queue copy, not a second re-send', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2001)
+      .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' })
+      .deliver('standard', 'o1', 2510, 'suppressed', 1, { messageId: 'm2' });
+    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 1, retryAfterFailure: 0 });
+  });
+
+  it('counts a re-sent message retried after its own failure as a re-send, then a retry', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2001)
+      .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 })
+      .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' });
+    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 1 });
+  });
+
+  it('counts a delivery pending forever as a failure only once the timeout has passed', () => {
+    // A copy crashed (pending forever); another copy within the timeout is the queue's, the
+    // receive after the timeout is its retry; nothing after the first delivery is lost sight of.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2001)
+      .deliver('standard', 'o1', 2100, 'pending', 1, { messageId: 'm1' })
+      .deliver('standard', 'o1', 5000, 'suppressed', 1, { messageId: 'm1' })
+      .deliver('standard', 'o1', 62_100, 'suppressed', 2, { messageId: 'm1' });
+    const a = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT);
+    expect(a.metrics.duplicateCauses).toEqual({
+      producerResend: 0,
+      queueCopy: 2,
+      retryAfterFailure: 1,
+    });
+    expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 0, pending: 1 });
+    // Alone, a delivery pending forever is the order's one delivery: no duplicate to explain.
+    const alone = one().deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' });
+    const m = analyzeQueue(alone.ledger, 'standard', undefined, TIMEOUT).metrics;
+    expect([m.duplicateDeliveries, m.processed, m.lost]).toEqual([0, 0, 1]);
+  });
+
+  it('counts the whole batch of a crash as retries, though the crash wrote no end mark', () => {
+    // inv-1 ran o1 (applied, its outcome written) and o2, which crashed after its effect (its
+    // outcome never written): no record carries the end mark. Both come back after the
+    // visibility timeout; inv-2 ends normally.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2010)
+      .deliver('standard', 'o2', 2000, 'pending', 1, { messageId: 'm2', invocationId: 'inv-1' })
+      .apply('standard', 'o2', 2020)
+      .deliver('standard', 'o1', 62_000, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+      })
+      .deliver('standard', 'o2', 62_000, 'suppressed', 2, {
+        messageId: 'm2',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+        suppressedBy: 'effect',
+      });
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+  });
+
+  it('never counts more retries of a message than attempts at it that ended in failure', () => {
+    const outcomes = ['applied', 'suppressed', 'failed', 'pending'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            message: fc.integer({ min: 1, max: 2 }),
+            gap: fc.integer({ min: 0, max: 70_000 }),
+            outcome: fc.constantFrom(...outcomes),
+          }),
+          { minLength: 1, maxLength: 12 },
+        ),
+        (steps) => {
+          const b = one();
+          let t = 2000;
+          for (const s of steps) {
+            t += s.gap;
+            b.deliver('standard', 'o1', t, s.outcome, 1, {
+              messageId: `m${s.message}`,
+              outcomeAt: t + 1,
+            });
+          }
+          const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
+          const c = m.duplicateCauses;
+          const ended = steps.filter((s) => s.outcome === 'failed' || s.outcome === 'pending');
+          expect(c.retryAfterFailure).toBeLessThanOrEqual(ended.length);
+          expect(c.producerResend).toBe(new Set(steps.map((s) => s.message)).size - 1);
+          expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(steps.length - 1);
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
+    );
   });
 
   it('counts deliveries the effect guard refused, within suppressed', () => {

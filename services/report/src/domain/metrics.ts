@@ -46,7 +46,10 @@ export interface DlqRead {
  *   that survived a delete, a visibility timeout that ran out under a running attempt).
  * - `retryAfterFailure`: the same message id after an attempt at it failed, or never finished
  *   within the function timeout, or ran in an invocation that never ended (crash, timeout: SQS
- *   deletes nothing of that batch, records that succeeded included): SQS's retry.
+ *   deletes nothing of that batch, records that succeeded included): SQS's retry. A failed
+ *   attempt hands the message back once, so it explains one later delivery; another delivery
+ *   after the same failure (a copy of the retry, or a copy that survived the retry's delete) is
+ *   a queue copy.
  * They add up to `duplicateDeliveries`.
  */
 export interface DuplicateCauses {
@@ -243,18 +246,27 @@ export function analyzeDuplicates(
   }
   for (const [orderId, later] of repeated) {
     later.sort(byReceive);
-    const attempts = new Map<string, DeliveryRecord[]>();
+    // Per message id: its attempts so far, and how many of their failures a retry already used.
+    // An attempt that has ended in failure by one receive has by every later one, so taking the
+    // receives in order and matching each to any unused failure counts the most retries the
+    // evidence allows, and never more than there were failures.
+    const attempts = new Map<string, { list: DeliveryRecord[]; retried: number }>();
     const first = earliest.get(orderId)!;
-    attempts.set(first.messageId, [first]);
+    attempts.set(first.messageId, { list: [first], retried: 0 });
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
-      if (!earlier) out.causes.producerResend++;
-      else if (earlier.some((e) => endedInFailure(e, d.receivedAt, options, dead))) {
-        out.causes.retryAfterFailure++;
-      } else out.causes.queueCopy++;
+      if (!earlier) {
+        out.causes.producerResend++;
+        attempts.set(d.messageId, { list: [d], retried: 0 });
+      } else {
+        const failed = count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, dead));
+        if (failed > earlier.retried) {
+          out.causes.retryAfterFailure++;
+          earlier.retried++;
+        } else out.causes.queueCopy++;
+        earlier.list.push(d);
+      }
       out.byOutcome[d.outcome]++;
-      if (earlier) earlier.push(d);
-      else attempts.set(d.messageId, [d]);
     }
   }
   return out;
