@@ -122,6 +122,45 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it("names each of the report's numbers that disagrees with the ledger", () => {
+    // Prepare: a ledger the check passes, and a report of it whose numbers were each got wrong.
+    const b = cleanRun().dead('standard', 'a2');
+    const report = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    }).report;
+    report.accepted = 4;
+    report.queues.fifo.processed = 2;
+    report.queues.fifo.duplicateEffects = 1;
+    report.queues.fifo.lost = 1;
+    report.queues.fifo.inDlq = 1;
+
+    // Act
+    const lines = runViolations({
+      acceptedIds: ['a1', 'a2', 'b1'],
+      ledger: b.ledger,
+      report,
+      expectedInDlq: { standard: ['a2'] },
+    });
+
+    // Assess: one line per wrong number (the standard side is only the applied copy in its DLQ).
+    expect(lines).toEqual([
+      'the report counts 4 accepted, the client got 202 for 3',
+      'fifo: the report counts 2 processed, the ledger holds effects of 3 accepted orders',
+      'fifo: the report counts 1 duplicate effects, the ledger holds 0',
+      'fifo: the report counts 1 lost, 0 accepted orders have no effect and are not in the DLQ',
+      'fifo: the report counts 1 in the DLQ, the DLQ holds 0',
+      'standard: order a2 was applied, yet a copy of it is in the DLQ',
+    ]);
+  });
+
+  it('counts an order the client got two 202s for once', () => {
+    // A client retry answered from the record is a second 202 for the same order id.
+    expect(check(cleanRun(), ['a1', 'a2', 'a2', 'b1'])).toEqual([]);
+  });
+
   it('names ten problems of a kind and sums up the rest', () => {
     const b = new LedgerBuilder();
     const ids = Array.from({ length: 13 }, (_, i) => `o${i}`);
