@@ -32,6 +32,14 @@ export async function queueDepth(client: SQSClient, queueUrl: string): Promise<n
 const PEEK_VISIBILITY_SECONDS = 30;
 /** A bound on what one report reads from one DLQ. */
 const PEEK_MAX_MESSAGES = 10_000;
+/**
+ * Receives in a row that bring no new message before the reader of a standard DLQ stops. One is
+ * not enough: a receive may pass over visible messages (the emulator's reordering fault does; a
+ * copy of a message already read brings nothing new), and stopping there left an order unread.
+ * A FIFO queue hands out a group's messages in order or not at all, so its first empty receive
+ * means what is left sits behind a batch the reader holds.
+ */
+const PEEK_IDLE_RECEIVES = 3;
 
 function orderOf(m: Message): { orderId: string; runId: string } | undefined {
   try {
@@ -46,37 +54,48 @@ function orderOf(m: Message): { orderId: string; runId: string } | undefined {
 
 /**
  * Reads a DLQ without consuming it: SQS has no peek, so each receive hides what it returned for
- * a short visibility timeout (so the next receive returns the next messages), and once a receive
- * comes back empty every read message is made visible again (ChangeMessageVisibility 0). Long
- * polls, because a short poll samples only some of SQS's servers. The depth is read first, as
- * SQS reports it. A FIFO DLQ returns at most one batch of a message group while that batch is
- * hidden, so messages behind it stay unread (`unread`).
+ * a short visibility timeout (so the next receive returns the next messages), and once receives
+ * stop bringing new messages every read message is made visible again (ChangeMessageVisibility
+ * 0). Long polls, because a short poll samples only some of SQS's servers. The depth is read
+ * first, as SQS reports it. A FIFO DLQ returns at most one batch of a message group while that
+ * batch is hidden, so messages behind it stay unread (`unread`); so does a copy sharing its
+ * message id with one read (it is counted once), and anything past `maxMessages`.
+ * Reading is receiving: each read raises the messages' ApproximateReceiveCount (a DLQ has no
+ * redrive policy of its own, so nothing moves because of it).
  */
 export async function readDlq(
   client: SQSClient,
   queueUrl: string,
   runId: string,
+  { maxMessages = PEEK_MAX_MESSAGES }: { maxMessages?: number } = {},
 ): Promise<DlqRead> {
   const depth = await dlqDepth(client, queueUrl);
   const seen = new Map<string, Message>();
   const handles: string[] = [];
+  const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
+  let idle = 0;
   try {
-    while (depth > 0 && seen.size < Math.min(depth, PEEK_MAX_MESSAGES)) {
+    while (
+      depth > 0 &&
+      seen.size < Math.min(depth, maxMessages) &&
+      handles.length < maxMessages &&
+      idle < idleLimit
+    ) {
       const out = await client.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
+          MaxNumberOfMessages: Math.min(10, maxMessages - handles.length),
           WaitTimeSeconds: 1,
           VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
         }),
       );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) break;
-      for (const m of messages) {
+      const before = seen.size;
+      for (const m of out.Messages ?? []) {
         if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
         // A standard queue may hand out a copy twice: one entry per message id.
         if (m.MessageId) seen.set(m.MessageId, m);
       }
+      idle = seen.size > before ? 0 : idle + 1;
     }
   } finally {
     await release(client, queueUrl, handles);
