@@ -1,6 +1,7 @@
 /**
- * Names of the environment variables the functions read. infra/ sets them on the Lambda
- * functions and local/ sets them on the emulated ones, from the same constants.
+ * Names of the environment variables the functions read. The deployment description
+ * (../deployment.ts) sets each function's; a target adds only what it supplies itself (the local
+ * cloud's log level, tracing off and fault seed: `localTargetEnv` in local/cloud.ts).
  */
 export const ENV = {
   LEDGER_TABLE_NAME: 'LEDGER_TABLE_NAME',

@@ -1,7 +1,7 @@
 /**
- * The pipeline's single source of truth. `infra/` (CDK) and `local/` (the embedded local cloud)
- * both build queues, tables, event source mappings and functions from this object, and
- * `test/infra` checks that the synthesized CloudFormation template says the same.
+ * The pipeline's settings, in one place. `describeDeployment` (../deployment.ts) turns them into
+ * the deployment `infra/` (CDK) and `local/` (the local cloud) both build, and
+ * test/infra/deployment-agreement.test.ts checks that what the two build agrees.
  */
 
 import { ACCEPTED_BY_RUN } from '../ledger';
