@@ -36,6 +36,13 @@ export const DEMO_SPEC: CommandSpec = {
         "fraction of orders whose first send reaches SQS while SQS's answer is lost: the client's retry re-sends them (a producer re-send)",
       default: '0.01',
     },
+    'failure-rate': {
+      type: 'string',
+      value: '<p>',
+      description:
+        "fraction of orders whose first receive the consumers fail: SQS retries each after the visibility timeout; FIFO holds the customer's later orders back until then, standard applies them meanwhile",
+      default: '0',
+    },
     'no-idempotency': {
       type: 'boolean',
       description: 'consumers run without idempotency: duplicates become duplicate effects',
@@ -71,7 +78,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const runId = `demo-${(seed >>> 0).toString(36)}`;
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
   const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
-  const env = v['no-idempotency'] ? { IDEMPOTENCY_ENABLED: 'false' } : undefined;
+  const failureRate = numberOption(v, 'failure-rate', { min: 0, max: 1 })!;
+  const env = {
+    ...(v['no-idempotency'] ? { [ENV.IDEMPOTENCY_ENABLED]: 'false' } : {}),
+    ...(failureRate > 0 ? { [ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE]: String(failureRate) } : {}),
+  };
   process.stderr.write(`demo ${runId} seed ${seed}: starting the local cloud\n`);
   const tty = Boolean(process.stderr.isTTY);
   const live = Boolean(v.live);
@@ -86,7 +97,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // clock skips that wait once nothing is being processed, so the demo's time is spent on work.
     skipVisibilityWaits: true,
     producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
-    ...(env ? { consumerEnv: { fifo: env, standard: env } } : {}),
+    ...(Object.keys(env).length > 0 ? { consumerEnv: { fifo: env, standard: env } } : {}),
     onStarted: (_edge, _api, url) => {
       liveUrl = url;
       if (live) process.stdout.write(`live: ${url}\n`);
