@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runOnLocalCloud } from '../../lab/local-run';
 import type { CloudUsage, LocalCloud } from '../../local/cloud';
 import { startDynamoDb } from '../../local/dynamodb';
@@ -26,8 +26,9 @@ import { renderUsageTable, summariseUsage } from './usage-table';
  *    slower queue. The cloud's usage is read when the load starts and when both queues are
  *    first found empty: requests per order by surface and operation, billed units, busy share
  *    of every thread, process CPU.
- * 2. Floor: the same number of item writes and reads (PutItem, UpdateItem, GetItem, with items of
- *    the ledger's shape and the same hot keys: per-customer counters) sent straight at a fresh
+ * 2. Floor: the same number of item writes and reads (PutItem, UpdateItem, GetItem, and
+ *    BatchWriteItem with the pipeline's mean items per batch write; items of the ledger's shape and
+ *    the same hot keys: per-customer counters) sent straight at a fresh
  *    dynalite (in its own thread, as in the local cloud) with the SDK, at the concurrency the
  *    pipeline runs (producer clients + both consumers' maximum concurrency). The drain's and the
  *    report's Queries are left out.
@@ -48,13 +49,14 @@ export const SPEC: CommandSpec = {
 };
 
 const LOAD_CONCURRENCY = 16;
-const REPLAYED = ['PutItem', 'UpdateItem', 'GetItem'] as const;
+const REPLAYED = ['PutItem', 'UpdateItem', 'GetItem', 'BatchWriteItem'] as const;
 type Replayed = (typeof REPLAYED)[number];
 
 async function floor(
   ops: Record<Replayed, number>,
   customers: number,
   concurrency: number,
+  itemsPerBatchWrite: number,
 ): Promise<{ ms: number; total: number }> {
   // DynamoDB as the pipeline's functions reach it: its own thread, its private port.
   const db = await startDynamoDb();
@@ -119,6 +121,16 @@ async function floor(
                 UpdateExpression: 'ADD #v :one',
                 ExpressionAttributeNames: { '#v': 'value' },
                 ExpressionAttributeValues: { ':one': 1 },
+              }),
+            );
+          } else if (op === 'BatchWriteItem') {
+            await docs.send(
+              new BatchWriteCommand({
+                RequestItems: {
+                  [table]: Array.from({ length: itemsPerBatchWrite }, (_, k) => ({
+                    PutRequest: { Item: item(i * 25 + k) },
+                  })),
+                },
               }),
             );
           } else {
@@ -190,7 +202,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const report = run.data.report;
   for (const q of QUEUE_KINDS) {
     if (report.queues[q].processed !== orders) {
-      say(`pipeline run incomplete on ${q}: ${report.queues[q].processed}/${orders} processed`);
+      const m = report.queues[q];
+      say(
+        `pipeline run incomplete on ${q}: ${m.processed}/${orders} processed, ${m.inDlq} in its DLQ, ${m.lost} lost; ${m.duplicateCauses.retryAfterFailure} retries after a failed or timed-out attempt`,
+      );
       return 1;
     }
   }
@@ -216,11 +231,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const concurrency =
     LOAD_CONCURRENCY +
     QUEUE_KINDS.reduce((n, q) => n + pipelineConfig.consumers[q].maximumConcurrency, 0);
+  // Faults off, every order's delivery record is batch-written twice on each queue (when its
+  // batch arrives, and with its outcome), so that many items over the batch writes per order.
+  const batchWrites = usage.dynamodb.byOperation.BatchWriteItem ?? 0;
+  const itemsPerBatchWrite =
+    batchWrites > 0 ? Math.max(1, Math.round((2 * QUEUE_KINDS.length) / batchWrites)) : 1;
   say(`pipeline: ${pipelineRate} orders/s`);
   say(
-    `floor: replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} at concurrency ${concurrency}`,
+    `floor: replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} (${itemsPerBatchWrite} items a batch write) at concurrency ${concurrency}`,
   );
-  const f = await floor(ops, customers, concurrency);
+  const f = await floor(ops, customers, concurrency, itemsPerBatchWrite);
   process.stdout.write(
     `\n${renderUsageTable(usage, {
       pipeline: pipelineRate,

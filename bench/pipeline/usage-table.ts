@@ -44,6 +44,7 @@ export interface UsageSummary {
   writeUnits: number;
   /** Per order, included in `writeUnits`: index entries AWS bills that the local cloud does not count. */
   indexWriteUnits: number;
+
   conditionalCheckFailures: number;
   costPerMillionOrdersUsd: number;
   http: {
