@@ -30,6 +30,31 @@ describe('the ledger reader', () => {
     expect(starts).toEqual([undefined, 'ACCEPTED#a', 'ACCEPTED#b']);
   });
 
+  it("reads accepted orders from the byRun index and the consumers' records from the run's partition, never a Scan", async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+
+    await readRunLedger(documents, 'ledger', 'r1');
+
+    const queries = dynamo.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const accepted = queries.filter(
+      (q) => q.ExpressionAttributeValues?.[':prefix'] === 'ACCEPTED#',
+    );
+    expect(accepted).toEqual([
+      expect.objectContaining({
+        IndexName: 'byRun',
+        ExpressionAttributeNames: { '#pk': 'byRunPk', '#sk': 'byRunSk' },
+        ExpressionAttributeValues: { ':pk': 'RUN#r1', ':prefix': 'ACCEPTED#' },
+      }),
+    ]);
+    const others = queries.filter((q) => q.ExpressionAttributeValues?.[':prefix'] !== 'ACCEPTED#');
+    expect(others.length).toBeGreaterThan(0);
+    for (const q of others) {
+      expect(q.IndexName).toBeUndefined();
+      expect(q.ExpressionAttributeNames).toEqual({ '#pk': 'pk', '#sk': 'sk' });
+    }
+    expect(dynamo.calls().every((c) => c.args[0] instanceof QueryCommand)).toBe(true);
+  });
+
   it('counts a run over every page', async () => {
     dynamo
       .on(QueryCommand)
