@@ -55,58 +55,60 @@ export const METRIC_LABELS = {
   lost: 'lost',
 } as const;
 
-const METRIC_ROWS: { field: string; label: string; get: (m: QueueMetrics) => number | null }[] = [
-  { field: 'deliveries', label: METRIC_LABELS.deliveries, get: (m) => m.deliveries },
-  {
-    field: 'duplicateDeliveries',
-    label: METRIC_LABELS.duplicateDeliveries,
-    get: (m) => m.duplicateDeliveries,
-  },
-  {
-    field: 'duplicateCauses.producerResend',
-    label: METRIC_LABELS.producerResend,
-    get: (m) => m.duplicateCauses.producerResend,
-  },
-  {
-    field: 'duplicateCauses.queueCopy',
-    label: METRIC_LABELS.queueCopy,
-    get: (m) => m.duplicateCauses.queueCopy,
-  },
-  {
-    field: 'duplicateCauses.retryAfterFailure',
-    label: METRIC_LABELS.retryAfterFailure,
-    get: (m) => m.duplicateCauses.retryAfterFailure,
-  },
-  { field: 'redeliveries', label: METRIC_LABELS.redeliveries, get: (m) => m.redeliveries },
-  { field: 'suppressed', label: METRIC_LABELS.suppressed, get: (m) => m.suppressed },
-  {
-    field: 'refusedByEffectGuard',
-    label: METRIC_LABELS.refusedByEffectGuard,
-    get: (m) => m.refusedByEffectGuard,
-  },
-  { field: 'processed', label: METRIC_LABELS.processed, get: (m) => m.processed },
-  {
-    field: 'duplicateEffects',
-    label: METRIC_LABELS.duplicateEffects,
-    get: (m) => m.duplicateEffects,
-  },
-  { field: 'outOfOrder', label: METRIC_LABELS.outOfOrder, get: (m) => m.outOfOrder },
-  { field: 'inversions', label: METRIC_LABELS.inversions, get: (m) => m.inversions },
-  {
-    field: 'customersAffected',
-    label: METRIC_LABELS.customersAffected,
-    get: (m) => m.customersAffected,
-  },
-  { field: 'applyIndexGaps', label: METRIC_LABELS.applyIndexGaps, get: (m) => m.applyIndexGaps },
-  { field: 'inDlq', label: METRIC_LABELS.inDlq, get: (m) => m.inDlq },
-  { field: 'appliedInDlq', label: METRIC_LABELS.appliedInDlq, get: (m) => m.appliedInDlq },
-  { field: 'dlqDepth', label: METRIC_LABELS.dlqDepth, get: (m) => m.dlqDepth },
-  { field: 'dlqUnread', label: METRIC_LABELS.dlqUnread, get: (m) => m.dlqUnread },
-  { field: 'lost', label: METRIC_LABELS.lost, get: (m) => m.lost },
-  { field: 'latencyMs.p50', label: 'latency p50 (ms)', get: (m) => m.latencyMs.p50 },
-  { field: 'latencyMs.p95', label: 'latency p95 (ms)', get: (m) => m.latencyMs.p95 },
-  { field: 'latencyMs.p99', label: 'latency p99 (ms)', get: (m) => m.latencyMs.p99 },
-  { field: 'latencyMs.max', label: 'latency max (ms)', get: (m) => m.latencyMs.max },
+interface MetricRow {
+  field: string;
+  label: string;
+  get: (m: QueueMetrics) => number | null;
+}
+
+/** A count of QueueMetrics with its one name: field, label and value come from the key. */
+type CountKey = {
+  [K in keyof QueueMetrics]: QueueMetrics[K] extends number ? K : never;
+}[keyof QueueMetrics] &
+  keyof typeof METRIC_LABELS;
+
+const count = (key: CountKey): MetricRow => ({
+  field: key,
+  label: METRIC_LABELS[key],
+  get: (m) => m[key],
+});
+
+const cause = (key: keyof DuplicateCauses): MetricRow => ({
+  field: `duplicateCauses.${key}`,
+  label: METRIC_LABELS[key],
+  get: (m) => m.duplicateCauses[key],
+});
+
+const latency = (p: 'p50' | 'p95' | 'p99' | 'max'): MetricRow => ({
+  field: `latencyMs.${p}`,
+  label: `latency ${p} (ms)`,
+  get: (m) => m.latencyMs[p],
+});
+
+const METRIC_ROWS: MetricRow[] = [
+  count('deliveries'),
+  count('duplicateDeliveries'),
+  cause('producerResend'),
+  cause('queueCopy'),
+  cause('retryAfterFailure'),
+  count('redeliveries'),
+  count('suppressed'),
+  count('refusedByEffectGuard'),
+  count('processed'),
+  count('duplicateEffects'),
+  count('outOfOrder'),
+  count('inversions'),
+  count('customersAffected'),
+  count('applyIndexGaps'),
+  count('inDlq'),
+  count('appliedInDlq'),
+  count('dlqDepth'),
+  count('dlqUnread'),
+  count('lost'),
+  latency('p50'),
+  latency('p95'),
+  latency('p99'),
+  latency('max'),
   {
     field: 'throughputPerSec',
     // End to end: what it measures is the slowest of the load, the producer and the consumers.
