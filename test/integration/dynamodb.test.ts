@@ -1,7 +1,7 @@
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   ListTablesCommand,
   PutItemCommand,
@@ -10,9 +10,12 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { startEdge } from '../../local/edge';
+import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { openSocket, rawRequest } from './support/raw-http';
 
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+/** A real SDK client of a local DynamoDB endpoint, built the way the project builds every client. */
+const localClient = (endpoint: string): DynamoDBClient =>
+  createDynamoDbClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 
 describe('local DynamoDB: what it counts (requests and billed units)', () => {
   let cloud: LocalCloud;
@@ -21,11 +24,7 @@ describe('local DynamoDB: what it counts (requests and billed units)', () => {
 
   beforeAll(async () => {
     cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
-    client = new DynamoDBClient({
-      endpoint: cloud.edgeUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    client = localClient(cloud.edgeUrl);
     await client.send(
       new CreateTableCommand({
         TableName: table,
@@ -180,11 +179,7 @@ describe('local DynamoDB in its own thread: the private port and the edge in fro
     socket.destroy();
 
     // Assess: DynamoDB still answers a real client.
-    const ddb = new DynamoDBClient({
-      endpoint: cloud.dynamodbUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    const ddb = localClient(cloud.dynamodbUrl);
     try {
       await expect(ddb.send(new ListTablesCommand({}))).resolves.toHaveProperty('TableNames');
     } finally {
@@ -220,11 +215,7 @@ describe('local DynamoDB: no request ends its thread', () => {
   };
 
   async function stillServing(): Promise<void> {
-    const ddb = new DynamoDBClient({
-      endpoint: cloud.edgeUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    const ddb = localClient(cloud.edgeUrl);
     try {
       const listed = await ddb.send(new ListTablesCommand({}));
       expect(listed.TableNames).toContain(TABLE);
@@ -247,11 +238,7 @@ describe('local DynamoDB: no request ends its thread', () => {
       faults: 'none',
       log: (line) => lines.push(line),
     });
-    const ddb = new DynamoDBClient({
-      endpoint: cloud.dynamodbUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    const ddb = localClient(cloud.dynamodbUrl);
     try {
       await ddb.send(
         new CreateTableCommand({
@@ -321,11 +308,7 @@ describe('local DynamoDB: a thread that ends anyway is restarted, and says what 
   it('restarts the thread on the same port and reports the loss of the in-memory tables', async () => {
     // Prepare
     db = await startDynamoDb({ log: (line) => lines.push(line) });
-    const ddb = new DynamoDBClient({
-      endpoint: db.url,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    const ddb = localClient(db.url);
     try {
       await ddb.send(
         new CreateTableCommand({
@@ -390,11 +373,7 @@ describe('local DynamoDB: a thread that ends anyway is restarted, and says what 
       components: { dynamodb: 'running' },
       restarts: { dynamodb: 1 },
     });
-    const ddb = new DynamoDBClient({
-      endpoint: cloud.edgeUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-    });
+    const ddb = localClient(cloud.edgeUrl);
     try {
       expect((await ddb.send(new ListTablesCommand({}))).TableNames?.sort()).toEqual(
         [cloud.tableNames.idempotency, cloud.tableNames.ledger].sort(),
