@@ -1,4 +1,5 @@
 import type { QueueKind } from './config/pipeline';
+import type { OrderMessage } from './order-message';
 
 /**
  * The ledger table: what the consumers record about one run lives in one partition
@@ -59,6 +60,22 @@ export const applyCounterSk = (queue: QueueKind, customerId: string): string =>
 /** Atomic per-customer counter the producer uses to assign sequences the client did not send. */
 export const sequenceCounterSk = (customerId: string): string => `COUNTER#sequence#${customerId}`;
 
+/**
+ * The value an atomic counter's `ADD :one` answered (ReturnValues UPDATED_NEW). Anything but a
+ * positive integer is refused here: a missing or non-numeric value would otherwise become NaN
+ * and travel on as a sequence or an apply index.
+ */
+export function counterValue(
+  attributes: Record<string, unknown> | undefined,
+  what: string,
+): number {
+  const value = attributes?.value;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${what} counter answered ${JSON.stringify(value) ?? 'nothing'}, not a count`);
+  }
+  return value;
+}
+
 export const SK_PREFIX = {
   accepted: 'ACCEPTED#',
   delivery: (queue: QueueKind) => `DELIVERY#${queue}#`,
@@ -73,17 +90,13 @@ interface LedgerKey {
 }
 
 /** The producer accepted an order and put it on both queues (`pk = ORDER#<orderId>`). */
-export interface AcceptedRecord extends LedgerKey {
+export interface AcceptedRecord
+  extends LedgerKey,
+    Pick<OrderMessage, 'runId' | 'orderId' | 'customerId' | 'sequence' | 'acceptedAt'> {
   type: 'accepted';
   /** The `byRun` index's keys: `RUN#<runId>`, `ACCEPTED#<orderId>`. */
   byRunPk: string;
   byRunSk: string;
-  runId: string;
-  orderId: string;
-  customerId: string;
-  sequence: number;
-  /** Epoch ms. */
-  acceptedAt: number;
   /** SHA-256 hex of the canonical order input, to tell a true client retry from a key reuse. */
   payloadHash: string;
   /** The message id SQS answered per queue; '' while the outcome of a send is unknown. */
@@ -190,14 +203,5 @@ export interface FailureRecord extends LedgerKey {
 
 export type LedgerRecord = AcceptedRecord | DeliveryRecord | EffectRecord | FailureRecord;
 
-/** The message body both queues carry. */
-export interface OrderMessage {
-  orderId: string;
-  runId: string;
-  customerId: string;
-  sequence: number;
-  items: { sku: string; quantity: number; unitPrice: number }[];
-  amount: number;
-  currency: string;
-  acceptedAt: number;
-}
+/** The message body both queues carry: its schema is `orderMessageSchema` (order-message.ts). */
+export type { OrderMessage } from './order-message';

@@ -29,15 +29,6 @@ export const orderInputSchema = z.strictObject({
 export type OrderItem = z.infer<typeof orderItemSchema>;
 export type OrderInput = z.infer<typeof orderInputSchema>;
 
-/** An accepted order: what goes on both queues. */
-export interface Order extends Omit<OrderInput, 'sequence'> {
-  orderId: string;
-  runId: string;
-  sequence: number;
-  /** Epoch milliseconds when the producer accepted the order. */
-  acceptedAt: number;
-}
-
 /** Idempotency-Key header / orderId: what a client may choose as its order id. */
 export const orderIdSchema = z
   .string()

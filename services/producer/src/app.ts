@@ -10,8 +10,9 @@ import {
   getOptionalStringFromEnv,
   getStringFromEnv,
 } from '../../../shared/src/env';
-import { type AcceptedRecord, acceptedKeys, type OrderMessage } from '../../../shared/src/ledger';
+import { type AcceptedRecord, acceptedKeys } from '../../../shared/src/ledger';
 import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
+import type { OrderMessage } from '../../../shared/src/order-message';
 import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
 import {
   type LedgerPort,
@@ -186,7 +187,10 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     });
     const { record: accepted, created } = await accept(req);
     logger.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
-    const message: OrderMessage = {
+    // Built against the schema's type, not parsed: every value already passed the schema's own
+    // parts (the input orderInputSchema, the ids orderIdSchema/runIdSchema, a counter's sequence
+    // its strict read), so a parse per request would check the same values twice.
+    const message = {
       orderId: accepted.orderId,
       runId: accepted.runId,
       customerId: accepted.customerId,
@@ -195,7 +199,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       amount: req.input.amount,
       currency: req.input.currency,
       acceptedAt: accepted.acceptedAt,
-    };
+    } satisfies OrderMessage;
     const plan: Partial<Record<QueueKind, SendReason>> = created
       ? { fifo: 'first', standard: 'first' }
       : await retryPlan(accepted);

@@ -14,6 +14,7 @@ import { SqsQueues } from '../../../services/producer/src/adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../../../services/producer/src/app';
 import { payloadHash } from '../../../services/producer/src/domain/request';
 import type { QueueLife } from '../../../services/producer/src/domain/resend';
+import { orderMessageSchema } from '../../../shared/src/order-message';
 import getFixture from '../../events/apigateway/get-order.json';
 import postFixture from '../../events/apigateway/post-order.json';
 
@@ -137,12 +138,16 @@ describe('POST /orders', () => {
       QueueUrl: ENV_VARS.STANDARD_QUEUE_URL,
     });
     expect(std[0]?.args[0].input.MessageGroupId).toBeUndefined();
-    expect(JSON.parse(std[0]?.args[0].input.MessageBody ?? '{}')).toMatchObject({
+    const sent = JSON.parse(std[0]?.args[0].input.MessageBody ?? '{}');
+    expect(sent).toMatchObject({
       orderId: 'generated-id',
       runId: 'run-unit',
       sequence: 7,
       amount: 10,
     });
+    // The message is exactly what the schema describes: it parses, and parsing drops nothing.
+    expect(orderMessageSchema.parse(sent)).toEqual(sent);
+    expect(fifo[0]?.args[0].input.MessageBody).toBe(std[0]?.args[0].input.MessageBody);
     const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
     expect(puts).toEqual([
       expect.objectContaining({

@@ -9,6 +9,7 @@ import {
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
+  counterValue,
   ORDER_SK,
   orderPk,
   runPk,
@@ -46,7 +47,7 @@ export class DynamoLedger implements LedgerPort {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    return Number(out.Attributes?.value);
+    return counterValue(out.Attributes, 'sequence');
   }
 
   async claim(

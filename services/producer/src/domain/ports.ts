@@ -1,5 +1,6 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type { AcceptedRecord, OrderMessage } from '../../../../shared/src/ledger';
+import type { AcceptedRecord } from '../../../../shared/src/ledger';
+import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { QueueLife } from './resend';
 import type { QueueFacts } from './status';
 

@@ -6,6 +6,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
 import type { DlqRead } from '../domain/metrics';
 
 /** Visible + in flight + delayed: a queue is drained only when all three are zero. */
@@ -41,15 +42,19 @@ const PEEK_MAX_MESSAGES = 10_000;
  */
 const PEEK_IDLE_RECEIVES = 3;
 
-function orderOf(m: Message): { orderId: string; runId: string } | undefined {
+/**
+ * The order a DLQ message names. Only its order and run are read: a message may be in the DLQ
+ * because the rest of it was malformed, and it still counts for its order.
+ */
+function orderOf(m: Message): OrderMessageRef | undefined {
+  let body: unknown;
   try {
-    const body = JSON.parse(m.Body ?? '') as { orderId?: unknown; runId?: unknown };
-    return typeof body.orderId === 'string' && typeof body.runId === 'string'
-      ? { orderId: body.orderId, runId: body.runId }
-      : undefined;
+    body = JSON.parse(m.Body ?? '');
   } catch {
     return undefined;
   }
+  const ref = orderMessageRefSchema.safeParse(body);
+  return ref.success ? ref.data : undefined;
 }
 
 /**
