@@ -3,6 +3,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -128,27 +129,23 @@ export class DynamoLedger implements LedgerPort {
 
   private async count(runId: string, prefix: string, finalOnly = false): Promise<number> {
     let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ...(finalOnly ? { FilterExpression: '#final = :true' } : {}),
-          ExpressionAttributeNames: finalOnly ? { '#final': 'final' } : undefined,
-          ExpressionAttributeValues: {
-            ':pk': runPk(runId),
-            ':prefix': prefix,
-            ...(finalOnly ? { ':true': true } : {}),
-          },
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      total += out.Count ?? 0;
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const pages = paginateQuery(
+      { client: this.documents },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ...(finalOnly ? { FilterExpression: '#final = :true' } : {}),
+        ...(finalOnly ? { ExpressionAttributeNames: { '#final': 'final' } } : {}),
+        ExpressionAttributeValues: {
+          ':pk': runPk(runId),
+          ':prefix': prefix,
+          ...(finalOnly ? { ':true': true } : {}),
+        },
+        Select: 'COUNT',
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) total += page.Count ?? 0;
     return total;
   }
 }
