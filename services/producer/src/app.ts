@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { isHttpMethod, Router } from '@aws-lambda-powertools/event-handler/http';
+import type { Path } from '@aws-lambda-powertools/event-handler/types';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ENV } from '../../../shared/src/config/function-env';
 import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
 import {
@@ -78,13 +80,62 @@ export interface ProducerDeps {
   newOrderId?: () => string;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-function respond(statusCode: number, body: unknown): APIGatewayProxyResult {
-  return { statusCode, headers: JSON_HEADERS, body: JSON.stringify(body) };
+/**
+ * What a route answers. The body is serialized here, as before, so the answer's bytes do not
+ * depend on the router; it adds the JSON content type.
+ */
+interface Answer {
+  statusCode: number;
+  body: string;
 }
 
-export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+const respond = (statusCode: number, body: unknown): Answer => ({
+  statusCode,
+  body: JSON.stringify(body),
+});
+
+/** The API's resources, as API Gateway names them (and passes in `event.resource`). */
+const RESOURCE = { orders: '/orders', order: '/orders/{orderId}' } as const;
+
+/**
+ * A resource as the router matches it: the router reads the path it is given as a URL, where
+ * braces are percent-encoded.
+ */
+const routePath = (resource: string): Path => encodeURI(resource) as Path;
+
+/**
+ * What the router is given of a request: its method and the resource API Gateway matched,
+ * nothing a client wrote. The router turns its event into a web Request before any route or
+ * error handler runs, and that throws, escaping as a 5xx, on input a client controls: a body on
+ * a GET, an X-Forwarded-Proto or Host that is not a URL part, a header value a Headers object
+ * refuses, a path parameter that is not valid percent-encoding. A REST API invokes the
+ * function only for its own resources, so the resource is what to route on (the path may also
+ * carry a custom domain's base path). The routes read headers, body and path parameters from
+ * the event as API Gateway delivered it.
+ */
+function routingView(event: APIGatewayProxyEvent): APIGatewayProxyEvent {
+  const path = routePath(String(event.resource)) as string;
+  return {
+    resource: path,
+    path,
+    httpMethod: event.httpMethod,
+    headers: {},
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: { ...event.requestContext, domainName: 'producer.internal' },
+  };
+}
+
+/** The routes read nothing from the Lambda context; a caller without one (a test) may omit it. */
+export type ApiHandler = (
+  event: APIGatewayProxyEvent,
+  context?: Context,
+) => Promise<APIGatewayProxyResult>;
 
 export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): ApiHandler {
   const now = deps.now ?? Date.now;
@@ -180,7 +231,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     return messageId;
   }
 
-  async function postOrder(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  async function postOrder(event: APIGatewayProxyEvent): Promise<Answer> {
     const req = parseOrderRequest(event, {
       maxBodyBytes: config.maxBodyBytes,
       defaultRunId: config.defaultRunId,
@@ -249,7 +300,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     return respond(202, { orderId: accepted.orderId, sequence: accepted.sequence, messageIds });
   }
 
-  async function getOrder(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  async function getOrder(event: APIGatewayProxyEvent): Promise<Answer> {
     const orderId = validId(event.pathParameters?.orderId ?? '', orderIdSchema, 'orderId');
     const accepted = await ledger.getAccepted(orderId);
     if (!accepted) throw new RequestError(404, `order ${orderId} not found`);
@@ -269,26 +320,56 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     });
   }
 
-  return async (event) => {
+  const router = new Router({
+    logger: {
+      debug: () => undefined,
+      info: logger.info.bind(logger),
+      warn: logger.warn.bind(logger),
+      error: logger.error.bind(logger),
+    },
+  });
+  /** The event each routing view stands for (per request, so concurrent requests never mix). */
+  const delivered = new WeakMap<object, APIGatewayProxyEvent>();
+  const original = (reqCtx: { event: unknown }): APIGatewayProxyEvent => {
+    const event = delivered.get(reqCtx.event as object);
+    if (!event) throw new Error('a route ran for an event it was not given');
+    return event;
+  };
+  router.post(routePath(RESOURCE.orders), (reqCtx) => postOrder(original(reqCtx)));
+  router.get(routePath(RESOURCE.order), (reqCtx) => getOrder(original(reqCtx)));
+  router.notFound(async (_err, reqCtx) => noRoute(original(reqCtx)));
+  router.errorHandler(RequestError, async (err) => {
+    logger.warn('request rejected', { statusCode: err.statusCode, reason: err.message });
+    return respond(err.statusCode, {
+      message: err.message,
+      ...(err.errors ? { errors: err.errors } : {}),
+    });
+  });
+  // Registered after RequestError: the router tries an error's own class first, then these in
+  // order, so this one answers only what nothing more specific did.
+  router.errorHandler(Error, async (err) => {
+    logger.error('request failed', { error: err });
+    return respond(500, { message: 'internal error' });
+  });
+
+  return async (event, context) => {
     try {
-      if (event.resource === '/orders' && event.httpMethod === 'POST')
-        return await postOrder(event);
-      if (event.resource === '/orders/{orderId}' && event.httpMethod === 'GET') {
-        return await getOrder(event);
-      }
-      return respond(404, { message: `no route for ${event.httpMethod} ${event.resource}` });
-    } catch (err) {
-      if (err instanceof RequestError) {
-        logger.warn('request rejected', { statusCode: err.statusCode, reason: err.message });
-        return respond(err.statusCode, {
-          message: err.message,
-          ...(err.errors ? { errors: err.errors } : {}),
-        });
-      }
-      logger.error('request failed', { error: err });
-      return respond(500, { message: 'internal error' });
+      // The router answers a method it does not know with a bare 405 before any handler runs;
+      // there is no route for one either way, so it gets the same answer as any unrouted call.
+      if (!isHttpMethod(event.httpMethod)) return { ...noRoute(event), headers: JSON_HEADERS };
+      const view = routingView(event);
+      delivered.set(view, event);
+      return await router.resolve(view, context ?? NO_CONTEXT);
     } finally {
       logger.removeKeys(['orderId', 'runId']);
     }
   };
 }
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** The routes never read it; Router.resolve takes one. */
+const NO_CONTEXT = {} as Context;
+
+const noRoute = (event: APIGatewayProxyEvent): Answer =>
+  respond(404, { message: `no route for ${event.httpMethod} ${event.resource}` });

@@ -601,6 +601,79 @@ describe('GET /orders/{orderId}', () => {
   });
 });
 
+describe('routing', () => {
+  it('answers an unrouted resource or method with 404 naming it, as JSON', async () => {
+    const handler = makeHandler();
+    for (const [httpMethod, resource] of [
+      ['GET', '/nope'],
+      ['DELETE', '/orders'],
+      ['PROPFIND', '/orders'],
+    ] as const) {
+      const res = await handler({ ...post(), httpMethod, resource, path: resource });
+      expect(res).toMatchObject({
+        statusCode: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message: `no route for ${httpMethod} ${resource}` }),
+      });
+    }
+    expect(writes()).toBe(0);
+  });
+
+  it('answers with the JSON content type alone and the body as serialized', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
+    const res = await makeHandler()(post());
+    expect(res.headers).toEqual({ 'content-type': 'application/json' });
+    expect(res.multiValueHeaders).toBeUndefined();
+    expect(res.body).toBe(
+      JSON.stringify({
+        orderId: 'generated-id',
+        sequence: 7,
+        messageIds: { fifo: 'fifo-msg', standard: 'std-msg' },
+      }),
+    );
+  });
+
+  it('routes on the resource API Gateway matched, whatever the path carries (a base path)', async () => {
+    const res = await makeHandler()(post({ path: '/v1/orders' }));
+    expect(res.statusCode).toBe(202);
+  });
+
+  // What a client controls must never make the router fail before a route runs: each of these
+  // gets the answer the same request gets without it.
+  it.each([
+    ['an X-Forwarded-Proto that is no URL scheme', { 'X-Forwarded-Proto': 'not a scheme' }],
+    ['a Host that is no host name', { Host: 'a b' }],
+    ['a header value a Headers object refuses', { 'X-Note': 'price in \u20ac' }],
+  ])('accepts an order sent with %s', async (_what, extra) => {
+    const res = await makeHandler()(post({ headers: { ...postFixture.headers, ...extra } }));
+    expect(res.statusCode).toBe(202);
+  });
+
+  it('answers a GET that carries a body as it answers one without', async () => {
+    const res = await makeHandler()({ ...getEvent(), body: '{"x":1}' });
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body).message).toBe('order order-1 not found');
+  });
+
+  it('answers 400, not a 5xx, for an order id that is not valid percent-encoding', async () => {
+    const res = await makeHandler()({
+      ...getEvent(),
+      path: '/orders/100%',
+      pathParameters: { orderId: '100%' },
+    });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('answers an event that lacks what API Gateway always sends as an unrouted one', async () => {
+    const { resource: _, ...noResource } = post();
+    const res = await makeHandler()(noResource as APIGatewayProxyEvent);
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body).message).toBe('no route for POST undefined');
+    const odd = await makeHandler()({ ...post(), pathParameters: 'x', stageVariables: 1 } as never);
+    expect(odd.statusCode).toBe(202);
+  });
+});
+
 describe('loadProducerConfig', () => {
   it('fails at cold start without a queue url', () => {
     const { FIFO_QUEUE_URL: _, ...rest } = ENV_VARS;

@@ -37,7 +37,7 @@ export const handler = async (
 ): Promise<APIGatewayProxyResult> => {
   logger.addContext(context);
   return tracing.handler('producer', async () => {
-    const result = await api(event);
+    const result = await api(event, context);
     if (tracing.tracer) {
       const orderId = answeredOrderId(result);
       tracing.annotate({ status: result.statusCode, ...(orderId ? { orderId } : {}) });
