@@ -87,3 +87,60 @@ export function readLayerSources(root: string, layers: readonly string[]): Sourc
   for (const layer of layers) walk(resolve(root, layer));
   return files;
 }
+
+/**
+ * Packages a service's domain (services/<name>/src/domain/**) never pulls in: the domain speaks
+ * the pipeline's words (orders, deliveries, turns, effects), and Lambda's event types, the AWS
+ * SDK and Powertools stay in the wiring and the adapters around it.
+ */
+export const DOMAIN_FORBIDDEN_PACKAGES: readonly RegExp[] = [
+  /^aws-lambda(\/|$)/,
+  /^@aws-sdk\//,
+  /^@aws-lambda-powertools\//,
+];
+
+const DOMAIN_FILE = /^services\/[^/]+\/src\/domain\//;
+
+export interface DomainViolation {
+  /** The domain file whose imports lead to the package. */
+  file: string;
+  /** The forbidden package. */
+  specifier: string;
+  /** The files from the domain file to the one that imports the package. */
+  via: string[];
+}
+
+/**
+ * Forbidden packages a domain file imports, directly or through any file it imports by a
+ * relative path (an adapter, or shared code that wraps an SDK, counts as well): type-only
+ * imports included, since the claim is that the domain is written without AWS's types.
+ */
+export function domainViolations(
+  files: readonly SourceFile[],
+  forbidden: readonly RegExp[] = DOMAIN_FORBIDDEN_PACKAGES,
+): DomainViolation[] {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const resolveFile = (from: string, specifier: string): string | undefined => {
+    const base = join(dirname(from), specifier).split(sep).join('/');
+    return [base, `${base}.ts`, `${base}/index.ts`].find((p) => byPath.has(p));
+  };
+  const violations: DomainViolation[] = [];
+  for (const root of files.filter((f) => DOMAIN_FILE.test(f.path))) {
+    const seen = new Set<string>([root.path]);
+    const queue: { file: SourceFile; via: string[] }[] = [{ file: root, via: [root.path] }];
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      for (const specifier of importSpecifiers(next.file.source)) {
+        if (specifier.startsWith('.')) {
+          const target = resolveFile(next.file.path, specifier);
+          if (target && !seen.has(target)) {
+            seen.add(target);
+            queue.push({ file: byPath.get(target)!, via: [...next.via, target] });
+          }
+        } else if (forbidden.some((pattern) => pattern.test(specifier))) {
+          violations.push({ file: root.path, specifier, via: next.via });
+        }
+      }
+    }
+  }
+  return violations;
+}

@@ -1,5 +1,11 @@
 import { resolve } from 'node:path';
-import { importSpecifiers, LAYERS, layerViolations, readLayerSources } from '../support/layers';
+import {
+  domainViolations,
+  importSpecifiers,
+  LAYERS,
+  layerViolations,
+  readLayerSources,
+} from '../support/layers';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -72,6 +78,73 @@ describe('the checker of one-way dependencies', () => {
   });
 });
 
+describe('the checker of AWS-free domains', () => {
+  it('names a domain file that imports Lambda types, the AWS SDK or Powertools', () => {
+    const violations = domainViolations([
+      {
+        path: 'services/consumer/src/domain/delivery.ts',
+        source: [
+          "import type { SQSRecord } from 'aws-lambda';",
+          "import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';",
+          "import type { Logger } from '@aws-lambda-powertools/logger';",
+          "import { z } from 'zod';",
+          "import { keyedUniform } from '../../../../shared/src/random';",
+        ].join('\n'),
+      },
+    ]);
+    expect(violations).toEqual([
+      {
+        file: 'services/consumer/src/domain/delivery.ts',
+        specifier: 'aws-lambda',
+        via: ['services/consumer/src/domain/delivery.ts'],
+      },
+      {
+        file: 'services/consumer/src/domain/delivery.ts',
+        specifier: '@aws-sdk/lib-dynamodb',
+        via: ['services/consumer/src/domain/delivery.ts'],
+      },
+      {
+        file: 'services/consumer/src/domain/delivery.ts',
+        specifier: '@aws-lambda-powertools/logger',
+        via: ['services/consumer/src/domain/delivery.ts'],
+      },
+    ]);
+  });
+
+  it('follows relative imports: a domain that reaches AWS through an adapter or shared code', () => {
+    const violations = domainViolations([
+      {
+        path: 'services/producer/src/domain/request.ts',
+        source: "import { x } from '../adapters/queue';",
+      },
+      {
+        path: 'services/producer/src/adapters/queue.ts',
+        source: "import { y } from '../../../../shared/src/aws-clients';",
+      },
+      {
+        path: 'shared/src/aws-clients.ts',
+        source: "import { SQSClient } from '@aws-sdk/client-sqs';",
+      },
+      // Outside a domain, the same imports are the adapters' job and pass.
+      {
+        path: 'services/producer/src/app.ts',
+        source: "import type { Context } from 'aws-lambda';",
+      },
+    ]);
+    expect(violations).toEqual([
+      {
+        file: 'services/producer/src/domain/request.ts',
+        specifier: '@aws-sdk/client-sqs',
+        via: [
+          'services/producer/src/domain/request.ts',
+          'services/producer/src/adapters/queue.ts',
+          'shared/src/aws-clients.ts',
+        ],
+      },
+    ]);
+  });
+});
+
 describe('the repository', () => {
   it('keeps every dependency one way: services never import local/ or lab/', () => {
     const files = readLayerSources(ROOT, Object.keys(LAYERS));
@@ -79,5 +152,13 @@ describe('the repository', () => {
     expect(files.filter((f) => f.path.startsWith('services/')).length).toBeGreaterThan(20);
     expect(files.filter((f) => f.path.startsWith('lab/')).length).toBeGreaterThan(5);
     expect(layerViolations(files)).toEqual([]);
+  });
+
+  it('keeps every service domain free of Lambda types, the AWS SDK and Powertools', () => {
+    const files = readLayerSources(ROOT, ['services', 'shared']);
+    // The scan must see the domains it guards, or it would pass on nothing.
+    const domains = files.filter((f) => /^services\/[^/]+\/src\/domain\//.test(f.path));
+    expect(new Set(domains.map((f) => f.path.split('/')[1])).size).toBeGreaterThanOrEqual(3);
+    expect(domainViolations(files)).toEqual([]);
   });
 });

@@ -15,7 +15,8 @@ import {
 import type { Context, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
-import { createConsumerHandler, loadConsumerConfig } from '../../../services/consumer/src/app';
+import { createConsumerHandler } from '../../../services/consumer/src/app';
+import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import { ConfigError } from '../../../shared/src/env';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import standardFixture from '../../events/sqs/standard-batch.json';

@@ -67,3 +67,12 @@ export interface ConsumerMetricsPort {
   record(event: OrderEvent): void;
   publish(): void;
 }
+
+/** The consumer's structured log (Powertools Logger on Lambda). */
+export interface ConsumerLogPort {
+  info(message: string, data: Record<string, unknown>): void;
+  warn(message: string, data: Record<string, unknown>): void;
+  /** Keys every later line carries, until removed. */
+  appendKeys(keys: Record<string, string>): void;
+  removeKeys(keys: string[]): void;
+}

@@ -5,7 +5,8 @@ import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { PowertoolsConsumerMetrics } from '../adapters/metrics';
-import { createConsumerHandler, loadConsumerConfig } from '../app';
+import { createConsumerHandler } from '../app';
+import { loadConsumerConfig } from '../config';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
 // clients (with their keep-alive connections) are reused by every warm invocation.

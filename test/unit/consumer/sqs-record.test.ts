@@ -1,8 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import {
-  MalformedMessageError,
-  parseDelivery,
-} from '../../../services/consumer/src/domain/delivery';
+import { parseDelivery } from '../../../services/consumer/src/adapters/sqs-record';
+import { MalformedMessageError } from '../../../services/consumer/src/domain/delivery';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import standardFixture from '../../events/sqs/standard-batch.json';
 

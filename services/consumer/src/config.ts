@@ -1,0 +1,99 @@
+/** The consumer function's configuration: its environment, read once at cold start into a typed config. */
+
+import { ENV } from '../../../shared/src/config/function-env';
+import {
+  type BatchProcessing,
+  pipelineConfig,
+  QUEUE_KINDS,
+  type QueueKind,
+} from '../../../shared/src/config/pipeline';
+import {
+  ConfigError,
+  type Env,
+  getBooleanFromEnv,
+  getEnumFromEnv,
+  getNumberFromEnv,
+  getOptionalStringFromEnv,
+  getStringFromEnv,
+} from '../../../shared/src/env';
+import type { FaultConfig } from './domain/faults';
+
+export type IdempotencyKeyField = 'orderId' | 'messageId';
+
+export interface ConsumerFunctionConfig {
+  queue: QueueKind;
+  ledgerTableName: string;
+  batchProcessing: BatchProcessing;
+  maxReceiveCount: number;
+  idempotency: {
+    enabled: boolean;
+    /** Required when enabled. */
+    tableName?: string;
+    key: IdempotencyKeyField;
+    expiresAfterSeconds: number;
+    keyPrefix: string;
+    /**
+     * The effect's own conditional write, keyed like the record (`key`). Off only with
+     * idempotency off, or explicitly to show what it prevents (a test of the tests).
+     */
+    effectGuard: boolean;
+  };
+  faults: FaultConfig;
+}
+
+/** Reads the consumer's configuration; throws at cold start when something is missing or wrong. */
+export function loadConsumerConfig(env: Env = process.env): ConsumerFunctionConfig {
+  const queue = getEnumFromEnv(ENV.QUEUE_KIND, QUEUE_KINDS, undefined, env);
+  const enabled = getBooleanFromEnv(ENV.IDEMPOTENCY_ENABLED, true, env);
+  const maxReceiveCount = getNumberFromEnv(
+    ENV.MAX_RECEIVE_COUNT,
+    pipelineConfig.queues[queue].dlq.maxReceiveCount,
+    env,
+  );
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) {
+    throw new ConfigError(`environment variable ${ENV.MAX_RECEIVE_COUNT} must be an integer >= 1`);
+  }
+  const rate = (name: string): number => {
+    const value = getNumberFromEnv(name, 0, env);
+    if (value < 0 || value > 1) {
+      throw new ConfigError(`environment variable ${name} must be between 0 and 1`);
+    }
+    return value;
+  };
+  return {
+    queue,
+    ledgerTableName: getStringFromEnv(ENV.LEDGER_TABLE_NAME, env),
+    batchProcessing: getEnumFromEnv(
+      ENV.BATCH_PROCESSING,
+      ['sequential', 'parallel'] as const,
+      pipelineConfig.consumers[queue].processing,
+      env,
+    ),
+    maxReceiveCount,
+    idempotency: {
+      enabled,
+      ...(enabled ? { tableName: getStringFromEnv(ENV.IDEMPOTENCY_TABLE_NAME, env) } : {}),
+      key: getEnumFromEnv(ENV.IDEMPOTENCY_KEY, ['orderId', 'messageId'] as const, 'orderId', env),
+      expiresAfterSeconds: getNumberFromEnv(
+        ENV.IDEMPOTENCY_EXPIRES_AFTER_SECONDS,
+        pipelineConfig.idempotency.expiresAfterSeconds,
+        env,
+      ),
+      keyPrefix: getOptionalStringFromEnv(
+        ENV.IDEMPOTENCY_KEY_PREFIX,
+        pipelineConfig.idempotency.keyPrefix[queue],
+        env,
+      ),
+      effectGuard: enabled && getBooleanFromEnv(ENV.EFFECT_GUARD_ENABLED, true, env),
+    },
+    faults: {
+      seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
+      firstAttemptFailureRate: rate(ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE),
+      slowRate: rate(ENV.FAULT_SLOW_RATE),
+      slowMs: getNumberFromEnv(ENV.FAULT_SLOW_MS, 0, env),
+      poisonPrefix: getOptionalStringFromEnv(ENV.FAULT_POISON_PREFIX, '', env),
+      crashAfterEffectRate: rate(ENV.FAULT_CRASH_AFTER_EFFECT_RATE),
+      failAfterEffectPrefix: getOptionalStringFromEnv(ENV.FAULT_FAIL_AFTER_EFFECT_PREFIX, '', env),
+    },
+  };
+}

@@ -1,0 +1,379 @@
+import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import {
+  type DeliveryRecord,
+  deliverySk,
+  type EffectRecord,
+  effectSk,
+  type FailureRecord,
+  failureSk,
+  ORDER_GUARD_KEY,
+  runPk,
+} from '../../../../shared/src/ledger';
+import type { OrderEvent } from '../../../../shared/src/metrics';
+import type { Delivery } from './delivery';
+import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
+import type {
+  ConsumerLedgerPort,
+  ConsumerLogPort,
+  ConsumerMetricsPort,
+  DeliveryOutcome,
+  InvocationEnd,
+} from './ports';
+
+/** What one delivery does: its turn, its effect, its outcome; and what an invocation records. */
+
+/** The idempotent function's payload: what is hashed for the key and for payload validation. */
+export interface EffectInput {
+  orderId: string;
+  messageId: string;
+  runId: string;
+  customerId: string;
+  sequence: number;
+  amount: number;
+  currency: string;
+  acceptedAt: number;
+  items: { sku: string; quantity: number; unitPrice: number }[];
+}
+
+/** The result stored with the idempotency record and answered to duplicates. */
+export interface EffectResult {
+  applyIndex: number;
+  committedAt: number;
+}
+
+/** Per-call state beside the idempotent payload (not part of the key or the stored result). */
+export interface RunMarker {
+  /** Set when the effect body ran; false when a stored result answered instead. */
+  ran: boolean;
+  /** Set when the body ran but the effect's conditional write found the effect already there. */
+  refused: boolean;
+  /**
+   * Injected slowness of the work itself: it runs after the idempotency record was saved
+   * IN_PROGRESS, as a slow effect would, so a copy delivered meanwhile meets that record.
+   */
+  stallMs: number;
+  /** Injected crash once the effect committed. */
+  crashAfterEffect: boolean;
+  /** Set when the body ran: a higher sequence of the customer had already taken its turn. */
+  late: boolean;
+}
+
+/** The effect, as the idempotency layer wraps it (the function itself when idempotency is off). */
+export type ApplyEffect = (input: EffectInput, marker: RunMarker) => Promise<EffectResult>;
+
+export interface RecordHandlingOptions {
+  queue: QueueKind;
+  maxReceiveCount: number;
+  faults: FaultConfig;
+  /** What the effect is guarded on: the same field idempotency is keyed on. */
+  guardKey: 'orderId' | 'messageId';
+  /** The effect's own conditional write; off only to show what it prevents. */
+  effectGuard: boolean;
+}
+
+export interface RecordHandlingDeps {
+  ledger: ConsumerLedgerPort;
+  logger: ConsumerLogPort;
+  metrics?: ConsumerMetricsPort;
+  now: () => number;
+  newId: () => string;
+  sleep: (ms: number) => Promise<void>;
+  /** Ends the execution environment at once (the injected crash). */
+  crash: () => Promise<never>;
+  traceRecord: <R>(
+    annotations: Record<string, string | number>,
+    work: () => Promise<R>,
+  ) => Promise<R>;
+}
+
+/** The effect of one order: the customer's apply turn, then the (guarded) effect write. */
+export function createEffect(
+  options: Pick<RecordHandlingOptions, 'queue' | 'guardKey' | 'effectGuard'>,
+  deps: Pick<RecordHandlingDeps, 'ledger' | 'logger' | 'now' | 'newId' | 'sleep' | 'crash'>,
+): ApplyEffect {
+  const { queue, effectGuard } = options;
+  const { ledger, logger } = deps;
+
+  /** The effect's key is its guard: one effect per key, keyed on what idempotency is keyed on. */
+  const guardKey = (input: EffectInput): string => {
+    if (!effectGuard) return `unguarded-${deps.newId()}`;
+    return options.guardKey === 'orderId' ? ORDER_GUARD_KEY : `message-${input.messageId}`;
+  };
+
+  return async (input, marker) => {
+    marker.ran = true;
+    if (marker.stallMs > 0) await deps.sleep(marker.stallMs);
+    // The index is taken before the conditional write, so a refused write (or a crash between the
+    // two) leaves a gap in the customer's indexes; the report counts those gaps.
+    const turn = await ledger.takeApplyTurn(input.runId, queue, input.customerId, input.sequence);
+    const { applyIndex } = turn;
+    marker.late = turn.late;
+    const committedAt = deps.now();
+    const effect: EffectRecord = {
+      pk: runPk(input.runId),
+      sk: effectSk(queue, input.orderId, guardKey(input)),
+      type: 'effect',
+      runId: input.runId,
+      queue,
+      orderId: input.orderId,
+      customerId: input.customerId,
+      sequence: input.sequence,
+      messageId: input.messageId,
+      applyIndex,
+      acceptedAt: input.acceptedAt,
+      committedAt,
+    };
+    if (effectGuard) {
+      const write = await ledger.putEffectIfAbsent(effect);
+      if (!write.written) {
+        // The idempotency record let this attempt through (it had expired, or a crash left it in
+        // progress past its expiry), but the effect exists: answer with the first effect.
+        marker.refused = true;
+        return write.existing;
+      }
+    } else {
+      await ledger.putEffect(effect);
+    }
+    if (marker.crashAfterEffect) {
+      logger.warn('crashing after the effect (injected)', { order: input.orderId, applyIndex });
+      await deps.crash();
+    }
+    return { applyIndex, committedAt };
+  };
+}
+
+/** One received record: its delivery, or why it is not one (it fails when its turn comes). */
+export interface Received<R> {
+  record: R;
+  delivery: Delivery | Error;
+}
+
+/**
+ * One invocation's records, from their receipt to how each ended. `R` is whatever object the
+ * batch processor hands back per record: receives are told apart by identity, so two copies of
+ * one message in a batch are two receives.
+ */
+export interface RecordHandling<R> {
+  /** Records every receive of the batch, before any of it runs (one ledger write). */
+  begin(received: Received<R>[], invocationId: string): Promise<void>;
+  /** Handles one record of the batch begun; throws when the delivery failed. */
+  handle(record: R): Promise<EffectResult>;
+  /** Writes how every delivery of the invocation ended (one ledger write). */
+  end(): Promise<void>;
+}
+
+export function createRecordHandling<R>(
+  options: RecordHandlingOptions,
+  deps: RecordHandlingDeps,
+  apply: ApplyEffect,
+): RecordHandling<R> {
+  const { queue } = options;
+  const { ledger, logger, metrics, now, newId } = deps;
+
+  /** What the delivery and failure records of one receive share. */
+  function ledgerFields(delivery: Delivery) {
+    const { message } = delivery;
+    return {
+      pk: runPk(message.runId),
+      runId: message.runId,
+      queue,
+      orderId: message.orderId,
+      customerId: message.customerId,
+      sequence: message.sequence,
+      messageId: delivery.messageId,
+      receiveCount: delivery.receiveCount,
+    };
+  }
+
+  function failureRecord(delivery: Delivery, error: unknown): FailureRecord {
+    return {
+      ...ledgerFields(delivery),
+      sk: failureSk(queue, delivery.message.orderId, newId()),
+      type: 'failure',
+      final: delivery.receiveCount >= options.maxReceiveCount,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      failedAt: now(),
+    };
+  }
+
+  /**
+   * One receive of the current invocation: its delivery record (written when the batch arrives)
+   * and, once it ran, how it ended (written with the whole batch's when the invocation returns).
+   */
+  interface Slot {
+    delivery: Delivery;
+    record: DeliveryRecord;
+    outcome?: DeliveryOutcome;
+    failure?: FailureRecord;
+  }
+
+  /** The current invocation's receives; an environment runs one invocation at a time. */
+  let slots = new Map<R, Slot>();
+  let notOrders = new Map<R, Error>();
+
+  function event(
+    delivery: Delivery,
+    kind: OrderEvent['event'],
+    extra: Pick<OrderEvent, 'late' | 'latencyMs'> = {},
+  ): OrderEvent {
+    const { message } = delivery;
+    return {
+      event: kind,
+      runId: message.runId,
+      orderId: message.orderId,
+      customerId: message.customerId,
+      sequence: message.sequence,
+      receiveCount: delivery.receiveCount,
+      ...extra,
+    };
+  }
+
+  async function handleDelivery(slot: Slot): Promise<EffectResult> {
+    const { delivery } = slot;
+    const { message } = delivery;
+    // appendKeys is logger-wide: with parallel processing another record's lines may carry this
+    // order id, so the lines below also name their order in their own data.
+    logger.appendKeys({ orderId: message.orderId, runId: message.runId });
+    try {
+      const fault = decideFaults(options.faults, message.orderId, delivery.receiveCount);
+      if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
+      const marker: RunMarker = {
+        ran: false,
+        refused: false,
+        stallMs: fault.delayMs,
+        crashAfterEffect: fault.crashAfterEffect,
+        late: false,
+      };
+      const result = await apply(
+        {
+          orderId: message.orderId,
+          messageId: delivery.messageId,
+          runId: message.runId,
+          customerId: message.customerId,
+          sequence: message.sequence,
+          amount: message.amount,
+          currency: message.currency,
+          acceptedAt: message.acceptedAt,
+          items: message.items,
+        },
+        marker,
+      );
+      const applied = marker.ran && !marker.refused;
+      if (applied) {
+        // The effect committed: it counts now, whatever happens to this delivery afterwards (a
+        // later failure is recorded as well, and its retry is answered without applying).
+        metrics?.record(
+          event(delivery, 'applied', {
+            ...(marker.late ? { late: true } : {}),
+            latencyMs: result.committedAt - message.acceptedAt,
+          }),
+        );
+      }
+      if (fault.failAfterEffect) throw new InjectedFaultError('after-effect', message.orderId);
+      slot.outcome = applied
+        ? { outcome: 'applied', at: now() }
+        : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
+      if (!applied) metrics?.record(event(delivery, 'suppressed'));
+      logger.info('delivery handled', {
+        order: message.orderId,
+        outcome: slot.outcome.outcome,
+        ...(slot.outcome.suppressedBy ? { suppressedBy: slot.outcome.suppressedBy } : {}),
+        applyIndex: result.applyIndex,
+      });
+      return result;
+    } catch (err) {
+      logger.warn('delivery failed', {
+        order: message.orderId,
+        receiveCount: delivery.receiveCount,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      metrics?.record(event(delivery, 'failed'));
+      slot.outcome = { outcome: 'failed', at: now() };
+      slot.failure = failureRecord(delivery, err);
+      throw err;
+    } finally {
+      logger.removeKeys(['orderId', 'runId']);
+    }
+  }
+
+  return {
+    async begin(received, invocationId) {
+      slots = new Map();
+      notOrders = new Map();
+      const receivedAt = now();
+      for (const { record, delivery } of received) {
+        if (delivery instanceof Error) {
+          // Not an order: it fails when its turn comes and leaves nothing in the ledger, which
+          // has no run to put it in.
+          notOrders.set(record, delivery);
+          continue;
+        }
+        slots.set(record, {
+          delivery,
+          record: {
+            ...ledgerFields(delivery),
+            sk: deliverySk(queue, delivery.message.orderId, newId()),
+            type: 'delivery',
+            ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
+            sentAt: delivery.sentAt,
+            firstReceivedAt: delivery.firstReceivedAt,
+            receivedAt,
+            outcome: 'pending',
+            ...(invocationId ? { invocationId } : {}),
+          },
+        });
+      }
+      // Every receive is in the ledger before any record of the batch runs, so the report sees
+      // the duplicates that idempotency hides; one write for the batch.
+      await ledger.putDeliveries([...slots.values()].map((slot) => slot.record));
+    },
+
+    async handle(record) {
+      const slot = slots.get(record);
+      if (!slot) throw notOrders.get(record) ?? new Error('record was not received in this batch');
+      const { message } = slot.delivery;
+      return deps.traceRecord(
+        {
+          orderId: message.orderId,
+          customerId: message.customerId,
+          queue,
+          receiveCount: slot.delivery.receiveCount,
+        },
+        () => handleDelivery(slot),
+      );
+    },
+
+    /**
+     * Each delivery's outcome, marked as the end of its invocation. Receives the FIFO processor
+     * handed back without running them lose their delivery record: they were never attempted,
+     * and come back as first attempts.
+     */
+    async end() {
+      const end: InvocationEnd = { outcomes: [], unrun: [], failures: [] };
+      for (const { record, outcome, failure } of slots.values()) {
+        if (!outcome) {
+          end.unrun.push({ pk: record.pk, sk: record.sk });
+          continue;
+        }
+        end.outcomes.push({
+          ...record,
+          outcome: outcome.outcome,
+          outcomeAt: outcome.at,
+          ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
+          invocationEnd: true,
+        });
+        if (failure) end.failures.push(failure);
+      }
+      try {
+        await ledger.setDeliveryOutcomes(end);
+      } catch (err) {
+        // The invocation fails, so SQS deletes nothing of the batch and every record comes back;
+        // the deliveries stay pending, which the report reads as an invocation that died.
+        for (const { delivery, outcome } of slots.values()) {
+          if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
+        }
+        throw err;
+      }
+    },
+  };
+}
