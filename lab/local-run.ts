@@ -145,13 +145,23 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       3,
     );
     const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
+    const ledgerItems = () => countRunItems(documentClient, cloud.tableNames.ledger, options.runId);
     const startedAt: Partial<Record<QueueKind, number>> = {};
     if (options.preload) {
       for (const kind of QUEUE_KINDS) {
         startedAt[kind] = Date.now();
         cloud.startConsumers([kind]);
-        await waitForDrain({
+        const queuesEmptyAfter = await waitForEmptyQueues({
+          kinds: [kind],
           timeoutMs: drainTimeoutMs,
+          intervalMs: 250,
+          depth: (k) => queueDepth(sqsClient, cloud.queueUrls[k]),
+          onPoll: async () => {
+            if (options.skipVisibilityWaits) void skipWhenIdle();
+          },
+        });
+        await waitForDrain({
+          timeoutMs: remaining(drainTimeoutMs, queuesEmptyAfter),
           intervalMs: 250,
           poll: async () => {
             const [queued, ledgerItems] = await Promise.all([
@@ -167,12 +177,30 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       }
     }
     let consumption: LocalRunResult['consumption'];
+    const pollIntervalMs = 500;
+    // The progress lines' ledger count, refreshed at most every LEDGER_COUNT_EVERY_MS.
+    let counted: { items: number; at: number } | undefined;
+    const queuesEmptyAfter = await waitForEmptyQueues({
+      kinds: QUEUE_KINDS,
+      timeoutMs: drainTimeoutMs,
+      intervalMs: pollIntervalMs,
+      depth: (k) => queueDepth(sqsClient, cloud.queueUrls[k]),
+      onPoll: async (queued, elapsedMs) => {
+        if (options.onDrainProgress) {
+          if (!counted || Date.now() - counted.at >= LEDGER_COUNT_EVERY_MS) {
+            counted = { items: await ledgerItems(), at: Date.now() };
+          }
+          options.onDrainProgress({ queued, ledgerItems: counted.items }, elapsedMs);
+        }
+        if (options.skipVisibilityWaits) void skipWhenIdle();
+      },
+    });
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
       config: cloud.config,
-      waitTimeoutMs: drainTimeoutMs,
-      pollIntervalMs: 500,
+      waitTimeoutMs: remaining(drainTimeoutMs, queuesEmptyAfter),
+      pollIntervalMs,
       source: {
         documentClient,
         sqsClient,
@@ -202,4 +230,39 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     sqsClient.destroy();
     await cloud.stop();
   }
+}
+
+/**
+ * How often the wait for empty queues counts the run's ledger items, for progress lines only.
+ * A count is a Query over the run's whole partition, which DynamoDB's thread reads item by item:
+ * polled twice a second for as long as a backlog lasted, it took a large share of that thread
+ * (the profile in docs/benchmarks.md) from the consumers' own writes.
+ */
+const LEDGER_COUNT_EVERY_MS = 10_000;
+
+/**
+ * Waits until the queues hold nothing (visible, in flight or delayed), reading only their depths;
+ * returns the time it took. The drain wait that follows (empty queues and a ledger that has
+ * stopped growing for a few polls) then needs only its few final polls of the ledger.
+ */
+async function waitForEmptyQueues(options: {
+  kinds: readonly QueueKind[];
+  timeoutMs: number;
+  intervalMs: number;
+  depth: (kind: QueueKind) => Promise<number>;
+  onPoll: (queued: Record<string, number>, elapsedMs: number) => Promise<void>;
+}): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    const depths = await Promise.all(options.kinds.map((k) => options.depth(k)));
+    const elapsed = Date.now() - start;
+    await options.onPoll(Object.fromEntries(options.kinds.map((k, i) => [k, depths[i]!])), elapsed);
+    if (depths.every((n) => n === 0) || elapsed >= options.timeoutMs) return elapsed;
+    await new Promise((r) => setTimeout(r, options.intervalMs));
+  }
+}
+
+/** What is left of a timeout; at least 1 ms, since 0 would tell the drain wait not to wait. */
+function remaining(timeoutMs: number, usedMs: number): number {
+  return Math.max(1, timeoutMs - usedMs);
 }
