@@ -12,11 +12,11 @@ import {
   getOptionalStringFromEnv,
   getStringFromEnv,
 } from '../../../shared/src/env';
-import { type AcceptedRecord, acceptedKeys } from '../../../shared/src/ledger';
 import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
 import type { OrderMessage } from '../../../shared/src/order-message';
 import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
 import {
+  type AcceptedOrder,
   type LedgerPort,
   type QueueLifetimePort,
   type QueuePort,
@@ -149,7 +149,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
    */
   async function accept(
     req: ParsedOrderRequest,
-  ): Promise<{ record: AcceptedRecord; created: boolean }> {
+  ): Promise<{ record: AcceptedOrder; created: boolean }> {
     const orderId = req.idempotencyKey ?? newOrderId();
     if (req.idempotencyKey !== undefined && req.input.sequence === undefined) {
       // The sequence is taken before the claim, so a retry that carries no sequence looks first:
@@ -159,9 +159,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     }
     const sequence =
       req.input.sequence ?? (await ledger.nextSequence(req.runId, req.input.customerId));
-    const record: AcceptedRecord = {
-      ...acceptedKeys(req.runId, orderId),
-      type: 'accepted',
+    const record: AcceptedOrder = {
       runId: req.runId,
       orderId,
       customerId: req.input.customerId,
@@ -181,7 +179,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
    * The order a key already named, in whatever run it was accepted: the same order (a client
    * retry, counted) or a different one under the same key (422).
    */
-  async function asRetry(accepted: AcceptedRecord, hash: string): Promise<AcceptedRecord> {
+  async function asRetry(accepted: AcceptedOrder, hash: string): Promise<AcceptedOrder> {
     if (accepted.payloadHash !== hash) {
       throw new RequestError(
         422,
@@ -193,9 +191,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
   }
 
   /** Which queues a client retry must send to again (see domain/resend.ts); none: the record answers. */
-  async function retryPlan(
-    record: AcceptedRecord,
-  ): Promise<Partial<Record<QueueKind, SendReason>>> {
+  async function retryPlan(record: AcceptedOrder): Promise<Partial<Record<QueueKind, SendReason>>> {
     const reasons = await Promise.all(
       QUEUE_KINDS.map(async (q): Promise<SendReason | undefined> => {
         if (!record.messageIds?.[q]) return 'outcome-unknown';

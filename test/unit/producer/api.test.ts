@@ -1,22 +1,22 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
-import { SqsQueues } from '../../../services/producer/src/adapters/queues';
 import { createApiHandler, loadProducerConfig } from '../../../services/producer/src/app';
+import {
+  type AcceptedOrder,
+  QueueUnavailableError,
+} from '../../../services/producer/src/domain/ports';
 import { payloadHash } from '../../../services/producer/src/domain/request';
-import type { QueueLife } from '../../../services/producer/src/domain/resend';
 import { orderMessageSchema } from '../../../shared/src/order-message';
 import getFixture from '../../events/apigateway/get-order.json';
 import postFixture from '../../events/apigateway/post-order.json';
+import { FakeLedger, FakeLifetimes, FakeQueues } from './fakes';
+
+/**
+ * The producer's API handler over in-memory fakes of its ports: what it answers and what it
+ * asks of the ledger and the queues. The adapters' own tests cover how that is said to DynamoDB
+ * and SQS (ledger-adapter.test.ts, queues-adapter.test.ts).
+ */
 
 const ENV_VARS = {
   LEDGER_TABLE_NAME: 'ledger',
@@ -26,63 +26,35 @@ const ENV_VARS = {
   DEFAULT_RUN_ID: 'adhoc',
 };
 
-const ddb = mockClient(DynamoDBDocumentClient);
-const sqsMock = mockClient(SQSClient);
-
 const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
 
 const NOW = 1_764_050_000_000;
 const DAY = 24 * 3600 * 1000;
+
+let ledger: FakeLedger;
+let queues: FakeQueues;
 /** Both queues created a day before NOW, keeping messages 4 days (unless a test says otherwise). */
-let lives: Record<'fifo' | 'standard', QueueLife>;
+let lifetimes: FakeLifetimes;
+
+beforeEach(() => {
+  ledger = new FakeLedger();
+  queues = new FakeQueues();
+  lifetimes = new FakeLifetimes({
+    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+  });
+});
 
 function makeHandler(env: Record<string, string> = {}) {
-  const config = loadProducerConfig({ ...ENV_VARS, ...env });
-  const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
-  const sqs = new SQSClient({ region: 'eu-west-1' });
-  return createApiHandler(config, {
-    ledger: new DynamoLedger(documents, config.ledgerTableName),
-    queues: new SqsQueues(sqs, config.queueUrls, { attempts: 4, baseDelayMs: 0, maxDelayMs: 0 }),
-    lifetimes: { life: async (q) => lives[q] },
+  return createApiHandler(loadProducerConfig({ ...ENV_VARS, ...env }), {
+    ledger,
+    queues,
+    lifetimes,
     logger: silent as never,
     now: () => NOW,
     newOrderId: () => 'generated-id',
   });
 }
-
-/** The claim of an accepted record is refused: the order id is taken. */
-const taken = () => new ConditionalCheckFailedException({ message: 'exists', $metadata: {} });
-
-/**
- * An accepted order `key-9` in run `run-old`: its claim is refused and the record read back, as
- * a retry finds it.
- */
-function existing(record: Record<string, unknown>) {
-  ddb.on(PutCommand, { Item: { pk: 'ORDER#key-9' } }).rejects(taken());
-  ddb.on(GetCommand, { Key: { pk: 'ORDER#key-9', sk: 'ORDER' } }).resolves({
-    Item: {
-      pk: 'ORDER#key-9',
-      sk: 'ORDER',
-      runId: 'run-old',
-      orderId: 'key-9',
-      customerId: 'cust-1',
-      sequence: 4,
-      acceptedAt: NOW - 2 * 3600 * 1000,
-      payloadHash: payloadHash({ ...validBody } as never),
-      ...record,
-    },
-  });
-}
-
-const retryOfKey9 = () => post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } });
-
-/** The message ids and send times the producer recorded, in order. */
-const recordedSends = () =>
-  ddb
-    .commandCalls(UpdateCommand)
-    .map((c) => c.args[0].input)
-    .filter((i) => i.UpdateExpression === 'SET messageIds = :ids, sentAt = :sentAt')
-    .map((i) => i.ExpressionAttributeValues);
 
 function post(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
   return { ...(structuredClone(postFixture) as unknown as APIGatewayProxyEvent), ...overrides };
@@ -92,31 +64,27 @@ const getEvent = () => structuredClone(getFixture) as unknown as APIGatewayProxy
 
 const validBody = JSON.parse(postFixture.body) as Record<string, unknown>;
 
-function writes(): number {
-  return ddb.commandCalls(PutCommand).length + ddb.commandCalls(UpdateCommand).length;
+/** An accepted order `key-9` in run `run-old`, as a retry with that Idempotency-Key finds it. */
+function existing(fields: Partial<AcceptedOrder>) {
+  ledger.orders.set('key-9', {
+    runId: 'run-old',
+    orderId: 'key-9',
+    customerId: 'cust-1',
+    sequence: 4,
+    acceptedAt: NOW - 2 * 3600 * 1000,
+    payloadHash: payloadHash({ ...validBody } as never),
+    messageIds: { fifo: '', standard: '' },
+    requests: 1,
+    ...fields,
+  });
 }
 
-beforeEach(() => {
-  lives = {
-    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-  };
-  ddb.reset();
-  sqsMock.reset();
-  ddb.on(GetCommand).resolves({});
-  ddb.on(PutCommand).resolves({});
-  ddb.on(UpdateCommand).resolves({ Attributes: { value: 1 } });
-  sqsMock
-    .on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL })
-    .resolves({ MessageId: 'fifo-msg' })
-    .on(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL })
-    .resolves({ MessageId: 'std-msg' });
-});
+const retryOfKey9 = () => post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' } });
 
 describe('POST /orders', () => {
-  it('accepts an order, assigns a sequence and sends it to both queues', async () => {
-    // Prepare
-    ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
+  it('accepts an order, assigns a sequence and sends the same message to both queues', async () => {
+    // Prepare: the customer's counter stands at 6.
+    ledger.sequences.set('run-unit/cust-1', 6);
 
     // Act
     const res = await makeHandler()(post());
@@ -126,48 +94,37 @@ describe('POST /orders', () => {
     expect(JSON.parse(res.body)).toEqual({
       orderId: 'generated-id',
       sequence: 7,
-      messageIds: { fifo: 'fifo-msg', standard: 'std-msg' },
+      messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
     });
-    const fifo = sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL });
-    expect(fifo[0]?.args[0].input).toMatchObject({
-      MessageGroupId: 'cust-1',
-      MessageDeduplicationId: 'generated-id',
-      MessageAttributes: { runId: { DataType: 'String', StringValue: 'run-unit' } },
-    });
-    const std = sqsMock.commandCalls(SendMessageCommand, {
-      QueueUrl: ENV_VARS.STANDARD_QUEUE_URL,
-    });
-    expect(std[0]?.args[0].input.MessageGroupId).toBeUndefined();
-    const sent = JSON.parse(std[0]?.args[0].input.MessageBody ?? '{}');
-    expect(sent).toMatchObject({
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+    const [fifo, standard] = queues.sent.map((s) => s.message);
+    expect(fifo).toEqual({
       orderId: 'generated-id',
       runId: 'run-unit',
+      customerId: 'cust-1',
       sequence: 7,
+      items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
       amount: 10,
+      currency: 'EUR',
+      acceptedAt: NOW,
     });
+    expect(standard).toEqual(fifo);
     // The message is exactly what the schema describes: it parses, and parsing drops nothing.
-    expect(orderMessageSchema.parse(sent)).toEqual(sent);
-    expect(fifo[0]?.args[0].input.MessageBody).toBe(std[0]?.args[0].input.MessageBody);
-    const puts = ddb.commandCalls(PutCommand).map((c) => c.args[0].input);
-    expect(puts).toEqual([
-      expect.objectContaining({
-        ConditionExpression: 'attribute_not_exists(pk)',
-        Item: expect.objectContaining({
-          pk: 'ORDER#generated-id',
-          sk: 'ORDER',
-          byRunPk: 'RUN#run-unit',
-          byRunSk: 'ACCEPTED#generated-id',
-          type: 'accepted',
-          runId: 'run-unit',
-          sequence: 7,
-          requests: 1,
-          payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
-        }),
-      }),
-    ]);
+    expect(orderMessageSchema.parse(fifo)).toEqual(fifo);
+    expect(ledger.orders.get('generated-id')).toEqual({
+      runId: 'run-unit',
+      orderId: 'generated-id',
+      customerId: 'cust-1',
+      sequence: 7,
+      acceptedAt: NOW,
+      payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
+      sentAt: { fifo: NOW, standard: NOW },
+      requests: 1,
+    });
   });
 
-  it('claims a new order with one conditional write and records its sends with one update, reading nothing', async () => {
+  it('claims a new order and records its sends, reading nothing', async () => {
     // Act
     const res = await makeHandler()(
       post({
@@ -178,16 +135,7 @@ describe('POST /orders', () => {
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
-    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual([
-      'PutCommand',
-      'UpdateCommand',
-    ]);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.Key).toEqual({
-      pk: 'ORDER#k-1',
-      sk: 'ORDER',
-    });
+    expect(ledger.calls).toEqual(['claim', 'recordSends']);
   });
 
   it('looks before taking a sequence for a retry that carries none (no hole in the sequence)', async () => {
@@ -200,11 +148,8 @@ describe('POST /orders', () => {
     // Assess
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 4 });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    const counters = ddb
-      .commandCalls(UpdateCommand)
-      .filter((c) => String(c.args[0].input.Key?.sk).startsWith('COUNTER#'));
-    expect(counters).toHaveLength(0);
+    expect(ledger.calls).toEqual(['getAccepted', 'countRequest']);
+    expect(ledger.sequences.size).toBe(0);
   });
 
   it("uses the client's sequence and Idempotency-Key without taking a counter value", async () => {
@@ -216,10 +161,8 @@ describe('POST /orders', () => {
     );
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toMatchObject({ orderId: 'client-key-1', sequence: 3 });
-    const counterCalls = ddb
-      .commandCalls(UpdateCommand)
-      .filter((c) => String(c.args[0].input.Key?.sk).startsWith('COUNTER#'));
-    expect(counterCalls).toHaveLength(0);
+    expect(ledger.calls).not.toContain('nextSequence');
+    expect(queues.sent.map((s) => s.message.sequence)).toEqual([3, 3]);
   });
 
   it('answers a retry from the record when both sends are recorded, sending nothing', async () => {
@@ -240,10 +183,9 @@ describe('POST /orders', () => {
       sequence: 4,
       messageIds: { fifo: 'fifo-old', standard: 'std-old' },
     });
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression);
-    expect(updates).toEqual(['ADD requests :one']);
+    expect(queues.sent).toEqual([]);
+    expect(ledger.writes()).toEqual(['countRequest']);
+    expect(ledger.orders.get('key-9')?.requests).toBe(2);
   });
 
   it('re-sends a retry only to the queue whose send outcome was never recorded', async () => {
@@ -255,27 +197,24 @@ describe('POST /orders', () => {
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body).messageIds).toEqual({ fifo: 'fifo-old', standard: 'std-msg' });
-    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.QueueUrl);
-    expect(sent).toEqual([ENV_VARS.STANDARD_QUEUE_URL]);
-    expect(recordedSends()).toEqual([
-      {
-        ':ids': { fifo: 'fifo-old', standard: 'std-msg' },
-        ':sentAt': { fifo: NOW - 1000, standard: NOW },
-      },
-    ]);
+    expect(JSON.parse(res.body).messageIds).toEqual({ fifo: 'fifo-old', standard: 'standard-msg' });
+    expect(queues.queues()).toEqual(['standard']);
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      messageIds: { fifo: 'fifo-old', standard: 'standard-msg' },
+      sentAt: { fifo: NOW - 1000, standard: NOW },
+    });
   });
 
   it('re-sends a retry of an order with no record of its sends at all to both queues', async () => {
-    // Prepare: an accepted record from before sends were recorded.
-    existing({});
+    // Prepare: an accepted order from before sends were recorded.
+    existing({ messageIds: undefined as never });
 
     // Act
     const res = await makeHandler()(retryOfKey9());
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
   });
 
   it('re-sends to a queue created after the send (the one that took it is gone) unless applied there', async () => {
@@ -285,22 +224,16 @@ describe('POST /orders', () => {
       messageIds: { fifo: 'fifo-old', standard: 'std-old' },
       sentAt: { fifo: sentAt, standard: sentAt },
     });
-    lives.fifo.createdAt = NOW - 3600 * 1000;
-    lives.standard.createdAt = NOW - 3600 * 1000;
-    ddb.on(QueryCommand).resolves({ Count: 0 });
-    ddb
-      .on(QueryCommand, {
-        ExpressionAttributeValues: { ':pk': 'RUN#run-old', ':prefix': 'EFFECT#standard#key-9#' },
-      })
-      .resolves({ Count: 1 });
+    lifetimes.lives.fifo.createdAt = NOW - 3600 * 1000;
+    lifetimes.lives.standard.createdAt = NOW - 3600 * 1000;
+    ledger.effects.add('run-old/standard/key-9');
 
     // Act
     const res = await makeHandler()(retryOfKey9());
 
     // Assess
     expect(res.statusCode).toBe(202);
-    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.QueueUrl);
-    expect(sent).toEqual([ENV_VARS.FIFO_QUEUE_URL]);
+    expect(queues.queues()).toEqual(['fifo']);
   });
 
   it('re-sends once the queue retention has passed since the send without an effect', async () => {
@@ -310,44 +243,27 @@ describe('POST /orders', () => {
       messageIds: { fifo: 'fifo-old', standard: 'std-old' },
       sentAt: { fifo: sentAt, standard: sentAt },
     });
-    lives.fifo.createdAt = NOW - 30 * DAY;
-    lives.standard.createdAt = NOW - 30 * DAY;
-    ddb.on(QueryCommand).resolves({ Count: 0 });
+    lifetimes.lives.fifo.createdAt = NOW - 30 * DAY;
+    lifetimes.lives.standard.createdAt = NOW - 30 * DAY;
 
     // Act
     await makeHandler()(retryOfKey9());
 
     // Assess
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
   });
 
   it('answers from the record when the queue lifetime cannot be read', async () => {
     // Prepare
     existing({ messageIds: { fifo: 'f', standard: 's' }, sentAt: { fifo: 1, standard: 1 } });
-    const handler = createApiHandler(loadProducerConfig(ENV_VARS), {
-      ledger: new DynamoLedger(
-        DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
-        'ledger',
-      ),
-      queues: new SqsQueues(new SQSClient({ region: 'eu-west-1' }), {
-        fifo: ENV_VARS.FIFO_QUEUE_URL,
-        standard: ENV_VARS.STANDARD_QUEUE_URL,
-      }),
-      lifetimes: {
-        life: async () => {
-          throw new Error('sqs down');
-        },
-      },
-      logger: silent as never,
-      now: () => NOW,
-    });
+    lifetimes.failure = new Error('sqs down');
 
     // Act
-    const res = await handler(retryOfKey9());
+    const res = await makeHandler()(retryOfKey9());
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(queues.sent).toEqual([]);
   });
 
   it('loses the answer of an injected first send: 503, the messages sent, no id recorded', async () => {
@@ -357,8 +273,9 @@ describe('POST /orders', () => {
     // Assess: SQS has both messages; the producer knows neither.
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body)).toMatchObject({ idempotencyKey: 'generated-id' });
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
-    expect(recordedSends()).toEqual([]);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+    expect(ledger.calls).not.toContain('recordSends');
+    expect(ledger.orders.get('generated-id')?.messageIds).toEqual({ fifo: '', standard: '' });
   });
 
   it('never loses the answer of a re-send (the fault hits first requests only)', async () => {
@@ -370,11 +287,12 @@ describe('POST /orders', () => {
 
     // Assess
     expect(res.statusCode).toBe(202);
-    expect(recordedSends()).toHaveLength(1);
+    expect(ledger.calls.filter((c) => c === 'recordSends')).toHaveLength(1);
   });
 
   it('answers 422 when an Idempotency-Key is reused for a different order', async () => {
     existing({ payloadHash: 'something-else' });
+    const before = structuredClone(ledger.orders.get('key-9'));
     const res = await makeHandler()(
       post({
         headers: { ...postFixture.headers, 'Idempotency-Key': 'key-9' },
@@ -382,27 +300,25 @@ describe('POST /orders', () => {
       }),
     );
     expect(res.statusCode).toBe(422);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
-    // The refused claim is the only write: it changed nothing.
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(queues.sent).toEqual([]);
+    // The refused claim is the only call: it changed nothing.
+    expect(ledger.calls).toEqual(['claim']);
+    expect(ledger.orders.get('key-9')).toEqual(before);
   });
 
   it('treats a lost race on the claim as the winner retry', async () => {
-    // Prepare: the winner claimed the key between our look and our conditional put; its sends
-    // are not recorded yet.
-    ddb.on(PutCommand).rejects(taken());
-    ddb
-      .on(GetCommand, { Key: { pk: 'ORDER#race-1', sk: 'ORDER' } })
-      .resolvesOnce({})
-      .resolves({
-        Item: {
-          runId: 'run-unit',
-          orderId: 'race-1',
-          customerId: 'cust-1',
-          sequence: 2,
-          acceptedAt: 1,
-          payloadHash: payloadHash(validBody as never),
-        },
+    // Prepare: the winner claims the key between our look and our claim; its sends are not
+    // recorded yet.
+    ledger.beforeClaim = () =>
+      ledger.orders.set('race-1', {
+        runId: 'run-unit',
+        orderId: 'race-1',
+        customerId: 'cust-1',
+        sequence: 2,
+        acceptedAt: 1,
+        payloadHash: payloadHash(validBody as never),
+        messageIds: { fifo: '', standard: '' },
+        requests: 1,
       });
 
     // Act
@@ -413,7 +329,13 @@ describe('POST /orders', () => {
     // Assess
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toMatchObject({ orderId: 'race-1', sequence: 2 });
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(2);
+    expect(ledger.calls.slice(0, 4)).toEqual([
+      'getAccepted',
+      'nextSequence',
+      'claim',
+      'countRequest',
+    ]);
+    expect(queues.sent.map((s) => s.message.sequence)).toEqual([2, 2]);
   });
 
   it.each([
@@ -439,12 +361,12 @@ describe('POST /orders', () => {
       400,
     ],
     ['a malformed X-Run-Id', { headers: { ...postFixture.headers, 'X-Run-Id': 'a#b' } }, 400],
-  ])('rejects %s and writes nothing', async (_what, overrides, status) => {
+  ])('rejects %s and touches nothing', async (_what, overrides, status) => {
     const res = await makeHandler()(post(overrides as Partial<APIGatewayProxyEvent>));
     expect(res.statusCode).toBe(status);
     expect(JSON.parse(res.body).message).toEqual(expect.any(String));
-    expect(writes()).toBe(0);
-    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(ledger.calls).toEqual([]);
+    expect(queues.sent).toEqual([]);
   });
 
   it('accepts a base64 body within the limit', async () => {
@@ -468,31 +390,16 @@ describe('POST /orders', () => {
     expect(body.errors).toEqual([
       expect.objectContaining({ path: 'items[0].quantity', message: expect.any(String) }),
     ]);
-    expect(writes()).toBe(0);
-  });
-
-  it('retries a throttled send and succeeds', async () => {
-    const throttled = Object.assign(new Error('slow down'), {
-      name: 'ThrottlingException',
-      $metadata: { httpStatusCode: 400 },
-    });
-    sqsMock
-      .on(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL })
-      .rejectsOnce(throttled)
-      .resolves({ MessageId: 'std-msg' });
-    const res = await makeHandler()(post());
-    expect(res.statusCode).toBe(202);
-    expect(
-      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.STANDARD_QUEUE_URL }),
-    ).toHaveLength(2);
+    expect(ledger.calls).toEqual([]);
   });
 
   it('answers 503 naming the order and the key to retry it with when a queue stays unavailable', async () => {
-    const down = Object.assign(new Error('secret internal detail'), {
-      name: 'InternalError',
-      $metadata: { httpStatusCode: 500 },
-    });
-    sqsMock.on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }).rejects(down);
+    queues.answer = (queue) => {
+      if (queue === 'fifo') {
+        throw new QueueUnavailableError('fifo', { cause: new Error('secret internal detail') });
+      }
+      return 'standard-msg';
+    };
     const res = await makeHandler()(post());
     expect(res.statusCode).toBe(503);
     expect(res.body).not.toContain('secret');
@@ -502,61 +409,49 @@ describe('POST /orders', () => {
       idempotencyKey: 'generated-id',
       message: expect.stringContaining('Idempotency-Key: generated-id'),
     });
-    expect(
-      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
-    ).toHaveLength(4);
     // The standard send went through: its id is recorded, so the retry sends to FIFO alone.
-    expect(recordedSends()).toEqual([
-      { ':ids': { fifo: '', standard: 'std-msg' }, ':sentAt': { standard: NOW } },
-    ]);
+    expect(ledger.orders.get('generated-id')).toMatchObject({
+      messageIds: { fifo: '', standard: 'standard-msg' },
+      sentAt: { standard: NOW },
+    });
   });
 
-  it('does not retry a permanent SQS error, and answers it as a plain 500, not "retry" 503', async () => {
-    const missing = Object.assign(new Error('no such queue'), {
-      name: 'QueueDoesNotExist',
-      $metadata: { httpStatusCode: 400 },
-    });
-    sqsMock.on(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }).rejects(missing);
+  it('answers a failure that is no outage (a permanent SQS error) as a plain 500, not "retry" 503', async () => {
+    queues.answer = (queue) => {
+      if (queue === 'fifo') throw new Error('no such queue');
+      return 'standard-msg';
+    };
     const res = await makeHandler()(post());
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ message: 'internal error' });
-    expect(
-      sqsMock.commandCalls(SendMessageCommand, { QueueUrl: ENV_VARS.FIFO_QUEUE_URL }),
-    ).toHaveLength(1);
   });
 
   it('answers 500 without detail when the ledger fails', async () => {
-    ddb.on(PutCommand).rejects(new Error('table exploded'));
+    ledger.failures.set('claim', new Error('table exploded'));
     const res = await makeHandler()(post());
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain('exploded');
+    expect(queues.sent).toEqual([]);
   });
 });
 
 describe('GET /orders/{orderId}', () => {
-  function countFor(prefix: string, count: number) {
-    ddb
-      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'RUN#run-unit', ':prefix': prefix } })
-      .resolves({ Count: count });
-  }
-
   beforeEach(() => {
-    ddb.on(QueryCommand).resolves({ Count: 0 });
-    ddb.on(GetCommand, { Key: { pk: 'ORDER#order-1', sk: 'ORDER' } }).resolves({
-      Item: {
-        orderId: 'order-1',
-        runId: 'run-unit',
-        customerId: 'cust-1',
-        sequence: 1,
-        acceptedAt: 10,
-      },
+    ledger.orders.set('order-1', {
+      orderId: 'order-1',
+      runId: 'run-unit',
+      customerId: 'cust-1',
+      sequence: 1,
+      acceptedAt: 10,
+      payloadHash: 'h',
+      messageIds: { fifo: 'f', standard: 's' },
+      requests: 1,
     });
   });
 
   it('reports processed, delivered and accepted per queue', async () => {
-    countFor('DELIVERY#fifo#order-1#', 2);
-    countFor('EFFECT#fifo#order-1#', 1);
-    countFor('DELIVERY#standard#order-1#', 1);
+    ledger.facts.set('run-unit/fifo/order-1', { deliveries: 2, effects: 1, finalFailures: 0 });
+    ledger.facts.set('run-unit/standard/order-1', { deliveries: 1, effects: 0, finalFailures: 0 });
     const res = await makeHandler()(getEvent());
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body)).toEqual({
@@ -571,16 +466,7 @@ describe('GET /orders/{orderId}', () => {
   });
 
   it('reports dlq after a final failure', async () => {
-    ddb
-      .on(QueryCommand, {
-        ExpressionAttributeValues: {
-          ':pk': 'RUN#run-unit',
-          ':prefix': 'FAILURE#standard#order-1#',
-          ':true': true,
-        },
-      })
-      .resolves({ Count: 1 });
-    countFor('DELIVERY#standard#order-1#', 3);
+    ledger.facts.set('run-unit/standard/order-1', { deliveries: 3, effects: 0, finalFailures: 1 });
     const res = await makeHandler()(getEvent());
     expect(JSON.parse(res.body).standard.status).toBe('dlq');
     expect(JSON.parse(res.body).fifo.status).toBe('accepted');
@@ -616,19 +502,18 @@ describe('routing', () => {
         body: JSON.stringify({ message: `no route for ${httpMethod} ${resource}` }),
       });
     }
-    expect(writes()).toBe(0);
+    expect(ledger.calls).toEqual([]);
   });
 
   it('answers with the JSON content type alone and the body as serialized', async () => {
-    ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
     const res = await makeHandler()(post());
     expect(res.headers).toEqual({ 'content-type': 'application/json' });
     expect(res.multiValueHeaders).toBeUndefined();
     expect(res.body).toBe(
       JSON.stringify({
         orderId: 'generated-id',
-        sequence: 7,
-        messageIds: { fifo: 'fifo-msg', standard: 'std-msg' },
+        sequence: 1,
+        messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
       }),
     );
   });
@@ -717,5 +602,20 @@ describe('handlers/api module', () => {
         'environment variable LEDGER_TABLE_NAME is required',
       );
     });
+  });
+});
+
+describe('the table keys', () => {
+  it('are built by the adapters alone: the use case and the domain name no key', () => {
+    const src = join(__dirname, '../../../services/producer/src');
+    const files = [
+      join(src, 'app.ts'),
+      ...readdirSync(join(src, 'domain')).map((f) => join(src, 'domain', f)),
+    ];
+    expect(files.length).toBeGreaterThan(5);
+    const keyBuilders =
+      /\b(acceptedKeys|orderPk|runPk|ORDER_SK|acceptedSk|sequenceCounterSk|applyCounterSk|deliverySk|effectSk|failureSk|SK_PREFIX|ACCEPTED_BY_RUN)\b|\b(pk|sk|byRunPk|byRunSk):/;
+    const offenders = files.filter((f) => keyBuilders.test(readFileSync(f, 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });

@@ -1,7 +1,14 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
 
 /** The producer's DynamoDB adapter on its own, against a mocked document client. */
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -77,5 +84,116 @@ describe('DynamoLedger.queueFacts', () => {
       { prefix: 'FAILURE#fifo#o-1#', start: 'FAILURE#fifo#o-1#f1', filter: '#final = :true' },
     ]);
     expect(ddb.commandCalls(QueryCommand).every((c) => c.args[0].input.ConsistentRead)).toBe(true);
+  });
+});
+
+const order: AcceptedOrder = {
+  runId: 'run-1',
+  orderId: 'o-1',
+  customerId: 'cust-1',
+  sequence: 3,
+  acceptedAt: 10,
+  payloadHash: 'h',
+  messageIds: { fifo: '', standard: '' },
+  sentAt: {},
+  requests: 1,
+};
+/** The item the table holds for `order`: its keys, its index keys and its type, then the order. */
+const item = {
+  pk: 'ORDER#o-1',
+  sk: 'ORDER',
+  byRunPk: 'RUN#run-1',
+  byRunSk: 'ACCEPTED#o-1',
+  type: 'accepted',
+  ...order,
+};
+
+describe('DynamoLedger: the accepted order', () => {
+  it('claims an order id with one conditional put of the keyed item, reading nothing', async () => {
+    ddb.on(PutCommand).resolves({});
+
+    await expect(ledger().claim(order)).resolves.toEqual({ claimed: true });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+      TableName: 'ledger',
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+  });
+
+  it('answers the order that holds a taken id, without the keys it is stored under', async () => {
+    ddb
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+    ddb.on(GetCommand).resolves({ Item: { ...item, sequence: 2, requests: 3 } });
+
+    await expect(ledger().claim(order)).resolves.toEqual({
+      claimed: false,
+      existing: { ...order, sequence: 2, requests: 3 },
+    });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'ledger',
+      Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('fails a claim refused for any other reason, and one whose holder vanished', async () => {
+    ddb.on(PutCommand).rejectsOnce(new Error('throttled'));
+    await expect(ledger().claim(order)).rejects.toThrow('throttled');
+
+    ddb
+      .on(PutCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+    ddb.on(GetCommand).resolves({});
+    await expect(ledger().claim(order)).rejects.toThrow(/vanished/);
+  });
+
+  it('reads an order by its id alone, consistently; none when absent', async () => {
+    ddb.on(GetCommand).resolvesOnce({ Item: item }).resolves({});
+
+    await expect(ledger().getAccepted('o-1')).resolves.toEqual(order);
+    await expect(ledger().getAccepted('o-2')).resolves.toBeUndefined();
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { pk: 'ORDER#o-1', sk: 'ORDER' },
+      { pk: 'ORDER#o-2', sk: 'ORDER' },
+    ]);
+  });
+
+  it('counts a request and records sends with one update each of the order item', async () => {
+    ddb.on(UpdateCommand).resolves({});
+
+    await ledger().countRequest('o-1');
+    await ledger().recordSends('o-1', { fifo: 'f', standard: '' }, { fifo: 5 });
+
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'ledger',
+        Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
+        UpdateExpression: 'ADD requests :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+      {
+        TableName: 'ledger',
+        Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
+        UpdateExpression: 'SET messageIds = :ids, sentAt = :sentAt',
+        ExpressionAttributeValues: { ':ids': { fifo: 'f', standard: '' }, ':sentAt': { fifo: 5 } },
+      },
+    ]);
+  });
+});
+
+describe('DynamoLedger.hasEffect', () => {
+  it("asks for one effect of the order on that queue, whatever its guard key, in the run's partition", async () => {
+    ddb.on(QueryCommand).resolvesOnce({ Count: 1 }).resolves({ Count: 0 });
+
+    await expect(ledger().hasEffect('run-1', 'standard', 'o-1')).resolves.toBe(true);
+    await expect(ledger().hasEffect('run-1', 'fifo', 'o-1')).resolves.toBe(false);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      ExpressionAttributeValues: { ':pk': 'RUN#run-1', ':prefix': 'EFFECT#standard#o-1#' },
+      Select: 'COUNT',
+      Limit: 1,
+      ConsistentRead: true,
+    });
   });
 });

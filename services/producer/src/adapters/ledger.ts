@@ -10,6 +10,7 @@ import {
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
+  acceptedKeys,
   counterValue,
   ORDER_SK,
   orderPk,
@@ -17,8 +18,14 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
-import type { LedgerPort } from '../domain/ports';
+import type { AcceptedOrder, LedgerPort } from '../domain/ports';
 import type { QueueFacts } from '../domain/status';
+
+/** The order an accepted item holds, without how the table stores it. */
+function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
+  const { pk: _pk, sk: _sk, byRunPk: _byRunPk, byRunSk: _byRunSk, type: _type, ...order } = record;
+  return order;
+}
 
 export class DynamoLedger implements LedgerPort {
   constructor(
@@ -26,7 +33,7 @@ export class DynamoLedger implements LedgerPort {
     private readonly tableName: string,
   ) {}
 
-  async getAccepted(orderId: string): Promise<AcceptedRecord | undefined> {
+  async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
     const out = await this.documents.send(
       new GetCommand({
         TableName: this.tableName,
@@ -34,7 +41,7 @@ export class DynamoLedger implements LedgerPort {
         ConsistentRead: true,
       }),
     );
-    return out.Item as AcceptedRecord | undefined;
+    return out.Item ? acceptedOrder(out.Item as AcceptedRecord) : undefined;
   }
 
   async nextSequence(runId: string, customerId: string): Promise<number> {
@@ -52,8 +59,13 @@ export class DynamoLedger implements LedgerPort {
   }
 
   async claim(
-    record: AcceptedRecord,
-  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedRecord }> {
+    order: AcceptedOrder,
+  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }> {
+    const record: AcceptedRecord = {
+      ...acceptedKeys(order.runId, order.orderId),
+      type: 'accepted',
+      ...order,
+    };
     try {
       await this.documents.send(
         new PutCommand({
@@ -67,9 +79,9 @@ export class DynamoLedger implements LedgerPort {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
     // Only a retry (or a key reused) pays this read; a first request is the write alone.
-    const existing = await this.getAccepted(record.orderId);
+    const existing = await this.getAccepted(order.orderId);
     if (!existing) {
-      throw new Error(`accepted record for ${record.orderId} vanished after its claim was refused`);
+      throw new Error(`accepted record for ${order.orderId} vanished after its claim was refused`);
     }
     return { claimed: false, existing };
   }

@@ -4,19 +4,26 @@ import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { QueueLife } from './resend';
 import type { QueueFacts } from './status';
 
-/** What the producer needs from the ledger table; the adapter speaks DynamoDB. */
+/**
+ * An accepted order as the producer keeps it: the order's identity and place, the hash that
+ * tells a client retry from a reused key, what was sent where, and how often it was asked for.
+ * How it is stored (table keys, index keys, record type) is the adapter's business.
+ */
+export type AcceptedOrder = Omit<AcceptedRecord, 'pk' | 'sk' | 'byRunPk' | 'byRunSk' | 'type'>;
+
+/** What the producer needs from the ledger, in the domain's words; the adapter speaks DynamoDB. */
 export interface LedgerPort {
   /** The accepted order, by its id alone (a consistent read). */
-  getAccepted(orderId: string): Promise<AcceptedRecord | undefined>;
+  getAccepted(orderId: string): Promise<AcceptedOrder | undefined>;
   /** Atomically takes the customer's next sequence number. */
   nextSequence(runId: string, customerId: string): Promise<number>;
   /**
-   * Claims the order id: writes the accepted record unless the id is taken, in one conditional
-   * write. When it is taken, answers the record that holds it.
+   * Claims the order id: keeps the accepted order unless the id is taken, atomically. When it
+   * is taken, answers the order that holds it.
    */
   claim(
-    record: AcceptedRecord,
-  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedRecord }>;
+    order: AcceptedOrder,
+  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }>;
   /** Counts one more request for the order (a client retry). */
   countRequest(orderId: string): Promise<void>;
   /** Records the message ids (and send times) known so far, in one write. */

@@ -1,5 +1,5 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type { AcceptedRecord } from '../../../../shared/src/ledger';
+import type { AcceptedOrder } from './ports';
 
 /**
  * When a client retries an order (same Idempotency-Key), the producer sends it to a queue again
@@ -28,6 +28,9 @@ export function mayStillBeQueued(sentAt: number, life: QueueLife, now: number): 
 }
 
 /** The send time recorded for `queue` (records written before sends were timed: acceptance). */
-export function recordedSentAt(record: AcceptedRecord, queue: QueueKind): number {
+export function recordedSentAt(
+  record: Pick<AcceptedOrder, 'sentAt' | 'acceptedAt'>,
+  queue: QueueKind,
+): number {
   return record.sentAt?.[queue] ?? record.acceptedAt;
 }

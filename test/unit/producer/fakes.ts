@@ -1,0 +1,134 @@
+import type {
+  AcceptedOrder,
+  LedgerPort,
+  QueueLifetimePort,
+  QueuePort,
+} from '../../../services/producer/src/domain/ports';
+import type { QueueLife } from '../../../services/producer/src/domain/resend';
+import type { QueueFacts } from '../../../services/producer/src/domain/status';
+import type { QueueKind } from '../../../shared/src/config/pipeline';
+import type { OrderMessage } from '../../../shared/src/order-message';
+
+/**
+ * In-memory fakes of the producer's ports, for the handler's unit tests: they keep what the
+ * real adapters would store, in the domain's words, and log which port operations ran. How
+ * DynamoDB and SQS are spoken is tested with the adapters (ledger-adapter, queues-adapter).
+ */
+
+type LedgerOperation = keyof LedgerPort;
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class FakeLedger implements LedgerPort {
+  /** Accepted orders by id. */
+  readonly orders = new Map<string, AcceptedOrder>();
+  /** The last sequence taken, per run and customer (`run/customer`). */
+  readonly sequences = new Map<string, number>();
+  /** Committed effects, as `run/queue/order`. */
+  readonly effects = new Set<string>();
+  /** What GET /orders/{orderId} counts, per `run/queue/order`; absent: nothing yet. */
+  readonly facts = new Map<string, QueueFacts>();
+  /** The operations called, in order. */
+  readonly calls: LedgerOperation[] = [];
+  /** An operation that fails with this error, every time it is called. */
+  readonly failures = new Map<LedgerOperation, Error>();
+  /** Runs just before a claim: another request may take the id between a look and a claim. */
+  beforeClaim: () => void = () => undefined;
+
+  private call(operation: LedgerOperation): void {
+    this.calls.push(operation);
+    const failure = this.failures.get(operation);
+    if (failure) throw failure;
+  }
+
+  async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
+    this.call('getAccepted');
+    const order = this.orders.get(orderId);
+    return order && copy(order);
+  }
+
+  async nextSequence(runId: string, customerId: string): Promise<number> {
+    this.call('nextSequence');
+    const key = `${runId}/${customerId}`;
+    const next = (this.sequences.get(key) ?? 0) + 1;
+    this.sequences.set(key, next);
+    return next;
+  }
+
+  async claim(
+    order: AcceptedOrder,
+  ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }> {
+    this.call('claim');
+    this.beforeClaim();
+    const existing = this.orders.get(order.orderId);
+    if (existing) return { claimed: false, existing: copy(existing) };
+    this.orders.set(order.orderId, copy(order));
+    return { claimed: true };
+  }
+
+  async countRequest(orderId: string): Promise<void> {
+    this.call('countRequest');
+    const order = this.orders.get(orderId);
+    if (order) order.requests = (order.requests ?? 1) + 1;
+  }
+
+  async recordSends(
+    orderId: string,
+    ids: Record<QueueKind, string>,
+    sentAt: Partial<Record<QueueKind, number>>,
+  ): Promise<void> {
+    this.call('recordSends');
+    const order = this.orders.get(orderId);
+    if (order) Object.assign(order, { messageIds: copy(ids), sentAt: copy(sentAt) });
+  }
+
+  async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {
+    this.call('hasEffect');
+    return this.effects.has(`${runId}/${queue}/${orderId}`);
+  }
+
+  async queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts> {
+    this.call('queueFacts');
+    return (
+      this.facts.get(`${runId}/${queue}/${orderId}`) ?? {
+        deliveries: 0,
+        effects: 0,
+        finalFailures: 0,
+      }
+    );
+  }
+
+  /** Operations that change the ledger (a refused claim changes nothing but is still a call). */
+  writes(): LedgerOperation[] {
+    return this.calls.filter(
+      (c) => c === 'claim' || c === 'countRequest' || c === 'recordSends' || c === 'nextSequence',
+    );
+  }
+}
+
+export class FakeQueues implements QueuePort {
+  /** Every message sent, with its queue, in order. */
+  readonly sent: { queue: QueueKind; message: OrderMessage }[] = [];
+  /** What a send answers; throw from it to make a queue fail. */
+  answer: (queue: QueueKind, message: OrderMessage) => string = (queue) => `${queue}-msg`;
+
+  async send(queue: QueueKind, message: OrderMessage): Promise<string> {
+    this.sent.push({ queue, message: copy(message) });
+    return this.answer(queue, message);
+  }
+
+  queues(): QueueKind[] {
+    return this.sent.map((s) => s.queue);
+  }
+}
+
+export class FakeLifetimes implements QueueLifetimePort {
+  constructor(readonly lives: Record<QueueKind, QueueLife>) {}
+  /** Set to make reading a queue's lifetime fail. */
+  failure?: Error;
+
+  async life(queue: QueueKind): Promise<QueueLife> {
+    if (this.failure) throw this.failure;
+    return { ...this.lives[queue] };
+  }
+}
