@@ -144,3 +144,33 @@ export function domainViolations(
   }
   return violations;
 }
+
+/** The ledger table's key builders (shared/src/ledger.ts): the adapters' business alone. */
+export const LEDGER_KEY_BUILDERS = [
+  'runPk',
+  'orderPk',
+  'ORDER_SK',
+  'acceptedSk',
+  'acceptedKeys',
+  'deliverySk',
+  'effectSk',
+  'failureSk',
+  'applyCounterSk',
+  'sequenceCounterSk',
+] as const;
+
+/**
+ * Uses of a ledger key builder in a service file outside its `adapters/`: the domain, the app
+ * and the handlers speak of runs, orders and receipts, and the adapter derives the keys.
+ */
+export function ledgerKeyUses(files: readonly SourceFile[]): { file: string; builder: string }[] {
+  const builder = new RegExp(`\\b(${LEDGER_KEY_BUILDERS.join('|')})\\b`, 'g');
+  return files
+    .filter((f) => /^services\/[^/]+\/src\//.test(f.path) && !/\/src\/adapters\//.test(f.path))
+    .flatMap((f) =>
+      [...new Set([...f.source.matchAll(builder)].map((m) => m[1]!))].map((name) => ({
+        file: f.path,
+        builder: name,
+      })),
+    );
+}

@@ -4,6 +4,7 @@ import {
   importSpecifiers,
   LAYERS,
   layerViolations,
+  ledgerKeyUses,
   readLayerSources,
 } from '../support/layers';
 
@@ -145,6 +146,29 @@ describe('the checker of AWS-free domains', () => {
   });
 });
 
+describe('the checker of ledger keys', () => {
+  it('names a key builder used outside a service adapter, and lets the adapter use it', () => {
+    const uses = ledgerKeyUses([
+      {
+        path: 'services/consumer/src/domain/record-handling.ts',
+        source:
+          "import { effectSk, runPk } from '../../../../shared/src/ledger';\nrunPk(id); effectSk(q, o, g);",
+      },
+      { path: 'services/consumer/src/app.ts', source: 'const key = { sk: deliverySk(q, o, d) };' },
+      {
+        path: 'services/consumer/src/adapters/ledger.ts',
+        source: 'const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };',
+      },
+      { path: 'shared/src/ledger.ts', source: 'export const runPk = (runId: string) => runId;' },
+    ]);
+    expect(uses).toEqual([
+      { file: 'services/consumer/src/domain/record-handling.ts', builder: 'effectSk' },
+      { file: 'services/consumer/src/domain/record-handling.ts', builder: 'runPk' },
+      { file: 'services/consumer/src/app.ts', builder: 'deliverySk' },
+    ]);
+  });
+});
+
 describe('the repository', () => {
   it('keeps every dependency one way: services never import local/ or lab/', () => {
     const files = readLayerSources(ROOT, Object.keys(LAYERS));
@@ -160,5 +184,12 @@ describe('the repository', () => {
     const domains = files.filter((f) => /^services\/[^/]+\/src\/domain\//.test(f.path));
     expect(new Set(domains.map((f) => f.path.split('/')[1])).size).toBeGreaterThanOrEqual(3);
     expect(domainViolations(files)).toEqual([]);
+  });
+
+  // The services whose ledger keys live in their adapters alone.
+  it.each(['consumer'])('keeps the ledger keys of the %s inside its adapters', (service) => {
+    const files = readLayerSources(ROOT, [`services/${service}`]);
+    expect(files.some((f) => f.path.includes('/src/adapters/'))).toBe(true);
+    expect(ledgerKeyUses(files)).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
 import { createConsumerHandler } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
-import type { ConsumerMetricsPort } from '../../../services/consumer/src/domain/ports';
+import type { ConsumerMetricsPort, Effect } from '../../../services/consumer/src/domain/ports';
 import { analyzeCustomers } from '../../../services/report/src/domain/metrics';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
@@ -390,14 +390,14 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const { events, metrics } = eventLog();
     class OutcomeFailsOnce extends DynamoConsumerLedger {
       failed = false;
-      override async setDeliveryOutcomes(
-        end: Parameters<DynamoConsumerLedger['setDeliveryOutcomes']>[0],
+      override async recordInvocationEnd(
+        end: Parameters<DynamoConsumerLedger['recordInvocationEnd']>[0],
       ): Promise<void> {
         if (!this.failed) {
           this.failed = true;
           throw new Error('outcome write failed (injected)');
         }
-        return super.setDeliveryOutcomes(end);
+        return super.recordInvocationEnd(end);
       }
     }
     const consume = makeConsumer(
@@ -455,7 +455,7 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const { events, metrics } = eventLog();
     class EffectFailsOnce extends DynamoConsumerLedger {
       failed = false;
-      override async putEffectIfAbsent(effect: EffectRecord) {
+      override async putEffectIfAbsent(effect: Effect) {
         if (effect.sequence === 7 && !this.failed) {
           this.failed = true;
           throw new Error('effect write failed (injected)');

@@ -11,16 +11,24 @@ import {
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   applyCounterSk,
+  counterValue,
   type DeliveryRecord,
+  deliverySk,
   type EffectRecord,
+  effectSk,
+  type FailureRecord,
+  failureSk,
   runPk,
 } from '../../../../shared/src/ledger';
 import type {
   ApplyTurn,
   CommittedEffect,
   ConsumerLedgerPort,
+  Effect,
   EffectWrite,
+  Failure,
   InvocationEnd,
+  Receipt,
 } from '../domain/ports';
 
 type BatchWriteRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: object } };
@@ -31,11 +39,57 @@ const BATCH_WRITE_LIMIT = 25;
 const BATCH_WRITE_ATTEMPTS = 5;
 const BATCH_WRITE_BACKOFF_MS = 50;
 
-/** The number in an AttributeValue map (`{ N: "7" }`): what a refused write hands back. */
-function numberAttribute(item: Record<string, unknown> | undefined, name: string): number {
-  const raw = (item?.[name] as { N?: string } | number | undefined) ?? undefined;
-  const value = typeof raw === 'number' ? raw : Number(raw?.N);
-  return Number.isFinite(value) ? value : Number.NaN;
+/** An item of the ledger that does not hold what the consumer wrote into it. */
+export class LedgerValueError extends Error {
+  constructor(what: string, value: unknown) {
+    super(`${what} is ${JSON.stringify(value) ?? 'missing'}, not a number`);
+    this.name = 'LedgerValueError';
+  }
+}
+
+/**
+ * A number of an effect item, read as a document (`7`) or as the AttributeValue a refused write
+ * hands back (`{ N: "7" }`: lib-dynamodb does not unmarshall an error's item). Anything else is
+ * refused: a NaN would travel on as the apply index Powertools stores and answers to duplicates.
+ */
+export function numberAttribute(item: Record<string, unknown>, name: string, sk: string): number {
+  const raw = item[name];
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'object' && raw !== null && typeof (raw as { N?: unknown }).N === 'string'
+        ? Number((raw as { N: string }).N)
+        : Number.NaN;
+  if (!Number.isFinite(n)) throw new LedgerValueError(`${name} of ${sk}`, raw);
+  return n;
+}
+
+const deliveryKey = (r: Receipt) => ({
+  pk: runPk(r.runId),
+  sk: deliverySk(r.queue, r.orderId, r.receiptId),
+});
+
+function deliveryItem(receipt: Receipt): DeliveryRecord {
+  const { receiptId: _, ...fields } = receipt;
+  return { ...deliveryKey(receipt), type: 'delivery', ...fields, outcome: 'pending' };
+}
+
+function failureItem({ failureId, ...fields }: Failure): FailureRecord {
+  return {
+    pk: runPk(fields.runId),
+    sk: failureSk(fields.queue, fields.orderId, failureId),
+    type: 'failure',
+    ...fields,
+  };
+}
+
+function effectItem({ guardKey, ...fields }: Effect): EffectRecord {
+  return {
+    pk: runPk(fields.runId),
+    sk: effectSk(fields.queue, fields.orderId, guardKey),
+    type: 'effect',
+    ...fields,
+  };
 }
 
 export class EffectVanishedError extends Error {
@@ -51,15 +105,25 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     private readonly tableName: string,
   ) {}
 
-  async putDeliveries(records: DeliveryRecord[]): Promise<void> {
-    await this.batchWrite(records.map((Item) => ({ PutRequest: { Item } })));
+  async recordReceipts(receipts: Receipt[]): Promise<void> {
+    await this.batchWrite(receipts.map((r) => ({ PutRequest: { Item: deliveryItem(r) } })));
   }
 
-  async setDeliveryOutcomes({ outcomes, unrun, failures }: InvocationEnd): Promise<void> {
+  async recordInvocationEnd({ ended, unrun, failures }: InvocationEnd): Promise<void> {
     await this.batchWrite([
-      ...outcomes.map((Item) => ({ PutRequest: { Item } })),
-      ...failures.map((Item) => ({ PutRequest: { Item } })),
-      ...unrun.map((Key) => ({ DeleteRequest: { Key } })),
+      ...ended.map(({ receipt, outcome }) => ({
+        PutRequest: {
+          Item: {
+            ...deliveryItem(receipt),
+            outcome: outcome.outcome,
+            outcomeAt: outcome.at,
+            ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
+            invocationEnd: true,
+          } satisfies DeliveryRecord,
+        },
+      })),
+      ...failures.map((f) => ({ PutRequest: { Item: failureItem(f) } })),
+      ...unrun.map((r) => ({ DeleteRequest: { Key: deliveryKey(r) } })),
     ]);
   }
 
@@ -94,11 +158,8 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     sequence: number,
   ): Promise<ApplyTurn> {
     const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };
-    const applyIndexOf = (attributes: Record<string, unknown> | undefined): number => {
-      const value = attributes?.value;
-      if (typeof value !== 'number') throw new Error('apply counter returned no value');
-      return value;
-    };
+    const applyIndexOf = (attributes: Record<string, unknown> | undefined): number =>
+      counterValue(attributes, 'apply');
     // ADD is atomic on the item, so concurrent consumers never get the same index: the apply
     // order the report sees is the order in which the effects really took their turn. The same
     // request raises the customer's highest sequence, on condition that it is not above this one,
@@ -134,7 +195,8 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     return { applyIndex: applyIndexOf(out.Attributes), late: true };
   }
 
-  async putEffectIfAbsent(record: EffectRecord): Promise<EffectWrite> {
+  async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {
+    const record = effectItem(effect);
     try {
       await this.documents.send(
         new PutCommand({
@@ -150,17 +212,15 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const item = err.Item as Record<string, unknown> | undefined;
-      const existing: CommittedEffect = {
-        applyIndex: numberAttribute(item, 'applyIndex'),
-        committedAt: numberAttribute(item, 'committedAt'),
-      };
-      if (Number.isFinite(existing.applyIndex)) return { written: false, existing };
-      return { written: false, existing: await this.readEffect(record) };
+      if (!item) return { written: false, existing: await this.readEffect(record) };
+      return { written: false, existing: committedEffect(item, record.sk) };
     }
   }
 
-  async putEffect(record: EffectRecord): Promise<void> {
-    await this.documents.send(new PutCommand({ TableName: this.tableName, Item: record }));
+  async putEffect(effect: Effect): Promise<void> {
+    await this.documents.send(
+      new PutCommand({ TableName: this.tableName, Item: effectItem(effect) }),
+    );
   }
 
   private async readEffect(record: EffectRecord): Promise<CommittedEffect> {
@@ -172,8 +232,14 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
         ProjectionExpression: 'applyIndex, committedAt',
       }),
     );
-    const item = out.Item as Partial<CommittedEffect> | undefined;
-    if (typeof item?.applyIndex !== 'number') throw new EffectVanishedError(record.sk);
-    return { applyIndex: item.applyIndex, committedAt: Number(item.committedAt) };
+    if (!out.Item) throw new EffectVanishedError(record.sk);
+    return committedEffect(out.Item, record.sk);
   }
+}
+
+function committedEffect(item: Record<string, unknown>, sk: string): CommittedEffect {
+  return {
+    applyIndex: numberAttribute(item, 'applyIndex', sk),
+    committedAt: numberAttribute(item, 'committedAt', sk),
+  };
 }

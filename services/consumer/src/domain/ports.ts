@@ -25,21 +25,47 @@ export interface DeliveryOutcome {
   at: number;
 }
 
-/** What an invocation writes once its records are done: one batch for the whole batch. */
-export interface InvocationEnd {
-  /** The delivery records that ran, with their outcome and the end mark. */
-  outcomes: DeliveryRecord[];
-  /** Delivery records of records the FIFO processor handed back without running them. */
-  unrun: { pk: string; sk: string }[];
-  failures: FailureRecord[];
+// The ledger's items in the domain's words: what a record says, without the table's keys or
+// item type, which the adapter derives (shared/src/ledger.ts) when it writes them.
+type Fields<T> = Omit<T, 'pk' | 'sk' | 'type'>;
+
+/** One receive of one order message, as written when its batch arrives (still pending). */
+export interface Receipt
+  extends Omit<Fields<DeliveryRecord>, 'outcome' | 'suppressedBy' | 'outcomeAt' | 'invocationEnd'> {
+  /** Unique per receive: a duplicate delivery of the same message is a receipt of its own. */
+  receiptId: string;
 }
 
-/** What the consumer needs from the ledger table; the adapter speaks DynamoDB. */
+/** A delivery that failed (the message goes back to the queue, or to the DLQ). */
+export interface Failure extends Fields<FailureRecord> {
+  /** Unique per failure. */
+  failureId: string;
+}
+
+/** The effect of an order, committed inside the idempotent function. */
+export interface Effect extends Fields<EffectRecord> {
+  /**
+   * What the effect is unique on, beside its queue and order: `order` (one effect per order),
+   * the message id (one per message), or a fresh id when the guard is off.
+   */
+  guardKey: string;
+}
+
+/** What an invocation writes once its records are done: one batch for the whole batch. */
+export interface InvocationEnd {
+  /** The receipts that ran, with how each ended (the end of their invocation). */
+  ended: { receipt: Receipt; outcome: DeliveryOutcome }[];
+  /** Receipts of records the FIFO processor handed back without running them: they go. */
+  unrun: Receipt[];
+  failures: Failure[];
+}
+
+/** What the consumer needs from the ledger; the adapter owns the table's keys. */
 export interface ConsumerLedgerPort {
   /** Records every receive of a batch, before any of it runs (one batch write). */
-  putDeliveries(records: DeliveryRecord[]): Promise<void>;
+  recordReceipts(receipts: Receipt[]): Promise<void>;
   /** Writes how each delivery of the invocation ended (one batch write). */
-  setDeliveryOutcomes(end: InvocationEnd): Promise<void>;
+  recordInvocationEnd(end: InvocationEnd): Promise<void>;
   /**
    * Atomically takes the customer's next apply index on one queue and, in the same request,
    * decides whether this apply is late (its sequence below the highest that took a turn).
@@ -51,12 +77,12 @@ export interface ConsumerLedgerPort {
     sequence: number,
   ): Promise<ApplyTurn>;
   /**
-   * Writes the effect only if no effect has its key yet (a conditional write), and answers the
-   * effect that holds the key when it refuses.
+   * Writes the effect only if no effect has its guard key yet (a conditional write), and answers
+   * the effect that holds the key when it refuses.
    */
-  putEffectIfAbsent(record: EffectRecord): Promise<EffectWrite>;
+  putEffectIfAbsent(effect: Effect): Promise<EffectWrite>;
   /** Writes the effect unconditionally (the guard switched off, to show what it prevents). */
-  putEffect(record: EffectRecord): Promise<void>;
+  putEffect(effect: Effect): Promise<void>;
 }
 
 /**

@@ -1,14 +1,5 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import {
-  type DeliveryRecord,
-  deliverySk,
-  type EffectRecord,
-  effectSk,
-  type FailureRecord,
-  failureSk,
-  ORDER_GUARD_KEY,
-  runPk,
-} from '../../../../shared/src/ledger';
+import { ORDER_GUARD_KEY } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
@@ -17,7 +8,10 @@ import type {
   ConsumerLogPort,
   ConsumerMetricsPort,
   DeliveryOutcome,
+  Effect,
+  Failure,
   InvocationEnd,
+  Receipt,
 } from './ports';
 
 /** What one delivery does: its turn, its effect, its outcome; and what an invocation records. */
@@ -109,10 +103,8 @@ export function createEffect(
     const { applyIndex } = turn;
     marker.late = turn.late;
     const committedAt = deps.now();
-    const effect: EffectRecord = {
-      pk: runPk(input.runId),
-      sk: effectSk(queue, input.orderId, guardKey(input)),
-      type: 'effect',
+    const effect: Effect = {
+      guardKey: guardKey(input),
       runId: input.runId,
       queue,
       orderId: input.orderId,
@@ -170,11 +162,10 @@ export function createRecordHandling<R>(
   const { queue } = options;
   const { ledger, logger, metrics, now, newId } = deps;
 
-  /** What the delivery and failure records of one receive share. */
+  /** What the receipt and failure of one receive share. */
   function ledgerFields(delivery: Delivery) {
     const { message } = delivery;
     return {
-      pk: runPk(message.runId),
       runId: message.runId,
       queue,
       orderId: message.orderId,
@@ -185,11 +176,10 @@ export function createRecordHandling<R>(
     };
   }
 
-  function failureRecord(delivery: Delivery, error: unknown): FailureRecord {
+  function failureOf(delivery: Delivery, error: unknown): Failure {
     return {
       ...ledgerFields(delivery),
-      sk: failureSk(queue, delivery.message.orderId, newId()),
-      type: 'failure',
+      failureId: newId(),
       final: delivery.receiveCount >= options.maxReceiveCount,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       failedAt: now(),
@@ -197,14 +187,14 @@ export function createRecordHandling<R>(
   }
 
   /**
-   * One receive of the current invocation: its delivery record (written when the batch arrives)
-   * and, once it ran, how it ended (written with the whole batch's when the invocation returns).
+   * One receive of the current invocation: its receipt (written when the batch arrives) and,
+   * once it ran, how it ended (written with the whole batch's when the invocation returns).
    */
   interface Slot {
     delivery: Delivery;
-    record: DeliveryRecord;
+    receipt: Receipt;
     outcome?: DeliveryOutcome;
-    failure?: FailureRecord;
+    failure?: Failure;
   }
 
   /** The current invocation's receives; an environment runs one invocation at a time. */
@@ -289,7 +279,7 @@ export function createRecordHandling<R>(
       });
       metrics?.record(event(delivery, 'failed'));
       slot.outcome = { outcome: 'failed', at: now() };
-      slot.failure = failureRecord(delivery, err);
+      slot.failure = failureOf(delivery, err);
       throw err;
     } finally {
       logger.removeKeys(['orderId', 'runId']);
@@ -310,22 +300,20 @@ export function createRecordHandling<R>(
         }
         slots.set(record, {
           delivery,
-          record: {
+          receipt: {
             ...ledgerFields(delivery),
-            sk: deliverySk(queue, delivery.message.orderId, newId()),
-            type: 'delivery',
+            receiptId: newId(),
             ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
             sentAt: delivery.sentAt,
             firstReceivedAt: delivery.firstReceivedAt,
             receivedAt,
-            outcome: 'pending',
             ...(invocationId ? { invocationId } : {}),
           },
         });
       }
       // Every receive is in the ledger before any record of the batch runs, so the report sees
       // the duplicates that idempotency hides; one write for the batch.
-      await ledger.putDeliveries([...slots.values()].map((slot) => slot.record));
+      await ledger.recordReceipts([...slots.values()].map((slot) => slot.receipt));
     },
 
     async handle(record) {
@@ -345,27 +333,21 @@ export function createRecordHandling<R>(
 
     /**
      * Each delivery's outcome, marked as the end of its invocation. Receives the FIFO processor
-     * handed back without running them lose their delivery record: they were never attempted,
-     * and come back as first attempts.
+     * handed back without running them lose their receipt: they were never attempted, and come
+     * back as first attempts.
      */
     async end() {
-      const end: InvocationEnd = { outcomes: [], unrun: [], failures: [] };
-      for (const { record, outcome, failure } of slots.values()) {
+      const end: InvocationEnd = { ended: [], unrun: [], failures: [] };
+      for (const { receipt, outcome, failure } of slots.values()) {
         if (!outcome) {
-          end.unrun.push({ pk: record.pk, sk: record.sk });
+          end.unrun.push(receipt);
           continue;
         }
-        end.outcomes.push({
-          ...record,
-          outcome: outcome.outcome,
-          outcomeAt: outcome.at,
-          ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
-          invocationEnd: true,
-        });
+        end.ended.push({ receipt, outcome });
         if (failure) end.failures.push(failure);
       }
       try {
-        await ledger.setDeliveryOutcomes(end);
+        await ledger.recordInvocationEnd(end);
       } catch (err) {
         // The invocation fails, so SQS deletes nothing of the batch and every record comes back;
         // the deliveries stay pending, which the report reads as an invocation that died.

@@ -1,0 +1,93 @@
+import { loadConsumerConfig } from '../../../services/consumer/src/config';
+import { ConfigError } from '../../../shared/src/env';
+
+const BASE_ENV = {
+  LEDGER_TABLE_NAME: 'ledger',
+  IDEMPOTENCY_TABLE_NAME: 'idempotency',
+  IDEMPOTENCY_ENABLED: 'false',
+  MAX_RECEIVE_COUNT: '3',
+};
+
+describe('loadConsumerConfig', () => {
+  it('fills defaults from the pipeline config', () => {
+    // Prepare / Act
+    const config = loadConsumerConfig({
+      QUEUE_KIND: 'standard',
+      LEDGER_TABLE_NAME: 'ledger',
+      IDEMPOTENCY_TABLE_NAME: 'idempotency',
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      queue: 'standard',
+      batchProcessing: 'parallel',
+      maxReceiveCount: 3,
+      idempotency: { enabled: true, key: 'orderId', keyPrefix: 'consumer-standard' },
+      faults: { firstAttemptFailureRate: 0, slowRate: 0, poisonPrefix: '' },
+    });
+  });
+
+  it.each([
+    ['QUEUE_KIND is missing', { LEDGER_TABLE_NAME: 'l', IDEMPOTENCY_TABLE_NAME: 'i' }],
+    [
+      'QUEUE_KIND is unknown',
+      { QUEUE_KIND: 'lifo', LEDGER_TABLE_NAME: 'l', IDEMPOTENCY_TABLE_NAME: 'i' },
+    ],
+    [
+      'the idempotency table is missing while enabled',
+      { QUEUE_KIND: 'fifo', LEDGER_TABLE_NAME: 'l' },
+    ],
+    ['IDEMPOTENCY_KEY is unknown', { ...BASE_ENV, QUEUE_KIND: 'fifo', IDEMPOTENCY_KEY: 'body' }],
+    ['a fault rate is above 1', { ...BASE_ENV, QUEUE_KIND: 'fifo', FAULT_SLOW_RATE: '1.5' }],
+    ['MAX_RECEIVE_COUNT is 0', { ...BASE_ENV, QUEUE_KIND: 'fifo', MAX_RECEIVE_COUNT: '0' }],
+  ])('throws ConfigError when %s', (_name, env) => {
+    // Act / Assess
+    expect(() => loadConsumerConfig(env)).toThrow(ConfigError);
+  });
+
+  it('needs no idempotency table when idempotency is off', () => {
+    // Act
+    const config = loadConsumerConfig({
+      ...BASE_ENV,
+      QUEUE_KIND: 'fifo',
+      IDEMPOTENCY_TABLE_NAME: '',
+    });
+
+    // Assess
+    expect(config.idempotency.enabled).toBe(false);
+    expect(config.idempotency.tableName).toBeUndefined();
+  });
+});
+
+describe('handlers/sqs module', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('builds the handler from process.env when imported', () => {
+    // Prepare
+    process.env = { ...saved, ...BASE_ENV, QUEUE_KIND: 'fifo', AWS_REGION: 'eu-west-1' };
+
+    // Act
+    let handler: unknown;
+    jest.isolateModules(() => {
+      handler = require('../../../services/consumer/src/handlers/sqs').handler;
+    });
+
+    // Assess
+    expect(typeof handler).toBe('function');
+  });
+
+  it('fails at import when the configuration is incomplete', () => {
+    // Prepare
+    process.env = { ...saved, QUEUE_KIND: 'fifo', LEDGER_TABLE_NAME: '' };
+
+    // Act / Assess
+    jest.isolateModules(() => {
+      expect(() => require('../../../services/consumer/src/handlers/sqs')).toThrow(
+        'environment variable LEDGER_TABLE_NAME is required',
+      );
+    });
+  });
+});

@@ -1,0 +1,354 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DynamoConsumerLedger,
+  EffectVanishedError,
+  LedgerValueError,
+} from '../../../services/consumer/src/adapters/ledger';
+import type { Effect, Failure, Receipt } from '../../../services/consumer/src/domain/ports';
+
+// The adapter owns the table's keys: the domain hands it receipts, effects and failures in its
+// own words, and these tests pin down the items and requests DynamoDB gets for them.
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ledger = () =>
+  new DynamoConsumerLedger(
+    DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+    'ledger',
+  );
+
+const receipt = (orderId: string, receiptId: string): Receipt => ({
+  receiptId,
+  runId: 'run-unit',
+  queue: 'fifo',
+  orderId,
+  customerId: 'cust-1',
+  sequence: 1,
+  messageId: `m-${orderId}`,
+  receiveCount: 1,
+  sequenceNumber: '18849496460467696128',
+  sentAt: 100,
+  firstReceivedAt: 200,
+  receivedAt: 300,
+  invocationId: 'req-1',
+});
+
+const effect = (guardKey: string): Effect => ({
+  guardKey,
+  runId: 'run-unit',
+  queue: 'standard',
+  orderId: 'order-1',
+  customerId: 'cust-1',
+  sequence: 1,
+  messageId: 'm-1',
+  applyIndex: 2,
+  acceptedAt: 1000,
+  committedAt: 2000,
+});
+
+const refused = (Item?: Record<string, unknown>) =>
+  new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    ...(Item ? { Item: Item as never } : {}),
+  });
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(PutCommand).resolves({});
+  ddb.on(BatchWriteCommand).resolves({});
+  ddb.on(UpdateCommand).resolves({ Attributes: { value: 7 } });
+});
+
+const batchRequests = () =>
+  ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems?.ledger);
+
+describe('DynamoConsumerLedger items and keys', () => {
+  it('writes each receipt as a pending delivery item in its run, keyed on the receipt id', async () => {
+    // Act
+    await ledger().recordReceipts([receipt('order-1', 'r1'), receipt('order-2', 'r2')]);
+
+    // Assess
+    const [requests] = batchRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests?.[0]).toEqual({
+      PutRequest: {
+        Item: {
+          pk: 'RUN#run-unit',
+          sk: 'DELIVERY#fifo#order-1#r1',
+          type: 'delivery',
+          runId: 'run-unit',
+          queue: 'fifo',
+          orderId: 'order-1',
+          customerId: 'cust-1',
+          sequence: 1,
+          messageId: 'm-order-1',
+          receiveCount: 1,
+          sequenceNumber: '18849496460467696128',
+          sentAt: 100,
+          firstReceivedAt: 200,
+          receivedAt: 300,
+          invocationId: 'req-1',
+          outcome: 'pending',
+        },
+      },
+    });
+  });
+
+  it('writes the end of an invocation in one batch: outcomes over the same items, failures, unrun deleted', async () => {
+    // Prepare
+    const failure: Failure = {
+      failureId: 'f1',
+      runId: 'run-unit',
+      queue: 'fifo',
+      orderId: 'order-1',
+      customerId: 'cust-1',
+      sequence: 1,
+      messageId: 'm-order-1',
+      receiveCount: 3,
+      final: true,
+      error: 'Error: boom',
+      failedAt: 400,
+    };
+
+    // Act
+    await ledger().recordInvocationEnd({
+      ended: [
+        {
+          receipt: receipt('order-1', 'r1'),
+          outcome: { outcome: 'suppressed', suppressedBy: 'effect', at: 350 },
+        },
+      ],
+      failures: [failure],
+      unrun: [receipt('order-2', 'r2')],
+    });
+
+    // Assess
+    const [requests] = batchRequests();
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
+    expect(requests?.[0]?.PutRequest?.Item).toMatchObject({
+      sk: 'DELIVERY#fifo#order-1#r1',
+      outcome: 'suppressed',
+      suppressedBy: 'effect',
+      outcomeAt: 350,
+      invocationEnd: true,
+    });
+    expect(requests?.[1]?.PutRequest?.Item).toEqual({
+      pk: 'RUN#run-unit',
+      sk: 'FAILURE#fifo#order-1#f1',
+      type: 'failure',
+      runId: 'run-unit',
+      queue: 'fifo',
+      orderId: 'order-1',
+      customerId: 'cust-1',
+      sequence: 1,
+      messageId: 'm-order-1',
+      receiveCount: 3,
+      final: true,
+      error: 'Error: boom',
+      failedAt: 400,
+    });
+    expect(requests?.[2]).toEqual({
+      DeleteRequest: { Key: { pk: 'RUN#run-unit', sk: 'DELIVERY#fifo#order-2#r2' } },
+    });
+  });
+
+  it('sends nothing for a batch with nothing to record', async () => {
+    // Act
+    await ledger().recordReceipts([]);
+    await ledger().recordInvocationEnd({ ended: [], failures: [], unrun: [] });
+
+    // Assess
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('takes the turn on the customer counter with the highest sequence in the same request', async () => {
+    // Act
+    const turn = await ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 4);
+
+    // Assess
+    expect(turn).toEqual({ applyIndex: 7, late: false });
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      Key: { pk: 'RUN#run-unit', sk: 'COUNTER#apply#standard#cust-1' },
+      ConditionExpression: 'attribute_not_exists(#high) OR #high <= :sequence',
+      ExpressionAttributeValues: { ':one': 1, ':sequence': 4 },
+    });
+  });
+
+  it('takes a late turn with a second request when a higher sequence went first', async () => {
+    // Prepare
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(refused())
+      .resolves({ Attributes: { value: 9 } });
+
+    // Act
+    const turn = await ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2);
+
+    // Assess
+    expect(turn).toEqual({ applyIndex: 9, late: true });
+    expect(ddb.commandCalls(UpdateCommand)[1]?.args[0].input.UpdateExpression).toBe(
+      'ADD #value :one',
+    );
+  });
+
+  it('refuses a counter that answers no number instead of taking NaN as the apply index', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolves({ Attributes: { value: 'seven' } });
+
+    // Act / Assess
+    await expect(ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 1)).rejects.toThrow(
+      'apply counter answered "seven", not a count',
+    );
+  });
+
+  it('writes an effect only if absent, keyed on its guard key, asking for the existing item', async () => {
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: true });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+      TableName: 'ledger',
+      Item: {
+        pk: 'RUN#run-unit',
+        sk: 'EFFECT#standard#order-1#order',
+        type: 'effect',
+        runId: 'run-unit',
+        queue: 'standard',
+        orderId: 'order-1',
+        customerId: 'cust-1',
+        sequence: 1,
+        messageId: 'm-1',
+        applyIndex: 2,
+        acceptedAt: 1000,
+        committedAt: 2000,
+      },
+      ConditionExpression: 'attribute_not_exists(sk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('writes an unguarded effect without a condition', async () => {
+    // Act
+    await ledger().putEffect(effect('unguarded-x'));
+
+    // Assess
+    const input = ddb.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(input?.Item).toMatchObject({ sk: 'EFFECT#standard#order-1#unguarded-x' });
+    expect(input?.ConditionExpression).toBeUndefined();
+  });
+
+  it('answers a refused write with the existing effect DynamoDB handed back', async () => {
+    // Prepare: lib-dynamodb leaves the refusal's item as AttributeValues.
+    ddb.on(PutCommand).rejects(refused({ applyIndex: { N: '3' }, committedAt: { N: '1500' } }));
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: false, existing: { applyIndex: 3, committedAt: 1500 } });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it('reads the existing effect back when the refusal carries no item (dynalite)', async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused());
+    ddb.on(GetCommand).resolves({ Item: { applyIndex: 4, committedAt: 1600 } });
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: false, existing: { applyIndex: 4, committedAt: 1600 } });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      Key: { pk: 'RUN#run-unit', sk: 'EFFECT#standard#order-1#order' },
+      ConsistentRead: true,
+    });
+  });
+
+  it.each([
+    [
+      'a non-numeric applyIndex',
+      { applyIndex: { N: 'x' }, committedAt: { N: '1500' } },
+      'applyIndex',
+    ],
+    ['a missing committedAt', { applyIndex: { N: '3' } }, 'committedAt'],
+    [
+      'a string where a number is',
+      { applyIndex: { S: '3' }, committedAt: { N: '1' } },
+      'applyIndex',
+    ],
+  ])('refuses an existing effect with %s instead of answering NaN', async (_name, item, field) => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused(item));
+
+    // Act / Assess
+    const write = ledger().putEffectIfAbsent(effect('order'));
+    await expect(write).rejects.toThrow(LedgerValueError);
+    await expect(write).rejects.toThrow(`${field} of EFFECT#standard#order-1#order`);
+  });
+
+  it('refuses an effect read back without a number, and names one that vanished', async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused());
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { applyIndex: 4 } })
+      .resolves({});
+
+    // Act / Assess
+    await expect(ledger().putEffectIfAbsent(effect('order'))).rejects.toThrow(
+      'committedAt of EFFECT#standard#order-1#order is missing, not a number',
+    );
+    await expect(ledger().putEffectIfAbsent(effect('order'))).rejects.toThrow(EffectVanishedError);
+  });
+});
+
+describe('DynamoConsumerLedger batch writes', () => {
+  it('sends again only the items DynamoDB handed back unprocessed', async () => {
+    // Prepare
+    const unprocessed = [{ PutRequest: { Item: { pk: 'RUN#r', sk: 'DELIVERY#fifo#o2#d' } } }];
+    ddb
+      .on(BatchWriteCommand)
+      .resolvesOnce({ UnprocessedItems: { ledger: unprocessed } })
+      .resolves({});
+
+    // Act
+    await ledger().recordReceipts([receipt('o1', 'd'), receipt('o2', 'd')]);
+
+    // Assess
+    const sent = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]?.ledger).toHaveLength(2);
+    expect(sent[1]).toEqual({ ledger: unprocessed });
+  });
+
+  it('writes more than 25 items in requests of at most 25', async () => {
+    // Act
+    await ledger().recordReceipts(Array.from({ length: 26 }, (_, i) => receipt(`o${i}`, `d${i}`)));
+
+    // Assess
+    expect(batchRequests().map((r) => r?.length)).toEqual([25, 1]);
+  });
+
+  it('fails when items stay unprocessed, so the invocation fails and SQS hands the batch back', async () => {
+    // Prepare
+    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => ({
+      UnprocessedItems: input.RequestItems,
+    }));
+
+    // Act / Assess
+    await expect(ledger().recordReceipts([receipt('o1', 'd')])).rejects.toThrow(
+      '1 ledger writes still unprocessed after 5 attempts',
+    );
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(5);
+  });
+});
