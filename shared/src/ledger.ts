@@ -202,6 +202,3 @@ export interface FailureRecord extends LedgerKey {
 }
 
 export type LedgerRecord = AcceptedRecord | DeliveryRecord | EffectRecord | FailureRecord;
-
-/** The message body both queues carry: its schema is `orderMessageSchema` (order-message.ts). */
-export type { OrderMessage } from './order-message';

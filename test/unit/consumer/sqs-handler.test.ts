@@ -157,14 +157,21 @@ describe('consumer handler', () => {
     expect(ledger.calls.at(-1)).toBe('end:order-1:applied,order-2:failed,order-2:failure');
   });
 
-  it('fails a malformed message and records nothing of it', async () => {
+  it.each([
+    ['an object that is no order', '{"hello":"world"}'],
+    ['a body that is not JSON', 'not json'],
+    [
+      'an order whose currency the schema refuses',
+      standardFixture.Records[0]?.body.replace('"EUR"', '"euro"') ?? '',
+    ],
+  ])('fails %s and records nothing of it', async (_name, body) => {
     // Prepare
     const { handler, ledger, metrics } = makeHandler({ QUEUE_KIND: 'standard' });
     const event = standardEvent();
     event.Records = event.Records.slice(0, 1);
     const record = event.Records[0];
     if (!record) throw new Error('fixture needs a record');
-    record.body = '{"hello":"world"}';
+    record.body = body;
 
     // Act
     const response = await handler(event, context);

@@ -7,7 +7,7 @@ import standardFixture from '../../events/sqs/standard-batch.json';
 const fifoRecord = () => structuredClone(fifoFixture.Records[0]) as unknown as SQSRecord;
 const standardRecord = () => structuredClone(standardFixture.Records[0]) as unknown as SQSRecord;
 
-describe('parseDelivery', () => {
+describe('parseDelivery (Powertools SQS record schema + the order message schema)', () => {
   it('reads the order and the SQS attributes of a FIFO record', () => {
     // Prepare
     const record = fifoRecord();
@@ -40,15 +40,46 @@ describe('parseDelivery', () => {
   });
 
   it.each([
-    ['a body that is not JSON', 'not json'],
-    ['a body without an order id', '{"runId":"r","customerId":"c","sequence":1}'],
-    ['a JSON null body', 'null'],
-  ])('throws MalformedMessageError for %s', (_name, body) => {
+    ['a body that is not JSON', 'not json', 'body: Invalid JSON'],
+    ['a body without an order id', '{"runId":"r","customerId":"c","sequence":1}', 'body.orderId'],
+    ['a JSON null body', 'null', 'body: Invalid input'],
+    ['a sequence that is a string', body({ sequence: '1' }), 'body.sequence'],
+    ['an item without a quantity', body({ items: [{ sku: 's', unitPrice: 1 }] }), 'body.items.0'],
+    ['an unknown currency format', body({ currency: 'euro' }), 'body.currency'],
+  ])('throws MalformedMessageError naming the field for %s', (_name, text, field) => {
     // Prepare
     const record = standardRecord();
-    record.body = body;
+    record.body = text;
 
     // Act / Assess
     expect(() => parseDelivery(record)).toThrow(MalformedMessageError);
+    expect(() => parseDelivery(record)).toThrow(field);
+  });
+
+  it('drops an unknown top-level field, as a reader of a newer writer must', () => {
+    // Prepare
+    const record = standardRecord();
+    record.body = body({ giftWrap: true });
+
+    // Act
+    const delivery = parseDelivery(record);
+
+    // Assess
+    expect(delivery.message).not.toHaveProperty('giftWrap');
+    expect(delivery.message.orderId).toBe('order-1');
+  });
+
+  it('refuses a record that is not an SQS record', () => {
+    // Prepare
+    const record = standardRecord() as unknown as Record<string, unknown>;
+    record.eventSource = 'aws:kinesis';
+
+    // Act / Assess
+    expect(() => parseDelivery(record as unknown as SQSRecord)).toThrow('eventSource');
   });
 });
+
+/** The fixture's order body with some fields changed. */
+function body(changes: Record<string, unknown>): string {
+  return JSON.stringify({ ...JSON.parse(standardRecord().body), ...changes });
+}

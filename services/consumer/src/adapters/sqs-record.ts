@@ -1,43 +1,47 @@
+import { parse } from '@aws-lambda-powertools/parser';
+import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
+import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { OrderMessage } from '../../../../shared/src/ledger';
+import { orderMessageSchema } from '../../../../shared/src/order-message';
 import { type Delivery, MalformedMessageError } from '../domain/delivery';
 
-const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** An SQS record whose body is an order message (Powertools' record schema + the shared one). */
+const OrderRecordSchema = SqsRecordSchema.extend({ body: JSONStringified(orderMessageSchema) });
 
-/** The delivery an SQS record carries; throws MalformedMessageError when its body is no order. */
+/**
+ * The delivery an SQS record carries; throws MalformedMessageError when it is not an order.
+ *
+ * Every record is parsed here, before the batch runs, rather than by the batch processor's own
+ * parser integration: the consumer records every receive before any record of the batch runs
+ * (so the report sees the duplicates idempotency hides), which needs the order of each record
+ * first, and the processor would hand the record handler a parsed copy instead of the event's
+ * record that identifies the receive.
+ */
 export function parseDelivery(record: SQSRecord): Delivery {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    throw new MalformedMessageError(record.messageId, 'body is not JSON');
+  const parsed = parse(record, undefined, OrderRecordSchema, true);
+  if (!parsed.success) {
+    throw new MalformedMessageError(record.messageId, describeIssues(parsed.error));
   }
-  const m = body as Partial<OrderMessage> | null;
-  if (
-    m === null ||
-    typeof m !== 'object' ||
-    !isString(m.orderId) ||
-    !isString(m.runId) ||
-    !isString(m.customerId) ||
-    !isNumber(m.sequence) ||
-    !isNumber(m.acceptedAt) ||
-    !Array.isArray(m.items)
-  ) {
-    throw new MalformedMessageError(
-      record.messageId,
-      'orderId, runId, customerId, sequence, acceptedAt and items are required',
-    );
-  }
-  const attrs = record.attributes;
-  const sentAt = Number(attrs.SentTimestamp);
-  const firstReceivedAt = Number(attrs.ApproximateFirstReceiveTimestamp);
+  const { body, attributes } = parsed.data;
+  const sentAt = Number(attributes.SentTimestamp);
+  const firstReceivedAt = Number(attributes.ApproximateFirstReceiveTimestamp);
   return {
-    message: m as OrderMessage,
+    message: body,
     messageId: record.messageId,
-    receiveCount: Number(attrs.ApproximateReceiveCount) || 1,
-    ...(attrs.SequenceNumber ? { sequenceNumber: attrs.SequenceNumber } : {}),
+    receiveCount: Number(attributes.ApproximateReceiveCount) || 1,
+    ...(attributes.SequenceNumber ? { sequenceNumber: attributes.SequenceNumber } : {}),
     sentAt: Number.isFinite(sentAt) ? sentAt : 0,
     firstReceivedAt: Number.isFinite(firstReceivedAt) ? firstReceivedAt : 0,
   };
+}
+
+/** The schema's complaints, field by field (`body.orderId: ...`), for the failure's log line. */
+function describeIssues(error: Error): string {
+  // Powertools' ParseError carries the schema's issues as its cause.
+  const issues = error.cause as { path?: PropertyKey[]; message: string }[] | undefined;
+  if (!Array.isArray(issues) || issues.length === 0) return error.message;
+  return issues
+    .slice(0, 5)
+    .map((i) => `${(i.path ?? []).map(String).join('.') || '(record)'}: ${i.message}`)
+    .join('; ');
 }

@@ -1,4 +1,4 @@
-import type { OrderMessage } from '../../../../shared/src/ledger';
+import type { OrderMessage } from '../../../../shared/src/order-message';
 
 /** One receive of one order message, as the consumer sees it. */
 export interface Delivery {

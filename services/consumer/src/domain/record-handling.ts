@@ -1,6 +1,7 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import { ORDER_GUARD_KEY } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
+import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
 import type {
@@ -16,18 +17,12 @@ import type {
 
 /** What one delivery does: its turn, its effect, its outcome; and what an invocation records. */
 
-/** The idempotent function's payload: what is hashed for the key and for payload validation. */
-export interface EffectInput {
-  orderId: string;
-  messageId: string;
-  runId: string;
-  customerId: string;
-  sequence: number;
-  amount: number;
-  currency: string;
-  acceptedAt: number;
-  items: { sku: string; quantity: number; unitPrice: number }[];
-}
+/**
+ * The idempotent function's payload: the order message as parsed, with the id of the SQS message
+ * that carried it (what idempotency keys on when keyed on the message). The key and the payload
+ * validation are read from it by name.
+ */
+export type EffectInput = OrderMessage & Pick<Delivery, 'messageId'>;
 
 /** The result stored with the idempotency record and answered to duplicates. */
 export interface EffectResult {
@@ -234,20 +229,7 @@ export function createRecordHandling<R>(
         crashAfterEffect: fault.crashAfterEffect,
         late: false,
       };
-      const result = await apply(
-        {
-          orderId: message.orderId,
-          messageId: delivery.messageId,
-          runId: message.runId,
-          customerId: message.customerId,
-          sequence: message.sequence,
-          amount: message.amount,
-          currency: message.currency,
-          acceptedAt: message.acceptedAt,
-          items: message.items,
-        },
-        marker,
-      );
+      const result = await apply({ ...message, messageId: delivery.messageId }, marker);
       const applied = marker.ran && !marker.refused;
       if (applied) {
         // The effect committed: it counts now, whatever happens to this delivery afterwards (a
