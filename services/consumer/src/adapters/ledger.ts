@@ -52,7 +52,7 @@ export class LedgerValueError extends Error {
  * hands back (`{ N: "7" }`: lib-dynamodb does not unmarshall an error's item). Anything else is
  * refused: a NaN would travel on as the apply index Powertools stores and answers to duplicates.
  */
-export function numberAttribute(item: Record<string, unknown>, name: string, sk: string): number {
+function numberAttribute(item: Record<string, unknown>, name: string, sk: string): number {
   const raw = item[name];
   const n =
     typeof raw === 'number'
