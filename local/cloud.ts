@@ -590,6 +590,20 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       log('functions: stopped');
     });
     await Promise.all(functions.map((f) => f.warm()));
+    if (options.consumersPaused) {
+      // Consumers that start on a full queue (the sweep) are timed from the moment they are
+      // enabled: every environment their maximum concurrency allows is started now, as Lambda's
+      // provisioned concurrency would, so that time holds the consumers' work and not cold starts
+      // (seconds each on a busy machine) that only a point using more than one environment pays
+      // (FIFO with one group runs one batch at a time, in the environment warmed above).
+      await Promise.all(
+        QUEUE_KINDS.flatMap((kind) =>
+          Array.from({ length: deployment.mappings[kind].maximumConcurrency - 1 }, () =>
+            consumers[kind].warm(),
+          ),
+        ),
+      );
+    }
     log(`functions: ${functions.map((f) => f.name).join(', ')} initialised`);
 
     for (const kind of QUEUE_KINDS) {
