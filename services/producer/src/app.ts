@@ -81,8 +81,8 @@ export interface ProducerDeps {
 }
 
 /**
- * What a route answers. The body is serialized here, as before, so the answer's bytes do not
- * depend on the router; it adds the JSON content type.
+ * What a route answers. The route serializes the body itself, so the answer's bytes are the
+ * app's own; the router adds only the JSON content type.
  */
 interface Answer {
   statusCode: number;
