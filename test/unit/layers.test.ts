@@ -187,9 +187,12 @@ describe('the repository', () => {
   });
 
   // The services whose ledger keys live in their adapters alone.
-  it.each(['consumer', 'producer'])('keeps the ledger keys of the %s inside its adapters', (service) => {
-    const files = readLayerSources(ROOT, [`services/${service}`]);
-    expect(files.some((f) => f.path.includes('/src/adapters/'))).toBe(true);
-    expect(ledgerKeyUses(files)).toEqual([]);
-  });
+  it.each(['consumer', 'producer'])(
+    'keeps the ledger keys of the %s inside its adapters',
+    (service) => {
+      const files = readLayerSources(ROOT, [`services/${service}`]);
+      expect(files.some((f) => f.path.includes('/src/adapters/'))).toBe(true);
+      expect(ledgerKeyUses(files)).toEqual([]);
+    },
+  );
 });
