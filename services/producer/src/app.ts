@@ -331,6 +331,19 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     if (!event) throw new Error('a route ran for an event it was not given');
     return event;
   };
+  // The router hands an error handler only what it can look up by class: a thrown string or
+  // object gets the router's own 500 and no log line, and a thrown null or undefined makes the
+  // router itself throw. A port implementation or a library may reject with anything, so every
+  // thrown value reaches the handlers below as an Error, the value kept as its cause.
+  router.use(async ({ next }) => {
+    try {
+      await next();
+    } catch (thrown) {
+      throw thrown instanceof Error
+        ? thrown
+        : new Error('a non-Error was thrown', { cause: thrown });
+    }
+  });
   router.post(routePath(RESOURCE.orders), (reqCtx) => postOrder(original(reqCtx)));
   router.get(routePath(RESOURCE.order), (reqCtx) => getOrder(original(reqCtx)));
   router.notFound(async (_err, reqCtx) => noRoute(original(reqCtx)));
@@ -356,6 +369,11 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       const view = routingView(event);
       delivered.set(view, event);
       return await router.resolve(view, context ?? NO_CONTEXT);
+    } catch (err) {
+      // What escapes the router (an event that is no API Gateway event, a handler that failed)
+      // is still the app's 500 with a log line: no request makes the invocation fail.
+      logger.error('request failed', { error: err });
+      return { ...respond(500, { message: 'internal error' }), headers: JSON_HEADERS };
     } finally {
       logger.removeKeys(['orderId', 'runId']);
     }

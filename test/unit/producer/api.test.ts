@@ -433,6 +433,59 @@ describe('POST /orders', () => {
     expect(res.body).not.toContain('exploded');
     expect(queues.sent).toEqual([]);
   });
+
+  // A port implementation or a library may reject with anything: whatever is thrown gets the
+  // app's own 500 and an error log line, never the router's answer or a failed invocation.
+  it.each([
+    ['an Error', new Error('table exploded')],
+    ['an Error subclass', new TypeError('table exploded')],
+    ['a string', 'table exploded'],
+    ['a plain object', { reason: 'table exploded' }],
+    ['null', null],
+    ['undefined', undefined],
+  ])('answers 500 internal error, and logs it, when a port throws %s', async (_what, thrown) => {
+    const logged: { message: string; extra: unknown }[] = [];
+    ledger.failures.set('claim', thrown);
+    const handler = createApiHandler(loadProducerConfig(ENV_VARS), {
+      ledger,
+      queues,
+      lifetimes,
+      logger: {
+        ...silent,
+        error: (message: string, extra: unknown) => logged.push({ message, extra }),
+      } as never,
+    });
+
+    const res = await handler(post());
+
+    expect(res).toMatchObject({
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'internal error' }),
+    });
+    expect(logged.map((l) => l.message)).toEqual(['request failed']);
+    // The log line carries what was thrown: the error itself, or the value as its cause.
+    const { error } = (logged[0] as { extra: { error: unknown } }).extra;
+    expect(error).toBeInstanceOf(Error);
+    expect(error === thrown || (error as Error).cause === thrown).toBe(true);
+    expect(queues.sent).toEqual([]);
+  });
+
+  it('answers 500 internal error, and logs it, for an event that is no event at all', async () => {
+    const logged: string[] = [];
+    const handler = createApiHandler(loadProducerConfig(ENV_VARS), {
+      ledger,
+      queues,
+      lifetimes,
+      logger: { ...silent, error: (message: string) => logged.push(message) } as never,
+    });
+    const res = await handler(null as never);
+    expect(res).toMatchObject({
+      statusCode: 500,
+      body: JSON.stringify({ message: 'internal error' }),
+    });
+    expect(logged).toEqual(['request failed']);
+  });
 });
 
 describe('GET /orders/{orderId}', () => {

@@ -30,15 +30,17 @@ export class FakeLedger implements LedgerPort {
   readonly facts = new Map<string, QueueFacts>();
   /** The operations called, in order. */
   readonly calls: LedgerOperation[] = [];
-  /** An operation that fails with this error, every time it is called. */
-  readonly failures = new Map<LedgerOperation, Error>();
+  /**
+   * An operation that throws this value, every time it is called: any value, as a port
+   * implementation may reject with anything (null and undefined included).
+   */
+  readonly failures = new Map<LedgerOperation, unknown>();
   /** Runs just before a claim: another request may take the id between a look and a claim. */
   beforeClaim: () => void = () => undefined;
 
   private call(operation: LedgerOperation): void {
     this.calls.push(operation);
-    const failure = this.failures.get(operation);
-    if (failure) throw failure;
+    if (this.failures.has(operation)) throw this.failures.get(operation);
   }
 
   async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
