@@ -43,15 +43,20 @@ export const deliverySk = (queue: QueueKind, orderId: string, deliveryId: string
   `DELIVERY#${queue}#${orderId}#${deliveryId}`;
 /**
  * The effect's key is its guard: the consumer writes it only if absent, so one key can hold one
- * effect whatever Powertools' record says. `guardKey` is what the consumer is configured to key
- * idempotency on: `order` when keyed on the order id (one effect per order and queue), the
- * message id when keyed on it (one per SQS message: a producer re-send is a new message), or a
- * fresh id when the guard is off (every commit a record of its own, to show duplicates).
+ * effect whatever Powertools' record says. `guardKey` says what the effect is unique on, the
+ * field the consumer keys idempotency on: `order` when keyed on the order id (one effect per
+ * order and queue), `message-<id>` when keyed on the message id (one per SQS message: a producer
+ * re-send is a new message), or `unguarded-<fresh id>` when the guard is off (every commit a
+ * record of its own, to show duplicates).
  */
 export const effectSk = (queue: QueueKind, orderId: string, guardKey: string): string =>
   `EFFECT#${queue}#${orderId}#${guardKey}`;
-/** The guard key of an effect keyed on the order id alone. */
+/** The guard key of an effect unique on its order. */
 export const ORDER_GUARD_KEY = 'order';
+/** The guard key of an effect unique on the SQS message that carried it. */
+export const messageGuardKey = (messageId: string): string => `message-${messageId}`;
+/** The guard key of an unguarded effect: unique on nothing, so a fresh id each commit. */
+export const unguardedGuardKey = (freshId: string): string => `unguarded-${freshId}`;
 export const failureSk = (queue: QueueKind, orderId: string, failureId: string): string =>
   `FAILURE#${queue}#${orderId}#${failureId}`;
 /** Atomic per-customer counter of applies on one queue (ADD :one, ReturnValues UPDATED_NEW). */

@@ -145,7 +145,11 @@ export function domainViolations(
   return violations;
 }
 
-/** The ledger table's key builders (shared/src/ledger.ts): the adapters' business alone. */
+/**
+ * What shared/src/ledger.ts exports to build the table's keys: whole keys, the parts of a key
+ * (an effect's guard segment) and the prefixes and index a Query reads by. A writer's adapters
+ * alone use them.
+ */
 export const LEDGER_KEY_BUILDERS = [
   'runPk',
   'orderPk',
@@ -154,10 +158,28 @@ export const LEDGER_KEY_BUILDERS = [
   'acceptedKeys',
   'deliverySk',
   'effectSk',
+  'ORDER_GUARD_KEY',
+  'messageGuardKey',
+  'unguardedGuardKey',
   'failureSk',
   'applyCounterSk',
   'sequenceCounterSk',
+  'SK_PREFIX',
+  'ACCEPTED_BY_RUN',
 ] as const;
+
+/** What shared/src/ledger.ts exports that is no part of a key: the counters' strict read. */
+export const LEDGER_NON_KEY_EXPORTS = ['counterValue'] as const;
+
+/**
+ * The values a module exports (not its types): the ledger module's exports must each be listed
+ * as a key builder or as none, so a new builder cannot slip past the check unlisted.
+ */
+export function valueExports(source: string): string[] {
+  return [...source.matchAll(/^export\s+(?:async\s+)?(?:const|let|function|class)\s+(\w+)/gm)].map(
+    (m) => m[1]!,
+  );
+}
 
 /**
  * Uses of a ledger key builder in a service file outside its `adapters/`: the domain, the app

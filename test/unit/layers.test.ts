@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   domainViolations,
   importSpecifiers,
   LAYERS,
+  LEDGER_KEY_BUILDERS,
+  LEDGER_NON_KEY_EXPORTS,
   layerViolations,
   ledgerKeyUses,
   readLayerSources,
+  valueExports,
 } from '../support/layers';
 
 const ROOT = resolve(__dirname, '../..');
@@ -156,6 +160,10 @@ describe('the checker of ledger keys', () => {
       },
       { path: 'services/consumer/src/app.ts', source: 'const key = { sk: deliverySk(q, o, d) };' },
       {
+        path: 'services/consumer/src/domain/guard.ts',
+        source: 'const guard = on === "order" ? ORDER_GUARD_KEY : messageGuardKey(id);',
+      },
+      {
         path: 'services/consumer/src/adapters/ledger.ts',
         source: 'const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };',
       },
@@ -165,7 +173,33 @@ describe('the checker of ledger keys', () => {
       { file: 'services/consumer/src/domain/record-handling.ts', builder: 'effectSk' },
       { file: 'services/consumer/src/domain/record-handling.ts', builder: 'runPk' },
       { file: 'services/consumer/src/app.ts', builder: 'deliverySk' },
+      { file: 'services/consumer/src/domain/guard.ts', builder: 'ORDER_GUARD_KEY' },
+      { file: 'services/consumer/src/domain/guard.ts', builder: 'messageGuardKey' },
     ]);
+  });
+});
+
+describe('the list of ledger key builders', () => {
+  it('reads the values a module exports, not its types', () => {
+    const source = [
+      'export const runPk = (id: string) => id;',
+      "export const ORDER_SK = 'ORDER';",
+      'export function counterValue() {}',
+      'export async function later() {}',
+      'export class Thing {}',
+      'export interface Row { pk: string }',
+      'export type Key = string;',
+      'const hidden = 1;',
+    ].join('\n');
+    expect(valueExports(source)).toEqual(['runPk', 'ORDER_SK', 'counterValue', 'later', 'Thing']);
+  });
+
+  it('names every value shared/src/ledger.ts exports, as a key builder or as none', () => {
+    const exported = valueExports(readFileSync(resolve(ROOT, 'shared/src/ledger.ts'), 'utf8'));
+    expect(exported.length).toBeGreaterThan(5);
+    expect([...exported].sort()).toEqual(
+      [...LEDGER_KEY_BUILDERS, ...LEDGER_NON_KEY_EXPORTS].sort(),
+    );
   });
 });
 

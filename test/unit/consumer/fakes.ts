@@ -19,8 +19,9 @@ import type { OrderEvent } from '../../../shared/src/metrics';
 
 /**
  * The consumer's ledger port in memory, with the semantics the DynamoDB adapter has (one effect
- * per guard key, an atomic per-customer turn that knows the highest sequence), and a log of the
- * calls in order, in the domain's words, for tests that assert what was recorded and when.
+ * per what it is unique on, an atomic per-customer turn that knows the highest sequence), and a
+ * log of the calls in order, in the domain's words, for tests that assert what was recorded and
+ * when.
  */
 export class InMemoryConsumerLedger implements ConsumerLedgerPort {
   readonly receipts = new Map<string, { receipt: Receipt; outcome?: DeliveryOutcome }>();
@@ -85,8 +86,17 @@ export class InMemoryConsumerLedger implements ConsumerLedgerPort {
   }
 }
 
-const effectKey = (e: Pick<Effect, 'runId' | 'queue' | 'orderId' | 'guardKey'>) =>
-  `${e.runId}#${e.queue}#${e.orderId}#${e.guardKey}`;
+let unguarded = 0;
+
+/** What the effect is unique on; an unguarded effect on nothing, so on a key of its own. */
+const effectKey = (e: Pick<Effect, 'runId' | 'queue' | 'orderId' | 'guard' | 'messageId'>) =>
+  `${e.runId}#${e.queue}#${e.orderId}#${
+    e.guard === 'order'
+      ? 'order'
+      : e.guard === 'message'
+        ? `message:${e.messageId}`
+        : `none:${++unguarded}`
+  }`;
 
 /** The metrics port, keeping every event and counting publishes. */
 export class RecordedMetrics implements ConsumerMetricsPort {

@@ -12,7 +12,12 @@ import {
   EffectVanishedError,
   LedgerValueError,
 } from '../../../services/consumer/src/adapters/ledger';
-import type { Effect, Failure, Receipt } from '../../../services/consumer/src/domain/ports';
+import type {
+  Effect,
+  EffectGuard,
+  Failure,
+  Receipt,
+} from '../../../services/consumer/src/domain/ports';
 
 // The adapter owns the table's keys: the domain hands it receipts, effects and failures in its
 // own words, and these tests pin down the items and requests DynamoDB gets for them.
@@ -22,6 +27,7 @@ const ledger = () =>
   new DynamoConsumerLedger(
     DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
     'ledger',
+    () => 'fresh-1',
   );
 
 const receipt = (orderId: string, receiptId: string): Receipt => ({
@@ -40,8 +46,8 @@ const receipt = (orderId: string, receiptId: string): Receipt => ({
   invocationId: 'req-1',
 });
 
-const effect = (guardKey: string): Effect => ({
-  guardKey,
+const effect = (guard: EffectGuard): Effect => ({
+  guard,
   runId: 'run-unit',
   queue: 'standard',
   orderId: 'order-1',
@@ -52,6 +58,22 @@ const effect = (guardKey: string): Effect => ({
   acceptedAt: 1000,
   committedAt: 2000,
 });
+
+/** The attributes of the fixture's effect item beside its keys, in the order they are written. */
+const effectItemFields = {
+  type: 'effect',
+  runId: 'run-unit',
+  queue: 'standard',
+  orderId: 'order-1',
+  customerId: 'cust-1',
+  sequence: 1,
+  messageId: 'm-1',
+  applyIndex: 2,
+  acceptedAt: 1000,
+  committedAt: 2000,
+};
+const EFFECT_ITEM_TAIL =
+  '"type":"effect","runId":"run-unit","queue":"standard","orderId":"order-1","customerId":"cust-1","sequence":1,"messageId":"m-1","applyIndex":2,"acceptedAt":1000,"committedAt":2000';
 
 const refused = (Item?: Record<string, unknown>) =>
   new ConditionalCheckFailedException({
@@ -238,12 +260,55 @@ describe('DynamoConsumerLedger items and keys', () => {
 
   it('writes an unguarded effect without a condition', async () => {
     // Act
-    await ledger().putEffect(effect('unguarded-x'));
+    await ledger().putEffect(effect('none'));
 
     // Assess
     const input = ddb.commandCalls(PutCommand)[0]?.args[0].input;
-    expect(input?.Item).toMatchObject({ sk: 'EFFECT#standard#order-1#unguarded-x' });
+    expect(input?.Item).toMatchObject({ sk: 'EFFECT#standard#order-1#unguarded-fresh-1' });
     expect(input?.ConditionExpression).toBeUndefined();
+  });
+
+  // The effect's sort key is what the report and the guard already stored read: the items an
+  // effect writes must stay byte for byte what they were, whatever says what it is unique on.
+  it.each([
+    ['order', 'EFFECT#standard#order-1#order'],
+    ['message', 'EFFECT#standard#order-1#message-m-1'],
+    ['none', 'EFFECT#standard#order-1#unguarded-fresh-1'],
+  ] as const)('keys an effect unique on %s as %s, by either write', async (guard, sk) => {
+    // Act
+    await ledger().putEffectIfAbsent(effect(guard));
+    await ledger().putEffect(effect(guard));
+
+    // Assess
+    const items = ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(items).toEqual([
+      { ...effectItemFields, pk: 'RUN#run-unit', sk },
+      { ...effectItemFields, pk: 'RUN#run-unit', sk },
+    ]);
+    expect(items.map((item) => JSON.stringify(item))).toEqual([
+      `{"pk":"RUN#run-unit","sk":"${sk}",${EFFECT_ITEM_TAIL}}`,
+      `{"pk":"RUN#run-unit","sk":"${sk}",${EFFECT_ITEM_TAIL}}`,
+    ]);
+  });
+
+  it('keys each unguarded effect on a fresh id of its own', async () => {
+    // Prepare
+    let n = 0;
+    const adapter = new DynamoConsumerLedger(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+      'ledger',
+      () => `id-${++n}`,
+    );
+
+    // Act
+    await adapter.putEffect(effect('none'));
+    await adapter.putEffect(effect('none'));
+
+    // Assess
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.sk)).toEqual([
+      'EFFECT#standard#order-1#unguarded-id-1',
+      'EFFECT#standard#order-1#unguarded-id-2',
+    ]);
   });
 
   it('answers a refused write with the existing effect DynamoDB handed back', async () => {

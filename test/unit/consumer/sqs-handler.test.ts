@@ -84,10 +84,10 @@ describe('consumer handler', () => {
       }),
       outcome: { outcome: 'applied', at: NOW },
     });
-    // The guard is off (idempotency off): every effect is unique on a fresh id.
+    // The guard is off (idempotency off): every effect is unique on nothing.
     expect([...ledger.effects.values()][0]).toEqual(
       expect.objectContaining({
-        guardKey: 'unguarded-id-3',
+        guard: 'none',
         orderId: 'order-1',
         applyIndex: 1,
         committedAt: NOW,
@@ -259,16 +259,34 @@ describe('consumer handler with the effect guard', () => {
 
     // Assess
     expect([...ledger.effects.values()]).toEqual([
-      expect.objectContaining({ orderId: 'order-1', guardKey: 'order' }),
+      expect.objectContaining({ orderId: 'order-1', guard: 'order' }),
     ]);
     expect(putEffect).not.toHaveBeenCalled();
+  });
+
+  it('writes the effect only if absent, guarded on the message when idempotency keys on it', async () => {
+    // Prepare
+    const { handler, ledger } = guardedHandler({ IDEMPOTENCY_KEY: 'messageId' });
+
+    // Act
+    const event = oneRecord();
+    await handler(event, context);
+
+    // Assess
+    expect([...ledger.effects.values()]).toEqual([
+      expect.objectContaining({
+        orderId: 'order-1',
+        guard: 'message',
+        messageId: event.Records[0]?.messageId,
+      }),
+    ]);
   });
 
   it('answers a refused effect with the first one and marks the delivery suppressed by the effect', async () => {
     // Prepare: Powertools lets the attempt run (as with an expired record), the effect exists.
     const { handler, ledger, persistenceStore, metrics } = guardedHandler();
     await ledger.putEffectIfAbsent({
-      guardKey: 'order',
+      guard: 'order',
       runId: 'run-unit',
       queue: 'standard',
       orderId: 'order-1',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -18,13 +19,17 @@ import {
   effectSk,
   type FailureRecord,
   failureSk,
+  messageGuardKey,
+  ORDER_GUARD_KEY,
   runPk,
+  unguardedGuardKey,
 } from '../../../../shared/src/ledger';
 import type {
   ApplyTurn,
   CommittedEffect,
   ConsumerLedgerPort,
   Effect,
+  EffectGuard,
   EffectWrite,
   Failure,
   InvocationEnd,
@@ -83,10 +88,22 @@ function failureItem({ failureId, ...fields }: Failure): FailureRecord {
   };
 }
 
-function effectItem({ guardKey, ...fields }: Effect): EffectRecord {
+/** The sort key's last segment: what the effect is unique on, said as the table keys it. */
+function guardKey(guard: EffectGuard, messageId: string, newId: () => string): string {
+  switch (guard) {
+    case 'order':
+      return ORDER_GUARD_KEY;
+    case 'message':
+      return messageGuardKey(messageId);
+    case 'none':
+      return unguardedGuardKey(newId());
+  }
+}
+
+function effectItem({ guard, ...fields }: Effect, newId: () => string): EffectRecord {
   return {
     pk: runPk(fields.runId),
-    sk: effectSk(fields.queue, fields.orderId, guardKey),
+    sk: effectSk(fields.queue, fields.orderId, guardKey(guard, fields.messageId, newId)),
     type: 'effect',
     ...fields,
   };
@@ -103,6 +120,8 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** The fresh id an unguarded effect's key ends with. */
+    private readonly newId: () => string = randomUUID,
   ) {}
 
   async recordReceipts(receipts: Receipt[]): Promise<void> {
@@ -196,7 +215,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {
-    const record = effectItem(effect);
+    const record = effectItem(effect, this.newId);
     try {
       await this.documents.send(
         new PutCommand({
@@ -219,7 +238,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
 
   async putEffect(effect: Effect): Promise<void> {
     await this.documents.send(
-      new PutCommand({ TableName: this.tableName, Item: effectItem(effect) }),
+      new PutCommand({ TableName: this.tableName, Item: effectItem(effect, this.newId) }),
     );
   }
 

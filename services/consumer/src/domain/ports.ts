@@ -42,13 +42,16 @@ export interface Failure extends Fields<FailureRecord> {
   failureId: string;
 }
 
+/**
+ * What an effect is unique on, beside its run, queue and order: the order itself (one effect per
+ * order), the SQS message that carried it (one per message: a producer re-send is a new
+ * message), or nothing (the guard off: every commit is an effect of its own).
+ */
+export type EffectGuard = 'order' | 'message' | 'none';
+
 /** The effect of an order, committed inside the idempotent function. */
 export interface Effect extends Fields<EffectRecord> {
-  /**
-   * What the effect is unique on, beside its queue and order: `order` (one effect per order),
-   * the message id (one per message), or a fresh id when the guard is off.
-   */
-  guardKey: string;
+  guard: EffectGuard;
 }
 
 /** What an invocation writes once its records are done: one batch for the whole batch. */
@@ -77,8 +80,8 @@ export interface ConsumerLedgerPort {
     sequence: number,
   ): Promise<ApplyTurn>;
   /**
-   * Writes the effect only if no effect has its guard key yet (a conditional write), and answers
-   * the effect that holds the key when it refuses.
+   * Writes the effect only if no effect is there yet for what it is unique on (a conditional
+   * write), and answers the effect that is there when it refuses.
    */
   putEffectIfAbsent(effect: Effect): Promise<EffectWrite>;
   /** Writes the effect unconditionally (the guard switched off, to show what it prevents). */

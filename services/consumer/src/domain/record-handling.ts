@@ -1,5 +1,4 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import { ORDER_GUARD_KEY } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
 import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { Delivery } from './delivery';
@@ -10,6 +9,7 @@ import type {
   ConsumerMetricsPort,
   DeliveryOutcome,
   Effect,
+  EffectGuard,
   Failure,
   InvocationEnd,
   Receipt,
@@ -78,16 +78,17 @@ export interface RecordHandlingDeps {
 /** The effect of one order: the customer's apply turn, then the (guarded) effect write. */
 export function createEffect(
   options: Pick<RecordHandlingOptions, 'queue' | 'guardKey' | 'effectGuard'>,
-  deps: Pick<RecordHandlingDeps, 'ledger' | 'logger' | 'now' | 'newId' | 'sleep' | 'crash'>,
+  deps: Pick<RecordHandlingDeps, 'ledger' | 'logger' | 'now' | 'sleep' | 'crash'>,
 ): ApplyEffect {
   const { queue, effectGuard } = options;
   const { ledger, logger } = deps;
 
-  /** The effect's key is its guard: one effect per key, keyed on what idempotency is keyed on. */
-  const guardKey = (input: EffectInput): string => {
-    if (!effectGuard) return `unguarded-${deps.newId()}`;
-    return options.guardKey === 'orderId' ? ORDER_GUARD_KEY : `message-${input.messageId}`;
-  };
+  /** The effect is unique on what idempotency is keyed on, or on nothing with the guard off. */
+  const guard: EffectGuard = !effectGuard
+    ? 'none'
+    : options.guardKey === 'orderId'
+      ? 'order'
+      : 'message';
 
   return async (input, marker) => {
     marker.ran = true;
@@ -99,7 +100,7 @@ export function createEffect(
     marker.late = turn.late;
     const committedAt = deps.now();
     const effect: Effect = {
-      guardKey: guardKey(input),
+      guard,
       runId: input.runId,
       queue,
       orderId: input.orderId,
