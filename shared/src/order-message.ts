@@ -1,17 +1,27 @@
 import { z } from 'zod';
-import { orderIdSchema, orderInputSchema, runIdSchema } from './order';
+import {
+  orderIdSchema,
+  orderInputSchema,
+  orderItemSchema,
+  orderItemsOf,
+  runIdSchema,
+} from './order';
 
 /**
  * The order message: the body the producer puts on both queues, the consumers parse, and the
  * report reads back from a DLQ. It is the order the API accepted (its fields and rules come from
- * `orderInputSchema`, so a message can hold nothing the API would have refused) plus what
- * acceptance decided: the order id, the run, the sequence (always set once accepted) and when.
+ * `orderInputSchema`) plus what acceptance decided: the order id, the run, the sequence (always
+ * set once accepted) and when. The amount's match with the items' total is `validateOrder`'s
+ * check at the API, not part of the schema: a reader takes the amount as the producer sent it.
  *
- * Unknown top-level keys are dropped rather than refused, as today's consumers do: a reader
- * tolerates a field a newer writer adds. The fields it knows must hold what the API allows.
+ * Unknown keys are dropped rather than refused, at every level (the message and each item): a
+ * reader tolerates a field a newer writer adds, so a producer deployed first sends nothing its
+ * consumers dead-letter. The fields it knows must hold what the API allows. The API's own input
+ * stays strict: a client's unknown field is a 400.
  */
 export const orderMessageSchema = z.object({
   ...orderInputSchema.shape,
+  items: orderItemsOf(z.object(orderItemSchema.shape)),
   orderId: orderIdSchema,
   runId: runIdSchema,
   sequence: orderInputSchema.shape.sequence.unwrap(),

@@ -13,13 +13,19 @@ export const orderItemSchema = z.strictObject({
   unitPrice: z.number().min(0).max(1_000_000),
 });
 
+/**
+ * An order's list of items, of the item schema given: the API's strict one, or the tolerant one
+ * a reader of the order message uses (shared/src/order-message.ts). The list's limits are one.
+ */
+export const orderItemsOf = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(50);
+
 export const orderInputSchema = z.strictObject({
   customerId: z
     .string()
     .min(1)
     .max(64)
     .regex(ID_PATTERN, 'customerId may use letters, digits and _ . : -'),
-  items: z.array(orderItemSchema).min(1).max(50),
+  items: orderItemsOf(orderItemSchema),
   amount: z.number().positive().max(100_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'currency must be a 3-letter ISO 4217 code, e.g. EUR'),
   /** Per-customer sequence; assigned at acceptance when the client sends none. */

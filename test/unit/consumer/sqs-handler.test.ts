@@ -183,6 +183,33 @@ describe('consumer handler', () => {
     expect(metrics.events).toEqual([]);
   });
 
+  it('applies a message whose item carries a field a newer producer adds, not dead-lettering it', async () => {
+    // Prepare
+    const { handler, ledger, metrics } = makeHandler({ QUEUE_KIND: 'standard' });
+    const event = standardEvent();
+    event.Records = event.Records.slice(0, 1);
+    const record = event.Records[0];
+    if (!record) throw new Error('fixture needs a record');
+    const body = JSON.parse(record.body);
+    body.items[0].discount = 0.5;
+    body.addedLater = true;
+    record.body = JSON.stringify(body);
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(ledger.calls).toEqual([
+      'receipts:order-1',
+      'turn:cust-1:1',
+      'effect:order-1',
+      'end:order-1:applied',
+    ]);
+    expect(ledger.failures).toEqual([]);
+    expect(metrics.events.map((e) => e.event)).toEqual(['applied']);
+  });
+
   it('stalls the work of a slow first attempt by FAULT_SLOW_MS', async () => {
     // Prepare
     const slept: number[] = [];

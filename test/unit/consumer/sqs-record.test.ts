@@ -69,6 +69,20 @@ describe('parseDelivery (Powertools SQS record schema + the order message schema
     expect(delivery.message.orderId).toBe('order-1');
   });
 
+  it('drops an unknown field inside an item, as a reader of a newer writer must', () => {
+    // Prepare
+    const record = standardRecord();
+    const body = JSON.parse(record.body);
+    body.items[0].discount = 0.5;
+    record.body = JSON.stringify(body);
+
+    // Act
+    const delivery = parseDelivery(record);
+
+    // Assess
+    expect(delivery.message.items).toEqual([{ sku: 'sku-1', quantity: 2, unitPrice: 5 }]);
+  });
+
   it('refuses a record that is not an SQS record', () => {
     // Prepare
     const record = standardRecord() as unknown as Record<string, unknown>;

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { counterValue } from '../../../shared/src/ledger';
 import { orderInputSchema } from '../../../shared/src/order';
 import { orderMessageRefSchema, orderMessageSchema } from '../../../shared/src/order-message';
@@ -12,6 +13,39 @@ const message = {
   currency: 'EUR',
   acceptedAt: 1_764_050_000_000,
 };
+
+function input() {
+  const { orderId: _o, runId: _r, acceptedAt: _a, ...rest } = message;
+  return rest;
+}
+
+/** Every object schema inside a schema, with its path and whether it refuses unknown keys. */
+function objectSchemas(schema: z.ZodType, path = ''): { path: string; strict: boolean }[] {
+  const def = schema._zod.def as {
+    type: string;
+    shape?: Record<string, z.ZodType>;
+    catchall?: z.ZodType;
+    element?: z.ZodType;
+    innerType?: z.ZodType;
+  };
+  switch (def.type) {
+    case 'object':
+      return [
+        { path, strict: def.catchall?._zod.def.type === 'never' },
+        ...Object.entries(def.shape ?? {}).flatMap(([key, field]) =>
+          objectSchemas(field, path ? `${path}.${key}` : key),
+        ),
+      ];
+    case 'array':
+      return objectSchemas(def.element as z.ZodType, `${path}[]`);
+    case 'optional':
+    case 'nullable':
+    case 'default':
+      return objectSchemas(def.innerType as z.ZodType, path);
+    default:
+      return [];
+  }
+}
 
 describe('the order message schema', () => {
   it('takes the message the producer sends, unchanged', () => {
@@ -35,7 +69,6 @@ describe('the order message schema', () => {
     ['a fractional sequence', { sequence: 1.5 }],
     ['no items', { items: [] }],
     ['an item the API would refuse', { items: [{ sku: 'sku-1', quantity: 0, unitPrice: 5 }] }],
-    ['an unknown key inside an item', { items: [{ sku: 's', quantity: 1, unitPrice: 5, x: 1 }] }],
     ['a currency that is not ISO 4217', { currency: 'euro' }],
     ['no acceptance time', { acceptedAt: undefined }],
     ['a non-integer acceptance time', { acceptedAt: 'yesterday' }],
@@ -43,8 +76,31 @@ describe('the order message schema', () => {
     expect(orderMessageSchema.safeParse({ ...message, ...change }).success).toBe(false);
   });
 
-  it('drops an unknown top-level key instead of refusing the message', () => {
+  it('drops an unknown key at any level instead of refusing the message', () => {
     expect(orderMessageSchema.parse({ ...message, addedLater: true })).toEqual(message);
+    const items = [{ ...message.items[0], discount: 0.5 }];
+    expect(orderMessageSchema.parse({ ...message, items })).toEqual(message);
+  });
+
+  // A reader tolerates what a newer writer adds, at every level: no object inside the message
+  // schema refuses unknown keys, so a nested object added later cannot reintroduce the refusal.
+  it('has no object anywhere in it that refuses unknown keys', () => {
+    const objects = objectSchemas(orderMessageSchema);
+    expect(objects.length).toBeGreaterThanOrEqual(2);
+    expect(objects.filter(({ strict }) => strict).map(({ path }) => path)).toEqual([]);
+  });
+
+  it('finds a strict object however deep it sits (the check above can fail)', () => {
+    const strict = objectSchemas(orderInputSchema).filter((o) => o.strict);
+    expect(strict.map((o) => o.path)).toEqual(['', 'items[]']);
+  });
+
+  // The API's request stays strict on purpose: a client's unknown field is a 400, not ignored.
+  it.each([
+    ['at the top level', { ...input(), note: 'x' }],
+    ['inside an item', { ...input(), items: [{ sku: 's', quantity: 1, unitPrice: 5, x: 1 }] }],
+  ])('leaves the order input refusing an unknown key %s', (_where, body) => {
+    expect(orderInputSchema.safeParse(body).success).toBe(false);
   });
 
   it('attributes a message to its order and run even when the rest of it is bad', () => {
