@@ -230,7 +230,8 @@ describe('consumer handler', () => {
     expect(response.batchItemFailures).toHaveLength(0);
   });
 
-  it('passes the per-queue key prefix and the order id to Powertools idempotency', async () => {
+  // The key itself (the order id or the message id) and the payload hash: idempotency-key.test.ts.
+  it('passes the per-queue key prefix to Powertools idempotency, one key per order', async () => {
     // Prepare
     const persistenceStore = new PermissivePersistence();
     const { handler } = makeHandler(
