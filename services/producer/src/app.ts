@@ -15,6 +15,7 @@ import {
 import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
 import type { OrderMessage } from '../../../shared/src/order-message';
 import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
+import { orderMessage } from './domain/message';
 import {
   type AcceptedOrder,
   type LedgerPort,
@@ -234,19 +235,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     });
     const { record: accepted, created } = await accept(req);
     logger.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
-    // Built against the schema's type, not parsed: every value already passed the schema's own
-    // parts (the input orderInputSchema, the ids orderIdSchema/runIdSchema, a counter's sequence
-    // its strict read), so a parse per request would check the same values twice.
-    const message = {
-      orderId: accepted.orderId,
-      runId: accepted.runId,
-      customerId: accepted.customerId,
-      sequence: accepted.sequence,
-      items: req.input.items,
-      amount: req.input.amount,
-      currency: req.input.currency,
-      acceptedAt: accepted.acceptedAt,
-    } satisfies OrderMessage;
+    const message = orderMessage(req.input, accepted);
     const plan: Partial<Record<QueueKind, SendReason>> = created
       ? { fifo: 'first', standard: 'first' }
       : await retryPlan(accepted);

@@ -1,4 +1,5 @@
 import { isTransientSqsError } from '../../../services/producer/src/adapters/queues';
+import { orderMessage } from '../../../services/producer/src/domain/message';
 import {
   canonicalJson,
   header,
@@ -7,6 +8,8 @@ import {
 } from '../../../services/producer/src/domain/request';
 import { withRetries } from '../../../services/producer/src/domain/retry';
 import { queueStatus } from '../../../services/producer/src/domain/status';
+import type { OrderInput } from '../../../shared/src/order';
+import { orderMessageSchema } from '../../../shared/src/order-message';
 
 const order = {
   customerId: 'cust-1',
@@ -28,6 +31,43 @@ describe('canonicalJson and payloadHash', () => {
   it('hashes a different amount differently', () => {
     // Act / Assess
     expect(payloadHash({ ...order, amount: 11 } as never)).not.toBe(payloadHash(order as never));
+  });
+});
+
+describe('orderMessage', () => {
+  const accepted = {
+    orderId: 'order-1',
+    runId: 'run-1',
+    customerId: 'cust-1',
+    sequence: 7,
+    acceptedAt: 1_764_050_000_000,
+  };
+
+  it('is the order as sent plus what acceptance decided, exactly what the schema reads', () => {
+    // Act
+    const message = orderMessage(order, accepted);
+
+    // Assess
+    expect(message).toEqual({ ...order, ...accepted });
+    expect(orderMessageSchema.parse(message)).toEqual(message);
+  });
+
+  it('takes the sequence acceptance decided over none sent', () => {
+    expect(orderMessage({ ...order, sequence: 7 }, accepted).sequence).toBe(7);
+    expect(orderMessage(order, accepted).sequence).toBe(7);
+  });
+
+  // The input's fields flow into the message by construction: a field added to the order
+  // schema (and so to the message schema, built from it) is sent without a second list to edit.
+  it('carries a field the order input gains, without a list of fields to update', () => {
+    // Prepare: an input with a field today's schema does not have, as a newer schema's would.
+    const input = { ...order, note: 'leave at the door' } as OrderInput;
+
+    // Act
+    const message = orderMessage(input, accepted);
+
+    // Assess
+    expect(message).toHaveProperty('note', 'leave at the door');
   });
 });
 
