@@ -351,15 +351,29 @@ describe('DynamoConsumerLedger items and keys', () => {
       { applyIndex: { S: '3' }, committedAt: { N: '1' } },
       'applyIndex',
     ],
-  ])('refuses an existing effect with %s instead of answering NaN', async (_name, item, field) => {
-    // Prepare
-    ddb.on(PutCommand).rejects(refused(item));
+    [
+      'an empty N (Number("") is 0)',
+      { applyIndex: { N: '' }, committedAt: { N: '1' } },
+      'applyIndex',
+    ],
+    ['a blank N', { applyIndex: { N: ' ' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a hexadecimal N', { applyIndex: { N: '0x10' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a fractional N', { applyIndex: { N: '1.5' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a zero apply index', { applyIndex: { N: '0' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a negative document number', { applyIndex: -2, committedAt: 1 }, 'applyIndex'],
+    ['a fractional document number', { applyIndex: 2, committedAt: 1.5 }, 'committedAt'],
+  ])(
+    'refuses an existing effect with %s instead of answering a number it does not hold',
+    async (_name, item, field) => {
+      // Prepare
+      ddb.on(PutCommand).rejects(refused(item));
 
-    // Act / Assess
-    const write = ledger().putEffectIfAbsent(effect('order'));
-    await expect(write).rejects.toThrow(LedgerValueError);
-    await expect(write).rejects.toThrow(`${field} of EFFECT#standard#order-1#order`);
-  });
+      // Act / Assess
+      const write = ledger().putEffectIfAbsent(effect('order'));
+      await expect(write).rejects.toThrow(LedgerValueError);
+      await expect(write).rejects.toThrow(`${field} of EFFECT#standard#order-1#order`);
+    },
+  );
 
   it('refuses an effect read back without a number, and names one that vanished', async () => {
     // Prepare
@@ -371,7 +385,7 @@ describe('DynamoConsumerLedger items and keys', () => {
 
     // Act / Assess
     await expect(ledger().putEffectIfAbsent(effect('order'))).rejects.toThrow(
-      'committedAt of EFFECT#standard#order-1#order is missing, not a number',
+      'committedAt of EFFECT#standard#order-1#order is missing, not a positive integer',
     );
     await expect(ledger().putEffectIfAbsent(effect('order'))).rejects.toThrow(EffectVanishedError);
   });

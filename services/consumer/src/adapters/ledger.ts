@@ -47,25 +47,30 @@ const BATCH_WRITE_BACKOFF_MS = 50;
 /** An item of the ledger that does not hold what the consumer wrote into it. */
 export class LedgerValueError extends Error {
   constructor(what: string, value: unknown) {
-    super(`${what} is ${JSON.stringify(value) ?? 'missing'}, not a number`);
+    super(`${what} is ${JSON.stringify(value) ?? 'missing'}, not a positive integer`);
     this.name = 'LedgerValueError';
   }
 }
 
 /**
- * A number of an effect item, read as a document (`7`) or as the AttributeValue a refused write
- * hands back (`{ N: "7" }`: lib-dynamodb does not unmarshall an error's item). Anything else is
- * refused: a NaN would travel on as the apply index Powertools stores and answers to duplicates.
+ * A number of an effect item (its apply index or commit time: positive integers), read as a
+ * document (`7`) or as the AttributeValue a refused write hands back (`{ N: "7" }`: lib-dynamodb
+ * does not unmarshall an error's item). Anything else is refused, with the counters' rule
+ * (shared counterValue): a NaN, or the 0 that `Number("")` makes of an empty N, would travel on
+ * as the apply index Powertools stores and answers to duplicates.
  */
 function numberAttribute(item: Record<string, unknown>, name: string, sk: string): number {
   const raw = item[name];
   const n =
     typeof raw === 'number'
       ? raw
-      : typeof raw === 'object' && raw !== null && typeof (raw as { N?: unknown }).N === 'string'
+      : typeof raw === 'object' &&
+          raw !== null &&
+          typeof (raw as { N?: unknown }).N === 'string' &&
+          /^\d+$/.test((raw as { N: string }).N)
         ? Number((raw as { N: string }).N)
         : Number.NaN;
-  if (!Number.isFinite(n)) throw new LedgerValueError(`${name} of ${sk}`, raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new LedgerValueError(`${name} of ${sk}`, raw);
   return n;
 }
 
