@@ -97,6 +97,7 @@ const respond = (statusCode: number, body: unknown): Answer => ({
 
 /** The API's resources, as API Gateway names them (and passes in `event.resource`). */
 const RESOURCE = { orders: '/orders', order: '/orders/{orderId}' } as const;
+const RESOURCES: ReadonlySet<unknown> = new Set(Object.values(RESOURCE));
 
 /**
  * A resource as the router matches it: the router reads the path it is given as a URL, where
@@ -354,7 +355,12 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     try {
       // The router answers a method it does not know with a bare 405 before any handler runs;
       // there is no route for one either way, so it gets the same answer as any unrouted call.
-      if (!isHttpMethod(event.httpMethod)) return { ...noRoute(event), headers: JSON_HEADERS };
+      // A resource is matched exactly: the router reads its path as a URL (a `?` or `#` ends
+      // it) and ignores a trailing slash, which would route `/orders?x` or `/orders/` to POST
+      // /orders if a proxy resource or a gateway forwarding raw paths ever passed one.
+      if (!isHttpMethod(event.httpMethod) || !RESOURCES.has(event.resource)) {
+        return { ...noRoute(event), headers: JSON_HEADERS };
+      }
       const view = routingView(event);
       delivered.set(view, event);
       return await router.resolve(view, context ?? NO_CONTEXT);

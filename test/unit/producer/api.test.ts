@@ -547,6 +547,15 @@ describe('routing', () => {
       ['GET', '/nope'],
       ['DELETE', '/orders'],
       ['PROPFIND', '/orders'],
+      // Methods a router release may start to answer itself (automatic HEAD, CORS preflight).
+      ['HEAD', '/orders/{orderId}'],
+      ['OPTIONS', '/orders'],
+      ['GET', '/orders'],
+      // Not a resource of the API, though a URL parser or the router's trailing-slash rule would
+      // take each for /orders.
+      ['POST', '/orders?x'],
+      ['POST', '/orders#x'],
+      ['POST', '/orders/'],
     ] as const) {
       const res = await handler({ ...post(), httpMethod, resource, path: resource });
       expect(res).toMatchObject({
