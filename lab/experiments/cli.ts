@@ -214,17 +214,26 @@ export async function main(
       ...runner,
       onRun: (r) =>
         say(
-          `keyed on ${r.key}: standard re-sends ${r.lostAnswers.standard}, duplicate effects ${r.queues.standard.duplicateEffects}`,
+          `keyed on ${r.key}: standard lost answers ${r.lostAnswers.standard}, re-sends ${r.queues.standard.duplicateCauses.producerResend}, duplicate effects ${r.queues.standard.duplicateEffects}`,
         ),
     },
   );
+  // The comparison holds only if both runs sent the same requests: every order accepted, so
+  // every planned client retry sent.
+  const unequal = results.filter((r) => r.load.errors > 0);
+  for (const r of unequal) {
+    say(
+      `error: keyed on ${r.key}, ${r.load.errors} orders were not accepted: the two runs did not send the same load`,
+    );
+  }
   process.stdout.write(renderKeyTable(results));
   process.stdout.write(
     [
       '',
       'A client retry of an order whose sends are recorded is answered from the record: no new message.',
       'A send whose answer was lost (injected: the message is in the queue, the producer cannot know) is sent',
-      "again on the client's retry: a second SQS message of the same order, with a new message id.",
+      "again on the client's retry: a second SQS message of the same order, with a new message id. A send retried",
+      'after its answer timed out (a loaded machine) is one too: re-sends counts both, from the ledger.',
       'orderId: every copy of an order, from SQS or from that re-send, carries the same key: applied once.',
       'messageId: the re-send is a new key, so the standard consumer applies it again (one per standard re-send);',
       "SQS's own copies keep their message id and are still suppressed.",
@@ -236,7 +245,7 @@ export async function main(
   await write(out, {
     'idempotency-key.json': `${JSON.stringify({ seed: load.seed, orders: load.orders, customers, results }, null, 2)}\n`,
   });
-  return 0;
+  return unequal.length > 0 ? 1 : 0;
 }
 
 if (require.main === module) runMain(() => main());

@@ -3,6 +3,7 @@ import type { QueueMetrics } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { ENV } from '../../shared/src/config/function-env';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import type { LoadSummary } from '../loadgen/run-load';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 
 /**
@@ -161,10 +162,23 @@ export function idempotencyKeyEnv(key: IdempotencyKey): Record<QueueKind, Record
 export interface KeyResult {
   key: IdempotencyKey;
   runId: string;
+  /**
+   * Requests beyond an order's first that the producer counted (the report's clientRetries): the
+   * planned client retries, plus the load generator's own retries after a 503 or no answer, which
+   * the lost answers cause and so can a loaded machine (a send that timed out). It can therefore
+   * differ between the two runs; `load` is what is the same in both.
+   */
   clientRetries: number;
   /**
+   * What the load generator sent, the same in both runs by construction (the seed plans every
+   * order and client retry) as long as every order was accepted: `errors` 0.
+   */
+  load: Pick<LoadSummary, 'accepted' | 'retries' | 'backoffRetries' | 'errors'>;
+  /**
    * Per queue, accepted orders whose first send's answer was lost (decided by the producer's
-   * seeded fault, so the same in both runs): each was sent again on the client's retry.
+   * seeded fault, so the same in both runs): each was sent again on the client's retry. The
+   * re-sends the ledger shows (`duplicateCauses.producerResend`) can be more: a send retried
+   * after its answer timed out on a loaded machine is one too.
    */
   lostAnswers: Record<QueueKind, number>;
   queues: Record<
@@ -215,6 +229,12 @@ export async function runIdempotencyKeyExperiment(
       key,
       runId,
       clientRetries: data.clientRetries,
+      load: {
+        accepted: loadSummary.accepted,
+        retries: loadSummary.retries,
+        backoffRetries: loadSummary.backoffRetries,
+        errors: loadSummary.errors,
+      },
       lostAnswers: lostAnswersOf(loadSummary.orderIds ?? [], load),
       queues: Object.fromEntries(
         QUEUE_KINDS.map((q) => {

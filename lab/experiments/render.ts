@@ -48,14 +48,19 @@ export function sweepExplanation(s: SweepSettings): string {
   ].join('\n');
 }
 
+/**
+ * One row per run. "standard re-sends" is what the ledger shows (a second message id of an order),
+ * next to the lost answers injected: on a loaded machine a send retried after a timeout adds some.
+ */
 export function renderKeyTable(results: KeyResult[]): string {
-  const head = ['idempotency key', 'client retries', 'standard re-sends'];
+  const head = ['idempotency key', 'client retries', 'standard lost answers', 'standard re-sends'];
   for (const q of QUEUE_KINDS)
     head.push(`${q} dup deliveries`, `${q} suppressed`, `${q} dup effects`);
   const rows = results.map((r) => [
     r.key,
     String(r.clientRetries),
     String(r.lostAnswers.standard),
+    String(r.queues.standard.duplicateCauses.producerResend),
     ...QUEUE_KINDS.flatMap((q) => [
       String(r.queues[q].duplicateDeliveries),
       String(r.queues[q].suppressed),

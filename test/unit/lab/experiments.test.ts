@@ -70,7 +70,13 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
         : undefined;
       return {
         data,
-        load: { accepted: options.orders, orderIds: ORDER_IDS } as never,
+        load: {
+          accepted: options.orders,
+          retries: 0,
+          backoffRetries: 0,
+          errors: 0,
+          orderIds: ORDER_IDS,
+        } as never,
         dynamodbRequests: {},
         ...(consumption ? { consumption } : {}),
       };
