@@ -182,7 +182,7 @@ async function main(): Promise<number | undefined> {
     let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stoppingSince > 0) {
-        // Ctrl-C reaches every process of the group and tsx relays it too, so the same signal
+        // Ctrl-C reaches every process of the group and npm relays it too, so the same signal
         // can arrive twice at once; only a later one means "stop now".
         if (Date.now() - stoppingSince < 2000) return;
         out(`${signal} again: exiting now`);
