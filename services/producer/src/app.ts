@@ -3,74 +3,13 @@ import { isHttpMethod, Router } from '@aws-lambda-powertools/event-handler/http'
 import type { Path } from '@aws-lambda-powertools/event-handler/types';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { ENV } from '../../../shared/src/config/function-env';
-import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
-import {
-  ConfigError,
-  type Env,
-  getNumberFromEnv,
-  getOptionalStringFromEnv,
-  getStringFromEnv,
-} from '../../../shared/src/env';
-import { orderIdSchema, runIdSchema } from '../../../shared/src/order';
-import type { OrderMessage } from '../../../shared/src/order-message';
-import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './domain/faults';
-import { orderMessage } from './domain/message';
-import {
-  type AcceptedOrder,
-  type LedgerPort,
-  type QueueLifetimePort,
-  type QueuePort,
-  QueueUnavailableError,
-} from './domain/ports';
-import {
-  type ParsedOrderRequest,
-  parseOrderRequest,
-  RequestError,
-  validId,
-} from './domain/request';
-import { mayStillBeQueued, recordedSentAt, type SendReason } from './domain/resend';
-import { queueStatus } from './domain/status';
+import { orderIdSchema } from '../../../shared/src/order';
+import type { ProducerConfig } from './config';
+import { createOrderHandling, type OrderReceipt } from './domain/order-handling';
+import type { LedgerPort, QueueLifetimePort, QueuePort } from './domain/ports';
+import { parseOrderRequest, RequestError, validId } from './domain/request';
 
-export interface ProducerConfig {
-  ledgerTableName: string;
-  queueUrls: Record<QueueKind, string>;
-  maxBodyBytes: number;
-  defaultRunId: string;
-  faults: ProducerFaultConfig;
-}
-
-/** Reads the producer's configuration; throws at cold start when something is missing. */
-export function loadProducerConfig(env: Env = process.env): ProducerConfig {
-  const defaultRunId = getOptionalStringFromEnv(
-    ENV.DEFAULT_RUN_ID,
-    pipelineConfig.defaultRunId,
-    env,
-  );
-  validId(defaultRunId, runIdSchema, ENV.DEFAULT_RUN_ID);
-  const maxBodyBytes = getNumberFromEnv(ENV.MAX_BODY_BYTES, pipelineConfig.api.maxBodyBytes, env);
-  return {
-    ledgerTableName: getStringFromEnv(ENV.LEDGER_TABLE_NAME, env),
-    queueUrls: {
-      fifo: getStringFromEnv(ENV.FIFO_QUEUE_URL, env),
-      standard: getStringFromEnv(ENV.STANDARD_QUEUE_URL, env),
-    },
-    maxBodyBytes,
-    defaultRunId,
-    faults: {
-      seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
-      lostSendAnswerRate: rateFromEnv(ENV.FAULT_LOST_SEND_ANSWER_RATE, env),
-    },
-  };
-}
-
-function rateFromEnv(name: string, env: Env): number {
-  const value = getNumberFromEnv(name, 0, env);
-  if (value < 0 || value > 1) {
-    throw new ConfigError(`environment variable ${name} must be between 0 and 1`);
-  }
-  return value;
-}
+/** The producer's wiring: the use case over its ports, and the routes that say its outcomes in HTTP. */
 
 export interface ProducerDeps {
   ledger: LedgerPort;
@@ -140,169 +79,76 @@ export type ApiHandler = (
 ) => Promise<APIGatewayProxyResult>;
 
 export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): ApiHandler {
-  const now = deps.now ?? Date.now;
-  const newOrderId = deps.newOrderId ?? randomUUID;
-  const { ledger, queues, lifetimes, logger } = deps;
+  const { logger } = deps;
+  const orders = createOrderHandling({
+    ledger: deps.ledger,
+    queues: deps.queues,
+    lifetimes: deps.lifetimes,
+    log: logger,
+    faults: config.faults,
+    now: deps.now ?? Date.now,
+    newOrderId: deps.newOrderId ?? randomUUID,
+  });
 
-  /**
-   * Takes the accepted record to reuse (a client retry) or claims the order id with a new one
-   * (`created`): one conditional write, no read before it. A retry learns it is one from the
-   * refusal, then reads the record that holds the id.
-   */
-  async function accept(
-    req: ParsedOrderRequest,
-  ): Promise<{ record: AcceptedOrder; created: boolean }> {
-    const orderId = req.idempotencyKey ?? newOrderId();
-    if (req.idempotencyKey !== undefined && req.input.sequence === undefined) {
-      // The sequence is taken before the claim, so a retry that carries no sequence looks first:
-      // taking one for it would leave a hole in the customer's sequence.
-      const existing = await ledger.getAccepted(orderId);
-      if (existing) return { record: await asRetry(existing, req.payloadHash), created: false };
-    }
-    const sequence =
-      req.input.sequence ?? (await ledger.nextSequence(req.runId, req.input.customerId));
-    const record: AcceptedOrder = {
-      runId: req.runId,
-      orderId,
-      customerId: req.input.customerId,
-      sequence,
-      acceptedAt: now(),
-      payloadHash: req.payloadHash,
-      messageIds: { fifo: '', standard: '' },
-      sentAt: {},
-      requests: 1,
-    };
-    const claim = await ledger.claim(record);
-    if (claim.claimed) return { record, created: true };
-    return { record: await asRetry(claim.existing, req.payloadHash), created: false };
-  }
-
-  /**
-   * The order a key already named, in whatever run it was accepted: the same order (a client
-   * retry, counted) or a different one under the same key (422).
-   */
-  async function asRetry(accepted: AcceptedOrder, hash: string): Promise<AcceptedOrder> {
-    if (accepted.payloadHash !== hash) {
-      throw new RequestError(
-        422,
-        `Idempotency-Key ${accepted.orderId} was already used for a different order`,
-      );
-    }
-    await ledger.countRequest(accepted.orderId);
-    return accepted;
-  }
-
-  /** Which queues a client retry must send to again (see domain/resend.ts); none: the record answers. */
-  async function retryPlan(record: AcceptedOrder): Promise<Partial<Record<QueueKind, SendReason>>> {
-    const reasons = await Promise.all(
-      QUEUE_KINDS.map(async (q): Promise<SendReason | undefined> => {
-        if (!record.messageIds?.[q]) return 'outcome-unknown';
-        let life: Awaited<ReturnType<QueueLifetimePort['life']>>;
-        try {
-          life = await lifetimes.life(q);
-        } catch (err) {
-          // Without the queue's lifetime the recorded send is taken as still queued; a later
-          // retry asks again.
-          logger.warn('queue lifetime unknown', { queue: q, error: err });
-          return undefined;
-        }
-        if (mayStillBeQueued(recordedSentAt(record, q), life, now())) return undefined;
-        return (await ledger.hasEffect(record.runId, q, record.orderId))
-          ? undefined
-          : 'queue-lost-it';
-      }),
-    );
-    const plan: Partial<Record<QueueKind, SendReason>> = {};
-    QUEUE_KINDS.forEach((q, i) => {
-      const reason = reasons[i];
-      if (reason) plan[q] = reason;
+  const accepted = (receipt: OrderReceipt): Answer =>
+    respond(202, {
+      orderId: receipt.orderId,
+      sequence: receipt.sequence,
+      messageIds: receipt.messageIds,
     });
-    return plan;
-  }
-
-  /** One send; on an order's first request, the injected fault may lose SQS's answer. */
-  async function sendTo(q: QueueKind, message: OrderMessage, first: boolean): Promise<string> {
-    const messageId = await queues.send(q, message);
-    if (first && sendAnswerLost(config.faults, message.orderId, q)) {
-      throw new SendAnswerLostError(q);
-    }
-    return messageId;
-  }
 
   async function postOrder(event: APIGatewayProxyEvent): Promise<Answer> {
     const req = parseOrderRequest(event, {
       maxBodyBytes: config.maxBodyBytes,
       defaultRunId: config.defaultRunId,
     });
-    const { record: accepted, created } = await accept(req);
-    logger.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
-    const message = orderMessage(req.input, accepted);
-    const plan: Partial<Record<QueueKind, SendReason>> = created
-      ? { fifo: 'first', standard: 'first' }
-      : await retryPlan(accepted);
-    const targets = QUEUE_KINDS.filter((q) => plan[q] !== undefined);
-    const messageIds: Record<QueueKind, string> = Object.assign(
-      { fifo: '', standard: '' },
-      accepted.messageIds,
-    );
-    const sentAt = { ...(accepted.sentAt ?? {}) };
-    if (targets.length === 0) {
-      logger.info('order retry answered from the record', { messageIds });
-      return respond(202, { orderId: accepted.orderId, sequence: accepted.sequence, messageIds });
+    const outcome = await orders.place(req);
+    switch (outcome.kind) {
+      case 'key-reused':
+        throw new RequestError(
+          422,
+          `Idempotency-Key ${outcome.orderId} was already used for a different order`,
+        );
+      case 'answered-from-record':
+        logger.info('order retry answered from the record', {
+          messageIds: outcome.receipt.messageIds,
+        });
+        return accepted(outcome.receipt);
+      case 'queue-unavailable': {
+        const err = outcome.failure;
+        logger.error('queue unavailable', { queue: err.queue, error: err.cause ?? err.message });
+        // The order is accepted (its record and sequence are kept), so the caller must retry
+        // THIS order, not post a new one: the order id is the Idempotency-Key that finds it
+        // again, also when the first request carried none.
+        return respond(503, {
+          message: `a queue is unavailable; retry with the header Idempotency-Key: ${outcome.orderId}`,
+          orderId: outcome.orderId,
+          idempotencyKey: outcome.orderId,
+        });
+      }
+      case 'sent':
+        logger.info(outcome.created ? 'order accepted' : 'order re-sent', {
+          sequence: outcome.receipt.sequence,
+          messageIds: outcome.receipt.messageIds,
+          sent: outcome.sent,
+        });
+        return accepted(outcome.receipt);
     }
-    const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
-    const failures: unknown[] = [];
-    results.forEach((r, i) => {
-      const q = targets[i] as QueueKind;
-      if (r.status === 'fulfilled') {
-        messageIds[q] = r.value;
-        sentAt[q] = now();
-      } else failures.push(r.reason);
-    });
-    // What was sent is recorded even when another send failed: a retry then sends only to the
-    // queue whose outcome is still unknown.
-    if (failures.length < targets.length) {
-      await ledger.recordSends(accepted.orderId, messageIds, sentAt);
-    }
-    const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
-    if (unexpected !== undefined) throw unexpected;
-    if (failures.length > 0) {
-      const err = failures[0] as QueueUnavailableError;
-      logger.error('queue unavailable', { queue: err.queue, error: err.cause ?? err.message });
-      // The order is accepted (its record and sequence are kept), so the caller must retry THIS
-      // order, not post a new one: the order id is the Idempotency-Key that finds it again, also
-      // when the first request carried none.
-      return respond(503, {
-        message: `a queue is unavailable; retry with the header Idempotency-Key: ${accepted.orderId}`,
-        orderId: accepted.orderId,
-        idempotencyKey: accepted.orderId,
-      });
-    }
-    logger.info(created ? 'order accepted' : 'order re-sent', {
-      sequence: accepted.sequence,
-      messageIds,
-      sent: plan,
-    });
-    return respond(202, { orderId: accepted.orderId, sequence: accepted.sequence, messageIds });
   }
 
   async function getOrder(event: APIGatewayProxyEvent): Promise<Answer> {
     const orderId = validId(event.pathParameters?.orderId ?? '', orderIdSchema, 'orderId');
-    const accepted = await ledger.getAccepted(orderId);
-    if (!accepted) throw new RequestError(404, `order ${orderId} not found`);
-    const [fifo, standard] = await Promise.all(
-      QUEUE_KINDS.map(async (q) =>
-        queueStatus(await ledger.queueFacts(accepted.runId, q, orderId)),
-      ),
-    );
+    const outcome = await orders.find(orderId);
+    if (outcome.kind === 'not-found') throw new RequestError(404, `order ${orderId} not found`);
+    const { status } = outcome;
     return respond(200, {
-      orderId,
-      customerId: accepted.customerId,
-      sequence: accepted.sequence,
-      runId: accepted.runId,
-      acceptedAt: accepted.acceptedAt,
-      fifo,
-      standard,
+      orderId: status.orderId,
+      customerId: status.customerId,
+      sequence: status.sequence,
+      runId: status.runId,
+      acceptedAt: status.acceptedAt,
+      fifo: status.fifo,
+      standard: status.standard,
     });
   }
 

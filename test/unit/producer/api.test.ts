@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createApiHandler, loadProducerConfig } from '../../../services/producer/src/app';
+import { createApiHandler } from '../../../services/producer/src/app';
+import { loadProducerConfig } from '../../../services/producer/src/config';
 import {
   type AcceptedOrder,
   QueueUnavailableError,
@@ -672,6 +673,7 @@ describe('the table keys', () => {
     const src = join(__dirname, '../../../services/producer/src');
     const files = [
       join(src, 'app.ts'),
+      join(src, 'config.ts'),
       ...readdirSync(join(src, 'domain')).map((f) => join(src, 'domain', f)),
     ];
     expect(files.length).toBeGreaterThan(5);

@@ -57,3 +57,10 @@ export class QueueUnavailableError extends Error {
     this.name = 'QueueUnavailableError';
   }
 }
+
+/** The producer's structured log (Powertools Logger on Lambda). */
+export interface ProducerLogPort {
+  warn(message: string, data: Record<string, unknown>): void;
+  /** Keys every later line carries, until removed. */
+  appendKeys(keys: Record<string, string>): void;
+}

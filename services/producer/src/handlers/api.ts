@@ -5,7 +5,8 @@ import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoLedger } from '../adapters/ledger';
 import { SqsQueueLifetimes } from '../adapters/queue-lifetimes';
 import { PRODUCER_SQS_CLIENT, SqsQueues } from '../adapters/queues';
-import { createApiHandler, loadProducerConfig } from '../app';
+import { createApiHandler } from '../app';
+import { loadProducerConfig } from '../config';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
 // clients (with their keep-alive connections) are reused by every warm invocation.
