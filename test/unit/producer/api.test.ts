@@ -11,7 +11,7 @@ import { payloadHash } from '../../../services/producer/src/domain/request';
 import { orderMessageSchema } from '../../../shared/src/order-message';
 import getFixture from '../../events/apigateway/get-order.json';
 import postFixture from '../../events/apigateway/post-order.json';
-import { FakeLedger, FakeLifetimes, FakeQueues } from './fakes';
+import { DAY, dayOldQueues, FakeLedger, type FakeLifetimes, FakeQueues, NOW } from './fakes';
 
 /**
  * The producer's API handler over in-memory fakes of its ports: what it answers and what it
@@ -29,9 +29,6 @@ const ENV_VARS = {
 
 const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
 
-const NOW = 1_764_050_000_000;
-const DAY = 24 * 3600 * 1000;
-
 let ledger: FakeLedger;
 let queues: FakeQueues;
 /** Both queues created a day before NOW, keeping messages 4 days (unless a test says otherwise). */
@@ -40,10 +37,7 @@ let lifetimes: FakeLifetimes;
 beforeEach(() => {
   ledger = new FakeLedger();
   queues = new FakeQueues();
-  lifetimes = new FakeLifetimes({
-    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-  });
+  lifetimes = dayOldQueues();
 });
 
 function makeHandler(env: Record<string, string> = {}) {

@@ -124,6 +124,18 @@ export class FakeQueues implements QueuePort {
   }
 }
 
+/** The tests' clock: every fake lifetime and handler reads this instant as now. */
+export const NOW = 1_764_050_000_000;
+export const DAY = 24 * 3600 * 1000;
+
+/** Both queues created a day before NOW, keeping messages 4 days (SQS's default retention). */
+export function dayOldQueues(): FakeLifetimes {
+  return new FakeLifetimes({
+    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
+  });
+}
+
 export class FakeLifetimes implements QueueLifetimePort {
   constructor(readonly lives: Record<QueueKind, QueueLife>) {}
   /** Set to make reading a queue's lifetime fail. */

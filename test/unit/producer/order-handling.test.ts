@@ -13,16 +13,13 @@ import {
 } from '../../../services/producer/src/domain/request';
 import { type OrderInput, validateOrder } from '../../../shared/src/order';
 import postFixture from '../../events/apigateway/post-order.json';
-import { FakeLedger, FakeLifetimes, FakeQueues } from './fakes';
+import { dayOldQueues, FakeLedger, type FakeLifetimes, FakeQueues, NOW } from './fakes';
 
 /**
  * The producer's use case in its own words, over in-memory fakes of the ports: what placing an
  * order and asking for it return, and what each asks of the ledger, the queues and the log. How
  * those outcomes are said in HTTP is api.test.ts's subject.
  */
-
-const NOW = 1_764_050_000_000;
-const DAY = 24 * 3600 * 1000;
 
 const input: OrderInput = (() => {
   const parsed = validateOrder(JSON.parse(postFixture.body));
@@ -44,10 +41,7 @@ let orders: OrderHandling;
 beforeEach(() => {
   ledger = new FakeLedger();
   queues = new FakeQueues();
-  lifetimes = new FakeLifetimes({
-    fifo: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-    standard: { createdAt: NOW - DAY, retentionMs: 4 * DAY },
-  });
+  lifetimes = dayOldQueues();
   log = { warns: [], keys: [] };
   orders = createOrderHandling({
     ledger,
