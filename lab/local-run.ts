@@ -58,15 +58,21 @@ export interface LocalRunOptions {
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
 
-/** How fast one queue's consumers worked through a preloaded queue. */
+/**
+ * How fast one queue's consumers worked through a preloaded queue. Every time here is on the
+ * cloud's clock, the one the functions stamp the ledger with: a local run skips visibility
+ * timeouts on it (skipVisibilityWaits), so it runs ahead of the process's own `Date.now()`.
+ */
 export interface QueueConsumption {
   /** Epoch ms: the consumers were enabled. */
   startedAt: number;
+  /** Epoch ms: the first receive of this queue's consumers (startedAt when none). */
+  firstReceivedAt: number;
   /** Epoch ms: the last effect on this queue committed. */
   lastEffectAt: number;
   /** Distinct orders applied on this queue. */
   processed: number;
-  /** processed / (lastEffectAt - startedAt). */
+  /** processed / (lastEffectAt - firstReceivedAt). */
   ordersPerSec: number;
 }
 
@@ -79,25 +85,37 @@ export interface LocalRunResult {
   consumption?: Record<QueueKind, QueueConsumption>;
 }
 
-/** Consumption per queue from the ledger's effects and the times the consumers were enabled. */
+/**
+ * Consumption per queue, from the ledger alone: first receive to last effect, both stamped by
+ * the functions, so the span is on one clock and holds only the consumers' work. A visibility
+ * skip between enabling the consumers and their first receive (or after the previous queue
+ * drained) moves that clock and cannot enter it. `startedAt` (when the consumers were enabled,
+ * on the cloud's clock) is kept as the run's record.
+ */
 export function consumptionFromLedger(
   ledger: RunLedger,
   startedAt: Record<QueueKind, number>,
 ): Record<QueueKind, QueueConsumption> {
   return Object.fromEntries(
     QUEUE_KINDS.map((kind) => {
+      let first = Number.POSITIVE_INFINITY;
+      for (const d of ledger.deliveries) {
+        if (d.queue === kind) first = Math.min(first, d.receivedAt);
+      }
+      if (first === Number.POSITIVE_INFINITY) first = startedAt[kind];
       const orders = new Set<string>();
-      let last = startedAt[kind];
+      let last = first;
       for (const e of ledger.effects) {
         if (e.queue !== kind) continue;
         orders.add(e.orderId);
         last = Math.max(last, e.committedAt);
       }
-      const spanMs = last - startedAt[kind];
+      const spanMs = last - first;
       return [
         kind,
         {
           startedAt: startedAt[kind],
+          firstReceivedAt: first,
           lastEffectAt: last,
           processed: orders.size,
           ordersPerSec: spanMs > 0 ? Math.round((orders.size / (spanMs / 1000)) * 100) / 100 : 0,
@@ -149,7 +167,9 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     const startedAt: Partial<Record<QueueKind, number>> = {};
     if (options.preload) {
       for (const kind of QUEUE_KINDS) {
-        startedAt[kind] = Date.now();
+        // The cloud's clock, not Date.now(): the functions stamp the ledger with it, and the
+        // previous queue's drain may have skipped it ahead by a visibility timeout or more.
+        startedAt[kind] = cloud.clock.now();
         cloud.startConsumers([kind]);
         const queuesEmptyAfter = await waitForEmptyQueues({
           kinds: [kind],

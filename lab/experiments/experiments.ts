@@ -72,7 +72,7 @@ export type PointMetrics = Pick<
   latencyP95Ms: number | null;
   /**
    * Orders/s the queue's consumers applied from a full queue: distinct orders applied / (last
-   * effect - consumers enabled). What the sweep compares. (`throughputPerSec` is the report's
+   * effect - first receive), on the functions' clock. What the sweep compares. (`throughputPerSec` is the report's
    * end-to-end figure: first acceptance to last effect, so here it also holds the preload.)
    */
   consumptionPerSec: number;

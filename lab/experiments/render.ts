@@ -40,7 +40,7 @@ export interface SweepSettings {
 export function sweepExplanation(s: SweepSettings): string {
   return [
     `orders/s: each queue was filled with the same ${s.orders} orders before any consumer ran, then its consumers drained it alone;`,
-    'orders/s = distinct orders applied / (last effect - consumers enabled), so it measures the consumers on a full queue,',
+    "orders/s = distinct orders applied / (last effect - first receive), both on the functions' clock, so it measures the consumers on a full queue,",
     `not the load generator or the producer. Every effect does ${s.serviceMs} ms of simulated work (service time).`,
     'FIFO works on one batch per message group at a time, so its rate grows with groups up to the maximum concurrency;',
     'standard hands any message to any poller, so groups do not bound it.',
@@ -126,7 +126,7 @@ export function renderSweepHtml(results: SweepResult[], settings: SweepSettings)
 <p>Seed ${seed}, ${settings.orders} orders per point${settings.faults ? `, SQS faults ${esc(settings.faults)}` : ''}, effect service time ${settings.serviceMs} ms. Point labels: g = message groups (customers), c = maximum concurrency, b = batch size.
 <span class="k" style="background:${COLORS.fifo}"></span>fifo<span class="k" style="background:${COLORS.standard}"></span>standard</p>
 <p id="measures">${esc(sweepExplanation(settings)).replace(/\n/g, ' ')}</p>
-${barChart('throughput', 'Consumers on a full queue (orders/s: applied / (last effect - consumers enabled))', results, (m) => m.consumptionPerSec, 'orders/s')}
+${barChart('throughput', 'Consumers on a full queue (orders/s: applied / (last effect - first receive))', results, (m) => m.consumptionPerSec, 'orders/s')}
 ${barChart('out-of-order', 'Out-of-order applies (per customer, against sequence)', results, (m) => m.outOfOrder, 'applies')}
 <h2>Data</h2><pre>${esc(table)}</pre>
 <script type="application/json" id="sweep-data">${JSON.stringify(results).replace(/</g, '\\u003c')}</script>

@@ -161,6 +161,11 @@ describe('a preloaded local run (what the sweep times)', () => {
     // standard consumers started only once FIFO's last effect had committed.
     expect(c?.fifo.startedAt).toBeGreaterThanOrEqual(loadDoneAt);
     expect(c?.standard.startedAt).toBeGreaterThanOrEqual(c?.fifo.lastEffectAt ?? Infinity);
+    // The rate's span starts at the first receive, after the consumers were enabled (one clock).
+    for (const q of [c?.fifo, c?.standard]) {
+      expect(q?.firstReceivedAt).toBeGreaterThanOrEqual(q?.startedAt ?? Infinity);
+      expect(q?.lastEffectAt).toBeGreaterThan(q?.firstReceivedAt ?? Infinity);
+    }
     expect(result.data.report.queues.fifo.outOfOrder).toBe(0);
   }, 120_000);
 });

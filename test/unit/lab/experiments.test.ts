@@ -61,11 +61,18 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
         ? {
             fifo: {
               startedAt: 0,
+              firstReceivedAt: 0,
               lastEffectAt: 1,
               processed: 1,
               ordersPerSec: Math.min(c, options.customers) * 5,
             },
-            standard: { startedAt: 0, lastEffectAt: 1, processed: 1, ordersPerSec: c * 6 },
+            standard: {
+              startedAt: 0,
+              firstReceivedAt: 0,
+              lastEffectAt: 1,
+              processed: 1,
+              ordersPerSec: c * 6,
+            },
           }
         : undefined;
       return {
@@ -193,11 +200,13 @@ const fakeNever: RunOnCloud = async () => {
 describe('consumptionFromLedger', () => {
   const effect = (queue: 'fifo' | 'standard', orderId: string, committedAt: number) =>
     ({ queue, orderId, committedAt }) as RunLedger['effects'][number];
+  const receipt = (queue: 'fifo' | 'standard', receivedAt: number) =>
+    ({ queue, receivedAt }) as RunLedger['deliveries'][number];
 
-  it('rates each queue from its consumers being enabled to its last effect, orders counted once', () => {
+  it("rates each queue from its consumers' first receive to its last effect, orders counted once", () => {
     const ledger: RunLedger = {
       accepted: [],
-      deliveries: [],
+      deliveries: [receipt('fifo', 1_200), receipt('fifo', 1_000), receipt('standard', 3_000)],
       failures: [],
       effects: [
         effect('fifo', 'a', 1_500),
@@ -206,9 +215,10 @@ describe('consumptionFromLedger', () => {
         effect('standard', 'a', 4_000),
       ],
     };
-    const c = consumptionFromLedger(ledger, { fifo: 1_000, standard: 3_000 });
+    const c = consumptionFromLedger(ledger, { fifo: 900, standard: 2_500 });
     expect(c.fifo).toEqual({
-      startedAt: 1_000,
+      startedAt: 900,
+      firstReceivedAt: 1_000,
       lastEffectAt: 3_000,
       processed: 2,
       ordersPerSec: 1,
@@ -216,11 +226,24 @@ describe('consumptionFromLedger', () => {
     expect(c.standard.ordersPerSec).toBe(1);
   });
 
+  it('leaves out time the clock skipped before the first receive (a visibility skip between queues)', () => {
+    // The standard consumers were enabled at 10_000; the cloud's clock then skipped 61 s of
+    // visibility timeouts before their first receive. The rate is 2 orders in 2 s, not in 63 s.
+    const ledger: RunLedger = {
+      accepted: [],
+      deliveries: [receipt('standard', 71_000)],
+      failures: [],
+      effects: [effect('standard', 'a', 72_000), effect('standard', 'b', 73_000)],
+    };
+    const c = consumptionFromLedger(ledger, { fifo: 0, standard: 10_000 });
+    expect(c.standard).toMatchObject({ firstReceivedAt: 71_000, ordersPerSec: 1 });
+  });
+
   it('gives 0 orders/s for a queue that applied nothing', () => {
     const c = consumptionFromLedger(
       { accepted: [], deliveries: [], failures: [], effects: [] },
       { fifo: 1, standard: 2 },
     );
-    expect(c.fifo).toMatchObject({ processed: 0, ordersPerSec: 0 });
+    expect(c.fifo).toMatchObject({ processed: 0, ordersPerSec: 0, firstReceivedAt: 1 });
   });
 });
