@@ -154,3 +154,41 @@ export function runViolations(evidence: RunEvidence): string[] {
   }
   return out;
 }
+
+/**
+ * Everything the ledger holds of one order on one queue, one line per record in time order:
+ * each receive (message id, receive count, outcome, invocation and whether it ended), each
+ * failure with its error, and each effect. What a failed soak prints for the orders it names, so
+ * a failure that shows once in many runs can be read without running it again.
+ */
+export function orderHistory(ledger: RunLedger, queue: QueueKind, orderId: string): string[] {
+  const rows: Array<{ at: number; line: string }> = [];
+  const iso = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  for (const d of ledger.deliveries) {
+    if (d.queue !== queue || d.orderId !== orderId) continue;
+    const ended = d.outcomeAt === undefined ? '' : ` at ${iso(d.outcomeAt)}`;
+    const by = d.suppressedBy ? ` by ${d.suppressedBy}` : '';
+    const inv = d.invocationId
+      ? ` invocation ${d.invocationId}${d.invocationEnd ? '' : ' (did not end)'}`
+      : '';
+    rows.push({
+      at: d.receivedAt,
+      line: `${iso(d.receivedAt)} receive #${d.receiveCount} of ${d.messageId}: ${d.outcome}${by}${ended}${inv}`,
+    });
+  }
+  for (const f of ledger.failures) {
+    if (f.queue !== queue || f.orderId !== orderId) continue;
+    rows.push({
+      at: f.failedAt,
+      line: `${iso(f.failedAt)} failure of ${f.messageId} receive #${f.receiveCount}${f.final ? ' (final)' : ''}: ${f.error}`,
+    });
+  }
+  for (const e of ledger.effects) {
+    if (e.queue !== queue || e.orderId !== orderId) continue;
+    rows.push({
+      at: e.committedAt,
+      line: `${iso(e.committedAt)} effect from ${e.messageId}, apply index ${e.applyIndex}`,
+    });
+  }
+  return rows.sort((a, b) => a.at - b.at).map((r) => r.line);
+}

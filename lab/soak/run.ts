@@ -11,9 +11,10 @@ import {
   runMain,
 } from '../../shared/src/cli/args';
 import { ENV } from '../../shared/src/config/function-env';
+import type { QueueKind } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
 import { runOnLocalCloud } from '../local-run';
-import { runViolations } from './check';
+import { orderHistory, runViolations } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
   usage: 'npm run soak -- [options]',
@@ -136,6 +137,19 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   if (failed.length > 0) {
     log(`soak FAILED after ${elapsed()} (seed ${seed}):`);
     for (const f of failed) log(`  - ${f}`);
+    // The ledger's history of the first orders named, so a rare failure can be read from its log.
+    const named = new Set<string>();
+    for (const f of failed) {
+      const m = /^(fifo|standard): (?:customer \S+ applied sequence \S+ \()?order (\S+?)\)? /.exec(
+        f,
+      );
+      if (m && named.size < 5) named.add(`${m[1]} ${m[2]}`);
+    }
+    for (const key of named) {
+      const [queue, orderId] = key.split(' ') as [QueueKind, string];
+      log(`history of ${queue} order ${orderId}:`);
+      for (const line of orderHistory(data.ledger, queue, orderId)) log(`    ${line}`);
+    }
     return 1;
   }
   log(

@@ -1,4 +1,4 @@
-import { runViolations } from '../../../../lab/soak/check';
+import { orderHistory, runViolations } from '../../../../lab/soak/check';
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { LedgerBuilder } from '../../report/ledger-fixture';
@@ -168,5 +168,38 @@ describe('the exactly-once check', () => {
     const found = check(b, ids).filter((l) => l.startsWith('fifo: '));
     expect(found).toHaveLength(11);
     expect(found[10]).toBe('fifo: 3 more orders were never applied');
+  });
+});
+
+describe("an order's history, printed for the orders a failed soak names", () => {
+  it('lists receives, failures and effects of that order on that queue in time order', () => {
+    // Prepare: a2 failed twice on standard, then applied; other orders and queues around it.
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    const t0 = Date.UTC(2026, 11, 2, 1, 0, 0);
+    b.deliver('standard', 'a2', t0, 'failed', 1, { invocationId: 'i1', invocationEnd: true });
+    b.fail('standard', 'a2', 1, false);
+    b.ledger.failures[0]!.failedAt = t0 + 5;
+    b.deliver('standard', 'a2', t0 + 60_000, 'pending', 2, { invocationId: 'i2' });
+    b.deliver('standard', 'a2', t0 + 120_000, 'suppressed', 3, {
+      suppressedBy: 'effect',
+      outcomeAt: t0 + 120_010,
+      invocationId: 'i3',
+      invocationEnd: true,
+    });
+    b.apply('standard', 'a2', t0 + 60_005);
+    b.deliver('fifo', 'a2', t0 + 1, 'applied').apply('fifo', 'a2', t0 + 2);
+    b.deliver('standard', 'a1', t0 + 3, 'applied').apply('standard', 'a1', t0 + 4);
+
+    // Act
+    const lines = orderHistory(b.ledger, 'standard', 'a2');
+
+    // Assess: only a2 on standard, oldest first, each record's own facts.
+    expect(lines).toEqual([
+      '01:00:00.000 receive #1 of standard-a2: failed invocation i1',
+      '01:00:00.005 failure of standard-a2 receive #1: boom',
+      '01:01:00.000 receive #2 of standard-a2: pending invocation i2 (did not end)',
+      '01:01:00.005 effect from standard-a2, apply index 1',
+      '01:02:00.000 receive #3 of standard-a2: suppressed by effect at 01:02:00.010 invocation i3',
+    ]);
   });
 });
