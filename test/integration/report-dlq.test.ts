@@ -32,9 +32,11 @@ describe('reading a DLQ for the report', () => {
     return out.QueueUrl!;
   }
 
+  /** Sends the bodies in batches; answers the message id SQS gave each body, in order. */
   async function send(url: string, bodies: string[], group?: (i: number) => string) {
+    const ids: string[] = [];
     for (let i = 0; i < bodies.length; i += 10) {
-      await h.sqs.send(
+      const out = await h.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: url,
           Entries: bodies.slice(i, i + 10).map((b, j) => ({
@@ -44,7 +46,10 @@ describe('reading a DLQ for the report', () => {
           })),
         }),
       );
+      const byEntry = new Map((out.Successful ?? []).map((e) => [e.Id, e.MessageId]));
+      for (let j = i; j < Math.min(i + 10, bodies.length); j++) ids.push(byEntry.get(`e${j}`)!);
     }
+    return ids;
   }
 
   async function counts(url: string) {
@@ -64,7 +69,7 @@ describe('reading a DLQ for the report', () => {
     // Prepare: 25 orders of this run, 3 of another, one body that is not an order.
     const url = await queue('peek-standard-dlq');
     const ours = Array.from({ length: 25 }, (_, i) => `o${i}`);
-    await send(url, [
+    const sent = await send(url, [
       ...ours.map((id) => body('run-a', id)),
       ...['x1', 'x2', 'x3'].map((id) => body('run-b', id)),
       'not json',
@@ -79,6 +84,12 @@ describe('reading a DLQ for the report', () => {
       expect(read.depth).toBe(29);
       expect(read.unread).toBe(0);
       expect([...read.orderIds].sort()).toEqual([...ours].sort());
+      // Each of this run's messages with the id SQS gave it when it was sent.
+      const byId = (a: { orderId: string; messageId: string }[]) =>
+        [...a].sort((x, y) => (x.messageId < y.messageId ? -1 : 1));
+      expect(byId(read.messages ?? [])).toEqual(
+        byId(ours.map((orderId, i) => ({ orderId, messageId: sent[i]! }))),
+      );
     }
     expect(await counts(url)).toEqual({ visible: 29, inFlight: 0 });
   });
@@ -155,6 +166,11 @@ describe('reading a DLQ for the report', () => {
 
   it('reads an empty DLQ without waiting on it', async () => {
     const url = await queue('peek-empty-dlq');
-    expect(await readDlq(h.sqs, url, 'run-a')).toEqual({ depth: 0, orderIds: [], unread: 0 });
+    expect(await readDlq(h.sqs, url, 'run-a')).toEqual({
+      depth: 0,
+      orderIds: [],
+      messages: [],
+      unread: 0,
+    });
   });
 });

@@ -105,12 +105,17 @@ export async function readDlq(
   } finally {
     await release(client, queueUrl, handles);
   }
-  const orders: string[] = [];
-  for (const m of seen.values()) {
+  const messages: Array<{ orderId: string; messageId: string }> = [];
+  for (const [messageId, m] of seen) {
     const order = orderOf(m);
-    if (order?.runId === runId) orders.push(order.orderId);
+    if (order?.runId === runId) messages.push({ orderId: order.orderId, messageId });
   }
-  return { depth, orderIds: orders, unread: Math.max(0, depth - seen.size) };
+  return {
+    depth,
+    orderIds: messages.map((m) => m.orderId),
+    messages,
+    unread: Math.max(0, depth - seen.size),
+  };
 }
 
 async function release(client: SQSClient, queueUrl: string, handles: string[]): Promise<void> {

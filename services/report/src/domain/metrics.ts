@@ -32,6 +32,11 @@ export interface DlqRead {
   depth: number;
   /** Order ids of this run among the messages read (a copy read twice counts once). */
   orderIds: string[];
+  /**
+   * The same messages with their SQS message ids (a message keeps its id when SQS moves it to
+   * the DLQ), so a copy in the DLQ can be matched with the receives the ledger holds of it.
+   */
+  messages?: Array<{ orderId: string; messageId: string }>;
   /** Messages the reader could not get to without consuming them (see readDlq). */
   unread: number;
 }
