@@ -67,10 +67,28 @@ function orderViolations(queue: QueueKind, byOrder: Map<string, EffectRecord[]>)
   return lines;
 }
 
+/** What the check found: the problems, and what it accepted only because SQS's rule explains it. */
+export interface RunFindings {
+  violations: string[];
+  /**
+   * Applied orders of which a copy is in the DLQ where SQS's redrive rule puts it: the ledger
+   * holds a receive of that very message at the last receive the queue allows, so SQS moves the
+   * copy on its next receive (a delete lost after that receive, as AWS warns a delete can be, or
+   * a copy that kept failing). The effect happened once; an operator's redrive would be answered
+   * by the idempotency record or refused by the effect guard. One line per copy.
+   */
+  explainedDlqCopies: string[];
+}
+
 export function runViolations(evidence: RunEvidence): string[] {
+  return runFindings(evidence).violations;
+}
+
+export function runFindings(evidence: RunEvidence): RunFindings {
   const { report, ledger } = evidence;
   const accepted = new Set(evidence.acceptedIds);
   const out: string[] = [];
+  const explained: string[] = [];
   if (accepted.size === 0) {
     out.push('the client got no 202: a run that accepted nothing proves nothing');
   }
@@ -88,6 +106,17 @@ export function runViolations(evidence: RunEvidence): string[] {
     const doubled: string[] = [];
     const unknown: string[] = [];
     const deadLines: string[] = [];
+    const lastReceive = report.config.queues[queue].maxReceiveCount;
+    // Per message id, the highest receive count the ledger saw of it on this queue.
+    const highestReceive = new Map<string, number>();
+    for (const d of ledger.deliveries) {
+      if (d.queue !== queue) continue;
+      highestReceive.set(
+        d.messageId,
+        Math.max(highestReceive.get(d.messageId) ?? 0, d.receiveCount),
+      );
+    }
+    let explainedHere = 0;
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
       if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
@@ -95,7 +124,29 @@ export function runViolations(evidence: RunEvidence): string[] {
         deadLines.push(`${queue}: order ${id} is in the DLQ`);
       }
       if (n > 0 && dead.has(id)) {
-        deadLines.push(`${queue}: order ${id} was applied, yet a copy of it is in the DLQ`);
+        const copies = (dlq.messages ?? []).filter((m) => m.orderId === id);
+        const unexplained = copies.length === 0 ? ['(message id not read)'] : [];
+        for (const { messageId } of copies) {
+          const highest = highestReceive.get(messageId) ?? 0;
+          if (highest >= lastReceive) {
+            // A run that expects the order there counted it already.
+            if (!expectedDead.has(id)) explainedHere++;
+            explained.push(
+              `${queue}: order ${id} was applied; its message ${messageId} is in the DLQ after its receive #${highest} (maxReceiveCount ${lastReceive})`,
+            );
+          } else {
+            unexplained.push(
+              highest > 0
+                ? `${messageId} (highest receive #${highest})`
+                : `${messageId} (never received)`,
+            );
+          }
+        }
+        if (unexplained.length > 0) {
+          deadLines.push(
+            `${queue}: order ${id} was applied, yet a copy of it is in the DLQ before its last allowed receive (${lastReceive}): ${unexplained.join(', ')}`,
+          );
+        }
       }
       if (n > 1) doubled.push(`${queue}: order ${id} was applied ${n} times`);
     }
@@ -108,9 +159,10 @@ export function runViolations(evidence: RunEvidence): string[] {
     }
     collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
     collect(out, deadLines, (n) => `${queue}: ${n} more DLQ problems`);
-    if (dlq.depth !== expectedDead.size) {
+    if (dlq.depth !== expectedDead.size + explainedHere) {
+      const why = explainedHere > 0 ? ` (${explainedHere} of them applied orders' copies)` : '';
       out.push(
-        `${queue}: the DLQ holds ${dlq.depth} messages as SQS reports it, expected ${expectedDead.size}`,
+        `${queue}: the DLQ holds ${dlq.depth} messages as SQS reports it, expected ${expectedDead.size + explainedHere}${why}`,
       );
     }
     collect(out, doubled, (n) => `${queue}: ${n} more orders were applied more than once`);
@@ -151,8 +203,14 @@ export function runViolations(evidence: RunEvidence): string[] {
     if (m.inDlq !== deadUnapplied) {
       out.push(`${queue}: the report counts ${m.inDlq} in the DLQ, the DLQ holds ${deadUnapplied}`);
     }
+    const deadApplied = [...accepted].filter((id) => dead.has(id) && byOrder.has(id)).length;
+    if (m.appliedInDlq !== deadApplied) {
+      out.push(
+        `${queue}: the report counts ${m.appliedInDlq} applied orders with a copy in the DLQ, the DLQ holds ${deadApplied}`,
+      );
+    }
   }
-  return out;
+  return { violations: out, explainedDlqCopies: explained };
 }
 
 /**

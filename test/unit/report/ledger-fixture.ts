@@ -88,6 +88,7 @@ export class LedgerBuilder {
     dlq[queue] = read;
     read.depth++;
     read.orderIds.push(orderId);
+    read.messages = [...(read.messages ?? []), { orderId, messageId: `${queue}-${orderId}` }];
     return this;
   }
 

@@ -1,4 +1,4 @@
-import { orderHistory, runViolations } from '../../../../lab/soak/check';
+import { orderHistory, runFindings, runViolations } from '../../../../lab/soak/check';
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { LedgerBuilder } from '../../report/ledger-fixture';
@@ -114,11 +114,62 @@ describe('the exactly-once check', () => {
     ]);
   });
 
-  it('names an applied order whose copy sits in a DLQ', () => {
+  it('names an applied order whose copy sits in a DLQ before its message used its last receive', () => {
+    // a2's message was received once (and applied): SQS moves a message only on the receive
+    // after maxReceiveCount (3), so this copy has no business in the DLQ.
     const b = cleanRun().dead('standard', 'a2');
     expect(check(b, ['a1', 'a2', 'b1'])).toEqual([
-      'standard: order a2 was applied, yet a copy of it is in the DLQ',
+      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #1)',
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+  });
+
+  /** a2 on standard: receives #1 and #2 failed, #3 applied, then its copy dead-lettered. */
+  function appliedOnLastReceive(lastReceive = 3): LedgerBuilder {
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('b1', 'b', 1, 1020);
+    let t = 2000;
+    for (const id of ['a1', 'a2', 'b1'])
+      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const id of ['a1', 'b1'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    for (let n = 1; n < lastReceive; n++) b.deliver('standard', 'a2', t++, 'failed', n);
+    b.deliver('standard', 'a2', t++, 'applied', lastReceive).apply('standard', 'a2', t++);
+    return b.dead('standard', 'a2');
+  }
+
+  it("accepts an applied order's copy in the DLQ after its message's last allowed receive, and says so", () => {
+    // SQS's rule: the receive after maxReceiveCount moves the message (a delete lost after
+    // receive #3, as AWS warns can happen, brings the copy back for that receive).
+    const b = appliedOnLastReceive(3);
+    const report = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    }).report;
+    const findings = runFindings({ acceptedIds: ['a1', 'a2', 'b1'], ledger: b.ledger, report });
+    expect(findings).toEqual({
+      violations: [],
+      explainedDlqCopies: [
+        'standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #3 (maxReceiveCount 3)',
+      ],
+    });
+    expect(report.queues.standard.appliedInDlq).toBe(1);
+  });
+
+  it('fails the same copy when its message never reached the last allowed receive, or a second copy sits there', () => {
+    expect(check(appliedOnLastReceive(2), ['a1', 'a2', 'b1'])).toEqual([
+      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #2)',
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    // SQS reports two messages, one of which no read explains.
+    const b = appliedOnLastReceive(3);
+    b.ledger.dlq!.standard!.depth = 2;
+    expect(check(b, ['a1', 'a2', 'b1'])).toEqual([
+      "standard: the DLQ holds 2 messages as SQS reports it, expected 1 (1 of them applied orders' copies)",
     ]);
   });
 
@@ -136,6 +187,7 @@ describe('the exactly-once check', () => {
     report.queues.fifo.duplicateEffects = 1;
     report.queues.fifo.lost = 1;
     report.queues.fifo.inDlq = 1;
+    report.queues.fifo.appliedInDlq = 1;
 
     // Act
     const lines = runViolations({
@@ -152,7 +204,8 @@ describe('the exactly-once check', () => {
       'fifo: the report counts 1 duplicate effects, the ledger holds 0',
       'fifo: the report counts 1 lost, 0 accepted orders have no effect and are not in the DLQ',
       'fifo: the report counts 1 in the DLQ, the DLQ holds 0',
-      'standard: order a2 was applied, yet a copy of it is in the DLQ',
+      'fifo: the report counts 1 applied orders with a copy in the DLQ, the DLQ holds 0',
+      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #1)',
     ]);
   });
 
