@@ -1,6 +1,8 @@
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
@@ -114,6 +116,68 @@ describe('standard-queue fault model', () => {
       // Assess: the same message id, and the copy's count is its own, not the first's.
       expect(copy[0]).toBe(first[0]);
       expect([first[1], copy[1]]).toEqual(['1', '1']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('brings back a copy whose delete was lost with the count it had, so one lost after the last allowed receive is dead-lettered though it succeeded', async () => {
+    // Prepare: every delete misses one host's copy; the source redrives after 3 receives.
+    const h = await startEmulator({ survivingCopyRate: 1 }, 6);
+    try {
+      const { QueueUrl: dlqUrl } = await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'lost-delete-dlq' }),
+      );
+      const dlqArn = (
+        await h.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['QueueArn'] }),
+        )
+      ).Attributes!.QueueArn!;
+      const { QueueUrl } = await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'lost-delete',
+          Attributes: {
+            VisibilityTimeout: '30',
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }),
+          },
+        }),
+      );
+      await h.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'done' }] }),
+      );
+      const receive = async (url: string) => {
+        const out = await h.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 1,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+        );
+        return out.Messages?.[0];
+      };
+
+      // Act: each receive succeeds and deletes; each delete is lost, so the copy comes back once
+      // the visibility timeout of that receive has passed.
+      const counts: string[] = [];
+      let id: string | undefined;
+      for (let i = 0; i < 3; i++) {
+        const m = await receive(QueueUrl!);
+        id ??= m?.MessageId;
+        counts.push(
+          `${m?.MessageId === id ? 'same id' : 'other id'} #${m?.Attributes?.ApproximateReceiveCount}`,
+        );
+        await h.sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m!.ReceiptHandle! }));
+        h.emulator.clock.advance(30_000);
+      }
+      const fourth = await receive(QueueUrl!);
+      const dead = await receive(dlqUrl!);
+
+      // Assess: receives #1 to #3 of the same message; the receive after the last allowed one
+      // moved it to the DLQ with its message id, as SQS's redrive rule does.
+      expect(counts).toEqual(['same id #1', 'same id #2', 'same id #3']);
+      expect(fourth).toBeUndefined();
+      expect(dead?.MessageId).toBe(id);
+      expect(dead?.Body).toBe('done');
     } finally {
       await h.stop();
     }
