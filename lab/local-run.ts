@@ -7,7 +7,6 @@ import {
 import { countRunItems } from '../services/report/src/adapters/ledger-reader';
 import { queueDepth } from '../services/report/src/adapters/queues';
 import { type DrainSnapshot, waitForDrain } from '../services/report/src/domain/drain';
-import type { RunLedger } from '../services/report/src/domain/metrics';
 import type { ReportData } from '../services/report/src/domain/report';
 import { generateReport } from '../services/report/src/generate';
 import {
@@ -16,6 +15,7 @@ import {
   LOCAL_CREDENTIALS,
 } from '../shared/src/aws-clients';
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
+import { consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
 
 /**
@@ -58,24 +58,6 @@ export interface LocalRunOptions {
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
 
-/**
- * How fast one queue's consumers worked through a preloaded queue. Every time here is on the
- * cloud's clock, the one the functions stamp the ledger with: a local run skips visibility
- * timeouts on it (skipVisibilityWaits), so it runs ahead of the process's own `Date.now()`.
- */
-export interface QueueConsumption {
-  /** Epoch ms: the consumers were enabled. */
-  startedAt: number;
-  /** Epoch ms: the first receive of this queue's consumers (startedAt when none). */
-  firstReceivedAt: number;
-  /** Epoch ms: the last effect on this queue committed. */
-  lastEffectAt: number;
-  /** Distinct orders applied on this queue. */
-  processed: number;
-  /** processed / (lastEffectAt - firstReceivedAt). */
-  ordersPerSec: number;
-}
-
 export interface LocalRunResult {
   data: ReportData;
   load: LoadSummary;
@@ -83,46 +65,6 @@ export interface LocalRunResult {
   dynamodbRequests: Record<string, number>;
   /** With `preload`: each queue's consumption rate. */
   consumption?: Record<QueueKind, QueueConsumption>;
-}
-
-/**
- * Consumption per queue, from the ledger alone: first receive to last effect, both stamped by
- * the functions, so the span is on one clock and holds only the consumers' work. A visibility
- * skip between enabling the consumers and their first receive (or after the previous queue
- * drained) moves that clock and cannot enter it. `startedAt` (when the consumers were enabled,
- * on the cloud's clock) is kept as the run's record.
- */
-export function consumptionFromLedger(
-  ledger: RunLedger,
-  startedAt: Record<QueueKind, number>,
-): Record<QueueKind, QueueConsumption> {
-  return Object.fromEntries(
-    QUEUE_KINDS.map((kind) => {
-      let first = Number.POSITIVE_INFINITY;
-      for (const d of ledger.deliveries) {
-        if (d.queue === kind) first = Math.min(first, d.receivedAt);
-      }
-      if (first === Number.POSITIVE_INFINITY) first = startedAt[kind];
-      const orders = new Set<string>();
-      let last = first;
-      for (const e of ledger.effects) {
-        if (e.queue !== kind) continue;
-        orders.add(e.orderId);
-        last = Math.max(last, e.committedAt);
-      }
-      const spanMs = last - first;
-      return [
-        kind,
-        {
-          startedAt: startedAt[kind],
-          firstReceivedAt: first,
-          lastEffectAt: last,
-          processed: orders.size,
-          ordersPerSec: spanMs > 0 ? Math.round((orders.size / (spanMs / 1000)) * 100) / 100 : 0,
-        },
-      ];
-    }),
-  ) as Record<QueueKind, QueueConsumption>;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {

@@ -11,6 +11,7 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
 import {
   DEFAULT_SERVICE_MS,
@@ -20,6 +21,7 @@ import {
   sweepGrid,
 } from './experiments';
 import {
+  inFlightLabel,
   pointLabel,
   renderKeyTable,
   renderSweepHtml,
@@ -78,10 +80,13 @@ export const SWEEP_SPEC: CommandSpec = {
       default: String(DEFAULT_SERVICE_MS),
     },
     ...common,
-    orders: { ...common.orders, default: '300' },
+    orders: { ...common.orders, default: '200' },
     'retry-rate': { ...common['retry-rate'], default: '0' },
   },
-  examples: ['npm run experiment -- sweep --groups 1,5,20 --concurrency 2,10 --batch-size 10'],
+  examples: [
+    'npm run experiment -- sweep --groups 1,10 --concurrency 5 --batch-size 10',
+    'npm run experiment -- sweep --groups 1,5,20 --concurrency 2,10 --batch-size 10 --service-ms 200',
+  ],
 };
 
 export const KEY_SPEC: CommandSpec = {
@@ -179,6 +184,15 @@ export async function main(
       intList(v, 'batch-size', 1, 10),
     );
     const serviceMs = intOption(v, 'service-ms', { min: 0, max: 5000 })!;
+    // FIFO runs a batch's records one after another: a batch whose service time alone reaches
+    // the consumer's timeout can only time out, and the sweep would time the retries.
+    const batchBudgetMs = pipelineConfig.consumers.fifo.timeoutSeconds * 1000;
+    const largest = Math.max(...points.map((p) => p.batchSize));
+    if (serviceMs * largest > batchBudgetMs / 2) {
+      throw new UsageError(
+        `--service-ms ${serviceMs} x batch size ${largest} is ${serviceMs * largest} ms of work per FIFO batch; keep it at most half the consumers' ${batchBudgetMs / 1000} s timeout (the rest is each order's own overhead, which a loaded machine stretches)`,
+      );
+    }
     const settings = { seed: load.seed, orders: load.orders, serviceMs, faults: load.faults };
     say(
       `sweep: ${points.length} points x ${load.orders} orders, effect service time ${serviceMs} ms, faults ${load.faults}, seed ${load.seed}`,
@@ -190,7 +204,7 @@ export async function main(
         ...runner,
         onPoint: (r, i) =>
           say(
-            `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.consumptionPerSec} orders/s, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.consumptionPerSec} orders/s, ${r.queues.standard.outOfOrder} out of order`,
+            `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.fifo)} batches in flight, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.standard)} batches in flight, ${r.queues.standard.outOfOrder} out of order`,
           ),
       },
     );

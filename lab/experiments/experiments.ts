@@ -3,6 +3,7 @@ import type { QueueMetrics } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { ENV } from '../../shared/src/config/function-env';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import type { QueueConsumption } from '../consumption';
 import type { LoadSummary } from '../loadgen/run-load';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 
@@ -28,8 +29,15 @@ export interface ExperimentLoad {
   faults?: LocalRunOptions['faults'];
 }
 
-/** The sweep's own default: long enough that the work, not the pipeline's overhead, sets the pace. */
-export const DEFAULT_SERVICE_MS = 20;
+/**
+ * The sweep's own default service time: long enough that the work, not the pipeline's overhead,
+ * sets the pace. Every order also costs its consumer five DynamoDB requests, whose CPU (mostly
+ * the AWS SDK's, and DynamoDB's own thread) a 2-core machine shared with other work runs out of
+ * at some 10-20 orders/s whatever the queue type (docs/benchmarks.md). One FIFO group must stay
+ * well below that for ten groups to show what the queue allows: at 500 ms one group drains
+ * about 2 orders/s, five batches in flight about 9.
+ */
+export const DEFAULT_SERVICE_MS = 500;
 
 /**
  * Consumer environment that gives every effect `ms` of simulated work: the consumer's slow-work
@@ -76,6 +84,13 @@ export type PointMetrics = Pick<
    * end-to-end figure: first acceptance to last effect, so here it also holds the preload.)
    */
   consumptionPerSec: number;
+  /**
+   * The queue's batches at work at once while it drained (mean, max) and how long one took
+   * (batchMs): what bound the rate. FIFO lets one batch per message group run, so `max` is at
+   * most min(groups, maximum concurrency); a rate that stops rising while `max` rises is bound by
+   * the work per batch (`batchMs`, which a CPU-starved machine stretches), not by the queue.
+   */
+  batches: QueueConsumption['batches'];
 };
 
 export interface SweepResult {
@@ -103,9 +118,12 @@ export function pointOverrides(p: SweepPoint) {
   return { fifo: o, standard: o };
 }
 
-function pick(m: QueueMetrics, consumptionPerSec: number): PointMetrics {
+const NO_BATCHES: QueueConsumption['batches'] = { count: 0, mean: 0, max: 0, batchMs: 0 };
+
+function pick(m: QueueMetrics, consumption: QueueConsumption | undefined): PointMetrics {
   return {
-    consumptionPerSec,
+    consumptionPerSec: consumption?.ordersPerSec ?? 0,
+    batches: consumption?.batches ?? NO_BATCHES,
     throughputPerSec: m.throughputPerSec,
     outOfOrder: m.outOfOrder,
     inversions: m.inversions,
@@ -117,9 +135,10 @@ function pick(m: QueueMetrics, consumptionPerSec: number): PointMetrics {
 }
 
 const perQueue = (r: Report, consumption: LocalRunResult['consumption']) =>
-  Object.fromEntries(
-    QUEUE_KINDS.map((q) => [q, pick(r.queues[q], consumption?.[q]?.ordersPerSec ?? 0)]),
-  ) as Record<QueueKind, PointMetrics>;
+  Object.fromEntries(QUEUE_KINDS.map((q) => [q, pick(r.queues[q], consumption?.[q])])) as Record<
+    QueueKind,
+    PointMetrics
+  >;
 
 export async function runSweep(
   points: SweepPoint[],

@@ -106,6 +106,10 @@ describe('npm run experiment', () => {
       '5',
       '--orders',
       '40',
+      // Not the default 500 ms: what is asserted here does not depend on the service time, and
+      // one group's 40 orders one at a time would take 20 s of it.
+      '--service-ms',
+      '50',
       '--seed',
       '12',
       '--out',
@@ -121,14 +125,26 @@ describe('npm run experiment', () => {
       expect(r.queues.fifo.lost + r.queues.standard.lost).toBe(0);
       expect(r.queues.fifo.consumptionPerSec).toBeGreaterThan(0);
       expect(r.queues.standard.consumptionPerSec).toBeGreaterThan(0);
+      // What bounds each queue, from the ledger's invocations: FIFO runs at most one batch per
+      // message group (one group: one batch at a time), neither more than the maximum concurrency.
+      expect(r.queues.fifo.batches.max).toBeLessThanOrEqual(Math.min(r.point.groups, 2));
+      expect(r.queues.standard.batches.max).toBeLessThanOrEqual(2);
+      for (const q of [r.queues.fifo, r.queues.standard]) {
+        expect(q.batches.count).toBeGreaterThanOrEqual(40 / 5);
+        expect(q.batches.max).toBeGreaterThanOrEqual(1);
+      }
     }
+    expect(results[0]?.queues.fifo.batches).toMatchObject({ max: 1 });
     const html = await readFile(join(out, 'sweep.html'), 'utf8');
     for (const r of results) {
       expect(html).toContain(
         `data-point="g${r.point.groups} c2 b5" data-value="${r.queues.standard.consumptionPerSec}"`,
       );
     }
-    expect(html).toMatch(/id="measures">[^<]*filled with the same 40 orders/);
+    expect(html).toMatch(
+      /id="measures">[^<]*filled with the same 40 orders[^<]*50 ms of simulated work/,
+    );
+    expect(html).toContain('<figure id="in-flight">');
   }, 180_000);
 });
 

@@ -1,3 +1,4 @@
+import { batchesInFlight, consumptionFromLedger } from '../../../lab/consumption';
 import { main as experimentMain, intList } from '../../../lab/experiments/cli';
 import {
   DEFAULT_SERVICE_MS,
@@ -11,7 +12,7 @@ import {
   sweepGrid,
 } from '../../../lab/experiments/experiments';
 import { renderKeyTable, renderSweepHtml, renderSweepTable } from '../../../lab/experiments/render';
-import { consumptionFromLedger, type LocalRunOptions } from '../../../lab/local-run';
+import type { LocalRunOptions } from '../../../lab/local-run';
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
@@ -40,6 +41,14 @@ describe('experiment plumbing', () => {
 const ORDER_IDS = Array.from({ length: 40 }, (_, i) => `order-${i}`);
 
 describe('experiment runs (the local cloud replaced by a recording fake)', () => {
+  const consumed = (ordersPerSec: number, inFlight: number) => ({
+    startedAt: 0,
+    firstReceivedAt: 0,
+    lastEffectAt: 1,
+    processed: 1,
+    ordersPerSec,
+    batches: { count: 4, mean: inFlight - 0.25, max: inFlight, batchMs: 700 },
+  });
   function fakeRun(calls: LocalRunOptions[]): RunOnCloud {
     return async (options) => {
       calls.push(options);
@@ -59,20 +68,8 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       // A preloaded run times the consumers: FIFO bound by groups, standard by concurrency.
       const consumption = options.preload
         ? {
-            fifo: {
-              startedAt: 0,
-              firstReceivedAt: 0,
-              lastEffectAt: 1,
-              processed: 1,
-              ordersPerSec: Math.min(c, options.customers) * 5,
-            },
-            standard: {
-              startedAt: 0,
-              firstReceivedAt: 0,
-              lastEffectAt: 1,
-              processed: 1,
-              ordersPerSec: c * 6,
-            },
+            fifo: consumed(Math.min(c, options.customers) * 5, Math.min(c, options.customers)),
+            standard: consumed(c * 6, c),
           }
         : undefined;
       return {
@@ -118,9 +115,14 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     // The sweep reports the consumers' rate on a full queue, not the end-to-end figure.
     expect(results.map((r) => r.queues.fifo.consumptionPerSec)).toEqual([5, 10]);
     expect(results.map((r) => r.queues.fifo.throughputPerSec)).toEqual([20, 20]);
+    expect(results.map((r) => r.queues.fifo.batches.max)).toEqual([1, 2]);
     const table = renderSweepTable(results);
     expect(table).toContain('fifo orders/s');
-    expect(table.split('\n')[2]).toMatch(/^1\s+2\s+10\s+5\.0\s+0\s+12\.0/);
+    expect(table).toContain('fifo in flight');
+    // Per queue: orders/s, batches in flight mean (max), ms per batch, out-of-order applies.
+    expect(table.split('\n')[2]).toMatch(
+      /^1\s+2\s+10\s+5\.0\s+0\.8 \(1\)\s+700\s+0\s+12\.0\s+1\.8 \(2\)\s+700\s+0$/,
+    );
   });
 
   it('gives no service time when asked for 0 ms', () => {
@@ -146,7 +148,11 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     expect(
       bars.filter((b) => b[2] === 'g1 c5 b1' && b[1] === 'standard').map((b) => b[3]),
     ).toContain('30');
-    expect(bars).toHaveLength(2 * 2 * 2);
+    // Three charts (orders/s, batches in flight, out-of-order), two points, two queues.
+    expect(bars).toHaveLength(3 * 2 * 2);
+    const inFlight = html.split('<figure id="in-flight">')[1]?.split('</figure>')[0] ?? '';
+    expect(inFlight).toContain('data-point="g1 c5 b1" data-value="4.75"');
+    expect(html).toMatch(/id="measures">[^<]*in flight: batches at work at once/);
   });
 
   it('keys the same load on orderId and then on messageId, with lost send answers injected', async () => {
@@ -190,6 +196,14 @@ describe('npm run experiment flags', () => {
     await expect(experimentMain(['sweep', '--concurrency', '1'], fakeNever)).rejects.toThrow(
       /--concurrency: 1 is outside 2-1000/,
     );
+    // A FIFO batch of 10 at 600 ms is 6 s of work: with each order's overhead it would run into
+    // the consumers' 10 s timeout, and the sweep would time retries.
+    await expect(
+      experimentMain(['sweep', '--batch-size', '1,10', '--service-ms', '600'], fakeNever),
+    ).rejects.toThrow(/--service-ms 600 x batch size 10 is 6000 ms of work per FIFO batch/);
+    await expect(
+      experimentMain(['sweep', '--batch-size', '5', '--service-ms', '1001'], fakeNever),
+    ).rejects.toThrow(/at most half the consumers' 10 s timeout/);
   });
 });
 
@@ -197,9 +211,10 @@ const fakeNever: RunOnCloud = async () => {
   throw new Error('must not run');
 };
 
+const effect = (queue: 'fifo' | 'standard', orderId: string, committedAt: number) =>
+  ({ queue, orderId, committedAt }) as RunLedger['effects'][number];
+
 describe('consumptionFromLedger', () => {
-  const effect = (queue: 'fifo' | 'standard', orderId: string, committedAt: number) =>
-    ({ queue, orderId, committedAt }) as RunLedger['effects'][number];
   const receipt = (queue: 'fifo' | 'standard', receivedAt: number) =>
     ({ queue, receivedAt }) as RunLedger['deliveries'][number];
 
@@ -222,6 +237,8 @@ describe('consumptionFromLedger', () => {
       lastEffectAt: 3_000,
       processed: 2,
       ordersPerSec: 1,
+      // These receipts carry no invocation: no batch to time.
+      batches: { count: 0, mean: 0, max: 0, batchMs: 0 },
     });
     expect(c.standard.ordersPerSec).toBe(1);
   });
@@ -245,5 +262,87 @@ describe('consumptionFromLedger', () => {
       { fifo: 1, standard: 2 },
     );
     expect(c.fifo).toMatchObject({ processed: 0, ordersPerSec: 0, firstReceivedAt: 1 });
+  });
+});
+
+describe('batchesInFlight', () => {
+  it('counts invocations at work at once: back to back is one at a time, overlapping is more', () => {
+    // One FIFO group: each batch starts when the last one ended.
+    expect(
+      batchesInFlight(
+        [
+          { start: 0, end: 1_000 },
+          { start: 1_000, end: 2_000 },
+          { start: 2_000, end: 3_000 },
+        ],
+        { from: 0, to: 3_000 },
+      ),
+    ).toEqual({ count: 3, mean: 1, max: 1, batchMs: 1_000 });
+    // Two batches overlap for half their time, then one runs alone.
+    expect(
+      batchesInFlight(
+        [
+          { start: 0, end: 1_000 },
+          { start: 500, end: 1_500 },
+          { start: 1_500, end: 2_000 },
+        ],
+        { from: 0, to: 2_000 },
+      ),
+    ).toEqual({ count: 3, mean: 1.25, max: 2, batchMs: 833 });
+  });
+
+  it("leaves out an invocation that started after the window's last effect (a copy after a skipped visibility timeout)", () => {
+    expect(
+      batchesInFlight(
+        [
+          { start: 0, end: 1_000 },
+          { start: 0, end: 1_000 },
+          { start: 62_000, end: 62_100 },
+        ],
+        { from: 0, to: 1_000 },
+      ),
+    ).toEqual({ count: 2, mean: 2, max: 2, batchMs: 1_000 });
+  });
+
+  it('gives zeros without invocations', () => {
+    expect(batchesInFlight([], { from: 0, to: 1 })).toEqual({
+      count: 0,
+      mean: 0,
+      max: 0,
+      batchMs: 0,
+    });
+  });
+
+  it("reads invocations from the ledger's receipts and outcomes, per queue, ignoring ones that died", () => {
+    const delivery = (
+      queue: 'fifo' | 'standard',
+      invocationId: string,
+      receivedAt: number,
+      outcomeAt?: number,
+    ) =>
+      ({
+        queue,
+        invocationId,
+        receivedAt,
+        ...(outcomeAt !== undefined ? { outcomeAt } : {}),
+      }) as RunLedger['deliveries'][number];
+    const ledger: RunLedger = {
+      accepted: [],
+      failures: [],
+      effects: [effect('standard', 'x', 1_000), effect('fifo', 'y', 100)],
+      deliveries: [
+        delivery('standard', 'a', 0, 400),
+        delivery('standard', 'a', 0, 1_000),
+        delivery('standard', 'b', 200, 800),
+        // An invocation that died: no outcome, no span.
+        delivery('standard', 'c', 300),
+        delivery('fifo', 'd', 0, 100),
+        // A copy of an applied order, received after a skipped visibility timeout.
+        delivery('standard', 'e', 40_000, 40_010),
+      ],
+    };
+    const c = consumptionFromLedger(ledger, { fifo: 0, standard: 0 });
+    expect(c.standard.batches).toEqual({ count: 2, mean: 1.6, max: 2, batchMs: 800 });
+    expect(c.fifo.batches).toMatchObject({ count: 1, max: 1 });
   });
 });
