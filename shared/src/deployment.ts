@@ -92,6 +92,15 @@ export function entryPath(entry: string): string {
 export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
 
 /**
+ * Lambda's guidance for SQS event sources: a source queue's redrive policy allows at least 5
+ * receives, so a valid message survives a few throttled, timed-out or lost-delete receives before
+ * SQS moves it to the DLQ. With 3, a loaded soak dead-lettered valid orders.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ * https://repost.aws/knowledge-center/lambda-retrying-valid-sqs-messages
+ */
+export const MIN_MAX_RECEIVE_COUNT = 5;
+
+/**
  * The pipeline config asks for something AWS rejects, or breaks a rule the pipeline relies on.
  * Both targets refuse it the same way, before anything is created.
  */
@@ -109,6 +118,11 @@ export interface DescribeOptions {
    * guidance exists to prevent is then the thing under test.
    */
   waiveVisibilityGuidance?: boolean;
+  /**
+   * Waives Lambda's receive-count guidance (maxReceiveCount at least 5). Only for a test that
+   * needs a message dead-lettered after fewer receives than the pipeline allows.
+   */
+  waiveReceiveCountGuidance?: boolean;
 }
 
 function check(config: PipelineConfig, options: DescribeOptions): void {
@@ -126,6 +140,13 @@ function check(config: PipelineConfig, options: DescribeOptions): void {
     ) {
       throw new DeploymentConfigError(
         `queue ${q.name}: visibility timeout ${q.visibilityTimeoutSeconds}s is below ${VISIBILITY_TO_TIMEOUT_RATIO} x the consumer timeout ${c.timeoutSeconds}s`,
+      );
+    }
+    // Fewer, and a valid message whose receives were spent by throttles or timeouts, not by its
+    // own failures, is dead-lettered.
+    if (!options.waiveReceiveCountGuidance && q.dlq.maxReceiveCount < MIN_MAX_RECEIVE_COUNT) {
+      throw new DeploymentConfigError(
+        `queue ${q.name}: maxReceiveCount ${q.dlq.maxReceiveCount} is below ${MIN_MAX_RECEIVE_COUNT}`,
       );
     }
     // Lambda's CreateEventSourceMapping answers InvalidParameterValueException for it.

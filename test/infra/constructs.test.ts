@@ -45,6 +45,16 @@ describe('ConsumerFunction', () => {
     expect(() => buildUnbundled({ config })).toThrow(/below 6 x the consumer timeout/);
   });
 
+  it('rejects a redrive policy allowing fewer than 5 receives', () => {
+    const config = withConfig((c) => {
+      c.queues.fifo.dlq.maxReceiveCount = 4;
+    });
+    expect(() => buildUnbundled({ config })).toThrow(DeploymentConfigError);
+    expect(() => buildUnbundled({ config })).toThrow(
+      `queue ${config.queues.fifo.name}: maxReceiveCount 4 is below 5`,
+    );
+  });
+
   it('rejects a batching window on the FIFO event source', () => {
     const config = withConfig((c) => {
       c.consumers.fifo.maxBatchingWindowSeconds = 1;

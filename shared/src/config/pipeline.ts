@@ -94,6 +94,12 @@ export interface PipelineConfig {
 }
 
 const CONSUMER_TIMEOUT_SECONDS = 10;
+/**
+ * Lambda's guidance for SQS event sources: at least 5 receives before the DLQ (see
+ * MIN_MAX_RECEIVE_COUNT in ../deployment.ts), so throttles and timeouts do not dead-letter a
+ * valid message.
+ */
+const MAX_RECEIVE_COUNT = 5;
 
 export const pipelineConfig: PipelineConfig = {
   stackName: 'OrderPipelineLab',
@@ -110,7 +116,11 @@ export const pipelineConfig: PipelineConfig = {
       contentBasedDeduplication: false,
       deduplicationScope: 'messageGroup',
       fifoThroughputLimit: 'perMessageGroupId',
-      dlq: { name: 'orders-dlq.fifo', maxReceiveCount: 3, retentionPeriodSeconds: 14 * 24 * 3600 },
+      dlq: {
+        name: 'orders-dlq.fifo',
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+        retentionPeriodSeconds: 14 * 24 * 3600,
+      },
     },
     standard: {
       kind: 'standard',
@@ -121,7 +131,7 @@ export const pipelineConfig: PipelineConfig = {
       receiveWaitTimeSeconds: 20,
       dlq: {
         name: 'orders-standard-dlq',
-        maxReceiveCount: 3,
+        maxReceiveCount: MAX_RECEIVE_COUNT,
         retentionPeriodSeconds: 14 * 24 * 3600,
       },
     },

@@ -1,4 +1,5 @@
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { ConfigError } from '../../../shared/src/env';
 
 const BASE_ENV = {
@@ -21,7 +22,7 @@ describe('loadConsumerConfig', () => {
     expect(config).toMatchObject({
       queue: 'standard',
       batchProcessing: 'parallel',
-      maxReceiveCount: 3,
+      maxReceiveCount: pipelineConfig.queues.standard.dlq.maxReceiveCount,
       idempotency: { enabled: true, key: 'orderId', keyPrefix: 'consumer-standard' },
       faults: { firstAttemptFailureRate: 0, slowRate: 0, poisonPrefix: '' },
     });

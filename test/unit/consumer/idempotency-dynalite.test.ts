@@ -269,7 +269,9 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const consume = makeConsumer({ QUEUE_KIND: 'standard' });
     const original = record('reuse', 0);
     const changed = record('reuse', 0, { amount: 999 });
-    changed.attributes.ApproximateReceiveCount = '3';
+    // Its last receive (no MAX_RECEIVE_COUNT in the env: the pipeline's own), so the failure is final.
+    const last = pipelineConfig.queues.standard.dlq.maxReceiveCount;
+    changed.attributes.ApproximateReceiveCount = String(last);
 
     // Act
     await consume(eventOf(original), context);
@@ -280,7 +282,7 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const run = await readRun('reuse');
     expect(run.effects).toHaveLength(1);
     expect(run.failures).toHaveLength(1);
-    expect(run.failures[0]).toMatchObject({ final: true, receiveCount: 3 });
+    expect(run.failures[0]).toMatchObject({ final: true, receiveCount: last });
     expect(run.failures[0]?.error).toMatch(/^IdempotencyValidationError/);
   });
 

@@ -3,6 +3,9 @@ import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { LedgerBuilder } from '../../report/ledger-fixture';
 
+/** The receive after which SQS moves a standard message to the DLQ, as the pipeline sets it. */
+const LAST = pipelineConfig.queues.standard.dlq.maxReceiveCount;
+
 /** Two customers, each order delivered and applied once on both queues, in sequence. */
 function cleanRun(): LedgerBuilder {
   const b = new LedgerBuilder()
@@ -116,16 +119,16 @@ describe('the exactly-once check', () => {
 
   it('names an applied order whose copy sits in a DLQ before its message used its last receive', () => {
     // a2's message was received once (and applied): SQS moves a message only on the receive
-    // after maxReceiveCount (3), so this copy has no business in the DLQ.
+    // after maxReceiveCount, so this copy has no business in the DLQ.
     const b = cleanRun().dead('standard', 'a2');
     expect(check(b, ['a1', 'a2', 'b1'])).toEqual([
-      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #1)',
+      `standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (${LAST}): standard-a2 (highest receive #1)`,
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
     ]);
   });
 
-  /** a2 on standard: receives #1 and #2 failed, #3 applied, then its copy dead-lettered. */
-  function appliedOnLastReceive(lastReceive = 3): LedgerBuilder {
+  /** a2 on standard: every receive before `lastReceive` failed, that one applied, then its copy dead-lettered. */
+  function appliedOnLastReceive(lastReceive: number): LedgerBuilder {
     const b = new LedgerBuilder()
       .accept('a1', 'a', 1, 1000)
       .accept('a2', 'a', 2, 1010)
@@ -142,8 +145,8 @@ describe('the exactly-once check', () => {
 
   it("accepts an applied order's copy in the DLQ after its message's last allowed receive, and says so", () => {
     // SQS's rule: the receive after maxReceiveCount moves the message (a delete lost after
-    // receive #3, as AWS warns can happen, brings the copy back for that receive).
-    const b = appliedOnLastReceive(3);
+    // the last allowed receive, as AWS warns can happen, brings the copy back for that receive).
+    const b = appliedOnLastReceive(LAST);
     const report = buildReport({
       runId: 'r',
       target: 'local',
@@ -154,19 +157,19 @@ describe('the exactly-once check', () => {
     expect(findings).toEqual({
       violations: [],
       explainedDlqCopies: [
-        'standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #3 (maxReceiveCount 3)',
+        `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} (maxReceiveCount ${LAST})`,
       ],
     });
     expect(report.queues.standard.appliedInDlq).toBe(1);
   });
 
   it('fails the same copy when its message never reached the last allowed receive, or a second copy sits there', () => {
-    expect(check(appliedOnLastReceive(2), ['a1', 'a2', 'b1'])).toEqual([
-      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #2)',
+    expect(check(appliedOnLastReceive(LAST - 1), ['a1', 'a2', 'b1'])).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (${LAST}): standard-a2 (highest receive #${LAST - 1})`,
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
     ]);
     // SQS reports two messages, one of which no read explains.
-    const b = appliedOnLastReceive(3);
+    const b = appliedOnLastReceive(LAST);
     b.ledger.dlq!.standard!.depth = 2;
     expect(check(b, ['a1', 'a2', 'b1'])).toEqual([
       "standard: the DLQ holds 2 messages as SQS reports it, expected 1 (1 of them applied orders' copies)",
@@ -205,7 +208,7 @@ describe('the exactly-once check', () => {
       'fifo: the report counts 1 lost, 0 accepted orders have no effect and are not in the DLQ',
       'fifo: the report counts 1 in the DLQ, the DLQ holds 0',
       'fifo: the report counts 1 applied orders with a copy in the DLQ, the DLQ holds 0',
-      'standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (3): standard-a2 (highest receive #1)',
+      `standard: order a2 was applied, yet a copy of it is in the DLQ before its last allowed receive (${LAST}): standard-a2 (highest receive #1)`,
     ]);
   });
 

@@ -1,0 +1,57 @@
+import {
+  type PipelineConfig,
+  pipelineConfig,
+  QUEUE_KINDS,
+  type QueueKind,
+} from '../../../shared/src/config/pipeline';
+import { DeploymentConfigError, describeDeployment } from '../../../shared/src/deployment';
+
+/** The pipeline config with one queue's redrive policy allowing `receives` receives. */
+const withMaxReceiveCount = (kind: QueueKind, receives: number): PipelineConfig => {
+  const c = structuredClone(pipelineConfig);
+  c.queues[kind].dlq.maxReceiveCount = receives;
+  return c;
+};
+
+describe("the deployment description's receive-count guidance", () => {
+  it('describes the pipeline config as it is, both queues allowing at least 5 receives', () => {
+    const d = describeDeployment(pipelineConfig);
+    for (const kind of QUEUE_KINDS) {
+      expect(d.queues[kind].dlq.maxReceiveCount).toBeGreaterThanOrEqual(5);
+      // The consumer marks a failure final on the receive the queue's policy ends with.
+      expect(d.consumers[kind].environment.MAX_RECEIVE_COUNT).toBe(
+        String(pipelineConfig.queues[kind].dlq.maxReceiveCount),
+      );
+    }
+  });
+
+  it.each(QUEUE_KINDS)('refuses maxReceiveCount 4 on the %s queue', (kind) => {
+    const config = withMaxReceiveCount(kind, 4);
+    const name = config.queues[kind].name;
+    expect(() => describeDeployment(config)).toThrow(DeploymentConfigError);
+    expect(() => describeDeployment(config)).toThrow(`queue ${name}: maxReceiveCount 4 is below 5`);
+  });
+
+  it.each(QUEUE_KINDS)('accepts maxReceiveCount 5 on the %s queue', (kind) => {
+    const d = describeDeployment(withMaxReceiveCount(kind, 5));
+    expect(d.queues[kind].dlq.maxReceiveCount).toBe(5);
+    expect(d.consumers[kind].environment.MAX_RECEIVE_COUNT).toBe('5');
+  });
+
+  it('lets a test that waives the guidance use fewer receives, and only that guidance', () => {
+    const config = withMaxReceiveCount('standard', 2);
+    const d = describeDeployment(config, { waiveReceiveCountGuidance: true });
+    expect(d.queues.standard.dlq.maxReceiveCount).toBe(2);
+    expect(d.consumers.standard.environment.MAX_RECEIVE_COUNT).toBe('2');
+    // The visibility waiver is a different rule: it does not let fewer receives through...
+    expect(() => describeDeployment(config, { waiveVisibilityGuidance: true })).toThrow(
+      /maxReceiveCount 2 is below 5/,
+    );
+    // ...nor this waiver a short visibility timeout.
+    config.queues.standard.visibilityTimeoutSeconds =
+      pipelineConfig.consumers.standard.timeoutSeconds;
+    expect(() => describeDeployment(config, { waiveReceiveCountGuidance: true })).toThrow(
+      /visibility timeout .* is below 6 x the consumer timeout/,
+    );
+  });
+});
