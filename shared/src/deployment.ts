@@ -118,11 +118,6 @@ export interface DescribeOptions {
    * guidance exists to prevent is then the thing under test.
    */
   waiveVisibilityGuidance?: boolean;
-  /**
-   * Waives Lambda's receive-count guidance (maxReceiveCount at least 5). Only for a test that
-   * needs a message dead-lettered after fewer receives than the pipeline allows.
-   */
-  waiveReceiveCountGuidance?: boolean;
 }
 
 function check(config: PipelineConfig, options: DescribeOptions): void {
@@ -144,7 +139,7 @@ function check(config: PipelineConfig, options: DescribeOptions): void {
     }
     // Fewer, and a valid message whose receives were spent by throttles or timeouts, not by its
     // own failures, is dead-lettered.
-    if (!options.waiveReceiveCountGuidance && q.dlq.maxReceiveCount < MIN_MAX_RECEIVE_COUNT) {
+    if (q.dlq.maxReceiveCount < MIN_MAX_RECEIVE_COUNT) {
       throw new DeploymentConfigError(
         `queue ${q.name}: maxReceiveCount ${q.dlq.maxReceiveCount} is below ${MIN_MAX_RECEIVE_COUNT}`,
       );
