@@ -199,6 +199,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       }
     },
   });
+  // Read before the floor's own dynalite starts: the pipeline run's peak.
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
   const report = run.data.report;
   for (const q of QUEUE_KINDS) {
     if (report.queues[q].processed !== orders) {
@@ -224,6 +226,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // Each claim writes one entry of the `byRun` index (under 1 KB: 1 WRU); recording the sends
     // changes no attribute the index projects, so it writes none.
     1,
+    peakRssMb,
   );
   const ops = Object.fromEntries(
     REPLAYED.map((op) => [op, Math.round((usage.dynamodb.byOperation[op] ?? 0) * orders)]),

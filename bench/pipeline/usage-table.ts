@@ -62,6 +62,10 @@ export interface UsageSummary {
   cpuPerOrderMs?: Record<string, number>;
   /** V8 heap per thread group at the end of the window: threads, mean and total MiB. */
   heap?: Record<string, { threads: number; meanMb: number; totalMb: number }>;
+  /** The same heaps by V8 space, summed over every thread (where the threads reported them). */
+  heapBySpace?: HeapBySpace;
+  /** The process's peak resident set (every thread), MiB, when known. */
+  peakRssMb?: number;
   /** Process CPU milliseconds per order. */
   processCpuPerOrderMs: number;
   balance: BalanceCheck;
@@ -117,6 +121,19 @@ export function cpuPerOrder(
   return out;
 }
 
+export type HeapBySpace = NonNullable<ThreadStats['spacesMb']>;
+
+/** The threads' heaps by V8 space, summed; undefined when no thread reported its spaces. */
+export function heapBySpace(stats: Record<string, ThreadStats>): HeapBySpace | undefined {
+  let out: HeapBySpace | undefined;
+  for (const s of Object.values(stats)) {
+    if (!s.spacesMb) continue;
+    out ??= { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: 0 };
+    for (const k of Object.keys(out) as Array<keyof HeapBySpace>) out[k] += s.spacesMb[k];
+  }
+  return out;
+}
+
 /** Heap per thread group: how many threads, their mean and their total. */
 export function heapByGroup(
   stats: Record<string, ThreadStats>,
@@ -140,6 +157,7 @@ export function summariseUsage(
   windowMs: number,
   threadStats?: { start: Record<string, ThreadStats>; end: Record<string, ThreadStats> },
   indexWriteUnitsPerOrder = 0,
+  peakRssMb?: number,
 ): UsageSummary {
   const dynamoAll = diff(end.http.dynamodb, start.http.dynamodb);
   const sqsAll = diff(end.http.sqs, start.http.sqs);
@@ -198,6 +216,10 @@ export function summariseUsage(
           heap: heapByGroup(threadStats.end),
         }
       : {}),
+    ...(threadStats && heapBySpace(threadStats.end)
+      ? { heapBySpace: heapBySpace(threadStats.end) }
+      : {}),
+    ...(peakRssMb !== undefined ? { peakRssMb } : {}),
     processCpuPerOrderMs: cpuUs / 1000 / orders,
     balance: balanceCheck(threads),
   };
@@ -326,6 +348,31 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
                   : `${k} ${fmt(g.totalMb, 1)}`,
               )
               .join(', '),
+          ],
+        ]
+      : []),
+    ...(u.heapBySpace
+      ? [
+          [
+            'V8 heap by space at the end (MiB)',
+            fmt(
+              u.heapBySpace.new +
+                u.heapBySpace.old +
+                u.heapBySpace.code +
+                u.heapBySpace.large +
+                u.heapBySpace.other,
+              0,
+            ),
+            `young ${fmt(u.heapBySpace.new, 0)}, old ${fmt(u.heapBySpace.old, 0)}, code ${fmt(u.heapBySpace.code, 0)}, large objects ${fmt(u.heapBySpace.large, 0)}, other ${fmt(u.heapBySpace.other, 0)}; besides the heaps, V8's own malloc ${fmt(u.heapBySpace.malloced, 0)} (all threads)`,
+          ],
+        ]
+      : []),
+    ...(u.peakRssMb !== undefined
+      ? [
+          [
+            'peak RSS (MiB)',
+            fmt(u.peakRssMb, 0),
+            'the whole process (every thread, V8 heaps, native memory, the node binary), highest from start to the report (the floor runs after)',
           ],
         ]
       : []),

@@ -2,6 +2,7 @@ import {
   balanceCheck,
   cpuPerOrder,
   heapByGroup,
+  heapBySpace,
   ON_DEMAND_PRICES,
   renderUsageTable,
   summariseUsage,
@@ -168,5 +169,45 @@ describe('cpuPerOrder', () => {
       main: { threads: 1, meanMb: 10, totalMb: 10 },
       producer: { threads: 2, meanMb: 15, totalMb: 30 },
     });
+  });
+});
+
+describe('memory rows', () => {
+  const spaces = (n: number) => ({ new: n, old: 2 * n, code: 1, large: 1, other: 0, malloced: 3 });
+
+  it('sums the heaps by space over every thread that reported them', () => {
+    expect(
+      heapBySpace({
+        main: { heapMb: 40, spacesMb: spaces(8) },
+        'producer#1': { heapMb: 10, spacesMb: spaces(2) },
+        // A thread that reported only its total adds nothing to the split.
+        dynamodb: { heapMb: 30 },
+      }),
+    ).toEqual({ new: 10, old: 20, code: 2, large: 2, other: 0, malloced: 6 });
+    expect(heapBySpace({ main: { heapMb: 40 } })).toBeUndefined();
+  });
+
+  it('prints the peak RSS and the heap by space when the run measured them', () => {
+    const stats = { main: { heapMb: 40, spacesMb: spaces(8) } };
+    const u = summariseUsage(
+      reading(),
+      reading(),
+      10,
+      1000,
+      { start: stats, end: stats },
+      0,
+      487.4,
+    );
+    const text = renderUsageTable(u, { pipeline: 1, perQueue: {} });
+    expect(text).toMatch(/\| peak RSS \(MiB\) \| 487 \| the whole process/);
+    expect(text).toMatch(
+      /\| V8 heap by space at the end \(MiB\) \| 26 \| young 8, old 16, code 1, large objects 1, other 0; besides the heaps, V8's own malloc 3 \(all threads\) \|/,
+    );
+    const without = renderUsageTable(summariseUsage(reading(), reading(), 10, 1000), {
+      pipeline: 1,
+      perQueue: {},
+    });
+    expect(without).not.toContain('peak RSS');
+    expect(without).not.toContain('by space');
   });
 });
