@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LocalFunction } from '../../local/function-runtime';
@@ -107,6 +107,27 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 30_000);
 
+  it("ends an environment whose heap outgrows the function's memory and starts a new one", async () => {
+    // Prepare: memory 256 MB, as Lambda's setting caps the environment.
+    const f = probe('probe-memory', {}, 30, 1);
+    started.push(f);
+
+    // Act
+    const within = await f.invoke({ mode: 'hold', mb: 160 });
+    const over = await f.invoke({ mode: 'hold', mb: 320 });
+    const after = await f.invoke({ mode: 'echo' });
+
+    // Assess: 160 MiB fit, 320 MiB end the environment (not a timeout, not V8's default heap of
+    // gigabytes), and the next invocation runs in a fresh one (its module state starts again).
+    expect(within).toMatchObject({ ok: true, result: { held: 160 } });
+    expect(over).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Runtime.ExitError', errorMessage: expect.stringMatching(/memory/i) },
+    });
+    expect(after).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 60_000);
+
   it('returns a handler error as a failed invocation', async () => {
     const f = probe('probe-throw', {});
     started.push(f);
@@ -116,8 +137,12 @@ describe('local function runtime (worker-thread execution environments)', () => 
       timedOut: false,
       error: { errorType: 'TypeError', errorMessage: 'probe failure' },
     });
-    // The environment runs a bundle; its source map points the stack at the TypeScript source.
-    expect(r.ok ? '' : r.error.stack).toMatch(/probe-handler\.ts:\d+/);
+    // The environment runs a bundle; its source map points the stack at the TypeScript source,
+    // at the line and column where the error was made.
+    const source = (await readFile(PROBE, 'utf8')).split('\n');
+    const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
+    const column = source[line]!.indexOf('new TypeError') + 1;
+    expect(r.ok ? '' : r.error.stack).toContain(`probe-handler.ts:${line + 1}:${column})`);
   }, 30_000);
 
   it("fails warm() with Lambda's syntax error when the module does not compile", async () => {
