@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
+import { decode } from '@jridgewell/sourcemap-codec';
 
 /**
  * A handler module bundled the way the stack deploys it (infra's NodejsFunction: esbuild, one
@@ -14,6 +15,47 @@ import { basename, extname, join } from 'node:path';
 export interface FunctionBundle {
   /** The bundle's path; its source map sits beside it (`.map`). */
   file: string;
+  /** The source map's positions, for the environments' stack traces (see FrameTable). */
+  frames: FrameTable;
+}
+
+/**
+ * A bundle's source map decoded once per process into shared memory, so every environment maps
+ * its stack frames to TypeScript lines without a copy of its own. A map parsed inside each
+ * environment (Node's SourceMap) held about 20 MB of heap there, for good, from the first stack
+ * trace on: a producer environment went from about 10 to 30 MB (docs/benchmarks.md).
+ */
+export interface FrameTable {
+  /** The map's `sources`, as written (relative to the bundle's directory). */
+  sources: string[];
+  /**
+   * One row of FRAME_FIELDS Int32 values per mapped position, sorted by generated position:
+   * generated line, generated column, source index, original line, original column (0-based).
+   * Shared with every environment (a SharedArrayBuffer is not copied by postMessage).
+   */
+  rows: SharedArrayBuffer;
+}
+
+export const FRAME_FIELDS = 5;
+
+/** Decodes a source map's mappings into a FrameTable; positions without a source are left out. */
+export function frameTable(map: { sources: string[]; mappings: string }): FrameTable {
+  const lines = decode(map.mappings);
+  let count = 0;
+  for (const line of lines) for (const seg of line) if (seg.length >= 4) count++;
+  const rows = new SharedArrayBuffer(count * FRAME_FIELDS * Int32Array.BYTES_PER_ELEMENT);
+  const view = new Int32Array(rows);
+  let i = 0;
+  lines.forEach((line, generatedLine) => {
+    // The mappings of a line are in column order; sorting keeps the binary search right for a
+    // map that is not.
+    const segments = line.filter((seg) => seg.length >= 4).sort((a, b) => a[0] - b[0]);
+    for (const seg of segments) {
+      view.set([generatedLine, seg[0], seg[1]!, seg[2]!, seg[3]!], i);
+      i += FRAME_FIELDS;
+    }
+  });
+  return { sources: map.sources, rows };
 }
 
 const DIR = join(tmpdir(), 'local-cloud-functions');
@@ -69,7 +111,10 @@ async function build(modulePath: string): Promise<FunctionBundle> {
     await writeFile(tmp, text);
     await rename(tmp, file);
   }
-  return { file };
+  return {
+    file,
+    frames: frameTable(JSON.parse(Buffer.from(map.contents).toString('utf8'))),
+  };
 }
 
 /** The bundle of `modulePath`, built on first use in this process. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { bundleFunction } from './function-bundle';
+import { bundleFunction, FRAME_FIELDS } from './function-bundle';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -94,25 +94,31 @@ if (workerData.clockOffset) {
 let handler;
 let initError;
 // Stack traces name TypeScript lines, as --enable-source-maps makes the deployed functions' do.
-// Node's own source-map support parses a bundle's map when the bundle loads (3 MB of heap in
-// every environment); this reads it the first time a stack trace is formatted, which most
-// environments never do.
-const mapStackTraces = (bundle) => {
+// The bundle's source map arrives decoded, in memory every environment of the process shares
+// (function-bundle.ts): Node's own source-map support, or a map parsed here, held about 20 MB of
+// each environment's heap from its first stack trace on.
+const mapStackTraces = (bundle, frames) => {
   const path = require('node:path');
-  let map;
-  const frame = (f) => {
-    const file = f.getFileName();
-    if (map === undefined && file === bundle) {
-      try {
-        const { SourceMap } = require('node:module');
-        map = new SourceMap(JSON.parse(require('node:fs').readFileSync(bundle + '.map', 'utf8')));
-      } catch {
-        map = null;
-      }
+  const dir = path.dirname(bundle);
+  const rows = new Int32Array(frames.rows);
+  const count = rows.length / ${FRAME_FIELDS};
+  // The last mapped position at or before (line, column), as Node's SourceMap.findEntry finds it.
+  const find = (line, column) => {
+    let lo = 0;
+    let hi = count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const l = rows[mid * ${FRAME_FIELDS}];
+      if (l < line || (l === line && rows[mid * ${FRAME_FIELDS} + 1] <= column)) { found = mid; lo = mid + 1; } else hi = mid - 1;
     }
-    const e = map && file === bundle ? map.findEntry(f.getLineNumber() - 1, f.getColumnNumber() - 1) : undefined;
-    if (!e || !e.originalSource) return String(f);
-    const where = path.resolve(path.dirname(bundle), e.originalSource) + ':' + (e.originalLine + 1) + ':' + (e.originalColumn + 1);
+    return found;
+  };
+  const frame = (f) => {
+    const at = f.getFileName() === bundle ? find(f.getLineNumber() - 1, f.getColumnNumber() - 1) : -1;
+    if (at < 0) return String(f);
+    const row = at * ${FRAME_FIELDS};
+    const where = path.resolve(dir, frames.sources[rows[row + 2]]) + ':' + (rows[row + 3] + 1) + ':' + (rows[row + 4] + 1);
     const name = f.getFunctionName();
     const type = f.getTypeName();
     const method = f.getMethodName();
@@ -131,7 +137,7 @@ const load = (msg) => {
     initError = Object.assign(new Error(msg.loadError.errorMessage), { name: msg.loadError.errorType });
   } else {
     try {
-      mapStackTraces(msg.load);
+      mapStackTraces(msg.load, msg.frames);
       const mod = require(msg.load);
       handler = mod[workerData.exportName];
       if (typeof handler !== 'function') {
@@ -370,7 +376,7 @@ export class LocalFunction {
     // The module is loaded from its bundle, built once for all the function's environments; a
     // build that fails is this environment's init error, as a module that does not load is.
     bundleFunction(this.def.modulePath).then(
-      (bundle) => worker.postMessage({ load: bundle.file }),
+      (bundle) => worker.postMessage({ load: bundle.file, frames: bundle.frames }),
       (err: Error) => worker.postMessage({ loadError: buildError(err) }),
     );
     const env: Environment = {
