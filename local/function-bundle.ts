@@ -85,7 +85,7 @@ async function build(modulePath: string): Promise<FunctionBundle> {
     mainFields: ['module', 'main'],
     target: `node${process.versions.node.split('.')[0]}`,
     // Stack traces in the functions' logs point at the TypeScript lines, as the deployed
-    // functions' do (the runtime reads the map when it first formats a stack trace).
+    // functions' do (decoded once per process into the frame table every environment shares).
     sourcemap: 'linked',
     sourcesContent: false,
     outdir: DIR,

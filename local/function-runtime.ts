@@ -118,7 +118,9 @@ const mapStackTraces = (bundle, frames) => {
     const at = f.getFileName() === bundle ? find(f.getLineNumber() - 1, f.getColumnNumber() - 1) : -1;
     if (at < 0) return String(f);
     const row = at * ${FRAME_FIELDS};
-    const where = path.resolve(dir, frames.sources[rows[row + 2]]) + ':' + (rows[row + 3] + 1) + ':' + (rows[row + 4] + 1);
+    const source = frames.sources[rows[row + 2]];
+    if (typeof source !== 'string') return String(f);
+    const where = path.resolve(dir, source) + ':' + (rows[row + 3] + 1) + ':' + (rows[row + 4] + 1);
     const name = f.getFunctionName();
     const type = f.getTypeName();
     const method = f.getMethodName();
@@ -129,7 +131,12 @@ const mapStackTraces = (bundle, frames) => {
   Error.prepareStackTrace = (err, frames) => {
     let head;
     try { head = String(err); } catch { head = 'Error'; }
-    return head + frames.map((f) => '\\n    at ' + frame(f)).join('');
+    // A frame the table cannot map (a source index out of range, a map that does not fit the
+    // bundle) stays as V8 wrote it: a stack trace must never throw.
+    const safe = (f) => {
+      try { return frame(f); } catch { return String(f); }
+    };
+    return head + frames.map((f) => '\\n    at ' + safe(f)).join('');
   };
 };
 const load = (msg) => {
