@@ -65,6 +65,8 @@ export interface LocalRunResult {
   dynamodbRequests: Record<string, number>;
   /** With `preload`: each queue's consumption rate. */
   consumption?: Record<QueueKind, QueueConsumption>;
+  /** Per queue, the message ids whose delete the emulator's surviving-copy fault lost. */
+  lostDeletes: Record<QueueKind, readonly string[]>;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -184,6 +186,10 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       load,
       dynamodbRequests: cloud.dynamodbRequests(),
       ...(consumption ? { consumption } : {}),
+      lostDeletes: {
+        fifo: [...cloud.sqs.lostDeletes(cloud.config.queues.fifo.name)],
+        standard: [...cloud.sqs.lostDeletes(cloud.config.queues.standard.name)],
+      },
     };
     await options.beforeStop?.(result);
     return result;

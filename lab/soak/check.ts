@@ -1,7 +1,7 @@
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
-import type { EffectRecord } from '../../shared/src/ledger';
+import type { DeliveryRecord, EffectRecord } from '../../shared/src/ledger';
 
 /**
  * The exactly-once check the soak and every fault scenario end with. It trusts the client, not
@@ -21,6 +21,12 @@ export interface RunEvidence {
    * depth as SQS reports it must equal that count.
    */
   expectedInDlq?: Partial<Record<QueueKind, readonly string[]>>;
+  /**
+   * Per queue, the message ids whose delete the emulator's surviving-copy fault lost (lab/
+   * local-run.ts reads them from the emulator); absent: none known, so no copy is explained by
+   * a lost delete.
+   */
+  lostDeletes?: Partial<Record<QueueKind, readonly string[]>>;
 }
 
 /** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
@@ -72,10 +78,11 @@ export interface RunFindings {
   violations: string[];
   /**
    * Applied orders of which a copy is in the DLQ where SQS's redrive rule puts it: the ledger
-   * holds a receive of that very message at the last receive the queue allows, so SQS moves the
-   * copy on its next receive (a delete lost after that receive, as AWS warns a delete can be, or
-   * a copy that kept failing). The effect happened once; an operator's redrive would be answered
-   * by the idempotency record or refused by the effect guard. One line per copy.
+   * holds a receive of that very message at the last receive the queue allows, and that receive
+   * ended without a delete (it failed, its invocation never ended, or the emulator lost its
+   * delete, as AWS warns a delete can be), so SQS moved the copy on its next receive. The effect
+   * happened once; an operator's redrive would be answered by the idempotency record or refused
+   * by the effect guard. One line per copy.
    */
   explainedDlqCopies: string[];
 }
@@ -107,15 +114,39 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     const unknown: string[] = [];
     const deadLines: string[] = [];
     const lastReceive = report.config.queues[queue].maxReceiveCount;
-    // Per message id, the highest receive count the ledger saw of it on this queue.
-    const highestReceive = new Map<string, number>();
+    const lostDeletes = new Set(evidence.lostDeletes?.[queue] ?? []);
+    // Per message id, its receives with the highest count the ledger saw on this queue.
+    const lastReceives = new Map<string, DeliveryRecord[]>();
     for (const d of ledger.deliveries) {
       if (d.queue !== queue) continue;
-      highestReceive.set(
-        d.messageId,
-        Math.max(highestReceive.get(d.messageId) ?? 0, d.receiveCount),
-      );
+      const top = lastReceives.get(d.messageId);
+      if (!top || d.receiveCount > top[0]!.receiveCount) lastReceives.set(d.messageId, [d]);
+      else if (d.receiveCount === top[0]!.receiveCount) top.push(d);
     }
+    /**
+     * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
+     * it. SQS moves a message on the receive after its last allowed one, so that receive must be
+     * in the ledger, and it must have ended without a delete: it failed or its invocation never
+     * ended, or it succeeded and the emulator lost its delete (the surviving-copy fault). A
+     * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
+     */
+    const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
+      const top = lastReceives.get(messageId);
+      if (!top) return { problem: `${messageId} (never received)` };
+      const count = top[0]!.receiveCount;
+      if (count < lastReceive) return { problem: `${messageId} (highest receive #${count})` };
+      const unfinished = top.find((d) => d.outcome === 'failed' || d.outcome === 'pending');
+      if (unfinished) {
+        const how = unfinished.outcome === 'failed' ? 'failed' : 'never ended';
+        return { cause: `after its receive #${count} ${how}` };
+      }
+      if (lostDeletes.has(messageId)) {
+        return { cause: `after its receive #${count} succeeded and SQS lost its delete` };
+      }
+      return {
+        problem: `${messageId} (receive #${count} ended ${top[0]!.outcome} and nothing lost its delete)`,
+      };
+    };
     let explainedHere = 0;
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
@@ -123,28 +154,28 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       if (n === 0 && dead.has(id) && !expectedDead.has(id)) {
         deadLines.push(`${queue}: order ${id} is in the DLQ`);
       }
-      if (n > 0 && dead.has(id)) {
+      if (n > 0 && expectedDead.has(id)) {
+        deadLines.push(
+          `${queue}: order ${id} was applied, yet the run expected it only in the DLQ`,
+        );
+      }
+      if (n > 0 && dead.has(id) && !expectedDead.has(id)) {
         const copies = (dlq.messages ?? []).filter((m) => m.orderId === id);
         const unexplained = copies.length === 0 ? ['(message id not read)'] : [];
         for (const { messageId } of copies) {
-          const highest = highestReceive.get(messageId) ?? 0;
-          if (highest >= lastReceive) {
-            // A run that expects the order there counted it already.
-            if (!expectedDead.has(id)) explainedHere++;
+          const { cause, problem } = dlqCause(messageId);
+          if (cause) {
+            explainedHere++;
             explained.push(
-              `${queue}: order ${id} was applied; its message ${messageId} is in the DLQ after its receive #${highest} (maxReceiveCount ${lastReceive})`,
+              `${queue}: order ${id} was applied; its message ${messageId} is in the DLQ ${cause} (maxReceiveCount ${lastReceive})`,
             );
-          } else {
-            unexplained.push(
-              highest > 0
-                ? `${messageId} (highest receive #${highest})`
-                : `${messageId} (never received)`,
-            );
+          } else if (problem) {
+            unexplained.push(problem);
           }
         }
         if (unexplained.length > 0) {
           deadLines.push(
-            `${queue}: order ${id} was applied, yet a copy of it is in the DLQ before its last allowed receive (${lastReceive}): ${unexplained.join(', ')}`,
+            `${queue}: order ${id} was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${lastReceive}): ${unexplained.join(', ')}`,
           );
         }
       }

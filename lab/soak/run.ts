@@ -94,7 +94,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   };
   let nextTenth = 1;
   let nextDrainLine = 0;
-  const { data, load } = await runOnLocalCloud({
+  const { data, load, lostDeletes } = await runOnLocalCloud({
     runId,
     seed,
     orders,
@@ -132,6 +132,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     acceptedIds: load.orderIds,
     report: data.report,
     ledger: data.ledger,
+    lostDeletes,
   });
   const failed = findings.violations;
   if (load.errors > 0) failed.push(`${load.errors} orders were never accepted by the API`);

@@ -40,6 +40,8 @@ export interface SqsEmulator {
   setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
   /** Receipt handles held right now (in flight, not deleted) on the named queues. */
   heldReceipts(queueNames: readonly string[]): string[];
+  /** Message ids whose delete the surviving-copy fault lost on the named queue (none if unknown). */
+  lostDeletes(queueName: string): readonly string[];
 }
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
@@ -276,6 +278,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     heldReceipts(queueNames) {
       return queueNames.flatMap((name) => queues.get(name)?.heldReceipts() ?? []);
+    },
+    lostDeletes(queueName) {
+      return queues.get(queueName)?.lostDeletes() ?? [];
     },
     async listen(port = 0, host = '127.0.0.1') {
       server = createLimitedServer(handle);

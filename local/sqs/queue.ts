@@ -61,6 +61,9 @@ export interface ReceivedCopy {
 
 let nextKey = 1;
 
+/** A bound on the lost deletes a queue remembers: the fault's record must not grow without end. */
+const MAX_LOST_DELETES_KEPT = 100_000;
+
 /** One queue: messages in send order, receipts, FIFO dedup and receive-attempt windows. */
 export class Queue {
   readonly fifo: boolean;
@@ -76,6 +79,12 @@ export class Queue {
   /** Index of the first message that may not be deleted: drains delete from the front. */
   private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
+  /**
+   * Message ids whose delete the surviving-copy fault lost (a test's evidence that a copy came
+   * back by the fault, not by a consumer that never deleted), oldest first, at most
+   * MAX_LOST_DELETES_KEPT.
+   */
+  private readonly lostDeleteIds: string[] = [];
   private readonly dedup = new Map<
     string,
     { messageId: string; sequenceNumber?: string; expiresAt: number }
@@ -510,9 +519,15 @@ export class Queue {
       // in the DLQ (as a lost delete does on AWS); the report reads the DLQ and shows it.
       this.byReceipt.delete(handle);
       delete m.receipt;
+      if (this.lostDeleteIds.length < MAX_LOST_DELETES_KEPT) this.lostDeleteIds.push(m.messageId);
       return;
     }
     this.markDeleted(m);
+  }
+
+  /** Message ids whose delete the surviving-copy fault lost so far. */
+  lostDeletes(): readonly string[] {
+    return this.lostDeleteIds;
   }
 
   changeVisibility(handle: string, timeoutSeconds: number): void {

@@ -178,6 +178,9 @@ describe('standard-queue fault model', () => {
       expect(fourth).toBeUndefined();
       expect(dead?.MessageId).toBe(id);
       expect(dead?.Body).toBe('done');
+      // The emulator keeps each lost delete's message id: the soak's evidence of the fault.
+      expect(h.emulator.lostDeletes('lost-delete')).toEqual([id, id, id]);
+      expect(h.emulator.lostDeletes('lost-delete-dlq')).toEqual([]);
     } finally {
       await h.stop();
     }

@@ -134,7 +134,8 @@ export async function runCheck(
 
 /**
  * Each order the client got a 202 for applied exactly once on each queue, nothing else applied,
- * FIFO in every customer's sequence, both DLQs empty (as SQS reports their depth), and the
+ * FIFO in every customer's sequence, no order left in a DLQ and no applied order's copy there
+ * that SQS's redrive rule does not explain (the DLQ depths as SQS reports them), and the
  * report's numbers agreeing.
  */
 export async function expectExactlyOnce(

@@ -82,6 +82,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
           orderIds: ORDER_IDS,
         } as never,
         dynamodbRequests: {},
+        lostDeletes: { fifo: [], standard: [] },
         ...(consumption ? { consumption } : {}),
       };
     };
