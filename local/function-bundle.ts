@@ -26,8 +26,11 @@ export interface FunctionBundle {
  * trace on: a producer environment went from about 10 to 30 MB (docs/benchmarks.md).
  */
 export interface FrameTable {
-  /** The map's `sources`, as written (relative to the bundle's directory). */
-  sources: string[];
+  /**
+   * The map's `sources` (relative to the bundle's directory); an entry that is not a string is
+   * null, and no row points at it.
+   */
+  sources: Array<string | null>;
   /**
    * One row of FRAME_FIELDS Int32 values per mapped position, sorted by generated position:
    * generated line, generated column, source index, original line, original column (0-based).
@@ -38,24 +41,35 @@ export interface FrameTable {
 
 export const FRAME_FIELDS = 5;
 
-/** Decodes a source map's mappings into a FrameTable; positions without a source are left out. */
-export function frameTable(map: { sources: string[]; mappings: string }): FrameTable {
-  const lines = decode(map.mappings);
+/**
+ * Decodes a source map's mappings into a FrameTable; positions without a source are left out.
+ * The map is input, not trusted: decode() accepts any string and yields negative numbers for
+ * garbage, so a segment with a negative field or a source that is not a string is left out
+ * too (that position stays as V8 wrote it), and a map without a `sources` array has none.
+ */
+export function frameTable(map: { sources?: unknown; mappings?: unknown }): FrameTable {
+  const sources = Array.isArray(map.sources)
+    ? map.sources.map((s: unknown) => (typeof s === 'string' ? s : null))
+    : [];
+  const valid = (seg: number[]): boolean =>
+    seg.length >= 4 && seg.every((n) => n >= 0) && typeof sources[seg[1]!] === 'string';
+  // The mappings of a line are in column order; sorting keeps the binary search right for a
+  // map that is not.
+  const lines = decode(typeof map.mappings === 'string' ? map.mappings : '').map((line) =>
+    line.filter(valid).sort((a, b) => a[0] - b[0]),
+  );
   let count = 0;
-  for (const line of lines) for (const seg of line) if (seg.length >= 4) count++;
+  for (const line of lines) count += line.length;
   const rows = new SharedArrayBuffer(count * FRAME_FIELDS * Int32Array.BYTES_PER_ELEMENT);
   const view = new Int32Array(rows);
   let i = 0;
   lines.forEach((line, generatedLine) => {
-    // The mappings of a line are in column order; sorting keeps the binary search right for a
-    // map that is not.
-    const segments = line.filter((seg) => seg.length >= 4).sort((a, b) => a[0] - b[0]);
-    for (const seg of segments) {
+    for (const seg of line) {
       view.set([generatedLine, seg[0], seg[1]!, seg[2]!, seg[3]!], i);
       i += FRAME_FIELDS;
     }
   });
-  return { sources: map.sources, rows };
+  return { sources, rows };
 }
 
 const DIR = join(tmpdir(), 'local-cloud-functions');
