@@ -19,8 +19,27 @@ export interface ThreadStats {
   spacesMb?: Record<'new' | 'old' | 'code' | 'large' | 'other' | 'malloced', number>;
 }
 
+type SpaceGroup = Exclude<keyof NonNullable<ThreadStats['spacesMb']>, 'malloced'>;
+
+/**
+ * Which of ThreadStats' groups a V8 heap space belongs to, written once as plain JavaScript:
+ * worker threads run it inside THREAD_STATS_SOURCE and the main thread evaluates the same text,
+ * so the two cannot group a space differently. (A compiled function's own text is no source
+ * for a worker: a transform or coverage instrumentation rewrites it.)
+ */
+const SPACE_GROUP_SOURCE = `function spaceGroup(name) {
+    if (name === 'new_space') return 'new';
+    if (name === 'old_space') return 'old';
+    if (name === 'code_space' || name === 'code_large_object_space') return 'code';
+    if (name.endsWith('large_object_space')) return 'large';
+    return 'other';
+  }`;
+
+const spaceGroup = new Function(`return ${SPACE_GROUP_SOURCE}`)() as (name: string) => SpaceGroup;
+
 /** The same function as source, for worker threads that run plain JavaScript. */
 export const THREAD_STATS_SOURCE = `function threadStats() {
+  ${SPACE_GROUP_SOURCE}
   let cpuMs;
   try {
     const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'latin1');
@@ -28,22 +47,11 @@ export const THREAD_STATS_SOURCE = `function threadStats() {
     cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {}
   const v8 = require('node:v8');
-  const spacesMb = { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: v8.getHeapStatistics().malloced_memory / 1048576 };
-  for (const s of v8.getHeapSpaceStatistics()) {
-    const key = s.space_name === 'new_space' ? 'new' : s.space_name === 'old_space' ? 'old' : s.space_name === 'code_space' || s.space_name === 'code_large_object_space' ? 'code' : s.space_name.endsWith('large_object_space') ? 'large' : 'other';
-    spacesMb[key] += s.space_size / 1048576;
-  }
-  return { cpuMs, heapMb: v8.getHeapStatistics().total_heap_size / 1048576, spacesMb };
+  const heap = v8.getHeapStatistics();
+  const spacesMb = { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: heap.malloced_memory / 1048576 };
+  for (const s of v8.getHeapSpaceStatistics()) spacesMb[spaceGroup(s.space_name)] += s.space_size / 1048576;
+  return { cpuMs, heapMb: heap.total_heap_size / 1048576, spacesMb };
 }`;
-
-/** Which of ThreadStats' groups a V8 heap space belongs to. */
-function spaceGroup(name: string): 'new' | 'old' | 'code' | 'large' | 'other' {
-  if (name === 'new_space') return 'new';
-  if (name === 'old_space') return 'old';
-  if (name === 'code_space' || name === 'code_large_object_space') return 'code';
-  if (name.endsWith('large_object_space')) return 'large';
-  return 'other';
-}
 
 export function threadStats(): ThreadStats {
   let cpuMs: number | undefined;
