@@ -10,7 +10,8 @@ import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
 /**
  * How fast one queue's consumers worked through a preloaded queue. Every time here is on the
  * cloud's clock, the one the functions stamp the ledger with: a local run skips visibility
- * timeouts on it (skipVisibilityWaits), so it runs ahead of the process's own `Date.now()`.
+ * timeouts on it (skipVisibilityWaits), so it runs ahead of the process's own `Date.now()`, and
+ * the rate leaves out the skipped time inside its window.
  */
 export interface QueueConsumption {
   /** Epoch ms: the consumers were enabled. */
@@ -21,8 +22,20 @@ export interface QueueConsumption {
   lastEffectAt: number;
   /** Distinct orders applied on this queue. */
   processed: number;
-  /** processed / (lastEffectAt - firstReceivedAt). */
+  /** processed / (lastEffectAt - firstReceivedAt - skippedMs). */
   ordersPerSec: number;
+  /**
+   * Clock time the run skipped (visibility waits, while nothing was in flight) inside
+   * [firstReceivedAt, lastEffectAt]: left out of the rate's span, since no consumer worked in it.
+   * Not 0 usually means a batch timed out (see `unendedInvocations`) and its group waited out
+   * its visibility timeout.
+   */
+  skippedMs: number;
+  /**
+   * The queue's invocations that did not end (no record carries the end mark, or one is still
+   * pending): timed out or died, so their batch came back after its visibility timeout.
+   */
+  unendedInvocations: number;
   /**
    * The queue's invocations (batches) that ended, each from its receive to its last outcome, as
    * the ledger has them: `mean` is how many were at work at once on average over the rate's
@@ -32,6 +45,38 @@ export interface QueueConsumption {
    * for, set the pace shows in `batchMs`.
    */
   batches: { count: number; mean: number; max: number; batchMs: number };
+}
+
+/**
+ * One advance of the cloud's clock the run made: at `at` (the cloud's clock just before it),
+ * the clock jumped `ms` ahead, so the cloud's times [at, at + ms) never passed for anyone.
+ */
+export interface ClockSkip {
+  at: number;
+  ms: number;
+}
+
+/** How much of the clock's skipped time falls inside [from, to]. */
+export function skippedWithin(skips: readonly ClockSkip[], from: number, to: number): number {
+  let sum = 0;
+  for (const s of skips) sum += Math.max(0, Math.min(s.at + s.ms, to) - Math.max(s.at, from));
+  return sum;
+}
+
+/** Invocations of one queue that did not end: no end mark on any record, or one still pending. */
+function unendedInvocations(deliveries: RunLedger['deliveries'], kind: QueueKind): number {
+  const started = new Set<string>();
+  const ended = new Set<string>();
+  const pending = new Set<string>();
+  for (const d of deliveries) {
+    if (d.queue !== kind || d.invocationId === undefined) continue;
+    started.add(d.invocationId);
+    if (d.invocationEnd) ended.add(d.invocationId);
+    if (d.outcome === 'pending') pending.add(d.invocationId);
+  }
+  let n = 0;
+  for (const id of started) if (!ended.has(id) || pending.has(id)) n++;
+  return n;
 }
 
 /** Invocation intervals ([receive, last outcome]) of one queue's ended invocations. */
@@ -58,7 +103,7 @@ function invocationSpans(deliveries: RunLedger['deliveries'], kind: QueueKind) {
  */
 export function batchesInFlight(
   spans: { start: number; end: number }[],
-  window: { from: number; to: number },
+  window: { from: number; to: number; skippedMs?: number },
 ): QueueConsumption['batches'] {
   const counted = spans.filter((s) => s.start < window.to || s.start === window.from);
   if (counted.length === 0) return { count: 0, mean: 0, max: 0, batchMs: 0 };
@@ -80,7 +125,9 @@ export function batchesInFlight(
     0,
   );
   const busy = counted.reduce((sum, s) => sum + (s.end - s.start), 0);
-  const windowMs = window.to - window.from;
+  // Skipped clock time has nothing in flight (the run skips only when idle), so it is not part
+  // of the time the mean averages over.
+  const windowMs = window.to - window.from - (window.skippedMs ?? 0);
   return {
     count: counted.length,
     mean: windowMs > 0 ? Math.round((within / windowMs) * 100) / 100 : max,
@@ -90,15 +137,18 @@ export function batchesInFlight(
 }
 
 /**
- * Consumption per queue, from the ledger alone: first receive to last effect, both stamped by
- * the functions, so the span is on one clock and holds only the consumers' work. A visibility
- * skip between enabling the consumers and their first receive (or after the previous queue
- * drained) moves that clock and cannot enter it. `startedAt` (when the consumers were enabled,
- * on the cloud's clock) is kept as the run's record.
+ * Consumption per queue, from the ledger: first receive to last effect, both stamped by the
+ * functions on the cloud's clock, less the clock skips (`skips`, every advance the run made)
+ * inside that window. A skip before the first receive (or after the previous queue drained)
+ * cannot enter the window; one inside it (a batch timed out, the run went idle and skipped its
+ * visibility timeout) would count time no consumer worked in, so it is taken out and reported as
+ * `skippedMs`. `startedAt` (when the consumers were enabled, on the cloud's clock) is kept as
+ * the run's record.
  */
 export function consumptionFromLedger(
   ledger: RunLedger,
   startedAt: Record<QueueKind, number>,
+  skips: readonly ClockSkip[] = [],
 ): Record<QueueKind, QueueConsumption> {
   return Object.fromEntries(
     QUEUE_KINDS.map((kind) => {
@@ -114,7 +164,8 @@ export function consumptionFromLedger(
         orders.add(e.orderId);
         last = Math.max(last, e.committedAt);
       }
-      const spanMs = last - first;
+      const skippedMs = skippedWithin(skips, first, last);
+      const spanMs = last - first - skippedMs;
       return [
         kind,
         {
@@ -123,9 +174,12 @@ export function consumptionFromLedger(
           lastEffectAt: last,
           processed: orders.size,
           ordersPerSec: spanMs > 0 ? Math.round((orders.size / (spanMs / 1000)) * 100) / 100 : 0,
+          skippedMs,
+          unendedInvocations: unendedInvocations(ledger.deliveries, kind),
           batches: batchesInFlight(invocationSpans(ledger.deliveries, kind), {
             from: first,
             to: last,
+            skippedMs,
           }),
         },
       ];

@@ -15,7 +15,7 @@ import {
   LOCAL_CREDENTIALS,
 } from '../shared/src/aws-clients';
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
-import { consumptionFromLedger, type QueueConsumption } from './consumption';
+import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
 
 /**
@@ -101,9 +101,15 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     const visibilityMs =
       Math.max(...QUEUE_KINDS.map((q) => cloud.config.queues[q].visibilityTimeoutSeconds)) * 1000 +
       1000;
+    // Every advance, on the cloud's clock: consumption leaves the ones inside a queue's window
+    // out of its rate (time no consumer worked in).
+    const skips: ClockSkip[] = [];
     const skipWhenIdle = skipVisibilityWhenIdle(
       () => cloud.invocationsInFlight(),
-      () => cloud.clock.advance(visibilityMs),
+      () => {
+        skips.push({ at: cloud.clock.now(), ms: visibilityMs });
+        cloud.clock.advance(visibilityMs);
+      },
       3,
     );
     const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
@@ -177,7 +183,11 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       },
       onLedger: (ledger) => {
         if (options.preload) {
-          consumption = consumptionFromLedger(ledger, startedAt as Record<QueueKind, number>);
+          consumption = consumptionFromLedger(
+            ledger,
+            startedAt as Record<QueueKind, number>,
+            skips,
+          );
         }
       },
     });

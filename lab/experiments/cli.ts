@@ -11,7 +11,7 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
-import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
 import {
   DEFAULT_SERVICE_MS,
@@ -26,6 +26,7 @@ import {
   renderKeyTable,
   renderSweepHtml,
   renderSweepTable,
+  skipNote,
   sweepExplanation,
 } from './render';
 
@@ -204,7 +205,12 @@ export async function main(
         ...runner,
         onPoint: (r, i) =>
           say(
-            `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.fifo)} batches in flight, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.standard)} batches in flight, ${r.queues.standard.outOfOrder} out of order`,
+            `[${i + 1}/${points.length}] ${pointLabel(r)}: fifo ${r.queues.fifo.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.fifo)} batches in flight, ${r.queues.fifo.outOfOrder} out of order; standard ${r.queues.standard.consumptionPerSec} orders/s, ${inFlightLabel(r.queues.standard)} batches in flight, ${r.queues.standard.outOfOrder} out of order${QUEUE_KINDS.map(
+              (q) => {
+                const note = skipNote(r.queues[q]);
+                return note ? `; ${q} ${note}` : '';
+              },
+            ).join('')}`,
           ),
       },
     );

@@ -80,7 +80,7 @@ export type PointMetrics = Pick<
   latencyP95Ms: number | null;
   /**
    * Orders/s the queue's consumers applied from a full queue: distinct orders applied / (last
-   * effect - first receive), on the functions' clock. What the sweep compares. (`throughputPerSec` is the report's
+   * effect - first receive - skippedMs), on the functions' clock. What the sweep compares. (`throughputPerSec` is the report's
    * end-to-end figure: first acceptance to last effect, so here it also holds the preload.)
    */
   consumptionPerSec: number;
@@ -91,6 +91,10 @@ export type PointMetrics = Pick<
    * the work per batch (`batchMs`, which a CPU-starved machine stretches), not by the queue.
    */
   batches: QueueConsumption['batches'];
+  /** Clock time skipped inside the rate's window, left out of it (QueueConsumption.skippedMs). */
+  skippedMs: number;
+  /** Invocations that timed out or died (QueueConsumption.unendedInvocations). */
+  unendedInvocations: number;
 };
 
 export interface SweepResult {
@@ -124,6 +128,8 @@ function pick(m: QueueMetrics, consumption: QueueConsumption | undefined): Point
   return {
     consumptionPerSec: consumption?.ordersPerSec ?? 0,
     batches: consumption?.batches ?? NO_BATCHES,
+    skippedMs: consumption?.skippedMs ?? 0,
+    unendedInvocations: consumption?.unendedInvocations ?? 0,
     throughputPerSec: m.throughputPerSec,
     outOfOrder: m.outOfOrder,
     inversions: m.inversions,

@@ -18,6 +18,26 @@ export const pointLabel = (r: SweepResult): string =>
 export const inFlightLabel = (m: PointMetrics): string =>
   `${m.batches.mean.toFixed(1)} (${m.batches.max})`;
 
+/**
+ * What a reader must know of a queue whose rate window had clock time skipped in it or
+ * invocations that did not end: the rate leaves the skipped time out, and the point had a
+ * timed-out batch. Undefined when neither happened.
+ */
+export function skipNote(m: PointMetrics): string | undefined {
+  if (m.skippedMs === 0 && m.unendedInvocations === 0) return undefined;
+  return `${(m.skippedMs / 1000).toFixed(1)} s of skipped clock inside its window, left out of orders/s; ${m.unendedInvocations} invocation(s) did not end (timed out or died)`;
+}
+
+/** One line per queue of a point that has a skipNote, e.g. for under the table. */
+export function sweepSkipNotes(results: SweepResult[]): string[] {
+  return results.flatMap((r) =>
+    QUEUE_KINDS.flatMap((q) => {
+      const note = skipNote(r.queues[q]);
+      return note ? [`${pointLabel(r)} ${q}: ${note}`] : [];
+    }),
+  );
+}
+
 export function renderSweepTable(results: SweepResult[]): string {
   const head = ['groups', 'max conc', 'batch'];
   for (const q of QUEUE_KINDS) {
@@ -34,7 +54,8 @@ export function renderSweepTable(results: SweepResult[]): string {
       String(r.queues[q].outOfOrder),
     ]),
   ]);
-  return `${textTable(head, rows)}\n`;
+  const notes = sweepSkipNotes(results);
+  return `${textTable(head, rows)}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 
 /** What the sweep's numbers measure, and under which settings (said with every table and page). */
@@ -48,7 +69,8 @@ export interface SweepSettings {
 export function sweepExplanation(s: SweepSettings): string {
   return [
     `orders/s: each queue was filled with the same ${s.orders} orders before any consumer ran, then its consumers drained it alone;`,
-    "orders/s = distinct orders applied / (last effect - first receive), both on the functions' clock, so it measures the consumers on a full queue,",
+    "orders/s = distinct orders applied / (last effect - first receive), both on the functions' clock, less any clock time the run skipped in between",
+    '(a visibility timeout waited out while nothing was in flight, listed under the table with the invocations that did not end), so it measures the consumers on a full queue,',
     `not the load generator or the producer. Every effect does ${s.serviceMs} ms of simulated work (service time).`,
     'in flight: batches at work at once while the queue drained, mean (max), from the ledger; ms/batch: how long one took.',
     'orders/s is about in flight x orders per batch / ms/batch, so the two say which bound a rate measures:',

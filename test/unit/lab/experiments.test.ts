@@ -1,4 +1,4 @@
-import { batchesInFlight, consumptionFromLedger } from '../../../lab/consumption';
+import { batchesInFlight, consumptionFromLedger, skippedWithin } from '../../../lab/consumption';
 import { main as experimentMain, intList } from '../../../lab/experiments/cli';
 import {
   DEFAULT_SERVICE_MS,
@@ -47,6 +47,8 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     lastEffectAt: 1,
     processed: 1,
     ordersPerSec,
+    skippedMs: 0,
+    unendedInvocations: 0,
     batches: { count: 4, mean: inFlight - 0.25, max: inFlight, batchMs: 700 },
   });
   function fakeRun(calls: LocalRunOptions[]): RunOnCloud {
@@ -124,6 +126,20 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     expect(table.split('\n')[2]).toMatch(
       /^1\s+2\s+10\s+5\.0\s+0\.8 \(1\)\s+700\s+0\s+12\.0\s+1\.8 \(2\)\s+700\s+0$/,
     );
+    // No clock skipped in any window: no notes under the table.
+    expect(table.trimEnd().split('\n')).toHaveLength(2 + results.length);
+    // A point whose FIFO window had a skip says so under the table, with its timed-out batches.
+    const skipped = structuredClone(results);
+    skipped[0]!.queues.fifo.skippedMs = 61_000;
+    skipped[0]!.queues.fifo.unendedInvocations = 1;
+    expect(
+      renderSweepTable(skipped)
+        .trimEnd()
+        .split('\n')
+        .slice(2 + results.length),
+    ).toEqual([
+      'g1 c2 b10 fifo: 61.0 s of skipped clock inside its window, left out of orders/s; 1 invocation(s) did not end (timed out or died)',
+    ]);
   });
 
   it('gives no service time when asked for 0 ms', () => {
@@ -238,6 +254,8 @@ describe('consumptionFromLedger', () => {
       lastEffectAt: 3_000,
       processed: 2,
       ordersPerSec: 1,
+      skippedMs: 0,
+      unendedInvocations: 0,
       // These receipts carry no invocation: no batch to time.
       batches: { count: 0, mean: 0, max: 0, batchMs: 0 },
     });
@@ -255,6 +273,71 @@ describe('consumptionFromLedger', () => {
     };
     const c = consumptionFromLedger(ledger, { fifo: 0, standard: 10_000 });
     expect(c.standard).toMatchObject({ firstReceivedAt: 71_000, ordersPerSec: 1 });
+  });
+
+  it('leaves out clock time the run skipped inside the window (a timed-out FIFO batch), and only that', () => {
+    // One FIFO group. Batch i1 applied a and b; batch i2 timed out (its records stay pending, no
+    // end mark); nothing else was in flight, so the run skipped the clock 61 s at 3_000; the
+    // group's messages came back and batch i3 applied c and d. The consumers worked 5 s, not 66 s.
+    const delivery = (
+      invocationId: string,
+      receivedAt: number,
+      end?: { outcomeAt: number; invocationEnd: true },
+    ) =>
+      ({
+        queue: 'fifo',
+        invocationId,
+        receivedAt,
+        outcome: end ? 'applied' : 'pending',
+        ...end,
+      }) as RunLedger['deliveries'][number];
+    const ledger: RunLedger = {
+      accepted: [],
+      failures: [],
+      deliveries: [
+        delivery('i1', 0, { outcomeAt: 2_000, invocationEnd: true }),
+        delivery('i2', 2_000),
+        delivery('i3', 64_000, { outcomeAt: 66_000, invocationEnd: true }),
+      ],
+      effects: [
+        effect('fifo', 'a', 1_000),
+        effect('fifo', 'b', 2_000),
+        effect('fifo', 'c', 65_000),
+        effect('fifo', 'd', 66_000),
+      ],
+    };
+    const inside = { at: 3_000, ms: 61_000 };
+    // Before the first receive (between enabling the consumers and it), and after the last effect.
+    const outside = [
+      { at: -70_000, ms: 61_000 },
+      { at: 67_000, ms: 61_000 },
+    ];
+    const c = consumptionFromLedger(ledger, { fifo: -80_000, standard: 0 }, [inside, ...outside]);
+    expect(c.fifo).toMatchObject({
+      firstReceivedAt: 0,
+      lastEffectAt: 66_000,
+      processed: 4,
+      ordersPerSec: 0.8,
+      skippedMs: 61_000,
+      unendedInvocations: 1,
+    });
+    // The mean in flight averages over the 5 s worked: i1 and i3 each ran 2 s of them.
+    expect(c.fifo.batches).toEqual({ count: 2, mean: 0.8, max: 1, batchMs: 2_000 });
+    // The skips outside the window change nothing: the same as no skips at all there.
+    expect(
+      consumptionFromLedger(ledger, { fifo: -80_000, standard: 0 }, outside).fifo,
+    ).toMatchObject({ ordersPerSec: Math.round((4 / 66) * 100) / 100, skippedMs: 0 });
+  });
+
+  it('counts only the part of a skip that overlaps the window', () => {
+    const skips = [
+      { at: 500, ms: 1_000 },
+      { at: 1_800, ms: 1_000 },
+      { at: 5_000, ms: 1_000 },
+    ];
+    expect(skippedWithin(skips, 1_000, 2_000)).toBe(700);
+    expect(skippedWithin(skips, 0, 10_000)).toBe(3_000);
+    expect(skippedWithin(skips, 2_800, 5_000)).toBe(0);
   });
 
   it('gives 0 orders/s for a queue that applied nothing', () => {
