@@ -19,6 +19,10 @@ function cleanRun(): LedgerBuilder {
   return b;
 }
 
+/** The report the pipeline would build from the fixture's ledger. */
+const reportOf = (b: LedgerBuilder) =>
+  buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger }).report;
+
 const check = (
   b: LedgerBuilder,
   acceptedIds: string[],
@@ -27,8 +31,7 @@ const check = (
   runViolations({
     acceptedIds,
     ledger: b.ledger,
-    report: buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger })
-      .report,
+    report: reportOf(b),
     ...(expectedInDlq ? { expectedInDlq } : {}),
   });
 
@@ -159,12 +162,7 @@ describe('the exactly-once check', () => {
   }
 
   const findings = (b: LedgerBuilder, lostDeletes?: string[]) => {
-    const report = buildReport({
-      runId: 'r',
-      target: 'local',
-      config: pipelineConfig,
-      ledger: b.ledger,
-    }).report;
+    const report = reportOf(b);
     return runFindings({
       acceptedIds: ['a1', 'a2', 'b1'],
       ledger: b.ledger,
@@ -221,12 +219,7 @@ describe('the exactly-once check', () => {
   it("names each of the report's numbers that disagrees with the ledger", () => {
     // Prepare: a ledger the check passes, and a report of it whose numbers were each got wrong.
     const b = deadAfter(LAST, 'failed');
-    const report = buildReport({
-      runId: 'r',
-      target: 'local',
-      config: pipelineConfig,
-      ledger: b.ledger,
-    }).report;
+    const report = reportOf(b);
     report.accepted = 4;
     report.queues.fifo.processed = 2;
     report.queues.fifo.duplicateEffects = 1;
