@@ -1,4 +1,4 @@
-import type { RunLedger } from '../services/report/src/domain/metrics';
+import { type RunLedger, unendedInvocations } from '../services/report/src/domain/metrics';
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
 
 /**
@@ -61,22 +61,6 @@ export function skippedWithin(skips: readonly ClockSkip[], from: number, to: num
   let sum = 0;
   for (const s of skips) sum += Math.max(0, Math.min(s.at + s.ms, to) - Math.max(s.at, from));
   return sum;
-}
-
-/** Invocations of one queue that did not end: no end mark on any record, or one still pending. */
-function unendedInvocations(deliveries: RunLedger['deliveries'], kind: QueueKind): number {
-  const started = new Set<string>();
-  const ended = new Set<string>();
-  const pending = new Set<string>();
-  for (const d of deliveries) {
-    if (d.queue !== kind || d.invocationId === undefined) continue;
-    started.add(d.invocationId);
-    if (d.invocationEnd) ended.add(d.invocationId);
-    if (d.outcome === 'pending') pending.add(d.invocationId);
-  }
-  let n = 0;
-  for (const id of started) if (!ended.has(id) || pending.has(id)) n++;
-  return n;
 }
 
 /** Invocation intervals ([receive, last outcome]) of one queue's ended invocations. */
@@ -175,7 +159,8 @@ export function consumptionFromLedger(
           processed: orders.size,
           ordersPerSec: spanMs > 0 ? Math.round((orders.size / (spanMs / 1000)) * 100) / 100 : 0,
           skippedMs,
-          unendedInvocations: unendedInvocations(ledger.deliveries, kind),
+          unendedInvocations: unendedInvocations(ledger.deliveries.filter((d) => d.queue === kind))
+            .size,
           batches: batchesInFlight(invocationSpans(ledger.deliveries, kind), {
             from: first,
             to: last,

@@ -189,13 +189,10 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
 
 /**
  * Invocations that never ended (none of their records carries the end mark, or one is still
- * pending), with the time by which they had run out their function timeout: their batch was not
- * deleted, so every message of it, also one whose record succeeded, comes back as a retry.
+ * pending), each with its first receive: they timed out or died, so SQS deleted nothing of
+ * their batch.
  */
-function deadInvocations(
-  deliveries: readonly DeliveryRecord[],
-  options: AnalyzeOptions,
-): Map<string, number> {
+export function unendedInvocations(deliveries: readonly DeliveryRecord[]): Map<string, number> {
   const started = new Map<string, number>();
   const ended = new Set<string>();
   const pending = new Set<string>();
@@ -207,9 +204,20 @@ function deadInvocations(
     if (d.outcome === 'pending') pending.add(d.invocationId);
   }
   const out = new Map<string, number>();
-  for (const [id, at] of started) {
-    if (!ended.has(id) || pending.has(id)) out.set(id, at + options.attemptTimeoutMs);
-  }
+  for (const [id, at] of started) if (!ended.has(id) || pending.has(id)) out.set(id, at);
+  return out;
+}
+
+/**
+ * Unended invocations with the time by which they had run out their function timeout: every
+ * message of their batch, also one whose record succeeded, comes back as a retry.
+ */
+function deadInvocations(
+  deliveries: readonly DeliveryRecord[],
+  options: AnalyzeOptions,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [id, at] of unendedInvocations(deliveries)) out.set(id, at + options.attemptTimeoutMs);
   return out;
 }
 
