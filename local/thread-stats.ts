@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import fs from 'node:fs';
+import v8 from 'node:v8';
 
 /**
  * What one thread of the local cloud has used: CPU time from Linux's /proc/thread-self/stat
@@ -19,29 +19,22 @@ export interface ThreadStats {
   spacesMb?: Record<'new' | 'old' | 'code' | 'large' | 'other' | 'malloced', number>;
 }
 
-type SpaceGroup = Exclude<keyof NonNullable<ThreadStats['spacesMb']>, 'malloced'>;
-
 /**
- * Which of ThreadStats' groups a V8 heap space belongs to, written once as plain JavaScript:
- * worker threads run it inside THREAD_STATS_SOURCE and the main thread evaluates the same text,
- * so the two cannot group a space differently. (A compiled function's own text is no source
- * for a worker: a transform or coverage instrumentation rewrites it.)
+ * What threadStats() does, as plain JavaScript: worker threads run this text, and the main
+ * thread evaluates the same text, so no thread measures differently. (A compiled function's own
+ * text is no source for a worker: a transform or coverage instrumentation rewrites it.)
  */
-const SPACE_GROUP_SOURCE = `function spaceGroup(name) {
+export const THREAD_STATS_SOURCE = `function threadStats() {
+  function spaceGroup(name) {
     if (name === 'new_space') return 'new';
     if (name === 'old_space') return 'old';
     if (name === 'code_space' || name === 'code_large_object_space') return 'code';
     if (name.endsWith('large_object_space')) return 'large';
     return 'other';
-  }`;
-
-const spaceGroup = new Function(`return ${SPACE_GROUP_SOURCE}`)() as (name: string) => SpaceGroup;
-
-/** The same function as source, for worker threads that run plain JavaScript. */
-export const THREAD_STATS_SOURCE = `function threadStats() {
-  ${SPACE_GROUP_SOURCE}
+  }
   let cpuMs;
   try {
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
     const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
@@ -53,24 +46,13 @@ export const THREAD_STATS_SOURCE = `function threadStats() {
   return { cpuMs, heapMb: heap.total_heap_size / 1048576, spacesMb };
 }`;
 
+/** THREAD_STATS_SOURCE evaluated here, with this module's fs and v8. */
+const evaluated = new Function('require', `${THREAD_STATS_SOURCE}\nreturn threadStats;`)(
+  (id: string) => (id === 'node:v8' ? v8 : id === 'node:fs' ? fs : undefined),
+) as () => ThreadStats;
+
 export function threadStats(): ThreadStats {
-  let cpuMs: number | undefined;
-  try {
-    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
-    // Fields after the command name (which may hold spaces) start at field 3 (state).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    cpuMs = undefined;
-  }
-  const heap = getHeapStatistics();
-  const spacesMb = { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: 0 };
-  spacesMb.malloced = heap.malloced_memory / 1048576;
-  for (const s of getHeapSpaceStatistics())
-    spacesMb[spaceGroup(s.space_name)] += s.space_size / 1048576;
-  return {
-    ...(cpuMs === undefined ? {} : { cpuMs }),
-    heapMb: heap.total_heap_size / 1048576,
-    spacesMb,
-  };
+  const stats = evaluated();
+  if (stats.cpuMs === undefined) delete stats.cpuMs;
+  return stats;
 }
