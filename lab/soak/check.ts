@@ -281,3 +281,23 @@ export function orderHistory(ledger: RunLedger, queue: QueueKind, orderId: strin
   }
   return rows.sort((a, b) => a.at - b.at).map((r) => r.line);
 }
+
+/**
+ * The first `max` distinct orders the check's lines name (each line starts with its queue and
+ * names one order, as runFindings writes them), for printing their histories.
+ */
+export function ordersNamed(
+  lines: readonly string[],
+  max: number,
+): Array<{ queue: QueueKind; orderId: string }> {
+  const named = new Map<string, { queue: QueueKind; orderId: string }>();
+  for (const line of lines) {
+    const m = /^(fifo|standard): (?:customer \S+ applied sequence \S+ \()?order (\S+?)\)?[ ;]/.exec(
+      line,
+    );
+    if (!m || named.size >= max) continue;
+    const queue = m[1] as QueueKind;
+    named.set(`${queue} ${m[2]}`, { queue, orderId: m[2]! });
+  }
+  return [...named.values()];
+}

@@ -11,10 +11,9 @@ import {
   runMain,
 } from '../../shared/src/cli/args';
 import { ENV } from '../../shared/src/config/function-env';
-import type { QueueKind } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
 import { runOnLocalCloud } from '../local-run';
-import { orderHistory, runFindings } from './check';
+import { orderHistory, ordersNamed, runFindings } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
   usage: 'npm run soak -- [options]',
@@ -138,14 +137,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   if (load.errors > 0) failed.push(`${load.errors} orders were never accepted by the API`);
   /** The ledger's history of the first orders named, so a rare case can be read from its log. */
   const histories = (lines: readonly string[]) => {
-    const named = new Set<string>();
-    for (const f of lines) {
-      const m =
-        /^(fifo|standard): (?:customer \S+ applied sequence \S+ \()?order (\S+?)\)?[ ;]/.exec(f);
-      if (m && named.size < 5) named.add(`${m[1]} ${m[2]}`);
-    }
-    for (const key of named) {
-      const [queue, orderId] = key.split(' ') as [QueueKind, string];
+    for (const { queue, orderId } of ordersNamed(lines, 5)) {
       log(`history of ${queue} order ${orderId}:`);
       for (const line of orderHistory(data.ledger, queue, orderId)) log(`    ${line}`);
     }

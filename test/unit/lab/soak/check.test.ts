@@ -1,4 +1,4 @@
-import { orderHistory, runFindings, runViolations } from '../../../../lab/soak/check';
+import { orderHistory, ordersNamed, runFindings, runViolations } from '../../../../lab/soak/check';
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { LedgerBuilder } from '../../report/ledger-fixture';
@@ -290,5 +290,23 @@ describe("an order's history, printed for the orders a failed soak names", () =>
       '01:01:00.005 effect from standard-a2, apply index 1',
       '01:02:00.000 receive #3 of standard-a2: suppressed by effect at 01:02:00.010 invocation i3',
     ]);
+  });
+});
+
+describe('the orders a failed soak prints the history of', () => {
+  it('reads the queue and order of each line the check writes, once each, up to the limit', () => {
+    const lines = [
+      'fifo: customer c applied sequence 1 (order a1) after sequence 2',
+      'standard: order b2 was applied; its message m is in the DLQ after its receive #5 failed',
+      'fifo: order a1 was never applied',
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+      'standard: order c3 was applied 2 times',
+    ];
+    expect(ordersNamed(lines, 5)).toEqual([
+      { queue: 'fifo', orderId: 'a1' },
+      { queue: 'standard', orderId: 'b2' },
+      { queue: 'standard', orderId: 'c3' },
+    ]);
+    expect(ordersNamed(lines, 2)).toHaveLength(2);
   });
 });
