@@ -2,11 +2,10 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator } from './helpers';
+import { type Harness, queueWithDlq, startEmulator } from './helpers';
 
 /** Sends n messages, drains the queue with long polls, and returns the bodies in delivery order. */
 async function sendAndDrain(h: Harness, n: number, advanceMs = 0): Promise<string[]> {
@@ -125,23 +124,10 @@ describe('standard-queue fault model', () => {
     // Prepare: every delete misses one host's copy; the source redrives after 3 receives.
     const h = await startEmulator({ survivingCopyRate: 1 }, 6);
     try {
-      const { QueueUrl: dlqUrl } = await h.sqs.send(
-        new CreateQueueCommand({ QueueName: 'lost-delete-dlq' }),
-      );
-      const dlqArn = (
-        await h.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['QueueArn'] }),
-        )
-      ).Attributes!.QueueArn!;
-      const { QueueUrl } = await h.sqs.send(
-        new CreateQueueCommand({
-          QueueName: 'lost-delete',
-          Attributes: {
-            VisibilityTimeout: '30',
-            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }),
-          },
-        }),
-      );
+      const { url: QueueUrl, dlqUrl } = await queueWithDlq(h, 'lost-delete', {
+        maxReceiveCount: 3,
+        visibilityTimeout: 30,
+      });
       await h.sqs.send(
         new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: 'a', MessageBody: 'done' }] }),
       );

@@ -1,4 +1,4 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   createSqsEmulator,
   type FaultConfig,
@@ -92,4 +92,33 @@ export async function callQuery(
     body: {},
     xml,
   };
+}
+
+/**
+ * A standard queue `name` whose redrive policy moves a message to its own new DLQ (`<name>-dlq`)
+ * after `maxReceiveCount` receives; answers both queue URLs and the DLQ's ARN.
+ */
+export async function queueWithDlq(
+  h: Harness,
+  name: string,
+  { maxReceiveCount, visibilityTimeout }: { maxReceiveCount: number; visibilityTimeout: number },
+): Promise<{ url: string; dlqUrl: string; dlqArn: string }> {
+  const { QueueUrl: dlqUrl } = await h.sqs.send(
+    new CreateQueueCommand({ QueueName: `${name}-dlq` }),
+  );
+  const dlqArn = (
+    await h.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['QueueArn'] }),
+    )
+  ).Attributes!.QueueArn!;
+  const { QueueUrl: url } = await h.sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeout),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+      },
+    }),
+  );
+  return { url: url!, dlqUrl: dlqUrl!, dlqArn };
 }

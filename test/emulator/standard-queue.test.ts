@@ -8,7 +8,7 @@ import {
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator } from './helpers';
+import { type Harness, queueWithDlq, startEmulator } from './helpers';
 
 describe('standard queue (faults off)', () => {
   let h: Harness;
@@ -168,23 +168,14 @@ describe('standard queue (faults off)', () => {
   });
 
   it('moves a message to the DLQ after maxReceiveCount receives and redrives it with a move task', async () => {
-    const { QueueUrl: dlqUrl } = await h.sqs.send(
-      new CreateQueueCommand({ QueueName: 'orders-dlq' }),
-    );
-    const dlqArn = (
-      await h.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['QueueArn'] }),
-      )
-    ).Attributes!.QueueArn!;
-    const { QueueUrl: src } = await h.sqs.send(
-      new CreateQueueCommand({
-        QueueName: 'with-dlq',
-        Attributes: {
-          VisibilityTimeout: '10',
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }),
-        },
-      }),
-    );
+    const {
+      url: src,
+      dlqUrl,
+      dlqArn,
+    } = await queueWithDlq(h, 'with-dlq', {
+      maxReceiveCount: 2,
+      visibilityTimeout: 10,
+    });
     await h.sqs.send(new SendMessageCommand({ QueueUrl: src!, MessageBody: 'poison' }));
     for (let i = 0; i < 2; i++) {
       const r = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: src! }));
