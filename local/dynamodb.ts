@@ -107,7 +107,10 @@ const COUNTERS = ['requests', 'readUnits', 'writeUnits', 'conditionalCheckFailur
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const dynalite = require(workerData.dynalitePath);
+// The prototype engine is TypeScript: tsx compiles it on load (dynalite needs nothing).
+if (workerData.tsxPath) require(workerData.tsxPath).register();
+const engine = require(workerData.enginePath);
+const dynalite = engine.default || engine;
 const db = require(workerData.dynaliteDbPath);
 const ops = workerData.operations;
 const width = ops.length;
@@ -325,12 +328,21 @@ function refuseTarget(res: ServerResponse): void {
 /** The deepest JSON the thread passes to dynalite (see MAX_JSON_DEPTH in the worker). */
 export const MAX_JSON_DEPTH = 100;
 
+/**
+ * Which store serves DynamoDB: dynalite (the default everywhere), or the in-memory prototype of
+ * the pipeline's subset (dynamodb-prototype/), for measuring only: see docs/benchmarks.md.
+ */
+export const DYNAMODB_ENGINES = ['dynalite', 'prototype'] as const;
+export type DynamoDbEngine = (typeof DYNAMODB_ENGINES)[number];
+
 export async function startDynamoDb({
   dataDir,
   log = () => undefined,
   limits,
   onRestart,
+  engine = 'dynalite',
 }: {
+  engine?: DynamoDbEngine;
   dataDir?: string;
   log?: (line: string) => void;
   limits?: ServerLimits;
@@ -340,6 +352,11 @@ export async function startDynamoDb({
    */
   onRestart?: () => void | Promise<void>;
 } = {}): Promise<LocalDynamoDb> {
+  if (engine === 'prototype' && dataDir !== undefined) {
+    throw new DynamoDbStartError(
+      'the DynamoDB prototype keeps its tables in memory only: no dataDir',
+    );
+  }
   const width = OPERATIONS.length;
   const shared = new SharedArrayBuffer(COUNTERS.length * width * Float64Array.BYTES_PER_ELEMENT);
   const counters = new Float64Array(shared);
@@ -357,7 +374,11 @@ export async function startDynamoDb({
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       workerData: {
         limits: { ...DEFAULT_LIMITS, ...limits },
-        dynalitePath: require.resolve('dynalite'),
+        enginePath:
+          engine === 'prototype'
+            ? require.resolve('./dynamodb-prototype/server')
+            : require.resolve('dynalite'),
+        tsxPath: engine === 'prototype' ? require.resolve('tsx/cjs/api') : undefined,
         dynaliteDbPath: require.resolve('dynalite/db'),
         dataDir,
         port,
