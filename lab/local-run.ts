@@ -32,6 +32,8 @@ export interface LocalRunOptions {
   concurrency?: number;
   /** SQS fault model (preset name or config); the emulator's default when absent. */
   faults?: LocalCloudOptions['faults'];
+  /** What serves DynamoDB (LocalCloudOptions.dynamodb); dynalite when absent. */
+  dynamodb?: LocalCloudOptions['dynamodb'];
   consumerEnv?: LocalCloudOptions['consumerEnv'];
   producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
@@ -75,6 +77,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     apiPort: 0,
     seed: options.seed,
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
+    ...(options.dynamodb ? { dynamodb: options.dynamodb } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),

@@ -36,7 +36,12 @@ import {
   TABLE_IDS,
 } from '../shared/src/deployment';
 import { freshSeed } from '../shared/src/random';
-import { type DynamoDbUsage, type LocalDynamoDb, startDynamoDb } from './dynamodb';
+import {
+  type DynamoDbEngine,
+  type DynamoDbUsage,
+  type LocalDynamoDb,
+  startDynamoDb,
+} from './dynamodb';
 import { type Edge, LIVE_PATH, startEdge } from './edge';
 import { EventSourceMapping, type MappingConfiguration } from './event-source';
 import { type FunctionConfiguration, LocalFunction } from './function-runtime';
@@ -79,6 +84,11 @@ export interface LocalCloudOptions {
   faults?: EmulatorOptions['faults'];
   /** dynalite keeps its tables on disk here; in memory when absent. */
   dataDir?: string;
+  /**
+   * What serves DynamoDB: dynalite (the default), or the in-memory prototype of the pipeline's
+   * subset, for measuring what dynalite costs (docs/benchmarks.md); no data directory with it.
+   */
+  dynamodb?: DynamoDbEngine;
   /** Only SQS + DynamoDB on the edge: no queues, tables, functions or API. */
   servicesOnly?: boolean;
   /** Extra environment per consumer, e.g. `{ standard: { IDEMPOTENCY_ENABLED: 'false' } }`. */
@@ -775,6 +785,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     let recreateTables: (() => Promise<void>) | undefined;
     const dynamodb: LocalDynamoDb = await startDynamoDb({
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.dynamodb ? { engine: options.dynamodb } : {}),
       log,
       onRestart: () => recreateTables?.(),
     });
@@ -783,7 +794,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       log('dynamodb: stopped');
     });
     log(
-      `dynamodb: dynalite ready in its own thread (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'}), private endpoint ${dynamodb.url}`,
+      `dynamodb: ${options.dynamodb === 'prototype' ? 'the prototype store' : 'dynalite'} ready in its own thread (${options.dataDir ? `on disk at ${options.dataDir}` : 'in memory'}), private endpoint ${dynamodb.url}`,
     );
 
     // The live page reads the consumers' metric lines; without the pipeline there are none.

@@ -5,14 +5,20 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runOnLocalCloud } from '../../lab/local-run';
 import type { CloudUsage, LocalCloud } from '../../local/cloud';
-import { startDynamoDb } from '../../local/dynamodb';
+import { DYNAMODB_ENGINES, type DynamoDbEngine, startDynamoDb } from '../../local/dynamodb';
 import type { ThreadStats } from '../../local/thread-stats';
 import {
   createDocumentClient,
   createDynamoDbClient,
   LOCAL_CREDENTIALS,
 } from '../../shared/src/aws-clients';
-import { type CommandSpec, intOption, parseCommandLine, runMain } from '../../shared/src/cli/args';
+import {
+  type CommandSpec,
+  choiceOption,
+  intOption,
+  parseCommandLine,
+  runMain,
+} from '../../shared/src/cli/args';
 import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
 import { renderUsageTable, summariseUsage } from './usage-table';
@@ -35,7 +41,8 @@ import { renderUsageTable, summariseUsage } from './usage-table';
  */
 export const SPEC: CommandSpec = {
   usage: 'npm run bench:pipeline -- [options]',
-  summary: 'Pipeline orders/s end to end vs the same DynamoDB writes straight at dynalite.',
+  summary:
+    'Pipeline orders/s end to end vs the same DynamoDB writes straight at dynalite (or, with --dynamodb prototype, at the prototype store).',
   options: {
     orders: { type: 'string', value: '<n>', description: 'orders', default: '10000' },
     customers: {
@@ -45,6 +52,13 @@ export const SPEC: CommandSpec = {
       default: '100',
     },
     seed: { type: 'string', value: '<s>', description: 'seed (printed)' },
+    dynamodb: {
+      type: 'string',
+      value: '<store>',
+      description:
+        'what serves DynamoDB, in the pipeline and the floor: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
+      default: 'dynalite',
+    },
   },
 };
 
@@ -57,9 +71,10 @@ async function floor(
   customers: number,
   concurrency: number,
   itemsPerBatchWrite: number,
+  engine: DynamoDbEngine,
 ): Promise<{ ms: number; total: number }> {
   // DynamoDB as the pipeline's functions reach it: its own thread, its private port.
-  const db = await startDynamoDb();
+  const db = await startDynamoDb({ engine });
   const client = { endpoint: db.url, region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
   const raw = createDynamoDbClient({ ...client, maxSockets: concurrency });
   const docs = createDocumentClient({ ...client, maxSockets: concurrency });
@@ -157,9 +172,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const orders = intOption(v, 'orders', { min: 100, max: 1_000_000 })!;
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
   const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
+  const engine = choiceOption(v, 'dynamodb', DYNAMODB_ENGINES)!;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   say(
-    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}; node ${process.version}, ${cpus().length} cpus, load average ${loadavg()
+    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}, DynamoDB ${engine}; node ${process.version}, ${cpus().length} cpus, load average ${loadavg()
       .map((n) => n.toFixed(1))
       .join(' ')}, ${new Date().toISOString()}`,
   );
@@ -179,6 +195,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     customers,
     retryRate: 0,
     faults: 'none',
+    dynamodb: engine,
     concurrency: LOAD_CONCURRENCY,
     drainTimeoutMs: 30 * 60_000,
     onCloud: (c) => {
@@ -241,14 +258,19 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     batchWrites > 0 ? Math.max(1, Math.round((2 * QUEUE_KINDS.length) / batchWrites)) : 1;
   say(`pipeline: ${pipelineRate} orders/s`);
   say(
-    `floor: replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} (${itemsPerBatchWrite} items a batch write) at concurrency ${concurrency}`,
+    `floor (${engine}): replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} (${itemsPerBatchWrite} items a batch write) at concurrency ${concurrency}`,
   );
-  const f = await floor(ops, customers, concurrency, itemsPerBatchWrite);
+  const f = await floor(ops, customers, concurrency, itemsPerBatchWrite, engine);
   process.stdout.write(
     `\n${renderUsageTable(usage, {
       pipeline: pipelineRate,
       perQueue: Object.fromEntries(QUEUE_KINDS.map((q) => [q, report.queues[q].throughputPerSec])),
-      floor: { rate: orders / (f.ms / 1000), requests: f.total, seconds: f.ms / 1000 },
+      floor: {
+        rate: orders / (f.ms / 1000),
+        requests: f.total,
+        seconds: f.ms / 1000,
+        ...(engine === 'prototype' ? { store: 'the DynamoDB prototype' } : {}),
+      },
     })}`,
   );
   return 0;

@@ -251,7 +251,8 @@ function threadRows(threads: ThreadBusy[]): string[][] {
 export interface ThroughputRows {
   pipeline: number;
   perQueue: Record<string, number>;
-  floor?: { rate: number; requests: number; seconds: number };
+  /** `store`: what served DynamoDB (dynalite unless the run asked for the prototype). */
+  floor?: { rate: number; requests: number; seconds: number; store?: string };
 }
 
 /** The one table bench:pipeline prints, as Markdown rows (docs/benchmarks.md takes it as is). */
@@ -309,7 +310,7 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
       [
         'DynamoDB floor orders/s',
         fmt(t.floor.rate, 1),
-        `the same item requests straight at dynalite: ${t.floor.requests} in ${fmt(t.floor.seconds, 1)} s`,
+        `the same item requests straight at ${t.floor.store ?? 'dynalite'}: ${t.floor.requests} in ${fmt(t.floor.seconds, 1)} s`,
       ],
       ['pipeline / floor', fmt(t.pipeline / t.floor.rate), 'same run'],
     );

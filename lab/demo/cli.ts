@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { DYNAMODB_ENGINES } from '../../local/dynamodb';
 import { renderTable } from '../../services/report/src/domain/render-text';
 import { writeReportFiles } from '../../services/report/src/generate';
 import {
   type CommandSpec,
+  choiceOption,
   intOption,
   numberOption,
   parseCommandLine,
@@ -47,6 +49,13 @@ export const DEMO_SPEC: CommandSpec = {
       type: 'boolean',
       description: 'consumers run without idempotency: duplicates become duplicate effects',
     },
+    dynamodb: {
+      type: 'string',
+      value: '<store>',
+      description:
+        'what serves DynamoDB: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
+      default: 'dynalite',
+    },
     live: {
       type: 'boolean',
       description:
@@ -79,6 +88,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
   const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   const failureRate = numberOption(v, 'failure-rate', { min: 0, max: 1 })!;
+  const dynamodb = choiceOption(v, 'dynamodb', DYNAMODB_ENGINES)!;
   const env = {
     ...(v['no-idempotency'] ? { [ENV.IDEMPOTENCY_ENABLED]: 'false' } : {}),
     ...(failureRate > 0 ? { [ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE]: String(failureRate) } : {}),
@@ -93,6 +103,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     orders,
     customers,
     retryRate: 0.05,
+    dynamodb,
     // A copy that survives its delete comes back after the 60 s visibility timeout; the cloud's
     // clock skips that wait once nothing is being processed, so the demo's time is spent on work.
     skipVisibilityWaits: true,
