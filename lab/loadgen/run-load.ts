@@ -172,7 +172,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     }
   };
 
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  } finally {
+    api.close();
+  }
   summary.elapsedMs = Date.now() - start;
   summary.ratePerSec =
     summary.elapsedMs > 0

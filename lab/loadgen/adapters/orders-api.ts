@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { OrderInput } from '../../../shared/src/order';
 
 /** One POST /orders, as the HTTP contract defines it. Network failures come back as status 0. */
@@ -15,11 +17,24 @@ export interface OrdersApiOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The load generator's client: node:http with keep-alive, not the global fetch. The load runs in
+ * the same thread as the local cloud it drives, and fetch (undici: WHATWG streams, an
+ * AbortSignal and its timer per request, its own parser) cost several times the CPU of a plain
+ * request per POST there (docs/benchmarks.md); the requests on the wire are the same.
+ */
 export class OrdersApi {
-  private readonly url: string;
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
 
   constructor(private readonly options: OrdersApiOptions) {
-    this.url = `${options.apiUrl.replace(/\/+$/, '')}/orders`;
+    this.url = new URL(`${options.apiUrl.replace(/\/+$/, '')}/orders`);
+    const https = this.url.protocol === 'https:';
+    // Connections stay open between orders, as fetch's pool kept them; the load's concurrency
+    // bounds how many there are.
+    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.send = https ? httpsRequest : httpRequest;
   }
 
   async post(order: OrderInput, idempotencyKey: string): Promise<PostResult> {
@@ -30,23 +45,56 @@ export class OrdersApi {
     };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     try {
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(order),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
-      const text = await res.text();
+      const { status, text } = await this.request(JSON.stringify(order), headers);
       let body: unknown = text;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {
         // A gateway error page is not JSON; keep the text for the error line.
       }
-      return { status: res.status, body };
+      return { status, body };
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      return { status: 0, body: undefined, networkError: e.cause?.code ?? e.name ?? e.message };
+      const e = err as Error & { code?: string };
+      return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
     }
+  }
+
+  /** Closes the kept-alive connections (a run that ends leaves no socket holding the process). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private request(
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; text: string }> {
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const req = this.send(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
+      // The whole exchange, connection included, within timeoutMs (what fetch's
+      // AbortSignal.timeout bounded): a server that accepts and never answers ends the try.
+      const timer = setTimeout(
+        () => req.destroy(Object.assign(new Error('request timed out'), { name: 'TimeoutError' })),
+        timeoutMs,
+      );
+      req.on('close', () => clearTimeout(timer));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }
