@@ -43,7 +43,12 @@ import {
   startDynamoDb,
 } from './dynamodb';
 import { type Edge, LIVE_PATH, startEdge } from './edge';
-import { EventSourceMapping, type MappingConfiguration } from './event-source';
+import {
+  EventSourceMapping,
+  inProcessSqsCalls,
+  type MappingConfiguration,
+  type SqsCall,
+} from './event-source';
 import { type FunctionConfiguration, LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
@@ -131,6 +136,11 @@ export interface ThreadUsage {
 export interface CloudUsage {
   /** HTTP requests served by surface: the API, SQS (by action), DynamoDB (by operation). */
   http: { gateway: number; sqs: Record<string, number>; dynamodb: Record<string, number> };
+  /**
+   * SQS calls the event source mappings made straight into the emulator (by action), which are
+   * not HTTP requests; absent where they go over HTTP.
+   */
+  sqsInProcess?: Record<string, number>;
   /** TCP connections accepted per listening server: few means the clients keep them alive. */
   connections: Record<string, number>;
   dynamodb: DynamoDbUsage;
@@ -409,6 +419,12 @@ export interface DeployPipelineOptions
    * DynamoDB port, which spares the edge a forwarded request per item operation).
    */
   dynamodbEndpoint?: string;
+  /**
+   * The SQS emulator's in-process entry, when the queues at `endpoint` live in this process (the
+   * local cloud's own edge): the event source mappings call it instead of sending HTTP requests
+   * to this same thread (see inProcessSqsCalls). Absent for an external endpoint (LocalStack).
+   */
+  sqsCall?: SqsCall;
   credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
   host: string;
@@ -621,7 +637,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       const queue = deployment.queues[kind];
       const fn = byId.get(m.functionId)!;
       const mapping = new EventSourceMapping({
-        sqs: sqsClient,
+        sqs: options.sqsCall ? inProcessSqsCalls(options.sqsCall, queueUrls[kind]) : sqsClient,
         queueUrl: queueUrls[kind],
         queueArn: queueArns[kind],
         region,
@@ -753,6 +769,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   });
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
   const sqsRequests: Record<string, number> = {};
+  const sqsInProcess: Record<string, number> = {};
   let edgeConnections = 0;
   let pipelineUsage: DeployedPipeline['usage'] = () => ({
     gatewayRequests: 0,
@@ -904,6 +921,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
             sqs: { ...sqsRequests },
             dynamodb: dynamo.requests,
           },
+          sqsInProcess: { ...sqsInProcess },
           connections: { edge: edgeConnections, gateway: pipeline.gatewayConnections },
           dynamodb: dynamo,
           threads: [
@@ -940,6 +958,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const deployed = await deployPipeline({
       endpoint: edge.url,
       dynamodbEndpoint: dynamodb.url,
+      // The mappings poll the emulator of this thread without an HTTP round trip to themselves.
+      sqsCall: (action, input, callOptions) => {
+        sqsInProcess[action] = (sqsInProcess[action] ?? 0) + 1;
+        return sqs.call(action, input, callOptions);
+      },
       credentials: LOCAL_CREDENTIALS,
       region,
       host,

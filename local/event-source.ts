@@ -1,8 +1,11 @@
 import {
   DeleteMessageBatchCommand,
+  type DeleteMessageBatchCommandInput,
+  type DeleteMessageBatchCommandOutput,
   type Message,
   type MessageAttributeValue,
   ReceiveMessageCommand,
+  type ReceiveMessageCommandInput,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
@@ -19,8 +22,104 @@ import type { InvocationResult } from './function-runtime';
  * timeout (and reaches the DLQ after maxReceiveCount), as on AWS.
  */
 
+/**
+ * The two SQS calls a mapping makes. Over HTTP with an SDK client for any SQS endpoint; straight
+ * into the emulator (inProcessSqsCalls) when the queues live in this same process.
+ */
+export interface MappingSqsCalls {
+  receiveMessage(input: ReceiveMessageCommandInput, signal: AbortSignal): Promise<Message[]>;
+  deleteMessageBatch(
+    input: DeleteMessageBatchCommandInput,
+  ): Promise<Pick<DeleteMessageBatchCommandOutput, 'Successful' | 'Failed'>>;
+}
+
+export function sdkSqsCalls(sqs: SQSClient): MappingSqsCalls {
+  return {
+    async receiveMessage(input, signal) {
+      const out = await sqs.send(new ReceiveMessageCommand(input), { abortSignal: signal });
+      return out.Messages ?? [];
+    },
+    deleteMessageBatch: (input) => sqs.send(new DeleteMessageBatchCommand(input)),
+  };
+}
+
+/** The emulator's in-process entry (local/sqs's SqsEmulator.call). */
+export type SqsCall = (
+  action: string,
+  input: Record<string, unknown>,
+  options: { host: string; clientGone: () => boolean },
+) => Promise<unknown>;
+
+const abortError = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+
+/** An error as the SDK throws it for an SQS refusal: named by AWS's error code. */
+function sdkError(err: unknown): Error {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return err as Error;
+  return Object.assign(new Error((err as Error).message), { name: code });
+}
+
+/**
+ * The mapping's calls made straight into the emulator of this process. The same actions with
+ * the same parameters as over HTTP (validation, long poll, visibility, FIFO group locks, the
+ * fault model all live in the emulator's actions, not in HTTP), without what only the transport
+ * costs: SigV4 signing, the SDK's middleware, two HTTP parsers and the MD5 checks of a body no
+ * network carried. The emulator answers a copy in the wire's JSON shape; binary attribute
+ * values are turned into bytes as the SDK's deserializer does.
+ */
+export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCalls {
+  const host = new URL(queueUrl).host;
+  const never = () => false;
+  const bytes = (b64: unknown) => (typeof b64 === 'string' ? Buffer.from(b64, 'base64') : b64);
+  return {
+    async receiveMessage(input, signal) {
+      // As the SDK does on an abort, the caller is answered at once; the emulator's long poll,
+      // told the client is gone, takes nothing more and ends on its own.
+      let onAbort: () => void = () => undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(abortError());
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      const received = call(
+        'ReceiveMessage',
+        { ...input },
+        {
+          host,
+          clientGone: () => signal.aborted,
+        },
+      ).catch((err: unknown) => {
+        throw sdkError(err);
+      });
+      let out: { Messages?: Message[] };
+      try {
+        out = (await Promise.race([received, aborted])) as { Messages?: Message[] };
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      const messages = out.Messages ?? [];
+      for (const m of messages) {
+        for (const a of Object.values(m.MessageAttributes ?? {})) {
+          if (a.BinaryValue !== undefined) a.BinaryValue = bytes(a.BinaryValue) as Uint8Array;
+          if (a.BinaryListValues)
+            a.BinaryListValues = a.BinaryListValues.map((b) => bytes(b) as Uint8Array);
+        }
+      }
+      return messages;
+    },
+    async deleteMessageBatch(input) {
+      return (await call('DeleteMessageBatch', { ...input }, { host, clientGone: never }).catch(
+        (err: unknown) => {
+          throw sdkError(err);
+        },
+      )) as Pick<DeleteMessageBatchCommandOutput, 'Successful' | 'Failed'>;
+    },
+  };
+}
+
 export interface EventSourceMappingOptions {
-  sqs: SQSClient;
+  /** An SDK client for the queue's endpoint, or the calls to make instead (inProcessSqsCalls). */
+  sqs: SQSClient | MappingSqsCalls;
   queueUrl: string;
   queueArn: string;
   region: string;
@@ -203,10 +302,12 @@ export class EventSourceMapping {
    */
   readonly knownReceipts = new Set<string>();
   private readonly log: (line: string) => void;
+  private readonly sqs: MappingSqsCalls;
 
   constructor(private readonly o: EventSourceMappingOptions) {
     validate(o);
     this.log = o.log ?? (() => undefined);
+    this.sqs = 'send' in o.sqs ? sdkSqsCalls(o.sqs) : o.sqs;
   }
 
   get invocationsInFlight(): number {
@@ -249,8 +350,8 @@ export class EventSourceMapping {
   }
 
   private async receive(max: number, waitSeconds: number): Promise<Message[]> {
-    const out = await this.o.sqs.send(
-      new ReceiveMessageCommand({
+    const messages = await this.sqs.receiveMessage(
+      {
         QueueUrl: this.o.queueUrl,
         MaxNumberOfMessages: Math.min(10, max),
         WaitTimeSeconds: waitSeconds,
@@ -258,10 +359,9 @@ export class EventSourceMapping {
         // The deprecated name too: older SQS servers (and LocalStack releases) only read this one.
         AttributeNames: ['All'],
         MessageAttributeNames: ['All'],
-      }),
-      { abortSignal: this.abort.signal },
+      },
+      this.abort.signal,
     );
-    const messages = out.Messages ?? [];
     for (const m of messages) if (m.ReceiptHandle) this.knownReceipts.add(m.ReceiptHandle);
     return messages;
   }
@@ -357,12 +457,10 @@ export class EventSourceMapping {
     for (let i = 0; i < messages.length; i += 10) {
       const chunk = messages.slice(i, i + 10);
       try {
-        const out = await this.o.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: this.o.queueUrl,
-            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
-          }),
-        );
+        const out = await this.sqs.deleteMessageBatch({
+          QueueUrl: this.o.queueUrl,
+          Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
+        });
         this.stats.deleted += out.Successful?.length ?? 0;
         for (const ok of out.Successful ?? []) {
           const handle = chunk[Number(ok.Id)]?.ReceiptHandle;

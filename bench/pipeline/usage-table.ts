@@ -54,6 +54,8 @@ export interface UsageSummary {
     /** Drain polls and report reads in the window, per order, not counted above. */
     monitoring: Record<string, number>;
   };
+  /** Per order: the event source mappings' SQS calls made in process, not over HTTP. */
+  sqsInProcess: { byOperation: Record<string, number>; total: number };
   connections: Record<string, number>;
   threads: ThreadBusy[];
   /** Process CPU (all threads) over the window, in cores. */
@@ -161,6 +163,7 @@ export function summariseUsage(
 ): UsageSummary {
   const dynamoAll = diff(end.http.dynamodb, start.http.dynamodb);
   const sqsAll = diff(end.http.sqs, start.http.sqs);
+  const sqsInProcess = diff(end.sqsInProcess ?? {}, start.sqsInProcess ?? {});
   const pick = (m: Record<string, number>, keep: (op: string) => boolean) =>
     Object.fromEntries(Object.entries(m).filter(([op]) => keep(op)));
   const dynamo = pick(dynamoAll, (op) => !MONITORING.dynamodb.has(op));
@@ -206,6 +209,10 @@ export function summariseUsage(
       sqs: { byOperation: perOrder(sqs, orders), total: sum(sqs) / orders },
       dynamodb: sum(dynamo) / orders,
       monitoring: perOrder(monitoring, orders),
+    },
+    sqsInProcess: {
+      byOperation: perOrder(sqsInProcess, orders),
+      total: sum(sqsInProcess) / orders,
     },
     connections: diff(end.connections, start.connections),
     threads,
@@ -285,6 +292,13 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
     ['HTTP requests per order: gateway', fmt(u.http.gateway), 'POST /orders'],
     ['HTTP requests per order: SQS', fmt(u.http.sqs.total), list(u.http.sqs.byOperation)],
     ['HTTP requests per order: DynamoDB', fmt(u.http.dynamodb), 'as above'],
+    [
+      'SQS calls per order in process',
+      fmt(u.sqsInProcess.total),
+      u.sqsInProcess.total > 0
+        ? `${list(u.sqsInProcess.byOperation)} (the event source mappings, straight into the emulator)`
+        : 'none',
+    ],
     [
       'not per order: drain polls, report reads',
       fmt(sum(u.http.monitoring)),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
 import { httpUrl } from '../address';
 import { createLimitedServer } from '../edge';
-import { ACTIONS, type Context, type Input, MoveTasks, Params } from './actions';
+import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
@@ -42,6 +42,19 @@ export interface SqsEmulator {
   heldReceipts(queueNames: readonly string[]): string[];
   /** Message ids whose delete the surviving-copy fault lost on the named queue (none if unknown). */
   lostDeletes(queueName: string): readonly string[];
+  /**
+   * Runs one action in this process as a JSON-protocol request with this body would run: the
+   * same checks and the same run, without HTTP. The answer is a copy in the wire's JSON shape
+   * (nothing in it is the emulator's own state); a refusal throws the SqsError the JSON protocol
+   * would answer with. `host` is the Host header a client would send (queue URLs in answers
+   * name it); `clientGone` says when the caller stopped waiting (a long poll then takes nothing,
+   * as for a client whose connection closed).
+   */
+  call(
+    action: string,
+    input: Input,
+    options?: { host?: string; clientGone?: () => boolean },
+  ): Promise<unknown>;
 }
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
@@ -164,6 +177,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     return ctx;
   };
 
+  // Every check first: a request that fails changes nothing.
+  const run = (op: Action, ctx: Context, params: Params) => op.run(ctx, op.validate(ctx, params));
+
   const dispatch = async (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const requestId = randomUUID();
     const rawUrl = req.url ?? '/';
@@ -187,10 +203,11 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
       if (req.method === 'GET' && !READ_ONLY_ACTIONS.has(action))
         throw errors.changeOverGet(action);
-      const params = new Params(input, isJson ? 'json' : 'query', () => req.socket.destroyed);
-      // Every check first: a request that fails changes nothing.
-      const request = op.validate(ctx, params);
-      const output = await op.run(ctx, request);
+      const output = await run(
+        op,
+        ctx,
+        new Params(input, isJson ? 'json' : 'query', () => req.socket.destroyed),
+      );
       if (isJson) {
         send(res, 200, JSON.stringify(output), {
           'content-type': 'application/x-amz-json-1.0',
@@ -281,6 +298,16 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     lostDeletes(queueName) {
       return queues.get(queueName)?.lostDeletes() ?? [];
+    },
+    async call(action, input, { host = '127.0.0.1', clientGone } = {}) {
+      const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+      if (!op) throw errors.unknownOperation();
+      // The body a client would have sent, parsed as the server parses one: no object of the
+      // caller's is shared with the queues, and the answer is what a client would have read.
+      const body = Buffer.from(JSON.stringify(input));
+      const params = new Params(parseJsonRequest(body), 'json', clientGone);
+      const output = await run(op, contextFor(host), params);
+      return JSON.parse(JSON.stringify(output));
     },
     async listen(port = 0, host = '127.0.0.1') {
       server = createLimitedServer(handle);

@@ -8,7 +8,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cloud';
-import { EventSourceMapping, EventSourceMappingConfigError } from '../../local/event-source';
+import {
+  EventSourceMapping,
+  EventSourceMappingConfigError,
+  inProcessSqsCalls,
+} from '../../local/event-source';
 import { type InvocationResult, LocalFunction } from '../../local/function-runtime';
 
 type Invoke = (event: SQSEvent) => Promise<InvocationResult>;
@@ -31,7 +35,12 @@ async function until(
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('SQS event source mapping against the emulator', () => {
+// The local cloud's mappings call the emulator in process; any other endpoint is polled over
+// HTTP. Every behaviour below holds for both.
+describe.each([
+  ['over HTTP', false],
+  ['in process', true],
+])('SQS event source mapping against the emulator, %s', (_transport, inProcess) => {
   let cloud: LocalCloud;
   let sqs: SQSClient;
   const mappings: EventSourceMapping[] = [];
@@ -76,7 +85,7 @@ describe('SQS event source mapping against the emulator', () => {
     extra: Partial<ConstructorParameters<typeof EventSourceMapping>[0]> = {},
   ) {
     const m = new EventSourceMapping({
-      sqs,
+      sqs: inProcess ? inProcessSqsCalls((a, i, o) => cloud.sqs.call(a, i, o), q.url) : sqs,
       queueUrl: q.url,
       queueArn: q.arn,
       region: 'us-east-1',

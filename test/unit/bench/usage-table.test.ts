@@ -105,6 +105,32 @@ describe('summariseUsage', () => {
   });
 });
 
+describe("the mappings' in-process SQS calls", () => {
+  it('are counted per order in their own row, apart from the HTTP requests', () => {
+    // Prepare: 10 orders; the start reading already holds 2 receives.
+    const start = reading({ sqsInProcess: { ReceiveMessage: 2 } });
+    const end = reading({
+      http: { gateway: 10, sqs: { SendMessage: 20 }, dynamodb: {} },
+      sqsInProcess: { ReceiveMessage: 14, DeleteMessageBatch: 3 },
+    });
+
+    // Act
+    const u = summariseUsage(start, end, 10, 1000);
+
+    // Assess
+    expect(u.http.sqs).toEqual({ byOperation: { SendMessage: 2 }, total: 2 });
+    expect(u.sqsInProcess).toEqual({
+      byOperation: { ReceiveMessage: 1.2, DeleteMessageBatch: 0.3 },
+      total: 1.5,
+    });
+    expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
+      '| SQS calls per order in process | 1.50 | ReceiveMessage 1.20, DeleteMessageBatch 0.30 (the event source mappings, straight into the emulator) |',
+    );
+    // A cloud whose mappings poll over HTTP reports none.
+    expect(summariseUsage(reading(), reading(), 10, 1000).sqsInProcess.total).toBe(0);
+  });
+});
+
 describe('balanceCheck', () => {
   it('fails when one thread is saturated while another waits', () => {
     const r = balanceCheck([
