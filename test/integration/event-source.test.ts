@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
   type SQSClient,
@@ -352,4 +353,50 @@ describe.each([
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await visible(q.url)).toBe(0);
   }, 20_000);
+});
+
+describe("the mappings' in-process SQS calls", () => {
+  let cloud: LocalCloud;
+  let sqs: SQSClient;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 12, faults: 'none' });
+    sqs = localSqsClient(cloud.edgeUrl);
+  }, 30_000);
+
+  afterAll(async () => {
+    sqs?.destroy();
+    await cloud?.stop();
+  });
+
+  const calls = (url: string) => inProcessSqsCalls((a, i, o) => cloud.sqs.call(a, i, o), url);
+
+  it('throw what the SDK throws for a refusal: an error named by its AWS code', async () => {
+    const url = `${cloud.edgeUrl}/000000000000/no-such-queue`;
+    const over = await sqs
+      .send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 0 }))
+      .catch((e: Error) => e);
+    const direct = await calls(url)
+      .receiveMessage({ QueueUrl: url, WaitTimeSeconds: 0 }, new AbortController().signal)
+      .catch((e: Error) => e);
+    expect(direct).toBeInstanceOf(Error);
+    expect((direct as Error).name).toBe('QueueDoesNotExist');
+    expect((direct as Error).name).toBe((over as Error).name);
+    expect((direct as Error).message).toBe((over as Error).message);
+  });
+
+  it('answer an aborted long poll at once, and the poll takes nothing after it', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'in-process-abort' }));
+    const abort = new AbortController();
+    const waiting = calls(QueueUrl!)
+      .receiveMessage({ QueueUrl, WaitTimeSeconds: 20 }, abort.signal)
+      .catch((e: Error) => e);
+    abort.abort();
+    const answer = await waiting;
+    expect((answer as Error).name).toBe('AbortError');
+    // A message sent after the abort stays for the next receiver: the abandoned poll took none.
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'after' }));
+    const next = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
+    expect(next.Messages?.map((m) => m.Body)).toEqual(['after']);
+  });
 });
