@@ -11,6 +11,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { NODE_MEMORY_FLAGS } from '../../local/node-flags';
 import {
   CliError,
   intOption,
@@ -87,9 +88,11 @@ async function startServer(
         '--cpu-prof-interval=100',
       ]
     : [];
+  // Every server starts with the node flags `npm start` runs our emulator with: the servers are
+  // compared under the same V8 settings, ours as users run it.
   const child = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', 'bench/sqs/server.ts', kind],
+    [...NODE_MEMORY_FLAGS, ...profile, '--import', 'tsx', 'bench/sqs/server.ts', kind],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

@@ -1,0 +1,19 @@
+/**
+ * The flags node starts with in every npm script that runs the local cloud or a benchmark of it
+ * (`npm start`, `demo`, `soak`, `experiment`, `bench:*`): each script spells them out, since
+ * package.json cannot import, and test/unit/local/node-flags.test.ts holds every script to this
+ * list; bench:sqs passes them on to the servers it starts.
+ *
+ * `--optimize-for-size` makes V8 grow each isolate's heap in small steps: after a full
+ * collection the next limit is at most 1.3x what survived, at least 2 MB more, instead of up to
+ * 4x (the main thread, on a machine with this much memory) or 8 MB more (each worker); and the
+ * main thread's young generation stays at 1 MB semi-spaces instead of growing to 16. The local
+ * cloud runs 16 isolates (main, DynamoDB's thread, 14 function environments), and each held that
+ * headroom of garbage at the demo's peak: `npm run demo` peaked at 836-844 MB of RSS without the
+ * flag and 521-523 MB with it, in 10-23% more wall time (2 cores, docs/benchmarks.md, issue 13).
+ * An environment's heap cap stays the function's memory size. It is a start flag because the
+ * main thread's young generation is sized when the process starts; as a flag on the command line
+ * it works on every platform, where a variable in a script's environment (`VAR=x cmd`) would not
+ * run under Windows' cmd. Running a CLI any other way (`npx tsx lab/demo/cli.ts`) runs it without.
+ */
+export const NODE_MEMORY_FLAGS: readonly string[] = ['--optimize-for-size'];
