@@ -106,7 +106,7 @@ export interface LocalCloudOptions {
   waiveVisibilityGuidance?: boolean;
   /** Log level of the functions' Powertools loggers; default WARN. */
   functionLogLevel?: FunctionLogLevel;
-  /** Long-poll wait of the mappings' receives (Lambda: 20 s); lower only to make stop() quicker. */
+  /** Long-poll wait of the mappings' receives, 1..20 s (Lambda: 20 s); lower only to make stop() quicker. */
   pollWaitSeconds?: number;
   /** Producer environments kept warm at most (Lambda would scale further). Default 4. */
   producerConcurrency?: number;

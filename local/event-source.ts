@@ -97,6 +97,11 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
       } finally {
         signal.removeEventListener('abort', onAbort);
       }
+      // An answer over HTTP always comes on a later turn of the event loop; this one can be
+      // settled at once (a short poll of an empty queue, a closed emulator), and a poller that
+      // loops on empty answers through microtasks alone would starve every timer, socket and
+      // stop() of this thread. One turn per receive restores what the transport gave.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const messages = out.Messages ?? [];
       for (const m of messages) {
         for (const a of Object.values(m.MessageAttributes ?? {})) {
@@ -185,6 +190,14 @@ function validate(o: EventSourceMappingOptions): void {
   }
   if (o.maxBatchingWindowSeconds < 0 || o.maxBatchingWindowSeconds > 300) {
     throw new EventSourceMappingConfigError('MaximumBatchingWindowInSeconds must be 0..300');
+  }
+  // Lambda's poller always long-polls; a wait of 0 would make every receive of an empty queue
+  // return at once. ReceiveMessage's own bound is 20 s.
+  const wait = o.pollWaitSeconds;
+  if (wait !== undefined && (!Number.isInteger(wait) || wait < 1 || wait > 20)) {
+    throw new EventSourceMappingConfigError(
+      `the mapping's long-poll wait must be an integer from 1 to 20 seconds, got ${wait}`,
+    );
   }
   if (o.batchSize > 10 && o.maxBatchingWindowSeconds < 1) {
     throw new EventSourceMappingConfigError(

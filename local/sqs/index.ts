@@ -300,6 +300,11 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       return queues.get(queueName)?.lostDeletes() ?? [];
     },
     async call(action, input, { host = '127.0.0.1', clientGone } = {}) {
+      // As a closed server refuses the connection: a caller that retries backs off on its
+      // timers instead of meeting an instant answer from a queue that no longer serves.
+      if (closed) {
+        throw Object.assign(new Error('the SQS emulator is closed'), { code: 'ECONNREFUSED' });
+      }
       const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!op) throw errors.unknownOperation();
       // The body a client would have sent, parsed as the server parses one: no object of the

@@ -15,6 +15,7 @@ import {
   inProcessSqsCalls,
 } from '../../local/event-source';
 import { type InvocationResult, LocalFunction } from '../../local/function-runtime';
+import { createSqsEmulator } from '../../local/sqs';
 
 type Invoke = (event: SQSEvent) => Promise<InvocationResult>;
 
@@ -142,6 +143,11 @@ describe.each([
     expect(() => new EventSourceMapping({ ...base, fifo: false, batchSize: 100 })).toThrow(
       /batching window/i,
     );
+    for (const pollWaitSeconds of [0, 21, 1.5]) {
+      expect(() => new EventSourceMapping({ ...base, pollWaitSeconds })).toThrow(
+        /long-poll wait must be an integer from 1 to 20/,
+      );
+    }
   });
 
   it('invokes with Lambda SQS records, FIFO attributes included, and deletes on success', async () => {
@@ -383,6 +389,34 @@ describe("the mappings' in-process SQS calls", () => {
     expect((direct as Error).name).toBe('QueueDoesNotExist');
     expect((direct as Error).name).toBe((over as Error).name);
     expect((direct as Error).message).toBe((over as Error).message);
+  });
+
+  it('answer an empty short poll only after the event loop has turned, as an HTTP answer would', async () => {
+    // A poller looping on answers settled in microtasks alone would starve every timer and
+    // socket of the thread: the whole local cloud would hang.
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'in-process-turn' }));
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    const answer = await calls(QueueUrl!).receiveMessage(
+      { QueueUrl, WaitTimeSeconds: 0 },
+      new AbortController().signal,
+    );
+    expect(answer).toEqual([]);
+    expect(turned).toBe(true);
+  });
+
+  it('refuse every call once the emulator is closed, as a closed server refuses a connection', async () => {
+    const own = createSqsEmulator({ seed: 1, faults: 'none' });
+    const { QueueUrl } = (await own.call('CreateQueue', { QueueName: 'q' })) as {
+      QueueUrl: string;
+    };
+    await own.close();
+    const answer = await inProcessSqsCalls((a, i, o) => own.call(a, i, o), QueueUrl)
+      .receiveMessage({ QueueUrl, WaitTimeSeconds: 20 }, new AbortController().signal)
+      .catch((e: Error) => e);
+    expect((answer as Error).name).toBe('ECONNREFUSED');
   });
 
   it('answer an aborted long poll at once, and the poll takes nothing after it', async () => {
