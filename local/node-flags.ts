@@ -5,12 +5,12 @@
  * list; bench:sqs passes them on to the servers it starts.
  *
  * `--optimize-for-size` makes V8 grow each isolate's heap in small steps: after a full
- * collection the next limit is at most 1.3x what survived, at least 2 MB more, instead of up to
- * 4x (the main thread, on a machine with this much memory) or 8 MB more (each worker); and the
- * main thread's young generation stays at 1 MB semi-spaces instead of growing to 16. The local
- * cloud runs 16 isolates (main, DynamoDB's thread, 14 function environments), and each held that
- * headroom of garbage at the demo's peak: `npm run demo` peaked at 836-844 MB of RSS without the
- * flag and 521-523 MB with it, in 10-23% more wall time (2 cores, docs/benchmarks.md, issue 13).
+ * collection the next limit is 1.3x what survived or 2 MB more, whichever is larger, instead of
+ * up to 4x (the main thread, on a machine with this much memory) and at least 8 MB more (each
+ * worker); and the main thread's young generation stays at 1 MB semi-spaces instead of growing
+ * to 16. The local cloud runs 16 isolates (main, DynamoDB's thread, 14 function environments),
+ * each holding up to that headroom of garbage at the demo's peak: `npm run demo` peaked at 743 MiB of RSS without the
+ * flag and 521-524 MiB with it, in 3-25% more wall time (2 cores, docs/benchmarks.md, issue 13).
  * An environment's heap cap stays the function's memory size. It is a start flag because the
  * main thread's young generation is sized when the process starts; as a flag on the command line
  * it works on every platform, where a variable in a script's environment (`VAR=x cmd`) would not
