@@ -223,6 +223,13 @@ server.on('request', (req, res) => {
     try {
       return emit.apply(this, arguments);
     } catch (err) {
+      // What throws while the body is read is dynalite's synchronous validation meeting a shape
+      // it did not expect (null where an attribute value belongs): the client's mistake, which
+      // DynamoDB answers as a body it cannot deserialize.
+      if (err instanceof TypeError) {
+        answer(res, 400, 'com.amazon.coral.service#SerializationException', 'The request body does not have the shape of ' + op + "'s input: " + err.message);
+        return false;
+      }
       report(op + ' threw, answered InternalServerError', err);
       answer(res, 500, 'com.amazonaws.dynamodb.v20120810#InternalServerError', 'Internal server error');
       return false;

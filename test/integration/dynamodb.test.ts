@@ -284,6 +284,26 @@ describe('local DynamoDB: no request ends its thread', () => {
     }
   });
 
+  it.each([
+    ['GetItem', { TableName: TABLE, Key: { pk: { S: 'a' }, x: null } }],
+    ['PutItem', { TableName: TABLE, Item: { pk: { S: 'a' }, x: null } }],
+  ])(
+    'answers a %s whose body has null where a structure belongs with a 400 SerializationException, and keeps serving',
+    async (op, body) => {
+      for (const url of [cloud.edgeUrl, cloud.dynamodbUrl]) {
+        // Act
+        const res = await raw(url, '/', op, JSON.stringify(body));
+
+        // Assess: a client's mistake, not the server's (dynalite's validation throws on it).
+        expect(res?.status).toBe(400);
+        expect(JSON.parse(res?.body ?? '{}')).toMatchObject({
+          __type: 'com.amazon.coral.service#SerializationException',
+        });
+        await stillServing();
+      }
+    },
+  );
+
   it('still takes an item nested as deep as DynamoDB allows (32 levels)', async () => {
     const res = await raw(cloud.dynamodbUrl, '/', 'PutItem', deepPut(31));
     expect(res?.status).toBe(200);
