@@ -126,6 +126,10 @@ describe("the mappings' in-process SQS calls", () => {
     expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
       '| SQS calls per order in process | 1.50 | ReceiveMessage 1.20, DeleteMessageBatch 0.30 (the event source mappings, straight into the emulator) |',
     );
+    // The sum over both transports is what AWS bills and what tables from before the split show.
+    expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
+      '| SQS requests per order, all transports | 3.50 | SendMessage 2.00, ReceiveMessage 1.20, DeleteMessageBatch 0.30 (each billed as one SQS request on AWS) |',
+    );
     // A cloud whose mappings poll over HTTP reports none.
     expect(summariseUsage(reading(), reading(), 10, 1000).sqsInProcess.total).toBe(0);
   });
