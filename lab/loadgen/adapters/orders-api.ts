@@ -21,7 +21,7 @@ export interface OrdersApiOptions {
  * The load generator's client: node:http with keep-alive, not the global fetch. The load runs in
  * the same thread as the local cloud it drives, and fetch (undici: WHATWG streams, an
  * AbortSignal and its timer per request, its own parser) was 7% of that thread's CPU in a
- * profile of bench:pipeline, as much as the emulator itself (docs/benchmarks.md); the requests
+ * profile of bench:pipeline, more than the emulator itself took (docs/benchmarks.md); the requests
  * on the wire are the same.
  */
 export class OrdersApi {
