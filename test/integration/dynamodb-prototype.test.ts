@@ -652,6 +652,38 @@ async function errorSteps(c: Clients): Promise<Answer[]> {
           RequestItems: { [LEDGER]: [{ PutRequest: { Item: { pk: 'a' } } }] },
         }),
       ),
+    // Conditions evaluated against an item that does not exist: each refers to an attribute
+    // the missing item lacks, so each fails, and nothing is written.
+    () =>
+      c.docs.send(
+        new PutCommand({
+          TableName: LEDGER,
+          Item: { pk: 'a', sk: 'missing-1' },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      ),
+    () =>
+      c.docs.send(
+        new UpdateCommand({
+          TableName: LEDGER,
+          Key: { pk: 'a', sk: 'missing-2' },
+          UpdateExpression: 'SET #s = :s',
+          ConditionExpression: '#s = :old',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': 'COMPLETED', ':old': 'INPROGRESS' },
+        }),
+      ),
+    () =>
+      c.docs.send(
+        new UpdateCommand({
+          TableName: LEDGER,
+          Key: { pk: 'a', sk: 'missing-3' },
+          UpdateExpression: 'ADD #n :one',
+          ConditionExpression: '#n < :max',
+          ExpressionAttributeNames: { '#n': 'n' },
+          ExpressionAttributeValues: { ':one': 1, ':max': 5 },
+        }),
+      ),
   ];
   const out: Answer[] = [];
   for (const send of sends) out.push(await answer(send));
