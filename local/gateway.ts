@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { httpUrl } from './address';
+import { collectBody } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
 import type { InvocationResult } from './function-runtime';
@@ -87,24 +88,7 @@ class PayloadTooLargeError extends Error {
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > limit) {
-        // Answered at once: reading the rest would only let the client hold the connection.
-        tooLarge = true;
-        chunks.length = 0;
-        reject(new PayloadTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!tooLarge) resolve(Buffer.concat(chunks));
-    });
+    collectBody(req, limit, { body: resolve, tooLarge: () => reject(new PayloadTooLargeError()) });
     req.on('error', reject);
   });
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { dirname } from 'node:path';
+import { collectBody } from '../body';
 import { PrototypeStore } from './store';
 
 /**
@@ -33,55 +34,43 @@ export default function prototypeServer(options: { path?: string } = {}): Server
   }
   const store = new PrototypeStore({ dynaliteDir: dirname(require.resolve('dynalite')) });
   return createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      bytes += chunk.length;
-      if (bytes > MAX_REQUEST_BYTES) {
-        tooLarge = true;
-        chunks.length = 0;
-        send(res, 413, '');
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (tooLarge) return;
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (
-        req.method !== 'POST' ||
-        (type !== 'application/x-amz-json-1.0' && type !== 'application/json')
-      ) {
-        send(res, 404, '<UnknownOperationException/>\n', 'text/plain');
-        return;
-      }
-      const target = req.headers['x-amz-target'];
-      if (typeof target !== 'string' || !target.startsWith(API)) {
-        send(
-          res,
-          400,
-          JSON.stringify({ __type: 'com.amazon.coral.service#UnknownOperationException' }),
-        );
-        return;
-      }
-      const signed =
-        (req.headers.authorization ?? '').trim().startsWith('AWS4-') ||
-        (req.url ?? '').includes('X-Amz-Algorithm=');
-      if (!signed) {
-        send(
-          res,
-          400,
-          JSON.stringify({
-            __type: 'com.amazon.coral.service#MissingAuthenticationTokenException',
-            message: 'Request is missing Authentication Token',
-          }),
-        );
-        return;
-      }
-      const answer = store.handle(target.slice(API.length), Buffer.concat(chunks).toString('utf8'));
-      send(res, answer.status, answer.body);
+    collectBody(req, MAX_REQUEST_BYTES, {
+      tooLarge: () => send(res, 413, ''),
+      body: (body) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+        if (
+          req.method !== 'POST' ||
+          (type !== 'application/x-amz-json-1.0' && type !== 'application/json')
+        ) {
+          send(res, 404, '<UnknownOperationException/>\n', 'text/plain');
+          return;
+        }
+        const target = req.headers['x-amz-target'];
+        if (typeof target !== 'string' || !target.startsWith(API)) {
+          send(
+            res,
+            400,
+            JSON.stringify({ __type: 'com.amazon.coral.service#UnknownOperationException' }),
+          );
+          return;
+        }
+        const signed =
+          (req.headers.authorization ?? '').trim().startsWith('AWS4-') ||
+          (req.url ?? '').includes('X-Amz-Algorithm=');
+        if (!signed) {
+          send(
+            res,
+            400,
+            JSON.stringify({
+              __type: 'com.amazon.coral.service#MissingAuthenticationTokenException',
+              message: 'Request is missing Authentication Token',
+            }),
+          );
+          return;
+        }
+        const answer = store.handle(target.slice(API.length), body.toString('utf8'));
+        send(res, answer.status, answer.body);
+      },
     });
   });
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
 import { httpUrl } from '../address';
+import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
 import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
 import { Clock } from './clock';
@@ -239,17 +240,12 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
     // Answered as soon as the body is known to be too large, and the connection closed: reading
     // the rest would only let the client hold the connection and its buffers.
     // In the protocol the client spoke (its X-Amz-Target says JSON; a Query client reads XML),
     // with the model's error for an oversized request; the action is in the unread body, so the
     // message names only the size.
     const refuse = (bytes: number) => {
-      tooLarge = true;
-      chunks.length = 0;
       const e = errors.requestTooLong(bytes, MAX_REQUEST_BYTES);
       const requestId = randomUUID();
       if (typeof req.headers['x-amz-target'] === 'string') {
@@ -272,17 +268,11 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       refuse(declared);
       return;
     }
-    req.on('data', (c: Buffer) => {
-      if (tooLarge) return;
-      size += c.length;
-      if (size > MAX_REQUEST_BYTES) refuse(size);
-      else chunks.push(c);
+    collectBody(req, MAX_REQUEST_BYTES, {
+      body: (body) => void dispatch(req, res, body),
+      tooLarge: refuse,
     });
     req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (!tooLarge)
-        void dispatch(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
   };
 
   return {
