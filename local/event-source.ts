@@ -71,6 +71,11 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
   const host = new URL(queueUrl).host;
   const never = () => false;
   const bytes = (b64: unknown) => (typeof b64 === 'string' ? Buffer.from(b64, 'base64') : b64);
+  /** One action on a copy of its input; a refusal is thrown as the SDK would throw it. */
+  const send = (action: string, input: object, clientGone: () => boolean) =>
+    call(action, { ...input }, { host, clientGone }).catch((err: unknown) => {
+      throw sdkError(err);
+    });
   return {
     async receiveMessage(input, signal) {
       // As the SDK does on an abort, the caller is answered at once; the emulator's long poll,
@@ -81,16 +86,7 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       });
-      const received = call(
-        'ReceiveMessage',
-        { ...input },
-        {
-          host,
-          clientGone: () => signal.aborted,
-        },
-      ).catch((err: unknown) => {
-        throw sdkError(err);
-      });
+      const received = send('ReceiveMessage', input, () => signal.aborted);
       let out: { Messages?: Message[] };
       try {
         out = (await Promise.race([received, aborted])) as { Messages?: Message[] };
@@ -113,11 +109,10 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
       return messages;
     },
     async deleteMessageBatch(input) {
-      return (await call('DeleteMessageBatch', { ...input }, { host, clientGone: never }).catch(
-        (err: unknown) => {
-          throw sdkError(err);
-        },
-      )) as Pick<DeleteMessageBatchCommandOutput, 'Successful' | 'Failed'>;
+      return (await send('DeleteMessageBatch', input, never)) as Pick<
+        DeleteMessageBatchCommandOutput,
+        'Successful' | 'Failed'
+      >;
     },
   };
 }
