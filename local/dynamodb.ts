@@ -109,6 +109,21 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 // The prototype engine is TypeScript: tsx compiles it on load (dynalite needs nothing).
 if (workerData.tsxPath) require(workerData.tsxPath).register();
+// dynalite keeps its in-memory tables in memory-level, which by default stores every key and
+// value as a Buffer. A small Buffer is a slice of an 8 KB slab that other allocations share, and
+// one stored slice keeps its whole slab alive: in the 2,000-order demo this thread held 32 MB of
+// slabs for about 9 MB of items (docs/benchmarks.md). Stored as strings, an item costs its own
+// size, in the heap. The order is the same: dynalite's keys are ASCII (hex-encoded key values
+// behind ASCII table and index names), for which string order is byte order; values are JSON.
+// It is patched before dynalite loads, since dynalite takes MemoryLevel from the module then.
+const memoryLevel = require(workerData.memoryLevelPath);
+const BufferStoredLevel = memoryLevel.MemoryLevel;
+memoryLevel.MemoryLevel = class StringStoredLevel extends BufferStoredLevel {
+  constructor(location, options) {
+    const opts = typeof location === 'object' && location !== null ? location : options;
+    super(Object.assign({}, opts, { storeEncoding: 'utf8' }));
+  }
+};
 const engine = require(workerData.enginePath);
 const dynalite = engine.default || engine;
 const db = require(workerData.dynaliteDbPath);
@@ -387,6 +402,8 @@ export async function startDynamoDb({
             : require.resolve('dynalite'),
         tsxPath: engine === 'prototype' ? require.resolve('tsx/cjs/api') : undefined,
         dynaliteDbPath: require.resolve('dynalite/db'),
+        // The copy dynalite itself loads (npm may nest one under it).
+        memoryLevelPath: require.resolve('memory-level', { paths: [require.resolve('dynalite')] }),
         dataDir,
         port,
         maxJsonDepth: MAX_JSON_DEPTH,

@@ -17,6 +17,11 @@ export interface ThreadStats {
    * `malloced`, what V8 itself took with malloc outside the heap (compiler zones, tables).
    */
   spacesMb?: Record<'new' | 'old' | 'code' | 'large' | 'other' | 'malloced', number>;
+  /**
+   * Memory outside the heap that the thread's objects hold, MiB: V8's `external_memory`, mostly
+   * ArrayBuffer and Buffer contents. It counts in the process's RSS and in no heap figure.
+   */
+  externalMb?: number;
 }
 
 /**
@@ -43,7 +48,9 @@ export const THREAD_STATS_SOURCE = `function threadStats() {
   const heap = v8.getHeapStatistics();
   const spacesMb = { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: heap.malloced_memory / 1048576 };
   for (const s of v8.getHeapSpaceStatistics()) spacesMb[spaceGroup(s.space_name)] += s.space_size / 1048576;
-  return { cpuMs, heapMb: heap.total_heap_size / 1048576, spacesMb };
+  const stats = { cpuMs, heapMb: heap.total_heap_size / 1048576, spacesMb };
+  if (typeof heap.external_memory === 'number') stats.externalMb = heap.external_memory / 1048576;
+  return stats;
 }`;
 
 /** THREAD_STATS_SOURCE evaluated here, with this module's fs and v8. */

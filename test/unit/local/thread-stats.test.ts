@@ -34,7 +34,11 @@ const SPACES = NAMES.map((space_name, i) => ({
   space_available_size: 0,
   physical_space_size: 0,
 }));
-const HEAP = { total_heap_size: 123 * MIB, malloced_memory: 7 * MIB } as v8.HeapInfo;
+const HEAP = {
+  total_heap_size: 123 * MIB,
+  malloced_memory: 7 * MIB,
+  external_memory: 5 * MIB,
+} as v8.HeapInfo;
 
 /** THREAD_STATS_SOURCE's threadStats, evaluated with `require` giving this fake V8. */
 function workerThreadStats(heapCalls: { count: number }): () => ThreadStats {
@@ -122,6 +126,21 @@ describe('threadStats', () => {
     expect(stats.cpuMs).toBe(70);
     expect(stats.heapMb).toBe(123);
     expect(stats.spacesMb?.malloced).toBe(7);
+    expect(stats.externalMb).toBe(5);
+  });
+
+  it('leaves externalMb out where V8 does not report external memory', () => {
+    // Prepare
+    const { external_memory: _, ...older } = HEAP;
+    jest.spyOn(v8, 'getHeapStatistics').mockReturnValue(older as v8.HeapInfo);
+    jest.spyOn(v8, 'getHeapSpaceStatistics').mockReturnValue(SPACES);
+
+    // Act
+    const stats = threadStats();
+
+    // Assess
+    expect(stats).not.toHaveProperty('externalMb');
+    expect(stats.heapMb).toBe(123);
   });
 
   it('runs as written in a worker thread', async () => {
@@ -151,5 +170,6 @@ describe('threadStats', () => {
     // Every group is there and a number; the totals move with the live heap, so no exact sum.
     for (const mb of Object.values(stats.spacesMb ?? {})) expect(mb).toBeGreaterThanOrEqual(0);
     expect(stats.spacesMb?.old).toBeGreaterThan(0);
+    expect(stats.externalMb).toBeGreaterThanOrEqual(0);
   });
 });
