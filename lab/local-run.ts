@@ -51,6 +51,14 @@ export interface LocalRunOptions {
    * generator or the producer, and the two queues do not share the machine while timed.
    */
   preload?: boolean;
+  /**
+   * Once the queues are empty, before the report reads the ledger: end the function
+   * environments that are idle (all of them, after a drain). They held about two thirds of the
+   * process's memory and nothing runs in them any more, while the report's read and render
+   * briefly need more of their own: the demo's peak came in that phase. A function invoked after
+   * that (a late retry, more load with --live) starts a fresh environment.
+   */
+  releaseIdleEnvironments?: boolean;
   onStarted?: (edgeUrl: string, apiUrl: string, liveUrl: string) => void;
   /** The running cloud, before the load starts (benchmarks read its usage()). */
   onCloud?: (cloud: LocalCloud) => void;
@@ -168,6 +176,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
     });
+    if (options.releaseIdleEnvironments) await cloud.releaseIdleEnvironments();
     const data = await generateReport({
       runId: options.runId,
       target: 'local',

@@ -198,6 +198,11 @@ export interface LocalCloud {
   /** Enables consumers created with `consumersPaused` (all, or the named ones). */
   startConsumers(kinds?: readonly QueueKind[]): void;
   /**
+   * Ends every function environment not running an invocation (LocalFunction.releaseIdle); the
+   * next event of a function starts a fresh one. Resolves with how many ended.
+   */
+  releaseIdleEnvironments(): Promise<number>;
+  /**
    * Batches the mappings are processing right now (received, not yet deleted or failed), plus one
    * while SQS holds a batch no mapping has read yet (on its way to a poller).
    */
@@ -457,6 +462,7 @@ export interface DeployedPipeline {
   threadStats(): Promise<Array<{ thread: string } & ThreadStats>>;
   /** Enables the given consumers' mappings (all when none are named); a no-op for running ones. */
   startConsumers(kinds?: readonly QueueKind[]): void;
+  releaseIdleEnvironments: LocalCloud['releaseIdleEnvironments'];
   /** Stops the API, the mappings and the functions; the queues and tables stay where they are. */
   stop(): Promise<void>;
 }
@@ -728,6 +734,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         threads: functions.flatMap((f) => f.threadUsage()),
       }),
       threadStats: async () => (await Promise.all(functions.map((f) => f.threadStats()))).flat(),
+      releaseIdleEnvironments: async () =>
+        (await Promise.all(functions.map((f) => f.releaseIdle()))).reduce((a, b) => a + b, 0),
       startConsumers,
       stop,
     };
@@ -910,6 +918,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       routes: () => [],
       updateConsumerEnv: () => undefined,
       startConsumers: () => undefined,
+      releaseIdleEnvironments: async () => 0,
       updateProducerEnv: () => undefined,
       dynamodbRequests: () => dynamodb.usage().requests,
       usage: () => {
@@ -1001,6 +1010,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     cloud.routes = deployed.routes;
     cloud.updateConsumerEnv = deployed.updateConsumerEnv;
     cloud.startConsumers = deployed.startConsumers;
+    cloud.releaseIdleEnvironments = deployed.releaseIdleEnvironments;
     cloud.updateProducerEnv = deployed.updateProducerEnv;
     pipelineUsage = deployed.usage;
     pipelineStats = deployed.threadStats;

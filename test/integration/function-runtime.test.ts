@@ -82,6 +82,36 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(later).toMatchObject({ ok: true, result: { env: 'new' } });
   }, 30_000);
 
+  it('ends idle environments on releaseIdle, leaves a busy one running, and cold-starts the next invocation', async () => {
+    // Prepare: two environments loaded, then one of them busy in a slow invocation (taken at
+    // the invoke call itself).
+    const f = probe('probe-release', { PROBE_VALUE: 'r' });
+    started.push(f);
+    await f.warm();
+    await f.warm();
+    const slow = f.invoke({ mode: 'sleep', ms: 500 });
+
+    // Act
+    const released = await f.releaseIdle();
+    const threadsLeft = f.threadUsage().length;
+    const slowResult = await slow;
+    const warm = await f.invoke({ mode: 'echo' });
+    const releasedAfter = await f.releaseIdle();
+    const threadsAfter = f.threadUsage().length;
+    const cold = await f.invoke({ mode: 'echo' });
+
+    // Assess: the idle one ended, the busy one finished its invocation and served the next in
+    // the same module scope; once it too was idle and released, the next invocation started a
+    // fresh environment (invocations counts from 1 again).
+    expect(released).toBe(1);
+    expect(threadsLeft).toBe(1);
+    expect(slowResult).toMatchObject({ ok: true, result: { env: 'r', invocations: 1 } });
+    expect(warm).toMatchObject({ ok: true, result: { invocations: 2 } });
+    expect(releasedAfter).toBe(1);
+    expect(threadsAfter).toBe(0);
+    expect(cold).toMatchObject({ ok: true, result: { env: 'r', invocations: 1 } });
+  }, 30_000);
+
   it('reports the remaining time against the function timeout', async () => {
     const f = probe('probe-time', {}, 3);
     started.push(f);
