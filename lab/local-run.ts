@@ -34,6 +34,8 @@ export interface LocalRunOptions {
   faults?: LocalCloudOptions['faults'];
   /** What serves DynamoDB (LocalCloudOptions.dynamodb); dynalite when absent. */
   dynamodb?: LocalCloudOptions['dynamodb'];
+  /** The function environments' nice value (LocalCloudOptions.functionNice); its default when absent. */
+  functionNice?: number;
   consumerEnv?: LocalCloudOptions['consumerEnv'];
   producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
@@ -86,6 +88,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     seed: options.seed,
     ...(options.faults !== undefined ? { faults: options.faults } : {}),
     ...(options.dynamodb ? { dynamodb: options.dynamodb } : {}),
+    ...(options.functionNice !== undefined ? { functionNice: options.functionNice } : {}),
     ...(options.consumerEnv ? { consumerEnv: options.consumerEnv } : {}),
     ...(options.producerEnv ? { producerEnv: options.producerEnv } : {}),
     ...(options.pipeline ? { pipeline: options.pipeline } : {}),

@@ -49,7 +49,7 @@ import {
   type MappingConfiguration,
   type SqsCall,
 } from './event-source';
-import { type FunctionConfiguration, LocalFunction } from './function-runtime';
+import { checkNice, type FunctionConfiguration, LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
 import { createSqsEmulator } from './sqs';
@@ -110,6 +110,13 @@ export interface LocalCloudOptions {
   pollWaitSeconds?: number;
   /** Producer environments kept warm at most (Lambda would scale further). Default 4. */
   producerConcurrency?: number;
+  /**
+   * Nice value of every function environment's thread, 0 (unchanged) to 19; default
+   * DEFAULT_FUNCTION_NICE. On Linux the main thread (edge, SQS, gateway, mappings) and
+   * DynamoDB's thread then get a core whenever they have work, as AWS's services never wait
+   * for your functions' CPU; elsewhere it changes nothing (docs/local-cloud.md).
+   */
+  functionNice?: number;
   /**
    * Creates the event source mappings disabled (Lambda's `Enabled: false`): nothing is consumed
    * until `startConsumers()`, so an experiment can fill both queues first and time only the
@@ -237,6 +244,12 @@ export function localTargetEnv(logLevel: FunctionLogLevel, seed: number): Record
     [ENV.FAULT_SEED]: String(seed),
   };
 }
+
+/**
+ * The function environments' nice value when none is given (see LocalCloudOptions.functionNice;
+ * chosen by measurement, docs/benchmarks.md).
+ */
+export const DEFAULT_FUNCTION_NICE = 10;
 
 /** An SQS client for the cloud's edge, signing with the fixed local credentials. */
 export function localSqsClient(endpoint: string, region = 'us-east-1'): SQSClient {
@@ -414,6 +427,7 @@ export interface DeployPipelineOptions
     | 'functionLogLevel'
     | 'pollWaitSeconds'
     | 'producerConcurrency'
+    | 'functionNice'
     | 'allowedOrigins'
     | 'consumersPaused'
   > {
@@ -475,6 +489,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
     functionLogLevel,
     pollWaitSeconds,
     producerConcurrency,
+    functionNice,
     allowedOrigins,
     consumersPaused,
   } = options;
@@ -487,6 +502,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
       functionLogLevel,
       pollWaitSeconds,
       producerConcurrency,
+      functionNice,
       consumersPaused,
     }).filter(([, v]) => v !== undefined),
   ) as Partial<DeployPipelineOptions>;
@@ -501,6 +517,7 @@ function pickDeployOptions(options: LocalCloudOptions) {
  */
 export async function deployPipeline(options: DeployPipelineOptions): Promise<DeployedPipeline> {
   const { endpoint, credentials, region, host, seed, deployment, log } = options;
+  const nice = checkNice(options.functionNice ?? DEFAULT_FUNCTION_NICE, 'functionNice');
   const mappings: Partial<Record<QueueKind, EventSourceMapping>> = {};
   const functions: LocalFunction[] = [];
   const queueUrls = { ...NO_QUEUES };
@@ -597,6 +614,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         maxEnvironments,
         region,
         onLog,
+        nice,
         ...clock,
       });
       functions.push(fn);
@@ -770,6 +788,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? 'us-east-1';
   const seed = options.seed ?? freshSeed();
+  if (options.functionNice !== undefined) checkNice(options.functionNice, 'functionNice');
   const config = applyOverrides(pipelineConfig, options.pipeline);
   // Refuses a config AWS would refuse, the same way infra/ does, before anything starts.
   const deployment = describeDeployment(config, {

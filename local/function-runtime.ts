@@ -32,6 +32,25 @@ export interface FunctionDefinition {
    * functions too. Timeouts stay on real time.
    */
   clockOffset?: SharedArrayBuffer;
+  /**
+   * Nice value each environment's worker thread gives itself as it starts (Linux only, where
+   * nice is per thread; elsewhere nothing changes): the local runtime's placement of the
+   * function, not part of it. 0 or absent leaves the thread at the process's priority.
+   */
+  nice?: number;
+}
+
+/** Linux's lowest priority; raising nice needs no privilege, lowering it below 0 would. */
+export const MAX_NICE = 19;
+
+/** Refuses a nice value the runtime would not apply as asked: integers 0 (off) to 19. */
+export function checkNice(value: unknown, name = 'nice'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_NICE) {
+    throw new RangeError(
+      `${name} must be an integer from 0 (unchanged) to ${MAX_NICE}, got ${JSON.stringify(value) ?? String(value)}`,
+    );
+  }
+  return value;
 }
 
 export type FunctionConfiguration = Pick<
@@ -86,6 +105,20 @@ const YOUNG_GENERATION_MB = 8;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+// First, before the module loads: the init phase runs at the same priority as invocations. On
+// Linux nice is per thread and setpriority(2) takes a thread id where it takes a pid, so this
+// lowers only this environment's thread; /proc/thread-self names it. A thread already at a
+// lower priority (the whole process started with nice) keeps it: going back up needs privilege.
+let niceError;
+if (workerData.nice > 0 && process.platform === 'linux') {
+  try {
+    const os = require('node:os');
+    const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+    if (os.getPriority(tid) < workerData.nice) os.setPriority(tid, workerData.nice);
+  } catch (err) {
+    niceError = (err && err.message) || String(err);
+  }
+}
 const realNow = Date.now;
 if (workerData.clockOffset) {
   const offset = new BigInt64Array(workerData.clockOffset);
@@ -154,7 +187,7 @@ const load = (msg) => {
       initError = err;
     }
   }
-  parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined });
+  parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined, niceError });
 };
 ${THREAD_STATS_SOURCE}
 const toError = (err) => ({
@@ -212,6 +245,8 @@ interface WorkerReply {
   id?: string;
   ready?: boolean;
   initError?: InvocationError;
+  /** Why the environment's thread kept its priority although a nice value was asked for. */
+  niceError?: string;
   ok?: boolean;
   result?: unknown;
   error?: InvocationError;
@@ -228,6 +263,7 @@ export class LocalFunction {
 
   constructor(private def: FunctionDefinition) {
     this.name = def.name;
+    if (def.nice !== undefined) checkNice(def.nice);
   }
 
   get arn(): string {
@@ -357,6 +393,7 @@ export class LocalFunction {
         arn: this.arn,
         memorySizeMb: this.def.memorySizeMb,
         clockOffset: this.def.clockOffset,
+        nice: this.def.nice ?? 0,
         logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
       },
       resourceLimits: {
@@ -389,6 +426,12 @@ export class LocalFunction {
         if (msg.ready) {
           worker.off('message', onMessage);
           worker.off('error', reject);
+          if (msg.niceError) {
+            this.def.onLog?.(
+              this.def.name,
+              `local runtime: environment kept its priority (nice ${this.def.nice} not applied: ${msg.niceError})`,
+            );
+          }
           resolve(msg.initError);
         }
       };

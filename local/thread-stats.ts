@@ -9,6 +9,8 @@ import v8 from 'node:v8';
  */
 export interface ThreadStats {
   cpuMs?: number;
+  /** The thread's nice value (Linux, /proc/thread-self/stat); undefined where /proc is not there. */
+  nice?: number;
   /** V8 heap committed by the thread's isolate, MiB. */
   heapMb: number;
   /**
@@ -38,17 +40,19 @@ export const THREAD_STATS_SOURCE = `function threadStats() {
     return 'other';
   }
   let cpuMs;
+  let nice;
   try {
     // Fields after the command name (which may hold spaces) start at field 3 (state).
     const stat = require('node:fs').readFileSync('/proc/thread-self/stat', 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     cpuMs = (Number(fields[11]) + Number(fields[12])) * 10;
+    nice = Number(fields[16]);
   } catch {}
   const v8 = require('node:v8');
   const heap = v8.getHeapStatistics();
   const spacesMb = { new: 0, old: 0, code: 0, large: 0, other: 0, malloced: heap.malloced_memory / 1048576 };
   for (const s of v8.getHeapSpaceStatistics()) spacesMb[spaceGroup(s.space_name)] += s.space_size / 1048576;
-  const stats = { cpuMs, heapMb: heap.total_heap_size / 1048576, spacesMb };
+  const stats = { cpuMs, nice, heapMb: heap.total_heap_size / 1048576, spacesMb };
   if (typeof heap.external_memory === 'number') stats.externalMb = heap.external_memory / 1048576;
   return stats;
 }`;
@@ -61,5 +65,6 @@ const evaluated = new Function('require', `${THREAD_STATS_SOURCE}\nreturn thread
 export function threadStats(): ThreadStats {
   const stats = evaluated();
   if (stats.cpuMs === undefined) delete stats.cpuMs;
+  if (stats.nice === undefined) delete stats.nice;
   return stats;
 }

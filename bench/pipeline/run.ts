@@ -4,8 +4,9 @@ import { performance } from 'node:perf_hooks';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runOnLocalCloud } from '../../lab/local-run';
-import type { CloudUsage, LocalCloud } from '../../local/cloud';
+import { type CloudUsage, DEFAULT_FUNCTION_NICE, type LocalCloud } from '../../local/cloud';
 import { DYNAMODB_ENGINES, type DynamoDbEngine, startDynamoDb } from '../../local/dynamodb';
+import { MAX_NICE } from '../../local/function-runtime';
 import type { ThreadStats } from '../../local/thread-stats';
 import {
   createDocumentClient,
@@ -58,6 +59,11 @@ export const SPEC: CommandSpec = {
       description:
         'what serves DynamoDB, in the pipeline and the floor: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
       default: 'dynalite',
+    },
+    'function-nice': {
+      type: 'string',
+      value: '<0..19>',
+      description: `nice value of the function environments' threads on Linux, 0 = unchanged (measuring only; the local cloud's default is ${DEFAULT_FUNCTION_NICE})`,
     },
   },
 };
@@ -173,9 +179,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
   const seed = intOption(v, 'seed', { min: 0, max: 0xffffffff }) ?? freshSeed();
   const engine = choiceOption(v, 'dynamodb', DYNAMODB_ENGINES)!;
+  const functionNice =
+    intOption(v, 'function-nice', { min: 0, max: MAX_NICE }) ?? DEFAULT_FUNCTION_NICE;
   const say = (line: string) => process.stderr.write(`${line}\n`);
   say(
-    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}, DynamoDB ${engine}; node ${process.version}, ${cpus().length} cpus, load average ${loadavg()
+    `bench:pipeline ${orders} orders, ${customers} customers, seed ${seed}, DynamoDB ${engine}, function nice ${functionNice}; node ${process.version}, ${cpus().length} cpus, load average ${loadavg()
       .map((n) => n.toFixed(1))
       .join(' ')}, ${new Date().toISOString()}`,
   );
@@ -196,6 +204,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     retryRate: 0,
     faults: 'none',
     dynamodb: engine,
+    functionNice,
     concurrency: LOAD_CONCURRENCY,
     drainTimeoutMs: 30 * 60_000,
     onCloud: (c) => {
@@ -257,6 +266,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const itemsPerBatchWrite =
     batchWrites > 0 ? Math.max(1, Math.round((2 * QUEUE_KINDS.length) / batchWrites)) : 1;
   say(`pipeline: ${pipelineRate} orders/s`);
+  // Faults off, every delivery succeeds the first time: a retry here means an invocation failed
+  // or timed out under the machine's load, which a lever (thread priorities) could cause.
+  say(
+    `pipeline: retries after a failed or timed-out attempt ${QUEUE_KINDS.map((q) => `${q} ${report.queues[q].duplicateCauses.retryAfterFailure}`).join(', ')}; in DLQ ${QUEUE_KINDS.map((q) => `${q} ${report.queues[q].inDlq}`).join(', ')}`,
+  );
   say(
     `floor (${engine}): replaying ${REPLAYED.map((op) => `${ops[op]} ${op}`).join(', ')} (${itemsPerBatchWrite} items a batch write) at concurrency ${concurrency}`,
   );

@@ -1,11 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_FUNCTION_NICE, startLocalCloud } from '../../local/cloud';
 import { LocalFunction } from '../../local/function-runtime';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
-function probe(name: string, env: Record<string, string>, timeoutSeconds = 2, maxEnvironments = 2) {
+function probe(
+  name: string,
+  env: Record<string, string>,
+  timeoutSeconds = 2,
+  maxEnvironments = 2,
+  nice?: number,
+) {
   return new LocalFunction({
     name,
     modulePath: PROBE,
@@ -14,8 +22,26 @@ function probe(name: string, env: Record<string, string>, timeoutSeconds = 2, ma
     memorySizeMb: 256,
     maxEnvironments,
     region: 'us-east-1',
+    ...(nice !== undefined ? { nice } : {}),
   });
 }
+
+/** A thread's nice value as Linux reports it: field 19 of /proc/<pid>/task/<tid>/stat. */
+function threadNice(pid: number, tid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+}
+
+/** Runs the probe in one of the function's environments and answers the thread it ran on. */
+async function handlerThread(f: LocalFunction, ms = 0): Promise<{ pid: number; tid: number }> {
+  const result = await f.invoke({ mode: 'thread', ms });
+  if (!result.ok) throw new Error(`probe failed: ${result.error.errorMessage}`);
+  return result.result as { pid: number; tid: number };
+}
+
+// Nice is per thread only on Linux; elsewhere the runtime leaves the environments alone.
+const linuxIt = process.platform === 'linux' ? it : it.skip;
 
 describe('local function runtime (worker-thread execution environments)', () => {
   const started: LocalFunction[] = [];
@@ -213,4 +239,83 @@ describe('local function runtime (worker-thread execution environments)', () => 
       /function missing failed to initialise: Runtime.ImportModuleError: Error: Cannot find module '.*does-not-exist\.ts'/,
     );
   }, 30_000);
+
+  linuxIt(
+    "lowers only the environments' own threads to the nice value asked for",
+    async () => {
+      // Prepare: two environments busy at once, so each runs on its own thread.
+      const f = probe('probe-nice', {}, 5, 2, 7);
+      started.push(f);
+      const mainNice = threadNice(process.pid, process.pid);
+
+      // Act
+      const threads = await Promise.all([handlerThread(f, 300), handlerThread(f, 300)]);
+
+      // Assess: every environment's thread is at 7; this process's main thread is not moved.
+      expect(threads.map((t) => t.pid)).toEqual([process.pid, process.pid]);
+      expect(threads[0]!.tid).not.toBe(threads[1]!.tid);
+      for (const { pid, tid } of threads) {
+        expect(tid).not.toBe(process.pid);
+        expect(threadNice(pid, tid)).toBe(7);
+      }
+      expect(threadNice(process.pid, process.pid)).toBe(mainNice);
+    },
+    30_000,
+  );
+
+  linuxIt(
+    "leaves an environment's thread at the process's priority with nice 0",
+    async () => {
+      // Prepare
+      const f = probe('probe-nice-off', {}, 5, 1, 0);
+      started.push(f);
+
+      // Act
+      const { pid, tid } = await handlerThread(f);
+
+      // Assess: a thread starts with its creator's nice, the main thread's.
+      expect(threadNice(pid, tid)).toBe(threadNice(process.pid, process.pid));
+    },
+    30_000,
+  );
+
+  linuxIt(
+    "runs the local cloud's function environments at its default nice, its services at the process's",
+    async () => {
+      // Prepare
+      const cloud = await startLocalCloud({ port: 0, apiPort: 0, pollWaitSeconds: 1 });
+      try {
+        // Act
+        const stats = await cloud.threadStats();
+
+        // Assess: a thread already below the default (a process started with nice) keeps its own.
+        const mainNice = threadNice(process.pid, process.pid);
+        const functionThreads = Object.keys(stats).filter((t) => t.includes('#'));
+        expect(functionThreads.length).toBeGreaterThanOrEqual(3);
+        for (const thread of functionThreads) {
+          expect([thread, stats[thread]!.nice]).toEqual([
+            thread,
+            Math.max(DEFAULT_FUNCTION_NICE, mainNice),
+          ]);
+        }
+        expect(stats.main!.nice).toBe(mainNice);
+        expect(stats.dynamodb!.nice).toBe(mainNice);
+      } finally {
+        await cloud.stop();
+      }
+    },
+    60_000,
+  );
+
+  it('refuses a nice value it would not apply as asked, before anything starts', async () => {
+    for (const bad of [-1, 20, 2.5, Number.NaN, '5' as unknown as number]) {
+      expect(() => probe('probe-bad-nice', {}, 5, 1, bad)).toThrow(
+        /^nice must be an integer from 0 \(unchanged\) to 19, got /,
+      );
+      // The local cloud refuses it before it opens a port or starts a thread.
+      await expect(startLocalCloud({ port: 0, apiPort: 0, functionNice: bad })).rejects.toThrow(
+        /^functionNice must be an integer from 0 \(unchanged\) to 19, got /,
+      );
+    }
+  });
 });

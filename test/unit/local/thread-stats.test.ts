@@ -51,7 +51,8 @@ function workerThreadStats(heapCalls: { count: number }): () => ThreadStats {
   };
   const fakeRequire = (id: string) => {
     if (id === 'node:v8') return fakeV8;
-    if (id === 'node:fs') return { readFileSync: () => '1 (x) S 0 0 0 0 0 0 0 0 0 0 3 4' };
+    if (id === 'node:fs')
+      return { readFileSync: () => '1 (x) S 0 0 0 0 0 0 0 0 0 0 3 4 0 0 27 7 1' };
     throw new Error(`unexpected require(${id})`);
   };
   return new Function('require', `${THREAD_STATS_SOURCE}\nreturn threadStats;`)(fakeRequire);
@@ -114,16 +115,17 @@ describe('threadStats', () => {
     );
   });
 
-  it('reads the heap statistics once in a worker and its CPU time from /proc', () => {
+  it('reads the heap statistics once in a worker and its CPU time and nice value from /proc', () => {
     // Prepare
     const calls = { count: 0 };
 
     // Act
     const stats = workerThreadStats(calls)();
 
-    // Assess: utime 3 + stime 4 ticks of 10 ms.
+    // Assess: utime 3 + stime 4 ticks of 10 ms (fields 14 and 15); nice is field 19.
     expect(calls.count).toBe(1);
     expect(stats.cpuMs).toBe(70);
+    expect(stats.nice).toBe(7);
     expect(stats.heapMb).toBe(123);
     expect(stats.spacesMb?.malloced).toBe(7);
     expect(stats.externalMb).toBe(5);
