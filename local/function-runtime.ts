@@ -106,15 +106,17 @@ const YOUNG_GENERATION_MB = 8;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 // First, before the module loads: the init phase runs at the same priority as invocations. On
-// Linux nice is per thread and setpriority(2) takes a thread id where it takes a pid, so this
-// lowers only this environment's thread; /proc/thread-self names it. A thread already at a
-// lower priority (the whole process started with nice) keeps it: going back up needs privilege.
+// Linux nice is per thread and setpriority(2) with pid 0 means the calling thread, so this
+// lowers only this environment's thread. Not by a thread id read from /proc: /proc numbers
+// threads in its own pid namespace, which need not be this process's (a sandbox, or
+// unshare -p without a fresh /proc), and the id then names no thread here, or another one.
+// A thread already at a lower priority (the whole process started with nice) keeps it: going
+// back up needs privilege.
 let niceError;
 if (workerData.nice > 0 && process.platform === 'linux') {
   try {
     const os = require('node:os');
-    const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
-    if (os.getPriority(tid) < workerData.nice) os.setPriority(tid, workerData.nice);
+    if (os.getPriority(0) < workerData.nice) os.setPriority(0, workerData.nice);
   } catch (err) {
     niceError = (err && err.message) || String(err);
   }

@@ -1,7 +1,9 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { DEFAULT_FUNCTION_NICE, startLocalCloud } from '../../local/cloud';
 import { LocalFunction } from '../../local/function-runtime';
 
@@ -42,6 +44,13 @@ async function handlerThread(f: LocalFunction, ms = 0): Promise<{ pid: number; t
 
 // Nice is per thread only on Linux; elsewhere the runtime leaves the environments alone.
 const linuxIt = process.platform === 'linux' ? it : it.skip;
+
+// A pid namespace whose /proc is still the parent's: `unshare -p` needs CAP_SYS_ADMIN (root, or a
+// user namespace), which not every machine grants.
+const pidNamespaceIt =
+  process.platform === 'linux' && spawnSync('unshare', ['-p', '-f', 'true']).status === 0
+    ? it
+    : it.skip;
 
 describe('local function runtime (worker-thread execution environments)', () => {
   const started: LocalFunction[] = [];
@@ -305,6 +314,27 @@ describe('local function runtime (worker-thread execution environments)', () => 
       }
     },
     60_000,
+  );
+
+  pidNamespaceIt(
+    'lowers the thread it runs on even where /proc numbers threads in another pid namespace',
+    async () => {
+      // Prepare: inside `unshare -p -f` this process is pid 1 while /proc (not remounted) still
+      // numbers every thread as the parent namespace does: a thread id read from
+      // /proc/thread-self names no thread here (setpriority answered ESRCH), or another one.
+      const script = resolve(__dirname, 'support/fixtures/nice-in-pid-namespace.ts');
+
+      // Act
+      const { stdout } = await promisify(execFile)(
+        'unshare',
+        ['-p', '-f', process.execPath, '--import', 'tsx', script],
+        { timeout: 60_000 },
+      );
+
+      // Assess: the fixture ran in the new namespace, and its environment's thread is at 7.
+      expect(JSON.parse(stdout.trim())).toEqual({ pidHere: 1, nice: 7 });
+    },
+    90_000,
   );
 
   it('refuses a nice value it would not apply as asked, before anything starts', async () => {
