@@ -342,10 +342,18 @@ describe('local function runtime (worker-thread execution environments)', () => 
       expect(() => probe('probe-bad-nice', {}, 5, 1, bad)).toThrow(
         /^nice must be an integer from 0 \(unchanged\) to 19, got /,
       );
-      // The local cloud refuses it before it opens a port or starts a thread.
-      await expect(startLocalCloud({ port: 0, apiPort: 0, functionNice: bad })).rejects.toThrow(
-        /^functionNice must be an integer from 0 \(unchanged\) to 19, got /,
-      );
+      // The local cloud refuses it before it opens a port or starts a thread: it logs each
+      // service it starts (and each it stops), and logged nothing.
+      const logged: string[] = [];
+      await expect(
+        startLocalCloud({
+          port: 0,
+          apiPort: 0,
+          functionNice: bad,
+          log: (line) => logged.push(line),
+        }),
+      ).rejects.toThrow(/^functionNice must be an integer from 0 \(unchanged\) to 19, got /);
+      expect(logged).toEqual([]);
     }
   });
 });
