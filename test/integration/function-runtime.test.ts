@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -116,6 +116,42 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(after).toMatchObject({ ok: true, result: { env: 'new', invocations: 1 } });
     expect(later).toMatchObject({ ok: true, result: { env: 'new' } });
   }, 30_000);
+
+  linuxIt(
+    "ends the released environments' threads, not only the function's hold on them",
+    async () => {
+      // Prepare: two environments, each having told its thread id; then one of them busy.
+      const f = probe('probe-release-threads', {}, 5, 2);
+      started.push(f);
+      const tids = (await Promise.all([handlerThread(f, 200), handlerThread(f, 200)])).map(
+        (t) => t.tid,
+      );
+      const slow = f.invoke({ mode: 'sleep', ms: 500 });
+      const alive = () => tids.filter((tid) => existsSync(`/proc/self/task/${tid}`)).length;
+      // The kernel drops an exited thread from /proc just after it wakes the thread's joiner:
+      // waited for (up to 5 s), not assumed at the instant releaseIdle resolves.
+      const aliveOnceAtMost = async (n: number) => {
+        for (const until = Date.now() + 5000; alive() > n && Date.now() < until; ) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return alive();
+      };
+
+      // Act
+      const released = await f.releaseIdle();
+      const aliveAfterFirst = await aliveOnceAtMost(1);
+      await slow;
+      const releasedAfter = await f.releaseIdle();
+      const aliveAfterSecond = await aliveOnceAtMost(0);
+
+      // Assess: a released environment's thread exits (the memory it held is what releasing is
+      // for); the busy one ran on until released itself.
+      expect(new Set(tids).size).toBe(2);
+      expect([released, aliveAfterFirst]).toEqual([1, 1]);
+      expect([releasedAfter, aliveAfterSecond]).toEqual([1, 0]);
+    },
+    30_000,
+  );
 
   it('ends idle environments on releaseIdle, leaves a busy one running, and cold-starts the next invocation', async () => {
     // Prepare: two environments loaded, then one of them busy in a slow invocation (taken at
