@@ -7,6 +7,7 @@ import {
   runMain,
   UsageError,
 } from '../shared/src/cli/args';
+import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
 import { ALLOW_ORIGINS_ENV, originsFromEnv } from './browser-guard';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
@@ -179,24 +180,16 @@ async function main(): Promise<number | undefined> {
     );
 
   await new Promise<void>((resolve) => {
-    let stoppingSince = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stoppingSince > 0) {
-        // Ctrl-C reaches every process of the group and npm relays it too, so the same signal
-        // can arrive twice at once; only a later one means "stop now".
-        if (Date.now() - stoppingSince < 2000) return;
-        out(`${signal} again: exiting now`);
-        process.exit(130);
-      }
-      stoppingSince = Date.now();
-      out(`${signal}: stopping`);
-      cloud.stop().then(resolve, (err: unknown) => {
-        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
-        resolve();
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    onStopSignal(
+      (signal) => {
+        out(`${signal}: stopping`);
+        cloud.stop().then(resolve, (err: unknown) => {
+          process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+          resolve();
+        });
+      },
+      (signal) => out(`${signal} again: exiting now`),
+    );
   });
   // Every server and worker is closed by now; this only guards against a stray keep-alive handle.
   setTimeout(() => process.exit(0), 2000).unref();

@@ -10,6 +10,7 @@ import {
   parseCommandLine,
   runMain,
 } from '../../shared/src/cli/args';
+import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { runOnLocalCloud } from '../local-run';
@@ -64,17 +65,20 @@ export const DEMO_SPEC: CommandSpec = {
   },
 };
 
-/** Resolves on the first Ctrl-C or SIGTERM. */
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+/**
+ * Resolves on the first Ctrl-C or SIGTERM. The handlers stay while the cloud stops, until
+ * `release` is called: the same Ctrl-C arriving again at once is ignored, a later one ends the
+ * process (onStopSignal).
+ */
+function untilInterrupted(): { interrupted: Promise<void>; release: () => void } {
+  let release = () => {};
+  const interrupted = new Promise<void>((resolve) => {
+    release = onStopSignal(
+      () => resolve(),
+      (signal) => process.stderr.write(`${signal} again: exiting now\n`),
+    );
   });
+  return { interrupted, release };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
@@ -97,7 +101,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const tty = Boolean(process.stderr.isTTY);
   const live = Boolean(v.live);
   let liveUrl = '';
-  const { data } = await runOnLocalCloud({
+  let releaseSignals = () => {};
+  const run = runOnLocalCloud({
     runId,
     seed,
     orders,
@@ -123,7 +128,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
             const files = await writeReportFiles(run, out);
             process.stdout.write(`wrote ${files.join(', ')}\n`);
             process.stdout.write(`live: ${liveUrl} stays up; Ctrl-C stops the local cloud\n`);
-            await untilInterrupted();
+            const { interrupted, release } = untilInterrupted();
+            releaseSignals = release;
+            await interrupted;
           },
         }
       : {}),
@@ -136,6 +143,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
       ),
   });
+  const { data } = await run.finally(() => releaseSignals());
   if (!live) {
     process.stdout.write(renderTable(data.report));
     const files = await writeReportFiles(data, out);
