@@ -17,3 +17,20 @@
  * run under Windows' cmd. Running a CLI any other way (`npx tsx lab/demo/cli.ts`) runs it without.
  */
 export const NODE_MEMORY_FLAGS: readonly string[] = ['--optimize-for-size'];
+
+/**
+ * The environment the same scripts start node in. glibc reads it when a process starts, so it
+ * cannot be set from inside the process: each script runs `node local/launch.cjs <flags> <cli>`,
+ * which starts node again with it set, the arguments untouched, signals passed on and the child's
+ * exit code or signal as its own (about 7 MB of memory of its own; the node binary's pages are
+ * shared). bench:sqs passes it to the servers it starts. A CLI run any other way
+ * (`npx tsx lab/demo/cli.ts`) runs without it.
+ *
+ * `MALLOC_ARENA_MAX=2`: glibc's malloc gives each new thread that allocates an arena of its own,
+ * up to 8 per core, and what a thread frees stays in its arena for that arena's next allocations.
+ * The local cloud's 16 JavaScript threads with V8's and libuv's hold 13 arenas here, each with
+ * its own free memory resident. With two, `npm run demo` peaked at 472,508-487,448 kB against
+ * 509,980-525,064 kB, in turn, with the same CPU and wall time (2 cores, docs/benchmarks.md,
+ * issue 13). It means nothing on macOS, Windows or musl.
+ */
+export const NODE_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

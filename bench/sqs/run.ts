@@ -11,7 +11,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { NODE_MEMORY_FLAGS } from '../../local/node-flags';
+import { NODE_MEMORY_ENV, NODE_MEMORY_FLAGS } from '../../local/node-flags';
 import {
   CliError,
   intOption,
@@ -88,13 +88,14 @@ async function startServer(
         '--cpu-prof-interval=100',
       ]
     : [];
-  // Every server starts with the node flags `npm start` runs our emulator with: the servers are
-  // compared under the same V8 settings, ours as users run it.
+  // Every server starts with the node flags and environment `npm start` runs our emulator with:
+  // the servers are compared under the same V8 and malloc settings, ours as users run it.
   const child = spawn(
     process.execPath,
     [...NODE_MEMORY_FLAGS, ...profile, '--import', 'tsx', 'bench/sqs/server.ts', kind],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...NODE_MEMORY_ENV },
     },
   );
   const port = await new Promise<number>((resolve, reject) => {

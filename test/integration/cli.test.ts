@@ -28,15 +28,15 @@ function startScript(args: string[], env: NodeJS.ProcessEnv = {}): Running {
 }
 
 /**
- * The node processes whose parent is `pid` (POSIX ps, so Linux and macOS alike). esbuild's
- * service, which bundles the functions, is a child process too, but not node.
+ * The command lines of the node processes whose parent is `pid` (POSIX ps, so Linux and macOS
+ * alike). esbuild's service, which bundles the functions, is a child process too, but not node.
  */
 function nodeChildren(pid: number): string[] {
-  return execFileSync('ps', ['-A', '-o', 'ppid=,pid=,comm='], { encoding: 'utf8' })
+  return execFileSync('ps', ['-A', '-o', 'ppid=,pid=,comm=,args='], { encoding: 'utf8' })
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter(([ppid, , comm]) => Number(ppid) === pid && basename(comm ?? '') === 'node')
-    .map(([, child, comm]) => `${child} ${comm}`);
+    .map(([, , , ...args]) => args.join(' '));
 }
 
 async function stopped(run: Running): Promise<void> {
@@ -126,10 +126,12 @@ describe('npm start (local/cli.ts) as a child process', () => {
         currency: 'EUR',
       }),
     });
-    // The signal reaches the process that runs the cloud, not a launcher that relays it: a
-    // relay (tsx's CLI) gives its child about 60 ms to acknowledge, then kills it and exits
-    // 143, which a busy main thread on a loaded machine misses.
-    const relays = nodeChildren(run.child.pid!);
+    // The signal reaches the process that runs the cloud through nothing but local/launch.cjs
+    // (which sets MALLOC_ARENA_MAX, passes the signal on and waits): a relay like tsx's CLI gives
+    // its child about 60 ms to acknowledge, then kills it and exits 143, which a busy main thread
+    // on a loaded machine misses. So the launcher's one child is node running the cloud with tsx
+    // as its loader.
+    const launched = nodeChildren(run.child.pid!);
     run.child.kill('SIGTERM');
     const exit = await Promise.race([
       run.exited,
@@ -145,7 +147,9 @@ describe('npm start (local/cli.ts) as a child process', () => {
     expect(live.status).toBe(200);
     expect(live.headers.get('content-type')).toMatch(/^text\/html/);
     expect(posted.status).toBe(202);
-    expect(relays).toEqual([]);
+    expect(String(pkg.scripts.start)).toMatch(/^node local\/launch\.cjs /);
+    expect(launched).toHaveLength(1);
+    expect(launched[0]).toMatch(/ --import tsx local\/cli\.ts( |$)/);
     expect(exit.code).toBe(0);
     expect(run.output()).toMatch(/local cloud: stopped/);
   }, 90_000);

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
-import { NODE_MEMORY_FLAGS } from '../../../local/node-flags';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { NODE_MEMORY_ENV, NODE_MEMORY_FLAGS } from '../../../local/node-flags';
 
 const ROOT = resolve(__dirname, '../../..');
 const scripts = (require(resolve(ROOT, 'package.json')) as { scripts: Record<string, string> })
@@ -37,12 +39,95 @@ function youngGenerationMb(flags: readonly string[]): number {
   return Number(execFileSync(process.execPath, [...flags, '-e', program], { encoding: 'utf8' }));
 }
 
-describe('node memory flags', () => {
-  it.each(LOCAL_CLOUD_SCRIPTS)('npm run %s starts node with them, tsx as its loader', (name) => {
-    expect(scripts[name]).toMatch(
-      new RegExp(`^node ${NODE_MEMORY_FLAGS.join(' ')} --import tsx [\\w/.-]+\\.ts$`),
+/** The launcher that starts node with NODE_MEMORY_ENV set (local/launch.cjs). */
+const LAUNCHER = 'local/launch.cjs';
+
+/**
+ * How many glibc malloc arenas besides the main one a node started with `command` (a script's
+ * prefix up to and including `node` and its flags) holds after 8 worker threads each allocated
+ * 20,000 small buffers. Each such arena is a 64 MiB mapping aligned on 64 MiB (its used part
+ * read-write, the rest reserved), which is how /proc/self/maps shows it.
+ */
+function mallocArenas(command: string): number {
+  const worker = `
+    const keep = [];
+    for (let i = 0; i < 20000; i++) keep.push(Buffer.alloc(200 + (i % 50)));
+    require('node:worker_threads').parentPort.postMessage('allocated');
+    setTimeout(() => keep.length, 2000);
+  `;
+  const program = `
+    const { Worker } = require('node:worker_threads');
+    let ready = 0;
+    const workers = [];
+    for (let i = 0; i < 8; i++) {
+      const w = new Worker(${JSON.stringify(worker)}, { eval: true });
+      workers.push(w);
+      w.on('message', () => {
+        if (++ready < 8) return;
+        const maps = require('node:fs').readFileSync('/proc/self/maps', 'utf8').trim().split('\\n')
+          .map((line) => {
+            const [range, perms, , , inode] = line.split(/\\s+/);
+            const [from, to] = range.split('-').map((x) => BigInt('0x' + x));
+            return { from, to, perms, inode };
+          });
+        const size = 64n << 20n;
+        let arenas = 0;
+        maps.forEach((m, i) => {
+          if (m.inode !== '0' || m.perms !== 'rw-p' || m.from % size !== 0n) return;
+          const next = maps[i + 1];
+          const end = next && next.from === m.to && next.perms === '---p' ? next.to : m.to;
+          if (end - m.from === size) arenas++;
+        });
+        process.stdout.write(String(arenas));
+        for (const x of workers) x.terminate();
+      });
+    }
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'arenas-'));
+  try {
+    const file = join(dir, 'arenas.js');
+    writeFileSync(file, program);
+    const [bin, ...args] = command.split(' ');
+    if (bin !== 'node') throw new Error(`not a node command: ${command}`);
+    // What the caller's environment says about arenas is left out (some hosts and CI images set
+    // MALLOC_ARENA_MAX themselves), so only the command decides.
+    const env = { ...process.env };
+    delete env.MALLOC_ARENA_MAX;
+    delete env.GLIBC_TUNABLES;
+    return Number(
+      execFileSync(process.execPath, [...args, file], { cwd: ROOT, encoding: 'utf8', env }),
     );
-  });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** glibc's version, or undefined where the C library is another (macOS, Windows, musl). */
+const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header
+  .glibcVersionRuntime;
+
+describe('node memory flags', () => {
+  it.each(LOCAL_CLOUD_SCRIPTS)(
+    'npm run %s starts node through the launcher with them, tsx as its loader',
+    (name) => {
+      expect(scripts[name]).toMatch(
+        new RegExp(`^node ${LAUNCHER} ${NODE_MEMORY_FLAGS.join(' ')} --import tsx [\\w/.-]+\\.ts$`),
+      );
+    },
+  );
+
+  (glibc ? it : it.skip)(
+    'reach glibc: a node started as the scripts start it holds at most one extra malloc arena',
+    () => {
+      // Without the variable the 8 threads get arenas of their own (13 here, 2 cores).
+      expect(mallocArenas('node')).toBeGreaterThan(2);
+      const prefix = scripts.demo!.slice(0, scripts.demo!.indexOf(' --import'));
+      expect(mallocArenas(prefix)).toBeLessThanOrEqual(
+        Number(NODE_MEMORY_ENV.MALLOC_ARENA_MAX) - 1,
+      );
+    },
+    60_000,
+  );
 
   it('reach V8 in a node started with them: the young generation stays small', () => {
     // Without the flags V8 grows it to 32 MiB here (two 16 MiB semi-spaces).

@@ -1,0 +1,37 @@
+'use strict';
+/**
+ * `node local/launch.cjs <node arguments...>`: starts node with those arguments, untouched, in
+ * this environment plus MALLOC_ARENA_MAX=2 (unless the caller set it), and ends as the child
+ * ended. The npm scripts that run the local cloud start through it (local/node-flags.ts says
+ * why). glibc reads the variable when a process starts, so it takes a second process; this one
+ * holds about 7 MB of its own (the node binary's pages are shared with the child).
+ *
+ * - Arguments reach the child byte for byte: quotes, backslashes, `$` and empty strings.
+ * - SIGINT, SIGTERM and SIGHUP sent to this process alone are passed on, and this process waits
+ *   for the child however long it takes. (Ctrl-C reaches both anyway: the child's CLIs ignore
+ *   the copy that arrives within 2 s.)
+ * - The child's exit code is this process's; a child ended by a signal ends this process by the
+ *   same signal, so a shell or npm sees 130, 137 or 143 as it would have.
+ *
+ * Plain CommonJS, no TypeScript: it runs before any loader and loads nothing but node's own.
+ */
+const { spawn } = require('node:child_process');
+
+const ENV = { MALLOC_ARENA_MAX: '2' };
+const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+const env = { ...process.env };
+for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) env[name] = value;
+
+const child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
+const relays = RELAYED.map((signal) => [signal, () => child.kill(signal)]);
+for (const [signal, relay] of relays) process.on(signal, relay);
+child.on('error', (err) => {
+  process.stderr.write(`error: could not start node: ${err.message}\n`);
+  process.exit(1);
+});
+child.on('exit', (code, signal) => {
+  for (const [name, relay] of relays) process.off(name, relay);
+  if (signal) process.kill(process.pid, signal);
+  else process.exit(code ?? 1);
+});

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const LAUNCHER = resolve(__dirname, '../../../local/launch.cjs');
+
+interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+}
+
+/** `node local/launch.cjs <args>`; `whenStarted` runs once the child has written a line. */
+function launch(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  whenStarted?: (launcherPid: number) => void,
+): Promise<Ended> {
+  return new Promise((done, fail) => {
+    const proc = spawn(process.execPath, [LAUNCHER, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    let started = false;
+    proc.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!started && stdout.includes('\n')) {
+        started = true;
+        whenStarted?.(proc.pid!);
+      }
+    });
+    proc.on('error', fail);
+    // 'exit', not 'close': a child left running (a launcher that did not pass the signal on)
+    // would hold the pipe open; its own timer ends it within 10 s.
+    proc.on('exit', (code, signal) => setTimeout(() => done({ code, signal, stdout }), 50));
+  });
+}
+
+describe('local/launch.cjs', () => {
+  it('passes every argument on byte for byte, and sets MALLOC_ARENA_MAX=2 unless the caller did', async () => {
+    const odd = ["it's", 'a\\$b', '', '\\\\host\\share', '{"a":"b\\n"}', '$HOME', 'x y'];
+    const print =
+      'console.log(JSON.stringify([process.argv.slice(1), process.env.MALLOC_ARENA_MAX]))';
+    const env = { ...process.env };
+    delete env.MALLOC_ARENA_MAX;
+    const set = await launch(['-e', print, '--', ...odd], env);
+    expect(JSON.parse(set.stdout)).toEqual([odd, '2']);
+    const kept = await launch(['-e', print, '--', 'x'], { ...env, MALLOC_ARENA_MAX: '4' });
+    expect(JSON.parse(kept.stdout)).toEqual([['x'], '4']);
+  });
+
+  it('ends as the child ended: its exit code, or the signal that ended it', async () => {
+    expect((await launch(['-e', 'process.exit(3)'])).code).toBe(3);
+    const killed = await launch(['-e', "process.kill(process.pid, 'SIGKILL')"]);
+    expect(killed).toMatchObject({ code: null, signal: 'SIGKILL' });
+  });
+
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
+    'passes %s sent to it alone on to the child and waits for it to stop',
+    async (signal) => {
+      // The child takes the signal as the CLIs do (stops, then exits 0) after 300 ms of work.
+      const child = `
+        process.on('${signal}', (s) => setTimeout(() => { console.log('stopped on ' + s); process.exit(0); }, 300));
+        console.log('ready');
+        setTimeout(() => process.exit(9), 10000);
+      `;
+      const ended = await launch(['-e', child], process.env, (pid) => process.kill(pid, signal));
+      expect(ended.stdout).toBe(`ready\nstopped on ${signal}\n`);
+      expect(ended).toMatchObject({ code: 0, signal: null });
+    },
+  );
+
+  it('ends by the same signal when the child does not handle it', async () => {
+    const ended = await launch(
+      ['-e', "console.log('ready'); setTimeout(() => process.exit(9), 10000)"],
+      process.env,
+      (pid) => process.kill(pid, 'SIGTERM'),
+    );
+    expect(ended).toMatchObject({ code: null, signal: 'SIGTERM' });
+  });
+});
