@@ -9,13 +9,15 @@
  * - Arguments reach the child byte for byte: quotes, backslashes, `$` and empty strings.
  * - SIGINT, SIGTERM and SIGHUP sent to this process alone are passed on, and this process waits
  *   for the child however long it takes. (Ctrl-C reaches both anyway: the child's CLIs ignore
- *   the copy that arrives within 2 s.)
+ *   the copy that arrives within 2 s.) SIGKILL cannot be passed on: sent to this process alone
+ *   it leaves node running, so kill the process group (what Ctrl-C and process managers do).
  * - The child's exit code is this process's; a child ended by a signal ends this process by the
  *   same signal, so a shell or npm sees 130, 137 or 143 as it would have.
  *
  * Plain CommonJS, no TypeScript: it runs before any loader and loads nothing but node's own.
  */
 const { spawn } = require('node:child_process');
+const { constants } = require('node:os');
 
 const ENV = { MALLOC_ARENA_MAX: '2' };
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -23,15 +25,28 @@ const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const env = { ...process.env };
 for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) env[name] = value;
 
-const child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
-const relays = RELAYED.map((signal) => [signal, () => child.kill(signal)]);
+// The relays are in place before node starts, so no signal finds this process unguarded; one
+// that comes before the child exists is passed on as soon as it does.
+let child;
+let early;
+const relays = RELAYED.map((signal) => [
+  signal,
+  () => {
+    if (child) child.kill(signal);
+    else early = signal;
+  },
+]);
 for (const [signal, relay] of relays) process.on(signal, relay);
+child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
+if (early) child.kill(early);
 child.on('error', (err) => {
   process.stderr.write(`error: could not start node: ${err.message}\n`);
   process.exit(1);
 });
 child.on('exit', (code, signal) => {
   for (const [name, relay] of relays) process.off(name, relay);
-  if (signal) process.kill(process.pid, signal);
-  else process.exit(code ?? 1);
+  if (!signal) process.exit(code ?? 1);
+  process.kill(process.pid, signal);
+  // A signal that does not end a node process (SIGPIPE, SIGUSR1): the shell's code for it.
+  process.exit(128 + (constants.signals[signal] ?? 0));
 });

@@ -95,7 +95,8 @@ async function startServer(
     [...NODE_MEMORY_FLAGS, ...profile, '--import', 'tsx', 'bench/sqs/server.ts', kind],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ...NODE_MEMORY_ENV },
+      // As the scripts' launcher does: the caller's own setting wins.
+      env: { ...NODE_MEMORY_ENV, ...process.env },
     },
   );
   const port = await new Promise<number>((resolve, reject) => {

@@ -1,3 +1,5 @@
+import { constants } from 'node:os';
+
 /**
  * A repeat of a stop signal within this long of the first is the same request delivered again:
  * Ctrl-C and a process manager signal every process of the group, and the npm scripts' launcher
@@ -9,9 +11,10 @@ export const REPEAT_SIGNAL_MS = 2000;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Calls `onStop` on the first SIGINT, SIGTERM or SIGHUP (the terminal closed). Repeats within REPEAT_SIGNAL_MS are ignored; a
- * later one means "stop now": `onForce` runs (the caller says so on stderr) and the process
- * exits 130. Returns a function that removes the handlers.
+ * Calls `onStop` on the first SIGINT, SIGTERM or SIGHUP (the terminal closed). Repeats within
+ * REPEAT_SIGNAL_MS are ignored; a later one means "stop now": `onForce` runs (the caller says so
+ * on stderr) and the process exits as a shell reports that signal (128 + its number: 130 for
+ * SIGINT, 143 for SIGTERM). Returns a function that removes the handlers.
  */
 export function onStopSignal(
   onStop: (signal: NodeJS.Signals) => void,
@@ -24,7 +27,7 @@ export function onStopSignal(
       onStop(signal);
     } else if (Date.now() - stoppingSince >= REPEAT_SIGNAL_MS) {
       onForce(signal);
-      process.exit(130);
+      process.exit(128 + (constants.signals[signal] ?? 2));
     }
   };
   for (const signal of STOP_SIGNALS) process.on(signal, handler);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { NODE_MEMORY_ENV } from '../../../local/node-flags';
 
 const LAUNCHER = resolve(__dirname, '../../../local/launch.cjs');
 
@@ -44,9 +45,9 @@ describe('local/launch.cjs', () => {
     const env = { ...process.env };
     delete env.MALLOC_ARENA_MAX;
     const set = await launch(['-e', print, '--', ...odd], env);
-    expect(JSON.parse(set.stdout)).toEqual([odd, '2']);
-    const kept = await launch(['-e', print, '--', 'x'], { ...env, MALLOC_ARENA_MAX: '4' });
-    expect(JSON.parse(kept.stdout)).toEqual([['x'], '4']);
+    expect(JSON.parse(set.stdout)).toEqual([odd, NODE_MEMORY_ENV.MALLOC_ARENA_MAX]);
+    const kept = await launch(['-e', print, '--', 'x'], { ...env, MALLOC_ARENA_MAX: '7' });
+    expect(JSON.parse(kept.stdout)).toEqual([['x'], '7']);
   });
 
   it('ends as the child ended: its exit code, or the signal that ended it', async () => {

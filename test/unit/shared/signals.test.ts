@@ -9,7 +9,7 @@ describe('onStopSignal', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
-  it('stops on the first signal, ignores the same Ctrl-C relayed again, and exits 130 on a later one', () => {
+  it('stops on the first signal, ignores the same Ctrl-C relayed again, and exits 128 + the signal on a later one', () => {
     const stops: string[] = [];
     const forced: string[] = [];
     const release = onStopSignal(
@@ -33,7 +33,7 @@ describe('onStopSignal', () => {
       now += 10;
       process.emit('SIGTERM', 'SIGTERM');
       expect(forced).toEqual(['SIGTERM']);
-      expect(exit).toHaveBeenCalledWith(130);
+      expect(exit).toHaveBeenCalledWith(143);
       expect(stops).toEqual(['SIGINT']);
     } finally {
       release();
