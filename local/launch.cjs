@@ -25,20 +25,13 @@ const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const env = { ...process.env };
 for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) env[name] = value;
 
-// The relays are in place before node starts, so no signal finds this process unguarded; one
-// that comes before the child exists is passed on as soon as it does.
+// The relays are in place before node starts, so a signal that comes while it starts is not met
+// by the default action (this process ended, node left running). A relay only ever runs from the
+// event loop, after the synchronous spawn below has set `child`.
 let child;
-let early;
-const relays = RELAYED.map((signal) => [
-  signal,
-  () => {
-    if (child) child.kill(signal);
-    else early = signal;
-  },
-]);
+const relays = RELAYED.map((signal) => [signal, () => child.kill(signal)]);
 for (const [signal, relay] of relays) process.on(signal, relay);
 child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
-if (early) child.kill(early);
 child.on('error', (err) => {
   process.stderr.write(`error: could not start node: ${err.message}\n`);
   process.exit(1);

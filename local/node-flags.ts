@@ -28,8 +28,9 @@ export const NODE_MEMORY_FLAGS: readonly string[] = ['--optimize-for-size'];
  *
  * `MALLOC_ARENA_MAX=2`: glibc's malloc gives each new thread that allocates an arena of its own,
  * up to 8 per core, and what a thread frees stays in its arena for that arena's next allocations
- * (the cloud just started holds 15 arenas here, 1 with the variable). With two, `npm run demo` peaked at
- * 472,508-487,448 kB against 507,992-535,504 kB (five runs each, in turn), with the same CPU and
- * wall time (2 cores, docs/benchmarks.md, issue 13). It means nothing on macOS, Windows or musl.
+ * (the cloud just started holds 15 arenas here, 1 with the variable). With two, `npm run demo`
+ * peaked at 472,508-487,448 kB against 507,992-535,504 kB (five runs each, in turn), with the
+ * same CPU and wall time (2 cores, docs/benchmarks.md, issue 13). It means nothing on macOS,
+ * Windows or musl.
  */
 export const NODE_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

@@ -65,22 +65,6 @@ export const DEMO_SPEC: CommandSpec = {
   },
 };
 
-/**
- * Resolves on the first Ctrl-C or SIGTERM. The handlers stay while the cloud stops, until
- * `release` is called: the same Ctrl-C arriving again at once is ignored, a later one ends the
- * process (onStopSignal).
- */
-function untilInterrupted(): { interrupted: Promise<void>; release: () => void } {
-  let release = () => {};
-  const interrupted = new Promise<void>((resolve) => {
-    release = onStopSignal(
-      () => resolve(),
-      (signal) => process.stderr.write(`${signal} again: exiting now\n`),
-    );
-  });
-  return { interrupted, release };
-}
-
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
@@ -128,9 +112,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
             const files = await writeReportFiles(run, out);
             process.stdout.write(`wrote ${files.join(', ')}\n`);
             process.stdout.write(`live: ${liveUrl} stays up; Ctrl-C stops the local cloud\n`);
-            const { interrupted, release } = untilInterrupted();
-            releaseSignals = release;
-            await interrupted;
+            // Until the first Ctrl-C or SIGTERM. The handlers stay while the cloud stops, until
+            // the run ends: the same Ctrl-C arriving again at once is ignored, a later one ends
+            // the process (onStopSignal).
+            await new Promise<void>((resolve) => {
+              releaseSignals = onStopSignal(
+                () => resolve(),
+                (signal) => process.stderr.write(`${signal} again: exiting now\n`),
+              );
+            });
           },
         }
       : {}),
