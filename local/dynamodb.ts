@@ -487,15 +487,16 @@ export async function startDynamoDb({
       refuseTarget(res);
       return;
     }
+    const headers = { ...forwardable(req.headers, BROWSER), host: `127.0.0.1:${port}` };
+    // The body is framed here, whatever the method. Transfer-Encoding is hop-by-hop, and Node's
+    // client chunks a body of its own accord only for POST, PUT and PATCH: a chunked body of any
+    // other method (GET, DELETE, OPTIONS...) went out unframed on a keep-alive connection, and
+    // the thread read its bytes as a second request, which ran while the edge answered 404.
+    // Framed, the thread reads it as this request's body, and dynalite answers the method as it
+    // does on its own port. (Node's server takes no request with both framings.)
+    if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
     const upstream = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: req.method,
-        path: req.url,
-        headers: { ...forwardable(req.headers, BROWSER), host: `127.0.0.1:${port}` },
-        agent,
-      },
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent },
       (answer) => {
         res.writeHead(answer.statusCode ?? 500, forwardable(answer.headers));
         answer.pipe(res);

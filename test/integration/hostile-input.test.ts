@@ -42,6 +42,50 @@ describe('the edge keeps serving after requests that break parsers', () => {
     expect(res?.status).toBe(400);
     expect(await healthy(cloud.edgeUrl)).toBe(200);
   });
+
+  it('runs no request smuggled in the chunked body of a non-POST DynamoDB request (found in review)', async () => {
+    // Prepare: a DELETE whose chunked body is a whole CreateTable request. Node's client sends
+    // no body framing of its own for DELETE, so forwarded as it came the body reached DynamoDB's
+    // thread as a second request on the same connection.
+    const ddb = new DynamoDBClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+    });
+    const auth =
+      'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, ' +
+      'SignedHeaders=host, Signature=abc\r\nX-Amz-Date: 20260101T000000Z\r\n';
+    const table = JSON.stringify({
+      TableName: 'smuggled',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    const inner =
+      'POST / HTTP/1.0\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\n' +
+      `${auth}Content-Type: application/x-amz-json-1.0\r\nContent-Length: ${table.length}\r\n\r\n${table}`;
+    const request =
+      `DELETE / HTTP/1.1\r\nHost: ${new URL(cloud.edgeUrl).host}\r\n` +
+      'X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\n' +
+      `Transfer-Encoding: chunked\r\n${auth}Connection: close\r\n\r\n` +
+      `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`;
+    try {
+      const before = await ddb.send(new ListTablesCommand({}));
+
+      // Act
+      const res = await rawRequest(cloud.edgeUrl, request);
+      // The smuggled request, when it ran, ran on the thread after the answer above.
+      await new Promise((r) => setTimeout(r, 300));
+
+      // Assess: dynalite's answer to a DELETE (as to any method but GET and POST), and no table.
+      expect(res?.status).toBe(404);
+      expect(res?.body).toBe('<UnknownOperationException/>\n');
+      const after = await ddb.send(new ListTablesCommand({}));
+      expect(after.TableNames).toEqual(before.TableNames);
+    } finally {
+      ddb.destroy();
+    }
+  });
 });
 
 describe('the edge contains what its backends throw', () => {
