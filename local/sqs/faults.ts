@@ -74,6 +74,13 @@ export function resolveFaults(input: FaultPreset | Partial<FaultConfig> | undefi
       throw new RangeError(`unknown fault preset "${input}"; use ${FAULT_PRESETS.join(', ')}`);
     return { ...preset };
   }
+  // A misspelt knob would otherwise be kept as a knob of its own while the real one is reset.
+  for (const k of Object.keys(input)) {
+    if (!Object.hasOwn(PRESETS.none, k))
+      throw new RangeError(
+        `unknown fault knob "${k}"; the knobs are ${Object.keys(PRESETS.none).join(', ')}`,
+      );
+  }
   const out = { ...PRESETS.none, ...input };
   for (const [k, v] of Object.entries(out)) {
     if (typeof v !== 'number' || !(v >= 0 && v <= 1))

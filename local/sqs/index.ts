@@ -144,10 +144,13 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         return send(res, 200, JSON.stringify({ now: clock.now(), offsetMs: clock.offset }), json);
       }
       if (path === '/_emulator/faults') {
-        if (req.method === 'POST')
+        if (req.method === 'POST') {
+          if (input.preset !== undefined && Object.keys(input).length > 1)
+            throw new RangeError('a preset takes no knobs: send either {"preset": ...} or knobs');
           faults = resolveFaults(
             (input.preset as FaultPreset | undefined) ?? (input as Partial<FaultConfig>),
           );
+        }
         return send(res, 200, JSON.stringify({ seed, faults }), json);
       }
       return send(res, 404, JSON.stringify({ message: `no control endpoint ${path}` }), json);

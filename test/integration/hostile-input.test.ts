@@ -311,6 +311,45 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
     },
   );
 
+  it.each([
+    [
+      'a misspelt knob (found in review)',
+      { duplicatRate: 0.5 },
+      /unknown fault knob "duplicatRate"/,
+    ],
+    [
+      'a knob beside a preset, which would be ignored',
+      { preset: 'chaos', duplicateRate: 1 },
+      /a preset takes no knobs/,
+    ],
+  ])('refuses to change the fault model with %s, and changes nothing', async (_, input, why) => {
+    // Prepare: faults that a reset to zero would visibly lose.
+    const faultsUrl = `${cloud.edgeUrl}/_emulator/faults`;
+    const post = (body: unknown) =>
+      fetch(faultsUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    try {
+      const set = await post({ preset: 'demo' });
+      expect(set.status).toBe(200);
+      const faults = async (r: Response) => ((await r.json()) as { faults: unknown }).faults;
+      const before = await faults(set);
+      expect(before).toMatchObject({ duplicateRate: 5e-3 });
+
+      // Act
+      const res = await post(input);
+
+      // Assess
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toMatch(why);
+      expect(await faults(await fetch(faultsUrl))).toEqual(before);
+    } finally {
+      await (await post({ preset: 'none' })).text();
+    }
+  });
+
   it('takes a control request only with a JSON content type (a text/plain form cannot send one)', async () => {
     const before = cloud.clock.offset;
     const res = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {
