@@ -9,8 +9,11 @@
  * - Arguments reach the child byte for byte: quotes, backslashes, `$` and empty strings.
  * - SIGINT, SIGTERM and SIGHUP sent to this process alone are passed on, and this process waits
  *   for the child however long it takes. (Ctrl-C reaches both anyway: the child's CLIs ignore
- *   the copy that arrives within 2 s.) SIGKILL cannot be passed on: sent to this process alone
- *   it leaves node running, so kill the process group (what Ctrl-C and process managers do).
+ *   the copy that arrives within 2 s.) SIGKILL cannot be passed on, so the child learns of it
+ *   another way: this process's pid is in its LAB_LAUNCHER_PID, and the CLIs that serve until
+ *   stopped (local/cli.ts, the demo's --live) stop when their parent is no longer this process
+ *   (shared/src/cli/signals.ts; Linux and macOS). Only this process is watched: SIGKILL to npm or
+ *   its shell alone leaves this one running.
  * - The child's exit code is this process's; a child ended by a signal ends this process by the
  *   same signal, so a shell or npm sees 130, 137 or 143 as it would have.
  *
@@ -22,7 +25,7 @@ const { constants } = require('node:os');
 const ENV = { MALLOC_ARENA_MAX: '2' };
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-const env = { ...process.env };
+const env = { ...process.env, LAB_LAUNCHER_PID: String(process.pid) };
 for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) env[name] = value;
 
 // The relays are in place before node starts, so a signal that comes while it starts is not met

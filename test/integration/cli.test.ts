@@ -32,11 +32,15 @@ function startScript(args: string[], env: NodeJS.ProcessEnv = {}): Running {
  * alike). esbuild's service, which bundles the functions, is a child process too, but not node.
  */
 function nodeChildren(pid: number): string[] {
+  return nodeChildProcesses(pid).map((p) => p.args);
+}
+
+function nodeChildProcesses(pid: number): { pid: number; args: string }[] {
   return execFileSync('ps', ['-A', '-o', 'ppid=,pid=,comm=,args='], { encoding: 'utf8' })
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter(([ppid, , comm]) => Number(ppid) === pid && basename(comm ?? '') === 'node')
-    .map(([, , , ...args]) => args.join(' '));
+    .map(([, child, , ...args]) => ({ pid: Number(child), args: args.join(' ') }));
 }
 
 async function stopped(run: Running): Promise<void> {
@@ -169,6 +173,93 @@ describe('npm start (local/cli.ts) as a child process', () => {
     expect(run.output()).toMatch(/local cloud: stopped/);
     await expect(fetch(`${ready[1]}/_localcloud/health`)).rejects.toThrow();
   }, 90_000);
+
+  it('stops the cloud when the launcher alone is killed with SIGKILL, which it cannot pass on', async () => {
+    const run = startScript(['--port', '0', '--services-only', '--seed', '6']);
+    children.push(run.child);
+    const ready = await waitForLine(run, /ready: (http:\/\/127\.0\.0\.1:\d+)\s*$/m, 60_000);
+    expect((await fetch(`${ready[1]}/_localcloud/health`)).status).toBe(200);
+    const cloud = nodeChildProcesses(run.child.pid!);
+    expect(cloud).toHaveLength(1);
+
+    run.child.kill('SIGKILL');
+    try {
+      // The cloud, now an orphan, still writes to the pipe this test reads.
+      await waitForLine(run, /local cloud: stopped/, 20_000);
+      expect(run.output()).toMatch(/launcher gone: stopping/);
+      await expect(fetch(`${ready[1]}/_localcloud/health`)).rejects.toThrow();
+    } finally {
+      try {
+        process.kill(cloud[0]!.pid, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+  }, 90_000);
+
+  it('stops and exits when the launcher is killed with SIGKILL and whoever read its output is gone too', async () => {
+    // A supervisor that gives up: kills the launcher, then closes the pipes it read.
+    const run = startScript(['--port', '0', '--services-only', '--seed', '7']);
+    children.push(run.child);
+    await waitForLine(run, /ready: (http:\/\/127\.0\.0\.1:\d+)\s*$/m, 60_000);
+    const [cloud] = nodeChildProcesses(run.child.pid!);
+    run.child.kill('SIGKILL');
+    run.child.stdout?.destroy();
+    run.child.stderr?.destroy();
+    const alive = () => {
+      try {
+        process.kill(cloud!.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const deadline = Date.now() + 20_000;
+      while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(alive()).toBe(false);
+    } finally {
+      if (alive()) process.kill(cloud!.pid, 'SIGKILL');
+    }
+  }, 90_000);
+
+  it.each([
+    ['stdout', ['stdout']],
+    ['stdout and stderr', ['stdout', 'stderr']],
+  ] as const)(
+    'stops when the reader of its %s goes away (npm start | head -1) instead of failing every write',
+    async (_, closed) => {
+      const run = startScript(['--port', '0', '--services-only', '--seed', '8']);
+      children.push(run.child);
+      // What head -1 does: read the first line, then close the pipe.
+      await waitForLine(run, /\n/, 60_000);
+      const cloud = nodeChildProcesses(run.child.pid!);
+      for (const stream of closed) run.child[stream]?.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const exit = await Promise.race([
+          run.exited,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error('still running 30 s after its output closed')),
+              30_000,
+            );
+          }),
+        ]);
+        expect(exit).toEqual({ code: 0, signal: null });
+      } finally {
+        clearTimeout(timer);
+        for (const { pid } of cloud) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone, as it should be
+          }
+        }
+      }
+    },
+    90_000,
+  );
 
   it('exits non-zero with a one-line error when the edge port is taken', async () => {
     const blocker: Server = createServer();

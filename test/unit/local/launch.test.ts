@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { NODE_MEMORY_ENV } from '../../../local/node-flags';
 
 const LAUNCHER = resolve(__dirname, '../../../local/launch.cjs');
+const SIGNALS = resolve(__dirname, '../../../shared/src/cli/signals.ts');
+const REQUIRE_SIGNALS = `const { onStopSignal } = require(${JSON.stringify(SIGNALS)});`;
+const ASK = "onStopSignal((reason) => { console.log('stopping: ' + reason); process.exit(0); });";
 
 interface Ended {
   code: number | null;
@@ -79,4 +82,39 @@ describe('local/launch.cjs', () => {
     );
     expect(ended).toMatchObject({ code: null, signal: 'SIGTERM' });
   });
+
+  // SIGKILL cannot be passed on; the child sees its parent change and stops (as on SIGTERM). The launcher is
+  // killed once the child has written `ready`: while it asks to be told of a stop, before it has
+  // loaded the module that watches (as while node loads the cloud), or after loading it but before
+  // asking (the demo's --live asks only after its run).
+  it.each([
+    ['asking', `${REQUIRE_SIGNALS} ${ASK}; console.log('ready');`],
+    [
+      'not yet loaded',
+      `console.log('ready'); setTimeout(() => { ${REQUIRE_SIGNALS} ${ASK} }, 1500);`,
+    ],
+    [
+      'loaded, not yet asking',
+      `${REQUIRE_SIGNALS} console.log('ready'); setTimeout(() => { ${ASK} }, 1500);`,
+    ],
+  ])(
+    'a child that stops on signals (shared/src/cli/signals.ts) stops when the launcher alone is killed with SIGKILL, the child %s',
+    async (_, child) => {
+      const proc = spawn(
+        process.execPath,
+        [LAUNCHER, '--import', 'tsx', '-e', `${child} setTimeout(() => process.exit(9), 10000);`],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let stdout = '';
+      proc.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout === 'ready\n') proc.kill('SIGKILL');
+      });
+      // The pipe closes when the last process holding it, the child, has exited.
+      await new Promise((done) => proc.stdout.on('close', done));
+      expect(proc.signalCode).toBe('SIGKILL');
+      expect(stdout).toBe('ready\nstopping: launcher gone\n');
+    },
+    20_000,
+  );
 });

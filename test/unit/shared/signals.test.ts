@@ -1,4 +1,4 @@
-import { onStopSignal, REPEAT_SIGNAL_MS } from '../../../shared/src/cli/signals';
+import { LAUNCHER_PID_ENV, onStopSignal, REPEAT_SIGNAL_MS } from '../../../shared/src/cli/signals';
 
 describe('onStopSignal', () => {
   let now = 1_000_000;
@@ -48,5 +48,66 @@ describe('onStopSignal', () => {
     expect(count()).toBe(before + 3);
     release();
     expect(count()).toBe(before);
+  });
+
+  describe('started by the launcher (local/launch.cjs sets LAB_LAUNCHER_PID)', () => {
+    const saved = process.env[LAUNCHER_PID_ENV];
+    afterEach(() => {
+      jest.useRealTimers();
+      if (saved === undefined) delete process.env[LAUNCHER_PID_ENV];
+      else process.env[LAUNCHER_PID_ENV] = saved;
+    });
+
+    /** The module as a CLI loads it: a fresh copy, with the variable as the launcher set it. */
+    function load(launcherPid: number): typeof import('../../../shared/src/cli/signals') {
+      process.env[LAUNCHER_PID_ENV] = String(launcherPid);
+      let mod: typeof import('../../../shared/src/cli/signals') | undefined;
+      jest.isolateModules(() => {
+        mod = require('../../../shared/src/cli/signals');
+      });
+      return mod!;
+    }
+
+    it("takes the variable away as it loads (a node it starts is not the launcher's child) and watches from then on", () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      const signals = load(process.ppid);
+      expect(process.env[LAUNCHER_PID_ENV]).toBeUndefined();
+      expect(jest.getTimerCount()).toBe(1);
+      const stops: string[] = [];
+      const release = signals.onStopSignal((r) => stops.push(r));
+      jest.advanceTimersByTime(signals.LAUNCHER_CHECK_MS * 4);
+      expect(stops).toEqual([]);
+      release();
+      jest.clearAllTimers();
+    });
+
+    it('a launcher gone before the CLI asks (killed while node started) stops it at once; nobody is left to force the exit, so it ends after UNATTENDED_STOP_MS', () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      // The parent is not the pid the launcher gave: the launcher is gone.
+      const signals = load(process.ppid + 1);
+      expect(jest.getTimerCount()).toBe(0);
+      const stops: string[] = [];
+      const release = signals.onStopSignal((r) => stops.push(r));
+      try {
+        jest.advanceTimersByTime(1);
+        expect(stops).toEqual(['launcher gone']);
+        jest.advanceTimersByTime(signals.UNATTENDED_STOP_MS - 10);
+        expect(exit).not.toHaveBeenCalled();
+        jest.advanceTimersByTime(10);
+        expect(exit).toHaveBeenCalledWith(1);
+      } finally {
+        release();
+      }
+    });
+
+    it('a stop that finished and released its handlers is not ended by the deadline', () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      const signals = load(process.ppid + 1);
+      const release = signals.onStopSignal(() => {});
+      jest.advanceTimersByTime(1);
+      release();
+      jest.advanceTimersByTime(signals.UNATTENDED_STOP_MS * 2);
+      expect(exit).not.toHaveBeenCalled();
+    });
   });
 });
