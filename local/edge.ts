@@ -57,7 +57,8 @@ export function routeRequest(req: Pick<IncomingMessage, 'method' | 'url' | 'head
     return 'unknown';
   }
   const { path, query } = splitTarget(req.url);
-  if (req.method === 'GET' && path === HEALTH_PATH) return 'health';
+  // HEAD as GET (Node sends the headers only): health probes such as `curl -I` use it.
+  if ((req.method === 'GET' || req.method === 'HEAD') && path === HEALTH_PATH) return 'health';
   if (path === LIVE_PATH || path.startsWith(`${LIVE_PATH}/`)) return 'live';
   // The emulator's control endpoints (clock, faults), so tests in another process can drive it.
   if (path.startsWith('/_emulator/')) return 'sqs';

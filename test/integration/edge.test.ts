@@ -17,6 +17,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
+import { openSocket } from './support/raw-http';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -62,6 +63,29 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       seed: 1,
       components: { sqs: 'running', dynamodb: 'running' },
     });
+  });
+
+  it('answers HEAD on health like GET, without a body (curl -I, load balancers; found in review)', async () => {
+    // Prepare: a raw socket, to see every byte of the answer.
+    const socket = await openSocket(cloud.edgeUrl);
+    const answer = new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+      });
+      socket.on('close', () => resolve(data));
+    });
+
+    // Act
+    socket.write(
+      `HEAD /_localcloud/health HTTP/1.1\r\nHost: ${new URL(cloud.edgeUrl).host}\r\nConnection: close\r\n\r\n`,
+    );
+
+    // Assess: GET's status and headers, and nothing after them.
+    const [head, body] = (await answer).split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+    expect(body).toBe('');
   });
 
   it('answers a request for no known service with a clear 400', async () => {
