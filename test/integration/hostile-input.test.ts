@@ -296,6 +296,40 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
     },
   );
 
+  it.each(['GET', 'HEAD', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'])(
+    'runs no JSON-protocol action sent with %s: the protocol is POST only (found in review)',
+    async (method) => {
+      // Prepare: the request an SDK would POST, with another method.
+      const name = `json-over-${method.toLowerCase()}`;
+      const body = JSON.stringify({ QueueName: name });
+      const socket = await openSocket(cloud.edgeUrl);
+      const answer = new Promise<string>((resolve) => {
+        let data = '';
+        socket.on('data', (d: Buffer) => {
+          data += d.toString('latin1');
+        });
+        socket.on('close', () => resolve(data));
+      });
+
+      // Act
+      socket.write(
+        `${method} / HTTP/1.1\r\nHost: ${new URL(cloud.edgeUrl).host}\r\n` +
+          'X-Amz-Target: AmazonSQS.CreateQueue\r\nContent-Type: application/x-amz-json-1.0\r\n' +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+
+      // Assess: the answer to an operation the service does not know, and no queue.
+      const [head, text] = (await answer).split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      if (method !== 'HEAD') {
+        expect(JSON.parse(text!)).toMatchObject({
+          __type: 'com.amazon.coral.service#UnknownOperationException',
+        });
+      }
+      expect(await queueExists(name)).toBe(false);
+    },
+  );
+
   it.each([1e308, 1e15, -1, 0.5, '60000'])(
     'refuses to move the clock by %s: time must stay exact enough for every timer (found by the fuzz suite)',
     async (advanceMs) => {
