@@ -7,7 +7,6 @@ import {
   runMain,
   UsageError,
 } from '../shared/src/cli/args';
-import { watchOutput } from '../shared/src/cli/output';
 import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
 import { ALLOW_ORIGINS_ENV, originsFromEnv } from './browser-guard';
@@ -105,8 +104,6 @@ const spec: CommandSpec = {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 async function main(): Promise<number | undefined> {
-  // `npm start | head -1`: once the reader is gone, the cloud stops instead of failing each write.
-  watchOutput();
   const values = parseCommandLine(spec);
   const port = intOption(values, 'port', { min: 0, max: 65535 })!;
   const apiPort = intOption(values, 'api-port', { min: 0, max: 65535 })!;

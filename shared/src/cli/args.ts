@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { outputLost, watchOutput } from './output';
 
 /**
  * Every command-line tool of the project parses its flags here, so `--help`, unknown flags and
@@ -146,16 +147,18 @@ export function choiceOption<T extends string>(
 
 /**
  * Runs a CLI's main: user mistakes (UsageError, or any error with `expose = true`) print one line
- * and exit 2 or 1; anything else is a bug and keeps its stack.
+ * and exit 2 or 1; anything else is a bug and keeps its stack. Output that fails is handled as
+ * shared/src/cli/output.ts says: a reader gone away is not an error, lost output is (exit 1).
  */
 export function runMain(
   // biome-ignore lint/suspicious/noConfusingVoidType: mains that return nothing are allowed.
   main: () => Promise<number | undefined | void>,
   spec?: CommandSpec,
 ): void {
+  watchOutput();
   main().then(
     (code) => {
-      if (typeof code === 'number') process.exitCode = code;
+      if (typeof code === 'number') process.exitCode = code === 0 && outputLost() ? 1 : code;
     },
     (err: unknown) => {
       if (err instanceof UsageError) {

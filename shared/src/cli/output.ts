@@ -1,30 +1,50 @@
 /**
- * The reader of stdout or stderr went away: `npm start | head -1`, or a pipe whose other end
- * exited. Each later write then fails with EPIPE, asynchronously. With no listener every failure
- * is an uncaught exception; a last-resort handler that logs it to a stderr that is closed too
- * makes another one, over and over, and an idle process spins. With `watchOutput` installed the
- * failures on both streams are dropped, and the first is reported to the `onOutputClosed`
- * listeners: the reader of a long-running CLI is gone as a closed terminal is gone, so the CLIs
- * stop (shared/src/cli/signals.ts).
+ * Writes to stdout or stderr that fail. Two kinds, told apart by the error:
+ * - EPIPE: the reader went away (`npm start | head -1`, a pipe whose other end exited). The
+ *   output was declined, not lost: later writes are dropped, the run goes on (a demo still writes
+ *   its report files) and its exit code is its own. A long-running CLI stops, as when its terminal
+ *   closes (shared/src/cli/signals.ts).
+ * - Anything else (ENOSPC on a full disk, EIO): output was lost. It is said once on the other
+ *   stream, and the process exits 1 however its run ended.
+ * Without a listener each failure is an uncaught exception: a stack trace and exit 1 for a
+ * finished demo whose reader only wanted its first line, and, in the local cloud, a last-resort
+ * handler that logs it to a stderr that is closed too makes another one, over and over, so an
+ * idle process spins.
  */
 
 let closed = false;
+let lost: string | undefined;
 const listeners = new Set<() => void>();
 let watching = false;
 
-function failed(): void {
-  if (closed) return;
-  closed = true;
-  for (const listener of [...listeners]) listener();
-  listeners.clear();
+function failed(stream: 'stdout' | 'stderr') {
+  return (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && lost === undefined) {
+      lost = `could not write to ${stream}: ${err.message}`;
+      process.exitCode = 1;
+      if (stream === 'stdout') process.stderr.write(`error: ${lost}\n`);
+    }
+    if (closed) return;
+    closed = true;
+    for (const listener of [...listeners]) listener();
+    listeners.clear();
+  };
 }
 
-/** Listens for write failures on stdout and stderr, once per process: call it before writing. */
+/**
+ * Listens for write failures on stdout and stderr, once per process (runMain does it before a
+ * CLI's main runs).
+ */
 export function watchOutput(): void {
   if (watching) return;
   watching = true;
-  process.stdout.on('error', failed);
-  process.stderr.on('error', failed);
+  process.stdout.on('error', failed('stdout'));
+  process.stderr.on('error', failed('stderr'));
+}
+
+/** Output lost for a reason other than its reader going away, if any: the run must not exit 0. */
+export function outputLost(): string | undefined {
+  return lost;
 }
 
 /**
