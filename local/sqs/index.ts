@@ -61,6 +61,8 @@ export interface SqsEmulator {
 const YEAR_MS = 366 * 24 * 3600 * 1000;
 const MAX_CLOCK_STEP_MS = YEAR_MS;
 const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
+/** A request path that is a queue URL's path, `/<account>/<queue>` (the Query form's queue). */
+const QUEUE_PATH = /^\/[^/]+\/[^/]+$/;
 
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -206,7 +208,11 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         action = target.slice('AmazonSQS.'.length);
         input = parseJsonRequest(body);
       } else {
-        ({ action, input } = parseQueryRequest(body, q < 0 ? '' : rawUrl.slice(q)));
+        ({ action, input } = parseQueryRequest(
+          body,
+          q < 0 ? '' : rawUrl.slice(q),
+          QUEUE_PATH.test(pathname) ? `${ctx.origin}${pathname}` : undefined,
+        ));
       }
       const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);

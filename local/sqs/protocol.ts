@@ -138,7 +138,17 @@ function entry(t: Tree | string): Input {
   return out;
 }
 
-export function parseQueryRequest(body: Buffer, search: string): { action: string; input: Input } {
+/**
+ * A Query request: parameters from the query string and a form body. `pathQueueUrl` is the
+ * queue URL the request path names (`/<account>/<queue>`): AWS's documented Query form gives the
+ * queue as the path with no QueueUrl parameter (aws-sdk-java v1 sends it so); a QueueUrl
+ * parameter, when there is one, wins.
+ */
+export function parseQueryRequest(
+  body: Buffer,
+  search: string,
+  pathQueueUrl?: string,
+): { action: string; input: Input } {
   const params = new URLSearchParams(search);
   for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
   const action = params.get('Action');
@@ -174,6 +184,7 @@ export function parseQueryRequest(body: Buffer, search: string): { action: strin
   ]) {
     if (t[field] !== undefined) input.Entries = list(t[field]).map(entry);
   }
+  if (input.QueueUrl === undefined && pathQueueUrl !== undefined) input.QueueUrl = pathQueueUrl;
   return { action, input };
 }
 

@@ -88,6 +88,35 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
     expect(body).toBe('');
   });
 
+  it("takes the Query protocol's documented form with the queue URL as the request path (found in review)", async () => {
+    // Prepare: AWS's "Making query API requests" gives the queue as the path, with no QueueUrl
+    // parameter; aws-sdk-java v1 sends exactly this.
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const created = await fetch(cloud.edgeUrl, {
+      method: 'POST',
+      headers: form,
+      body: 'Action=CreateQueue&QueueName=by-path',
+    });
+    expect(created.status).toBe(200);
+    await created.text();
+
+    // Act: a send over POST and a read over GET, each to the queue's path.
+    const sent = await fetch(`${cloud.edgeUrl}/000000000000/by-path`, {
+      method: 'POST',
+      headers: form,
+      body: 'Action=SendMessage&MessageBody=hi',
+    });
+    const read = await fetch(
+      `${cloud.edgeUrl}/000000000000/by-path?Action=GetQueueAttributes&AttributeName.1=ApproximateNumberOfMessages`,
+    );
+
+    // Assess
+    expect(sent.status).toBe(200);
+    expect(await sent.text()).toMatch(/<MessageId>[^<]+<\/MessageId>/);
+    expect(read.status).toBe(200);
+    expect(await read.text()).toMatch(/<Name>ApproximateNumberOfMessages<\/Name><Value>1<\/Value>/);
+  });
+
   it('answers a request for no known service with a clear 400', async () => {
     const res = await fetch(`${cloud.edgeUrl}/`, {
       method: 'POST',
