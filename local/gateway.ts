@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { httpUrl } from './address';
 import { collectBody } from './body';
@@ -208,31 +214,45 @@ export function buildEvent(args: {
   };
 }
 
-function isProxyResult(value: unknown): value is APIGatewayProxyResult {
-  if (!value || typeof value !== 'object') return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.statusCode === 'number' && (v.body === undefined || typeof v.body === 'string');
+interface ProxyResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  bytes: Buffer;
 }
 
-function writeProxyResult(
-  res: ServerResponse,
-  result: APIGatewayProxyResult,
-  requestId: string,
-): void {
+/**
+ * The HTTP response a Lambda proxy result stands for, or undefined when HTTP cannot carry it (a
+ * status outside 200-599, a header name that is not a token, a header value with a line break,
+ * multi-value headers that are not lists): API Gateway answers those with 502, and so do we,
+ * rather than fail half-way through writing them.
+ */
+function proxyResponse(value: unknown, requestId: string): ProxyResponse | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const result = value as APIGatewayProxyResult;
+  const { statusCode, body = '' } = result;
+  if (!Number.isInteger(statusCode) || statusCode < 200 || statusCode > 599) return undefined;
+  if (typeof body !== 'string') return undefined;
   const out: Record<string, string | string[]> = {};
-  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
-    out[name.toLowerCase()] = values.map(String);
+  try {
+    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+      if (!Array.isArray(values)) return undefined;
+      out[name.toLowerCase()] = values.map(String);
+    }
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      out[name.toLowerCase()] = String(value);
+    }
+    for (const [name, value] of Object.entries(out)) {
+      validateHeaderName(name);
+      for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, v);
+    }
+  } catch {
+    return undefined;
   }
-  for (const [name, value] of Object.entries(result.headers ?? {})) {
-    out[name.toLowerCase()] = String(value);
-  }
-  const body = result.body ?? '';
   const bytes = result.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
   out['content-length'] = String(bytes.length);
   out['x-amzn-requestid'] = requestId;
   if (!out['content-type']) out['content-type'] = 'application/json';
-  res.writeHead(result.statusCode, out);
-  res.end(bytes);
+  return { status: statusCode, headers: out, bytes };
 }
 
 export function createGatewayHandler(options: GatewayOptions) {
@@ -375,12 +395,14 @@ export function createGatewayHandler(options: GatewayOptions) {
       sendJson(res, 502, { message: 'Internal server error' }, idHeader);
       return;
     }
-    if (!isProxyResult(invocation.result)) {
+    const response = proxyResponse(invocation.result, requestId);
+    if (!response) {
       log('gateway: malformed Lambda proxy response');
       sendJson(res, 502, { message: 'Internal server error' }, idHeader);
       return;
     }
-    writeProxyResult(res, invocation.result, requestId);
+    res.writeHead(response.status, response.headers);
+    res.end(response.bytes);
   };
 }
 

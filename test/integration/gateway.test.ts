@@ -291,3 +291,42 @@ describe('local API gateway with requests no client library would send', () => {
     expect(invocations).toBe(before);
   });
 });
+
+describe('local API gateway with a handler whose result HTTP cannot carry', () => {
+  let gateway: Gateway;
+  let result: unknown;
+  const logged: string[] = [];
+  beforeAll(async () => {
+    gateway = await startGateway({
+      routes: [{ resource: '/orders/{orderId}', method: 'GET' }],
+      invoke: async () => ({ ok: true, result, durationMs: 0 }) as never,
+      port: 0,
+      log: (line) => logged.push(line),
+    });
+  });
+  afterAll(() => gateway?.close());
+
+  it.each([
+    ['status 1000', { statusCode: 1000, body: '{}' }],
+    ['status NaN', { statusCode: Number.NaN, body: '{}' }],
+    ['status 99', { statusCode: 99, body: '{}' }],
+    ['a header value with a line break', { statusCode: 200, headers: { 'x-a': 'a\nb' } }],
+    ['a header name with a space', { statusCode: 200, headers: { 'x a': 'v' } }],
+    ['multi-value headers that are not lists', { statusCode: 200, multiValueHeaders: { a: 'v' } }],
+  ])(
+    'answers 502 as API Gateway does for a malformed proxy result: %s (found in review)',
+    async (_, malformed) => {
+      // Prepare
+      result = malformed;
+
+      // Act
+      const res = await fetch(`${gateway.url}/orders/x`);
+
+      // Assess: the documented 502, with the request id every answer carries.
+      expect(res.status).toBe(502);
+      expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await res.json()).toEqual({ message: 'Internal server error' });
+      expect(logged.at(-1)).toMatch(/malformed Lambda proxy response/);
+    },
+  );
+});
