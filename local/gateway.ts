@@ -92,7 +92,12 @@ class PayloadTooLargeError extends Error {
   }
 }
 
+/** A request whose declared Content-Length is over `limit`: refused before a byte is read. */
+const declaredOver = (req: IncomingMessage, limit: number): boolean =>
+  Number(req.headers['content-length'] ?? 0) > limit;
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (declaredOver(req, limit)) return Promise.reject(new PayloadTooLargeError());
   return new Promise((resolve, reject) => {
     collectBody(req, limit, { body: resolve, tooLarge: () => reject(new PayloadTooLargeError()) });
     req.on('error', reject);
@@ -409,13 +414,20 @@ export function createGatewayHandler(options: GatewayOptions) {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const handler = createGatewayHandler(options);
   const log = options.log ?? (() => undefined);
-  const server = createLimitedServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res).catch((err: unknown) => {
       log(`gateway: ${(err as Error).message}`);
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' });
       else res.destroy();
     });
-  }, options.limits);
+  };
+  const server = createLimitedServer(serve, options.limits);
+  // Node answers `Expect: 100-continue` with 100 Continue by itself unless told otherwise: a body
+  // declared over the limit gets its 413 instead, before the client sends any of it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!declaredOver(req, API_GATEWAY_MAX_BODY_BYTES)) res.writeContinue();
+    serve(req, res);
+  });
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 3000, host, 'api');
   return { server, port, url: httpUrl(host, port), close: () => closeServer(server) };

@@ -4,7 +4,7 @@ import { LocalFunction } from '../../local/function-runtime';
 import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
 import { orderJsonSchema } from '../../shared/src/order';
 import type { Json } from './support/pipeline-client';
-import { rawRequest } from './support/raw-http';
+import { openSocket, rawRequest } from './support/raw-http';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
@@ -273,6 +273,40 @@ describe('local API gateway with requests no client library would send', () => {
     expect(JSON.parse(res?.body ?? '')).toEqual({ message: 'Forbidden' });
     expect(invocations).toBe(before);
   });
+
+  it.each([
+    ['with Expect: 100-continue (no "100 Continue" first)', 'expect: 100-continue\r\n'],
+    ['without Expect, a body started', ''],
+  ])(
+    'refuses a declared body over the 10 MB limit with 413 before reading it, %s (found in review)',
+    async (_, expect100) => {
+      // Prepare: 50 MB declared, one byte sent at most, and the socket left open.
+      const before = invocations;
+      const socket = await openSocket(gateway.url);
+      const answer = new Promise<string>((resolve) => {
+        let data = '';
+        const done = () => resolve(data);
+        socket.on('data', (d: Buffer) => {
+          data += d.toString('latin1');
+        });
+        socket.on('close', done);
+        setTimeout(done, 3000);
+      });
+
+      // Act
+      socket.write(
+        `POST /orders HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n${expect100}` +
+          `content-length: ${50 * 1000 * 1000}\r\n\r\n${expect100 ? '' : '{'}`,
+      );
+
+      // Assess: the 413 at once, not a 100 Continue or a wait for the body.
+      const text = await answer;
+      socket.destroy();
+      expect(text).toMatch(/^HTTP\/1\.1 413 /);
+      expect(text).toContain('{"message":"Request Too Long"}');
+      expect(invocations).toBe(before);
+    },
+  );
 
   it.each([
     ['__proto__', '{}'],
