@@ -165,6 +165,66 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       },
     ],
     [
+      'a hexadecimal Number attribute (found in review)',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: '0x10' } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
+      'a Number attribute with spaces around it',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: ' 5 ' } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
+      'a Number attribute over 10^126',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: '1e200' } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
+      'a Number attribute under 10^-128',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: '1e-200' } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
+      'a Number attribute of 39 digits',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: '1'.repeat(39) } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
+      'a Number attribute in binary notation',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { n: { DataType: 'Number', StringValue: '0b1' } },
+      }),
+      { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
+    ],
+    [
       'DelaySeconds as a JSON string',
       'SendMessage',
       () => ({ QueueUrl: std, MessageBody: 'x', DelaySeconds: '5' }),
@@ -468,6 +528,26 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       expect(await state()).toEqual(before);
     },
   );
+
+  it.each([
+    '0',
+    '-1.5e3',
+    '+.5',
+    '007.100',
+    '1'.repeat(38),
+    `0.${'0'.repeat(20)}${'9'.repeat(38)}`,
+    '1e126',
+    '9.99e125',
+    '1e-128',
+    '-1E-128',
+  ])('takes %s as a Number attribute: up to 38 digits, 10^-128 to 10^126', async (value) => {
+    const out = await json('SendMessage', {
+      QueueUrl: std,
+      MessageBody: 'x',
+      MessageAttributes: { n: { DataType: 'Number', StringValue: value } },
+    });
+    expect(out.status).toBe(200);
+  });
 
   it('keeps a batch entry failure to that entry, with the Query code AWS puts in BatchResultErrorEntry', async () => {
     const out = await json('SendMessageBatch', {

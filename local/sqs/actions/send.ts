@@ -16,6 +16,30 @@ const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
 const DATA_TYPE = /^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/;
 
 /** The first character outside AWS's set, as AWS names it (`#x1`), or undefined. */
+const DECIMAL = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * Whether `text` is a number AWS takes in a Number attribute: decimal notation, "up to 38 digits
+ * of precision, and ... between 10^-128 and 10^+126" (SQS developer guide, message attribute
+ * data types), zero included. Leading and trailing zeros are not digits of precision (AWS trims
+ * them). Hexadecimal, binary, spaces, Infinity: not numbers there, though JavaScript reads them.
+ */
+function isSqsNumber(text: string): boolean {
+  const m = DECIMAL.exec(text);
+  if (!m) return false;
+  const [, whole = '', fraction = '', exponent = '0'] = m;
+  if (whole === '' && fraction === '') return false;
+  const digits = `${whole}${fraction}`;
+  const first = digits.search(/[1-9]/);
+  if (first < 0) return true; // zero
+  const significant = digits.slice(first).replace(/0+$/, '');
+  if (significant.length > 38) return false;
+  // The value is 0.<significant> x 10^magnitude: at least 10^-128, at most 10^126.
+  const magnitude = whole.length - first + Number(exponent);
+  if (magnitude < -127) return false;
+  return magnitude < 127 || (magnitude === 127 && significant === '1');
+}
+
 function invalidChar(text: string): string | undefined {
   const m = INVALID_CHAR.exec(text);
   return m ? `#x${m[0].codePointAt(0)!.toString(16).toUpperCase()}` : undefined;
@@ -73,7 +97,7 @@ function messageAttributes(p: Params): Record<string, MessageAttributeValue> {
         `Message (user) attribute '${name}' has an invalid character '${bad}'; the set of allowed characters is ${ALLOWED_SET}.`,
       );
     }
-    if (kind === 'Number' && !Number.isFinite(Number(value))) {
+    if (kind === 'Number' && !isSqsNumber(value)) {
       throw errors.invalidParameter(
         `Can't cast the value of message (user) attribute '${name}' to a number.`,
       );
