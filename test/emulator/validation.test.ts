@@ -225,6 +225,26 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       { ...INVALID, message: /Can't cast the value of message \(user\) attribute 'n' to a number/ },
     ],
     [
+      'a Binary attribute that is not base64 (found in review: it was stored as 0 bytes)',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { b: { DataType: 'Binary', BinaryValue: '!!' } },
+      }),
+      { ...SERIALIZATION, message: /Base64 encoded length is expected a multiple of 4 bytes/ },
+    ],
+    [
+      'a Binary attribute with characters outside base64',
+      'SendMessage',
+      () => ({
+        QueueUrl: std,
+        MessageBody: 'x',
+        MessageAttributes: { b: { DataType: 'Binary', BinaryValue: 'ab*d' } },
+      }),
+      { ...SERIALIZATION, message: /Base64/ },
+    ],
+    [
       'DelaySeconds as a JSON string',
       'SendMessage',
       () => ({ QueueUrl: std, MessageBody: 'x', DelaySeconds: '5' }),
@@ -738,6 +758,17 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
         'InvalidParameterValue',
       ],
       ['an empty message body', { Action: 'SendMessage', MessageBody: '' }, 'MissingParameter'],
+      [
+        'a Binary attribute that is not base64',
+        {
+          Action: 'SendMessage',
+          MessageBody: 'x',
+          'MessageAttribute.1.Name': 'b',
+          'MessageAttribute.1.Value.DataType': 'Binary',
+          'MessageAttribute.1.Value.BinaryValue': '!!',
+        },
+        'InvalidParameterValue',
+      ],
       ['an unknown action', { Action: 'FooBar' }, 'InvalidAction'],
       [
         'an unknown attribute',

@@ -81,7 +81,24 @@ function messageAttributes(p: Params): Record<string, MessageAttributeValue> {
           `Message (user) attribute '${name}' must contain a non-empty value of type 'Binary'.`,
         );
       }
-      out[name] = { DataType: dataType, BinaryValue: Buffer.from(binary, 'base64') };
+      const bytes = Buffer.from(binary, 'base64');
+      // Node decodes what it can and drops the rest ("!!" becomes 0 bytes): a value that does not
+      // encode back to itself was not base64.
+      if (bytes.toString('base64') !== binary) {
+        // JSON: the blob fails to deserialize, in the words of AWS's JSON deserializer for
+        // DynamoDB's B (dynalite's). Query: our own wording. Neither verified against SQS.
+        if (v.protocol === 'json') {
+          throw errors.serialization(
+            binary.length % 4
+              ? `Base64 encoded length is expected a multiple of 4 bytes but found: ${binary.length}`
+              : 'Invalid Base64 character or padding',
+          );
+        }
+        throw errors.invalidParameter(
+          `The value of message (user) attribute '${name}' of type 'Binary' is not valid base64.`,
+        );
+      }
+      out[name] = { DataType: dataType, BinaryValue: bytes };
       continue;
     }
     const kind = dataType.startsWith('Number') ? 'Number' : 'String';
