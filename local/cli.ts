@@ -192,7 +192,8 @@ async function main(): Promise<number | undefined> {
     );
   });
   // Every server and worker is closed by now; this only guards against a stray keep-alive handle.
-  setTimeout(() => process.exit(0), 2000).unref();
+  // process.exit() keeps the exit code set on the way (1 when output was lost: runMain).
+  setTimeout(() => process.exit(), 2000).unref();
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, openSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, delimiter, resolve } from 'node:path';
@@ -227,14 +228,20 @@ describe('npm start (local/cli.ts) as a child process', () => {
     ['stdout', ['stdout']],
     ['stdout and stderr', ['stdout', 'stderr']],
   ] as const)(
-    'stops when the reader of its %s goes away (npm start | head -1) instead of failing every write',
+    'stops at its next write once the reader of its %s is gone (npm start | head -1), instead of failing every write',
     async (_, closed) => {
       const run = startScript(['--port', '0', '--services-only', '--seed', '8']);
       children.push(run.child);
-      // What head -1 does: read the first line, then close the pipe.
-      await waitForLine(run, /\n/, 60_000);
+      const ready = await waitForLine(run, /ready: (http:\/\/127\.0\.0\.1:\d+)\s*$/m, 60_000);
       const cloud = nodeChildProcesses(run.child.pid!);
       for (const stream of closed) run.child[stream]?.destroy();
+      // Like SIGPIPE, a closed pipe is seen at the next write: a request from a browser page
+      // the cloud refuses is one line of its log.
+      const poke = setInterval(() => {
+        fetch(`${ready[1]}/_localcloud/health`, {
+          headers: { origin: 'http://evil.example' },
+        }).catch(() => {});
+      }, 300);
       let timer: NodeJS.Timeout | undefined;
       try {
         const exit = await Promise.race([
@@ -248,6 +255,7 @@ describe('npm start (local/cli.ts) as a child process', () => {
         ]);
         expect(exit).toEqual({ code: 0, signal: null });
       } finally {
+        clearInterval(poke);
         clearTimeout(timer);
         for (const { pid } of cloud) {
           try {
@@ -257,6 +265,27 @@ describe('npm start (local/cli.ts) as a child process', () => {
           }
         }
       }
+    },
+    90_000,
+  );
+
+  (existsSync('/dev/full') ? it : it.skip)(
+    'stops with exit 1 and says so on stderr when its output is lost (stdout on a full disk: /dev/full)',
+    async () => {
+      const [command, ...scriptArgs] = String(pkg.scripts.start).split(' ');
+      const child = spawn(command!, [...scriptArgs, '--port', '0', '--services-only'], {
+        cwd: ROOT,
+        env: { ...process.env, AWS_ENDPOINT_URL: '', NO_COLOR: '1' },
+        stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'],
+      });
+      children.push(child);
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((done) => child.once('exit', done));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^error: could not write to stdout: ENOSPC/m);
     },
     90_000,
   );

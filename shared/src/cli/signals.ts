@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { onOutputClosed } from './output';
 
@@ -38,6 +39,9 @@ function watchLauncher(): void {
   const launcher = process.env[LAUNCHER_PID_ENV];
   if (launcher === undefined) return;
   delete process.env[LAUNCHER_PID_ENV];
+  // Not the launcher's child, yet the launcher runs: a node started by a node it started
+  // (`node --watch`'s parent does not load this module). That one is not watched.
+  if (String(process.ppid) !== launcher && running(Number(launcher))) return;
   const check = () => {
     if (String(process.ppid) === launcher) return;
     clearInterval(timer);
@@ -49,6 +53,22 @@ function watchLauncher(): void {
   check();
 }
 watchLauncher();
+
+/** Whether a process with this pid runs (a zombie, dead and not yet reaped, does not: Linux). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: a process with that pid exists, not ours to signal.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch (err) {
+    // Gone since the signal; or no /proc (macOS), where the signal's answer stands.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
 
 /**
  * Why the process is asked to stop: a signal, its launcher ended without passing one on, or the
@@ -73,14 +93,16 @@ export function onStopSignal(
   let stoppingSince = 0;
   let deadline: NodeJS.Timeout | undefined;
   const handler = (reason: StopReason) => {
+    // Whoever could send a second signal is gone, whether the stop began with this reason or
+    // with a signal before it (SIGTERM to the launcher, then SIGKILL): bound the stop.
+    if (!isSignal(reason) && deadline === undefined) {
+      deadline = setTimeout(() => {
+        process.stderr.write(`${reason}: not stopped after ${UNATTENDED_STOP_MS} ms, exiting\n`);
+        process.exit(1);
+      }, UNATTENDED_STOP_MS).unref();
+    }
     if (stoppingSince === 0) {
       stoppingSince = Date.now();
-      if (!isSignal(reason)) {
-        deadline = setTimeout(() => {
-          process.stderr.write(`${reason}: not stopped after ${UNATTENDED_STOP_MS} ms, exiting\n`);
-          process.exit(1);
-        }, UNATTENDED_STOP_MS).unref();
-      }
       onStop(reason);
     } else if (isSignal(reason) && Date.now() - stoppingSince >= REPEAT_SIGNAL_MS) {
       onForce(reason);

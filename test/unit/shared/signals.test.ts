@@ -1,4 +1,12 @@
-import { LAUNCHER_PID_ENV, onStopSignal, REPEAT_SIGNAL_MS } from '../../../shared/src/cli/signals';
+import {
+  LAUNCHER_PID_ENV,
+  onStopSignal,
+  REPEAT_SIGNAL_MS,
+  UNATTENDED_STOP_MS,
+} from '../../../shared/src/cli/signals';
+
+/** Above Linux's largest pid (2^22): no process has it. */
+const NO_SUCH_PID = 99_999_999;
 
 describe('onStopSignal', () => {
   let now = 1_000_000;
@@ -6,6 +14,8 @@ describe('onStopSignal', () => {
   beforeEach(() => {
     jest.spyOn(Date, 'now').mockImplementation(() => now);
     exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    // The deadline says why it exits on stderr.
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   });
   afterEach(() => jest.restoreAllMocks());
 
@@ -84,7 +94,7 @@ describe('onStopSignal', () => {
     it('a launcher gone before the CLI asks (killed while node started) stops it at once; nobody is left to force the exit, so it ends after UNATTENDED_STOP_MS', () => {
       jest.useFakeTimers({ doNotFake: ['Date'] });
       // The parent is not the pid the launcher gave: the launcher is gone.
-      const signals = load(process.ppid + 1);
+      const signals = load(NO_SUCH_PID);
       expect(jest.getTimerCount()).toBe(0);
       const stops: string[] = [];
       const release = signals.onStopSignal((r) => stops.push(r));
@@ -100,9 +110,55 @@ describe('onStopSignal', () => {
       }
     });
 
+    it('a launcher that runs but is not its parent (a node started by a node it started, as under --watch) is not watched', () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      const signals = load(process.pid); // alive, and not this process's parent
+      expect(jest.getTimerCount()).toBe(0);
+      const stops: string[] = [];
+      const release = signals.onStopSignal((r) => stops.push(r));
+      jest.advanceTimersByTime(signals.LAUNCHER_CHECK_MS * 4);
+      expect(stops).toEqual([]);
+      release();
+    });
+
+    it('a signal stop has no deadline; the launcher gone after it (SIGTERM, then SIGKILL) forces nothing but bounds the stop', () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      const signals = load(NO_SUCH_PID);
+      const stops: string[] = [];
+      const forced: string[] = [];
+      const release = signals.onStopSignal(
+        (r) => stops.push(r),
+        (s) => forced.push(s),
+      );
+      try {
+        process.emit('SIGTERM', 'SIGTERM'); // before the launcher's loss is delivered
+        now += REPEAT_SIGNAL_MS * 2;
+        jest.advanceTimersByTime(1);
+        expect(stops).toEqual(['SIGTERM']);
+        expect(forced).toEqual([]);
+        expect(exit).not.toHaveBeenCalled();
+        jest.advanceTimersByTime(signals.UNATTENDED_STOP_MS);
+        expect(exit).toHaveBeenCalledWith(1);
+      } finally {
+        release();
+      }
+    });
+
+    it('a stop on a signal alone is never ended by the deadline', () => {
+      jest.useFakeTimers({ doNotFake: ['Date'] });
+      const release = onStopSignal(() => {});
+      try {
+        process.emit('SIGTERM', 'SIGTERM');
+        jest.advanceTimersByTime(UNATTENDED_STOP_MS * 2);
+        expect(exit).not.toHaveBeenCalled();
+      } finally {
+        release();
+      }
+    });
+
     it('a stop that finished and released its handlers is not ended by the deadline', () => {
       jest.useFakeTimers({ doNotFake: ['Date'] });
-      const signals = load(process.ppid + 1);
+      const signals = load(NO_SUCH_PID);
       const release = signals.onStopSignal(() => {});
       jest.advanceTimersByTime(1);
       release();
