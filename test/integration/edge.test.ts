@@ -17,7 +17,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
-import { openSocket } from './support/raw-http';
+import { openSocket, untilClosed } from './support/raw-http';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -68,13 +68,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
   it('answers HEAD on health like GET, without a body (curl -I, load balancers; found in review)', async () => {
     // Prepare: a raw socket, to see every byte of the answer.
     const socket = await openSocket(cloud.edgeUrl);
-    const answer = new Promise<string>((resolve) => {
-      let data = '';
-      socket.on('data', (d: Buffer) => {
-        data += d.toString('latin1');
-      });
-      socket.on('close', () => resolve(data));
-    });
+    const answer = untilClosed(socket);
 
     // Act
     socket.write(

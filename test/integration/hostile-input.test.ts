@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -10,7 +9,7 @@ import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
 import { type Gateway, startGateway } from '../../local/gateway';
 import { createSqsEmulator } from '../../local/sqs';
-import { openSocket, rawRequest } from './support/raw-http';
+import { openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 /**
  * What an attacker on the same machine (or a web page in the user's browser) can send to the
@@ -303,13 +302,7 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
       const name = `json-over-${method.toLowerCase()}`;
       const body = JSON.stringify({ QueueName: name });
       const socket = await openSocket(cloud.edgeUrl);
-      const answer = new Promise<string>((resolve) => {
-        let data = '';
-        socket.on('data', (d: Buffer) => {
-          data += d.toString('latin1');
-        });
-        socket.on('close', () => resolve(data));
-      });
+      const answer = untilClosed(socket);
 
       // Act
       socket.write(
@@ -473,17 +466,6 @@ describe('slow and greedy clients', () => {
     await gateway?.close();
     await dynamodb?.close();
   });
-
-  /** Everything the server sends on a socket until it closes it. */
-  const untilClosed = (socket: Socket) =>
-    new Promise<string>((resolve) => {
-      let data = '';
-      socket.on('data', (d: Buffer) => {
-        data += d.toString('latin1');
-      });
-      socket.on('error', () => undefined);
-      socket.on('close', () => resolve(data));
-    });
 
   it.each([
     ['the edge', () => edge.url],

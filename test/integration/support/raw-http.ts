@@ -24,6 +24,18 @@ export function openSocket(url: string): Promise<Socket> {
   });
 }
 
+/** Everything the server sends on a socket until it closes it, as latin1 (every byte kept). */
+export function untilClosed(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(data));
+  });
+}
+
 function parse(raw: Buffer): RawResponse | undefined {
   const end = raw.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
