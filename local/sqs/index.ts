@@ -200,9 +200,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       let input: Input;
       if (isJson) {
         // AWS's JSON protocol is a POST to "/" and every SDK sends it so; AWS documents no
-        // answer for another method. Refused before anything is read, as an operation this
-        // endpoint does not know: the answer for an unknown X-Amz-Target, in the JSON shape the
-        // client reads. GET stays for the Query protocol's read-only actions.
+        // answer for another method. Refused before any action is looked up or run, as an
+        // operation this endpoint does not know: the answer for an unknown X-Amz-Target, in the
+        // JSON shape the client reads. GET stays for the Query protocol's read-only actions.
         if (req.method !== 'POST') throw errors.unknownOperation();
         if (!target.startsWith('AmazonSQS.')) throw errors.unknownOperation();
         action = target.slice('AmazonSQS.'.length);
