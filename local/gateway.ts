@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { httpUrl } from './address';
-import { collectBody } from './body';
+import { collectBody, declaredOver } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
 import type { InvocationResult } from './function-runtime';
@@ -92,12 +92,7 @@ class PayloadTooLargeError extends Error {
   }
 }
 
-/** A request whose declared Content-Length is over `limit`: refused before a byte is read. */
-const declaredOver = (req: IncomingMessage, limit: number): boolean =>
-  Number(req.headers['content-length'] ?? 0) > limit;
-
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  if (declaredOver(req, limit)) return Promise.reject(new PayloadTooLargeError());
   return new Promise((resolve, reject) => {
     collectBody(req, limit, { body: resolve, tooLarge: () => reject(new PayloadTooLargeError()) });
     req.on('error', reject);

@@ -277,11 +277,6 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         });
       }
     };
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_REQUEST_BYTES) {
-      refuse(declared);
-      return;
-    }
     collectBody(req, MAX_REQUEST_BYTES, {
       body: (body) => void dispatch(req, res, body),
       tooLarge: refuse,
