@@ -203,8 +203,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         // answer for another method. Refused before any action is looked up or run, as an
         // operation this endpoint does not know: the answer for an unknown X-Amz-Target, in the
         // JSON shape the client reads. GET stays for the Query protocol's read-only actions.
-        if (req.method !== 'POST') throw errors.unknownOperation();
-        if (!target.startsWith('AmazonSQS.')) throw errors.unknownOperation();
+        if (req.method !== 'POST' || !target.startsWith('AmazonSQS.')) {
+          throw errors.unknownOperation();
+        }
         action = target.slice('AmazonSQS.'.length);
         input = parseJsonRequest(body);
       } else {

@@ -15,7 +15,6 @@ const FIFO_ID = /^[!-~]{1,128}$/;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
 const DATA_TYPE = /^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$/;
 
-/** The first character outside AWS's set, as AWS names it (`#x1`), or undefined. */
 const DECIMAL = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /**
@@ -40,6 +39,7 @@ function isSqsNumber(text: string): boolean {
   return magnitude < 127 || (magnitude === 127 && significant === '1');
 }
 
+/** The first character outside AWS's set, as AWS names it (`#x1`), or undefined. */
 function invalidChar(text: string): string | undefined {
   const m = INVALID_CHAR.exec(text);
   return m ? `#x${m[0].codePointAt(0)!.toString(16).toUpperCase()}` : undefined;
