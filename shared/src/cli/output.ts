@@ -1,3 +1,5 @@
+import { Latch } from './latch';
+
 /**
  * Writes to stdout or stderr that fail. Two kinds, told apart by the error:
  * - EPIPE: the reader went away (`npm start | head -1`, a pipe whose other end exited). The
@@ -12,9 +14,8 @@
  * idle process spins.
  */
 
-let closed = false;
+const closed = new Latch();
 let lost: string | undefined;
-const listeners = new Set<() => void>();
 let watching = false;
 
 function failed(stream: 'stdout' | 'stderr') {
@@ -24,10 +25,7 @@ function failed(stream: 'stdout' | 'stderr') {
       process.exitCode = 1;
       if (stream === 'stdout') process.stderr.write(`error: ${lost}\n`);
     }
-    if (closed) return;
-    closed = true;
-    for (const listener of [...listeners]) listener();
-    listeners.clear();
+    closed.fire();
   };
 }
 
@@ -53,10 +51,5 @@ export function outputLost(): string | undefined {
  */
 export function onOutputClosed(listener: () => void): () => void {
   watchOutput();
-  if (closed) {
-    const timer = setImmediate(listener);
-    return () => clearImmediate(timer);
-  }
-  listeners.add(listener);
-  return () => listeners.delete(listener);
+  return closed.on(listener);
 }

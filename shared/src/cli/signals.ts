@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { Latch } from './latch';
 import { onOutputClosed } from './output';
 
 /**
@@ -27,8 +28,7 @@ export const LAUNCHER_CHECK_MS = 500;
  */
 export const UNATTENDED_STOP_MS = 30_000;
 
-let launcherGone = false;
-const launcherListeners = new Set<() => void>();
+const launcherGone = new Latch();
 
 /**
  * Starts the watch, once, when the first module that asks is loaded. The variable is read and
@@ -45,9 +45,7 @@ function watchLauncher(): void {
   const check = () => {
     if (String(process.ppid) === launcher) return;
     clearInterval(timer);
-    launcherGone = true;
-    for (const listener of [...launcherListeners]) listener();
-    launcherListeners.clear();
+    launcherGone.fire();
   };
   const timer = setInterval(check, LAUNCHER_CHECK_MS).unref();
   check();
@@ -111,15 +109,11 @@ export function onStopSignal(
   };
   for (const signal of STOP_SIGNALS) process.on(signal, handler);
   const releaseOutput = onOutputClosed(() => handler('output closed'));
-  const launcherStop = () => handler('launcher gone');
-  let pending: NodeJS.Immediate | undefined;
-  if (launcherGone) pending = setImmediate(launcherStop);
-  else launcherListeners.add(launcherStop);
+  const releaseLauncher = launcherGone.on(() => handler('launcher gone'));
   return () => {
     for (const signal of STOP_SIGNALS) process.off(signal, handler);
     releaseOutput();
-    launcherListeners.delete(launcherStop);
-    clearImmediate(pending);
+    releaseLauncher();
     clearTimeout(deadline);
   };
 }
