@@ -7,6 +7,7 @@ import {
   runMain,
   UsageError,
 } from '../shared/src/cli/args';
+import { writeFailed } from '../shared/src/cli/output';
 import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
 import { ALLOW_ORIGINS_ENV, originsFromEnv } from './browser-guard';
@@ -182,7 +183,9 @@ async function main(): Promise<number | undefined> {
   await new Promise<void>((resolve) => {
     onStopSignal(
       (signal) => {
-        out(`${signal}: stopping`);
+        // With stdout's reader gone ("output closed"), why it stops is said where it is read.
+        if (writeFailed('stdout')) process.stderr.write(`${signal}: stopping\n`);
+        else out(`${signal}: stopping`);
         cloud.stop().then(resolve, (err: unknown) => {
           process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
           resolve();

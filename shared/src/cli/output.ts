@@ -15,11 +15,13 @@ import { Latch } from './latch';
  */
 
 const closed = new Latch();
+const failedStreams = new Set<'stdout' | 'stderr'>();
 let lost: string | undefined;
 let watching = false;
 
 function failed(stream: 'stdout' | 'stderr') {
   return (err: NodeJS.ErrnoException) => {
+    failedStreams.add(stream);
     if (err.code !== 'EPIPE' && lost === undefined) {
       lost = `could not write to ${stream}: ${err.message}`;
       process.exitCode = 1;
@@ -43,6 +45,14 @@ export function watchOutput(): void {
 /** Output lost for a reason other than its reader going away, if any: the run must not exit 0. */
 export function outputLost(): string | undefined {
   return lost;
+}
+
+/**
+ * Whether a write to `stream` has failed (its reader gone, or its output lost): what is written
+ * to it now reaches no one, so a line that must be seen goes to the other stream.
+ */
+export function writeFailed(stream: 'stdout' | 'stderr'): boolean {
+  return failedStreams.has(stream);
 }
 
 /**
