@@ -59,6 +59,17 @@ interface MatchedRoute {
   pathParameters: Record<string, string> | null;
 }
 
+/**
+ * A path segment `.` or `..`, also percent-encoded (`%2e`, `.%2E`): RFC 3986 resolvers remove it
+ * (section 5.2.4), and so does Node's URL parser, which also reads `\` as `/`. The same bytes then
+ * name one resource to them and another to a literal match.
+ */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+function hasDotSegment(path: string): boolean {
+  return path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment));
+}
+
 function compile(resource: string): RegExp {
   const pattern = resource
     .split('/')
@@ -151,6 +162,8 @@ function isJsonContentType(value: string | undefined): boolean {
 
 export function buildEvent(args: {
   req: IncomingMessage;
+  /** The path as the client sent it (no query): the one the route was matched on. */
+  path: string;
   url: URL;
   body: Buffer;
   matched: MatchedRoute;
@@ -158,14 +171,14 @@ export function buildEvent(args: {
   requestId: string;
   now: number;
 }): APIGatewayProxyEvent {
-  const { req, url, body, matched, stage, requestId, now } = args;
+  const { req, path, url, body, matched, stage, requestId, now } = args;
   const { headers, multiValueHeaders } = collectHeaders(req.rawHeaders);
   const query = collectQuery(url);
   const sourceIp = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
   const method = req.method ?? 'GET';
   return {
     resource: matched.route.resource,
-    path: url.pathname,
+    path,
     httpMethod: method,
     headers,
     multiValueHeaders,
@@ -202,7 +215,7 @@ export function buildEvent(args: {
         userAgent: req.headers['user-agent'] ?? null,
         userArn: null,
       },
-      path: `/${stage}${url.pathname}`,
+      path: `/${stage}${path}`,
       protocol: `HTTP/${req.httpVersion}`,
       requestId,
       requestTime: new Date(now).toUTCString(),
@@ -288,21 +301,32 @@ export function createGatewayHandler(options: GatewayOptions) {
       req.resume();
       sendJson(res, 400, { message: 'Bad Request' }, idHeader);
     };
-    // Only origin-form targets ("/path?query"): URL parsing would read `//host/orders`,
-    // `/\host/orders` or `http://host/orders` as a host and a path, and route a path the
-    // client never sent.
+    // Only origin-form targets ("/path?query", no fragment): URL parsing would read
+    // `//host/orders`, `/\host/orders` or `http://host/orders` as a host and a path, and route a
+    // path the client never sent.
     const target = req.url ?? '/';
-    if (target[0] !== '/' || target[1] === '/' || target[1] === '\\') return badRequest();
-    let url: URL;
-    try {
-      url = new URL(target, 'http://gateway');
-    } catch {
-      // A request target no URL parser accepts (`//[`): the client's mistake, never a 5xx.
+    if (target[0] !== '/' || target[1] === '/' || target[1] === '\\' || target.includes('#')) {
       return badRequest();
     }
-    const forPath = compiled
-      .map(({ route, regex }) => ({ route, match: regex.exec(url.pathname) }))
-      .filter((c) => c.match);
+    let url: URL;
+    try {
+      // For the query only: its pathname has dot segments resolved and `\` read as `/`.
+      url = new URL(target, 'http://gateway');
+    } catch {
+      // A request target no URL parser accepts: the client's mistake, never a 5xx.
+      return badRequest();
+    }
+    // Routes are matched against the path exactly as sent: `/x/../orders`, `/%2e%2e/orders`
+    // and `/x\..\orders` are not `/orders`, as API Gateway hands the integration the path as
+    // sent (docs/fidelity.md). A segment `.` or `..` names no resource and is no path
+    // parameter: the answer is the unknown resource's 403.
+    const query = target.indexOf('?');
+    const path = query < 0 ? target : target.slice(0, query);
+    const forPath = hasDotSegment(path)
+      ? []
+      : compiled
+          .map(({ route, regex }) => ({ route, match: regex.exec(path) }))
+          .filter((c) => c.match);
     if (forPath.length === 0) {
       req.resume();
       // What a REST API answers for a path it has no resource for.
@@ -351,9 +375,7 @@ export function createGatewayHandler(options: GatewayOptions) {
         problem = 'body is not JSON';
       }
       if (problem) {
-        log(
-          `gateway: ${req.method} ${url.pathname} rejected by the request validator (${problem})`,
-        );
+        log(`gateway: ${req.method} ${path} rejected by the request validator (${problem})`);
         sendJson(
           res,
           400,
@@ -379,6 +401,7 @@ export function createGatewayHandler(options: GatewayOptions) {
     }
     const event = buildEvent({
       req,
+      path,
       url,
       body,
       matched: { route: hit.route, pathParameters },

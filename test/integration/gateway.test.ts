@@ -228,6 +228,88 @@ describe('local API gateway with requests no client library would send', () => {
     },
   );
 
+  /** A raw request: fetch() would resolve the dot segments and backslashes itself before sending. */
+  const send = (method: string, target: string, body = '') =>
+    rawRequest(
+      gateway.url,
+      `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+
+  it.each([
+    ['POST', '/x/../orders'],
+    ['POST', '/./orders'],
+    ['POST', '/orders/.'],
+    ['POST', '/%2e%2e/orders'],
+    ['POST', '/x/%2E%2e/orders'],
+    ['POST', '/x\\..\\orders'],
+    ['POST', '/orders/x/..'],
+    ['GET', '/orders/x/../o-1'],
+    ['GET', '/orders/o-1/.'],
+    ['GET', '/orders/.'],
+    ['GET', '/orders/%2e'],
+    // A dot segment is no path parameter either: matched raw, these would reach the handler
+    // with orderId "..".
+    ['GET', '/orders/..'],
+    ['GET', '/orders/%2e%2e'],
+  ])(
+    'routes only the path the client sent: %s %s names no resource, 403 before the handler (found in review)',
+    async (method, target) => {
+      // Prepare
+      const before = invocations;
+      const body = method === 'POST' ? JSON.stringify(validOrder) : '';
+
+      // Act
+      const res = await send(method, target, body);
+
+      // Assess: what a REST API answers for a resource it does not have, and no invocation.
+      expect(res?.status).toBe(403);
+      expect(res?.headers['x-amzn-errortype']).toBe('MissingAuthenticationTokenException');
+      expect(JSON.parse(res?.body ?? '')).toEqual({ message: 'Missing Authentication Token' });
+      expect(invocations).toBe(before);
+    },
+  );
+
+  it('refuses a request target with a fragment (not origin form) with a 400, before the handler', async () => {
+    const before = invocations;
+    const res = await send('POST', '/orders#x', JSON.stringify(validOrder));
+    expect(res?.status).toBe(400);
+    expect(JSON.parse(res?.body ?? '')).toEqual({ message: 'Bad Request' });
+    expect(invocations).toBe(before);
+  });
+
+  it('still routes the paths the client sent literally, with the same event fields', async () => {
+    // Act
+    const posted = await send('POST', '/orders?src=raw', JSON.stringify(validOrder));
+    const postEvent = events.at(-1);
+    const got = await send('GET', '/orders/o-1/');
+    const getEvent = events.at(-1);
+    const encoded = await send('GET', '/orders/a%2Fb%2e%2e');
+    const encodedEvent = events.at(-1);
+
+    // Assess
+    expect([posted?.status, got?.status, encoded?.status]).toEqual([200, 200, 200]);
+    expect(postEvent).toMatchObject({
+      resource: '/orders',
+      path: '/orders',
+      pathParameters: null,
+      queryStringParameters: { src: 'raw' },
+      requestContext: { path: '/v1/orders', resourcePath: '/orders' },
+    });
+    expect(getEvent).toMatchObject({
+      resource: '/orders/{orderId}',
+      path: '/orders/o-1/',
+      pathParameters: { orderId: 'o-1' },
+      requestContext: { path: '/v1/orders/o-1/', resourcePath: '/orders/{orderId}' },
+    });
+    // An encoded slash is no separator: one segment, percent-decoded into the parameter.
+    expect(encodedEvent).toMatchObject({
+      resource: '/orders/{orderId}',
+      path: '/orders/a%2Fb%2e%2e',
+      pathParameters: { orderId: 'a/b..' },
+    });
+  });
+
   it('passes headers and query parameters named after Object.prototype members as data', async () => {
     const before = Object.getOwnPropertyNames(Object.prototype).sort();
     const names = ['__proto__', 'constructor', 'prototype', 'toString'];

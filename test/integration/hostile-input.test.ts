@@ -87,6 +87,88 @@ describe('the edge keeps serving after requests that break parsers', () => {
   });
 });
 
+describe('the API routes only the path the client sent (found in review)', () => {
+  let cloud: LocalCloud;
+  let sqs: SQSClient;
+  beforeAll(async () => {
+    // The consumers stay paused: every message the producer sends stays on its queue.
+    cloud = await startLocalCloud({
+      port: 0,
+      apiPort: 0,
+      seed: 1,
+      faults: 'none',
+      consumersPaused: true,
+      pollWaitSeconds: 1,
+    });
+    sqs = new SQSClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    sqs?.destroy();
+    await cloud?.stop();
+  }, 30_000);
+
+  const queued = async (): Promise<number[]> =>
+    Promise.all(
+      [cloud.queueUrls.fifo, cloud.queueUrls.standard].map(async (QueueUrl) => {
+        const { Attributes = {} } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: [
+              'ApproximateNumberOfMessages',
+              'ApproximateNumberOfMessagesNotVisible',
+            ],
+          }),
+        );
+        return (
+          Number(Attributes.ApproximateNumberOfMessages) +
+          Number(Attributes.ApproximateNumberOfMessagesNotVisible)
+        );
+      }),
+    );
+  const post = (target: string) => {
+    const body = JSON.stringify({
+      customerId: 'c-path',
+      items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
+      amount: 10,
+      currency: 'EUR',
+    });
+    return rawRequest(
+      cloud.apiUrl,
+      `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+        `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  it('accepts no order sent to a path with dot segments or backslashes that URL parsing would read as /orders', async () => {
+    // Act
+    const answers: (number | undefined)[] = [];
+    for (const target of [
+      '/x/../orders',
+      '/./orders',
+      '/orders/.',
+      '/%2e%2e/orders',
+      '/x\\..\\orders',
+    ]) {
+      answers.push((await post(target))?.status);
+    }
+
+    // Assess: every one is an unknown resource, and neither queue holds a message.
+    expect({ answers, queued: await queued() }).toEqual({
+      answers: [403, 403, 403, 403, 403],
+      queued: [0, 0],
+    });
+
+    // The check sees an accepted order: the path as a client sends it reaches the producer.
+    expect((await post('/orders'))?.status).toBe(202);
+    expect(await queued()).toEqual([1, 1]);
+  }, 30_000);
+});
+
 describe('the edge contains what its backends throw', () => {
   let dynamodb: LocalDynamoDb;
   let edge: Edge;
