@@ -61,8 +61,6 @@ export interface SqsEmulator {
 const YEAR_MS = 366 * 24 * 3600 * 1000;
 const MAX_CLOCK_STEP_MS = YEAR_MS;
 const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
-/** A request path that is a queue URL's path, `/<account>/<queue>` (the Query form's queue). */
-const QUEUE_PATH = /^\/[^/]+\/[^/]+$/;
 
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -212,7 +210,10 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         ({ action, input } = parseQueryRequest(
           body,
           q < 0 ? '' : rawUrl.slice(q),
-          QUEUE_PATH.test(pathname) ? `${ctx.origin}${pathname}` : undefined,
+          // A path other than `/` is the queue URL's path, judged by queueFromUrl's rule like a
+          // QueueUrl parameter. The host is not compared, so it is a fixed one here: a Host
+          // header may hold a '/' and would otherwise add a path segment of its own.
+          pathname === '/' ? undefined : `http://localhost${pathname}`,
         ));
       }
       const op = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;

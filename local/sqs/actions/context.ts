@@ -37,22 +37,50 @@ export type Action = ActionSpec<unknown>;
 
 export const action = <R>(spec: ActionSpec<R>): Action => spec as Action;
 
-/** Queue name by URL: a client sends the same few URLs on every request. */
-const nameByUrl = new Map<string, string>();
+/**
+ * A queue URL is `<scheme>://<host>/<account-id>/<queue-name>` and nothing else: no further path
+ * segment, no trailing slash, no query or fragment. The host is not compared: clients reach the
+ * emulator as localhost, 127.0.0.1, through the edge or by a LocalStack-style
+ * `sqs.<region>.localhost.localstack.cloud` name, and a request goes to the endpoint its client
+ * was configured with, whatever host its QueueUrl names (AWS: the SDKs and the CLI do not take
+ * the Region from the queue URL). The account and the name are what name a queue.
+ */
+const QUEUE_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/([^/?#]+)\/([^/?#]+)$/i;
 
-function queueName(url: string): string {
-  let name = nameByUrl.get(url);
-  if (name === undefined) {
-    name = url.split('?')[0]!.replace(/\/+$/, '').split('/').pop() ?? '';
-    if (nameByUrl.size >= 1024) nameByUrl.clear();
-    nameByUrl.set(url, name);
-  }
-  return name;
+interface QueuePath {
+  account: string;
+  name: string;
 }
 
-/** The queue a request's QueueUrl names (any URL ending in the queue's name). */
+/**
+ * Parsed QueueUrls: a client sends the same few URLs on every request. Bounded in entries and in
+ * the length of a key, so that hostile URLs cannot grow it (a longer URL is parsed every time).
+ */
+const pathByUrl = new Map<string, QueuePath | null>();
+const MAX_CACHED_URLS = 1024;
+const MAX_CACHED_URL_LENGTH = 512;
+
+function queuePath(url: string): QueuePath | null {
+  let path = pathByUrl.get(url);
+  if (path === undefined) {
+    const m = QUEUE_URL.exec(url);
+    path = m ? { account: m[1]!, name: m[2]! } : null;
+    if (url.length <= MAX_CACHED_URL_LENGTH) {
+      if (pathByUrl.size >= MAX_CACHED_URLS) pathByUrl.clear();
+      pathByUrl.set(url, path);
+    }
+  }
+  return path;
+}
+
+/**
+ * The queue a request's QueueUrl names. A URL of another account, or not of a queue URL's form,
+ * names a queue that does not exist here: the emulator holds one account's queues, and AWS
+ * answers QueueDoesNotExist for a queue URL that names no queue.
+ */
 export function queueFromUrl(ctx: Context, p: Params): Queue {
-  const q = ctx.queues.get(queueName(p.requiredString('QueueUrl')));
+  const path = queuePath(p.requiredString('QueueUrl'));
+  const q = path && path.account === ctx.accountId ? ctx.queues.get(path.name) : undefined;
   if (!q) throw errors.queueDoesNotExist();
   return q;
 }
