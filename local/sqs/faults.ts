@@ -66,8 +66,24 @@ export const PRESETS: Record<FaultPreset, FaultConfig> = {
   },
 };
 
-export function resolveFaults(input: FaultPreset | Partial<FaultConfig> | undefined): FaultConfig {
+/**
+ * What sets the fault model: a preset's name, the control endpoint's `{"preset": name}`, or
+ * knobs (the knobs not given are 0).
+ */
+export type FaultsInput = FaultPreset | { preset: FaultPreset } | Partial<FaultConfig>;
+
+/** The fault model `input` asks for; a RangeError, naming what is wrong, for anything else. */
+export function resolveFaults(input: FaultsInput | undefined): FaultConfig {
   if (input === undefined) return { ...PRESETS.demo };
+  if (typeof input === 'object' && Object.hasOwn(input, 'preset')) {
+    const { preset } = input as { preset: unknown };
+    if (preset !== undefined) {
+      // A knob beside a preset would otherwise be ignored without a word.
+      if (Object.keys(input).length > 1)
+        throw new RangeError('a preset takes no knobs: send either {"preset": ...} or knobs');
+      input = preset as FaultPreset;
+    }
+  }
   if (typeof input === 'string') {
     const preset = Object.hasOwn(PRESETS, input) ? PRESETS[input] : undefined;
     if (!preset)

@@ -8,7 +8,13 @@ import { createLimitedServer } from '../edge';
 import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
-import { type FaultConfig, FaultDice, type FaultPreset, resolveFaults } from './faults';
+import {
+  type FaultConfig,
+  FaultDice,
+  type FaultPreset,
+  type FaultsInput,
+  resolveFaults,
+} from './faults';
 import {
   jsonError,
   parseJsonRequest,
@@ -144,13 +150,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         return send(res, 200, JSON.stringify({ now: clock.now(), offsetMs: clock.offset }), json);
       }
       if (path === '/_emulator/faults') {
-        if (req.method === 'POST') {
-          if (input.preset !== undefined && Object.keys(input).length > 1)
-            throw new RangeError('a preset takes no knobs: send either {"preset": ...} or knobs');
-          faults = resolveFaults(
-            (input.preset as FaultPreset | undefined) ?? (input as Partial<FaultConfig>),
-          );
-        }
+        if (req.method === 'POST') faults = resolveFaults(input as FaultsInput);
         return send(res, 200, JSON.stringify({ seed, faults }), json);
       }
       return send(res, 404, JSON.stringify({ message: `no control endpoint ${path}` }), json);
