@@ -75,14 +75,18 @@ export type FaultsInput = FaultPreset | { preset: FaultPreset } | Partial<FaultC
 /** The fault model `input` asks for; a RangeError, naming what is wrong, for anything else. */
 export function resolveFaults(input: FaultsInput | undefined): FaultConfig {
   if (input === undefined) return { ...PRESETS.demo };
-  if (typeof input === 'object' && Object.hasOwn(input, 'preset')) {
+  // A request body is any JSON: only a name, or an object that is not an array, asks for faults.
+  const isObject = typeof input === 'object' && input !== null && !Array.isArray(input);
+  if (isObject && Object.hasOwn(input as object, 'preset')) {
+    // A knob beside a preset would otherwise be ignored without a word.
+    if (Object.keys(input).length > 1)
+      throw new RangeError('a preset takes no knobs: send either {"preset": ...} or knobs');
     const { preset } = input as { preset: unknown };
-    if (preset !== undefined) {
-      // A knob beside a preset would otherwise be ignored without a word.
-      if (Object.keys(input).length > 1)
-        throw new RangeError('a preset takes no knobs: send either {"preset": ...} or knobs');
-      input = preset as FaultPreset;
-    }
+    if (typeof preset !== 'string')
+      throw new RangeError(`a fault preset is a name: use ${FAULT_PRESETS.join(', ')}`);
+    input = preset as FaultPreset;
+  } else if (!isObject && typeof input !== 'string') {
+    throw new RangeError('faults are {"preset": name} or an object of knobs');
   }
   if (typeof input === 'string') {
     const preset = Object.hasOwn(PRESETS, input) ? PRESETS[input] : undefined;

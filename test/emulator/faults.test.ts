@@ -172,3 +172,32 @@ describe('standard-queue fault model', () => {
     }
   });
 });
+
+describe('the faults control endpoint', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startEmulator('demo');
+  });
+  afterAll(() => h.stop());
+
+  it.each([
+    ['a preset that is a number', '{"preset":5}', /a fault preset is a name/],
+    ['a preset that is null', '{"preset":null}', /a fault preset is a name/],
+    ['a preset that is knobs', '{"preset":{"duplicateRate":1}}', /a fault preset is a name/],
+    ['a number', '5', /faults are \{"preset": name\} or an object of knobs/],
+    ['an array', '[]', /faults are/],
+    ['true', 'true', /faults are/],
+    ['null', 'null', /faults are/],
+  ])('refuses %s with a 400 that changes nothing', async (_, body, why) => {
+    const before = h.emulator.faults();
+    expect(before).toMatchObject({ duplicateRate: 5e-3 });
+    const res = await fetch(`${h.url}/_emulator/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(why);
+    expect(h.emulator.faults()).toEqual(before);
+  });
+});

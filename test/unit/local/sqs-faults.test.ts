@@ -20,6 +20,15 @@ describe('resolveFaults', () => {
     );
   });
 
+  it.each([
+    ['a preset that is not a name', { preset: 5 }, /^a fault preset is a name/],
+    ['a preset that is knobs', { preset: { duplicateRate: 1 } }, /^a fault preset is a name/],
+    ['an array', [], /^faults are/],
+    ['null', null, /^faults are/],
+  ])('refuses %s, which no knob or preset reads', (_, input, why) => {
+    expect(() => resolveFaults(input as never)).toThrow(why);
+  });
+
   it('refuses an unknown knob and a rate outside [0, 1]', () => {
     expect(() => resolveFaults({ duplicatRate: 0.5 } as never)).toThrow(
       /^unknown fault knob "duplicatRate"/,
