@@ -99,6 +99,7 @@ function messageAttributeMap(t: Tree | string | undefined): Record<string, Input
 const SCALARS = [
   'QueueUrl',
   'QueueName',
+  'QueueOwnerAWSAccountId',
   'MessageBody',
   'DelaySeconds',
   'MessageGroupId',

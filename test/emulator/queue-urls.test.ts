@@ -2,6 +2,7 @@ import {
   CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   ListQueuesCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
@@ -129,6 +130,35 @@ describe('queue URLs', () => {
     expect(res?.status).toBe(400);
     expect(res?.body).toContain('<Code>AWS.SimpleQueueService.NonExistentQueue</Code>');
     expect((await depth())?.ApproximateNumberOfMessages).toBe('0');
+  });
+});
+
+describe('GetQueueUrl with QueueOwnerAWSAccountId', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startEmulator('none');
+    await h.sqs.send(new CreateQueueCommand({ QueueName: 'owned' }));
+  });
+  afterAll(() => h.stop());
+
+  it('answers the URL for the emulator account and QueueDoesNotExist for another', async () => {
+    const url = `${h.url}/000000000000/owned`;
+    const get = (QueueOwnerAWSAccountId: string) =>
+      h.sqs.send(new GetQueueUrlCommand({ QueueName: 'owned', QueueOwnerAWSAccountId }));
+    expect((await get('000000000000')).QueueUrl).toBe(url);
+    await expect(get('999999999999')).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+
+    const query = (owner: string) =>
+      callQuery(h.url, {
+        Action: 'GetQueueUrl',
+        QueueName: 'owned',
+        QueueOwnerAWSAccountId: owner,
+      });
+    expect((await query('000000000000')).xml).toContain(`<QueueUrl>${url}</QueueUrl>`);
+    expect(await query('999999999999')).toMatchObject({
+      status: 400,
+      queryCode: 'AWS.SimpleQueueService.NonExistentQueue',
+    });
   });
 });
 

@@ -67,7 +67,11 @@ export const CreateQueue = action({
 
 export const GetQueueUrl = action({
   validate(ctx, p) {
-    const q = ctx.queues.get(p.requiredString('QueueName'));
+    const name = p.requiredString('QueueName');
+    // The queue of another account (AWS: "the account ID of the account that created the
+    // queue"): the emulator holds one account's queues, so that account has none here.
+    const owner = p.string('QueueOwnerAWSAccountId') ?? ctx.accountId;
+    const q = owner === ctx.accountId ? ctx.queues.get(name) : undefined;
     if (!q) throw errors.queueDoesNotExist();
     return q;
   },
