@@ -9,20 +9,35 @@
 export class Latch<T = void> {
   private isFired = false;
   private value: T | undefined;
-  private readonly listeners = new Set<(value: T) => void>();
+  /** One entry per `on` call: the same function added twice is two listeners, released apart. */
+  private readonly listeners = new Set<{ listener: (value: T) => void }>();
 
   /** Whether `fire` has been called. */
   get fired(): boolean {
     return this.isFired;
   }
 
-  /** Calls every listener with `value` the first time; later calls do nothing. */
+  /**
+   * Calls every listener with `value` the first time; later calls do nothing. A listener released
+   * by an earlier one while it fires is not called. One that throws does not keep the others from
+   * being called: the first error is thrown once all have run.
+   */
   fire(value: T): void {
     if (this.isFired) return;
     this.isFired = true;
     this.value = value;
-    for (const listener of [...this.listeners]) listener(value);
-    this.listeners.clear();
+    const entries = [...this.listeners];
+    let failure: { error: unknown } | undefined;
+    for (const entry of entries) {
+      if (!this.listeners.has(entry)) continue;
+      this.listeners.delete(entry);
+      try {
+        entry.listener(value);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
   }
 
   /**
@@ -34,7 +49,8 @@ export class Latch<T = void> {
       const timer = setImmediate(listener, this.value as T);
       return () => clearImmediate(timer);
     }
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const entry = { listener };
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
   }
 }

@@ -56,4 +56,65 @@ describe('Latch (shared/src/cli/latch.ts)', () => {
     // Assess
     expect(calls).toEqual(['kept']);
   });
+
+  it('does not call a listener that an earlier one released while it fires', () => {
+    // Prepare
+    const latch = new Latch();
+    const calls: string[] = [];
+    let releaseSecond = () => {};
+    latch.on(() => {
+      calls.push('first');
+      releaseSecond();
+    });
+    releaseSecond = latch.on(() => calls.push('second'));
+    latch.on(() => calls.push('third'));
+
+    // Act
+    latch.fire();
+
+    // Assess
+    expect(calls).toEqual(['first', 'third']);
+  });
+
+  it('calls every listener when one throws, then throws the first error, and stays fired', () => {
+    // Prepare
+    const latch = new Latch();
+    const calls: string[] = [];
+    latch.on(() => {
+      calls.push('first');
+      throw new Error('first failed');
+    });
+    latch.on(() => {
+      calls.push('second');
+      throw new Error('second failed');
+    });
+    latch.on(() => calls.push('third'));
+
+    // Act
+    const fire = () => latch.fire();
+
+    // Assess
+    expect(fire).toThrow('first failed');
+    expect(calls).toEqual(['first', 'second', 'third']);
+    expect(fire).not.toThrow();
+    expect(calls).toHaveLength(3);
+  });
+
+  it('counts the same function added twice as two listeners, each released on its own', () => {
+    // Prepare
+    const latch = new Latch();
+    let calls = 0;
+    const listener = () => {
+      calls++;
+    };
+    const releaseOne = latch.on(listener);
+    latch.on(listener);
+
+    // Act
+    releaseOne();
+    latch.fire();
+
+    // Assess
+    expect(calls).toBe(1);
+  });
 });
