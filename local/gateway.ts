@@ -70,6 +70,11 @@ function hasDotSegment(path: string): boolean {
   return path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment));
 }
 
+/** The same rule for a value already decoded: its `%2e` is text, not a dot. */
+function hasDecodedDotSegment(value: string): boolean {
+  return value.split(/[/\\]/).some((segment) => segment === '.' || segment === '..');
+}
+
 function compile(resource: string): RegExp {
   const pattern = resource
     .split('/')
@@ -327,9 +332,9 @@ export function createGatewayHandler(options: GatewayOptions) {
       : compiled
           .map(({ route, regex }) => ({ route, match: regex.exec(path) }))
           .filter((c) => c.match);
-    if (forPath.length === 0) {
+    // What a REST API answers for a path it has no resource for.
+    const unknownResource = () => {
       req.resume();
-      // What a REST API answers for a path it has no resource for.
       sendJson(
         res,
         403,
@@ -339,8 +344,8 @@ export function createGatewayHandler(options: GatewayOptions) {
           'x-amzn-errortype': 'MissingAuthenticationTokenException',
         },
       );
-      return;
-    }
+    };
+    if (forPath.length === 0) return unknownResource();
     const hit = forPath.find((c) => c.route.method === req.method);
     if (!hit) {
       req.resume();
@@ -398,6 +403,9 @@ export function createGatewayHandler(options: GatewayOptions) {
       } catch {
         return badRequest();
       }
+      // The parameters are handed over decoded (docs/fidelity.md), so the dot-segment rule holds
+      // for what the handler reads too: `..%2f` and `%2e%2e%5c` decode to `../` and `..\`.
+      if (Object.values(pathParameters).some(hasDecodedDotSegment)) return unknownResource();
     }
     const event = buildEvent({
       req,

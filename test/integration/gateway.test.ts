@@ -252,6 +252,11 @@ describe('local API gateway with requests no client library would send', () => {
     // with orderId "..".
     ['GET', '/orders/..'],
     ['GET', '/orders/%2e%2e'],
+    // Nor once decoded, which is what the handler reads (found in a second review): these
+    // would reach it with orderId "../", "../../etc" and "..\".
+    ['GET', '/orders/..%2f'],
+    ['GET', '/orders/%2e%2e%2f%2e%2e%2fetc'],
+    ['GET', '/orders/%2e%2e%5c'],
   ])(
     'routes only the path the client sent: %s %s names no resource, 403 before the handler (found in review)',
     async (method, target) => {
