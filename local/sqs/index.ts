@@ -65,6 +65,9 @@ export interface SqsEmulator {
 }
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
+/** A Host header's value: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/;
+
 const MAX_CLOCK_STEP_MS = YEAR_MS;
 const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
 
@@ -165,6 +168,13 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   const contextFor = (host: string): Context => {
     let ctx = contexts.get(host);
     if (!ctx) {
+      // The host goes into every queue URL answered: one that is not a host and port (`x/y`, an
+      // empty one) would hand out URLs that name no queue here.
+      if (!AUTHORITY.test(host)) {
+        throw errors.invalidParameter(
+          `The Host header ${JSON.stringify(host)} is not a host name or address with an optional port.`,
+        );
+      }
       ctx = {
         clock,
         accountId,
@@ -192,8 +202,8 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     if (pathname.startsWith('/_emulator/')) return control(req, res, body, pathname);
     const target = req.headers['x-amz-target'];
     const isJson = typeof target === 'string';
-    const ctx = contextFor(req.headers.host ?? '127.0.0.1');
     try {
+      const ctx = contextFor(req.headers.host ?? '127.0.0.1');
       let action: string;
       let input: Input;
       if (isJson) {

@@ -119,18 +119,36 @@ describe('queue URLs', () => {
     expect((await depth())?.ApproximateNumberOfMessages).toBe('1');
   });
 
-  it('judges the request path alone: a Host header holding a path adds no segment', async () => {
-    const body = 'Action=SendMessage&MessageBody=x&MessageGroupId=g';
-    const res = await rawRequest(
-      h.url,
-      'POST /orders.fifo HTTP/1.1\r\nHost: x/000000000000\r\n' +
-        'Content-Type: application/x-www-form-urlencoded\r\n' +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    expect(res?.status).toBe(400);
-    expect(res?.body).toContain('<Code>AWS.SimpleQueueService.NonExistentQueue</Code>');
-    expect((await depth())?.ApproximateNumberOfMessages).toBe('0');
-  });
+  it.each([
+    ['a path', 'x/000000000000'],
+    ['a path after the port', 'localhost:4566/x'],
+    ['nothing', ''],
+    ['a space', 'local host'],
+  ])(
+    'refuses a Host header holding %s (queue URLs are built from it): InvalidParameterValue, nothing sent (found in review)',
+    async (_what, host) => {
+      const body = 'Action=SendMessage&MessageBody=x&MessageGroupId=g';
+      const send = (target: string) =>
+        rawRequest(
+          h.url,
+          `POST ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
+            'Content-Type: application/x-www-form-urlencoded\r\n' +
+            `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      // The queue as the request path, and a GetQueueUrl that would answer a URL with that host.
+      const sent = await send('/orders.fifo');
+      const asked = await rawRequest(
+        h.url,
+        `GET /?Action=GetQueueUrl&QueueName=orders.fifo HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      for (const res of [sent, asked]) {
+        expect(res?.status).toBe(400);
+        expect(res?.body).toContain('<Code>InvalidParameterValue</Code>');
+        expect(res?.body).not.toContain('<QueueUrl>');
+      }
+      expect((await depth())?.ApproximateNumberOfMessages).toBe('0');
+    },
+  );
 });
 
 describe('GetQueueUrl with QueueOwnerAWSAccountId', () => {

@@ -39,11 +39,12 @@ export const action = <R>(spec: ActionSpec<R>): Action => spec as Action;
 
 /**
  * A queue URL is `<scheme>://<host>/<account-id>/<queue-name>` and nothing else: no further path
- * segment, no trailing slash, no query or fragment. The host is not compared: clients reach the
- * emulator as localhost, 127.0.0.1, through the edge or by a LocalStack-style
- * `sqs.<region>.localhost.localstack.cloud` name, and a request goes to the endpoint its client
- * was configured with, whatever host its QueueUrl names (AWS: the SDKs and the CLI do not take
- * the Region from the queue URL). The account and the name are what name a queue.
+ * segment, no trailing slash, no query or fragment. The host is not compared: one emulator is
+ * reached under several names (localhost, 127.0.0.1, the edge's address), and a request that got
+ * here was sent here. Which host that is, is the client's choice: the AWS SDK for JavaScript v3
+ * sends to the QueueUrl's own host unless an endpoint is set in code (`useQueueUrlAsEndpoint`), as
+ * the SDKs for Java v1, Ruby and PHP do; others send to the configured endpoint. The account and
+ * the name are what name a queue.
  */
 const QUEUE_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+\/([^/?#]+)\/([^/?#]+)$/i;
 
