@@ -133,6 +133,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       const input = body.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
       if (path === '/_emulator/clock') {
         if (req.method === 'POST') {
+          if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+            throw new TypeError('the body must be a JSON object, such as {"advanceMs": 1000}');
+          }
           const ms = input.advanceMs ?? 0;
           // A clock far enough ahead loses the milliseconds every deadline adds to it (at 1e308,
           // now + 20 s is now): long polls would return at once and pollers spin. A year a

@@ -420,6 +420,23 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
     },
   );
 
+  it.each([null, [], 5, 'advance'])(
+    'refuses a clock body that is not a JSON object (%j) with a 400 that says so, and moves nothing (found in review)',
+    async (input) => {
+      const before = cloud.clock.offset;
+      const res = await fetch(`${cloud.edgeUrl}/_emulator/clock`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(input),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toBe(
+        'the body must be a JSON object, such as {"advanceMs": 1000}',
+      );
+      expect(cloud.clock.offset).toBe(before);
+    },
+  );
+
   it.each([
     [
       'a misspelt knob (found in review)',
