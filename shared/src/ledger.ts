@@ -202,6 +202,16 @@ export interface FailureRecord extends LedgerKey {
   receiveCount: number;
   /** True when this was the last receive SQS allows before the DLQ (receiveCount >= maxReceiveCount). */
   final: boolean;
+  /**
+   * Set when the handler never attempted this receive: FIFO, an earlier message of its group
+   * failed in the same batch, so it was handed back unrun (its delivery record is removed), yet
+   * SQS counted the receive, and this was its last allowed one: SQS moves it to the DLQ on its
+   * next receive. Always `final`. Absent on a failed attempt: a not-attempted failure is no
+   * failed delivery and no attempt, and nothing counts it as one.
+   */
+  notAttempted?: true;
+  /** The invocation that handed it back unrun (set with `notAttempted`). */
+  invocationId?: string;
   error: string;
   failedAt: number;
 }

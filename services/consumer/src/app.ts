@@ -112,14 +112,23 @@ export function createConsumerHandler(
 
   const processBatch = async (batch: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     if (queue === 'fifo') {
-      // FIFO: records of one group must apply in order. The FIFO processor runs them one by one
-      // and, at the first failure, reports that record and every later one as failed without
-      // running them, so SQS redelivers the rest of the group in order and nothing jumps ahead.
-      // (`skipGroupOnError` would keep other groups going; stopping the whole batch is the
-      // simpler guarantee and the cost is only a redelivery of records that did not run.)
+      // FIFO: records of one group (one customer) must apply in order. The FIFO processor runs
+      // the batch's records one by one; with `skipGroupOnError`, a failure reports that record
+      // and every later record of ITS group as failed without running them, so SQS hands the
+      // rest of the group back in order and nothing of it jumps ahead, while other groups'
+      // records in the batch still run. SQS orders only within a group ("messages that belong
+      // to different message groups might be processed out of order", SQS Developer Guide,
+      // "Using the message group ID"), so other groups owe nothing to this failure. Lambda's
+      // own advice for FIFO partial batch responses (stop at the first failure, hand back
+      // everything after it) is stricter than order needs, and not free: a record handed back
+      // unrun was still received, so its ApproximateReceiveCount went up, and behind a poison
+      // message it reaches maxReceiveCount with the poison and is dead-lettered without ever
+      // having run. Stopping the whole batch dragged other customers' orders into the DLQ that
+      // way; now only the poison's own group pays it (domain/record-handling.ts end() records it).
       return processPartialResponse(batch, handleRecord, new SqsFifoPartialProcessorAsync(), {
         context,
         throwOnFullBatchFailure: false,
+        skipGroupOnError: true,
       });
     }
     // Standard: `parallel` runs a batch's records concurrently, so even a customer's orders that

@@ -25,6 +25,27 @@ const BASE_ENV = {
 
 const NOW = 1_764_050_001_000;
 const fifoEvent = () => structuredClone(fifoFixture) as unknown as SQSEvent;
+
+/**
+ * The FIFO fixture (order-1 and order-2 of cust-1, in that group) with a third record behind
+ * them: order-3, sequence 1 of cust-2, in its own message group. Every record at `receiveCount`.
+ */
+function twoGroupFifoEvent(receiveCount = 1): SQSEvent {
+  const event = fifoEvent();
+  const last = event.Records[1];
+  if (!last) throw new Error('fixture needs two records');
+  const other = structuredClone(last);
+  other.messageId = 'c0ffee00-0000-4000-8000-000000000003';
+  other.body = last.body
+    .replace('"order-2"', '"order-3"')
+    .replace('"cust-1"', '"cust-2"')
+    .replace('"sequence":2', '"sequence":1');
+  other.attributes.MessageGroupId = 'cust-2';
+  other.attributes.MessageDeduplicationId = 'order-3';
+  event.Records.push(other);
+  for (const r of event.Records) r.attributes.ApproximateReceiveCount = String(receiveCount);
+  return event;
+}
 const standardEvent = () => structuredClone(standardFixture) as unknown as SQSEvent;
 
 function makeHandler(
@@ -133,6 +154,88 @@ describe('consumer handler', () => {
       }),
     ]);
     expect(metrics.events.map((e) => [e.event, e.orderId])).toEqual([['failed', 'order-1']]);
+  });
+
+  it("runs the other groups' records of a FIFO batch after a failure, handing back only the failed group's rest", async () => {
+    // Prepare: order-1 (cust-1) fails; order-2 waits behind it in cust-1's group; order-3 is
+    // cust-2's, in the same batch.
+    const { handler, ledger, metrics } = makeHandler({
+      QUEUE_KIND: 'fifo',
+      FAULT_POISON_PREFIX: 'order-1',
+    });
+    const event = twoGroupFifoEvent();
+    const [poison, behind, otherGroup] = event.Records;
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess: cust-2's order ran and applied; only cust-1's two go back, order-2 unrun.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      poison?.messageId,
+      behind?.messageId,
+    ]);
+    expect(otherGroup).toBeDefined();
+    expect(ledger.calls).toEqual([
+      'receipts:order-1,order-2,order-3',
+      'turn:cust-2:1',
+      'effect:order-3',
+      'end:order-1:failed,order-3:applied,order-1:failure,order-2:unrun',
+    ]);
+    // Not at its last receive: order-2 leaves no failure; it comes back, its count one higher.
+    expect(ledger.failures.map((f) => f.orderId)).toEqual(['order-1']);
+    expect(metrics.events.map((e) => [e.event, e.orderId])).toEqual([
+      ['failed', 'order-1'],
+      ['applied', 'order-3'],
+    ]);
+  });
+
+  it('records a final not-attempted failure for a FIFO record handed back unrun at its last receive', async () => {
+    // Prepare: every record at receive #3 of MAX_RECEIVE_COUNT 3, so whatever goes back is
+    // dead-lettered on its next receive.
+    const { handler, ledger, metrics } = makeHandler({
+      QUEUE_KIND: 'fifo',
+      FAULT_POISON_PREFIX: 'order-1',
+    });
+    const event = twoGroupFifoEvent(3);
+    const behind = event.Records[1];
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess: order-1's failure is a failed attempt; order-2's says it was never attempted, in
+    // the same end-of-invocation write; its receipt goes as before (no delivery is counted).
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(ledger.calls.at(-1)).toBe(
+      'end:order-1:failed,order-3:applied,order-1:failure,order-2:failure,order-2:unrun',
+    );
+    expect(ledger.failures).toEqual([
+      expect.objectContaining({ orderId: 'order-1', receiveCount: 3, final: true }),
+      {
+        failureId: expect.any(String),
+        runId: 'run-unit',
+        queue: 'fifo',
+        orderId: 'order-2',
+        customerId: 'cust-1',
+        sequence: 2,
+        messageId: behind?.messageId,
+        receiveCount: 3,
+        final: true,
+        notAttempted: true,
+        invocationId: 'req-1',
+        error:
+          'NotAttempted: an earlier message of its group failed in the same batch, at its receive #3 (maxReceiveCount 3)',
+        failedAt: NOW,
+      },
+    ]);
+    expect(ledger.failures[0]?.notAttempted).toBeUndefined();
+    expect([...ledger.receipts.values()].map((r) => r.receipt.orderId).sort()).toEqual([
+      'order-1',
+      'order-3',
+    ]);
+    // No metric counts it as a failed delivery: it never was one.
+    expect(metrics.events.filter((e) => e.event === 'failed').map((e) => e.orderId)).toEqual([
+      'order-1',
+    ]);
   });
 
   it('reports only the failed record of a standard batch and marks the last receive final', async () => {

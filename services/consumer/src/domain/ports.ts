@@ -58,8 +58,12 @@ export interface Effect extends Fields<EffectRecord> {
 export interface InvocationEnd {
   /** The receipts that ran, with how each ended (the end of their invocation). */
   ended: { receipt: Receipt; outcome: DeliveryOutcome }[];
-  /** Receipts of records the FIFO processor handed back without running them: they go. */
+  /**
+   * Receipts of records the FIFO processor handed back without running them (an earlier message
+   * of their group failed): they go, as the handler never attempted them.
+   */
   unrun: Receipt[];
+  /** Failed attempts, and the not-attempted final failures of unrun records at their last receive. */
   failures: Failure[];
 }
 

@@ -130,6 +130,9 @@ export function createEffect(
   };
 }
 
+/** The error name of a not-attempted failure (FailureRecord.notAttempted). */
+export const NOT_ATTEMPTED = 'NotAttempted';
+
 /** One received record: its delivery, or why it is not one (it fails when its turn comes). */
 export interface Received<R> {
   record: R;
@@ -178,6 +181,22 @@ export function createRecordHandling<R>(
       failureId: newId(),
       final: delivery.receiveCount >= options.maxReceiveCount,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      failedAt: now(),
+    };
+  }
+
+  /**
+   * The final failure of a receive handed back unrun at its last allowed receive: SQS moves it
+   * to the DLQ on its next receive, and this is the only trace of it the ledger gets.
+   */
+  function notAttemptedFailure(delivery: Delivery, receipt: Receipt): Failure {
+    return {
+      ...ledgerFields(delivery),
+      failureId: newId(),
+      final: true,
+      notAttempted: true,
+      ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
+      error: `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,
       failedAt: now(),
     };
   }
@@ -316,14 +335,25 @@ export function createRecordHandling<R>(
 
     /**
      * Each delivery's outcome, marked as the end of its invocation. Receives the FIFO processor
-     * handed back without running them lose their receipt: they were never attempted, and come
-     * back as first attempts.
+     * handed back without running them (an earlier message of their group failed in this batch)
+     * lose their receipt: the handler never attempted them, so they are no delivery the report
+     * counts. SQS counted the receive all the same: each comes back with its
+     * ApproximateReceiveCount one higher, and one handed back at its last allowed receive is
+     * moved to the DLQ on its next receive without ever having run. That one gets a final
+     * failure, marked not attempted, so the ledger says why it is in the DLQ.
      */
     async end() {
       const end: InvocationEnd = { ended: [], unrun: [], failures: [] };
-      for (const { receipt, outcome, failure } of slots.values()) {
+      for (const { delivery, receipt, outcome, failure } of slots.values()) {
         if (!outcome) {
           end.unrun.push(receipt);
+          if (delivery.receiveCount >= options.maxReceiveCount) {
+            logger.warn('delivery not attempted at its last receive', {
+              order: delivery.message.orderId,
+              receiveCount: delivery.receiveCount,
+            });
+            end.failures.push(notAttemptedFailure(delivery, receipt));
+          }
           continue;
         }
         end.ended.push({ receipt, outcome });

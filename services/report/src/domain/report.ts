@@ -47,7 +47,11 @@ export interface ReportData {
    * answered from the order's record, sending again only what the producer did not know was sent.
    */
   clientRetries: number;
-  /** Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited behind). */
+  /**
+   * Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited
+   * behind): failed attempts only, not the not-attempted failures of records dead-lettered
+   * unrun behind one (FailureRecord.notAttempted).
+   */
   failedDeliveries: Record<QueueKind, number>;
   /**
    * Suppressed deliveries per queue by what stopped them: Powertools' idempotency record, or the
@@ -108,8 +112,9 @@ export function buildReport(input: {
       0,
     ),
     failedDeliveries: {
-      fifo: input.ledger.failures.filter((f) => f.queue === 'fifo').length,
-      standard: input.ledger.failures.filter((f) => f.queue === 'standard').length,
+      fifo: input.ledger.failures.filter((f) => f.queue === 'fifo' && !f.notAttempted).length,
+      standard: input.ledger.failures.filter((f) => f.queue === 'standard' && !f.notAttempted)
+        .length,
     },
     suppressedBy: suppressedBy(input.ledger),
   };
