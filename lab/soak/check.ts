@@ -1,7 +1,7 @@
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
-import type { DeliveryRecord, EffectRecord } from '../../shared/src/ledger';
+import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
 
 /**
  * The exactly-once check the soak and every fault scenario end with. It trusts the client, not
@@ -85,6 +85,14 @@ export interface RunFindings {
    * by the effect guard. One line per copy.
    */
   explainedDlqCopies: string[];
+  /**
+   * Orders never applied that are in a FIFO DLQ because they were never attempted: at their last
+   * allowed receive an earlier message of their group (their customer's) failed in the same
+   * batch, so the consumer handed them back unrun and SQS, having counted that receive, moved
+   * them on the next. The ledger holds a final not-attempted failure of that very message and,
+   * in the invocation it names, a failed delivery of the same customer. One line per message.
+   */
+  notAttemptedInDlq: string[];
 }
 
 export function runViolations(evidence: RunEvidence): string[] {
@@ -96,6 +104,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
   const accepted = new Set(evidence.acceptedIds);
   const out: string[] = [];
   const explained: string[] = [];
+  const notAttempted: string[] = [];
   if (accepted.size === 0) {
     out.push('the client got no 202: a run that accepted nothing proves nothing');
   }
@@ -147,12 +156,70 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         problem: `${messageId} (receive #${count} ended ${top[0]!.outcome} and nothing lost its delete)`,
       };
     };
+    // Per message id, its final not-attempted failures on this queue.
+    const unrunAtLast = new Map<string, FailureRecord[]>();
+    for (const f of ledger.failures) {
+      if (f.queue !== queue || !f.notAttempted || !f.final) continue;
+      const list = unrunAtLast.get(f.messageId);
+      if (list) list.push(f);
+      else unrunAtLast.set(f.messageId, [f]);
+    }
+    /**
+     * Why SQS moved this never-applied order's message to the DLQ without an attempt, or why
+     * that explanation does not hold. Only one: the consumer handed it back unrun at its last
+     * allowed receive because an earlier message of its group failed in the same batch. The
+     * ledger must hold the not-attempted failure of that very message at that receive, and the
+     * failed delivery of its customer in the invocation the failure names.
+     */
+    const unrunCause = (messageId: string): { cause?: string; problem?: string } => {
+      const failures = unrunAtLast.get(messageId) ?? [];
+      if (failures.length === 0) return { problem: `${messageId} (no not-attempted failure)` };
+      const atLast = failures.filter((f) => f.receiveCount >= lastReceive);
+      if (atLast.length === 0) {
+        const highest = Math.max(...failures.map((f) => f.receiveCount));
+        return { problem: `${messageId} (not attempted at receive #${highest} only)` };
+      }
+      for (const f of atLast) {
+        const blocker = ledger.deliveries.find(
+          (d) =>
+            d.queue === queue &&
+            f.invocationId !== undefined &&
+            d.invocationId === f.invocationId &&
+            d.customerId === f.customerId &&
+            d.outcome === 'failed',
+        );
+        if (blocker) {
+          return {
+            cause: `never attempted: at its receive #${f.receiveCount} order ${blocker.orderId} of its group failed in the same batch (receive #${blocker.receiveCount})`,
+          };
+        }
+      }
+      return {
+        problem: `${messageId} (not attempted at receive #${atLast[0]!.receiveCount}, yet no delivery of its group failed in invocation ${atLast[0]!.invocationId ?? '(none named)'})`,
+      };
+    };
     let explainedHere = 0;
+    let unrunHere = 0;
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
       if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
       if (n === 0 && dead.has(id) && !expectedDead.has(id)) {
-        deadLines.push(`${queue}: order ${id} is in the DLQ`);
+        const copies = (dlq.messages ?? []).filter((m) => m.orderId === id);
+        const found = copies.map(({ messageId }) => ({ messageId, ...unrunCause(messageId) }));
+        const explainedCopies = found.filter((c) => c.cause);
+        if (copies.length > 0 && explainedCopies.length === copies.length) {
+          unrunHere += copies.length;
+          for (const c of explainedCopies) {
+            notAttempted.push(
+              `${queue}: order ${id} is in the DLQ ${c.cause}; its message ${c.messageId} (maxReceiveCount ${lastReceive})`,
+            );
+          }
+        } else if (found.some((c) => unrunAtLast.has(c.messageId))) {
+          const problems = found.flatMap((c) => (c.problem ? [c.problem] : []));
+          deadLines.push(`${queue}: order ${id} is in the DLQ: ${problems.join(', ')}`);
+        } else {
+          deadLines.push(`${queue}: order ${id} is in the DLQ`);
+        }
       }
       if (n > 0 && expectedDead.has(id)) {
         deadLines.push(
@@ -190,10 +257,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     }
     collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
     collect(out, deadLines, (n) => `${queue}: ${n} more DLQ problems`);
-    if (dlq.depth !== expectedDead.size + explainedHere) {
-      const why = explainedHere > 0 ? ` (${explainedHere} of them applied orders' copies)` : '';
+    const accounted = expectedDead.size + explainedHere + unrunHere;
+    if (dlq.depth !== accounted) {
+      const parts = [
+        explainedHere > 0 ? `${explainedHere} of them applied orders' copies` : '',
+        unrunHere > 0 ? `${unrunHere} never attempted behind a failure of their group` : '',
+      ].filter(Boolean);
+      const why = parts.length > 0 ? ` (${parts.join(', ')})` : '';
       out.push(
-        `${queue}: the DLQ holds ${dlq.depth} messages as SQS reports it, expected ${expectedDead.size + explainedHere}${why}`,
+        `${queue}: the DLQ holds ${dlq.depth} messages as SQS reports it, expected ${accounted}${why}`,
       );
     }
     collect(out, doubled, (n) => `${queue}: ${n} more orders were applied more than once`);
@@ -241,7 +313,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       );
     }
   }
-  return { violations: out, explainedDlqCopies: explained };
+  return { violations: out, explainedDlqCopies: explained, notAttemptedInDlq: notAttempted };
 }
 
 /**
@@ -269,7 +341,9 @@ export function orderHistory(ledger: RunLedger, queue: QueueKind, orderId: strin
     if (f.queue !== queue || f.orderId !== orderId) continue;
     rows.push({
       at: f.failedAt,
-      line: `${iso(f.failedAt)} failure of ${f.messageId} receive #${f.receiveCount}${f.final ? ' (final)' : ''}: ${f.error}`,
+      line: f.notAttempted
+        ? `${iso(f.failedAt)} receive #${f.receiveCount} of ${f.messageId} not attempted (final) invocation ${f.invocationId ?? '?'}: ${f.error}`
+        : `${iso(f.failedAt)} failure of ${f.messageId} receive #${f.receiveCount}${f.final ? ' (final)' : ''}: ${f.error}`,
     });
   }
   for (const e of ledger.effects) {

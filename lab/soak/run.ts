@@ -149,6 +149,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     for (const line of findings.explainedDlqCopies) log(`  - ${line}`);
     histories(findings.explainedDlqCopies);
   }
+  if (findings.notAttemptedInDlq.length > 0) {
+    log(
+      'FIFO orders in a DLQ never attempted, handed back behind a failure of their group at their last receive:',
+    );
+    for (const line of findings.notAttemptedInDlq) log(`  - ${line}`);
+    histories(findings.notAttemptedInDlq);
+  }
   if (failed.length > 0) {
     log(`soak FAILED after ${elapsed()} (seed ${seed}):`);
     for (const f of failed) log(`  - ${f}`);

@@ -154,6 +154,37 @@ export class LedgerBuilder {
     return this;
   }
 
+  /**
+   * The final not-attempted failure the FIFO consumer writes for a record it handed back unrun
+   * at its last receive (an earlier message of its group failed in invocation `invocationId`).
+   */
+  notAttempted(
+    queue: QueueKind,
+    orderId: string,
+    receiveCount: number,
+    invocationId: string,
+  ): this {
+    const o = this.order(orderId);
+    this.ledger.failures.push({
+      pk: 'RUN#r',
+      sk: `FAILURE#${queue}#${orderId}#${++this.n}`,
+      type: 'failure',
+      runId: 'r',
+      queue,
+      orderId,
+      customerId: o.customerId,
+      sequence: o.sequence,
+      messageId: `${queue}-${orderId}`,
+      receiveCount,
+      final: true,
+      notAttempted: true,
+      invocationId,
+      error: 'NotAttempted: an earlier message of its group failed in the same batch',
+      failedAt: o.acceptedAt + 1,
+    } satisfies FailureRecord);
+    return this;
+  }
+
   private order(orderId: string) {
     const o = this.orders.get(orderId);
     if (!o) throw new Error(`fixture: order ${orderId} not accepted`);

@@ -515,4 +515,29 @@ describe('buildReport', () => {
     expect(data.report.config.queues.fifo.queueName).toBe(pipelineConfig.queues.fifo.name);
     expect(data.clientRetries).toBe(1);
   });
+
+  it('counts an order dead-lettered unrun behind a failure of its group in the DLQ, not as a failed delivery', () => {
+    // Prepare: p1 failed its 5 receives on FIFO; a2, batched behind it each time, was handed back
+    // unrun (no delivery record) and got a not-attempted failure at the last; both in the DLQ.
+    const b = new LedgerBuilder().accept('p1', 'a', 1, 0).accept('a2', 'a', 2, 10);
+    for (let n = 1; n <= 5; n++) {
+      b.deliver('fifo', 'p1', 100 * n, 'failed', n, { invocationId: `i${n}` });
+      b.fail('fifo', 'p1', n, n === 5);
+    }
+    b.notAttempted('fifo', 'a2', 5, 'i5').dead('fifo', 'p1').dead('fifo', 'a2');
+
+    // Act
+    const data = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+
+    // Assess: deliveries and their duplicates are the handler's receives only, as before.
+    expect(data.failedDeliveries.fifo).toBe(5);
+    const fifo = data.report.queues.fifo;
+    expect([fifo.deliveries, fifo.duplicateDeliveries, fifo.redeliveries]).toEqual([5, 4, 4]);
+    expect([fifo.inDlq, fifo.processed, fifo.lost]).toEqual([2, 0, 0]);
+  });
 });

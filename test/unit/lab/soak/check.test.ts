@@ -184,6 +184,7 @@ describe('the exactly-once check', () => {
         explainedDlqCopies: [
           `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} ${said} (maxReceiveCount ${LAST})`,
         ],
+        notAttemptedInDlq: [],
       });
     },
   );
@@ -195,6 +196,7 @@ describe('the exactly-once check', () => {
       explainedDlqCopies: [
         `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} succeeded and SQS lost its delete (maxReceiveCount ${LAST})`,
       ],
+      notAttemptedInDlq: [],
     });
     // The same ledger with no lost delete is a consumer whose successes are never deleted.
     expect(findings(b, ['standard-other']).violations).toEqual([
@@ -213,6 +215,89 @@ describe('the exactly-once check', () => {
     b.ledger.dlq!.standard!.depth = 2;
     expect(findings(b).violations).toEqual([
       "standard: the DLQ holds 2 messages as SQS reports it, expected 1 (1 of them applied orders' copies)",
+    ]);
+  });
+
+  /** The receive after which SQS moves a FIFO message to the DLQ, as the pipeline sets it. */
+  const FIFO_LAST = pipelineConfig.queues.fifo.dlq.maxReceiveCount;
+
+  /**
+   * A poison order p1 of customer a, its later order a2 batched behind it on FIFO, and b1 of
+   * customer b in the same batches: p1 failed every receive (invocations inv-1..inv-LAST), b1
+   * was applied, a2 was handed back unrun each time and is in the FIFO DLQ with p1. On
+   * standard, p1 failed into the DLQ and the others were applied. `unrun` writes a2's final
+   * not-attempted failure, naming the invocation it was handed back in.
+   */
+  function poisonBatch(unrun?: { receiveCount: number; invocationId: string }): LedgerBuilder {
+    const b = new LedgerBuilder()
+      .accept('p1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('b1', 'b', 1, 1020);
+    let t = 2000;
+    for (let n = 1; n <= FIFO_LAST; n++) {
+      const at = t++;
+      b.deliver('fifo', 'p1', at, 'failed', n, { invocationId: `inv-${n}`, invocationEnd: true });
+      b.fail('fifo', 'p1', n, n === FIFO_LAST);
+    }
+    b.deliver('fifo', 'b1', 2001, 'applied', 1, { invocationId: 'inv-1', invocationEnd: true });
+    b.apply('fifo', 'b1', 2002);
+    if (unrun) b.notAttempted('fifo', 'a2', unrun.receiveCount, unrun.invocationId);
+    b.dead('fifo', 'p1').dead('fifo', 'a2');
+    for (let n = 1; n <= LAST; n++) b.deliver('standard', 'p1', t++, 'failed', n);
+    b.fail('standard', 'p1', LAST, true).dead('standard', 'p1');
+    for (const id of ['a2', 'b1'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    return b;
+  }
+
+  const poisonFindings = (b: LedgerBuilder) =>
+    runFindings({
+      acceptedIds: ['p1', 'a2', 'b1'],
+      ledger: b.ledger,
+      report: reportOf(b),
+      expectedInDlq: { fifo: ['p1'], standard: ['p1'] },
+    });
+
+  it('accepts a FIFO order in the DLQ never attempted behind a failure of its group at its last receive, and says so', () => {
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    expect(poisonFindings(b)).toEqual({
+      violations: [],
+      explainedDlqCopies: [],
+      notAttemptedInDlq: [
+        `fifo: order a2 is in the DLQ never attempted: at its receive #${FIFO_LAST} order p1 of its group failed in the same batch (receive #${FIFO_LAST}); its message fifo-a2 (maxReceiveCount ${FIFO_LAST})`,
+      ],
+    });
+    // The report counts it in the DLQ and not as a failed delivery.
+    expect(reportOf(b).queues.fifo.inDlq).toBe(2);
+  });
+
+  it('fails a FIFO order in the DLQ with no not-attempted failure, or one its batch does not explain', () => {
+    // No trace of it at all (the consumer before it recorded one): an unexplained dead letter.
+    expect(poisonFindings(poisonBatch()).violations).toEqual([
+      'fifo: order a2 is in the DLQ',
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+    // Not attempted in an invocation where nothing of its group failed.
+    expect(
+      poisonFindings(poisonBatch({ receiveCount: FIFO_LAST, invocationId: 'inv-other' }))
+        .violations,
+    ).toEqual([
+      `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST}, yet no delivery of its group failed in invocation inv-other)`,
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+    // Not attempted before its last allowed receive: SQS would have handed it back, not moved it.
+    expect(
+      poisonFindings(poisonBatch({ receiveCount: FIFO_LAST - 1, invocationId: 'inv-1' }))
+        .violations,
+    ).toEqual([
+      `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST - 1} only)`,
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+    // Explained, yet SQS reports one more message than the check accounts for.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    b.ledger.dlq!.fifo!.depth = 3;
+    expect(poisonFindings(b).violations).toEqual([
+      'fifo: the DLQ holds 3 messages as SQS reports it, expected 2 (1 never attempted behind a failure of their group)',
     ]);
   });
 
@@ -289,6 +374,17 @@ describe("an order's history, printed for the orders a failed soak names", () =>
       '01:01:00.000 receive #2 of standard-a2: pending invocation i2 (did not end)',
       '01:01:00.005 effect from standard-a2, apply index 1',
       '01:02:00.000 receive #3 of standard-a2: suppressed by effect at 01:02:00.010 invocation i3',
+    ]);
+  });
+});
+
+describe("a FIFO order's history when it was handed back unrun", () => {
+  it('says its last receive was not attempted, and in which invocation', () => {
+    const b = new LedgerBuilder().accept('p1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    b.notAttempted('fifo', 'a2', 5, 'inv-5');
+    b.ledger.failures[0]!.failedAt = Date.UTC(2026, 11, 2, 1, 0, 0);
+    expect(orderHistory(b.ledger, 'fifo', 'a2')).toEqual([
+      '01:00:00.000 receive #5 of fifo-a2 not attempted (final) invocation inv-5: NotAttempted: an earlier message of its group failed in the same batch',
     ]);
   });
 });
