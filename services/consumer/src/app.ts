@@ -119,12 +119,14 @@ export function createConsumerHandler(
       // records in the batch still run. SQS orders only within a group ("messages that belong
       // to different message groups might be processed out of order", SQS Developer Guide,
       // "Using the message group ID"), so other groups owe nothing to this failure. Lambda's
-      // own advice for FIFO partial batch responses (stop at the first failure, hand back
-      // everything after it) is stricter than order needs, and not free: a record handed back
-      // unrun was still received, so its ApproximateReceiveCount went up, and behind a poison
-      // message it reaches maxReceiveCount with the poison and is dead-lettered without ever
-      // having run. Stopping the whole batch dragged other customers' orders into the DLQ that
-      // way; now only the poison's own group pays it (domain/record-handling.ts end() records it).
+      // advice for FIFO partial batch responses ("stop processing messages after the first
+      // failure and return all failed and unprocessed messages", Lambda Developer Guide,
+      // "Handling errors for an SQS event source") is stricter than order needs, and not
+      // free: a record handed back unrun was still received, so its ApproximateReceiveCount
+      // went up, and behind a poison message it reaches maxReceiveCount with the poison and is
+      // dead-lettered without ever having run. Stopping the whole batch dragged other
+      // customers' orders into the DLQ that way; now only the poison's own group pays it
+      // (domain/record-handling.ts end() records each such record as not attempted).
       return processPartialResponse(batch, handleRecord, new SqsFifoPartialProcessorAsync(), {
         context,
         throwOnFullBatchFailure: false,

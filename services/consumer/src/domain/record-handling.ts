@@ -131,7 +131,7 @@ export function createEffect(
 }
 
 /** The error name of a not-attempted failure (FailureRecord.notAttempted). */
-export const NOT_ATTEMPTED = 'NotAttempted';
+const NOT_ATTEMPTED = 'NotAttempted';
 
 /** One received record: its delivery, or why it is not one (it fails when its turn comes). */
 export interface Received<R> {
