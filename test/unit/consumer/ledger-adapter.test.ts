@@ -308,6 +308,48 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
   });
 
+  // The SDK retries a put whose answer was lost (a reset connection, a 500 after the write): when
+  // the first try committed, the retry is refused by this attempt's own effect, which holds the
+  // apply index this attempt took (the fixture's 2) and its commit time (2000).
+  it("answers written when the effect DynamoDB hands back is this attempt's own (a retry after a lost answer)", async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused({ applyIndex: { N: '2' }, committedAt: { N: '2000' } }));
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: true });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it("answers written when the effect read back is this attempt's own (dynalite)", async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused());
+    ddb.on(GetCommand).resolves({ Item: { applyIndex: 2, committedAt: 2000 } });
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: true });
+  });
+
+  it.each([
+    ['another apply index, the same commit time', { applyIndex: 3, committedAt: 2000 }],
+    ['the same apply index, another commit time', { applyIndex: 2, committedAt: 1999 }],
+  ])('still refuses over an existing effect with %s', async (_name, existing) => {
+    // Prepare
+    ddb.on(PutCommand).rejects(refused());
+    ddb.on(GetCommand).resolves({ Item: existing });
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: false, existing });
+  });
+
   it.each([
     [
       'a non-numeric applyIndex',

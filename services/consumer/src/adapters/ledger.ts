@@ -236,8 +236,18 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       const item = err.Item as Record<string, unknown> | undefined;
-      if (!item) return { written: false, existing: await this.readEffect(record) };
-      return { written: false, existing: committedEffect(item, record.sk) };
+      const existing = item ? committedEffect(item, record.sk) : await this.readEffect(record);
+      // The SDK retries a request whose answer did not come (a connection reset, a 500 after the
+      // write): the first try may have committed, and then its retry is refused by that very
+      // write. The effect there is this attempt's own when it holds the apply index this attempt
+      // took (the counter hands each index of a customer and queue out once) and its commit time.
+      if (
+        existing.applyIndex === record.applyIndex &&
+        existing.committedAt === record.committedAt
+      ) {
+        return { written: true };
+      }
+      return { written: false, existing };
     }
   }
 

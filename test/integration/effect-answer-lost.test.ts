@@ -1,0 +1,128 @@
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
+import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
+import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
+
+/**
+ * The consumer's DynamoDB client retries a request whose answer it did not get (SDK default: 3
+ * tries). When the effect's conditional put committed and the connection was reset before its
+ * answer came, the retry is refused by that very write: the adapter must still answer "written",
+ * or the order's only delivery is counted as a duplicate the guard refused and never as applied.
+ * A real HTTP proxy in front of the local DynamoDB forwards the first conditional PutItem, lets
+ * it commit, then resets the client's connection instead of answering.
+ */
+const { ledger } = pipelineConfig.tables;
+
+const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
+
+describe('the effect write whose answer is lost after it committed', () => {
+  let db: LocalDynamoDb;
+  let proxy: Server;
+  let endpoint: string;
+  let documents: DynamoDBDocumentClient | undefined;
+  /** Conditional PutItems that reached DynamoDB, and answers the proxy dropped. */
+  const seen = { conditionalPuts: 0, dropped: 0 };
+
+  beforeAll(async () => {
+    db = await startDynamoDb();
+    const upstream = new URL(db.url);
+    proxy = createServer(async (req, res) => {
+      const body = await bodyOf(req);
+      const conditionalPut =
+        String(req.headers['x-amz-target']).endsWith('.PutItem') &&
+        body.includes('attribute_not_exists');
+      if (conditionalPut) seen.conditionalPuts++;
+      const forwarded = request({
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        // The local DynamoDB answers only requests addressed to itself.
+        headers: { ...req.headers, host: upstream.host },
+      });
+      forwarded.end(body);
+      const answer = await new Promise<IncomingMessage>((resolve, reject) => {
+        forwarded.once('response', resolve).once('error', reject);
+      });
+      const answerBody = await bodyOf(answer);
+      if (conditionalPut && seen.dropped === 0) {
+        // Committed upstream; the client hears a reset connection (ECONNRESET), not the answer.
+        seen.dropped++;
+        req.socket.resetAndDestroy();
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 500, answer.headers).end(answerBody);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    documents?.destroy();
+    proxy?.closeAllConnections();
+    await new Promise((resolve) => proxy?.close(resolve));
+    await db?.close();
+  });
+
+  it('answers written when the SDK retry is refused by its own first try', async () => {
+    // Prepare: the consumer's own client factory (SDK default retries) and the ledger table.
+    documents = createDocumentClient({
+      endpoint,
+      region: 'eu-west-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    await documents.send(
+      new CreateTableCommand({
+        TableName: ledger.name,
+        KeySchema: [
+          { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
+          { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: ledger.partitionKey, AttributeType: 'S' },
+          { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const adapter = new DynamoConsumerLedger(documents, ledger.name);
+    const runId = 'answer-lost';
+    const turn = await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 1);
+
+    // Act
+    const write = await adapter.putEffectIfAbsent({
+      guard: 'order',
+      runId,
+      queue: 'standard',
+      orderId: 'order-1',
+      customerId: 'cust-1',
+      sequence: 1,
+      messageId: 'm-1',
+      applyIndex: turn.applyIndex,
+      acceptedAt: 1000,
+      committedAt: 2000,
+    });
+
+    // Assess: the answer was lost once and the SDK sent the put again, which DynamoDB refused;
+    // the one effect there is this attempt's, and the adapter says so.
+    expect(seen).toEqual({ conditionalPuts: 2, dropped: 1 });
+    expect(write).toEqual({ written: true });
+    const stored = await documents.send(
+      new GetCommand({
+        TableName: ledger.name,
+        Key: { pk: runPk(runId), sk: effectSk('standard', 'order-1', ORDER_GUARD_KEY) },
+        ConsistentRead: true,
+      }),
+    );
+    expect(stored.Item).toMatchObject({ applyIndex: turn.applyIndex, committedAt: 2000 });
+  }, 30_000);
+});
