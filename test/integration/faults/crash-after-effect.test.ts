@@ -2,7 +2,7 @@ import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
 import { newRunId } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { drain, postOrders, queueRecords, runCheck } from './run-check';
+import { drain, postOrders, queueRecords, reportData, runCheck } from './run-check';
 
 const CUSTOMERS = 2;
 const PER_CUSTOMER = 3;
@@ -55,10 +55,19 @@ describeWhere('consumerEnv', 'clock')(
         expect(violations).toEqual([]);
         // The guard did the work: on each queue some delivery ran past the expired in-progress
         // record and was refused by the effect's conditional write.
+        // The report counts those refusals as the ledger holds them, and each left the apply
+        // index it took unused: a gap.
+        const { report } = await reportData(target, runId);
         for (const q of QUEUE_KINDS) {
           const { deliveries } = await queueRecords(target, runId, q);
-          const refused = deliveries.filter((d) => d.suppressedBy === 'effect');
-          expect({ q, refused: refused.length > 0 }).toEqual({ q, refused: true });
+          const refused = deliveries.filter((d) => d.suppressedBy === 'effect').length;
+          const { refusedByEffectGuard, applyIndexGaps } = report.queues[q];
+          expect({ q, refused: refused > 0 }).toEqual({ q, refused: true });
+          expect({ q, refusedByEffectGuard }).toEqual({ q, refusedByEffectGuard: refused });
+          expect({ q, gapsCoverRefusals: applyIndexGaps >= refused }).toEqual({
+            q,
+            gapsCoverRefusals: true,
+          });
         }
       }, 90_000);
 

@@ -66,6 +66,8 @@ describe('analyzeQueue', () => {
       customersAffected: 0,
       inDlq: 0,
       lost: 0,
+      refusedByEffectGuard: 0,
+      dlqUnread: 0,
     });
   });
 
@@ -90,6 +92,16 @@ describe('analyzeQueue', () => {
     const m = analyzeQueue(scenario().ledger, 'standard').metrics;
     expect(m.inDlq).toBe(1);
     expect(m.lost).toBe(0);
+    // The DLQ was read to its end: nothing unread; and the copies were refused by their
+    // idempotency records, none by the effect guard.
+    expect([m.dlqDepth, m.dlqUnread, m.refusedByEffectGuard]).toEqual([1, 0, 0]);
+  });
+
+  it('reports the DLQ messages the report could not read as unread, as many as there were', () => {
+    const b = scenario();
+    b.ledger.dlq = { standard: { depth: 5, orderIds: ['b2'], unread: 4 } };
+    const m = analyzeQueue(b.ledger, 'standard').metrics;
+    expect([m.inDlq, m.dlqDepth, m.dlqUnread]).toEqual([1, 5, 4]);
   });
 
   it('counts an order in the DLQ from the DLQ itself, not from its failure records', () => {
@@ -443,6 +455,24 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       });
     const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
     expect([m.suppressed, m.refusedByEffectGuard]).toEqual([2, 1]);
+  });
+
+  it('counts each delivery the effect guard refused', () => {
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2050)
+      .takeIndex('standard', 'c')
+      .deliver('standard', 'o1', 62_500, 'suppressed', 2, {
+        messageId: 'm1',
+        suppressedBy: 'effect',
+      })
+      .takeIndex('standard', 'c')
+      .deliver('standard', 'o1', 63_000, 'suppressed', 1, {
+        messageId: 'm2',
+        suppressedBy: 'effect',
+      });
+    const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
+    expect([m.suppressed, m.refusedByEffectGuard, m.applyIndexGaps]).toEqual([2, 2, 2]);
   });
 });
 
