@@ -4,6 +4,7 @@ import {
   skipVisibilityWhenIdle,
   startLocalCloud,
 } from '../local/cloud';
+import type { LostDelete } from '../local/sqs/queue';
 import { countRunItems } from '../services/report/src/adapters/ledger-reader';
 import { queueDepth } from '../services/report/src/adapters/queues';
 import { type DrainSnapshot, waitForDrain } from '../services/report/src/domain/drain';
@@ -77,8 +78,8 @@ export interface LocalRunResult {
   dynamodbRequests: Record<string, number>;
   /** With `preload`: each queue's consumption rate. */
   consumption?: Record<QueueKind, QueueConsumption>;
-  /** Per queue, the message ids whose delete the emulator's surviving-copy fault lost. */
-  lostDeletes: Record<QueueKind, readonly string[]>;
+  /** Per queue, the deletes the emulator's surviving-copy fault lost, with their receive counts. */
+  lostDeletes: Record<QueueKind, readonly LostDelete[]>;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {

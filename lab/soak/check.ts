@@ -22,11 +22,11 @@ export interface RunEvidence {
    */
   expectedInDlq?: Partial<Record<QueueKind, readonly string[]>>;
   /**
-   * Per queue, the message ids whose delete the emulator's surviving-copy fault lost (lab/
-   * local-run.ts reads them from the emulator); absent: none known, so no copy is explained by
-   * a lost delete.
+   * Per queue, the deletes the emulator's surviving-copy fault lost, each with the receive count
+   * of the receive whose delete it was (lab/local-run.ts reads them from the emulator); absent:
+   * none known, so no copy is explained by a lost delete.
    */
-  lostDeletes?: Partial<Record<QueueKind, readonly string[]>>;
+  lostDeletes?: Partial<Record<QueueKind, readonly { messageId: string; receiveCount: number }[]>>;
 }
 
 /** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
@@ -123,7 +123,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     const unknown: string[] = [];
     const deadLines: string[] = [];
     const lastReceive = report.config.queues[queue].maxReceiveCount;
-    const lostDeletes = new Set(evidence.lostDeletes?.[queue] ?? []);
+    const lostDeletes = new Set(
+      (evidence.lostDeletes?.[queue] ?? []).map((l) => `${l.receiveCount}#${l.messageId}`),
+    );
     // Per message id, its receives with the highest count the ledger saw on this queue.
     const lastReceives = new Map<string, DeliveryRecord[]>();
     for (const d of ledger.deliveries) {
@@ -149,7 +151,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         const how = unfinished.outcome === 'failed' ? 'failed' : 'never ended';
         return { cause: `after its receive #${count} ${how}` };
       }
-      if (lostDeletes.has(messageId)) {
+      // Only the delete lost at that last receive: one lost earlier brought the message back
+      // once, on the next receive, which must then end without a delete of its own.
+      if (lostDeletes.has(`${count}#${messageId}`)) {
         return { cause: `after its receive #${count} succeeded and SQS lost its delete` };
       }
       return {

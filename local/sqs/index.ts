@@ -22,7 +22,7 @@ import {
   queryError,
   queryResponse,
 } from './protocol';
-import type { Queue } from './queue';
+import type { LostDelete, Queue } from './queue';
 
 export { Clock } from './clock';
 export { FAULT_PRESETS, type FaultConfig, type FaultPreset, PRESETS } from './faults';
@@ -47,8 +47,8 @@ export interface SqsEmulator {
   setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
   /** Receipt handles held right now (in flight, not deleted) on the named queues. */
   heldReceipts(queueNames: readonly string[]): string[];
-  /** Message ids whose delete the surviving-copy fault lost on the named queue (none if unknown). */
-  lostDeletes(queueName: string): readonly string[];
+  /** The deletes the surviving-copy fault lost on the named queue (none if unknown). */
+  lostDeletes(queueName: string): readonly LostDelete[];
   /**
    * Runs one action in this process as a JSON-protocol request with this body would run: the
    * same checks and the same run, without HTTP. The answer is a copy in the wire's JSON shape

@@ -64,6 +64,15 @@ let nextKey = 1;
 /** A bound on the lost deletes a queue remembers: the fault's record must not grow without end. */
 const MAX_LOST_DELETES_KEPT = 100_000;
 
+/**
+ * A delete the surviving-copy fault lost: the message, and the receive whose delete it was (its
+ * receive count then). That copy comes back on receive #receiveCount + 1.
+ */
+export interface LostDelete {
+  messageId: string;
+  receiveCount: number;
+}
+
 /** One queue: messages in send order, receipts, FIFO dedup and receive-attempt windows. */
 export class Queue {
   readonly fifo: boolean;
@@ -80,11 +89,10 @@ export class Queue {
   private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   /**
-   * Message ids whose delete the surviving-copy fault lost (a test's evidence that a copy came
-   * back by the fault, not by a consumer that never deleted), oldest first, at most
-   * MAX_LOST_DELETES_KEPT.
+   * Deletes the surviving-copy fault lost (a test's evidence that a copy came back by the fault,
+   * not by a consumer that never deleted), oldest first, at most MAX_LOST_DELETES_KEPT.
    */
-  private readonly lostDeleteIds: string[] = [];
+  private readonly lostDeleteList: LostDelete[] = [];
   private readonly dedup = new Map<
     string,
     { messageId: string; sequenceNumber?: string; expiresAt: number }
@@ -519,15 +527,17 @@ export class Queue {
       // in the DLQ (as a lost delete does on AWS); the report reads the DLQ and shows it.
       this.byReceipt.delete(handle);
       delete m.receipt;
-      if (this.lostDeleteIds.length < MAX_LOST_DELETES_KEPT) this.lostDeleteIds.push(m.messageId);
+      if (this.lostDeleteList.length < MAX_LOST_DELETES_KEPT) {
+        this.lostDeleteList.push({ messageId: m.messageId, receiveCount: m.receiveCount });
+      }
       return;
     }
     this.markDeleted(m);
   }
 
-  /** Message ids whose delete the surviving-copy fault lost so far. */
-  lostDeletes(): readonly string[] {
-    return this.lostDeleteIds;
+  /** The deletes the surviving-copy fault lost so far. */
+  lostDeletes(): readonly LostDelete[] {
+    return this.lostDeleteList;
   }
 
   changeVisibility(handle: string, timeoutSeconds: number): void {

@@ -164,8 +164,11 @@ describe('standard-queue fault model', () => {
       expect(fourth).toBeUndefined();
       expect(dead?.MessageId).toBe(id);
       expect(dead?.Body).toBe('done');
-      // The emulator keeps each lost delete's message id: the soak's evidence of the fault.
-      expect(h.emulator.lostDeletes('lost-delete')).toEqual([id, id, id]);
+      // The emulator keeps each lost delete, with the receive it was the delete of: the soak's
+      // evidence of the fault.
+      expect(h.emulator.lostDeletes('lost-delete')).toEqual(
+        [1, 2, 3].map((receiveCount) => ({ messageId: id, receiveCount })),
+      );
       expect(h.emulator.lostDeletes('lost-delete-dlq')).toEqual([]);
     } finally {
       await h.stop();
