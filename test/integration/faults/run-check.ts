@@ -3,7 +3,7 @@ import { skipVisibilityWhenIdle } from '../../../local/cloud';
 import { queueDepth } from '../../../services/report/src/adapters/queues';
 import type { ReportData } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
-import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { SK_PREFIX } from '../../../shared/src/ledger';
 import {
   type Json,
@@ -88,7 +88,7 @@ export async function reportData(target: Target, runId: string): Promise<ReportD
   return generateReport({
     runId,
     target: target.name,
-    config: pipelineConfig,
+    config: target.config,
     waitTimeoutMs: 0,
     source: source(target),
   });
@@ -108,7 +108,7 @@ export async function drain(
   return generateReport({
     runId,
     target: target.name,
-    config: pipelineConfig,
+    config: target.config,
     waitTimeoutMs: timeoutMs,
     pollIntervalMs: 200,
     source: source(target),

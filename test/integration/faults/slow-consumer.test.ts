@@ -3,7 +3,7 @@ import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, settle, skipWhenIdle } from './run-check';
+import { expectExactlyOnce, queueRecords, reportData, settle, skipWhenIdle } from './run-check';
 
 /**
  * The stall must outlast what brings the second copy (the test's own polls, a clock advance or a
@@ -110,6 +110,15 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
       expect(Math.max(...deliveries.map((d) => d.receiveCount as number))).toBeGreaterThan(1);
     }
     await expectExactlyOnce(target, runId, [orderId]);
+    // The report classifies with the consumers that ran (their 25 s timeout: how long a pending
+    // attempt may still be running), not with the repository's static config.
+    const { report } = await reportData(target, runId);
+    for (const q of QUEUE_KINDS) {
+      expect({ q, timeout: report.config.queues[q].functionTimeoutSeconds }).toEqual({
+        q,
+        timeout: TIMEOUT.timeoutSeconds,
+      });
+    }
   }, 60_000);
 });
 

@@ -16,7 +16,11 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../../shared/src/aws-clients';
-import { pipelineConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import {
+  type PipelineConfig,
+  pipelineConfig,
+  type QueueKind,
+} from '../../../shared/src/config/pipeline';
 import { describeDeployment } from '../../../shared/src/deployment';
 import { freshSeed } from '../../../shared/src/random';
 import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
@@ -55,6 +59,12 @@ export interface Target {
   endpoint: string;
   region: string;
   seed: number;
+  /**
+   * The pipeline as it runs on this target, with the scenario's overrides (its consumers'
+   * timeouts and so on): what a report of its runs must classify with. On AWS, the repository's
+   * config, which the stack was deployed from (the aws target takes no overrides).
+   */
+  config: PipelineConfig;
   queueUrls: { fifo: string; standard: string; fifoDlq: string; standardDlq: string };
   tableNames: { idempotency: string; ledger: string };
   sqs: SQSClient;
@@ -151,6 +161,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     endpoint: cloud.edgeUrl,
     region: cloud.region,
     seed: cloud.seed,
+    config: cloud.config,
     queueUrls: cloud.queueUrls,
     tableNames: cloud.tableNames,
     sqs,
@@ -180,7 +191,8 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
   }
   const region = process.env.AWS_REGION ?? 'us-east-1';
   const seed = options.seed ?? freshSeed();
-  const deployment = describeDeployment(applyOverrides(pipelineConfig, options.pipeline), {
+  const config = applyOverrides(pipelineConfig, options.pipeline);
+  const deployment = describeDeployment(config, {
     waiveVisibilityGuidance: Boolean(options.waiveVisibilityGuidance),
   });
   const deployed = await deployPipeline({
@@ -204,6 +216,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     endpoint,
     region,
     seed,
+    config,
     queueUrls: deployed.queueUrls,
     tableNames: {
       idempotency: deployment.tables.idempotency.name,
@@ -255,6 +268,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
       endpoint: '',
       region,
       seed: options.seed ?? freshSeed(),
+      config: pipelineConfig,
       queueUrls: {
         fifo: need('fifoQueueUrl'),
         standard: need('standardQueueUrl'),

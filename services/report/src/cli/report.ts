@@ -28,7 +28,10 @@ import { generateReport, type ReportSource } from '../generate';
 export const REPORT_SPEC: CommandSpec = {
   usage: 'npm run report -- --run <id> [options]',
   summary:
-    'Reads one run from the ledger, waits until both queues have drained, and compares FIFO with standard.',
+    'Reads one run from the ledger, waits until both queues have drained, and compares FIFO with standard.\n' +
+    "It assumes the pipeline ran with the repository's config (shared/src/config/pipeline.ts): the\n" +
+    'function timeout that classifies duplicate causes, and the maxReceiveCount and timeouts the\n' +
+    'report shows, are not read from the target.',
   options: {
     run: { type: 'string', value: '<id>', description: 'run id (the X-Run-Id the load used)' },
     target: {
