@@ -97,8 +97,14 @@ interface LedgerKey {
 /** The producer accepted an order and put it on both queues (`pk = ORDER#<orderId>`). */
 export interface AcceptedRecord
   extends LedgerKey,
-    Pick<OrderMessage, 'runId' | 'orderId' | 'customerId' | 'sequence' | 'acceptedAt'> {
+    Pick<OrderMessage, 'runId' | 'orderId' | 'customerId' | 'acceptedAt'> {
   type: 'accepted';
+  /**
+   * The customer's sequence: the client's, or one the producer took. Absent only between the
+   * claim of an order whose client gave an Idempotency-Key and no sequence, and the write of the
+   * sequence the producer took once the claim was won (before any send carries it).
+   */
+  sequence?: OrderMessage['sequence'];
   /** The `byRun` index's keys: `RUN#<runId>`, `ACCEPTED#<orderId>`. */
   byRunPk: string;
   byRunSk: string;
@@ -108,6 +114,12 @@ export interface AcceptedRecord
   messageIds: Record<QueueKind, string>;
   /** Epoch ms of the send whose id is recorded, per queue (absent on records older than it). */
   sentAt?: Partial<Record<QueueKind, number>>;
+  /**
+   * Epoch ms a request that sent this order last had every send answered (taken or failed) and
+   * wrote down what it knew. Absent while the claiming request is still sending, or when it
+   * died before that write (records older than it lack it too).
+   */
+  sendsEndedAt?: number;
   /** How many times the producer was asked to accept this order (client retries + 1). */
   requests: number;
 }

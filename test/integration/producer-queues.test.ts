@@ -94,6 +94,7 @@ describe('producer queue errors against a real endpoint', () => {
           maxBodyBytes: 16_384,
           defaultRunId: 'producer-errors',
           faults: NO_PRODUCER_FAULTS,
+          inProgressWindowMs: 11_000,
         },
         {
           ledger: new DynamoLedger(documents, cloud.tableNames.ledger),

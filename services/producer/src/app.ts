@@ -27,6 +27,7 @@ export interface ProducerDeps {
 interface Answer {
   statusCode: number;
   body: string;
+  headers?: Record<string, string>;
 }
 
 const respond = (statusCode: number, body: unknown): Answer => ({
@@ -88,6 +89,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     faults: config.faults,
     now: deps.now ?? Date.now,
     newOrderId: deps.newOrderId ?? randomUUID,
+    inProgressWindowMs: config.inProgressWindowMs,
   });
 
   const accepted = (receipt: OrderReceipt): Answer =>
@@ -109,6 +111,22 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
           422,
           `Idempotency-Key ${outcome.orderId} was already used for a different order`,
         );
+      case 'in-progress': {
+        // As an idempotent API answers a request with a key whose first request is still
+        // running: 409 Conflict, and when to come back (Retry-After, in whole seconds).
+        const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+        logger.info('order retry while its first request may still be sending', {
+          retryAfterSeconds: seconds,
+        });
+        return {
+          ...respond(409, {
+            message: `order ${outcome.orderId} is still being sent by an earlier request with this Idempotency-Key; retry after ${seconds} s`,
+            orderId: outcome.orderId,
+            idempotencyKey: outcome.orderId,
+          }),
+          headers: { 'retry-after': String(seconds) },
+        };
+      }
       case 'answered-from-record':
         logger.info('order retry answered from the record', {
           messageIds: outcome.receipt.messageIds,

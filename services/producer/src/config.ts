@@ -19,7 +19,17 @@ export interface ProducerConfig {
   maxBodyBytes: number;
   defaultRunId: string;
   faults: ProducerFaultConfig;
+  /**
+   * How long after an order's claim the claiming request may still be sending it: the producer's
+   * function timeout (Lambda ends the invocation then) plus a second for the clocks of two
+   * instances. A client retry inside it, while ids are missing, is answered 409 instead of sending
+   * again (domain/resend.ts stillSendingFor).
+   */
+  inProgressWindowMs: number;
 }
+
+/** What inProgressWindowMs adds to the function timeout for the clocks of two instances. */
+export const CLOCK_MARGIN_MS = 1000;
 
 /** Reads the producer's configuration; throws at cold start when something is missing. */
 export function loadProducerConfig(env: Env = process.env): ProducerConfig {
@@ -42,6 +52,8 @@ export function loadProducerConfig(env: Env = process.env): ProducerConfig {
       seed: getNumberFromEnv(ENV.FAULT_SEED, 0, env),
       lostSendAnswerRate: rateFromEnv(ENV.FAULT_LOST_SEND_ANSWER_RATE, env),
     },
+    // The deployment gives the function this timeout (shared/src/deployment.ts), on AWS and locally.
+    inProgressWindowMs: pipelineConfig.producer.timeoutSeconds * 1000 + CLOCK_MARGIN_MS,
   };
 }
 

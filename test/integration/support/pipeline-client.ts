@@ -56,7 +56,7 @@ export async function postOrder(
     idempotencyKey?: string;
     contentType?: string;
   },
-): Promise<{ status: number; json: Json }> {
+): Promise<{ status: number; json: Json; retryAfter?: string }> {
   const res = await fetch(`${target.apiUrl}/orders`, {
     method: 'POST',
     headers: {
@@ -74,7 +74,8 @@ export async function postOrder(
   } catch {
     json = { raw: text };
   }
-  return { status: res.status, json };
+  const retryAfter = res.headers.get('retry-after');
+  return { status: res.status, json, ...(retryAfter !== null ? { retryAfter } : {}) };
 }
 
 export async function getOrder(

@@ -115,6 +115,7 @@ describe('POST /orders', () => {
       payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
       messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
       sentAt: { fifo: NOW, standard: NOW },
+      sendsEndedAt: NOW,
       requests: 1,
     });
   });
@@ -133,7 +134,7 @@ describe('POST /orders', () => {
     expect(ledger.calls).toEqual(['claim', 'recordSends']);
   });
 
-  it('looks before taking a sequence for a retry that carries none (no hole in the sequence)', async () => {
+  it('takes no sequence for a retry that carries none: the claim is refused first (no hole)', async () => {
     // Prepare
     existing({ messageIds: { fifo: 'f', standard: 's' }, sentAt: { fifo: NOW, standard: NOW } });
 
@@ -143,8 +144,73 @@ describe('POST /orders', () => {
     // Assess
     expect(res.statusCode).toBe(202);
     expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 4 });
-    expect(ledger.calls).toEqual(['getAccepted', 'countRequest']);
+    expect(ledger.calls).toEqual(['claim', 'countRequest']);
     expect(ledger.sequences.size).toBe(0);
+  });
+
+  it('takes the sequence of a keyed order without one after winning the claim, kept before any send', async () => {
+    // Prepare: the customer's counter stands at 6.
+    ledger.sequences.set('run-unit/cust-1', 6);
+    const keptAtSend: (number | undefined)[] = [];
+    queues.answer = (queue) => {
+      keptAtSend.push(ledger.orders.get('k-2')?.sequence);
+      return `${queue}-msg`;
+    };
+
+    // Act
+    const res = await makeHandler()(
+      post({ headers: { ...postFixture.headers, 'Idempotency-Key': 'k-2' } }),
+    );
+
+    // Assess: as many requests as before (a look, the counter, the claim, the record).
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'k-2', sequence: 7 });
+    expect(ledger.calls).toEqual(['claim', 'nextSequence', 'recordSequence', 'recordSends']);
+    expect(keptAtSend).toEqual([7, 7]);
+    expect(queues.sent.map((s) => s.message.sequence)).toEqual([7, 7]);
+  });
+
+  it('answers 409 with Retry-After to a retry while the claiming request may still be sending', async () => {
+    // Prepare: claimed 3 s ago, no id recorded, its sends not ended.
+    existing({ acceptedAt: NOW - 3000, sentAt: {} });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess: the window is the producer's 10 s timeout plus 1 s: 8 s left.
+    expect(res.statusCode).toBe(409);
+    expect(res.headers).toMatchObject({ 'retry-after': '8' });
+    expect(JSON.parse(res.body)).toEqual({
+      message: expect.stringContaining('still being sent'),
+      orderId: 'key-9',
+      idempotencyKey: 'key-9',
+    });
+    expect(queues.sent).toEqual([]);
+    expect(ledger.writes()).toEqual(['claim', 'countRequest']);
+  });
+
+  it('re-sends to both queues a retry of a recent claim whose request ended with no id recorded', async () => {
+    // Prepare: claimed 3 s ago; its sends failed (or their answers were lost), and it said so.
+    existing({ acceptedAt: NOW - 3000, sentAt: {}, sendsEndedAt: NOW - 1000 });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+  });
+
+  it('re-sends to both queues a retry once the claiming request can no longer be running', async () => {
+    // Prepare: claimed 11 s ago (the window), no id recorded, no end: that request died.
+    existing({ acceptedAt: NOW - 11_000, sentAt: {} });
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
+    expect(res.statusCode).toBe(202);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
   });
 
   it("uses the client's sequence and Idempotency-Key without taking a counter value", async () => {
@@ -179,7 +245,7 @@ describe('POST /orders', () => {
       messageIds: { fifo: 'fifo-old', standard: 'std-old' },
     });
     expect(queues.sent).toEqual([]);
-    expect(ledger.writes()).toEqual(['countRequest']);
+    expect(ledger.writes()).toEqual(['claim', 'countRequest']);
     expect(ledger.orders.get('key-9')?.requests).toBe(2);
   });
 
@@ -265,12 +331,15 @@ describe('POST /orders', () => {
     // Act
     const res = await makeHandler({ FAULT_LOST_SEND_ANSWER_RATE: '1', FAULT_SEED: '3' })(post());
 
-    // Assess: SQS has both messages; the producer knows neither.
+    // Assess: SQS has both messages; the producer knows neither, and records that its sends ended.
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body)).toMatchObject({ idempotencyKey: 'generated-id' });
     expect(queues.queues()).toEqual(['fifo', 'standard']);
-    expect(ledger.calls).not.toContain('recordSends');
-    expect(ledger.orders.get('generated-id')?.messageIds).toEqual({ fifo: '', standard: '' });
+    expect(ledger.orders.get('generated-id')).toMatchObject({
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      sendsEndedAt: NOW,
+    });
   });
 
   it('never loses the answer of a re-send (the fault hits first requests only)', async () => {
@@ -301,18 +370,17 @@ describe('POST /orders', () => {
     expect(ledger.orders.get('key-9')).toEqual(before);
   });
 
-  it('treats a lost race on the claim as the winner retry', async () => {
-    // Prepare: the winner claims the key between our look and our claim; its sends are not
-    // recorded yet.
+  it('answers 409 to a request that lost the claim to one still sending, taking no sequence', async () => {
+    // Prepare: the winner claims the key (without a sequence yet) just before our claim.
     ledger.beforeClaim = () =>
       ledger.orders.set('race-1', {
         runId: 'run-unit',
         orderId: 'race-1',
         customerId: 'cust-1',
-        sequence: 2,
-        acceptedAt: 1,
+        acceptedAt: NOW - 5,
         payloadHash: payloadHash(validBody as never),
         messageIds: { fifo: '', standard: '' },
+        sentAt: {},
         requests: 1,
       });
 
@@ -322,15 +390,30 @@ describe('POST /orders', () => {
     );
 
     // Assess
+    expect(res.statusCode).toBe(409);
+    expect(res.headers).toMatchObject({ 'retry-after': '11' });
+    expect(ledger.calls).toEqual(['claim', 'countRequest']);
+    expect(ledger.sequences.size).toBe(0);
+    expect(queues.sent).toEqual([]);
+  });
+
+  it('keeps a sequence for, and sends, an order whose claiming request died before keeping one', async () => {
+    // Prepare: claimed a minute ago without a sequence; nothing after.
+    ledger.sequences.set('run-old/cust-1', 4);
+    existing({ sequence: undefined, acceptedAt: NOW - 60_000, sentAt: {} });
+    delete ledger.orders.get('key-9')?.sequence;
+
+    // Act
+    const res = await makeHandler()(retryOfKey9());
+
+    // Assess
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'race-1', sequence: 2 });
-    expect(ledger.calls.slice(0, 4)).toEqual([
-      'getAccepted',
-      'nextSequence',
-      'claim',
-      'countRequest',
+    expect(JSON.parse(res.body)).toMatchObject({ orderId: 'key-9', sequence: 5 });
+    expect(ledger.orders.get('key-9')?.sequence).toBe(5);
+    expect(queues.sent.map((s) => [s.queue, s.message.sequence])).toEqual([
+      ['fifo', 5],
+      ['standard', 5],
     ]);
-    expect(queues.sent.map((s) => s.message.sequence)).toEqual([2, 2]);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import type {
   LedgerPort,
   QueueLifetimePort,
   QueuePort,
+  RecordedSends,
 } from '../../../services/producer/src/domain/ports';
 import type { QueueLife } from '../../../services/producer/src/domain/resend';
 import type { QueueFacts } from '../../../services/producer/src/domain/status';
@@ -74,14 +75,32 @@ export class FakeLedger implements LedgerPort {
     if (order) order.requests = (order.requests ?? 1) + 1;
   }
 
-  async recordSends(
-    orderId: string,
-    ids: Record<QueueKind, string>,
-    sentAt: Partial<Record<QueueKind, number>>,
-  ): Promise<void> {
+  async recordSequence(orderId: string, sequence: number): Promise<number> {
+    this.call('recordSequence');
+    const order = this.orders.get(orderId);
+    if (!order) throw new Error(`no accepted order ${orderId}`);
+    order.sequence ??= sequence;
+    return order.sequence;
+  }
+
+  async recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void> {
     this.call('recordSends');
     const order = this.orders.get(orderId);
-    if (order) Object.assign(order, { messageIds: copy(ids), sentAt: copy(sentAt) });
+    if (!order) return;
+    order.sendsEndedAt = endedAt;
+    if (sends.legacy) {
+      Object.assign(order, {
+        messageIds: copy(sends.legacy.all),
+        sentAt: copy(sends.legacy.sentAt),
+      });
+      return;
+    }
+    // As the adapter's per-entry SET: only the queues sent to.
+    for (const [queue, send] of Object.entries(sends.sent)) {
+      if (!send) continue;
+      order.messageIds[queue as QueueKind] = send.messageId;
+      order.sentAt = { ...order.sentAt, [queue]: send.sentAt };
+    }
   }
 
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {
@@ -103,7 +122,12 @@ export class FakeLedger implements LedgerPort {
   /** Operations that change the ledger (a refused claim changes nothing but is still a call). */
   writes(): LedgerOperation[] {
     return this.calls.filter(
-      (c) => c === 'claim' || c === 'countRequest' || c === 'recordSends' || c === 'nextSequence',
+      (c) =>
+        c === 'claim' ||
+        c === 'countRequest' ||
+        c === 'recordSends' ||
+        c === 'nextSequence' ||
+        c === 'recordSequence',
     );
   }
 }

@@ -164,7 +164,7 @@ describe('DynamoLedger: the accepted order', () => {
     ddb.on(UpdateCommand).resolves({});
 
     await ledger().countRequest('o-1');
-    await ledger().recordSends('o-1', { fifo: 'f', standard: '' }, { fifo: 5 });
+    await ledger().recordSends('o-1', { sent: { fifo: { messageId: 'f', sentAt: 5 } } }, 6);
 
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -176,10 +176,66 @@ describe('DynamoLedger: the accepted order', () => {
       {
         TableName: 'ledger',
         Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
-        UpdateExpression: 'SET messageIds = :ids, sentAt = :sentAt',
-        ExpressionAttributeValues: { ':ids': { fifo: 'f', standard: '' }, ':sentAt': { fifo: 5 } },
+        // Only the queue this request sent to: the standard entry is not written at all.
+        UpdateExpression: 'SET sendsEndedAt = :ended, messageIds.#q0 = :id0, sentAt.#q0 = :at0',
+        ExpressionAttributeNames: { '#q0': 'fifo' },
+        ExpressionAttributeValues: { ':ended': 6, ':id0': 'f', ':at0': 5 },
       },
     ]);
+  });
+
+  it('records that the sends ended, and no id, when every send failed', async () => {
+    ddb.on(UpdateCommand).resolves({});
+
+    await ledger().recordSends('o-1', { sent: {} }, 6);
+
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: 'ledger',
+      Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
+      UpdateExpression: 'SET sendsEndedAt = :ended',
+      ExpressionAttributeValues: { ':ended': 6 },
+    });
+  });
+
+  it('writes both maps whole on a record from before they existed', async () => {
+    ddb.on(UpdateCommand).resolves({});
+
+    await ledger().recordSends(
+      'o-1',
+      {
+        sent: { standard: { messageId: 's', sentAt: 5 } },
+        legacy: { all: { fifo: '', standard: 's' }, sentAt: { standard: 5 } },
+      },
+      6,
+    );
+
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      UpdateExpression: 'SET sendsEndedAt = :ended, messageIds = :ids, sentAt = :sentAt',
+      ExpressionAttributeValues: {
+        ':ended': 6,
+        ':ids': { fifo: '', standard: 's' },
+        ':sentAt': { standard: 5 },
+      },
+    });
+  });
+
+  it('keeps a sequence only where the record holds none, else answers the one it holds', async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({})
+      .rejects(new ConditionalCheckFailedException({ message: 'held', $metadata: {} }));
+    ddb.on(GetCommand).resolves({ Item: { ...item, sequence: 3 } });
+
+    await expect(ledger().recordSequence('o-1', 7)).resolves.toBe(7);
+    await expect(ledger().recordSequence('o-1', 8)).resolves.toBe(3);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: 'ledger',
+      Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
+      UpdateExpression: 'SET #sequence = :sequence',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#sequence)',
+      ExpressionAttributeNames: { '#sequence': 'sequence' },
+      ExpressionAttributeValues: { ':sequence': 7 },
+    });
   });
 });
 

@@ -32,6 +32,9 @@ function request(fields: Partial<ParsedOrderRequest> = {}): ParsedOrderRequest {
   return { runId: 'run-1', input: order, payloadHash: payloadHash(order), ...fields };
 }
 
+/** The producer's timeout plus the clock margin, as loadProducerConfig gives it. */
+const WINDOW_MS = 11_000;
+
 let ledger: FakeLedger;
 let queues: FakeQueues;
 let lifetimes: FakeLifetimes;
@@ -54,6 +57,7 @@ beforeEach(() => {
     faults: NO_PRODUCER_FAULTS,
     now: () => NOW,
     newOrderId: () => 'new-id',
+    inProgressWindowMs: WINDOW_MS,
   });
 });
 
@@ -125,6 +129,30 @@ describe('placing an order', () => {
     expect(queues.queues()).toEqual(['standard']);
   });
 
+  it('records only the queues it sent to: an id another request recorded meanwhile is kept', async () => {
+    // Prepare: claimed an hour ago, nothing recorded (its request died). While this retry sends,
+    // another retry records its FIFO id; this retry's own FIFO send fails.
+    existing({ sentAt: {} });
+    queues.answer = (queue) => {
+      if (queue === 'standard') return 'standard-msg';
+      const order = ledger.orders.get('key-9');
+      if (order) {
+        order.messageIds.fifo = 'fifo-other';
+        order.sentAt = { ...order.sentAt, fifo: NOW - 5 };
+      }
+      throw new QueueUnavailableError('fifo');
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+
+    expect(outcome.kind).toBe('queue-unavailable');
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      messageIds: { fifo: 'fifo-other', standard: 'standard-msg' },
+      sentAt: { fifo: NOW - 5, standard: NOW },
+      sendsEndedAt: NOW,
+    });
+  });
+
   it('takes a recorded send as still queued, with a warning, when the lifetime cannot be read', async () => {
     existing({ messageIds: { fifo: 'f-1', standard: 's-1' }, sentAt: { fifo: 0, standard: 0 } });
     lifetimes.failure = new Error('no attributes');
@@ -144,7 +172,8 @@ describe('placing an order', () => {
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
 
     expect(outcome).toEqual({ kind: 'key-reused', orderId: 'key-9' });
-    expect(ledger.writes()).toEqual([]);
+    // The refused claim is the only call: it changed nothing.
+    expect(ledger.writes()).toEqual(['claim']);
     expect(queues.sent).toEqual([]);
     expect(log.keys).toEqual([]);
   });

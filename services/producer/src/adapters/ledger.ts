@@ -18,7 +18,7 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
-import type { AcceptedOrder, LedgerPort } from '../domain/ports';
+import type { AcceptedOrder, LedgerPort, RecordedSends } from '../domain/ports';
 import type { QueueFacts } from '../domain/status';
 
 /** The order an accepted item holds, without how the table stores it. */
@@ -97,17 +97,58 @@ export class DynamoLedger implements LedgerPort {
     );
   }
 
-  async recordSends(
-    orderId: string,
-    ids: Record<QueueKind, string>,
-    sentAt: Partial<Record<QueueKind, number>>,
-  ): Promise<void> {
+  async recordSequence(orderId: string, sequence: number): Promise<number> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression: 'SET #sequence = :sequence',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#sequence)',
+          ExpressionAttributeNames: { '#sequence': 'sequence' },
+          ExpressionAttributeValues: { ':sequence': sequence },
+        }),
+      );
+      return sequence;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // Another request kept its sequence first (two retries of an order whose first request died
+    // before keeping one): the order has that one, and the value this request took is unused.
+    const kept = (await this.getAccepted(orderId))?.sequence;
+    if (kept === undefined) {
+      throw new Error(`accepted record for ${orderId} holds no sequence after refusing one`);
+    }
+    return kept;
+  }
+
+  async recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':ended': endedAt };
+    const sets = ['sendsEndedAt = :ended'];
+    if (sends.legacy) {
+      // A record from before per-queue maps: nothing to set an entry in, so both maps whole.
+      sets.push('messageIds = :ids', 'sentAt = :sentAt');
+      values[':ids'] = sends.legacy.all;
+      values[':sentAt'] = sends.legacy.sentAt;
+    } else {
+      // One map entry per queue this request sent to: a request that did not reach a queue
+      // writes nothing for it, so it never erases the id another request recorded there.
+      Object.entries(sends.sent).forEach(([queue, send], i) => {
+        if (!send) return;
+        names[`#q${i}`] = queue;
+        values[`:id${i}`] = send.messageId;
+        values[`:at${i}`] = send.sentAt;
+        sets.push(`messageIds.#q${i} = :id${i}`, `sentAt.#q${i} = :at${i}`);
+      });
+    }
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: orderPk(orderId), sk: ORDER_SK },
-        UpdateExpression: 'SET messageIds = :ids, sentAt = :sentAt',
-        ExpressionAttributeValues: { ':ids': ids, ':sentAt': sentAt },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
       }),
     );
   }

@@ -15,7 +15,7 @@ import type { AcceptedOrder } from './ports';
  */
 export function orderMessage(
   input: OrderInput,
-  accepted: Pick<AcceptedOrder, 'orderId' | 'runId' | 'sequence' | 'acceptedAt'>,
+  accepted: Pick<AcceptedOrder, 'orderId' | 'runId' | 'acceptedAt'> & { sequence: number },
 ): OrderMessage {
   const message = {
     orderId: accepted.orderId,

@@ -9,9 +9,10 @@ import {
   type QueueLifetimePort,
   type QueuePort,
   QueueUnavailableError,
+  type RecordedSends,
 } from './ports';
 import type { ParsedOrderRequest } from './request';
-import { mayStillBeQueued, recordedSentAt, type SendReason } from './resend';
+import { mayStillBeQueued, recordedSentAt, type SendReason, stillSendingFor } from './resend';
 import { type QueueView, queueStatus } from './status';
 
 /**
@@ -43,13 +44,21 @@ export type PlaceOutcome =
    */
   | { kind: 'queue-unavailable'; orderId: string; failure: QueueUnavailableError }
   /** The client's key already names a different order; nothing was written. */
-  | { kind: 'key-reused'; orderId: string };
+  | { kind: 'key-reused'; orderId: string }
+  /**
+   * A client retry that arrived while the request that claimed the order may still be sending
+   * it: nothing was sent (sending now would put a second copy on both queues). The record will
+   * answer once that request has written what it sent, or, if it died, a retry after
+   * `retryAfterMs` sends the order again.
+   */
+  | { kind: 'in-progress'; orderId: string; retryAfterMs: number };
 
 /** An order as its status query sees it: the accepted record and where each queue's copy is. */
 export interface OrderStatus {
   orderId: string;
   customerId: string;
-  sequence: number;
+  /** Absent only while the first request of a keyed order without a sequence is keeping one. */
+  sequence?: number;
   runId: string;
   acceptedAt: number;
   fifo: QueueView;
@@ -66,6 +75,8 @@ export interface OrderHandlingDeps {
   faults: ProducerFaultConfig;
   now: () => number;
   newOrderId: () => string;
+  /** How long after its claim the claiming request may still be sending (see stillSendingFor). */
+  inProgressWindowMs: number;
 }
 
 export interface OrderHandling {
@@ -81,30 +92,33 @@ class KeyReused extends Error {
 }
 
 export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
-  const { ledger, queues, lifetimes, log, faults, now, newOrderId } = deps;
+  const { ledger, queues, lifetimes, log, faults, now, newOrderId, inProgressWindowMs } = deps;
 
   /**
    * Takes the accepted record to reuse (a client retry) or claims the order id with a new one
    * (`created`): one conditional write, no read before it. A retry learns it is one from the
    * refusal, then reads the record that holds the id.
+   *
+   * A sequence the client did not give is taken from the customer's counter. Without an
+   * Idempotency-Key the order id is new, so the claim cannot be refused: the sequence is taken
+   * first and goes into the claim. With a key the claim can be refused (a retry, or a request
+   * racing its own retry), so the sequence is taken only by the request that won the claim
+   * (keepSequence), and a refused request never takes one: the customer's sequence has no holes.
    */
   async function accept(
     req: ParsedOrderRequest,
   ): Promise<{ record: AcceptedOrder; created: boolean }> {
     const orderId = req.idempotencyKey ?? newOrderId();
-    if (req.idempotencyKey !== undefined && req.input.sequence === undefined) {
-      // The sequence is taken before the claim, so a retry that carries no sequence looks first:
-      // taking one for it would leave a hole in the customer's sequence.
-      const existing = await ledger.getAccepted(orderId);
-      if (existing) return { record: await asRetry(existing, req.payloadHash), created: false };
-    }
     const sequence =
-      req.input.sequence ?? (await ledger.nextSequence(req.runId, req.input.customerId));
+      req.input.sequence ??
+      (req.idempotencyKey === undefined
+        ? await ledger.nextSequence(req.runId, req.input.customerId)
+        : undefined);
     const record: AcceptedOrder = {
       runId: req.runId,
       orderId,
       customerId: req.input.customerId,
-      sequence,
+      ...(sequence !== undefined ? { sequence } : {}),
       acceptedAt: now(),
       payloadHash: req.payloadHash,
       messageIds: { fifo: '', standard: '' },
@@ -124,6 +138,17 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     if (accepted.payloadHash !== hash) throw new KeyReused(accepted.orderId);
     await ledger.countRequest(accepted.orderId);
     return accepted;
+  }
+
+  /**
+   * Takes the customer's next sequence for an order claimed without one and keeps it in the
+   * order's record before any send carries it, so every copy of the order, a re-send's too,
+   * carries the same sequence. Another request may have kept one first (two retries of an order
+   * whose first request died before keeping one): the order then has that one.
+   */
+  async function keepSequence(record: AcceptedOrder): Promise<number> {
+    const taken = await ledger.nextSequence(record.runId, record.customerId);
+    return ledger.recordSequence(record.orderId, taken);
   }
 
   /** Which queues a client retry must send to again (see resend.ts); none: the record answers. */
@@ -173,7 +198,12 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       throw err;
     }
     log.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
-    const message = orderMessage(req.input, accepted);
+    if (!created) {
+      const retryAfterMs = stillSendingFor(accepted, inProgressWindowMs, now());
+      if (retryAfterMs > 0) return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
+    }
+    const sequence = accepted.sequence ?? (await keepSequence(accepted));
+    const message = orderMessage(req.input, { ...accepted, sequence });
     const plan: Partial<Record<QueueKind, SendReason>> = created
       ? { fifo: 'first', standard: 'first' }
       : await retryPlan(accepted);
@@ -182,27 +212,33 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       { fifo: '', standard: '' },
       accepted.messageIds,
     );
-    const receipt = (): OrderReceipt => ({
-      orderId: accepted.orderId,
-      sequence: accepted.sequence,
-      messageIds,
-    });
-    const sentAt = { ...(accepted.sentAt ?? {}) };
+    const receipt = (): OrderReceipt => ({ orderId: accepted.orderId, sequence, messageIds });
     if (targets.length === 0) return { kind: 'answered-from-record', receipt: receipt() };
     const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
     const failures: unknown[] = [];
+    const sent: RecordedSends['sent'] = {};
     results.forEach((r, i) => {
       const q = targets[i] as QueueKind;
       if (r.status === 'fulfilled') {
         messageIds[q] = r.value;
-        sentAt[q] = now();
+        sent[q] = { messageId: r.value, sentAt: now() };
       } else failures.push(r.reason);
     });
-    // What was sent is recorded even when another send failed: a retry then sends only to the
-    // queue whose outcome is still unknown.
-    if (failures.length < targets.length) {
-      await ledger.recordSends(accepted.orderId, messageIds, sentAt);
-    }
+    // What was sent is recorded even when another send failed, so a retry sends only to the queue
+    // whose outcome is still unknown; and when every send failed, so a retry knows this request
+    // has ended and need not wait for it (stillSendingFor). Only the queues this request reached
+    // are written: an id another request recorded meanwhile is kept.
+    const legacy =
+      accepted.messageIds === undefined || accepted.sentAt === undefined
+        ? {
+            all: messageIds,
+            sentAt: {
+              ...(accepted.sentAt ?? {}),
+              ...Object.fromEntries(Object.entries(sent).map(([q, s]) => [q, s?.sentAt])),
+            },
+          }
+        : undefined;
+    await ledger.recordSends(accepted.orderId, { sent, ...(legacy ? { legacy } : {}) }, now());
     const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
     if (unexpected !== undefined) throw unexpected;
     if (failures.length > 0) {

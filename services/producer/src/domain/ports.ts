@@ -26,15 +26,30 @@ export interface LedgerPort {
   ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }>;
   /** Counts one more request for the order (a client retry). */
   countRequest(orderId: string): Promise<void>;
-  /** Records the message ids (and send times) known so far, in one write. */
-  recordSends(
-    orderId: string,
-    ids: Record<QueueKind, string>,
-    sentAt: Partial<Record<QueueKind, number>>,
-  ): Promise<void>;
+  /**
+   * Keeps `sequence` as the order's sequence unless the record already holds one (another
+   * request kept its own first); answers the sequence the record holds afterwards.
+   */
+  recordSequence(orderId: string, sequence: number): Promise<number>;
+  /**
+   * Records, in one write, the sends one request made that SQS answered (each queue's message id
+   * and send time) and that this request's sends have all ended (`endedAt`). Only the queues in
+   * `sends` are written: an id another request recorded for another queue is kept.
+   */
+  recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void>;
   /** Whether the order's effect was committed on `queue`. */
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
+}
+
+/** What one request's sends got: per queue it sent to and SQS answered, the id and the time. */
+export interface RecordedSends {
+  sent: Partial<Record<QueueKind, { messageId: string; sentAt: number }>>;
+  /**
+   * The record as read has no `messageIds` or no `sentAt` map (written before they existed), so
+   * a queue's entry cannot be set on its own: the adapter writes both maps whole, from `all`.
+   */
+  legacy?: { all: Record<QueueKind, string>; sentAt: Partial<Record<QueueKind, number>> };
 }
 
 /** Each queue's own lifetime, read from SQS (GetQueueAttributes). */

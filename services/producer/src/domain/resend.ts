@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
 import type { AcceptedOrder } from './ports';
 
 /**
@@ -33,4 +33,29 @@ export function recordedSentAt(
   queue: QueueKind,
 ): number {
   return record.sentAt?.[queue] ?? record.acceptedAt;
+}
+
+/**
+ * How long a client retry must wait (ms; 0: it need not) because the request that claimed the
+ * order may still be sending it. That request won the claim, and neither recorded a message id
+ * for every queue nor wrote that its sends ended (it writes that even when every send failed),
+ * so it is still sending, or it died. Sending now would put a second message on both queues;
+ * so the retry is told to come back, as an idempotent API answers a request still in progress
+ * (Powertools' idempotency throws IdempotencyAlreadyInProgressError for one).
+ *
+ * "May still be sending" ends `windowMs` after `acceptedAt`: the claiming invocation started
+ * before it took `acceptedAt`, and Lambda stops an invocation at the function timeout, so nothing
+ * of it runs later than `acceptedAt` plus the producer's timeout (the window adds a margin for
+ * the two instances' clocks). After that, missing ids mean that request died: the retry sends
+ * again, as before (an `outcome-unknown` re-send).
+ */
+export function stillSendingFor(
+  record: Pick<AcceptedOrder, 'messageIds' | 'sendsEndedAt' | 'acceptedAt'>,
+  windowMs: number,
+  now: number,
+): number {
+  if (record.sendsEndedAt !== undefined) return 0;
+  const ids = record.messageIds;
+  if (ids && QUEUE_KINDS.every((q) => ids[q])) return 0;
+  return Math.max(0, record.acceptedAt + windowMs - now);
 }

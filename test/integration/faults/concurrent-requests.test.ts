@@ -1,0 +1,243 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import { payloadHash } from '../../../services/producer/src/domain/request';
+import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { acceptedKeys, counterValue, runPk, sequenceCounterSk } from '../../../shared/src/ledger';
+import { validateOrder } from '../../../shared/src/order';
+import { where } from '../support/differences';
+import {
+  getOrder,
+  type Json,
+  newRunId,
+  type OrderBody,
+  order,
+  postOrder,
+} from '../support/pipeline-client';
+import { startTarget, type Target } from '../support/target';
+import { deliveriesOnceQuiet, expectExactlyOnce, reportData, settle } from './run-check';
+
+/**
+ * Requests for one order, or one customer, that overlap. A client retry racing its first request
+ * (same Idempotency-Key, both in flight) must not send the order again, nor take a second
+ * sequence number for it: the request that loses the claim answers 409 with Retry-After while
+ * the one that won may still be sending. The ids each request records are its own queues' only.
+ * And the customer's server-assigned sequence follows FIFO's send order when the customer's
+ * requests do not overlap.
+ */
+
+/** Distinct message ids delivered per order on one queue: copies SQS makes share their id. */
+function idsPerOrder(deliveries: Json[]): Map<string, Set<string>> {
+  const ids = new Map<string, Set<string>>();
+  for (const d of deliveries) {
+    const set = ids.get(d.orderId as string) ?? new Set<string>();
+    set.add(d.messageId as string);
+    ids.set(d.orderId as string, set);
+  }
+  return ids;
+}
+
+/** The customer's sequence counter as the ledger holds it (0: never taken). */
+async function counter(target: Target, runId: string, customerId: string): Promise<number> {
+  const ledger = await target.documents.send(
+    new GetCommand({
+      TableName: target.tableNames.ledger,
+      Key: { pk: runPk(runId), sk: sequenceCounterSk(customerId) },
+      ConsistentRead: true,
+    }),
+  );
+  return ledger.Item ? counterValue(ledger.Item, 'sequence') : 0;
+}
+
+describe('overlapping requests for one order or one customer', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    target = await startTarget({ seed: 717, faults: 'none' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  it('answers a retry racing its first request 409 or from the record: no sequence gap, one message per queue', async () => {
+    // Prepare: 20 orders, each of its own customer (one customer's overlapping requests are the
+    // next test's subject), no client sequence, each POSTed twice at once.
+    const runId = newRunId('race');
+    const keys = Array.from({ length: 20 }, (_, i) => `race-${i}-${runId}`);
+    const customerOf = (i: number) => `cust-race-${i}`;
+
+    // Act
+    const answers = await Promise.all(
+      keys.map(async (key, i) => {
+        const body = order(customerOf(i));
+        const [a, b] = await Promise.all([
+          postOrder(target, body, { runId, idempotencyKey: key }),
+          postOrder(target, body, { runId, idempotencyKey: key }),
+        ]);
+        return { key, body, pair: [a, b] };
+      }),
+    );
+    await settle(target, runId, keys);
+    // A client told 409 retries after Retry-After: by now the record answers it.
+    const later = await Promise.all(
+      answers.map(({ key, body }) => postOrder(target, body, { runId, idempotencyKey: key })),
+    );
+    const deliveries = await deliveriesOnceQuiet(target, runId);
+
+    // Assess: each pair got a 202 and a 202 or a 409 that says when to come back.
+    for (const { key, pair } of answers) {
+      const statuses = pair.map((r) => r.status).sort();
+      expect({ key, statuses }).toEqual({
+        key,
+        statuses: statuses[0] === 202 && statuses[1] === 202 ? [202, 202] : [202, 409],
+      });
+      for (const conflict of pair.filter((r) => r.status === 409)) {
+        expect(conflict.json).toMatchObject({ orderId: key, idempotencyKey: key });
+        expect(conflict.retryAfter).toMatch(/^\d+$/);
+        expect(Number(conflict.retryAfter)).toBeGreaterThanOrEqual(1);
+        expect(Number(conflict.retryAfter)).toBeLessThanOrEqual(
+          pipelineConfig.producer.timeoutSeconds + 1,
+        );
+      }
+    }
+    // Each customer's one order has sequence 1, and the counter was taken once: no hole.
+    const sequences = answers.map(({ pair }) => pair.map((r) => r.json.sequence ?? null));
+    const counters = await Promise.all(keys.map((_, i) => counter(target, runId, customerOf(i))));
+    expect({ sequences, counters }).toEqual({
+      sequences: answers.map(({ pair }) => pair.map((r) => (r.status === 202 ? 1 : null))),
+      counters: keys.map(() => 1),
+    });
+    // The retry after it is answered from the record, with what the first 202 said.
+    later.forEach((res, i) => {
+      const first = answers[i]?.pair.find((r) => r.status === 202);
+      expect(res.status).toBe(202);
+      expect(res.json).toEqual(first?.json);
+    });
+    // Each queue got each order once: no producer re-send.
+    for (const q of QUEUE_KINDS) {
+      const ids = idsPerOrder(deliveries[q]);
+      expect({ q, orders: ids.size }).toEqual({ q, orders: 20 });
+      for (const [orderId, set] of ids)
+        expect({ q, orderId, sent: set.size }).toMatchObject({ sent: 1 });
+    }
+    const report = (await reportData(target, runId)).report;
+    for (const q of QUEUE_KINDS) {
+      expect({ q, producerResend: report.queues[q].duplicateCauses.producerResend }).toEqual({
+        q,
+        producerResend: 0,
+      });
+    }
+    await expectExactlyOnce(target, runId, keys);
+    // The race was met: some request lost the claim while the winner was still sending.
+    expect(answers.filter(({ pair }) => pair.some((r) => r.status === 409)).length).toBeGreaterThan(
+      0,
+    );
+  }, 120_000);
+
+  it("applies one customer's server-sequenced orders on FIFO in sequence when each POST waits for the last", async () => {
+    // Prepare
+    const runId = newRunId('server-seq');
+    const customer = 'cust-serial';
+
+    // Act: no client sequence; each POST after the previous one was answered; with and without
+    // an Idempotency-Key (the two ways the producer takes a sequence).
+    const accepted: string[] = [];
+    const sequences: number[] = [];
+    for (let n = 0; n < 8; n++) {
+      const res = await postOrder(target, order(customer), {
+        runId,
+        ...(n % 2 === 0 ? { idempotencyKey: `serial-${n}-${runId}` } : {}),
+      });
+      expect(res.status).toBe(202);
+      accepted.push(res.json.orderId as string);
+      sequences.push(res.json.sequence as number);
+    }
+    await settle(target, runId, accepted);
+
+    // Assess: sequences 1..8 in posting order; FIFO applied them in that order (the check
+    // compares every FIFO apply of the customer with the sequence).
+    expect(sequences).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const report = (await reportData(target, runId)).report;
+    expect(report.queues.fifo.outOfOrder).toBe(0);
+    await expectExactlyOnce(target, runId, accepted);
+  }, 120_000);
+});
+
+describe('a retry of an order whose claiming request may still be sending it', () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    target = await startTarget({ seed: 718, faults: 'none' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  where('clock').each([
+    ['with the client sequence', 4],
+    ['before it kept a sequence of its own', undefined],
+  ] as const)(
+    'answers 409 inside the window, and sends to both queues once the claiming request can no longer be running (claimed %s)',
+    async (_label, sequence) => {
+      // Prepare: the producer's own clock, read from an order it accepts now.
+      const runId = newRunId('in-flight');
+      const probe = await postOrder(target, order('cust-probe', 1), { runId });
+      const producerNow = (await getOrder(target, probe.json.orderId as string)).json
+        .acceptedAt as number;
+      // A request claimed this order and died before anything else: the claim alone, as the
+      // producer writes it (without a sequence when the client gave none).
+      const key = `in-flight-${runId}`;
+      const body: OrderBody = order('cust-died', sequence);
+      const input = validateOrder(body);
+      if (!input.ok) throw new Error('the order is invalid');
+      await target.documents.send(
+        new PutCommand({
+          TableName: target.tableNames.ledger,
+          Item: {
+            ...acceptedKeys(runId, key),
+            type: 'accepted',
+            runId,
+            orderId: key,
+            customerId: 'cust-died',
+            ...(sequence !== undefined ? { sequence } : {}),
+            acceptedAt: producerNow,
+            payloadHash: payloadHash(input.value),
+            messageIds: { fifo: '', standard: '' },
+            sentAt: {},
+            requests: 1,
+          },
+        }),
+      );
+
+      // Act
+      const early = await postOrder(target, body, { runId, idempotencyKey: key });
+      const windowMs = pipelineConfig.producer.timeoutSeconds * 1000 + 1000;
+      await target.advanceClock(windowMs);
+      const late = await postOrder(target, body, { runId, idempotencyKey: key });
+      await settle(target, runId, [probe.json.orderId as string, key]);
+      const deliveries = await deliveriesOnceQuiet(target, runId);
+
+      // Assess: inside the window nothing is sent; after it the order is sent to both queues,
+      // with the client's sequence, or the one the retry took and kept.
+      expect(early.status).toBe(409);
+      expect(Number(early.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(late.status).toBe(202);
+      expect(late.json).toMatchObject({ orderId: key, sequence: sequence ?? 1 });
+      for (const q of QUEUE_KINDS) {
+        const ids = idsPerOrder(deliveries[q]).get(key);
+        expect({ q, ids: [...(ids ?? [])] }).toEqual({ q, ids: [late.json.messageIds[q]] });
+      }
+      const record = await new DynamoLedger(target.documents, target.tableNames.ledger).getAccepted(
+        key,
+      );
+      expect(record).toMatchObject({
+        sequence: sequence ?? 1,
+        messageIds: late.json.messageIds,
+        requests: 3,
+      });
+      await expectExactlyOnce(target, runId, [probe.json.orderId as string, key]);
+    },
+    120_000,
+  );
+});
