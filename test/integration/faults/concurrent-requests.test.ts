@@ -163,6 +163,49 @@ describe('overlapping requests for one order or one customer', () => {
   }, 120_000);
 });
 
+describe("the producer's records of its sends in the local cloud's DynamoDB", () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    target = await startTarget({ seed: 719, faults: 'none' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  it('keeps the id one request recorded when another records only its own queue, or none', async () => {
+    // Prepare: a claimed order, as the producer claims it.
+    const runId = newRunId('per-queue');
+    const ledger = new DynamoLedger(target.documents, target.tableNames.ledger);
+    const orderId = `per-queue-${runId}`;
+    await ledger.claim({
+      runId,
+      orderId,
+      customerId: 'cust-pq',
+      sequence: 1,
+      acceptedAt: 1,
+      payloadHash: 'h',
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+    });
+
+    // Act: one request reached FIFO only, another standard only, a third no queue at all.
+    await ledger.recordSends(orderId, { sent: { fifo: { messageId: 'f-1', sentAt: 10 } } }, 11);
+    await ledger.recordSends(orderId, { sent: { standard: { messageId: 's-2', sentAt: 20 } } }, 21);
+    await ledger.recordSends(orderId, { sent: {} }, 31);
+
+    // Assess
+    expect(await ledger.getAccepted(orderId)).toMatchObject({
+      messageIds: { fifo: 'f-1', standard: 's-2' },
+      sentAt: { fifo: 10, standard: 20 },
+      sendsEndedAt: 31,
+      sequence: 1,
+    });
+  });
+});
+
 describe('a retry of an order whose claiming request may still be sending it', () => {
   let target: Target;
 

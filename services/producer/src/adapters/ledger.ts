@@ -127,13 +127,16 @@ export class DynamoLedger implements LedgerPort {
     const values: Record<string, unknown> = { ':ended': endedAt };
     const sets = ['sendsEndedAt = :ended'];
     if (sends.legacy) {
-      // A record from before per-queue maps: nothing to set an entry in, so both maps whole.
+      // A record from before per-queue maps: nothing to set an entry in (DynamoDB refuses a SET of
+      // `map.key` whose map does not exist, "The document path provided in the update expression
+      // is invalid for update"; Developer Guide, Using update expressions, SET), so both whole.
       sets.push('messageIds = :ids', 'sentAt = :sentAt');
       values[':ids'] = sends.legacy.all;
       values[':sentAt'] = sends.legacy.sentAt;
     } else {
-      // One map entry per queue this request sent to: a request that did not reach a queue
-      // writes nothing for it, so it never erases the id another request recorded there.
+      // One map entry per queue this request sent to (`SET messageIds.#q = :id` sets that key of
+      // the existing map alone): a request that did not reach a queue writes nothing for it, so
+      // it never erases the id another request recorded there.
       Object.entries(sends.sent).forEach(([queue, send], i) => {
         if (!send) return;
         names[`#q${i}`] = queue;
