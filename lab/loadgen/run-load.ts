@@ -118,10 +118,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     for (let attempt = 0; ; attempt++) {
       summary.sent++;
       const r = await api.post(order.body, order.idempotencyKey);
-      const retryable = r.status === 0 || isRetryableStatus(r.status);
+      // A 409 with Retry-After: an earlier try of this key may still be sending the order (its
+      // answer was lost to a timeout); the producer says when the record will answer.
+      const inProgress = r.status === 409 && r.retryAfterMs !== undefined;
+      const retryable = r.status === 0 || isRetryableStatus(r.status) || inProgress;
       if (!retryable || attempt + 1 >= maxAttempts) return r;
       summary.backoffRetries++;
-      await sleep(backoffMs(attempt, jitter()));
+      await sleep(r.retryAfterMs ?? backoffMs(attempt, jitter()));
     }
   };
 

@@ -8,6 +8,8 @@ export interface PostResult {
   body: unknown;
   /** Set when no HTTP answer arrived (refused, reset, timeout). */
   networkError?: string;
+  /** The answer's Retry-After in ms, when it gave one in seconds (a 409 for a request in progress). */
+  retryAfterMs?: number;
 }
 
 export interface OrdersApiOptions {
@@ -46,14 +48,20 @@ export class OrdersApi {
     };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     try {
-      const { status, text } = await this.request(JSON.stringify(order), headers);
+      const { status, text, retryAfter } = await this.request(JSON.stringify(order), headers);
       let body: unknown = text;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {
         // A gateway error page is not JSON; keep the text for the error line.
       }
-      return { status, body };
+      return {
+        status,
+        body,
+        ...(retryAfter !== undefined && /^\d+$/.test(retryAfter)
+          ? { retryAfterMs: Number(retryAfter) * 1000 }
+          : {}),
+      };
     } catch (err) {
       const e = err as Error & { code?: string };
       return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
@@ -68,7 +76,7 @@ export class OrdersApi {
   private request(
     body: string,
     headers: Record<string, string>,
-  ): Promise<{ status: number; text: string }> {
+  ): Promise<{ status: number; text: string; retryAfter?: string }> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const req = this.send(
@@ -81,9 +89,14 @@ export class OrdersApi {
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-          );
+          res.on('end', () => {
+            const retryAfter = res.headers['retry-after'];
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+              ...(retryAfter !== undefined ? { retryAfter } : {}),
+            });
+          });
           res.on('error', reject);
         },
       );

@@ -11,12 +11,13 @@ interface Seen {
 }
 
 /** A stand-in API for this module's test: checks per-customer order and answers like the producer. */
-function fakeApi(options: { failFirst503?: number } = {}) {
+function fakeApi(options: { failFirst503?: number; inProgress409?: number } = {}) {
   const seen: Seen[] = [];
   const byKey = new Map<string, string>();
   const lastSeq = new Map<string, number>();
   const outOfOrder: string[] = [];
   let fails = options.failFirst503 ?? 0;
+  let conflicts = options.inProgress409 ?? 0;
   let inFlight = 0;
   let maxInFlight = 0;
   const server: Server = createServer(async (req: IncomingMessage, res) => {
@@ -26,6 +27,13 @@ function fakeApi(options: { failFirst503?: number } = {}) {
     for await (const chunk of req) raw += chunk;
     await new Promise((r) => setTimeout(r, 2));
     inFlight--;
+    if (conflicts > 0) {
+      conflicts--;
+      res
+        .writeHead(409, { 'content-type': 'application/json', 'retry-after': '1' })
+        .end('{"message":"still being sent"}');
+      return;
+    }
     if (fails > 0) {
       fails--;
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"try again"}');
@@ -122,6 +130,30 @@ describe('runLoad', () => {
       expect(s.backoffRetries).toBe(3);
       expect(s.sent).toBe(8);
       expect(api.seen.every((x) => x.apiKey === undefined)).toBe(true);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('retries a 409 that says Retry-After, after that many seconds', async () => {
+    const api = fakeApi({ inProgress409: 1 });
+    const url = await api.start();
+    try {
+      const started = Date.now();
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 1,
+        customers: 1,
+        concurrency: 1,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'r409',
+      });
+      expect(s.accepted).toBe(1);
+      expect(s.errors).toBe(0);
+      expect(s.backoffRetries).toBe(1);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     } finally {
       await api.stop();
     }
