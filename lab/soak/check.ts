@@ -173,7 +173,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * that explanation does not hold. Only one: the consumer handed it back unrun at its last
      * allowed receive because an earlier message of its group failed in the same batch. The
      * ledger must hold the not-attempted failure of that very message at that receive, and the
-     * failed delivery of its customer in the invocation the failure names.
+     * failed delivery of an earlier order of its customer in the invocation the failure names.
      */
     const unrunCause = (messageId: string): { cause?: string; problem?: string } => {
       const failures = unrunAtLast.get(messageId) ?? [];
@@ -190,6 +190,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
             f.invocationId !== undefined &&
             d.invocationId === f.invocationId &&
             d.customerId === f.customerId &&
+            d.sequence < f.sequence &&
             d.outcome === 'failed',
         );
         if (blocker) {

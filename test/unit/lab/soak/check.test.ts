@@ -309,6 +309,31 @@ describe('the exactly-once check', () => {
       `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST - 1} only)`,
       'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
     ]);
+    // The invocation it names holds a failure, but not one that blocks its group: another
+    // customer's order failed there, its own customer's order there was applied, or the order of
+    // its customer that failed there comes after it.
+    const blockedBy = (
+      orderId: string,
+      customerId: string,
+      sequence: number,
+      outcome: 'failed' | 'applied',
+    ) => {
+      const x = poisonBatch({ receiveCount: FIFO_LAST, invocationId: 'inv-x' });
+      x.accept(orderId, customerId, sequence, 1030);
+      x.deliver('fifo', orderId, 3000, outcome, 1, { invocationId: 'inv-x', invocationEnd: true });
+      return runFindings({
+        acceptedIds: ['p1', 'a2', 'b1', orderId],
+        ledger: x.ledger,
+        report: reportOf(x),
+        expectedInDlq: { fifo: ['p1'], standard: ['p1'] },
+      }).violations;
+    };
+    const unexplained = `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST}, yet no delivery of its group failed in invocation inv-x)`;
+    expect(blockedBy('b0', 'b', 0, 'failed')).toContain(unexplained);
+    expect(blockedBy('a0', 'a', 0, 'applied')).toContain(unexplained);
+    expect(blockedBy('a3', 'a', 3, 'failed')).toContain(unexplained);
+    // The same invocation with a failed earlier order of its customer explains it.
+    expect(blockedBy('a0', 'a', 0, 'failed')).not.toContain(unexplained);
     // Explained, yet SQS reports one more message than the check accounts for.
     const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
     b.ledger.dlq!.fifo!.depth = 3;
