@@ -127,10 +127,14 @@ export function createConsumerHandler(
       // dead-lettered without ever having run. Stopping the whole batch dragged other
       // customers' orders into the DLQ that way; now only the poison's own group pays it
       // (domain/record-handling.ts end() records each such record as not attempted).
+      // Skipping by group needs every record's group id: the processor reads it from
+      // `attributes.MessageGroupId`, which Lambda always sets, and a record without one would
+      // never be skipped, so it could apply ahead of a failed earlier order of its customer.
+      // Without them, the whole batch stops at the first failure.
       return processPartialResponse(batch, handleRecord, new SqsFifoPartialProcessorAsync(), {
         context,
         throwOnFullBatchFailure: false,
-        skipGroupOnError: true,
+        skipGroupOnError: batch.Records.every((r) => Boolean(r.attributes?.MessageGroupId)),
       });
     }
     // Standard: `parallel` runs a batch's records concurrently, so even a customer's orders that

@@ -189,6 +189,31 @@ describe('consumer handler', () => {
     ]);
   });
 
+  it('stops the whole FIFO batch at a failure when a record carries no MessageGroupId (no group to skip by) (found in review)', async () => {
+    // Prepare: the same batch, with order-2's group id missing (an SQS server that does not
+    // return it): skipping by group would let it run ahead of the failed order-1 of its customer.
+    const { handler, ledger } = makeHandler({
+      QUEUE_KIND: 'fifo',
+      FAULT_POISON_PREFIX: 'order-1',
+    });
+    const event = twoGroupFifoEvent();
+    const behind = event.Records[1]!;
+    const { MessageGroupId: _, ...attributes } = behind.attributes;
+    behind.attributes = attributes as typeof behind.attributes;
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess: nothing after the failure ran; all three go back.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+      event.Records.map((r) => r.messageId),
+    );
+    expect(ledger.calls).toEqual([
+      'receipts:order-1,order-2,order-3',
+      'end:order-1:failed,order-1:failure,order-2:unrun,order-3:unrun',
+    ]);
+  });
+
   it('records a final not-attempted failure for a FIFO record handed back unrun at its last receive', async () => {
     // Prepare: every record at receive #3 of MAX_RECEIVE_COUNT 3, so whatever goes back is
     // dead-lettered on its next receive.
