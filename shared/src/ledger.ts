@@ -122,6 +122,12 @@ export interface AcceptedRecord
   sendsEndedAt?: number;
   /** How many times the producer was asked to accept this order (client retries + 1). */
   requests: number;
+  /**
+   * A fresh id per claim write. The SDK retries a write whose answer it did not get; when the
+   * first try committed, the retry is refused by that very write, and the claim is still its
+   * own, not another request's (absent on records older than it).
+   */
+  claimId?: string;
 }
 
 /** What the `byRun` index gives back of an accepted order: what the report reads. */

@@ -4,15 +4,18 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
+import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
 import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
 
 /**
- * The consumer's DynamoDB client retries a request whose answer it did not get (SDK default: 3
+ * The functions' DynamoDB clients retry a request whose answer they did not get (SDK default: 3
  * tries). When the effect's conditional put committed and the connection was reset before its
  * answer came, the retry is refused by that very write: the adapter must still answer "written",
- * or the order's only delivery is counted as a duplicate the guard refused and never as applied.
+ * or the order's only delivery is counted as a duplicate the guard refused and never as applied;
+ * the producer's claim likewise, or the order's first POST is answered 409 and never sent.
  * A real HTTP proxy in front of the local DynamoDB forwards the first conditional PutItem, lets
  * it commit, then resets the client's connection instead of answering.
  */
@@ -24,11 +27,11 @@ const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
   return Buffer.concat(chunks);
 };
 
-describe('the effect write whose answer is lost after it committed', () => {
+describe('a conditional write whose answer is lost after it committed', () => {
   let db: LocalDynamoDb;
   let proxy: Server;
   let endpoint: string;
-  let documents: DynamoDBDocumentClient | undefined;
+  let documents: DynamoDBDocumentClient;
   /** Conditional PutItems that reached DynamoDB, and answers the proxy dropped. */
   const seen = { conditionalPuts: 0, dropped: 0 };
 
@@ -64,17 +67,7 @@ describe('the effect write whose answer is lost after it committed', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  }, 60_000);
-
-  afterAll(async () => {
-    documents?.destroy();
-    proxy?.closeAllConnections();
-    await new Promise((resolve) => proxy?.close(resolve));
-    await db?.close();
-  });
-
-  it('answers written when the SDK retry is refused by its own first try', async () => {
-    // Prepare: the consumer's own client factory (SDK default retries) and the ledger table.
+    // The functions' own client factory (SDK default retries) and the ledger table.
     documents = createDocumentClient({
       endpoint,
       region: 'eu-west-1',
@@ -94,6 +87,16 @@ describe('the effect write whose answer is lost after it committed', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
+  }, 60_000);
+
+  afterAll(async () => {
+    documents?.destroy();
+    proxy?.closeAllConnections();
+    await new Promise((resolve) => proxy?.close(resolve));
+    await db?.close();
+  });
+
+  it('answers written when the SDK retry is refused by its own first try', async () => {
     const adapter = new DynamoConsumerLedger(documents, ledger.name);
     const runId = 'answer-lost';
     const turn = await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 1);
@@ -124,5 +127,33 @@ describe('the effect write whose answer is lost after it committed', () => {
       }),
     );
     expect(stored.Item).toMatchObject({ applyIndex: turn.applyIndex, committedAt: 2000 });
+  }, 30_000);
+
+  it("keeps the producer's claim its own when the SDK retry is refused by its first try (found in review)", async () => {
+    // Prepare: a first request's claim; the proxy drops the first conditional put's answer.
+    seen.conditionalPuts = 0;
+    seen.dropped = 0;
+    const producer = new DynamoLedger(documents, ledger.name);
+    const order: AcceptedOrder = {
+      runId: 'answer-lost',
+      orderId: 'order-claimed',
+      customerId: 'cust-1',
+      sequence: 1,
+      acceptedAt: 1000,
+      payloadHash: 'h',
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+    };
+
+    // Act
+    const first = await producer.claim(order);
+    const retry = await producer.claim({ ...order, acceptedAt: 2000 });
+
+    // Assess: the first request's claim is its own (taken for another's, its POST would be
+    // answered 409 and the order never sent); a real second request's claim is still refused.
+    expect(seen).toEqual({ conditionalPuts: 3, dropped: 1 });
+    expect(first).toEqual({ claimed: true });
+    expect(retry).toMatchObject({ claimed: false, existing: { acceptedAt: 1000 } });
   }, 30_000);
 });

@@ -116,7 +116,8 @@ describe('DynamoLedger: the accepted order', () => {
     expect(ddb.calls()).toHaveLength(1);
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 'ledger',
-      Item: item,
+      // A fresh claim id: a refusal by this very write (an SDK retry) is told from another's.
+      Item: { ...item, claimId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -61,10 +62,12 @@ export class DynamoLedger implements LedgerPort {
   async claim(
     order: AcceptedOrder,
   ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }> {
+    const claimId = randomUUID();
     const record: AcceptedRecord = {
       ...acceptedKeys(order.runId, order.orderId),
       type: 'accepted',
       ...order,
+      claimId,
     };
     try {
       await this.documents.send(
@@ -83,6 +86,10 @@ export class DynamoLedger implements LedgerPort {
     if (!existing) {
       throw new Error(`accepted record for ${order.orderId} vanished after its claim was refused`);
     }
+    // Refused by this very claim: its first try committed and its answer was lost (a connection
+    // reset, a 500 after the write), so the SDK sent it again. The order is this request's; taken
+    // for another request's, its first POST would be answered 409 and never sent.
+    if (existing.claimId === claimId) return { claimed: true };
     return { claimed: false, existing };
   }
 
