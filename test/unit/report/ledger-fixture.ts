@@ -135,23 +135,7 @@ export class LedgerBuilder {
   }
 
   fail(queue: QueueKind, orderId: string, receiveCount: number, final: boolean): this {
-    const o = this.order(orderId);
-    this.ledger.failures.push({
-      pk: 'RUN#r',
-      sk: `FAILURE#${queue}#${orderId}#${++this.n}`,
-      type: 'failure',
-      runId: 'r',
-      queue,
-      orderId,
-      customerId: o.customerId,
-      sequence: o.sequence,
-      messageId: `${queue}-${orderId}`,
-      receiveCount,
-      final,
-      error: 'boom',
-      failedAt: o.acceptedAt + 1,
-    } satisfies FailureRecord);
-    return this;
+    return this.failure(queue, orderId, receiveCount, { final, error: 'boom' });
   }
 
   /**
@@ -163,6 +147,20 @@ export class LedgerBuilder {
     orderId: string,
     receiveCount: number,
     invocationId: string,
+  ): this {
+    return this.failure(queue, orderId, receiveCount, {
+      final: true,
+      notAttempted: true,
+      invocationId,
+      error: 'NotAttempted: an earlier message of its group failed in the same batch',
+    });
+  }
+
+  private failure(
+    queue: QueueKind,
+    orderId: string,
+    receiveCount: number,
+    how: Pick<FailureRecord, 'final' | 'notAttempted' | 'invocationId' | 'error'>,
   ): this {
     const o = this.order(orderId);
     this.ledger.failures.push({
@@ -176,10 +174,7 @@ export class LedgerBuilder {
       sequence: o.sequence,
       messageId: `${queue}-${orderId}`,
       receiveCount,
-      final: true,
-      notAttempted: true,
-      invocationId,
-      error: 'NotAttempted: an earlier message of its group failed in the same batch',
+      ...how,
       failedAt: o.acceptedAt + 1,
     } satisfies FailureRecord);
     return this;
