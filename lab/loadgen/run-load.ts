@@ -46,7 +46,7 @@ export interface LoadSummary {
   retries: number;
   /** Client retries that came back with a different orderId (must be 0: the key is the id). */
   retryMismatches: number;
-  /** Retries after 429/503/network errors. */
+  /** Retries after 429/503/network errors, and after a 409 that said when to come back (Retry-After). */
   backoffRetries: number;
   /** Orders given up on (4xx, or retries exhausted) plus client retries answered wrongly. */
   errors: number;
