@@ -27,6 +27,11 @@ export interface StoredMessage {
   attributes: Record<string, MessageAttributeValue>;
   md5OfAttributes?: string;
   sentAt: number;
+  /**
+   * When this queue took it: retention counts from here. The send, and it stays so when a
+   * standard queue dead-letters it; a FIFO DLQ and a message move task reset it (see adopt).
+   */
+  enqueuedAt: number;
   /** Clock time from which the message can be received (delay, then visibility timeout). */
   availableAt: number;
   receiveCount: number;
@@ -270,6 +275,7 @@ export class Queue {
       md5OfBody,
       attributes: m.attributes,
       sentAt: now,
+      enqueuedAt: now,
       availableAt: now + delay * 1000,
       receiveCount: 0,
       senderId: m.senderId,
@@ -297,16 +303,35 @@ export class Queue {
     return list;
   }
 
-  /** Puts an existing message (a DLQ move or a move task) at the tail, keeping its identity. */
-  adopt(message: StoredMessage, resetReceives: boolean): void {
+  /**
+   * Puts an existing message at the tail of this queue, as SQS moves one:
+   * - `dead-letter`: past maxReceiveCount. It keeps its id and receive count. A standard DLQ keeps
+   *   its enqueue time, so its retention still counts from the send; a FIFO DLQ resets it and
+   *   replaces its deduplication id with its message id ("For FIFO queues, the enqueue timestamp
+   *   resets when the message is moved to a dead-letter queue"; "the original message's
+   *   deduplication ID will be replaced with the original message's ID", SQS Developer Guide).
+   * - `redrive`: a message move task. A new message: "All redriven messages are considered new
+   *   messages with a new messageID and enqueueTime" and "The redrive task resets the retention
+   *   period" (SQS Developer Guide, dead-letter queue redrive); its receive count starts again.
+   * - `return`: a move that could not finish puts it back as it was.
+   * A FIFO queue gives a message it takes in (not one returned) a sequence number of its own, after
+   * what it already holds.
+   */
+  adopt(message: StoredMessage, how: 'dead-letter' | 'redrive' | 'return'): void {
     const now = this.clock.now();
     const copy: StoredMessage = { ...message, key: nextKey++, availableAt: now, deleted: false };
     delete copy.receipt;
-    if (resetReceives) {
+    if (how === 'redrive') {
+      copy.messageId = randomUUID();
+      copy.enqueuedAt = now;
       copy.receiveCount = 0;
       delete copy.firstReceivedAt;
     }
-    if (this.fifo && copy.sequenceNumber === undefined) {
+    if (how === 'dead-letter' && this.fifo) {
+      copy.enqueuedAt = now;
+      copy.dedupId = copy.messageId;
+    }
+    if (this.fifo && (how !== 'return' || copy.sequenceNumber === undefined)) {
       copy.sequenceNumber = this.nextSequenceNumber();
     }
     this.messages.push(copy);
@@ -335,7 +360,7 @@ export class Queue {
   }
 
   private expireRetention(m: StoredMessage, now: number): boolean {
-    if (now - m.sentAt >= this.num('MessageRetentionPeriod') * 1000) {
+    if (now - m.enqueuedAt >= this.num('MessageRetentionPeriod') * 1000) {
       this.markDeleted(m);
       return true;
     }

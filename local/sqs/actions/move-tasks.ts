@@ -115,11 +115,11 @@ function step(ctx: Context, task: MoveTask): void {
       : ((deadLetterSourceArn && queueByArn(ctx, deadLetterSourceArn)) ??
         sourcesOf(ctx, source)[0]);
     if (!target) {
-      source.adopt(m, false);
+      source.adopt(m, 'return');
       end('FAILED', 'AWS.SimpleQueueService.NonExistentQueue');
       return;
     }
-    target.adopt(message as StoredMessage, true);
+    target.adopt(message as StoredMessage, 'redrive');
     task.moved++;
   }
   if (task.moved >= task.toMove) end('COMPLETED');

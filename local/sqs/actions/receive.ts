@@ -108,7 +108,7 @@ function moveToDlq(ctx: Context, q: Queue): (m: StoredMessage) => boolean {
     const policy = q.redrivePolicy();
     const dlq = policy && queueByArn(ctx, policy.deadLetterTargetArn);
     if (!dlq) return false;
-    dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, false);
+    dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, 'dead-letter');
     return true;
   };
 }

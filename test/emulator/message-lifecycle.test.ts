@@ -1,0 +1,162 @@
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  StartMessageMoveTaskCommand,
+} from '@aws-sdk/client-sqs';
+import { type Harness, startEmulator } from './helpers';
+
+/**
+ * What happens to a message's identity and clock when SQS moves it, and when a receive attempt
+ * is retried, as the SQS Developer Guide and API reference state it:
+ * - "For standard queues, the expiration of a message is always based on its original enqueue
+ *   timestamp. ... For FIFO queues, the enqueue timestamp resets when the message is moved to a
+ *   dead-letter queue." (Setting-up dead-letter queue retention)
+ * - "When a message is moved from a FIFO queue to a FIFO DLQ, the original message's
+ *   deduplication ID will be replaced with the original message's ID." and "The redrive task
+ *   resets the retention period. All redriven messages are considered new messages with a new
+ *   messageID and enqueueTime" (Learn how to configure a dead-letter queue redrive)
+ */
+const HOUR = 3600 * 1000;
+const DAY = 24 * HOUR;
+
+describe('a message moved by SQS, and a retried receive attempt', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startEmulator('none');
+  });
+  afterEach(() => h.stop());
+
+  const create = async (QueueName: string, Attributes: Record<string, string> = {}) =>
+    (await h.sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
+  const arnOf = async (QueueUrl: string) =>
+    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
+      .Attributes!.QueueArn!;
+  /** Looks at the queue without taking anything (visibility 0). */
+  const peek = async (QueueUrl: string): Promise<Message[]> =>
+    (
+      await h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 0,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      )
+    ).Messages ?? [];
+
+  const depth = async (QueueUrl: string) =>
+    Number(
+      (
+        await h.sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages'],
+          }),
+        )
+      ).Attributes!.ApproximateNumberOfMessages,
+    );
+
+  /** A source queue dead-lettering into `dlq` at its second receive. */
+  const sourceOf = async (name: string, dlq: string, extra: Record<string, string> = {}) =>
+    create(name, {
+      VisibilityTimeout: '60',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await arnOf(dlq), maxReceiveCount: 1 }),
+      ...extra,
+    });
+
+  it('gives a redriven message a new message id and counts its retention from the redrive', async () => {
+    // Prepare: a 4-day source, a 14-day DLQ; the message is dead-lettered, then waits 3 days.
+    const dlq = await create('dlq', { MessageRetentionPeriod: String(14 * 24 * 3600) });
+    const source = await sourceOf('source', dlq, { MessageRetentionPeriod: String(4 * 24 * 3600) });
+    const sent = await h.sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'm' }));
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source }));
+    h.emulator.clock.advance(60_000);
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source })); // moves it
+    const [dead] = await peek(dlq);
+    h.emulator.clock.advance(3 * DAY);
+
+    // Act: redrive it to its source.
+    await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: await arnOf(dlq) }));
+    const task = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: await arnOf(dlq) }));
+    const [redriven] = await peek(source);
+    // 5 days after the send, 2 after the redrive: past the source's 4 days only if counted
+    // from the send. (Counted without a receive: a second one would dead-letter it again.)
+    h.emulator.clock.advance(2 * DAY);
+    const later = await depth(source);
+
+    // Assess
+    expect(task.Results?.[0]?.Status).toBe('COMPLETED');
+    expect(dead?.MessageId).toBe(sent.MessageId); // a move to the DLQ keeps the id
+    expect(redriven?.Body).toBe('m');
+    expect(redriven?.MessageId).not.toBe(sent.MessageId);
+    expect(redriven?.Attributes?.ApproximateReceiveCount).toBe('1');
+    expect(later).toBe(1);
+  });
+
+  it('keeps a standard message retention counted from its send when it is dead-lettered', async () => {
+    // Prepare: a 1-day DLQ; the message spends 20 hours in its source first.
+    const dlq = await create('dlq', { MessageRetentionPeriod: String(24 * 3600) });
+    const source = await sourceOf('source', dlq);
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'm' }));
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source }));
+    h.emulator.clock.advance(20 * HOUR);
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source })); // moves it
+
+    // Act
+    const moved = await peek(dlq);
+    h.emulator.clock.advance(5 * HOUR); // 25 hours after the send, 5 after the move
+    const later = await peek(dlq);
+
+    // Assess
+    expect(moved).toHaveLength(1);
+    expect(later).toEqual([]);
+  });
+
+  it('resets a FIFO message enqueue time when it is dead-lettered, and replaces its deduplication id with its message id', async () => {
+    // Prepare: a 1-day FIFO DLQ that already holds a message of its own; the message spends
+    // 20 hours in its source first.
+    const dlq = await create('dlq.fifo', {
+      FifoQueue: 'true',
+      MessageRetentionPeriod: String(24 * 3600),
+    });
+    const source = await sourceOf('source.fifo', dlq, { FifoQueue: 'true' });
+    const sent = await h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: source,
+        MessageBody: 'm',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'order-1',
+      }),
+    );
+    const direct = await h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: 'direct',
+        MessageGroupId: 'other',
+        MessageDeduplicationId: 'direct-1',
+      }),
+    );
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source }));
+    h.emulator.clock.advance(20 * HOUR);
+    await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source })); // moves it
+
+    // Act
+    const moved = (await peek(dlq)).find((m) => m.Body === 'm');
+    h.emulator.clock.advance(10 * HOUR); // 30 hours after the send, 10 after the move
+    const later = (await peek(dlq)).map((m) => m.Body);
+
+    // Assess
+    expect(moved?.MessageId).toBe(sent.MessageId);
+    expect(moved?.Attributes?.MessageDeduplicationId).toBe(sent.MessageId);
+    expect(moved?.Attributes?.MessageGroupId).toBe('g');
+    // A place in the DLQ after what it already held: a sequence number of the DLQ's own.
+    expect(BigInt(moved?.Attributes?.SequenceNumber ?? '0')).toBeGreaterThan(
+      BigInt(direct.SequenceNumber ?? '0'),
+    );
+    expect(later).toEqual(['m']); // 'direct', sent 30 hours ago, is gone
+  });
+});
