@@ -415,13 +415,20 @@ export class Queue {
       if (prior && prior.expiresAt > now) {
         // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
         // handles, as long as none was deleted, received again or had its visibility run out.
+        // "If a retry occurs within the deduplication interval, it resets the visibility
+        // timeout" (ReceiveMessage, API reference).
         const copies: ReceivedCopy[] = [];
         for (const receipt of prior.receipts) {
           const m = this.byReceipt.get(receipt);
           if (!m || m.deleted || m.receipt !== receipt || m.availableAt <= now) break;
           copies.push({ message: m, receipt });
         }
-        if (copies.length === prior.receipts.length) return copies;
+        if (copies.length === prior.receipts.length) {
+          for (const { message } of copies) {
+            message.availableAt = now + opts.visibilityTimeout * 1000;
+          }
+          return copies;
+        }
       }
     }
     const policy = this.redrivePolicy();

@@ -19,6 +19,8 @@ import { type Harness, startEmulator } from './helpers';
  *   deduplication ID will be replaced with the original message's ID." and "The redrive task
  *   resets the retention period. All redriven messages are considered new messages with a new
  *   messageID and enqueueTime" (Learn how to configure a dead-letter queue redrive)
+ * - ReceiveRequestAttemptId: "If a retry occurs within the deduplication interval, it resets the
+ *   visibility timeout." (ReceiveMessage)
  */
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
@@ -158,5 +160,34 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
       BigInt(direct.SequenceNumber ?? '0'),
     );
     expect(later).toEqual(['m']); // 'direct', sent 30 hours ago, is gone
+  });
+
+  it('resets the visibility timeout when a FIFO receive is retried with its ReceiveRequestAttemptId', async () => {
+    // Prepare
+    const fifo = await create('q.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    await h.sqs.send(
+      new SendMessageCommand({ QueueUrl: fifo, MessageBody: 'a', MessageGroupId: 'g' }),
+    );
+    const receive = (attempt?: string) =>
+      h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: fifo,
+          VisibilityTimeout: 30,
+          ...(attempt ? { ReceiveRequestAttemptId: attempt } : {}),
+        }),
+      );
+    const first = await receive('attempt-1');
+    h.emulator.clock.advance(20_000);
+
+    // Act: the retry 20 s in; 40 s after the first receive, 20 s after the retry.
+    const retried = await receive('attempt-1');
+    h.emulator.clock.advance(20_000);
+    const other = await receive();
+
+    // Assess
+    expect(retried.Messages?.[0]?.ReceiptHandle).toBe(first.Messages?.[0]?.ReceiptHandle);
+    expect(other.Messages ?? []).toEqual([]);
+    h.emulator.clock.advance(10_000); // 30 s after the retry: visible again
+    expect((await receive()).Messages?.map((m) => m.Body)).toEqual(['a']);
   });
 });
