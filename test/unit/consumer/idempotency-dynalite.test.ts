@@ -8,7 +8,7 @@ import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/le
 import { createConsumerHandler } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import type { ConsumerMetricsPort, Effect } from '../../../services/consumer/src/domain/ports';
-import { analyzeCustomers } from '../../../services/report/src/domain/metrics';
+import { analyzeCustomers, analyzeDuplicates } from '../../../services/report/src/domain/metrics';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
 import type { OrderEvent } from '../../../shared/src/metrics';
@@ -75,6 +75,7 @@ function makeConsumer(
     crash?: () => Promise<never>;
     metrics?: ConsumerMetricsPort;
     ledger?: DynamoConsumerLedger;
+    persistenceStore?: DynamoDBPersistenceLayer;
   } = {},
 ) {
   const config = loadConsumerConfig({
@@ -86,10 +87,12 @@ function makeConsumer(
     ledger: extra.ledger ?? new DynamoConsumerLedger(documents, ledger.name),
     ...(config.idempotency.enabled
       ? {
-          persistenceStore: new DynamoDBPersistenceLayer({
-            tableName: idempotency.name,
-            awsSdkV3Client: client,
-          }),
+          persistenceStore:
+            extra.persistenceStore ??
+            new DynamoDBPersistenceLayer({
+              tableName: idempotency.name,
+              awsSdkV3Client: client,
+            }),
         }
       : {}),
     logger: silent as never,
@@ -489,4 +492,114 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     const [customer] = analyzeCustomers((await readRun('turn-gap')).effects);
     expect(customer?.outOfOrder).toBe(0);
   });
+});
+
+/**
+ * The consumer's writes for one record, in order, and what a crash right after each leaves. A
+ * crash is the process dying: nothing after the write runs (no Powertools cleanup, no outcome),
+ * so here the write commits and then never answers; SQS hands the batch back once its visibility
+ * timeout (60 s) has passed, to a new environment.
+ */
+type CrashPoint = 'receipts' | 'in-progress' | 'apply-turn' | 'effect' | 'completed' | 'outcomes';
+
+describe('a crash right after each write of the consumer, then SQS redelivers the batch', () => {
+  /** Resolves when the injected crash has happened; `dead` is what a crashed write answers. */
+  function crashSwitch() {
+    let crashed: () => void = () => undefined;
+    const happened = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const dead = (): Promise<never> => {
+      crashed();
+      return new Promise<never>(() => undefined);
+    };
+    return { happened, dead };
+  }
+
+  function crashingLedger(point: CrashPoint, dead: () => Promise<never>): DynamoConsumerLedger {
+    return new (class extends DynamoConsumerLedger {
+      override async recordReceipts(r: Parameters<DynamoConsumerLedger['recordReceipts']>[0]) {
+        await super.recordReceipts(r);
+        if (point === 'receipts') await dead();
+      }
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        const turn = await super.takeApplyTurn(...args);
+        if (point === 'apply-turn') await dead();
+        return turn;
+      }
+      override async putEffectIfAbsent(effect: Effect) {
+        const write = await super.putEffectIfAbsent(effect);
+        if (point === 'effect') await dead();
+        return write;
+      }
+      override async recordInvocationEnd(
+        end: Parameters<DynamoConsumerLedger['recordInvocationEnd']>[0],
+      ) {
+        await super.recordInvocationEnd(end);
+        if (point === 'outcomes') await dead();
+      }
+    })(documents, ledger.name);
+  }
+
+  function crashingStore(point: CrashPoint, dead: () => Promise<never>): DynamoDBPersistenceLayer {
+    return new (class extends DynamoDBPersistenceLayer {
+      protected override async _putRecord(
+        r: Parameters<DynamoDBPersistenceLayer['_putRecord']>[0],
+      ) {
+        await super._putRecord(r);
+        if (point === 'in-progress') await dead();
+      }
+      protected override async _updateRecord(
+        r: Parameters<DynamoDBPersistenceLayer['_updateRecord']>[0],
+      ) {
+        await super._updateRecord(r);
+        if (point === 'completed') await dead();
+      }
+    })({ tableName: idempotency.name, awsSdkV3Client: client });
+  }
+
+  const retryContext = { ...context, awsRequestId: 'req-retry' } as Context;
+
+  it.each<[CrashPoint, string, number, string]>([
+    // point, how the redelivery ends, apply index gaps, why the report says it came
+    ['receipts', 'applied:-', 0, 'retryAfterFailure'],
+    ['in-progress', 'applied:-', 0, 'retryAfterFailure'],
+    ['apply-turn', 'applied:-', 1, 'retryAfterFailure'],
+    ['effect', 'suppressed:effect', 1, 'retryAfterFailure'],
+    ['completed', 'suppressed:record', 0, 'retryAfterFailure'],
+    // Pins a known misreading: the outcomes were written, so nothing marks the invocation as
+    // one that died, and the report takes SQS's redelivery for a copy of its own.
+    ['outcomes', 'suppressed:record', 0, 'queueCopy'],
+  ])(
+    'after the %s write: one effect, the redelivery %s, %i index gap(s), read as %s',
+    async (point, ends, gaps, cause) => {
+      // Prepare
+      const runId = `crash-at-${point}`;
+      const { happened, dead } = crashSwitch();
+      const first = record(runId, 0);
+      const env = { QUEUE_KIND: 'fifo' };
+
+      // Act: the first environment dies at the write; SQS redelivers 61 s later, past the
+      // in-progress expiry Powertools set from the invocation's remaining time (10 s).
+      void makeConsumer(env, {
+        ledger: crashingLedger(point, dead),
+        persistenceStore: crashingStore(point, dead),
+      })(eventOf(first), context);
+      await happened;
+      const response = await later(61_000, () =>
+        makeConsumer(env)(eventOf(redelivered(first, 2)), retryContext),
+      );
+
+      // Assess
+      expect(response).toEqual({ batchItemFailures: [] });
+      const run = await readRun(runId);
+      expect(run.effects).toHaveLength(1);
+      const byReceive = [...run.deliveries].sort((a, b) => a.receiveCount - b.receiveCount);
+      expect(byReceive.map((d) => d.receiveCount)).toEqual([1, 2]);
+      expect(`${byReceive[1]?.outcome}:${byReceive[1]?.suppressedBy ?? '-'}`).toBe(ends);
+      expect((await applyCounter(runId)) - run.effects.length).toBe(gaps);
+      const { causes } = analyzeDuplicates(run.deliveries);
+      expect(Object.entries(causes).filter(([, n]) => n > 0)).toEqual([[cause, 1]]);
+    },
+  );
 });
