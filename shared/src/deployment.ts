@@ -128,6 +128,14 @@ function check(config: PipelineConfig, options: DescribeOptions): void {
     if (!q.fifo && fifoOnly.some((v) => v !== undefined)) {
       throw new DeploymentConfigError(`queue ${q.name}: FIFO-only settings on a standard queue`);
     }
+    // Lambda's own rule, which no waiver lifts: "Your function's timeout must be less than or
+    // equal to the queue's visibility timeout. Lambda validates this requirement when you create
+    // or update an event source mapping" (Lambda Developer Guide, SQS event source mapping).
+    if (q.visibilityTimeoutSeconds < c.timeoutSeconds) {
+      throw new DeploymentConfigError(
+        `queue ${q.name}: visibility timeout ${q.visibilityTimeoutSeconds}s is below the consumer timeout ${c.timeoutSeconds}s (Lambda refuses the event source mapping)`,
+      );
+    }
     // Shorter, and a batch still running could reappear on the queue and run twice at once.
     if (
       !options.waiveVisibilityGuidance &&

@@ -45,3 +45,32 @@ describe("the deployment description's receive-count guidance", () => {
     );
   });
 });
+
+describe("the deployment description's visibility rules", () => {
+  /** The pipeline config with one consumer's timeout and its queue's visibility timeout. */
+  const withTimes = (kind: QueueKind, timeoutSeconds: number, visibility: number) => {
+    const c = structuredClone(pipelineConfig);
+    c.consumers[kind].timeoutSeconds = timeoutSeconds;
+    c.queues[kind].visibilityTimeoutSeconds = visibility;
+    return c;
+  };
+
+  it.each(QUEUE_KINDS)(
+    'refuses a %s consumer timeout above its queue visibility timeout, waiver or not (Lambda refuses the mapping)',
+    (kind) => {
+      const config = withTimes(kind, 25, 20);
+      const name = config.queues[kind].name;
+      for (const options of [{}, { waiveVisibilityGuidance: true }]) {
+        expect(() => describeDeployment(config, options)).toThrow(
+          `queue ${name}: visibility timeout 20s is below the consumer timeout 25s`,
+        );
+      }
+    },
+  );
+
+  it('lets the waiver take a visibility timeout between 1x and 6x the consumer timeout, as Lambda does', () => {
+    const d = describeDeployment(withTimes('standard', 25, 60), { waiveVisibilityGuidance: true });
+    expect(d.queues.standard.visibilityTimeoutSeconds).toBe(60);
+    expect(() => describeDeployment(withTimes('standard', 25, 60))).toThrow(DeploymentConfigError);
+  });
+});
