@@ -128,6 +128,21 @@ export interface AcceptedRecord
    * own, not another request's (absent on records older than it).
    */
   claimId?: string;
+  /**
+   * The send lease: the request that may be sending this order now (its claim id, or the lease id
+   * of a client retry that took the lease to send it again), and until when (epoch ms): that
+   * invocation's remaining time when it took the lease, plus a margin for two instances' clocks.
+   * The claim writes both, so the first request holds the lease from its claim on; a retry takes
+   * it with one conditional update before it sends. Absent on records older than it (their
+   * claiming request is taken as sending until `acceptedAt` plus the producer's timeout and 1 s).
+   */
+  sendingBy?: string;
+  sendingUntil?: number;
+  /**
+   * Who wrote `sendsEndedAt`: the claim id or lease id of that request. Equal to `sendingBy`, the
+   * lease holder has ended and the lease is free before its deadline.
+   */
+  sendsEndedBy?: string;
 }
 
 /** What the `byRun` index gives back of an accepted order: what the report reads. */

@@ -134,7 +134,8 @@ describe('a conditional write whose answer is lost after it committed', () => {
     seen.conditionalPuts = 0;
     seen.dropped = 0;
     const producer = new DynamoLedger(documents, ledger.name);
-    const order: AcceptedOrder = {
+    const order: AcceptedOrder & { claimId: string } = {
+      claimId: 'claim-first',
       runId: 'answer-lost',
       orderId: 'order-claimed',
       customerId: 'cust-1',
@@ -148,7 +149,7 @@ describe('a conditional write whose answer is lost after it committed', () => {
 
     // Act
     const first = await producer.claim(order);
-    const retry = await producer.claim({ ...order, acceptedAt: 2000 });
+    const retry = await producer.claim({ ...order, claimId: 'claim-second', acceptedAt: 2000 });
 
     // Assess: the first request's claim is its own (taken for another's, its POST would be
     // answered 409 and the order never sent); a real second request's claim is still refused.

@@ -94,6 +94,8 @@ describe('producer queue errors against a real endpoint', () => {
           maxBodyBytes: 16_384,
           defaultRunId: 'producer-errors',
           faults: NO_PRODUCER_FAULTS,
+          timeoutMs: 10_000,
+          clockMarginMs: 1000,
           inProgressWindowMs: 11_000,
         },
         {

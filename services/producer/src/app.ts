@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { orderIdSchema } from '../../../shared/src/order';
 import type { ProducerConfig } from './config';
 import { createOrderHandling, type OrderReceipt } from './domain/order-handling';
-import type { LedgerPort, QueueLifetimePort, QueuePort } from './domain/ports';
+import type { InvocationPort, LedgerPort, QueueLifetimePort, QueuePort } from './domain/ports';
 import { parseOrderRequest, RequestError, validId } from './domain/request';
 
 /** The producer's wiring: the use case over its ports, and the routes that say its outcomes in HTTP. */
@@ -18,6 +18,8 @@ export interface ProducerDeps {
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys' | 'removeKeys'>;
   now?: () => number;
   newOrderId?: () => string;
+  /** A fresh id per request (its claim id or send lease id). */
+  newRequestId?: () => string;
 }
 
 /**
@@ -73,7 +75,10 @@ function routingView(event: APIGatewayProxyEvent): APIGatewayProxyEvent {
   };
 }
 
-/** The routes read nothing from the Lambda context; a caller without one (a test) may omit it. */
+/**
+ * POST reads the invocation's remaining time from the Lambda context; a caller without one (a
+ * test) may omit it, and is given the function timeout instead.
+ */
 export type ApiHandler = (
   event: APIGatewayProxyEvent,
   context?: Context,
@@ -89,8 +94,21 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
     faults: config.faults,
     now: deps.now ?? Date.now,
     newOrderId: deps.newOrderId ?? randomUUID,
+    newRequestId: deps.newRequestId ?? randomUUID,
     inProgressWindowMs: config.inProgressWindowMs,
+    clockMarginMs: config.clockMarginMs,
   });
+
+  /**
+   * The invocation's remaining time, from its Lambda context; a caller without one (a test) is
+   * taken to have the whole function timeout, the most Lambda gives an invocation.
+   */
+  const invocationOf = (context: Context | undefined): InvocationPort => {
+    const remaining = context?.getRemainingTimeInMillis;
+    return typeof remaining === 'function'
+      ? { remainingMs: () => remaining.call(context) }
+      : { remainingMs: () => config.timeoutMs };
+  };
 
   const accepted = (receipt: OrderReceipt): Answer =>
     respond(202, {
@@ -99,12 +117,15 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       messageIds: receipt.messageIds,
     });
 
-  async function postOrder(event: APIGatewayProxyEvent): Promise<Answer> {
+  async function postOrder(
+    event: APIGatewayProxyEvent,
+    context: Context | undefined,
+  ): Promise<Answer> {
     const req = parseOrderRequest(event, {
       maxBodyBytes: config.maxBodyBytes,
       defaultRunId: config.defaultRunId,
     });
-    const outcome = await orders.place(req);
+    const outcome = await orders.place(req, invocationOf(context));
     switch (outcome.kind) {
       case 'key-reused':
         throw new RequestError(
@@ -115,12 +136,12 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
         // As an idempotent API answers a request with a key whose first request is still
         // running: 409 Conflict, and when to come back (Retry-After, in whole seconds).
         const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
-        logger.info('order retry while its first request may still be sending', {
+        logger.info('order retry while another request may still be sending it', {
           retryAfterSeconds: seconds,
         });
         return {
           ...respond(409, {
-            message: `order ${outcome.orderId} is still being sent by an earlier request with this Idempotency-Key; retry after ${seconds} s`,
+            message: `another request with this Idempotency-Key may still be sending order ${outcome.orderId}; retry after ${seconds} s`,
             orderId: outcome.orderId,
             idempotencyKey: outcome.orderId,
           }),
@@ -178,13 +199,20 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       error: logger.error.bind(logger),
     },
   });
-  /** The event each routing view stands for (per request, so concurrent requests never mix). */
-  const delivered = new WeakMap<object, APIGatewayProxyEvent>();
-  const original = (reqCtx: { event: unknown }): APIGatewayProxyEvent => {
-    const event = delivered.get(reqCtx.event as object);
-    if (!event) throw new Error('a route ran for an event it was not given');
-    return event;
+  /**
+   * The event each routing view stands for, and its invocation's context (per request, so
+   * concurrent requests never mix).
+   */
+  const delivered = new WeakMap<
+    object,
+    { event: APIGatewayProxyEvent; context: Context | undefined }
+  >();
+  const invoked = (reqCtx: { event: unknown }) => {
+    const found = delivered.get(reqCtx.event as object);
+    if (!found) throw new Error('a route ran for an event it was not given');
+    return found;
   };
+  const original = (reqCtx: { event: unknown }): APIGatewayProxyEvent => invoked(reqCtx).event;
   // The router hands an error handler only what it can look up by class: a thrown string or
   // object gets the router's own 500 and no log line, and a thrown null or undefined makes the
   // router itself throw. A port implementation or a library may reject with anything, so every
@@ -198,7 +226,10 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
         : new Error('a non-Error was thrown', { cause: thrown });
     }
   });
-  router.post(routePath(RESOURCE.orders), (reqCtx) => postOrder(original(reqCtx)));
+  router.post(routePath(RESOURCE.orders), (reqCtx) => {
+    const { event, context } = invoked(reqCtx);
+    return postOrder(event, context);
+  });
   router.get(routePath(RESOURCE.order), (reqCtx) => getOrder(original(reqCtx)));
   router.notFound(async (_err, reqCtx) => noRoute(original(reqCtx)));
   router.errorHandler(RequestError, async (err) => {
@@ -226,7 +257,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
         return { ...noRoute(event), headers: JSON_HEADERS };
       }
       const view = routingView(event);
-      delivered.set(view, event);
+      delivered.set(view, { event, context });
       return await router.resolve(view, context ?? NO_CONTEXT);
     } catch (err) {
       // What escapes the router (an event that is no API Gateway event, a handler that failed)
@@ -241,7 +272,7 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-/** The routes never read it; Router.resolve takes one. */
+/** Router.resolve takes a context; the routes read the one the handler was given, if any. */
 const NO_CONTEXT = {} as Context;
 
 const noRoute = (event: APIGatewayProxyEvent): Answer =>

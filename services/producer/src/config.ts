@@ -20,15 +20,25 @@ export interface ProducerConfig {
   defaultRunId: string;
   faults: ProducerFaultConfig;
   /**
-   * How long after an order's claim the claiming request may still be sending it: the producer's
-   * function timeout (Lambda ends the invocation then) plus a second for the clocks of two
-   * instances. A client retry inside it, while ids are missing, is answered 409 instead of sending
-   * again (domain/resend.ts stillSendingFor).
+   * The function timeout the deployment gives the producer: the remaining time of an invocation
+   * whose Lambda context is not at hand (a test calling the app without one).
+   */
+  timeoutMs: number;
+  /**
+   * What a send lease's deadline adds to the invocation's remaining time, for the clocks of two
+   * instances (domain/resend.ts sendingDeadline).
+   */
+  clockMarginMs: number;
+  /**
+   * For records claimed before send leases existed (no `sendingUntil`): how long after its claim
+   * the claiming request may still be sending, the function timeout plus the clock margin
+   * (domain/resend.ts leaseHeldFor). A record with a lease carries its own deadline, taken from
+   * the invocation's remaining time.
    */
   inProgressWindowMs: number;
 }
 
-/** What inProgressWindowMs adds to the function timeout for the clocks of two instances. */
+/** What a send lease adds to the invocation's remaining time for the clocks of two instances. */
 export const CLOCK_MARGIN_MS = 1000;
 
 /** Reads the producer's configuration; throws at cold start when something is missing. */
@@ -53,6 +63,8 @@ export function loadProducerConfig(env: Env = process.env): ProducerConfig {
       lostSendAnswerRate: rateFromEnv(ENV.FAULT_LOST_SEND_ANSWER_RATE, env),
     },
     // The deployment gives the function this timeout (shared/src/deployment.ts), on AWS and locally.
+    timeoutMs: pipelineConfig.producer.timeoutSeconds * 1000,
+    clockMarginMs: CLOCK_MARGIN_MS,
     inProgressWindowMs: pipelineConfig.producer.timeoutSeconds * 1000 + CLOCK_MARGIN_MS,
   };
 }

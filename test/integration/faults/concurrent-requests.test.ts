@@ -180,6 +180,7 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
     const ledger = new DynamoLedger(target.documents, target.tableNames.ledger);
     const orderId = `per-queue-${runId}`;
     await ledger.claim({
+      claimId: 'claim-1',
       runId,
       orderId,
       customerId: 'cust-pq',
@@ -192,15 +193,24 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
     });
 
     // Act: one request reached FIFO only, another standard only, a third no queue at all.
-    await ledger.recordSends(orderId, { sent: { fifo: { messageId: 'f-1', sentAt: 10 } } }, 11);
-    await ledger.recordSends(orderId, { sent: { standard: { messageId: 's-2', sentAt: 20 } } }, 21);
-    await ledger.recordSends(orderId, { sent: {} }, 31);
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f-1', sentAt: 10 } } },
+      { at: 11, by: 'r-1' },
+    );
+    await ledger.recordSends(
+      orderId,
+      { sent: { standard: { messageId: 's-2', sentAt: 20 } } },
+      { at: 21, by: 'r-2' },
+    );
+    await ledger.recordSends(orderId, { sent: {} }, { at: 31, by: 'r-3' });
 
     // Assess
     expect(await ledger.getAccepted(orderId)).toMatchObject({
       messageIds: { fifo: 'f-1', standard: 's-2' },
       sentAt: { fifo: 10, standard: 20 },
       sendsEndedAt: 31,
+      sendsEndedBy: 'r-3',
       sequence: 1,
     });
   });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createApiHandler } from '../../../services/producer/src/app';
 import { loadProducerConfig } from '../../../services/producer/src/config';
 import {
@@ -48,6 +48,7 @@ function makeHandler(env: Record<string, string> = {}) {
     logger: silent as never,
     now: () => NOW,
     newOrderId: () => 'generated-id',
+    newRequestId: () => 'req-1',
   });
 }
 
@@ -117,6 +118,31 @@ describe('POST /orders', () => {
       sentAt: { fifo: NOW, standard: NOW },
       sendsEndedAt: NOW,
       requests: 1,
+      // The claim is the request's send lease: without a Lambda context, for the whole 10 s
+      // timeout plus the 1 s clock margin; its end, written by it, frees the lease.
+      claimId: 'req-1',
+      sendingBy: 'req-1',
+      sendingUntil: NOW + 11_000,
+      sendsEndedBy: 'req-1',
+    });
+  });
+
+  it("takes the claim's send lease deadline from the invocation's remaining time", async () => {
+    // Prepare: an invocation with 4.2 s left of its 10 s.
+    const context = { getRemainingTimeInMillis: () => 4200 } as unknown as Context;
+    queues.answer = () => {
+      throw new QueueUnavailableError('fifo');
+    };
+
+    // Act
+    const res = await makeHandler()(post(), context);
+
+    // Assess: the lease runs to the invocation's end plus the clock margin, not the 11 s window.
+    expect(res.statusCode).toBe(503);
+    expect(ledger.orders.get('generated-id')).toMatchObject({
+      sendingBy: 'req-1',
+      sendingUntil: NOW + 4200 + 1000,
+      sendsEndedBy: 'req-1',
     });
   });
 
@@ -181,7 +207,7 @@ describe('POST /orders', () => {
     expect(res.statusCode).toBe(409);
     expect(res.headers).toMatchObject({ 'retry-after': '8' });
     expect(JSON.parse(res.body)).toEqual({
-      message: expect.stringContaining('still being sent'),
+      message: expect.stringContaining('may still be sending order key-9'),
       orderId: 'key-9',
       idempotencyKey: 'key-9',
     });

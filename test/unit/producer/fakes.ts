@@ -4,8 +4,10 @@ import type {
   QueueLifetimePort,
   QueuePort,
   RecordedSends,
+  SendLease,
+  SendsEnd,
 } from '../../../services/producer/src/domain/ports';
-import type { QueueLife } from '../../../services/producer/src/domain/resend';
+import { leaseHeldFor, type QueueLife } from '../../../services/producer/src/domain/resend';
 import type { QueueFacts } from '../../../services/producer/src/domain/status';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../shared/src/order-message';
@@ -38,6 +40,8 @@ export class FakeLedger implements LedgerPort {
   readonly failures = new Map<LedgerOperation, unknown>();
   /** Runs just before a claim: another request may take the id between a look and a claim. */
   beforeClaim: () => void = () => undefined;
+  /** Runs just before a lease: another request may send and record between a read and a lease. */
+  beforeLease: () => void = () => undefined;
 
   private call(operation: LedgerOperation): void {
     this.calls.push(operation);
@@ -69,6 +73,27 @@ export class FakeLedger implements LedgerPort {
     return { claimed: true };
   }
 
+  /**
+   * As the adapter's conditional update: taken when leaseHeldFor says the lease is free at
+   * `lease.now`, or when it is `lease.by`'s own. (The condition itself is the adapter's test's
+   * subject, ledger-adapter.test.ts and the local cloud's DynamoDB in concurrent-requests.)
+   */
+  async leaseSends(
+    orderId: string,
+    lease: SendLease,
+  ): Promise<{ taken: boolean; record: AcceptedOrder }> {
+    this.call('leaseSends');
+    this.beforeLease();
+    const order = this.orders.get(orderId);
+    if (!order) throw new Error(`no accepted order ${orderId}`);
+    const free =
+      order.sendingBy === lease.by || leaseHeldFor(order, lease.legacyWindowMs, lease.now) === 0;
+    if (!free) return { taken: false, record: copy(order) };
+    order.sendingBy = lease.by;
+    order.sendingUntil = lease.until;
+    return { taken: true, record: copy(order) };
+  }
+
   async countRequest(orderId: string): Promise<void> {
     this.call('countRequest');
     const order = this.orders.get(orderId);
@@ -83,11 +108,12 @@ export class FakeLedger implements LedgerPort {
     return order.sequence;
   }
 
-  async recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void> {
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void> {
     this.call('recordSends');
     const order = this.orders.get(orderId);
     if (!order) return;
-    order.sendsEndedAt = endedAt;
+    order.sendsEndedAt = end.at;
+    order.sendsEndedBy = end.by;
     if (sends.legacy) {
       Object.assign(order, {
         messageIds: copy(sends.legacy.all),
@@ -124,6 +150,7 @@ export class FakeLedger implements LedgerPort {
     return this.calls.filter(
       (c) =>
         c === 'claim' ||
+        c === 'leaseSends' ||
         c === 'countRequest' ||
         c === 'recordSends' ||
         c === 'nextSequence' ||

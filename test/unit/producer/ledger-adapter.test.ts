@@ -87,7 +87,8 @@ describe('DynamoLedger.queueFacts', () => {
   });
 });
 
-const order: AcceptedOrder = {
+const order: AcceptedOrder & { claimId: string } = {
+  claimId: 'claim-1',
   runId: 'run-1',
   orderId: 'o-1',
   customerId: 'cust-1',
@@ -116,8 +117,8 @@ describe('DynamoLedger: the accepted order', () => {
     expect(ddb.calls()).toHaveLength(1);
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
       TableName: 'ledger',
-      // A fresh claim id: a refusal by this very write (an SDK retry) is told from another's.
-      Item: { ...item, claimId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+      // The request's claim id: a refusal by this very write (an SDK retry) is told from another's.
+      Item: { ...item, claimId: 'claim-1' },
       ConditionExpression: 'attribute_not_exists(pk)',
     });
   });
@@ -126,11 +127,13 @@ describe('DynamoLedger: the accepted order', () => {
     ddb
       .on(PutCommand)
       .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
-    ddb.on(GetCommand).resolves({ Item: { ...item, sequence: 2, requests: 3 } });
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { ...item, claimId: 'claim-0', sequence: 2, requests: 3 } });
 
     await expect(ledger().claim(order)).resolves.toEqual({
       claimed: false,
-      existing: { ...order, sequence: 2, requests: 3 },
+      existing: { ...order, claimId: 'claim-0', sequence: 2, requests: 3 },
     });
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
       TableName: 'ledger',
@@ -165,7 +168,11 @@ describe('DynamoLedger: the accepted order', () => {
     ddb.on(UpdateCommand).resolves({});
 
     await ledger().countRequest('o-1');
-    await ledger().recordSends('o-1', { sent: { fifo: { messageId: 'f', sentAt: 5 } } }, 6);
+    await ledger().recordSends(
+      'o-1',
+      { sent: { fifo: { messageId: 'f', sentAt: 5 } } },
+      { at: 6, by: 'req-2' },
+    );
 
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
       {
@@ -178,9 +185,10 @@ describe('DynamoLedger: the accepted order', () => {
         TableName: 'ledger',
         Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
         // Only the queue this request sent to: the standard entry is not written at all.
-        UpdateExpression: 'SET sendsEndedAt = :ended, messageIds.#q0 = :id0, sentAt.#q0 = :at0',
+        UpdateExpression:
+          'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0',
         ExpressionAttributeNames: { '#q0': 'fifo' },
-        ExpressionAttributeValues: { ':ended': 6, ':id0': 'f', ':at0': 5 },
+        ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2', ':id0': 'f', ':at0': 5 },
       },
     ]);
   });
@@ -188,13 +196,13 @@ describe('DynamoLedger: the accepted order', () => {
   it('records that the sends ended, and no id, when every send failed', async () => {
     ddb.on(UpdateCommand).resolves({});
 
-    await ledger().recordSends('o-1', { sent: {} }, 6);
+    await ledger().recordSends('o-1', { sent: {} }, { at: 6, by: 'req-2' });
 
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
       TableName: 'ledger',
       Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
-      UpdateExpression: 'SET sendsEndedAt = :ended',
-      ExpressionAttributeValues: { ':ended': 6 },
+      UpdateExpression: 'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy',
+      ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2' },
     });
   });
 
@@ -207,13 +215,15 @@ describe('DynamoLedger: the accepted order', () => {
         sent: { standard: { messageId: 's', sentAt: 5 } },
         legacy: { all: { fifo: '', standard: 's' }, sentAt: { standard: 5 } },
       },
-      6,
+      { at: 6, by: 'req-2' },
     );
 
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      UpdateExpression: 'SET sendsEndedAt = :ended, messageIds = :ids, sentAt = :sentAt',
+      UpdateExpression:
+        'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds = :ids, sentAt = :sentAt',
       ExpressionAttributeValues: {
         ':ended': 6,
+        ':endedBy': 'req-2',
         ':ids': { fifo: '', standard: 's' },
         ':sentAt': { standard: 5 },
       },

@@ -34,14 +34,22 @@ function request(fields: Partial<ParsedOrderRequest> = {}): ParsedOrderRequest {
 
 /** The producer's timeout plus the clock margin, as loadProducerConfig gives it. */
 const WINDOW_MS = 11_000;
+const CLOCK_MARGIN_MS = 1000;
+
+/** The invocation running each request: 9 s left unless a test says otherwise. */
+let remaining: number;
+const invocation = { remainingMs: () => remaining };
 
 let ledger: FakeLedger;
 let queues: FakeQueues;
 let lifetimes: FakeLifetimes;
 let log: { warns: { message: string; data: Record<string, unknown> }[]; keys: unknown[] };
 let orders: OrderHandling;
+let requestIds: number;
 
 beforeEach(() => {
+  remaining = 9000;
+  requestIds = 0;
   ledger = new FakeLedger();
   queues = new FakeQueues();
   lifetimes = dayOldQueues();
@@ -57,7 +65,9 @@ beforeEach(() => {
     faults: NO_PRODUCER_FAULTS,
     now: () => NOW,
     newOrderId: () => 'new-id',
+    newRequestId: () => `req-${++requestIds}`,
     inProgressWindowMs: WINDOW_MS,
+    clockMarginMs: CLOCK_MARGIN_MS,
   });
 });
 
@@ -78,7 +88,7 @@ function existing(fields: Partial<AcceptedOrder> = {}): void {
 
 describe('placing an order', () => {
   it('accepts a new order, sends it to both queues as a first send and names it in the log', async () => {
-    const outcome = await orders.place(request());
+    const outcome = await orders.place(request(), invocation);
 
     expect(outcome).toEqual({
       kind: 'sent',
@@ -104,7 +114,7 @@ describe('placing an order', () => {
       sentAt: { fifo: NOW, standard: NOW },
     });
 
-    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
     expect(outcome).toEqual({
       kind: 'answered-from-record',
@@ -118,7 +128,7 @@ describe('placing an order', () => {
   it('re-sends a retry only where the outcome of the send is unknown', async () => {
     existing({ messageIds: { fifo: 'f-1', standard: '' }, sentAt: { fifo: NOW } });
 
-    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
     expect(outcome).toMatchObject({
       kind: 'sent',
@@ -143,7 +153,7 @@ describe('placing an order', () => {
       throw new QueueUnavailableError('fifo');
     };
 
-    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
     expect(outcome.kind).toBe('queue-unavailable');
     expect(ledger.orders.get('key-9')).toMatchObject({
@@ -157,7 +167,7 @@ describe('placing an order', () => {
     existing({ messageIds: { fifo: 'f-1', standard: 's-1' }, sentAt: { fifo: 0, standard: 0 } });
     lifetimes.failure = new Error('no attributes');
 
-    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
     expect(outcome.kind).toBe('answered-from-record');
     expect(log.warns.map((w) => [w.message, w.data.queue])).toEqual([
@@ -169,7 +179,7 @@ describe('placing an order', () => {
   it('returns a reused key as its own outcome, writing nothing and naming no order in the log', async () => {
     existing({ payloadHash: 'another order' });
 
-    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }));
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
     expect(outcome).toEqual({ kind: 'key-reused', orderId: 'key-9' });
     // The refused claim is the only call: it changed nothing.
@@ -185,7 +195,7 @@ describe('placing an order', () => {
       return 'fifo-msg';
     };
 
-    const outcome = await orders.place(request());
+    const outcome = await orders.place(request(), invocation);
 
     expect(outcome).toEqual({ kind: 'queue-unavailable', orderId: 'new-id', failure: outage });
     expect(ledger.orders.get('new-id')?.messageIds).toEqual({ fifo: 'fifo-msg', standard: '' });
@@ -198,9 +208,141 @@ describe('placing an order', () => {
       return 'standard-msg';
     };
 
-    await expect(orders.place(request())).rejects.toBe(permanent);
+    await expect(orders.place(request(), invocation)).rejects.toBe(permanent);
     expect(ledger.calls).toContain('recordSends');
   });
+});
+
+describe('the send lease', () => {
+  /** Claimed by `req-0` an hour ago; its sends failed and it said so (a 503): no id recorded. */
+  const endedFirst = {
+    sentAt: {},
+    claimId: 'req-0',
+    sendingBy: 'req-0',
+    sendingUntil: NOW - 3600 * 1000 + 10_000,
+    sendsEndedAt: NOW - 3600 * 1000 + 2000,
+    sendsEndedBy: 'req-0',
+  } satisfies Partial<AcceptedOrder>;
+
+  it("is the first request's claim, to the invocation's end plus the margin: no write more than the claim and the record of its sends", async () => {
+    remaining = 4200;
+
+    await orders.place(request(), invocation);
+
+    expect(ledger.calls).toEqual(['nextSequence', 'claim', 'recordSends']);
+    expect(ledger.orders.get('new-id')).toMatchObject({
+      claimId: 'req-1',
+      sendingBy: 'req-1',
+      sendingUntil: NOW + 4200 + CLOCK_MARGIN_MS,
+      sendsEndedBy: 'req-1',
+    });
+  });
+
+  it('is taken by a retry before it sends again, and freed by its record of the sends', async () => {
+    existing(endedFirst);
+    remaining = 6000;
+    let leasedAtSend: unknown;
+    queues.answer = (queue) => {
+      leasedAtSend = ledger.orders.get('key-9')?.sendingBy;
+      return `${queue}-msg`;
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({ kind: 'sent', created: false });
+    expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'recordSends']);
+    expect(leasedAtSend).toBe('req-1');
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      sendingBy: 'req-1',
+      sendingUntil: NOW + 6000 + CLOCK_MARGIN_MS,
+      sendsEndedBy: 'req-1',
+      messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
+    });
+  });
+
+  it("answers 409 for the rest of another retry's live lease, bidding for nothing and sending nothing", async () => {
+    existing({ ...endedFirst, sendingBy: 'req-other', sendingUntil: NOW + 4000 });
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 4000 });
+    expect(ledger.calls).toEqual(['claim', 'countRequest']);
+    expect(queues.sent).toEqual([]);
+  });
+
+  it('answers 409 when another retry took the lease between this one reading it free and bidding', async () => {
+    existing(endedFirst);
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 5000 });
+    expect(queues.sent).toEqual([]);
+    expect(ledger.orders.get('key-9')?.sendingBy).toBe('req-other');
+  });
+
+  it('sends nothing when another retry sent and recorded both ids before this one took the lease, and frees it', async () => {
+    existing(endedFirst);
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (!order) return;
+      Object.assign(order, {
+        messageIds: { fifo: 'f-other', standard: 's-other' },
+        sentAt: { fifo: NOW - 5, standard: NOW - 5 },
+        sendingBy: 'req-other',
+        sendsEndedBy: 'req-other',
+      });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({
+      kind: 'answered-from-record',
+      receipt: {
+        orderId: 'key-9',
+        sequence: 4,
+        messageIds: { fifo: 'f-other', standard: 's-other' },
+      },
+    });
+    expect(queues.sent).toEqual([]);
+    expect(ledger.orders.get('key-9')).toMatchObject({ sendingBy: 'req-1', sendsEndedBy: 'req-1' });
+  });
+
+  it('is taken over once its holder died: its deadline passed without its end', async () => {
+    existing({ ...endedFirst, sendingBy: 'req-dead', sendingUntil: NOW - 1 });
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({ kind: 'sent', sent: { fifo: 'outcome-unknown' } });
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+  });
+
+  it.each([
+    ['claimed 3 s ago, not ended: its claim may still be sending', NOW - 3000, undefined, 8000],
+    ['claimed 11 s ago (the window), not ended: it died', NOW - WINDOW_MS, undefined, 0],
+    ['claimed 3 s ago, its sends ended', NOW - 3000, NOW - 1000, 0],
+  ])(
+    'reads a record from before leases by its claim time and end: %s',
+    async (_case, acceptedAt, sendsEndedAt, retryAfterMs) => {
+      existing({ acceptedAt, sentAt: {}, ...(sendsEndedAt ? { sendsEndedAt } : {}) });
+
+      const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+      if (retryAfterMs > 0) {
+        expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs });
+        expect(queues.sent).toEqual([]);
+      } else {
+        expect(outcome.kind).toBe('sent');
+        expect(ledger.orders.get('key-9')).toMatchObject({
+          sendingBy: 'req-1',
+          sendsEndedBy: 'req-1',
+        });
+      }
+    },
+  );
 });
 
 describe('finding an order', () => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -19,7 +18,13 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
-import type { AcceptedOrder, LedgerPort, RecordedSends } from '../domain/ports';
+import type {
+  AcceptedOrder,
+  LedgerPort,
+  RecordedSends,
+  SendLease,
+  SendsEnd,
+} from '../domain/ports';
 import type { QueueFacts } from '../domain/status';
 
 /** The order an accepted item holds, without how the table stores it. */
@@ -60,14 +65,13 @@ export class DynamoLedger implements LedgerPort {
   }
 
   async claim(
-    order: AcceptedOrder,
+    order: AcceptedOrder & { claimId: string },
   ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }> {
-    const claimId = randomUUID();
+    const { claimId } = order;
     const record: AcceptedRecord = {
       ...acceptedKeys(order.runId, order.orderId),
       type: 'accepted',
       ...order,
-      claimId,
     };
     try {
       await this.documents.send(
@@ -91,6 +95,55 @@ export class DynamoLedger implements LedgerPort {
     // for another request's, its first POST would be answered 409 and never sent.
     if (existing.claimId === claimId) return { claimed: true };
     return { claimed: false, existing };
+  }
+
+  /**
+   * One conditional update: the lease is taken when it is free as resend.ts leaseHeldFor says,
+   * or already this request's own. A condition may compare two attributes of the item
+   * (`operand comparator operand`, an operand being an attribute name: Developer Guide,
+   * "Condition and filter expressions, operators, and functions"); `sendsEndedBy = sendingBy`
+   * is guarded by `attribute_exists(sendsEndedBy)`, because what `=` makes of two missing
+   * attributes is not documented (dynalite, the local cloud's DynamoDB, calls them equal).
+   */
+  async leaseSends(
+    orderId: string,
+    lease: SendLease,
+  ): Promise<{ taken: boolean; record: AcceptedOrder }> {
+    try {
+      const out = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression: 'SET sendingBy = :me, sendingUntil = :until',
+          ConditionExpression: [
+            'attribute_exists(pk) AND (',
+            // The SDK's retry of this very write, after its answer was lost.
+            'sendingBy = :me',
+            // A lease whose holder wrote its end, or whose deadline passed (the holder died).
+            'OR (attribute_exists(sendingUntil) AND (sendingUntil <= :now',
+            'OR (attribute_exists(sendsEndedBy) AND sendsEndedBy = sendingBy)))',
+            // A record from before leases: its claiming request ended, or can no longer run.
+            'OR (attribute_not_exists(sendingUntil) AND (attribute_exists(sendsEndedAt)',
+            'OR acceptedAt <= :legacyClaimedBefore)))',
+          ].join(' '),
+          ExpressionAttributeValues: {
+            ':me': lease.by,
+            ':until': lease.until,
+            ':now': lease.now,
+            ':legacyClaimedBefore': lease.now - lease.legacyWindowMs,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { taken: true, record: acceptedOrder(out.Attributes as AcceptedRecord) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    // Refused: read the lease that refused it (ReturnValuesOnConditionCheckFailure would save
+    // this read on AWS; dynalite does not answer it). Only a retry racing another pays it.
+    const existing = await this.getAccepted(orderId);
+    if (!existing) throw new Error(`accepted record for ${orderId} vanished before its lease`);
+    return { taken: false, record: existing };
   }
 
   async countRequest(orderId: string): Promise<void> {
@@ -129,10 +182,11 @@ export class DynamoLedger implements LedgerPort {
     return kept;
   }
 
-  async recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void> {
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void> {
     const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':ended': endedAt };
-    const sets = ['sendsEndedAt = :ended'];
+    // Who ended, too: when it is the lease's holder, the lease is free before its deadline.
+    const values: Record<string, unknown> = { ':ended': end.at, ':endedBy': end.by };
+    const sets = ['sendsEndedAt = :ended', 'sendsEndedBy = :endedBy'];
     if (sends.legacy) {
       // A record from before per-queue maps: nothing to set an entry in (DynamoDB refuses a SET of
       // `map.key` whose map does not exist, "The document path provided in the update expression

@@ -4,6 +4,7 @@ import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from '.
 import { orderMessage } from './message';
 import {
   type AcceptedOrder,
+  type InvocationPort,
   type LedgerPort,
   type ProducerLogPort,
   type QueueLifetimePort,
@@ -12,7 +13,14 @@ import {
   type RecordedSends,
 } from './ports';
 import type { ParsedOrderRequest } from './request';
-import { mayStillBeQueued, recordedSentAt, type SendReason, stillSendingFor } from './resend';
+import {
+  leaseHeldFor,
+  mayStillBeQueued,
+  recordedSentAt,
+  type SendReason,
+  sendingDeadline,
+  stillSendingFor,
+} from './resend';
 import { type QueueView, queueStatus } from './status';
 
 /**
@@ -46,10 +54,10 @@ export type PlaceOutcome =
   /** The client's key already names a different order; nothing was written. */
   | { kind: 'key-reused'; orderId: string }
   /**
-   * A client retry that arrived while the request that claimed the order may still be sending
-   * it: nothing was sent (sending now would put a second copy on both queues). The record will
-   * answer once that request has written what it sent, or, if it died, a retry after
-   * `retryAfterMs` sends the order again.
+   * A client retry that arrived while another request may still be sending the order (the one
+   * that claimed it, or a retry that took the send lease to send it again): nothing was sent
+   * (sending now could put a second copy on a queue). The record will answer once that request
+   * has written what it sent, or, if it died, a retry after `retryAfterMs` sends the order again.
    */
   | { kind: 'in-progress'; orderId: string; retryAfterMs: number };
 
@@ -75,12 +83,20 @@ export interface OrderHandlingDeps {
   faults: ProducerFaultConfig;
   now: () => number;
   newOrderId: () => string;
-  /** How long after its claim the claiming request may still be sending (see stillSendingFor). */
+  /** A fresh id per request: its claim id, or its send lease's id when it is a client retry. */
+  newRequestId: () => string;
+  /**
+   * How long after its claim a request claimed before send leases existed may still be sending
+   * (resend.ts leaseHeldFor): the producer's timeout plus the clock margin.
+   */
   inProgressWindowMs: number;
+  /** What a send lease's deadline adds to the invocation's remaining time, for two clocks. */
+  clockMarginMs: number;
 }
 
 export interface OrderHandling {
-  place(req: ParsedOrderRequest): Promise<PlaceOutcome>;
+  /** Places the order for a request run by `invocation` (its remaining time bounds its lease). */
+  place(req: ParsedOrderRequest, invocation: InvocationPort): Promise<PlaceOutcome>;
   find(orderId: string): Promise<FindOutcome>;
 }
 
@@ -92,7 +108,8 @@ class KeyReused extends Error {
 }
 
 export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
-  const { ledger, queues, lifetimes, log, faults, now, newOrderId, inProgressWindowMs } = deps;
+  const { ledger, queues, lifetimes, log, faults, now, newOrderId, newRequestId } = deps;
+  const { inProgressWindowMs, clockMarginMs } = deps;
 
   /**
    * Takes the accepted record to reuse (a client retry) or claims the order id with a new one
@@ -104,9 +121,14 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
    * first and goes into the claim. With a key the claim can be refused (a retry, or a request
    * racing its own retry), so the sequence is taken only by the request that won the claim
    * (keepSequence), and a refused request never takes one: the customer's sequence has no holes.
+   *
+   * The claim is the first request's send lease too (`sendingBy` its claim id, `sendingUntil`
+   * its deadline), so the first request's path costs no write more than the claim.
    */
   async function accept(
     req: ParsedOrderRequest,
+    requestId: string,
+    deadline: () => number,
   ): Promise<{ record: AcceptedOrder; created: boolean }> {
     const orderId = req.idempotencyKey ?? newOrderId();
     const sequence =
@@ -124,8 +146,11 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       messageIds: { fifo: '', standard: '' },
       sentAt: {},
       requests: 1,
+      claimId: requestId,
+      sendingBy: requestId,
+      sendingUntil: deadline(),
     };
-    const claim = await ledger.claim(record);
+    const claim = await ledger.claim({ ...record, claimId: requestId });
     if (claim.claimed) return { record, created: true };
     return { record: await asRetry(claim.existing, req.payloadHash), created: false };
   }
@@ -188,31 +213,60 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     return messageId;
   }
 
-  async function place(req: ParsedOrderRequest): Promise<PlaceOutcome> {
+  async function place(req: ParsedOrderRequest, invocation: InvocationPort): Promise<PlaceOutcome> {
+    const requestId = newRequestId();
+    // Read when the claim or the lease is written, not before: the deadline is the invocation's.
+    const deadline = () => sendingDeadline(now(), invocation.remainingMs(), clockMarginMs);
     let accepted: AcceptedOrder;
     let created: boolean;
     try {
-      ({ record: accepted, created } = await accept(req));
+      ({ record: accepted, created } = await accept(req, requestId, deadline));
     } catch (err) {
       if (err instanceof KeyReused) return { kind: 'key-reused', orderId: err.orderId };
       throw err;
     }
     log.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
+    let plan: Partial<Record<QueueKind, SendReason>> = { fifo: 'first', standard: 'first' };
     if (!created) {
       const retryAfterMs = stillSendingFor(accepted, inProgressWindowMs, now());
       if (retryAfterMs > 0) return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
+      plan = await retryPlan(accepted);
+      if (Object.keys(plan).length > 0) {
+        // About to send again: take the send lease first, so of two retries that both read a
+        // free lease only one sends. The record as the lease left it decides what to send:
+        // another retry may have sent and recorded ids since this one read it.
+        const lease = await ledger.leaseSends(accepted.orderId, {
+          by: requestId,
+          until: deadline(),
+          now: now(),
+          legacyWindowMs: inProgressWindowMs,
+        });
+        if (!lease.taken) {
+          return {
+            kind: 'in-progress',
+            orderId: accepted.orderId,
+            retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
+          };
+        }
+        accepted = lease.record;
+        plan = await retryPlan(accepted);
+        if (Object.keys(plan).length === 0) {
+          // Nothing left to send: the lease is given back at once, not held to its deadline.
+          await ledger.recordSends(accepted.orderId, { sent: {} }, { at: now(), by: requestId });
+        }
+      }
     }
+    // Only the request holding the lease gets here with something to send, so of two retries
+    // of an order whose first request died before keeping a sequence, one takes one.
     const sequence = accepted.sequence ?? (await keepSequence(accepted));
     const message = orderMessage(req.input, { ...accepted, sequence });
-    const plan: Partial<Record<QueueKind, SendReason>> = created
-      ? { fifo: 'first', standard: 'first' }
-      : await retryPlan(accepted);
     const targets = QUEUE_KINDS.filter((q) => plan[q] !== undefined);
     const messageIds: Record<QueueKind, string> = Object.assign(
       { fifo: '', standard: '' },
       accepted.messageIds,
     );
-    const receipt = (): OrderReceipt => ({ orderId: accepted.orderId, sequence, messageIds });
+    const orderId = accepted.orderId;
+    const receipt = (): OrderReceipt => ({ orderId, sequence, messageIds });
     if (targets.length === 0) return { kind: 'answered-from-record', receipt: receipt() };
     const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
     const failures: unknown[] = [];
@@ -238,13 +292,17 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
             },
           }
         : undefined;
-    await ledger.recordSends(accepted.orderId, { sent, ...(legacy ? { legacy } : {}) }, now());
+    await ledger.recordSends(
+      orderId,
+      { sent, ...(legacy ? { legacy } : {}) },
+      { at: now(), by: requestId },
+    );
     const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
     if (unexpected !== undefined) throw unexpected;
     if (failures.length > 0) {
       return {
         kind: 'queue-unavailable',
-        orderId: accepted.orderId,
+        orderId,
         failure: failures[0] as QueueUnavailableError,
       };
     }

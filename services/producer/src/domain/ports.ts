@@ -19,11 +19,21 @@ export interface LedgerPort {
   nextSequence(runId: string, customerId: string): Promise<number>;
   /**
    * Claims the order id: keeps the accepted order unless the id is taken, atomically. When it
-   * is taken, answers the order that holds it.
+   * is taken, answers the order that holds it. A refusal by a record holding this very
+   * `claimId` is the claim's own (the SDK sent the write again after its answer was lost): claimed.
    */
   claim(
-    order: AcceptedOrder,
+    order: AcceptedOrder & { claimId: string },
   ): Promise<{ claimed: true } | { claimed: false; existing: AcceptedOrder }>;
+  /**
+   * Takes the order's send lease for `lease.by` until `lease.until`, in one conditional write,
+   * unless another request holds it and may still be sending at `lease.now` (resend.ts
+   * leaseHeldFor; records from before leases: `lease.legacyWindowMs`). A lease `lease.by` already
+   * holds is its own (the SDK sent the write again after its answer was lost). Answers the record
+   * as it is once the lease is taken (another request may have sent and recorded ids since it was
+   * read), or, refused, as it is now.
+   */
+  leaseSends(orderId: string, lease: SendLease): Promise<{ taken: boolean; record: AcceptedOrder }>;
   /** Counts one more request for the order (a client retry). */
   countRequest(orderId: string): Promise<void>;
   /**
@@ -33,13 +43,32 @@ export interface LedgerPort {
   recordSequence(orderId: string, sequence: number): Promise<number>;
   /**
    * Records, in one write, the sends one request made that SQS answered (each queue's message id
-   * and send time) and that this request's sends have all ended (`endedAt`). Only the queues in
-   * `sends` are written: an id another request recorded for another queue is kept.
+   * and send time) and that this request's sends have all ended (`end.at`, by `end.by`: its claim
+   * or lease id, which frees its lease). Only the queues in `sends` are written: an id another
+   * request recorded for another queue is kept.
    */
-  recordSends(orderId: string, sends: RecordedSends, endedAt: number): Promise<void>;
+  recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void>;
   /** Whether the order's effect was committed on `queue`. */
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
+}
+
+/** A request's bid for an order's send lease (see AcceptedRecord.sendingBy). */
+export interface SendLease {
+  /** The request's id (its claim id is the first request's). */
+  by: string;
+  /** Epoch ms it may be sending until (resend.ts sendingDeadline). */
+  until: number;
+  /** Epoch ms, the instant a held lease is compared with. */
+  now: number;
+  /** How long after `acceptedAt` a record from before leases is taken as held by its claim. */
+  legacyWindowMs: number;
+}
+
+/** That a request's sends ended, when, and which request it was (its claim or lease id). */
+export interface SendsEnd {
+  at: number;
+  by: string;
 }
 
 /** What one request's sends got: per queue it sent to and SQS answered, the id and the time. */
@@ -50,6 +79,12 @@ export interface RecordedSends {
    * a queue's entry cannot be set on its own: the adapter writes both maps whole, from `all`.
    */
   legacy?: { all: Record<QueueKind, string>; sentAt: Partial<Record<QueueKind, number>> };
+}
+
+/** The Lambda invocation running the request. */
+export interface InvocationPort {
+  /** The time left before Lambda ends it (`context.getRemainingTimeInMillis()`). */
+  remainingMs(): number;
 }
 
 /** Each queue's own lifetime, read from SQS (GetQueueAttributes). */

@@ -36,26 +36,58 @@ export function recordedSentAt(
 }
 
 /**
- * How long a client retry must wait (ms; 0: it need not) because the request that claimed the
- * order may still be sending it. That request won the claim, and neither recorded a message id
- * for every queue nor wrote that its sends ended (it writes that even when every send failed),
- * so it is still sending, or it died. Sending now would put a second message on both queues;
- * so the retry is told to come back, as an idempotent API answers a request still in progress
- * (Powertools' idempotency throws IdempotencyAlreadyInProgressError for one).
- *
- * "May still be sending" ends `windowMs` after `acceptedAt`: the claiming invocation started
- * before it took `acceptedAt`, and Lambda stops an invocation at the function timeout, so nothing
- * of it runs later than `acceptedAt` plus the producer's timeout (the window adds a margin for
- * the two instances' clocks). After that, missing ids mean that request died: the retry sends
- * again, as before (an `outcome-unknown` re-send).
+ * The deadline of a send lease (epoch ms, on this instance's clock): the invocation's remaining
+ * time (Lambda's `context.getRemainingTimeInMillis()`) from now, when Lambda ends it whatever it
+ * is doing, plus `marginMs` for the clock of the instance that later reads the lease.
+ */
+export function sendingDeadline(now: number, remainingMs: number, marginMs: number): number {
+  return now + Math.max(0, remainingMs) + marginMs;
+}
+
+/** What the record says of who may be sending the order (see AcceptedRecord.sendingBy). */
+export type LeaseFields = Pick<
+  AcceptedOrder,
+  'acceptedAt' | 'sendsEndedAt' | 'sendingBy' | 'sendingUntil' | 'sendsEndedBy'
+>;
+
+/**
+ * How long (ms; 0: it is free) the order's send lease is still held by a request that may be
+ * sending the order. The first request holds it from its claim; a client retry takes it before
+ * it sends again (LedgerPort.leaseSends), so two retries never both send.
+ * - Its holder wrote that its sends ended (`sendsEndedBy` is `sendingBy`): free.
+ * - Otherwise it is held until `sendingUntil`: Lambda ends the holder's invocation by then (the
+ *   lease took it from that invocation's remaining time, plus a margin for two instances'
+ *   clocks). After it, the holder died (or timed out) before it wrote its end.
+ * - A record from before leases (no `sendingUntil`): its claiming request is the holder, ended
+ *   when `sendsEndedAt` is written, else held until `acceptedAt` plus `legacyWindowMs` (the
+ *   producer's timeout plus the clock margin: that request took `acceptedAt` after its invocation
+ *   started).
+ * The ledger adapter's lease condition says the same in DynamoDB's words.
+ */
+export function leaseHeldFor(record: LeaseFields, legacyWindowMs: number, now: number): number {
+  if (record.sendingUntil === undefined) {
+    if (record.sendsEndedAt !== undefined) return 0;
+    return Math.max(0, record.acceptedAt + legacyWindowMs - now);
+  }
+  if (record.sendsEndedBy !== undefined && record.sendsEndedBy === record.sendingBy) return 0;
+  return Math.max(0, record.sendingUntil - now);
+}
+
+/**
+ * How long a client retry must wait (ms; 0: it need not) because a request may still be sending
+ * the order: some queue has no message id recorded, and the send lease is held (leaseHeldFor).
+ * Sending now could put a second message on a queue; so the retry is told to come back, as an
+ * idempotent API answers a request still in progress (Powertools' idempotency throws
+ * IdempotencyAlreadyInProgressError for one). Once the lease is free, missing ids mean the sends
+ * failed or their holder died: the retry takes the lease and sends again (an `outcome-unknown`
+ * re-send).
  */
 export function stillSendingFor(
-  record: Pick<AcceptedOrder, 'messageIds' | 'sendsEndedAt' | 'acceptedAt'>,
-  windowMs: number,
+  record: LeaseFields & Pick<AcceptedOrder, 'messageIds'>,
+  legacyWindowMs: number,
   now: number,
 ): number {
-  if (record.sendsEndedAt !== undefined) return 0;
   const ids = record.messageIds;
   if (ids && QUEUE_KINDS.every((q) => ids[q])) return 0;
-  return Math.max(0, record.acceptedAt + windowMs - now);
+  return leaseHeldFor(record, legacyWindowMs, now);
 }

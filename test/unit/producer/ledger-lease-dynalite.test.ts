@@ -1,0 +1,203 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder, SendLease } from '../../../services/producer/src/domain/ports';
+import { leaseHeldFor } from '../../../services/producer/src/domain/resend';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+
+/**
+ * The send lease's conditional update, against dynalite (the local cloud's DynamoDB) in-process:
+ * the condition is DynamoDB's to evaluate, so it is tested where it is evaluated. Each case also
+ * asks the domain's leaseHeldFor, which must agree with the condition (the fake ledger of the
+ * use-case tests decides by it).
+ */
+const { ledger: table } = pipelineConfig.tables;
+const WINDOW_MS = 11_000;
+const T = 1_764_050_000_000;
+
+let server: Server;
+let client: DynamoDBClient;
+let documents: DynamoDBDocumentClient;
+let ledger: DynamoLedger;
+let n = 0;
+
+beforeAll(async () => {
+  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  documents = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: table.name,
+      KeySchema: [
+        { AttributeName: table.partitionKey, KeyType: 'HASH' },
+        { AttributeName: table.sortKey ?? 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: table.partitionKey, AttributeType: 'S' },
+        { AttributeName: table.sortKey ?? 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  ledger = new DynamoLedger(documents, table.name);
+});
+
+afterAll(async () => {
+  client.destroy();
+  await new Promise<void>((resolve, reject) =>
+    server.close((err) => (err ? reject(err) : resolve())),
+  );
+});
+
+/** A fresh order claimed by `claim-1` at T, with `fields` over it (undefined: absent). */
+async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
+  const orderId = `lease-${++n}`;
+  const order = {
+    runId: 'run-1',
+    orderId,
+    customerId: 'cust-1',
+    sequence: 1,
+    acceptedAt: T,
+    payloadHash: 'h',
+    messageIds: { fifo: '', standard: '' },
+    sentAt: {},
+    requests: 1,
+    claimId: 'claim-1',
+    sendingBy: 'claim-1',
+    sendingUntil: T + 10_000,
+    ...fields,
+  };
+  await expect(ledger.claim(order)).resolves.toEqual({ claimed: true });
+  return orderId;
+}
+
+const bid = (by: string, now: number): SendLease => ({
+  by,
+  until: now + 9000,
+  now,
+  legacyWindowMs: WINDOW_MS,
+});
+
+/** The lease's answer, and whether the domain's reading of the record before it agrees. */
+async function lease(orderId: string, by: string, now: number) {
+  const before = await ledger.getAccepted(orderId);
+  if (!before) throw new Error(`no order ${orderId}`);
+  const answer = await ledger.leaseSends(orderId, bid(by, now));
+  const domainSaysFree = before.sendingBy === by || leaseHeldFor(before, WINDOW_MS, now) === 0;
+  return { ...answer, domainSaysFree };
+}
+
+describe('DynamoLedger.leaseSends against dynalite', () => {
+  it("refuses a lease whose holder has not ended before its deadline, answering the holder's record unchanged", async () => {
+    const orderId = await claimed();
+
+    const answer = await lease(orderId, 'req-2', T + 9999);
+
+    expect(answer).toMatchObject({
+      taken: false,
+      domainSaysFree: false,
+      record: { sendingBy: 'claim-1', sendingUntil: T + 10_000 },
+    });
+    expect(await ledger.getAccepted(orderId)).toMatchObject({ sendingBy: 'claim-1' });
+  });
+
+  it('takes a lease whose deadline passed without its end (the holder died)', async () => {
+    const orderId = await claimed();
+
+    const answer = await lease(orderId, 'req-2', T + 10_000);
+
+    expect(answer).toMatchObject({
+      taken: true,
+      domainSaysFree: true,
+      record: { sendingBy: 'req-2', sendingUntil: T + 19_000 },
+    });
+  });
+
+  it('takes a lease before its deadline once its holder wrote its end, and no other after that', async () => {
+    const orderId = await claimed();
+    await ledger.recordSends(orderId, { sent: {} }, { at: T + 50, by: 'claim-1' });
+
+    const first = await lease(orderId, 'req-2', T + 100);
+    const second = await lease(orderId, 'req-3', T + 101);
+
+    expect(first).toMatchObject({ taken: true, domainSaysFree: true });
+    expect(second).toMatchObject({
+      taken: false,
+      domainSaysFree: false,
+      record: { sendingBy: 'req-2', sendsEndedBy: 'claim-1' },
+    });
+  });
+
+  it("takes its own lease again: the SDK's retry of a lease update whose answer was lost", async () => {
+    const orderId = await claimed({ sendingUntil: T - 1 });
+    await ledger.leaseSends(orderId, bid('req-2', T));
+
+    const retried = await ledger.leaseSends(orderId, bid('req-2', T + 5));
+
+    expect(retried).toMatchObject({ taken: true, record: { sendingBy: 'req-2' } });
+  });
+
+  it('answers the record as the lease left it: ids another request recorded since it was read', async () => {
+    const orderId = await claimed({ sendingUntil: T - 1 });
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f-other', sentAt: T } } },
+      { at: T, by: 'req-other' },
+    );
+
+    const answer = await ledger.leaseSends(orderId, bid('req-2', T + 1));
+
+    expect(answer).toMatchObject({
+      taken: true,
+      record: { messageIds: { fifo: 'f-other', standard: '' }, sendingBy: 'req-2' },
+    });
+  });
+
+  it.each([
+    ['claimed 3 s ago, not ended', T + 3000, {}, false],
+    ['claimed the window ago, not ended (its request died)', T + WINDOW_MS, {}, true],
+    ['claimed 3 s ago, its sends ended', T + 3000, { sendsEndedAt: T + 1000 }, true],
+  ] as const)(
+    'reads a record from before leases by its claim time and end: %s',
+    async (_case, now, fields, taken) => {
+      const orderId = await claimed({ sendingBy: undefined, sendingUntil: undefined, ...fields });
+
+      const answer = await lease(orderId, 'req-2', now);
+
+      expect(answer).toMatchObject({ taken, domainSaysFree: taken });
+    },
+  );
+
+  it('holds a lease whose end was written by another request, or by nobody, until its deadline', async () => {
+    // A lease with no holder named: dynalite takes two missing attributes as equal, and the
+    // condition must not read that as "its holder ended".
+    const nobody = await claimed({ sendingBy: undefined });
+    const other = await claimed();
+    await ledger.recordSends(other, { sent: {} }, { at: T + 10, by: 'req-other' });
+
+    await expect(lease(nobody, 'req-2', T + 100)).resolves.toMatchObject({
+      taken: false,
+      domainSaysFree: false,
+    });
+    await expect(lease(other, 'req-2', T + 100)).resolves.toMatchObject({
+      taken: false,
+      domainSaysFree: false,
+    });
+  });
+
+  it('fails, writing nothing, for an order that is not there', async () => {
+    await expect(ledger.leaseSends('lease-none', bid('req-2', T))).rejects.toThrow(/vanished/);
+    await expect(ledger.getAccepted('lease-none')).resolves.toBeUndefined();
+  });
+});
