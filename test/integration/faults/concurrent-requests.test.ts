@@ -4,7 +4,7 @@ import { payloadHash } from '../../../services/producer/src/domain/request';
 import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { acceptedKeys, counterValue, runPk, sequenceCounterSk } from '../../../shared/src/ledger';
 import { validateOrder } from '../../../shared/src/order';
-import { where } from '../support/differences';
+import { describeWhere, where } from '../support/differences';
 import {
   getOrder,
   type Json,
@@ -21,6 +21,8 @@ import { deliveriesOnceQuiet, expectExactlyOnce, reportData, settle } from './ru
  * (same Idempotency-Key, both in flight) must not send the order again, nor take a second
  * sequence number for it: the request that loses the claim answers 409 with Retry-After while
  * the one that won may still be sending. The ids each request records are its own queues' only.
+ * Two retries that overlap once the first request has ended send the order again once between
+ * them: the one that takes the send lease sends, the other is answered 409 or from the record.
  * And the customer's server-assigned sequence follows FIFO's send order when the customer's
  * requests do not overlap.
  */
@@ -294,3 +296,145 @@ describe('a retry of an order whose claiming request may still be sending it', (
     120_000,
   );
 });
+
+/**
+ * Two retries of each order at once, then (after the orders settled) one more, as a client told
+ * 409 comes back after Retry-After; what each got, and each queue's deliveries.
+ */
+async function retryPairs(target: Target, runId: string, keys: string[], bodies: OrderBody[]) {
+  const post = (i: number) =>
+    postOrder(target, bodies[i] as OrderBody, { runId, idempotencyKey: keys[i] as string });
+  const pairs = await Promise.all(keys.map((_, i) => Promise.all([post(i), post(i)])));
+  await settle(target, runId, keys);
+  const later = await Promise.all(keys.map((_, i) => post(i)));
+  return { pairs, later, deliveries: await deliveriesOnceQuiet(target, runId) };
+}
+
+/**
+ * Each pair got a 202, and a 202 naming the same message ids (answered from the record) or a 409
+ * saying when to come back; the later retry names the same ids; and the standard queue (no
+ * deduplication: each send is a message of its own) got `standardMessages` per order, among them
+ * the one the answers name. Some pair met the other's lease: the overlap happened.
+ */
+function expectOneResendPerPair(
+  { pairs, later, deliveries }: Awaited<ReturnType<typeof retryPairs>>,
+  keys: string[],
+  standardMessages: number,
+): void {
+  pairs.forEach((pair, i) => {
+    const key = keys[i];
+    const statuses = pair.map((r) => r.status).sort();
+    expect({ key, statuses }).toEqual({
+      key,
+      statuses: statuses[1] === 409 ? [202, 409] : [202, 202],
+    });
+    const answered = pair.filter((r) => r.status === 202).map((r) => r.json.messageIds);
+    expect({ key, answered }).toEqual({ key, answered: answered.map(() => answered[0]) });
+    for (const conflict of pair.filter((r) => r.status === 409)) {
+      expect(conflict.json).toMatchObject({ orderId: key, idempotencyKey: key });
+      expect(Number(conflict.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect({ key, later: later[i]?.json.messageIds }).toEqual({ key, later: answered[0] });
+  });
+  const standard = idsPerOrder(deliveries.standard);
+  for (const [i, key] of keys.entries()) {
+    expect({ key, messages: standard.get(key)?.size }).toEqual({ key, messages: standardMessages });
+    expect(standard.get(key)).toContain(later[i]?.json.messageIds.standard);
+  }
+  expect(pairs.filter((pair) => pair.some((r) => r.status === 409)).length).toBeGreaterThan(0);
+}
+
+describeWhere('consumerEnv')(
+  'two client retries that overlap once no request can be sending the order',
+  () => {
+    let target: Target;
+
+    beforeAll(async () => {
+      // Every order's first sends reach both queues and both answers are lost: the first request
+      // answers 503 having recorded no id, and its end. A re-send's answer is never lost.
+      target = await startTarget({
+        seed: 721,
+        faults: 'none',
+        producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+      });
+    }, 60_000);
+
+    afterAll(async () => {
+      await target?.stop();
+    }, 30_000);
+
+    it('re-sends each order once between them after its first request ended with 503: one takes the send lease and sends, the other is answered 409 or from the record', async () => {
+      // Prepare: 12 orders, each first POSTed alone and answered 503.
+      const runId = newRunId('retry-pair');
+      const keys = Array.from({ length: 12 }, (_, i) => `pair-${i}-${runId}`);
+      const bodies = keys.map((_, i) => order(`cust-pair-${i}`, 1));
+      const firsts = await Promise.all(
+        keys.map((key, i) =>
+          postOrder(target, bodies[i] as OrderBody, { runId, idempotencyKey: key }),
+        ),
+      );
+      expect(firsts.map((r) => r.status)).toEqual(keys.map(() => 503));
+
+      // Act
+      const seen = await retryPairs(target, runId, keys, bodies);
+
+      // Assess: on the standard queue, the first send (its answer lost) and one re-send.
+      // FIFO dropped the re-send by its deduplication id, so its deliveries cannot count them.
+      expectOneResendPerPair(seen, keys, 2);
+      await expectExactlyOnce(target, runId, keys);
+    }, 120_000);
+
+    where('clock')(
+      "re-sends each order once between them after its claiming request's lease ran out (it died before sending)",
+      async () => {
+        // Prepare: the producer's own clock, read from an order it accepts now; then 12 orders
+        // claimed as a request claims them, by requests that died before anything else.
+        const runId = newRunId('dead-pair');
+        const probe = await postOrder(target, order('cust-probe', 1), { runId });
+        const producerNow = (await getOrder(target, probe.json.orderId as string)).json
+          .acceptedAt as number;
+        const keys = Array.from({ length: 12 }, (_, i) => `dead-${i}-${runId}`);
+        const bodies = keys.map((_, i) => order(`cust-dead-${i}`, 1));
+        await Promise.all(
+          keys.map(async (key, i) => {
+            const input = validateOrder(bodies[i]);
+            if (!input.ok) throw new Error('the order is invalid');
+            await target.documents.send(
+              new PutCommand({
+                TableName: target.tableNames.ledger,
+                Item: {
+                  ...acceptedKeys(runId, key),
+                  type: 'accepted',
+                  runId,
+                  orderId: key,
+                  customerId: `cust-dead-${i}`,
+                  sequence: 1,
+                  acceptedAt: producerNow,
+                  payloadHash: payloadHash(input.value),
+                  messageIds: { fifo: '', standard: '' },
+                  sentAt: {},
+                  requests: 1,
+                  claimId: `claim-${key}`,
+                  sendingBy: `claim-${key}`,
+                  sendingUntil: producerNow + 10_000 + 1000,
+                },
+              }),
+            );
+          }),
+        );
+        await target.advanceClock(11_000);
+
+        // Act
+        const seen = await retryPairs(target, runId, keys, bodies);
+
+        // Assess: nothing was sent before; one send between the two retries, on each queue.
+        expectOneResendPerPair(seen, keys, 1);
+        const fifo = idsPerOrder(seen.deliveries.fifo);
+        for (const key of keys)
+          expect({ key, fifo: fifo.get(key)?.size }).toEqual({ key, fifo: 1 });
+        await expectExactlyOnce(target, runId, [probe.json.orderId as string, ...keys]);
+      },
+      120_000,
+    );
+  },
+);
