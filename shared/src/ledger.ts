@@ -120,7 +120,10 @@ export interface AcceptedRecord
    * died before that write (records older than it lack it too).
    */
   sendsEndedAt?: number;
-  /** How many times the producer was asked to accept this order (client retries + 1). */
+  /**
+   * How many times the producer was asked to accept this order (client retries + 1): every
+   * request whose key named it with the same body, however it was answered (a `409` counts).
+   */
   requests: number;
   /**
    * A fresh id per claim write. The SDK retries a write whose answer it did not get; when the

@@ -78,7 +78,7 @@ function duplicateSentence(data: ReportData, q: QueueKind): string {
   if (m.duplicateDeliveries === 0) {
     const retries =
       q === 'fifo' && data.clientRetries > 0
-        ? ` The ${plural(data.clientRetries, 'client retry', 'client retries')} were answered from the orders' records; an order is sent again only where SQS's answer was lost, and FIFO drops such a re-send within its 5-minute deduplication window.`
+        ? ` The ${plural(data.clientRetries, 'client retry', 'client retries')} (a 409 telling a client to come back counts as one) were answered from the orders' records or with 409; an order is sent again only where SQS's answer was lost, and FIFO drops such a re-send within its 5-minute deduplication window.`
         : '';
     return `<b>${QUEUE_LABEL[q]} delivered no extra copy.</b>${retries}`;
   }
@@ -316,7 +316,7 @@ function duplicatesSection(data: ReportData): string {
     },
   ]);
   return `<section class="duplicates"><h2>Extra deliveries and what stopped them</h2>
-<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended; the third bar counts effects, not deliveries: orders whose effect was written more than once. Client retries with the same Idempotency-Key: ${data.clientRetries}; the API answered each from the order's record and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
+<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended; the third bar counts effects, not deliveries: orders whose effect was written more than once. Client retries with the same Idempotency-Key: ${data.clientRetries} (every request of an order after its first, a 409 answer included); the API answered each from the order's record, or with 409 while another request might still be sending the order, and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
 ${keys}<div class="bars">${rows}</div></section>`;
 }
 

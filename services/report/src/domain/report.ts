@@ -43,8 +43,11 @@ export interface ReportData {
   ledger: RunLedger;
   analysis: Record<QueueKind, QueueAnalysis>;
   /**
-   * Requests beyond the first for the same order (client retries with the same Idempotency-Key):
-   * answered from the order's record, sending again only what the producer did not know was sent.
+   * Requests beyond the first for the same order (client retries with the same Idempotency-Key),
+   * as the producer counts them: every one whose key named this order and whose body matched,
+   * whatever it was answered. Each was answered from the order's record, or sent again only what
+   * the producer did not know was sent, or was answered 409 (another request may still be
+   * sending the order), and counts once however it was answered.
    */
   clientRetries: number;
   /**
