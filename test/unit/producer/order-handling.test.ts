@@ -284,6 +284,23 @@ describe('the send lease', () => {
     expect(ledger.orders.get('key-9')?.sendingBy).toBe('req-other');
   });
 
+  it('takes no sequence for an order without one when another retry holds the lease: no hole', async () => {
+    // Prepare: the first request died before keeping a sequence; another retry leases first.
+    existing({ ...endedFirst, sendsEndedAt: undefined, sendsEndedBy: undefined });
+    delete ledger.orders.get('key-9')?.sequence;
+    Object.assign(ledger.orders.get('key-9') ?? {}, { sendingUntil: NOW - 1 });
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({ kind: 'in-progress', retryAfterMs: 5000 });
+    expect(ledger.calls).not.toContain('nextSequence');
+    expect(ledger.sequences.size).toBe(0);
+  });
+
   it('sends nothing when another retry sent and recorded both ids before this one took the lease, and frees it', async () => {
     existing(endedFirst);
     ledger.beforeLease = () => {
