@@ -100,14 +100,19 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
   });
 
   /**
-   * The invocation's remaining time, from its Lambda context; a caller without one (a test) is
-   * taken to have the whole function timeout, the most Lambda gives an invocation.
+   * The invocation's remaining time, from its Lambda context; a caller without one (a test), or
+   * a context answering no number, is taken to have the whole function timeout, the most Lambda
+   * gives an invocation.
    */
   const invocationOf = (context: Context | undefined): InvocationPort => {
     const remaining = context?.getRemainingTimeInMillis;
-    return typeof remaining === 'function'
-      ? { remainingMs: () => remaining.call(context) }
-      : { remainingMs: () => config.timeoutMs };
+    if (typeof remaining !== 'function') return { remainingMs: () => config.timeoutMs };
+    return {
+      remainingMs: () => {
+        const ms = remaining.call(context);
+        return Number.isFinite(ms) ? ms : config.timeoutMs;
+      },
+    };
   };
 
   const accepted = (receipt: OrderReceipt): Answer =>

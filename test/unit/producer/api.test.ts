@@ -146,6 +146,15 @@ describe('POST /orders', () => {
     });
   });
 
+  it('takes a context that answers no remaining time as one with the whole timeout', async () => {
+    const context = { getRemainingTimeInMillis: () => Number.NaN } as unknown as Context;
+
+    const res = await makeHandler()(post(), context);
+
+    expect(res.statusCode).toBe(202);
+    expect(ledger.orders.get('generated-id')?.sendingUntil).toBe(NOW + 11_000);
+  });
+
   it('claims a new order and records its sends, reading nothing', async () => {
     // Act
     const res = await makeHandler()(
