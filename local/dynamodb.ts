@@ -124,6 +124,9 @@ memoryLevel.MemoryLevel = class StringStoredLevel extends BufferStoredLevel {
     super(Object.assign({}, opts, { storeEncoding: 'utf8' }));
   }
 };
+// dynalite's condition parser takes time exponential in the nesting of parentheses (20 levels,
+// 50 bytes, kept this thread busy 16 s): it is loaded memoised, linear, before dynalite loads it.
+require(workerData.conditionParserPatchPath).installMemoizedParser(workerData.conditionParserPath);
 const engine = require(workerData.enginePath);
 const dynalite = engine.default || engine;
 const db = require(workerData.dynaliteDbPath);
@@ -402,6 +405,9 @@ export async function startDynamoDb({
             : require.resolve('dynalite'),
         tsxPath: engine === 'prototype' ? require.resolve('tsx/cjs/api') : undefined,
         dynaliteDbPath: require.resolve('dynalite/db'),
+        // The copy dynalite's validations load (./dynalite-condition-parser.cjs says why).
+        conditionParserPath: require.resolve('dynalite/db/conditionParser'),
+        conditionParserPatchPath: require.resolve('./dynalite-condition-parser.cjs'),
         // The copy dynalite itself loads (npm may nest one under it).
         memoryLevelPath: require.resolve('memory-level', { paths: [require.resolve('dynalite')] }),
         dataDir,
