@@ -127,6 +127,21 @@ memoryLevel.MemoryLevel = class StringStoredLevel extends BufferStoredLevel {
 // dynalite's condition parser takes time exponential in the nesting of parentheses (20 levels,
 // 50 bytes, kept this thread busy 16 s): it is loaded memoised, linear, before dynalite loads it.
 require(workerData.conditionParserPatchPath).installMemoizedParser(workerData.conditionParserPath);
+// DynamoDB refuses an expression over 4 KB, measured in bytes as sent ("Expression size has
+// exceeded the maximum allowed size"); dynalite takes any length, and parses every byte on this
+// thread. Checked where dynalite's actions check their expressions (through the module object).
+const validations = require(workerData.dynaliteValidationsPath);
+const validateExpressions = validations.validateExpressions;
+const EXPRESSIONS = ['UpdateExpression', 'ConditionExpression', 'KeyConditionExpression', 'FilterExpression', 'ProjectionExpression'];
+validations.validateExpressions = function (data) {
+  for (const name of EXPRESSIONS) {
+    const size = typeof data[name] === 'string' ? Buffer.byteLength(data[name]) : 0;
+    if (size > workerData.maxExpressionBytes) {
+      return 'Invalid ' + name + ': Expression size has exceeded the maximum allowed size; expression size: ' + size;
+    }
+  }
+  return validateExpressions.apply(this, arguments);
+};
 const engine = require(workerData.enginePath);
 const dynalite = engine.default || engine;
 const db = require(workerData.dynaliteDbPath);
@@ -350,6 +365,13 @@ function refuseTarget(res: ServerResponse): void {
   res.end(body);
 }
 
+/**
+ * DynamoDB's limit on an expression string: "The maximum length of any expression string is 4 KB"
+ * (developer guide, Constraints, expression parameters), counted in bytes as sent; 4,096 are
+ * taken and 4,097 refused (as recorded against AWS by DynamoDB conformance suites).
+ */
+export const MAX_EXPRESSION_BYTES = 4096;
+
 /** The deepest JSON the thread passes to dynalite (see MAX_JSON_DEPTH in the worker). */
 export const MAX_JSON_DEPTH = 100;
 
@@ -408,6 +430,8 @@ export async function startDynamoDb({
         // The copy dynalite's validations load (./dynalite-condition-parser.cjs says why).
         conditionParserPath: require.resolve('dynalite/db/conditionParser'),
         conditionParserPatchPath: require.resolve('./dynalite-condition-parser.cjs'),
+        dynaliteValidationsPath: require.resolve('dynalite/validations'),
+        maxExpressionBytes: MAX_EXPRESSION_BYTES,
         // The copy dynalite itself loads (npm may nest one under it).
         memoryLevelPath: require.resolve('memory-level', { paths: [require.resolve('dynalite')] }),
         dataDir,

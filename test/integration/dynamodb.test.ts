@@ -368,6 +368,46 @@ describe('local DynamoDB: no request ends its thread', () => {
     await stillServing();
   }, 15_000);
 
+  it.each([
+    ['UpdateExpression', (pad: string) => ({ UpdateExpression: `SET ${pad} = :v` })],
+    ['ConditionExpression', (pad: string) => ({ ConditionExpression: `${pad} <> :v` })],
+    ['ProjectionExpression', (pad: string) => ({ ProjectionExpression: pad })],
+  ])(
+    'takes a %s of 4,096 bytes and refuses one of 4,097 as DynamoDB does (found in review: dynalite parsed any length on its thread)',
+    async (name, expression) => {
+      const ddb = localClient(cloud.edgeUrl);
+      const send = (bytes: number) => {
+        const fixed = Buffer.byteLength(String(Object.values(expression(''))[0]));
+        const e = expression('p'.repeat(bytes - fixed));
+        const values =
+          name === 'ProjectionExpression'
+            ? {}
+            : { ExpressionAttributeValues: { ':v': { S: 'v' } } };
+        return name === 'ProjectionExpression'
+          ? ddb.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'sized' } }, ...e }))
+          : ddb.send(
+              new UpdateItemCommand({
+                TableName: TABLE,
+                Key: { pk: { S: 'sized' } },
+                ...e,
+                ...values,
+              }),
+            );
+      };
+      try {
+        // Act + Assess
+        await expect(send(4096)).resolves.toBeDefined();
+        await expect(send(4097)).rejects.toMatchObject({
+          name: 'ValidationException',
+          message: `Invalid ${name}: Expression size has exceeded the maximum allowed size; expression size: 4097`,
+        });
+      } finally {
+        ddb.destroy();
+      }
+      await stillServing();
+    },
+  );
+
   it('still takes an item nested as deep as DynamoDB allows (32 levels)', async () => {
     const res = await raw(cloud.dynamodbUrl, '/', 'PutItem', deepPut(31));
     expect(res?.status).toBe(200);
