@@ -140,8 +140,31 @@ validations.validateExpressions = function (data) {
       return 'Invalid ' + name + ': Expression size has exceeded the maximum allowed size; expression size: ' + size;
     }
   }
-  return validateExpressions.apply(this, arguments);
+  const problem = validateExpressions.apply(this, arguments);
+  if (problem === undefined && data._updates) boundListIndexes(data._updates.sections);
+  return problem;
 };
+// An update that sets a list element past the end appends it, in index order (DynamoDB's rule).
+// dynalite does it by assigning the index in a sparse array and then copying out what is set:
+// time linear in the index, so SET l[4000000000] = :v held this thread for minutes (30 million,
+// 1 s). No list in an item of at most 400 KB has as many elements as it has bytes, so every index
+// from that bound on is past the end of any list: they are renumbered from the bound, in their
+// order, which changes no answer and bounds the copy.
+const LIST_INDEX_BOUND = workerData.maxItemBytes;
+function boundListIndexes(sections) {
+  if (!Array.isArray(sections)) return;
+  const far = [];
+  for (const section of sections) {
+    for (const part of section.path || []) if (typeof part === 'number' && part >= LIST_INDEX_BOUND) far.push(part);
+  }
+  if (far.length === 0) return;
+  const rank = new Map([...new Set(far)].sort((a, b) => a - b).map((index, i) => [index, LIST_INDEX_BOUND + i]));
+  // In place: the update's list of paths (for ReturnValues) holds the same arrays.
+  for (const section of sections) {
+    const path = section.path || [];
+    for (let i = 0; i < path.length; i++) if (rank.has(path[i])) path[i] = rank.get(path[i]);
+  }
+}
 const engine = require(workerData.enginePath);
 const dynalite = engine.default || engine;
 const db = require(workerData.dynaliteDbPath);
@@ -432,6 +455,8 @@ export async function startDynamoDb({
         conditionParserPatchPath: require.resolve('./dynalite-condition-parser.cjs'),
         dynaliteValidationsPath: require.resolve('dynalite/validations'),
         maxExpressionBytes: MAX_EXPRESSION_BYTES,
+        // DynamoDB's item size limit, 400 KB.
+        maxItemBytes: 400 * 1024,
         // The copy dynalite itself loads (npm may nest one under it).
         memoryLevelPath: require.resolve('memory-level', { paths: [require.resolve('dynalite')] }),
         dataDir,

@@ -408,6 +408,43 @@ describe('local DynamoDB: no request ends its thread', () => {
     },
   );
 
+  it('appends list elements set far past the end in index order, at once (found in review: dynalite took time linear in the index)', async () => {
+    const ddb = localClient(cloud.edgeUrl);
+    const key = { pk: { S: 'far-list' } };
+    try {
+      await ddb.send(
+        new PutItemCommand({ TableName: TABLE, Item: { ...key, l: { L: [{ S: 'first' }] } } }),
+      );
+
+      // Act: 3 billion and 2 billion, each past the end; 30 million took 1 s before.
+      const updated = await ddb.send(
+        new UpdateItemCommand({
+          TableName: TABLE,
+          Key: key,
+          UpdateExpression: 'SET l[3000000000] = :last, l[2000000000] = :second, l[7] = :third',
+          ExpressionAttributeValues: {
+            ':last': { S: 'last' },
+            ':second': { S: 'second' },
+            ':third': { S: 'third' },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+        { abortSignal: AbortSignal.timeout(5_000) },
+      );
+
+      // Assess: appended as DynamoDB appends, in the order of their indexes.
+      expect(updated.Attributes?.l?.L?.map((v) => v.S)).toEqual([
+        'first',
+        'third',
+        'second',
+        'last',
+      ]);
+    } finally {
+      ddb.destroy();
+    }
+    await stillServing();
+  }, 15_000);
+
   it('still takes an item nested as deep as DynamoDB allows (32 levels)', async () => {
     const res = await raw(cloud.dynamodbUrl, '/', 'PutItem', deepPut(31));
     expect(res?.status).toBe(200);
