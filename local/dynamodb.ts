@@ -5,6 +5,7 @@ import {
   request,
   type ServerResponse,
 } from 'node:http';
+import { dirname } from 'node:path';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
@@ -124,9 +125,10 @@ memoryLevel.MemoryLevel = class StringStoredLevel extends BufferStoredLevel {
     super(Object.assign({}, opts, { storeEncoding: 'utf8' }));
   }
 };
-// dynalite's condition parser takes time exponential in the nesting of parentheses (20 levels,
-// 50 bytes, kept this thread busy 16 s): it is loaded memoised, linear, before dynalite loads it.
-require(workerData.conditionParserPatchPath).installMemoizedParser(workerData.conditionParserPath);
+// Requests that held this thread for seconds to forever in dynalite's own code (its condition
+// parser, exponential in nested parentheses; its set operations, quadratic) cost linear time in
+// patched copies of those files, installed before dynalite loads them (dynalite-patches.cjs).
+require(workerData.dynalitePatchesPath).installDynalitePatches(workerData.dynaliteDir);
 // DynamoDB refuses an expression over 4 KB, measured in bytes as sent ("Expression size has
 // exceeded the maximum allowed size"); dynalite takes any length, and parses every byte on this
 // thread. Checked where dynalite's actions check their expressions (through the module object).
@@ -450,9 +452,9 @@ export async function startDynamoDb({
             : require.resolve('dynalite'),
         tsxPath: engine === 'prototype' ? require.resolve('tsx/cjs/api') : undefined,
         dynaliteDbPath: require.resolve('dynalite/db'),
-        // The copy dynalite's validations load (./dynalite-condition-parser.cjs says why).
-        conditionParserPath: require.resolve('dynalite/db/conditionParser'),
-        conditionParserPatchPath: require.resolve('./dynalite-condition-parser.cjs'),
+        // The copy of dynalite whose files it patches (./dynalite-patches.cjs says why).
+        dynaliteDir: dirname(require.resolve('dynalite')),
+        dynalitePatchesPath: require.resolve('./dynalite-patches.cjs'),
         dynaliteValidationsPath: require.resolve('dynalite/validations'),
         maxExpressionBytes: MAX_EXPRESSION_BYTES,
         // DynamoDB's item size limit, 400 KB.

@@ -1,6 +1,7 @@
 /**
- * dynalite's condition parser, loaded memoised (local/dynalite-condition-parser.cjs), against
- * dynalite's own: the same answer for every expression, in time linear in its length.
+ * dynalite's condition parser, loaded memoised (local/dynalite-patches.cjs), against
+ * dynalite's own: the same answer for every expression, in time linear in its length. The set
+ * operations' patch is tested through DynamoDB (test/integration/dynamodb.test.ts).
  */
 
 interface Parser {
@@ -8,13 +9,14 @@ interface Parser {
 }
 const PARSER_PATH = require.resolve('dynalite/db/conditionParser');
 const original = require(PARSER_PATH) as Parser;
-const { loadMemoizedParser, memoizeParserSource } =
-  require('../../../local/dynalite-condition-parser.cjs') as {
-    loadMemoizedParser: (path: string) => Parser;
-    memoizeParserSource: (source: string) => string;
-  };
+const patches = require('../../../local/dynalite-patches.cjs') as {
+  loadPatched: (path: string, transform: (source: string) => string) => Parser;
+  memoizeParserSource: (source: string) => string;
+  linearSetUpdatesSource: (source: string) => string;
+  linearSetEqualitySource: (source: string) => string;
+};
 const db = require('dynalite/db') as { compare: unknown };
-const memoized = loadMemoizedParser(PARSER_PATH);
+const memoized = patches.loadPatched(PARSER_PATH, patches.memoizeParserSource);
 
 /** What dynalite's validations hand the parser (validations/index.js), fresh per parse. */
 const context = () => ({
@@ -117,8 +119,18 @@ describe("dynalite's condition parser, memoised", () => {
     expect(outcome(memoized, meaningful).result).toMatchObject({ expression: { type: 'or' } });
     expect(performance.now() - started).toBeLessThan(2_000);
   });
+});
 
-  it('refuses to patch a source that is not a PEG.js 0.10 parser', () => {
-    expect(() => memoizeParserSource('module.exports = {};')).toThrow(/PEG\.js 0\.10/);
+describe('the patches refuse a dynalite they do not know (an upgrade fails loudly, not unpatched)', () => {
+  it.each([
+    [
+      'the condition parser',
+      () => patches.memoizeParserSource('module.exports = {};'),
+      /PEG\.js 0\.10/,
+    ],
+    ['updateItem', () => patches.linearSetUpdatesSource('module.exports = {};'), /0 of 4 sites/],
+    ['db.valsEqual', () => patches.linearSetEqualitySource('module.exports = {};'), /0 of 1 sites/],
+  ])('%s', (_, patch, why) => {
+    expect(patch).toThrow(why);
   });
 });
