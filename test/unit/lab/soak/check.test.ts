@@ -384,6 +384,158 @@ describe('the exactly-once check', () => {
     expect(found).toHaveLength(11);
     expect(found[10]).toBe('fifo: 3 more orders were never applied');
   });
+
+  it('exactly ten problems of a kind are all named, with no summing-up line', () => {
+    const b = new LedgerBuilder();
+    const ids = Array.from({ length: 10 }, (_, i) => `o${i}`);
+    for (const id of ids) b.accept(id, 'c', 1, 1000);
+    const found = check(b, ids).filter((l) => l.startsWith('fifo: '));
+    expect(found).toEqual(ids.map((id) => `fifo: order ${id} was never applied`));
+  });
+
+  it('fails a run whose ledger holds nothing at all, though the client got 202s', () => {
+    // The pipeline wrote nothing (the wrong table, or a run id that never reached it).
+    expect(check(new LedgerBuilder(), ['a1', 'b1'])).toEqual([
+      'the report counts 0 accepted, the client got 202 for 2',
+      'fifo: order a1 was never applied',
+      'fifo: order b1 was never applied',
+      'fifo: the report counts 0 lost, 2 accepted orders have no effect and are not in the DLQ',
+      'standard: order a1 was never applied',
+      'standard: order b1 was never applied',
+      'standard: the report counts 0 lost, 2 accepted orders have no effect and are not in the DLQ',
+    ]);
+  });
+
+  it("reads FIFO's order from the apply index, not from the order the ledger lists effects in", () => {
+    // Prepare: on FIFO a1 applied (index 1), a2 (index 2), then a1 again (index 3). The ledger
+    // is read back in key order, not apply order: here a2 first, then a1's second effect, then
+    // its first.
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    b.deliver('fifo', 'a1', 2000, 'applied').apply('fifo', 'a1', 2001);
+    b.deliver('fifo', 'a2', 2002, 'applied').apply('fifo', 'a2', 2003);
+    b.deliver('fifo', 'a1', 2004, 'applied').apply('fifo', 'a1', 2005);
+    for (const id of ['a1', 'a2'])
+      b.deliver('standard', id, 2100, 'applied').apply('standard', id, 2101);
+    const [a1First, a2, a1Again] = b.ledger.effects.splice(0, 3);
+    b.ledger.effects.unshift(a2!, a1Again!, a1First!);
+
+    // Act / Assess: a1 twice, and nothing out of sequence (a1's first effect came before a2's).
+    expect(check(b, ['a1', 'a2'])).toEqual(['fifo: order a1 was applied 2 times']);
+  });
+
+  it('names every FIFO apply that came after a higher sequence, not only the first', () => {
+    // a3 applied first, then a1 and a2: both came after sequence 3.
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('a3', 'a', 3, 1020);
+    let t = 2000;
+    for (const id of ['a3', 'a1', 'a2'])
+      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const id of ['a1', 'a2', 'a3'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
+      'fifo: customer a applied sequence 1 (order a1) after sequence 3',
+      'fifo: customer a applied sequence 2 (order a2) after sequence 3',
+    ]);
+  });
+
+  it('takes two orders a client gave the same sequence as in sequence, whichever applied first', () => {
+    // The client sent a2 and a3 both with sequence 2: neither comes after a higher one.
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('a3', 'a', 2, 1020);
+    let t = 2000;
+    for (const id of ['a1', 'a3', 'a2'])
+      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const id of ['a1', 'a2', 'a3'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    expect(check(b, ['a1', 'a2', 'a3'])).toEqual([]);
+  });
+
+  it.each([
+    ['the failed copy first', ['failed', 'suppressed']],
+    ['the suppressed copy first', ['suppressed', 'failed']],
+  ] as const)(
+    'explains an applied copy whose last allowed receive came twice (a queue copy), one of them failed: %s',
+    (_, [first, second]) => {
+      // Two receives of the message at its last allowed count: whichever the ledger lists first,
+      // the failed one ended without a delete, so SQS moved the message on.
+      const b = deadAfter(LAST - 1, 'suppressed');
+      b.deliver('standard', 'a2', 9000, first, LAST).deliver('standard', 'a2', 9001, second, LAST);
+      expect(findings(b)).toEqual({
+        violations: [],
+        explainedDlqCopies: [
+          `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} failed (maxReceiveCount ${LAST})`,
+        ],
+        notAttemptedInDlq: [],
+      });
+    },
+  );
+
+  it('does not explain a FIFO order in the DLQ by a not-attempted failure that names no invocation', () => {
+    // Records from before invocations were named: the failure and p1's failed receives carry no
+    // invocation id, so nothing shows they were in one batch.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    for (const f of b.ledger.failures) delete f.invocationId;
+    for (const d of b.ledger.deliveries) delete d.invocationId;
+    expect(poisonFindings(b).violations).toEqual([
+      `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST}, yet no delivery of its group failed in invocation (none named))`,
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+  });
+
+  it('fails a never-applied FIFO order with two copies in the DLQ of which only one is explained', () => {
+    // a2's message is explained; a second message of a2 (a re-send) is in the DLQ too, with no
+    // trace of why.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    const dlq = b.ledger.dlq!.fifo!;
+    dlq.depth++;
+    dlq.messages!.push({ orderId: 'a2', messageId: 'fifo-a2-again' });
+    expect(poisonFindings(b)).toEqual({
+      violations: [
+        'fifo: order a2 is in the DLQ: fifo-a2-again (no not-attempted failure)',
+        'fifo: the DLQ holds 3 messages as SQS reports it, expected 1',
+      ],
+      explainedDlqCopies: [],
+      notAttemptedInDlq: [],
+    });
+  });
+
+  it('explains no DLQ copy whose message id the DLQ read did not give', () => {
+    // An applied order's copy: without its message id nothing ties it to its receives.
+    const applied = deadAfter(LAST, 'failed');
+    delete applied.ledger.dlq!.standard!.messages;
+    expect(findings(applied).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): (message id not read)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    // A never-applied FIFO order: without its message id no not-attempted failure explains it.
+    const unrun = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    delete unrun.ledger.dlq!.fifo!.messages;
+    expect(poisonFindings(unrun).violations).toEqual([
+      'fifo: order a2 is in the DLQ',
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+  });
+
+  it("holds each queue to its own maxReceiveCount, as the report's config says", () => {
+    // The standard queue allowed more receives than FIFO in this run: a2's not-attempted failure
+    // at FIFO's last receive still explains it.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    const report = reportOf(b);
+    report.config.queues.standard.maxReceiveCount = FIFO_LAST + 2;
+    expect(
+      runFindings({
+        acceptedIds: ['p1', 'a2', 'b1'],
+        ledger: b.ledger,
+        report,
+        expectedInDlq: { fifo: ['p1'], standard: ['p1'] },
+      }),
+    ).toEqual(poisonFindings(b));
+    expect(poisonFindings(b).violations).toEqual([]);
+  });
 });
 
 describe("an order's history, printed for the orders a failed soak names", () => {
