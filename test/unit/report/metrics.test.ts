@@ -162,6 +162,59 @@ describe('analyzeQueue', () => {
     expect(m.lost).toBe(1);
   });
 
+  it('measures latency percentiles and throughput from varied samples, not one repeated value', () => {
+    // Prepare: x0 accepted first and never applied; x1, x2, x3 applied 50, 500 and 20 ms after
+    // acceptance; x1 applied a second time (a duplicate effect, not a second order).
+    const b = new LedgerBuilder()
+      .accept('x0', 'c', 1, 1000)
+      .accept('x1', 'c', 2, 1100)
+      .accept('x2', 'c', 3, 1200)
+      .accept('x3', 'c', 4, 1300)
+      .apply('fifo', 'x1', 1150)
+      .apply('fifo', 'x3', 1320)
+      .apply('fifo', 'x1', 1400)
+      .apply('fifo', 'x2', 1700);
+
+    // Act
+    const m = analyzeQueue(b.ledger, 'fifo').metrics;
+
+    // Assess: nearest rank over [20, 50, 500]; 3 orders from the first acceptance (x0's, 1000)
+    // to the last first commit (1700): 3 / 0.7 s, to two decimals.
+    expect(m.latencyMs).toEqual({ p50: 50, p95: 500, p99: 500, max: 500 });
+    expect(m.throughputPerSec).toBe(4.29);
+    expect([m.processed, m.duplicateEffects, m.lost]).toEqual([3, 1, 1]);
+  });
+
+  it("orders each customer's applies by apply index, whatever order the ledger lists the effects in", () => {
+    // Prepare: a1, a3, a2 applied in that order; the ledger is read back in key order, not
+    // apply order (here the reverse).
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('a3', 'a', 3, 1020)
+      .apply('standard', 'a1', 1100)
+      .apply('standard', 'a3', 1110)
+      .apply('standard', 'a2', 1120);
+    b.ledger.effects.reverse();
+
+    // Act
+    const a = analyzeQueue(b.ledger, 'standard');
+
+    // Assess
+    expect(a.customers).toEqual([
+      { customerId: 'a', sequences: [1, 3, 2], outOfOrder: 1, inversions: 1 },
+    ]);
+    expect([a.metrics.outOfOrder, a.metrics.inversions]).toEqual([1, 1]);
+  });
+
+  it("reports as unread only what the reader could not get to, not other runs' messages it read", () => {
+    // SQS reports 5; the reader read all 5, of which one is this run's order.
+    const b = scenario();
+    b.ledger.dlq = { standard: { depth: 5, orderIds: ['b2'], unread: 0 } };
+    const m = analyzeQueue(b.ledger, 'standard').metrics;
+    expect([m.inDlq, m.dlqDepth, m.dlqUnread]).toEqual([1, 5, 0]);
+  });
+
   it('splits the scenario duplicates by cause, whatever their receive counts say', () => {
     // a1's copy and b1's redelivery (receive count 2) came while nothing had failed: queue
     // copies; b2's second and third receives came after a failed attempt.
@@ -406,6 +459,57 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
   });
 
+  it('counts a copy received while an attempt at its message was still failing as a queue copy', () => {
+    // m1's first attempt ran from 2000 and failed at 2100; a copy received at 2050 came before
+    // that failure, and its delete removed the message, so no retry followed.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 2050, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2080);
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+  });
+
+  it('counts a copy received before a dying invocation ran out its timeout as a queue copy', () => {
+    // inv-1 applied o1 and never ended (it died later); a copy received at 5000, within inv-1's
+    // 10 s timeout, ran in inv-2, which ended and deleted the message.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2100)
+      .deliver('standard', 'o1', 5000, 'suppressed', 1, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      });
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+  });
+
+  it('counts the batch of an invocation that wrote its end mark yet left a record pending as retries', () => {
+    // inv-1's o1 record carries the end mark, but its o2 record never got an outcome: the
+    // invocation did not finish, so SQS deleted nothing of its batch and both came back.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .deliver('standard', 'o1', 2000, 'applied', 1, {
+        messageId: 'm1',
+        invocationId: 'inv-1',
+        invocationEnd: true,
+      })
+      .apply('standard', 'o1', 2100)
+      .deliver('standard', 'o2', 2000, 'pending', 1, { messageId: 'm2', invocationId: 'inv-1' })
+      .deliver('standard', 'o1', 63_000, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      })
+      .deliver('standard', 'o2', 63_000, 'applied', 2, {
+        messageId: 'm2',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      })
+      .apply('standard', 'o2', 63_100);
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+  });
+
   it('never counts more retries of a message than attempts at it that ended in failure', () => {
     const outcomes = ['applied', 'suppressed', 'failed', 'pending'] as const;
     fc.assert(
@@ -569,5 +673,47 @@ describe('buildReport', () => {
     const fifo = data.report.queues.fifo;
     expect([fifo.deliveries, fifo.duplicateDeliveries, fifo.redeliveries]).toEqual([5, 4, 4]);
     expect([fifo.inDlq, fifo.processed, fifo.lost]).toEqual([2, 0, 0]);
+  });
+
+  it('counts suppressed deliveries per queue by what stopped them', () => {
+    // The scenario's two standard copies name nothing (the record stopped them); one more on
+    // standard the effect guard refused, one on FIFO the record answered.
+    const b = scenario()
+      .deliver('standard', 'a3', 1500, 'suppressed', 2, { suppressedBy: 'effect' })
+      .deliver('fifo', 'a1', 1600, 'suppressed', 2, { suppressedBy: 'record' });
+    const data = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    expect(data.suppressedBy).toEqual({
+      fifo: { record: 1, effect: 0 },
+      standard: { record: 2, effect: 1 },
+    });
+  });
+
+  it("takes an attempt as failed after the consumer's function timeout from the config, in ms", () => {
+    // o1's attempt never finished; a copy came 1 ms before its timeout ran out (the queue's), and
+    // o2's receive came exactly at it (the retry).
+    const timeoutMs = pipelineConfig.consumers.standard.timeoutSeconds * 1000;
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
+      .deliver('standard', 'o1', 2000 + timeoutMs - 1, 'suppressed', 1, { messageId: 'm1' })
+      .deliver('standard', 'o2', 2000, 'pending', 1, { messageId: 'm2' })
+      .deliver('standard', 'o2', 2000 + timeoutMs, 'suppressed', 2, { messageId: 'm2' });
+    const data = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    expect(data.report.queues.standard.duplicateCauses).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 1,
+    });
   });
 });
