@@ -56,6 +56,11 @@ describe('countOutOfOrder', () => {
   it('counts each value that arrives after a higher one', () => {
     expect(countOutOfOrder([1, 4, 2, 3, 5])).toBe(2);
   });
+  it('does not count an apply of the same sequence as the highest so far (a client may send one twice)', () => {
+    expect(countOutOfOrder([1, 2, 2, 3])).toBe(0);
+    expect(countOutOfOrder([3, 3, 1])).toBe(1);
+    expect(countInversions([1, 2, 2, 3])).toBe(0);
+  });
   it('is at most the number of inversions and zero exactly when there are none', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 60 }), (xs) => {
@@ -76,6 +81,11 @@ describe('percentiles', () => {
     expect(percentile(xs, 95)).toBe(95);
     expect(percentile(xs, 99)).toBe(99);
     expect(summarizeLatency([30, 10, 20])).toEqual({ p50: 20, p95: 30, p99: 30, max: 30 });
+  });
+  it('sorts the samples by value in any order, each percentile at its own rank and the max apart', () => {
+    // 1..200 given largest first; sorted as text, 100 would come before 11.
+    const xs = Array.from({ length: 200 }, (_, i) => 200 - i);
+    expect(summarizeLatency(xs)).toEqual({ p50: 100, p95: 190, p99: 198, max: 200 });
   });
   it('returns nulls for no samples', () => {
     expect(summarizeLatency([])).toEqual({ p50: null, p95: null, p99: null, max: null });
