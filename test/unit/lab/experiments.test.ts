@@ -340,6 +340,34 @@ describe('consumptionFromLedger', () => {
     expect(skippedWithin(skips, 2_800, 5_000)).toBe(0);
   });
 
+  it("counts the invocations that did not end per queue, each queue's own", () => {
+    // FIFO: f1 ended, f2 never did (its record stays pending); standard: s1 ended.
+    const delivery = (
+      queue: 'fifo' | 'standard',
+      invocationId: string,
+      end?: { outcomeAt: number; invocationEnd: true },
+    ) =>
+      ({
+        queue,
+        invocationId,
+        receivedAt: 0,
+        outcome: end ? 'applied' : 'pending',
+        ...end,
+      }) as RunLedger['deliveries'][number];
+    const ledger: RunLedger = {
+      accepted: [],
+      failures: [],
+      deliveries: [
+        delivery('fifo', 'f1', { outcomeAt: 100, invocationEnd: true }),
+        delivery('fifo', 'f2'),
+        delivery('standard', 's1', { outcomeAt: 100, invocationEnd: true }),
+      ],
+      effects: [effect('fifo', 'a', 100), effect('standard', 'a', 100)],
+    };
+    const c = consumptionFromLedger(ledger, { fifo: 0, standard: 0 });
+    expect([c.fifo.unendedInvocations, c.standard.unendedInvocations]).toEqual([1, 0]);
+  });
+
   it('gives 0 orders/s for a queue that applied nothing', () => {
     const c = consumptionFromLedger(
       { accepted: [], deliveries: [], failures: [], effects: [] },
@@ -373,6 +401,18 @@ describe('batchesInFlight', () => {
         { from: 0, to: 2_000 },
       ),
     ).toEqual({ count: 3, mean: 1.25, max: 2, batchMs: 833 });
+  });
+
+  it('takes an invocation that ends as another starts as one at a time, whatever order they are listed in', () => {
+    expect(
+      batchesInFlight(
+        [
+          { start: 1_000, end: 2_000 },
+          { start: 0, end: 1_000 },
+        ],
+        { from: 0, to: 2_000 },
+      ),
+    ).toEqual({ count: 2, mean: 1, max: 1, batchMs: 1_000 });
   });
 
   it("leaves out an invocation that started after the window's last effect (a copy after a skipped visibility timeout)", () => {
