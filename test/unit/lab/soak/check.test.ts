@@ -520,6 +520,40 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it('does not take a failed attempt for a not-attempted one: a poison order of a group is in the DLQ unexplained', () => {
+    // p1 failed every receive into the FIFO DLQ, and the run did not expect it there.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    const run = (ledger: typeof b.ledger) =>
+      runViolations({
+        acceptedIds: ['p1', 'a2', 'b1'],
+        ledger,
+        report: reportOf(b),
+        expectedInDlq: { standard: ['p1'] },
+      });
+    expect(run(b.ledger)).toEqual([
+      'fifo: order p1 is in the DLQ',
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1 (1 never attempted behind a failure of their group)',
+    ]);
+    // Even were its final failure to name its invocation, where an earlier order of its
+    // customer failed too, an attempt that failed is no hand-back.
+    const x = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    x.accept('p0', 'a', 0, 990);
+    x.deliver('fifo', 'p0', 1990, 'failed', FIFO_LAST, {
+      invocationId: `inv-${FIFO_LAST}`,
+      invocationEnd: true,
+    });
+    const p1Final = x.ledger.failures.find((f) => f.orderId === 'p1' && f.final)!;
+    p1Final.invocationId = `inv-${FIFO_LAST}`;
+    expect(
+      runViolations({
+        acceptedIds: ['p0', 'p1', 'a2', 'b1'],
+        ledger: x.ledger,
+        report: reportOf(x),
+        expectedInDlq: { standard: ['p1'] },
+      }),
+    ).toContain('fifo: order p1 is in the DLQ');
+  });
+
   it("holds each queue to its own maxReceiveCount, as the report's config says", () => {
     // The standard queue allowed more receives than FIFO in this run: a2's not-attempted failure
     // at FIFO's last receive still explains it.
