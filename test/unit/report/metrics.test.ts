@@ -510,6 +510,35 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
   });
 
+  it('takes the receives in time order, whatever order the ledger lists them in (it keys them by receipt)', () => {
+    // m1 applied; m2 (a re-send) failed, then came back: a re-send, then its retry, also when
+    // the ledger lists m2's retry before its first receive.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2001)
+      .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' })
+      .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 });
+    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 1 });
+  });
+
+  it('dates an invocation that never ended from its earliest receive, not its latest', () => {
+    // inv-1 received o1 at 2000 and o2 at 2500 and never ended: it ran out its 10 s by 12_000,
+    // so o1's receive at 12_200 is its retry.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .accept('o2', 'c', 2, 1001)
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2100)
+      .deliver('standard', 'o2', 2500, 'applied', 1, { messageId: 'm2', invocationId: 'inv-1' })
+      .apply('standard', 'o2', 2600)
+      .deliver('standard', 'o1', 12_200, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      });
+    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+  });
+
   it('never counts more retries of a message than attempts at it that ended in failure', () => {
     const outcomes = ['applied', 'suppressed', 'failed', 'pending'] as const;
     fc.assert(
