@@ -164,6 +164,25 @@ describe('reading a DLQ for the report', () => {
     }
   }, 30_000);
 
+  it('counts in its depth, and as unread, the messages another reader holds in flight', async () => {
+    // Prepare: 5 messages, 2 of them received (and so hidden) by someone else just before.
+    const url = await queue('peek-held-dlq');
+    await send(
+      url,
+      Array.from({ length: 5 }, (_, i) => body('run-a', `o${i}`)),
+    );
+    const held = await h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 2, VisibilityTimeout: 60 }),
+    );
+    expect(held.Messages).toHaveLength(2);
+
+    // Act
+    const read = await readDlq(h.sqs, url, 'run-a');
+
+    // Assess: SQS's depth counts the held ones; the reader could not get to them.
+    expect([read.depth, read.orderIds.length, read.unread]).toEqual([5, 3, 2]);
+  }, 20_000);
+
   it('reads an empty DLQ without waiting on it', async () => {
     const url = await queue('peek-empty-dlq');
     expect(await readDlq(h.sqs, url, 'run-a')).toEqual({
