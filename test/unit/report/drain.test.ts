@@ -39,6 +39,38 @@ describe('waitForDrain', () => {
     expect(progress).toEqual([10, 20, 22, 22, 22]);
   });
 
+  it('does not count its first poll as quiet: nothing yet to compare the ledger with', async () => {
+    // Everything empty and unchanged from the start: the first poll only sets the baseline, so
+    // two quiet polls take three.
+    let polls = 0;
+    await waitForDrain({
+      poll: async () => {
+        polls++;
+        return { queued: { fifo: 0, standard: 0 }, ledgerItems: 7 };
+      },
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      ...fakeClock(),
+    });
+    expect(polls).toBe(3);
+  });
+
+  it('gives up at its timeout, not a poll later', async () => {
+    // Polls at 0, 1000, 2000 and 3000 ms; at 3000 the 3 s are up.
+    let polls = 0;
+    const err = await waitForDrain({
+      poll: async () => {
+        polls++;
+        return { queued: { fifo: 0, standard: 1 }, ledgerItems: 1 };
+      },
+      timeoutMs: 3000,
+      intervalMs: 1000,
+      ...fakeClock(),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect(polls).toBe(4);
+  });
+
   it('throws a one-line timeout error naming what is still queued', async () => {
     const c = fakeClock();
     const err = await waitForDrain({
