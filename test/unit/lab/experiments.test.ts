@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { batchesInFlight, consumptionFromLedger, skippedWithin } from '../../../lab/consumption';
 import { main as experimentMain, intList } from '../../../lab/experiments/cli';
 import {
@@ -193,6 +196,34 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       ['messageId', 7],
     ]);
     expect(renderKeyTable(results)).toMatch(/messageId\s+0\s+.*\s7$/m);
+  });
+
+  it('fails the idempotency-key experiment when either run had orders not accepted (the two loads differ)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'idem-exit-'));
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const argv = ['idempotency-key', '--orders', '40', '--seed', '5', '--out', dir];
+      // Both runs sent the whole load: a comparison, exit 0.
+      expect(await experimentMain(argv, fakeRun([]))).toBe(0);
+      expect(await readdir(dir)).toEqual(['idempotency-key.json']);
+      // The second run (keyed on messageId) had 3 orders refused: exit 1, and said why.
+      const refusing: RunOnCloud = async (options) => {
+        const r = await fakeRun([])(options);
+        if (options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId') {
+          (r.load as { errors: number }).errors = 3;
+        }
+        return r;
+      };
+      expect(await experimentMain(argv, refusing)).toBe(1);
+      expect(err.mock.calls.map(([line]) => String(line))).toContain(
+        'error: keyed on messageId, 3 orders were not accepted: the two runs did not send the same load\n',
+      );
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
