@@ -12,7 +12,7 @@ import {
 } from '../../shared/src/cli/args';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
-import { runOnLocalCloud } from '../local-run';
+import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 import { orderHistory, ordersNamed, runFindings } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
@@ -67,7 +67,14 @@ export const SOAK_SPEC: CommandSpec = {
   },
 };
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+/**
+ * The soak: exit 0 only when the check found nothing and the client got every order accepted.
+ * `run` is injectable (as the experiments' is) so its verdict is unit-tested without a cloud.
+ */
+export async function main(
+  argv: string[] = process.argv.slice(2),
+  run: (options: LocalRunOptions) => Promise<LocalRunResult> = runOnLocalCloud,
+): Promise<number> {
   const v = parseCommandLine(SOAK_SPEC, argv);
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
@@ -93,7 +100,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   };
   let nextTenth = 1;
   let nextDrainLine = 0;
-  const { data, load, lostDeletes } = await runOnLocalCloud({
+  const { data, load, lostDeletes } = await run({
     runId,
     seed,
     orders,

@@ -1,4 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LocalRunOptions, LocalRunResult } from '../../../../lab/local-run';
 import { main } from '../../../../lab/soak/run';
+import { buildReport } from '../../../../services/report/src/domain/report';
+import { pipelineConfig } from '../../../../shared/src/config/pipeline';
+import { LedgerBuilder } from '../../report/ledger-fixture';
 
 describe('npm run soak', () => {
   it('rejects a bad flag before starting anything', async () => {
@@ -6,5 +13,83 @@ describe('npm run soak', () => {
       /--faults must be one of none, realistic, demo, chaos/,
     );
     await expect(main(['--crash-rate', '2'])).rejects.toThrow(/--crash-rate/);
+  });
+});
+
+describe("the soak's verdict (the local cloud replaced by a fake that answers with a ledger)", () => {
+  let dir: string;
+  let stderr: string[];
+  let restore: () => void;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'soak-verdict-'));
+    stderr = [];
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation((line) => {
+      stderr.push(String(line));
+      return true;
+    });
+    restore = () => {
+      out.mockRestore();
+      err.mockRestore();
+    };
+  });
+
+  afterEach(async () => {
+    restore();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** a1, a2 of customer a, each applied once on both queues, in sequence. */
+  function cleanLedger(): LedgerBuilder {
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    let t = 2000;
+    for (const q of ['fifo', 'standard'] as const) {
+      for (const id of ['a1', 'a2']) b.deliver(q, id, t++, 'applied').apply(q, id, t++);
+    }
+    return b;
+  }
+
+  /** A run that answers with `b`'s ledger, the client having got 202s for `orderIds`. */
+  const fakeRun =
+    (b: LedgerBuilder, orderIds: string[], errors = 0) =>
+    async (options: LocalRunOptions): Promise<LocalRunResult> => ({
+      data: buildReport({
+        runId: options.runId,
+        target: 'local',
+        config: pipelineConfig,
+        ledger: b.ledger,
+      }),
+      load: { accepted: orderIds.length, errors, orderIds } as LocalRunResult['load'],
+      dynamodbRequests: {},
+      lostDeletes: { fifo: [], standard: [] },
+    });
+
+  const soak = (run: ReturnType<typeof fakeRun>) =>
+    main(['--seed', '7', '--orders', '2', '--out', dir], run);
+  const failures = () => stderr.filter((l) => l.startsWith('  - '));
+
+  it('passes a run whose every accepted order was applied once on each queue, in sequence', async () => {
+    expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2']))).toBe(0);
+    expect(failures()).toEqual([]);
+    expect(stderr.at(-1)).toMatch(/^soak passed in \d+ s \(seed 7\): 2 orders/);
+  });
+
+  it('fails a run whose check passes when the API refused orders', async () => {
+    expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], 2))).toBe(1);
+    expect(failures()).toEqual(['  - 2 orders were never accepted by the API\n']);
+  });
+
+  it("fails a run with an order applied twice, and prints that order's history", async () => {
+    const b = cleanLedger();
+    b.deliver('standard', 'a2', 3000, 'applied', 2).apply('standard', 'a2', 3001);
+    expect(await soak(fakeRun(b, ['a1', 'a2']))).toBe(1);
+    expect(failures()).toEqual(['  - standard: order a2 was applied 2 times\n']);
+    expect(stderr).toContain('history of standard order a2:\n');
+  });
+
+  it('fails a run whose ledger holds nothing, though the client got 202s', async () => {
+    expect(await soak(fakeRun(new LedgerBuilder(), ['a1', 'a2']))).toBe(1);
+    expect(failures()).toContain('  - fifo: order a1 was never applied\n');
   });
 });
