@@ -492,6 +492,22 @@ describe('local DynamoDB: no request ends its thread', () => {
     await stillServing();
   }, 30_000);
 
+  it('reads a 15 MB body at once (found in review: dynalite copied the body so far for every chunk, seconds of this thread)', async () => {
+    // Prepare: a ListTables with a member DynamoDB ignores, as big as a request may be.
+    const body = JSON.stringify({ Junk: 'j'.repeat(15 * 1024 * 1024) });
+
+    // Act
+    const started = performance.now();
+    const res = await raw(cloud.edgeUrl, '/', 'ListTables', body);
+    const elapsed = performance.now() - started;
+
+    // Assess
+    expect(res?.status).toBe(200);
+    expect(JSON.parse(res?.body ?? '{}').TableNames).toContain(TABLE);
+    expect(elapsed).toBeLessThan(2_000);
+    await stillServing();
+  }, 30_000);
+
   it('still takes an item nested as deep as DynamoDB allows (32 levels)', async () => {
     const res = await raw(cloud.dynamodbUrl, '/', 'PutItem', deepPut(31));
     expect(res?.status).toBe(200);
