@@ -206,7 +206,12 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     const target = req.headers['x-amz-target'];
     const isJson = typeof target === 'string';
     try {
-      const ctx = contextFor(req.headers.host ?? '127.0.0.1');
+      // An HTTP/1.0 client may send no Host: its queue URLs name the address and port it
+      // connected to (a bare 127.0.0.1 named port 80, where no emulator listens).
+      const ctx = contextFor(
+        req.headers.host ??
+          new URL(httpUrl(req.socket.localAddress ?? '127.0.0.1', req.socket.localPort ?? 80)).host,
+      );
       let action: string;
       let input: Input;
       if (isJson) {

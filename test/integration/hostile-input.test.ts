@@ -77,6 +77,34 @@ describe('the edge keeps serving after requests that break parsers', () => {
     20_000,
   );
 
+  it('answers an HTTP/1.0 request without Host with queue URLs naming the port it reached (found in review: no port, so port 80)', async () => {
+    // Act
+    const body = 'Action=CreateQueue&QueueName=no-host-q';
+    const res = await rawRequest(
+      cloud.edgeUrl,
+      'POST / HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+
+    // Assess: the URL answered is one a client can use.
+    expect(res?.status).toBe(200);
+    const url = /<QueueUrl>([^<]+)<\/QueueUrl>/.exec(res?.body ?? '')?.[1];
+    expect(url).toBe(`${cloud.edgeUrl}/000000000000/no-host-q`);
+    const sqs = new SQSClient({
+      endpoint: cloud.edgeUrl,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      await expect(
+        sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })),
+      ).resolves.toHaveProperty('Attributes.QueueArn');
+    } finally {
+      sqs.destroy();
+    }
+  });
+
   it('runs no request smuggled in the chunked body of a non-POST DynamoDB request (found in review)', async () => {
     // Prepare: a DELETE whose chunked body is a whole CreateTable request. Node's client sends
     // no body framing of its own for DELETE, so forwarded as it came the body reached DynamoDB's
