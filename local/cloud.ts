@@ -52,7 +52,7 @@ import {
 import { checkNice, type FunctionConfiguration, LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
-import { createSqsEmulator } from './sqs';
+import { createSqsEmulator, MAX_REQUEST_BYTES as SQS_MAX_REQUEST_BYTES } from './sqs';
 import { type ThreadStats, threadStats } from './thread-stats';
 
 /**
@@ -861,6 +861,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         },
         ...(live ? { live: (req, res) => live.handle(req, res) } : {}),
         dynamodb: (req, res) => dynamodb.handle(req, res),
+        maxBodyBytes: { sqs: SQS_MAX_REQUEST_BYTES },
         health: () => ({
           seed,
           faults: sqs.faults(),

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpUrl } from './address';
+import { declaredOver } from './body';
 import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
 
 /**
@@ -23,6 +24,12 @@ export interface EdgeBackends {
   health?: () => Record<string, unknown>;
   /** The live page and its event stream (local/live), under LIVE_PATH. */
   live?: RequestListener;
+  /**
+   * The body a backend refuses as soon as its declared Content-Length is over this (SQS's 4 MiB):
+   * a client that sends `Expect: 100-continue` with such a length gets the refusal instead of
+   * `100 Continue`, before it sends any of the body.
+   */
+  maxBodyBytes?: Partial<Record<Route, number>>;
 }
 
 export interface Edge {
@@ -338,6 +345,12 @@ export async function startEdge(
     createEdgeHandler(backends, { guard, ...(log ? { log } : {}) }),
     limits,
   );
+  // Node answers `Expect: 100-continue` with 100 Continue by itself unless told otherwise.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const limit = backends.maxBodyBytes?.[routeRequest(req)];
+    if (limit === undefined || !declaredOver(req, limit)) res.writeContinue();
+    server.emit('request', req, res);
+  });
   const actualPort = await listen(server, port, host, 'edge');
   return {
     server,

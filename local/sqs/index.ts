@@ -72,7 +72,7 @@ const MAX_CLOCK_STEP_MS = YEAR_MS;
 const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
 
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /**
  * The actions a `GET /?Action=` may run. A page can make a browser send a GET without Origin,

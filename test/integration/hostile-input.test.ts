@@ -77,6 +77,20 @@ describe('the edge keeps serving after requests that break parsers', () => {
     20_000,
   );
 
+  it('answers an SQS body declared over its limit with 413 instead of 100 Continue (found in review)', async () => {
+    // Act: the client waits for 100 Continue before it sends any of the 100 MiB.
+    const socket = await openSocket(cloud.edgeUrl);
+    const answer = untilClosed(socket);
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: ${new URL(cloud.edgeUrl).host}\r\nX-Amz-Target: AmazonSQS.SendMessageBatch\r\n` +
+        `Content-Type: application/x-amz-json-1.0\r\nContent-Length: ${100 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+
+    // Assess: the refusal is the first and only answer.
+    expect(await answer).toMatch(/^HTTP\/1\.1 413 [\s\S]*BatchRequestTooLong/);
+    expect(await healthy(cloud.edgeUrl)).toBe(200);
+  });
+
   it('answers an HTTP/1.0 request without Host with queue URLs naming the port it reached (found in review: no port, so port 80)', async () => {
     // Act
     const body = 'Action=CreateQueue&QueueName=no-host-q';
