@@ -1,10 +1,5 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import {
-  CreateTableCommand,
-  type DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
-import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   type QueueAttributeName,
@@ -25,7 +20,6 @@ import {
   QUEUE_KINDS,
   type QueueConfig,
   type QueueKind,
-  type TableConfig,
 } from '../shared/src/config/pipeline';
 import {
   type Deployment,
@@ -53,6 +47,7 @@ import { checkNice, type FunctionConfiguration, LocalFunction } from './function
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
 import { createSqsEmulator, MAX_REQUEST_BYTES as SQS_MAX_REQUEST_BYTES } from './sqs';
+import { createTable } from './tables';
 import { type ThreadStats, threadStats } from './thread-stats';
 
 /**
@@ -324,64 +319,6 @@ async function createQueuePair(
     }),
   );
   return { url: main.url, arn: main.arn, dlqUrl: dlq.url, dlqArn: dlq.arn };
-}
-
-async function createTable(
-  dynamodb: DynamoDBClient,
-  t: TableConfig,
-  log: (line: string) => void,
-): Promise<void> {
-  const keys = [
-    { AttributeName: t.partitionKey, KeyType: 'HASH' as const },
-    ...(t.sortKey ? [{ AttributeName: t.sortKey, KeyType: 'RANGE' as const }] : []),
-  ];
-  const indexes = t.globalIndexes ?? [];
-  const attributes = new Set([
-    ...keys.map((k) => k.AttributeName),
-    ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
-  ]);
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: t.name,
-      KeySchema: keys,
-      AttributeDefinitions: [...attributes].map((name) => ({
-        AttributeName: name,
-        AttributeType: 'S',
-      })),
-      ...(indexes.length > 0
-        ? {
-            GlobalSecondaryIndexes: indexes.map((i) => ({
-              IndexName: i.indexName,
-              KeySchema: [
-                { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
-                { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
-              ],
-              Projection: {
-                ProjectionType: 'INCLUDE' as const,
-                NonKeyAttributes: [...i.projected],
-              },
-            })),
-          }
-        : {}),
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  if (t.ttlAttribute) {
-    try {
-      await dynamodb.send(
-        new UpdateTimeToLiveCommand({
-          TableName: t.name,
-          TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
-        }),
-      );
-    } catch (err) {
-      // dynalite has no TTL: records are never deleted locally. Powertools checks a record's
-      // expiry itself, so an expired record is treated as absent here as on AWS.
-      log(
-        `dynamodb: ${t.name}: TTL on "${t.ttlAttribute}" not supported locally (${(err as Error).name}); records do not expire`,
-      );
-    }
-  }
 }
 
 function isResourceInUse(err: unknown): boolean {

@@ -1,7 +1,5 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
@@ -13,6 +11,7 @@ import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
 import type { OrderEvent } from '../../../shared/src/metrics';
 import standardFixture from '../../events/sqs/standard-batch.json';
+import { type InProcessDynamo, startDynalite } from '../support/dynalite';
 
 // The real Powertools idempotency against dynalite, the local cloud's DynamoDB, in-process.
 const { idempotency, ledger } = pipelineConfig.tables;
@@ -23,51 +22,17 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-let server: Server;
+let dynamo: InProcessDynamo;
 let client: DynamoDBClient;
 let documents: DynamoDBDocumentClient;
 
 beforeAll(async () => {
-  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  dynamo = await startDynalite([idempotency, ledger]);
+  client = dynamo.client;
   documents = DynamoDBDocumentClient.from(client);
-  await client.send(
-    new CreateTableCommand({
-      TableName: idempotency.name,
-      KeySchema: [{ AttributeName: idempotency.partitionKey, KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: idempotency.partitionKey, AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await client.send(
-    new CreateTableCommand({
-      TableName: ledger.name,
-      KeySchema: [
-        { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
-        { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: ledger.partitionKey, AttributeType: 'S' },
-        { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 });
 
-afterAll(async () => {
-  client.destroy();
-  await new Promise<void>((resolve, reject) =>
-    server.close((err) => (err ? reject(err) : resolve())),
-  );
-});
+afterAll(() => dynamo.stop());
 
 function makeConsumer(
   env: Record<string, string>,

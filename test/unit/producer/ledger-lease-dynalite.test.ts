@@ -1,11 +1,10 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder, SendLease } from '../../../services/producer/src/domain/ports';
 import { leaseHeldFor } from '../../../services/producer/src/domain/resend';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { type InProcessDynamo, startDynalite } from '../support/dynalite';
 
 /**
  * The send lease's conditional update, against dynalite (the local cloud's DynamoDB) in-process:
@@ -17,48 +16,22 @@ const { ledger: table } = pipelineConfig.tables;
 const WINDOW_MS = 11_000;
 const T = 1_764_050_000_000;
 
-let server: Server;
+let dynamo: InProcessDynamo;
 let client: DynamoDBClient;
 let documents: DynamoDBDocumentClient;
 let ledger: DynamoLedger;
 let n = 0;
 
 beforeAll(async () => {
-  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  dynamo = await startDynalite([table]);
+  client = dynamo.client;
   documents = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  await client.send(
-    new CreateTableCommand({
-      TableName: table.name,
-      KeySchema: [
-        { AttributeName: table.partitionKey, KeyType: 'HASH' },
-        { AttributeName: table.sortKey ?? 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: table.partitionKey, AttributeType: 'S' },
-        { AttributeName: table.sortKey ?? 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
   ledger = new DynamoLedger(documents, table.name);
 });
 
-afterAll(async () => {
-  client.destroy();
-  await new Promise<void>((resolve, reject) =>
-    server.close((err) => (err ? reject(err) : resolve())),
-  );
-});
+afterAll(() => dynamo.stop());
 
 /** A fresh order claimed by `claim-1` at T, with `fields` over it (undefined: absent). */
 async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
