@@ -244,26 +244,7 @@ describe('a retry of an order whose claiming request may still be sending it', (
       // producer writes it (without a sequence when the client gave none).
       const key = `in-flight-${runId}`;
       const body: OrderBody = order('cust-died', sequence);
-      const input = validateOrder(body);
-      if (!input.ok) throw new Error('the order is invalid');
-      await target.documents.send(
-        new PutCommand({
-          TableName: target.tableNames.ledger,
-          Item: {
-            ...acceptedKeys(runId, key),
-            type: 'accepted',
-            runId,
-            orderId: key,
-            customerId: 'cust-died',
-            ...(sequence !== undefined ? { sequence } : {}),
-            acceptedAt: producerNow,
-            payloadHash: payloadHash(input.value),
-            messageIds: { fifo: '', standard: '' },
-            sentAt: {},
-            requests: 1,
-          },
-        }),
-      );
+      await claimedByDeadRequest(target, runId, key, body, producerNow);
 
       // Act
       const early = await postOrder(target, body, { runId, idempotencyKey: key });
@@ -396,31 +377,12 @@ describeWhere('consumerEnv')(
         const keys = Array.from({ length: 12 }, (_, i) => `dead-${i}-${runId}`);
         const bodies = keys.map((_, i) => order(`cust-dead-${i}`, 1));
         await Promise.all(
-          keys.map(async (key, i) => {
-            const input = validateOrder(bodies[i]);
-            if (!input.ok) throw new Error('the order is invalid');
-            await target.documents.send(
-              new PutCommand({
-                TableName: target.tableNames.ledger,
-                Item: {
-                  ...acceptedKeys(runId, key),
-                  type: 'accepted',
-                  runId,
-                  orderId: key,
-                  customerId: `cust-dead-${i}`,
-                  sequence: 1,
-                  acceptedAt: producerNow,
-                  payloadHash: payloadHash(input.value),
-                  messageIds: { fifo: '', standard: '' },
-                  sentAt: {},
-                  requests: 1,
-                  claimId: `claim-${key}`,
-                  sendingBy: `claim-${key}`,
-                  sendingUntil: producerNow + 10_000 + 1000,
-                },
-              }),
-            );
-          }),
+          keys.map((key, i) =>
+            claimedByDeadRequest(target, runId, key, bodies[i] as OrderBody, producerNow, {
+              claimId: `claim-${key}`,
+              until: producerNow + 10_000 + 1000,
+            }),
+          ),
         );
         await target.advanceClock(11_000);
 
@@ -438,3 +400,41 @@ describeWhere('consumerEnv')(
     );
   },
 );
+
+/**
+ * Writes an order's claim as the producer writes it, for a request that then died before anything
+ * else: no sequence when the client gave none, no message id, no end of its sends; with `lease`,
+ * the claim id and send lease a producer with send leases writes (without: a claim from before).
+ */
+async function claimedByDeadRequest(
+  target: Target,
+  runId: string,
+  key: string,
+  body: OrderBody,
+  acceptedAt: number,
+  lease?: { claimId: string; until: number },
+): Promise<void> {
+  const input = validateOrder(body);
+  if (!input.ok) throw new Error('the order is invalid');
+  await target.documents.send(
+    new PutCommand({
+      TableName: target.tableNames.ledger,
+      Item: {
+        ...acceptedKeys(runId, key),
+        type: 'accepted',
+        runId,
+        orderId: key,
+        customerId: body.customerId,
+        ...(body.sequence !== undefined ? { sequence: body.sequence } : {}),
+        acceptedAt,
+        payloadHash: payloadHash(input.value),
+        messageIds: { fifo: '', standard: '' },
+        sentAt: {},
+        requests: 1,
+        ...(lease
+          ? { claimId: lease.claimId, sendingBy: lease.claimId, sendingUntil: lease.until }
+          : {}),
+      },
+    }),
+  );
+}
