@@ -284,6 +284,47 @@ describe('the send lease', () => {
     expect(ledger.orders.get('key-9')?.sendingBy).toBe('req-other');
   });
 
+  it('gives its lease back when it fails before recording its sends: the next retry sends at once, not 409', async () => {
+    // Prepare: the first request ended (503) before keeping a sequence; DynamoDB then fails the
+    // keeping of the sequence for the retry that took the lease.
+    existing(endedFirst);
+    delete ledger.orders.get('key-9')?.sequence;
+    const down = new Error('DynamoDB is down');
+    ledger.failures.set('recordSequence', down);
+
+    // Act
+    const failed = orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+    await expect(failed).rejects.toBe(down);
+    ledger.failures.clear();
+    const next = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    // Assess: the failed retry recorded no send and ended; the next one took the lease and sent.
+    expect(ledger.calls.slice(0, 7)).toEqual([
+      'claim',
+      'countRequest',
+      'leaseSends',
+      'nextSequence',
+      'recordSequence',
+      'recordSends',
+      'claim',
+    ]);
+    expect(next).toMatchObject({ kind: 'sent', created: false });
+    expect(queues.sent.map((m) => m.queue)).toEqual(['fifo', 'standard']);
+  });
+
+  it('rethrows its own failure when giving the lease back fails too, and says so in the log', async () => {
+    existing(endedFirst);
+    delete ledger.orders.get('key-9')?.sequence;
+    const down = new Error('DynamoDB is down');
+    ledger.failures.set('recordSequence', down);
+    ledger.failures.set('recordSends', new Error('still down'));
+
+    await expect(orders.place(request({ idempotencyKey: 'key-9' }), invocation)).rejects.toBe(down);
+
+    expect(log.warns.map((w) => w.message)).toEqual(['send lease not given back after a failure']);
+    expect(ledger.orders.get('key-9')).toMatchObject({ sendingBy: 'req-1', sendsEndedBy: 'req-0' });
+  });
+
   it('takes no sequence for an order without one when another retry holds the lease: no hole', async () => {
     // Prepare: the first request died before keeping a sequence; another retry leases first.
     existing({ ...endedFirst, sendsEndedAt: undefined, sendsEndedBy: undefined });

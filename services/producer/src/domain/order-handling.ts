@@ -213,6 +213,19 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     return messageId;
   }
 
+  /**
+   * Ends a failed request's sends, recording none: frees its lease (sendsEndedBy names it) so the
+   * next retry may send at once. Best effort: when this write fails too, the lease runs out at
+   * its deadline.
+   */
+  async function giveBack(orderId: string, requestId: string): Promise<void> {
+    try {
+      await ledger.recordSends(orderId, { sent: {} }, { at: now(), by: requestId });
+    } catch (err) {
+      log.warn('send lease not given back after a failure', { error: err });
+    }
+  }
+
   async function place(req: ParsedOrderRequest, invocation: InvocationPort): Promise<PlaceOutcome> {
     const requestId = newRequestId();
     // Read when the claim or the lease is written, not before: the deadline is the invocation's.
@@ -226,87 +239,101 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       throw err;
     }
     log.appendKeys({ orderId: accepted.orderId, runId: accepted.runId });
-    let plan: Partial<Record<QueueKind, SendReason>> = { fifo: 'first', standard: 'first' };
-    if (!created) {
-      const retryAfterMs = stillSendingFor(accepted, inProgressWindowMs, now());
-      if (retryAfterMs > 0) return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
-      plan = await retryPlan(accepted);
-      if (Object.keys(plan).length > 0) {
-        // About to send again: take the send lease first, so of two retries that both read a
-        // free lease only one sends. The record as the lease left it decides what to send:
-        // another retry may have sent and recorded ids since this one read it.
-        const lease = await ledger.leaseSends(accepted.orderId, {
-          by: requestId,
-          until: deadline(),
-          now: now(),
-          legacyWindowMs: inProgressWindowMs,
-        });
-        if (!lease.taken) {
-          return {
-            kind: 'in-progress',
-            orderId: accepted.orderId,
-            retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
-          };
-        }
-        accepted = lease.record;
+    // The lease this request holds (its claim, or a retry's lease) is given back when it fails
+    // before recording that its sends ended (a DynamoDB error on the way): held to its deadline,
+    // it would answer every other retry 409 while nothing is sending.
+    let holding = created;
+    let ended = false;
+    try {
+      let plan: Partial<Record<QueueKind, SendReason>> = { fifo: 'first', standard: 'first' };
+      if (!created) {
+        const retryAfterMs = stillSendingFor(accepted, inProgressWindowMs, now());
+        if (retryAfterMs > 0)
+          return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
         plan = await retryPlan(accepted);
-        if (Object.keys(plan).length === 0) {
-          // Nothing left to send: the lease is given back at once, not held to its deadline.
-          await ledger.recordSends(accepted.orderId, { sent: {} }, { at: now(), by: requestId });
+        if (Object.keys(plan).length > 0) {
+          // About to send again: take the send lease first, so of two retries that both read a
+          // free lease only one sends. The record as the lease left it decides what to send:
+          // another retry may have sent and recorded ids since this one read it.
+          const lease = await ledger.leaseSends(accepted.orderId, {
+            by: requestId,
+            until: deadline(),
+            now: now(),
+            legacyWindowMs: inProgressWindowMs,
+          });
+          if (!lease.taken) {
+            return {
+              kind: 'in-progress',
+              orderId: accepted.orderId,
+              retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
+            };
+          }
+          accepted = lease.record;
+          holding = true;
+          plan = await retryPlan(accepted);
+          if (Object.keys(plan).length === 0) {
+            // Nothing left to send: the lease is given back at once, not held to its deadline.
+            await ledger.recordSends(accepted.orderId, { sent: {} }, { at: now(), by: requestId });
+            ended = true;
+          }
         }
       }
-    }
-    // Only the request holding the lease gets here with something to send, so of two retries
-    // of an order whose first request died before keeping a sequence, one takes one.
-    const sequence = accepted.sequence ?? (await keepSequence(accepted));
-    const message = orderMessage(req.input, { ...accepted, sequence });
-    const targets = QUEUE_KINDS.filter((q) => plan[q] !== undefined);
-    const messageIds: Record<QueueKind, string> = Object.assign(
-      { fifo: '', standard: '' },
-      accepted.messageIds,
-    );
-    const orderId = accepted.orderId;
-    const receipt = (): OrderReceipt => ({ orderId, sequence, messageIds });
-    if (targets.length === 0) return { kind: 'answered-from-record', receipt: receipt() };
-    const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
-    const failures: unknown[] = [];
-    const sent: RecordedSends['sent'] = {};
-    results.forEach((r, i) => {
-      const q = targets[i] as QueueKind;
-      if (r.status === 'fulfilled') {
-        messageIds[q] = r.value;
-        sent[q] = { messageId: r.value, sentAt: now() };
-      } else failures.push(r.reason);
-    });
-    // What was sent is recorded even when another send failed, so a retry sends only to the queue
-    // whose outcome is still unknown; and when every send failed, so a retry knows this request
-    // has ended and need not wait for it (stillSendingFor). Only the queues this request reached
-    // are written: an id another request recorded meanwhile is kept.
-    const legacy =
-      accepted.messageIds === undefined || accepted.sentAt === undefined
-        ? {
-            all: messageIds,
-            sentAt: {
-              ...(accepted.sentAt ?? {}),
-              ...Object.fromEntries(Object.entries(sent).map(([q, s]) => [q, s?.sentAt])),
-            },
-          }
-        : undefined;
-    await ledger.recordSends(
-      orderId,
-      { sent, ...(legacy ? { legacy } : {}) },
-      { at: now(), by: requestId },
-    );
-    const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
-    if (unexpected !== undefined) throw unexpected;
-    if (failures.length > 0) {
-      return {
-        kind: 'queue-unavailable',
+      // Only the request holding the lease gets here with something to send, so of two retries
+      // of an order whose first request died before keeping a sequence, one takes one.
+      const sequence = accepted.sequence ?? (await keepSequence(accepted));
+      const message = orderMessage(req.input, { ...accepted, sequence });
+      const targets = QUEUE_KINDS.filter((q) => plan[q] !== undefined);
+      const messageIds: Record<QueueKind, string> = Object.assign(
+        { fifo: '', standard: '' },
+        accepted.messageIds,
+      );
+      const orderId = accepted.orderId;
+      const receipt = (): OrderReceipt => ({ orderId, sequence, messageIds });
+      if (targets.length === 0) return { kind: 'answered-from-record', receipt: receipt() };
+      const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
+      const failures: unknown[] = [];
+      const sent: RecordedSends['sent'] = {};
+      results.forEach((r, i) => {
+        const q = targets[i] as QueueKind;
+        if (r.status === 'fulfilled') {
+          messageIds[q] = r.value;
+          sent[q] = { messageId: r.value, sentAt: now() };
+        } else failures.push(r.reason);
+      });
+      // What was sent is recorded even when another send failed, so a retry sends only to the queue
+      // whose outcome is still unknown; and when every send failed, so a retry knows this request
+      // has ended and need not wait for it (stillSendingFor). Only the queues this request reached
+      // are written: an id another request recorded meanwhile is kept.
+      const legacy =
+        accepted.messageIds === undefined || accepted.sentAt === undefined
+          ? {
+              all: messageIds,
+              sentAt: {
+                ...(accepted.sentAt ?? {}),
+                ...Object.fromEntries(Object.entries(sent).map(([q, s]) => [q, s?.sentAt])),
+              },
+            }
+          : undefined;
+      await ledger.recordSends(
         orderId,
-        failure: failures[0] as QueueUnavailableError,
-      };
+        { sent, ...(legacy ? { legacy } : {}) },
+        { at: now(), by: requestId },
+      );
+      ended = true;
+      const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
+      if (unexpected !== undefined) throw unexpected;
+      if (failures.length > 0) {
+        return {
+          kind: 'queue-unavailable',
+          orderId,
+          failure: failures[0] as QueueUnavailableError,
+        };
+      }
+      return { kind: 'sent', created, receipt: receipt(), sent: plan };
+    } catch (err) {
+      if (holding && !ended) await giveBack(accepted.orderId, requestId);
+      throw err;
     }
-    return { kind: 'sent', created, receipt: receipt(), sent: plan };
   }
 
   async function find(orderId: string): Promise<FindOutcome> {
