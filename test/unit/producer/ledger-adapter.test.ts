@@ -264,3 +264,90 @@ describe('DynamoLedger.hasEffect', () => {
     });
   });
 });
+
+describe('DynamoLedger.leaseSends', () => {
+  const lease = { by: 'req-2', until: 9000, now: 100, legacyWindowMs: 11_000 };
+  const held = { ...item, sendingBy: 'req-1', sendingUntil: 5000 };
+  const refused = (Item?: Record<string, unknown>) =>
+    new ConditionalCheckFailedException({
+      message: 'The conditional request failed',
+      $metadata: {},
+      ...(Item ? { Item: Item as never } : {}),
+    });
+
+  it('asks for the record as the lease leaves it, and for the item that refuses it', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...held, sendingBy: 'req-2' } });
+
+    await expect(ledger().leaseSends('o-1', lease)).resolves.toEqual({
+      taken: true,
+      record: { ...order, sendingBy: 'req-2', sendingUntil: 5000 },
+    });
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      UpdateExpression: 'SET sendingBy = :me, sendingUntil = :until',
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('answers a refusal from the item it carries, DynamoDB-typed as it comes, reading nothing', async () => {
+    // As DynamoDB hands it back: AttributeValues (lib-dynamodb does not unmarshall an error's item).
+    ddb.on(UpdateCommand).rejects(
+      refused({
+        pk: { S: 'ORDER#o-1' },
+        sk: { S: 'ORDER' },
+        byRunPk: { S: 'RUN#run-1' },
+        byRunSk: { S: 'ACCEPTED#o-1' },
+        type: { S: 'accepted' },
+        claimId: { S: 'claim-1' },
+        runId: { S: 'run-1' },
+        orderId: { S: 'o-1' },
+        customerId: { S: 'cust-1' },
+        sequence: { N: '3' },
+        acceptedAt: { N: '10' },
+        payloadHash: { S: 'h' },
+        messageIds: { M: { fifo: { S: 'f-1' }, standard: { S: '' } } },
+        sentAt: { M: { fifo: { N: '12.5' } } },
+        requests: { N: '1' },
+        sendingBy: { S: 'req-1' },
+        sendingUntil: { N: '5000' },
+        flags: { L: [{ BOOL: true }, { NULL: true }] },
+      }),
+    );
+
+    await expect(ledger().leaseSends('o-1', lease)).resolves.toEqual({
+      taken: false,
+      record: {
+        ...order,
+        messageIds: { fifo: 'f-1', standard: '' },
+        sentAt: { fifo: 12.5 },
+        sendingBy: 'req-1',
+        sendingUntil: 5000,
+        flags: [true, null],
+      },
+    });
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['no item (dynalite ignores the parameter)', undefined],
+    [
+      'an item holding a set, which it does not read',
+      { ...held, pk: { S: 'x' }, tags: { SS: ['a'] } },
+    ],
+    [
+      'an item holding a number JavaScript cannot hold exactly',
+      { pk: { S: 'x' }, n: { N: '9007199254740993' } },
+    ],
+  ])('reads the record consistently after a refusal with %s', async (_case, Item) => {
+    ddb.on(UpdateCommand).rejects(refused(Item));
+    ddb.on(GetCommand).resolves({ Item: held });
+
+    await expect(ledger().leaseSends('o-1', lease)).resolves.toEqual({
+      taken: false,
+      record: { ...order, sendingBy: 'req-1', sendingUntil: 5000 },
+    });
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input)).toEqual([
+      { TableName: 'ledger', Key: { pk: 'ORDER#o-1', sk: 'ORDER' }, ConsistentRead: true },
+    ]);
+  });
+});

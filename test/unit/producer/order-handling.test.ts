@@ -13,7 +13,7 @@ import {
 } from '../../../services/producer/src/domain/request';
 import { type OrderInput, validateOrder } from '../../../shared/src/order';
 import postFixture from '../../events/apigateway/post-order.json';
-import { dayOldQueues, FakeLedger, type FakeLifetimes, FakeQueues, NOW } from './fakes';
+import { DAY, dayOldQueues, FakeLedger, type FakeLifetimes, FakeQueues, NOW } from './fakes';
 
 /**
  * The producer's use case in its own words, over in-memory fakes of the ports: what placing an
@@ -282,6 +282,56 @@ describe('the send lease', () => {
     expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 5000 });
     expect(queues.sent).toEqual([]);
     expect(ledger.orders.get('key-9')?.sendingBy).toBe('req-other');
+  });
+
+  it('answers a retry refused the lease from the record when its holder recorded every send: 202, not 409', async () => {
+    // Prepare: read with no id and a free lease; before this retry bids, another retry took the
+    // lease, sent and recorded both ids, and has not yet written its end (it holds the lease).
+    existing(endedFirst);
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (!order) return;
+      Object.assign(order, {
+        messageIds: { fifo: 'f-other', standard: 's-other' },
+        sentAt: { fifo: NOW - 5, standard: NOW - 5 },
+        sendingBy: 'req-other',
+        sendingUntil: NOW + 5000,
+      });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({
+      kind: 'answered-from-record',
+      receipt: {
+        orderId: 'key-9',
+        sequence: 4,
+        messageIds: { fifo: 'f-other', standard: 's-other' },
+      },
+    });
+    expect(queues.sent).toEqual([]);
+    // It held no lease, so it wrote no end: the holder's lease is left as it was.
+    expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends']);
+    expect(ledger.orders.get('key-9')).toMatchObject({ sendingBy: 'req-other' });
+  });
+
+  it('answers 409 when the record that refused the lease has every id but a queue may have lost its message', async () => {
+    // Sent 5 days ago (past the 4 days' retention), never applied: every id is recorded, and the
+    // holder of the lease may be sending again.
+    existing({
+      ...endedFirst,
+      messageIds: { fifo: 'f-1', standard: 's-1' },
+      sentAt: { fifo: NOW - 5 * DAY, standard: NOW - 5 * DAY },
+    });
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 5000 });
+    expect(queues.sent).toEqual([]);
   });
 
   it('gives its lease back when it fails before recording its sends: the next retry sends at once, not 409', async () => {

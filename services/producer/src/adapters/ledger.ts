@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -31,6 +31,46 @@ import type { QueueFacts } from '../domain/status';
 function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
   const { pk: _pk, sk: _sk, byRunPk: _byRunPk, byRunSk: _byRunSk, type: _type, ...order } = record;
   return order;
+}
+
+/** An attribute this adapter does not read back from DynamoDB's own format (see below). */
+class UnreadAttribute extends Error {}
+
+function fromAttributeValue(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) {
+    // As the document client reads a number: one JavaScript cannot hold exactly is refused.
+    const n = Number(value.N);
+    if (!Number.isFinite(n) || (Number.isInteger(n) && !Number.isSafeInteger(n))) {
+      throw new UnreadAttribute(`number ${value.N}`);
+    }
+    return n;
+  }
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.M !== undefined) return fromAttributeValues(value.M);
+  if (value.L !== undefined) return value.L.map(fromAttributeValue);
+  throw new UnreadAttribute(Object.keys(value).join());
+}
+
+function fromAttributeValues(item: Record<string, AttributeValue>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttributeValue(v)]));
+}
+
+/**
+ * An item as a refused write hands it back (DynamoDB's AttributeValue map: lib-dynamodb does not
+ * unmarshall an error's item), as the document client would have answered it. It reads what an
+ * accepted record holds (strings, numbers, booleans, null, maps, lists); for anything else (a
+ * set, binary) it answers undefined, and the caller reads the item instead.
+ */
+function itemOfRefusal(item: Record<string, AttributeValue> | undefined) {
+  if (!item) return undefined;
+  try {
+    return fromAttributeValues(item);
+  } catch (err) {
+    if (err instanceof UnreadAttribute) return undefined;
+    throw err;
+  }
 }
 
 export class DynamoLedger implements LedgerPort {
@@ -104,6 +144,12 @@ export class DynamoLedger implements LedgerPort {
    * "Condition and filter expressions, operators, and functions"); `sendsEndedBy = sendingBy`
    * is guarded by `attribute_exists(sendsEndedBy)`, because what `=` makes of two missing
    * attributes is not documented (dynalite, the local cloud's DynamoDB, calls them equal).
+   *
+   * Refused, it answers the record that refused it. DynamoDB hands that item back with the
+   * refusal when asked (`ReturnValuesOnConditionCheckFailure: ALL_OLD`: the
+   * ConditionalCheckFailedException carries `Item`, at no read capacity; API Reference,
+   * UpdateItem), so no second request is needed. dynalite 4 ignores the parameter
+   * (docs/fidelity.md): without an item, one consistent read.
    */
   async leaseSends(
     orderId: string,
@@ -133,14 +179,17 @@ export class DynamoLedger implements LedgerPort {
             ':legacyClaimedBefore': lease.now - lease.legacyWindowMs,
           },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { taken: true, record: acceptedOrder(out.Attributes as AcceptedRecord) };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const refusedBy = itemOfRefusal(err.Item);
+      if (refusedBy)
+        return { taken: false, record: acceptedOrder(refusedBy as unknown as AcceptedRecord) };
     }
-    // Refused: read the lease that refused it (ReturnValuesOnConditionCheckFailure would save
-    // this read on AWS; dynalite does not answer it). Only a retry racing another pays it.
+    // Refused without the item (dynalite, or an order that is not there): read it.
     const existing = await this.getAccepted(orderId);
     if (!existing) throw new Error(`accepted record for ${orderId} vanished before its lease`);
     return { taken: false, record: existing };

@@ -204,6 +204,20 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     return plan;
   }
 
+  /**
+   * The answer of a retry refused the send lease, when the record that refused it needs nothing
+   * sent: another request recorded every queue's id since this one read it (and holds the lease
+   * only until it writes its end). Such a record answers the retry as it answers any completed
+   * retry (retryPlan, the same rule), not 409: nothing is in progress that the client must wait
+   * for. Undefined while some send is still missing or due again.
+   */
+  async function answerFromRecord(record: AcceptedOrder): Promise<PlaceOutcome | undefined> {
+    const { orderId, sequence, messageIds } = record;
+    if (sequence === undefined || !QUEUE_KINDS.every((q) => messageIds?.[q])) return undefined;
+    if (Object.keys(await retryPlan(record)).length > 0) return undefined;
+    return { kind: 'answered-from-record', receipt: { orderId, sequence, messageIds } };
+  }
+
   /** One send; on an order's first request, the injected fault may lose SQS's answer. */
   async function sendTo(q: QueueKind, message: OrderMessage, first: boolean): Promise<string> {
     const messageId = await queues.send(q, message);
@@ -262,11 +276,13 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
             legacyWindowMs: inProgressWindowMs,
           });
           if (!lease.taken) {
-            return {
-              kind: 'in-progress',
-              orderId: accepted.orderId,
-              retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
-            };
+            return (
+              (await answerFromRecord(lease.record)) ?? {
+                kind: 'in-progress',
+                orderId: accepted.orderId,
+                retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
+              }
+            );
           }
           accepted = lease.record;
           holding = true;
