@@ -107,6 +107,18 @@ const COUNTERS = ['requests', 'readUnits', 'writeUnits', 'conditionalCheckFailur
  * shared with the main thread (single writer), so reading the counters costs no message.
  */
 const WORKER_SOURCE = `
+// An attribute may be named __proto__, and DynamoDB stores and returns it like any other.
+// dynalite builds items, maps and updates in plain objects by assignment (obj[name] = value: its
+// request validation, checkTypes in validations/index.js, copies every Item, Key, M and
+// expression value onto a {} so): for the name __proto__ that calls Object.prototype's
+// __proto__ setter, which replaces the object's prototype and stores nothing, so PutItem and an
+// UpdateItem creating the item dropped the attribute without a word, a key attribute of that
+// name could not be read back, and projecting it from an item without it answered {}. Without the accessor, which is what Node's --disable-proto=delete
+// does (a flag a worker thread cannot take), such an assignment makes an own property like any
+// other name, and reading the name from an item without it gives undefined, not the prototype.
+// Only this thread's objects are affected: nothing here needs the accessor (Object.getPrototypeOf
+// and Object.setPrototypeOf stay), and JSON.parse always made __proto__ an own property.
+delete Object.prototype.__proto__;
 const { parentPort, workerData } = require('node:worker_threads');
 // The prototype engine is TypeScript: tsx compiles it on load (dynalite needs nothing).
 if (workerData.tsxPath) require(workerData.tsxPath).register();

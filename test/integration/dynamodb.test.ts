@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -737,4 +738,217 @@ describe('the health check reports a component that does not serve', () => {
       }
     },
   );
+});
+
+/**
+ * DynamoDB takes any attribute name of 1 byte to 64 KB of UTF-8, `__proto__` too. dynalite copied
+ * items into plain objects by assignment, where that name set the object's prototype instead of
+ * an attribute: PutItem and an UpdateItem creating the item answered 200 and stored nothing under
+ * it (found in review: silent data loss).
+ */
+describe('local DynamoDB: an attribute named __proto__ is stored and returned like any other', () => {
+  let db: LocalDynamoDb;
+  let ddb: DynamoDBClient;
+  /** What DynamoDB answered each request, parsed from the bytes on the wire. */
+  const answers: Record<string, unknown>[] = [];
+  const table = 'proto-attrs';
+  const keyTable = 'proto-keys';
+  const PROTO = { '#p': '__proto__' };
+  /** An object with an own `__proto__` member, as JSON.parse builds it (a literal would not). */
+  const withProto = <T>(json: string): T => JSON.parse(json) as T;
+  const lastAnswer = () => answers[answers.length - 1] as Record<string, unknown>;
+
+  beforeAll(async () => {
+    db = await startDynamoDb();
+    ddb = localClient(db.url);
+    // The SDK's own reading of an answer (@smithy/core 3.41's JSON deserializer) turns the value
+    // of a member named `__proto__` into undefined, whatever the server sent: what DynamoDB
+    // answered is read off the wire here, before the SDK's deserializer (which runs outside).
+    ddb.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const response = out.response as { body: AsyncIterable<Uint8Array> | Uint8Array };
+        const chunks: Buffer[] = [];
+        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+          chunks.push(Buffer.from(chunk));
+        }
+        const bytes = Buffer.concat(chunks);
+        answers.push(JSON.parse(bytes.toString('utf8') || '{}'));
+        response.body = new Uint8Array(bytes);
+        return out;
+      },
+      { step: 'deserialize', name: 'wireAnswer', priority: 'low' },
+    );
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: keyTable,
+        KeySchema: [{ AttributeName: '__proto__', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: '__proto__', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    ddb?.destroy();
+    await db?.close();
+  });
+
+  it('keeps it through PutItem, GetItem and Query, at the top and inside a map', async () => {
+    // Prepare
+    const item = withProto<Record<string, AttributeValue>>(
+      '{"pk":{"S":"put"},"sk":{"S":"1"},"__proto__":{"S":"top"},"m":{"M":{"__proto__":{"N":"7"}}}}',
+    );
+    const expected = JSON.parse(JSON.stringify(item));
+
+    // Act
+    await ddb.send(new PutItemCommand({ TableName: table, Item: item }));
+    await ddb.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'put' }, sk: { S: '1' } } }),
+    );
+    const got = lastAnswer();
+    await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: 'put' } },
+      }),
+    );
+    const queried = lastAnswer();
+    const conditional = await ddb
+      .send(
+        new PutItemCommand({
+          TableName: table,
+          Item: { pk: { S: 'put' }, sk: { S: '1' } },
+          ConditionExpression: 'attribute_not_exists(#p)',
+          ExpressionAttributeNames: PROTO,
+        }),
+      )
+      .catch((err: unknown) => err);
+
+    // Assess: stored as sent, and there for a condition.
+    expect(got).toEqual({ Item: expected });
+    expect(queried).toMatchObject({ Count: 1, Items: [expected] });
+    expect(conditional).toBeInstanceOf(ConditionalCheckFailedException);
+  });
+
+  it('sets it with UpdateItem, on a new item and an existing one, at the top and inside a map', async () => {
+    // Prepare
+    const key = { pk: { S: 'update' }, sk: { S: '1' } };
+    const map = withProto<AttributeValue>('{"M":{"__proto__":{"N":"1"},"o":{"S":"other"}}}');
+
+    // Act: the first update creates the item, the second changes it.
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET #p = :top, m = :map',
+        ExpressionAttributeNames: PROTO,
+        ExpressionAttributeValues: { ':top': { S: 'set' }, ':map': map },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const created = lastAnswer();
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: 'SET m.#p = :inner ADD n :one',
+        ExpressionAttributeNames: PROTO,
+        ExpressionAttributeValues: { ':inner': { N: '2' }, ':one': { N: '1' } },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const updated = lastAnswer();
+    await ddb.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: key,
+        ProjectionExpression: '#p, m',
+        ExpressionAttributeNames: PROTO,
+      }),
+    );
+    const projected = lastAnswer();
+
+    // Assess
+    const stored = (inner: string) =>
+      withProto<Record<string, unknown>>(
+        `{"__proto__":{"S":"set"},"m":{"M":{"__proto__":{"N":"${inner}"},"o":{"S":"other"}}}}`,
+      );
+    expect(created).toEqual({ Attributes: { ...key, ...stored('1') } });
+    expect(updated).toEqual({ Attributes: { ...key, n: { N: '1' }, ...stored('2') } });
+    expect(projected).toEqual({ Item: stored('2') });
+  });
+
+  it('does not find it on an item without it', async () => {
+    // Prepare
+    const key = { pk: { S: 'plain' }, sk: { S: '1' } };
+    await ddb.send(new PutItemCommand({ TableName: table, Item: key }));
+
+    // Act
+    await ddb.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: key,
+        ProjectionExpression: '#p, pk',
+        ExpressionAttributeNames: PROTO,
+      }),
+    );
+    const projected = lastAnswer();
+    const conditional = await ddb
+      .send(
+        new PutItemCommand({
+          TableName: table,
+          Item: key,
+          ConditionExpression: 'attribute_exists(#p)',
+          ExpressionAttributeNames: PROTO,
+        }),
+      )
+      .catch((err: unknown) => err);
+
+    // Assess
+    expect(projected).toEqual({ Item: { pk: { S: 'plain' } } });
+    expect(conditional).toBeInstanceOf(ConditionalCheckFailedException);
+  });
+
+  it('serves a table whose key attribute has that name', async () => {
+    // Prepare
+    const key = withProto<Record<string, AttributeValue>>('{"__proto__":{"S":"k1"}}');
+    const item = { ...JSON.parse('{"__proto__":{"S":"k1"}}'), v: { N: '1' } };
+
+    // Act
+    await ddb.send(
+      new PutItemCommand({ TableName: keyTable, Item: withProto(JSON.stringify(item)) }),
+    );
+    await ddb.send(new GetItemCommand({ TableName: keyTable, Key: key }));
+    const got = lastAnswer();
+    await ddb.send(
+      new QueryCommand({
+        TableName: keyTable,
+        KeyConditionExpression: '#p = :k',
+        ExpressionAttributeNames: PROTO,
+        ExpressionAttributeValues: { ':k': { S: 'k1' } },
+      }),
+    );
+    const queried = lastAnswer();
+
+    // Assess
+    const expected = withProto('{"__proto__":{"S":"k1"},"v":{"N":"1"}}');
+    expect(got).toEqual({ Item: expected });
+    expect(queried).toMatchObject({ Count: 1, Items: [expected] });
+  });
 });
