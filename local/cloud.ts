@@ -31,6 +31,7 @@ import {
 } from '../shared/src/deployment';
 import { freshSeed } from '../shared/src/random';
 import {
+  MAX_REQUEST_BYTES as DYNAMODB_MAX_REQUEST_BYTES,
   type DynamoDbEngine,
   type DynamoDbUsage,
   type LocalDynamoDb,
@@ -798,7 +799,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         },
         ...(live ? { live: (req, res) => live.handle(req, res) } : {}),
         dynamodb: (req, res) => dynamodb.handle(req, res),
-        maxBodyBytes: { sqs: SQS_MAX_REQUEST_BYTES },
+        maxBodyBytes: { sqs: SQS_MAX_REQUEST_BYTES, dynamodb: DYNAMODB_MAX_REQUEST_BYTES },
         health: () => ({
           seed,
           faults: sqs.faults(),

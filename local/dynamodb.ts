@@ -8,6 +8,7 @@ import {
 import { dirname } from 'node:path';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { declaredOver } from './body';
 import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
@@ -230,8 +231,16 @@ const answer = (res, status, type, message) => {
 // JSON, in an envelope of at most 6): dynalite's validation recurses once per level, and about
 // 20,000 levels overflow the stack.
 const MAX_JSON_DEPTH = workerData.maxJsonDepth;
-// dynalite's own limit on a request body (MAX_REQUEST_BYTES in its index.js): 413 above it.
-const DYNALITE_MAX_BODY_BYTES = 16 * 1024 * 1024;
+// DynamoDB's limit on a request body, dynalite's own (MAX_REQUEST_BYTES in its index.js): 413
+// above it.
+const MAX_REQUEST_BYTES = workerData.maxRequestBytes;
+// A body declared over the limit is answered as dynalite answers one it has read past it (413,
+// no body), at once, and the connection closed: the client sends none of it after an
+// Expect: 100-continue, and reading it otherwise would only hold the connection.
+const tooLarge = (res) => {
+  res.writeHead(413, { 'content-length': 0, connection: 'close' });
+  res.end();
+};
 // Counts brackets outside strings, chunk by chunk, without recursion and without parsing.
 const depthScanner = () => {
   let depth = 0, inString = false, escaped = false;
@@ -272,6 +281,7 @@ server.on('request', (req, res) => {
     req.resume();
     return answer(res, 400, 'com.amazon.coral.service#UnknownOperationException');
   }
+  if (Number(h['content-length'] ?? 0) > MAX_REQUEST_BYTES) return tooLarge(res);
   inFlight.add(res);
   res.once('close', () => inFlight.delete(res));
   const end = res.end;
@@ -323,7 +333,7 @@ server.on('request', (req, res) => {
     if (event === 'data' && !passing) {
       held.push(chunk);
       heldBytes += chunk.length;
-      return heldBytes > DYNALITE_MAX_BODY_BYTES ? release(this) : true;
+      return heldBytes > MAX_REQUEST_BYTES ? release(this) : true;
     }
     if (event === 'end' && !passing && held.length > 0) release(this);
     return run(this, arguments);
@@ -337,6 +347,12 @@ server.on('request', (req, res) => {
 });
 // The limits every server of the local cloud has (edge.ts ServerLimits): slow or greedy
 // clients cannot hold connections and buffers.
+// Node answers Expect: 100-continue with 100 Continue by itself unless told otherwise: a body
+// declared over the limit gets its 413 instead (from the request handler, after its checks).
+server.on('checkContinue', (req, res) => {
+  if (!(Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES)) res.writeContinue();
+  server.emit('request', req, res);
+});
 server.headersTimeout = workerData.limits.headersTimeoutMs;
 server.requestTimeout = workerData.limits.requestTimeoutMs;
 server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
@@ -403,6 +419,13 @@ function unavailable(res: ServerResponse): void {
   res.end(body);
 }
 
+/** The thread's answer to a body over MAX_REQUEST_BYTES (dynalite's: 413, no body). */
+function tooLarge(res: ServerResponse): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(413, { 'content-length': 0, connection: 'close' });
+  res.end();
+}
+
 export class DynamoDbStartError extends Error {
   readonly expose = true;
   constructor(message: string, options?: ErrorOptions) {
@@ -431,6 +454,15 @@ function refuseTarget(res: ServerResponse): void {
  * taken and 4,097 refused (as recorded against AWS by DynamoDB conformance suites).
  */
 export const MAX_EXPRESSION_BYTES = 4096;
+
+/**
+ * DynamoDB's limit on a request body, 16 MB: the API reference names it for BatchWriteItem ("The
+ * total request size exceeds 16 MB" is refused), and dynalite refuses any body over it with 413
+ * and no body. What AWS answers to an HTTP body over it is not documented; the local cloud
+ * answers dynalite's 413, at once for a declared Content-Length over it (also instead of
+ * 100 Continue), through the edge and on the private port.
+ */
+export const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** The deepest JSON the thread passes to dynalite (see MAX_JSON_DEPTH in the worker). */
 export const MAX_JSON_DEPTH = 100;
@@ -492,6 +524,7 @@ export async function startDynamoDb({
         dynalitePatchesPath: require.resolve('./dynalite-patches.cjs'),
         dynaliteValidationsPath: require.resolve('dynalite/validations'),
         maxExpressionBytes: MAX_EXPRESSION_BYTES,
+        maxRequestBytes: MAX_REQUEST_BYTES,
         // DynamoDB's item size limit, 400 KB.
         maxItemBytes: 400 * 1024,
         // The copy dynalite itself loads (npm may nest one under it).
@@ -577,6 +610,11 @@ export async function startDynamoDb({
     if (splitTarget(req.url).path !== '/') {
       req.resume();
       refuseTarget(res);
+      return;
+    }
+    // Refused before a byte of it is read or forwarded (the thread would refuse it too).
+    if (declaredOver(req, MAX_REQUEST_BYTES)) {
+      tooLarge(res);
       return;
     }
     const headers = { ...forwardable(req.headers, BROWSER), host: `127.0.0.1:${port}` };

@@ -91,6 +91,53 @@ describe('the edge keeps serving after requests that break parsers', () => {
     expect(await healthy(cloud.edgeUrl)).toBe(200);
   });
 
+  it.each([
+    ['through the edge', 'edge'],
+    ['on its private port', 'private'],
+  ])(
+    'answers a DynamoDB body declared over its 16 MB limit with 413 instead of 100 Continue, %s (found in review)',
+    async (_, where) => {
+      // Prepare
+      const url = where === 'edge' ? cloud.edgeUrl : cloud.dynamodbUrl;
+      const ddb = new DynamoDBClient({
+        endpoint: cloud.edgeUrl,
+        region: 'us-east-1',
+        credentials: CREDENTIALS,
+      });
+      try {
+        const before = await ddb.send(new ListTablesCommand({}));
+
+        // Act: the client waits for 100 Continue before it sends any of the 100 MiB.
+        const socket = await openSocket(url);
+        const answer = untilClosed(socket);
+        const first = new Promise<string>((resolve) => {
+          let seen = '';
+          socket.on('data', (d: Buffer) => {
+            seen += d.toString('latin1');
+            if (seen.includes('\r\n\r\n')) resolve(seen);
+          });
+          socket.on('close', () => resolve(seen));
+        });
+        socket.write(
+          `POST / HTTP/1.1\r\nHost: ${new URL(url).host}\r\nX-Amz-Target: DynamoDB_20120810.BatchWriteItem\r\n` +
+            'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n' +
+            'X-Amz-Date: 20260101T000000Z\r\n' +
+            `Content-Type: application/x-amz-json-1.0\r\nContent-Length: ${100 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`,
+        );
+
+        // Assess: the refusal is the first answer, and the connection is closed after it.
+        expect(await first).toMatch(/^HTTP\/1\.1 413 /);
+        expect(await answer).toMatch(/^HTTP\/1\.1 413 [\s\S]*\r\nconnection: close\r\n/i);
+        expect(await healthy(cloud.edgeUrl)).toBe(200);
+        await expect(ddb.send(new ListTablesCommand({}))).resolves.toEqual(
+          expect.objectContaining({ TableNames: before.TableNames }),
+        );
+      } finally {
+        ddb.destroy();
+      }
+    },
+  );
+
   it('answers an HTTP/1.0 request without Host with queue URLs naming the port it reached (found in review: no port, so port 80)', async () => {
     // Act
     const body = 'Action=CreateQueue&QueueName=no-host-q';
