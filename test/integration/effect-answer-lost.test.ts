@@ -17,7 +17,9 @@ import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
  * or the order's only delivery is counted as a duplicate the guard refused and never as applied;
  * the producer's claim likewise, or the order's first POST is answered 409 and never sent.
  * A real HTTP proxy in front of the local DynamoDB forwards the first conditional PutItem, lets
- * it commit, then resets the client's connection instead of answering.
+ * it commit, then resets the client's connection instead of answering. A retry can also come
+ * late: the producer's record of its sends, retried after a later request took the send lease
+ * and ended, must change nothing, or the later request's lease looks held to its deadline.
  */
 const { ledger } = pipelineConfig.tables;
 
@@ -34,6 +36,13 @@ describe('a conditional write whose answer is lost after it committed', () => {
   let documents: DynamoDBDocumentClient;
   /** Conditional PutItems that reached DynamoDB, and answers the proxy dropped. */
   const seen = { conditionalPuts: 0, dropped: 0 };
+  /**
+   * A record of its sends by `by` (the producer's recordSends) whose answer the proxy holds once,
+   * after it committed, until `release` settles, then drops: the SDK sends it again then.
+   */
+  let lateRecord:
+    | { by: string; tries: number; committed: () => void; release: Promise<void> }
+    | undefined;
 
   beforeAll(async () => {
     db = await startDynamoDb();
@@ -57,6 +66,19 @@ describe('a conditional write whose answer is lost after it committed', () => {
         forwarded.once('response', resolve).once('error', reject);
       });
       const answerBody = await bodyOf(answer);
+      const record = lateRecord;
+      if (
+        record &&
+        String(req.headers['x-amz-target']).endsWith('.UpdateItem') &&
+        body.includes('SET sendsEndedAt') &&
+        body.includes(`"${record.by}"`) &&
+        ++record.tries === 1
+      ) {
+        record.committed();
+        await record.release;
+        req.socket.resetAndDestroy();
+        return;
+      }
       if (conditionalPut && seen.dropped === 0) {
         // Committed upstream; the client hears a reset connection (ECONNRESET), not the answer.
         seen.dropped++;
@@ -156,5 +178,77 @@ describe('a conditional write whose answer is lost after it committed', () => {
     expect(seen).toEqual({ conditionalPuts: 3, dropped: 1 });
     expect(first).toEqual({ claimed: true });
     expect(retry).toMatchObject({ claimed: false, existing: { acceptedAt: 1000 } });
+  }, 30_000);
+
+  it("refuses a late SDK retry of an earlier holder's record of its sends: the later holder's lease stays free and its ids stay (review)", async () => {
+    // Prepare: an order whose claiming request died (its lease ran out); retry A took the lease
+    // and sent to both queues. The proxy lets A's record of its sends commit and holds its
+    // answer; meanwhile retry B takes the lease A freed, sends to the standard queue again and
+    // records it. Then the proxy resets A's connection, and the SDK sends A's write again.
+    const producer = new DynamoLedger(documents, ledger.name);
+    const orderId = 'order-late-record';
+    await producer.claim({
+      claimId: 'claim-dead',
+      runId: 'answer-lost',
+      orderId,
+      customerId: 'cust-1',
+      sequence: 1,
+      acceptedAt: 1000,
+      payloadHash: 'h',
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+      sendingBy: 'claim-dead',
+      sendingUntil: 1500,
+    });
+    const bid = (by: string, now: number) =>
+      producer.leaseSends(orderId, { by, until: now + 9000, now, legacyWindowMs: 11_000 });
+    expect(await bid('req-A', 2000)).toMatchObject({ taken: true });
+    let release = () => {};
+    let committed = () => {};
+    const aCommitted = new Promise<void>((resolve) => {
+      committed = resolve;
+    });
+    lateRecord = {
+      by: 'req-A',
+      tries: 0,
+      committed,
+      release: new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    };
+
+    // Act
+    const recordOfA = producer.recordSends(
+      orderId,
+      {
+        sent: {
+          fifo: { messageId: 'f-A', sentAt: 2050 },
+          standard: { messageId: 's-A', sentAt: 2050 },
+        },
+      },
+      { at: 2100, by: 'req-A' },
+    );
+    await aCommitted;
+    expect(await bid('req-B', 2200)).toMatchObject({ taken: true });
+    await producer.recordSends(
+      orderId,
+      { sent: { standard: { messageId: 's-B', sentAt: 2250 } } },
+      { at: 2300, by: 'req-B' },
+    );
+    release();
+    const late = await recordOfA;
+
+    // Assess: A's write went twice; the second was refused and changed nothing, so B's end
+    // still frees the lease (the next retry takes it at once, no 409) and B's id stays.
+    expect(lateRecord.tries).toBe(2);
+    expect(await producer.getAccepted(orderId)).toMatchObject({
+      messageIds: { fifo: 'f-A', standard: 's-B' },
+      sendingBy: 'req-B',
+      sendsEndedBy: 'req-B',
+      sendsEndedAt: 2300,
+    });
+    expect(await bid('req-C', 2400)).toMatchObject({ taken: true });
+    expect(late).toBe(false);
   }, 30_000);
 });

@@ -177,7 +177,7 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
   }, 30_000);
 
   it('keeps the id one request recorded when another records only its own queue, or none', async () => {
-    // Prepare: a claimed order, as the producer claims it.
+    // Prepare: a claimed order, as the producer claims it (its lease's deadline passed).
     const runId = newRunId('per-queue');
     const ledger = new DynamoLedger(target.documents, target.tableNames.ledger);
     const orderId = `per-queue-${runId}`;
@@ -192,19 +192,29 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
       messageIds: { fifo: '', standard: '' },
       sentAt: {},
       requests: 1,
+      sendingBy: 'claim-1',
+      sendingUntil: 1,
     });
 
-    // Act: one request reached FIFO only, another standard only, a third no queue at all.
+    // Act: one request reached FIFO only, another standard only, a third no queue at all; each
+    // took the send lease before it sent, as a retry does (a record is written by its holder).
+    const lease = async (by: string, now: number) =>
+      expect(
+        await ledger.leaseSends(orderId, { by, until: now + 5, now, legacyWindowMs: 11_000 }),
+      ).toMatchObject({ taken: true });
+    await lease('r-1', 2);
     await ledger.recordSends(
       orderId,
       { sent: { fifo: { messageId: 'f-1', sentAt: 10 } } },
       { at: 11, by: 'r-1' },
     );
+    await lease('r-2', 12);
     await ledger.recordSends(
       orderId,
       { sent: { standard: { messageId: 's-2', sentAt: 20 } } },
       { at: 21, by: 'r-2' },
     );
+    await lease('r-3', 22);
     await ledger.recordSends(orderId, { sent: {} }, { at: 31, by: 'r-3' });
 
     // Assess

@@ -108,10 +108,11 @@ export class FakeLedger implements LedgerPort {
     return order.sequence;
   }
 
-  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void> {
+  /** As the adapter's conditional update: written only while `end.by` holds the lease. */
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean> {
     this.call('recordSends');
     const order = this.orders.get(orderId);
-    if (!order) return;
+    if (!order || order.sendingBy !== end.by) return false;
     order.sendsEndedAt = end.at;
     order.sendsEndedBy = end.by;
     if (sends.legacy) {
@@ -119,7 +120,7 @@ export class FakeLedger implements LedgerPort {
         messageIds: copy(sends.legacy.all),
         sentAt: copy(sends.legacy.sentAt),
       });
-      return;
+      return true;
     }
     // As the adapter's per-entry SET: only the queues sent to.
     for (const [queue, send] of Object.entries(sends.sent)) {
@@ -127,6 +128,7 @@ export class FakeLedger implements LedgerPort {
       order.messageIds[queue as QueueKind] = send.messageId;
       order.sentAt = { ...order.sentAt, [queue]: send.sentAt };
     }
+    return true;
   }
 
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {

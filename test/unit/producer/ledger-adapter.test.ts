@@ -187,6 +187,8 @@ describe('DynamoLedger: the accepted order', () => {
         // Only the queue this request sent to: the standard entry is not written at all.
         UpdateExpression:
           'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0',
+        // Only while this request holds the lease.
+        ConditionExpression: 'sendingBy = :endedBy',
         ExpressionAttributeNames: { '#q0': 'fifo' },
         ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2', ':id0': 'f', ':at0': 5 },
       },
@@ -202,8 +204,22 @@ describe('DynamoLedger: the accepted order', () => {
       TableName: 'ledger',
       Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
       UpdateExpression: 'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy',
+      ConditionExpression: 'sendingBy = :endedBy',
       ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2' },
     });
+  });
+
+  it("answers whether the sends were recorded: not when the lease is no longer the writer's; fails on any other error", async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({})
+      .rejectsOnce(new ConditionalCheckFailedException({ message: 'not held', $metadata: {} }))
+      .rejects(new Error('throttled'));
+    const end = { at: 6, by: 'req-2' };
+
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe(true);
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe(false);
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).rejects.toThrow('throttled');
   });
 
   it('writes both maps whole on a record from before they existed', async () => {

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder, SendLease } from '../../../services/producer/src/domain/ports';
 import { leaseHeldFor } from '../../../services/producer/src/domain/resend';
@@ -123,6 +123,7 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
 
   it('answers the record as the lease left it: ids another request recorded since it was read', async () => {
     const orderId = await claimed({ sendingUntil: T - 1 });
+    await ledger.leaseSends(orderId, bid('req-other', T));
     await ledger.recordSends(
       orderId,
       { sent: { fifo: { messageId: 'f-other', sentAt: T } } },
@@ -157,7 +158,16 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
     // condition must not read that as "its holder ended".
     const nobody = await claimed({ sendingBy: undefined });
     const other = await claimed();
-    await ledger.recordSends(other, { sent: {} }, { at: T + 10, by: 'req-other' });
+    // Written as a producer from before recordSends was conditional could write it (it is
+    // refused now: the writer does not hold the lease; see the tests below).
+    await documents.send(
+      new UpdateCommand({
+        TableName: table.name,
+        Key: { pk: `ORDER#${other}`, sk: 'ORDER' },
+        UpdateExpression: 'SET sendsEndedAt = :at, sendsEndedBy = :by',
+        ExpressionAttributeValues: { ':at': T + 10, ':by': 'req-other' },
+      }),
+    );
 
     await expect(lease(nobody, 'req-2', T + 100)).resolves.toMatchObject({
       taken: false,
@@ -167,6 +177,74 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
       taken: false,
       domainSaysFree: false,
     });
+  });
+
+  it("refuses a late copy of an earlier holder's record of its sends (the SDK's retry): the later holder's lease stays free and its ids stay", async () => {
+    // Prepare: the claiming request died. Retry A takes the lease, sends to both queues and
+    // records it; retry B takes the freed lease and sends to the standard queue again.
+    const orderId = await claimed({ sendingUntil: T - 1 });
+    const recordOfA = () =>
+      ledger.recordSends(
+        orderId,
+        {
+          sent: {
+            fifo: { messageId: 'f-A', sentAt: T + 5 },
+            standard: { messageId: 's-A', sentAt: T + 5 },
+          },
+        },
+        { at: T + 10, by: 'req-A' },
+      );
+    await expect(ledger.leaseSends(orderId, bid('req-A', T))).resolves.toMatchObject({
+      taken: true,
+    });
+    await expect(recordOfA()).resolves.toBe(true);
+    await expect(ledger.leaseSends(orderId, bid('req-B', T + 20))).resolves.toMatchObject({
+      taken: true,
+    });
+    await expect(
+      ledger.recordSends(
+        orderId,
+        { sent: { standard: { messageId: 's-B', sentAt: T + 25 } } },
+        { at: T + 30, by: 'req-B' },
+      ),
+    ).resolves.toBe(true);
+
+    // Act: A's write again, as the SDK sends it again when the first try's answer was lost.
+    const late = await recordOfA();
+
+    // Assess: refused, nothing changed; B's end still frees the lease for the next retry.
+    expect(late).toBe(false);
+    const record = await ledger.getAccepted(orderId);
+    expect(record).toMatchObject({
+      messageIds: { fifo: 'f-A', standard: 's-B' },
+      sentAt: { fifo: T + 5, standard: T + 25 },
+      sendingBy: 'req-B',
+      sendsEndedBy: 'req-B',
+      sendsEndedAt: T + 30,
+    });
+    expect(leaseHeldFor(record as AcceptedOrder, WINDOW_MS, T + 40)).toBe(0);
+    await expect(lease(orderId, 'req-C', T + 40)).resolves.toMatchObject({
+      taken: true,
+      domainSaysFree: true,
+    });
+  });
+
+  it('refuses the record of a holder that ran past its deadline once another request took the lease over', async () => {
+    const orderId = await claimed({ sendingUntil: T + 1000 });
+    await ledger.leaseSends(orderId, bid('req-2', T + 1000));
+
+    const late = await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f-late', sentAt: T + 1100 } } },
+      { at: T + 1200, by: 'claim-1' },
+    );
+
+    expect(late).toBe(false);
+    expect(await ledger.getAccepted(orderId)).toMatchObject({
+      messageIds: { fifo: '', standard: '' },
+      sendingBy: 'req-2',
+    });
+    expect((await ledger.getAccepted(orderId))?.sendsEndedBy).toBeUndefined();
   });
 
   it('fails, writing nothing, for an order that is not there', async () => {

@@ -334,6 +334,34 @@ describe('the send lease', () => {
     expect(queues.sent).toEqual([]);
   });
 
+  it('keeps its answer but records nothing when the lease passed to another request while it sent (it ran past its deadline)', async () => {
+    existing(endedFirst);
+    queues.answer = (queue) => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-next', sendingUntil: NOW + 9000 });
+      return `${queue}-msg`;
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({
+      kind: 'sent',
+      receipt: { messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' } },
+    });
+    expect(log.warns).toEqual([
+      {
+        message: 'sends not recorded: the send lease passed to another request',
+        data: { sent: ['fifo', 'standard'] },
+      },
+    ]);
+    // The record is the next holder's: no id, no end of this request over it.
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      messageIds: { fifo: '', standard: '' },
+      sendingBy: 'req-next',
+      sendsEndedBy: 'req-0',
+    });
+  });
+
   it('gives its lease back when it fails before recording its sends: the next retry sends at once, not 409', async () => {
     // Prepare: the first request ended (503) before keeping a sequence; DynamoDB then fails the
     // keeping of the sequence for the retry that took the lease.

@@ -231,7 +231,16 @@ export class DynamoLedger implements LedgerPort {
     return kept;
   }
 
-  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void> {
+  /**
+   * One update, conditional on `end.by` still holding the lease (`sendingBy`). A late write of a
+   * request that no longer holds it is refused and changes nothing: the SDK's retry of a write
+   * that committed (its answer lost), arriving after a later holder took the lease and ended,
+   * would otherwise name this request as the one that ended (`sendsEndedBy`), so the later
+   * holder's lease would look held to its deadline, and put this request's ids over the later
+   * holder's; and a holder that ran past its deadline would write over the request that took
+   * the lease over.
+   */
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean> {
     const names: Record<string, string> = {};
     // Who ended, too: when it is the lease's holder, the lease is free before its deadline.
     const values: Record<string, unknown> = { ':ended': end.at, ':endedBy': end.by };
@@ -255,15 +264,22 @@ export class DynamoLedger implements LedgerPort {
         sets.push(`messageIds.#q${i} = :id${i}`, `sentAt.#q${i} = :at${i}`);
       });
     }
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: orderPk(orderId), sk: ORDER_SK },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
-        ExpressionAttributeValues: values,
-      }),
-    );
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'sendingBy = :endedBy',
+          ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {

@@ -330,12 +330,20 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
               },
             }
           : undefined;
-      await ledger.recordSends(
+      const recorded = await ledger.recordSends(
         orderId,
         { sent, ...(legacy ? { legacy } : {}) },
         { at: now(), by: requestId },
       );
       ended = true;
+      if (!recorded) {
+        // The lease is another request's now: this one ran past its deadline, and the request
+        // that took the lease over sends what the record lacks. What this one sent is in the
+        // queues all the same (a copy the consumers' idempotency absorbs); its ids are not kept.
+        log.warn('sends not recorded: the send lease passed to another request', {
+          sent: Object.keys(sent),
+        });
+      }
       const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
       if (unexpected !== undefined) throw unexpected;
       if (failures.length > 0) {

@@ -45,9 +45,12 @@ export interface LedgerPort {
    * Records, in one write, the sends one request made that SQS answered (each queue's message id
    * and send time) and that this request's sends have all ended (`end.at`, by `end.by`: its claim
    * or lease id, which frees its lease). Only the queues in `sends` are written: an id another
-   * request recorded for another queue is kept.
+   * request recorded for another queue is kept. Written only while `end.by` holds the lease
+   * (`sendingBy`); otherwise nothing is written and it answers false: the lease passed to another
+   * request (this one ran past its deadline), or this is a late copy of a write that committed
+   * (the SDK's retry) after a later holder took the lease.
    */
-  recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<void>;
+  recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean>;
   /** Whether the order's effect was committed on `queue`. */
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
