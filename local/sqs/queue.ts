@@ -94,6 +94,12 @@ export class Queue {
   private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   /**
+   * FIFO only: the messages not deleted, by key (a receipt handle names its message's key), so a
+   * handle of an earlier receive of a message still in the queue is told from one of a message
+   * that is gone. Bounded by the messages the queue holds.
+   */
+  private readonly liveByKey = new Map<number, StoredMessage>();
+  /**
    * Deletes the surviving-copy fault lost (a test's evidence that a copy came back by the fault,
    * not by a consumer that never deleted), oldest first, at most MAX_LOST_DELETES_KEPT.
    */
@@ -289,7 +295,10 @@ export class Queue {
     if (sequenceNumber !== undefined) stored.sequenceNumber = sequenceNumber;
     if (m.traceHeader !== undefined) stored.traceHeader = m.traceHeader;
     this.messages.push(stored);
-    if (this.fifo) this.groupOf(stored).push(stored);
+    if (this.fifo) {
+      this.groupOf(stored).push(stored);
+      this.liveByKey.set(stored.key, stored);
+    }
     this.wake();
   }
 
@@ -335,7 +344,10 @@ export class Queue {
       copy.sequenceNumber = this.nextSequenceNumber();
     }
     this.messages.push(copy);
-    if (this.fifo) this.groupOf(copy).push(copy);
+    if (this.fifo) {
+      this.groupOf(copy).push(copy);
+      this.liveByKey.set(copy.key, copy);
+    }
     this.wake();
   }
 
@@ -351,6 +363,7 @@ export class Queue {
       m.attributes = {};
     }
     if (m.receipt) this.byReceipt.delete(m.receipt);
+    if (this.fifo) this.liveByKey.delete(m.key);
     this.deletedCount++;
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
       this.messages = this.messages.filter((x) => !x.deleted);
@@ -523,6 +536,12 @@ export class Queue {
   private byHandle(handle: string): StoredMessage | undefined {
     const m = this.byReceipt.get(handle);
     if (m) return m;
+    this.keyOf(handle);
+    return undefined;
+  }
+
+  /** The key of the message a handle of this queue names; ReceiptHandleIsInvalid if none. */
+  private keyOf(handle: string): number {
     let decoded: string;
     try {
       decoded = Buffer.from(handle, 'base64url').toString('utf8');
@@ -530,8 +549,11 @@ export class Queue {
       throw errors.receiptHandleIsInvalid(handle);
     }
     const parts = decoded.split('\u0000');
-    if (parts.length !== 3 || parts[0] !== this.name) throw errors.receiptHandleIsInvalid(handle);
-    return undefined;
+    const key = Number(parts[1]);
+    if (parts.length !== 3 || parts[0] !== this.name || !Number.isSafeInteger(key)) {
+      throw errors.receiptHandleIsInvalid(handle);
+    }
+    return key;
   }
 
   /** Receipt handles of the messages receives hold right now (in flight, not deleted). */
@@ -546,10 +568,28 @@ export class Queue {
 
   delete(handle: string, faults: FaultConfig, dice: FaultDice): void {
     const m = this.byHandle(handle);
-    // A stale handle of a message already deleted or received again: AWS answers success.
-    if (!m || m.deleted) return;
+    const now = this.clock.now();
+    if (!m || m.deleted) {
+      // A handle of a message received again since. "For FIFO queues, a receipt handle expires
+      // after a visibility timeout period. When a receipt handle expires, the message returns to
+      // the queue. When you receive the message again, you get a new receipt handle. If you try
+      // to delete the message outside of the visibility timeout period", InvalidParameterValue
+      // "... Reason: The receipt handle has expired." (AWS Knowledge Center, "ReceiptHandleIsInvalid
+      // and InvalidParameterValue errors" for DeleteMessage): the FIFO message stays, and so does
+      // the refusal once someone else holds it. A standard queue answers success: "If you use an
+      // old ReceiptHandle, the request will succeed, but the message might not be deleted"
+      // (DeleteMessage, API reference). A handle of a message deleted (or gone with its
+      // retention) is success on both.
+      if (this.fifo) {
+        const live = this.liveByKey.get(this.keyOf(handle));
+        if (live && !live.deleted && !this.expireRetention(live, now)) {
+          throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
+        }
+      }
+      return;
+    }
     // FIFO keeps order by refusing a delete once the message could be someone else's.
-    if (this.fifo && m.availableAt <= this.clock.now()) {
+    if (this.fifo && m.availableAt <= now) {
       throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
     }
     if (!this.fifo && dice.roll('survivingCopyRate', faults.survivingCopyRate)) {
@@ -602,6 +642,7 @@ export class Queue {
     this.groups.clear();
     this.deletedCount = 0;
     this.byReceipt.clear();
+    this.liveByKey.clear();
   }
 
   /** Removes and returns every available message (for message move tasks). */

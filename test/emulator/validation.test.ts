@@ -733,6 +733,70 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       expect((still.body.Messages as unknown[]).length).toBe(1);
     });
 
+    it('refuses to delete a FIFO message with the handle of an earlier receive once another receive holds it (found in review: it answered success and deleted nothing)', async () => {
+      // Prepare: received, its visibility timeout passed, received again by someone else.
+      await json('SendMessage', {
+        QueueUrl: fifo,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      });
+      const first = await receive(fifo);
+      h.emulator.clock.advance(10_000);
+      const second = await receive(fifo);
+
+      // Act
+      const single = await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: first });
+      const batch = await json('DeleteMessageBatch', {
+        QueueUrl: fifo,
+        Entries: [{ Id: 'old', ReceiptHandle: first }],
+      });
+
+      // Assess: refused as an expired handle, singly and in a batch; the message stays with its
+      // new holder, who can still delete it (and deleting it again is no error).
+      expectError(single, { ...INVALID, message: /Reason: The receipt handle has expired\./ });
+      expect(batch.status).toBe(200);
+      expect(batch.body.Failed).toEqual([
+        expect.objectContaining({
+          Id: 'old',
+          Code: 'InvalidParameterValue',
+          SenderFault: true,
+          Message: expect.stringMatching(/Reason: The receipt handle has expired\./),
+        }),
+      ]);
+      const held = await json('GetQueueAttributes', {
+        QueueUrl: fifo,
+        AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+      });
+      expect(held.body.Attributes).toEqual({ ApproximateNumberOfMessagesNotVisible: '1' });
+      for (const handle of [second, second]) {
+        expect(
+          (await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle })).status,
+        ).toBe(200);
+      }
+      expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: first })).status).toBe(
+        200,
+      );
+      h.emulator.clock.advance(10_000);
+      expect((await json('ReceiveMessage', { QueueUrl: fifo })).body.Messages ?? []).toEqual([]);
+    });
+
+    it('accepts the handle of an earlier receive on a standard queue without deleting the message, as AWS documents', async () => {
+      // Prepare
+      await json('SendMessage', { QueueUrl: std, MessageBody: 'x' });
+      const first = await receive(std);
+      h.emulator.clock.advance(10_000);
+      await receive(std);
+
+      // Act
+      const answer = await json('DeleteMessage', { QueueUrl: std, ReceiptHandle: first });
+
+      // Assess
+      expect(answer.status).toBe(200);
+      h.emulator.clock.advance(10_000);
+      expect((await json('ReceiveMessage', { QueueUrl: std })).body.Messages).toHaveLength(1);
+    });
+
     it('reports a bad handle in a batch as that entry ReceiptHandleIsInvalid', async () => {
       const out = await json('DeleteMessageBatch', {
         QueueUrl: std,

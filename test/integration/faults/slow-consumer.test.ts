@@ -91,7 +91,8 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
       (all) => all.every((r) => r.failures.length >= 1),
     );
     // The first run completes; its delete used a receipt handle SQS had since replaced, so the
-    // message stays (AWS documents the same), comes back once more and is suppressed. Time is
+    // message stays (AWS documents the same: a standard queue answers success and keeps it, a
+    // FIFO queue refuses the expired handle), comes back once more and is suppressed. Time is
     // skipped only after the first run completed: each extra skip while it still ran would spend
     // one more of the maxReceiveCount receives and could send an applied order to the DLQ.
     await settle(target, runId, [orderId], { advanceEvery: Number.POSITIVE_INFINITY });
