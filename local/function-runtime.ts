@@ -122,6 +122,8 @@ if (workerData.nice > 0 && process.platform === 'linux') {
   }
 }
 const realNow = Date.now;
+// Set to 1 when this thread ends itself at an invocation's deadline (see below).
+const timedOutFlag = new Int32Array(workerData.timedOut);
 if (workerData.clockOffset) {
   const offset = new BigInt64Array(workerData.clockOffset);
   Date.now = () => realNow() + Number(Atomics.load(offset, 0));
@@ -221,10 +223,23 @@ parentPort.on('message', async (msg) => {
     fail() {},
     succeed() {},
   };
+  // Lambda ends the invocation at the deadline it told the handler, whatever the handler is
+  // doing. This thread ends itself then (a worker's process.exit stops its thread, not the
+  // process), marking why first: the main thread's own timer would end it only when the main
+  // thread gets to it, and a main thread lagging behind its event loop (the edge, SQS, the
+  // mappings run there) let a handler run on past its deadline by as long as that lag.
+  // A handler that never yields (a synchronous loop) cannot be stopped from inside: the main
+  // thread's timer ends that one.
+  const deadlineTimer = setTimeout(() => {
+    Atomics.store(timedOutFlag, 0, 1);
+    process.exit(1);
+  }, Math.max(0, msg.deadline - realNow()));
   try {
     const result = await handler(msg.event, context);
+    clearTimeout(deadlineTimer);
     parentPort.postMessage({ id: msg.id, ok: true, result: result === undefined ? null : result });
   } catch (err) {
+    clearTimeout(deadlineTimer);
     parentPort.postMessage({ id: msg.id, ok: false, error: toError(err) });
   }
 });
@@ -234,6 +249,8 @@ interface Environment {
   /** Numbered from 1 per function, in creation order. */
   id: number;
   worker: Worker;
+  /** 1 once the thread ended itself at an invocation's deadline (one Int32, shared). */
+  timedOut: Int32Array;
   /** Resolves with the module's init error, if loading it threw. */
   ready: Promise<InvocationError | undefined>;
   busy: boolean;
@@ -383,6 +400,7 @@ export class LocalFunction {
   }
 
   private createEnvironment(): Environment {
+    const timedOut = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       env: { ...this.def.env },
@@ -396,6 +414,7 @@ export class LocalFunction {
         memorySizeMb: this.def.memorySizeMb,
         clockOffset: this.def.clockOffset,
         nice: this.def.nice ?? 0,
+        timedOut,
         logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
       },
       resourceLimits: {
@@ -450,6 +469,7 @@ export class LocalFunction {
     const env: Environment = {
       id: ++this.created,
       worker,
+      timedOut: new Int32Array(timedOut),
       ready,
       busy: false,
       initialised: false,
@@ -524,6 +544,9 @@ export class LocalFunction {
     // and Powertools then saves an in-progress record with no in-progress expiry at all (it only
     // sets one for a positive remaining time), blocking every retry for the record's full hour.
     const invokedAt = Date.now();
+    // What getRemainingTimeInMillis() counts down to, and when both the environment's own timer
+    // and this thread's end the invocation.
+    const deadline = invokedAt + timeoutMs;
     return new Promise<InvocationResult>((resolve) => {
       const cleanup = () => {
         clearTimeout(timer);
@@ -556,9 +579,7 @@ export class LocalFunction {
           error: { errorType: 'Runtime.ExitError', errorMessage },
         });
       };
-      const onError = (err: Error) => exitWith(err.message);
-      const onExit = (code: number) => exitWith(`environment exited with code ${code}`);
-      const timer = setTimeout(() => {
+      const timeOut = () => {
         cleanup();
         this.discard(env);
         resolve({
@@ -570,16 +591,19 @@ export class LocalFunction {
             errorMessage: `Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
           },
         });
-      }, timeoutMs);
+      };
+      const onError = (err: Error) => exitWith(err.message);
+      // The environment ended itself at the deadline (the worker's own timer), or died.
+      const onExit = (code: number) =>
+        Atomics.load(env.timedOut, 0) === 1
+          ? timeOut()
+          : exitWith(`environment exited with code ${code}`);
+      // A handler that never yields is ended here, when this thread gets to it.
+      const timer = setTimeout(timeOut, deadline - Date.now());
       env.worker.on('message', onMessage);
       env.worker.once('error', onError);
       env.worker.once('exit', onExit);
-      env.worker.postMessage({
-        id,
-        requestId: randomUUID(),
-        deadline: invokedAt + timeoutMs,
-        event,
-      });
+      env.worker.postMessage({ id, requestId: randomUUID(), deadline, event });
     });
   }
 

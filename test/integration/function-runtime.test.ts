@@ -208,6 +208,42 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 30_000);
 
+  it('ends an invocation at the deadline it told the handler, however late the main thread gets to its own timer', async () => {
+    // Prepare: a 1 s function whose handler writes the time every 5 ms until it is ended.
+    const f = probe('probe-deadline', {}, 1, 1);
+    started.push(f);
+    await f.warm();
+    const dir = await mkdtemp(join(tmpdir(), 'probe-deadline-'));
+    const file = join(dir, 'ticks');
+
+    // Act: the main thread (where the runtime's timer runs) is busy from 200 ms into the
+    // invocation to 2.5 s, past the deadline: a lagging event loop, made long on purpose.
+    const invocation = f.invoke({ mode: 'tick', file });
+    await new Promise((r) => setTimeout(r, 200));
+    for (const until = Date.now() + 2300; Date.now() < until; ) {
+      // Busy on purpose.
+    }
+    const result = await invocation;
+    const [deadline, ...ticks] = (await readFile(file, 'utf8')).trim().split('\n').map(Number);
+    await rm(dir, { recursive: true, force: true });
+
+    // Assess: timed out, and the handler ran until its deadline, not past it by more than a
+    // timer's slack (it would run until the main thread got free, 1.5 s past it).
+    expect(result).toMatchObject({
+      ok: false,
+      timedOut: true,
+      error: { errorType: 'Sandbox.Timedout' },
+    });
+    const pastDeadlineMs = (ticks.at(-1) ?? 0) - (deadline ?? 0);
+    expect(pastDeadlineMs).toBeLessThanOrEqual(100);
+    expect(pastDeadlineMs).toBeGreaterThan(-100);
+    // The environment is replaced, as after any timeout.
+    expect(await f.invoke({ mode: 'echo' })).toMatchObject({
+      ok: true,
+      result: { invocations: 1 },
+    });
+  }, 30_000);
+
   it("ends an environment whose heap outgrows the function's memory and starts a new one", async () => {
     // Prepare: memory 256 MB, as Lambda's setting caps the environment.
     const f = probe('probe-memory', {}, 30, 1);
