@@ -228,6 +228,65 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
   });
 });
 
+describe("the send lease's deadline in the local cloud", () => {
+  let target: Target;
+
+  beforeAll(async () => {
+    target = await startTarget({ seed: 720, faults: 'none' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  }, 30_000);
+
+  // The producer's clock is this process's (its functions run here; this cloud's clock is never
+  // advanced), so the invocation's start can be bounded by the test's own clock.
+  where('clock')(
+    "holds the first request's lease until its invocation's start plus the producer's timeout plus 1 s, however late in it the claim comes",
+    async () => {
+      // Act: two first requests, each one's start bounded by when it was sent and answered:
+      // one keyed with the client's sequence (the claim is its first DynamoDB request), one with
+      // neither (it takes a sequence from the customer's counter before it claims).
+      const runId = newRunId('lease-deadline');
+      const ledger = new DynamoLedger(target.documents, target.tableNames.ledger);
+      const first = async (options: { idempotencyKey?: string }, sequence?: number) => {
+        const sent = Date.now();
+        const res = await postOrder(target, order('cust-deadline', sequence), {
+          runId,
+          ...options,
+        });
+        const answered = Date.now();
+        expect(res.status).toBe(202);
+        const record = await ledger.getAccepted(res.json.orderId as string);
+        if (!record?.sendingUntil) throw new Error('the order holds no send lease');
+        return { sent, answered, record };
+      };
+      const keyed = await first({ idempotencyKey: `lease-deadline-${runId}` }, 1);
+      const counted = await first({});
+
+      // Assess: the claim took the lease to the invocation's remaining time from then plus the
+      // 1 s clock margin: the invocation's start plus the timeout plus 1 s. That start lies
+      // between the POST and its answer, and no later than the claim (acceptedAt is taken with
+      // it); the claim that came after a counter's update came strictly later than the start.
+      const timeoutMs = target.config.producer.timeoutSeconds * 1000;
+      // The claim reads the clock, then the remaining time: they may be a millisecond apart.
+      const slackMs = 2;
+      for (const { sent, answered, record } of [keyed, counted]) {
+        const start = (record.sendingUntil ?? 0) - timeoutMs - 1000;
+        expect(start).toBeGreaterThanOrEqual(sent - slackMs);
+        expect(start).toBeLessThanOrEqual(Math.min(record.acceptedAt, answered));
+        expect(record).toMatchObject({
+          claimId: record.sendingBy,
+          sendsEndedBy: record.sendingBy,
+        });
+      }
+      const counter = counted.record;
+      expect((counter.sendingUntil ?? 0) - timeoutMs - 1000).toBeLessThan(counter.acceptedAt);
+    },
+    60_000,
+  );
+});
+
 describe('a retry of an order whose claiming request may still be sending it', () => {
   let target: Target;
 
