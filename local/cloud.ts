@@ -382,6 +382,11 @@ export interface DeployPipelineOptions
    * to this same thread (see inProcessSqsCalls). Absent for an external endpoint (LocalStack).
    */
   sqsCall?: SqsCall;
+  /**
+   * The time of the SQS at `endpoint` (the emulator's drivable clock): the mappings tell by it
+   * when a receipt handle's visibility timeout has passed. Date.now when absent.
+   */
+  sqsNow?: () => number;
   credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
   host: string;
@@ -609,6 +614,8 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         maximumConcurrency: m.maximumConcurrency,
         reportBatchItemFailures: m.reportBatchItemFailures,
         invoke: (event) => fn.invoke(event),
+        visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
+        ...(options.sqsNow ? { now: options.sqsNow } : {}),
         ...(options.pollWaitSeconds !== undefined
           ? { pollWaitSeconds: options.pollWaitSeconds }
           : {}),
@@ -847,7 +854,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         if (!mapped.some((m) => m.knownReceipts.has(handle))) transit++;
       }
       for (const m of mapped) {
-        for (const handle of m.knownReceipts) if (!held.has(handle)) m.knownReceipts.delete(handle);
+        for (const handle of m.knownReceipts.keys()) {
+          if (!held.has(handle)) m.knownReceipts.delete(handle);
+        }
       }
       return transit > 0 ? 1 : 0;
     };
@@ -930,6 +939,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         sqsInProcess[action] = (sqsInProcess[action] ?? 0) + 1;
         return sqs.call(action, input, callOptions);
       },
+      sqsNow: () => sqs.clock.now(),
       credentials: LOCAL_CREDENTIALS,
       region,
       host,

@@ -134,11 +134,21 @@ export interface EventSourceMappingOptions {
   invoke: (event: SQSEvent) => Promise<InvocationResult>;
   /** Long-poll wait per receive; Lambda uses 20 s. Shorter makes stop() quicker in tests. */
   pollWaitSeconds?: number;
+  /**
+   * The queue's visibility timeout, which its receives get (the mapping sets none of its own):
+   * how long SQS holds a handle it answered. Absent: 12 hours, the longest SQS holds any receive.
+   */
+  visibilityTimeoutSeconds?: number;
+  /** The time of the queue's SQS (the local cloud's emulator clock); Date.now by default. */
+  now?: () => number;
   log?: (line: string) => void;
 }
 
 /** Pause between empty short polls while a batching window is still open. */
 const GATHER_RETRY_MS = 250;
+
+/** SQS holds a receive at most 12 hours after it, whatever its visibility changes. */
+const MAX_HOLD_MS = 43_200 * 1000;
 
 export class EventSourceMappingConfigError extends Error {
   constructor(message: string) {
@@ -304,11 +314,17 @@ export class EventSourceMapping {
   private pollers: Promise<void>[] = [];
   private inFlight = 0;
   /**
-   * Receipt handles this mapping has received and not deleted: a batch being processed, or one
-   * left for its visibility timeout after a failure. A handle SQS holds that is not here is a
-   * batch on its way to a poller (answered, not yet read).
+   * Receipt handles this mapping has received and SQS may still hold, each with the time (on
+   * SQS's clock) its hold ends: a batch being processed, or one left for its visibility timeout
+   * after a failure. A handle SQS holds that is not here is a batch on its way to a poller
+   * (answered, not yet read). A handle leaves when its message is deleted, and once its
+   * visibility timeout has passed: SQS holds it no longer, whether the message is received
+   * again (a new handle), dead-lettered or expired. Failed batches kept theirs for good, which
+   * grew without end over a long run.
    */
-  readonly knownReceipts = new Set<string>();
+  readonly knownReceipts = new Map<string, number>();
+  private readonly holdMs: number;
+  private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readonly sqs: MappingSqsCalls;
 
@@ -316,6 +332,11 @@ export class EventSourceMapping {
     validate(o);
     this.log = o.log ?? (() => undefined);
     this.sqs = 'send' in o.sqs ? sdkSqsCalls(o.sqs) : o.sqs;
+    this.holdMs =
+      o.visibilityTimeoutSeconds === undefined
+        ? MAX_HOLD_MS
+        : Math.min(o.visibilityTimeoutSeconds * 1000, MAX_HOLD_MS);
+    this.now = o.now ?? Date.now;
   }
 
   get invocationsInFlight(): number {
@@ -370,8 +391,24 @@ export class EventSourceMapping {
       },
       this.abort.signal,
     );
-    for (const m of messages) if (m.ReceiptHandle) this.knownReceipts.add(m.ReceiptHandle);
+    const now = this.now();
+    this.forgetExpired(now);
+    // Counted from after the answer, so never before SQS's own deadline for the handle.
+    for (const m of messages) {
+      if (m.ReceiptHandle) this.knownReceipts.set(m.ReceiptHandle, now + this.holdMs);
+    }
     return messages;
+  }
+
+  /**
+   * Forgets the handles whose hold has ended. Handles are added with deadlines in the order they
+   * are received, so only the expired ones at the front are looked at.
+   */
+  private forgetExpired(now: number): void {
+    for (const [handle, until] of this.knownReceipts) {
+      if (until > now) return;
+      this.knownReceipts.delete(handle);
+    }
   }
 
   private async gather(): Promise<Message[]> {

@@ -292,6 +292,44 @@ describe.each([
     expect(m.stats.deleted).toBe(0);
   }, 20_000);
 
+  it('forgets the receipt handles of failed batches once SQS holds them no longer: received again or dead-lettered (found in review: kept for good, a leak over a long run)', async () => {
+    // Prepare: five messages whose every invocation fails, dead-lettered after three receives.
+    const dlq = await queue(false);
+    const q = await queue(false, {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 3 }),
+    });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: q.url,
+        Entries: [1, 2, 3, 4, 5].map((i) => ({ Id: String(i), MessageBody: `m${i}` })),
+      }),
+    );
+    const m = map(
+      q,
+      false,
+      async () => ({
+        ok: false,
+        timedOut: false,
+        durationMs: 1,
+        error: { errorType: 'Error', errorMessage: 'always fails' },
+      }),
+      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+    );
+
+    // Act + Assess: each round receives the five again (new handles), after the visibility
+    // timeout of the last; the handles held stay those of the round in flight.
+    const sizes: number[] = [];
+    for (let round = 1; round <= 3; round++) {
+      await until(`the five received ${round} times`, () => m.stats.received >= 5 * round);
+      sizes.push(m.knownReceipts.size);
+      cloud.clock.advance(31_000);
+    }
+    expect(sizes).toEqual([5, 5, 5]);
+    await until('the five dead-lettered', async () => (await visible(dlq.url)) === 5);
+    await until('every handle forgotten', () => m.knownReceipts.size === 0);
+    expect(m.stats.deleted).toBe(0);
+  }, 20_000);
+
   it('treats an unusable itemIdentifier as a failure of the whole batch', async () => {
     const q = await queue(false);
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'y' }));
