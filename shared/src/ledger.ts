@@ -115,6 +115,15 @@ export interface AcceptedRecord
   /** Epoch ms of the send whose id is recorded, per queue (absent on records older than it). */
   sentAt?: Partial<Record<QueueKind, number>>;
   /**
+   * Every message id SQS answered a send of this order with, both queues' (message ids are unique
+   * across queues), in the order recorded (an id may appear twice: the SDK's retry of the write),
+   * appended to by the same write that records `messageIds`, which keeps only the latest per
+   * queue. A message of the order whose id is not here is none the producer knows it sent: a DLQ
+   * redrive (SQS gives a redriven message a new message id), or a send whose answer was lost.
+   * Absent on records older than it, and until a send is answered.
+   */
+  sentMessageIds?: string[];
+  /**
    * Epoch ms a request that sent this order last had every send answered (taken or failed) and
    * wrote down what it knew. Absent while the claiming request is still sending, or when it
    * died before that write (records older than it lack it too).

@@ -184,13 +184,21 @@ describe('DynamoLedger: the accepted order', () => {
       {
         TableName: 'ledger',
         Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
-        // Only the queue this request sent to: the standard entry is not written at all.
+        // Only the queue this request sent to: the standard entry is not written at all. Its id
+        // is appended to the list of every id sent, in the same write.
         UpdateExpression:
-          'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0',
+          'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0, sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)',
         // Only while this request holds the lease.
         ConditionExpression: 'sendingBy = :endedBy',
         ExpressionAttributeNames: { '#q0': 'fifo' },
-        ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2', ':id0': 'f', ':at0': 5 },
+        ExpressionAttributeValues: {
+          ':ended': 6,
+          ':endedBy': 'req-2',
+          ':id0': 'f',
+          ':at0': 5,
+          ':noIds': [],
+          ':sentIds': ['f'],
+        },
       },
     ]);
   });
@@ -236,12 +244,14 @@ describe('DynamoLedger: the accepted order', () => {
 
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       UpdateExpression:
-        'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds = :ids, sentAt = :sentAt',
+        'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds = :ids, sentAt = :sentAt, sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)',
       ExpressionAttributeValues: {
         ':ended': 6,
         ':endedBy': 'req-2',
         ':ids': { fifo: '', standard: 's' },
         ':sentAt': { standard: 5 },
+        ':noIds': [],
+        ':sentIds': ['s'],
       },
     });
   });

@@ -264,6 +264,20 @@ export class DynamoLedger implements LedgerPort {
         sets.push(`messageIds.#q${i} = :id${i}`, `sentAt.#q${i} = :at${i}`);
       });
     }
+    // Every id answered is also appended to one list, in this same write (no request more per
+    // order): "if_not_exists (path, operand) - if the item does not contain an attribute at the
+    // specified path, then if_not_exists evaluates to operand", and "list_append (operand,
+    // operand) - evaluates to a list with a new element added to it" (UpdateItem API,
+    // UpdateExpression), so a record from before the list gets one, and ids other requests
+    // appended are kept. A list, not a string set: a refused lease reads the item back from
+    // DynamoDB's own format (itemOfRefusal), which reads no set. The SDK's retry of this write
+    // may append an id twice.
+    const sentIds = Object.values(sends.sent).flatMap((s) => (s?.messageId ? [s.messageId] : []));
+    if (sentIds.length > 0) {
+      sets.push('sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)');
+      values[':noIds'] = [];
+      values[':sentIds'] = sentIds;
+    }
     try {
       await this.documents.send(
         new UpdateCommand({
