@@ -77,6 +77,14 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
     // only with it expected there.
     const { report: before } = await reportData(target, runId);
     expect([before.queues.fifo.inDlq, before.queues.standard.inDlq]).toEqual([1, 1]);
+    for (const q of QUEUE_KINDS) {
+      // Every receive after the first is SQS's retry of the one message the producer sent.
+      const retries = before.config.queues[q].maxReceiveCount - 1;
+      expect({ q, causes: before.queues[q].duplicateCauses }).toEqual({
+        q,
+        causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: retries, dlqRedrive: 0 },
+      });
+    }
     expect([before.queues.fifo.lost, before.queues.standard.lost]).toEqual([0, 0]);
     expect(
       await runCheck(target, runId, [orderId], { fifo: [orderId], standard: [orderId] }),
@@ -113,8 +121,24 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
         '0',
       );
     }
-    const { report: after } = await reportData(target, runId);
+    const { report: after, ledger } = await reportData(target, runId);
     expect([after.queues.fifo.inDlq, after.queues.standard.inDlq]).toEqual([0, 0]);
+    // The redriven message is a new SQS message (a new message id) that the producer never sent:
+    // its delivery is a DLQ redrive, not a producer re-send. The producer's record lists the one
+    // message it sent per queue.
+    expect(ledger.producerSends).toEqual([
+      expect.objectContaining({ orderId, sentMessageIds: expect.any(Array) }),
+    ]);
+    expect(ledger.producerSends?.[0]?.sentMessageIds).toHaveLength(2);
+    for (const q of QUEUE_KINDS) {
+      const ids = new Set(ledger.deliveries.filter((d) => d.queue === q).map((d) => d.messageId));
+      expect({ q, messages: ids.size }).toEqual({ q, messages: 2 });
+      const retries = after.config.queues[q].maxReceiveCount - 1;
+      expect({ q, causes: after.queues[q].duplicateCauses }).toEqual({
+        q,
+        causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: retries, dlqRedrive: 1 },
+      });
+    }
     await expectExactlyOnce(target, runId, [orderId]);
   }, 60_000);
 });

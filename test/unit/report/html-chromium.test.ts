@@ -220,7 +220,12 @@ describeWithTool(CHROMIUM, 'HTML report in headless Chromium', () => {
         (e) => Number(e.getAttribute('data-count')),
       );
       expect(suppressed).toBe(data.report.queues[q].suppressed);
-      for (const cause of ['producerResend', 'queueCopy', 'retryAfterFailure'] as const) {
+      for (const cause of [
+        'producerResend',
+        'queueCopy',
+        'retryAfterFailure',
+        'dlqRedrive',
+      ] as const) {
         const drawn = await page.$eval(`.dup-bar[data-queue="${q}"][data-kind="${cause}"]`, (e) =>
           Number(e.getAttribute('data-count')),
         );

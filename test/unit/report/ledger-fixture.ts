@@ -134,8 +134,32 @@ export class LedgerBuilder {
     return this;
   }
 
-  fail(queue: QueueKind, orderId: string, receiveCount: number, final: boolean): this {
-    return this.failure(queue, orderId, receiveCount, { final, error: 'boom' });
+  fail(
+    queue: QueueKind,
+    orderId: string,
+    receiveCount: number,
+    final: boolean,
+    at: Partial<Pick<FailureRecord, 'messageId' | 'failedAt'>> = {},
+  ): this {
+    return this.failure(queue, orderId, receiveCount, { final, error: 'boom', ...at });
+  }
+
+  /**
+   * What the producer recorded of the order's sends, as the report reads it from the accepted
+   * item: every id it was answered (`sentMessageIds`; undefined: a record from before the list)
+   * and the latest per queue.
+   */
+  sent(
+    orderId: string,
+    sentMessageIds: string[] | undefined,
+    messageIds: Partial<Record<QueueKind, string>> = {},
+  ): this {
+    this.order(orderId);
+    this.ledger.producerSends = [
+      ...(this.ledger.producerSends ?? []),
+      { orderId, ...(sentMessageIds ? { sentMessageIds } : {}), messageIds },
+    ];
+    return this;
   }
 
   /**
@@ -160,7 +184,8 @@ export class LedgerBuilder {
     queue: QueueKind,
     orderId: string,
     receiveCount: number,
-    how: Pick<FailureRecord, 'final' | 'notAttempted' | 'invocationId' | 'error'>,
+    how: Pick<FailureRecord, 'final' | 'notAttempted' | 'invocationId' | 'error'> &
+      Partial<Pick<FailureRecord, 'messageId' | 'failedAt'>>,
   ): this {
     const o = this.order(orderId);
     this.ledger.failures.push({
@@ -174,8 +199,8 @@ export class LedgerBuilder {
       sequence: o.sequence,
       messageId: `${queue}-${orderId}`,
       receiveCount,
-      ...how,
       failedAt: o.acceptedAt + 1,
+      ...how,
     } satisfies FailureRecord);
     return this;
   }

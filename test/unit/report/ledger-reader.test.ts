@@ -1,7 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { countRunItems, readRunLedger } from '../../../services/report/src/adapters/ledger-reader';
+import {
+  countRunItems,
+  ordersWithSeveralMessages,
+  readProducerSends,
+  readRunLedger,
+} from '../../../services/report/src/adapters/ledger-reader';
+import type { DeliveryRecord } from '../../../shared/src/ledger';
 
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 const dynamo = mockClient(documents);
@@ -53,6 +59,99 @@ describe('the ledger reader', () => {
       expect(q.ExpressionAttributeNames).toEqual({ '#pk': 'pk', '#sk': 'sk' });
     }
     expect(dynamo.calls().every((c) => c.args[0] instanceof QueryCommand)).toBe(true);
+  });
+
+  it("reads the producer's ids by key only for orders delivered under more than one message id on a queue", async () => {
+    const delivery = (queue: 'fifo' | 'standard', orderId: string, messageId: string) =>
+      ({
+        pk: 'RUN#r1',
+        sk: `DELIVERY#${queue}#${orderId}#${messageId}`,
+        queue,
+        orderId,
+        messageId,
+      }) as Partial<DeliveryRecord>;
+    dynamo.on(QueryCommand).callsFake((input) => {
+      const prefix = input.ExpressionAttributeValues?.[':prefix'];
+      if (prefix === 'DELIVERY#standard#') {
+        return {
+          Items: [
+            delivery('standard', 'o1', 'm1'),
+            delivery('standard', 'o1', 'm1'),
+            delivery('standard', 'o2', 'm2'),
+            delivery('standard', 'o2', 'm2-redriven'),
+          ],
+        };
+      }
+      // o1's FIFO message is another id than its standard one: no second message on either.
+      if (prefix === 'DELIVERY#fifo#') return { Items: [delivery('fifo', 'o1', 'f1')] };
+      return { Items: [] };
+    });
+    dynamo.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [
+          {
+            orderId: 'o2',
+            messageIds: { fifo: 'f2', standard: 'm2' },
+            sentMessageIds: ['m2', 'f2', 'm2'],
+          },
+        ],
+      },
+    });
+
+    const ledger = await readRunLedger(documents, 'ledger', 'r1');
+
+    const gets = dynamo.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems);
+    expect(gets).toEqual([
+      {
+        ledger: expect.objectContaining({ Keys: [{ pk: 'ORDER#o2', sk: 'ORDER' }] }),
+      },
+    ]);
+    expect(ledger.producerSends).toEqual([
+      { orderId: 'o2', sentMessageIds: ['f2', 'm2'], messageIds: { fifo: 'f2', standard: 'm2' } },
+    ]);
+  });
+
+  it('reads no producer ids, and sends no BatchGetItem, when every order came under one message id', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    const ledger = await readRunLedger(documents, 'ledger', 'r1');
+    expect(ledger.producerSends).toEqual([]);
+    expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(
+      ordersWithSeveralMessages([
+        { queue: 'fifo', orderId: 'o1', messageId: 'a' },
+        { queue: 'standard', orderId: 'o1', messageId: 'b' },
+      ] as DeliveryRecord[]),
+    ).toEqual([]);
+  });
+
+  it("reads producer ids 100 keys a request, asks again for the keys DynamoDB left unprocessed, and keeps an old record's latest ids", async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => `o${String(i).padStart(3, '0')}`);
+    let calls = 0;
+    dynamo.on(BatchGetCommand).callsFake((input) => {
+      calls++;
+      const keys = input.RequestItems.ledger.Keys as { pk: string }[];
+      // The first request leaves its last key unprocessed.
+      const served = calls === 1 ? keys.slice(0, -1) : keys;
+      return {
+        Responses: {
+          ledger: served.map((k) => ({
+            orderId: k.pk.slice('ORDER#'.length),
+            messageIds: { fifo: 'f', standard: 's' },
+          })),
+        },
+        ...(calls === 1 ? { UnprocessedKeys: { ledger: { Keys: keys.slice(-1) } } } : {}),
+      };
+    });
+
+    const sends = await readProducerSends(documents, 'ledger', ids);
+
+    const sizes = dynamo
+      .commandCalls(BatchGetCommand)
+      .map((c) => (c.args[0].input.RequestItems?.ledger?.Keys ?? []).length);
+    expect(sizes).toEqual([100, 1, 50]);
+    expect(sends.map((s) => s.orderId)).toEqual(ids);
+    // A record from before the set: no sentMessageIds, its latest ids kept.
+    expect(sends[0]).toEqual({ orderId: 'o000', messageIds: { fifo: 'f', standard: 's' } });
   });
 
   it('counts a run over every page', async () => {

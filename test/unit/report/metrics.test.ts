@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { analyzeQueue } from '../../../services/report/src/domain/metrics';
+import { type AnalyzeOptions, analyzeQueue } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { LedgerBuilder } from './ledger-fixture';
@@ -223,6 +223,7 @@ describe('analyzeQueue', () => {
       producerResend: 0,
       queueCopy: 2,
       retryAfterFailure: 2,
+      dlqRedrive: 0,
     });
     expect(a.duplicates.causes).toEqual(a.metrics.duplicateCauses);
     expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 2, pending: 0 });
@@ -262,7 +263,9 @@ describe('analyzeQueue', () => {
           }
           const m = analyzeQueue(b.ledger, 'standard').metrics;
           const c = m.duplicateCauses;
-          expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(m.duplicateDeliveries);
+          expect(c.producerResend + c.queueCopy + c.retryAfterFailure + c.dlqRedrive).toBe(
+            m.duplicateDeliveries,
+          );
           const processed = orders.filter((o) => o.processed).length;
           expect(m.processed).toBe(processed);
           expect(m.lost).toBe(orders.length - processed);
@@ -289,7 +292,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 0 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts the same message again, with no failed attempt before it, as a queue copy', () => {
@@ -301,7 +309,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2010, 'failed', 1, { messageId: 'm1', outcomeAt: 2020 })
       .deliver('standard', 'o1', 63_000, 'suppressed', 2, { messageId: 'm1' });
     // The failed copy came before any failure; the last one came after that copy had failed.
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
     const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
     expect(m.redeliveries).toBe(1);
   });
@@ -311,7 +324,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
       .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
       .apply('standard', 'o1', 62_150);
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts the same message after an attempt that never finished within the timeout as a retry after failure', () => {
@@ -324,11 +342,21 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         messageId: 'm1',
         suppressedBy: 'effect',
       });
-    expect(causesOf(crashed)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+    expect(causesOf(crashed)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
     const copy = one()
       .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm1', outcomeAt: 2600 });
-    expect(causesOf(copy)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+    expect(causesOf(copy)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a message whose record succeeded in an invocation that never finished as a retry after failure', () => {
@@ -346,10 +374,20 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       })
       .deliver('standard', 'o2', 63_000, 'applied', 2, { messageId: 'm2', invocationId: 'inv-2' })
       .apply('standard', 'o2', 63_100);
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 0,
+    });
     // Without the invocation's evidence the same receive of o1 reads as the queue's copy.
     for (const d of b.ledger.deliveries) delete d.invocationId;
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a message of an invocation that timed out after its last record as a retry, and a later copy as a copy', () => {
@@ -369,11 +407,21 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       });
     // The second receive is the retry of inv-1's batch. inv-2 ended, so SQS deleted the message:
     // the third receive is a copy that survived that delete, not a second retry of one failure.
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
     // With the end mark on inv-1 both are the queue's copies.
     const first = b.ledger.deliveries[0];
     if (first) first.invocationEnd = true;
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 2, retryAfterFailure: 0 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 2,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a copy of a retry as a queue copy: one failed attempt explains one retry', () => {
@@ -383,7 +431,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
       .apply('standard', 'o1', 62_150)
       .deliver('standard', 'o1', 62_120, 'suppressed', 1, { messageId: 'm1' });
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts each failure of a message as one retry when the retries fail too', () => {
@@ -392,7 +445,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 62_100, 'failed', 2, { messageId: 'm1', outcomeAt: 62_200 })
       .deliver('standard', 'o1', 122_200, 'applied', 3, { messageId: 'm1' })
       .apply('standard', 'o1', 122_250);
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a copy of a re-sent message as a queue copy, not a second re-send', () => {
@@ -401,7 +459,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' })
       .deliver('standard', 'o1', 2510, 'suppressed', 1, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 1, retryAfterFailure: 0 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 1,
+      queueCopy: 1,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a re-sent message retried after its own failure as a re-send, then a retry', () => {
@@ -410,7 +473,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 })
       .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a delivery pending forever as a failure only once the timeout has passed', () => {
@@ -427,6 +495,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       producerResend: 0,
       queueCopy: 2,
       retryAfterFailure: 1,
+      dlqRedrive: 0,
     });
     expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 0, pending: 1 });
     // Alone, a delivery pending forever is the order's one delivery: no duplicate to explain.
@@ -456,7 +525,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationEnd: true,
         suppressedBy: 'effect',
       });
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a copy received while an attempt at its message was still failing as a queue copy', () => {
@@ -466,7 +540,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
       .deliver('standard', 'o1', 2050, 'applied', 1, { messageId: 'm1' })
       .apply('standard', 'o1', 2080);
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts a copy received before a dying invocation ran out its timeout as a queue copy', () => {
@@ -480,7 +559,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationId: 'inv-2',
         invocationEnd: true,
       });
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 0 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
   });
 
   it('counts the batch of an invocation that wrote its end mark yet left a record pending as retries', () => {
@@ -507,7 +591,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationEnd: true,
       })
       .apply('standard', 'o2', 63_100);
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 2 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 0,
+    });
   });
 
   it('takes the receives in time order, whatever order the ledger lists them in (it keys them by receipt)', () => {
@@ -518,7 +607,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' })
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 });
-    expect(causesOf(b)).toEqual({ producerResend: 1, queueCopy: 0, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('dates an invocation that never ended from its earliest receive, not its latest', () => {
@@ -536,7 +630,12 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationId: 'inv-2',
         invocationEnd: true,
       });
-    expect(causesOf(b)).toEqual({ producerResend: 0, queueCopy: 0, retryAfterFailure: 1 });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 1,
+      dlqRedrive: 0,
+    });
   });
 
   it('never counts more retries of a message than attempts at it that ended in failure', () => {
@@ -566,7 +665,9 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
           const ended = steps.filter((s) => s.outcome === 'failed' || s.outcome === 'pending');
           expect(c.retryAfterFailure).toBeLessThanOrEqual(ended.length);
           expect(c.producerResend).toBe(new Set(steps.map((s) => s.message)).size - 1);
-          expect(c.producerResend + c.queueCopy + c.retryAfterFailure).toBe(steps.length - 1);
+          expect(c.producerResend + c.queueCopy + c.retryAfterFailure + c.dlqRedrive).toBe(
+            steps.length - 1,
+          );
         },
       ),
       { seed: SEED, numRuns: 300 },
@@ -606,6 +707,168 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       });
     const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
     expect([m.suppressed, m.refusedByEffectGuard, m.applyIndexGaps]).toEqual([2, 2, 2]);
+  });
+});
+
+describe('a DLQ redrive told from a producer re-send', () => {
+  const TIMEOUT = { attemptTimeoutMs: 10_000 };
+  const causesOf = (b: LedgerBuilder, options: Partial<AnalyzeOptions> = {}) =>
+    analyzeQueue(b.ledger, 'standard', undefined, { ...TIMEOUT, ...options }).metrics
+      .duplicateCauses;
+
+  /**
+   * o1's message m1 fails its 3 allowed receives (the last a final failure) and goes to the DLQ;
+   * after the fix a redrive puts it back as a new message, `redriven`, received at 500_000.
+   */
+  function deadLettered(redriven: string): LedgerBuilder {
+    const b = new LedgerBuilder().accept('o1', 'c', 1, 1000);
+    for (let n = 1; n <= 3; n++) {
+      const at = 2000 + (n - 1) * 60_000;
+      b.deliver('standard', 'o1', at, 'failed', n, { messageId: 'm1', outcomeAt: at + 100 });
+      b.fail('standard', 'o1', n, n === 3, { messageId: 'm1', failedAt: at + 100 });
+    }
+    return b
+      .deliver('standard', 'o1', 500_000, 'applied', 1, { messageId: redriven })
+      .apply('standard', 'o1', 500_050);
+  }
+
+  it('counts a new message the producer never sent, after its order went to the DLQ, as a DLQ redrive', () => {
+    const b = deadLettered('m-redriven').sent('o1', ['m1', 'f1'], { fifo: 'f1', standard: 'm1' });
+    expect(causesOf(b)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 1,
+    });
+  });
+
+  it('counts a message the producer recorded as a producer re-send, even after a dead letter', () => {
+    // A client retry sent the order again once the queue's retention had passed (queue-lost-it):
+    // the producer recorded m2 (and it is the latest id, or only in the set).
+    for (const latest of ['m2', 'm1']) {
+      const b = deadLettered('m2').sent('o1', ['m1', 'm2'], { standard: latest });
+      expect({ latest, causes: causesOf(b) }).toEqual({
+        latest,
+        causes: { producerResend: 1, queueCopy: 0, retryAfterFailure: 2, dlqRedrive: 0 },
+      });
+    }
+  });
+
+  it('counts a new message the producer did not record, with no dead letter before it, as a producer re-send (its answer was lost)', () => {
+    const applied = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'], { standard: 'm1' })
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2050)
+      .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm-lost-answer' });
+    expect(causesOf(applied)).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
+    // A final failure after the new message's receive did not send it back: still a re-send.
+    const failedLater = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'])
+      .deliver('standard', 'o1', 2000, 'failed', 3, { messageId: 'm1', outcomeAt: 9000 })
+      .fail('standard', 'o1', 3, true, { messageId: 'm1', failedAt: 9000 })
+      .deliver('standard', 'o1', 2500, 'applied', 1, { messageId: 'm-lost-answer' })
+      .apply('standard', 'o1', 2550);
+    expect(causesOf(failedLater)).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
+  });
+
+  it('counts a copy of the redriven message as a queue copy', () => {
+    const copy = deadLettered('m-redriven')
+      .sent('o1', ['m1'])
+      .deliver('standard', 'o1', 500_020, 'suppressed', 1, { messageId: 'm-redriven' });
+    expect(causesOf(copy)).toEqual({
+      producerResend: 0,
+      queueCopy: 1,
+      retryAfterFailure: 2,
+      dlqRedrive: 1,
+    });
+  });
+
+  it('reads a ledger from before the producer kept every id by the dead letter and the latest id it holds', () => {
+    // No `sentMessageIds`: only the latest id per queue is known.
+    const latestIsIt = deadLettered('m2').sent('o1', undefined, { standard: 'm2' });
+    expect(causesOf(latestIsIt).producerResend).toBe(1);
+    const unknown = deadLettered('m-redriven').sent('o1', undefined, { standard: 'm1' });
+    expect(causesOf(unknown).dlqRedrive).toBe(1);
+    // Nothing read of the producer's record at all (a ledger without producerSends): the dead
+    // letter alone decides.
+    const nothing = deadLettered('m-redriven');
+    expect(nothing.ledger.producerSends).toBeUndefined();
+    expect(causesOf(nothing)).toEqual({
+      producerResend: 0,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 1,
+    });
+  });
+
+  it('takes a delivery at maxReceiveCount whose invocation died as a dead letter when the queue limit is known', () => {
+    // m1's third receive never finished (no outcome, no failure record): SQS dead-letters it on
+    // its next receive all the same.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'])
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 62_000, 'failed', 2, { messageId: 'm1', outcomeAt: 62_100 })
+      .deliver('standard', 'o1', 122_000, 'pending', 3, { messageId: 'm1', invocationId: 'i3' })
+      .deliver('standard', 'o1', 500_000, 'applied', 1, { messageId: 'm-redriven' })
+      .apply('standard', 'o1', 500_050);
+    expect(causesOf(b, { maxReceiveCount: 3 }).dlqRedrive).toBe(1);
+    // A limit of 4: its third receive was not its last, so the new message is no redrive.
+    expect(causesOf(b, { maxReceiveCount: 4 })).toMatchObject({ dlqRedrive: 0, producerResend: 1 });
+    expect(causesOf(b)).toMatchObject({ dlqRedrive: 0, producerResend: 1 });
+  });
+
+  it("reads the producer's ids and each queue's maxReceiveCount in the report", () => {
+    const b = deadLettered('m-redriven').sent('o1', ['m1']);
+    const data = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    expect(data.report.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
+    expect(Object.keys(data.report.queues.standard.duplicateCauses)).toEqual([
+      'producerResend',
+      'queueCopy',
+      'retryAfterFailure',
+      'dlqRedrive',
+    ]);
+    // Recorded by the producer: a re-send.
+    const resent = deadLettered('m-resent').sent('o1', ['m1', 'm-resent']);
+    const again = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: resent.ledger,
+    });
+    expect(again.report.queues.standard.duplicateCauses).toMatchObject({
+      producerResend: 1,
+      dlqRedrive: 0,
+    });
+  });
+
+  it('counts a FIFO order dead-lettered unrun, then redriven, as delivered once', () => {
+    // Its receives were all handed back unrun (no delivery record): the redriven message is its
+    // first delivery, no duplicate.
+    const b = new LedgerBuilder()
+      .accept('a2', 'a', 2, 10)
+      .notAttempted('fifo', 'a2', 5, 'i5')
+      .deliver('fifo', 'a2', 500_000, 'applied', 1, { messageId: 'm-redriven' })
+      .apply('fifo', 'a2', 500_050);
+    const m = analyzeQueue(b.ledger, 'fifo', undefined, TIMEOUT).metrics;
+    expect([m.deliveries, m.duplicateDeliveries, m.processed]).toEqual([1, 0, 1]);
   });
 });
 
@@ -743,6 +1006,7 @@ describe('buildReport', () => {
       producerResend: 0,
       queueCopy: 1,
       retryAfterFailure: 1,
+      dlqRedrive: 0,
     });
   });
 });

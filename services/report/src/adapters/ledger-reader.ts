@@ -1,4 +1,9 @@
-import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+} from '@aws-sdk/lib-dynamodb';
 import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
 import {
   ACCEPTED_BY_RUN,
@@ -7,10 +12,12 @@ import {
   type DeliveryRecord,
   type EffectRecord,
   type FailureRecord,
+  ORDER_SK,
+  orderPk,
   runPk,
   SK_PREFIX,
 } from '../../../../shared/src/ledger';
-import type { RunLedger } from '../domain/metrics';
+import type { ProducerSends, RunLedger } from '../domain/metrics';
 
 async function queryPrefix<T>(
   client: DynamoDBDocumentClient,
@@ -35,6 +42,80 @@ async function queryPrefix<T>(
   return items;
 }
 
+/** BatchGetItem takes at most 100 keys a request. */
+const BATCH_GET_MAX = 100;
+/** Requests for one batch's keys, its unprocessed keys asked again with a growing pause. */
+const BATCH_GET_ATTEMPTS = 8;
+
+/**
+ * Orders delivered under more than one message id on a queue: the only ones whose causes need
+ * what the producer recorded of its sends (a new message id is a producer re-send or a redrive).
+ */
+export function ordersWithSeveralMessages(deliveries: readonly DeliveryRecord[]): string[] {
+  const first = new Map<string, string>();
+  const several = new Set<string>();
+  for (const d of deliveries) {
+    const key = `${d.queue}#${d.orderId}`;
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, d.messageId);
+    else if (seen !== d.messageId) several.add(d.orderId);
+  }
+  return [...several].sort();
+}
+
+/**
+ * What the producer recorded of the given orders' sends, read by key from their accepted items
+ * (BatchGetItem, 100 keys a request, keys DynamoDB left unprocessed asked again): the `byRun`
+ * index does not project the message ids, so a send's record writes no index entry. An order
+ * whose item is gone is left out (its ids unknown).
+ */
+export async function readProducerSends(
+  client: DynamoDBDocumentClient,
+  table: string,
+  orderIds: readonly string[],
+): Promise<ProducerSends[]> {
+  const out: ProducerSends[] = [];
+  for (let i = 0; i < orderIds.length; i += BATCH_GET_MAX) {
+    let keys: Record<string, unknown>[] | undefined = orderIds
+      .slice(i, i + BATCH_GET_MAX)
+      .map((id) => ({ pk: orderPk(id), sk: ORDER_SK }));
+    for (let attempt = 0; keys && keys.length > 0; attempt++) {
+      if (attempt === BATCH_GET_ATTEMPTS) {
+        throw new Error(`${keys.length} accepted orders still unread after ${attempt} requests`);
+      }
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      const page: BatchGetCommandOutput = await client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: keys,
+              ProjectionExpression: '#orderId, #messageIds, #sentMessageIds',
+              ExpressionAttributeNames: {
+                '#orderId': 'orderId',
+                '#messageIds': 'messageIds',
+                '#sentMessageIds': 'sentMessageIds',
+              },
+            },
+          },
+        }),
+      );
+      for (const item of page.Responses?.[table] ?? []) {
+        const sent = item.sentMessageIds as string[] | undefined;
+        out.push({
+          orderId: item.orderId as string,
+          // Each once (an SDK retry of the producer's write may have appended one twice).
+          ...(sent ? { sentMessageIds: [...new Set(sent)].sort() } : {}),
+          ...(item.messageIds
+            ? { messageIds: item.messageIds as ProducerSends['messageIds'] }
+            : {}),
+        });
+      }
+      keys = page.UnprocessedKeys?.[table]?.Keys;
+    }
+  }
+  return out.sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+}
+
 /** Reads one run back (Query per record type, every page; accepted orders from `byRun`). */
 export async function readRunLedger(
   client: DynamoDBDocumentClient,
@@ -55,12 +136,14 @@ export async function readRunLedger(
     ),
   ]);
   const n = QUEUE_KINDS.length;
+  const deliveries = rest.slice(0, n).flat() as DeliveryRecord[];
   return {
     accepted: accepted as AcceptedSummary[],
-    deliveries: rest.slice(0, n).flat() as DeliveryRecord[],
+    deliveries,
     effects: rest.slice(n, 2 * n).flat() as EffectRecord[],
     failures: rest.slice(2 * n, 3 * n).flat() as FailureRecord[],
     counters: counters as ApplyCounterRecord[],
+    producerSends: await readProducerSends(client, table, ordersWithSeveralMessages(deliveries)),
   };
 }
 

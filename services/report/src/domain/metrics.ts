@@ -24,6 +24,21 @@ export interface RunLedger {
   counters?: ApplyCounterRecord[];
   /** What each queue's DLQ holds, read from the DLQ itself; absent: read as empty. */
   dlq?: Partial<Record<QueueKind, DlqRead>>;
+  /**
+   * The message ids the producer recorded for orders delivered under more than one message id
+   * (read by key from their accepted items: the `byRun` index does not project them); absent, or
+   * an order missing: the producer's ids are unknown for it (see DuplicateCauses.dlqRedrive).
+   */
+  producerSends?: ProducerSends[];
+}
+
+/** What the producer recorded of an order's sends (AcceptedRecord). */
+export interface ProducerSends {
+  orderId: string;
+  /** Every id SQS answered its sends with (`sentMessageIds`); absent on records older than it. */
+  sentMessageIds?: string[];
+  /** The latest id per queue (`messageIds`; '' while a send's outcome is unknown). */
+  messageIds?: Partial<Record<QueueKind, string>>;
 }
 
 /** One DLQ, read without consuming it (adapters/queues.ts readDlq). */
@@ -44,8 +59,18 @@ export interface DlqRead {
 /**
  * Why a delivery after an order's first came, from what the ledger holds, not from the receive
  * count (a copy made by the queue can carry any receive count):
- * - `producerResend`: a message id no earlier delivery of the order had: the producer sent the
- *   order again (a client retried a send whose outcome it did not know).
+ * - `dlqRedrive`: a message id no earlier delivery of the order had, which the producer did not
+ *   record as one it sent, after an earlier message of the order went to the DLQ (a final failure
+ *   record: its last allowed receive failed, or was handed back unrun; or a delivery at
+ *   maxReceiveCount that failed, or whose attempt or invocation never finished): a DLQ redrive
+ *   (StartMessageMoveTask, or a move by hand) put it back. SQS gives a redriven message a new
+ *   message id ("All redriven messages are considered new messages with a new messageID and
+ *   enqueueTime", SQS Developer Guide, DLQ redrive), and nothing on the message says it was
+ *   redriven, so the producer's record of what it sent is what tells the two apart.
+ * - `producerResend`: a message id no earlier delivery of the order had, otherwise: the producer
+ *   sent the order again (a client retried a send whose outcome it did not know). With no
+ *   dead-lettered message before it, an id the producer did not record is a send whose answer
+ *   was lost, so it is one too.
  * - `queueCopy`: the same message id again while no earlier attempt at it had failed or timed
  *   out: SQS delivered it once more on its own (at-least-once: a copy on another host, a copy
  *   that survived a delete, a visibility timeout that ran out under a running attempt).
@@ -61,6 +86,7 @@ export interface DuplicateCauses {
   producerResend: number;
   queueCopy: number;
   retryAfterFailure: number;
+  dlqRedrive: number;
 }
 
 /** The per-queue metrics (docs/report.md, "The metrics"); the field names are a contract. */
@@ -122,9 +148,24 @@ export interface AnalyzeOptions {
    * never finished (it timed out, or its process died).
    */
   attemptTimeoutMs: number;
+  /**
+   * The queue's maxReceiveCount: a delivery at it that ended in failure sent its message to the
+   * DLQ. Absent: only the consumers' final failure records say a message was dead-lettered.
+   */
+  maxReceiveCount?: number;
 }
 
 const DEFAULT_OPTIONS: AnalyzeOptions = { attemptTimeoutMs: 10_000 };
+
+/** What tells a redriven message from a producer's (see DuplicateCauses.dlqRedrive). */
+export interface RedriveEvidence {
+  /** The queue's failures: after a final one (FailureRecord.final) SQS dead-letters the message. */
+  failures: readonly FailureRecord[];
+  /** Per order, the message ids the producer recorded (ProducerSends); absent: none known. */
+  producerIds: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+const NO_EVIDENCE: RedriveEvidence = { failures: [], producerIds: new Map() };
 
 export interface QueueAnalysis {
   metrics: QueueMetrics;
@@ -221,6 +262,20 @@ function deadInvocations(
   return out;
 }
 
+/**
+ * When `attempt` had failed, or its invocation had timed out or died (epoch ms); undefined when
+ * it did neither.
+ */
+function failedBy(
+  attempt: DeliveryRecord,
+  options: AnalyzeOptions,
+  dead: Map<string, number>,
+): number | undefined {
+  if (attempt.outcome === 'failed') return attempt.outcomeAt ?? attempt.receivedAt;
+  if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs;
+  return attempt.invocationId ? dead.get(attempt.invocationId) : undefined;
+}
+
 /** Whether `attempt` had failed, or its invocation had timed out or died, by time `at`. */
 function endedInFailure(
   attempt: DeliveryRecord,
@@ -228,10 +283,20 @@ function endedInFailure(
   options: AnalyzeOptions,
   dead: Map<string, number>,
 ): boolean {
-  if (attempt.outcome === 'failed') return (attempt.outcomeAt ?? attempt.receivedAt) <= at;
-  if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs <= at;
-  const diedBy = attempt.invocationId ? dead.get(attempt.invocationId) : undefined;
-  return diedBy !== undefined && diedBy <= at;
+  const by = failedBy(attempt, options, dead);
+  return by !== undefined && by <= at;
+}
+
+/** The final failures of each order (FailureRecord.final), for the orders that have one. */
+function finalFailuresByOrder(failures: readonly FailureRecord[]): Map<string, FailureRecord[]> {
+  const out = new Map<string, FailureRecord[]>();
+  for (const f of failures) {
+    if (!f.final) continue;
+    const list = out.get(f.orderId);
+    if (list) list.push(f);
+    else out.set(f.orderId, [f]);
+  }
+  return out;
 }
 
 const byReceive = (a: DeliveryRecord, b: DeliveryRecord) =>
@@ -241,14 +306,17 @@ export function analyzeDuplicates(
   deliveries: readonly DeliveryRecord[],
   earliest: Map<string, DeliveryRecord> = earliestDeliveries(deliveries),
   options: AnalyzeOptions = DEFAULT_OPTIONS,
+  evidence: RedriveEvidence = NO_EVIDENCE,
 ): DuplicateBreakdown {
   const out: DuplicateBreakdown = {
-    causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: 0 },
+    causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: 0, dlqRedrive: 0 },
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
   };
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
   const dead = deadInvocations(deliveries, options);
+  const finalFailures = finalFailuresByOrder(evidence.failures);
+  const { maxReceiveCount } = options;
   const repeated = new Map<string, DeliveryRecord[]>();
   for (const d of deliveries) {
     const first = earliest.get(d.orderId);
@@ -266,10 +334,26 @@ export function analyzeDuplicates(
     const attempts = new Map<string, { list: DeliveryRecord[]; retried: number }>();
     const first = earliest.get(orderId)!;
     attempts.set(first.messageId, { list: [first], retried: 0 });
+    // Whether another message of the order had gone to the DLQ by `d`'s receive.
+    const deadLettered = (d: DeliveryRecord): boolean =>
+      (finalFailures.get(orderId) ?? []).some(
+        (f) => f.messageId !== d.messageId && f.failedAt <= d.receivedAt,
+      ) ||
+      (maxReceiveCount !== undefined &&
+        [...attempts.entries()].some(
+          ([messageId, a]) =>
+            messageId !== d.messageId &&
+            a.list.some(
+              (e) =>
+                e.receiveCount >= maxReceiveCount && endedInFailure(e, d.receivedAt, options, dead),
+            ),
+        ));
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
       if (!earlier) {
-        out.causes.producerResend++;
+        const sentByProducer = evidence.producerIds.get(orderId)?.has(d.messageId) ?? false;
+        if (!sentByProducer && deadLettered(d)) out.causes.dlqRedrive++;
+        else out.causes.producerResend++;
         attempts.set(d.messageId, { list: [d], retried: 0 });
       } else {
         const failed = count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, dead));
@@ -309,6 +393,20 @@ export function countApplyIndexGaps(
   return gaps;
 }
 
+/**
+ * Per order, the message ids the producer recorded: every id it was answered (`sentMessageIds`)
+ * and the latest per queue (`messageIds`: all a record older than the list holds).
+ */
+export function producerIdsById(ledger: RunLedger): Map<string, Set<string>> {
+  const byId = new Map<string, Set<string>>();
+  for (const p of ledger.producerSends ?? []) {
+    const ids = new Set<string>(p.sentMessageIds ?? []);
+    for (const id of Object.values(p.messageIds ?? {})) if (id) ids.add(id);
+    byId.set(p.orderId, ids);
+  }
+  return byId;
+}
+
 /** Accepted orders by id: built once per report and shared by both queues' analyses. */
 export function acceptedById(ledger: RunLedger): Map<string, AcceptedSummary> {
   const byId = new Map<string, AcceptedSummary>();
@@ -321,6 +419,7 @@ export function analyzeQueue(
   queue: QueueKind,
   accepted: Map<string, AcceptedSummary> = acceptedById(ledger),
   options: AnalyzeOptions = DEFAULT_OPTIONS,
+  producerIds: ReadonlyMap<string, ReadonlySet<string>> = producerIdsById(ledger),
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
   const effects = forQueue(ledger.effects, queue);
@@ -355,7 +454,10 @@ export function analyzeQueue(
   const throughputPerSec =
     first.size > 0 && spanMs > 0 ? Math.round((first.size / (spanMs / 1000)) * 100) / 100 : 0;
 
-  const duplicates = analyzeDuplicates(deliveries, earliest, options);
+  const duplicates = analyzeDuplicates(deliveries, earliest, options, {
+    failures: forQueue(ledger.failures, queue),
+    producerIds,
+  });
   const metrics: QueueMetrics = {
     deliveries: deliveries.length,
     duplicateDeliveries: deliveries.length - earliest.size,

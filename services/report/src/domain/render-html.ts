@@ -3,7 +3,7 @@ import type { CustomerApplies, QueueAnalysis } from './metrics';
 import type { ReportData } from './report';
 import { comparisonRows, DUPLICATE_CAUSES, METRIC_LABELS } from './rows';
 
-const CAUSES = ['producerResend', 'queueCopy', 'retryAfterFailure'] as const;
+const CAUSES = ['producerResend', 'queueCopy', 'retryAfterFailure', 'dlqRedrive'] as const;
 
 /**
  * One self-contained HTML file: inline CSS and SVG, no script or font from the network, so it
@@ -39,6 +39,7 @@ const COLORS = {
   producerResend: '#ca8a04',
   queueCopy: '#0891b2',
   retryAfterFailure: '#db2777',
+  dlqRedrive: '#78350f',
   diagonal: '#9ca3af',
 } as const;
 
@@ -92,6 +93,9 @@ function duplicateSentence(data: ReportData, q: QueueKind): string {
       : '',
     c.retryAfterFailure > 0
       ? `${c.retryAfterFailure} ${c.retryAfterFailure === 1 ? DUPLICATE_CAUSES.retryAfterFailure.label : 'retries after failure'} (${DUPLICATE_CAUSES.retryAfterFailure.why})`
+      : '',
+    c.dlqRedrive > 0
+      ? `${c.dlqRedrive} ${DUPLICATE_CAUSES.dlqRedrive.label}${c.dlqRedrive === 1 ? '' : 's'} (${DUPLICATE_CAUSES.dlqRedrive.why})`
       : '',
   ].filter(Boolean);
   const by = data.suppressedBy[q];
@@ -254,7 +258,7 @@ function duplicatesSection(data: ReportData): string {
     const c = data.analysis[q].duplicates.causes;
     scale = Math.max(
       scale,
-      c.producerResend + c.queueCopy + c.retryAfterFailure,
+      CAUSES.reduce((n, cause) => n + c[cause], 0),
       data.analysis[q].metrics.duplicateEffects,
     );
   }
@@ -316,7 +320,7 @@ function duplicatesSection(data: ReportData): string {
     },
   ]);
   return `<section class="duplicates"><h2>Extra deliveries and what stopped them</h2>
-<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was and how earlier attempts at it ended, not its receive count), then how it ended; the third bar counts effects, not deliveries: orders whose effect was written more than once. Client retries with the same Idempotency-Key: ${data.clientRetries} (every request of an order after its first, a 409 answer included); the API answered each from the order's record, or with 409 while another request might still be sending the order, and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
+<p class="note">Every delivery of an order after its first, per queue: first why it came (from the ledger: which message it was, whether the producer sent it, and how earlier attempts at it ended, not its receive count), then how it ended; the third bar counts effects, not deliveries: orders whose effect was written more than once. Client retries with the same Idempotency-Key: ${data.clientRetries} (every request of an order after its first, a 409 answer included); the API answered each from the order's record, or with 409 while another request might still be sending the order, and sent the order again only to a queue whose answer the producer never got: those are the producer re-sends.</p>
 ${keys}<div class="bars">${rows}</div></section>`;
 }
 

@@ -2,6 +2,7 @@ import type { PipelineConfig, QueueKind } from '../../../../shared/src/config/pi
 import {
   acceptedById,
   analyzeQueue,
+  producerIdsById,
   type QueueAnalysis,
   type QueueMetrics,
   type RunLedger,
@@ -94,11 +95,19 @@ export function buildReport(input: {
   now?: Date;
 }): ReportData {
   const accepted = acceptedById(input.ledger);
+  const producerIds = producerIdsById(input.ledger);
   const options = (q: QueueKind) => ({
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
+    maxReceiveCount: input.config.queues[q].dlq.maxReceiveCount,
   });
-  const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'));
-  const standard = analyzeQueue(input.ledger, 'standard', accepted, options('standard'));
+  const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'), producerIds);
+  const standard = analyzeQueue(
+    input.ledger,
+    'standard',
+    accepted,
+    options('standard'),
+    producerIds,
+  );
   return {
     report: {
       runId: input.runId,

@@ -29,6 +29,10 @@ export const DUPLICATE_CAUSES: Record<keyof DuplicateCauses, { label: string; wh
     label: 'retry after failure',
     why: 'the same message after an attempt at it failed or timed out',
   },
+  dlqRedrive: {
+    label: 'DLQ redrive',
+    why: 'a new SQS message of the order that the producer never sent, after an earlier one went to the DLQ: a redrive put it back',
+  },
 };
 
 /** The one name of each metric, as every rendering shows it. */
@@ -39,6 +43,7 @@ export const METRIC_LABELS = {
   producerResend: `duplicates: ${DUPLICATE_CAUSES.producerResend.label}`,
   queueCopy: `duplicates: ${DUPLICATE_CAUSES.queueCopy.label}`,
   retryAfterFailure: `duplicates: ${DUPLICATE_CAUSES.retryAfterFailure.label}`,
+  dlqRedrive: `duplicates: ${DUPLICATE_CAUSES.dlqRedrive.label}`,
   redeliveries: 'redeliveries (SQS receive count > 1)',
   suppressed: 'suppressed by idempotency',
   refusedByEffectGuard: 'refused by the effect guard',
@@ -91,6 +96,7 @@ const METRIC_ROWS: MetricRow[] = [
   cause('producerResend'),
   cause('queueCopy'),
   cause('retryAfterFailure'),
+  cause('dlqRedrive'),
   count('redeliveries'),
   count('suppressed'),
   count('refusedByEffectGuard'),

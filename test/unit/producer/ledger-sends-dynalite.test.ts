@@ -1,0 +1,117 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
+import { readProducerSends } from '../../../services/report/src/adapters/ledger-reader';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+
+/**
+ * The record of every message id the producer was answered (`sentMessageIds`), against dynalite
+ * (the local cloud's DynamoDB) in-process: recordSends appends to one list in the write that
+ * records the latest id per queue, and the report reads the list back by key (BatchGetItem). The
+ * report tells a DLQ redrive (a new message id SQS made) from a producer re-send by it.
+ */
+const { ledger: table } = pipelineConfig.tables;
+const T = 1_764_050_000_000;
+
+let dynamo: InProcessDynamo;
+let documents: DynamoDBDocumentClient;
+let ledger: DynamoLedger;
+let n = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynalite([table]);
+  documents = DynamoDBDocumentClient.from(dynamo.client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  ledger = new DynamoLedger(documents, table.name);
+});
+
+afterAll(() => dynamo.stop());
+
+/** A fresh order claimed as the producer claims one, with `fields` over it (undefined: absent). */
+async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
+  const orderId = `sends-${++n}`;
+  await ledger.claim({
+    runId: 'run-1',
+    orderId,
+    customerId: 'cust-1',
+    sequence: 1,
+    acceptedAt: T,
+    payloadHash: 'h',
+    messageIds: { fifo: '', standard: '' },
+    sentAt: {},
+    requests: 1,
+    claimId: 'claim-1',
+    sendingBy: 'claim-1',
+    sendingUntil: T + 10_000,
+    ...fields,
+  });
+  return orderId;
+}
+
+const end = (by: string) => ({ at: T + 1, by });
+
+/** `by` takes the send lease (free: its last holder wrote its end), as a client retry does. */
+async function takeLease(orderId: string, by: string): Promise<void> {
+  const lease = { by, until: T + 20_000, now: T + 2, legacyWindowMs: 11_000 };
+  await expect(ledger.leaseSends(orderId, lease)).resolves.toMatchObject({ taken: true });
+}
+
+describe('DynamoLedger.recordSends keeps every message id it was answered', () => {
+  it("appends each request's ids to one list while messageIds keeps the latest per queue", async () => {
+    const orderId = await claimed();
+
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f1', sentAt: T }, standard: { messageId: 's1', sentAt: T } } },
+      end('claim-1'),
+    );
+    // A client retry that took the send lease and re-sent to standard (its first answer lost,
+    // say), and the SDK's retry of that very write after its answer was lost: the id is appended
+    // twice, read once.
+    await takeLease(orderId, 'lease-2');
+    const retry = { sent: { standard: { messageId: 's2', sentAt: T + 5 } } };
+    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe(true);
+    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe(true);
+    // A request whose sends all failed appends nothing.
+    await takeLease(orderId, 'lease-3');
+    await expect(ledger.recordSends(orderId, { sent: {} }, end('lease-3'))).resolves.toBe(true);
+
+    const record = await ledger.getAccepted(orderId);
+    expect(record?.messageIds).toEqual({ fifo: 'f1', standard: 's2' });
+    expect(record?.sentMessageIds).toEqual(['f1', 's1', 's2', 's2']);
+    expect(await readProducerSends(documents, table.name, [orderId])).toEqual([
+      { orderId, sentMessageIds: ['f1', 's1', 's2'], messageIds: { fifo: 'f1', standard: 's2' } },
+    ]);
+  });
+
+  it('starts the list on a record from before it, per-queue maps or not', async () => {
+    const withMaps = await claimed();
+    const withoutMaps = await claimed({ messageIds: undefined, sentAt: undefined });
+
+    await ledger.recordSends(
+      withMaps,
+      { sent: { fifo: { messageId: 'f1', sentAt: T } } },
+      end('claim-1'),
+    );
+    await ledger.recordSends(
+      withoutMaps,
+      {
+        sent: { standard: { messageId: 's1', sentAt: T } },
+        legacy: { all: { fifo: '', standard: 's1' }, sentAt: { standard: T } },
+      },
+      end('claim-1'),
+    );
+
+    expect((await ledger.getAccepted(withMaps))?.sentMessageIds).toEqual(['f1']);
+    expect((await ledger.getAccepted(withoutMaps))?.sentMessageIds).toEqual(['s1']);
+  });
+
+  it('reads an order no send was recorded for, and one that is gone, without a list', async () => {
+    const unsent = await claimed();
+    expect(await readProducerSends(documents, table.name, [unsent, 'never-claimed'])).toEqual([
+      { orderId: unsent, messageIds: { fifo: '', standard: '' } },
+    ]);
+  });
+});
