@@ -182,6 +182,27 @@ describe('order pipeline end to end (HTTP in, both queues, ledger out)', () => {
       expect(res.json.message).toEqual(expect.any(String));
     });
 
+    it('answers 400 from the producer for a body with a key twice, which JSON.parse would read as its last (found in review)', async () => {
+      // The request validator reads the last customerId, valid; another reader of the same bytes
+      // may keep the first.
+      const body = JSON.stringify(order('cust-bad')).replace(/^\{/, '{"customerId":"cust-other",');
+      const res = await postOrder(target, body, { runId });
+      expect(res.status).toBe(400);
+      expect(res.json.message).toMatch(/same key twice in one object \(customerId\)/);
+      expect(res.json.errors).toEqual([
+        { path: 'customerId', message: 'is repeated in its object' },
+      ]);
+    });
+
+    it('answers 415 from the producer for a body declared in a charset other than UTF-8 (found in review)', async () => {
+      const res = await postOrder(target, order('cust-bad'), {
+        runId,
+        contentType: 'application/json; charset=utf-16',
+      });
+      expect(res.status).toBe(415);
+      expect(res.json.message).toMatch(/^Content-Type charset must be utf-8/);
+    });
+
     it('wrote no ledger record for any rejected request', async () => {
       expect(await ledgerRecords(target, runId, '')).toEqual([]);
     });

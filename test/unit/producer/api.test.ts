@@ -474,6 +474,18 @@ describe('POST /orders', () => {
       400,
     ],
     ['a malformed X-Run-Id', { headers: { ...postFixture.headers, 'X-Run-Id': 'a#b' } }, 400],
+    [
+      'a body with a key twice',
+      { body: JSON.stringify(validBody).replace(/^\{/, '{"customerId":"cust-other",') },
+      400,
+    ],
+    [
+      'a body declared in UTF-16',
+      {
+        headers: { ...postFixture.headers, 'Content-Type': 'application/json; charset=utf-16' },
+      },
+      415,
+    ],
   ])('rejects %s and touches nothing', async (_what, overrides, status) => {
     const res = await makeHandler()(post(overrides as Partial<APIGatewayProxyEvent>));
     expect(res.statusCode).toBe(status);

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { isTransientSqsError } from '../../../services/producer/src/adapters/queues';
+import { duplicateKeyPath } from '../../../services/producer/src/domain/duplicate-keys';
 import { orderMessage } from '../../../services/producer/src/domain/message';
 import {
   canonicalJson,
@@ -111,6 +113,206 @@ describe('parseOrderRequest', () => {
     expect(() => parseOrderRequest(req, limits)).toThrow(
       expect.objectContaining({ statusCode: 413 }),
     );
+  });
+});
+
+describe('parseOrderRequest: what a body means must not depend on who reads it (found in review)', () => {
+  const limits = { maxBodyBytes: 16 * 1024, defaultRunId: 'adhoc' };
+  const request = (body: string, contentType = 'application/json') => ({
+    headers: { 'Content-Type': contentType },
+    body,
+    isBase64Encoded: false,
+  });
+  const refusal = (body: string, contentType?: string): unknown => {
+    try {
+      parseOrderRequest(request(body, contentType), limits);
+    } catch (err) {
+      return err;
+    }
+    return 'accepted';
+  };
+  const json = JSON.stringify(order);
+
+  it.each([
+    [
+      'customerId twice (JSON.parse keeps the last)',
+      '{"customerId":"cust-evil!","customerId":"cust-1","items":[{"sku":"sku-1","quantity":2,"unitPrice":5}],"amount":10,"currency":"EUR"}',
+      'customerId',
+    ],
+    [
+      'a key twice inside an item',
+      '{"customerId":"cust-1","items":[{"sku":"sku-1","quantity":1,"unitPrice":5},{"sku":"a","sku":"sku-1","quantity":1,"unitPrice":5}],"amount":10,"currency":"EUR"}',
+      'items[1].sku',
+    ],
+    [
+      'the same key written with an escape',
+      '{"customerId":"cust-1","items":[{"sku":"sku-1","quantity":2,"unitPrice":5}],"amount":10,"currency":"EUR","curr\\u0065ncy":"USD"}',
+      'currency',
+    ],
+  ])('refuses a body with %s: 400 naming it', (_, body, path) => {
+    // Act
+    const err = refusal(body);
+
+    // Assess
+    expect(err).toMatchObject({
+      statusCode: 400,
+      message: expect.stringContaining(`same key twice in one object (${path})`),
+      errors: [{ path, message: 'is repeated in its object' }],
+    });
+  });
+
+  it('takes the same key in different objects, and keys that only look alike', () => {
+    // Prepare: "sku" in two items; "a" beside "a " and "A"; strings that hold quotes, braces
+    // and a backslash before the closing quote.
+    const body = JSON.stringify({
+      ...order,
+      items: [
+        { sku: 'sku-1', quantity: 1, unitPrice: 5 },
+        { sku: 'sku-1', quantity: 1, unitPrice: 5 },
+      ],
+    }).replace(/}$/, ',"x":{"a":"\\\\","a ":"{\\"a\\":1}","A":[{},{"a":1},"a"]}}');
+
+    // Act
+    const err = refusal(body);
+
+    // Assess: the producer's own fields check refuses "x"; no duplicate was found.
+    expect(JSON.parse(body).x).toEqual({ a: '\\', 'a ': '{"a":1}', A: [{}, { a: 1 }, 'a'] });
+    expect(err).toMatchObject({ statusCode: 400, message: 'order is invalid' });
+    expect(refusal(json)).toBe('accepted');
+  });
+
+  it.each([
+    ['utf-16', 'application/json; charset=utf-16'],
+    ['UTF-16LE, quoted', 'application/json;charset="UTF-16LE"'],
+    ['iso-8859-1', 'application/json; charset=iso-8859-1'],
+    ['utf-8 and then utf-16', 'application/json; charset=utf-8; charset=utf-16'],
+    ['an empty charset', 'application/json; charset='],
+  ])('refuses a body declared in another charset (%s) with 415', (_, contentType) => {
+    expect(refusal(json, contentType)).toMatchObject({
+      statusCode: 415,
+      message: expect.stringMatching(/^Content-Type charset must be utf-8/),
+    });
+  });
+
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/json; charset=UTF-8',
+    'application/json;charset="utf-8"',
+    'Application/JSON; Charset=Utf-8; foo=bar',
+  ])('takes %s', (contentType) => {
+    expect(refusal(json, contentType)).toBe('accepted');
+  });
+});
+
+describe('duplicateKeyPath', () => {
+  it.each([
+    ['{}', undefined],
+    ['[]', undefined],
+    ['"a"', undefined],
+    ['{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}', undefined],
+    ['{"a":1,"a":2}', 'a'],
+    ['{"a":{"b":1,"b":2}}', 'a.b'],
+    ['[0,[1,{"k":1,"k":1}]]', '[1][1].k'],
+    ['{"a":[{},"a","a"],"a":0}', 'a'],
+    ['{"\\"":1,"\\u0022":2}', '"'],
+    ['{"x\\\\":1,"x\\\\ ":2}', undefined],
+  ])('in %s finds %s', (text, expected) => {
+    expect(duplicateKeyPath(text)).toBe(expected);
+  });
+
+  it('compares keys as JSON.parse reads them, however they are escaped', () => {
+    // A key written with each character as itself, as \\uXXXX, or (where JSON has one) as a
+    // short escape; two keys are the same key exactly when JSON.parse reads the same string.
+    const SHORT: Record<string, string> = {
+      '"': '\\"',
+      '\\': '\\\\',
+      '/': '\\/',
+      '\b': '\\b',
+      '\f': '\\f',
+      '\n': '\\n',
+      '\r': '\\r',
+      '\t': '\\t',
+    };
+    const written = (key: string, styles: number[]) =>
+      `"${[...key]
+        .map((ch, i) => {
+          const style = styles[i % styles.length] ?? 0;
+          const u = Array.from(
+            { length: ch.length },
+            (_, k) => `\\u${ch.charCodeAt(k).toString(16).padStart(4, '0')}`,
+          ).join('');
+          if (style === 1 || ch < ' ') return SHORT[ch] ?? u;
+          if (style === 2) return u;
+          return ch === '"' || ch === '\\' ? SHORT[ch] : ch;
+        })
+        .join('')}"`;
+    const key = fc.string({
+      maxLength: 6,
+      unit: fc.constantFrom('a', 'b', '"', '\\', '/', '\n', '\t', 'é', '😀', '\u0000'),
+    });
+    const styles = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(key, key, styles, styles, (a, b, sa, sb) => {
+        const text = `{"x":{${written(a, sa)}:1,${written(b, sb)}:2}}`;
+        const parsed = JSON.parse(text) as { x: Record<string, number> };
+        expect(Object.keys(parsed.x).length === 1).toBe(a === b);
+        expect(duplicateKeyPath(text)).toBe(a === b ? `x.${a}` : undefined);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  /** About 1 MB of JSON, and the same with one key repeated at its very end. */
+  const bodies: [string, () => [string, string]][] = [
+    [
+      '100,000 distinct keys in one object',
+      () => {
+        const keys = Array.from({ length: 100_000 }, (_, i) => `"k${i}":0`).join(',');
+        return [`{${keys}}`, `{${keys},"k0":1}`];
+      },
+    ],
+    [
+      '100,000 objects of one key each',
+      () => {
+        const objects = Array.from({ length: 100_000 }, () => '{"a":0}').join(',');
+        return [`[${objects}]`, `[${objects},{"a":0,"a":1}]`];
+      },
+    ],
+    [
+      '100,000 keys with escapes',
+      () => {
+        const keys = Array.from({ length: 100_000 }, (_, i) => `"\\u006b\\n${i}":0`).join(',');
+        return [`{${keys}}`, `{${keys},"k\\n0":1}`];
+      },
+    ],
+    [
+      'objects nested 200,000 deep',
+      () => {
+        const open = '{"a":'.repeat(200_000);
+        const close = '}'.repeat(200_000);
+        return [`${open}0${close}`, `${open}0${close.slice(1)},"a":1}`];
+      },
+    ],
+  ];
+
+  it.each(bodies)('reads a 1 MB body of %s in linear time', (_, make) => {
+    // Prepare
+    const [text, repeated] = make();
+    expect(() => JSON.parse(repeated)).not.toThrow();
+
+    // Act
+    const started = performance.now();
+    const none = duplicateKeyPath(text);
+    const found = duplicateKeyPath(repeated);
+    const elapsed = performance.now() - started;
+
+    // Assess: found wherever it is, in well under 2 s for both (a quadratic scan of 100,000
+    // keys takes minutes).
+    expect(text.length).toBeGreaterThan(600_000);
+    expect(none).toBeUndefined();
+    expect(found).toEqual(expect.any(String));
+    expect(elapsed).toBeLessThan(2_000);
   });
 });
 

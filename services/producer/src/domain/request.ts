@@ -6,6 +6,7 @@ import {
   runIdSchema,
   validateOrder,
 } from '../../../../shared/src/order';
+import { duplicateKeyPath } from './duplicate-keys';
 
 /** What the producer answers to a request it rejects before writing anything. */
 export class RequestError extends Error {
@@ -49,6 +50,28 @@ function isJsonContentType(value: string | undefined): boolean {
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
+/**
+ * The charsets a Content-Type names (`charset=` parameters, unquoted, lower case). JSON
+ * exchanged between systems "MUST be encoded using UTF-8" (RFC 8259 8.1) and the body is read as
+ * UTF-8, so a body declared in another charset would be read as something its sender did not
+ * write. A quoted value holding `;` is split too, which can only find more to refuse.
+ */
+function charsetsOf(value: string): string[] {
+  const out: string[] = [];
+  for (const param of value.split(';').slice(1)) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    out.push(
+      param
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase(),
+    );
+  }
+  return out;
+}
+
 /** JSON with object keys sorted, so the same order sent twice hashes the same. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -79,13 +102,24 @@ export function validId(
   return parsed.data;
 }
 
-/** Checks a POST /orders request in the order a client can fix it: media type, size, JSON, fields. */
+/**
+ * Checks a POST /orders request in the order a client can fix it: media type and charset, size,
+ * JSON (with each key once per object), headers, fields.
+ */
 export function parseOrderRequest(
   req: RawRequest,
   limits: { maxBodyBytes: number; defaultRunId: string },
 ): ParsedOrderRequest {
-  if (!isJsonContentType(header(req.headers, 'content-type'))) {
+  const contentType = header(req.headers, 'content-type');
+  if (!isJsonContentType(contentType)) {
     throw new RequestError(415, 'Content-Type must be application/json');
+  }
+  const other = charsetsOf(contentType ?? '').find((charset) => charset !== 'utf-8');
+  if (other !== undefined) {
+    throw new RequestError(
+      415,
+      `Content-Type charset must be utf-8 (or absent): the body is read as UTF-8, not as ${JSON.stringify(other)}`,
+    );
   }
   const raw = req.body ?? '';
   const bytes = req.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
@@ -95,11 +129,22 @@ export function parseOrderRequest(
       `request body is ${bytes.byteLength} bytes; the limit is ${limits.maxBodyBytes}`,
     );
   }
+  const text = bytes.toString('utf8');
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     throw new RequestError(415, 'request body is not valid JSON');
+  }
+  // JSON.parse keeps the last of a repeated key, and would validate a value that a reader
+  // keeping the first never sees: a repeated key is refused wherever it is.
+  const repeated = duplicateKeyPath(text);
+  if (repeated !== undefined) {
+    throw new RequestError(
+      400,
+      `request body has the same key twice in one object (${repeated}); send each key once`,
+      [{ path: repeated, message: 'is repeated in its object' }],
+    );
   }
   const runHeader = header(req.headers, 'x-run-id');
   const runId =
