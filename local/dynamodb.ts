@@ -345,14 +345,14 @@ server.on('request', (req, res) => {
   for (const l of req.listeners('error')) req.off('error', l);
   req.on('error', () => res.destroy());
 });
-// The limits every server of the local cloud has (edge.ts ServerLimits): slow or greedy
-// clients cannot hold connections and buffers.
 // Node answers Expect: 100-continue with 100 Continue by itself unless told otherwise: a body
 // declared over the limit gets its 413 instead (from the request handler, after its checks).
 server.on('checkContinue', (req, res) => {
   if (!(Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES)) res.writeContinue();
   server.emit('request', req, res);
 });
+// The limits every server of the local cloud has (edge.ts ServerLimits): slow or greedy
+// clients cannot hold connections and buffers.
 server.headersTimeout = workerData.limits.headersTimeoutMs;
 server.requestTimeout = workerData.limits.requestTimeoutMs;
 server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
