@@ -103,7 +103,11 @@ describe('the ledger reader', () => {
     const gets = dynamo.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems);
     expect(gets).toEqual([
       {
-        ledger: expect.objectContaining({ Keys: [{ pk: 'ORDER#o2', sk: 'ORDER' }] }),
+        // Strongly consistent: the latest append of the producer, not a copy that may lag it.
+        ledger: expect.objectContaining({
+          Keys: [{ pk: 'ORDER#o2', sk: 'ORDER' }],
+          ConsistentRead: true,
+        }),
       },
     ]);
     expect(ledger.producerSends).toEqual([
@@ -152,6 +156,43 @@ describe('the ledger reader', () => {
     expect(sends.map((s) => s.orderId)).toEqual(ids);
     // A record from before the set: no sentMessageIds, its latest ids kept.
     expect(sends[0]).toEqual({ orderId: 'o000', messageIds: { fifo: 'f', standard: 's' } });
+  });
+
+  it('keeps asking while each request reads some keys (a partial answer is progress), and gives up after 8 requests in a row that read none', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `o${String(i).padStart(2, '0')}`);
+    // One item a request, the rest left unprocessed (answers over 1 MB a partition, say).
+    dynamo.on(BatchGetCommand).callsFake((input) => {
+      const keys = input.RequestItems.ledger.Keys as { pk: string }[];
+      const [first, ...rest] = keys;
+      return {
+        Responses: { ledger: [{ orderId: first?.pk.slice('ORDER#'.length) }] },
+        ...(rest.length > 0 ? { UnprocessedKeys: { ledger: { Keys: rest } } } : {}),
+      };
+    });
+    // The pauses between requests run on fake timers.
+    jest.useFakeTimers();
+    try {
+      const reading = readProducerSends(documents, 'ledger', ids);
+      await jest.runAllTimersAsync();
+      expect((await reading).map((s) => s.orderId)).toEqual(ids);
+      expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(12);
+
+      // Nothing read, every key left unprocessed each time: the report says so, it does not loop.
+      dynamo.reset();
+      dynamo.on(BatchGetCommand).callsFake((input) => ({
+        Responses: { ledger: [] },
+        UnprocessedKeys: { ledger: { Keys: input.RequestItems.ledger.Keys } },
+      }));
+      const stuck = readProducerSends(documents, 'ledger', ['o1', 'o2']);
+      const refused = expect(stuck).rejects.toThrow(
+        '2 accepted orders still unread after 8 requests',
+      );
+      await jest.runAllTimersAsync();
+      await refused;
+      expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(8);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('counts a run over every page', async () => {

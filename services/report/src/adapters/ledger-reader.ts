@@ -44,7 +44,14 @@ async function queryPrefix<T>(
 
 /** BatchGetItem takes at most 100 keys a request. */
 const BATCH_GET_MAX = 100;
-/** Requests for one batch's keys, its unprocessed keys asked again with a growing pause. */
+/**
+ * Requests in a row that read none of a batch's keys before the report gives up; the unprocessed
+ * keys are asked again with a growing pause. A request that read some of them starts the count
+ * (and the pause) again: BatchGetItem "returns a partial result if the response size limit is
+ * exceeded, the table's provisioned throughput is exceeded, more than 1MB per partition is
+ * requested, or an internal processing failure occurs" (API Reference), so a batch read a few
+ * items a request is progress, and it ends.
+ */
 const BATCH_GET_ATTEMPTS = 8;
 
 /**
@@ -79,16 +86,24 @@ export async function readProducerSends(
     let keys: Record<string, unknown>[] | undefined = orderIds
       .slice(i, i + BATCH_GET_MAX)
       .map((id) => ({ pk: orderPk(id), sk: ORDER_SK }));
+    // Requests in a row that read nothing; 0 before the first.
+    let idle = 0;
     for (let attempt = 0; keys && keys.length > 0; attempt++) {
-      if (attempt === BATCH_GET_ATTEMPTS) {
-        throw new Error(`${keys.length} accepted orders still unread after ${attempt} requests`);
+      if (idle === BATCH_GET_ATTEMPTS) {
+        throw new Error(`${keys.length} accepted orders still unread after ${idle} requests`);
       }
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      if (attempt > 0)
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** (idle + 1))));
       const page: BatchGetCommandOutput = await client.send(
         new BatchGetCommand({
           RequestItems: {
             [table]: {
               Keys: keys,
+              // What the producer last recorded: "By default, BatchGetItem performs eventually
+              // consistent reads on every table in the request" (API Reference), and a re-send is
+              // recorded after SQS answered it, so after its delivery may have begun. Read
+              // eventually, an id appended just before the report would count as no send.
+              ConsistentRead: true,
               ProjectionExpression: '#orderId, #messageIds, #sentMessageIds',
               ExpressionAttributeNames: {
                 '#orderId': 'orderId',
@@ -99,7 +114,9 @@ export async function readProducerSends(
           },
         }),
       );
-      for (const item of page.Responses?.[table] ?? []) {
+      const read = page.Responses?.[table] ?? [];
+      idle = read.length > 0 ? 0 : idle + 1;
+      for (const item of read) {
         const sent = item.sentMessageIds as string[] | undefined;
         out.push({
           orderId: item.orderId as string,
