@@ -121,6 +121,15 @@ export interface AcceptedRecord
    * queue. A message of the order whose id is not here is none the producer knows it sent: a DLQ
    * redrive (SQS gives a redriven message a new message id), or a send whose answer was lost.
    * Absent on records older than it, and until a send is answered.
+   *
+   * Its length is bounded by the sends, not by the client's requests: the producer sends an
+   * order again only to a queue with no id recorded (until one is) or whose recorded send is
+   * past the queue's retention with the order unapplied (then once per retention period, as the
+   * re-send's time is recorded), and answers every other retry from the record; an SDK retry of
+   * the write adds one copy at most per attempt. At the pipeline's 4 days' retention that is two
+   * ids per 4 days for an order never applied (under 200 a year, a few KB), far from the item's
+   * 400 KB; a queue kept at SQS's 60 s minimum would let a client retrying every minute reach it
+   * in days (then the write fails, and every retry sends again unrecorded).
    */
   sentMessageIds?: string[];
   /**

@@ -334,6 +334,25 @@ describe('the send lease', () => {
     expect(queues.sent).toEqual([]);
   });
 
+  it('sends an order dead-lettered past retention again once per queue however often a client loops on it (what bounds sentMessageIds)', async () => {
+    // Sent 5 days ago (past the 4 days' retention), never applied (in the DLQ, say).
+    existing({
+      ...endedFirst,
+      messageIds: { fifo: 'f-1', standard: 's-1' },
+      sentAt: { fifo: NOW - 5 * DAY, standard: NOW - 5 * DAY },
+    });
+
+    const outcomes = [];
+    for (let i = 0; i < 20; i++) {
+      outcomes.push((await orders.place(request({ idempotencyKey: 'key-9' }), invocation)).kind);
+    }
+
+    // The first retry re-sends (queue-lost-it) and records when; every later one is answered from
+    // the record: each id SQS answers is appended once, not once per retry.
+    expect(outcomes).toEqual(['sent', ...Array(19).fill('answered-from-record')]);
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+  });
+
   it('keeps its answer but records nothing when the lease passed to another request while it sent (it ran past its deadline)', async () => {
     existing(endedFirst);
     queues.answer = (queue) => {

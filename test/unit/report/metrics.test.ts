@@ -783,6 +783,29 @@ describe('a DLQ redrive told from a producer re-send', () => {
     });
   });
 
+  it('misreads the redrive of a message dead-lettered after its delete was lost as a producer re-send (docs/report.md)', () => {
+    // m1's last allowed receive applied the order and its invocation ended, but SQS lost the
+    // delete, so it went to the DLQ all the same: nothing in the ledger says so.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'], { standard: 'm1' })
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .deliver('standard', 'o1', 62_000, 'failed', 2, { messageId: 'm1', outcomeAt: 62_100 })
+      .deliver('standard', 'o1', 122_000, 'applied', 3, {
+        messageId: 'm1',
+        invocationId: 'i3',
+        invocationEnd: true,
+      })
+      .apply('standard', 'o1', 122_050)
+      .deliver('standard', 'o1', 500_000, 'suppressed', 1, { messageId: 'm-redriven' });
+    expect(causesOf(b, { maxReceiveCount: 3 })).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 2,
+      dlqRedrive: 0,
+    });
+  });
+
   it('counts a copy of the redriven message as a queue copy', () => {
     const copy = deadLettered('m-redriven')
       .sent('o1', ['m1'])
