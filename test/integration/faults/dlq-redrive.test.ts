@@ -7,7 +7,14 @@ import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
-import { expectExactlyOnce, queueRecords, reportData, runCheck, settle } from './run-check';
+import {
+  expectExactlyOnce,
+  queueRecords,
+  reportData,
+  runCheck,
+  settle,
+  skipWhenIdle,
+} from './run-check';
 
 const POISON_PREFIX = 'poison-';
 
@@ -23,6 +30,8 @@ async function queueAttribute(
 }
 
 const dlqUrl = (target: Target, q: QueueKind) => target.queueUrls[`${q}Dlq`];
+
+const DAY = 24 * 3600 * 1000;
 
 /**
  * The runbook's redrive, end to end: a poison order fails maxReceiveCount times and lands in
@@ -141,4 +150,79 @@ describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ afte
     }
     await expectExactlyOnce(target, runId, [orderId]);
   }, 60_000);
+
+  it("counts each re-send of a dead-lettered order past retention as a producer re-send, also one that is no longer the producer's latest id", async () => {
+    // Prepare: the consumers fail the order every time (again: the scenario above fixed them).
+    for (const q of QUEUE_KINDS) {
+      await target.updateConsumerEnv(q, { FAULT_POISON_PREFIX: POISON_PREFIX });
+    }
+    const runId = newRunId('resent');
+    const orderId = `${POISON_PREFIX}${runId}`;
+    const body = order('cust-resent', 1);
+    const depths = () =>
+      Promise.all(
+        QUEUE_KINDS.map(async (q) =>
+          Number(await queueAttribute(target, dlqUrl(target, q), 'ApproximateNumberOfMessages')),
+        ),
+      );
+    const before = await depths();
+    const deadLettered = async (n: number) => {
+      // Its n-th message's last allowed receive failed on both queues (the visibility timeout
+      // skipped only while no batch is being processed, so receives keep their order)...
+      await waitFor(
+        `${n} final failures of the order on both queues`,
+        () =>
+          Promise.all(
+            QUEUE_KINDS.map(async (q) =>
+              (await queueRecords(target, runId, q)).failures.filter((f) => f.final),
+            ),
+          ),
+        (finals) => finals.every((f) => f.length === n),
+        { timeoutMs: 45_000, intervalMs: 150, onPoll: skipWhenIdle(target, 4) },
+      );
+      // ...and SQS moved it on its next receive.
+      await waitFor(
+        `${n} messages of the order in both DLQs`,
+        depths,
+        (now) => now.every((d, i) => d - (before[i] ?? 0) === n),
+        { onPoll: () => target.advanceClock(VISIBILITY_MS), intervalMs: 300 },
+      );
+    };
+
+    // Act: sent and dead-lettered; the client retries once the queues' retention (4 days) has
+    // passed, so the producer sends it again (the queue lost it, it was never applied), twice.
+    expect((await postOrder(target, body, { runId, idempotencyKey: orderId })).status).toBe(202);
+    await deadLettered(1);
+    for (const n of [2, 3]) {
+      await target.advanceClock(5 * DAY);
+      const retry = await postOrder(target, body, { runId, idempotencyKey: orderId });
+      expect(retry.status).toBe(202);
+      await deadLettered(n);
+    }
+
+    // Assess: three messages per queue, every one the producer's: each new one after a dead
+    // letter, and the second no longer the latest id the producer holds (messageIds), only in
+    // its list of every id sent. None is a redrive.
+    const { report, ledger } = await reportData(target, runId);
+    const sent = ledger.producerSends?.[0];
+    for (const q of QUEUE_KINDS) {
+      const ids = [
+        ...new Set(ledger.deliveries.filter((d) => d.queue === q).map((d) => d.messageId)),
+      ];
+      expect({ q, messages: ids.length }).toEqual({ q, messages: 3 });
+      const retries = 3 * (report.config.queues[q].maxReceiveCount - 1);
+      expect({ q, causes: report.queues[q].duplicateCauses }).toEqual({
+        q,
+        causes: { producerResend: 2, queueCopy: 0, retryAfterFailure: retries, dlqRedrive: 0 },
+      });
+      expect({ q, unsent: ids.filter((id) => !sent?.sentMessageIds?.includes(id)) }).toEqual({
+        q,
+        unsent: [],
+      });
+      expect({ q, latestIsOne: ids.filter((id) => sent?.messageIds?.[q] === id).length }).toEqual({
+        q,
+        latestIsOne: 1,
+      });
+    }
+  }, 90_000);
 });
