@@ -357,12 +357,12 @@ describe('DynamoLedger.leaseSends', () => {
   it.each([
     ['no item (dynalite ignores the parameter)', undefined],
     [
-      'an item holding a set, which it does not read',
-      { ...held, pk: { S: 'x' }, tags: { SS: ['a'] } },
+      'an item holding an attribute type this SDK does not know',
+      { pk: { S: 'x' }, odd: { $unknown: ['X', 'y'] } },
     ],
     [
-      'an item holding a number JavaScript cannot hold exactly',
-      { pk: { S: 'x' }, n: { N: '9007199254740993' } },
+      'an item holding a number neither a JavaScript number nor a BigInt holds',
+      { pk: { S: 'x' }, n: { N: '1.5e300' } },
     ],
   ])('reads the record consistently after a refusal with %s', async (_case, Item) => {
     ddb.on(UpdateCommand).rejects(refused(Item));

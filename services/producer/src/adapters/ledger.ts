@@ -7,6 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
@@ -31,46 +32,6 @@ import type { QueueFacts } from '../domain/status';
 function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
   const { pk: _pk, sk: _sk, byRunPk: _byRunPk, byRunSk: _byRunSk, type: _type, ...order } = record;
   return order;
-}
-
-/** An attribute this adapter does not read back from DynamoDB's own format (see below). */
-class UnreadAttribute extends Error {}
-
-function fromAttributeValue(value: AttributeValue): unknown {
-  if (value.S !== undefined) return value.S;
-  if (value.N !== undefined) {
-    // As the document client reads a number: one JavaScript cannot hold exactly is refused.
-    const n = Number(value.N);
-    if (!Number.isFinite(n) || (Number.isInteger(n) && !Number.isSafeInteger(n))) {
-      throw new UnreadAttribute(`number ${value.N}`);
-    }
-    return n;
-  }
-  if (value.BOOL !== undefined) return value.BOOL;
-  if (value.NULL !== undefined) return null;
-  if (value.M !== undefined) return fromAttributeValues(value.M);
-  if (value.L !== undefined) return value.L.map(fromAttributeValue);
-  throw new UnreadAttribute(Object.keys(value).join());
-}
-
-function fromAttributeValues(item: Record<string, AttributeValue>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(item).map(([k, v]) => [k, fromAttributeValue(v)]));
-}
-
-/**
- * An item as a refused write hands it back (DynamoDB's AttributeValue map: lib-dynamodb does not
- * unmarshall an error's item), as the document client would have answered it. It reads what an
- * accepted record holds (strings, numbers, booleans, null, maps, lists); for anything else (a
- * set, binary) it answers undefined, and the caller reads the item instead.
- */
-function itemOfRefusal(item: Record<string, AttributeValue> | undefined) {
-  if (!item) return undefined;
-  try {
-    return fromAttributeValues(item);
-  } catch (err) {
-    if (err instanceof UnreadAttribute) return undefined;
-    throw err;
-  }
 }
 
 export class DynamoLedger implements LedgerPort {
@@ -185,14 +146,39 @@ export class DynamoLedger implements LedgerPort {
       return { taken: true, record: acceptedOrder(out.Attributes as AcceptedRecord) };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const refusedBy = itemOfRefusal(err.Item);
-      if (refusedBy)
+      const refusedBy = this.itemOfRefusal(err.Item);
+      if (refusedBy) {
         return { taken: false, record: acceptedOrder(refusedBy as unknown as AcceptedRecord) };
+      }
     }
-    // Refused without the item (dynalite, or an order that is not there): read it.
+    // Refused without an item it reads (dynalite, or an order that is not there): read it.
     const existing = await this.getAccepted(orderId);
     if (!existing) throw new Error(`accepted record for ${orderId} vanished before its lease`);
     return { taken: false, record: existing };
+  }
+
+  /**
+   * The item a refused write hands back, as a GetItem of it answers through the document client.
+   * It comes in DynamoDB's own format (lib-dynamodb unmarshalls a command's output, not an
+   * error's), so it is read here with the document client's own conversion (@aws-sdk/util-dynamodb
+   * `unmarshall`, under the client's unmarshall options): one reading of the record whichever way
+   * it arrived, a set as a Set, a number beyond 2^53 as a BigInt, as getAccepted reads them.
+   * An item that conversion refuses (an attribute type newer than this SDK) answers undefined,
+   * and the caller reads the record instead.
+   */
+  private itemOfRefusal(
+    item: Record<string, AttributeValue> | undefined,
+  ): Record<string, unknown> | undefined {
+    if (!item) return undefined;
+    try {
+      return unmarshall(item, {
+        ...this.documents.config.translateConfig?.unmarshallOptions,
+        // An item is a map of attributes, not one attribute value.
+        convertWithoutMapWrapper: false,
+      });
+    } catch {
+      return undefined;
+    }
   }
 
   async countRequest(orderId: string): Promise<void> {
@@ -269,9 +255,8 @@ export class DynamoLedger implements LedgerPort {
     // specified path, then if_not_exists evaluates to operand", and "list_append (operand,
     // operand) - evaluates to a list with a new element added to it" (UpdateItem API,
     // UpdateExpression), so a record from before the list gets one, and ids other requests
-    // appended are kept. A list, not a string set: a refused lease reads the item back from
-    // DynamoDB's own format (itemOfRefusal), which reads no set. The SDK's retry of this write
-    // may append an id twice.
+    // appended are kept. A list, in the order the ids were recorded; the SDK's retry of this
+    // write may append an id twice.
     const sentIds = Object.values(sends.sent).flatMap((s) => (s?.messageId ? [s.messageId] : []));
     if (sentIds.length > 0) {
       sets.push('sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)');

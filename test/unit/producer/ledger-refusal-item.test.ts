@@ -1,0 +1,118 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+
+/**
+ * The send lease's refusal read from the item it carries (ReturnValuesOnConditionCheckFailure),
+ * through the real SDK: a DynamoDB client whose HTTP handler answers as DynamoDB does on the
+ * wire (a refused UpdateItem: 400 ConditionalCheckFailedException with `Item`; a GetItem: the
+ * item), so both arrive through the SDK's own deserializer, and the document client's own
+ * conversion reads the GetItem. The refusal's item must read as that same record: one record,
+ * whichever way DynamoDB handed it over.
+ */
+
+/** An accepted order as DynamoDB stores it, with attribute shapes a hand-written reader misses. */
+const ITEM = {
+  pk: { S: 'ORDER#o-1' },
+  sk: { S: 'ORDER' },
+  byRunPk: { S: 'RUN#run-1' },
+  byRunSk: { S: 'ACCEPTED#o-1' },
+  type: { S: 'accepted' },
+  runId: { S: 'run-1' },
+  orderId: { S: 'o-1' },
+  customerId: { S: 'cust-1' },
+  sequence: { N: '3' },
+  acceptedAt: { N: '1764050000000' },
+  payloadHash: { S: 'h' },
+  messageIds: { M: { fifo: { S: 'f-1' }, standard: { S: '' } } },
+  sentAt: { M: { fifo: { N: '1764050000012.5' } } },
+  sentMessageIds: { L: [] },
+  requests: { N: '2' },
+  sendingBy: { S: 'req-1' },
+  sendingUntil: { N: '1764050011000' },
+  // What no accepted record holds, but an item may: a set of each kind, binary, a number beyond
+  // 2^53, NULL, maps in lists in maps.
+  tags: { SS: ['a', 'b'] },
+  counts: { NS: ['1', '2.5'] },
+  blobs: { BS: ['AAE='] },
+  blob: { B: '/wA=' },
+  big: { N: '9007199254740993' },
+  nothing: { NULL: true },
+  nested: { M: { list: { L: [{ M: { deep: { BOOL: false } } }, { NULL: true }] } } },
+};
+
+/** A document client whose DynamoDB answers every request from `answer`; `targets` logs them. */
+function scripted(answer: (target: string) => { statusCode: number; body: unknown }) {
+  const targets: string[] = [];
+  const client = new DynamoDBClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+    maxAttempts: 1,
+    requestHandler: {
+      handle: async (request: { headers: Record<string, string> }) => {
+        const target = String(request.headers['x-amz-target']).split('.').at(-1) ?? '';
+        targets.push(target);
+        const { statusCode, body } = answer(target);
+        return {
+          response: {
+            statusCode,
+            headers: { 'content-type': 'application/x-amz-json-1.0' },
+            body: new TextEncoder().encode(JSON.stringify(body)),
+          },
+        };
+      },
+    },
+  });
+  return { documents: DynamoDBDocumentClient.from(client), targets };
+}
+
+const refusal = (item?: unknown) => ({
+  statusCode: 400,
+  body: {
+    __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+    message: 'The conditional request failed',
+    ...(item ? { Item: item } : {}),
+  },
+});
+
+const bid = { by: 'req-2', until: 1764050020000, now: 1764050005000, legacyWindowMs: 11_000 };
+
+describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
+  it('reads it as the document client reads the same item from GetItem, asking nothing more', async () => {
+    const { documents, targets } = scripted((target) =>
+      target === 'UpdateItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
+    );
+    const ledger = new DynamoLedger(documents, 'ledger');
+
+    const refused = await ledger.leaseSends('o-1', bid);
+    expect(targets).toEqual(['UpdateItem']);
+    const read = await ledger.getAccepted('o-1');
+
+    expect(refused.taken).toBe(false);
+    expect(refused.record).toStrictEqual(read);
+    // What the document client makes of them, so the comparison above compares something.
+    expect(read).toMatchObject({
+      sequence: 3,
+      messageIds: { fifo: 'f-1', standard: '' },
+      sentAt: { fifo: 1764050000012.5 },
+      sentMessageIds: [],
+      tags: new Set(['a', 'b']),
+      counts: new Set([1, 2.5]),
+      big: 9007199254740993n,
+      nothing: null,
+      nested: { list: [{ deep: false }, null] },
+    });
+  });
+
+  it('reads the item with one consistent GetItem when the refusal carries none (dynalite)', async () => {
+    const { documents, targets } = scripted((target) =>
+      target === 'UpdateItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
+    );
+    const ledger = new DynamoLedger(documents, 'ledger');
+
+    const refused = await ledger.leaseSends('o-1', bid);
+
+    expect(targets).toEqual(['UpdateItem', 'GetItem']);
+    expect(refused).toMatchObject({ taken: false, record: { orderId: 'o-1', sendingBy: 'req-1' } });
+  });
+});
