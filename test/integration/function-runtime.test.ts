@@ -244,6 +244,23 @@ describe('local function runtime (worker-thread execution environments)', () => 
     });
   }, 30_000);
 
+  it("ends an invocation at its own deadline, not at an earlier invocation's in the same warm environment", async () => {
+    // Prepare: a 2 s function with one environment; an invocation that ends normally at 1.2 s.
+    const f = probe('probe-deadline-reuse', {}, 2, 1);
+    started.push(f);
+    await f.warm();
+    const first = await f.invoke({ mode: 'sleep', ms: 1200 });
+
+    // Act: the next invocation in that environment runs from 1.2 s to 2.4 s, past the first
+    // one's deadline (2 s) and well inside its own (3.2 s).
+    const next = await f.invoke({ mode: 'sleep', ms: 1200 });
+
+    // Assess: both ran to their end in the one environment; the first one's deadline ended
+    // nothing once it had returned.
+    expect(first).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(next).toMatchObject({ ok: true, result: { invocations: 2 } });
+  }, 30_000);
+
   it("ends an environment whose heap outgrows the function's memory and starts a new one", async () => {
     // Prepare: memory 256 MB, as Lambda's setting caps the environment.
     const f = probe('probe-memory', {}, 30, 1);
