@@ -118,7 +118,8 @@ export interface AcceptedRecord
    * Every message id SQS answered a send of this order with, both queues' (message ids are unique
    * across queues), in the order recorded (an id may appear twice: the SDK's retry of the write),
    * appended to by the same write that records `messageIds`, which keeps only the latest per
-   * queue. A message of the order whose id is not here is none the producer knows it sent: a DLQ
+   * queue (or, for a request whose record was refused because the lease had passed to another,
+   * by an append of its own: its messages are in the queues all the same). A message of the order whose id is not here is none the producer knows it sent: a DLQ
    * redrive (SQS gives a redriven message a new message id), or a send whose answer was lost.
    * Absent on records older than it, and until a send is answered.
    *

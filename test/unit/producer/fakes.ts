@@ -131,6 +131,14 @@ export class FakeLedger implements LedgerPort {
     return true;
   }
 
+  /** As the adapter's append: the list alone, whoever holds the lease. */
+  async recordSentIds(orderId: string, messageIds: string[]): Promise<void> {
+    this.call('recordSentIds');
+    const order = this.orders.get(orderId);
+    if (!order) throw new Error(`no accepted order ${orderId}`);
+    order.sentMessageIds = [...(order.sentMessageIds ?? []), ...messageIds];
+  }
+
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {
     this.call('hasEffect');
     return this.effects.has(`${runId}/${queue}/${orderId}`);
@@ -155,6 +163,7 @@ export class FakeLedger implements LedgerPort {
         c === 'leaseSends' ||
         c === 'countRequest' ||
         c === 'recordSends' ||
+        c === 'recordSentIds' ||
         c === 'nextSequence' ||
         c === 'recordSequence',
     );

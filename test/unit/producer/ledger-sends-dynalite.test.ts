@@ -108,6 +108,39 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
     expect((await ledger.getAccepted(withoutMaps))?.sentMessageIds).toEqual(['s1']);
   });
 
+  it('keeps the ids of a request whose record was refused, touching neither the lease nor the latest ids', async () => {
+    // Prepare: the claiming request ran past its deadline; lease-2 took the lease over, re-sent
+    // to FIFO and recorded it.
+    const orderId = await claimed({ sendingUntil: T });
+    await takeLease(orderId, 'lease-2');
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f2', sentAt: T + 5 } } },
+      end('lease-2'),
+    );
+    const before = await ledger.getAccepted(orderId);
+
+    // Act: the late claiming request's record is refused; its ids are appended on their own.
+    const late = {
+      fifo: { messageId: 'f1', sentAt: T + 6 },
+      standard: { messageId: 's1', sentAt: T + 6 },
+    };
+    await expect(ledger.recordSends(orderId, { sent: late }, end('claim-1'))).resolves.toBe(false);
+    await ledger.recordSentIds(orderId, ['f1', 's1']);
+    await ledger.recordSentIds(orderId, []);
+
+    // Assess
+    const after = await ledger.getAccepted(orderId);
+    expect(after).toEqual({ ...before, sentMessageIds: ['f2', 'f1', 's1'] });
+    expect(after).toMatchObject({
+      messageIds: { fifo: 'f2', standard: '' },
+      sendingBy: 'lease-2',
+      sendsEndedBy: 'lease-2',
+    });
+    await expect(ledger.recordSentIds('never-claimed', ['x'])).rejects.toThrow(/conditional/i);
+    expect(await ledger.getAccepted('never-claimed')).toBeUndefined();
+  });
+
   it('reads an order no send was recorded for, and one that is gone, without a list', async () => {
     const unsent = await claimed();
     expect(await readProducerSends(documents, table.name, [unsent, 'never-claimed'])).toEqual([

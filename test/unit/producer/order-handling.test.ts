@@ -373,12 +373,33 @@ describe('the send lease', () => {
         data: { sent: ['fifo', 'standard'] },
       },
     ]);
-    // The record is the next holder's: no id, no end of this request over it.
+    // The record is the next holder's: no id, no end of this request over it. Its ids are on the
+    // order's list of ids sent all the same: its messages are in the queues.
     expect(ledger.orders.get('key-9')).toMatchObject({
       messageIds: { fifo: '', standard: '' },
       sendingBy: 'req-next',
       sendsEndedBy: 'req-0',
+      sentMessageIds: ['fifo-msg', 'standard-msg'],
     });
+  });
+
+  it('keeps its answer when the ids of its unrecorded sends cannot be kept either, and says so', async () => {
+    existing(endedFirst);
+    queues.answer = (queue) => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-next', sendingUntil: NOW + 9000 });
+      return `${queue}-msg`;
+    };
+    ledger.failures.set('recordSentIds', new Error('DynamoDB is down'));
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({ kind: 'sent', created: false });
+    expect(log.warns.map((w) => w.message)).toEqual([
+      'sends not recorded: the send lease passed to another request',
+      'ids of sends not recorded were not kept either',
+    ]);
+    expect(ledger.orders.get('key-9')?.sentMessageIds).toBeUndefined();
   });
 
   it('gives its lease back when it fails before recording its sends: the next retry sends at once, not 409', async () => {

@@ -34,6 +34,10 @@ function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
   return order;
 }
 
+/** Appends `:sentIds` to the order's list of ids sent, starting it (`:noIds`) if absent. */
+const APPEND_SENT_IDS =
+  'sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)';
+
 export class DynamoLedger implements LedgerPort {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
@@ -259,7 +263,7 @@ export class DynamoLedger implements LedgerPort {
     // write may append an id twice.
     const sentIds = Object.values(sends.sent).flatMap((s) => (s?.messageId ? [s.messageId] : []));
     if (sentIds.length > 0) {
-      sets.push('sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)');
+      sets.push(APPEND_SENT_IDS);
       values[':noIds'] = [];
       values[':sentIds'] = sentIds;
     }
@@ -279,6 +283,24 @@ export class DynamoLedger implements LedgerPort {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
+  }
+
+  /**
+   * One update that appends to `sentMessageIds` alone (as recordSends appends), on no condition
+   * but the order's being there: ids are only ever added to the list, so a late or repeated
+   * append changes no lease and no latest id (the SDK's retry may append them twice).
+   */
+  async recordSentIds(orderId: string, messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: orderPk(orderId), sk: ORDER_SK },
+        UpdateExpression: `SET ${APPEND_SENT_IDS}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':noIds': [], ':sentIds': messageIds },
+      }),
+    );
   }
 
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {

@@ -339,10 +339,19 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       if (!recorded) {
         // The lease is another request's now: this one ran past its deadline, and the request
         // that took the lease over sends what the record lacks. What this one sent is in the
-        // queues all the same (a copy the consumers' idempotency absorbs); its ids are not kept.
+        // queues all the same (a copy the consumers' idempotency absorbs): its ids are not the
+        // record's latest, but they go on the order's list of ids sent, or the report would
+        // take its messages for ones the producer never sent (a DLQ redrive). Best effort: the
+        // answer is this request's sends either way.
         log.warn('sends not recorded: the send lease passed to another request', {
           sent: Object.keys(sent),
         });
+        const ids = Object.values(sent).flatMap((s) => (s ? [s.messageId] : []));
+        try {
+          await ledger.recordSentIds(orderId, ids);
+        } catch (err) {
+          log.warn('ids of sends not recorded were not kept either', { error: err });
+        }
       }
       const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
       if (unexpected !== undefined) throw unexpected;

@@ -51,6 +51,12 @@ export interface LedgerPort {
    * (the SDK's retry) after a later holder took the lease.
    */
   recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean>;
+  /**
+   * Appends `messageIds` to the order's list of every id SQS answered its sends with
+   * (`sentMessageIds`) and writes nothing else: the ids of a request whose record of its sends
+   * was refused (recordSends answered false), whose messages are in the queues all the same.
+   */
+  recordSentIds(orderId: string, messageIds: string[]): Promise<void>;
   /** Whether the order's effect was committed on `queue`. */
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
