@@ -121,7 +121,9 @@ export interface AcceptedRecord
    * queue (or, for a request whose record was refused because the lease had passed to another,
    * by an append of its own: its messages are in the queues all the same). A message of the order whose id is not here is none the producer knows it sent: a DLQ
    * redrive (SQS gives a redriven message a new message id), or a send whose answer was lost.
-   * Absent on records older than it, and until a send is answered.
+   * Absent on records older than it, and until a send is answered; a record older than it that
+   * is sent again starts the list with the ids it held (`messageIds`), which the re-send may
+   * replace as the latest.
    *
    * Its length is bounded by the sends, not by the client's requests: the producer sends an
    * order again only to a queue with no id recorded (until one is) or whose recorded send is

@@ -116,6 +116,7 @@ describe('POST /orders', () => {
       payloadHash: expect.stringMatching(/^[0-9a-f]{64}$/),
       messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
       sentAt: { fifo: NOW, standard: NOW },
+      sentMessageIds: ['fifo-msg', 'standard-msg'],
       sendsEndedAt: NOW,
       requests: 1,
       // The claim is the request's send lease: without a Lambda context, for the whole 10 s

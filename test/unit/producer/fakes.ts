@@ -128,15 +128,26 @@ export class FakeLedger implements LedgerPort {
       order.messageIds[queue as QueueKind] = send.messageId;
       order.sentAt = { ...order.sentAt, [queue]: send.sentAt };
     }
+    this.appendSentIds(
+      order,
+      Object.values(sends.sent).flatMap((s) => (s ? [s.messageId] : [])),
+      sends.recordedBefore,
+    );
     return true;
   }
 
   /** As the adapter's append: the list alone, whoever holds the lease. */
-  async recordSentIds(orderId: string, messageIds: string[]): Promise<void> {
+  async recordSentIds(orderId: string, messageIds: string[], before?: string[]): Promise<void> {
     this.call('recordSentIds');
     const order = this.orders.get(orderId);
     if (!order) throw new Error(`no accepted order ${orderId}`);
-    order.sentMessageIds = [...(order.sentMessageIds ?? []), ...messageIds];
+    this.appendSentIds(order, messageIds, before);
+  }
+
+  /** list_append(if_not_exists(sentMessageIds, before), ids), as the adapter writes it. */
+  private appendSentIds(order: AcceptedOrder, ids: string[], before: string[] = []): void {
+    if (ids.length === 0) return;
+    order.sentMessageIds = [...(order.sentMessageIds ?? before), ...ids];
   }
 
   async hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean> {

@@ -170,7 +170,7 @@ describe('DynamoLedger: the accepted order', () => {
     await ledger().countRequest('o-1');
     await ledger().recordSends(
       'o-1',
-      { sent: { fifo: { messageId: 'f', sentAt: 5 } } },
+      { sent: { fifo: { messageId: 'f', sentAt: 5 } }, recordedBefore: ['f-0'] },
       { at: 6, by: 'req-2' },
     );
 
@@ -185,9 +185,10 @@ describe('DynamoLedger: the accepted order', () => {
         TableName: 'ledger',
         Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
         // Only the queue this request sent to: the standard entry is not written at all. Its id
-        // is appended to the list of every id sent, in the same write.
+        // is appended to the list of every id sent, in the same write; a record from before the
+        // list starts it with the ids it held.
         UpdateExpression:
-          'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0, sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)',
+          'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds.#q0 = :id0, sentAt.#q0 = :at0, sentMessageIds = list_append(if_not_exists(sentMessageIds, :before), :sentIds)',
         // Only while this request holds the lease.
         ConditionExpression: 'sendingBy = :endedBy',
         ExpressionAttributeNames: { '#q0': 'fifo' },
@@ -196,7 +197,7 @@ describe('DynamoLedger: the accepted order', () => {
           ':endedBy': 'req-2',
           ':id0': 'f',
           ':at0': 5,
-          ':noIds': [],
+          ':before': ['f-0'],
           ':sentIds': ['f'],
         },
       },
@@ -244,13 +245,13 @@ describe('DynamoLedger: the accepted order', () => {
 
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       UpdateExpression:
-        'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds = :ids, sentAt = :sentAt, sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)',
+        'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy, messageIds = :ids, sentAt = :sentAt, sentMessageIds = list_append(if_not_exists(sentMessageIds, :before), :sentIds)',
       ExpressionAttributeValues: {
         ':ended': 6,
         ':endedBy': 'req-2',
         ':ids': { fifo: '', standard: 's' },
         ':sentAt': { standard: 5 },
-        ':noIds': [],
+        ':before': [],
         ':sentIds': ['s'],
       },
     });

@@ -108,6 +108,36 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
     expect((await ledger.getAccepted(withoutMaps))?.sentMessageIds).toEqual(['s1']);
   });
 
+  it('starts the list on a record from before it with the ids it held, one of which the write replaces', async () => {
+    // Prepare: an order sent to both queues before the list existed; the standard queue lost its
+    // message (past its retention), and a retry took the lease to send it there again.
+    const orderId = await claimed({
+      messageIds: { fifo: 'f0', standard: 's0' },
+      sentAt: { fifo: T - 1, standard: T - 1 },
+      sendsEndedBy: 'claim-1',
+    });
+    await takeLease(orderId, 'lease-2');
+
+    // Act: the re-send's record, as the producer writes it: the ids the record held as it read it.
+    await ledger.recordSends(
+      orderId,
+      { sent: { standard: { messageId: 's1', sentAt: T + 5 } }, recordedBefore: ['f0', 's0'] },
+      end('lease-2'),
+    );
+    // Once the list is there, what a request read before it starts nothing.
+    await takeLease(orderId, 'lease-3');
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f2', sentAt: T + 9 } }, recordedBefore: ['f0', 's1'] },
+      end('lease-3'),
+    );
+
+    // Assess: s0 was sent by the producer and is still on its list, though no longer its latest.
+    const record = await ledger.getAccepted(orderId);
+    expect(record?.messageIds).toEqual({ fifo: 'f2', standard: 's1' });
+    expect(record?.sentMessageIds).toEqual(['f0', 's0', 's1', 'f2']);
+  });
+
   it('keeps the ids of a request whose record was refused, touching neither the lease nor the latest ids', async () => {
     // Prepare: the claiming request ran past its deadline; lease-2 took the lease over, re-sent
     // to FIFO and recorded it.

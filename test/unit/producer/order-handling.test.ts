@@ -351,6 +351,14 @@ describe('the send lease', () => {
     // the record: each id SQS answers is appended once, not once per retry.
     expect(outcomes).toEqual(['sent', ...Array(19).fill('answered-from-record')]);
     expect(queues.queues()).toEqual(['fifo', 'standard']);
+    // The record is from before the list of ids sent: the list starts with the ids it held,
+    // which the re-send replaced as the latest per queue.
+    expect(ledger.orders.get('key-9')?.sentMessageIds).toEqual([
+      'f-1',
+      's-1',
+      'fifo-msg',
+      'standard-msg',
+    ]);
   });
 
   it('keeps its answer but records nothing when the lease passed to another request while it sent (it ran past its deadline)', async () => {

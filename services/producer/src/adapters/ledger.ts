@@ -34,9 +34,12 @@ function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
   return order;
 }
 
-/** Appends `:sentIds` to the order's list of ids sent, starting it (`:noIds`) if absent. */
+/**
+ * Appends `:sentIds` to the order's list of ids sent; a record from before the list starts it
+ * with `:before`, the ids it held already (see RecordedSends.recordedBefore).
+ */
 const APPEND_SENT_IDS =
-  'sentMessageIds = list_append(if_not_exists(sentMessageIds, :noIds), :sentIds)';
+  'sentMessageIds = list_append(if_not_exists(sentMessageIds, :before), :sentIds)';
 
 export class DynamoLedger implements LedgerPort {
   constructor(
@@ -258,13 +261,13 @@ export class DynamoLedger implements LedgerPort {
     // order): "if_not_exists (path, operand) - if the item does not contain an attribute at the
     // specified path, then if_not_exists evaluates to operand", and "list_append (operand,
     // operand) - evaluates to a list with a new element added to it" (UpdateItem API,
-    // UpdateExpression), so a record from before the list gets one, and ids other requests
-    // appended are kept. A list, in the order the ids were recorded; the SDK's retry of this
-    // write may append an id twice.
+    // UpdateExpression), so a record from before the list gets one (starting with the ids it
+    // held, which this write may replace), and ids other requests appended are kept. A list, in
+    // the order the ids were recorded; the SDK's retry of this write may append an id twice.
     const sentIds = Object.values(sends.sent).flatMap((s) => (s?.messageId ? [s.messageId] : []));
     if (sentIds.length > 0) {
       sets.push(APPEND_SENT_IDS);
-      values[':noIds'] = [];
+      values[':before'] = sends.recordedBefore ?? [];
       values[':sentIds'] = sentIds;
     }
     try {
@@ -290,7 +293,11 @@ export class DynamoLedger implements LedgerPort {
    * but the order's being there: ids are only ever added to the list, so a late or repeated
    * append changes no lease and no latest id (the SDK's retry may append them twice).
    */
-  async recordSentIds(orderId: string, messageIds: string[]): Promise<void> {
+  async recordSentIds(
+    orderId: string,
+    messageIds: string[],
+    recordedBefore: string[] = [],
+  ): Promise<void> {
     if (messageIds.length === 0) return;
     await this.documents.send(
       new UpdateCommand({
@@ -298,7 +305,7 @@ export class DynamoLedger implements LedgerPort {
         Key: { pk: orderPk(orderId), sk: ORDER_SK },
         UpdateExpression: `SET ${APPEND_SENT_IDS}`,
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':noIds': [], ':sentIds': messageIds },
+        ExpressionAttributeValues: { ':before': recordedBefore, ':sentIds': messageIds },
       }),
     );
   }

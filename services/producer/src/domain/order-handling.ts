@@ -304,6 +304,8 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
         accepted.messageIds,
       );
       const orderId = accepted.orderId;
+      const recorded = accepted.messageIds;
+      const recordedBefore = QUEUE_KINDS.flatMap((q) => (recorded?.[q] ? [recorded[q]] : []));
       const receipt = (): OrderReceipt => ({ orderId, sequence, messageIds });
       if (targets.length === 0) return { kind: 'answered-from-record', receipt: receipt() };
       const results = await Promise.allSettled(targets.map((q) => sendTo(q, message, created)));
@@ -330,13 +332,13 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
               },
             }
           : undefined;
-      const recorded = await ledger.recordSends(
+      const written = await ledger.recordSends(
         orderId,
-        { sent, ...(legacy ? { legacy } : {}) },
+        { sent, recordedBefore, ...(legacy ? { legacy } : {}) },
         { at: now(), by: requestId },
       );
       ended = true;
-      if (!recorded) {
+      if (!written) {
         // The lease is another request's now: this one ran past its deadline, and the request
         // that took the lease over sends what the record lacks. What this one sent is in the
         // queues all the same (a copy the consumers' idempotency absorbs): its ids are not the
@@ -348,7 +350,7 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
         });
         const ids = Object.values(sent).flatMap((s) => (s ? [s.messageId] : []));
         try {
-          await ledger.recordSentIds(orderId, ids);
+          await ledger.recordSentIds(orderId, ids, recordedBefore);
         } catch (err) {
           log.warn('ids of sends not recorded were not kept either', { error: err });
         }

@@ -55,8 +55,9 @@ export interface LedgerPort {
    * Appends `messageIds` to the order's list of every id SQS answered its sends with
    * (`sentMessageIds`) and writes nothing else: the ids of a request whose record of its sends
    * was refused (recordSends answered false), whose messages are in the queues all the same.
+   * `recordedBefore` starts a list absent from a record older than it, as in RecordedSends.
    */
-  recordSentIds(orderId: string, messageIds: string[]): Promise<void>;
+  recordSentIds(orderId: string, messageIds: string[], recordedBefore?: string[]): Promise<void>;
   /** Whether the order's effect was committed on `queue`. */
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
@@ -88,6 +89,12 @@ export interface RecordedSends {
    * a queue's entry cannot be set on its own: the adapter writes both maps whole, from `all`.
    */
   legacy?: { all: Record<QueueKind, string>; sentAt: Partial<Record<QueueKind, number>> };
+  /**
+   * The ids the record held when this request read it (its `messageIds`): on a record from
+   * before `sentMessageIds`, the list starts with them, so an id this write replaces (a
+   * re-send to a queue that lost its message) is still one the producer sent.
+   */
+  recordedBefore?: string[];
 }
 
 /** The Lambda invocation running the request. */
