@@ -1,10 +1,11 @@
 'use strict';
 /**
  * `node local/launch.cjs <node arguments...>`: starts node with those arguments, untouched, in
- * this environment plus MALLOC_ARENA_MAX=2 (unless the caller set it), and ends as the child
- * ended. The npm scripts that run the local cloud start through it (local/node-flags.ts says
- * why). glibc reads the variable when a process starts, so it takes a second process; this one
- * holds about 7 MB of its own (the node binary's pages are shared with the child).
+ * this environment plus MALLOC_ARENA_MAX=2 (unless the caller set it), on Node 20 with V8's
+ * `--interrupt-budget=270336` in front of them (below), and ends as the child ended. The npm
+ * scripts that run the local cloud start through it (local/node-flags.ts says why). glibc reads
+ * the variable when a process starts, so it takes a second process; this one holds about 7 MB of
+ * its own (the node binary's pages are shared with the child).
  *
  * - Arguments reach the child byte for byte: quotes, backslashes, `$` and empty strings.
  * - SIGINT, SIGTERM and SIGHUP sent to this process alone are passed on, and this process waits
@@ -23,6 +24,16 @@ const { spawn } = require('node:child_process');
 const { constants } = require('node:os');
 
 const ENV = { MALLOC_ARENA_MAX: '2' };
+
+// Later optimisation on Node 20: V8 counts 4x the default interrupt budget (67,584 bytes of
+// bytecode run) before it considers a function hot enough for TurboFan, so each of the cloud's
+// 16 isolates optimises only what stays hot, not every SDK function that runs a few dozen
+// times, and V8's helper threads compile less. The process spent 0.86-0.89x the CPU per order
+// in bench:pipeline, the demo 0.90-0.99x (docs/benchmarks.md, issue 13). Only on the V8 it was
+// measured on: Node 22 and later tier up through Maglev, and Node 24's V8 rejects the flag
+// (`bad option`), so they start as before. A flag of node's command line, so it reaches every
+// worker's isolate too.
+const V8_FLAGS = process.versions.node.split('.')[0] === '20' ? ['--interrupt-budget=270336'] : [];
 const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 const env = { ...process.env, LAB_LAUNCHER_PID: String(process.pid) };
@@ -34,7 +45,7 @@ for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) en
 let child;
 const relays = RELAYED.map((signal) => [signal, () => child.kill(signal)]);
 for (const [signal, relay] of relays) process.on(signal, relay);
-child = spawn(process.execPath, process.argv.slice(2), { stdio: 'inherit', env });
+child = spawn(process.execPath, [...V8_FLAGS, ...process.argv.slice(2)], { stdio: 'inherit', env });
 child.on('error', (err) => {
   process.stderr.write(`error: could not start node: ${err.message}\n`);
   process.exit(1);

@@ -32,5 +32,14 @@ export const NODE_MEMORY_FLAGS: readonly string[] = ['--optimize-for-size'];
  * peaked at 472,508-487,448 kB against 507,992-535,504 kB (five runs each, in turn), with the
  * same CPU and wall time (2 cores, docs/benchmarks.md, issue 13). It means nothing on macOS,
  * Windows or musl.
+ *
+ * On Node 20 the launcher also puts `--interrupt-budget=270336` (4x V8's default) in front of the
+ * arguments: V8 waits four times as long before it considers a function for TurboFan, so the 16
+ * isolates optimise what stays hot instead of every SDK function that ran a few dozen times, and
+ * V8's helper threads compile far less. bench:pipeline spent 0.86-0.89x the process CPU per
+ * order, the demo 0.90-0.99x in 0.73-0.91x the wall time (docs/benchmarks.md, issue 13). Not
+ * in the scripts themselves: Node 24's V8 has no such flag and refuses to start with it, and
+ * Node 22 and later (Maglev) were not measured, so there the launcher adds nothing. bench:sqs's
+ * servers start without it.
  */
 export const NODE_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { NODE_MEMORY_ENV } from '../../../local/node-flags';
 
@@ -52,6 +52,50 @@ describe('local/launch.cjs', () => {
     const kept = await launch(['-e', print, '--', 'x'], { ...env, MALLOC_ARENA_MAX: '7' });
     expect(JSON.parse(kept.stdout)).toEqual([['x'], '7']);
   });
+
+  // A function with a loop, called until TurboFan has optimised it (bit 6 of V8's optimisation
+  // status, the same on Node 20 and 24); with compilation on the calling thread, so the count
+  // is V8's budget and not a race with a helper thread.
+  const CALLS_TO_TURBOFAN = `
+    function hot(a) { let s = 0; for (let i = 0; i < 50; i++) s += (a * i) % 7; return s; }
+    let calls = 0;
+    while (calls < 1e6 && (%GetOptimizationStatus(hot) & 64) === 0) hot(calls++);
+    console.log(JSON.stringify({ calls, flags: process.execArgv.slice(0, process.execArgv.indexOf('-e')) }));
+  `;
+  const callsToTurbofan = async (via: 'launcher' | 'plain node') => {
+    const args = [
+      '--allow-natives-syntax',
+      '--no-concurrent-recompilation',
+      '-e',
+      CALLS_TO_TURBOFAN,
+    ];
+    if (via === 'launcher') return JSON.parse((await launch(args)).stdout);
+    const plain = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    return JSON.parse(plain.stdout);
+  };
+
+  (process.versions.node.split('.')[0] === '20' ? it : it.skip)(
+    'on Node 20 starts node with --interrupt-budget=270336 ahead of the arguments, and V8 optimises later',
+    async () => {
+      const plain = await callsToTurbofan('plain node');
+      const launched = await callsToTurbofan('launcher');
+      expect(launched.flags).toEqual([
+        '--interrupt-budget=270336',
+        '--allow-natives-syntax',
+        '--no-concurrent-recompilation',
+      ]);
+      // 45 and 175 calls here: 4x the budget, less the calls before the first tick.
+      expect(launched.calls).toBeGreaterThanOrEqual(3 * plain.calls);
+    },
+  );
+
+  (process.versions.node.split('.')[0] === '20' ? it.skip : it)(
+    'on Node 22 and later adds no V8 flag (Node 24 rejects --interrupt-budget)',
+    async () => {
+      const launched = await callsToTurbofan('launcher');
+      expect(launched.flags).toEqual(['--allow-natives-syntax', '--no-concurrent-recompilation']);
+    },
+  );
 
   it('ends as the child ended: its exit code, or the signal that ended it', async () => {
     expect((await launch(['-e', 'process.exit(3)'])).code).toBe(3);
