@@ -203,6 +203,18 @@ describe('parseOrderRequest: what a body means must not depend on who reads it (
   ])('takes %s', (contentType) => {
     expect(refusal(json, contentType)).toBe('accepted');
   });
+
+  it.each([
+    'application/json; charset=utf8',
+    'application/json; charset=UTF8',
+    'application/json; charset=unicode-1-1-utf-8',
+    'application/json; charset="x-unicode20utf8"',
+  ])(
+    'takes %s: a label the Encoding Standard gives UTF-8 itself (found in review: refused 415)',
+    (contentType) => {
+      expect(refusal(json, contentType)).toBe('accepted');
+    },
+  );
 });
 
 describe('duplicateKeyPath', () => {

@@ -72,6 +72,19 @@ function charsetsOf(value: string): string[] {
   return out;
 }
 
+/**
+ * Whether a charset label names UTF-8: `utf-8`, and the other labels the WHATWG Encoding Standard
+ * gives UTF-8 itself (`utf8`, `unicode-1-1-utf-8`, ...), as TextDecoder resolves labels. Clients
+ * that write `charset=utf8` mean UTF-8; refusing them refused valid orders.
+ */
+function isUtf8Label(label: string): boolean {
+  try {
+    return new TextDecoder(label).encoding === 'utf-8';
+  } catch {
+    return false;
+  }
+}
+
 /** JSON with object keys sorted, so the same order sent twice hashes the same. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -114,7 +127,7 @@ export function parseOrderRequest(
   if (!isJsonContentType(contentType)) {
     throw new RequestError(415, 'Content-Type must be application/json');
   }
-  const other = charsetsOf(contentType ?? '').find((charset) => charset !== 'utf-8');
+  const other = charsetsOf(contentType ?? '').find((charset) => !isUtf8Label(charset));
   if (other !== undefined) {
     throw new RequestError(
       415,
