@@ -275,6 +275,104 @@ describe('duplicateKeyPath', () => {
     );
   });
 
+  it('finds what a recursive reader finds in any JSON: nesting, whitespace, strings full of JSON punctuation, escaped keys', () => {
+    // A reference reader (recursion, keys decoded by JSON.parse), and random JSON whose objects
+    // may repeat keys: strings and keys drawn from JSON's punctuation, quotes, backslashes,
+    // surrogates and NUL, keys written plain, all as \uXXXX or with \/; whitespace anywhere.
+    function reference(text: string): string | undefined {
+      let i = 0;
+      const space = () => {
+        while (' \t\n\r'.includes(text[i] ?? 'x')) i++;
+      };
+      const string = (): string => {
+        const start = i++;
+        while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+        i++;
+        return JSON.parse(text.slice(start, i)) as string;
+      };
+      const value = (path: string): string | undefined => {
+        space();
+        if (text[i] === '"') {
+          string();
+          return undefined;
+        }
+        if (text[i] !== '{' && text[i] !== '[') {
+          while (i < text.length && !',]} \t\n\r'.includes(text[i]!)) i++;
+          return undefined;
+        }
+        const object = text[i++] === '{';
+        const seen = new Set<string>();
+        space();
+        if (text[i] === '}' || text[i] === ']') {
+          i++;
+          return undefined;
+        }
+        for (let n = 0; ; n++) {
+          let inner = `${path}[${n}]`;
+          if (object) {
+            space();
+            const key = string();
+            inner = path === '' ? key : `${path}.${key}`;
+            if (seen.has(key)) return inner;
+            seen.add(key);
+            space();
+            i++; // :
+          }
+          const found = value(inner);
+          if (found !== undefined) return found;
+          space();
+          if (text[i++] !== ',') return undefined;
+        }
+      };
+      return value('');
+    }
+    const unit = fc.constantFrom(...'ab"\\/{}[],: \n', 'é', '😀', '\ud800', '\u0000');
+    const hex = (ch: string) =>
+      Array.from(
+        { length: ch.length },
+        (_, k) => `\\u${ch.charCodeAt(k).toString(16).padStart(4, '0')}`,
+      ).join('');
+    const key = fc
+      .tuple(fc.string({ unit, maxLength: 3 }), fc.integer({ min: 0, max: 2 }))
+      .map(([k, style]) =>
+        style === 0
+          ? JSON.stringify(k)
+          : style === 1
+            ? `"${[...k].map((ch) => hex(ch)).join('')}"`
+            : JSON.stringify(k).replace(/\//g, '\\/'),
+      );
+    const ws = fc.constantFrom('', ' ', '\n\t', '\r\n ');
+    const { json } = fc.letrec<{ json: string }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit, maxLength: 5 }).map((v) => JSON.stringify(v)),
+        fc.constantFrom('0', '-1.5e3', 'true', 'false', 'null'),
+        fc
+          .tuple(fc.array(tie('json'), { maxLength: 4 }), ws)
+          .map(([items, w]) => `[${w}${items.join(`${w},${w}`)}${w}]`),
+        fc
+          .tuple(fc.array(fc.tuple(key, tie('json')), { maxLength: 4 }), ws)
+          .map(
+            ([entries, w]) =>
+              `{${w}${entries.map(([k, v]) => `${k}${w}:${w}${v}`).join(`${w},${w}`)}${w}}`,
+          ),
+      ),
+    }));
+    let repeated = 0;
+    fc.assert(
+      fc.property(json, ws, (value, w) => {
+        const text = `${w}${value}${w}`;
+        expect(() => JSON.parse(text)).not.toThrow();
+        const expected = reference(text);
+        if (expected !== undefined) repeated++;
+        expect(duplicateKeyPath(text)).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
+    // Both answers were tried many times.
+    expect(repeated).toBeGreaterThan(100);
+  });
+
   /** About 1 MB of JSON, and the same with one key repeated at its very end. */
   const bodies: [string, () => [string, string]][] = [
     [
