@@ -1,5 +1,6 @@
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
@@ -950,5 +951,41 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
     const expected = withProto('{"__proto__":{"S":"k1"},"v":{"N":"1"}}');
     expect(got).toEqual({ Item: expected });
     expect(queried).toMatchObject({ Count: 1, Items: [expected] });
+  });
+
+  it('reads a table of that name in BatchGetItem (found in review: answered without it, and without UnprocessedKeys)', async () => {
+    // Prepare: a table name may be __proto__ too (3 to 255 of a-z, A-Z, 0-9, _, - and .).
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: '__proto__',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await ddb.send(
+      new BatchWriteItemCommand({
+        RequestItems: withProto(
+          '{"__proto__":[{"PutRequest":{"Item":{"pk":{"S":"b1"},"v":{"N":"1"}}}}],"proto-attrs":[{"PutRequest":{"Item":{"pk":{"S":"b1"},"sk":{"S":"1"}}}}]}',
+        ),
+      }),
+    );
+
+    // Act
+    await ddb.send(
+      new BatchGetItemCommand({
+        RequestItems: withProto(
+          '{"__proto__":{"Keys":[{"pk":{"S":"b1"}}]},"proto-attrs":{"Keys":[{"pk":{"S":"b1"},"sk":{"S":"1"}}]}}',
+        ),
+      }),
+    );
+    const got = lastAnswer();
+
+    // Assess: both tables answered, nothing left unprocessed.
+    expect(got).toEqual(
+      withProto(
+        '{"Responses":{"__proto__":[{"pk":{"S":"b1"},"v":{"N":"1"}}],"proto-attrs":[{"pk":{"S":"b1"},"sk":{"S":"1"}}]},"UnprocessedKeys":{}}',
+      ),
+    );
   });
 });

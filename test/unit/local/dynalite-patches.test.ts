@@ -1,7 +1,8 @@
 /**
  * dynalite's condition parser, loaded memoised (local/dynalite-patches.cjs), against
  * dynalite's own: the same answer for every expression, in time linear in its length. The set
- * operations' patch is tested through DynamoDB (test/integration/dynamodb.test.ts).
+ * operations' and BatchGetItem's patches are tested through DynamoDB
+ * (test/integration/dynamodb.test.ts).
  */
 
 interface Parser {
@@ -14,6 +15,7 @@ const patches = require('../../../local/dynalite-patches.cjs') as {
   memoizeParserSource: (source: string) => string;
   linearSetUpdatesSource: (source: string) => string;
   linearSetEqualitySource: (source: string) => string;
+  batchGetEveryTableSource: (source: string) => string;
 };
 const db = require('dynalite/db') as { compare: unknown };
 const memoized = patches.loadPatched(PARSER_PATH, patches.memoizeParserSource);
@@ -130,6 +132,11 @@ describe('the patches refuse a dynalite they do not know (an upgrade fails loudl
     ],
     ['updateItem', () => patches.linearSetUpdatesSource('module.exports = {};'), /0 of 4 sites/],
     ['db.valsEqual', () => patches.linearSetEqualitySource('module.exports = {};'), /0 of 1 sites/],
+    [
+      'batchGetItem',
+      () => patches.batchGetEveryTableSource('module.exports = {};'),
+      /0 of 1 sites/,
+    ],
   ])('%s', (_, patch, why) => {
     expect(patch).toThrow(why);
   });
