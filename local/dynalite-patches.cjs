@@ -1,8 +1,9 @@
 'use strict';
 /**
- * Patches to dynalite's own modules, applied as DynamoDB's thread loads them: each makes a request
- * that held the thread (and so every DynamoDB client of the local cloud) for seconds to forever
- * cost time linear in its size, and changes no answer. Each is applied to dynalite's source text
+ * Patches to dynalite's own modules, applied as DynamoDB's thread loads them: all but the last
+ * make a request that held the thread (and so every DynamoDB client of the local cloud) for
+ * seconds to forever cost time linear in its size, and change no answer; the last (BatchGetItem's
+ * tables) answers a table named `__proto__` as any other. Each is applied to dynalite's source text
  * and refuses a source it does not recognise, so an upgraded dynalite fails loudly at start rather
  * than run unpatched. Tests compare the patched modules with dynalite's own.
  *

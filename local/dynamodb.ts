@@ -140,7 +140,8 @@ memoryLevel.MemoryLevel = class StringStoredLevel extends BufferStoredLevel {
 };
 // Requests that held this thread for seconds to forever in dynalite's own code (its condition
 // parser, exponential in nested parentheses; its set operations, quadratic) cost linear time in
-// patched copies of those files, installed before dynalite loads them (dynalite-patches.cjs).
+// patched copies of those files, installed before dynalite loads them (dynalite-patches.cjs);
+// so does BatchGetItem's, which left a table named __proto__ out of its answer.
 require(workerData.dynalitePatchesPath).installDynalitePatches(workerData.dynaliteDir);
 // DynamoDB refuses an expression over 4 KB, measured in bytes as sent ("Expression size has
 // exceeded the maximum allowed size"); dynalite takes any length, and parses every byte on this
