@@ -1,10 +1,13 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AcceptedOrder, SendLease } from '../../../services/producer/src/domain/ports';
 import { leaseHeldFor } from '../../../services/producer/src/domain/resend';
-import { pipelineConfig } from '../../../shared/src/config/pipeline';
-import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+import {
+  claimRecord,
+  type DynaliteLedger,
+  LEDGER_TABLE,
+  startDynaliteLedger,
+  T,
+} from './dynalite-ledger';
 
 /**
  * The send lease's conditional update, against dynalite (the local cloud's DynamoDB) in-process:
@@ -12,45 +15,24 @@ import { type InProcessDynamo, startDynalite } from '../support/dynalite';
  * asks the domain's leaseHeldFor, which must agree with the condition (the fake ledger of the
  * use-case tests decides by it).
  */
-const { ledger: table } = pipelineConfig.tables;
 const WINDOW_MS = 11_000;
-const T = 1_764_050_000_000;
 
-let dynamo: InProcessDynamo;
-let client: DynamoDBClient;
-let documents: DynamoDBDocumentClient;
-let ledger: DynamoLedger;
+let db: DynaliteLedger;
+let documents: DynaliteLedger['documents'];
+let ledger: DynaliteLedger['ledger'];
 let n = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynalite([table]);
-  client = dynamo.client;
-  documents = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  ledger = new DynamoLedger(documents, table.name);
+  db = await startDynaliteLedger();
+  ({ documents, ledger } = db);
 });
 
-afterAll(() => dynamo.stop());
+afterAll(() => db.dynamo.stop());
 
 /** A fresh order claimed by `claim-1` at T, with `fields` over it (undefined: absent). */
 async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
   const orderId = `lease-${++n}`;
-  const order = {
-    runId: 'run-1',
-    orderId,
-    customerId: 'cust-1',
-    sequence: 1,
-    acceptedAt: T,
-    payloadHash: 'h',
-    messageIds: { fifo: '', standard: '' },
-    sentAt: {},
-    requests: 1,
-    claimId: 'claim-1',
-    sendingBy: 'claim-1',
-    sendingUntil: T + 10_000,
-    ...fields,
-  };
+  const order = claimRecord(orderId, fields);
   await expect(ledger.claim(order)).resolves.toEqual({ claimed: true });
   return orderId;
 }
@@ -162,7 +144,7 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
     // refused now: the writer does not hold the lease; see the tests below).
     await documents.send(
       new UpdateCommand({
-        TableName: table.name,
+        TableName: LEDGER_TABLE.name,
         Key: { pk: `ORDER#${other}`, sk: 'ORDER' },
         UpdateExpression: 'SET sendsEndedAt = :at, sendsEndedBy = :by',
         ExpressionAttributeValues: { ':at': T + 10, ':by': 'req-other' },

@@ -1,9 +1,12 @@
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
 import { readProducerSends } from '../../../services/report/src/adapters/ledger-reader';
-import { pipelineConfig } from '../../../shared/src/config/pipeline';
-import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+import {
+  claimRecord,
+  type DynaliteLedger,
+  LEDGER_TABLE,
+  startDynaliteLedger,
+  T,
+} from './dynalite-ledger';
 
 /**
  * The record of every message id the producer was answered (`sentMessageIds`), against dynalite
@@ -11,42 +14,22 @@ import { type InProcessDynamo, startDynalite } from '../support/dynalite';
  * records the latest id per queue, and the report reads the list back by key (BatchGetItem). The
  * report tells a DLQ redrive (a new message id SQS made) from a producer re-send by it.
  */
-const { ledger: table } = pipelineConfig.tables;
-const T = 1_764_050_000_000;
-
-let dynamo: InProcessDynamo;
-let documents: DynamoDBDocumentClient;
-let ledger: DynamoLedger;
+let db: DynaliteLedger;
+let documents: DynaliteLedger['documents'];
+let ledger: DynaliteLedger['ledger'];
 let n = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynalite([table]);
-  documents = DynamoDBDocumentClient.from(dynamo.client, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  ledger = new DynamoLedger(documents, table.name);
+  db = await startDynaliteLedger();
+  ({ documents, ledger } = db);
 });
 
-afterAll(() => dynamo.stop());
+afterAll(() => db.dynamo.stop());
 
 /** A fresh order claimed as the producer claims one, with `fields` over it (undefined: absent). */
 async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
   const orderId = `sends-${++n}`;
-  await ledger.claim({
-    runId: 'run-1',
-    orderId,
-    customerId: 'cust-1',
-    sequence: 1,
-    acceptedAt: T,
-    payloadHash: 'h',
-    messageIds: { fifo: '', standard: '' },
-    sentAt: {},
-    requests: 1,
-    claimId: 'claim-1',
-    sendingBy: 'claim-1',
-    sendingUntil: T + 10_000,
-    ...fields,
-  });
+  await ledger.claim(claimRecord(orderId, fields));
   return orderId;
 }
 
@@ -81,7 +64,7 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
     const record = await ledger.getAccepted(orderId);
     expect(record?.messageIds).toEqual({ fifo: 'f1', standard: 's2' });
     expect(record?.sentMessageIds).toEqual(['f1', 's1', 's2', 's2']);
-    expect(await readProducerSends(documents, table.name, [orderId])).toEqual([
+    expect(await readProducerSends(documents, LEDGER_TABLE.name, [orderId])).toEqual([
       { orderId, sentMessageIds: ['f1', 's1', 's2'], messageIds: { fifo: 'f1', standard: 's2' } },
     ]);
   });
@@ -173,8 +156,8 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
 
   it('reads an order no send was recorded for, and one that is gone, without a list', async () => {
     const unsent = await claimed();
-    expect(await readProducerSends(documents, table.name, [unsent, 'never-claimed'])).toEqual([
-      { orderId: unsent, messageIds: { fifo: '', standard: '' } },
-    ]);
+    expect(
+      await readProducerSends(documents, LEDGER_TABLE.name, [unsent, 'never-claimed']),
+    ).toEqual([{ orderId: unsent, messageIds: { fifo: '', standard: '' } }]);
   });
 });
