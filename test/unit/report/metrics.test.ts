@@ -1,10 +1,23 @@
 import fc from 'fast-check';
-import { type AnalyzeOptions, analyzeQueue } from '../../../services/report/src/domain/metrics';
+import {
+  type AnalyzeOptions,
+  analyzeQueue,
+  type DuplicateCauses,
+} from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { LedgerBuilder } from './ledger-fixture';
 
 const SEED = 5;
+
+/** Every duplicate cause, the ones not given at 0: what a report of one order's deliveries says. */
+const causes = (some: Partial<DuplicateCauses>): DuplicateCauses => ({
+  producerResend: 0,
+  queueCopy: 0,
+  retryAfterFailure: 0,
+  dlqRedrive: 0,
+  ...some,
+});
 console.log(`fast-check seed ${SEED}`);
 
 /** 4 orders of customer a, 2 of b; FIFO in order once each, standard with trouble. */
@@ -219,12 +232,7 @@ describe('analyzeQueue', () => {
     // a1's copy and b1's redelivery (receive count 2) came while nothing had failed: queue
     // copies; b2's second and third receives came after a failed attempt.
     const a = analyzeQueue(scenario().ledger, 'standard');
-    expect(a.metrics.duplicateCauses).toEqual({
-      producerResend: 0,
-      queueCopy: 2,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(a.metrics.duplicateCauses).toEqual(causes({ queueCopy: 2, retryAfterFailure: 2 }));
     expect(a.duplicates.causes).toEqual(a.metrics.duplicateCauses);
     expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 2, pending: 0 });
   });
@@ -292,12 +300,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1 }));
   });
 
   it('counts the same message again, with no failed attempt before it, as a queue copy', () => {
@@ -309,12 +312,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2010, 'failed', 1, { messageId: 'm1', outcomeAt: 2020 })
       .deliver('standard', 'o1', 63_000, 'suppressed', 2, { messageId: 'm1' });
     // The failed copy came before any failure; the last one came after that copy had failed.
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
     const m = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT).metrics;
     expect(m.redeliveries).toBe(1);
   });
@@ -324,12 +322,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
       .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
       .apply('standard', 'o1', 62_150);
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 1 }));
   });
 
   it('counts the same message after an attempt that never finished within the timeout as a retry after failure', () => {
@@ -342,21 +335,11 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         messageId: 'm1',
         suppressedBy: 'effect',
       });
-    expect(causesOf(crashed)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(crashed)).toEqual(causes({ retryAfterFailure: 1 }));
     const copy = one()
       .deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' })
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm1', outcomeAt: 2600 });
-    expect(causesOf(copy)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(copy)).toEqual(causes({ queueCopy: 1 }));
   });
 
   it('counts a message whose record succeeded in an invocation that never finished as a retry after failure', () => {
@@ -374,20 +357,10 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       })
       .deliver('standard', 'o2', 63_000, 'applied', 2, { messageId: 'm2', invocationId: 'inv-2' })
       .apply('standard', 'o2', 63_100);
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 2 }));
     // Without the invocation's evidence the same receive of o1 reads as the queue's copy.
     for (const d of b.ledger.deliveries) delete d.invocationId;
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
   });
 
   it('counts a message of an invocation that timed out after its last record as a retry, and a later copy as a copy', () => {
@@ -407,21 +380,11 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       });
     // The second receive is the retry of inv-1's batch. inv-2 ended, so SQS deleted the message:
     // the third receive is a copy that survived that delete, not a second retry of one failure.
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
     // With the end mark on inv-1 both are the queue's copies.
     const first = b.ledger.deliveries[0];
     if (first) first.invocationEnd = true;
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 2,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 2 }));
   });
 
   it('counts a copy of a retry as a queue copy: one failed attempt explains one retry', () => {
@@ -431,12 +394,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 62_100, 'applied', 2, { messageId: 'm1' })
       .apply('standard', 'o1', 62_150)
       .deliver('standard', 'o1', 62_120, 'suppressed', 1, { messageId: 'm1' });
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
   });
 
   it('counts each failure of a message as one retry when the retries fail too', () => {
@@ -445,12 +403,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 62_100, 'failed', 2, { messageId: 'm1', outcomeAt: 62_200 })
       .deliver('standard', 'o1', 122_200, 'applied', 3, { messageId: 'm1' })
       .apply('standard', 'o1', 122_250);
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 2 }));
   });
 
   it('counts a copy of a re-sent message as a queue copy, not a second re-send', () => {
@@ -459,12 +412,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm2' })
       .deliver('standard', 'o1', 2510, 'suppressed', 1, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({
-      producerResend: 1,
-      queueCopy: 1,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, queueCopy: 1 }));
   });
 
   it('counts a re-sent message retried after its own failure as a re-send, then a retry', () => {
@@ -473,12 +421,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 })
       .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' });
-    expect(causesOf(b)).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, retryAfterFailure: 1 }));
   });
 
   it('counts a delivery pending forever as a failure only once the timeout has passed', () => {
@@ -491,12 +434,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 5000, 'suppressed', 1, { messageId: 'm1' })
       .deliver('standard', 'o1', 62_100, 'suppressed', 2, { messageId: 'm1' });
     const a = analyzeQueue(b.ledger, 'standard', undefined, TIMEOUT);
-    expect(a.metrics.duplicateCauses).toEqual({
-      producerResend: 0,
-      queueCopy: 2,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(a.metrics.duplicateCauses).toEqual(causes({ queueCopy: 2, retryAfterFailure: 1 }));
     expect(a.duplicates.byOutcome).toEqual({ applied: 0, suppressed: 2, failed: 0, pending: 1 });
     // Alone, a delivery pending forever is the order's one delivery: no duplicate to explain.
     const alone = one().deliver('standard', 'o1', 2000, 'pending', 1, { messageId: 'm1' });
@@ -525,12 +463,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationEnd: true,
         suppressedBy: 'effect',
       });
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 2 }));
   });
 
   it('counts a copy received while an attempt at its message was still failing as a queue copy', () => {
@@ -540,12 +473,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
       .deliver('standard', 'o1', 2050, 'applied', 1, { messageId: 'm1' })
       .apply('standard', 'o1', 2080);
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1 }));
   });
 
   it('counts a copy received before a dying invocation ran out its timeout as a queue copy', () => {
@@ -559,12 +487,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationId: 'inv-2',
         invocationEnd: true,
       });
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1 }));
   });
 
   it('counts the batch of an invocation that wrote its end mark yet left a record pending as retries', () => {
@@ -591,12 +514,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationEnd: true,
       })
       .apply('standard', 'o2', 63_100);
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 2 }));
   });
 
   it('takes the receives in time order, whatever order the ledger lists them in (it keys them by receipt)', () => {
@@ -607,12 +525,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
       .apply('standard', 'o1', 2001)
       .deliver('standard', 'o1', 62_600, 'suppressed', 2, { messageId: 'm2' })
       .deliver('standard', 'o1', 2500, 'failed', 1, { messageId: 'm2', outcomeAt: 2600 });
-    expect(causesOf(b)).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, retryAfterFailure: 1 }));
   });
 
   it('dates an invocation that never ended from its earliest receive, not its latest', () => {
@@ -630,12 +543,7 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
         invocationId: 'inv-2',
         invocationEnd: true,
       });
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 1 }));
   });
 
   it('never counts more retries of a message than attempts at it that ended in failure', () => {
@@ -734,12 +642,7 @@ describe('a DLQ redrive told from a producer re-send', () => {
 
   it('counts a new message the producer never sent, after its order went to the DLQ, as a DLQ redrive', () => {
     const b = deadLettered('m-redriven').sent('o1', ['m1', 'f1'], { fifo: 'f1', standard: 'm1' });
-    expect(causesOf(b)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 1,
-    });
+    expect(causesOf(b)).toEqual(causes({ retryAfterFailure: 2, dlqRedrive: 1 }));
   });
 
   it('counts a message the producer recorded as a producer re-send, even after a dead letter', () => {
@@ -761,12 +664,7 @@ describe('a DLQ redrive told from a producer re-send', () => {
       .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
       .apply('standard', 'o1', 2050)
       .deliver('standard', 'o1', 2500, 'suppressed', 1, { messageId: 'm-lost-answer' });
-    expect(causesOf(applied)).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(applied)).toEqual(causes({ producerResend: 1 }));
     // A final failure after the new message's receive did not send it back: still a re-send.
     const failedLater = new LedgerBuilder()
       .accept('o1', 'c', 1, 1000)
@@ -775,12 +673,7 @@ describe('a DLQ redrive told from a producer re-send', () => {
       .fail('standard', 'o1', 3, true, { messageId: 'm1', failedAt: 9000 })
       .deliver('standard', 'o1', 2500, 'applied', 1, { messageId: 'm-lost-answer' })
       .apply('standard', 'o1', 2550);
-    expect(causesOf(failedLater)).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 0,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(failedLater)).toEqual(causes({ producerResend: 1 }));
   });
 
   it('misreads the redrive of a message dead-lettered after its delete was lost as a producer re-send (docs/report.md)', () => {
@@ -798,24 +691,16 @@ describe('a DLQ redrive told from a producer re-send', () => {
       })
       .apply('standard', 'o1', 122_050)
       .deliver('standard', 'o1', 500_000, 'suppressed', 1, { messageId: 'm-redriven' });
-    expect(causesOf(b, { maxReceiveCount: 3 })).toEqual({
-      producerResend: 1,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 0,
-    });
+    expect(causesOf(b, { maxReceiveCount: 3 })).toEqual(
+      causes({ producerResend: 1, retryAfterFailure: 2 }),
+    );
   });
 
   it('counts a copy of the redriven message as a queue copy', () => {
     const copy = deadLettered('m-redriven')
       .sent('o1', ['m1'])
       .deliver('standard', 'o1', 500_020, 'suppressed', 1, { messageId: 'm-redriven' });
-    expect(causesOf(copy)).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 2,
-      dlqRedrive: 1,
-    });
+    expect(causesOf(copy)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2, dlqRedrive: 1 }));
   });
 
   it('reads a ledger from before the producer kept every id by the dead letter and the latest id it holds', () => {
@@ -828,12 +713,7 @@ describe('a DLQ redrive told from a producer re-send', () => {
     // letter alone decides.
     const nothing = deadLettered('m-redriven');
     expect(nothing.ledger.producerSends).toBeUndefined();
-    expect(causesOf(nothing)).toEqual({
-      producerResend: 0,
-      queueCopy: 0,
-      retryAfterFailure: 2,
-      dlqRedrive: 1,
-    });
+    expect(causesOf(nothing)).toEqual(causes({ retryAfterFailure: 2, dlqRedrive: 1 }));
   });
 
   it('takes a delivery at maxReceiveCount whose invocation died as a dead letter when the queue limit is known', () => {
@@ -1025,11 +905,8 @@ describe('buildReport', () => {
       config: pipelineConfig,
       ledger: b.ledger,
     });
-    expect(data.report.queues.standard.duplicateCauses).toEqual({
-      producerResend: 0,
-      queueCopy: 1,
-      retryAfterFailure: 1,
-      dlqRedrive: 0,
-    });
+    expect(data.report.queues.standard.duplicateCauses).toEqual(
+      causes({ queueCopy: 1, retryAfterFailure: 1 }),
+    );
   });
 });
