@@ -120,6 +120,8 @@ describe('DynamoLedger: the accepted order', () => {
       // The request's claim id: a refusal by this very write (an SDK retry) is told from another's.
       Item: { ...item, claimId: 'claim-1' },
       ConditionExpression: 'attribute_not_exists(pk)',
+      // Refused, the order's item comes back with the refusal (no read for a retry on AWS).
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   });
 

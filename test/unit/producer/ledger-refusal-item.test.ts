@@ -1,14 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
 
 /**
- * The send lease's refusal read from the item it carries (ReturnValuesOnConditionCheckFailure),
- * through the real SDK: a DynamoDB client whose HTTP handler answers as DynamoDB does on the
- * wire (a refused UpdateItem: 400 ConditionalCheckFailedException with `Item`; a GetItem: the
- * item), so both arrive through the SDK's own deserializer, and the document client's own
- * conversion reads the GetItem. The refusal's item must read as that same record: one record,
- * whichever way DynamoDB handed it over.
+ * The claim's and the send lease's refusals read from the item they carry
+ * (ReturnValuesOnConditionCheckFailure), through the real SDK: a DynamoDB client whose HTTP
+ * handler answers as DynamoDB does on the wire (a refused PutItem or UpdateItem: 400
+ * ConditionalCheckFailedException with `Item`; a GetItem: the item), so both arrive through the
+ * SDK's own deserializer, and the document client's own conversion reads the GetItem. The
+ * refusal's item must read as that same record: one record, whichever way DynamoDB handed it over.
  */
 
 /** An accepted order as DynamoDB stores it, with attribute shapes a hand-written reader misses. */
@@ -18,6 +19,7 @@ const ITEM = {
   byRunPk: { S: 'RUN#run-1' },
   byRunSk: { S: 'ACCEPTED#o-1' },
   type: { S: 'accepted' },
+  claimId: { S: 'req-1' },
   runId: { S: 'run-1' },
   orderId: { S: 'o-1' },
   customerId: { S: 'cust-1' },
@@ -41,17 +43,23 @@ const ITEM = {
   nested: { M: { list: { L: [{ M: { deep: { BOOL: false } } }, { NULL: true }] } } },
 };
 
-/** A document client whose DynamoDB answers every request from `answer`; `targets` logs them. */
+/**
+ * A document client whose DynamoDB answers every request from `answer`; `targets` logs them, and
+ * `bodies` what each asked, as sent.
+ */
 function scripted(answer: (target: string) => { statusCode: number; body: unknown }) {
   const targets: string[] = [];
+  const bodies: Record<string, unknown>[] = [];
   const client = new DynamoDBClient({
     region: 'eu-west-1',
     credentials: { accessKeyId: 'k', secretAccessKey: 's' },
     maxAttempts: 1,
     requestHandler: {
-      handle: async (request: { headers: Record<string, string> }) => {
+      handle: async (request: { headers: Record<string, string>; body: string | Uint8Array }) => {
         const target = String(request.headers['x-amz-target']).split('.').at(-1) ?? '';
         targets.push(target);
+        const sent = request.body;
+        bodies.push(JSON.parse(typeof sent === 'string' ? sent : new TextDecoder().decode(sent)));
         const { statusCode, body } = answer(target);
         return {
           response: {
@@ -63,7 +71,7 @@ function scripted(answer: (target: string) => { statusCode: number; body: unknow
       },
     },
   });
-  return { documents: DynamoDBDocumentClient.from(client), targets };
+  return { documents: DynamoDBDocumentClient.from(client), targets, bodies };
 }
 
 const refusal = (item?: unknown) => ({
@@ -114,5 +122,67 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
 
     expect(targets).toEqual(['UpdateItem', 'GetItem']);
     expect(refused).toMatchObject({ taken: false, record: { orderId: 'o-1', sendingBy: 'req-1' } });
+  });
+});
+
+describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
+  /** A client retry's claim of o-1 (ITEM's order), as order-handling makes it. */
+  const retry: AcceptedOrder & { claimId: string } = {
+    runId: 'run-1',
+    orderId: 'o-1',
+    customerId: 'cust-1',
+    sequence: 3,
+    acceptedAt: 1764050005000,
+    payloadHash: 'h',
+    messageIds: { fifo: '', standard: '' },
+    sentAt: {},
+    requests: 1,
+    claimId: 'req-2',
+    sendingBy: 'req-2',
+    sendingUntil: 1764050020000,
+  };
+
+  it('answers the order that holds the id from the refusal, as GetItem reads it, asking nothing more', async () => {
+    const { documents, targets, bodies } = scripted((target) =>
+      target === 'PutItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
+    );
+    const ledger = new DynamoLedger(documents, 'ledger');
+
+    const refused = await ledger.claim(retry);
+    expect(targets).toEqual(['PutItem']);
+    expect(bodies[0]).toMatchObject({ ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
+    const read = await ledger.getAccepted('o-1');
+
+    expect(refused).toStrictEqual({ claimed: false, existing: read });
+    expect(read).toMatchObject({ orderId: 'o-1', claimId: 'req-1', big: 9007199254740993n });
+  });
+
+  it("takes a refusal by its own claim (the SDK's retry of a claim whose answer was lost) from the item, asking nothing more", async () => {
+    const own = { ...ITEM, claimId: { S: 'req-2' } };
+    const { documents, targets } = scripted((target) =>
+      target === 'PutItem' ? refusal(own) : { statusCode: 200, body: { Item: own } },
+    );
+
+    await expect(new DynamoLedger(documents, 'ledger').claim(retry)).resolves.toEqual({
+      claimed: true,
+    });
+    expect(targets).toEqual(['PutItem']);
+  });
+
+  it('reads the order with one consistent GetItem when the refusal carries none (dynalite)', async () => {
+    const { documents, targets, bodies } = scripted((target) =>
+      target === 'PutItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
+    );
+
+    const refused = await new DynamoLedger(documents, 'ledger').claim(retry);
+
+    // Asked for the item (DynamoDB would have answered it), not given it, so read once.
+    expect(targets).toEqual(['PutItem', 'GetItem']);
+    expect(bodies[0]).toMatchObject({ ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
+    expect(bodies[1]).toMatchObject({ Key: { pk: { S: 'ORDER#o-1' } }, ConsistentRead: true });
+    expect(refused).toMatchObject({
+      claimed: false,
+      existing: { orderId: 'o-1', claimId: 'req-1', sendingBy: 'req-1' },
+    });
   });
 });

@@ -81,20 +81,26 @@ export class DynamoLedger implements LedgerPort {
       type: 'accepted',
       ...order,
     };
+    let existing: AcceptedOrder | undefined;
     try {
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
           Item: record,
           ConditionExpression: 'attribute_not_exists(pk)',
+          // Refused (the order exists), DynamoDB hands the order's item back with the refusal, at
+          // no read capacity (API Reference, PutItem, ReturnValuesOnConditionCheckFailure; as
+          // leaseSends asks): a client retry reads nothing more. A first request is this write alone.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { claimed: true };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      existing = this.recordOfRefusal(err.Item);
     }
-    // Only a retry (or a key reused) pays this read; a first request is the write alone.
-    const existing = await this.getAccepted(order.orderId);
+    // Refused without an item it reads (dynalite 4 ignores the parameter): one consistent read.
+    existing ??= await this.getAccepted(order.orderId);
     if (!existing) {
       throw new Error(`accepted record for ${order.orderId} vanished after its claim was refused`);
     }
@@ -153,10 +159,8 @@ export class DynamoLedger implements LedgerPort {
       return { taken: true, record: acceptedOrder(out.Attributes as AcceptedRecord) };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const refusedBy = this.itemOfRefusal(err.Item);
-      if (refusedBy) {
-        return { taken: false, record: acceptedOrder(refusedBy as unknown as AcceptedRecord) };
-      }
+      const refusedBy = this.recordOfRefusal(err.Item);
+      if (refusedBy) return { taken: false, record: refusedBy };
     }
     // Refused without an item it reads (dynalite, or an order that is not there): read it.
     const existing = await this.getAccepted(orderId);
@@ -165,7 +169,8 @@ export class DynamoLedger implements LedgerPort {
   }
 
   /**
-   * The item a refused write hands back, as a GetItem of it answers through the document client.
+   * The order in the item a refused write (the claim, the lease) hands back, as getAccepted reads
+   * it from a GetItem of that item through the document client.
    * It comes in DynamoDB's own format (lib-dynamodb unmarshalls a command's output, not an
    * error's), so it is read here with the document client's own conversion (@aws-sdk/util-dynamodb
    * `unmarshall`, under the client's unmarshall options): one reading of the record whichever way
@@ -173,12 +178,13 @@ export class DynamoLedger implements LedgerPort {
    * An item that conversion refuses (an attribute type newer than this SDK) answers undefined,
    * and the caller reads the record instead.
    */
-  private itemOfRefusal(
+  private recordOfRefusal(
     item: Record<string, AttributeValue> | undefined,
-  ): Record<string, unknown> | undefined {
+  ): AcceptedOrder | undefined {
     if (!item) return undefined;
+    let read: Record<string, unknown>;
     try {
-      return unmarshall(item, {
+      read = unmarshall(item, {
         ...this.documents.config.translateConfig?.unmarshallOptions,
         // An item is a map of attributes, not one attribute value.
         convertWithoutMapWrapper: false,
@@ -186,6 +192,7 @@ export class DynamoLedger implements LedgerPort {
     } catch {
       return undefined;
     }
+    return acceptedOrder(read as unknown as AcceptedRecord);
   }
 
   async countRequest(orderId: string): Promise<void> {
