@@ -48,6 +48,8 @@ export interface StoredMessage {
   receivedAt?: number;
   /** The queue SQS dead-lettered it from (DeadLetterQueueSourceArn). */
   deadLetterSourceArn?: string;
+  /** A ChangeMessageVisibility changed the visibility of the latest receive. */
+  visibilityChanged?: boolean;
 }
 
 export const QUEUE_ATTRIBUTE_DEFAULTS: Record<string, string> = {
@@ -427,14 +429,32 @@ export class Queue {
       const prior = this.attempts.get(opts.attemptId);
       if (prior && prior.expiresAt > now) {
         // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
-        // handles, as long as none was deleted, received again or had its visibility run out.
-        // "If a retry occurs within the deduplication interval, it resets the visibility
-        // timeout" (ReceiveMessage, API reference).
+        // handles. "If a retry occurs within the deduplication interval, it resets the visibility
+        // timeout", and "It is possible to retry the ReceiveMessage action with the same
+        // ReceiveRequestAttemptId if none of the messages have been modified (deleted or had
+        // their visibility changes)" (ReceiveMessage, API reference). Otherwise AWS refuses the
+        // retry: "Value <id> for parameter ReceiveRequestAttemptId is invalid. Reason: The
+        // receiveRequestAttemptId is not valid anymore since the receive call is not retryable."
+        // (quoted by an AWS SDK maintainer, aws/aws-sdk-java#2613). A message received again
+        // (its visibility ran out) or whose visibility ran out is not documented either way: a
+        // new receive follows, as before.
         const copies: ReceivedCopy[] = [];
+        let modified = false;
         for (const receipt of prior.receipts) {
           const m = this.byReceipt.get(receipt);
-          if (!m || m.deleted || m.receipt !== receipt || m.availableAt <= now) break;
-          copies.push({ message: m, receipt });
+          if (m && !m.deleted && m.receipt === receipt) {
+            if (m.visibilityChanged) modified = true;
+            else if (m.availableAt > now) copies.push({ message: m, receipt });
+          } else if (!this.liveByKey.has(this.keyOf(receipt))) {
+            modified = true; // deleted (or gone to the DLQ, with its retention, by a purge)
+          }
+        }
+        if (modified) {
+          throw errors.invalidValue(
+            'ReceiveRequestAttemptId',
+            opts.attemptId,
+            'The receiveRequestAttemptId is not valid anymore since the receive call is not retryable.',
+          );
         }
         if (copies.length === prior.receipts.length) {
           for (const { message } of copies) {
@@ -457,6 +477,7 @@ export class Queue {
       m.receiveCount++;
       if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
       m.receivedAt = now;
+      delete m.visibilityChanged;
       m.receipt = `${Buffer.from(`${this.name}\u0000${m.key}\u0000${randomUUID()}`).toString('base64url')}`;
       m.availableAt = now + opts.visibilityTimeout * 1000;
       this.byReceipt.set(m.receipt, m);
@@ -632,6 +653,7 @@ export class Queue {
       );
     }
     m.availableAt = now + timeoutSeconds * 1000;
+    m.visibilityChanged = true;
     if (timeoutSeconds === 0) this.wake();
   }
 

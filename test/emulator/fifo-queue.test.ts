@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageCommand,
   ReceiveMessageCommand,
@@ -157,6 +158,59 @@ describe('FIFO queue', () => {
     );
     expect(replay.Messages?.[0]?.ReceiptHandle).toBe(first.Messages?.[0]?.ReceiptHandle);
   });
+
+  // "It is possible to retry the ReceiveMessage action with the same ReceiveRequestAttemptId if
+  // none of the messages have been modified (deleted or had their visibility changes)"
+  // (ReceiveMessage, API reference); AWS refuses such a retry (aws/aws-sdk-java#2613).
+  it.each([
+    [
+      'had its visibility changed',
+      (handle: string) =>
+        h.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: handle,
+            VisibilityTimeout: 60,
+          }),
+        ),
+    ],
+    [
+      'was deleted',
+      (handle: string) =>
+        h.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: handle })),
+    ],
+  ])(
+    'refuses a retried ReceiveRequestAttemptId once one of its messages %s (found in review: it replayed a visibility-changed one, answered the retry after a delete with a new receive)',
+    async (_name, modify) => {
+      // Prepare: one receive takes both messages of a group; the first is then modified.
+      await send('a', 'g1');
+      await send('b', 'g1');
+      const receive = () =>
+        h.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            ReceiveRequestAttemptId: 'attempt-1',
+          }),
+        );
+      const first = await receive();
+      expect(first.Messages?.map((m) => m.Body)).toEqual(['a', 'b']);
+      await modify(first.Messages![0]!.ReceiptHandle!);
+
+      // Act
+      const retried = receive();
+
+      // Assess: refused with AWS's words, and refused again; the other message is still held.
+      await expect(retried).rejects.toMatchObject({
+        name: 'InvalidParameterValue',
+        message:
+          'Value attempt-1 for parameter ReceiveRequestAttemptId is invalid. Reason: The receiveRequestAttemptId is not valid anymore since the receive call is not retryable.',
+      });
+      await expect(receive()).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+      const other = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }));
+      expect(other.Messages ?? []).toEqual([]);
+    },
+  );
 
   it('rejects a send without MessageGroupId and a per-message delay', async () => {
     await expect(
