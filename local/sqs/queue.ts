@@ -72,6 +72,12 @@ let nextKey = 1;
 const MAX_LOST_DELETES_KEPT = 100_000;
 
 /**
+ * A bound on the handles of gone FIFO messages a queue remembers (see `goneHandles`): about 200
+ * bytes each, so at most some 2 MB a queue.
+ */
+const MAX_GONE_HANDLES_KEPT = 10_000;
+
+/**
  * A delete the surviving-copy fault lost: the message, and the receive whose delete it was (its
  * receive count then). That copy comes back on receive #receiveCount + 1.
  */
@@ -101,6 +107,18 @@ export class Queue {
    * that is gone. Bounded by the messages the queue holds.
    */
   private readonly liveByKey = new Map<number, StoredMessage>();
+  /**
+   * FIFO only: for a message gone from the queue (deleted, dead-lettered, moved, past its
+   * retention) after a receive, by key: the handle of its latest receive and the end of that
+   * receive's visibility timeout, so a delete through an older handle, or through that one once
+   * its timeout has passed, is refused as expired, as when the message is still here. Kept in
+   * order of going, until the message's retention would have ended or for the latest
+   * MAX_GONE_HANDLES_KEPT; a handle of one forgotten is answered success, as before.
+   */
+  private readonly goneHandles = new Map<
+    number,
+    { receipt: string; heldUntil: number; forgetAt: number }
+  >();
   /**
    * Deletes the surviving-copy fault lost (a test's evidence that a copy came back by the fault,
    * not by a consumer that never deleted), oldest first, at most MAX_LOST_DELETES_KEPT.
@@ -365,13 +383,29 @@ export class Queue {
       m.attributes = {};
     }
     if (m.receipt) this.byReceipt.delete(m.receipt);
-    if (this.fifo) this.liveByKey.delete(m.key);
+    if (this.fifo) {
+      this.liveByKey.delete(m.key);
+      if (m.receipt) this.rememberGone(m, m.receipt);
+    }
     this.deletedCount++;
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
       this.messages = this.messages.filter((x) => !x.deleted);
       this.deletedCount = 0;
       this.head = 0;
     }
+  }
+
+  private rememberGone(m: StoredMessage, receipt: string): void {
+    const now = this.clock.now();
+    for (const [key, gone] of this.goneHandles) {
+      if (this.goneHandles.size < MAX_GONE_HANDLES_KEPT && gone.forgetAt > now) break;
+      this.goneHandles.delete(key);
+    }
+    this.goneHandles.set(m.key, {
+      receipt,
+      heldUntil: m.availableAt,
+      forgetAt: m.enqueuedAt + this.num('MessageRetentionPeriod') * 1000,
+    });
   }
 
   private expireRetention(m: StoredMessage, now: number): boolean {
@@ -599,11 +633,21 @@ export class Queue {
       // and InvalidParameterValue errors" for DeleteMessage): the FIFO message stays, and so does
       // the refusal once someone else holds it. A standard queue answers success: "If you use an
       // old ReceiptHandle, the request will succeed, but the message might not be deleted"
-      // (DeleteMessage, API reference). A handle of a message deleted (or gone with its
-      // retention) is success on both.
+      // (DeleteMessage, API reference). On FIFO the same holds once the message is gone
+      // (deleted, dead-lettered): the handle expired with its visibility timeout ("if a consumer
+      // whose message processing time is longer than the visibility timeout tries to delete the
+      // processed messages, the action fails with an error", ReceiveMessage, API reference,
+      // ReceiveRequestAttemptId). Deleting again through the handle that deleted it, within its
+      // timeout, is success (a retried delete); so is any handle of a message on a standard
+      // queue, or of a gone FIFO message the queue no longer remembers (see goneHandles).
       if (this.fifo) {
-        const live = this.liveByKey.get(this.keyOf(handle));
+        const key = this.keyOf(handle);
+        const live = this.liveByKey.get(key);
         if (live && !live.deleted && !this.expireRetention(live, now)) {
+          throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
+        }
+        const gone = this.goneHandles.get(key);
+        if (gone && gone.forgetAt > now && (gone.receipt !== handle || gone.heldUntil <= now)) {
           throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
         }
       }

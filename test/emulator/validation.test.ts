@@ -774,11 +774,95 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
           (await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle })).status,
         ).toBe(200);
       }
-      expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: first })).status).toBe(
-        200,
-      );
+      expectError(await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: first }), {
+        ...INVALID,
+        message: /Reason: The receipt handle has expired\./,
+      });
       h.emulator.clock.advance(10_000);
       expect((await json('ReceiveMessage', { QueueUrl: fifo })).body.Messages ?? []).toEqual([]);
+    });
+
+    it('refuses to delete a deleted FIFO message again through its handle once that visibility timeout has passed (found in review: it answered success)', async () => {
+      // Prepare: received and deleted through its handle.
+      await json('SendMessage', {
+        QueueUrl: fifo,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      });
+      const handle = await receive(fifo);
+      expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle })).status).toBe(
+        200,
+      );
+
+      // Act: a retried delete within the visibility timeout, then one after it.
+      h.emulator.clock.advance(5_000);
+      const retried = await json('DeleteMessageBatch', {
+        QueueUrl: fifo,
+        Entries: [{ Id: 'again', ReceiptHandle: handle }],
+      });
+      h.emulator.clock.advance(5_000);
+      const late = await json('DeleteMessageBatch', {
+        QueueUrl: fifo,
+        Entries: [{ Id: 'late', ReceiptHandle: handle }],
+      });
+
+      // Assess: the retry is success; the late one is refused as expired, as a batch entry
+      // failure, so a caller counting Successful (the event source mapping) does not count it.
+      expect(retried.body).toEqual({ Successful: [{ Id: 'again' }], Failed: [] });
+      expect(late.body.Successful).toEqual([]);
+      expect(late.body.Failed).toEqual([
+        expect.objectContaining({
+          Id: 'late',
+          Code: 'InvalidParameterValue',
+          Message: expect.stringMatching(/Reason: The receipt handle has expired\./),
+        }),
+      ]);
+    });
+
+    it('refuses to delete a FIFO message through the handle of the receive before it was dead-lettered (found in review: it answered success)', async () => {
+      // Prepare: a FIFO queue that dead-letters on the second receive.
+      const fifoDlq = String(
+        (await json('CreateQueue', { QueueName: 'dlq.fifo', Attributes: { FifoQueue: 'true' } }))
+          .body.QueueUrl,
+      );
+      const fifoDlqArn = String(
+        (
+          (await json('GetQueueAttributes', { QueueUrl: fifoDlq, AttributeNames: ['QueueArn'] }))
+            .body.Attributes as Record<string, string>
+        ).QueueArn,
+      );
+      const src = String(
+        (
+          await json('CreateQueue', {
+            QueueName: 'src.fifo',
+            Attributes: {
+              FifoQueue: 'true',
+              RedrivePolicy: JSON.stringify({
+                deadLetterTargetArn: fifoDlqArn,
+                maxReceiveCount: 1,
+              }),
+            },
+          })
+        ).body.QueueUrl,
+      );
+      await json('SendMessage', {
+        QueueUrl: src,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      });
+      const handle = await receive(src);
+      h.emulator.clock.advance(10_000);
+      expect((await json('ReceiveMessage', { QueueUrl: src })).body.Messages ?? []).toEqual([]);
+
+      // Act
+      const answer = await json('DeleteMessage', { QueueUrl: src, ReceiptHandle: handle });
+
+      // Assess: refused, and the message is still in the DLQ.
+      expectError(answer, { ...INVALID, message: /Reason: The receipt handle has expired\./ });
+      const moved = await json('ReceiveMessage', { QueueUrl: fifoDlq });
+      expect((moved.body.Messages as { Body: string }[]).map((m) => m.Body)).toEqual(['x']);
     });
 
     it('accepts the handle of an earlier receive on a standard queue without deleting the message, as AWS documents', async () => {
