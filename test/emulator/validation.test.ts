@@ -661,6 +661,16 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
           ReceiptHandle: string;
         }[]
       )[0]!.ReceiptHandle;
+    /** One message in group `g` of a FIFO queue. */
+    const sendFifo = (QueueUrl: string) =>
+      json('SendMessage', {
+        QueueUrl,
+        MessageBody: 'x',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      });
+    /** How SQS words a refused FIFO handle. */
+    const EXPIRED = /Reason: The receipt handle has expired\./;
 
     it('refuses a visibility change for a deleted message', async () => {
       const handle = await receive(std);
@@ -717,17 +727,12 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
     });
 
     it('refuses to delete a FIFO message with a handle whose visibility timeout has passed', async () => {
-      await json('SendMessage', {
-        QueueUrl: fifo,
-        MessageBody: 'x',
-        MessageGroupId: 'g',
-        MessageDeduplicationId: 'd',
-      });
+      await sendFifo(fifo);
       const handle = await receive(fifo);
       h.emulator.clock.advance(10_000);
       expectError(await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle }), {
         ...INVALID,
-        message: /Reason: The receipt handle has expired\./,
+        message: EXPIRED,
       });
       const still = await json('ReceiveMessage', { QueueUrl: fifo });
       expect((still.body.Messages as unknown[]).length).toBe(1);
@@ -735,12 +740,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
 
     it('refuses to delete a FIFO message with the handle of an earlier receive once another receive holds it (found in review: it answered success and deleted nothing)', async () => {
       // Prepare: received, its visibility timeout passed, received again by someone else.
-      await json('SendMessage', {
-        QueueUrl: fifo,
-        MessageBody: 'x',
-        MessageGroupId: 'g',
-        MessageDeduplicationId: 'd',
-      });
+      await sendFifo(fifo);
       const first = await receive(fifo);
       h.emulator.clock.advance(10_000);
       const second = await receive(fifo);
@@ -754,14 +754,14 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
 
       // Assess: refused as an expired handle, singly and in a batch; the message stays with its
       // new holder, who can still delete it (and deleting it again is no error).
-      expectError(single, { ...INVALID, message: /Reason: The receipt handle has expired\./ });
+      expectError(single, { ...INVALID, message: EXPIRED });
       expect(batch.status).toBe(200);
       expect(batch.body.Failed).toEqual([
         expect.objectContaining({
           Id: 'old',
           Code: 'InvalidParameterValue',
           SenderFault: true,
-          Message: expect.stringMatching(/Reason: The receipt handle has expired\./),
+          Message: expect.stringMatching(EXPIRED),
         }),
       ]);
       const held = await json('GetQueueAttributes', {
@@ -776,7 +776,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       }
       expectError(await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: first }), {
         ...INVALID,
-        message: /Reason: The receipt handle has expired\./,
+        message: EXPIRED,
       });
       h.emulator.clock.advance(10_000);
       expect((await json('ReceiveMessage', { QueueUrl: fifo })).body.Messages ?? []).toEqual([]);
@@ -784,12 +784,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
 
     it('refuses to delete a deleted FIFO message again through its handle once that visibility timeout has passed (found in review: it answered success)', async () => {
       // Prepare: received and deleted through its handle.
-      await json('SendMessage', {
-        QueueUrl: fifo,
-        MessageBody: 'x',
-        MessageGroupId: 'g',
-        MessageDeduplicationId: 'd',
-      });
+      await sendFifo(fifo);
       const handle = await receive(fifo);
       expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle })).status).toBe(
         200,
@@ -815,7 +810,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
         expect.objectContaining({
           Id: 'late',
           Code: 'InvalidParameterValue',
-          Message: expect.stringMatching(/Reason: The receipt handle has expired\./),
+          Message: expect.stringMatching(EXPIRED),
         }),
       ]);
     });
@@ -846,12 +841,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
           })
         ).body.QueueUrl,
       );
-      await json('SendMessage', {
-        QueueUrl: src,
-        MessageBody: 'x',
-        MessageGroupId: 'g',
-        MessageDeduplicationId: 'd',
-      });
+      await sendFifo(src);
       const handle = await receive(src);
       h.emulator.clock.advance(10_000);
       expect((await json('ReceiveMessage', { QueueUrl: src })).body.Messages ?? []).toEqual([]);
@@ -860,7 +850,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       const answer = await json('DeleteMessage', { QueueUrl: src, ReceiptHandle: handle });
 
       // Assess: refused, and the message is still in the DLQ.
-      expectError(answer, { ...INVALID, message: /Reason: The receipt handle has expired\./ });
+      expectError(answer, { ...INVALID, message: EXPIRED });
       const moved = await json('ReceiveMessage', { QueueUrl: fifoDlq });
       expect((moved.body.Messages as { Body: string }[]).map((m) => m.Body)).toEqual(['x']);
     });
