@@ -214,6 +214,18 @@ describe('placing an order', () => {
 });
 
 describe('the send lease', () => {
+  /** Another retry writes `fields` on order key-9 after this one read it, before it bids. */
+  const anotherRetryBeforeLease = (fields: Partial<AcceptedOrder>) => {
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, fields);
+    };
+  };
+  /** Both ids, as another retry records them. */
+  const OTHER_RECORDED_BOTH = {
+    messageIds: { fifo: 'f-other', standard: 's-other' },
+    sentAt: { fifo: NOW - 5, standard: NOW - 5 },
+  };
   /** Claimed by `req-0` an hour ago; its sends failed and it said so (a 503): no id recorded. */
   const endedFirst = {
     sentAt: {},
@@ -272,10 +284,7 @@ describe('the send lease', () => {
 
   it('answers 409 when another retry took the lease between this one reading it free and bidding', async () => {
     existing(endedFirst);
-    ledger.beforeLease = () => {
-      const order = ledger.orders.get('key-9');
-      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
-    };
+    anotherRetryBeforeLease({ sendingBy: 'req-other', sendingUntil: NOW + 5000 });
 
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
@@ -288,16 +297,11 @@ describe('the send lease', () => {
     // Prepare: read with no id and a free lease; before this retry bids, another retry took the
     // lease, sent and recorded both ids, and has not yet written its end (it holds the lease).
     existing(endedFirst);
-    ledger.beforeLease = () => {
-      const order = ledger.orders.get('key-9');
-      if (!order) return;
-      Object.assign(order, {
-        messageIds: { fifo: 'f-other', standard: 's-other' },
-        sentAt: { fifo: NOW - 5, standard: NOW - 5 },
-        sendingBy: 'req-other',
-        sendingUntil: NOW + 5000,
-      });
-    };
+    anotherRetryBeforeLease({
+      ...OTHER_RECORDED_BOTH,
+      sendingBy: 'req-other',
+      sendingUntil: NOW + 5000,
+    });
 
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
@@ -323,10 +327,7 @@ describe('the send lease', () => {
       messageIds: { fifo: 'f-1', standard: 's-1' },
       sentAt: { fifo: NOW - 5 * DAY, standard: NOW - 5 * DAY },
     });
-    ledger.beforeLease = () => {
-      const order = ledger.orders.get('key-9');
-      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
-    };
+    anotherRetryBeforeLease({ sendingBy: 'req-other', sendingUntil: NOW + 5000 });
 
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
@@ -456,10 +457,7 @@ describe('the send lease', () => {
     existing({ ...endedFirst, sendsEndedAt: undefined, sendsEndedBy: undefined });
     delete ledger.orders.get('key-9')?.sequence;
     Object.assign(ledger.orders.get('key-9') ?? {}, { sendingUntil: NOW - 1 });
-    ledger.beforeLease = () => {
-      const order = ledger.orders.get('key-9');
-      if (order) Object.assign(order, { sendingBy: 'req-other', sendingUntil: NOW + 5000 });
-    };
+    anotherRetryBeforeLease({ sendingBy: 'req-other', sendingUntil: NOW + 5000 });
 
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
@@ -470,16 +468,11 @@ describe('the send lease', () => {
 
   it('sends nothing when another retry sent and recorded both ids before this one took the lease, and frees it', async () => {
     existing(endedFirst);
-    ledger.beforeLease = () => {
-      const order = ledger.orders.get('key-9');
-      if (!order) return;
-      Object.assign(order, {
-        messageIds: { fifo: 'f-other', standard: 's-other' },
-        sentAt: { fifo: NOW - 5, standard: NOW - 5 },
-        sendingBy: 'req-other',
-        sendsEndedBy: 'req-other',
-      });
-    };
+    anotherRetryBeforeLease({
+      ...OTHER_RECORDED_BOTH,
+      sendingBy: 'req-other',
+      sendsEndedBy: 'req-other',
+    });
 
     const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
