@@ -6,9 +6,9 @@ import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/s
 /**
  * The exactly-once check the soak and every fault scenario end with. It trusts the client, not
  * the pipeline: the order ids that got a 202 are the truth, and the ledger's effects are checked
- * against them one by one (each applied exactly once on each queue, FIFO in each customer's
- * sequence), independently of the report's metrics, which are then checked against the same
- * truth. Every problem is one line that names the queue, the order and what is wrong.
+ * against them one by one (each applied exactly once on each queue, FIFO in the order SQS took
+ * each customer's messages), independently of the report's metrics, which are then checked
+ * against the same truth. Every problem is one line that names the queue, the order and what is wrong.
  */
 export interface RunEvidence {
   /** Order ids the client got a 202 for (its own list, not read back from the ledger). */
@@ -48,8 +48,45 @@ function effectsByOrder(effects: readonly EffectRecord[], queue: QueueKind) {
   return byOrder;
 }
 
-/** FIFO's promise: each customer's orders applied in their sequence (first effect of each). */
-function orderViolations(queue: QueueKind, byOrder: Map<string, EffectRecord[]>): string[] {
+/**
+ * SQS's own order of a FIFO message: the `SequenceNumber` it assigned when it took the message
+ * ("The large, non-consecutive number that Amazon SQS assigns to each message. The length of
+ * SequenceNumber is 128 bits. SequenceNumber continues to increase for a particular
+ * MessageGroupId", SendMessage, SQS API Reference). Compared as an integer: a decimal string of up
+ * to 39 digits is past what a double holds exactly, and two strings of different lengths do not
+ * compare as text.
+ */
+function sqsOrder(sequenceNumber: string): bigint | undefined {
+  return /^\d{1,40}$/.test(sequenceNumber) ? BigInt(sequenceNumber) : undefined;
+}
+
+/**
+ * FIFO's promise: each customer's orders applied in the order SQS took their messages, which is
+ * the order the producer sent them (the message group is the customer). Not their `sequence`: a
+ * customer's orders sent in another order than their sequence (a client retry that re-sends an
+ * earlier order after a later one went out, two overlapping requests of a server-sequenced
+ * customer) are applied in send order, and that is FIFO keeping its promise.
+ *
+ * The send order is read from SQS itself: every receive the consumer records carries the
+ * `SequenceNumber` of its FIFO message (the record is written before any record of the batch
+ * runs), and an effect names the message it was applied from. For each customer, the first effect
+ * of each order, in apply order (apply index), must come from a message SQS took after the
+ * message of every order applied before it. The producer's own record does not hold the
+ * SequenceNumber SendMessage answers (only message ids and send times), so the receives are the
+ * only record of it; an effect whose message no receive gives a SequenceNumber cannot be placed
+ * and is named as such rather than passed.
+ */
+function orderViolations(
+  queue: QueueKind,
+  byOrder: Map<string, EffectRecord[]>,
+  deliveries: readonly DeliveryRecord[],
+): string[] {
+  const sent = new Map<string, bigint>();
+  for (const d of deliveries) {
+    if (d.queue !== queue || d.sequenceNumber === undefined) continue;
+    const order = sqsOrder(d.sequenceNumber);
+    if (order !== undefined) sent.set(d.messageId, order);
+  }
   const byCustomer = new Map<string, EffectRecord[]>();
   for (const list of byOrder.values()) {
     const first = list.reduce((a, b) => (b.applyIndex < a.applyIndex ? b : a));
@@ -60,14 +97,22 @@ function orderViolations(queue: QueueKind, byOrder: Map<string, EffectRecord[]>)
   const lines: string[] = [];
   for (const [customer, list] of [...byCustomer].sort(([a], [b]) => (a < b ? -1 : 1))) {
     list.sort((a, b) => a.applyIndex - b.applyIndex);
-    let highest = Number.NEGATIVE_INFINITY;
+    let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
-      if (e.sequence < highest) {
+      const order = sent.get(e.messageId);
+      if (order === undefined) {
         lines.push(
-          `${queue}: customer ${customer} applied sequence ${e.sequence} (order ${e.orderId}) after sequence ${highest}`,
+          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown`,
         );
+        continue;
       }
-      highest = Math.max(highest, e.sequence);
+      if (latest && order <= latest.order) {
+        lines.push(
+          `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${order}) after order ${latest.effect.orderId} (sequence ${latest.effect.sequence}, SequenceNumber ${latest.order}), which SQS took later`,
+        );
+        continue;
+      }
+      latest = { order, effect: e };
     }
   }
   return lines;
@@ -278,8 +323,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     if (queue === 'fifo') {
       collect(
         out,
-        orderViolations(queue, byOrder),
-        (n) => `${queue}: ${n} more applies out of sequence`,
+        orderViolations(queue, byOrder, ledger.deliveries),
+        (n) => `${queue}: ${n} more applies out of send order`,
       );
     }
 
@@ -371,9 +416,7 @@ export function ordersNamed(
 ): Array<{ queue: QueueKind; orderId: string }> {
   const named = new Map<string, { queue: QueueKind; orderId: string }>();
   for (const line of lines) {
-    const m = /^(fifo|standard): (?:customer \S+ applied sequence \S+ \()?order (\S+?)\)?[ ;]/.exec(
-      line,
-    );
+    const m = /^(fifo|standard): (?:customer \S+ applied )?order (\S+?)[ ;]/.exec(line);
     if (!m || named.size >= max) continue;
     const queue = m[1] as QueueKind;
     named.set(`${queue} ${m[2]}`, { queue, orderId: m[2]! });

@@ -18,7 +18,7 @@ import { orderHistory, ordersNamed, runFindings } from './check';
 export const SOAK_SPEC: CommandSpec = {
   usage: 'npm run soak -- [options]',
   summary:
-    "A bounded soak: many orders with faults on, through both queues of an in-process local cloud; checks every order the client got a 202 for: applied exactly once on each queue, FIFO in each customer's sequence, no order left in a DLQ, an applied order's copy in a DLQ only after its message used its last allowed receive (printed with its history), the report agreeing.",
+    "A bounded soak: many orders with faults on, through both queues of an in-process local cloud; checks every order the client got a 202 for: applied exactly once on each queue, FIFO in the order SQS took each customer's messages (its SequenceNumber, not the client's sequence), no order left in a DLQ, an applied order's copy in a DLQ only after its message used its last allowed receive (printed with its history), the report agreeing.",
   options: {
     orders: { type: 'string', value: '<n>', description: 'orders to send', default: '20000' },
     customers: { type: 'string', value: '<m>', description: 'customers', default: '100' },

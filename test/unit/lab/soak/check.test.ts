@@ -19,9 +19,42 @@ function cleanRun(): LedgerBuilder {
   return b;
 }
 
-/** The report the pipeline would build from the fixture's ledger. */
+/**
+ * Gives each FIFO receive of the fixture SQS's SequenceNumber for its message, as the consumer
+ * records it from the message's attributes: in the order SQS took the messages, `took` (message
+ * ids) when a test says it, else the order the producer accepted their orders (acceptedAt, then
+ * order id). Receives that already carry one keep it. SQS's numbers are 20-digit strings.
+ */
+function numberFifoMessages(b: LedgerBuilder, took?: readonly string[]): LedgerBuilder {
+  const fifo = b.ledger.deliveries.filter((d) => d.queue === 'fifo');
+  const acceptedAt = new Map(b.ledger.accepted.map((a) => [a.orderId, a.acceptedAt]));
+  const messages = new Map<string, { orderId: string; at: number }>();
+  for (const d of fifo)
+    messages.set(d.messageId, { orderId: d.orderId, at: acceptedAt.get(d.orderId)! });
+  const order =
+    took ??
+    [...messages]
+      .sort(([, x], [, y]) => x.at - y.at || (x.orderId < y.orderId ? -1 : 1))
+      .map(([id]) => id);
+  for (const d of fifo) {
+    if (d.sequenceNumber !== undefined && took === undefined) continue;
+    const index = order.indexOf(d.messageId);
+    if (index >= 0) d.sequenceNumber = String(10n ** 19n + BigInt(index) * 1000n);
+  }
+  return b;
+}
+
+/**
+ * The report the pipeline would build from the fixture's ledger, once its FIFO receives carry
+ * SQS's SequenceNumbers (numberFifoMessages: a test that set them keeps its own).
+ */
 const reportOf = (b: LedgerBuilder) =>
-  buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger }).report;
+  buildReport({
+    runId: 'r',
+    target: 'local',
+    config: pipelineConfig,
+    ledger: numberFifoMessages(b).ledger,
+  }).report;
 
 const check = (
   b: LedgerBuilder,
@@ -73,17 +106,79 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2', 'b1'])).toEqual(['standard: order a2 was applied 2 times']);
   });
 
-  it('names a FIFO inversion with the customer and both sequences', () => {
-    // Prepare: on FIFO, a2 applied before a1.
+  it('names a FIFO inversion with the customer, both orders and the order SQS took them in', () => {
+    // Prepare: SQS took a1's message, then a2's; on FIFO, a2 applied before a1.
     const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
     b.deliver('fifo', 'a2', 2000, 'applied').apply('fifo', 'a2', 2001);
     b.deliver('fifo', 'a1', 2002, 'applied').apply('fifo', 'a1', 2003);
     for (const id of ['a1', 'a2'])
       b.deliver('standard', id, 2100, 'applied').apply('standard', id, 2101);
+    numberFifoMessages(b, ['fifo-a1', 'fifo-a2']);
 
     // Act / Assess
     expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied sequence 1 (order a1) after sequence 2',
+      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
+    ]);
+  });
+
+  /**
+   * Customer a's orders a1 (sequence 1) and a2 (sequence 2), SQS taking their FIFO messages in
+   * `took` order and the consumer applying them in `applied` order; both applied on standard.
+   */
+  function sentAndApplied(took: string[], applied: string[]): LedgerBuilder {
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    let t = 2000;
+    for (const id of applied) b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const id of ['a1', 'a2'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    return numberFifoMessages(
+      b,
+      took.map((id) => `fifo-${id}`),
+    );
+  }
+
+  it("passes FIFO applying a customer's orders in the order SQS took them, against their sequence", () => {
+    // The client (or a retry that re-sent a1 after a2 went out) sent a2 first: FIFO applying a2
+    // before a1 is FIFO keeping its promise, whatever the sequence says.
+    expect(check(sentAndApplied(['a2', 'a1'], ['a2', 'a1']), ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('fails FIFO applying in sequence when SQS took the messages the other way round', () => {
+    // In sequence, yet not the order they were sent: a reordering the sequence would hide.
+    expect(check(sentAndApplied(['a2', 'a1'], ['a1', 'a2']), ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000000000) after order a1 (sequence 1, SequenceNumber 10000000000000001000), which SQS took later',
+    ]);
+  });
+
+  it("compares SQS's SequenceNumbers as numbers, past a double's precision and across lengths", () => {
+    // 2^64 + 1 after 2^64 (the same double), and a 20-digit number after a 19-digit one (before
+    // it as text): each pair applied in SQS's order passes, the other way round fails.
+    for (const [first, second] of [
+      ['18446744073709551616', '18446744073709551617'],
+      ['9999999999999999999', '10000000000000000000'],
+    ] as const) {
+      const inOrder = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
+      const reversed = sentAndApplied(['a1', 'a2'], ['a2', 'a1']);
+      for (const b of [inOrder, reversed]) {
+        for (const d of b.ledger.deliveries) {
+          if (d.queue === 'fifo') d.sequenceNumber = d.orderId === 'a1' ? first : second;
+        }
+      }
+      expect(check(inOrder, ['a1', 'a2'])).toEqual([]);
+      expect(check(reversed, ['a1', 'a2'])).toEqual([
+        `fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber ${first}) after order a2 (sequence 2, SequenceNumber ${second}), which SQS took later`,
+      ]);
+    }
+  });
+
+  it("names a FIFO apply whose message no receive gives SQS's SequenceNumber, rather than pass it", () => {
+    const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
+    for (const d of b.ledger.deliveries) if (d.orderId === 'a2') delete d.sequenceNumber;
+    // reportOf numbers receives that carry none: read the report before taking a2's away again.
+    const report = reportOf(b);
+    for (const d of b.ledger.deliveries) if (d.orderId === 'a2') delete d.sequenceNumber;
+    expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
+      'fifo: customer a applied order a2 from message fifo-a2, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
     ]);
   });
 
@@ -423,8 +518,8 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2'])).toEqual(['fifo: order a1 was applied 2 times']);
   });
 
-  it('names every FIFO apply that came after a higher sequence, not only the first', () => {
-    // a3 applied first, then a1 and a2: both came after sequence 3.
+  it('names every FIFO apply that came after an order SQS took later, not only the first', () => {
+    // SQS took a1, a2, a3; a3 applied first, then a1 and a2: both came after a3.
     const b = new LedgerBuilder()
       .accept('a1', 'a', 1, 1000)
       .accept('a2', 'a', 2, 1010)
@@ -435,13 +530,14 @@ describe('the exactly-once check', () => {
     for (const id of ['a1', 'a2', 'a3'])
       b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
-      'fifo: customer a applied sequence 1 (order a1) after sequence 3',
-      'fifo: customer a applied sequence 2 (order a2) after sequence 3',
+      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a3 (sequence 3, SequenceNumber 10000000000000002000), which SQS took later',
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000001000) after order a3 (sequence 3, SequenceNumber 10000000000000002000), which SQS took later',
     ]);
   });
 
-  it('takes two orders a client gave the same sequence as in sequence, whichever applied first', () => {
-    // The client sent a2 and a3 both with sequence 2: neither comes after a higher one.
+  it('holds two orders a client gave the same sequence to the order SQS took them in', () => {
+    // The client sent a2 and a3 both with sequence 2, a3 first: applied a3 before a2, in send
+    // order, passes; the sequence has no say.
     const b = new LedgerBuilder()
       .accept('a1', 'a', 1, 1000)
       .accept('a2', 'a', 2, 1010)
@@ -451,7 +547,13 @@ describe('the exactly-once check', () => {
       b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
     for (const id of ['a1', 'a2', 'a3'])
       b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    numberFifoMessages(b, ['fifo-a1', 'fifo-a3', 'fifo-a2']);
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([]);
+    // The same applies with SQS having taken a2 first: a2 came after a3.
+    numberFifoMessages(b, ['fifo-a1', 'fifo-a2', 'fifo-a3']);
+    expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000001000) after order a3 (sequence 2, SequenceNumber 10000000000000002000), which SQS took later',
+    ]);
   });
 
   it.each([
@@ -619,7 +721,7 @@ describe("a FIFO order's history when it was handed back unrun", () => {
 describe('the orders a failed soak prints the history of', () => {
   it('reads the queue and order of each line the check writes, once each, up to the limit', () => {
     const lines = [
-      'fifo: customer c applied sequence 1 (order a1) after sequence 2',
+      'fifo: customer c applied order a1 (sequence 1, SQS SequenceNumber 1) after order z9 (sequence 2, SequenceNumber 2), which SQS took later',
       'standard: order b2 was applied; its message m is in the DLQ after its receive #5 failed',
       'fifo: order a1 was never applied',
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',

@@ -40,12 +40,19 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** a1, a2 of customer a, each applied once on both queues, in sequence. */
+  /**
+   * a1, a2 of customer a, each applied once on both queues, in the order SQS took their FIFO
+   * messages (each receive carries its SequenceNumber, as the consumer records it).
+   */
   function cleanLedger(): LedgerBuilder {
     const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
     let t = 2000;
     for (const q of ['fifo', 'standard'] as const) {
       for (const id of ['a1', 'a2']) b.deliver(q, id, t++, 'applied').apply(q, id, t++);
+    }
+    for (const d of b.ledger.deliveries) {
+      if (d.queue === 'fifo')
+        d.sequenceNumber = d.orderId === 'a1' ? '10000000000000000001' : '10000000000000000002';
     }
     return b;
   }
