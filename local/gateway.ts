@@ -70,10 +70,8 @@ function hasDotSegment(path: string): boolean {
   return path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment));
 }
 
-/** The same rule for a value already decoded: its `%2e` is text, not a dot. */
-function hasDecodedDotSegment(value: string): boolean {
-  return value.split(/[/\\]/).some((segment) => segment === '.' || segment === '..');
-}
+/** A `%` not followed by two hex digits: no percent-encoding (RFC 3986 2.1). */
+const BAD_ESCAPE = /%(?![0-9a-f]{2})/i;
 
 function compile(resource: string): RegExp {
   const pattern = resource
@@ -139,13 +137,13 @@ function collectHeaders(rawHeaders: string[]): {
   return { headers, multiValueHeaders };
 }
 
-function collectQuery(url: URL): {
+function collectQuery(query: URLSearchParams): {
   single: Record<string, string> | null;
   multi: Record<string, string[]> | null;
 } {
   const single = dict<string>();
   const multi = dict<string[]>();
-  for (const [name, value] of url.searchParams) {
+  for (const [name, value] of query) {
     single[name] = value;
     const list = multi[name] ?? [];
     list.push(value);
@@ -169,16 +167,17 @@ export function buildEvent(args: {
   req: IncomingMessage;
   /** The path as the client sent it (no query): the one the route was matched on. */
   path: string;
-  url: URL;
+  /** The request target's query (after `?`), parsed as a URL's would be. */
+  query: URLSearchParams;
   body: Buffer;
   matched: MatchedRoute;
   stage: string;
   requestId: string;
   now: number;
 }): APIGatewayProxyEvent {
-  const { req, path, url, body, matched, stage, requestId, now } = args;
+  const { req, path, body, matched, stage, requestId, now } = args;
   const { headers, multiValueHeaders } = collectHeaders(req.rawHeaders);
-  const query = collectQuery(url);
+  const query = collectQuery(args.query);
   const sourceIp = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
   const method = req.method ?? 'GET';
   return {
@@ -306,27 +305,24 @@ export function createGatewayHandler(options: GatewayOptions) {
       req.resume();
       sendJson(res, 400, { message: 'Bad Request' }, idHeader);
     };
-    // Only origin-form targets ("/path?query", no fragment): URL parsing would read
-    // `//host/orders`, `/\host/orders` or `http://host/orders` as a host and a path, and route a
-    // path the client never sent.
+    // Only origin-form targets ("/path?query", no fragment; RFC 9112 3.2.1): not
+    // `http://host/orders` (absolute form), `*`, or `/\host/orders` (`\` is no URI character, and
+    // URL parsing reads it as `/`, then the rest as a host). `//orders` is origin form, a path
+    // whose first segment is empty: it is matched as sent below, names no resource, and gets the
+    // unknown resource's 403, as API Gateway matches the path as sent (docs/fidelity.md). It is
+    // never handed to a URL parser, which would read `orders` as a host.
     const target = req.url ?? '/';
-    if (target[0] !== '/' || target[1] === '/' || target[1] === '\\' || target.includes('#')) {
+    if (target[0] !== '/' || target[1] === '\\' || target.includes('#')) {
       return badRequest();
     }
-    let url: URL;
-    try {
-      // For the query only: its pathname has dot segments resolved and `\` read as `/`.
-      url = new URL(target, 'http://gateway');
-    } catch {
-      // A request target no URL parser accepts: the client's mistake, never a 5xx.
-      return badRequest();
-    }
-    // Routes are matched against the path exactly as sent: `/x/../orders`, `/%2e%2e/orders`
-    // and `/x\..\orders` are not `/orders`, as API Gateway hands the integration the path as
-    // sent (docs/fidelity.md). A segment `.` or `..` names no resource and is no path
+    // Routes are matched against the path exactly as sent: `/x/../orders`, `/%2e%2e/orders`,
+    // `/x\..\orders` and `//orders` are not `/orders`, as API Gateway hands the integration the
+    // path as sent (docs/fidelity.md). A segment `.` or `..` names no resource and is no path
     // parameter: the answer is the unknown resource's 403.
-    const query = target.indexOf('?');
-    const path = query < 0 ? target : target.slice(0, query);
+    const queryAt = target.indexOf('?');
+    const path = queryAt < 0 ? target : target.slice(0, queryAt);
+    // The query alone, read as a URL reads one (`+` is a space, percent-decoded).
+    const query = new URLSearchParams(queryAt < 0 ? '' : target.slice(queryAt + 1));
     const forPath = hasDotSegment(path)
       ? []
       : compiled
@@ -395,22 +391,20 @@ export function createGatewayHandler(options: GatewayOptions) {
     }
     let pathParameters: Record<string, string> | null = null;
     if (hit.match?.groups) {
-      try {
-        pathParameters = dict<string>();
-        for (const [k, v] of Object.entries(hit.match.groups)) {
-          pathParameters[k] = decodeURIComponent(v);
-        }
-      } catch {
-        return badRequest();
+      pathParameters = dict<string>();
+      for (const [k, v] of Object.entries(hit.match.groups)) {
+        // A `%` that starts no escape (`%A`, `%zz`) is no URI path (RFC 3986 2.1): 400.
+        if (BAD_ESCAPE.test(v)) return badRequest();
+        // As sent, still percent-encoded: API Gateway REST hands the segment over undecoded
+        // (`test%2Balias@gmail.com` arrives as `test%2Balias@gmail.com`; docs/fidelity.md), and a
+        // handler that wants the text decodes it itself.
+        pathParameters[k] = v;
       }
-      // The parameters are handed over decoded (docs/fidelity.md), so the dot-segment rule holds
-      // for what the handler reads too: `..%2f` and `%2e%2e%5c` decode to `../` and `..\`.
-      if (Object.values(pathParameters).some(hasDecodedDotSegment)) return unknownResource();
     }
     const event = buildEvent({
       req,
       path,
-      url,
+      query,
       body,
       matched: { route: hit.route, pathParameters },
       stage,
