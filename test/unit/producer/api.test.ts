@@ -455,7 +455,8 @@ describe('POST /orders', () => {
   it.each([
     ['a non-JSON content type', { headers: { 'Content-Type': 'text/plain' } }, 415],
     ['no content type', { headers: {} }, 415],
-    ['a body that is not JSON', { body: '{"customerId":' }, 415],
+    ['a body declared as JSON that does not parse', { body: '{"customerId":' }, 400],
+    ['an empty body declared as JSON', { body: null }, 400],
     [
       'a body over the limit',
       { body: JSON.stringify({ ...validBody, pad: 'x'.repeat(2000) }) },

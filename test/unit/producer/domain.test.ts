@@ -182,6 +182,58 @@ describe('parseOrderRequest: what a body means must not depend on who reads it (
   });
 
   it.each([
+    ['a truncated object', '{"customerId":', 'application/json'],
+    ['a stray character', '{not json', 'application/json; charset=utf-8'],
+    ['a trailing comma', json.replace(/}$/, ',}'), 'application/json'],
+    ['nothing at all', '', 'application/json'],
+    ['a form body', 'customerId=cust-1', 'application/json'],
+    ['a +json media type', '{"customerId":', 'application/vnd.order+json'],
+  ])(
+    'refuses a body declared as JSON that does not parse (%s) with 400, not 415 (review)',
+    (_, body, contentType) => {
+      const err = refusal(body, contentType) as Error;
+
+      expect(err).toMatchObject({
+        statusCode: 400,
+        message: expect.stringMatching(
+          /^request body is not valid JSON \(.+\); send the order as one JSON object$/,
+        ),
+      });
+      expect(err.message.length).toBeLessThan(300);
+    },
+  );
+
+  it("keeps the answer short for a long broken body (the parser's reason is capped at 200 characters)", () => {
+    const err = refusal(`{"customerId":"${'x'.repeat(5000)}`) as Error;
+
+    expect(err).toMatchObject({ statusCode: 400 });
+    expect(err.message.length).toBeLessThanOrEqual(
+      'request body is not valid JSON (); send the order as one JSON object'.length + 200,
+    );
+  });
+
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['no content type at all', undefined],
+    ['XML', 'application/xml'],
+  ])(
+    'keeps 415 for a media type the API does not take (%s), whatever the body',
+    (_, contentType) => {
+      const req = {
+        headers: contentType ? { 'Content-Type': contentType } : {},
+        body: '{not json',
+        isBase64Encoded: false,
+      };
+      expect(() => parseOrderRequest(req, limits)).toThrow(
+        expect.objectContaining({
+          statusCode: 415,
+          message: 'Content-Type must be application/json',
+        }),
+      );
+    },
+  );
+
+  it.each([
     ['utf-16', 'application/json; charset=utf-16'],
     ['UTF-16LE, quoted', 'application/json;charset="UTF-16LE"'],
     ['iso-8859-1', 'application/json; charset=iso-8859-1'],

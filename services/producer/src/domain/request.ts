@@ -34,6 +34,9 @@ export interface ParsedOrderRequest {
   payloadHash: string;
 }
 
+/** The most of a JSON parser's message an answer quotes. */
+const MAX_REASON_CHARS = 200;
+
 /** HTTP header names are case-insensitive; API Gateway passes them as the client sent them. */
 export function header(headers: RawRequest['headers'], name: string): string | undefined {
   if (!headers) return undefined;
@@ -146,8 +149,19 @@ export function parseOrderRequest(
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch {
-    throw new RequestError(415, 'request body is not valid JSON');
+  } catch (err) {
+    // The media type is one the API takes (JSON, in UTF-8): a body that does not parse as it is a
+    // malformed request, 400 ("the server cannot or will not process the request due to something
+    // that is perceived to be a client error (e.g., malformed request syntax...)", RFC 9110
+    // 15.5.1), not 415, which says "the content is in a format not supported by this method on
+    // the target resource" (15.5.16): the Content-Type checks above. The parser's reason says
+    // where (it may quote a few characters of the body: the client's own); it is capped, and
+    // worded by the runtime.
+    const reason = err instanceof Error ? err.message.slice(0, MAX_REASON_CHARS) : 'unreadable';
+    throw new RequestError(
+      400,
+      `request body is not valid JSON (${reason}); send the order as one JSON object`,
+    );
   }
   // JSON.parse keeps the last of a repeated key, and would validate a value that a reader
   // keeping the first never sees: a repeated key is refused wherever it is.
