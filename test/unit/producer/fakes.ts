@@ -6,8 +6,13 @@ import type {
   RecordedSends,
   SendLease,
   SendsEnd,
+  SendsRecord,
 } from '../../../services/producer/src/domain/ports';
-import { leaseHeldFor, type QueueLife } from '../../../services/producer/src/domain/resend';
+import {
+  leaseHeldFor,
+  type QueueLife,
+  showsRecordOf,
+} from '../../../services/producer/src/domain/resend';
 import type { QueueFacts } from '../../../services/producer/src/domain/status';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../shared/src/order-message';
@@ -108,11 +113,38 @@ export class FakeLedger implements LedgerPort {
     return order.sequence;
   }
 
-  /** As the adapter's conditional update: written only while `end.by` holds the lease. */
-  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean> {
+  /**
+   * Runs once, right after the next record of sends is written and before it is answered: its
+   * answer is lost there, and the SDK sends the write again (as the adapter's DynamoDB client
+   * does), so another request may take the lease in between.
+   */
+  answerOfRecordLost?: () => void;
+
+  /**
+   * As the adapter's conditional update: written only while `end.by` holds the lease; refused,
+   * it tells a refusal by its own earlier try (resend.ts showsRecordOf) from a lease passed on.
+   */
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<SendsRecord> {
     this.call('recordSends');
+    const lost = this.answerOfRecordLost;
+    if (!lost) return this.writeSends(orderId, sends, end);
+    this.answerOfRecordLost = undefined;
+    await this.writeSends(orderId, sends, end);
+    lost();
+    const retried = await this.writeSends(orderId, sends, end);
+    if (retried !== 'lease-passed') return retried;
     const order = this.orders.get(orderId);
-    if (!order || order.sendingBy !== end.by) return false;
+    const ids = Object.values(sends.sent).flatMap((s) => (s ? [s.messageId] : []));
+    return order && showsRecordOf(order, ids, end.by) ? 'recorded-by-earlier-try' : 'lease-passed';
+  }
+
+  private async writeSends(
+    orderId: string,
+    sends: RecordedSends,
+    end: SendsEnd,
+  ): Promise<SendsRecord> {
+    const order = this.orders.get(orderId);
+    if (!order || order.sendingBy !== end.by) return 'lease-passed';
     order.sendsEndedAt = end.at;
     order.sendsEndedBy = end.by;
     if (sends.legacy) {
@@ -120,7 +152,7 @@ export class FakeLedger implements LedgerPort {
         messageIds: copy(sends.legacy.all),
         sentAt: copy(sends.legacy.sentAt),
       });
-      return true;
+      return 'recorded';
     }
     // As the adapter's per-entry SET: only the queues sent to.
     for (const [queue, send] of Object.entries(sends.sent)) {
@@ -133,7 +165,7 @@ export class FakeLedger implements LedgerPort {
       Object.values(sends.sent).flatMap((s) => (s ? [s.messageId] : [])),
       sends.recordedBefore,
     );
-    return true;
+    return 'recorded';
   }
 
   /** As the adapter's append: the list alone, whoever holds the lease. */

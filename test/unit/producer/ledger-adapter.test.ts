@@ -202,6 +202,8 @@ describe('DynamoLedger: the accepted order', () => {
           ':before': ['f-0'],
           ':sentIds': ['f'],
         },
+        // Refused, the record that refused it tells a late retry of this write from a lost lease.
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     ]);
   });
@@ -217,6 +219,7 @@ describe('DynamoLedger: the accepted order', () => {
       UpdateExpression: 'SET sendsEndedAt = :ended, sendsEndedBy = :endedBy',
       ConditionExpression: 'sendingBy = :endedBy',
       ExpressionAttributeValues: { ':ended': 6, ':endedBy': 'req-2' },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   });
 
@@ -226,11 +229,72 @@ describe('DynamoLedger: the accepted order', () => {
       .resolvesOnce({})
       .rejectsOnce(new ConditionalCheckFailedException({ message: 'not held', $metadata: {} }))
       .rejects(new Error('throttled'));
+    ddb.on(GetCommand).resolves({ Item: { ...item, sendingBy: 'req-3' } });
     const end = { at: 6, by: 'req-2' };
 
-    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe(true);
-    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe(false);
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe('recorded');
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe('lease-passed');
     await expect(ledger().recordSends('o-1', { sent: {} }, end)).rejects.toThrow('throttled');
+  });
+
+  it.each([
+    // The later holder has not written its end yet: the record names this request's end.
+    ['its own end', { sendsEndedBy: { S: 'req-2' } }, 'recorded-by-earlier-try'],
+    // The later holder ended too: its end is over this one's, but this request's ids are listed.
+    [
+      'its own ids, under a later end',
+      { sendsEndedBy: { S: 'req-3' }, sentMessageIds: { L: [{ S: 'f-2' }, { S: 's-2' }] } },
+      'recorded-by-earlier-try',
+    ],
+    [
+      'another end and only some of its ids (another request sent the same?)',
+      { sendsEndedBy: { S: 'req-3' }, sentMessageIds: { L: [{ S: 'f-2' }] } },
+      'lease-passed',
+    ],
+    ['another end and none of its ids', { sendsEndedBy: { S: 'req-3' } }, 'lease-passed'],
+  ])(
+    'tells a refusal by its own earlier try from a lost lease by the item refusing it: %s',
+    async (_case, fields, answer) => {
+      ddb.on(UpdateCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'not held',
+          $metadata: {},
+          Item: { pk: { S: 'ORDER#o-1' }, sendingBy: { S: 'req-3' }, ...fields } as never,
+        }),
+      );
+      const sent = {
+        fifo: { messageId: 'f-2', sentAt: 5 },
+        standard: { messageId: 's-2', sentAt: 5 },
+      };
+
+      await expect(ledger().recordSends('o-1', { sent }, { at: 6, by: 'req-2' })).resolves.toBe(
+        answer,
+      );
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    },
+  );
+
+  it('reads the record consistently to tell them apart when the refusal carries no item (dynalite)', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'not held', $metadata: {} }));
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { ...item, sendingBy: 'req-3', sendsEndedBy: 'req-2' } })
+      .resolvesOnce({ Item: { ...item, sendingBy: 'req-3' } })
+      .resolves({});
+    const end = { at: 6, by: 'req-2' };
+
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe(
+      'recorded-by-earlier-try',
+    );
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe('lease-passed');
+    await expect(ledger().recordSends('o-1', { sent: {} }, end)).resolves.toBe('lease-passed');
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.ConsistentRead)).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 
   it('writes both maps whole on a record from before they existed', async () => {

@@ -179,7 +179,7 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
     await expect(ledger.leaseSends(orderId, bid('req-A', T))).resolves.toMatchObject({
       taken: true,
     });
-    await expect(recordOfA()).resolves.toBe(true);
+    await expect(recordOfA()).resolves.toBe('recorded');
     await expect(ledger.leaseSends(orderId, bid('req-B', T + 20))).resolves.toMatchObject({
       taken: true,
     });
@@ -189,13 +189,14 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
         { sent: { standard: { messageId: 's-B', sentAt: T + 25 } } },
         { at: T + 30, by: 'req-B' },
       ),
-    ).resolves.toBe(true);
+    ).resolves.toBe('recorded');
 
     // Act: A's write again, as the SDK sends it again when the first try's answer was lost.
     const late = await recordOfA();
 
-    // Assess: refused, nothing changed; B's end still frees the lease for the next retry.
-    expect(late).toBe(false);
+    // Assess: refused, nothing changed; B's end still frees the lease for the next retry. The
+    // refusal is told for what it is: A's record is there, from the first try.
+    expect(late).toBe('recorded-by-earlier-try');
     const record = await ledger.getAccepted(orderId);
     expect(record).toMatchObject({
       messageIds: { fifo: 'f-A', standard: 's-B' },
@@ -221,7 +222,7 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
       { at: T + 1200, by: 'claim-1' },
     );
 
-    expect(late).toBe(false);
+    expect(late).toBe('lease-passed');
     expect(await ledger.getAccepted(orderId)).toMatchObject({
       messageIds: { fifo: '', standard: '' },
       sendingBy: 'req-2',

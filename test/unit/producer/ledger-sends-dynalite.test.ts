@@ -55,11 +55,13 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
     // twice, read once.
     await takeLease(orderId, 'lease-2');
     const retry = { sent: { standard: { messageId: 's2', sentAt: T + 5 } } };
-    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe(true);
-    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe(true);
+    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe('recorded');
+    await expect(ledger.recordSends(orderId, retry, end('lease-2'))).resolves.toBe('recorded');
     // A request whose sends all failed appends nothing.
     await takeLease(orderId, 'lease-3');
-    await expect(ledger.recordSends(orderId, { sent: {} }, end('lease-3'))).resolves.toBe(true);
+    await expect(ledger.recordSends(orderId, { sent: {} }, end('lease-3'))).resolves.toBe(
+      'recorded',
+    );
 
     const record = await ledger.getAccepted(orderId);
     expect(record?.messageIds).toEqual({ fifo: 'f1', standard: 's2' });
@@ -138,7 +140,9 @@ describe('DynamoLedger.recordSends keeps every message id it was answered', () =
       fifo: { messageId: 'f1', sentAt: T + 6 },
       standard: { messageId: 's1', sentAt: T + 6 },
     };
-    await expect(ledger.recordSends(orderId, { sent: late }, end('claim-1'))).resolves.toBe(false);
+    await expect(ledger.recordSends(orderId, { sent: late }, end('claim-1'))).resolves.toBe(
+      'lease-passed',
+    );
     await ledger.recordSentIds(orderId, ['f1', 's1']);
     await ledger.recordSentIds(orderId, []);
 

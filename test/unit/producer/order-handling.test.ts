@@ -392,6 +392,54 @@ describe('the send lease', () => {
     });
   });
 
+  it("says its sends are recorded when only the SDK's retry of its record was refused, after another request took the lease its first try freed", async () => {
+    // Prepare: the record's first try commits (both ids, and this request's end, which frees the
+    // lease); its answer is lost; another retry takes the lease before the SDK sends it again.
+    existing(endedFirst);
+    ledger.answerOfRecordLost = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-next', sendingUntil: NOW + 9000 });
+    };
+
+    // Act
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    // Assess: the log says what happened; the ids are on the record (from the first try), so
+    // none is appended again.
+    expect(outcome).toMatchObject({
+      kind: 'sent',
+      receipt: { messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' } },
+    });
+    expect(log.warns).toEqual([
+      {
+        message:
+          "sends recorded; the SDK's retry of that write was refused: another request took the send lease since",
+        data: { sent: ['fifo', 'standard'] },
+      },
+    ]);
+    expect(ledger.calls).not.toContain('recordSentIds');
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
+      sendsEndedBy: 'req-1',
+      sendingBy: 'req-next',
+      sentMessageIds: ['fifo-msg', 'standard-msg'],
+    });
+  });
+
+  it('says so too when the later holder already ended over its end: its ids on the record tell', async () => {
+    existing(endedFirst);
+    ledger.answerOfRecordLost = () => {
+      const order = ledger.orders.get('key-9');
+      if (order) Object.assign(order, { sendingBy: 'req-next', sendsEndedBy: 'req-next' });
+    };
+
+    await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(log.warns.map((w) => w.message)).toEqual([
+      "sends recorded; the SDK's retry of that write was refused: another request took the send lease since",
+    ]);
+  });
+
   it('keeps its answer when the ids of its unrecorded sends cannot be kept either, and says so', async () => {
     existing(endedFirst);
     queues.answer = (queue) => {

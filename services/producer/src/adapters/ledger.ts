@@ -25,7 +25,9 @@ import type {
   RecordedSends,
   SendLease,
   SendsEnd,
+  SendsRecord,
 } from '../domain/ports';
+import { showsRecordOf } from '../domain/resend';
 import type { QueueFacts } from '../domain/status';
 
 /** The order an accepted item holds, without how the table stores it. */
@@ -169,7 +171,7 @@ export class DynamoLedger implements LedgerPort {
   }
 
   /**
-   * The order in the item a refused write (the claim, the lease) hands back, as getAccepted reads
+   * The order in the item a refused write (the claim, the lease, the record of sends) hands back, as getAccepted reads
    * it from a GetItem of that item through the document client.
    * It comes in DynamoDB's own format (lib-dynamodb unmarshalls a command's output, not an
    * error's), so it is read here with the document client's own conversion (@aws-sdk/util-dynamodb
@@ -239,8 +241,13 @@ export class DynamoLedger implements LedgerPort {
    * holder's lease would look held to its deadline, and put this request's ids over the later
    * holder's; and a holder that ran past its deadline would write over the request that took
    * the lease over.
+   *
+   * Refused, the record that refused it tells the two apart (resend.ts showsRecordOf): it shows
+   * this request's end or ids when the refusal is the SDK's retry of this very write, whose first
+   * try committed. The refusal carries that record (`ReturnValuesOnConditionCheckFailure:
+   * ALL_OLD`, as leaseSends asks); without it (dynalite), one consistent read.
    */
-  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean> {
+  async recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<SendsRecord> {
     const names: Record<string, string> = {};
     // Who ended, too: when it is the lease's holder, the lease is free before its deadline.
     const values: Record<string, unknown> = { ':ended': end.at, ':endedBy': end.by };
@@ -286,12 +293,16 @@ export class DynamoLedger implements LedgerPort {
           ConditionExpression: 'sendingBy = :endedBy',
           ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return true;
+      return 'recorded';
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const refusedBy = this.recordOfRefusal(err.Item) ?? (await this.getAccepted(orderId));
+      return refusedBy && showsRecordOf(refusedBy, sentIds, end.by)
+        ? 'recorded-by-earlier-try'
+        : 'lease-passed';
     }
   }
 

@@ -338,7 +338,15 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
         { at: now(), by: requestId },
       );
       ended = true;
-      if (!written) {
+      if (written === 'recorded-by-earlier-try') {
+        // Recorded: the first try of the write committed and its answer was lost; the SDK's
+        // retry was refused only because another request took the lease this write had freed.
+        // The ids are on the record already, so there is nothing more to keep.
+        log.warn(
+          "sends recorded; the SDK's retry of that write was refused: another request took the send lease since",
+          { sent: Object.keys(sent) },
+        );
+      } else if (written === 'lease-passed') {
         // The lease is another request's now: this one ran past its deadline, and the request
         // that took the lease over sends what the record lacks. What this one sent is in the
         // queues all the same (a copy the consumers' idempotency absorbs): its ids are not the

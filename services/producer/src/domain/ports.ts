@@ -46,11 +46,9 @@ export interface LedgerPort {
    * and send time) and that this request's sends have all ended (`end.at`, by `end.by`: its claim
    * or lease id, which frees its lease). Only the queues in `sends` are written: an id another
    * request recorded for another queue is kept. Written only while `end.by` holds the lease
-   * (`sendingBy`); otherwise nothing is written and it answers false: the lease passed to another
-   * request (this one ran past its deadline), or this is a late copy of a write that committed
-   * (the SDK's retry) after a later holder took the lease.
+   * (`sendingBy`); otherwise nothing is written (see SendsRecord for what it answers then).
    */
-  recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<boolean>;
+  recordSends(orderId: string, sends: RecordedSends, end: SendsEnd): Promise<SendsRecord>;
   /**
    * Appends `messageIds` to the order's list of every id SQS answered its sends with
    * (`sentMessageIds`) and writes nothing else: the ids of a request whose record of its sends
@@ -62,6 +60,18 @@ export interface LedgerPort {
   hasEffect(runId: string, queue: QueueKind, orderId: string): Promise<boolean>;
   queueFacts(runId: string, queue: QueueKind, orderId: string): Promise<QueueFacts>;
 }
+
+/**
+ * What became of a request's record of its sends (LedgerPort.recordSends):
+ * - `recorded`: written;
+ * - `recorded-by-earlier-try`: written by an earlier try of this same write, whose answer was
+ *   lost; the SDK's retry was refused because another request took the lease after that try
+ *   freed it. The record shows it: this request's end (`sendsEndedBy`), or, once the later holder
+ *   wrote its own end, every id this request sent on the list of ids sent;
+ * - `lease-passed`: not written: another request took the lease before it (this one ran past its
+ *   deadline).
+ */
+export type SendsRecord = 'recorded' | 'recorded-by-earlier-try' | 'lease-passed';
 
 /** A request's bid for an order's send lease (see AcceptedRecord.sendingBy). */
 export interface SendLease {

@@ -91,3 +91,21 @@ export function stillSendingFor(
   if (ids && QUEUE_KINDS.every((q) => ids[q])) return 0;
   return leaseHeldFor(record, legacyWindowMs, now);
 }
+
+/**
+ * Whether the record shows that a request's own record of its sends (LedgerPort.recordSends)
+ * committed: it names the request as the one whose sends ended (`sendsEndedBy`: only the lease's
+ * holder writes its own id there), or, once a later holder wrote its own end over it, holds every
+ * id the request sent on the list of ids sent (SQS message ids are unique, and only that write
+ * puts them there before its answer). A record of no sends whose end a later holder overwrote
+ * shows nothing of it: false.
+ */
+export function showsRecordOf(
+  record: Pick<AcceptedOrder, 'sendsEndedBy' | 'sentMessageIds'>,
+  sentIds: readonly string[],
+  by: string,
+): boolean {
+  if (record.sendsEndedBy === by) return true;
+  const listed = new Set(record.sentMessageIds ?? []);
+  return sentIds.length > 0 && sentIds.every((id) => listed.has(id));
+}
