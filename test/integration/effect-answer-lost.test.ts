@@ -201,8 +201,15 @@ describe('a conditional write whose answer is lost after it committed', () => {
       sendingBy: 'claim-dead',
       sendingUntil: 1500,
     });
-    const bid = (by: string, now: number) =>
-      producer.leaseSends(orderId, { by, until: now + 9000, now, legacyWindowMs: 11_000 });
+    /** A retry's bid at `now`, on the record as it reads it first. */
+    const bid = async (by: string, now: number) =>
+      producer.leaseSends(orderId, {
+        by,
+        from: (await producer.getAccepted(orderId))?.sendingBy,
+        until: now + 9000,
+        now,
+        legacyWindowMs: 11_000,
+      });
     expect(await bid('req-A', 2000)).toMatchObject({ taken: true });
     let release = () => {};
     let committed = () => {};

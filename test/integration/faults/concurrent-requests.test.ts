@@ -198,10 +198,12 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
 
     // Act: one request reached FIFO only, another standard only, a third no queue at all; each
     // took the send lease before it sent, as a retry does (a record is written by its holder).
-    const lease = async (by: string, now: number) =>
+    const lease = async (by: string, now: number) => {
+      const from = (await ledger.getAccepted(orderId))?.sendingBy;
       expect(
-        await ledger.leaseSends(orderId, { by, until: now + 5, now, legacyWindowMs: 11_000 }),
+        await ledger.leaseSends(orderId, { by, from, until: now + 5, now, legacyWindowMs: 11_000 }),
       ).toMatchObject({ taken: true });
+    };
     await lease('r-1', 2);
     await ledger.recordSends(
       orderId,

@@ -80,8 +80,9 @@ export class FakeLedger implements LedgerPort {
 
   /**
    * As the adapter's conditional update: taken when leaseHeldFor says the lease is free at
-   * `lease.now`, or when it is `lease.by`'s own. (The condition itself is the adapter's test's
-   * subject, ledger-adapter.test.ts and the local cloud's DynamoDB in concurrent-requests.)
+   * `lease.now` and `lease.from` still holds it, or when it is `lease.by`'s own. (The condition
+   * itself is the adapter's test's subject, ledger-lease-dynalite.test.ts and the local cloud's
+   * DynamoDB in concurrent-requests.)
    */
   async leaseSends(
     orderId: string,
@@ -92,7 +93,9 @@ export class FakeLedger implements LedgerPort {
     const order = this.orders.get(orderId);
     if (!order) throw new Error(`no accepted order ${orderId}`);
     const free =
-      order.sendingBy === lease.by || leaseHeldFor(order, lease.legacyWindowMs, lease.now) === 0;
+      order.sendingBy === lease.by ||
+      (order.sendingBy === lease.from &&
+        leaseHeldFor(order, lease.legacyWindowMs, lease.now) === 0);
     if (!free) return { taken: false, record: copy(order) };
     order.sendingBy = lease.by;
     order.sendingUntil = lease.until;

@@ -359,7 +359,7 @@ describe('DynamoLedger.hasEffect', () => {
 });
 
 describe('DynamoLedger.leaseSends', () => {
-  const lease = { by: 'req-2', until: 9000, now: 100, legacyWindowMs: 11_000 };
+  const lease = { by: 'req-2', from: 'req-1', until: 9000, now: 100, legacyWindowMs: 11_000 };
   const held = { ...item, sendingBy: 'req-1', sendingUntil: 5000 };
   const refused = (Item?: Record<string, unknown>) =>
     new ConditionalCheckFailedException({

@@ -37,8 +37,10 @@ async function claimed(fields: Partial<AcceptedOrder> = {}): Promise<string> {
   return orderId;
 }
 
-const bid = (by: string, now: number): SendLease => ({
+/** `by`'s bid at `now`, made on a record it read held by `from` (none: a record before leases). */
+const bid = (by: string, now: number, from: string | undefined): SendLease => ({
   by,
+  from,
   until: now + 9000,
   now,
   legacyWindowMs: WINDOW_MS,
@@ -48,7 +50,7 @@ const bid = (by: string, now: number): SendLease => ({
 async function lease(orderId: string, by: string, now: number) {
   const before = await ledger.getAccepted(orderId);
   if (!before) throw new Error(`no order ${orderId}`);
-  const answer = await ledger.leaseSends(orderId, bid(by, now));
+  const answer = await ledger.leaseSends(orderId, bid(by, now, before.sendingBy));
   const domainSaysFree = before.sendingBy === by || leaseHeldFor(before, WINDOW_MS, now) === 0;
   return { ...answer, domainSaysFree };
 }
@@ -96,23 +98,25 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
 
   it("takes its own lease again: the SDK's retry of a lease update whose answer was lost", async () => {
     const orderId = await claimed({ sendingUntil: T - 1 });
-    await ledger.leaseSends(orderId, bid('req-2', T));
+    await ledger.leaseSends(orderId, bid('req-2', T, 'claim-1'));
 
-    const retried = await ledger.leaseSends(orderId, bid('req-2', T + 5));
+    const retried = await ledger.leaseSends(orderId, bid('req-2', T + 5, 'claim-1'));
 
     expect(retried).toMatchObject({ taken: true, record: { sendingBy: 'req-2' } });
   });
 
   it('answers the record as the lease left it: ids another request recorded since it was read', async () => {
     const orderId = await claimed({ sendingUntil: T - 1 });
-    await ledger.leaseSends(orderId, bid('req-other', T));
+    await ledger.leaseSends(orderId, bid('req-other', T, 'claim-1'));
     await ledger.recordSends(
       orderId,
       { sent: { fifo: { messageId: 'f-other', sentAt: T } } },
       { at: T, by: 'req-other' },
     );
 
-    const answer = await ledger.leaseSends(orderId, bid('req-2', T + 1));
+    // Bid on the record as it is now (the use case bids again so, once a bid made on the record
+    // as it was is refused: see the tests of late bids below).
+    const answer = await ledger.leaseSends(orderId, bid('req-2', T + 1, 'req-other'));
 
     expect(answer).toMatchObject({
       taken: true,
@@ -176,11 +180,11 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
         },
         { at: T + 10, by: 'req-A' },
       );
-    await expect(ledger.leaseSends(orderId, bid('req-A', T))).resolves.toMatchObject({
+    await expect(ledger.leaseSends(orderId, bid('req-A', T, 'claim-1'))).resolves.toMatchObject({
       taken: true,
     });
     await expect(recordOfA()).resolves.toBe('recorded');
-    await expect(ledger.leaseSends(orderId, bid('req-B', T + 20))).resolves.toMatchObject({
+    await expect(ledger.leaseSends(orderId, bid('req-B', T + 20, 'req-A'))).resolves.toMatchObject({
       taken: true,
     });
     await expect(
@@ -212,9 +216,82 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
     });
   });
 
+  it("refuses a late copy of a retry's bid once that retry ended and a later one took the lease and ended it: the next retry takes it at once, no 409", async () => {
+    // Prepare: the claiming request died (its lease ran out). Retry A bids; the first try of its
+    // bid is slow, so the SDK sends it again, and that copy takes the lease; A sends to both
+    // queues and records it. Retry B then takes the lease A freed, sends again and ends.
+    const orderId = await claimed({ sendingUntil: T - 1 });
+    const bidOfA = bid('req-A', T, 'claim-1');
+    await expect(ledger.leaseSends(orderId, bidOfA)).resolves.toMatchObject({ taken: true });
+    await ledger.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f-A', sentAt: T + 5 } } },
+      { at: T + 10, by: 'req-A' },
+    );
+    await expect(lease(orderId, 'req-B', T + 20)).resolves.toMatchObject({ taken: true });
+    await ledger.recordSends(
+      orderId,
+      { sent: { standard: { messageId: 's-B', sentAt: T + 25 } } },
+      { at: T + 30, by: 'req-B' },
+    );
+
+    // Act: the slow first try of A's bid reaches DynamoDB.
+    const late = await ledger.leaseSends(orderId, bidOfA);
+
+    // Assess: refused, nothing changed: B's end still frees the lease. Taken, it would be held
+    // for A (which ended long ago) until A's deadline, and every retry answered 409 until then.
+    expect(late).toMatchObject({
+      taken: false,
+      record: { sendingBy: 'req-B', sendsEndedBy: 'req-B' },
+    });
+    const record = await ledger.getAccepted(orderId);
+    expect(record).toMatchObject({
+      messageIds: { fifo: 'f-A', standard: 's-B' },
+      sendingBy: 'req-B',
+      sendingUntil: T + 20 + 9000,
+      sendsEndedBy: 'req-B',
+    });
+    expect(leaseHeldFor(record as AcceptedOrder, WINDOW_MS, T + 40)).toBe(0);
+    await expect(lease(orderId, 'req-C', T + 40)).resolves.toMatchObject({
+      taken: true,
+      domainSaysFree: true,
+    });
+  });
+
+  it('refuses a late copy of a bid on a record from before leases once a later holder took the lease', async () => {
+    const orderId = await claimed({ sendingBy: undefined, sendingUntil: undefined });
+    const bidOfA = bid('req-A', T + WINDOW_MS, undefined);
+    await expect(ledger.leaseSends(orderId, bidOfA)).resolves.toMatchObject({ taken: true });
+    await ledger.recordSends(orderId, { sent: {} }, { at: T + WINDOW_MS + 1, by: 'req-A' });
+    await expect(lease(orderId, 'req-B', T + WINDOW_MS + 2)).resolves.toMatchObject({
+      taken: true,
+    });
+    await ledger.recordSends(orderId, { sent: {} }, { at: T + WINDOW_MS + 3, by: 'req-B' });
+
+    await expect(ledger.leaseSends(orderId, bidOfA)).resolves.toMatchObject({ taken: false });
+
+    expect(await ledger.getAccepted(orderId)).toMatchObject({
+      sendingBy: 'req-B',
+      sendsEndedBy: 'req-B',
+    });
+  });
+
+  it('lets a late copy of a bid that arrives before any later holder find its own ended lease: it stays free', async () => {
+    const orderId = await claimed({ sendingUntil: T - 1 });
+    const bidOfA = bid('req-A', T, 'claim-1');
+    await ledger.leaseSends(orderId, bidOfA);
+    await ledger.recordSends(orderId, { sent: {} }, { at: T + 10, by: 'req-A' });
+
+    await expect(ledger.leaseSends(orderId, bidOfA)).resolves.toMatchObject({ taken: true });
+
+    const record = await ledger.getAccepted(orderId);
+    expect(record).toMatchObject({ sendingBy: 'req-A', sendsEndedBy: 'req-A' });
+    expect(leaseHeldFor(record as AcceptedOrder, WINDOW_MS, T + 20)).toBe(0);
+  });
+
   it('refuses the record of a holder that ran past its deadline once another request took the lease over', async () => {
     const orderId = await claimed({ sendingUntil: T + 1000 });
-    await ledger.leaseSends(orderId, bid('req-2', T + 1000));
+    await ledger.leaseSends(orderId, bid('req-2', T + 1000, 'claim-1'));
 
     const late = await ledger.recordSends(
       orderId,
@@ -231,7 +308,9 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
   });
 
   it('fails, writing nothing, for an order that is not there', async () => {
-    await expect(ledger.leaseSends('lease-none', bid('req-2', T))).rejects.toThrow(/vanished/);
+    await expect(ledger.leaseSends('lease-none', bid('req-2', T, 'claim-1'))).rejects.toThrow(
+      /vanished/,
+    );
     await expect(ledger.getAccepted('lease-none')).resolves.toBeUndefined();
   });
 });

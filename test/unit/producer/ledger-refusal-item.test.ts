@@ -83,7 +83,13 @@ const refusal = (item?: unknown) => ({
   },
 });
 
-const bid = { by: 'req-2', until: 1764050020000, now: 1764050005000, legacyWindowMs: 11_000 };
+const bid = {
+  by: 'req-2',
+  from: 'req-1',
+  until: 1764050020000,
+  now: 1764050005000,
+  legacyWindowMs: 11_000,
+};
 
 describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
   it('reads it as the document client reads the same item from GetItem, asking nothing more', async () => {

@@ -37,7 +37,8 @@ const end = (by: string) => ({ at: T + 1, by });
 
 /** `by` takes the send lease (free: its last holder wrote its end), as a client retry does. */
 async function takeLease(orderId: string, by: string): Promise<void> {
-  const lease = { by, until: T + 20_000, now: T + 2, legacyWindowMs: 11_000 };
+  const from = (await ledger.getAccepted(orderId))?.sendingBy;
+  const lease = { by, from, until: T + 20_000, now: T + 2, legacyWindowMs: 11_000 };
   await expect(ledger.leaseSends(orderId, lease)).resolves.toMatchObject({ taken: true });
 }
 

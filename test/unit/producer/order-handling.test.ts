@@ -514,7 +514,7 @@ describe('the send lease', () => {
     expect(ledger.sequences.size).toBe(0);
   });
 
-  it('sends nothing when another retry sent and recorded both ids before this one took the lease, and frees it', async () => {
+  it('sends nothing and writes nothing when another retry took the lease, sent, recorded both ids and ended before this one bid', async () => {
     existing(endedFirst);
     anotherRetryBeforeLease({
       ...OTHER_RECORDED_BOTH,
@@ -533,7 +533,56 @@ describe('the send lease', () => {
       },
     });
     expect(queues.sent).toEqual([]);
-    expect(ledger.orders.get('key-9')).toMatchObject({ sendingBy: 'req-1', sendsEndedBy: 'req-1' });
+    // Its bid, made on the record as it read it (held by req-0), is refused: the record that
+    // refused it answers. The lease is left to the one that ended it, free.
+    expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends']);
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      sendingBy: 'req-other',
+      sendsEndedBy: 'req-other',
+    });
+  });
+
+  it('bids again, on the record as it is now, when another retry took the lease and ended it (sending only part) between its read and its bid', async () => {
+    existing(endedFirst);
+    anotherRetryBeforeLease({
+      messageIds: { fifo: 'f-other', standard: '' },
+      sentAt: { fifo: NOW - 5 },
+      sendingBy: 'req-other',
+      sendsEndedBy: 'req-other',
+    });
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toMatchObject({ kind: 'sent', sent: { standard: 'outcome-unknown' } });
+    expect(queues.queues()).toEqual(['standard']);
+    expect(ledger.calls).toEqual([
+      'claim',
+      'countRequest',
+      'leaseSends',
+      'leaseSends',
+      'recordSends',
+    ]);
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      messageIds: { fifo: 'f-other', standard: 'standard-msg' },
+      sendingBy: 'req-1',
+      sendsEndedBy: 'req-1',
+    });
+  });
+
+  it('answers 409 after bidding three times on a lease that each time changed hands and was freed again', async () => {
+    existing(endedFirst);
+    let holders = 0;
+    ledger.beforeLease = () => {
+      const order = ledger.orders.get('key-9');
+      const other = `req-other-${++holders}`;
+      if (order) Object.assign(order, { sendingBy: other, sendsEndedBy: other });
+    };
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 0 });
+    expect(ledger.calls.filter((c) => c === 'leaseSends')).toHaveLength(3);
+    expect(queues.sent).toEqual([]);
   });
 
   it('is taken over once its holder died: its deadline passed without its end', async () => {

@@ -114,8 +114,17 @@ export class DynamoLedger implements LedgerPort {
   }
 
   /**
-   * One conditional update: the lease is taken when it is free as resend.ts leaseHeldFor says,
-   * or already this request's own. A condition may compare two attributes of the item
+   * One conditional update: the lease is taken when it is free as resend.ts leaseHeldFor says
+   * and still held by `lease.from`, the holder the bidder read, or when it is already this
+   * request's own. The holder's check stops a late copy of the bid: the SDK sends the update
+   * again when it got no answer, and the try it gave up on may still reach DynamoDB after the
+   * retry (a slow request); by then this request may have sent, written its end, and another
+   * request taken the lease and ended it too. Without the check that copy finds a free lease and
+   * takes it, and nobody ends it: a retry that must send again is answered 409 until this bid's
+   * deadline (up to the producer's timeout plus 1 s). With it, the copy finds a holder other
+   * than the one it read and changes nothing.
+   *
+   * A condition may compare two attributes of the item
    * (`operand comparator operand`, an operand being an attribute name: Developer Guide,
    * "Condition and filter expressions, operators, and functions"); `sendsEndedBy = sendingBy`
    * is guarded by `attribute_exists(sendsEndedBy)`, because what `=` makes of two missing
@@ -141,15 +150,19 @@ export class DynamoLedger implements LedgerPort {
             'attribute_exists(pk) AND (',
             // The SDK's retry of this very write, after its answer was lost.
             'sendingBy = :me',
+            // Still the holder the bidder read (none: a record from before leases), and free.
+            'OR (',
+            lease.from === undefined ? 'attribute_not_exists(sendingBy)' : 'sendingBy = :from',
             // A lease whose holder wrote its end, or whose deadline passed (the holder died).
-            'OR (attribute_exists(sendingUntil) AND (sendingUntil <= :now',
+            'AND ((attribute_exists(sendingUntil) AND (sendingUntil <= :now',
             'OR (attribute_exists(sendsEndedBy) AND sendsEndedBy = sendingBy)))',
             // A record from before leases: its claiming request ended, or can no longer run.
             'OR (attribute_not_exists(sendingUntil) AND (attribute_exists(sendsEndedAt)',
-            'OR acceptedAt <= :legacyClaimedBefore)))',
+            'OR acceptedAt <= :legacyClaimedBefore)))))',
           ].join(' '),
           ExpressionAttributeValues: {
             ':me': lease.by,
+            ...(lease.from === undefined ? {} : { ':from': lease.from }),
             ':until': lease.until,
             ':now': lease.now,
             ':legacyClaimedBefore': lease.now - lease.legacyWindowMs,

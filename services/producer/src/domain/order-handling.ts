@@ -100,6 +100,12 @@ export interface OrderHandling {
   find(orderId: string): Promise<FindOutcome>;
 }
 
+/**
+ * How often a retry bids again for a send lease that changed hands and was freed between its read
+ * and its bid (each time another request took the lease and ended it): then it answers 409.
+ */
+const MAX_REBIDS = 2;
+
 /** Thrown inside the use case when a key names another order; `place` returns it as an outcome. */
 class KeyReused extends Error {
   constructor(readonly orderId: string) {
@@ -269,20 +275,29 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
           // About to send again: take the send lease first, so of two retries that both read a
           // free lease only one sends. The record as the lease left it decides what to send:
           // another retry may have sent and recorded ids since this one read it.
-          const lease = await ledger.leaseSends(accepted.orderId, {
-            by: requestId,
-            until: deadline(),
-            now: now(),
-            legacyWindowMs: inProgressWindowMs,
-          });
-          if (!lease.taken) {
-            return (
-              (await answerFromRecord(lease.record)) ?? {
-                kind: 'in-progress',
-                orderId: accepted.orderId,
-                retryAfterMs: leaseHeldFor(lease.record, inProgressWindowMs, now()),
-              }
-            );
+          const bid = (from: string | undefined) =>
+            ledger.leaseSends(accepted.orderId, {
+              by: requestId,
+              from,
+              until: deadline(),
+              now: now(),
+              legacyWindowMs: inProgressWindowMs,
+            });
+          let lease = await bid(accepted.sendingBy);
+          for (let rebids = 0; !lease.taken; rebids++) {
+            const answer = await answerFromRecord(lease.record);
+            if (answer) return answer;
+            const heldForMs = leaseHeldFor(lease.record, inProgressWindowMs, now());
+            // A bid takes the lease only from the holder it read (LedgerPort.leaseSends). Refused
+            // by a free lease another holder has, another request took the lease and ended since
+            // this one read the record: bid again on the record as it is now (a few times: each
+            // needs another request to take and end the lease in between).
+            const changedHands = lease.record.sendingBy !== accepted.sendingBy;
+            if (heldForMs > 0 || !changedHands || rebids >= MAX_REBIDS) {
+              return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs: heldForMs };
+            }
+            accepted = lease.record;
+            lease = await bid(accepted.sendingBy);
           }
           accepted = lease.record;
           holding = true;

@@ -29,9 +29,12 @@ export interface LedgerPort {
    * Takes the order's send lease for `lease.by` until `lease.until`, in one conditional write,
    * unless another request holds it and may still be sending at `lease.now` (resend.ts
    * leaseHeldFor; records from before leases: `lease.legacyWindowMs`). A lease `lease.by` already
-   * holds is its own (the SDK sent the write again after its answer was lost). Answers the record
-   * as it is once the lease is taken (another request may have sent and recorded ids since it was
-   * read), or, refused, as it is now.
+   * holds is its own (the SDK sent the write again after its answer was lost). Taken only from
+   * `lease.from`, the holder the bidder read: a copy of the bid that arrives late (the SDK sent it
+   * again, or it was slow) after a later request took the lease and ended it finds another holder
+   * and is refused, so it cannot hold the lease again for the rest of its deadline. Answers the
+   * record as it is once the lease is taken (another request may have sent and recorded ids since
+   * it was read), or, refused, as it is now.
    */
   leaseSends(orderId: string, lease: SendLease): Promise<{ taken: boolean; record: AcceptedOrder }>;
   /** Counts one more request for the order (a client retry). */
@@ -77,6 +80,11 @@ export type SendsRecord = 'recorded' | 'recorded-by-earlier-try' | 'lease-passed
 export interface SendLease {
   /** The request's id (its claim id is the first request's). */
   by: string;
+  /**
+   * The lease's holder as the bidder read the record (its `sendingBy`; undefined: a record from
+   * before leases, with none): the bid takes the lease only from that holder (or is its own).
+   */
+  from: string | undefined;
   /** Epoch ms it may be sending until (resend.ts sendingDeadline). */
   until: number;
   /** Epoch ms, the instant a held lease is compared with. */

@@ -1,0 +1,191 @@
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
+import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
+import { leaseHeldFor } from '../../services/producer/src/domain/resend';
+import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+
+/**
+ * The producer's send lease against a real SDK retry. The functions' DynamoDB client sends a
+ * request again when it gets no answer (SDK default: 3 tries), and the try it gave up on may
+ * still reach DynamoDB later (a slow request). A real HTTP proxy in front of the local DynamoDB
+ * takes the first try of a retry's lease bid, keeps it without forwarding it and resets the
+ * client's connection, so the SDK sends the bid again; the test forwards the kept try when it
+ * chooses: after the retry that bid took the lease, sent, and ended, and a later retry took the
+ * lease and ended it too. That late try must not take the lease back: held for a request that
+ * ended long ago, the lease would answer every later retry 409 until that request's deadline.
+ */
+const { ledger } = pipelineConfig.tables;
+
+const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+};
+
+/** A request as the proxy received it, to forward later. */
+interface Kept {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+describe("a late try of a retry's send lease bid, after the SDK sent it again", () => {
+  let db: LocalDynamoDb;
+  let upstream: URL;
+  let proxy: Server;
+  let documents: DynamoDBDocumentClient;
+  /** The bid of `by` whose first try the proxy keeps; `tries` counts the tries it saw. */
+  let keepBidOf: { by: string; tries: number; kept?: Kept } | undefined;
+
+  /** Sends `kept` to the local DynamoDB as it came, and answers DynamoDB's status and body. */
+  const forward = (kept: Kept): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const out = request({
+        host: upstream.hostname,
+        port: upstream.port,
+        method: kept.method,
+        path: kept.path,
+        // The local DynamoDB answers only requests addressed to itself.
+        headers: { ...kept.headers, host: upstream.host },
+      });
+      out.once('error', reject).once('response', async (answer) => {
+        resolve({ status: answer.statusCode ?? 0, body: (await bodyOf(answer)).toString('utf8') });
+      });
+      out.end(kept.body);
+    });
+
+  beforeAll(async () => {
+    db = await startDynamoDb();
+    upstream = new URL(db.url);
+    proxy = createServer(async (req, res) => {
+      const kept: Kept = {
+        method: req.method ?? 'POST',
+        path: req.url ?? '/',
+        headers: req.headers,
+        body: await bodyOf(req),
+      };
+      const bid = keepBidOf;
+      if (
+        bid &&
+        String(req.headers['x-amz-target']).endsWith('.UpdateItem') &&
+        kept.body.includes('SET sendingBy = :me') &&
+        kept.body.includes(`":me":{"S":"${bid.by}"}`) &&
+        ++bid.tries === 1
+      ) {
+        // Not forwarded (yet): the client hears a reset connection (ECONNRESET) and tries again.
+        bid.kept = kept;
+        req.socket.resetAndDestroy();
+        return;
+      }
+      const answer = await forward(kept);
+      res
+        .writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.0' })
+        .end(answer.body);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    // The functions' own client factory (SDK default retries) and the ledger table.
+    documents = createDocumentClient({
+      endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      region: 'eu-west-1',
+      credentials: LOCAL_CREDENTIALS,
+    });
+    await documents.send(
+      new CreateTableCommand({
+        TableName: ledger.name,
+        KeySchema: [
+          { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
+          { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: ledger.partitionKey, AttributeType: 'S' },
+          { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    documents?.destroy();
+    proxy?.closeAllConnections();
+    await new Promise((resolve) => proxy?.close(resolve));
+    await db?.close();
+  });
+
+  it('is refused once a later retry took the lease and ended it: the next retry takes the lease at once, no 409 (review)', async () => {
+    // Prepare: an order whose claiming request died (its lease ran out at 1500).
+    const producer = new DynamoLedger(documents, ledger.name);
+    const orderId = 'order-late-bid';
+    await producer.claim({
+      claimId: 'claim-dead',
+      runId: 'late-bid',
+      orderId,
+      customerId: 'cust-1',
+      sequence: 1,
+      acceptedAt: 1000,
+      payloadHash: 'h',
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+      sendingBy: 'claim-dead',
+      sendingUntil: 1500,
+    });
+    /** A retry's bid at `now`, on the record as it reads it first, held until `now` + 9 s. */
+    const bid = async (by: string, now: number) =>
+      producer.leaseSends(orderId, {
+        by,
+        from: (await producer.getAccepted(orderId))?.sendingBy,
+        until: now + 9000,
+        now,
+        legacyWindowMs: 11_000,
+      });
+    keepBidOf = { by: 'req-A', tries: 0 };
+
+    // Act: retry A's bid (its first try kept by the proxy, the SDK's second try taking the
+    // lease); A sends to FIFO and records it; retry B takes the lease A freed, sends to the
+    // standard queue and records it. Then A's first try reaches DynamoDB.
+    const ofA = await bid('req-A', 2000);
+    const aRecorded = await producer.recordSends(
+      orderId,
+      { sent: { fifo: { messageId: 'f-A', sentAt: 2050 } } },
+      { at: 2100, by: 'req-A' },
+    );
+    const ofB = await bid('req-B', 2200);
+    const bRecorded = await producer.recordSends(
+      orderId,
+      { sent: { standard: { messageId: 's-B', sentAt: 2250 } } },
+      { at: 2300, by: 'req-B' },
+    );
+    const kept = keepBidOf.kept;
+    if (!kept) throw new Error("the proxy kept no try of A's bid");
+    const lateTry = await forward(kept);
+
+    // Assess: the SDK did send A's bid twice; the late try was refused by DynamoDB and changed
+    // nothing, so B's end still frees the lease, and retry C takes it at once (at 2400, long
+    // before A's deadline of 11000, until which the lease would otherwise be held).
+    expect(keepBidOf.tries).toBe(2);
+    expect([ofA.taken, aRecorded, ofB.taken, bRecorded]).toEqual([
+      true,
+      'recorded',
+      true,
+      'recorded',
+    ]);
+    expect(lateTry.status).toBe(400);
+    expect(lateTry.body).toMatch(/ConditionalCheckFailedException/);
+    const record = await producer.getAccepted(orderId);
+    expect(record).toMatchObject({
+      messageIds: { fifo: 'f-A', standard: 's-B' },
+      sendingBy: 'req-B',
+      sendingUntil: 11_200,
+      sendsEndedBy: 'req-B',
+    });
+    expect(leaseHeldFor(record as AcceptedOrder, 11_000, 2400)).toBe(0);
+    expect(await bid('req-C', 2400)).toMatchObject({ taken: true });
+  }, 30_000);
+});
