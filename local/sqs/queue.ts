@@ -681,6 +681,27 @@ export class Queue {
     const m = this.byHandle(handle);
     const now = this.clock.now();
     if (!m || m.deleted) {
+      // A handle of an earlier receive of a FIFO message that is still in the queue (received
+      // again since): that handle has expired. "For FIFO queues, a receipt handle expires after a
+      // visibility timeout period ... When you receive the message again, you get a new receipt
+      // handle", and AWS refuses the old one with InvalidParameterValue "Reason: The receipt
+      // handle has expired." (AWS Knowledge Center, "ReceiptHandleIsInvalid and
+      // InvalidParameterValue errors"; that article names both uses of a handle, "delete or
+      // change the visibility"), HTTP 400, as the FIFO delete above answers. Not the API
+      // reference's other two codes: MessageNotInflight says the message is not in flight, and
+      // this one is (held by the newer receive), nor was it seen from AWS (LocalStack's
+      // maintainers, localstack#9632); ReceiptHandleIsInvalid (404) is AWS's answer to a value
+      // that was never a handle, while one issued earlier and no longer valid is
+      // InvalidParameterValue (AWS-validated, localstack#6103). A standard queue's old handle,
+      // and any handle of a message that is gone, keep the wording users saw from AWS for them
+      // ("Message does not exist or is not available for visibility timeout change.",
+      // mapbox/ecs-watchbot#135; LocalStack's AWS-validated test for a deleted message).
+      if (this.fifo) {
+        const live = this.liveByKey.get(this.keyOf(handle));
+        if (live && !live.deleted && !this.expireRetention(live, now)) {
+          throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
+        }
+      }
       throw errors.invalidValue(
         'ReceiptHandle',
         handle,

@@ -1,3 +1,4 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { callJson, callQuery, type Harness, type RawAnswer, startEmulator } from './helpers';
 
 /**
@@ -853,6 +854,104 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       expectError(answer, { ...INVALID, message: EXPIRED });
       const moved = await json('ReceiveMessage', { QueueUrl: fifoDlq });
       expect((moved.body.Messages as { Body: string }[]).map((m) => m.Body)).toEqual(['x']);
+    });
+
+    it('refuses a visibility change through the handle of an earlier receive of a FIFO message received again as expired, in both protocols, singly, in a batch and through the SDK, changing nothing (found in review: "Message does not exist")', async () => {
+      // Prepare: received, its visibility timeout passed, received again by someone else.
+      await sendFifo(fifo);
+      const first = await receive(fifo);
+      h.emulator.clock.advance(10_000);
+      const second = await receive(fifo);
+      // Each attempt asks for 0, which would make the message visible at once if applied.
+      const change = { QueueUrl: fifo, ReceiptHandle: first, VisibilityTimeout: 0 };
+
+      // Act
+      const single = await json('ChangeMessageVisibility', change);
+      const batch = await json('ChangeMessageVisibilityBatch', {
+        QueueUrl: fifo,
+        Entries: [{ Id: 'old', ReceiptHandle: first, VisibilityTimeout: 0 }],
+      });
+      const query = await callQuery(h.url, {
+        Action: 'ChangeMessageVisibility',
+        QueueUrl: fifo,
+        ReceiptHandle: first,
+        VisibilityTimeout: '0',
+      });
+      const sdk = await h.sqs
+        .send(new ChangeMessageVisibilityCommand(change))
+        .catch((e: unknown) => e as { name: string; message: string; $metadata: object });
+
+      // Assess: InvalidParameterValue, 400, "The receipt handle has expired." on every path
+      // (JSON: the shape name in __type, AWS's Query code in x-amzn-query-error).
+      expectError(single, { ...INVALID, message: EXPIRED });
+      expect(single.message).toBe(
+        `Value ${first} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`,
+      );
+      expect(batch.status).toBe(200);
+      expect(batch.body).toEqual({
+        Successful: [],
+        Failed: [
+          {
+            Id: 'old',
+            Code: 'InvalidParameterValue',
+            SenderFault: true,
+            Message: expect.stringMatching(EXPIRED),
+          },
+        ],
+      });
+      expect({ status: query.status, code: query.queryCode }).toEqual({
+        status: 400,
+        code: 'InvalidParameterValue',
+      });
+      expect(query.message).toMatch(EXPIRED);
+      expect(query.xml).toContain('<Type>Sender</Type>');
+      expect(sdk).toMatchObject({
+        name: 'InvalidParameterValue',
+        message: expect.stringMatching(EXPIRED),
+        $metadata: { httpStatusCode: 400 },
+      });
+      // Nothing changed: the newer receive still holds the message (no receive gets it), and its
+      // own handle still changes and deletes it.
+      expect((await json('ReceiveMessage', { QueueUrl: fifo })).body.Messages ?? []).toEqual([]);
+      const own = await json('ChangeMessageVisibility', {
+        QueueUrl: fifo,
+        ReceiptHandle: second,
+        VisibilityTimeout: 30,
+      });
+      expect(own.status).toBe(200);
+      expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: second })).status).toBe(
+        200,
+      );
+    });
+
+    it('keeps "Message does not exist" for a visibility change through an earlier handle on a standard queue, and for a FIFO message that is gone', async () => {
+      // A standard queue: the wording users saw from AWS for a handle of an earlier receive.
+      await json('SendMessage', { QueueUrl: std, MessageBody: 'x' });
+      const old = await receive(std);
+      h.emulator.clock.advance(10_000);
+      await receive(std);
+      const GONE =
+        /Reason: Message does not exist or is not available for visibility timeout change\./;
+      expectError(
+        await json('ChangeMessageVisibility', {
+          QueueUrl: std,
+          ReceiptHandle: old,
+          VisibilityTimeout: 5,
+        }),
+        { ...INVALID, message: GONE },
+      );
+      // A FIFO message deleted since: no message, so nothing held the handle to expire.
+      await sendFifo(fifo);
+      const handle = await receive(fifo);
+      await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: handle });
+      expectError(
+        await json('ChangeMessageVisibility', {
+          QueueUrl: fifo,
+          ReceiptHandle: handle,
+          VisibilityTimeout: 5,
+        }),
+        { ...INVALID, message: GONE },
+      );
     });
 
     it('accepts the handle of an earlier receive on a standard queue without deleting the message, as AWS documents', async () => {
