@@ -109,11 +109,11 @@ export class Queue {
   private readonly liveByKey = new Map<number, StoredMessage>();
   /**
    * FIFO only: for a message gone from the queue (deleted, dead-lettered, moved, past its
-   * retention) after a receive, by key: the handle of its latest receive and the end of that
-   * receive's visibility timeout, so a delete through an older handle, or through that one once
-   * its timeout has passed, is refused as expired, as when the message is still here. Kept in
-   * order of going, until the message's retention would have ended or for the latest
-   * MAX_GONE_HANDLES_KEPT; a handle of one forgotten is answered success, as before.
+   * retention; not purged, see purge) after a receive, by key: the handle of its latest receive
+   * and the end of that receive's visibility timeout, so a delete through an older handle, or
+   * through that one once its timeout has passed, is refused as expired, as when the message is
+   * still here. Kept in order of going, until the message's retention would have ended or for
+   * the latest MAX_GONE_HANDLES_KEPT; a handle of one forgotten is answered success, as before.
    */
   private readonly goneHandles = new Map<
     number,
@@ -374,8 +374,10 @@ export class Queue {
   /**
    * `release`: let go of the body and attributes now, rather than when the queue next compacts
    * (after 1,024 deletes and half the queue). Only a move keeps them: it hands the message on.
+   * `remember`: keep the latest handle of a FIFO message that was received (see goneHandles);
+   * not for a purge.
    */
-  private markDeleted(m: StoredMessage, release = true): void {
+  private markDeleted(m: StoredMessage, release = true, remember = true): void {
     if (m.deleted) return;
     m.deleted = true;
     if (release) {
@@ -385,7 +387,7 @@ export class Queue {
     if (m.receipt) this.byReceipt.delete(m.receipt);
     if (this.fifo) {
       this.liveByKey.delete(m.key);
-      if (m.receipt) this.rememberGone(m, m.receipt);
+      if (m.receipt && remember) this.rememberGone(m, m.receipt);
     }
     this.deletedCount++;
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
@@ -722,8 +724,23 @@ export class Queue {
     if (timeoutSeconds === 0) this.wake();
   }
 
+  /**
+   * PurgeQueue: every message goes, and a FIFO queue forgets their handles (it does not add them
+   * to goneHandles), so a later delete through one is success, as for any message that no longer
+   * exists. What makes a FIFO handle "expired" is that its message "returns to the queue" when
+   * the visibility timeout ends, and "when you receive the message again, you get a new receipt
+   * handle" (AWS Knowledge Center, sqs-receipt-handle-error): a refusal keeps a consumer from
+   * deleting a message that may be someone else's by now. A purged message returns to no queue
+   * and goes to nobody: PurgeQueue "Deletes available messages in a queue (including in-flight
+   * messages)", and "you can't retrieve any messages deleted from a queue" (API reference). With the message gone, AWS's general rule
+   * for a handle is the DeleteMessage one, "If you use an old ReceiptHandle, the request will
+   * succeed" (API reference); nothing documents a FIFO exception after a purge. A visibility
+   * change through one is InvalidParameterValue "Message does not exist or is not available for
+   * visibility timeout change.", as for a deleted message. Messages deleted before the purge
+   * stay remembered: the purge did not remove them.
+   */
   purge(): void {
-    for (const m of this.messages) if (!m.deleted) this.markDeleted(m);
+    for (const m of this.messages) if (!m.deleted) this.markDeleted(m, true, false);
     this.messages = [];
     this.head = 0;
     this.groups.clear();

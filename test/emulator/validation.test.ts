@@ -954,6 +954,95 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       );
     });
 
+    it('answers success to a delete through a purged FIFO message handle, expired or earlier, and refuses one of a message deleted before the purge (found in review: a purged message handle was refused as expired)', async () => {
+      // Prepare: in group a, a message received, its timeout passed, received again (`older`,
+      // `latest`); in group b, one received and deleted before the purge (`deleted`).
+      await json('SendMessageBatch', {
+        QueueUrl: fifo,
+        Entries: ['a', 'b'].map((g) => ({
+          Id: g,
+          MessageBody: g,
+          MessageGroupId: g,
+          MessageDeduplicationId: g,
+        })),
+      });
+      const handles = async (VisibilityTimeout = 10) =>
+        Object.fromEntries(
+          (
+            (
+              await json('ReceiveMessage', {
+                QueueUrl: fifo,
+                VisibilityTimeout,
+                MaxNumberOfMessages: 10,
+              })
+            ).body.Messages as { Body: string; ReceiptHandle: string }[]
+          ).map((m) => [m.Body, m.ReceiptHandle]),
+        );
+      const { a: older, b: deleted } = await handles();
+      await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: deleted });
+      h.emulator.clock.advance(10_000);
+      const { a: latest } = await handles();
+      expect((await json('PurgeQueue', { QueueUrl: fifo })).status).toBe(200);
+      // After the purge: a new message, held by a receive, which no delete below may touch.
+      await json('SendMessage', {
+        QueueUrl: fifo,
+        MessageBody: 'new',
+        MessageGroupId: 'a',
+        MessageDeduplicationId: 'new',
+      });
+      const { new: fresh } = await handles(60);
+      h.emulator.clock.advance(5_000);
+
+      // Act: within the latest receive's timeout, then past it, and through the earlier handle.
+      const within = await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: latest });
+      h.emulator.clock.advance(5_000);
+      const batch = await json('DeleteMessageBatch', {
+        QueueUrl: fifo,
+        Entries: [
+          { Id: 'latest', ReceiptHandle: latest },
+          { Id: 'older', ReceiptHandle: older },
+          { Id: 'deleted', ReceiptHandle: deleted },
+        ],
+      });
+      const change = await json('ChangeMessageVisibility', {
+        QueueUrl: fifo,
+        ReceiptHandle: latest,
+        VisibilityTimeout: 0,
+      });
+
+      // Assess: the purged message's handles delete "successfully" (it no longer exists); the
+      // message deleted before the purge keeps its expired handle's refusal; a visibility change
+      // finds no message; the message sent after the purge is still held by its receive.
+      expect(within.status).toBe(200);
+      expect(batch.body).toEqual({
+        Successful: [{ Id: 'latest' }, { Id: 'older' }],
+        Failed: [
+          {
+            Id: 'deleted',
+            Code: 'InvalidParameterValue',
+            SenderFault: true,
+            Message: expect.stringMatching(EXPIRED),
+          },
+        ],
+      });
+      expectError(change, {
+        ...INVALID,
+        message:
+          /Reason: Message does not exist or is not available for visibility timeout change\./,
+      });
+      const held = await json('GetQueueAttributes', {
+        QueueUrl: fifo,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      });
+      expect(held.body.Attributes).toEqual({
+        ApproximateNumberOfMessages: '0',
+        ApproximateNumberOfMessagesNotVisible: '1',
+      });
+      expect((await json('DeleteMessage', { QueueUrl: fifo, ReceiptHandle: fresh })).status).toBe(
+        200,
+      );
+    });
+
     it('accepts the handle of an earlier receive on a standard queue without deleting the message, as AWS documents', async () => {
       // Prepare
       await json('SendMessage', { QueueUrl: std, MessageBody: 'x' });
