@@ -7,6 +7,7 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { type Harness, queueWithDlq, startEmulator } from './helpers';
 
@@ -140,6 +141,32 @@ describe('standard queue (faults off)', () => {
     await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'late' }));
     const out = await pending;
     expect(out.Messages?.[0]?.Body).toBe('late');
+  });
+
+  it("holds what a long poll takes for the queue's visibility timeout when it takes it, not when the poll began (found in review: a SetQueueAttributes during the wait was ignored)", async () => {
+    // Prepare: a long poll waiting while the queue's timeout is 30 s.
+    const poll = h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 20 }));
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Act: the timeout raised to 10 minutes, then a message the waiting poll takes.
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        Attributes: { VisibilityTimeout: '600' },
+      }),
+    );
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'late' }));
+    const [taken] = (await poll).Messages ?? [];
+
+    // Assess: still hidden past 30 s ("If not specified, the default visibility timeout for the
+    // queue is used", ReceiveMessage); visible again after 10 minutes.
+    expect(taken?.Body).toBe('late');
+    const receive = async () =>
+      (await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }))).Messages ?? [];
+    h.emulator.clock.advance(31_000);
+    expect(await receive()).toEqual([]);
+    h.emulator.clock.advance(570_000);
+    expect((await receive()).map((m) => m.Body)).toEqual(['late']);
   });
 
   it('takes nothing for a long poll whose client went away', async () => {

@@ -126,13 +126,14 @@ export const ReceiveMessage = action({
         LIMITS.maxReceive,
         'Must be between 1 and 10, if provided.',
       ) ?? 1;
-    const visibility =
-      p.int(
-        'VisibilityTimeout',
-        0,
-        LIMITS.maxVisibilitySeconds,
-        `Must be >= 0 and <= ${LIMITS.maxVisibilitySeconds}, if provided.`,
-      ) ?? q.num('VisibilityTimeout');
+    // Absent, the queue's timeout as it is when messages are taken (read in run): a long poll
+    // that began before a SetQueueAttributes holds what it takes after it for the new one.
+    const visibility = p.int(
+      'VisibilityTimeout',
+      0,
+      LIMITS.maxVisibilitySeconds,
+      `Must be >= 0 and <= ${LIMITS.maxVisibilitySeconds}, if provided.`,
+    );
     const wait =
       p.int(
         'WaitTimeSeconds',
@@ -163,7 +164,9 @@ export const ReceiveMessage = action({
       if (gone()) return { Messages: [] };
       const copies = q.receive({
         max,
-        visibilityTimeout: visibility,
+        // "If not specified, the default visibility timeout for the queue is used"
+        // (ReceiveMessage, API reference).
+        visibilityTimeout: visibility ?? q.num('VisibilityTimeout'),
         shortPoll: wait === 0,
         ...(attemptId ? { attemptId } : {}),
         faults: ctx.faults(),
