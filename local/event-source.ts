@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { InvocationResult } from './function-runtime';
+import { receiptHoldLeft } from './sqs';
 
 /**
  * Lambda's SQS event source mapping, polling over the real SQS protocol (so it drives handlers
@@ -135,8 +136,10 @@ export interface EventSourceMappingOptions {
   /** Long-poll wait per receive; Lambda uses 20 s. Shorter makes stop() quicker in tests. */
   pollWaitSeconds?: number;
   /**
-   * The queue's visibility timeout, which its receives get (the mapping sets none of its own):
-   * how long SQS holds a handle it answered. Absent: 12 hours, the longest SQS holds any receive.
+   * The queue's visibility timeout when the mapping was set up, which its receives get (the
+   * mapping sets none of its own): how long to keep a handle when the SQS polled cannot tell how
+   * long it holds it (not this process's emulator: LocalStack, AWS). Absent: 12 hours, the
+   * longest SQS holds any receive.
    */
   visibilityTimeoutSeconds?: number;
   /** The time of the queue's SQS (the local cloud's emulator clock); Date.now by default. */
@@ -315,12 +318,25 @@ export class EventSourceMapping {
   private inFlight = 0;
   /**
    * Receipt handles this mapping has received and SQS may still hold, each with the time (on
-   * SQS's clock) its hold ends: a batch being processed, or one left for its visibility timeout
-   * after a failure. A handle SQS holds that is not here is a batch on its way to a poller
-   * (answered, not yet read). A handle leaves when its message is deleted, and once its
-   * visibility timeout has passed: SQS holds it no longer, whether the message is received
+   * the mapping's clock, `now`) its hold ends: a batch being processed, or one left for its
+   * visibility timeout after a failure. A handle SQS holds that is not here is a batch on its way
+   * to a poller (answered, not yet read). A handle leaves when its message is deleted, and once
+   * its visibility timeout has passed: SQS holds it no longer, whether the message is received
    * again (a new handle), dead-lettered or expired. Failed batches kept theirs for good, which
    * grew without end over a long run.
+   *
+   * The end is the one SQS has for that receive, when the SQS polled is this process's emulator
+   * (receiptHoldLeft, in process or over HTTP alike): a receive is held for the request's
+   * VisibilityTimeout, "If not specified, the default visibility timeout for the queue is used"
+   * (ReceiveMessage, API reference), the queue's as it is at that receive, so after a
+   * SetQueueAttributes the next receives are held for the new one; and a ChangeMessageVisibility
+   * moves the end of that one receive ("the 10 seconds begin to count from the time that you make
+   * the ChangeMessageVisibility call", API reference). So the end is read at each receive, and
+   * read again when it is reached, before the handle is let go. The deploy-time
+   * `visibilityTimeoutSeconds` had been the only end: a queue whose timeout was raised, or a hold
+   * a ChangeMessageVisibility lengthened, had its handle forgotten while SQS still held it, and
+   * the local cloud counted that batch as one no mapping had read. Against another SQS, which
+   * cannot tell, the deploy-time timeout (or 12 hours) it stays.
    */
   readonly knownReceipts = new Map<string, number>();
   private readonly holdMs: number;
@@ -395,19 +411,38 @@ export class EventSourceMapping {
     this.forgetExpired(now);
     // Counted from after the answer, so never before SQS's own deadline for the handle.
     for (const m of messages) {
-      if (m.ReceiptHandle) this.knownReceipts.set(m.ReceiptHandle, now + this.holdMs);
+      if (m.ReceiptHandle)
+        this.knownReceipts.set(m.ReceiptHandle, this.holdEnd(m.ReceiptHandle, now));
     }
     return messages;
   }
 
   /**
-   * Forgets the handles whose hold has ended. Handles are added with deadlines in the order they
-   * are received, so only the expired ones at the front are looked at.
+   * When SQS's hold of a handle ends, on the mapping's clock: as the emulator of this process
+   * that answered it says (what is left of the receive's visibility timeout, counted from now),
+   * else the deploy-time visibility timeout from now.
+   */
+  private holdEnd(handle: string, now: number): number {
+    const left = receiptHoldLeft(this.o.queueUrl, handle);
+    return now + (left === undefined ? this.holdMs : Math.min(left, MAX_HOLD_MS));
+  }
+
+  /**
+   * Forgets the handles whose hold has ended. Handles are added in the order they are received,
+   * mostly with growing ends, so only the expired ones at the front are looked at; a handle
+   * behind one that SQS holds longer (a longer timeout, a lengthened hold) is forgotten with it,
+   * late rather than early. A handle whose end was reached is asked about once more: still held
+   * (its hold was lengthened since), it is kept until the new end, at the back.
    */
   private forgetExpired(now: number): void {
     for (const [handle, until] of this.knownReceipts) {
       if (until > now) return;
       this.knownReceipts.delete(handle);
+      const left = receiptHoldLeft(this.o.queueUrl, handle);
+      // Re-added at the end, so this walk meets it again there, not expired, and stops.
+      if (left !== undefined && left > 0) {
+        this.knownReceipts.set(handle, now + Math.min(left, MAX_HOLD_MS));
+      }
     }
   }
 

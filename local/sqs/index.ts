@@ -6,6 +6,7 @@ import { httpUrl } from '../address';
 import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
 import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
+import { queueAt } from './actions/context';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
 import {
@@ -47,6 +48,12 @@ export interface SqsEmulator {
   setFaults(faults: FaultPreset | Partial<FaultConfig>): void;
   /** Receipt handles held right now (in flight, not deleted) on the named queues. */
   heldReceipts(queueNames: readonly string[]): string[];
+  /**
+   * How much longer (ms, on this emulator's clock) the receive that answered `receiptHandle`
+   * holds its message on the queue at `queueUrl`: 0 once it holds it no more; undefined when
+   * this emulator has no such queue or the value is none of its handles.
+   */
+  holdLeft(queueUrl: string, receiptHandle: string): number | undefined;
   /** The deletes the surviving-copy fault lost on the named queue (none if unknown). */
   lostDeletes(queueName: string): readonly LostDelete[];
   /**
@@ -87,6 +94,37 @@ const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   'ListDeadLetterSourceQueues',
   'ListMessageMoveTasks',
 ]);
+
+/**
+ * The emulators of this process that are not closed (weakly: one nobody holds may go), so that
+ * an event source mapping polling one of them, in process or over HTTP, can ask how long SQS
+ * really holds a receipt handle it was answered (receiptHoldLeft).
+ */
+const openEmulators = new Set<WeakRef<SqsEmulator>>();
+
+/**
+ * How much longer the SQS emulator of this process that holds `queueUrl` holds a receipt handle
+ * it answered, in ms: the end of that receive's visibility timeout as it stands now, whatever
+ * the queue's VisibilityTimeout was when the handle's poller was set up and whatever
+ * ChangeMessageVisibility did since; 0 once it holds it no more. Undefined when no emulator of
+ * this process knows the queue or the handle (another SQS: LocalStack, AWS).
+ */
+export function receiptHoldLeft(queueUrl: string, receiptHandle: string): number | undefined {
+  let answer: number | undefined;
+  for (const ref of openEmulators) {
+    const emulator = ref.deref();
+    if (!emulator) {
+      openEmulators.delete(ref);
+      continue;
+    }
+    // Handles are unique across emulators (a random UUID in each): the one that holds it
+    // answers; another with a queue of the same name only says it holds nothing.
+    const left = emulator.holdLeft(queueUrl, receiptHandle);
+    if (left !== undefined && left > 0) return left;
+    if (left !== undefined) answer = left;
+  }
+  return answer;
+}
 
 export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator {
   const clock = options.clock ?? new Clock();
@@ -304,7 +342,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     req.on('error', () => res.destroy());
   };
 
-  return {
+  const emulator: SqsEmulator = {
     handle,
     clock,
     seed,
@@ -314,6 +352,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     heldReceipts(queueNames) {
       return queueNames.flatMap((name) => queues.get(name)?.heldReceipts() ?? []);
+    },
+    holdLeft(queueUrl, receiptHandle) {
+      return queueAt({ queues, accountId }, queueUrl)?.holdLeft(receiptHandle);
     },
     lostDeletes(queueName) {
       return queues.get(queueName)?.lostDeletes() ?? [];
@@ -344,6 +385,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     async close() {
       closed = true;
+      openEmulators.delete(registration);
       moveTasks.stopAll();
       for (const q of queues.values()) q.wake();
       if (server) {
@@ -354,4 +396,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       }
     },
   };
+  const registration = new WeakRef(emulator);
+  openEmulators.add(registration);
+  return emulator;
 }

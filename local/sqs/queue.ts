@@ -613,6 +613,24 @@ export class Queue {
     return key;
   }
 
+  /**
+   * How much longer the receive that answered `handle` holds its message, in ms: the end of that
+   * receive's visibility timeout as it stands now (the timeout the receive got, from the request
+   * or the queue's VisibilityTimeout at the time, then any ChangeMessageVisibility), 0 once it
+   * holds it no more (deleted, received again, visible again, gone). Undefined for a value that
+   * is no handle of this queue.
+   */
+  holdLeft(handle: string): number | undefined {
+    const m = this.byReceipt.get(handle);
+    if (m && !m.deleted) return Math.max(0, m.availableAt - this.clock.now());
+    try {
+      this.keyOf(handle);
+    } catch {
+      return undefined;
+    }
+    return 0;
+  }
+
   /** Receipt handles of the messages receives hold right now (in flight, not deleted). */
   heldReceipts(): string[] {
     const now = this.clock.now();

@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
@@ -328,6 +330,106 @@ describe.each([
     await until('the five dead-lettered', async () => (await visible(dlq.url)) === 5);
     await until('every handle forgotten', () => m.knownReceipts.size === 0);
     expect(m.stats.deleted).toBe(0);
+  }, 20_000);
+
+  it('keeps a received handle for as long as SQS holds it: the queue timeout raised after the mapping was set up, a hold lengthened by ChangeMessageVisibility (found in review: forgotten at the deploy-time timeout)', async () => {
+    // Prepare: a mapping set up for a 30 s visibility timeout, whose every invocation fails, so
+    // the handles it received stay held by SQS until their visibility timeout ends.
+    const q = await queue(false);
+    const handles = new Map<string, string[]>();
+    const m = map(
+      q,
+      false,
+      async (e) => {
+        for (const r of e.Records)
+          handles.set(r.body, [...(handles.get(r.body) ?? []), r.receiptHandle]);
+        return {
+          ok: false,
+          timedOut: false,
+          durationMs: 1,
+          error: { errorType: 'Error', errorMessage: 'always fails' },
+        };
+      },
+      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+    );
+    const receivedOnce = async (body: string) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body }));
+      await until(`${body} received`, () => handles.has(body));
+      return handles.get(body)![0]!;
+    };
+    const setQueueTimeout = (seconds: number) =>
+      sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: q.url,
+          Attributes: { VisibilityTimeout: String(seconds) },
+        }),
+      );
+    // `lengthened`: received at 30 s, its hold then lengthened to 10 minutes. First, so that the
+    // mapping meets its deploy-time end before any other.
+    const lengthened = await receivedOnce('lengthened');
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: q.url,
+        ReceiptHandle: lengthened,
+        VisibilityTimeout: 600,
+      }),
+    );
+    // `raised`: received after the queue's timeout was raised to 10 minutes.
+    await setQueueTimeout(600);
+    const raised = await receivedOnce('raised');
+
+    // Act: past the deploy-time 30 s, then a receive (each receive lets go of ended holds).
+    cloud.clock.advance(31_000);
+    await receivedOnce('probe');
+
+    // Assess: SQS still holds both, and the mapping still knows both.
+    for (const handle of [raised, lengthened]) {
+      expect(cloud.sqs.holdLeft(q.url, handle)).toBeGreaterThan(0);
+      expect(m.knownReceipts.has(handle)).toBe(true);
+    }
+    // Once the holds end, the messages come back with new handles and the old ones are let go.
+    cloud.clock.advance(600_000);
+    await until('both received again', () =>
+      ['raised', 'lengthened'].every((body) => handles.get(body)!.length >= 2),
+    );
+    await until('the ended holds forgotten', () =>
+      [raised, lengthened].every((handle) => !m.knownReceipts.has(handle)),
+    );
+    expect([raised, lengthened].map((handle) => cloud.sqs.holdLeft(q.url, handle))).toEqual([0, 0]);
+    expect(m.stats.deleted).toBe(0);
+  }, 20_000);
+
+  it("lets go of a handle when SQS's shorter hold ends, not at the deploy-time timeout: the queue timeout lowered after the mapping was set up", async () => {
+    // Prepare: a mapping set up for 30 s on a queue now at 5 s; every invocation fails.
+    const q = await queue(false, { VisibilityTimeout: '5' });
+    const seen: string[] = [];
+    const m = map(
+      q,
+      false,
+      async (e) => {
+        seen.push(...e.Records.map((r) => r.receiptHandle));
+        return {
+          ok: false,
+          timedOut: false,
+          durationMs: 1,
+          error: { errorType: 'Error', errorMessage: 'always fails' },
+        };
+      },
+      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'short' }));
+    await until('received', () => seen.length === 1);
+    const first = seen[0]!;
+    expect(m.knownReceipts.has(first)).toBe(true);
+
+    // Act: past the 5 s hold (well within 30 s): the message comes back, a new receive.
+    cloud.clock.advance(6_000);
+    await until('received again', () => seen.length === 2);
+
+    // Assess: the first handle, which SQS no longer holds, is let go; the new one is kept.
+    expect(cloud.sqs.holdLeft(q.url, first)).toBe(0);
+    expect(m.knownReceipts.has(first)).toBe(false);
+    expect(m.knownReceipts.has(seen[1]!)).toBe(true);
   }, 20_000);
 
   it('treats an unusable itemIdentifier as a failure of the whole batch', async () => {

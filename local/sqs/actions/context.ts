@@ -80,10 +80,18 @@ function queuePath(url: string): QueuePath | null {
  * answers QueueDoesNotExist for a queue URL that names no queue.
  */
 export function queueFromUrl(ctx: Context, p: Params): Queue {
-  const path = queuePath(p.requiredString('QueueUrl'));
-  const q = path && path.account === ctx.accountId ? ctx.queues.get(path.name) : undefined;
+  const q = queueAt(ctx, p.requiredString('QueueUrl'));
   if (!q) throw errors.queueDoesNotExist();
   return q;
+}
+
+/** The queue a queue URL names among these queues of this account, by queueFromUrl's rule. */
+export function queueAt(
+  { queues, accountId }: Pick<Context, 'queues' | 'accountId'>,
+  url: string,
+): Queue | undefined {
+  const path = queuePath(url);
+  return path && path.account === accountId ? queues.get(path.name) : undefined;
 }
 
 export function queueByArn(ctx: Context, arn: string): Queue | undefined {
