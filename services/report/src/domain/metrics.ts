@@ -57,8 +57,10 @@ export interface DlqRead {
 }
 
 /**
- * Why a delivery after an order's first came, from what the ledger holds, not from the receive
- * count (a copy made by the queue can carry any receive count):
+ * Why a delivery after an order's first came, from what the ledger holds: which message each
+ * receive was, what the producer sent, how earlier attempts ended, and SQS's receive count of
+ * each receive, which orders one message's receives (a count alone is no cause: a copy made by
+ * the queue can carry any count):
  * - `dlqRedrive`: a message id no earlier delivery of the order had, which the producer did not
  *   record as one it sent, after an earlier message of the order went to the DLQ (a final failure
  *   record: its last allowed receive failed, or was handed back unrun; or a delivery at
@@ -71,15 +73,18 @@ export interface DlqRead {
  *   sent the order again (a client retried a send whose outcome it did not know). With no
  *   dead-lettered message before it, an id the producer did not record is a send whose answer
  *   was lost, so it is one too.
- * - `queueCopy`: the same message id again while no earlier attempt at it had failed or timed
- *   out: SQS delivered it once more on its own (at-least-once: a copy on another host, a copy
- *   that survived a delete, a visibility timeout that ran out under a running attempt).
- * - `retryAfterFailure`: the same message id after an attempt at it failed, or never finished
- *   within the function timeout, or ran in an invocation that never ended (crash, timeout: SQS
- *   deletes nothing of that batch, records that succeeded included): SQS's retry. A failed
- *   attempt hands the message back once, so it explains one later delivery; another delivery
- *   after the same failure (a copy of the retry, or a copy that survived the retry's delete) is
- *   a queue copy.
+ * - `retryAfterFailure`: the same message id again, received after an attempt at it that ended
+ *   without a delete: it failed, it never finished (still `pending`), or it ran in an invocation
+ *   that never ended (crash, timeout: SQS deletes nothing of that batch, records that succeeded
+ *   included). Such an attempt hands the message back once, so it explains one later delivery.
+ *   "After" is SQS's order where the ledger has it: a higher ApproximateReceiveCount (see
+ *   receiveCountOf), whatever the consumers' clocks say; otherwise the failure's time against
+ *   the receive's (receivesInSqsOrder).
+ * - `queueCopy`: the same message id again, otherwise: SQS delivered it once more on its own
+ *   (at-least-once: a copy on another host, a copy that survived a delete, a visibility timeout
+ *   that ran out under an attempt that then succeeded), or a second delivery after one failure
+ *   (a copy of the retry). Of deliveries with the same receive count, one at most is the retry
+ *   of each earlier failure; the others are copies of it.
  * They add up to `duplicateDeliveries`.
  */
 export interface DuplicateCauses {
@@ -140,6 +145,11 @@ export interface DuplicateBreakdown {
   causes: DuplicateCauses;
   /** Extra deliveries by outcome. */
   byOutcome: Record<DeliveryRecord['outcome'], number>;
+  /**
+   * Messages received more than once whose receives the ledger gives no usable receive count
+   * for: their retries and copies were told apart by the consumers' clock (receivesInSqsOrder).
+   */
+  timeOrderedMessages: number;
 }
 
 export interface AnalyzeOptions {
@@ -173,6 +183,48 @@ export interface QueueAnalysis {
   duplicates: DuplicateBreakdown;
   /** Accepted to first effect, ms, one per processed order. */
   latencies: number[];
+}
+
+/**
+ * A ledger item the report cannot read, named by its key, with what is wrong: printed as one line
+ * (no stack) by the CLI. The consumers write every field checked here on every delivery, so such
+ * an item comes from another writer or a damaged table, and guessing would misstate the run.
+ */
+export class LedgerDataError extends Error {
+  readonly expose = true;
+  constructor(item: { sk?: unknown }, problem: string) {
+    const key = typeof item.sk === 'string' ? item.sk : '(an item with no sk)';
+    super(`ledger item ${key} ${problem}: the report cannot read the run`);
+    this.name = 'LedgerDataError';
+  }
+}
+
+const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
+  'applied',
+  'suppressed',
+  'failed',
+  'pending',
+];
+
+const shown = (v: unknown): string => JSON.stringify(v) ?? 'missing';
+
+/**
+ * Refuses a delivery without what its cause is decided from: its order, its message, its outcome
+ * and its receive time. A receive count that is not usable is no error: that message's receives
+ * are taken in time order (receivesInSqsOrder).
+ */
+function checkDelivery(d: DeliveryRecord): void {
+  if (typeof d.orderId !== 'string' || d.orderId === '')
+    throw new LedgerDataError(d, `has orderId ${shown(d.orderId)}, not an order id`);
+  if (typeof d.messageId !== 'string' || d.messageId === '')
+    throw new LedgerDataError(d, `has messageId ${shown(d.messageId)}, not an SQS message id`);
+  if (!OUTCOMES.includes(d.outcome))
+    throw new LedgerDataError(
+      d,
+      `has outcome ${shown(d.outcome)}, not one of ${OUTCOMES.join(', ')}`,
+    );
+  if (typeof d.receivedAt !== 'number' || !Number.isFinite(d.receivedAt))
+    throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, not a time in epoch ms`);
 }
 
 function count<T>(records: readonly T[], test: (r: T) => boolean): number {
@@ -218,7 +270,10 @@ export function analyzeCustomers(
     });
 }
 
-/** The earliest receive of each order: the delivery; every other receive is a duplicate. */
+/**
+ * The earliest receive of each order: one delivery per order; every other receive is a
+ * duplicate (which one is the delivery, analyzeDuplicates decides by SQS's order).
+ */
 function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, DeliveryRecord> {
   const earliest = new Map<string, DeliveryRecord>();
   for (const d of deliveries) {
@@ -226,6 +281,32 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
     if (!seen || d.receivedAt < seen.receivedAt) earliest.set(d.orderId, d);
   }
   return earliest;
+}
+
+/**
+ * SQS's ApproximateReceiveCount of a receive, as the consumer stored it (DeliveryRecord
+ * receiveCount, from the record's `attributes.ApproximateReceiveCount`). AWS: "Returns the number
+ * of times a message has been received across all queues but not deleted" (ReceiveMessage, API
+ * Reference): SQS raises it on each receive of the message, so of two receives of one stored
+ * message the one with the higher count came later, on SQS's own clock, which the consumers'
+ * `receivedAt` is not (a batching window, or a function that runs past a short visibility
+ * timeout, lets a later receive reach its handler first). It is approximate: a copy on another
+ * host counts its own receives (the local emulator's copies start again from 1), so equal
+ * counts say nothing of order, and a count repeats.
+ *
+ * A positive integer, or a string of digits (a ledger written by another tool); anything else
+ * (missing, 0, a fraction, NaN, an object): undefined, and the message's receives are taken in
+ * the consumers' time order instead (receivesInSqsOrder).
+ */
+export function receiveCountOf(d: { receiveCount?: unknown }): number | undefined {
+  const raw = d.receiveCount;
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,15}$/.test(raw)
+        ? Number(raw)
+        : NaN;
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }
 
 /**
@@ -299,8 +380,59 @@ function finalFailuresByOrder(failures: readonly FailureRecord[]): Map<string, F
   return out;
 }
 
+/** The consumers' time order (receivedAt), then the receive count. */
 const byReceive = (a: DeliveryRecord, b: DeliveryRecord) =>
-  a.receivedAt - b.receivedAt || a.receiveCount - b.receiveCount;
+  a.receivedAt - b.receivedAt || (receiveCountOf(a) ?? 0) - (receiveCountOf(b) ?? 0);
+
+/**
+ * An order's receives in the order their causes are decided in. Across message ids, the
+ * consumers' time order (receivedAt): different messages share no receive count. Within one
+ * message id, SQS's order where every receive of it carries a usable ApproximateReceiveCount
+ * (receiveCountOf): ascending count, equal counts in time order; the id's receives keep the
+ * places their times give the id in the list, only their order among themselves changes. A
+ * message id with a receive that has no usable count (a ledger from another writer, a count
+ * lost) keeps the time order alone, as the report read every message before the counts were
+ * used; `timeOrdered` names those ids (the ones received more than once).
+ */
+export function receivesInSqsOrder(receives: readonly DeliveryRecord[]): {
+  ordered: DeliveryRecord[];
+  timeOrdered: Set<string>;
+} {
+  const ordered = [...receives].sort(byReceive);
+  const places = new Map<string, number[]>();
+  ordered.forEach((d, i) => {
+    const list = places.get(d.messageId);
+    if (list) list.push(i);
+    else places.set(d.messageId, [i]);
+  });
+  const timeOrdered = new Set<string>();
+  for (const [messageId, at] of places) {
+    if (at.length < 2) continue;
+    const own = at.map((i) => ordered[i]!);
+    const counts = own.map(receiveCountOf);
+    if (counts.some((c) => c === undefined)) {
+      timeOrdered.add(messageId);
+      continue;
+    }
+    // Stable: equal counts stay in time order.
+    own.sort((a, b) => receiveCountOf(a)! - receiveCountOf(b)!);
+    at.forEach((i, k) => {
+      ordered[i] = own[k]!;
+    });
+  }
+  return { ordered, timeOrdered };
+}
+
+/**
+ * Whether `attempt` ended without deleting its message: it failed, it never finished (still
+ * `pending` once the run is over: its process died or it timed out), or its invocation never
+ * ended (SQS deletes nothing of such a batch, records that succeeded included). SQS then hands
+ * the message out again once its visibility timeout ends: one receive more, with a higher count.
+ */
+function endedWithoutDelete(attempt: DeliveryRecord, dead: Map<string, number>): boolean {
+  if (attempt.outcome === 'failed' || attempt.outcome === 'pending') return true;
+  return attempt.invocationId !== undefined && dead.has(attempt.invocationId);
+}
 
 export function analyzeDuplicates(
   deliveries: readonly DeliveryRecord[],
@@ -311,6 +443,7 @@ export function analyzeDuplicates(
   const out: DuplicateBreakdown = {
     causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: 0, dlqRedrive: 0 },
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
+    timeOrderedMessages: 0,
   };
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
@@ -323,30 +456,32 @@ export function analyzeDuplicates(
     if (!first || first === d) continue;
     const list = repeated.get(d.orderId);
     if (list) list.push(d);
-    else repeated.set(d.orderId, [d]);
+    else repeated.set(d.orderId, [first, d]);
   }
-  for (const [orderId, later] of repeated) {
-    later.sort(byReceive);
+  for (const [orderId, receives] of repeated) {
+    const { ordered, timeOrdered } = receivesInSqsOrder(receives);
+    out.timeOrderedMessages += timeOrdered.size;
+    const [first, ...later] = ordered as [DeliveryRecord, ...DeliveryRecord[]];
     // Per message id: its attempts so far, and how many of their failures a retry already used.
-    // An attempt that has ended in failure by one receive has by every later one, so taking the
-    // receives in order and matching each to any unused failure counts the most retries the
-    // evidence allows, and never more than there were failures.
+    // In SQS's order, a failure with a lower count than one receive has a lower count than every
+    // later receive too; in time order, one that had ended by a receive had by every later one.
+    // So taking the receives in order and matching each to any unused failure before it counts
+    // the most retries the evidence allows, and never more than there were failures.
     const attempts = new Map<string, { list: DeliveryRecord[]; retried: number }>();
-    const first = earliest.get(orderId)!;
     attempts.set(first.messageId, { list: [first], retried: 0 });
-    // Whether another message of the order had gone to the DLQ by `d`'s receive.
+    // Whether another message of the order had gone to the DLQ by `d`'s receive: a final
+    // failure, or a receive at maxReceiveCount that ended in failure, by then. Different
+    // messages share no receive count, so this is the consumers' clock.
     const deadLettered = (d: DeliveryRecord): boolean =>
       (finalFailures.get(orderId) ?? []).some(
         (f) => f.messageId !== d.messageId && f.failedAt <= d.receivedAt,
       ) ||
       (maxReceiveCount !== undefined &&
-        [...attempts.entries()].some(
-          ([messageId, a]) =>
-            messageId !== d.messageId &&
-            a.list.some(
-              (e) =>
-                e.receiveCount >= maxReceiveCount && endedInFailure(e, d.receivedAt, options, dead),
-            ),
+        ordered.some(
+          (e) =>
+            e.messageId !== d.messageId &&
+            (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
+            endedInFailure(e, d.receivedAt, options, dead),
         ));
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
@@ -356,7 +491,12 @@ export function analyzeDuplicates(
         else out.causes.producerResend++;
         attempts.set(d.messageId, { list: [d], retried: 0 });
       } else {
-        const failed = count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, dead));
+        const failed = timeOrdered.has(d.messageId)
+          ? count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, dead))
+          : count(
+              earlier.list,
+              (e) => receiveCountOf(e)! < receiveCountOf(d)! && endedWithoutDelete(e, dead),
+            );
         if (failed > earlier.retried) {
           out.causes.retryAfterFailure++;
           earlier.retried++;
@@ -422,6 +562,7 @@ export function analyzeQueue(
   producerIds: ReadonlyMap<string, ReadonlySet<string>> = producerIdsById(ledger),
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
+  for (const d of deliveries) checkDelivery(d);
   const effects = forQueue(ledger.effects, queue);
 
   const first = firstEffects(effects);
@@ -462,7 +603,7 @@ export function analyzeQueue(
     deliveries: deliveries.length,
     duplicateDeliveries: deliveries.length - earliest.size,
     duplicateCauses: duplicates.causes,
-    redeliveries: count(deliveries, (d) => d.receiveCount > 1),
+    redeliveries: count(deliveries, (d) => (receiveCountOf(d) ?? 0) > 1),
     suppressed: count(deliveries, (d) => d.outcome === 'suppressed'),
     refusedByEffectGuard: count(deliveries, (d) => d.suppressedBy === 'effect'),
     processed: first.size,

@@ -526,7 +526,11 @@ export function renderHtml(data: ReportData, options: HtmlOptions = {}): string 
 ${headline(data)}
 <section class="summary"><h2>Side by side</h2><div class="table-wrap"><table id="comparison"><thead><tr><th>metric</th><th style="color:${COLORS.fifo}">FIFO</th><th style="color:${COLORS.standard}">standard</th></tr></thead><tbody>
 ${rows}
-</tbody></table></div></section>
+</tbody></table></div>${
+    report.notes.length > 0
+      ? `<ul class="notes">${report.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`
+      : ''
+  }</section>
 ${orderingSection(data, options.maxCustomers ?? 12)}
 ${duplicatesSection(data)}
 ${latencySection(data, options.bucketsPerDecade ?? 10)}

@@ -16,6 +16,7 @@ export function renderTable(report: Report): string {
     line(head.label, head.fifo, head.standard),
     line('-'.repeat(w0), '-'.repeat(w1), '-'.repeat(w2)),
     ...rows.map((r) => line(r.label, r.fifo, r.standard)),
+    ...(report.notes.length > 0 ? ['', ...report.notes.map((n) => `note: ${n}`)] : []),
     '',
   ].join('\n');
 }
@@ -44,6 +45,7 @@ export function renderMarkdown(report: Report): string {
     `| batch processing | ${cfg.fifo.processing} | ${cfg.standard.processing} |`,
     `| maxReceiveCount | ${cfg.fifo.maxReceiveCount} | ${cfg.standard.maxReceiveCount} |`,
     '',
+    ...(report.notes.length > 0 ? ['## Notes', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');
 }
 

@@ -35,6 +35,11 @@ export interface Report {
   config: ReportConfig;
   accepted: number;
   queues: Record<QueueKind, QueueMetrics>;
+  /**
+   * Where the report had to read something the weaker way, one sentence each (printed under the
+   * table): messages whose receives had no usable receive count, and so on. Empty otherwise.
+   */
+  notes: string[];
 }
 
 /** The report plus what the charts draw (not part of the JSON contract). */
@@ -108,6 +113,18 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
+  const notes: string[] = [];
+  for (const [q, a] of [
+    ['fifo', fifo],
+    ['standard', standard],
+  ] as const) {
+    const n = a.duplicates.timeOrderedMessages;
+    if (n > 0) {
+      notes.push(
+        `${q}: ${n} message${n === 1 ? '' : 's'} received more than once had no usable ApproximateReceiveCount in the ledger; their retries and queue copies were told apart by the consumers' receive times, not by SQS's order`,
+      );
+    }
+  }
   return {
     report: {
       runId: input.runId,
@@ -116,6 +133,7 @@ export function buildReport(input: {
       config: reportConfig(input.config),
       accepted: input.ledger.accepted.length,
       queues: { fifo: fifo.metrics, standard: standard.metrics },
+      notes,
     },
     ledger: input.ledger,
     analysis: { fifo, standard },

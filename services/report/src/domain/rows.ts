@@ -23,11 +23,11 @@ export const DUPLICATE_CAUSES: Record<keyof DuplicateCauses, { label: string; wh
   },
   queueCopy: {
     label: 'queue copy',
-    why: 'the same message again while no attempt at it had failed: SQS delivered it once more on its own',
+    why: "the same message again with no failed attempt at it before it in SQS's order: SQS delivered it once more on its own",
   },
   retryAfterFailure: {
     label: 'retry after failure',
-    why: 'the same message after an attempt at it failed or timed out',
+    why: 'the same message received again after an attempt at it failed or never finished',
   },
   dlqRedrive: {
     label: 'DLQ redrive',
