@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PipelineConfig } from '../../../shared/src/config/pipeline';
 import { countRunItems, readRunLedger } from './adapters/ledger-reader';
-import { queueDepth, readDlq } from './adapters/queues';
+import { queueDepth, readDlq, readRedrivePolicy } from './adapters/queues';
 import { type DrainSnapshot, waitForDrain } from './domain/drain';
 import type { RunLedger } from './domain/metrics';
 import { renderHtml } from './domain/render-html';
@@ -33,8 +33,9 @@ export interface GenerateOptions {
 }
 
 /**
- * Programmatic report: waits for the drain, reads the ledger and both DLQs (without consuming
- * them), computes (the demo calls this).
+ * Programmatic report: waits for the drain, reads the ledger, both DLQs (without consuming
+ * them) and both queues' RedrivePolicy (the maxReceiveCount deployed), computes (the demo calls
+ * this).
  */
 export async function generateReport(options: GenerateOptions): Promise<ReportData> {
   const { source, runId } = options;
@@ -53,14 +54,23 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
       },
     });
   }
-  const [read, fifoDlq, standardDlq] = await Promise.all([
+  const [read, fifoDlq, standardDlq, fifoRedrive, standardRedrive] = await Promise.all([
     readRunLedger(source.documentClient, source.ledgerTable, runId),
     readDlq(source.sqsClient, source.queueUrls.fifoDlq, runId),
     readDlq(source.sqsClient, source.queueUrls.standardDlq, runId),
+    // The maxReceiveCount the queues were deployed with, not the one the config says.
+    readRedrivePolicy(source.sqsClient, source.queueUrls.fifo),
+    readRedrivePolicy(source.sqsClient, source.queueUrls.standard),
   ]);
   const ledger: RunLedger = { ...read, dlq: { fifo: fifoDlq, standard: standardDlq } };
   options.onLedger?.(ledger);
-  return buildReport({ runId, target: options.target, config: options.config, ledger });
+  return buildReport({
+    runId,
+    target: options.target,
+    config: options.config,
+    ledger,
+    redrive: { fifo: fifoRedrive, standard: standardRedrive },
+  });
 }
 
 /** Writes report.json, report.md and report.html into `dir`; returns their paths. */

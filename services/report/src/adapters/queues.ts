@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
 import type { DlqRead } from '../domain/metrics';
+import type { RedriveRead } from '../domain/report';
 
 /** Visible + in flight + delayed: a queue is drained only when all three are zero. */
 export async function queueDepth(client: SQSClient, queueUrl: string): Promise<number> {
@@ -143,6 +144,82 @@ export async function dlqDepth(client: SQSClient, queueUrl: string): Promise<num
     Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
     Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
   );
+}
+
+/** A RedrivePolicy the report cannot read: one line for the terminal, no stack. */
+export class RedrivePolicyError extends Error {
+  readonly expose = true;
+  constructor(queueUrl: string, value: string, problem: string) {
+    super(`the RedrivePolicy of ${queueUrl} (${value.slice(0, 200)}) ${problem}`);
+    this.name = 'RedrivePolicyError';
+  }
+}
+
+/**
+ * Error codes SQS refuses an unauthorised call with: "AccessDeniedException" (API Reference,
+ * Common Errors) and "AccessDenied" (the query protocol's code, which the AWS Knowledge Center
+ * quotes for SQS calls).
+ */
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException']);
+
+/**
+ * The queue's RedrivePolicy (GetQueueAttributes), read for the maxReceiveCount the stack was
+ * really deployed with. AWS: "RedrivePolicy – The string that includes the parameters for the
+ * dead-letter queue functionality of the source queue as a JSON object": `deadLetterTargetArn`,
+ * "the ARN of the dead-letter queue to which Amazon SQS moves messages after the value of
+ * maxReceiveCount is exceeded", and `maxReceiveCount`, "the number of times a message is
+ * delivered to the source queue before being moved to the dead-letter queue" (GetQueueAttributes,
+ * API Reference). It is a number in the JSON, and SQS takes it as a string of digits too; valid
+ * values are 1 to 1000. No policy, or the call refused (AccessDenied): `from: 'config'` with the
+ * reason. A policy that is not one throws RedrivePolicyError; any other error is thrown as is.
+ */
+export async function readRedrivePolicy(client: SQSClient, queueUrl: string): Promise<RedriveRead> {
+  let value: string | undefined;
+  try {
+    const out = await client.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }),
+    );
+    value = out.Attributes?.RedrivePolicy;
+  } catch (err) {
+    const code = (err as { name?: unknown; Code?: unknown }).name;
+    if (typeof code === 'string' && ACCESS_DENIED.has(code)) {
+      return {
+        from: 'config',
+        reason: `reading the queue's RedrivePolicy was refused (${code}: sqs:GetQueueAttributes not allowed)`,
+      };
+    }
+    throw err;
+  }
+  if (value === undefined || value === '') {
+    return { from: 'config', reason: 'the queue has no RedrivePolicy' };
+  }
+  let policy: unknown;
+  try {
+    policy = JSON.parse(value);
+  } catch {
+    throw new RedrivePolicyError(queueUrl, value, 'is not JSON');
+  }
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new RedrivePolicyError(queueUrl, value, 'is not a JSON object');
+  }
+  const { maxReceiveCount: raw, deadLetterTargetArn } = policy as Record<string, unknown>;
+  const max =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,4}$/.test(raw)
+        ? Number(raw)
+        : NaN;
+  if (!Number.isInteger(max) || max < 1 || max > 1000) {
+    throw new RedrivePolicyError(
+      queueUrl,
+      value,
+      `has maxReceiveCount ${JSON.stringify(raw) ?? 'missing'}, not 1 to 1000`,
+    );
+  }
+  if (typeof deadLetterTargetArn !== 'string' || deadLetterTargetArn === '') {
+    throw new RedrivePolicyError(queueUrl, value, 'names no deadLetterTargetArn');
+  }
+  return { from: 'queue', maxReceiveCount: max, deadLetterTargetArn };
 }
 
 export async function queueUrlByName(client: SQSClient, name: string): Promise<string> {

@@ -43,7 +43,7 @@ export function renderMarkdown(report: Report): string {
     `| batch size | ${cfg.fifo.batchSize} | ${cfg.standard.batchSize} |`,
     `| maximum concurrency | ${cfg.fifo.maximumConcurrency} | ${cfg.standard.maximumConcurrency} |`,
     `| batch processing | ${cfg.fifo.processing} | ${cfg.standard.processing} |`,
-    `| maxReceiveCount | ${cfg.fifo.maxReceiveCount} | ${cfg.standard.maxReceiveCount} |`,
+    `| maxReceiveCount | ${cfg.fifo.maxReceiveCount} (${cfg.fifo.maxReceiveCountFrom}) | ${cfg.standard.maxReceiveCount} (${cfg.standard.maxReceiveCountFrom}) |`,
     '',
     ...(report.notes.length > 0 ? ['## Notes', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');

@@ -19,7 +19,17 @@ export interface ReportConfig {
       batchSize: number;
       maximumConcurrency: number;
       processing: string;
+      /** The one the numbers used: the queue's RedrivePolicy's where it was read, see below. */
       maxReceiveCount: number;
+      /**
+       * Where maxReceiveCount came from: `queue`, its RedrivePolicy as deployed (GetQueueAttributes);
+       * `config`, the report's config (the repository's for the CLI), because the queue has no
+       * RedrivePolicy, reading it was refused (a line in `notes` says which), or the caller read
+       * none (a report built from a ledger alone).
+       */
+      maxReceiveCountFrom: 'queue' | 'config';
+      /** The DLQ the queue's RedrivePolicy names, where it was read. */
+      deadLetterTargetArn?: string;
       visibilityTimeoutSeconds: number;
       /** The consumer's function timeout: an attempt pending this long never finished. */
       functionTimeoutSeconds: number;
@@ -69,17 +79,54 @@ export interface ReportData {
   suppressedBy: Record<QueueKind, { record: number; effect: number }>;
 }
 
-export function reportConfig(config: PipelineConfig): ReportConfig {
-  const q = (kind: QueueKind) => ({
-    queueName: config.queues[kind].name,
-    batchSize: config.consumers[kind].batchSize,
-    maximumConcurrency: config.consumers[kind].maximumConcurrency,
-    processing: config.consumers[kind].processing,
-    maxReceiveCount: config.queues[kind].dlq.maxReceiveCount,
-    visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
-    functionTimeoutSeconds: config.consumers[kind].timeoutSeconds,
-  });
+/**
+ * What a source queue's RedrivePolicy says, as the report uses it: its maxReceiveCount and DLQ,
+ * or why the report falls back to the maxReceiveCount of its config (the repository's, for the
+ * CLI): the queue has no RedrivePolicy, or reading its attributes was refused.
+ */
+export type RedriveRead =
+  | { from: 'queue'; maxReceiveCount: number; deadLetterTargetArn: string }
+  | { from: 'config'; reason: string };
+
+/** What each source queue's RedrivePolicy said (generate.ts reads it); absent: none read. */
+export type DeployedRedrive = Partial<Record<QueueKind, RedriveRead>>;
+
+export function reportConfig(config: PipelineConfig, redrive: DeployedRedrive = {}): ReportConfig {
+  const q = (kind: QueueKind) => {
+    const read = redrive[kind];
+    return {
+      queueName: config.queues[kind].name,
+      batchSize: config.consumers[kind].batchSize,
+      maximumConcurrency: config.consumers[kind].maximumConcurrency,
+      processing: config.consumers[kind].processing,
+      maxReceiveCount:
+        read?.from === 'queue' ? read.maxReceiveCount : config.queues[kind].dlq.maxReceiveCount,
+      maxReceiveCountFrom: read?.from ?? 'config',
+      ...(read?.from === 'queue' ? { deadLetterTargetArn: read.deadLetterTargetArn } : {}),
+      visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
+      functionTimeoutSeconds: config.consumers[kind].timeoutSeconds,
+    };
+  };
   return { queues: { fifo: q('fifo'), standard: q('standard') } };
+}
+
+/** The notes on where each queue's maxReceiveCount came from, when it is not simply the queue's. */
+function redriveNotes(config: PipelineConfig, redrive: DeployedRedrive): string[] {
+  const notes: string[] = [];
+  for (const q of ['fifo', 'standard'] as const) {
+    const read = redrive[q];
+    const configured = config.queues[q].dlq.maxReceiveCount;
+    if (read?.from === 'config') {
+      notes.push(
+        `${q}: maxReceiveCount ${configured} is the report's config, not the queue's: ${read.reason}`,
+      );
+    } else if (read?.from === 'queue' && read.maxReceiveCount !== configured) {
+      notes.push(
+        `${q}: the queue's RedrivePolicy says maxReceiveCount ${read.maxReceiveCount}, the report's config ${configured}: the report uses the queue's`,
+      );
+    }
+  }
+  return notes;
 }
 
 function suppressedBy(ledger: RunLedger): ReportData['suppressedBy'] {
@@ -98,12 +145,18 @@ export function buildReport(input: {
   config: PipelineConfig;
   ledger: RunLedger;
   now?: Date;
+  /**
+   * Each source queue's RedrivePolicy as deployed (generateReport reads it): its maxReceiveCount
+   * replaces the config's. Absent, or a queue missing: the config's, with no note.
+   */
+  redrive?: DeployedRedrive;
 }): ReportData {
   const accepted = acceptedById(input.ledger);
   const producerIds = producerIdsById(input.ledger);
+  const config = reportConfig(input.config, input.redrive);
   const options = (q: QueueKind) => ({
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
-    maxReceiveCount: input.config.queues[q].dlq.maxReceiveCount,
+    maxReceiveCount: config.queues[q].maxReceiveCount,
   });
   const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'), producerIds);
   const standard = analyzeQueue(
@@ -113,7 +166,7 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
-  const notes: string[] = [];
+  const notes = redriveNotes(input.config, input.redrive ?? {});
   for (const [q, a] of [
     ['fifo', fifo],
     ['standard', standard],
@@ -130,7 +183,7 @@ export function buildReport(input: {
       runId: input.runId,
       target: input.target,
       generatedAt: (input.now ?? new Date()).toISOString(),
-      config: reportConfig(input.config),
+      config,
       accepted: input.ledger.accepted.length,
       queues: { fifo: fifo.metrics, standard: standard.metrics },
       notes,

@@ -1,0 +1,180 @@
+import {
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
+import { generateReport } from '../../../services/report/src/generate';
+import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { describeWhere } from '../support/differences';
+import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
+import { startTarget, type Target } from '../support/target';
+import { drain, expectExactlyOnce, queueRecords, skipWhenIdle } from './run-check';
+
+const POISON_PREFIX = 'poison-';
+/** The queues' maxReceiveCount as deployed here; the repository's is another. */
+const DEPLOYED = 7;
+const REPO = pipelineConfig.queues.standard.dlq.maxReceiveCount;
+
+async function setMaxReceiveCount(target: Target, q: QueueKind, max: number | undefined) {
+  const dlq = await target.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: target.queueUrls[`${q}Dlq`],
+      AttributeNames: ['QueueArn'],
+    }),
+  );
+  await target.sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: target.queueUrls[q],
+      Attributes: {
+        RedrivePolicy:
+          max === undefined
+            ? ''
+            : JSON.stringify({
+                deadLetterTargetArn: dlq.Attributes?.QueueArn,
+                maxReceiveCount: max,
+              }),
+      },
+    }),
+  );
+}
+
+/**
+ * The report against queues whose RedrivePolicy says another maxReceiveCount than the
+ * repository's config, read the way the CLI reads a run (`config: pipelineConfig`): the numbers
+ * that depend on it follow the queue's.
+ */
+describeWhere('consumerEnv', 'clock')(
+  'a report of queues deployed with another maxReceiveCount',
+  () => {
+    let target: Target;
+
+    beforeAll(async () => {
+      // The consumers know the deployed limit too (they mark a failure final by it), and fail the
+      // poison order until told otherwise.
+      const env = { FAULT_POISON_PREFIX: POISON_PREFIX, MAX_RECEIVE_COUNT: String(DEPLOYED) };
+      target = await startTarget({
+        seed: 78,
+        faults: 'none',
+        consumerEnv: { fifo: env, standard: env },
+      });
+      expect(REPO).not.toBe(DEPLOYED);
+      for (const q of QUEUE_KINDS) await setMaxReceiveCount(target, q, DEPLOYED);
+    }, 60_000);
+
+    afterAll(async () => {
+      await target?.stop();
+    }, 30_000);
+
+    it("counts a message the producer never recorded, after the repository's last receive but before the queue's, as a re-send, and shows the queue's maxReceiveCount", async () => {
+      // Prepare: the poison order fails its first REPO receives on both queues, none of them final
+      // (the queues allow DEPLOYED).
+      const runId = newRunId('deployed');
+      const orderId = `${POISON_PREFIX}${runId}`;
+      const body = order('cust-deployed', 1);
+      const posted = await postOrder(target, body, { runId, idempotencyKey: orderId });
+      expect(posted.status).toBe(202);
+      const failures = await waitFor(
+        `${REPO} failed receives of the order on both queues`,
+        () =>
+          Promise.all(
+            QUEUE_KINDS.map(async (q) => (await queueRecords(target, runId, q)).failures),
+          ),
+        (all) => all.every((f) => f.length >= REPO),
+        { timeoutMs: 45_000, intervalMs: 150, onPoll: skipWhenIdle(target, 4) },
+      );
+      for (const f of failures) {
+        expect(f.filter((x) => x.final)).toEqual([]);
+        expect(f.length).toBeLessThan(DEPLOYED);
+      }
+
+      // Act: the consumer is fixed, and a second message of the order, one the producer never
+      // sent (put on each queue by hand), arrives; the first is received once more and applies.
+      for (const q of QUEUE_KINDS) await target.updateConsumerEnv(q, { FAULT_POISON_PREFIX: '' });
+      const message = JSON.stringify({
+        ...body,
+        orderId,
+        runId,
+        sequence: 1,
+        acceptedAt: Date.now(),
+      });
+      for (const q of QUEUE_KINDS) {
+        await target.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: target.queueUrls[q],
+            MessageBody: message,
+            ...(q === 'fifo'
+              ? { MessageGroupId: body.customerId, MessageDeduplicationId: `by-hand-${runId}` }
+              : {}),
+          }),
+        );
+      }
+      const data = await drain(target, runId);
+
+      // Assess: the queues' maxReceiveCount is the deployed one, the new message is a re-send (no
+      // message of the order had reached its last allowed receive), and nothing was dead-lettered.
+      const { report, ledger } = data;
+      for (const q of QUEUE_KINDS) {
+        const failed = failures[QUEUE_KINDS.indexOf(q)]!.length;
+        const ids = new Set(ledger.deliveries.filter((d) => d.queue === q).map((d) => d.messageId));
+        expect({ q, messages: ids.size }).toEqual({ q, messages: 2 });
+        expect({ q, config: report.config.queues[q] }).toMatchObject({
+          q,
+          config: { maxReceiveCount: DEPLOYED, maxReceiveCountFrom: 'queue' },
+        });
+        expect(report.config.queues[q].deadLetterTargetArn).toMatch(/dlq/);
+        expect({ q, causes: report.queues[q].duplicateCauses }).toEqual({
+          q,
+          causes: { producerResend: 1, queueCopy: 0, retryAfterFailure: failed, dlqRedrive: 0 },
+        });
+        expect({ q, inDlq: report.queues[q].inDlq, lost: report.queues[q].lost }).toEqual({
+          q,
+          inDlq: 0,
+          lost: 0,
+        });
+      }
+      expect(report.notes).toEqual(
+        QUEUE_KINDS.map(
+          (q) =>
+            `${q}: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+        ),
+      );
+      await expectExactlyOnce(target, runId, [orderId]);
+    }, 90_000);
+
+    it("falls back to the config's maxReceiveCount, and says so, for a queue without a RedrivePolicy", async () => {
+      await setMaxReceiveCount(target, 'standard', undefined);
+      const runId = newRunId('no-policy');
+      const posted = await postOrder(target, order('cust-no-policy', 1), {
+        runId,
+        idempotencyKey: `plain-${runId}`,
+      });
+      expect(posted.status).toBe(202);
+      await drain(target, runId);
+      const { report } = await generateReport({
+        runId,
+        target: target.name,
+        config: pipelineConfig,
+        waitTimeoutMs: 0,
+        source: {
+          documentClient: target.documents,
+          sqsClient: target.sqs,
+          ledgerTable: target.tableNames.ledger,
+          queueUrls: target.queueUrls,
+        },
+      });
+      expect(report.config.queues.standard).toMatchObject({
+        maxReceiveCount: REPO,
+        maxReceiveCountFrom: 'config',
+      });
+      expect(report.config.queues.fifo).toMatchObject({
+        maxReceiveCount: DEPLOYED,
+        maxReceiveCountFrom: 'queue',
+      });
+      expect(report.notes).toEqual([
+        `fifo: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+        `standard: maxReceiveCount ${REPO} is the report's config, not the queue's: the queue has no RedrivePolicy`,
+      ]);
+      expect(report.queues.standard.processed).toBe(1);
+    }, 60_000);
+  },
+);

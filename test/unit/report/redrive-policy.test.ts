@@ -1,0 +1,186 @@
+import { GetQueueAttributesCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  RedrivePolicyError,
+  readRedrivePolicy,
+} from '../../../services/report/src/adapters/queues';
+import { renderMarkdown } from '../../../services/report/src/domain/render-text';
+import { buildReport, type DeployedRedrive } from '../../../services/report/src/domain/report';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { LedgerBuilder } from './ledger-fixture';
+
+const sqs = new SQSClient({ region: 'us-east-1' });
+const mock = mockClient(sqs);
+afterEach(() => mock.reset());
+
+const URL = 'http://sqs.local/000000000000/orders-standard';
+const ARN = 'arn:aws:sqs:us-east-1:000000000000:orders-standard-dlq';
+const REPO = pipelineConfig.queues.standard.dlq.maxReceiveCount;
+
+const answering = (policy: string | undefined) =>
+  mock
+    .on(GetQueueAttributesCommand)
+    .resolves({ Attributes: policy === undefined ? {} : { RedrivePolicy: policy } });
+
+describe("reading a queue's RedrivePolicy", () => {
+  it('asks GetQueueAttributes for RedrivePolicy alone, and reads its maxReceiveCount and DLQ', async () => {
+    answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 7 }));
+    expect(await readRedrivePolicy(sqs, URL)).toEqual({
+      from: 'queue',
+      maxReceiveCount: 7,
+      deadLetterTargetArn: ARN,
+    });
+    expect(mock.commandCalls(GetQueueAttributesCommand)[0]?.args[0].input).toEqual({
+      QueueUrl: URL,
+      AttributeNames: ['RedrivePolicy'],
+    });
+  });
+
+  it('reads a maxReceiveCount given as a string of digits, as SQS accepts it', async () => {
+    answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: '12' }));
+    expect(await readRedrivePolicy(sqs, URL)).toMatchObject({ from: 'queue', maxReceiveCount: 12 });
+  });
+
+  it.each([
+    [undefined, 'the queue has no RedrivePolicy'],
+    ['', 'the queue has no RedrivePolicy'],
+  ])('falls back to the config when the policy is %p', async (policy, reason) => {
+    answering(policy);
+    expect(await readRedrivePolicy(sqs, URL)).toEqual({ from: 'config', reason });
+  });
+
+  it.each(['AccessDenied', 'AccessDeniedException'])(
+    'falls back to the config when SQS refuses the call (%s)',
+    async (code) => {
+      mock
+        .on(GetQueueAttributesCommand)
+        .rejects(Object.assign(new Error('Access to the resource is denied.'), { name: code }));
+      expect(await readRedrivePolicy(sqs, URL)).toEqual({
+        from: 'config',
+        reason: `reading the queue's RedrivePolicy was refused (${code}: sqs:GetQueueAttributes not allowed)`,
+      });
+    },
+  );
+
+  it('lets any other error through: a queue that is not there is no fallback', async () => {
+    mock
+      .on(GetQueueAttributesCommand)
+      .rejects(
+        new QueueDoesNotExist({ message: 'The specified queue does not exist.', $metadata: {} }),
+      );
+    await expect(readRedrivePolicy(sqs, URL)).rejects.toThrow(QueueDoesNotExist);
+  });
+
+  it.each([
+    ['not json', 'is not JSON'],
+    ['[1]', 'is not a JSON object'],
+    ['null', 'is not a JSON object'],
+    [JSON.stringify({ deadLetterTargetArn: ARN }), 'has maxReceiveCount missing, not 1 to 1000'],
+    [
+      JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 0 }),
+      'has maxReceiveCount 0, not 1 to 1000',
+    ],
+    [
+      JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 1001 }),
+      'has maxReceiveCount 1001, not 1 to 1000',
+    ],
+    [
+      JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 2.5 }),
+      'has maxReceiveCount 2.5, not 1 to 1000',
+    ],
+    [
+      JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 'five' }),
+      'has maxReceiveCount "five", not 1 to 1000',
+    ],
+    [JSON.stringify({ maxReceiveCount: 5 }), 'names no deadLetterTargetArn'],
+  ])('refuses %s with one line naming the queue', async (policy, problem) => {
+    answering(policy);
+    const read = readRedrivePolicy(sqs, URL);
+    await expect(read).rejects.toThrow(RedrivePolicyError);
+    await expect(readRedrivePolicy(sqs, URL)).rejects.toThrow(
+      `the RedrivePolicy of ${URL} (${policy}) ${problem}`,
+    );
+    await read.catch((err: { expose?: boolean }) => expect(err.expose).toBe(true));
+  });
+});
+
+describe("the report with the queues' deployed maxReceiveCount", () => {
+  /**
+   * o1's message m1 fails its first 5 receives on a queue deployed with maxReceiveCount 7 (the
+   * consumer knows 7: none of those failures is final), then a message the producer never
+   * recorded (sent by hand) arrives and applies the order: no message of the order had gone to
+   * the DLQ, so it is a re-send. Measured against the repository's 5, m1's fifth receive was its
+   * last and the new message reads as a DLQ redrive.
+   */
+  function ledger(): LedgerBuilder {
+    const b = new LedgerBuilder().accept('o1', 'c', 1, 1000).sent('o1', ['m1']);
+    for (let n = 1; n <= 5; n++) {
+      const at = 2000 + (n - 1) * 60_000;
+      b.deliver('standard', 'o1', at, 'failed', n, { messageId: 'm1', outcomeAt: at + 100 });
+      b.fail('standard', 'o1', n, false, { messageId: 'm1', failedAt: at + 100 });
+    }
+    return b
+      .deliver('standard', 'o1', 400_000, 'applied', 1, { messageId: 'm-by-hand' })
+      .apply('standard', 'o1', 400_050);
+  }
+  const report = (redrive?: DeployedRedrive) =>
+    buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: ledger().ledger,
+      ...(redrive ? { redrive } : {}),
+    }).report;
+
+  it("classifies with the queue's maxReceiveCount and shows it, with its DLQ", () => {
+    const r = report({
+      standard: { from: 'queue', maxReceiveCount: 7, deadLetterTargetArn: ARN },
+      fifo: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: `${ARN}.fifo` },
+    });
+    expect(r.queues.standard.duplicateCauses).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 4,
+      dlqRedrive: 0,
+    });
+    expect(r.config.queues.standard).toMatchObject({
+      maxReceiveCount: 7,
+      maxReceiveCountFrom: 'queue',
+      deadLetterTargetArn: ARN,
+    });
+    expect(r.config.queues.fifo).toMatchObject({
+      maxReceiveCount: REPO,
+      maxReceiveCountFrom: 'queue',
+    });
+    // Only the queue that differs from the config gets a note.
+    expect(r.notes).toEqual([
+      `standard: the queue's RedrivePolicy says maxReceiveCount 7, the report's config ${REPO}: the report uses the queue's`,
+    ]);
+    expect(renderMarkdown(r)).toContain(`| maxReceiveCount | ${REPO} (queue) | 7 (queue) |`);
+  });
+
+  it('falls back to the config, and says why, when the policy could not be read', () => {
+    const reason =
+      "reading the queue's RedrivePolicy was refused (AccessDenied: sqs:GetQueueAttributes not allowed)";
+    const r = report({ standard: { from: 'config', reason } });
+    expect(r.config.queues.standard).toMatchObject({
+      maxReceiveCount: REPO,
+      maxReceiveCountFrom: 'config',
+    });
+    expect(r.config.queues.standard.deadLetterTargetArn).toBeUndefined();
+    expect(r.notes).toEqual([
+      `standard: maxReceiveCount ${REPO} is the report's config, not the queue's: ${reason}`,
+    ]);
+    // Against the repository's 5, m1's fifth receive was its last: the new message reads as a redrive.
+    expect(r.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
+  });
+
+  it('uses the config without a note when no policy was read at all (a report from a ledger alone)', () => {
+    const r = report();
+    expect(r.config.queues.standard).toMatchObject({
+      maxReceiveCount: REPO,
+      maxReceiveCountFrom: 'config',
+    });
+    expect(r.notes).toEqual([]);
+  });
+});
