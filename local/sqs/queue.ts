@@ -136,7 +136,9 @@ export class Queue {
   private readonly attempts = new Map<string, { receipts: string[]; expiresAt: number }>();
   /** Clock time of the next sweep of expired attempts (every window, so none lives two). */
   private nextAttemptSweepAt = -Infinity;
-  private sequence = 0;
+  /** The sequence number's high part (set from the creation time) and its low part (a counter). */
+  private sequenceHigh = 0;
+  private sequenceLow = 0;
   lastPurgeAt = -Infinity;
   /** Long polls waiting for a message on this queue. */
   readonly waiters = new Set<() => void>();
@@ -165,6 +167,7 @@ export class Queue {
     if (!this.fifo) delete this.attributes.FifoQueue;
     this.createdAt = clock.now();
     this.lastModifiedAt = this.createdAt;
+    this.sequenceHigh = Math.min(9_999_999_999_999, Math.max(0, Math.floor(this.createdAt)));
   }
 
   num(name: string): number {
@@ -265,12 +268,21 @@ export class Queue {
   }
 
   /**
-   * SQS sequence numbers are 20-digit decimal strings that grow within a group; ours are
-   * 10^19 + a per-queue counter, built as a string (no BigInt per send).
+   * SQS sequence numbers are 20-digit decimal strings that "continue to increase for a particular
+   * MessageGroupId" (SendMessage, API reference). Ours are 10^19 + the queue's creation time in ms
+   * x 10^6 + a per-queue counter, built as a string (no BigInt per send). The creation time is
+   * there so that a queue created again under the same name (the local cloud restarted on its
+   * data directory: the emulator keeps queues in memory) numbers above the one it replaces, and
+   * one customer's sends stay in order across it. After 10^6 sends the counter carries into the
+   * time part, which still only grows.
    */
   private nextSequenceNumber(): string {
-    this.sequence += 1;
-    return `1${String(this.sequence).padStart(19, '0')}`;
+    this.sequenceLow += 1;
+    if (this.sequenceLow >= 1_000_000) {
+      this.sequenceHigh += 1;
+      this.sequenceLow = 0;
+    }
+    return `1${String(this.sequenceHigh).padStart(13, '0')}${String(this.sequenceLow).padStart(6, '0')}`;
   }
 
   private sweepDedup(now: number): void {

@@ -2,6 +2,7 @@ import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageCommand,
+  DeleteQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
@@ -146,6 +147,46 @@ describe('FIFO queue', () => {
       .Messages!.filter((m) => m.Attributes?.MessageGroupId === 'a')
       .map((m) => BigInt(m.Attributes!.SequenceNumber!));
     expect(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!).toBe(true);
+  });
+
+  it('numbers a queue created again under the same name above the one it replaces, in this emulator and in one started after it', async () => {
+    const sequenceOf = async (sqs: typeof h.sqs, url: string, body: string) =>
+      BigInt(
+        (
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: url,
+              MessageBody: body,
+              MessageGroupId: 'g1',
+              MessageDeduplicationId: body,
+            }),
+          )
+        ).SequenceNumber!,
+      );
+    const before = await sequenceOf(h.sqs, queueUrl, 'before');
+    expect(String(before)).toHaveLength(20);
+    // Deleted and created again (SQS asks for 60 s between the two).
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    h.emulator.clock.advance(61_000);
+    const { QueueUrl: again } = await h.sqs.send(
+      new CreateQueueCommand({ QueueName: 'orders.fifo', Attributes: { FifoQueue: 'true' } }),
+    );
+    const recreated = await sequenceOf(h.sqs, again!, 'recreated');
+    expect(recreated).toBeGreaterThan(before);
+    // A restart: the emulator keeps queues in memory, so the next one creates the queue anew.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const next = await startEmulator('none');
+    try {
+      const { QueueUrl: url } = await next.sqs.send(
+        new CreateQueueCommand({ QueueName: 'orders.fifo', Attributes: { FifoQueue: 'true' } }),
+      );
+      const first = await sequenceOf(next.sqs, url!, 'after-restart');
+      const second = await sequenceOf(next.sqs, url!, 'after-restart-2');
+      expect(first).toBeGreaterThan(before);
+      expect(second).toBeGreaterThan(first);
+    } finally {
+      await next.stop();
+    }
   });
 
   it('replays the same messages for a retried ReceiveRequestAttemptId', async () => {
