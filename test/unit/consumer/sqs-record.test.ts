@@ -83,6 +83,25 @@ describe('parseDelivery (Powertools SQS record schema + the order message schema
     expect(delivery.message.items).toEqual([{ sku: 'sku-1', quantity: 2, unitPrice: 5 }]);
   });
 
+  it.each(['', '0', 'abc', '1.5', '-2', '01', ' 3', '99999999999'])(
+    'refuses a record whose ApproximateReceiveCount is %j, naming the attribute, where it was read as a first receive',
+    (count) => {
+      // Prepare
+      const record = standardRecord();
+      record.attributes.ApproximateReceiveCount = count;
+
+      // Act / Assess
+      expect(() => parseDelivery(record)).toThrow(MalformedMessageError);
+      expect(() => parseDelivery(record)).toThrow('ApproximateReceiveCount');
+    },
+  );
+
+  it('reads a receive count of several digits as the number', () => {
+    const record = standardRecord();
+    record.attributes.ApproximateReceiveCount = '12';
+    expect(parseDelivery(record).receiveCount).toBe(12);
+  });
+
   it('refuses a record that is not an SQS record', () => {
     // Prepare
     const record = standardRecord() as unknown as Record<string, unknown>;

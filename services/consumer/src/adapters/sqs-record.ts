@@ -23,12 +23,22 @@ export function parseDelivery(record: SQSRecord): Delivery {
     throw new MalformedMessageError(record.messageId, describeIssues(parsed.error));
   }
   const { body, attributes } = parsed.data;
+  // Lambda sets ApproximateReceiveCount on every SQS record, and the receive count decides what
+  // a failure means (its last allowed receive, a DLQ move) and how the report tells a retry from
+  // a queue copy: a record without a whole count of at least 1 is refused, not read as a first.
+  const receiveCount = Number(attributes.ApproximateReceiveCount);
+  if (!/^[1-9][0-9]{0,9}$/.test(attributes.ApproximateReceiveCount)) {
+    throw new MalformedMessageError(
+      record.messageId,
+      `attributes.ApproximateReceiveCount: expected a whole number of at least 1, got ${JSON.stringify(attributes.ApproximateReceiveCount).slice(0, 40)}`,
+    );
+  }
   const sentAt = Number(attributes.SentTimestamp);
   const firstReceivedAt = Number(attributes.ApproximateFirstReceiveTimestamp);
   return {
     message: body,
     messageId: record.messageId,
-    receiveCount: Number(attributes.ApproximateReceiveCount) || 1,
+    receiveCount,
     ...(attributes.SequenceNumber ? { sequenceNumber: attributes.SequenceNumber } : {}),
     sentAt: Number.isFinite(sentAt) ? sentAt : 0,
     firstReceivedAt: Number.isFinite(firstReceivedAt) ? firstReceivedAt : 0,
