@@ -487,6 +487,41 @@ describe('the send lease', () => {
     expect(queues.sent.map((m) => m.queue)).toEqual(['fifo', 'standard']);
   });
 
+  it.each([
+    ['a client retry that sent again', 'key-9', 'req-1'],
+    ['the first request', undefined, 'req-1'],
+  ])(
+    'keeps the ids SQS answered when its record of them fails: giving the lease back records them, so the next retry sends nothing (%s; review)',
+    async (_who, idempotencyKey, holder) => {
+      // Prepare: both sends reach their queue; the record of them fails (DynamoDB down through
+      // the SDK's own tries), then DynamoDB is back for the giving back of the lease.
+      if (idempotencyKey) existing(endedFirst);
+      const down = new Error('DynamoDB is down');
+      jest.spyOn(ledger, 'recordSends').mockRejectedValueOnce(down);
+
+      // Act
+      await expect(orders.place(request({ idempotencyKey }), invocation)).rejects.toBe(down);
+      const orderId = idempotencyKey ?? 'new-id';
+      const next = await orders.place(request({ idempotencyKey: orderId }), invocation);
+
+      // Assess: the ids are on the record, and the lease is free; the retry is answered from the
+      // record: no second message on either queue. Given back with no id, the retry would send
+      // both again, and the ids of the first messages would be on no record (the report would
+      // take them for messages the producer never sent).
+      expect(ledger.orders.get(orderId)).toMatchObject({
+        messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' },
+        sendingBy: holder,
+        sendsEndedBy: holder,
+        sentMessageIds: ['fifo-msg', 'standard-msg'],
+      });
+      expect(next).toMatchObject({
+        kind: 'answered-from-record',
+        receipt: { messageIds: { fifo: 'fifo-msg', standard: 'standard-msg' } },
+      });
+      expect(queues.queues()).toEqual(['fifo', 'standard']);
+    },
+  );
+
   it('rethrows its own failure when giving the lease back fails too, and says so in the log', async () => {
     existing(endedFirst);
     delete ledger.orders.get('key-9')?.sequence;

@@ -234,13 +234,60 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
   }
 
   /**
-   * Ends a failed request's sends, recording none: frees its lease (sendsEndedBy names it) so the
-   * next retry may send at once. Best effort: when this write fails too, the lease runs out at
+   * Records the sends a request made (their ids and send times) and that its sends ended, as
+   * the holder of the lease (LedgerPort.recordSends), and says in the log what became of a record
+   * that was refused.
+   */
+  async function keepSends(
+    orderId: string,
+    sends: RecordedSends,
+    requestId: string,
+  ): Promise<void> {
+    const written = await ledger.recordSends(orderId, sends, { at: now(), by: requestId });
+    const { sent } = sends;
+    if (written === 'recorded-by-earlier-try') {
+      // Recorded: the first try of the write committed and its answer was lost; the SDK's
+      // retry was refused only because another request took the lease this write had freed.
+      // The ids are on the record already, so there is nothing more to keep.
+      log.warn(
+        "sends recorded; the SDK's retry of that write was refused: another request took the send lease since",
+        { sent: Object.keys(sent) },
+      );
+    } else if (written === 'lease-passed') {
+      // The lease is another request's now: this one ran past its deadline, and the request
+      // that took the lease over sends what the record lacks. What this one sent is in the
+      // queues all the same (a copy the consumers' idempotency absorbs): its ids are not the
+      // record's latest, but they go on the order's list of ids sent, or the report would
+      // take its messages for ones the producer never sent (a DLQ redrive). Best effort: the
+      // answer is this request's sends either way.
+      log.warn('sends not recorded: the send lease passed to another request', {
+        sent: Object.keys(sent),
+      });
+      const ids = Object.values(sent).flatMap((s) => (s ? [s.messageId] : []));
+      try {
+        await ledger.recordSentIds(orderId, ids, sends.recordedBefore);
+      } catch (err) {
+        log.warn('ids of sends not recorded were not kept either', { error: err });
+      }
+    }
+  }
+
+  /**
+   * Ends a failed request's sends: frees its lease (sendsEndedBy names it) so the next retry may
+   * send at once. A request that failed before it sent records no send; one whose record of its
+   * sends failed (`sends`) records them now: the ids SQS answered are kept, so the next retry
+   * is answered from the record instead of sending both again, and the report knows those
+   * messages for the producer's. Best effort: when this write fails too, the lease runs out at
    * its deadline.
    */
-  async function giveBack(orderId: string, requestId: string): Promise<void> {
+  async function giveBack(
+    orderId: string,
+    requestId: string,
+    sends?: RecordedSends,
+  ): Promise<void> {
     try {
-      await ledger.recordSends(orderId, { sent: {} }, { at: now(), by: requestId });
+      if (sends) await keepSends(orderId, sends, requestId);
+      else await ledger.recordSends(orderId, { sent: {} }, { at: now(), by: requestId });
     } catch (err) {
       log.warn('send lease not given back after a failure', { error: err });
     }
@@ -264,6 +311,8 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     // it would answer every other retry 409 while nothing is sending.
     let holding = created;
     let ended = false;
+    // What this request sent, once it has: given back after a failure, the lease records it.
+    let sends: RecordedSends | undefined;
     try {
       let plan: Partial<Record<QueueKind, SendReason>> = { fifo: 'first', standard: 'first' };
       if (!created) {
@@ -347,37 +396,9 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
               },
             }
           : undefined;
-      const written = await ledger.recordSends(
-        orderId,
-        { sent, recordedBefore, ...(legacy ? { legacy } : {}) },
-        { at: now(), by: requestId },
-      );
+      sends = { sent, recordedBefore, ...(legacy ? { legacy } : {}) };
+      await keepSends(orderId, sends, requestId);
       ended = true;
-      if (written === 'recorded-by-earlier-try') {
-        // Recorded: the first try of the write committed and its answer was lost; the SDK's
-        // retry was refused only because another request took the lease this write had freed.
-        // The ids are on the record already, so there is nothing more to keep.
-        log.warn(
-          "sends recorded; the SDK's retry of that write was refused: another request took the send lease since",
-          { sent: Object.keys(sent) },
-        );
-      } else if (written === 'lease-passed') {
-        // The lease is another request's now: this one ran past its deadline, and the request
-        // that took the lease over sends what the record lacks. What this one sent is in the
-        // queues all the same (a copy the consumers' idempotency absorbs): its ids are not the
-        // record's latest, but they go on the order's list of ids sent, or the report would
-        // take its messages for ones the producer never sent (a DLQ redrive). Best effort: the
-        // answer is this request's sends either way.
-        log.warn('sends not recorded: the send lease passed to another request', {
-          sent: Object.keys(sent),
-        });
-        const ids = Object.values(sent).flatMap((s) => (s ? [s.messageId] : []));
-        try {
-          await ledger.recordSentIds(orderId, ids, recordedBefore);
-        } catch (err) {
-          log.warn('ids of sends not recorded were not kept either', { error: err });
-        }
-      }
       const unexpected = failures.find((f) => !(f instanceof QueueUnavailableError));
       if (unexpected !== undefined) throw unexpected;
       if (failures.length > 0) {
@@ -389,7 +410,7 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       }
       return { kind: 'sent', created, receipt: receipt(), sent: plan };
     } catch (err) {
-      if (holding && !ended) await giveBack(accepted.orderId, requestId);
+      if (holding && !ended) await giveBack(accepted.orderId, requestId, sends);
       throw err;
     }
   }
