@@ -6,6 +6,7 @@ import {
 import {
   type AcceptedOrder,
   QueueUnavailableError,
+  type SendLease,
 } from '../../../services/producer/src/domain/ports';
 import {
   type ParsedOrderRequest,
@@ -333,6 +334,41 @@ describe('the send lease', () => {
 
     expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 5000 });
     expect(queues.sent).toEqual([]);
+  });
+
+  it('makes no bid on a lease it read held, though a queue may have lost its message: a late copy of that bid would take the lease once its holder ended, for a request answered 409 long before (review)', async () => {
+    // Prepare: every id recorded 5 days ago (past retention), never applied; another retry holds
+    // the lease, re-sending. Every bid this request makes is kept, to arrive again later (the
+    // SDK's try that it gave up on, reaching DynamoDB late).
+    existing({
+      ...endedFirst,
+      messageIds: { fifo: 'f-1', standard: 's-1' },
+      sentAt: { fifo: NOW - 5 * DAY, standard: NOW - 5 * DAY },
+      sendingBy: 'req-other',
+      sendingUntil: NOW + 5000,
+    });
+    const bids: SendLease[] = [];
+    const leaseSends = ledger.leaseSends.bind(ledger);
+    jest.spyOn(ledger, 'leaseSends').mockImplementation(async (orderId, lease) => {
+      bids.push(lease);
+      return leaseSends(orderId, lease);
+    });
+
+    // Act: the retry; then the holder ends, and any bid of the retry reaches the ledger again.
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+    Object.assign(ledger.orders.get('key-9') ?? {}, { sendsEndedBy: 'req-other' });
+    for (const bid of bids) await leaseSends('key-9', bid);
+
+    // Assess: 409 for the rest of the holder's lease, and no bid at all, so the lease is left
+    // free for the next retry. A bid made while the holder held it would have been refused, and
+    // its late copy, finding the holder it read and the lease free, would have taken it for this
+    // request, which ended: every retry 409 until this request's deadline.
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 5000 });
+    expect(bids).toEqual([]);
+    expect(ledger.orders.get('key-9')).toMatchObject({
+      sendingBy: 'req-other',
+      sendsEndedBy: 'req-other',
+    });
   });
 
   it('sends an order dead-lettered past retention again once per queue however often a client loops on it (what bounds sentMessageIds)', async () => {

@@ -321,6 +321,17 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
           return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
         plan = await retryPlan(accepted);
         if (Object.keys(plan).length > 0) {
+          // Every id recorded, but a queue may have lost its message, while another request
+          // holds the lease (it may be sending again): 409, and no bid. A bid is made only on a
+          // lease read free, from the holder read (`from`): refused, it was because another
+          // request took the lease since, and no copy of it can take the lease after that (no
+          // holder's id holds it twice). A bid made on a held lease would be refused too, but a
+          // late copy of it (the SDK's try it gave up on) would find that holder ended and take
+          // the lease for this request, answered long before: 409s until its deadline.
+          const heldForMs = leaseHeldFor(accepted, inProgressWindowMs, now());
+          if (heldForMs > 0) {
+            return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs: heldForMs };
+          }
           // About to send again: take the send lease first, so of two retries that both read a
           // free lease only one sends. The record as the lease left it decides what to send:
           // another retry may have sent and recorded ids since this one read it.
