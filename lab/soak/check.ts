@@ -74,18 +74,53 @@ function sqsOrder(sequenceNumber: string): bigint | undefined {
  * message of every order applied before it. The producer's own record does not hold the
  * SequenceNumber SendMessage answers (only message ids and send times), so the receives are the
  * only record of it; an effect whose message no receive gives a SequenceNumber cannot be placed
- * and is named as such rather than passed.
+ * and is named as such rather than passed. SQS gives a message one number, which every receive
+ * of it repeats: a message received with two is named, and places nothing.
+ *
+ * An order has several messages when the producer sent it again (a new message after FIFO's
+ * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
+ * a later SequenceNumber). An order applied from such a later message after orders SQS took in
+ * between is FIFO as SQS keeps it, provided its earlier message was done with (deleted or dead-
+ * lettered) before those orders were received: SQS hands out none of a group's later messages
+ * while an earlier one is in flight or waiting, and a DLQ breaks a group's order only so. So an
+ * apply is also held to every earlier message of its customer whose order had not been applied
+ * before it: none may be received in the same batch (the consumer had to hand the rest of the
+ * group back behind it) or after it. Without this, a consumer that applies past a failure in its
+ * batch passes as soon as the failed order is redriven and applied.
  */
 function orderViolations(
   queue: QueueKind,
   byOrder: Map<string, EffectRecord[]>,
   deliveries: readonly DeliveryRecord[],
 ): string[] {
-  const sent = new Map<string, bigint>();
+  const lines: string[] = [];
+  const messages = new Map<
+    string,
+    { orderId: string; customerId: string; numbers: Set<string>; receives: DeliveryRecord[] }
+  >();
   for (const d of deliveries) {
-    if (d.queue !== queue || d.sequenceNumber === undefined) continue;
-    const order = sqsOrder(d.sequenceNumber);
-    if (order !== undefined) sent.set(d.messageId, order);
+    if (d.queue !== queue) continue;
+    let m = messages.get(d.messageId);
+    if (!m) {
+      m = { orderId: d.orderId, customerId: d.customerId, numbers: new Set(), receives: [] };
+      messages.set(d.messageId, m);
+    }
+    m.receives.push(d);
+    if (d.sequenceNumber !== undefined) m.numbers.add(d.sequenceNumber);
+  }
+  const sent = new Map<string, bigint>();
+  const twoNumbers = new Set<string>();
+  for (const [messageId, m] of messages) {
+    if (m.numbers.size > 1) {
+      twoNumbers.add(messageId);
+      lines.push(
+        `${queue}: order ${m.orderId} was received from message ${messageId} with SQS SequenceNumbers ${[...m.numbers].join(' and ')}; SQS gives a message one`,
+      );
+      continue;
+    }
+    const [number] = m.numbers;
+    const order = number === undefined ? undefined : sqsOrder(number);
+    if (order !== undefined) sent.set(messageId, order);
   }
   const byCustomer = new Map<string, EffectRecord[]>();
   for (const list of byOrder.values()) {
@@ -94,13 +129,13 @@ function orderViolations(
     if (c) c.push(first);
     else byCustomer.set(first.customerId, [first]);
   }
-  const lines: string[] = [];
   for (const [customer, list] of [...byCustomer].sort(([a], [b]) => (a < b ? -1 : 1))) {
     list.sort((a, b) => a.applyIndex - b.applyIndex);
     let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
       const order = sent.get(e.messageId);
       if (order === undefined) {
+        if (twoNumbers.has(e.messageId)) continue;
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown`,
         );
@@ -113,6 +148,62 @@ function orderViolations(
         continue;
       }
       latest = { order, effect: e };
+    }
+    lines.push(...appliedPastEarlier(queue, customer, list, messages, sent));
+  }
+  return lines;
+}
+
+/**
+ * A customer's applies (first effect of each order, in apply order) made while an earlier message
+ * of the customer (SQS took it before the applied one), whose order had not been applied yet, was
+ * not done with: received in the same batch as the apply's own receive, or after it. One line per
+ * apply. An earlier message whose order's first effect came from that very message is left to the
+ * rule above, which names that apply.
+ */
+function appliedPastEarlier(
+  queue: QueueKind,
+  customer: string,
+  applies: readonly EffectRecord[],
+  messages: ReadonlyMap<
+    string,
+    { orderId: string; customerId: string; receives: DeliveryRecord[] }
+  >,
+  sent: ReadonlyMap<string, bigint>,
+): string[] {
+  const firstOf = new Map(applies.map((e) => [e.orderId, e]));
+  // Only messages no first effect came from can be left behind: of most orders there is one.
+  const others = [...messages].filter(
+    ([id, m]) =>
+      m.customerId === customer && sent.has(id) && firstOf.get(m.orderId)?.messageId !== id,
+  );
+  if (others.length === 0) return [];
+  const lines: string[] = [];
+  for (const e of applies) {
+    const number = sent.get(e.messageId);
+    if (number === undefined) continue;
+    // The receive the effect was applied from: the latest of its message before the commit.
+    let from: DeliveryRecord | undefined;
+    for (const r of messages.get(e.messageId)?.receives ?? []) {
+      if (r.receivedAt <= e.committedAt && (!from || r.receivedAt >= from.receivedAt)) from = r;
+    }
+    if (!from) continue;
+    const applied = from;
+    for (const [messageId, m] of others) {
+      const earlier = sent.get(messageId)!;
+      if (earlier >= number || m.orderId === e.orderId) continue;
+      const first = firstOf.get(m.orderId);
+      if (first && first.applyIndex < e.applyIndex) continue;
+      const sameBatch = (r: DeliveryRecord) =>
+        applied.invocationId !== undefined && r.invocationId === applied.invocationId;
+      const pending = m.receives.find((r) => sameBatch(r) || r.receivedAt > applied.receivedAt);
+      if (!pending) continue;
+      const when = sameBatch(pending) ? 'was in the same batch' : 'came after';
+      const sequence = m.receives[0]!.sequence;
+      lines.push(
+        `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${number}) while message ${messageId} of order ${m.orderId} (sequence ${sequence}, SequenceNumber ${earlier}), which SQS took earlier, was not done with: its receive #${pending.receiveCount} ${when}, and order ${m.orderId} had not been applied`,
+      );
+      break;
     }
   }
   return lines;

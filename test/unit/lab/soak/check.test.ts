@@ -182,6 +182,124 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  /**
+   * Customer a's a1 (its FIFO message fifo-a1, SequenceNumber 100) and a2 (fifo-a2, 200), each
+   * received with the number SQS gave it; `a1` its FIFO receives in turn, as [invocation, outcome].
+   * A consumer that applies a2 while a1 fails in the same batch breaks FIFO: a1 is retried, dead-
+   * lettered at its last receive, redriven as a new message (a new id and a later SequenceNumber,
+   * fifo-a1-redriven, 300) and applied from it after a2.
+   */
+  function redrivenAfter(a1: Array<[string, 'failed' | 'applied']>, a2Invocation: string) {
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    const numbered = (sequenceNumber: string) => {
+      b.ledger.deliveries.at(-1)!.sequenceNumber = sequenceNumber;
+    };
+    let t = 2000;
+    a1.forEach(([invocationId, outcome], i) => {
+      b.deliver('fifo', 'a1', t, outcome, i + 1, { invocationId, invocationEnd: true });
+      numbered('100');
+      if (invocationId === a2Invocation) {
+        b.deliver('fifo', 'a2', t, 'applied', 1, { invocationId, invocationEnd: true });
+        numbered('200');
+        b.apply('fifo', 'a2', t + 1);
+      }
+      t += 60_000;
+    });
+    if (!a1.some(([id]) => id === a2Invocation)) {
+      b.deliver('fifo', 'a2', t, 'applied', 1, { invocationId: a2Invocation, invocationEnd: true });
+      numbered('200');
+      b.apply('fifo', 'a2', t + 1);
+      t += 1000;
+    }
+    b.deliver('fifo', 'a1', t, 'applied', 1, {
+      messageId: 'fifo-a1-redriven',
+      invocationId: 'i-redrive',
+      invocationEnd: true,
+    });
+    numbered('300');
+    b.apply('fifo', 'a1', t + 1);
+    b.ledger.effects.at(-1)!.messageId = 'fifo-a1-redriven';
+    for (const id of ['a1', 'a2'])
+      b.deliver('standard', id, t + 10, 'applied').apply('standard', id, t + 11);
+    return b;
+  }
+
+  it('names a FIFO apply made while an earlier message of the customer was still to come, though a redrive later applied that order after it', () => {
+    // a2 applied in i1 while a1 failed in that very batch; a1 then failed twice more.
+    const b = redrivenAfter(
+      [
+        ['i1', 'failed'],
+        ['i2', 'failed'],
+        ['i3', 'failed'],
+      ],
+      'i1',
+    );
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+    ]);
+    // The same when a2 is applied in a batch of its own, and a1 is received again after it.
+    const later = redrivenAfter(
+      [
+        ['i1', 'failed'],
+        ['i3', 'failed'],
+      ],
+      'i2',
+    );
+    later.ledger.deliveries.find((d) => d.invocationId === 'i3')!.receivedAt = 2000 + 120_000;
+    const a2 = later.ledger.deliveries.find((d) => d.orderId === 'a2' && d.queue === 'fifo')!;
+    a2.receivedAt = 2000 + 60_000;
+    later.ledger.effects.find((e) => e.orderId === 'a2' && e.queue === 'fifo')!.committedAt =
+      2000 + 60_001;
+    expect(check(later, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 came after, and order a1 had not been applied',
+    ]);
+  });
+
+  it('passes a redriven order applied after a later one when its message was dead-lettered before the later one was received', () => {
+    // a1 failed at each of its receives, alone; a2 came after it was dead-lettered; then the
+    // redrive: FIFO as SQS keeps it (a DLQ breaks the group's order, as AWS warns).
+    const b = redrivenAfter(
+      [
+        ['i1', 'failed'],
+        ['i2', 'failed'],
+        ['i3', 'failed'],
+      ],
+      'i4',
+    );
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('passes a batch that died after both effects: its messages come back, the earlier one after the later was applied', () => {
+    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    const numbered = (n: string) => {
+      b.ledger.deliveries.at(-1)!.sequenceNumber = n;
+    };
+    b.deliver('fifo', 'a1', 2000, 'pending', 1, { invocationId: 'i1' });
+    numbered('100');
+    b.deliver('fifo', 'a2', 2000, 'pending', 1, { invocationId: 'i1' });
+    numbered('200');
+    b.apply('fifo', 'a1', 2001).apply('fifo', 'a2', 2002);
+    b.deliver('fifo', 'a1', 70_000, 'suppressed', 2, { invocationId: 'i2', invocationEnd: true });
+    numbered('100');
+    b.deliver('fifo', 'a2', 70_000, 'suppressed', 2, { invocationId: 'i2', invocationEnd: true });
+    numbered('200');
+    for (const id of ['a1', 'a2'])
+      b.deliver('standard', id, 80_000, 'applied').apply('standard', id, 80_001);
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('names a FIFO message received with two SequenceNumbers, and places no apply by it', () => {
+    // SQS gives a message one number; two in the ledger are a recording fault, and whichever the
+    // check kept would decide the order rule's verdict.
+    const b = sentAndApplied(['a1', 'a2'], ['a2', 'a1']);
+    const a1 = b.ledger.deliveries.find((d) => d.queue === 'fifo' && d.orderId === 'a1')!;
+    b.deliver('fifo', 'a1', 9000, 'suppressed', 2);
+    b.ledger.deliveries.at(-1)!.sequenceNumber = '10000000000000009000';
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      `fifo: order a1 was received from message fifo-a1 with SQS SequenceNumbers ${a1.sequenceNumber} and 10000000000000009000; SQS gives a message one`,
+    ]);
+  });
+
   it('names an effect of an order the client never got a 202 for', () => {
     expect(check(cleanRun(), ['a1', 'a2'])).toEqual([
       'the report counts 3 accepted, the client got 202 for 2',
