@@ -387,6 +387,14 @@ export interface DeployPipelineOptions
    * when a receipt handle's visibility timeout has passed. Date.now when absent.
    */
   sqsNow?: () => number;
+  /**
+   * How much longer the SQS at `endpoint` holds a receipt handle it answered on a queue (ms on
+   * `sqsNow`'s clock; SqsEmulator.holdLeft): given with `sqsCall` for the local cloud's own
+   * emulator, bound to each mapped queue, so a mapping knows a handle exactly as long as SQS
+   * holds it. Absent for an external endpoint, which cannot tell: a mapping keeps a handle for
+   * the queue's deploy-time visibility timeout.
+   */
+  sqsHoldLeft?: (queueUrl: string, receiptHandle: string) => number | undefined;
   credentials: { accessKeyId: string; secretAccessKey: string };
   region: string;
   host: string;
@@ -603,9 +611,11 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
       const m = deployment.mappings[kind];
       const queue = deployment.queues[kind];
       const fn = byId.get(m.functionId)!;
+      const queueUrl = queueUrls[kind];
+      const { sqsHoldLeft } = options;
       const mapping = new EventSourceMapping({
-        sqs: options.sqsCall ? inProcessSqsCalls(options.sqsCall, queueUrls[kind]) : sqsClient,
-        queueUrl: queueUrls[kind],
+        sqs: options.sqsCall ? inProcessSqsCalls(options.sqsCall, queueUrl) : sqsClient,
+        queueUrl,
         queueArn: queueArns[kind],
         region,
         fifo: queue.fifo,
@@ -616,6 +626,7 @@ export async function deployPipeline(options: DeployPipelineOptions): Promise<De
         invoke: (event) => fn.invoke(event),
         visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
         ...(options.sqsNow ? { now: options.sqsNow } : {}),
+        ...(sqsHoldLeft ? { holdLeft: (handle: string) => sqsHoldLeft(queueUrl, handle) } : {}),
         ...(options.pollWaitSeconds !== undefined
           ? { pollWaitSeconds: options.pollWaitSeconds }
           : {}),
@@ -940,6 +951,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         return sqs.call(action, input, callOptions);
       },
       sqsNow: () => sqs.clock.now(),
+      sqsHoldLeft: (queueUrl, receiptHandle) => sqs.holdLeft(queueUrl, receiptHandle),
       credentials: LOCAL_CREDENTIALS,
       region,
       host,

@@ -10,7 +10,6 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { InvocationResult } from './function-runtime';
-import { receiptHoldLeft } from './sqs';
 
 /**
  * Lambda's SQS event source mapping, polling over the real SQS protocol (so it drives handlers
@@ -138,10 +137,17 @@ export interface EventSourceMappingOptions {
   /**
    * The queue's visibility timeout when the mapping was set up, which its receives get (the
    * mapping sets none of its own): how long to keep a handle when the SQS polled cannot tell how
-   * long it holds it (not this process's emulator: LocalStack, AWS). Absent: 12 hours, the
-   * longest SQS holds any receive.
+   * long it holds it (no `holdLeft`: LocalStack, AWS). Absent: 12 hours, the longest SQS holds
+   * any receive.
    */
   visibilityTimeoutSeconds?: number;
+  /**
+   * How much longer (ms, on the `now` clock) the SQS polled holds a receipt handle it answered:
+   * 0 once it holds it no more, undefined when it cannot tell. Given by whoever owns that SQS:
+   * the local cloud binds its own emulator's `holdLeft` to the mapped queue. Absent, a handle is
+   * kept for `visibilityTimeoutSeconds`.
+   */
+  holdLeft?: (receiptHandle: string) => number | undefined;
   /** The time of the queue's SQS (the local cloud's emulator clock); Date.now by default. */
   now?: () => number;
   log?: (line: string) => void;
@@ -325,8 +331,8 @@ export class EventSourceMapping {
    * again (a new handle), dead-lettered or expired. Failed batches kept theirs for good, which
    * grew without end over a long run.
    *
-   * The end is the one SQS has for that receive, when the SQS polled is this process's emulator
-   * (receiptHoldLeft, in process or over HTTP alike): a receive is held for the request's
+   * The end is the one SQS has for that receive, when the SQS polled can tell it (`holdLeft`,
+   * which the local cloud gives for its own emulator, polled in process or over HTTP): a receive is held for the request's
    * VisibilityTimeout, "If not specified, the default visibility timeout for the queue is used"
    * (ReceiveMessage, API reference), the queue's as it is at that receive, so after a
    * SetQueueAttributes the next receives are held for the new one; and a ChangeMessageVisibility
@@ -335,8 +341,8 @@ export class EventSourceMapping {
    * read again when it is reached, before the handle is let go. The deploy-time
    * `visibilityTimeoutSeconds` had been the only end: a queue whose timeout was raised, or a hold
    * a ChangeMessageVisibility lengthened, had its handle forgotten while SQS still held it, and
-   * the local cloud counted that batch as one no mapping had read. Against another SQS, which
-   * cannot tell, the deploy-time timeout (or 12 hours) it stays.
+   * the local cloud counted that batch as one no mapping had read. Against an SQS that cannot
+   * tell (no `holdLeft`), the deploy-time timeout (or 12 hours) it stays.
    */
   readonly knownReceipts = new Map<string, number>();
   private readonly holdMs: number;
@@ -418,12 +424,12 @@ export class EventSourceMapping {
   }
 
   /**
-   * When SQS's hold of a handle ends, on the mapping's clock: as the emulator of this process
-   * that answered it says (what is left of the receive's visibility timeout, counted from now),
-   * else the deploy-time visibility timeout from now.
+   * When SQS's hold of a handle ends, on the mapping's clock: as the SQS that answered it says
+   * (what is left of the receive's visibility timeout, counted from now), else the deploy-time
+   * visibility timeout from now.
    */
   private holdEnd(handle: string, now: number): number {
-    const left = receiptHoldLeft(this.o.queueUrl, handle);
+    const left = this.o.holdLeft?.(handle);
     return now + (left === undefined ? this.holdMs : Math.min(left, MAX_HOLD_MS));
   }
 
@@ -438,7 +444,7 @@ export class EventSourceMapping {
     for (const [handle, until] of this.knownReceipts) {
       if (until > now) return;
       this.knownReceipts.delete(handle);
-      const left = receiptHoldLeft(this.o.queueUrl, handle);
+      const left = this.o.holdLeft?.(handle);
       // Re-added at the end, so this walk meets it again there, not expired, and stops.
       if (left !== undefined && left > 0) {
         this.knownReceipts.set(handle, now + Math.min(left, MAX_HOLD_MS));

@@ -51,7 +51,9 @@ export interface SqsEmulator {
   /**
    * How much longer (ms, on this emulator's clock) the receive that answered `receiptHandle`
    * holds its message on the queue at `queueUrl`: 0 once it holds it no more; undefined when
-   * this emulator has no such queue or the value is none of its handles.
+   * this emulator has no such queue or the value is none of its handles. The local cloud hands
+   * it, bound to each mapped queue, to its own event source mappings (deployPipeline's
+   * `sqsHoldLeft`); no SQS action, not on the wire.
    */
   holdLeft(queueUrl: string, receiptHandle: string): number | undefined;
   /** The deletes the surviving-copy fault lost on the named queue (none if unknown). */
@@ -94,37 +96,6 @@ const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set([
   'ListDeadLetterSourceQueues',
   'ListMessageMoveTasks',
 ]);
-
-/**
- * The emulators of this process that are not closed (weakly: one nobody holds may go), so that
- * an event source mapping polling one of them, in process or over HTTP, can ask how long SQS
- * really holds a receipt handle it was answered (receiptHoldLeft).
- */
-const openEmulators = new Set<WeakRef<SqsEmulator>>();
-
-/**
- * How much longer the SQS emulator of this process that holds `queueUrl` holds a receipt handle
- * it answered, in ms: the end of that receive's visibility timeout as it stands now, whatever
- * the queue's VisibilityTimeout was when the handle's poller was set up and whatever
- * ChangeMessageVisibility did since; 0 once it holds it no more. Undefined when no emulator of
- * this process knows the queue or the handle (another SQS: LocalStack, AWS).
- */
-export function receiptHoldLeft(queueUrl: string, receiptHandle: string): number | undefined {
-  let answer: number | undefined;
-  for (const ref of openEmulators) {
-    const emulator = ref.deref();
-    if (!emulator) {
-      openEmulators.delete(ref);
-      continue;
-    }
-    // Handles are unique across emulators (a random UUID in each): the one that holds it
-    // answers; another with a queue of the same name only says it holds nothing.
-    const left = emulator.holdLeft(queueUrl, receiptHandle);
-    if (left !== undefined && left > 0) return left;
-    if (left !== undefined) answer = left;
-  }
-  return answer;
-}
 
 export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator {
   const clock = options.clock ?? new Clock();
@@ -385,7 +356,6 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     async close() {
       closed = true;
-      openEmulators.delete(registration);
       moveTasks.stopAll();
       for (const q of queues.values()) q.wake();
       if (server) {
@@ -396,7 +366,5 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       }
     },
   };
-  const registration = new WeakRef(emulator);
-  openEmulators.add(registration);
   return emulator;
 }

@@ -350,7 +350,11 @@ describe.each([
           error: { errorType: 'Error', errorMessage: 'always fails' },
         };
       },
-      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+      {
+        visibilityTimeoutSeconds: 30,
+        now: () => cloud.clock.now(),
+        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
+      },
     );
     const receivedOnce = async (body: string) => {
       await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body }));
@@ -415,7 +419,11 @@ describe.each([
           error: { errorType: 'Error', errorMessage: 'always fails' },
         };
       },
-      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+      {
+        visibilityTimeoutSeconds: 30,
+        now: () => cloud.clock.now(),
+        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
+      },
     );
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'short' }));
     await until('received', () => seen.length === 1);
@@ -430,6 +438,39 @@ describe.each([
     expect(cloud.sqs.holdLeft(q.url, first)).toBe(0);
     expect(m.knownReceipts.has(first)).toBe(false);
     expect(m.knownReceipts.has(seen[1]!)).toBe(true);
+  }, 20_000);
+
+  it('keeps a handle for the deploy-time timeout when given no hold lookup, though an emulator of this process holds the queue (found in review: every mapping asked a process-wide list of emulators by queue URL)', async () => {
+    // Prepare: a queue now at 5 s, a mapping set up for 30 s and given no way to ask its SQS
+    // (as the localstack target's mappings are: external-endpoint.test.ts stands an emulator
+    // of this process in for LocalStack). Every invocation fails.
+    const q = await queue(false, { VisibilityTimeout: '5' });
+    const seen: string[] = [];
+    const m = map(
+      q,
+      false,
+      async (e) => {
+        seen.push(...e.Records.map((r) => r.receiptHandle));
+        return {
+          ok: false,
+          timedOut: false,
+          durationMs: 1,
+          error: { errorType: 'Error', errorMessage: 'always fails' },
+        };
+      },
+      { visibilityTimeoutSeconds: 30, now: () => cloud.clock.now() },
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'short' }));
+    await until('received', () => seen.length === 1);
+
+    // Act: past SQS's 5 s hold, within the deploy-time 30 s: received again.
+    cloud.clock.advance(6_000);
+    await until('received again', () => seen.length === 2);
+
+    // Assess: SQS holds the first handle no more, but this mapping cannot know it: it keeps it
+    // for the 30 s it was told, and no emulator it was not given answered for it.
+    expect(cloud.sqs.holdLeft(q.url, seen[0]!)).toBe(0);
+    expect(m.knownReceipts.has(seen[0]!)).toBe(true);
   }, 20_000);
 
   it('treats an unusable itemIdentifier as a failure of the whole batch', async () => {
@@ -573,4 +614,63 @@ describe("the mappings' in-process SQS calls", () => {
     const next = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
     expect(next.Messages?.map((m) => m.Body)).toEqual(['after']);
   });
+});
+
+// The local cloud wires its own emulator's hold lookup into each mapping it sets up, bound to
+// the mapped queue; nothing else in the process is asked.
+describe('the local cloud mappings and their emulator', () => {
+  let cloud: LocalCloud;
+  let sqs: SQSClient;
+
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      port: 0,
+      apiPort: 0,
+      seed: 13,
+      faults: 'none',
+      pollWaitSeconds: 1,
+      log: () => undefined,
+    });
+    sqs = localSqsClient(cloud.edgeUrl);
+  }, 60_000);
+
+  afterAll(async () => {
+    sqs?.destroy();
+    await cloud?.stop();
+  }, 30_000);
+
+  it('counts no batch in transit for a failed batch SQS holds past the deploy-time timeout, the queue timeout raised since (the mapping asks its own emulator)', async () => {
+    // Prepare: the standard queue's timeout raised from its deployed 60 s to an hour; a message
+    // no consumer can handle (no order id), so its batch fails and SQS keeps holding it.
+    const QueueUrl = cloud.queueUrls.standard;
+    await sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl, Attributes: { VisibilityTimeout: '3600' } }),
+    );
+    const failures = () => cloud.mappingStats().standard?.reportedFailures ?? 0;
+    const failedOnce = async (body: string, count: number) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body }));
+      await until(`${body} failed`, () => failures() >= count, 30_000);
+    };
+    await failedOnce('{"not":"an order"}', 1);
+    await until('the failed batch settled', () => cloud.invocationsInFlight() === 0);
+
+    // Act: past the deployed 60 s, then a receive (which lets go of the handles whose hold ended).
+    cloud.clock.advance(61_000);
+    await failedOnce('{"still":"not an order"}', 2);
+
+    // Assess: SQS still holds the first message, and its mapping still knows the handle: no
+    // batch in transit. Told only the deploy-time 60 s, it had let go of it, and the cloud
+    // counted a batch no mapping had read.
+    expect(
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+          }),
+        )
+      ).Attributes?.ApproximateNumberOfMessagesNotVisible,
+    ).toBe('2');
+    await until('no batch in flight or in transit', () => cloud.invocationsInFlight() === 0);
+  }, 90_000);
 });
