@@ -159,6 +159,9 @@ const GATHER_RETRY_MS = 250;
 /** SQS holds a receive at most 12 hours after it, whatever its visibility changes. */
 const MAX_HOLD_MS = 43_200 * 1000;
 
+/** Fewest handles a mapping knows before it looks past the front for ended ones. */
+const SWEEP_MIN_HANDLES = 128;
+
 export class EventSourceMappingConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -345,6 +348,8 @@ export class EventSourceMapping {
    * tell (no `holdLeft`), the deploy-time timeout (or 12 hours) it stays.
    */
   readonly knownReceipts = new Map<string, number>();
+  /** Size of knownReceipts above which forgetExpired looks at every handle (see there). */
+  private sweepAbove = SWEEP_MIN_HANDLES;
   private readonly holdMs: number;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -435,20 +440,37 @@ export class EventSourceMapping {
 
   /**
    * Forgets the handles whose hold has ended. Handles are added in the order they are received,
-   * mostly with growing ends, so only the expired ones at the front are looked at; a handle
-   * behind one that SQS holds longer (a longer timeout, a lengthened hold) is forgotten with it,
-   * late rather than early. A handle whose end was reached is asked about once more: still held
-   * (its hold was lengthened since), it is kept until the new end, at the back.
+   * mostly with growing ends, so the ended ones at the front are looked at on every receive. A
+   * handle whose end was reached is asked about once more: still held (its hold was lengthened
+   * since), it is kept until the new end, at the back.
+   *
+   * Ends are not in the order of receipt (a longer timeout, a lengthened hold), and the walk from
+   * the front stops at the first handle still held: one SQS holds for 12 hours kept every handle
+   * received after it, ended or not, until its own end (a flood of failed batches behind it grew
+   * the map by a batch per receive). So once the map has doubled since every handle was last
+   * looked at (and holds more than SWEEP_MIN_HANDLES), all the ended ones are let go: the map
+   * stays within twice the handles whose hold has not ended, at a constant cost per handle
+   * received.
    */
   private forgetExpired(now: number): void {
     for (const [handle, until] of this.knownReceipts) {
-      if (until > now) return;
-      this.knownReceipts.delete(handle);
-      const left = this.o.holdLeft?.(handle);
-      // Re-added at the end, so this walk meets it again there, not expired, and stops.
-      if (left !== undefined && left > 0) {
-        this.knownReceipts.set(handle, now + Math.min(left, MAX_HOLD_MS));
-      }
+      if (until > now) break;
+      this.forgetUnlessHeld(handle, now);
+    }
+    if (this.knownReceipts.size <= this.sweepAbove) return;
+    for (const [handle, until] of this.knownReceipts) {
+      if (until <= now) this.forgetUnlessHeld(handle, now);
+    }
+    this.sweepAbove = Math.max(SWEEP_MIN_HANDLES, 2 * this.knownReceipts.size);
+  }
+
+  /** Lets go of a handle whose end was reached, unless SQS says it still holds it. */
+  private forgetUnlessHeld(handle: string, now: number): void {
+    this.knownReceipts.delete(handle);
+    const left = this.o.holdLeft?.(handle);
+    // Re-added at the end with an end after now: a walk over the map meets it there and passes.
+    if (left !== undefined && left > 0) {
+      this.knownReceipts.set(handle, now + Math.min(left, MAX_HOLD_MS));
     }
   }
 

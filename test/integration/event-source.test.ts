@@ -440,6 +440,72 @@ describe.each([
     expect(m.knownReceipts.has(seen[1]!)).toBe(true);
   }, 20_000);
 
+  it('keeps a bounded number of ended handles behind one SQS holds for 12 hours, under a flood of failed batches (found in review: every handle received after it was kept until its hold ended)', async () => {
+    // Prepare: a queue at 5 s whose every invocation fails; one message received first and its
+    // hold lengthened to about 12 hours, so it stands at the front of the mapping's handles.
+    const q = await queue(false, { VisibilityTimeout: '5' });
+    const receives = new Map<string, string[]>();
+    const m = map(
+      q,
+      false,
+      async (e) => {
+        for (const r of e.Records)
+          receives.set(r.body, [...(receives.get(r.body) ?? []), r.receiptHandle]);
+        return {
+          ok: false,
+          timedOut: false,
+          durationMs: 1,
+          error: { errorType: 'Error', errorMessage: 'always fails' },
+        };
+      },
+      {
+        visibilityTimeoutSeconds: 30,
+        now: () => cloud.clock.now(),
+        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
+      },
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'long' }));
+    await until('long received', () => receives.has('long'));
+    const long = receives.get('long')![0]!;
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: q.url,
+        ReceiptHandle: long,
+        VisibilityTimeout: 43_000,
+      }),
+    );
+    const flood = Array.from({ length: 20 }, (_, i) => `flood-${i}`);
+    for (let i = 0; i < flood.length; i += 10) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: q.url,
+          Entries: flood.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })),
+        }),
+      );
+    }
+
+    // Act: 30 rounds of the flood failing, its 5 s holds ending, and received again: 600 handles.
+    const rounds = 30;
+    for (let round = 1; round <= rounds; round++) {
+      await until(`round ${round} received`, () =>
+        flood.every((body) => (receives.get(body)?.length ?? 0) >= round),
+      );
+      cloud.clock.advance(6_000);
+    }
+    await until('the last round received', () =>
+      flood.every((body) => (receives.get(body)?.length ?? 0) > rounds),
+    );
+
+    // Assess: every handle SQS holds is still known (the long one among them), and the ended
+    // ones kept are bounded (twice the held ones, at least 128, and a receive's worth), not the
+    // 600 received.
+    const name = q.url.split('/').pop()!;
+    const held = cloud.sqs.heldReceipts([name]);
+    expect(held).toContain(long);
+    expect(held.filter((handle) => !m.knownReceipts.has(handle))).toEqual([]);
+    expect(m.knownReceipts.size).toBeLessThanOrEqual(Math.max(128, 2 * held.length) + 20);
+  }, 30_000);
+
   it('keeps a handle for the deploy-time timeout when given no hold lookup, though an emulator of this process holds the queue (found in review: every mapping asked a process-wide list of emulators by queue URL)', async () => {
     // Prepare: a queue now at 5 s, a mapping set up for 30 s and given no way to ask its SQS
     // (as the localstack target's mappings are: external-endpoint.test.ts stands an emulator
