@@ -222,12 +222,29 @@ export function parseQueryRequest(
   return { action, input };
 }
 
+/**
+ * Characters an XML 1.0 document cannot hold at all, not even as a character reference (its
+ * Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]), and
+ * lone surrogates, which have no UTF-8 form. SQS refuses them in message bodies and attribute
+ * values (InvalidMessageContents), but an answer can still carry text a client chose: a value
+ * echoed in an error message (`Action=%00`: "The action \u0000 is not valid..."), a tag, a
+ * KmsMasterKeyId. Written as they were, the answer was no XML at all and the client read a
+ * parse failure instead of the error (found by the edge fuzzer, test/integration/edge-fuzz.test.ts).
+ * Each one is written as U+FFFD, the replacement character.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML forbids.
+const NOT_XML = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
 const escapeXml = (s: string): string =>
-  s.replace(
-    /[&<>"'\r]/g,
-    (c) =>
-      ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' })[c]!,
-  );
+  s
+    .replace(
+      /[&<>"'\r]/g,
+      (c) =>
+        ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;' })[
+          c
+        ]!,
+    )
+    .replace(NOT_XML, '\uFFFD');
 
 const el = (name: string, inner: string): string => `<${name}>${inner}</${name}>`;
 

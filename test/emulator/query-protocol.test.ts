@@ -107,4 +107,37 @@ describe('Query protocol (form POST, XML)', () => {
       { numRuns: 150, seed: 7 },
     );
   });
+
+  it('answers well-formed XML when the text it carries holds characters XML cannot', async () => {
+    // XML 1.0's Char production: anything else makes the document no XML at all, and a Query
+    // client (the AWS CLI) then reports a parse failure instead of AWS's error.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters XML forbids.
+    const notXml = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+    const refused = await post('Action=%00%01%EF%BF%BF');
+    const error = await refused.text();
+    expect(refused.status).toBe(400);
+    expect(error).toContain('<Code>InvalidAction</Code>');
+    expect(error).toContain('The action \uFFFD\uFFFD\uFFFD is not valid');
+    expect(error).not.toMatch(notXml);
+
+    // A tag and a KMS key id, taken as they were sent and answered over XML.
+    const created = await (await post(form({ Action: 'CreateQueue', QueueName: 'xmlctl' }))).text();
+    const url = /<QueueUrl>([^<]+)<\/QueueUrl>/.exec(created)![1]!;
+    const tag = await post(
+      form({ Action: 'TagQueue', QueueUrl: url, 'Tag.1.Key': 'k\u0001', 'Tag.1.Value': 'v\u0000' }),
+    );
+    expect(tag.status).toBe(200);
+    const tags = await (await post(form({ Action: 'ListQueueTags', QueueUrl: url }))).text();
+    expect(tags).toContain('<Tag><Key>k\uFFFD</Key><Value>v\uFFFD</Value></Tag>');
+    expect(tags).not.toMatch(notXml);
+    // JSON can carry them escaped: that protocol answers them as they were stored.
+    const viaJson = (await (
+      await fetch(h.url, {
+        method: 'POST',
+        headers: { 'x-amz-target': 'AmazonSQS.ListQueueTags' },
+        body: JSON.stringify({ QueueUrl: url }),
+      })
+    ).json()) as { Tags: Record<string, string> };
+    expect(viaJson.Tags).toEqual({ 'k\u0001': 'v\u0000' });
+  });
 });
