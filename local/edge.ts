@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { httpUrl } from './address';
 import { declaredOver } from './body';
 import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
@@ -258,9 +258,40 @@ export const DEFAULT_LIMITS: Required<ServerLimits> = {
   keepAliveTimeoutMs: 65_000,
 };
 
+/**
+ * Node's own answers to a connection whose bytes are no longer HTTP (its defaults, by error code),
+ * each closing the connection.
+ */
+function clientErrorAnswer(code: string | undefined): string {
+  const [status, reason] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large']
+      : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+        ? [413, 'Payload Too Large']
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : [400, 'Bad Request'];
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+}
+
 /** An HTTP server with the limits above; every server of the local cloud is made here. */
 export function createLimitedServer(listener: RequestListener, limits: ServerLimits = {}): Server {
   const l = { ...DEFAULT_LIMITS, ...limits };
+  // The responses each connection still owes, in the order of its requests.
+  const owed = new WeakMap<Socket, Map<ServerResponse, IncomingMessage>>();
+  const tracked: RequestListener = (req, res) => {
+    let pending = owed.get(req.socket);
+    if (!pending) {
+      pending = new Map();
+      owed.set(req.socket, pending);
+    }
+    const set = pending;
+    set.set(res, req);
+    const settled = () => set.delete(res);
+    res.once('finish', settled);
+    res.once('close', settled);
+    listener(req, res);
+  };
   const server = createServer(
     {
       headersTimeout: l.headersTimeoutMs,
@@ -269,9 +300,54 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
       // Node checks the two timeouts only this often: at most half the shorter one.
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 2))),
     },
-    listener,
+    tracked,
   );
   server.maxConnections = l.maxConnections;
+  // Bytes that are not HTTP after a request that was (a pipelined request's Content-Length
+  // shorter than its body, garbage after it): Node answers 400 and closes the connection at once,
+  // and when the request before was still being answered (an SQS action answers after its body
+  // is read), that 400 went out first and the request's own answer was lost. The client read
+  // "400 Bad Request" for a request that had run (a CreateQueue that made its queue; found by
+  // the edge fuzzer). The error's answer now waits for the answers owed before it, in order, as
+  // HTTP/1.1 requires of a pipelined connection; nothing after the bad bytes is read.
+  const answering = new WeakSet<Socket>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (answering.has(socket)) return;
+    answering.add(socket);
+    const answer = () => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(clientErrorAnswer(err.code));
+      // A client that never reads is not waited for.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    // Only requests read to their end are owed an answer first: one whose own body broke off
+    // (a bad chunk size) is the request refused here, and nobody will answer it otherwise.
+    const pending = [...(owed.get(socket) ?? [])]
+      .filter(([res, req]) => req.complete && !res.writableFinished)
+      .map(([res]) => res);
+    if (pending.length === 0) return answer();
+    socket.pause();
+    let left = pending.length;
+    for (const res of pending) {
+      const settled = () => {
+        if (--left === 0) answer();
+      };
+      if (res.destroyed) settled();
+      else {
+        let once = false;
+        const go = () => {
+          if (once) return;
+          once = true;
+          settled();
+        };
+        res.once('finish', go);
+        res.once('close', go);
+      }
+    }
+  });
   return server;
 }
 

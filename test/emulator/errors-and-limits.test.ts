@@ -6,7 +6,7 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { rawRequest } from '../integration/support/raw-http';
+import { openSocket, rawRequest, untilClosed } from '../integration/support/raw-http';
 import { type Harness, startEmulator } from './helpers';
 
 describe('AWS errors and limits', () => {
@@ -172,5 +172,22 @@ describe('AWS errors and limits', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('answers a pipelined request it ran before refusing the bytes after it', async () => {
+    // One write: a CreateQueue whose Content-Length ends the form early, so the rest reads as a
+    // second request that is not HTTP. Node's own answer to the unparseable second one (400, and
+    // the connection closed) went out before the first one's, which was lost: the client read
+    // "400 Bad Request" for a CreateQueue that had made its queue.
+    const form = 'Action=CreateQueue&QueueName=piped&Attribute.1.Name=DelaySeconds';
+    const cut = 'Action=CreateQueue&QueueName=piped'.length;
+    const raw = `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${cut}\r\n\r\n${form}`;
+    const socket = await openSocket(h.url);
+    const closed = untilClosed(socket);
+    socket.write(raw);
+    const answers = (await closed).split(/(?=HTTP\/1\.1 )/);
+    expect(answers.map((a) => Number(a.slice(9, 12)))).toEqual([200, 400]);
+    expect(answers[0]).toContain('<QueueUrl>');
+    expect(answers[0]).toContain('/000000000000/piped</QueueUrl>');
   });
 });
