@@ -102,6 +102,18 @@ describe("reading a queue's RedrivePolicy", () => {
     );
     await read.catch((err: { expose?: boolean }) => expect(err.expose).toBe(true));
   });
+
+  it('names a policy spread over lines, or holding control characters, on one line', async () => {
+    // JSON may break lines between its tokens; the policy is quoted as read, whitespace and
+    // control characters shown as one space, so the refusal stays the one line the CLI prints.
+    const policy = `{"deadLetterTargetArn": "${ARN}",\n  "maxReceiveCount":\r\n\t0\u001b[2J}`;
+    answering(policy);
+    const err = (await readRedrivePolicy(sqs, URL).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(RedrivePolicyError);
+    expect(err.message).toBe(
+      `the RedrivePolicy of ${URL} ({"deadLetterTargetArn": "${ARN}", "maxReceiveCount": 0 [2J}) is not JSON`,
+    );
+  });
 });
 
 describe("the report with the queues' deployed maxReceiveCount", () => {

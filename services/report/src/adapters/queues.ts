@@ -150,7 +150,10 @@ export async function dlqDepth(client: SQSClient, queueUrl: string): Promise<num
 export class RedrivePolicyError extends Error {
   readonly expose = true;
   constructor(queueUrl: string, value: string, problem: string) {
-    super(`the RedrivePolicy of ${queueUrl} (${value.slice(0, 200)}) ${problem}`);
+    // JSON may break lines between tokens: whitespace and control characters are shown as one
+    // space, so the refusal stays one line (and a terminal gets no escape sequence from it).
+    const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
+    super(`the RedrivePolicy of ${queueUrl} (${shown}) ${problem}`);
     this.name = 'RedrivePolicyError';
   }
 }
