@@ -187,6 +187,37 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     expect(r.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
   });
 
+  it("judges a failure final by the queue's maxReceiveCount, not by the flag of a consumer that knew another", () => {
+    // The queue's policy was raised to 7 by hand; the consumers still run with the repository's
+    // 5 and mark m1's fifth failure final. SQS received m1 again (up to 7): nothing went to the
+    // DLQ, so the message sent by hand is a re-send.
+    const b = ledger();
+    const fifth = b.ledger.failures.find((f) => f.receiveCount === 5)!;
+    fifth.final = true;
+    const r = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'queue', maxReceiveCount: 7, deadLetterTargetArn: ARN } },
+    }).report;
+    expect(r.queues.standard.duplicateCauses).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 4,
+      dlqRedrive: 0,
+    });
+    // Without the queue's policy the consumer's flag is the evidence: the same ledger, a redrive.
+    const fallback = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'config', reason: 'the queue has no RedrivePolicy' } },
+    }).report;
+    expect(fallback.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
+  });
+
   it('uses the config without a note when no policy was read at all (a report from a ledger alone)', () => {
     const r = report();
     expect(r.config.queues.standard).toMatchObject({

@@ -163,6 +163,13 @@ export interface AnalyzeOptions {
    * DLQ. Absent: only the consumers' final failure records say a message was dead-lettered.
    */
   maxReceiveCount?: number;
+  /**
+   * maxReceiveCount is the queue's own (read from its RedrivePolicy): a failure is its message's
+   * last receive when its receive count reaches it, whatever the consumer marked (`final`, by the
+   * limit it was started with, which a policy changed since no longer matches). Otherwise the
+   * consumer's mark is the evidence.
+   */
+  finalByQueue?: boolean;
 }
 
 const DEFAULT_OPTIONS: AnalyzeOptions = { attemptTimeoutMs: 10_000 };
@@ -368,11 +375,23 @@ function endedInFailure(
   return by !== undefined && by <= at;
 }
 
-/** The final failures of each order (FailureRecord.final), for the orders that have one. */
-function finalFailuresByOrder(failures: readonly FailureRecord[]): Map<string, FailureRecord[]> {
+/**
+ * The final failures of each order, for the orders that have one: those the consumer marked
+ * (FailureRecord.final), or, against the queue's own maxReceiveCount (options.finalByQueue),
+ * those at it (the consumer marks by the limit it was started with).
+ */
+function finalFailuresByOrder(
+  failures: readonly FailureRecord[],
+  options: AnalyzeOptions,
+): Map<string, FailureRecord[]> {
+  const { maxReceiveCount, finalByQueue } = options;
+  const isFinal = (f: FailureRecord): boolean =>
+    finalByQueue && maxReceiveCount !== undefined
+      ? (receiveCountOf(f) ?? 0) >= maxReceiveCount
+      : f.final === true;
   const out = new Map<string, FailureRecord[]>();
   for (const f of failures) {
-    if (!f.final) continue;
+    if (!isFinal(f)) continue;
     const list = out.get(f.orderId);
     if (list) list.push(f);
     else out.set(f.orderId, [f]);
@@ -448,7 +467,7 @@ export function analyzeDuplicates(
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
   const dead = deadInvocations(deliveries, options);
-  const finalFailures = finalFailuresByOrder(evidence.failures);
+  const finalFailures = finalFailuresByOrder(evidence.failures, options);
   const { maxReceiveCount } = options;
   const repeated = new Map<string, DeliveryRecord[]>();
   for (const d of deliveries) {

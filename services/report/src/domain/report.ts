@@ -157,6 +157,7 @@ export function buildReport(input: {
   const options = (q: QueueKind) => ({
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
     maxReceiveCount: config.queues[q].maxReceiveCount,
+    finalByQueue: config.queues[q].maxReceiveCountFrom === 'queue',
   });
   const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'), producerIds);
   const standard = analyzeQueue(
