@@ -190,6 +190,8 @@ describe('reading a DLQ for the report', () => {
       orderIds: [],
       messages: [],
       unread: 0,
+      // Read with the depth, to match the RedrivePolicy that names the DLQ.
+      queueArn: 'arn:aws:sqs:us-east-1:000000000000:peek-empty-dlq',
     });
   });
 });

@@ -1,4 +1,5 @@
 import {
+  CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
@@ -175,6 +176,57 @@ describeWhere('consumerEnv', 'clock')(
         `standard: maxReceiveCount ${REPO} is the report's config, not the queue's: the queue has no RedrivePolicy`,
       ]);
       expect(report.queues.standard.processed).toBe(1);
+    }, 60_000);
+
+    it('says so when the RedrivePolicy names another DLQ than the one the report reads', async () => {
+      // The standard queue now dead-letters to a queue of its own (as a central DLQ, in another
+      // account, would be): the report still reads the stack's DLQ, and its note says which.
+      const other = await target.sqs.send(
+        new CreateQueueCommand({ QueueName: `central-dlq-${Date.now()}` }),
+      );
+      const otherArn = (
+        await target.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: other.QueueUrl, AttributeNames: ['QueueArn'] }),
+        )
+      ).Attributes?.QueueArn;
+      const readArn = (
+        await target.sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: target.queueUrls.standardDlq,
+            AttributeNames: ['QueueArn'],
+          }),
+        )
+      ).Attributes?.QueueArn;
+      expect(otherArn).toBeDefined();
+      await target.sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: target.queueUrls.standard,
+          Attributes: {
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: otherArn, maxReceiveCount: REPO }),
+          },
+        }),
+      );
+      const { report } = await generateReport({
+        runId: newRunId('other-dlq'),
+        target: target.name,
+        config: pipelineConfig,
+        waitTimeoutMs: 0,
+        source: {
+          documentClient: target.documents,
+          sqsClient: target.sqs,
+          ledgerTable: target.tableNames.ledger,
+          queueUrls: target.queueUrls,
+        },
+      });
+      expect(report.config.queues.standard).toMatchObject({
+        maxReceiveCount: REPO,
+        maxReceiveCountFrom: 'queue',
+        deadLetterTargetArn: otherArn,
+      });
+      expect(report.notes).toEqual([
+        `fifo: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+        `standard: the queue's RedrivePolicy moves messages to ${otherArn}, not to the DLQ the report read (${readArn}): in DLQ, applied in DLQ, the DLQ's messages and lost count without what SQS moved there`,
+      ]);
     }, 60_000);
   },
 );

@@ -218,6 +218,33 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     expect(fallback.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
   });
 
+  it('says so when the DLQ the policy names is not the one the report read (another account, another queue)', () => {
+    const b = ledger().dead('standard', 'o1');
+    b.ledger.dlq!.standard!.queueArn = ARN;
+    const central = 'arn:aws:sqs:us-east-1:222222222222:central-dlq';
+    const r = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: {
+        standard: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: central },
+      },
+    }).report;
+    expect(r.notes).toEqual([
+      `standard: the queue's RedrivePolicy moves messages to ${central}, not to the DLQ the report read (${ARN}): in DLQ, applied in DLQ, the DLQ's messages and lost count without what SQS moved there`,
+    ]);
+    // The same DLQ: no note.
+    const same = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: ARN } },
+    }).report;
+    expect(same.notes).toEqual([]);
+  });
+
   it('uses the config without a note when no policy was read at all (a report from a ledger alone)', () => {
     const r = report();
     expect(r.config.queues.standard).toMatchObject({

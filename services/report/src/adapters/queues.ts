@@ -75,7 +75,7 @@ export async function readDlq(
   runId: string,
   { maxMessages = PEEK_MAX_MESSAGES }: { maxMessages?: number } = {},
 ): Promise<DlqRead> {
-  const depth = await dlqDepth(client, queueUrl);
+  const { depth, queueArn } = await dlqAttributes(client, queueUrl);
   const seen = new Map<string, Message>();
   const handles: string[] = [];
   const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
@@ -116,6 +116,7 @@ export async function readDlq(
     orderIds: messages.map((m) => m.orderId),
     messages,
     unread: Math.max(0, depth - seen.size),
+    ...(queueArn ? { queueArn } : {}),
   };
 }
 
@@ -134,16 +135,32 @@ async function release(client: SQSClient, queueUrl: string, handles: string[]): 
 
 /** Messages in a DLQ as SQS reports them: visible, plus any a reader holds right now. */
 export async function dlqDepth(client: SQSClient, queueUrl: string): Promise<number> {
+  return (await dlqAttributes(client, queueUrl)).depth;
+}
+
+/**
+ * A DLQ's depth (visible, plus any a reader holds right now) and its ARN, in one
+ * GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn.
+ */
+async function dlqAttributes(
+  client: SQSClient,
+  queueUrl: string,
+): Promise<{ depth: number; queueArn?: string }> {
   const out = await client.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'QueueArn',
+      ],
     }),
   );
-  return (
+  const depth =
     Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const queueArn = out.Attributes?.QueueArn;
+  return queueArn ? { depth, queueArn } : { depth };
 }
 
 /** A RedrivePolicy the report cannot read: one line for the terminal, no stack. */

@@ -54,6 +54,8 @@ export interface DlqRead {
   messages?: Array<{ orderId: string; messageId: string }>;
   /** Messages the reader could not get to without consuming them (see readDlq). */
   unread: number;
+  /** The DLQ's ARN (GetQueueAttributes QueueArn), to match it with the RedrivePolicy's target. */
+  queueArn?: string;
 }
 
 /**

@@ -111,7 +111,12 @@ export function reportConfig(config: PipelineConfig, redrive: DeployedRedrive = 
 }
 
 /** The notes on where each queue's maxReceiveCount came from, when it is not simply the queue's. */
-function redriveNotes(config: PipelineConfig, redrive: DeployedRedrive): string[] {
+function redriveNotes(
+  config: PipelineConfig,
+  redrive: DeployedRedrive,
+  ledger: RunLedger,
+): string[] {
+  const { dlq } = ledger;
   const notes: string[] = [];
   for (const q of ['fifo', 'standard'] as const) {
     const read = redrive[q];
@@ -123,6 +128,15 @@ function redriveNotes(config: PipelineConfig, redrive: DeployedRedrive): string[
     } else if (read?.from === 'queue' && read.maxReceiveCount !== configured) {
       notes.push(
         `${q}: the queue's RedrivePolicy says maxReceiveCount ${read.maxReceiveCount}, the report's config ${configured}: the report uses the queue's`,
+      );
+    }
+    // The report reads the DLQ its target names (the stack's outputs, the config's name); SQS
+    // moves messages to the one the policy names, which may be another queue, in another
+    // account. Read from the wrong one, an order SQS dead-lettered counts as lost.
+    const readArn = dlq?.[q]?.queueArn;
+    if (read?.from === 'queue' && readArn !== undefined && readArn !== read.deadLetterTargetArn) {
+      notes.push(
+        `${q}: the queue's RedrivePolicy moves messages to ${read.deadLetterTargetArn}, not to the DLQ the report read (${readArn}): in DLQ, applied in DLQ, the DLQ's messages and lost count without what SQS moved there`,
       );
     }
   }
@@ -167,7 +181,7 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
-  const notes = redriveNotes(input.config, input.redrive ?? {});
+  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger);
   for (const [q, a] of [
     ['fifo', fifo],
     ['standard', standard],
