@@ -245,6 +245,39 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     expect(same.notes).toEqual([]);
   });
 
+  it('says so when the ledger holds a receive above the maxReceiveCount the report used (a policy removed or raised during the run)', () => {
+    // The standard queue has no RedrivePolicy now, and m1 was received 7 times: SQS did not
+    // dead-letter at the config's 5 during this run, which the numbers still measure against.
+    const b = ledger();
+    for (const n of [6, 7]) {
+      const at = 2000 + (n - 1) * 60_000;
+      b.deliver('standard', 'o1', at, 'failed', n, { messageId: 'm1', outcomeAt: at + 100 });
+    }
+    const reason = 'the queue has no RedrivePolicy';
+    const r = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'config', reason } },
+    }).report;
+    expect(r.notes).toEqual([
+      `standard: maxReceiveCount ${REPO} is the report's config, not the queue's: ${reason}`,
+      `standard: the ledger holds a receive #7, above the maxReceiveCount ${REPO} the report used: SQS did not move messages to the DLQ at ${REPO} throughout the run (its RedrivePolicy was changed or removed during it, or the queue had none); a failed receive at ${REPO} still counts as a dead letter`,
+    ]);
+    // Read from the queue (7), the same ledger needs no such note.
+    const read = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'queue', maxReceiveCount: 7, deadLetterTargetArn: ARN } },
+    }).report;
+    expect(read.notes).toEqual([
+      `standard: the queue's RedrivePolicy says maxReceiveCount 7, the report's config ${REPO}: the report uses the queue's`,
+    ]);
+  });
+
   it('uses the config without a note when no policy was read at all (a report from a ledger alone)', () => {
     const r = report();
     expect(r.config.queues.standard).toMatchObject({

@@ -6,6 +6,7 @@ import {
   type QueueAnalysis,
   type QueueMetrics,
   type RunLedger,
+  receiveCountOf,
 } from './metrics';
 
 export type ReportTarget = 'local' | 'localstack' | 'aws';
@@ -115,8 +116,10 @@ function redriveNotes(
   config: PipelineConfig,
   redrive: DeployedRedrive,
   ledger: RunLedger,
+  used: ReportConfig,
 ): string[] {
   const { dlq } = ledger;
+  const highest = highestReceiveCounts(ledger);
   const notes: string[] = [];
   for (const q of ['fifo', 'standard'] as const) {
     const read = redrive[q];
@@ -139,8 +142,29 @@ function redriveNotes(
         `${q}: the queue's RedrivePolicy moves messages to ${read.deadLetterTargetArn}, not to the DLQ the report read (${readArn}): in DLQ, applied in DLQ, the DLQ's messages and lost count without what SQS moved there`,
       );
     }
+    // SQS moves a message instead of handing it out past maxReceiveCount, so a receive above the
+    // limit used says it did not hold for the whole run: the policy read at the end (or the
+    // config's, with none) is not the one every receive met.
+    const max = used.queues[q].maxReceiveCount;
+    const seen = highest[q];
+    if (seen > max) {
+      notes.push(
+        `${q}: the ledger holds a receive #${seen}, above the maxReceiveCount ${max} the report used: SQS did not move messages to the DLQ at ${max} throughout the run (its RedrivePolicy was changed or removed during it, or the queue had none); a failed receive at ${max} still counts as a dead letter`,
+      );
+    }
   }
   return notes;
+}
+
+/** The highest ApproximateReceiveCount the ledger holds per queue, of receives and failures. */
+function highestReceiveCounts(ledger: RunLedger): Record<QueueKind, number> {
+  const out = { fifo: 0, standard: 0 };
+  for (const r of [...ledger.deliveries, ...ledger.failures]) {
+    const n = receiveCountOf(r);
+    if (n !== undefined && (r.queue === 'fifo' || r.queue === 'standard'))
+      out[r.queue] = Math.max(out[r.queue], n);
+  }
+  return out;
 }
 
 function suppressedBy(ledger: RunLedger): ReportData['suppressedBy'] {
@@ -181,7 +205,7 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
-  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger);
+  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger, config);
   for (const [q, a] of [
     ['fifo', fifo],
     ['standard', standard],
