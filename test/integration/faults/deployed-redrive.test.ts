@@ -178,6 +178,56 @@ describeWhere('consumerEnv', 'clock')(
       expect(report.queues.standard.processed).toBe(1);
     }, 60_000);
 
+    it('says so when a message was received more often than the maxReceiveCount it measures against (the policy removed during the run)', async () => {
+      // The standard queue dead-letters at the config's 5 when the run starts; its policy is
+      // removed after the poison order's second failure, so SQS hands it out a sixth time, past
+      // the 5 the report falls back to.
+      await setMaxReceiveCount(target, 'standard', REPO);
+      await target.updateConsumerEnv('standard', { FAULT_POISON_PREFIX: POISON_PREFIX });
+      const runId = newRunId('removed');
+      const orderId = `${POISON_PREFIX}${runId}`;
+      const posted = await postOrder(target, order('cust-removed', 1), {
+        runId,
+        idempotencyKey: orderId,
+      });
+      expect(posted.status).toBe(202);
+      await waitFor(
+        'two failed receives of the order on the standard queue',
+        async () => (await queueRecords(target, runId, 'standard')).failures,
+        (f) => f.length >= 2,
+        { timeoutMs: 45_000, intervalMs: 150, onPoll: skipWhenIdle(target, 4) },
+      );
+      await setMaxReceiveCount(target, 'standard', undefined);
+      await waitFor(
+        `${REPO + 1} failed receives of the order on the standard queue`,
+        async () => (await queueRecords(target, runId, 'standard')).failures,
+        (f) => f.length >= REPO + 1,
+        { timeoutMs: 45_000, intervalMs: 150, onPoll: skipWhenIdle(target, 4) },
+      );
+      await target.updateConsumerEnv('standard', { FAULT_POISON_PREFIX: '' });
+      const { report, ledger } = await drain(target, runId);
+      const highest = Math.max(
+        ...ledger.deliveries.filter((d) => d.queue === 'standard').map((d) => d.receiveCount),
+      );
+      expect(highest).toBeGreaterThan(REPO);
+      expect(report.config.queues.standard).toMatchObject({
+        maxReceiveCount: REPO,
+        maxReceiveCountFrom: 'config',
+      });
+      expect(report.notes).toEqual([
+        `fifo: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+        `standard: maxReceiveCount ${REPO} is the report's config, not the queue's: the queue has no RedrivePolicy`,
+        `standard: the ledger holds a receive #${highest}, above the maxReceiveCount ${REPO} the report used: SQS did not move messages to the DLQ at ${REPO} throughout the run (its RedrivePolicy was changed or removed during it, or the queue had none); a failed receive at ${REPO} still counts as a dead letter`,
+      ]);
+      expect(report.queues.standard).toMatchObject({ processed: 1, inDlq: 0, lost: 0 });
+      expect(report.queues.standard.duplicateCauses).toEqual({
+        producerResend: 0,
+        queueCopy: 0,
+        retryAfterFailure: highest - 1,
+        dlqRedrive: 0,
+      });
+    }, 90_000);
+
     it('says so when the RedrivePolicy names another DLQ than the one the report reads', async () => {
       // The standard queue now dead-letters to a queue of its own (as a central DLQ, in another
       // account, would be): the report still reads the stack's DLQ, and its note says which.
