@@ -676,6 +676,23 @@ describe('a DLQ redrive told from a producer re-send', () => {
     expect(causesOf(failedLater)).toEqual(causes({ producerResend: 1 }));
   });
 
+  it("takes no message's own last receive as evidence that it was redriven", () => {
+    // m-lost-answer (a send whose answer was lost) is first in the ledger at its receive #3, the
+    // queue's last (its earlier receives died before the handler wrote them), and fails in the
+    // same millisecond: that sends m-lost-answer itself to the DLQ, not another message of the
+    // order, so it is still a re-send.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'], { standard: 'm1' })
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1' })
+      .apply('standard', 'o1', 2050)
+      .deliver('standard', 'o1', 3000, 'failed', 3, {
+        messageId: 'm-lost-answer',
+        outcomeAt: 3000,
+      });
+    expect(causesOf(b, { maxReceiveCount: 3 })).toEqual(causes({ producerResend: 1 }));
+  });
+
   it('misreads the redrive of a message dead-lettered after its delete was lost as a producer re-send (docs/report.md)', () => {
     // m1's last allowed receive applied the order and its invocation ended, but SQS lost the
     // delete, so it went to the DLQ all the same: nothing in the ledger says so.

@@ -92,6 +92,11 @@ describe("reading a queue's RedrivePolicy", () => {
       JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 'five' }),
       'has maxReceiveCount "five", not 1 to 1000',
     ],
+    // A string is read only as digits: Number() would take these as 16, 100 and 7.
+    ...['0x10', '1e2', ' 7'].map((raw) => [
+      JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: raw }),
+      `has maxReceiveCount ${JSON.stringify(raw)}, not 1 to 1000`,
+    ]),
     [JSON.stringify({ maxReceiveCount: 5 }), 'names no deadLetterTargetArn'],
   ])('refuses %s with one line naming the queue', async (policy, problem) => {
     answering(policy);
