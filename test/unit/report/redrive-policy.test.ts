@@ -36,6 +36,21 @@ describe("reading a queue's RedrivePolicy", () => {
     });
   });
 
+  it('reads a DLQ in another account or partition', async () => {
+    for (const arn of [
+      'arn:aws:sqs:us-east-1:222222222222:central-dlq',
+      'arn:aws-cn:sqs:cn-north-1:222222222222:central-dlq.fifo',
+      'arn:aws-us-gov:sqs:us-gov-west-1:222222222222:central_dlq-1',
+    ]) {
+      answering(JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 5 }));
+      expect(await readRedrivePolicy(sqs, URL)).toEqual({
+        from: 'queue',
+        maxReceiveCount: 5,
+        deadLetterTargetArn: arn,
+      });
+    }
+  });
+
   it('reads a maxReceiveCount given as a string of digits, as SQS accepts it', async () => {
     answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: '12' }));
     expect(await readRedrivePolicy(sqs, URL)).toMatchObject({ from: 'queue', maxReceiveCount: 12 });
@@ -98,6 +113,12 @@ describe("reading a queue's RedrivePolicy", () => {
       `has maxReceiveCount ${JSON.stringify(raw)}, not 1 to 1000`,
     ]),
     [JSON.stringify({ maxReceiveCount: 5 }), 'names no deadLetterTargetArn'],
+    ...['orders-standard-dlq', 'arn:aws:sns:us-east-1:000000000000:topic', `${ARN}\u001b[2J`].map(
+      (arn) => [
+        JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 5 }),
+        `has deadLetterTargetArn ${JSON.stringify(arn)}, not an SQS queue ARN`,
+      ],
+    ),
   ])('refuses %s with one line naming the queue', async (policy, problem) => {
     answering(policy);
     const read = readRedrivePolicy(sqs, URL);

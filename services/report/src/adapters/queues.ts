@@ -183,6 +183,13 @@ export class RedrivePolicyError extends Error {
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException']);
 
 /**
+ * An SQS queue's ARN, in any partition and account (a DLQ may be in another account than its
+ * source): arn:<partition>:sqs:<region>:<12-digit account>:<queue name> (a name is up to 80
+ * letters, digits, hyphens and underscores, `.fifo` included for a FIFO queue).
+ */
+const SQS_QUEUE_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:(?=[\w.-]{1,80}$)[\w-]+(\.fifo)?$/;
+
+/**
  * The queue's RedrivePolicy (GetQueueAttributes), read for the maxReceiveCount the stack was
  * really deployed with. AWS: "RedrivePolicy – The string that includes the parameters for the
  * dead-letter queue functionality of the source queue as a JSON object": `deadLetterTargetArn`,
@@ -238,6 +245,13 @@ export async function readRedrivePolicy(client: SQSClient, queueUrl: string): Pr
   }
   if (typeof deadLetterTargetArn !== 'string' || deadLetterTargetArn === '') {
     throw new RedrivePolicyError(queueUrl, value, 'names no deadLetterTargetArn');
+  }
+  if (!SQS_QUEUE_ARN.test(deadLetterTargetArn)) {
+    throw new RedrivePolicyError(
+      queueUrl,
+      value,
+      `has deadLetterTargetArn ${JSON.stringify(deadLetterTargetArn)}, not an SQS queue ARN`,
+    );
   }
   return { from: 'queue', maxReceiveCount: max, deadLetterTargetArn };
 }
