@@ -153,6 +153,71 @@ describe('retry or queue copy, by SQS receive count', () => {
     expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2 }));
   });
 
+  it('counts both copies of a message in one batch as not deleted when one failed: Lambda reports a failure by message id', () => {
+    // A copy on another host came in the same batch as the message (inv-1): one copy failed, the
+    // other applied the order. The batch response names the failure by its message id, which
+    // both copies carry, so Lambda deleted neither (local/event-source.ts messagesToDelete, as
+    // Lambda's itemIdentifier): each came back, a retry apiece, and the second copy at count 1
+    // was the copy.
+    const batch = (b: LedgerBuilder) =>
+      b
+        .deliver('standard', 'o1', 2000, 'failed', 1, {
+          messageId: 'm1',
+          outcomeAt: 2100,
+          invocationId: 'inv-1',
+          invocationEnd: true,
+        })
+        .deliver('standard', 'o1', 2000, 'applied', 1, {
+          messageId: 'm1',
+          outcomeAt: 2300,
+          invocationId: 'inv-1',
+          invocationEnd: true,
+        })
+        .apply('standard', 'o1', 2200)
+        .deliver('standard', 'o1', 62_300, 'suppressed', 2, {
+          messageId: 'm1',
+          invocationId: 'inv-2',
+          invocationEnd: true,
+        })
+        .deliver('standard', 'o1', 62_400, 'suppressed', 2, {
+          messageId: 'm1',
+          invocationId: 'inv-3',
+          invocationEnd: true,
+        });
+    expect(causesOf(batch(one()))).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2 }));
+    // Read in time order (no counts), the same: the applied copy ended without a delete when its
+    // batch's response was written.
+    const timeOrdered = batch(one());
+    for (const n of [0, 1, 2, 3]) spoil(timeOrdered, n, { receiveCount: undefined });
+    expect(causesOf(timeOrdered)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2 }));
+    // Copies in different batches: the applied one was deleted, its batch failed nothing.
+    const apart = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, {
+        messageId: 'm1',
+        outcomeAt: 2100,
+        invocationId: 'inv-1',
+        invocationEnd: true,
+      })
+      .deliver('standard', 'o1', 2000, 'applied', 1, {
+        messageId: 'm1',
+        outcomeAt: 2300,
+        invocationId: 'inv-0',
+        invocationEnd: true,
+      })
+      .apply('standard', 'o1', 2200)
+      .deliver('standard', 'o1', 62_300, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-2',
+        invocationEnd: true,
+      })
+      .deliver('standard', 'o1', 62_400, 'suppressed', 2, {
+        messageId: 'm1',
+        invocationId: 'inv-3',
+        invocationEnd: true,
+      });
+    expect(causesOf(apart)).toEqual(causes({ queueCopy: 2, retryAfterFailure: 1 }));
+  });
+
   it("keeps each message's own count: a re-sent message's count 1 is its first receive, not a copy of the first message's", () => {
     const b = one()
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })

@@ -340,40 +340,62 @@ export function unendedInvocations(deliveries: readonly DeliveryRecord[]): Map<s
 }
 
 /**
- * Unended invocations with the time by which they had run out their function timeout: every
- * message of their batch, also one whose record succeeded, comes back as a retry.
+ * When the invocation of an attempt that did not fail itself left its message undeleted (epoch
+ * ms), or undefined: see leftUndeleted.
  */
-function deadInvocations(
-  deliveries: readonly DeliveryRecord[],
-  options: AnalyzeOptions,
-): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [id, at] of unendedInvocations(deliveries)) out.set(id, at + options.attemptTimeoutMs);
-  return out;
+type Undeleted = (attempt: DeliveryRecord) => number | undefined;
+
+/**
+ * What the invocations did not delete, whatever their records' outcomes:
+ * - an invocation that never ended, by the time it had run out its function timeout: SQS deletes
+ *   nothing of its batch, records that succeeded included;
+ * - a receive whose batch also held a failed receive of the same message (a copy on another host
+ *   in the same batch), by the time that one failed: the batch response names a failure by its
+ *   message id (Lambda's `itemIdentifier`; local/event-source.ts messagesToDelete), which both
+ *   copies carry, so Lambda deletes neither and both come back.
+ */
+function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOptions): Undeleted {
+  const dead = new Map<string, number>();
+  for (const [id, at] of unendedInvocations(deliveries))
+    dead.set(id, at + options.attemptTimeoutMs);
+  const reported = new Map<string, number>();
+  const key = (d: DeliveryRecord) => `${d.invocationId}\u0000${d.messageId}`;
+  for (const d of deliveries) {
+    if (d.outcome !== 'failed' || !d.invocationId) continue;
+    const at = d.outcomeAt ?? d.receivedAt;
+    reported.set(key(d), Math.min(reported.get(key(d)) ?? at, at));
+  }
+  return (attempt) => {
+    if (!attempt.invocationId) return undefined;
+    const died = dead.get(attempt.invocationId);
+    const named = reported.get(key(attempt));
+    if (died === undefined) return named;
+    return named === undefined ? died : Math.min(died, named);
+  };
 }
 
 /**
- * When `attempt` had failed, or its invocation had timed out or died (epoch ms); undefined when
- * it did neither.
+ * When `attempt` had failed, or its invocation had timed out, died or named its message failed
+ * (epoch ms); undefined when it did none of these.
  */
 function failedBy(
   attempt: DeliveryRecord,
   options: AnalyzeOptions,
-  dead: Map<string, number>,
+  undeleted: Undeleted,
 ): number | undefined {
   if (attempt.outcome === 'failed') return attempt.outcomeAt ?? attempt.receivedAt;
   if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs;
-  return attempt.invocationId ? dead.get(attempt.invocationId) : undefined;
+  return undeleted(attempt);
 }
 
-/** Whether `attempt` had failed, or its invocation had timed out or died, by time `at`. */
+/** Whether `attempt` had ended without a delete (failedBy) by time `at`. */
 function endedInFailure(
   attempt: DeliveryRecord,
   at: number,
   options: AnalyzeOptions,
-  dead: Map<string, number>,
+  undeleted: Undeleted,
 ): boolean {
-  const by = failedBy(attempt, options, dead);
+  const by = failedBy(attempt, options, undeleted);
   return by !== undefined && by <= at;
 }
 
@@ -446,13 +468,15 @@ export function receivesInSqsOrder(receives: readonly DeliveryRecord[]): {
 
 /**
  * Whether `attempt` ended without deleting its message: it failed, it never finished (still
- * `pending` once the run is over: its process died or it timed out), or its invocation never
- * ended (SQS deletes nothing of such a batch, records that succeeded included). SQS then hands
- * the message out again once its visibility timeout ends: one receive more, with a higher count.
+ * `pending` once the run is over: its process died or it timed out), its invocation never
+ * ended (SQS deletes nothing of such a batch, records that succeeded included), or its batch
+ * named its message id failed (another copy of it failed beside it: leftUndeleted). SQS then
+ * hands the message out again once its visibility timeout ends: one receive more, with a higher
+ * count.
  */
-function endedWithoutDelete(attempt: DeliveryRecord, dead: Map<string, number>): boolean {
+function endedWithoutDelete(attempt: DeliveryRecord, undeleted: Undeleted): boolean {
   if (attempt.outcome === 'failed' || attempt.outcome === 'pending') return true;
-  return attempt.invocationId !== undefined && dead.has(attempt.invocationId);
+  return undeleted(attempt) !== undefined;
 }
 
 export function analyzeDuplicates(
@@ -468,7 +492,7 @@ export function analyzeDuplicates(
   };
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
-  const dead = deadInvocations(deliveries, options);
+  const undeleted = leftUndeleted(deliveries, options);
   const finalFailures = finalFailuresByOrder(evidence.failures, options);
   const { maxReceiveCount } = options;
   const repeated = new Map<string, DeliveryRecord[]>();
@@ -502,7 +526,7 @@ export function analyzeDuplicates(
           (e) =>
             e.messageId !== d.messageId &&
             (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
-            endedInFailure(e, d.receivedAt, options, dead),
+            endedInFailure(e, d.receivedAt, options, undeleted),
         ));
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
@@ -513,10 +537,10 @@ export function analyzeDuplicates(
         attempts.set(d.messageId, { list: [d], retried: 0 });
       } else {
         const failed = timeOrdered.has(d.messageId)
-          ? count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, dead))
+          ? count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, undeleted))
           : count(
               earlier.list,
-              (e) => receiveCountOf(e)! < receiveCountOf(d)! && endedWithoutDelete(e, dead),
+              (e) => receiveCountOf(e)! < receiveCountOf(d)! && endedWithoutDelete(e, undeleted),
             );
         if (failed > earlier.retried) {
           out.causes.retryAfterFailure++;
