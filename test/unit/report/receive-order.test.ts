@@ -218,6 +218,23 @@ describe('retry or queue copy, by SQS receive count', () => {
     expect(causesOf(apart)).toEqual(causes({ queueCopy: 2, retryAfterFailure: 1 }));
   });
 
+  it('takes a batch that named a copy failed as having left the other undeleted from that failure on, though the invocation then died', () => {
+    // Time order (no counts): inv-1 never ended (its 10 s run out at 12_000), but its response
+    // had named m1 failed at 2100; both receives at 5000 came after that, so both are retries.
+    const b = one()
+      .deliver('standard', 'o1', 2000, 'failed', 1, {
+        messageId: 'm1',
+        outcomeAt: 2100,
+        invocationId: 'inv-1',
+      })
+      .deliver('standard', 'o1', 2000, 'applied', 1, { messageId: 'm1', invocationId: 'inv-1' })
+      .apply('standard', 'o1', 2050)
+      .deliver('standard', 'o1', 5000, 'suppressed', 2, { messageId: 'm1', invocationId: 'inv-2' })
+      .deliver('standard', 'o1', 5000, 'suppressed', 2, { messageId: 'm1', invocationId: 'inv-3' });
+    for (const n of [0, 1, 2, 3]) spoil(b, n, { receiveCount: undefined });
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2 }));
+  });
+
   it("keeps each message's own count: a re-sent message's count 1 is its first receive, not a copy of the first message's", () => {
     const b = one()
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
