@@ -790,6 +790,348 @@ describe('the exactly-once check', () => {
     ).toEqual(poisonFindings(b));
     expect(poisonFindings(b).violations).toEqual([]);
   });
+
+  /**
+   * One FIFO receive of customer a's order on `messageId`, numbered `sequenceNumber` by SQS
+   * (none: a receive that records no number), in `invocationId`; `applied` also writes the effect
+   * from that message `applyLag` ms after the receive.
+   */
+  function fifoReceive(
+    b: LedgerBuilder,
+    orderId: string,
+    at: number,
+    how: {
+      messageId: string;
+      sequenceNumber?: string;
+      invocationId?: string;
+      receiveCount?: number;
+      outcome: 'applied' | 'failed' | 'suppressed';
+      applyLag?: number;
+    },
+  ): LedgerBuilder {
+    b.deliver('fifo', orderId, at, how.outcome, how.receiveCount ?? 1, {
+      messageId: how.messageId,
+      ...(how.invocationId ? { invocationId: how.invocationId, invocationEnd: true } : {}),
+    });
+    const d = b.ledger.deliveries.at(-1)!;
+    if (how.sequenceNumber !== undefined) d.sequenceNumber = how.sequenceNumber;
+    else delete d.sequenceNumber;
+    if (how.outcome === 'applied') {
+      b.apply('fifo', orderId, at + (how.applyLag ?? 1));
+      b.ledger.effects.at(-1)!.messageId = how.messageId;
+    }
+    return b;
+  }
+
+  /** Customer a's orders `ids` (sequence 1, 2, ...), each applied once on standard. */
+  function customerA(ids: string[]): LedgerBuilder {
+    const b = new LedgerBuilder();
+    ids.forEach((id, i) => {
+      b.accept(id, 'a', i + 1, 1000 + i);
+    });
+    ids.forEach((id, i) => {
+      b.deliver('standard', id, 900_000 + i, 'applied').apply('standard', id, 900_500 + i);
+    });
+    return b;
+  }
+
+  /** The check of a ledger whose FIFO receives carry the numbers the test gave them, and only those. */
+  const checkAsNumbered = (b: LedgerBuilder, acceptedIds: string[]) => {
+    const unnumbered = b.ledger.deliveries.filter(
+      (d) => d.queue === 'fifo' && d.sequenceNumber === undefined,
+    );
+    const report = reportOf(b);
+    for (const d of unnumbered) delete d.sequenceNumber;
+    return runViolations({ acceptedIds, ledger: b.ledger, report });
+  };
+
+  it("names an applied order's DLQ copy whose message no receive in the ledger was of", () => {
+    // SQS moves a message to the DLQ only on a receive past maxReceiveCount: a message the ledger
+    // never saw received has no business there, however the order itself fared.
+    const b = deadAfter(LAST, 'failed');
+    b.ledger.dlq!.standard!.messages = [{ orderId: 'a2', messageId: 'standard-a2-unseen' }];
+    expect(findings(b).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2-unseen (never received)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+  });
+
+  it('names the highest receive a not-attempted failure came at when none came at the last allowed one', () => {
+    // A consumer told a lower maxReceiveCount than the queue's RedrivePolicy writes a final
+    // not-attempted failure at each receive from its own last on, all too early for SQS's rule.
+    const b = poisonBatch({ receiveCount: FIFO_LAST - 2, invocationId: 'inv-1' });
+    b.notAttempted('fifo', 'a2', FIFO_LAST - 1, 'inv-2');
+    expect(poisonFindings(b).violations).toEqual([
+      `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST - 1} only)`,
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+  });
+
+  it('accounts for every message of a never-applied FIFO order that sits explained in the DLQ', () => {
+    // a2 was sent twice (a producer re-send past FIFO's deduplication): both its messages were
+    // handed back unrun behind p1 at their last receive, and both are in the DLQ.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    const first = b.ledger.failures.find((f) => f.notAttempted)!;
+    b.ledger.failures.push({ ...first, sk: `${first.sk}-again`, messageId: 'fifo-a2-again' });
+    const dlq = b.ledger.dlq!.fifo!;
+    dlq.depth++;
+    dlq.messages!.push({ orderId: 'a2', messageId: 'fifo-a2-again' });
+    const found = poisonFindings(b);
+    expect(found.violations).toEqual([]);
+    expect(found.notAttemptedInDlq).toHaveLength(2);
+  });
+
+  it.each(['', 'ab', '12ab', '1e3'])(
+    'names a FIFO apply whose message was recorded with %j for its SequenceNumber, rather than place it',
+    (bad) => {
+      const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
+      const report = reportOf(b);
+      for (const d of b.ledger.deliveries) {
+        if (d.queue === 'fifo' && d.orderId === 'a2') d.sequenceNumber = bad;
+      }
+      expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
+        'fifo: customer a applied order a2 from message fifo-a2, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
+      ]);
+    },
+  );
+
+  it('places an apply by the SequenceNumber one receive of its message gives, though another receive of it records none', () => {
+    // a1's message was received first by a consumer that recorded no number, then again.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a1', 2000, { messageId: 'fifo-a1', outcome: 'failed', invocationId: 'i1' });
+    fifoReceive(b, 'a1', 62_000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i2',
+      receiveCount: 2,
+    });
+    fifoReceive(b, 'a2', 63_000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i3',
+    });
+    expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('names the inversions of every customer, one customer after the other in customer id order', () => {
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('b1', 'b', 1, 1020)
+      .accept('b2', 'b', 2, 1030);
+    let t = 2000;
+    // Customer b's applies come first in the ledger; each customer's two orders are inverted.
+    for (const id of ['b2', 'b1', 'a2', 'a1'])
+      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const id of ['a1', 'a2', 'b1', 'b2'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    expect(check(b, ['a1', 'a2', 'b1', 'b2'])).toEqual([
+      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
+      'fifo: customer b applied order b1 (sequence 1, SQS SequenceNumber 10000000000000002000) after order b2 (sequence 2, SequenceNumber 10000000000000003000), which SQS took later',
+    ]);
+  });
+
+  it('does not pass two orders whose messages carry one SequenceNumber: neither is placed after the other', () => {
+    // SQS numbers each message of a group apart; one number for two is a recording fault, and
+    // passing it would pass an order the check cannot see.
+    const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
+    for (const d of b.ledger.deliveries) {
+      if (d.queue === 'fifo') d.sequenceNumber = '10000000000000000000';
+    }
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000000000) after order a1 (sequence 1, SequenceNumber 10000000000000000000), which SQS took later',
+    ]);
+  });
+
+  it('holds no apply to a message it cannot place, and no apply it cannot place to the messages after it', () => {
+    // a2's first message was recorded with no number (received after a1 was applied, failed);
+    // a2 was then applied from its re-send: nothing places that first message before a1.
+    const unplaced = customerA(['a1', 'a2']);
+    fifoReceive(unplaced, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(unplaced, 'a2', 3000, {
+      messageId: 'fifo-a2',
+      outcome: 'failed',
+      invocationId: 'i2',
+    });
+    fifoReceive(unplaced, 'a2', 4000, {
+      messageId: 'fifo-a2-again',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i3',
+    });
+    expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([]);
+    // a1 applied from a message with no number is named once; a2's messages received after it
+    // are not held against an apply whose place is unknown.
+    const unplacedApply = customerA(['a1', 'a2']);
+    fifoReceive(unplacedApply, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(unplacedApply, 'a2', 3000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'failed',
+      invocationId: 'i2',
+    });
+    fifoReceive(unplacedApply, 'a2', 4000, {
+      messageId: 'fifo-a2-again',
+      sequenceNumber: '300',
+      outcome: 'applied',
+      invocationId: 'i3',
+    });
+    expect(checkAsNumbered(unplacedApply, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a1 from message fifo-a1, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
+    ]);
+  });
+
+  it('names an apply made beside a failure of its group when the effect committed in the millisecond of the receive', () => {
+    const b = redrivenAfter(
+      [
+        ['i1', 'failed'],
+        ['i2', 'failed'],
+        ['i3', 'failed'],
+      ],
+      'i1',
+    );
+    const a2 = b.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a2')!;
+    a2.committedAt = 2000;
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+    ]);
+  });
+
+  it('judges an apply by the receive it was made from: the last of its message before the commit', () => {
+    // a1 fails in i1 and i2; a2 fails beside it in i1 and is applied beside it in i2. a1 is
+    // redriven and applied after. Then a2's message comes back once more (its invocation died
+    // after the effect), after every receive of a1.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'failed',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a2', 2000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'failed',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a1', 62_000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'failed',
+      invocationId: 'i2',
+      receiveCount: 2,
+    });
+    fifoReceive(b, 'a2', 62_000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i2',
+      receiveCount: 2,
+    });
+    fifoReceive(b, 'a1', 200_000, {
+      messageId: 'fifo-a1-redriven',
+      sequenceNumber: '300',
+      outcome: 'applied',
+      invocationId: 'i4',
+    });
+    fifoReceive(b, 'a2', 300_000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'suppressed',
+      invocationId: 'i5',
+      receiveCount: 3,
+    });
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
+    ]);
+  });
+
+  it('passes an apply beside a later message of an order already applied (a producer re-send the record answers)', () => {
+    // a1 applied from its message; its re-send, which SQS took before a2's, came in a2's batch.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a1', 400_000, {
+      messageId: 'fifo-a1-again',
+      sequenceNumber: '150',
+      outcome: 'suppressed',
+      invocationId: 'i2',
+    });
+    fifoReceive(b, 'a2', 400_000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i2',
+    });
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('takes no two receives for one batch when neither names its invocation', () => {
+    // Records from before invocations were named: a1 dead-lettered before a2 was received is
+    // still FIFO as SQS keeps it.
+    const b = redrivenAfter(
+      [
+        ['i1', 'failed'],
+        ['i2', 'failed'],
+        ['i3', 'failed'],
+      ],
+      'i4',
+    );
+    for (const d of b.ledger.deliveries) delete d.invocationId;
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('names an apply made past two failures of its group once, by the first', () => {
+    const b = customerA(['a1', 'a2', 'a3']);
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'failed',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a2', 2000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'failed',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a3', 2000, {
+      messageId: 'fifo-a3',
+      sequenceNumber: '300',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a1', 500_000, {
+      messageId: 'fifo-a1-redriven',
+      sequenceNumber: '400',
+      outcome: 'applied',
+      invocationId: 'i5',
+    });
+    fifoReceive(b, 'a2', 500_000, {
+      messageId: 'fifo-a2-redriven',
+      sequenceNumber: '500',
+      outcome: 'applied',
+      invocationId: 'i5',
+    });
+    expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
+      'fifo: customer a applied order a3 (sequence 3, SQS SequenceNumber 300) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+    ]);
+  });
 });
 
 describe("an order's history, printed for the orders a failed soak names", () => {
