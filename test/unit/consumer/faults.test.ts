@@ -90,4 +90,34 @@ describe('decideFaults', () => {
     expect(decisions.every((d) => d.failAfterEffect && d.failure === undefined)).toBe(true);
     expect(decideFaults(config, 'order-1', 1).failAfterEffect).toBe(false);
   });
+
+  it("decides an order's stall, crash and failure apart: one of them says nothing of the others", () => {
+    // Prepare: each first-attempt fault for half the orders.
+    const config = {
+      ...NO_FAULTS,
+      seed: SEED,
+      slowRate: 0.5,
+      slowMs: 10,
+      crashAfterEffectRate: 0.5,
+      firstAttemptFailureRate: 0.5,
+    };
+
+    // Act
+    const decisions = ids.map((id) => decideFaults(config, id, 1));
+    const slow = decisions.map((d) => d.delayMs > 0);
+    const crash = decisions.map((d) => d.crashAfterEffect);
+    const fail = decisions.map((d) => d.failure === 'first-attempt');
+    const both = (x: boolean[], y: boolean[]) => x.filter((v, i) => v && y[i]).length / ids.length;
+
+    // Assess: a quarter of the orders have any two of them, as two independent halves would;
+    // one draw shared by two faults would give them to the same half.
+    for (const [x, y] of [
+      [slow, crash],
+      [slow, fail],
+      [crash, fail],
+    ] as const) {
+      expect(both(x, y)).toBeGreaterThan(0.2);
+      expect(both(x, y)).toBeLessThan(0.3);
+    }
+  });
 });
