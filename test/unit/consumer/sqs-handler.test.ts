@@ -50,7 +50,7 @@ const standardEvent = () => structuredClone(standardFixture) as unknown as SQSEv
 
 function makeHandler(
   env: Record<string, string>,
-  extra: Partial<Pick<ConsumerDeps, 'sleep' | 'crash' | 'persistenceStore'>> = {},
+  extra: Partial<Pick<ConsumerDeps, 'sleep' | 'crash' | 'persistenceStore' | 'logger'>> = {},
 ) {
   const config = loadConsumerConfig({ ...BASE_ENV, ...env });
   const ledger = new InMemoryConsumerLedger();
@@ -283,6 +283,75 @@ describe('consumer handler', () => {
       expect.objectContaining({ orderId: 'order-2', receiveCount: 3, final: true }),
     ]);
     expect(ledger.calls.at(-1)).toBe('end:order-1:applied,order-2:failed,order-2:failure');
+  });
+
+  it('records the SequenceNumber SQS gave each FIFO receive, which the run check orders FIFO by, and none on standard', async () => {
+    // Prepare
+    const fifo = makeHandler({ QUEUE_KIND: 'fifo' });
+    const standard = makeHandler({ QUEUE_KIND: 'standard' });
+
+    // Act
+    await fifo.handler(fifoEvent(), context);
+    await standard.handler(standardEvent(), context);
+
+    // Assess
+    const numbers = (ledger: InMemoryConsumerLedger) =>
+      [...ledger.receipts.values()].map(({ receipt }) => [receipt.orderId, receipt.sequenceNumber]);
+    expect(numbers(fifo.ledger)).toEqual([
+      ['order-1', '18849496460467696128'],
+      ['order-2', '18849496460467696129'],
+    ]);
+    expect(numbers(standard.ledger)).toEqual([
+      ['order-1', undefined],
+      ['order-2', undefined],
+    ]);
+  });
+
+  it('counts each delivery failed once when the write of its outcomes fails: an applied one then, a failed one already', async () => {
+    // Prepare: order-2 fails; then the invocation's outcome write fails.
+    const { handler, ledger, metrics } = makeHandler({
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+      FAULT_POISON_PREFIX: 'order-2',
+    });
+    ledger.recordInvocationEnd = async () => {
+      throw new Error('outcome write failed (injected)');
+    };
+
+    // Act
+    await expect(handler(standardEvent(), context)).rejects.toThrow('injected');
+
+    // Assess
+    expect(metrics.events.map((e) => [e.event, e.orderId])).toEqual([
+      ['applied', 'order-1'],
+      ['failed', 'order-2'],
+      ['failed', 'order-1'],
+    ]);
+  });
+
+  it("leaves no record's order on the logger once it was handled, for the lines after it", async () => {
+    // Prepare: a logger that keeps the keys appended to it, as Powertools' does for the
+    // environment's life.
+    const keys = new Map<string, string>();
+    const logger = {
+      ...silent,
+      appendKeys(k: Record<string, string>) {
+        for (const [name, value] of Object.entries(k)) keys.set(name, value);
+      },
+      removeKeys(names: string[]) {
+        for (const name of names) keys.delete(name);
+      },
+    };
+    const { handler } = makeHandler(
+      { QUEUE_KIND: 'standard', FAULT_POISON_PREFIX: 'order-2' },
+      { logger },
+    );
+
+    // Act: one record applied, one failed.
+    await handler(standardEvent(), context);
+
+    // Assess
+    expect([...keys]).toEqual([]);
   });
 
   it.each([
