@@ -199,6 +199,20 @@ describe('DynamoConsumerLedger items and keys', () => {
     );
   });
 
+  it('fails the turn on an error other than the refused condition, without taking it late', async () => {
+    // Prepare: the first request fails (throttled through the SDK's tries, say).
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(new Error('throttled (injected)'))
+      .resolves({ Attributes: { value: 9 } });
+
+    // Act / Assess: the error, and no second request that would count the apply as late.
+    await expect(ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2)).rejects.toThrow(
+      'throttled (injected)',
+    );
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
   it('refuses a counter that answers no number instead of taking NaN as the apply index', async () => {
     // Prepare
     ddb.on(UpdateCommand).resolves({ Attributes: { value: 'seven' } });
@@ -373,6 +387,7 @@ describe('DynamoConsumerLedger items and keys', () => {
     ['a zero apply index', { applyIndex: { N: '0' }, committedAt: { N: '1' } }, 'applyIndex'],
     ['a negative document number', { applyIndex: -2, committedAt: 1 }, 'applyIndex'],
     ['a fractional document number', { applyIndex: 2, committedAt: 1.5 }, 'committedAt'],
+    ['a null document value', { applyIndex: null, committedAt: 1 }, 'applyIndex'],
   ])(
     'refuses an existing effect with %s instead of answering a number it does not hold',
     async (_name, item, field) => {
@@ -385,6 +400,18 @@ describe('DynamoConsumerLedger items and keys', () => {
       await expect(write).rejects.toThrow(`${field} of EFFECT#standard#order-1#order`);
     },
   );
+
+  it('fails an effect write on an error other than the refused condition, reading nothing back', async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(new Error('throttled (injected)'));
+    ddb.on(GetCommand).resolves({ Item: { applyIndex: 2, committedAt: 2000 } });
+
+    // Act / Assess: the write's own error, not an answer made up from a read.
+    await expect(ledger().putEffectIfAbsent(effect('order'))).rejects.toThrow(
+      'throttled (injected)',
+    );
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
 
   it('refuses an effect read back without a number, and names one that vanished', async () => {
     // Prepare
@@ -435,10 +462,14 @@ describe('DynamoConsumerLedger batch writes', () => {
       UnprocessedItems: input.RequestItems,
     }));
 
+    const started = Date.now();
+
     // Act / Assess
     await expect(ledger().recordReceipts([receipt('o1', 'd')])).rejects.toThrow(
       '1 ledger writes still unprocessed after 5 attempts',
     );
     expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(5);
+    // Backing off between tries (50, 100, 200, 400 ms) as throttling asks, not at once.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(750);
   });
 });
