@@ -1096,6 +1096,70 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 
+  it('passes a later order dead-lettered and redriven after an earlier one was applied', () => {
+    // a1 applied; a2's message then failed its every receive, was dead-lettered, and was
+    // redriven and applied: FIFO as SQS keeps it, with nothing earlier left behind.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    for (let n = 1; n <= FIFO_LAST; n++) {
+      fifoReceive(b, 'a2', 3000 + n * 60_000, {
+        messageId: 'fifo-a2',
+        sequenceNumber: '200',
+        outcome: 'failed',
+        invocationId: `i-a2-${n}`,
+        receiveCount: n,
+      });
+    }
+    fifoReceive(b, 'a2', 900_000, {
+      messageId: 'fifo-a2-redriven',
+      sequenceNumber: '300',
+      outcome: 'applied',
+      invocationId: 'i-redrive',
+    });
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
+  it("reads a message's last receive by its count, whatever order the ledger lists its receives in", () => {
+    // The ledger comes back in key order, not time order: a2's failed first receive listed after
+    // its last allowed one, which succeeded and was never deleted, does not explain the copy.
+    const b = deadAfter(LAST, 'suppressed');
+    b.deliver('standard', 'a2', 1500, 'failed', 1);
+    expect(findings(b).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2 (receive #${LAST} ended suppressed and nothing lost its delete)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+  });
+
+  it('explains a FIFO order in the DLQ by its not-attempted failure at the last receive, whatever other one the ledger lists after it', () => {
+    // A consumer told a lower maxReceiveCount also wrote one a receive earlier, listed after.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    b.notAttempted('fifo', 'a2', FIFO_LAST - 1, `inv-${FIFO_LAST - 1}`);
+    expect(poisonFindings(b).violations).toEqual([]);
+  });
+
+  it("judges an applied order's DLQ copy by its own messages, not by another order's in that DLQ", () => {
+    // p1, a poison order the run expected in the standard DLQ, beside a2's explained copy.
+    const b = deadAfter(LAST, 'failed').accept('p1', 'p', 1, 1030);
+    b.deliver('fifo', 'p1', 5000, 'applied').apply('fifo', 'p1', 5001);
+    for (let n = 1; n <= LAST; n++) b.deliver('standard', 'p1', 5000 + n, 'failed', n);
+    b.dead('standard', 'p1');
+    const found = runFindings({
+      acceptedIds: ['a1', 'a2', 'b1', 'p1'],
+      ledger: b.ledger,
+      report: reportOf(b),
+      expectedInDlq: { standard: ['p1'] },
+    });
+    expect(found.violations).toEqual([]);
+    expect(found.explainedDlqCopies).toEqual([
+      `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} failed (maxReceiveCount ${LAST})`,
+    ]);
+  });
+
   it('names an apply made past two failures of its group once, by the first', () => {
     const b = customerA(['a1', 'a2', 'a3']);
     fifoReceive(b, 'a1', 2000, {
@@ -1152,6 +1216,7 @@ describe("an order's history, printed for the orders a failed soak names", () =>
     b.apply('standard', 'a2', t0 + 60_005);
     b.deliver('fifo', 'a2', t0 + 1, 'applied').apply('fifo', 'a2', t0 + 2);
     b.deliver('standard', 'a1', t0 + 3, 'applied').apply('standard', 'a1', t0 + 4);
+    b.fail('standard', 'a1', 1, false).fail('fifo', 'a2', 1, false);
 
     // Act
     const lines = orderHistory(b.ledger, 'standard', 'a2');
@@ -1181,7 +1246,7 @@ describe("a FIFO order's history when it was handed back unrun", () => {
 describe('the orders a failed soak prints the history of', () => {
   it('reads the queue and order of each line the check writes, once each, up to the limit', () => {
     const lines = [
-      'fifo: customer c applied order a1 (sequence 1, SQS SequenceNumber 1) after order z9 (sequence 2, SequenceNumber 2), which SQS took later',
+      'fifo: customer cust-7 applied order a1 (sequence 1, SQS SequenceNumber 1) after order z9 (sequence 2, SequenceNumber 2), which SQS took later',
       'standard: order b2 was applied; its message m is in the DLQ after its receive #5 failed',
       'fifo: order a1 was never applied',
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
