@@ -401,6 +401,17 @@ describe('DynamoConsumerLedger items and keys', () => {
     },
   );
 
+  it("answers a customer's first effect (apply index 1) when a write is refused over it", async () => {
+    // Prepare: the existing effect holds the lowest index the counter hands out.
+    ddb.on(PutCommand).rejects(refused({ applyIndex: { N: '1' }, committedAt: { N: '1500' } }));
+
+    // Act
+    const write = await ledger().putEffectIfAbsent(effect('order'));
+
+    // Assess
+    expect(write).toEqual({ written: false, existing: { applyIndex: 1, committedAt: 1500 } });
+  });
+
   it('fails an effect write on an error other than the refused condition, reading nothing back', async () => {
     // Prepare
     ddb.on(PutCommand).rejects(new Error('throttled (injected)'));
