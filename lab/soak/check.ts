@@ -215,7 +215,8 @@ export interface RunFindings {
   /**
    * Applied orders of which a copy is in the DLQ where SQS's redrive rule puts it: the ledger
    * holds a receive of that very message at the last receive the queue allows, and that receive
-   * ended without a delete (it failed, its invocation never ended, or the emulator lost its
+   * ended without a delete (it failed, its invocation never ended, a copy of the same message
+   * failed or never ended in its batch, which names the message failed, or the emulator lost its
    * delete, as AWS warns a delete can be), so SQS moved the copy on its next receive. The effect
    * happened once; an operator's redrive would be answered by the idempotency record or refused
    * by the effect guard. One line per copy.
@@ -274,7 +275,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
      * it. SQS moves a message on the receive after its last allowed one, so that receive must be
      * in the ledger, and it must have ended without a delete: it failed or its invocation never
-     * ended, or it succeeded and the emulator lost its delete (the surviving-copy fault). A
+     * ended, or it succeeded beside a copy of the same message that failed or never ended in
+     * its batch, or it succeeded and the emulator lost its delete (the surviving-copy fault). A
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
@@ -286,6 +288,28 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       if (unfinished) {
         const how = unfinished.outcome === 'failed' ? 'failed' : 'never ended';
         return { cause: `after its receive #${count} ${how}` };
+      }
+      // A success at that last receive beside a copy of the same message (a standard queue may
+      // hand one message into one batch twice) that failed or never ended in the same
+      // invocation: the batch response names failures by message id ("itemIdentifier": the
+      // message ID, Lambda's ReportBatchItemFailures), so that failure names this message too,
+      // neither copy is deleted, and SQS moves it on its next receive.
+      for (const d of top) {
+        if (d.invocationId === undefined) continue;
+        const beside = ledger.deliveries.find(
+          (o) =>
+            o !== d &&
+            o.queue === queue &&
+            o.messageId === messageId &&
+            o.invocationId === d.invocationId &&
+            (o.outcome === 'failed' || o.outcome === 'pending'),
+        );
+        if (beside) {
+          const how = beside.outcome === 'failed' ? 'failed' : 'never ended';
+          return {
+            cause: `after its receive #${count} succeeded beside a copy of it at receive #${beside.receiveCount} that ${how} in the same batch (invocation ${d.invocationId})`,
+          };
+        }
       }
       // Only the delete lost at that last receive: one lost earlier brought the message back
       // once, on the next receive, which must then end without a delete of its own.

@@ -434,6 +434,65 @@ describe('the exactly-once check', () => {
     },
   );
 
+  /**
+   * a2 on standard as deadAfter leaves it up to receive #LAST - 1 (answered by the record), then
+   * SQS hands two copies of its one message into one batch: one at receive #LAST - 1 that ends
+   * `lowerOutcome` in invocation `lowerIn`, one at #LAST answered by the record in inv-x.
+   */
+  function twoCopiesInBatch(lowerOutcome: 'failed' | 'pending', lowerIn: string): LedgerBuilder {
+    const b = deadAfter(LAST - 1, 'suppressed');
+    b.deliver('standard', 'a2', 5000, lowerOutcome, LAST - 1, {
+      invocationId: lowerIn,
+      invocationEnd: true,
+    });
+    b.deliver('standard', 'a2', 5000, 'suppressed', LAST, {
+      invocationId: 'inv-x',
+      invocationEnd: true,
+    });
+    return b;
+  }
+
+  it.each([
+    ['failed', 'failed'],
+    ['pending', 'never ended'],
+  ] as const)(
+    "accepts an applied order's copy in the DLQ whose last allowed receive succeeded beside a copy of it that %s in the same batch",
+    (outcome, said) => {
+      // A batch response names failures by message id: the copy that failed names the message,
+      // so neither copy is deleted, and SQS moves it on its next receive.
+      expect(findings(twoCopiesInBatch(outcome, 'inv-x'))).toEqual({
+        violations: [],
+        explainedDlqCopies: [
+          `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} succeeded beside a copy of it at receive #${LAST - 1} that ${said} in the same batch (invocation inv-x) (maxReceiveCount ${LAST})`,
+        ],
+        notAttemptedInDlq: [],
+      });
+    },
+  );
+
+  it("fails an applied order's copy whose last allowed receive succeeded with no copy of it failed in its batch", () => {
+    // The lower copy failed in another invocation: the success at the last receive was deleted
+    // unless something lost its delete.
+    expect(findings(twoCopiesInBatch('failed', 'inv-y')).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2 (receive #${LAST} ended suppressed and nothing lost its delete)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    // A copy of another message failed in that batch: nothing names this message failed.
+    const other = twoCopiesInBatch('failed', 'inv-x');
+    other.ledger.deliveries.find((d) => d.outcome === 'failed')!.messageId = 'standard-a2-other';
+    expect(findings(other).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2 (receive #${LAST} ended suppressed and nothing lost its delete)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    // Neither copy names its invocation: nothing shows they were in one batch.
+    const unnamed = twoCopiesInBatch('failed', 'inv-x');
+    for (const d of unnamed.ledger.deliveries) delete d.invocationId;
+    expect(findings(unnamed).violations).toEqual([
+      `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2 (receive #${LAST} ended suppressed and nothing lost its delete)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+  });
+
   it('fails a copy whose message never reached the last allowed receive, or a second copy nothing explains', () => {
     expect(findings(deadAfter(LAST - 1, 'failed')).violations).toEqual([
       `standard: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${LAST}): standard-a2 (highest receive #${LAST - 1})`,
