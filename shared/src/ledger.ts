@@ -269,6 +269,12 @@ export interface FailureRecord extends LedgerKey {
   notAttempted?: true;
   /** The invocation that handed it back unrun (set with `notAttempted`). */
   invocationId?: string;
+  /**
+   * FIFO, set with `notAttempted`: SQS's SequenceNumber of the message handed back, which places
+   * it in its group (the run check finds the failure it was held behind by it). Absent on
+   * records written before it was kept.
+   */
+  sequenceNumber?: string;
   error: string;
   failedAt: number;
 }

@@ -214,7 +214,7 @@ describe('consumer handler', () => {
     ]);
   });
 
-  it('records a final not-attempted failure for a FIFO record handed back unrun at its last receive', async () => {
+  it('records a final not-attempted failure, with its SequenceNumber, for a FIFO record handed back unrun at its last receive', async () => {
     // Prepare: every record at receive #3 of MAX_RECEIVE_COUNT 3, so whatever goes back is
     // dead-lettered on its next receive.
     const { handler, ledger, metrics } = makeHandler({
@@ -244,6 +244,9 @@ describe('consumer handler', () => {
         sequence: 2,
         messageId: behind?.messageId,
         receiveCount: 3,
+        // SQS's SequenceNumber of the message handed back: the run check places it in its group
+        // by this, not by the client's sequence, which may differ from the order SQS took them.
+        sequenceNumber: '18849496460467696129',
         final: true,
         notAttempted: true,
         invocationId: 'req-1',

@@ -196,6 +196,7 @@ export function createRecordHandling<R>(
       final: true,
       notAttempted: true,
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
+      ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
       error: `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,
       failedAt: now(),
     };
