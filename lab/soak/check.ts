@@ -333,7 +333,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * that explanation does not hold. Only one: the consumer handed it back unrun at its last
      * allowed receive because an earlier message of its group failed in the same batch. The
      * ledger must hold the not-attempted failure of that very message at that receive, and the
-     * failed delivery of an earlier order of its customer in the invocation the failure names.
+     * failed delivery of an earlier message of its customer (SQS took it first) in the
+     * invocation the failure names.
      */
     const unrunCause = (messageId: string): { cause?: string; problem?: string } => {
       const failures = unrunAtLast.get(messageId) ?? [];
@@ -344,13 +345,23 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         return { problem: `${messageId} (not attempted at receive #${highest} only)` };
       }
       for (const f of atLast) {
+        // Earlier in its group by FIFO's order, the SequenceNumber SQS gave each message (a
+        // customer may send a later sequence first: docs/guarantees.md, "Ordering"), compared
+        // as integers as the order rule does. A failure record without one (a ledger from
+        // before the consumer kept it) falls back to the client's sequence.
+        const own = f.sequenceNumber === undefined ? undefined : sqsOrder(f.sequenceNumber);
+        const earlier = (d: DeliveryRecord): boolean => {
+          if (f.sequenceNumber === undefined) return d.sequence < f.sequence;
+          const theirs = d.sequenceNumber === undefined ? undefined : sqsOrder(d.sequenceNumber);
+          return own !== undefined && theirs !== undefined && theirs < own;
+        };
         const blocker = ledger.deliveries.find(
           (d) =>
             d.queue === queue &&
             f.invocationId !== undefined &&
             d.invocationId === f.invocationId &&
             d.customerId === f.customerId &&
-            d.sequence < f.sequence &&
+            earlier(d) &&
             d.outcome === 'failed',
         );
         if (blocker) {

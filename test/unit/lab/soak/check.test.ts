@@ -753,6 +753,54 @@ describe('the exactly-once check', () => {
     },
   );
 
+  /**
+   * poisonBatch with a2 handed back unrun at its last receive, its not-attempted failure carrying
+   * SQS's SequenceNumber `a2Number` (as the consumer records it) and p1's receives theirs:
+   * 10^19, taken first.
+   */
+  function poisonBatchNumbered(a2Number: bigint): LedgerBuilder {
+    const b = numberFifoMessages(
+      poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` }),
+    );
+    b.ledger.failures.find((f) => f.notAttempted)!.sequenceNumber = String(a2Number);
+    return b;
+  }
+
+  it("accepts a FIFO order never attempted behind its group's failure that SQS took first, though the client gave it a later sequence", () => {
+    // The customer sent sequence 3 (p1, poison) before sequence 2 (a2), as a client may: FIFO's
+    // order is the order SQS took them, so a2 was rightly held behind p1.
+    const b = poisonBatchNumbered(10n ** 19n + 500n);
+    for (const r of [...b.ledger.accepted, ...b.ledger.deliveries, ...b.ledger.failures]) {
+      if (r.orderId === 'p1') r.sequence = 3;
+    }
+    expect(poisonFindings(b)).toEqual({
+      violations: [],
+      explainedDlqCopies: [],
+      notAttemptedInDlq: [
+        `fifo: order a2 is in the DLQ never attempted: at its receive #${FIFO_LAST} order p1 of its group failed in the same batch (receive #${FIFO_LAST}); its message fifo-a2 (maxReceiveCount ${FIFO_LAST})`,
+      ],
+    });
+  });
+
+  it("fails a FIFO order never attempted when its group's failure in that batch came from a message SQS took later, whatever their sequence", () => {
+    // p1 (sequence 1) failed beside a2 (sequence 2), but SQS took a2's message first: nothing
+    // held a2 back, and a consumer that hands back a record ahead of its group's failure is wrong.
+    const later = poisonBatchNumbered(10n ** 19n - 500n);
+    const unexplained = [
+      `fifo: order a2 is in the DLQ: fifo-a2 (not attempted at receive #${FIFO_LAST}, yet no delivery of its group failed in invocation inv-${FIFO_LAST})`,
+      'fifo: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ];
+    expect(poisonFindings(later).violations).toEqual(unexplained);
+    // Compared as integers: a shorter number is the smaller, though it sorts after as text.
+    expect(poisonFindings(poisonBatchNumbered(9n * 10n ** 18n)).violations).toEqual(unexplained);
+    // p1's failed receive records no SequenceNumber: the failure's own cannot be placed against it.
+    const unnumbered = poisonBatchNumbered(10n ** 19n + 500n);
+    for (const d of unnumbered.ledger.deliveries) {
+      if (d.orderId === 'p1') d.sequenceNumber = '';
+    }
+    expect(poisonFindings(unnumbered).violations).toContain(unexplained[0]);
+  });
+
   it('does not explain a FIFO order in the DLQ by a not-attempted failure that names no invocation', () => {
     // Records from before invocations were named: the failure and p1's failed receives carry no
     // invocation id, so nothing shows they were in one batch.
