@@ -1,14 +1,10 @@
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
-import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
+import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
  * The functions' DynamoDB clients retry a request whose answer they did not get (SDK default: 3
@@ -23,16 +19,8 @@ import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
  */
 const { ledger } = pipelineConfig.tables;
 
-const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-};
-
 describe('a conditional write whose answer is lost after it committed', () => {
-  let db: LocalDynamoDb;
-  let proxy: Server;
-  let endpoint: string;
+  let ledgerBehindProxy: LedgerBehindProxy;
   let documents: DynamoDBDocumentClient;
   /** Conditional PutItems that reached DynamoDB, and answers the proxy dropped. */
   const seen = { conditionalPuts: 0, dropped: 0 };
@@ -45,77 +33,36 @@ describe('a conditional write whose answer is lost after it committed', () => {
     | undefined;
 
   beforeAll(async () => {
-    db = await startDynamoDb();
-    const upstream = new URL(db.url);
-    proxy = createServer(async (req, res) => {
-      const body = await bodyOf(req);
+    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
       const conditionalPut =
-        String(req.headers['x-amz-target']).endsWith('.PutItem') &&
-        body.includes('attribute_not_exists');
+        String(received.headers['x-amz-target']).endsWith('.PutItem') &&
+        received.body.includes('attribute_not_exists');
       if (conditionalPut) seen.conditionalPuts++;
-      const forwarded = request({
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        // The local DynamoDB answers only requests addressed to itself.
-        headers: { ...req.headers, host: upstream.host },
-      });
-      forwarded.end(body);
-      const answer = await new Promise<IncomingMessage>((resolve, reject) => {
-        forwarded.once('response', resolve).once('error', reject);
-      });
-      const answerBody = await bodyOf(answer);
+      const answer = await forward(received);
       const record = lateRecord;
       if (
         record &&
-        String(req.headers['x-amz-target']).endsWith('.UpdateItem') &&
-        body.includes('SET sendsEndedAt') &&
-        body.includes(`"${record.by}"`) &&
+        String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
+        received.body.includes('SET sendsEndedAt') &&
+        received.body.includes(`"${record.by}"`) &&
         ++record.tries === 1
       ) {
         record.committed();
         await record.release;
-        req.socket.resetAndDestroy();
-        return;
+        return 'reset';
       }
       if (conditionalPut && seen.dropped === 0) {
         // Committed upstream; the client hears a reset connection (ECONNRESET), not the answer.
         seen.dropped++;
-        req.socket.resetAndDestroy();
-        return;
+        return 'reset';
       }
-      res.writeHead(answer.statusCode ?? 500, answer.headers).end(answerBody);
+      return answer;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    // The functions' own client factory (SDK default retries) and the ledger table.
-    documents = createDocumentClient({
-      endpoint,
-      region: 'eu-west-1',
-      credentials: LOCAL_CREDENTIALS,
-    });
-    await documents.send(
-      new CreateTableCommand({
-        TableName: ledger.name,
-        KeySchema: [
-          { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
-          { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: ledger.partitionKey, AttributeType: 'S' },
-          { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    documents = ledgerBehindProxy.documents;
   }, 60_000);
 
   afterAll(async () => {
-    documents?.destroy();
-    proxy?.closeAllConnections();
-    await new Promise((resolve) => proxy?.close(resolve));
-    await db?.close();
+    await ledgerBehindProxy?.stop();
   });
 
   it('answers written when the SDK retry is refused by its own first try', async () => {

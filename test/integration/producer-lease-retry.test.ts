@@ -1,13 +1,13 @@
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
 import { leaseHeldFor } from '../../services/producer/src/domain/resend';
-import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
+import {
+  type LedgerBehindProxy,
+  type ProxiedRequest,
+  startLedgerBehindProxy,
+} from './support/ledger-behind-proxy';
 
 /**
  * The producer's send lease against a real SDK retry. The functions' DynamoDB client sends a
@@ -21,101 +21,33 @@ import { pipelineConfig } from '../../shared/src/config/pipeline';
  */
 const { ledger } = pipelineConfig.tables;
 
-const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-};
-
-/** A request as the proxy received it, to forward later. */
-interface Kept {
-  method: string;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
 describe("a late try of a retry's send lease bid, after the SDK sent it again", () => {
-  let db: LocalDynamoDb;
-  let upstream: URL;
-  let proxy: Server;
+  let ledgerBehindProxy: LedgerBehindProxy;
   let documents: DynamoDBDocumentClient;
   /** The bid of `by` whose first try the proxy keeps; `tries` counts the tries it saw. */
-  let keepBidOf: { by: string; tries: number; kept?: Kept } | undefined;
-
-  /** Sends `kept` to the local DynamoDB as it came, and answers DynamoDB's status and body. */
-  const forward = (kept: Kept): Promise<{ status: number; body: string }> =>
-    new Promise((resolve, reject) => {
-      const out = request({
-        host: upstream.hostname,
-        port: upstream.port,
-        method: kept.method,
-        path: kept.path,
-        // The local DynamoDB answers only requests addressed to itself.
-        headers: { ...kept.headers, host: upstream.host },
-      });
-      out.once('error', reject).once('response', async (answer) => {
-        resolve({ status: answer.statusCode ?? 0, body: (await bodyOf(answer)).toString('utf8') });
-      });
-      out.end(kept.body);
-    });
+  let keepBidOf: { by: string; tries: number; kept?: ProxiedRequest } | undefined;
 
   beforeAll(async () => {
-    db = await startDynamoDb();
-    upstream = new URL(db.url);
-    proxy = createServer(async (req, res) => {
-      const kept: Kept = {
-        method: req.method ?? 'POST',
-        path: req.url ?? '/',
-        headers: req.headers,
-        body: await bodyOf(req),
-      };
+    ledgerBehindProxy = await startLedgerBehindProxy((received) => {
       const bid = keepBidOf;
       if (
         bid &&
-        String(req.headers['x-amz-target']).endsWith('.UpdateItem') &&
-        kept.body.includes('SET sendingBy = :me') &&
-        kept.body.includes(`":me":{"S":"${bid.by}"}`) &&
+        String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
+        received.body.includes('SET sendingBy = :me') &&
+        received.body.includes(`":me":{"S":"${bid.by}"}`) &&
         ++bid.tries === 1
       ) {
         // Not forwarded (yet): the client hears a reset connection (ECONNRESET) and tries again.
-        bid.kept = kept;
-        req.socket.resetAndDestroy();
-        return;
+        bid.kept = received;
+        return 'reset';
       }
-      const answer = await forward(kept);
-      res
-        .writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.0' })
-        .end(answer.body);
+      return undefined;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    // The functions' own client factory (SDK default retries) and the ledger table.
-    documents = createDocumentClient({
-      endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-      region: 'eu-west-1',
-      credentials: LOCAL_CREDENTIALS,
-    });
-    await documents.send(
-      new CreateTableCommand({
-        TableName: ledger.name,
-        KeySchema: [
-          { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
-          { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: ledger.partitionKey, AttributeType: 'S' },
-          { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    documents = ledgerBehindProxy.documents;
   }, 60_000);
 
   afterAll(async () => {
-    documents?.destroy();
-    proxy?.closeAllConnections();
-    await new Promise((resolve) => proxy?.close(resolve));
-    await db?.close();
+    await ledgerBehindProxy?.stop();
   });
 
   it('is refused once a later retry took the lease and ended it: the next retry takes the lease at once, no 409 (review)', async () => {
@@ -164,7 +96,7 @@ describe("a late try of a retry's send lease bid, after the SDK sent it again", 
     );
     const kept = keepBidOf.kept;
     if (!kept) throw new Error("the proxy kept no try of A's bid");
-    const lateTry = await forward(kept);
+    const lateTry = await ledgerBehindProxy.forward(kept);
 
     // Assess: the SDK did send A's bid twice; the late try was refused by DynamoDB and changed
     // nothing, so B's end still frees the lease, and retry C takes it at once (at 2400, long
@@ -177,7 +109,7 @@ describe("a late try of a retry's send lease bid, after the SDK sent it again", 
       'recorded',
     ]);
     expect(lateTry.status).toBe(400);
-    expect(lateTry.body).toMatch(/ConditionalCheckFailedException/);
+    expect(lateTry.body.toString('utf8')).toMatch(/ConditionalCheckFailedException/);
     const record = await producer.getAccepted(orderId);
     expect(record).toMatchObject({
       messageIds: { fifo: 'f-A', standard: 's-B' },
