@@ -1,5 +1,6 @@
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { queuedOnBoth } from './support/queue-depth';
 import { rawRequest } from './support/raw-http';
 
 /**
@@ -36,25 +37,7 @@ describe('the request validator in front of the producer, for charsets and repea
     await cloud?.stop();
   }, 30_000);
 
-  /** Messages on the FIFO and the standard queue, visible or in flight. */
-  const queued = async (): Promise<number[]> =>
-    Promise.all(
-      [cloud.queueUrls.fifo, cloud.queueUrls.standard].map(async (QueueUrl) => {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl,
-            AttributeNames: [
-              'ApproximateNumberOfMessages',
-              'ApproximateNumberOfMessagesNotVisible',
-            ],
-          }),
-        );
-        return (
-          Number(Attributes.ApproximateNumberOfMessages) +
-          Number(Attributes.ApproximateNumberOfMessagesNotVisible)
-        );
-      }),
-    );
+  const queued = () => queuedOnBoth(sqs, cloud.queueUrls);
 
   /** A POST /orders with the body's bytes exactly as given. */
   const post = async (contentType: string, body: string | Buffer) => {

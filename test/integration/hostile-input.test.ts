@@ -9,6 +9,7 @@ import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
 import { type Gateway, startGateway } from '../../local/gateway';
 import { createSqsEmulator } from '../../local/sqs';
+import { queuedOnBoth } from './support/queue-depth';
 import { openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 /**
@@ -236,24 +237,7 @@ describe('the API routes only the path the client sent (found in review)', () =>
     await cloud?.stop();
   }, 30_000);
 
-  const queued = async (): Promise<number[]> =>
-    Promise.all(
-      [cloud.queueUrls.fifo, cloud.queueUrls.standard].map(async (QueueUrl) => {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl,
-            AttributeNames: [
-              'ApproximateNumberOfMessages',
-              'ApproximateNumberOfMessagesNotVisible',
-            ],
-          }),
-        );
-        return (
-          Number(Attributes.ApproximateNumberOfMessages) +
-          Number(Attributes.ApproximateNumberOfMessagesNotVisible)
-        );
-      }),
-    );
+  const queued = () => queuedOnBoth(sqs, cloud.queueUrls);
   const post = (target: string) => {
     const body = JSON.stringify({
       customerId: 'c-path',
