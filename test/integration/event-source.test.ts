@@ -120,6 +120,35 @@ describe.each([
     );
   }
 
+  /**
+   * A mapping set up for a 30 s visibility timeout on the cloud's clock, that asks SQS how long
+   * it still holds a handle, and whose every invocation fails; `received` lists each message's
+   * receipt handles by body, in the order received.
+   */
+  function failingMapping(q: { url: string; arn: string }) {
+    const received = new Map<string, string[]>();
+    const mapping = map(
+      q,
+      false,
+      async (e) => {
+        for (const r of e.Records)
+          received.set(r.body, [...(received.get(r.body) ?? []), r.receiptHandle]);
+        return {
+          ok: false,
+          timedOut: false,
+          durationMs: 1,
+          error: { errorType: 'Error', errorMessage: 'always fails' },
+        };
+      },
+      {
+        visibilityTimeoutSeconds: 30,
+        now: () => cloud.clock.now(),
+        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
+      },
+    );
+    return { mapping, received };
+  }
+
   it('rejects settings Lambda rejects', () => {
     const base = {
       sqs,
@@ -336,26 +365,7 @@ describe.each([
     // Prepare: a mapping set up for a 30 s visibility timeout, whose every invocation fails, so
     // the handles it received stay held by SQS until their visibility timeout ends.
     const q = await queue(false);
-    const handles = new Map<string, string[]>();
-    const m = map(
-      q,
-      false,
-      async (e) => {
-        for (const r of e.Records)
-          handles.set(r.body, [...(handles.get(r.body) ?? []), r.receiptHandle]);
-        return {
-          ok: false,
-          timedOut: false,
-          durationMs: 1,
-          error: { errorType: 'Error', errorMessage: 'always fails' },
-        };
-      },
-      {
-        visibilityTimeoutSeconds: 30,
-        now: () => cloud.clock.now(),
-        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
-      },
-    );
+    const { mapping: m, received: handles } = failingMapping(q);
     const receivedOnce = async (body: string) => {
       await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body }));
       await until(`${body} received`, () => handles.has(body));
@@ -406,64 +416,28 @@ describe.each([
   it("lets go of a handle when SQS's shorter hold ends, not at the deploy-time timeout: the queue timeout lowered after the mapping was set up", async () => {
     // Prepare: a mapping set up for 30 s on a queue now at 5 s; every invocation fails.
     const q = await queue(false, { VisibilityTimeout: '5' });
-    const seen: string[] = [];
-    const m = map(
-      q,
-      false,
-      async (e) => {
-        seen.push(...e.Records.map((r) => r.receiptHandle));
-        return {
-          ok: false,
-          timedOut: false,
-          durationMs: 1,
-          error: { errorType: 'Error', errorMessage: 'always fails' },
-        };
-      },
-      {
-        visibilityTimeoutSeconds: 30,
-        now: () => cloud.clock.now(),
-        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
-      },
-    );
+    const { mapping: m, received } = failingMapping(q);
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'short' }));
-    await until('received', () => seen.length === 1);
-    const first = seen[0]!;
+    const seen = () => received.get('short') ?? [];
+    await until('received', () => seen().length === 1);
+    const first = seen()[0]!;
     expect(m.knownReceipts.has(first)).toBe(true);
 
     // Act: past the 5 s hold (well within 30 s): the message comes back, a new receive.
     cloud.clock.advance(6_000);
-    await until('received again', () => seen.length === 2);
+    await until('received again', () => seen().length === 2);
 
     // Assess: the first handle, which SQS no longer holds, is let go; the new one is kept.
     expect(cloud.sqs.holdLeft(q.url, first)).toBe(0);
     expect(m.knownReceipts.has(first)).toBe(false);
-    expect(m.knownReceipts.has(seen[1]!)).toBe(true);
+    expect(m.knownReceipts.has(seen()[1]!)).toBe(true);
   }, 20_000);
 
   it('keeps a bounded number of ended handles behind one SQS holds for 12 hours, under a flood of failed batches (found in review: every handle received after it was kept until its hold ended)', async () => {
     // Prepare: a queue at 5 s whose every invocation fails; one message received first and its
     // hold lengthened to about 12 hours, so it stands at the front of the mapping's handles.
     const q = await queue(false, { VisibilityTimeout: '5' });
-    const receives = new Map<string, string[]>();
-    const m = map(
-      q,
-      false,
-      async (e) => {
-        for (const r of e.Records)
-          receives.set(r.body, [...(receives.get(r.body) ?? []), r.receiptHandle]);
-        return {
-          ok: false,
-          timedOut: false,
-          durationMs: 1,
-          error: { errorType: 'Error', errorMessage: 'always fails' },
-        };
-      },
-      {
-        visibilityTimeoutSeconds: 30,
-        now: () => cloud.clock.now(),
-        holdLeft: (handle) => cloud.sqs.holdLeft(q.url, handle),
-      },
-    );
+    const { mapping: m, received: receives } = failingMapping(q);
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: 'long' }));
     await until('long received', () => receives.has('long'));
     const long = receives.get('long')![0]!;
