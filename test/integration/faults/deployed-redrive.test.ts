@@ -66,6 +66,23 @@ describeWhere('consumerEnv', 'clock')(
       await target?.stop();
     }, 30_000);
 
+    /** The run's report now (no drain wait), with the repository's config as the CLI reads it. */
+    const reportNow = async (runId: string) =>
+      (
+        await generateReport({
+          runId,
+          target: target.name,
+          config: pipelineConfig,
+          waitTimeoutMs: 0,
+          source: {
+            documentClient: target.documents,
+            sqsClient: target.sqs,
+            ledgerTable: target.tableNames.ledger,
+            queueUrls: target.queueUrls,
+          },
+        })
+      ).report;
+
     it("counts a message the producer never recorded, after the repository's last receive but before the queue's, as a re-send, and shows the queue's maxReceiveCount", async () => {
       // Prepare: the poison order fails its first REPO receives on both queues, none of them final
       // (the queues allow DEPLOYED).
@@ -151,18 +168,7 @@ describeWhere('consumerEnv', 'clock')(
       });
       expect(posted.status).toBe(202);
       await drain(target, runId);
-      const { report } = await generateReport({
-        runId,
-        target: target.name,
-        config: pipelineConfig,
-        waitTimeoutMs: 0,
-        source: {
-          documentClient: target.documents,
-          sqsClient: target.sqs,
-          ledgerTable: target.tableNames.ledger,
-          queueUrls: target.queueUrls,
-        },
-      });
+      const report = await reportNow(runId);
       expect(report.config.queues.standard).toMatchObject({
         maxReceiveCount: REPO,
         maxReceiveCountFrom: 'config',
@@ -256,18 +262,7 @@ describeWhere('consumerEnv', 'clock')(
           },
         }),
       );
-      const { report } = await generateReport({
-        runId: newRunId('other-dlq'),
-        target: target.name,
-        config: pipelineConfig,
-        waitTimeoutMs: 0,
-        source: {
-          documentClient: target.documents,
-          sqsClient: target.sqs,
-          ledgerTable: target.tableNames.ledger,
-          queueUrls: target.queueUrls,
-        },
-      });
+      const report = await reportNow(newRunId('other-dlq'));
       expect(report.config.queues.standard).toMatchObject({
         maxReceiveCount: REPO,
         maxReceiveCountFrom: 'queue',
