@@ -4,6 +4,7 @@ import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
+import { claimedByDeadRequest } from './support/dead-claim';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
@@ -134,29 +135,7 @@ describe('a conditional write whose answer is lost after it committed', () => {
     // records it. Then the proxy resets A's connection, and the SDK sends A's write again.
     const producer = new DynamoLedger(documents, ledger.name);
     const orderId = 'order-late-record';
-    await producer.claim({
-      claimId: 'claim-dead',
-      runId: 'answer-lost',
-      orderId,
-      customerId: 'cust-1',
-      sequence: 1,
-      acceptedAt: 1000,
-      payloadHash: 'h',
-      messageIds: { fifo: '', standard: '' },
-      sentAt: {},
-      requests: 1,
-      sendingBy: 'claim-dead',
-      sendingUntil: 1500,
-    });
-    /** A retry's bid at `now`, on the record as it reads it first. */
-    const bid = async (by: string, now: number) =>
-      producer.leaseSends(orderId, {
-        by,
-        from: (await producer.getAccepted(orderId))?.sendingBy,
-        until: now + 9000,
-        now,
-        legacyWindowMs: 11_000,
-      });
+    const bid = await claimedByDeadRequest(producer, 'answer-lost', orderId);
     expect(await bid('req-A', 2000)).toMatchObject({ taken: true });
     let release = () => {};
     let committed = () => {};

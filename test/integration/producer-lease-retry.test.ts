@@ -3,6 +3,7 @@ import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
 import { leaseHeldFor } from '../../services/producer/src/domain/resend';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { claimedByDeadRequest } from './support/dead-claim';
 import {
   type LedgerBehindProxy,
   type ProxiedRequest,
@@ -54,29 +55,7 @@ describe("a late try of a retry's send lease bid, after the SDK sent it again", 
     // Prepare: an order whose claiming request died (its lease ran out at 1500).
     const producer = new DynamoLedger(documents, ledger.name);
     const orderId = 'order-late-bid';
-    await producer.claim({
-      claimId: 'claim-dead',
-      runId: 'late-bid',
-      orderId,
-      customerId: 'cust-1',
-      sequence: 1,
-      acceptedAt: 1000,
-      payloadHash: 'h',
-      messageIds: { fifo: '', standard: '' },
-      sentAt: {},
-      requests: 1,
-      sendingBy: 'claim-dead',
-      sendingUntil: 1500,
-    });
-    /** A retry's bid at `now`, on the record as it reads it first, held until `now` + 9 s. */
-    const bid = async (by: string, now: number) =>
-      producer.leaseSends(orderId, {
-        by,
-        from: (await producer.getAccepted(orderId))?.sendingBy,
-        until: now + 9000,
-        now,
-        legacyWindowMs: 11_000,
-      });
+    const bid = await claimedByDeadRequest(producer, 'late-bid', orderId);
     keepBidOf = { by: 'req-A', tries: 0 };
 
     // Act: retry A's bid (its first try kept by the proxy, the SDK's second try taking the
