@@ -1,6 +1,5 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { type LocalCloud, startLocalCloud } from '../../local/cloud';
-import { queuedOnBoth } from './support/queue-depth';
+import type { LocalCloud } from '../../local/cloud';
+import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
 import { rawRequest } from './support/raw-http';
 
 /**
@@ -15,29 +14,16 @@ import { rawRequest } from './support/raw-http';
  */
 describe('the request validator in front of the producer, for charsets and repeated keys', () => {
   let cloud: LocalCloud;
-  let sqs: SQSClient;
+  let paused: PausedCloud;
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      port: 0,
-      apiPort: 0,
-      seed: 1,
-      faults: 'none',
-      consumersPaused: true,
-      pollWaitSeconds: 1,
-    });
-    sqs = new SQSClient({
-      endpoint: cloud.edgeUrl,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
+    paused = await startPausedCloud();
+    cloud = paused.cloud;
   }, 60_000);
   afterAll(async () => {
-    sqs?.destroy();
-    await cloud?.stop();
+    await paused?.stop();
   }, 30_000);
 
-  const queued = () => queuedOnBoth(sqs, cloud.queueUrls);
+  const queued = () => paused.queued();
 
   /** A POST /orders with the body's bytes exactly as given. */
   const post = async (contentType: string, body: string | Buffer) => {

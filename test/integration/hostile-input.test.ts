@@ -9,7 +9,7 @@ import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { type Edge, startEdge } from '../../local/edge';
 import { type Gateway, startGateway } from '../../local/gateway';
 import { createSqsEmulator } from '../../local/sqs';
-import { queuedOnBoth } from './support/queue-depth';
+import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
 import { openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 /**
@@ -214,30 +214,16 @@ describe('the edge keeps serving after requests that break parsers', () => {
 
 describe('the API routes only the path the client sent (found in review)', () => {
   let cloud: LocalCloud;
-  let sqs: SQSClient;
+  let paused: PausedCloud;
   beforeAll(async () => {
-    // The consumers stay paused: every message the producer sends stays on its queue.
-    cloud = await startLocalCloud({
-      port: 0,
-      apiPort: 0,
-      seed: 1,
-      faults: 'none',
-      consumersPaused: true,
-      pollWaitSeconds: 1,
-    });
-    sqs = new SQSClient({
-      endpoint: cloud.edgeUrl,
-      region: 'us-east-1',
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-    });
+    paused = await startPausedCloud();
+    cloud = paused.cloud;
   }, 60_000);
   afterAll(async () => {
-    sqs?.destroy();
-    await cloud?.stop();
+    await paused?.stop();
   }, 30_000);
 
-  const queued = () => queuedOnBoth(sqs, cloud.queueUrls);
+  const queued = () => paused.queued();
   const post = (target: string) => {
     const body = JSON.stringify({
       customerId: 'c-path',
