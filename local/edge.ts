@@ -287,9 +287,8 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
     }
     const set = pending;
     set.set(res, req);
-    const settled = () => set.delete(res);
-    res.once('finish', settled);
-    res.once('close', settled);
+    // A response emits 'close' once, after its 'finish' or when its connection is gone.
+    res.once('close', () => set.delete(res));
     listener(req, res);
   };
   const server = createServer(
@@ -331,21 +330,12 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
     if (pending.length === 0) return answer();
     socket.pause();
     let left = pending.length;
+    const settled = () => {
+      if (--left === 0) answer();
+    };
     for (const res of pending) {
-      const settled = () => {
-        if (--left === 0) answer();
-      };
       if (res.destroyed) settled();
-      else {
-        let once = false;
-        const go = () => {
-          if (once) return;
-          once = true;
-          settled();
-        };
-        res.once('finish', go);
-        res.once('close', go);
-      }
+      else res.once('close', settled);
     }
   });
   return server;
