@@ -335,15 +335,16 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
           // About to send again: take the send lease first, so of two retries that both read a
           // free lease only one sends. The record as the lease left it decides what to send:
           // another retry may have sent and recorded ids since this one read it.
-          const bid = (from: string | undefined) =>
+          // From the holder in the record as last read.
+          const bid = () =>
             ledger.leaseSends(accepted.orderId, {
               by: requestId,
-              from,
+              from: accepted.sendingBy,
               until: deadline(),
               now: now(),
               legacyWindowMs: inProgressWindowMs,
             });
-          let lease = await bid(accepted.sendingBy);
+          let lease = await bid();
           for (let rebids = 0; !lease.taken; rebids++) {
             const answer = await answerFromRecord(lease.record);
             if (answer) return answer;
@@ -357,7 +358,7 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
               return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs: heldForMs };
             }
             accepted = lease.record;
-            lease = await bid(accepted.sendingBy);
+            lease = await bid();
           }
           accepted = lease.record;
           holding = true;
