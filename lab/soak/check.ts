@@ -56,8 +56,10 @@ function effectsByOrder(effects: readonly EffectRecord[], queue: QueueKind) {
  * to 39 digits is past what a double holds exactly, and two strings of different lengths do not
  * compare as text.
  */
-function sqsOrder(sequenceNumber: string): bigint | undefined {
-  return /^\d{1,40}$/.test(sequenceNumber) ? BigInt(sequenceNumber) : undefined;
+function sqsOrder(sequenceNumber: string | undefined): bigint | undefined {
+  return sequenceNumber !== undefined && /^\d{1,40}$/.test(sequenceNumber)
+    ? BigInt(sequenceNumber)
+    : undefined;
 }
 
 /**
@@ -119,7 +121,7 @@ function orderViolations(
       continue;
     }
     const [number] = m.numbers;
-    const order = number === undefined ? undefined : sqsOrder(number);
+    const order = sqsOrder(number);
     if (order !== undefined) sent.set(messageId, order);
   }
   const byCustomer = new Map<string, EffectRecord[]>();
@@ -349,10 +351,10 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         // customer may send a later sequence first: docs/guarantees.md, "Ordering"), compared
         // as integers as the order rule does. A failure record without one (a ledger from
         // before the consumer kept it) falls back to the client's sequence.
-        const own = f.sequenceNumber === undefined ? undefined : sqsOrder(f.sequenceNumber);
+        const own = sqsOrder(f.sequenceNumber);
         const earlier = (d: DeliveryRecord): boolean => {
           if (f.sequenceNumber === undefined) return d.sequence < f.sequence;
-          const theirs = d.sequenceNumber === undefined ? undefined : sqsOrder(d.sequenceNumber);
+          const theirs = sqsOrder(d.sequenceNumber);
           return own !== undefined && theirs !== undefined && theirs < own;
         };
         const blocker = ledger.deliveries.find(
