@@ -133,13 +133,8 @@ async function release(client: SQSClient, queueUrl: string, handles: string[]): 
   }
 }
 
-/** Messages in a DLQ as SQS reports them: visible, plus any a reader holds right now. */
-export async function dlqDepth(client: SQSClient, queueUrl: string): Promise<number> {
-  return (await dlqAttributes(client, queueUrl)).depth;
-}
-
 /**
- * A DLQ's depth (visible, plus any a reader holds right now) and its ARN, in one
+ * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now) and its ARN, in one
  * GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn.
  */
 async function dlqAttributes(
