@@ -62,6 +62,15 @@ function sqsOrder(sequenceNumber: string | undefined): bigint | undefined {
     : undefined;
 }
 
+/** One FIFO message as the ledger's receives of it show it: its order, and SQS's numbers for it. */
+interface ReceivedMessage {
+  orderId: string;
+  customerId: string;
+  /** Every SequenceNumber its receives carried (SQS gives a message one). */
+  numbers: Set<string>;
+  receives: DeliveryRecord[];
+}
+
 /**
  * FIFO's promise: each customer's orders applied in the order SQS took their messages, which is
  * the order the producer sent them (the message group is the customer). Not their `sequence`: a
@@ -96,10 +105,7 @@ function orderViolations(
   deliveries: readonly DeliveryRecord[],
 ): string[] {
   const lines: string[] = [];
-  const messages = new Map<
-    string,
-    { orderId: string; customerId: string; numbers: Set<string>; receives: DeliveryRecord[] }
-  >();
+  const messages = new Map<string, ReceivedMessage>();
   for (const d of deliveries) {
     if (d.queue !== queue) continue;
     let m = messages.get(d.messageId);
@@ -167,10 +173,7 @@ function appliedPastEarlier(
   queue: QueueKind,
   customer: string,
   applies: readonly EffectRecord[],
-  messages: ReadonlyMap<
-    string,
-    { orderId: string; customerId: string; receives: DeliveryRecord[] }
-  >,
+  messages: ReadonlyMap<string, ReceivedMessage>,
   sent: ReadonlyMap<string, bigint>,
 ): string[] {
   const firstOf = new Map(applies.map((e) => [e.orderId, e]));
