@@ -626,6 +626,17 @@ export class Queue {
   }
 
   /**
+   * FIFO: a handle of an earlier receive of a message still in the queue (received again since)
+   * has expired; see delete and changeVisibility for what AWS answers.
+   */
+  private refuseIfStillQueued(handle: string, key: number, now: number): void {
+    const live = this.liveByKey.get(key);
+    if (live && !live.deleted && !this.expireRetention(live, now)) {
+      throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
+    }
+  }
+
+  /**
    * How much longer the receive that answered `handle` holds its message, in ms: the end of that
    * receive's visibility timeout as it stands now (the timeout the receive got, from the request
    * or the queue's VisibilityTimeout at the time, then any ChangeMessageVisibility), 0 once it
@@ -674,10 +685,7 @@ export class Queue {
       // queue, or of a gone FIFO message the queue no longer remembers (see goneHandles).
       if (this.fifo) {
         const key = this.keyOf(handle);
-        const live = this.liveByKey.get(key);
-        if (live && !live.deleted && !this.expireRetention(live, now)) {
-          throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
-        }
+        this.refuseIfStillQueued(handle, key, now);
         const gone = this.goneHandles.get(key);
         if (gone && gone.forgetAt > now && (gone.receipt !== handle || gone.heldUntil <= now)) {
           throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
@@ -728,12 +736,7 @@ export class Queue {
       // and any handle of a message that is gone, keep the wording users saw from AWS for them
       // ("Message does not exist or is not available for visibility timeout change.",
       // mapbox/ecs-watchbot#135; LocalStack's AWS-validated test for a deleted message).
-      if (this.fifo) {
-        const live = this.liveByKey.get(this.keyOf(handle));
-        if (live && !live.deleted && !this.expireRetention(live, now)) {
-          throw errors.invalidValue('ReceiptHandle', handle, 'The receipt handle has expired.');
-        }
-      }
+      if (this.fifo) this.refuseIfStillQueued(handle, this.keyOf(handle), now);
       throw errors.invalidValue(
         'ReceiptHandle',
         handle,
