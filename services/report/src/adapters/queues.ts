@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
-import type { DlqRead } from '../domain/metrics';
+import { type DlqRead, positiveIntegerOf } from '../domain/metrics';
 import type { RedriveRead } from '../domain/report';
 
 /** Visible + in flight + delayed: a queue is drained only when all three are zero. */
@@ -225,13 +225,8 @@ export async function readRedrivePolicy(client: SQSClient, queueUrl: string): Pr
     throw new RedrivePolicyError(queueUrl, value, 'is not a JSON object');
   }
   const { maxReceiveCount: raw, deadLetterTargetArn } = policy as Record<string, unknown>;
-  const max =
-    typeof raw === 'number'
-      ? raw
-      : typeof raw === 'string' && /^\d{1,4}$/.test(raw)
-        ? Number(raw)
-        : NaN;
-  if (!Number.isInteger(max) || max < 1 || max > 1000) {
+  const max = positiveIntegerOf(raw);
+  if (max === undefined || max > 1000) {
     throw new RedrivePolicyError(
       queueUrl,
       value,

@@ -308,13 +308,23 @@ function earliestDeliveries(deliveries: readonly DeliveryRecord[]): Map<string, 
  * the consumers' time order instead (receivesInSqsOrder).
  */
 export function receiveCountOf(d: { receiveCount?: unknown }): number | undefined {
-  const raw = d.receiveCount;
+  return positiveIntegerOf(d.receiveCount);
+}
+
+/**
+ * A count SQS or the ledger holds, as a number: a positive safe integer, or a string of digits
+ * (SQS's attributes are strings, and another writer may store one). Anything else is undefined:
+ * `Number()` would read '', ' 7', '0x10', '1e2' or '2.0' as numbers, and a count read that way
+ * would be one nobody wrote. Every count the report reads (receive counts, a RedrivePolicy's
+ * maxReceiveCount) goes through here.
+ */
+export function positiveIntegerOf(raw: unknown): number | undefined {
   const n =
     typeof raw === 'number'
       ? raw
       : typeof raw === 'string' && /^\d{1,15}$/.test(raw)
         ? Number(raw)
-        : NaN;
+        : Number.NaN;
   return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
 }
 
