@@ -192,6 +192,11 @@ export interface QueueAnalysis {
   duplicates: DuplicateBreakdown;
   /** Accepted to first effect, ms, one per processed order. */
   latencies: number[];
+  /**
+   * The highest usable ApproximateReceiveCount (receiveCountOf) of the queue's receives and
+   * failures, 0 with none: above maxReceiveCount, the limit did not hold for the whole run.
+   */
+  highestReceiveCount: number;
 }
 
 /**
@@ -617,7 +622,17 @@ export function analyzeQueue(
   producerIds: ReadonlyMap<string, ReadonlySet<string>> = producerIdsById(ledger),
 ): QueueAnalysis {
   const deliveries = forQueue(ledger.deliveries, queue);
-  for (const d of deliveries) checkDelivery(d);
+  const failures = forQueue(ledger.failures, queue);
+  let redeliveries = 0;
+  let highestReceiveCount = 0;
+  for (const d of deliveries) {
+    checkDelivery(d);
+    const n = receiveCountOf(d) ?? 0;
+    if (n > 1) redeliveries++;
+    highestReceiveCount = Math.max(highestReceiveCount, n);
+  }
+  for (const f of failures)
+    highestReceiveCount = Math.max(highestReceiveCount, receiveCountOf(f) ?? 0);
   const effects = forQueue(ledger.effects, queue);
 
   const first = firstEffects(effects);
@@ -651,14 +666,14 @@ export function analyzeQueue(
     first.size > 0 && spanMs > 0 ? Math.round((first.size / (spanMs / 1000)) * 100) / 100 : 0;
 
   const duplicates = analyzeDuplicates(deliveries, earliest, options, {
-    failures: forQueue(ledger.failures, queue),
+    failures,
     producerIds,
   });
   const metrics: QueueMetrics = {
     deliveries: deliveries.length,
     duplicateDeliveries: deliveries.length - earliest.size,
     duplicateCauses: duplicates.causes,
-    redeliveries: count(deliveries, (d) => (receiveCountOf(d) ?? 0) > 1),
+    redeliveries,
     suppressed: count(deliveries, (d) => d.outcome === 'suppressed'),
     refusedByEffectGuard: count(deliveries, (d) => d.suppressedBy === 'effect'),
     processed: first.size,
@@ -675,5 +690,5 @@ export function analyzeQueue(
     latencyMs: summarizeLatency(latencies),
     throughputPerSec,
   };
-  return { metrics, customers, duplicates, latencies };
+  return { metrics, customers, duplicates, latencies, highestReceiveCount };
 }

@@ -6,7 +6,6 @@ import {
   type QueueAnalysis,
   type QueueMetrics,
   type RunLedger,
-  receiveCountOf,
 } from './metrics';
 
 export type ReportTarget = 'local' | 'localstack' | 'aws';
@@ -117,9 +116,9 @@ function redriveNotes(
   redrive: DeployedRedrive,
   ledger: RunLedger,
   used: ReportConfig,
+  analysis: Record<QueueKind, QueueAnalysis>,
 ): string[] {
   const { dlq } = ledger;
-  const highest = highestReceiveCounts(ledger);
   const notes: string[] = [];
   for (const q of ['fifo', 'standard'] as const) {
     const read = redrive[q];
@@ -146,7 +145,7 @@ function redriveNotes(
     // limit used says it did not hold for the whole run: the policy read at the end (or the
     // config's, with none) is not the one every receive met.
     const max = used.queues[q].maxReceiveCount;
-    const seen = highest[q];
+    const seen = analysis[q].highestReceiveCount;
     if (seen > max) {
       notes.push(
         `${q}: the ledger holds a receive #${seen}, above the maxReceiveCount ${max} the report used: SQS did not move messages to the DLQ at ${max} throughout the run (its RedrivePolicy was changed or removed during it, or the queue had none); a failed receive at ${max} still counts as a dead letter`,
@@ -154,17 +153,6 @@ function redriveNotes(
     }
   }
   return notes;
-}
-
-/** The highest ApproximateReceiveCount the ledger holds per queue, of receives and failures. */
-function highestReceiveCounts(ledger: RunLedger): Record<QueueKind, number> {
-  const out = { fifo: 0, standard: 0 };
-  for (const r of [...ledger.deliveries, ...ledger.failures]) {
-    const n = receiveCountOf(r);
-    if (n !== undefined && (r.queue === 'fifo' || r.queue === 'standard'))
-      out[r.queue] = Math.max(out[r.queue], n);
-  }
-  return out;
 }
 
 function suppressedBy(ledger: RunLedger): ReportData['suppressedBy'] {
@@ -205,7 +193,10 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
-  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger, config);
+  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger, config, {
+    fifo,
+    standard,
+  });
   for (const [q, a] of [
     ['fifo', fifo],
     ['standard', standard],
