@@ -80,7 +80,7 @@ export class LedgerBuilder {
   }
 
   /** The order's message in the queue's DLQ, as the report reads it from there. */
-  dead(queue: QueueKind, orderId: string): this {
+  dead(queue: QueueKind, orderId: string, messageId = `${queue}-${orderId}`): this {
     this.order(orderId);
     const dlq = this.ledger.dlq ?? {};
     this.ledger.dlq = dlq;
@@ -88,7 +88,7 @@ export class LedgerBuilder {
     dlq[queue] = read;
     read.depth++;
     read.orderIds.push(orderId);
-    read.messages = [...(read.messages ?? []), { orderId, messageId: `${queue}-${orderId}` }];
+    read.messages = [...(read.messages ?? []), { orderId, messageId }];
     return this;
   }
 

@@ -713,6 +713,29 @@ describe('a DLQ redrive told from a producer re-send', () => {
     );
   });
 
+  it('counts a new message the producer did not record as a re-send while the dead-lettered message is still in the DLQ', () => {
+    // m1's send lost its answer (the producer holds no standard id), m1 failed into the DLQ, and
+    // a client retry sent the order again: m2, whose answer was lost too. Nothing moved m1 out
+    // of the DLQ (the report reads it there), so m2 is no redrive of it.
+    const b = deadLettered('m2')
+      .sent('o1', ['f1'], { fifo: 'f1', standard: '' })
+      .dead('standard', 'o1', 'm1');
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, retryAfterFailure: 2 }));
+    // The DLQ read and m1 not in it: something moved it out, and m2 may be its redrive.
+    const gone = deadLettered('m2').sent('o1', ['f1'], { fifo: 'f1', standard: '' });
+    gone.ledger.dlq = { standard: { depth: 0, orderIds: [], messages: [], unread: 0 } };
+    expect(causesOf(gone)).toEqual(causes({ retryAfterFailure: 2, dlqRedrive: 1 }));
+  });
+
+  it('counts one redrive per dead-lettered message: a second new message the producer did not record is a re-send', () => {
+    // m1 was dead-lettered and redriven once (m-redriven); a client retry's send whose answer
+    // was lost put m-lost on the queue too. One message out of the DLQ makes one new message.
+    const b = deadLettered('m-redriven')
+      .sent('o1', ['f1'], { fifo: 'f1', standard: '' })
+      .deliver('standard', 'o1', 510_000, 'suppressed', 1, { messageId: 'm-lost' });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, retryAfterFailure: 2, dlqRedrive: 1 }));
+  });
+
   it('counts a copy of the redriven message as a queue copy', () => {
     const copy = deadLettered('m-redriven')
       .sent('o1', ['m1'])

@@ -66,15 +66,20 @@ export interface DlqRead {
  * - `dlqRedrive`: a message id no earlier delivery of the order had, which the producer did not
  *   record as one it sent, after an earlier message of the order went to the DLQ (a final failure
  *   record: its last allowed receive failed, or was handed back unrun; or a delivery at
- *   maxReceiveCount that failed, or whose attempt or invocation never finished): a DLQ redrive
- *   (StartMessageMoveTask, or a move by hand) put it back. SQS gives a redriven message a new
- *   message id ("All redriven messages are considered new messages with a new messageID and
- *   enqueueTime", SQS Developer Guide, DLQ redrive), and nothing on the message says it was
- *   redriven, so the producer's record of what it sent is what tells the two apart.
+ *   maxReceiveCount that failed, or whose attempt or invocation never finished) that is not in
+ *   the DLQ as the report read it (RedriveEvidence.stillInDlq) and explains no earlier redrive:
+ *   a DLQ redrive (StartMessageMoveTask, or a move by hand) put it back. SQS gives a redriven
+ *   message a new message id ("All redriven messages are considered new messages with a new
+ *   messageID and enqueueTime", SQS Developer Guide, DLQ redrive), and nothing on the message
+ *   says it was redriven, so the producer's record of what it sent is what tells the two apart,
+ *   and the DLQ says whether anything left it: a dead-lettered message still there was moved by
+ *   nobody, so an unrecorded new id after it is a send whose answer was lost. A redrive moves
+ *   a message out once, so each dead-lettered message explains one redrive. A message the
+ *   report did not read in the DLQ (not read, or among the unread) counts as gone.
  * - `producerResend`: a message id no earlier delivery of the order had, otherwise: the producer
  *   sent the order again (a client retried a send whose outcome it did not know). With no
- *   dead-lettered message before it, an id the producer did not record is a send whose answer
- *   was lost, so it is one too.
+ *   dead-lettered message before it that left the DLQ and explains no other redrive, an id the
+ *   producer did not record is a send whose answer was lost, so it is one too.
  * - `retryAfterFailure`: the same message id again, received after an attempt at it that ended
  *   without a delete: it failed, it never finished (still `pending`), or it ran in an invocation
  *   that never ended (crash, timeout: SQS deletes nothing of that batch, records that succeeded
@@ -182,6 +187,12 @@ export interface RedriveEvidence {
   failures: readonly FailureRecord[];
   /** Per order, the message ids the producer recorded (ProducerSends); absent: none known. */
   producerIds: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * The message ids read in the queue's DLQ (DlqRead.messages): a dead-lettered message still
+   * there was redriven by nobody. Absent, or a message not among them: the report cannot see it
+   * there (the DLQ was not read, or the message is among those it could not read).
+   */
+  stillInDlq?: ReadonlySet<string>;
 }
 
 const NO_EVIDENCE: RedriveEvidence = { failures: [], producerIds: new Map() };
@@ -529,26 +540,35 @@ export function analyzeDuplicates(
     // the most retries the evidence allows, and never more than there were failures.
     const attempts = new Map<string, { list: DeliveryRecord[]; retried: number }>();
     attempts.set(first.messageId, { list: [first], retried: 0 });
-    // Whether another message of the order had gone to the DLQ by `d`'s receive: a final
-    // failure, or a receive at maxReceiveCount that ended in failure, by then. Different
-    // messages share no receive count, so this is the consumers' clock.
-    const deadLettered = (d: DeliveryRecord): boolean =>
-      (finalFailures.get(orderId) ?? []).some(
-        (f) => f.messageId !== d.messageId && f.failedAt <= d.receivedAt,
-      ) ||
-      (maxReceiveCount !== undefined &&
-        ordered.some(
-          (e) =>
-            e.messageId !== d.messageId &&
-            (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
-            endedInFailure(e, d.receivedAt, options, undeleted),
-        ));
+    // Another message of the order that had gone to the DLQ by `d`'s receive (a final failure,
+    // or a receive at maxReceiveCount that ended in failure, by then), is not there now (as read)
+    // and explains no redrive yet: one a redrive may have put back as `d`. Different messages
+    // share no receive count, so this is the consumers' clock.
+    const redriven = new Set<string>();
+    const redrivable = (id: string) =>
+      !redriven.has(id) && !(evidence.stillInDlq?.has(id) ?? false);
+    const deadLetterBefore = (d: DeliveryRecord): string | undefined =>
+      (finalFailures.get(orderId) ?? []).find(
+        (f) => f.messageId !== d.messageId && f.failedAt <= d.receivedAt && redrivable(f.messageId),
+      )?.messageId ??
+      (maxReceiveCount === undefined
+        ? undefined
+        : ordered.find(
+            (e) =>
+              e.messageId !== d.messageId &&
+              redrivable(e.messageId) &&
+              (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
+              endedInFailure(e, d.receivedAt, options, undeleted),
+          )?.messageId);
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
       if (!earlier) {
         const sentByProducer = evidence.producerIds.get(orderId)?.has(d.messageId) ?? false;
-        if (!sentByProducer && deadLettered(d)) out.causes.dlqRedrive++;
-        else out.causes.producerResend++;
+        const dead = sentByProducer ? undefined : deadLetterBefore(d);
+        if (dead !== undefined) {
+          out.causes.dlqRedrive++;
+          redriven.add(dead);
+        } else out.causes.producerResend++;
         attempts.set(d.messageId, { list: [d], retried: 0 });
       } else {
         const failed = timeOrdered.has(d.messageId)
@@ -668,6 +688,7 @@ export function analyzeQueue(
   const duplicates = analyzeDuplicates(deliveries, earliest, options, {
     failures,
     producerIds,
+    stillInDlq: new Set((dlq.messages ?? []).map((m) => m.messageId)),
   });
   const metrics: QueueMetrics = {
     deliveries: deliveries.length,
