@@ -387,6 +387,33 @@ describe('duplicate causes from the ledger (hand-built, one order each)', () => 
     expect(causesOf(b)).toEqual(causes({ queueCopy: 2 }));
   });
 
+  it('reads the batch of an invocation that died after writing its outcomes as queue copies, as it reads deletes SQS lost (docs/report.md)', () => {
+    // inv-1 applied both records and wrote their outcomes with the end mark, then timed out
+    // before returning, so Lambda deleted neither and SQS handed both out again at count 2. A
+    // delete SQS lost for each leaves these very records: the ledger cannot tell the two apart,
+    // and the report reads them as the queue's copies.
+    const b = new LedgerBuilder().accept('o1', 'c', 1, 1000).accept('o2', 'c', 2, 1001);
+    for (const [order, message] of [
+      ['o1', 'm1'],
+      ['o2', 'm2'],
+    ] as const) {
+      b.deliver('standard', order, 2000, 'applied', 1, {
+        messageId: message,
+        invocationId: 'inv-1',
+        invocationEnd: true,
+        outcomeAt: 2500,
+      })
+        .apply('standard', order, 2400)
+        .deliver('standard', order, 62_000, 'suppressed', 2, {
+          messageId: message,
+          invocationId: 'inv-2',
+          invocationEnd: true,
+          outcomeAt: 62_100,
+        });
+    }
+    expect(causesOf(b)).toEqual(causes({ queueCopy: 2 }));
+  });
+
   it('counts a copy of a retry as a queue copy: one failed attempt explains one retry', () => {
     // m1 failed; SQS handed it back once, and a second host served a copy of it at the same time.
     const b = one()

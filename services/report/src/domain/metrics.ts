@@ -91,7 +91,13 @@ export interface DlqRead {
  *   (at-least-once: a copy on another host, a copy that survived a delete, a visibility timeout
  *   that ran out under an attempt that then succeeded), or a second delivery after one failure
  *   (a copy of the retry). Of deliveries with the same receive count, one at most is the retry
- *   of each earlier failure; the others are copies of it.
+ *   of each earlier failure; the others are copies of it. What the ledger cannot tell: an
+ *   invocation that died or timed out after writing its outcomes and end mark (one batch write
+ *   before the handler returns) but before Lambda deleted its batch (after the return) leaves
+ *   the same records as one that returned, so its records' next receives, one count above an
+ *   attempt that succeeded and ended, are counted here, as a delete SQS lost would be: nothing
+ *   the function writes can follow Lambda's delete (docs/report.md, "What the count cannot
+ *   tell").
  * They add up to `duplicateDeliveries`.
  */
 export interface DuplicateCauses {
