@@ -611,16 +611,18 @@ export class Queue {
 
   /** The key of the message a handle of this queue names; ReceiptHandleIsInvalid if none. */
   private keyOf(handle: string): number {
-    let decoded: string;
-    try {
-      decoded = Buffer.from(handle, 'base64url').toString('utf8');
-    } catch {
-      throw errors.receiptHandleIsInvalid(handle);
-    }
-    const parts = decoded.split('\u0000');
+    const key = this.parseHandle(handle);
+    if (key === undefined) throw errors.receiptHandleIsInvalid(handle);
+    return key;
+  }
+
+  /** The key of the message a handle of this queue names, or undefined for any other value. */
+  private parseHandle(handle: string): number | undefined {
+    // Decoding base64url never throws: characters outside its alphabet are skipped.
+    const parts = Buffer.from(handle, 'base64url').toString('utf8').split('\u0000');
     const key = Number(parts[1]);
     if (parts.length !== 3 || parts[0] !== this.name || !Number.isSafeInteger(key)) {
-      throw errors.receiptHandleIsInvalid(handle);
+      return undefined;
     }
     return key;
   }
@@ -646,12 +648,7 @@ export class Queue {
   holdLeft(handle: string): number | undefined {
     const m = this.byReceipt.get(handle);
     if (m && !m.deleted) return Math.max(0, m.availableAt - this.clock.now());
-    try {
-      this.keyOf(handle);
-    } catch {
-      return undefined;
-    }
-    return 0;
+    return this.parseHandle(handle) === undefined ? undefined : 0;
   }
 
   /** Receipt handles of the messages receives hold right now (in flight, not deleted). */
