@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Clock } from './clock';
 import { errors } from './errors';
 import type { FaultConfig, FaultDice } from './faults';
@@ -142,6 +142,8 @@ export class Queue {
   lastPurgeAt = -Infinity;
   /** Long polls waiting for a message on this queue. */
   readonly waiters = new Set<() => void>();
+  /** The key that signs the receipt handles this queue issues (see issueHandle). */
+  private readonly handleSecret = randomBytes(32);
 
   constructor(
     readonly name: string,
@@ -526,7 +528,7 @@ export class Queue {
       if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
       m.receivedAt = now;
       delete m.visibilityChanged;
-      m.receipt = `${Buffer.from(`${this.name}\u0000${m.key}\u0000${randomUUID()}`).toString('base64url')}`;
+      m.receipt = this.issueHandle(m.key);
       m.availableAt = now + opts.visibilityTimeout * 1000;
       this.byReceipt.set(m.receipt, m);
       taken.push({ message: m, receipt: m.receipt });
@@ -616,14 +618,41 @@ export class Queue {
     return key;
   }
 
-  /** The key of the message a handle of this queue names, or undefined for any other value. */
+  /**
+   * A receipt handle for a receive of the message `key`: the queue's name, the key, a random part,
+   * and this queue's signature of the three, so that a value this queue never issued is told from
+   * one it issued that has since gone stale. AWS answers the two differently: a value that is no
+   * handle of the queue is ReceiptHandleIsInvalid (404), "The input receipt handle ... is not a
+   * valid receipt handle."; one it issued that has expired is InvalidParameterValue (400), "...
+   * Reason: The receipt handle has expired." (AWS Knowledge Center, "How do I troubleshoot
+   * ReceiptHandleIsInvalid and InvalidParameterValue errors when I use the Amazon SQS
+   * DeleteMessage API call?", https://repost.aws/knowledge-center/sqs-receipt-handle-error: "If
+   * the receipt handle is incorrect ..." and "If the receipt handle is expired ..."). Without the
+   * signature, a made-up value naming a live FIFO message's key passed for an expired handle.
+   */
+  private issueHandle(key: number): string {
+    const signed = `${this.name}\u0000${key}\u0000${randomUUID()}`;
+    return Buffer.from(`${signed}\u0000${this.sign(signed)}`).toString('base64url');
+  }
+
+  private sign(text: string): string {
+    return createHmac('sha256', this.handleSecret).update(text).digest('base64url');
+  }
+
+  /**
+   * The key of the message a handle this queue issued names, or undefined for any other value
+   * (not one, another queue's, or one made up or altered: its signature does not match).
+   */
   private parseHandle(handle: string): number | undefined {
     // Decoding base64url never throws: characters outside its alphabet are skipped.
     const parts = Buffer.from(handle, 'base64url').toString('utf8').split('\u0000');
     const key = Number(parts[1]);
-    if (parts.length !== 3 || parts[0] !== this.name || !Number.isSafeInteger(key)) {
+    if (parts.length !== 4 || parts[0] !== this.name || !Number.isSafeInteger(key)) {
       return undefined;
     }
+    const expected = Buffer.from(this.sign(parts.slice(0, 3).join('\u0000')));
+    const given = Buffer.from(parts[3]!);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     return key;
   }
 
