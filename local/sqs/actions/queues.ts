@@ -29,7 +29,7 @@ export const CreateQueue = action({
         'The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length. Set the FifoQueue attribute to true.',
       );
     validateQueueAttributes(attrs, fifo, true);
-    validateTags(tags, 0);
+    validateTags(tags, 0, name);
     const existing = ctx.queues.get(name);
     if (existing) {
       // A repeated CreateQueue answers the queue's URL, unless it asks for other attributes or

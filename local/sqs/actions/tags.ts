@@ -1,26 +1,60 @@
 import { errors } from '../errors';
 import { action, queueFromUrl } from './context';
 
-/** Cost allocation tags on a queue: at most 50, keys of 1-128 and values of 0-256 characters. */
+/**
+ * Cost allocation tags on a queue, with the restrictions of AWS's "Quotas related to queues"
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html,
+ * "Queue tag"): "The tag Key and tag Value can include Unicode alphanumeric characters in UTF-8
+ * and whitespaces. The following special characters are allowed: _ . : / = + - @"; "The tag Key
+ * or Value must not include the reserved prefix aws:"; "The maximum tag Key length is 128 Unicode
+ * characters in UTF-8. The tag Key must not be empty or null."; "The maximum tag Value length is
+ * 256 Unicode characters in UTF-8. The tag Value may be empty or null."; and "We don't recommend
+ * adding more than 50 tags to a queue", which SQS enforces. TagQueue's API reference lists no
+ * error for a bad tag; AWS answers InvalidParameterValue (400), the code of the 51st tag's
+ * "Too many tags added for queue <name>." as emulators that follow AWS word it (moto, YDB's SQS).
+ * The wording of the other refusals is ours. A refused TagQueue or CreateQueue changes nothing.
+ */
 
 const MAX_TAGS = 50;
+const MAX_KEY_CHARS = 128;
+const MAX_VALUE_CHARS = 256;
+/** Unicode letters, digits and spaces, and _ . : / = + - @ (AWS's tag character set). */
+const TAG_CHARS = /^[\p{L}\p{N}\p{Z}_.:/=+\-@]*$/u;
+/** "aws:" reserved for AWS's own tags; case does not make a key the user's. */
+const RESERVED = /^aws:/i;
 
-/** Checks tags to add to a queue that already has `existing` others. */
-export function validateTags(tags: Record<string, string>, existing: number): void {
+/** Length in Unicode characters (code points), as AWS counts it, not UTF-16 code units. */
+const chars = (s: string): number => [...s].length;
+
+function checkTagText(name: 'TagKey' | 'TagValue', text: string, min: number, max: number): void {
+  const n = chars(text);
+  if (n < min || n > max) {
+    throw errors.invalidValue(
+      name,
+      text,
+      `Tag ${name === 'TagKey' ? 'keys' : 'values'} must be ${min} to ${max} Unicode characters long.`,
+    );
+  }
+  if (!TAG_CHARS.test(text)) {
+    throw errors.invalidValue(
+      name,
+      text,
+      'Tags can only include Unicode letters, digits, white space and the characters _ . : / = + - @.',
+    );
+  }
+  if (RESERVED.test(text)) {
+    throw errors.invalidValue(name, text, 'The prefix aws: is reserved for AWS use.');
+  }
+}
+
+/** Checks tags to add to the queue `queue`, which already has `existing` others. */
+export function validateTags(tags: Record<string, string>, existing: number, queue: string): void {
   for (const [key, value] of Object.entries(tags)) {
-    if (key.length < 1 || key.length > 128) {
-      throw errors.invalidValue('TagKey', key, 'Tag keys must be 1 to 128 characters long.');
-    }
-    if (value.length > 256) {
-      throw errors.invalidValue(
-        'TagValue',
-        value,
-        'Tag values must be at most 256 characters long.',
-      );
-    }
+    checkTagText('TagKey', key, 1, MAX_KEY_CHARS);
+    checkTagText('TagValue', value, 0, MAX_VALUE_CHARS);
   }
   if (existing + Object.keys(tags).length > MAX_TAGS) {
-    throw errors.invalidParameter(`Too many tags: a queue can have at most ${MAX_TAGS}.`);
+    throw errors.invalidParameter(`Too many tags added for queue ${queue}.`);
   }
 }
 
@@ -31,7 +65,7 @@ export const TagQueue = action({
     if (tags === undefined || Object.keys(tags).length === 0) throw errors.missingParameter('Tags');
     // A key the queue already has is overwritten, so it does not count again.
     const kept = Object.keys(q.tags).filter((k) => !Object.hasOwn(tags, k)).length;
-    validateTags(tags, kept);
+    validateTags(tags, kept, q.name);
     return { q, tags };
   },
   run(_ctx, { q, tags }) {
