@@ -134,5 +134,22 @@ describe('Query protocol (form POST, XML)', () => {
     expect(refusal).not.toMatch(notXml);
     const tags = await (await post(form({ Action: 'ListQueueTags', QueueUrl: url }))).text();
     expect(tags).not.toContain('<Tag>');
+    // A KmsMasterKeyId is kept as sent (AWS takes any text there) and answered over XML.
+    const set = await post(
+      form({
+        Action: 'SetQueueAttributes',
+        QueueUrl: url,
+        'Attribute.1.Name': 'KmsMasterKeyId',
+        'Attribute.1.Value': 'k\u0001',
+      }),
+    );
+    expect(set.status).toBe(200);
+    const attrs = await (
+      await post(
+        form({ Action: 'GetQueueAttributes', QueueUrl: url, 'AttributeName.1': 'KmsMasterKeyId' }),
+      )
+    ).text();
+    expect(attrs).toContain('<Value>k\uFFFD</Value>');
+    expect(attrs).not.toMatch(notXml);
   });
 });
