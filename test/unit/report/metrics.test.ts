@@ -763,6 +763,25 @@ describe('a DLQ redrive told from a producer re-send', () => {
     expect(causesOf(b)).toEqual(causes({ producerResend: 1, retryAfterFailure: 2, dlqRedrive: 1 }));
   });
 
+  it("takes an order's first delivery as the redrive of a message dead-lettered unrun: a later new message the producer did not record is a re-send", () => {
+    // a2's FIFO message (its send's answer lost) was handed back unrun behind a failure of its
+    // group at every receive, so the ledger holds no delivery of it, only the final not-attempted
+    // failure, and SQS dead-lettered it. A redrive put it back as a2-redriven, a2's first
+    // delivery. Later a client retry sent a2 again, its answer lost too: a2-lost. The one
+    // dead-lettered message made one new message, the first delivery, so a2-lost is a re-send.
+    const b = new LedgerBuilder()
+      .accept('a2', 'a', 2, 10)
+      .sent('a2', ['s-a2'], { fifo: '', standard: 's-a2' })
+      .notAttempted('fifo', 'a2', 5, 'i5')
+      .deliver('fifo', 'a2', 500_000, 'applied', 1, { messageId: 'a2-redriven' })
+      .apply('fifo', 'a2', 500_050)
+      .deliver('fifo', 'a2', 900_000, 'suppressed', 1, { messageId: 'a2-lost' });
+    // The DLQ read whole, and the dead-lettered message no longer in it.
+    b.ledger.dlq = { fifo: { depth: 0, orderIds: [], messages: [], unread: 0 } };
+    const fifo = analyzeQueue(b.ledger, 'fifo', undefined, TIMEOUT).metrics;
+    expect(fifo.duplicateCauses).toEqual(causes({ producerResend: 1 }));
+  });
+
   it('counts a copy of the redriven message as a queue copy', () => {
     const copy = deadLettered('m-redriven')
       .sent('o1', ['m1'])

@@ -74,8 +74,10 @@ export interface DlqRead {
  *   says it was redriven, so the producer's record of what it sent is what tells the two apart,
  *   and the DLQ says whether anything left it: a dead-lettered message still there was moved by
  *   nobody, so an unrecorded new id after it is a send whose answer was lost. A redrive moves
- *   a message out once, so each dead-lettered message explains one redrive. A message the
- *   report did not read in the DLQ (not read, or among the unread) counts as gone.
+ *   a message out once, so each dead-lettered message explains one redrive (the order's first
+ *   delivery, no duplicate, uses one up when it is such a new id itself: the redrive of a
+ *   message dead-lettered unrun). A message the report did not read in the DLQ (not read, or
+ *   among the unread) counts as gone.
  * - `producerResend`: a message id no earlier delivery of the order had, otherwise: the producer
  *   sent the order again (a client retried a send whose outcome it did not know). With no
  *   dead-lettered message before it that left the DLQ and explains no other redrive, an id the
@@ -566,11 +568,20 @@ export function analyzeDuplicates(
               (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
               endedInFailure(e, d.receivedAt, options, undeleted),
           )?.messageId);
+    const sentByProducer = (d: DeliveryRecord) =>
+      evidence.producerIds.get(orderId)?.has(d.messageId) ?? false;
+    // The first delivery may itself be a redrive: of a message dead-lettered with no delivery
+    // in the ledger (FIFO handed it back unrun at every receive, behind a failure of its group).
+    // It is no duplicate, but it uses that dead letter up as a later new id would: one message
+    // out of the DLQ makes one new message.
+    if (!sentByProducer(first)) {
+      const dead = deadLetterBefore(first);
+      if (dead !== undefined) redriven.add(dead);
+    }
     for (const d of later) {
       const earlier = attempts.get(d.messageId);
       if (!earlier) {
-        const sentByProducer = evidence.producerIds.get(orderId)?.has(d.messageId) ?? false;
-        const dead = sentByProducer ? undefined : deadLetterBefore(d);
+        const dead = sentByProducer(d) ? undefined : deadLetterBefore(d);
         if (dead !== undefined) {
           out.causes.dlqRedrive++;
           redriven.add(dead);
