@@ -310,6 +310,9 @@ describe('receive counts a ledger may hold', () => {
       [[2], undefined],
       [true, undefined],
       ['99999999999999999999', undefined],
+      // Leading zeros are no digits of the count.
+      ['00000000000000000003', 3],
+      ['00000000000000000000', undefined],
     ] as const) {
       expect({ raw, read: receiveCountOf({ receiveCount: raw }) }).toEqual({ raw, read });
     }

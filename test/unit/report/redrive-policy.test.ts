@@ -56,6 +56,19 @@ describe("reading a queue's RedrivePolicy", () => {
     expect(await readRedrivePolicy(sqs, URL)).toMatchObject({ from: 'queue', maxReceiveCount: 12 });
   });
 
+  it('reads a maxReceiveCount padded with zeros, however many, as the local SQS takes it', async () => {
+    // local/sqs/actions/attributes.ts takes any string of digits whose number is 1 to 1000, so
+    // a queue may hold this policy: refused, the report would not run and would call 5 out of
+    // range.
+    for (const raw of ['0005', '000000000000005', '0000000000000000000000000005']) {
+      answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: raw }));
+      expect({ raw, read: await readRedrivePolicy(sqs, URL) }).toMatchObject({
+        raw,
+        read: { from: 'queue', maxReceiveCount: 5 },
+      });
+    }
+  });
+
   it.each([
     [undefined, 'the queue has no RedrivePolicy'],
     ['', 'the queue has no RedrivePolicy'],

@@ -340,13 +340,15 @@ export function receiveCountOf(d: { receiveCount?: unknown }): number | undefine
  * (SQS's attributes are strings, and another writer may store one). Anything else is undefined:
  * `Number()` would read '', ' 7', '0x10', '1e2' or '2.0' as numbers, and a count read that way
  * would be one nobody wrote. Every count the report reads (receive counts, a RedrivePolicy's
- * maxReceiveCount) goes through here.
+ * maxReceiveCount) goes through here. Leading zeros, however many, are no digits of the count
+ * (the local SQS takes a maxReceiveCount of '0005' as 5, at any length); at most 15 digits
+ * after them, all exact as a double.
  */
 export function positiveIntegerOf(raw: unknown): number | undefined {
   const n =
     typeof raw === 'number'
       ? raw
-      : typeof raw === 'string' && /^\d{1,15}$/.test(raw)
+      : typeof raw === 'string' && /^0*\d{1,15}$/.test(raw)
         ? Number(raw)
         : Number.NaN;
   return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
