@@ -62,13 +62,58 @@ function sqsOrder(sequenceNumber: string | undefined): bigint | undefined {
     : undefined;
 }
 
-/** One FIFO message as the ledger's receives of it show it: its order, and SQS's numbers for it. */
+/** One message as the ledger's receives of it on one queue show it. */
 interface ReceivedMessage {
   orderId: string;
   customerId: string;
-  /** Every SequenceNumber its receives carried (SQS gives a message one). */
+  /** Every SequenceNumber its receives carried (FIFO; SQS gives a message one). */
   numbers: Set<string>;
+  /** Its receives, in the order the ledger lists them. */
   receives: DeliveryRecord[];
+  /** Its receives with the highest receive count, in the order the ledger lists them. */
+  last: DeliveryRecord[];
+}
+
+/** One queue's receives, indexed once: the check's rules look them up by message and invocation. */
+interface QueueReceives {
+  messages: Map<string, ReceivedMessage>;
+  /** Per invocation id, its receives in the order the ledger lists them. */
+  invocations: Map<string, DeliveryRecord[]>;
+}
+
+/**
+ * Reads the ledger's receives of one queue in one pass. A soak holds tens of thousands of them,
+ * and the DLQ rules look up a message's or an invocation's receives once per message in a DLQ:
+ * scanning the whole ledger each time grows with the product of the two.
+ */
+function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind): QueueReceives {
+  const messages = new Map<string, ReceivedMessage>();
+  const invocations = new Map<string, DeliveryRecord[]>();
+  for (const d of deliveries) {
+    if (d.queue !== queue) continue;
+    let m = messages.get(d.messageId);
+    if (!m) {
+      m = {
+        orderId: d.orderId,
+        customerId: d.customerId,
+        numbers: new Set(),
+        receives: [],
+        last: [],
+      };
+      messages.set(d.messageId, m);
+    }
+    m.receives.push(d);
+    if (d.sequenceNumber !== undefined) m.numbers.add(d.sequenceNumber);
+    const top = m.last[0];
+    if (!top || d.receiveCount > top.receiveCount) m.last = [d];
+    else if (d.receiveCount === top.receiveCount) m.last.push(d);
+    if (d.invocationId !== undefined) {
+      const batch = invocations.get(d.invocationId);
+      if (batch) batch.push(d);
+      else invocations.set(d.invocationId, [d]);
+    }
+  }
+  return { messages, invocations };
 }
 
 /**
@@ -102,20 +147,9 @@ interface ReceivedMessage {
 function orderViolations(
   queue: QueueKind,
   byOrder: Map<string, EffectRecord[]>,
-  deliveries: readonly DeliveryRecord[],
+  messages: ReadonlyMap<string, ReceivedMessage>,
 ): string[] {
   const lines: string[] = [];
-  const messages = new Map<string, ReceivedMessage>();
-  for (const d of deliveries) {
-    if (d.queue !== queue) continue;
-    let m = messages.get(d.messageId);
-    if (!m) {
-      m = { orderId: d.orderId, customerId: d.customerId, numbers: new Set(), receives: [] };
-      messages.set(d.messageId, m);
-    }
-    m.receives.push(d);
-    if (d.sequenceNumber !== undefined) m.numbers.add(d.sequenceNumber);
-  }
   const sent = new Map<string, bigint>();
   const twoNumbers = new Set<string>();
   for (const [messageId, m] of messages) {
@@ -268,14 +302,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     const lostDeletes = new Set(
       (evidence.lostDeletes?.[queue] ?? []).map((l) => `${l.receiveCount}#${l.messageId}`),
     );
-    // Per message id, its receives with the highest count the ledger saw on this queue.
-    const lastReceives = new Map<string, DeliveryRecord[]>();
-    for (const d of ledger.deliveries) {
-      if (d.queue !== queue) continue;
-      const top = lastReceives.get(d.messageId);
-      if (!top || d.receiveCount > top[0]!.receiveCount) lastReceives.set(d.messageId, [d]);
-      else if (d.receiveCount === top[0]!.receiveCount) top.push(d);
-    }
+    const { messages, invocations } = indexReceives(ledger.deliveries, queue);
     /**
      * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
      * it. SQS moves a message on the receive after its last allowed one, so that receive must be
@@ -285,8 +312,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
-      const top = lastReceives.get(messageId);
-      if (!top) return { problem: `${messageId} (never received)` };
+      const received = messages.get(messageId);
+      if (!received) return { problem: `${messageId} (never received)` };
+      const top = received.last;
       const count = top[0]!.receiveCount;
       if (count < lastReceive) return { problem: `${messageId} (highest receive #${count})` };
       const unfinished = top.find((d) => d.outcome === 'failed' || d.outcome === 'pending');
@@ -301,11 +329,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       // neither copy is deleted, and SQS moves it on its next receive.
       for (const d of top) {
         if (d.invocationId === undefined) continue;
-        const beside = ledger.deliveries.find(
+        const beside = received.receives.find(
           (o) =>
             o !== d &&
-            o.queue === queue &&
-            o.messageId === messageId &&
             o.invocationId === d.invocationId &&
             (o.outcome === 'failed' || o.outcome === 'pending'),
         );
@@ -360,14 +386,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           const theirs = sqsOrder(d.sequenceNumber);
           return own !== undefined && theirs !== undefined && theirs < own;
         };
-        const blocker = ledger.deliveries.find(
-          (d) =>
-            d.queue === queue &&
-            f.invocationId !== undefined &&
-            d.invocationId === f.invocationId &&
-            d.customerId === f.customerId &&
-            earlier(d) &&
-            d.outcome === 'failed',
+        const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
+        const blocker = batch.find(
+          (d) => d.customerId === f.customerId && earlier(d) && d.outcome === 'failed',
         );
         if (blocker) {
           return {
@@ -454,7 +475,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     if (queue === 'fifo') {
       collect(
         out,
-        orderViolations(queue, byOrder, ledger.deliveries),
+        orderViolations(queue, byOrder, messages),
         (n) => `${queue}: ${n} more applies out of send order`,
       );
     }
