@@ -152,6 +152,7 @@ function orderViolations(
   const lines: string[] = [];
   const sent = new Map<string, bigint>();
   const twoNumbers = new Set<string>();
+  const placedByCustomer = new Map<string, PlacedMessage[]>();
   for (const [messageId, m] of messages) {
     if (m.numbers.size > 1) {
       twoNumbers.add(messageId);
@@ -162,7 +163,12 @@ function orderViolations(
     }
     const [number] = m.numbers;
     const order = sqsOrder(number);
-    if (order !== undefined) sent.set(messageId, order);
+    if (order === undefined) continue;
+    sent.set(messageId, order);
+    const placed = { id: messageId, number: order, message: m };
+    const theirs = placedByCustomer.get(m.customerId);
+    if (theirs) theirs.push(placed);
+    else placedByCustomer.set(m.customerId, [placed]);
   }
   const byCustomer = new Map<string, EffectRecord[]>();
   for (const list of byOrder.values()) {
@@ -191,9 +197,25 @@ function orderViolations(
       }
       latest = { order, effect: e };
     }
-    lines.push(...appliedPastEarlier(queue, customer, list, messages, sent));
+    lines.push(
+      ...appliedPastEarlier(
+        queue,
+        customer,
+        list,
+        placedByCustomer.get(customer) ?? [],
+        messages,
+        sent,
+      ),
+    );
   }
   return lines;
+}
+
+/** A FIFO message SQS's number places: its id, that number, and what its receives show. */
+interface PlacedMessage {
+  id: string;
+  number: bigint;
+  message: ReceivedMessage;
 }
 
 /**
@@ -201,51 +223,75 @@ function orderViolations(
  * of the customer (SQS took it before the applied one), whose order had not been applied yet, was
  * not done with: received in the same batch as the apply's own receive, or after it. One line per
  * apply. An earlier message whose order's first effect came from that very message is left to the
- * rule above, which names that apply.
+ * rule above, which names that apply. `placed`: the customer's messages SQS's number places.
  */
 function appliedPastEarlier(
   queue: QueueKind,
   customer: string,
   applies: readonly EffectRecord[],
+  placed: readonly PlacedMessage[],
   messages: ReadonlyMap<string, ReceivedMessage>,
   sent: ReadonlyMap<string, bigint>,
 ): string[] {
   const firstOf = new Map(applies.map((e) => [e.orderId, e]));
   // Only messages no first effect came from can be left behind: of most orders there is one.
-  const others = [...messages].filter(
-    ([id, m]) =>
-      m.customerId === customer && sent.has(id) && firstOf.get(m.orderId)?.messageId !== id,
-  );
+  const others = placed.filter((p) => firstOf.get(p.message.orderId)?.messageId !== p.id);
   if (others.length === 0) return [];
   const lines: string[] = [];
   for (const e of applies) {
     const number = sent.get(e.messageId);
-    if (number === undefined) continue;
-    // The receive the effect was applied from: the latest of its message before the commit.
-    let from: DeliveryRecord | undefined;
-    for (const r of messages.get(e.messageId)?.receives ?? []) {
-      if (r.receivedAt <= e.committedAt && (!from || r.receivedAt >= from.receivedAt)) from = r;
-    }
-    if (!from) continue;
-    const applied = from;
-    for (const [messageId, m] of others) {
-      const earlier = sent.get(messageId)!;
-      if (earlier >= number || m.orderId === e.orderId) continue;
-      const first = firstOf.get(m.orderId);
-      if (first && first.applyIndex < e.applyIndex) continue;
-      const sameBatch = (r: DeliveryRecord) =>
-        applied.invocationId !== undefined && r.invocationId === applied.invocationId;
-      const pending = m.receives.find((r) => sameBatch(r) || r.receivedAt > applied.receivedAt);
-      if (!pending) continue;
-      const when = sameBatch(pending) ? 'was in the same batch' : 'came after';
-      const sequence = m.receives[0]!.sequence;
-      lines.push(
-        `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${number}) while message ${messageId} of order ${m.orderId} (sequence ${sequence}, SequenceNumber ${earlier}), which SQS took earlier, was not done with: its receive #${pending.receiveCount} ${when}, and order ${m.orderId} had not been applied`,
-      );
-      break;
-    }
+    const applied = number === undefined ? undefined : appliedFrom(e, messages.get(e.messageId));
+    if (number === undefined || !applied) continue;
+    const behind = leftBehind(e, number, applied, others, firstOf);
+    if (!behind) continue;
+    const { placed: p, pending } = behind;
+    const when = sameBatch(pending, applied) ? 'was in the same batch' : 'came after';
+    const sequence = p.message.receives[0]!.sequence;
+    lines.push(
+      `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${number}) while message ${p.id} of order ${p.message.orderId} (sequence ${sequence}, SequenceNumber ${p.number}), which SQS took earlier, was not done with: its receive #${pending.receiveCount} ${when}, and order ${p.message.orderId} had not been applied`,
+    );
   }
   return lines;
+}
+
+/** The receive an effect was applied from: the latest of its message at or before the commit. */
+function appliedFrom(
+  e: EffectRecord,
+  message: ReceivedMessage | undefined,
+): DeliveryRecord | undefined {
+  let from: DeliveryRecord | undefined;
+  for (const r of message?.receives ?? []) {
+    if (r.receivedAt <= e.committedAt && (!from || r.receivedAt >= from.receivedAt)) from = r;
+  }
+  return from;
+}
+
+/** Two receives in one batch: the same invocation, which only a receive that names one can share. */
+const sameBatch = (r: DeliveryRecord, applied: DeliveryRecord): boolean =>
+  applied.invocationId !== undefined && r.invocationId === applied.invocationId;
+
+/**
+ * The first of `others` an apply (of SequenceNumber `number`, from receive `applied`) left behind:
+ * SQS took it earlier, its order is another not applied before this one, and a receive of it
+ * (`pending`) was in the apply's batch or came after it.
+ */
+function leftBehind(
+  e: EffectRecord,
+  number: bigint,
+  applied: DeliveryRecord,
+  others: readonly PlacedMessage[],
+  firstOf: ReadonlyMap<string, EffectRecord>,
+): { placed: PlacedMessage; pending: DeliveryRecord } | undefined {
+  for (const p of others) {
+    if (p.number >= number || p.message.orderId === e.orderId) continue;
+    const first = firstOf.get(p.message.orderId);
+    if (first && first.applyIndex < e.applyIndex) continue;
+    const pending = p.message.receives.find(
+      (r) => sameBatch(r, applied) || r.receivedAt > applied.receivedAt,
+    );
+    if (pending) return { placed: p, pending };
+  }
+  return undefined;
 }
 
 /** What the check found: the problems, and what it accepted only because SQS's rule explains it. */
