@@ -129,9 +129,14 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
  * of each order, in apply order (apply index), must come from a message SQS took after the
  * message of every order applied before it. The producer's own record does not hold the
  * SequenceNumber SendMessage answers (only message ids and send times), so the receives are the
- * only record of it; an effect whose message no receive gives a SequenceNumber cannot be placed
- * and is named as such rather than passed. SQS gives a message one number, which every receive
- * of it repeats: a message received with two is named, and places nothing.
+ * only record of it, and nothing else proves the order (the client's sequence is not it, and send
+ * times are no order within a millisecond). A message none of whose receives gives a
+ * SequenceNumber (a ledger from an older consumer, or a transport that does not return the
+ * attribute) cannot be placed: an apply from it cannot be judged, nor can an apply that left it
+ * behind. The check neither passes that nor calls it an order broken: one line says for how many
+ * messages FIFO order cannot be checked, and the messages it can place are still held to the
+ * rule. SQS gives a message one number, which every receive of it repeats: a message received
+ * with two is named, and places nothing.
  *
  * An order has several messages when the producer sent it again (a new message after FIFO's
  * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
@@ -153,6 +158,7 @@ function orderViolations(
   const sent = new Map<string, bigint>();
   const twoNumbers = new Set<string>();
   const placedByCustomer = new Map<string, PlacedMessage[]>();
+  const unplaced: Array<[string, ReceivedMessage]> = [];
   for (const [messageId, m] of messages) {
     if (m.numbers.size > 1) {
       twoNumbers.add(messageId);
@@ -163,7 +169,10 @@ function orderViolations(
     }
     const [number] = m.numbers;
     const order = sqsOrder(number);
-    if (order === undefined) continue;
+    if (order === undefined) {
+      unplaced.push([messageId, m]);
+      continue;
+    }
     sent.set(messageId, order);
     const placed = { id: messageId, number: order, message: m };
     const theirs = placedByCustomer.get(m.customerId);
@@ -183,7 +192,8 @@ function orderViolations(
     for (const e of list) {
       const order = sent.get(e.messageId);
       if (order === undefined) {
-        if (twoNumbers.has(e.messageId)) continue;
+        // A message received with two numbers is named above, one received with none below.
+        if (twoNumbers.has(e.messageId) || messages.has(e.messageId)) continue;
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown`,
         );
@@ -206,6 +216,13 @@ function orderViolations(
         messages,
         sent,
       ),
+    );
+  }
+  if (unplaced.length > 0) {
+    const [id, m] = unplaced[0]!;
+    const receives = unplaced.reduce((n, [, u]) => n + u.receives.length, 0);
+    lines.unshift(
+      `${queue}: FIFO order cannot be checked for ${unplaced.length} messages (${receives} receives; the first, ${id} of order ${m.orderId}): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass`,
     );
   }
   return lines;

@@ -171,14 +171,51 @@ describe('the exactly-once check', () => {
     }
   });
 
-  it("names a FIFO apply whose message no receive gives SQS's SequenceNumber, rather than pass it", () => {
+  it("says FIFO order cannot be checked when an applied order's message no receive gives SQS's SequenceNumber, rather than pass it", () => {
     const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
     for (const d of b.ledger.deliveries) if (d.orderId === 'a2') delete d.sequenceNumber;
     // reportOf numbers receives that carry none: read the report before taking a2's away again.
     const report = reportOf(b);
     for (const d of b.ledger.deliveries) if (d.orderId === 'a2') delete d.sequenceNumber;
     expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
-      'fifo: customer a applied order a2 from message fifo-a2, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
+      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+    ]);
+  });
+
+  /**
+   * cleanRun's ledger (customers a and b) as a consumer that records no SequenceNumber leaves it:
+   * an older version of it, or a transport that does not return the attribute. `keep`: the
+   * customers whose FIFO receives keep theirs.
+   */
+  function withoutNumbers(b: LedgerBuilder, acceptedIds: string[], keep: string[] = []) {
+    const report = reportOf(b);
+    for (const d of b.ledger.deliveries) {
+      if (d.queue === 'fifo' && !keep.includes(d.customerId)) delete d.sequenceNumber;
+    }
+    return runViolations({ acceptedIds, ledger: b.ledger, report });
+  }
+
+  it('fails a ledger whose FIFO receives carry no SequenceNumber with one line that says the order cannot be checked', () => {
+    // Nothing else in the ledger proves the order SQS took the messages in (the client's
+    // sequence is not it), so the rule can neither pass nor name a violation: one line, not one
+    // per apply, and none that reads as an order broken.
+    const b = cleanRun();
+    // b1's message received a second time (a queue's own copy, answered by the record).
+    b.deliver('fifo', 'b1', 2100, 'suppressed');
+    expect(withoutNumbers(b, ['a1', 'a2', 'b1'])).toEqual([
+      'fifo: FIFO order cannot be checked for 3 messages (4 receives; the first, fifo-a1 of order a1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+    ]);
+  });
+
+  it('still names a FIFO inversion among the messages SequenceNumbers place, beside messages none places', () => {
+    // Customer a's orders applied the other way round from the order SQS took them; customer b's
+    // receives carry no number.
+    const b = sentAndApplied(['a1', 'a2'], ['a2', 'a1']).accept('b1', 'b', 1, 1020);
+    b.deliver('fifo', 'b1', 5000, 'applied').apply('fifo', 'b1', 5001);
+    b.deliver('standard', 'b1', 5002, 'applied').apply('standard', 'b1', 5003);
+    expect(withoutNumbers(b, ['a1', 'a2', 'b1'], ['a'])).toEqual([
+      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-b1 of order b1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
     ]);
   });
 
@@ -989,7 +1026,7 @@ describe('the exactly-once check', () => {
   });
 
   it.each(['', 'ab', '12ab', '1e3'])(
-    'names a FIFO apply whose message was recorded with %j for its SequenceNumber, rather than place it',
+    'says FIFO order cannot be checked when a message was recorded with %j for its SequenceNumber, rather than place it',
     (bad) => {
       const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
       const report = reportOf(b);
@@ -997,7 +1034,7 @@ describe('the exactly-once check', () => {
         if (d.queue === 'fifo' && d.orderId === 'a2') d.sequenceNumber = bad;
       }
       expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
-        'fifo: customer a applied order a2 from message fifo-a2, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
+        'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
       ]);
     },
   );
@@ -1052,9 +1089,10 @@ describe('the exactly-once check', () => {
     ]);
   });
 
-  it('holds no apply to a message it cannot place, and no apply it cannot place to the messages after it', () => {
+  it('holds no apply to a message it cannot place, and no apply it cannot place to the messages after it, and says FIFO order cannot be checked', () => {
     // a2's first message was recorded with no number (received after a1 was applied, failed);
-    // a2 was then applied from its re-send: nothing places that first message before a1.
+    // a2 was then applied from its re-send. Nothing places that first message: had SQS taken it
+    // before a1's, a1 was applied past it, and the check cannot tell, so it says it cannot.
     const unplaced = customerA(['a1', 'a2']);
     fifoReceive(unplaced, 'a1', 2000, {
       messageId: 'fifo-a1',
@@ -1073,9 +1111,11 @@ describe('the exactly-once check', () => {
       outcome: 'applied',
       invocationId: 'i3',
     });
-    expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([]);
-    // a1 applied from a message with no number is named once; a2's messages received after it
-    // are not held against an apply whose place is unknown.
+    expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([
+      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+    ]);
+    // a1 applied from a message with no number: the one line, and a2's messages received after
+    // it are not held against an apply whose place is unknown.
     const unplacedApply = customerA(['a1', 'a2']);
     fifoReceive(unplacedApply, 'a1', 2000, {
       messageId: 'fifo-a1',
@@ -1095,7 +1135,7 @@ describe('the exactly-once check', () => {
       invocationId: 'i3',
     });
     expect(checkAsNumbered(unplacedApply, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a1 from message fifo-a1, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown',
+      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a1 of order a1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
     ]);
   });
 
