@@ -354,7 +354,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
   }
   for (const queue of QUEUE_KINDS) {
     const byOrder = effectsByOrder(ledger.effects, queue);
-    const dlq = ledger.dlq?.[queue] ?? { depth: 0, orderIds: [], unread: 0 };
+    // The report reads both DLQs of every run; without a read, an empty DLQ of depth 0 would
+    // stand in for one nobody looked at, and the DLQ rules below would pass unjudged.
+    const read = ledger.dlq?.[queue];
+    if (!read) {
+      out.push(
+        `${queue}: the ledger holds no read of the DLQ: what sits in it, and its depth, cannot be checked`,
+      );
+    }
+    const dlq = read ?? { depth: 0, orderIds: [], unread: 0 };
     const dead = new Set(dlq.orderIds);
     const expectedDead = new Set(evidence.expectedInDlq?.[queue] ?? []);
     const missing: string[] = [];

@@ -53,8 +53,21 @@ const reportOf = (b: LedgerBuilder) =>
     runId: 'r',
     target: 'local',
     config: pipelineConfig,
-    ledger: numberFifoMessages(b).ledger,
+    ledger: readDlqs(numberFifoMessages(b)).ledger,
   }).report;
+
+/**
+ * Gives the fixture's ledger a read of each DLQ it has none of, an empty one, as the report
+ * reads both DLQs of every run (a ledger with no read of one fails the check).
+ */
+function readDlqs(b: LedgerBuilder): LedgerBuilder {
+  const dlq = b.ledger.dlq ?? {};
+  b.ledger.dlq = dlq;
+  for (const q of ['fifo', 'standard'] as const) {
+    dlq[q] ??= { depth: 0, orderIds: [], unread: 0, messages: [] };
+  }
+  return b;
+}
 
 const check = (
   b: LedgerBuilder,
@@ -714,6 +727,24 @@ describe('the exactly-once check', () => {
       'standard: the report counts 0 lost, 2 accepted orders have no effect and are not in the DLQ',
     ]);
   });
+
+  it.each(['fifo', 'standard'] as const)(
+    'fails a run whose ledger holds no read of the %s DLQ: what sits in it cannot be checked',
+    (queue) => {
+      // The report always reads both DLQs; a ledger without a read (a caller that skipped it, a
+      // read lost on the way) would otherwise pass as an empty DLQ of depth 0.
+      const b = cleanRun();
+      const report = reportOf(b);
+      delete b.ledger.dlq![queue];
+      expect(runViolations({ acceptedIds: ['a1', 'a2', 'b1'], ledger: b.ledger, report })).toEqual([
+        `${queue}: the ledger holds no read of the DLQ: what sits in it, and its depth, cannot be checked`,
+      ]);
+      delete b.ledger.dlq;
+      expect(
+        runViolations({ acceptedIds: ['a1', 'a2', 'b1'], ledger: b.ledger, report }),
+      ).toHaveLength(2);
+    },
+  );
 
   it("reads FIFO's order from the apply index, not from the order the ledger lists effects in", () => {
     // Prepare: on FIFO a1 applied (index 1), a2 (index 2), then a1 again (index 3). The ledger

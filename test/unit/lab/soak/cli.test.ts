@@ -57,7 +57,12 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     return b;
   }
 
-  /** A run that answers with `b`'s ledger, the client having got 202s for `orderIds`. */
+  const emptyDlq = () => ({ depth: 0, orderIds: [], unread: 0, messages: [] });
+
+  /**
+   * A run that answers with `b`'s ledger, the client having got 202s for `orderIds`; both DLQs
+   * read empty unless `b` says otherwise (the report reads both of every run).
+   */
   const fakeRun =
     (b: LedgerBuilder, orderIds: string[], errors = 0) =>
     async (options: LocalRunOptions): Promise<LocalRunResult> => ({
@@ -65,7 +70,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
         runId: options.runId,
         target: 'local',
         config: pipelineConfig,
-        ledger: b.ledger,
+        ledger: { ...b.ledger, dlq: b.ledger.dlq ?? { fifo: emptyDlq(), standard: emptyDlq() } },
       }),
       load: { accepted: orderIds.length, errors, orderIds } as LocalRunResult['load'],
       dynamodbRequests: {},
