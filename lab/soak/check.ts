@@ -136,7 +136,9 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
  * behind. The check neither passes that nor calls it an order broken: one line says for how many
  * messages FIFO order cannot be checked, and the messages it can place are still held to the
  * rule. SQS gives a message one number, which every receive of it repeats: a message received
- * with two is named, and places nothing.
+ * with two is named, and places nothing. The consumer records every receive before any record of
+ * its batch runs, so an apply with no receive of its message at or before its commit is a ledger
+ * that lost records: named, as what the apply was made past cannot be checked.
  *
  * An order has several messages when the producer sent it again (a new message after FIFO's
  * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
@@ -190,15 +192,14 @@ function orderViolations(
     list.sort((a, b) => a.applyIndex - b.applyIndex);
     let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
-      const order = sent.get(e.messageId);
-      if (order === undefined) {
-        // A message received with two numbers is named above, one received with none below.
-        if (twoNumbers.has(e.messageId) || messages.has(e.messageId)) continue;
+      if (!appliedFrom(e, messages.get(e.messageId))) {
         lines.push(
-          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, which no receive in the ledger gives an SQS SequenceNumber: its place in the send order is unknown`,
+          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
         );
-        continue;
       }
+      // A message received with two numbers is named above, one received with none below.
+      const order = sent.get(e.messageId);
+      if (order === undefined) continue;
       if (latest && order <= latest.order) {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${order}) after order ${latest.effect.orderId} (sequence ${latest.effect.sequence}, SequenceNumber ${latest.order}), which SQS took later`,

@@ -1170,6 +1170,52 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it('fails a FIFO apply the ledger holds no receive of its message for, at or before its commit', () => {
+    // The consumer records every receive before any record of its batch runs: an apply with no
+    // receive before it is a ledger that lost records, and what it was applied past (the rest of
+    // its batch) cannot be checked. Here a1's only receive left is a later copy the record answered.
+    const lateOnly = customerA(['a1', 'a2']);
+    fifoReceive(lateOnly, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(lateOnly, 'a2', 3000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i2',
+    });
+    fifoReceive(lateOnly, 'a1', 4000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'suppressed',
+      invocationId: 'i3',
+      receiveCount: 2,
+    });
+    const drop = (b: LedgerBuilder, at: number) => {
+      b.ledger.deliveries = b.ledger.deliveries.filter(
+        (d) => !(d.queue === 'fifo' && d.receivedAt === at),
+      );
+    };
+    drop(lateOnly, 2000);
+    const missing = (id: string) =>
+      `fifo: customer a applied order ${id} from message fifo-${id}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`;
+    expect(checkAsNumbered(lateOnly, ['a1', 'a2'])).toEqual([missing('a1')]);
+    // With no receive of a2's message at all, the same line, and nothing places a2.
+    const none = customerA(['a1', 'a2']);
+    fifoReceive(none, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    none.deliver('fifo', 'a2', 3000, 'applied').apply('fifo', 'a2', 3001);
+    drop(none, 3000);
+    expect(checkAsNumbered(none, ['a1', 'a2'])).toEqual([missing('a2')]);
+  });
+
   it('names an apply made beside a failure of its group when the effect committed in the millisecond of the receive', () => {
     const b = redrivenAfter(
       [
