@@ -548,7 +548,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       collect(
         out,
         orderViolations(queue, byOrder, messages),
-        (n) => `${queue}: ${n} more applies out of send order`,
+        (n) => `${queue}: ${n} more FIFO order problems`,
       );
     }
 

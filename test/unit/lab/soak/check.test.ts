@@ -707,6 +707,27 @@ describe('the exactly-once check', () => {
     expect(found[10]).toBe('fifo: 3 more orders were never applied');
   });
 
+  it('sums up FIFO order lines past ten as FIFO order problems, not all of which are applies out of order', () => {
+    // Twelve applies whose receives the ledger lost: none is out of send order, each cannot be
+    // checked, and the summing-up line must not call the last two applies out of send order.
+    const b = new LedgerBuilder();
+    const ids = Array.from({ length: 12 }, (_, i) => `o${i + 10}`);
+    let t = 2000;
+    for (const [i, id] of ids.entries()) {
+      b.accept(id, 'c', i + 1, 1000 + i);
+      for (const q of ['fifo', 'standard'] as const)
+        b.deliver(q, id, t++, 'applied').apply(q, id, t++);
+    }
+    const report = reportOf(b);
+    b.ledger.deliveries = b.ledger.deliveries.filter((d) => d.queue !== 'fifo');
+    const found = runViolations({ acceptedIds: ids, ledger: b.ledger, report });
+    expect(found).toHaveLength(11);
+    expect(found[9]).toMatch(
+      /^fifo: customer c applied order o19 from message fifo-o19, yet no receive/,
+    );
+    expect(found[10]).toBe('fifo: 2 more FIFO order problems');
+  });
+
   it('exactly ten problems of a kind are all named, with no summing-up line', () => {
     const b = new LedgerBuilder();
     const ids = Array.from({ length: 10 }, (_, i) => `o${i}`);
