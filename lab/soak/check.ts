@@ -365,6 +365,14 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     }
     const dlq = read ?? { depth: 0, orderIds: [], unread: 0 };
     const dead = new Set(dlq.orderIds);
+    // Per order, its messages the DLQ read gave, in the order read: looked up once per order in
+    // the DLQ, so a DLQ of many messages is not filtered whole for each.
+    const copiesOf = new Map<string, Array<{ orderId: string; messageId: string }>>();
+    for (const m of dlq.messages ?? []) {
+      const list = copiesOf.get(m.orderId);
+      if (list) list.push(m);
+      else copiesOf.set(m.orderId, [m]);
+    }
     const expectedDead = new Set(evidence.expectedInDlq?.[queue] ?? []);
     const missing: string[] = [];
     const doubled: string[] = [];
@@ -478,7 +486,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       const n = byOrder.get(id)?.length ?? 0;
       if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
       if (n === 0 && dead.has(id) && !expectedDead.has(id)) {
-        const copies = (dlq.messages ?? []).filter((m) => m.orderId === id);
+        const copies = copiesOf.get(id) ?? [];
         const found = copies.map(({ messageId }) => ({ messageId, ...unrunCause(messageId) }));
         const explainedCopies = found.filter((c) => c.cause);
         if (copies.length > 0 && explainedCopies.length === copies.length) {
@@ -501,7 +509,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         );
       }
       if (n > 0 && dead.has(id) && !expectedDead.has(id)) {
-        const copies = (dlq.messages ?? []).filter((m) => m.orderId === id);
+        const copies = copiesOf.get(id) ?? [];
         const unexplained = copies.length === 0 ? ['(message id not read)'] : [];
         for (const { messageId } of copies) {
           const { cause, problem } = dlqCause(messageId);
