@@ -782,6 +782,26 @@ describe('a DLQ redrive told from a producer re-send', () => {
     expect(fifo.duplicateCauses).toEqual(causes({ producerResend: 1 }));
   });
 
+  it("judges a new message by its earliest receive, not by its lowest count's, against a dead letter", () => {
+    // m1's last allowed receive failed at 122_100. m-lost (a send whose answer was lost) was
+    // received at 122_050, count 2, before that: its receive #1 reached a handler only at
+    // 122_200 (held in a batching window past its visibility timeout). m-lost was on the queue
+    // before m1 went to the DLQ, so no redrive of m1 made it: a re-send.
+    const b = new LedgerBuilder().accept('o1', 'c', 1, 1000).sent('o1', ['m1'], { standard: 'm1' });
+    for (let n = 1; n <= 3; n++) {
+      const at = 2000 + (n - 1) * 60_000;
+      b.deliver('standard', 'o1', at, 'failed', n, { messageId: 'm1', outcomeAt: at + 100 });
+      b.fail('standard', 'o1', n, n === 3, { messageId: 'm1', failedAt: at + 100 });
+    }
+    b.deliver('standard', 'o1', 122_050, 'applied', 2, { messageId: 'm-lost', outcomeAt: 122_080 })
+      .apply('standard', 'o1', 122_070)
+      .deliver('standard', 'o1', 122_200, 'suppressed', 1, {
+        messageId: 'm-lost',
+        outcomeAt: 122_250,
+      });
+    expect(causesOf(b)).toEqual(causes({ producerResend: 1, queueCopy: 1, retryAfterFailure: 2 }));
+  });
+
   it('counts a copy of the redriven message as a queue copy', () => {
     const copy = deadLettered('m-redriven')
       .sent('o1', ['m1'])

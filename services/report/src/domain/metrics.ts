@@ -550,26 +550,40 @@ export function analyzeDuplicates(
     // the most retries the evidence allows, and never more than there were failures.
     const attempts = new Map<string, { list: DeliveryRecord[]; retried: number }>();
     attempts.set(first.messageId, { list: [first], retried: 0 });
-    // Another message of the order that had gone to the DLQ by `d`'s receive (a final failure,
-    // or a receive at maxReceiveCount that ended in failure, by then), is not there now (as read)
-    // and explains no redrive yet: one a redrive may have put back as `d`. Different messages
-    // share no receive count, so this is the consumers' clock.
+    // Another message of the order that had gone to the DLQ by `d`'s message's earliest receive
+    // (a final failure, or a receive at maxReceiveCount that ended in failure, by then), is not
+    // there now (as read) and explains no redrive yet: one a redrive may have put back as `d`.
+    // Different messages share no receive count, so this is the consumers' clock, and the
+    // message's earliest receive on it, which need not be its lowest count's (a batching window
+    // can hold receive #1 past #2): a message received before the dead letter was on the queue
+    // before it, whatever its counts. The earliest receives also keep the new ids in time order,
+    // so matching each to the first dead letter free counts the most redrives there can be.
+    const earliestAt = new Map<string, number>();
+    for (const e of ordered)
+      earliestAt.set(
+        e.messageId,
+        Math.min(earliestAt.get(e.messageId) ?? e.receivedAt, e.receivedAt),
+      );
     const redriven = new Set<string>();
     const redrivable = (id: string) =>
       !redriven.has(id) && !(evidence.stillInDlq?.has(id) ?? false);
-    const deadLetterBefore = (d: DeliveryRecord): string | undefined =>
-      (finalFailures.get(orderId) ?? []).find(
-        (f) => f.messageId !== d.messageId && f.failedAt <= d.receivedAt && redrivable(f.messageId),
-      )?.messageId ??
-      (maxReceiveCount === undefined
-        ? undefined
-        : ordered.find(
-            (e) =>
-              e.messageId !== d.messageId &&
-              redrivable(e.messageId) &&
-              (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
-              endedInFailure(e, d.receivedAt, options, undeleted),
-          )?.messageId);
+    const deadLetterBefore = (d: DeliveryRecord): string | undefined => {
+      const at = earliestAt.get(d.messageId) ?? d.receivedAt;
+      return (
+        (finalFailures.get(orderId) ?? []).find(
+          (f) => f.messageId !== d.messageId && f.failedAt <= at && redrivable(f.messageId),
+        )?.messageId ??
+        (maxReceiveCount === undefined
+          ? undefined
+          : ordered.find(
+              (e) =>
+                e.messageId !== d.messageId &&
+                redrivable(e.messageId) &&
+                (receiveCountOf(e) ?? 0) >= maxReceiveCount &&
+                endedInFailure(e, at, options, undeleted),
+            )?.messageId)
+      );
+    };
     const sentByProducer = (d: DeliveryRecord) =>
       evidence.producerIds.get(orderId)?.has(d.messageId) ?? false;
     // The first delivery may itself be a redrive: of a message dead-lettered with no delivery
