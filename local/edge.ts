@@ -260,17 +260,16 @@ export const DEFAULT_LIMITS: Required<ServerLimits> = {
 
 /**
  * Node's own answers to a connection whose bytes are no longer HTTP (its defaults, by error code),
- * each closing the connection.
+ * each closing the connection; any other code is a 400.
  */
+const CLIENT_ERROR_STATUS: ReadonlyMap<string | undefined, readonly [number, string]> = new Map([
+  ['HPE_HEADER_OVERFLOW', [431, 'Request Header Fields Too Large']],
+  ['HPE_CHUNK_EXTENSIONS_OVERFLOW', [413, 'Payload Too Large']],
+  ['ERR_HTTP_REQUEST_TIMEOUT', [408, 'Request Timeout']],
+]);
+
 function clientErrorAnswer(code: string | undefined): string {
-  const [status, reason] =
-    code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'Request Header Fields Too Large']
-      : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
-        ? [413, 'Payload Too Large']
-        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout']
-          : [400, 'Bad Request'];
+  const [status, reason] = CLIENT_ERROR_STATUS.get(code) ?? [400, 'Bad Request'];
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 }
 
