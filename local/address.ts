@@ -15,6 +15,20 @@ export function hostName(header: string): string {
   return colon < 0 ? h : h.slice(0, colon);
 }
 
+/**
+ * Whether a Host header's port, when it has one, is a TCP port (1 to 65535, digits only): a
+ * header without a port (or with an empty one, which RFC 3986 allows) passes.
+ */
+export function hostPortValid(header: string): boolean {
+  const h = header.trim();
+  const colon = h.lastIndexOf(':');
+  // No port: none, or only the colons of a bracketed IPv6 address.
+  if (colon < 0 || colon < h.lastIndexOf(']')) return true;
+  const port = h.slice(colon + 1);
+  if (port === '') return true;
+  return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+}
+
 export function isLoopback(name: string): boolean {
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
   if (isIP(name) === 4) return name.startsWith('127.');

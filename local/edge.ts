@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { httpUrl } from './address';
+import { hostPortValid, httpUrl } from './address';
 import { declaredOver } from './body';
 import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
 
@@ -175,6 +175,17 @@ export function createEdgeHandler(
     }
   };
   return (req, res) => {
+    // A Host whose port is no TCP port is a malformed request (RFC 9112 3.2: "a Host header
+    // field with an invalid field value" is answered 400); SQS would name it in queue URLs.
+    const host = req.headers.host;
+    if (host !== undefined && !hostPortValid(host)) {
+      req.resume();
+      sendJson(res, 400, {
+        __type: 'InvalidHost',
+        message: `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535`,
+      });
+      return;
+    }
     const verdict = guard?.(req) ?? { ok: true };
     if (!verdict.ok) {
       log(`edge: refused ${req.method} ${req.url}: ${verdict.reason}`);

@@ -17,7 +17,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
-import { openSocket, untilClosed } from './support/raw-http';
+import { openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -120,6 +120,39 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
     expect(((await res.json()) as { message: string }).message).toMatch(
       /serves SQS .* and DynamoDB/,
     );
+  });
+
+  it.each(['0', '65536', '99999'])(
+    'refuses a Host whose port %s is no TCP port with a 400, creating nothing (found in review: the edge took up to 99999)',
+    async (port) => {
+      // Prepare: a CreateQueue whose answer would name the Host in its queue URL.
+      const name = `bad-port-${port}`;
+      const body = `Action=CreateQueue&QueueName=${name}`;
+      const raw = (host: string) =>
+        `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
+      // Act
+      const res = await rawRequest(cloud.edgeUrl, raw(`127.0.0.1:${port}`));
+      const list = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=${name}`);
+
+      // Assess: a clear 400 naming the Host, and no queue made.
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}').message).toMatch(/Host .*port .*1 to 65535/);
+      expect(await list.text()).not.toContain(name);
+    },
+  );
+
+  it('takes a Host with the highest port, 65535, and one with no port', async () => {
+    const body = 'Action=ListQueues';
+    const raw = (host: string) =>
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
+    const highest = await rawRequest(cloud.edgeUrl, raw('127.0.0.1:65535'));
+    const none = await rawRequest(cloud.edgeUrl, raw('localhost'));
+
+    expect([highest?.status, none?.status]).toEqual([200, 200]);
   });
 
   // The Debian AWS CLI v2 speaks the SQS Query protocol: the one real client for that path here.
