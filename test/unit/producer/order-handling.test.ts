@@ -283,6 +283,25 @@ describe('the send lease', () => {
     expect(queues.sent).toEqual([]);
   });
 
+  it("answers 409 for a live lease when one queue has no id, reading neither the other queue's lifetime nor its effect", async () => {
+    // FIFO's id recorded 5 days ago (past retention): read, it would be due again too.
+    existing({
+      ...endedFirst,
+      messageIds: { fifo: 'f-1', standard: '' },
+      sentAt: { fifo: NOW - 5 * DAY },
+      sendingBy: 'req-other',
+      sendingUntil: NOW + 4000,
+    });
+    const lives = jest.spyOn(lifetimes, 'life');
+
+    const outcome = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    expect(outcome).toEqual({ kind: 'in-progress', orderId: 'key-9', retryAfterMs: 4000 });
+    expect(lives).not.toHaveBeenCalled();
+    expect(ledger.calls).toEqual(['claim', 'countRequest']);
+    expect(queues.sent).toEqual([]);
+  });
+
   it('answers 409 when another retry took the lease between this one reading it free and bidding', async () => {
     existing(endedFirst);
     anotherRetryBeforeLease({ sendingBy: 'req-other', sendingUntil: NOW + 5000 });

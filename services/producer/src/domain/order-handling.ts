@@ -19,7 +19,6 @@ import {
   recordedSentAt,
   type SendReason,
   sendingDeadline,
-  stillSendingFor,
 } from './resend';
 import { type QueueView, queueStatus } from './status';
 
@@ -182,6 +181,13 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     return ledger.recordSequence(record.orderId, taken);
   }
 
+  /** The queues with no id recorded: a retry sends to each again, its outcome unknown. */
+  function unrecordedSends(record: AcceptedOrder): Partial<Record<QueueKind, SendReason>> {
+    return Object.fromEntries(
+      QUEUE_KINDS.filter((q) => !record.messageIds?.[q]).map((q) => [q, 'outcome-unknown']),
+    );
+  }
+
   /** Which queues a client retry must send to again (see resend.ts); none: the record answers. */
   async function retryPlan(record: AcceptedOrder): Promise<Partial<Record<QueueKind, SendReason>>> {
     const reasons = await Promise.all(
@@ -316,19 +322,23 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     try {
       let plan: Partial<Record<QueueKind, SendReason>> = { fifo: 'first', standard: 'first' };
       if (!created) {
-        const retryAfterMs = stillSendingFor(accepted, inProgressWindowMs, now());
-        if (retryAfterMs > 0)
-          return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs };
-        plan = await retryPlan(accepted);
+        const heldForMs = leaseHeldFor(accepted, inProgressWindowMs, now());
+        // While another request holds the lease, a queue with no id recorded is to be sent
+        // again whatever the other queue needs: the record alone says this retry must wait,
+        // and no queue's lifetime is read for it.
+        const unrecorded = unrecordedSends(accepted);
+        plan =
+          heldForMs > 0 && Object.keys(unrecorded).length > 0
+            ? unrecorded
+            : await retryPlan(accepted);
         if (Object.keys(plan).length > 0) {
-          // Every id recorded, but a queue may have lost its message, while another request
-          // holds the lease (it may be sending again): 409, and no bid. A bid is made only on a
-          // lease read free, from the holder read (`from`): refused, it was because another
-          // request took the lease since, and no copy of it can take the lease after that (no
-          // holder's id holds it twice). A bid made on a held lease would be refused too, but a
-          // late copy of it (the SDK's try it gave up on) would find that holder ended and take
-          // the lease for this request, answered long before: 409s until its deadline.
-          const heldForMs = leaseHeldFor(accepted, inProgressWindowMs, now());
+          // Something to send while another request holds the lease (it may be sending it):
+          // 409, and no bid. A bid is made only on a lease read free, from the holder read
+          // (`from`): refused, it was because another request took the lease since, and no copy
+          // of it can take the lease after that (no holder's id holds it twice). A bid made on a
+          // held lease would be refused too, but a late copy of it (the SDK's try it gave up on)
+          // would find that holder ended and take the lease for this request, answered long
+          // before: 409s until its deadline.
           if (heldForMs > 0) {
             return { kind: 'in-progress', orderId: accepted.orderId, retryAfterMs: heldForMs };
           }
@@ -396,7 +406,7 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
       });
       // What was sent is recorded even when another send failed, so a retry sends only to the queue
       // whose outcome is still unknown; and when every send failed, so a retry knows this request
-      // has ended and need not wait for it (stillSendingFor). Only the queues this request reached
+      // has ended and need not wait for it (leaseHeldFor). Only the queues this request reached
       // are written: an id another request recorded meanwhile is kept.
       const legacy =
         accepted.messageIds === undefined || accepted.sentAt === undefined

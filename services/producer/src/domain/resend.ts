@@ -1,4 +1,4 @@
-import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { AcceptedOrder } from './ports';
 
 /**
@@ -71,25 +71,6 @@ export function leaseHeldFor(record: LeaseFields, legacyWindowMs: number, now: n
   }
   if (record.sendsEndedBy !== undefined && record.sendsEndedBy === record.sendingBy) return 0;
   return Math.max(0, record.sendingUntil - now);
-}
-
-/**
- * How long a client retry must wait (ms; 0: it need not) because a request may still be sending
- * the order: some queue has no message id recorded, and the send lease is held (leaseHeldFor).
- * Sending now could put a second message on a queue; so the retry is told to come back, as an
- * idempotent API answers a request still in progress (Powertools' idempotency throws
- * IdempotencyAlreadyInProgressError for one). Once the lease is free, missing ids mean the sends
- * failed or their holder died: the retry takes the lease and sends again (an `outcome-unknown`
- * re-send).
- */
-export function stillSendingFor(
-  record: LeaseFields & Pick<AcceptedOrder, 'messageIds'>,
-  legacyWindowMs: number,
-  now: number,
-): number {
-  const ids = record.messageIds;
-  if (ids && QUEUE_KINDS.every((q) => ids[q])) return 0;
-  return leaseHeldFor(record, legacyWindowMs, now);
 }
 
 /**
