@@ -102,6 +102,24 @@ export class FakeLedger implements LedgerPort {
     return { taken: true, record: copy(order) };
   }
 
+  /** As the adapter's: the bid's condition, then the lease taken and ended in one write. */
+  async withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void> {
+    this.call('withdrawBid');
+    const order = this.orders.get(orderId);
+    if (!order) return;
+    const free =
+      order.sendingBy === lease.by ||
+      (order.sendingBy === lease.from &&
+        leaseHeldFor(order, lease.legacyWindowMs, lease.now) === 0);
+    if (!free) return;
+    Object.assign(order, {
+      sendingBy: lease.by,
+      sendingUntil: lease.until,
+      sendsEndedBy: lease.by,
+      sendsEndedAt: endedAt,
+    });
+  }
+
   async countRequest(orderId: string): Promise<void> {
     this.call('countRequest');
     const order = this.orders.get(orderId);

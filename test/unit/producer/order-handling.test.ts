@@ -577,6 +577,45 @@ describe('the send lease', () => {
     },
   );
 
+  it('withdraws a bid that failed, with the same lease, when its write committed all the same: the next retry sends at once, not 409 (review)', async () => {
+    // Prepare: the bid's write commits, then its answer is lost through every try of the SDK.
+    existing(endedFirst);
+    remaining = 6000;
+    const lost = new Error('socket hang up');
+    const leaseSends = ledger.leaseSends.bind(ledger);
+    const bids: SendLease[] = [];
+    jest.spyOn(ledger, 'leaseSends').mockImplementationOnce(async (orderId, lease) => {
+      bids.push(lease);
+      await leaseSends(orderId, lease);
+      throw lost;
+    });
+    const withdrawn = jest.spyOn(ledger, 'withdrawBid');
+
+    // Act
+    await expect(orders.place(request({ idempotencyKey: 'key-9' }), invocation)).rejects.toBe(lost);
+    const afterFailure = { ...ledger.orders.get('key-9') };
+    const next = await orders.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    // Assess: withdrawn with the bid's own lease, which is left ended by the request that bid;
+    // the next retry takes it and sends.
+    expect(withdrawn).toHaveBeenCalledWith('key-9', bids[0], NOW);
+    expect(afterFailure).toMatchObject({ sendingBy: 'req-1', sendsEndedBy: 'req-1' });
+    expect(next).toMatchObject({ kind: 'sent', created: false });
+    expect(queues.queues()).toEqual(['fifo', 'standard']);
+  });
+
+  it('rethrows the failure of its bid when withdrawing it fails too, and says so in the log', async () => {
+    existing(endedFirst);
+    const down = new Error('DynamoDB is down');
+    ledger.failures.set('leaseSends', down);
+    ledger.failures.set('withdrawBid', new Error('still down'));
+
+    await expect(orders.place(request({ idempotencyKey: 'key-9' }), invocation)).rejects.toBe(down);
+
+    expect(log.warns.map((w) => w.message)).toEqual(['failed send lease bid not withdrawn']);
+    expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'withdrawBid']);
+  });
+
   it('rethrows its own failure when giving the lease back fails too, and says so in the log', async () => {
     existing(endedFirst);
     delete ledger.orders.get('key-9')?.sequence;

@@ -43,6 +43,38 @@ function acceptedOrder(record: AcceptedRecord): AcceptedOrder {
 const APPEND_SENT_IDS =
   'sentMessageIds = list_append(if_not_exists(sentMessageIds, :before), :sentIds)';
 
+/**
+ * The condition on which a bid takes the send lease (DynamoLedger.leaseSends says why each part),
+ * with its values; `:me` is the bidder.
+ */
+function leaseCondition(lease: SendLease): {
+  expression: string;
+  values: Record<string, unknown>;
+} {
+  return {
+    expression: [
+      'attribute_exists(pk) AND (',
+      // The SDK's retry of this very write, after its answer was lost.
+      'sendingBy = :me',
+      // Still the holder the bidder read (none: a record from before leases), and free.
+      'OR (',
+      lease.from === undefined ? 'attribute_not_exists(sendingBy)' : 'sendingBy = :from',
+      // A lease whose holder wrote its end, or whose deadline passed (the holder died).
+      'AND ((attribute_exists(sendingUntil) AND (sendingUntil <= :now',
+      'OR (attribute_exists(sendsEndedBy) AND sendsEndedBy = sendingBy)))',
+      // A record from before leases: its claiming request ended, or can no longer run.
+      'OR (attribute_not_exists(sendingUntil) AND (attribute_exists(sendsEndedAt)',
+      'OR acceptedAt <= :legacyClaimedBefore)))))',
+    ].join(' '),
+    values: {
+      ':me': lease.by,
+      ...(lease.from === undefined ? {} : { ':from': lease.from }),
+      ':now': lease.now,
+      ':legacyClaimedBefore': lease.now - lease.legacyWindowMs,
+    },
+  };
+}
+
 export class DynamoLedger implements LedgerPort {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
@@ -140,33 +172,15 @@ export class DynamoLedger implements LedgerPort {
     orderId: string,
     lease: SendLease,
   ): Promise<{ taken: boolean; record: AcceptedOrder }> {
+    const condition = leaseCondition(lease);
     try {
       const out = await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: orderPk(orderId), sk: ORDER_SK },
           UpdateExpression: 'SET sendingBy = :me, sendingUntil = :until',
-          ConditionExpression: [
-            'attribute_exists(pk) AND (',
-            // The SDK's retry of this very write, after its answer was lost.
-            'sendingBy = :me',
-            // Still the holder the bidder read (none: a record from before leases), and free.
-            'OR (',
-            lease.from === undefined ? 'attribute_not_exists(sendingBy)' : 'sendingBy = :from',
-            // A lease whose holder wrote its end, or whose deadline passed (the holder died).
-            'AND ((attribute_exists(sendingUntil) AND (sendingUntil <= :now',
-            'OR (attribute_exists(sendsEndedBy) AND sendsEndedBy = sendingBy)))',
-            // A record from before leases: its claiming request ended, or can no longer run.
-            'OR (attribute_not_exists(sendingUntil) AND (attribute_exists(sendsEndedAt)',
-            'OR acceptedAt <= :legacyClaimedBefore)))))',
-          ].join(' '),
-          ExpressionAttributeValues: {
-            ':me': lease.by,
-            ...(lease.from === undefined ? {} : { ':from': lease.from }),
-            ':until': lease.until,
-            ':now': lease.now,
-            ':legacyClaimedBefore': lease.now - lease.legacyWindowMs,
-          },
+          ConditionExpression: condition.expression,
+          ExpressionAttributeValues: { ...condition.values, ':until': lease.until },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -181,6 +195,37 @@ export class DynamoLedger implements LedgerPort {
     const existing = await this.getAccepted(orderId);
     if (!existing) throw new Error(`accepted record for ${orderId} vanished before its lease`);
     return { taken: false, record: existing };
+  }
+
+  /**
+   * One conditional update on the bid's own condition (leaseSends): it takes the lease for
+   * `lease.by` and, in the same write, says its sends ended (`sendsEndedBy = sendingBy`), so the
+   * lease is free. Taken already by the bid (a try that committed), it is ended; not taken yet,
+   * it is taken ended, and a copy of the bid that lands later finds its own id holding it
+   * (`sendingBy = :me`) and sets only `sendingBy` and `sendingUntil`, which leaves it ended.
+   * Refused, another request holds the lease (it took it from the holder the bid read), and no
+   * copy of the bid can take it from that one. A refusal changes nothing, so it is no error.
+   */
+  async withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void> {
+    const condition = leaseCondition(lease);
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression:
+            'SET sendsEndedBy = :me, sendsEndedAt = :ended, sendingBy = :me, sendingUntil = :until',
+          ConditionExpression: condition.expression,
+          ExpressionAttributeValues: {
+            ...condition.values,
+            ':until': lease.until,
+            ':ended': endedAt,
+          },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   /**

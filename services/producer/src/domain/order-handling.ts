@@ -11,6 +11,7 @@ import {
   type QueuePort,
   QueueUnavailableError,
   type RecordedSends,
+  type SendLease,
 } from './ports';
 import type { ParsedOrderRequest } from './request';
 import {
@@ -299,6 +300,22 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
     }
   }
 
+  /**
+   * After a bid that failed (every try of the SDK answered an error or no answer): the bid may
+   * have taken the lease all the same (a try that committed before its answer was lost, or one
+   * that reaches the ledger later), and nothing would end it: every retry 409 until this
+   * request's deadline. So the lease is taken and ended in one write on the bid's own condition
+   * (LedgerPort.withdrawBid). This costs a write only when a bid failed. Best effort: when this
+   * write fails too, the lease a late try may take runs out at its deadline.
+   */
+  async function withdraw(orderId: string, lease: SendLease): Promise<void> {
+    try {
+      await ledger.withdrawBid(orderId, lease, now());
+    } catch (err) {
+      log.warn('failed send lease bid not withdrawn', { error: err });
+    }
+  }
+
   async function place(req: ParsedOrderRequest, invocation: InvocationPort): Promise<PlaceOutcome> {
     const requestId = newRequestId();
     // Read when the claim or the lease is written, not before: the deadline is the invocation's.
@@ -346,14 +363,21 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
           // free lease only one sends. The record as the lease left it decides what to send:
           // another retry may have sent and recorded ids since this one read it.
           // From the holder in the record as last read.
-          const bid = () =>
-            ledger.leaseSends(accepted.orderId, {
+          const bid = async () => {
+            const lease: SendLease = {
               by: requestId,
               from: accepted.sendingBy,
               until: deadline(),
               now: now(),
               legacyWindowMs: inProgressWindowMs,
-            });
+            };
+            try {
+              return await ledger.leaseSends(accepted.orderId, lease);
+            } catch (err) {
+              await withdraw(accepted.orderId, lease);
+              throw err;
+            }
+          };
           let lease = await bid();
           for (let rebids = 0; !lease.taken; rebids++) {
             const answer = await answerFromRecord(lease.record);

@@ -37,6 +37,15 @@ export interface LedgerPort {
    * it was read), or, refused, as it is now.
    */
   leaseSends(orderId: string, lease: SendLease): Promise<{ taken: boolean; record: AcceptedOrder }>;
+  /**
+   * Gives back the lease a bid (`lease`, as leaseSends was given it) may have taken though it
+   * failed (an error answered after the write committed, or a try that reaches the ledger
+   * late): one conditional write, on the bid's own condition, that takes the lease for
+   * `lease.by` and ends it at `endedAt` at once, so it is free, and stays free when a late copy
+   * of the bid lands after it (that copy finds the lease its own, and ends nothing). Refused
+   * (another request took the lease), it changes nothing and answers as written.
+   */
+  withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void>;
   /** Counts one more request for the order (a client retry). */
   countRequest(orderId: string): Promise<void>;
   /**

@@ -1,0 +1,187 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
+import { SqsQueueLifetimes } from '../../services/producer/src/adapters/queue-lifetimes';
+import { PRODUCER_SQS_CLIENT, SqsQueues } from '../../services/producer/src/adapters/queues';
+import { type ApiHandler, createApiHandler } from '../../services/producer/src/app';
+import { NO_PRODUCER_FAULTS } from '../../services/producer/src/domain/faults';
+import { payloadHash } from '../../services/producer/src/domain/request';
+import { leaseHeldFor } from '../../services/producer/src/domain/resend';
+import { createSqsClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { type OrderInput, validateOrder } from '../../shared/src/order';
+import {
+  type LedgerBehindProxy,
+  type ProxiedRequest,
+  startLedgerBehindProxy,
+} from './support/ledger-behind-proxy';
+import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
+
+/**
+ * A client retry whose bid for the send lease failed: every try the SDK made was answered 500
+ * or had its connection dropped, so the request ends with a 500. The bid may still have taken
+ * the lease: its first try committed before the connection dropped, or it reaches DynamoDB late
+ * (the try the SDK gave up on). Held for a request that ended, the lease would answer every
+ * later retry 409 until that request's deadline. The producer, real SDK clients: its ledger on a
+ * local DynamoDB behind a proxy that decides each try of the bid, its queues on the local
+ * cloud's SQS (consumers paused, so every message sent stays queued).
+ */
+const { ledger } = pipelineConfig.tables;
+
+const body = {
+  customerId: 'cust-bid',
+  items: [{ sku: 'a', quantity: 1, unitPrice: 5 }],
+  amount: 5,
+  currency: 'EUR',
+};
+const input: OrderInput = (() => {
+  const parsed = validateOrder(body);
+  if (!parsed.ok) throw new Error('the test order is not valid');
+  return parsed.value;
+})();
+
+const quiet = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  appendKeys: () => undefined,
+  removeKeys: () => undefined,
+};
+
+/** DynamoDB's own answer to a failure on its side, which the SDK retries. */
+const internalError = () => ({
+  status: 500,
+  headers: { 'content-type': 'application/x-amz-json-1.0' },
+  body: Buffer.from(
+    JSON.stringify({
+      __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+      message: 'Internal server error',
+    }),
+  ),
+});
+
+describe("a retry's send lease bid all of whose SDK tries failed", () => {
+  let ledgerBehindProxy: LedgerBehindProxy;
+  let paused: PausedCloud;
+  /**
+   * The bid of `by`: its first try is committed then its connection reset (`committed`), or kept
+   * unforwarded and its connection reset (`late`, forwarded by the test later); every later try
+   * is answered 500.
+   */
+  let failBidOf: { by: string; first: 'committed' | 'late'; tries: number; kept?: ProxiedRequest };
+  let requestIds: string[];
+  let api: ApiHandler;
+  let producer: DynamoLedger;
+  let closeSqs: () => void;
+
+  beforeAll(async () => {
+    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
+      const bid = failBidOf;
+      if (
+        !bid ||
+        !String(received.headers['x-amz-target']).endsWith('.UpdateItem') ||
+        !received.body.includes('SET sendingBy = :me, sendingUntil = :until') ||
+        !received.body.includes(`":me":{"S":"${bid.by}"}`)
+      ) {
+        return undefined;
+      }
+      bid.tries++;
+      if (bid.tries > 1) return internalError();
+      if (bid.first === 'committed') await forward(received);
+      else bid.kept = received;
+      return 'reset';
+    });
+    paused = await startPausedCloud();
+    const { cloud } = paused;
+    const sqs = createSqsClient({
+      ...PRODUCER_SQS_CLIENT,
+      endpoint: cloud.edgeUrl,
+      region: cloud.region,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    closeSqs = () => sqs.destroy();
+    producer = new DynamoLedger(ledgerBehindProxy.documents, ledger.name);
+    api = createApiHandler(
+      {
+        ledgerTableName: ledger.name,
+        queueUrls: cloud.queueUrls,
+        maxBodyBytes: 16_384,
+        defaultRunId: 'failed-bid',
+        faults: NO_PRODUCER_FAULTS,
+        timeoutMs: 10_000,
+        clockMarginMs: 1000,
+        inProgressWindowMs: 11_000,
+      },
+      {
+        ledger: producer,
+        queues: new SqsQueues(sqs, cloud.queueUrls),
+        lifetimes: new SqsQueueLifetimes(sqs, cloud.queueUrls),
+        logger: quiet,
+        newRequestId: () => requestIds.shift() ?? 'req-spare',
+      },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    closeSqs?.();
+    await ledgerBehindProxy?.stop();
+    await paused?.stop();
+  }, 30_000);
+
+  const post = (key: string) =>
+    api({
+      resource: '/orders',
+      httpMethod: 'POST',
+      path: '/orders',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(body),
+    } as unknown as APIGatewayProxyEvent);
+
+  it.each([
+    ['its first try committed, then the connection dropped', 'committed'],
+    ['its first try reached DynamoDB only after the request failed', 'late'],
+  ] as const)(
+    'leaves no lease held when %s: the next retry sends at once, not 409 (review)',
+    async (_what, first) => {
+      // Prepare: an order whose claiming request died 30 s ago (its lease ran out) having sent
+      // nothing; retry A's bid fails as `first` says.
+      const orderId = `failed-bid-${first}`;
+      const now = Date.now();
+      await producer.claim({
+        claimId: 'claim-dead',
+        runId: 'failed-bid',
+        orderId,
+        customerId: input.customerId,
+        sequence: 1,
+        acceptedAt: now - 40_000,
+        payloadHash: payloadHash(input),
+        messageIds: { fifo: '', standard: '' },
+        sentAt: {},
+        requests: 1,
+        sendingBy: 'claim-dead',
+        sendingUntil: now - 30_000,
+      });
+      const [fifoBefore = 0, standardBefore = 0] = await paused.queued();
+      failBidOf = { by: `A-${first}`, first, tries: 0 };
+      requestIds = [`A-${first}`, `B-${first}`];
+
+      // Act: retry A, whose bid fails; A's kept try (if any) reaches DynamoDB; then retry B.
+      const ofA = await post(orderId);
+      if (failBidOf.kept) await ledgerBehindProxy.forward(failBidOf.kept);
+      const afterA = await producer.getAccepted(orderId);
+      const ofB = await post(orderId);
+
+      // Assess: A failed after the SDK's tries (the client's default number); the lease it may
+      // have taken is free, so B took it and sent the order to both queues once.
+      expect(failBidOf.tries).toBeGreaterThan(1);
+      expect(ofA.statusCode).toBe(500);
+      expect(leaseHeldFor(afterA ?? ({} as never), 11_000, Date.now())).toBe(0);
+      expect(ofB.statusCode).toBe(202);
+      expect(await producer.getAccepted(orderId)).toMatchObject({
+        sendingBy: `B-${first}`,
+        sendsEndedBy: `B-${first}`,
+      });
+      expect(await paused.queued()).toEqual([fifoBefore + 1, standardBefore + 1]);
+    },
+    60_000,
+  );
+});
