@@ -157,8 +157,22 @@ function headerValue(req: IncomingMessage, name: string): string | null {
   return Array.isArray(v) ? (v[v.length - 1] ?? null) : (v ?? null);
 }
 
+/**
+ * The last value of a header as the client sent it, its name in any case: what the event's
+ * `headers` carries for a repeated header (Node's `req.headers` keeps the first Content-Type).
+ */
+function lastRawHeader(req: IncomingMessage, name: string): string | undefined {
+  let last: string | undefined;
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() === name) last = req.rawHeaders[i + 1];
+  }
+  return last;
+}
+
 function isJsonContentType(value: string | undefined): boolean {
-  // API Gateway picks the request model by content type; with none it assumes application/json.
+  // API Gateway picks the request model by content type; with none (or an empty one) it assumes
+  // application/json, and so does the producer. A repeated Content-Type is judged by its last
+  // value, the one the event's `headers` carries (the producer refuses the repetition itself).
   if (!value) return true;
   return value.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
@@ -368,7 +382,7 @@ export function createGatewayHandler(options: GatewayOptions) {
       throw err;
     }
     const schema = hit.route.bodySchema;
-    if (schema && isJsonContentType(req.headers['content-type'])) {
+    if (schema && isJsonContentType(lastRawHeader(req, 'content-type'))) {
       let problem: string | undefined;
       try {
         problem = validateJsonSchema(schema, JSON.parse(body.toString('utf8')));

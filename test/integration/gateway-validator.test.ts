@@ -103,4 +103,65 @@ describe('the request validator in front of the producer, for charsets and repea
     expect(res.status).toBe(202);
     expect(await queued()).toEqual([1, 1]);
   }, 30_000);
+
+  /** A POST /orders with these header lines (Host, length and close added) and body. */
+  const postWith = async (lines: string[], body: string) => {
+    const head =
+      `POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+    const res = await rawRequest(cloud.apiUrl, head + body);
+    return { status: res?.status, body: JSON.parse(res?.body ?? 'null') as unknown };
+  };
+
+  it('takes a request with an empty or no Content-Type as JSON, as API Gateway picks the model, validator and producer alike (found in review: the producer answered 415)', async () => {
+    // Prepare
+    const [fifo = 0, standard = 0] = await queued();
+
+    // Act
+    const empty = await postWith(['Content-Type:'], order('c-empty-type'));
+    const none = await postWith([], order('c-no-type'));
+    const emptyInvalid = await postWith(['Content-Type:'], order('c-x').replace('10', '"10"'));
+    const noneNotJson = await postWith([], '{not json');
+
+    // Assess: both orders accepted and queued; a body failing the model, or no JSON, is the
+    // validator's 400 with or without the header.
+    expect([empty.status, none.status]).toEqual([202, 202]);
+    expect(emptyInvalid).toEqual({ status: 400, body: VALIDATOR });
+    expect(noneNotJson).toEqual({ status: 400, body: VALIDATOR });
+    expect(await queued()).toEqual([fifo + 2, standard + 2]);
+  }, 30_000);
+
+  it('refuses a repeated Content-Type with a 400 saying so, whichever value comes first (found in review: the validator read the first, the producer the last)', async () => {
+    // Prepare
+    const before = await queued();
+    const twice = (first: string, second: string) => [
+      `Content-Type: ${first}`,
+      `Content-Type: ${second}`,
+    ];
+    const REPEATED = {
+      message: 'Content-Type is given 2 times; send it once',
+    };
+
+    // Act
+    const same = await postWith(twice('application/json', 'application/json'), order('c-rep-1'));
+    const jsonFirst = await postWith(twice('application/json', 'text/plain'), order('c-rep-2'));
+    const jsonLast = await postWith(twice('text/plain', 'application/json'), order('c-rep-3'));
+    const otherCase = await postWith(
+      ['Content-Type: text/plain', 'content-type: application/json'],
+      order('c-rep-4'),
+    );
+    // Failing the model under the JSON value the validator reads (the last, as the event's
+    // `headers` carries it): the validator's own 400 first.
+    const invalidLast = await postWith(
+      twice('text/plain', 'application/json'),
+      order('c-rep-5').replace('10', '"10"'),
+    );
+
+    // Assess: a 400 each, nothing queued.
+    expect([same, jsonFirst, jsonLast, otherCase]).toEqual(
+      Array(4).fill({ status: 400, body: REPEATED }),
+    );
+    expect(invalidLast).toEqual({ status: 400, body: VALIDATOR });
+    expect(await queued()).toEqual(before);
+  }, 30_000);
 });

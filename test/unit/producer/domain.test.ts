@@ -238,8 +238,41 @@ describe('parseOrderRequest: what a body means must not depend on who reads it (
   });
 
   it.each([
+    ['no Content-Type', {}],
+    ['an empty Content-Type', { 'Content-Type': '' }],
+  ])(
+    'reads a body with %s as JSON, as API Gateway picks the model (found in review: was 415)',
+    (_, headers) => {
+      expect(parseOrderRequest({ headers, body: json, isBase64Encoded: false }, limits)).toEqual(
+        expect.objectContaining({ input: expect.objectContaining({ customerId: 'cust-1' }) }),
+      );
+      expect(() =>
+        parseOrderRequest({ headers, body: '{not json', isBase64Encoded: false }, limits),
+      ).toThrow(expect.objectContaining({ statusCode: 400 }));
+    },
+  );
+
+  it.each([
+    ['the same value twice', ['application/json', 'application/json']],
+    ['JSON, then text', ['application/json', 'text/plain']],
+    ['text, then JSON', ['text/plain', 'application/json']],
+  ])('refuses a repeated Content-Type (%s) with 400, whatever its values (review)', (_, types) => {
+    const req = {
+      headers: { 'Content-Type': types[types.length - 1] },
+      multiValueHeaders: { 'Content-Type': types },
+      body: json,
+      isBase64Encoded: false,
+    };
+    expect(() => parseOrderRequest(req, limits)).toThrow(
+      expect.objectContaining({
+        statusCode: 400,
+        message: 'Content-Type is given 2 times; send it once',
+      }),
+    );
+  });
+
+  it.each([
     ['text/plain', 'text/plain'],
-    ['no content type at all', undefined],
     ['XML', 'application/xml'],
   ])(
     'keeps 415 for a media type the API does not take (%s), whatever the body',

@@ -22,6 +22,8 @@ export class RequestError extends Error {
 
 export interface RawRequest {
   headers: Record<string, string | undefined> | null;
+  /** Every value of each header, in order (API Gateway's `multiValueHeaders`), when given. */
+  multiValueHeaders?: Record<string, string[] | undefined> | null;
   body: string | null;
   isBase64Encoded: boolean;
 }
@@ -47,8 +49,30 @@ export function header(headers: RawRequest['headers'], name: string): string | u
   return undefined;
 }
 
+/**
+ * How many values a header has, its name in any case: from `multiValueHeaders` when given (a
+ * repeated header is one list there), else from `headers` (one value per name as sent).
+ */
+function headerCount(req: RawRequest, name: string): number {
+  const wanted = name.toLowerCase();
+  const byName = req.multiValueHeaders ?? req.headers ?? {};
+  let count = 0;
+  for (const [key, value] of Object.entries(byName)) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    count += Array.isArray(value) ? value.length : 1;
+  }
+  return count;
+}
+
+/**
+ * A JSON media type. None (no header, or an empty one) is JSON too: API Gateway picks a REST
+ * API's request model and mapping template by Content-Type, and a request without one is taken
+ * as `application/json` ("None (default to application/json)", Developer Guide, integration
+ * passthrough behaviors), so the request validator has already judged the body as JSON; the
+ * producer reads it as JSON too, rather than answer 415 for a body the API took as JSON.
+ */
 function isJsonContentType(value: string | undefined): boolean {
-  if (value === undefined) return false;
+  if (value === undefined || value.trim() === '') return true;
   const mediaType = value.split(';')[0]?.trim().toLowerCase() ?? '';
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
@@ -126,6 +150,12 @@ export function parseOrderRequest(
   req: RawRequest,
   limits: { maxBodyBytes: number; defaultRunId: string },
 ): ParsedOrderRequest {
+  // Content-Type is a single value (RFC 9110 8.3), and two readers of a repeated one may each
+  // take another (the local validator took the first, this the last): refused, whatever each is.
+  const contentTypes = headerCount(req, 'content-type');
+  if (contentTypes > 1) {
+    throw new RequestError(400, `Content-Type is given ${contentTypes} times; send it once`);
+  }
   const contentType = header(req.headers, 'content-type');
   if (!isJsonContentType(contentType)) {
     throw new RequestError(415, 'Content-Type must be application/json');
