@@ -314,3 +314,47 @@ describe('DynamoLedger.leaseSends against dynalite', () => {
     await expect(ledger.getAccepted('lease-none')).resolves.toBeUndefined();
   });
 });
+
+describe('DynamoLedger.withdrawBid against dynalite', () => {
+  it('ends a lease its failed bid took, and a late copy of that bid leaves it ended', async () => {
+    // Prepare: the claim's holder died (deadline T + 10 000); req-2's bid committed, its answer lost.
+    const orderId = await claimed();
+    const ofReq2 = bid('req-2', T + 10_000, 'claim-1');
+    await ledger.leaseSends(orderId, ofReq2);
+
+    // Act
+    await ledger.withdrawBid(orderId, ofReq2, T + 10_050);
+    await ledger.leaseSends(orderId, ofReq2);
+    const record = await ledger.getAccepted(orderId);
+
+    // Assess
+    expect(record).toMatchObject({ sendingBy: 'req-2', sendsEndedBy: 'req-2' });
+    expect(leaseHeldFor(record as AcceptedOrder, WINDOW_MS, T + 10_100)).toBe(0);
+    expect(await lease(orderId, 'req-3', T + 10_100)).toMatchObject({ taken: true });
+  });
+
+  it('takes a lease its failed bid never reached ended, so a late copy of that bid takes nothing', async () => {
+    const orderId = await claimed();
+    const ofReq2 = bid('req-2', T + 10_000, 'claim-1');
+
+    await ledger.withdrawBid(orderId, ofReq2, T + 10_050);
+    await ledger.leaseSends(orderId, ofReq2);
+    const record = await ledger.getAccepted(orderId);
+
+    expect(record).toMatchObject({ sendingBy: 'req-2', sendsEndedBy: 'req-2' });
+    expect(leaseHeldFor(record as AcceptedOrder, WINDOW_MS, T + 10_100)).toBe(0);
+  });
+
+  it('changes nothing, and throws nothing, on a lease another request holds', async () => {
+    const orderId = await claimed();
+    await ledger.leaseSends(orderId, bid('req-3', T + 10_000, 'claim-1'));
+
+    await ledger.withdrawBid(orderId, bid('req-2', T + 10_000, 'claim-1'), T + 10_050);
+
+    expect(await ledger.getAccepted(orderId)).toMatchObject({
+      sendingBy: 'req-3',
+      sendingUntil: T + 19_000,
+    });
+    expect((await ledger.getAccepted(orderId))?.sendsEndedBy).toBeUndefined();
+  });
+});
