@@ -409,12 +409,15 @@ describe('local API gateway with requests no client library would send', () => {
       const socket = await openSocket(gateway.url);
       const answer = new Promise<string>((resolve) => {
         let data = '';
-        const done = () => resolve(data);
+        // Cleared once the socket closes: left running, it kept jest from exiting for 3 s.
+        const timer = setTimeout(() => resolve(data), 3000);
         socket.on('data', (d: Buffer) => {
           data += d.toString('latin1');
         });
-        socket.on('close', done);
-        setTimeout(done, 3000);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(data);
+        });
       });
 
       // Act
