@@ -7,7 +7,7 @@ import {
   validateHeaderValue,
 } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { httpUrl } from './address';
+import { hostPortValid, httpUrl } from './address';
 import { collectBody, declaredOver } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
@@ -299,6 +299,21 @@ export function createGatewayHandler(options: GatewayOptions) {
     const requestId = randomUUID();
     const now = Date.now();
     const idHeader = { 'x-amzn-requestid': requestId };
+    // A Host whose port is no TCP port is a malformed request (RFC 9112 3.2: "a Host header
+    // field with an invalid field value" is answered 400), as the edge answers it; the event
+    // would hand it to the handler (`Host`, `requestContext.domainName`).
+    const host = req.headers.host;
+    if (host !== undefined && !hostPortValid(host)) {
+      log(`gateway: refused ${req.method} ${req.url}: Host ${host} names no TCP port`);
+      req.resume();
+      sendJson(
+        res,
+        400,
+        { message: `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535` },
+        idHeader,
+      );
+      return;
+    }
     const verdict = guard(req);
     if (!verdict.ok) {
       log(`gateway: refused ${req.method} ${req.url}: ${verdict.reason}`);

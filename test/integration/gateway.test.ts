@@ -289,6 +289,42 @@ describe('local API gateway with requests no client library would send', () => {
     },
   );
 
+  /** A POST /orders of a valid order, with this Host header. */
+  const postWithHost = (host: string) => {
+    const body = JSON.stringify(validOrder);
+    return rawRequest(
+      gateway.url,
+      `POST /orders HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  it.each(['0', '65536', '99999', '123456', '8o'])(
+    'refuses a Host whose port %s is no TCP port with a 400 naming it, before the handler, as the edge does (found in review: the gateway took it)',
+    async (port) => {
+      // Prepare
+      const before = invocations;
+
+      // Act
+      const res = await postWithHost(`127.0.0.1:${port}`);
+
+      // Assess: a clear 400, and no invocation (the event would carry that Host).
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}').message).toMatch(/Host .*port .*1 to 65535/);
+      expect(invocations).toBe(before);
+    },
+  );
+
+  it('takes a Host with the highest port, 65535, and one with no port', async () => {
+    const before = invocations;
+
+    const highest = await postWithHost('127.0.0.1:65535');
+    const none = await postWithHost('localhost');
+
+    expect([highest?.status, none?.status]).toEqual([200, 200]);
+    expect(invocations).toBe(before + 2);
+  });
+
   it('refuses a request target with a fragment (not origin form) with a 400, before the handler', async () => {
     const before = invocations;
     const res = await send('POST', '/orders#x', JSON.stringify(validOrder));
