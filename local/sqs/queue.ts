@@ -644,8 +644,13 @@ export class Queue {
    * (not one, another queue's, or one made up or altered: its signature does not match).
    */
   private parseHandle(handle: string): number | undefined {
-    // Decoding base64url never throws: characters outside its alphabet are skipped.
-    const parts = Buffer.from(handle, 'base64url').toString('utf8').split('\u0000');
+    // Decoding base64url never throws: characters outside its alphabet are skipped, and padding,
+    // white space and base64's own + and / are taken too. So the issued handle with a newline or
+    // an '=' added decodes to its very bytes, signature and all: only the one spelling this queue
+    // wrote is its handle, any other is a value it never issued.
+    const raw = Buffer.from(handle, 'base64url');
+    if (raw.toString('base64url') !== handle) return undefined;
+    const parts = raw.toString('utf8').split('\u0000');
     const key = Number(parts[1]);
     if (parts.length !== 4 || parts[0] !== this.name || !Number.isSafeInteger(key)) {
       return undefined;

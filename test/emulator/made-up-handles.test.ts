@@ -134,6 +134,52 @@ describe('made-up receipt handles', () => {
     expect(await notVisible(url)).toBe('0');
   });
 
+  it('answers ReceiptHandleIsInvalid to an issued handle written otherwise (a trailing newline, padding, a character outside base64url), on both kinds of queue, changing nothing (found in review: it decoded to the same bytes and passed as stale, success on a standard queue, "expired" on FIFO)', async () => {
+    // Prepare: a standard and a FIFO message, each received and held.
+    const std = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'spelled' }))).QueueUrl!;
+    const fifo = (
+      await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'spelled.fifo', Attributes: { FifoQueue: 'true' } }),
+      )
+    ).QueueUrl!;
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: std, MessageBody: 'm' }));
+    await h.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: fifo,
+        MessageBody: 'm',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'd',
+      }),
+    );
+    const held = async (QueueUrl: string) =>
+      (await h.sqs.send(new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 30 })))
+        .Messages![0]!.ReceiptHandle!;
+    const handles = { [std]: await held(std), [fifo]: await held(fifo) };
+
+    for (const [url, handle] of Object.entries(handles)) {
+      // Act and assess: each spelling decodes to the issued handle's bytes, and none is it.
+      for (const other of [`${handle}\n`, ` ${handle}`, `${handle}=`, `${handle}!`]) {
+        await expect(
+          h.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: other })),
+        ).rejects.toMatchObject(INVALID_HANDLE);
+        const batch = await h.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: [{ Id: 'a', ReceiptHandle: other }],
+          }),
+        );
+        expect(batch.Failed).toEqual([
+          expect.objectContaining({ Id: 'a', Code: 'ReceiptHandleIsInvalid', SenderFault: true }),
+        ]);
+        expect(h.emulator.holdLeft(url, other)).toBeUndefined();
+      }
+      // Nothing changed: the receive still holds its message, and its own handle deletes it.
+      expect(await notVisible(url)).toBe('1');
+      await h.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: handle }));
+      expect(await notVisible(url)).toBe('0');
+    }
+  });
+
   it('answers ReceiptHandleIsInvalid to a handle another queue issued', async () => {
     const a = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'qa' }))).QueueUrl!;
     const b = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'qb' }))).QueueUrl!;
