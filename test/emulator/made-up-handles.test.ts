@@ -180,6 +180,47 @@ describe('made-up receipt handles', () => {
     }
   });
 
+  it('answers ReceiptHandleIsInvalid to a handle whose signature is kept but which names another held message', async () => {
+    // Prepare: two FIFO messages in two groups, both received and held.
+    const url = (
+      await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'swapped.fifo', Attributes: { FifoQueue: 'true' } }),
+      )
+    ).QueueUrl!;
+    for (const g of ['a', 'b']) {
+      await h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: g,
+          MessageGroupId: g,
+          MessageDeduplicationId: g,
+        }),
+      );
+    }
+    const got = (
+      await h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 30,
+        }),
+      )
+    ).Messages!;
+    expect(got).toHaveLength(2);
+    const [a, b] = got.map((m) => Buffer.from(m.ReceiptHandle!, 'base64url').toString('utf8'));
+
+    // Act: a's handle with b's key, a's random part and a's signature.
+    const parts = a!.split('\u0000');
+    parts[1] = b!.split('\u0000')[1]!;
+    const swapped = Buffer.from(parts.join('\u0000')).toString('base64url');
+
+    // Assess: not a handle; both messages still held.
+    await expect(
+      h.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: swapped })),
+    ).rejects.toMatchObject(INVALID_HANDLE);
+    expect(await notVisible(url)).toBe('2');
+  });
+
   it('answers ReceiptHandleIsInvalid to a handle another queue issued', async () => {
     const a = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'qa' }))).QueueUrl!;
     const b = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'qb' }))).QueueUrl!;
