@@ -110,6 +110,50 @@ describe('encryption attributes', () => {
     });
   });
 
+  it('creates a queue with a KMS key alone as SSE-KMS only: SqsManagedSseEnabled false, as the set path answers (found in review: it kept the default true beside the key)', async () => {
+    // Act: a CreateQueue with a key and no SqsManagedSseEnabled, as CloudFormation or Terraform
+    // sends it for a queue encrypted with KMS.
+    const kms = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'kms',
+          Attributes: { KmsMasterKeyId: 'alias/aws/sqs', KmsDataKeyReusePeriodSeconds: '600' },
+        }),
+      )
+    ).QueueUrl!;
+
+    // Assess: one kind of SSE, which SetQueueAttributes can write back unchanged.
+    const got = (
+      await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl: kms, AttributeNames: ['All'] }))
+    ).Attributes!;
+    expect({
+      KmsMasterKeyId: got.KmsMasterKeyId,
+      KmsDataKeyReusePeriodSeconds: got.KmsDataKeyReusePeriodSeconds,
+      SqsManagedSseEnabled: got.SqsManagedSseEnabled,
+    }).toEqual({
+      KmsMasterKeyId: 'alias/aws/sqs',
+      KmsDataKeyReusePeriodSeconds: '600',
+      SqsManagedSseEnabled: 'false',
+    });
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: kms,
+        Attributes: {
+          KmsMasterKeyId: got.KmsMasterKeyId!,
+          SqsManagedSseEnabled: got.SqsManagedSseEnabled!,
+        },
+      }),
+    );
+    // The same CreateQueue again answers the queue, and one without a key keeps SSE-SQS.
+    await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'kms',
+        Attributes: { KmsMasterKeyId: 'alias/aws/sqs', KmsDataKeyReusePeriodSeconds: '600' },
+      }),
+    );
+    expect(await sse()).toEqual(SSE_SQS);
+  });
+
   it.each(['59', '86401', '-1', '1.5', 'abc', ''])(
     'refuses KmsDataKeyReusePeriodSeconds %j with InvalidAttributeValue, changing nothing',
     async (value) => {

@@ -1,7 +1,7 @@
 import { errors } from '../errors';
 import { dict } from '../protocol';
 import { LIMITS, Queue } from '../queue';
-import { checkRedriveTarget, validateQueueAttributes } from './attributes';
+import { applyKmsChoiceOnCreate, checkRedriveTarget, validateQueueAttributes } from './attributes';
 import { action, queueFromUrl, queueUrl } from './context';
 import { validateTags } from './tags';
 
@@ -59,6 +59,7 @@ export const CreateQueue = action({
   run(ctx, { name, attrs, tags, existing }) {
     if (existing) return { QueueUrl: queueUrl(ctx, existing) };
     const q = new Queue(name, attrs, ctx.accountId, ctx.region, ctx.clock);
+    applyKmsChoiceOnCreate(q.attributes, attrs);
     Object.assign(q.tags, tags);
     ctx.queues.set(name, q);
     return { QueueUrl: queueUrl(ctx, q) };
