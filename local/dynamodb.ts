@@ -510,7 +510,9 @@ export async function startDynamoDb({
       eval: true,
       // V8's default young generation let this thread hold 32 MB of it under load (its heap 67 MB
       // at the demo's peak, docs/benchmarks.md); the items it stores live long and are promoted
-      // anyway, so a smaller one costs scavenges of short-lived request garbage only.
+      // anyway, so a smaller one costs scavenges of short-lived request garbage only. Inert in a
+      // node started with `--optimize-for-size`, as the npm scripts start it: V8 then keeps the
+      // young generation at 2 MB whatever this says (local/node-flags.ts).
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       workerData: {
         limits: { ...DEFAULT_LIMITS, ...limits },

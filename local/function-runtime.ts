@@ -424,6 +424,9 @@ export class LocalFunction {
         // Under load a worker's young generation grows to V8's default maximum, so each
         // environment held 35-40 MB whatever its function did; at 8 MB its scavenges come more
         // often and stay short, and an environment holds about 25 MB (docs/benchmarks.md).
+        // Only in a node started without `--optimize-for-size` (jest, `npx tsx`): the npm
+        // scripts start node with it (local/node-flags.ts), and V8 then keeps every isolate's
+        // young generation at 2 MB whatever this cap says.
         maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
       },
     });

@@ -19,10 +19,14 @@ const LOCAL_CLOUD_SCRIPTS = [
   'bench:report',
 ];
 
-/** The largest the main thread's young generation grows, MiB, in a node started with `flags`. */
-function youngGenerationMb(flags: readonly string[]): number {
+/**
+ * The largest the young generation grows, MiB, in a node started with `flags`: the main
+ * thread's, or with `workerCapMb` a worker thread's started with that cap
+ * (`resourceLimits.maxYoungGenerationSizeMb`, as the local cloud starts its threads).
+ */
+function youngGenerationMb(flags: readonly string[], workerCapMb?: number): number {
   // Objects that live a while (a window of 20,000) make V8 grow the young generation to its cap.
-  const program = `
+  const churn = `
     const v8 = require('node:v8');
     let keep = [];
     let most = 0;
@@ -34,7 +38,16 @@ function youngGenerationMb(flags: readonly string[]): number {
         most = Math.max(most, young.space_size);
       }
     }
-    process.stdout.write(String(most / 1048576));
+    const answer = String(most / 1048576);
+  `;
+  const program =
+    workerCapMb === undefined
+      ? `${churn} process.stdout.write(answer);`
+      : `
+    const { Worker } = require('node:worker_threads');
+    const code = ${JSON.stringify(`${churn} require('node:worker_threads').parentPort.postMessage(answer);`)};
+    new Worker(code, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: ${workerCapMb} } })
+      .once('message', (answer) => process.stdout.write(answer));
   `;
   return Number(execFileSync(process.execPath, [...flags, '-e', program], { encoding: 'utf8' }));
 }
@@ -133,5 +146,13 @@ describe('node memory flags', () => {
     // Without the flags V8 grows it to 32 MiB here (two 16 MiB semi-spaces).
     expect(youngGenerationMb([])).toBeGreaterThan(8);
     expect(youngGenerationMb(NODE_MEMORY_FLAGS)).toBeLessThanOrEqual(4);
+  }, 60_000);
+
+  it("keep a worker's young generation small too, whatever cap the worker was given", () => {
+    // Without the flags a worker's cap is what its young generation grows to. With them V8 keeps
+    // every isolate's at its first size (1 MiB semi-spaces): the caps local/function-runtime.ts
+    // and local/dynamodb.ts give their workers count only in a node started without them.
+    expect(youngGenerationMb([], 32)).toBeGreaterThan(8);
+    expect(youngGenerationMb(NODE_MEMORY_FLAGS, 32)).toBeLessThanOrEqual(4);
   }, 60_000);
 });
