@@ -7,8 +7,13 @@
  * `--optimize-for-size` makes V8 grow each isolate's heap in small steps: after a full
  * collection the next limit is 1.3x what survived or 2 MB more, whichever is larger, instead of
  * up to 4x (the main thread, on a machine with this much memory) and at least 8 MB more (each
- * worker); and the main thread's young generation stays at 1 MB semi-spaces instead of growing
- * to 16. The local cloud runs 16 isolates (main, DynamoDB's thread, 14 function environments),
+ * worker); and every isolate's young generation stays at 1 MB semi-spaces: the main thread's
+ * instead of growing to 16, each worker's whatever its `maxYoungGenerationSizeMb` (neither that
+ * nor `--max-semi-space-size` raises it while this flag is on). Measured without the flag
+ * (`--heap-growing-percent=30` in its place), bench:pipeline spent about 0.9x the CPU per order
+ * whatever the young generations' size (2, 4 MB, or the workers' caps), and peaked about 40 MiB
+ * higher with 2 MB, 80 with 4 MB and 160 with the caps (docs/benchmarks.md, issue 13).
+ * The local cloud runs 16 isolates (main, DynamoDB's thread, 14 function environments),
  * each holding up to that headroom of garbage at the demo's peak: `npm run demo` peaked at 743 MiB of RSS without the
  * flag and 521-524 MiB with it, in 3-25% more wall time (2 cores, docs/benchmarks.md, issue 13).
  * An environment's heap cap stays the function's memory size. It is a start flag because the
