@@ -29,6 +29,27 @@ export function hostPortValid(header: string): boolean {
   return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
 }
 
+/**
+ * What makes a request's Host unusable, or undefined: more than one Host field line, or a port
+ * that is no TCP port. RFC 9112 3.2: a server "MUST respond with a 400 (Bad Request) status code
+ * to any HTTP/1.1 request message that lacks a Host header field and to any request message that
+ * contains more than one Host header field line or a Host header field with an invalid field
+ * value". Node answers a missing Host itself; it keeps the first of two in `req.headers`, while
+ * a reader of the raw lines (the API's event) takes the last, so two are refused whatever they are.
+ */
+export function hostProblem(rawHeaders: readonly string[]): string | undefined {
+  const hosts: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'host') hosts.push(rawHeaders[i + 1]!);
+  }
+  if (hosts.length > 1) return `Host is given ${hosts.length} times; send it once`;
+  const host = hosts[0];
+  if (host !== undefined && !hostPortValid(host)) {
+    return `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535`;
+  }
+  return undefined;
+}
+
 export function isLoopback(name: string): boolean {
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
   if (isIP(name) === 4) return name.startsWith('127.');

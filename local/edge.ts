@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { hostPortValid, httpUrl } from './address';
+import { hostProblem, httpUrl } from './address';
 import { declaredOver } from './body';
 import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
 
@@ -175,15 +175,12 @@ export function createEdgeHandler(
     }
   };
   return (req, res) => {
-    // A Host whose port is no TCP port is a malformed request (RFC 9112 3.2: "a Host header
-    // field with an invalid field value" is answered 400); SQS would name it in queue URLs.
-    const host = req.headers.host;
-    if (host !== undefined && !hostPortValid(host)) {
+    // A Host sent twice, or whose port is no TCP port, is a malformed request (RFC 9112 3.2,
+    // address.ts hostProblem): 400; SQS would name a Host in queue URLs.
+    const hostRefused = hostProblem(req.rawHeaders);
+    if (hostRefused !== undefined) {
       req.resume();
-      sendJson(res, 400, {
-        __type: 'InvalidHost',
-        message: `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535`,
-      });
+      sendJson(res, 400, { __type: 'InvalidHost', message: hostRefused });
       return;
     }
     const verdict = guard?.(req) ?? { ok: true };

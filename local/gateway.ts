@@ -7,7 +7,7 @@ import {
   validateHeaderValue,
 } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { hostPortValid, httpUrl } from './address';
+import { hostProblem, httpUrl } from './address';
 import { collectBody, declaredOver } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
@@ -299,19 +299,14 @@ export function createGatewayHandler(options: GatewayOptions) {
     const requestId = randomUUID();
     const now = Date.now();
     const idHeader = { 'x-amzn-requestid': requestId };
-    // A Host whose port is no TCP port is a malformed request (RFC 9112 3.2: "a Host header
-    // field with an invalid field value" is answered 400), as the edge answers it; the event
-    // would hand it to the handler (`Host`, `requestContext.domainName`).
-    const host = req.headers.host;
-    if (host !== undefined && !hostPortValid(host)) {
-      log(`gateway: refused ${req.method} ${req.url}: Host ${host} names no TCP port`);
+    // A Host sent twice, or whose port is no TCP port, is a malformed request (RFC 9112 3.2,
+    // address.ts hostProblem), as the edge answers it: 400 before the guard and any route. The
+    // event would hand it to the handler (`Host`, the last one sent; `requestContext.domainName`).
+    const hostRefused = hostProblem(req.rawHeaders);
+    if (hostRefused !== undefined) {
+      log(`gateway: refused ${req.method} ${req.url}: ${hostRefused}`);
       req.resume();
-      sendJson(
-        res,
-        400,
-        { message: `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535` },
-        idHeader,
-      );
+      sendJson(res, 400, { message: hostRefused }, idHeader);
       return;
     }
     const verdict = guard(req);

@@ -143,6 +143,34 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
     },
   );
 
+  it.each([
+    ['a valid one first', ['127.0.0.1:4566', '127.0.0.1:99999']],
+    ['the same one twice', ['127.0.0.1', '127.0.0.1']],
+  ])(
+    'refuses a Host sent twice (%s) with a 400, creating nothing (found in review: only the first was checked)',
+    async (what, hosts) => {
+      // Prepare: RFC 9112 3.2 answers more than one Host field line 400.
+      const name = `twice-host-${what.split(' ')[1]}`;
+      const body = `Action=CreateQueue&QueueName=${name}`;
+      const raw =
+        `POST / HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}` +
+        'Content-Type: application/x-www-form-urlencoded\r\n' +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
+      // Act
+      const res = await rawRequest(cloud.edgeUrl, raw);
+      const list = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=${name}`);
+
+      // Assess
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}')).toMatchObject({
+        __type: 'InvalidHost',
+        message: expect.stringMatching(/Host is given 2 times/),
+      });
+      expect(await list.text()).not.toContain(name);
+    },
+  );
+
   it('takes a Host with the highest port, 65535, and one with no port', async () => {
     const body = 'Action=ListQueues';
     const raw = (host: string) =>

@@ -315,6 +315,32 @@ describe('local API gateway with requests no client library would send', () => {
     },
   );
 
+  it.each([
+    ['a valid one first', ['127.0.0.1:3000', '127.0.0.1:99999']],
+    ['an invalid one first', ['127.0.0.1:99999', '127.0.0.1:3000']],
+    ['the same one twice', ['127.0.0.1', '127.0.0.1']],
+  ])(
+    'refuses a Host sent twice (%s) with a 400 saying so, before the handler (found in review: the second passed unchecked into the event)',
+    async (_, hosts) => {
+      // Prepare: the event's `headers` would carry the last Host, the check read the first.
+      const before = invocations;
+      const body = JSON.stringify(validOrder);
+
+      // Act
+      const res = await rawRequest(
+        gateway.url,
+        `POST /orders HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}` +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      );
+
+      // Assess
+      expect(res?.status).toBe(400);
+      expect(JSON.parse(res?.body ?? '{}').message).toMatch(/Host is given 2 times/);
+      expect(invocations).toBe(before);
+    },
+  );
+
   it('takes a Host with the highest port, 65535, and one with no port', async () => {
     const before = invocations;
 

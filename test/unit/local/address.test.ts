@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { hostName, httpUrl, isLoopback, isValidHost } from '../../../local/address';
+import { hostName, hostProblem, httpUrl, isLoopback, isValidHost } from '../../../local/address';
 import { createBrowserGuard, originsFromEnv } from '../../../local/browser-guard';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
@@ -38,6 +38,28 @@ describe('listen addresses and their URLs', () => {
       expect(isValidHost(h)).toBe(true);
     }
     for (const h of ['not a host', 'http://x', 'a/b', '', '-x']) expect(isValidHost(h)).toBe(false);
+  });
+});
+
+describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)', () => {
+  it.each([
+    [['Host', '127.0.0.1:65535']],
+    [['Host', '[::1]:1']],
+    [['host', 'localhost:']],
+    [['Host', 'localhost', 'X-Host', 'a:99999']],
+    [[]],
+  ])('takes %j', (raw) => {
+    expect(hostProblem(raw)).toBeUndefined();
+  });
+
+  it.each([
+    [['Host', '127.0.0.1:0'], /names no TCP port/],
+    [['Host', '[::1]:65536'], /names no TCP port/],
+    [['Host', 'localhost:8o'], /names no TCP port/],
+    [['Host', '127.0.0.1', 'HOST', '127.0.0.1'], /^Host is given 2 times; send it once$/],
+    [['Host', '127.0.0.1:80', 'host', '127.0.0.1:99999'], /^Host is given 2 times/],
+  ])('refuses %j', (raw, message) => {
+    expect(hostProblem(raw)).toMatch(message);
   });
 });
 
