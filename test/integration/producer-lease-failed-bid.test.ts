@@ -72,9 +72,17 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
   let api: ApiHandler;
   let producer: DynamoLedger;
   let closeSqs: () => void;
+  /** Every request the producer's ledger client sent, by operation; a withdrawal so named. */
+  const seen: string[] = [];
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
+      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
+      seen.push(
+        received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')
+          ? 'withdrawBid'
+          : operation,
+      );
       const bid = failBidOf;
       if (
         !bid ||
@@ -184,4 +192,39 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
     },
     60_000,
   );
+
+  it('makes no DynamoDB request more when its bid is answered: a first request and a retry that takes the lease (review)', async () => {
+    // Prepare: an order whose claiming request died having sent nothing (its lease ran out).
+    const orderId = 'bid-answered';
+    const now = Date.now();
+    await producer.claim({
+      claimId: 'claim-dead',
+      runId: 'failed-bid',
+      orderId,
+      customerId: input.customerId,
+      sequence: 1,
+      acceptedAt: now - 40_000,
+      payloadHash: payloadHash(input),
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+      sendingBy: 'claim-dead',
+      sendingUntil: now - 30_000,
+    });
+    requestIds = ['first-new', 'retry-new'];
+
+    // Act: a first request of another order, then a retry of this one.
+    seen.length = 0;
+    const first = await post('bid-answered-first');
+    const ofFirst = seen.splice(0);
+    const retry = await post(orderId);
+    const ofRetry = seen.splice(0);
+
+    // Assess: the first request claims, takes and keeps its sequence, and records its sends; the
+    // retry claims (refused: dynalite hands no item back, so one read), counts itself, bids and
+    // records its sends. No withdrawal, no write more.
+    expect([first.statusCode, retry.statusCode]).toEqual([202, 202]);
+    expect(ofFirst).toEqual(['PutItem', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
+    expect(ofRetry).toEqual(['PutItem', 'GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
+  }, 60_000);
 });
