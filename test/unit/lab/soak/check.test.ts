@@ -609,6 +609,29 @@ describe('the exactly-once check', () => {
     expect(reportOf(b).queues.fifo.inDlq).toBe(2);
   });
 
+  it("finds its group's failure anywhere among its invocation's receives, which the ledger lists by order id, not in batch order", () => {
+    // b0 of customer b was applied in the last batch too, and the ledger lists its receive first.
+    const b = poisonBatch({ receiveCount: FIFO_LAST, invocationId: `inv-${FIFO_LAST}` });
+    b.accept('b0', 'b', 2, 1030);
+    b.deliver('fifo', 'b0', 2100, 'applied', 1, {
+      invocationId: `inv-${FIFO_LAST}`,
+      invocationEnd: true,
+    });
+    b.apply('fifo', 'b0', 2101);
+    b.deliver('standard', 'b0', 2102, 'applied').apply('standard', 'b0', 2103);
+    b.ledger.deliveries.unshift(b.ledger.deliveries.splice(-2, 1)[0]!);
+    const found = runFindings({
+      acceptedIds: ['p1', 'a2', 'b1', 'b0'],
+      ledger: b.ledger,
+      report: reportOf(b),
+      expectedInDlq: { fifo: ['p1'], standard: ['p1'] },
+    });
+    expect(found.violations).toEqual([]);
+    expect(found.notAttemptedInDlq).toEqual([
+      `fifo: order a2 is in the DLQ never attempted: at its receive #${FIFO_LAST} order p1 of its group failed in the same batch (receive #${FIFO_LAST}); its message fifo-a2 (maxReceiveCount ${FIFO_LAST})`,
+    ]);
+  });
+
   it('fails a FIFO order in the DLQ with no not-attempted failure, or one its batch does not explain', () => {
     // No trace of it at all (the consumer before it recorded one): an unexplained dead letter.
     expect(poisonFindings(poisonBatch()).violations).toEqual([
@@ -1235,6 +1258,51 @@ describe('the exactly-once check', () => {
     none.deliver('fifo', 'a2', 3000, 'applied').apply('fifo', 'a2', 3001);
     drop(none, 3000);
     expect(checkAsNumbered(none, ['a1', 'a2'])).toEqual([missing('a2')]);
+  });
+
+  it('finds the receive an apply came from, and the message it left behind, whatever order the ledger lists receives in', () => {
+    // The ledger comes back in key order (order id, then a random receipt id), not in time
+    // order. a1 (fifo-a1, 100) and a2 (fifo-a2, 200) both failed in i0; in i1 a1 failed again
+    // while a2 was applied past it; a1 was dead-lettered, redriven and applied from its new
+    // message. The apply came from a2's receive in i1 (the latest at or before its commit), not
+    // from the one listed last; and a1's message is held against it though a2's receives are
+    // listed first of the customer's.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a2', 2000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i1',
+      receiveCount: 2,
+    });
+    fifoReceive(b, 'a1', 1500, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'failed',
+      invocationId: 'i0',
+    });
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'failed',
+      invocationId: 'i1',
+      receiveCount: 2,
+    });
+    fifoReceive(b, 'a1', 9000, {
+      messageId: 'fifo-a1-redriven',
+      sequenceNumber: '300',
+      outcome: 'applied',
+      invocationId: 'i2',
+    });
+    fifoReceive(b, 'a2', 1500, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'failed',
+      invocationId: 'i0',
+    });
+    expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
+    ]);
   });
 
   it('names an apply made beside a failure of its group when the effect committed in the millisecond of the receive', () => {
