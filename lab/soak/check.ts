@@ -124,21 +124,23 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
  * customer) are applied in send order, and that is FIFO keeping its promise.
  *
  * The send order is read from SQS itself: every receive the consumer records carries the
- * `SequenceNumber` of its FIFO message (the record is written before any record of the batch
- * runs), and an effect names the message it was applied from. For each customer, the first effect
- * of each order, in apply order (apply index), must come from a message SQS took after the
- * message of every order applied before it. The producer's own record does not hold the
- * SequenceNumber SendMessage answers (only message ids and send times), so the receives are the
- * only record of it, and nothing else proves the order (the client's sequence is not it, and send
- * times are no order within a millisecond). A message none of whose receives gives a
+ * `SequenceNumber` of its FIFO message (the record is written before any record of the batch runs),
+ * and an effect names the message it was applied from: the ledger's receives of that message must
+ * be of the effect's order and customer, or the apply is named, not placed by the message (a
+ * consumer that wrote another record's message id would pass an inversion as send order). For each
+ * customer, the first effect of each order, in apply order (apply index), must come from a message
+ * SQS took after the message of every order applied before it. The producer's own record does not
+ * hold the SequenceNumber SendMessage answers (only message ids and send times), so the receives
+ * are the only record of it, and nothing else proves the order (the client's sequence is not it,
+ * and send times are no order within a millisecond). A message none of whose receives gives a
  * SequenceNumber (a ledger from an older consumer, or a transport that does not return the
  * attribute) cannot be placed: an apply from it cannot be judged, nor can an apply that left it
  * behind. The check neither passes that nor calls it an order broken: one line says for how many
- * messages FIFO order cannot be checked, and the messages it can place are still held to the
- * rule. SQS gives a message one number, which every receive of it repeats: a message received
- * with two is named, and places nothing. The consumer records every receive before any record of
- * its batch runs, so an apply with no receive of its message at or before its commit is a ledger
- * that lost records: named, as what the apply was made past cannot be checked.
+ * messages FIFO order cannot be checked, and the messages it can place are still held to the rule.
+ * SQS gives a message one number, which every receive of it repeats: a message received with two is
+ * named, and places nothing. The consumer records every receive before any record of its batch
+ * runs, so an apply with no receive of its message at or before its commit is a ledger that lost
+ * records: named, as what the apply was made past cannot be checked.
  *
  * An order has several messages when the producer sent it again (a new message after FIFO's
  * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
@@ -192,7 +194,14 @@ function orderViolations(
     list.sort((a, b) => a.applyIndex - b.applyIndex);
     let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
-      if (!appliedFrom(e, messages.get(e.messageId))) {
+      const message = messages.get(e.messageId);
+      if (!ofItsOrder(e, message)) {
+        lines.push(
+          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet the ledger received that message as order ${message!.orderId} of customer ${message!.customerId}: the effect does not name the message it was applied from, so its place in the send order cannot be told`,
+        );
+        continue;
+      }
+      if (!appliedFrom(e, message)) {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
         );
@@ -257,8 +266,9 @@ function appliedPastEarlier(
   if (others.length === 0) return [];
   const lines: string[] = [];
   for (const e of applies) {
-    const number = sent.get(e.messageId);
-    const applied = number === undefined ? undefined : appliedFrom(e, messages.get(e.messageId));
+    const message = messages.get(e.messageId);
+    const number = ofItsOrder(e, message) ? sent.get(e.messageId) : undefined;
+    const applied = number === undefined ? undefined : appliedFrom(e, message);
     if (number === undefined || !applied) continue;
     const behind = leftBehind(e, number, applied, others, firstOf);
     if (!behind) continue;
@@ -271,6 +281,14 @@ function appliedPastEarlier(
   }
   return lines;
 }
+
+/**
+ * Whether the ledger received an effect's message as the effect's own order and customer (the
+ * consumer writes both from the one message it applied), or holds no receive of it. An effect
+ * that names another order's message would otherwise be placed by that message's number.
+ */
+const ofItsOrder = (e: EffectRecord, message: ReceivedMessage | undefined): boolean =>
+  !message || (message.orderId === e.orderId && message.customerId === e.customerId);
 
 /** The receive an effect was applied from: the latest of its message at or before the commit. */
 function appliedFrom(

@@ -1260,6 +1260,73 @@ describe('the exactly-once check', () => {
     expect(checkAsNumbered(none, ['a1', 'a2'])).toEqual([missing('a2')]);
   });
 
+  it('fails a FIFO apply from a message the ledger received as another order or customer, rather than place it by that message', () => {
+    // a1 (fifo-a1, 100) and a2 (fifo-a2, 200) in one batch, applied a2 first: an inversion.
+    const inverted = () => {
+      const b = customerA(['a1', 'a2']);
+      fifoReceive(b, 'a2', 2000, {
+        messageId: 'fifo-a2',
+        sequenceNumber: '200',
+        outcome: 'applied',
+        invocationId: 'i1',
+      });
+      fifoReceive(b, 'a1', 2000, {
+        messageId: 'fifo-a1',
+        sequenceNumber: '100',
+        outcome: 'applied',
+        invocationId: 'i1',
+        applyLag: 2,
+      });
+      return b;
+    };
+    expect(checkAsNumbered(inverted(), ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 100) after order a2 (sequence 2, SequenceNumber 200), which SQS took later',
+    ]);
+    // Each effect written with the other's message id: taken at its word, each would read as
+    // applied in SQS's order.
+    const swapped = inverted();
+    const fifoEffect = (id: string) =>
+      swapped.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === id)!;
+    fifoEffect('a1').messageId = 'fifo-a2';
+    fifoEffect('a2').messageId = 'fifo-a1';
+    expect(checkAsNumbered(swapped, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 from message fifo-a1, yet the ledger received that message as order a1 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
+      'fifo: customer a applied order a1 from message fifo-a2, yet the ledger received that message as order a2 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
+    ]);
+    // a2's effect written for another customer: taken at its word, a2 has no order of its own
+    // customer to come after.
+    const elsewhere = inverted();
+    elsewhere.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a2')!.customerId =
+      'z';
+    expect(checkAsNumbered(elsewhere, ['a1', 'a2'])).toEqual([
+      'fifo: customer z applied order a2 from message fifo-a2, yet the ledger received that message as order a2 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
+    ]);
+    // a1 applied first, legitimately, with its effect naming a3's message (300), received in the
+    // batch where a2's (200) failed; a2 was dead-lettered, a3 applied, a2 redriven and applied.
+    // Placed by a3's message, a1 would also read as applied past a2's.
+    const misnamed = customerA(['a1', 'a2', 'a3']);
+    const receive = (id: string, at: number, n: string, how: 'applied' | 'failed', inv: string) =>
+      fifoReceive(misnamed, id, at, {
+        messageId: n === '400' ? 'fifo-a2-redriven' : `fifo-${id}`,
+        sequenceNumber: n,
+        outcome: how,
+        invocationId: inv,
+        receiveCount: at === 2000 || n === '400' ? 1 : 2,
+      });
+    receive('a1', 2000, '100', 'applied', 'i1');
+    receive('a2', 2000, '200', 'failed', 'i1');
+    receive('a3', 2000, '300', 'failed', 'i1');
+    receive('a2', 3000, '200', 'failed', 'i2');
+    receive('a3', 4000, '300', 'applied', 'i3');
+    receive('a2', 5000, '400', 'applied', 'i4');
+    expect(checkAsNumbered(misnamed, ['a1', 'a2', 'a3'])).toEqual([]);
+    misnamed.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a1')!.messageId =
+      'fifo-a3';
+    expect(checkAsNumbered(misnamed, ['a1', 'a2', 'a3'])).toEqual([
+      'fifo: customer a applied order a1 from message fifo-a3, yet the ledger received that message as order a3 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
+    ]);
+  });
+
   it('finds the receive an apply came from, and the message it left behind, whatever order the ledger lists receives in', () => {
     // The ledger comes back in key order (order id, then a random receipt id), not in time
     // order. a1 (fifo-a1, 100) and a2 (fifo-a2, 200) both failed in i0; in i1 a1 failed again
