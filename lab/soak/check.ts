@@ -160,12 +160,10 @@ function orderViolations(
 ): string[] {
   const lines: string[] = [];
   const sent = new Map<string, bigint>();
-  const twoNumbers = new Set<string>();
   const placedByCustomer = new Map<string, PlacedMessage[]>();
   const unplaced: Array<[string, ReceivedMessage]> = [];
   for (const [messageId, m] of messages) {
     if (m.numbers.size > 1) {
-      twoNumbers.add(messageId);
       lines.push(
         `${queue}: order ${m.orderId} was received from message ${messageId} with SQS SequenceNumbers ${[...m.numbers].join(' and ')}; SQS gives a message one`,
       );
