@@ -190,6 +190,16 @@ function orderViolations(
   }
   for (const [customer, list] of [...byCustomer].sort(([a], [b]) => (a < b ? -1 : 1))) {
     list.sort((a, b) => a.applyIndex - b.applyIndex);
+    // The apply order is the apply index's: two at one index (which the customer's atomic counter
+    // never hands out twice) would be ordered by the ledger's listing of effects instead.
+    list.forEach((e, i) => {
+      const before = list[i - 1];
+      if (before && before.applyIndex === e.applyIndex) {
+        lines.push(
+          `${queue}: customer ${customer} applied order ${e.orderId} at apply index ${e.applyIndex}, the index order ${before.orderId} was applied at: the counter hands each index of a customer out once, so which of them came first cannot be told`,
+        );
+      }
+    });
     let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
       const message = messages.get(e.messageId);

@@ -1260,6 +1260,32 @@ describe('the exactly-once check', () => {
     expect(checkAsNumbered(none, ['a1', 'a2'])).toEqual([missing('a2')]);
   });
 
+  it("fails two FIFO applies of a customer at one apply index, whose order the ledger's order of effects would otherwise decide", () => {
+    // a1 (100) and a2 (200) in one batch, a2 applied first; both effects hold apply index 1,
+    // which the customer's atomic counter never hands out twice. The ledger lists effects by key
+    // (a1's first): read in that order, the inversion would pass.
+    const b = customerA(['a1', 'a2']);
+    fifoReceive(b, 'a2', 2000, {
+      messageId: 'fifo-a2',
+      sequenceNumber: '200',
+      outcome: 'applied',
+      invocationId: 'i1',
+    });
+    fifoReceive(b, 'a1', 2000, {
+      messageId: 'fifo-a1',
+      sequenceNumber: '100',
+      outcome: 'applied',
+      invocationId: 'i1',
+      applyLag: 2,
+    });
+    const fifo = b.ledger.effects.filter((e) => e.queue === 'fifo');
+    for (const e of fifo) e.applyIndex = 1;
+    b.ledger.effects = [...fifo.reverse(), ...b.ledger.effects.filter((e) => e.queue !== 'fifo')];
+    expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 at apply index 1, the index order a1 was applied at: the counter hands each index of a customer out once, so which of them came first cannot be told',
+    ]);
+  });
+
   it('fails a FIFO apply from a message the ledger received as another order or customer, rather than place it by that message', () => {
     // a1 (fifo-a1, 100) and a2 (fifo-a2, 200) in one batch, applied a2 first: an inversion.
     const inverted = () => {
