@@ -75,6 +75,25 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
   /** Every request the producer's ledger client sent, by operation; a withdrawal so named. */
   const seen: string[] = [];
 
+  /** Claims `orderId` as a request that died 30 s ago (its lease ran out) having sent nothing. */
+  const claimedByDeadRequest = async (orderId: string) => {
+    const now = Date.now();
+    await producer.claim({
+      claimId: 'claim-dead',
+      runId: 'failed-bid',
+      orderId,
+      customerId: input.customerId,
+      sequence: 1,
+      acceptedAt: now - 40_000,
+      payloadHash: payloadHash(input),
+      messageIds: { fifo: '', standard: '' },
+      sentAt: {},
+      requests: 1,
+      sendingBy: 'claim-dead',
+      sendingUntil: now - 30_000,
+    });
+  };
+
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
       const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
@@ -153,21 +172,7 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
       // Prepare: an order whose claiming request died 30 s ago (its lease ran out) having sent
       // nothing; retry A's bid fails as `first` says.
       const orderId = `failed-bid-${first}`;
-      const now = Date.now();
-      await producer.claim({
-        claimId: 'claim-dead',
-        runId: 'failed-bid',
-        orderId,
-        customerId: input.customerId,
-        sequence: 1,
-        acceptedAt: now - 40_000,
-        payloadHash: payloadHash(input),
-        messageIds: { fifo: '', standard: '' },
-        sentAt: {},
-        requests: 1,
-        sendingBy: 'claim-dead',
-        sendingUntil: now - 30_000,
-      });
+      await claimedByDeadRequest(orderId);
       const [fifoBefore = 0, standardBefore = 0] = await paused.queued();
       failBidOf = { by: `A-${first}`, first, tries: 0 };
       requestIds = [`A-${first}`, `B-${first}`];
@@ -196,21 +201,7 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
   it('makes no DynamoDB request more when its bid is answered: a first request and a retry that takes the lease (review)', async () => {
     // Prepare: an order whose claiming request died having sent nothing (its lease ran out).
     const orderId = 'bid-answered';
-    const now = Date.now();
-    await producer.claim({
-      claimId: 'claim-dead',
-      runId: 'failed-bid',
-      orderId,
-      customerId: input.customerId,
-      sequence: 1,
-      acceptedAt: now - 40_000,
-      payloadHash: payloadHash(input),
-      messageIds: { fifo: '', standard: '' },
-      sentAt: {},
-      requests: 1,
-      sendingBy: 'claim-dead',
-      sendingUntil: now - 30_000,
-    });
+    await claimedByDeadRequest(orderId);
     requestIds = ['first-new', 'retry-new'];
 
     // Act: a first request of another order, then a retry of this one.
