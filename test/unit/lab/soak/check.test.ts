@@ -298,8 +298,7 @@ describe('the exactly-once check', () => {
     later.ledger.deliveries.find((d) => d.invocationId === 'i3')!.receivedAt = 2000 + 120_000;
     const a2 = later.ledger.deliveries.find((d) => d.orderId === 'a2' && d.queue === 'fifo')!;
     a2.receivedAt = 2000 + 60_000;
-    later.ledger.effects.find((e) => e.orderId === 'a2' && e.queue === 'fifo')!.committedAt =
-      2000 + 60_001;
+    fifoEffect(later, 'a2').committedAt = 2000 + 60_001;
     expect(check(later, ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 came after, and order a1 had not been applied',
     ]);
@@ -1042,6 +1041,46 @@ describe('the exactly-once check', () => {
     return b;
   }
 
+  /** A receive that records no SequenceNumber, for receive()'s number. */
+  const UNNUMBERED = undefined;
+
+  /**
+   * fifoReceive as most tests write it: order `orderId` received at `at` from its message
+   * fifo-<orderId>, numbered `sequenceNumber`, ending `outcome` in invocation `invocationId`, at
+   * receive count 1; `more` gives another message id, receive count or apply lag.
+   */
+  function receive(
+    b: LedgerBuilder,
+    orderId: string,
+    at: number,
+    sequenceNumber: string | undefined,
+    outcome: 'applied' | 'failed' | 'suppressed',
+    invocationId: string,
+    more: { messageId?: string; receiveCount?: number; applyLag?: number } = {},
+  ): LedgerBuilder {
+    return fifoReceive(b, orderId, at, {
+      messageId: `fifo-${orderId}`,
+      sequenceNumber,
+      outcome,
+      invocationId,
+      ...more,
+    });
+  }
+
+  /** The FIFO effect of order `orderId`, to write it as a faulty consumer would. */
+  const fifoEffect = (b: LedgerBuilder, orderId: string) =>
+    b.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === orderId)!;
+
+  /**
+   * Customer a's a1 (fifo-a1, SequenceNumber 100) and a2 (fifo-a2, 200) received in one batch
+   * i1, a2 applied first: an inversion.
+   */
+  function invertedInOneBatch(): LedgerBuilder {
+    const b = customerA(['a1', 'a2']);
+    receive(b, 'a2', 2000, '200', 'applied', 'i1');
+    return receive(b, 'a1', 2000, '100', 'applied', 'i1', { applyLag: 2 });
+  }
+
   /** Customer a's orders `ids` (sequence 1, 2, ...), each applied once on standard. */
   function customerA(ids: string[]): LedgerBuilder {
     const b = new LedgerBuilder();
@@ -1117,20 +1156,9 @@ describe('the exactly-once check', () => {
   it('places an apply by the SequenceNumber one receive of its message gives, though another receive of it records none', () => {
     // a1's message was received first by a consumer that recorded no number, then again.
     const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a1', 2000, { messageId: 'fifo-a1', outcome: 'failed', invocationId: 'i1' });
-    fifoReceive(b, 'a1', 62_000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i2',
-      receiveCount: 2,
-    });
-    fifoReceive(b, 'a2', 63_000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i3',
-    });
+    receive(b, 'a1', 2000, UNNUMBERED, 'failed', 'i1');
+    receive(b, 'a1', 62_000, '100', 'applied', 'i2', { receiveCount: 2 });
+    receive(b, 'a2', 63_000, '200', 'applied', 'i3');
     expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([]);
   });
 
@@ -1169,46 +1197,18 @@ describe('the exactly-once check', () => {
     // a2 was then applied from its re-send. Nothing places that first message: had SQS taken it
     // before a1's, a1 was applied past it, and the check cannot tell, so it says it cannot.
     const unplaced = customerA(['a1', 'a2']);
-    fifoReceive(unplaced, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(unplaced, 'a2', 3000, {
-      messageId: 'fifo-a2',
-      outcome: 'failed',
-      invocationId: 'i2',
-    });
-    fifoReceive(unplaced, 'a2', 4000, {
-      messageId: 'fifo-a2-again',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i3',
-    });
+    receive(unplaced, 'a1', 2000, '100', 'applied', 'i1');
+    receive(unplaced, 'a2', 3000, UNNUMBERED, 'failed', 'i2');
+    receive(unplaced, 'a2', 4000, '200', 'applied', 'i3', { messageId: 'fifo-a2-again' });
     expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([
       'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
     ]);
     // a1 applied from a message with no number: the one line, and a2's messages received after
     // it are not held against an apply whose place is unknown.
     const unplacedApply = customerA(['a1', 'a2']);
-    fifoReceive(unplacedApply, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(unplacedApply, 'a2', 3000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'failed',
-      invocationId: 'i2',
-    });
-    fifoReceive(unplacedApply, 'a2', 4000, {
-      messageId: 'fifo-a2-again',
-      sequenceNumber: '300',
-      outcome: 'applied',
-      invocationId: 'i3',
-    });
+    receive(unplacedApply, 'a1', 2000, UNNUMBERED, 'applied', 'i1');
+    receive(unplacedApply, 'a2', 3000, '200', 'failed', 'i2');
+    receive(unplacedApply, 'a2', 4000, '300', 'applied', 'i3', { messageId: 'fifo-a2-again' });
     expect(checkAsNumbered(unplacedApply, ['a1', 'a2'])).toEqual([
       'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a1 of order a1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
     ]);
@@ -1219,25 +1219,9 @@ describe('the exactly-once check', () => {
     // receive before it is a ledger that lost records, and what it was applied past (the rest of
     // its batch) cannot be checked. Here a1's only receive left is a later copy the record answered.
     const lateOnly = customerA(['a1', 'a2']);
-    fifoReceive(lateOnly, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(lateOnly, 'a2', 3000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i2',
-    });
-    fifoReceive(lateOnly, 'a1', 4000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'suppressed',
-      invocationId: 'i3',
-      receiveCount: 2,
-    });
+    receive(lateOnly, 'a1', 2000, '100', 'applied', 'i1');
+    receive(lateOnly, 'a2', 3000, '200', 'applied', 'i2');
+    receive(lateOnly, 'a1', 4000, '100', 'suppressed', 'i3', { receiveCount: 2 });
     const drop = (b: LedgerBuilder, at: number) => {
       b.ledger.deliveries = b.ledger.deliveries.filter(
         (d) => !(d.queue === 'fifo' && d.receivedAt === at),
@@ -1249,35 +1233,17 @@ describe('the exactly-once check', () => {
     expect(checkAsNumbered(lateOnly, ['a1', 'a2'])).toEqual([missing('a1')]);
     // With no receive of a2's message at all, the same line, and nothing places a2.
     const none = customerA(['a1', 'a2']);
-    fifoReceive(none, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
+    receive(none, 'a1', 2000, '100', 'applied', 'i1');
     none.deliver('fifo', 'a2', 3000, 'applied').apply('fifo', 'a2', 3001);
     drop(none, 3000);
     expect(checkAsNumbered(none, ['a1', 'a2'])).toEqual([missing('a2')]);
   });
 
   it("fails two FIFO applies of a customer at one apply index, whose order the ledger's order of effects would otherwise decide", () => {
-    // a1 (100) and a2 (200) in one batch, a2 applied first; both effects hold apply index 1,
-    // which the customer's atomic counter never hands out twice. The ledger lists effects by key
-    // (a1's first): read in that order, the inversion would pass.
-    const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a2', 2000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-      applyLag: 2,
-    });
+    // The inversion in one batch, both effects holding apply index 1, which the customer's atomic
+    // counter never hands out twice. The ledger lists effects by key (a1's first): read in that
+    // order, the inversion would pass.
+    const b = invertedInOneBatch();
     const fifo = b.ledger.effects.filter((e) => e.queue === 'fifo');
     for (const e of fifo) e.applyIndex = 1;
     b.ledger.effects = [...fifo.reverse(), ...b.ledger.effects.filter((e) => e.queue !== 'fifo')];
@@ -1287,43 +1253,22 @@ describe('the exactly-once check', () => {
   });
 
   it('fails a FIFO apply from a message the ledger received as another order or customer, rather than place it by that message', () => {
-    // a1 (fifo-a1, 100) and a2 (fifo-a2, 200) in one batch, applied a2 first: an inversion.
-    const inverted = () => {
-      const b = customerA(['a1', 'a2']);
-      fifoReceive(b, 'a2', 2000, {
-        messageId: 'fifo-a2',
-        sequenceNumber: '200',
-        outcome: 'applied',
-        invocationId: 'i1',
-      });
-      fifoReceive(b, 'a1', 2000, {
-        messageId: 'fifo-a1',
-        sequenceNumber: '100',
-        outcome: 'applied',
-        invocationId: 'i1',
-        applyLag: 2,
-      });
-      return b;
-    };
-    expect(checkAsNumbered(inverted(), ['a1', 'a2'])).toEqual([
+    expect(checkAsNumbered(invertedInOneBatch(), ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 100) after order a2 (sequence 2, SequenceNumber 200), which SQS took later',
     ]);
     // Each effect written with the other's message id: taken at its word, each would read as
     // applied in SQS's order.
-    const swapped = inverted();
-    const fifoEffect = (id: string) =>
-      swapped.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === id)!;
-    fifoEffect('a1').messageId = 'fifo-a2';
-    fifoEffect('a2').messageId = 'fifo-a1';
+    const swapped = invertedInOneBatch();
+    fifoEffect(swapped, 'a1').messageId = 'fifo-a2';
+    fifoEffect(swapped, 'a2').messageId = 'fifo-a1';
     expect(checkAsNumbered(swapped, ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a2 from message fifo-a1, yet the ledger received that message as order a1 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
       'fifo: customer a applied order a1 from message fifo-a2, yet the ledger received that message as order a2 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
     ]);
     // a2's effect written for another customer: taken at its word, a2 has no order of its own
     // customer to come after.
-    const elsewhere = inverted();
-    elsewhere.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a2')!.customerId =
-      'z';
+    const elsewhere = invertedInOneBatch();
+    fifoEffect(elsewhere, 'a2').customerId = 'z';
     expect(checkAsNumbered(elsewhere, ['a1', 'a2'])).toEqual([
       'fifo: customer z applied order a2 from message fifo-a2, yet the ledger received that message as order a2 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
     ]);
@@ -1331,23 +1276,14 @@ describe('the exactly-once check', () => {
     // batch where a2's (200) failed; a2 was dead-lettered, a3 applied, a2 redriven and applied.
     // Placed by a3's message, a1 would also read as applied past a2's.
     const misnamed = customerA(['a1', 'a2', 'a3']);
-    const receive = (id: string, at: number, n: string, how: 'applied' | 'failed', inv: string) =>
-      fifoReceive(misnamed, id, at, {
-        messageId: n === '400' ? 'fifo-a2-redriven' : `fifo-${id}`,
-        sequenceNumber: n,
-        outcome: how,
-        invocationId: inv,
-        receiveCount: at === 2000 || n === '400' ? 1 : 2,
-      });
-    receive('a1', 2000, '100', 'applied', 'i1');
-    receive('a2', 2000, '200', 'failed', 'i1');
-    receive('a3', 2000, '300', 'failed', 'i1');
-    receive('a2', 3000, '200', 'failed', 'i2');
-    receive('a3', 4000, '300', 'applied', 'i3');
-    receive('a2', 5000, '400', 'applied', 'i4');
+    receive(misnamed, 'a1', 2000, '100', 'applied', 'i1');
+    receive(misnamed, 'a2', 2000, '200', 'failed', 'i1');
+    receive(misnamed, 'a3', 2000, '300', 'failed', 'i1');
+    receive(misnamed, 'a2', 3000, '200', 'failed', 'i2', { receiveCount: 2 });
+    receive(misnamed, 'a3', 4000, '300', 'applied', 'i3', { receiveCount: 2 });
+    receive(misnamed, 'a2', 5000, '400', 'applied', 'i4', { messageId: 'fifo-a2-redriven' });
     expect(checkAsNumbered(misnamed, ['a1', 'a2', 'a3'])).toEqual([]);
-    misnamed.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a1')!.messageId =
-      'fifo-a3';
+    fifoEffect(misnamed, 'a1').messageId = 'fifo-a3';
     expect(checkAsNumbered(misnamed, ['a1', 'a2', 'a3'])).toEqual([
       'fifo: customer a applied order a1 from message fifo-a3, yet the ledger received that message as order a3 of customer a: the effect does not name the message it was applied from, so its place in the send order cannot be told',
     ]);
@@ -1361,38 +1297,11 @@ describe('the exactly-once check', () => {
     // from the one listed last; and a1's message is held against it though a2's receives are
     // listed first of the customer's.
     const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a2', 2000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i1',
-      receiveCount: 2,
-    });
-    fifoReceive(b, 'a1', 1500, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'failed',
-      invocationId: 'i0',
-    });
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'failed',
-      invocationId: 'i1',
-      receiveCount: 2,
-    });
-    fifoReceive(b, 'a1', 9000, {
-      messageId: 'fifo-a1-redriven',
-      sequenceNumber: '300',
-      outcome: 'applied',
-      invocationId: 'i2',
-    });
-    fifoReceive(b, 'a2', 1500, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'failed',
-      invocationId: 'i0',
-    });
+    receive(b, 'a2', 2000, '200', 'applied', 'i1', { receiveCount: 2 });
+    receive(b, 'a1', 1500, '100', 'failed', 'i0');
+    receive(b, 'a1', 2000, '100', 'failed', 'i1', { receiveCount: 2 });
+    receive(b, 'a1', 9000, '300', 'applied', 'i2', { messageId: 'fifo-a1-redriven' });
+    receive(b, 'a2', 1500, '200', 'failed', 'i0');
     expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
     ]);
@@ -1407,8 +1316,7 @@ describe('the exactly-once check', () => {
       ],
       'i1',
     );
-    const a2 = b.ledger.effects.find((e) => e.queue === 'fifo' && e.orderId === 'a2')!;
-    a2.committedAt = 2000;
+    fifoEffect(b, 'a2').committedAt = 2000;
     expect(check(b, ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
     ]);
@@ -1419,45 +1327,12 @@ describe('the exactly-once check', () => {
     // redriven and applied after. Then a2's message comes back once more (its invocation died
     // after the effect), after every receive of a1.
     const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'failed',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a2', 2000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'failed',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a1', 62_000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'failed',
-      invocationId: 'i2',
-      receiveCount: 2,
-    });
-    fifoReceive(b, 'a2', 62_000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i2',
-      receiveCount: 2,
-    });
-    fifoReceive(b, 'a1', 200_000, {
-      messageId: 'fifo-a1-redriven',
-      sequenceNumber: '300',
-      outcome: 'applied',
-      invocationId: 'i4',
-    });
-    fifoReceive(b, 'a2', 300_000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'suppressed',
-      invocationId: 'i5',
-      receiveCount: 3,
-    });
+    receive(b, 'a1', 2000, '100', 'failed', 'i1');
+    receive(b, 'a2', 2000, '200', 'failed', 'i1');
+    receive(b, 'a1', 62_000, '100', 'failed', 'i2', { receiveCount: 2 });
+    receive(b, 'a2', 62_000, '200', 'applied', 'i2', { receiveCount: 2 });
+    receive(b, 'a1', 200_000, '300', 'applied', 'i4', { messageId: 'fifo-a1-redriven' });
+    receive(b, 'a2', 300_000, '200', 'suppressed', 'i5', { receiveCount: 3 });
     expect(check(b, ['a1', 'a2'])).toEqual([
       'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
     ]);
@@ -1466,24 +1341,9 @@ describe('the exactly-once check', () => {
   it('passes an apply beside a later message of an order already applied (a producer re-send the record answers)', () => {
     // a1 applied from its message; its re-send, which SQS took before a2's, came in a2's batch.
     const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a1', 400_000, {
-      messageId: 'fifo-a1-again',
-      sequenceNumber: '150',
-      outcome: 'suppressed',
-      invocationId: 'i2',
-    });
-    fifoReceive(b, 'a2', 400_000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'applied',
-      invocationId: 'i2',
-    });
+    receive(b, 'a1', 2000, '100', 'applied', 'i1');
+    receive(b, 'a1', 400_000, '150', 'suppressed', 'i2', { messageId: 'fifo-a1-again' });
+    receive(b, 'a2', 400_000, '200', 'applied', 'i2');
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 
@@ -1506,27 +1366,11 @@ describe('the exactly-once check', () => {
     // a1 applied; a2's message then failed its every receive, was dead-lettered, and was
     // redriven and applied: FIFO as SQS keeps it, with nothing earlier left behind.
     const b = customerA(['a1', 'a2']);
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
+    receive(b, 'a1', 2000, '100', 'applied', 'i1');
     for (let n = 1; n <= FIFO_LAST; n++) {
-      fifoReceive(b, 'a2', 3000 + n * 60_000, {
-        messageId: 'fifo-a2',
-        sequenceNumber: '200',
-        outcome: 'failed',
-        invocationId: `i-a2-${n}`,
-        receiveCount: n,
-      });
+      receive(b, 'a2', 3000 + n * 60_000, '200', 'failed', `i-a2-${n}`, { receiveCount: n });
     }
-    fifoReceive(b, 'a2', 900_000, {
-      messageId: 'fifo-a2-redriven',
-      sequenceNumber: '300',
-      outcome: 'applied',
-      invocationId: 'i-redrive',
-    });
+    receive(b, 'a2', 900_000, '300', 'applied', 'i-redrive', { messageId: 'fifo-a2-redriven' });
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 
@@ -1568,36 +1412,11 @@ describe('the exactly-once check', () => {
 
   it('names an apply made past two failures of its group once, by the first', () => {
     const b = customerA(['a1', 'a2', 'a3']);
-    fifoReceive(b, 'a1', 2000, {
-      messageId: 'fifo-a1',
-      sequenceNumber: '100',
-      outcome: 'failed',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a2', 2000, {
-      messageId: 'fifo-a2',
-      sequenceNumber: '200',
-      outcome: 'failed',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a3', 2000, {
-      messageId: 'fifo-a3',
-      sequenceNumber: '300',
-      outcome: 'applied',
-      invocationId: 'i1',
-    });
-    fifoReceive(b, 'a1', 500_000, {
-      messageId: 'fifo-a1-redriven',
-      sequenceNumber: '400',
-      outcome: 'applied',
-      invocationId: 'i5',
-    });
-    fifoReceive(b, 'a2', 500_000, {
-      messageId: 'fifo-a2-redriven',
-      sequenceNumber: '500',
-      outcome: 'applied',
-      invocationId: 'i5',
-    });
+    receive(b, 'a1', 2000, '100', 'failed', 'i1');
+    receive(b, 'a2', 2000, '200', 'failed', 'i1');
+    receive(b, 'a3', 2000, '300', 'applied', 'i1');
+    receive(b, 'a1', 500_000, '400', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    receive(b, 'a2', 500_000, '500', 'applied', 'i5', { messageId: 'fifo-a2-redriven' });
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
       'fifo: customer a applied order a3 (sequence 3, SQS SequenceNumber 300) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
     ]);
