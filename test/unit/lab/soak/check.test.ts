@@ -19,6 +19,9 @@ function cleanRun(): LedgerBuilder {
   return b;
 }
 
+/** The SequenceNumber numberFifoMessages gives the `index`th message SQS took (from 0). */
+const sqsNumber = (index: number) => String(10n ** 19n + BigInt(index) * 1000n);
+
 /**
  * Gives each FIFO receive of the fixture SQS's SequenceNumber for its message, as the consumer
  * records it from the message's attributes: in the order SQS took the messages, `took` (message
@@ -39,7 +42,7 @@ function numberFifoMessages(b: LedgerBuilder, took?: readonly string[]): LedgerB
   for (const d of fifo) {
     if (d.sequenceNumber !== undefined && took === undefined) continue;
     const index = order.indexOf(d.messageId);
-    if (index >= 0) d.sequenceNumber = String(10n ** 19n + BigInt(index) * 1000n);
+    if (index >= 0) d.sequenceNumber = sqsNumber(index);
   }
   return b;
 }
@@ -81,6 +84,29 @@ const check = (
     ...(expectedInDlq ? { expectedInDlq } : {}),
   });
 
+/** A FIFO order the order rule's lines name: [order id, its sequence, its SequenceNumber]. */
+type Placed = [orderId: string, sequence: number, sequenceNumber: string];
+
+/** The line naming customer `customer`'s apply of `applied` after `later`, which SQS took later. */
+const appliedAfter = (customer: string, [o, s, n]: Placed, [lo, ls, ln]: Placed) =>
+  `fifo: customer ${customer} applied order ${o} (sequence ${s}, SQS SequenceNumber ${n}) after order ${lo} (sequence ${ls}, SequenceNumber ${ln}), which SQS took later`;
+
+/**
+ * The line naming customer a's apply of `applied` while message fifo-<order> of `earlier`, which
+ * SQS took earlier, was not done with: its receive #`receive` `when`.
+ */
+const appliedPast = (
+  [o, s, n]: Placed,
+  [eo, es, en]: Placed,
+  receive: number,
+  when: 'was in the same batch' | 'came after',
+) =>
+  `fifo: customer a applied order ${o} (sequence ${s}, SQS SequenceNumber ${n}) while message fifo-${eo} of order ${eo} (sequence ${es}, SequenceNumber ${en}), which SQS took earlier, was not done with: its receive #${receive} ${when}, and order ${eo} had not been applied`;
+
+/** The one line saying FIFO order cannot be checked for `messages` messages, the first `messageId`. */
+const cannotCheck = (messages: number, receives: number, messageId: string, orderId: string) =>
+  `fifo: FIFO order cannot be checked for ${messages} messages (${receives} receives; the first, ${messageId} of order ${orderId}): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass`;
+
 describe('the exactly-once check', () => {
   it('passes a run where every accepted order was applied once on each queue, in order', () => {
     expect(check(cleanRun(), ['a1', 'a2', 'b1'])).toEqual([]);
@@ -119,36 +145,49 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2', 'b1'])).toEqual(['standard: order a2 was applied 2 times']);
   });
 
-  it('names a FIFO inversion with the customer, both orders and the order SQS took them in', () => {
-    // Prepare: SQS took a1's message, then a2's; on FIFO, a2 applied before a1.
-    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
-    b.deliver('fifo', 'a2', 2000, 'applied').apply('fifo', 'a2', 2001);
-    b.deliver('fifo', 'a1', 2002, 'applied').apply('fifo', 'a1', 2003);
-    for (const id of ['a1', 'a2'])
-      b.deliver('standard', id, 2100, 'applied').apply('standard', id, 2101);
-    numberFifoMessages(b, ['fifo-a1', 'fifo-a2']);
-
-    // Act / Assess
-    expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
-    ]);
-  });
+  /**
+   * The orders `accepted` ([order id, customer, sequence], accepted 10 ms apart in that order),
+   * each applied once on FIFO in `applied` order, then each once on standard.
+   */
+  function appliedInOrder(
+    accepted: Array<[orderId: string, customerId: string, sequence: number]>,
+    applied: string[],
+  ): LedgerBuilder {
+    const b = new LedgerBuilder();
+    accepted.forEach(([id, customer, sequence], i) => {
+      b.accept(id, customer, sequence, 1000 + 10 * i);
+    });
+    let t = 2000;
+    for (const id of applied) b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (const [id] of accepted)
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    return b;
+  }
 
   /**
    * Customer a's orders a1 (sequence 1) and a2 (sequence 2), SQS taking their FIFO messages in
    * `took` order and the consumer applying them in `applied` order; both applied on standard.
    */
   function sentAndApplied(took: string[], applied: string[]): LedgerBuilder {
-    const b = new LedgerBuilder().accept('a1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
-    let t = 2000;
-    for (const id of applied) b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
-    for (const id of ['a1', 'a2'])
-      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    const b = appliedInOrder(
+      [
+        ['a1', 'a', 1],
+        ['a2', 'a', 2],
+      ],
+      applied,
+    );
     return numberFifoMessages(
       b,
       took.map((id) => `fifo-${id}`),
     );
   }
+
+  it('names a FIFO inversion with the customer, both orders and the order SQS took them in', () => {
+    // SQS took a1's message, then a2's; on FIFO, a2 applied before a1.
+    expect(check(sentAndApplied(['a1', 'a2'], ['a2', 'a1']), ['a1', 'a2'])).toEqual([
+      appliedAfter('a', ['a1', 1, sqsNumber(0)], ['a2', 2, sqsNumber(1)]),
+    ]);
+  });
 
   it("passes FIFO applying a customer's orders in the order SQS took them, against their sequence", () => {
     // The client (or a retry that re-sent a1 after a2 went out) sent a2 first: FIFO applying a2
@@ -159,7 +198,7 @@ describe('the exactly-once check', () => {
   it('fails FIFO applying in sequence when SQS took the messages the other way round', () => {
     // In sequence, yet not the order they were sent: a reordering the sequence would hide.
     expect(check(sentAndApplied(['a2', 'a1'], ['a1', 'a2']), ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000000000) after order a1 (sequence 1, SequenceNumber 10000000000000001000), which SQS took later',
+      appliedAfter('a', ['a2', 2, sqsNumber(0)], ['a1', 1, sqsNumber(1)]),
     ]);
   });
 
@@ -179,7 +218,7 @@ describe('the exactly-once check', () => {
       }
       expect(check(inOrder, ['a1', 'a2'])).toEqual([]);
       expect(check(reversed, ['a1', 'a2'])).toEqual([
-        `fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber ${first}) after order a2 (sequence 2, SequenceNumber ${second}), which SQS took later`,
+        appliedAfter('a', ['a1', 1, first], ['a2', 2, second]),
       ]);
     }
   });
@@ -191,7 +230,7 @@ describe('the exactly-once check', () => {
     const report = reportOf(b);
     for (const d of b.ledger.deliveries) if (d.orderId === 'a2') delete d.sequenceNumber;
     expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
-      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+      cannotCheck(1, 1, 'fifo-a2', 'a2'),
     ]);
   });
 
@@ -215,9 +254,7 @@ describe('the exactly-once check', () => {
     const b = cleanRun();
     // b1's message received a second time (a queue's own copy, answered by the record).
     b.deliver('fifo', 'b1', 2100, 'suppressed');
-    expect(withoutNumbers(b, ['a1', 'a2', 'b1'])).toEqual([
-      'fifo: FIFO order cannot be checked for 3 messages (4 receives; the first, fifo-a1 of order a1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
-    ]);
+    expect(withoutNumbers(b, ['a1', 'a2', 'b1'])).toEqual([cannotCheck(3, 4, 'fifo-a1', 'a1')]);
   });
 
   it('still names a FIFO inversion among the messages SequenceNumbers place, beside messages none places', () => {
@@ -227,8 +264,8 @@ describe('the exactly-once check', () => {
     b.deliver('fifo', 'b1', 5000, 'applied').apply('fifo', 'b1', 5001);
     b.deliver('standard', 'b1', 5002, 'applied').apply('standard', 'b1', 5003);
     expect(withoutNumbers(b, ['a1', 'a2', 'b1'], ['a'])).toEqual([
-      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-b1 of order b1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
-      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
+      cannotCheck(1, 1, 'fifo-b1', 'b1'),
+      appliedAfter('a', ['a1', 1, sqsNumber(0)], ['a2', 2, sqsNumber(1)]),
     ]);
   });
 
@@ -274,18 +311,22 @@ describe('the exactly-once check', () => {
     return b;
   }
 
-  it('names a FIFO apply made while an earlier message of the customer was still to come, though a redrive later applied that order after it', () => {
-    // a2 applied in i1 while a1 failed in that very batch; a1 then failed twice more.
-    const b = redrivenAfter(
+  /** redrivenAfter with a1 failing in i1, i2 and i3, a2 applied in `a2Invocation`. */
+  const failedThrice = (a2Invocation: string) =>
+    redrivenAfter(
       [
         ['i1', 'failed'],
         ['i2', 'failed'],
         ['i3', 'failed'],
       ],
-      'i1',
+      a2Invocation,
     );
+
+  it('names a FIFO apply made while an earlier message of the customer was still to come, though a redrive later applied that order after it', () => {
+    // a2 applied in i1 while a1 failed in that very batch; a1 then failed twice more.
+    const b = failedThrice('i1');
     expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
     ]);
     // The same when a2 is applied in a batch of its own, and a1 is received again after it.
     const later = redrivenAfter(
@@ -300,21 +341,14 @@ describe('the exactly-once check', () => {
     a2.receivedAt = 2000 + 60_000;
     fifoEffect(later, 'a2').committedAt = 2000 + 60_001;
     expect(check(later, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 came after, and order a1 had not been applied',
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 2, 'came after'),
     ]);
   });
 
   it('passes a redriven order applied after a later one when its message was dead-lettered before the later one was received', () => {
     // a1 failed at each of its receives, alone; a2 came after it was dead-lettered; then the
     // redrive: FIFO as SQS keeps it (a DLQ breaks the group's order, as AWS warns).
-    const b = redrivenAfter(
-      [
-        ['i1', 'failed'],
-        ['i2', 'failed'],
-        ['i3', 'failed'],
-      ],
-      'i4',
-    );
+    const b = failedThrice('i4');
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 
@@ -808,39 +842,37 @@ describe('the exactly-once check', () => {
 
   it('names every FIFO apply that came after an order SQS took later, not only the first', () => {
     // SQS took a1, a2, a3; a3 applied first, then a1 and a2: both came after a3.
-    const b = new LedgerBuilder()
-      .accept('a1', 'a', 1, 1000)
-      .accept('a2', 'a', 2, 1010)
-      .accept('a3', 'a', 3, 1020);
-    let t = 2000;
-    for (const id of ['a3', 'a1', 'a2'])
-      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
-    for (const id of ['a1', 'a2', 'a3'])
-      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    const b = appliedInOrder(
+      [
+        ['a1', 'a', 1],
+        ['a2', 'a', 2],
+        ['a3', 'a', 3],
+      ],
+      ['a3', 'a1', 'a2'],
+    );
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
-      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a3 (sequence 3, SequenceNumber 10000000000000002000), which SQS took later',
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000001000) after order a3 (sequence 3, SequenceNumber 10000000000000002000), which SQS took later',
+      appliedAfter('a', ['a1', 1, sqsNumber(0)], ['a3', 3, sqsNumber(2)]),
+      appliedAfter('a', ['a2', 2, sqsNumber(1)], ['a3', 3, sqsNumber(2)]),
     ]);
   });
 
   it('holds two orders a client gave the same sequence to the order SQS took them in', () => {
     // The client sent a2 and a3 both with sequence 2, a3 first: applied a3 before a2, in send
     // order, passes; the sequence has no say.
-    const b = new LedgerBuilder()
-      .accept('a1', 'a', 1, 1000)
-      .accept('a2', 'a', 2, 1010)
-      .accept('a3', 'a', 2, 1020);
-    let t = 2000;
-    for (const id of ['a1', 'a3', 'a2'])
-      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
-    for (const id of ['a1', 'a2', 'a3'])
-      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    const b = appliedInOrder(
+      [
+        ['a1', 'a', 1],
+        ['a2', 'a', 2],
+        ['a3', 'a', 2],
+      ],
+      ['a1', 'a3', 'a2'],
+    );
     numberFifoMessages(b, ['fifo-a1', 'fifo-a3', 'fifo-a2']);
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([]);
     // The same applies with SQS having taken a2 first: a2 came after a3.
     numberFifoMessages(b, ['fifo-a1', 'fifo-a2', 'fifo-a3']);
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000001000) after order a3 (sequence 2, SequenceNumber 10000000000000002000), which SQS took later',
+      appliedAfter('a', ['a2', 2, sqsNumber(1)], ['a3', 2, sqsNumber(2)]),
     ]);
   });
 
@@ -1148,7 +1180,7 @@ describe('the exactly-once check', () => {
         if (d.queue === 'fifo' && d.orderId === 'a2') d.sequenceNumber = bad;
       }
       expect(runViolations({ acceptedIds: ['a1', 'a2'], ledger: b.ledger, report })).toEqual([
-        'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+        cannotCheck(1, 1, 'fifo-a2', 'a2'),
       ]);
     },
   );
@@ -1163,20 +1195,19 @@ describe('the exactly-once check', () => {
   });
 
   it('names the inversions of every customer, one customer after the other in customer id order', () => {
-    const b = new LedgerBuilder()
-      .accept('a1', 'a', 1, 1000)
-      .accept('a2', 'a', 2, 1010)
-      .accept('b1', 'b', 1, 1020)
-      .accept('b2', 'b', 2, 1030);
-    let t = 2000;
     // Customer b's applies come first in the ledger; each customer's two orders are inverted.
-    for (const id of ['b2', 'b1', 'a2', 'a1'])
-      b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
-    for (const id of ['a1', 'a2', 'b1', 'b2'])
-      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    const b = appliedInOrder(
+      [
+        ['a1', 'a', 1],
+        ['a2', 'a', 2],
+        ['b1', 'b', 1],
+        ['b2', 'b', 2],
+      ],
+      ['b2', 'b1', 'a2', 'a1'],
+    );
     expect(check(b, ['a1', 'a2', 'b1', 'b2'])).toEqual([
-      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 10000000000000000000) after order a2 (sequence 2, SequenceNumber 10000000000000001000), which SQS took later',
-      'fifo: customer b applied order b1 (sequence 1, SQS SequenceNumber 10000000000000002000) after order b2 (sequence 2, SequenceNumber 10000000000000003000), which SQS took later',
+      appliedAfter('a', ['a1', 1, sqsNumber(0)], ['a2', 2, sqsNumber(1)]),
+      appliedAfter('b', ['b1', 1, sqsNumber(2)], ['b2', 2, sqsNumber(3)]),
     ]);
   });
 
@@ -1185,10 +1216,10 @@ describe('the exactly-once check', () => {
     // passing it would pass an order the check cannot see.
     const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
     for (const d of b.ledger.deliveries) {
-      if (d.queue === 'fifo') d.sequenceNumber = '10000000000000000000';
+      if (d.queue === 'fifo') d.sequenceNumber = sqsNumber(0);
     }
     expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 10000000000000000000) after order a1 (sequence 1, SequenceNumber 10000000000000000000), which SQS took later',
+      appliedAfter('a', ['a2', 2, sqsNumber(0)], ['a1', 1, sqsNumber(0)]),
     ]);
   });
 
@@ -1200,9 +1231,7 @@ describe('the exactly-once check', () => {
     receive(unplaced, 'a1', 2000, '100', 'applied', 'i1');
     receive(unplaced, 'a2', 3000, UNNUMBERED, 'failed', 'i2');
     receive(unplaced, 'a2', 4000, '200', 'applied', 'i3', { messageId: 'fifo-a2-again' });
-    expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([
-      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a2 of order a2): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
-    ]);
+    expect(checkAsNumbered(unplaced, ['a1', 'a2'])).toEqual([cannotCheck(1, 1, 'fifo-a2', 'a2')]);
     // a1 applied from a message with no number: the one line, and a2's messages received after
     // it are not held against an apply whose place is unknown.
     const unplacedApply = customerA(['a1', 'a2']);
@@ -1210,7 +1239,7 @@ describe('the exactly-once check', () => {
     receive(unplacedApply, 'a2', 3000, '200', 'failed', 'i2');
     receive(unplacedApply, 'a2', 4000, '300', 'applied', 'i3', { messageId: 'fifo-a2-again' });
     expect(checkAsNumbered(unplacedApply, ['a1', 'a2'])).toEqual([
-      'fifo: FIFO order cannot be checked for 1 messages (1 receives; the first, fifo-a1 of order a1): none of their receives carries an SQS SequenceNumber (a decimal integer), as a ledger from an older consumer or a transport that does not return it lacks; this is no order violation, but a run the check cannot judge does not pass',
+      cannotCheck(1, 1, 'fifo-a1', 'a1'),
     ]);
   });
 
@@ -1254,7 +1283,7 @@ describe('the exactly-once check', () => {
 
   it('fails a FIFO apply from a message the ledger received as another order or customer, rather than place it by that message', () => {
     expect(checkAsNumbered(invertedInOneBatch(), ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a1 (sequence 1, SQS SequenceNumber 100) after order a2 (sequence 2, SequenceNumber 200), which SQS took later',
+      appliedAfter('a', ['a1', 1, '100'], ['a2', 2, '200']),
     ]);
     // Each effect written with the other's message id: taken at its word, each would read as
     // applied in SQS's order.
@@ -1303,22 +1332,15 @@ describe('the exactly-once check', () => {
     receive(b, 'a1', 9000, '300', 'applied', 'i2', { messageId: 'fifo-a1-redriven' });
     receive(b, 'a2', 1500, '200', 'failed', 'i0');
     expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 2, 'was in the same batch'),
     ]);
   });
 
   it('names an apply made beside a failure of its group when the effect committed in the millisecond of the receive', () => {
-    const b = redrivenAfter(
-      [
-        ['i1', 'failed'],
-        ['i2', 'failed'],
-        ['i3', 'failed'],
-      ],
-      'i1',
-    );
+    const b = failedThrice('i1');
     fifoEffect(b, 'a2').committedAt = 2000;
     expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
     ]);
   });
 
@@ -1334,7 +1356,7 @@ describe('the exactly-once check', () => {
     receive(b, 'a1', 200_000, '300', 'applied', 'i4', { messageId: 'fifo-a1-redriven' });
     receive(b, 'a2', 300_000, '200', 'suppressed', 'i5', { receiveCount: 3 });
     expect(check(b, ['a1', 'a2'])).toEqual([
-      'fifo: customer a applied order a2 (sequence 2, SQS SequenceNumber 200) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #2 was in the same batch, and order a1 had not been applied',
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 2, 'was in the same batch'),
     ]);
   });
 
@@ -1350,14 +1372,7 @@ describe('the exactly-once check', () => {
   it('takes no two receives for one batch when neither names its invocation', () => {
     // Records from before invocations were named: a1 dead-lettered before a2 was received is
     // still FIFO as SQS keeps it.
-    const b = redrivenAfter(
-      [
-        ['i1', 'failed'],
-        ['i2', 'failed'],
-        ['i3', 'failed'],
-      ],
-      'i4',
-    );
+    const b = failedThrice('i4');
     for (const d of b.ledger.deliveries) delete d.invocationId;
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
@@ -1418,7 +1433,7 @@ describe('the exactly-once check', () => {
     receive(b, 'a1', 500_000, '400', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
     receive(b, 'a2', 500_000, '500', 'applied', 'i5', { messageId: 'fifo-a2-redriven' });
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
-      'fifo: customer a applied order a3 (sequence 3, SQS SequenceNumber 300) while message fifo-a1 of order a1 (sequence 1, SequenceNumber 100), which SQS took earlier, was not done with: its receive #1 was in the same batch, and order a1 had not been applied',
+      appliedPast(['a3', 3, '300'], ['a1', 1, '100'], 1, 'was in the same batch'),
     ]);
   });
 });
