@@ -64,8 +64,14 @@ function sqsOrder(sequenceNumber: string | undefined): bigint | undefined {
 
 /** One message as the ledger's receives of it on one queue show it. */
 interface ReceivedMessage {
+  /** The order and customer of the receive of it the ledger lists first. */
   orderId: string;
   customerId: string;
+  /**
+   * Every other order and customer its receives name, each once: none, as a message belongs to
+   * one order. Any is a ledger that recorded or forged it wrong, and the check judges nothing by it.
+   */
+  alsoAs: Array<{ orderId: string; customerId: string }>;
   /** Every SequenceNumber its receives carried (FIFO; SQS gives a message one). */
   numbers: Set<string>;
   /** Its receives, in the order the ledger lists them. */
@@ -96,6 +102,7 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
       m = {
         orderId: d.orderId,
         customerId: d.customerId,
+        alsoAs: [],
         numbers: new Set(),
         receives: [],
         last: [],
@@ -103,6 +110,11 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
       messages.set(d.messageId, m);
     }
     m.receives.push(d);
+    const as = (o: { orderId: string; customerId: string }) =>
+      o.orderId === d.orderId && o.customerId === d.customerId;
+    if (!as(m) && !m.alsoAs.some(as)) {
+      m.alsoAs.push({ orderId: d.orderId, customerId: d.customerId });
+    }
     if (d.sequenceNumber !== undefined) m.numbers.add(d.sequenceNumber);
     const top = m.last[0];
     if (!top || d.receiveCount > top.receiveCount) m.last = [d];
@@ -117,6 +129,31 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
 }
 
 /**
+ * One line per message the ledger received as more than one order or customer. The consumer writes
+ * each receive's order and customer from the message's own body, and a message belongs to one
+ * order: receives that differ are a ledger recorded wrong or forged. Read by whichever receive the
+ * ledger lists first, such a message would place an apply in the send order as that order's (a
+ * forged receive listed first could pass an inversion), or make the apply of its true order read
+ * as naming another order's message. On FIFO, no apply is placed by it, and no other line is made
+ * of an apply from it: which order it was of cannot be told.
+ */
+function receivedAsMore(
+  queue: QueueKind,
+  messages: ReadonlyMap<string, ReceivedMessage>,
+): string[] {
+  const lines: string[] = [];
+  for (const [id, m] of messages) {
+    if (m.alsoAs.length === 0) continue;
+    const also = m.alsoAs.map((o) => `order ${o.orderId} of customer ${o.customerId}`);
+    const placed = queue === 'fifo' ? ', and no apply is placed in the send order by them' : '';
+    lines.push(
+      `${queue}: order ${m.orderId} of customer ${m.customerId} was received from message ${id}, which the ledger also received as ${also.join(' and as ')}: a message belongs to one order, so the ledger's receives of it are corrupt or forged${placed}`,
+    );
+  }
+  return lines;
+}
+
+/**
  * FIFO's promise: each customer's orders applied in the order SQS took their messages, which is
  * the order the producer sent them (the message group is the customer). Not their `sequence`: a
  * customer's orders sent in another order than their sequence (a client retry that re-sends an
@@ -127,20 +164,21 @@ function indexReceives(deliveries: readonly DeliveryRecord[], queue: QueueKind):
  * `SequenceNumber` of its FIFO message (the record is written before any record of the batch runs),
  * and an effect names the message it was applied from: the ledger's receives of that message must
  * be of the effect's order and customer, or the apply is named, not placed by the message (a
- * consumer that wrote another record's message id would pass an inversion as send order). For each
- * customer, the first effect of each order, in apply order (apply index), must come from a message
- * SQS took after the message of every order applied before it. The producer's own record does not
- * hold the SequenceNumber SendMessage answers (only message ids and send times), so the receives
- * are the only record of it, and nothing else proves the order (the client's sequence is not it,
- * and send times are no order within a millisecond). A message none of whose receives gives a
- * SequenceNumber (a ledger from an older consumer, or a transport that does not return the
- * attribute) cannot be placed: an apply from it cannot be judged, nor can an apply that left it
- * behind. The check neither passes that nor calls it an order broken: one line says for how many
- * messages FIFO order cannot be checked, and the messages it can place are still held to the rule.
- * SQS gives a message one number, which every receive of it repeats: a message received with two is
- * named, and places nothing. The consumer records every receive before any record of its batch
- * runs, so an apply with no receive of its message at or before its commit is a ledger that lost
- * records: named, as what the apply was made past cannot be checked.
+ * consumer that wrote another record's message id would pass an inversion as send order). A message
+ * whose receives name more than one order or customer is named on its own (receivedAsMore) and
+ * places nothing. For each customer, the first effect of each order, in apply order (apply index),
+ * must come from a message SQS took after the message of every order applied before it. The
+ * producer's own record does not hold the SequenceNumber SendMessage answers (only message ids and
+ * send times), so the receives are the only record of it, and nothing else proves the order (the
+ * client's sequence is not it, and send times are no order within a millisecond). A message none of
+ * whose receives gives a SequenceNumber (a ledger from an older consumer, or a transport that does
+ * not return the attribute) cannot be placed: an apply from it cannot be judged, nor can an apply
+ * that left it behind. The check neither passes that nor calls it an order broken: one line says
+ * for how many messages FIFO order cannot be checked, and the messages it can place are still held
+ * to the rule. SQS gives a message one number, which every receive of it repeats: a message
+ * received with two is named, and places nothing. The consumer records every receive before any
+ * record of its batch runs, so an apply with no receive of its message at or before its commit is a
+ * ledger that lost records: named, as what the apply was made past cannot be checked.
  *
  * An order has several messages when the producer sent it again (a new message after FIFO's
  * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
@@ -163,6 +201,8 @@ function orderViolations(
   const placedByCustomer = new Map<string, PlacedMessage[]>();
   const unplaced: Array<[string, ReceivedMessage]> = [];
   for (const [messageId, m] of messages) {
+    // Received as more than one order: named by receivedAsMore, and it places nothing.
+    if (m.alsoAs.length > 0) continue;
     if (m.numbers.size > 1) {
       lines.push(
         `${queue}: order ${m.orderId} was received from message ${messageId} with SQS SequenceNumbers ${[...m.numbers].join(' and ')}; SQS gives a message one`,
@@ -203,6 +243,8 @@ function orderViolations(
     let latest: { order: bigint; effect: EffectRecord } | undefined;
     for (const e of list) {
       const message = messages.get(e.messageId);
+      // Which order its message is of cannot be told: receivedAsMore names it, and nothing more.
+      if (message && message.alsoAs.length > 0) continue;
       if (!ofItsOrder(e, message)) {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet the ledger received that message as order ${message!.orderId} of customer ${message!.customerId}: the effect does not name the message it was applied from, so its place in the send order cannot be told`,
@@ -578,6 +620,11 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     }
     collect(out, doubled, (n) => `${queue}: ${n} more orders were applied more than once`);
     collect(out, unknown, (n) => `${queue}: ${n} more orders were applied without a 202`);
+    collect(
+      out,
+      receivedAsMore(queue, messages),
+      (n) => `${queue}: ${n} more messages were received as more than one order or customer`,
+    );
     if (queue === 'fifo') {
       collect(
         out,

@@ -1315,6 +1315,70 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  /**
+   * A receive of message `messageId` forged (or corrupted) as another order or customer, `as`,
+   * listed before the ledger's other receives: the first receive a reader of the ledger meets.
+   */
+  function forgeReceive(
+    b: LedgerBuilder,
+    messageId: string,
+    as: { orderId?: string; customerId?: string },
+  ): LedgerBuilder {
+    const real = b.ledger.deliveries.find((d) => d.messageId === messageId)!;
+    b.ledger.deliveries.unshift({ ...real, ...as, sk: `${real.sk}-forged` });
+    return b;
+  }
+
+  /** The line naming a message the ledger received as more than one order or customer. */
+  const receivedAsTwo = (
+    queue: 'fifo' | 'standard',
+    messageId: string,
+    [order, customer]: [string, string],
+    [alsoOrder, alsoCustomer]: [string, string],
+  ) =>
+    `${queue}: order ${order} of customer ${customer} was received from message ${messageId}, which the ledger also received as order ${alsoOrder} of customer ${alsoCustomer}: a message belongs to one order, so the ledger's receives of it are corrupt or forged${queue === 'fifo' ? ', and no apply is placed in the send order by them' : ''}`;
+
+  it('names a message the ledger received as two orders, and places no apply by it, where its first receive decided its order', () => {
+    // The inversion, each effect written with the other's message id, and a receive of each
+    // message forged as the order applied from it, listed first: read by its first receive, each
+    // message is of the order applied from it, and a2 (from fifo-a1, 100) came before a1 (from
+    // fifo-a2, 200).
+    const b = invertedInOneBatch();
+    fifoEffect(b, 'a1').messageId = 'fifo-a2';
+    fifoEffect(b, 'a2').messageId = 'fifo-a1';
+    forgeReceive(b, 'fifo-a1', { orderId: 'a2' });
+    forgeReceive(b, 'fifo-a2', { orderId: 'a1' });
+    expect(checkAsNumbered(b, ['a1', 'a2'])).toEqual([
+      receivedAsTwo('fifo', 'fifo-a2', ['a1', 'a'], ['a2', 'a']),
+      receivedAsTwo('fifo', 'fifo-a1', ['a2', 'a'], ['a1', 'a']),
+    ]);
+    // a1 (100) and a2 (200) applied in SQS's order in one batch, then a3 (300), with a receive of
+    // a1's message forged as a3's, listed first: read by it, a2 was applied past a message of a3,
+    // an order not yet applied, in its own batch.
+    const leftBehind = customerA(['a1', 'a2', 'a3']);
+    receive(leftBehind, 'a1', 2000, '100', 'applied', 'i1');
+    receive(leftBehind, 'a2', 2000, '200', 'applied', 'i1', { applyLag: 2 });
+    receive(leftBehind, 'a3', 3000, '300', 'applied', 'i2');
+    forgeReceive(leftBehind, 'fifo-a1', { orderId: 'a3' });
+    expect(checkAsNumbered(leftBehind, ['a1', 'a2', 'a3'])).toEqual([
+      receivedAsTwo('fifo', 'fifo-a1', ['a3', 'a'], ['a1', 'a']),
+    ]);
+  });
+
+  it('names a message the ledger received as two customers, and no other line of the apply from it', () => {
+    // fifo-a2's first receive forged as customer z's: the effect of a2 (customer a) would read as
+    // naming another order's message.
+    const fifo = forgeReceive(invertedInOneBatch(), 'fifo-a2', { customerId: 'z' });
+    expect(checkAsNumbered(fifo, ['a1', 'a2'])).toEqual([
+      receivedAsTwo('fifo', 'fifo-a2', ['a2', 'z'], ['a2', 'a']),
+    ]);
+    // On standard too: a message is of one order on either queue.
+    const standard = forgeReceive(cleanRun(), 'standard-a1', { orderId: 'b1', customerId: 'b' });
+    expect(check(standard, ['a1', 'a2', 'b1'])).toEqual([
+      receivedAsTwo('standard', 'standard-a1', ['b1', 'b'], ['a1', 'a']),
+    ]);
+  });
+
   it('finds the receive an apply came from, and the message it left behind, whatever order the ledger lists receives in', () => {
     // The ledger comes back in key order (order id, then a random receipt id), not in time
     // order. a1 (fifo-a1, 100) and a2 (fifo-a2, 200) both failed in i0; in i1 a1 failed again
