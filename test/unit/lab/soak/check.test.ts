@@ -1053,45 +1053,14 @@ describe('the exactly-once check', () => {
     expect(poisonFindings(b).violations).toEqual([]);
   });
 
-  /**
-   * One FIFO receive of customer a's order on `messageId`, numbered `sequenceNumber` by SQS
-   * (none: a receive that records no number), in `invocationId`; `applied` also writes the effect
-   * from that message `applyLag` ms after the receive.
-   */
-  function fifoReceive(
-    b: LedgerBuilder,
-    orderId: string,
-    at: number,
-    how: {
-      messageId: string;
-      sequenceNumber?: string;
-      invocationId?: string;
-      receiveCount?: number;
-      outcome: 'applied' | 'failed' | 'suppressed';
-      applyLag?: number;
-    },
-  ): LedgerBuilder {
-    b.deliver('fifo', orderId, at, how.outcome, how.receiveCount ?? 1, {
-      messageId: how.messageId,
-      ...(how.invocationId ? { invocationId: how.invocationId, invocationEnd: true } : {}),
-    });
-    const d = b.ledger.deliveries.at(-1)!;
-    if (how.sequenceNumber !== undefined) d.sequenceNumber = how.sequenceNumber;
-    else delete d.sequenceNumber;
-    if (how.outcome === 'applied') {
-      b.apply('fifo', orderId, at + (how.applyLag ?? 1));
-      b.ledger.effects.at(-1)!.messageId = how.messageId;
-    }
-    return b;
-  }
-
   /** A receive that records no SequenceNumber, for receive()'s number. */
   const UNNUMBERED = undefined;
 
   /**
-   * fifoReceive as most tests write it: order `orderId` received at `at` from its message
-   * fifo-<orderId>, numbered `sequenceNumber`, ending `outcome` in invocation `invocationId`, at
-   * receive count 1; `more` gives another message id, receive count or apply lag.
+   * One FIFO receive of order `orderId` at `at`, from its message fifo-<orderId> (`more.messageId`
+   * another), numbered `sequenceNumber` by SQS (UNNUMBERED: a receive that records no number),
+   * ending `outcome` in invocation `invocationId`, at receive count 1 unless `more` says; `applied`
+   * also writes the effect from that message `more.applyLag` ms (1 unless it says) after the receive.
    */
   function receive(
     b: LedgerBuilder,
@@ -1102,13 +1071,20 @@ describe('the exactly-once check', () => {
     invocationId: string,
     more: { messageId?: string; receiveCount?: number; applyLag?: number } = {},
   ): LedgerBuilder {
-    return fifoReceive(b, orderId, at, {
-      messageId: `fifo-${orderId}`,
-      sequenceNumber,
-      outcome,
+    const messageId = more.messageId ?? `fifo-${orderId}`;
+    b.deliver('fifo', orderId, at, outcome, more.receiveCount ?? 1, {
+      messageId,
       invocationId,
-      ...more,
+      invocationEnd: true,
     });
+    const d = b.ledger.deliveries.at(-1)!;
+    if (sequenceNumber !== undefined) d.sequenceNumber = sequenceNumber;
+    else delete d.sequenceNumber;
+    if (outcome === 'applied') {
+      b.apply('fifo', orderId, at + (more.applyLag ?? 1));
+      b.ledger.effects.at(-1)!.messageId = messageId;
+    }
+    return b;
   }
 
   /** The FIFO effect of order `orderId`, to write it as a faulty consumer would. */
