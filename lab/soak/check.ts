@@ -154,6 +154,49 @@ function receivedAsMore(
 }
 
 /**
+ * One line per SQS SequenceNumber the ledger received two or more messages of one customer with,
+ * and the ids of those messages. SQS "assigns to each message" its number, which "continues to
+ * increase for a particular MessageGroupId" (SendMessage, SQS API Reference): of a group's
+ * messages, the one SQS took later has the higher number, so no two share one. The message group
+ * is the customer; AWS says nothing of numbers across groups, so two customers' messages with one
+ * number are not named. Two messages of a group with one number are a ledger recorded wrong or
+ * forged: which SQS took first cannot be told, so neither places an apply in the send order, and
+ * no apply is held to them (orderViolations). Read by the number alone, a message SQS took earlier
+ * and left behind by an apply would pass when it carried the apply's own number. Numbers are
+ * compared as integers (sqsOrder), as the order rule compares them; a message received as more
+ * than one order, or with two numbers, is named on its own and not read here.
+ */
+function sharedNumbers(
+  queue: QueueKind,
+  messages: ReadonlyMap<string, ReceivedMessage>,
+): { lines: string[]; shared: Set<string> } {
+  const byNumber = new Map<string, Array<[string, ReceivedMessage]>>();
+  for (const [id, m] of messages) {
+    if (m.alsoAs.length > 0 || m.numbers.size !== 1) continue;
+    const order = sqsOrder([...m.numbers][0]);
+    if (order === undefined) continue;
+    const key = `${m.customerId}\n${order}`;
+    const list = byNumber.get(key);
+    if (list) list.push([id, m]);
+    else byNumber.set(key, [[id, m]]);
+  }
+  const lines: string[] = [];
+  const shared = new Set<string>();
+  for (const [key, list] of byNumber) {
+    if (list.length < 2) continue;
+    const number = key.slice(key.indexOf('\n') + 1);
+    const [id, m] = list[0]!;
+    const also = list.slice(1);
+    for (const [other] of list) shared.add(other);
+    const named = also.map(([o, om]) => `${o} of order ${om.orderId}`).join(' and ');
+    lines.push(
+      `${queue}: order ${m.orderId} was received from message ${id} with SQS SequenceNumber ${number}, and so ${also.length > 1 ? 'were messages' : 'was message'} ${named}: SQS numbers each later message of a group (customer ${m.customerId}) higher, so the ledger's receives of them are corrupt or forged, and no apply is placed in the send order by them`,
+    );
+  }
+  return { lines, shared };
+}
+
+/**
  * FIFO's promise: each customer's orders applied in the order SQS took their messages, which is
  * the order the producer sent them (the message group is the customer). Not their `sequence`: a
  * customer's orders sent in another order than their sequence (a client retry that re-sends an
@@ -176,7 +219,8 @@ function receivedAsMore(
  * that left it behind. The check neither passes that nor calls it an order broken: one line says
  * for how many messages FIFO order cannot be checked, and the messages it can place are still held
  * to the rule. SQS gives a message one number, which every receive of it repeats: a message
- * received with two is named, and places nothing. The consumer records every receive before any
+ * received with two is named, and places nothing; so do two messages of a customer received with
+ * one number (`shared`: sharedNumbers names them). The consumer records every receive before any
  * record of its batch runs, so an apply with no receive of its message at or before its commit is a
  * ledger that lost records: named, as what the apply was made past cannot be checked.
  *
@@ -195,6 +239,7 @@ function orderViolations(
   queue: QueueKind,
   byOrder: Map<string, EffectRecord[]>,
   messages: ReadonlyMap<string, ReceivedMessage>,
+  shared: ReadonlySet<string>,
 ): string[] {
   const lines: string[] = [];
   const sent = new Map<string, bigint>();
@@ -209,6 +254,8 @@ function orderViolations(
       );
       continue;
     }
+    // One number of its customer's on two messages: named by sharedNumbers, and it places nothing.
+    if (shared.has(messageId)) continue;
     const [number] = m.numbers;
     const order = sqsOrder(number);
     if (order === undefined) {
@@ -256,7 +303,8 @@ function orderViolations(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
         );
       }
-      // A message received with two numbers is named above, one received with none below.
+      // A message received with two numbers is named above, one received with none below, and one
+      // whose number another message of its customer's carries by sharedNumbers.
       const order = sent.get(e.messageId);
       if (order === undefined) continue;
       if (latest && order <= latest.order) {
@@ -626,9 +674,16 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       (n) => `${queue}: ${n} more messages were received as more than one order or customer`,
     );
     if (queue === 'fifo') {
+      const { lines: sharedLines, shared } = sharedNumbers(queue, messages);
       collect(
         out,
-        orderViolations(queue, byOrder, messages),
+        sharedLines,
+        (n) =>
+          `${queue}: ${n} more SequenceNumbers were each received with more than one message of a customer`,
+      );
+      collect(
+        out,
+        orderViolations(queue, byOrder, messages, shared),
         (n) => `${queue}: ${n} more FIFO order problems`,
       );
     }

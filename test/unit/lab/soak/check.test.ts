@@ -1194,16 +1194,15 @@ describe('the exactly-once check', () => {
     ]);
   });
 
-  it('does not pass two orders whose messages carry one SequenceNumber: neither is placed after the other', () => {
+  it('does not pass two orders whose messages carry one SequenceNumber: the number is named, and neither is placed after the other', () => {
     // SQS numbers each message of a group apart; one number for two is a recording fault, and
-    // passing it would pass an order the check cannot see.
+    // passing it would pass an order the check cannot see. Placed, a2 read as applied after an
+    // order SQS took later, which nothing in the ledger shows.
     const b = sentAndApplied(['a1', 'a2'], ['a1', 'a2']);
     for (const d of b.ledger.deliveries) {
       if (d.queue === 'fifo') d.sequenceNumber = sqsNumber(0);
     }
-    expect(check(b, ['a1', 'a2'])).toEqual([
-      appliedAfter('a', ['a2', 2, sqsNumber(0)], ['a1', 1, sqsNumber(0)]),
-    ]);
+    expect(check(b, ['a1', 'a2'])).toEqual([oneNumber('a1', sqsNumber(0), [['fifo-a2', 'a2']])]);
   });
 
   it('holds no apply to a message it cannot place, and no apply it cannot place to the messages after it, and says FIFO order cannot be checked', () => {
@@ -1467,6 +1466,60 @@ describe('the exactly-once check', () => {
     expect(found.explainedDlqCopies).toEqual([
       `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} failed (maxReceiveCount ${LAST})`,
     ]);
+  });
+
+  /**
+   * The line naming SQS SequenceNumber `number`, which the ledger received message fifo-<order>
+   * of `order` with and also each of `also` ([message id, order]), messages of customer a.
+   */
+  const oneNumber = (order: string, number: string, also: Array<[string, string]>) =>
+    `fifo: order ${order} was received from message fifo-${order} with SQS SequenceNumber ${number}, and so ${also.length > 1 ? 'were messages' : 'was message'} ${also.map(([id, o]) => `${id} of order ${o}`).join(' and ')}: SQS numbers each later message of a group (customer a) higher, so the ledger's receives of them are corrupt or forged, and no apply is placed in the send order by them`;
+
+  it('names two messages of a customer received with one SequenceNumber, where a1 applied past a2 at that number passed', () => {
+    // a1 applied from fifo-a1 (100) while fifo-a2, of the same group, failed beside it in i1
+    // with that number too; a2 then applied from its redriven message (300). Which of fifo-a1
+    // and fifo-a2 SQS took first cannot be told, so a2's message neither passes nor fails a1's
+    // apply: the number is named, and neither message places an apply.
+    const b = customerA(['a1', 'a2']);
+    receive(b, 'a1', 2000, '100', 'applied', 'i1');
+    receive(b, 'a2', 2000, '100', 'failed', 'i1');
+    receive(b, 'a2', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a2-redriven' });
+    expect(check(b, ['a1', 'a2'])).toEqual([oneNumber('a1', '100', [['fifo-a2', 'a2']])]);
+  });
+
+  it("names one number on three messages of a customer in one line, and not a number another customer's message also carries", () => {
+    // AWS raises the number within a message group (the customer) and says nothing across groups.
+    const b = customerA(['a1', 'a2', 'a3']).accept('b1', 'b', 1, 1003);
+    b.deliver('standard', 'b1', 900_003, 'applied').apply('standard', 'b1', 900_503);
+    for (const id of ['a1', 'a2', 'a3', 'b1']) receive(b, id, 2000, '100', 'applied', `i-${id}`);
+    expect(check(b, ['a1', 'a2', 'a3', 'b1'])).toEqual([
+      oneNumber('a1', '100', [
+        ['fifo-a2', 'a2'],
+        ['fifo-a3', 'a3'],
+      ]),
+    ]);
+  });
+
+  it('names ten numbers received on two messages of a customer and sums up the rest', () => {
+    const b = new LedgerBuilder();
+    const ids: string[] = [];
+    for (let c = 0; c < 12; c++) {
+      for (const n of [1, 2]) {
+        const id = `c${c}-${n}`;
+        ids.push(id);
+        b.accept(id, `c${c}`, n, 1000 + ids.length);
+        b.deliver('standard', id, 5000 + ids.length, 'applied').apply('standard', id, 6000);
+        receive(b, id, 2000 + c, String(100 + c), 'applied', `i${c}`);
+      }
+    }
+    const found = check(b, ids);
+    expect(found).toHaveLength(11);
+    expect(found[9]).toMatch(
+      /^fifo: order c9-1 was received from message fifo-c9-1 with SQS SequenceNumber 109, and so was message fifo-c9-2 of order c9-2: /,
+    );
+    expect(found[10]).toBe(
+      'fifo: 2 more SequenceNumbers were each received with more than one message of a customer',
+    );
   });
 
   it('names an apply made past two failures of its group once, by the first', () => {
