@@ -232,8 +232,9 @@ function sharedNumbers(
  * while an earlier one is in flight or waiting, and a DLQ breaks a group's order only so. So an
  * apply is also held to every earlier message of its customer whose order had not been applied
  * before it: none may be received in the same batch (the consumer had to hand the rest of the
- * group back behind it) or after it. Without this, a consumer that applies past a failure in its
- * batch passes as soon as the failed order is redriven and applied.
+ * group back behind it), in the millisecond of its receive or after it. Without this, a consumer
+ * that applies past a failure in its batch passes as soon as the failed order is redriven and
+ * applied.
  */
 function orderViolations(
   queue: QueueKind,
@@ -346,9 +347,10 @@ interface PlacedMessage {
 /**
  * A customer's applies (first effect of each order, in apply order) made while an earlier message
  * of the customer (SQS took it before the applied one), whose order had not been applied yet, was
- * not done with: received in the same batch as the apply's own receive, or after it. One line per
- * apply. An earlier message whose order's first effect came from that very message is left to the
- * rule above, which names that apply. `placed`: the customer's messages SQS's number places.
+ * not done with: received in the same batch as the apply's own receive, in its millisecond or
+ * after it. One line per apply. An earlier message whose order's first effect came from that very
+ * message is left to the rule above, which names that apply. `placed`: the customer's messages
+ * SQS's number places.
  */
 function appliedPastEarlier(
   queue: QueueKind,
@@ -371,7 +373,11 @@ function appliedPastEarlier(
     const behind = leftBehind(e, number, applied, others, firstOf);
     if (!behind) continue;
     const { placed: p, pending } = behind;
-    const when = sameBatch(pending, applied) ? 'was in the same batch' : 'came after';
+    const when = sameBatch(pending, applied)
+      ? 'was in the same batch'
+      : pending.receivedAt === applied.receivedAt
+        ? 'came in the same millisecond, in another batch'
+        : 'came after';
     const sequence = p.message.receives[0]!.sequence;
     lines.push(
       `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${number}) while message ${p.id} of order ${p.message.orderId} (sequence ${sequence}, SequenceNumber ${p.number}), which SQS took earlier, was not done with: its receive #${pending.receiveCount} ${when}, and order ${p.message.orderId} had not been applied`,
@@ -407,7 +413,12 @@ const sameBatch = (r: DeliveryRecord, applied: DeliveryRecord): boolean =>
 /**
  * The first of `others` an apply (of SequenceNumber `number`, from receive `applied`) left behind:
  * SQS took it earlier, its order is another not applied before this one, and a receive of it
- * (`pending`) was in the apply's batch or came after it.
+ * (`pending`) was in the apply's batch, or came in its millisecond or after it. A receive in the
+ * same millisecond in another batch, whichever came first, left the message not done with when
+ * the apply's message was received: its order was not applied, so it was not deleted, and SQS
+ * dead-letters a message only on a receive after its visibility timeout, not within the
+ * millisecond. Only a receive of it in an earlier millisecond may have been its last before it
+ * was dead-lettered.
  */
 function leftBehind(
   e: EffectRecord,
@@ -421,7 +432,7 @@ function leftBehind(
     const first = firstOf.get(p.message.orderId);
     if (first && first.applyIndex < e.applyIndex) continue;
     const pending = p.message.receives.find(
-      (r) => sameBatch(r, applied) || r.receivedAt > applied.receivedAt,
+      (r) => sameBatch(r, applied) || r.receivedAt >= applied.receivedAt,
     );
     if (pending) return { placed: p, pending };
   }

@@ -111,7 +111,7 @@ const appliedPast = (
   [o, s, n]: Placed,
   [eo, es, en]: Placed,
   receive: number,
-  when: 'was in the same batch' | 'came after',
+  when: 'was in the same batch' | 'came after' | 'came in the same millisecond, in another batch',
 ) =>
   `fifo: customer a applied order ${o} (sequence ${s}, SQS SequenceNumber ${n}) while message fifo-${eo} of order ${eo} (sequence ${es}, SequenceNumber ${en}), which SQS took earlier, was not done with: its receive #${receive} ${when}, and order ${eo} had not been applied`;
 
@@ -1387,6 +1387,25 @@ describe('the exactly-once check', () => {
     fifoEffect(b, 'a2').committedAt = 2000;
     expect(check(b, ['a1', 'a2'])).toEqual([
       appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
+    ]);
+  });
+
+  it('names an apply whose receive came in the millisecond of a receive of an earlier message in another batch', () => {
+    // a1 (100) failed in i1 and a2 (200) was received in i2 in the same millisecond and applied;
+    // a1 was redriven and applied after. Whichever receive came first, a1 was not done with when
+    // a2 was received: deleted it was not (its order was not applied), and dead-lettered it could
+    // not be within the millisecond (SQS moves it only on a receive after its visibility timeout).
+    const b = customerA(['a1', 'a2']);
+    receive(b, 'a1', 2000, '100', 'failed', 'i1');
+    receive(b, 'a2', 2000, '200', 'applied', 'i2');
+    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      appliedPast(
+        ['a2', 2, '200'],
+        ['a1', 1, '100'],
+        1,
+        'came in the same millisecond, in another batch',
+      ),
     ]);
   });
 
