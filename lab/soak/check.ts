@@ -308,6 +308,8 @@ function orderViolations(
       // whose number another message of its customer's carries by sharedNumbers.
       const order = sent.get(e.messageId);
       if (order === undefined) continue;
+      // Two orders' placed messages of one customer never share a number (sharedNumbers places
+      // neither), so `<=` and `<` agree here; `<=` states the rule.
       if (latest && order <= latest.order) {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} (sequence ${e.sequence}, SQS SequenceNumber ${order}) after order ${latest.effect.orderId} (sequence ${latest.effect.sequence}, SequenceNumber ${latest.order}), which SQS took later`,
@@ -428,6 +430,8 @@ function leftBehind(
   firstOf: ReadonlyMap<string, EffectRecord>,
 ): { placed: PlacedMessage; pending: DeliveryRecord } | undefined {
   for (const p of others) {
+    // No other placed message of the customer carries the apply's own number (sharedNumbers places
+    // neither of two that do), so `>=` and `>` agree here; `>=` states the rule.
     if (p.number >= number || p.message.orderId === e.orderId) continue;
     const first = firstOf.get(p.message.orderId);
     if (first && first.applyIndex < e.applyIndex) continue;
