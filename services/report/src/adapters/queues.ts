@@ -62,10 +62,24 @@ function orderOf(m: Message): OrderMessageRef | undefined {
  * Reads a DLQ without consuming it: SQS has no peek, so each receive hides what it returned for
  * a short visibility timeout (so the next receive returns the next messages), and once receives
  * stop bringing new messages every read message is made visible again (ChangeMessageVisibility
- * 0). Long polls, because a short poll samples only some of SQS's servers. The depth is read
- * first, as SQS reports it. A FIFO DLQ returns at most one batch of a message group while that
- * batch is hidden, so messages behind it stay unread (`unread`); so does a copy sharing its
- * message id with one read (it is counted once), and anything past `maxMessages`.
+ * 0). The depth is read first, as SQS reports it (visible + in flight + delayed), and gives
+ * what could not be read (`unread`), but it never ends a read on its own: AWS documents the
+ * three as approximate ("the result is approximate because of the distributed architecture of
+ * Amazon SQS", SQS Developer Guide, "Resources required to process Amazon SQS messages") and as
+ * lagging ("may not achieve consistency until at least 1 minute after the producers stop
+ * sending messages", GetQueueAttributes, API Reference), so a message moved to the DLQ just
+ * before the report can read 0, or 1 with 3 there. So at least one receive is always made, and
+ * the read ends at a receive that brings nothing new (short of the depth, at the
+ * `PEEK_IDLE_RECEIVES`th in a row on a standard DLQ).
+ * Every receive is a long poll of 1 s (WaitTimeSeconds 1, the shortest there is): a short poll
+ * (WaitTimeSeconds 0) asks only "a subset of the servers (based on a weighted random
+ * distribution)" and may come back empty while messages are there; a long poll asks all of them
+ * and eliminates those "false empty responses" (SQS Developer Guide, short and long polling). It
+ * answers as soon as a message is there, so the wait is paid by the receive that ends a read:
+ * once for an empty DLQ (the report reads both DLQs and the ledger at the same time).
+ * A FIFO DLQ returns at most one batch of a message group while that batch is hidden, so
+ * messages behind it stay unread (`unread`); so does a copy sharing its message id with one read
+ * (it is counted once), a delayed message, and anything past `maxMessages`.
  * Reading is receiving: each read raises the messages' ApproximateReceiveCount (a DLQ has no
  * redrive policy of its own, so nothing moves because of it).
  */
@@ -81,11 +95,13 @@ export async function readDlq(
   const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
   let idle = 0;
   try {
+    // Short of the depth, receives that pass over messages are allowed (idleLimit); at or past
+    // it, the first receive that brings nothing new ends the read. The first receive is always
+    // made (idle starts at 0).
     while (
-      depth > 0 &&
-      seen.size < Math.min(depth, maxMessages) &&
+      seen.size < maxMessages &&
       handles.length < maxMessages &&
-      idle < idleLimit
+      idle < (seen.size < depth ? idleLimit : 1)
     ) {
       const out = await client.send(
         new ReceiveMessageCommand({
@@ -134,8 +150,9 @@ async function release(client: SQSClient, queueUrl: string, handles: string[]): 
 }
 
 /**
- * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now) and its ARN, in one
- * GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn.
+ * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now, plus any delayed)
+ * and its ARN, in one GetQueueAttributes: the ARN is matched with the RedrivePolicy's
+ * deadLetterTargetArn.
  */
 async function dlqAttributes(
   client: SQSClient,
@@ -147,13 +164,15 @@ async function dlqAttributes(
       AttributeNames: [
         'ApproximateNumberOfMessages',
         'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
         'QueueArn',
       ],
     }),
   );
   const depth =
     Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(out.Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
   const queueArn = out.Attributes?.QueueArn;
   return queueArn ? { depth, queueArn } : { depth };
 }

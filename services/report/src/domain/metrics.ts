@@ -43,7 +43,10 @@ export interface ProducerSends {
 
 /** One DLQ, read without consuming it (adapters/queues.ts readDlq). */
 export interface DlqRead {
-  /** Messages in the DLQ as SQS reports it (visible + in flight), any run's. */
+  /**
+   * Messages in the DLQ as SQS reports it (visible + in flight + delayed), any run's: approximate,
+   * so the messages read may be more.
+   */
   depth: number;
   /** Order ids of this run among the messages read (a copy read twice counts once). */
   orderIds: string[];

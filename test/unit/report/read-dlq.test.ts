@@ -1,0 +1,102 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readDlq } from '../../../services/report/src/adapters/queues';
+
+/**
+ * readDlq against a stubbed SQS client: what it does when the depth SQS reports is not what the
+ * queue holds (the Approximate* attributes are eventually consistent). The reads against the
+ * local SQS are in test/integration/report-dlq.test.ts.
+ */
+const sqs = new SQSClient({ region: 'us-east-1' });
+const mock = mockClient(sqs);
+afterEach(() => mock.reset());
+
+const URL = 'http://sqs.local/000000000000/orders-standard-dlq';
+const ARN = 'arn:aws:sqs:us-east-1:000000000000:orders-standard-dlq';
+
+const attributes = (visible: number, notVisible = 0, delayed = 0) =>
+  mock.on(GetQueueAttributesCommand).resolves({
+    Attributes: {
+      ApproximateNumberOfMessages: String(visible),
+      ApproximateNumberOfMessagesNotVisible: String(notVisible),
+      ApproximateNumberOfMessagesDelayed: String(delayed),
+      QueueArn: ARN,
+    },
+  });
+
+const message = (orderId: string, messageId: string) => ({
+  MessageId: messageId,
+  ReceiptHandle: `handle-${messageId}`,
+  Body: JSON.stringify({ runId: 'run-a', orderId }),
+});
+
+describe('reading a DLQ whose reported depth lags what it holds', () => {
+  it('reads a message that is there although every depth attribute reads 0', async () => {
+    // A message SQS moved to the DLQ just before the report read it: the attributes still say
+    // 0 (eventually consistent), a receive returns it.
+    attributes(0);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read.orderIds).toEqual(['o1']);
+    expect(read.messages).toEqual([{ orderId: 'o1', messageId: 'm1' }]);
+    expect(read.unread).toBe(0);
+    // What it read is made visible again.
+    expect(
+      mock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]?.args[0].input.Entries,
+    ).toEqual([{ Id: 'm0', ReceiptHandle: 'handle-m1', VisibilityTimeout: 0 }]);
+  });
+
+  it('keeps reading past the reported depth until a receive brings nothing new', async () => {
+    // The depth says 1; three are there by the time the reader receives.
+    attributes(1);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1')] })
+      .resolvesOnce({ Messages: [message('o2', 'm2'), message('o3', 'm3')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect([...read.orderIds].sort()).toEqual(['o1', 'o2', 'o3']);
+    expect(read.unread).toBe(0);
+    // The third receive, empty, ended the read.
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(3);
+  });
+
+  it('makes one long-poll receive on a DLQ that reads empty, and stops when it brings nothing', async () => {
+    attributes(0);
+    mock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read).toEqual({ depth: 0, orderIds: [], messages: [], unread: 0, queueArn: ARN });
+    const receives = mock.commandCalls(ReceiveMessageCommand);
+    expect(receives).toHaveLength(1);
+    // A long poll (WaitTimeSeconds > 0) asks every SQS server; a short poll samples some of
+    // them and may answer empty while a message is there.
+    expect(receives[0]?.args[0].input.WaitTimeSeconds).toBe(1);
+    expect(mock.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(0);
+  });
+
+  it('counts delayed messages in the depth, and as unread when no receive can get them', async () => {
+    // A delayed message cannot be received until its delay ends: it is there, not gone.
+    attributes(0, 0, 2);
+    mock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect([read.depth, read.orderIds.length, read.unread]).toEqual([2, 0, 2]);
+  });
+});
