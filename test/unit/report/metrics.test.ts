@@ -839,6 +839,30 @@ describe('a DLQ redrive told from a producer re-send', () => {
     expect(causesOf(b)).toMatchObject({ dlqRedrive: 0, producerResend: 1 });
   });
 
+  it('notes that the redrives may include re-sends when some of the DLQ was not read', () => {
+    // m1 went to the DLQ; the report could read none of the DLQ's 2 messages (a FIFO group held
+    // behind a batch, say), so m1 may still be there, and m-new a re-send whose answer was lost.
+    const b = deadLettered('m-new').sent('o1', ['m1']);
+    b.ledger.dlq = { standard: { depth: 2, orderIds: [], messages: [], unread: 2 } };
+    const report = (ledger: typeof b.ledger) =>
+      buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger }).report;
+    const r = report(b.ledger);
+    expect([r.queues.standard.dlqUnread, r.queues.standard.duplicateCauses.dlqRedrive]).toEqual([
+      2, 1,
+    ]);
+    expect(r.notes).toEqual([
+      'standard: 2 DLQ messages were not read, so the 1 DLQ redrive may include producer re-sends: a dead letter not read counts as gone from the DLQ, and a message of its order the producer sent but could not record (its answer lost) then reads as its redrive',
+    ]);
+    // All of the DLQ read: no note.
+    b.ledger.dlq = { standard: { depth: 0, orderIds: [], messages: [], unread: 0 } };
+    expect(report(b.ledger).notes).toEqual([]);
+    // Unread messages but no redrive counted: nothing to doubt, no note.
+    const resend = deadLettered('m2').sent('o1', ['m1', 'm2'], { standard: 'm2' });
+    resend.ledger.dlq = { standard: { depth: 2, orderIds: [], messages: [], unread: 2 } };
+    expect(report(resend.ledger).queues.standard.duplicateCauses.dlqRedrive).toBe(0);
+    expect(report(resend.ledger).notes).toEqual([]);
+  });
+
   it("reads the producer's ids and each queue's maxReceiveCount in the report", () => {
     const b = deadLettered('m-redriven').sent('o1', ['m1']);
     const data = buildReport({

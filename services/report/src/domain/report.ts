@@ -201,6 +201,16 @@ export function buildReport(input: {
     ['fifo', fifo],
     ['standard', standard],
   ] as const) {
+    // A dead letter the report did not read counts as gone from the DLQ (metrics.ts,
+    // DuplicateCauses.dlqRedrive), so with some of the DLQ unread a re-send after it may have
+    // been counted as its redrive.
+    const { dlqUnread, duplicateCauses } = a.metrics;
+    if (dlqUnread > 0 && duplicateCauses.dlqRedrive > 0) {
+      const r = duplicateCauses.dlqRedrive;
+      notes.push(
+        `${q}: ${dlqUnread} DLQ message${dlqUnread === 1 ? ' was' : 's were'} not read, so the ${r} DLQ redrive${r === 1 ? '' : 's'} may include producer re-sends: a dead letter not read counts as gone from the DLQ, and a message of its order the producer sent but could not record (its answer lost) then reads as its redrive`,
+      );
+    }
     const n = a.duplicates.timeOrderedMessages;
     if (n > 0) {
       notes.push(
