@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PipelineConfig } from '../../../shared/src/config/pipeline';
 import { countRunItems, readRunLedger } from './adapters/ledger-reader';
-import { queueDepth, readDlq, readRedrivePolicy } from './adapters/queues';
+import { queueDepth, readDlq, readQueueSettings } from './adapters/queues';
 import { type DrainSnapshot, waitForDrain } from './domain/drain';
 import type { RunLedger } from './domain/metrics';
 import { renderHtml } from './domain/render-html';
@@ -34,8 +34,8 @@ export interface GenerateOptions {
 
 /**
  * Programmatic report: waits for the drain, reads the ledger, both DLQs (without consuming
- * them) and both queues' RedrivePolicy (the maxReceiveCount deployed), computes (the demo calls
- * this).
+ * them) and both queues' RedrivePolicy and VisibilityTimeout (the maxReceiveCount and visibility
+ * timeout deployed), computes (the demo calls this).
  */
 export async function generateReport(options: GenerateOptions): Promise<ReportData> {
   const { source, runId } = options;
@@ -54,13 +54,13 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
       },
     });
   }
-  const [read, fifoDlq, standardDlq, fifoRedrive, standardRedrive] = await Promise.all([
+  const [read, fifoDlq, standardDlq, fifoSettings, standardSettings] = await Promise.all([
     readRunLedger(source.documentClient, source.ledgerTable, runId),
     readDlq(source.sqsClient, source.queueUrls.fifoDlq, runId),
     readDlq(source.sqsClient, source.queueUrls.standardDlq, runId),
-    // The maxReceiveCount the queues were deployed with, not the one the config says.
-    readRedrivePolicy(source.sqsClient, source.queueUrls.fifo),
-    readRedrivePolicy(source.sqsClient, source.queueUrls.standard),
+    // The maxReceiveCount and visibility timeout the queues were deployed with, not the config's.
+    readQueueSettings(source.sqsClient, source.queueUrls.fifo),
+    readQueueSettings(source.sqsClient, source.queueUrls.standard),
   ]);
   const ledger: RunLedger = { ...read, dlq: { fifo: fifoDlq, standard: standardDlq } };
   options.onLedger?.(ledger);
@@ -69,7 +69,8 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
     target: options.target,
     config: options.config,
     ledger,
-    redrive: { fifo: fifoRedrive, standard: standardRedrive },
+    redrive: { fifo: fifoSettings.redrive, standard: standardSettings.redrive },
+    visibility: { fifo: fifoSettings.visibility, standard: standardSettings.visibility },
   });
 }
 

@@ -273,5 +273,38 @@ describeWhere('consumerEnv', 'clock')(
         `standard: the queue's RedrivePolicy moves messages to ${otherArn}, not to the DLQ the report read (${readArn}): in DLQ, applied in DLQ, the DLQ's messages and lost count without what SQS moved there`,
       ]);
     }, 60_000);
+
+    it("uses the queue's VisibilityTimeout, and says so, where it differs from the config's", async () => {
+      // The standard queue's policy as the first test left it; its visibility timeout raised.
+      await setMaxReceiveCount(target, 'standard', DEPLOYED);
+      const configured = pipelineConfig.queues.standard.visibilityTimeoutSeconds;
+      const deployed = configured + 30;
+      const visibility = (seconds: number) =>
+        target.sqs.send(
+          new SetQueueAttributesCommand({
+            QueueUrl: target.queueUrls.standard,
+            Attributes: { VisibilityTimeout: String(seconds) },
+          }),
+        );
+      await visibility(deployed);
+      try {
+        const report = await reportNow(newRunId('visibility'));
+        expect(report.config.queues.standard).toMatchObject({
+          visibilityTimeoutSeconds: deployed,
+          visibilityTimeoutSecondsFrom: 'queue',
+        });
+        expect(report.config.queues.fifo).toMatchObject({
+          visibilityTimeoutSeconds: pipelineConfig.queues.fifo.visibilityTimeoutSeconds,
+          visibilityTimeoutSecondsFrom: 'queue',
+        });
+        expect(report.notes).toEqual([
+          `fifo: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+          `standard: the queue's RedrivePolicy says maxReceiveCount ${DEPLOYED}, the report's config ${REPO}: the report uses the queue's`,
+          `standard: the queue's VisibilityTimeout is ${deployed} s, the report's config ${configured} s: the report uses the queue's`,
+        ]);
+      } finally {
+        await visibility(configured);
+      }
+    }, 60_000);
   },
 );

@@ -1,11 +1,16 @@
 import { GetQueueAttributesCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
+  QueueAttributeError,
   RedrivePolicyError,
-  readRedrivePolicy,
+  readQueueSettings,
 } from '../../../services/report/src/adapters/queues';
 import { renderMarkdown } from '../../../services/report/src/domain/render-text';
-import { buildReport, type DeployedRedrive } from '../../../services/report/src/domain/report';
+import {
+  buildReport,
+  type DeployedRedrive,
+  type DeployedVisibility,
+} from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { LedgerBuilder } from './ledger-fixture';
 
@@ -22,6 +27,10 @@ const answering = (policy: string | undefined) =>
     .on(GetQueueAttributesCommand)
     .resolves({ Attributes: policy === undefined ? {} : { RedrivePolicy: policy } });
 
+/** The RedrivePolicy half of the one GetQueueAttributes the report makes per source queue. */
+const readRedrivePolicy = async (client: SQSClient, url: string) =>
+  (await readQueueSettings(client, url)).redrive;
+
 describe("reading a queue's RedrivePolicy", () => {
   it('asks GetQueueAttributes for RedrivePolicy alone, and reads its maxReceiveCount and DLQ', async () => {
     answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 7 }));
@@ -32,7 +41,7 @@ describe("reading a queue's RedrivePolicy", () => {
     });
     expect(mock.commandCalls(GetQueueAttributesCommand)[0]?.args[0].input).toEqual({
       QueueUrl: URL,
-      AttributeNames: ['RedrivePolicy'],
+      AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'],
     });
   });
 
@@ -152,6 +161,126 @@ describe("reading a queue's RedrivePolicy", () => {
     expect(err.message).toBe(
       `the RedrivePolicy of ${URL} ({"deadLetterTargetArn": "${ARN}", "maxReceiveCount": 0 [2J}) is not JSON`,
     );
+  });
+});
+
+describe("reading a queue's VisibilityTimeout", () => {
+  it('reads it in the same GetQueueAttributes as the RedrivePolicy', async () => {
+    mock.on(GetQueueAttributesCommand).resolves({
+      Attributes: {
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: 7 }),
+        VisibilityTimeout: '90',
+      },
+    });
+    expect(await readQueueSettings(sqs, URL)).toEqual({
+      redrive: { from: 'queue', maxReceiveCount: 7, deadLetterTargetArn: ARN },
+      visibility: { from: 'queue', seconds: 90 },
+    });
+    expect(mock.commandCalls(GetQueueAttributesCommand)).toHaveLength(1);
+  });
+
+  it('reads 0 and 43200, the ends SQS allows', async () => {
+    for (const seconds of [0, 43_200]) {
+      mock.on(GetQueueAttributesCommand).resolves({
+        Attributes: { VisibilityTimeout: String(seconds) },
+      });
+      expect((await readQueueSettings(sqs, URL)).visibility).toEqual({ from: 'queue', seconds });
+    }
+  });
+
+  it('falls back to the config, with the reason, when it is missing or the call is refused', async () => {
+    mock.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+    expect((await readQueueSettings(sqs, URL)).visibility).toEqual({
+      from: 'config',
+      reason: "the queue's attributes hold no VisibilityTimeout",
+    });
+    mock
+      .on(GetQueueAttributesCommand)
+      .rejects(
+        Object.assign(new Error('Access to the resource is denied.'), { name: 'AccessDenied' }),
+      );
+    expect(await readQueueSettings(sqs, URL)).toEqual({
+      redrive: {
+        from: 'config',
+        reason:
+          "reading the queue's RedrivePolicy was refused (AccessDenied: sqs:GetQueueAttributes not allowed)",
+      },
+      visibility: {
+        from: 'config',
+        reason:
+          "reading the queue's VisibilityTimeout was refused (AccessDenied: sqs:GetQueueAttributes not allowed)",
+      },
+    });
+  });
+
+  it.each(['-1', '43201', '1.5', 'sixty', ' 60', '0x10'])(
+    'refuses a VisibilityTimeout of %p with one line naming the queue',
+    async (raw) => {
+      mock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: raw } });
+      const err = (await readQueueSettings(sqs, URL).catch((e: unknown) => e)) as Error & {
+        expose?: boolean;
+      };
+      expect(err).toBeInstanceOf(QueueAttributeError);
+      expect(err.message).toBe(
+        `the VisibilityTimeout of ${URL} (${raw}) is not a whole number of seconds from 0 to 43200`,
+      );
+      expect(err.expose).toBe(true);
+    },
+  );
+});
+
+describe("the report with the queues' deployed VisibilityTimeout", () => {
+  const VISIBILITY = pipelineConfig.queues.standard.visibilityTimeoutSeconds;
+  const report = (visibility?: DeployedVisibility) =>
+    buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: new LedgerBuilder().ledger,
+      ...(visibility ? { visibility } : {}),
+    }).report;
+
+  it("shows the queue's, and notes it where it differs from the config", () => {
+    const r = report({
+      standard: { from: 'queue', seconds: VISIBILITY + 30 },
+      fifo: { from: 'queue', seconds: pipelineConfig.queues.fifo.visibilityTimeoutSeconds },
+    });
+    expect(r.config.queues.standard).toMatchObject({
+      visibilityTimeoutSeconds: VISIBILITY + 30,
+      visibilityTimeoutSecondsFrom: 'queue',
+    });
+    expect(r.config.queues.fifo).toMatchObject({
+      visibilityTimeoutSeconds: pipelineConfig.queues.fifo.visibilityTimeoutSeconds,
+      visibilityTimeoutSecondsFrom: 'queue',
+    });
+    expect(r.notes).toEqual([
+      `standard: the queue's VisibilityTimeout is ${VISIBILITY + 30} s, the report's config ${VISIBILITY} s: the report uses the queue's`,
+    ]);
+    expect(renderMarkdown(r)).toContain(
+      `| visibility timeout | ${pipelineConfig.queues.fifo.visibilityTimeoutSeconds} s (queue) | ${VISIBILITY + 30} s (queue) |`,
+    );
+  });
+
+  it('falls back to the config, and says why, when it could not be read', () => {
+    const reason =
+      "reading the queue's VisibilityTimeout was refused (AccessDenied: sqs:GetQueueAttributes not allowed)";
+    const r = report({ standard: { from: 'config', reason } });
+    expect(r.config.queues.standard).toMatchObject({
+      visibilityTimeoutSeconds: VISIBILITY,
+      visibilityTimeoutSecondsFrom: 'config',
+    });
+    expect(r.notes).toEqual([
+      `standard: visibility timeout ${VISIBILITY} s is the report's config, not the queue's: ${reason}`,
+    ]);
+  });
+
+  it('uses the config without a note when none was read (a report from a ledger alone)', () => {
+    const r = report();
+    expect(r.config.queues.standard).toMatchObject({
+      visibilityTimeoutSeconds: VISIBILITY,
+      visibilityTimeoutSecondsFrom: 'config',
+    });
+    expect(r.notes).toEqual([]);
   });
 });
 

@@ -58,7 +58,7 @@ describe('renderMarkdown', () => {
     const tableRows = md
       .split('\n')
       .filter((l) => l.startsWith('| ') && !l.startsWith('| metric') && !l.startsWith('| setting'));
-    expect(tableRows.length).toBe(comparisonRows(data().report).length + 5);
+    expect(tableRows.length).toBe(comparisonRows(data().report).length + 6);
   });
 });
 

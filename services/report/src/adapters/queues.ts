@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
 import { type DlqRead, positiveIntegerOf } from '../domain/metrics';
-import type { RedriveRead } from '../domain/report';
+import type { RedriveRead, VisibilityRead } from '../domain/report';
 
 /** Visible + in flight + delayed: a queue is drained only when all three are zero. */
 export async function queueDepth(client: SQSClient, queueUrl: string): Promise<number> {
@@ -189,6 +189,16 @@ export class RedrivePolicyError extends Error {
   }
 }
 
+/** A queue attribute the report cannot read as one: one line for the terminal, no stack. */
+export class QueueAttributeError extends Error {
+  readonly expose = true;
+  constructor(attribute: string, queueUrl: string, value: string, problem: string) {
+    const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
+    super(`the ${attribute} of ${queueUrl} (${shown}) ${problem}`);
+    this.name = 'QueueAttributeError';
+  }
+}
+
 /**
  * Error codes SQS refuses an unauthorised call with: "AccessDeniedException" (API Reference,
  * Common Errors) and "AccessDenied" (the query protocol's code, which the AWS Knowledge Center
@@ -203,34 +213,60 @@ const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException']);
  */
 const SQS_QUEUE_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:(?=[\w.-]{1,80}$)[\w-]+(\.fifo)?$/;
 
+/** What one GetQueueAttributes says of a source queue's settings the numbers depend on. */
+export interface QueueSettingsRead {
+  redrive: RedriveRead;
+  visibility: VisibilityRead;
+}
+
 /**
- * The queue's RedrivePolicy (GetQueueAttributes), read for the maxReceiveCount the stack was
- * really deployed with. AWS: "RedrivePolicy – The string that includes the parameters for the
- * dead-letter queue functionality of the source queue as a JSON object": `deadLetterTargetArn`,
- * "the ARN of the dead-letter queue to which Amazon SQS moves messages after the value of
- * maxReceiveCount is exceeded", and `maxReceiveCount`, "the number of times a message is
- * delivered to the source queue before being moved to the dead-letter queue" (GetQueueAttributes,
- * API Reference). It is a number in the JSON, and SQS takes it as a string of digits too; valid
- * values are 1 to 1000. No policy, or the call refused (AccessDenied): `from: 'config'` with the
- * reason. A policy that is not one throws RedrivePolicyError; any other error is thrown as is.
+ * A source queue's RedrivePolicy and VisibilityTimeout, in one GetQueueAttributes, for the
+ * settings the queue was really deployed with. No policy, or the call refused (AccessDenied):
+ * `from: 'config'` with the reason; the same for a VisibilityTimeout missing or refused. A policy
+ * or a VisibilityTimeout that is not one throws (RedrivePolicyError, QueueAttributeError); any
+ * other error is thrown as is.
  */
-export async function readRedrivePolicy(client: SQSClient, queueUrl: string): Promise<RedriveRead> {
-  let value: string | undefined;
+export async function readQueueSettings(
+  client: SQSClient,
+  queueUrl: string,
+): Promise<QueueSettingsRead> {
+  let attributes: Record<string, string>;
   try {
     const out = await client.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'],
+      }),
     );
-    value = out.Attributes?.RedrivePolicy;
+    attributes = out.Attributes ?? {};
   } catch (err) {
     const code = (err as { name?: unknown; Code?: unknown }).name;
     if (typeof code === 'string' && ACCESS_DENIED.has(code)) {
+      const refused = (attribute: string) =>
+        `reading the queue's ${attribute} was refused (${code}: sqs:GetQueueAttributes not allowed)`;
       return {
-        from: 'config',
-        reason: `reading the queue's RedrivePolicy was refused (${code}: sqs:GetQueueAttributes not allowed)`,
+        redrive: { from: 'config', reason: refused('RedrivePolicy') },
+        visibility: { from: 'config', reason: refused('VisibilityTimeout') },
       };
     }
     throw err;
   }
+  return {
+    redrive: redrivePolicyOf(queueUrl, attributes.RedrivePolicy),
+    visibility: visibilityTimeoutOf(queueUrl, attributes.VisibilityTimeout),
+  };
+}
+
+/**
+ * The queue's RedrivePolicy, read for the maxReceiveCount the stack was really deployed with.
+ * AWS: "RedrivePolicy – The string that includes the parameters for the dead-letter queue
+ * functionality of the source queue as a JSON object": `deadLetterTargetArn`, "the ARN of the
+ * dead-letter queue to which Amazon SQS moves messages after the value of maxReceiveCount is
+ * exceeded", and `maxReceiveCount`, "the number of times a message is delivered to the source
+ * queue before being moved to the dead-letter queue" (GetQueueAttributes, API Reference). It is a
+ * number in the JSON, and SQS takes it as a string of digits too; valid values are 1 to 1000.
+ */
+function redrivePolicyOf(queueUrl: string, value: string | undefined): RedriveRead {
   if (value === undefined || value === '') {
     return { from: 'config', reason: 'the queue has no RedrivePolicy' };
   }
@@ -263,6 +299,27 @@ export async function readRedrivePolicy(client: SQSClient, queueUrl: string): Pr
     );
   }
   return { from: 'queue', maxReceiveCount: max, deadLetterTargetArn };
+}
+
+/**
+ * The queue's VisibilityTimeout: "the visibility timeout for the queue" (GetQueueAttributes), in
+ * seconds, a whole number from 0 to 43,200 (12 hours), as SetQueueAttributes and CreateQueue
+ * take it (API Reference). SQS answers it as a string of digits.
+ */
+function visibilityTimeoutOf(queueUrl: string, value: string | undefined): VisibilityRead {
+  if (value === undefined) {
+    return { from: 'config', reason: "the queue's attributes hold no VisibilityTimeout" };
+  }
+  const seconds = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(seconds >= 0 && seconds <= 43_200)) {
+    throw new QueueAttributeError(
+      'VisibilityTimeout',
+      queueUrl,
+      value,
+      'is not a whole number of seconds from 0 to 43200',
+    );
+  }
+  return { from: 'queue', seconds };
 }
 
 export async function queueUrlByName(client: SQSClient, name: string): Promise<string> {

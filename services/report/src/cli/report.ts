@@ -30,9 +30,9 @@ export const REPORT_SPEC: CommandSpec = {
   summary:
     'Reads one run from the ledger, waits until both queues have drained, and compares FIFO with standard.\n' +
     "It assumes the pipeline ran with the repository's config (shared/src/config/pipeline.ts): the\n" +
-    'function timeout that classifies duplicate causes, and the timeouts the report shows, are not\n' +
-    "read from the target. Each queue's maxReceiveCount is, from its RedrivePolicy (the config's,\n" +
-    'with a note, when the queue has none or reading it is refused).',
+    "function timeout that classifies duplicate causes is not read from the target. Each queue's\n" +
+    'maxReceiveCount is from its RedrivePolicy, and its visibility timeout from its VisibilityTimeout\n' +
+    "(the config's, with a note, when the queue has none or reading it is refused).",
   options: {
     run: { type: 'string', value: '<id>', description: 'run id (the X-Run-Id the load used)' },
     target: {

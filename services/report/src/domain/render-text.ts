@@ -44,6 +44,7 @@ export function renderMarkdown(report: Report): string {
     `| maximum concurrency | ${cfg.fifo.maximumConcurrency} | ${cfg.standard.maximumConcurrency} |`,
     `| batch processing | ${cfg.fifo.processing} | ${cfg.standard.processing} |`,
     `| maxReceiveCount | ${cfg.fifo.maxReceiveCount} (${cfg.fifo.maxReceiveCountFrom}) | ${cfg.standard.maxReceiveCount} (${cfg.standard.maxReceiveCountFrom}) |`,
+    `| visibility timeout | ${cfg.fifo.visibilityTimeoutSeconds} s (${cfg.fifo.visibilityTimeoutSecondsFrom}) | ${cfg.standard.visibilityTimeoutSeconds} s (${cfg.standard.visibilityTimeoutSecondsFrom}) |`,
     '',
     ...(report.notes.length > 0 ? ['## Notes', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');

@@ -30,7 +30,13 @@ export interface ReportConfig {
       maxReceiveCountFrom: 'queue' | 'config';
       /** The DLQ the queue's RedrivePolicy names, where it was read. */
       deadLetterTargetArn?: string;
+      /**
+       * The one the queue was deployed with where it was read (GetQueueAttributes
+       * VisibilityTimeout), the config's otherwise: how long SQS hides a received message.
+       */
       visibilityTimeoutSeconds: number;
+      /** Where visibilityTimeoutSeconds came from, as for maxReceiveCount (`notes` says why). */
+      visibilityTimeoutSecondsFrom: 'queue' | 'config';
       /** The consumer's function timeout: an attempt pending this long never finished. */
       functionTimeoutSeconds: number;
     }
@@ -91,9 +97,25 @@ export type RedriveRead =
 /** What each source queue's RedrivePolicy said (generate.ts reads it); absent: none read. */
 export type DeployedRedrive = Partial<Record<QueueKind, RedriveRead>>;
 
-export function reportConfig(config: PipelineConfig, redrive: DeployedRedrive = {}): ReportConfig {
+/**
+ * A source queue's VisibilityTimeout as the report uses it: read from the queue, or why the
+ * report falls back to its config's (the attribute missing, or reading it refused).
+ */
+export type VisibilityRead =
+  | { from: 'queue'; seconds: number }
+  | { from: 'config'; reason: string };
+
+/** What each source queue's VisibilityTimeout said (generate.ts reads it); absent: none read. */
+export type DeployedVisibility = Partial<Record<QueueKind, VisibilityRead>>;
+
+export function reportConfig(
+  config: PipelineConfig,
+  redrive: DeployedRedrive = {},
+  visibility: DeployedVisibility = {},
+): ReportConfig {
   const q = (kind: QueueKind) => {
     const read = redrive[kind];
+    const seen = visibility[kind];
     return {
       queueName: config.queues[kind].name,
       batchSize: config.consumers[kind].batchSize,
@@ -103,17 +125,23 @@ export function reportConfig(config: PipelineConfig, redrive: DeployedRedrive = 
         read?.from === 'queue' ? read.maxReceiveCount : config.queues[kind].dlq.maxReceiveCount,
       maxReceiveCountFrom: read?.from ?? 'config',
       ...(read?.from === 'queue' ? { deadLetterTargetArn: read.deadLetterTargetArn } : {}),
-      visibilityTimeoutSeconds: config.queues[kind].visibilityTimeoutSeconds,
+      visibilityTimeoutSeconds:
+        seen?.from === 'queue' ? seen.seconds : config.queues[kind].visibilityTimeoutSeconds,
+      visibilityTimeoutSecondsFrom: seen?.from ?? 'config',
       functionTimeoutSeconds: config.consumers[kind].timeoutSeconds,
     };
   };
   return { queues: { fifo: q('fifo'), standard: q('standard') } };
 }
 
-/** The notes on where each queue's maxReceiveCount came from, when it is not simply the queue's. */
+/**
+ * The notes on where each queue's maxReceiveCount and visibility timeout came from, when it is
+ * not simply the queue's.
+ */
 function redriveNotes(
   config: PipelineConfig,
   redrive: DeployedRedrive,
+  visibility: DeployedVisibility,
   ledger: RunLedger,
   used: ReportConfig,
   analysis: Record<QueueKind, QueueAnalysis>,
@@ -130,6 +158,17 @@ function redriveNotes(
     } else if (read?.from === 'queue' && read.maxReceiveCount !== configured) {
       notes.push(
         `${q}: the queue's RedrivePolicy says maxReceiveCount ${read.maxReceiveCount}, the report's config ${configured}: the report uses the queue's`,
+      );
+    }
+    const timeout = visibility[q];
+    const configuredVisibility = config.queues[q].visibilityTimeoutSeconds;
+    if (timeout?.from === 'config') {
+      notes.push(
+        `${q}: visibility timeout ${configuredVisibility} s is the report's config, not the queue's: ${timeout.reason}`,
+      );
+    } else if (timeout?.from === 'queue' && timeout.seconds !== configuredVisibility) {
+      notes.push(
+        `${q}: the queue's VisibilityTimeout is ${timeout.seconds} s, the report's config ${configuredVisibility} s: the report uses the queue's`,
       );
     }
     // The report reads the DLQ its target names (the stack's outputs, the config's name); SQS
@@ -176,10 +215,15 @@ export function buildReport(input: {
    * replaces the config's. Absent, or a queue missing: the config's, with no note.
    */
   redrive?: DeployedRedrive;
+  /**
+   * Each source queue's VisibilityTimeout as deployed (generateReport reads it with the
+   * RedrivePolicy): it replaces the config's in `config`. Absent: the config's, with no note.
+   */
+  visibility?: DeployedVisibility;
 }): ReportData {
   const accepted = acceptedById(input.ledger);
   const producerIds = producerIdsById(input.ledger);
-  const config = reportConfig(input.config, input.redrive);
+  const config = reportConfig(input.config, input.redrive, input.visibility);
   const options = (q: QueueKind) => ({
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
     maxReceiveCount: config.queues[q].maxReceiveCount,
@@ -193,10 +237,17 @@ export function buildReport(input: {
     options('standard'),
     producerIds,
   );
-  const notes = redriveNotes(input.config, input.redrive ?? {}, input.ledger, config, {
-    fifo,
-    standard,
-  });
+  const notes = redriveNotes(
+    input.config,
+    input.redrive ?? {},
+    input.visibility ?? {},
+    input.ledger,
+    config,
+    {
+      fifo,
+      standard,
+    },
+  );
   for (const [q, a] of [
     ['fifo', fifo],
     ['standard', standard],
