@@ -1,9 +1,29 @@
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { TableConfig } from '../shared/src/config/pipeline';
+
+/**
+ * Creates a table and returns once DescribeTable says it is ACTIVE, as any DynamoDB client must
+ * wait: a new table is CREATING first, and a request to it meanwhile is answered
+ * ResourceNotFoundException. dynalite turns a table ACTIVE on a 0 ms timer, so on a loaded machine
+ * a request could reach its thread before that timer ran and be refused. The first check is made
+ * at once (usually ACTIVE by then); later ones 50 ms to 0.5 s apart.
+ */
+export async function createActiveTable(
+  dynamodb: DynamoDBClient,
+  input: CreateTableCommandInput & { TableName: string },
+): Promise<void> {
+  await dynamodb.send(new CreateTableCommand(input));
+  await waitUntilTableExists(
+    { client: dynamodb, minDelay: 0.05, maxDelay: 0.5, maxWaitTime: 30 },
+    { TableName: input.TableName },
+  );
+}
 
 /**
  * Creates one of the deployment's tables in the local cloud's DynamoDB (or any endpoint the
@@ -25,32 +45,30 @@ export async function createTable(
     ...keys.map((k) => k.AttributeName),
     ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
   ]);
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: t.name,
-      KeySchema: keys,
-      AttributeDefinitions: [...attributes].map((name) => ({
-        AttributeName: name,
-        AttributeType: 'S',
-      })),
-      ...(indexes.length > 0
-        ? {
-            GlobalSecondaryIndexes: indexes.map((i) => ({
-              IndexName: i.indexName,
-              KeySchema: [
-                { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
-                { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
-              ],
-              Projection: {
-                ProjectionType: 'INCLUDE' as const,
-                NonKeyAttributes: [...i.projected],
-              },
-            })),
-          }
-        : {}),
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createActiveTable(dynamodb, {
+    TableName: t.name,
+    KeySchema: keys,
+    AttributeDefinitions: [...attributes].map((name) => ({
+      AttributeName: name,
+      AttributeType: 'S',
+    })),
+    ...(indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: indexes.map((i) => ({
+            IndexName: i.indexName,
+            KeySchema: [
+              { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
+              { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
+            ],
+            Projection: {
+              ProjectionType: 'INCLUDE' as const,
+              NonKeyAttributes: [...i.projected],
+            },
+          })),
+        }
+      : {}),
+    BillingMode: 'PAY_PER_REQUEST',
+  });
   if (t.ttlAttribute) {
     try {
       await dynamodb.send(

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { runOnLocalCloud } from '../../lab/local-run';
 import { type CloudUsage, DEFAULT_FUNCTION_NICE, type LocalCloud } from '../../local/cloud';
 import { DYNAMODB_ENGINES, type DynamoDbEngine, startDynamoDb } from '../../local/dynamodb';
 import { MAX_NICE } from '../../local/function-runtime';
+import { createActiveTable } from '../../local/tables';
 import type { ThreadStats } from '../../local/thread-stats';
 import {
   createDocumentClient,
@@ -86,20 +86,18 @@ async function floor(
   const docs = createDocumentClient({ ...client, maxSockets: concurrency });
   const table = pipelineConfig.tables.ledger.name;
   try {
-    await raw.send(
-      new CreateTableCommand({
-        TableName: table,
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createActiveTable(raw, {
+      TableName: table,
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
     // The plan: every replayed request of the pipeline, interleaved the way they come.
     const plan: Replayed[] = [];
     const left = { ...ops };

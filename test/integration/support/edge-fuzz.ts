@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import {
   type AttributeValue,
-  CreateTableCommand,
   DynamoDBClient,
   PutItemCommand,
   QueryCommand,
@@ -22,6 +21,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { ACTIONS } from '../../../local/sqs/actions';
+import { createActiveTable } from '../../../local/tables';
 import { createRng } from '../../../shared/src/random';
 import { endpoint, type RawResponse } from './raw-http';
 
@@ -1532,14 +1532,12 @@ async function prepare(cloud: LocalCloud, sqs: SQSClient, ddb: DynamoDBClient): 
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 2 }));
     handles.push(...(got.Messages ?? []).map((m) => m.ReceiptHandle!));
   }
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: FUZZ_TABLE,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createActiveTable(ddb, {
+    TableName: FUZZ_TABLE,
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  });
   for (let i = 0; i < 3; i++) {
     await ddb.send(
       new PutItemCommand({

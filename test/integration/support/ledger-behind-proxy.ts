@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDb } from '../../../local/dynamodb';
+import { createActiveTable } from '../../../local/tables';
 import { createDocumentClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
@@ -106,20 +106,18 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
   };
   const { ledger } = pipelineConfig.tables;
   try {
-    await documents.send(
-      new CreateTableCommand({
-        TableName: ledger.name,
-        KeySchema: [
-          { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
-          { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: ledger.partitionKey, AttributeType: 'S' },
-          { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createActiveTable(documents, {
+      TableName: ledger.name,
+      KeySchema: [
+        { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
+        { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: ledger.partitionKey, AttributeType: 'S' },
+        { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
   } catch (error) {
     await stop();
     throw error;
