@@ -25,6 +25,27 @@ export async function createActiveTable(
   );
 }
 
+/** A pay-per-request table keyed by string attributes: a partition key and, if given, a sort key. */
+export function keyedTable(
+  name: string,
+  partitionKey: string,
+  sortKey?: string,
+): CreateTableCommandInput & { TableName: string } {
+  const keys = sortKey === undefined ? [partitionKey] : [partitionKey, sortKey];
+  return {
+    TableName: name,
+    KeySchema: keys.map((AttributeName, i) => ({
+      AttributeName,
+      KeyType: i === 0 ? ('HASH' as const) : ('RANGE' as const),
+    })),
+    AttributeDefinitions: keys.map((AttributeName) => ({
+      AttributeName,
+      AttributeType: 'S' as const,
+    })),
+    BillingMode: 'PAY_PER_REQUEST',
+  };
+}
+
 /**
  * Creates one of the deployment's tables in the local cloud's DynamoDB (or any endpoint the
  * client names): its keys, its global indexes and, where the engine has it, its TTL. Tests that

@@ -6,7 +6,7 @@ import { runOnLocalCloud } from '../../lab/local-run';
 import { type CloudUsage, DEFAULT_FUNCTION_NICE, type LocalCloud } from '../../local/cloud';
 import { DYNAMODB_ENGINES, type DynamoDbEngine, startDynamoDb } from '../../local/dynamodb';
 import { MAX_NICE } from '../../local/function-runtime';
-import { createActiveTable } from '../../local/tables';
+import { createActiveTable, keyedTable } from '../../local/tables';
 import type { ThreadStats } from '../../local/thread-stats';
 import {
   createDocumentClient,
@@ -86,18 +86,7 @@ async function floor(
   const docs = createDocumentClient({ ...client, maxSockets: concurrency });
   const table = pipelineConfig.tables.ledger.name;
   try {
-    await createActiveTable(raw, {
-      TableName: table,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(raw, keyedTable(table, 'pk', 'sk'));
     // The plan: every replayed request of the pipeline, interleaved the way they come.
     const plan: Replayed[] = [];
     const left = { ...ops };

@@ -13,7 +13,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
 import { startEdge } from '../../local/edge';
-import { createActiveTable } from '../../local/tables';
+import { createActiveTable, keyedTable } from '../../local/tables';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { openSocket, rawRequest } from './support/raw-http';
 
@@ -29,12 +29,7 @@ describe('local DynamoDB: what it counts (requests and billed units)', () => {
   beforeAll(async () => {
     cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
     client = localClient(cloud.edgeUrl);
-    await createActiveTable(client, {
-      TableName: table,
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(client, keyedTable(table, 'pk'));
   }, 60_000);
 
   afterAll(async () => {
@@ -242,12 +237,7 @@ describe('local DynamoDB: no request ends its thread', () => {
     });
     const ddb = localClient(cloud.dynamodbUrl);
     try {
-      await createActiveTable(ddb, {
-        TableName: TABLE,
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      });
+      await createActiveTable(ddb, keyedTable(TABLE, 'pk'));
     } finally {
       ddb.destroy();
     }
@@ -526,18 +516,7 @@ describe('local DynamoDB: what its in-memory tables cost', () => {
   beforeAll(async () => {
     db = await startDynamoDb();
     ddb = localClient(db.url);
-    await createActiveTable(ddb, {
-      TableName: table,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(ddb, keyedTable(table, 'pk', 'sk'));
   }, 60_000);
 
   afterAll(async () => {
@@ -629,12 +608,7 @@ describe('local DynamoDB: a thread that ends anyway is restarted, and says what 
     db = await startDynamoDb({ log: (line) => lines.push(line) });
     const ddb = localClient(db.url);
     try {
-      await createActiveTable(ddb, {
-        TableName: 'lost',
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      });
+      await createActiveTable(ddb, keyedTable('lost', 'pk'));
       const restarted = new Promise<void>((resolve) => {
         const check = setInterval(() => {
           if (db.restarts() > 0) {
@@ -772,24 +746,8 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
       },
       { step: 'deserialize', name: 'wireAnswer', priority: 'low' },
     );
-    await createActiveTable(ddb, {
-      TableName: table,
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
-    await createActiveTable(ddb, {
-      TableName: keyTable,
-      KeySchema: [{ AttributeName: '__proto__', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: '__proto__', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(ddb, keyedTable(table, 'pk', 'sk'));
+    await createActiveTable(ddb, keyedTable(keyTable, '__proto__'));
   }, 60_000);
 
   afterAll(async () => {
@@ -943,12 +901,7 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
 
   it('reads a table of that name in BatchGetItem (found in review: answered without it, and without UnprocessedKeys)', async () => {
     // Prepare: a table name may be __proto__ too (3 to 255 of a-z, A-Z, 0-9, _, - and .).
-    await createActiveTable(ddb, {
-      TableName: '__proto__',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(ddb, keyedTable('__proto__', 'pk'));
     await ddb.send(
       new BatchWriteItemCommand({
         RequestItems: withProto(

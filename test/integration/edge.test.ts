@@ -10,7 +10,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
-import { createActiveTable } from '../../local/tables';
+import { createActiveTable, keyedTable } from '../../local/tables';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
 import { openSocket, rawRequest, untilClosed } from './support/raw-http';
@@ -275,12 +275,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
         new DeleteMessageCommand({ QueueUrl, ReceiptHandle: out.Messages![0]!.ReceiptHandle }),
       );
 
-      await createActiveTable(ddb, {
-        TableName: 'sdk-table',
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      });
+      await createActiveTable(ddb, keyedTable('sdk-table', 'pk'));
       await ddb.send(new PutItemCommand({ TableName: 'sdk-table', Item: { pk: { S: 'a' } } }));
       const item = await ddb.send(
         new GetItemCommand({ TableName: 'sdk-table', Key: { pk: { S: 'a' } } }),

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { ACTIONS } from '../../../local/sqs/actions';
-import { createActiveTable } from '../../../local/tables';
+import { createActiveTable, keyedTable } from '../../../local/tables';
 import { createRng } from '../../../shared/src/random';
 import { endpoint, type RawResponse } from './raw-http';
 
@@ -1532,12 +1532,7 @@ async function prepare(cloud: LocalCloud, sqs: SQSClient, ddb: DynamoDBClient): 
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 2 }));
     handles.push(...(got.Messages ?? []).map((m) => m.ReceiptHandle!));
   }
-  await createActiveTable(ddb, {
-    TableName: FUZZ_TABLE,
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  });
+  await createActiveTable(ddb, keyedTable(FUZZ_TABLE, 'pk'));
   for (let i = 0; i < 3; i++) {
     await ddb.send(
       new PutItemCommand({

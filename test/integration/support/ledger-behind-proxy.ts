@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, request }
 import type { AddressInfo } from 'node:net';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDb } from '../../../local/dynamodb';
-import { createActiveTable } from '../../../local/tables';
+import { createActiveTable, keyedTable } from '../../../local/tables';
 import { createDocumentClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
@@ -106,18 +106,10 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
   };
   const { ledger } = pipelineConfig.tables;
   try {
-    await createActiveTable(documents, {
-      TableName: ledger.name,
-      KeySchema: [
-        { AttributeName: ledger.partitionKey, KeyType: 'HASH' },
-        { AttributeName: ledger.sortKey ?? 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: ledger.partitionKey, AttributeType: 'S' },
-        { AttributeName: ledger.sortKey ?? 'sk', AttributeType: 'S' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    });
+    await createActiveTable(
+      documents,
+      keyedTable(ledger.name, ledger.partitionKey, ledger.sortKey ?? 'sk'),
+    );
   } catch (error) {
     await stop();
     throw error;
