@@ -100,3 +100,37 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
     expect([read.depth, read.orderIds.length, read.unread]).toEqual([2, 0, 2]);
   });
 });
+
+describe('a standard DLQ receive that brings only a copy of a message read', () => {
+  it('does not end the read past a lagging depth: messages after the copy are read', async () => {
+    // The depth lags (0); the second receive hands out m1 again (same id, a new handle), as a
+    // standard queue may; m2 is there and the next receive brings it.
+    attributes(0);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1')] })
+      .resolvesOnce({ Messages: [{ ...message('o1', 'm1'), ReceiptHandle: 'handle-m1-again' }] })
+      .resolvesOnce({ Messages: [message('o2', 'm2')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    // m1 counted once, m2 read.
+    expect(read.messages).toEqual([
+      { orderId: 'o1', messageId: 'm1' },
+      { orderId: 'o2', messageId: 'm2' },
+    ]);
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(4);
+    // Every handle, the copy's too, is made visible again.
+    const released = mock
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? [])
+      .map((e) => [e.ReceiptHandle, e.VisibilityTimeout]);
+    expect(released).toEqual([
+      ['handle-m1', 0],
+      ['handle-m1-again', 0],
+      ['handle-m2', 0],
+    ]);
+  });
+});

@@ -69,8 +69,8 @@ function orderOf(m: Message): OrderMessageRef | undefined {
  * lagging ("may not achieve consistency until at least 1 minute after the producers stop
  * sending messages", GetQueueAttributes, API Reference), so a message moved to the DLQ just
  * before the report can read 0, or 1 with 3 there. So at least one receive is always made, and
- * the read ends at a receive that brings nothing new (short of the depth, at the
- * `PEEK_IDLE_RECEIVES`th in a row on a standard DLQ).
+ * the read ends at an empty receive at or past the depth, or at the `PEEK_IDLE_RECEIVES`th
+ * receive in a row that brings nothing new on a standard DLQ (the first on a FIFO DLQ).
  * Every receive is a long poll of 1 s (WaitTimeSeconds 1, the shortest there is): a short poll
  * (WaitTimeSeconds 0) asks only "a subset of the servers (based on a weighted random
  * distribution)" and may come back empty while messages are there; a long poll asks all of them
@@ -94,14 +94,19 @@ export async function readDlq(
   const handles: string[] = [];
   const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
   let idle = 0;
+  let empty = false;
   try {
-    // Short of the depth, receives that pass over messages are allowed (idleLimit); at or past
-    // it, the first receive that brings nothing new ends the read. The first receive is always
-    // made (idle starts at 0).
+    // Receives that bring nothing new are allowed up to idleLimit in a row (one may pass over
+    // messages, or bring only copies of messages read); at or past the depth, an empty receive
+    // ends the read at once, since a long poll answers empty only when nothing is there to
+    // receive. A receive that brought only copies is not empty: on a standard queue a copy may
+    // come back while unread messages are there, and the depth may lag them. The first receive
+    // is always made (idle starts at 0).
     while (
       seen.size < maxMessages &&
       handles.length < maxMessages &&
-      idle < (seen.size < depth ? idleLimit : 1)
+      idle < idleLimit &&
+      !(empty && seen.size >= depth)
     ) {
       const out = await client.send(
         new ReceiveMessageCommand({
@@ -118,6 +123,7 @@ export async function readDlq(
         if (m.MessageId) seen.set(m.MessageId, m);
       }
       idle = seen.size > before ? 0 : idle + 1;
+      empty = (out.Messages ?? []).length === 0;
     }
   } finally {
     await release(client, queueUrl, handles);
