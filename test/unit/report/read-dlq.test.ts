@@ -134,3 +134,41 @@ describe('a standard DLQ receive that brings only a copy of a message read', () 
     ]);
   });
 });
+
+describe('releasing what a DLQ read holds', () => {
+  const twelve = Array.from({ length: 12 }, (_, i) => message(`o${i}`, `m${i}`));
+  const releasedHandles = () =>
+    mock
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? [])
+      .map((e) => e.ReceiptHandle);
+
+  it('releases every batch of handles when one release call fails, then throws its error', async () => {
+    attributes(12);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 10) })
+      .resolvesOnce({ Messages: twelve.slice(10) })
+      .resolves({ Messages: [] });
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
+      .resolves({ Successful: [], Failed: [] });
+
+    await expect(readDlq(sqs, URL, 'run-a')).rejects.toThrow('socket hang up');
+    // The second call, for m10 and m11, was made although the first failed.
+    expect(releasedHandles()).toEqual(twelve.map((m) => m.ReceiptHandle));
+  });
+
+  it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {
+    attributes(12);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 10) })
+      .rejects(new Error('receive failed'));
+    mock.on(ChangeMessageVisibilityBatchCommand).rejects(new Error('release failed'));
+
+    await expect(readDlq(sqs, URL, 'run-a')).rejects.toThrow('receive failed');
+    expect(releasedHandles()).toEqual(twelve.slice(0, 10).map((m) => m.ReceiptHandle));
+  });
+});

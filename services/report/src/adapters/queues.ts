@@ -125,9 +125,14 @@ export async function readDlq(
       idle = seen.size > before ? 0 : idle + 1;
       empty = (out.Messages ?? []).length === 0;
     }
-  } finally {
+  } catch (err) {
+    // What was read is released also when a receive failed; the receive's error is the one
+    // thrown (it says more than a release that failed after it).
     await release(client, queueUrl, handles);
+    throw err;
   }
+  const releaseError = await release(client, queueUrl, handles);
+  if (releaseError !== undefined) throw releaseError;
   const messages: Array<{ orderId: string; messageId: string }> = [];
   for (const [messageId, m] of seen) {
     const order = orderOf(m);
@@ -142,17 +147,32 @@ export async function readDlq(
   };
 }
 
-async function release(client: SQSClient, queueUrl: string, handles: string[]): Promise<void> {
+/**
+ * Makes every read message visible again, ten handles a call. A call that fails does not stop
+ * the others (each left hidden stays so for PEEK_VISIBILITY_SECONDS); the first failure is
+ * returned.
+ */
+async function release(
+  client: SQSClient,
+  queueUrl: string,
+  handles: string[],
+): Promise<unknown | undefined> {
+  let firstError: unknown;
   for (let i = 0; i < handles.length; i += 10) {
-    await client.send(
-      new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: handles
-          .slice(i, i + 10)
-          .map((h, j) => ({ Id: `m${i + j}`, ReceiptHandle: h, VisibilityTimeout: 0 })),
-      }),
-    );
+    try {
+      await client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: handles
+            .slice(i, i + 10)
+            .map((h, j) => ({ Id: `m${i + j}`, ReceiptHandle: h, VisibilityTimeout: 0 })),
+        }),
+      );
+    } catch (err) {
+      firstError ??= err;
+    }
   }
+  return firstError;
 }
 
 /**
