@@ -188,6 +188,17 @@ describe("reading a queue's VisibilityTimeout", () => {
     }
   });
 
+  it('reads one padded with zeros, however many, as the local SQS takes it', async () => {
+    for (const [raw, seconds] of [
+      ['030', 30],
+      ['000000000000000000000000030', 30],
+      ['0043200', 43_200],
+    ] as const) {
+      mock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: raw } });
+      expect((await readQueueSettings(sqs, URL)).visibility).toEqual({ from: 'queue', seconds });
+    }
+  });
+
   it('falls back to the config, with the reason, when it is missing or the call is refused', async () => {
     mock.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
     expect((await readQueueSettings(sqs, URL)).visibility).toEqual({
@@ -213,7 +224,7 @@ describe("reading a queue's VisibilityTimeout", () => {
     });
   });
 
-  it.each(['-1', '43201', '1.5', 'sixty', ' 60', '0x10'])(
+  it.each(['-1', '43201', '000043201', '99999999999999999999', '1.5', 'sixty', ' 60', '0x10', ''])(
     'refuses a VisibilityTimeout of %p with one line naming the queue',
     async (raw) => {
       mock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: raw } });

@@ -330,13 +330,15 @@ function redrivePolicyOf(queueUrl: string, value: string | undefined): RedriveRe
 /**
  * The queue's VisibilityTimeout: "the visibility timeout for the queue" (GetQueueAttributes), in
  * seconds, a whole number from 0 to 43,200 (12 hours), as SetQueueAttributes and CreateQueue
- * take it (API Reference). SQS answers it as a string of digits.
+ * take it (API Reference). SQS answers it as a string of digits; the local SQS takes one with
+ * leading zeros, however many, and answers it as given, so any string of digits whose number is
+ * in range is read (as for maxReceiveCount).
  */
 function visibilityTimeoutOf(queueUrl: string, value: string | undefined): VisibilityRead {
   if (value === undefined) {
     return { from: 'config', reason: "the queue's attributes hold no VisibilityTimeout" };
   }
-  const seconds = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  const seconds = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(seconds >= 0 && seconds <= 43_200)) {
     throw new QueueAttributeError(
       'VisibilityTimeout',

@@ -1,0 +1,45 @@
+import { CreateQueueCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { readQueueSettings } from '../../services/report/src/adapters/queues';
+import { type Harness, startEmulator } from '../emulator/helpers';
+
+/**
+ * The report reads a source queue's VisibilityTimeout as the local SQS holds it
+ * (services/report/src/adapters/queues.ts readQueueSettings), with a real SQS client.
+ */
+describe("reading a source queue's VisibilityTimeout for the report", () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startEmulator('none', 4343);
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('reads one the queue was given zero-padded, as the local SQS takes and keeps it', async () => {
+    // local/sqs/actions/attributes.ts takes any string of digits whose number is 0 to 43200,
+    // and answers it as it was given.
+    const out = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'settings-padded',
+        Attributes: { VisibilityTimeout: '000045' },
+      }),
+    );
+    const url = out.QueueUrl!;
+    expect((await readQueueSettings(h.sqs, url)).visibility).toEqual({
+      from: 'queue',
+      seconds: 45,
+    });
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: url,
+        Attributes: { VisibilityTimeout: '00000000000000000000043200' },
+      }),
+    );
+    expect((await readQueueSettings(h.sqs, url)).visibility).toEqual({
+      from: 'queue',
+      seconds: 43_200,
+    });
+  });
+});
