@@ -415,12 +415,15 @@ const sameBatch = (r: DeliveryRecord, applied: DeliveryRecord): boolean =>
 /**
  * The first of `others` an apply (of SequenceNumber `number`, from receive `applied`) left behind:
  * SQS took it earlier, its order is another not applied before this one, and a receive of it
- * (`pending`) was in the apply's batch, or came in its millisecond or after it. A receive in the
- * same millisecond in another batch, whichever came first, left the message not done with when
- * the apply's message was received: its order was not applied, so it was not deleted, and SQS
- * dead-letters a message only on a receive after its visibility timeout, not within the
- * millisecond. Only a receive of it in an earlier millisecond may have been its last before it
- * was dead-lettered.
+ * (`pending`) was in the apply's batch, or came in its millisecond or after it. A receive's time
+ * is the consumer's clock when its invocation began (one stamp per batch), not SQS's receive, which
+ * comes a little before it. Its order not applied, the message was not deleted, so SQS handed out
+ * the later message of its group only after moving it to the DLQ, on a receive at least a
+ * visibility timeout (the config sets 6x the function timeout) after its last one. So its last
+ * receive is stamped in the apply's millisecond or after it only when its invocation began about a
+ * visibility timeout after SQS's receive: a receive stamped so is read as not done with, in the
+ * same millisecond as after it. Only a receive of it in an earlier millisecond may have been its
+ * last before it was dead-lettered.
  */
 function leftBehind(
   e: EffectRecord,
