@@ -54,14 +54,16 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
       },
     });
   }
-  const [read, fifoDlq, standardDlq, fifoSettings, standardSettings] = await Promise.all([
+  // Every read is waited for, also when one fails: a DLQ read hides what it received until it
+  // releases it, so the report ends (or fails) only once both DLQs are as they were.
+  const [read, fifoDlq, standardDlq, fifoSettings, standardSettings] = await allOrFirstError([
     readRunLedger(source.documentClient, source.ledgerTable, runId),
     readDlq(source.sqsClient, source.queueUrls.fifoDlq, runId),
     readDlq(source.sqsClient, source.queueUrls.standardDlq, runId),
     // The maxReceiveCount and visibility timeout the queues were deployed with, not the config's.
     readQueueSettings(source.sqsClient, source.queueUrls.fifo),
     readQueueSettings(source.sqsClient, source.queueUrls.standard),
-  ]);
+  ] as const);
   const ledger: RunLedger = { ...read, dlq: { fifo: fifoDlq, standard: standardDlq } };
   options.onLedger?.(ledger);
   return buildReport({
@@ -72,6 +74,21 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
     redrive: { fifo: fifoSettings.redrive, standard: standardSettings.redrive },
     visibility: { fifo: fifoSettings.visibility, standard: standardSettings.visibility },
   });
+}
+
+/**
+ * Like Promise.all, but settles only once every promise has: then the values, or the error of
+ * the first (in the list's order) that failed.
+ */
+async function allOrFirstError<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }
 
 /** Writes report.json, report.md and report.html into `dir`; returns their paths. */

@@ -1,0 +1,76 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { RedrivePolicyError } from '../../../services/report/src/adapters/queues';
+import { generateReport } from '../../../services/report/src/generate';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+
+/**
+ * generateReport against stubbed clients: what it leaves behind when one of its reads fails.
+ * The reads against the local cloud are in test/integration (report-dlq, faults/deployed-redrive).
+ */
+const sqs = new SQSClient({ region: 'us-east-1' });
+const sqsMock = mockClient(sqs);
+const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const dynamo = mockClient(documents);
+afterEach(() => {
+  sqsMock.reset();
+  dynamo.reset();
+});
+
+const base = 'http://sqs.local/000000000000';
+const queueUrls = {
+  fifo: `${base}/orders.fifo`,
+  standard: `${base}/orders-standard`,
+  fifoDlq: `${base}/orders-dlq.fifo`,
+  standardDlq: `${base}/orders-standard-dlq`,
+};
+
+describe('generateReport when a read fails', () => {
+  it('rejects only once each DLQ read has made visible again what it received', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    // The standard queue's RedrivePolicy is not JSON: that read fails at once.
+    sqsMock
+      .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.standard })
+      .resolves({ Attributes: { RedrivePolicy: '{', VisibilityTimeout: '30' } })
+      .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.fifo })
+      .resolves({ Attributes: { VisibilityTimeout: '30' } })
+      .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.fifoDlq })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: '0' } })
+      .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.standardDlq })
+      .resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
+    // The standard DLQ's receive answers later (a long poll, a slow network), with a message
+    // it then hides for 30 s until released.
+    let receives = 0;
+    sqsMock.on(ReceiveMessageCommand).callsFake(async (input: { QueueUrl?: string }) => {
+      if (input.QueueUrl !== queueUrls.standardDlq || receives++ > 0) return { Messages: [] };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return {
+        Messages: [{ MessageId: 'm1', ReceiptHandle: 'handle-m1', Body: '{}' }],
+      };
+    });
+    sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+
+    await expect(
+      generateReport({
+        runId: 'run-a',
+        target: 'local',
+        config: pipelineConfig,
+        waitTimeoutMs: 0,
+        source: { documentClient: documents, sqsClient: sqs, ledgerTable: 'ledger', queueUrls },
+      }),
+    ).rejects.toThrow(RedrivePolicyError);
+
+    // When the report's caller sees the error, the DLQ message is visible again.
+    const released = sqsMock
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(released).toEqual([{ Id: 'm0', ReceiptHandle: 'handle-m1', VisibilityTimeout: 0 }]);
+  });
+});
