@@ -74,3 +74,34 @@ describe('generateReport when a read fails', () => {
     expect(released).toEqual([{ Id: 'm0', ReceiptHandle: 'handle-m1', VisibilityTimeout: 0 }]);
   });
 });
+
+describe('generateReport reading both DLQs', () => {
+  it('makes their long polls at the same time, so two empty DLQs cost one wait, not two', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '30' } });
+    // Each receive is an empty long poll answered after its wait; how many wait at once is
+    // what is measured (the wait is a stand-in for WaitTimeSeconds 1).
+    let waiting = 0;
+    let mostAtOnce = 0;
+    const polled: string[] = [];
+    sqsMock.on(ReceiveMessageCommand).callsFake(async (input: { QueueUrl?: string }) => {
+      polled.push(input.QueueUrl ?? '');
+      waiting++;
+      mostAtOnce = Math.max(mostAtOnce, waiting);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waiting--;
+      return { Messages: [] };
+    });
+
+    await generateReport({
+      runId: 'run-a',
+      target: 'local',
+      config: pipelineConfig,
+      waitTimeoutMs: 0,
+      source: { documentClient: documents, sqsClient: sqs, ledgerTable: 'ledger', queueUrls },
+    });
+
+    expect([...polled].sort()).toEqual([queueUrls.fifoDlq, queueUrls.standardDlq].sort());
+    expect(mostAtOnce).toBe(2);
+  });
+});
