@@ -185,11 +185,25 @@ describe('reading a DLQ for the report', () => {
 
   it('reads an empty DLQ with one long poll, its one wait', async () => {
     const url = await queue('peek-empty-dlq');
-    const started = Date.now();
-    const read = await readDlq(h.sqs, url, 'run-a');
-    // One receive of WaitTimeSeconds 1 answered empty (test/unit/report/read-dlq.test.ts counts
-    // the receives); no second wait.
-    expect(Date.now() - started).toBeLessThan(1900);
+    // Every ReceiveMessage the read sends, by its WaitTimeSeconds, seen on the SDK client.
+    const receives: (number | undefined)[] = [];
+    h.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') {
+          receives.push((args.input as { WaitTimeSeconds?: number }).WaitTimeSeconds);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReceives' },
+    );
+    let read: Awaited<ReturnType<typeof readDlq>>;
+    try {
+      read = await readDlq(h.sqs, url, 'run-a');
+    } finally {
+      h.sqs.middlewareStack.remove('countReceives');
+    }
+    // One receive of WaitTimeSeconds 1 answered empty: no second wait.
+    expect(receives).toEqual([1]);
     expect(read).toEqual({
       depth: 0,
       orderIds: [],
