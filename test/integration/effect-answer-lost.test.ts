@@ -1,10 +1,9 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
-import type { AcceptedOrder } from '../../services/producer/src/domain/ports';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
-import { claimedByDeadRequest } from './support/dead-claim';
+import { claimedByDeadRequest, firstClaim } from './support/dead-claim';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
@@ -104,18 +103,7 @@ describe('a conditional write whose answer is lost after it committed', () => {
     seen.conditionalPuts = 0;
     seen.dropped = 0;
     const producer = new DynamoLedger(documents, ledger.name);
-    const order: AcceptedOrder & { claimId: string } = {
-      claimId: 'claim-first',
-      runId: 'answer-lost',
-      orderId: 'order-claimed',
-      customerId: 'cust-1',
-      sequence: 1,
-      acceptedAt: 1000,
-      payloadHash: 'h',
-      messageIds: { fifo: '', standard: '' },
-      sentAt: {},
-      requests: 1,
-    };
+    const order = firstClaim('claim-first', 'answer-lost', 'order-claimed');
 
     // Act
     const first = await producer.claim(order);

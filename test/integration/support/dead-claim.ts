@@ -1,4 +1,25 @@
 import type { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
+import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
+
+/** A first request's claim of an order: accepted at 1000, nothing sent yet. */
+export function firstClaim(
+  claimId: string,
+  runId: string,
+  orderId: string,
+): AcceptedOrder & { claimId: string } {
+  return {
+    claimId,
+    runId,
+    orderId,
+    customerId: 'cust-1',
+    sequence: 1,
+    acceptedAt: 1000,
+    payloadHash: 'h',
+    messageIds: { fifo: '', standard: '' },
+    sentAt: {},
+    requests: 1,
+  };
+}
 
 /**
  * An order whose claiming request died: claimed by `claim-dead`, whose send lease ran out at
@@ -11,16 +32,7 @@ export async function claimedByDeadRequest(
   orderId: string,
 ): Promise<(by: string, now: number) => ReturnType<DynamoLedger['leaseSends']>> {
   await producer.claim({
-    claimId: 'claim-dead',
-    runId,
-    orderId,
-    customerId: 'cust-1',
-    sequence: 1,
-    acceptedAt: 1000,
-    payloadHash: 'h',
-    messageIds: { fifo: '', standard: '' },
-    sentAt: {},
-    requests: 1,
+    ...firstClaim('claim-dead', runId, orderId),
     sendingBy: 'claim-dead',
     sendingUntil: 1500,
   });
