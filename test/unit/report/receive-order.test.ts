@@ -159,7 +159,8 @@ describe('retry or queue copy, by SQS receive count', () => {
     // both copies carry, so Lambda deleted neither (local/event-source.ts messagesToDelete, as
     // Lambda's itemIdentifier): each came back, a retry apiece, and the second copy at count 1
     // was the copy.
-    const batch = (b: LedgerBuilder) =>
+    // The failed copy came in inv-1; the applied copy in `appliedIn`.
+    const batch = (b: LedgerBuilder, appliedIn = 'inv-1') =>
       b
         .deliver('standard', 'o1', 2000, 'failed', 1, {
           messageId: 'm1',
@@ -170,7 +171,7 @@ describe('retry or queue copy, by SQS receive count', () => {
         .deliver('standard', 'o1', 2000, 'applied', 1, {
           messageId: 'm1',
           outcomeAt: 2300,
-          invocationId: 'inv-1',
+          invocationId: appliedIn,
           invocationEnd: true,
         })
         .apply('standard', 'o1', 2200)
@@ -191,30 +192,7 @@ describe('retry or queue copy, by SQS receive count', () => {
     for (const n of [0, 1, 2, 3]) spoil(timeOrdered, n, { receiveCount: undefined });
     expect(causesOf(timeOrdered)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 2 }));
     // Copies in different batches: the applied one was deleted, its batch failed nothing.
-    const apart = one()
-      .deliver('standard', 'o1', 2000, 'failed', 1, {
-        messageId: 'm1',
-        outcomeAt: 2100,
-        invocationId: 'inv-1',
-        invocationEnd: true,
-      })
-      .deliver('standard', 'o1', 2000, 'applied', 1, {
-        messageId: 'm1',
-        outcomeAt: 2300,
-        invocationId: 'inv-0',
-        invocationEnd: true,
-      })
-      .apply('standard', 'o1', 2200)
-      .deliver('standard', 'o1', 62_300, 'suppressed', 2, {
-        messageId: 'm1',
-        invocationId: 'inv-2',
-        invocationEnd: true,
-      })
-      .deliver('standard', 'o1', 62_400, 'suppressed', 2, {
-        messageId: 'm1',
-        invocationId: 'inv-3',
-        invocationEnd: true,
-      });
+    const apart = batch(one(), 'inv-0');
     expect(causesOf(apart)).toEqual(causes({ queueCopy: 2, retryAfterFailure: 1 }));
   });
 
