@@ -1166,6 +1166,23 @@ function frame(
   };
 }
 
+/** A request as one framed write, answered once. */
+function oneRequest(
+  d: Dice,
+  method: string,
+  path: string,
+  headers: [string, string][],
+  body: Buffer,
+): Wire {
+  const framed = frame(d, head(method, path, headers).slice(0, -2), body);
+  return {
+    pieces: [framed.bytes],
+    pauseMs: 0,
+    ending: framed.ending,
+    requests: 1,
+  };
+}
+
 function sqsJsonCase(d: Dice, w: World): Wire {
   const action = d.bool(0.97)
     ? d.pick(SQS_ACTIONS)
@@ -1177,18 +1194,13 @@ function sqsJsonCase(d: Dice, w: World): Wire {
   if (d.bool(0.03))
     body = d.pick(['', 'null', '[]', '"x"', '5', '{', '\u0000', '{"QueueUrl":1e999}']);
   const method = d.bool(0.95) ? 'POST' : d.pick(['GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
-  const headLines = head(
+  return oneRequest(
+    d,
     method,
     d.bool(0.95) ? '/' : d.pick(['/000000000000/fz-std', '/x', '/?Action=ListQueues']),
     sqsJsonHeaders(d, action),
-  ).slice(0, -2);
-  const framed = frame(d, headLines, Buffer.from(body));
-  return {
-    pieces: [framed.bytes],
-    pauseMs: 0,
-    ending: framed.ending,
-    requests: 1,
-  };
+    Buffer.from(body),
+  );
 }
 
 function sqsQueryCase(d: Dice, w: World): Wire {
@@ -1208,18 +1220,13 @@ function sqsQueryCase(d: Dice, w: World): Wire {
         'application/x-www-form-urlencoded; charset=latin1',
       ]),
     ]);
-  const headLines = head(
+  return oneRequest(
+    d,
     asGet ? 'GET' : 'POST',
     path.replace(/[^\x21-\x7e]/g, '%20'),
     headers,
-  ).slice(0, -2);
-  const framed = frame(d, headLines, Buffer.from(asGet ? '' : form));
-  return {
-    pieces: [framed.bytes],
-    pauseMs: 0,
-    ending: framed.ending,
-    requests: 1,
-  };
+    Buffer.from(asGet ? '' : form),
+  );
 }
 
 function ddbCase(d: Dice, w: World): Wire {
@@ -1241,18 +1248,13 @@ function ddbCase(d: Dice, w: World): Wire {
     ['X-Amz-Date', '20260101T000000Z'],
   ];
   const method = d.bool(0.95) ? 'POST' : d.pick(['GET', 'PUT', 'DELETE']);
-  const headLines = head(
+  return oneRequest(
+    d,
     method,
     d.bool(0.97) ? '/' : d.pick(['/x', '//a:b@[x', '/?a=b']),
     headers,
-  ).slice(0, -2);
-  const framed = frame(d, headLines, Buffer.from(body));
-  return {
-    pieces: [framed.bytes],
-    pauseMs: 0,
-    ending: framed.ending,
-    requests: 1,
-  };
+    Buffer.from(body),
+  );
 }
 
 /** Connection-level hazards: pipelining, a partial body then silence, Expect headers. */
