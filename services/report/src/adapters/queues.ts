@@ -203,14 +203,26 @@ async function dlqAttributes(
   return queueArn ? { depth, queueArn } : { depth };
 }
 
+/**
+ * One line naming a queue attribute the report cannot read, its value and what is wrong with it.
+ * JSON may break lines between tokens: whitespace and control characters are shown as one space,
+ * so the refusal stays one line (and a terminal gets no escape sequence from it).
+ */
+function attributeProblem(
+  attribute: string,
+  queueUrl: string,
+  value: string,
+  problem: string,
+): string {
+  const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
+  return `the ${attribute} of ${queueUrl} (${shown}) ${problem}`;
+}
+
 /** A RedrivePolicy the report cannot read: one line for the terminal, no stack. */
 export class RedrivePolicyError extends Error {
   readonly expose = true;
   constructor(queueUrl: string, value: string, problem: string) {
-    // JSON may break lines between tokens: whitespace and control characters are shown as one
-    // space, so the refusal stays one line (and a terminal gets no escape sequence from it).
-    const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
-    super(`the RedrivePolicy of ${queueUrl} (${shown}) ${problem}`);
+    super(attributeProblem('RedrivePolicy', queueUrl, value, problem));
     this.name = 'RedrivePolicyError';
   }
 }
@@ -219,8 +231,7 @@ export class RedrivePolicyError extends Error {
 export class QueueAttributeError extends Error {
   readonly expose = true;
   constructor(attribute: string, queueUrl: string, value: string, problem: string) {
-    const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
-    super(`the ${attribute} of ${queueUrl} (${shown}) ${problem}`);
+    super(attributeProblem(attribute, queueUrl, value, problem));
     this.name = 'QueueAttributeError';
   }
 }
