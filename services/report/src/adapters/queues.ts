@@ -22,7 +22,11 @@ export async function queueDepth(client: SQSClient, queueUrl: string): Promise<n
       ],
     }),
   );
-  const a = out.Attributes ?? {};
+  return depthOf(out.Attributes);
+}
+
+/** The depth the three ApproximateNumberOfMessages* attributes of one answer add up to. */
+function depthOf(a: Record<string, string> = {}): number {
   return (
     Number(a.ApproximateNumberOfMessages ?? 0) +
     Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
@@ -195,10 +199,7 @@ async function dlqAttributes(
       ],
     }),
   );
-  const depth =
-    Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(out.Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
+  const depth = depthOf(out.Attributes);
   const queueArn = out.Attributes?.QueueArn;
   return queueArn ? { depth, queueArn } : { depth };
 }
