@@ -604,11 +604,15 @@ export class Queue {
     return taken;
   }
 
-  private byHandle(handle: string): StoredMessage | undefined {
+  /**
+   * The message a handle of this queue was issued for, while the queue keeps it by that handle,
+   * and the key the handle names; ReceiptHandleIsInvalid for a value this queue never issued. A
+   * handle it keeps is its own and names its message's key, so only one it no longer keeps is
+   * parsed and its signature checked, once a request.
+   */
+  private byHandle(handle: string): { m: StoredMessage | undefined; key: number } {
     const m = this.byReceipt.get(handle);
-    if (m) return m;
-    this.keyOf(handle);
-    return undefined;
+    return m ? { m, key: m.key } : { m: undefined, key: this.keyOf(handle) };
   }
 
   /** The key of the message a handle of this queue names; ReceiptHandleIsInvalid if none. */
@@ -705,7 +709,7 @@ export class Queue {
   }
 
   delete(handle: string, faults: FaultConfig, dice: FaultDice): void {
-    const m = this.byHandle(handle);
+    const { m, key } = this.byHandle(handle);
     const now = this.clock.now();
     if (!m || m.deleted) {
       // A handle of a message received again since. "For FIFO queues, a receipt handle expires
@@ -724,7 +728,6 @@ export class Queue {
       // timeout, is success (a retried delete); so is any handle of a message on a standard
       // queue, or of a gone FIFO message the queue no longer remembers (see goneHandles).
       if (this.fifo) {
-        const key = this.keyOf(handle);
         this.refuseIfStillQueued(handle, key, now);
         const gone = this.goneHandles.get(key);
         if (gone && gone.forgetAt > now && (gone.receipt !== handle || gone.heldUntil <= now)) {
@@ -758,7 +761,7 @@ export class Queue {
   }
 
   changeVisibility(handle: string, timeoutSeconds: number): void {
-    const m = this.byHandle(handle);
+    const { m, key } = this.byHandle(handle);
     const now = this.clock.now();
     if (!m || m.deleted) {
       // A handle of an earlier receive of a FIFO message that is still in the queue (received
@@ -776,7 +779,7 @@ export class Queue {
       // and any handle of a message that is gone, keep the wording users saw from AWS for them
       // ("Message does not exist or is not available for visibility timeout change.",
       // mapbox/ecs-watchbot#135; LocalStack's AWS-validated test for a deleted message).
-      if (this.fifo) this.refuseIfStillQueued(handle, this.keyOf(handle), now);
+      if (this.fifo) this.refuseIfStillQueued(handle, key, now);
       throw errors.invalidValue(
         'ReceiptHandle',
         handle,
