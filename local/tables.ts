@@ -57,18 +57,14 @@ export async function createTable(
   t: TableConfig,
   log: (line: string) => void,
 ): Promise<void> {
-  const keys = [
-    { AttributeName: t.partitionKey, KeyType: 'HASH' as const },
-    ...(t.sortKey ? [{ AttributeName: t.sortKey, KeyType: 'RANGE' as const }] : []),
-  ];
+  const table = keyedTable(t.name, t.partitionKey, t.sortKey || undefined);
   const indexes = t.globalIndexes ?? [];
   const attributes = new Set([
-    ...keys.map((k) => k.AttributeName),
+    ...table.KeySchema!.map((k) => k.AttributeName!),
     ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
   ]);
   await createActiveTable(dynamodb, {
-    TableName: t.name,
-    KeySchema: keys,
+    ...table,
     AttributeDefinitions: [...attributes].map((name) => ({
       AttributeName: name,
       AttributeType: 'S',
@@ -88,7 +84,6 @@ export async function createTable(
           })),
         }
       : {}),
-    BillingMode: 'PAY_PER_REQUEST',
   });
   if (t.ttlAttribute) {
     try {
