@@ -234,7 +234,8 @@ export function parseQueryRequest(
  * Each one is written as U+FFFD, the replacement character.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML forbids.
-const NOT_XML = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+export const NOT_XML_CHAR = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+const NOT_XML = new RegExp(NOT_XML_CHAR.source, 'gu');
 
 const escapeXml = (s: string): string =>
   s
