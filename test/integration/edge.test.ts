@@ -159,10 +159,11 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
 
       // Assess
       expect(res?.status).toBe(400);
-      expect(JSON.parse(res?.body ?? '{}')).toMatchObject({
-        __type: 'InvalidHost',
-        message: expect.stringMatching(/Host is given 2 times/),
-      });
+      // A plain 400: AWS documents no error code for a bad Host, and the edge makes none up.
+      const answer = JSON.parse(res?.body ?? '{}');
+      expect(answer.message).toMatch(/Host is given 2 times/);
+      expect(answer).not.toHaveProperty('__type');
+      expect(res?.headers).not.toHaveProperty('x-amzn-query-error');
       expect(await list.text()).not.toContain(name);
     },
   );
