@@ -2,37 +2,72 @@ import { isIP } from 'node:net';
 
 /** Addresses the local cloud listens on, and the URLs it prints for them. */
 
-/** The host name of a Host header or a listen address, without port and IPv6 brackets. */
-export function hostName(header: string): string {
-  const h = header.trim().toLowerCase();
+/** A Host header or a listen address, read: its host name and its port. */
+export interface HostParts {
+  /** Lower case, without IPv6 brackets; '' for an empty Host. */
+  name: string;
+  /** The TCP port, or undefined when none is given (or an empty one, which RFC 3986 allows). */
+  port: number | undefined;
+  /** An IPv6 address without brackets: a listen address (`::1`), never a Host header's form. */
+  bareIPv6: boolean;
+}
+
+/**
+ * The one reader of Host headers (RFC 9110 7.2: `uri-host [ ":" port ]`) and listen addresses:
+ * - `[` IPv6 address `]`, then nothing or `:` and a port. RFC 3986 3.2.2: an IPv6 literal is
+ *   enclosed in brackets, "the only place where square bracket characters are allowed in the URI
+ *   syntax". So a bracket never closed (`[::1`), brackets holding no IPv6 address (`[]`, `[zz]`,
+ *   `[127.0.0.1]`, an IPvFuture `[v1.x]`, which no client sends), anything but a port after them
+ *   (`[::1]junk`, `[::1]:80:80`) and a bracket anywhere else (`local]host`) are no host;
+ * - an IPv6 address without brackets, which is how a listen address is written (`::1`): all of
+ *   it is the name, there is no port;
+ * - anything else: the name, then `:` and a port when there is a colon (the last one).
+ * A port is 1 to 65535, in digits. Returns what is wrong, as a string, when the value is none of
+ * these.
+ */
+export function parseHost(value: string): HostParts | string {
+  const h = value.trim().toLowerCase();
+  let name: string;
+  let port: string | undefined;
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
-    return h.slice(1, end < 0 ? undefined : end);
+    if (end < 0) return 'opens an IPv6 bracket it never closes';
+    name = h.slice(1, end);
+    if (isIP(name) !== 6) return 'has no IPv6 address between its brackets';
+    const rest = h.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) return 'has more than a port after its brackets';
+    port = rest === '' ? undefined : rest.slice(1);
+  } else if (isIP(h) === 6) {
+    return { name: h, port: undefined, bareIPv6: true };
+  } else {
+    const colon = h.lastIndexOf(':');
+    name = colon < 0 ? h : h.slice(0, colon);
+    port = colon < 0 ? undefined : h.slice(colon + 1);
+    if (/[[\]]/.test(name)) return 'has brackets that hold no IPv6 address';
   }
-  // A bare IPv6 address (a listen address, not a Host header) has colons and no port.
-  if (isIP(h) === 6) return h;
-  const colon = h.lastIndexOf(':');
-  return colon < 0 ? h : h.slice(0, colon);
+  if (port === undefined || port === '') return { name, port: undefined, bareIPv6: false };
+  const n = Number(port);
+  if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) {
+    return 'names no TCP port: a port is 1 to 65535';
+  }
+  return { name, port: n, bareIPv6: false };
 }
 
 /**
- * Whether a Host header's port, when it has one, is a TCP port (1 to 65535, digits only): a
- * header without a port (or with an empty one, which RFC 3986 allows) passes.
+ * The host name of a Host header or a listen address, without port and IPv6 brackets; '' for a
+ * value that is no host (parseHost), which a server refuses before reading it (hostProblem).
  */
-export function hostPortValid(header: string): boolean {
-  const h = header.trim();
-  const colon = h.lastIndexOf(':');
-  // No port: none, or only the colons of a bracketed IPv6 address.
-  if (colon < 0 || colon < h.lastIndexOf(']')) return true;
-  const port = h.slice(colon + 1);
-  if (port === '') return true;
-  return /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535;
+export function hostName(header: string): string {
+  const parts = parseHost(header);
+  return typeof parts === 'string' ? '' : parts.name;
 }
 
 /**
- * What makes a request's Host unusable, or undefined: more than one Host field line, or a port
- * that is no TCP port. RFC 9112 3.2: a server "MUST respond with a 400 (Bad Request) status code
- * to any HTTP/1.1 request message that lacks a Host header field and to any request message that
+ * What makes a request's Host unusable, or undefined: more than one Host field line, or a value
+ * that is no host and port (parseHost): malformed IPv6 brackets, a port that is no TCP port, an
+ * IPv6 address without brackets (`::1:80` would be an address to one reader, `::1` and port 80 to
+ * another). RFC 9112 3.2: a server "MUST respond with a 400 (Bad Request) status code to any
+ * HTTP/1.1 request message that lacks a Host header field and to any request message that
  * contains more than one Host header field line or a Host header field with an invalid field
  * value". Node answers a missing Host itself; it keeps the first of two in `req.headers`, while
  * a reader of the raw lines (the API's event) takes the last, so two are refused whatever they are.
@@ -44,10 +79,15 @@ export function hostProblem(rawHeaders: readonly string[]): string | undefined {
   }
   if (hosts.length > 1) return `Host is given ${hosts.length} times; send it once`;
   const host = hosts[0];
-  if (host !== undefined && !hostPortValid(host)) {
-    return `Host ${JSON.stringify(host)} names no TCP port: a port is 1 to 65535`;
-  }
-  return undefined;
+  if (host === undefined) return undefined;
+  const parts = parseHost(host);
+  const problem =
+    typeof parts === 'string'
+      ? parts
+      : parts.bareIPv6
+        ? 'has an IPv6 address without brackets: send [address]:port'
+        : undefined;
+  return problem === undefined ? undefined : `Host ${JSON.stringify(host)} ${problem}`;
 }
 
 export function isLoopback(name: string): boolean {

@@ -175,11 +175,12 @@ export function createEdgeHandler(
     }
   };
   return (req, res) => {
-    // A Host sent twice, or whose port is no TCP port, is a malformed request (RFC 9112 3.2,
-    // address.ts hostProblem): 400 before any route; SQS would name that Host in queue URLs. A
-    // plain 400 with a message and no `__type`: AWS documents no error code for it, and no SDK
-    // knows one. Its HTTP front ends refuse a request that breaks HTTP before any service reads
-    // it, with a bare 400 (ELB: "HTTP 400: BAD_REQUEST", an HTML page); docs/fidelity.md.
+    // A Host sent twice, or that is no host and port (malformed IPv6 brackets, an IPv6 address
+    // without them, a port that is no TCP port), is a malformed request (RFC 9112 3.2, address.ts
+    // hostProblem): 400 before any route; SQS would name that Host in queue URLs. A plain 400
+    // with a message and no `__type`: AWS documents no error code for it, and no SDK knows one.
+    // Its HTTP front ends refuse a request that breaks HTTP before any service reads it, with a
+    // bare 400 (ELB: "HTTP 400: BAD_REQUEST", an HTML page); docs/fidelity.md.
     const hostRefused = hostProblem(req.rawHeaders);
     if (hostRefused !== undefined) {
       log(`edge: refused ${req.method} ${req.url}: ${hostRefused}`);

@@ -299,9 +299,10 @@ export function createGatewayHandler(options: GatewayOptions) {
     const requestId = randomUUID();
     const now = Date.now();
     const idHeader = { 'x-amzn-requestid': requestId };
-    // A Host sent twice, or whose port is no TCP port, is a malformed request (RFC 9112 3.2,
-    // address.ts hostProblem), as the edge answers it: 400 before the guard and any route. The
-    // event would hand it to the handler (`Host`, the last one sent; `requestContext.domainName`).
+    // A Host sent twice, or that is no host and port (malformed IPv6 brackets such as `[::1` or
+    // `[::1]junk`, a port that is no TCP port), is a malformed request (RFC 9112 3.2, address.ts
+    // hostProblem), as the edge answers it: 400 before the guard and any route. The event would
+    // hand it to the handler (`Host`, the last one sent; `requestContext.domainName`).
     const hostRefused = hostProblem(req.rawHeaders);
     if (hostRefused !== undefined) {
       log(`gateway: refused ${req.method} ${req.url}: ${hostRefused}`);

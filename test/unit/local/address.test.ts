@@ -1,5 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { hostName, hostProblem, httpUrl, isLoopback, isValidHost } from '../../../local/address';
+import {
+  hostName,
+  hostProblem,
+  httpUrl,
+  isLoopback,
+  isValidHost,
+  parseHost,
+} from '../../../local/address';
 import { createBrowserGuard, originsFromEnv } from '../../../local/browser-guard';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
@@ -24,6 +31,48 @@ describe('listen addresses and their URLs', () => {
     expect(hostName('127.0.0.1')).toBe('127.0.0.1');
   });
 
+  it('reads a Host header and a listen address with one parser: name, port, and what is wrong', () => {
+    // Listen addresses: an IPv6 address is written without brackets, and all of it is the name.
+    expect(parseHost('::')).toEqual({ name: '::', port: undefined, bareIPv6: true });
+    expect(parseHost('fe80::1:80')).toEqual({
+      name: 'fe80::1:80',
+      port: undefined,
+      bareIPv6: true,
+    });
+    expect(parseHost('0.0.0.0')).toEqual({ name: '0.0.0.0', port: undefined, bareIPv6: false });
+    expect(parseHost('')).toEqual({ name: '', port: undefined, bareIPv6: false });
+    // Host headers.
+    expect(parseHost('[::1]:4566')).toEqual({ name: '::1', port: 4566, bareIPv6: false });
+    expect(parseHost(' [FE80::1] ')).toEqual({ name: 'fe80::1', port: undefined, bareIPv6: false });
+    expect(parseHost('Example.COM:')).toEqual({
+      name: 'example.com',
+      port: undefined,
+      bareIPv6: false,
+    });
+    expect(parseHost('a:b:80')).toEqual({ name: 'a:b', port: 80, bareIPv6: false });
+    for (const bad of [
+      '[::1',
+      '[]',
+      '[zz]',
+      '[::1]junk',
+      '[::1]]',
+      '[[::1]]',
+      'x]',
+      '[::1]:0',
+      'h:8o',
+    ]) {
+      expect(typeof parseHost(bad)).toBe('string');
+    }
+  });
+
+  it('reads no name from a value that is no host, rather than the part that looks like one', () => {
+    // The old reader took `[::1` and `[::1]junk` for `::1`, loopback, so the browser guard let them by.
+    for (const bad of ['[::1', '[::1]junk', '[localhost]:80', '[127.0.0.1]']) {
+      expect(hostName(bad)).toBe('');
+    }
+    expect(isLoopback(hostName('[::1]junk'))).toBe(false);
+  });
+
   it('knows loopback from the rest', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', 'app.localhost']) {
       expect(isLoopback(h)).toBe(true);
@@ -45,6 +94,10 @@ describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)',
   it.each([
     [['Host', '127.0.0.1:65535']],
     [['Host', '[::1]:1']],
+    [['Host', '[::1]']],
+    [['Host', '[::1]:']],
+    [['Host', '[::FFFF:127.0.0.1]:80']],
+    [['Host', '']],
     [['host', 'localhost:']],
     [['Host', 'localhost', 'X-Host', 'a:99999']],
     [[]],
@@ -53,6 +106,14 @@ describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)',
   });
 
   it.each([
+    [['Host', '[::1'], /^Host "\[::1" opens an IPv6 bracket it never closes$/],
+    [['Host', '[zz]:80'], /^Host "\[zz\]:80" has no IPv6 address between its brackets$/],
+    [['Host', '[]'], /has no IPv6 address between its brackets/],
+    [['Host', '[127.0.0.1]'], /has no IPv6 address between its brackets/],
+    [['Host', '[::1]junk'], /^Host "\[::1\]junk" has more than a port after its brackets$/],
+    [['Host', '[::1]:80:80'], /names no TCP port/],
+    [['Host', 'local]host'], /has brackets that hold no IPv6 address/],
+    [['Host', '::1'], /^Host "::1" has an IPv6 address without brackets: send \[address\]:port$/],
     [['Host', '127.0.0.1:0'], /names no TCP port/],
     [['Host', '[::1]:65536'], /names no TCP port/],
     [['Host', 'localhost:8o'], /names no TCP port/],
