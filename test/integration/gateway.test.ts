@@ -341,6 +341,26 @@ describe('local API gateway with requests no client library would send', () => {
     },
   );
 
+  it('hands a bracketed IPv6 Host to the event as sent, and a malformed one never reaches it (found in review: [::1]junk arrived as the domain name)', async () => {
+    // Prepare
+    const before = invocations;
+
+    // Act
+    const good = await postWithHost('[::1]:3000');
+    const bad = await postWithHost('[::1]junk');
+
+    // Assess: the handler saw the well-formed Host where API Gateway puts it, and only that one.
+    expect(good?.status).toBe(200);
+    const event = events[events.length - 1];
+    expect(event?.headers.Host).toBe('[::1]:3000');
+    expect(event?.requestContext.domainName).toBe('[::1]:3000');
+    expect(bad?.status).toBe(400);
+    expect(JSON.parse(bad?.body ?? '{}').message).toBe(
+      'Host "[::1]junk" has more than a port after its brackets',
+    );
+    expect(invocations).toBe(before + 1);
+  });
+
   it('takes a Host with the highest port, 65535, and one with no port', async () => {
     const before = invocations;
 
