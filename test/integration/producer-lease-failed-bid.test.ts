@@ -65,9 +65,16 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
   /**
    * The bid of `by`: its first try is committed then its connection reset (`committed`), or kept
    * unforwarded and its connection reset (`late`, forwarded by the test later); every later try
-   * is answered 500.
+   * is answered 500; with `withdrawalFails`, so is each try of its withdrawal (DynamoDB failing
+   * through both).
    */
-  let failBidOf: { by: string; first: 'committed' | 'late'; tries: number; kept?: ProxiedRequest };
+  let failBidOf: {
+    by: string;
+    first: 'committed' | 'late';
+    tries: number;
+    kept?: ProxiedRequest;
+    withdrawalFails?: boolean;
+  };
   let requestIds: string[];
   let api: ApiHandler;
   let producer: DynamoLedger;
@@ -106,11 +113,14 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
       if (
         !bid ||
         !String(received.headers['x-amz-target']).endsWith('.UpdateItem') ||
-        !received.body.includes('SET sendingBy = :me, sendingUntil = :until') ||
         !received.body.includes(`":me":{"S":"${bid.by}"}`)
       ) {
         return undefined;
       }
+      if (received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')) {
+        return bid.withdrawalFails ? internalError() : undefined;
+      }
+      if (!received.body.includes('SET sendingBy = :me, sendingUntil = :until')) return undefined;
       bid.tries++;
       if (bid.tries > 1) return internalError();
       if (bid.first === 'committed') await forward(received);
@@ -217,5 +227,31 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
     expect([first.statusCode, retry.statusCode]).toEqual([202, 202]);
     expect(ofFirst).toEqual(['PutItem', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
     expect(ofRetry).toEqual(['PutItem', 'GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
+  }, 60_000);
+
+  it("tries its withdrawal once when DynamoDB fails it too, after every SDK try of the bid: one request more, not a second round of the SDK's tries (review)", async () => {
+    // Prepare: a retry due to send again; DynamoDB fails its bid (every try) and its withdrawal.
+    const orderId = 'withdrawal-fails-count';
+    await claimedByDeadRequest(orderId);
+    failBidOf = { by: 'A-count', first: 'late', tries: 0, withdrawalFails: true };
+    requestIds = ['A-count'];
+
+    // Act
+    seen.length = 0;
+    const ofA = await post(orderId);
+    const ofRetry = seen.splice(0);
+
+    // Assess: the claim (refused, then read), the count, every try of the bid (the DynamoDB
+    // client's default, 4 in this SDK), and one try of the withdrawal, where the SDK made as many
+    // as of the bid before.
+    expect(ofA.statusCode).toBe(500);
+    expect(failBidOf.tries).toBeGreaterThan(1);
+    expect(ofRetry).toEqual([
+      'PutItem',
+      'GetItem',
+      'UpdateItem',
+      ...Array.from({ length: failBidOf.tries }, () => 'UpdateItem'),
+      'withdrawBid',
+    ]);
   }, 60_000);
 });

@@ -75,6 +75,34 @@ function leaseCondition(lease: SendLease): {
   };
 }
 
+/**
+ * Makes `command` one try of the client it is sent with, without a client of its own: a
+ * middleware of this command alone, inside the SDK's retry loop (its `finalizeRequest` step,
+ * below the retry middleware's high priority), sees each try end, and after a failed one aborts
+ * the signal the command is sent with (`send(command, { abortSignal })`, the SDK's way to cancel
+ * one request). The retry middleware races its next step against that signal, so it throws an
+ * AbortError at once, with no back-off waited and no try more sent; `failure` is then the
+ * try's own error.
+ */
+function oneTry(command: UpdateCommand): { signal: AbortSignal; failure: () => unknown } {
+  const abort = new AbortController();
+  let failure: unknown;
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        failure = err;
+        abort.abort();
+        throw err;
+      }
+    },
+    // The document client's command puts its stack into the client command's twice.
+    { step: 'finalizeRequest', priority: 'low', name: 'oneTryOnly', override: true },
+  );
+  return { signal: abort.signal, failure: () => failure };
+}
+
 export class DynamoLedger implements LedgerPort {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
@@ -205,26 +233,28 @@ export class DynamoLedger implements LedgerPort {
    * (`sendingBy = :me`) and sets only `sendingBy` and `sendingUntil`, which leaves it ended.
    * Refused, another request holds the lease (it took it from the holder the bid read), and no
    * copy of the bid can take it from that one. A refusal changes nothing, so it is no error.
+   *
+   * One try only, whatever the client's retry settings: the bid before it has just spent every
+   * try the SDK makes, so DynamoDB is likely failing, and a second round of tries would double
+   * the time of a request that answers 5xx anyway. Its failure, the attempt's own error, is
+   * thrown; the caller says what a late bid may hold (OrderHandling).
    */
   async withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void> {
     const condition = leaseCondition(lease);
+    const command = new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: orderPk(orderId), sk: ORDER_SK },
+      UpdateExpression:
+        'SET sendsEndedBy = :me, sendsEndedAt = :ended, sendingBy = :me, sendingUntil = :until',
+      ConditionExpression: condition.expression,
+      ExpressionAttributeValues: { ...condition.values, ':until': lease.until, ':ended': endedAt },
+    });
+    const tried = oneTry(command);
     try {
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: orderPk(orderId), sk: ORDER_SK },
-          UpdateExpression:
-            'SET sendsEndedBy = :me, sendsEndedAt = :ended, sendingBy = :me, sendingUntil = :until',
-          ConditionExpression: condition.expression,
-          ExpressionAttributeValues: {
-            ...condition.values,
-            ':until': lease.until,
-            ':ended': endedAt,
-          },
-        }),
-      );
+      await this.documents.send(command, { abortSignal: tried.signal });
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const failure = tried.failure() ?? err;
+      if (!(failure instanceof ConditionalCheckFailedException)) throw failure;
     }
   }
 

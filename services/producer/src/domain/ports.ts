@@ -43,7 +43,8 @@ export interface LedgerPort {
    * late): one conditional write, on the bid's own condition, that takes the lease for
    * `lease.by` and ends it at `endedAt` at once, so it is free, and stays free when a late copy
    * of the bid lands after it (that copy finds the lease its own, and ends nothing). Refused
-   * (another request took the lease), it changes nothing and answers as written.
+   * (another request took the lease), it changes nothing and answers as written. One try only:
+   * it follows a bid that failed through every try, so a failure throws at once.
    */
   withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void>;
   /** Counts one more request for the order (a client retry). */
