@@ -75,6 +75,8 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
     kept?: ProxiedRequest;
     withdrawalFails?: boolean;
   };
+  /** How far ahead of the machine's the producer's clock runs. */
+  let clockAheadMs = 0;
   let requestIds: string[];
   let api: ApiHandler;
   let producer: DynamoLedger;
@@ -153,6 +155,7 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
         queues: new SqsQueues(sqs, cloud.queueUrls),
         lifetimes: new SqsQueueLifetimes(sqs, cloud.queueUrls),
         logger: quiet,
+        now: () => Date.now() + clockAheadMs,
         newRequestId: () => requestIds.shift() ?? 'req-spare',
       },
     );
@@ -253,5 +256,41 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
       ...Array.from({ length: failBidOf.tries }, () => 'UpdateItem'),
       'withdrawBid',
     ]);
+  }, 60_000);
+
+  it("answers 500 with Retry-After to its bid's deadline when the withdrawal fails too: a late try of the bid holds the lease, a retry before that is answered 409, one after it sends (review)", async () => {
+    // Prepare: a retry due to send again; its bid's first try reaches DynamoDB only after the
+    // request failed, every other try and the withdrawal are answered 500.
+    const orderId = 'withdrawal-fails-late';
+    await claimedByDeadRequest(orderId);
+    const [fifoBefore = 0, standardBefore = 0] = await paused.queued();
+    failBidOf = { by: 'A-held', first: 'late', tries: 0, withdrawalFails: true };
+    requestIds = ['A-held', 'B-held', 'C-held'];
+
+    // Act: retry A; its kept try lands and takes the lease; retry B at once; retry C once A's
+    // Retry-After has passed (the producer's clock moved that far ahead).
+    const startedAt = Date.now();
+    const ofA = await post(orderId);
+    const answeredAt = Date.now();
+    if (failBidOf.kept) await ledgerBehindProxy.forward(failBidOf.kept);
+    const held = await producer.getAccepted(orderId);
+    const ofB = await post(orderId);
+    const seconds = Number(ofA.headers?.['retry-after']);
+    clockAheadMs = seconds * 1000;
+    const ofC = await post(orderId).finally(() => {
+      clockAheadMs = 0;
+    });
+
+    // Assess: A's Retry-After is the rest of the lease its late try took, in whole seconds
+    // rounded up; B is told to wait no longer than that; C takes the lease and sends.
+    expect(ofA.statusCode).toBe(500);
+    expect(held).toMatchObject({ sendingBy: 'A-held' });
+    const until = held?.sendingUntil ?? 0;
+    expect(answeredAt + seconds * 1000).toBeGreaterThanOrEqual(until);
+    expect(startedAt + (seconds - 1) * 1000).toBeLessThan(until);
+    expect(ofB.statusCode).toBe(409);
+    expect(Number(ofB.headers?.['retry-after'])).toBeLessThanOrEqual(seconds);
+    expect(ofC.statusCode).toBe(202);
+    expect(await paused.queued()).toEqual([fifoBefore + 1, standardBefore + 1]);
   }, 60_000);
 });

@@ -5,7 +5,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { orderIdSchema } from '../../../shared/src/order';
 import type { ProducerConfig } from './config';
-import { createOrderHandling, type OrderReceipt } from './domain/order-handling';
+import {
+  createOrderHandling,
+  type OrderReceipt,
+  SendLeaseBidNotWithdrawnError,
+} from './domain/order-handling';
 import type { InvocationPort, LedgerPort, QueueLifetimePort, QueuePort } from './domain/ports';
 import { parseOrderRequest, RequestError, validId } from './domain/request';
 
@@ -243,6 +247,21 @@ export function createApiHandler(config: ProducerConfig, deps: ProducerDeps): Ap
       message: err.message,
       ...(err.errors ? { errors: err.errors } : {}),
     });
+  });
+  // A DynamoDB failure is the same 500 as any, but this one may leave the order's send lease
+  // held by a late try of the retry's bid, and a retry before it runs out is answered 409: the
+  // answer says when a retry can be served (Retry-After, in whole seconds, as the 409 says it),
+  // and the log that the lease may be held.
+  router.errorHandler(SendLeaseBidNotWithdrawnError, async (err) => {
+    const seconds = Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    logger.error('request failed; its send lease bid may hold the lease', {
+      error: err,
+      retryAfterSeconds: seconds,
+    });
+    return {
+      ...respond(500, { message: `internal error; retry after ${seconds} s` }),
+      headers: { 'retry-after': String(seconds) },
+    };
   });
   // Registered after RequestError: the router tries an error's own class first, then these in
   // order, so this one answers only what nothing more specific did.

@@ -552,6 +552,30 @@ describe('POST /orders', () => {
     expect(JSON.parse(res.body)).toEqual({ message: 'internal error' });
   });
 
+  it.each([
+    ['withdrawn', undefined, undefined],
+    ['not withdrawn either', new Error('still down'), '11'],
+  ])(
+    "answers a retry whose lease bid failed and was %s 500, with Retry-After only when a late try of the bid may hold the lease: to the bid's deadline (review)",
+    async (_what, withdrawal, retryAfter) => {
+      // Prepare: a retry due to send again (its claiming request died, its lease ran out); its
+      // bid fails, and its withdrawal as the case says.
+      existing({ acceptedAt: NOW - 11_000, sentAt: {} });
+      ledger.failures.set('leaseSends', new Error('DynamoDB is down'));
+      if (withdrawal) ledger.failures.set('withdrawBid', withdrawal);
+
+      // Act: no context, so the invocation has the whole 10 s timeout.
+      const res = await makeHandler()(retryOfKey9());
+
+      // Assess: the bid's deadline is the invocation's 10 s plus the 1 s clock margin.
+      expect(res.statusCode).toBe(500);
+      expect(res.headers?.['retry-after']).toBe(retryAfter);
+      expect(res.body).not.toContain('down');
+      expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'withdrawBid']);
+      expect(queues.sent).toEqual([]);
+    },
+  );
+
   it('answers 500 without detail when the ledger fails', async () => {
     ledger.failures.set('claim', new Error('table exploded'));
     const res = await makeHandler()(post());

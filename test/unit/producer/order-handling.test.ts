@@ -2,6 +2,7 @@ import { NO_PRODUCER_FAULTS } from '../../../services/producer/src/domain/faults
 import {
   createOrderHandling,
   type OrderHandling,
+  SendLeaseBidNotWithdrawnError,
 } from '../../../services/producer/src/domain/order-handling';
 import {
   type AcceptedOrder,
@@ -604,15 +605,29 @@ describe('the send lease', () => {
     expect(queues.queues()).toEqual(['fifo', 'standard']);
   });
 
-  it('rethrows the failure of its bid when withdrawing it fails too, and says so in the log', async () => {
+  it("fails with its bid's failure and how long a late try of the bid may hold the lease when withdrawing it fails too, and says so in the log (review)", async () => {
+    // Prepare: 9 s left of the invocation, so the bid's deadline is NOW + 10 s.
     existing(endedFirst);
     const down = new Error('DynamoDB is down');
     ledger.failures.set('leaseSends', down);
     ledger.failures.set('withdrawBid', new Error('still down'));
 
-    await expect(orders.place(request({ idempotencyKey: 'key-9' }), invocation)).rejects.toBe(down);
+    // Act
+    const failed = orders.place(request({ idempotencyKey: 'key-9' }), invocation);
 
-    expect(log.warns.map((w) => w.message)).toEqual(['failed send lease bid not withdrawn']);
+    // Assess: the rest of the bid's lease, its deadline less now; the bid's failure the cause.
+    await expect(failed).rejects.toBeInstanceOf(SendLeaseBidNotWithdrawnError);
+    await expect(failed).rejects.toMatchObject({
+      orderId: 'key-9',
+      retryAfterMs: 10_000,
+      cause: down,
+    });
+    expect(log.warns).toEqual([
+      {
+        message: 'failed send lease bid not withdrawn: a late try of it may hold the lease',
+        data: { error: new Error('still down'), heldForMs: 10_000 },
+      },
+    ]);
     expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'withdrawBid']);
   });
 

@@ -106,6 +106,23 @@ export interface OrderHandling {
  */
 const MAX_REBIDS = 2;
 
+/**
+ * A client retry's bid for the send lease failed, and so did its withdrawal (LedgerPort.
+ * withdrawBid): a try of the bid that committed, or that reaches DynamoDB late, may hold the lease
+ * for up to `retryAfterMs` more (to the bid's deadline), and until then the order's next retry is
+ * answered 409. After it, a retry can take the lease. The bid's own failure is the cause.
+ */
+export class SendLeaseBidNotWithdrawnError extends Error {
+  constructor(
+    readonly orderId: string,
+    readonly retryAfterMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`the failed send lease bid for order ${orderId} was not withdrawn`, options);
+    this.name = 'SendLeaseBidNotWithdrawnError';
+  }
+}
+
 /** Thrown inside the use case when a key names another order; `place` returns it as an outcome. */
 class KeyReused extends Error {
   constructor(readonly orderId: string) {
@@ -305,15 +322,24 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
    * have taken the lease all the same (a try that committed before its answer was lost, or one
    * that reaches the ledger later), and nothing would end it: every retry 409 until this
    * request's deadline. So the lease is taken and ended in one write on the bid's own condition
-   * (LedgerPort.withdrawBid). This costs a write only when a bid failed. Best effort: when this
-   * write fails too, the lease a late try may take runs out at its deadline.
+   * (LedgerPort.withdrawBid). This costs a write only when a bid failed, and one try of it. When
+   * this write fails too, the lease a late try may take runs out at its deadline: the request
+   * still fails with the bid's error, now wrapped in SendLeaseBidNotWithdrawnError, which says
+   * how long the lease may be held, so the client is told when a retry can be served (until
+   * then one is answered 409).
    */
-  async function withdraw(orderId: string, lease: SendLease): Promise<void> {
+  async function withdrawAfter(bidFailure: unknown, orderId: string, lease: SendLease) {
     try {
       await ledger.withdrawBid(orderId, lease, now());
     } catch (err) {
-      log.warn('failed send lease bid not withdrawn', { error: err });
+      const heldForMs = Math.max(0, lease.until - now());
+      log.warn('failed send lease bid not withdrawn: a late try of it may hold the lease', {
+        error: err,
+        heldForMs,
+      });
+      return new SendLeaseBidNotWithdrawnError(orderId, heldForMs, { cause: bidFailure });
     }
+    return bidFailure;
   }
 
   async function place(req: ParsedOrderRequest, invocation: InvocationPort): Promise<PlaceOutcome> {
@@ -374,8 +400,7 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
             try {
               return await ledger.leaseSends(accepted.orderId, lease);
             } catch (err) {
-              await withdraw(accepted.orderId, lease);
-              throw err;
+              throw await withdrawAfter(err, accepted.orderId, lease);
             }
           };
           let lease = await bid();
