@@ -44,8 +44,11 @@ function toEvent(v: unknown): OrderEvent | undefined {
     typeof runId !== 'string' ||
     typeof orderId !== 'string' ||
     typeof customerId !== 'string' ||
-    typeof sequence !== 'number' ||
-    typeof receiveCount !== 'number'
+    // An order's sequence and SQS's ApproximateReceiveCount are whole numbers (shared/src/order.ts
+    // caps the sequence at MAX_SAFE_INTEGER). JSON reads `1e999` as Infinity, which the page
+    // would receive as null: such an event describes no delivery and is dropped.
+    !Number.isSafeInteger(sequence) ||
+    !Number.isSafeInteger(receiveCount)
   ) {
     return undefined;
   }
@@ -54,8 +57,8 @@ function toEvent(v: unknown): OrderEvent | undefined {
     runId,
     orderId,
     customerId,
-    sequence,
-    receiveCount,
+    sequence: sequence as number,
+    receiveCount: receiveCount as number,
     ...(late === true ? { late: true } : {}),
     ...(typeof latencyMs === 'number' && Number.isFinite(latencyMs) ? { latencyMs } : {}),
   };

@@ -41,6 +41,21 @@ describe('parseMetricLine', () => {
     expect(parsed?.values[CONSUMER_METRICS.ordersApplied.name]).toBeUndefined();
     expect(parsed?.events).toHaveLength(1);
   });
+
+  it.each<[string, { sequence?: string; receiveCount?: string }]>([
+    ['a sequence JSON reads as Infinity', { sequence: '1e999' }],
+    ['a receive count JSON reads as Infinity', { receiveCount: '1e999' }],
+    ['a fractional sequence', { sequence: '1.5' }],
+    ['a sequence beyond the safe integers', { sequence: '1e300' }],
+  ])('drops an order event with %s: no delivery of an order has one', (_name, raw) => {
+    const line = emfLine('fifo', [applied('c1', 7), applied('c2', 1)])
+      .replace('"sequence":7', `"sequence":${raw.sequence ?? 7}`)
+      .replace('"receiveCount":1', `"receiveCount":${raw.receiveCount ?? 1}`);
+    const parsed = parseMetricLine(line);
+    expect(parsed?.events.map((e) => e.customerId)).toEqual(['c2']);
+    // What is kept crosses JSON to the page unchanged.
+    expect(JSON.parse(JSON.stringify(parsed?.events))).toEqual(parsed?.events);
+  });
 });
 
 describe('LiveState', () => {
