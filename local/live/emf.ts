@@ -29,9 +29,21 @@ const EVENT_KINDS = new Set<OrderEventKind>(['applied', 'suppressed', 'failed'])
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * CloudWatch "rejects values that are either too small or too large. Values must be in the range
+ * of -2^360 to 2^360. In addition, special values (for example, NaN, +Infinity, -Infinity) are
+ * not supported" (MetricDatum.Value, CloudWatch API Reference). A metric with such a value is not
+ * taken here either; summed, two values near the largest double made a counter Infinity, which
+ * the page received as null.
+ */
+const MAX_METRIC_VALUE = 2 ** 360;
+
+const isMetricValue = (x: unknown): x is number =>
+  typeof x === 'number' && Math.abs(x) <= MAX_METRIC_VALUE;
+
 function toValues(v: unknown): number[] | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return [v];
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v;
+  if (isMetricValue(v)) return [v];
+  if (Array.isArray(v) && v.every(isMetricValue)) return v;
   return undefined;
 }
 

@@ -42,6 +42,24 @@ describe('parseMetricLine', () => {
     expect(parsed?.events).toHaveLength(1);
   });
 
+  it('takes metric values only in the range CloudWatch accepts (-2^360 to 2^360)', () => {
+    const doc = JSON.parse(emfLine('fifo', [applied('c1', 1)]));
+    doc[CONSUMER_METRICS.ordersApplied.name] = 1e308;
+    doc[CONSUMER_METRICS.acceptedToAppliedLatency.name] = [2 ** 360, -(2 ** 360)];
+    const parsed = parseMetricLine(JSON.stringify(doc));
+    // Summed, two such values go past the largest double: the page got null for the counter.
+    const state = new LiveState();
+    feed(state, JSON.stringify(doc));
+    feed(state, JSON.stringify(doc));
+    const sent = JSON.parse(JSON.stringify(state.snapshot()));
+    expect(sent.queues.fifo.counters.applied).toBe(0);
+    expect(parsed?.values[CONSUMER_METRICS.ordersApplied.name]).toBeUndefined();
+    expect(parsed?.values[CONSUMER_METRICS.acceptedToAppliedLatency.name]).toEqual([
+      2 ** 360,
+      -(2 ** 360),
+    ]);
+  });
+
   it.each<[string, { sequence?: string; receiveCount?: string }]>([
     ['a sequence JSON reads as Infinity', { sequence: '1e999' }],
     ['a receive count JSON reads as Infinity', { receiveCount: '1e999' }],
