@@ -190,8 +190,13 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
         });
         return;
       }
-      if (path === EVENTS_PATH && req.method === 'GET') {
-        openStream(req, res);
+      if (path === EVENTS_PATH) {
+        if (req.method === 'GET') openStream(req, res);
+        else {
+          // HEAD: the headers a GET would get, and no stream.
+          res.writeHead(200, STREAM_HEADERS);
+          res.end();
+        }
         return;
       }
       if (path === STATE_PATH) {

@@ -219,6 +219,14 @@ describe('live view served by the edge', () => {
     expect(live.streams()).toBe(2);
   });
 
+  it('answers HEAD on the stream with its headers and opens no stream', async () => {
+    const head = await get(port, '/_localcloud/live/events', {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(head.body).toBe('');
+    expect(live.streams()).toBe(0);
+  });
+
   it('draws each apply once when a page connects between two flushes', async () => {
     // Flushes only when the test says so.
     live.close();
