@@ -48,7 +48,7 @@ export interface LiveView {
   flush(): void;
   /** Event streams open now. */
   streams(): number;
-  /** Ends every stream and stops the timers. */
+  /** Ends every stream and stops the timers; a stream asked for after is told to retry later. */
   close(): void;
 }
 
@@ -129,7 +129,17 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     res.end(body);
   };
 
+  let closed = false;
+
   const openStream = (req: IncomingMessage, res: ServerResponse) => {
+    if (closed) {
+      // Stopping: a stream now would get no delta and no heartbeat, and would hold the edge's
+      // close until its grace ran out. The page tries again after the retry delay, and finds
+      // the next cloud if one starts on this port.
+      res.writeHead(200, STREAM_HEADERS);
+      res.end(`retry: ${RETRY_MS}\n\n`);
+      return;
+    }
     if (clients.size >= maxClients) {
       // EventSource gives up for good on any answer but 200 text/event-stream: a 503 would
       // leave the page saying "retrying" forever. A short stream that says why, with a retry
@@ -206,6 +216,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       answer(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     },
     close() {
+      closed = true;
       clearInterval(flush);
       clearInterval(heartbeat);
       for (const res of clients.keys()) res.end();

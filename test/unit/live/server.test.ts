@@ -227,6 +227,32 @@ describe('live view served by the edge', () => {
     expect(live.streams()).toBe(0);
   });
 
+  it('ends the streams open when it closes, and opens none after', async () => {
+    const ended = new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/_localcloud/live/events' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    while (live.streams() < 1) await new Promise((r) => setImmediate(r));
+    live.close();
+    expect(await ended).toContain('event: snapshot');
+    // A page retrying while the cloud stops is told to come back later, not left hanging on a
+    // stream that nothing writes to any more (and that would hold the edge's close).
+    const late = await Promise.race([
+      get(port, '/_localcloud/live/events'),
+      new Promise<string>((r) => setTimeout(() => r('still open after 2 s'), 2000).unref()),
+    ]);
+    expect(late).toMatchObject({ status: 200, body: 'retry: 2000\n\n' });
+    expect(live.streams()).toBe(0);
+  });
+
   it('draws each apply once when a page connects between two flushes', async () => {
     // Flushes only when the test says so.
     live.close();
