@@ -247,6 +247,7 @@ export function livePageHtml(nonce: string, eventsPath: string): string {
 <header><h1>FIFO vs standard, live</h1>
 <p class="muted"><span id="run">connecting</span> &middot; <span id="conn" data-state="connecting">connecting</span></p>
 <p class="note">Every order goes to both queues. The counters and tracks below come from the consumers' own metric lines (the ones CloudWatch turns into the dashboard on AWS), as each batch finishes.</p>
+<p class="note" data-differs>Where they can differ from the report of the same run: an invocation that dies writes no line, so counts can be lower; the out-of-order count can be higher on standard by an apply whose first attempt failed between taking its turn and writing its effect; latency percentiles are the upper edges of 9%-wide buckets, not exact values. Where they differ, the report, read from the ledger, is the reference.</p>
 <ul class="legend" aria-label="legend">
 <li><span class="swatch fifo"></span>FIFO: an order applied in sequence</li>
 <li><span class="swatch standard"></span>standard: an order applied in sequence</li>

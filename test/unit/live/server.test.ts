@@ -112,6 +112,17 @@ describe('live view served by the edge', () => {
     expect(again.headers['content-security-policy']).not.toBe(csp);
   });
 
+  it('says on the page where its numbers can differ from the report of the same run', async () => {
+    const page = await get(port, '/_localcloud/live');
+    const note = /<p class="note" data-differs>([^<]*)<\/p>/.exec(page.body)?.[1] ?? '';
+    // The three differences docs/local-cloud.md names: lost lines, one more late apply on
+    // standard, latency buckets; and which of the two to trust.
+    expect(note).toMatch(/invocation that dies writes no line/);
+    expect(note).toMatch(/out-of-order count can be higher on standard/);
+    expect(note).toMatch(/upper edges of 9%-wide buckets/);
+    expect(note).toMatch(/the report, read from the ledger, is the reference/);
+  });
+
   it('streams a snapshot on connect, then the applies and caught copies as deltas', async () => {
     live.ingest(emfLine('standard', [applied('c1', 2)]));
     // More lines only once the snapshot arrived, so what follows must come as a delta.
