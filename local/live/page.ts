@@ -214,7 +214,10 @@ const COUNTER_LABELS: Array<[string, string]> = [
   ['applied', 'orders applied'],
   ['outOfOrder', 'out-of-order applies'],
   ['suppressed', 'copies suppressed'],
-  ['retries', 'retries after a failure'],
+  // The consumer counts every delivery whose receive count is above 1, whatever made it: the
+  // report's "redeliveries", under the same name. Its "retry after failure" duplicates are a part
+  // of them (a copy made by the queue can carry any count).
+  ['retries', 'redeliveries (SQS receive count > 1)'],
   ['failures', 'failed deliveries'],
 ];
 

@@ -2,6 +2,7 @@ import { request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
+import { METRIC_LABELS } from '../../../services/report/src/domain/rows';
 import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
 
@@ -121,6 +122,16 @@ describe('live view served by the edge', () => {
     expect(note).toMatch(/out-of-order count can be higher on standard/);
     expect(note).toMatch(/upper edges of 9%-wide buckets/);
     expect(note).toMatch(/the report, read from the ledger, is the reference/);
+  });
+
+  it('names each counter the report also shows as the report does, where the meaning is the same', async () => {
+    const page = await get(port, '/_localcloud/live');
+    const label = (counter: string) =>
+      new RegExp(`<dt>([^<]*)</dt><dd data-counter="${counter}"`).exec(page.body)?.[1];
+    // Deliveries with a receive count above 1, whatever the cause: the report's redeliveries, not
+    // its "retry after failure" duplicates (a queue copy can carry any count).
+    expect(label('retries')).toBe(METRIC_LABELS.redeliveries);
+    expect(label('outOfOrder')).toBe(METRIC_LABELS.outOfOrder);
   });
 
   it('streams a snapshot on connect, then the applies and caught copies as deltas', async () => {
