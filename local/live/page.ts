@@ -229,7 +229,7 @@ function laneHtml(queue: 'fifo' | 'standard', title: string): string {
 <dl class="counters">${counters}</dl>
 <p class="latency" data-latency>accepted to applied: no order yet</p>
 <h3>Sequence tracks</h3>
-<p class="note">One row per customer, one mark per applied order, left to right in the order the effects committed.</p>
+<p class="note" data-tracks>One row per customer, one mark per applied order, left to right in the order their invocations reported them (each at its end): on standard, two invocations of one customer at once may report in either order, so a lower sequence can follow a higher one and not be late. In red: the consumer found the apply late when it committed it, after a higher sequence of the customer.</p>
 <div class="tracks"><p class="empty">no order applied yet</p></div>
 <p class="note" data-hidden></p>
 <h3>Copies caught by idempotency</h3>

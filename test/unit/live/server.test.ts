@@ -134,6 +134,23 @@ describe('live view served by the edge', () => {
     expect(label('outOfOrder')).toBe(METRIC_LABELS.outOfOrder);
   });
 
+  it('draws a track in the order the lines came, and says so: not the order the effects committed', async () => {
+    // Two standard invocations of one customer at once: the one that committed sequence 1 first
+    // ends last, so its line comes second. The line carries no commit order to sort by.
+    live.ingest(emfLine('standard', [applied('c1', 2)]));
+    live.ingest(emfLine('standard', [applied('c1', 1)]));
+    const track = live.state.snapshot().queues.standard.customers[0];
+    expect(track?.points).toEqual([
+      [2, 0],
+      [1, 0],
+    ]);
+    const page = await get(port, '/_localcloud/live');
+    const note = /<p class="note" data-tracks>([^<]*)<\/p>/.exec(page.body)?.[1] ?? '';
+    expect(note).not.toMatch(/order the effects committed/);
+    expect(note).toMatch(/in the order their invocations reported them/);
+    expect(note).toMatch(/red: the consumer found the apply late when it committed it/);
+  });
+
   it('streams a snapshot on connect, then the applies and caught copies as deltas', async () => {
     live.ingest(emfLine('standard', [applied('c1', 2)]));
     // More lines only once the snapshot arrived, so what follows must come as a delta.
