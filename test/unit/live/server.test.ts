@@ -258,6 +258,50 @@ describe('live view served by the edge', () => {
     expect(live.streams()).toBe(2);
   });
 
+  it('answers odd requests on its routes with a 4xx, changes nothing and keeps serving', async () => {
+    live.ingest(emfLine('fifo', [applied('c1', 1)]));
+    const before = JSON.stringify(live.state.snapshot());
+    /** One raw request on its own connection; resolves with the status line's code. */
+    const raw = (text: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(text));
+        let got = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (c: string) => {
+          got += c;
+        });
+        socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0)));
+        socket.on('error', reject);
+      });
+    const big = 'a'.repeat(20_000);
+    const many = Array.from({ length: 3_000 }, (_, i) => `x-${i}: 1\r\n`).join('');
+    expect(
+      await raw(`GET /_localcloud/live/state HTTP/1.1\r\nHost: a\r\nX-Big: ${big}\r\n\r\n`),
+    ).toBe(431);
+    expect(await raw(`GET /_localcloud/live/events HTTP/1.1\r\nHost: a\r\n${many}\r\n`)).toBe(431);
+    expect(await raw('BREW /_localcloud/live HTTP/1.1\r\nHost: a\r\n\r\n')).toBe(400);
+    expect(
+      await raw(
+        'DELETE /_localcloud/live/state HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc',
+      ),
+    ).toBe(405);
+    for (const method of ['OPTIONS', 'PUT', 'PATCH']) {
+      expect((await get(port, '/_localcloud/live/events', {}, method)).status).toBe(405);
+    }
+    for (const path of [
+      '/_localcloud/live/%2e%2e/state',
+      '/_localcloud/live/events/',
+      '/_localcloud/live//state',
+    ]) {
+      expect((await get(port, path)).status).toBe(404);
+    }
+    expect((await get(port, '/_localcloud/live/state?x=%zz&&=')).status).toBe(200);
+    expect(JSON.stringify(live.state.snapshot())).toBe(before);
+    expect(live.streams()).toBe(0);
+    const got = await readEvents(port, (e) => e.some((x) => x.event === 'snapshot'));
+    expect(got[0]?.data).toEqual(JSON.parse(before));
+  });
+
   it('answers HEAD on the stream with its headers and opens no stream', async () => {
     const head = await get(port, '/_localcloud/live/events', {}, 'HEAD');
     expect(head.status).toBe(200);
