@@ -197,6 +197,15 @@ export interface DeliveryRecord extends LedgerKey {
   firstReceivedAt: number;
   receivedAt: number;
   /**
+   * Epoch ms, on the consumer's clock as `receivedAt`: when this receive's invocation runs out its
+   * function timeout. `receivedAt` plus the time the invocation had left then (Lambda's context
+   * `getRemainingTimeInMillis()`), so it is the timeout the function was deployed with, not the
+   * repository's config. Written with the receipt (no request of its own), the same on every
+   * receive of one invocation. Absent on records older than it, and where the runtime told no
+   * remaining time: the report then judges the attempt by its config's function timeout.
+   */
+  deadlineAt?: number;
+  /**
    * How the delivery ended: the effect ran, idempotency answered instead (see `suppressedBy`), or
    * it failed. `pending` once the run is over means the attempt never finished: its invocation
    * timed out or its process died.

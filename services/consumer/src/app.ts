@@ -157,7 +157,15 @@ export function createConsumerHandler(
     });
     idempotencyConfig?.registerLambdaContext(context);
     try {
-      await handling.begin(received, context.awsRequestId);
+      // The invocation's deadline goes into the receipts it writes anyway (no request more).
+      // getRemainingTimeInMillis() "returns the number of milliseconds left before the execution
+      // times out" (Lambda Developer Guide, the Node.js context object): the function's own
+      // timeout as deployed, whatever the repository's config says.
+      await handling.begin(received, context.awsRequestId, () =>
+        typeof context.getRemainingTimeInMillis === 'function'
+          ? context.getRemainingTimeInMillis()
+          : undefined,
+      );
       const response = await processBatch(batch, context);
       await handling.end();
       return response;

@@ -122,6 +122,29 @@ describe('consumer handler', () => {
     expect(metrics.published).toBe(1);
   });
 
+  it("stamps every receipt with its invocation's deadline, in the receipts' one write, and none where the runtime tells no remaining time", async () => {
+    // The deadline the runtime gave this invocation (Lambda's context): 7.5 s left at the
+    // receive, whatever the repository's config says the function timeout is.
+    const { handler, ledger } = makeHandler({ QUEUE_KIND: 'standard' });
+    const timed = { ...context, getRemainingTimeInMillis: () => 7_500 } as Context;
+    await handler(standardEvent(), timed);
+    expect(ledger.calls.filter((c) => c.startsWith('receipts:'))).toEqual([
+      'receipts:order-1,order-2',
+    ]);
+    expect([...ledger.receipts.values()].map((r) => r.receipt.deadlineAt)).toEqual([
+      NOW + 7_500,
+      NOW + 7_500,
+    ]);
+
+    const other = makeHandler({ QUEUE_KIND: 'standard' });
+    const untold = { ...context, getRemainingTimeInMillis: undefined } as unknown as Context;
+    await other.handler(standardEvent(), untold);
+    expect([...other.ledger.receipts.values()].map((r) => 'deadlineAt' in r.receipt)).toEqual([
+      false,
+      false,
+    ]);
+  });
+
   it('fails the rest of a FIFO batch after the first failure without running it', async () => {
     // Prepare
     const { handler, ledger, metrics } = makeHandler({

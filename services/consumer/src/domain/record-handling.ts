@@ -145,8 +145,17 @@ export interface Received<R> {
  * one message in a batch are two receives.
  */
 export interface RecordHandling<R> {
-  /** Records every receive of the batch, before any of it runs (one ledger write). */
-  begin(received: Received<R>[], invocationId: string): Promise<void>;
+  /**
+   * Records every receive of the batch, before any of it runs (one ledger write), each stamped
+   * with the invocation's deadline: `remainingMs()` (Lambda's context
+   * `getRemainingTimeInMillis()`), read at the receive time, added to it. Without it, or where
+   * it answers no time, the receipts carry no deadline.
+   */
+  begin(
+    received: Received<R>[],
+    invocationId: string,
+    remainingMs?: () => number | undefined,
+  ): Promise<void>;
   /** Handles one record of the batch begun; throws when the delivery failed. */
   handle(record: R): Promise<EffectResult>;
   /** Writes how every delivery of the invocation ended (one ledger write). */
@@ -290,10 +299,17 @@ export function createRecordHandling<R>(
   }
 
   return {
-    async begin(received, invocationId) {
+    async begin(received, invocationId, remainingMs) {
       slots = new Map();
       notOrders = new Map();
       const receivedAt = now();
+      // The deadline the runtime gives this invocation, on the same clock as receivedAt: the
+      // report judges a receive that never ended by it, not by the timeout in the repository.
+      const remaining = remainingMs?.();
+      const deadlineAt =
+        typeof remaining === 'number' && Number.isFinite(remaining) && remaining >= 0
+          ? receivedAt + Math.round(remaining)
+          : undefined;
       for (const { record, delivery } of received) {
         if (delivery instanceof Error) {
           // Not an order: it fails when its turn comes and leaves nothing in the ledger, which
@@ -310,6 +326,7 @@ export function createRecordHandling<R>(
             sentAt: delivery.sentAt,
             firstReceivedAt: delivery.firstReceivedAt,
             receivedAt,
+            ...(deadlineAt !== undefined ? { deadlineAt } : {}),
             ...(invocationId ? { invocationId } : {}),
           },
         });
