@@ -54,7 +54,7 @@ export class LedgerBuilder {
     extra: Partial<
       Pick<
         DeliveryRecord,
-        'messageId' | 'outcomeAt' | 'suppressedBy' | 'invocationId' | 'invocationEnd'
+        'messageId' | 'outcomeAt' | 'suppressedBy' | 'invocationId' | 'invocationEnd' | 'deadlineAt'
       >
     > = {},
   ): this {

@@ -58,7 +58,12 @@ describe('renderMarkdown', () => {
     const tableRows = md
       .split('\n')
       .filter((l) => l.startsWith('| ') && !l.startsWith('| metric') && !l.startsWith('| setting'));
-    expect(tableRows.length).toBe(comparisonRows(data().report).length + 6);
+    // The settings: queue, batch size, maximum concurrency, batch processing, maxReceiveCount,
+    // visibility timeout, function timeout (each with where it came from).
+    expect(tableRows.length).toBe(comparisonRows(data().report).length + 7);
+    expect(md).toContain(
+      `| function timeout | ${pipelineConfig.consumers.fifo.timeoutSeconds} s (config) | ${pipelineConfig.consumers.standard.timeoutSeconds} s (config) |`,
+    );
   });
 });
 

@@ -29,10 +29,11 @@ export const REPORT_SPEC: CommandSpec = {
   usage: 'npm run report -- --run <id> [options]',
   summary:
     'Reads one run from the ledger, waits until both queues have drained, and compares FIFO with standard.\n' +
-    "It assumes the pipeline ran with the repository's config (shared/src/config/pipeline.ts): the\n" +
-    "function timeout that classifies duplicate causes is not read from the target. Each queue's\n" +
-    'maxReceiveCount is from its RedrivePolicy, and its visibility timeout from its VisibilityTimeout\n' +
-    "(the config's, with a note, when the queue has none or reading it is refused).",
+    "It shows the repository's config (shared/src/config/pipeline.ts) for the batch settings. Each\n" +
+    "queue's maxReceiveCount is from its RedrivePolicy, and its visibility timeout from its\n" +
+    "VisibilityTimeout (the config's, with a note, when the queue has none or reading it is refused).\n" +
+    'The function timeout is the deadline each consumer invocation stamped in the ledger (the\n' +
+    "config's for a ledger written before the consumers stamped one).",
   options: {
     run: { type: 'string', value: '<id>', description: 'run id (the X-Run-Id the load used)' },
     target: {

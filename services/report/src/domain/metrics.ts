@@ -173,7 +173,9 @@ export interface DuplicateBreakdown {
 export interface AnalyzeOptions {
   /**
    * The consumer's function timeout: an attempt still `pending` this long after its receive
-   * never finished (it timed out, or its process died).
+   * never finished (it timed out, or its process died). Only for receives the consumer did not
+   * stamp with their invocation's own deadline (DeliveryRecord.deadlineAt, older ledgers): a
+   * stamped one is judged by that deadline, the timeout the function really ran with.
    */
   attemptTimeoutMs: number;
   /**
@@ -379,6 +381,19 @@ export function unendedInvocations(deliveries: readonly DeliveryRecord[]): Map<s
 }
 
 /**
+ * When an invocation whose receives include `attempt` ran out its function timeout (epoch ms):
+ * the deadline the consumer stamped on the receive (DeliveryRecord.deadlineAt), or, on a record
+ * without one (written before the consumer stamped it), the receive time plus the configured
+ * timeout (`options.attemptTimeoutMs`).
+ */
+function deadlineOf(attempt: DeliveryRecord, options: AnalyzeOptions): number {
+  const stamped = attempt.deadlineAt;
+  return typeof stamped === 'number' && Number.isFinite(stamped)
+    ? stamped
+    : attempt.receivedAt + options.attemptTimeoutMs;
+}
+
+/**
  * When the invocation of an attempt that did not fail itself left its message undeleted (epoch
  * ms), or undefined: see leftUndeleted.
  */
@@ -394,9 +409,21 @@ type Undeleted = (attempt: DeliveryRecord) => number | undefined;
  *   copies carry, so Lambda deletes neither and both come back.
  */
 function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOptions): Undeleted {
+  // An invocation's deadline is the one its receives were stamped with (one per invocation);
+  // without a stamp, its first receive plus the configured timeout.
+  const stamped = new Map<string, number>();
+  for (const d of deliveries) {
+    if (!d.invocationId || typeof d.deadlineAt !== 'number' || !Number.isFinite(d.deadlineAt)) {
+      continue;
+    }
+    stamped.set(
+      d.invocationId,
+      Math.min(stamped.get(d.invocationId) ?? d.deadlineAt, d.deadlineAt),
+    );
+  }
   const dead = new Map<string, number>();
   for (const [id, at] of unendedInvocations(deliveries))
-    dead.set(id, at + options.attemptTimeoutMs);
+    dead.set(id, stamped.get(id) ?? at + options.attemptTimeoutMs);
   const reported = new Map<string, number>();
   const key = (d: DeliveryRecord) => `${d.invocationId}\u0000${d.messageId}`;
   for (const d of deliveries) {
@@ -423,7 +450,7 @@ function failedBy(
   undeleted: Undeleted,
 ): number | undefined {
   if (attempt.outcome === 'failed') return attempt.outcomeAt ?? attempt.receivedAt;
-  if (attempt.outcome === 'pending') return attempt.receivedAt + options.attemptTimeoutMs;
+  if (attempt.outcome === 'pending') return deadlineOf(attempt, options);
   return undeleted(attempt);
 }
 

@@ -45,6 +45,7 @@ export function renderMarkdown(report: Report): string {
     `| batch processing | ${cfg.fifo.processing} | ${cfg.standard.processing} |`,
     `| maxReceiveCount | ${cfg.fifo.maxReceiveCount} (${cfg.fifo.maxReceiveCountFrom}) | ${cfg.standard.maxReceiveCount} (${cfg.standard.maxReceiveCountFrom}) |`,
     `| visibility timeout | ${cfg.fifo.visibilityTimeoutSeconds} s (${cfg.fifo.visibilityTimeoutSecondsFrom}) | ${cfg.standard.visibilityTimeoutSeconds} s (${cfg.standard.visibilityTimeoutSecondsFrom}) |`,
+    `| function timeout | ${cfg.fifo.functionTimeoutSeconds} s (${cfg.fifo.functionTimeoutSecondsFrom}) | ${cfg.standard.functionTimeoutSeconds} s (${cfg.standard.functionTimeoutSecondsFrom}) |`,
     '',
     ...(report.notes.length > 0 ? ['## Notes', '', ...report.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');

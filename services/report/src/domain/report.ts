@@ -37,8 +37,21 @@ export interface ReportConfig {
       visibilityTimeoutSeconds: number;
       /** Where visibilityTimeoutSeconds came from, as for maxReceiveCount (`notes` says why). */
       visibilityTimeoutSecondsFrom: 'queue' | 'config';
-      /** The consumer's function timeout: an attempt pending this long never finished. */
+      /**
+       * The consumer's function timeout: an attempt pending this long never finished. From the
+       * ledger, the longest any invocation had from its receive to its deadline (the consumer
+       * stamps each receive with its invocation's deadline: DeliveryRecord.deadlineAt), in whole
+       * seconds up; from the config, the config's.
+       */
       functionTimeoutSeconds: number;
+      /**
+       * Where functionTimeoutSeconds came from: `ledger`, the deadlines the consumers' invocations
+       * were given (the function as deployed), by which each stamped attempt is judged; `config`,
+       * the report's config (the repository's for the CLI), because no receive of the queue in the
+       * ledger carries a deadline (a ledger older than the stamp, or no receives). Receives
+       * without one in a ledger that has some are judged by the config's, with a note.
+       */
+      functionTimeoutSecondsFrom: 'ledger' | 'config';
     }
   >;
 }
@@ -108,14 +121,50 @@ export type VisibilityRead =
 /** What each source queue's VisibilityTimeout said (generate.ts reads it); absent: none read. */
 export type DeployedVisibility = Partial<Record<QueueKind, VisibilityRead>>;
 
+/**
+ * What a queue's receives in the ledger say of the function timeout their invocations ran with:
+ * the longest time from a receive to its invocation's deadline, in whole seconds up (the
+ * invocation began a moment before its receive time was taken, so the time left is a little
+ * under the timeout), and how many receives carry no deadline.
+ */
+export interface LedgerTimeout {
+  /** Absent when no receive of the queue carries a deadline. */
+  seconds?: number;
+  stamped: number;
+  unstamped: number;
+}
+
+export function ledgerTimeout(ledger: RunLedger, queue: QueueKind): LedgerTimeout {
+  let longestMs: number | undefined;
+  let stamped = 0;
+  let unstamped = 0;
+  for (const d of ledger.deliveries) {
+    if (d.queue !== queue) continue;
+    if (typeof d.deadlineAt !== 'number' || !Number.isFinite(d.deadlineAt)) {
+      unstamped++;
+      continue;
+    }
+    stamped++;
+    const ms = d.deadlineAt - d.receivedAt;
+    longestMs = longestMs === undefined ? ms : Math.max(longestMs, ms);
+  }
+  return {
+    ...(longestMs !== undefined ? { seconds: Math.max(0, Math.ceil(longestMs / 1000)) } : {}),
+    stamped,
+    unstamped,
+  };
+}
+
 export function reportConfig(
   config: PipelineConfig,
   redrive: DeployedRedrive = {},
   visibility: DeployedVisibility = {},
+  timeouts: Partial<Record<QueueKind, LedgerTimeout>> = {},
 ): ReportConfig {
   const q = (kind: QueueKind) => {
     const read = redrive[kind];
     const seen = visibility[kind];
+    const ran = timeouts[kind]?.seconds;
     return {
       queueName: config.queues[kind].name,
       batchSize: config.consumers[kind].batchSize,
@@ -128,7 +177,8 @@ export function reportConfig(
       visibilityTimeoutSeconds:
         seen?.from === 'queue' ? seen.seconds : config.queues[kind].visibilityTimeoutSeconds,
       visibilityTimeoutSecondsFrom: seen?.from ?? 'config',
-      functionTimeoutSeconds: config.consumers[kind].timeoutSeconds,
+      functionTimeoutSeconds: ran ?? config.consumers[kind].timeoutSeconds,
+      functionTimeoutSecondsFrom: ran !== undefined ? ('ledger' as const) : ('config' as const),
     };
   };
   return { queues: { fifo: q('fifo'), standard: q('standard') } };
@@ -136,7 +186,8 @@ export function reportConfig(
 
 /**
  * The notes on where each queue's maxReceiveCount and visibility timeout came from, when it is
- * not simply the queue's.
+ * not simply the queue's, and on a function timeout the consumers ran with other than the
+ * config's.
  */
 function redriveNotes(
   config: PipelineConfig,
@@ -145,6 +196,7 @@ function redriveNotes(
   ledger: RunLedger,
   used: ReportConfig,
   analysis: Record<QueueKind, QueueAnalysis>,
+  timeouts: Record<QueueKind, LedgerTimeout>,
 ): string[] {
   const { dlq } = ledger;
   const notes: string[] = [];
@@ -169,6 +221,18 @@ function redriveNotes(
     } else if (timeout?.from === 'queue' && timeout.seconds !== configuredVisibility) {
       notes.push(
         `${q}: the queue's VisibilityTimeout is ${timeout.seconds} s, the report's config ${configuredVisibility} s: the report uses the queue's`,
+      );
+    }
+    const ran = timeouts[q];
+    const configuredTimeout = config.consumers[q].timeoutSeconds;
+    if (ran.seconds !== undefined && ran.seconds !== configuredTimeout) {
+      notes.push(
+        `${q}: the consumer's invocations had a ${ran.seconds} s function timeout (their deadlines in the ledger), the report's config ${configuredTimeout} s: the report judges each attempt by its invocation's deadline`,
+      );
+    }
+    if (ran.stamped > 0 && ran.unstamped > 0) {
+      notes.push(
+        `${q}: ${ran.unstamped} receive${ran.unstamped === 1 ? '' : 's'} in the ledger carr${ran.unstamped === 1 ? 'ies' : 'y'} no invocation deadline (written before the consumer stamped one): judged by the report's config's ${configuredTimeout} s function timeout`,
       );
     }
     // The report reads the DLQ its target names (the stack's outputs, the config's name); SQS
@@ -223,7 +287,14 @@ export function buildReport(input: {
 }): ReportData {
   const accepted = acceptedById(input.ledger);
   const producerIds = producerIdsById(input.ledger);
-  const config = reportConfig(input.config, input.redrive, input.visibility);
+  // The consumers stamp each receive with its invocation's deadline: the function timeout as
+  // deployed, which the report shows and judges stamped attempts by. The config's is only for
+  // receives without one (ledgers older than the stamp).
+  const timeouts = {
+    fifo: ledgerTimeout(input.ledger, 'fifo'),
+    standard: ledgerTimeout(input.ledger, 'standard'),
+  };
+  const config = reportConfig(input.config, input.redrive, input.visibility, timeouts);
   const options = (q: QueueKind) => ({
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
     maxReceiveCount: config.queues[q].maxReceiveCount,
@@ -247,6 +318,7 @@ export function buildReport(input: {
       fifo,
       standard,
     },
+    timeouts,
   );
   for (const [q, a] of [
     ['fifo', fifo],
