@@ -5,7 +5,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readDlq } from '../../../services/report/src/adapters/queues';
+import { DlqReleaseError, readDlq } from '../../../services/report/src/adapters/queues';
 
 /**
  * readDlq against a stubbed SQS client: what it does when the depth SQS reports is not what the
@@ -155,9 +155,100 @@ describe('releasing what a DLQ read holds', () => {
       .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
       .resolves({ Successful: [], Failed: [] });
 
-    await expect(readDlq(sqs, URL, 'run-a')).rejects.toThrow('socket hang up');
+    const error = await readDlq(sqs, URL, 'run-a').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // The error names the ten messages that call held, and carries the call's own error.
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect((error as Error).message).toContain('TimeoutError: socket hang up');
+    expect((error as DlqReleaseError).unreleased.map((u) => u.messageId)).toEqual(
+      twelve.slice(0, 10).map((m) => m.MessageId),
+    );
+    expect(((error as Error).cause as Error).message).toBe('socket hang up');
     // The second call, for m10 and m11, was made although the first failed.
     expect(releasedHandles()).toEqual(twelve.map((m) => m.ReceiptHandle));
+  });
+
+  /** The entries of each ChangeMessageVisibilityBatch call, as `receipt handle` lists. */
+  const releaseCalls = () =>
+    mock
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .map((c) => (c.args[0].input.Entries ?? []).map((e) => e.ReceiptHandle));
+  const failedEntry = (id: string, senderFault: boolean, code = 'InternalError') => ({
+    Id: id,
+    SenderFault: senderFault,
+    Code: code,
+    Message: `${code} on ${id}`,
+  });
+
+  it('sends again the entries a successful call answered failed through no fault of the caller, and reads on', async () => {
+    attributes(12);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 10) })
+      .resolvesOnce({ Messages: twelve.slice(10) })
+      .resolves({ Messages: [] });
+    // The first call's answer (HTTP 200) fails m3 and m7 on SQS's side; the second attempt at
+    // them succeeds.
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolvesOnce({
+        Successful: [],
+        Failed: [failedEntry('m3', false), failedEntry('m7', false)],
+      })
+      .resolves({ Successful: [], Failed: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read.messages).toHaveLength(12);
+    expect(releaseCalls()).toEqual([
+      twelve.slice(0, 10).map((m) => m.ReceiptHandle),
+      ['handle-m3', 'handle-m7'],
+      ['handle-m10', 'handle-m11'],
+    ]);
+  });
+
+  it("throws, once every batch was tried, an error naming each message still hidden: retryable ones after the bounded retries, the caller's fault at once", async () => {
+    attributes(12);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 10) })
+      .resolvesOnce({ Messages: twelve.slice(10) })
+      .resolves({ Messages: [] });
+    // m3 fails on SQS's side every time; m5's handle is refused (the caller's fault, not sent
+    // again); the second batch is released.
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input) => ({
+      Successful: [],
+      Failed: (input.Entries ?? []).flatMap((e: { Id: string }) =>
+        e.Id === 'm3'
+          ? [failedEntry('m3', false)]
+          : e.Id === 'm5'
+            ? [failedEntry('m5', true, 'ReceiptHandleIsInvalid')]
+            : [],
+      ),
+    }));
+
+    const error = await readDlq(sqs, URL, 'run-a').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect((error as DlqReleaseError).unreleased).toEqual([
+      { messageId: 'm5', reason: 'ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m5' },
+      { messageId: 'm3', reason: 'InternalError: InternalError on m3, after 3 attempts' },
+    ]);
+    expect((error as Error).message).toBe(
+      `could not make 2 messages the report read from ${URL} visible again (hidden up to 30 s): m5 (ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m5), m3 (InternalError: InternalError on m3, after 3 attempts)`,
+    );
+    // m3 three times in all, m5 once, and the second batch was released all the same.
+    expect(releaseCalls()).toEqual([
+      twelve.slice(0, 10).map((m) => m.ReceiptHandle),
+      ['handle-m3'],
+      ['handle-m3'],
+      ['handle-m10', 'handle-m11'],
+    ]);
   });
 
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {

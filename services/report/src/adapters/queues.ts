@@ -1,5 +1,7 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
+  type ChangeMessageVisibilityBatchCommandOutput,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   type Message,
@@ -95,7 +97,7 @@ export async function readDlq(
 ): Promise<DlqRead> {
   const { depth, queueArn } = await dlqAttributes(client, queueUrl);
   const seen = new Map<string, Message>();
-  const handles: string[] = [];
+  const handles: Held[] = [];
   const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
   let idle = 0;
   let empty = false;
@@ -122,7 +124,13 @@ export async function readDlq(
       );
       const before = seen.size;
       for (const m of out.Messages ?? []) {
-        if (m.ReceiptHandle) handles.push(m.ReceiptHandle);
+        if (m.ReceiptHandle) {
+          handles.push(
+            m.MessageId
+              ? { handle: m.ReceiptHandle, messageId: m.MessageId }
+              : { handle: m.ReceiptHandle },
+          );
+        }
         // A standard queue may hand out a copy twice: one entry per message id.
         if (m.MessageId) seen.set(m.MessageId, m);
       }
@@ -151,32 +159,111 @@ export async function readDlq(
   };
 }
 
+/** Attempts at releasing one entry that SQS answered failed without blaming the caller. */
+const RELEASE_ATTEMPTS = 3;
+/** Pause before the second attempt at such entries, doubled before each later one. */
+const RELEASE_BACKOFF_MS = 100;
+
+/** One message a DLQ read holds: its receipt handle, and its id (to name it when not released). */
+interface Held {
+  handle: string;
+  messageId?: string;
+}
+
+/** How many messages a DlqReleaseError's message names; `unreleased` holds them all. */
+const RELEASE_ERROR_NAMED = 10;
+
+/**
+ * Messages of a DLQ the report read and could not make visible again: each stays hidden until
+ * the read's visibility timeout (PEEK_VISIBILITY_SECONDS) ends. Its message names the first
+ * RELEASE_ERROR_NAMED and why each failed (`unreleased` holds every one); `cause` is the first
+ * call that failed outright, if one did.
+ */
+export class DlqReleaseError extends Error {
+  constructor(
+    queueUrl: string,
+    readonly unreleased: ReadonlyArray<{ messageId: string; reason: string }>,
+    cause?: unknown,
+  ) {
+    const n = unreleased.length;
+    const named = unreleased
+      .slice(0, RELEASE_ERROR_NAMED)
+      .map((u) => `${u.messageId} (${u.reason})`)
+      .join(', ');
+    const more = n > RELEASE_ERROR_NAMED ? ` and ${n - RELEASE_ERROR_NAMED} more` : '';
+    super(
+      `could not make ${n} message${n === 1 ? '' : 's'} the report read from ${queueUrl} visible again (hidden up to ${PEEK_VISIBILITY_SECONDS} s): ${named}${more}`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.name = 'DlqReleaseError';
+  }
+}
+
+const errorLine = (err: unknown): string =>
+  err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+
 /**
  * Makes every read message visible again, ten handles a call. A call that fails does not stop
- * the others (each left hidden stays so for PEEK_VISIBILITY_SECONDS); the first failure is
- * returned.
+ * the others. A call that succeeds may still fail some of its entries: SQS answers each entry in
+ * `Successful` or `Failed` ("Because the batch request can result in a combination of successful
+ * and unsuccessful actions, you should check for batch errors even when the call returns an HTTP
+ * status code of 200", ChangeMessageVisibilityBatch, API Reference). A failed entry whose
+ * `SenderFault` is false ("whether the error happened due to the caller of the batch API
+ * action", BatchResultErrorEntry) is SQS's own trouble and is sent again, up to
+ * RELEASE_ATTEMPTS in all; one the caller caused (a receipt handle SQS no longer takes) would
+ * fail the same way again and is not. What is still hidden after that (and every entry of a call
+ * that failed outright) is returned as one DlqReleaseError naming each message; nothing when
+ * every message was released.
  */
 async function release(
   client: SQSClient,
   queueUrl: string,
-  handles: string[],
-): Promise<unknown | undefined> {
+  held: readonly Held[],
+): Promise<DlqReleaseError | undefined> {
   let firstError: unknown;
-  for (let i = 0; i < handles.length; i += 10) {
-    try {
-      await client.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: handles
-            .slice(i, i + 10)
-            .map((h, j) => ({ Id: `m${i + j}`, ReceiptHandle: h, VisibilityTimeout: 0 })),
-        }),
-      );
-    } catch (err) {
-      firstError ??= err;
+  const unreleased: Array<{ messageId: string; reason: string }> = [];
+  const name = (i: number) => held[i]?.messageId ?? `the message of receipt handle #${i + 1}`;
+  for (let start = 0; start < held.length; start += 10) {
+    // Entry ids are the messages' places in `held`, so a failed entry names its message.
+    let left = held.slice(start, start + 10).map((_, j) => start + j);
+    for (let attempt = 1; left.length > 0; attempt++) {
+      if (attempt > 1) await sleepMs(RELEASE_BACKOFF_MS * 2 ** (attempt - 2));
+      let failed: NonNullable<ChangeMessageVisibilityBatchCommandOutput['Failed']>;
+      try {
+        const out = await client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: left.map((i) => ({
+              Id: `m${i}`,
+              ReceiptHandle: held[i]!.handle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+        failed = out.Failed ?? [];
+      } catch (err) {
+        firstError ??= err;
+        for (const i of left) unreleased.push({ messageId: name(i), reason: errorLine(err) });
+        break;
+      }
+      const retry: number[] = [];
+      for (const f of failed) {
+        const i = left.find((k) => `m${k}` === f.Id);
+        if (i === undefined) continue;
+        const reason = `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`;
+        if (f.SenderFault === false && attempt < RELEASE_ATTEMPTS) retry.push(i);
+        else
+          unreleased.push({
+            messageId: name(i),
+            reason: attempt > 1 ? `${reason}, after ${attempt} attempts` : reason,
+          });
+      }
+      left = retry;
     }
   }
-  return firstError;
+  return unreleased.length > 0 || firstError !== undefined
+    ? new DlqReleaseError(queueUrl, unreleased, firstError)
+    : undefined;
 }
 
 /**
