@@ -179,7 +179,9 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     handle(req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         req.resume();
-        answer(res, 405, 'text/plain; charset=utf-8', 'only GET\n', { allow: 'GET, HEAD' });
+        answer(res, 405, 'text/plain; charset=utf-8', 'this path answers GET and HEAD only\n', {
+          allow: 'GET, HEAD',
+        });
         return;
       }
       const raw = req.url ?? '';

@@ -286,7 +286,11 @@ describe('live view served by the edge', () => {
       ),
     ).toBe(405);
     for (const method of ['OPTIONS', 'PUT', 'PATCH']) {
-      expect((await get(port, '/_localcloud/live/events', {}, method)).status).toBe(405);
+      const refused = await get(port, '/_localcloud/live/events', {}, method);
+      expect(refused.status).toBe(405);
+      // The answer names what is served, as its Allow header does: HEAD is, too.
+      expect(refused.headers.allow).toBe('GET, HEAD');
+      expect(refused.body).toBe('this path answers GET and HEAD only\n');
     }
     for (const path of [
       '/_localcloud/live/%2e%2e/state',
