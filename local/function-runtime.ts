@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { bundleFunction, FRAME_FIELDS } from './function-bundle';
+import { LogLines } from './log-lines';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -24,7 +25,10 @@ export interface FunctionDefinition {
   /** Environments kept at most; invocations beyond wait for a free one. */
   maxEnvironments: number;
   region: string;
-  /** Receives each line a handler writes to stdout or stderr. */
+  /**
+   * Receives each line a handler writes to stdout or stderr; a line over 262,118 bytes comes in
+   * marked pieces of at most that many bytes (local/log-lines.ts).
+   */
   onLog?: (functionName: string, line: string) => void;
   /**
    * A drivable clock's offset (ms ahead of real time, one BigInt64 in shared memory): the
@@ -258,6 +262,8 @@ interface Environment {
   initialised: boolean;
   /** The configuration generation it was started with (see updateEnvironment). */
   generation: number;
+  /** Its stdout's and stderr's unfinished lines. */
+  output: LogLines[];
 }
 
 interface WorkerReply {
@@ -279,6 +285,7 @@ export class LocalFunction {
   private stopped = false;
   private generation = 0;
   private created = 0;
+  private outputPeak = 0;
 
   constructor(private def: FunctionDefinition) {
     this.name = def.name;
@@ -336,6 +343,17 @@ export class LocalFunction {
       ),
     );
     return replies.filter((r) => r !== undefined);
+  }
+
+  /**
+   * Bytes of unfinished output lines (written without a newline yet) the live environments hold
+   * now, and the most one stream of any environment ever held at once: never over one line's
+   * limit (local/log-lines.ts), whatever a handler writes.
+   */
+  outputBuffered(): { held: number; peak: number } {
+    let held = 0;
+    for (const env of this.environments) for (const lines of env.output) held += lines.buffered;
+    return { held, peak: this.outputPeak };
   }
 
   /** Starts one environment ahead of the first event, so init errors surface at start-up. */
@@ -431,20 +449,16 @@ export class LocalFunction {
       },
     });
     worker.unref();
-    for (const stream of [worker.stdout, worker.stderr]) {
-      let pending = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        pending += chunk;
-        let nl = pending.indexOf('\n');
-        while (nl >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          if (line.trim() !== '') this.def.onLog?.(this.def.name, line);
-          nl = pending.indexOf('\n');
-        }
+    // Lines are cut as Lambda cuts them into log events, a long one in pieces: what is held of a
+    // line never exceeds one piece, however much a handler writes without a newline.
+    const output = [worker.stdout, worker.stderr].map((stream) => {
+      const lines = new LogLines((line) => this.def.onLog?.(this.def.name, line));
+      stream.on('data', (chunk: Buffer | string) => {
+        lines.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        if (lines.peakBuffered > this.outputPeak) this.outputPeak = lines.peakBuffered;
       });
-    }
+      return lines;
+    });
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
       const onMessage = (msg: WorkerReply) => {
         if (msg.ready) {
@@ -477,6 +491,7 @@ export class LocalFunction {
       busy: false,
       initialised: false,
       generation: this.generation,
+      output,
     };
     ready.then(
       () => {

@@ -282,6 +282,51 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(after).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 60_000);
 
+  it('holds at most one piece of a line however much a handler writes without a newline, and keeps serving', async () => {
+    // Prepare: a function whose log lines are counted (its pieces are 256 KiB each: not kept).
+    let pieces = 0;
+    let pieceBytes = 0;
+    const whole: string[] = [];
+    const f = new LocalFunction({
+      name: 'probe-no-newline',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 60,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => {
+        const piece = /^\(piece \d+ of a line over 262118 bytes\) /.exec(line);
+        if (!piece) whole.push(line);
+        else {
+          pieces++;
+          pieceBytes += Buffer.byteLength(line) - piece[0].length;
+        }
+      },
+    });
+    started.push(f);
+
+    // Act: 50 MiB with no newline, then, in the next invocation, the newline that ends the line
+    // and a short line; the last line's arrival says everything written before it has been read.
+    const flood = await f.invoke({ mode: 'write', mb: 50 });
+    const end = await f.invoke({ mode: 'write', text: 'tail\nnext line\n' });
+    for (const until = Date.now() + 20_000; !whole.includes('next line') && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = await f.invoke({ mode: 'echo' });
+
+    // Assess: the runtime never held more than one piece of the line (it held the whole 50 MiB
+    // line), handed all of it on in pieces of at most 262,118 bytes, and the environment served on.
+    expect([flood.ok, end.ok]).toEqual([true, true]);
+    expect(f.outputBuffered()).toEqual({ held: 0, peak: 262_118 });
+    expect(whole.map((line) => (line.length > 80 ? `${line.length} characters` : line))).toEqual([
+      'next line',
+    ]);
+    expect(pieceBytes).toBe(50 * 1024 * 1024 + 'tail'.length);
+    expect(pieces).toBe(Math.ceil(pieceBytes / 262_118));
+    expect(after).toMatchObject({ ok: true, result: { invocations: 3 } });
+  }, 60_000);
+
   it('returns a handler error as a failed invocation', async () => {
     const f = probe('probe-throw', {});
     started.push(f);
