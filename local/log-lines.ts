@@ -39,8 +39,11 @@ function cutPoint(buf: Buffer, length: number): number {
 }
 
 export class LogLines {
-  /** The line so far, at most `max` bytes. */
-  private readonly buf: Buffer;
+  /**
+   * The line so far, at most `max` bytes; grown as a line needs (every environment has two
+   * streams, and most lines are short), never past `max`.
+   */
+  private buf = Buffer.alloc(0);
   private length = 0;
   /** Pieces of the current line handed on so far (0: not cut). */
   private pieces = 0;
@@ -52,7 +55,6 @@ export class LogLines {
   ) {
     if (!Number.isInteger(max) || max < 4)
       throw new RangeError('max must be an integer of 4 or more');
-    this.buf = Buffer.allocUnsafe(max);
   }
 
   /** Bytes of an unfinished line held now. */
@@ -73,6 +75,7 @@ export class LogLines {
       while (at < end) {
         if (this.length === this.max) this.cut();
         const n = Math.min(end - at, this.max - this.length);
+        this.room(this.length + n);
         chunk.copy(this.buf, this.length, at, at + n);
         this.length += n;
         at += n;
@@ -82,6 +85,13 @@ export class LogLines {
       this.finish();
       at = nl + 1;
     }
+  }
+
+  private room(bytes: number): void {
+    if (bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.min(this.max, Math.max(bytes, 2 * this.buf.length, 256)));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
   }
 
   /** The line goes on past `max` bytes: hands on what is held, up to the last whole character. */
