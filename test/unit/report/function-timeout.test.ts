@@ -1,3 +1,4 @@
+import { LedgerDataError } from '../../../services/report/src/domain/metrics';
 import { renderMarkdown } from '../../../services/report/src/domain/render-text';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
@@ -196,5 +197,41 @@ describe("the function timeout an attempt is judged by: its invocation's deadlin
       functionTimeoutSeconds: pipelineConfig.consumers.fifo.timeoutSeconds,
       functionTimeoutSecondsFrom: 'config',
     });
+  });
+
+  it.each([
+    ['a string', String(T0 + 6000), `has deadlineAt "${T0 + 6000}", not a time in epoch ms`],
+    ['null', null, 'has deadlineAt null, not a time in epoch ms'],
+    ['NaN', Number.NaN, 'has deadlineAt NaN, not a time in epoch ms'],
+    ['negative', -5, `has deadlineAt -5, before its receivedAt ${T0}`],
+    ['before its receive', T0 - 1, `has deadlineAt ${T0 - 1}, before its receivedAt ${T0}`],
+    [
+      'years after its receive',
+      T0 + 3 * 365 * 86_400_000,
+      `has deadlineAt ${T0 + 3 * 365 * 86_400_000}, 94608000 s after its receivedAt ${T0}: no Lambda function runs longer than 5400 s`,
+    ],
+  ])(
+    'refuses a receive whose deadlineAt is %s with one line naming the item, rather than a wrong timeout or cause',
+    (_, deadlineAt, problem) => {
+      // A deadline the consumer cannot have written (it writes receivedAt plus a remaining time
+      // of 0 or more): read as no deadline it would be judged by the config unannounced, read as
+      // one it would make the function timeout 0 s or years, and the causes with it.
+      const b = ledger((at) => (at === T0 ? (deadlineAt as number) : at + DEPLOYED_S * 1000));
+      const sk = b.ledger.deliveries[0]!.sk;
+      const build = () => report(b);
+      expect(build).toThrow(LedgerDataError);
+      expect(build).toThrow(`ledger item ${sk} ${problem}: the report cannot read the run`);
+    },
+  );
+
+  it('takes a deadline at the receive itself (no time left) and one at the longest timeout Lambda has', () => {
+    // getRemainingTimeInMillis() answers 0 once the deadline has passed; 5400 s is the longest
+    // timeout of an event-source-mapping invocation (Lambda Managed Instances; 900 s otherwise).
+    const atReceive = report(ledger((at) => (at === T0 ? T0 : at + DEPLOYED_S * 1000)));
+    // The first attempt had run out its deadline at once: the second receive is its retry.
+    expect(atReceive.queues.standard.duplicateCauses).toMatchObject({ retryAfterFailure: 1 });
+    expect(atReceive.config.queues.standard.functionTimeoutSeconds).toBe(DEPLOYED_S);
+    const longest = report(ledger((at) => at + 5400 * 1000));
+    expect(longest.config.queues.standard.functionTimeoutSeconds).toBe(5400);
   });
 });

@@ -244,7 +244,17 @@ const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
   'pending',
 ];
 
-const shown = (v: unknown): string => JSON.stringify(v) ?? 'missing';
+/** A field's value as read; a number as itself (JSON would show NaN and Infinity as null). */
+const shown = (v: unknown): string =>
+  typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? 'missing');
+
+/**
+ * The longest a receive's deadline may lie after it, ms: Lambda's longest function timeout, 900 s
+ * ("up to a maximum value of 900 seconds (15 minutes)"), 5,400 s for an event source mapping's
+ * invocations on Lambda Managed Instances (Lambda Developer Guide, "Configure Lambda function
+ * timeout"). A deadline further out is none Lambda gave.
+ */
+export const LONGEST_FUNCTION_TIMEOUT_MS = 5400 * 1000;
 
 /**
  * Refuses a delivery without what its cause is decided from: its order, its message, its outcome
@@ -263,6 +273,25 @@ function checkDelivery(d: DeliveryRecord): void {
     );
   if (typeof d.receivedAt !== 'number' || !Number.isFinite(d.receivedAt))
     throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, not a time in epoch ms`);
+  // The invocation's deadline is optional (ledgers older than the stamp have none), but one that
+  // is there is the consumer's: its receivedAt plus the 0 or more ms its invocation had left,
+  // within Lambda's longest timeout. Read as no deadline, any other would be judged by the
+  // config's timeout unannounced; read as one, it would make the function timeout 0 s or years,
+  // and the causes of the duplicates with it.
+  const deadline: unknown = d.deadlineAt;
+  if (deadline === undefined) return;
+  if (typeof deadline !== 'number' || !Number.isFinite(deadline))
+    throw new LedgerDataError(d, `has deadlineAt ${shown(deadline)}, not a time in epoch ms`);
+  if (deadline < d.receivedAt)
+    throw new LedgerDataError(
+      d,
+      `has deadlineAt ${deadline}, before its receivedAt ${d.receivedAt}`,
+    );
+  if (deadline - d.receivedAt > LONGEST_FUNCTION_TIMEOUT_MS)
+    throw new LedgerDataError(
+      d,
+      `has deadlineAt ${deadline}, ${Math.ceil((deadline - d.receivedAt) / 1000)} s after its receivedAt ${d.receivedAt}: no Lambda function runs longer than ${LONGEST_FUNCTION_TIMEOUT_MS / 1000} s`,
+    );
 }
 
 function count<T>(records: readonly T[], test: (r: T) => boolean): number {
