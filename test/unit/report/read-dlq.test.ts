@@ -240,8 +240,11 @@ describe('releasing what a DLQ read holds', () => {
       { messageId: 'm3', reason: 'InternalError: InternalError on m3, after 3 attempts' },
     ]);
     expect((error as Error).message).toBe(
-      `could not make 2 messages the report read from ${URL} visible again (hidden up to 30 s): m5 (ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m5), m3 (InternalError: InternalError on m3, after 3 attempts)`,
+      `could not make 2 messages the report read from ${URL} visible again: m5 (ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m5), m3 (InternalError: InternalError on m3, after 3 attempts); they become visible again by themselves within 30 s, the visibility timeout the report read them with: run the report again after that`,
     );
+    // An operational error, not a bug: the CLI prints it as one line, no stack
+    // (shared/src/cli/args.ts runMain prints `expose` errors so).
+    expect((error as { expose?: boolean }).expose).toBe(true);
     // m3 three times in all, m5 once, and the second batch was released all the same.
     expect(releaseCalls()).toEqual([
       twelve.slice(0, 10).map((m) => m.ReceiptHandle),
@@ -249,6 +252,31 @@ describe('releasing what a DLQ read holds', () => {
       ['handle-m3'],
       ['handle-m10', 'handle-m11'],
     ]);
+  });
+
+  it('keeps its error on one line whatever SQS answered an entry or a call with', async () => {
+    attributes(2);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 2) })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({
+      Successful: [{ Id: 'm1' }],
+      Failed: [
+        {
+          Id: 'm0',
+          SenderFault: true,
+          Code: 'Odd\nCode',
+          Message: 'line one\r\nline two\u001b[2J',
+        },
+      ],
+    });
+
+    const error = (await readDlq(sqs, URL, 'run-a').catch((e: unknown) => e)) as Error;
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect(error.message).toContain('m0 (Odd Code: line one line two [2J)');
+    for (const c of ['\r', '\n', '\u001b']) expect(error.message).not.toContain(c);
   });
 
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {

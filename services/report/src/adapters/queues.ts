@@ -176,10 +176,13 @@ const RELEASE_ERROR_NAMED = 10;
 /**
  * Messages of a DLQ the report read and could not make visible again: each stays hidden until
  * the read's visibility timeout (PEEK_VISIBILITY_SECONDS) ends. Its message names the first
- * RELEASE_ERROR_NAMED and why each failed (`unreleased` holds every one); `cause` is the first
- * call that failed outright, if one did.
+ * RELEASE_ERROR_NAMED and why each failed (`unreleased` holds every one), and what to do; `cause`
+ * is the first call that failed outright, if one did. An operational error, not a bug: the CLI
+ * prints it as one line, no stack (`expose`), whatever SQS answered (whitespace and control
+ * characters in it are shown as one space).
  */
 export class DlqReleaseError extends Error {
+  readonly expose = true;
   constructor(
     queueUrl: string,
     readonly unreleased: ReadonlyArray<{ messageId: string; reason: string }>,
@@ -192,12 +195,17 @@ export class DlqReleaseError extends Error {
       .join(', ');
     const more = n > RELEASE_ERROR_NAMED ? ` and ${n - RELEASE_ERROR_NAMED} more` : '';
     super(
-      `could not make ${n} message${n === 1 ? '' : 's'} the report read from ${queueUrl} visible again (hidden up to ${PEEK_VISIBILITY_SECONDS} s): ${named}${more}`,
+      oneLine(
+        `could not make ${n} message${n === 1 ? '' : 's'} the report read from ${queueUrl} visible again: ${named}${more}; they become visible again by themselves within ${PEEK_VISIBILITY_SECONDS} s, the visibility timeout the report read them with: run the report again after that`,
+      ),
       cause === undefined ? undefined : { cause },
     );
     this.name = 'DlqReleaseError';
   }
 }
+
+/** Whitespace and control characters (a line break, a terminal escape) shown as one space. */
+const oneLine = (text: string): string => text.replace(/[\s\p{Cc}]+/gu, ' ');
 
 const errorLine = (err: unknown): string =>
   err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -302,7 +310,7 @@ function attributeProblem(
   value: string,
   problem: string,
 ): string {
-  const shown = value.replace(/[\s\p{Cc}]+/gu, ' ').slice(0, 200);
+  const shown = oneLine(value).slice(0, 200);
   return `the ${attribute} of ${queueUrl} (${shown}) ${problem}`;
 }
 
