@@ -279,6 +279,28 @@ describe('releasing what a DLQ read holds', () => {
     for (const c of ['\r', '\n', '\u001b']) expect(error.message).not.toContain(c);
   });
 
+  it('sends an entry failed twice in one answer once again, and takes no notice of a failure of an entry it did not send', async () => {
+    attributes(3);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 3) })
+      .resolves({ Messages: [] });
+    // The answer names m1 failed twice, and an entry id the call did not hold; SQS refuses a
+    // batch whose entry ids repeat (BatchEntryIdsNotDistinct), so m1 goes once in the next call.
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolvesOnce({
+        Successful: [{ Id: 'm0' }, { Id: 'm2' }],
+        Failed: [failedEntry('m1', false), failedEntry('m1', false), failedEntry('m99', false)],
+      })
+      .resolves({ Successful: [{ Id: 'm1' }], Failed: [] });
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read.messages).toHaveLength(3);
+    expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m1']]);
+  });
+
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {
     attributes(12);
     mock

@@ -255,9 +255,13 @@ async function release(
         break;
       }
       const retry: number[] = [];
+      // An entry named failed twice in one answer is handled once (SQS refuses a batch whose
+      // entry ids repeat); a failure of an id the call did not hold names nothing it holds.
+      const answered = new Set<number>();
       for (const f of failed) {
         const i = left.find((k) => `m${k}` === f.Id);
-        if (i === undefined) continue;
+        if (i === undefined || answered.has(i)) continue;
+        answered.add(i);
         const reason = `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`;
         if (f.SenderFault === false && attempt < RELEASE_ATTEMPTS) retry.push(i);
         else
