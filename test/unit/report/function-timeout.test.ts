@@ -183,6 +183,19 @@ describe("the function timeout an attempt is judged by: its invocation's deadlin
     });
   });
 
+  it('shows the longest time any receive had to its deadline, in whole seconds up: the one whose invocation had run least before its receive', () => {
+    // Deployed with DEPLOYED_S: inv-1's receive was stamped 0.6 s into it, inv-2's 1.6 s into it
+    // (a receive's time left is under the timeout by how long its invocation had run): the
+    // longest, rounded up, is the timeout; the shortest, or the longest rounded to nearest, not.
+    const b = ledger((at) =>
+      at === T0 ? at + DEPLOYED_S * 1000 - 600 : at + DEPLOYED_S * 1000 - 1600,
+    );
+    expect(report(b).config.queues.standard).toMatchObject({
+      functionTimeoutSeconds: DEPLOYED_S,
+      functionTimeoutSecondsFrom: 'ledger',
+    });
+  });
+
   it('says how many receives carried no deadline when only some did, and judges those by the config', () => {
     const b = ledger((at) => (at === T0 ? undefined : at + DEPLOYED_S * 1000));
     const r = report(b);
