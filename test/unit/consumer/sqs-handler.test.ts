@@ -143,6 +143,17 @@ describe('consumer handler', () => {
       false,
       false,
     ]);
+
+    // A time left that is no time (below 0, not a number) stamps nothing: a deadline before its
+    // receive is one the report refuses (it stops on such a record rather than guess).
+    for (const left of [-5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const odd = makeHandler({ QUEUE_KIND: 'standard' });
+      await odd.handler(standardEvent(), { ...context, getRemainingTimeInMillis: () => left });
+      expect([...odd.ledger.receipts.values()].map((r) => 'deadlineAt' in r.receipt)).toEqual([
+        false,
+        false,
+      ]);
+    }
   });
 
   it('fails the rest of a FIFO batch after the first failure without running it', async () => {
