@@ -18,21 +18,34 @@ export interface HostParts {
  *   enclosed in brackets, "the only place where square bracket characters are allowed in the URI
  *   syntax". So a bracket never closed (`[::1`), brackets holding no IPv6 address (`[]`, `[zz]`,
  *   `[127.0.0.1]`, an IPvFuture `[v1.x]`, which no client sends), anything but a port after them
- *   (`[::1]junk`, `[::1]:80:80`) and a bracket anywhere else (`local]host`) are no host;
+ *   (`[::1]junk`, `[::1]:80:80`) and a bracket anywhere else (`local]host`) are no host. Nor is a
+ *   zone ID (`[fe80::1%eth0]`): it names a network interface of the client's machine, which
+ *   means nothing to the server (RFC 6874 4), and no browser sends one;
  * - an IPv6 address without brackets, which is how a listen address is written (`::1`): all of
  *   it is the name, there is no port;
- * - anything else: the name, then `:` and a port when there is a colon (the last one).
- * A port is 1 to 65535, in digits. Returns what is wrong, as a string, when the value is none of
- * these.
+ * - anything else: a name, then `:` and a port when there is a colon. The name is an IPv4
+ *   address or a host name of letters, digits, `-`, `.`, `_` and `~` (RFC 3986's unreserved
+ *   characters, the ones the SQS emulator takes into queue URLs; `_` for names such as a Compose
+ *   service's). So a second colon (`::1:`, `a:b:80`: an IPv6 address goes in brackets) and `/`,
+ *   `@`, `?`, `#`, a space, a quote or a byte outside ASCII are no host: a URL holding them reads
+ *   as another host or none. RFC 3986 also lets a reg-name hold sub-delims and `%` escapes, which
+ *   no DNS name holds and no client sends; they are refused too. A port with no name (`:4566`)
+ *   is no host: RFC 9110 4.2.1, an http URI with an empty host "MUST" be rejected as invalid.
+ * A port is 1 to 65535, in digits. The name is read in lower case. Returns what is wrong, as a
+ * string, when the value is none of these.
  */
 export function parseHost(value: string): HostParts | string {
-  const h = value.trim().toLowerCase();
+  // Only the whitespace HTTP allows around a field value (RFC 9110 5.5: SP and HTAB), which Node
+  // strips already: String.trim would also drop a Latin-1 no-break space (0xA0), and the value
+  // that reaches the API's event and SQS's queue URLs would not be the one read here.
+  const h = value.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase();
   let name: string;
   let port: string | undefined;
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
     if (end < 0) return 'opens an IPv6 bracket it never closes';
     name = h.slice(1, end);
+    if (name.includes('%')) return 'has an IPv6 zone ID (%), which names no address of this server';
     if (isIP(name) !== 6) return 'has no IPv6 address between its brackets';
     const rest = h.slice(end + 1);
     if (rest !== '' && !rest.startsWith(':')) return 'has more than a port after its brackets';
@@ -40,10 +53,18 @@ export function parseHost(value: string): HostParts | string {
   } else if (isIP(h) === 6) {
     return { name: h, port: undefined, bareIPv6: true };
   } else {
-    const colon = h.lastIndexOf(':');
+    const colon = h.indexOf(':');
     name = colon < 0 ? h : h.slice(0, colon);
     port = colon < 0 ? undefined : h.slice(colon + 1);
-    if (/[[\]]/.test(name)) return 'has brackets that hold no IPv6 address';
+    if (/[[\]]/.test(h)) return 'has brackets that hold no IPv6 address';
+    if (port?.includes(':')) {
+      return 'has more than one colon: an IPv6 address goes in brackets, [address]:port';
+    }
+    const bad = /[^a-z0-9._~-]/.exec(name)?.[0];
+    if (bad !== undefined) {
+      return `holds ${JSON.stringify(bad)}: a host name is letters, digits, "-", ".", "_" and "~"`;
+    }
+    if (name === '' && port !== undefined && port !== '') return 'names a port and no host';
   }
   if (port === undefined || port === '') return { name, port: undefined, bareIPv6: false };
   const n = Number(port);

@@ -36,6 +36,15 @@ const MALFORMED: readonly (readonly [string, string])[] = [
   ['a closing bracket in a name', 'local]host'],
   ['a port that is no TCP port after the brackets', '[::1]:65536'],
   ['an IPv6 address without brackets (ambiguous with a port)', '::1'],
+  // Found in review: the name was all before the last colon, of any characters; these passed the
+  // browser guard as loopback, reached the API's event and made DynamoDB tables.
+  ['an IPv6 address without brackets, then an empty port', '::1:'],
+  ['two colons outside brackets', 'a:b:80'],
+  ['a path in a loopback-looking name', 'evil.example/.localhost'],
+  ['a space in the name', 'x y.localhost'],
+  ['user info before the name', 'me@x.localhost:80'],
+  ['a port and no name', ':80'],
+  ['an IPv6 zone ID', '[::ffff:127.0.0.1%25x]'],
 ];
 
 /** Bracketed Hosts that are fine: each reaches its handler and changes what it should. */
