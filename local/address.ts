@@ -1,10 +1,10 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /** Addresses the local cloud listens on, and the URLs it prints for them. */
 
 /** A Host header or a listen address, read: its host name and its port. */
 export interface HostParts {
-  /** Lower case, without IPv6 brackets; '' for an empty Host. */
+  /** Lower case, without IPv6 brackets or a trailing dot; '' for an empty Host. */
   name: string;
   /** The TCP port, or undefined when none is given (or an empty one, which RFC 3986 allows). */
   port: number | undefined;
@@ -31,8 +31,10 @@ export interface HostParts {
  *   as another host or none. RFC 3986 also lets a reg-name hold sub-delims and `%` escapes, which
  *   no DNS name holds and no client sends; they are refused too. A port with no name (`:4566`)
  *   is no host: RFC 9110 4.2.1, an http URI with an empty host "MUST" be rejected as invalid.
- * A port is 1 to 65535, in digits. The name is read in lower case. Returns what is wrong, as a
- * string, when the value is none of these.
+ * A port is 1 to 65535, in digits. The name is read in lower case, and without the trailing dot
+ * of a fully qualified name (`localhost.` is `localhost`, RFC 1034 3.1; a client that connects
+ * to `http://localhost.:4566` sends it so). Returns what is wrong, as a string, when the value is
+ * none of these.
  */
 export function parseHost(value: string): HostParts | string {
   // Only the whitespace HTTP allows around a field value (RFC 9110 5.5: SP and HTAB), which Node
@@ -65,6 +67,7 @@ export function parseHost(value: string): HostParts | string {
       return `holds ${JSON.stringify(bad)}: a host name is letters, digits, "-", ".", "_" and "~"`;
     }
     if (name === '' && port !== undefined && port !== '') return 'names a port and no host';
+    if (name.length > 1 && name.endsWith('.')) name = name.slice(0, -1);
   }
   if (port === undefined || port === '') return { name, port: undefined, bareIPv6: false };
   const n = Number(port);
@@ -111,11 +114,21 @@ export function hostProblem(rawHeaders: readonly string[]): string | undefined {
   return problem === undefined ? undefined : `Host ${JSON.stringify(host)} ${problem}`;
 }
 
+/** 127.0.0.0/8 and ::1; an IPv4-mapped IPv6 address is checked against the IPv4 rule. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether a name (hostName's) is this machine's loopback: `localhost` and its subdomains (RFC
+ * 6761 6.3), and loopback addresses however an IPv6 one is spelled. A client writes what its URL
+ * parser made of the address: Node's and the browsers' (WHATWG URL) turn `[::ffff:127.0.0.1]`
+ * into `[::ffff:7f00:1]`, curl sends it as typed (`[0:0:0:0:0:0:0:1]`).
+ */
 export function isLoopback(name: string): boolean {
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
-  if (isIP(name) === 4) return name.startsWith('127.');
-  if (isIP(name) === 6) return name === '::1' || name.startsWith('::ffff:127.');
-  return false;
+  const family = isIP(name);
+  return family !== 0 && LOOPBACK.check(name, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** Listening on these means every interface. */

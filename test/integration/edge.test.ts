@@ -180,6 +180,35 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
     expect([highest?.status, none?.status]).toEqual([200, 200]);
   });
 
+  it('takes a loopback Host however the client spelled it (found in review: the browser guard refused them 403)', async () => {
+    // Prepare: the SDK's URL parser (WHATWG URL) sends [::ffff:127.0.0.1] as [::ffff:7f00:1];
+    // curl sends an address as typed; `http://localhost.:4566` sends the fully qualified name.
+    const port = new URL(cloud.edgeUrl).port;
+    const sqs = new SQSClient({
+      endpoint: `http://[::ffff:127.0.0.1]:${port}`,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const body = 'Action=ListQueues';
+    const raw = (host: string) =>
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+
+    // Act
+    const created = await sqs.send(new CreateQueueCommand({ QueueName: 'mapped-loopback' }));
+    sqs.destroy();
+    const spelled = await Promise.all(
+      [`localhost.:${port}`, `LOCALHOST.:${port}`, `[0:0:0:0:0:0:0:1]:${port}`].map((h) =>
+        rawRequest(cloud.edgeUrl, raw(h)),
+      ),
+    );
+
+    // Assess
+    expect(created.QueueUrl).toBe(`http://[::ffff:7f00:1]:${port}/000000000000/mapped-loopback`);
+    expect(spelled.map((r) => r?.status)).toEqual([200, 200, 200]);
+  });
+
   // The Debian AWS CLI v2 speaks the SQS Query protocol: the one real client for that path here.
   describeWithTool(AWS_CLI, 'with the AWS CLI', () => {
     it('lets the AWS CLI (Query protocol) create, send to and receive from a queue', async () => {

@@ -88,6 +88,26 @@ describe('listen addresses and their URLs', () => {
     }
   });
 
+  it('knows a loopback Host however its client spelled it (found in review: refused 403)', () => {
+    // Node's and the browsers' URL parser turn [::ffff:127.0.0.1] into [::ffff:7f00:1]; curl
+    // sends an address as typed; a fully qualified name ends in a dot.
+    for (const h of [
+      '[::ffff:7f00:1]:4566',
+      '[0:0:0:0:0:0:0:1]:4566',
+      '[::FFFF:127.0.0.1]',
+      'localhost.:4566',
+      'LOCALHOST.',
+      'app.localhost.',
+      '127.0.0.1.:4566',
+    ]) {
+      expect(isLoopback(hostName(h))).toBe(true);
+    }
+    for (const h of ['[::ffff:c0a8:1]:80', '[::2]', 'localhost..', 'evil.example.']) {
+      expect(isLoopback(hostName(h))).toBe(false);
+    }
+    expect(hostName('localhost.:4566')).toBe('localhost');
+  });
+
   it('takes IP addresses and host names as --host, and nothing else', () => {
     for (const h of ['127.0.0.1', '::1', '0.0.0.0', 'devbox', 'devbox.lan']) {
       expect(isValidHost(h)).toBe(true);
