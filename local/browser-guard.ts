@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { hostName, isLoopback, WILDCARD_HOSTS } from './address';
+import { hostName, isLoopback, parseHost, WILDCARD_HOSTS } from './address';
 
 /**
  * Keeps web pages from driving the local cloud, the way LocalStack's edge does. A page open in
@@ -49,13 +49,21 @@ export function createBrowserGuard(
     }),
   );
   const configured = hostName(options.host);
-  const hosts = new Set([configured, ...[...origins].map((o) => new URL(o).hostname)]);
+  // Names as parseHost reads a Host: an IPv6 origin's host without its brackets, a fully
+  // qualified one without its trailing dot. '' is no host to match (a Host parseHost refuses).
+  const hosts = new Set(
+    [configured, ...[...origins].map((o) => hostName(new URL(o).host))].filter((h) => h !== ''),
+  );
   const wildcard = WILDCARD_HOSTS.has(configured);
 
   const hostAllowed = (header: string | undefined): boolean => {
     // HTTP/1.0 clients may send no Host; browsers always send one.
     if (header === undefined) return true;
-    const name = hostName(header);
+    // The one Host reader (address.ts), so the guard never takes a part of a value the servers
+    // refuse as a whole (`[::1]junk` read as `::1`), nor an empty name for a configured ''.
+    const parts = parseHost(header);
+    if (typeof parts === 'string' || parts.bareIPv6 || parts.name === '') return false;
+    const { name } = parts;
     // Bound to every interface, any address literal is fine: rebinding needs a domain name.
     return isLoopback(name) || hosts.has(name) || (wildcard && isIP(name) !== 0);
   };

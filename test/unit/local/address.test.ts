@@ -196,6 +196,30 @@ describe('the browser guard', () => {
     expect(guard(request({ host: 'other.lan:4566' })).ok).toBe(false);
   });
 
+  it('refuses a Host that is no host even when listening on the empty (every-interface) address (found in review: the guard read it as the name "", which matched)', () => {
+    // The servers refuse such a Host first (hostProblem); the guard must not rely on it.
+    const guard = createBrowserGuard({ host: '' });
+    for (const bad of ['[::1]junk', '[::1', '::1', 'x/y', '', ':80']) {
+      expect(guard(request({ host: bad })).ok).toBe(false);
+    }
+    expect(guard(request({ host: '127.0.0.1:4566' })).ok).toBe(true);
+    expect(guard(request({ host: '10.0.0.5:4566' })).ok).toBe(true);
+  });
+
+  it('matches the Host against an allowed IPv6 or fully qualified origin as parseHost reads it (found in review: [fe80::2] was kept with its brackets and never matched)', () => {
+    const guard = createBrowserGuard({
+      host: '127.0.0.1',
+      allowedOrigins: ['http://[fe80::2]:8080', 'http://ui.lan.:8080'],
+    });
+    expect(guard(request({ host: '[fe80::2]:4566', origin: 'http://[fe80::2]:8080' })).ok).toBe(
+      true,
+    );
+    expect(guard(request({ host: 'ui.lan:4566', origin: 'http://ui.lan.:8080' })).ok).toBe(true);
+    expect(guard(request({ host: '[fe80::3]:4566', origin: 'http://[fe80::2]:8080' })).ok).toBe(
+      false,
+    );
+  });
+
   it('compares origins after normalising them (case, default port)', () => {
     const guard = createBrowserGuard({
       host: '127.0.0.1',
