@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { hostProblem, httpUrl } from './address';
@@ -106,6 +107,56 @@ function internalError(res: ServerResponse): void {
   );
 }
 
+const XML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
+
+/**
+ * The edge's own refusal (a bad Host, the browser guard's), answered in the protocol the request
+ * speaks. A Query-protocol SQS request (a form POST or a GET with `Action=`, no `X-Amz-Target`)
+ * gets SQS's XML `ErrorResponse`: its clients (the AWS CLI v2 from Debian, older SDKs) parse an
+ * error body as XML only, and a JSON one is a parse failure to them ("Unable to parse response
+ * ... invalid XML received. Further retries may succeed", botocore), not the error. Without a
+ * code, the element is left out: they report the message under `Unknown`, as the JSON protocol's
+ * SDKs do for a body without `__type`. Every other request gets the JSON body.
+ */
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  message: string,
+  code?: string,
+): void {
+  req.resume();
+  const queryProtocol =
+    req.headers['x-amz-target'] === undefined &&
+    routeRequest(req) === 'sqs' &&
+    !splitTarget(req.url).path.startsWith('/_emulator/');
+  const queryError: Record<string, string> =
+    code === undefined ? {} : { 'x-amzn-query-error': `${code};Sender` };
+  if (!queryProtocol) {
+    sendJson(res, status, code === undefined ? { message } : { __type: code, message }, queryError);
+    return;
+  }
+  if (res.headersSent || res.destroyed) return;
+  const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+  const text =
+    '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">' +
+    `<Error><Type>Sender</Type>${code === undefined ? '' : `<Code>${escapeXml(code)}</Code>`}` +
+    `<Message>${escapeXml(message)}</Message><Detail/></Error>` +
+    `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+  res.writeHead(status, {
+    'content-type': 'text/xml',
+    'content-length': Buffer.byteLength(text),
+    ...queryError,
+  });
+  res.end(text);
+}
+
 /** Component states in which a component does not serve (a restart in progress, or given up). */
 export const UNAVAILABLE_STATES: ReadonlySet<unknown> = new Set(['failed', 'restarting']);
 
@@ -184,22 +235,18 @@ export function createEdgeHandler(
     const hostRefused = hostProblem(req.rawHeaders);
     if (hostRefused !== undefined) {
       log(`edge: refused ${req.method} ${req.url}: ${hostRefused}`);
-      req.resume();
-      sendJson(res, 400, { message: hostRefused });
+      refuse(req, res, 400, hostRefused);
       return;
     }
     const verdict = guard?.(req) ?? { ok: true };
     if (!verdict.ok) {
       log(`edge: refused ${req.method} ${req.url}: ${verdict.reason}`);
-      req.resume();
-      sendJson(
+      refuse(
+        req,
         res,
         403,
-        {
-          __type: 'AccessDenied',
-          message: `${verdict.reason}: the local cloud answers browsers only from origins allowed with --allow-origin or ${ALLOW_ORIGINS_ENV}`,
-        },
-        { 'x-amzn-query-error': 'AccessDenied;Sender' },
+        `${verdict.reason}: the local cloud answers browsers only from origins allowed with --allow-origin or ${ALLOW_ORIGINS_ENV}`,
+        'AccessDenied',
       );
       return;
     }

@@ -17,6 +17,9 @@ import { rawRequest } from './support/raw-http';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+const xmlEscaped = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
 /** No Host a server may take: each must be a 400 that changes nothing, on every port. */
 const MALFORMED: readonly (readonly [string, string])[] = [
   ['a bracket never closed', '[::1'],
@@ -141,14 +144,17 @@ describe('a Host with IPv6 brackets: refused with 400 when malformed, taken when
         await createTable(host, name),
       ];
 
-      // Assess: three clear 400s (no made-up AWS error code), no order on either queue, no queue,
-      // no table, and the cloud still answers.
+      // Assess: three clear 400s (no made-up AWS error code), CreateQueue's in the Query
+      // protocol's XML, no order on either queue, no queue, no table, and the cloud still answers.
       expect(answers.map((a) => a?.status)).toEqual([400, 400, 400]);
-      for (const answer of answers) {
-        const body = JSON.parse(answer?.body ?? '{}');
+      const [order, queue, table] = answers.map((a) => a?.body ?? '');
+      for (const body of [order, table].map((b) => JSON.parse(b ?? '{}'))) {
         expect(body.message).toContain(`Host ${JSON.stringify(host)}`);
         expect(body).not.toHaveProperty('__type');
       }
+      expect(queue).toMatch(/^<\?xml version="1.0"\?><ErrorResponse /);
+      expect(queue).toContain(`<Message>Host ${xmlEscaped(JSON.stringify(host))}`);
+      expect(queue).not.toContain('<Code>');
       expect({
         queued: await paused.queued(),
         queues: await queueNames(),

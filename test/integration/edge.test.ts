@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { promisify } from 'node:util';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -13,7 +14,7 @@ import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { createActiveTable, keyedTable } from '../../local/tables';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
-import { openSocket, rawRequest, untilClosed } from './support/raw-http';
+import { endpoint, openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -132,9 +133,9 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       const res = await rawRequest(cloud.edgeUrl, raw(`127.0.0.1:${port}`));
       const list = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=${name}`);
 
-      // Assess: a clear 400 naming the Host, and no queue made.
+      // Assess: a clear 400 naming the Host, in the Query protocol's XML, and no queue made.
       expect(res?.status).toBe(400);
-      expect(JSON.parse(res?.body ?? '{}').message).toMatch(/Host .*port .*1 to 65535/);
+      expect(res?.body).toMatch(/<Message>Host .*port .*1 to 65535<\/Message>/);
       expect(await list.text()).not.toContain(name);
     },
   );
@@ -160,9 +161,8 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       // Assess
       expect(res?.status).toBe(400);
       // A plain 400: AWS documents no error code for a bad Host, and the edge makes none up.
-      const answer = JSON.parse(res?.body ?? '{}');
-      expect(answer.message).toMatch(/Host is given 2 times/);
-      expect(answer).not.toHaveProperty('__type');
+      expect(res?.body).toMatch(/<Message>Host is given 2 times/);
+      expect(res?.body).not.toContain('<Code>');
       expect(res?.headers).not.toHaveProperty('x-amzn-query-error');
       expect(await list.text()).not.toContain(name);
     },
@@ -236,6 +236,74 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       expect(received.Messages?.[0]?.Body).toBe('hello from the cli');
       expect(received.Messages?.[0]?.MessageId).toBe(sent.MessageId);
     }, 60_000);
+
+    /**
+     * A TCP relay in front of the edge that rewrites the Host line of the first request on each
+     * connection: the CLI builds Host from its endpoint URL and cannot send a malformed one.
+     */
+    const withHostRelay = async <T>(host: string, use: (url: string) => Promise<T>) => {
+      const edge = endpoint(cloud.edgeUrl);
+      const relay = createNetServer((client) => {
+        const upstream = connect(edge);
+        let head = Buffer.alloc(0);
+        const onHead = (chunk: Buffer) => {
+          head = Buffer.concat([head, chunk]);
+          const end = head.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          client.off('data', onHead);
+          const headers = head
+            .subarray(0, end)
+            .toString('latin1')
+            .replace(/\r\nhost:[^\r]*/i, `\r\nHost: ${host}`);
+          upstream.write(Buffer.concat([Buffer.from(headers, 'latin1'), head.subarray(end)]));
+          client.pipe(upstream);
+        };
+        client.on('data', onHead);
+        upstream.pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+      });
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+      try {
+        return await use(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`);
+      } finally {
+        relay.close();
+      }
+    };
+
+    /** An AWS CLI call expected to fail: what it prints on stderr. */
+    const awsFails = async (url: string, ...args: string[]) => {
+      const failed = await run(AWS_CLI.bin, [...args, '--endpoint-url', url], {
+        env,
+        timeout: 30_000,
+      }).then(
+        () => undefined,
+        (err: { stderr?: string }) => err.stderr ?? '',
+      );
+      expect(failed).toBeDefined();
+      return failed ?? '';
+    };
+
+    it.each([
+      [
+        'a malformed Host with a plain 400',
+        '[::1]junk',
+        'An error occurred (Unknown) when calling the ListQueues operation: Host "[::1]junk" has more than a port after its brackets',
+      ],
+      [
+        "a rebinding page's Host with the browser guard's 403",
+        'rebind.evil.example',
+        'An error occurred (AccessDenied) when calling the ListQueues operation: host rebind.evil.example is not',
+      ],
+    ])(
+      'lets the AWS CLI (Query protocol) report %s as the error, not as a response it cannot parse (found in review: JSON bodies were "invalid XML received")',
+      async (_, host, error) => {
+        const stderr = await withHostRelay(host, (url) => awsFails(url, 'sqs', 'list-queues'));
+        expect(stderr).toContain(error);
+        expect(stderr).not.toMatch(/Unable to parse response|invalid XML/);
+      },
+      60_000,
+    );
 
     it('lets the AWS CLI create a table and put and get an item', async () => {
       await aws(
