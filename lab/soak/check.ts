@@ -269,6 +269,14 @@ function orderViolations(
     if (theirs) theirs.push(placed);
     else placedByCustomer.set(m.customerId, [placed]);
   }
+  // Per message, how many effects of the queue name it: appliedFrom takes an effect from a receive
+  // that ended applied where as many of the message's did.
+  const effectsOf = new Map<string, number>();
+  for (const list of byOrder.values()) {
+    for (const e of list) effectsOf.set(e.messageId, (effectsOf.get(e.messageId) ?? 0) + 1);
+  }
+  // Per first effect judged, the receive it was applied from (appliedFrom), for appliedPastEarlier.
+  const from = new Map<EffectRecord, DeliveryRecord>();
   const byCustomer = new Map<string, EffectRecord[]>();
   for (const list of byOrder.values()) {
     const first = list.reduce((a, b) => (b.applyIndex < a.applyIndex ? b : a));
@@ -299,9 +307,11 @@ function orderViolations(
         );
         continue;
       }
-      if (!appliedFrom(e, message)) {
+      const applied = appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
+      if (applied) from.set(e, applied);
+      else {
         lines.push(
-          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
+          `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
         );
       }
       // A message received with two numbers is named above, one received with none below, and one
@@ -324,7 +334,7 @@ function orderViolations(
         customer,
         list,
         placedByCustomer.get(customer) ?? [],
-        messages,
+        from,
         sent,
       ),
     );
@@ -359,7 +369,7 @@ function appliedPastEarlier(
   customer: string,
   applies: readonly EffectRecord[],
   placed: readonly PlacedMessage[],
-  messages: ReadonlyMap<string, ReceivedMessage>,
+  from: ReadonlyMap<EffectRecord, DeliveryRecord>,
   sent: ReadonlyMap<string, bigint>,
 ): string[] {
   const firstOf = new Map(applies.map((e) => [e.orderId, e]));
@@ -368,9 +378,10 @@ function appliedPastEarlier(
   if (others.length === 0) return [];
   const lines: string[] = [];
   for (const e of applies) {
-    const message = messages.get(e.messageId);
-    const number = ofItsOrder(e, message) ? sent.get(e.messageId) : undefined;
-    const applied = number === undefined ? undefined : appliedFrom(e, message);
+    // Only an apply of its own order's message has a receive in `from`, and only one SequenceNumber
+    // places has a number in `sent`.
+    const number = sent.get(e.messageId);
+    const applied = from.get(e);
     if (number === undefined || !applied) continue;
     const behind = leftBehind(e, number, applied, others, firstOf);
     if (!behind) continue;
@@ -396,16 +407,80 @@ function appliedPastEarlier(
 const ofItsOrder = (e: EffectRecord, message: ReceivedMessage | undefined): boolean =>
   !message || (message.orderId === e.orderId && message.customerId === e.customerId);
 
-/** The receive an effect was applied from: the latest of its message at or before the commit. */
+/**
+ * How far the check allows the consumer's clock to step back between two of its stamps. Only
+ * appliedFrom compares a receive's stamp with a commit's by it; leftBehind needs no allowance (its
+ * comment says why).
+ */
+const CLOCK_STEP_MS = 1000;
+
+/**
+ * The receive an effect was applied from, read first by what the ledger says each receive did. The
+ * effect record names the message, not the invocation or the receive count; the receive that ran
+ * the effect is the one its consumer wrote `applied` (the effect ran and its write was not
+ * refused), and with the guard on (one effect per order or per message) a message has one such
+ * receive at most. So where as many receives of the message ended applied as effects of the queue
+ * name it, the effect came from one of those: with one effect, that receive (unless stamped more
+ * than CLOCK_STEP_MS after the commit, below). A copy of the message received while that
+ * invocation still ran (a receive after its visibility timeout, before the commit) ended failed
+ * (the idempotency record in progress) or suppressed, never applied; read by time alone, the copy
+ * was the latest receive before the commit and stood in for the apply's own, so a message left
+ * behind in the apply's batch, or received between the two, passed.
+ *
+ * Where fewer ended applied (the effect committed and its receive then failed or never ended; or,
+ * with the guard off, a message applied more than once, one of them so), the effect came from one
+ * of the receives that can have run an effect: those not suppressed (idempotency answered, or the
+ * guard refused the write, and no effect was written by it).
+ *
+ * Of those candidates, the latest stamped at or before the commit; none so, the earliest stamped at
+ * most CLOCK_STEP_MS after it. The consumer stamps a receive when its invocation begins and the
+ * commit later in that invocation, on one clock: a receive stamped after the commit is the one only
+ * by a clock step back, which makes no candidate of a receive stamped later than that. None within
+ * it: the ledger lacks the receive the effect was applied from (undefined).
+ *
+ * What the ledger cannot tell: when two receives of the message in different invocations could
+ * each have run the effect (it committed and its receive then failed or never ended, and a copy
+ * received before the commit failed or never ended too), the later is taken, as nothing in the
+ * ledger says which ran it. Taking the later can only pass what the earlier would name (leftBehind
+ * holds an apply to what was received in its batch, which has one stamp, or in its receive's
+ * millisecond or after it), never name what the earlier would pass; only an effect record that
+ * carried its invocation would tell them apart.
+ */
 function appliedFrom(
   e: EffectRecord,
   message: ReceivedMessage | undefined,
+  effectsOfMessage: number,
 ): DeliveryRecord | undefined {
-  let from: DeliveryRecord | undefined;
+  // One pass, no arrays: the pick among the receives that ended applied, and among those not
+  // suppressed, each the latest at or before the commit and the earliest within a step after it.
+  const inApplied: ReceivePick = {};
+  const notSuppressed: ReceivePick = {};
+  let applied = 0;
   for (const r of message?.receives ?? []) {
-    if (r.receivedAt <= e.committedAt && (!from || r.receivedAt >= from.receivedAt)) from = r;
+    if (r.outcome === 'suppressed') continue;
+    consider(notSuppressed, r, e.committedAt);
+    if (r.outcome !== 'applied') continue;
+    applied++;
+    consider(inApplied, r, e.committedAt);
   }
-  return from;
+  const pick = applied > 0 && applied >= effectsOfMessage ? inApplied : notSuppressed;
+  return pick.before ?? pick.stepped;
+}
+
+/** appliedFrom's pick among some receives of a message, as it considers them one by one. */
+interface ReceivePick {
+  /** The latest stamped at or before the commit. */
+  before?: DeliveryRecord;
+  /** The earliest stamped after the commit, by CLOCK_STEP_MS at most. */
+  stepped?: DeliveryRecord;
+}
+
+function consider(pick: ReceivePick, r: DeliveryRecord, committedAt: number): void {
+  if (r.receivedAt <= committedAt) {
+    if (!pick.before || r.receivedAt >= pick.before.receivedAt) pick.before = r;
+  } else if (r.receivedAt - committedAt <= CLOCK_STEP_MS) {
+    if (!pick.stepped || r.receivedAt < pick.stepped.receivedAt) pick.stepped = r;
+  }
 }
 
 /** Two receives in one batch: the same invocation, which only a receive that names one can share. */
@@ -424,6 +499,18 @@ const sameBatch = (r: DeliveryRecord, applied: DeliveryRecord): boolean =>
  * visibility timeout after SQS's receive: a receive stamped so is read as not done with, in the
  * same millisecond as after it. Only a receive of it in an earlier millisecond may have been its
  * last before it was dead-lettered.
+ *
+ * The one comparison of stamps across invocations, and a clock that steps back between them cannot
+ * make it name an apply that kept FIFO's order. Which message is earlier and which apply came
+ * first are SQS's SequenceNumbers and the customer's apply indexes, and the batch is the
+ * invocation id; only "in its millisecond or after it" reads stamps. For a receive of a message
+ * done with (dead-lettered) to be stamped at or after the apply's, the consumer's clock would have
+ * had to lose, between the two stamps, the visibility timeout (60 s: 6x the 10 s function timeout)
+ * less how late the earlier message's invocation began after SQS's receive. A step back of
+ * CLOCK_STEP_MS (a second) moves that only to an invocation begun 59 s or more late instead of
+ * about 60 s: the case the paragraph above already reads as not done with, as its batch began
+ * about when SQS could hand its messages out again. A step back can otherwise only hide a receive
+ * made in the second after the apply's and stamped before it.
  */
 function leftBehind(
   e: EffectRecord,

@@ -1240,7 +1240,7 @@ describe('the exactly-once check', () => {
     };
     drop(lateOnly, 2000);
     const missing = (id: string) =>
-      `fifo: customer a applied order ${id} from message fifo-${id}, yet no receive of that message in the ledger came at or before its commit: the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`;
+      `fifo: customer a applied order ${id} from message fifo-${id}, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`;
     expect(checkAsNumbered(lateOnly, ['a1', 'a2'])).toEqual([missing('a1')]);
     // With no receive of a2's message at all, the same line, and nothing places a2.
     const none = customerA(['a1', 'a2']);
@@ -1551,6 +1551,121 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2', 'a3'])).toEqual([
       appliedPast(['a3', 3, '300'], ['a1', 1, '100'], 1, 'was in the same batch'),
     ]);
+  });
+
+  /**
+   * One FIFO receive of order `orderId` from its message fifo-<orderId>, numbered `sequenceNumber`,
+   * ending `outcome` (pending: its invocation never ended) in invocation `invocationId`, with no
+   * effect written: for a receive whose effect a test writes itself, or that wrote none.
+   */
+  function receiveOnly(
+    b: LedgerBuilder,
+    orderId: string,
+    at: number,
+    sequenceNumber: string,
+    outcome: 'applied' | 'failed' | 'suppressed' | 'pending',
+    invocationId: string,
+    receiveCount = 1,
+  ): LedgerBuilder {
+    b.deliver('fifo', orderId, at, outcome, receiveCount, {
+      messageId: `fifo-${orderId}`,
+      invocationId,
+      ...(outcome === 'pending' ? {} : { invocationEnd: true }),
+    });
+    b.ledger.deliveries.at(-1)!.sequenceNumber = sequenceNumber;
+    return b;
+  }
+
+  it.each([
+    ['applied', 'failed', 'failed'],
+    ['pending', 'pending', 'suppressed'],
+  ] as const)(
+    'judges an apply by the receive that made it (%s), not by a copy of its message received while that invocation still ran (%s beside it, copy %s)',
+    (applying, beside, copy) => {
+      // a1 (100) and a2 (200) in one batch i1: a1 did not succeed, yet a2 was applied past it and
+      // committed at 7000. Meanwhile a2's message was received again in i2 at 5000 (a copy while i1
+      // still ran: it failed on the idempotency record in progress, or ran after the commit and the
+      // effect's guard refused it). a1 was redriven and applied after. The apply came from a2's
+      // receive in i1, the one that ended applied or, where none did, the one that did not end; the
+      // latest receive before the commit is the copy, in a batch without a1, after a1's receive.
+      const b = customerA(['a1', 'a2']);
+      receiveOnly(b, 'a1', 2000, '100', beside, 'i1');
+      receiveOnly(b, 'a2', 2000, '200', applying, 'i1');
+      b.apply('fifo', 'a2', 7000);
+      receiveOnly(b, 'a2', 5000, '200', copy, 'i2', 2);
+      receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+      expect(check(b, ['a1', 'a2'])).toEqual([
+        appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
+      ]);
+    },
+  );
+
+  it('finds the receive each apply of a message applied twice came from, with the guard off, when the first failed after its effect', () => {
+    // fifo-a1 applied in i1, whose receive then failed (after the effect), and applied again from
+    // its next receive in i2. Fewer receives ended applied than effects name the message, so the
+    // first effect is read among the receives not suppressed: i1's, before its commit.
+    const b = customerA(['a1']);
+    receiveOnly(b, 'a1', 2000, '100', 'failed', 'i1');
+    b.apply('fifo', 'a1', 2001);
+    receive(b, 'a1', 62_000, '100', 'applied', 'i2', { receiveCount: 2 });
+    expect(check(b, ['a1'])).toEqual(['fifo: order a1 was applied 2 times']);
+  });
+
+  it("finds the receive an apply came from when the consumer's clock stepped back between the receive's stamp and the commit", () => {
+    // The consumer stamps a receive when its invocation begins and the commit when the effect is
+    // written, on one clock: a step back of 300 ms between them puts the commit before the
+    // receive. a1's receive ended applied, so it is the one, whatever the stamps say.
+    const stepped = customerA(['a1', 'a2']);
+    receive(stepped, 'a1', 2000, '100', 'applied', 'i1', { applyLag: -300 });
+    receive(stepped, 'a2', 3000, '200', 'applied', 'i2');
+    expect(check(stepped, ['a1', 'a2'])).toEqual([]);
+    // The same when the receive failed after the effect committed (no receive ended applied): one
+    // stamped up to a second after the commit is taken as the step it can be.
+    const failedAfter = (stepMs: number) => {
+      const b = customerA(['a1', 'a2']);
+      receiveOnly(b, 'a1', 2000, '100', 'failed', 'i1');
+      b.apply('fifo', 'a1', 2000 - stepMs);
+      receiveOnly(b, 'a1', 62_000, '100', 'suppressed', 'i2', 2);
+      receive(b, 'a2', 62_000, '200', 'applied', 'i2');
+      return check(b, ['a1', 'a2']);
+    };
+    expect(failedAfter(300)).toEqual([]);
+    expect(failedAfter(1000)).toEqual([]);
+    // More than a second is no step the check allows for: the ledger lacks the receive.
+    expect(failedAfter(1001)).toEqual([
+      'fifo: customer a applied order a1 from message fifo-a1, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked',
+    ]);
+  });
+
+  it('judges an apply whose receive failed after the effect, stamped after the commit by a clock step, by that receive and not by a copy stamped later still', () => {
+    // a1 (100) and a2 (200) in i1, stamped 2300; a2 was applied past a1 and committed at 2000 (the
+    // clock stepped back 300 ms), then failed. A copy of a2's message came in i2, stamped 2800.
+    // Neither ended applied, and neither is stamped at or before the commit: the earlier is the
+    // receive it came from, and a1 was in its batch.
+    const b = customerA(['a1', 'a2']);
+    receiveOnly(b, 'a1', 2300, '100', 'failed', 'i1');
+    receiveOnly(b, 'a2', 2300, '200', 'failed', 'i1');
+    b.apply('fifo', 'a2', 2000);
+    receiveOnly(b, 'a2', 2800, '200', 'failed', 'i2', 2);
+    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
+    ]);
+  });
+
+  it('passes an apply received a visibility timeout after the last receive of an earlier message dead-lettered, though the clock stepped back a second between the two stamps', () => {
+    // a1 (100) failed at each allowed receive, the last at 2000 + 2 * 60 s; SQS moved it to the DLQ
+    // on a receive a visibility timeout (60 s) later, and only then handed out a2 (200). A step
+    // back of a second between a1's last stamp and a2's leaves a2's 59 s after it: not in its
+    // millisecond or before it, so nothing is left behind.
+    const b = customerA(['a1', 'a2']);
+    for (let n = 1; n <= FIFO_LAST; n++) {
+      receive(b, 'a1', 2000 + (n - 1) * 60_000, '100', 'failed', `i${n}`, { receiveCount: n });
+    }
+    const lastA1 = 2000 + (FIFO_LAST - 1) * 60_000;
+    receive(b, 'a2', lastA1 + 60_000 - 1000, '200', 'applied', 'i-a2');
+    receive(b, 'a1', 900_000, '300', 'applied', 'i-redrive', { messageId: 'fifo-a1-redriven' });
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 });
 
