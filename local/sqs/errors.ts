@@ -65,6 +65,13 @@ export const errors = {
       'A queue already exists with the same name and different tags',
       'QueueAlreadyExists',
     ),
+  /** AWS's words, as AWS answers them (terraform-provider-aws#3113 quotes the answer). */
+  queueDeletedRecently: () =>
+    new SqsError(
+      'QueueDeletedRecently',
+      'You must wait 60 seconds after deleting a queue before you can create another with the same name.',
+      'AWS.SimpleQueueService.QueueDeletedRecently',
+    ),
   receiptHandleIsInvalid: (handle: string) =>
     new SqsError(
       'ReceiptHandleIsInvalid',

@@ -103,6 +103,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   let faults = resolveFaults(options.faults);
   let closed = false;
   const queues = new Map<string, Queue>();
+  const deletedAt = new Map<string, number>();
   const moveTasks = new MoveTasks();
   const dice = new FaultDice(seed);
   const accountId = options.accountId ?? '000000000000';
@@ -194,6 +195,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         faults: () => faults,
         dice,
         queues,
+        deletedAt,
         origin: `http://${host}`,
         moveTasks,
         closed: () => closed,

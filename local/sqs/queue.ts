@@ -15,6 +15,7 @@ export const LIMITS = {
   fifoDedupWindowMs: 5 * 60 * 1000,
   receiveAttemptWindowMs: 5 * 60 * 1000,
   purgeIntervalMs: 60 * 1000,
+  recreateAfterDeleteMs: 60 * 1000,
   maxMessageAttributes: 10,
 };
 

@@ -15,7 +15,7 @@ import {
   TagQueueCommand,
   UntagQueueCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator } from './helpers';
+import { callJson, callQuery, type Harness, startEmulator } from './helpers';
 
 describe('queue management', () => {
   let h: Harness;
@@ -88,6 +88,61 @@ describe('queue management', () => {
     await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'gone' }))).rejects.toMatchObject({
       name: 'QueueDoesNotExist',
     });
+  });
+
+  it('refuses to create a queue again under a deleted name for 60 seconds (QueueDeletedRecently), creating nothing', async () => {
+    // AWS (DeleteQueue, CreateQueue): "When you delete a queue, you must wait at least 60
+    // seconds before creating a queue with the same name"; the model's QueueDeletedRecently is
+    // 400 with the Query code AWS.SimpleQueueService.QueueDeletedRecently.
+    const url = await create('reborn', { VisibilityTimeout: '10' });
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'old' }));
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    const refused = {
+      name: 'QueueDeletedRecently',
+      message:
+        'You must wait 60 seconds after deleting a queue before you can create another with the same name.',
+      $metadata: { httpStatusCode: 400 },
+    };
+    // At once, with the same attributes or others, and as a FIFO queue's name too.
+    await expect(create('reborn', { VisibilityTimeout: '10' })).rejects.toMatchObject(refused);
+    await expect(create('reborn')).rejects.toMatchObject(refused);
+    const json = await callJson(h.url, 'CreateQueue', { QueueName: 'reborn' });
+    expect(json).toMatchObject({
+      status: 400,
+      type: 'QueueDeletedRecently',
+      queryCode: 'AWS.SimpleQueueService.QueueDeletedRecently',
+    });
+    const query = await callQuery(h.url, { Action: 'CreateQueue', QueueName: 'reborn' });
+    expect(query).toMatchObject({
+      status: 400,
+      queryCode: 'AWS.SimpleQueueService.QueueDeletedRecently',
+      message: refused.message,
+    });
+    const fifoUrl = await create('reborn.fifo', { FifoQueue: 'true' });
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: fifoUrl }));
+    await expect(create('reborn.fifo', { FifoQueue: 'true' })).rejects.toMatchObject(refused);
+    // Nothing was created by the refusals.
+    await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'reborn' }))).rejects.toMatchObject(
+      { name: 'QueueDoesNotExist' },
+    );
+    const listed = await h.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'reborn' }));
+    expect(listed.QueueUrls).toBeUndefined();
+    // 59 s later on the emulator's clock (and the real milliseconds this test took): refused.
+    h.emulator.clock.advance(59_000);
+    await expect(create('reborn')).rejects.toMatchObject(refused);
+    // 60 s after the delete: created, a new queue with its own attributes and no old message.
+    h.emulator.clock.advance(1_000);
+    const again = await create('reborn');
+    expect(again).toBe(url);
+    const attrs = await h.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: again,
+        AttributeNames: ['VisibilityTimeout', 'ApproximateNumberOfMessages'],
+      }),
+    );
+    expect(attrs.Attributes).toEqual({ VisibilityTimeout: '30', ApproximateNumberOfMessages: '0' });
+    // Another name was never held back.
+    await expect(create('other-name')).resolves.toContain('/other-name');
   });
 
   it('tags, lists and untags a queue', async () => {

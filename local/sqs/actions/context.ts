@@ -17,6 +17,11 @@ export interface Context {
   faults: () => FaultConfig;
   dice: FaultDice;
   queues: Map<string, Queue>;
+  /**
+   * When (on `clock`) each queue name was last deleted, oldest first; kept for
+   * `LIMITS.recreateAfterDeleteMs`, and only for the names deleted within it.
+   */
+  deletedAt: Map<string, number>;
   /** Origin of the request (`http://host:port`), for queue URLs. */
   origin: string;
   moveTasks: MoveTasks;

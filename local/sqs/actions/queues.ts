@@ -2,7 +2,7 @@ import { errors } from '../errors';
 import { dict } from '../protocol';
 import { LIMITS, Queue } from '../queue';
 import { applyKmsChoiceOnCreate, checkRedriveTarget, validateQueueAttributes } from './attributes';
-import { action, queueFromUrl, queueUrl } from './context';
+import { action, type Context, queueFromUrl, queueUrl } from './context';
 import { validateTags } from './tags';
 
 /** Queue lifecycle: create, find, list, delete, purge. */
@@ -49,6 +49,7 @@ export const CreateQueue = action({
       }
       return { name, attrs, tags, existing };
     }
+    if (deletedRecently(ctx, name)) throw errors.queueDeletedRecently();
     checkRedriveTarget(
       ctx,
       { fifo, arn: `arn:aws:sqs:${ctx.region}:${ctx.accountId}:${name}` },
@@ -104,10 +105,36 @@ export const ListQueues = action({
   },
 });
 
+/**
+ * Whether the name was given up by a DeleteQueue less than 60 s ago on the emulator's clock.
+ * AWS: "When you delete a queue, you must wait at least 60 seconds before creating a queue with
+ * the same name" (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html),
+ * and CreateQueue lists QueueDeletedRecently for it
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
+ */
+function deletedRecently(ctx: Context, name: string): boolean {
+  const at = ctx.deletedAt.get(name);
+  return at !== undefined && ctx.clock.now() - at < LIMITS.recreateAfterDeleteMs;
+}
+
+/** Notes `name` as deleted now, and forgets the names deleted longer than 60 s ago. */
+function noteDeleted(ctx: Context, name: string): void {
+  const now = ctx.clock.now();
+  // Oldest first (a name deleted again moves to the end), so the sweep stops at the first one
+  // still held back: the map holds only the names deleted within the last 60 s.
+  for (const [old, at] of ctx.deletedAt) {
+    if (now - at < LIMITS.recreateAfterDeleteMs) break;
+    ctx.deletedAt.delete(old);
+  }
+  ctx.deletedAt.delete(name);
+  ctx.deletedAt.set(name, now);
+}
+
 export const DeleteQueue = action({
   validate: (ctx, p) => queueFromUrl(ctx, p),
   run(ctx, q) {
     ctx.queues.delete(q.name);
+    noteDeleted(ctx, q.name);
     q.wake();
     return {};
   },
