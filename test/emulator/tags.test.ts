@@ -3,8 +3,9 @@ import {
   GetQueueUrlCommand,
   ListQueueTagsCommand,
   TagQueueCommand,
+  UntagQueueCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator } from './helpers';
+import { callJson, callQuery, type Harness, startEmulator } from './helpers';
 
 /**
  * Queue tags follow AWS's restrictions ("Quotas related to queues", Queue tag,
@@ -77,6 +78,58 @@ describe('queue tags', () => {
     ).rejects.toMatchObject(INVALID);
     await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'never' }))).rejects.toMatchObject({
       name: 'QueueDoesNotExist',
+    });
+  });
+
+  describe('UntagQueue', () => {
+    beforeEach(async () => {
+      await h.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { env: 'lab', 日本語: '値' } }));
+    });
+    const all = { team: 'orders', env: 'lab', 日本語: '値' };
+
+    it('removes the keys named, ignores a key the queue does not have, and takes any key TagQueue takes', async () => {
+      await h.sqs.send(
+        new UntagQueueCommand({
+          QueueUrl: url,
+          TagKeys: ['env', '日本語', 'never-set', 'k'.repeat(128), '\u{20000}'.repeat(128)],
+        }),
+      );
+      expect(await listed()).toEqual({ team: 'orders' });
+    });
+
+    // The same key rules as TagQueue's (a key AWS would never have stored is no key to remove).
+    it.each<[string, string]>([
+      ['an empty key', ''],
+      ['a key of 129 characters', 'k'.repeat(129)],
+      ['a key with the reserved prefix aws:', 'aws:cost'],
+      ['a key with the reserved prefix in capitals', 'AWS:cost'],
+      ['a key with a character AWS does not allow', 'a#b'],
+      ['a key with a tab', 'a\tb'],
+      ['a key with a control character', 'a\u0001'],
+    ])(
+      'refuses %s with InvalidParameterValue, removing no key of the request (it removed the others)',
+      async (_, bad) => {
+        await expect(
+          h.sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: ['env', bad, 'team'] })),
+        ).rejects.toMatchObject(INVALID);
+        expect(await listed()).toEqual(all);
+      },
+    );
+
+    it('refuses an empty key list with InvalidParameterValue over JSON and Query, as AWS answers the empty list botocore sends', async () => {
+      const json = await callJson(h.url, 'UntagQueue', { QueueUrl: url, TagKeys: [] });
+      expect(json).toMatchObject({
+        status: 400,
+        type: 'InvalidParameterValueException',
+        queryCode: 'InvalidParameterValue',
+      });
+      // botocore sends TagKeys=[] over the Query protocol as a bare, empty `TagKey=`.
+      const query = await callQuery(h.url, { Action: 'UntagQueue', QueueUrl: url, TagKey: '' });
+      expect(query).toMatchObject({ status: 400, queryCode: 'InvalidParameterValue' });
+      // No TagKeys at all is a missing parameter, as before.
+      const missing = await callJson(h.url, 'UntagQueue', { QueueUrl: url });
+      expect(missing).toMatchObject({ status: 400, queryCode: 'MissingParameter' });
+      expect(await listed()).toEqual(all);
     });
   });
 });

@@ -12,7 +12,8 @@ import { action, queueFromUrl } from './context';
  * adding more than 50 tags to a queue", which SQS enforces. TagQueue's API reference lists no
  * error for a bad tag; AWS answers InvalidParameterValue (400), the code of the 51st tag's
  * "Too many tags added for queue <name>." as emulators that follow AWS word it (moto, YDB's SQS).
- * The wording of the other refusals is ours. A refused TagQueue or CreateQueue changes nothing.
+ * The wording of the other refusals is ours. UntagQueue's keys are held to the same key rules.
+ * A refused TagQueue, UntagQueue or CreateQueue changes nothing.
  */
 
 const MAX_TAGS = 50;
@@ -47,10 +48,13 @@ function checkTagText(name: 'TagKey' | 'TagValue', text: string, min: number, ma
   }
 }
 
+/** Checks one tag key by AWS's rules: of a tag to add, or a key to remove (UntagQueue). */
+const checkTagKey = (key: string): void => checkTagText('TagKey', key, 1, MAX_KEY_CHARS);
+
 /** Checks tags to add to the queue `queue`, which already has `existing` others. */
 export function validateTags(tags: Record<string, string>, existing: number, queue: string): void {
   for (const [key, value] of Object.entries(tags)) {
-    checkTagText('TagKey', key, 1, MAX_KEY_CHARS);
+    checkTagKey(key);
     checkTagText('TagValue', value, 0, MAX_VALUE_CHARS);
   }
   if (existing + Object.keys(tags).length > MAX_TAGS) {
@@ -78,7 +82,15 @@ export const UntagQueue = action({
   validate(ctx, p) {
     const q = queueFromUrl(ctx, p);
     const keys = p.stringList('TagKeys');
-    if (keys === undefined || keys.length === 0) throw errors.missingParameter('TagKeys');
+    if (keys === undefined) throw errors.missingParameter('TagKeys');
+    // UntagQueue's reference states no rule for TagKeys, so a key to remove is held to the rules
+    // of a key to add: one that breaks them names no tag a queue can have. An empty list is
+    // answered as an empty key: AWS did so for botocore's empty list (sent over the Query
+    // protocol as a bare `TagKey=`), "Tag keys must be between 1 and 128 characters in length."
+    // (https://github.com/getmoto/moto/issues/1686). The reference sets no upper bound on the
+    // number of keys; the request's size bounds it.
+    if (keys.length === 0) checkTagKey('');
+    for (const key of keys) checkTagKey(key);
     return { q, keys };
   },
   run(_ctx, { q, keys }) {
