@@ -64,6 +64,36 @@ describe('queue tags', () => {
     },
   );
 
+  it("words a key's length as AWS does, on TagQueue, CreateQueue and UntagQueue (also for an empty key list)", async () => {
+    // AWS's sentence, as AWS answered UntagQueue with botocore's empty key list (moto#1686).
+    const keyLength = {
+      ...INVALID,
+      message: 'Tag keys must be between 1 and 128 characters in length.',
+    };
+    for (const key of ['', 'k'.repeat(129)]) {
+      await expect(
+        h.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { [key]: 'v' } })),
+      ).rejects.toMatchObject(keyLength);
+      await expect(
+        h.sqs.send(new CreateQueueCommand({ QueueName: 'never', tags: { [key]: 'v' } })),
+      ).rejects.toMatchObject(keyLength);
+      await expect(
+        h.sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: [key] })),
+      ).rejects.toMatchObject(keyLength);
+    }
+    await expect(
+      h.sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: [] })),
+    ).rejects.toMatchObject(keyLength);
+    // A value's length, in the same form (ours: AWS's sentence for it is not recorded).
+    await expect(
+      h.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { k: 'v'.repeat(257) } })),
+    ).rejects.toMatchObject({
+      ...INVALID,
+      message: 'Tag values must be between 0 and 256 characters in length.',
+    });
+    expect(await listed()).toEqual({ team: 'orders' });
+  });
+
   it('refuses a 51st tag with AWS-style wording, adding none of the request', async () => {
     const tags = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']));
     await expect(

@@ -10,10 +10,13 @@ import { action, queueFromUrl } from './context';
  * characters in UTF-8. The tag Key must not be empty or null."; "The maximum tag Value length is
  * 256 Unicode characters in UTF-8. The tag Value may be empty or null."; and "We don't recommend
  * adding more than 50 tags to a queue", which SQS enforces. TagQueue's API reference lists no
- * error for a bad tag; AWS answers InvalidParameterValue (400), the code of the 51st tag's
- * "Too many tags added for queue <name>." as emulators that follow AWS word it (moto, YDB's SQS).
- * The wording of the other refusals is ours. UntagQueue's keys are held to the same key rules.
- * A refused TagQueue, UntagQueue or CreateQueue changes nothing.
+ * error for a bad tag; AWS answers InvalidParameterValue (400): "Tag keys must be between 1 and
+ * 128 characters in length." for a key's length, as AWS answered an empty key
+ * (https://github.com/getmoto/moto/issues/1686), and the 51st tag's "Too many tags added for
+ * queue <name>." as emulators that follow AWS word it (moto, YDB's SQS; not verified). The
+ * wording of the other refusals (a value's length, characters, the prefix) is ours. UntagQueue's
+ * keys are held to the same key rules. A refused TagQueue, UntagQueue or CreateQueue changes
+ * nothing.
  */
 
 const MAX_TAGS = 50;
@@ -30,10 +33,9 @@ const chars = (s: string): number => [...s].length;
 function checkTagText(name: 'TagKey' | 'TagValue', text: string, min: number, max: number): void {
   const n = chars(text);
   if (n < min || n > max) {
-    throw errors.invalidValue(
-      name,
-      text,
-      `Tag ${name === 'TagKey' ? 'keys' : 'values'} must be ${min} to ${max} Unicode characters long.`,
+    // AWS's sentence for a key (see UntagQueue); a value's is ours, in the same form.
+    throw errors.invalidParameter(
+      `Tag ${name === 'TagKey' ? 'keys' : 'values'} must be between ${min} and ${max} characters in length.`,
     );
   }
   if (!TAG_CHARS.test(text)) {
