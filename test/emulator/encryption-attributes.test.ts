@@ -110,6 +110,44 @@ describe('encryption attributes', () => {
     });
   });
 
+  it('switches an SSE-KMS queue to SSE-SQS when SqsManagedSseEnabled true is set alone, dropping the key, so a queue never has both (it kept the key beside SSE-SQS)', async () => {
+    const kms = {
+      KmsMasterKeyId: 'testKeyId',
+      KmsDataKeyReusePeriodSeconds: '6000',
+      SqsManagedSseEnabled: 'false',
+    };
+    const setSse = (Attributes: Record<string, string>) =>
+      h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes }));
+    await setSse({ KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '6000' });
+    expect(await sse()).toEqual(kms);
+    // false alone on an SSE-KMS queue changes nothing: SSE-SQS is already off.
+    await setSse({ SqsManagedSseEnabled: 'false' });
+    expect(await sse()).toEqual(kms);
+
+    await setSse({ SqsManagedSseEnabled: 'true' });
+    expect(await sse()).toEqual(SSE_SQS);
+    // One kind of SSE: the queue's own attributes write back unchanged.
+    const writable: Record<string, string | undefined> = { ...(await all()) };
+    for (const name of [
+      'QueueArn',
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+      'CreatedTimestamp',
+      'LastModifiedTimestamp',
+    ]) {
+      delete writable[name];
+    }
+    await setSse(writable as Record<string, string>);
+    expect(await sse()).toEqual(SSE_SQS);
+
+    // Back to SSE-KMS, then to SSE-SQS as Terraform sends the switch (an empty key and true
+    // in one request): the same end.
+    await setSse({ KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '6000' });
+    await setSse({ KmsMasterKeyId: '', SqsManagedSseEnabled: 'true' });
+    expect(await sse()).toEqual(SSE_SQS);
+  });
+
   it('creates a queue with a KMS key alone as SSE-KMS only: SqsManagedSseEnabled false, as the set path answers (found in review: it kept the default true beside the key)', async () => {
     // Act: a CreateQueue with a key and no SqsManagedSseEnabled, as CloudFormation or Terraform
     // sends it for a queue encrypted with KMS.

@@ -132,13 +132,21 @@ function parseRedriveAllowPolicy(value: string): RedriveAllowPolicy {
 const ONE_SSE =
   'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.';
 
-/** After `attrs` were set on a queue's `current` attributes: SSE-KMS on or off, as AWS does. */
+/**
+ * After `attrs` were set on a queue's `current` attributes: SSE-KMS on or off, as AWS does.
+ * SqsManagedSseEnabled "true" set alone on an SSE-KMS queue turns SSE-KMS off as an empty key
+ * does: no recording covers it, but the API reference allows "only one server-side encryption
+ * option ... per queue" (SqsManagedSseEnabled, API_SetQueueAttributes.html), and the mirror case,
+ * a key set alone on an SSE-SQS queue, switches rather than refuses (recorded above). Kept, the
+ * key sat beside SSE-SQS and the queue's own attributes written back were refused as both.
+ */
 function applyKmsChoice(current: Record<string, string>, attrs: Record<string, string>): void {
-  if (attrs.KmsMasterKeyId === undefined) return;
-  if (attrs.KmsMasterKeyId === '') {
+  const key = attrs.KmsMasterKeyId;
+  const sqsOn = attrs.SqsManagedSseEnabled === 'true';
+  if (key === '' || (key === undefined && sqsOn && current.KmsMasterKeyId !== undefined)) {
     delete current.KmsMasterKeyId;
     delete current.KmsDataKeyReusePeriodSeconds;
-  } else if (attrs.SqsManagedSseEnabled === undefined) {
+  } else if (key !== undefined && attrs.SqsManagedSseEnabled === undefined) {
     current.SqsManagedSseEnabled = 'false';
   }
 }
