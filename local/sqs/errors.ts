@@ -65,7 +65,10 @@ export const errors = {
       'A queue already exists with the same name and different tags',
       'QueueAlreadyExists',
     ),
-  /** AWS's words, as AWS answers them (terraform-provider-aws#3113 quotes the answer). */
+  /**
+   * AWS's words: recorded against AWS in LocalStack's suite (test_create_queue_recently_deleted)
+   * and quoted from AWS's answer in terraform-provider-aws#3113.
+   */
   queueDeletedRecently: () =>
     new SqsError(
       'QueueDeletedRecently',
