@@ -40,13 +40,13 @@ beforeEach(() => {
   lifetimes = dayOldQueues();
 });
 
-function makeHandler(env: Record<string, string> = {}) {
+function makeHandler(env: Record<string, string> = {}, now: () => number = () => NOW) {
   return createApiHandler(loadProducerConfig({ ...ENV_VARS, ...env }), {
     ledger,
     queues,
     lifetimes,
     logger: silent as never,
-    now: () => NOW,
+    now,
     newOrderId: () => 'generated-id',
     newRequestId: () => 'req-1',
   });
@@ -573,6 +573,35 @@ describe('POST /orders', () => {
       expect(res.body).not.toContain('down');
       expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'withdrawBid']);
       expect(queues.sent).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['a part of a second left: rounded up, not to the nearest second', 4001, 0, '6'],
+    ['none left (its deadline passed while the bid failed): 1 s, never 0', 0, 1500, '1'],
+  ])(
+    "gives the Retry-After of a retry whose lease bid and its withdrawal failed in whole seconds, the rest of the bid's lease when the withdrawal failed, with %s (review)",
+    async (_what, remainingMs, bidTakesMs, retryAfter) => {
+      // Prepare: a retry due to send again; its bid takes `bidTakesMs` and fails, and so does its
+      // withdrawal; the bid's deadline is the invocation's remaining time plus the 1 s margin.
+      existing({ acceptedAt: NOW - 11_000, sentAt: {} });
+      let clock = NOW;
+      jest.spyOn(ledger, 'leaseSends').mockImplementation(async () => {
+        clock += bidTakesMs;
+        throw new Error('DynamoDB is down');
+      });
+      ledger.failures.set('withdrawBid', new Error('still down'));
+      const context = { getRemainingTimeInMillis: () => remainingMs } as unknown as Context;
+
+      // Act
+      const res = await makeHandler({}, () => clock)(retryOfKey9(), context);
+
+      // Assess: 5.001 s left of the lease is 6 s (5 would end before it); -0.5 s is 1 s.
+      expect(res.statusCode).toBe(500);
+      expect(res.headers?.['retry-after']).toBe(retryAfter);
+      expect(JSON.parse(res.body)).toEqual({
+        message: `internal error; retry after ${retryAfter} s`,
+      });
     },
   );
 

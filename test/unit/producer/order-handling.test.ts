@@ -631,6 +631,39 @@ describe('the send lease', () => {
     expect(ledger.calls).toEqual(['claim', 'countRequest', 'leaseSends', 'withdrawBid']);
   });
 
+  it("counts the rest of the bid's lease from when its withdrawal failed, not from when it bid: the bid's tries took their time (review)", async () => {
+    // Prepare: 9 s left of the invocation when the bid is made, so its deadline is NOW + 10 s;
+    // the SDK's tries of the bid take 1.6 s and fail, and so does the withdrawal.
+    let clock = NOW;
+    const timed = createOrderHandling({
+      ledger,
+      queues,
+      lifetimes,
+      log: { warn: () => undefined, appendKeys: () => undefined },
+      faults: NO_PRODUCER_FAULTS,
+      now: () => clock,
+      newOrderId: () => 'new-id',
+      newRequestId: () => 'req-1',
+      inProgressWindowMs: WINDOW_MS,
+      clockMarginMs: CLOCK_MARGIN_MS,
+    });
+    existing(endedFirst);
+    const bids: SendLease[] = [];
+    jest.spyOn(ledger, 'leaseSends').mockImplementation(async (_orderId, lease) => {
+      bids.push(lease);
+      clock += 1600;
+      throw new Error('DynamoDB is down');
+    });
+    ledger.failures.set('withdrawBid', new Error('still down'));
+
+    // Act
+    const failed = timed.place(request({ idempotencyKey: 'key-9' }), invocation);
+
+    // Assess: 8.4 s of the lease are left when the request fails, not the 10 s it had at the bid.
+    await expect(failed).rejects.toMatchObject({ retryAfterMs: 8400 });
+    expect(bids).toMatchObject([{ now: NOW, until: NOW + 10_000 }]);
+  });
+
   it('rethrows its own failure when giving the lease back fails too, and says so in the log', async () => {
     existing(endedFirst);
     delete ledger.orders.get('key-9')?.sequence;
