@@ -7,8 +7,8 @@ import { claimedByDeadRequest, firstClaim } from './support/dead-claim';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
- * The functions' DynamoDB clients retry a request whose answer they did not get (SDK default: 3
- * tries). When the effect's conditional put committed and the connection was reset before its
+ * The functions' DynamoDB clients retry a request whose answer they did not get (the DynamoDB
+ * client's default: 4 tries). When the effect's conditional put committed and the connection was reset before its
  * answer came, the retry is refused by that very write: the adapter must still answer "written",
  * or the order's only delivery is counted as a duplicate the guard refused and never as applied;
  * the producer's claim likewise, or the order's first POST is answered 409 and never sent.

@@ -12,13 +12,13 @@ import {
 
 /**
  * The producer's send lease against a real SDK retry. The functions' DynamoDB client sends a
- * request again when it gets no answer (SDK default: 3 tries), and the try it gave up on may
- * still reach DynamoDB later (a slow request). A real HTTP proxy in front of the local DynamoDB
- * takes the first try of a retry's lease bid, keeps it without forwarding it and resets the
- * client's connection, so the SDK sends the bid again; the test forwards the kept try when it
- * chooses: after the retry that bid took the lease, sent, and ended, and a later retry took the
- * lease and ended it too. That late try must not take the lease back: held for a request that
- * ended long ago, the lease would answer every later retry 409 until that request's deadline.
+ * request again when it gets no answer (the DynamoDB client's default: 4 tries), and the try it
+ * gave up on may still reach DynamoDB later (a slow request). A real HTTP proxy in front of the
+ * local DynamoDB takes the first try of a retry's lease bid, keeps it without forwarding it and
+ * resets the client's connection, so the SDK sends the bid again; the test forwards the kept try
+ * when it chooses: after the retry that bid took the lease, sent, and ended, and a later retry
+ * took the lease and ended it too. That late try must not take the lease back: held for a request
+ * that ended long ago, the lease would answer every later retry 409 until that request's deadline.
  */
 const { ledger } = pipelineConfig.tables;
 
