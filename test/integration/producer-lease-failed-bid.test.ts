@@ -258,6 +258,38 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
     ]);
   }, 60_000);
 
+  it("leaves the producer's DynamoDB client every SDK try for its other requests however often a withdrawal's one try fails: after 40 failed withdrawals, a bid still gets them all (review)", async () => {
+    // Prepare: a retry due to send again; before it, the producer's client tried 40 withdrawals
+    // (of another request's bid), each failed by DynamoDB: more than the SDK's retry quota (one
+    // per client, 500; 14 a retry after a transient failure) pays for, had each been charged for
+    // the retry it did not make.
+    const orderId = 'withdrawals-fail-quota';
+    await claimedByDeadRequest(orderId);
+    failBidOf = { by: 'W-quota', first: 'late', tries: 0, withdrawalFails: true };
+    const now = Date.now();
+    const lease = {
+      by: 'W-quota',
+      from: 'claim-dead',
+      until: now + 11_000,
+      now,
+      legacyWindowMs: 11_000,
+    };
+    for (let i = 0; i < 40; i++) {
+      await expect(producer.withdrawBid(orderId, lease, Date.now())).rejects.toMatchObject({
+        name: 'InternalServerError',
+      });
+    }
+    failBidOf = { by: 'A-quota', first: 'late', tries: 0, withdrawalFails: true };
+    requestIds = ['A-quota'];
+
+    // Act
+    const ofA = await post(orderId);
+
+    // Assess: the bid got as many tries as the client makes (4), not one.
+    expect(ofA.statusCode).toBe(500);
+    expect(failBidOf.tries).toBe(await ledgerBehindProxy.documents.config.maxAttempts());
+  }, 60_000);
+
   it("answers 500 with Retry-After to its bid's deadline when the withdrawal fails too: a late try of the bid holds the lease, a retry before that is answered 409, one after it sends (review)", async () => {
     // Prepare: a retry due to send again; its bid's first try reaches DynamoDB only after the
     // request failed, every other try and the withdrawal are answered 500.

@@ -78,14 +78,19 @@ function leaseCondition(lease: SendLease): {
 /**
  * Makes `command` one try of the client it is sent with, without a client of its own: a
  * middleware of this command alone, inside the SDK's retry loop (its `finalizeRequest` step,
- * below the retry middleware's high priority), sees each try end, and after a failed one aborts
- * the signal the command is sent with (`send(command, { abortSignal })`, the SDK's way to cancel
- * one request). The retry middleware races its next step against that signal, so it throws an
- * AbortError at once, with no back-off waited and no try more sent; `failure` is then the
- * try's own error.
+ * below the retry middleware's high priority), sees each try end, keeps a failed try's error as
+ * `failure`, and hands the retry loop in its place an error the SDK never retries (no status,
+ * code, trait or cause that it reads as throttling, transient or a server's failure). The loop
+ * then ends at once, with no back-off waited, no try more sent, and nothing taken from the
+ * client's retry quota. The SDK keeps one quota per client, shared by every request of the
+ * module's client (in @smithy/core 3.41: 500; a retry after a transient failure costs 14, and a
+ * success gives back 1, or what its own retry cost), and charges it as it decides to retry: a loop stopped
+ * after that (aborting the command's signal, as this did before) still paid for the retry it
+ * never sent, and after 36 failed withdrawals the instance's other requests got no SDK retry.
+ * The try's answer (`$response`) stays on the error handed up, so the signer still reads
+ * DynamoDB's clock from it.
  */
-function oneTry(command: UpdateCommand): { signal: AbortSignal; failure: () => unknown } {
-  const abort = new AbortController();
+function oneTry(command: UpdateCommand): { failure: () => unknown } {
   let failure: unknown;
   command.middlewareStack.add(
     (next) => async (args) => {
@@ -93,14 +98,17 @@ function oneTry(command: UpdateCommand): { signal: AbortSignal; failure: () => u
         return await next(args);
       } catch (err) {
         failure = err;
-        abort.abort();
-        throw err;
+        const answer = (err as { $response?: unknown } | undefined)?.$response;
+        throw Object.assign(new Error('the one try of this request failed'), {
+          name: 'OneTryFailed',
+          ...(answer === undefined ? {} : { $response: answer }),
+        });
       }
     },
     // The document client's command puts its stack into the client command's twice.
     { step: 'finalizeRequest', priority: 'low', name: 'oneTryOnly', override: true },
   );
-  return { signal: abort.signal, failure: () => failure };
+  return { failure: () => failure };
 }
 
 export class DynamoLedger implements LedgerPort {
@@ -251,7 +259,7 @@ export class DynamoLedger implements LedgerPort {
     });
     const tried = oneTry(command);
     try {
-      await this.documents.send(command, { abortSignal: tried.signal });
+      await this.documents.send(command);
     } catch (err) {
       const failure = tried.failure() ?? err;
       if (!(failure instanceof ConditionalCheckFailedException)) throw failure;
