@@ -22,8 +22,12 @@ export interface ClientOptions {
    */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /**
-   * Tries per request, the first included (SDK default 3). Code with its own retry loop sets 1,
-   * so one layer decides how often and how long a failing call is retried.
+   * Tries per request, the first included. Unset, each SDK client keeps its own default (in the
+   * SDK this project installs, @aws-sdk/client-dynamodb 3.1169 and @aws-sdk/client-sqs 3.1175):
+   * DynamoDB 4, where @aws-sdk/client-dynamodb sets `default: 4`; SQS 3, the @smithy/core retry
+   * default the other clients keep. Either is replaced by `AWS_MAX_ATTEMPTS` or a profile's
+   * `max_attempts` when set. Code with its own retry loop sets 1, so one layer decides how often
+   * and how long a failing call is retried.
    */
   maxAttempts?: number;
   /**
@@ -56,13 +60,13 @@ function requestHandler(options: ClientOptions): NodeHttpHandler {
   });
 }
 
-function baseConfig(options: ClientOptions) {
+function baseConfig(options: ClientOptions, handler: NodeHttpHandler = requestHandler(options)) {
   return {
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.region ? { region: options.region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-    requestHandler: requestHandler(options),
+    requestHandler: handler,
   };
 }
 
@@ -74,9 +78,46 @@ export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClien
   return new DynamoDBClient(baseConfig(options));
 }
 
-/** Plain objects in and out; `undefined` attributes are dropped rather than rejected. */
-export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(createDynamoDbClient(options), {
+/** How each document client made here was made: its options and its connections. */
+const madeHere = new WeakMap<
+  DynamoDBDocumentClient,
+  { options: ClientOptions; handler: NodeHttpHandler }
+>();
+
+function documentClient(options: ClientOptions, handler: NodeHttpHandler): DynamoDBDocumentClient {
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(baseConfig(options, handler)), {
     marshallOptions: { removeUndefinedValues: true },
   });
+  madeHere.set(documents, { options, handler });
+  return documents;
+}
+
+/** Plain objects in and out; `undefined` attributes are dropped rather than rejected. */
+export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocumentClient {
+  return documentClient(options, requestHandler(options));
+}
+
+/** Whether createDocumentClient made `documents` (so createDocumentClientBeside can make its twin). */
+export function madeByCreateDocumentClient(documents: DynamoDBDocumentClient): boolean {
+  return madeHere.has(documents);
+}
+
+/**
+ * A second document client beside `documents`, one createDocumentClient made: the same target,
+ * region, credentials and timeouts, over the same connections (its request handler, which the
+ * SDK takes as given when handed an instance, so no socket more), with `maxAttempts` of its own.
+ * Its retries are its own: the SDK makes each client its own retry strategy, whose retry quota
+ * every request of that client shares, so nothing sent through one client changes the tries of
+ * the other. Destroying either client closes the connections of both. A client not made here
+ * (a test's in-process or mocked one) is refused: this module cannot repeat its making.
+ */
+export function createDocumentClientBeside(
+  documents: DynamoDBDocumentClient,
+  settings: { maxAttempts: number },
+): DynamoDBDocumentClient {
+  const made = madeHere.get(documents);
+  if (!made) {
+    throw new Error('createDocumentClientBeside: that client was not made by createDocumentClient');
+  }
+  return documentClient({ ...made.options, maxAttempts: settings.maxAttempts }, made.handler);
 }
