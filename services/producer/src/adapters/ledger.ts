@@ -8,6 +8,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  createDocumentClientBeside,
+  madeByCreateDocumentClient,
+} from '../../../../shared/src/aws-clients';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
@@ -75,47 +79,29 @@ function leaseCondition(lease: SendLease): {
   };
 }
 
-/**
- * Makes `command` one try of the client it is sent with, without a client of its own: a
- * middleware of this command alone, inside the SDK's retry loop (its `finalizeRequest` step,
- * below the retry middleware's high priority), sees each try end, keeps a failed try's error as
- * `failure`, and hands the retry loop in its place an error the SDK never retries (no status,
- * code, trait or cause that it reads as throttling, transient or a server's failure). The loop
- * then ends at once, with no back-off waited, no try more sent, and nothing taken from the
- * client's retry quota. The SDK keeps one quota per client, shared by every request of the
- * module's client (in @smithy/core 3.41: 500; a retry after a transient failure costs 14, and a
- * success gives back 1, or what its own retry cost), and charges it as it decides to retry: a loop stopped
- * after that (aborting the command's signal, as this did before) still paid for the retry it
- * never sent, and after 36 failed withdrawals the instance's other requests got no SDK retry.
- * The try's answer (`$response`) stays on the error handed up, so the signer still reads
- * DynamoDB's clock from it.
- */
-function oneTry(command: UpdateCommand): { failure: () => unknown } {
-  let failure: unknown;
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (err) {
-        failure = err;
-        const answer = (err as { $response?: unknown } | undefined)?.$response;
-        throw Object.assign(new Error('the one try of this request failed'), {
-          name: 'OneTryFailed',
-          ...(answer === undefined ? {} : { $response: answer }),
-        });
-      }
-    },
-    // The document client's command puts its stack into the client command's twice.
-    { step: 'finalizeRequest', priority: 'low', name: 'oneTryOnly', override: true },
-  );
-  return { failure: () => failure };
-}
-
 export class DynamoLedger implements LedgerPort {
+  /**
+   * `oneTry` is the client of the bid's withdrawal alone (withdrawBid): a document client of the
+   * same table set to one try (`maxAttempts: 1`), made once beside `documents` where the
+   * producer makes its clients, never per request. A client of its own has a retry quota of
+   * its own, so a failing withdrawal costs `documents` none of its retries. Not given, it is
+   * made here beside `documents` when shared/src/aws-clients made that one (sharing its
+   * connections); a client made elsewhere (a test's in-process or mocked one) leaves the
+   * withdrawal to `documents` and its retries.
+   */
+  private readonly oneTry: DynamoDBDocumentClient;
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    oneTry?: DynamoDBDocumentClient,
+  ) {
+    this.oneTry =
+      oneTry ??
+      (madeByCreateDocumentClient(documents)
+        ? createDocumentClientBeside(documents, { maxAttempts: 1 })
+        : documents);
+  }
 
   async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
     const out = await this.documents.send(
@@ -242,27 +228,31 @@ export class DynamoLedger implements LedgerPort {
    * Refused, another request holds the lease (it took it from the holder the bid read), and no
    * copy of the bid can take it from that one. A refusal changes nothing, so it is no error.
    *
-   * One try only, whatever the client's retry settings: the bid before it has just spent every
-   * try the SDK makes, so DynamoDB is likely failing, and a second round of tries would double
-   * the time of a request that answers 5xx anyway. Its failure, the attempt's own error, is
-   * thrown; the caller says what a late bid may hold (OrderHandling).
+   * One try only, sent with the ledger's one-try client (`maxAttempts: 1`, see the
+   * constructor): the bid before it has just spent every try the SDK makes, so DynamoDB is
+   * likely failing, and a second round of tries would double the time of a request that answers
+   * 5xx anyway. Its failure, the try's own error, is thrown; the caller says what a late bid may
+   * hold (OrderHandling).
    */
   async withdrawBid(orderId: string, lease: SendLease, endedAt: number): Promise<void> {
     const condition = leaseCondition(lease);
-    const command = new UpdateCommand({
-      TableName: this.tableName,
-      Key: { pk: orderPk(orderId), sk: ORDER_SK },
-      UpdateExpression:
-        'SET sendsEndedBy = :me, sendsEndedAt = :ended, sendingBy = :me, sendingUntil = :until',
-      ConditionExpression: condition.expression,
-      ExpressionAttributeValues: { ...condition.values, ':until': lease.until, ':ended': endedAt },
-    });
-    const tried = oneTry(command);
     try {
-      await this.documents.send(command);
+      await this.oneTry.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression:
+            'SET sendsEndedBy = :me, sendsEndedAt = :ended, sendingBy = :me, sendingUntil = :until',
+          ConditionExpression: condition.expression,
+          ExpressionAttributeValues: {
+            ...condition.values,
+            ':until': lease.until,
+            ':ended': endedAt,
+          },
+        }),
+      );
     } catch (err) {
-      const failure = tried.failure() ?? err;
-      if (!(failure instanceof ConditionalCheckFailedException)) throw failure;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
 

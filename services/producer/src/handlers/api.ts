@@ -1,5 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createDocumentClient, createSqsClient } from '../../../../shared/src/aws-clients';
+import {
+  createDocumentClient,
+  createDocumentClientBeside,
+  createSqsClient,
+} from '../../../../shared/src/aws-clients';
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoLedger } from '../adapters/ledger';
@@ -15,8 +19,17 @@ const logger = createLogger('producer');
 const tracing = createTracing('producer');
 // One client for the sends and the queue lifetimes, with the producer's own retry settings.
 const sqs = tracing.captureClient(createSqsClient(PRODUCER_SQS_CLIENT));
+// The ledger's client (the SDK's DynamoDB retries), and beside it, over the same connections,
+// one of a single try for the withdrawal of a failed lease bid (DynamoLedger.withdrawBid): a
+// client of its own, so its failures take nothing from the other's retry quota.
+const documents = createDocumentClient();
+const oneTryDocuments = createDocumentClientBeside(documents, { maxAttempts: 1 });
 const api = createApiHandler(config, {
-  ledger: new DynamoLedger(tracing.captureClient(createDocumentClient()), config.ledgerTableName),
+  ledger: new DynamoLedger(
+    tracing.captureClient(documents),
+    config.ledgerTableName,
+    tracing.captureClient(oneTryDocuments),
+  ),
   queues: new SqsQueues(sqs, config.queueUrls),
   lifetimes: new SqsQueueLifetimes(sqs, config.queueUrls),
   logger,
