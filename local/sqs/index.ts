@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
-import { httpUrl } from '../address';
+import { httpUrl, parseHost } from '../address';
 import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
 import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
@@ -74,8 +74,22 @@ export interface SqsEmulator {
 }
 
 const YEAR_MS = 366 * 24 * 3600 * 1000;
-/** A Host header's value: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
-const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/;
+
+/**
+ * What makes a Host header no host for queue URLs, or undefined. Read by the edge's reader
+ * (local/address.ts parseHost, with hostProblem's refusal of a bare IPv6 address), so that a
+ * Host means the same on the edge and here: this check had its own pattern, which refused an
+ * empty port (`localhost:`, `[::1]:`) the edge takes and took `[127.0.0.1]`, port 0 and
+ * 65536-99999, which the edge refuses (found in review). One rule more than the edge's: a name,
+ * since HTTP allows an empty Host (`Host:`, `:`) and a queue URL without a host names no queue.
+ */
+function hostRefusal(host: string): string | undefined {
+  const parts = parseHost(host);
+  if (typeof parts === 'string') return parts;
+  if (parts.bareIPv6) return 'has an IPv6 address without brackets: send [address]:port';
+  if (parts.name === '') return 'names no host';
+  return undefined;
+}
 
 const MAX_CLOCK_STEP_MS = YEAR_MS;
 const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
@@ -183,10 +197,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     if (!ctx) {
       // The host goes into every queue URL answered: one that is not a host and port (`x/y`, an
       // empty one) would hand out URLs that name no queue here.
-      if (!AUTHORITY.test(host)) {
-        throw errors.invalidParameter(
-          `The Host header ${JSON.stringify(host)} is not a host name or address with an optional port.`,
-        );
+      const refusal = hostRefusal(host);
+      if (refusal !== undefined) {
+        throw errors.invalidParameter(`The Host header ${JSON.stringify(host)} ${refusal}.`);
       }
       ctx = {
         clock,

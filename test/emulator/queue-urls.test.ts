@@ -124,6 +124,13 @@ describe('queue URLs', () => {
     ['a path after the port', 'localhost:4566/x'],
     ['nothing', ''],
     ['a space', 'local host'],
+    // Refused by the edge (local/address.ts parseHost) and taken here (found in review): the
+    // emulator reads a Host as the edge does, so a value means the same whichever port it reaches.
+    ['an IPv4 address in brackets', '[127.0.0.1]'],
+    ['an IPv4 address in brackets with a port', '[127.0.0.1]:4566'],
+    ['port 0', 'localhost:0'],
+    ['a port over 65535', 'localhost:65536'],
+    ['a colon and no name', ':'],
   ])(
     'refuses a Host header holding %s (queue URLs are built from it): InvalidParameterValue, nothing sent (found in review)',
     async (_what, host) => {
@@ -149,6 +156,45 @@ describe('queue URLs', () => {
       expect((await depth())?.ApproximateNumberOfMessages).toBe('0');
     },
   );
+});
+
+describe('a Host the edge takes, taken by the emulator too', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startEmulator('none');
+    await h.sqs.send(new CreateQueueCommand({ QueueName: 'q' }));
+  });
+  afterEach(() => h.stop());
+
+  // An empty port is no port (RFC 3986 3.2.3: "URI producers and normalizers should omit the
+  // port component and its ':' delimiter if port is empty"); the edge (local/address.ts
+  // parseHost) takes it, and the emulator refused it with InvalidParameterValue (found in review).
+  it.each([
+    ['a name with an empty port', 'localhost:'],
+    ['an IPv6 address with an empty port', '[::1]:'],
+  ])('takes %s (%j): a send is taken, and GetQueueUrl names that Host', async (_what, host) => {
+    const body = 'Action=SendMessage&MessageBody=x';
+    const sent = await rawRequest(
+      h.url,
+      `POST /000000000000/q HTTP/1.1\r\nHost: ${host}\r\n` +
+        'Content-Type: application/x-www-form-urlencoded\r\n' +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(sent?.status).toBe(200);
+    const asked = await rawRequest(
+      h.url,
+      `GET /?Action=GetQueueUrl&QueueName=q HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(asked?.status).toBe(200);
+    expect(asked?.body).toContain(`<QueueUrl>http://${host}/000000000000/q</QueueUrl>`);
+    const { Attributes } = await h.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: `${h.url}/000000000000/q`,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    expect(Attributes?.ApproximateNumberOfMessages).toBe('1');
+  });
 });
 
 describe('GetQueueUrl with QueueOwnerAWSAccountId', () => {

@@ -56,6 +56,10 @@ const WELL_FORMED: readonly (readonly [string, string])[] = [
   ['IPv6 loopback with a port', '[::1]:3000'],
   ['IPv6 loopback with the highest port', '[::1]:65535'],
   ['an IPv4-mapped loopback address, upper case', '[::FFFF:127.0.0.1]:80'],
+  // An empty port is no port (RFC 3986 3.2.3). The edge took these and SQS refused them with its
+  // own reading of the Host (found in review): one reader now, local/address.ts parseHost.
+  ['IPv6 loopback with an empty port', '[::1]:'],
+  ['a name with an empty port (no brackets)', 'localhost:'],
 ];
 
 describe('a Host with IPv6 brackets: refused with 400 when malformed, taken when well formed', () => {
