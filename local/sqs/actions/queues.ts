@@ -112,13 +112,16 @@ export const ListQueues = action({
  * and CreateQueue lists QueueDeletedRecently for it
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
  */
-function deletedRecently(ctx: Context, name: string): boolean {
+export function deletedRecently(ctx: Pick<Context, 'clock' | 'deletedAt'>, name: string): boolean {
   const at = ctx.deletedAt.get(name);
   return at !== undefined && ctx.clock.now() - at < LIMITS.recreateAfterDeleteMs;
 }
 
-/** Notes `name` as deleted now, and forgets the names deleted longer than 60 s ago. */
-function noteDeleted(ctx: Context, name: string): void {
+/**
+ * Notes `name` as deleted now, and forgets the names deleted longer than 60 s ago: a client that
+ * creates and deletes names in a loop holds at most the names of its last 60 s (emulator clock).
+ */
+export function noteDeleted(ctx: Pick<Context, 'clock' | 'deletedAt'>, name: string): void {
   const now = ctx.clock.now();
   // Oldest first (a name deleted again moves to the end), so the sweep stops at the first one
   // still held back: the map holds only the names deleted within the last 60 s.
