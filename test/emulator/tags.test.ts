@@ -146,6 +146,37 @@ describe('queue tags', () => {
       },
     );
 
+    it('refuses a bad key over the Query protocol (TagKey.n) too, removing no key of the request', async () => {
+      for (const bad of ['aws:cost', 'a#b', 'k'.repeat(129)]) {
+        const query = await callQuery(h.url, {
+          Action: 'UntagQueue',
+          QueueUrl: url,
+          'TagKey.1': 'env',
+          'TagKey.2': bad,
+          'TagKey.3': 'team',
+        });
+        expect(query).toMatchObject({ status: 400, queryCode: 'InvalidParameterValue' });
+      }
+      expect(await listed()).toEqual(all);
+      // The same keys, all valid, over Query: removed.
+      const ok = await callQuery(h.url, {
+        Action: 'UntagQueue',
+        QueueUrl: url,
+        'TagKey.1': 'env',
+        'TagKey.2': '日本語',
+      });
+      expect(ok.status).toBe(200);
+      expect(await listed()).toEqual({ team: 'orders' });
+    });
+
+    it('answers a JSON key list of the wrong shape SerializationException (400), removing nothing', async () => {
+      for (const TagKeys of [[1], [{ k: 'env' }], [['env']], 'env', { 0: 'env' }, [true]]) {
+        const json = await callJson(h.url, 'UntagQueue', { QueueUrl: url, TagKeys });
+        expect(json).toMatchObject({ status: 400, type: 'SerializationException' });
+      }
+      expect(await listed()).toEqual(all);
+    });
+
     it('refuses an empty key list with InvalidParameterValue over JSON and Query, as AWS answers the empty list botocore sends', async () => {
       const json = await callJson(h.url, 'UntagQueue', { QueueUrl: url, TagKeys: [] });
       expect(json).toMatchObject({
