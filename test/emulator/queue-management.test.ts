@@ -141,8 +141,17 @@ describe('queue management', () => {
       }),
     );
     expect(attrs.Attributes).toEqual({ VisibilityTimeout: '30', ApproximateNumberOfMessages: '0' });
-    // Another name was never held back.
+    // Another name was never held back, nor the same in another case (AWS: queue names are
+    // case-sensitive), nor the standard name beside a deleted FIFO one.
     await expect(create('other-name')).resolves.toContain('/other-name');
+    const upper = await create('Upper');
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: upper }));
+    await expect(create('upper')).resolves.toContain('/upper');
+    await expect(create('UPPER')).resolves.toContain('/UPPER');
+    await expect(create('Upper')).rejects.toMatchObject(refused);
+    const fifoAgain = await create('twin.fifo', { FifoQueue: 'true' });
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: fifoAgain }));
+    await expect(create('twin')).resolves.toContain('/twin');
   });
 
   it('tags, lists and untags a queue', async () => {
