@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { hostProblem, httpUrl } from './address';
 import { declaredOver } from './body';
 import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
+import { queryErrorBody } from './sqs/protocol';
 
 /**
  * The edge: one port that speaks to any AWS SDK or the AWS CLI pointed at it with
@@ -107,14 +108,6 @@ function internalError(res: ServerResponse): void {
   );
 }
 
-const XML_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&apos;',
-};
-
 /**
  * The edge's own refusal (a bad Host, the browser guard's), answered in the protocol the request
  * speaks. A Query-protocol SQS request (a form POST or a GET with `Action=`, no `X-Amz-Target`)
@@ -143,12 +136,7 @@ function refuse(
     return;
   }
   if (res.headersSent || res.destroyed) return;
-  const escapeXml = (text: string) => text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
-  const text =
-    '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">' +
-    `<Error><Type>Sender</Type>${code === undefined ? '' : `<Code>${escapeXml(code)}</Code>`}` +
-    `<Message>${escapeXml(message)}</Message><Detail/></Error>` +
-    `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+  const text = queryErrorBody('Sender', code, message, randomUUID());
   res.writeHead(status, {
     'content-type': 'text/xml',
     'content-length': Buffer.byteLength(text),

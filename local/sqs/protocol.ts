@@ -328,7 +328,22 @@ export function queryResponse(action: string, output: Output, requestId: string)
 }
 
 export function queryError(err: SqsError, requestId: string): string {
-  return `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${err.fault}</Type><Code>${escapeXml(err.queryCode)}</Code><Message>${escapeXml(err.message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+  return queryErrorBody(err.fault, err.queryCode, err.message, requestId);
+}
+
+/**
+ * SQS's XML `ErrorResponse`. Without a code the `Code` element is left out: Query-protocol
+ * clients then report the message under `Unknown` (the edge's refusal of a bad Host, for which
+ * AWS documents no code).
+ */
+export function queryErrorBody(
+  fault: 'Sender' | 'Receiver',
+  code: string | undefined,
+  message: string,
+  requestId: string,
+): string {
+  const codeElement = code === undefined ? '' : `<Code>${escapeXml(code)}</Code>`;
+  return `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${fault}</Type>${codeElement}<Message>${escapeXml(message)}</Message><Detail/></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
 export function jsonError(err: SqsError): string {
