@@ -246,6 +246,16 @@ export interface EffectRecord extends LedgerKey {
   acceptedAt: number;
   /** Epoch ms. */
   committedAt: number;
+  /**
+   * The receive that applied it, as its delivery record names it: that receive's invocation
+   * (Lambda request id, the delivery's `invocationId`; absent where the runtime gave none) and its
+   * SQS ApproximateReceiveCount (the delivery's `receiveCount`). Written by the effect's own write
+   * (no request of its own). With `messageId` they name one delivery record: one invocation
+   * receives a FIFO message once, and each receive of it counts one higher. Absent on records
+   * older than it; the soak check then guesses the receive from the receives' outcomes and times.
+   */
+  invocationId?: string;
+  receiveCount?: number;
 }
 
 /**

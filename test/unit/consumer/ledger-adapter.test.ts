@@ -241,6 +241,23 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
   });
 
+  it('writes the receive that applied an effect (its invocation and receive count) on the effect item, in its one request', async () => {
+    // Act
+    const stamped: Effect = { ...effect('order'), invocationId: 'req-9', receiveCount: 3 };
+    const write = await ledger().putEffectIfAbsent(stamped);
+
+    // Assess: one request, the conditional PutItem, carrying the stamp beside the fields it had.
+    expect(write).toEqual({ written: true });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toEqual({
+      pk: 'RUN#run-unit',
+      sk: 'EFFECT#standard#order-1#order',
+      ...effectItemFields,
+      invocationId: 'req-9',
+      receiveCount: 3,
+    });
+  });
+
   it('writes an unguarded effect without a condition', async () => {
     // Act
     await ledger().putEffect(effect('none'));

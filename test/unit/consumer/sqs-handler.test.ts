@@ -484,6 +484,37 @@ describe('consumer handler', () => {
     expect(new Set(ids).size).toBe(2);
     expect(persistenceStore.completed).toHaveLength(2);
   });
+  it("stamps each effect with the invocation and receive count of the receive that applied it, on the effect's one write", async () => {
+    // Prepare: idempotency on (Powertools wraps the effect, as deployed), the FIFO fixture at its
+    // second receive.
+    const persistenceStore = new PermissivePersistence();
+    const { handler, ledger } = makeHandler(
+      { QUEUE_KIND: 'fifo', IDEMPOTENCY_ENABLED: 'true' },
+      { persistenceStore },
+    );
+    const event = twoGroupFifoEvent(2);
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess: each effect names its receive as the delivery record does (invocation id and
+    // receive count), and each order still costs one effect write.
+    expect(response.batchItemFailures).toHaveLength(0);
+    const receipts = [...ledger.receipts.values()].map((r) => r.receipt);
+    expect(
+      [...ledger.effects.values()].map((e) => [e.orderId, e.invocationId, e.receiveCount]),
+    ).toEqual(receipts.map((r) => [r.orderId, 'req-1', 2]));
+    expect(receipts.map((r) => [r.invocationId, r.receiveCount])).toEqual([
+      ['req-1', 2],
+      ['req-1', 2],
+      ['req-1', 2],
+    ]);
+    expect(ledger.calls.filter((c) => c.startsWith('effect:'))).toEqual([
+      'effect:order-1',
+      'effect:order-2',
+      'effect:order-3',
+    ]);
+  });
 });
 
 describe('consumer handler with the effect guard', () => {

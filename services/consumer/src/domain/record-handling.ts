@@ -1,4 +1,5 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { EffectRecord } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
 import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { Delivery } from './delivery';
@@ -45,6 +46,11 @@ export interface RunMarker {
   crashAfterEffect: boolean;
   /** Set when the body ran: a higher sequence of the customer had already taken its turn. */
   late: boolean;
+  /**
+   * The receive this call runs for, as its delivery record names it (its invocation and receive
+   * count): the effect item carries it, so what applied it is read, not guessed.
+   */
+  receive?: Pick<EffectRecord, 'invocationId' | 'receiveCount'>;
 }
 
 /** The effect, as the idempotency layer wraps it (the function itself when idempotency is off). */
@@ -110,6 +116,8 @@ export function createEffect(
       applyIndex,
       acceptedAt: input.acceptedAt,
       committedAt,
+      // The receive that applies it, on the same write (no request of its own).
+      ...marker.receive,
     };
     if (effectGuard) {
       const write = await ledger.putEffectIfAbsent(effect);
@@ -258,6 +266,10 @@ export function createRecordHandling<R>(
         stallMs: fault.delayMs,
         crashAfterEffect: fault.crashAfterEffect,
         late: false,
+        receive: {
+          ...(slot.receipt.invocationId ? { invocationId: slot.receipt.invocationId } : {}),
+          receiveCount: slot.receipt.receiveCount,
+        },
       };
       const result = await apply({ ...message, messageId: delivery.messageId }, marker);
       const applied = marker.ran && !marker.refused;
