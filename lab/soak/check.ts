@@ -240,6 +240,7 @@ function orderViolations(
   queue: QueueKind,
   byOrder: Map<string, EffectRecord[]>,
   messages: ReadonlyMap<string, ReceivedMessage>,
+  invocations: ReadonlyMap<string, DeliveryRecord[]>,
   shared: ReadonlySet<string>,
 ): string[] {
   const lines: string[] = [];
@@ -307,9 +308,16 @@ function orderViolations(
         );
         continue;
       }
-      const applied = appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
+      // An effect that names its receive (a consumer that stamps it) is judged by that receive, or
+      // named when the ledger holds no such receive of its message; only an older one is guessed.
+      const stamped = e.receiveCount !== undefined;
+      const applied = stamped
+        ? stampedReceive(e, message)
+        : appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
       if (applied) from.set(e, applied);
-      else {
+      else if (stamped) {
+        lines.push(unstampedReceiveLine(queue, customer, e, invocations));
+      } else {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
         );
@@ -415,8 +423,9 @@ const ofItsOrder = (e: EffectRecord, message: ReceivedMessage | undefined): bool
 const CLOCK_STEP_MS = 1000;
 
 /**
- * The receive an effect was applied from, read first by what the ledger says each receive did. The
- * effect record names the message, not the invocation or the receive count; the receive that ran
+ * The receive an effect that does not name it (an effect record from a consumer older than the
+ * stamp: stampedReceive reads the others) was applied from, read first by what the ledger says
+ * each receive did. Such a record names the message, not the invocation or the receive count; the receive that ran
  * the effect is the one its consumer wrote `applied` (the effect ran and its write was not
  * refused), and with the guard on (one effect per order or per message) a message has one such
  * receive at most. So where as many receives of the message ended applied as effects of the queue
@@ -443,8 +452,8 @@ const CLOCK_STEP_MS = 1000;
  * received before the commit failed or never ended too), the later is taken, as nothing in the
  * ledger says which ran it. Taking the later can only pass what the earlier would name (leftBehind
  * holds an apply to what was received in its batch, which has one stamp, or in its receive's
- * millisecond or after it), never name what the earlier would pass; only an effect record that
- * carried its invocation would tell them apart.
+ * millisecond or after it), never name what the earlier would pass; an effect record that carries
+ * its receive (stampedReceive) tells them apart.
  */
 function appliedFrom(
   e: EffectRecord,
@@ -465,6 +474,43 @@ function appliedFrom(
   }
   const pick = applied > 0 && applied >= effectsOfMessage ? inApplied : notSuppressed;
   return pick.before ?? pick.stepped;
+}
+
+/**
+ * The receive an effect names as the one that applied it (its invocation id and receive count,
+ * which the consumer writes on the effect item), among the receives of its message: with the
+ * message id they name one delivery record, as one invocation receives a FIFO message once and
+ * each receive of it counts one higher. An effect with no invocation id names a receive with
+ * none (a runtime that gave no request id). None such: undefined, a ledger that lost or forged
+ * the receive, or an effect that names another's.
+ */
+function stampedReceive(
+  e: EffectRecord,
+  message: ReceivedMessage | undefined,
+): DeliveryRecord | undefined {
+  return message?.receives.find(
+    (r) => r.receiveCount === e.receiveCount && r.invocationId === e.invocationId,
+  );
+}
+
+/** The line for an effect whose stamp names no receive of its message the ledger holds. */
+function unstampedReceiveLine(
+  queue: QueueKind,
+  customer: string,
+  e: EffectRecord,
+  invocations: ReadonlyMap<string, DeliveryRecord[]>,
+): string {
+  const invocation =
+    e.invocationId === undefined ? 'no invocation' : `invocation ${e.invocationId}`;
+  const head = `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, and its effect names receive #${e.receiveCount} in ${invocation} as the one that applied it`;
+  const tail = 'so what it was applied past cannot be checked';
+  const other =
+    e.invocationId === undefined
+      ? undefined
+      : invocations.get(e.invocationId)?.find((r) => r.receiveCount === e.receiveCount);
+  return other
+    ? `${head}, yet the ledger holds that receive as one of message ${other.messageId} (order ${other.orderId} of customer ${other.customerId}) and none of message ${e.messageId} so: the effect or the ledger is broken, ${tail}`
+    : `${head}, yet the ledger holds no such receive of that message: the ledger lacks the receive it was applied from, or the effect names one that never was, ${tail}`;
 }
 
 /** appliedFrom's pick among some receives of a message, as it considers them one by one. */
@@ -788,7 +834,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       );
       collect(
         out,
-        orderViolations(queue, byOrder, messages, shared),
+        orderViolations(queue, byOrder, messages, invocations, shared),
         (n) => `${queue}: ${n} more FIFO order problems`,
       );
     }

@@ -1667,6 +1667,94 @@ describe('the exactly-once check', () => {
     receive(b, 'a1', 900_000, '300', 'applied', 'i-redrive', { messageId: 'fifo-a1-redriven' });
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
+
+  /** Stamps order `orderId`'s FIFO effect with the receive it names as the one that applied it. */
+  function stamp(b: LedgerBuilder, orderId: string, invocationId: string, receiveCount: number) {
+    Object.assign(fifoEffect(b, orderId), { invocationId, receiveCount });
+    return b;
+  }
+
+  /**
+   * a1 (100) and a2 (200) received in one batch i1 at 2000, a1 failed there; a2's effect committed
+   * at 7000, and its receive in i1 failed after it; a copy of a2's message came in i2 at 5000
+   * (receive #2) and failed too; a1 was redriven and applied later. Which of a2's receives ran
+   * its effect the receives cannot tell: `effectFrom` says, as the consumer's stamp would.
+   */
+  function twoCandidates(effectFrom?: [invocationId: string, receiveCount: number]) {
+    const b = customerA(['a1', 'a2']);
+    receiveOnly(b, 'a1', 2000, '100', 'failed', 'i1');
+    receiveOnly(b, 'a2', 2000, '200', 'failed', 'i1');
+    b.apply('fifo', 'a2', 7000);
+    receiveOnly(b, 'a2', 5000, '200', 'failed', 'i2', 2);
+    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    if (effectFrom) stamp(b, 'a2', ...effectFrom);
+    return b;
+  }
+
+  it("judges an apply by the receive its effect names (invocation and receive count), where the receives' outcomes leave two that could have run it", () => {
+    // Unstamped, the later candidate is taken (i2's copy, in a batch without a1): it passes.
+    expect(check(twoCandidates(), ['a1', 'a2'])).toEqual([]);
+    // The effect says i1's receive #1 ran it: a1 was in that batch and had not been applied.
+    expect(check(twoCandidates(['i1', 1]), ['a1', 'a2'])).toEqual([
+      appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
+    ]);
+    // The effect says i2's receive #2 ran it: a1 was not in that batch and came before it.
+    expect(check(twoCandidates(['i2', 2]), ['a1', 'a2'])).toEqual([]);
+  });
+
+  it('passes a stamped apply whose receive its clock stamped more than a second after the commit: the stamp names it, no time is read', () => {
+    // a1's receive in i1 stamped 5000, its commit 3000 (the clock stepped back 2 s between them),
+    // and the receive failed after the effect; a copy in i2 (receive #2) was suppressed.
+    const b = customerA(['a1', 'a2']);
+    receiveOnly(b, 'a1', 5000, '100', 'failed', 'i1');
+    b.apply('fifo', 'a1', 3000);
+    receiveOnly(b, 'a1', 65_000, '100', 'suppressed', 'i2', 2);
+    receive(b, 'a2', 65_000, '200', 'applied', 'i2');
+    stamp(b, 'a2', 'i2', 1);
+    // Unstamped, no receive within a second of the commit: the check cannot judge it.
+    expect(check(b, ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a1 from message fifo-a1, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked',
+    ]);
+    expect(check(stamp(b, 'a1', 'i1', 1), ['a1', 'a2'])).toEqual([]);
+  });
+
+  /** The line for a2's effect naming receive #`count` in `invocation`, of which the ledger holds no receive of its message. */
+  const namesNoReceive = (invocation: string, count: number) =>
+    `fifo: customer a applied order a2 from message fifo-a2, and its effect names receive #${count} in invocation ${invocation} as the one that applied it, yet the ledger holds no such receive of that message: the ledger lacks the receive it was applied from, or the effect names one that never was, so what it was applied past cannot be checked`;
+
+  it.each([
+    ['a receive count its invocation did not receive the message at', 'i2', 2],
+    [
+      'an invocation that never received the message, at a receive count one of its receives had',
+      'i9',
+      1,
+    ],
+    ['an invocation that did not receive it, though another received it at that count', 'i1', 1],
+  ] as const)(
+    'names an apply whose effect names %s (%s, receive #%s): the ledger lacks the receive or the effect is forged',
+    (_, invocation, count) => {
+      // a1 applied in i1 (receive #1), a2 in i2 (receive #1), each stamped with its own receive; then
+      // a2's stamp is broken. The ledger is otherwise clean.
+      const b = customerA(['a1', 'a2']);
+      receive(b, 'a1', 2000, '100', 'applied', 'i1');
+      receive(b, 'a2', 3000, '200', 'applied', 'i2');
+      stamp(b, 'a1', 'i1', 1);
+      expect(check(stamp(b, 'a2', 'i2', 1), ['a1', 'a2'])).toEqual([]);
+      const line =
+        invocation === 'i1'
+          ? `fifo: customer a applied order a2 from message fifo-a2, and its effect names receive #1 in invocation i1 as the one that applied it, yet the ledger holds that receive as one of message fifo-a1 (order a1 of customer a) and none of message fifo-a2 so: the effect or the ledger is broken, so what it was applied past cannot be checked`
+          : namesNoReceive(invocation, count);
+      expect(check(stamp(b, 'a2', invocation, count), ['a1', 'a2'])).toEqual([line]);
+    },
+  );
+
+  it('names a stamped apply whose message the ledger never received, by its stamp', () => {
+    const b = customerA(['a1', 'a2']);
+    receive(b, 'a1', 2000, '100', 'applied', 'i1');
+    receive(b, 'a2', 3000, '200', 'applied', 'i2');
+    b.ledger.deliveries = b.ledger.deliveries.filter((d) => d.messageId !== 'fifo-a2');
+    expect(check(stamp(b, 'a2', 'i2', 1), ['a1', 'a2'])).toEqual([namesNoReceive('i2', 1)]);
+  });
 });
 
 describe("an order's history, printed for the orders a failed soak names", () => {
