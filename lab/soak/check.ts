@@ -441,6 +441,13 @@ const CLOCK_STEP_MS = 1000;
  * of the receives that can have run an effect: those not suppressed (idempotency answered, or the
  * guard refused the write, and no effect was written by it).
  *
+ * A receive whose invocation's deadline (`deadlineAt`, on the same clock) came more than
+ * CLOCK_STEP_MS before the commit is no candidate: Lambda had ended that invocation, so it wrote
+ * no effect then. Without this, a receive of an invocation that died, stamped before the receive
+ * that ran the effect, stood in for it whenever a clock step put the commit before that receive's
+ * stamp, and held the apply to a batch it was not in (a message dead-lettered from that batch
+ * read as left behind by it).
+ *
  * Of those candidates, the latest stamped at or before the commit; none so, the earliest stamped at
  * most CLOCK_STEP_MS after it. The consumer stamps a receive when its invocation begins and the
  * commit later in that invocation, on one clock: a receive stamped after the commit is the one only
@@ -467,6 +474,8 @@ function appliedFrom(
   let applied = 0;
   for (const r of message?.receives ?? []) {
     if (r.outcome === 'suppressed') continue;
+    // Its invocation had run out its function timeout before the commit: not the one.
+    if (r.deadlineAt !== undefined && r.deadlineAt + CLOCK_STEP_MS < e.committedAt) continue;
     consider(notSuppressed, r, e.committedAt);
     if (r.outcome !== 'applied') continue;
     applied++;

@@ -1668,6 +1668,25 @@ describe('the exactly-once check', () => {
     expect(check(b, ['a1', 'a2'])).toEqual([]);
   });
 
+  it("does not take an unstamped apply from a receive whose invocation's deadline had passed before the commit, though it is the latest stamped before it", () => {
+    // i0 received a1 (100, at its last allowed receive) and a2 (200) at 1500 and died: both
+    // pending, its deadline 11_500. SQS dead-lettered a1 and handed a2 out again in i1 at 62_000;
+    // a2's effect committed there, stamped 61_800 (the clock stepped back 200 ms, within the
+    // second the check allows), and its receive then failed. i0's receive of a2 is the latest
+    // before the commit, but i0 had ended an minute before: it cannot have run the effect, and
+    // a1, in its batch, was not left behind by this apply.
+    const b = customerA(['a1', 'a2']);
+    receiveOnly(b, 'a1', 1500, '100', 'pending', 'i0', FIFO_LAST);
+    b.ledger.deliveries.at(-1)!.deadlineAt = 11_500;
+    receiveOnly(b, 'a2', 1500, '200', 'pending', 'i0');
+    b.ledger.deliveries.at(-1)!.deadlineAt = 11_500;
+    receiveOnly(b, 'a2', 62_000, '200', 'failed', 'i1', 2);
+    b.ledger.deliveries.at(-1)!.deadlineAt = 72_000;
+    b.apply('fifo', 'a2', 61_800);
+    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    expect(check(b, ['a1', 'a2'])).toEqual([]);
+  });
+
   /** Stamps order `orderId`'s FIFO effect with the receive it names as the one that applied it. */
   function stamp(b: LedgerBuilder, orderId: string, invocationId: string, receiveCount: number) {
     Object.assign(fifoEffect(b, orderId), { invocationId, receiveCount });
