@@ -416,10 +416,17 @@ export function unendedInvocations(deliveries: readonly DeliveryRecord[]): Map<s
  * timeout (`options.attemptTimeoutMs`).
  */
 function deadlineOf(attempt: DeliveryRecord, options: AnalyzeOptions): number {
-  const stamped = attempt.deadlineAt;
-  return typeof stamped === 'number' && Number.isFinite(stamped)
-    ? stamped
-    : attempt.receivedAt + options.attemptTimeoutMs;
+  return stampedDeadline(attempt) ?? attempt.receivedAt + options.attemptTimeoutMs;
+}
+
+/**
+ * The deadline the consumer stamped on a receive (DeliveryRecord.deadlineAt), or undefined on a
+ * record without one (written before the consumer stamped it). checkDelivery refuses a deadline
+ * that is there and is no time; this reads it the one way wherever it is read.
+ */
+export function stampedDeadline(d: DeliveryRecord): number | undefined {
+  const stamped: unknown = d.deadlineAt;
+  return typeof stamped === 'number' && Number.isFinite(stamped) ? stamped : undefined;
 }
 
 /**
@@ -442,13 +449,9 @@ function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOp
   // without a stamp, its first receive plus the configured timeout.
   const stamped = new Map<string, number>();
   for (const d of deliveries) {
-    if (!d.invocationId || typeof d.deadlineAt !== 'number' || !Number.isFinite(d.deadlineAt)) {
-      continue;
-    }
-    stamped.set(
-      d.invocationId,
-      Math.min(stamped.get(d.invocationId) ?? d.deadlineAt, d.deadlineAt),
-    );
+    const deadline = stampedDeadline(d);
+    if (!d.invocationId || deadline === undefined) continue;
+    stamped.set(d.invocationId, Math.min(stamped.get(d.invocationId) ?? deadline, deadline));
   }
   const dead = new Map<string, number>();
   for (const [id, at] of unendedInvocations(deliveries))

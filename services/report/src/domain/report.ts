@@ -6,6 +6,7 @@ import {
   type QueueAnalysis,
   type QueueMetrics,
   type RunLedger,
+  stampedDeadline,
 } from './metrics';
 
 export type ReportTarget = 'local' | 'localstack' | 'aws';
@@ -140,12 +141,13 @@ export function ledgerTimeout(ledger: RunLedger, queue: QueueKind): LedgerTimeou
   let unstamped = 0;
   for (const d of ledger.deliveries) {
     if (d.queue !== queue) continue;
-    if (typeof d.deadlineAt !== 'number' || !Number.isFinite(d.deadlineAt)) {
+    const deadline = stampedDeadline(d);
+    if (deadline === undefined) {
       unstamped++;
       continue;
     }
     stamped++;
-    const ms = d.deadlineAt - d.receivedAt;
+    const ms = deadline - d.receivedAt;
     longestMs = longestMs === undefined ? ms : Math.max(longestMs, ms);
   }
   return {
