@@ -137,28 +137,36 @@ describe('a standard DLQ receive that brings only a copy of a message read', () 
 
 describe('releasing what a DLQ read holds', () => {
   const twelve = Array.from({ length: 12 }, (_, i) => message(`o${i}`, `m${i}`));
-  const releasedHandles = () =>
+  /** The entries of each ChangeMessageVisibilityBatch call, as `receipt handle` lists. */
+  const releaseCalls = () =>
     mock
       .commandCalls(ChangeMessageVisibilityBatchCommand)
-      .flatMap((c) => c.args[0].input.Entries ?? [])
-      .map((e) => e.ReceiptHandle);
-
-  it('releases every batch of handles when one release call fails, then throws its error', async () => {
+      .map((c) => (c.args[0].input.Entries ?? []).map((e) => e.ReceiptHandle));
+  const releasedHandles = () => releaseCalls().flat();
+  /** A DLQ that holds `twelve`, handed out ten, then two, then none. */
+  const twelveInTwoReceives = () => {
     attributes(12);
     mock
       .on(ReceiveMessageCommand)
       .resolvesOnce({ Messages: twelve.slice(0, 10) })
       .resolvesOnce({ Messages: twelve.slice(10) })
       .resolves({ Messages: [] });
+  };
+  /** What readDlq threw, or undefined when it returned. */
+  const readError = () =>
+    readDlq(sqs, URL, 'run-a').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('releases every batch of handles when one release call fails, then throws its error', async () => {
+    twelveInTwoReceives();
     mock
       .on(ChangeMessageVisibilityBatchCommand)
       .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
       .resolves({ Successful: [], Failed: [] });
 
-    const error = await readDlq(sqs, URL, 'run-a').then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await readError();
     // The error names the ten messages that call held, and carries the call's own error.
     expect(error).toBeInstanceOf(DlqReleaseError);
     expect((error as Error).message).toContain('TimeoutError: socket hang up');
@@ -170,11 +178,6 @@ describe('releasing what a DLQ read holds', () => {
     expect(releasedHandles()).toEqual(twelve.map((m) => m.ReceiptHandle));
   });
 
-  /** The entries of each ChangeMessageVisibilityBatch call, as `receipt handle` lists. */
-  const releaseCalls = () =>
-    mock
-      .commandCalls(ChangeMessageVisibilityBatchCommand)
-      .map((c) => (c.args[0].input.Entries ?? []).map((e) => e.ReceiptHandle));
   const failedEntry = (id: string, senderFault: boolean, code = 'InternalError') => ({
     Id: id,
     SenderFault: senderFault,
@@ -183,12 +186,7 @@ describe('releasing what a DLQ read holds', () => {
   });
 
   it('sends again the entries a successful call answered failed through no fault of the caller, and reads on', async () => {
-    attributes(12);
-    mock
-      .on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: twelve.slice(0, 10) })
-      .resolvesOnce({ Messages: twelve.slice(10) })
-      .resolves({ Messages: [] });
+    twelveInTwoReceives();
     // The first call's answer (HTTP 200) fails m3 and m7 on SQS's side; the second attempt at
     // them succeeds.
     mock
@@ -210,12 +208,7 @@ describe('releasing what a DLQ read holds', () => {
   });
 
   it("throws, once every batch was tried, an error naming each message still hidden: retryable ones after the bounded retries, the caller's fault at once", async () => {
-    attributes(12);
-    mock
-      .on(ReceiveMessageCommand)
-      .resolvesOnce({ Messages: twelve.slice(0, 10) })
-      .resolvesOnce({ Messages: twelve.slice(10) })
-      .resolves({ Messages: [] });
+    twelveInTwoReceives();
     // m3 fails on SQS's side every time; m5's handle is refused (the caller's fault, not sent
     // again); the second batch is released.
     mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input) => ({
@@ -229,10 +222,7 @@ describe('releasing what a DLQ read holds', () => {
       ),
     }));
 
-    const error = await readDlq(sqs, URL, 'run-a').then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await readError();
 
     expect(error).toBeInstanceOf(DlqReleaseError);
     expect((error as DlqReleaseError).unreleased).toEqual([
@@ -272,7 +262,7 @@ describe('releasing what a DLQ read holds', () => {
       ],
     });
 
-    const error = (await readDlq(sqs, URL, 'run-a').catch((e: unknown) => e)) as Error;
+    const error = (await readError()) as Error;
 
     expect(error).toBeInstanceOf(DlqReleaseError);
     expect(error.message).toContain('m0 (Odd Code: line one line two [2J)');
