@@ -29,9 +29,12 @@ const NO_COUNT = 0;
 
 /**
  * One order, its message received twice: the first attempt never finished (its delivery stays
- * pending, in an invocation that never ended), the second came `SECOND - T0` ms later.
+ * pending, in an invocation that never ended), the second came at `second` (SECOND unless told).
  */
-function ledger(deadline: (receivedAt: number) => number | undefined): LedgerBuilder {
+function ledger(
+  deadline: (receivedAt: number) => number | undefined,
+  second = SECOND,
+): LedgerBuilder {
   const stamp = (at: number) => {
     const deadlineAt = deadline(at);
     return deadlineAt === undefined ? {} : { deadlineAt };
@@ -43,14 +46,14 @@ function ledger(deadline: (receivedAt: number) => number | undefined): LedgerBui
       invocationId: 'inv-1',
       ...stamp(T0),
     })
-    .deliver('standard', 'o1', SECOND, 'applied', NO_COUNT, {
+    .deliver('standard', 'o1', second, 'applied', NO_COUNT, {
       messageId: 'm1',
       invocationId: 'inv-2',
       invocationEnd: true,
-      outcomeAt: SECOND + 50,
-      ...stamp(SECOND),
+      outcomeAt: second + 50,
+      ...stamp(second),
     })
-    .apply('standard', 'o1', SECOND + 20);
+    .apply('standard', 'o1', second + 20);
 }
 
 describe("the function timeout an attempt is judged by: its invocation's deadline", () => {
@@ -118,21 +121,7 @@ describe("the function timeout an attempt is judged by: its invocation's deadlin
 
   it('with a shorter timeout stamped, an attempt past its own deadline has failed although the config would still wait', () => {
     // Deployed with 2 s: by a second receive 5 s later the first attempt had long timed out.
-    const shortSecond = T0 + 5000;
-    const b = new LedgerBuilder()
-      .accept('o1', 'c', 1, 1000)
-      .deliver('standard', 'o1', T0, 'pending', NO_COUNT, {
-        messageId: 'm1',
-        invocationId: 'inv-1',
-        deadlineAt: T0 + 2000,
-      })
-      .deliver('standard', 'o1', shortSecond, 'applied', NO_COUNT, {
-        messageId: 'm1',
-        invocationId: 'inv-2',
-        invocationEnd: true,
-        deadlineAt: shortSecond + 2000,
-      })
-      .apply('standard', 'o1', shortSecond + 20);
+    const b = ledger((at) => at + 2000, T0 + 5000);
     const stamped = report(b);
     expect(stamped.queues.standard.duplicateCauses).toMatchObject({
       queueCopy: 0,
