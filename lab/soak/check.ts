@@ -221,8 +221,10 @@ function sharedNumbers(
  * to the rule. SQS gives a message one number, which every receive of it repeats: a message
  * received with two is named, and places nothing; so do two messages of a customer received with
  * one number (`shared`: sharedNumbers names them). The consumer records every receive before any
- * record of its batch runs, so an apply with no receive of its message at or before its commit is a
- * ledger that lost records: named, as what the apply was made past cannot be checked.
+ * record of its batch runs, so an apply whose effect names a receive of its message the ledger does
+ * not hold (stampedReceive), or, on an effect without that stamp, with no receive of its message
+ * that can have applied it (appliedFrom), is a ledger that lost records or an effect that names the
+ * wrong receive: named, as what the apply was made past cannot be checked.
  *
  * An order has several messages when the producer sent it again (a new message after FIFO's
  * 5-minute deduplication) or a DLQ redrive brought it back (a new message id and, taken in again,
@@ -316,7 +318,7 @@ function orderViolations(
         : appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
       if (applied) from.set(e, applied);
       else if (stamped) {
-        lines.push(unstampedReceiveLine(queue, customer, e, invocations));
+        lines.push(unmatchedStampLine(queue, customer, e, invocations));
       } else {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
@@ -503,7 +505,7 @@ function stampedReceive(
 }
 
 /** The line for an effect whose stamp names no receive of its message the ledger holds. */
-function unstampedReceiveLine(
+function unmatchedStampLine(
   queue: QueueKind,
   customer: string,
   e: EffectRecord,

@@ -1225,9 +1225,9 @@ describe('the exactly-once check', () => {
     ]);
   });
 
-  it('fails a FIFO apply the ledger holds no receive of its message for, at or before its commit', () => {
+  it('fails a FIFO apply the ledger holds no receive of its message for that can have applied it', () => {
     // The consumer records every receive before any record of its batch runs: an apply with no
-    // receive before it is a ledger that lost records, and what it was applied past (the rest of
+    // receive that can have made it is a ledger that lost records, and what it was applied past (the rest of
     // its batch) cannot be checked. Here a1's only receive left is a later copy the record answered.
     const lateOnly = customerA(['a1', 'a2']);
     receive(lateOnly, 'a1', 2000, '100', 'applied', 'i1');
@@ -1368,7 +1368,7 @@ describe('the exactly-once check', () => {
     // The ledger comes back in key order (order id, then a random receipt id), not in time
     // order. a1 (fifo-a1, 100) and a2 (fifo-a2, 200) both failed in i0; in i1 a1 failed again
     // while a2 was applied past it; a1 was dead-lettered, redriven and applied from its new
-    // message. The apply came from a2's receive in i1 (the latest at or before its commit), not
+    // message. The apply came from a2's receive in i1 (the one that ended applied), not
     // from the one listed last; and a1's message is held against it though a2's receives are
     // listed first of the customer's.
     const b = customerA(['a1', 'a2']);
@@ -1409,7 +1409,7 @@ describe('the exactly-once check', () => {
     ]);
   });
 
-  it('judges an apply by the receive it was made from: the last of its message before the commit', () => {
+  it('judges an unstamped apply by the receive of its message that ended applied, not its failed receive in an earlier batch nor one after the commit', () => {
     // a1 fails in i1 and i2; a2 fails beside it in i1 and is applied beside it in i2. a1 is
     // redriven and applied after. Then a2's message comes back once more (its invocation died
     // after the effect), after every receive of a1.
