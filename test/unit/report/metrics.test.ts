@@ -1021,7 +1021,7 @@ describe('buildReport', () => {
     });
   });
 
-  it("takes an attempt as failed after the consumer's function timeout from the config, in ms", () => {
+  it("takes an attempt with no deadline stamped as failed after the consumer's function timeout from the config, in ms", () => {
     // o1's attempt never finished; a copy came 1 ms before its timeout ran out (the queue's), and
     // o2's receive came exactly at it (the retry).
     const timeoutMs = pipelineConfig.consumers.standard.timeoutSeconds * 1000;

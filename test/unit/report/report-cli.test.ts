@@ -103,7 +103,7 @@ describe('npm run report (process)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Usage: npm run report -- --run <id>');
     expect(r.stdout).toContain('--wait-timeout');
-    // What it assumes about the pipeline that ran (not read from the target).
+    // What it assumes about the pipeline that ran (the batch settings, not read from the target).
     expect(r.stdout).toContain("the repository's config (shared/src/config/pipeline.ts)");
   });
 });
