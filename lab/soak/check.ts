@@ -311,14 +311,15 @@ function orderViolations(
         continue;
       }
       // An effect that names its receive (a consumer that stamps it) is judged by that receive, or
-      // named when the ledger holds no such receive of its message; only an older one is guessed.
+      // named when the ledger holds no such receive of its message, or holds it as suppressed (a
+      // receive that wrote no effect); only an older one is guessed.
       const stamped = e.receiveCount !== undefined;
       const applied = stamped
         ? stampedReceive(e, message)
         : appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
-      if (applied) from.set(e, applied);
+      if (applied && !(stamped && applied.outcome === 'suppressed')) from.set(e, applied);
       else if (stamped) {
-        lines.push(unmatchedStampLine(queue, customer, e, invocations));
+        lines.push(unmatchedStampLine(queue, customer, e, invocations, applied));
       } else {
         lines.push(
           `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, yet no receive of that message in the ledger can have applied it (none ended applied, and none that was not suppressed came before its commit or within a second after it): the ledger lacks the receive it was applied from, so what it was applied past cannot be checked`,
@@ -504,17 +505,25 @@ function stampedReceive(
   );
 }
 
-/** The line for an effect whose stamp names no receive of its message the ledger holds. */
+/**
+ * The line for an effect whose stamp names no receive of its message the ledger holds, or names
+ * `suppressed`, one the ledger holds as suppressed: idempotency answered it, or the effect guard
+ * refused its write, so it wrote no effect.
+ */
 function unmatchedStampLine(
   queue: QueueKind,
   customer: string,
   e: EffectRecord,
   invocations: ReadonlyMap<string, DeliveryRecord[]>,
+  suppressed?: DeliveryRecord,
 ): string {
   const invocation =
     e.invocationId === undefined ? 'no invocation' : `invocation ${e.invocationId}`;
   const head = `${queue}: customer ${customer} applied order ${e.orderId} from message ${e.messageId}, and its effect names receive #${e.receiveCount} in ${invocation} as the one that applied it`;
   const tail = 'so what it was applied past cannot be checked';
+  if (suppressed) {
+    return `${head}, yet the ledger holds that receive as suppressed, which writes no effect (idempotency answered it, or the effect guard refused its write): the effect or the ledger is broken, ${tail}`;
+  }
   const other =
     e.invocationId === undefined
       ? undefined

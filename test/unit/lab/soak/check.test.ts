@@ -1767,6 +1767,22 @@ describe('the exactly-once check', () => {
     },
   );
 
+  it('names an apply whose effect names a receive of its message that ended suppressed, which writes no effect', () => {
+    // a1 applied in i1, a2 in i2 (receive #1), each stamped with its own receive; a copy of a2's
+    // message came in i3 (receive #2) and was suppressed. a2's effect naming that copy is a broken
+    // effect or ledger: a suppressed receive is one idempotency answered or whose write the guard
+    // refused, so it wrote no effect.
+    const b = customerA(['a1', 'a2']);
+    receive(b, 'a1', 2000, '100', 'applied', 'i1');
+    receive(b, 'a2', 3000, '200', 'applied', 'i2');
+    receiveOnly(b, 'a2', 70_000, '200', 'suppressed', 'i3', 2);
+    stamp(b, 'a1', 'i1', 1);
+    expect(check(stamp(b, 'a2', 'i2', 1), ['a1', 'a2'])).toEqual([]);
+    expect(check(stamp(b, 'a2', 'i3', 2), ['a1', 'a2'])).toEqual([
+      'fifo: customer a applied order a2 from message fifo-a2, and its effect names receive #2 in invocation i3 as the one that applied it, yet the ledger holds that receive as suppressed, which writes no effect (idempotency answered it, or the effect guard refused its write): the effect or the ledger is broken, so what it was applied past cannot be checked',
+    ]);
+  });
+
   it('names a stamped apply whose message the ledger never received, by its stamp', () => {
     const b = customerA(['a1', 'a2']);
     receive(b, 'a1', 2000, '100', 'applied', 'i1');
