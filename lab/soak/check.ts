@@ -273,11 +273,18 @@ function orderViolations(
     else placedByCustomer.set(m.customerId, [placed]);
   }
   // Per message, how many effects of the queue name it: appliedFrom takes an effect from a receive
-  // that ended applied where as many of the message's did.
-  const effectsOf = new Map<string, number>();
-  for (const list of byOrder.values()) {
-    for (const e of list) effectsOf.set(e.messageId, (effectsOf.get(e.messageId) ?? 0) + 1);
-  }
+  // that ended applied where as many of the message's did. Counted at the first effect without a
+  // stamp (only those are read by appliedFrom), so a ledger whose effects all carry it costs none.
+  let effectsOf: Map<string, number> | undefined;
+  const effectsOfMessage = (messageId: string): number => {
+    if (!effectsOf) {
+      effectsOf = new Map();
+      for (const list of byOrder.values()) {
+        for (const e of list) effectsOf.set(e.messageId, (effectsOf.get(e.messageId) ?? 0) + 1);
+      }
+    }
+    return effectsOf.get(messageId) ?? 0;
+  };
   // Per first effect judged, the receive it was applied from (appliedFrom), for appliedPastEarlier.
   const from = new Map<EffectRecord, DeliveryRecord>();
   const byCustomer = new Map<string, EffectRecord[]>();
@@ -316,7 +323,7 @@ function orderViolations(
       const stamped = e.receiveCount !== undefined;
       const applied = stamped
         ? stampedReceive(e, message)
-        : appliedFrom(e, message, effectsOf.get(e.messageId) ?? 0);
+        : appliedFrom(e, message, effectsOfMessage(e.messageId));
       if (applied && !(stamped && applied.outcome === 'suppressed')) from.set(e, applied);
       else if (stamped) {
         lines.push(unmatchedStampLine(queue, customer, e, invocations, applied));
