@@ -446,23 +446,24 @@ type Undeleted = (attempt: DeliveryRecord) => number | undefined;
  */
 function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOptions): Undeleted {
   // An invocation's deadline is the one its receives were stamped with (one per invocation);
-  // without a stamp, its first receive plus the configured timeout.
+  // without a stamp, its first receive plus the configured timeout. One pass reads the stamps and
+  // the failures.
   const stamped = new Map<string, number>();
+  const reported = new Map<string, number>();
+  const key = (d: DeliveryRecord) => `${d.invocationId}\u0000${d.messageId}`;
   for (const d of deliveries) {
+    if (!d.invocationId) continue;
     const deadline = stampedDeadline(d);
-    if (!d.invocationId || deadline === undefined) continue;
-    stamped.set(d.invocationId, Math.min(stamped.get(d.invocationId) ?? deadline, deadline));
+    if (deadline !== undefined) {
+      stamped.set(d.invocationId, Math.min(stamped.get(d.invocationId) ?? deadline, deadline));
+    }
+    if (d.outcome !== 'failed') continue;
+    const at = d.outcomeAt ?? d.receivedAt;
+    reported.set(key(d), Math.min(reported.get(key(d)) ?? at, at));
   }
   const dead = new Map<string, number>();
   for (const [id, at] of unendedInvocations(deliveries))
     dead.set(id, stamped.get(id) ?? at + options.attemptTimeoutMs);
-  const reported = new Map<string, number>();
-  const key = (d: DeliveryRecord) => `${d.invocationId}\u0000${d.messageId}`;
-  for (const d of deliveries) {
-    if (d.outcome !== 'failed' || !d.invocationId) continue;
-    const at = d.outcomeAt ?? d.receivedAt;
-    reported.set(key(d), Math.min(reported.get(key(d)) ?? at, at));
-  }
   return (attempt) => {
     if (!attempt.invocationId) return undefined;
     const died = dead.get(attempt.invocationId);
