@@ -1553,6 +1553,8 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  type ReceiveOutcome = 'applied' | 'failed' | 'suppressed' | 'pending';
+
   /**
    * One FIFO receive of order `orderId` from its message fifo-<orderId>, numbered `sequenceNumber`,
    * ending `outcome` (pending: its invocation never ended) in invocation `invocationId`, with no
@@ -1563,7 +1565,7 @@ describe('the exactly-once check', () => {
     orderId: string,
     at: number,
     sequenceNumber: string,
-    outcome: 'applied' | 'failed' | 'suppressed' | 'pending',
+    outcome: ReceiveOutcome,
     invocationId: string,
     receiveCount = 1,
   ): LedgerBuilder {
@@ -1573,6 +1575,25 @@ describe('the exactly-once check', () => {
       ...(outcome === 'pending' ? {} : { invocationEnd: true }),
     });
     b.ledger.deliveries.at(-1)!.sequenceNumber = sequenceNumber;
+    return b;
+  }
+
+  /**
+   * a1 (100, ending `beside`) and a2 (200, ending `applying`) received in one batch i1 at 2000,
+   * a2's effect committed at 7000 (unstamped); a copy of a2's message received in i2 at 5000
+   * (receive #2, ending `copy`); a1 redriven and applied from its new message at 500_000.
+   */
+  function appliedPastWithCopy(
+    beside: ReceiveOutcome,
+    applying: ReceiveOutcome,
+    copy: ReceiveOutcome,
+  ): LedgerBuilder {
+    const b = customerA(['a1', 'a2']);
+    receiveOnly(b, 'a1', 2000, '100', beside, 'i1');
+    receiveOnly(b, 'a2', 2000, '200', applying, 'i1');
+    b.apply('fifo', 'a2', 7000);
+    receiveOnly(b, 'a2', 5000, '200', copy, 'i2', 2);
+    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
     return b;
   }
 
@@ -1588,12 +1609,7 @@ describe('the exactly-once check', () => {
       // effect's guard refused it). a1 was redriven and applied after. The apply came from a2's
       // receive in i1, the one that ended applied or, where none did, the one that did not end; the
       // latest receive before the commit is the copy, in a batch without a1, after a1's receive.
-      const b = customerA(['a1', 'a2']);
-      receiveOnly(b, 'a1', 2000, '100', beside, 'i1');
-      receiveOnly(b, 'a2', 2000, '200', applying, 'i1');
-      b.apply('fifo', 'a2', 7000);
-      receiveOnly(b, 'a2', 5000, '200', copy, 'i2', 2);
-      receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+      const b = appliedPastWithCopy(beside, applying, copy);
       expect(check(b, ['a1', 'a2'])).toEqual([
         appliedPast(['a2', 2, '200'], ['a1', 1, '100'], 1, 'was in the same batch'),
       ]);
@@ -1700,12 +1716,7 @@ describe('the exactly-once check', () => {
    * its effect the receives cannot tell: `effectFrom` says, as the consumer's stamp would.
    */
   function twoCandidates(effectFrom?: [invocationId: string, receiveCount: number]) {
-    const b = customerA(['a1', 'a2']);
-    receiveOnly(b, 'a1', 2000, '100', 'failed', 'i1');
-    receiveOnly(b, 'a2', 2000, '200', 'failed', 'i1');
-    b.apply('fifo', 'a2', 7000);
-    receiveOnly(b, 'a2', 5000, '200', 'failed', 'i2', 2);
-    receive(b, 'a1', 500_000, '300', 'applied', 'i5', { messageId: 'fifo-a1-redriven' });
+    const b = appliedPastWithCopy('failed', 'failed', 'failed');
     if (effectFrom) stamp(b, 'a2', ...effectFrom);
     return b;
   }
