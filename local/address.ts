@@ -87,6 +87,20 @@ export function hostName(header: string): string {
 }
 
 /**
+ * A Host header's value read (parseHost), or what is wrong with it as a Host: also an IPv6
+ * address without brackets, which parseHost takes as a listen address (`::1:80` would be an
+ * address to one reader, `::1` and port 80 to another). The one reading of a Host for the edge,
+ * the API, the browser guard and the SQS emulator.
+ */
+export function parseHostHeader(value: string): HostParts | string {
+  const parts = parseHost(value);
+  if (typeof parts !== 'string' && parts.bareIPv6) {
+    return 'has an IPv6 address without brackets: send [address]:port';
+  }
+  return parts;
+}
+
+/**
  * What makes a request's Host unusable, or undefined: more than one Host field line, or a value
  * that is no host and port (parseHost): malformed IPv6 brackets, a port that is no TCP port, an
  * IPv6 address without brackets (`::1:80` would be an address to one reader, `::1` and port 80 to
@@ -104,14 +118,8 @@ export function hostProblem(rawHeaders: readonly string[]): string | undefined {
   if (hosts.length > 1) return `Host is given ${hosts.length} times; send it once`;
   const host = hosts[0];
   if (host === undefined) return undefined;
-  const parts = parseHost(host);
-  const problem =
-    typeof parts === 'string'
-      ? parts
-      : parts.bareIPv6
-        ? 'has an IPv6 address without brackets: send [address]:port'
-        : undefined;
-  return problem === undefined ? undefined : `Host ${JSON.stringify(host)} ${problem}`;
+  const parts = parseHostHeader(host);
+  return typeof parts === 'string' ? `Host ${JSON.stringify(host)} ${parts}` : undefined;
 }
 
 /** 127.0.0.0/8 and ::1; an IPv4-mapped IPv6 address is checked against the IPv4 rule. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { hostName, isLoopback, parseHost, WILDCARD_HOSTS } from './address';
+import { hostName, isLoopback, parseHostHeader, WILDCARD_HOSTS } from './address';
 
 /**
  * Keeps web pages from driving the local cloud, the way LocalStack's edge does. A page open in
@@ -61,8 +61,8 @@ export function createBrowserGuard(
     if (header === undefined) return true;
     // The one Host reader (address.ts), so the guard never takes a part of a value the servers
     // refuse as a whole (`[::1]junk` read as `::1`), nor an empty name for a configured ''.
-    const parts = parseHost(header);
-    if (typeof parts === 'string' || parts.bareIPv6 || parts.name === '') return false;
+    const parts = parseHostHeader(header);
+    if (typeof parts === 'string' || parts.name === '') return false;
     const { name } = parts;
     // Bound to every interface, any address literal is fine: rebinding needs a domain name.
     return isLoopback(name) || hosts.has(name) || (wildcard && isIP(name) !== 0);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freshSeed } from '../../shared/src/random';
-import { httpUrl, parseHost } from '../address';
+import { httpUrl, parseHostHeader } from '../address';
 import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
 import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
@@ -77,16 +77,15 @@ const YEAR_MS = 366 * 24 * 3600 * 1000;
 
 /**
  * What makes a Host header no host for queue URLs, or undefined. Read by the edge's reader
- * (local/address.ts parseHost, with hostProblem's refusal of a bare IPv6 address), so that a
+ * (local/address.ts parseHostHeader: parseHost, and a bare IPv6 address refused), so that a
  * Host means the same on the edge and here: this check had its own pattern, which refused an
  * empty port (`localhost:`, `[::1]:`) the edge takes and took `[127.0.0.1]`, port 0 and
  * 65536-99999, which the edge refuses (found in review). One rule more than the edge's: a name,
  * since HTTP allows an empty Host (`Host:`, `:`) and a queue URL without a host names no queue.
  */
 function hostRefusal(host: string): string | undefined {
-  const parts = parseHost(host);
+  const parts = parseHostHeader(host);
   if (typeof parts === 'string') return parts;
-  if (parts.bareIPv6) return 'has an IPv6 address without brackets: send [address]:port';
   if (parts.name === '') return 'names no host';
   return undefined;
 }
