@@ -12,6 +12,15 @@ export interface HostParts {
   bareIPv6: boolean;
 }
 
+// parseHost runs on every request the edge and the API answer: its patterns are made once.
+/** Spaces and tabs at either end (RFC 9110 5.5's optional whitespace). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+const OWS_AT_END = /^[ \t]|[ \t]$/;
+const BRACKET = /[[\]]/;
+/** A character a host name outside brackets does not hold (the name is read in lower case). */
+const NOT_NAME_CHAR = /[^a-z0-9._~-]/;
+const PORT_DIGITS = /^\d{1,5}$/;
+
 /**
  * The one reader of Host headers (RFC 9110 7.2: `uri-host [ ":" port ]`) and listen addresses:
  * - `[` IPv6 address `]`, then nothing or `:` and a port. RFC 3986 3.2.2: an IPv6 literal is
@@ -38,11 +47,13 @@ export interface HostParts {
  */
 export function parseHost(value: string): HostParts | string {
   // Only the whitespace HTTP allows around a field value (RFC 9110 5.5: SP and HTAB), which Node
-  // strips already: String.trim would also drop a Latin-1 no-break space (0xA0), and the value
-  // that reaches the API's event and SQS's queue URLs would not be the one read here.
-  const h = value.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase();
+  // strips already (so most values are read without the replace): String.trim would also drop a
+  // Latin-1 no-break space (0xA0), and the value that reaches the API's event and SQS's queue
+  // URLs would not be the one read here.
+  const h = (OWS_AT_END.test(value) ? value.replace(OWS, '') : value).toLowerCase();
   let name: string;
   let port: string | undefined;
+  const colon = h.indexOf(':');
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
     if (end < 0) return 'opens an IPv6 bracket it never closes';
@@ -52,17 +63,17 @@ export function parseHost(value: string): HostParts | string {
     const rest = h.slice(end + 1);
     if (rest !== '' && !rest.startsWith(':')) return 'has more than a port after its brackets';
     port = rest === '' ? undefined : rest.slice(1);
-  } else if (isIP(h) === 6) {
+  } else if (colon >= 0 && h.includes(':', colon + 1) && isIP(h) === 6) {
+    // (An IPv6 address has two colons at least: a name with one is not asked about.)
     return { name: h, port: undefined, bareIPv6: true };
   } else {
-    const colon = h.indexOf(':');
     name = colon < 0 ? h : h.slice(0, colon);
     port = colon < 0 ? undefined : h.slice(colon + 1);
-    if (/[[\]]/.test(h)) return 'has brackets that hold no IPv6 address';
+    if (BRACKET.test(h)) return 'has brackets that hold no IPv6 address';
     if (port?.includes(':')) {
       return 'has more than one colon: an IPv6 address goes in brackets, [address]:port';
     }
-    const bad = /[^a-z0-9._~-]/.exec(name)?.[0];
+    const bad = NOT_NAME_CHAR.exec(name)?.[0];
     if (bad !== undefined) {
       return `holds ${JSON.stringify(bad)}: a host name is letters, digits, "-", ".", "_" and "~"`;
     }
@@ -71,7 +82,7 @@ export function parseHost(value: string): HostParts | string {
   }
   if (port === undefined || port === '') return { name, port: undefined, bareIPv6: false };
   const n = Number(port);
-  if (!/^\d{1,5}$/.test(port) || n < 1 || n > 65535) {
+  if (!PORT_DIGITS.test(port) || n < 1 || n > 65535) {
     return 'names no TCP port: a port is 1 to 65535';
   }
   return { name, port: n, bareIPv6: false };
@@ -113,7 +124,9 @@ export function parseHostHeader(value: string): HostParts | string {
 export function hostProblem(rawHeaders: readonly string[]): string | undefined {
   const hosts: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'host') hosts.push(rawHeaders[i + 1]!);
+    const field = rawHeaders[i]!;
+    // The length first: no lower-case copy of every other field's name on every request.
+    if (field.length === 4 && field.toLowerCase() === 'host') hosts.push(rawHeaders[i + 1]!);
   }
   if (hosts.length > 1) return `Host is given ${hosts.length} times; send it once`;
   const host = hosts[0];
