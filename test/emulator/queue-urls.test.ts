@@ -9,7 +9,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { createSqsEmulator } from '../../local/sqs';
-import { rawRequest } from '../integration/support/raw-http';
+import { formRequest, hostRequest, rawRequest } from '../integration/support/raw-http';
 import { callQuery, type Harness, startEmulator } from './helpers';
 
 /**
@@ -135,18 +135,11 @@ describe('queue URLs', () => {
     'refuses a Host header holding %s (queue URLs are built from it): InvalidParameterValue, nothing sent (found in review)',
     async (_what, host) => {
       const body = 'Action=SendMessage&MessageBody=x&MessageGroupId=g';
-      const send = (target: string) =>
-        rawRequest(
-          h.url,
-          `POST ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
-            'Content-Type: application/x-www-form-urlencoded\r\n' +
-            `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-        );
       // The queue as the request path, and a GetQueueUrl that would answer a URL with that host.
-      const sent = await send('/orders.fifo');
+      const sent = await rawRequest(h.url, formRequest(host, body, '/orders.fifo'));
       const asked = await rawRequest(
         h.url,
-        `GET /?Action=GetQueueUrl&QueueName=orders.fifo HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        hostRequest({ method: 'GET', target: '/?Action=GetQueueUrl&QueueName=orders.fifo', host }),
       );
       for (const res of [sent, asked]) {
         expect(res?.status).toBe(400);
@@ -174,16 +167,11 @@ describe('a Host the edge takes, taken by the emulator too', () => {
     ['an IPv6 address with an empty port', '[::1]:'],
   ])('takes %s (%j): a send is taken, and GetQueueUrl names that Host', async (_what, host) => {
     const body = 'Action=SendMessage&MessageBody=x';
-    const sent = await rawRequest(
-      h.url,
-      `POST /000000000000/q HTTP/1.1\r\nHost: ${host}\r\n` +
-        'Content-Type: application/x-www-form-urlencoded\r\n' +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const sent = await rawRequest(h.url, formRequest(host, body, '/000000000000/q'));
     expect(sent?.status).toBe(200);
     const asked = await rawRequest(
       h.url,
-      `GET /?Action=GetQueueUrl&QueueName=q HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      hostRequest({ method: 'GET', target: '/?Action=GetQueueUrl&QueueName=q', host }),
     );
     expect(asked?.status).toBe(200);
     expect(asked?.body).toContain(`<QueueUrl>http://${host}/000000000000/q</QueueUrl>`);

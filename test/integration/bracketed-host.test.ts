@@ -2,7 +2,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalCloud } from '../../local/cloud';
 import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
-import { rawRequest } from './support/raw-http';
+import { formRequest, hostRequest, rawRequest } from './support/raw-http';
 
 /**
  * Host values with IPv6 brackets, sent as is over a socket (fetch and the SDKs build Host from a
@@ -85,43 +85,46 @@ describe('a Host with IPv6 brackets: refused with 400 when malformed, taken when
     await paused?.stop();
   }, 30_000);
 
-  const send = (url: string, head: string, body: string) =>
-    rawRequest(url, `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-
   /** POST /orders of a valid order: the producer puts it on both queues. */
   const postOrder = (host: string) =>
-    send(
+    rawRequest(
       cloud.apiUrl,
-      `POST /orders HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\nconnection: close\r\n`,
-      JSON.stringify({
-        customerId: 'c-host',
-        items: [{ sku: 'sku-1', quantity: 1, unitPrice: 5 }],
-        amount: 5,
-        currency: 'EUR',
+      hostRequest({
+        target: '/orders',
+        host,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerId: 'c-host',
+          items: [{ sku: 'sku-1', quantity: 1, unitPrice: 5 }],
+          amount: 5,
+          currency: 'EUR',
+        }),
       }),
     );
 
   /** CreateQueue in the Query protocol (its answer names the Host in the queue URL). */
   const createQueue = (host: string, name: string) =>
-    send(
-      cloud.edgeUrl,
-      `POST / HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/x-www-form-urlencoded\r\nconnection: close\r\n`,
-      `Action=CreateQueue&QueueName=${name}`,
-    );
+    rawRequest(cloud.edgeUrl, formRequest(host, `Action=CreateQueue&QueueName=${name}`));
 
   /** CreateTable in the JSON protocol, signed as an SDK would sign it (dynalite reads no signature). */
   const createTable = (host: string, name: string) =>
-    send(
+    rawRequest(
       cloud.edgeUrl,
-      `POST / HTTP/1.1\r\nHost: ${host}\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\n` +
-        'content-type: application/x-amz-json-1.0\r\nconnection: close\r\n' +
-        'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0\r\n' +
-        'X-Amz-Date: 20260101T000000Z\r\n',
-      JSON.stringify({
-        TableName: name,
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
+      hostRequest({
+        host,
+        headers: {
+          'X-Amz-Target': 'DynamoDB_20120810.CreateTable',
+          'content-type': 'application/x-amz-json-1.0',
+          Authorization:
+            'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+          'X-Amz-Date': '20260101T000000Z',
+        },
+        body: JSON.stringify({
+          TableName: name,
+          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
       }),
     );
 

@@ -14,7 +14,7 @@ import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { createActiveTable, keyedTable } from '../../local/tables';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
-import { endpoint, openSocket, rawRequest, untilClosed } from './support/raw-http';
+import { endpoint, formRequest, openSocket, rawRequest, untilClosed } from './support/raw-http';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -125,12 +125,9 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       // Prepare: a CreateQueue whose answer would name the Host in its queue URL.
       const name = `bad-port-${port}`;
       const body = `Action=CreateQueue&QueueName=${name}`;
-      const raw = (host: string) =>
-        `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
 
       // Act
-      const res = await rawRequest(cloud.edgeUrl, raw(`127.0.0.1:${port}`));
+      const res = await rawRequest(cloud.edgeUrl, formRequest(`127.0.0.1:${port}`, body));
       const list = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=${name}`);
 
       // Assess: a clear 400 naming the Host, in the Query protocol's XML, and no queue made.
@@ -149,13 +146,9 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       // Prepare: RFC 9112 3.2 answers more than one Host field line 400.
       const name = `twice-host-${what.split(' ')[1]}`;
       const body = `Action=CreateQueue&QueueName=${name}`;
-      const raw =
-        `POST / HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}` +
-        'Content-Type: application/x-www-form-urlencoded\r\n' +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
 
       // Act
-      const res = await rawRequest(cloud.edgeUrl, raw);
+      const res = await rawRequest(cloud.edgeUrl, formRequest(hosts, body));
       const list = await fetch(`${cloud.edgeUrl}/?Action=ListQueues&QueueNamePrefix=${name}`);
 
       // Assess
@@ -169,10 +162,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
   );
 
   it('takes a Host with the highest port, 65535, and one with no port', async () => {
-    const body = 'Action=ListQueues';
-    const raw = (host: string) =>
-      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const raw = (host: string) => formRequest(host, 'Action=ListQueues');
 
     const highest = await rawRequest(cloud.edgeUrl, raw('127.0.0.1:65535'));
     const none = await rawRequest(cloud.edgeUrl, raw('localhost'));
@@ -190,10 +180,7 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       credentials: CREDENTIALS,
       maxAttempts: 1,
     });
-    const body = 'Action=ListQueues';
-    const raw = (host: string) =>
-      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const raw = (host: string) => formRequest(host, 'Action=ListQueues');
 
     // Act
     const created = await sqs.send(new CreateQueueCommand({ QueueName: 'mapped-loopback' }));

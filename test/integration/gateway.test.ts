@@ -4,7 +4,7 @@ import { LocalFunction } from '../../local/function-runtime';
 import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../local/gateway';
 import { orderJsonSchema } from '../../shared/src/order';
 import type { Json } from './support/pipeline-client';
-import { openSocket, rawRequest } from './support/raw-http';
+import { hostRequest, openSocket, rawRequest } from './support/raw-http';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
@@ -290,14 +290,16 @@ describe('local API gateway with requests no client library would send', () => {
   );
 
   /** A POST /orders of a valid order, with this Host header. */
-  const postWithHost = (host: string) => {
-    const body = JSON.stringify(validOrder);
-    return rawRequest(
+  const postWithHost = (host: string | readonly string[]) =>
+    rawRequest(
       gateway.url,
-      `POST /orders HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      hostRequest({
+        target: '/orders',
+        host,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(validOrder),
+      }),
     );
-  };
 
   it.each(['0', '65536', '99999', '123456', '8o'])(
     'refuses a Host whose port %s is no TCP port with a 400 naming it, before the handler, as the edge does (found in review: the gateway took it)',
@@ -324,15 +326,9 @@ describe('local API gateway with requests no client library would send', () => {
     async (_, hosts) => {
       // Prepare: the event's `headers` would carry the last Host, the check read the first.
       const before = invocations;
-      const body = JSON.stringify(validOrder);
 
       // Act
-      const res = await rawRequest(
-        gateway.url,
-        `POST /orders HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}` +
-          `content-type: application/json\r\ncontent-length: ${body.length}\r\n` +
-          `connection: close\r\n\r\n${body}`,
-      );
+      const res = await postWithHost(hosts);
 
       // Assess
       expect(res?.status).toBe(400);

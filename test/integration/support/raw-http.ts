@@ -52,6 +52,48 @@ function parse(raw: Buffer): RawResponse | undefined {
   return { status, headers, body: body.toString('utf8') };
 }
 
+/** A request to send as is with rawRequest; `host` is sent as given, one Host line for each. */
+export interface HostRequest {
+  method?: string;
+  target?: string;
+  /** The Host field's value, or several (a Host sent more than once). */
+  host: string | readonly string[];
+  headers?: Readonly<Record<string, string>>;
+  /** With a body, a Content-Length for it. */
+  body?: string;
+}
+
+/**
+ * The text of an HTTP/1.1 request with the Host lines given and `Connection: close`: what fetch
+ * and the SDKs, which build Host from a URL, cannot send (`[::1]junk`, port 0, a Host twice).
+ */
+export function hostRequest({
+  method = 'POST',
+  target = '/',
+  host,
+  headers = {},
+  body,
+}: HostRequest): string {
+  const hosts = typeof host === 'string' ? [host] : host;
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    ...hosts.map((h) => `Host: ${h}`),
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ...(body === undefined ? [] : [`Content-Length: ${Buffer.byteLength(body)}`]),
+    'Connection: close',
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body ?? ''}`;
+}
+
+/** A Query-protocol SQS request (a form POST, as the AWS CLI sends) with this Host and body. */
+export const formRequest = (host: HostRequest['host'], body: string, target = '/'): string =>
+  hostRequest({
+    target,
+    host,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+
 export interface RawOptions {
   timeoutMs?: number;
   /** After writing, how the client leaves: half-close (a body cut short) or vanish at once. */
