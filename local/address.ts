@@ -89,8 +89,9 @@ export function parseHost(value: string): HostParts | string {
 }
 
 /**
- * The host name of a Host header or a listen address, without port and IPv6 brackets; '' for a
- * value that is no host (parseHost), which a server refuses before reading it (hostProblem).
+ * The host name of a listen address or an allowed origin's host, as parseHost reads a Host
+ * (without port, IPv6 brackets and a trailing dot), to compare a Host's name with; '' for a value
+ * that is no host. A request's Host is read by parseHostHeader, which says what is wrong.
  */
 export function hostName(header: string): string {
   const parts = parseHost(header);
