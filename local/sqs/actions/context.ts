@@ -18,8 +18,8 @@ export interface Context {
   dice: FaultDice;
   queues: Map<string, Queue>;
   /**
-   * When (on `clock`) each queue name was last deleted, oldest first; kept for
-   * `LIMITS.recreateAfterDeleteMs`, and only for the names deleted within it.
+   * When (on `clock`) each queue name was last deleted, oldest first, for
+   * `LIMITS.recreateAfterDeleteMs`: each DeleteQueue forgets the names deleted longer ago.
    */
   deletedAt: Map<string, number>;
   /** Origin of the request (`http://host:port`), for queue URLs. */

@@ -124,7 +124,7 @@ export function deletedRecently(ctx: Pick<Context, 'clock' | 'deletedAt'>, name:
 export function noteDeleted(ctx: Pick<Context, 'clock' | 'deletedAt'>, name: string): void {
   const now = ctx.clock.now();
   // Oldest first (a name deleted again moves to the end), so the sweep stops at the first one
-  // still held back: the map holds only the names deleted within the last 60 s.
+  // still held back: after it, the map holds only the names deleted within the last 60 s.
   for (const [old, at] of ctx.deletedAt) {
     if (now - at < LIMITS.recreateAfterDeleteMs) break;
     ctx.deletedAt.delete(old);
