@@ -453,8 +453,9 @@ export class LocalFunction {
     // line never exceeds one piece, however much a handler writes without a newline.
     const output = [worker.stdout, worker.stderr].map((stream) => {
       const lines = new LogLines((line) => this.def.onLog?.(this.def.name, line));
-      stream.on('data', (chunk: Buffer | string) => {
-        lines.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      // No encoding is set on the stream: its chunks are Buffers, as written.
+      stream.on('data', (chunk: Buffer) => {
+        lines.write(chunk);
         if (lines.peakBuffered > this.outputPeak) this.outputPeak = lines.peakBuffered;
       });
       return lines;
