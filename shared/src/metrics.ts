@@ -54,7 +54,7 @@ export const CONSUMER_METRICS = {
     name: 'RetriesAfterFailure',
     unit: 'Count',
     description:
-      'a delivery whose ApproximateReceiveCount is above 1: an earlier receive of the same message failed or timed out before its delete',
+      'a delivery whose ApproximateReceiveCount is above 1 (a redelivery: an earlier receive of the same message failed, timed out, or was not deleted); the report splits these by cause, a retry after failure being one. The name is kept for dashboards and alarms already built on it',
   },
   deliveryFailures: {
     name: 'DeliveryFailures',

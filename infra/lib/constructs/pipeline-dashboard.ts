@@ -204,7 +204,9 @@ export class PipelineDashboard extends Construct {
       both('Copies suppressed by idempotency per minute', perMinute('copiesSuppressed')),
     );
     this.dashboard.addWidgets(
-      both('Retries after a failure per minute', perMinute('retriesAfterFailure')),
+      // RetriesAfterFailure counts every delivery SQS handed out before (receive count above 1): the
+      // report's "redeliveries", of which its "retry after failure" is one cause.
+      both('Redeliveries (SQS receive count > 1) per minute', perMinute('retriesAfterFailure')),
       both('Accepted to applied latency p50 and p99 (ms)', (_, kind) =>
         (['p50', 'p99'] as const).map((p) =>
           consumerMetric('acceptedToAppliedLatency', kind, p).with({ label: `${kind} ${p}` }),
