@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ConfigError, type Env } from './env';
 
 /**
  * The one place AWS clients are made. Endpoints are not set here on purpose: the SDK itself
@@ -37,6 +38,123 @@ export interface ClientOptions {
    */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+}
+
+/** The two timeouts of one client, in ms (see ClientOptions). */
+export interface ClientTimeouts {
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/**
+ * The environment variables that set the Lambdas' client timeouts, in whole ms; unset or empty,
+ * the defaults below hold.
+ */
+export const CLIENT_TIMEOUT_ENV = {
+  dynamodb: {
+    connectionTimeoutMs: 'DYNAMODB_CONNECTION_TIMEOUT_MS',
+    requestTimeoutMs: 'DYNAMODB_REQUEST_TIMEOUT_MS',
+  },
+  sqs: {
+    connectionTimeoutMs: 'SQS_CONNECTION_TIMEOUT_MS',
+    requestTimeoutMs: 'SQS_REQUEST_TIMEOUT_MS',
+  },
+} as const;
+
+/**
+ * The Lambdas' DynamoDB timeouts (producer and consumer, both with a 10 s function timeout in
+ * shared/src/config/pipeline.ts). AWS's guidance for DynamoDB from Lambda (the AWS Database blog
+ * "Tuning AWS Java/JS SDK HTTP request settings for latency-aware DynamoDB applications", and
+ * NodeHttpHandler's `connectionTimeout` / `requestTimeout`) is to bound each try so a stalled
+ * one fails and the SDK's retries still run inside the function's time.
+ *
+ * The arithmetic, with the SDK installed here: a DynamoDB client tries 4 times; a TimeoutError is
+ * a transient error, retried after a full-jitter backoff of at most 25 ms x 2^n before retry n
+ * (@aws-sdk/client-dynamodb's base delay 25 ms), so at most 25 + 50 + 100 = 175 ms in all. The
+ * request timeout runs from the start of a try and covers its connection too, so one call to an
+ * endpoint that accepts and never answers ends after at most 4 x 1000 + 175 = 4,175 ms with a
+ * TimeoutError. Two such calls in series (the consumer's Powertools record, then its deletion
+ * or the effect write) end by 8,350 ms, inside the 10 s function timeout with 1.6 s to answer;
+ * the producer's failing claim answers 500 by about 4.2 s, well before API Gateway's 29 s.
+ * The margin the other way: DynamoDB answers in milliseconds; the local cloud's dynalite, under
+ * the demo bench's load, about 75 ms a request on average (its floor replay: 5,296 requests in
+ * 15.5 s, 26 at a time), and the demo bench (500 orders, seed 7) sent exactly 5 PutItem and 5
+ * UpdateItem requests an order with these timeouts: no try ran out. One that does is retried,
+ * not failed.
+ */
+export const LAMBDA_DYNAMODB_TIMEOUTS: ClientTimeouts = {
+  connectionTimeoutMs: 1000,
+  requestTimeoutMs: 1000,
+};
+
+/** The DynamoDB client's tries (its SDK default) and its backoff before each retry, at most. */
+export const DYNAMODB_DEFAULT_TRIES = 4;
+export const DYNAMODB_BACKOFF_BASE_MS = 25;
+
+/**
+ * The longest one call takes against an endpoint that never answers: every try runs out its
+ * request timeout, and each retry waits its full-jitter backoff at most (base x 2^n before retry n).
+ */
+export function stalledCallMs(tries: number, requestTimeoutMs: number, backoffBaseMs: number) {
+  return tries * requestTimeoutMs + backoffBaseMs * (2 ** (tries - 1) - 1);
+}
+
+/**
+ * A client's timeouts from the environment (`CLIENT_TIMEOUT_ENV[service]`), `defaults` for what
+ * is unset. Each must be a whole number of ms above 0, and the connection's no longer than the
+ * request's (the request timeout covers the connection). Throws a ConfigError otherwise, at
+ * cold start.
+ */
+export function clientTimeoutsFromEnv(
+  service: keyof typeof CLIENT_TIMEOUT_ENV,
+  defaults: ClientTimeouts,
+  env: Env = process.env,
+): ClientTimeouts {
+  const names = CLIENT_TIMEOUT_ENV[service];
+  const read = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ConfigError(
+        `environment variable ${name} must be a whole number of ms above 0, got "${raw}"`,
+      );
+    }
+    return value;
+  };
+  const timeouts = {
+    connectionTimeoutMs: read(names.connectionTimeoutMs, defaults.connectionTimeoutMs),
+    requestTimeoutMs: read(names.requestTimeoutMs, defaults.requestTimeoutMs),
+  };
+  if (timeouts.connectionTimeoutMs > timeouts.requestTimeoutMs) {
+    throw new ConfigError(
+      `environment variable ${names.connectionTimeoutMs} (${timeouts.connectionTimeoutMs}) must not exceed ${names.requestTimeoutMs} (${timeouts.requestTimeoutMs})`,
+    );
+  }
+  return timeouts;
+}
+
+/**
+ * Refuses, at cold start, a request timeout under which `callsInSeries` stalled calls of `tries`
+ * tries (and their backoff) would not end `roomMs` before the function's timeout.
+ */
+export function checkTimeoutBudget(budget: {
+  name: string;
+  functionTimeoutMs: number;
+  callsInSeries: number;
+  tries: number;
+  requestTimeoutMs: number;
+  backoffBaseMs: number;
+  roomMs: number;
+}): void {
+  const worst =
+    budget.callsInSeries *
+    stalledCallMs(budget.tries, budget.requestTimeoutMs, budget.backoffBaseMs);
+  if (worst + budget.roomMs > budget.functionTimeoutMs) {
+    throw new ConfigError(
+      `${budget.name}: ${budget.callsInSeries} stalled call(s) of ${budget.tries} tries at a ${budget.requestTimeoutMs} ms request timeout take up to ${worst} ms, leaving less than ${budget.roomMs} ms of the ${budget.functionTimeoutMs} ms function timeout`,
+    );
+  }
 }
 
 /**

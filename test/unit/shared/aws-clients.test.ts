@@ -1,10 +1,17 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
+  CLIENT_TIMEOUT_ENV,
+  checkTimeoutBudget,
+  clientTimeoutsFromEnv,
   createDocumentClient,
   createDocumentClientBeside,
   createSqsClient,
+  DYNAMODB_BACKOFF_BASE_MS,
+  DYNAMODB_DEFAULT_TRIES,
+  LAMBDA_DYNAMODB_TIMEOUTS,
   madeByCreateDocumentClient,
+  stalledCallMs,
 } from '../../../shared/src/aws-clients';
 
 describe('AWS client factory', () => {
@@ -71,5 +78,75 @@ describe('AWS client factory', () => {
       'not made by createDocumentClient',
     );
     foreign.destroy();
+  });
+
+  describe('the Lambdas’ client timeouts', () => {
+    const names = CLIENT_TIMEOUT_ENV.dynamodb;
+
+    it('takes the defaults when unset or empty, and whole ms above 0 from the environment', () => {
+      expect(clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS, {})).toEqual({
+        connectionTimeoutMs: 1000,
+        requestTimeoutMs: 1000,
+      });
+      expect(
+        clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS, {
+          [names.connectionTimeoutMs]: ' ',
+          [names.requestTimeoutMs]: '1500',
+        }),
+      ).toEqual({ connectionTimeoutMs: 1000, requestTimeoutMs: 1500 });
+      expect(
+        clientTimeoutsFromEnv(
+          'sqs',
+          { connectionTimeoutMs: 1000, requestTimeoutMs: 1000 },
+          { SQS_CONNECTION_TIMEOUT_MS: '250', SQS_REQUEST_TIMEOUT_MS: '500' },
+        ),
+      ).toEqual({ connectionTimeoutMs: 250, requestTimeoutMs: 500 });
+    });
+
+    it.each(['0', '-5', '1.5', 'abc', 'Infinity'])('refuses %p at cold start', (raw) => {
+      expect(() =>
+        clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS, {
+          [names.requestTimeoutMs]: raw,
+        }),
+      ).toThrow(
+        `environment variable ${names.requestTimeoutMs} must be a whole number of ms above 0`,
+      );
+    });
+
+    it('refuses a connection timeout longer than the request timeout that covers it', () => {
+      expect(() =>
+        clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS, {
+          [names.connectionTimeoutMs]: '2000',
+        }),
+      ).toThrow('must not exceed DYNAMODB_REQUEST_TIMEOUT_MS');
+    });
+
+    it('counts a stalled call as every try’s timeout and every retry’s longest backoff', () => {
+      // 4 x 1000 ms + (25 + 50 + 100) ms
+      expect(
+        stalledCallMs(
+          DYNAMODB_DEFAULT_TRIES,
+          LAMBDA_DYNAMODB_TIMEOUTS.requestTimeoutMs,
+          DYNAMODB_BACKOFF_BASE_MS,
+        ),
+      ).toBe(4175);
+      expect(stalledCallMs(1, 1000, 25)).toBe(1000);
+    });
+
+    it('passes the defaults for two calls in series in a 10 s function, and refuses 2 s tries', () => {
+      const budget = {
+        name: 'test',
+        functionTimeoutMs: 10_000,
+        callsInSeries: 2,
+        tries: DYNAMODB_DEFAULT_TRIES,
+        requestTimeoutMs: LAMBDA_DYNAMODB_TIMEOUTS.requestTimeoutMs,
+        backoffBaseMs: DYNAMODB_BACKOFF_BASE_MS,
+        roomMs: 1000,
+      };
+      expect(() => checkTimeoutBudget(budget)).not.toThrow();
+      expect(() => checkTimeoutBudget({ ...budget, requestTimeoutMs: 2000 })).toThrow(
+        'take up to 16350 ms',
+      );
+    });
   });
 });
