@@ -53,6 +53,26 @@ describe('handlers/api: the ledger clients', () => {
     expect(await documents.config.maxAttempts()).toBe(4);
     expect(await oneTry?.config.maxAttempts()).toBe(1);
     expect(oneTry?.config.requestHandler).toBe(documents.config.requestHandler);
+    // Both, over that one handler, with the Lambdas' DynamoDB timeouts (shared/src/aws-clients.ts).
+    const handlerConfig = await (
+      documents.config.requestHandler as unknown as { configProvider: Promise<unknown> }
+    ).configProvider;
+    expect(handlerConfig).toMatchObject({
+      connectionTimeout: 1000,
+      requestTimeout: 1000,
+      throwOnRequestTimeout: true,
+    });
     documents.destroy();
+  });
+
+  it('fails the cold start when the DynamoDB request timeout leaves no time to answer', () => {
+    // 2 stalled calls of 4 tries at 2 s each take over 16 s of the producer's 10 s.
+    process.env = { ...saved, ...ENV_VARS, DYNAMODB_REQUEST_TIMEOUT_MS: '2000' };
+    delete process.env.AWS_MAX_ATTEMPTS;
+    expect(() =>
+      jest.isolateModules(() => {
+        require('../../../services/producer/src/handlers/api');
+      }),
+    ).toThrow('producer DynamoDB client: 2 stalled call(s) of 4 tries');
   });
 });

@@ -1,6 +1,15 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createDocumentClient, createDynamoDbClient } from '../../../../shared/src/aws-clients';
+import {
+  checkTimeoutBudget,
+  clientTimeoutsFromEnv,
+  createDocumentClient,
+  createDynamoDbClient,
+  DYNAMODB_BACKOFF_BASE_MS,
+  DYNAMODB_DEFAULT_TRIES,
+  LAMBDA_DYNAMODB_TIMEOUTS,
+} from '../../../../shared/src/aws-clients';
+import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
 import { DynamoConsumerLedger } from '../adapters/ledger';
@@ -14,16 +23,33 @@ const config = loadConsumerConfig();
 const logger = createLogger(`consumer-${config.queue}`);
 const tracing = createTracing(`consumer-${config.queue}`);
 const idempotencyTable = config.idempotency.tableName;
+// Both DynamoDB clients (the ledger's and Powertools idempotency's, which is ours to make and
+// hand it) have a connection and a request timeout, so an endpoint that accepts and never
+// answers fails a try with a TimeoutError instead of holding the batch to the function's
+// timeout (which fails the whole batch, every record redelivered). Set by environment variable;
+// the defaults and their arithmetic are in shared/src/aws-clients.ts (LAMBDA_DYNAMODB_TIMEOUTS):
+// a stalled call ends by 4 x 1 s + 175 ms of backoff, and two in series (the idempotency record,
+// then its deletion when the effect failed) a second and more before the 10 s timeout.
+const dynamoDbTimeouts = clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS);
+checkTimeoutBudget({
+  name: `consumer-${config.queue} DynamoDB clients`,
+  functionTimeoutMs: pipelineConfig.consumers[config.queue].timeoutSeconds * 1000,
+  callsInSeries: 2,
+  tries: DYNAMODB_DEFAULT_TRIES,
+  requestTimeoutMs: dynamoDbTimeouts.requestTimeoutMs,
+  backoffBaseMs: DYNAMODB_BACKOFF_BASE_MS,
+  roomMs: 1000,
+});
 const consume = createConsumerHandler(config, {
   ledger: new DynamoConsumerLedger(
-    tracing.captureClient(createDocumentClient()),
+    tracing.captureClient(createDocumentClient(dynamoDbTimeouts)),
     config.ledgerTableName,
   ),
   ...(idempotencyTable
     ? {
         persistenceStore: new DynamoDBPersistenceLayer({
           tableName: idempotencyTable,
-          awsSdkV3Client: tracing.captureClient(createDynamoDbClient()),
+          awsSdkV3Client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
         }),
       }
     : {}),
