@@ -63,10 +63,13 @@ export const CLIENT_TIMEOUT_ENV = {
 
 /**
  * The Lambdas' DynamoDB timeouts (producer and consumer, both with a 10 s function timeout in
- * shared/src/config/pipeline.ts). AWS's guidance for DynamoDB from Lambda (the AWS Database blog
- * "Tuning AWS Java/JS SDK HTTP request settings for latency-aware DynamoDB applications", and
- * NodeHttpHandler's `connectionTimeout` / `requestTimeout`) is to bound each try so a stalled
- * one fails and the SDK's retries still run inside the function's time.
+ * shared/src/config/pipeline.ts). AWS's guidance for latency-aware DynamoDB clients (the AWS
+ * Database blog "Tuning AWS Java SDK HTTP request settings for latency-aware Amazon DynamoDB
+ * applications", written for the Java SDK; the same two settings are NodeHttpHandler's here) is
+ * to bound each try so a stalled one fails and the SDK's retries still run inside the caller's
+ * time. NodeHttpHandler documents `connectionTimeout` as the most the connection phase may take
+ * and `requestTimeout` as the most request and response may take, a TimeoutError when
+ * `throwOnRequestTimeout` is set (requestHandler above sets it); both default to 0, no timeout.
  *
  * The arithmetic, with the SDK installed here: a DynamoDB client tries 4 times; a TimeoutError is
  * a transient error, retried after a full-jitter backoff of at most 25 ms x 2^n before retry n
