@@ -177,16 +177,36 @@ describe('DynamoConsumerLedger items and keys', () => {
     expect(turn).toEqual({ applyIndex: 7, late: false });
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       Key: { pk: 'RUN#run-unit', sk: 'COUNTER#apply#standard#cust-1' },
-      ConditionExpression: 'attribute_not_exists(#high) OR #high <= :sequence',
-      ExpressionAttributeValues: { ':one': 1, ':sequence': 4 },
+      ConditionExpression:
+        '(attribute_not_exists(#by) OR #by <> :me) AND (attribute_not_exists(#high) OR #high <= :sequence)',
+      ExpressionAttributeValues: { ':one': 1, ':sequence': 4, ':me': 'fresh-1', ':late': false },
     });
+  });
+
+  it('answers the turn a refused update finds as its own (a try that committed), with no update more', async () => {
+    // Prepare: the refusal carries the counter, whose last turn is this one's id.
+    ddb.on(UpdateCommand).rejectsOnce(
+      refused({
+        value: { N: '4' },
+        turnBy: { S: 'fresh-1' },
+        turnIndex: { N: '4' },
+        turnLate: { BOOL: false },
+      }),
+    );
+
+    // Act
+    const turn = await ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2);
+
+    // Assess
+    expect(turn).toEqual({ applyIndex: 4, late: false });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
   it('takes a late turn with a second request when a higher sequence went first', async () => {
     // Prepare
     ddb
       .on(UpdateCommand)
-      .rejectsOnce(refused())
+      .rejectsOnce(refused({ value: { N: '8' }, turnBy: { S: 'other' }, turnIndex: { N: '8' } }))
       .resolves({ Attributes: { value: 9 } });
 
     // Act
@@ -194,9 +214,12 @@ describe('DynamoConsumerLedger items and keys', () => {
 
     // Assess
     expect(turn).toEqual({ applyIndex: 9, late: true });
-    expect(ddb.commandCalls(UpdateCommand)[1]?.args[0].input.UpdateExpression).toBe(
-      'ADD #value :one',
-    );
+    expect(ddb.commandCalls(UpdateCommand)[1]?.args[0].input).toMatchObject({
+      UpdateExpression:
+        'SET #value = if_not_exists(#value, :zero) + :one, #index = if_not_exists(#value, :zero) + :one, #by = :me, #late = :late',
+      ConditionExpression: '(attribute_not_exists(#by) OR #by <> :me)',
+      ExpressionAttributeValues: { ':me': 'fresh-1', ':late': true },
+    });
   });
 
   it('fails the turn on an error other than the refused condition, without taking it late', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
@@ -9,6 +9,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   applyCounterSk,
@@ -182,41 +183,109 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     sequence: number,
   ): Promise<ApplyTurn> {
     const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };
+    // This turn's own id, written with it. The SDK sends a request again when a try got no
+    // answer in time (the functions' 1 s request timeout, a reset connection), and the try it
+    // gave up on may have committed: the counter would count one apply twice (an index no
+    // refusal or crash explains, and applyIndexGaps one too high), and the resent first update,
+    // refused by a higher sequence that took its turn in between, would call an apply late that
+    // was not. So each update takes the turn only when the counter's last turn is not this one
+    // (`turnBy`), and a refusal that finds this turn's id answers the index and lateness its
+    // committed try wrote (`turnIndex`, `turnLate`). The window left: another turn of the same
+    // customer and queue committing between this turn's tries (a FIFO customer's applies run one
+    // at a time, its message group; on the standard queue it can happen).
+    const me = this.newId();
+    const names = {
+      '#value': 'value',
+      '#index': 'turnIndex',
+      '#by': 'turnBy',
+      '#late': 'turnLate',
+    };
+    // Every right-hand operand reads the item as it was before the update, so `turnIndex` is the
+    // new value of the counter (as ADD would make it, atomic on the item).
+    const take =
+      'SET #value = if_not_exists(#value, :zero) + :one, #index = if_not_exists(#value, :zero) + :one, #by = :me, #late = :late';
+    const notThisTurn = '(attribute_not_exists(#by) OR #by <> :me)';
     const applyIndexOf = (attributes: Record<string, unknown> | undefined): number =>
       counterValue(attributes, 'apply');
-    // ADD is atomic on the item, so concurrent consumers never get the same index: the apply
-    // order the report sees is the order in which the effects really took their turn. The same
-    // request raises the customer's highest sequence, on condition that it is not above this one,
-    // so "late" is decided by DynamoDB in the order of the indexes, with no read before.
+    // The counter is atomic on the item, so concurrent consumers never get the same index: the
+    // apply order the report sees is the order in which the effects really took their turn. The
+    // same request raises the customer's highest sequence, on condition that it is not above this
+    // one, so "late" is decided by DynamoDB in the order of the indexes, with no read before.
     try {
       const out = await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key,
-          UpdateExpression: 'ADD #value :one SET #high = :sequence',
-          ConditionExpression: 'attribute_not_exists(#high) OR #high <= :sequence',
-          ExpressionAttributeNames: { '#value': 'value', '#high': 'highSequence' },
-          ExpressionAttributeValues: { ':one': 1, ':sequence': sequence },
+          UpdateExpression: `${take}, #high = :sequence`,
+          ConditionExpression: `${notThisTurn} AND (attribute_not_exists(#high) OR #high <= :sequence)`,
+          ExpressionAttributeNames: { ...names, '#high': 'highSequence' },
+          ExpressionAttributeValues: {
+            ':zero': 0,
+            ':one': 1,
+            ':me': me,
+            ':late': false,
+            ':sequence': sequence,
+          },
           ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { applyIndex: applyIndexOf(out.Attributes), late: false };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const own = await this.ownTurn(Key, me, err.Item);
+      if (own) return own;
     }
     // A higher sequence already took its turn: this apply is late. It still takes the next index
     // and leaves the highest sequence alone. Only a late apply pays this second request.
-    const out = await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key,
-        UpdateExpression: 'ADD #value :one',
-        ExpressionAttributeNames: { '#value': 'value' },
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return { applyIndex: applyIndexOf(out.Attributes), late: true };
+    try {
+      const out = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key,
+          UpdateExpression: take,
+          ConditionExpression: notThisTurn,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':me': me, ':late': true },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { applyIndex: applyIndexOf(out.Attributes), late: true };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      const own = await this.ownTurn(Key, me, err.Item);
+      if (own) return own;
+      // Refused as this turn's, yet the counter now names another: a later turn overwrote it
+      // between the refusal and the read, and this turn's index cannot be told. Fail the record
+      // (it comes back) rather than guess an index.
+      throw new Error(`apply counter ${Key.sk}: turn ${me} refused as taken, then not found`);
+    }
+  }
+
+  /**
+   * The turn a refused counter update found, when it is this turn's own (`turnBy` is `me`: a try
+   * of the same update committed before): its index and lateness as that try wrote them. The
+   * refusal carries the item (`ReturnValuesOnConditionCheckFailure: ALL_OLD`); without it
+   * (dynalite 4 ignores the parameter), one consistent read.
+   */
+  private async ownTurn(
+    Key: { pk: string; sk: string },
+    me: string,
+    refusedBy: Record<string, AttributeValue> | undefined,
+  ): Promise<ApplyTurn | undefined> {
+    const item = refusedBy
+      ? unmarshall(refusedBy)
+      : (
+          await this.documents.send(
+            new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+          )
+        ).Item;
+    if (!item || item.turnBy !== me) return undefined;
+    return {
+      applyIndex: counterValue({ value: item.turnIndex }, 'apply'),
+      late: item.turnLate === true,
+    };
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {

@@ -1,0 +1,102 @@
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
+import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { applyCounterSk, runPk } from '../../shared/src/ledger';
+import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+
+/**
+ * The functions' DynamoDB clients end a try at their request timeout (shared/src/aws-clients.ts,
+ * 1 s by default) and the SDK sends the same request again, though the try it gave up on may
+ * have committed: a slow answer, not a failed write. The customer's apply counter is the one
+ * consumer write that is not naturally repeatable (ADD). A real HTTP proxy in front of the local
+ * DynamoDB forwards the first apply-counter update of a run, lets it commit, and holds its answer
+ * past the client's request timeout, so the SDK sends the update again.
+ */
+const { ledger } = pipelineConfig.tables;
+const REQUEST_TIMEOUT_MS = 250;
+
+describe('an apply turn whose answer comes after the request timeout, its write committed', () => {
+  let ledgerBehindProxy: LedgerBehindProxy;
+  let documents: DynamoDBDocumentClient;
+  /** Runs whose first apply-counter update (or, with `late`, first unconditional one) is held. */
+  const held = new Map<string, { late: boolean; tries: number }>();
+
+  beforeAll(async () => {
+    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
+      const body = received.body.toString();
+      if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
+      const run = [...held.entries()].find(([runId]) => body.includes(`"${runPk(runId)}"`));
+      if (!run || !body.includes('COUNTER#apply')) return undefined;
+      const [, hold] = run;
+      if (hold.late && body.includes('highSequence')) return undefined;
+      hold.tries++;
+      const answer = await forward(received);
+      // Committed upstream; the answer comes after the client's try ran out.
+      if (hold.tries === 1)
+        await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
+      return answer;
+    });
+    // The functions' client, as the handlers make it, with a short request timeout.
+    documents = createDocumentClient({
+      endpoint: ledgerBehindProxy.endpoint,
+      region: 'eu-west-1',
+      credentials: LOCAL_CREDENTIALS,
+      connectionTimeoutMs: REQUEST_TIMEOUT_MS,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    documents?.destroy();
+    await ledgerBehindProxy?.stop();
+  });
+
+  const counter = async (runId: string) =>
+    (
+      await documents.send(
+        new GetCommand({
+          TableName: ledger.name,
+          Key: { pk: runPk(runId), sk: applyCounterSk('standard', 'cust-1') },
+          ConsistentRead: true,
+        }),
+      )
+    ).Item?.value;
+
+  it('takes one index, not two, when the SDK sends the turn again after its try committed', async () => {
+    // Prepare
+    const runId = 'turn-late-answer';
+    held.set(runId, { late: false, tries: 0 });
+    const adapter = new DynamoConsumerLedger(documents, ledger.name);
+
+    // Act
+    const turn = await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 1);
+
+    // Assess: the update went twice (the first committed, its answer late); the turn is the
+    // first index and the counter counted one apply (counted twice, the index after it would be
+    // a gap no refusal or crash explains, and the report's applyIndexGaps too high by one).
+    expect(held.get(runId)?.tries).toBe(2);
+    expect(turn).toEqual({ applyIndex: 1, late: false });
+    expect(await counter(runId)).toBe(1);
+    expect(await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 2)).toEqual({
+      applyIndex: 2,
+      late: false,
+    });
+  }, 30_000);
+
+  it('takes one late index, not two, when the SDK sends a late turn again after its try committed', async () => {
+    // Prepare: a higher sequence took its turn first.
+    const runId = 'late-turn-late-answer';
+    const adapter = new DynamoConsumerLedger(documents, ledger.name);
+    await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 5);
+    held.set(runId, { late: true, tries: 0 });
+
+    // Act
+    const turn = await adapter.takeApplyTurn(runId, 'standard', 'cust-1', 2);
+
+    // Assess
+    expect(held.get(runId)?.tries).toBe(2);
+    expect(turn).toEqual({ applyIndex: 2, late: true });
+    expect(await counter(runId)).toBe(2);
+  }, 30_000);
+});
