@@ -95,6 +95,28 @@ export const DYNAMODB_DEFAULT_TRIES = 4;
 export const DYNAMODB_BACKOFF_BASE_MS = 25;
 
 /**
+ * The tries a DynamoDB client made here without `maxAttempts` makes: `AWS_MAX_ATTEMPTS` when set
+ * (the SDK reads it before its own default: @smithy/core's NODE_MAX_ATTEMPT_CONFIG_OPTIONS), else
+ * DYNAMODB_DEFAULT_TRIES. The cold-start check must count these, not the default, or a function
+ * given more tries passes it and still runs to its timeout. The SDK reads the variable lazily,
+ * at each request, and fails every request when it is no number; refused here, at cold start,
+ * the cause is named once (a whole number of tries, 1 or more; a profile's `max_attempts`, which
+ * a Lambda has no profile for, is not read).
+ */
+export function dynamoDbTriesFromEnv(env: Env = process.env): number {
+  const raw = env.AWS_MAX_ATTEMPTS;
+  // The SDK ignores an empty value, as here.
+  if (raw === undefined || raw === '') return DYNAMODB_DEFAULT_TRIES;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      `environment variable AWS_MAX_ATTEMPTS must be a whole number of tries above 0, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+/**
  * The longest one call takes against an endpoint that never answers: every try runs out its
  * request timeout, and each retry waits its full-jitter backoff at most (base x 2^n before retry n).
  */

@@ -91,4 +91,41 @@ describe('handlers/sqs module', () => {
       );
     });
   });
+
+  it('fails at import when AWS_MAX_ATTEMPTS gives the DynamoDB clients more tries than the timeout holds', () => {
+    // Prepare: the SDK takes its DynamoDB clients' tries from AWS_MAX_ATTEMPTS when set: 10
+    // stalled tries of 1 s are over 10 s alone, two such calls far past the 10 s timeout.
+    process.env = {
+      ...saved,
+      ...BASE_ENV,
+      QUEUE_KIND: 'fifo',
+      AWS_REGION: 'eu-west-1',
+      AWS_MAX_ATTEMPTS: '10',
+    };
+
+    // Act / Assess
+    jest.isolateModules(() => {
+      expect(() => require('../../../services/consumer/src/handlers/sqs')).toThrow(
+        'consumer-fifo DynamoDB clients: 2 stalled call(s) of 10 tries',
+      );
+    });
+  });
+
+  it('fails at import on an AWS_MAX_ATTEMPTS that is no whole number of tries, not at each request', () => {
+    // Prepare: the SDK reads it lazily and would fail every request with it.
+    process.env = {
+      ...saved,
+      ...BASE_ENV,
+      QUEUE_KIND: 'fifo',
+      AWS_REGION: 'eu-west-1',
+      AWS_MAX_ATTEMPTS: 'four',
+    };
+
+    // Act / Assess
+    jest.isolateModules(() => {
+      expect(() => require('../../../services/consumer/src/handlers/sqs')).toThrow(
+        'environment variable AWS_MAX_ATTEMPTS must be a whole number of tries above 0, got "four"',
+      );
+    });
+  });
 });

@@ -75,4 +75,15 @@ describe('handlers/api: the ledger clients', () => {
       }),
     ).toThrow('producer DynamoDB client: 2 stalled call(s) of 4 tries');
   });
+
+  it('counts the tries AWS_MAX_ATTEMPTS gives the ledger client when it checks the timeout at cold start', () => {
+    // 2 stalled calls of 6 tries at 1 s each (and their backoff) take over 12 s of the 10 s.
+    process.env = { ...saved, ...ENV_VARS, AWS_MAX_ATTEMPTS: '6' };
+    delete process.env.DYNAMODB_REQUEST_TIMEOUT_MS;
+    expect(() =>
+      jest.isolateModules(() => {
+        require('../../../services/producer/src/handlers/api');
+      }),
+    ).toThrow('producer DynamoDB client: 2 stalled call(s) of 6 tries');
+  });
 });

@@ -6,7 +6,7 @@ import {
   createDocumentClient,
   createDynamoDbClient,
   DYNAMODB_BACKOFF_BASE_MS,
-  DYNAMODB_DEFAULT_TRIES,
+  dynamoDbTriesFromEnv,
   LAMBDA_DYNAMODB_TIMEOUTS,
 } from '../../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
@@ -35,7 +35,7 @@ checkTimeoutBudget({
   name: `consumer-${config.queue} DynamoDB clients`,
   functionTimeoutMs: pipelineConfig.consumers[config.queue].timeoutSeconds * 1000,
   callsInSeries: 2,
-  tries: DYNAMODB_DEFAULT_TRIES,
+  tries: dynamoDbTriesFromEnv(),
   requestTimeoutMs: dynamoDbTimeouts.requestTimeoutMs,
   backoffBaseMs: DYNAMODB_BACKOFF_BASE_MS,
   roomMs: 1000,

@@ -6,7 +6,7 @@ import {
   createDocumentClientBeside,
   createSqsClient,
   DYNAMODB_BACKOFF_BASE_MS,
-  DYNAMODB_DEFAULT_TRIES,
+  dynamoDbTriesFromEnv,
   LAMBDA_DYNAMODB_TIMEOUTS,
 } from '../../../../shared/src/aws-clients';
 import { createLogger } from '../../../../shared/src/logger';
@@ -36,7 +36,7 @@ checkTimeoutBudget({
   name: 'producer DynamoDB client',
   functionTimeoutMs: config.timeoutMs,
   callsInSeries: 2,
-  tries: DYNAMODB_DEFAULT_TRIES,
+  tries: dynamoDbTriesFromEnv(),
   requestTimeoutMs: dynamoDbTimeouts.requestTimeoutMs,
   backoffBaseMs: DYNAMODB_BACKOFF_BASE_MS,
   roomMs: 1000,
