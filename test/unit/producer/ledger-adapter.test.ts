@@ -180,8 +180,9 @@ describe('DynamoLedger: the accepted order', () => {
       {
         TableName: 'ledger',
         Key: { pk: 'ORDER#o-1', sk: 'ORDER' },
-        UpdateExpression: 'ADD requests :one',
-        ExpressionAttributeValues: { ':one': 1 },
+        UpdateExpression: 'ADD requests :one SET countedBy = :me',
+        ConditionExpression: 'attribute_not_exists(countedBy) OR countedBy <> :me',
+        ExpressionAttributeValues: { ':one': 1, ':me': expect.any(String) },
       },
       {
         TableName: 'ledger',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -283,15 +284,28 @@ export class DynamoLedger implements LedgerPort {
     return acceptedOrder(read as unknown as AcceptedRecord);
   }
 
+  /**
+   * One update that adds this request to the order's count, writing a fresh id of this count
+   * (`countedBy`) with it, on condition that the last count is not this one. The SDK sends the
+   * update again when a try got no answer in time (the function's 1 s request timeout, a reset
+   * connection), and the try it gave up on may have committed: counted twice, the report would
+   * show a client retry that never was. Its own earlier try refuses the copy, which changes
+   * nothing. Left open: another request of the same order counted between the two tries.
+   */
   async countRequest(orderId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: orderPk(orderId), sk: ORDER_SK },
-        UpdateExpression: 'ADD requests :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: orderPk(orderId), sk: ORDER_SK },
+          UpdateExpression: 'ADD requests :one SET countedBy = :me',
+          ConditionExpression: 'attribute_not_exists(countedBy) OR countedBy <> :me',
+          ExpressionAttributeValues: { ':one': 1, ':me': randomUUID() },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 
   async recordSequence(orderId: string, sequence: number): Promise<number> {

@@ -1,31 +1,47 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
+import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
 import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { applyCounterSk, runPk } from '../../shared/src/ledger';
+import { firstClaim } from './support/dead-claim';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
  * The functions' DynamoDB clients end a try at their request timeout (shared/src/aws-clients.ts,
  * 1 s by default) and the SDK sends the same request again, though the try it gave up on may
- * have committed: a slow answer, not a failed write. The customer's apply counter is the one
- * consumer write that is not naturally repeatable (ADD). A real HTTP proxy in front of the local
- * DynamoDB forwards the first apply-counter update of a run, lets it commit, and holds its answer
- * past the client's request timeout, so the SDK sends the update again.
+ * have committed: a slow answer, not a failed write. The counters are the writes that are not
+ * naturally repeatable (ADD): the consumer's apply counter and the producer's count of an
+ * order's requests. A real HTTP proxy in front of the local DynamoDB forwards the first such
+ * update, lets it commit, and holds its answer past the client's request timeout, so the SDK
+ * sends the update again.
  */
 const { ledger } = pipelineConfig.tables;
 const REQUEST_TIMEOUT_MS = 250;
 
-describe('an apply turn whose answer comes after the request timeout, its write committed', () => {
+describe('a counter update whose answer comes after the request timeout, its write committed', () => {
   let ledgerBehindProxy: LedgerBehindProxy;
   let documents: DynamoDBDocumentClient;
   /** Runs whose first apply-counter update (or, with `late`, first unconditional one) is held. */
   const held = new Map<string, { late: boolean; tries: number }>();
+  /** Orders whose first count of a request is held. */
+  const heldCounts = new Map<string, { tries: number }>();
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
       const body = received.body.toString();
       if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
+      const count = [...heldCounts.entries()].find(([orderId]) =>
+        body.includes(`"ORDER#${orderId}"`),
+      );
+      if (count && body.includes('ADD requests')) {
+        count[1].tries++;
+        const answer = await forward(received);
+        if (count[1].tries === 1) {
+          await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
+        }
+        return answer;
+      }
       const run = [...held.entries()].find(([runId]) => body.includes(`"${runPk(runId)}"`));
       if (!run || !body.includes('COUNTER#apply')) return undefined;
       const [, hold] = run;
@@ -98,5 +114,23 @@ describe('an apply turn whose answer comes after the request timeout, its write 
     expect(held.get(runId)?.tries).toBe(2);
     expect(turn).toEqual({ applyIndex: 2, late: true });
     expect(await counter(runId)).toBe(2);
+  }, 30_000);
+
+  it("counts a client's retry once, not twice, when the SDK sends the count again after its try committed", async () => {
+    // Prepare: an order claimed by its first request (requests: 1).
+    const producer = new DynamoLedger(documents, ledger.name);
+    const orderId = 'order-count-late-answer';
+    await producer.claim(firstClaim('claim-first', 'count-late-answer', orderId));
+    heldCounts.set(orderId, { tries: 0 });
+
+    // Act: a client's retry is counted.
+    await producer.countRequest(orderId);
+
+    // Assess: the update went twice (the first committed, its answer late); the order counts two
+    // requests (three, the report's client retries would be one too many).
+    expect(heldCounts.get(orderId)?.tries).toBe(2);
+    expect((await producer.getAccepted(orderId))?.requests).toBe(2);
+    await producer.countRequest(orderId);
+    expect((await producer.getAccepted(orderId))?.requests).toBe(3);
   }, 30_000);
 });
