@@ -205,62 +205,51 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     const take =
       'SET #value = if_not_exists(#value, :zero) + :one, #index = if_not_exists(#value, :zero) + :one, #by = :me, #late = :late';
     const notThisTurn = '(attribute_not_exists(#by) OR #by <> :me)';
-    const applyIndexOf = (attributes: Record<string, unknown> | undefined): number =>
-      counterValue(attributes, 'apply');
+    // One try at the turn: `first` also raises the customer's highest sequence, on condition that
+    // it is not above this one; a late turn leaves it alone. Refused, it answers this turn's own
+    // committed try when the counter holds it, else undefined.
+    const attempt = async (first: boolean): Promise<ApplyTurn | undefined> => {
+      try {
+        const out = await this.documents.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key,
+            UpdateExpression: first ? `${take}, #high = :sequence` : take,
+            ConditionExpression: first
+              ? `${notThisTurn} AND (attribute_not_exists(#high) OR #high <= :sequence)`
+              : notThisTurn,
+            ExpressionAttributeNames: first ? { ...names, '#high': 'highSequence' } : names,
+            ExpressionAttributeValues: {
+              ':zero': 0,
+              ':one': 1,
+              ':me': me,
+              ':late': !first,
+              ...(first ? { ':sequence': sequence } : {}),
+            },
+            ReturnValues: 'UPDATED_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { applyIndex: counterValue(out.Attributes, 'apply'), late: !first };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        return this.ownTurn(Key, me, err.Item);
+      }
+    };
     // The counter is atomic on the item, so concurrent consumers never get the same index: the
     // apply order the report sees is the order in which the effects really took their turn. The
-    // same request raises the customer's highest sequence, on condition that it is not above this
-    // one, so "late" is decided by DynamoDB in the order of the indexes, with no read before.
-    try {
-      const out = await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key,
-          UpdateExpression: `${take}, #high = :sequence`,
-          ConditionExpression: `${notThisTurn} AND (attribute_not_exists(#high) OR #high <= :sequence)`,
-          ExpressionAttributeNames: { ...names, '#high': 'highSequence' },
-          ExpressionAttributeValues: {
-            ':zero': 0,
-            ':one': 1,
-            ':me': me,
-            ':late': false,
-            ':sequence': sequence,
-          },
-          ReturnValues: 'UPDATED_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { applyIndex: applyIndexOf(out.Attributes), late: false };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const own = await this.ownTurn(Key, me, err.Item);
-      if (own) return own;
-    }
+    // same request raises the customer's highest sequence, so "late" is decided by DynamoDB in
+    // the order of the indexes, with no read before.
+    const onTime = await attempt(true);
+    if (onTime) return onTime;
     // A higher sequence already took its turn: this apply is late. It still takes the next index
     // and leaves the highest sequence alone. Only a late apply pays this second request.
-    try {
-      const out = await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key,
-          UpdateExpression: take,
-          ConditionExpression: notThisTurn,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':me': me, ':late': true },
-          ReturnValues: 'UPDATED_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { applyIndex: applyIndexOf(out.Attributes), late: true };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const own = await this.ownTurn(Key, me, err.Item);
-      if (own) return own;
-      // Refused as this turn's, yet the counter now names another: a later turn overwrote it
-      // between the refusal and the read, and this turn's index cannot be told. Fail the record
-      // (it comes back) rather than guess an index.
-      throw new Error(`apply counter ${Key.sk}: turn ${me} refused as taken, then not found`);
-    }
+    const late = await attempt(false);
+    if (late) return late;
+    // Refused as this turn's, yet the counter now names another: a later turn overwrote it
+    // between the refusal and the read, and this turn's index cannot be told. Fail the record (it
+    // comes back) rather than guess an index.
+    throw new Error(`apply counter ${Key.sk}: turn ${me} refused as taken, then not found`);
   }
 
   /**
