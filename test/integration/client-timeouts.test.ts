@@ -113,6 +113,38 @@ const BASE_ENV = {
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };
 
+/**
+ * The environment of a function whose DynamoDB is the stalled server: `saved` plus the shared
+ * settings and `own`, without the variables that would change its tries or timeouts.
+ */
+function stalledEnv(
+  saved: NodeJS.ProcessEnv,
+  endpoint: string,
+  own: Record<string, string>,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...saved,
+    ...BASE_ENV,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    ...own,
+  };
+  for (const name of [
+    'AWS_MAX_ATTEMPTS',
+    'DYNAMODB_REQUEST_TIMEOUT_MS',
+    'DYNAMODB_CONNECTION_TIMEOUT_MS',
+  ]) {
+    if (!(name in own)) delete env[name];
+  }
+  return env;
+}
+
+/** The producer's own settings; its queues on a closed port (the claim is its first write). */
+const PRODUCER_ENV = {
+  LEDGER_TABLE_NAME: 'ledger',
+  FIFO_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders.fifo',
+  STANDARD_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders-standard',
+};
+
 function context(): Context {
   const deadline = Date.now() + FUNCTION_TIMEOUT_MS;
   return {
@@ -137,17 +169,7 @@ describe('the Lambdas’ DynamoDB clients against an endpoint that never answers
   it('the producer answers 500 for a TimeoutError after the SDK’s 4 tries, inside its timeout', async () => {
     // Prepare: the ledger on the stalled server; the queues on a closed port (never reached:
     // the order's claim is the first write).
-    process.env = {
-      ...saved,
-      ...BASE_ENV,
-      AWS_ENDPOINT_URL_DYNAMODB: stalled.endpoint,
-      LEDGER_TABLE_NAME: 'ledger',
-      FIFO_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders.fifo',
-      STANDARD_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders-standard',
-    };
-    delete process.env.AWS_MAX_ATTEMPTS;
-    delete process.env.DYNAMODB_REQUEST_TIMEOUT_MS;
-    delete process.env.DYNAMODB_CONNECTION_TIMEOUT_MS;
+    process.env = stalledEnv(saved, stalled.endpoint, PRODUCER_ENV);
     let handler!: (e: APIGatewayProxyEvent, c: Context) => Promise<{ statusCode: number }>;
     jest.isolateModules(() => {
       ({ handler } = require('../../services/producer/src/handlers/api'));
@@ -182,17 +204,11 @@ describe('the Lambdas’ DynamoDB clients against an endpoint that never answers
   it('the producer’s ledger clients fail each try on their request timeout, set by environment variable', async () => {
     // Prepare: a short request timeout by environment variable; the clients the module hands
     // the ledger are kept (the real adapter is still made).
-    process.env = {
-      ...saved,
-      ...BASE_ENV,
-      AWS_ENDPOINT_URL_DYNAMODB: stalled.endpoint,
-      LEDGER_TABLE_NAME: 'ledger',
-      FIFO_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders.fifo',
-      STANDARD_QUEUE_URL: 'http://127.0.0.1:1/000000000000/orders-standard',
+    process.env = stalledEnv(saved, stalled.endpoint, {
+      ...PRODUCER_ENV,
       DYNAMODB_REQUEST_TIMEOUT_MS: '300',
       DYNAMODB_CONNECTION_TIMEOUT_MS: '200',
-    };
-    delete process.env.AWS_MAX_ATTEMPTS;
+    });
     const made: unknown[][] = [];
     jest.isolateModules(() => {
       jest.doMock('../../services/producer/src/adapters/ledger', () => {
@@ -243,17 +259,11 @@ describe('the Lambdas’ DynamoDB clients against an endpoint that never answers
 
   it('the consumer’s invocation ends in a TimeoutError after the SDK’s 4 tries, inside its timeout', async () => {
     // Prepare: the FIFO consumer, its ledger and idempotency tables on the stalled server.
-    process.env = {
-      ...saved,
-      ...BASE_ENV,
-      AWS_ENDPOINT_URL_DYNAMODB: stalled.endpoint,
+    process.env = stalledEnv(saved, stalled.endpoint, {
       QUEUE_KIND: 'fifo',
       LEDGER_TABLE_NAME: 'ledger',
       IDEMPOTENCY_TABLE_NAME: 'idempotency',
-    };
-    delete process.env.AWS_MAX_ATTEMPTS;
-    delete process.env.DYNAMODB_REQUEST_TIMEOUT_MS;
-    delete process.env.DYNAMODB_CONNECTION_TIMEOUT_MS;
+    });
     let handler!: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
     jest.isolateModules(() => {
       ({ handler } = require('../../services/consumer/src/handlers/sqs'));
