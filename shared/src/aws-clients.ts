@@ -221,18 +221,10 @@ export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClien
   return new DynamoDBClient(baseConfig(options));
 }
 
-/** How each document client made here was made: its options and its connections. */
-const madeHere = new WeakMap<
-  DynamoDBDocumentClient,
-  { options: ClientOptions; handler: NodeHttpHandler }
->();
-
 function documentClient(options: ClientOptions, handler: NodeHttpHandler): DynamoDBDocumentClient {
-  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(baseConfig(options, handler)), {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(baseConfig(options, handler)), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  madeHere.set(documents, { options, handler });
-  return documents;
 }
 
 /** Plain objects in and out; `undefined` attributes are dropped rather than rejected. */
@@ -240,27 +232,27 @@ export function createDocumentClient(options: ClientOptions = {}): DynamoDBDocum
   return documentClient(options, requestHandler(options));
 }
 
-/** Whether createDocumentClient made `documents` (so createDocumentClientBeside can make its twin). */
-export function madeByCreateDocumentClient(documents: DynamoDBDocumentClient): boolean {
-  return madeHere.has(documents);
+/** Two document clients over one request handler: see createDocumentClients. */
+export interface DocumentClients {
+  /** createDocumentClient's client: `options.maxAttempts` tries, else the SDK's default. */
+  documents: DynamoDBDocumentClient;
+  /** The same, for one try a request (`maxAttempts: 1`). */
+  oneTry: DynamoDBDocumentClient;
 }
 
 /**
- * A second document client beside `documents`, one createDocumentClient made: the same target,
- * region, credentials and timeouts, over the same connections (its request handler, which the
- * SDK takes as given when handed an instance, so no socket more), with `maxAttempts` of its own.
- * Its retries are its own: the SDK makes each client its own retry strategy, whose retry quota
- * every request of that client shares, so nothing sent through one client changes the tries of
- * the other. Destroying either client closes the connections of both. A client not made here
- * (a test's in-process or mocked one) is refused: this module cannot repeat its making.
+ * Two document clients made from the same options over one request handler (one pool of
+ * connections: the SDK takes a handler instance as given, so no socket more): `documents`, as
+ * createDocumentClient makes it, and `oneTry`, the same target, region, credentials, timeouts and
+ * conversion, with one try a request. Their retries are their own: the SDK makes each client its
+ * own retry strategy, whose retry quota every request of that client shares, so nothing sent
+ * through one client changes the tries of the other. Destroying either client closes the
+ * connections of both.
  */
-export function createDocumentClientBeside(
-  documents: DynamoDBDocumentClient,
-  settings: { maxAttempts: number },
-): DynamoDBDocumentClient {
-  const made = madeHere.get(documents);
-  if (!made) {
-    throw new Error('createDocumentClientBeside: that client was not made by createDocumentClient');
-  }
-  return documentClient({ ...made.options, maxAttempts: settings.maxAttempts }, made.handler);
+export function createDocumentClients(options: ClientOptions = {}): DocumentClients {
+  const handler = requestHandler(options);
+  return {
+    documents: documentClient(options, handler),
+    oneTry: documentClient({ ...options, maxAttempts: 1 }, handler),
+  };
 }

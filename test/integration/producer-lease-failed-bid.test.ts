@@ -138,7 +138,8 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
       credentials: LOCAL_CREDENTIALS,
     });
     closeSqs = () => sqs.destroy();
-    producer = new DynamoLedger(ledgerBehindProxy.documents, ledger.name);
+    // The ledger as the producer's handler makes it: its one-try client for the withdrawal.
+    producer = new DynamoLedger(ledgerBehindProxy.documents, ledger.name, ledgerBehindProxy.oneTry);
     api = createApiHandler(
       {
         ledgerTableName: ledger.name,

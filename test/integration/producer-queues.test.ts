@@ -8,7 +8,7 @@ import { createApiHandler } from '../../services/producer/src/app';
 import { NO_PRODUCER_FAULTS } from '../../services/producer/src/domain/faults';
 import { QueueUnavailableError } from '../../services/producer/src/domain/ports';
 import {
-  createDocumentClient,
+  createDocumentClients,
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../shared/src/aws-clients';
@@ -80,7 +80,7 @@ describe('producer queue errors against a real endpoint', () => {
       region: cloud.region,
       credentials: LOCAL_CREDENTIALS,
     });
-    const documents = createDocumentClient({
+    const { documents, oneTry } = createDocumentClients({
       endpoint: cloud.edgeUrl,
       region: cloud.region,
       credentials: LOCAL_CREDENTIALS,
@@ -99,7 +99,7 @@ describe('producer queue errors against a real endpoint', () => {
           inProgressWindowMs: 11_000,
         },
         {
-          ledger: new DynamoLedger(documents, cloud.tableNames.ledger),
+          ledger: new DynamoLedger(documents, cloud.tableNames.ledger, oneTry),
           queues: new SqsQueues(sqs, urls),
           lifetimes: new SqsQueueLifetimes(sqs, urls),
           logger: quiet,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDb } from '../../../local/dynamodb';
 import { createActiveTable, keyedTable } from '../../../local/tables';
-import { createDocumentClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { createDocumentClients, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 /**
@@ -40,6 +40,8 @@ export type ProxyRule = (
 export interface LedgerBehindProxy {
   /** The functions' own document client (SDK default retries), through the proxy. */
   documents: DynamoDBDocumentClient;
+  /** Beside it, over the same connections, the producer's one-try client (its bid's withdrawal). */
+  oneTry: DynamoDBDocumentClient;
   /** The proxy's URL. */
   endpoint: string;
   /** Sends a request (one the rule kept) to DynamoDB as it came, past the rule. */
@@ -93,7 +95,7 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  const documents = createDocumentClient({
+  const { documents, oneTry } = createDocumentClients({
     endpoint,
     region: 'eu-west-1',
     credentials: LOCAL_CREDENTIALS,
@@ -114,5 +116,5 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
     await stop();
     throw error;
   }
-  return { documents, endpoint, forward, stop };
+  return { documents, oneTry, endpoint, forward, stop };
 }

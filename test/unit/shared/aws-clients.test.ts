@@ -1,16 +1,13 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   CLIENT_TIMEOUT_ENV,
   checkTimeoutBudget,
   clientTimeoutsFromEnv,
   createDocumentClient,
-  createDocumentClientBeside,
+  createDocumentClients,
   createSqsClient,
   DYNAMODB_BACKOFF_BASE_MS,
   DYNAMODB_DEFAULT_TRIES,
   LAMBDA_DYNAMODB_TIMEOUTS,
-  madeByCreateDocumentClient,
   stalledCallMs,
 } from '../../../shared/src/aws-clients';
 
@@ -45,19 +42,17 @@ describe('AWS client factory', () => {
     documents.destroy();
   });
 
-  it('makes a document client beside another: its own tries, the same target and connections', async () => {
-    // Prepare
-    const documents = createDocumentClient({
+  it('makes two document clients over one request handler: the second of one try, each with its own retries', async () => {
+    // Act
+    const { documents, oneTry } = createDocumentClients({
       endpoint: 'http://127.0.0.1:4566',
       region: 'eu-central-1',
       credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
     });
 
-    // Act
-    const oneTry = createDocumentClientBeside(documents, { maxAttempts: 1 });
-
-    // Assess: one try for it, the default 4 still for the first; one request handler (one pool
-    // of sockets); the same region, endpoint, credentials and conversion options.
+    // Assess: one try for the second, the default 4 still for the first; one request handler
+    // (one pool of sockets); the same region, endpoint, credentials and conversion options; a
+    // retry strategy (and so a retry quota) each.
     expect(oneTry).not.toBe(documents);
     expect(await oneTry.config.maxAttempts()).toBe(1);
     expect(await documents.config.maxAttempts()).toBe(4);
@@ -66,18 +61,29 @@ describe('AWS client factory', () => {
     expect((await oneTry.config.endpoint?.())?.port).toBe(4566);
     expect(await oneTry.config.credentials()).toMatchObject({ accessKeyId: 'a' });
     expect(oneTry.config.translateConfig).toEqual(documents.config.translateConfig);
+    expect(oneTry.config.translateConfig?.marshallOptions).toEqual({ removeUndefinedValues: true });
     expect(await oneTry.config.retryStrategy()).not.toBe(await documents.config.retryStrategy());
-    expect(madeByCreateDocumentClient(oneTry)).toBe(true);
     documents.destroy();
   });
 
-  it('refuses to make a client beside one it did not make', () => {
-    const foreign = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
-    expect(madeByCreateDocumentClient(foreign)).toBe(false);
-    expect(() => createDocumentClientBeside(foreign, { maxAttempts: 1 })).toThrow(
-      'not made by createDocumentClient',
-    );
-    foreign.destroy();
+  it('gives both clients the tries and timeouts it is given, the second still one try', async () => {
+    const { documents, oneTry } = createDocumentClients({
+      region: 'eu-west-1',
+      maxAttempts: 2,
+      connectionTimeoutMs: 300,
+      requestTimeoutMs: 500,
+    });
+    expect(await documents.config.maxAttempts()).toBe(2);
+    expect(await oneTry.config.maxAttempts()).toBe(1);
+    const handlerConfig = await (
+      oneTry.config.requestHandler as unknown as { configProvider: Promise<unknown> }
+    ).configProvider;
+    expect(handlerConfig).toMatchObject({
+      connectionTimeout: 300,
+      requestTimeout: 500,
+      throwOnRequestTimeout: true,
+    });
+    documents.destroy();
   });
 
   describe('the Lambdas’ client timeouts', () => {

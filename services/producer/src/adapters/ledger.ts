@@ -9,10 +9,6 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import {
-  createDocumentClientBeside,
-  madeByCreateDocumentClient,
-} from '../../../../shared/src/aws-clients';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
@@ -83,26 +79,17 @@ function leaseCondition(lease: SendLease): {
 export class DynamoLedger implements LedgerPort {
   /**
    * `oneTry` is the client of the bid's withdrawal alone (withdrawBid): a document client of the
-   * same table set to one try (`maxAttempts: 1`), made once beside `documents` where the
-   * producer makes its clients, never per request. A client of its own has a retry quota of
-   * its own, so a failing withdrawal costs `documents` none of its retries. Not given, it is
-   * made here beside `documents` when shared/src/aws-clients made that one (sharing its
-   * connections); a client made elsewhere (a test's in-process or mocked one) leaves the
-   * withdrawal to `documents` and its retries.
+   * same table set to one try (`maxAttempts: 1`), made once with `documents` where the producer
+   * makes its clients (shared/src/aws-clients createDocumentClients, over the same connections),
+   * never per request. A client of its own has a retry quota of its own, so a failing withdrawal
+   * costs `documents` none of its retries. Not given, the withdrawal is sent with `documents` and
+   * its retries (a test's in-process or mocked client).
    */
-  private readonly oneTry: DynamoDBDocumentClient;
-
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-    oneTry?: DynamoDBDocumentClient,
-  ) {
-    this.oneTry =
-      oneTry ??
-      (madeByCreateDocumentClient(documents)
-        ? createDocumentClientBeside(documents, { maxAttempts: 1 })
-        : documents);
-  }
+    private readonly oneTry: DynamoDBDocumentClient = documents,
+  ) {}
 
   async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
     const out = await this.documents.send(

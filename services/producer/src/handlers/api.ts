@@ -2,8 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import {
   checkTimeoutBudget,
   clientTimeoutsFromEnv,
-  createDocumentClient,
-  createDocumentClientBeside,
+  createDocumentClients,
   createSqsClient,
   DYNAMODB_BACKOFF_BASE_MS,
   dynamoDbTriesFromEnv,
@@ -58,13 +57,12 @@ const sqs = tracing.captureClient(createSqsClient({ ...PRODUCER_SQS_CLIENT, ...s
 // and with the same timeouts, one of a single try for the withdrawal of a failed lease bid
 // (DynamoLedger.withdrawBid): a client of its own, so its failures take nothing from the
 // other's retry quota.
-const documents = createDocumentClient(dynamoDbTimeouts);
-const oneTryDocuments = createDocumentClientBeside(documents, { maxAttempts: 1 });
+const { documents, oneTry } = createDocumentClients(dynamoDbTimeouts);
 const api = createApiHandler(config, {
   ledger: new DynamoLedger(
     tracing.captureClient(documents),
     config.ledgerTableName,
-    tracing.captureClient(oneTryDocuments),
+    tracing.captureClient(oneTry),
   ),
   queues: new SqsQueues(sqs, config.queueUrls),
   lifetimes: new SqsQueueLifetimes(sqs, config.queueUrls),
