@@ -18,6 +18,7 @@ import type {
   Failure,
   Receipt,
 } from '../../../services/consumer/src/domain/ports';
+import { RefusedItemError } from '../../../shared/src/refused-item';
 
 // The adapter owns the table's keys: the domain hands it receipts, effects and failures in its
 // own words, and these tests pin down the items and requests DynamoDB gets for them.
@@ -222,6 +223,38 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
   });
 
+  it.each([
+    [
+      'a turnLate that is no boolean ("false" would read as true)',
+      { turnLate: { BOOL: 'false' } },
+      'turnLate',
+    ],
+    ['a turnIndex that is no DynamoDB number', { turnIndex: { N: 'x' } }, 'turnIndex'],
+    ['two types in one attribute', { turnBy: { S: 'fresh-1', N: '1' } }, 'turnBy'],
+  ])(
+    'fails the turn when the refusal carries a counter with %s, taking no turn late',
+    async (_name, bad, field) => {
+      // Prepare: the refusal carries this turn's own counter, one attribute malformed.
+      ddb.on(UpdateCommand).rejectsOnce(
+        refused({
+          value: { N: '4' },
+          turnBy: { S: 'fresh-1' },
+          turnIndex: { N: '4' },
+          turnLate: { BOOL: false },
+          ...bad,
+        }),
+      );
+
+      // Act / Assess: the reader's error naming the attribute, and no second request.
+      const turn = ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2);
+      await expect(turn).rejects.toThrow(RefusedItemError);
+      await expect(turn).rejects.toThrow(
+        `the item refusing the apply turn COUNTER#apply#standard#cust-1 holds ${field} `,
+      );
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    },
+  );
+
   it('fails the turn on an error other than the refused condition, without taking it late', async () => {
     // Prepare: the first request fails (throttled through the SDK's tries, say).
     ddb
@@ -405,17 +438,35 @@ describe('DynamoConsumerLedger items and keys', () => {
   });
 
   it.each([
-    [
-      'a non-numeric applyIndex',
-      { applyIndex: { N: 'x' }, committedAt: { N: '1500' } },
-      'applyIndex',
-    ],
     ['a missing committedAt', { applyIndex: { N: '3' } }, 'committedAt'],
     [
       'a string where a number is',
       { applyIndex: { S: '3' }, committedAt: { N: '1' } },
       'applyIndex',
     ],
+    ['a fractional N', { applyIndex: { N: '1.5' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a zero apply index', { applyIndex: { N: '0' }, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a negative N', { applyIndex: { N: '-2' }, committedAt: { N: '1' } }, 'applyIndex'],
+    [
+      'an N beyond 2^53 (read as a BigInt)',
+      { applyIndex: { N: '99999999999999999999' }, committedAt: { N: '1' } },
+      'applyIndex',
+    ],
+  ])(
+    'refuses an existing effect with %s instead of answering a number it does not hold',
+    async (_name, item, field) => {
+      // Prepare
+      ddb.on(PutCommand).rejects(refused(item));
+
+      // Act / Assess
+      const write = ledger().putEffectIfAbsent(effect('order'));
+      await expect(write).rejects.toThrow(LedgerValueError);
+      await expect(write).rejects.toThrow(`${field} of EFFECT#standard#order-1#order`);
+    },
+  );
+
+  it.each([
+    ['a non-numeric N', { applyIndex: { N: 'x' }, committedAt: { N: '1500' } }, 'applyIndex'],
     [
       'an empty N (Number("") is 0)',
       { applyIndex: { N: '' }, committedAt: { N: '1' } },
@@ -423,16 +474,35 @@ describe('DynamoConsumerLedger items and keys', () => {
     ],
     ['a blank N', { applyIndex: { N: ' ' }, committedAt: { N: '1' } }, 'applyIndex'],
     ['a hexadecimal N', { applyIndex: { N: '0x10' }, committedAt: { N: '1' } }, 'applyIndex'],
-    ['a fractional N', { applyIndex: { N: '1.5' }, committedAt: { N: '1' } }, 'applyIndex'],
-    ['a zero apply index', { applyIndex: { N: '0' }, committedAt: { N: '1' } }, 'applyIndex'],
-    ['a negative document number', { applyIndex: -2, committedAt: 1 }, 'applyIndex'],
-    ['a fractional document number', { applyIndex: 2, committedAt: 1.5 }, 'committedAt'],
-    ['a null document value', { applyIndex: null, committedAt: 1 }, 'applyIndex'],
+    ['a document number', { applyIndex: 2, committedAt: { N: '1' } }, 'applyIndex'],
+    ['a null', { applyIndex: { N: '2' }, committedAt: null }, 'committedAt'],
   ])(
-    'refuses an existing effect with %s instead of answering a number it does not hold',
+    'refuses an existing effect whose item holds %s, which is no DynamoDB attribute, naming it',
     async (_name, item, field) => {
       // Prepare
       ddb.on(PutCommand).rejects(refused(item));
+
+      // Act / Assess: the shared reader's error, naming the write and the attribute.
+      const write = ledger().putEffectIfAbsent(effect('order'));
+      await expect(write).rejects.toThrow(RefusedItemError);
+      await expect(write).rejects.toThrow(
+        `the item refusing the effect write EFFECT#standard#order-1#order holds ${field} `,
+      );
+      expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    ['a negative number', { applyIndex: -2, committedAt: 1 }, 'applyIndex'],
+    ['a fractional number', { applyIndex: 2, committedAt: 1.5 }, 'committedAt'],
+    ['a null', { applyIndex: null, committedAt: 1 }, 'applyIndex'],
+    ['a string', { applyIndex: '2', committedAt: 1 }, 'applyIndex'],
+  ])(
+    'refuses an existing effect read back (dynalite) holding %s instead of answering a number it does not hold',
+    async (_name, item, field) => {
+      // Prepare
+      ddb.on(PutCommand).rejects(refused());
+      ddb.on(GetCommand).resolves({ Item: item });
 
       // Act / Assess
       const write = ledger().putEffectIfAbsent(effect('order'));

@@ -131,6 +131,33 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
   });
 });
 
+describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
+  it.each([
+    ['a sequence that is no number (NaN to unmarshall)', { sequence: { N: 'x' } }],
+    [
+      'a holder of two types (the first taken by unmarshall)',
+      { sendingBy: { S: 'req-9', N: '1' } },
+    ],
+    ['an attribute that is no attribute value', { requests: 2 }],
+  ])('reads the record with one consistent GetItem instead of answering %s', async (_name, bad) => {
+    // Prepare: the refusal's item malformed, the record GetItem reads whole.
+    const { documents, targets } = scripted((target) =>
+      target === 'UpdateItem'
+        ? refusal({ ...ITEM, ...bad })
+        : { statusCode: 200, body: { Item: ITEM } },
+    );
+    const ledger = new DynamoLedger(documents, 'ledger');
+
+    // Act
+    const refused = await ledger.leaseSends('o-1', bid);
+
+    // Assess: the record as read, nothing made up from the malformed item.
+    expect(targets).toEqual(['UpdateItem', 'GetItem']);
+    expect(refused).toStrictEqual({ taken: false, record: await ledger.getAccepted('o-1') });
+    expect(refused.record).toMatchObject({ sequence: 3, sendingBy: 'req-1', requests: 2 });
+  });
+});
+
 describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
   /** A client retry's claim of o-1 (ITEM's order), as order-handling makes it. */
   const retry: AcceptedOrder & { claimId: string } = {

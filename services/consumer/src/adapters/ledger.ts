@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandInput,
@@ -9,7 +9,6 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   applyCounterSk,
@@ -25,6 +24,7 @@ import {
   runPk,
   unguardedGuardKey,
 } from '../../../../shared/src/ledger';
+import { refusedItem } from '../../../../shared/src/refused-item';
 import type {
   ApplyTurn,
   CommittedEffect,
@@ -48,30 +48,29 @@ const BATCH_WRITE_BACKOFF_MS = 50;
 /** An item of the ledger that does not hold what the consumer wrote into it. */
 export class LedgerValueError extends Error {
   constructor(what: string, value: unknown) {
-    super(`${what} is ${JSON.stringify(value) ?? 'missing'}, not a positive integer`);
+    super(`${what} is ${shownValue(value)}, not a positive integer`);
     this.name = 'LedgerValueError';
   }
 }
 
+/** A value as an error shows it: JSON, a BigInt (a number beyond 2^53) in digits. */
+function shownValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}`;
+  return JSON.stringify(value) ?? 'missing';
+}
+
 /**
- * A number of an effect item (its apply index or commit time: positive integers), read as a
- * document (`7`) or as the AttributeValue a refused write hands back (`{ N: "7" }`: lib-dynamodb
- * does not unmarshall an error's item). Anything else is refused, with the counters' rule
- * (shared counterValue): a NaN, or the 0 that `Number("")` makes of an empty N, would travel on
- * as the apply index Powertools stores and answers to duplicates.
+ * A number of an effect item (its apply index or commit time: positive integers), as the
+ * document client reads it (from a GetItem, or a refused write's item through the shared reader,
+ * shared/src/refused-item.ts). Anything else is refused, with the counters' rule (shared
+ * counterValue): a NaN, a fraction or a 0 would travel on as the apply index Powertools stores
+ * and answers to duplicates.
  */
 function numberAttribute(item: Record<string, unknown>, name: string, sk: string): number {
-  const raw = item[name];
-  const n =
-    typeof raw === 'number'
-      ? raw
-      : typeof raw === 'object' &&
-          raw !== null &&
-          typeof (raw as { N?: unknown }).N === 'string' &&
-          /^\d+$/.test((raw as { N: string }).N)
-        ? Number((raw as { N: string }).N)
-        : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new LedgerValueError(`${name} of ${sk}`, raw);
+  const n = item[name];
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+    throw new LedgerValueError(`${name} of ${sk}`, n);
+  }
   return n;
 }
 
@@ -233,7 +232,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
         return { applyIndex: counterValue(out.Attributes, 'apply'), late: !first };
       } catch (err) {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
-        return this.ownTurn(Key, me, err.Item);
+        return this.ownTurn(Key, me, refusedItem(err, this.documents, `the apply turn ${Key.sk}`));
       }
     };
     // The counter is atomic on the item, so concurrent consumers never get the same index: the
@@ -255,21 +254,21 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   /**
    * The turn a refused counter update found, when it is this turn's own (`turnBy` is `me`: a try
    * of the same update committed before): its index and lateness as that try wrote them. The
-   * refusal carries the item (`ReturnValuesOnConditionCheckFailure: ALL_OLD`); without it
-   * (dynalite 4 ignores the parameter), one consistent read.
+   * refusal carries the item (`ReturnValuesOnConditionCheckFailure: ALL_OLD`, read by the shared
+   * reader); without it (dynalite 4 ignores the parameter), one consistent read.
    */
   private async ownTurn(
     Key: { pk: string; sk: string },
     me: string,
-    refusedBy: Record<string, AttributeValue> | undefined,
+    refusedBy: Record<string, unknown> | undefined,
   ): Promise<ApplyTurn | undefined> {
-    const item = refusedBy
-      ? unmarshall(refusedBy)
-      : (
-          await this.documents.send(
-            new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
-          )
-        ).Item;
+    const item =
+      refusedBy ??
+      (
+        await this.documents.send(
+          new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
+        )
+      ).Item;
     if (!item || item.turnBy !== me) return undefined;
     return {
       applyIndex: counterValue({ value: item.turnIndex }, 'apply'),
@@ -293,7 +292,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
       return { written: true };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const item = err.Item as Record<string, unknown> | undefined;
+      const item = refusedItem(err, this.documents, `the effect write ${record.sk}`);
       const existing = item ? committedEffect(item, record.sk) : await this.readEffect(record);
       // The SDK retries a request whose answer did not come (a connection reset, a 500 after the
       // write): the first try may have committed, and then its retry is refused by that very

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -8,7 +8,6 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
@@ -20,6 +19,7 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
+import { RefusedItemError, refusedItem } from '../../../../shared/src/refused-item';
 import type {
   AcceptedOrder,
   LedgerPort,
@@ -141,7 +141,7 @@ export class DynamoLedger implements LedgerPort {
       return { claimed: true };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      existing = this.recordOfRefusal(err.Item);
+      existing = this.recordOfRefusal(err, order.orderId);
     }
     // Refused without an item it reads (dynalite 4 ignores the parameter): one consistent read.
     existing ??= await this.getAccepted(order.orderId);
@@ -198,7 +198,7 @@ export class DynamoLedger implements LedgerPort {
       return { taken: true, record: acceptedOrder(out.Attributes as AcceptedRecord) };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const refusedBy = this.recordOfRefusal(err.Item);
+      const refusedBy = this.recordOfRefusal(err, orderId);
       if (refusedBy) return { taken: false, record: refusedBy };
     }
     // Refused without an item it reads (dynalite, or an order that is not there): read it.
@@ -245,30 +245,24 @@ export class DynamoLedger implements LedgerPort {
   }
 
   /**
-   * The order in the item a refused write (the claim, the lease, the record of sends) hands back, as getAccepted reads
-   * it from a GetItem of that item through the document client.
-   * It comes in DynamoDB's own format (lib-dynamodb unmarshalls a command's output, not an
-   * error's), so it is read here with the document client's own conversion (@aws-sdk/util-dynamodb
-   * `unmarshall`, under the client's unmarshall options): one reading of the record whichever way
-   * it arrived, a set as a Set, a number beyond 2^53 as a BigInt, as getAccepted reads them.
-   * An item that conversion refuses (an attribute type newer than this SDK) answers undefined,
-   * and the caller reads the record instead.
+   * The order in the item a refused write of `orderId` (the claim, the lease, the record of
+   * sends) hands back, read by the shared reader (shared/src/refused-item.ts) as getAccepted
+   * reads the item from a GetItem through the same document client: one reading of the record
+   * whichever way it arrived. Undefined when the refusal carries no item, or one the reader
+   * refuses (no DynamoDB item, or an attribute type newer than this SDK): the caller then reads
+   * the record with one consistent GetItem.
    */
   private recordOfRefusal(
-    item: Record<string, AttributeValue> | undefined,
+    refusal: ConditionalCheckFailedException,
+    orderId: string,
   ): AcceptedOrder | undefined {
-    if (!item) return undefined;
-    let read: Record<string, unknown>;
     try {
-      read = unmarshall(item, {
-        ...this.documents.config.translateConfig?.unmarshallOptions,
-        // An item is a map of attributes, not one attribute value.
-        convertWithoutMapWrapper: false,
-      });
-    } catch {
-      return undefined;
+      const item = refusedItem(refusal, this.documents, `a write of order ${orderId}`);
+      return item ? acceptedOrder(item as unknown as AcceptedRecord) : undefined;
+    } catch (err) {
+      if (err instanceof RefusedItemError) return undefined;
+      throw err;
     }
-    return acceptedOrder(read as unknown as AcceptedRecord);
   }
 
   /**
@@ -386,7 +380,7 @@ export class DynamoLedger implements LedgerPort {
       return 'recorded';
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const refusedBy = this.recordOfRefusal(err.Item) ?? (await this.getAccepted(orderId));
+      const refusedBy = this.recordOfRefusal(err, orderId) ?? (await this.getAccepted(orderId));
       return refusedBy && showsRecordOf(refusedBy, sentIds, end.by)
         ? 'recorded-by-earlier-try'
         : 'lease-passed';
