@@ -228,7 +228,7 @@ export function parseQueryRequest(
  * lone surrogates, which have no UTF-8 form. SQS refuses them in message bodies and attribute
  * values (InvalidMessageContents), but an answer can still carry text a client chose: a value
  * echoed in an error message (`Action=%00`: "The action \u0000 is not valid...", or the
- * refusal of a tag key outside AWS's tag characters), a KmsMasterKeyId. Written as they were, the
+ * refusal of a tag key outside AWS's tag characters), a queue policy. Written as they were, the
  * answer was no XML at all and the client read a parse failure instead of the error (found by the
  * edge fuzzer, test/integration/edge-fuzz.test.ts).
  * Each one is written as U+FFFD, the replacement character.

@@ -10,7 +10,8 @@ import { callQuery, type Harness, startEmulator } from './helpers';
  * Server-side encryption attributes as AWS answered them in LocalStack's AWS-validated suite
  * (see local/sqs/actions/attributes.ts): SSE-SQS and SSE-KMS are one or the other, setting a KMS
  * key turns SqsManagedSseEnabled off, an empty key turns SSE-KMS off, and
- * KmsDataKeyReusePeriodSeconds stays within 60-86400.
+ * KmsDataKeyReusePeriodSeconds stays within 60-86400 and is kept only beside a KMS key (AWS takes
+ * it on a queue without one and keeps nothing, as Terraform's provider records).
  */
 
 const ONE_SSE =
@@ -220,5 +221,184 @@ describe('encryption attributes', () => {
       );
       expect((await sse()).KmsDataKeyReusePeriodSeconds).toBe(value);
     }
+  });
+  it('takes KmsDataKeyReusePeriodSeconds on a queue without a KMS key and keeps nothing, as AWS does (it stored it and answered it back)', async () => {
+    // Act: on an SSE-SQS queue, on a queue with no encryption, and on create, both protocols.
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: url,
+        Attributes: { KmsDataKeyReusePeriodSeconds: '600' },
+      }),
+    );
+    const afterSseSqs = await sse();
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: url,
+        Attributes: { SqsManagedSseEnabled: 'false', KmsDataKeyReusePeriodSeconds: '120' },
+      }),
+    );
+    const afterNone = await sse();
+    const query = await callQuery(h.url, {
+      Action: 'SetQueueAttributes',
+      QueueUrl: url,
+      'Attribute.1.Name': 'KmsDataKeyReusePeriodSeconds',
+      'Attribute.1.Value': '900',
+    });
+    const afterQuery = await sse();
+    // A key set later gets no period from before.
+    await h.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: 'testKeyId' } }),
+    );
+    const afterKey = await sse();
+    const created = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'reuse-alone',
+          Attributes: { KmsDataKeyReusePeriodSeconds: '600' },
+        }),
+      )
+    ).QueueUrl!;
+    const createdQuery = await callQuery(h.url, {
+      Action: 'CreateQueue',
+      QueueName: 'reuse-alone-query',
+      'Attribute.1.Name': 'KmsDataKeyReusePeriodSeconds',
+      'Attribute.1.Value': '600',
+    });
+
+    // Assess
+    expect(afterSseSqs).toEqual(SSE_SQS);
+    expect(afterNone).toEqual({ ...SSE_SQS, SqsManagedSseEnabled: 'false' });
+    expect(query.status).toBe(200);
+    expect(afterQuery).toEqual({ ...SSE_SQS, SqsManagedSseEnabled: 'false' });
+    expect(afterKey).toEqual({
+      KmsMasterKeyId: 'testKeyId',
+      KmsDataKeyReusePeriodSeconds: undefined,
+      SqsManagedSseEnabled: 'false',
+    });
+    for (const QueueUrl of [created, /<QueueUrl>([^<]+)</.exec(createdQuery.xml)![1]!]) {
+      const got = (
+        await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))
+      ).Attributes!;
+      expect(got.KmsDataKeyReusePeriodSeconds).toBeUndefined();
+      expect(got.SqsManagedSseEnabled).toBe('true');
+    }
+    // The same CreateQueue again is the same queue, not another value for the period.
+    const again = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'reuse-alone',
+        Attributes: { KmsDataKeyReusePeriodSeconds: '600' },
+      }),
+    );
+    expect(again.QueueUrl).toBe(created);
+    // Beside a key the period is kept, also when set alone.
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: url,
+        Attributes: { KmsDataKeyReusePeriodSeconds: '3600' },
+      }),
+    );
+    expect((await sse()).KmsDataKeyReusePeriodSeconds).toBe('3600');
+  });
+
+  it('creates a queue with an empty KmsMasterKeyId as one without a key, as an empty key means on set (it stored "" and answered it)', async () => {
+    // Act: as Terraform or a template with an unset key might send it, over both protocols.
+    const created = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'empty-key',
+          Attributes: { KmsMasterKeyId: '', KmsDataKeyReusePeriodSeconds: '300' },
+        }),
+      )
+    ).QueueUrl!;
+    const createdQuery = await callQuery(h.url, {
+      Action: 'CreateQueue',
+      QueueName: 'empty-key-query',
+      'Attribute.1.Name': 'KmsMasterKeyId',
+      'Attribute.1.Value': '',
+    });
+    const withSseSqs = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'empty-key-sse-sqs',
+          Attributes: { KmsMasterKeyId: '', SqsManagedSseEnabled: 'true' },
+        }),
+      )
+    ).QueueUrl!;
+
+    // Assess: SSE-SQS, as every queue created without a key, and no key at all.
+    for (const QueueUrl of [
+      created,
+      /<QueueUrl>([^<]+)</.exec(createdQuery.xml)![1]!,
+      withSseSqs,
+    ]) {
+      const got = (
+        await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }))
+      ).Attributes!;
+      expect({
+        KmsMasterKeyId: got.KmsMasterKeyId,
+        KmsDataKeyReusePeriodSeconds: got.KmsDataKeyReusePeriodSeconds,
+        SqsManagedSseEnabled: got.SqsManagedSseEnabled,
+      }).toEqual(SSE_SQS);
+      expect(Object.keys(got)).not.toContain('KmsMasterKeyId');
+    }
+    // The same CreateQueue again is the same queue, and its attributes write back unchanged.
+    const again = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'empty-key',
+        Attributes: { KmsMasterKeyId: '', KmsDataKeyReusePeriodSeconds: '300' },
+      }),
+    );
+    expect(again.QueueUrl).toBe(created);
+  });
+
+  it.each([
+    ['blank', ' '],
+    ['a tab', '\t'],
+    ['a control character', 'alias/k\u0001'],
+    ['a NUL', 'alias/\u0000'],
+    ['a lone surrogate', 'alias/\uD800'],
+    ['2,049 characters', 'k'.repeat(2049)],
+    ['300,000 characters', 'k'.repeat(300_000)],
+  ])(
+    'refuses a KmsMasterKeyId that names no KMS key (%s) with InvalidAttributeValue over both protocols, changing nothing (it was stored)',
+    async (_, value) => {
+      const before = await all();
+      await expect(
+        h.sqs.send(
+          new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: value } }),
+        ),
+      ).rejects.toMatchObject({
+        name: 'InvalidAttributeValue',
+        message: 'Invalid value for the parameter KmsMasterKeyId.',
+        $metadata: { httpStatusCode: 400 },
+      });
+      // A lone surrogate has no UTF-8 form: a form body carries it as U+FFFD, which is text.
+      if (!/[\uD800-\uDFFF]/.test(value)) {
+        const query = await callQuery(h.url, {
+          Action: 'SetQueueAttributes',
+          QueueUrl: url,
+          'Attribute.1.Name': 'KmsMasterKeyId',
+          'Attribute.1.Value': value,
+        });
+        expect([query.status, query.queryCode]).toEqual([400, 'InvalidAttributeValue']);
+      }
+      await expect(
+        h.sqs.send(
+          new CreateQueueCommand({ QueueName: 'bad-key', Attributes: { KmsMasterKeyId: value } }),
+        ),
+      ).rejects.toMatchObject({ name: 'InvalidAttributeValue' });
+      expect(await all()).toEqual(before);
+      await expect(
+        h.sqs.send(new GetQueueUrlCommand({ QueueName: 'bad-key' })),
+      ).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+    },
+  );
+
+  it('takes a KmsMasterKeyId of 2,048 characters, KMS bound for a key ID', async () => {
+    const key = `alias/${'k'.repeat(2042)}`;
+    await h.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { KmsMasterKeyId: key } }),
+    );
+    expect((await sse()).KmsMasterKeyId).toBe(key);
   });
 });

@@ -134,8 +134,9 @@ describe('Query protocol (form POST, XML)', () => {
     expect(refusal).not.toMatch(notXml);
     const tags = await (await post(form({ Action: 'ListQueueTags', QueueUrl: url }))).text();
     expect(tags).not.toContain('<Tag>');
-    // A KmsMasterKeyId is kept as sent (AWS takes any text there) and answered over XML.
-    const set = await post(
+    // A KmsMasterKeyId with a control character names no KMS key: refused, and the refusal is
+    // XML (test/emulator/encryption-attributes.test.ts has the rest).
+    const key = await post(
       form({
         Action: 'SetQueueAttributes',
         QueueUrl: url,
@@ -143,13 +144,25 @@ describe('Query protocol (form POST, XML)', () => {
         'Attribute.1.Value': 'k\u0001',
       }),
     );
+    const keyRefusal = await key.text();
+    expect(key.status).toBe(400);
+    expect(keyRefusal).toContain('<Code>InvalidAttributeValue</Code>');
+    expect(keyRefusal).not.toMatch(notXml);
+    // A policy is kept as sent, and a character in it that XML cannot carry is answered as U+FFFD.
+    const set = await post(
+      form({
+        Action: 'SetQueueAttributes',
+        QueueUrl: url,
+        'Attribute.1.Name': 'Policy',
+        'Attribute.1.Value': '{"Sid":"\uFFFF"}',
+      }),
+    );
     expect(set.status).toBe(200);
     const attrs = await (
-      await post(
-        form({ Action: 'GetQueueAttributes', QueueUrl: url, 'AttributeName.1': 'KmsMasterKeyId' }),
-      )
+      await post(form({ Action: 'GetQueueAttributes', QueueUrl: url, 'AttributeName.1': 'All' }))
     ).text();
-    expect(attrs).toContain('<Value>k\uFFFD</Value>');
+    expect(attrs).toContain('<Value>{&quot;Sid&quot;:&quot;\uFFFD&quot;}</Value>');
+    expect(attrs).not.toContain('KmsMasterKeyId');
     expect(attrs).not.toMatch(notXml);
   });
 });

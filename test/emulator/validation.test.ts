@@ -1071,6 +1071,211 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
     });
   });
 
+  describe('hostile queue attribute values, over both protocols', () => {
+    /**
+     * SetQueueAttributes on `queueUrl` and CreateQueue of a new queue of its type, with `attrs`,
+     * each over JSON and over Query.
+     */
+    async function bothWays(queueUrl: string, attrs: Record<string, string>) {
+      const isFifo = queueUrl === fifo;
+      const createAttrs: Record<string, string> = isFifo ? { FifoQueue: 'true', ...attrs } : attrs;
+      const query = (head: Record<string, string>, sent: Record<string, string>) =>
+        callQuery(h.url, [
+          ...Object.entries(head),
+          ...Object.entries(sent).flatMap(([name, value], i): [string, string][] => [
+            [`Attribute.${i + 1}.Name`, name],
+            [`Attribute.${i + 1}.Value`, value],
+          ]),
+        ]);
+      const QueueName = isFifo ? 'new.fifo' : 'new';
+      return [
+        await json('SetQueueAttributes', { QueueUrl: queueUrl, Attributes: attrs }),
+        await query({ Action: 'SetQueueAttributes', QueueUrl: queueUrl }, attrs),
+        await json('CreateQueue', { QueueName, Attributes: createAttrs }),
+        await query({ Action: 'CreateQueue', QueueName }, createAttrs),
+      ];
+    }
+
+    /** A test name's view of a value: long ones by their length. */
+    const shown = (v: string): string =>
+      v.length > 40
+        ? `${JSON.stringify(v.slice(0, 8))}... (${v.length} characters)`
+        : JSON.stringify(v);
+
+    const NUMBERS = [
+      'DelaySeconds',
+      'MaximumMessageSize',
+      'MessageRetentionPeriod',
+      'ReceiveMessageWaitTimeSeconds',
+      'VisibilityTimeout',
+      'KmsDataKeyReusePeriodSeconds',
+    ];
+    const NOT_NUMBERS = [
+      '',
+      ' ',
+      ' 60',
+      '60 ',
+      '+60',
+      '-0',
+      '1e3',
+      '0x10',
+      '60.0',
+      '\uFF16\uFF10',
+      '0060',
+      `${'0'.repeat(5000)}60`,
+      '9'.repeat(300_000),
+      '6\u00000',
+      '\uD800',
+    ];
+    it.each(
+      NUMBERS.flatMap((name) => NOT_NUMBERS.map((value) => [name, shown(value), value] as const)),
+    )(
+      'refuses %s %s with InvalidAttributeValue, changing nothing (leading zeros were stored as sent)',
+      async (name, _, value) => {
+        const before = await state();
+        for (const answer of await bothWays(std, { [name]: value })) {
+          expect([answer.status, answer.type, answer.queryCode]).toEqual([
+            400,
+            'InvalidAttributeValue',
+            'InvalidAttributeValue',
+          ]);
+          expect(answer.message).toBe(`Invalid value for the parameter ${name}.`);
+        }
+        expect(await state()).toEqual(before);
+      },
+    );
+
+    it.each(
+      ['SqsManagedSseEnabled', 'ContentBasedDeduplication'].flatMap((name) =>
+        ['', ' ', 'true ', 'yes', '1', 'on', 't', '\u0000', 'x'.repeat(300_000)].map(
+          (value) => [name, shown(value), value] as const,
+        ),
+      ),
+    )('refuses %s %s with InvalidAttributeValue, changing nothing', async (name, _, value) => {
+      const queueUrl = name === 'SqsManagedSseEnabled' ? std : fifo;
+      const before = await state();
+      for (const answer of await bothWays(queueUrl, { [name]: value })) {
+        expect([answer.status, answer.type, answer.queryCode]).toEqual([
+          400,
+          'InvalidAttributeValue',
+          'InvalidAttributeValue',
+        ]);
+      }
+      expect(await state()).toEqual(before);
+    });
+
+    it('takes "True" and "FALSE" for a boolean attribute and answers it as AWS spells it, "true"/"false" (AWS created a FIFO queue with FifoQueue and ContentBasedDeduplication "True"; it was refused)', async () => {
+      // Act: the AWS-validated create, over JSON and Query.
+      const created = await json('CreateQueue', {
+        QueueName: 'caps.fifo',
+        Attributes: { FifoQueue: 'True', ContentBasedDeduplication: 'True' },
+      });
+      const queried = await callQuery(h.url, {
+        Action: 'CreateQueue',
+        QueueName: 'caps-query.fifo',
+        'Attribute.1.Name': 'FifoQueue',
+        'Attribute.1.Value': 'TRUE',
+        'Attribute.2.Name': 'ContentBasedDeduplication',
+        'Attribute.2.Value': 'True',
+      });
+      await json('SetQueueAttributes', {
+        QueueUrl: std,
+        Attributes: { SqsManagedSseEnabled: 'FALSE' },
+      });
+
+      // Assess
+      expect([created.status, queried.status]).toEqual([200, 200]);
+      for (const url of [
+        String(created.body.QueueUrl),
+        /<QueueUrl>([^<]+)</.exec(queried.xml)![1]!,
+      ]) {
+        const got = (
+          await json('GetQueueAttributes', {
+            QueueUrl: url,
+            AttributeNames: ['FifoQueue', 'ContentBasedDeduplication'],
+          })
+        ).body.Attributes;
+        expect(got).toEqual({ FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+      }
+      const sse = await json('GetQueueAttributes', {
+        QueueUrl: std,
+        AttributeNames: ['SqsManagedSseEnabled'],
+      });
+      expect(sse.body.Attributes).toEqual({ SqsManagedSseEnabled: 'false' });
+      // The same create again is the same queue.
+      const again = await json('CreateQueue', {
+        QueueName: 'caps.fifo',
+        Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'TRUE' },
+      });
+      expect(again.body.QueueUrl).toBe(created.body.QueueUrl);
+    });
+
+    it.each([
+      ['DeduplicationScope', ['', ' ', 'Queue', 'queue ', 'messagegroup', '\u0000']],
+      ['FifoThroughputLimit', ['', ' ', 'PerQueue', 'perQueue ', '\uD800']],
+    ] as const)(
+      'refuses %s values other than its own words, changing nothing',
+      async (name, values) => {
+        const before = await state();
+        for (const value of values) {
+          for (const answer of await bothWays(fifo, { [name]: value })) {
+            expect([answer.status, answer.type]).toEqual([400, 'InvalidAttributeValue']);
+          }
+        }
+        expect(await state()).toEqual(before);
+      },
+    );
+
+    it.each([
+      ['Policy', [' ', 'null', '[]', '1', '"x"', '{', '\u0000']],
+      ['RedrivePolicy', [' ', 'null', '[]', '{}', '{']],
+      ['RedriveAllowPolicy', [' ', 'null', '{}', '{"redrivePermission":"AllowAll"}']],
+    ] as const)('refuses a %s that is not its JSON, changing nothing', async (name, values) => {
+      const before = await state();
+      for (const value of values) {
+        for (const answer of await bothWays(std, { [name]: value })) {
+          expect(answer.status).toBe(400);
+          expect(['InvalidAttributeValue', 'InvalidParameterValue']).toContain(answer.queryCode);
+        }
+      }
+      expect(await state()).toEqual(before);
+    });
+
+    it('creates a queue without the policies an empty value names, as SetQueueAttributes removes them (it stored "" and answered it)', async () => {
+      // Act
+      const created = await json('CreateQueue', {
+        QueueName: 'empties',
+        Attributes: { Policy: '', RedrivePolicy: '', RedriveAllowPolicy: '' },
+      });
+      const queried = await callQuery(h.url, {
+        Action: 'CreateQueue',
+        QueueName: 'empties-query',
+        'Attribute.1.Name': 'Policy',
+        'Attribute.1.Value': '',
+        'Attribute.2.Name': 'RedrivePolicy',
+        'Attribute.2.Value': '',
+      });
+
+      // Assess
+      for (const url of [
+        String(created.body.QueueUrl),
+        /<QueueUrl>([^<]+)</.exec(queried.xml)![1]!,
+      ]) {
+        const all = (await json('GetQueueAttributes', { QueueUrl: url, AttributeNames: ['All'] }))
+          .body.Attributes as Record<string, string>;
+        expect(all.RedrivePolicy).toBeUndefined();
+        expect(all.RedriveAllowPolicy).toBeUndefined();
+        expect(all.Policy).toBeUndefined();
+      }
+      // The same create again answers the queue.
+      const again = await json('CreateQueue', {
+        QueueName: 'empties',
+        Attributes: { Policy: '', RedrivePolicy: '', RedriveAllowPolicy: '' },
+      });
+      expect(again.body.QueueUrl).toBe(created.body.QueueUrl);
+    });
+  });
+
   describe('over the Query protocol', () => {
     it.each([
       [

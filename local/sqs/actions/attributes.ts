@@ -1,4 +1,5 @@
 import { errors } from '../errors';
+import { dict, NOT_XML_CHAR } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
 import { action, type Context, queueByArn, queueFromUrl } from './context';
 
@@ -22,8 +23,12 @@ const SETTABLE = new Set([
   'FifoThroughputLimit',
 ]);
 
+/**
+ * A whole number in plain decimal, as AWS writes it back: no sign, exponent, hex, space, decimal
+ * point or leading zero ("0030" was stored and answered as sent, and so was 60 after 5,000 zeros).
+ */
 function intAttr(name: string, value: string, min: number, max: number): void {
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+  if (!/^(0|[1-9]\d{0,9})$/.test(value) || Number(value) < min || Number(value) > max) {
     throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
   }
 }
@@ -31,6 +36,44 @@ function intAttr(name: string, value: string, min: number, max: number): void {
 function boolAttr(name: string, value: string): void {
   if (value !== 'true' && value !== 'false') {
     throw errors.invalidAttributeValue(`Invalid value for the parameter ${name}.`);
+  }
+}
+
+/** The queue attributes whose values are booleans. */
+const BOOLEANS = ['FifoQueue', 'ContentBasedDeduplication', 'SqsManagedSseEnabled'];
+
+/**
+ * A CreateQueue's or SetQueueAttributes' attributes with each boolean in AWS's spelling: AWS
+ * takes "True" for FifoQueue and ContentBasedDeduplication (LocalStack's
+ * test_sqs_fifo_message_group_scope_no_throughput_setting creates its FIFO queue so, recorded
+ * against AWS over both protocols, `@markers.aws.validated`); the emulator had refused it.
+ * Any other value is left as sent, for the checks to refuse.
+ */
+export function canonicalAttributes(attrs: Record<string, string>): Record<string, string> {
+  const out = dict<string>();
+  for (const [name, value] of Object.entries(attrs)) {
+    const lower = value.toLowerCase();
+    out[name] = BOOLEANS.includes(name) && (lower === 'true' || lower === 'false') ? lower : value;
+  }
+  return out;
+}
+
+/**
+ * A KMS key's ID, ARN, alias name or alias ARN, which AWS takes at set time without looking it
+ * up ("testKeyId", recorded below): at most 2,048 characters (KMS's own bound for a KeyId,
+ * https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html), not blank, and
+ * with no control character or character XML cannot carry (GetQueueAttributes over the Query
+ * protocol answers it as text). A key of 300,000 characters, " " or "\u0000" had been stored.
+ */
+function kmsKeyAttr(value: string): void {
+  if (
+    value.length > 2048 ||
+    value.trim() === '' ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are refused.
+    /[\x00-\x1f\x7f]/.test(value) ||
+    NOT_XML_CHAR.test(value)
+  ) {
+    throw errors.invalidAttributeValue('Invalid value for the parameter KmsMasterKeyId.');
   }
 }
 
@@ -128,9 +171,22 @@ function parseRedriveAllowPolicy(value: string): RedriveAllowPolicy {
  * test_sse_queue_attributes, test_set_queue_attributes_default_values, `@markers.aws.validated`);
  * the two kinds are described in "Encryption at rest in Amazon SQS"
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-server-side-encryption.html).
+ *
+ * KmsDataKeyReusePeriodSeconds belongs to SSE-KMS: on a queue without a KMS key AWS takes it and
+ * keeps nothing, and GetQueueAttributes does not return it. Terraform's provider records both
+ * ("when KmsDataKeyReusePeriodSeconds is set, but KmsMasterKeyId is not set, the API does not
+ * encrypt the queue and ignores KmsDataKeyReusePeriodSeconds", hashicorp/terraform-provider-aws
+ * #962; "AWS doesn't send back any value for the KmsDataKeyReusePeriodSeconds queue attribute if
+ * kms_master_key_id isn't set", #19786), and its create waits forever for the value to show
+ * (#40728, #41234, #41590). The emulator had stored it and answered it back.
  */
 const ONE_SSE =
   'You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.';
+
+/** A queue's KMS settings after a change: no data key reuse period without a KMS key. */
+function dropReuseWithoutKey(attributes: Record<string, string>): void {
+  if (attributes.KmsMasterKeyId === undefined) delete attributes.KmsDataKeyReusePeriodSeconds;
+}
 
 /**
  * After `attrs` were set on a queue's `current` attributes: SSE-KMS on or off, as AWS does.
@@ -145,10 +201,31 @@ function applyKmsChoice(current: Record<string, string>, attrs: Record<string, s
   const sqsOn = attrs.SqsManagedSseEnabled === 'true';
   if (key === '' || (key === undefined && sqsOn && current.KmsMasterKeyId !== undefined)) {
     delete current.KmsMasterKeyId;
-    delete current.KmsDataKeyReusePeriodSeconds;
   } else if (key !== undefined && attrs.SqsManagedSseEnabled === undefined) {
     current.SqsManagedSseEnabled = 'false';
   }
+  dropReuseWithoutKey(current);
+}
+
+/** Attributes that an empty value removes. */
+const REMOVABLE = new Set(['RedrivePolicy', 'RedriveAllowPolicy', 'Policy']);
+
+/**
+ * What a CreateQueue keeps of the attributes it was sent (checked, and with AWS's spelling): an
+ * empty Policy, RedrivePolicy, RedriveAllowPolicy or KmsMasterKeyId is none, as the same value
+ * removes it in SetQueueAttributes, and KmsDataKeyReusePeriodSeconds without a KMS key is not
+ * kept (above). An empty key on create is not recorded against AWS: read as on set, where it is
+ * (the emulator had stored "" and answered `KmsMasterKeyId: ""`, a key no AWS answer shows). A
+ * repeated CreateQueue is compared with the queue on these.
+ */
+export function attributesToCreate(attrs: Record<string, string>): Record<string, string> {
+  const out = dict<string>();
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === '' && (REMOVABLE.has(name) || name === 'KmsMasterKeyId')) continue;
+    out[name] = value;
+  }
+  dropReuseWithoutKey(out);
+  return out;
 }
 
 /**
@@ -161,7 +238,7 @@ function applyKmsChoice(current: Record<string, string>, attrs: Record<string, s
  * "false" where LocalStack answered "true", as this emulator did; terraform-provider-aws's
  * TestAccSQSQueue_encryption failed on it there. Kept "true", the queue's own attributes,
  * written back by SetQueueAttributes, were refused as asking for both.
- * An empty key on create is not recorded and stays as it was (stored as sent).
+ * `attrs` are those attributesToCreate kept.
  */
 export function applyKmsChoiceOnCreate(
   created: Record<string, string>,
@@ -171,9 +248,6 @@ export function applyKmsChoiceOnCreate(
     created.SqsManagedSseEnabled = 'false';
   }
 }
-
-/** Attributes that an empty value removes. */
-const REMOVABLE = new Set(['RedrivePolicy', 'RedriveAllowPolicy', 'Policy']);
 
 /**
  * Validates attributes a CreateQueue or SetQueueAttributes sets, with AWS's ranges and errors:
@@ -223,6 +297,9 @@ export function validateQueueAttributes(
         break;
       case 'SqsManagedSseEnabled':
         boolAttr(name, value);
+        break;
+      case 'KmsMasterKeyId':
+        if (value !== '') kmsKeyAttr(value);
         break;
       case 'DeduplicationScope':
         if (!fifo) {
@@ -350,10 +427,11 @@ export const GetQueueAttributes = action({
 export const SetQueueAttributes = action({
   validate(ctx, p) {
     const q = queueFromUrl(ctx, p);
-    const attrs = p.stringMap('Attributes');
-    if (attrs === undefined || Object.keys(attrs).length === 0) {
+    const sent = p.stringMap('Attributes');
+    if (sent === undefined || Object.keys(sent).length === 0) {
       throw errors.missingParameter('Attributes');
     }
+    const attrs = canonicalAttributes(sent);
     validateQueueAttributes(attrs, q.fifo, false);
     checkRedriveTarget(ctx, q, attrs);
     return { q, attrs };

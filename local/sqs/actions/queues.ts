@@ -1,7 +1,13 @@
 import { errors } from '../errors';
 import { dict } from '../protocol';
 import { LIMITS, Queue } from '../queue';
-import { applyKmsChoiceOnCreate, checkRedriveTarget, validateQueueAttributes } from './attributes';
+import {
+  applyKmsChoiceOnCreate,
+  attributesToCreate,
+  canonicalAttributes,
+  checkRedriveTarget,
+  validateQueueAttributes,
+} from './attributes';
 import { action, type Context, queueFromUrl, queueUrl } from './context';
 import { validateTags } from './tags';
 
@@ -14,7 +20,7 @@ const NAME_RULE =
 export const CreateQueue = action({
   validate(ctx, p) {
     const name = p.requiredString('QueueName');
-    const attrs = p.stringMap('Attributes') ?? dict<string>();
+    const attrs = canonicalAttributes(p.stringMap('Attributes') ?? dict<string>());
     const tags = p.stringMap('tags') ?? dict<string>();
     const fifo = name.endsWith('.fifo');
     if (!QUEUE_NAME.test(fifo ? name.slice(0, -5) : name) || name.length > 80) {
@@ -30,11 +36,12 @@ export const CreateQueue = action({
       );
     validateQueueAttributes(attrs, fifo, true);
     validateTags(tags, 0, name);
+    const kept = attributesToCreate(attrs);
     const existing = ctx.queues.get(name);
     if (existing) {
       // A repeated CreateQueue answers the queue's URL, unless it asks for other attributes or
-      // other tags.
-      for (const [k, v] of Object.entries(attrs)) {
+      // other tags: those the create would have kept, so the same request twice is the same.
+      for (const [k, v] of Object.entries(kept)) {
         if (existing.attributes[k] !== v) throw errors.queueNameExists(k);
       }
       // Tags too, when the request has any (users report it even for a queue without tags);
@@ -47,7 +54,7 @@ export const CreateQueue = action({
       ) {
         throw errors.queueNameExistsWithTags();
       }
-      return { name, attrs, tags, existing };
+      return { name, attrs: kept, tags, existing };
     }
     if (deletedRecently(ctx, name)) throw errors.queueDeletedRecently();
     checkRedriveTarget(
@@ -55,7 +62,7 @@ export const CreateQueue = action({
       { fifo, arn: `arn:aws:sqs:${ctx.region}:${ctx.accountId}:${name}` },
       attrs,
     );
-    return { name, attrs, tags, existing: undefined };
+    return { name, attrs: kept, tags, existing: undefined };
   },
   run(ctx, { name, attrs, tags, existing }) {
     if (existing) return { QueueUrl: queueUrl(ctx, existing) };
