@@ -89,12 +89,17 @@ const MAX_NAME_LENGTH = 128;
  * held the main thread, and with it every surface of the local cloud, 7 s; 300,000 unknown names,
  * 1.3 s (found in review). Skipping them changes no answer.
  */
-function unflatten(params: URLSearchParams): Tree {
+function unflatten(params: URLSearchParams, repeated: Set<string>): Tree {
   const root: Tree = dict();
+  const attributeKeys = new Set<string>();
   for (const [key, value] of params) {
     if (key.length > MAX_NAME_LENGTH) continue;
     const dot = key.indexOf('.');
     if (!ROOTS.has(dot < 0 ? key : key.slice(0, dot))) continue;
+    if (key.startsWith('Attribute.')) {
+      if (attributeKeys.has(key)) repeated.add(key);
+      attributeKeys.add(key);
+    }
     const parts = key.split('.');
     if (parts.length > MAX_PARTS) continue;
     let node: Tree = root;
@@ -126,6 +131,7 @@ function nameValueMap(
   t: Tree | string | undefined,
   keyField = 'Name',
   valueField = 'Value',
+  repeated?: Set<string>,
 ): Record<string, string> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
@@ -133,9 +139,30 @@ function nameValueMap(
   for (const item of items) {
     if (typeof item === 'string') continue;
     const k = leaf(item[keyField]);
-    if (k !== undefined) out[k] = leaf(item[valueField]) ?? '';
+    if (k === undefined) continue;
+    if (Object.hasOwn(out, k)) repeated?.add(k);
+    out[k] = leaf(item[valueField]) ?? '';
   }
   return out;
+}
+
+/**
+ * A queue attribute given twice in one Query request: two entries naming it
+ * (`Attribute.1.Name=DelaySeconds&Attribute.2.Name=DelaySeconds`), or one entry's name or value
+ * sent twice (`Attribute.1.Value=5&Attribute.1.Value=6`). The later one had silently won, so a
+ * client's own mistake set a value it may not have meant. AWS's answer is not documented or
+ * recorded; refused with InvalidAttributeName (the code AWS gives a queue attribute name it does
+ * not take), naming what was repeated, before anything is read or changed.
+ */
+function refuseRepeatedAttribute(parameters: Set<string>, names: Set<string>): void {
+  const [name] = names;
+  if (name !== undefined) {
+    throw errors.invalidAttributeName(`Attribute ${name} is specified more than once.`);
+  }
+  const [parameter] = parameters;
+  if (parameter !== undefined) {
+    throw errors.invalidAttributeName(`Parameter ${parameter} is specified more than once.`);
+  }
 }
 
 function messageAttributeMap(t: Tree | string | undefined): Record<string, Input> | undefined {
@@ -191,13 +218,18 @@ export function parseQueryRequest(
   for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
   const action = params.get('Action');
   if (!action) throw errors.missingParameter('Action');
-  const t = unflatten(params);
+  const repeatedParameters = new Set<string>();
+  const t = unflatten(params, repeatedParameters);
   const input: Input = {};
   for (const k of SCALARS) {
     const v = leaf(t[k]);
     if (v !== undefined) input[k] = v;
   }
-  const attributes = nameValueMap(t.Attribute);
+  const repeatedNames = new Set<string>();
+  const attributes = nameValueMap(t.Attribute, 'Name', 'Value', repeatedNames);
+  if (action === 'CreateQueue' || action === 'SetQueueAttributes') {
+    refuseRepeatedAttribute(repeatedParameters, repeatedNames);
+  }
   if (attributes) input.Attributes = attributes;
   const tags = nameValueMap(t.Tag, 'Key', 'Value') ?? nameValueMap(t.Tags, 'Key', 'Value');
   if (tags) input[action === 'CreateQueue' ? 'tags' : 'Tags'] = tags;

@@ -1274,6 +1274,60 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       });
       expect(again.body.QueueUrl).toBe(created.body.QueueUrl);
     });
+
+    it.each([
+      [
+        'two entries naming one attribute',
+        [
+          ['Attribute.1.Name', 'DelaySeconds'],
+          ['Attribute.1.Value', '5'],
+          ['Attribute.2.Name', 'DelaySeconds'],
+          ['Attribute.2.Value', '6'],
+        ],
+        'Attribute DelaySeconds is specified more than once.',
+      ],
+      [
+        'one entry with two values',
+        [
+          ['Attribute.1.Name', 'DelaySeconds'],
+          ['Attribute.1.Value', '5'],
+          ['Attribute.1.Value', '6'],
+        ],
+        'Parameter Attribute.1.Value is specified more than once.',
+      ],
+      [
+        'one entry with two names',
+        [
+          ['Attribute.1.Name', 'DelaySeconds'],
+          ['Attribute.1.Name', 'VisibilityTimeout'],
+          ['Attribute.1.Value', '5'],
+        ],
+        'Parameter Attribute.1.Name is specified more than once.',
+      ],
+    ] as [string, [string, string][], string][])(
+      'refuses a Query request with %s, in SetQueueAttributes and CreateQueue, changing nothing (the last one had won)',
+      async (_, attrs, message) => {
+        const before = await state();
+        for (const head of [
+          [
+            ['Action', 'SetQueueAttributes'],
+            ['QueueUrl', std],
+          ],
+          [
+            ['Action', 'CreateQueue'],
+            ['QueueName', 'twice'],
+          ],
+        ] as [string, string][][]) {
+          const out = await callQuery(h.url, [...head, ...attrs]);
+          expect([out.status, out.queryCode, out.message]).toEqual([
+            400,
+            'InvalidAttributeName',
+            message,
+          ]);
+        }
+        expect(await state()).toEqual(before);
+      },
+    );
   });
 
   describe('over the Query protocol', () => {
