@@ -113,27 +113,40 @@ export function parseHostHeader(value: string): HostParts | string {
 }
 
 /**
- * What makes a request's Host unusable, or undefined: more than one Host field line, or a value
- * that is no host and port (parseHost): malformed IPv6 brackets, a port that is no TCP port, an
- * IPv6 address without brackets (`::1:80` would be an address to one reader, `::1` and port 80 to
+ * A request's Host as read once (readRequestHost), for the server's own check and the browser
+ * guard: what it names (`parts`; undefined when the request sent no Host), or what makes it
+ * unusable (`problem`).
+ */
+export type RequestHost =
+  | { ok: true; parts: HostParts | undefined }
+  | { ok: false; problem: string };
+
+/**
+ * A request's Host, read: unusable with more than one Host field line, or a value that is no host
+ * and port (parseHostHeader): malformed IPv6 brackets, a port that is no TCP port, an IPv6
+ * address without brackets (`::1:80` would be an address to one reader, `::1` and port 80 to
  * another). RFC 9112 3.2: a server "MUST respond with a 400 (Bad Request) status code to any
  * HTTP/1.1 request message that lacks a Host header field and to any request message that
  * contains more than one Host header field line or a Host header field with an invalid field
  * value". Node answers a missing Host itself; it keeps the first of two in `req.headers`, while
  * a reader of the raw lines (the API's event) takes the last, so two are refused whatever they are.
  */
-export function hostProblem(rawHeaders: readonly string[]): string | undefined {
+export function readRequestHost(rawHeaders: readonly string[]): RequestHost {
   const hosts: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const field = rawHeaders[i]!;
     // The length first: no lower-case copy of every other field's name on every request.
     if (field.length === 4 && field.toLowerCase() === 'host') hosts.push(rawHeaders[i + 1]!);
   }
-  if (hosts.length > 1) return `Host is given ${hosts.length} times; send it once`;
+  if (hosts.length > 1) {
+    return { ok: false, problem: `Host is given ${hosts.length} times; send it once` };
+  }
   const host = hosts[0];
-  if (host === undefined) return undefined;
+  if (host === undefined) return { ok: true, parts: undefined };
   const parts = parseHostHeader(host);
-  return typeof parts === 'string' ? `Host ${JSON.stringify(host)} ${parts}` : undefined;
+  return typeof parts === 'string'
+    ? { ok: false, problem: `Host ${JSON.stringify(host)} ${parts}` }
+    : { ok: true, parts };
 }
 
 /** 127.0.0.0/8 and ::1; an IPv4-mapped IPv6 address is checked against the IPv4 rule. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { hostName, isLoopback, parseHostHeader, WILDCARD_HOSTS } from './address';
+import { hostName, isLoopback, type RequestHost, WILDCARD_HOSTS } from './address';
 
 /**
  * Keeps web pages from driving the local cloud, the way LocalStack's edge does. A page open in
@@ -38,9 +38,13 @@ function originOf(value: string): string | undefined {
   }
 }
 
-export function createBrowserGuard(
-  options: BrowserGuardOptions,
-): (req: IncomingMessage) => Verdict {
+/**
+ * The guard: decides on a request and its Host as the server read it (address.ts
+ * readRequestHost), which it does not read again.
+ */
+export type BrowserGuard = (req: IncomingMessage, host: RequestHost) => Verdict;
+
+export function createBrowserGuard(options: BrowserGuardOptions): BrowserGuard {
   const anyOrigin = options.allowedOrigins?.includes('*') ?? false;
   const origins = new Set(
     (options.allowedOrigins ?? []).flatMap((o) => {
@@ -56,20 +60,21 @@ export function createBrowserGuard(
   );
   const wildcard = WILDCARD_HOSTS.has(configured);
 
-  const hostAllowed = (header: string | undefined): boolean => {
+  const hostAllowed = (host: RequestHost): boolean => {
+    // The servers refuse a Host that is no host first; the guard does not rely on it, so it never
+    // takes a part of a value they refuse as a whole (`[::1]junk` read as `::1`), nor an empty
+    // name for a configured ''.
+    if (!host.ok) return false;
     // HTTP/1.0 clients may send no Host; browsers always send one.
-    if (header === undefined) return true;
-    // The one Host reader (address.ts), so the guard never takes a part of a value the servers
-    // refuse as a whole (`[::1]junk` read as `::1`), nor an empty name for a configured ''.
-    const parts = parseHostHeader(header);
-    if (typeof parts === 'string' || parts.name === '') return false;
-    const { name } = parts;
+    if (host.parts === undefined) return true;
+    const { name } = host.parts;
+    if (name === '') return false;
     // Bound to every interface, any address literal is fine: rebinding needs a domain name.
     return isLoopback(name) || hosts.has(name) || (wildcard && isIP(name) !== 0);
   };
 
-  return (req) => {
-    if (!hostAllowed(req.headers.host)) {
+  return (req, host) => {
+    if (!hostAllowed(host)) {
       return { ok: false, reason: `host ${req.headers.host} is not this machine's loopback` };
     }
     const origin = req.headers.origin;

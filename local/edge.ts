@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { hostProblem, httpUrl } from './address';
+import { httpUrl, readRequestHost } from './address';
 import { declaredOver } from './body';
-import { ALLOW_ORIGINS_ENV, applyCors, createBrowserGuard, type Verdict } from './browser-guard';
+import {
+  ALLOW_ORIGINS_ENV,
+  applyCors,
+  type BrowserGuard,
+  createBrowserGuard,
+} from './browser-guard';
 import { queryErrorBody } from './sqs/protocol';
 
 /**
@@ -160,7 +165,7 @@ function unavailableComponents(doc: Record<string, unknown>): string[] {
 export interface EdgeHandlerOptions {
   log?: (line: string) => void;
   /** Decides whether a browser may make this request (see browser-guard.ts); all pass when absent. */
-  guard?: (req: IncomingMessage) => Verdict;
+  guard?: BrowserGuard;
 }
 
 export function createEdgeHandler(
@@ -216,17 +221,18 @@ export function createEdgeHandler(
   return (req, res) => {
     // A Host sent twice, or that is no host and port (malformed IPv6 brackets, an IPv6 address
     // without them, a port that is no TCP port), is a malformed request (RFC 9112 3.2, address.ts
-    // hostProblem): 400 before any route; SQS would name that Host in queue URLs. A plain 400
+    // readRequestHost): 400 before any route; SQS would name that Host in queue URLs. A plain 400
     // with a message and no `__type`: AWS documents no error code for it, and no SDK knows one.
     // Its HTTP front ends refuse a request that breaks HTTP before any service reads it, with a
-    // bare 400 (ELB: "HTTP 400: BAD_REQUEST", an HTML page); docs/fidelity.md.
-    const hostRefused = hostProblem(req.rawHeaders);
-    if (hostRefused !== undefined) {
-      log(`edge: refused ${req.method} ${req.url}: ${hostRefused}`);
-      refuse(req, res, 400, hostRefused);
+    // bare 400 (ELB: "HTTP 400: BAD_REQUEST", an HTML page); docs/fidelity.md. Read once: the
+    // browser guard decides on this reading.
+    const host = readRequestHost(req.rawHeaders);
+    if (!host.ok) {
+      log(`edge: refused ${req.method} ${req.url}: ${host.problem}`);
+      refuse(req, res, 400, host.problem);
       return;
     }
-    const verdict = guard?.(req) ?? { ok: true };
+    const verdict = guard?.(req, host) ?? { ok: true };
     if (!verdict.ok) {
       log(`edge: refused ${req.method} ${req.url}: ${verdict.reason}`);
       refuse(

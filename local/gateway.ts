@@ -7,7 +7,7 @@ import {
   validateHeaderValue,
 } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { hostProblem, httpUrl } from './address';
+import { httpUrl, readRequestHost } from './address';
 import { collectBody, declaredOver } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
@@ -301,16 +301,17 @@ export function createGatewayHandler(options: GatewayOptions) {
     const idHeader = { 'x-amzn-requestid': requestId };
     // A Host sent twice, or that is no host and port (malformed IPv6 brackets such as `[::1` or
     // `[::1]junk`, a port that is no TCP port), is a malformed request (RFC 9112 3.2, address.ts
-    // hostProblem), as the edge answers it: 400 before the guard and any route. The event would
-    // hand it to the handler (`Host`, the last one sent; `requestContext.domainName`).
-    const hostRefused = hostProblem(req.rawHeaders);
-    if (hostRefused !== undefined) {
-      log(`gateway: refused ${req.method} ${req.url}: ${hostRefused}`);
+    // readRequestHost), as the edge answers it: 400 before the guard and any route. The event
+    // would hand it to the handler (`Host`, the last one sent; `requestContext.domainName`).
+    // Read once: the browser guard decides on this reading.
+    const host = readRequestHost(req.rawHeaders);
+    if (!host.ok) {
+      log(`gateway: refused ${req.method} ${req.url}: ${host.problem}`);
       req.resume();
-      sendJson(res, 400, { message: hostRefused }, idHeader);
+      sendJson(res, 400, { message: host.problem }, idHeader);
       return;
     }
-    const verdict = guard(req);
+    const verdict = guard(req, host);
     if (!verdict.ok) {
       log(`gateway: refused ${req.method} ${req.url}: ${verdict.reason}`);
       req.resume();

@@ -1,15 +1,30 @@
 import type { IncomingMessage } from 'node:http';
 import {
   hostName,
-  hostProblem,
   httpUrl,
   isLoopback,
   isValidHost,
   parseHost,
+  readRequestHost,
 } from '../../../local/address';
-import { createBrowserGuard, originsFromEnv } from '../../../local/browser-guard';
+import {
+  type BrowserGuard,
+  createBrowserGuard,
+  originsFromEnv,
+} from '../../../local/browser-guard';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+/** A request with these headers, asked of the guard with its Host as the servers read it. */
+const ask = (guard: BrowserGuard, headers: Record<string, string>) =>
+  guard(
+    request(headers),
+    readRequestHost(headers.host === undefined ? [] : ['Host', headers.host]),
+  );
+/** What readRequestHost finds wrong with these raw header lines, or undefined. */
+const hostProblem = (raw: string[]) => {
+  const host = readRequestHost(raw);
+  return host.ok ? undefined : host.problem;
+};
 
 describe('listen addresses and their URLs', () => {
   it.each([
@@ -116,7 +131,7 @@ describe('listen addresses and their URLs', () => {
   });
 });
 
-describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)', () => {
+describe('readRequestHost: the Host lines a server refuses with 400 (RFC 9112 3.2)', () => {
   it.each([
     [['Host', '127.0.0.1:65535']],
     [['Host', '[::1]:1']],
@@ -133,6 +148,19 @@ describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)',
     [[]],
   ])('takes %j', (raw) => {
     expect(hostProblem(raw)).toBeUndefined();
+  });
+
+  it('answers what the Host names, read once for the server and the guard', () => {
+    expect(readRequestHost(['Host', 'LocalHost.:4566'])).toEqual({
+      ok: true,
+      parts: { name: 'localhost', port: 4566, bareIPv6: false },
+    });
+    expect(readRequestHost(['Accept', '*/*', 'host', '[::1]'])).toEqual({
+      ok: true,
+      parts: { name: '::1', port: undefined, bareIPv6: false },
+    });
+    // No Host (HTTP/1.0): nothing to name, nothing wrong.
+    expect(readRequestHost([])).toEqual({ ok: true, parts: undefined });
   });
 
   it.each([
@@ -178,9 +206,18 @@ describe('hostProblem: the Host lines a server refuses with 400 (RFC 9112 3.2)',
 describe('the browser guard', () => {
   it('accepts any address literal as Host when bound to every interface, but no other name', () => {
     const guard = createBrowserGuard({ host: '0.0.0.0' });
-    expect(guard(request({ host: '192.168.1.20:4566' })).ok).toBe(true);
-    expect(guard(request({ host: '[fe80::2]:4566' })).ok).toBe(true);
-    expect(guard(request({ host: 'rebind.evil.example:4566' })).ok).toBe(false);
+    expect(ask(guard, { host: '192.168.1.20:4566' }).ok).toBe(true);
+    expect(ask(guard, { host: '[fe80::2]:4566' }).ok).toBe(true);
+    expect(ask(guard, { host: 'rebind.evil.example:4566' }).ok).toBe(false);
+  });
+
+  it('decides on the Host as the server read it, not on a second reading of the request', () => {
+    const guard = createBrowserGuard({ host: '127.0.0.1' });
+    const rebinding = request({ host: 'rebind.evil.example:4566' });
+    expect(guard(rebinding, readRequestHost(['Host', '127.0.0.1:4566'])).ok).toBe(true);
+    expect(
+      guard(request({ host: '127.0.0.1:4566' }), readRequestHost(['Host', 'rebind.evil.example'])),
+    ).toEqual({ ok: false, reason: "host 127.0.0.1:4566 is not this machine's loopback" });
   });
 
   it('accepts the configured host name and the hosts of allowed origins', () => {
@@ -188,22 +225,22 @@ describe('the browser guard', () => {
       host: 'devbox.lan',
       allowedOrigins: ['http://ui.lan:8080'],
     });
-    expect(guard(request({ host: 'devbox.lan:4566' })).ok).toBe(true);
-    expect(guard(request({ host: 'ui.lan:4566', origin: 'http://ui.lan:8080' }))).toEqual({
+    expect(ask(guard, { host: 'devbox.lan:4566' }).ok).toBe(true);
+    expect(ask(guard, { host: 'ui.lan:4566', origin: 'http://ui.lan:8080' })).toEqual({
       ok: true,
       corsOrigin: 'http://ui.lan:8080',
     });
-    expect(guard(request({ host: 'other.lan:4566' })).ok).toBe(false);
+    expect(ask(guard, { host: 'other.lan:4566' }).ok).toBe(false);
   });
 
   it('refuses a Host that is no host even when listening on the empty (every-interface) address (found in review: the guard read it as the name "", which matched)', () => {
-    // The servers refuse such a Host first (hostProblem); the guard must not rely on it.
+    // The servers refuse such a Host first (readRequestHost); the guard must not rely on it.
     const guard = createBrowserGuard({ host: '' });
     for (const bad of ['[::1]junk', '[::1', '::1', 'x/y', '', ':80']) {
-      expect(guard(request({ host: bad })).ok).toBe(false);
+      expect(ask(guard, { host: bad }).ok).toBe(false);
     }
-    expect(guard(request({ host: '127.0.0.1:4566' })).ok).toBe(true);
-    expect(guard(request({ host: '10.0.0.5:4566' })).ok).toBe(true);
+    expect(ask(guard, { host: '127.0.0.1:4566' }).ok).toBe(true);
+    expect(ask(guard, { host: '10.0.0.5:4566' }).ok).toBe(true);
   });
 
   it('matches the Host against an allowed IPv6 or fully qualified origin as parseHost reads it (found in review: [fe80::2] was kept with its brackets and never matched)', () => {
@@ -211,13 +248,9 @@ describe('the browser guard', () => {
       host: '127.0.0.1',
       allowedOrigins: ['http://[fe80::2]:8080', 'http://ui.lan.:8080'],
     });
-    expect(guard(request({ host: '[fe80::2]:4566', origin: 'http://[fe80::2]:8080' })).ok).toBe(
-      true,
-    );
-    expect(guard(request({ host: 'ui.lan:4566', origin: 'http://ui.lan.:8080' })).ok).toBe(true);
-    expect(guard(request({ host: '[fe80::3]:4566', origin: 'http://[fe80::2]:8080' })).ok).toBe(
-      false,
-    );
+    expect(ask(guard, { host: '[fe80::2]:4566', origin: 'http://[fe80::2]:8080' }).ok).toBe(true);
+    expect(ask(guard, { host: 'ui.lan:4566', origin: 'http://ui.lan.:8080' }).ok).toBe(true);
+    expect(ask(guard, { host: '[fe80::3]:4566', origin: 'http://[fe80::2]:8080' }).ok).toBe(false);
   });
 
   it('compares origins after normalising them (case, default port)', () => {
@@ -225,16 +258,16 @@ describe('the browser guard', () => {
       host: '127.0.0.1',
       allowedOrigins: ['HTTP://App.Example:80'],
     });
-    expect(guard(request({ host: '127.0.0.1', origin: 'http://app.example' })).ok).toBe(true);
-    expect(guard(request({ host: '127.0.0.1', referer: 'http://app.example/x?y' })).ok).toBe(true);
-    expect(guard(request({ host: '127.0.0.1', origin: 'http://app.example:81' })).ok).toBe(false);
-    expect(guard(request({ host: '127.0.0.1', referer: 'not a url' })).ok).toBe(false);
+    expect(ask(guard, { host: '127.0.0.1', origin: 'http://app.example' }).ok).toBe(true);
+    expect(ask(guard, { host: '127.0.0.1', referer: 'http://app.example/x?y' }).ok).toBe(true);
+    expect(ask(guard, { host: '127.0.0.1', origin: 'http://app.example:81' }).ok).toBe(false);
+    expect(ask(guard, { host: '127.0.0.1', referer: 'not a url' }).ok).toBe(false);
   });
 
   it('lets * through any origin', () => {
     const guard = createBrowserGuard({ host: '127.0.0.1', allowedOrigins: ['*'] });
-    expect(guard(request({ host: '127.0.0.1', origin: 'http://any.example' })).ok).toBe(true);
-    expect(guard(request({ host: '127.0.0.1', 'sec-fetch-site': 'cross-site' })).ok).toBe(true);
+    expect(ask(guard, { host: '127.0.0.1', origin: 'http://any.example' }).ok).toBe(true);
+    expect(ask(guard, { host: '127.0.0.1', 'sec-fetch-site': 'cross-site' }).ok).toBe(true);
   });
 
   it('reads origins from the environment, comma or space separated', () => {
