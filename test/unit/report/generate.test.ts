@@ -55,7 +55,10 @@ describe('generateReport when a read fails', () => {
         Messages: [{ MessageId: 'm1', ReceiptHandle: 'handle-m1', Body: '{}' }],
       };
     });
-    sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    // SQS names each entry in Successful or Failed: m0, its one entry, released.
+    sqsMock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolves({ Successful: [{ Id: 'm0' }], Failed: [] });
 
     await expect(
       generateReport({

@@ -35,6 +35,25 @@ const message = (orderId: string, messageId: string) => ({
   Body: JSON.stringify({ runId: 'run-a', orderId }),
 });
 
+/** The entries of one ChangeMessageVisibilityBatch call, as the fake SQS is given them. */
+type ReleaseInput = { Entries?: Array<{ Id?: string; ReceiptHandle?: string }> };
+
+/**
+ * A ChangeMessageVisibilityBatch answer as SQS gives one: each entry in exactly one of
+ * `Successful` and `Failed` (`fail` says which entries fail, and how).
+ */
+const answer =
+  (fail: (id: string) => Record<string, unknown> | undefined = () => undefined) =>
+  (input: ReleaseInput) => {
+    const ids = (input.Entries ?? []).map((e) => e.Id ?? '');
+    return {
+      Successful: ids.filter((id) => fail(id) === undefined).map((Id) => ({ Id })),
+      Failed: ids.flatMap((id) => fail(id) ?? []),
+    };
+  };
+/** Every entry released. */
+const releaseAll = answer();
+
 describe('reading a DLQ whose reported depth lags what it holds', () => {
   it('reads a message that is there although every depth attribute reads 0', async () => {
     // A message SQS moved to the DLQ just before the report read it: the attributes still say
@@ -44,7 +63,7 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
       .on(ReceiveMessageCommand)
       .resolvesOnce({ Messages: [message('o1', 'm1')] })
       .resolves({ Messages: [] });
-    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(releaseAll);
 
     const read = await readDlq(sqs, URL, 'run-a');
 
@@ -65,7 +84,7 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
       .resolvesOnce({ Messages: [message('o1', 'm1')] })
       .resolvesOnce({ Messages: [message('o2', 'm2'), message('o3', 'm3')] })
       .resolves({ Messages: [] });
-    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(releaseAll);
 
     const read = await readDlq(sqs, URL, 'run-a');
 
@@ -112,7 +131,7 @@ describe('a standard DLQ receive that brings only a copy of a message read', () 
       .resolvesOnce({ Messages: [{ ...message('o1', 'm1'), ReceiptHandle: 'handle-m1-again' }] })
       .resolvesOnce({ Messages: [message('o2', 'm2')] })
       .resolves({ Messages: [] });
-    mock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(releaseAll);
 
     const read = await readDlq(sqs, URL, 'run-a');
 
@@ -164,7 +183,7 @@ describe('releasing what a DLQ read holds', () => {
     mock
       .on(ChangeMessageVisibilityBatchCommand)
       .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
-      .resolves({ Successful: [], Failed: [] });
+      .callsFake(releaseAll);
 
     const error = await readError();
     // The error names the ten messages that call held, and carries the call's own error.
@@ -189,13 +208,13 @@ describe('releasing what a DLQ read holds', () => {
     twelveInTwoReceives();
     // The first call's answer (HTTP 200) fails m3 and m7 on SQS's side; the second attempt at
     // them succeeds.
-    mock
-      .on(ChangeMessageVisibilityBatchCommand)
-      .resolvesOnce({
-        Successful: [],
-        Failed: [failedEntry('m3', false), failedEntry('m7', false)],
-      })
-      .resolves({ Successful: [], Failed: [] });
+    let calls = 0;
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      const first = calls++ === 0;
+      return answer((id) =>
+        first && (id === 'm3' || id === 'm7') ? failedEntry(id, false) : undefined,
+      )(input);
+    });
 
     const read = await readDlq(sqs, URL, 'run-a');
 
@@ -211,16 +230,17 @@ describe('releasing what a DLQ read holds', () => {
     twelveInTwoReceives();
     // m3 fails on SQS's side every time; m5's handle is refused (the caller's fault, not sent
     // again); the second batch is released.
-    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input) => ({
-      Successful: [],
-      Failed: (input.Entries ?? []).flatMap((e: { Id: string }) =>
-        e.Id === 'm3'
-          ? [failedEntry('m3', false)]
-          : e.Id === 'm5'
-            ? [failedEntry('m5', true, 'ReceiptHandleIsInvalid')]
-            : [],
-      ),
-    }));
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .callsFake(
+        answer((id) =>
+          id === 'm3'
+            ? failedEntry('m3', false)
+            : id === 'm5'
+              ? failedEntry('m5', true, 'ReceiptHandleIsInvalid')
+              : undefined,
+        ),
+      );
 
     const error = await readError();
 
@@ -289,6 +309,76 @@ describe('releasing what a DLQ read holds', () => {
 
     expect(read.messages).toHaveLength(3);
     expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m1']]);
+  });
+
+  /** A DLQ that holds the first three of `twelve`, read in one receive. */
+  const threeInOneReceive = () => {
+    attributes(3);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: twelve.slice(0, 3) })
+      .resolves({ Messages: [] });
+  };
+
+  it('does not count an entry the answer names neither successful nor failed as released: sends it again, then names it', async () => {
+    threeInOneReceive();
+    // Every answer leaves m1 out of both lists: SQS says each entry is in exactly one of them,
+    // so nothing says m1 is visible again.
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      const a = releaseAll(input);
+      return { ...a, Successful: a.Successful.filter((e) => e.Id !== 'm1') };
+    });
+
+    const error = await readError();
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect((error as DlqReleaseError).unreleased).toEqual([
+      {
+        messageId: 'm1',
+        reason: "SQS's answer named it neither successful nor failed, after 3 attempts",
+      },
+    ]);
+    expect(releaseCalls()).toEqual([
+      twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+      ['handle-m1'],
+      ['handle-m1'],
+    ]);
+  });
+
+  it('does not take an answer for an entry id it did not send as the answer for one it sent', async () => {
+    threeInOneReceive();
+    // The first answer names m0, m2 and m99 successful: m1, unanswered, goes again.
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolvesOnce({ Successful: [{ Id: 'm0' }, { Id: 'm2' }, { Id: 'm99' }], Failed: [] })
+      .callsFake(releaseAll);
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read.messages).toHaveLength(3);
+    expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m1']]);
+  });
+
+  it('counts an entry SQS answers MessageNotInflight as released: it is visible already', async () => {
+    threeInOneReceive();
+    // The first answer leaves m2 out; sent again, SQS says it is not in flight (the first call
+    // had released it): nothing is hidden.
+    mock
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolvesOnce({ Successful: [{ Id: 'm0' }, { Id: 'm1' }], Failed: [] })
+      .callsFake(
+        answer((id) => ({
+          Id: id,
+          SenderFault: true,
+          Code: 'AWS.SimpleQueueService.MessageNotInflight',
+          Message: 'The specified message is not in flight.',
+        })),
+      );
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect(read.messages).toHaveLength(3);
+    expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m2']]);
   });
 
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {

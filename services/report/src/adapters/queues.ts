@@ -215,13 +215,20 @@ const errorLine = (err: unknown): string =>
  * the others. A call that succeeds may still fail some of its entries: SQS answers each entry in
  * `Successful` or `Failed` ("Because the batch request can result in a combination of successful
  * and unsuccessful actions, you should check for batch errors even when the call returns an HTTP
- * status code of 200", ChangeMessageVisibilityBatch, API Reference). A failed entry whose
+ * status code of 200", ChangeMessageVisibilityBatch, API Reference; "for each message in the
+ * batch, the response contains a ChangeMessageVisibilityBatchResultEntry tag if the message
+ * succeeds or a BatchResultErrorEntry tag if the message fails", its result type). So an entry
+ * counts as released only when `Successful` names it and `Failed` does not. A failed entry whose
  * `SenderFault` is false ("whether the error happened due to the caller of the batch API
  * action", BatchResultErrorEntry) is SQS's own trouble and is sent again, up to
- * RELEASE_ATTEMPTS in all; one the caller caused (a receipt handle SQS no longer takes) would
- * fail the same way again and is not. What is still hidden after that (and every entry of a call
- * that failed outright) is returned as one DlqReleaseError naming each message; nothing when
- * every message was released.
+ * RELEASE_ATTEMPTS in all; so is an entry the answer names in neither list (SQS did not say what
+ * it did with it; an entry sent again after all is answered MessageNotInflight or, as the local
+ * SQS does, accepted and ignored). An entry failed with MessageNotInflight ("the specified message
+ * isn't in flight", API Reference) is visible already, which is all a release wants: released.
+ * One the caller caused otherwise (a receipt handle SQS no longer takes) would fail the same way
+ * again and is not sent again. What is still hidden after that (and every entry of a call that
+ * failed outright) is returned as one DlqReleaseError naming each message; nothing when every
+ * message was released.
  */
 async function release(
   client: SQSClient,
@@ -236,9 +243,9 @@ async function release(
     let left = held.slice(start, start + 10).map((_, j) => start + j);
     for (let attempt = 1; left.length > 0; attempt++) {
       if (attempt > 1) await sleepMs(RELEASE_BACKOFF_MS * 2 ** (attempt - 2));
-      let failed: NonNullable<ChangeMessageVisibilityBatchCommandOutput['Failed']>;
+      let out: ChangeMessageVisibilityBatchCommandOutput;
       try {
-        const out = await client.send(
+        out = await client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
             Entries: left.map((i) => ({
@@ -248,27 +255,35 @@ async function release(
             })),
           }),
         );
-        failed = out.Failed ?? [];
       } catch (err) {
         firstError ??= err;
         for (const i of left) unreleased.push({ messageId: name(i), reason: errorLine(err) });
         break;
       }
       const retry: number[] = [];
-      // An entry named failed twice in one answer is handled once (SQS refuses a batch whose
-      // entry ids repeat); a failure of an id the call did not hold names nothing it holds.
-      const answered = new Set<number>();
-      for (const f of failed) {
-        const i = left.find((k) => `m${k}` === f.Id);
-        if (i === undefined || answered.has(i)) continue;
-        answered.add(i);
-        const reason = `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`;
-        if (f.SenderFault === false && attempt < RELEASE_ATTEMPTS) retry.push(i);
+      const notReleased = (i: number, reason: string, retryable: boolean) => {
+        if (retryable && attempt < RELEASE_ATTEMPTS) retry.push(i);
         else
           unreleased.push({
             messageId: name(i),
             reason: attempt > 1 ? `${reason}, after ${attempt} attempts` : reason,
           });
+      };
+      // An entry named failed twice in one answer is handled once (SQS refuses a batch whose
+      // entry ids repeat); an entry id the call did not send names nothing it holds, and leaves
+      // the entry it stands for unanswered.
+      const failedById = new Map<string, NonNullable<typeof out.Failed>[number]>();
+      for (const f of out.Failed ?? []) if (f.Id && !failedById.has(f.Id)) failedById.set(f.Id, f);
+      const succeeded = new Set((out.Successful ?? []).map((e) => e.Id));
+      for (const i of left) {
+        const f = failedById.get(`m${i}`);
+        if (f !== undefined) {
+          if (f.Code?.endsWith('MessageNotInflight')) continue;
+          const reason = `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`;
+          notReleased(i, reason, f.SenderFault === false);
+        } else if (!succeeded.has(`m${i}`)) {
+          notReleased(i, "SQS's answer named it neither successful nor failed", true);
+        }
       }
       left = retry;
     }
