@@ -219,10 +219,11 @@ describe('releasing what a DLQ read holds', () => {
     const read = await readDlq(sqs, URL, 'run-a');
 
     expect(read.messages).toHaveLength(12);
+    // Every batch once, then what is to be sent again, in one round.
     expect(releaseCalls()).toEqual([
       twelve.slice(0, 10).map((m) => m.ReceiptHandle),
-      ['handle-m3', 'handle-m7'],
       ['handle-m10', 'handle-m11'],
+      ['handle-m3', 'handle-m7'],
     ]);
   });
 
@@ -258,9 +259,9 @@ describe('releasing what a DLQ read holds', () => {
     // m3 three times in all, m5 once, and the second batch was released all the same.
     expect(releaseCalls()).toEqual([
       twelve.slice(0, 10).map((m) => m.ReceiptHandle),
-      ['handle-m3'],
-      ['handle-m3'],
       ['handle-m10', 'handle-m11'],
+      ['handle-m3'],
+      ['handle-m3'],
     ]);
   });
 
@@ -380,6 +381,65 @@ describe('releasing what a DLQ read holds', () => {
     expect(read.messages).toHaveLength(3);
     expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m2']]);
   });
+
+  it("bounds the whole release's retries, not each batch's: one round of pauses (300 ms) and no call past 1 s after the first round", async () => {
+    // Prepare: 300 messages (30 batches), every entry failed on SQS's side every time, each call
+    // taking 40 ms on a fake clock. Retried batch by batch, 100 + 200 ms a batch, the pauses
+    // alone came to 9 s.
+    const many = Array.from({ length: 300 }, (_, i) => message(`o${i}`, `m${i}`));
+    attributes(300);
+    let receives = mock.on(ReceiveMessageCommand);
+    for (let i = 0; i < many.length; i += 10) {
+      receives = receives.resolvesOnce({ Messages: many.slice(i, i + 10) });
+    }
+    receives.resolves({ Messages: [] });
+    let t = 0;
+    const paused: number[] = [];
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        paused.push(ms);
+        t += ms;
+      },
+    };
+    /** The fake clock's time when each call started. */
+    const startedAt: number[] = [];
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      startedAt.push(t);
+      t += 40;
+      return answer((id) => failedEntry(id, false))(input);
+    });
+
+    // Act
+    const error = await readDlq(sqs, URL, 'run-a', { clock }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+    // Assess: the first round is 30 calls, 1,200 ms; the retries pause once (100 ms), then send
+    // again until the budget is spent: 1 s after the first round ended.
+    const firstRoundEnd = 30 * 40;
+    expect(paused).toEqual([100]);
+    const retryStarts = startedAt.slice(30);
+    expect(retryStarts.length).toBeGreaterThan(0);
+    for (const at of retryStarts) expect(at).toBeLessThan(firstRoundEnd + 1_000);
+    expect(t).toBeLessThanOrEqual(firstRoundEnd + 1_000 + 40);
+    // Every message is named, each once: those the budget left without a retry say so.
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    const unreleased = (error as DlqReleaseError).unreleased;
+    expect(new Set(unreleased.map((u) => u.messageId)).size).toBe(300);
+    expect(unreleased).toHaveLength(300);
+    expect(unreleased.find((u) => u.messageId === 'm299')).toEqual({
+      messageId: 'm299',
+      reason:
+        "InternalError: InternalError on m299, after 1 attempt (the release's 1000 ms for retries spent)",
+    });
+    expect(unreleased.find((u) => u.messageId === 'm0')).toEqual({
+      messageId: 'm0',
+      reason:
+        "InternalError: InternalError on m0, after 2 attempts (the release's 1000 ms for retries spent)",
+    });
+  }, 15_000);
 
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {
     attributes(12);

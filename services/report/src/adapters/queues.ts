@@ -64,6 +64,26 @@ function orderOf(m: Message): OrderMessageRef | undefined {
   return ref.success ? ref.data : undefined;
 }
 
+/** The time a release's retries are paced and bounded by (a test gives its own). */
+export interface ReleaseClock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+const REAL_CLOCK: ReleaseClock = {
+  now: () => performance.now(),
+  sleep: async (ms) => {
+    await sleepMs(ms);
+  },
+};
+
+export interface ReadDlqOptions {
+  /** A bound on the messages read (default PEEK_MAX_MESSAGES). */
+  maxMessages?: number;
+  /** The clock of the release's retries (default the real one). */
+  clock?: ReleaseClock;
+}
+
 /**
  * Reads a DLQ without consuming it: SQS has no peek, so each receive hides what it returned for
  * a short visibility timeout (so the next receive returns the next messages), and once receives
@@ -93,7 +113,7 @@ export async function readDlq(
   client: SQSClient,
   queueUrl: string,
   runId: string,
-  { maxMessages = PEEK_MAX_MESSAGES }: { maxMessages?: number } = {},
+  { maxMessages = PEEK_MAX_MESSAGES, clock = REAL_CLOCK }: ReadDlqOptions = {},
 ): Promise<DlqRead> {
   const { depth, queueArn } = await dlqAttributes(client, queueUrl);
   const seen = new Map<string, Message>();
@@ -140,10 +160,10 @@ export async function readDlq(
   } catch (err) {
     // What was read is released also when a receive failed; the receive's error is the one
     // thrown (it says more than a release that failed after it).
-    await release(client, queueUrl, handles);
+    await release(client, queueUrl, handles, clock);
     throw err;
   }
-  const releaseError = await release(client, queueUrl, handles);
+  const releaseError = await release(client, queueUrl, handles, clock);
   if (releaseError !== undefined) throw releaseError;
   const messages: Array<{ orderId: string; messageId: string }> = [];
   for (const [messageId, m] of seen) {
@@ -159,10 +179,15 @@ export async function readDlq(
   };
 }
 
-/** Attempts at releasing one entry that SQS answered failed without blaming the caller. */
+/** Attempts at releasing one entry that SQS did not release without blaming the caller. */
 const RELEASE_ATTEMPTS = 3;
-/** Pause before the second attempt at such entries, doubled before each later one. */
+/** Pause before a release's second round of attempts, doubled before each later round. */
 const RELEASE_BACKOFF_MS = 100;
+/**
+ * The whole release's time for retries, whatever the number of batches: from the end of its
+ * first round (every held message sent once) no call is started after this, pauses included.
+ */
+const RELEASE_RETRY_BUDGET_MS = 1_000;
 
 /** One message a DLQ read holds: its receipt handle, and its id (to name it when not released). */
 interface Held {
@@ -226,29 +251,65 @@ const errorLine = (err: unknown): string =>
  * SQS does, accepted and ignored). An entry failed with MessageNotInflight ("the specified message
  * isn't in flight", API Reference) is visible already, which is all a release wants: released.
  * One the caller caused otherwise (a receipt handle SQS no longer takes) would fail the same way
- * again and is not sent again. What is still hidden after that (and every entry of a call that
- * failed outright) is returned as one DlqReleaseError naming each message; nothing when every
- * message was released.
+ * again and is not sent again. The attempts go in rounds over every batch at once: the first
+ * round sends each held message once; what it leaves to send again goes, ten a call, in a second
+ * round RELEASE_BACKOFF_MS (100 ms) later, and what that leaves in a third 200 ms later. So one
+ * release pauses 300 ms in all, however many batches it has, and starts no call later than
+ * RELEASE_RETRY_BUDGET_MS (1 s) after its first round ended: the retries of a whole release take
+ * at most that budget and one call's time. What is still hidden after that (every entry of a
+ * call that failed outright, and any left to send again when the budget ran out) is returned as
+ * one DlqReleaseError naming each message; nothing when every message was released.
  */
 async function release(
   client: SQSClient,
   queueUrl: string,
   held: readonly Held[],
+  clock: ReleaseClock,
 ): Promise<DlqReleaseError | undefined> {
   let firstError: unknown;
   const unreleased: Array<{ messageId: string; reason: string }> = [];
   const name = (i: number) => held[i]?.messageId ?? `the message of receipt handle #${i + 1}`;
-  for (let start = 0; start < held.length; start += 10) {
-    // Entry ids are the messages' places in `held`, so a failed entry names its message.
-    let left = held.slice(start, start + 10).map((_, j) => start + j);
-    for (let attempt = 1; left.length > 0; attempt++) {
-      if (attempt > 1) await sleepMs(RELEASE_BACKOFF_MS * 2 ** (attempt - 2));
+  const attempts = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
+  /** Why each entry to send again was not released the last time. */
+  const why = new Map<number, string>();
+  let deadline = Number.POSITIVE_INFINITY;
+  /** Entries left to send again once the retries' budget is spent: named, with why. */
+  const outOfTime = (indices: readonly number[], made: number) => {
+    for (const i of indices) {
+      unreleased.push({
+        messageId: name(i),
+        reason: `${why.get(i)}, after ${attempts(made)} (the release's ${RELEASE_RETRY_BUDGET_MS} ms for retries spent)`,
+      });
+    }
+  };
+  // Rounds: the first sends every held message, ten a call; each later one sends again, ten a
+  // call, what the round before left to send again, after one pause for the whole round. Entry
+  // ids are the messages' places in `held`, so a failed entry names its message.
+  let left = held.map((_, i) => i);
+  for (let attempt = 1; left.length > 0; attempt++) {
+    if (attempt > 1) {
+      const pause = RELEASE_BACKOFF_MS * 2 ** (attempt - 2);
+      if (attempt === 2) deadline = clock.now() + RELEASE_RETRY_BUDGET_MS;
+      if (clock.now() + pause >= deadline) {
+        outOfTime(left, attempt - 1);
+        break;
+      }
+      await clock.sleep(pause);
+    }
+    const retry: number[] = [];
+    for (let start = 0; start < left.length; start += 10) {
+      if (clock.now() >= deadline) {
+        outOfTime(left.slice(start), attempt - 1);
+        break;
+      }
+      const batch = left.slice(start, start + 10);
+      const after = attempt > 1 ? `, after ${attempts(attempt)}` : '';
       let out: ChangeMessageVisibilityBatchCommandOutput;
       try {
         out = await client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
-            Entries: left.map((i) => ({
+            Entries: batch.map((i) => ({
               Id: `m${i}`,
               ReceiptHandle: held[i]!.handle,
               VisibilityTimeout: 0,
@@ -257,17 +318,16 @@ async function release(
         );
       } catch (err) {
         firstError ??= err;
-        for (const i of left) unreleased.push({ messageId: name(i), reason: errorLine(err) });
-        break;
+        for (const i of batch) {
+          unreleased.push({ messageId: name(i), reason: `${errorLine(err)}${after}` });
+        }
+        continue;
       }
-      const retry: number[] = [];
       const notReleased = (i: number, reason: string, retryable: boolean) => {
-        if (retryable && attempt < RELEASE_ATTEMPTS) retry.push(i);
-        else
-          unreleased.push({
-            messageId: name(i),
-            reason: attempt > 1 ? `${reason}, after ${attempt} attempts` : reason,
-          });
+        if (retryable && attempt < RELEASE_ATTEMPTS) {
+          retry.push(i);
+          why.set(i, reason);
+        } else unreleased.push({ messageId: name(i), reason: `${reason}${after}` });
       };
       // An entry named failed twice in one answer is handled once (SQS refuses a batch whose
       // entry ids repeat); an entry id the call did not send names nothing it holds, and leaves
@@ -275,7 +335,7 @@ async function release(
       const failedById = new Map<string, NonNullable<typeof out.Failed>[number]>();
       for (const f of out.Failed ?? []) if (f.Id && !failedById.has(f.Id)) failedById.set(f.Id, f);
       const succeeded = new Set((out.Successful ?? []).map((e) => e.Id));
-      for (const i of left) {
+      for (const i of batch) {
         const f = failedById.get(`m${i}`);
         if (f !== undefined) {
           if (f.Code?.endsWith('MessageNotInflight')) continue;
@@ -285,8 +345,8 @@ async function release(
           notReleased(i, "SQS's answer named it neither successful nor failed", true);
         }
       }
-      left = retry;
     }
+    left = retry;
   }
   return unreleased.length > 0 || firstError !== undefined
     ? new DlqReleaseError(queueUrl, unreleased, firstError)
