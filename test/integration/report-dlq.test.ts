@@ -183,27 +183,37 @@ describe('reading a DLQ for the report', () => {
     expect([read.depth, read.orderIds.length, read.unread]).toEqual([5, 3, 2]);
   }, 20_000);
 
-  it('reads an empty DLQ with one long poll, its one wait', async () => {
-    const url = await queue('peek-empty-dlq');
-    // Every ReceiveMessage the read sends, by its WaitTimeSeconds, seen on the SDK client.
-    const receives: (number | undefined)[] = [];
+  /**
+   * Reads the DLQ and answers the read with every ReceiveMessage it sent, by its
+   * WaitTimeSeconds and the number of messages it brought, seen on the SDK client.
+   */
+  async function readCountingReceives(url: string) {
+    const receives: Array<{ wait?: number; messages: number }> = [];
     h.sqs.middlewareStack.add(
       (next, context) => async (args) => {
+        const out = await next(args);
         if (context.commandName === 'ReceiveMessageCommand') {
-          receives.push((args.input as { WaitTimeSeconds?: number }).WaitTimeSeconds);
+          receives.push({
+            wait: (args.input as { WaitTimeSeconds?: number }).WaitTimeSeconds,
+            messages: (out.output as { Messages?: unknown[] }).Messages?.length ?? 0,
+          });
         }
-        return next(args);
+        return out;
       },
       { step: 'initialize', name: 'countReceives' },
     );
-    let read: Awaited<ReturnType<typeof readDlq>>;
     try {
-      read = await readDlq(h.sqs, url, 'run-a');
+      return { read: await readDlq(h.sqs, url, 'run-a'), receives };
     } finally {
       h.sqs.middlewareStack.remove('countReceives');
     }
+  }
+
+  it('reads an empty DLQ with one long poll, its one wait', async () => {
+    const url = await queue('peek-empty-dlq');
+    const { read, receives } = await readCountingReceives(url);
     // One receive of WaitTimeSeconds 1 answered empty: no second wait.
-    expect(receives).toEqual([1]);
+    expect(receives).toEqual([{ wait: 1, messages: 0 }]);
     expect(read).toEqual({
       depth: 0,
       orderIds: [],
@@ -212,5 +222,40 @@ describe('reading a DLQ for the report', () => {
       // Read with the depth, to match the RedrivePolicy that names the DLQ.
       queueArn: 'arn:aws:sqs:us-east-1:000000000000:peek-empty-dlq',
     });
+  });
+
+  it('ends at its first empty receive once every visible message is read, while delayed ones wait', async () => {
+    // Prepare: a standard DLQ holding 3 visible messages and 2 delayed for a minute (no receive
+    // can get them before the read ends).
+    const url = await queue('peek-delayed-dlq');
+    await send(
+      url,
+      Array.from({ length: 3 }, (_, i) => body('run-a', `o${i}`)),
+    );
+    await h.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: ['d0', 'd1'].map((id) => ({
+          Id: id,
+          MessageBody: body('run-a', id),
+          DelaySeconds: 60,
+        })),
+      }),
+    );
+
+    // Act
+    const started = performance.now();
+    const { read, receives } = await readCountingReceives(url);
+    const ms = performance.now() - started;
+
+    // Assess: the 3 read, the 2 delayed counted as unread, one empty long poll (it made three
+    // in a row, about 3 s, waiting for the delayed ones).
+    expect([read.depth, read.orderIds.length, read.unread]).toEqual([5, 3, 2]);
+    expect(receives).toEqual([
+      { wait: 1, messages: 3 },
+      { wait: 1, messages: 0 },
+    ]);
+    expect(ms).toBeLessThan(2_500);
+    expect(await counts(url)).toEqual({ visible: 3, inFlight: 0 });
   });
 });

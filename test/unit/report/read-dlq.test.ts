@@ -117,6 +117,24 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
     const read = await readDlq(sqs, URL, 'run-a');
 
     expect([read.depth, read.orderIds.length, read.unread]).toEqual([2, 0, 2]);
+    // No visible message to wait for: the first empty receive ends the read (it made three, a
+    // second each, waiting for messages no receive can get).
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+  });
+
+  it('ends at its first empty receive once it has read every visible message, whatever is delayed or held', async () => {
+    // 2 visible, 1 held by another reader, 1 delayed: the two are read, then one empty receive.
+    attributes(2, 1, 1);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1'), message('o2', 'm2')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(releaseAll);
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect([read.depth, read.orderIds.length, read.unread]).toEqual([4, 2, 2]);
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(2);
   });
 });
 

@@ -95,8 +95,10 @@ export interface ReadDlqOptions {
  * lagging ("may not achieve consistency until at least 1 minute after the producers stop
  * sending messages", GetQueueAttributes, API Reference), so a message moved to the DLQ just
  * before the report can read 0, or 1 with 3 there. So at least one receive is always made, and
- * the read ends at an empty receive at or past the depth, or at the `PEEK_IDLE_RECEIVES`th
- * receive in a row that brings nothing new on a standard DLQ (the first on a FIFO DLQ).
+ * the read ends at an empty receive once it has read as many messages as were visible
+ * (ApproximateNumberOfMessages: delayed messages and those another reader holds cannot be
+ * received), or at the `PEEK_IDLE_RECEIVES`th receive in a row that brings nothing new on a
+ * standard DLQ (the first on a FIFO DLQ).
  * Every receive is a long poll of 1 s (WaitTimeSeconds 1, the shortest there is): a short poll
  * (WaitTimeSeconds 0) asks only "a subset of the servers (based on a weighted random
  * distribution)" and may come back empty while messages are there; a long poll asks all of them
@@ -115,7 +117,7 @@ export async function readDlq(
   runId: string,
   { maxMessages = PEEK_MAX_MESSAGES, clock = REAL_CLOCK }: ReadDlqOptions = {},
 ): Promise<DlqRead> {
-  const { depth, queueArn } = await dlqAttributes(client, queueUrl);
+  const { depth, visible, queueArn } = await dlqAttributes(client, queueUrl);
   const seen = new Map<string, Message>();
   const handles: Held[] = [];
   const idleLimit = queueUrl.endsWith('.fifo') ? 1 : PEEK_IDLE_RECEIVES;
@@ -123,16 +125,19 @@ export async function readDlq(
   let empty = false;
   try {
     // Receives that bring nothing new are allowed up to idleLimit in a row (one may pass over
-    // messages, or bring only copies of messages read); at or past the depth, an empty receive
-    // ends the read at once, since a long poll answers empty only when nothing is there to
-    // receive. A receive that brought only copies is not empty: on a standard queue a copy may
-    // come back while unread messages are there, and the depth may lag them. The first receive
-    // is always made (idle starts at 0).
+    // messages, or bring only copies of messages read); once as many messages were read as were
+    // visible, an empty receive ends the read at once, since a long poll answers empty only when
+    // nothing is there to receive. Visible, not the depth: the depth's delayed messages and
+    // those another reader holds cannot be received (they stay `unread`), and waiting for them
+    // cost a standard DLQ holding any idleLimit empty receives of 1 s each. A receive that
+    // brought only copies is not empty: on a standard queue a copy may come back while unread
+    // messages are there, and the count may lag them. The first receive is always made (idle
+    // starts at 0).
     while (
       seen.size < maxMessages &&
       handles.length < maxMessages &&
       idle < idleLimit &&
-      !(empty && seen.size >= depth)
+      !(empty && seen.size >= visible)
     ) {
       const out = await client.send(
         new ReceiveMessageCommand({
@@ -354,14 +359,14 @@ async function release(
 }
 
 /**
- * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now, plus any delayed)
- * and its ARN, in one GetQueueAttributes: the ARN is matched with the RedrivePolicy's
- * deadLetterTargetArn.
+ * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now, plus any delayed),
+ * the visible part of it (ApproximateNumberOfMessages, what a receive can get) and its ARN, in
+ * one GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn.
  */
 async function dlqAttributes(
   client: SQSClient,
   queueUrl: string,
-): Promise<{ depth: number; queueArn?: string }> {
+): Promise<{ depth: number; visible: number; queueArn?: string }> {
   const out = await client.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -374,8 +379,9 @@ async function dlqAttributes(
     }),
   );
   const depth = depthOf(out.Attributes);
+  const visible = Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   const queueArn = out.Attributes?.QueueArn;
-  return queueArn ? { depth, queueArn } : { depth };
+  return queueArn ? { depth, visible, queueArn } : { depth, visible };
 }
 
 /**
