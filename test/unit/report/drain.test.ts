@@ -55,6 +55,21 @@ describe('waitForDrain', () => {
     expect(polls).toBe(3);
   });
 
+  it('needs its quiet polls in a row: a zero between polls that count messages starts nothing', async () => {
+    // The ledger stands still throughout; the depths read 0, 1, 0, 2, 0, 0. Only the last two
+    // zeros are in a row (the first poll is a baseline), so the sixth poll ends the wait.
+    const depths = [0, 1, 0, 2, 0, 0, 0];
+    let i = 0;
+    const last = await waitForDrain({
+      poll: async () => ({ queued: { standard: depths[i++]! }, ledgerItems: 4 }),
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+      ...fakeClock(),
+    });
+    expect(i).toBe(6);
+    expect(last.queued.standard).toBe(0);
+  });
+
   it('gives up at its timeout, not a poll later', async () => {
     // Polls at 0, 1000, 2000 and 3000 ms; at 3000 the 3 s are up.
     let polls = 0;

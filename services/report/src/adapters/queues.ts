@@ -12,28 +12,62 @@ import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/
 import { type DlqRead, positiveIntegerOf } from '../domain/metrics';
 import type { RedriveRead, VisibilityRead } from '../domain/report';
 
-/** Visible + in flight + delayed: a queue is drained only when all three are zero. */
+/** The three counts a queue's depth adds up: visible, in flight, delayed. */
+const COUNT_ATTRIBUTES = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+] as const;
+
+/**
+ * Visible + in flight + delayed: a queue is drained only when all three are zero. Each must be in
+ * SQS's answer as a whole number: one missing or not a number throws (QueueAttributeError), where
+ * it counted as 0, so an answer that does not say 0 never reads as an empty queue.
+ */
 export async function queueDepth(client: SQSClient, queueUrl: string): Promise<number> {
   const out = await client.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...COUNT_ATTRIBUTES] }),
   );
-  return depthOf(out.Attributes);
+  return depthOf(queueUrl, out.Attributes).depth;
 }
 
-/** The depth the three ApproximateNumberOfMessages* attributes of one answer add up to. */
-function depthOf(a: Record<string, string> = {}): number {
-  return (
-    Number(a.ApproximateNumberOfMessages ?? 0) +
-    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
+/**
+ * One count as SQS answered it, a string of digits: one missing or not one is refused, so the
+ * drain never reads an answer that does not say 0 as an empty queue.
+ */
+function strictCount(queueUrl: string, a: Record<string, string>, name: string): number {
+  const value = a[name];
+  if (value === undefined) {
+    throw new QueueAttributeError(
+      name,
+      queueUrl,
+      'absent',
+      "is not in SQS's answer, so the queue cannot be counted empty",
+    );
+  }
+  if (!/^\d+$/.test(value)) {
+    throw new QueueAttributeError(name, queueUrl, value, 'is not a whole number of messages');
+  }
+  return Number(value);
+}
+
+/**
+ * One count of a DLQ's depth, a missing one read as 0: that depth ends no read on its own (see
+ * readDlq), it only sizes what could not be read.
+ */
+const lenientCount = (_queueUrl: string, a: Record<string, string>, name: string): number =>
+  Number(a[name] ?? 0);
+
+/** The three ApproximateNumberOfMessages* counts of one answer: their sum (the depth), visible. */
+function depthOf(
+  queueUrl: string,
+  a: Record<string, string> = {},
+  count: typeof strictCount = strictCount,
+): { depth: number; visible: number } {
+  const [visible, notVisible, delayed] = COUNT_ATTRIBUTES.map((name) =>
+    count(queueUrl, a, name),
+  ) as [number, number, number];
+  return { depth: visible + notVisible + delayed, visible };
 }
 
 /** How long read messages stay hidden while the reader collects the rest (then released). */
@@ -370,16 +404,10 @@ async function dlqAttributes(
   const out = await client.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-        'QueueArn',
-      ],
+      AttributeNames: [...COUNT_ATTRIBUTES, 'QueueArn'],
     }),
   );
-  const depth = depthOf(out.Attributes);
-  const visible = Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const { depth, visible } = depthOf(queueUrl, out.Attributes, lenientCount);
   const queueArn = out.Attributes?.QueueArn;
   return queueArn ? { depth, visible, queueArn } : { depth, visible };
 }

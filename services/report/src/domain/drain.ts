@@ -2,6 +2,19 @@
  * Waiting for a run to finish: SQS has no "done" signal, so a run counts as drained when both
  * queues report no visible, in-flight or delayed messages and the ledger has stopped growing
  * for a few polls (a consumer may still be committing the last batch after its delete).
+ *
+ * What it relies on, exactly: `stablePolls` polls in a row (2, `intervalMs` apart: 1 s for the
+ * report) each of which reads every queue's depth as 0 and the ledger's count the same as the
+ * poll before. The depth is the sum of ApproximateNumberOfMessages, ...NotVisible and ...Delayed,
+ * each as SQS answered it (adapters/queues.ts queueDepth refuses an answer missing one or not a
+ * whole number, rather than reading it as 0); a poll that is not quiet starts the count again,
+ * and the first poll is never quiet (nothing to compare the ledger with). AWS calls the three
+ * counts approximate, and its own test of an empty queue is all three at 0 "for several
+ * minutes" with the producers stopped (SQS Developer Guide, "Confirming that a queue is
+ * empty"): this wait trusts instead that a queue still holding messages does not read 0 twice
+ * in a row while the ledger stands still. When it ends too early, the orders still queued are
+ * counted `lost` (neither processed nor in a DLQ) in that report, and the report can be run again
+ * later.
  */
 
 export interface DrainSnapshot {
