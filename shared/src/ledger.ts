@@ -280,7 +280,9 @@ export interface FailureRecord extends LedgerKey {
   final: boolean;
   /**
    * Set when the handler never attempted this receive: FIFO, an earlier message of its group
-   * failed in the same batch, so it was handed back unrun (its delivery record is removed), yet
+   * failed in the same batch, or (either queue) the invocation stopped starting records, too
+   * little time left once a DynamoDB call had run out (the error says which), so it was handed
+   * back unrun (its delivery record is removed), yet
    * SQS counted the receive, and this was its last allowed one: SQS moves it to the DLQ on its
    * next receive. Always `final`. Absent on a failed attempt: a not-attempted failure is no
    * failed delivery and no attempt, and nothing counts it as one.

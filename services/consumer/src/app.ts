@@ -41,6 +41,12 @@ export interface ConsumerDeps {
   crash?: () => Promise<never>;
   /** One event per delivery outcome, published at the end of each invocation. */
   metrics?: ConsumerMetricsPort;
+  /**
+   * What a record needs left of the invocation to start once a DynamoDB call of it has run out
+   * of time (one stalled call and room for the invocation's end: handlers/sqs.ts); absent, every
+   * record starts (domain/record-handling.ts, startsRecord).
+   */
+  recordBudgetMs?: number;
   /** Runs each record in its own trace subsegment, annotated with the order (X-Ray on AWS). */
   traceRecord?: <R>(
     annotations: Record<string, string | number>,
@@ -77,6 +83,7 @@ export function createConsumerHandler(
     faults: config.faults,
     guardKey: config.idempotency.key,
     effectGuard: config.idempotency.effectGuard,
+    ...(deps.recordBudgetMs !== undefined ? { recordBudgetMs: deps.recordBudgetMs } : {}),
   };
   const applyEffect = createEffect(options, handlingDeps);
 

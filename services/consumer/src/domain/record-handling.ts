@@ -64,6 +64,11 @@ export interface RecordHandlingOptions {
   guardKey: 'orderId' | 'messageId';
   /** The effect's own conditional write; off only to show what it prevents. */
   effectGuard: boolean;
+  /**
+   * What a record needs left of the invocation to start once a DynamoDB call of the invocation
+   * has run out of time (startsRecord); absent, every record starts.
+   */
+  recordBudgetMs?: number;
 }
 
 export interface RecordHandlingDeps {
@@ -141,6 +146,67 @@ export function createEffect(
 /** The error name of a not-attempted failure (FailureRecord.notAttempted). */
 const NOT_ATTEMPTED = 'NotAttempted';
 
+/**
+ * Whether the next record of a batch starts. The functions' DynamoDB calls each end by one
+ * stalled call's time (every try runs out its request timeout: 4 x 1 s + 175 ms of backoff at
+ * the defaults, docs/architecture.md), and a record that meets a stall already under way spends
+ * exactly one: its first call (Powertools' IN_PROGRESS put; the apply turn with idempotency off)
+ * fails, and its failure makes no other call. Run one after another (FIFO; standard when
+ * sequential), records that each wait out a stall outlive the function's timeout, and the
+ * whole batch comes back with nothing recorded. So, once a call of this invocation has run out
+ * of time, a record starts only while the invocation has `recordBudgetMs` left (one stalled call
+ * and room for the invocation's end: its outcomes' write and the answer); otherwise it and
+ * every later record are handed back unrun, in the partial batch response.
+ *
+ * Only after a call ran out: before that there is no stall to wait out, and a batch that is
+ * merely long (the sweep's FIFO batches of 10 x 500 ms of work take 5.7-6.4 s,
+ * docs/benchmarks.md) would otherwise lose its last records to a rule meant for stalls, each
+ * handed back for a receive more and, on FIFO, holding its group for the visibility timeout.
+ * A remaining time that is no number (a caller without Lambda's context) starts every record.
+ */
+export function startsRecord(state: {
+  /** Lambda's `getRemainingTimeInMillis()` now. */
+  remainingMs: number | undefined;
+  recordBudgetMs: number | undefined;
+  /** A DynamoDB call of this invocation has run out of time (ranOutOfTime). */
+  callRanOut: boolean;
+}): boolean {
+  const { remainingMs, recordBudgetMs, callRanOut } = state;
+  if (!callRanOut || recordBudgetMs === undefined) return true;
+  if (typeof remainingMs !== 'number' || Number.isNaN(remainingMs)) return true;
+  return remainingMs >= recordBudgetMs;
+}
+
+/**
+ * Whether a record's failure came from a call that ran out of time: the SDK's TimeoutError (a
+ * try's request or connection timeout, after its last try), as thrown or as the cause Powertools
+ * wraps it in (IdempotencyPersistenceLayerError).
+ */
+export function ranOutOfTime(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.name === 'TimeoutError') return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/** Thrown for a record handed back unrun because too little of the invocation was left. */
+export class RecordNotStartedError extends Error {
+  constructor(leftMs: number, budgetMs: number) {
+    super(
+      `not started: ${leftMs} ms left of the invocation, less than the ${budgetMs} ms a record needs once a DynamoDB call has run out of time`,
+    );
+    this.name = 'RecordNotStarted';
+  }
+}
+
+/** Where an invocation stopped starting records: the time it had left, and what a record needs. */
+interface CutOff {
+  leftMs: number;
+  budgetMs: number;
+}
+
 /** One received record: its delivery, or why it is not one (it fails when its turn comes). */
 export interface Received<R> {
   record: R;
@@ -206,7 +272,7 @@ export function createRecordHandling<R>(
    * The final failure of a receive handed back unrun at its last allowed receive: SQS moves it
    * to the DLQ on its next receive, and this is the only trace of it the ledger gets.
    */
-  function notAttemptedFailure(delivery: Delivery, receipt: Receipt): Failure {
+  function notAttemptedFailure(delivery: Delivery, receipt: Receipt, cut?: CutOff): Failure {
     return {
       ...ledgerFields(delivery),
       failureId: newId(),
@@ -214,7 +280,9 @@ export function createRecordHandling<R>(
       notAttempted: true,
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
       ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
-      error: `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,
+      error: cut
+        ? `${NOT_ATTEMPTED}: not started, ${cut.leftMs} ms left of the invocation after a DynamoDB call ran out of time (a record needs ${cut.budgetMs} ms), at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`
+        : `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,
       failedAt: now(),
     };
   }
@@ -224,15 +292,25 @@ export function createRecordHandling<R>(
    * once it ran, how it ended (written with the whole batch's when the invocation returns).
    */
   interface Slot {
+    /** Its place in the batch. */
+    index: number;
     delivery: Delivery;
     receipt: Receipt;
     outcome?: DeliveryOutcome;
     failure?: Failure;
+    /** Handed back unrun by the cut-off (startsRecord). */
+    notStarted?: CutOff;
   }
 
   /** The current invocation's receives; an environment runs one invocation at a time. */
   let slots = new Map<R, Slot>();
   let notOrders = new Map<R, Error>();
+  /** The invocation's time left (Lambda's context), as begin() was given it. */
+  let remainingOf: (() => number | undefined) | undefined;
+  /** A DynamoDB call of the current invocation has run out of time. */
+  let callRanOut = false;
+  /** Set when the invocation stopped starting records. */
+  let cutOff: CutOff | undefined;
 
   function event(
     delivery: Delivery,
@@ -296,6 +374,7 @@ export function createRecordHandling<R>(
       });
       return result;
     } catch (err) {
+      if (ranOutOfTime(err)) callRanOut = true;
       logger.warn('delivery failed', {
         order: message.orderId,
         receiveCount: delivery.receiveCount,
@@ -314,6 +393,9 @@ export function createRecordHandling<R>(
     async begin(received, invocationId, remainingMs) {
       slots = new Map();
       notOrders = new Map();
+      remainingOf = remainingMs;
+      callRanOut = false;
+      cutOff = undefined;
       const receivedAt = now();
       // The deadline the runtime gives this invocation, on the same clock as receivedAt: the
       // report judges a receive that never ended by it, not by the timeout in the repository.
@@ -322,7 +404,7 @@ export function createRecordHandling<R>(
         typeof remaining === 'number' && Number.isFinite(remaining) && remaining >= 0
           ? receivedAt + Math.round(remaining)
           : undefined;
-      for (const { record, delivery } of received) {
+      for (const [index, { record, delivery }] of received.entries()) {
         if (delivery instanceof Error) {
           // Not an order: it fails when its turn comes and leaves nothing in the ledger, which
           // has no run to put it in.
@@ -330,6 +412,7 @@ export function createRecordHandling<R>(
           continue;
         }
         slots.set(record, {
+          index,
           delivery,
           receipt: {
             ...ledgerFields(delivery),
@@ -351,6 +434,30 @@ export function createRecordHandling<R>(
     async handle(record) {
       const slot = slots.get(record);
       if (!slot) throw notOrders.get(record) ?? new Error('record was not received in this batch');
+      if (!cutOff) {
+        const remainingMs = remainingOf?.();
+        const budgetMs = options.recordBudgetMs;
+        if (
+          budgetMs !== undefined &&
+          remainingMs !== undefined &&
+          !startsRecord({ remainingMs, recordBudgetMs: budgetMs, callRanOut })
+        ) {
+          // This record and every later one of the batch go back unrun (the batch processor
+          // reports each as failed: on FIFO the record's group is skipped as after any failure).
+          cutOff = { leftMs: Math.max(0, Math.round(remainingMs)), budgetMs };
+          const rest = [...slots.values()].filter((s) => s.index >= slot.index && !s.outcome);
+          for (const later of rest) later.notStarted = cutOff;
+          logger.warn('records not started: too little time left after a DynamoDB call ran out', {
+            leftMs: cutOff.leftMs,
+            recordBudgetMs: budgetMs,
+            notStarted: rest.length,
+          });
+        }
+      }
+      if (cutOff) {
+        slot.notStarted ??= cutOff;
+        throw new RecordNotStartedError(cutOff.leftMs, cutOff.budgetMs);
+      }
       const { message } = slot.delivery;
       return deps.traceRecord(
         {
@@ -365,8 +472,9 @@ export function createRecordHandling<R>(
 
     /**
      * Each delivery's outcome, marked as the end of its invocation. Receives the FIFO processor
-     * handed back without running them (an earlier message of their group failed in this batch)
-     * lose their receipt: the handler never attempted them, so they are no delivery the report
+     * handed back without running them (an earlier message of their group failed in this batch),
+     * and those the invocation did not start (too little time left once a call had run out:
+     * startsRecord), lose their receipt: the handler never attempted them, so they are no delivery the report
      * counts. SQS counted the receive all the same: each comes back with its
      * ApproximateReceiveCount one higher, and one handed back at its last allowed receive is
      * moved to the DLQ on its next receive without ever having run. That one gets a final
@@ -374,7 +482,7 @@ export function createRecordHandling<R>(
      */
     async end() {
       const end: InvocationEnd = { ended: [], unrun: [], failures: [] };
-      for (const { delivery, receipt, outcome, failure } of slots.values()) {
+      for (const { delivery, receipt, outcome, failure, notStarted } of slots.values()) {
         if (!outcome) {
           end.unrun.push(receipt);
           if (delivery.receiveCount >= options.maxReceiveCount) {
@@ -382,7 +490,7 @@ export function createRecordHandling<R>(
               order: delivery.message.orderId,
               receiveCount: delivery.receiveCount,
             });
-            end.failures.push(notAttemptedFailure(delivery, receipt));
+            end.failures.push(notAttemptedFailure(delivery, receipt, notStarted));
           }
           continue;
         }

@@ -8,6 +8,7 @@ import {
   DYNAMODB_BACKOFF_BASE_MS,
   dynamoDbTriesFromEnv,
   LAMBDA_DYNAMODB_TIMEOUTS,
+  stalledCallMs,
 } from '../../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { createLogger } from '../../../../shared/src/logger';
@@ -31,15 +32,24 @@ const idempotencyTable = config.idempotency.tableName;
 // a stalled call ends by 4 x 1 s + 175 ms of backoff, and two in series (the idempotency record,
 // then its deletion when the effect failed) a second and more before the 10 s timeout.
 const dynamoDbTimeouts = clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS);
+const dynamoDbTries = dynamoDbTriesFromEnv();
+/** What the invocation keeps for its end (the outcomes' write, the answer) after a stalled call. */
+const ROOM_MS = 1000;
 checkTimeoutBudget({
   name: `consumer-${config.queue} DynamoDB clients`,
   functionTimeoutMs: pipelineConfig.consumers[config.queue].timeoutSeconds * 1000,
   callsInSeries: 2,
-  tries: dynamoDbTriesFromEnv(),
+  tries: dynamoDbTries,
   requestTimeoutMs: dynamoDbTimeouts.requestTimeoutMs,
   backoffBaseMs: DYNAMODB_BACKOFF_BASE_MS,
-  roomMs: 1000,
+  roomMs: ROOM_MS,
 });
+// The time a record needs before it starts, once a DynamoDB call of the invocation has run out
+// (domain/record-handling.ts, startsRecord): one stalled call, as the cold-start check counts it
+// (these tries x this request timeout + backoff; 4,175 ms at the defaults), and the same room.
+const recordBudgetMs =
+  stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
+  ROOM_MS;
 const consume = createConsumerHandler(config, {
   ledger: new DynamoConsumerLedger(
     tracing.captureClient(createDocumentClient(dynamoDbTimeouts)),
@@ -54,6 +64,7 @@ const consume = createConsumerHandler(config, {
       }
     : {}),
   logger,
+  recordBudgetMs,
   metrics: new PowertoolsConsumerMetrics(config.queue),
   traceRecord: (annotations, work) => tracing.subsegment('record', annotations, work),
 });
