@@ -1,7 +1,7 @@
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
 import { createConsumerHandler } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
@@ -13,7 +13,8 @@ import type { OrderEvent } from '../../../shared/src/metrics';
 import standardFixture from '../../events/sqs/standard-batch.json';
 import { type InProcessDynamo, startDynalite } from '../support/dynalite';
 
-// The real Powertools idempotency against dynalite, the local cloud's DynamoDB, in-process.
+// The real Powertools idempotency, through the consumer's persistence layer (its own IN_PROGRESS
+// put: adapters/idempotency-store.ts), against dynalite, the local cloud's DynamoDB, in-process.
 const { idempotency, ledger } = pipelineConfig.tables;
 const silent = { info() {}, warn() {}, error() {}, appendKeys() {}, removeKeys() {} };
 const context = {
@@ -40,7 +41,7 @@ function makeConsumer(
     crash?: () => Promise<never>;
     metrics?: ConsumerMetricsPort;
     ledger?: DynamoConsumerLedger;
-    persistenceStore?: DynamoDBPersistenceLayer;
+    persistenceStore?: OwnWriteDynamoDBPersistenceLayer;
   } = {},
 ) {
   const config = loadConsumerConfig({
@@ -54,10 +55,7 @@ function makeConsumer(
       ? {
           persistenceStore:
             extra.persistenceStore ??
-            new DynamoDBPersistenceLayer({
-              tableName: idempotency.name,
-              awsSdkV3Client: client,
-            }),
+            new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client }),
         }
       : {}),
     logger: silent as never,
@@ -506,21 +504,24 @@ describe('a crash right after each write of the consumer, then SQS redelivers th
     })(documents, ledger.name);
   }
 
-  function crashingStore(point: CrashPoint, dead: () => Promise<never>): DynamoDBPersistenceLayer {
-    return new (class extends DynamoDBPersistenceLayer {
+  function crashingStore(
+    point: CrashPoint,
+    dead: () => Promise<never>,
+  ): OwnWriteDynamoDBPersistenceLayer {
+    return new (class extends OwnWriteDynamoDBPersistenceLayer {
       protected override async _putRecord(
-        r: Parameters<DynamoDBPersistenceLayer['_putRecord']>[0],
+        r: Parameters<OwnWriteDynamoDBPersistenceLayer['_putRecord']>[0],
       ) {
         await super._putRecord(r);
         if (point === 'in-progress') await dead();
       }
       protected override async _updateRecord(
-        r: Parameters<DynamoDBPersistenceLayer['_updateRecord']>[0],
+        r: Parameters<OwnWriteDynamoDBPersistenceLayer['_updateRecord']>[0],
       ) {
         await super._updateRecord(r);
         if (point === 'completed') await dead();
       }
-    })({ tableName: idempotency.name, awsSdkV3Client: client });
+    })({ tableName: idempotency.name, client });
   }
 
   const retryContext = { ...context, awsRequestId: 'req-retry' } as Context;

@@ -1,4 +1,3 @@
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
   checkTimeoutBudget,
@@ -13,6 +12,7 @@ import {
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
+import { OwnWriteDynamoDBPersistenceLayer } from '../adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { PowertoolsConsumerMetrics } from '../adapters/metrics';
 import { createConsumerHandler } from '../app';
@@ -57,9 +57,11 @@ const consume = createConsumerHandler(config, {
   ),
   ...(idempotencyTable
     ? {
-        persistenceStore: new DynamoDBPersistenceLayer({
+        // Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of
+        // itself (adapters/idempotency-store.ts).
+        persistenceStore: new OwnWriteDynamoDBPersistenceLayer({
           tableName: idempotencyTable,
-          awsSdkV3Client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
+          client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
         }),
       }
     : {}),

@@ -1,0 +1,131 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createActiveTable, keyedTable } from '../../local/tables';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { runPk, SK_PREFIX } from '../../shared/src/ledger';
+import fifoBatch from '../events/sqs/fifo-batch.json';
+import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+
+/**
+ * Powertools' IN_PROGRESS put whose answer comes after the client's request timeout, its write
+ * committed: the SDK sends the same put again, and Powertools' own condition refuses it on the
+ * record its first try wrote (the in-progress expiry, this invocation's deadline, is ahead), so
+ * the record failed as "already in progress" and came back a minute later. The consumer's
+ * persistence layer (services/consumer/src/adapters/idempotency-store.ts) writes a fresh id with
+ * each put and lets the second copy of that same put through. The FIFO consumer's handler module
+ * (its own clients, a cold start) runs against a local DynamoDB behind a real HTTP proxy that
+ * forwards the first IN_PROGRESS put, lets it commit, and holds its answer past the request
+ * timeout.
+ */
+const { ledger, idempotency } = pipelineConfig.tables;
+const REQUEST_TIMEOUT_MS = 250;
+const FUNCTION_TIMEOUT_MS = pipelineConfig.consumers.fifo.timeoutSeconds * 1000;
+
+describe('an idempotency IN_PROGRESS put whose answer comes after the request timeout, its write committed', () => {
+  const saved = { ...process.env };
+  let ledgerBehindProxy: LedgerBehindProxy;
+  /** Tries of each idempotency key's IN_PROGRESS put, in order of arrival. */
+  const puts: string[] = [];
+
+  beforeAll(async () => {
+    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
+      if (!String(received.headers['x-amz-target']).endsWith('.PutItem')) return undefined;
+      const body = JSON.parse(received.body.toString()) as {
+        TableName: string;
+        Item: { id?: { S?: string } };
+      };
+      if (body.TableName !== idempotency.name) return undefined;
+      puts.push(String(body.Item.id?.S));
+      const answer = await forward(received);
+      // The first put of the batch commits upstream; its answer comes after the try ran out.
+      if (puts.length === 1) {
+        await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
+      }
+      return answer;
+    });
+    await createActiveTable(
+      ledgerBehindProxy.documents,
+      keyedTable(idempotency.name, idempotency.partitionKey),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    process.env = { ...saved };
+    await ledgerBehindProxy?.stop();
+  });
+
+  it('applies the record once, in this invocation, instead of failing it as already in progress', async () => {
+    // Prepare: the FIFO consumer's handler module on the proxy, with a short request timeout.
+    process.env = {
+      ...saved,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL_DYNAMODB: ledgerBehindProxy.endpoint,
+      DYNAMODB_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      DYNAMODB_CONNECTION_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      QUEUE_KIND: 'fifo',
+      LEDGER_TABLE_NAME: ledger.name,
+      IDEMPOTENCY_TABLE_NAME: idempotency.name,
+    };
+    delete process.env.AWS_MAX_ATTEMPTS;
+    let handler!: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
+    jest.isolateModules(() => {
+      ({ handler } = require('../../services/consumer/src/handlers/sqs'));
+    });
+    // order-1 and order-2 of cust-1, in its message group.
+    const event = structuredClone(fifoBatch) as unknown as SQSEvent;
+    const deadline = Date.now() + FUNCTION_TIMEOUT_MS;
+    const context = {
+      functionName: 'consumer-fifo',
+      awsRequestId: 'req-late-answer',
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as unknown as Context;
+
+    // Act
+    // (the metrics line the handler prints is not this test's)
+    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const started = Date.now();
+    let response: SQSBatchResponse;
+    try {
+      response = await handler(event, context);
+    } finally {
+      quiet.mockRestore();
+    }
+    const took = Date.now() - started;
+
+    // Assess: order-1's put went twice (the first committed, its answer late), and the batch
+    // applied both orders in this invocation, well inside its timeout: nothing handed back.
+    const [firstKey] = puts;
+    expect(puts.filter((key) => key === firstKey)).toHaveLength(2);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(took).toBeLessThan(FUNCTION_TIMEOUT_MS);
+    const effects = await ledgerBehindProxy.documents.send(
+      new QueryCommand({
+        TableName: ledger.name,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': runPk('run-unit'),
+          ':prefix': SK_PREFIX.effect('fifo'),
+        },
+        ConsistentRead: true,
+      }),
+    );
+    expect((effects.Items ?? []).map((e) => [e.orderId, e.invocationId])).toEqual([
+      ['order-1', 'req-late-answer'],
+      ['order-2', 'req-late-answer'],
+    ]);
+    // Powertools' record of order-1 completed, with the effect's answer.
+    const record = await ledgerBehindProxy.documents.send(
+      new GetItemCommand({
+        TableName: idempotency.name,
+        Key: { id: { S: String(firstKey) } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(record.Item?.status?.S).toBe('COMPLETED');
+  }, 30_000);
+});

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import {
+  IdempotencyConfig,
+  IdempotencyItemAlreadyExistsError,
+} from '@aws-lambda-powertools/idempotency';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+
+// The consumer's persistence layer against dynalite: Powertools' put rule kept, and one case
+// added (the SDK's second copy of the same put). The whole consumer on it, Powertools' handler
+// included (duplicates, expiry, in-progress expiry, payload validation):
+// idempotency-dynalite.test.ts; the second copy through a real proxy:
+// test/integration/idempotency-answer-late.test.ts.
+const { idempotency } = pipelineConfig.tables;
+
+let dynamo: InProcessDynamo;
+beforeAll(async () => {
+  dynamo = await startDynalite([idempotency]);
+});
+afterAll(() => dynamo.stop());
+
+/** A layer configured as the consumer's, whose puts take the given writer ids in turn. */
+function layer(ids: string[]): OwnWriteDynamoDBPersistenceLayer {
+  const store = new OwnWriteDynamoDBPersistenceLayer({
+    tableName: idempotency.name,
+    client: dynamo.client,
+    newId: () => ids.shift() ?? 'no-more-ids',
+  });
+  store.configure({
+    config: new IdempotencyConfig({
+      eventKeyJmesPath: 'orderId',
+      payloadValidationJmesPath: 'amount',
+    }),
+    keyPrefix: 'unit',
+  });
+  return store;
+}
+
+const item = async (orderId: string) => {
+  const key = `unit#${createHash('md5').update(JSON.stringify(orderId)).digest('base64')}`;
+  const out = await dynamo.client.send(
+    new GetItemCommand({
+      TableName: idempotency.name,
+      Key: { id: { S: key } },
+      ConsistentRead: true,
+    }),
+  );
+  return { key, item: out.Item };
+};
+
+describe('the consumer’s idempotency persistence layer', () => {
+  it('lets the second copy of its own IN_PROGRESS put through, the record as the first wrote it', async () => {
+    // Two puts with the same writer id: what the SDK sends again after a try that committed.
+    const store = layer(['put-1', 'put-1']);
+    await store.saveInProgress({ orderId: 'o-own', amount: 1 }, 5_000);
+    await expect(store.saveInProgress({ orderId: 'o-own', amount: 1 }, 5_000)).resolves.toBe(
+      undefined,
+    );
+    const { item: written } = await item('o-own');
+    expect(written?.status?.S).toBe('INPROGRESS');
+    expect(written?.inProgressBy?.S).toBe('put-1');
+  });
+
+  it('refuses another put of the same key while IN_PROGRESS (a copy of the message)', async () => {
+    const store = layer(['put-a', 'put-b']);
+    await store.saveInProgress({ orderId: 'o-copy', amount: 1 }, 5_000);
+    const refused = await store
+      .saveInProgress({ orderId: 'o-copy', amount: 1 }, 5_000)
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    // dynalite hands back no item with a refusal (DynamoDB does, and the error carries it: the
+    // last test), so Powertools reads the record, as here: the first put's, in progress.
+    expect((await store.getRecord({ orderId: 'o-copy', amount: 1 })).getStatus()).toBe(
+      'INPROGRESS',
+    );
+    expect((await item('o-copy')).item?.inProgressBy?.S).toBe('put-a');
+  });
+
+  it('refuses its own second copy once the record is COMPLETED', async () => {
+    const store = layer(['put-c', 'put-c']);
+    await store.saveInProgress({ orderId: 'o-done', amount: 1 }, 5_000);
+    await store.saveSuccess({ orderId: 'o-done', amount: 1 }, { applyIndex: 1, committedAt: 1 });
+    const refused = await store
+      .saveInProgress({ orderId: 'o-done', amount: 1 }, 5_000)
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    expect((await store.getRecord({ orderId: 'o-done', amount: 1 })).getStatus()).toBe('COMPLETED');
+  });
+
+  it('takes over a record whose in-progress expiry has passed, or that has expired (Powertools’ rule)', async () => {
+    const store = layer(['put-d', 'put-e', 'put-f']);
+    await store.saveInProgress({ orderId: 'o-stale', amount: 1 }, 5_000);
+    const { key } = await item('o-stale');
+    // The invocation holding it died: its deadline is behind.
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: idempotency.name,
+        Key: { id: { S: key } },
+        UpdateExpression: 'SET in_progress_expiration = :past',
+        ExpressionAttributeValues: { ':past': { N: String(Date.now() - 1) } },
+      }),
+    );
+    await store.saveInProgress({ orderId: 'o-stale', amount: 1 }, 5_000);
+    expect((await item('o-stale')).item?.inProgressBy?.S).toBe('put-e');
+    // Completed, then expired.
+    await store.saveSuccess({ orderId: 'o-stale', amount: 1 }, { applyIndex: 1, committedAt: 1 });
+    await dynamo.client.send(
+      new UpdateItemCommand({
+        TableName: idempotency.name,
+        Key: { id: { S: key } },
+        UpdateExpression: 'SET expiration = :past',
+        ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 1) } },
+      }),
+    );
+    await store.saveInProgress({ orderId: 'o-stale', amount: 1 }, 5_000);
+    expect((await item('o-stale')).item).toMatchObject({
+      status: { S: 'INPROGRESS' },
+      inProgressBy: { S: 'put-f' },
+    });
+  });
+
+  it('hands Powertools the record DynamoDB returns with a refusal (ReturnValuesOnConditionCheckFailure)', async () => {
+    // DynamoDB's answer, mocked: dynalite returns no item with a refusal.
+    const client = new DynamoDBClient({ region: 'eu-west-1' });
+    const mocked = mockClient(DynamoDBDocumentClient);
+    mocked.on(PutCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: {
+          id: { S: 'unit#k' },
+          status: { S: 'COMPLETED' },
+          expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
+          in_progress_expiration: { N: '123' },
+          data: { M: { applyIndex: { N: '4' }, committedAt: { N: '5' } } },
+          validation: { S: 'hash' },
+          inProgressBy: { S: 'someone-else' },
+        },
+      }),
+    );
+    const store = new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client });
+    store.configure({ config: new IdempotencyConfig({ eventKeyJmesPath: 'orderId' }) });
+
+    const refused = await store.saveInProgress({ orderId: 'o-mocked' }, 5_000).catch((e) => e);
+
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    const found = (refused as IdempotencyItemAlreadyExistsError).existingRecord;
+    expect(found).toMatchObject({
+      idempotencyKey: 'unit#k',
+      inProgressExpiryTimestamp: 123,
+      responseData: { applyIndex: 4, committedAt: 5 },
+      payloadHash: 'hash',
+    });
+    expect(found?.getStatus()).toBe('COMPLETED');
+    mocked.restore();
+  });
+});
