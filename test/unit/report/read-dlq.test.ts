@@ -138,6 +138,25 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
   });
 });
 
+describe('reading a DLQ that counts messages visible', () => {
+  it('does not end the read at an empty receive while it has read fewer than SQS counted visible', async () => {
+    // 3 visible; the first receive passes over them (empty), the next brings them.
+    attributes(3);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [] })
+      .resolvesOnce({ Messages: [message('o1', 'm1'), message('o2', 'm2'), message('o3', 'm3')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(releaseAll);
+
+    const read = await readDlq(sqs, URL, 'run-a');
+
+    expect([...read.orderIds].sort()).toEqual(['o1', 'o2', 'o3']);
+    expect(read.unread).toBe(0);
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(3);
+  });
+});
+
 describe('a standard DLQ receive that brings only a copy of a message read', () => {
   it('does not end the read past a lagging depth: messages after the copy are read', async () => {
     // The depth lags (0); the second receive hands out m1 again (same id, a new handle), as a
@@ -458,6 +477,29 @@ describe('releasing what a DLQ read holds', () => {
         "InternalError: InternalError on m0, after 2 attempts (the release's 1000 ms for retries spent)",
     });
   }, 15_000);
+
+  it('pauses 100 ms before the second round and 200 ms before the third', async () => {
+    attributes(2);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1'), message('o2', 'm2')] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake(answer((id) => failedEntry(id, false)));
+    let t = 0;
+    const paused: number[] = [];
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        paused.push(ms);
+        t += ms;
+      },
+    };
+
+    await expect(readDlq(sqs, URL, 'run-a', { clock })).rejects.toBeInstanceOf(DlqReleaseError);
+
+    expect(paused).toEqual([100, 200]);
+    expect(mock.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(3);
+  });
 
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {
     attributes(12);
