@@ -2,6 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  type ClientOptions,
+  type ClientTimeouts,
   createDocumentClient,
   createSqsClient,
   LOCAL_CREDENTIALS,
@@ -124,13 +126,34 @@ export function parseReportArgs(argv: string[]): ReportArgs {
   };
 }
 
+/**
+ * The report's clients' timeouts: each try of a call ends with a TimeoutError when it has not
+ * connected within 3 s or not been answered within 5 s (NodeHttpHandler's connectionTimeout and
+ * requestTimeout, see shared/src/aws-clients.ts), and the SDK retries it (SQS 3 tries, DynamoDB
+ * 4). Without them an endpoint that accepts a connection and never answers held the report
+ * forever: the drain's --wait-timeout is checked between polls, not during one, and a DLQ read
+ * waits for each receive and release call. The longest call the report makes is a
+ * ReceiveMessage long poll of 1 s; a ledger page is at most 1 MB.
+ */
+export const REPORT_CLIENT_TIMEOUTS: ClientTimeouts = {
+  connectionTimeoutMs: 3000,
+  requestTimeoutMs: 5000,
+};
+
+/** The report's SQS and DynamoDB clients for one target, with REPORT_CLIENT_TIMEOUTS. */
+export function reportClients(options: ClientOptions): {
+  sqsClient: SQSClient;
+  documentClient: ReportSource['documentClient'];
+} {
+  const client = { ...options, ...REPORT_CLIENT_TIMEOUTS };
+  return { sqsClient: createSqsClient(client), documentClient: createDocumentClient(client) };
+}
+
 async function resolveSource(args: ReportArgs): Promise<ReportSource> {
   if (args.target === 'aws') {
     const outputs = await readStackOutputs(args.stack);
-    const client = { ...(args.region ? { region: args.region } : {}) };
     return {
-      documentClient: createDocumentClient(client),
-      sqsClient: createSqsClient(client),
+      ...reportClients(args.region ? { region: args.region } : {}),
       ledgerTable: requireOutput(outputs, 'ledgerTableName', args.stack),
       queueUrls: {
         fifo: requireOutput(outputs, 'fifoQueueUrl', args.stack),
@@ -140,12 +163,11 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
       },
     };
   }
-  const client = {
+  const { sqsClient, documentClient } = reportClients({
     endpoint: args.endpoint,
     region: args.region ?? 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
-  };
-  const sqsClient: SQSClient = createSqsClient(client);
+  });
   let urls: string[];
   try {
     urls = await Promise.all(
@@ -163,7 +185,7 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
     );
   }
   return {
-    documentClient: createDocumentClient(client),
+    documentClient,
     sqsClient,
     ledgerTable: pipelineConfig.tables.ledger.name,
     queueUrls: {
