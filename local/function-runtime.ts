@@ -104,6 +104,13 @@ function buildError(err: Error): InvocationError {
   return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: first ?? err.message };
 }
 
+/**
+ * The largest response a synchronous invocation may return, in bytes of the JSON Lambda sends
+ * back: Lambda's quota says 6 MB, and its error names this figure (6 MiB and 100 bytes); a larger
+ * one fails the invocation with Function.ResponseSizeTooLarge (docs/fidelity.md).
+ */
+export const MAX_RESPONSE_BYTES = 6_291_556;
+
 /** Young-generation cap of every environment, MiB (see createEnvironment). */
 const YOUNG_GENERATION_MB = 8;
 
@@ -238,12 +245,36 @@ parentPort.on('message', async (msg) => {
     Atomics.store(timedOutFlag, 0, 1);
     process.exit(1);
   }, Math.max(0, msg.deadline - realNow()));
+  let reply;
   try {
     const result = await handler(msg.event, context);
     clearTimeout(deadlineTimer);
-    parentPort.postMessage({ id: msg.id, ok: true, result: result === undefined ? null : result });
+    reply = { id: msg.id, ok: true, result: result === undefined ? null : result };
+    // Lambda measures the response as the JSON it sends back, in bytes, and fails an
+    // invocation whose response is larger than a synchronous invoke allows. A result JSON cannot
+    // serialise (circular, a BigInt) is handed on unmeasured, as before.
+    let bytes = 0;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(reply.result));
+    } catch {}
+    if (bytes > ${MAX_RESPONSE_BYTES}) {
+      reply = {
+        id: msg.id,
+        ok: false,
+        error: {
+          errorType: 'Function.ResponseSizeTooLarge',
+          errorMessage: 'Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).',
+        },
+      };
+    }
   } catch (err) {
     clearTimeout(deadlineTimer);
+    reply = { id: msg.id, ok: false, error: toError(err) };
+  }
+  try {
+    parentPort.postMessage(reply);
+  } catch (err) {
+    // A result that cannot cross to the main thread (a function in it): the invocation fails.
     parentPort.postMessage({ id: msg.id, ok: false, error: toError(err) });
   }
 });

@@ -4,10 +4,40 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_FUNCTION_NICE, startLocalCloud } from '../../local/cloud';
-import { LocalFunction } from '../../local/function-runtime';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../local/cloud';
+import { EventSourceMapping } from '../../local/event-source';
+import { LocalFunction, MAX_RESPONSE_BYTES } from '../../local/function-runtime';
+import { startGateway } from '../../local/gateway';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
+const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
+
+/** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
+function sized(name: string, lines: string[] = [], env: Record<string, string> = {}) {
+  return new LocalFunction({
+    name,
+    modulePath: SIZED,
+    env,
+    timeoutSeconds: 10,
+    memorySizeMb: 256,
+    maxEnvironments: 1,
+    region: 'us-east-1',
+    onLog: (_fn, line) => lines.push(line),
+  });
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 function probe(
   name: string,
@@ -490,4 +520,120 @@ describe('local function runtime (worker-thread execution environments)', () => 
       expect(logged).toEqual([]);
     }
   });
+});
+
+describe("what a function hands back, held to Lambda's limits", () => {
+  const started: LocalFunction[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((f) => f.stop(1000)));
+  });
+
+  const tooLarge = {
+    ok: false,
+    timedOut: false,
+    error: {
+      errorType: 'Function.ResponseSizeTooLarge',
+      errorMessage: 'Response payload size exceeded maximum allowed payload size (6291556 bytes).',
+    },
+  };
+
+  it('fails an invocation whose result is larger than a synchronous invoke allows, counted in bytes of its JSON', async () => {
+    // Prepare
+    const f = sized('sized-direct');
+    started.push(f);
+
+    // Act: results whose JSON is exactly at the limit, a byte over, and two bytes over in
+    // two-byte characters (fewer characters than the limit has bytes).
+    const atLimit = await f.invoke({ bytes: MAX_RESPONSE_BYTES });
+    const over = await f.invoke({ bytes: MAX_RESPONSE_BYTES + 1 });
+    const overInCharacters = await f.invoke({ bytes: MAX_RESPONSE_BYTES + 2, char: 'é' });
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: Lambda's figure and error, and the environment serves on.
+    expect(MAX_RESPONSE_BYTES).toBe(6_291_556);
+    expect(atLimit.ok).toBe(true);
+    expect(atLimit.ok && Buffer.byteLength(JSON.stringify(atLimit.result))).toBe(
+      MAX_RESPONSE_BYTES,
+    );
+    expect(over).toMatchObject(tooLarge);
+    expect(overInCharacters).toMatchObject(tooLarge);
+    expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
+  }, 60_000);
+
+  it('answers 502 Internal server error through the gateway for a result over the limit', async () => {
+    // Prepare
+    const f = sized('sized-api');
+    started.push(f);
+    const gateway = await startGateway({
+      routes: [{ resource: '/sized', method: 'GET' }],
+      invoke: (event) => f.invoke(event),
+      port: 0,
+    });
+    try {
+      // Act
+      const over = await fetch(`${gateway.url}/sized?bytes=${MAX_RESPONSE_BYTES + 1}`);
+      const small = await fetch(`${gateway.url}/sized?bytes=1000`);
+
+      // Assess: as API Gateway answers a failed Lambda integration.
+      expect(over.status).toBe(502);
+      expect(await over.json()).toEqual({ message: 'Internal server error' });
+      expect(small.status).toBe(200);
+      expect((await small.text()).length).toBe(1000 - 28);
+    } finally {
+      await gateway.close();
+    }
+  }, 60_000);
+
+  it('leaves the batch on the queue when the consumer returns more than the limit', async () => {
+    // Prepare: a queue, and a mapping whose function returns a byte over the limit.
+    const cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 5, faults: 'none' });
+    const sqs = localSqsClient(cloud.edgeUrl);
+    const f = sized('sized-consumer', [], { RESULT_BYTES: String(MAX_RESPONSE_BYTES + 1) });
+    started.push(f);
+    let mapping: EventSourceMapping | undefined;
+    try {
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({ QueueName: 'sized', Attributes: { VisibilityTimeout: '30' } }),
+      );
+      const queueArn = (
+        await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))
+      ).Attributes!.QueueArn!;
+      mapping = new EventSourceMapping({
+        sqs,
+        queueUrl: QueueUrl!,
+        queueArn,
+        region: 'us-east-1',
+        fifo: false,
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+        maximumConcurrency: 2,
+        reportBatchItemFailures: true,
+        pollWaitSeconds: 1,
+        invoke: (event) => f.invoke(event),
+      });
+      mapping.start();
+
+      // Act
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x' }));
+      const m = mapping;
+      await until('a failed invocation', () => m.stats.failedInvocations === 1);
+
+      // Assess: a failed invocation, so nothing deleted and the message still held.
+      const attrs = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      expect(m.stats.deleted).toBe(0);
+      expect(
+        Number(attrs.Attributes?.ApproximateNumberOfMessages) +
+          Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible),
+      ).toBe(1);
+    } finally {
+      await mapping?.stop(2000);
+      sqs.destroy();
+      await cloud.stop();
+    }
+  }, 60_000);
 });
