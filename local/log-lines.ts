@@ -87,6 +87,14 @@ export class LogLines {
     }
   }
 
+  /**
+   * Hands on the line written so far without a newline, as its own line (the last piece of a
+   * cut one): the invocation or the environment that wrote it has ended, and Lambda logs it then.
+   */
+  flush(): void {
+    if (this.length > 0 || this.pieces > 0) this.finish();
+  }
+
   private room(bytes: number): void {
     if (bytes <= this.buf.length) return;
     const grown = Buffer.allocUnsafe(Math.min(this.max, Math.max(bytes, 2 * this.buf.length, 256)));

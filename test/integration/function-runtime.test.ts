@@ -336,8 +336,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
     });
     started.push(f);
 
-    // Act: 50 MiB with no newline, then, in the next invocation, the newline that ends the line
-    // and a short line; the last line's arrival says everything written before it has been read.
+    // Act: 50 MiB with no newline (its last piece handed on as the invocation ends), then, in
+    // the next invocation, two short lines; the last one's arrival says everything written
+    // before it has been read.
     const flood = await f.invoke({ mode: 'write', mb: 50 });
     const end = await f.invoke({ mode: 'write', text: 'tail\nnext line\n' });
     for (const until = Date.now() + 20_000; !whole.includes('next line') && Date.now() < until; ) {
@@ -350,9 +351,10 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect([flood.ok, end.ok]).toEqual([true, true]);
     expect(f.outputBuffered()).toEqual({ held: 0, peak: 262_118 });
     expect(whole.map((line) => (line.length > 80 ? `${line.length} characters` : line))).toEqual([
+      'tail',
       'next line',
     ]);
-    expect(pieceBytes).toBe(50 * 1024 * 1024 + 'tail'.length);
+    expect(pieceBytes).toBe(50 * 1024 * 1024);
     expect(pieces).toBe(Math.ceil(pieceBytes / 262_118));
     expect(after).toMatchObject({ ok: true, result: { invocations: 3 } });
   }, 60_000);
@@ -636,4 +638,52 @@ describe("what a function hands back, held to Lambda's limits", () => {
       await cloud.stop();
     }
   }, 60_000);
+
+  it('hands on a last line written without a newline when the invocation ends', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = sized('sized-last-line', lines);
+    started.push(f);
+
+    // Act: one invocation after another, each leaving its last line without a newline; no
+    // invocation waits for the lines of the one before.
+    const results = [
+      await f.invoke({ write: 'no newline at the end' }),
+      await f.invoke({ write: 'two\nlines' }),
+      await f.invoke({ log: 'logged by console.log', write: 'after it' }),
+      await f.invoke({ write: 'é'.repeat(10) }),
+      await f.invoke({ write: 'last' }),
+    ];
+    await until('every line handed on', () => lines.includes('last'), 5000);
+
+    // Assess: each line as written, the last of each invocation ended with it, as Lambda logs it,
+    // not joined to the next invocation's output (nor held until a newline came).
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(lines).toEqual([
+      'no newline at the end',
+      'two',
+      'lines',
+      'logged by console.log',
+      'after it',
+      'é'.repeat(10),
+      'last',
+    ]);
+  }, 30_000);
+
+  it('hands on a last line written without a newline after the invocation when the environment ends', async () => {
+    // Prepare: a line written 50 ms after the handler returned, read by the runtime.
+    const lines: string[] = [];
+    const f = sized('sized-late-line', lines);
+    const result = await f.invoke({ later: 'written after return' });
+    expect(result.ok).toBe(true);
+    await until('the late write read', () => f.outputBuffered().held > 0);
+    expect(lines).toEqual([]);
+
+    // Act
+    await f.stop(1000);
+
+    // Assess
+    await until('the late line handed on', () => lines.length > 0, 5000);
+    expect(lines).toEqual(['written after return']);
+  }, 30_000);
 });

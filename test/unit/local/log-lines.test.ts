@@ -111,4 +111,30 @@ describe('LogLines (function output cut into log lines)', () => {
     expect(unmark(lines[3]!).n).toBe(1);
     expect(parseMetricLine(unmark(lines[3]!).text)).toBeDefined();
   });
+
+  it('hands on a line left without a newline when flushed, as the last piece of a cut one, and nothing when none is held', () => {
+    // Prepare
+    const { lines, out } = collect(8);
+
+    // Act: a whole line and an unfinished one; a line cut once and left unfinished; a flush
+    // with nothing held; then a line after the flushes.
+    out.write(Buffer.from('one\ntwo'));
+    out.flush();
+    out.write(Buffer.from('0123456789'));
+    out.flush();
+    out.flush();
+    out.write(Buffer.from('   '));
+    out.flush();
+    out.write(Buffer.from('after\n'));
+
+    // Assess
+    expect(lines).toEqual([
+      'one',
+      'two',
+      '(piece 1 of a line over 8 bytes) 01234567',
+      '(piece 2 of a line over 8 bytes) 89',
+      'after',
+    ]);
+    expect(out.buffered).toBe(0);
+  });
 });
