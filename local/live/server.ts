@@ -34,6 +34,15 @@ export interface LiveViewOptions {
    * a fresh snapshot instead of catching up on stale deltas.
    */
   maxBufferedBytes?: number;
+  /**
+   * How long a stream may hold unsent bytes without the reader taking any of them before it is
+   * cut, ms (default 10 s): a page that takes nothing more holds its slot (one of maxClients)
+   * only this long once its connection's buffers are full, however little is written to it
+   * after. A slow reader that keeps taking bytes is not cut by this, as long as the kernel makes
+   * room in the connection within stallMs (it does so in large steps: a page taking 64 KiB every
+   * 50 ms was seen taking nothing for over half a second).
+   */
+  stallMs?: number;
   limits?: Partial<LiveLimits>;
   /** Called after each metric line is taken: a test drives flushes from it, not from a timer. */
   onIngest?: (view: LiveView) => void;
@@ -76,15 +85,28 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const state = new LiveState(options.limits);
   const maxClients = options.maxClients ?? 16;
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
-  /** Each open stream and the unsent bytes it may hold before it is cut. */
-  const clients = new Map<ServerResponse, { allowance: number }>();
+  const stallMs = options.stallMs ?? 10_000;
+  /**
+   * Each open stream: the unsent bytes it may hold before it is cut; the unsent bytes it held at
+   * the last look plus those written since; since when (ms) the reader has taken none of a
+   * backlog, if so.
+   */
+  const clients = new Map<
+    ServerResponse,
+    { allowance: number; unsent: number; stalledSince?: number }
+  >();
 
   const drop = (res: ServerResponse) => {
     clients.delete(res);
     // Destroy, not end: ending would queue behind the bytes the reader is not taking.
     res.destroy();
   };
-  const write = (res: ServerResponse, chunk: string, snapshot = false) => {
+  const write = (
+    res: ServerResponse,
+    chunk: string,
+    snapshot = false,
+    bytes = Buffer.byteLength(chunk),
+  ) => {
     const client = clients.get(res);
     if (!client) return;
     // What is still unsent from earlier writes is what the reader did not take (checked before
@@ -96,8 +118,9 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     }
     // A snapshot can be larger than the bound (2 queues x 200 customers x 500 points), and it
     // is what the page needs: it may sit unsent on top of the bound, not on top of a backlog.
-    if (snapshot) client.allowance = Buffer.byteLength(chunk) + maxBuffered;
+    if (snapshot) client.allowance = bytes + maxBuffered;
     res.write(chunk);
+    client.unsent += bytes;
   };
   const message = (event: string, data: unknown) =>
     // JSON.stringify never emits a raw newline, so one `data:` line holds the whole message.
@@ -105,7 +128,8 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const broadcast = (event: string, data: unknown) => {
     if (clients.size === 0) return;
     const chunk = message(event, data);
-    for (const res of [...clients.keys()]) write(res, chunk, event === 'snapshot');
+    const bytes = Buffer.byteLength(chunk);
+    for (const res of [...clients.keys()]) write(res, chunk, event === 'snapshot', bytes);
   };
   const flushNow = () => {
     const delta = state.takeDelta();
@@ -118,6 +142,28 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     for (const res of [...clients.keys()]) write(res, ': keep-alive\n\n');
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
+  // Bytes unsent in the process mean the connection's own buffers are full. A stream whose
+  // backlog shrank since the last look (less unsent than then plus what was written since) has
+  // a reader taking bytes; one whose reader took none for stallMs is cut, whether
+  // or not anything more is written to it (the bound on bytes above is reached only while
+  // changes keep coming).
+  const stallCheck = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [res, client] of [...clients]) {
+        const unsent = res.writableLength;
+        if (unsent === 0 || unsent < client.unsent) client.stalledSince = undefined;
+        else if (client.stalledSince === undefined) client.stalledSince = now;
+        else if (now - client.stalledSince >= stallMs) {
+          drop(res);
+          continue;
+        }
+        client.unsent = unsent;
+      }
+    },
+    Math.max(10, Math.min(1000, stallMs / 4)),
+  );
+  stallCheck.unref();
 
   const answer = (res: ServerResponse, status: number, type: string, body: string, extra = {}) => {
     res.writeHead(status, {
@@ -152,7 +198,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     // holds those applies, and a delta after it would draw them twice on this page.
     flushNow();
     res.writeHead(200, STREAM_HEADERS);
-    clients.set(res, { allowance: maxBuffered });
+    clients.set(res, { allowance: maxBuffered, unsent: 0 });
     write(res, `retry: ${RETRY_MS}\n\n`);
     write(res, message('snapshot', state.snapshot()), true);
     const forget = () => clients.delete(res);
@@ -221,6 +267,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       closed = true;
       clearInterval(flush);
       clearInterval(heartbeat);
+      clearInterval(stallCheck);
       for (const res of clients.keys()) res.end();
       clients.clear();
     },

@@ -1,4 +1,4 @@
-import { request, type Server } from 'node:http';
+import { request, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
@@ -433,4 +433,87 @@ describe('live view served by the edge', () => {
       `stalled stream cut after ${rounds} deltas (${sequence} applies, ${read} bytes read by the other page)`,
     );
   }, 120_000);
+
+  it('frees the slot of a stream that stops reading and is written to no more, and serves the others on', async () => {
+    // Prepare: a bound on bytes no stream reaches here, a 300 ms bound on a stalled backlog, no
+    // heartbeat; the test sees each stream's response (a stalled one holds unsent bytes).
+    live.close();
+    live = createLiveView({
+      flushMs: 3_600_000,
+      heartbeatMs: 3_600_000,
+      maxBufferedBytes: 1024 * 1024 * 1024,
+      stallMs: 300,
+    });
+    const responses = new Map<string, ServerResponse>();
+    const edge = edgeWith(live);
+    server.removeAllListeners('request');
+    server.on('request', (req, res) => {
+      responses.set(String(req.headers['x-page']), res);
+      edge(req, res);
+    });
+    // A page that reads everything, and one that takes the headers and then reads nothing more.
+    let read = 0;
+    const reader = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/_localcloud/live/events',
+        headers: { 'x-page': 'reader' },
+      },
+      (res) =>
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+        }),
+    );
+    reader.on('error', () => undefined);
+    reader.end();
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      socket.once('data', () => {
+        socket.pause();
+        resolve();
+      });
+      socket.write(
+        'GET /_localcloud/live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Page: stalled\r\n\r\n',
+      );
+    });
+    while (live.streams() < 2) await new Promise((r) => setImmediate(r));
+    // Deltas (about 75 KB each) until the stalled stream's connection buffers are full and bytes
+    // wait in the process; then nothing more is written to it.
+    const stalled = responses.get('stalled')!;
+    let sequence = 0;
+    while (stalled.writableLength === 0 && !stalled.destroyed) {
+      const events = Array.from({ length: 1_000 }, () => applied(LONG_ID, ++sequence));
+      live.ingest(emfLine('standard', events));
+      live.flush();
+      await new Promise((r) => setImmediate(r));
+    }
+    const pushed = sequence;
+
+    // Act: time passes with nothing written.
+    const waitedFrom = Date.now();
+    while (live.streams() === 2 && Date.now() - waitedFrom < 3_000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cutAfter = Date.now() - waitedFrom;
+
+    // Assess: the stalled stream was cut (its slot is free: a new page gets a stream, not
+    // `busy`), and the page that kept reading is still served.
+    expect(live.streams()).toBe(1);
+    socket.resume();
+    await closed;
+    const third = await readEvents(port, (e) => e.some((x) => x.event === 'snapshot'));
+    expect(third.map((e) => e.event)).toContain('snapshot');
+    const before = read;
+    live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
+    live.flush();
+    while (read === before) await new Promise((r) => setImmediate(r));
+    expect(responses.get('reader')!.destroyed).toBe(false);
+    reader.destroy();
+    console.log(
+      `stalled stream cut ${cutAfter} ms after the last write (stallMs 300; ${pushed} applies pushed first)`,
+    );
+  }, 60_000);
 });
