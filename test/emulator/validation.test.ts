@@ -1115,33 +1115,75 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       ' ',
       ' 60',
       '60 ',
-      '+60',
-      '-0',
+      '+',
+      '-',
+      '+-60',
+      '--60',
       '1e3',
       '0x10',
       '60.0',
       '\uFF16\uFF10',
-      '0060',
-      `${'0'.repeat(5000)}60`,
       '9'.repeat(300_000),
+      `+${'0'.repeat(300_000)}99999999999`,
+      `${'0'.repeat(300_000)}x`,
       '6\u00000',
       '\uD800',
     ];
     it.each(
       NUMBERS.flatMap((name) => NOT_NUMBERS.map((value) => [name, shown(value), value] as const)),
+    )('refuses %s %s with InvalidAttributeValue, changing nothing', async (name, _, value) => {
+      const before = await state();
+      for (const answer of await bothWays(std, { [name]: value })) {
+        expect([answer.status, answer.type, answer.queryCode]).toEqual([
+          400,
+          'InvalidAttributeValue',
+          'InvalidAttributeValue',
+        ]);
+        expect(answer.message).toBe(`Invalid value for the parameter ${name}.`);
+      }
+      expect(await state()).toEqual(before);
+    });
+
+    it.each(
+      (
+        [
+          ['DelaySeconds', '0060', '60'],
+          ['VisibilityTimeout', '+60', '60'],
+          ['MessageRetentionPeriod', `${'0'.repeat(5000)}61`, '61'],
+          ['ReceiveMessageWaitTimeSeconds', '-0', '0'],
+          ['MaximumMessageSize', '+0002048', '2048'],
+          ['KmsDataKeyReusePeriodSeconds', '0120', '120'],
+        ] as const
+      ).map(([name, sent, answered]) => [name, shown(sent), sent, answered] as const),
     )(
-      'refuses %s %s with InvalidAttributeValue, changing nothing (leading zeros were stored as sent)',
-      async (name, _, value) => {
-        const before = await state();
-        for (const answer of await bothWays(std, { [name]: value })) {
-          expect([answer.status, answer.type, answer.queryCode]).toEqual([
-            400,
-            'InvalidAttributeValue',
-            'InvalidAttributeValue',
-          ]);
-          expect(answer.message).toBe(`Invalid value for the parameter ${name}.`);
+      'takes %s %s as an integer parse would and answers it in plain decimal, over both protocols, on set and create (a leading zero was refused, "+" too)',
+      async (name, _, sent, answered) => {
+        // KmsDataKeyReusePeriodSeconds is kept only beside a KMS key.
+        const key: Record<string, string> =
+          name === 'KmsDataKeyReusePeriodSeconds' ? { KmsMasterKeyId: 'k' } : {};
+        const attrs = { ...key, [name]: sent };
+        const answers = await bothWays(std, attrs);
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+        const created = await json('GetQueueUrl', { QueueName: 'new' });
+        for (const QueueUrl of [std, String(created.body.QueueUrl)]) {
+          const got = await json('GetQueueAttributes', { QueueUrl, AttributeNames: [name] });
+          expect(got.body.Attributes).toEqual({ [name]: answered });
         }
-        expect(await state()).toEqual(before);
+        // The same create, in either spelling, answers the queue; another value does not.
+        const again = await json('CreateQueue', { QueueName: 'new', Attributes: attrs });
+        const plain = await json('CreateQueue', {
+          QueueName: 'new',
+          Attributes: { ...key, [name]: answered },
+        });
+        expect([again.body.QueueUrl, plain.body.QueueUrl]).toEqual([
+          created.body.QueueUrl,
+          created.body.QueueUrl,
+        ]);
+        const other = await json('CreateQueue', {
+          QueueName: 'new',
+          Attributes: { ...key, [name]: `${Number(answered) + 1}` },
+        });
+        expect([other.status, other.queryCode]).toEqual([400, 'QueueAlreadyExists']);
       },
     );
 

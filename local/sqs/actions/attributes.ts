@@ -24,8 +24,9 @@ const SETTABLE = new Set([
 ]);
 
 /**
- * A whole number in plain decimal, as AWS writes it back: no sign, exponent, hex, space, decimal
- * point or leading zero ("0030" was stored and answered as sent, and so was 60 after 5,000 zeros).
+ * A whole number in plain decimal, as AWS writes it back. canonicalAttributes has already read a
+ * sign and leading zeros away ("+0060" is "60"), so what is left here is refused: an exponent,
+ * hex, a space, a decimal point, another script's digits, or a value out of range.
  */
 function intAttr(name: string, value: string, min: number, max: number): void {
   if (!/^(0|[1-9]\d{0,9})$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -42,18 +43,50 @@ function boolAttr(name: string, value: string): void {
 /** The queue attributes whose values are booleans. */
 const BOOLEANS = ['FifoQueue', 'ContentBasedDeduplication', 'SqsManagedSseEnabled'];
 
+/** The queue attributes whose values are integers. */
+const INTEGERS = [
+  'DelaySeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'VisibilityTimeout',
+  'KmsDataKeyReusePeriodSeconds',
+];
+
 /**
- * A CreateQueue's or SetQueueAttributes' attributes with each boolean in AWS's spelling: AWS
- * takes "True" for FifoQueue and ContentBasedDeduplication (LocalStack's
+ * An integer attribute's value as AWS writes it back, when it is an optional sign and ASCII
+ * digits: "0060" and "+60" are "60", "-0" is "0" (a negative number keeps its sign, for the range
+ * check to refuse). AWS documents each as "an integer from ... to ..." and does not say how it
+ * reads the text; SQS is a Java service, and Java's integer parsing takes a sign and leading
+ * zeros, as SQS trims a Number message attribute's leading zeros. Refusing them (as the emulator
+ * did for a leading zero, found in review) would refuse a request AWS most likely takes; storing
+ * them as sent answered "0060" back. Not verified against AWS (docs/fidelity.md).
+ */
+function canonicalInt(value: string): string {
+  // Two linear passes: one pattern with `0*` before `[0-9]+` backtracks quadratically on a long
+  // run of zeros that ends in another character.
+  if (!/^[+-]?[0-9]+$/.test(value)) return value;
+  const digits = value.replace(/^[+-]/, '').replace(/^0+/, '') || '0';
+  return value.startsWith('-') && digits !== '0' ? `-${digits}` : digits;
+}
+
+/**
+ * A CreateQueue's or SetQueueAttributes' attributes with each boolean and integer in AWS's
+ * spelling: AWS takes "True" for FifoQueue and ContentBasedDeduplication (LocalStack's
  * test_sqs_fifo_message_group_scope_no_throughput_setting creates its FIFO queue so, recorded
  * against AWS over both protocols, `@markers.aws.validated`); the emulator had refused it.
- * Any other value is left as sent, for the checks to refuse.
+ * Integers lose a sign and leading zeros (canonicalInt). Any other value is left as sent, for the
+ * checks to refuse.
  */
 export function canonicalAttributes(attrs: Record<string, string>): Record<string, string> {
   const out = dict<string>();
   for (const [name, value] of Object.entries(attrs)) {
-    const lower = value.toLowerCase();
-    out[name] = BOOLEANS.includes(name) && (lower === 'true' || lower === 'false') ? lower : value;
+    if (INTEGERS.includes(name)) {
+      out[name] = canonicalInt(value);
+      continue;
+    }
+    const lower = BOOLEANS.includes(name) ? value.toLowerCase() : '';
+    out[name] = lower === 'true' || lower === 'false' ? lower : value;
   }
   return out;
 }
