@@ -394,6 +394,52 @@ describe('encryption attributes', () => {
     },
   );
 
+  it('refuses a CreateQueue naming a queue with a KMS key or a policy with an empty value for it, as QueueAlreadyExists (found in review: the empty value was dropped before the comparison and the URL answered)', async () => {
+    // Arrange
+    const keyed = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'keyed',
+          Attributes: { KmsMasterKeyId: 'testKeyId', Policy: '{"Version":"2012-10-17"}' },
+        }),
+      )
+    ).QueueUrl!;
+    const keyedAttributes = async () =>
+      (
+        await h.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: keyed, AttributeNames: ['All'] }),
+        )
+      ).Attributes!;
+    const before = await keyedAttributes();
+
+    // Act / Assess: over JSON and Query, the key and the policy.
+    for (const name of ['KmsMasterKeyId', 'Policy']) {
+      await expect(
+        h.sqs.send(new CreateQueueCommand({ QueueName: 'keyed', Attributes: { [name]: '' } })),
+      ).rejects.toMatchObject({
+        name: 'QueueNameExists',
+        message: `A queue already exists with the same name and a different value for attribute ${name}`,
+      });
+      const query = await callQuery(h.url, {
+        Action: 'CreateQueue',
+        QueueName: 'keyed',
+        'Attribute.1.Name': name,
+        'Attribute.1.Value': '',
+      });
+      expect([query.status, query.queryCode]).toEqual([400, 'QueueAlreadyExists']);
+    }
+    expect(await keyedAttributes()).toEqual(before);
+    // An empty value where the queue has none is the same queue, as before.
+    const plain = (await h.sqs.send(new CreateQueueCommand({ QueueName: 'plain' }))).QueueUrl!;
+    const again = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'plain',
+        Attributes: { KmsMasterKeyId: '', Policy: '', RedrivePolicy: '' },
+      }),
+    );
+    expect(again.QueueUrl).toBe(plain);
+  });
+
   it('takes a KmsMasterKeyId of 2,048 characters, KMS bound for a key ID', async () => {
     const key = `alias/${'k'.repeat(2042)}`;
     await h.sqs.send(

@@ -40,9 +40,17 @@ export const CreateQueue = action({
     const existing = ctx.queues.get(name);
     if (existing) {
       // A repeated CreateQueue answers the queue's URL, unless it asks for other attributes or
-      // other tags: those the create would have kept, so the same request twice is the same.
+      // other tags: those the create would have kept, so the same request twice is the same,
+      // and an empty Policy, RedrivePolicy, RedriveAllowPolicy or KmsMasterKeyId (none) where
+      // the queue has one (found in review: comparing only what is kept took `KmsMasterKeyId: ""`
+      // as the URL of a queue with a key, where before it was refused).
       for (const [k, v] of Object.entries(kept)) {
         if (existing.attributes[k] !== v) throw errors.queueNameExists(k);
+      }
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === '' && !Object.hasOwn(kept, k) && existing.attributes[k] !== undefined) {
+          throw errors.queueNameExists(k);
+        }
       }
       // Tags too, when the request has any (users report it even for a queue without tags);
       // TagQueue is the way to change them.
