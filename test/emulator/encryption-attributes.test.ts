@@ -355,6 +355,8 @@ describe('encryption attributes', () => {
     ['blank', ' '],
     ['a tab', '\t'],
     ['a control character', 'alias/k\u0001'],
+    ['a line feed inside', 'alias/k\nk'],
+    ['a DEL', 'alias/k\u007f'],
     ['a NUL', 'alias/\u0000'],
     ['a lone surrogate', 'alias/\uD800'],
     ['2,049 characters', 'k'.repeat(2049)],
