@@ -74,9 +74,11 @@ function canonicalInt(value: string): string {
  * A CreateQueue's or SetQueueAttributes' attributes with each boolean and integer in AWS's
  * spelling: AWS takes "True" for FifoQueue and ContentBasedDeduplication (LocalStack's
  * test_sqs_fifo_message_group_scope_no_throughput_setting creates its FIFO queue so, recorded
- * against AWS over both protocols, `@markers.aws.validated`); the emulator had refused it.
- * Integers lose a sign and leading zeros (canonicalInt). Any other value is left as sent, for the
- * checks to refuse.
+ * against AWS over both protocols, `@markers.aws.validated`); the emulator had refused it. AWS
+ * answers them lower case: a queue created with FifoQueue "True" and ContentBasedDeduplication
+ * "False" was answered "true" and "false" (test_fifo_change_to_high_throughput_after_creation,
+ * `@markers.aws.validated` 2025-08-19). Integers lose a sign and leading zeros (canonicalInt).
+ * Any other value is left as sent, for the checks to refuse.
  */
 export function canonicalAttributes(attrs: Record<string, string>): Record<string, string> {
   const out = dict<string>();
