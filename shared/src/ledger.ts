@@ -66,6 +66,15 @@ export const applyCounterSk = (queue: QueueKind, customerId: string): string =>
 export const sequenceCounterSk = (customerId: string): string => `COUNTER#sequence#${customerId}`;
 
 /**
+ * A ledger value as an error shows it: JSON, a BigInt (how the document client reads a number
+ * beyond 2^53) in digits, where JSON.stringify throws on one; undefined for none.
+ */
+export function shownValue(value: unknown): string | undefined {
+  if (typeof value === 'bigint') return `${value}`;
+  return JSON.stringify(value);
+}
+
+/**
  * The value an atomic counter's `ADD :one` answered (ReturnValues UPDATED_NEW). Anything but a
  * positive integer is refused here: a missing or non-numeric value would otherwise become NaN
  * and travel on as a sequence or an apply index.
@@ -76,7 +85,7 @@ export function counterValue(
 ): number {
   const value = attributes?.value;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`${what} counter answered ${JSON.stringify(value) ?? 'nothing'}, not a count`);
+    throw new Error(`${what} counter answered ${shownValue(value) ?? 'nothing'}, not a count`);
   }
   return value;
 }

@@ -129,4 +129,10 @@ describe('counterValue', () => {
       /^sequence counter answered .*not a count$/,
     );
   });
+
+  it('refuses a count beyond 2^53 (the document client reads it as a BigInt) with its own error, the count in digits', () => {
+    expect(() => counterValue({ value: 2n ** 53n + 1n }, 'apply')).toThrow(
+      /^apply counter answered 9007199254740993, not a count$/,
+    );
+  });
 });

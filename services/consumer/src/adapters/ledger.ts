@@ -22,6 +22,7 @@ import {
   messageGuardKey,
   ORDER_GUARD_KEY,
   runPk,
+  shownValue,
   unguardedGuardKey,
 } from '../../../../shared/src/ledger';
 import { refusedItem } from '../../../../shared/src/refused-item';
@@ -48,15 +49,9 @@ const BATCH_WRITE_BACKOFF_MS = 50;
 /** An item of the ledger that does not hold what the consumer wrote into it. */
 export class LedgerValueError extends Error {
   constructor(what: string, value: unknown) {
-    super(`${what} is ${shownValue(value)}, not a positive integer`);
+    super(`${what} is ${shownValue(value) ?? 'missing'}, not a positive integer`);
     this.name = 'LedgerValueError';
   }
-}
-
-/** A value as an error shows it: JSON, a BigInt (a number beyond 2^53) in digits. */
-function shownValue(value: unknown): string {
-  if (typeof value === 'bigint') return `${value}`;
-  return JSON.stringify(value) ?? 'missing';
 }
 
 /**
