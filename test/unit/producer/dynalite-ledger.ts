@@ -25,7 +25,7 @@ export async function startDynaliteLedger(): Promise<DynaliteLedger> {
   const documents = DynamoDBDocumentClient.from(dynamo.client, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return { dynamo, documents, ledger: new DynamoLedger(documents, LEDGER_TABLE.name) };
+  return { dynamo, documents, ledger: new DynamoLedger(documents, LEDGER_TABLE.name, documents) };
 }
 
 /** The record a first request claims order `orderId` with at T (`claim-1` holding the send lease), `fields` over it. */

@@ -12,11 +12,11 @@ import type { AcceptedOrder } from '../../../services/producer/src/domain/ports'
 
 /** The producer's DynamoDB adapter on its own, against a mocked document client. */
 const ddb = mockClient(DynamoDBDocumentClient);
-const ledger = () =>
-  new DynamoLedger(
-    DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
-    'ledger',
-  );
+const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+const ledger = () => {
+  const documents = client();
+  return new DynamoLedger(documents, 'ledger', documents);
+};
 
 beforeEach(() => ddb.reset());
 
@@ -486,4 +486,32 @@ describe("DynamoLedger: the lease's condition", () => {
       for (const condition of conditions) expect(groupingDepth(condition ?? '')).toBe(1);
     },
   );
+});
+
+describe('DynamoLedger: its clients', () => {
+  it("takes the withdrawal's one-try client as required: none given is refused, not replaced by the ledger's client and its tries", () => {
+    // @ts-expect-error: the one-try client is required
+    expect(() => new DynamoLedger(client(), 'ledger')).toThrow(
+      /^DynamoLedger: no one-try client for the withdrawal of a bid$/,
+    );
+  });
+
+  it('sends the withdrawal with the one-try client, everything else with the ledger client', async () => {
+    const documents = client();
+    const oneTry = client();
+    const sentBy: unknown[] = [];
+    ddb.on(UpdateCommand).callsFake((_input, getClient) => {
+      sentBy.push(getClient());
+      return { Attributes: { ...item, sendingBy: 'req-2' } };
+    });
+    const lease = { by: 'req-2', from: 'req-1', until: 9000, now: 100, legacyWindowMs: 11_000 };
+    const ledger = new DynamoLedger(documents, 'ledger', oneTry);
+
+    await ledger.leaseSends('o-1', lease);
+    await ledger.withdrawBid('o-1', lease, 200);
+
+    expect(sentBy).toHaveLength(2);
+    expect(sentBy[0]).toBe(documents);
+    expect(sentBy[1]).toBe(oneTry);
+  });
 });

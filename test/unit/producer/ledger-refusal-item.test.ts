@@ -96,7 +96,7 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
     const { documents, targets } = scripted((target) =>
       target === 'UpdateItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger');
+    const ledger = new DynamoLedger(documents, 'ledger', documents);
 
     const refused = await ledger.leaseSends('o-1', bid);
     expect(targets).toEqual(['UpdateItem']);
@@ -122,7 +122,7 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
     const { documents, targets } = scripted((target) =>
       target === 'UpdateItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger');
+    const ledger = new DynamoLedger(documents, 'ledger', documents);
 
     const refused = await ledger.leaseSends('o-1', bid);
 
@@ -146,7 +146,7 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
         ? refusal({ ...ITEM, ...bad })
         : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger');
+    const ledger = new DynamoLedger(documents, 'ledger', documents);
 
     // Act
     const refused = await ledger.leaseSends('o-1', bid);
@@ -179,7 +179,7 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
     const { documents, targets, bodies } = scripted((target) =>
       target === 'PutItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger');
+    const ledger = new DynamoLedger(documents, 'ledger', documents);
 
     const refused = await ledger.claim(retry);
     expect(targets).toEqual(['PutItem']);
@@ -196,7 +196,7 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
       target === 'PutItem' ? refusal(own) : { statusCode: 200, body: { Item: own } },
     );
 
-    await expect(new DynamoLedger(documents, 'ledger').claim(retry)).resolves.toEqual({
+    await expect(new DynamoLedger(documents, 'ledger', documents).claim(retry)).resolves.toEqual({
       claimed: true,
     });
     expect(targets).toEqual(['PutItem']);
@@ -207,7 +207,7 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
       target === 'PutItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
     );
 
-    const refused = await new DynamoLedger(documents, 'ledger').claim(retry);
+    const refused = await new DynamoLedger(documents, 'ledger', documents).claim(retry);
 
     // Asked for the item (DynamoDB would have answered it), not given it, so read once.
     expect(targets).toEqual(['PutItem', 'GetItem']);

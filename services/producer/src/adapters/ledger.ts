@@ -88,14 +88,17 @@ export class DynamoLedger implements LedgerPort {
    * same table set to one try (`maxAttempts: 1`), made once with `documents` where the producer
    * makes its clients (shared/src/aws-clients createDocumentClients, over the same connections),
    * never per request. A client of its own has a retry quota of its own, so a failing withdrawal
-   * costs `documents` none of its retries. Not given, the withdrawal is sent with `documents` and
-   * its retries (a test's in-process or mocked client).
+   * costs `documents` none of its retries. Required, with no default: a default of `documents`
+   * would send the withdrawal with every try of `documents` and take from its retry quota, and
+   * nothing would show it. A test that wants one client for both passes `documents` twice.
    */
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly oneTry: DynamoDBDocumentClient = documents,
-  ) {}
+    private readonly oneTry: DynamoDBDocumentClient,
+  ) {
+    if (!oneTry) throw new TypeError('DynamoLedger: no one-try client for the withdrawal of a bid');
+  }
 
   async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
     const out = await this.documents.send(
