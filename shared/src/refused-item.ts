@@ -39,7 +39,8 @@ export interface Refusal {
 const DYNAMODB_NUMBER = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 /**
  * DynamoDB nests attributes 32 levels deep at most, a top-level attribute being level 1
- * (Developer Guide, quotas: nested attribute depth), so no map or list is at level 32.
+ * (Developer Guide, quotas: nested attribute depth), so a map or list at level 32 holds nothing:
+ * it is a value there (an empty one), and anything in it would be at level 33.
  */
 const MAX_DEPTH = 32;
 
@@ -91,7 +92,9 @@ function attributeProblem(value: unknown, path: string, depth: number): string |
       return setOf(isBinary, 'binaries');
     case 'L': {
       if (!Array.isArray(v)) return no('an L that is no list');
-      if (depth >= MAX_DEPTH) return no(`nested deeper than DynamoDB's ${MAX_DEPTH} levels`);
+      if (depth >= MAX_DEPTH && v.length > 0) {
+        return no(`nested deeper than DynamoDB's ${MAX_DEPTH} levels`);
+      }
       for (const [i, e] of v.entries()) {
         const problem = attributeProblem(e, `${path}[${i}]`, depth + 1);
         if (problem) return problem;
@@ -100,7 +103,9 @@ function attributeProblem(value: unknown, path: string, depth: number): string |
     }
     case 'M':
       if (!isMap(v)) return no('an M that is no map');
-      if (depth >= MAX_DEPTH) return no(`nested deeper than DynamoDB's ${MAX_DEPTH} levels`);
+      if (depth >= MAX_DEPTH && Object.keys(v).length > 0) {
+        return no(`nested deeper than DynamoDB's ${MAX_DEPTH} levels`);
+      }
       return mapProblem(v, path, depth + 1);
     default:
       return no(`no attribute type of DynamoDB's (${shown(type)})`);

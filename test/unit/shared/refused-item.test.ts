@@ -132,6 +132,21 @@ describe('refusedItem: a refused write’s item', () => {
   });
 
   it.each([
+    ['an empty map', { M: {} }],
+    ['an empty list', { L: [] }],
+  ])(
+    "takes %s at DynamoDB's deepest level, 32: a value there, with nothing at 33",
+    async (_name, empty) => {
+      let value: unknown = empty;
+      for (let i = 0; i < 31; i++) value = { M: { n: value } };
+      const documents = scripted({ deep: value });
+      const read = refusedItem(await refusalOf(documents), documents, WHAT);
+      expect(JSON.stringify(read)).toContain(JSON.stringify('M' in empty ? {} : []));
+      expect(JSON.stringify(read).split('{"n":').length - 1).toBe(31);
+    },
+  );
+
+  it.each([
     ['no item but a string', 'str', /^the item refusing the test write is "str", not an item$/],
     ['no item but null', null, /is null, not an item$/],
     ['no item but a list', [{ S: 'x' }], /is \[\{"S":"x"\}\], not an item$/],
