@@ -11,6 +11,22 @@ import { renderHtml } from './domain/render-html';
 import { renderJson, renderMarkdown } from './domain/render-text';
 import { buildReport, type ReportData, type ReportTarget } from './domain/report';
 
+/**
+ * How the drain wait polls, per target. The local cloud and LocalStack count their queues
+ * exactly: two quiet polls a second apart end the wait. On AWS the counts are approximate and
+ * lag ("may not achieve consistency until at least 1 minute after the producers stop sending
+ * messages", GetQueueAttributes, API Reference), so the quiet polls there must span 60 s, every
+ * one reading both depths 0 and the ledger's count unchanged; one poll every 5 s (each counts the
+ * run's ledger items, a Query that reads all of them). AWS's own test of an empty queue is
+ * longer still (all three counts 0 "for several minutes"): the ledger standing still for the
+ * minute stands in for the rest.
+ */
+export const DRAIN_WAIT: Record<ReportTarget, { intervalMs: number; quietMs: number }> = {
+  local: { intervalMs: 1000, quietMs: 0 },
+  localstack: { intervalMs: 1000, quietMs: 0 },
+  aws: { intervalMs: 5000, quietMs: 60_000 },
+};
+
 /** Where a run lives: the clients and resource names of one target. */
 export interface ReportSource {
   documentClient: DynamoDBDocumentClient;
@@ -26,7 +42,10 @@ export interface GenerateOptions {
   source: ReportSource;
   /** 0 = do not wait for the queues to drain. */
   waitTimeoutMs: number;
+  /** The drain's poll interval, where DRAIN_WAIT's for the target is not wanted. */
   pollIntervalMs?: number;
+  /** The drain's clock (default the real one; a test gives its own). */
+  drainClock?: { now: () => number; sleep: (ms: number) => Promise<void> };
   onProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
   /** Sees the ledger the report is built from (experiments time the consumers from it). */
   onLedger?: (ledger: RunLedger) => void;
@@ -40,9 +59,12 @@ export interface GenerateOptions {
 export async function generateReport(options: GenerateOptions): Promise<ReportData> {
   const { source, runId } = options;
   if (options.waitTimeoutMs > 0) {
+    const wait = DRAIN_WAIT[options.target];
     await waitForDrain({
       timeoutMs: options.waitTimeoutMs,
-      intervalMs: options.pollIntervalMs ?? 1000,
+      intervalMs: options.pollIntervalMs ?? wait.intervalMs,
+      quietMs: wait.quietMs,
+      ...(options.drainClock ?? {}),
       onProgress: options.onProgress,
       poll: async () => {
         const [fifo, standard, ledgerItems] = await Promise.all([

@@ -70,6 +70,39 @@ describe('waitForDrain', () => {
     expect(last.queued.standard).toBe(0);
   });
 
+  it('with quietMs, ends only once its quiet polls span that long, and a poll that is not quiet starts the span again', async () => {
+    // Polls every 5 s; the ledger stands still; a depth of 1 at the fourth poll (15 s).
+    const c = fakeClock();
+    const polledAt: number[] = [];
+    const last = await waitForDrain({
+      poll: async () => {
+        polledAt.push(c.now());
+        return { queued: { standard: polledAt.length === 4 ? 1 : 0 }, ledgerItems: 4 };
+      },
+      timeoutMs: 300_000,
+      intervalMs: 5000,
+      quietMs: 60_000,
+      ...c,
+    });
+    expect(last.queued.standard).toBe(0);
+    // The first quiet poll after the depth of 1 is at 20 s: the wait ends at the poll 60 s on.
+    expect(polledAt.at(-1)).toBe(80_000);
+  });
+
+  it('with quietMs, says in its timeout error how long the queues were quiet of what it needs', async () => {
+    const err = await waitForDrain({
+      poll: async () => ({ queued: { fifo: 0, standard: 0 }, ledgerItems: 1 }),
+      timeoutMs: 30_000,
+      intervalMs: 5000,
+      quietMs: 60_000,
+      ...fakeClock(),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainTimeoutError);
+    expect((err as Error).message).toBe(
+      'queues did not drain within 30 s (fifo=0 standard=0, ledger items 1; quiet for 25 s of the 60 s it needs); rerun later or pass --no-wait',
+    );
+  });
+
   it('gives up at its timeout, not a poll later', async () => {
     // Polls at 0, 1000, 2000 and 3000 ms; at 3000 the 3 s are up.
     let polls = 0;

@@ -8,7 +8,7 @@ import {
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RedrivePolicyError } from '../../../services/report/src/adapters/queues';
-import { generateReport } from '../../../services/report/src/generate';
+import { DRAIN_WAIT, generateReport } from '../../../services/report/src/generate';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 /**
@@ -106,5 +106,56 @@ describe('generateReport reading both DLQs', () => {
 
     expect([...polled].sort()).toEqual([queueUrls.fifoDlq, queueUrls.standardDlq].sort());
     expect(mostAtOnce).toBe(2);
+  });
+});
+
+describe("generateReport's drain wait per target", () => {
+  /** Both queues empty and the ledger's count unchanged at every poll; when each poll was made. */
+  async function drainOf(target: 'local' | 'aws'): Promise<number[]> {
+    const polledAt: number[] = [];
+    let t = 0;
+    const drainClock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
+    dynamo.on(QueryCommand).callsFake((input: { Select?: string }) => {
+      if (input.Select === 'COUNT') {
+        polledAt.push(t);
+        return { Count: 5 };
+      }
+      return { Items: [] };
+    });
+    sqsMock.on(GetQueueAttributesCommand).resolves({
+      Attributes: {
+        ApproximateNumberOfMessages: '0',
+        ApproximateNumberOfMessagesNotVisible: '0',
+        ApproximateNumberOfMessagesDelayed: '0',
+        VisibilityTimeout: '30',
+      },
+    });
+    sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+    await generateReport({
+      runId: 'run-a',
+      target,
+      config: pipelineConfig,
+      waitTimeoutMs: 300_000,
+      drainClock,
+      source: { documentClient: documents, sqsClient: sqs, ledgerTable: 'ledger', queueUrls },
+    });
+    return polledAt;
+  }
+
+  it('on AWS, whose counts lag a minute, ends only after 60 s of quiet polls, one every 5 s', async () => {
+    const polledAt = await drainOf('aws');
+    // A baseline poll, then quiet polls from 5 s to 65 s.
+    expect(polledAt[1]! - polledAt[0]!).toBe(DRAIN_WAIT.aws.intervalMs);
+    expect(polledAt.at(-1)).toBe(65_000);
+    expect(polledAt).toHaveLength(14);
+  });
+
+  it('on the local cloud, whose counts are exact, ends at the second quiet poll a second apart', async () => {
+    expect(await drainOf('local')).toEqual([0, 1000, 2000]);
   });
 });
