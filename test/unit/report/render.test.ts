@@ -9,7 +9,7 @@ import { comparisonRows } from '../../../services/report/src/domain/rows';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { LedgerBuilder } from './ledger-fixture';
 
-function data() {
+function data(ledgerDlq?: LedgerBuilder['ledger']['dlq']) {
   const b = new LedgerBuilder()
     .accept('a1', 'a', 1, 0)
     .accept('a2', 'a', 2, 10)
@@ -20,6 +20,7 @@ function data() {
     .deliver('standard', 'a1', 110, 'applied')
     .apply('standard', 'a1', 130)
     .deliver('standard', 'a1', 140, 'suppressed');
+  if (ledgerDlq) b.ledger.dlq = ledgerDlq;
   return buildReport({
     runId: 'run-x',
     target: 'local',
@@ -146,5 +147,33 @@ describe('renderHtml', () => {
     expect(html).toContain(
       `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
     );
+  });
+});
+
+describe('an order counted lost while some of the DLQ was not read', () => {
+  // Standard loses a3 (never delivered); its DLQ held 2 messages the report could not read.
+  const unread = { standard: { depth: 2, orderIds: [], messages: [], unread: 2 } };
+  const note =
+    "standard: 1 order counts as lost while 2 DLQ messages were not read (SQS's approximate depth less what the report read): it may be in the DLQ; run the report again later";
+
+  it('says in the notes, so every format shows it, that the lost order may be in the DLQ', () => {
+    const d = data(unread);
+    expect(d.report.queues.standard.lost).toBe(1);
+    expect(d.report.notes).toContain(note);
+    expect(renderTable(d.report)).toContain(`note: ${note}`);
+    expect(renderMarkdown(d.report)).toContain(`- ${note}`);
+  });
+
+  it('says so in the HTML headline next to the orders lost', () => {
+    const html = renderHtml(data(unread));
+    expect(html).toContain(
+      '(accepted but neither applied nor in a DLQ); DLQ messages the report could not read (standard 2) may hold some of them.',
+    );
+  });
+
+  it('says nothing of the kind when the whole DLQ was read', () => {
+    const d = data({ standard: { depth: 0, orderIds: [], messages: [], unread: 0 } });
+    expect(d.report.notes.filter((n) => n.includes('may be in the DLQ'))).toEqual([]);
+    expect(renderHtml(d)).toContain('(accepted but neither applied nor in a DLQ).');
   });
 });

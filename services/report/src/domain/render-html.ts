@@ -130,6 +130,16 @@ function latencySentence(data: ReportData): string {
   return `<b>What FIFO paid for its order</b>: accepted to applied p50 ${ms(f.p50)} vs ${ms(s.p50)} on standard (${signed(d50)}), p99 ${ms(f.p99)} vs ${ms(s.p99)} (${signed(d99)}). ${why}`;
 }
 
+/** Where an order counted lost may yet be: DLQ messages the report did not read. */
+function unreadSentence(data: ReportData): string {
+  const unread = QUEUE_KINDS.filter(
+    (q) => data.report.queues[q].lost > 0 && data.report.queues[q].dlqUnread > 0,
+  ).map((q) => `${q === 'fifo' ? 'FIFO' : 'standard'} ${data.report.queues[q].dlqUnread}`);
+  return unread.length > 0
+    ? `; DLQ messages the report could not read (${unread.join(', ')}) may hold some of them`
+    : '';
+}
+
 function headline(data: ReportData): string {
   const { report } = data;
   const lost = QUEUE_KINDS.map((q) => report.queues[q].lost);
@@ -137,7 +147,7 @@ function headline(data: ReportData): string {
   const loss =
     lost[0] === 0 && lost[1] === 0
       ? `Nothing was lost: every one of the ${report.accepted} accepted orders was applied${dlq[0]! + dlq[1]! > 0 ? ` or is in a DLQ (FIFO ${dlq[0]}, standard ${dlq[1]})` : ''} on both queues.`
-      : `<b class="bad">Orders lost</b>: FIFO ${lost[0]}, standard ${lost[1]} (accepted but neither applied nor in a DLQ).`;
+      : `<b class="bad">Orders lost</b>: FIFO ${lost[0]}, standard ${lost[1]} (accepted but neither applied nor in a DLQ)${unreadSentence(data)}.`;
   const items = [
     ...QUEUE_KINDS.map((q) => `<li data-claim="order-${q}">${orderSentence(data, q)}</li>`),
     ...QUEUE_KINDS.map((q) => `<li data-claim="copies-${q}">${duplicateSentence(data, q)}</li>`),

@@ -336,6 +336,13 @@ export function buildReport(input: {
         `${q}: ${dlqUnread} DLQ message${dlqUnread === 1 ? ' was' : 's were'} not read, so the ${r} DLQ redrive${r === 1 ? '' : 's'} may include producer re-sends: a dead letter not read counts as gone from the DLQ, and a message of its order the producer sent but could not record (its answer lost) then reads as its redrive`,
       );
     }
+    // An order not found in the DLQ counts as lost; with some of the DLQ unread it may be there.
+    const { lost } = a.metrics;
+    if (dlqUnread > 0 && lost > 0) {
+      notes.push(
+        `${q}: ${lost} order${lost === 1 ? ' counts' : 's count'} as lost while ${dlqUnread} DLQ message${dlqUnread === 1 ? ' was' : 's were'} not read (SQS's approximate depth less what the report read): ${lost === 1 ? 'it' : 'they'} may be in the DLQ; run the report again later`,
+      );
+    }
     const n = a.duplicates.timeOrderedMessages;
     if (n > 0) {
       notes.push(
