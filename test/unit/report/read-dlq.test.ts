@@ -478,6 +478,68 @@ describe('releasing what a DLQ read holds', () => {
     });
   }, 15_000);
 
+  it('sends no message whose hide has ended: a slow SQS makes no call later than 30 s after the last receive', async () => {
+    // 30 messages read at once (fake clock 0); every release call takes 20 s and SQS fails
+    // each entry on its side. The first call (m0-m9) starts at 0, the second (m10-m19) at 20 s;
+    // at 40 s every hide has ended (30 s after the receives), so nothing else is sent, and no
+    // message is named: each is visible again by itself.
+    const thirty = Array.from({ length: 30 }, (_, i) => message(`o${i}`, `m${i}`));
+    attributes(30);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: thirty.slice(0, 10) })
+      .resolvesOnce({ Messages: thirty.slice(10, 20) })
+      .resolvesOnce({ Messages: thirty.slice(20) })
+      .resolves({ Messages: [] });
+    let t = 0;
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
+    const startedAt: number[] = [];
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      startedAt.push(t);
+      t += 20_000;
+      return answer((id) => failedEntry(id, false))(input);
+    });
+
+    const read = await readDlq(sqs, URL, 'run-a', { clock });
+
+    expect(read.orderIds).toHaveLength(30);
+    expect(startedAt).toEqual([0, 20_000]);
+  });
+
+  it('names no message whose hide ended while its retries ran out of time', async () => {
+    // Each call takes 29.5 s and fails the entry on SQS's side: the second attempt starts at
+    // 29.6 s (its hide has not ended), the budget is spent before a third (at 59 s), and by
+    // then the message is visible again by itself.
+    attributes(1);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o1', 'm1')] })
+      .resolves({ Messages: [] });
+    let t = 0;
+    const clock = {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
+    const startedAt: number[] = [];
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      startedAt.push(t);
+      t += 29_500;
+      return answer((id) => failedEntry(id, false))(input);
+    });
+
+    const read = await readDlq(sqs, URL, 'run-a', { clock });
+
+    expect(read.orderIds).toEqual(['o1']);
+    expect(startedAt).toEqual([0, 29_600]);
+  });
+
   it('pauses 100 ms before the second round and 200 ms before the third', async () => {
     attributes(2);
     mock

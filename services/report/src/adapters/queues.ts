@@ -98,7 +98,10 @@ function orderOf(m: Message): OrderMessageRef | undefined {
   return ref.success ? ref.data : undefined;
 }
 
-/** The time a release's retries are paced and bounded by (a test gives its own). */
+/**
+ * The time a DLQ read stamps its receives with, and its release's retries are paced and bounded
+ * by (a test gives its own).
+ */
 export interface ReleaseClock {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -114,7 +117,7 @@ const REAL_CLOCK: ReleaseClock = {
 export interface ReadDlqOptions {
   /** A bound on the messages read (default PEEK_MAX_MESSAGES). */
   maxMessages?: number;
-  /** The clock of the release's retries (default the real one). */
+  /** The clock of the receives' stamps and the release's retries (default the real one). */
   clock?: ReleaseClock;
 }
 
@@ -182,12 +185,14 @@ export async function readDlq(
         }),
       );
       const before = seen.size;
+      // SQS hid these before it answered: their hide ends by PEEK_VISIBILITY_SECONDS from now.
+      const receivedAt = clock.now();
       for (const m of out.Messages ?? []) {
         if (m.ReceiptHandle) {
           handles.push(
             m.MessageId
-              ? { handle: m.ReceiptHandle, messageId: m.MessageId }
-              : { handle: m.ReceiptHandle },
+              ? { handle: m.ReceiptHandle, messageId: m.MessageId, receivedAt }
+              : { handle: m.ReceiptHandle, receivedAt },
           );
         }
         // A standard queue may hand out a copy twice: one entry per message id.
@@ -232,6 +237,8 @@ const RELEASE_RETRY_BUDGET_MS = 1_000;
 interface Held {
   handle: string;
   messageId?: string;
+  /** The read's clock when the receive that returned it answered. */
+  receivedAt: number;
 }
 
 /** How many messages a DlqReleaseError's message names; `unreleased` holds them all. */
@@ -298,6 +305,11 @@ const errorLine = (err: unknown): string =>
  * at most that budget and one call's time. What is still hidden after that (every entry of a
  * call that failed outright, and any left to send again when the budget ran out) is returned as
  * one DlqReleaseError naming each message; nothing when every message was released.
+ * A message whose hide has ended (PEEK_VISIBILITY_SECONDS since the receive that returned it
+ * answered) is visible again by itself: it is sent in no call and named in no error, as if
+ * released. So a slow SQS (calls of seconds each) bounds the release too: no call starts later
+ * than PEEK_VISIBILITY_SECONDS after the read's last receive, where the first round sent every
+ * batch however long each call took.
  */
 async function release(
   client: SQSClient,
@@ -312,9 +324,14 @@ async function release(
   /** Why each entry to send again was not released the last time. */
   const why = new Map<number, string>();
   let deadline = Number.POSITIVE_INFINITY;
+  /** Whether the hide of held[i] has ended: it is visible by itself, nothing to release. */
+  const hideEnded = (i: number, at: number) =>
+    at >= held[i]!.receivedAt + PEEK_VISIBILITY_SECONDS * 1000;
   /** Entries left to send again once the retries' budget is spent: named, with why. */
   const outOfTime = (indices: readonly number[], made: number) => {
+    const at = clock.now();
     for (const i of indices) {
+      if (hideEnded(i, at)) continue;
       unreleased.push({
         messageId: name(i),
         reason: `${why.get(i)}, after ${attempts(made)} (the release's ${RELEASE_RETRY_BUDGET_MS} ms for retries spent)`,
@@ -341,7 +358,9 @@ async function release(
         outOfTime(left.slice(start), attempt - 1);
         break;
       }
-      const batch = left.slice(start, start + 10);
+      const at = clock.now();
+      const batch = left.slice(start, start + 10).filter((i) => !hideEnded(i, at));
+      if (batch.length === 0) continue;
       const after = attempt > 1 ? `, after ${attempts(attempt)}` : '';
       let out: ChangeMessageVisibilityBatchCommandOutput;
       try {
