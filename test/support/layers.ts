@@ -168,8 +168,8 @@ export const LEDGER_KEY_BUILDERS = [
   'ACCEPTED_BY_RUN',
 ] as const;
 
-/** What shared/src/ledger.ts exports that is no part of a key: the counters' strict read. */
-export const LEDGER_NON_KEY_EXPORTS = ['counterValue'] as const;
+/** What shared/src/ledger.ts exports that is no part of a key: the counters' strict read and the printer of a ledger value in errors. */
+export const LEDGER_NON_KEY_EXPORTS = ['counterValue', 'shownValue'] as const;
 
 /**
  * The values a module exports (not its types): the ledger module's exports must each be listed
