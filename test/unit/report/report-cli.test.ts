@@ -44,7 +44,7 @@ describe('parseReportArgs', () => {
         '--out',
         'o',
         '--wait-timeout',
-        '5',
+        '90',
         '--region',
         'eu-west-1',
       ]),
@@ -53,10 +53,16 @@ describe('parseReportArgs', () => {
       stack: 'S',
       format: 'html',
       out: 'o',
-      waitTimeoutMs: 5000,
+      waitTimeoutMs: 90_000,
       region: 'eu-west-1',
     });
     expect(parseReportArgs(['--run', 'r1', '--no-wait']).waitTimeoutMs).toBe(0);
+    // The shortest wait that can end on AWS, and --no-wait there, are taken; locally any wait is.
+    expect(
+      parseReportArgs(['--run', 'r1', '--target', 'aws', '--wait-timeout', '65']).waitTimeoutMs,
+    ).toBe(65_000);
+    expect(parseReportArgs(['--run', 'r1', '--target', 'aws', '--no-wait']).waitTimeoutMs).toBe(0);
+    expect(parseReportArgs(['--run', 'r1', '--wait-timeout', '1']).waitTimeoutMs).toBe(1000);
   });
   it.each([
     [[], '--run <id> is required'],
@@ -68,6 +74,10 @@ describe('parseReportArgs', () => {
     ],
     [['--run', 'r', '--wait-timeout', 'soon'], '--wait-timeout must be an integer, got "soon"'],
     [['--run', 'r', '--wait-timeout', '0'], '--wait-timeout must be at least 1, got 0'],
+    [
+      ['--run', 'r', '--target', 'aws', '--wait-timeout', '64'],
+      '--wait-timeout must be at least 65 with --target aws (the queues must stay empty for 60 s of polls',
+    ],
     [['--run', 'r', '--endpoint', 'nowhere'], '--endpoint must be a url, got "nowhere"'],
     [['--run', 'r', '--bogus'], "Unknown option '--bogus'"],
   ])('rejects %j with a UsageError', (argv, message) => {

@@ -25,7 +25,7 @@ import { queueUrlByName } from '../adapters/queues';
 import { renderHtml } from '../domain/render-html';
 import { renderJson, renderMarkdown, renderTable } from '../domain/render-text';
 import type { ReportTarget } from '../domain/report';
-import { generateReport, type ReportSource } from '../generate';
+import { DRAIN_WAIT, generateReport, type ReportSource } from '../generate';
 
 export const REPORT_SPEC: CommandSpec = {
   usage: 'npm run report -- --run <id> [options]',
@@ -114,9 +114,19 @@ export function parseReportArgs(argv: string[]): ReportArgs {
     throw new UsageError(`--endpoint must be a url, got "${endpoint}"`);
   }
   const wait = intOption(v, 'wait-timeout', { min: 1, max: 24 * 3600 }) ?? 300;
+  const target = choiceOption(v, 'target', TARGETS) ?? 'local';
+  // The drain ends only after the queues stayed quiet for DRAIN_WAIT's span (60 s of polls on AWS,
+  // whose counts can lag a minute): a shorter wait could only time out.
+  const { quietMs, intervalMs } = DRAIN_WAIT[target];
+  const shortest = Math.ceil((quietMs + intervalMs) / 1000);
+  if (!v['no-wait'] && quietMs > 0 && wait < shortest) {
+    throw new UsageError(
+      `--wait-timeout must be at least ${shortest} with --target ${target} (the queues must stay empty for ${quietMs / 1000} s of polls before the report computes; --no-wait computes now), got ${wait}`,
+    );
+  }
   return {
     runId: v.run,
-    target: choiceOption(v, 'target', TARGETS) ?? 'local',
+    target,
     endpoint,
     stack: String(v.stack),
     ...(typeof v.region === 'string' ? { region: v.region } : {}),
