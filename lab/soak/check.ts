@@ -620,11 +620,13 @@ export interface RunFindings {
    */
   explainedDlqCopies: string[];
   /**
-   * Orders never applied that are in a FIFO DLQ because they were never attempted: at their last
-   * allowed receive an earlier message of their group (their customer's) failed in the same
-   * batch, so the consumer handed them back unrun and SQS, having counted that receive, moved
-   * them on the next. The ledger holds a final not-attempted failure of that very message and,
-   * in the invocation it names, a failed delivery of the same customer. One line per message.
+   * Orders never applied that are in a DLQ because they were never attempted: at their last
+   * allowed receive the consumer handed them back unrun and SQS, having counted that receive,
+   * moved them on the next. The ledger holds a final not-attempted failure of that very message
+   * and, in the invocation it names, why: a failed delivery of the same customer (FIFO, an
+   * earlier message of its group failed in the same batch), or, the failure saying the
+   * invocation stopped starting records with less time left than a record needs, a failed
+   * delivery whose DynamoDB call ran out of time (either queue). One line per message.
    */
   notAttemptedInDlq: string[];
 }
@@ -733,15 +735,27 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       if (list) list.push(f);
       else unrunAtLast.set(f.messageId, [f]);
     }
+    // Per message id and receive, its failed attempts on this queue that ran out of time.
+    const timedOut = new Set<string>();
+    for (const f of ledger.failures) {
+      if (f.queue === queue && !f.notAttempted && f.ranOutOfTime) {
+        timedOut.add(`${f.receiveCount}#${f.messageId}`);
+      }
+    }
     /**
      * Why SQS moved this never-applied order's message to the DLQ without an attempt, or why
-     * that explanation does not hold. Only one: the consumer handed it back unrun at its last
-     * allowed receive because an earlier message of its group failed in the same batch. The
-     * ledger must hold the not-attempted failure of that very message at that receive, and the
-     * failed delivery of an earlier message of its customer (SQS took it first) in the
-     * invocation the failure names.
+     * that explanation does not hold. The consumer handed it back unrun at its last allowed
+     * receive, and the ledger holds the not-attempted failure of that very message at that
+     * receive, for one of two reasons. An earlier message of its group failed in the same batch
+     * (FIFO): the invocation the failure names holds the failed delivery of an earlier message of
+     * its customer (SQS took it first). Or the invocation stopped starting records (either
+     * queue; the failure's `notStarted`): too little time left, less than a record needs, once a
+     * DynamoDB call had run out of time, so that invocation holds a failed delivery whose failure
+     * says its call ran out of time.
      */
-    const unrunCause = (messageId: string): { cause?: string; problem?: string } => {
+    const unrunCause = (
+      messageId: string,
+    ): { cause?: string; problem?: string; notStarted?: true } => {
       const failures = unrunAtLast.get(messageId) ?? [];
       if (failures.length === 0) return { problem: `${messageId} (no not-attempted failure)` };
       const atLast = failures.filter((f) => f.receiveCount >= lastReceive);
@@ -749,7 +763,30 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         const highest = Math.max(...failures.map((f) => f.receiveCount));
         return { problem: `${messageId} (not attempted at receive #${highest} only)` };
       }
+      const notStartedProblems: string[] = [];
       for (const f of atLast) {
+        if (f.notStarted) {
+          const { leftMs, budgetMs } = f.notStarted;
+          const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
+          const stalled = batch.find(
+            (d) => d.outcome === 'failed' && timedOut.has(`${d.receiveCount}#${d.messageId}`),
+          );
+          if (!(leftMs < budgetMs)) {
+            notStartedProblems.push(
+              `${messageId} (not started at receive #${f.receiveCount} with ${leftMs} ms left, no less than the ${budgetMs} ms a record needs)`,
+            );
+          } else if (!stalled) {
+            notStartedProblems.push(
+              `${messageId} (not started at receive #${f.receiveCount}, yet no delivery ran out of time in invocation ${f.invocationId ?? '(none named)'})`,
+            );
+          } else {
+            return {
+              cause: `never attempted: at its receive #${f.receiveCount} its invocation had ${leftMs} ms left, less than the ${budgetMs} ms a record needs, after order ${stalled.orderId}'s DynamoDB call ran out of time (receive #${stalled.receiveCount})`,
+              notStarted: true,
+            };
+          }
+          continue;
+        }
         // Earlier in its group by FIFO's order, the SequenceNumber SQS gave each message (a
         // customer may send a later sequence first: docs/guarantees.md, "Ordering"), compared
         // as integers as the order rule does. A failure record without one (a ledger from
@@ -770,12 +807,21 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           };
         }
       }
+      const behindGroup = atLast.find((f) => !f.notStarted);
       return {
-        problem: `${messageId} (not attempted at receive #${atLast[0]!.receiveCount}, yet no delivery of its group failed in invocation ${atLast[0]!.invocationId ?? '(none named)'})`,
+        problem: [
+          ...notStartedProblems,
+          ...(behindGroup
+            ? [
+                `${messageId} (not attempted at receive #${behindGroup.receiveCount}, yet no delivery of its group failed in invocation ${behindGroup.invocationId ?? '(none named)'})`,
+              ]
+            : []),
+        ].join(', '),
       };
     };
     let explainedHere = 0;
     let unrunHere = 0;
+    let notStartedHere = 0;
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
       if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
@@ -784,7 +830,10 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         const found = copies.map(({ messageId }) => ({ messageId, ...unrunCause(messageId) }));
         const explainedCopies = found.filter((c) => c.cause);
         if (copies.length > 0 && explainedCopies.length === copies.length) {
-          unrunHere += copies.length;
+          for (const c of explainedCopies) {
+            if (c.notStarted) notStartedHere++;
+            else unrunHere++;
+          }
           for (const c of explainedCopies) {
             notAttempted.push(
               `${queue}: order ${id} is in the DLQ ${c.cause}; its message ${c.messageId} (maxReceiveCount ${lastReceive})`,
@@ -833,11 +882,14 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     }
     collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
     collect(out, deadLines, (n) => `${queue}: ${n} more DLQ problems`);
-    const accounted = expectedDead.size + explainedHere + unrunHere;
+    const accounted = expectedDead.size + explainedHere + unrunHere + notStartedHere;
     if (dlq.depth !== accounted) {
       const parts = [
         explainedHere > 0 ? `${explainedHere} of them applied orders' copies` : '',
         unrunHere > 0 ? `${unrunHere} never attempted behind a failure of their group` : '',
+        notStartedHere > 0
+          ? `${notStartedHere} not started after a DynamoDB call ran out of time`
+          : '',
       ].filter(Boolean);
       const why = parts.length > 0 ? ` (${parts.join(', ')})` : '';
       out.push(

@@ -167,6 +167,14 @@ describe('a batch whose DynamoDB calls stall', () => {
       ]),
     ]);
     expect(metrics.events.map((e) => [e.event, e.orderId])).toEqual([['failed', 'order-1']]);
+    // The ledger says why, for the run check: the attempt that ran out of time, and for each
+    // record not started, the time left and what a record needs.
+    expect(
+      ledger.failures.map((f) => [f.orderId, f.ranOutOfTime ?? false, f.notStarted ?? null]),
+    ).toEqual([
+      ['order-1', true, null],
+      ...[2, 3, 4].map((k) => [`order-${k}`, false, { leftMs: 5_000, budgetMs: BUDGET_MS }]),
+    ]);
   });
 
   it('runs the next record while one still fits, and stops at the first that does not', async () => {
@@ -225,6 +233,10 @@ describe('a batch whose DynamoDB calls stall', () => {
     expect(ledger.calls.filter((c) => c.startsWith('turn:'))).toEqual([
       'turn:cust-2:1',
       'turn:cust-3:1',
+    ]);
+    // A failure that is no timeout is not recorded as one.
+    expect(ledger.failures.map((f) => [f.orderId, f.ranOutOfTime ?? false])).toEqual([
+      ['order-1', false],
     ]);
   });
 

@@ -263,6 +263,7 @@ export function createRecordHandling<R>(
       ...ledgerFields(delivery),
       failureId: newId(),
       final: delivery.receiveCount >= options.maxReceiveCount,
+      ...(ranOutOfTime(error) ? { ranOutOfTime: true as const } : {}),
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       failedAt: now(),
     };
@@ -280,6 +281,7 @@ export function createRecordHandling<R>(
       notAttempted: true,
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
       ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
+      ...(cut ? { notStarted: { leftMs: cut.leftMs, budgetMs: cut.budgetMs } } : {}),
       error: cut
         ? `${NOT_ATTEMPTED}: not started, ${cut.leftMs} ms left of the invocation after a DynamoDB call ran out of time (a record needs ${cut.budgetMs} ms), at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`
         : `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,

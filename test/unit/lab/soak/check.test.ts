@@ -1155,6 +1155,98 @@ describe('the exactly-once check', () => {
     expect(found.notAttemptedInDlq).toHaveLength(2);
   });
 
+  /**
+   * The consumer's cut-off on standard: s1's DynamoDB call ran out of time at every receive
+   * (invocations std-1..std-LAST), and c2, another customer's order in the same batches, was not
+   * started at its last allowed receive, 4,000 ms left where a record needs 5,175: it is in the
+   * DLQ beside s1 without an attempt. FIFO applied both. `change` spoils the evidence.
+   */
+  function cutOffBatch(change?: (ledger: LedgerBuilder['ledger']) => void) {
+    const b = new LedgerBuilder().accept('s1', 'a', 1, 1000).accept('c2', 'b', 1, 1010);
+    for (const id of ['s1', 'c2']) b.deliver('fifo', id, 1500, 'applied').apply('fifo', id, 1501);
+    for (let n = 1; n <= LAST; n++) {
+      b.deliver('standard', 's1', 2000 + n, 'failed', n, {
+        invocationId: `std-${n}`,
+        invocationEnd: true,
+      });
+      b.fail('standard', 's1', n, n === LAST);
+      b.ledger.failures.at(-1)!.ranOutOfTime = true;
+    }
+    b.notAttempted('standard', 'c2', LAST, `std-${LAST}`);
+    const cut = b.ledger.failures.at(-1)!;
+    cut.notStarted = { leftMs: 4_000, budgetMs: 5_175 };
+    cut.error = 'NotAttempted: not started, 4000 ms left of the invocation';
+    b.dead('standard', 's1').dead('standard', 'c2');
+    change?.(b.ledger);
+    return runFindings({
+      acceptedIds: ['s1', 'c2'],
+      ledger: b.ledger,
+      report: reportOf(b),
+      expectedInDlq: { standard: ['s1'] },
+    });
+  }
+
+  it('accepts an order in the DLQ the consumer did not start at its last receive after a DynamoDB call ran out of time, and says so', () => {
+    expect(cutOffBatch()).toEqual({
+      violations: [],
+      explainedDlqCopies: [],
+      notAttemptedInDlq: [
+        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation had 4000 ms left, less than the 5175 ms a record needs, after order s1's DynamoDB call ran out of time (receive #${LAST}); its message standard-c2 (maxReceiveCount ${LAST})`,
+      ],
+    });
+  });
+
+  it('fails an order the consumer did not start when the ledger does not bear the cut-off out', () => {
+    const unexplained = (why: string) => [
+      `standard: order c2 is in the DLQ: ${why}`,
+      'standard: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ];
+    // The failure in its invocation was no timeout.
+    expect(
+      cutOffBatch((ledger) => {
+        for (const f of ledger.failures) delete f.ranOutOfTime;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        `standard-c2 (not started at receive #${LAST}, yet no delivery ran out of time in invocation std-${LAST})`,
+      ),
+    );
+    // The timeout was in another invocation than the one that did not start it.
+    expect(
+      cutOffBatch((ledger) => {
+        for (const f of ledger.failures) if (f.receiveCount === LAST) delete f.ranOutOfTime;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        `standard-c2 (not started at receive #${LAST}, yet no delivery ran out of time in invocation std-${LAST})`,
+      ),
+    );
+    // It had the time a record needs.
+    expect(
+      cutOffBatch((ledger) => {
+        ledger.failures.at(-1)!.notStarted = { leftMs: 5_175, budgetMs: 5_175 };
+      }).violations,
+    ).toEqual(
+      unexplained(
+        `standard-c2 (not started at receive #${LAST} with 5175 ms left, no less than the 5175 ms a record needs)`,
+      ),
+    );
+    // Not started before its last allowed receive: SQS would have handed it back.
+    expect(
+      cutOffBatch((ledger) => {
+        ledger.failures.at(-1)!.receiveCount = LAST - 1;
+      }).violations,
+    ).toEqual(unexplained(`standard-c2 (not attempted at receive #${LAST - 1} only)`));
+    // Explained, yet SQS reports one more message than the check accounts for.
+    expect(
+      cutOffBatch((ledger) => {
+        ledger.dlq!.standard!.depth = 3;
+      }).violations,
+    ).toEqual([
+      'standard: the DLQ holds 3 messages as SQS reports it, expected 2 (1 not started after a DynamoDB call ran out of time)',
+    ]);
+  });
+
   it.each(['', 'ab', '12ab', '1e3'])(
     'says FIFO order cannot be checked when a message was recorded with %j for its SequenceNumber, rather than place it',
     (bad) => {
