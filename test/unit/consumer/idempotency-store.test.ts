@@ -3,13 +3,16 @@ import {
   IdempotencyConfig,
   IdempotencyItemAlreadyExistsError,
 } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
@@ -162,5 +165,79 @@ describe('the consumer’s idempotency persistence layer', () => {
     });
     expect(found?.getStatus()).toBe('COMPLETED');
     mocked.restore();
+  });
+
+  it("writes Powertools' own item under Powertools' own condition, plus only its writer id and its one case (fails when Powertools changes its put)", async () => {
+    // The layer re-states Powertools' put (@aws-lambda-powertools/idempotency, pinned in
+    // package.json). Both puts of one record, captured: the stock layer's and this one's. Their
+    // conditions, with names and values put in, must be the same rule with this layer's one case
+    // added, and their items the same item with the writer id added; a Powertools release that
+    // changes its put (another case, another attribute) fails here, before the two drift apart.
+    const stock = mockClient(DynamoDBClient);
+    const ours = mockClient(DynamoDBDocumentClient);
+    stock.on(PutItemCommand).resolves({});
+    ours.on(PutCommand).resolves({});
+    const now = jest.spyOn(Date, 'now').mockReturnValue(1_764_050_001_234);
+    try {
+      const config = new IdempotencyConfig({
+        eventKeyJmesPath: 'orderId',
+        payloadValidationJmesPath: 'amount',
+      });
+      const client = new DynamoDBClient({ region: 'eu-west-1' });
+      const theirs = new DynamoDBPersistenceLayer({
+        tableName: idempotency.name,
+        awsSdkV3Client: client,
+      });
+      const mine = new OwnWriteDynamoDBPersistenceLayer({
+        tableName: idempotency.name,
+        client,
+        newId: () => 'put-x',
+      });
+      for (const layer of [theirs, mine]) {
+        layer.configure({ config, keyPrefix: 'unit' });
+        await layer.saveInProgress({ orderId: 'o-contract', amount: 3 }, 5_000);
+      }
+      const theirInput = stock.commandCalls(PutItemCommand)[0]!.args[0].input;
+      const ourInput = ours.commandCalls(PutCommand)[0]!.args[0].input;
+
+      /** A condition with its placeholders replaced by the names and values they stand for. */
+      const spelled = (
+        expression: string | undefined,
+        names: Record<string, string> | undefined,
+        values: Record<string, unknown>,
+      ) =>
+        (expression ?? '')
+          .replace(/#\w+/g, (n) => names?.[n] ?? `<unknown ${n}>`)
+          .replace(/:\w+/g, (v) => (v in values ? JSON.stringify(values[v]) : `<unknown ${v}>`));
+      const theirValues = Object.fromEntries(
+        Object.entries(theirInput.ExpressionAttributeValues ?? {}).map(([k, v]) => [k, v.N ?? v.S]),
+      );
+      const ourValues = Object.fromEntries(
+        Object.entries(ourInput.ExpressionAttributeValues ?? {}).map(([k, v]) => [k, String(v)]),
+      );
+      const theirRule = spelled(
+        theirInput.ConditionExpression,
+        theirInput.ExpressionAttributeNames,
+        theirValues,
+      );
+      expect(theirRule).toBe(
+        'attribute_not_exists(id) OR expiration < "1764050001.234" OR (status = "INPROGRESS" AND attribute_exists(in_progress_expiration) AND in_progress_expiration < "1764050001234")',
+      );
+      expect(
+        spelled(ourInput.ConditionExpression, ourInput.ExpressionAttributeNames, ourValues),
+      ).toBe(`${theirRule} OR (status = "INPROGRESS" AND inProgressBy = "put-x")`);
+      expect(marshall(ourInput.Item ?? {})).toEqual({
+        ...theirInput.Item,
+        inProgressBy: { S: 'put-x' },
+      });
+      expect(ourInput.TableName).toBe(theirInput.TableName);
+      expect(ourInput.ReturnValuesOnConditionCheckFailure).toBe(
+        theirInput.ReturnValuesOnConditionCheckFailure,
+      );
+    } finally {
+      now.mockRestore();
+      stock.restore();
+      ours.restore();
+    }
   });
 });
