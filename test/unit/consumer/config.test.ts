@@ -1,4 +1,5 @@
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
+import { CLIENT_TIMEOUT_ENV } from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { ConfigError } from '../../../shared/src/env';
 
@@ -79,6 +80,30 @@ describe('handlers/sqs module', () => {
     // Assess
     expect(typeof handler).toBe('function');
   });
+
+  it.each([
+    // [AWS_MAX_ATTEMPTS, the request timeout's variable, budget]: one stalled call (tries x
+    // request timeout + backoff 25 ms x (2^(tries-1) - 1)) and 1 s of room for the invocation's end.
+    [undefined, undefined, 5_175],
+    ['3', undefined, 4_075],
+    [undefined, '800', 4_375],
+  ])(
+    'gives the cut-off one stalled call and 1 s as what a record needs (AWS_MAX_ATTEMPTS %p, request timeout %p ms: %p ms)',
+    (tries, requestTimeout, budget) => {
+      process.env = { ...saved, ...BASE_ENV, QUEUE_KIND: 'fifo', AWS_REGION: 'eu-west-1' };
+      if (tries !== undefined) process.env.AWS_MAX_ATTEMPTS = tries;
+      if (requestTimeout !== undefined) {
+        // The connection timeout may be no longer than the request's.
+        process.env[CLIENT_TIMEOUT_ENV.dynamodb.requestTimeoutMs] = requestTimeout;
+        process.env[CLIENT_TIMEOUT_ENV.dynamodb.connectionTimeoutMs] = requestTimeout;
+      }
+      let recordBudgetMs: unknown;
+      jest.isolateModules(() => {
+        recordBudgetMs = require('../../../services/consumer/src/handlers/sqs').recordBudgetMs;
+      });
+      expect(recordBudgetMs).toBe(budget);
+    },
+  );
 
   it('fails at import when the configuration is incomplete', () => {
     // Prepare

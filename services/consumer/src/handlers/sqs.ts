@@ -46,8 +46,9 @@ checkTimeoutBudget({
 });
 // The time a record needs before it starts, once a DynamoDB call of the invocation has run out
 // (domain/record-handling.ts, startsRecord): one stalled call, as the cold-start check counts it
-// (these tries x this request timeout + backoff; 4,175 ms at the defaults), and the same room.
-const recordBudgetMs =
+// (these tries x this request timeout + backoff; 4,175 ms at the defaults), and the same room:
+// 5,175 ms at the defaults. Exported for its test (test/unit/consumer/config.test.ts).
+export const recordBudgetMs =
   stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
   ROOM_MS;
 const consume = createConsumerHandler(config, {
