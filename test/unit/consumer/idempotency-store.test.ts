@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   IdempotencyConfig,
   IdempotencyItemAlreadyExistsError,
+  makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
@@ -238,6 +239,54 @@ describe('the consumer’s idempotency persistence layer', () => {
       now.mockRestore();
       stock.restore();
       ours.restore();
+    }
+  });
+
+  it("answers through Powertools' handler with a COMPLETED record's stored result from the refusal alone: the function does not run, nothing is read", async () => {
+    // Powertools' handler takes the record the refusal carries (existingRecord) and answers from
+    // it; without it, it reads the record (GetItem). Both clients mocked: the put refused with a
+    // COMPLETED item, any GetItem a failure the test would see.
+    const documents = mockClient(DynamoDBDocumentClient);
+    const raw = mockClient(DynamoDBClient);
+    raw
+      .on(GetItemCommand)
+      .rejects(new Error('read the record instead of taking it from the refusal'));
+    const client = new DynamoDBClient({ region: 'eu-west-1' });
+    const store = new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client });
+    try {
+      const config = new IdempotencyConfig({ eventKeyJmesPath: 'orderId' });
+      let runs = 0;
+      const apply = makeIdempotent(
+        async (_order: { orderId: string }) => {
+          runs++;
+          return { applyIndex: 99, committedAt: 99 };
+        },
+        { persistenceStore: store, config, keyPrefix: 'unit' },
+      );
+      // Powertools takes the record as found; its key is not compared.
+      documents.on(PutCommand).rejects(
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: {
+            id: { S: 'unit#k' },
+            status: { S: 'COMPLETED' },
+            expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
+            data: { M: { applyIndex: { N: '4' }, committedAt: { N: '5' } } },
+            inProgressBy: { S: 'an-earlier-put' },
+          },
+        }),
+      );
+
+      await expect(apply({ orderId: 'o-answered' })).resolves.toEqual({
+        applyIndex: 4,
+        committedAt: 5,
+      });
+      expect(runs).toBe(0);
+      expect(raw.commandCalls(GetItemCommand)).toHaveLength(0);
+    } finally {
+      documents.restore();
+      raw.restore();
     }
   });
 });

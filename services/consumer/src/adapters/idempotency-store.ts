@@ -137,7 +137,7 @@ export class OwnWriteDynamoDBPersistenceLayer extends DynamoDBPersistenceLayer {
       // refused by the record's getStatus(), a payload hash that differs by its validation.
       type Options = ConstructorParameters<typeof IdempotencyRecord>[0];
       throw new IdempotencyItemAlreadyExistsError(
-        `Failed to put record for already existing idempotency key: ${record.idempotencyKey}`,
+        `the idempotency record ${record.idempotencyKey} is already there and is not this put's to take`,
         found &&
           new IdempotencyRecord({
             idempotencyKey: found[ATTR.key] as Options['idempotencyKey'],
