@@ -158,7 +158,7 @@ export async function main(
   }
   if (findings.notAttemptedInDlq.length > 0) {
     log(
-      'FIFO orders in a DLQ never attempted, handed back behind a failure of their group at their last receive:',
+      'orders in a DLQ never attempted at their last receive (FIFO: handed back behind a failure of their group; either queue: not started, too little time left after a DynamoDB call ran out of time):',
     );
     for (const line of findings.notAttemptedInDlq) log(`  - ${line}`);
     histories(findings.notAttemptedInDlq);
