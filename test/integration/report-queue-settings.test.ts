@@ -19,7 +19,7 @@ describe("reading a source queue's VisibilityTimeout for the report", () => {
 
   it('reads one the queue was given zero-padded, as the local SQS takes and keeps it', async () => {
     // local/sqs/actions/attributes.ts takes any string of digits whose number is 0 to 43200,
-    // and answers it as it was given.
+    // leading zeros too, and answers it in plain decimal ("000045" is answered "45").
     const out = await h.sqs.send(
       new CreateQueueCommand({
         QueueName: 'settings-padded',
