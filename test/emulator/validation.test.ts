@@ -1,4 +1,10 @@
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+} from '@aws-sdk/client-sqs';
 import { callJson, callQuery, type Harness, type RawAnswer, startEmulator } from './helpers';
 
 /**
@@ -1370,6 +1376,283 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
         expect(await state()).toEqual(before);
       },
     );
+  });
+
+  describe('Query entries given twice or by half, and the Policy size limit', () => {
+    const tagHeads = (): [string, string][][] => [
+      [
+        ['Action', 'TagQueue'],
+        ['QueueUrl', std],
+      ],
+      [
+        ['Action', 'CreateQueue'],
+        ['QueueName', 'tagged-twice'],
+      ],
+    ];
+
+    it.each([
+      [
+        'two entries with one key',
+        [
+          ['Tag.1.Key', 'a'],
+          ['Tag.1.Value', 'x'],
+          ['Tag.2.Key', 'a'],
+          ['Tag.2.Value', 'y'],
+        ],
+        'Tag a is specified more than once.',
+      ],
+      [
+        "one entry's key sent twice",
+        [
+          ['Tag.1.Key', 'a'],
+          ['Tag.1.Key', 'b'],
+          ['Tag.1.Value', 'x'],
+        ],
+        'Parameter Tag.1.Key is specified more than once.',
+      ],
+      [
+        "one entry's value sent twice (Tags.n, aws-sdk-java v2's spelling)",
+        [
+          ['Tags.1.Key', 'a'],
+          ['Tags.1.Value', 'x'],
+          ['Tags.1.Value', 'y'],
+        ],
+        'Parameter Tags.1.Value is specified more than once.',
+      ],
+    ] as [string, [string, string][], string][])(
+      'refuses a Query TagQueue and CreateQueue with a tag given twice (%s), changing nothing (the last one had won)',
+      async (_, tags, message) => {
+        await json('TagQueue', { QueueUrl: std, Tags: { a: 'before' } });
+        const before = await state();
+        for (const head of tagHeads()) {
+          const out = await callQuery(h.url, [...head, ...tags]);
+          expect([out.status, out.queryCode, out.message]).toEqual([
+            400,
+            'InvalidParameterValue',
+            message,
+          ]);
+        }
+        expect(await state()).toEqual(before);
+      },
+    );
+
+    it('refuses a Query SetQueueAttributes or CreateQueue with an attribute name and no value (it had removed the Policy), changing nothing', async () => {
+      // Arrange
+      const policy = JSON.stringify({ Version: '2012-10-17', Statement: [] });
+      await h.sqs.send(
+        new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: policy } }),
+      );
+      const before = await state();
+
+      // Act
+      const answers = [];
+      for (const head of [
+        [
+          ['Action', 'SetQueueAttributes'],
+          ['QueueUrl', std],
+        ],
+        [
+          ['Action', 'CreateQueue'],
+          ['QueueName', 'half'],
+        ],
+      ] as [string, string][][]) {
+        for (const [attrs, missing] of [
+          [[['Attribute.1.Name', 'Policy']], 'Attribute.1.Value'],
+          [
+            [
+              ['Attribute.1.Name', 'Policy'],
+              ['Attribute.1.Value.x', '1'],
+            ],
+            'Attribute.1.Value',
+          ],
+          [
+            [
+              ['Attribute.1.Name', 'DelaySeconds'],
+              ['Attribute.1.Value', '5'],
+              ['Attribute.2.Value', '6'],
+            ],
+            'Attribute.2.Name',
+          ],
+        ] as [[string, string][], string][]) {
+          const out = await callQuery(h.url, [...head, ...attrs]);
+          answers.push([out.status, out.queryCode, out.message]);
+          expect([out.status, out.queryCode, out.message]).toEqual([
+            400,
+            'MissingParameter',
+            `The request must contain the parameter ${missing}.`,
+          ]);
+        }
+      }
+
+      // Assess
+      expect(answers).toHaveLength(6);
+      expect(await state()).toEqual(before);
+      const kept = await h.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: std, AttributeNames: ['Policy'] }),
+      );
+      expect(kept.Attributes?.Policy).toBe(policy);
+    });
+
+    it('refuses a Query TagQueue or CreateQueue with a tag value and no key, and takes a key with no value as an empty value', async () => {
+      const before = await state();
+      for (const head of tagHeads()) {
+        const out = await callQuery(h.url, [
+          ...head,
+          ['Tag.1.Key', 'a'],
+          ['Tag.1.Value', 'x'],
+          ['Tag.2.Value', 'y'],
+        ]);
+        expect([out.status, out.queryCode, out.message]).toEqual([
+          400,
+          'MissingParameter',
+          'The request must contain the parameter Tag.2.Key.',
+        ]);
+      }
+      expect(await state()).toEqual(before);
+
+      const taken = await callQuery(h.url, [
+        ['Action', 'TagQueue'],
+        ['QueueUrl', std],
+        ['Tag.1.Key', 'empty'],
+      ]);
+      expect(taken.status).toBe(200);
+      expect((await json('ListQueueTags', { QueueUrl: std })).body.Tags).toEqual({ empty: '' });
+    });
+
+    it.each([
+      [
+        'a message attribute name with no value',
+        [['MessageAttribute.1.Name', 'k']],
+        "The message attribute 'k' must contain a DataType.",
+      ],
+      [
+        'a message attribute value with no name',
+        [
+          ['MessageAttribute.1.Value.DataType', 'String'],
+          ['MessageAttribute.1.Value.StringValue', 'v'],
+        ],
+        "Message (user) attribute name '' is invalid.",
+      ],
+      [
+        'a message system attribute name with no value',
+        [['MessageSystemAttribute.1.Name', 'AWSTraceHeader']],
+        "Message system attribute 'AWSTraceHeader' must have DataType String and a StringValue.",
+      ],
+    ] as [string, [string, string][], string][])(
+      'refuses a Query SendMessage with %s, sending nothing (it had been dropped and the message sent)',
+      async (_, attrs, message) => {
+        const before = await state();
+        const out = await callQuery(h.url, [
+          ['Action', 'SendMessage'],
+          ['QueueUrl', std],
+          ['MessageBody', 'half'],
+          ...attrs,
+        ]);
+        expect([out.status, out.queryCode, out.message.replaceAll('&apos;', "'")]).toEqual([
+          400,
+          'InvalidParameterValue',
+          message,
+        ]);
+        const batch = await callQuery(h.url, [
+          ['Action', 'SendMessageBatch'],
+          ['QueueUrl', std],
+          ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+          ['SendMessageBatchRequestEntry.1.MessageBody', 'half'],
+          ...attrs.map(([k, v]): [string, string] => [`SendMessageBatchRequestEntry.1.${k}`, v]),
+        ]);
+        expect(batch.status).toBe(200);
+        expect(batch.xml).toContain('<BatchResultErrorEntry><Id>e1</Id>');
+        expect(batch.xml).not.toContain('<SendMessageBatchResultEntry>');
+        expect(await state()).toEqual(before);
+      },
+    );
+
+    it('reads AWSTraceHeader from a Query SendMessage (MessageSystemAttribute.n), as over JSON; it had been ignored', async () => {
+      const { QueueUrl } = await h.sqs.send(new CreateQueueCommand({ QueueName: 'traced' }));
+      const sent = await callQuery(h.url, [
+        ['Action', 'SendMessage'],
+        ['QueueUrl', QueueUrl!],
+        ['MessageBody', 'traced'],
+        ['MessageSystemAttribute.1.Name', 'AWSTraceHeader'],
+        ['MessageSystemAttribute.1.Value.DataType', 'String'],
+        ['MessageSystemAttribute.1.Value.StringValue', 'Root=1-5759e988-bd862e3fe1be46a994272793'],
+      ]);
+      expect(sent.status).toBe(200);
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MessageSystemAttributeNames: ['AWSTraceHeader'] }),
+      );
+      expect(got.Messages?.[0]?.Attributes?.AWSTraceHeader).toBe(
+        'Root=1-5759e988-bd862e3fe1be46a994272793',
+      );
+    });
+
+    /** A Policy document of exactly `bytes` UTF-8 bytes, padded with a 2-byte character. */
+    function policyOf(bytes: number): string {
+      const base = JSON.stringify({ Version: '2012-10-17', Statement: [], Pad: '' });
+      const room = bytes - Buffer.byteLength(base);
+      const text = `${'é'.repeat(Math.floor(room / 2))}${'x'.repeat(room % 2)}`;
+      const policy = JSON.stringify({ Version: '2012-10-17', Statement: [], Pad: text });
+      expect(Buffer.byteLength(policy)).toBe(bytes);
+      return policy;
+    }
+
+    it('takes a Policy of 8,192 bytes and refuses one of 8,193 (InvalidAttributeValue) on set and create, over the SDK and Query, changing nothing', async () => {
+      // Arrange
+      const fits = policyOf(8192);
+      const over = policyOf(8193);
+      await h.sqs.send(
+        new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: fits } }),
+      );
+      const made = await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'policy-max', Attributes: { Policy: fits } }),
+      );
+      for (const QueueUrl of [std, made.QueueUrl!]) {
+        const got = await h.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }),
+        );
+        expect(got.Attributes?.Policy).toBe(fits);
+      }
+      const before = await state();
+
+      // Act
+      const refusals = [
+        h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: over } })),
+        h.sqs.send(
+          new CreateQueueCommand({ QueueName: 'policy-over', Attributes: { Policy: over } }),
+        ),
+      ];
+      const query = await Promise.all(
+        [
+          [
+            ['Action', 'SetQueueAttributes'],
+            ['QueueUrl', std],
+          ],
+          [
+            ['Action', 'CreateQueue'],
+            ['QueueName', 'policy-over'],
+          ],
+        ].map((head) =>
+          callQuery(h.url, [
+            ...(head as [string, string][]),
+            ['Attribute.1.Name', 'Policy'],
+            ['Attribute.1.Value', over],
+          ]),
+        ),
+      );
+
+      // Assess
+      for (const refused of refusals) {
+        await expect(refused).rejects.toMatchObject({
+          name: 'InvalidAttributeValue',
+          message:
+            'Invalid value for the parameter Policy. Reason: the policy is 8193 bytes, over the maximum of 8192.',
+        });
+      }
+      for (const out of query) {
+        expect([out.status, out.queryCode]).toEqual([400, 'InvalidAttributeValue']);
+      }
+      expect(await state()).toEqual(before);
+    });
   });
 
   describe('over the Query protocol', () => {

@@ -242,6 +242,9 @@ function applyKmsChoice(current: Record<string, string>, attrs: Record<string, s
   dropReuseWithoutKey(current);
 }
 
+/** The largest queue Policy AWS takes, in bytes (UTF-8). */
+const MAX_POLICY_BYTES = 8192;
+
 /** Attributes that an empty value removes. */
 const REMOVABLE = new Set(['RedrivePolicy', 'RedriveAllowPolicy', 'Policy']);
 
@@ -363,6 +366,15 @@ export function validateQueueAttributes(
         parseRedriveAllowPolicy(value);
         break;
       case 'Policy':
+        // AWS's policy quotas: a policy of at most 8,192 bytes
+        // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html).
+        // The code is the one AWS gives a Policy it does not take; the reason is ours. The quota's
+        // counts (statements, principals, conditions, actions) are not checked.
+        if (Buffer.byteLength(value, 'utf8') > MAX_POLICY_BYTES) {
+          throw errors.invalidAttributeValue(
+            `Invalid value for the parameter Policy. Reason: the policy is ${Buffer.byteLength(value, 'utf8')} bytes, over the maximum of ${MAX_POLICY_BYTES}.`,
+          );
+        }
         try {
           const policy = JSON.parse(value) as unknown;
           if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw policy;
