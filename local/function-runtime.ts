@@ -135,14 +135,21 @@ if (workerData.nice > 0 && process.platform === 'linux') {
 const realNow = Date.now;
 // Bytes written to stdout and stderr so far, as the main thread reads them: each reply says how
 // far the invocation's output went, so the runtime ends a line left without a newline there.
-// Counted for a write the stream took (one with an unknown encoding throws first).
+// Counted for a write the stream took (one with an unknown encoding throws first), in the bytes
+// the main thread gets: Buffer.byteLength is exact for UTF-8 (console.log's) and the other
+// one-to-one encodings, but only estimates hex and base64 (invalid characters are no bytes at
+// all), so a string in those is counted as the Buffer the stream will make of it.
 const written = [0, 0];
+const estimated = new Set(['hex', 'base64', 'base64url']);
 [process.stdout, process.stderr].forEach((stream, i) => {
   const write = stream.write;
   stream.write = function (chunk, encoding) {
     const taken = write.apply(this, arguments);
     if (typeof chunk === 'string') {
-      written[i] += Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+      const named = typeof encoding === 'string' ? encoding : 'utf8';
+      written[i] += estimated.has(named.toLowerCase())
+        ? Buffer.from(chunk, named).length
+        : Buffer.byteLength(chunk, named);
     } else if (chunk && typeof chunk.byteLength === 'number') {
       written[i] += chunk.byteLength;
     }
@@ -264,16 +271,23 @@ parentPort.on('message', async (msg) => {
   let reply;
   try {
     const result = await handler(msg.event, context);
-    clearTimeout(deadlineTimer);
-    reply = { id: msg.id, ok: true, result: result === undefined ? null : result };
-    // Lambda measures the response as the JSON it sends back, in bytes, and fails an
-    // invocation whose response is larger than a synchronous invoke allows. A result JSON cannot
-    // serialise (circular, a BigInt) is handed on unmeasured, as before.
-    let bytes = 0;
+    // Lambda's runtime sends the result back as JSON (undefined as null) and fails the
+    // invocation when JSON.stringify throws on it (a cycle, a BigInt, a toJSON that throws).
+    // That JSON is what crosses to the main thread: the result is serialised once, and reaches
+    // the caller as Lambda hands it on (a Date as a string, a function dropped).
+    let json;
     try {
-      bytes = Buffer.byteLength(JSON.stringify(reply.result));
-    } catch {}
-    if (bytes > ${MAX_RESPONSE_BYTES}) {
+      json = JSON.stringify(result === undefined ? null : result);
+    } catch {
+      throw new Error('Unable to stringify response body');
+    }
+    clearTimeout(deadlineTimer);
+    // A result JSON.stringify makes nothing of (a function, a symbol): null (not verified on AWS).
+    if (json === undefined) json = 'null';
+    // Lambda measures the response in bytes of that JSON, and fails an invocation whose
+    // response is larger than a synchronous invoke allows (an event source mapping's
+    // invocation is synchronous).
+    if (json.length > ${MAX_RESPONSE_BYTES} || Buffer.byteLength(json) > ${MAX_RESPONSE_BYTES}) {
       reply = {
         id: msg.id,
         ok: false,
@@ -282,6 +296,8 @@ parentPort.on('message', async (msg) => {
           errorMessage: 'Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).',
         },
       };
+    } else {
+      reply = { id: msg.id, ok: true, json };
     }
   } catch (err) {
     clearTimeout(deadlineTimer);
@@ -291,8 +307,8 @@ parentPort.on('message', async (msg) => {
   try {
     parentPort.postMessage(reply);
   } catch (err) {
-    // A result that cannot cross to the main thread (a function in it): the invocation fails.
-    parentPort.postMessage({ id: msg.id, ok: false, error: toError(err) });
+    // An error that cannot cross to the main thread (a symbol for its name): the invocation fails.
+    parentPort.postMessage({ id: msg.id, ok: false, error: toError(err), written });
   }
 });
 `;
@@ -362,7 +378,8 @@ interface WorkerReply {
   /** Why the environment's thread kept its priority although a nice value was asked for. */
   niceError?: string;
   ok?: boolean;
-  result?: unknown;
+  /** The result as JSON, as Lambda sends it back. */
+  json?: string;
   error?: InvocationError;
   /** Bytes written to stdout and stderr since the environment started, when it replied. */
   written?: [number, number];
@@ -681,8 +698,26 @@ export class LocalFunction {
           });
         }
         const durationMs = Date.now() - started;
-        if (msg.ok) resolve({ ok: true, result: msg.result, durationMs });
-        else {
+        let result: unknown;
+        let invalid: string | undefined;
+        if (msg.ok) {
+          // The environment's own JSON.stringify wrote it; code in the environment could post
+          // anything, and this is the main thread.
+          try {
+            result = JSON.parse(msg.json as string);
+          } catch (err) {
+            invalid = (err as Error).message;
+          }
+        }
+        if (msg.ok && invalid === undefined) resolve({ ok: true, result, durationMs });
+        else if (invalid !== undefined) {
+          resolve({
+            ok: false,
+            timedOut: false,
+            durationMs,
+            error: { errorType: 'Runtime.InvalidResponse', errorMessage: invalid },
+          });
+        } else {
           resolve({
             ok: false,
             timedOut: false,

@@ -562,6 +562,57 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
   }, 60_000);
 
+  it("fails an invocation whose result JSON cannot serialise with the Node.js runtime's error, and serves on", async () => {
+    // Prepare
+    const f = sized('sized-unserialisable');
+    started.push(f);
+
+    // Act: a result with a cycle, one with a BigInt, then an ordinary one in the same environment.
+    const cycle = await f.invoke({ shape: 'cycle' });
+    const bigint = await f.invoke({ shape: 'bigint' });
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: Lambda's Node.js runtime fails the invocation when JSON.stringify throws on the
+    // result (aws-lambda-nodejs-runtime-interface-client, src/RAPIDClient.js).
+    const unable = {
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Error', errorMessage: 'Unable to stringify response body' },
+    };
+    expect(cycle).toMatchObject(unable);
+    expect(bigint).toMatchObject(unable);
+    expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
+  }, 30_000);
+
+  it('hands back the result as the JSON Lambda sends back, not as a copy of the object', async () => {
+    // Prepare
+    const f = sized('sized-json');
+    started.push(f);
+
+    // Act: a Date, a Map, a function and an undefined property in the result.
+    const changed = await f.invoke({ shape: 'changed' });
+
+    // Assess: what JSON.stringify makes of them (a function dropped, not a failed invocation).
+    expect(changed).toEqual({
+      ok: true,
+      result: { at: '1970-01-01T00:00:00.000Z', map: {}, kept: [1] },
+      durationMs: expect.any(Number),
+    });
+  }, 30_000);
+
+  it('fails an invocation whose reply does not parse (hostile code in the environment), and the process goes on', async () => {
+    // Prepare: the handler answers the next invocation itself with JSON cut short.
+    const f = sized('sized-forged');
+    started.push(f);
+    expect((await f.invoke({ forge: true })).ok).toBe(true);
+
+    // Act
+    const forged = await f.invoke({ bytes: 100 });
+
+    // Assess
+    expect(forged).toMatchObject({ ok: false, error: { errorType: 'Runtime.InvalidResponse' } });
+  }, 30_000);
+
   it('answers 502 Internal server error through the gateway for a result over the limit', async () => {
     // Prepare
     const f = sized('sized-api');
@@ -668,6 +719,22 @@ describe("what a function hands back, held to Lambda's limits", () => {
       'é'.repeat(10),
       'last',
     ]);
+  }, 30_000);
+
+  it("ends an invocation's last line at its bytes as the stream carries them, whatever encoding a write names", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = sized('sized-encoding', lines);
+    started.push(f);
+
+    // Act: 'zz' in hex is no bytes at all (Buffer.byteLength says 1), then a line left open;
+    // the next invocation leaves one open too.
+    await f.invoke({ hex: 'zz', write: 'one' });
+    await f.invoke({ write: 'two' });
+    await until('both lines handed on', () => lines.length >= 2, 5000);
+
+    // Assess: cut where each invocation's output ended, not a byte late.
+    expect(lines).toEqual(['one', 'two']);
   }, 30_000);
 
   it('hands on a last line written without a newline after the invocation when the environment ends', async () => {
