@@ -1,10 +1,35 @@
-import { request, type Server, type ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { createLimitedServer } from '../../../local/edge';
 import { createLiveView, type LiveView } from '../../../local/live/server';
 import { METRIC_LABELS } from '../../../services/report/src/domain/rows';
 import { edgeWith } from './edge-with';
 import { applied, emfLine, suppressed } from './emf-lines';
+
+/**
+ * A stream's response whose unsent bytes the test sets: each write adds its bytes and 8 of
+ * chunk framing, as a response's writableLength counts them; `take` is the reader taking some.
+ */
+class HeldResponse extends EventEmitter {
+  writableLength = 0;
+  destroyed = false;
+  writeHead() {
+    this.writableLength += 100;
+    return this;
+  }
+  write(chunk: string) {
+    this.writableLength += Buffer.byteLength(chunk) + 8;
+    return false;
+  }
+  take(bytes: number) {
+    this.writableLength = Math.max(0, this.writableLength - bytes);
+  }
+  destroy() {
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
 
 interface Answer {
   status: number;
@@ -433,6 +458,52 @@ describe('live view served by the edge', () => {
       `stalled stream cut after ${rounds} deltas (${sequence} applies, ${read} bytes read by the other page)`,
     );
   }, 120_000);
+
+  it('leaves a reader that keeps taking bytes however far behind it falls, and cuts it once it takes none', async () => {
+    // Prepare: a stream whose unsent bytes the test holds (the kernel's steps out of the way).
+    live.close();
+    live = createLiveView({
+      flushMs: 3_600_000,
+      heartbeatMs: 3_600_000,
+      maxBufferedBytes: 1024 * 1024 * 1024,
+      stallMs: 300,
+    });
+    const req = Object.assign(new EventEmitter(), {
+      method: 'GET',
+      url: '/_localcloud/live/events',
+      headers: {},
+    });
+    const res = new HeldResponse();
+    live.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    expect(live.streams()).toBe(1);
+
+    // Act: for five times stallMs a delta every 50 ms, and the reader taking 200 bytes every
+    // 100 ms, far less than is written: its backlog only grows.
+    let sequence = 0;
+    const backlog: number[] = [];
+    for (let t = 0; t < 30; t++) {
+      live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
+      live.flush();
+      if (t % 2 === 1) res.take(200);
+      backlog.push(res.writableLength);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const slowReaderCut = res.destroyed;
+    // Then the reader takes nothing, and deltas keep coming.
+    const stoppedAt = Date.now();
+    while (!res.destroyed && Date.now() - stoppedAt < 3_000) {
+      live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
+      live.flush();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    // Assess
+    expect(backlog.at(-1)).toBeGreaterThan(backlog[0]!);
+    expect(slowReaderCut).toBe(false);
+    expect(res.destroyed).toBe(true);
+    expect(Date.now() - stoppedAt).toBeLessThan(1_500);
+    expect(live.streams()).toBe(0);
+  }, 30_000);
 
   it('frees the slot of a stream that stops reading and is written to no more, and serves the others on', async () => {
     // Prepare: a bound on bytes no stream reaches here, a 300 ms bound on a stalled backlog, no
