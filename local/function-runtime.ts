@@ -135,24 +135,29 @@ if (workerData.nice > 0 && process.platform === 'linux') {
 const realNow = Date.now;
 // Bytes written to stdout and stderr so far, as the main thread reads them: each reply says how
 // far the invocation's output went, so the runtime ends a line left without a newline there.
-// Counted for a write the stream took (one with an unknown encoding throws first), in the bytes
+// Counted for a write the stream took (one it refuses throws before it is counted), in the bytes
 // the main thread gets: Buffer.byteLength is exact for UTF-8 (console.log's) and the other
 // one-to-one encodings, but only estimates hex and base64 (invalid characters are no bytes at
 // all), so a string in those is counted as the Buffer the stream will make of it.
+// A string in an encoding Buffer does not know ('buffer', which a Writable lets through) throws
+// here, in the function, as Node's stdout throws it on Lambda: passed on, the main thread's
+// side of the stream threw decoding it, uncaught, and stopped the process.
 const written = [0, 0];
 const estimated = new Set(['hex', 'base64', 'base64url']);
 [process.stdout, process.stderr].forEach((stream, i) => {
   const write = stream.write;
   stream.write = function (chunk, encoding) {
-    const taken = write.apply(this, arguments);
+    let bytes = 0;
     if (typeof chunk === 'string') {
       const named = typeof encoding === 'string' ? encoding : 'utf8';
-      written[i] += estimated.has(named.toLowerCase())
+      bytes = estimated.has(named.toLowerCase()) || !Buffer.isEncoding(named)
         ? Buffer.from(chunk, named).length
         : Buffer.byteLength(chunk, named);
     } else if (chunk && typeof chunk.byteLength === 'number') {
-      written[i] += chunk.byteLength;
+      bytes = chunk.byteLength;
     }
+    const taken = write.apply(this, arguments);
+    written[i] += bytes;
     return taken;
   };
 });

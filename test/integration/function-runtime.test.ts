@@ -737,6 +737,22 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(lines).toEqual(['one', 'two']);
   }, 30_000);
 
+  it('throws in the function a write whose encoding the stream cannot decode, as on Lambda, where it stopped the process', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = sized('sized-buffer-encoding', lines);
+    started.push(f);
+
+    // Act: 'buffer' passes a Writable's encoding check, and the main thread's side of the
+    // environment's stdout threw decoding it (ERR_UNKNOWN_ENCODING, uncaught).
+    const result = await f.invoke({ named: 'buffer', write: 'after' });
+    await until('the lines handed on', () => lines.includes('after'), 5000);
+
+    // Assess: the write threw in the function, as Node's stdout does on Lambda; nothing else.
+    expect(result.ok).toBe(true);
+    expect(lines).toEqual(['write threw ERR_UNKNOWN_ENCODING', 'after']);
+  }, 30_000);
+
   it('hands on a last line written without a newline after the invocation when the environment ends', async () => {
     // Prepare: a line written 50 ms after the handler returned, read by the runtime.
     const lines: string[] = [];
