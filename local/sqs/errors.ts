@@ -52,6 +52,13 @@ export const errors = {
   unknownAttribute: (name: string) =>
     new SqsError('InvalidAttributeName', `Unknown Attribute ${name}.`),
   invalidAttributeValue: (message: string) => new SqsError('InvalidAttributeValue', message),
+  /**
+   * A request over one of AWS's limits (the SQS model's OverLimit, 403). The Policy size words
+   * are AWS's, as users quote them (aws-sdk-go via terraform-provider-aws, AWSSDK.SQS for .NET:
+   * "OverLimit: Submitted policy is over max allowed size.", status 403).
+   */
+  policyOverLimit: () =>
+    new SqsError('OverLimit', 'Submitted policy is over max allowed size.', 'OverLimit', 403),
   queueNameExists: (attribute: string) =>
     new SqsError(
       'QueueNameExists',

@@ -108,6 +108,88 @@ describe('Query protocol (form POST, XML)', () => {
     );
   });
 
+  it('answers Query entries given twice, by half or malformed (Attribute, Tag, Tags, MessageAttribute, MessageSystemAttribute, batch entries) with a result or an AWS error, never a crash', async () => {
+    const created = await (
+      await post(form({ Action: 'CreateQueue', QueueName: 'entries' }))
+    ).text();
+    const url = /<QueueUrl>([^<]+)<\/QueueUrl>/.exec(created)![1]!;
+    const index = fc.constantFrom(
+      '1',
+      '2',
+      '0',
+      '01',
+      '',
+      'x',
+      '__proto__',
+      '99999999999999999999',
+    );
+    const field = fc.constantFrom(
+      'Name',
+      'Value',
+      'Key',
+      'Value.DataType',
+      'Value.StringValue',
+      'Value.BinaryValue',
+      'Value.x',
+      'Name.x',
+      '',
+    );
+    const root = fc.constantFrom(
+      'Attribute',
+      'Tag',
+      'Tags',
+      'MessageAttribute',
+      'MessageSystemAttribute',
+      'SendMessageBatchRequestEntry.1.MessageAttribute',
+      'SendMessageBatchRequestEntry.1.MessageSystemAttribute',
+    );
+    const name = fc
+      .tuple(root, index, field)
+      .map(([r, i, f]) => [r, i, f].filter((x) => x !== '').join('.'));
+    const value = fc.constantFrom(
+      '',
+      'String',
+      'Binary',
+      'Number',
+      'AWSTraceHeader',
+      'Policy',
+      'DelaySeconds',
+      '5',
+      'AAE=',
+      '__proto__',
+      'constructor',
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(
+          'CreateQueue',
+          'SetQueueAttributes',
+          'TagQueue',
+          'SendMessage',
+          'SendMessageBatch',
+        ),
+        fc.array(fc.tuple(name, value), { maxLength: 12 }),
+        async (action, params) => {
+          const res = await post(
+            new URLSearchParams([
+              ['Action', action],
+              ['QueueUrl', url],
+              ['QueueName', 'entries'],
+              ['MessageBody', 'b'],
+              ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+              ['SendMessageBatchRequestEntry.1.MessageBody', 'b'],
+              ...params,
+            ]).toString(),
+          );
+          const text = await res.text();
+          expect([200, 400, 403]).toContain(res.status);
+          if (res.status !== 200) expect(text).toMatch(/<Code>[A-Za-z.]+<\/Code>/);
+        },
+      ),
+      { numRuns: 400, seed: 11 },
+    );
+  });
+
   it('answers well-formed XML when the text it carries holds characters XML cannot', async () => {
     // XML 1.0's Char production: anything else makes the document no XML at all, and a Query
     // client (the AWS CLI) then reports a parse failure instead of AWS's error.

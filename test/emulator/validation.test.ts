@@ -3,6 +3,7 @@ import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { callJson, callQuery, type Harness, type RawAnswer, startEmulator } from './helpers';
@@ -1596,7 +1597,7 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       return policy;
     }
 
-    it('takes a Policy of 8,192 bytes and refuses one of 8,193 (InvalidAttributeValue) on set and create, over the SDK and Query, changing nothing', async () => {
+    it("takes a Policy of 8,192 bytes and refuses one of 8,193 (OverLimit / 403, AWS's answer) on set and create, over the SDK and Query, changing nothing", async () => {
       // Arrange
       const fits = policyOf(8192);
       const over = policyOf(8193);
@@ -1643,15 +1644,228 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       // Assess
       for (const refused of refusals) {
         await expect(refused).rejects.toMatchObject({
-          name: 'InvalidAttributeValue',
-          message:
-            'Invalid value for the parameter Policy. Reason: the policy is 8193 bytes, over the maximum of 8192.',
+          name: 'OverLimit',
+          message: 'Submitted policy is over max allowed size.',
+          $metadata: { httpStatusCode: 403 },
         });
       }
       for (const out of query) {
-        expect([out.status, out.queryCode]).toEqual([400, 'InvalidAttributeValue']);
+        expect([out.status, out.queryCode, out.message]).toEqual([
+          403,
+          'OverLimit',
+          'Submitted policy is over max allowed size.',
+        ]);
       }
       expect(await state()).toEqual(before);
+    });
+
+    it('counts the Policy in UTF-8 bytes: 8,192 ASCII characters are taken, 8,193 refused, and one of fewer than 8,192 characters but over 8,192 bytes refused', async () => {
+      const ascii = (n: number): string => {
+        const base = JSON.stringify({ Version: '2012-10-17', Statement: [], Pad: '' });
+        return JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [],
+          Pad: 'x'.repeat(n - base.length),
+        });
+      };
+      const base = JSON.stringify({ Version: '2012-10-17', Statement: [], Pad: '' });
+      const wide = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [],
+        Pad: 'é'.repeat(Math.ceil((8193 - base.length) / 2)),
+      });
+      expect([ascii(8192).length, ascii(8193).length]).toEqual([8192, 8193]);
+      expect(wide.length).toBeLessThan(8192);
+      expect(Buffer.byteLength(wide)).toBeGreaterThan(8192);
+
+      const taken = await json('SetQueueAttributes', {
+        QueueUrl: std,
+        Attributes: { Policy: ascii(8192) },
+      });
+      expect(taken.status).toBe(200);
+      const before = await state();
+      for (const policy of [ascii(8193), wide]) {
+        const out = await json('SetQueueAttributes', {
+          QueueUrl: std,
+          Attributes: { Policy: policy },
+        });
+        expect([out.status, out.type, out.queryCode, out.message]).toEqual([
+          403,
+          'OverLimit',
+          'OverLimit',
+          'Submitted policy is over max allowed size.',
+        ]);
+      }
+      expect(await state()).toEqual(before);
+    });
+  });
+
+  describe("what the AWS CLI's Query serializer sends is taken", () => {
+    /**
+     * The parameters botocore's QuerySerializer writes for these calls with SQS's Query model
+     * (boto/botocore a486757ef^, the last Query one; the AWS CLI v2 from Debian and SDKs older
+     * than SQS's move to JSON send the same shape), printed by that serializer. A rule on Query
+     * entries must not refuse them.
+     */
+    const botocoreAttributes = (prefix: string): [string, string][] => [
+      [`${prefix}MessageAttribute.1.Name`, 'bin'],
+      [`${prefix}MessageAttribute.1.Value.DataType`, 'Binary'],
+      [`${prefix}MessageAttribute.1.Value.BinaryValue`, 'AAE='],
+      [`${prefix}MessageAttribute.2.Name`, 'n'],
+      [`${prefix}MessageAttribute.2.Value.DataType`, 'Number.float'],
+      [`${prefix}MessageAttribute.2.Value.StringValue`, '1.5'],
+      [`${prefix}MessageAttribute.3.Name`, 's'],
+      [`${prefix}MessageAttribute.3.Value.DataType`, 'String.json'],
+      [`${prefix}MessageAttribute.3.Value.StringValue`, '{"a":1}'],
+      [`${prefix}MessageAttribute.4.Name`, 'gif'],
+      [`${prefix}MessageAttribute.4.Value.DataType`, 'Binary.gif'],
+      [`${prefix}MessageAttribute.4.Value.BinaryValue`, 'R0lG'],
+      [`${prefix}MessageSystemAttribute.1.Name`, 'AWSTraceHeader'],
+      [`${prefix}MessageSystemAttribute.1.Value.DataType`, 'String'],
+      [
+        `${prefix}MessageSystemAttribute.1.Value.StringValue`,
+        'Root=1-5759e988-bd862e3fe1be46a994272793',
+      ],
+    ];
+    const sdkAttributes = {
+      bin: { DataType: 'Binary', BinaryValue: new Uint8Array([0, 1]) },
+      n: { DataType: 'Number.float', StringValue: '1.5' },
+      s: { DataType: 'String.json', StringValue: '{"a":1}' },
+      gif: { DataType: 'Binary.gif', BinaryValue: Buffer.from('R0lG', 'base64') },
+    };
+
+    it('takes a Query SendMessage with Binary, Number.float, String.json and Binary.gif attributes and AWSTraceHeader, with the MD5 the SDK computes over JSON', async () => {
+      // Arrange
+      const { QueueUrl } = await h.sqs.send(new CreateQueueCommand({ QueueName: 'cli-send' }));
+      const made = await h.sqs.send(new CreateQueueCommand({ QueueName: 'sdk-send' }));
+      const overJson = await h.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: made.QueueUrl,
+          MessageBody: 'm',
+          MessageAttributes: sdkAttributes,
+        }),
+      );
+
+      // Act
+      const out = await callQuery(h.url, [
+        ['Action', 'SendMessage'],
+        ['Version', '2012-11-05'],
+        ['QueueUrl', QueueUrl!],
+        ['MessageBody', 'm'],
+        ...botocoreAttributes(''),
+      ]);
+
+      // Assess
+      expect(out.status).toBe(200);
+      expect(out.xml).toContain(
+        `<MD5OfMessageAttributes>${overJson.MD5OfMessageAttributes}</MD5OfMessageAttributes>`,
+      );
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['AWSTraceHeader'],
+        }),
+      );
+      const [m] = got.Messages ?? [];
+      expect(m?.MessageAttributes).toEqual({
+        bin: { DataType: 'Binary', BinaryValue: new Uint8Array([0, 1]) },
+        n: { DataType: 'Number.float', StringValue: '1.5' },
+        s: { DataType: 'String.json', StringValue: '{"a":1}' },
+        gif: { DataType: 'Binary.gif', BinaryValue: new Uint8Array(Buffer.from('R0lG', 'base64')) },
+      });
+      expect(m?.Attributes?.AWSTraceHeader).toBe('Root=1-5759e988-bd862e3fe1be46a994272793');
+    });
+
+    it('takes a Query SendMessageBatch in that encoding, failing only the entry with an attribute given by half and sending the others', async () => {
+      // Arrange
+      const { QueueUrl } = await h.sqs.send(new CreateQueueCommand({ QueueName: 'cli-batch' }));
+
+      // Act
+      const out = await callQuery(h.url, [
+        ['Action', 'SendMessageBatch'],
+        ['Version', '2012-11-05'],
+        ['QueueUrl', QueueUrl!],
+        ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+        ['SendMessageBatchRequestEntry.1.MessageBody', 'one'],
+        ...botocoreAttributes('SendMessageBatchRequestEntry.1.'),
+        ['SendMessageBatchRequestEntry.2.Id', 'e2'],
+        ['SendMessageBatchRequestEntry.2.MessageBody', 'two'],
+        ['SendMessageBatchRequestEntry.2.MessageAttribute.1.Name', 'k'],
+        ['SendMessageBatchRequestEntry.3.Id', 'e3'],
+        ['SendMessageBatchRequestEntry.3.MessageBody', 'three'],
+        ...botocoreAttributes('SendMessageBatchRequestEntry.3.'),
+      ]);
+
+      // Assess
+      expect(out.status).toBe(200);
+      expect(out.xml.match(/<SendMessageBatchResultEntry><Id>(e\d)<\/Id>/g)).toEqual([
+        '<SendMessageBatchResultEntry><Id>e1</Id>',
+        '<SendMessageBatchResultEntry><Id>e3</Id>',
+      ]);
+      expect(out.xml).toMatch(
+        /<BatchResultErrorEntry><Id>e2<\/Id>.*<Code>InvalidParameterValue<\/Code>/s,
+      );
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['AWSTraceHeader'],
+        }),
+      );
+      expect(got.Messages?.map((m) => m.Body).sort()).toEqual(['one', 'three']);
+      for (const m of got.Messages ?? []) {
+        expect(Object.keys(m.MessageAttributes ?? {}).sort()).toEqual(['bin', 'gif', 'n', 's']);
+        expect(m.MessageAttributes?.bin?.BinaryValue).toEqual(new Uint8Array([0, 1]));
+        expect(m.Attributes?.AWSTraceHeader).toBe('Root=1-5759e988-bd862e3fe1be46a994272793');
+      }
+    });
+
+    it('takes a Query TagQueue that also repeats a parameter TagQueue does not read (Attribute.1.Name)', async () => {
+      const out = await callQuery(h.url, [
+        ['Action', 'TagQueue'],
+        ['QueueUrl', std],
+        ['Tag.1.Key', 'k'],
+        ['Tag.1.Value', 'v'],
+        ['Attribute.1.Name', 'DelaySeconds'],
+        ['Attribute.1.Name', 'DelaySeconds'],
+      ]);
+      expect(out.status).toBe(200);
+      expect((await json('ListQueueTags', { QueueUrl: std })).body.Tags).toEqual({ k: 'v' });
+    });
+
+    it('takes a Query CreateQueue, TagQueue and SetQueueAttributes with an empty tag value and an empty Policy, as botocore writes them', async () => {
+      const created = await callQuery(h.url, [
+        ['Action', 'CreateQueue'],
+        ['Version', '2012-11-05'],
+        ['QueueName', 'cli-made'],
+        ['Attribute.1.Name', 'Policy'],
+        ['Attribute.1.Value', ''],
+        ['Tag.1.Key', 'k'],
+        ['Tag.1.Value', ''],
+      ]);
+      expect(created.status).toBe(200);
+      const QueueUrl = /<QueueUrl>([^<]+)<\/QueueUrl>/.exec(created.xml)![1]!;
+      for (const params of [
+        [
+          ['Action', 'TagQueue'],
+          ['Tag.1.Key', 'k2'],
+          ['Tag.1.Value', 'v'],
+        ],
+        [
+          ['Action', 'SetQueueAttributes'],
+          ['Attribute.1.Name', 'Policy'],
+          ['Attribute.1.Value', ''],
+        ],
+      ]) {
+        const out = await callQuery(h.url, [...params, ['QueueUrl', QueueUrl]] as [
+          string,
+          string,
+        ][]);
+        expect(out.status).toBe(200);
+      }
+      expect((await json('ListQueueTags', { QueueUrl })).body.Tags).toEqual({ k: '', k2: 'v' });
     });
   });
 

@@ -368,13 +368,10 @@ export function validateQueueAttributes(
       case 'Policy':
         // AWS's policy quotas: a policy of at most 8,192 bytes
         // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html).
-        // The code is the one AWS gives a Policy it does not take; the reason is ours. The quota's
-        // counts (statements, principals, conditions, actions) are not checked.
-        if (Buffer.byteLength(value, 'utf8') > MAX_POLICY_BYTES) {
-          throw errors.invalidAttributeValue(
-            `Invalid value for the parameter Policy. Reason: the policy is ${Buffer.byteLength(value, 'utf8')} bytes, over the maximum of ${MAX_POLICY_BYTES}.`,
-          );
-        }
+        // AWS answers a larger one OverLimit / 403, "Submitted policy is over max allowed size."
+        // (users' reports); the quota's counts (statements, principals, conditions, actions) are
+        // not checked.
+        if (Buffer.byteLength(value, 'utf8') > MAX_POLICY_BYTES) throw errors.policyOverLimit();
         try {
           const policy = JSON.parse(value) as unknown;
           if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw policy;
