@@ -1,5 +1,5 @@
 import { errors } from '../errors';
-import type { MessageAttributeValue } from '../md5';
+import { type MessageAttributeValue, md5OfMessageAttributes } from '../md5';
 import { dict, NOT_XML_CHAR } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
 import { action, type Output, queueFromUrl } from './context';
@@ -249,6 +249,15 @@ function enqueue(q: Queue, { body, attrs, delay, groupId, dedupId, trace }: Prep
     MessageId: r.messageId,
     MD5OfMessageBody: r.md5OfBody,
     ...(r.md5OfAttributes ? { MD5OfMessageAttributes: r.md5OfAttributes } : {}),
+    // AWS answers a send that carries system attributes with their digest, computed as the
+    // message-attribute digest is (SendMessage, MD5OfMessageSystemAttributes); receive does not.
+    ...(trace !== undefined
+      ? {
+          MD5OfMessageSystemAttributes: md5OfMessageAttributes({
+            AWSTraceHeader: { DataType: 'String', StringValue: trace },
+          }),
+        }
+      : {}),
     ...(r.sequenceNumber ? { SequenceNumber: r.sequenceNumber } : {}),
   };
 }
