@@ -209,8 +209,8 @@ describe('releasing what a DLQ read holds', () => {
       .resolves({ Messages: [] });
   };
   /** What readDlq threw, or undefined when it returned. */
-  const readError = () =>
-    readDlq(sqs, URL, 'run-a').then(
+  const readError = (options?: Parameters<typeof readDlq>[3]) =>
+    readDlq(sqs, URL, 'run-a', options).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -240,6 +240,35 @@ describe('releasing what a DLQ read holds', () => {
     Code: code,
     Message: `${code} on ${id}`,
   });
+
+  /**
+   * A fake clock for readDlq's `clock` option: `sleep` moves it on at once, and `paused` lists
+   * every pause asked for.
+   */
+  const fakeClock = () => {
+    const time = { t: 0, paused: [] as number[] };
+    const clock = {
+      now: () => time.t,
+      sleep: async (ms: number) => {
+        time.paused.push(ms);
+        time.t += ms;
+      },
+    };
+    return { time, clock };
+  };
+  /**
+   * Every release call takes `callMs` on `time` and SQS fails each entry on its side; the
+   * returned list gets the time each call started.
+   */
+  const slowFailedReleases = (time: { t: number }, callMs: number) => {
+    const startedAt: number[] = [];
+    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+      startedAt.push(time.t);
+      time.t += callMs;
+      return answer((id) => failedEntry(id, false))(input);
+    });
+    return startedAt;
+  };
 
   it('sends again the entries a successful call answered failed through no fault of the caller, and reads on', async () => {
     twelveInTwoReceives();
@@ -430,37 +459,20 @@ describe('releasing what a DLQ read holds', () => {
       receives = receives.resolvesOnce({ Messages: many.slice(i, i + 10) });
     }
     receives.resolves({ Messages: [] });
-    let t = 0;
-    const paused: number[] = [];
-    const clock = {
-      now: () => t,
-      sleep: async (ms: number) => {
-        paused.push(ms);
-        t += ms;
-      },
-    };
-    /** The fake clock's time when each call started. */
-    const startedAt: number[] = [];
-    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
-      startedAt.push(t);
-      t += 40;
-      return answer((id) => failedEntry(id, false))(input);
-    });
+    const { time, clock } = fakeClock();
+    const startedAt = slowFailedReleases(time, 40);
 
     // Act
-    const error = await readDlq(sqs, URL, 'run-a', { clock }).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await readError({ clock });
 
     // Assess: the first round is 30 calls, 1,200 ms; the retries pause once (100 ms), then send
     // again until the budget is spent: 1 s after the first round ended.
     const firstRoundEnd = 30 * 40;
-    expect(paused).toEqual([100]);
+    expect(time.paused).toEqual([100]);
     const retryStarts = startedAt.slice(30);
     expect(retryStarts.length).toBeGreaterThan(0);
     for (const at of retryStarts) expect(at).toBeLessThan(firstRoundEnd + 1_000);
-    expect(t).toBeLessThanOrEqual(firstRoundEnd + 1_000 + 40);
+    expect(time.t).toBeLessThanOrEqual(firstRoundEnd + 1_000 + 40);
     // Every message is named, each once: those the budget left without a retry say so.
     expect(error).toBeInstanceOf(DlqReleaseError);
     const unreleased = (error as DlqReleaseError).unreleased;
@@ -491,19 +503,8 @@ describe('releasing what a DLQ read holds', () => {
       .resolvesOnce({ Messages: thirty.slice(10, 20) })
       .resolvesOnce({ Messages: thirty.slice(20) })
       .resolves({ Messages: [] });
-    let t = 0;
-    const clock = {
-      now: () => t,
-      sleep: async (ms: number) => {
-        t += ms;
-      },
-    };
-    const startedAt: number[] = [];
-    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
-      startedAt.push(t);
-      t += 20_000;
-      return answer((id) => failedEntry(id, false))(input);
-    });
+    const { time, clock } = fakeClock();
+    const startedAt = slowFailedReleases(time, 20_000);
 
     const read = await readDlq(sqs, URL, 'run-a', { clock });
 
@@ -520,19 +521,8 @@ describe('releasing what a DLQ read holds', () => {
       .on(ReceiveMessageCommand)
       .resolvesOnce({ Messages: [message('o1', 'm1')] })
       .resolves({ Messages: [] });
-    let t = 0;
-    const clock = {
-      now: () => t,
-      sleep: async (ms: number) => {
-        t += ms;
-      },
-    };
-    const startedAt: number[] = [];
-    mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
-      startedAt.push(t);
-      t += 29_500;
-      return answer((id) => failedEntry(id, false))(input);
-    });
+    const { time, clock } = fakeClock();
+    const startedAt = slowFailedReleases(time, 29_500);
 
     const read = await readDlq(sqs, URL, 'run-a', { clock });
 
@@ -547,19 +537,11 @@ describe('releasing what a DLQ read holds', () => {
       .resolvesOnce({ Messages: [message('o1', 'm1'), message('o2', 'm2')] })
       .resolves({ Messages: [] });
     mock.on(ChangeMessageVisibilityBatchCommand).callsFake(answer((id) => failedEntry(id, false)));
-    let t = 0;
-    const paused: number[] = [];
-    const clock = {
-      now: () => t,
-      sleep: async (ms: number) => {
-        paused.push(ms);
-        t += ms;
-      },
-    };
+    const { time, clock } = fakeClock();
 
     await expect(readDlq(sqs, URL, 'run-a', { clock })).rejects.toBeInstanceOf(DlqReleaseError);
 
-    expect(paused).toEqual([100, 200]);
+    expect(time.paused).toEqual([100, 200]);
     expect(mock.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(3);
   });
 
