@@ -1,4 +1,3 @@
-import { createServer, type Socket } from 'node:net';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
@@ -9,6 +8,7 @@ import {
 } from '../../shared/src/aws-clients';
 import postOrder from '../events/apigateway/post-order.json';
 import fifoBatch from '../events/sqs/fifo-batch.json';
+import { type StalledServer, startStalledServer } from './support/stalled-server';
 
 /**
  * The Lambdas' DynamoDB clients against an endpoint that accepts a connection and never answers:
@@ -19,42 +19,6 @@ import fifoBatch from '../events/sqs/fifo-batch.json';
  * a TimeoutError, the SDK retries, and the call fails within (tries x request timeout + backoff):
  * the stalled server sees exactly the tries.
  */
-
-/** A server that accepts connections and never answers; it counts the requests sent to it. */
-interface StalledServer {
-  endpoint: string;
-  /** Requests received: one per connection, since a client waits for an answer before reusing one. */
-  requests(): number;
-  close(): Promise<void>;
-}
-
-async function startStalledServer(): Promise<StalledServer> {
-  let requests = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    let counted = false;
-    socket.on('data', (chunk: Buffer) => {
-      if (!counted && /^[A-Z]+ \S+ HTTP\/1\.1\r\n/.test(chunk.toString('latin1'))) {
-        counted = true;
-        requests += 1;
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    requests: () => requests,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** `work`'s outcome, or 'hung' when it has not settled after `ms`. */
 async function within<T>(

@@ -1,8 +1,8 @@
-import { createServer, type Socket } from 'node:net';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { REPORT_CLIENT_TIMEOUTS, reportClients } from '../../services/report/src/cli/report';
 import { LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { startStalledServer } from './support/stalled-server';
 
 /**
  * The report's clients against an endpoint that accepts a connection and never answers (a TCP
@@ -10,24 +10,6 @@ import { LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
  * report CLI makes them, with one try a call here so the test waits one request timeout, not the
  * SDK's tries. Without a request timeout a call waits forever: the test's guard says "hung".
  */
-async function startStalledServer(): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** What `work` settled with and when (ms), or 'hung' when it has not settled after `ms`. */
 async function within(ms: number, work: Promise<unknown>) {
