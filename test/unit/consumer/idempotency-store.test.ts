@@ -6,6 +6,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   DynamoDBClient,
   GetItemCommand,
@@ -48,6 +49,24 @@ function layer(ids: string[]): OwnWriteDynamoDBPersistenceLayer {
   });
   return store;
 }
+
+/**
+ * DynamoDB's refusal of a put, carrying (ReturnValuesOnConditionCheckFailure) a COMPLETED record
+ * under key unit#k, unexpired, whose stored result is applyIndex 4, committedAt 5; `more` adds
+ * or replaces attributes.
+ */
+const refusedWithCompleted = (more: Record<string, AttributeValue>) =>
+  new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    Item: {
+      id: { S: 'unit#k' },
+      status: { S: 'COMPLETED' },
+      expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
+      data: { M: { applyIndex: { N: '4' }, committedAt: { N: '5' } } },
+      ...more,
+    },
+  });
 
 const item = async (orderId: string) => {
   const key = `unit#${createHash('md5').update(JSON.stringify(orderId)).digest('base64')}`;
@@ -137,18 +156,10 @@ describe('the consumer’s idempotency persistence layer', () => {
     const client = new DynamoDBClient({ region: 'eu-west-1' });
     const mocked = mockClient(DynamoDBDocumentClient);
     mocked.on(PutCommand).rejects(
-      new ConditionalCheckFailedException({
-        message: 'The conditional request failed',
-        $metadata: {},
-        Item: {
-          id: { S: 'unit#k' },
-          status: { S: 'COMPLETED' },
-          expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
-          in_progress_expiration: { N: '123' },
-          data: { M: { applyIndex: { N: '4' }, committedAt: { N: '5' } } },
-          validation: { S: 'hash' },
-          inProgressBy: { S: 'someone-else' },
-        },
+      refusedWithCompleted({
+        in_progress_expiration: { N: '123' },
+        validation: { S: 'hash' },
+        inProgressBy: { S: 'someone-else' },
       }),
     );
     const store = new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client });
@@ -264,19 +275,9 @@ describe('the consumer’s idempotency persistence layer', () => {
         { persistenceStore: store, config, keyPrefix: 'unit' },
       );
       // Powertools takes the record as found; its key is not compared.
-      documents.on(PutCommand).rejects(
-        new ConditionalCheckFailedException({
-          message: 'The conditional request failed',
-          $metadata: {},
-          Item: {
-            id: { S: 'unit#k' },
-            status: { S: 'COMPLETED' },
-            expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
-            data: { M: { applyIndex: { N: '4' }, committedAt: { N: '5' } } },
-            inProgressBy: { S: 'an-earlier-put' },
-          },
-        }),
-      );
+      documents
+        .on(PutCommand)
+        .rejects(refusedWithCompleted({ inProgressBy: { S: 'an-earlier-put' } }));
 
       await expect(apply({ orderId: 'o-answered' })).resolves.toEqual({
         applyIndex: 4,
