@@ -3,6 +3,8 @@ import {
   BasePersistenceLayer,
   type IdempotencyRecord,
 } from '@aws-lambda-powertools/idempotency/persistence';
+import { type ConsumerDeps, createConsumerHandler } from '../../../services/consumer/src/app';
+import type { ConsumerFunctionConfig } from '../../../services/consumer/src/config';
 import type {
   ApplyTurn,
   ConsumerLedgerPort,
@@ -108,6 +110,36 @@ export class RecordedMetrics implements ConsumerMetricsPort {
   publish(): void {
     this.published += 1;
   }
+}
+
+/** A logger port that says nothing. */
+export const silent = { info() {}, warn() {}, appendKeys() {}, removeKeys() {} };
+
+/** The time a handler over fakes reads (its `now`), for tests that assert recorded times. */
+export const NOW = 1_764_050_001_000;
+
+/**
+ * The consumer's handler over fakes: `ledger`, a RecordedMetrics it returns, a silent logger,
+ * the clock stopped at NOW, ids id-1, id-2, ... and pauses that take no time; `extra` adds or
+ * replaces ports.
+ */
+export function handlerOverFakes(
+  config: ConsumerFunctionConfig,
+  ledger: ConsumerLedgerPort,
+  extra: Partial<ConsumerDeps> = {},
+) {
+  const metrics = new RecordedMetrics();
+  let id = 0;
+  const handler = createConsumerHandler(config, {
+    ledger,
+    metrics,
+    logger: silent,
+    now: () => NOW,
+    newId: () => `id-${++id}`,
+    sleep: async () => {},
+    ...extra,
+  });
+  return { handler, metrics };
 }
 
 /**

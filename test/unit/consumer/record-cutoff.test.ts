@@ -5,7 +5,7 @@ import type { ApplyTurn } from '../../../services/consumer/src/domain/ports';
 import { ranOutOfTime, startsRecord } from '../../../services/consumer/src/domain/record-handling';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
-import { InMemoryConsumerLedger, RecordedMetrics } from './fakes';
+import { handlerOverFakes, InMemoryConsumerLedger, NOW, silent } from './fakes';
 
 /**
  * The cut-off: once a DynamoDB call of the invocation has run out of time, a record starts only
@@ -53,9 +53,6 @@ describe('ranOutOfTime', () => {
     expect(ranOutOfTime(undefined)).toBe(false);
   });
 });
-
-const silent = { info() {}, warn() {}, appendKeys() {}, removeKeys() {} };
-const NOW = 1_764_050_001_000;
 
 /** `n` FIFO records, order-k of cust-k, each in its own message group, at `receiveCount`. */
 function groupsEvent(n: number, receiveCount: number): SQSEvent {
@@ -117,17 +114,7 @@ function makeHandler(
     BATCH_PROCESSING: 'sequential',
   });
   const ledger = new StallingLedger(new Set(stalled), clock);
-  const metrics = new RecordedMetrics();
-  let id = 0;
-  const handler = createConsumerHandler(config, {
-    ledger,
-    metrics,
-    logger: silent,
-    now: () => NOW,
-    newId: () => `id-${++id}`,
-    sleep: async () => {},
-    recordBudgetMs: BUDGET_MS,
-  });
+  const { handler, metrics } = handlerOverFakes(config, ledger, { recordBudgetMs: BUDGET_MS });
   const context = {
     functionName: 'consumer',
     awsRequestId: 'req-1',

@@ -1,15 +1,20 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { type ConsumerDeps, createConsumerHandler } from '../../../services/consumer/src/app';
+import type { ConsumerDeps } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import standardFixture from '../../events/sqs/standard-batch.json';
-import { InMemoryConsumerLedger, PermissivePersistence, RecordedMetrics } from './fakes';
+import {
+  handlerOverFakes,
+  InMemoryConsumerLedger,
+  NOW,
+  PermissivePersistence,
+  silent,
+} from './fakes';
 
 // The handler over in-memory fakes of its ports: what one invocation records and in which
 // order, in the domain's words. How the adapter turns that into DynamoDB items and keys is
 // ledger-adapter.test.ts's; the real Powertools against dynalite, idempotency-dynalite.test.ts's.
 
-const silent = { info() {}, warn() {}, appendKeys() {}, removeKeys() {} };
 const context = {
   functionName: 'consumer',
   awsRequestId: 'req-1',
@@ -23,7 +28,6 @@ const BASE_ENV = {
   MAX_RECEIVE_COUNT: '3',
 };
 
-const NOW = 1_764_050_001_000;
 const fifoEvent = () => structuredClone(fifoFixture) as unknown as SQSEvent;
 
 /**
@@ -52,19 +56,12 @@ function makeHandler(
   env: Record<string, string>,
   extra: Partial<Pick<ConsumerDeps, 'sleep' | 'crash' | 'persistenceStore' | 'logger'>> = {},
 ) {
-  const config = loadConsumerConfig({ ...BASE_ENV, ...env });
   const ledger = new InMemoryConsumerLedger();
-  const metrics = new RecordedMetrics();
-  let id = 0;
-  const handler = createConsumerHandler(config, {
+  const { handler, metrics } = handlerOverFakes(
+    loadConsumerConfig({ ...BASE_ENV, ...env }),
     ledger,
-    metrics,
-    logger: silent,
-    now: () => NOW,
-    newId: () => `id-${++id}`,
-    sleep: async () => {},
-    ...extra,
-  });
+    extra,
+  );
   return { handler, ledger, metrics };
 }
 
