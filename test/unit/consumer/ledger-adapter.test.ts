@@ -184,16 +184,17 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
   });
 
+  /** The counter as this turn's own committed try left it: turn 4, taken by fresh-1, not late. */
+  const ownCounter = {
+    value: { N: '4' },
+    turnBy: { S: 'fresh-1' },
+    turnIndex: { N: '4' },
+    turnLate: { BOOL: false },
+  };
+
   it('answers the turn a refused update finds as its own (a try that committed), with no update more', async () => {
     // Prepare: the refusal carries the counter, whose last turn is this one's id.
-    ddb.on(UpdateCommand).rejectsOnce(
-      refused({
-        value: { N: '4' },
-        turnBy: { S: 'fresh-1' },
-        turnIndex: { N: '4' },
-        turnLate: { BOOL: false },
-      }),
-    );
+    ddb.on(UpdateCommand).rejectsOnce(refused(ownCounter));
 
     // Act
     const turn = await ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2);
@@ -235,15 +236,7 @@ describe('DynamoConsumerLedger items and keys', () => {
     'fails the turn when the refusal carries a counter with %s, taking no turn late',
     async (_name, bad, field) => {
       // Prepare: the refusal carries this turn's own counter, one attribute malformed.
-      ddb.on(UpdateCommand).rejectsOnce(
-        refused({
-          value: { N: '4' },
-          turnBy: { S: 'fresh-1' },
-          turnIndex: { N: '4' },
-          turnLate: { BOOL: false },
-          ...bad,
-        }),
-      );
+      ddb.on(UpdateCommand).rejectsOnce(refused({ ...ownCounter, ...bad }));
 
       // Act / Assess: the reader's error naming the attribute, and no second request.
       const turn = ledger().takeApplyTurn('run-unit', 'standard', 'cust-1', 2);
