@@ -1,4 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { requestHandlerConfig } from '../support/request-handler';
 
 /**
  * The clients the producer's Lambda module makes for its ledger, once per instance: the ledger's
@@ -54,10 +55,7 @@ describe('handlers/api: the ledger clients', () => {
     expect(await oneTry?.config.maxAttempts()).toBe(1);
     expect(oneTry?.config.requestHandler).toBe(documents.config.requestHandler);
     // Both, over that one handler, with the Lambdas' DynamoDB timeouts (shared/src/aws-clients.ts).
-    const handlerConfig = await (
-      documents.config.requestHandler as unknown as { configProvider: Promise<unknown> }
-    ).configProvider;
-    expect(handlerConfig).toMatchObject({
+    expect(await requestHandlerConfig(documents)).toMatchObject({
       connectionTimeout: 1000,
       requestTimeout: 1000,
       throwOnRequestTimeout: true,

@@ -10,6 +10,7 @@ import {
   LAMBDA_DYNAMODB_TIMEOUTS,
   stalledCallMs,
 } from '../../../shared/src/aws-clients';
+import { requestHandlerConfig } from '../support/request-handler';
 
 describe('AWS client factory', () => {
   it('keeps the SDK default of 3 tries unless told otherwise', async () => {
@@ -75,10 +76,7 @@ describe('AWS client factory', () => {
     });
     expect(await documents.config.maxAttempts()).toBe(2);
     expect(await oneTry.config.maxAttempts()).toBe(1);
-    const handlerConfig = await (
-      oneTry.config.requestHandler as unknown as { configProvider: Promise<unknown> }
-    ).configProvider;
-    expect(handlerConfig).toMatchObject({
+    expect(await requestHandlerConfig(oneTry)).toMatchObject({
       connectionTimeout: 300,
       requestTimeout: 500,
       throwOnRequestTimeout: true,
