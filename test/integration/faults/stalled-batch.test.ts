@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalCloud } from '../../../local/cloud';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
+import { type DynamoDbProxy, startDynamoDbProxy } from '../support/dynamodb-proxy';
 import { type Json, newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { type Target, targetOnLocalCloud } from '../support/target';
 import { queueRecords } from './run-check';
@@ -26,87 +25,35 @@ import { queueRecords } from './run-check';
 const fifoKey = (orderId: string): string =>
   `${pipelineConfig.idempotency.keyPrefix.fifo}#${createHash('md5').update(JSON.stringify(orderId)).digest('base64')}`;
 
-interface StallingProxy {
-  url: string;
-  /** Requests it holds without answering. */
-  held(): number;
-  setUpstream(url: string): void;
-  close(): Promise<void>;
-}
-
-async function startStallingProxy(stalls: (target: string, body: Json) => boolean) {
-  let upstream: URL | undefined;
-  let held = 0;
-  const sockets = new Set<Socket>();
-  const bodyOf = async (stream: IncomingMessage): Promise<Buffer> => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  };
-  const server: Server = createServer(async (req, res) => {
-    const body = await bodyOf(req);
-    let parsed: Json = {};
-    try {
-      parsed = JSON.parse(body.toString()) as Json;
-    } catch {
-      // forwarded as it came
-    }
-    if (stalls(String(req.headers['x-amz-target'] ?? ''), parsed)) {
-      held++;
-      return; // never answered: the client's request timeout ends the try
-    }
-    if (!upstream) {
-      res.writeHead(503).end();
-      return;
-    }
-    const out = request({
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers, host: upstream.host },
-    });
-    out.once('error', () => res.destroy());
-    out.once('response', async (answer) => {
-      res.writeHead(answer.statusCode ?? 500, answer.headers).end(await bodyOf(answer));
-    });
-    out.end(body);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const proxy: StallingProxy = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    held: () => held,
-    setUpstream: (url) => {
-      upstream = new URL(url);
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  return proxy;
-}
-
 const FUNCTION_TIMEOUT_MS = pipelineConfig.consumers.fifo.timeoutSeconds * 1000;
 
 describeWhere('consumerEnv')('a DynamoDB that stalls in the middle of a FIFO batch', () => {
   let target: Target;
-  let proxy: StallingProxy;
+  let proxy: DynamoDbProxy;
+  /** Requests the proxy holds without answering. */
+  let held = 0;
   let startConsumers: () => void = () => undefined;
   /** Idempotency keys whose IN_PROGRESS put the proxy holds. */
   const stalled = new Set<string>();
 
   beforeAll(async () => {
-    proxy = await startStallingProxy(
-      (amzTarget, body) =>
-        amzTarget.endsWith('.PutItem') &&
-        body.TableName === pipelineConfig.tables.idempotency.name &&
-        stalled.has(String(body.Item?.id?.S)),
-    );
+    proxy = await startDynamoDbProxy(({ headers, body }) => {
+      let parsed: Json = {};
+      try {
+        parsed = JSON.parse(body.toString()) as Json;
+      } catch {
+        // forwarded as it came
+      }
+      if (
+        String(headers['x-amz-target'] ?? '').endsWith('.PutItem') &&
+        parsed.TableName === pipelineConfig.tables.idempotency.name &&
+        stalled.has(String(parsed.Item?.id?.S))
+      ) {
+        held++;
+        return 'hold';
+      }
+      return undefined;
+    });
     const cloud = await startLocalCloud({
       port: 0,
       apiPort: 0,
@@ -115,7 +62,7 @@ describeWhere('consumerEnv')('a DynamoDB that stalls in the middle of a FIFO bat
       pollWaitSeconds: 1,
       consumersPaused: true,
       // Only the FIFO consumer goes through the proxy; its timeouts are the defaults.
-      consumerEnv: { fifo: { AWS_ENDPOINT_URL_DYNAMODB: proxy.url } },
+      consumerEnv: { fifo: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint } },
     });
     proxy.setUpstream(cloud.dynamodbUrl);
     target = targetOnLocalCloud(cloud);
@@ -168,7 +115,7 @@ describeWhere('consumerEnv')('a DynamoDB that stalls in the middle of a FIFO bat
     // or were not started either.
     expect(byOrder.has(last)).toBe(false);
     expect(records.failures.some((f) => f.orderId === last)).toBe(false);
-    expect(proxy.held()).toBeGreaterThanOrEqual(4);
+    expect(held).toBeGreaterThanOrEqual(4);
 
     // The partial batch response: the applied order's message deleted, the other four back in
     // the queue (in flight until their visibility timeout passes).
