@@ -59,6 +59,18 @@ export const errors = {
    */
   policyOverLimit: () =>
     new SqsError('OverLimit', 'Submitted policy is over max allowed size.', 'OverLimit', 403),
+  /**
+   * A Policy statement with more actions than AWS's quota of 7: AWS's words as users quote them
+   * (aws-sdk-go via terraform-provider-aws: "OverLimit: 10 actions were found in a statement from
+   * the submitted policy, max allowed is 7"); the status is the SQS model's OverLimit, 403.
+   */
+  policyActionsOverLimit: (found: number, max: number) =>
+    new SqsError(
+      'OverLimit',
+      `${found} actions were found in a statement from the submitted policy, max allowed is ${max}`,
+      'OverLimit',
+      403,
+    ),
   queueNameExists: (attribute: string) =>
     new SqsError(
       'QueueNameExists',

@@ -1700,6 +1700,127 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
     });
   });
 
+  describe('the Policy actions-per-statement quota (7)', () => {
+    const ACTIONS = [
+      'sqs:SendMessage',
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ListDeadLetterSourceQueues',
+      'sqs:PurgeQueue',
+      'sqs:SetQueueAttributes',
+      'sqs:TagQueue',
+    ];
+    /** A Policy whose statements carry these `Action` values (or `NotAction`, by key). */
+    const policyWith = (...statements: Record<string, unknown>[]): string =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: statements.map((extra, i) => ({
+          Sid: `s${i}`,
+          Effect: 'Allow',
+          Principal: '*',
+          Resource: '*',
+          ...extra,
+        })),
+      });
+    const actions = (n: number) => ({ Action: ACTIONS.slice(0, n) });
+    const overLimit = (n: number) =>
+      `${n} actions were found in a statement from the submitted policy, max allowed is 7`;
+
+    it("takes 7 actions in a statement and refuses 8 (OverLimit / 403, AWS's words) on set and create, over the SDK and Query, changing nothing", async () => {
+      // Arrange
+      const fits = policyWith(actions(7), actions(7));
+      const over = policyWith(actions(1), actions(8));
+      await h.sqs.send(
+        new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: fits } }),
+      );
+      const made = await h.sqs.send(
+        new CreateQueueCommand({ QueueName: 'actions-max', Attributes: { Policy: fits } }),
+      );
+      for (const QueueUrl of [std, made.QueueUrl!]) {
+        const got = await h.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }),
+        );
+        expect(got.Attributes?.Policy).toBe(fits);
+      }
+      const before = await state();
+
+      // Act
+      const refusals = [
+        h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: over } })),
+        h.sqs.send(
+          new CreateQueueCommand({ QueueName: 'actions-over', Attributes: { Policy: over } }),
+        ),
+      ];
+      const query = await Promise.all(
+        [
+          [
+            ['Action', 'SetQueueAttributes'],
+            ['QueueUrl', std],
+          ],
+          [
+            ['Action', 'CreateQueue'],
+            ['QueueName', 'actions-over'],
+          ],
+        ].map((head) =>
+          callQuery(h.url, [
+            ...(head as [string, string][]),
+            ['Attribute.1.Name', 'Policy'],
+            ['Attribute.1.Value', over],
+          ]),
+        ),
+      );
+
+      // Assess
+      for (const refused of refusals) {
+        await expect(refused).rejects.toMatchObject({
+          name: 'OverLimit',
+          message: overLimit(8),
+          $metadata: { httpStatusCode: 403 },
+        });
+      }
+      for (const out of query) {
+        expect([out.status, out.queryCode, out.message]).toEqual([403, 'OverLimit', overLimit(8)]);
+      }
+      expect(await state()).toEqual(before);
+    });
+
+    it('counts Action as given: one string is one action, an array its length (10 reported as 10), a lone Statement object too; NotAction is not counted', async () => {
+      const before = await state();
+      const lone = (extra: Record<string, unknown>) =>
+        JSON.stringify({
+          Version: '2012-10-17',
+          Statement: { Effect: 'Allow', Principal: '*', Resource: '*', ...extra },
+        });
+      for (const [policy, message] of [
+        [policyWith(actions(10)), overLimit(10)],
+        [lone(actions(8)), overLimit(8)],
+        [policyWith({ Action: Array(8).fill('sqs:SendMessage') }), overLimit(8)],
+      ] as const) {
+        const out = await json('SetQueueAttributes', {
+          QueueUrl: std,
+          Attributes: { Policy: policy },
+        });
+        expect([out.status, out.type, out.message]).toEqual([403, 'OverLimit', message]);
+      }
+      expect(await state()).toEqual(before);
+
+      for (const policy of [
+        policyWith(...Array.from({ length: 8 }, () => ({ Action: 'sqs:*' }))),
+        lone(actions(7)),
+        policyWith({ NotAction: ACTIONS.slice(0, 8) }),
+      ]) {
+        const out = await json('SetQueueAttributes', {
+          QueueUrl: std,
+          Attributes: { Policy: policy },
+        });
+        expect(out.status).toBe(200);
+      }
+    });
+  });
+
   describe("what the AWS CLI's Query serializer sends is taken", () => {
     /**
      * The parameters botocore's QuerySerializer writes for these calls with SQS's Query model
