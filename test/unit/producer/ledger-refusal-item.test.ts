@@ -139,22 +139,92 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
       { sendingBy: { S: 'req-9', N: '1' } },
     ],
     ['an attribute that is no attribute value', { requests: 2 }],
-  ])('reads the record with one consistent GetItem instead of answering %s', async (_name, bad) => {
-    // Prepare: the refusal's item malformed, the record GetItem reads whole.
+  ])(
+    'reads the record with one consistent GetItem instead of answering %s, and warns once',
+    async (_name, bad) => {
+      // Prepare: the refusal's item malformed, the record GetItem reads whole.
+      const { documents, targets } = scripted((target) =>
+        target === 'UpdateItem'
+          ? refusal({ ...ITEM, ...bad })
+          : { statusCode: 200, body: { Item: ITEM } },
+      );
+      const log = { warn: jest.fn() };
+      const ledger = new DynamoLedger(documents, 'ledger', documents, log);
+
+      // Act
+      const refused = await ledger.leaseSends('o-1', bid);
+
+      // Assess: the record as read, nothing made up from the malformed item.
+      expect(targets).toEqual(['UpdateItem', 'GetItem']);
+      expect(refused).toStrictEqual({ taken: false, record: await ledger.getAccepted('o-1') });
+      expect(refused.record).toMatchObject({ sequence: 3, sendingBy: 'req-1', requests: 2 });
+      // One warning naming the write and the attribute, not the item.
+      const attribute = Object.keys(bad)[0] as string;
+      expect(log.warn).toHaveBeenCalledTimes(1);
+      expect(log.warn).toHaveBeenCalledWith(
+        'refused write handed back a malformed item; reading the record instead',
+        {
+          orderId: 'o-1',
+          error: expect.stringMatching(
+            new RegExp(`^the item refusing a write of order o-1 holds ${attribute} `),
+          ),
+        },
+      );
+      expect(JSON.stringify(log.warn.mock.calls)).not.toContain('cust-1');
+    },
+  );
+
+  it("writes the warning through the producer's Powertools logger by default, and falls back on the claim too", async () => {
+    // Prepare: a claim refused with a malformed item; the logger's output captured.
     const { documents, targets } = scripted((target) =>
-      target === 'UpdateItem'
-        ? refusal({ ...ITEM, ...bad })
+      target === 'PutItem'
+        ? refusal({ ...ITEM, sequence: { N: 'x' } })
         : { statusCode: 200, body: { Item: ITEM } },
     );
+    // Powertools writes a warning with console.warn: stderr.
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
     const ledger = new DynamoLedger(documents, 'ledger', documents);
 
     // Act
-    const refused = await ledger.leaseSends('o-1', bid);
+    let refused: Awaited<ReturnType<DynamoLedger['claim']>>;
+    try {
+      refused = await ledger.claim({
+        runId: 'run-1',
+        orderId: 'o-1',
+        customerId: 'cust-1',
+        sequence: 3,
+        acceptedAt: 1764050005000,
+        payloadHash: 'h',
+        messageIds: { fifo: '', standard: '' },
+        sentAt: {},
+        requests: 1,
+        claimId: 'req-2',
+      });
+    } finally {
+      write.mockRestore();
+    }
 
-    // Assess: the record as read, nothing made up from the malformed item.
-    expect(targets).toEqual(['UpdateItem', 'GetItem']);
-    expect(refused).toStrictEqual({ taken: false, record: await ledger.getAccepted('o-1') });
-    expect(refused.record).toMatchObject({ sequence: 3, sendingBy: 'req-1', requests: 2 });
+    // Assess: the fallback read, and one Powertools line of level WARN saying why.
+    expect(targets).toEqual(['PutItem', 'GetItem']);
+    expect(refused).toMatchObject({ claimed: false, existing: { claimId: 'req-1', sequence: 3 } });
+    const warnings = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        level: 'WARN',
+        service: 'producer',
+        message: 'refused write handed back a malformed item; reading the record instead',
+        orderId: 'o-1',
+        error:
+          'the item refusing a write of order o-1 holds sequence {"N":"x"}: not a DynamoDB number',
+      }),
+    ]);
   });
 });
 

@@ -19,10 +19,12 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
+import { createLogger } from '../../../../shared/src/logger';
 import { RefusedItemError, refusedItem } from '../../../../shared/src/refused-item';
 import type {
   AcceptedOrder,
   LedgerPort,
+  ProducerLogPort,
   RecordedSends,
   SendLease,
   SendsEnd,
@@ -91,11 +93,15 @@ export class DynamoLedger implements LedgerPort {
    * costs `documents` none of its retries. Required, with no default: a default of `documents`
    * would send the withdrawal with every try of `documents` and take from its retry quota, and
    * nothing would show it. A test that wants one client for both passes `documents` twice.
+   *
+   * `log` is the producer's Powertools logger (the handler's, so a line carries the request's
+   * keys); without one, a Powertools logger of the producer's service name.
    */
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly oneTry: DynamoDBDocumentClient,
+    private readonly log: Pick<ProducerLogPort, 'warn'> = createLogger('producer'),
   ) {
     if (!oneTry) throw new TypeError('DynamoLedger: no one-try client for the withdrawal of a bid');
   }
@@ -259,7 +265,8 @@ export class DynamoLedger implements LedgerPort {
    * reads the item from a GetItem through the same document client: one reading of the record
    * whichever way it arrived. Undefined when the refusal carries no item, or one the reader
    * refuses (no DynamoDB item, or an attribute type newer than this SDK): the caller then reads
-   * the record with one consistent GetItem.
+   * the record with one consistent GetItem. A refused item is logged as a warning, once, with the
+   * reader's message (it names the write and the attribute's path), never the item itself.
    */
   private recordOfRefusal(
     refusal: ConditionalCheckFailedException,
@@ -269,8 +276,12 @@ export class DynamoLedger implements LedgerPort {
       const item = refusedItem(refusal, this.documents, `a write of order ${orderId}`);
       return item ? acceptedOrder(item as unknown as AcceptedRecord) : undefined;
     } catch (err) {
-      if (err instanceof RefusedItemError) return undefined;
-      throw err;
+      if (!(err instanceof RefusedItemError)) throw err;
+      this.log.warn('refused write handed back a malformed item; reading the record instead', {
+        orderId,
+        error: err.message,
+      });
+      return undefined;
     }
   }
 

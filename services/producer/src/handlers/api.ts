@@ -63,6 +63,7 @@ const api = createApiHandler(config, {
     tracing.captureClient(documents),
     config.ledgerTableName,
     tracing.captureClient(oneTry),
+    logger,
   ),
   queues: new SqsQueues(sqs, config.queueUrls),
   lifetimes: new SqsQueueLifetimes(sqs, config.queueUrls),
