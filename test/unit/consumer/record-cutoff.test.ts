@@ -1,8 +1,13 @@
+import { IdempotencyPersistenceLayerError } from '@aws-lambda-powertools/idempotency';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createConsumerHandler } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import type { ApplyTurn } from '../../../services/consumer/src/domain/ports';
-import { ranOutOfTime, startsRecord } from '../../../services/consumer/src/domain/record-handling';
+import {
+  failureText,
+  ranOutOfTime,
+  startsRecord,
+} from '../../../services/consumer/src/domain/record-handling';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import { handlerOverFakes, InMemoryConsumerLedger, NOW, silent } from './fakes';
@@ -54,6 +59,39 @@ describe('ranOutOfTime', () => {
   });
 });
 
+describe('failureText', () => {
+  const timeout = Object.assign(new Error('Request timed out'), { name: 'TimeoutError' });
+  it("shows the causes under Powertools' error, not its wrapper alone", () => {
+    const wrapped = new IdempotencyPersistenceLayerError(
+      'Failed to save in progress record to idempotency store',
+      { cause: timeout },
+    );
+    expect(failureText(wrapped)).toBe(
+      'IdempotencyPersistenceLayerError: Failed to save in progress record to idempotency store (cause: TimeoutError: Request timed out)',
+    );
+    expect(failureText(new Error('a', { cause: new Error('b', { cause: 'c' }) }))).toBe(
+      'Error: a (cause: Error: b) (cause: c)',
+    );
+  });
+  it('is the error as before when it has no cause, and the value when it is no error', () => {
+    expect(failureText(timeout)).toBe('TimeoutError: Request timed out');
+    expect(failureText(new Error('a', { cause: { code: 1 } }))).toBe('Error: a');
+    expect(failureText('poison')).toBe('poison');
+    expect(failureText(undefined)).toBe('undefined');
+  });
+  it('shows at most four causes, each cut to 200 characters, even a chain that loops', () => {
+    const looped = new Error('top');
+    const long = new Error('x'.repeat(1_000), { cause: looped });
+    looped.cause = long;
+    const text = failureText(looped);
+    const causes = text.split(' (cause: ').slice(1);
+    expect(causes).toHaveLength(4);
+    expect(causes[0]).toBe(`Error: ${'x'.repeat(190)}...)`);
+    expect(causes[1]).toBe('Error: top)');
+    expect(text.length).toBeLessThan('Error: top'.length + 4 * (200 + ' (cause: )'.length) + 1);
+  });
+});
+
 /** `n` FIFO records, order-k of cust-k, each in its own message group, at `receiveCount`. */
 function groupsEvent(n: number, receiveCount: number): SQSEvent {
   const fixture = structuredClone(fifoFixture) as unknown as SQSEvent;
@@ -80,6 +118,7 @@ class StallingLedger extends InMemoryConsumerLedger {
   constructor(
     private readonly stalled: ReadonlySet<string>,
     private readonly clock: { remainingMs: number; stallMs: number; perRecordMs: number },
+    private readonly wrapped = false,
   ) {
     super();
   }
@@ -92,9 +131,17 @@ class StallingLedger extends InMemoryConsumerLedger {
     if (this.stalled.has(customerId)) {
       this.calls.push(`turn:${customerId}:${sequence}`);
       this.clock.remainingMs -= this.clock.stallMs;
-      throw Object.assign(new Error('Request timed out after 4 attempts'), {
+      const timeout = Object.assign(new Error('Request timed out after 4 attempts'), {
         name: 'TimeoutError',
       });
+      // As Powertools' IN_PROGRESS put fails when its PutItem times out.
+      if (this.wrapped) {
+        throw new IdempotencyPersistenceLayerError(
+          'Failed to save in progress record to idempotency store',
+          { cause: timeout },
+        );
+      }
+      throw timeout;
     }
     this.clock.remainingMs -= this.clock.perRecordMs;
     return super.takeApplyTurn(runId, queue, customerId, sequence);
@@ -105,6 +152,7 @@ function makeHandler(
   queue: QueueKind,
   stalled: string[],
   clock: { remainingMs: number; stallMs: number; perRecordMs: number },
+  wrapped = false,
 ) {
   const config = loadConsumerConfig({
     QUEUE_KIND: queue,
@@ -113,7 +161,7 @@ function makeHandler(
     MAX_RECEIVE_COUNT: '3',
     BATCH_PROCESSING: 'sequential',
   });
-  const ledger = new StallingLedger(new Set(stalled), clock);
+  const ledger = new StallingLedger(new Set(stalled), clock, wrapped);
   const { handler, metrics } = handlerOverFakes(config, ledger, { recordBudgetMs: BUDGET_MS });
   const context = {
     functionName: 'consumer',
@@ -161,6 +209,24 @@ describe('a batch whose DynamoDB calls stall', () => {
     ).toEqual([
       ['order-1', true, null],
       ...[2, 3, 4].map((k) => [`order-${k}`, false, { leftMs: 5_000, budgetMs: BUDGET_MS }]),
+    ]);
+  });
+
+  it("records the TimeoutError under Powertools' IN_PROGRESS put failure, not the wrapper alone", async () => {
+    // Prepare: cust-1's first call fails as Powertools' put does when DynamoDB times out.
+    const clock = { remainingMs: 9_900, stallMs: 1_000, perRecordMs: 50 };
+    const { handle, ledger } = makeHandler('fifo', ['cust-1'], clock, true);
+
+    // Act
+    await handle(groupsEvent(1, 1));
+
+    // Assess: the failure names both, and is still taken for a call that ran out of time.
+    expect(ledger.failures.map((f) => [f.orderId, f.ranOutOfTime ?? false, f.error])).toEqual([
+      [
+        'order-1',
+        true,
+        'IdempotencyPersistenceLayerError: Failed to save in progress record to idempotency store (cause: TimeoutError: Request timed out after 4 attempts)',
+      ],
     ]);
   });
 

@@ -191,6 +191,35 @@ export function ranOutOfTime(error: unknown): boolean {
   return false;
 }
 
+/** How many causes a failure's text shows at most, and how long each may be. */
+const CAUSES_SHOWN = 4;
+const CAUSE_CHARS = 200;
+
+/**
+ * A failed attempt's error as the ledger's failure record holds it: `name: message`, followed by
+ * the chain of causes under it, each as ` (cause: name: message)`. Powertools wraps the error of
+ * a failed IN_PROGRESS put (IdempotencyPersistenceLayerError, "Failed to save in progress record
+ * to idempotency store"), and the cause is what went wrong (the SDK's TimeoutError, a throttle).
+ * Bounded: at most CAUSES_SHOWN causes (as ranOutOfTime looks), each cut to CAUSE_CHARS
+ * characters, so a cause chain (or one that loops back on itself) adds at most about 1 KB to
+ * the error's own text. A cause that is no Error shows only when it is a string.
+ */
+export function failureText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  let text = `${error.name}: ${error.message}`;
+  let current: unknown = error.cause;
+  for (let shown = 0; shown < CAUSES_SHOWN; shown++) {
+    let cause: string;
+    if (current instanceof Error) cause = `${current.name}: ${current.message}`;
+    else if (typeof current === 'string') cause = current;
+    else break;
+    if (cause.length > CAUSE_CHARS) cause = `${cause.slice(0, CAUSE_CHARS - 3)}...`;
+    text += ` (cause: ${cause})`;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return text;
+}
+
 /** Thrown for a record handed back unrun because too little of the invocation was left. */
 export class RecordNotStartedError extends Error {
   constructor(leftMs: number, budgetMs: number) {
@@ -264,7 +293,7 @@ export function createRecordHandling<R>(
       failureId: newId(),
       final: delivery.receiveCount >= options.maxReceiveCount,
       ...(ranOutOfTime(error) ? { ranOutOfTime: true as const } : {}),
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: failureText(error),
       failedAt: now(),
     };
   }
