@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../local/cloud';
 import { EventSourceMapping } from '../../local/event-source';
-import { LocalFunction, MAX_RESPONSE_BYTES } from '../../local/function-runtime';
+import { EnvironmentOutput, LocalFunction, MAX_RESPONSE_BYTES } from '../../local/function-runtime';
 import { startGateway } from '../../local/gateway';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
@@ -612,6 +612,28 @@ describe("what a function hands back, held to Lambda's limits", () => {
     // Assess
     expect(forged).toMatchObject({ ok: false, error: { errorType: 'Runtime.InvalidResponse' } });
   }, 30_000);
+
+  it('holds a bounded number of line ends however many forged replies count bytes ahead of the output, and serves on', async () => {
+    // Prepare: from its first invocation on, the handler answers each flood invocation itself
+    // with byte counts far ahead of anything written, growing each time.
+    const lines: string[] = [];
+    const f = sized('sized-flood', lines);
+    started.push(f);
+    expect((await f.invoke({ flood: true })).ok).toBe(true);
+
+    // Act
+    for (let i = 0; i < EnvironmentOutput.MAX_PENDING_ENDS + 500; i++) {
+      await f.invoke({ flood: true });
+    }
+    const held = f.pendingLineEnds();
+    const after = await f.invoke({ bytes: 100, log: 'still serving' });
+
+    // Assess: one end held per forged reply grew without bound before.
+    expect(held).toBeLessThanOrEqual(EnvironmentOutput.MAX_PENDING_ENDS);
+    expect(f.pendingLineEnds()).toBeLessThanOrEqual(EnvironmentOutput.MAX_PENDING_ENDS);
+    expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
+    await until('the line after the flood', () => lines.includes('still serving'));
+  }, 60_000);
 
   it('answers 502 Internal server error through the gateway for a result over the limit', async () => {
     // Prepare

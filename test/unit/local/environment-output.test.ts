@@ -51,4 +51,36 @@ describe("EnvironmentOutput (one stream of an environment's output)", () => {
     // Assess: what was read cannot be cut again; nothing is lost.
     expect(lines).toEqual(['reply at 3, then more']);
   });
+
+  it('holds at most MAX_PENDING_ENDS ends, however many replies count ahead of the output, and cuts the nearest ones still', () => {
+    // Prepare
+    const { lines, output } = collect();
+    const max = EnvironmentOutput.MAX_PENDING_ENDS;
+
+    // Act: two honest ends, then 10,000 counts far ahead (forged replies), then the output.
+    output.endAt(3);
+    output.endAt(6);
+    for (let i = 1; i <= 10_000; i++) output.endAt(1_000_000 + i);
+    const held = output.pendingEnds;
+    output.take(Buffer.from('onetwothree'));
+
+    // Assess
+    expect(held).toBe(max);
+    expect(lines).toEqual(['one', 'two']);
+    expect(output.pendingEnds).toBe(max - 2);
+  });
+
+  it('ignores a count that is not a byte count, and cuts at the next honest one', () => {
+    // Prepare
+    const { lines, output } = collect();
+
+    // Act
+    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN, 2.5, 2 ** 60]) output.endAt(bad);
+    output.endAt(3);
+    output.take(Buffer.from('onetwo\n'));
+
+    // Assess
+    expect(output.pendingEnds).toBe(0);
+    expect(lines).toEqual(['one', 'two']);
+  });
 });
