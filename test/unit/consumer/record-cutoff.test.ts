@@ -90,6 +90,39 @@ describe('failureText', () => {
     expect(causes[1]).toBe('Error: top)');
     expect(text.length).toBeLessThan('Error: top'.length + 4 * (200 + ' (cause: )'.length) + 1);
   });
+  it("bounds the whole text, however long the error's own message (a ledger item stays far under DynamoDB's 400 KB)", () => {
+    // An error echoing a payload of megabytes, under a name and over causes as long.
+    const huge = new Error('p'.repeat(4_000_000), { cause: 'c'.repeat(1_000_000) });
+    huge.name = 'N'.repeat(1_000_000);
+    const text = failureText(huge);
+    expect(text.length).toBeLessThanOrEqual(2_000);
+    expect(text.startsWith(`${'N'.repeat(100)}`)).toBe(true);
+    expect(text).toMatch(/\.\.\. \(cause: c{197}\.\.\.\)$/);
+    // A thrown value that is no error, as long.
+    expect(failureText('q'.repeat(1_000_000)).length).toBeLessThanOrEqual(2_000);
+  });
+  it('does not cut a character in two', () => {
+    // 996 units, then an emoji (two units) across the cut at 997.
+    const text = failureText(
+      new Error(`${'a'.repeat(1_000 - 'Error: '.length - 4)}\u{1F600}${'b'.repeat(50)}`),
+    );
+    expect(text).toBe(`Error: ${'a'.repeat(1_000 - 'Error: '.length - 4)}...`);
+    const cause = `${'x'.repeat(196)}\u{1F600}${'y'.repeat(5)}`;
+    expect(failureText(new Error('a', { cause }))).toBe(`Error: a (cause: ${'x'.repeat(196)}...)`);
+  });
+  it('shows an error whose name or message cannot be made text, and does not throw', () => {
+    const odd = new Error('m');
+    odd.name = Symbol('s') as unknown as string;
+    expect(failureText(odd)).toBe('Symbol(s): m');
+    const hostile = new Error('m');
+    Object.defineProperty(hostile, 'message', {
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(failureText(hostile)).toBe('(an error that cannot be shown)');
+    expect(failureText(Object.create(null))).toBe('(an error that cannot be shown)');
+  });
 });
 
 /** `n` FIFO records, order-k of cust-k, each in its own message group, at `receiveCount`. */

@@ -194,30 +194,52 @@ export function ranOutOfTime(error: unknown): boolean {
 /** How many causes a failure's text shows at most, and how long each may be. */
 const CAUSES_SHOWN = 4;
 const CAUSE_CHARS = 200;
+/**
+ * How long the error's own `name: message` may be. An error can echo a payload of megabytes, and
+ * the failure record is one DynamoDB item (400 KB at most, and nothing else bounds its `error`):
+ * with the causes, the text is at most 1,000 + 4 x 210 characters, under 8 KB in UTF-8.
+ */
+const MESSAGE_CHARS = 1_000;
+
+/** `text` cut to at most `max` characters, ending `...`, never between a surrogate pair's halves. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 3;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}...`;
+}
+
+/** `name: message` of an error, a string as it is; undefined for anything else. */
+function said(value: unknown): string | undefined {
+  if (value instanceof Error) return `${String(value.name)}: ${String(value.message)}`;
+  return typeof value === 'string' ? value : undefined;
+}
 
 /**
  * A failed attempt's error as the ledger's failure record holds it: `name: message`, followed by
  * the chain of causes under it, each as ` (cause: name: message)`. Powertools wraps the error of
  * a failed IN_PROGRESS put (IdempotencyPersistenceLayerError, "Failed to save in progress record
  * to idempotency store"), and the cause is what went wrong (the SDK's TimeoutError, a throttle).
- * Bounded: at most CAUSES_SHOWN causes (as ranOutOfTime looks), each cut to CAUSE_CHARS
- * characters, so a cause chain (or one that loops back on itself) adds at most about 1 KB to
- * the error's own text. A cause that is no Error shows only when it is a string.
+ * Bounded: the error's own text cut to MESSAGE_CHARS, at most CAUSES_SHOWN causes (as
+ * ranOutOfTime looks), each cut to CAUSE_CHARS, so a cause chain (or one that loops back on
+ * itself) adds at most about 1 KB. A cause that is no Error shows only when it is a string. An
+ * error that cannot be made text (a throwing getter, no prototype) does not throw here.
  */
 export function failureText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  let text = `${error.name}: ${error.message}`;
-  let current: unknown = error.cause;
-  for (let shown = 0; shown < CAUSES_SHOWN; shown++) {
-    let cause: string;
-    if (current instanceof Error) cause = `${current.name}: ${current.message}`;
-    else if (typeof current === 'string') cause = current;
-    else break;
-    if (cause.length > CAUSE_CHARS) cause = `${cause.slice(0, CAUSE_CHARS - 3)}...`;
-    text += ` (cause: ${cause})`;
-    current = current instanceof Error ? current.cause : undefined;
+  try {
+    let text = cut(said(error) ?? String(error), MESSAGE_CHARS);
+    let current: unknown = error instanceof Error ? error.cause : undefined;
+    for (let shown = 0; shown < CAUSES_SHOWN; shown++) {
+      const cause = said(current);
+      if (cause === undefined) break;
+      text += ` (cause: ${cut(cause, CAUSE_CHARS)})`;
+      current = current instanceof Error ? current.cause : undefined;
+    }
+    return text;
+  } catch {
+    return '(an error that cannot be shown)';
   }
-  return text;
 }
 
 /** Thrown for a record handed back unrun because too little of the invocation was left. */
