@@ -118,7 +118,7 @@ describe('a counter update whose answer comes after the request timeout, its wri
 
   it("counts a client's retry once, not twice, when the SDK sends the count again after its try committed", async () => {
     // Prepare: an order claimed by its first request (requests: 1).
-    const producer = new DynamoLedger(documents, ledger.name, documents);
+    const producer = new DynamoLedger(documents, ledger.name, documents, { warn: () => {} });
     const orderId = 'order-count-late-answer';
     await producer.claim(firstClaim('claim-first', 'count-late-answer', orderId));
     heldCounts.set(orderId, { tries: 0 });

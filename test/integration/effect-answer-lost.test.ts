@@ -102,7 +102,7 @@ describe('a conditional write whose answer is lost after it committed', () => {
     // Prepare: a first request's claim; the proxy drops the first conditional put's answer.
     seen.conditionalPuts = 0;
     seen.dropped = 0;
-    const producer = new DynamoLedger(documents, ledger.name, documents);
+    const producer = new DynamoLedger(documents, ledger.name, documents, { warn: () => {} });
     const order = firstClaim('claim-first', 'answer-lost', 'order-claimed');
 
     // Act
@@ -121,7 +121,7 @@ describe('a conditional write whose answer is lost after it committed', () => {
     // and sent to both queues. The proxy lets A's record of its sends commit and holds its
     // answer; meanwhile retry B takes the lease A freed, sends to the standard queue again and
     // records it. Then the proxy resets A's connection, and the SDK sends A's write again.
-    const producer = new DynamoLedger(documents, ledger.name, documents);
+    const producer = new DynamoLedger(documents, ledger.name, documents, { warn: () => {} });
     const orderId = 'order-late-record';
     const bid = await claimedByDeadRequest(producer, 'answer-lost', orderId);
     expect(await bid('req-A', 2000)).toMatchObject({ taken: true });

@@ -139,7 +139,12 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
     });
     closeSqs = () => sqs.destroy();
     // The ledger as the producer's handler makes it: its one-try client for the withdrawal.
-    producer = new DynamoLedger(ledgerBehindProxy.documents, ledger.name, ledgerBehindProxy.oneTry);
+    producer = new DynamoLedger(
+      ledgerBehindProxy.documents,
+      ledger.name,
+      ledgerBehindProxy.oneTry,
+      { warn: () => {} },
+    );
     api = createApiHandler(
       {
         ledgerTableName: ledger.name,

@@ -53,7 +53,7 @@ describe("a late try of a retry's send lease bid, after the SDK sent it again", 
 
   it('is refused once a later retry took the lease and ended it: the next retry takes the lease at once, no 409 (review)', async () => {
     // Prepare: an order whose claiming request died (its lease ran out at 1500).
-    const producer = new DynamoLedger(documents, ledger.name, documents);
+    const producer = new DynamoLedger(documents, ledger.name, documents, { warn: () => {} });
     const orderId = 'order-late-bid';
     const bid = await claimedByDeadRequest(producer, 'late-bid', orderId);
     keepBidOf = { by: 'req-A', tries: 0 };

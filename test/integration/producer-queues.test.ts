@@ -99,7 +99,7 @@ describe('producer queue errors against a real endpoint', () => {
           inProgressWindowMs: 11_000,
         },
         {
-          ledger: new DynamoLedger(documents, cloud.tableNames.ledger, oneTry),
+          ledger: new DynamoLedger(documents, cloud.tableNames.ledger, oneTry, quiet),
           queues: new SqsQueues(sqs, urls),
           lifetimes: new SqsQueueLifetimes(sqs, urls),
           logger: quiet,

@@ -179,7 +179,9 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
   it('keeps the id one request recorded when another records only its own queue, or none', async () => {
     // Prepare: a claimed order, as the producer claims it (its lease's deadline passed).
     const runId = newRunId('per-queue');
-    const ledger = new DynamoLedger(target.documents, target.tableNames.ledger, target.documents);
+    const ledger = new DynamoLedger(target.documents, target.tableNames.ledger, target.documents, {
+      warn: () => {},
+    });
     const orderId = `per-queue-${runId}`;
     await ledger.claim({
       claimId: 'claim-1',
@@ -250,7 +252,14 @@ describe("the send lease's deadline in the local cloud", () => {
       // one keyed with the client's sequence (the claim is its first DynamoDB request), one with
       // neither (it takes a sequence from the customer's counter before it claims).
       const runId = newRunId('lease-deadline');
-      const ledger = new DynamoLedger(target.documents, target.tableNames.ledger, target.documents);
+      const ledger = new DynamoLedger(
+        target.documents,
+        target.tableNames.ledger,
+        target.documents,
+        {
+          warn: () => {},
+        },
+      );
       const first = async (options: { idempotencyKey?: string }, sequence?: number) => {
         const sent = Date.now();
         const res = await postOrder(target, order('cust-deadline', sequence), {
@@ -339,6 +348,7 @@ describe('a retry of an order whose claiming request may still be sending it', (
         target.documents,
         target.tableNames.ledger,
         target.documents,
+        { warn: () => {} },
       ).getAccepted(key);
       expect(record).toMatchObject({
         sequence: sequence ?? 1,

@@ -25,7 +25,11 @@ export async function startDynaliteLedger(): Promise<DynaliteLedger> {
   const documents = DynamoDBDocumentClient.from(dynamo.client, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return { dynamo, documents, ledger: new DynamoLedger(documents, LEDGER_TABLE.name, documents) };
+  return {
+    dynamo,
+    documents,
+    ledger: new DynamoLedger(documents, LEDGER_TABLE.name, documents, { warn: () => {} }),
+  };
 }
 
 /** The record a first request claims order `orderId` with at T (`claim-1` holding the send lease), `fields` over it. */

@@ -12,10 +12,12 @@ import type { AcceptedOrder } from '../../../services/producer/src/domain/ports'
 
 /** The producer's DynamoDB adapter on its own, against a mocked document client. */
 const ddb = mockClient(DynamoDBDocumentClient);
+/** A logger for the cases that do not look at what is logged. */
+const quiet = { warn: () => {} };
 const client = () => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 const ledger = () => {
   const documents = client();
-  return new DynamoLedger(documents, 'ledger', documents);
+  return new DynamoLedger(documents, 'ledger', documents, quiet);
 };
 
 beforeEach(() => ddb.reset());
@@ -496,6 +498,14 @@ describe('DynamoLedger: its clients', () => {
     );
   });
 
+  it("takes the logger as required: none given is refused, not replaced by one without the request's keys", () => {
+    const documents = client();
+    // @ts-expect-error: the logger is required
+    expect(() => new DynamoLedger(documents, 'ledger', documents)).toThrow(
+      /^DynamoLedger: no logger$/,
+    );
+  });
+
   it('sends the withdrawal with the one-try client, everything else with the ledger client', async () => {
     const documents = client();
     const oneTry = client();
@@ -505,7 +515,7 @@ describe('DynamoLedger: its clients', () => {
       return { Attributes: { ...item, sendingBy: 'req-2' } };
     });
     const lease = { by: 'req-2', from: 'req-1', until: 9000, now: 100, legacyWindowMs: 11_000 };
-    const ledger = new DynamoLedger(documents, 'ledger', oneTry);
+    const ledger = new DynamoLedger(documents, 'ledger', oneTry, quiet);
 
     await ledger.leaseSends('o-1', lease);
     await ledger.withdrawBid('o-1', lease, 200);

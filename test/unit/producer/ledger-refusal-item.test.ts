@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import type { AcceptedOrder } from '../../../services/producer/src/domain/ports';
+import { createLogger } from '../../../shared/src/logger';
 
 /**
  * The claim's and the send lease's refusals read from the item they carry
@@ -11,6 +12,9 @@ import type { AcceptedOrder } from '../../../services/producer/src/domain/ports'
  * SDK's own deserializer, and the document client's own conversion reads the GetItem. The
  * refusal's item must read as that same record: one record, whichever way DynamoDB handed it over.
  */
+
+/** A logger for the cases that do not look at what is logged. */
+const quiet = { warn: () => {} };
 
 /** An accepted order as DynamoDB stores it, with attribute shapes a hand-written reader misses. */
 const ITEM = {
@@ -96,7 +100,7 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
     const { documents, targets } = scripted((target) =>
       target === 'UpdateItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger', documents);
+    const ledger = new DynamoLedger(documents, 'ledger', documents, quiet);
 
     const refused = await ledger.leaseSends('o-1', bid);
     expect(targets).toEqual(['UpdateItem']);
@@ -122,7 +126,7 @@ describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
     const { documents, targets } = scripted((target) =>
       target === 'UpdateItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger', documents);
+    const ledger = new DynamoLedger(documents, 'ledger', documents, quiet);
 
     const refused = await ledger.leaseSends('o-1', bid);
 
@@ -139,6 +143,10 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
       { sendingBy: { S: 'req-9', N: '1' } },
     ],
     ['an attribute that is no attribute value', { requests: 2 }],
+    [
+      "a customer's id of two types (its value in the reader's message)",
+      { customerId: { S: 'cust-1', N: '1' } },
+    ],
   ])(
     'reads the record with one consistent GetItem instead of answering %s, and warns once',
     async (_name, bad) => {
@@ -158,23 +166,17 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
       expect(targets).toEqual(['UpdateItem', 'GetItem']);
       expect(refused).toStrictEqual({ taken: false, record: await ledger.getAccepted('o-1') });
       expect(refused.record).toMatchObject({ sequence: 3, sendingBy: 'req-1', requests: 2 });
-      // One warning naming the write and the attribute, not the item.
-      const attribute = Object.keys(bad)[0] as string;
+      // One warning naming the order and the error, nothing of the item.
       expect(log.warn).toHaveBeenCalledTimes(1);
       expect(log.warn).toHaveBeenCalledWith(
         'refused write handed back a malformed item; reading the record instead',
-        {
-          orderId: 'o-1',
-          error: expect.stringMatching(
-            new RegExp(`^the item refusing a write of order o-1 holds ${attribute} `),
-          ),
-        },
+        { orderId: 'o-1', error: 'RefusedItemError' },
       );
       expect(JSON.stringify(log.warn.mock.calls)).not.toContain('cust-1');
     },
   );
 
-  it("writes the warning through the producer's Powertools logger by default, and falls back on the claim too", async () => {
+  it("writes the warning as the producer's Powertools logger's WARN line, and falls back on the claim too", async () => {
     // Prepare: a claim refused with a malformed item; the logger's output captured.
     const { documents, targets } = scripted((target) =>
       target === 'PutItem'
@@ -187,7 +189,7 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
       lines.push(String(chunk));
       return true;
     });
-    const ledger = new DynamoLedger(documents, 'ledger', documents);
+    const ledger = new DynamoLedger(documents, 'ledger', documents, createLogger('producer'));
 
     // Act
     let refused: Awaited<ReturnType<DynamoLedger['claim']>>;
@@ -221,8 +223,7 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
         service: 'producer',
         message: 'refused write handed back a malformed item; reading the record instead',
         orderId: 'o-1',
-        error:
-          'the item refusing a write of order o-1 holds sequence {"N":"x"}: not a DynamoDB number',
+        error: 'RefusedItemError',
       }),
     ]);
   });
@@ -249,7 +250,7 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
     const { documents, targets, bodies } = scripted((target) =>
       target === 'PutItem' ? refusal(ITEM) : { statusCode: 200, body: { Item: ITEM } },
     );
-    const ledger = new DynamoLedger(documents, 'ledger', documents);
+    const ledger = new DynamoLedger(documents, 'ledger', documents, quiet);
 
     const refused = await ledger.claim(retry);
     expect(targets).toEqual(['PutItem']);
@@ -266,7 +267,9 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
       target === 'PutItem' ? refusal(own) : { statusCode: 200, body: { Item: own } },
     );
 
-    await expect(new DynamoLedger(documents, 'ledger', documents).claim(retry)).resolves.toEqual({
+    await expect(
+      new DynamoLedger(documents, 'ledger', documents, quiet).claim(retry),
+    ).resolves.toEqual({
       claimed: true,
     });
     expect(targets).toEqual(['PutItem']);
@@ -277,7 +280,7 @@ describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
       target === 'PutItem' ? refusal() : { statusCode: 200, body: { Item: ITEM } },
     );
 
-    const refused = await new DynamoLedger(documents, 'ledger', documents).claim(retry);
+    const refused = await new DynamoLedger(documents, 'ledger', documents, quiet).claim(retry);
 
     // Asked for the item (DynamoDB would have answered it), not given it, so read once.
     expect(targets).toEqual(['PutItem', 'GetItem']);

@@ -19,7 +19,6 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
-import { createLogger } from '../../../../shared/src/logger';
 import { RefusedItemError, refusedItem } from '../../../../shared/src/refused-item';
 import type {
   AcceptedOrder,
@@ -94,16 +93,17 @@ export class DynamoLedger implements LedgerPort {
    * would send the withdrawal with every try of `documents` and take from its retry quota, and
    * nothing would show it. A test that wants one client for both passes `documents` twice.
    *
-   * `log` is the producer's Powertools logger (the handler's, so a line carries the request's
-   * keys); without one, a Powertools logger of the producer's service name.
+   * `log` is the producer's Powertools logger, the handler's, so a line carries the request's
+   * keys. Required too: a default logger would drop those keys, and nothing would show it.
    */
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly oneTry: DynamoDBDocumentClient,
-    private readonly log: Pick<ProducerLogPort, 'warn'> = createLogger('producer'),
+    private readonly log: Pick<ProducerLogPort, 'warn'>,
   ) {
     if (!oneTry) throw new TypeError('DynamoLedger: no one-try client for the withdrawal of a bid');
+    if (!log) throw new TypeError('DynamoLedger: no logger');
   }
 
   async getAccepted(orderId: string): Promise<AcceptedOrder | undefined> {
@@ -266,7 +266,8 @@ export class DynamoLedger implements LedgerPort {
    * whichever way it arrived. Undefined when the refusal carries no item, or one the reader
    * refuses (no DynamoDB item, or an attribute type newer than this SDK): the caller then reads
    * the record with one consistent GetItem. A refused item is logged as a warning, once, with the
-   * reader's message (it names the write and the attribute's path), never the item itself.
+   * order and the error's name only: the reader's message shows up to 80 characters of the
+   * attribute's value, and the item holds customer data.
    */
   private recordOfRefusal(
     refusal: ConditionalCheckFailedException,
@@ -279,7 +280,7 @@ export class DynamoLedger implements LedgerPort {
       if (!(err instanceof RefusedItemError)) throw err;
       this.log.warn('refused write handed back a malformed item; reading the record instead', {
         orderId,
-        error: err.message,
+        error: err.name,
       });
       return undefined;
     }
