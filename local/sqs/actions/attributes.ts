@@ -259,8 +259,8 @@ function parsePolicy(value: string): Record<string, unknown> {
 }
 
 /**
- * Actions per statement, counted as given: `Action` as one string is 1, as an array its length
- * (repeats included). A `Statement` may be one object or an array of them. `NotAction` is not
+ * Actions per statement, counted as given: `Action` as an array counts its length (repeats
+ * included); one string is one action, never over the limit, so only arrays are counted. A `Statement` may be one object or an array of them. `NotAction` is not
  * counted: whether AWS counts it is not known, and an emulator that refuses what AWS takes is
  * worse than one that takes what AWS refuses.
  */
