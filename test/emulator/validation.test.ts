@@ -67,6 +67,69 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
     );
   }
 
+  /**
+   * A Policy quota, both sides: `fits` is taken on set and on create (named `${name}-max`) and
+   * read back as sent; `over` is refused on set and on create (`${name}-over`), over the SDK and
+   * over Query, with OverLimit / 403 and `message`, and every queue is as it was before.
+   */
+  async function expectPolicyQuota(
+    name: string,
+    fits: string,
+    over: string,
+    message: string,
+  ): Promise<void> {
+    await h.sqs.send(
+      new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: fits } }),
+    );
+    const made = await h.sqs.send(
+      new CreateQueueCommand({ QueueName: `${name}-max`, Attributes: { Policy: fits } }),
+    );
+    for (const QueueUrl of [std, made.QueueUrl!]) {
+      const got = await h.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }),
+      );
+      expect(got.Attributes?.Policy).toBe(fits);
+    }
+    const before = await state();
+
+    const refusals = [
+      h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: over } })),
+      h.sqs.send(
+        new CreateQueueCommand({ QueueName: `${name}-over`, Attributes: { Policy: over } }),
+      ),
+    ];
+    const query = await Promise.all(
+      [
+        [
+          ['Action', 'SetQueueAttributes'],
+          ['QueueUrl', std],
+        ],
+        [
+          ['Action', 'CreateQueue'],
+          ['QueueName', `${name}-over`],
+        ],
+      ].map((head) =>
+        callQuery(h.url, [
+          ...(head as [string, string][]),
+          ['Attribute.1.Name', 'Policy'],
+          ['Attribute.1.Value', over],
+        ]),
+      ),
+    );
+
+    for (const refused of refusals) {
+      await expect(refused).rejects.toMatchObject({
+        name: 'OverLimit',
+        message,
+        $metadata: { httpStatusCode: 403 },
+      });
+    }
+    for (const out of query) {
+      expect([out.status, out.queryCode, out.message]).toEqual([403, 'OverLimit', message]);
+    }
+    expect(await state()).toEqual(before);
+  }
+
   beforeEach(async () => {
     h = await startEmulator('none');
     std = String((await json('CreateQueue', { QueueName: 'std' })).body.QueueUrl);
@@ -1598,65 +1661,12 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
     }
 
     it("takes a Policy of 8,192 bytes and refuses one of 8,193 (OverLimit / 403, AWS's answer) on set and create, over the SDK and Query, changing nothing", async () => {
-      // Arrange
-      const fits = policyOf(8192);
-      const over = policyOf(8193);
-      await h.sqs.send(
-        new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: fits } }),
+      await expectPolicyQuota(
+        'policy',
+        policyOf(8192),
+        policyOf(8193),
+        'Submitted policy is over max allowed size.',
       );
-      const made = await h.sqs.send(
-        new CreateQueueCommand({ QueueName: 'policy-max', Attributes: { Policy: fits } }),
-      );
-      for (const QueueUrl of [std, made.QueueUrl!]) {
-        const got = await h.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }),
-        );
-        expect(got.Attributes?.Policy).toBe(fits);
-      }
-      const before = await state();
-
-      // Act
-      const refusals = [
-        h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: over } })),
-        h.sqs.send(
-          new CreateQueueCommand({ QueueName: 'policy-over', Attributes: { Policy: over } }),
-        ),
-      ];
-      const query = await Promise.all(
-        [
-          [
-            ['Action', 'SetQueueAttributes'],
-            ['QueueUrl', std],
-          ],
-          [
-            ['Action', 'CreateQueue'],
-            ['QueueName', 'policy-over'],
-          ],
-        ].map((head) =>
-          callQuery(h.url, [
-            ...(head as [string, string][]),
-            ['Attribute.1.Name', 'Policy'],
-            ['Attribute.1.Value', over],
-          ]),
-        ),
-      );
-
-      // Assess
-      for (const refused of refusals) {
-        await expect(refused).rejects.toMatchObject({
-          name: 'OverLimit',
-          message: 'Submitted policy is over max allowed size.',
-          $metadata: { httpStatusCode: 403 },
-        });
-      }
-      for (const out of query) {
-        expect([out.status, out.queryCode, out.message]).toEqual([
-          403,
-          'OverLimit',
-          'Submitted policy is over max allowed size.',
-        ]);
-      }
-      expect(await state()).toEqual(before);
     });
 
     it('counts the Policy in UTF-8 bytes: 8,192 ASCII characters are taken, 8,193 refused, and one of fewer than 8,192 characters but over 8,192 bytes refused', async () => {
@@ -1730,61 +1740,12 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       `${n} actions were found in a statement from the submitted policy, max allowed is 7`;
 
     it("takes 7 actions in a statement and refuses 8 (OverLimit / 403, AWS's words) on set and create, over the SDK and Query, changing nothing", async () => {
-      // Arrange
-      const fits = policyWith(actions(7), actions(7));
-      const over = policyWith(actions(1), actions(8));
-      await h.sqs.send(
-        new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: fits } }),
+      await expectPolicyQuota(
+        'actions',
+        policyWith(actions(7), actions(7)),
+        policyWith(actions(1), actions(8)),
+        overLimit(8),
       );
-      const made = await h.sqs.send(
-        new CreateQueueCommand({ QueueName: 'actions-max', Attributes: { Policy: fits } }),
-      );
-      for (const QueueUrl of [std, made.QueueUrl!]) {
-        const got = await h.sqs.send(
-          new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['Policy'] }),
-        );
-        expect(got.Attributes?.Policy).toBe(fits);
-      }
-      const before = await state();
-
-      // Act
-      const refusals = [
-        h.sqs.send(new SetQueueAttributesCommand({ QueueUrl: std, Attributes: { Policy: over } })),
-        h.sqs.send(
-          new CreateQueueCommand({ QueueName: 'actions-over', Attributes: { Policy: over } }),
-        ),
-      ];
-      const query = await Promise.all(
-        [
-          [
-            ['Action', 'SetQueueAttributes'],
-            ['QueueUrl', std],
-          ],
-          [
-            ['Action', 'CreateQueue'],
-            ['QueueName', 'actions-over'],
-          ],
-        ].map((head) =>
-          callQuery(h.url, [
-            ...(head as [string, string][]),
-            ['Attribute.1.Name', 'Policy'],
-            ['Attribute.1.Value', over],
-          ]),
-        ),
-      );
-
-      // Assess
-      for (const refused of refusals) {
-        await expect(refused).rejects.toMatchObject({
-          name: 'OverLimit',
-          message: overLimit(8),
-          $metadata: { httpStatusCode: 403 },
-        });
-      }
-      for (const out of query) {
-        expect([out.status, out.queryCode, out.message]).toEqual([403, 'OverLimit', overLimit(8)]);
-      }
-      expect(await state()).toEqual(before);
     });
 
     it('counts Action as given: one string is one action, an array its length (10 reported as 10), a lone Statement object too; NotAction is not counted', async () => {
