@@ -95,6 +95,20 @@ const bid = {
   legacyWindowMs: 11_000,
 };
 
+/** A second claim of o-1 (ITEM's order) by request req-2. */
+const claimOfO1: AcceptedOrder & { claimId: string } = {
+  runId: 'run-1',
+  orderId: 'o-1',
+  customerId: 'cust-1',
+  sequence: 3,
+  acceptedAt: 1764050005000,
+  payloadHash: 'h',
+  messageIds: { fifo: '', standard: '' },
+  sentAt: {},
+  requests: 1,
+  claimId: 'req-2',
+};
+
 describe("DynamoLedger.leaseSends: the refusal's item, through the SDK", () => {
   it('reads it as the document client reads the same item from GetItem, asking nothing more', async () => {
     const { documents, targets } = scripted((target) =>
@@ -194,18 +208,7 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
     // Act
     let refused: Awaited<ReturnType<DynamoLedger['claim']>>;
     try {
-      refused = await ledger.claim({
-        runId: 'run-1',
-        orderId: 'o-1',
-        customerId: 'cust-1',
-        sequence: 3,
-        acceptedAt: 1764050005000,
-        payloadHash: 'h',
-        messageIds: { fifo: '', standard: '' },
-        sentAt: {},
-        requests: 1,
-        claimId: 'req-2',
-      });
+      refused = await ledger.claim(claimOfO1);
     } finally {
       write.mockRestore();
     }
@@ -232,16 +235,7 @@ describe("DynamoLedger: a refusal's item that is no DynamoDB item", () => {
 describe("DynamoLedger.claim: a refused claim's item, through the SDK", () => {
   /** A client retry's claim of o-1 (ITEM's order), as order-handling makes it. */
   const retry: AcceptedOrder & { claimId: string } = {
-    runId: 'run-1',
-    orderId: 'o-1',
-    customerId: 'cust-1',
-    sequence: 3,
-    acceptedAt: 1764050005000,
-    payloadHash: 'h',
-    messageIds: { fifo: '', standard: '' },
-    sentAt: {},
-    requests: 1,
-    claimId: 'req-2',
+    ...claimOfO1,
     sendingBy: 'req-2',
     sendingUntil: 1764050020000,
   };
