@@ -99,6 +99,48 @@ function readEvents(
 /** A customer id as long as the API allows: few applies make a large delta. */
 const LONG_ID = 'c'.repeat(64);
 
+/**
+ * Two live pages on the edge at `port`: one that reads everything (its bytes so far from
+ * `readBytes()`), and a raw socket that takes the headers and then reads nothing more (`closed`
+ * settles when the server cuts it; `reader` is the first page's request, for the test to end).
+ * They send `X-Page: reader` and `X-Page: stalled`.
+ */
+async function readerAndStalledPages(port: number): Promise<{
+  reader: ReturnType<typeof request>;
+  readBytes: () => number;
+  socket: ReturnType<typeof connect>;
+  closed: Promise<void>;
+}> {
+  let read = 0;
+  const reader = request(
+    {
+      host: '127.0.0.1',
+      port,
+      path: '/_localcloud/live/events',
+      headers: { 'x-page': 'reader' },
+    },
+    (res) =>
+      res.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+      }),
+  );
+  reader.on('error', () => undefined);
+  reader.end();
+  const socket = connect(port, '127.0.0.1');
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => {
+    socket.once('data', () => {
+      socket.pause();
+      resolve();
+    });
+    socket.write(
+      'GET /_localcloud/live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Page: stalled\r\n\r\n',
+    );
+  });
+  return { reader, readBytes: () => read, socket, closed };
+}
+
 describe('live view served by the edge', () => {
   let live: LiveView;
   let server: Server;
@@ -411,24 +453,7 @@ describe('live view served by the edge', () => {
     server.removeAllListeners('request');
     server.on('request', edgeWith(live));
     // A page that reads everything, and one that takes the headers and then reads nothing more.
-    let read = 0;
-    const reader = request({ host: '127.0.0.1', port, path: '/_localcloud/live/events' }, (res) =>
-      res.on('data', (chunk: Buffer) => {
-        read += chunk.length;
-      }),
-    );
-    reader.on('error', () => undefined);
-    reader.end();
-    const socket = connect(port, '127.0.0.1');
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.on('error', () => undefined);
-    await new Promise<void>((resolve) => {
-      socket.once('data', () => {
-        socket.pause();
-        resolve();
-      });
-      socket.write('GET /_localcloud/live/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    });
+    const { reader, readBytes, socket, closed } = await readerAndStalledPages(port);
     while (live.streams() < 2) await new Promise((r) => setImmediate(r));
     // Each flush writes one delta of 1,000 applies of a long customer id (about 75 KB), and the
     // loop yields so both
@@ -448,14 +473,14 @@ describe('live view served by the edge', () => {
     socket.resume();
     await closed;
     // The page that kept reading is still served.
-    const before = read;
+    const before = readBytes();
     live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
     live.flush();
-    while (read === before) await new Promise((r) => setImmediate(r));
+    while (readBytes() === before) await new Promise((r) => setImmediate(r));
     expect(live.streams()).toBe(1);
     reader.destroy();
     console.log(
-      `stalled stream cut after ${rounds} deltas (${sequence} applies, ${read} bytes read by the other page)`,
+      `stalled stream cut after ${rounds} deltas (${sequence} applies, ${readBytes()} bytes read by the other page)`,
     );
   }, 120_000);
 
@@ -523,33 +548,7 @@ describe('live view served by the edge', () => {
       edge(req, res);
     });
     // A page that reads everything, and one that takes the headers and then reads nothing more.
-    let read = 0;
-    const reader = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/_localcloud/live/events',
-        headers: { 'x-page': 'reader' },
-      },
-      (res) =>
-        res.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-        }),
-    );
-    reader.on('error', () => undefined);
-    reader.end();
-    const socket = connect(port, '127.0.0.1');
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    socket.on('error', () => undefined);
-    await new Promise<void>((resolve) => {
-      socket.once('data', () => {
-        socket.pause();
-        resolve();
-      });
-      socket.write(
-        'GET /_localcloud/live/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Page: stalled\r\n\r\n',
-      );
-    });
+    const { reader, readBytes, socket, closed } = await readerAndStalledPages(port);
     while (live.streams() < 2) await new Promise((r) => setImmediate(r));
     // Deltas (about 75 KB each) until the stalled stream's connection buffers are full and bytes
     // wait in the process; then nothing more is written to it.
@@ -577,10 +576,10 @@ describe('live view served by the edge', () => {
     await closed;
     const third = await readEvents(port, (e) => e.some((x) => x.event === 'snapshot'));
     expect(third.map((e) => e.event)).toContain('snapshot');
-    const before = read;
+    const before = readBytes();
     live.ingest(emfLine('standard', [applied('c1', ++sequence)]));
     live.flush();
-    while (read === before) await new Promise((r) => setImmediate(r));
+    while (readBytes() === before) await new Promise((r) => setImmediate(r));
     expect(responses.get('reader')!.destroyed).toBe(false);
     reader.destroy();
     console.log(
