@@ -25,6 +25,13 @@ afterEach(() => {
 });
 
 const base = 'http://sqs.local/000000000000';
+/** A DLQ's three counts as SQS answers them: `visible` visible, none in flight or delayed. */
+const dlqCounts = (visible: number) => ({
+  ApproximateNumberOfMessages: String(visible),
+  ApproximateNumberOfMessagesNotVisible: '0',
+  ApproximateNumberOfMessagesDelayed: '0',
+});
+
 const queueUrls = {
   fifo: `${base}/orders.fifo`,
   standard: `${base}/orders-standard`,
@@ -42,9 +49,9 @@ describe('generateReport when a read fails', () => {
       .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.fifo })
       .resolves({ Attributes: { VisibilityTimeout: '30' } })
       .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.fifoDlq })
-      .resolves({ Attributes: { ApproximateNumberOfMessages: '0' } })
+      .resolves({ Attributes: dlqCounts(0) })
       .on(GetQueueAttributesCommand, { QueueUrl: queueUrls.standardDlq })
-      .resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
+      .resolves({ Attributes: dlqCounts(1) });
     // The standard DLQ's receive answers later (a long poll, a slow network), with a message
     // it then hides for 30 s until released.
     let receives = 0;
@@ -81,7 +88,9 @@ describe('generateReport when a read fails', () => {
 describe('generateReport reading both DLQs', () => {
   it('makes their long polls at the same time, so two empty DLQs cost one wait, not two', async () => {
     dynamo.on(QueryCommand).resolves({ Items: [] });
-    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '30' } });
+    sqsMock
+      .on(GetQueueAttributesCommand)
+      .resolves({ Attributes: { ...dlqCounts(0), VisibilityTimeout: '30' } });
     // Each receive is an empty long poll answered after its wait; how many wait at once is
     // what is measured (the wait is a stand-in for WaitTimeSeconds 1).
     let waiting = 0;

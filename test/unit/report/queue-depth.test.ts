@@ -48,15 +48,22 @@ describe('queueDepth', () => {
 
     expect(error).toBeInstanceOf(QueueAttributeError);
     expect((error as Error).message).toBe(
-      `the ${name} of ${URL} (absent) is not in SQS's answer, so the queue cannot be counted empty`,
+      `the ${name} of ${URL} (absent) is not in SQS's answer, so the report cannot count the queue's messages`,
     );
     // One line for the terminal, no stack (the CLI prints `expose` errors so).
     expect((error as { expose?: boolean }).expose).toBe(true);
   });
 
-  it.each(['', '-1', '1.5', 'NaN', ' 0'])(
-    'refuses a count that is not a whole number (%j), where "" read as 0 and -1 could cancel a 1',
-    async (value) => {
+  it.each([
+    ['empty', ''],
+    ['negative', '-1'],
+    ['a fraction', '1.5'],
+    ['NaN', 'NaN'],
+    ['spaced', ' 0'],
+    ['400 digits', '9'.repeat(400)],
+  ])(
+    'refuses a count that is not a whole number (%s), where "" read as 0, -1 could cancel a 1 and 400 digits read as Infinity',
+    async (_label, value) => {
       mock.on(GetQueueAttributesCommand).resolves({
         Attributes: {
           ...COUNTS,

@@ -5,7 +5,11 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DlqReleaseError, readDlq } from '../../../services/report/src/adapters/queues';
+import {
+  DlqReleaseError,
+  QueueAttributeError,
+  readDlq,
+} from '../../../services/report/src/adapters/queues';
 
 /**
  * readDlq against a stubbed SQS client: what it does when the depth SQS reports is not what the
@@ -136,6 +140,87 @@ describe('reading a DLQ whose reported depth lags what it holds', () => {
     expect([read.depth, read.orderIds.length, read.unread]).toEqual([4, 2, 2]);
     expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(2);
   });
+});
+
+const COUNTS = [
+  'ApproximateNumberOfMessages',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+] as const;
+
+describe("a DLQ's depth answer the report cannot count", () => {
+  /** What readDlq threw, or undefined when it returned. */
+  const outcome = () =>
+    readDlq(sqs, URL, 'run-a').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it.each(COUNTS)(
+    'refuses an answer without %s, where it read as 0 and understated dlqUnread',
+    async (name) => {
+      // 5 held by another reader and 2 delayed: none can be received, all 7 are unread. With
+      // one count missing read as 0, `unread` said 0 or 5 or 2, and the note that orders counted
+      // lost may be in the DLQ unread could be left out.
+      const counts: Record<string, string> = {
+        ApproximateNumberOfMessages: '0',
+        ApproximateNumberOfMessagesNotVisible: '5',
+        ApproximateNumberOfMessagesDelayed: '2',
+        QueueArn: ARN,
+      };
+      delete counts[name];
+      mock.on(GetQueueAttributesCommand).resolves({ Attributes: counts });
+      mock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+
+      const error = await outcome();
+
+      expect(error).toBeInstanceOf(QueueAttributeError);
+      expect((error as Error).message).toBe(
+        `the ${name} of ${URL} (absent) is not in SQS's answer, so the report cannot count the queue's messages`,
+      );
+      expect((error as { expose?: boolean }).expose).toBe(true);
+      // Refused before anything was received: nothing hidden, nothing to release.
+      expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(0);
+    },
+  );
+
+  it('refuses an answer with no Attributes at all', async () => {
+    mock.on(GetQueueAttributesCommand).resolves({});
+
+    const error = await outcome();
+
+    expect(error).toBeInstanceOf(QueueAttributeError);
+    expect((error as Error).message).toContain('ApproximateNumberOfMessages of');
+  });
+
+  it.each([
+    ['empty', ''],
+    ['negative', '-1'],
+    ['a fraction', '1.5'],
+    ['NaN', 'NaN'],
+    ['spaced', ' 3'],
+    ['an exponent', '1e3'],
+    ['400 digits', '9'.repeat(400)],
+  ])(
+    'refuses a count that is not a whole number of messages (%s), where it read as NaN, a fraction or Infinity',
+    async (_label, value) => {
+      mock.on(GetQueueAttributesCommand).resolves({
+        Attributes: {
+          ApproximateNumberOfMessages: '0',
+          ApproximateNumberOfMessagesNotVisible: value,
+          ApproximateNumberOfMessagesDelayed: '0',
+          QueueArn: ARN,
+        },
+      });
+      mock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+
+      const error = await outcome();
+
+      expect(error).toBeInstanceOf(QueueAttributeError);
+      expect((error as Error).message).toContain('ApproximateNumberOfMessagesNotVisible');
+      expect((error as Error).message).toContain('is not a whole number of messages');
+    },
+  );
 });
 
 describe('reading a DLQ that counts messages visible', () => {

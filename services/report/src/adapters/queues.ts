@@ -21,8 +21,8 @@ const COUNT_ATTRIBUTES = [
 
 /**
  * Visible + in flight + delayed: a queue is drained only when all three are zero. Each must be in
- * SQS's answer as a whole number: one missing or not a number throws (QueueAttributeError), where
- * it counted as 0, so an answer that does not say 0 never reads as an empty queue.
+ * SQS's answer as a whole number (countOf), so an answer that does not say 0 never reads as an
+ * empty queue.
  */
 export async function queueDepth(client: SQSClient, queueUrl: string): Promise<number> {
   const out = await client.send(
@@ -32,40 +32,37 @@ export async function queueDepth(client: SQSClient, queueUrl: string): Promise<n
 }
 
 /**
- * One count as SQS answered it, a string of digits: one missing or not one is refused, so the
- * drain never reads an answer that does not say 0 as an empty queue.
+ * One count as SQS answered it, a string of digits whose number is exact (a safe integer). One
+ * missing or not one throws (QueueAttributeError), where it read as 0 (or as NaN, a fraction, or
+ * Infinity for 400 digits). Every ApproximateNumberOfMessages* the report reads goes through
+ * here: the drain's depths, so an answer that does not say 0 never reads as an empty queue, and
+ * a DLQ's, so `dlqUnread` (the depth less what was read) is never understated by a count SQS
+ * did not give.
  */
-function strictCount(queueUrl: string, a: Record<string, string>, name: string): number {
+function countOf(queueUrl: string, a: Record<string, string>, name: string): number {
   const value = a[name];
   if (value === undefined) {
     throw new QueueAttributeError(
       name,
       queueUrl,
       'absent',
-      "is not in SQS's answer, so the queue cannot be counted empty",
+      "is not in SQS's answer, so the report cannot count the queue's messages",
     );
   }
-  if (!/^\d+$/.test(value)) {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
     throw new QueueAttributeError(name, queueUrl, value, 'is not a whole number of messages');
   }
-  return Number(value);
+  return n;
 }
-
-/**
- * One count of a DLQ's depth, a missing one read as 0: that depth ends no read on its own (see
- * readDlq), it only sizes what could not be read.
- */
-const lenientCount = (_queueUrl: string, a: Record<string, string>, name: string): number =>
-  Number(a[name] ?? 0);
 
 /** The three ApproximateNumberOfMessages* counts of one answer: their sum (the depth), visible. */
 function depthOf(
   queueUrl: string,
   a: Record<string, string> = {},
-  count: typeof strictCount = strictCount,
 ): { depth: number; visible: number } {
   const [visible, notVisible, delayed] = COUNT_ATTRIBUTES.map((name) =>
-    count(queueUrl, a, name),
+    countOf(queueUrl, a, name),
   ) as [number, number, number];
   return { depth: visible + notVisible + delayed, visible };
 }
@@ -125,8 +122,10 @@ export interface ReadDlqOptions {
  * Reads a DLQ without consuming it: SQS has no peek, so each receive hides what it returned for
  * a short visibility timeout (so the next receive returns the next messages), and once receives
  * stop bringing new messages every read message is made visible again (ChangeMessageVisibility
- * 0). The depth is read first, as SQS reports it (visible + in flight + delayed), and gives
- * what could not be read (`unread`), but it never ends a read on its own: AWS documents the
+ * 0). The depth is read first, as SQS reports it (visible + in flight + delayed; an answer
+ * missing one of the three, or with one that is not a whole number, throws QueueAttributeError
+ * before anything is received), and gives what could not be read (`unread`), but it never ends
+ * a read on its own: AWS documents the
  * three as approximate ("the result is approximate because of the distributed architecture of
  * Amazon SQS", SQS Developer Guide, "Resources required to process Amazon SQS messages") and as
  * lagging ("may not achieve consistency until at least 1 minute after the producers stop
@@ -414,7 +413,9 @@ async function release(
 /**
  * A DLQ's depth as SQS reports it (visible, plus any a reader holds right now, plus any delayed),
  * the visible part of it (ApproximateNumberOfMessages, what a receive can get) and its ARN, in
- * one GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn.
+ * one GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn. Each
+ * count as the drain reads it (countOf): one missing or not a whole number throws before
+ * anything is received, where it read as 0 and understated `dlqUnread`.
  */
 async function dlqAttributes(
   client: SQSClient,
@@ -426,7 +427,7 @@ async function dlqAttributes(
       AttributeNames: [...COUNT_ATTRIBUTES, 'QueueArn'],
     }),
   );
-  const { depth, visible } = depthOf(queueUrl, out.Attributes, lenientCount);
+  const { depth, visible } = depthOf(queueUrl, out.Attributes);
   const queueArn = out.Attributes?.QueueArn;
   return queueArn ? { depth, visible, queueArn } : { depth, visible };
 }
