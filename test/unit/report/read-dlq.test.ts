@@ -511,6 +511,182 @@ describe('releasing what a DLQ read holds', () => {
     expect(releaseCalls()).toEqual([twelve.slice(0, 3).map((m) => m.ReceiptHandle), ['handle-m1']]);
   });
 
+  describe('an answer that contradicts itself (no AWS answer does; the report must not miscount it)', () => {
+    const notInflight = (id: string) => ({
+      Id: id,
+      SenderFault: true,
+      Code: 'AWS.SimpleQueueService.MessageNotInflight',
+      Message: 'The specified message is not in flight.',
+    });
+
+    it('does not count an entry named both successful and failed as released: sends it again', async () => {
+      threeInOneReceive();
+      // m1 is in both lists, its failure MessageNotInflight: taken as released, it was not sent
+      // again. The answer says two things of it, so it says neither.
+      mock
+        .on(ChangeMessageVisibilityBatchCommand)
+        .resolvesOnce({
+          Successful: [{ Id: 'm0' }, { Id: 'm1' }, { Id: 'm2' }],
+          Failed: [notInflight('m1')],
+        })
+        .callsFake(releaseAll);
+
+      const read = await readDlq(sqs, URL, 'run-a');
+
+      expect(read.messages).toHaveLength(3);
+      expect(releaseCalls()).toEqual([
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        ['handle-m1'],
+      ]);
+    });
+
+    it('sends again, up to the bounded attempts, an entry every answer names both successful and failed by its caller, then names it once', async () => {
+      threeInOneReceive();
+      // The caller's fault was named at once, not sent again, whatever Successful said.
+      mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+        const a = releaseAll(input);
+        return a.Successful.some((e) => e.Id === 'm1')
+          ? { ...a, Failed: [failedEntry('m1', true, 'ReceiptHandleIsInvalid')] }
+          : a;
+      });
+
+      const error = await readError();
+
+      expect(error).toBeInstanceOf(DlqReleaseError);
+      expect((error as DlqReleaseError).unreleased).toEqual([
+        {
+          messageId: 'm1',
+          reason:
+            "SQS's answer named it both successful and failed (ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m1), after 3 attempts",
+        },
+      ]);
+      expect(releaseCalls()).toEqual([
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        ['handle-m1'],
+        ['handle-m1'],
+      ]);
+    });
+
+    it('does not keep the first of two different failures of one entry: sends it again', async () => {
+      threeInOneReceive();
+      // m2 failed MessageNotInflight (visible already) and InternalError (still hidden): the
+      // first was kept, and m2 counted released.
+      mock
+        .on(ChangeMessageVisibilityBatchCommand)
+        .resolvesOnce({
+          Successful: [{ Id: 'm0' }, { Id: 'm1' }],
+          Failed: [notInflight('m2'), failedEntry('m2', false)],
+        })
+        .callsFake(releaseAll);
+
+      const read = await readDlq(sqs, URL, 'run-a');
+
+      expect(read.messages).toHaveLength(3);
+      expect(releaseCalls()).toEqual([
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        ['handle-m2'],
+      ]);
+    });
+
+    it('names an entry failed differently in every answer once, with both failures, after the bounded attempts', async () => {
+      threeInOneReceive();
+      // The first failure is the caller's (not sent again), the second SQS's: the entry was named
+      // at once by the first alone.
+      mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+        const a = releaseAll(input);
+        return {
+          Successful: a.Successful.filter((e) => e.Id !== 'm0'),
+          Failed: a.Successful.some((e) => e.Id === 'm0')
+            ? [failedEntry('m0', true, 'ReceiptHandleIsInvalid'), failedEntry('m0', false)]
+            : [],
+        };
+      });
+
+      const error = await readError();
+
+      expect((error as DlqReleaseError).unreleased).toEqual([
+        {
+          messageId: 'm0',
+          reason:
+            "SQS's answer named it failed 2 times, differently (ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m0; InternalError: InternalError on m0), after 3 attempts",
+        },
+      ]);
+      expect(releaseCalls()).toEqual([
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        ['handle-m0'],
+        ['handle-m0'],
+      ]);
+    });
+
+    it('names an entry failed twice alike by its caller once, not twice, and sends it no more', async () => {
+      threeInOneReceive();
+      mock.on(ChangeMessageVisibilityBatchCommand).resolves({
+        Successful: [{ Id: 'm0' }, { Id: 'm2' }],
+        Failed: [
+          failedEntry('m1', true, 'ReceiptHandleIsInvalid'),
+          failedEntry('m1', true, 'ReceiptHandleIsInvalid'),
+        ],
+      });
+
+      const error = await readError();
+
+      expect((error as DlqReleaseError).unreleased).toEqual([
+        { messageId: 'm1', reason: 'ReceiptHandleIsInvalid: ReceiptHandleIsInvalid on m1' },
+      ]);
+      expect(releaseCalls()).toHaveLength(1);
+    });
+
+    it('bounds what it names of an entry failed many ways: three failures, 200 characters each', async () => {
+      threeInOneReceive();
+      // m0 failed 50 ways, each message 1,000 characters: all of it went into the error.
+      mock.on(ChangeMessageVisibilityBatchCommand).callsFake((input: ReleaseInput) => {
+        const a = releaseAll(input);
+        const sent = a.Successful.some((e) => e.Id === 'm0');
+        return {
+          Successful: a.Successful.filter((e) => e.Id !== 'm0'),
+          Failed: sent
+            ? Array.from({ length: 50 }, (_, k) => ({
+                ...failedEntry('m0', true, `Code${k}`),
+                Message: 'x'.repeat(1000),
+              }))
+            : [],
+        };
+      });
+
+      const error = await readError();
+
+      const [only] = (error as DlqReleaseError).unreleased;
+      expect(only?.messageId).toBe('m0');
+      expect(only?.reason).toMatch(
+        /^SQS's answer named it failed 50 times, differently \(Code0: x+; Code1: x+; Code2: x+; and 47 more\), after 3 attempts$/,
+      );
+      expect(only?.reason.length).toBeLessThan(700);
+    });
+
+    it('counts no entry released by an answer that names only ids the call did not send', async () => {
+      threeInOneReceive();
+      // Near misses of the ids sent (case, padding, another release's id), every one
+      // successful, twice over: none answers m0-m2, which are sent again, then named.
+      mock.on(ChangeMessageVisibilityBatchCommand).resolves({
+        Successful: ['M0', ' m1', 'm02', 'm3', 'M0'].map((Id) => ({ Id })),
+        Failed: [],
+      });
+
+      const error = await readError();
+
+      expect((error as DlqReleaseError).unreleased.map((u) => u.messageId)).toEqual([
+        'm0',
+        'm1',
+        'm2',
+      ]);
+      expect(releaseCalls()).toEqual([
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+        twelve.slice(0, 3).map((m) => m.ReceiptHandle),
+      ]);
+    });
+  });
+
   it('counts an entry SQS answers MessageNotInflight as released: it is visible already', async () => {
     threeInOneReceive();
     // The first answer leaves m2 out; sent again, SQS says it is not in flight (the first call

@@ -281,6 +281,13 @@ const errorLine = (err: unknown): string =>
   err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 
 /**
+ * One failed entry of a ChangeMessageVisibilityBatch answer, as an error names it: its code and
+ * message, the first 200 characters (an answer is SQS's to word, and an error names up to ten).
+ */
+const failureReason = (f: { Code?: string; Message?: string }): string =>
+  `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`.slice(0, 200);
+
+/**
  * Makes every read message visible again, ten handles a call. A call that fails does not stop
  * the others. A call that succeeds may still fail some of its entries: SQS answers each entry in
  * `Successful` or `Failed` ("Because the batch request can result in a combination of successful
@@ -288,7 +295,11 @@ const errorLine = (err: unknown): string =>
  * status code of 200", ChangeMessageVisibilityBatch, API Reference; "for each message in the
  * batch, the response contains a ChangeMessageVisibilityBatchResultEntry tag if the message
  * succeeds or a BatchResultErrorEntry tag if the message fails", its result type). So an entry
- * counts as released only when `Successful` names it and `Failed` does not. A failed entry whose
+ * counts as released only when `Successful` names it and `Failed` does not. An answer that says
+ * more of an entry than that (no answer from AWS does) is taken for what it certainly says: an
+ * entry named in both lists, or failed twice with different codes or faults, is sent again like
+ * one named in neither; a failure named twice alike is one; an id the call did not send answers
+ * for none of its entries. A failed entry whose
  * `SenderFault` is false ("whether the error happened due to the caller of the batch API
  * action", BatchResultErrorEntry) is SQS's own trouble and is sent again, up to
  * RELEASE_ATTEMPTS in all; so is an entry the answer names in neither list (SQS did not say what
@@ -386,20 +397,45 @@ async function release(
           why.set(i, reason);
         } else unreleased.push({ messageId: name(i), reason: `${reason}${after}` });
       };
-      // An entry named failed twice in one answer is handled once (SQS refuses a batch whose
-      // entry ids repeat); an entry id the call did not send names nothing it holds, and leaves
-      // the entry it stands for unanswered.
-      const failedById = new Map<string, NonNullable<typeof out.Failed>[number]>();
-      for (const f of out.Failed ?? []) if (f.Id && !failedById.has(f.Id)) failedById.set(f.Id, f);
+      // Each entry by what the answer says of it, wherever and however often it is named. SQS
+      // names each entry once, in one list; an answer that says more is taken for what it
+      // certainly says: an entry released only when Successful alone names it, or every
+      // failure of it is MessageNotInflight; one named both successful and failed, or failed
+      // in different ways, is answered no more than one named nowhere, and is sent again (within
+      // the same bounded attempts). A failure named twice alike is one. An entry id the call
+      // did not send names nothing it holds, and answers for none of its entries.
+      const failedById = new Map<string, Array<NonNullable<typeof out.Failed>[number]>>();
+      for (const f of out.Failed ?? []) {
+        if (!f.Id) continue;
+        const list = failedById.get(f.Id);
+        if (list) list.push(f);
+        else failedById.set(f.Id, [f]);
+      }
       const succeeded = new Set((out.Successful ?? []).map((e) => e.Id));
       for (const i of batch) {
-        const f = failedById.get(`m${i}`);
-        if (f !== undefined) {
-          if (f.Code?.endsWith('MessageNotInflight')) continue;
-          const reason = `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`;
-          notReleased(i, reason, f.SenderFault === false);
-        } else if (!succeeded.has(`m${i}`)) {
-          notReleased(i, "SQS's answer named it neither successful nor failed", true);
+        const id = `m${i}`;
+        const failures = failedById.get(id) ?? [];
+        if (failures.length === 0) {
+          if (!succeeded.has(id)) {
+            notReleased(i, "SQS's answer named it neither successful nor failed", true);
+          }
+          continue;
+        }
+        const distinct = [...new Set(failures.map(failureReason))];
+        const reasons = `${distinct.slice(0, 3).join('; ')}${distinct.length > 3 ? `; and ${distinct.length - 3} more` : ''}`;
+        if (succeeded.has(id)) {
+          notReleased(i, `SQS's answer named it both successful and failed (${reasons})`, true);
+          continue;
+        }
+        const [f] = failures as [(typeof failures)[number]];
+        if (new Set(failures.map((e) => `${e.Code}\u0000${e.SenderFault}`)).size > 1) {
+          notReleased(
+            i,
+            `SQS's answer named it failed ${failures.length} times, differently (${reasons})`,
+            true,
+          );
+        } else if (!f.Code?.endsWith('MessageNotInflight')) {
+          notReleased(i, failureReason(f), f.SenderFault === false);
         }
       }
     }
