@@ -83,8 +83,14 @@ const ROOTS: ReadonlySet<string> = new Set([
 const MAX_PARTS = 6;
 /** The longest name of that shape with indexes of up to 6 digits, and then some. */
 const MAX_NAME_LENGTH = 128;
-/** Parameters whose repetition in one request is refused (refuseRepeatedAttribute, refuseRepeatedTag). */
-const CHECKED_TWICE = /^(Attribute|Tags?)\./;
+/**
+ * Parameters whose repetition in one request is refused (refuseRepeatedAttribute,
+ * refuseRepeatedTag): only those the emulator reads. A repeated parameter it never reads
+ * (`Attribute.1.Note`, `Attribute.x.Name`) is ignored as any parameter it never reads is; it had
+ * been refused (found in review). No SDK or CLI repeats a parameter (botocore's Query
+ * serializer and the AWS SDK for Java v1's marshallers write each name once).
+ */
+const CHECKED_TWICE = /^(?:Attribute\.\d+\.(?:Name|Value)|Tags?\.\d+\.(?:Key|Value))$/;
 
 /**
  * `A.1.B=x` -> { A: { '1': { B: 'x' } } }, for the names the emulator reads. A name it never reads
