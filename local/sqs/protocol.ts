@@ -85,12 +85,14 @@ const MAX_PARTS = 6;
 const MAX_NAME_LENGTH = 128;
 /**
  * Parameters whose repetition in one request is refused (refuseRepeatedAttribute,
- * refuseRepeatedTag): only those the emulator reads. A repeated parameter it never reads
- * (`Attribute.1.Note`, `Attribute.x.Name`) is ignored as any parameter it never reads is; it had
- * been refused (found in review). No SDK or CLI repeats a parameter (botocore's Query
- * serializer and the AWS SDK for Java v1's marshallers write each name once).
+ * refuseRepeatedTag, and a message attribute's through messageAttributeMap): only those the
+ * emulator reads. A repeated parameter it never reads (`Attribute.1.Note`, `Attribute.x.Name`)
+ * is ignored as any parameter it never reads is; it had been refused (found in review). No SDK
+ * or CLI repeats a parameter (botocore's Query serializer and the AWS SDK for Java v1's
+ * marshallers write each name once).
  */
-const CHECKED_TWICE = /^(?:Attribute\.\d+\.(?:Name|Value)|Tags?\.\d+\.(?:Key|Value))$/;
+const CHECKED_TWICE =
+  /^(?:Attribute\.\d+\.(?:Name|Value)|Tags?\.\d+\.(?:Key|Value)|(?:SendMessageBatchRequestEntry\.\d+\.)?Message(?:System)?Attribute\.\d+\.(?:Name|Value\.(?:DataType|StringValue|BinaryValue)))$/;
 
 /**
  * `A.1.B=x` -> { A: { '1': { B: 'x' } } }, for the names the emulator reads. A name it never reads
@@ -124,14 +126,17 @@ function unflatten(params: URLSearchParams, repeated: Set<string>): Tree {
   return root;
 }
 
-const list = (t: Tree | string | undefined): (Tree | string)[] => {
+/** A flattened list's items with their indexes as sent (`1`, `01`), in index order. */
+const indexed = (t: Tree | string | undefined): [string, Tree | string][] => {
   if (t === undefined) return [];
-  if (typeof t === 'string') return [t];
+  if (typeof t === 'string') return [['', t]];
   return Object.keys(t)
     .filter((k) => /^\d+$/.test(k))
     .sort((a, b) => Number(a) - Number(b))
-    .map((k) => t[k]!);
+    .map((k) => [k, t[k]!]);
 };
+
+const list = (t: Tree | string | undefined): (Tree | string)[] => indexed(t).map(([, v]) => v);
 
 const leaf = (t: Tree | string | undefined): string | undefined =>
   typeof t === 'string' ? t : undefined;
@@ -226,23 +231,60 @@ function refuseHalfEntry(
 }
 
 /**
+ * Why SendMessage must refuse a message attribute map a Query request gave: one name given by
+ * two entries, or one of an entry's parameters sent twice. Kept beside the map (not in it, where
+ * a name from the request could be), for SendMessage to refuse in its own order of checks, and
+ * per entry in a batch. Over JSON no map is here: a repeated key keeps the last.
+ */
+const repeatedInMap = new WeakMap<object, string>();
+
+/** The sentence SendMessage refuses `map` with (InvalidParameterValue), if a Query request repeated a name in it. */
+export function queryRepeat(map: unknown): string | undefined {
+  return typeof map === 'object' && map !== null ? repeatedInMap.get(map) : undefined;
+}
+
+/**
  * `MessageAttribute.n` / `MessageSystemAttribute.n` entries as the JSON map SendMessage reads.
  * An entry with a name and no value is a value with no DataType, and one with a value and no
  * name an attribute named "", so SendMessage refuses them as it refuses those over JSON
  * ("The message attribute 'k' must contain a DataType.", "Message (user) attribute name '' is
  * invalid.", InvalidParameterValue, per entry in a batch). They had been dropped silently and the
  * message sent without them. What AWS answers for a half entry is not recorded.
+ *
+ * A name two entries give (`MessageAttribute.1.Name=a&MessageAttribute.2.Name=a`), or a parameter
+ * of `prefix` sent twice (`MessageAttribute.1.Value.StringValue` twice), is noted for SendMessage
+ * to refuse (queryRepeat): the later one had silently won. What AWS answers is not recorded
+ * either; refused as a queue attribute or tag given twice is, with InvalidParameterValue, the code
+ * of AWS's other message attribute refusals.
  */
-function messageAttributeMap(t: Tree | string | undefined): Record<string, Input> | undefined {
+function messageAttributeMap(
+  t: Tree | string | undefined,
+  prefix: string,
+  kind: 'user' | 'system',
+  repeatedParameters: Set<string>,
+): Record<string, Input> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
   const out = dict<Input>();
+  let repeated: string | undefined;
+  for (const parameter of repeatedParameters) {
+    if (parameter.startsWith(`${prefix}.`)) {
+      repeated = `Parameter ${parameter} is specified more than once.`;
+      break;
+    }
+  }
   for (const item of items) {
     if (typeof item === 'string') continue;
     const given = leaf(item.Name);
     const v = item.Value;
     if (given === undefined && v === undefined) continue;
     const name = given ?? '';
+    if (repeated === undefined && Object.hasOwn(out, name)) {
+      repeated =
+        kind === 'user'
+          ? `Message (user) attribute '${name}' is specified more than once.`
+          : `Message system attribute '${name}' is specified more than once.`;
+    }
     if (typeof v !== 'object') {
       out[name] = {};
       continue;
@@ -253,10 +295,29 @@ function messageAttributeMap(t: Tree | string | undefined): Record<string, Input
       ...(leaf(v.BinaryValue) !== undefined ? { BinaryValue: leaf(v.BinaryValue) } : {}),
     };
   }
+  if (repeated !== undefined) repeatedInMap.set(out, repeated);
   return out;
 }
 
-function entry(t: Tree | string): Input {
+/** The two message attribute maps of a SendMessage, or of one batch entry under `prefix`. */
+function messageAttributeMaps(t: Tree, prefix: string, repeated: Set<string>, into: Input): void {
+  const attrs = messageAttributeMap(
+    t.MessageAttribute,
+    `${prefix}MessageAttribute`,
+    'user',
+    repeated,
+  );
+  if (attrs) into.MessageAttributes = attrs;
+  const system = messageAttributeMap(
+    t.MessageSystemAttribute,
+    `${prefix}MessageSystemAttribute`,
+    'system',
+    repeated,
+  );
+  if (system) into.MessageSystemAttributes = system;
+}
+
+function entry(t: Tree | string, prefix: string, repeated: Set<string>): Input {
   if (typeof t === 'string') return {};
   const out: Input = {};
   for (const k of [
@@ -271,10 +332,7 @@ function entry(t: Tree | string): Input {
     const v = leaf(t[k]);
     if (v !== undefined) out[k] = v;
   }
-  const attrs = messageAttributeMap(t.MessageAttribute);
-  if (attrs) out.MessageAttributes = attrs;
-  const system = messageAttributeMap(t.MessageSystemAttribute);
-  if (system) out.MessageSystemAttributes = system;
+  messageAttributeMaps(t, prefix, repeated, out);
   return out;
 }
 
@@ -328,12 +386,13 @@ export function parseQueryRequest(
   if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
   const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
   if (tagKeys.length) input.TagKeys = tagKeys;
-  const attrs = messageAttributeMap(t.MessageAttribute);
-  if (attrs) input.MessageAttributes = attrs;
-  const system = messageAttributeMap(t.MessageSystemAttribute);
-  if (system) input.MessageSystemAttributes = system;
+  messageAttributeMaps(t, '', repeatedParameters, input);
   for (const field of ENTRY_LISTS) {
-    if (t[field] !== undefined) input.Entries = list(t[field]).map(entry);
+    if (t[field] !== undefined) {
+      input.Entries = indexed(t[field]).map(([i, e]) =>
+        entry(e, `${field}.${i}.`, repeatedParameters),
+      );
+    }
   }
   if (input.QueueUrl === undefined && pathQueueUrl !== undefined) input.QueueUrl = pathQueueUrl;
   return { action, input };

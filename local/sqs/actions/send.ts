@@ -1,6 +1,6 @@
 import { errors } from '../errors';
 import { type MessageAttributeValue, md5OfMessageAttributes } from '../md5';
-import { dict, NOT_XML_CHAR } from '../protocol';
+import { dict, NOT_XML_CHAR, queryRepeat } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
 import { action, type Output, queueFromUrl } from './context';
 import { type BatchEntry, batchEntries, type Params, perEntry } from './params';
@@ -44,7 +44,14 @@ function invalidChar(text: string): string | undefined {
   return m ? `#x${m[0].codePointAt(0)!.toString(16).toUpperCase()}` : undefined;
 }
 
+/** A Query request's message attribute given twice (see queryRepeat): InvalidParameterValue. */
+function refuseRepeat(p: Params, name: string): void {
+  const repeated = queryRepeat(p.raw(name));
+  if (repeated !== undefined) throw errors.invalidParameter(repeated);
+}
+
 function messageAttributes(p: Params): Record<string, MessageAttributeValue> {
+  refuseRepeat(p, 'MessageAttributes');
   const raw = p.structMap('MessageAttributes');
   const out = dict<MessageAttributeValue>();
   if (raw === undefined) return out;
@@ -124,6 +131,7 @@ function messageAttributes(p: Params): Record<string, MessageAttributeValue> {
 }
 
 function traceHeader(p: Params): string | undefined {
+  refuseRepeat(p, 'MessageSystemAttributes');
   const system = p.structMap('MessageSystemAttributes');
   if (system === undefined) return undefined;
   let trace: string | undefined;
