@@ -442,6 +442,72 @@ describe('encryption attributes', () => {
     expect(again.QueueUrl).toBe(plain);
   });
 
+  it('answers a repeated CreateQueue that differs only in KmsDataKeyReusePeriodSeconds with the URL when the queue has no KMS key (nothing kept to differ), and refuses it when the queue has one', async () => {
+    // Arrange: a queue without a key, created with a period (not kept), and one with a key.
+    const keyless = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'reuse-keyless',
+          Attributes: { KmsDataKeyReusePeriodSeconds: '600' },
+        }),
+      )
+    ).QueueUrl!;
+    const keyed = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'reuse-keyed',
+          Attributes: { KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '600' },
+        }),
+      )
+    ).QueueUrl!;
+
+    // Act / Assess: without a key, another period (or one where none was sent) is the same
+    // queue, over JSON and Query, and changes nothing.
+    for (const period of ['900', '600', '60']) {
+      const again = await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'reuse-keyless',
+          Attributes: { KmsDataKeyReusePeriodSeconds: period },
+        }),
+      );
+      expect(again.QueueUrl).toBe(keyless);
+      const query = await callQuery(h.url, {
+        Action: 'CreateQueue',
+        QueueName: 'reuse-keyless',
+        'Attribute.1.Name': 'KmsDataKeyReusePeriodSeconds',
+        'Attribute.1.Value': period,
+      });
+      expect([query.status, /<QueueUrl>([^<]+)</.exec(query.xml)?.[1]]).toEqual([200, keyless]);
+    }
+    expect(
+      (
+        await h.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: keyless, AttributeNames: ['All'] }),
+        )
+      ).Attributes!.KmsDataKeyReusePeriodSeconds,
+    ).toBeUndefined();
+    // With a key the period is the queue's, so another one is another queue.
+    await expect(
+      h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'reuse-keyed',
+          Attributes: { KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '900' },
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'QueueNameExists',
+      message:
+        'A queue already exists with the same name and a different value for attribute KmsDataKeyReusePeriodSeconds',
+    });
+    const same = await h.sqs.send(
+      new CreateQueueCommand({
+        QueueName: 'reuse-keyed',
+        Attributes: { KmsMasterKeyId: 'testKeyId', KmsDataKeyReusePeriodSeconds: '600' },
+      }),
+    );
+    expect(same.QueueUrl).toBe(keyed);
+  });
+
   it('takes a KmsMasterKeyId of 2,048 characters, KMS bound for a key ID', async () => {
     const key = `alias/${'k'.repeat(2042)}`;
     await h.sqs.send(
