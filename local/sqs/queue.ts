@@ -582,8 +582,14 @@ export class Queue {
     if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate))
       return taken;
     while (this.head < this.messages.length && this.messages[this.head]!.deleted) this.head++;
-    for (let i = this.head; i < this.messages.length; i++) {
-      const m = this.messages[i]!;
+    // The list as it was when the receive began: a message this receive dead-letters or finds
+    // past its retention can be the one that makes markDeleted compact `this.messages` into a
+    // new, shorter list, and an index into that one skipped the visible messages after it (a
+    // receive after 1,024 gone messages returned none; found in review). Until a compaction the
+    // two are one list, so a copy pushed during the receive is seen as before.
+    const messages = this.messages;
+    for (let i = this.head; i < messages.length; i++) {
+      const m = messages[i]!;
       if (taken.length >= opts.max) break;
       if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
       if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;

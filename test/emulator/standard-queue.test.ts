@@ -236,4 +236,78 @@ describe('standard queue (faults off)', () => {
     expect(back.Messages?.[0]?.Body).toBe('poison');
     expect(back.Messages?.[0]?.Attributes).toEqual({ ApproximateReceiveCount: '1' });
   });
+
+  describe('a receive that ends a message past 1,024 gone ones (the queue compacts its list then)', () => {
+    const sendMany = async (url: string, n: number, prefix: string) => {
+      for (let i = 0; i < n; i += 10) {
+        await h.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
+              Id: `e${j}`,
+              MessageBody: `${prefix}${i + j}`,
+            })),
+          }),
+        );
+      }
+    };
+    const fresh = ['a0', 'a1', 'a2', 'a3', 'a4'];
+
+    it('still returns the visible messages after one it dead-letters (it returned none)', async () => {
+      // Arrange: 1,024 messages received and deleted (gone, not yet compacted away), then one
+      // received once under maxReceiveCount 1, then five never received.
+      const { url, dlqUrl } = await queueWithDlq(h, 'compacts', {
+        maxReceiveCount: 1,
+        visibilityTimeout: 30,
+      });
+      await sendMany(url, 1024, 'd');
+      for (;;) {
+        const got = await h.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+        );
+        if (!got.Messages?.length) break;
+        await h.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: got.Messages.map((m, i) => ({ Id: `e${i}`, ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+      }
+      await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
+      await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
+      h.emulator.clock.advance(30_000);
+      await sendMany(url, 5, 'a');
+
+      // Act: the poison goes to the DLQ, which makes the 1,025th gone message.
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+      );
+
+      // Assess
+      expect(got.Messages?.map((m) => m.Body)).toEqual(fresh);
+      const dead = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl }));
+      expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
+    });
+
+    it('still returns the visible messages after 1,025 it finds past their retention (it returned none)', async () => {
+      // Arrange
+      await h.sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          Attributes: { MessageRetentionPeriod: '60' },
+        }),
+      );
+      await sendMany(queueUrl, 1025, 'old');
+      h.emulator.clock.advance(60_000);
+      await sendMany(queueUrl, 5, 'a');
+
+      // Act
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+      );
+
+      // Assess
+      expect(got.Messages?.map((m) => m.Body)).toEqual(fresh);
+    });
+  });
 });
