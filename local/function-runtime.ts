@@ -80,6 +80,26 @@ export class FunctionInitError extends Error {
   }
 }
 
+/** An environment that ended before its module had loaded (see createEnvironment). */
+class EnvironmentFailed extends Error {
+  constructor(readonly error: InvocationError) {
+    super(error.errorMessage);
+  }
+}
+
+/**
+ * A thrown value as one line of text for a log, whatever it is: the main thread gets a worker's
+ * uncaught error as the thread threw it (any value), and must not throw reading it.
+ */
+function describeThrown(err: unknown): string {
+  try {
+    if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+    return String(err);
+  } catch {
+    return 'a value that cannot be described';
+  }
+}
+
 export class FunctionStoppedError extends Error {
   constructor(name: string) {
     super(`function ${name} is stopped`);
@@ -508,7 +528,12 @@ export class LocalFunction {
   /** Starts one environment ahead of the first event, so init errors surface at start-up. */
   async warm(): Promise<void> {
     const env = this.createEnvironment();
-    const initError = await env.ready;
+    let initError: InvocationError | undefined;
+    try {
+      initError = await env.ready;
+    } catch (err) {
+      initError = (err as EnvironmentFailed).error;
+    }
     if (initError) {
       this.discard(env);
       throw new FunctionInitError(this.name, initError);
@@ -613,11 +638,43 @@ export class LocalFunction {
       stream.on('end', () => lines.flush());
       return output;
     });
+    // The thread can fail outside any invocation: a timer the handler left behind throws after
+    // it returned, or a promise rejects with nothing to catch it. The worker then emits 'error'
+    // and ends (as Lambda's runtime exits after an uncaught exception, and the next invocation
+    // starts a fresh environment). With no listener while the environment was idle, that error
+    // was thrown on the main thread and stopped the whole process.
+    worker.on('error', (err: unknown) => {
+      this.def.onLog?.(this.def.name, `local runtime: environment ended: ${describeThrown(err)}`);
+    });
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
+      // A module that ends its thread while loading (process.exit at the top level) sends no
+      // ready message and no error: waited for, warm() and every invocation of the function
+      // waited for good, and `npm start` with them.
+      const onExit = (code: number) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        reject(
+          new EnvironmentFailed({
+            errorType: 'Runtime.ExitError',
+            errorMessage: `environment exited with code ${code} while loading its module`,
+          }),
+        );
+      };
+      const onError = (err: unknown) => {
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        reject(
+          new EnvironmentFailed({
+            errorType: 'Runtime.WorkerError',
+            errorMessage: describeThrown(err),
+          }),
+        );
+      };
       const onMessage = (msg: WorkerReply) => {
         if (msg.ready) {
           worker.off('message', onMessage);
-          worker.off('error', reject);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
           if (msg.niceError) {
             this.def.onLog?.(
               this.def.name,
@@ -628,7 +685,8 @@ export class LocalFunction {
         }
       };
       worker.on('message', onMessage);
-      worker.once('error', reject);
+      worker.once('error', onError);
+      worker.once('exit', onExit);
     });
     ready.catch(() => undefined);
     // The module is loaded from its bundle, built once for all the function's environments; a
@@ -701,7 +759,7 @@ export class LocalFunction {
         ok: false,
         timedOut: false,
         durationMs: Date.now() - initStarted,
-        error: { errorType: 'Runtime.WorkerError', errorMessage: (err as Error).message },
+        error: (err as EnvironmentFailed).error,
       };
     }
     // Lambda's function timeout starts when the handler is called: the init phase (loading the

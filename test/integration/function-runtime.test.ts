@@ -376,6 +376,61 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(r.ok ? '' : r.error.stack).toContain(`probe-handler.ts:${line + 1}:${column})`);
   }, 30_000);
 
+  it('ends only the environment, not the process, when a timer its handler left throws after the invocation, and serves on', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'probe-late-throw',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act: the throw comes 50 ms after the handler returned, with the environment idle.
+    const first = await f.invoke({ mode: 'late-throw', ms: 50 });
+    await until('the environment ended', () => f.threadUsage().length === 0, 5000);
+    const next = await f.invoke({ mode: 'echo' });
+
+    // Assess: the idle worker's 'error' had no listener, and was thrown on the main thread
+    // (it stopped the process). The environment ends, as Lambda's runtime exits after an
+    // uncaught exception; the next invocation starts a fresh one.
+    expect(first).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^local runtime: environment ended: RangeError: thrown after the invocation/,
+      ),
+    ]);
+  }, 30_000);
+
+  it('fails warm() and the invocation, not waits for good, when the module exits while loading', async () => {
+    // Prepare
+    const f = probe('probe-init-exit', { PROBE_INIT_EXIT: '3' }, 5, 1);
+    started.push(f);
+    const exited = {
+      errorType: 'Runtime.ExitError',
+      errorMessage: 'environment exited with code 3 while loading its module',
+    };
+
+    // Act
+    const warm = f.warm().then(
+      () => 'warmed',
+      (err: Error) => err.message,
+    );
+    const invoked = f.invoke({ mode: 'echo' });
+
+    // Assess: neither ever settled (no ready message, no error: only the thread's exit).
+    expect(await warm).toBe(
+      `function probe-init-exit failed to initialise: ${exited.errorType}: ${exited.errorMessage}`,
+    );
+    expect(await invoked).toMatchObject({ ok: false, timedOut: false, error: exited });
+  }, 30_000);
+
   it("fails warm() with Lambda's syntax error when the module does not compile", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fn-'));
     const modulePath = join(dir, 'broken.ts');
