@@ -62,10 +62,15 @@ export type FunctionConfiguration = Pick<
   'name' | 'modulePath' | 'timeoutSeconds' | 'memorySizeMb' | 'env'
 > & { arn: string };
 
+/**
+ * A failed invocation's error, as Lambda's Node.js runtime sends it back: the thrown value's
+ * name, message and stack cut into lines (`trace`), or what the runtime says instead
+ * (serialiseError in the environment).
+ */
 export interface InvocationError {
   errorType: string;
   errorMessage: string;
-  stack?: string;
+  trace?: string[];
 }
 
 export type InvocationResult =
@@ -250,14 +255,60 @@ const load = (msg) => {
       initError = err;
     }
   }
-  parentPort.postMessage({ ready: true, initError: initError ? toError(initError) : undefined, niceError });
+  parentPort.postMessage({ ready: true, initError: initError ? serialiseError(initError) : undefined, niceError });
 };
 ${THREAD_STATS_SOURCE}
-const toError = (err) => ({
-  errorType: (err && err.name) || 'Error',
-  errorMessage: (err && err.message) || String(err),
-  stack: err && err.stack,
+// Taken before the function's module loads, which could replace them.
+const stringify = JSON.stringify;
+const byteLength = Buffer.byteLength;
+const isNativeError = require('node:util').types.isNativeError;
+// Over the bytes a synchronous invoke may return (a result's JSON, or an error's).
+const tooLarge = (json) => json.length > ${MAX_RESPONSE_BYTES} || byteLength(json) > ${MAX_RESPONSE_BYTES};
+const TOO_LARGE = stringify({
+  errorType: 'Function.ResponseSizeTooLarge',
+  errorMessage: 'Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).',
 });
+// What Lambda's Node.js runtime sends back for a thrown or rejected value, as the runtime
+// interface client's source reads (src/Errors.js, toRapidResponse; CallbackContext.js for a
+// rejection with undefined or null, which it reports as the string 'handled'): an Error, or any
+// value whose name, message and stack are non-empty strings, as { errorType: name, errorMessage:
+// message, trace: stack cut into lines } (DEL written %7F); any other value as its typeof and
+// its toString(); and when reading any of that throws (a getter, a Proxy's trap, a toString that
+// throws), a fixed answer with no trace. Nothing here may throw: a throw out of this thread's
+// message handler ended the environment. A toString that answers no string is made one with
+// String() (the client would send whatever it answered).
+const PROBLEM = 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack';
+const del = (text) => (text === undefined || text === null ? undefined : text.replaceAll('\\x7F', '%7F'));
+const errorResponse = (thrown) => {
+  const err = thrown === undefined || thrown === null ? 'handled' : thrown;
+  try {
+    const errorLike =
+      isNativeError(err) ||
+      (err && err.name && err.message && err.stack && typeof err.name === 'string' &&
+        typeof err.message === 'string' && typeof err.stack === 'string');
+    if (errorLike) {
+      return { errorType: del(err.name), errorMessage: del(err.message), trace: del(err.stack).split('\\n') };
+    }
+    const text = err.toString();
+    return { errorType: typeof err, errorMessage: typeof text === 'string' ? text : String(text), trace: [] };
+  } catch {
+    return { errorType: 'handled', errorMessage: PROBLEM };
+  }
+};
+// The error's JSON, as Lambda sends it back. Lambda holds an error to the same size as a
+// result: its runtime API reads an error body through the same capped copy as a response, and
+// one over the limit is Function.ResponseSizeTooLarge (aws-lambda-runtime-interface-emulator,
+// internal/lambda/core/directinvoke; not verified on AWS). A string too long for JavaScript to
+// make is over it too.
+const serialiseError = (thrown) => {
+  let json;
+  try {
+    json = stringify(errorResponse(thrown));
+  } catch {
+    return TOO_LARGE;
+  }
+  return tooLarge(json) ? TOO_LARGE : json;
+};
 parentPort.on('message', async (msg) => {
   if (msg.load !== undefined || msg.loadError !== undefined) return load(msg);
   if (msg.stats !== undefined) {
@@ -265,7 +316,7 @@ parentPort.on('message', async (msg) => {
     return;
   }
   if (initError) {
-    parentPort.postMessage({ id: msg.id, ok: false, error: toError(initError) });
+    parentPort.postMessage({ id: msg.id, ok: false, error: serialiseError(initError) });
     return;
   }
   const context = {
@@ -302,39 +353,26 @@ parentPort.on('message', async (msg) => {
     // the caller as Lambda hands it on (a Date as a string, a function dropped).
     let json;
     try {
-      json = JSON.stringify(result === undefined ? null : result);
+      json = stringify(result === undefined ? null : result);
     } catch {
       throw new Error('Unable to stringify response body');
     }
-    clearTimeout(deadlineTimer);
     // A result JSON.stringify makes nothing of (a function, a symbol): null (not verified on AWS).
     if (json === undefined) json = 'null';
     // Lambda measures the response in bytes of that JSON, and fails an invocation whose
     // response is larger than a synchronous invoke allows (an event source mapping's
     // invocation is synchronous).
-    if (json.length > ${MAX_RESPONSE_BYTES} || Buffer.byteLength(json) > ${MAX_RESPONSE_BYTES}) {
-      reply = {
-        id: msg.id,
-        ok: false,
-        error: {
-          errorType: 'Function.ResponseSizeTooLarge',
-          errorMessage: 'Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).',
-        },
-      };
-    } else {
-      reply = { id: msg.id, ok: true, json };
-    }
+    reply = tooLarge(json) ? { id: msg.id, ok: false, error: TOO_LARGE } : { id: msg.id, ok: true, json };
   } catch (err) {
-    clearTimeout(deadlineTimer);
-    reply = { id: msg.id, ok: false, error: toError(err) };
+    // Whatever was thrown crosses as the JSON Lambda sends back, so the main thread gets a
+    // string of bounded size: the thrown value itself crossed whole (megabytes of message and
+    // stack), and one whose properties threw ended the environment.
+    reply = { id: msg.id, ok: false, error: serialiseError(err) };
   }
+  // Only now: a value whose serialising never ends is still ended at the deadline.
+  clearTimeout(deadlineTimer);
   reply.written = written;
-  try {
-    parentPort.postMessage(reply);
-  } catch (err) {
-    // An error that cannot cross to the main thread (a symbol for its name): the invocation fails.
-    parentPort.postMessage({ id: msg.id, ok: false, error: toError(err), written });
-  }
+  parentPort.postMessage(reply);
 });
 `;
 
@@ -418,16 +456,70 @@ export class EnvironmentOutput {
   }
 }
 
+const TOO_LARGE: InvocationError = {
+  errorType: 'Function.ResponseSizeTooLarge',
+  errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+};
+
+const invalidReply = (errorMessage: string): InvocationError => ({
+  errorType: 'Runtime.InvalidResponse',
+  errorMessage,
+});
+
+/**
+ * JSON an environment sent, parsed. The environment's own JSON.stringify wrote it and measured
+ * it, but code in the environment can post replies of its own (parentPort is in its reach), and
+ * this is the main thread: what is not a string of JSON within Lambda's limit is refused before
+ * it is parsed.
+ */
+function readJson(text: unknown): { value: unknown } | { error: InvocationError } {
+  if (typeof text !== 'string') return { error: invalidReply('the reply carries no JSON') };
+  if (text.length > MAX_RESPONSE_BYTES || Buffer.byteLength(text) > MAX_RESPONSE_BYTES) {
+    return { error: TOO_LARGE };
+  }
+  try {
+    return { value: JSON.parse(text) };
+  } catch (err) {
+    return { error: invalidReply((err as Error).message) };
+  }
+}
+
+/** An error an environment sent (as JSON), if it has the shape Lambda sends back. */
+function readError(text: unknown): InvocationError {
+  const read = readJson(text);
+  if ('error' in read) return read.error;
+  const v = read.value as Record<string, unknown> | null;
+  const optional = (x: unknown) => x === undefined || typeof x === 'string';
+  const trace = v?.trace;
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    Array.isArray(v) ||
+    !optional(v.errorType) ||
+    !optional(v.errorMessage) ||
+    !(trace === undefined || (Array.isArray(trace) && trace.every((l) => typeof l === 'string')))
+  ) {
+    return invalidReply('the reply carries no error as Lambda sends one back');
+  }
+  return {
+    errorType: (v.errorType as string | undefined) ?? '',
+    errorMessage: (v.errorMessage as string | undefined) ?? '',
+    ...(trace === undefined ? {} : { trace: trace as string[] }),
+  };
+}
+
 interface WorkerReply {
   id?: string;
   ready?: boolean;
-  initError?: InvocationError;
+  /** The module's init error, as the JSON of an error (see `error`). */
+  initError?: string;
   /** Why the environment's thread kept its priority although a nice value was asked for. */
   niceError?: string;
   ok?: boolean;
   /** The result as JSON, as Lambda sends it back. */
   json?: string;
-  error?: InvocationError;
+  /** The invocation's error, as the JSON Lambda sends back ({ errorType, errorMessage, trace }). */
+  error?: string;
   /** Bytes written to stdout and stderr since the environment started, when it replied. */
   written?: [number, number];
 }
@@ -681,7 +773,7 @@ export class LocalFunction {
               `local runtime: environment kept its priority (nice ${this.def.nice} not applied: ${msg.niceError})`,
             );
           }
-          resolve(msg.initError);
+          resolve(msg.initError === undefined ? undefined : readError(msg.initError));
         }
       };
       worker.on('message', onMessage);
@@ -795,33 +887,9 @@ export class LocalFunction {
           });
         }
         const durationMs = Date.now() - started;
-        let result: unknown;
-        let invalid: string | undefined;
-        if (msg.ok) {
-          // The environment's own JSON.stringify wrote it; code in the environment could post
-          // anything, and this is the main thread.
-          try {
-            result = JSON.parse(msg.json as string);
-          } catch (err) {
-            invalid = (err as Error).message;
-          }
-        }
-        if (msg.ok && invalid === undefined) resolve({ ok: true, result, durationMs });
-        else if (invalid !== undefined) {
-          resolve({
-            ok: false,
-            timedOut: false,
-            durationMs,
-            error: { errorType: 'Runtime.InvalidResponse', errorMessage: invalid },
-          });
-        } else {
-          resolve({
-            ok: false,
-            timedOut: false,
-            durationMs,
-            error: msg.error ?? { errorType: 'Error', errorMessage: 'unknown error' },
-          });
-        }
+        const read = msg.ok === true ? readJson(msg.json) : { error: readError(msg.error) };
+        if ('value' in read) resolve({ ok: true, result: read.value, durationMs });
+        else resolve({ ok: false, timedOut: false, durationMs, error: read.error });
       };
       // The worker died under the invocation: Lambda reports that as Runtime.ExitError.
       const exitWith = (errorMessage: string) => {

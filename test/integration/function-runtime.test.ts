@@ -16,6 +16,7 @@ import { startGateway } from '../../local/gateway';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
+const THROWN = resolve(__dirname, 'support/fixtures/thrown.ts');
 
 /** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
 function sized(name: string, lines: string[] = [], env: Record<string, string> = {}) {
@@ -28,6 +29,19 @@ function sized(name: string, lines: string[] = [], env: Record<string, string> =
     maxEnvironments: 1,
     region: 'us-east-1',
     onLog: (_fn, line) => lines.push(line),
+  });
+}
+
+/** The thrown-values function (support/fixtures/thrown.ts), one environment. */
+function thrower(name: string) {
+  return new LocalFunction({
+    name,
+    modulePath: THROWN,
+    env: {},
+    timeoutSeconds: 10,
+    memorySizeMb: 256,
+    maxEnvironments: 1,
+    region: 'us-east-1',
   });
 }
 
@@ -373,7 +387,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
     const source = (await readFile(PROBE, 'utf8')).split('\n');
     const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
     const column = source[line]!.indexOf('new TypeError') + 1;
-    expect(r.ok ? '' : r.error.stack).toContain(`probe-handler.ts:${line + 1}:${column})`);
+    expect(r.ok ? '' : (r.error.trace ?? []).join('\n')).toContain(
+      `probe-handler.ts:${line + 1}:${column})`,
+    );
   }, 30_000);
 
   it('ends only the environment, not the process, when a timer its handler left throws after the invocation, and serves on', async () => {
@@ -638,6 +654,80 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(bigint).toMatchObject(unable);
     expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
   }, 30_000);
+
+  it("fails an invocation whose error is larger than a synchronous invoke allows, counted in bytes of Lambda's error JSON, and serves on", async () => {
+    // Prepare
+    const f = thrower('thrown-sized');
+    started.push(f);
+
+    // Act: an error whose JSON is exactly at the limit, one a byte over, an Error with a
+    // 3.2 MB message (its stack repeats it: over 6.4 MB), and one with a 10 MB own property
+    // (Lambda sends back no own property).
+    const atLimit = await f.invoke({ throw: 'sized', bytes: MAX_RESPONSE_BYTES });
+    const over = await f.invoke({ throw: 'sized', bytes: MAX_RESPONSE_BYTES + 1 });
+    const longMessage = await f.invoke({ throw: 'long-message', bytes: 3_200_000 });
+    const bigProperty = await f.invoke({ throw: 'big-property', bytes: 10_000_000 });
+    const after = await f.invoke({});
+
+    // Assess: the error crossed to the main thread whole and was answered whole, however large.
+    expect(atLimit).toMatchObject({ ok: false, error: { errorType: 'E', errorMessage: 'm' } });
+    expect(atLimit.ok ? 0 : Buffer.byteLength(JSON.stringify(atLimit.error))).toBe(
+      MAX_RESPONSE_BYTES,
+    );
+    expect(over).toMatchObject(tooLarge);
+    expect(longMessage).toMatchObject(tooLarge);
+    expect(bigProperty).toMatchObject({
+      ok: false,
+      error: { errorType: 'Error', errorMessage: 'small' },
+    });
+    expect(after).toMatchObject({ ok: true, result: { invocations: 5 } });
+  }, 60_000);
+
+  it("answers each thrown value as Lambda's Node.js runtime does, hostile ones included, in the same environment", async () => {
+    // Prepare
+    const f = thrower('thrown-values');
+    started.push(f);
+    const handled = {
+      errorType: 'handled',
+      errorMessage:
+        'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    };
+    const cases: Array<[string, object]> = [
+      ['string', { errorType: 'string', errorMessage: 'a string', trace: [] }],
+      ['number', { errorType: 'number', errorMessage: '42', trace: [] }],
+      ['object', { errorType: 'object', errorMessage: '[object Object]', trace: [] }],
+      ['undefined', { errorType: 'string', errorMessage: 'handled', trace: [] }],
+      ['null', { errorType: 'string', errorMessage: 'handled', trace: [] }],
+      [
+        'error-like',
+        {
+          errorType: 'Custom',
+          errorMessage: 'like an error',
+          trace: ['Custom: like an error', '    at x'],
+        },
+      ],
+      ['message-getter', handled],
+      ['cyclic-cause', handled],
+      ['to-string', handled],
+      ['proxy', handled],
+      ['revoked', handled],
+      ['symbol-name', handled],
+    ];
+
+    // Act: one after another in the one environment.
+    const answers: Array<[string, unknown]> = [];
+    for (const [kind] of cases) {
+      const r = await f.invoke({ throw: kind });
+      answers.push([kind, r.ok ? r.result : r.error]);
+    }
+    const after = await f.invoke({});
+
+    // Assess: what aws-lambda-nodejs-runtime-interface-client's src/Errors.js (toRapidResponse)
+    // sends back. A throwing getter, trap or toString ended the environment (its message
+    // handler threw), and Runtime.ExitError was the answer.
+    expect(answers).toEqual(cases);
+    expect(after).toMatchObject({ ok: true, result: { invocations: cases.length + 1 } });
+  }, 60_000);
 
   it('hands back the result as the JSON Lambda sends back, not as a copy of the object', async () => {
     // Prepare
