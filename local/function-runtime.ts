@@ -357,8 +357,12 @@ parentPort.on('message', async (msg) => {
     } catch {
       throw new Error('Unable to stringify response body');
     }
-    // A result JSON.stringify makes nothing of (a function, a symbol): null (not verified on AWS).
-    if (json === undefined) json = 'null';
+    // A result JSON.stringify makes nothing of (a function, a symbol, a toJSON answering
+    // undefined) fails the invocation: Lambda's runtime hands that undefined to its native
+    // client, which throws this TypeError for an argument that is no string, and the runtime
+    // reports it as the invocation's error (the client's src/RAPIDClient.js, rapid-client.cc
+    // and Runtime.js; not verified on AWS).
+    if (json === undefined) throw new TypeError('Wrong arguments');
     // Lambda measures the response in bytes of that JSON, and fails an invocation whose
     // response is larger than a synchronous invoke allows (an event source mapping's
     // invocation is synchronous).

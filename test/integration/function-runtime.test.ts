@@ -638,9 +638,11 @@ describe("what a function hands back, held to Lambda's limits", () => {
     const f = sized('sized-unserialisable');
     started.push(f);
 
-    // Act: a result with a cycle, one with a BigInt, then an ordinary one in the same environment.
+    // Act: a result with a cycle, one with a BigInt, one whose toJSON throws, then an ordinary
+    // one in the same environment.
     const cycle = await f.invoke({ shape: 'cycle' });
     const bigint = await f.invoke({ shape: 'bigint' });
+    const toJsonThrows = await f.invoke({ shape: 'to-json-throws' });
     const after = await f.invoke({ bytes: 100 });
 
     // Assess: Lambda's Node.js runtime fails the invocation when JSON.stringify throws on the
@@ -652,6 +654,35 @@ describe("what a function hands back, held to Lambda's limits", () => {
     };
     expect(cycle).toMatchObject(unable);
     expect(bigint).toMatchObject(unable);
+    expect(toJsonThrows).toMatchObject(unable);
+    expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
+  }, 30_000);
+
+  it("fails an invocation whose result JSON.stringify makes nothing of with the Node.js runtime's error, returns undefined as null, and serves on", async () => {
+    // Prepare
+    const f = sized('sized-nothing');
+    started.push(f);
+
+    // Act: a bare function, a Symbol, an object whose toJSON answers undefined, then undefined.
+    const fn = await f.invoke({ shape: 'function' });
+    const symbol = await f.invoke({ shape: 'symbol' });
+    const toJsonUndefined = await f.invoke({ shape: 'to-json-undefined' });
+    const undef = await f.invoke({ shape: 'undefined' });
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: Lambda's Node.js runtime hands the JSON to its native client, which refuses what
+    // is not a string (JSON.stringify's undefined) with a TypeError; the runtime then reports
+    // that error for the invocation (aws-lambda-nodejs-runtime-interface-client,
+    // src/RAPIDClient.js, src/rapid-client.cc, src/Runtime.js). They had been answered null.
+    const wrongArguments = {
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'TypeError', errorMessage: 'Wrong arguments' },
+    };
+    expect(fn).toMatchObject(wrongArguments);
+    expect(symbol).toMatchObject(wrongArguments);
+    expect(toJsonUndefined).toMatchObject(wrongArguments);
+    expect(undef).toEqual({ ok: true, result: null, durationMs: expect.any(Number) });
     expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
   }, 30_000);
 
