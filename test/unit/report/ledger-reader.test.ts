@@ -3,6 +3,7 @@ import { BatchGetCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   countRunItems,
+  LedgerReadError,
   ordersWithSeveralMessages,
   readProducerSends,
   readRunLedger,
@@ -202,5 +203,98 @@ describe('the ledger reader', () => {
       .resolvesOnce({ Count: 234 });
     expect(await countRunItems(documents, 'ledger', 'r1')).toBe(1234);
     expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.Select).toBe('COUNT');
+  });
+});
+
+describe('the ledger reader against answers that do not progress', () => {
+  const key = (sk: string) => ({ pk: 'RUN#r1', sk });
+  /** What a promise threw, or undefined when it resolved. */
+  const thrown = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('refuses a Query page that answers a LastEvaluatedKey it answered before, where it read the same pages forever', async () => {
+    // The accepted orders' pages go A, B, A, ...: without a check the paginator asks from A
+    // again and again. A stub that stops after 50 pages keeps the old code from hanging.
+    let accepted = 0;
+    dynamo.on(QueryCommand).callsFake((input) => {
+      if (input.ExpressionAttributeValues?.[':prefix'] !== 'ACCEPTED#') return { Items: [] };
+      accepted++;
+      if (accepted > 50) return { Items: [] };
+      const at = accepted % 2 === 1 ? 'ACCEPTED#a' : 'ACCEPTED#b';
+      return { Items: [key(at)], LastEvaluatedKey: { ...key(at), byRunPk: 'RUN#r1', byRunSk: at } };
+    });
+
+    const error = await thrown(readRunLedger(documents, 'ledger', 'r1'));
+
+    expect(error).toBeInstanceOf(LedgerReadError);
+    expect((error as Error).message).toMatch(
+      /^the Query reading run r1's ledger items beginning ACCEPTED# answered page 3 with a LastEvaluatedKey it had answered before \(.*ACCEPTED#a.*\): its pages do not progress, and reading on would never end$/,
+    );
+    expect((error as { expose?: boolean }).expose).toBe(true);
+    // Page 3 was read; no page was asked from A a second time.
+    expect(accepted).toBe(3);
+  });
+
+  it('refuses a count whose pages do not progress', async () => {
+    let calls = 0;
+    dynamo.on(QueryCommand).callsFake(() => {
+      calls++;
+      return calls > 50 ? { Count: 0 } : { Count: 1, LastEvaluatedKey: key('x') };
+    });
+
+    const error = await thrown(countRunItems(documents, 'ledger', 'r1'));
+
+    expect(error).toBeInstanceOf(LedgerReadError);
+    expect((error as Error).message).toContain(
+      "the Query counting run r1's ledger items answered page 2 with a LastEvaluatedKey it had answered before",
+    );
+    expect(calls).toBe(2);
+  });
+
+  it.each([
+    ['no Count', {}],
+    ['Count -1', { Count: -1 }],
+    ['Count 1.5', { Count: 1.5 }],
+    ['Count "7"', { Count: '7' }],
+  ])(
+    'refuses a count page with %s, where it read as 0 (or another number) and the drain took the ledger for still',
+    async (_label, page) => {
+      dynamo.on(QueryCommand).resolves(page as never);
+
+      const error = await thrown(countRunItems(documents, 'ledger', 'r1'));
+
+      expect(error).toBeInstanceOf(LedgerReadError);
+      expect((error as Error).message).toContain("counting run r1's ledger items");
+      expect((error as Error).message).toContain('not a count of items');
+    },
+  );
+
+  it('gives up on BatchGetItem answers that read items but leave every key unprocessed, where any item read counted as progress', async () => {
+    // Each answer brings o1's item again and leaves both keys unprocessed: nothing shrinks. A
+    // stub that stops after 50 requests keeps the old code from looping forever.
+    let calls = 0;
+    dynamo.on(BatchGetCommand).callsFake((input) => {
+      calls++;
+      return calls > 50
+        ? { Responses: { ledger: [] } }
+        : {
+            Responses: { ledger: [{ orderId: 'o1' }] },
+            UnprocessedKeys: { ledger: { Keys: input.RequestItems.ledger.Keys } },
+          };
+    });
+    jest.useFakeTimers();
+    try {
+      const reading = thrown(readProducerSends(documents, 'ledger', ['o1', 'o2']));
+      await jest.runAllTimersAsync();
+      const error = await reading;
+
+      expect((error as Error).message).toBe('2 accepted orders still unread after 8 requests');
+      expect(calls).toBe(8);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

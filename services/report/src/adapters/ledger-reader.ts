@@ -16,8 +16,58 @@ import {
   orderPk,
   runPk,
   SK_PREFIX,
+  shownValue,
 } from '../../../../shared/src/ledger';
 import type { ProducerSends, RunLedger } from '../domain/metrics';
+
+/**
+ * A ledger read DynamoDB's answers do not let end, or do not say what every answer says: one
+ * line for the terminal, no stack (`expose`), as the CLI prints operational errors.
+ */
+export class LedgerReadError extends Error {
+  readonly expose = true;
+  constructor(message: string) {
+    super(message.replace(/[\s\p{Cc}]+/gu, ' '));
+    this.name = 'LedgerReadError';
+  }
+}
+
+/** A LastEvaluatedKey as one string, its attributes in name order (a BigInt in digits). */
+const keyText = (key: Record<string, unknown>): string =>
+  JSON.stringify(
+    Object.keys(key)
+      .sort()
+      .map((name) => [name, key[name]]),
+    (_name, value: unknown) => (typeof value === 'bigint' ? `${value}` : value),
+  );
+
+/**
+ * The pages of one Query, each yielded as lib-dynamodb's paginator reads it, refusing a page
+ * whose LastEvaluatedKey one before it answered: the paginator asks from whatever key a page
+ * answers (its stopOnSameToken compares a key object by identity, which never repeats), so such
+ * answers (a proxy or an emulator gone wrong, never DynamoDB: a key it answers is the last item
+ * it read, and the next page starts after it) read the same pages forever, counting their items
+ * again each time. The check runs before the next page is asked for.
+ */
+async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, unknown> }>(
+  pages: AsyncIterable<P>,
+  what: string,
+): AsyncGenerator<P> {
+  const answered = new Set<string>();
+  let n = 0;
+  for await (const page of pages) {
+    n++;
+    yield page;
+    if (page.LastEvaluatedKey === undefined) return;
+    const key = keyText(page.LastEvaluatedKey);
+    if (answered.has(key)) {
+      throw new LedgerReadError(
+        `the Query ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${key.slice(0, 200)}): its pages do not progress, and reading on would never end`,
+      );
+    }
+    answered.add(key);
+  }
+}
 
 async function queryPrefix<T>(
   client: DynamoDBDocumentClient,
@@ -38,19 +88,25 @@ async function queryPrefix<T>(
       ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': prefix },
     },
   );
-  for await (const page of pages) for (const item of page.Items ?? []) items.push(item as T);
+  for await (const page of progressingPages(
+    pages,
+    `reading run ${runId}'s ledger items beginning ${prefix}`,
+  ))
+    for (const item of page.Items ?? []) items.push(item as T);
   return items;
 }
 
 /** BatchGetItem takes at most 100 keys a request. */
 const BATCH_GET_MAX = 100;
 /**
- * Requests in a row that read none of a batch's keys before the report gives up; the unprocessed
- * keys are asked again with a growing pause. A request that read some of them starts the count
- * (and the pause) again: BatchGetItem "returns a partial result if the response size limit is
- * exceeded, the table's provisioned throughput is exceeded, more than 1MB per partition is
- * requested, or an internal processing failure occurs" (API Reference), so a batch read a few
- * items a request is progress, and it ends.
+ * Requests in a row that leave as many of a batch's keys unprocessed as they asked for before the
+ * report gives up; the unprocessed keys are asked again with a growing pause. A request that
+ * leaves fewer starts the count (and the pause) again: BatchGetItem "returns a partial result if
+ * the response size limit is exceeded, the table's provisioned throughput is exceeded, more than
+ * 1MB per partition is requested, or an internal processing failure occurs" (API Reference), so a
+ * batch read a few items a request is progress, and it ends: the keys left shrink each time.
+ * Progress is the keys left, not the items read: an answer that brings items and leaves every key
+ * unprocessed (none DynamoDB gives) counted as progress, and could be asked again forever.
  */
 const BATCH_GET_ATTEMPTS = 8;
 
@@ -86,11 +142,13 @@ export async function readProducerSends(
     let keys: Record<string, unknown>[] | undefined = orderIds
       .slice(i, i + BATCH_GET_MAX)
       .map((id) => ({ pk: orderPk(id), sk: ORDER_SK }));
-    // Requests in a row that read nothing; 0 before the first.
+    // Requests in a row that left every key they asked for unprocessed; 0 before the first.
     let idle = 0;
     for (let attempt = 0; keys && keys.length > 0; attempt++) {
       if (idle === BATCH_GET_ATTEMPTS) {
-        throw new Error(`${keys.length} accepted orders still unread after ${idle} requests`);
+        throw new LedgerReadError(
+          `${keys.length} accepted orders still unread after ${idle} requests`,
+        );
       }
       if (attempt > 0)
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** (idle + 1))));
@@ -115,7 +173,8 @@ export async function readProducerSends(
         }),
       );
       const read = page.Responses?.[table] ?? [];
-      idle = read.length > 0 ? 0 : idle + 1;
+      const left = page.UnprocessedKeys?.[table]?.Keys;
+      idle = (left?.length ?? 0) < keys.length ? 0 : idle + 1;
       for (const item of read) {
         const sent = item.sentMessageIds as string[] | undefined;
         out.push({
@@ -127,7 +186,7 @@ export async function readProducerSends(
             : {}),
         });
       }
-      keys = page.UnprocessedKeys?.[table]?.Keys;
+      keys = left;
     }
   }
   return out.sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
@@ -164,7 +223,11 @@ export async function readRunLedger(
   };
 }
 
-/** Number of ledger items of the run (Select COUNT): the drain wait's "still growing" signal. */
+/**
+ * Number of ledger items of the run (Select COUNT): the drain wait's "still growing" signal. Each
+ * page's Count must be a whole number of items: one missing (or not one) read as 0, and a run
+ * whose count reads 0 on every poll looks like a ledger standing still to the drain.
+ */
 export async function countRunItems(
   client: DynamoDBDocumentClient,
   table: string,
@@ -180,6 +243,15 @@ export async function countRunItems(
       Select: 'COUNT',
     },
   );
-  for await (const page of pages) total += page.Count ?? 0;
+  const what = `counting run ${runId}'s ledger items`;
+  for await (const page of progressingPages(pages, what)) {
+    const count: unknown = page.Count;
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+      throw new LedgerReadError(
+        `the Query ${what} answered Count ${shownValue(count) ?? 'missing'}, not a count of items: the drain cannot tell whether the ledger still grows`,
+      );
+    }
+    total += count;
+  }
   return total;
 }
