@@ -294,6 +294,69 @@ function checkDelivery(d: DeliveryRecord): void {
     );
 }
 
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isIndex = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+const NOT_A_TIME = 'not a time in epoch ms';
+const NOT_AN_INDEX = 'not an apply index (a whole number from 1)';
+
+/**
+ * Refuses an effect without what its order's latency, its customer's apply order and the run's
+ * throughput are computed from: its order, customer, sequence, apply index and times. The
+ * consumer writes each (the index is the counter's answer), so another value comes from another
+ * writer or a damaged table: a committedAt that is no number made the latency NaN (shown as none,
+ * the throughput 0, and the HTML page threw), a string sequence or index compared as text.
+ */
+function checkEffect(e: EffectRecord): void {
+  if (!isId(e.orderId))
+    throw new LedgerDataError(e, `has orderId ${shown(e.orderId)}, not an order id`);
+  if (!isId(e.customerId))
+    throw new LedgerDataError(e, `has customerId ${shown(e.customerId)}, not a customer id`);
+  if (!isTime(e.sequence))
+    throw new LedgerDataError(e, `has sequence ${shown(e.sequence)}, not a sequence number`);
+  if (!isIndex(e.applyIndex))
+    throw new LedgerDataError(e, `has applyIndex ${shown(e.applyIndex)}, ${NOT_AN_INDEX}`);
+  if (!isTime(e.acceptedAt))
+    throw new LedgerDataError(e, `has acceptedAt ${shown(e.acceptedAt)}, ${NOT_A_TIME}`);
+  if (!isTime(e.committedAt))
+    throw new LedgerDataError(e, `has committedAt ${shown(e.committedAt)}, ${NOT_A_TIME}`);
+}
+
+/**
+ * Refuses a failure without what a redrive or a retry is matched with: its order, its message
+ * and its time (a failedAt that is no number compared false with every receive, so its dead
+ * letter explained no redrive, unannounced).
+ */
+function checkFailure(f: FailureRecord): void {
+  if (!isId(f.orderId))
+    throw new LedgerDataError(f, `has orderId ${shown(f.orderId)}, not an order id`);
+  if (!isId(f.messageId))
+    throw new LedgerDataError(f, `has messageId ${shown(f.messageId)}, not an SQS message id`);
+  if (!isTime(f.failedAt))
+    throw new LedgerDataError(f, `has failedAt ${shown(f.failedAt)}, ${NOT_A_TIME}`);
+}
+
+/**
+ * Refuses an accepted order without its id or acceptance time (an acceptedAt that is no number
+ * made every latency and the throughput NaN, shown as none and 0), or with a request count that
+ * is not one (clientRetries became NaN, or a string's arithmetic). Named by its item's key (pk:
+ * `ORDER#<orderId>`; its sk is the same for every order).
+ */
+function checkAccepted(a: AcceptedSummary): void {
+  const item = { sk: a.pk };
+  if (!isId(a.orderId))
+    throw new LedgerDataError(item, `has orderId ${shown(a.orderId)}, not an order id`);
+  if (!isTime(a.acceptedAt))
+    throw new LedgerDataError(item, `has acceptedAt ${shown(a.acceptedAt)}, ${NOT_A_TIME}`);
+  const requests: unknown = a.requests;
+  if (requests !== undefined && !isIndex(requests))
+    throw new LedgerDataError(
+      item,
+      `has requests ${shown(requests)}, not a number of requests (a whole number from 1)`,
+    );
+}
+
 function count<T>(records: readonly T[], test: (r: T) => boolean): number {
   let n = 0;
   for (const r of records) if (test(r)) n++;
@@ -701,7 +764,11 @@ export function countApplyIndexGaps(
   for (const c of counters) {
     if (!c.sk.startsWith(prefix)) continue;
     const customerId = c.sk.slice(prefix.length);
-    taken.set(customerId, Math.max(taken.get(customerId) ?? 0, Number(c.value) || 0));
+    // A value that is no count read as 0, and hid the indexes taken past the last effect.
+    const value = positiveIntegerOf(c.value);
+    if (value === undefined)
+      throw new LedgerDataError(c, `has value ${shown(c.value)}, ${NOT_AN_INDEX}`);
+    taken.set(customerId, Math.max(taken.get(customerId) ?? 0, value));
   }
   let gaps = 0;
   for (const [customerId, last] of taken)
@@ -723,10 +790,22 @@ export function producerIdsById(ledger: RunLedger): Map<string, Set<string>> {
   return byId;
 }
 
-/** Accepted orders by id: built once per report and shared by both queues' analyses. */
+/**
+ * Accepted orders by id: built once per report and shared by both queues' analyses. Each is
+ * checked (checkAccepted), and an order with two items is refused: the report's `accepted`
+ * counted both, every other number one.
+ */
 export function acceptedById(ledger: RunLedger): Map<string, AcceptedSummary> {
   const byId = new Map<string, AcceptedSummary>();
-  for (const a of ledger.accepted) byId.set(a.orderId, a);
+  for (const a of ledger.accepted) {
+    checkAccepted(a);
+    if (byId.has(a.orderId))
+      throw new LedgerDataError(
+        { sk: a.pk },
+        `is a second accepted item of order ${shown(a.orderId)}`,
+      );
+    byId.set(a.orderId, a);
+  }
   return byId;
 }
 
@@ -747,9 +826,12 @@ export function analyzeQueue(
     if (n > 1) redeliveries++;
     highestReceiveCount = Math.max(highestReceiveCount, n);
   }
-  for (const f of failures)
+  for (const f of failures) {
+    checkFailure(f);
     highestReceiveCount = Math.max(highestReceiveCount, receiveCountOf(f) ?? 0);
+  }
   const effects = forQueue(ledger.effects, queue);
+  for (const e of effects) checkEffect(e);
 
   const first = firstEffects(effects);
   const earliest = earliestDeliveries(deliveries);
