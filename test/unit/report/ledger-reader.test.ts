@@ -8,6 +8,7 @@ import {
   readProducerSends,
   readRunLedger,
 } from '../../../services/report/src/adapters/ledger-reader';
+import { LedgerDataError } from '../../../services/report/src/domain/metrics';
 import type { DeliveryRecord } from '../../../shared/src/ledger';
 
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -296,5 +297,82 @@ describe('the ledger reader against answers that do not progress', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('the ledger reader against items it cannot read', () => {
+  const thrown = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it.each(['standard', 'bogus', undefined])(
+    'refuses a record whose queue (%p) is not the one its key names, where it was counted on that queue or crashed the report',
+    async (queue) => {
+      const item = {
+        pk: 'RUN#r1',
+        sk: 'DELIVERY#fifo#o1#d1',
+        type: 'delivery',
+        orderId: 'o1',
+        messageId: 'm1',
+        outcome: 'suppressed',
+        ...(queue === undefined ? {} : { queue }),
+      };
+      dynamo
+        .on(QueryCommand)
+        .callsFake((input) =>
+          input.ExpressionAttributeValues?.[':prefix'] === 'DELIVERY#fifo#'
+            ? { Items: [item] }
+            : { Items: [] },
+        );
+
+      const error = await thrown(readRunLedger(documents, 'ledger', 'r1'));
+
+      expect(error).toBeInstanceOf(LedgerDataError);
+      expect((error as Error).message).toBe(
+        `ledger item DELIVERY#fifo#o1#d1 has queue ${queue === undefined ? 'missing' : JSON.stringify(queue)}, not fifo, the queue its key names: the report cannot read the run`,
+      );
+    },
+  );
+
+  it.each([
+    ['sentMessageIds', 'm2', 'has sentMessageIds "m2", not a list of message ids'],
+    ['sentMessageIds', ['m2', 7], 'has sentMessageIds ["m2",7], not a list of message ids'],
+    ['messageIds', { fifo: 5 }, 'has messageIds {"fifo":5}, not message ids by queue'],
+    ['messageIds', 'f2', 'has messageIds "f2", not message ids by queue'],
+    ['orderId', undefined, 'has orderId missing, not an order id'],
+  ])(
+    "refuses a producer's record whose %s is %p, where a string read as a list of its characters",
+    async (field, value, problem) => {
+      const item: Record<string, unknown> = {
+        pk: 'ORDER#o2',
+        orderId: 'o2',
+        messageIds: { fifo: 'f2', standard: 'm2' },
+        sentMessageIds: ['m2', 'f2'],
+      };
+      if (value === undefined) delete item[field];
+      else item[field] = value;
+      dynamo.on(BatchGetCommand).resolves({ Responses: { ledger: [item] } });
+
+      const error = await thrown(readProducerSends(documents, 'ledger', ['o2']));
+
+      expect(error).toBeInstanceOf(LedgerDataError);
+      expect((error as Error).message).toBe(
+        `ledger item ORDER#o2 ${problem}: the report cannot read the run`,
+      );
+    },
+  );
+
+  it("reads a producer's ids stored as a string set (another writer's) as the list", async () => {
+    dynamo.on(BatchGetCommand).resolves({
+      Responses: {
+        ledger: [{ pk: 'ORDER#o2', orderId: 'o2', sentMessageIds: new Set(['m2', 'f2']) }],
+      },
+    });
+
+    expect(await readProducerSends(documents, 'ledger', ['o2'])).toEqual([
+      { orderId: 'o2', sentMessageIds: ['f2', 'm2'] },
+    ]);
   });
 });

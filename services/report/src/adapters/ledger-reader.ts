@@ -4,7 +4,7 @@ import {
   type DynamoDBDocumentClient,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
-import { QUEUE_KINDS } from '../../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   ACCEPTED_BY_RUN,
   type AcceptedSummary,
@@ -18,7 +18,7 @@ import {
   SK_PREFIX,
   shownValue,
 } from '../../../../shared/src/ledger';
-import type { ProducerSends, RunLedger } from '../domain/metrics';
+import { LedgerDataError, type ProducerSends, type RunLedger } from '../domain/metrics';
 
 /**
  * A ledger read DynamoDB's answers do not let end, or do not say what every answer says: one
@@ -75,6 +75,7 @@ async function queryPrefix<T>(
   runId: string,
   prefix: string,
   index?: typeof ACCEPTED_BY_RUN,
+  check?: (item: Record<string, unknown>) => void,
 ): Promise<T[]> {
   const items: T[] = [];
   const [pk, sk] = index ? [index.partitionKey, index.sortKey] : ['pk', 'sk'];
@@ -92,8 +93,73 @@ async function queryPrefix<T>(
     pages,
     `reading run ${runId}'s ledger items beginning ${prefix}`,
   ))
-    for (const item of page.Items ?? []) items.push(item as T);
+    for (const item of page.Items ?? []) {
+      check?.(item);
+      items.push(item as T);
+    }
   return items;
+}
+
+/**
+ * Refuses a record read under one queue's key prefix (`DELIVERY#fifo#`, ...) whose `queue` names
+ * another, or none: the report counts a record on the queue its `queue` names, so such a record
+ * was counted on the other queue, and one naming no queue of the pipeline crashed the report
+ * later with a TypeError. The consumer writes both from one queue.
+ */
+const onQueue =
+  (queue: QueueKind) =>
+  (item: Record<string, unknown>): void => {
+    if (item.queue !== queue) {
+      throw new LedgerDataError(
+        item,
+        `has queue ${shownValue(item.queue) ?? 'missing'}, not ${queue}, the queue its key names`,
+      );
+    }
+  };
+
+/**
+ * What the producer recorded of one order's sends, as read by key, or LedgerDataError naming the
+ * item (its pk, `ORDER#<orderId>`): an order id, and, where there, `sentMessageIds` a list of
+ * message ids (a string set, another writer's, is read as one) and `messageIds` an object of
+ * them by queue. A string read as a list of its characters, each a message id nobody sent.
+ */
+function producerSendsOf(item: Record<string, unknown>): ProducerSends {
+  const named = { sk: item.pk };
+  const { orderId, sentMessageIds: sent, messageIds } = item;
+  if (typeof orderId !== 'string' || orderId === '') {
+    throw new LedgerDataError(
+      named,
+      `has orderId ${shownValue(orderId) ?? 'missing'}, not an order id`,
+    );
+  }
+  const list = sent instanceof Set ? [...sent] : sent;
+  if (list !== undefined && !(Array.isArray(list) && list.every((id) => typeof id === 'string'))) {
+    throw new LedgerDataError(
+      named,
+      `has sentMessageIds ${shownValue(sent instanceof Set ? [...sent] : sent)}, not a list of message ids`,
+    );
+  }
+  if (
+    messageIds !== undefined &&
+    !(
+      typeof messageIds === 'object' &&
+      messageIds !== null &&
+      !Array.isArray(messageIds) &&
+      !(messageIds instanceof Set) &&
+      Object.values(messageIds).every((id) => typeof id === 'string')
+    )
+  ) {
+    throw new LedgerDataError(
+      named,
+      `has messageIds ${shownValue(messageIds)}, not message ids by queue`,
+    );
+  }
+  return {
+    orderId,
+    // Each once (an SDK retry of the producer's write may have appended one twice).
+    ...(list ? { sentMessageIds: [...new Set(list as string[])].sort() } : {}),
+    ...(messageIds ? { messageIds: messageIds as ProducerSends['messageIds'] } : {}),
+  };
 }
 
 /** BatchGetItem takes at most 100 keys a request. */
@@ -162,8 +228,9 @@ export async function readProducerSends(
               // recorded after SQS answered it, so after its delivery may have begun. Read
               // eventually, an id appended just before the report would count as no send.
               ConsistentRead: true,
-              ProjectionExpression: '#orderId, #messageIds, #sentMessageIds',
+              ProjectionExpression: '#pk, #orderId, #messageIds, #sentMessageIds',
               ExpressionAttributeNames: {
+                '#pk': 'pk',
                 '#orderId': 'orderId',
                 '#messageIds': 'messageIds',
                 '#sentMessageIds': 'sentMessageIds',
@@ -175,17 +242,7 @@ export async function readProducerSends(
       const read = page.Responses?.[table] ?? [];
       const left = page.UnprocessedKeys?.[table]?.Keys;
       idle = (left?.length ?? 0) < keys.length ? 0 : idle + 1;
-      for (const item of read) {
-        const sent = item.sentMessageIds as string[] | undefined;
-        out.push({
-          orderId: item.orderId as string,
-          // Each once (an SDK retry of the producer's write may have appended one twice).
-          ...(sent ? { sentMessageIds: [...new Set(sent)].sort() } : {}),
-          ...(item.messageIds
-            ? { messageIds: item.messageIds as ProducerSends['messageIds'] }
-            : {}),
-        });
-      }
+      for (const item of read) out.push(producerSendsOf(item));
       keys = left;
     }
   }
@@ -204,11 +261,20 @@ export async function readRunLedger(
     queryPrefix<AcceptedSummary>(client, table, runId, SK_PREFIX.accepted, ACCEPTED_BY_RUN),
     queryPrefix<ApplyCounterRecord>(client, table, runId, SK_PREFIX.applyCounter),
     ...QUEUE_KINDS.map((q) =>
-      queryPrefix<DeliveryRecord>(client, table, runId, SK_PREFIX.delivery(q)),
+      queryPrefix<DeliveryRecord>(
+        client,
+        table,
+        runId,
+        SK_PREFIX.delivery(q),
+        undefined,
+        onQueue(q),
+      ),
     ),
-    ...QUEUE_KINDS.map((q) => queryPrefix<EffectRecord>(client, table, runId, SK_PREFIX.effect(q))),
     ...QUEUE_KINDS.map((q) =>
-      queryPrefix<FailureRecord>(client, table, runId, SK_PREFIX.failure(q)),
+      queryPrefix<EffectRecord>(client, table, runId, SK_PREFIX.effect(q), undefined, onQueue(q)),
+    ),
+    ...QUEUE_KINDS.map((q) =>
+      queryPrefix<FailureRecord>(client, table, runId, SK_PREFIX.failure(q), undefined, onQueue(q)),
     ),
   ]);
   const n = QUEUE_KINDS.length;
