@@ -188,9 +188,16 @@ const estimated = new Set(['hex', 'base64', 'base64url']);
 });
 // Set to 1 when this thread ends itself at an invocation's deadline (see below).
 const timedOutFlag = new Int32Array(workerData.timedOut);
-if (workerData.clockOffset) {
-  const offset = new BigInt64Array(workerData.clockOffset);
-  Date.now = () => realNow() + Number(Atomics.load(offset, 0));
+// The clock's offset is one piece of shared memory for every function of the cloud: taken out of
+// workerData before the module loads, and read with an Atomics.load taken now, so the function's
+// code reaches it neither there nor by replacing Atomics.load (which Date.now would have handed
+// the array). Written, it moved Date.now in every function's environments.
+const clockOffset = workerData.clockOffset;
+delete workerData.clockOffset;
+const atomicsLoad = Atomics.load;
+if (clockOffset) {
+  const offset = new BigInt64Array(clockOffset);
+  Date.now = () => realNow() + Number(atomicsLoad(offset, 0));
 }
 let handler;
 let initError;
@@ -512,6 +519,31 @@ function readError(text: unknown): InvocationError {
   };
 }
 
+/**
+ * A thread's stats as an environment answered them: its figures, and nothing else. Code in the
+ * environment can answer for itself (it sees the request on parentPort), and its own `thread`
+ * label had replaced the environment's: a function answering `main` replaced the main thread's
+ * figures in the cloud's threadStats().
+ */
+function readThreadStats(value: unknown): ThreadStats | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  if (!isNumber(v.heapMb)) return undefined;
+  const stats: ThreadStats = { heapMb: v.heapMb };
+  if (isNumber(v.cpuMs)) stats.cpuMs = v.cpuMs;
+  if (isNumber(v.nice)) stats.nice = v.nice;
+  if (isNumber(v.externalMb)) stats.externalMb = v.externalMb;
+  const spaces = v.spacesMb as Record<string, unknown> | null | undefined;
+  const names = ['new', 'old', 'code', 'large', 'other', 'malloced'] as const;
+  if (typeof spaces === 'object' && spaces !== null && names.every((n) => isNumber(spaces[n]))) {
+    stats.spacesMb = Object.fromEntries(names.map((n) => [n, spaces[n]])) as NonNullable<
+      ThreadStats['spacesMb']
+    >;
+  }
+  return stats;
+}
+
 interface WorkerReply {
   id?: string;
   ready?: boolean;
@@ -583,9 +615,10 @@ export class LocalFunction {
               env.worker.off('message', onMessage);
               resolve(value);
             };
-            const onMessage = (msg: { stats?: string; value?: ThreadStats }) => {
-              if (msg.stats !== tag || !msg.value) return;
-              done({ thread: `${this.name}#${env.id}`, ...msg.value });
+            const onMessage = (msg: { stats?: string; value?: unknown }) => {
+              if (msg.stats !== tag) return;
+              const value = readThreadStats(msg.value);
+              if (value) done({ ...value, thread: `${this.name}#${env.id}` });
             };
             const timer = setTimeout(() => done(), 1000);
             env.worker.on('message', onMessage);

@@ -811,6 +811,51 @@ describe("what a function hands back, held to Lambda's limits", () => {
     await until('the line after the flood', () => lines.includes('still serving'));
   }, 60_000);
 
+  it("keeps the cloud's clock out of a function's reach: another function's Date.now does not move", async () => {
+    // Prepare: two functions on one clock, as the local cloud runs them.
+    const clock = new SharedArrayBuffer(8);
+    const make = (name: string) =>
+      new LocalFunction({
+        name,
+        modulePath: SIZED,
+        env: {},
+        timeoutSeconds: 10,
+        memorySizeMb: 256,
+        maxEnvironments: 1,
+        region: 'us-east-1',
+        clockOffset: clock,
+      });
+    const hostile = make('sized-clock-hostile');
+    const other = make('sized-clock-other');
+    started.push(hostile, other);
+
+    // Act
+    const moved = await hostile.invoke({ moveClock: true, now: true });
+    const seen = await other.invoke({ now: true });
+
+    // Assess: workerData held the clock's memory, and Date.now handed it to a replaced
+    // Atomics.load; written, it moved the other function's time by 10^12 ms.
+    expect(moved.ok && seen.ok).toBe(true);
+    expect(new BigInt64Array(clock)[0]).toBe(0n);
+    expect(
+      Math.abs((seen.ok ? (seen.result as { now: number }).now : 0) - Date.now()),
+    ).toBeLessThan(60_000);
+  }, 30_000);
+
+  it("labels an environment's thread stats itself, whatever the environment answers", async () => {
+    // Prepare: a handler that answers every stats request first, as the main thread.
+    const f = sized('sized-stats');
+    started.push(f);
+    expect((await f.invoke({ forgeStats: true })).ok).toBe(true);
+
+    // Act
+    const stats = await f.threadStats();
+
+    // Assess: its `thread` replaced the environment's label (and, in the cloud's threadStats,
+    // the main thread's figures); only figures that are numbers are taken.
+    expect(stats).toEqual([{ thread: 'sized-stats#1', heapMb: 1234 }]);
+  }, 30_000);
+
   it('answers 502 Internal server error through the gateway for a result over the limit', async () => {
     // Prepare
     const f = sized('sized-api');
