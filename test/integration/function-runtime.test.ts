@@ -789,6 +789,33 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(forged).toMatchObject({ ok: false, error: { errorType: 'Runtime.InvalidResponse' } });
   }, 30_000);
 
+  it("holds a forged reply to Lambda's limit and shape before parsing it (hostile code in the environment)", async () => {
+    // Prepare
+    const f = sized('sized-forged-limits');
+    started.push(f);
+
+    // Act: the handler answers the next invocation itself: a result a byte over the limit; then
+    // at the limit; then an error that is an object rather than the JSON of one.
+    expect((await f.invoke({ forgeBytes: MAX_RESPONSE_BYTES + 1 })).ok).toBe(true);
+    const over = await f.invoke({ bytes: 100 });
+    expect((await f.invoke({ forgeBytes: MAX_RESPONSE_BYTES })).ok).toBe(true);
+    const atLimit = await f.invoke({ bytes: 100 });
+    expect((await f.invoke({ forgeError: true })).ok).toBe(true);
+    const badError = await f.invoke({ bytes: 100 });
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: the main thread had parsed a forged result of any size, and handed on an error of
+    // any shape as the invocation's.
+    expect(over).toMatchObject(tooLarge);
+    expect(atLimit).toMatchObject({ ok: true });
+    expect(atLimit.ok && (atLimit.result as string).length).toBe(MAX_RESPONSE_BYTES - 2);
+    expect(badError).toMatchObject({
+      ok: false,
+      error: { errorType: 'Runtime.InvalidResponse', errorMessage: 'the reply carries no JSON' },
+    });
+    expect(after).toMatchObject({ ok: true, result: { statusCode: 200 } });
+  }, 60_000);
+
   it('holds a bounded number of line ends however many forged replies count bytes ahead of the output, and serves on', async () => {
     // Prepare: from its first invocation on, the handler answers each flood invocation itself
     // with byte counts far ahead of anything written, growing each time.
