@@ -261,18 +261,14 @@ function messageAttributeMap(
   t: Tree | string | undefined,
   prefix: string,
   kind: 'user' | 'system',
-  repeatedParameters: Set<string>,
+  repeats: Repeats,
 ): Record<string, Input> | undefined {
   const items = list(t);
   if (!items.length) return undefined;
   const out = dict<Input>();
-  let repeated: string | undefined;
-  for (const parameter of repeatedParameters) {
-    if (parameter.startsWith(`${prefix}.`)) {
-      repeated = `Parameter ${parameter} is specified more than once.`;
-      break;
-    }
-  }
+  const parameter = repeats.get(prefix);
+  let repeated =
+    parameter === undefined ? undefined : `Parameter ${parameter} is specified more than once.`;
   for (const item of items) {
     if (typeof item === 'string') continue;
     const given = leaf(item.Name);
@@ -299,8 +295,29 @@ function messageAttributeMap(
   return out;
 }
 
+/**
+ * The first repeated parameter of each message attribute list, by the list's name as sent
+ * (`MessageAttribute`, `SendMessageBatchRequestEntry.3.MessageSystemAttribute`): found once a
+ * request, so each map looks its own up. Each map had scanned every repeated parameter of the
+ * request, and a batch of 20,000 entries that each repeated one held the main thread 100 s
+ * (found in review).
+ */
+type Repeats = Map<string, string>;
+
+const MESSAGE_ATTRIBUTE_LIST =
+  /^((?:SendMessageBatchRequestEntry\.\d+\.)?Message(?:System)?Attribute)\./;
+
+function repeatsByList(parameters: Set<string>): Repeats {
+  const out: Repeats = new Map();
+  for (const parameter of parameters) {
+    const list = MESSAGE_ATTRIBUTE_LIST.exec(parameter)?.[1];
+    if (list !== undefined && !out.has(list)) out.set(list, parameter);
+  }
+  return out;
+}
+
 /** The two message attribute maps of a SendMessage, or of one batch entry under `prefix`. */
-function messageAttributeMaps(t: Tree, prefix: string, repeated: Set<string>, into: Input): void {
+function messageAttributeMaps(t: Tree, prefix: string, repeated: Repeats, into: Input): void {
   const attrs = messageAttributeMap(
     t.MessageAttribute,
     `${prefix}MessageAttribute`,
@@ -317,7 +334,7 @@ function messageAttributeMaps(t: Tree, prefix: string, repeated: Set<string>, in
   if (system) into.MessageSystemAttributes = system;
 }
 
-function entry(t: Tree | string, prefix: string, repeated: Set<string>): Input {
+function entry(t: Tree | string, prefix: string, repeated: Repeats): Input {
   if (typeof t === 'string') return {};
   const out: Input = {};
   for (const k of [
@@ -386,12 +403,11 @@ export function parseQueryRequest(
   if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
   const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
   if (tagKeys.length) input.TagKeys = tagKeys;
-  messageAttributeMaps(t, '', repeatedParameters, input);
+  const repeats = repeatsByList(repeatedParameters);
+  messageAttributeMaps(t, '', repeats, input);
   for (const field of ENTRY_LISTS) {
     if (t[field] !== undefined) {
-      input.Entries = indexed(t[field]).map(([i, e]) =>
-        entry(e, `${field}.${i}.`, repeatedParameters),
-      );
+      input.Entries = indexed(t[field]).map(([i, e]) => entry(e, `${field}.${i}.`, repeats));
     }
   }
   if (input.QueueUrl === undefined && pathQueueUrl !== undefined) input.QueueUrl = pathQueueUrl;
