@@ -287,7 +287,7 @@ describe('standard queue (faults off)', () => {
       expect(got.Messages?.map((m) => m.Body)).toEqual(fresh);
       const dead = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl }));
       expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
-    });
+    }, 30_000);
 
     it('still returns the visible messages after 1,025 it finds past their retention (it returned none)', async () => {
       // Arrange
@@ -308,6 +308,6 @@ describe('standard queue (faults off)', () => {
 
       // Assess
       expect(got.Messages?.map((m) => m.Body)).toEqual(fresh);
-    });
+    }, 30_000);
   });
 });
