@@ -5,6 +5,7 @@ import {
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { type Harness, startEmulator } from './helpers';
@@ -116,6 +117,36 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
     // Assess
     expect(moved).toHaveLength(1);
     expect(later).toEqual([]);
+  });
+
+  it('keeps a message past maxReceiveCount on a queue that names itself as its DLQ, delivering it no more, and keeps serving', async () => {
+    // Arrange: AWS documents no refusal of a queue's own ARN as its DLQ, and none is made.
+    const self = await create('self', { VisibilityTimeout: '0' });
+    const setSelf = await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: self,
+        Attributes: {
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: await arnOf(self),
+            maxReceiveCount: 1,
+          }),
+        },
+      }),
+    );
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: self, MessageBody: 'm' }));
+    const first = await peek(self);
+
+    // Act: each receive past the count moves it to its own tail, as a move to another DLQ would.
+    const later = [await peek(self), await peek(self)];
+
+    // Assess
+    expect(setSelf.$metadata.httpStatusCode).toBe(200);
+    expect(first.map((m) => m.Body)).toEqual(['m']);
+    expect(later).toEqual([[], []]);
+    expect(await depth(self)).toBe(1);
+    const other = await create('other');
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: other, MessageBody: 'o' }));
+    expect((await peek(other)).map((m) => m.Body)).toEqual(['o']);
   });
 
   it('resets a FIFO message enqueue time when it is dead-lettered, and replaces its deduplication id with its message id', async () => {
