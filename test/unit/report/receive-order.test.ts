@@ -369,6 +369,14 @@ describe('receive counts a ledger may hold', () => {
     ['outcome', undefined, 'has outcome missing, not one of applied, suppressed, failed, pending'],
     ['receivedAt', '3000', 'has receivedAt "3000", not a time in epoch ms'],
     ['receivedAt', undefined, 'has receivedAt missing, not a time in epoch ms'],
+    // Optional fields that, there and malformed, changed a cause unannounced: an outcomeAt that
+    // is no number made the failure's time NaN (no retry matched it), a string invocationEnd
+    // "false" read as ended, an unknown suppressedBy as the record's.
+    ['outcomeAt', 'later', 'has outcomeAt "later", not a time in epoch ms'],
+    ['outcomeAt', null, 'has outcomeAt null, not a time in epoch ms'],
+    ['invocationEnd', 'false', 'has invocationEnd "false", not true or false'],
+    ['invocationId', 5, 'has invocationId 5, not an invocation id'],
+    ['suppressedBy', 'Effect', 'has suppressedBy "Effect", not one of record, effect'],
   ])('refuses a delivery whose %s is %p with an error naming the item', (field, value, problem) => {
     const b = one()
       .deliver('standard', 'o1', 1000, 'failed', 1, { messageId: 'm1', outcomeAt: 3500 })

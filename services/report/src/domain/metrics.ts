@@ -273,6 +273,22 @@ function checkDelivery(d: DeliveryRecord): void {
     );
   if (typeof d.receivedAt !== 'number' || !Number.isFinite(d.receivedAt))
     throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, not a time in epoch ms`);
+  // Optional, but read where there: the outcome's time (a failure's, against later receives),
+  // the invocation and its end mark (what SQS deleted), what suppressed it. The consumer writes
+  // each as checked; another value changed a cause unannounced (a NaN time matched no retry, a
+  // string "false" read as an end).
+  const outcomeAt: unknown = d.outcomeAt;
+  if (outcomeAt !== undefined && !(typeof outcomeAt === 'number' && Number.isFinite(outcomeAt)))
+    throw new LedgerDataError(d, `has outcomeAt ${shown(outcomeAt)}, not a time in epoch ms`);
+  const invocationId: unknown = d.invocationId;
+  if (invocationId !== undefined && typeof invocationId !== 'string')
+    throw new LedgerDataError(d, `has invocationId ${shown(invocationId)}, not an invocation id`);
+  const end: unknown = d.invocationEnd;
+  if (end !== undefined && typeof end !== 'boolean')
+    throw new LedgerDataError(d, `has invocationEnd ${shown(end)}, not true or false`);
+  const by: unknown = d.suppressedBy;
+  if (by !== undefined && by !== 'record' && by !== 'effect')
+    throw new LedgerDataError(d, `has suppressedBy ${shown(by)}, not one of record, effect`);
   // The invocation's deadline is optional (ledgers older than the stamp have none), but one that
   // is there is the consumer's: its receivedAt plus the 0 or more ms its invocation had left,
   // within Lambda's longest timeout. Read as no deadline, any other would be judged by the
