@@ -25,11 +25,12 @@ afterEach(() => {
 });
 
 const base = 'http://sqs.local/000000000000';
-/** A DLQ's three counts as SQS answers them: `visible` visible, none in flight or delayed. */
+/** A DLQ's three counts and ARN as SQS answers them: `visible` visible, none in flight or delayed. */
 const dlqCounts = (visible: number) => ({
   ApproximateNumberOfMessages: String(visible),
   ApproximateNumberOfMessagesNotVisible: '0',
   ApproximateNumberOfMessagesDelayed: '0',
+  QueueArn: 'arn:aws:sqs:us-east-1:000000000000:a-dlq',
 });
 
 const queueUrls = {
@@ -136,14 +137,9 @@ describe("generateReport's drain wait per target", () => {
       }
       return { Items: [] };
     });
-    sqsMock.on(GetQueueAttributesCommand).resolves({
-      Attributes: {
-        ApproximateNumberOfMessages: '0',
-        ApproximateNumberOfMessagesNotVisible: '0',
-        ApproximateNumberOfMessagesDelayed: '0',
-        VisibilityTimeout: '30',
-      },
-    });
+    sqsMock
+      .on(GetQueueAttributesCommand)
+      .resolves({ Attributes: { ...dlqCounts(0), VisibilityTimeout: '30' } });
     sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [] });
     await generateReport({
       runId: 'run-a',

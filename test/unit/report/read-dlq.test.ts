@@ -184,6 +184,32 @@ describe("a DLQ's depth answer the report cannot count", () => {
     },
   );
 
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+  ])(
+    'refuses an answer whose QueueArn is %s, where the check that the DLQ read is the one the RedrivePolicy names was skipped',
+    async (_label, arn) => {
+      mock.on(GetQueueAttributesCommand).resolves({
+        Attributes: {
+          ApproximateNumberOfMessages: '0',
+          ApproximateNumberOfMessagesNotVisible: '0',
+          ApproximateNumberOfMessagesDelayed: '0',
+          ...(arn === undefined ? {} : { QueueArn: arn }),
+        },
+      });
+      mock.on(ReceiveMessageCommand).resolves({ Messages: [] });
+
+      const error = await outcome();
+
+      expect(error).toBeInstanceOf(QueueAttributeError);
+      expect((error as Error).message).toBe(
+        `the QueueArn of ${URL} (${arn === undefined ? 'absent' : ''}) is not in SQS's answer, so the report cannot tell whether it is the DLQ the queue's RedrivePolicy names`,
+      );
+      expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(0);
+    },
+  );
+
   it('refuses an answer with no Attributes at all', async () => {
     mock.on(GetQueueAttributesCommand).resolves({});
 

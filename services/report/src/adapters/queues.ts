@@ -218,7 +218,7 @@ export async function readDlq(
     orderIds: messages.map((m) => m.orderId),
     messages,
     unread: Math.max(0, depth - seen.size),
-    ...(queueArn ? { queueArn } : {}),
+    queueArn,
   };
 }
 
@@ -451,12 +451,14 @@ async function release(
  * the visible part of it (ApproximateNumberOfMessages, what a receive can get) and its ARN, in
  * one GetQueueAttributes: the ARN is matched with the RedrivePolicy's deadLetterTargetArn. Each
  * count as the drain reads it (countOf): one missing or not a whole number throws before
- * anything is received, where it read as 0 and understated `dlqUnread`.
+ * anything is received, where it read as 0 and understated `dlqUnread`. So does a QueueArn
+ * missing or empty (SQS answers every attribute asked for): without it the note that the
+ * RedrivePolicy moves messages to another DLQ than the one read was left out unannounced.
  */
 async function dlqAttributes(
   client: SQSClient,
   queueUrl: string,
-): Promise<{ depth: number; visible: number; queueArn?: string }> {
+): Promise<{ depth: number; visible: number; queueArn: string }> {
   const out = await client.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -465,7 +467,15 @@ async function dlqAttributes(
   );
   const { depth, visible } = depthOf(queueUrl, out.Attributes);
   const queueArn = out.Attributes?.QueueArn;
-  return queueArn ? { depth, visible, queueArn } : { depth, visible };
+  if (!queueArn) {
+    throw new QueueAttributeError(
+      'QueueArn',
+      queueUrl,
+      queueArn === undefined ? 'absent' : queueArn,
+      "is not in SQS's answer, so the report cannot tell whether it is the DLQ the queue's RedrivePolicy names",
+    );
+  }
+  return { depth, visible, queueArn };
 }
 
 /**
