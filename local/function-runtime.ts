@@ -402,7 +402,26 @@ interface Environment {
   generation: number;
   /** Its stdout's and stderr's lines. */
   output: EnvironmentOutput[];
+  /** Invocation ids and stats tags the runtime waits for an answer to now. */
+  expecting: Set<string>;
+  /** Its ready message has come. */
+  readySeen: boolean;
+  /** Messages it posted that the runtime did not ask for (see MAX_UNSOLICITED_MESSAGES). */
+  unsolicited: number;
 }
+
+/**
+ * The most messages an environment may post that the runtime did not ask for (its ready message,
+ * a reply to the invocation it runs, an answer to a stats request) before it is ended. An
+ * honest environment posts none: on Lambda there is no parentPort, so only code acting on this
+ * runtime's internals posts to it. But every message an environment posts is read on the main
+ * thread, where the edge, SQS and every mapping run: a function posting in a loop after it
+ * returned held that thread for as long as it went on, for every function of the cloud. A
+ * reply posted after a forged one for the same invocation counts too (the runtime's own reply
+ * comes late then); 10,000 leaves room for the forged-reply tests' 1,524 and costs the main
+ * thread a few milliseconds.
+ */
+export const MAX_UNSOLICITED_MESSAGES = 10_000;
 
 /**
  * One stream of an environment's output as the main thread reads it: cut into lines, and a line
@@ -611,6 +630,7 @@ export class LocalFunction {
           new Promise<({ thread: string } & ThreadStats) | undefined>((resolve) => {
             const tag = randomUUID();
             const done = (value?: { thread: string } & ThreadStats) => {
+              env.expecting.delete(tag);
               clearTimeout(timer);
               env.worker.off('message', onMessage);
               resolve(value);
@@ -622,6 +642,7 @@ export class LocalFunction {
             };
             const timer = setTimeout(() => done(), 1000);
             env.worker.on('message', onMessage);
+            env.expecting.add(tag);
             env.worker.postMessage({ stats: tag });
           }),
       ),
@@ -833,7 +854,26 @@ export class LocalFunction {
       initialised: false,
       generation: this.generation,
       output,
+      expecting: new Set(),
+      readySeen: false,
+      unsolicited: 0,
     };
+    worker.on('message', (msg: WorkerReply & { stats?: unknown }) => {
+      const asked =
+        msg !== null &&
+        typeof msg === 'object' &&
+        ((msg.ready === true && !env.readySeen) ||
+          (typeof msg.id === 'string' && env.expecting.has(msg.id)) ||
+          (typeof msg.stats === 'string' && env.expecting.has(msg.stats)));
+      if (msg?.ready === true) env.readySeen = true;
+      if (asked || ++env.unsolicited <= MAX_UNSOLICITED_MESSAGES) return;
+      if (!this.environments.has(env)) return;
+      this.def.onLog?.(
+        this.def.name,
+        `local runtime: environment ended: it posted more than ${MAX_UNSOLICITED_MESSAGES} messages the runtime did not ask for`,
+      );
+      this.discard(env);
+    });
     ready.then(
       () => {
         env.initialised = true;
@@ -908,6 +948,7 @@ export class LocalFunction {
     const deadline = invokedAt + timeoutMs;
     return new Promise<InvocationResult>((resolve) => {
       const cleanup = () => {
+        env.expecting.delete(id);
         clearTimeout(timer);
         env.worker.off('message', onMessage);
         env.worker.off('error', onError);
@@ -963,6 +1004,7 @@ export class LocalFunction {
       env.worker.on('message', onMessage);
       env.worker.once('error', onError);
       env.worker.once('exit', onExit);
+      env.expecting.add(id);
       env.worker.postMessage({ id, requestId: randomUUID(), deadline, event });
     });
   }

@@ -11,7 +11,12 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../local/cloud';
 import { EventSourceMapping } from '../../local/event-source';
-import { EnvironmentOutput, LocalFunction, MAX_RESPONSE_BYTES } from '../../local/function-runtime';
+import {
+  EnvironmentOutput,
+  LocalFunction,
+  MAX_RESPONSE_BYTES,
+  MAX_UNSOLICITED_MESSAGES,
+} from '../../local/function-runtime';
 import { startGateway } from '../../local/gateway';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
@@ -867,6 +872,27 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(
       Math.abs((seen.ok ? (seen.result as { now: number }).now : 0) - Date.now()),
     ).toBeLessThan(60_000);
+  }, 30_000);
+
+  it('ends an environment that posts messages the runtime never asked for, past a bound, and serves on in a fresh one', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = sized('sized-spam', lines);
+    started.push(f);
+    const within = await f.invoke({ spam: 100, bytes: 100 });
+    const stillThere = await f.invoke({ now: true });
+
+    // Act: twice the bound, posted once the invocation has returned.
+    const spam = await f.invoke({ spam: 2 * MAX_UNSOLICITED_MESSAGES, bytes: 100 });
+    await until('the environment ended', () => f.threadUsage().length === 0, 10_000);
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: the main thread read every message such an environment posted, for as long as it
+    // posted them; 100 stray messages are tolerated.
+    expect([within.ok, stillThere.ok, spam.ok, after.ok]).toEqual([true, true, true, true]);
+    expect(lines).toEqual([
+      `local runtime: environment ended: it posted more than ${MAX_UNSOLICITED_MESSAGES} messages the runtime did not ask for`,
+    ]);
   }, 30_000);
 
   it("labels an environment's thread stats itself, whatever the environment answers", async () => {
