@@ -106,6 +106,11 @@ describe('a failure the report cannot read', () => {
     ['failedAt', '1450', 'has failedAt "1450", not a time in epoch ms'],
     ['messageId', undefined, 'has messageId missing, not an SQS message id'],
     ['orderId', 3, 'has orderId 3, not an order id'],
+    // A final "true" read as not final (its dead letter unseen); notAttempted "no" read as set
+    // (the failure left out of the failed deliveries).
+    ['final', 'true', 'has final "true", not true or false'],
+    ['final', undefined, 'has final missing, not true or false'],
+    ['notAttempted', 'no', 'has notAttempted "no", not true'],
   ])('is refused when its %s is %p', (field, value, problem) => {
     const b = run();
     spoil(b.ledger.failures[0]!, { [field]: value });

@@ -340,9 +340,10 @@ function checkEffect(e: EffectRecord): void {
 }
 
 /**
- * Refuses a failure without what a redrive or a retry is matched with: its order, its message
- * and its time (a failedAt that is no number compared false with every receive, so its dead
- * letter explained no redrive, unannounced).
+ * Refuses a failure without what a redrive or a retry is matched with: its order, its message,
+ * its time (a failedAt that is no number compared false with every receive, so its dead letter
+ * explained no redrive, unannounced) and its marks (a `final` of "true" read as not final, a
+ * `notAttempted` of "no" as set, so the failure was no failed delivery).
  */
 function checkFailure(f: FailureRecord): void {
   if (!isId(f.orderId))
@@ -351,6 +352,12 @@ function checkFailure(f: FailureRecord): void {
     throw new LedgerDataError(f, `has messageId ${shown(f.messageId)}, not an SQS message id`);
   if (!isTime(f.failedAt))
     throw new LedgerDataError(f, `has failedAt ${shown(f.failedAt)}, ${NOT_A_TIME}`);
+  const final: unknown = f.final;
+  if (typeof final !== 'boolean')
+    throw new LedgerDataError(f, `has final ${shown(final)}, not true or false`);
+  const notAttempted: unknown = f.notAttempted;
+  if (notAttempted !== undefined && notAttempted !== true)
+    throw new LedgerDataError(f, `has notAttempted ${shown(notAttempted)}, not true`);
 }
 
 /**
