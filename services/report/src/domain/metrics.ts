@@ -587,17 +587,21 @@ function endedInFailure(
 /**
  * The final failures of each order, for the orders that have one: those the consumer marked
  * (FailureRecord.final), or, against the queue's own maxReceiveCount (options.finalByQueue),
- * those at it (the consumer marks by the limit it was started with).
+ * those at it (the consumer marks by the limit it was started with). A failure with no usable
+ * receive count (receiveCountOf) cannot be held against the limit: the consumer's mark is the
+ * evidence for it, where its count read as 0 and it was never final.
  */
 function finalFailuresByOrder(
   failures: readonly FailureRecord[],
   options: AnalyzeOptions,
 ): Map<string, FailureRecord[]> {
   const { maxReceiveCount, finalByQueue } = options;
-  const isFinal = (f: FailureRecord): boolean =>
-    finalByQueue && maxReceiveCount !== undefined
-      ? (receiveCountOf(f) ?? 0) >= maxReceiveCount
+  const isFinal = (f: FailureRecord): boolean => {
+    const n = receiveCountOf(f);
+    return finalByQueue && maxReceiveCount !== undefined && n !== undefined
+      ? n >= maxReceiveCount
       : f.final === true;
+  };
   const out = new Map<string, FailureRecord[]>();
   for (const f of failures) {
     if (!isFinal(f)) continue;
