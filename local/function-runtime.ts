@@ -316,6 +316,35 @@ const serialiseError = (thrown) => {
   }
   return tooLarge(json) ? TOO_LARGE : json;
 };
+// The invocation being run, by id.
+let running;
+// An exception nothing catches, or a rejection nothing handles, ends the environment, as it ends
+// Lambda's runtime (exit status 129, 128; its src/index.mjs and Runtime.js), which logs it
+// ("Uncaught Exception", "Unhandled Promise Rejection", then the error) and, during an
+// invocation, fails the invocation with it: the error itself for an exception,
+// Runtime.UnhandledPromiseRejection with the reason as its message for a rejection. Written here
+// to stderr as one line, and read by the main thread before the exit (a worker's output is
+// flushed when its thread ends). Answered as Runtime.ExitError before, with the error's message.
+const uncaught = (label, err, code) => {
+  const json = serialiseError(err);
+  try {
+    process.stderr.write(label + '\\t' + json + '\\n');
+  } catch {}
+  if (running !== undefined) {
+    parentPort.postMessage({ id: running, ok: false, error: json, written, exiting: true });
+  }
+  process.exit(code);
+};
+process.on('uncaughtException', (err) => uncaught('Uncaught Exception', err, 129));
+process.on('unhandledRejection', (reason) => {
+  let message = '';
+  try {
+    message = String(reason);
+  } catch {}
+  const err = new Error(message);
+  err.name = 'Runtime.UnhandledPromiseRejection';
+  uncaught('Unhandled Promise Rejection', err, 128);
+});
 parentPort.on('message', async (msg) => {
   if (msg.load !== undefined || msg.loadError !== undefined) return load(msg);
   if (msg.stats !== undefined) {
@@ -352,6 +381,7 @@ parentPort.on('message', async (msg) => {
     process.exit(1);
   }, Math.max(0, msg.deadline - realNow()));
   let reply;
+  running = msg.id;
   try {
     const result = await handler(msg.event, context);
     // Lambda's runtime sends the result back as JSON (undefined as null) and fails the
@@ -382,6 +412,7 @@ parentPort.on('message', async (msg) => {
   }
   // Only now: a value whose serialising never ends is still ended at the deadline.
   clearTimeout(deadlineTimer);
+  running = undefined;
   reply.written = written;
   parentPort.postMessage(reply);
 });
@@ -575,6 +606,8 @@ interface WorkerReply {
   json?: string;
   /** The invocation's error, as the JSON Lambda sends back ({ errorType, errorMessage, trace }). */
   error?: string;
+  /** The environment ends itself after this reply. */
+  exiting?: boolean;
   /** Bytes written to stdout and stderr since the environment started, when it replied. */
   written?: [number, number];
 }
@@ -957,6 +990,11 @@ export class LocalFunction {
       const onMessage = (msg: WorkerReply) => {
         if (msg.id !== id) return;
         cleanup();
+        // The environment is ending itself (an error nothing caught): no invocation may go to it.
+        // It is given a second to flush its output and exit before it is ended here.
+        if (msg.exiting === true && this.environments.delete(env)) {
+          setTimeout(() => void env.worker.terminate(), 1000).unref();
+        }
         // A line the invocation left without a newline ends with it, as Lambda logs it.
         const { written } = msg;
         if (written) {

@@ -422,9 +422,56 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // uncaught exception; the next invocation starts a fresh one.
     expect(first).toMatchObject({ ok: true, result: { invocations: 1 } });
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+    await until('the error logged', () => lines.length > 0, 5000);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^local runtime: environment ended: RangeError: thrown after the invocation/,
+        /^Uncaught Exception\t\{"errorType":"RangeError","errorMessage":"thrown after the invocation","trace":\["RangeError: thrown after the invocation","/,
+      ),
+    ]);
+  }, 30_000);
+
+  it("fails an invocation with the error nothing caught during it, as Lambda's runtime does, and starts a fresh environment", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'probe-uncaught',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act
+    const uncaught = await f.invoke({ mode: 'uncaught' });
+    const unhandled = await f.invoke({ mode: 'unhandled' });
+    const next = await f.invoke({ mode: 'echo' });
+    await until('both errors logged', () => lines.length >= 2, 5000);
+
+    // Assess: the error itself for an exception, Runtime.UnhandledPromiseRejection with the
+    // reason for a rejection (aws-lambda-nodejs-runtime-interface-client, src/index.mjs and
+    // Runtime.js), each logged; Runtime.ExitError had been the answer to both.
+    expect(uncaught).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'RangeError', errorMessage: 'uncaught in the invocation' },
+    });
+    expect(unhandled).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: {
+        errorType: 'Runtime.UnhandledPromiseRejection',
+        errorMessage: 'TypeError: unhandled in the invocation',
+      },
+    });
+    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(lines).toEqual([
+      expect.stringMatching(/^Uncaught Exception\t\{"errorType":"RangeError"/),
+      expect.stringMatching(
+        /^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: unhandled in the invocation"/,
       ),
     ]);
   }, 30_000);
