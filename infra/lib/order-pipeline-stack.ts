@@ -46,8 +46,13 @@ export const TABLE_ACTIONS = {
     'dynamodb:PutItem',
     'dynamodb:UpdateItem',
   ],
-  /** Powertools DynamoDBPersistenceLayer: get, conditional put, update, delete on failure. */
+  /**
+   * Powertools DynamoDBPersistenceLayer: get, conditional put, update, delete on failure; and
+   * the consumer's end-of-invocation batch write, which carries the COMPLETED records its
+   * persistence layer holds (services/consumer/src/adapters/idempotency-store.ts).
+   */
   idempotency: [
+    'dynamodb:BatchWriteItem',
     'dynamodb:GetItem',
     'dynamodb:PutItem',
     'dynamodb:UpdateItem',

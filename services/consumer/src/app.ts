@@ -12,7 +12,12 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { ConfigError } from '../../../shared/src/env';
 import { parseDelivery } from './adapters/sqs-record';
 import type { ConsumerFunctionConfig } from './config';
-import type { ConsumerLedgerPort, ConsumerLogPort, ConsumerMetricsPort } from './domain/ports';
+import type {
+  ConsumerLedgerPort,
+  ConsumerLogPort,
+  ConsumerMetricsPort,
+  HeldWritesPort,
+} from './domain/ports';
 import {
   type ApplyEffect,
   createEffect,
@@ -30,6 +35,12 @@ export interface ConsumerDeps {
   ledger: ConsumerLedgerPort;
   /** Required when idempotency is enabled (DynamoDBPersistenceLayer in production). */
   persistenceStore?: BasePersistenceLayer;
+  /**
+   * What holds writes for the invocation's end write: the persistence store itself in
+   * production (adapters/idempotency-store.ts holds its COMPLETED records); used only with
+   * idempotency enabled.
+   */
+  heldWrites?: HeldWritesPort;
   logger: ConsumerLogPort;
   now?: () => number;
   newId?: () => string;
@@ -73,6 +84,7 @@ export function createConsumerHandler(
     newId: deps.newId ?? randomUUID,
     sleep: deps.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined)),
     crash: deps.crash ?? exitNow,
+    ...(config.idempotency.enabled && deps.heldWrites ? { held: deps.heldWrites } : {}),
     traceRecord:
       deps.traceRecord ??
       (<R>(_annotations: Record<string, string | number>, work: () => Promise<R>) => work()),

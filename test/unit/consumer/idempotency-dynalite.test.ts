@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
@@ -12,6 +13,7 @@ import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../share
 import type { OrderEvent } from '../../../shared/src/metrics';
 import standardFixture from '../../events/sqs/standard-batch.json';
 import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+import { countOf, logRequests } from '../support/dynamodb-requests';
 
 // The real Powertools idempotency, through the consumer's persistence layer (its own IN_PROGRESS
 // put: adapters/idempotency-store.ts), against dynalite, the local cloud's DynamoDB, in-process.
@@ -49,15 +51,14 @@ function makeConsumer(
     IDEMPOTENCY_TABLE_NAME: idempotency.name,
     ...env,
   });
+  // Wired as the function's handler wires it: the layer holds its COMPLETED writes for the
+  // invocation's end write.
+  const store =
+    extra.persistenceStore ??
+    new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client });
   return createConsumerHandler(config, {
     ledger: extra.ledger ?? new DynamoConsumerLedger(documents, ledger.name),
-    ...(config.idempotency.enabled
-      ? {
-          persistenceStore:
-            extra.persistenceStore ??
-            new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client }),
-        }
-      : {}),
+    ...(config.idempotency.enabled ? { persistenceStore: store, heldWrites: store } : {}),
     logger: silent as never,
     ...(extra.crash ? { crash: extra.crash } : {}),
     ...(extra.metrics ? { metrics: extra.metrics } : {}),
@@ -374,12 +375,15 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     );
     const first = record('outcome-fails', 0);
 
-    // Act: the invocation fails, so SQS hands the message over again.
+    // Act: the invocation fails, so SQS hands the message over again after its visibility
+    // timeout (60 s), past the in-progress expiry Powertools set from the invocation's 10 s.
     await expect(consume(eventOf(first), context)).rejects.toThrow('injected');
-    await consume(eventOf(redelivered(first, 2)), context);
+    await later(61_000, () => consume(eventOf(redelivered(first, 2)), context));
 
     // Assess: one effect, counted once as applied (with its latency), the failed delivery, and
-    // the retry answered by the record.
+    // the retry suppressed. The failed write carried the record's COMPLETED too (held for it:
+    // adapters/idempotency-store.ts), so the record stayed IN_PROGRESS; past its in-progress
+    // expiry the retry ran the function again and the effect's write refused it, its index a gap.
     expect(events.map((e) => [e.event, e.receiveCount])).toEqual([
       ['applied', 1],
       ['failed', 1],
@@ -388,10 +392,13 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     expect(events[0]?.latencyMs).toEqual(expect.any(Number));
     const run = await readRun('outcome-fails');
     expect(run.effects).toHaveLength(1);
-    expect(run.deliveries.map((d) => [d.receiveCount, d.outcome]).sort()).toEqual([
-      [1, 'pending'],
-      [2, 'suppressed'],
+    expect(
+      run.deliveries.map((d) => [d.receiveCount, d.outcome, d.suppressedBy ?? '-']).sort(),
+    ).toEqual([
+      [1, 'pending', '-'],
+      [2, 'suppressed', 'effect'],
     ]);
+    expect(await applyCounter('outcome-fails')).toBe(2);
   });
 
   it('counts an apply whose delivery fails after the effect (fail-after-effect) once, and the failure', async () => {
@@ -415,6 +422,116 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     expect(response.batchItemFailures).toHaveLength(1);
     expect(events.map((e) => e.event)).toEqual(['applied', 'failed']);
     expect((await readRun('after-effect')).effects).toHaveLength(1);
+  });
+
+  it('writes each COMPLETED record in the end write, and answers a copy later in the same batch from it without a request', async () => {
+    // Prepare: a standard batch run in order: order-1, order-2, then a copy of order-1.
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });
+    const first = record('held', 0);
+    const batch = eventOf(first, record('held', 1), redelivered(first, 2));
+    const log = logRequests(client);
+
+    // Act
+    let response: Awaited<ReturnType<typeof consume>>;
+    try {
+      response = await consume(batch, context);
+    } finally {
+      log.stop();
+    }
+
+    // Assess: per order applied, one IN_PROGRESS put, its turn and its effect; no COMPLETED
+    // UpdateItem; two batch writes (receipts; outcomes with the COMPLETED records). The copy
+    // sent nothing of its own: it was answered from the record its order completed.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const { sent } = log;
+    expect({
+      idempotencyPut: countOf(sent, 'PutItem', idempotency.name),
+      idempotencyUpdate: countOf(sent, 'UpdateItem', idempotency.name),
+      idempotencyGet: countOf(sent, 'GetItem', idempotency.name),
+      turn: countOf(sent, 'UpdateItem', ledger.name),
+      effect: countOf(sent, 'PutItem', ledger.name),
+      batchWrites: countOf(sent, 'BatchWriteItem', ledger.name),
+      endWriteWithRecords: countOf(sent, 'BatchWriteItem', idempotency.name),
+      all: sent.length,
+    }).toEqual({
+      idempotencyPut: 2,
+      idempotencyUpdate: 0,
+      idempotencyGet: 0,
+      turn: 2,
+      effect: 2,
+      batchWrites: 2,
+      endWriteWithRecords: 1,
+      all: 8,
+    });
+    const run = await readRun('held');
+    expect(
+      run.deliveries.map((d) => `${d.orderId}:${d.outcome}:${d.suppressedBy ?? '-'}`).sort(),
+    ).toEqual([
+      'held-order-1:applied:-',
+      'held-order-1:suppressed:record',
+      'held-order-2:applied:-',
+    ]);
+    // The records in the table after the invocation: COMPLETED, with the effects' answers.
+    const prefix = pipelineConfig.idempotency.keyPrefix.standard;
+    for (const effect of run.effects) {
+      const hash = createHash('md5').update(JSON.stringify(effect.orderId)).digest('base64');
+      const out = await documents.send(
+        new GetCommand({
+          TableName: idempotency.name,
+          Key: { id: `${prefix}#${hash}` },
+          ConsistentRead: true,
+        }),
+      );
+      expect(out.Item).toMatchObject({
+        status: 'COMPLETED',
+        data: { applyIndex: effect.applyIndex, committedAt: effect.committedAt },
+      });
+    }
+  });
+
+  it('a crash after an order completed in its batch and before the end write: the record stays IN_PROGRESS, the redelivery runs again and the effect refuses it', async () => {
+    // Prepare: order-1 completes (its COMPLETED record held), order-2 commits its effect and
+    // the process dies before the invocation's end write.
+    let crashed: () => void = () => undefined;
+    const crash = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const dies = new (class extends DynamoConsumerLedger {
+      override async putEffectIfAbsent(effect: Effect) {
+        const write = await super.putEffectIfAbsent(effect);
+        if (effect.orderId.endsWith('order-2')) {
+          crashed();
+          await new Promise<never>(() => undefined);
+        }
+        return write;
+      }
+    })(documents, ledger.name);
+    const env = { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' };
+    const batch = [record('window', 0), record('window', 1)];
+
+    // Act: SQS hands the batch back after its visibility timeout (60 s) to a new environment,
+    // past the in-progress expiry Powertools set from the invocation's remaining time (10 s).
+    void makeConsumer(env, { ledger: dies })(eventOf(...batch), context);
+    await crash;
+    const response = await later(61_000, () =>
+      makeConsumer(env)(eventOf(...batch.map((r) => redelivered(r, 2))), {
+        ...context,
+        awsRequestId: 'req-retry',
+      } as Context),
+    );
+
+    // Assess: one effect each; both redeliveries ran the function again (order-1's COMPLETED
+    // was held, never written) and were refused by the effect's write, each turn a gap.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('window');
+    expect(run.effects).toHaveLength(2);
+    expect(
+      run.deliveries
+        .filter((d) => d.receiveCount === 2)
+        .map((d) => `${d.orderId}:${d.outcome}:${d.suppressedBy ?? '-'}`)
+        .sort(),
+    ).toEqual(['window-order-1:suppressed:effect', 'window-order-2:suppressed:effect']);
+    expect((await applyCounter('window')) - run.effects.length).toBe(2);
   });
 
   it('pins a known difference: a turn taken before an effect write that failed makes the consumer count a late apply the report does not', async () => {
@@ -461,9 +578,17 @@ describe('consumer with Powertools idempotency on dynalite', () => {
  * The consumer's writes for one record, in order, and what a crash right after each leaves. A
  * crash is the process dying: nothing after the write runs (no Powertools cleanup, no outcome),
  * so here the write commits and then never answers; SQS hands the batch back once its visibility
- * timeout (60 s) has passed, to a new environment.
+ * timeout (60 s) has passed, to a new environment. Powertools' COMPLETED write is held by the
+ * persistence layer for the invocation's end write (`completed-held`: a crash after it loses the
+ * held record), which writes it with the outcomes (`outcomes`).
  */
-type CrashPoint = 'receipts' | 'in-progress' | 'apply-turn' | 'effect' | 'completed' | 'outcomes';
+type CrashPoint =
+  | 'receipts'
+  | 'in-progress'
+  | 'apply-turn'
+  | 'effect'
+  | 'completed-held'
+  | 'outcomes';
 
 describe('a crash right after each write of the consumer, then SQS redelivers the batch', () => {
   /** Resolves when the injected crash has happened; `dead` is what a crashed write answers. */
@@ -519,7 +644,7 @@ describe('a crash right after each write of the consumer, then SQS redelivers th
         r: Parameters<OwnWriteDynamoDBPersistenceLayer['_updateRecord']>[0],
       ) {
         await super._updateRecord(r);
-        if (point === 'completed') await dead();
+        if (point === 'completed-held') await dead();
       }
     })({ tableName: idempotency.name, client });
   }
@@ -532,9 +657,12 @@ describe('a crash right after each write of the consumer, then SQS redelivers th
     ['in-progress', 'applied:-', 0, 'retryAfterFailure'],
     ['apply-turn', 'applied:-', 1, 'retryAfterFailure'],
     ['effect', 'suppressed:effect', 1, 'retryAfterFailure'],
-    ['completed', 'suppressed:record', 0, 'retryAfterFailure'],
-    // Pins a known misreading: the outcomes were written, so nothing marks the invocation as
-    // one that died, and the report takes SQS's redelivery for a copy of its own.
+    // The held COMPLETED record died with the process: the record stayed IN_PROGRESS, so the
+    // redelivery ran the function again, the effect's write refused it, its turn a gap.
+    ['completed-held', 'suppressed:effect', 1, 'retryAfterFailure'],
+    // Pins a known misreading: the outcomes were written (with the COMPLETED record, which
+    // answers the redelivery), so nothing marks the invocation as one that died, and the report
+    // takes SQS's redelivery for a copy of its own.
     ['outcomes', 'suppressed:record', 0, 'queueCopy'],
   ])(
     'after the %s write: one effect, the redelivery %s, %i index gap(s), read as %s',

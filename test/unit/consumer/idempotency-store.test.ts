@@ -19,6 +19,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { type InProcessDynamo, startDynalite } from '../support/dynalite';
+import { logRequests } from '../support/dynamodb-requests';
 
 // The consumer's persistence layer against dynalite: Powertools' put rule kept, and one case
 // added (the SDK's second copy of the same put). The whole consumer on it, Powertools' handler
@@ -289,5 +290,98 @@ describe('the consumer’s idempotency persistence layer', () => {
       documents.restore();
       raw.restore();
     }
+  });
+});
+
+describe('the layer’s COMPLETED write, held for the invocation’s end write', () => {
+  const table = idempotency.name;
+  const order = (orderId: string) => ({ orderId, amount: 1 });
+
+  it('sends no UpdateItem: the record stays IN_PROGRESS in the table, and the held item is the whole item Powertools’ own update leaves', async () => {
+    // Prepare: the same put and COMPLETED, of two keys at one instant, by a layer that sends
+    // Powertools' own update (no invocation begun) and by one that holds it.
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+    const log = logRequests(dynamo.client);
+    try {
+      const sending = layer(['put-s']);
+      await sending.saveInProgress(order('o-sent'), 5_000);
+      await sending.saveSuccess(order('o-sent'), { applyIndex: 3, committedAt: 7 });
+      const holding = layer(['put-s']);
+      holding.beginInvocation();
+      const before = log.sent.length;
+
+      // Act
+      await holding.saveInProgress(order('o-held'), 5_000);
+      await holding.saveSuccess(order('o-held'), { applyIndex: 3, committedAt: 7 });
+
+      // Assess: one PutItem, no UpdateItem; the table still holds the put's IN_PROGRESS item.
+      expect(log.sent.slice(before)).toEqual([{ operation: 'PutItem', tables: [table] }]);
+      const { key, item: inTable } = await item('o-held');
+      expect(inTable?.status?.S).toBe('INPROGRESS');
+      // The held item, against the one Powertools' update left in the table: the same
+      // attributes and values, key aside.
+      const held = holding.takeHeld();
+      expect(held).toHaveLength(1);
+      expect(held[0]?.tableName).toBe(table);
+      const sent = (await item('o-sent')).item ?? {};
+      expect(marshall(held[0]?.items[0] ?? {})).toEqual({ ...sent, id: { S: key } });
+      expect(held[0]?.items[0]).toMatchObject({
+        id: key,
+        status: 'COMPLETED',
+        data: { applyIndex: 3, committedAt: 7 },
+        inProgressBy: 'put-s',
+        in_progress_expiration: expect.any(Number),
+        expiration: expect.any(Number),
+        validation: expect.any(String),
+      });
+      // Handed over once.
+      expect(holding.takeHeld()).toEqual([]);
+    } finally {
+      log.stop();
+      now.mockRestore();
+    }
+  });
+
+  it('answers a second copy of a held key from the held record, without a request', async () => {
+    // Prepare
+    const store = layer(['put-h1', 'put-h2']);
+    store.beginInvocation();
+    await store.saveInProgress(order('o-twice'), 5_000);
+    await store.saveSuccess(order('o-twice'), { applyIndex: 2, committedAt: 9 });
+    const log = logRequests(dynamo.client);
+    try {
+      // Act
+      const refused = await store.saveInProgress(order('o-twice'), 5_000).catch((e) => e);
+      const read = await store.getRecord(order('o-twice'));
+
+      // Assess
+      expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+      const found = (refused as IdempotencyItemAlreadyExistsError).existingRecord;
+      expect(found?.getStatus()).toBe('COMPLETED');
+      expect(found?.getResponse()).toEqual({ applyIndex: 2, committedAt: 9 });
+      expect(read.getStatus()).toBe('COMPLETED');
+      expect(log.sent).toEqual([]);
+    } finally {
+      log.stop();
+    }
+  });
+
+  it('drops at the next invocation what an invocation held and did not hand to an end write', async () => {
+    // Prepare: an invocation completes a record and throws before its end write.
+    const store = layer(['put-l1', 'put-l2']);
+    store.beginInvocation();
+    await store.saveInProgress(order('o-left'), 5_000);
+    await store.saveSuccess(order('o-left'), { applyIndex: 1, committedAt: 1 });
+
+    // Act: the next invocation of the environment.
+    store.beginInvocation();
+    const copy = await store.saveInProgress(order('o-left'), 5_000).catch((e) => e);
+
+    // Assess: nothing held is written or answers: the copy meets the IN_PROGRESS record in the
+    // table (the first invocation's deadline ahead), as after a crash.
+    expect(store.takeHeld()).toEqual([]);
+    expect(copy).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    expect((await store.getRecord(order('o-left'))).getStatus()).toBe('INPROGRESS');
+    expect((await item('o-left')).item?.status?.S).toBe('INPROGRESS');
   });
 });

@@ -562,6 +562,43 @@ describe('DynamoConsumerLedger batch writes', () => {
     expect(sent[1]).toEqual({ ledger: unprocessed });
   });
 
+  it('puts the held items of another table in the end write, first, 25 items a request whatever their table, and sends again those handed back unprocessed', async () => {
+    // Prepare: 20 COMPLETED idempotency records held, and 10 outcomes; the first request's
+    // last idempotency item and first outcome come back unprocessed.
+    const records = Array.from({ length: 20 }, (_, i) => ({ id: `k${i}`, status: 'COMPLETED' }));
+    const ended = Array.from({ length: 10 }, (_, i) => ({
+      receipt: receipt(`o${i}`, `d${i}`),
+      outcome: { outcome: 'applied' as const, at: 5 },
+    }));
+    ddb
+      .on(BatchWriteCommand)
+      .callsFakeOnce((input: { RequestItems: Record<string, unknown[]> }) => ({
+        UnprocessedItems: {
+          idempotency: input.RequestItems.idempotency?.slice(-1),
+          ledger: input.RequestItems.ledger?.slice(0, 1),
+        },
+      }))
+      .resolves({});
+
+    // Act
+    await ledger().recordInvocationEnd({
+      ended,
+      unrun: [],
+      failures: [],
+      held: [{ tableName: 'idempotency', items: records }],
+    });
+
+    // Assess: 20 records and 5 outcomes, then the 2 handed back, then the other 5 outcomes.
+    const sent = ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems);
+    expect(sent.map((r) => [r?.idempotency?.length ?? 0, r?.ledger?.length ?? 0])).toEqual([
+      [20, 5],
+      [1, 1],
+      [0, 5],
+    ]);
+    expect(sent[0]?.idempotency?.[0]).toEqual({ PutRequest: { Item: records[0] } });
+    expect(sent[1]?.idempotency).toEqual([{ PutRequest: { Item: records[19] } }]);
+  });
+
   it('writes more than 25 items in requests of at most 25', async () => {
     // Act
     await ledger().recordReceipts(Array.from({ length: 26 }, (_, i) => receipt(`o${i}`, `d${i}`)));

@@ -9,6 +9,7 @@ import { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistenc
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { refusedItem } from '../../../../shared/src/refused-item';
+import type { HeldItems, HeldWritesPort } from '../domain/ports';
 
 /**
  * Powertools' DynamoDB persistence layer, whose IN_PROGRESS write recognises itself.
@@ -31,11 +32,34 @@ import { refusedItem } from '../../../../shared/src/refused-item';
  * a refusal throws IdempotencyItemAlreadyExistsError carrying the record found (read in the same
  * request), which Powertools validates against the payload hash and answers from (COMPLETED: the
  * stored result; IN_PROGRESS: already in progress). The other three operations are Powertools'
- * own: the COMPLETED update sets expiry, status, data and validation and leaves `inProgressBy`
- * as it is, so a completed record refuses every later put (each has a fresh id) as before; a
- * record whose own put found it COMPLETED (its first try committed long ago, the effect ran,
- * and only then the second copy arrived) is refused too, since the added case asks for
- * IN_PROGRESS.
+ * own, but for the COMPLETED write, which is held for the invocation's end (below): it sets
+ * expiry, status, data and validation and keeps `inProgressBy` as the put wrote it, so a
+ * completed record refuses every later put (each has a fresh id) as before; a record whose own
+ * put found it COMPLETED (its first try committed long ago, the effect ran, and only then the
+ * second copy arrived) is refused too, since the added case asks for IN_PROGRESS.
+ *
+ * The COMPLETED write, held. Powertools' `saveSuccess` writes the record COMPLETED with one
+ * UpdateItem per record (`_updateRecord`: SET expiry, status, data, validation) and then only
+ * caches it (its local cache, off here) and returns the result: nothing after it reads the
+ * record back. This layer's `_updateRecord` sends nothing: it holds the COMPLETED record, as the
+ * whole item DynamoDB would hold after Powertools' update (the IN_PROGRESS item this layer's put
+ * wrote in this invocation, with `inProgressBy` and the in-progress expiry kept, and the four
+ * attributes Powertools sets), and `takeHeld()` hands the held items to the invocation's end
+ * write, which puts them in the same BatchWriteItem(s) as the deliveries' outcomes
+ * (adapters/ledger.ts recordInvocationEnd): one request less per record. Until then:
+ * - a put of a key this invocation holds COMPLETED (a copy of the order later in the same
+ *   batch) is refused at once, without a request, with the held record, so Powertools answers
+ *   with its stored result as it would have from DynamoDB; `_getRecord` answers it too;
+ * - in DynamoDB the record is still IN_PROGRESS, until the invocation's deadline (its
+ *   in-progress expiry): a copy in another environment meanwhile is told "already in
+ *   progress", and if the invocation dies before its end write (a crash, a timeout, a failed
+ *   end write) the record stays IN_PROGRESS until that deadline and the redelivery reruns the
+ *   function, whose effect write is refused (docs/architecture.md, the fault windows).
+ * `beginInvocation()` drops whatever an earlier invocation of this environment held and did not
+ * write (it threw before its end write): the records stay IN_PROGRESS in DynamoDB, as after a
+ * crash, and nothing of them answers or is written in a later invocation. Until the first
+ * `beginInvocation()` (a layer no end write takes from), and for a key this layer's put did not
+ * write in this invocation, the COMPLETED update is sent at once, Powertools' own.
  */
 
 /** The attribute names, Powertools' defaults, given to the parent so both sides agree. */
@@ -57,10 +81,37 @@ export interface OwnWriteOptions {
   newId?: () => string;
 }
 
-export class OwnWriteDynamoDBPersistenceLayer extends DynamoDBPersistenceLayer {
+type RecordOptions = ConstructorParameters<typeof IdempotencyRecord>[0];
+
+/** An item of the table as Powertools' own reads take it (its _getRecord). */
+function recordOf(item: Record<string, unknown>): IdempotencyRecord {
+  // An unknown status is refused by the record's getStatus(), a payload hash that differs by
+  // Powertools' validation.
+  return new IdempotencyRecord({
+    idempotencyKey: item[ATTR.key] as RecordOptions['idempotencyKey'],
+    status: item[ATTR.status] as RecordOptions['status'],
+    expiryTimestamp: item[ATTR.expiry] as RecordOptions['expiryTimestamp'],
+    inProgressExpiryTimestamp: item[
+      ATTR.inProgressExpiry
+    ] as RecordOptions['inProgressExpiryTimestamp'],
+    responseData: item[ATTR.data] as RecordOptions['responseData'],
+    payloadHash: item[ATTR.validation] as RecordOptions['payloadHash'],
+  });
+}
+
+export class OwnWriteDynamoDBPersistenceLayer
+  extends DynamoDBPersistenceLayer
+  implements HeldWritesPort
+{
   readonly #documents: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #newId: () => string;
+  /** The IN_PROGRESS items this layer's puts wrote in the current invocation, by key. */
+  #written = new Map<string, Record<string, unknown>>();
+  /** The COMPLETED items held for the current invocation's end write, by key. */
+  #held = new Map<string, Record<string, unknown>>();
+  /** Set by beginInvocation(): an end write will take what is held. */
+  #holding = false;
 
   constructor(options: OwnWriteOptions) {
     super({
@@ -80,7 +131,35 @@ export class OwnWriteDynamoDBPersistenceLayer extends DynamoDBPersistenceLayer {
     this.#newId = options.newId ?? randomUUID;
   }
 
+  /**
+   * Starts an invocation: drops what an earlier one wrote IN_PROGRESS and held COMPLETED without
+   * handing it to an end write (it threw first). Those records stay IN_PROGRESS in DynamoDB
+   * until their in-progress expiry, as after a crash.
+   */
+  beginInvocation(): void {
+    this.#holding = true;
+    this.#written = new Map();
+    this.#held = new Map();
+  }
+
+  /** The COMPLETED items held so far, handed over once: the end write takes them. */
+  takeHeld(): HeldItems[] {
+    const items = [...this.#held.values()];
+    this.#held = new Map();
+    this.#written = new Map();
+    return items.length > 0 ? [{ tableName: this.#tableName, items }] : [];
+  }
+
   protected override async _putRecord(record: IdempotencyRecord): Promise<void> {
+    const held = this.#held.get(record.idempotencyKey);
+    if (held) {
+      // A copy of an order this invocation completed: answered from the held record, as the
+      // refusal of a put by the COMPLETED record in DynamoDB would have been.
+      throw new IdempotencyItemAlreadyExistsError(
+        `the idempotency record ${record.idempotencyKey} is COMPLETED in this invocation`,
+        recordOf(held),
+      );
+    }
     const me = this.#newId();
     const now = Date.now();
     const item: Record<string, unknown> = {
@@ -125,6 +204,7 @@ export class OwnWriteDynamoDBPersistenceLayer extends DynamoDBPersistenceLayer {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      this.#written.set(record.idempotencyKey, item);
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The record as it was, read by the project's one reader of a refused write's item.
@@ -133,23 +213,46 @@ export class OwnWriteDynamoDBPersistenceLayer extends DynamoDBPersistenceLayer {
         this.#documents,
         `the idempotency record ${record.idempotencyKey}`,
       );
-      // Its fields as Powertools' own reads take them (its _getRecord): an unknown status is
-      // refused by the record's getStatus(), a payload hash that differs by its validation.
-      type Options = ConstructorParameters<typeof IdempotencyRecord>[0];
       throw new IdempotencyItemAlreadyExistsError(
         `the idempotency record ${record.idempotencyKey} is already there and is not this put's to take`,
-        found &&
-          new IdempotencyRecord({
-            idempotencyKey: found[ATTR.key] as Options['idempotencyKey'],
-            status: found[ATTR.status] as Options['status'],
-            expiryTimestamp: found[ATTR.expiry] as Options['expiryTimestamp'],
-            inProgressExpiryTimestamp: found[
-              ATTR.inProgressExpiry
-            ] as Options['inProgressExpiryTimestamp'],
-            responseData: found[ATTR.data] as Options['responseData'],
-            payloadHash: found[ATTR.validation] as Options['payloadHash'],
-          }),
+        found && recordOf(found),
       );
     }
+  }
+
+  /**
+   * Powertools' COMPLETED write (saveSuccess), held for the end write when this invocation's put
+   * wrote the record: the item as Powertools' update would leave it (its SET of expiry, status,
+   * data when there is a result, validation when payload validation is on, over the item put).
+   * Any other update, and every update before the first beginInvocation() (the layer used
+   * without an end write to take what it holds), is Powertools' own, sent at once.
+   */
+  protected override async _updateRecord(record: IdempotencyRecord): Promise<void> {
+    const written = this.#written.get(record.idempotencyKey);
+    if (!this.#holding || !written || record.getStatus() !== IdempotencyRecordStatus.COMPLETED) {
+      return super._updateRecord(record);
+    }
+    const item: Record<string, unknown> = {
+      ...written,
+      [ATTR.expiry]: record.expiryTimestamp,
+      [ATTR.status]: record.getStatus(),
+    };
+    if (record.responseData !== undefined) item[ATTR.data] = record.responseData;
+    if (this.isPayloadValidationEnabled()) item[ATTR.validation] = record.payloadHash;
+    this.#written.delete(record.idempotencyKey);
+    this.#held.set(record.idempotencyKey, item);
+  }
+
+  /** Powertools' read, answered from the held record when this invocation holds the key. */
+  protected override async _getRecord(idempotencyKey: string): Promise<IdempotencyRecord> {
+    const held = this.#held.get(idempotencyKey);
+    return held ? recordOf(held) : super._getRecord(idempotencyKey);
+  }
+
+  /** Powertools' delete (the function failed), and this invocation's note of the record. */
+  protected override async _deleteRecord(record: IdempotencyRecord): Promise<void> {
+    await super._deleteRecord(record);
+    this.#written.delete(record.idempotencyKey);
+    this.#held.delete(record.idempotencyKey);
   }
 }

@@ -39,6 +39,11 @@ import type {
 } from '../domain/ports';
 
 type BatchWriteRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: object } };
+/** One item of a batch write and the table it goes to (BatchWriteItem spans tables). */
+interface TableWrite {
+  tableName: string;
+  request: BatchWriteRequest;
+}
 type DocumentWriteRequests = NonNullable<BatchWriteCommandInput['RequestItems']>[string];
 
 /** DynamoDB's limit of items per BatchWriteItem. */
@@ -125,11 +130,21 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   ) {}
 
   async recordReceipts(receipts: Receipt[]): Promise<void> {
-    await this.batchWrite(receipts.map((r) => ({ PutRequest: { Item: deliveryItem(r) } })));
+    await this.batchWrite(
+      receipts.map((r) => this.ledgerWrite({ PutRequest: { Item: deliveryItem(r) } })),
+    );
   }
 
-  async recordInvocationEnd({ ended, unrun, failures }: InvocationEnd): Promise<void> {
-    await this.batchWrite([
+  /**
+   * The outcomes, and the items held for this write (the idempotency records held COMPLETED,
+   * whole items of their own table) first, so a write that fails part way has more likely
+   * completed the records than marked deliveries ended.
+   */
+  async recordInvocationEnd({ ended, unrun, failures, held = [] }: InvocationEnd): Promise<void> {
+    const heldWrites = held.flatMap(({ tableName, items }) =>
+      items.map((Item): TableWrite => ({ tableName, request: { PutRequest: { Item } } })),
+    );
+    const ledgerWrites: BatchWriteRequest[] = [
       ...ended.map(({ receipt, outcome }) => ({
         PutRequest: {
           Item: {
@@ -143,16 +158,22 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
       })),
       ...failures.map((f) => ({ PutRequest: { Item: failureItem(f) } })),
       ...unrun.map((r) => ({ DeleteRequest: { Key: deliveryKey(r) } })),
-    ]);
+    ];
+    await this.batchWrite([...heldWrites, ...ledgerWrites.map((r) => this.ledgerWrite(r))]);
+  }
+
+  private ledgerWrite(request: BatchWriteRequest): TableWrite {
+    return { tableName: this.tableName, request };
   }
 
   /**
-   * BatchWriteItem, 25 items a request, until DynamoDB has taken every item: it may hand some
-   * back unprocessed (throttling) without an error, and the SDK does not retry those.
+   * BatchWriteItem, 25 items a request (whatever their tables), until DynamoDB has taken every
+   * item: it may hand some back unprocessed (throttling) without an error, and the SDK does not
+   * retry those.
    */
-  private async batchWrite(requests: BatchWriteRequest[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
-      let left = requests.slice(i, i + BATCH_WRITE_LIMIT);
+  private async batchWrite(writes: TableWrite[]): Promise<void> {
+    for (let i = 0; i < writes.length; i += BATCH_WRITE_LIMIT) {
+      let left = writes.slice(i, i + BATCH_WRITE_LIMIT);
       for (let attempt = 1; left.length > 0; attempt++) {
         if (attempt > BATCH_WRITE_ATTEMPTS) {
           throw new Error(
@@ -160,12 +181,18 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
           );
         }
         if (attempt > 1) await sleepMs(BATCH_WRITE_BACKOFF_MS * 2 ** (attempt - 2));
+        const RequestItems: Record<string, BatchWriteRequest[]> = {};
+        for (const { tableName, request } of left) {
+          RequestItems[tableName] = [...(RequestItems[tableName] ?? []), request];
+        }
         const out = await this.documents.send(
           new BatchWriteCommand({
-            RequestItems: { [this.tableName]: left as DocumentWriteRequests },
+            RequestItems: RequestItems as Record<string, DocumentWriteRequests>,
           }),
         );
-        left = (out.UnprocessedItems?.[this.tableName] ?? []) as BatchWriteRequest[];
+        left = Object.entries(out.UnprocessedItems ?? {}).flatMap(([tableName, requests]) =>
+          (requests as BatchWriteRequest[]).map((request) => ({ tableName, request })),
+        );
       }
     }
   }

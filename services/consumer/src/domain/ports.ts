@@ -54,6 +54,23 @@ export interface Effect extends Fields<EffectRecord> {
   guard: EffectGuard;
 }
 
+/**
+ * Items of another table that go into the invocation's end write beside the outcomes: the
+ * idempotency records held COMPLETED (adapters/idempotency-store.ts). Opaque to the domain.
+ */
+export interface HeldItems {
+  tableName: string;
+  items: Record<string, unknown>[];
+}
+
+/** What holds writes for the invocation's end write (the idempotency layer). */
+export interface HeldWritesPort {
+  /** Drops what an earlier invocation held and did not hand to an end write. */
+  beginInvocation(): void;
+  /** What is held, handed over once. */
+  takeHeld(): HeldItems[];
+}
+
 /** What an invocation writes once its records are done: one batch for the whole batch. */
 export interface InvocationEnd {
   /** The receipts that ran, with how each ended (the end of their invocation). */
@@ -65,6 +82,8 @@ export interface InvocationEnd {
   unrun: Receipt[];
   /** Failed attempts, and the not-attempted final failures of unrun records at their last receive. */
   failures: Failure[];
+  /** Items held for this write (the COMPLETED idempotency records), written first. */
+  held?: HeldItems[];
 }
 
 /** What the consumer needs from the ledger; the adapter owns the table's keys. */

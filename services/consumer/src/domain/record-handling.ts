@@ -12,6 +12,7 @@ import type {
   Effect,
   EffectGuard,
   Failure,
+  HeldWritesPort,
   InvocationEnd,
   Receipt,
 } from './ports';
@@ -80,6 +81,11 @@ export interface RecordHandlingDeps {
   sleep: (ms: number) => Promise<void>;
   /** Ends the execution environment at once (the injected crash). */
   crash: () => Promise<never>;
+  /**
+   * Writes held for the invocation's end write (the idempotency layer's COMPLETED records):
+   * dropped at begin() when an earlier invocation left any, written by end() beside the outcomes.
+   */
+  held?: HeldWritesPort;
   traceRecord: <R>(
     annotations: Record<string, string | number>,
     work: () => Promise<R>,
@@ -283,7 +289,10 @@ export interface RecordHandling<R> {
   ): Promise<void>;
   /** Handles one record of the batch begun; throws when the delivery failed. */
   handle(record: R): Promise<EffectResult>;
-  /** Writes how every delivery of the invocation ended (one ledger write). */
+  /**
+   * Writes how every delivery of the invocation ended, and the idempotency records held
+   * COMPLETED (`deps.held`), in one batch write (more when over 25 items).
+   */
   end(): Promise<void>;
 }
 
@@ -444,6 +453,7 @@ export function createRecordHandling<R>(
 
   return {
     async begin(received, invocationId, remainingMs) {
+      deps.held?.beginInvocation();
       slots = new Map();
       notOrders = new Map();
       remainingOf = remainingMs;
@@ -534,7 +544,13 @@ export function createRecordHandling<R>(
      * failure, marked not attempted, so the ledger says why it is in the DLQ.
      */
     async end() {
-      const end: InvocationEnd = { ended: [], unrun: [], failures: [] };
+      const held = deps.held?.takeHeld() ?? [];
+      const end: InvocationEnd = {
+        ended: [],
+        unrun: [],
+        failures: [],
+        ...(held.length > 0 ? { held } : {}),
+      };
       for (const { delivery, receipt, outcome, failure, notStarted } of slots.values()) {
         if (!outcome) {
           end.unrun.push(receipt);
@@ -554,7 +570,10 @@ export function createRecordHandling<R>(
         await ledger.recordInvocationEnd(end);
       } catch (err) {
         // The invocation fails, so SQS deletes nothing of the batch and every record comes back;
-        // the deliveries stay pending, which the report reads as an invocation that died.
+        // the deliveries stay pending, which the report reads as an invocation that died. The
+        // idempotency records held COMPLETED that the write did not take stay IN_PROGRESS until
+        // their in-progress expiry (this invocation's deadline): a copy before it is told
+        // "already in progress", one after it reruns the function and its effect write is refused.
         for (const { delivery, outcome } of slots.values()) {
           if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
         }

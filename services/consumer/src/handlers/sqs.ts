@@ -51,21 +51,21 @@ checkTimeoutBudget({
 export const recordBudgetMs =
   stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
   ROOM_MS;
+// Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of itself,
+// and which holds its COMPLETED writes for the invocation's end write (adapters/idempotency-store.ts).
+const idempotencyStore =
+  idempotencyTable &&
+  new OwnWriteDynamoDBPersistenceLayer({
+    tableName: idempotencyTable,
+    client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
+  });
 const consume = createConsumerHandler(config, {
+  // Its batch writes carry the idempotency table's held COMPLETED records at the end too.
   ledger: new DynamoConsumerLedger(
     tracing.captureClient(createDocumentClient(dynamoDbTimeouts)),
     config.ledgerTableName,
   ),
-  ...(idempotencyTable
-    ? {
-        // Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of
-        // itself (adapters/idempotency-store.ts).
-        persistenceStore: new OwnWriteDynamoDBPersistenceLayer({
-          tableName: idempotencyTable,
-          client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
-        }),
-      }
-    : {}),
+  ...(idempotencyStore ? { persistenceStore: idempotencyStore, heldWrites: idempotencyStore } : {}),
   logger,
   recordBudgetMs,
   metrics: new PowertoolsConsumerMetrics(config.queue),
