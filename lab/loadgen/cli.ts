@@ -1,4 +1,5 @@
 import {
+  CliError,
   type CommandSpec,
   intOption,
   numberOption,
@@ -8,6 +9,7 @@ import {
 } from '../../shared/src/cli/args';
 import { runIdSchema } from '../../shared/src/order';
 import { freshSeed } from '../../shared/src/random';
+import { OrdersApi } from './adapters/orders-api';
 import { apiFromStack } from './adapters/stack-api';
 import { defaultRunId, type LoadOptions, type LoadProgress, runLoad } from './run-load';
 
@@ -19,7 +21,8 @@ export const LOAD_SPEC: CommandSpec = {
     api: {
       type: 'string',
       value: '<url>',
-      description: 'API base url (e.g. http://127.0.0.1:3000/v1)',
+      description:
+        "API base url: `npm start`'s is http://127.0.0.1:3000 (the ready line's second url); a deployed stack's is its ApiUrl output, ending in /v1/",
     },
     stack: {
       type: 'string',
@@ -59,7 +62,7 @@ export const LOAD_SPEC: CommandSpec = {
     },
   },
   examples: [
-    'npm run load -- --api http://127.0.0.1:3000/v1 --orders 2000 --customers 20',
+    'npm run load -- --api http://127.0.0.1:3000 --orders 2000 --customers 20',
     'npm run load -- --stack OrderPipelineLab --orders 500 --rate 50 --seed 7',
   ],
 };
@@ -107,6 +110,36 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   };
 }
 
+/** An order id no order has: the probe's GET /orders/{id} reads nothing. */
+const PROBE_ORDER_ID = 'load-probe-no-such-order';
+
+/**
+ * One GET before the load, so a url where no API answers, or an API with no /orders route, is one
+ * line saying what to fix instead of every order retried and failed the same way (minutes for a
+ * big load). Any other answer (404 for the unknown order, 403 Forbidden for a missing key) goes on.
+ */
+export async function checkApi(apiUrl: string, apiKey?: string, timeoutMs = 10_000): Promise<void> {
+  const api = new OrdersApi({ apiUrl, ...(apiKey ? { apiKey } : {}), runId: 'load-probe' });
+  try {
+    const r = await api.probe(PROBE_ORDER_ID, timeoutMs);
+    if (r.networkError) {
+      const host = new URL(apiUrl).hostname;
+      const local = host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+      throw new CliError(
+        `no API answers at ${apiUrl} (${r.networkError})${local ? ": is `npm start` running? Its API is the ready line's second url, http://127.0.0.1:3000 by default" : ''}`,
+      );
+    }
+    const message = (r.body as { message?: unknown } | undefined)?.message;
+    if (r.status === 403 && message === 'Missing Authentication Token') {
+      throw new CliError(
+        `${apiUrl} has no /orders route (403 Missing Authentication Token): \`npm start\`'s API is http://127.0.0.1:3000, with no stage in the path; a deployed stack's is its ApiUrl output, ending in /v1/ (or use --stack)`,
+      );
+    }
+  } finally {
+    api.close();
+  }
+}
+
 /** A bar on a terminal; a plain line every 10% otherwise (CI logs stay readable). */
 export function progressPrinter(
   tty: boolean,
@@ -142,6 +175,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     apiUrl = found.apiUrl;
     apiKey = apiKey ?? found.apiKey;
   }
+  await checkApi(apiUrl!, apiKey);
   const err = (s: string) => process.stderr.write(s);
   err(
     `run ${args.runId} seed ${args.seed}: ${args.orders} orders, ${args.customers} customers -> ${apiUrl}\n`,

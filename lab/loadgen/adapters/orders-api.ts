@@ -68,23 +68,50 @@ export class OrdersApi {
     }
   }
 
+  /**
+   * GET /orders/{id} of an id no order has, with the run's headers: whether anything answers at
+   * this url, and what (404 from the producer, 403 from a gateway with no such route or no key).
+   */
+  async probe(orderId: string, timeoutMs = 10_000): Promise<PostResult> {
+    const headers: Record<string, string> = { 'x-run-id': this.options.runId };
+    if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
+    const url = new URL(`${this.url.href}/${encodeURIComponent(orderId)}`);
+    try {
+      const { status, text } = await this.request(undefined, headers, { url, timeoutMs });
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      return { status, body };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
+    }
+  }
+
   /** Closes the kept-alive connections (a run that ends leaves no socket holding the process). */
   close(): void {
     this.agent.destroy();
   }
 
   private request(
-    body: string,
+    body: string | undefined,
     headers: Record<string, string>,
+    target: { url?: URL; timeoutMs?: number } = {},
   ): Promise<{ status: number; text: string; retryAfter?: string }> {
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const timeoutMs = target.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const req = this.send(
-        this.url,
+        target.url ?? this.url,
         {
-          method: 'POST',
+          method: body === undefined ? 'GET' : 'POST',
           agent: this.agent,
-          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          headers:
+            body === undefined
+              ? headers
+              : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         },
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];

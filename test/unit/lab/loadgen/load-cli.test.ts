@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseLoadArgs, progressPrinter } from '../../../../lab/loadgen/cli';
-import { UsageError } from '../../../../shared/src/cli/args';
+import { checkApi, LOAD_SPEC, parseLoadArgs, progressPrinter } from '../../../../lab/loadgen/cli';
+import { CliError, helpText, UsageError } from '../../../../shared/src/cli/args';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../../../..');
@@ -51,6 +53,75 @@ describe('parseLoadArgs', () => {
   });
 });
 
+describe('--help', () => {
+  it("names npm start's API url, which has no stage, and a deployed one's, which ends in /v1/", () => {
+    const help = helpText(LOAD_SPEC);
+    expect(help).toContain("`npm start`'s is http://127.0.0.1:3000 (the ready line's second url)");
+    expect(help).toContain('ending in /v1/');
+    expect(help).toContain('npm run load -- --api http://127.0.0.1:3000 --orders');
+    expect(help).not.toContain('127.0.0.1:3000/v1');
+  });
+});
+
+describe('checkApi (the one GET before a load)', () => {
+  async function serve(
+    status: number,
+    body: string,
+  ): Promise<{ url: string; server: Server; seen: IncomingMessage[] }> {
+    const seen: IncomingMessage[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, seen };
+  }
+  async function stop(server: Server): Promise<void> {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+
+  it('says no API answers, and to start the local cloud, when nothing listens on a loopback url', async () => {
+    const { url, server } = await serve(404, '{}');
+    await stop(server);
+    await expect(checkApi(url)).rejects.toThrow(
+      new CliError(
+        `no API answers at ${url} (ECONNREFUSED): is \`npm start\` running? Its API is the ready line's second url, http://127.0.0.1:3000 by default`,
+      ),
+    );
+  });
+
+  it('says the url has no /orders route when the gateway answers 403 Missing Authentication Token', async () => {
+    const { url, server, seen } = await serve(403, '{"message":"Missing Authentication Token"}');
+    try {
+      await expect(checkApi(`${url}/v1`)).rejects.toThrow(
+        new CliError(
+          `${url}/v1 has no /orders route (403 Missing Authentication Token): \`npm start\`'s API is http://127.0.0.1:3000, with no stage in the path; a deployed stack's is its ApiUrl output, ending in /v1/ (or use --stack)`,
+        ),
+      );
+    } finally {
+      await stop(server);
+    }
+    expect(seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET /v1/orders/load-probe-no-such-order',
+    ]);
+  });
+
+  it.each([
+    [404, '{"message":"order load-probe-no-such-order not found"}'],
+    [403, '{"message":"Forbidden"}'],
+  ])('goes on when the API answers %i (%s), sending the key it was given', async (status, body) => {
+    const { url, server, seen } = await serve(status, body);
+    try {
+      await expect(checkApi(url, 'k-1')).resolves.toBeUndefined();
+    } finally {
+      await stop(server);
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.headers['x-api-key']).toBe('k-1');
+  });
+});
+
 describe('progressPrinter', () => {
   it('prints a plain line at the start and once per tenth when not a terminal', () => {
     const out: string[] = [];
@@ -80,6 +151,22 @@ describe('npm run load (process)', () => {
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr.trim()).toBe(
       'error: --customers must be an integer, got "x"',
+    );
+  });
+  it('exits 1 with one line, before sending any order, when no API answers', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise((r) => server.close(r));
+    const err = await run(
+      resolve(ROOT, 'node_modules/.bin/tsx'),
+      [resolve(ROOT, 'lab/loadgen/cli.ts'), '--api', url, '--orders', '2000'],
+      // Without the check, 2,000 orders each retried with backoff would run for minutes.
+      { cwd: ROOT, timeout: 30_000 },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr.trim()).toBe(
+      `error: no API answers at ${url} (ECONNREFUSED): is \`npm start\` running? Its API is the ready line's second url, http://127.0.0.1:3000 by default`,
     );
   });
 });
