@@ -136,6 +136,15 @@ function buildError(err: Error): InvocationError {
  */
 export const MAX_RESPONSE_BYTES = 6_291_556;
 
+/**
+ * The longest an environment may take to load its module, in seconds, unless the function's
+ * timeout is longer: Lambda's init phase "is limited to 10 seconds", and an init that runs over
+ * is tried again within the first invocation, under the function timeout
+ * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html). One limit
+ * here, the larger of the two; an environment that runs over is ended.
+ */
+export const INIT_LIMIT_SECONDS = 10;
+
 /** Young-generation cap of every environment, MiB (see createEnvironment). */
 const YOUNG_GENERATION_MB = 8;
 
@@ -829,13 +838,32 @@ export class LocalFunction {
     worker.on('error', (err: unknown) => {
       this.def.onLog?.(this.def.name, `local runtime: environment ended: ${describeThrown(err)}`);
     });
+    const initLimitMs = Math.max(INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
       // A module that ends its thread while loading (process.exit at the top level) sends no
       // ready message and no error: waited for, warm() and every invocation of the function
       // waited for good, and `npm start` with them.
-      const onExit = (code: number) => {
+      // A module that never finishes loading (a loop, a top-level await that never settles) is
+      // ended at the init limit: waited for, it held warm(), `npm start` and every invocation
+      // of the function for good (the function timeout starts only once the module has loaded).
+      const initTimer = setTimeout(() => {
+        off();
+        reject(
+          new EnvironmentFailed({
+            errorType: 'Sandbox.Timedout',
+            errorMessage: `Init timed out after ${(initLimitMs / 1000).toFixed(2)} seconds`,
+          }),
+        );
+        void worker.terminate();
+      }, initLimitMs);
+      const off = () => {
+        clearTimeout(initTimer);
         worker.off('message', onMessage);
         worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const onExit = (code: number) => {
+        off();
         reject(
           new EnvironmentFailed({
             errorType: 'Runtime.ExitError',
@@ -844,8 +872,7 @@ export class LocalFunction {
         );
       };
       const onError = (err: unknown) => {
-        worker.off('message', onMessage);
-        worker.off('exit', onExit);
+        off();
         reject(
           new EnvironmentFailed({
             errorType: 'Runtime.WorkerError',
@@ -855,9 +882,7 @@ export class LocalFunction {
       };
       const onMessage = (msg: WorkerReply) => {
         if (msg.ready) {
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-          worker.off('exit', onExit);
+          off();
           if (msg.niceError) {
             this.def.onLog?.(
               this.def.name,

@@ -13,6 +13,7 @@ import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../lo
 import { EventSourceMapping } from '../../local/event-source';
 import {
   EnvironmentOutput,
+  INIT_LIMIT_SECONDS,
   LocalFunction,
   MAX_RESPONSE_BYTES,
   MAX_UNSOLICITED_MESSAGES,
@@ -498,6 +499,33 @@ describe('local function runtime (worker-thread execution environments)', () => 
     );
     expect(await invoked).toMatchObject({ ok: false, timedOut: false, error: exited });
   }, 30_000);
+
+  it('fails warm() and the invocation at the init limit, not waits for good, when the module never finishes loading', async () => {
+    // Prepare: a 1 s function whose module spins for a minute at its top level.
+    const f = probe('probe-init-hang', { PROBE_INIT_SPIN_MS: '60000' }, 1, 1);
+    started.push(f);
+    const limit = `Init timed out after ${INIT_LIMIT_SECONDS.toFixed(2)} seconds`;
+
+    // Act
+    const startedAt = Date.now();
+    const warm = f.warm().then(
+      () => 'warmed',
+      (err: Error) => err.message,
+    );
+    const invoked = f.invoke({ mode: 'echo' });
+
+    // Assess: both waited for the module for good (the function timeout starts once it loaded).
+    expect(await warm).toBe(
+      `function probe-init-hang failed to initialise: Sandbox.Timedout: ${limit}`,
+    );
+    expect(await invoked).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Sandbox.Timedout', errorMessage: limit },
+    });
+    expect(Date.now() - startedAt).toBeLessThan(INIT_LIMIT_SECONDS * 1000 + 5000);
+    await until('the environments ended', () => f.threadUsage().length === 0, 5000);
+  }, 40_000);
 
   it("fails warm() with Lambda's syntax error when the module does not compile", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fn-'));
