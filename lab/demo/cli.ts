@@ -63,6 +63,13 @@ export const DEMO_SPEC: CommandSpec = {
         'print the live page url at start (FIFO and standard side by side as orders apply) and keep the local cloud up after the run until Ctrl-C',
     },
   },
+  examples: [
+    'npm run demo',
+    'npm run demo -- --orders 300 --customers 5',
+    'npm run demo -- --live',
+    'npm run demo -- --no-idempotency --seed 7',
+    'npm run demo -- --failure-rate 0.02 --out reports/failures',
+  ],
 };
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {

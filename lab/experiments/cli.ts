@@ -107,6 +107,10 @@ export const KEY_SPEC: CommandSpec = {
     orders: { ...common.orders, default: '300' },
     'retry-rate': { ...common['retry-rate'], default: '0.1' },
   },
+  examples: [
+    'npm run experiment -- idempotency-key',
+    'npm run experiment -- idempotency-key --orders 1000 --lost-answers 0.1 --seed 7',
+  ],
 };
 
 const EXPERIMENTS = { sweep: SWEEP_SPEC, 'idempotency-key': KEY_SPEC } as const;

@@ -65,6 +65,11 @@ export const SOAK_SPEC: CommandSpec = {
       description: 'where report.json/.md/.html go (default reports/<runId>)',
     },
   },
+  examples: [
+    'npm run soak',
+    'npm run soak -- --orders 500 --seed 7',
+    'npm run soak -- --faults chaos --failure-rate 0.05',
+  ],
 };
 
 /**
