@@ -360,8 +360,10 @@ export class Queue {
    * - `return`: a move that could not finish puts it back as it was.
    * A FIFO queue gives a message it takes in (not one returned) a sequence number of its own, after
    * what it already holds.
+   * `wake`: wake this queue's long polls, as a send does; not for a message no receive here would
+   * deliver (see moveToDlq in actions/receive.ts).
    */
-  adopt(message: StoredMessage, how: 'dead-letter' | 'redrive' | 'return'): void {
+  adopt(message: StoredMessage, how: 'dead-letter' | 'redrive' | 'return', wake = true): void {
     const now = this.clock.now();
     const copy: StoredMessage = { ...message, key: nextKey++, availableAt: now, deleted: false };
     delete copy.receipt;
@@ -383,7 +385,7 @@ export class Queue {
       this.groupOf(copy).push(copy);
       this.liveByKey.set(copy.key, copy);
     }
-    this.wake();
+    if (wake) this.wake();
   }
 
   /**

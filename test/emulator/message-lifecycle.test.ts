@@ -149,6 +149,57 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
     expect((await peek(other)).map((m) => m.Body)).toEqual(['o']);
   });
 
+  it.each([
+    ['a queue that is its own DLQ', true],
+    ["two queues that are each other's DLQ", false],
+  ])(
+    'keeps serving while two long polls wait on %s with a message past maxReceiveCount (the polls held the main thread)',
+    async (_, self) => {
+      // Arrange: the message past maxReceiveCount 1 on `a`, whose DLQ is `a` itself or `b`, whose
+      // DLQ is `a`; a receive on either moves it on, and the receive count moves with it.
+      const a = await create('pingpong-a', { VisibilityTimeout: '0' });
+      const b = self ? a : await create('pingpong-b', { VisibilityTimeout: '0' });
+      const redrive = async (from: string, to: string) =>
+        h.sqs.send(
+          new SetQueueAttributesCommand({
+            QueueUrl: from,
+            Attributes: {
+              RedrivePolicy: JSON.stringify({
+                deadLetterTargetArn: await arnOf(to),
+                maxReceiveCount: 1,
+              }),
+            },
+          }),
+        );
+      await redrive(a, b);
+      if (!self) await redrive(b, a);
+      await h.sqs.send(new SendMessageCommand({ QueueUrl: a, MessageBody: 'm' }));
+      expect((await peek(a)).map((m) => m.Body)).toEqual(['m']);
+      let longestStall = 0;
+      let last = Date.now();
+      const ticker = setInterval(() => {
+        const now = Date.now();
+        longestStall = Math.max(longestStall, now - last);
+        last = now;
+      }, 10);
+
+      // Act: a long poll on each (one on `a` twice when it is its own DLQ), the second one once
+      // the first waits. Each receive moves the message; a move had woken the other poll.
+      const longPoll = (QueueUrl: string) =>
+        h.sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 3 }));
+      const first = longPoll(a);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const polls = await Promise.all([first, longPoll(b)]);
+      clearInterval(ticker);
+
+      // Assess: no stall near the 2.7 s the polls waited together, nothing delivered, one message.
+      expect(longestStall).toBeLessThan(1_000);
+      expect(polls.map((p) => p.Messages ?? [])).toEqual([[], []]);
+      expect((await depth(a)) + (self ? 0 : await depth(b))).toBe(1);
+    },
+    30_000,
+  );
+
   it('resets a FIFO message enqueue time when it is dead-lettered, and replaces its deduplication id with its message id', async () => {
     // Prepare: a 1-day FIFO DLQ that already holds a message of its own; the message spends
     // 20 hours in its source first.

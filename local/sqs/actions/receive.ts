@@ -103,12 +103,34 @@ function renderMessage(
   };
 }
 
+/**
+ * Whether a receive on `q` would move `m` on to q's own DLQ rather than deliver it: its receive
+ * count is already past q's maxReceiveCount and that DLQ exists (see Queue.receive's take).
+ */
+function passesOn(ctx: Context, q: Queue, m: StoredMessage): boolean {
+  const policy = q.redrivePolicy();
+  return (
+    policy !== undefined &&
+    m.receiveCount >= policy.maxReceiveCount &&
+    queueByArn(ctx, policy.deadLetterTargetArn) !== undefined
+  );
+}
+
+/**
+ * Moves a message past maxReceiveCount to the DLQ. The DLQ's long polls are woken, as by a send,
+ * unless a receive there would only move the message on again: a queue that is its own DLQ, or
+ * two that are each other's (the receive count moves with the message). A long poll woken by such
+ * a move received nothing, waited again, and its next receive moved the message and woke the other
+ * poll, each within the last one's microtasks: two long polls on such queues held the main thread,
+ * and so every request, until the first one's WaitTimeSeconds ended (about 2.8 s of 3; found in
+ * review). Not woken, a long poll there looks again within a second and moves it on then.
+ */
 function moveToDlq(ctx: Context, q: Queue): (m: StoredMessage) => boolean {
   return (m) => {
     const policy = q.redrivePolicy();
     const dlq = policy && queueByArn(ctx, policy.deadLetterTargetArn);
     if (!dlq) return false;
-    dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, 'dead-letter');
+    dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, 'dead-letter', !passesOn(ctx, dlq, m));
     return true;
   };
 }
