@@ -818,7 +818,7 @@ export class LocalFunction {
     // Lines are cut as Lambda cuts them into log events, a long one in pieces: what is held of a
     // line never exceeds one piece, however much a handler writes without a newline.
     const output = [worker.stdout, worker.stderr].map((stream) => {
-      const lines = new LogLines((line) => this.def.onLog?.(this.def.name, line));
+      const lines = new LogLines((line) => this.log(line));
       const output = new EnvironmentOutput(lines);
       // No encoding is set on the stream: its chunks are Buffers, as written.
       stream.on('data', (chunk: Buffer) => {
@@ -836,7 +836,7 @@ export class LocalFunction {
     // starts a fresh environment). With no listener while the environment was idle, that error
     // was thrown on the main thread and stopped the whole process.
     worker.on('error', (err: unknown) => {
-      this.def.onLog?.(this.def.name, `local runtime: environment ended: ${describeThrown(err)}`);
+      this.log(`local runtime: environment ended: ${describeThrown(err)}`);
     });
     const initLimitMs = Math.max(INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
@@ -884,8 +884,7 @@ export class LocalFunction {
         if (msg.ready) {
           off();
           if (msg.niceError) {
-            this.def.onLog?.(
-              this.def.name,
+            this.log(
               `local runtime: environment kept its priority (nice ${this.def.nice} not applied: ${msg.niceError})`,
             );
           }
@@ -926,8 +925,7 @@ export class LocalFunction {
       if (msg?.ready === true) env.readySeen = true;
       if (asked || ++env.unsolicited <= MAX_UNSOLICITED_MESSAGES) return;
       if (!this.environments.has(env)) return;
-      this.def.onLog?.(
-        this.def.name,
+      this.log(
         `local runtime: environment ended: it posted more than ${MAX_UNSOLICITED_MESSAGES} messages the runtime did not ask for`,
       );
       this.discard(env);
@@ -941,6 +939,20 @@ export class LocalFunction {
     worker.once('exit', () => this.environments.delete(env));
     this.environments.add(env);
     return env;
+  }
+
+  /**
+   * Hands one line to onLog. A callback that throws loses that line and nothing else: thrown
+   * from the handler of an environment's output stream, it stopped the process (a function
+   * writing the line that makes the callback throw could stop it at will), and left the stream's
+   * byte count short, so later lines were cut in the wrong places.
+   */
+  private log(line: string): void {
+    try {
+      this.def.onLog?.(this.def.name, line);
+    } catch {
+      // The callback's own failure; the runtime has nowhere else to report it.
+    }
   }
 
   private acquire(): Promise<Environment> {

@@ -1124,6 +1124,35 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(lines).toEqual(['write threw ERR_UNKNOWN_ENCODING', 'after']);
   }, 30_000);
 
+  it('loses only the line an onLog callback throws on, and keeps cutting the lines after it where they end', async () => {
+    // Prepare: a callback that throws on one line, as a reader of the lines could on a line
+    // a function wrote to make it throw.
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'sized-throwing-onlog',
+      modulePath: SIZED,
+      env: {},
+      timeoutSeconds: 10,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => {
+        if (line === 'boom') throw new Error('the callback failed');
+        lines.push(line);
+      },
+    });
+    started.push(f);
+
+    // Act
+    const first = await f.invoke({ log: 'boom', write: 'one' });
+    const second = await f.invoke({ write: 'two' });
+    await until('both lines handed on', () => lines.includes('two'), 5000);
+
+    // Assess: the throw came out of the output stream's handler, uncaught on the main thread.
+    expect([first.ok, second.ok]).toEqual([true, true]);
+    expect(lines).toEqual(['one', 'two']);
+  }, 30_000);
+
   it('hands on a last line written without a newline after the invocation when the environment ends', async () => {
     // Prepare: a line written 50 ms after the handler returned, read by the runtime.
     const lines: string[] = [];
