@@ -113,6 +113,55 @@ describe('message move tasks', () => {
     }
   });
 
+  it('moves 30,000 messages past 20,000 in flight before them without holding the main thread (it walked past those for each message)', async () => {
+    // Arrange: a DLQ (named by a source queue's redrive policy) whose first 20,000 messages are
+    // in flight and next 30,000 visible, filled in-process for speed. The queue compacts its
+    // list while the task moves them (past half of it gone).
+    const dlq = await create('big-dlq');
+    const dlqArn = await arnOf(dlq);
+    const source = await create('big-source', {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
+    });
+    const inFlight = 20_000;
+    const n = 30_000;
+    for (let i = 0; i < inFlight + n; i += 10) {
+      await h.emulator.call('SendMessageBatch', {
+        QueueUrl: dlq,
+        Entries: Array.from({ length: 10 }, (_, j) => ({ Id: `e${j}`, MessageBody: `m${i + j}` })),
+      });
+    }
+    for (let i = 0; i < inFlight; i += 10) {
+      await h.emulator.call('ReceiveMessage', {
+        QueueUrl: dlq,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 3600,
+      });
+    }
+    let longestStall = 0;
+    let last = Date.now();
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      longestStall = Math.max(longestStall, now - last);
+      last = now;
+    }, 10);
+
+    // Act: no rate, so the task moves all in one step.
+    await h.sqs.send(
+      new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arnOf(source) }),
+    );
+    const task = await finished(dlqArn);
+    clearInterval(ticker);
+
+    // Assess: a stall of 6.5 s on the old walk (loaded machine); under 0.1 s of work now.
+    expect(task).toMatchObject({
+      Status: 'COMPLETED',
+      ApproximateNumberOfMessagesMoved: n,
+      ApproximateNumberOfMessagesToMove: n,
+    });
+    expect(longestStall).toBeLessThan(1_500);
+    expect(await count(source)).toBe(n);
+  }, 60_000);
+
   it('moves at most MaxNumberOfMessagesPerSecond on the clock, and a cancel stops it where it is', async () => {
     const { dlq, dlqArn, sources } = await dlqWithTwoSources(50);
     const dest = await create('destination');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors';
-import type { Queue, StoredMessage } from '../queue';
+import type { DrainCursor, Queue, StoredMessage } from '../queue';
 import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl } from './context';
 
 /**
@@ -102,8 +102,10 @@ function step(ctx: Context, task: MoveTask): void {
   const due = task.rate
     ? Math.min(task.toMove, Math.floor(task.rate * elapsedSeconds) + 1)
     : task.toMove;
+  // One walk of the DLQ for the step, not one per message (see drainAvailable).
+  const cursor: DrainCursor = { index: 0 };
   while (task.moved < due) {
-    const [m] = source.drainAvailable(1);
+    const [m] = source.drainAvailable(1, cursor);
     if (!m) {
       end('COMPLETED');
       return;
