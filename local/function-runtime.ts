@@ -526,6 +526,15 @@ export class EnvironmentOutput {
   }
 }
 
+/**
+ * Whether a message an environment posted is an object. Code there can post anything, `null`
+ * or a number included, and a listener reading a property of `null` threw on the main thread:
+ * `parentPort.postMessage(null)` during an invocation stopped the process.
+ */
+function isObject(msg: unknown): msg is object {
+  return typeof msg === 'object' && msg !== null;
+}
+
 const TOO_LARGE: InvocationError = {
   errorType: 'Function.ResponseSizeTooLarge',
   errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
@@ -678,7 +687,7 @@ export class LocalFunction {
               resolve(value);
             };
             const onMessage = (msg: { stats?: string; value?: unknown }) => {
-              if (msg.stats !== tag) return;
+              if (!isObject(msg) || msg.stats !== tag) return;
               const value = readThreadStats(msg.value);
               if (value) done({ ...value, thread: `${this.name}#${env.id}` });
             };
@@ -881,7 +890,7 @@ export class LocalFunction {
         );
       };
       const onMessage = (msg: WorkerReply) => {
-        if (msg.ready) {
+        if (isObject(msg) && msg.ready) {
           off();
           if (msg.niceError) {
             this.log(
@@ -917,8 +926,7 @@ export class LocalFunction {
     };
     worker.on('message', (msg: WorkerReply & { stats?: unknown }) => {
       const asked =
-        msg !== null &&
-        typeof msg === 'object' &&
+        isObject(msg) &&
         ((msg.ready === true && !env.readySeen) ||
           (typeof msg.id === 'string' && env.expecting.has(msg.id)) ||
           (typeof msg.stats === 'string' && env.expecting.has(msg.stats)));
@@ -1025,7 +1033,7 @@ export class LocalFunction {
         env.worker.off('exit', onExit);
       };
       const onMessage = (msg: WorkerReply) => {
-        if (msg.id !== id) return;
+        if (!isObject(msg) || msg.id !== id) return;
         cleanup();
         // The environment is ending itself (an error nothing caught): no invocation may go to it.
         // It is given a second to flush its output and exit before it is ended here.

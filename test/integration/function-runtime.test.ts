@@ -970,6 +970,21 @@ describe("what a function hands back, held to Lambda's limits", () => {
     ]);
   }, 30_000);
 
+  it('ignores messages that are no object (null, a number, a string), during an invocation and a stats request alike', async () => {
+    // Prepare
+    const f = sized('sized-null');
+    started.push(f);
+
+    // Act
+    const posted = await f.invoke({ postNull: true, bytes: 100 });
+    const stats = await f.threadStats();
+    const after = await f.invoke({ bytes: 100 });
+
+    // Assess: reading `msg.id` of null threw on the main thread and stopped the process.
+    expect([posted.ok, after.ok]).toEqual([true, true]);
+    expect(stats.map((s) => s.thread)).toEqual(['sized-null#1']);
+  }, 30_000);
+
   it("labels an environment's thread stats itself, whatever the environment answers", async () => {
     // Prepare: a handler that answers every stats request first, as the main thread.
     const f = sized('sized-stats');
