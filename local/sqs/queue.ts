@@ -105,6 +105,11 @@ export class Queue {
   /** FIFO only: each group's messages in send order, groups in order of first arrival. */
   private readonly groups = new Map<string, StoredMessage[]>();
   private deletedCount = 0;
+  /**
+   * While a standard receive that may dead-letter runs: the copies moved to this queue's own
+   * tail by it (a queue that is its own DLQ), which it does not visit again (see receive).
+   */
+  private movedHereByReceive: Set<StoredMessage> | undefined;
   /** Index of the first message that may not be deleted: drains delete from the front. */
   private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
@@ -386,6 +391,7 @@ export class Queue {
     if (this.fifo && (how !== 'return' || copy.sequenceNumber === undefined)) {
       copy.sequenceNumber = this.nextSequenceNumber();
     }
+    this.movedHereByReceive?.add(copy);
     this.messages.push(copy);
     if (this.fifo) {
       this.groupOf(copy).push(copy);
@@ -596,25 +602,35 @@ export class Queue {
     // receive after 1,024 gone messages returned none; found in review). Until a compaction the
     // two are one list, so a copy pushed during the receive is seen as before.
     const messages = this.messages;
-    for (let i = this.head; i < messages.length; i++) {
-      const m = messages[i]!;
-      if (taken.length >= opts.max) break;
-      if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
-      if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
-      if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
-        continue;
-      if (!take(m)) continue;
-      if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
-        // Another host's copy did not get the in-flight mark: it stays receivable now. That host
-        // never saw this receive, so its copy counts its own receives from 0 (received next with
-        // ApproximateReceiveCount 1, a count that is approximate on AWS for this very reason):
-        // inheriting the count would make a copy look like a retry and let copies spend an
-        // applied order's maxReceiveCount until one is dead-lettered.
-        const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now, receiveCount: 0 };
-        delete ghost.receipt;
-        delete ghost.firstReceivedAt;
-        this.messages.push(ghost);
+    // On a queue that is its own DLQ, a message past maxReceiveCount moves to this very list's
+    // tail: the receive met the copy again and moved it again, in the same millisecond (later
+    // ones are past `now`), or until the list compacted (found in review). Once a receive.
+    const movedHere = opts.moveToDlq ? new Set<StoredMessage>() : undefined;
+    this.movedHereByReceive = movedHere;
+    try {
+      for (let i = this.head; i < messages.length; i++) {
+        const m = messages[i]!;
+        if (taken.length >= opts.max) break;
+        if (movedHere?.has(m)) continue;
+        if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
+        if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
+        if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
+          continue;
+        if (!take(m)) continue;
+        if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
+          // Another host's copy did not get the in-flight mark: it stays receivable now. That
+          // host never saw this receive, so its copy counts its own receives from 0 (received
+          // next with ApproximateReceiveCount 1, a count that is approximate on AWS for this
+          // very reason): inheriting the count would make a copy look like a retry and let
+          // copies spend an applied order's maxReceiveCount until one is dead-lettered.
+          const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now, receiveCount: 0 };
+          delete ghost.receipt;
+          delete ghost.firstReceivedAt;
+          this.messages.push(ghost);
+        }
       }
+    } finally {
+      this.movedHereByReceive = undefined;
     }
     return taken;
   }
