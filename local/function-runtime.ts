@@ -848,6 +848,7 @@ export class LocalFunction {
       this.log(`local runtime: environment ended: ${describeThrown(err)}`);
     });
     const initLimitMs = Math.max(INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
+    let startInit = () => {};
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
       // A module that ends its thread while loading (process.exit at the top level) sends no
       // ready message and no error: waited for, warm() and every invocation of the function
@@ -855,17 +856,25 @@ export class LocalFunction {
       // A module that never finishes loading (a loop, a top-level await that never settles) is
       // ended at the init limit: waited for, it held warm(), `npm start` and every invocation
       // of the function for good (the function timeout starts only once the module has loaded).
-      const initTimer = setTimeout(() => {
-        off();
-        reject(
-          new EnvironmentFailed({
-            errorType: 'Sandbox.Timedout',
-            errorMessage: `Init timed out after ${(initLimitMs / 1000).toFixed(2)} seconds`,
-          }),
-        );
-        void worker.terminate();
-      }, initLimitMs);
+      // Counted from when the environment is handed its bundle: building the bundle (once per
+      // module per process, slow on busy cores) is deployment, not the function's init.
+      let initTimer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      startInit = () => {
+        if (settled) return;
+        initTimer = setTimeout(() => {
+          off();
+          reject(
+            new EnvironmentFailed({
+              errorType: 'Sandbox.Timedout',
+              errorMessage: `Init timed out after ${(initLimitMs / 1000).toFixed(2)} seconds`,
+            }),
+          );
+          void worker.terminate();
+        }, initLimitMs);
+      };
       const off = () => {
+        settled = true;
         clearTimeout(initTimer);
         worker.off('message', onMessage);
         worker.off('error', onError);
@@ -908,7 +917,10 @@ export class LocalFunction {
     // The module is loaded from its bundle, built once for all the function's environments; a
     // build that fails is this environment's init error, as a module that does not load is.
     bundleFunction(this.def.modulePath).then(
-      (bundle) => worker.postMessage({ load: bundle.file, frames: bundle.frames }),
+      (bundle) => {
+        worker.postMessage({ load: bundle.file, frames: bundle.frames });
+        startInit();
+      },
       (err: Error) => worker.postMessage({ loadError: buildError(err) }),
     );
     const env: Environment = {
