@@ -65,13 +65,27 @@ export const applyCounterSk = (queue: QueueKind, customerId: string): string =>
 /** Atomic per-customer counter the producer uses to assign sequences the client did not send. */
 export const sequenceCounterSk = (customerId: string): string => `COUNTER#sequence#${customerId}`;
 
+/** Marks a BigInt's digits in shownValue's JSON (a NUL, which JSON writes as \u0000). */
+const BIG_MARK = '\u0000';
+const BIG_NUMBER = /"\\u0000(-?\d+)\\u0000"/g;
+
 /**
  * A ledger value as an error shows it: JSON, a BigInt (how the document client reads a number
- * beyond 2^53) in digits, where JSON.stringify throws on one; undefined for none.
+ * beyond 2^53) in digits wherever it is, at the top or inside a list or map (JSON.stringify
+ * throws on one), and a set (how it reads a DynamoDB string or number set) as the list of its
+ * members (JSON shows every set as {}); undefined for none.
  */
 export function shownValue(value: unknown): string | undefined {
   if (typeof value === 'bigint') return `${value}`;
-  return JSON.stringify(value);
+  let big = false;
+  const json = JSON.stringify(value, (_name, v: unknown) => {
+    if (v instanceof Set) return [...v];
+    if (typeof v !== 'bigint') return v;
+    big = true;
+    return `${BIG_MARK}${v}${BIG_MARK}`;
+  });
+  // A nested BigInt was written as a marked string: its digits go in unquoted, as a number.
+  return big ? json?.replace(BIG_NUMBER, '$1') : json;
 }
 
 /**

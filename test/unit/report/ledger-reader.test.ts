@@ -342,6 +342,18 @@ describe('the ledger reader against items it cannot read', () => {
     ['messageIds', { fifo: 5 }, 'has messageIds {"fifo":5}, not message ids by queue'],
     ['messageIds', 'f2', 'has messageIds "f2", not message ids by queue'],
     ['orderId', undefined, 'has orderId missing, not an order id'],
+    // A number past 2^53 in a list or map (the document client's BigInt): the message named the
+    // item, where JSON.stringify threw a TypeError.
+    [
+      'sentMessageIds',
+      ['m2', 2n ** 60n],
+      'has sentMessageIds ["m2",1152921504606846976], not a list of message ids',
+    ],
+    [
+      'messageIds',
+      { fifo: 2n ** 60n },
+      'has messageIds {"fifo":1152921504606846976}, not message ids by queue',
+    ],
   ])(
     "refuses a producer's record whose %s is %p, where a string read as a list of its characters",
     async (field, value, problem) => {

@@ -43,6 +43,9 @@ function expectRefused(b: LedgerBuilder, item: string, problem: string): void {
   expect(build).toThrow(`ledger item ${item} ${problem}: the report cannot read the run`);
 }
 
+const NOT_TIME = 'not a time in epoch ms';
+const NOT_INDEX = 'not an apply index (a whole number from 1)';
+
 describe('the report reads a sound ledger as before', () => {
   it('builds and renders the two-order run', () => {
     const data = report(run())();
@@ -131,5 +134,40 @@ describe('an apply counter the report cannot read', () => {
     const counter = b.ledger.counters![0]!;
     spoil(counter, { value });
     expectRefused(b, counter.sk, `has value ${shown}, not an apply index (a whole number from 1)`);
+  });
+});
+
+describe('a number past 2^53, which the document client reads as a BigInt', () => {
+  // 2^60: DynamoDB holds it, and the document client hands it over as a BigInt (a Number would
+  // not be exact). The error named no item: JSON.stringify threw "Do not know how to serialize a
+  // BigInt", a TypeError printed with its stack.
+  const big = 2n ** 60n;
+  it.each([
+    ['an effect', 'committedAt', (b: LedgerBuilder) => b.ledger.effects[0]!, NOT_TIME],
+    ['an effect', 'applyIndex', (b: LedgerBuilder) => b.ledger.effects[0]!, NOT_INDEX],
+    ['a failure', 'failedAt', (b: LedgerBuilder) => b.ledger.failures[0]!, NOT_TIME],
+    ['a delivery', 'receivedAt', (b: LedgerBuilder) => b.ledger.deliveries[0]!, NOT_TIME],
+    ['an apply counter', 'value', (b: LedgerBuilder) => b.ledger.counters![0]!, NOT_INDEX],
+  ])('is refused in %s (%s) with its digits', (_what, field, record, problem) => {
+    const b = run();
+    const r = record(b);
+    spoil(r, { [field]: big });
+    expectRefused(b, r.sk, `has ${field} 1152921504606846976, ${problem}`);
+  });
+
+  it('is refused in an accepted order (requests) with its digits', () => {
+    const b = run();
+    spoil(b.ledger.accepted[0]!, { requests: big });
+    expectRefused(
+      b,
+      'ORDER#o1',
+      'has requests 1152921504606846976, not a number of requests (a whole number from 1)',
+    );
+  });
+
+  it('shows a DynamoDB set (read as a Set) as its members, where it showed {}', () => {
+    const b = run();
+    spoil(b.ledger.effects[0]!, { customerId: new Set(['c']) });
+    expectRefused(b, b.ledger.effects[0]!.sk, 'has customerId ["c"], not a customer id');
   });
 });

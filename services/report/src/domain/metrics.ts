@@ -6,6 +6,7 @@ import {
   type EffectRecord,
   type FailureRecord,
   SK_PREFIX,
+  shownValue,
 } from '../../../../shared/src/ledger';
 import { countInversions, countOutOfOrder } from './inversions';
 import { type LatencySummary, summarizeLatency } from './percentiles';
@@ -244,9 +245,13 @@ const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
   'pending',
 ];
 
-/** A field's value as read; a number as itself (JSON would show NaN and Infinity as null). */
+/**
+ * A field's value as read; a number as itself (JSON would show NaN and Infinity as null), else as
+ * shownValue shows it (a BigInt, the document client's number past 2^53, in digits, where
+ * JSON.stringify threw a TypeError in place of the error naming the item).
+ */
 const shown = (v: unknown): string =>
-  typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? 'missing');
+  typeof v === 'number' ? String(v) : (shownValue(v) ?? 'missing');
 
 /**
  * The longest a receive's deadline may lie after it, ms: Lambda's longest function timeout, 900 s
