@@ -426,6 +426,36 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     });
   });
 
+  it("takes the consumer's not-final mark for a failure with no usable receive count: no redrive follows it", () => {
+    // The same run, but the consumer marked m1's failure not final: the new message id after it
+    // is no redrive of m1 (a message not dead-lettered is not redriven), so it stays what a new
+    // id nobody recorded sending is otherwise, a producer re-send. A count-less failure read as
+    // at the limit (final whatever its mark) would call it a redrive.
+    const b = new LedgerBuilder()
+      .accept('o1', 'c', 1, 1000)
+      .sent('o1', ['m1'])
+      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
+      .fail('standard', 'o1', 1, false, { messageId: 'm1', failedAt: 2100 })
+      .deliver('standard', 'o1', 400_000, 'applied', 1, { messageId: 'm-redriven' })
+      .apply('standard', 'o1', 400_050);
+    delete (b.ledger.failures[0] as unknown as Record<string, unknown>).receiveCount;
+
+    const r = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+      redrive: { standard: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: ARN } },
+    }).report;
+
+    expect(r.queues.standard.duplicateCauses).toEqual({
+      producerResend: 1,
+      queueCopy: 0,
+      retryAfterFailure: 0,
+      dlqRedrive: 0,
+    });
+  });
+
   it('says so when the DLQ the policy names is not the one the report read (another account, another queue)', () => {
     const b = ledger().dead('standard', 'o1');
     b.ledger.dlq!.standard!.queueArn = ARN;
