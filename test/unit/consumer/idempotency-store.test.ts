@@ -34,8 +34,11 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo.stop());
 
-/** A layer configured as the consumer's, whose puts take the given writer ids in turn. */
-function layer(ids: string[]): OwnWriteDynamoDBPersistenceLayer {
+/**
+ * A layer configured as the consumer's, whose puts take the given writer ids in turn; its
+ * records expire after `expiresAfterSeconds` (Powertools' default, an hour, when not given).
+ */
+function layer(ids: string[], expiresAfterSeconds?: number): OwnWriteDynamoDBPersistenceLayer {
   const store = new OwnWriteDynamoDBPersistenceLayer({
     tableName: idempotency.name,
     client: dynamo.client,
@@ -45,6 +48,7 @@ function layer(ids: string[]): OwnWriteDynamoDBPersistenceLayer {
     config: new IdempotencyConfig({
       eventKeyJmesPath: 'orderId',
       payloadValidationJmesPath: 'amount',
+      ...(expiresAfterSeconds !== undefined ? { expiresAfterSeconds } : {}),
     }),
     keyPrefix: 'unit',
   });
@@ -383,5 +387,34 @@ describe('the layer’s COMPLETED write, held for the invocation’s end write',
     expect(copy).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
     expect((await store.getRecord(order('o-left'))).getStatus()).toBe('INPROGRESS');
     expect((await item('o-left')).item?.status?.S).toBe('INPROGRESS');
+  });
+
+  it('answers nothing from a held record that has expired: the copy’s put goes to the table, whose expired record it takes, as Powertools’ rule lets it', async () => {
+    // Prepare: records expire after 1 s; an invocation completes a record (held), and a copy
+    // of the order comes later in the same invocation, 3 s on: past the record's expiry, not
+    // past its in-progress expiry (the invocation's deadline, 60 s).
+    const t0 = Date.now();
+    const now = jest.spyOn(Date, 'now').mockReturnValue(t0);
+    try {
+      const store = layer(['put-e1', 'put-e2'], 1);
+      store.beginInvocation();
+      await store.saveInProgress(order('o-expired'), 60_000);
+      await store.saveSuccess(order('o-expired'), { applyIndex: 1, committedAt: 1 });
+      now.mockReturnValue(t0 + 3_000);
+
+      // Act
+      const copy = await store.saveInProgress(order('o-expired'), 57_000).catch((e) => e);
+
+      // Assess: as with the COMPLETED record in the table (Powertools' own update), whose
+      // expiry lets a put through, the copy's put takes the record and its function runs; an
+      // expired held answer instead is EXPIRED to Powertools (IdempotencyInconsistentStateError,
+      // three tries, the delivery failed).
+      expect(copy).toBeUndefined();
+      expect((await item('o-expired')).item?.inProgressBy?.S).toBe('put-e2');
+      await store.saveSuccess(order('o-expired'), { applyIndex: 1, committedAt: 1 });
+      expect(store.takeHeld()[0]?.items.map((i) => i.inProgressBy)).toEqual(['put-e2']);
+    } finally {
+      now.mockRestore();
+    }
   });
 });

@@ -49,7 +49,10 @@ import type { HeldItems, HeldWritesPort } from '../domain/ports';
  * (adapters/ledger.ts recordInvocationEnd): one request less per record. Until then:
  * - a put of a key this invocation holds COMPLETED (a copy of the order later in the same
  *   batch) is refused at once, without a request, with the held record, so Powertools answers
- *   with its stored result as it would have from DynamoDB; `_getRecord` answers it too;
+ *   with its stored result as it would have from DynamoDB (payload validation included);
+ *   `_getRecord` answers it too. Once the held record has expired (`expiresAfterSeconds`
+ *   shorter than the batch) the put goes to DynamoDB, whose expired record lets it through, as
+ *   the COMPLETED one would have;
  * - in DynamoDB the record is still IN_PROGRESS, until the invocation's deadline (its
  *   in-progress expiry): a copy in another environment meanwhile is told "already in
  *   progress", and if the invocation dies before its end write (a crash, a timeout, a failed
@@ -151,13 +154,16 @@ export class OwnWriteDynamoDBPersistenceLayer
   }
 
   protected override async _putRecord(record: IdempotencyRecord): Promise<void> {
-    const held = this.#held.get(record.idempotencyKey);
-    if (held) {
-      // A copy of an order this invocation completed: answered from the held record, as the
-      // refusal of a put by the COMPLETED record in DynamoDB would have been.
+    const heldItem = this.#held.get(record.idempotencyKey);
+    const held = heldItem && recordOf(heldItem);
+    // A copy of an order this invocation completed: answered from the held record, as the
+    // refusal of a put by the COMPLETED record in DynamoDB would have been. Not once that record
+    // has expired (Powertools' expiry, seconds): in DynamoDB its expiry lets the put through, so
+    // the put goes there (the IN_PROGRESS item of this invocation, which expired no later).
+    if (held && !held.isExpired()) {
       throw new IdempotencyItemAlreadyExistsError(
         `the idempotency record ${record.idempotencyKey} is COMPLETED in this invocation`,
-        recordOf(held),
+        held,
       );
     }
     const me = this.#newId();
