@@ -489,6 +489,35 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     }
   });
 
+  it('fails a reused order id with a different payload later in the same batch: the held record answers under Powertools’ payload validation', async () => {
+    // Prepare: a standard batch run in order: order-1, then another message reusing its order
+    // id with another amount (a bug upstream), which meets order-1's held COMPLETED record.
+    const consume = makeConsumer({ QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' });
+    const original = record('held-reuse', 0);
+    const changed = record('held-reuse', 0, { amount: 999 });
+    changed.messageId = `${original.messageId}-reused`;
+    const log = logRequests(client);
+
+    // Act
+    let response: Awaited<ReturnType<typeof consume>>;
+    try {
+      response = await consume(eventOf(original, changed), context);
+    } finally {
+      log.stop();
+    }
+
+    // Assess: the reused id fails on validation, as it did against the record in the table,
+    // without a request of its own (one IN_PROGRESS put: the original's); one effect.
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: changed.messageId }] });
+    expect(countOf(log.sent, 'PutItem', idempotency.name)).toBe(1);
+    const run = await readRun('held-reuse');
+    expect(run.effects).toHaveLength(1);
+    expect(run.failures.map((f) => f.error)).toEqual([
+      expect.stringMatching(/^IdempotencyValidationError/),
+    ]);
+    expect(run.deliveries.map((d) => d.outcome).sort()).toEqual(['applied', 'failed']);
+  });
+
   it('a crash after an order completed in its batch and before the end write: the record stays IN_PROGRESS, the redelivery runs again and the effect refuses it', async () => {
     // Prepare: order-1 completes (its COMPLETED record held), order-2 commits its effect and
     // the process dies before the invocation's end write.
