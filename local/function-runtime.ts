@@ -288,6 +288,7 @@ const load = (msg) => {
 };
 ${THREAD_STATS_SOURCE}
 // Taken before the function's module loads, which could replace them.
+const RuntimeError = Error;
 const stringify = JSON.stringify;
 const byteLength = Buffer.byteLength;
 const isNativeError = require('node:util').types.isNativeError;
@@ -358,12 +359,18 @@ const uncaught = (label, err, code) => {
   process.exit(code);
 };
 process.on('uncaughtException', (err) => uncaught('Uncaught Exception', err, 129));
+// The runtime makes the rejection's error as new UnhandledPromiseRejection(reason), an Error
+// subclass: its message is Error(reason)'s (empty for undefined, not 'undefined'), and for a
+// reason Error makes no string of (a Symbol, a toString that throws) Error() throws in the
+// runtime's listener, an exception nothing catches: reported as that.
 process.on('unhandledRejection', (reason) => {
-  let message = '';
+  let err;
   try {
-    message = String(reason);
-  } catch {}
-  const err = new Error(message);
+    err = new RuntimeError(reason);
+  } catch (thrown) {
+    uncaught('Uncaught Exception', thrown, 129);
+    return;
+  }
   err.name = 'Runtime.UnhandledPromiseRejection';
   uncaught('Unhandled Promise Rejection', err, 128);
 });

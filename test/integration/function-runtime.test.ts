@@ -478,6 +478,47 @@ describe('local function runtime (worker-thread execution environments)', () => 
     ]);
   }, 30_000);
 
+  it("answers a rejection with no reason, or one no string can be made of, as Lambda's runtime does", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'probe-unhandled-reason',
+      modulePath: PROBE,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act
+    const none = await f.invoke({ mode: 'unhandled-undefined' });
+    const symbol = await f.invoke({ mode: 'unhandled-symbol' });
+    await until('both errors logged', () => lines.length >= 2, 5000);
+
+    // Assess: the runtime makes `new UnhandledPromiseRejection(reason)`, an Error whose message
+    // is Error(reason)'s: empty for undefined (not 'undefined'); for a Symbol, Error() throws in
+    // the runtime's listener, and that TypeError is an exception nothing caught (Errors.js,
+    // index.mjs in aws-lambda-nodejs-runtime-interface-client).
+    expect(none).toMatchObject({
+      ok: false,
+      error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: '' },
+    });
+    expect(symbol).toMatchObject({
+      ok: false,
+      error: {
+        errorType: 'TypeError',
+        errorMessage: 'Cannot convert a Symbol value to a string',
+      },
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(/^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":""/),
+      expect.stringMatching(/^Uncaught Exception\t\{"errorType":"TypeError"/),
+    ]);
+  }, 30_000);
+
   it('fails warm() and the invocation, not waits for good, when the module exits while loading', async () => {
     // Prepare
     const f = probe('probe-init-exit', { PROBE_INIT_EXIT: '3' }, 5, 1);
