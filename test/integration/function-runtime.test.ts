@@ -514,7 +514,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
       },
     });
     expect(lines).toEqual([
-      expect.stringMatching(/^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":""/),
+      expect.stringMatching(
+        /^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":""/,
+      ),
       expect.stringMatching(/^Uncaught Exception\t\{"errorType":"TypeError"/),
     ]);
   }, 30_000);
@@ -542,7 +544,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(await invoked).toMatchObject({ ok: false, timedOut: false, error: exited });
   }, 30_000);
 
-  it('fails warm() and the invocation at the local init limit when the module never finishes loading, and lets one slower than Lambda\'s 10 s finish', async () => {
+  it("fails warm() and the invocation at the local init limit when the module never finishes loading, and lets one slower than Lambda's 10 s finish", async () => {
     // Prepare: two 1 s functions, one whose module blocks for ten minutes at its top level, one
     // whose module blocks 12 s (over Lambda's 10 s: a load held up on busy cores, where the
     // environments start at nice 10). Blocked, not spinning: the test costs no CPU.
