@@ -284,8 +284,19 @@ const load = (msg) => {
       initError = err;
     }
   }
-  parentPort.postMessage({ ready: true, initError: initError ? serialiseError(initError) : undefined, niceError });
+  // Posted a turn later: a rejection the module's top level left unhandled (or an exception it
+  // queued for the next turn) ends the init, as it ends Lambda's init (the runtime posts it as
+  // the init error and exits, src/index.mjs), and is this environment's init error instead.
+  loading = true;
+  setImmediateFirst(() => {
+    if (!loading) return;
+    loading = false;
+    parentPort.postMessage({ ready: true, initError: initError ? serialiseError(initError) : undefined, niceError });
+  });
 };
+// The module is loading: its ready message has not been posted yet.
+let loading = false;
+const setImmediateFirst = setImmediate;
 ${THREAD_STATS_SOURCE}
 // Taken before the function's module loads, which could replace them.
 const RuntimeError = Error;
@@ -353,7 +364,10 @@ const uncaught = (label, err, code) => {
   try {
     process.stderr.write(label + '\\t' + json + '\\n');
   } catch {}
-  if (running !== undefined) {
+  if (loading) {
+    loading = false;
+    parentPort.postMessage({ ready: true, initError: json, niceError, exiting: true });
+  } else if (running !== undefined) {
     parentPort.postMessage({ id: running, ok: false, error: json, written, exiting: true });
   }
   process.exit(code);
@@ -926,7 +940,10 @@ export class LocalFunction {
               `local runtime: environment kept its priority (nice ${this.def.nice} not applied: ${msg.niceError})`,
             );
           }
-          resolve(msg.initError === undefined ? undefined : readError(msg.initError));
+          // It ends itself (an error nothing caught while its module loaded): no invocation may
+          // go to it, so its init error fails warm() and the invocations waiting for it.
+          if (msg.exiting === true) reject(new EnvironmentFailed(readError(msg.initError)));
+          else resolve(msg.initError === undefined ? undefined : readError(msg.initError));
         }
       };
       worker.on('message', onMessage);

@@ -521,6 +521,31 @@ describe('local function runtime (worker-thread execution environments)', () => 
     ]);
   }, 30_000);
 
+  it("fails warm() and the invocation with the rejection a module's top level leaves unhandled, as Lambda's init does", async () => {
+    // Prepare
+    const f = probe('probe-init-reject', { PROBE_INIT_REJECT: '1' }, 5, 1);
+    started.push(f);
+    const rejected = {
+      errorType: 'Runtime.UnhandledPromiseRejection',
+      errorMessage: 'TypeError: rejected while loading',
+    };
+
+    // Act
+    const warm = await f.warm().then(
+      () => 'warmed',
+      (err: Error) => err.message,
+    );
+    const invoked = await f.invoke({ mode: 'echo' });
+
+    // Assess: Lambda's runtime posts it as the init error and exits (src/index.mjs); warm() had
+    // succeeded and the invocation failed with Runtime.ExitError, the environment gone.
+    expect(warm).toBe(
+      `function probe-init-reject failed to initialise: ${rejected.errorType}: ${rejected.errorMessage}`,
+    );
+    expect(invoked).toMatchObject({ ok: false, timedOut: false, error: rejected });
+    await until('the environments ended', () => f.threadUsage().length === 0, 5000);
+  }, 30_000);
+
   it('fails warm() and the invocation, not waits for good, when the module exits while loading', async () => {
     // Prepare
     const f = probe('probe-init-exit', { PROBE_INIT_EXIT: '3' }, 5, 1);
