@@ -1065,6 +1065,20 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(stats.map((s) => s.thread)).toEqual(['sized-null#1']);
   }, 30_000);
 
+  it('ignores messages that are no object posted while the module loads', async () => {
+    // Prepare
+    const f = probe('probe-init-null', { PROBE_INIT_POST_NULL: '1' }, 5, 1);
+    started.push(f);
+
+    // Act
+    await f.warm();
+    const invoked = await f.invoke({ mode: 'echo' });
+
+    // Assess: the listener waiting for the ready message read `msg.ready` of null and stopped
+    // the process.
+    expect(invoked).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 30_000);
+
   it("labels an environment's thread stats itself, whatever the environment answers", async () => {
     // Prepare: a handler that answers every stats request first, as the main thread.
     const f = sized('sized-stats');
