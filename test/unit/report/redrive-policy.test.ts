@@ -397,27 +397,34 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     expect(fallback.queues.standard.duplicateCauses.dlqRedrive).toBe(1);
   });
 
-  it("takes the consumer's final mark for a failure with no usable receive count, where the count read as 0 and the failure as not final", () => {
-    // m1's last failure, marked final by the consumer, has lost its receive count; a new message
-    // id nobody recorded sending follows it: the redrive of m1. Read as count 0 against the
-    // queue's maxReceiveCount, the failure was not final, and the redrive a producer re-send.
+  /**
+   * o1's message m1 fails once, marked final or not by the consumer as `final`, and its failure
+   * has lost its receive count; a new message id nobody recorded sending follows it. The report
+   * reads the queue's policy, at the repository's maxReceiveCount.
+   */
+  function countLessFailure(final: boolean) {
     const b = new LedgerBuilder()
       .accept('o1', 'c', 1, 1000)
       .sent('o1', ['m1'])
       .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
-      .fail('standard', 'o1', 1, true, { messageId: 'm1', failedAt: 2100 })
+      .fail('standard', 'o1', 1, final, { messageId: 'm1', failedAt: 2100 })
       .deliver('standard', 'o1', 400_000, 'applied', 1, { messageId: 'm-redriven' })
       .apply('standard', 'o1', 400_050);
     delete (b.ledger.failures[0] as unknown as Record<string, unknown>).receiveCount;
-
-    const r = buildReport({
+    return buildReport({
       runId: 'r',
       target: 'local',
       config: pipelineConfig,
       ledger: b.ledger,
       redrive: { standard: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: ARN } },
     }).report;
+  }
 
+  it("takes the consumer's final mark for a failure with no usable receive count, where the count read as 0 and the failure as not final", () => {
+    // m1's last failure, marked final by the consumer, has lost its receive count; a new message
+    // id nobody recorded sending follows it: the redrive of m1. Read as count 0 against the
+    // queue's maxReceiveCount, the failure was not final, and the redrive a producer re-send.
+    const r = countLessFailure(true);
     expect(r.queues.standard.duplicateCauses).toEqual({
       producerResend: 0,
       queueCopy: 0,
@@ -431,23 +438,7 @@ describe("the report with the queues' deployed maxReceiveCount", () => {
     // is no redrive of m1 (a message not dead-lettered is not redriven), so it stays what a new
     // id nobody recorded sending is otherwise, a producer re-send. A count-less failure read as
     // at the limit (final whatever its mark) would call it a redrive.
-    const b = new LedgerBuilder()
-      .accept('o1', 'c', 1, 1000)
-      .sent('o1', ['m1'])
-      .deliver('standard', 'o1', 2000, 'failed', 1, { messageId: 'm1', outcomeAt: 2100 })
-      .fail('standard', 'o1', 1, false, { messageId: 'm1', failedAt: 2100 })
-      .deliver('standard', 'o1', 400_000, 'applied', 1, { messageId: 'm-redriven' })
-      .apply('standard', 'o1', 400_050);
-    delete (b.ledger.failures[0] as unknown as Record<string, unknown>).receiveCount;
-
-    const r = buildReport({
-      runId: 'r',
-      target: 'local',
-      config: pipelineConfig,
-      ledger: b.ledger,
-      redrive: { standard: { from: 'queue', maxReceiveCount: REPO, deadLetterTargetArn: ARN } },
-    }).report;
-
+    const r = countLessFailure(false);
     expect(r.queues.standard.duplicateCauses).toEqual({
       producerResend: 1,
       queueCopy: 0,
