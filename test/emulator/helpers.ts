@@ -37,6 +37,26 @@ export async function startEmulator(
   };
 }
 
+/**
+ * Measures how long the main thread is held: a 10 ms ticker notes the longest gap between two of
+ * its ticks. `stop()` ends it and gives that gap in ms.
+ */
+export function watchStalls(): { stop(): number } {
+  let longestStall = 0;
+  let last = Date.now();
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    longestStall = Math.max(longestStall, now - last);
+    last = now;
+  }, 10);
+  return {
+    stop() {
+      clearInterval(ticker);
+      return longestStall;
+    },
+  };
+}
+
 export interface RawAnswer {
   status: number;
   /** JSON: `__type` without its namespace; Query: the XML `<Code>`. */

@@ -8,7 +8,7 @@ import {
   SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator } from './helpers';
+import { type Harness, startEmulator, watchStalls } from './helpers';
 
 /**
  * What happens to a message's identity and clock when SQS moves it, and when a receive attempt
@@ -175,13 +175,7 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
       if (!self) await redrive(b, a);
       await h.sqs.send(new SendMessageCommand({ QueueUrl: a, MessageBody: 'm' }));
       expect((await peek(a)).map((m) => m.Body)).toEqual(['m']);
-      let longestStall = 0;
-      let last = Date.now();
-      const ticker = setInterval(() => {
-        const now = Date.now();
-        longestStall = Math.max(longestStall, now - last);
-        last = now;
-      }, 10);
+      const stalls = watchStalls();
 
       // Act: a long poll on each (one on `a` twice when it is its own DLQ), the second one once
       // the first waits. Each receive moves the message; a move had woken the other poll.
@@ -190,7 +184,7 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
       const first = longPoll(a);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const polls = await Promise.all([first, longPoll(b)]);
-      clearInterval(ticker);
+      const longestStall = stalls.stop();
 
       // Assess: no stall near the 2.7 s the polls waited together, nothing delivered, one message.
       expect(longestStall).toBeLessThan(1_000);

@@ -10,7 +10,7 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { callJson, type Harness, startEmulator } from './helpers';
+import { callJson, type Harness, startEmulator, watchStalls } from './helpers';
 
 /**
  * Message move tasks (DLQ redrive) as AWS runs them: asynchronously, RUNNING with a handle to
@@ -137,20 +137,14 @@ describe('message move tasks', () => {
         VisibilityTimeout: 3600,
       });
     }
-    let longestStall = 0;
-    let last = Date.now();
-    const ticker = setInterval(() => {
-      const now = Date.now();
-      longestStall = Math.max(longestStall, now - last);
-      last = now;
-    }, 10);
+    const stalls = watchStalls();
 
     // Act: no rate, so the task moves all in one step.
     await h.sqs.send(
       new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arnOf(source) }),
     );
     const task = await finished(dlqArn);
-    clearInterval(ticker);
+    const longestStall = stalls.stop();
 
     // Assess: a stall of 6.5 s on the old walk (loaded machine); under 0.1 s of work now.
     expect(task).toMatchObject({
