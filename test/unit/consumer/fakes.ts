@@ -113,7 +113,7 @@ export class RecordedMetrics implements ConsumerMetricsPort {
 }
 
 /** A logger port that says nothing. */
-export const silent = { info() {}, warn() {}, appendKeys() {}, removeKeys() {} };
+export const silent = { info() {}, warn() {} };
 
 /** The time a handler over fakes reads (its `now`), for tests that assert recorded times. */
 export const NOW = 1_764_050_001_000;

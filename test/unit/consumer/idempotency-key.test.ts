@@ -42,7 +42,7 @@ async function run(key: 'orderId' | 'messageId', event: SQSEvent) {
     {
       ledger: new InMemoryConsumerLedger(),
       persistenceStore,
-      logger: { info() {}, warn() {}, appendKeys() {}, removeKeys() {} },
+      logger: { info() {}, warn() {} },
       now: () => 1_764_050_001_000,
     },
   );

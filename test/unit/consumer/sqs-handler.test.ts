@@ -3,13 +3,7 @@ import type { ConsumerDeps } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import standardFixture from '../../events/sqs/standard-batch.json';
-import {
-  handlerOverFakes,
-  InMemoryConsumerLedger,
-  NOW,
-  PermissivePersistence,
-  silent,
-} from './fakes';
+import { handlerOverFakes, InMemoryConsumerLedger, NOW, PermissivePersistence } from './fakes';
 
 // The handler over in-memory fakes of its ports: what one invocation records and in which
 // order, in the domain's words. How the adapter turns that into DynamoDB items and keys is
@@ -363,12 +357,16 @@ describe('consumer handler', () => {
     ]);
   });
 
-  it("leaves no record's order on the logger once it was handled, for the lines after it", async () => {
-    // Prepare: a logger that keeps the keys appended to it, as Powertools' does for the
-    // environment's life.
+  it('names in every line of a record its own order, with the records of a batch in parallel', async () => {
+    // Prepare: a logger that writes the keys appended to it on every later line, as Powertools'
+    // does; order-1's effect write fails once both records have started.
     const keys = new Map<string, string>();
+    const lines: Record<string, unknown>[] = [];
+    const write = (message: string, data: Record<string, unknown>) =>
+      lines.push({ message, ...Object.fromEntries(keys), ...data });
     const logger = {
-      ...silent,
+      info: write,
+      warn: write,
       appendKeys(k: Record<string, string>) {
         for (const [name, value] of Object.entries(k)) keys.set(name, value);
       },
@@ -376,16 +374,30 @@ describe('consumer handler', () => {
         for (const name of names) keys.delete(name);
       },
     };
-    const { handler } = makeHandler(
-      { QUEUE_KIND: 'standard', FAULT_POISON_PREFIX: 'order-2' },
+    const { handler, ledger } = makeHandler(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel' },
       { logger },
     );
+    const putEffect = ledger.putEffect.bind(ledger);
+    ledger.putEffect = async (effect) => {
+      if (effect.orderId === 'order-1') throw new Error('effect write failed (injected)');
+      await putEffect(effect);
+    };
 
-    // Act: one record applied, one failed.
+    // Act
     await handler(standardEvent(), context);
 
-    // Assess
-    expect([...keys]).toEqual([]);
+    // Assess: each line names its order and run in its own data, and no key names another.
+    const named = lines
+      .filter((l) => l.order !== undefined)
+      .map((l) => [l.message, l.order, l.orderId ?? l.order, l.run]);
+    expect(named).toEqual(
+      expect.arrayContaining([
+        ['delivery failed', 'order-1', 'order-1', 'run-unit'],
+        ['delivery handled', 'order-2', 'order-2', 'run-unit'],
+      ]),
+    );
+    expect(named).toHaveLength(2);
   });
 
   it.each([

@@ -124,7 +124,4 @@ export interface ConsumerMetricsPort {
 export interface ConsumerLogPort {
   info(message: string, data: Record<string, unknown>): void;
   warn(message: string, data: Record<string, unknown>): void;
-  /** Keys every later line carries, until removed. */
-  appendKeys(keys: Record<string, string>): void;
-  removeKeys(keys: string[]): void;
 }

@@ -142,7 +142,11 @@ export function createEffect(
       await ledger.putEffect(effect);
     }
     if (marker.crashAfterEffect) {
-      logger.warn('crashing after the effect (injected)', { order: input.orderId, applyIndex });
+      logger.warn('crashing after the effect (injected)', {
+        order: input.orderId,
+        run: input.runId,
+        applyIndex,
+      });
       await deps.crash();
     }
     return { applyIndex, committedAt };
@@ -394,9 +398,8 @@ export function createRecordHandling<R>(
   async function handleDelivery(slot: Slot): Promise<EffectResult> {
     const { delivery } = slot;
     const { message } = delivery;
-    // appendKeys is logger-wide: with parallel processing another record's lines may carry this
-    // order id, so the lines below also name their order in their own data.
-    logger.appendKeys({ orderId: message.orderId, runId: message.runId });
+    // No logger-wide keys (appendKeys): with parallel processing another record's lines would
+    // carry them, so each line names its order and run in its own data.
     try {
       const fault = decideFaults(options.faults, message.orderId, delivery.receiveCount);
       if (fault.failure) throw new InjectedFaultError(fault.failure, message.orderId);
@@ -430,6 +433,7 @@ export function createRecordHandling<R>(
       if (!applied) metrics?.record(event(delivery, 'suppressed'));
       logger.info('delivery handled', {
         order: message.orderId,
+        run: message.runId,
         outcome: slot.outcome.outcome,
         ...(slot.outcome.suppressedBy ? { suppressedBy: slot.outcome.suppressedBy } : {}),
         applyIndex: result.applyIndex,
@@ -439,6 +443,7 @@ export function createRecordHandling<R>(
       if (ranOutOfTime(err)) callRanOut = true;
       logger.warn('delivery failed', {
         order: message.orderId,
+        run: message.runId,
         receiveCount: delivery.receiveCount,
         error: err instanceof Error ? err.message : String(err),
       });
@@ -446,8 +451,6 @@ export function createRecordHandling<R>(
       slot.outcome = { outcome: 'failed', at: now() };
       slot.failure = failureOf(delivery, err);
       throw err;
-    } finally {
-      logger.removeKeys(['orderId', 'runId']);
     }
   }
 
@@ -557,6 +560,7 @@ export function createRecordHandling<R>(
           if (delivery.receiveCount >= options.maxReceiveCount) {
             logger.warn('delivery not attempted at its last receive', {
               order: delivery.message.orderId,
+              run: delivery.message.runId,
               receiveCount: delivery.receiveCount,
             });
             end.failures.push(notAttemptedFailure(delivery, receipt, notStarted));
