@@ -135,6 +135,37 @@ describe('renderHtml', () => {
     expect(appliedColor).not.toBe(effectColor);
   });
 
+  it('counts the duplicate causes in words that agree with the count: "2 queue copies", "1 retry after failure"', () => {
+    // Standard: two orders each delivered twice, no failure between (queue copies); one order
+    // failed once and received again (a retry after failure).
+    const b = new LedgerBuilder().accept('c1', 'a', 1, 0).accept('c2', 'a', 2, 10);
+    for (const id of ['c1', 'c2']) {
+      b.deliver('fifo', id, 100, 'applied').apply('fifo', id, 110);
+      b.deliver('standard', id, 100, 'applied').apply('standard', id, 110);
+      b.deliver('standard', id, 200, 'suppressed');
+    }
+    b.accept('r1', 'b', 1, 20);
+    b.deliver('fifo', 'r1', 100, 'applied').apply('fifo', 'r1', 110);
+    b.deliver('standard', 'r1', 100, 'failed').fail('standard', 'r1', 1, false);
+    b.deliver('standard', 'r1', 200, 'applied', 2).apply('standard', 'r1', 210);
+    const d = buildReport({
+      runId: 'r',
+      target: 'local',
+      config: pipelineConfig,
+      ledger: b.ledger,
+    });
+    expect(d.report.queues.standard.duplicateCauses).toMatchObject({
+      queueCopy: 2,
+      retryAfterFailure: 1,
+    });
+
+    const html = renderHtml(d);
+
+    expect(html).toContain('2 queue copies (');
+    expect(html).toContain('1 retry after failure (');
+    expect(html).not.toMatch(/\bcopys\b/);
+  });
+
   it('bins latency on unrounded edges: no bucket reads "1-1 ms"', () => {
     const bins = logBins([1, 1, 2, 9, 10], { lo: 0, hi: 1 }, 10);
     expect(bins[0]).toEqual({ from: 1, to: 1.26, count: 2 });

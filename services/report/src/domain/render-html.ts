@@ -84,20 +84,12 @@ function duplicateSentence(data: ReportData, q: QueueKind): string {
     return `<b>${QUEUE_LABEL[q]} delivered no extra copy.</b>${retries}`;
   }
   const c = d.causes;
-  const causes = [
-    c.producerResend > 0
-      ? `${c.producerResend} ${DUPLICATE_CAUSES.producerResend.label}${c.producerResend === 1 ? '' : 's'} (${DUPLICATE_CAUSES.producerResend.why})`
-      : '',
-    c.queueCopy > 0
-      ? `${c.queueCopy} ${DUPLICATE_CAUSES.queueCopy.label}${c.queueCopy === 1 ? '' : 's'} (${DUPLICATE_CAUSES.queueCopy.why})`
-      : '',
-    c.retryAfterFailure > 0
-      ? `${c.retryAfterFailure} ${c.retryAfterFailure === 1 ? DUPLICATE_CAUSES.retryAfterFailure.label : 'retries after failure'} (${DUPLICATE_CAUSES.retryAfterFailure.why})`
-      : '',
-    c.dlqRedrive > 0
-      ? `${c.dlqRedrive} ${DUPLICATE_CAUSES.dlqRedrive.label}${c.dlqRedrive === 1 ? '' : 's'} (${DUPLICATE_CAUSES.dlqRedrive.why})`
-      : '',
-  ].filter(Boolean);
+  const causes = (['producerResend', 'queueCopy', 'retryAfterFailure', 'dlqRedrive'] as const)
+    .filter((k) => c[k] > 0)
+    .map((k) => {
+      const { label, labels, why } = DUPLICATE_CAUSES[k];
+      return `${plural(c[k], label, labels)} (${why})`;
+    });
   const by = data.suppressedBy[q];
   const guards = [
     by.record > 0 ? `Powertools' idempotency record answered ${by.record}` : '',

@@ -16,21 +16,33 @@ const fmt = (v: number | null): string =>
  * The one name of each duplicate cause, used by the table, the Markdown, the HTML and
  * docs/report.md alike, with what it means.
  */
-export const DUPLICATE_CAUSES: Record<keyof DuplicateCauses, { label: string; why: string }> = {
+export const DUPLICATE_CAUSES: Record<
+  keyof DuplicateCauses,
+  {
+    label: string;
+    /** The label of more than one. */
+    labels: string;
+    why: string;
+  }
+> = {
   producerResend: {
     label: 'producer re-send',
+    labels: 'producer re-sends',
     why: 'a second SQS message of the order: the producer sent it again after a send whose answer it never got',
   },
   queueCopy: {
     label: 'queue copy',
+    labels: 'queue copies',
     why: "the same message again with no failed attempt at it before it in SQS's order: SQS delivered it once more on its own",
   },
   retryAfterFailure: {
     label: 'retry after failure',
+    labels: 'retries after failure',
     why: 'the same message received again after an attempt at it failed or never finished',
   },
   dlqRedrive: {
     label: 'DLQ redrive',
+    labels: 'DLQ redrives',
     why: 'a new SQS message of the order that the producer never sent, after an earlier one went to the DLQ: a redrive put it back',
   },
 };
