@@ -2,7 +2,11 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { CliError } from './cli/args';
 import { STACK_OUTPUTS, type StackOutputKey } from './config/stack-outputs';
 
-/** Reads the deployed stack's outputs by name; a missing stack or output is the user's to fix. */
+/**
+ * Reads the deployed stack's outputs by name; a missing stack or output is the user's to fix.
+ * With no region anywhere the SDK looks (AWS_REGION, the profile's config) it says only
+ * "Region is missing": the error says what to set.
+ */
 export async function readStackOutputs(
   stackName: string,
   client: CloudFormationClient = new CloudFormationClient({}),
@@ -12,7 +16,13 @@ export async function readStackOutputs(
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = out.Stacks?.[0]?.Outputs ?? [];
   } catch (err) {
-    throw new CliError(`cannot read stack ${stackName}: ${(err as Error).message}`, { cause: err });
+    const message = (err as Error).message;
+    throw new CliError(
+      message === 'Region is missing'
+        ? `cannot read stack ${stackName}: no AWS region: set AWS_REGION to the region the stack is deployed in`
+        : `cannot read stack ${stackName}: ${message}`,
+      { cause: err },
+    );
   }
   const byKey = new Map(outputs.map((o) => [o.OutputKey, o.OutputValue]));
   const result = {} as Record<StackOutputKey, string | undefined>;
