@@ -396,23 +396,32 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
 
 export class PortInUseError extends Error {
   readonly expose = true;
-  constructor(what: string, host: string, port: number, options?: ErrorOptions) {
+  constructor(what: string, host: string, port: number, flag: string, options?: ErrorOptions) {
     super(
-      `${what} port ${host}:${port} is already in use; pick another with the flag or 0 for a free one`,
+      `${what} port ${host}:${port} is already in use; pick another with ${flag} (0 for a free one)`,
       options,
     );
     this.name = 'PortInUseError';
   }
 }
 
-/** Listens on host:port (0 = a free port); rejects with PortInUseError when taken. */
-export function listen(server: Server, port: number, host: string, what: string): Promise<number> {
+/**
+ * Listens on host:port (0 = a free port); rejects with PortInUseError when taken, naming `flag`,
+ * the `npm start` flag that sets this port.
+ */
+export function listen(
+  server: Server,
+  port: number,
+  host: string,
+  what: string,
+  flag: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       reject(
         err.code === 'EADDRINUSE'
-          ? new PortInUseError(what, host, port, { cause: err })
+          ? new PortInUseError(what, host, port, flag, { cause: err })
           : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
             ? new AddressNotAvailableError(what, host, { cause: err })
             : err,
@@ -470,7 +479,7 @@ export async function startEdge(
     if (limit === undefined || !declaredOver(req, limit)) res.writeContinue();
     server.emit('request', req, res);
   });
-  const actualPort = await listen(server, port, host, 'edge');
+  const actualPort = await listen(server, port, host, 'edge', '--port');
   return {
     server,
     port: actualPort,

@@ -475,6 +475,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     serve(req, res);
   });
   const host = options.host ?? '127.0.0.1';
-  const port = await listen(server, options.port ?? 3000, host, 'api');
+  const port = await listen(server, options.port ?? 3000, host, 'api', '--api-port');
   return { server, port, url: httpUrl(host, port), close: () => closeServer(server) };
 }

@@ -311,7 +311,9 @@ describe('npm start (local/cli.ts) as a child process', () => {
       const exit = await run.exited;
       expect(exit.code).not.toBe(0);
       expect(run.output()).toMatch(
-        new RegExp(`error: edge port 127\\.0\\.0\\.1:${port} is already in use`),
+        new RegExp(
+          `error: edge port 127\\.0\\.0\\.1:${port} is already in use; pick another with --port \\(0 for a free one\\)`,
+        ),
       );
       expect(run.output()).not.toMatch(/\n\s+at /);
     } finally {

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { LocalFunction } from '../../local/function-runtime';
@@ -568,4 +569,27 @@ describe('local API gateway with a handler whose result HTTP cannot carry', () =
       expect(logged.at(-1)).toMatch(/malformed Lambda proxy response/);
     },
   );
+});
+
+describe('local API gateway on a port already taken', () => {
+  it('names the flag that picks another port: --api-port', async () => {
+    // Prepare: a server holding a port.
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      // Act + Assess
+      await expect(
+        startGateway({
+          routes: [],
+          invoke: async () => ({ ok: true, result: { statusCode: 200 }, durationMs: 0 }) as never,
+          port,
+        }),
+      ).rejects.toThrow(
+        `api port 127.0.0.1:${port} is already in use; pick another with --api-port (0 for a free one)`,
+      );
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
 });
