@@ -75,7 +75,12 @@ export function parseCommandLine(
   }
   let values: ParsedValues;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as {
+    ({ values } = parseArgs({
+      args: negativeValuesJoined(spec, argv),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }) as {
       values: ParsedValues;
     });
   } catch (err) {
@@ -89,6 +94,31 @@ export function parseCommandLine(
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
   return values;
+}
+
+/**
+ * `--orders -5` as `--orders=-5`: node's parseArgs refuses a value that starts with `-` after a
+ * space ("argument is ambiguous"), and a negative number would then never reach the option's own
+ * check, which says what is valid ("--orders must be at least 1, got -5").
+ */
+function negativeValuesJoined(spec: CommandSpec, argv: string[]): string[] {
+  const takesValue = (arg: string): string | undefined => {
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    return name !== undefined && spec.options[name]?.type === 'string' ? name : undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const name = takesValue(arg);
+    const next = argv[i + 1];
+    if (name !== undefined && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 interface Range {

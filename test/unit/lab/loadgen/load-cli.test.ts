@@ -42,6 +42,10 @@ describe('parseLoadArgs', () => {
     [['--api', 'http://a', '--stack', 'S'], 'use either --api or --stack, not both'],
     [['--api', 'ftp://a'], '--api must be an http(s) url, got "ftp://a"'],
     [['--api', 'http://a', '--orders', '0'], '--orders must be at least 1, got 0'],
+    [['--api', 'http://a', '--orders', '-5'], '--orders must be at least 1, got -5'],
+    [['--api', 'http://a', '--customers', '-1'], '--customers must be at least 1, got -1'],
+    [['--api', 'http://a', '--rate', '-0.5'], '--rate must be at least 0, got -0.5'],
+    [['--api', 'http://a', '--seed', '-1'], '--seed must be at least 0, got -1'],
     [['--api', 'http://a', '--retry-rate', '1.5'], '--retry-rate must be at most 1, got 1.5'],
     [['--api', 'http://a', '--rate', 'fast'], '--rate must be a number, got "fast"'],
     [
