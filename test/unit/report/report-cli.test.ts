@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseReportArgs } from '../../../services/report/src/cli/report';
@@ -9,9 +11,16 @@ const ROOT = resolve(__dirname, '../../..');
 const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 const CLI = resolve(ROOT, 'services/report/src/cli/report.ts');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(TSX, [CLI, ...args], { cwd: ROOT, timeout: 30_000 });
+    const { stdout, stderr } = await run(TSX, [CLI, ...args], {
+      cwd: ROOT,
+      timeout: 30_000,
+      ...(env ? { env } : {}),
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -115,5 +124,54 @@ describe('npm run report (process)', () => {
     expect(r.stdout).toContain('--wait-timeout');
     // What it assumes about the pipeline that ran (the batch settings, not read from the target).
     expect(r.stdout).toContain("the repository's config (shared/src/config/pipeline.ts)");
+  });
+});
+
+describe('npm run report --target aws --region (process)', () => {
+  jest.setTimeout(60_000);
+
+  it('reads the stack in the region --region names, with no region in the environment', async () => {
+    // A CloudFormation endpoint on 127.0.0.1 that records each request's signing scope and
+    // answers DescribeStacks as CloudFormation does for a stack that is not there.
+    const scopes: string[] = [];
+    const server = createServer((req, res) => {
+      scopes.push(
+        /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '',
+      );
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(
+          '<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code>' +
+            '<Message>Stack with id S does not exist</Message></Error><RequestId>r</RequestId></ErrorResponse>',
+        );
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent/config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}`,
+      };
+      const r = await cli(
+        ['--run', 'r1', '--target', 'aws', '--stack', 'S', '--region', 'eu-west-1'],
+        env,
+      );
+      expect(r.code).toBe(1);
+      // Before: the stack was read with the SDK's default region, here none: "no AWS region".
+      expect(r.stderr).not.toContain('no AWS region');
+      expect(r.stderr).toContain('Stack with id S does not exist');
+      expect(scopes.length).toBeGreaterThan(0);
+      expect(new Set(scopes)).toEqual(new Set(['eu-west-1']));
+    } finally {
+      await new Promise<void>((done) => server.close(() => done()));
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   type ClientOptions,
@@ -161,9 +162,11 @@ export function reportClients(options: ClientOptions): {
 
 async function resolveSource(args: ReportArgs): Promise<ReportSource> {
   if (args.target === 'aws') {
-    const outputs = await readStackOutputs(args.stack);
+    // The stack is read in the region the report's other clients use: --region, else the SDK's.
+    const region = args.region ? { region: args.region } : {};
+    const outputs = await readStackOutputs(args.stack, new CloudFormationClient(region));
     return {
-      ...reportClients(args.region ? { region: args.region } : {}),
+      ...reportClients(region),
       ledgerTable: requireOutput(outputs, 'ledgerTableName', args.stack),
       queueUrls: {
         fifo: requireOutput(outputs, 'fifoQueueUrl', args.stack),
