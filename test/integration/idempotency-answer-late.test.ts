@@ -1,10 +1,14 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createActiveTable, keyedTable } from '../../local/tables';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk, SK_PREFIX } from '../../shared/src/ledger';
 import fifoBatch from '../events/sqs/fifo-batch.json';
+import {
+  consumerEnv,
+  createIdempotencyTable,
+  loadConsumerHandler,
+} from './support/consumer-handler';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
@@ -44,10 +48,7 @@ describe('an idempotency IN_PROGRESS put whose answer comes after the request ti
       }
       return answer;
     });
-    await createActiveTable(
-      ledgerBehindProxy.documents,
-      keyedTable(idempotency.name, idempotency.partitionKey),
-    );
+    await createIdempotencyTable(ledgerBehindProxy.documents);
   }, 60_000);
 
   afterAll(async () => {
@@ -57,25 +58,13 @@ describe('an idempotency IN_PROGRESS put whose answer comes after the request ti
 
   it('applies the record once, in this invocation, instead of failing it as already in progress', async () => {
     // Prepare: the FIFO consumer's handler module on the proxy, with a short request timeout.
-    process.env = {
-      ...saved,
-      AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_DYNAMODB: ledgerBehindProxy.endpoint,
+    process.env = consumerEnv(saved, ledgerBehindProxy.endpoint, {
       DYNAMODB_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       DYNAMODB_CONNECTION_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
       QUEUE_KIND: 'fifo',
-      LEDGER_TABLE_NAME: ledger.name,
-      IDEMPOTENCY_TABLE_NAME: idempotency.name,
-    };
-    delete process.env.AWS_MAX_ATTEMPTS;
-    let handler!: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
-    jest.isolateModules(() => {
-      ({ handler } = require('../../services/consumer/src/handlers/sqs'));
     });
+    delete process.env.AWS_MAX_ATTEMPTS;
+    const handler = loadConsumerHandler();
     // order-1 and order-2 of cust-1, in its message group.
     const event = structuredClone(fifoBatch) as unknown as SQSEvent;
     const deadline = Date.now() + FUNCTION_TIMEOUT_MS;

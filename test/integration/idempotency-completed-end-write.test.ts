@@ -1,10 +1,14 @@
-import { createHash } from 'node:crypto';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createActiveTable, keyedTable } from '../../local/tables';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk } from '../../shared/src/ledger';
 import standardBatch from '../events/sqs/standard-batch.json';
+import {
+  consumerEnv,
+  createIdempotencyTable,
+  loadConsumerHandler,
+} from './support/consumer-handler';
+import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
@@ -50,10 +54,7 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
       });
       return undefined;
     });
-    await createActiveTable(
-      ledgerBehindProxy.documents,
-      keyedTable(idempotency.name, idempotency.partitionKey),
-    );
+    await createIdempotencyTable(ledgerBehindProxy.documents);
   }, 60_000);
 
   afterAll(async () => {
@@ -63,23 +64,11 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
 
   it('sends three requests per order and two batch writes per batch, and answers the copy from the record its order completed', async () => {
     // Prepare: the standard consumer's handler module on the proxy, records run in order.
-    process.env = {
-      ...saved,
-      AWS_REGION: 'eu-west-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_ENDPOINT_URL_DYNAMODB: ledgerBehindProxy.endpoint,
-      POWERTOOLS_TRACE_ENABLED: 'false',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    process.env = consumerEnv(saved, ledgerBehindProxy.endpoint, {
       QUEUE_KIND: 'standard',
       BATCH_PROCESSING: 'sequential',
-      LEDGER_TABLE_NAME: ledger.name,
-      IDEMPOTENCY_TABLE_NAME: idempotency.name,
-    };
-    let handler!: (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
-    jest.isolateModules(() => {
-      ({ handler } = require('../../services/consumer/src/handlers/sqs'));
     });
+    const handler = loadConsumerHandler();
     const [template] = standardBatch.Records as unknown as SQSRecord[];
     const orders = Array.from({ length: ORDERS }, (_, i) => {
       const record = structuredClone(template) as SQSRecord;
@@ -150,18 +139,10 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
 
     // Each order's record in the idempotency table after the invocation: COMPLETED, with the
     // answer a later copy gets, the payload hash and the put's writer id kept.
-    const prefix = pipelineConfig.idempotency.keyPrefix.standard;
     for (const order of orders) {
       const { orderId } = JSON.parse(order.body) as { orderId: string };
-      const hash = createHash('md5').update(JSON.stringify(orderId)).digest('base64');
-      const out = await ledgerBehindProxy.documents.send(
-        new GetCommand({
-          TableName: idempotency.name,
-          Key: { id: `${prefix}#${hash}` },
-          ConsistentRead: true,
-        }),
-      );
-      expect(out.Item).toMatchObject({
+      const item = await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderId);
+      expect(item).toMatchObject({
         status: 'COMPLETED',
         data: { applyIndex: expect.any(Number), committedAt: expect.any(Number) },
         validation: expect.any(String),

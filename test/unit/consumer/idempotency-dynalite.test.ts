@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
@@ -12,6 +11,7 @@ import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../../shared/src/ledger';
 import type { OrderEvent } from '../../../shared/src/metrics';
 import standardFixture from '../../events/sqs/standard-batch.json';
+import { readIdempotencyRecord } from '../../integration/support/idempotency-record';
 import { type InProcessDynamo, startDynalite } from '../support/dynalite';
 import { countOf, logRequests } from '../support/dynamodb-requests';
 
@@ -472,17 +472,9 @@ describe('consumer with Powertools idempotency on dynalite', () => {
       'held-order-2:applied:-',
     ]);
     // The records in the table after the invocation: COMPLETED, with the effects' answers.
-    const prefix = pipelineConfig.idempotency.keyPrefix.standard;
     for (const effect of run.effects) {
-      const hash = createHash('md5').update(JSON.stringify(effect.orderId)).digest('base64');
-      const out = await documents.send(
-        new GetCommand({
-          TableName: idempotency.name,
-          Key: { id: `${prefix}#${hash}` },
-          ConsistentRead: true,
-        }),
-      );
-      expect(out.Item).toMatchObject({
+      const item = await readIdempotencyRecord(documents, 'standard', effect.orderId);
+      expect(item).toMatchObject({
         status: 'COMPLETED',
         data: { applyIndex: effect.applyIndex, committedAt: effect.committedAt },
       });
