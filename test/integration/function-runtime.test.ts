@@ -79,6 +79,20 @@ function probe(
   });
 }
 
+/** The probe in one environment with a 5 s timeout, its lines kept in `lines`. */
+function loggingProbe(name: string, lines: string[]) {
+  return new LocalFunction({
+    name,
+    modulePath: PROBE,
+    env: {},
+    timeoutSeconds: 5,
+    memorySizeMb: 256,
+    maxEnvironments: 1,
+    region: 'us-east-1',
+    onLog: (_fn, line) => lines.push(line),
+  });
+}
+
 /** A thread's nice value as Linux reports it: field 19 of /proc/<pid>/task/<tid>/stat. */
 function threadNice(pid: number, tid: number): number {
   const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
@@ -402,16 +416,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it('ends only the environment, not the process, when a timer its handler left throws after the invocation, and serves on', async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'probe-late-throw',
-      modulePath: PROBE,
-      env: {},
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = loggingProbe('probe-late-throw', lines);
     started.push(f);
 
     // Act: the throw comes 50 ms after the handler returned, with the environment idle.
@@ -435,16 +440,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("fails an invocation with the error nothing caught during it, as Lambda's runtime does, and starts a fresh environment", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'probe-uncaught',
-      modulePath: PROBE,
-      env: {},
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = loggingProbe('probe-uncaught', lines);
     started.push(f);
 
     // Act
@@ -481,16 +477,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("answers a rejection with no reason, or one no string can be made of, as Lambda's runtime does", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'probe-unhandled-reason',
-      modulePath: PROBE,
-      env: {},
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = loggingProbe('probe-unhandled-reason', lines);
     started.push(f);
 
     // Act
