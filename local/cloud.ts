@@ -190,7 +190,10 @@ export interface LocalCloud {
   eventSourceMappings(): DeployedMapping[];
   /** The API's routes and the function behind each; empty when servicesOnly. */
   routes(): DeployedRoute[];
-  /** Mapping statistics (received, invocations, failures, deletes) per consumer. */
+  /**
+   * Mapping statistics per consumer (received, invocations, failures, deletes, invocations by
+   * records in their event), a copy: later readings do not change it.
+   */
   mappingStats(): Partial<Record<QueueKind, EventSourceMapping['stats']>>;
   /** DynamoDB requests served so far, by operation (PutItem, UpdateItem, Query...). */
   dynamodbRequests(): Record<string, number>;
@@ -933,7 +936,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       invocationsInFlight: () =>
         Object.values(mappings).reduce((n, m) => n + m.invocationsInFlight, 0) + batchesInTransit(),
       mappingStats: () =>
-        Object.fromEntries(Object.entries(mappings).map(([k, m]) => [k, { ...m.stats }])),
+        Object.fromEntries(
+          Object.entries(mappings).map(([k, m]) => [
+            k,
+            { ...m.stats, invocationsByRecords: { ...m.stats.invocationsByRecords } },
+          ]),
+        ),
       stop,
     };
 

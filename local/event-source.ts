@@ -184,6 +184,8 @@ export interface MappingStats {
   failedInvocations: number;
   deleted: number;
   reportedFailures: number;
+  /** Invocations by how many records their event carried (batch size -> invocations). */
+  invocationsByRecords: Record<number, number>;
 }
 
 function validate(o: EventSourceMappingOptions): void {
@@ -320,6 +322,7 @@ export class EventSourceMapping {
     failedInvocations: 0,
     deleted: 0,
     reportedFailures: 0,
+    invocationsByRecords: {},
   };
   private running = false;
   private readonly abort = new AbortController();
@@ -536,6 +539,8 @@ export class EventSourceMapping {
   private async process(batch: Message[]): Promise<void> {
     this.stats.received += batch.length;
     this.stats.invocations++;
+    const sizes = this.stats.invocationsByRecords;
+    sizes[batch.length] = (sizes[batch.length] ?? 0) + 1;
     const event: SQSEvent = {
       Records: batch.map((m) => toSqsRecord(m, this.o.queueArn, this.o.region)),
     };

@@ -525,6 +525,44 @@ describe.each([
     expect(await visible(q.url)).toBe(1);
   }, 20_000);
 
+  it('counts invocations by how many records their event carried', async () => {
+    // Prepare: one FIFO group of three messages queued before the mapping polls: one batch of 3.
+    const q = await queue(true);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: q.url,
+        Entries: ['m1', 'm2', 'm3'].map((b) => ({
+          Id: b,
+          MessageBody: b,
+          MessageGroupId: 'g',
+          MessageDeduplicationId: b,
+        })),
+      }),
+    );
+    const sizes: number[] = [];
+    const m = map(q, true, async (e) => {
+      sizes.push(e.Records.length);
+      return ok({ batchItemFailures: [] });
+    });
+    await until('the three processed', () => m.stats.deleted === 3);
+
+    // Act: one more message, alone in its batch.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: q.url,
+        MessageBody: 'm4',
+        MessageGroupId: 'g',
+        MessageDeduplicationId: 'm4',
+      }),
+    );
+    await until('the fourth processed', () => m.stats.deleted === 4);
+
+    // Assess
+    expect(sizes).toEqual([3, 1]);
+    expect(m.stats).toMatchObject({ received: 4, invocations: 2 });
+    expect(m.stats.invocationsByRecords).toEqual({ 1: 1, 3: 1 });
+  }, 20_000);
+
   it('keeps one batch per FIFO group in flight and each group in order', async () => {
     const q = await queue(true);
     const entries = [];
@@ -693,6 +731,7 @@ describe('the local cloud mappings and their emulator', () => {
     };
     await failedOnce('{"not":"an order"}', 1);
     await until('the failed batch settled', () => cloud.invocationsInFlight() === 0);
+    const first = cloud.mappingStats().standard!;
 
     // Act: past the deployed 60 s, then a receive (which lets go of the handles whose hold ended).
     cloud.clock.advance(61_000);
@@ -712,5 +751,8 @@ describe('the local cloud mappings and their emulator', () => {
       ).Attributes?.ApproximateNumberOfMessagesNotVisible,
     ).toBe('2');
     await until('no batch in flight or in transit', () => cloud.invocationsInFlight() === 0);
+    // A reading is a copy: the second batch of one record is in the next reading, not in this one.
+    expect(first.invocationsByRecords).toEqual({ 1: 1 });
+    expect(cloud.mappingStats().standard?.invocationsByRecords).toEqual({ 1: 2 });
   }, 90_000);
 });
