@@ -22,7 +22,7 @@ import {
 } from '../../shared/src/cli/args';
 import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
 import { freshSeed } from '../../shared/src/random';
-import { renderUsageTable, summariseUsage } from './usage-table';
+import { lambdaBatches, renderUsageTable, summariseUsage } from './usage-table';
 
 /**
  * End-to-end pipeline throughput against the floor DynamoDB sets on this machine, and what each
@@ -177,12 +177,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
 
   let nextTenth = 1;
   let cloud: LocalCloud | undefined;
-  let start:
-    | { usage: CloudUsage; at: number; stats: Promise<Record<string, ThreadStats>> }
-    | undefined;
-  let end:
-    | { usage: CloudUsage; at: number; stats: Promise<Record<string, ThreadStats>> }
-    | undefined;
+  type Reading = {
+    usage: CloudUsage;
+    at: number;
+    stats: Promise<Record<string, ThreadStats>>;
+    mappings: ReturnType<LocalCloud['mappingStats']>;
+  };
+  let start: Reading | undefined;
+  let end: Reading | undefined;
   const run = await runOnLocalCloud({
     runId: `bench-${seed}`,
     seed,
@@ -196,7 +198,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     drainTimeoutMs: 30 * 60_000,
     onCloud: (c) => {
       cloud = c;
-      start = { usage: c.usage(), at: performance.now(), stats: c.threadStats() };
+      start = {
+        usage: c.usage(),
+        at: performance.now(),
+        stats: c.threadStats(),
+        mappings: c.mappingStats(),
+      };
     },
     onLoadProgress: (p) => {
       if (p.done * 10 >= nextTenth * p.total) {
@@ -208,7 +215,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // processed and deleted, and the report's own reads have not started.
     onDrainProgress: (s) => {
       if (!end && cloud && QUEUE_KINDS.every((q) => s.queued[q] === 0)) {
-        end = { usage: cloud.usage(), at: performance.now(), stats: cloud.threadStats() };
+        end = {
+          usage: cloud.usage(),
+          at: performance.now(),
+          stats: cloud.threadStats(),
+          mappings: cloud.mappingStats(),
+        };
       }
     },
   });
@@ -230,17 +242,22 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   }
   // Both queues run at once on the same orders: end to end is the slower queue's rate.
   const pipelineRate = Math.min(...QUEUE_KINDS.map((q) => report.queues[q].throughputPerSec));
-  const usage = summariseUsage(
-    start.usage,
-    end.usage,
-    orders,
-    end.at - start.at,
-    { start: await start.stats, end: await end.stats },
-    // Each claim writes one entry of the `byRun` index (under 1 KB: 1 WRU); recording the sends
-    // changes no attribute the index projects, so it writes none.
-    1,
-    peakRssMb,
-  );
+  const usage = {
+    ...summariseUsage(
+      start.usage,
+      end.usage,
+      orders,
+      end.at - start.at,
+      { start: await start.stats, end: await end.stats },
+      // Each claim writes one entry of the `byRun` index (under 1 KB: 1 WRU); recording the sends
+      // changes no attribute the index projects, so it writes none.
+      1,
+      peakRssMb,
+    ),
+    // Records per Lambda batch by queue: the consumers' two batch writes per batch are what
+    // a small batch multiplies.
+    batches: lambdaBatches(start.mappings, end.mappings),
+  };
   const ops = Object.fromEntries(
     REPLAYED.map((op) => [op, Math.round((usage.dynamodb.byOperation[op] ?? 0) * orders)]),
   ) as Record<Replayed, number>;

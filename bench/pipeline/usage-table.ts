@@ -1,4 +1,5 @@
 import type { CloudUsage } from '../../local/cloud';
+import type { MappingStats } from '../../local/event-source';
 import type { ThreadStats } from '../../local/thread-stats';
 
 /**
@@ -71,6 +72,55 @@ export interface UsageSummary {
   /** Process CPU milliseconds per order. */
   processCpuPerOrderMs: number;
   balance: BalanceCheck;
+  /** Lambda batches in the window by queue, when the run read the mappings (lambdaBatches). */
+  batches?: Record<string, QueueBatches>;
+}
+
+/** One mapping's invocations in the window: how many, the records they carried, by batch size. */
+export interface QueueBatches {
+  invocations: number;
+  records: number;
+  /** Invocations by records in their event, in BATCH_BUCKETS' ranges (every range, 0 too). */
+  byBucket: Record<string, number>;
+}
+
+/** Ranges of records per invocation the row counts (Lambda's SQS batch size is 1..10 here). */
+export const BATCH_BUCKETS: ReadonlyArray<readonly [number, number]> = [
+  [1, 1],
+  [2, 3],
+  [4, 6],
+  [7, 10],
+];
+
+const bucketName = ([lo, hi]: readonly [number, number]) => (lo === hi ? `${lo}` : `${lo}-${hi}`);
+
+/**
+ * Each mapping's invocations between two readings of cloud.mappingStats(): their count, the
+ * records they carried and how many carried 1, 2-3, 4-6 or 7-10 (any above 10 under "11+").
+ */
+export function lambdaBatches(
+  start: Partial<Record<string, MappingStats>>,
+  end: Partial<Record<string, MappingStats>>,
+): Record<string, QueueBatches> {
+  const out: Record<string, QueueBatches> = {};
+  for (const [queue, e] of Object.entries(end)) {
+    if (!e) continue;
+    const s = start[queue];
+    const byBucket = Object.fromEntries(BATCH_BUCKETS.map((b) => [bucketName(b), 0]));
+    let invocations = 0;
+    let records = 0;
+    for (const [size, n] of Object.entries(e.invocationsByRecords)) {
+      const count = n - (s?.invocationsByRecords[Number(size)] ?? 0);
+      if (count === 0) continue;
+      const bucket = BATCH_BUCKETS.find(([lo, hi]) => Number(size) >= lo && Number(size) <= hi);
+      const name = bucket ? bucketName(bucket) : '11+';
+      byBucket[name] = (byBucket[name] ?? 0) + count;
+      invocations += count;
+      records += count * Number(size);
+    }
+    out[queue] = { invocations, records, byBucket };
+  }
+  return out;
 }
 
 export interface BalanceCheck {
@@ -277,6 +327,26 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
       fmt(u.dynamodb.total),
       `${list(u.dynamodb.byOperation)} (both queues, faults off)`,
     ],
+    ...(u.batches
+      ? [
+          [
+            'records per Lambda batch, by queue',
+            Object.entries(u.batches)
+              .map(([q, b]) => `${q} ${b.invocations > 0 ? fmt(b.records / b.invocations) : '-'}`)
+              .join(', '),
+            `${Object.entries(u.batches)
+              .map(
+                ([q, b]) =>
+                  `${q} ${b.records} records in ${b.invocations} invocations (${Object.entries(
+                    b.byBucket,
+                  )
+                    .map(([k, n]) => `${k}: ${n}`)
+                    .join(', ')})`,
+              )
+              .join('; ')} (mean; invocations by records in the event)`,
+          ],
+        ]
+      : []),
     [
       'DynamoDB units per order',
       `${fmt(u.writeUnits)} WRU, ${fmt(u.readUnits)} RRU`,

@@ -3,11 +3,13 @@ import {
   cpuPerOrder,
   heapByGroup,
   heapBySpace,
+  lambdaBatches,
   ON_DEMAND_PRICES,
   renderUsageTable,
   summariseUsage,
 } from '../../../bench/pipeline/usage-table';
 import type { CloudUsage } from '../../../local/cloud';
+import type { MappingStats } from '../../../local/event-source';
 
 const elu = (active: number) => ({ idle: 0, active, utilization: 0 });
 
@@ -239,5 +241,49 @@ describe('memory rows', () => {
     });
     expect(without).not.toContain('peak RSS');
     expect(without).not.toContain('by space');
+  });
+});
+
+describe('records per Lambda batch, by queue', () => {
+  const stats = (invocationsByRecords: Record<number, number>): MappingStats => ({
+    received: 0,
+    invocations: 0,
+    failedInvocations: 0,
+    deleted: 0,
+    reportedFailures: 0,
+    invocationsByRecords,
+  });
+
+  it("counts each queue's invocations in the window by records carried, and prints one row", () => {
+    // Prepare: the start reading already holds start-up batches, which are not in the window.
+    const start = { fifo: stats({ 1: 2, 10: 1 }), standard: stats({}) };
+    const end = {
+      fifo: stats({ 1: 5, 2: 4, 3: 1, 5: 2, 10: 2 }),
+      standard: stats({ 1: 1, 4: 1, 6: 1, 7: 2 }),
+    };
+
+    // Act
+    const batches = lambdaBatches(start, end);
+
+    // Assess: fifo 3 x 1 + 4 x 2 + 1 x 3 + 2 x 5 + 1 x 10 = 34 records in 11 invocations.
+    expect(batches).toEqual({
+      fifo: { invocations: 11, records: 34, byBucket: { '1': 3, '2-3': 5, '4-6': 2, '7-10': 1 } },
+      standard: {
+        invocations: 5,
+        records: 25,
+        byBucket: { '1': 1, '2-3': 0, '4-6': 2, '7-10': 2 },
+      },
+    });
+    const u = { ...summariseUsage(reading(), reading(), 10, 1000), batches };
+    expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
+      '| records per Lambda batch, by queue | fifo 3.09, standard 5.00 | fifo 34 records in 11 invocations (1: 3, 2-3: 5, 4-6: 2, 7-10: 1); standard 25 records in 5 invocations (1: 1, 2-3: 0, 4-6: 2, 7-10: 2) (mean; invocations by records in the event) |',
+    );
+    // A run that did not read the mappings prints no such row.
+    expect(
+      renderUsageTable(summariseUsage(reading(), reading(), 10, 1000), {
+        pipeline: 1,
+        perQueue: {},
+      }),
+    ).not.toContain('per Lambda batch');
   });
 });
