@@ -261,30 +261,37 @@ const shown = (v: unknown): string =>
  */
 export const LONGEST_FUNCTION_TIMEOUT_MS = 5400 * 1000;
 
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isIndex = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+const NOT_A_TIME = 'not a time in epoch ms';
+const NOT_AN_INDEX = 'not an apply index (a whole number from 1)';
+
 /**
  * Refuses a delivery without what its cause is decided from: its order, its message, its outcome
  * and its receive time. A receive count that is not usable is no error: that message's receives
  * are taken in time order (receivesInSqsOrder).
  */
 function checkDelivery(d: DeliveryRecord): void {
-  if (typeof d.orderId !== 'string' || d.orderId === '')
+  if (!isId(d.orderId))
     throw new LedgerDataError(d, `has orderId ${shown(d.orderId)}, not an order id`);
-  if (typeof d.messageId !== 'string' || d.messageId === '')
+  if (!isId(d.messageId))
     throw new LedgerDataError(d, `has messageId ${shown(d.messageId)}, not an SQS message id`);
   if (!OUTCOMES.includes(d.outcome))
     throw new LedgerDataError(
       d,
       `has outcome ${shown(d.outcome)}, not one of ${OUTCOMES.join(', ')}`,
     );
-  if (typeof d.receivedAt !== 'number' || !Number.isFinite(d.receivedAt))
-    throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, not a time in epoch ms`);
+  if (!isTime(d.receivedAt))
+    throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, ${NOT_A_TIME}`);
   // Optional, but read where there: the outcome's time (a failure's, against later receives),
   // the invocation and its end mark (what SQS deleted), what suppressed it. The consumer writes
   // each as checked; another value changed a cause unannounced (a NaN time matched no retry, a
   // string "false" read as an end).
   const outcomeAt: unknown = d.outcomeAt;
-  if (outcomeAt !== undefined && !(typeof outcomeAt === 'number' && Number.isFinite(outcomeAt)))
-    throw new LedgerDataError(d, `has outcomeAt ${shown(outcomeAt)}, not a time in epoch ms`);
+  if (outcomeAt !== undefined && !isTime(outcomeAt))
+    throw new LedgerDataError(d, `has outcomeAt ${shown(outcomeAt)}, ${NOT_A_TIME}`);
   const invocationId: unknown = d.invocationId;
   if (invocationId !== undefined && typeof invocationId !== 'string')
     throw new LedgerDataError(d, `has invocationId ${shown(invocationId)}, not an invocation id`);
@@ -301,8 +308,8 @@ function checkDelivery(d: DeliveryRecord): void {
   // and the causes of the duplicates with it.
   const deadline: unknown = d.deadlineAt;
   if (deadline === undefined) return;
-  if (typeof deadline !== 'number' || !Number.isFinite(deadline))
-    throw new LedgerDataError(d, `has deadlineAt ${shown(deadline)}, not a time in epoch ms`);
+  if (!isTime(deadline))
+    throw new LedgerDataError(d, `has deadlineAt ${shown(deadline)}, ${NOT_A_TIME}`);
   if (deadline < d.receivedAt)
     throw new LedgerDataError(
       d,
@@ -314,13 +321,6 @@ function checkDelivery(d: DeliveryRecord): void {
       `has deadlineAt ${deadline}, ${Math.ceil((deadline - d.receivedAt) / 1000)} s after its receivedAt ${d.receivedAt}: no Lambda function runs longer than ${LONGEST_FUNCTION_TIMEOUT_MS / 1000} s`,
     );
 }
-
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
-const isIndex = (v: unknown): v is number =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
-const NOT_A_TIME = 'not a time in epoch ms';
-const NOT_AN_INDEX = 'not an apply index (a whole number from 1)';
 
 /**
  * Refuses an effect without what its order's latency, its customer's apply order and the run's
@@ -517,7 +517,7 @@ function deadlineOf(attempt: DeliveryRecord, options: AnalyzeOptions): number {
  */
 export function stampedDeadline(d: DeliveryRecord): number | undefined {
   const stamped: unknown = d.deadlineAt;
-  return typeof stamped === 'number' && Number.isFinite(stamped) ? stamped : undefined;
+  return isTime(stamped) ? stamped : undefined;
 }
 
 /**
