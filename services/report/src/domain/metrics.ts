@@ -391,8 +391,19 @@ function count<T>(records: readonly T[], test: (r: T) => boolean): number {
   return n;
 }
 
-function forQueue<T extends { queue: QueueKind }>(records: readonly T[], queue: QueueKind): T[] {
-  return records.filter((r) => r.queue === queue);
+/** The queue's records, each passed to `check` (if given) in the same pass. */
+function forQueue<T extends { queue: QueueKind }>(
+  records: readonly T[],
+  queue: QueueKind,
+  check?: (r: T) => void,
+): T[] {
+  const out: T[] = [];
+  for (const r of records) {
+    if (r.queue !== queue) continue;
+    check?.(r);
+    out.push(r);
+  }
+  return out;
 }
 
 /** First commit per order (the lowest apply index); later commits are duplicate effects. */
@@ -862,8 +873,7 @@ export function analyzeQueue(
     checkFailure(f);
     highestReceiveCount = Math.max(highestReceiveCount, receiveCountOf(f) ?? 0);
   }
-  const effects = forQueue(ledger.effects, queue);
-  for (const e of effects) checkEffect(e);
+  const effects = forQueue(ledger.effects, queue, checkEffect);
 
   const first = firstEffects(effects);
   const earliest = earliestDeliveries(deliveries);
