@@ -136,7 +136,7 @@ function producerSendsOf(item: Record<string, unknown>): ProducerSends {
   if (list !== undefined && !(Array.isArray(list) && list.every((id) => typeof id === 'string'))) {
     throw new LedgerDataError(
       named,
-      `has sentMessageIds ${shownValue(sent instanceof Set ? [...sent] : sent)}, not a list of message ids`,
+      `has sentMessageIds ${shownValue(list)}, not a list of message ids`,
     );
   }
   if (
