@@ -47,25 +47,10 @@ export class OrdersApi {
       'x-run-id': this.options.runId,
     };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
-    try {
-      const { status, text, retryAfter } = await this.request(JSON.stringify(order), headers);
-      let body: unknown = text;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        // A gateway error page is not JSON; keep the text for the error line.
-      }
-      return {
-        status,
-        body,
-        ...(retryAfter !== undefined && /^\d+$/.test(retryAfter)
-          ? { retryAfterMs: Number(retryAfter) * 1000 }
-          : {}),
-      };
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
-    }
+    const { retryAfter, ...result } = await this.exchange(JSON.stringify(order), headers);
+    return retryAfter !== undefined && /^\d+$/.test(retryAfter)
+      ? { ...result, retryAfterMs: Number(retryAfter) * 1000 }
+      : result;
   }
 
   /**
@@ -76,15 +61,32 @@ export class OrdersApi {
     const headers: Record<string, string> = { 'x-run-id': this.options.runId };
     if (this.options.apiKey) headers['x-api-key'] = this.options.apiKey;
     const url = new URL(`${this.url.href}/${encodeURIComponent(orderId)}`);
+    const { retryAfter: _unused, ...result } = await this.exchange(undefined, headers, {
+      url,
+      timeoutMs,
+    });
+    return result;
+  }
+
+  /**
+   * One request's answer: its status and body (parsed where it is JSON; a gateway error page is
+   * not, and its text is kept for the error line) and its Retry-After as sent, or status 0 and
+   * the network error when no HTTP answer arrived.
+   */
+  private async exchange(
+    body: string | undefined,
+    headers: Record<string, string>,
+    target: { url?: URL; timeoutMs?: number } = {},
+  ): Promise<PostResult & { retryAfter?: string }> {
     try {
-      const { status, text } = await this.request(undefined, headers, { url, timeoutMs });
-      let body: unknown = text;
+      const { status, text, retryAfter } = await this.request(body, headers, target);
+      let parsed: unknown = text;
       try {
-        body = text ? JSON.parse(text) : undefined;
+        parsed = text ? JSON.parse(text) : undefined;
       } catch {
         // Not JSON: keep the text.
       }
-      return { status, body };
+      return { status, body: parsed, ...(retryAfter !== undefined ? { retryAfter } : {}) };
     } catch (err) {
       const e = err as Error & { code?: string };
       return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
