@@ -183,6 +183,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     stats: Promise<Record<string, ThreadStats>>;
     mappings: ReturnType<LocalCloud['mappingStats']>;
   };
+  /** The cloud's counters now: the window's start and end are two readings. */
+  const read = (c: LocalCloud): Reading => ({
+    usage: c.usage(),
+    at: performance.now(),
+    stats: c.threadStats(),
+    mappings: c.mappingStats(),
+  });
   let start: Reading | undefined;
   let end: Reading | undefined;
   const run = await runOnLocalCloud({
@@ -198,12 +205,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     drainTimeoutMs: 30 * 60_000,
     onCloud: (c) => {
       cloud = c;
-      start = {
-        usage: c.usage(),
-        at: performance.now(),
-        stats: c.threadStats(),
-        mappings: c.mappingStats(),
-      };
+      start = read(c);
     },
     onLoadProgress: (p) => {
       if (p.done * 10 >= nextTenth * p.total) {
@@ -215,12 +217,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // processed and deleted, and the report's own reads have not started.
     onDrainProgress: (s) => {
       if (!end && cloud && QUEUE_KINDS.every((q) => s.queued[q] === 0)) {
-        end = {
-          usage: cloud.usage(),
-          at: performance.now(),
-          stats: cloud.threadStats(),
-          mappings: cloud.mappingStats(),
-        };
+        end = read(cloud);
       }
     },
   });
