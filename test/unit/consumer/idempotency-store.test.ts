@@ -417,4 +417,28 @@ describe('the layer’s COMPLETED write, held for the invocation’s end write',
       now.mockRestore();
     }
   });
+
+  it('holds nothing for a record whose function failed: Powertools’ delete drops the held COMPLETED item it replaced', async () => {
+    // Prepare: as above, a held record past its expiry and a copy whose put took the record in
+    // the table; the copy's function fails, and Powertools deletes the record.
+    const t0 = Date.now();
+    const now = jest.spyOn(Date, 'now').mockReturnValue(t0);
+    try {
+      const store = layer(['put-d1', 'put-d2'], 1);
+      store.beginInvocation();
+      await store.saveInProgress(order('o-deleted'), 60_000);
+      await store.saveSuccess(order('o-deleted'), { applyIndex: 1, committedAt: 1 });
+      now.mockReturnValue(t0 + 3_000);
+      await store.saveInProgress(order('o-deleted'), 57_000);
+
+      // Act
+      await store.deleteRecord(order('o-deleted'));
+
+      // Assess: the end write puts back no record the table no longer holds.
+      expect((await item('o-deleted')).item).toBeUndefined();
+      expect(store.takeHeld()).toEqual([]);
+    } finally {
+      now.mockRestore();
+    }
+  });
 });
