@@ -312,6 +312,24 @@ function threadRows(threads: ThreadBusy[]): string[][] {
   });
 }
 
+/** The records-per-batch row: each queue's mean, then its counts and invocations by bucket. */
+function batchesRow(batches: Record<string, QueueBatches>): string[] {
+  const queues = Object.entries(batches);
+  const mean = ({ records, invocations }: QueueBatches) =>
+    invocations > 0 ? fmt(records / invocations) : '-';
+  const buckets = (b: QueueBatches) =>
+    Object.entries(b.byBucket)
+      .map(([k, n]) => `${k}: ${n}`)
+      .join(', ');
+  return [
+    'records per Lambda batch, by queue',
+    queues.map(([q, b]) => `${q} ${mean(b)}`).join(', '),
+    `${queues
+      .map(([q, b]) => `${q} ${b.records} records in ${b.invocations} invocations (${buckets(b)})`)
+      .join('; ')} (mean; invocations by records in the event)`,
+  ];
+}
+
 export interface ThroughputRows {
   pipeline: number;
   perQueue: Record<string, number>;
@@ -327,26 +345,7 @@ export function renderUsageTable(u: UsageSummary, t: ThroughputRows): string {
       fmt(u.dynamodb.total),
       `${list(u.dynamodb.byOperation)} (both queues, faults off)`,
     ],
-    ...(u.batches
-      ? [
-          [
-            'records per Lambda batch, by queue',
-            Object.entries(u.batches)
-              .map(([q, b]) => `${q} ${b.invocations > 0 ? fmt(b.records / b.invocations) : '-'}`)
-              .join(', '),
-            `${Object.entries(u.batches)
-              .map(
-                ([q, b]) =>
-                  `${q} ${b.records} records in ${b.invocations} invocations (${Object.entries(
-                    b.byBucket,
-                  )
-                    .map(([k, n]) => `${k}: ${n}`)
-                    .join(', ')})`,
-              )
-              .join('; ')} (mean; invocations by records in the event)`,
-          ],
-        ]
-      : []),
+    ...(u.batches ? [batchesRow(u.batches)] : []),
     [
       'DynamoDB units per order',
       `${fmt(u.writeUnits)} WRU, ${fmt(u.readUnits)} RRU`,
