@@ -5,24 +5,14 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, queueWithDlq, startEmulator } from './helpers';
+import { type Harness, queueWithDlq, sendMany, startEmulator } from './helpers';
 
 /** Sends n messages, drains the queue with long polls, and returns the bodies in delivery order. */
 async function sendAndDrain(h: Harness, n: number, advanceMs = 0): Promise<string[]> {
   const { QueueUrl } = await h.sqs.send(
     new CreateQueueCommand({ QueueName: 'faulty', Attributes: { VisibilityTimeout: '30' } }),
   );
-  for (let i = 0; i < n; i += 10) {
-    await h.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl,
-        Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
-          Id: `e${j}`,
-          MessageBody: String(i + j),
-        })),
-      }),
-    );
-  }
+  await sendMany(h, QueueUrl!, n);
   const seen: string[] = [];
   for (let empties = 0; empties < 3; ) {
     const out = await h.sqs.send(

@@ -1,4 +1,9 @@
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   createSqsEmulator,
   type FaultConfig,
@@ -35,6 +40,21 @@ export async function startEmulator(
       await emulator.close();
     },
   };
+}
+
+/** Sends n messages to `url` in batches of ten, with bodies `${prefix}0` to `${prefix}${n - 1}`. */
+export async function sendMany(h: Harness, url: string, n: number, prefix = ''): Promise<void> {
+  for (let i = 0; i < n; i += 10) {
+    await h.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
+          Id: `e${j}`,
+          MessageBody: `${prefix}${i + j}`,
+        })),
+      }),
+    );
+  }
 }
 
 /**

@@ -6,11 +6,10 @@ import {
   ListMessageMoveTasksCommand,
   type ListMessageMoveTasksResultEntry,
   ReceiveMessageCommand,
-  SendMessageBatchCommand,
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { callJson, type Harness, startEmulator, watchStalls } from './helpers';
+import { callJson, type Harness, sendMany, startEmulator, watchStalls } from './helpers';
 
 /**
  * Message move tasks (DLQ redrive) as AWS runs them: asynchronously, RUNNING with a handle to
@@ -66,17 +65,7 @@ describe('message move tasks', () => {
     };
     const sources = [await create('source-a', redrive), await create('source-b', redrive)];
     for (const [i, src] of sources.entries()) {
-      for (let n = 0; n < perSource; n += 10) {
-        await h.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: src,
-            Entries: Array.from({ length: Math.min(10, perSource - n) }, (_, j) => ({
-              Id: `m${j}`,
-              MessageBody: `${i}-${n + j}`,
-            })),
-          }),
-        );
-      }
+      await sendMany(h, src, perSource, `${i}-`);
       // One receive each, then the next receive moves them to the DLQ (maxReceiveCount 1).
       for (let got = 0; got < perSource; ) {
         const r = await h.sqs.send(

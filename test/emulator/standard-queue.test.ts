@@ -9,7 +9,7 @@ import {
   SendMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, queueWithDlq, startEmulator } from './helpers';
+import { type Harness, queueWithDlq, sendMany, startEmulator } from './helpers';
 
 describe('standard queue (faults off)', () => {
   let h: Harness;
@@ -238,19 +238,6 @@ describe('standard queue (faults off)', () => {
   });
 
   describe('a receive that ends a message past 1,024 gone ones (the queue compacts its list then)', () => {
-    const sendMany = async (url: string, n: number, prefix: string) => {
-      for (let i = 0; i < n; i += 10) {
-        await h.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: url,
-            Entries: Array.from({ length: Math.min(10, n - i) }, (_, j) => ({
-              Id: `e${j}`,
-              MessageBody: `${prefix}${i + j}`,
-            })),
-          }),
-        );
-      }
-    };
     const fresh = ['a0', 'a1', 'a2', 'a3', 'a4'];
 
     it('still returns the visible messages after one it dead-letters (it returned none)', async () => {
@@ -260,7 +247,7 @@ describe('standard queue (faults off)', () => {
         maxReceiveCount: 1,
         visibilityTimeout: 30,
       });
-      await sendMany(url, 1024, 'd');
+      await sendMany(h, url, 1024, 'd');
       for (;;) {
         const got = await h.sqs.send(
           new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
@@ -276,7 +263,7 @@ describe('standard queue (faults off)', () => {
       await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
       await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
       h.emulator.clock.advance(30_000);
-      await sendMany(url, 5, 'a');
+      await sendMany(h, url, 5, 'a');
 
       // Act: the poison goes to the DLQ, which makes the 1,025th gone message.
       const got = await h.sqs.send(
@@ -297,9 +284,9 @@ describe('standard queue (faults off)', () => {
           Attributes: { MessageRetentionPeriod: '60' },
         }),
       );
-      await sendMany(queueUrl, 1025, 'old');
+      await sendMany(h, queueUrl, 1025, 'old');
       h.emulator.clock.advance(60_000);
-      await sendMany(queueUrl, 5, 'a');
+      await sendMany(h, queueUrl, 5, 'a');
 
       // Act
       const got = await h.sqs.send(
