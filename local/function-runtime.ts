@@ -136,6 +136,12 @@ function buildError(err: Error): InvocationError {
  */
 export const MAX_RESPONSE_BYTES = 6_291_556;
 
+/** Lambda's error for a response over MAX_RESPONSE_BYTES; the environment sends it as JSON. */
+const TOO_LARGE: InvocationError = {
+  errorType: 'Function.ResponseSizeTooLarge',
+  errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+};
+
 /**
  * Lambda's init limit, in seconds: its init phase "is limited to 10 seconds", and an init that
  * runs over is tried again within the first invocation, under the function timeout
@@ -305,10 +311,7 @@ const byteLength = Buffer.byteLength;
 const isNativeError = require('node:util').types.isNativeError;
 // Over the bytes a synchronous invoke may return (a result's JSON, or an error's).
 const tooLarge = (json) => json.length > ${MAX_RESPONSE_BYTES} || byteLength(json) > ${MAX_RESPONSE_BYTES};
-const TOO_LARGE = stringify({
-  errorType: 'Function.ResponseSizeTooLarge',
-  errorMessage: 'Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).',
-});
+const TOO_LARGE = ${JSON.stringify(JSON.stringify(TOO_LARGE))};
 // What Lambda's Node.js runtime sends back for a thrown or rejected value, as the runtime
 // interface client's source reads (src/Errors.js, toRapidResponse; CallbackContext.js for a
 // rejection with undefined or null, which it reports as the string 'handled'): an Error, or any
@@ -568,11 +571,6 @@ export class EnvironmentOutput {
 function isObject(msg: unknown): msg is object {
   return typeof msg === 'object' && msg !== null;
 }
-
-const TOO_LARGE: InvocationError = {
-  errorType: 'Function.ResponseSizeTooLarge',
-  errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
-};
 
 const invalidReply = (errorMessage: string): InvocationError => ({
   errorType: 'Runtime.InvalidResponse',
