@@ -429,7 +429,19 @@ parentPort.on('message', async (msg) => {
   let reply;
   running = msg.id;
   try {
-    const result = await handler(msg.event, context);
+    // Lambda's runtime calls the handler inside a try and hands what a synchronous call throws to
+    // the handler's callback, which takes undefined or null as no error: the invocation answers
+    // null (src/Runtime.js, src/CallbackContext.js). Only a rejection with undefined or null is
+    // the error 'handled' (serialiseError).
+    const call = () => {
+      try {
+        return handler(msg.event, context);
+      } catch (err) {
+        if (err === undefined || err === null) return null;
+        throw err;
+      }
+    };
+    const result = await call();
     // Lambda's runtime sends the result back as JSON (undefined as null) and fails the
     // invocation when JSON.stringify throws on it (a cycle, a BigInt, a toJSON that throws).
     // That JSON is what crosses to the main thread: the result is serialised once, and reaches

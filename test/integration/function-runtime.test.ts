@@ -40,10 +40,11 @@ function sized(name: string, lines: string[] = [], env: Record<string, string> =
 }
 
 /** The thrown-values function (support/fixtures/thrown.ts), one environment. */
-function thrower(name: string) {
+function thrower(name: string, exportName = 'handler') {
   return new LocalFunction({
     name,
     modulePath: THROWN,
+    exportName,
     env: {},
     timeoutSeconds: 10,
     memorySizeMb: 256,
@@ -906,6 +907,30 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(answers).toEqual(cases);
     expect(after).toMatchObject({ ok: true, result: { invocations: cases.length + 1 } });
   }, 60_000);
+
+  it("answers undefined or null thrown by a synchronous handler with null, as Lambda's Node.js runtime does, and other values as errors", async () => {
+    // Prepare
+    const f = thrower('thrown-sync', 'syncHandler');
+    started.push(f);
+
+    // Act
+    const none = await f.invoke({ throw: 'undefined' });
+    const nul = await f.invoke({ throw: 'null' });
+    const text = await f.invoke({ throw: 'string' });
+    const after = await f.invoke({});
+
+    // Assess: the runtime catches a synchronous throw and hands it to the handler's callback
+    // (src/Runtime.js), which takes undefined or null as no error and answers null
+    // (src/CallbackContext.js); only a rejection with them is 'handled'. Both had been
+    // answered { errorType: 'string', errorMessage: 'handled' }.
+    expect(none).toMatchObject({ ok: true, result: null });
+    expect(nul).toMatchObject({ ok: true, result: null });
+    expect(text).toMatchObject({
+      ok: false,
+      error: { errorType: 'string', errorMessage: 'a string', trace: [] },
+    });
+    expect(after).toMatchObject({ ok: true, result: { invocations: 4 } });
+  }, 30_000);
 
   it('hands back the result as the JSON Lambda sends back, not as a copy of the object', async () => {
     // Prepare
