@@ -353,6 +353,35 @@ const serialiseError = (thrown) => {
   }
   return tooLarge(json) ? TOO_LARGE : json;
 };
+// The line Lambda's Node.js runtime logs for an error nothing caught, after its label (its text
+// logger's console.error(label, toFormatted(intoError(err))), src/LogPatch.js and Errors.js):
+// a space, a tab and the error's JSON, where an Error is its name as errorType, its message as
+// errorMessage, its code, its own enumerable properties (any Error among them the same way) and
+// its stack cut into lines as 'stack'; one JSON.stringify throws on (a cycle, a BigInt, a getter
+// that throws) is the invocation's error JSON instead, as there. A value that is no Error is
+// logged as Error(value). Lambda puts its timestamp, request id and level ERROR before it.
+// Nothing here may throw: when even Error(value) or instanceof throws (a Symbol, a Proxy's trap),
+// where Lambda's logger would throw in its own listener, the invocation's error JSON is logged.
+const assign = Object.assign;
+const logLine = (label, thrown) => {
+  let json;
+  try {
+    const err = thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown);
+    try {
+      json = stringify(err, (_key, value) => {
+        if (!(value instanceof RuntimeError)) return value;
+        const out = assign({ errorType: value.name, errorMessage: value.message, code: value.code }, value);
+        if (typeof value.stack === 'string') out.stack = value.stack.split('\\n');
+        return out;
+      });
+    } catch {
+      json = serialiseError(err);
+    }
+  } catch {
+    json = serialiseError(thrown);
+  }
+  return (label + ' \\t' + json).replaceAll('\\n', '\\r');
+};
 // The invocation being run, by id.
 let running;
 // An exception nothing catches, or a rejection nothing handles, ends the environment, as it ends
@@ -365,7 +394,7 @@ let running;
 const uncaught = (label, err, code) => {
   const json = serialiseError(err);
   try {
-    process.stderr.write(label + '\\t' + json + '\\n');
+    process.stderr.write(logLine(label, err) + '\\n');
   } catch {}
   if (loading) {
     loading = false;
@@ -380,15 +409,24 @@ process.on('uncaughtException', (err) => uncaught('Uncaught Exception', err, 129
 // subclass: its message is Error(reason)'s (empty for undefined, not 'undefined'), and for a
 // reason Error makes no string of (a Symbol, a toString that throws) Error() throws in the
 // runtime's listener, an exception nothing catches: reported as that.
-process.on('unhandledRejection', (reason) => {
+// Its name is its class's, and it keeps the reason and the promise (logged with it) as its own
+// properties, as the runtime's class does.
+class UnhandledPromiseRejection extends RuntimeError {
+  constructor(reason, promise) {
+    super(reason);
+    this.reason = reason;
+    this.promise = promise;
+  }
+}
+UnhandledPromiseRejection.prototype.name = 'Runtime.UnhandledPromiseRejection';
+process.on('unhandledRejection', (reason, promise) => {
   let err;
   try {
-    err = new RuntimeError(reason);
+    err = new UnhandledPromiseRejection(reason, promise);
   } catch (thrown) {
     uncaught('Uncaught Exception', thrown, 129);
     return;
   }
-  err.name = 'Runtime.UnhandledPromiseRejection';
   uncaught('Unhandled Promise Rejection', err, 128);
 });
 parentPort.on('message', async (msg) => {

@@ -433,7 +433,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     await until('the error logged', () => lines.length > 0, 5000);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^Uncaught Exception\t\{"errorType":"RangeError","errorMessage":"thrown after the invocation","trace":\["RangeError: thrown after the invocation","/,
+        /^Uncaught Exception \t\{"errorType":"RangeError","errorMessage":"thrown after the invocation","stack":\["RangeError: thrown after the invocation","/,
       ),
     ]);
   }, 30_000);
@@ -467,10 +467,20 @@ describe('local function runtime (worker-thread execution environments)', () => 
       },
     });
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(unhandled.ok ? [] : unhandled.error.trace?.slice(0, 1)).toEqual([
+      'Runtime.UnhandledPromiseRejection: TypeError: unhandled in the invocation',
+    ]);
+    // Each line as the runtime's text logger writes it (src/LogPatch.js, src/Errors.js
+    // toFormatted), without the timestamp, request id and level Lambda puts before it: the
+    // label, a space and a tab, and the error's own enumerable properties after its type and
+    // message, its stack as `stack`; the rejection's error keeps its reason and promise. The
+    // error had been written as the invocation's answer ({errorType, errorMessage, trace}).
     expect(lines).toEqual([
-      expect.stringMatching(/^Uncaught Exception\t\{"errorType":"RangeError"/),
       expect.stringMatching(
-        /^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: unhandled in the invocation"/,
+        /^Uncaught Exception \t\{"errorType":"RangeError","errorMessage":"uncaught in the invocation","stack":\["RangeError: uncaught in the invocation","[^\n]*\]\}$/,
+      ),
+      expect.stringMatching(
+        /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: unhandled in the invocation","reason":\{"errorType":"TypeError","errorMessage":"unhandled in the invocation","stack":\["TypeError: unhandled in the invocation",[^\n]*\]\},"promise":\{\},"stack":\["Runtime.UnhandledPromiseRejection: TypeError: unhandled in the invocation",[^\n]*\]\}$/,
       ),
     ]);
   }, 30_000);
@@ -503,9 +513,11 @@ describe('local function runtime (worker-thread execution environments)', () => 
     });
     expect(lines).toEqual([
       expect.stringMatching(
-        /^Unhandled Promise Rejection\t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":""/,
+        /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"","promise":\{\},"stack":\["Runtime.UnhandledPromiseRejection","/,
       ),
-      expect.stringMatching(/^Uncaught Exception\t\{"errorType":"TypeError"/),
+      expect.stringMatching(
+        /^Uncaught Exception \t\{"errorType":"TypeError","errorMessage":"Cannot convert a Symbol value to a string","stack":\[/,
+      ),
     ]);
   }, 30_000);
 
