@@ -229,6 +229,8 @@ if (clockOffset) {
 }
 let handler;
 let initError;
+// Its JSON, made once, when the ready message goes.
+let initErrorJson;
 // Stack traces name TypeScript lines, as --enable-source-maps makes the deployed functions' do.
 // The bundle's source map arrives decoded, in memory every environment of the process shares
 // (function-bundle.ts): Node's own source-map support, or a map parsed here, held about 20 MB of
@@ -297,7 +299,8 @@ const load = (msg) => {
   setImmediateFirst(() => {
     if (!loading) return;
     loading = false;
-    parentPort.postMessage({ ready: true, initError: initError ? serialiseError(initError) : undefined, niceError });
+    if (initError) initErrorJson = serialiseError(initError);
+    parentPort.postMessage({ ready: true, initError: initErrorJson, niceError });
   });
 };
 // The module is loading: its ready message has not been posted yet.
@@ -435,8 +438,11 @@ parentPort.on('message', async (msg) => {
     parentPort.postMessage({ stats: msg.stats, value: threadStats() });
     return;
   }
+  // The main thread answers an environment whose module failed with the init error it was told
+  // (LocalFunction.run), and posts no invocation here then; one that comes all the same (the
+  // module forged its ready message before it failed) is answered with the JSON made once.
   if (initError) {
-    parentPort.postMessage({ id: msg.id, ok: false, error: serialiseError(initError) });
+    parentPort.postMessage({ id: msg.id, ok: false, error: initErrorJson });
     return;
   }
   const context = {
@@ -1095,8 +1101,9 @@ export class LocalFunction {
 
   private async run(env: Environment, event: unknown): Promise<InvocationResult> {
     const initStarted = Date.now();
+    let initError: InvocationError | undefined;
     try {
-      await env.ready;
+      initError = await env.ready;
     } catch (err) {
       this.discard(env);
       return {
@@ -1104,6 +1111,19 @@ export class LocalFunction {
         timedOut: false,
         durationMs: Date.now() - initStarted,
         error: (err as EnvironmentFailed).error,
+      };
+    }
+    // A module that failed to load: every invocation of the environment answers the init error
+    // it reported once, as Lambda's runtime posts it once (/init/error). The environment made its
+    // JSON again for each invocation, reading the error anew (a getter could answer differently
+    // each time); each answer gets its own copy.
+    if (initError) {
+      const { trace, ...rest } = initError;
+      return {
+        ok: false,
+        timedOut: false,
+        durationMs: Date.now() - initStarted,
+        error: trace === undefined ? rest : { ...rest, trace: [...trace] },
       };
     }
     // Lambda's function timeout starts when the handler is called: the init phase (loading the

@@ -546,6 +546,28 @@ describe('local function runtime (worker-thread execution environments)', () => 
     await until('the environments ended', () => f.threadUsage().length === 0, 5000);
   }, 30_000);
 
+  it("answers every invocation of an environment whose module failed to load with the init error it made once, as Lambda's runtime posts it once", async () => {
+    // Prepare: the module throws an error whose message counts how often it is read.
+    const f = probe('probe-init-once', { PROBE_INIT_THROW_COUNTING: '1' }, 5, 1);
+    started.push(f);
+
+    // Act: three invocations in the one environment.
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await f.invoke({ mode: 'echo' }));
+
+    // Assess: the environment made the error's JSON once, when its module failed; each
+    // invocation had made it again (read 3, then 5 times: message, then the stack's head).
+    expect(f.threadUsage()).toHaveLength(1);
+    expect(answers[0]).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Error', errorMessage: 'read 1 times' },
+    });
+    const errors = answers.map((r) => (r.ok ? undefined : r.error));
+    expect(errors[1]).toEqual(errors[0]);
+    expect(errors[2]).toEqual(errors[0]);
+  }, 30_000);
+
   it('fails warm() and the invocation, not waits for good, when the module exits while loading', async () => {
     // Prepare
     const f = probe('probe-init-exit', { PROBE_INIT_EXIT: '3' }, 5, 1);
