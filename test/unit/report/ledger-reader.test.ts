@@ -232,7 +232,7 @@ describe('the ledger reader against answers that do not progress', () => {
 
     expect(error).toBeInstanceOf(LedgerReadError);
     expect((error as Error).message).toMatch(
-      /^the Query reading run r1's ledger items beginning ACCEPTED# answered page 3 with a LastEvaluatedKey it had answered before \(.*ACCEPTED#a.*\): its pages do not progress, and reading on would never end$/,
+      /^the Query of table ledger reading run r1's ledger items beginning ACCEPTED# answered page 3 with a LastEvaluatedKey it had answered before \(.*ACCEPTED#a.*\): its pages do not progress, and reading on would never end$/,
     );
     expect((error as { expose?: boolean }).expose).toBe(true);
     // Page 3 was read; no page was asked from A a second time.
@@ -250,7 +250,7 @@ describe('the ledger reader against answers that do not progress', () => {
 
     expect(error).toBeInstanceOf(LedgerReadError);
     expect((error as Error).message).toContain(
-      "the Query counting run r1's ledger items answered page 2 with a LastEvaluatedKey it had answered before",
+      "the Query of table ledger counting run r1's ledger items answered page 2 with a LastEvaluatedKey it had answered before",
     );
     expect(calls).toBe(2);
   });

@@ -42,27 +42,65 @@ const keyText = (key: Record<string, unknown>): string =>
   );
 
 /**
- * The pages of one Query, each yielded as lib-dynamodb's paginator reads it, refusing a page
- * whose LastEvaluatedKey one before it answered: the paginator asks from whatever key a page
- * answers (its stopOnSameToken compares a key object by identity, which never repeats), so such
- * answers (a proxy or an emulator gone wrong, never DynamoDB: a key it answers is the last item
- * it read, and the next page starts after it) read the same pages forever, counting their items
- * again each time. The check runs before the next page is asked for.
+ * Pages in a row a Query may answer with no item and a LastEvaluatedKey before the report gives
+ * up. DynamoDB answers a key when a page stopped at 1 MB of items read (the report sets no Limit
+ * and no filter, so such a page holds items); "If LastEvaluatedKey is not empty, it does not
+ * necessarily mean that there is more data in the result set" (Developer Guide, "Paginating table
+ * query results"): one empty page after a key is real, the next one answering no key. Pages of
+ * nothing with ever new keys are an endpoint gone wrong, and were read forever.
+ */
+export const EMPTY_PAGES_IN_A_ROW = 16;
+/**
+ * Pages one Query may answer before the report gives up: 5 GB of a run's records of one type at
+ * DynamoDB's 1 MB a page. A 50,000-order run's largest Query (the count of all its items, about
+ * five an order of some 300 bytes) is some 75 MB, under a hundred pages, and a run of a million
+ * orders under 2,000; an endpoint that answers a new key with a few items every time was read
+ * until the report ran out of memory.
+ */
+export const MAX_QUERY_PAGES = 5_000;
+
+/**
+ * The pages of one Query, each yielded as lib-dynamodb's paginator reads it, refusing answers
+ * that would have it read forever (the paginator asks from whatever key a page answers; its
+ * stopOnSameToken compares a key object by identity, which never repeats): a page whose
+ * LastEvaluatedKey one before it answered (the same pages again, their items counted again; never
+ * DynamoDB: a key it answers is the last item it read, and the next page starts after it),
+ * EMPTY_PAGES_IN_A_ROW pages in a row with no item, or more than MAX_QUERY_PAGES pages. Each
+ * check runs before the next page is asked for; the error names the table, the pages and items
+ * seen and the last key.
  */
 async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, unknown> }>(
   pages: AsyncIterable<P>,
+  table: string,
   what: string,
+  itemsOf: (page: P) => number,
 ): AsyncGenerator<P> {
   const answered = new Set<string>();
   let n = 0;
+  let items = 0;
+  let empty = 0;
   for await (const page of pages) {
     n++;
     yield page;
     if (page.LastEvaluatedKey === undefined) return;
+    const read = itemsOf(page);
+    items += read;
+    empty = read > 0 ? 0 : empty + 1;
     const key = keyText(page.LastEvaluatedKey);
+    const seen = `${n} pages, ${items} items; last LastEvaluatedKey ${key.slice(0, 200)}`;
     if (answered.has(key)) {
       throw new LedgerReadError(
-        `the Query ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${key.slice(0, 200)}): its pages do not progress, and reading on would never end`,
+        `the Query of table ${table} ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${key.slice(0, 200)}): its pages do not progress, and reading on would never end`,
+      );
+    }
+    if (empty === EMPTY_PAGES_IN_A_ROW) {
+      throw new LedgerReadError(
+        `the Query of table ${table} ${what} answered ${empty} pages in a row with no item and a new LastEvaluatedKey (${seen}): DynamoDB answers a key with no item only after a filter, which the report sets none of, and reading on may never end`,
+      );
+    }
+    if (n === MAX_QUERY_PAGES) {
+      throw new LedgerReadError(
+        `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen}): at 1 MB a page that is 5 GB of one run's records, more than any run writes, and reading on may never end`,
       );
     }
     answered.add(key);
@@ -91,7 +129,9 @@ async function queryPrefix<T>(
   );
   for await (const page of progressingPages(
     pages,
+    table,
     `reading run ${runId}'s ledger items beginning ${prefix}`,
+    (p) => p.Items?.length ?? 0,
   ))
     for (const item of page.Items ?? []) {
       check?.(item);
@@ -310,7 +350,9 @@ export async function countRunItems(
     },
   );
   const what = `counting run ${runId}'s ledger items`;
-  for await (const page of progressingPages(pages, what)) {
+  for await (const page of progressingPages(pages, table, what, (p) =>
+    typeof p.Count === 'number' ? p.Count : 0,
+  )) {
     const count: unknown = page.Count;
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
       throw new LedgerReadError(
