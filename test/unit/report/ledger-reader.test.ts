@@ -197,6 +197,68 @@ describe('the ledger reader', () => {
     }
   });
 
+  it('gives up on answers that serve one key at a time once their retries have taken a minute, where 10 batches took 1,000 requests and minutes', async () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `o${String(i).padStart(4, '0')}`);
+    dynamo.on(BatchGetCommand).callsFake((input) => {
+      const [first, ...rest] = input.RequestItems.ledger.Keys as { pk: string }[];
+      return {
+        Responses: { ledger: [{ orderId: first?.pk.slice('ORDER#'.length) }] },
+        ...(rest.length > 0 ? { UnprocessedKeys: { ledger: { Keys: rest } } } : {}),
+      };
+    });
+    jest.useFakeTimers();
+    try {
+      const started = Date.now();
+      const reading = readProducerSends(documents, 'ledger', ids).then(
+        () => 'read',
+        (err: unknown) => err as Error,
+      );
+      await jest.runAllTimersAsync();
+      const outcome = await reading;
+
+      expect(outcome).toBeInstanceOf(LedgerReadError);
+      expect((outcome as Error).message).toMatch(
+        /^\d+ accepted orders of table ledger still unread after \d+ BatchGetItem requests: their keys came back unprocessed for 6\d s of retries, the report's 60 s for them \(AWS advises stopping at about one minute\); run the report again later$/,
+      );
+      // The pauses grow (up to 5 s each): the minute is spent in a few dozen requests.
+      expect(Date.now() - started).toBeLessThan(66_000);
+      expect(dynamo.commandCalls(BatchGetCommand).length).toBeLessThan(100);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('backs off exponentially while keys come back unprocessed, and reads them all when the throttling ends within the minute', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `o${String(i).padStart(3, '0')}`);
+    jest.useFakeTimers();
+    try {
+      const started = Date.now();
+      const asked: number[] = [];
+      // Throttled for 40 s: each answer reads one key and leaves the rest; then every key.
+      dynamo.on(BatchGetCommand).callsFake((input) => {
+        asked.push(Date.now() - started);
+        const keys = input.RequestItems.ledger.Keys as { pk: string }[];
+        const served = Date.now() - started < 40_000 ? keys.slice(0, 1) : keys;
+        const left = keys.slice(served.length);
+        return {
+          Responses: { ledger: served.map((k) => ({ orderId: k.pk.slice('ORDER#'.length) })) },
+          ...(left.length > 0 ? { UnprocessedKeys: { ledger: { Keys: left } } } : {}),
+        };
+      });
+      const reading = readProducerSends(documents, 'ledger', ids);
+      await jest.runAllTimersAsync();
+
+      expect((await reading).map((s) => s.orderId)).toEqual(ids);
+      // Each pause at most 50 ms x 2^(n-1), at most 5 s.
+      const pauses = asked.slice(1).map((at, n) => at - asked[n]!);
+      pauses.forEach((pause, n) => {
+        expect(pause).toBeLessThanOrEqual(Math.min(5000, 50 * 2 ** n));
+      });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('counts a run over every page', async () => {
     dynamo
       .on(QueryCommand)

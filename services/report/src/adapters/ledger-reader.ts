@@ -206,15 +206,33 @@ function producerSendsOf(item: Record<string, unknown>): ProducerSends {
 const BATCH_GET_MAX = 100;
 /**
  * Requests in a row that leave as many of a batch's keys unprocessed as they asked for before the
- * report gives up; the unprocessed keys are asked again with a growing pause. A request that
- * leaves fewer starts the count (and the pause) again: BatchGetItem "returns a partial result if
- * the response size limit is exceeded, the table's provisioned throughput is exceeded, more than
- * 1MB per partition is requested, or an internal processing failure occurs" (API Reference), so a
- * batch read a few items a request is progress, and it ends: the keys left shrink each time.
+ * report gives up: BatchGetItem "returns a partial result if the response size limit is exceeded,
+ * the table's provisioned throughput is exceeded, more than 1MB per partition is requested, or an
+ * internal processing failure occurs", but "if none of the items can be processed due to
+ * insufficient provisioned throughput on all of the tables in the request, then BatchGetItem
+ * returns a ProvisionedThroughputExceededException" (API Reference), which the SDK retries itself.
  * Progress is the keys left, not the items read: an answer that brings items and leaves every key
  * unprocessed (none DynamoDB gives) counted as progress, and could be asked again forever.
  */
 const BATCH_GET_ATTEMPTS = 8;
+/**
+ * The unprocessed keys are asked again with exponential backoff, as AWS recommends for them ("we
+ * strongly recommend that you use an exponential backoff algorithm", BatchGetItem, API
+ * Reference): before a batch's nth retry a pause of up to 50 ms x 2^(n-1) ("up to 50
+ * milliseconds before the first retry, up to 100 milliseconds before the second, up to 200
+ * milliseconds before third", Developer Guide, "Error retries and exponential backoff"), at most
+ * 5 s, drawn at random below that (full jitter). A partial answer is still one to back off from:
+ * the keys left were throttled or failed.
+ */
+const BATCH_GET_BACKOFF_BASE_MS = 50;
+const BATCH_GET_BACKOFF_CAP_MS = 5000;
+/**
+ * The time the retries of one read may take in all, every batch's pauses and requests after its
+ * first: "Set the maximum number of retries to stop around one minute" (Developer Guide, "Error
+ * retries and exponential backoff"). A batch read a few keys a request is progress, but an answer
+ * that serves one key at a time took a request (and a pause) per key, minutes for a few batches.
+ */
+export const BATCH_GET_RETRY_BUDGET_MS = 60_000;
 
 /**
  * Orders delivered under more than one message id on a queue: the only ones whose causes need
@@ -244,6 +262,9 @@ export async function readProducerSends(
   orderIds: readonly string[],
 ): Promise<ProducerSends[]> {
   const out: ProducerSends[] = [];
+  /** Time spent in retries so far, each retry's pause and request: BATCH_GET_RETRY_BUDGET_MS. */
+  let retryingMs = 0;
+  let requests = 0;
   for (let i = 0; i < orderIds.length; i += BATCH_GET_MAX) {
     let keys: Record<string, unknown>[] | undefined = orderIds
       .slice(i, i + BATCH_GET_MAX)
@@ -256,8 +277,20 @@ export async function readProducerSends(
           `${keys.length} accepted orders still unread after ${idle} requests`,
         );
       }
-      if (attempt > 0)
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** (idle + 1))));
+      if (attempt > 0 && retryingMs >= BATCH_GET_RETRY_BUDGET_MS) {
+        throw new LedgerReadError(
+          `${keys.length} accepted orders of table ${table} still unread after ${requests} BatchGetItem requests: their keys came back unprocessed for ${Math.round(retryingMs / 1000)} s of retries, the report's ${BATCH_GET_RETRY_BUDGET_MS / 1000} s for them (AWS advises stopping at about one minute); run the report again later`,
+        );
+      }
+      const retryStarted = Date.now();
+      if (attempt > 0) {
+        const ceiling = Math.min(
+          BATCH_GET_BACKOFF_CAP_MS,
+          BATCH_GET_BACKOFF_BASE_MS * 2 ** (attempt - 1),
+        );
+        await new Promise((r) => setTimeout(r, Math.random() * ceiling));
+      }
+      requests++;
       const page: BatchGetCommandOutput = await client.send(
         new BatchGetCommand({
           RequestItems: {
@@ -284,6 +317,7 @@ export async function readProducerSends(
       idle = (left?.length ?? 0) < keys.length ? 0 : idle + 1;
       for (const item of read) out.push(producerSendsOf(item));
       keys = left;
+      if (attempt > 0) retryingMs += Date.now() - retryStarted;
     }
   }
   return out.sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
