@@ -121,6 +121,37 @@ describe('a failure the report cannot read', () => {
   });
 });
 
+describe('a time no ledger holds (finite, but past any Date, or before 1970)', () => {
+  type Ledger = LedgerBuilder['ledger'];
+  /** Each time field: the record holding it, and the key the refusal names it by. */
+  const records: Array<[string, (l: Ledger) => { sk?: unknown }, string, (l: Ledger) => string]> = [
+    ['an effect', (l) => l.effects[1]!, 'committedAt', (l) => l.effects[1]!.sk],
+    ['an effect', (l) => l.effects[1]!, 'acceptedAt', (l) => l.effects[1]!.sk],
+    ['a delivery', (l) => l.deliveries[0]!, 'receivedAt', (l) => l.deliveries[0]!.sk],
+    ['a delivery', (l) => l.deliveries[1]!, 'outcomeAt', (l) => l.deliveries[1]!.sk],
+    ['a failure', (l) => l.failures[0]!, 'failedAt', (l) => l.failures[0]!.sk],
+    ['an accepted order', (l) => l.accepted[1]!, 'acceptedAt', () => 'ORDER#o2'],
+  ];
+  it.each(
+    records.flatMap(([what, pick, field, named]) =>
+      [1e308, 8.64e15 + 1, -1].map((value) => [what, field, value, pick, named] as const),
+    ),
+  )(
+    'refuses %s whose %s is %p, where the report computed latencies from it (1e308 made their sums Infinity)',
+    (_what, field, value, pick, named) => {
+      const b = run();
+      spoil(pick(b.ledger), { [field]: value });
+      expectRefused(b, named(b.ledger), `has ${field} ${value}, ${NOT_TIME}`);
+    },
+  );
+
+  it('reads the latest time a Date holds, 8.64e15 ms', () => {
+    const b = run();
+    spoil(b.ledger.effects[1]!, { committedAt: 8.64e15 });
+    expect(Number.isFinite(report(b)().report.queues.standard.processed)).toBe(true);
+  });
+});
+
 describe('an apply counter the report cannot read', () => {
   it.each([
     ['"many"', 'many'],

@@ -261,7 +261,16 @@ const shown = (v: unknown): string =>
  */
 export const LONGEST_FUNCTION_TIMEOUT_MS = 5400 * 1000;
 
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/**
+ * The latest time a ledger may hold, epoch ms: the end of ECMAScript's time values (8.64e15 ms,
+ * 100,000,000 days after 1970), the last instant a Date holds. Below 2^53, every time up to it is
+ * a whole number exactly, and a difference or a sum of a run's latencies stays finite. A number
+ * merely finite (1e308) made a latency of Infinity, or a NaN.
+ */
+export const LATEST_TIME_MS = 8.64e15;
+/** A time in epoch ms, from 1970 to LATEST_TIME_MS: every time a real ledger holds is one. */
+const isTime = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= LATEST_TIME_MS;
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
 const isIndex = (v: unknown): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
@@ -334,7 +343,7 @@ function checkEffect(e: EffectRecord): void {
     throw new LedgerDataError(e, `has orderId ${shown(e.orderId)}, not an order id`);
   if (!isId(e.customerId))
     throw new LedgerDataError(e, `has customerId ${shown(e.customerId)}, not a customer id`);
-  if (!isTime(e.sequence))
+  if (!isNumber(e.sequence))
     throw new LedgerDataError(e, `has sequence ${shown(e.sequence)}, not a sequence number`);
   if (!isIndex(e.applyIndex))
     throw new LedgerDataError(e, `has applyIndex ${shown(e.applyIndex)}, ${NOT_AN_INDEX}`);
