@@ -467,6 +467,27 @@ describe('releasing what a DLQ read holds', () => {
     for (const c of ['\r', '\n', '\u001b']) expect(error.message).not.toContain(c);
   });
 
+  it('shows the first 200 characters of a message id in its error, as of what SQS answered, where a megabyte id went in whole', async () => {
+    const long = `id-${'x'.repeat(1_000_000)}`;
+    attributes(1);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o0', long)] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({
+      Failed: [{ Id: 'm0', SenderFault: true, Code: 'ReceiptHandleIsInvalid', Message: 'no' }],
+    });
+
+    const error = (await readError()) as DlqReleaseError;
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect(error.message).toContain(`: ${long.slice(0, 200)} (ReceiptHandleIsInvalid: no`);
+    expect(error.message).not.toContain(long.slice(0, 201));
+    expect(error.message.length).toBeLessThan(1000);
+    // The error's list keeps the id whole.
+    expect(error.unreleased.map((u) => u.messageId)).toEqual([long]);
+  });
+
   it('sends an entry failed twice in one answer once again, and takes no notice of a failure of an entry it did not send', async () => {
     attributes(3);
     mock

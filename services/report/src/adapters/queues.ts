@@ -261,7 +261,7 @@ export class DlqReleaseError extends Error {
     const n = unreleased.length;
     const named = unreleased
       .slice(0, RELEASE_ERROR_NAMED)
-      .map((u) => `${u.messageId} (${u.reason})`)
+      .map((u) => `${shortened(u.messageId)} (${u.reason})`)
       .join(', ');
     const more = n > RELEASE_ERROR_NAMED ? ` and ${n - RELEASE_ERROR_NAMED} more` : '';
     super(
@@ -277,6 +277,13 @@ export class DlqReleaseError extends Error {
 /** Whitespace and control characters (a line break, a terminal escape) shown as one space. */
 const oneLine = (text: string): string => text.replace(/[\s\p{Cc}]+/gu, ' ');
 
+/**
+ * What an error shows of a text SQS answered (a code and message, an attribute's value, a message
+ * id): its first 200 characters. An answer is SQS's to word, or a proxy's, and an error names up
+ * to ten of them; an SQS message id is 36.
+ */
+const shortened = (text: string): string => text.slice(0, 200);
+
 const errorLine = (err: unknown): string =>
   err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 
@@ -285,7 +292,7 @@ const errorLine = (err: unknown): string =>
  * message, the first 200 characters (an answer is SQS's to word, and an error names up to ten).
  */
 const failureReason = (f: { Code?: string; Message?: string }): string =>
-  `${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`.slice(0, 200);
+  shortened(`${f.Code ?? 'failed'}${f.Message ? `: ${f.Message}` : ''}`);
 
 /**
  * Makes every read message visible again, ten handles a call. A call that fails does not stop
@@ -489,7 +496,7 @@ function attributeProblem(
   value: string,
   problem: string,
 ): string {
-  const shown = oneLine(value).slice(0, 200);
+  const shown = shortened(oneLine(value));
   return `the ${attribute} of ${queueUrl} (${shown}) ${problem}`;
 }
 
