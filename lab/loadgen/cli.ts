@@ -29,6 +29,12 @@ export const LOAD_SPEC: CommandSpec = {
       value: '<name>',
       description: 'read ApiUrl and the API key from this deployed stack',
     },
+    region: {
+      type: 'string',
+      value: '<region>',
+      description:
+        "with --stack: the AWS region the stack is deployed in, for every AWS call the load makes (default: the SDK's, AWS_REGION or the profile's)",
+    },
     'api-key': { type: 'string', value: '<key>', description: 'x-api-key header value' },
     orders: { type: 'string', value: '<n>', description: 'orders to send', default: '1000' },
     customers: {
@@ -64,12 +70,15 @@ export const LOAD_SPEC: CommandSpec = {
   examples: [
     'npm run load -- --api http://127.0.0.1:3000 --orders 2000 --customers 20',
     'npm run load -- --stack OrderPipelineLab --orders 500 --rate 50 --seed 7',
+    'npm run load -- --stack OrderPipelineLab --region eu-west-1 --orders 500',
   ],
 };
 
 export interface LoadArgs extends Omit<LoadOptions, 'apiUrl' | 'seed' | 'runId'> {
   apiUrl?: string;
   stack?: string;
+  /** The region of --stack's stack, for the CloudFormation and API Gateway clients. */
+  region?: string;
   seed: number;
   runId: string;
 }
@@ -80,6 +89,10 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   const stack = typeof v.stack === 'string' ? v.stack : undefined;
   if (!api && !stack) throw new UsageError('one of --api <url> or --stack <name> is required');
   if (api && stack) throw new UsageError('use either --api or --stack, not both');
+  const region = typeof v.region === 'string' ? v.region : undefined;
+  if (region !== undefined && !stack) {
+    throw new UsageError('--region goes with --stack: an --api url makes no AWS call');
+  }
   if (api) {
     let url: URL;
     try {
@@ -99,6 +112,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   return {
     ...(api ? { apiUrl: api } : {}),
     ...(stack ? { stack } : {}),
+    ...(region ? { region } : {}),
     ...(typeof v['api-key'] === 'string' ? { apiKey: v['api-key'] } : {}),
     orders: intOption(v, 'orders', { min: 1, max: 10_000_000 })!,
     customers: intOption(v, 'customers', { min: 1, max: 1_000_000 })!,
@@ -171,7 +185,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   let apiUrl = args.apiUrl;
   let apiKey = args.apiKey;
   if (args.stack) {
-    const found = await apiFromStack(args.stack);
+    const found = await apiFromStack(args.stack, args.region ? { region: args.region } : {});
     apiUrl = found.apiUrl;
     apiKey = apiKey ?? found.apiKey;
   }
@@ -180,7 +194,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   err(
     `run ${args.runId} seed ${args.seed}: ${args.orders} orders, ${args.customers} customers -> ${apiUrl}\n`,
   );
-  const { stack: _stack, apiUrl: _url, ...rest } = args;
+  const { stack: _stack, region: _region, apiUrl: _url, ...rest } = args;
   const s = await runLoad({
     ...rest,
     apiUrl: apiUrl!,

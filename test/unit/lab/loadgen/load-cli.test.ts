@@ -47,6 +47,10 @@ describe('parseLoadArgs', () => {
     [['--api', 'http://a', '--rate', '-0.5'], '--rate must be at least 0, got -0.5'],
     [['--api', 'http://a', '--seed', '-1'], '--seed must be at least 0, got -1'],
     [['--api', 'http://a', '--retry-rate', '1.5'], '--retry-rate must be at most 1, got 1.5'],
+    [
+      ['--api', 'http://a', '--region', 'eu-west-1'],
+      '--region goes with --stack: an --api url makes no AWS call',
+    ],
     [['--api', 'http://a', '--rate', 'fast'], '--rate must be a number, got "fast"'],
     [
       ['--api', 'http://a', '--run', 'a/b'],
@@ -172,5 +176,79 @@ describe('npm run load (process)', () => {
     expect((err as { stderr: string }).stderr.trim()).toBe(
       `error: no API answers at ${url} (ECONNREFUSED): is \`npm start\` running? Its API is the ready line's second url, http://127.0.0.1:3000 by default`,
     );
+  });
+
+  it('reads the stack and its API key in the region --region names, with no region in the environment', async () => {
+    // CloudFormation and API Gateway on 127.0.0.1, recording each request's signing scope: the
+    // stack's outputs name this server's /v1/ as the API and an API key, whose value API Gateway
+    // answers; the API then answers the probe as a url with no /orders route does, so the load
+    // ends there with one line, having sent no order.
+    const scopes: string[] = [];
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      const scope = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\//.exec(
+        req.headers.authorization ?? '',
+      );
+      if (scope) scopes.push(`${scope[2]} ${scope[1]}`);
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === '/') {
+          res.writeHead(200, { 'content-type': 'text/xml' });
+          res.end(
+            '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>' +
+              '<StackName>S</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>' +
+              `<member><OutputKey>ApiUrl</OutputKey><OutputValue>${url}/v1/</OutputValue></member>` +
+              '<member><OutputKey>ApiKeyId</OutputKey><OutputValue>k1</OutputValue></member>' +
+              '</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>',
+          );
+        } else if (req.url?.startsWith('/apikeys/k1')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"id":"k1","value":"the-key"}');
+        } else {
+          res.writeHead(403, { 'content-type': 'application/json' });
+          res.end('{"message":"Missing Authentication Token"}');
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const err = await run(
+        resolve(ROOT, 'node_modules/.bin/tsx'),
+        [resolve(ROOT, 'lab/loadgen/cli.ts'), '--stack', 'S', '--region', 'eu-west-1'],
+        {
+          cwd: ROOT,
+          timeout: 30_000,
+          env: {
+            PATH: process.env.PATH,
+            HOME: '/nonexistent',
+            AWS_CONFIG_FILE: '/nonexistent/config',
+            AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+            AWS_ACCESS_KEY_ID: 'test',
+            AWS_SECRET_ACCESS_KEY: 'test',
+            AWS_EC2_METADATA_DISABLED: 'true',
+            AWS_ENDPOINT_URL_CLOUDFORMATION: url,
+            AWS_ENDPOINT_URL_API_GATEWAY: url,
+          },
+        },
+      ).catch((e: { code: number; stderr: string }) => e);
+      // Before: "unknown option --region", exit 2; without it, "no AWS region". (The SDK may
+      // warn about the Node version first.)
+      expect((err as { stderr: string }).stderr.trim().split('\n').at(-1)).toBe(
+        `error: ${url}/v1/ has no /orders route (403 Missing Authentication Token): \`npm start\`'s API is http://127.0.0.1:3000, with no stage in the path; a deployed stack's is its ApiUrl output, ending in /v1/ (or use --stack)`,
+      );
+      expect((err as { code: number }).code).toBe(1);
+      expect(scopes).toEqual(['cloudformation eu-west-1', 'apigateway eu-west-1']);
+      expect(seen.at(-1)).toBe('GET /v1/orders/load-probe-no-such-order');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('says what --region is in --help', () => {
+    expect(helpText(LOAD_SPEC)).toContain('--region <region>');
+    expect(helpText(LOAD_SPEC)).toContain('the AWS region the stack is deployed in');
   });
 });
