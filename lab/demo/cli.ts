@@ -13,6 +13,7 @@ import {
 import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
+import type { LoadProgress } from '../loadgen/run-load';
 import { runOnLocalCloud } from '../local-run';
 
 export const DEMO_SPEC: CommandSpec = {
@@ -71,6 +72,28 @@ export const DEMO_SPEC: CommandSpec = {
     'npm run demo -- --failure-rate 0.02 --out reports/failures',
   ],
 };
+
+/**
+ * The load's progress, `sent n/N`: on a terminal redrawn in place as each order is done; piped
+ * (CI, `2>&1 | tee`), a line at the first order and at each tenth, so a log shows the load of a
+ * minute or two going rather than nothing until the drain's lines.
+ */
+export function loadProgressWriter(
+  tty: boolean,
+  write: (s: string) => void,
+): (p: LoadProgress) => void {
+  let lastTenth = -1;
+  return (p) => {
+    if (tty) {
+      write(`\rsent ${p.done}/${p.total}\x1b[K${p.done === p.total ? '\n' : ''}`);
+      return;
+    }
+    const tenth = p.total > 0 ? Math.floor((p.done / p.total) * 10) : 10;
+    if (tenth === lastTenth) return;
+    lastTenth = tenth;
+    write(`sent ${p.done}/${p.total}\n`);
+  };
+}
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
@@ -131,10 +154,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
           },
         }
       : {}),
-    onLoadProgress: (p) => {
-      if (tty) process.stderr.write(`\rsent ${p.done}/${p.total}\x1b[K`);
-      if (tty && p.done === p.total) process.stderr.write('\n');
-    },
+    onLoadProgress: loadProgressWriter(tty, (s) => process.stderr.write(s)),
     onDrainProgress: (s, ms) =>
       process.stderr.write(
         `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
