@@ -90,6 +90,31 @@ describe('queue management', () => {
     });
   });
 
+  it('ends a long poll when its queue is deleted, and a queue created again under the name is a new one to poll', async () => {
+    // AWS documents no answer for a poll in flight on a queue being deleted ("Requests you send
+    // involving that queue during the 60 seconds might succeed", DeleteQueue), and no poll can
+    // meet the queue created again under the name: a wait is at most 20 s, the name is free
+    // after 60. The emulator ends the poll at the delete with what it had (nothing), rather
+    // than leave it on a queue no one can send to until its wait ends.
+    const url = await create('polled');
+    const started = Date.now();
+    const poll = h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 1 }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await h.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    expect((await poll).Messages ?? []).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    h.emulator.clock.advance(60_000);
+    expect(await create('polled')).toBe(url);
+    const again = h.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 1 }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'new' }));
+    expect((await again).Messages?.map((m) => m.Body)).toEqual(['new']);
+  });
+
   it('refuses to create a queue again under a deleted name for 60 seconds (QueueDeletedRecently), creating nothing', async () => {
     // AWS (DeleteQueue, CreateQueue): "When you delete a queue, you must wait at least 60
     // seconds before creating a queue with the same name"; the model's QueueDeletedRecently is

@@ -196,7 +196,9 @@ export const ReceiveMessage = action({
         ...(q.attributes.RedrivePolicy ? { moveToDlq: moveToDlq(ctx, q) } : {}),
       });
       const now = ctx.clock.now();
-      if (copies.length > 0 || now >= deadline || ctx.closed() || !ctx.queues.has(q.name)) {
+      // A poll whose queue was deleted ends (DeleteQueue wakes it): by identity, not by
+      // name, so that no poll can outlive its queue into one created again under the name.
+      if (copies.length > 0 || now >= deadline || ctx.closed() || ctx.queues.get(q.name) !== q) {
         return {
           Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)),
         };
