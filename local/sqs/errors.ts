@@ -71,6 +71,18 @@ export const errors = {
       'OverLimit',
       403,
     ),
+  /**
+   * A short poll on a standard queue at its in-flight quota (see LIMITS.maxInFlightStandard):
+   * AWS's words as a user quoted its Query answer, 403 Forbidden, Type Sender
+   * (Cbsoftware/pressureNET-server#74), line break and all.
+   */
+  inFlightOverLimit: () =>
+    new SqsError(
+      'OverLimit',
+      'Too many messages have been received without being deleted.\nPlease delete your received messages or let them timeout before receiving more.',
+      'OverLimit',
+      403,
+    ),
   queueNameExists: (attribute: string) =>
     new SqsError(
       'QueueNameExists',

@@ -23,7 +23,7 @@ import {
   queryError,
   queryResponse,
 } from './protocol';
-import type { LostDelete, Queue } from './queue';
+import { LIMITS, type LostDelete, type Queue } from './queue';
 
 export { Clock } from './clock';
 export { FAULT_PRESETS, type FaultConfig, type FaultPreset, PRESETS } from './faults';
@@ -36,6 +36,11 @@ export interface SqsEmulatorOptions {
   region?: string;
   accountId?: string;
   log?: (msg: string, data?: object) => void;
+  /**
+   * The in-flight quotas (LIMITS.maxInFlightStandard and maxInFlightFifo, AWS's 120,000, when
+   * absent): a test lowers them to reach them with a few messages.
+   */
+  maxInFlight?: { standard?: number; fifo?: number };
 }
 
 export interface SqsEmulator {
@@ -121,6 +126,10 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
   const dice = new FaultDice(seed);
   const accountId = options.accountId ?? '000000000000';
   const region = options.region ?? 'us-east-1';
+  const maxInFlight = {
+    standard: options.maxInFlight?.standard ?? LIMITS.maxInFlightStandard,
+    fifo: options.maxInFlight?.fifo ?? LIMITS.maxInFlightFifo,
+  };
   let server: Server | undefined;
 
   const send = (
@@ -211,6 +220,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         origin: `http://${host}`,
         moveTasks,
         closed: () => closed,
+        maxInFlight,
       };
       if (contexts.size < 64) contexts.set(host, ctx);
     }

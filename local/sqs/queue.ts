@@ -17,6 +17,14 @@ export const LIMITS = {
   purgeIntervalMs: 60 * 1000,
   recreateAfterDeleteMs: 60 * 1000,
   maxMessageAttributes: 10,
+  /**
+   * Messages a queue holds in flight (received, not deleted, visibility timeout running) before
+   * a receive takes no more: "a maximum of approximately 120,000" for a standard queue, where a
+   * short poll is answered OverLimit and a long poll no error; "a maximum of 120,000" for a
+   * FIFO queue, with no error (SQS Developer Guide, standard and FIFO queue quotas).
+   */
+  maxInFlightStandard: 120_000,
+  maxInFlightFifo: 120_000,
 };
 
 export interface StoredMessage {
@@ -473,6 +481,19 @@ export class Queue {
   }
 
   /**
+   * How many more messages receives may hold in flight before `limit`. Every message in flight
+   * holds a handle in `byReceipt` (one kept until a delete or the next receive, so past its
+   * timeout too), so below the limit by that count alone the answer needs no walk; only a queue
+   * near the limit counts the ones whose timeout still runs.
+   */
+  private inFlightRoom(limit: number, now: number): number {
+    if (this.byReceipt.size < limit - LIMITS.maxReceive) return Infinity;
+    let held = 0;
+    for (const m of this.byReceipt.values()) if (!m.deleted && m.availableAt > now) held++;
+    return limit - held;
+  }
+
+  /**
    * Takes up to `max` messages. `moveToDlq` is called for a message that has already been
    * received maxReceiveCount times: SQS moves it to the DLQ instead of returning it.
    */
@@ -484,6 +505,8 @@ export class Queue {
     faults: FaultConfig;
     dice: FaultDice;
     moveToDlq?: (m: StoredMessage) => boolean;
+    /** In-flight messages past which this receive takes none (see LIMITS.maxInFlightStandard). */
+    maxInFlight?: number;
   }): ReceivedCopy[] {
     const now = this.clock.now();
     if (this.fifo && opts.attemptId) {
@@ -529,6 +552,14 @@ export class Queue {
         }
       }
     }
+    const max = Math.min(opts.max, this.inFlightRoom(opts.maxInFlight ?? Infinity, now));
+    if (max <= 0) {
+      // At the quota: "If you reach this quota while using short polling, Amazon SQS returns the
+      // OverLimit error message. If you use long polling, Amazon SQS returns no error messages"
+      // (standard queue quotas); a FIFO queue "does not return an error" (FIFO queue quotas).
+      if (!this.fifo && opts.shortPoll) throw errors.inFlightOverLimit();
+      return [];
+    }
     const policy = this.redrivePolicy();
     const taken: ReceivedCopy[] = [];
     const take = (m: StoredMessage): boolean => {
@@ -556,7 +587,7 @@ export class Queue {
       // a prefix of each group (receives take groups in order), so only that prefix is checked
       // for in-flight messages: a receive costs O(groups + batch), not O(messages).
       for (const [g, list] of this.groups) {
-        if (taken.length >= opts.max) break;
+        if (taken.length >= max) break;
         let head = 0;
         while (
           head < list.length &&
@@ -576,12 +607,12 @@ export class Queue {
             blocked = m.receiveCount > 0;
             break;
           }
-          if (m.receiveCount === 0 && taken.length + available.length >= opts.max) break;
+          if (m.receiveCount === 0 && taken.length + available.length >= max) break;
           available.push(m);
         }
         if (blocked) continue;
         for (const m of available) {
-          if (taken.length >= opts.max) break;
+          if (taken.length >= max) break;
           if (!take(m)) break;
         }
       }
@@ -610,7 +641,7 @@ export class Queue {
     try {
       for (let i = this.head; i < messages.length; i++) {
         const m = messages[i]!;
-        if (taken.length >= opts.max) break;
+        if (taken.length >= max) break;
         if (movedHere?.has(m)) continue;
         if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
         if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;

@@ -9,6 +9,7 @@ import {
   type FaultConfig,
   type FaultPreset,
   type SqsEmulator,
+  type SqsEmulatorOptions,
 } from '../../local/sqs';
 
 export interface Harness {
@@ -22,8 +23,9 @@ export interface Harness {
 export async function startEmulator(
   faults: FaultPreset | Partial<FaultConfig> = 'none',
   seed = 1234,
+  options: Omit<SqsEmulatorOptions, 'seed' | 'faults'> = {},
 ): Promise<Harness> {
-  const emulator = createSqsEmulator({ seed, faults });
+  const emulator = createSqsEmulator({ ...options, seed, faults });
   const { url } = await emulator.listen(0);
   const sqs = new SQSClient({
     endpoint: url,

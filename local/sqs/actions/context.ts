@@ -26,6 +26,8 @@ export interface Context {
   origin: string;
   moveTasks: MoveTasks;
   closed: () => boolean;
+  /** In-flight quotas of a standard and a FIFO queue (LIMITS' AWS numbers unless lowered). */
+  maxInFlight: { standard: number; fifo: number };
 }
 
 /**

@@ -194,6 +194,7 @@ export const ReceiveMessage = action({
         faults: ctx.faults(),
         dice: ctx.dice,
         ...(q.attributes.RedrivePolicy ? { moveToDlq: moveToDlq(ctx, q) } : {}),
+        maxInFlight: q.fifo ? ctx.maxInFlight.fifo : ctx.maxInFlight.standard,
       });
       const now = ctx.clock.now();
       // A poll whose queue was deleted ends (DeleteQueue wakes it): by identity, not by
