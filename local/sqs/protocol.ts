@@ -94,15 +94,47 @@ const MAX_NAME_LENGTH = 128;
 const CHECKED_TWICE =
   /^(?:Attribute\.\d+\.(?:Name|Value)|Tags?\.\d+\.(?:Key|Value)|(?:SendMessageBatchRequestEntry\.\d+\.)?Message(?:System)?Attribute\.\d+\.(?:Name|Value\.(?:DataType|StringValue|BinaryValue)))$/;
 
+/** The fields of a batch entry read as single values (see `entry`). */
+const ENTRY_SCALARS = [
+  'Id',
+  'MessageBody',
+  'DelaySeconds',
+  'MessageGroupId',
+  'MessageDeduplicationId',
+  'ReceiptHandle',
+  'VisibilityTimeout',
+];
+
+/** The flattened lists of strings, by the member they become. */
+const STRING_LISTS: Readonly<Record<string, string>> = {
+  AttributeName: 'AttributeNames',
+  MessageSystemAttributeName: 'MessageSystemAttributeNames',
+  MessageAttributeName: 'MessageAttributeNames',
+  TagKey: 'TagKeys',
+};
+
+/**
+ * A parameter that holds one value (`MessageBody`, `SendMessageBatchRequestEntry.1.Id`,
+ * `AttributeName.2`): given twice, the later one had silently won (see repeatedScalar).
+ */
+const SCALAR_TWICE = new RegExp(
+  `^(?:${SCALARS.join('|')}|(?:${ENTRY_LISTS.join('|')})\\.\\d+\\.(?:${ENTRY_SCALARS.join('|')})|(?:${Object.keys(STRING_LISTS).join('|')})\\.\\d+)$`,
+);
+
 /**
  * `A.1.B=x` -> { A: { '1': { B: 'x' } } }, for the names the emulator reads. A name it never reads
  * is skipped before it is split: a 4 MB name of dots (`....`) became 4 million nested maps and
  * held the main thread, and with it every surface of the local cloud, 7 s; 300,000 unknown names,
  * 1.3 s (found in review). Skipping them changes no answer.
  */
-function unflatten(params: URLSearchParams, repeated: Set<string>): Tree {
+function unflatten(
+  params: URLSearchParams,
+  repeated: Set<string>,
+  repeatedScalars: Set<string>,
+): Tree {
   const root: Tree = dict();
   const attributeKeys = new Set<string>();
+  const scalarKeys = new Set<string>();
   for (const [key, value] of params) {
     if (key.length > MAX_NAME_LENGTH) continue;
     const dot = key.indexOf('.');
@@ -110,6 +142,9 @@ function unflatten(params: URLSearchParams, repeated: Set<string>): Tree {
     if (CHECKED_TWICE.test(key)) {
       if (attributeKeys.has(key)) repeated.add(key);
       attributeKeys.add(key);
+    } else if (SCALAR_TWICE.test(key)) {
+      if (scalarKeys.has(key)) repeatedScalars.add(key);
+      scalarKeys.add(key);
     }
     const parts = key.split('.');
     if (parts.length > MAX_PARTS) continue;
@@ -334,23 +369,47 @@ function messageAttributeMaps(t: Tree, prefix: string, repeated: Repeats, into: 
   if (system) into.MessageSystemAttributes = system;
 }
 
-function entry(t: Tree | string, prefix: string, repeated: Repeats): Input {
+function entry(
+  t: Tree | string,
+  prefix: string,
+  repeated: Repeats,
+  repeatedScalars: Set<string>,
+): Input {
   if (typeof t === 'string') return {};
   const out: Input = {};
-  for (const k of [
-    'Id',
-    'MessageBody',
-    'DelaySeconds',
-    'MessageGroupId',
-    'MessageDeduplicationId',
-    'ReceiptHandle',
-    'VisibilityTimeout',
-  ]) {
+  for (const k of ENTRY_SCALARS) {
     const v = leaf(t[k]);
     if (v !== undefined) out[k] = v;
+    if (repeatedScalars.has(`${prefix}${k}`)) noteRepeatedScalar(out, k, `${prefix}${k}`);
   }
   messageAttributeMaps(t, prefix, repeated, out);
   return out;
+}
+
+/**
+ * The single-value parameters a Query request gave twice, by the member they fill, beside the
+ * input (or batch entry) they are in: `MessageBody=a&MessageBody=b` had been read as "b", the
+ * later one silently winning. Refused when the action reads the member (Params.raw), so that a
+ * repeated parameter an action never reads is ignored as any unread one is, and one in a batch
+ * entry fails that entry, as a repeated message attribute does. AWS's answer is not recorded
+ * anywhere we found; InvalidParameterValue, "Parameter MessageBody is specified more than once.",
+ * is the emulator's, the words of its other repeat refusals. Over JSON a repeated key keeps the
+ * last (JSON.parse), as before.
+ */
+const repeatedScalarsIn = new WeakMap<object, Map<string, string>>();
+
+function noteRepeatedScalar(input: Input, member: string, parameter: string): void {
+  let map = repeatedScalarsIn.get(input);
+  if (!map) {
+    map = new Map();
+    repeatedScalarsIn.set(input, map);
+  }
+  if (!map.has(member)) map.set(member, parameter);
+}
+
+/** The repeated parameter behind each member of `input` a Query request gave twice, if any. */
+export function repeatedScalars(input: object): ReadonlyMap<string, string> | undefined {
+  return repeatedScalarsIn.get(input);
 }
 
 /**
@@ -368,12 +427,26 @@ export function parseQueryRequest(
   for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
   const action = params.get('Action');
   if (!action) throw errors.missingParameter('Action');
+  // The action is read first (get: the first one); a second one, even the same, had been
+  // ignored. Refused as any repeated parameter the emulator reads (see repeatedScalarsIn).
+  if (params.getAll('Action').length > 1) {
+    throw errors.invalidParameter('Parameter Action is specified more than once.');
+  }
   const repeatedParameters = new Set<string>();
-  const t = unflatten(params, repeatedParameters);
+  const repeatedScalarParameters = new Set<string>();
+  const t = unflatten(params, repeatedParameters, repeatedScalarParameters);
   const input: Input = {};
   for (const k of SCALARS) {
     const v = leaf(t[k]);
     if (v !== undefined) input[k] = v;
+  }
+  for (const parameter of repeatedScalarParameters) {
+    const dot = parameter.indexOf('.');
+    if (dot < 0) noteRepeatedScalar(input, parameter, parameter);
+    else {
+      const member = STRING_LISTS[parameter.slice(0, dot)];
+      if (member !== undefined) noteRepeatedScalar(input, member, parameter);
+    }
   }
   const repeatedNames = new Set<string>();
   const attributes = nameValueMap(t.Attribute, 'Name', 'Value', repeatedNames);
@@ -407,7 +480,9 @@ export function parseQueryRequest(
   messageAttributeMaps(t, '', repeats, input);
   for (const field of ENTRY_LISTS) {
     if (t[field] !== undefined) {
-      input.Entries = indexed(t[field]).map(([i, e]) => entry(e, `${field}.${i}.`, repeats));
+      input.Entries = indexed(t[field]).map(([i, e]) =>
+        entry(e, `${field}.${i}.`, repeats, repeatedScalarParameters),
+      );
     }
   }
   if (input.QueueUrl === undefined && pathQueueUrl !== undefined) input.QueueUrl = pathQueueUrl;

@@ -12,7 +12,9 @@ import { callJson, callQuery, type Harness, startEmulator } from './helpers';
  * attribute) given by two entries, or one of its parameters sent twice, is refused with
  * InvalidParameterValue (a failed entry in a batch), as a queue attribute or tag given twice is:
  * the later one had silently won. What AWS answers is not recorded anywhere we found; the
- * wording is ours (docs/fidelity.md). A repeated parameter the emulator never reads is ignored,
+ * wording is ours (docs/fidelity.md). So is a single-value parameter (MessageBody, a batch
+ * entry's Id, AttributeName.1) given twice, when the action reads it: InvalidParameterValue, a
+ * failed entry in a batch. A repeated parameter the emulator never reads is ignored,
  * as every parameter it never reads is. Over JSON a repeated key keeps the last, as JSON
  * parsers (and AWS's Jackson-based one by default) do.
  */
@@ -220,6 +222,106 @@ describe('a name given twice in one request', () => {
     expect(got.Messages?.[0]?.MessageAttributes).toEqual({
       a: { DataType: 'String', StringValue: 'x' },
     });
+  });
+
+  const refusal = (parameter: string) => [
+    400,
+    'InvalidParameterValue',
+    `Parameter ${parameter} is specified more than once.`,
+  ];
+
+  it.each([
+    ['MessageBody', [['MessageBody', 'b']]],
+    [
+      'DelaySeconds',
+      [
+        ['DelaySeconds', '0'],
+        ['DelaySeconds', '5'],
+      ],
+    ],
+    ['QueueUrl', [['QueueUrl', 'x']]],
+    ['Action', [['Action', 'SendMessage']]],
+  ] as [string, [string, string][]][])(
+    'refuses a Query SendMessage that gives %s twice, sending nothing (the last one had won)',
+    async (parameter, extra) => {
+      const out = await callQuery(h.url, [
+        ['Action', 'SendMessage'],
+        ['QueueUrl', url],
+        ['MessageBody', 'a'],
+        ...extra,
+      ]);
+      expect([out.status, out.queryCode, text(out.message)]).toEqual(refusal(parameter));
+      expect(await count()).toBe(0);
+    },
+  );
+
+  it('refuses a Query ReceiveMessage or GetQueueAttributes that gives a single value or a list item twice', async () => {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'm' }));
+    const receive = await callQuery(h.url, [
+      ['Action', 'ReceiveMessage'],
+      ['QueueUrl', url],
+      ['VisibilityTimeout', '0'],
+      ['VisibilityTimeout', '600'],
+    ]);
+    expect([receive.status, receive.queryCode, text(receive.message)]).toEqual(
+      refusal('VisibilityTimeout'),
+    );
+    const attributes = await callQuery(h.url, [
+      ['Action', 'GetQueueAttributes'],
+      ['QueueUrl', url],
+      ['AttributeName.1', 'DelaySeconds'],
+      ['AttributeName.1', 'QueueArn'],
+    ]);
+    expect([attributes.status, attributes.queryCode, text(attributes.message)]).toEqual(
+      refusal('AttributeName.1'),
+    );
+    // The refused receive took nothing: the message is still there to take.
+    expect(await count()).toBe(1);
+  });
+
+  it('ignores a repeated parameter the action does not read, as any unread one', async () => {
+    const out = await callQuery(h.url, [
+      ['Action', 'SendMessage'],
+      ['QueueUrl', url],
+      ['MessageBody', 'm'],
+      ['QueueNamePrefix', 'a'],
+      ['QueueNamePrefix', 'b'],
+    ]);
+    expect(out.status).toBe(200);
+    expect(await count()).toBe(1);
+  });
+
+  it('fails only the batch entry that gives one of its values twice, and refuses a batch whose entry Id is given twice', async () => {
+    const out = await callQuery(h.url, [
+      ['Action', 'SendMessageBatch'],
+      ['QueueUrl', url],
+      ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+      ['SendMessageBatchRequestEntry.1.MessageBody', 'm1'],
+      ['SendMessageBatchRequestEntry.2.Id', 'e2'],
+      ['SendMessageBatchRequestEntry.2.MessageBody', 'm2'],
+      ['SendMessageBatchRequestEntry.2.MessageBody', 'm3'],
+    ]);
+    expect(out.status).toBe(200);
+    expect(out.xml).toContain('<Id>e1</Id><MessageId>');
+    const failed = /<BatchResultErrorEntry>(.*?)<\/BatchResultErrorEntry>/.exec(out.xml)![1]!;
+    expect(failed).toContain('<Id>e2</Id>');
+    expect(failed).toContain('<Code>InvalidParameterValue</Code>');
+    expect(text(/<Message>([^<]*)</.exec(failed)![1]!)).toBe(
+      'Parameter SendMessageBatchRequestEntry.2.MessageBody is specified more than once.',
+    );
+    expect(await count()).toBe(1);
+
+    const ids = await callQuery(h.url, [
+      ['Action', 'SendMessageBatch'],
+      ['QueueUrl', url],
+      ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+      ['SendMessageBatchRequestEntry.1.Id', 'e9'],
+      ['SendMessageBatchRequestEntry.1.MessageBody', 'm1'],
+    ]);
+    expect([ids.status, ids.queryCode, text(ids.message)]).toEqual(
+      refusal('SendMessageBatchRequestEntry.1.Id'),
+    );
+    expect(await count()).toBe(1);
   });
 
   it('keeps the last of a key a raw JSON SendMessage gives twice in MessageAttributes, as JSON parsers do', async () => {

@@ -1,5 +1,5 @@
 import { errors, SqsError } from '../errors';
-import { dict } from '../protocol';
+import { dict, repeatedScalars } from '../protocol';
 import { LIMITS } from '../queue';
 import type { Input, Output } from './context';
 
@@ -33,15 +33,28 @@ const isObject = (v: unknown): v is Input =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class Params {
+  /** Members a Query request gave twice (see repeatedScalars in protocol.ts), if any. */
+  private readonly repeated: ReadonlyMap<string, string> | undefined;
+
   constructor(
     private readonly input: Input,
     readonly protocol: Protocol,
     /** True once the client's connection has closed (a long poll then takes nothing). */
     readonly clientGone: () => boolean = () => false,
-  ) {}
+  ) {
+    this.repeated = repeatedScalars(input);
+  }
 
-  /** A member's value; JSON null counts as absent, as AWS's deserializer treats it. */
-  raw(name: string): unknown {
+  /**
+   * A member's value; JSON null counts as absent, as AWS's deserializer treats it. A member a
+   * Query request gave twice is refused when read, InvalidParameterValue, unless `repeated` is
+   * 'last' (the last one given: what a failed batch entry's size counts).
+   */
+  raw(name: string, repeated: 'refuse' | 'last' = 'refuse'): unknown {
+    const parameter = repeated === 'refuse' ? this.repeated?.get(name) : undefined;
+    if (parameter !== undefined) {
+      throw errors.invalidParameter(`Parameter ${parameter} is specified more than once.`);
+    }
     const v = Object.hasOwn(this.input, name) ? this.input[name] : undefined;
     return v === null ? undefined : v;
   }

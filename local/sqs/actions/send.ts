@@ -278,9 +278,12 @@ export const SendMessage = action({
   run: (_ctx, { q, send }) => enqueue(q, send),
 });
 
-/** What a failed entry still counts against the batch's 1 MiB: its body as sent. */
+/**
+ * What a failed entry still counts against the batch's 1 MiB: its body as sent (the last one,
+ * if a Query request gave it twice: the entry fails for that, not the batch).
+ */
 function sentBytes(entry: BatchEntry): number {
-  const body = entry.params.raw('MessageBody');
+  const body = entry.params.raw('MessageBody', 'last');
   return typeof body === 'string' ? Buffer.byteLength(body) : 0;
 }
 
