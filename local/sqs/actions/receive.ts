@@ -53,12 +53,46 @@ function wantedSystemAttributes(names: string[]): Set<string> {
   return out;
 }
 
+/**
+ * The message attributes a receive asks for (MessageAttributeNames): "All" or ".*", names, and
+ * prefixes ("bar.*": every name that starts with "bar."). Built once a request, so that each
+ * attribute of each message taken costs a Set lookup per '.' in its name (at most 256
+ * characters), not a scan of every name asked for: 300,000 names (3.8 MB) against 10 messages
+ * of 10 attributes had held the main thread about 0.7-1 s.
+ */
+interface AttributeSelection {
+  all: boolean;
+  names: Set<string>;
+  /** Each `prefix.*` asked for, as `prefix.` */
+  prefixes: Set<string>;
+}
+
+function attributeSelection(wanted: string[]): AttributeSelection {
+  const selection: AttributeSelection = { all: false, names: new Set(), prefixes: new Set() };
+  for (const w of wanted) {
+    if (w === 'All' || w === '.*') selection.all = true;
+    else if (w.endsWith('.*')) selection.prefixes.add(w.slice(0, -1));
+    selection.names.add(w);
+  }
+  return selection;
+}
+
+function selects(selection: AttributeSelection, name: string): boolean {
+  if (selection.all || selection.names.has(name)) return true;
+  if (selection.prefixes.size === 0) return false;
+  // A prefix asked for ends with '.', so only the name's beginnings up to each '.' can be one.
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) {
+    if (selection.prefixes.has(name.slice(0, i + 1))) return true;
+  }
+  return false;
+}
+
 function renderMessage(
   q: Queue,
   m: StoredMessage,
   receipt: string,
   system: Set<string>,
-  wantedAttrs: string[],
+  wantedAttrs: AttributeSelection,
 ): Output {
   const attributes: Record<string, string> = {};
   const put = (k: string, v: string | number | undefined) => {
@@ -76,13 +110,8 @@ function renderMessage(
   put('AWSTraceHeader', m.traceHeader);
   put('DeadLetterQueueSourceArn', m.deadLetterSourceArn);
   const selected = dict<Output>();
-  const all = wantedAttrs.includes('All') || wantedAttrs.includes('.*');
   for (const [name, a] of Object.entries(m.attributes)) {
-    if (
-      all ||
-      wantedAttrs.includes(name) ||
-      wantedAttrs.some((w) => w.endsWith('.*') && name.startsWith(w.slice(0, -1)))
-    ) {
+    if (selects(wantedAttrs, name)) {
       selected[name] = a.BinaryValue
         ? { DataType: a.DataType, BinaryValue: a.BinaryValue.toString('base64') }
         : { DataType: a.DataType, StringValue: a.StringValue };
@@ -175,7 +204,7 @@ export const ReceiveMessage = action({
       ...(p.stringList('AttributeNames') ?? []),
       ...(p.stringList('MessageSystemAttributeNames') ?? []),
     ]);
-    const wantedAttrs = p.stringList('MessageAttributeNames') ?? [];
+    const wantedAttrs = attributeSelection(p.stringList('MessageAttributeNames') ?? []);
     return { q, max, visibility, wait, attemptId, system, wantedAttrs, gone: p.clientGone };
   },
   async run(ctx, { q, max, visibility, wait, attemptId, system, wantedAttrs, gone }) {
