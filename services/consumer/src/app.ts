@@ -38,7 +38,8 @@ export interface ConsumerDeps {
   /**
    * What holds writes for the invocation's end write: the persistence store itself in
    * production (adapters/idempotency-store.ts holds its COMPLETED records); used only with
-   * idempotency enabled.
+   * idempotency and the effect guard on (without the guard nothing is held: each COMPLETED
+   * record is Powertools' own update, sent as the record completes).
    */
   heldWrites?: HeldWritesPort;
   logger: ConsumerLogPort;
@@ -84,7 +85,12 @@ export function createConsumerHandler(
     newId: deps.newId ?? randomUUID,
     sleep: deps.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined)),
     crash: deps.crash ?? exitNow,
-    ...(config.idempotency.enabled && deps.heldWrites ? { held: deps.heldWrites } : {}),
+    // Powertools' COMPLETED writes are held for the invocation's end write only while the
+    // effect guard is on: it refuses the rerun of every record a crash leaves IN_PROGRESS. With
+    // the guard off (the experiment that shows what the idempotency record alone protects) each
+    // record is written COMPLETED as it completes, Powertools' own update, so a crash exposes
+    // only the record it was running, not every record its batch had completed.
+    ...(config.idempotency.effectGuard && deps.heldWrites ? { held: deps.heldWrites } : {}),
     traceRecord:
       deps.traceRecord ??
       (<R>(_annotations: Record<string, string | number>, work: () => Promise<R>) => work()),

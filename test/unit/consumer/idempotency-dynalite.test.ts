@@ -555,6 +555,74 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     expect((await applyCounter('window')) - run.effects.length).toBe(2);
   });
 
+  it('with the effect guard off, a crash after record k of a batch leaves records 1..k COMPLETED: their rerun is answered by the record, only the running record applies twice', async () => {
+    // Prepare: a standard batch run in order, the guard off (the experiment that shows what the
+    // idempotency record alone protects). Orders 1 and 2 complete; order 3 commits its effect
+    // and the process dies before anything after it.
+    let crashed: () => void = () => undefined;
+    const crash = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const dies = new (class extends DynamoConsumerLedger {
+      override async putEffect(effect: Effect) {
+        await super.putEffect(effect);
+        if (effect.orderId.endsWith('order-3')) {
+          crashed();
+          await new Promise<never>(() => undefined);
+        }
+      }
+    })(documents, ledger.name);
+    const env = {
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+      EFFECT_GUARD_ENABLED: 'false',
+    };
+    const third = record('unguarded-window', 1, {
+      orderId: 'unguarded-window-order-3',
+      sequence: 3,
+    });
+    third.messageId = `${third.messageId}-3`;
+    const batch = [record('unguarded-window', 0), record('unguarded-window', 1), third];
+    const orderIds = batch.map((r) => (JSON.parse(r.body) as { orderId: string }).orderId);
+
+    // Act: the first environment dies in order 3; SQS hands the batch back after its visibility
+    // timeout (60 s) to a new environment, past the in-progress expiry (the invocation's 10 s).
+    void makeConsumer(env, { ledger: dies })(eventOf(...batch), context);
+    await crash;
+    const statuses = await Promise.all(
+      orderIds.map(async (id) => (await readIdempotencyRecord(documents, 'standard', id))?.status),
+    );
+    const response = await later(61_000, () =>
+      makeConsumer(env)(eventOf(...batch.map((r) => redelivered(r, 2))), {
+        ...context,
+        awsRequestId: 'req-retry',
+      } as Context),
+    );
+
+    // Assess: orders 1 and 2 were written COMPLETED as each completed (Powertools' own update,
+    // not held with the guard off), so the redelivery is answered from their records; order 3,
+    // the record running at the crash, is IN_PROGRESS and applies again, as nothing else stops it.
+    expect(statuses).toEqual(['COMPLETED', 'COMPLETED', 'INPROGRESS']);
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('unguarded-window');
+    expect(run.effects.map((e) => e.orderId).sort()).toEqual([
+      orderIds[0],
+      orderIds[1],
+      orderIds[2],
+      orderIds[2],
+    ]);
+    expect(
+      run.deliveries
+        .filter((d) => d.receiveCount === 2)
+        .map((d) => `${d.orderId}:${d.outcome}:${d.suppressedBy ?? '-'}`)
+        .sort(),
+    ).toEqual([
+      `${orderIds[0]}:suppressed:record`,
+      `${orderIds[1]}:suppressed:record`,
+      `${orderIds[2]}:applied:-`,
+    ]);
+  });
+
   it('pins a known difference: a turn taken before an effect write that failed makes the consumer count a late apply the report does not', async () => {
     // Prepare: the effect write of sequence 7 fails once, after its turn raised the customer's
     // highest sequence to 7 (a throttled put, or a crash between the two writes).

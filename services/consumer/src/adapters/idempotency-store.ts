@@ -210,7 +210,8 @@ export class OwnWriteDynamoDBPersistenceLayer
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      this.#written.set(record.idempotencyKey, item);
+      // Kept only for an end write to take (a layer never begun sends its updates at once).
+      if (this.#holding) this.#written.set(record.idempotencyKey, item);
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The record as it was, read by the project's one reader of a refused write's item.

@@ -52,7 +52,8 @@ export const recordBudgetMs =
   stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
   ROOM_MS;
 // Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of itself,
-// and which holds its COMPLETED writes for the invocation's end write (adapters/idempotency-store.ts).
+// and which holds its COMPLETED writes for the invocation's end write while the effect guard is
+// on (adapters/idempotency-store.ts; app.ts begins it only then).
 const idempotencyStore =
   idempotencyTable &&
   new OwnWriteDynamoDBPersistenceLayer({
