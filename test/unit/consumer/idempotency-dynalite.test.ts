@@ -481,6 +481,49 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     }
   });
 
+  it('answers a copy running beside its order in a parallel batch from the record that order completed, not "already in progress"', async () => {
+    // Prepare: a standard batch run in parallel holding an order and SQS's copy of it: both
+    // IN_PROGRESS puts start together, the copy's is refused by the order's record. The order's
+    // apply turn is slowed, so the copy's refusal comes while the order still runs.
+    const slow = new (class extends DynamoConsumerLedger {
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return super.takeApplyTurn(...args);
+      }
+    })(documents, ledger.name);
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel' },
+      { ledger: slow },
+    );
+    const first = record('parallel-copy', 0);
+    const copy = structuredClone(first);
+    copy.receiptHandle = `${first.receiptHandle}-copy`;
+    const log = logRequests(client);
+
+    // Act
+    let response: Awaited<ReturnType<typeof consume>>;
+    try {
+      response = await consume(eventOf(first, copy), context);
+    } finally {
+      log.stop();
+    }
+
+    // Assess: no failure; the copy waited for the order and was answered from its held record
+    // (suppressed by the record, no turn of its own), where it failed on the IN_PROGRESS
+    // record and came back after the visibility timeout.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('parallel-copy');
+    expect(run.effects).toHaveLength(1);
+    expect(run.failures).toEqual([]);
+    expect(run.deliveries.map((d) => `${d.outcome}:${d.suppressedBy ?? '-'}`).sort()).toEqual([
+      'applied:-',
+      'suppressed:record',
+    ]);
+    expect(await applyCounter('parallel-copy')).toBe(1);
+    expect(countOf(log.sent, 'PutItem', idempotency.name)).toBe(2);
+    expect(countOf(log.sent, 'GetItem', idempotency.name)).toBe(0);
+  });
+
   it('fails a reused order id with a different payload later in the same batch: the held record answers under Powertools’ payload validation', async () => {
     // Prepare: a standard batch run in order: order-1, then another message reusing its order
     // id with another amount (a bug upstream), which meets order-1's held COMPLETED record.

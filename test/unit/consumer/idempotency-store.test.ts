@@ -442,3 +442,114 @@ describe('the layer’s COMPLETED write, held for the invocation’s end write',
     }
   });
 });
+
+describe('a copy running beside its order in the same invocation (a standard batch in parallel)', () => {
+  const order = (orderId: string) => ({ orderId, amount: 1 });
+  /** Whether `promise` has settled within a few turns of the event loop. */
+  const settledSoon = async (promise: Promise<unknown>) => {
+    let settled = false;
+    void promise.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return settled;
+  };
+
+  it('waits for the put that refused it, then answers from the record it holds COMPLETED', async () => {
+    // Prepare: the order's put wrote its record; the copy's put is refused by it (dynalite
+    // hands back no item: the key's put under way in this invocation is the one).
+    const store = layer(['put-p1', 'put-p2']);
+    store.beginInvocation();
+    await store.saveInProgress(order('o-beside'), 5_000);
+
+    // Act
+    const copy = store.saveInProgress(order('o-beside'), 5_000).catch((e: unknown) => e);
+    const answeredEarly = await settledSoon(copy);
+    await store.saveSuccess(order('o-beside'), { applyIndex: 6, committedAt: 8 });
+
+    // Assess: no answer while the order ran; then the held COMPLETED record.
+    expect(answeredEarly).toBe(false);
+    const refused = await copy;
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    const found = (refused as IdempotencyItemAlreadyExistsError).existingRecord;
+    expect(found?.getStatus()).toBe('COMPLETED');
+    expect(found?.getResponse()).toEqual({ applyIndex: 6, committedAt: 8 });
+  });
+
+  it('refuses it as before once the order failed (its record deleted): no answer to give', async () => {
+    // Prepare
+    const store = layer(['put-f1', 'put-f2']);
+    store.beginInvocation();
+    await store.saveInProgress(order('o-beside-failed'), 5_000);
+
+    // Act
+    const copy = store.saveInProgress(order('o-beside-failed'), 5_000).catch((e: unknown) => e);
+    await store.deleteRecord(order('o-beside-failed'));
+
+    // Assess: the refusal as dynalite gives it (no record: Powertools reads it), nothing held.
+    const refused = await copy;
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    expect((refused as IdempotencyItemAlreadyExistsError).existingRecord).toBeUndefined();
+    expect(store.takeHeld()).toEqual([]);
+  });
+
+  it('tells the put by the writer id DynamoDB hands back with the refusal: its own put waited for, another environment’s not', async () => {
+    // Prepare: DynamoDB's answers, mocked (dynalite returns no item with a refusal): the
+    // order's put succeeds, each later put is refused by an IN_PROGRESS record naming `writer`.
+    const client = new DynamoDBClient({ region: 'eu-west-1' });
+    const mocked = mockClient(DynamoDBDocumentClient);
+    const inProgressBy = (writer: string) =>
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: {
+          id: { S: 'unit#k' },
+          status: { S: 'INPROGRESS' },
+          expiration: { N: String(Math.floor(Date.now() / 1000) + 60) },
+          in_progress_expiration: { N: String(Date.now() + 5_000) },
+          inProgressBy: { S: writer },
+        },
+      });
+    try {
+      const ids = ['put-m1', 'put-m2', 'put-m3'];
+      const store = new OwnWriteDynamoDBPersistenceLayer({
+        tableName: idempotency.name,
+        client,
+        newId: () => ids.shift() ?? 'no-more-ids',
+      });
+      store.configure({ config: new IdempotencyConfig({ eventKeyJmesPath: 'orderId' }) });
+      store.beginInvocation();
+      mocked
+        .on(PutCommand)
+        .resolvesOnce({})
+        .rejectsOnce(inProgressBy('someone-else'))
+        .rejectsOnce(inProgressBy('put-m1'));
+      await store.saveInProgress(order('o-mocked-beside'), 5_000);
+
+      // Act: a copy refused by another environment's record, then one refused by the order's.
+      const foreign = await store
+        .saveInProgress(order('o-mocked-beside'), 5_000)
+        .catch((e: unknown) => e);
+      const copy = store.saveInProgress(order('o-mocked-beside'), 5_000).catch((e: unknown) => e);
+      const answeredEarly = await settledSoon(copy);
+      await store.saveSuccess(order('o-mocked-beside'), { applyIndex: 2, committedAt: 3 });
+
+      // Assess: the foreign record answered at once, as found (in progress); the copy of the
+      // order's own put once it completed, from the held record.
+      expect((foreign as IdempotencyItemAlreadyExistsError).existingRecord?.getStatus()).toBe(
+        'INPROGRESS',
+      );
+      expect(answeredEarly).toBe(false);
+      const found = ((await copy) as IdempotencyItemAlreadyExistsError).existingRecord;
+      expect(found?.getStatus()).toBe('COMPLETED');
+      expect(found?.getResponse()).toEqual({ applyIndex: 2, committedAt: 3 });
+    } finally {
+      mocked.restore();
+    }
+  });
+});

@@ -52,7 +52,9 @@ import type { HeldItems, HeldWritesPort } from '../domain/ports';
  *   with its stored result as it would have from DynamoDB (payload validation included);
  *   `_getRecord` answers it too. Once the held record has expired (`expiresAfterSeconds`
  *   shorter than the batch) the put goes to DynamoDB, whose expired record lets it through, as
- *   the COMPLETED one would have;
+ *   the COMPLETED one would have. A copy running beside its order (a standard batch run in
+ *   parallel), whose put the order's IN_PROGRESS record refused, waits for the order's put to
+ *   end and is answered from the held record the same way (#copyAnswer);
  * - in DynamoDB the record is still IN_PROGRESS, until the invocation's deadline (its
  *   in-progress expiry): a copy in another environment meanwhile is told "already in
  *   progress", and if the invocation dies before its end write (a crash, a timeout, a failed
@@ -86,6 +88,14 @@ export interface OwnWriteOptions {
 
 type RecordOptions = ConstructorParameters<typeof IdempotencyRecord>[0];
 
+/** A put of this invocation, from its request until it ends (OwnWriteDynamoDBPersistenceLayer). */
+interface PutUnderWay {
+  /** Its writer id (`inProgressBy`). */
+  writer: string;
+  ended: Promise<void>;
+  end: () => void;
+}
+
 /** An item of the table as Powertools' own reads take it (its _getRecord). */
 function recordOf(item: Record<string, unknown>): IdempotencyRecord {
   // An unknown status is refused by the record's getStatus(), a payload hash that differs by
@@ -115,6 +125,13 @@ export class OwnWriteDynamoDBPersistenceLayer
   #held = new Map<string, Record<string, unknown>>();
   /** Set by beginInvocation(): an end write will take what is held. */
   #holding = false;
+  /**
+   * This invocation's puts of each key, from the moment each is sent until it ends: refused or
+   * failed, or, once written, its record held COMPLETED or deleted (Powertools' delete after the
+   * function failed). A copy of the order running beside it (a standard batch run in parallel)
+   * whose put this one's record refused waits for it (#copyAnswer).
+   */
+  #puts = new Map<string, PutUnderWay[]>();
 
   constructor(options: OwnWriteOptions) {
     super({
@@ -143,6 +160,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     this.#holding = true;
     this.#written = new Map();
     this.#held = new Map();
+    this.#endPuts();
   }
 
   /** The COMPLETED items held so far, handed over once: the end write takes them. */
@@ -150,6 +168,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     const items = [...this.#held.values()];
     this.#held = new Map();
     this.#written = new Map();
+    this.#endPuts();
     return items.length > 0 ? [{ tableName: this.#tableName, items }] : [];
   }
 
@@ -167,6 +186,7 @@ export class OwnWriteDynamoDBPersistenceLayer
       );
     }
     const me = this.#newId();
+    const put = this.#holding ? this.#startPut(record.idempotencyKey, me) : undefined;
     const now = Date.now();
     const item: Record<string, unknown> = {
       [ATTR.key]: record.idempotencyKey,
@@ -213,6 +233,7 @@ export class OwnWriteDynamoDBPersistenceLayer
       // Kept only for an end write to take (a layer never begun sends its updates at once).
       if (this.#holding) this.#written.set(record.idempotencyKey, item);
     } catch (error) {
+      if (put) this.#endPuts(record.idempotencyKey, put);
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // The record as it was, read by the project's one reader of a refused write's item.
       const found = refusedItem(
@@ -220,6 +241,13 @@ export class OwnWriteDynamoDBPersistenceLayer
         this.#documents,
         `the idempotency record ${record.idempotencyKey}`,
       );
+      const completed = await this.#copyAnswer(record.idempotencyKey, found);
+      if (completed) {
+        throw new IdempotencyItemAlreadyExistsError(
+          `the idempotency record ${record.idempotencyKey} was COMPLETED in this invocation by a copy running beside this one`,
+          completed,
+        );
+      }
       throw new IdempotencyItemAlreadyExistsError(
         `the idempotency record ${record.idempotencyKey} is already there and is not this put's to take`,
         found && recordOf(found),
@@ -237,7 +265,11 @@ export class OwnWriteDynamoDBPersistenceLayer
   protected override async _updateRecord(record: IdempotencyRecord): Promise<void> {
     const written = this.#written.get(record.idempotencyKey);
     if (!this.#holding || !written || record.getStatus() !== IdempotencyRecordStatus.COMPLETED) {
-      return super._updateRecord(record);
+      try {
+        return await super._updateRecord(record);
+      } finally {
+        this.#endPuts(record.idempotencyKey, written?.[ATTR.writer]);
+      }
     }
     const item: Record<string, unknown> = {
       ...written,
@@ -248,6 +280,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     if (this.isPayloadValidationEnabled()) item[ATTR.validation] = record.payloadHash;
     this.#written.delete(record.idempotencyKey);
     this.#held.set(record.idempotencyKey, item);
+    this.#endPuts(record.idempotencyKey, written[ATTR.writer]);
   }
 
   /** Powertools' read, answered from the held record when this invocation holds the key. */
@@ -258,8 +291,73 @@ export class OwnWriteDynamoDBPersistenceLayer
 
   /** Powertools' delete (the function failed), and this invocation's note of the record. */
   protected override async _deleteRecord(record: IdempotencyRecord): Promise<void> {
-    await super._deleteRecord(record);
-    this.#written.delete(record.idempotencyKey);
-    this.#held.delete(record.idempotencyKey);
+    const key = record.idempotencyKey;
+    const writer = (this.#written.get(key) ?? this.#held.get(key))?.[ATTR.writer];
+    try {
+      await super._deleteRecord(record);
+    } finally {
+      this.#written.delete(key);
+      this.#held.delete(key);
+      this.#endPuts(key, writer);
+    }
+  }
+
+  /** Notes a put of `key` under way in this invocation, by its writer id. */
+  #startPut(key: string, writer: string): PutUnderWay {
+    let end: () => void = () => undefined;
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const put = { writer, ended, end };
+    this.#puts.set(key, [...(this.#puts.get(key) ?? []), put]);
+    return put;
+  }
+
+  /**
+   * Ends the puts of `key` that are `which` (a put, or a writer id: the put whose record was
+   * held or deleted), or (no key) every put of the invocation. A writer id that is no string
+   * ends nothing.
+   */
+  #endPuts(key?: string, which?: PutUnderWay | unknown): void {
+    const keys = key === undefined ? [...this.#puts.keys()] : [key];
+    for (const k of keys) {
+      const puts = this.#puts.get(k) ?? [];
+      const ends = (p: PutUnderWay) => key === undefined || p === which || p.writer === which;
+      for (const p of puts) if (ends(p)) p.end();
+      const left = puts.filter((p) => !ends(p));
+      if (left.length > 0) this.#puts.set(k, left);
+      else this.#puts.delete(k);
+    }
+  }
+
+  /**
+   * The answer to a put refused by a record this invocation's own put of the key wrote (a copy
+   * of the order running beside the one that wrote it: a standard batch run in parallel starts
+   * both puts together): once that put has ended, its record held COMPLETED, if it is and has
+   * not expired. Powertools then answers the copy from it, as it answers a later copy in the
+   * same batch (payload validation included), where the IN_PROGRESS record in the table would
+   * fail the copy "already in progress" and send it back for the visibility timeout. The put is
+   * told by the writer id on the refusing record (DynamoDB hands it back with the refusal);
+   * dynalite hands back none, and then the key's put under way in this invocation is the one,
+   * or, none under way, the record this invocation holds for the key.
+   * Waiting is bounded: that put ends when its record is held or deleted, or its put fails,
+   * each inside this invocation (every DynamoDB call ends by its client's timeouts), and it
+   * never waits for this one. Nothing to wait for, or its record failed: undefined, and the copy
+   * is refused by the record as found, as before.
+   */
+  async #copyAnswer(
+    key: string,
+    found: Record<string, unknown> | undefined,
+  ): Promise<IdempotencyRecord | undefined> {
+    const puts = this.#puts.get(key) ?? [];
+    const owner = found ? puts.find((p) => p.writer === found[ATTR.writer]) : puts[0];
+    if (owner) await owner.ended;
+    // Without a put under way, the one that wrote the refusing record may have ended already:
+    // its record is held, and it is that record (a held key's record in the table is this
+    // invocation's IN_PROGRESS item until the end write, or DynamoDB names its writer).
+    else if (found && this.#held.get(key)?.[ATTR.writer] !== found[ATTR.writer]) return undefined;
+    const held = this.#held.get(key);
+    const record = held && recordOf(held);
+    return record && !record.isExpired() ? record : undefined;
   }
 }
