@@ -13,6 +13,7 @@ import { ConfigError } from '../../../shared/src/env';
 import { parseDelivery } from './adapters/sqs-record';
 import type { ConsumerFunctionConfig } from './config';
 import type {
+  CallDeadlinePort,
   ConsumerLedgerPort,
   ConsumerLogPort,
   ConsumerMetricsPort,
@@ -59,6 +60,12 @@ export interface ConsumerDeps {
    * record starts (domain/record-handling.ts, startsRecord).
    */
   recordBudgetMs?: number;
+  /**
+   * The cut on the DynamoDB calls, set from the invocation's deadline with `callRoom`
+   * (adapters/call-deadline.ts, on the clients handlers/sqs.ts makes); absent, no call is cut.
+   */
+  callDeadline?: CallDeadlinePort;
+  callRoom?: { recordsMs: number; endMs: number };
   /** Runs each record in its own trace subsegment, annotated with the order (X-Ray on AWS). */
   traceRecord?: <R>(
     annotations: Record<string, string | number>,
@@ -91,6 +98,7 @@ export function createConsumerHandler(
     // record is written COMPLETED as it completes, Powertools' own update, so a crash exposes
     // only the record it was running, not every record its batch had completed.
     ...(config.idempotency.effectGuard && deps.heldWrites ? { held: deps.heldWrites } : {}),
+    ...(deps.callDeadline ? { callDeadline: deps.callDeadline } : {}),
     traceRecord:
       deps.traceRecord ??
       (<R>(_annotations: Record<string, string | number>, work: () => Promise<R>) => work()),
@@ -102,6 +110,7 @@ export function createConsumerHandler(
     guardKey: config.idempotency.key,
     effectGuard: config.idempotency.effectGuard,
     ...(deps.recordBudgetMs !== undefined ? { recordBudgetMs: deps.recordBudgetMs } : {}),
+    ...(deps.callRoom ? { callRoom: deps.callRoom } : {}),
   };
   const applyEffect = createEffect(options, handlingDeps);
 

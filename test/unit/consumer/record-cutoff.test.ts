@@ -1,5 +1,6 @@
 import { IdempotencyPersistenceLayerError } from '@aws-lambda-powertools/idempotency';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { InvocationDeadlineError } from '../../../services/consumer/src/adapters/call-deadline';
 import { createConsumerHandler } from '../../../services/consumer/src/app';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import type { ApplyTurn } from '../../../services/consumer/src/domain/ports';
@@ -51,6 +52,11 @@ describe('ranOutOfTime', () => {
     });
     wrapped.name = 'IdempotencyPersistenceLayerError';
     expect(ranOutOfTime(wrapped)).toBe(true);
+  });
+  it("finds the cut the invocation's deadline puts on a call, as thrown and wrapped", () => {
+    const cut = new InvocationDeadlineError();
+    expect(ranOutOfTime(cut)).toBe(true);
+    expect(ranOutOfTime(new Error('Failed to delete record', { cause: cut }))).toBe(true);
   });
   it('is false for any other failure', () => {
     expect(ranOutOfTime(new Error('ConditionalCheckFailedException'))).toBe(false);

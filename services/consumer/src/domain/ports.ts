@@ -71,6 +71,18 @@ export interface HeldWritesPort {
   takeHeld(): HeldItems[];
 }
 
+/**
+ * When the consumer's DynamoDB calls are given up: set from the invocation's deadline as it goes
+ * (its records' calls, then its end write), cleared when it ends (adapters/call-deadline.ts).
+ */
+export interface CallDeadlinePort {
+  /**
+   * Calls still unanswered `ms` from now are given up (counted on a monotonic clock, as Lambda's
+   * remaining time is, not on the wall clock, which can step); undefined: no cut.
+   */
+  cutIn(ms: number | undefined): void;
+}
+
 /** What an invocation writes once its records are done: one batch for the whole batch. */
 export interface InvocationEnd {
   /** The receipts that ran, with how each ended (the end of their invocation). */

@@ -5,6 +5,7 @@ import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
 import type {
+  CallDeadlinePort,
   ConsumerLedgerPort,
   ConsumerLogPort,
   ConsumerMetricsPort,
@@ -70,6 +71,12 @@ export interface RecordHandlingOptions {
    * has run out of time (startsRecord); absent, every record starts.
    */
   recordBudgetMs?: number;
+  /**
+   * How long before the invocation's deadline its DynamoDB calls are given up (deps.callDeadline):
+   * a record's calls leave `recordsMs` for the end write and the answer; the end write leaves
+   * `endMs` for the answer. Absent, no call is cut.
+   */
+  callRoom?: { recordsMs: number; endMs: number };
 }
 
 export interface RecordHandlingDeps {
@@ -86,6 +93,8 @@ export interface RecordHandlingDeps {
    * dropped at begin() when an earlier invocation left any, written by end() beside the outcomes.
    */
   held?: HeldWritesPort;
+  /** Where the cut on DynamoDB calls is set (options.callRoom). */
+  callDeadline?: CallDeadlinePort;
   traceRecord: <R>(
     annotations: Record<string, string | number>,
     work: () => Promise<R>,
@@ -189,13 +198,15 @@ export function startsRecord(state: {
 
 /**
  * Whether a record's failure came from a call that ran out of time: the SDK's TimeoutError (a
- * try's request or connection timeout, after its last try), as thrown or as the cause Powertools
- * wraps it in (IdempotencyPersistenceLayerError).
+ * try's request or connection timeout, after its last try) or the cut the invocation's deadline
+ * puts on its calls (InvocationDeadlineError, adapters/call-deadline.ts), as thrown or as the
+ * cause Powertools wraps it in (IdempotencyPersistenceLayerError).
  */
 export function ranOutOfTime(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current.name === 'TimeoutError') return true;
+    // The SDK's, or the cut the invocation's deadline puts on the calls (adapters/call-deadline.ts).
+    if (current.name === 'TimeoutError' || current.name === 'InvocationDeadlineError') return true;
     current = current.cause;
   }
   return false;
@@ -377,6 +388,19 @@ export function createRecordHandling<R>(
   let callRanOut = false;
   /** Set when the invocation stopped starting records. */
   let cutOff: CutOff | undefined;
+  /**
+   * Sets the cut on DynamoDB calls `roomMs` before the invocation's deadline, read from Lambda's
+   * remaining time now (none without it, or without a room).
+   */
+  function cutCalls(roomMs: number | undefined): void {
+    if (!deps.callDeadline) return;
+    const remaining = roomMs === undefined ? undefined : remainingOf?.();
+    deps.callDeadline.cutIn(
+      roomMs !== undefined && typeof remaining === 'number' && Number.isFinite(remaining)
+        ? remaining - roomMs
+        : undefined,
+    );
+  }
 
   function event(
     delivery: Delivery,
@@ -470,6 +494,8 @@ export function createRecordHandling<R>(
         typeof remaining === 'number' && Number.isFinite(remaining) && remaining >= 0
           ? receivedAt + Math.round(remaining)
           : undefined;
+      // The records' calls (the receipts' write below included) end `recordsMs` before it.
+      cutCalls(options.callRoom?.recordsMs);
       for (const [index, { record, delivery }] of received.entries()) {
         if (delivery instanceof Error) {
           // Not an order: it fails when its turn comes and leaves nothing in the ledger, which
@@ -570,6 +596,9 @@ export function createRecordHandling<R>(
         end.ended.push({ receipt, outcome });
         if (failure) end.failures.push(failure);
       }
+      // The end write may run until `endMs` before the deadline: a stalled one fails the
+      // invocation (every record comes back) before Lambda ends it at its timeout.
+      cutCalls(options.callRoom?.endMs);
       try {
         await ledger.recordInvocationEnd(end);
       } catch (err) {
@@ -582,6 +611,8 @@ export function createRecordHandling<R>(
           if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
         }
         throw err;
+      } finally {
+        cutCalls(undefined);
       }
     },
   };

@@ -12,6 +12,7 @@ import {
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { createLogger } from '../../../../shared/src/logger';
 import { createTracing } from '../../../../shared/src/tracing';
+import { CallDeadline } from '../adapters/call-deadline';
 import { OwnWriteDynamoDBPersistenceLayer } from '../adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { PowertoolsConsumerMetrics } from '../adapters/metrics';
@@ -51,6 +52,18 @@ checkTimeoutBudget({
 export const recordBudgetMs =
   stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
   ROOM_MS;
+/** What the end write leaves of the invocation for the answer, once the records' calls are cut. */
+const ANSWER_MS = 250;
+// The cut on every DynamoDB call of an invocation (adapters/call-deadline.ts): a record's calls
+// are given up ROOM_MS before the invocation's deadline, so a stall inside a record (after its
+// first call, which the cut-off above does not cover) leaves the end write its room; the end
+// write is given up ANSWER_MS before it, so a stalled one fails the invocation before Lambda ends
+// it at its timeout.
+const callDeadline = new CallDeadline();
+const idempotencyClient = tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts));
+const ledgerClient = tracing.captureClient(createDocumentClient(dynamoDbTimeouts));
+callDeadline.attach(idempotencyClient);
+callDeadline.attach(ledgerClient);
 // Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of itself,
 // and which holds its COMPLETED writes for the invocation's end write while the effect guard is
 // on (adapters/idempotency-store.ts; app.ts begins it only then).
@@ -58,17 +71,16 @@ const idempotencyStore =
   idempotencyTable &&
   new OwnWriteDynamoDBPersistenceLayer({
     tableName: idempotencyTable,
-    client: tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts)),
+    client: idempotencyClient,
   });
 const consume = createConsumerHandler(config, {
   // Its batch writes carry the idempotency table's held COMPLETED records at the end too.
-  ledger: new DynamoConsumerLedger(
-    tracing.captureClient(createDocumentClient(dynamoDbTimeouts)),
-    config.ledgerTableName,
-  ),
+  ledger: new DynamoConsumerLedger(ledgerClient, config.ledgerTableName),
   ...(idempotencyStore ? { persistenceStore: idempotencyStore, heldWrites: idempotencyStore } : {}),
   logger,
   recordBudgetMs,
+  callDeadline,
+  callRoom: { recordsMs: ROOM_MS, endMs: ANSWER_MS },
   metrics: new PowertoolsConsumerMetrics(config.queue),
   traceRecord: (annotations, work) => tracing.subsegment('record', annotations, work),
 });

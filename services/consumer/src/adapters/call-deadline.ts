@@ -1,0 +1,61 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { CallDeadlinePort } from '../domain/ports';
+
+/**
+ * A cut on the consumer's DynamoDB calls, set from the invocation's deadline (domain/
+ * record-handling.ts sets it: the records' calls end 1 s before the deadline, the end write just
+ * before it), so that a stall inside a record, or of the end write, ends the invocation with its
+ * partial batch response (or its error) before Lambda ends it at its timeout.
+ *
+ * It is a middleware on each client's stack (the SDK's documented extension point: a document
+ * client shares its client's stack, so Powertools' client and the layer's document client made
+ * from it take it once), in the `finalizeRequest` step below the retry middleware, so it runs for
+ * every try: a try still unanswered at the cut is given up with an InvocationDeadlineError, and a
+ * try that would start after it is not sent. That error is no transient one to the SDK's retry
+ * strategy (not a TimeoutError, no status code), so the call ends at once, with no try more.
+ * The try given up on is not aborted: its answer is dropped, and its connection ends by the
+ * client's own request timeout (1 s). A write in it may still commit, as a try that ran out of
+ * its request timeout may (docs/architecture.md, "A try that ran out may have committed").
+ */
+
+/** A DynamoDB call given up at the cut the invocation's deadline sets. */
+export class InvocationDeadlineError extends Error {
+  constructor() {
+    super("DynamoDB call given up: too close to the invocation's deadline");
+    this.name = 'InvocationDeadlineError';
+  }
+}
+
+export class CallDeadline implements CallDeadlinePort {
+  /** The cut on `now`'s clock. */
+  #cutAt: number | undefined;
+
+  /** `now`: a monotonic clock in ms (performance.now), so a step of the wall clock moves no cut. */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  cutIn(ms: number | undefined): void {
+    this.#cutAt = ms === undefined ? undefined : this.now() + ms;
+  }
+
+  /** Puts the cut on a client's middleware stack (and so on every document client made from it). */
+  attach(client: Pick<DynamoDBClient, 'middlewareStack'>): void {
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const cutAt = this.#cutAt;
+        if (cutAt === undefined) return next(args);
+        const leftMs = cutAt - this.now();
+        if (leftMs <= 0) throw new InvocationDeadlineError();
+        let timer: NodeJS.Timeout | undefined;
+        const cut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new InvocationDeadlineError()), leftMs);
+        });
+        try {
+          return await Promise.race([next(args), cut]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'invocationDeadline', override: true },
+    );
+  }
+}

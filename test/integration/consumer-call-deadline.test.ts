@@ -1,0 +1,181 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { runPk } from '../../shared/src/ledger';
+import standardBatch from '../events/sqs/standard-batch.json';
+import {
+  consumerEnv,
+  createIdempotencyTable,
+  loadConsumerHandler,
+} from './support/consumer-handler';
+import { readIdempotencyRecord } from './support/idempotency-record';
+import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+
+/**
+ * A DynamoDB that stalls inside a record after its first call, or in the invocation's end write:
+ * the consumer's calls are cut from the invocation's deadline (services/consumer/src/adapters/
+ * call-deadline.ts): a record's calls 1 s before it, the end write 250 ms before it. The standard
+ * consumer's handler module (its own clients, a cold start, default timeouts: 4 tries of 1 s)
+ * runs against a local DynamoDB behind a real HTTP proxy on 127.0.0.1 that holds chosen requests
+ * without an answer. Before the cut, a stalled apply turn (4.2 s) and Powertools' deletion of
+ * the record after it (4.2 s more) ran the invocation past its deadline, where Lambda ends it and
+ * writes nothing (the completed records' COMPLETED items lost with the outcomes); a stalled end
+ * write ran 4.2 s whatever time was left.
+ */
+const { ledger, idempotency } = pipelineConfig.tables;
+/** The deadlines the tests' contexts give (the function's own is 10 s: shorter keeps them quick). */
+const RECORDS_DEADLINE_MS = 7_000;
+const END_DEADLINE_MS = 3_000;
+
+interface Sent {
+  TableName?: string;
+  Key?: { sk?: { S?: string } };
+  RequestItems?: Record<string, unknown>;
+}
+
+describe('a DynamoDB that stalls inside a record or in the end write: calls cut from the invocation’s deadline', () => {
+  const saved = { ...process.env };
+  let ledgerBehindProxy: LedgerBehindProxy;
+  /** Decides, request by request, whether the proxy holds it unanswered. */
+  let holds: (operation: string, sent: Sent) => boolean = () => false;
+
+  beforeAll(async () => {
+    ledgerBehindProxy = await startLedgerBehindProxy((received) => {
+      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
+      let sent: Sent = {};
+      try {
+        sent = JSON.parse(received.body.toString() || '{}') as Sent;
+      } catch {
+        // forwarded as it came
+      }
+      return holds(operation, sent) ? 'hold' : undefined;
+    });
+    await createIdempotencyTable(ledgerBehindProxy.documents);
+    process.env = consumerEnv(saved, ledgerBehindProxy.endpoint, {
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+    });
+  }, 60_000);
+
+  afterEach(() => {
+    holds = () => false;
+  });
+
+  afterAll(async () => {
+    process.env = { ...saved };
+    await ledgerBehindProxy?.stop();
+  });
+
+  /** `n` orders of one run, each its own customer. */
+  const orders = (runId: string, n: number): SQSRecord[] => {
+    const [template] = standardBatch.Records as unknown as SQSRecord[];
+    return Array.from({ length: n }, (_, i) => {
+      const record = structuredClone(template) as SQSRecord;
+      const body = JSON.parse(record.body) as Record<string, unknown>;
+      record.messageId = `${runId}-${i + 1}`;
+      record.body = JSON.stringify({
+        ...body,
+        runId,
+        orderId: `${runId}-${i + 1}`,
+        customerId: `${runId}-cust-${i + 1}`,
+      });
+      return record;
+    });
+  };
+
+  const contextUntil = (deadline: number, id: string) =>
+    ({
+      functionName: 'consumer-standard',
+      awsRequestId: id,
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    }) as unknown as Context;
+
+  /** Runs the handler with its metrics line kept off the test's output. */
+  const run = async <T>(work: () => Promise<T>): Promise<T> => {
+    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      return await work();
+    } finally {
+      quiet.mockRestore();
+    }
+  };
+
+  it('ends before the deadline with a partial batch response when a record stalls after its first call, the completed record written COMPLETED', async () => {
+    // Prepare: three orders in order; the second's apply turn and Powertools' deletion of its
+    // record (after the turn failed) are held unanswered.
+    const runId = 'call-deadline-records';
+    const batch = orders(runId, 3);
+    const [first, second, third] = batch as [SQSRecord, SQSRecord, SQSRecord];
+    holds = (operation, sent) =>
+      (operation === 'UpdateItem' &&
+        sent.TableName === ledger.name &&
+        String(sent.Key?.sk?.S).includes(`${runId}-cust-2`)) ||
+      (operation === 'DeleteItem' && sent.TableName === idempotency.name);
+    const handler = loadConsumerHandler();
+    const start = Date.now();
+    const deadline = start + RECORDS_DEADLINE_MS;
+
+    // Act
+    const response: SQSBatchResponse = await run(() =>
+      handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-records')),
+    );
+    const returnedAt = Date.now();
+
+    // Assess: returned before the deadline (it took 8.5 s, past it); the second order failed,
+    // the third never started (too little time left once a call had run out), the first
+    // applied and its COMPLETED record written with the outcomes.
+    expect(returnedAt).toBeLessThan(deadline);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      second.messageId,
+      third.messageId,
+    ]);
+    const orderOf = (r: SQSRecord) => (JSON.parse(r.body) as { orderId: string }).orderId;
+    expect(
+      (await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderOf(first)))
+        ?.status,
+    ).toBe('COMPLETED');
+    const items =
+      (
+        await ledgerBehindProxy.documents.send(
+          new QueryCommand({
+            TableName: ledger.name,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': runPk(runId) },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [];
+    const outcomes = items
+      .filter((i) => i.type === 'delivery')
+      .map((d) => `${d.orderId}:${d.outcome}`)
+      .sort();
+    expect(outcomes).toEqual([`${orderOf(first)}:applied`, `${orderOf(second)}:failed`]);
+    const failure = items.find((i) => i.type === 'failure');
+    expect(failure).toMatchObject({ orderId: orderOf(second), ranOutOfTime: true });
+    expect(failure?.error).toMatch(/InvocationDeadlineError/);
+  }, 30_000);
+
+  it('fails the invocation before the deadline when its end write stalls, not a stalled call later', async () => {
+    // Prepare: one order; the end write (the batch write carrying its COMPLETED record) is held.
+    const runId = 'call-deadline-end';
+    const batch = orders(runId, 1);
+    holds = (operation, sent) =>
+      operation === 'BatchWriteItem' && idempotency.name in (sent.RequestItems ?? {});
+    const handler = loadConsumerHandler();
+    const deadline = Date.now() + END_DEADLINE_MS;
+
+    // Act
+    const outcome = await run(() =>
+      handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-end')).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+    );
+    const endedAt = Date.now();
+
+    // Assess: the invocation failed (every record comes back, as after a timeout), with the
+    // cut's error, before its deadline (it ran 4.2 s, past it, and failed with a TimeoutError).
+    expect(outcome).toMatchObject({ name: 'InvocationDeadlineError' });
+    expect(endedAt).toBeLessThan(deadline);
+  }, 30_000);
+});
