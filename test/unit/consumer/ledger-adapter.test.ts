@@ -599,6 +599,25 @@ describe('DynamoConsumerLedger batch writes', () => {
     expect(sent[1]?.idempotency).toEqual([{ PutRequest: { Item: records[19] } }]);
   });
 
+  it("names each table's items left unprocessed when the end write carries the held idempotency records", async () => {
+    // Prepare: every item comes back unprocessed.
+    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => ({
+      UnprocessedItems: input.RequestItems,
+    }));
+
+    // Act / Assess
+    await expect(
+      ledger().recordInvocationEnd({
+        ended: [{ receipt: receipt('o1', 'd1'), outcome: { outcome: 'applied', at: 5 } }],
+        unrun: [],
+        failures: [],
+        held: [{ tableName: 'idempotency', items: [{ id: 'k1' }, { id: 'k2' }] }],
+      }),
+    ).rejects.toThrow(
+      '3 batch writes still unprocessed after 5 attempts: 2 of idempotency, 1 of ledger',
+    );
+  });
+
   it('writes more than 25 items in requests of at most 25', async () => {
     // Act
     await ledger().recordReceipts(Array.from({ length: 26 }, (_, i) => receipt(`o${i}`, `d${i}`)));
@@ -617,7 +636,7 @@ describe('DynamoConsumerLedger batch writes', () => {
 
     // Act / Assess
     await expect(ledger().recordReceipts([receipt('o1', 'd')])).rejects.toThrow(
-      '1 ledger writes still unprocessed after 5 attempts',
+      '1 batch writes still unprocessed after 5 attempts: 1 of ledger',
     );
     expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(5);
     // Backing off between tries (50, 100, 200, 400 ms) as throttling asks, not at once.

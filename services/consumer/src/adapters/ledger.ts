@@ -176,8 +176,14 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
       let left = writes.slice(i, i + BATCH_WRITE_LIMIT);
       for (let attempt = 1; left.length > 0; attempt++) {
         if (attempt > BATCH_WRITE_ATTEMPTS) {
+          // The end write carries another table's items too (the held COMPLETED records): say
+          // which tables' items were left, so a failure names what stays IN_PROGRESS.
+          const byTable = new Map<string, number>();
+          for (const { tableName } of left)
+            byTable.set(tableName, (byTable.get(tableName) ?? 0) + 1);
+          const tables = [...byTable].map(([table, n]) => `${n} of ${table}`).join(', ');
           throw new Error(
-            `${left.length} ledger writes still unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`,
+            `${left.length} batch writes still unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts: ${tables}`,
           );
         }
         if (attempt > 1) await sleepMs(BATCH_WRITE_BACKOFF_MS * 2 ** (attempt - 2));
