@@ -1,6 +1,6 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
+import { readIdempotencyRecord } from '../support/idempotency-record';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';
 import { expectExactlyOnce, queueRecords, reportData, settle, skipWhenIdle } from './run-check';
@@ -16,22 +16,22 @@ const STALL_MS = 10_000;
 const TIMEOUT = { timeoutSeconds: 25 };
 const SLOW = { pipeline: { fifo: TIMEOUT, standard: TIMEOUT }, waiveVisibilityGuidance: true };
 
-/** Idempotency records of one queue's consumer in the INPROGRESS state. */
-async function inProgress(target: Target, queue: QueueKind): Promise<number> {
-  const out = await target.documents.send(
-    new ScanCommand({ TableName: target.tableNames.idempotency, ConsistentRead: true }),
+/** Whether an order's idempotency record on one queue's consumer is INPROGRESS. */
+async function inProgress(target: Target, queue: QueueKind, orderId: string): Promise<boolean> {
+  const record = await readIdempotencyRecord(
+    target.documents,
+    queue,
+    orderId,
+    target.tableNames.idempotency,
   );
-  const prefix = pipelineConfig.idempotency.keyPrefix[queue];
-  return (out.Items ?? []).filter(
-    (i) => String(i.id).startsWith(prefix) && i.status === 'INPROGRESS',
-  ).length;
+  return record?.status === 'INPROGRESS';
 }
 
-const inProgressOnBoth = (target: Target) =>
+const inProgressOnBoth = (target: Target, orderId: string) =>
   waitFor(
     'the first receive on both queues inside its (stalled) effect',
-    () => Promise.all(QUEUE_KINDS.map((q) => inProgress(target, q))),
-    (counts) => counts.every((n) => n >= 1),
+    () => Promise.all(QUEUE_KINDS.map((q) => inProgress(target, q, orderId))),
+    (states) => states.every(Boolean),
     { timeoutMs: 20_000, intervalMs: 50 },
   );
 
@@ -79,7 +79,7 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
     const posted = await postOrder(target, order('cust-slow', 1), { runId });
     expect(posted.status).toBe(202);
     const orderId = posted.json.orderId as string;
-    await inProgressOnBoth(target);
+    await inProgressOnBoth(target, orderId);
 
     // Act: the visibility timeout passes once while the first run is still inside its effect
     // (SQS's time alone moves: the function is still inside its own timeout, and so inside its
@@ -151,7 +151,7 @@ describeWhere('consumerEnv', 'clock')('a re-sent copy while the first is still a
     const key = `copy-${runId}`;
     const first = await postOrder(target, order('cust-copy', 1), { runId, idempotencyKey: key });
     expect(first.status).toBe(503);
-    await inProgressOnBoth(target);
+    await inProgressOnBoth(target, key);
 
     // Act: the same order again; its sends' outcome is unknown to the producer, so it re-sends
     // it to both queues. FIFO drops the copy (same deduplication id within 5 minutes); the

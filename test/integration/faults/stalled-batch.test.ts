@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalCloud } from '../../../local/cloud';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeWhere } from '../support/differences';
 import { type DynamoDbProxy, startDynamoDbProxy } from '../support/dynamodb-proxy';
+import { idempotencyKeyOf } from '../support/idempotency-record';
 import { type Json, newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { type Target, targetOnLocalCloud } from '../support/target';
 import { queueRecords } from './run-check';
@@ -20,10 +20,6 @@ import { queueRecords } from './run-check';
  * invocation ends inside its timeout with a partial batch response: the applied order deleted,
  * the failed and the unstarted ones handed back, every outcome in the ledger.
  */
-
-/** Powertools' idempotency key of an order on the FIFO queue (keyed on the order id). */
-const fifoKey = (orderId: string): string =>
-  `${pipelineConfig.idempotency.keyPrefix.fifo}#${createHash('md5').update(JSON.stringify(orderId)).digest('base64')}`;
 
 const FUNCTION_TIMEOUT_MS = pipelineConfig.consumers.fifo.timeoutSeconds * 1000;
 
@@ -85,7 +81,7 @@ describeWhere('consumerEnv')('a DynamoDB that stalls in the middle of a FIFO bat
       ids.push(res.json.orderId as string);
     }
     const [first, second, , , last] = ids as [string, string, string, string, string];
-    for (const id of ids.slice(1, 4)) stalled.add(fifoKey(id));
+    for (const id of ids.slice(1, 4)) stalled.add(idempotencyKeyOf('fifo', id));
 
     // Act
     startConsumers();
