@@ -5,7 +5,8 @@ import { STACK_OUTPUTS, type StackOutputKey } from './config/stack-outputs';
 /**
  * Reads the deployed stack's outputs by name; a missing stack or output is the user's to fix.
  * With no region anywhere the SDK looks (AWS_REGION, the profile's config) it says only
- * "Region is missing": the error says what to set.
+ * "Region is missing": the error says what to give, `--region` (both `npm run load` and
+ * `npm run report` take it with `--stack`) or AWS_REGION.
  */
 export async function readStackOutputs(
   stackName: string,
@@ -19,7 +20,7 @@ export async function readStackOutputs(
     const message = (err as Error).message;
     throw new CliError(
       message === 'Region is missing'
-        ? `cannot read stack ${stackName}: no AWS region: set AWS_REGION to the region the stack is deployed in`
+        ? `cannot read stack ${stackName}: no AWS region: give --region <region> or set AWS_REGION, the region the stack is deployed in`
         : `cannot read stack ${stackName}: ${message}`,
       { cause: err },
     );

@@ -7,7 +7,7 @@ describe('readStackOutputs', () => {
     process.env = { ...saved };
   });
 
-  it('says to set AWS_REGION when the SDK finds no region, not only "Region is missing"', async () => {
+  it('says to give --region or set AWS_REGION when the SDK finds no region, not only "Region is missing" (it named AWS_REGION only, though both the load and the report take --region)', async () => {
     // Prepare: no region in the environment nor in a config file.
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
@@ -18,7 +18,7 @@ describe('readStackOutputs', () => {
 
     // Act + Assess
     await expect(readStackOutputs('OrderPipelineLab', client)).rejects.toThrow(
-      'cannot read stack OrderPipelineLab: no AWS region: set AWS_REGION to the region the stack is deployed in',
+      'cannot read stack OrderPipelineLab: no AWS region: give --region <region> or set AWS_REGION, the region the stack is deployed in',
     );
     client.destroy();
   });
