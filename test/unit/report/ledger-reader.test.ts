@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   countRunItems,
   LedgerReadError,
+  MAX_QUERY_PAGES,
   ordersWithSeveralMessages,
   readProducerSends,
   readRunLedger,
@@ -277,6 +278,35 @@ describe('the ledger reader against answers that do not progress', () => {
       () => undefined,
       (err: unknown) => err,
     );
+
+  it('counts the largest run the load sends, 16,000 pages (10,000,000 orders of some 1,650 bytes of records each), where more than 5,000 pages were refused', async () => {
+    let pages = 0;
+    dynamo.on(QueryCommand).callsFake(() => {
+      pages++;
+      return pages < 16_000 ? { Count: 1250, LastEvaluatedKey: key(`k${pages}`) } : { Count: 1250 };
+    });
+
+    expect(await countRunItems(documents, 'ledger', 'r1')).toBe(20_000_000);
+    expect(pages).toBe(16_000);
+  }, 60_000);
+
+  it(`refuses more than ${MAX_QUERY_PAGES} pages, each with an item and a new key`, async () => {
+    let pages = 0;
+    dynamo.on(QueryCommand).callsFake(() => {
+      pages++;
+      return pages > MAX_QUERY_PAGES + 1000
+        ? { Count: 1 }
+        : { Count: 1, LastEvaluatedKey: key(`k${pages}`) };
+    });
+
+    const error = await thrown(countRunItems(documents, 'ledger', 'r1'));
+
+    expect(error).toBeInstanceOf(LedgerReadError);
+    expect((error as Error).message).toBe(
+      `the Query of table ledger counting run r1's ledger items answered ${MAX_QUERY_PAGES} pages and still a LastEvaluatedKey (${MAX_QUERY_PAGES} pages, ${MAX_QUERY_PAGES} items; last LastEvaluatedKey [["pk","RUN#r1"],["sk","k${MAX_QUERY_PAGES}"]]): at 1 MB a page that is 50 GB of one run's records, more than any run writes, and reading on may never end`,
+    );
+    expect(pages).toBe(MAX_QUERY_PAGES);
+  }, 120_000);
 
   it('refuses a Query page that answers a LastEvaluatedKey it answered before, where it read the same pages forever', async () => {
     // The accepted orders' pages go A, B, A, ...: without a check the paginator asks from A

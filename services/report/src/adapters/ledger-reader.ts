@@ -51,13 +51,15 @@ const keyText = (key: Record<string, unknown>): string =>
  */
 export const EMPTY_PAGES_IN_A_ROW = 16;
 /**
- * Pages one Query may answer before the report gives up: 5 GB of a run's records of one type at
- * DynamoDB's 1 MB a page. A 50,000-order run's largest Query (the count of all its items, about
- * five an order of some 300 bytes) is some 75 MB, under a hundred pages, and a run of a million
- * orders under 2,000; an endpoint that answers a new key with a few items every time was read
- * until the report ran out of memory.
+ * Pages one Query may answer before the report gives up: 50 GB of a run's records at DynamoDB's
+ * 1 MB a page, three times the largest run `npm run load` sends. An order's records in the run's
+ * partition (a receive and an effect on each queue) are some 1,650 bytes by DynamoDB's item-size
+ * rules, so the largest Query (the drain's count of all of them) of a 50,000-order run is some
+ * 80 pages, of a million orders some 1,600, and of the load's 10,000,000 some 16,000 before any
+ * retry or duplicate: 5,000 refused every run over about three million orders. An endpoint that
+ * answers a new key with a few items every time was read until the report ran out of memory.
  */
-export const MAX_QUERY_PAGES = 5_000;
+export const MAX_QUERY_PAGES = 50_000;
 
 /**
  * The pages of one Query, each yielded as lib-dynamodb's paginator reads it, refusing answers
@@ -100,7 +102,7 @@ async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, u
     }
     if (n === MAX_QUERY_PAGES) {
       throw new LedgerReadError(
-        `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen}): at 1 MB a page that is 5 GB of one run's records, more than any run writes, and reading on may never end`,
+        `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen}): at 1 MB a page that is 50 GB of one run's records, more than any run writes, and reading on may never end`,
       );
     }
     answered.add(key);
