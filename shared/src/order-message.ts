@@ -19,6 +19,15 @@ import {
  * consumers dead-letter. The fields it knows must hold what the API allows. The API's own input
  * stays strict: a client's unknown field is a 400.
  */
+/**
+ * The latest time a message or the ledger may hold, epoch ms: the end of ECMAScript's time values
+ * (8.64e15 ms, 100,000,000 days after 1970), the last instant a Date holds. The report refuses a
+ * ledger time past it; the consumer refuses a message whose acceptedAt is past it, which it
+ * would copy into the effect it writes (a whole number up to 2^53 - 1 was taken, and failed the
+ * report of its whole run).
+ */
+export const LATEST_TIME_MS = 8.64e15;
+
 export const orderMessageSchema = z.object({
   ...orderInputSchema.shape,
   items: orderItemsOf(z.object(orderItemSchema.shape)),
@@ -26,7 +35,7 @@ export const orderMessageSchema = z.object({
   runId: runIdSchema,
   sequence: orderInputSchema.shape.sequence.unwrap(),
   /** Epoch milliseconds when the producer accepted the order. */
-  acceptedAt: z.int().min(0),
+  acceptedAt: z.int().min(0).max(LATEST_TIME_MS),
 });
 
 export type OrderMessage = z.infer<typeof orderMessageSchema>;

@@ -46,6 +46,12 @@ describe('parseDelivery (Powertools SQS record schema + the order message schema
     ['a sequence that is a string', body({ sequence: '1' }), 'body.sequence'],
     ['an item without a quantity', body({ items: [{ sku: 's', unitPrice: 1 }] }), 'body.items.0'],
     ['an unknown currency format', body({ currency: 'euro' }), 'body.currency'],
+    // Taken before, and copied into the effect, whose time the report refuses (its whole run).
+    [
+      'an acceptance time past the last a Date holds',
+      body({ acceptedAt: 8.64e15 + 1 }),
+      'body.acceptedAt',
+    ],
   ])('throws MalformedMessageError naming the field for %s', (_name, text, field) => {
     // Prepare
     const record = standardRecord();

@@ -72,8 +72,15 @@ describe('the order message schema', () => {
     ['a currency that is not ISO 4217', { currency: 'euro' }],
     ['no acceptance time', { acceptedAt: undefined }],
     ['a non-integer acceptance time', { acceptedAt: 'yesterday' }],
+    // A whole number below 2^53, taken before: the consumer copied it into the effect it wrote,
+    // and the report refused the effect (a time past the last a Date holds) and its whole run.
+    ['an acceptance time past the last a Date holds', { acceptedAt: 8.64e15 + 1 }],
   ])('refuses %s', (_name, change) => {
     expect(orderMessageSchema.safeParse({ ...message, ...change }).success).toBe(false);
+  });
+
+  it('takes the last acceptance time a Date holds, 8.64e15 ms', () => {
+    expect(orderMessageSchema.parse({ ...message, acceptedAt: 8.64e15 }).acceptedAt).toBe(8.64e15);
   });
 
   it('drops an unknown key at any level instead of refusing the message', () => {

@@ -8,6 +8,7 @@ import {
   SK_PREFIX,
   shownValue,
 } from '../../../../shared/src/ledger';
+import { LATEST_TIME_MS } from '../../../../shared/src/order-message';
 import { countInversions, countOutOfOrder } from './inversions';
 import { type LatencySummary, summarizeLatency } from './percentiles';
 
@@ -262,12 +263,13 @@ const shown = (v: unknown): string =>
 export const LONGEST_FUNCTION_TIMEOUT_MS = 5400 * 1000;
 
 /**
- * The latest time a ledger may hold, epoch ms: the end of ECMAScript's time values (8.64e15 ms,
- * 100,000,000 days after 1970), the last instant a Date holds. Below 2^53, every time up to it is
- * a whole number exactly, and a difference or a sum of a run's latencies stays finite. A number
- * merely finite (1e308) made a latency of Infinity, or a NaN.
+ * The latest time a ledger may hold (LATEST_TIME_MS, shared with the order message's schema, so
+ * the consumer refuses a message whose acceptedAt the report would refuse in its effect). Below
+ * 2^53, every time up to it is a whole number exactly, and a difference or a sum of a run's
+ * latencies stays finite. A number merely finite (1e308) made a latency of Infinity, or a NaN.
  */
-export const LATEST_TIME_MS = 8.64e15;
+export { LATEST_TIME_MS };
+
 /** A time in epoch ms, from 1970 to LATEST_TIME_MS: every time a real ledger holds is one. */
 const isTime = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= LATEST_TIME_MS;
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
