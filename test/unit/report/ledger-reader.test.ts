@@ -207,6 +207,8 @@ describe('the ledger reader', () => {
         ...(rest.length > 0 ? { UnprocessedKeys: { ledger: { Keys: rest } } } : {}),
       };
     });
+    // The jitter drawn at the middle every time: the run is the same on every machine.
+    jest.spyOn(Math, 'random').mockReturnValue(0.5);
     jest.useFakeTimers();
     try {
       const started = Date.now();
@@ -218,19 +220,23 @@ describe('the ledger reader', () => {
       const outcome = await reading;
 
       expect(outcome).toBeInstanceOf(LedgerReadError);
-      expect((outcome as Error).message).toMatch(
-        /^\d+ accepted orders of table ledger still unread after \d+ BatchGetItem requests: their keys came back unprocessed for 6\d s of retries, the report's 60 s for them \(AWS advises stopping at about one minute\); run the report again later$/,
+      // Pauses of 25, 50, ... 1,600 ms, then 2.5 s each (half the 5 s cap): 30 retries reach the
+      // minute (60.675 s): 31 requests, one key read by each, 69 of the first batch left.
+      expect((outcome as Error).message).toBe(
+        "69 accepted orders of table ledger still unread after 31 BatchGetItem requests: their keys came back unprocessed for 61 s of retries, the report's 60 s for them (AWS advises stopping at about one minute); run the report again later",
       );
-      // The pauses grow (up to 5 s each): the minute is spent in a few dozen requests.
-      expect(Date.now() - started).toBeLessThan(66_000);
-      expect(dynamo.commandCalls(BatchGetCommand).length).toBeLessThan(100);
+      expect(Date.now() - started).toBe(60_675);
+      expect(dynamo.commandCalls(BatchGetCommand)).toHaveLength(31);
     } finally {
       jest.useRealTimers();
+      jest.restoreAllMocks();
     }
   });
 
   it('backs off exponentially while keys come back unprocessed, and reads them all when the throttling ends within the minute', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `o${String(i).padStart(3, '0')}`);
+    // Full jitter: each pause is the draw times its ceiling; drawn at 0.75 every time here.
+    jest.spyOn(Math, 'random').mockReturnValue(0.75);
     jest.useFakeTimers();
     try {
       const started = Date.now();
@@ -250,13 +256,15 @@ describe('the ledger reader', () => {
       await jest.runAllTimersAsync();
 
       expect((await reading).map((s) => s.orderId)).toEqual(ids);
-      // Each pause at most 50 ms x 2^(n-1), at most 5 s.
+      // Before the nth retry 0.75 of 50 ms x 2^(n-1), capped at 5 s (fake timers run a
+      // fractional delay at its whole ms), until the throttling ends at 40 s: 17 retries.
       const pauses = asked.slice(1).map((at, n) => at - asked[n]!);
-      pauses.forEach((pause, n) => {
-        expect(pause).toBeLessThanOrEqual(Math.min(5000, 50 * 2 ** n));
-      });
+      expect(pauses).toEqual(
+        Array.from({ length: 17 }, (_, n) => Math.floor(0.75 * Math.min(5000, 50 * 2 ** n))),
+      );
     } finally {
       jest.useRealTimers();
+      jest.restoreAllMocks();
     }
   });
 
