@@ -180,6 +180,18 @@ export function progressPrinter(
   };
 }
 
+/**
+ * The report's command for the run just sent: against a stack (`--stack`), the report's AWS
+ * target, that stack and the region the load read it in; the report's default target is the
+ * local cloud, where a stack's run is not.
+ */
+export function reportCommand(args: Pick<LoadArgs, 'stack' | 'region'>, runId: string): string {
+  const aws = args.stack
+    ? ` --target aws --stack ${args.stack}${args.region ? ` --region ${args.region}` : ''}`
+    : '';
+  return `npm run report -- --run ${runId}${aws}`;
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const args = parseLoadArgs(argv);
   let apiUrl = args.apiUrl;
@@ -210,7 +222,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `errors:    ${s.errors}`,
     `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
     ...s.errorSamples.map((e) => `  error: ${e}`),
-    `next:      npm run report -- --run ${s.runId}`,
+    `next:      ${reportCommand(args, s.runId)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return s.errors > 0 ? 1 : 0;

@@ -3,7 +3,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { checkApi, LOAD_SPEC, parseLoadArgs, progressPrinter } from '../../../../lab/loadgen/cli';
+import {
+  checkApi,
+  LOAD_SPEC,
+  parseLoadArgs,
+  progressPrinter,
+  reportCommand,
+} from '../../../../lab/loadgen/cli';
 import { CliError, helpText, UsageError } from '../../../../shared/src/cli/args';
 
 const run = promisify(execFile);
@@ -245,6 +251,17 @@ describe('npm run load (process)', () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it("names the report's AWS target, the stack and its region in its next: line after a load against a stack, where it named the local cloud's", () => {
+    const next = (argv: string[]) => reportCommand(parseLoadArgs([...argv, '--run', 'r1']), 'r1');
+    expect(next(['--api', 'http://127.0.0.1:3000'])).toBe('npm run report -- --run r1');
+    expect(next(['--stack', 'OrderPipelineLab'])).toBe(
+      'npm run report -- --run r1 --target aws --stack OrderPipelineLab',
+    );
+    expect(next(['--stack', 'OrderPipelineLab', '--region', 'eu-west-1'])).toBe(
+      'npm run report -- --run r1 --target aws --stack OrderPipelineLab --region eu-west-1',
+    );
   });
 
   it('says what --region is in --help', () => {
