@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -89,8 +90,11 @@ async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, u
     items += read;
     empty = read > 0 ? 0 : empty + 1;
     const key = keyText(page.LastEvaluatedKey);
+    // Kept as a digest: a DynamoDB key is a few KB at most, but an endpoint's may be any size,
+    // and up to MAX_QUERY_PAGES of them were kept whole.
+    const digest = createHash('sha256').update(key).digest('base64');
     const seen = `${n} pages, ${items} items; last LastEvaluatedKey ${key.slice(0, 200)}`;
-    if (answered.has(key)) {
+    if (answered.has(digest)) {
       throw new LedgerReadError(
         `the Query of table ${table} ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${key.slice(0, 200)}): its pages do not progress, and reading on would never end`,
       );
@@ -105,7 +109,7 @@ async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, u
         `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen}): at 1 MB a page that is 50 GB of one run's records, more than any run writes, and reading on may never end`,
       );
     }
-    answered.add(key);
+    answered.add(digest);
   }
 }
 
