@@ -853,6 +853,20 @@ describe('releasing what a DLQ read holds', () => {
     expect(mock.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(3);
   });
 
+  it("shows the first 200 characters of a release call's error for each message it names, where a megabyte error went in whole, once a message", async () => {
+    const long = `refused: ${'x'.repeat(1_000_000)}`;
+    twelveInTwoReceives();
+    mock.on(ChangeMessageVisibilityBatchCommand).rejects(new Error(long));
+
+    const error = (await readError()) as DlqReleaseError;
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect(error.message).toContain(`${twelve[0]!.MessageId} (Error: ${long.slice(0, 193)})`);
+    expect(error.message.length).toBeLessThan(5000);
+    // The error's cause keeps the call's error whole.
+    expect((error.cause as Error).message).toBe(long);
+  });
+
   it('releases what it read when a receive fails, and throws the receive error, not a release error', async () => {
     attributes(12);
     mock

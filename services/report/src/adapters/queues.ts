@@ -394,7 +394,7 @@ async function release(
       } catch (err) {
         firstError ??= err;
         for (const i of batch) {
-          unreleased.push({ messageId: name(i), reason: `${errorLine(err)}${after}` });
+          unreleased.push({ messageId: name(i), reason: `${shortened(errorLine(err))}${after}` });
         }
         continue;
       }
