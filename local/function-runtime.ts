@@ -1113,18 +1113,17 @@ export class LocalFunction {
         error: (err as EnvironmentFailed).error,
       };
     }
-    // A module that failed to load: every invocation of the environment answers the init error
-    // it reported once, as Lambda's runtime posts it once (/init/error). The environment made its
-    // JSON again for each invocation, reading the error anew (a getter could answer differently
-    // each time); each answer gets its own copy.
+    // A module that failed to load: the invocation answers the init error the environment
+    // reported once, as Lambda's runtime posts it once (/init/error), and the environment ends,
+    // as that runtime exits after posting it: Lambda inits again for the next invocation ("even
+    // on failure, the next invoke is expected to work with a suppressed init - i.e. we init again
+    // as part of the invoke", aws-lambda-runtime-interface-emulator
+    // internal/lambda/interop/sandbox_model.go). Kept, the environment answered every later
+    // invocation with its first error, so a module whose init failed once (a dependency not up
+    // yet) never loaded again.
     if (initError) {
-      const { trace, ...rest } = initError;
-      return {
-        ok: false,
-        timedOut: false,
-        durationMs: Date.now() - initStarted,
-        error: trace === undefined ? rest : { ...rest, trace: [...trace] },
-      };
+      this.discard(env);
+      return { ok: false, timedOut: false, durationMs: Date.now() - initStarted, error: initError };
     }
     // Lambda's function timeout starts when the handler is called: the init phase (loading the
     // module) is not taken from it. Counting a slow cold start against it left handlers with no
