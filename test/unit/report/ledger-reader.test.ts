@@ -190,7 +190,7 @@ describe('the ledger reader', () => {
       }));
       const stuck = readProducerSends(documents, 'ledger', ['o1', 'o2']);
       const refused = expect(stuck).rejects.toThrow(
-        '2 accepted orders still unread after 8 requests',
+        '2 accepted orders of table ledger still unread after 8 BatchGetItem requests in a row that each left every key it asked for unprocessed: run the report again later',
       );
       await jest.runAllTimersAsync();
       await refused;
@@ -417,7 +417,9 @@ describe('the ledger reader against answers that do not progress', () => {
       await jest.runAllTimersAsync();
       const error = await reading;
 
-      expect((error as Error).message).toBe('2 accepted orders still unread after 8 requests');
+      expect((error as Error).message).toBe(
+        '2 accepted orders of table ledger still unread after 8 BatchGetItem requests in a row that each left every key it asked for unprocessed: run the report again later',
+      );
       expect(calls).toBe(8);
     } finally {
       jest.useRealTimers();

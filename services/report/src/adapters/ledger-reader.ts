@@ -280,7 +280,7 @@ export async function readProducerSends(
     for (let attempt = 0; keys && keys.length > 0; attempt++) {
       if (idle === BATCH_GET_ATTEMPTS) {
         throw new LedgerReadError(
-          `${keys.length} accepted orders still unread after ${idle} requests`,
+          `${keys.length} accepted orders of table ${table} still unread after ${idle} BatchGetItem requests in a row that each left every key it asked for unprocessed: run the report again later`,
         );
       }
       if (attempt > 0 && retryingMs >= BATCH_GET_RETRY_BUDGET_MS) {
