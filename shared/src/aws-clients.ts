@@ -38,6 +38,15 @@ export interface ClientOptions {
    */
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * The SDK's `cacheMiddleware`: the client builds each command class's middleware stack once,
+   * on its first send, and reuses it, instead of copying and resolving the client's and the
+   * command's stacks on every request (@smithy/core's Client.send). The SDK documents the cost:
+   * middleware added to the client or a command after its first request is not applied, and a
+   * send given options (an abortSignal) builds its stack as before. Only for SQS clients whose
+   * stack is complete before their first send; lib-dynamodb's document client refuses it.
+   */
+  cacheMiddleware?: boolean;
 }
 
 /** The two timeouts of one client, in ms (see ClientOptions). */
@@ -209,6 +218,7 @@ function baseConfig(options: ClientOptions, handler: NodeHttpHandler = requestHa
     ...(options.region ? { region: options.region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.cacheMiddleware !== undefined ? { cacheMiddleware: options.cacheMiddleware } : {}),
     requestHandler: handler,
   };
 }
