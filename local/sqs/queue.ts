@@ -484,12 +484,20 @@ export class Queue {
    * How many more messages receives may hold in flight before `limit`. Every message in flight
    * holds a handle in `byReceipt` (one kept until a delete or the next receive, so past its
    * timeout too), so below the limit by that count alone the answer needs no walk; only a queue
-   * near the limit counts the ones whose timeout still runs.
+   * near the limit counts the ones whose timeout still runs. A message past the queue's retention
+   * period is gone, in flight or not ("Amazon SQS automatically deletes messages left in a queue
+   * longer than the retention period", DeleteMessage, API reference), and goes here as it does
+   * for ApproximateNumberOfMessagesNotVisible (see counts): counted, receives held at the quota
+   * messages no longer there until their visibility timeouts (up to 12 hours) ran out (found in
+   * review).
    */
   private inFlightRoom(limit: number, now: number): number {
     if (this.byReceipt.size < limit - LIMITS.maxReceive) return Infinity;
     let held = 0;
-    for (const m of this.byReceipt.values()) if (!m.deleted && m.availableAt > now) held++;
+    // expireRetention removes a gone message's handle from byReceipt: a Map's iteration allows it.
+    for (const m of this.byReceipt.values()) {
+      if (!m.deleted && m.availableAt > now && !this.expireRetention(m, now)) held++;
+    }
     return limit - held;
   }
 

@@ -70,6 +70,32 @@ describe('the in-flight quota', () => {
     expect((await receive(url)).Messages ?? []).toHaveLength(5);
   });
 
+  it('does not count messages in flight past the retention period: they are gone', async () => {
+    // "Amazon SQS automatically deletes messages left in a queue longer than the retention
+    // period configured for the queue" (DeleteMessage, API reference), in flight or not.
+    const url = (
+      await h.sqs.send(
+        new CreateQueueCommand({
+          QueueName: 'short-lived',
+          Attributes: { MessageRetentionPeriod: '60' },
+        }),
+      )
+    ).QueueUrl!;
+    await sendMany(h, url, 5);
+    const held = await h.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 3600,
+      }),
+    );
+    expect(held.Messages ?? []).toHaveLength(5);
+    // Their retention over, their hour-long visibility timeouts not.
+    h.emulator.clock.advance(61_000);
+    await sendMany(h, url, 1, 'fresh');
+    expect((await receive(url)).Messages?.map((m) => m.Body)).toEqual(['fresh0']);
+  });
+
   it('answers a receive on a FIFO queue at its quota with nothing, no error', async () => {
     const url = (
       await h.sqs.send(
