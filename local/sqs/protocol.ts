@@ -173,6 +173,21 @@ const indexed = (t: Tree | string | undefined): [string, Tree | string][] => {
 
 const list = (t: Tree | string | undefined): (Tree | string)[] => indexed(t).map(([, v]) => v);
 
+/**
+ * Every value of a flattened list of strings (`AttributeName.1=a&AttributeName.1=b&...`), a
+ * repeated item too, in index order, then as sent: `list` keeps one value an item.
+ */
+function everyListItem(params: URLSearchParams, name: string): string[] {
+  const items: [number, string][] = [];
+  for (const [key, value] of params) {
+    if (key === name) items.push([0, value]); // unnumbered, as `indexed` takes it
+    if (key.length > MAX_NAME_LENGTH || !key.startsWith(`${name}.`)) continue;
+    const index = key.slice(name.length + 1);
+    if (/^\d+$/.test(index)) items.push([Number(index), value]);
+  }
+  return items.sort((a, b) => a[0] - b[0]).map(([, value]) => value);
+}
+
 const leaf = (t: Tree | string | undefined): string | undefined =>
   typeof t === 'string' ? t : undefined;
 
@@ -435,6 +450,15 @@ export function parseQueryRequest(
   const repeatedParameters = new Set<string>();
   const repeatedScalarParameters = new Set<string>();
   const t = unflatten(params, repeatedParameters, repeatedScalarParameters);
+  if (action === 'ReceiveMessage') {
+    // The SQS model gives ReceiveMessage's AttributeNames and MessageSystemAttributeNames one
+    // Query name, `AttributeName`: the AWS SDK's own Query serializer (@aws-sdk/core's
+    // AwsQueryProtocol) writes both lists as `AttributeName.1`, `AttributeName.2`, ..., so a
+    // receive asking for both gives `AttributeName.1` twice. Every value given is asked for.
+    for (const p of repeatedScalarParameters) {
+      if (p.startsWith('AttributeName.')) repeatedScalarParameters.delete(p);
+    }
+  }
   const input: Input = {};
   for (const k of SCALARS) {
     const v = leaf(t[k]);
@@ -464,7 +488,10 @@ export function parseQueryRequest(
     refuseHalfEntry(t.Tag ?? t.Tags, t.Tag !== undefined ? 'Tag' : 'Tags', 'Key', undefined);
   }
   if (tags) input[action === 'CreateQueue' ? 'tags' : 'Tags'] = tags;
-  const names = list(t.AttributeName).filter((x): x is string => typeof x === 'string');
+  const names =
+    action === 'ReceiveMessage'
+      ? everyListItem(params, 'AttributeName')
+      : list(t.AttributeName).filter((x): x is string => typeof x === 'string');
   if (names.length) input.AttributeNames = names;
   const sysNames = list(t.MessageSystemAttributeName).filter(
     (x): x is string => typeof x === 'string',

@@ -1,8 +1,10 @@
+import { createRequire } from 'node:module';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
   SendMessageBatchCommand,
   SQSClient,
+  type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import {
   createSqsEmulator,
@@ -112,6 +114,42 @@ export async function callJson(url: string, action: string, body: unknown): Prom
     message: String(parsed.message ?? ''),
     body: parsed,
   };
+}
+
+/**
+ * An SDK client that speaks the Query protocol through the AWS SDK's own Query serializer
+ * (AwsQueryProtocol from @aws-sdk/core, the copy @aws-sdk/client-sqs itself loads) instead of
+ * the JSON protocol the SQS client uses by default: what a client generated from today's SQS
+ * model sends over Query, byte for byte. Each request's form body is pushed to `bodies`.
+ */
+export function queryClient(h: Harness): { sqs: SQSClient; bodies: string[] } {
+  const fromClient = createRequire(require.resolve('@aws-sdk/client-sqs'));
+  const { AwsQueryProtocol } = fromClient('@aws-sdk/core/protocols') as {
+    AwsQueryProtocol: new (options: Record<string, unknown>) => unknown;
+  };
+  const settings = h.sqs.config.protocolSettings as Record<string, unknown>;
+  const sqs = new SQSClient({
+    endpoint: h.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    protocol: new AwsQueryProtocol({
+      defaultNamespace: settings.defaultNamespace,
+      errorTypeRegistries: settings.errorTypeRegistries,
+      xmlNamespace: 'http://queue.amazonaws.com/doc/2012-11-05/',
+      version: '2012-11-05',
+    }) as SQSClientConfig['protocol'],
+  });
+  const bodies: string[] = [];
+  sqs.middlewareStack.add(
+    (next) => async (args) => {
+      const body = (args.request as { body?: unknown }).body;
+      if (typeof body === 'string') bodies.push(body);
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'recordQueryBody' },
+  );
+  return { sqs, bodies };
 }
 
 /** The Query protocol (form POST, XML answers): what the AWS CLI v2 from Debian sends. */

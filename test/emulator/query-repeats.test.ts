@@ -1,11 +1,18 @@
 import {
+  AddPermissionCommand,
+  ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ListQueueTagsCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
+  TagQueueCommand,
+  UntagQueueCommand,
 } from '@aws-sdk/client-sqs';
-import { callJson, callQuery, type Harness, startEmulator } from './helpers';
+import { callJson, callQuery, type Harness, queryClient, startEmulator } from './helpers';
 
 /**
  * One name given twice in one request. Over the Query protocol a message attribute (or system
@@ -277,6 +284,135 @@ describe('a name given twice in one request', () => {
     );
     // The refused receive took nothing: the message is still there to take.
     expect(await count()).toBe(1);
+  });
+
+  it("takes every request of the AWS SDK's own Query serializer, whose ReceiveMessage gives AttributeName.1 twice for AttributeNames and MessageSystemAttributeNames", async () => {
+    // Arrange: the SDK's Query client (a client generated from today's SQS model, over Query).
+    const { sqs, bodies } = queryClient(h);
+    try {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: 'm',
+          MessageAttributes: {
+            'a.b': { DataType: 'String', StringValue: 'v', StringListValues: ['l1', 'l2'] },
+            c: { DataType: 'Binary', BinaryValue: new Uint8Array([1, 2]) },
+          },
+          MessageSystemAttributes: {
+            AWSTraceHeader: {
+              DataType: 'String',
+              StringValue: 'Root=1-5759e988-bd862e3fe1be46a994272793',
+            },
+          },
+        }),
+      );
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: [
+            {
+              Id: 'a',
+              MessageBody: 'a',
+              MessageAttributes: {
+                x: { DataType: 'String', StringValue: '1' },
+                y: { DataType: 'Number', StringValue: '2' },
+              },
+            },
+            { Id: 'b', MessageBody: 'b' },
+          ],
+        }),
+      );
+
+      // Act: both lists of system attribute names; the model names both `AttributeName`.
+      const got = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          AttributeNames: ['All'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'AWSTraceHeader'],
+          MessageAttributeNames: ['a.*', 'x'],
+        }),
+      );
+
+      // Assess: the serializer did give the item twice, and every name given was asked for.
+      const receive = new URLSearchParams(bodies.at(-1));
+      expect(receive.getAll('AttributeName.1')).toEqual(['All', 'ApproximateReceiveCount']);
+      const byBody = new Map(got.Messages?.map((m) => [m.Body, m]));
+      // All (the first list) asked for every system attribute, SenderId too.
+      expect(byBody.get('m')?.Attributes).toEqual({
+        SenderId: expect.any(String),
+        SentTimestamp: expect.any(String),
+        ApproximateReceiveCount: '1',
+        ApproximateFirstReceiveTimestamp: expect.any(String),
+        AWSTraceHeader: 'Root=1-5759e988-bd862e3fe1be46a994272793',
+      });
+      expect(Object.keys(byBody.get('m')?.MessageAttributes ?? {})).toEqual(['a.b']);
+      expect(Object.keys(byBody.get('a')?.MessageAttributes ?? {})).toEqual(['x']);
+      // The rest of its list and map parameters: no refusal.
+      const handles = (got.Messages ?? []).map((m) => m.ReceiptHandle!);
+      await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: handles.map((ReceiptHandle, i) => ({
+            Id: `c${i}`,
+            ReceiptHandle,
+            VisibilityTimeout: 60,
+          })),
+        }),
+      );
+      const deleted = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: handles.map((ReceiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle })),
+        }),
+      );
+      expect(deleted.Successful).toHaveLength(3);
+      await sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: url,
+          Attributes: { VisibilityTimeout: '31', DelaySeconds: '0' },
+        }),
+      );
+      const attributes = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['VisibilityTimeout', 'ApproximateNumberOfMessages'],
+        }),
+      );
+      expect(attributes.Attributes).toEqual({
+        VisibilityTimeout: '31',
+        ApproximateNumberOfMessages: '0',
+      });
+      await sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { c: '3', d: '4' } }));
+      await sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: ['c'] }));
+      expect((await sqs.send(new ListQueueTagsCommand({ QueueUrl: url }))).Tags).toEqual({
+        d: '4',
+      });
+      await sqs.send(
+        new AddPermissionCommand({
+          QueueUrl: url,
+          Label: 'l',
+          AWSAccountIds: ['111111111111', '222222222222'],
+          Actions: ['SendMessage', 'ReceiveMessage'],
+        }),
+      );
+    } finally {
+      sqs.destroy();
+    }
+  });
+
+  it('asks for every value of an AttributeName.N a Query ReceiveMessage gives more than once', async () => {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'm' }));
+    const out = await callQuery(h.url, [
+      ['Action', 'ReceiveMessage'],
+      ['QueueUrl', url],
+      ['AttributeName.1', 'SentTimestamp'],
+      ['AttributeName.2', 'ApproximateReceiveCount'],
+      ['AttributeName.1', 'SenderId'],
+    ]);
+    expect(out.status).toBe(200);
+    const names = [...out.xml.matchAll(/<Attribute><Name>([^<]*)<\/Name>/g)].map((m) => m[1]);
+    expect(names.sort()).toEqual(['ApproximateReceiveCount', 'SenderId', 'SentTimestamp']);
   });
 
   it('ignores a repeated parameter the action does not read, as any unread one', async () => {
