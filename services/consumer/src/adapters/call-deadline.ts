@@ -18,6 +18,12 @@ import type { CallDeadlinePort } from '../domain/ports';
  * its request timeout may (docs/architecture.md, "A try that ran out may have committed").
  */
 
+/**
+ * The longest delay Node's timers count (2^31 - 1 ms, about 24.8 days): a longer one is taken as
+ * 1 ms. A cut further away than that is none a try can reach (Lambda's timeout is 900 s at most).
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** A DynamoDB call given up at the cut the invocation's deadline sets. */
 export class InvocationDeadlineError extends Error {
   constructor() {
@@ -45,6 +51,7 @@ export class CallDeadline implements CallDeadlinePort {
         if (cutAt === undefined) return next(args);
         const leftMs = cutAt - this.now();
         if (leftMs <= 0) throw new InvocationDeadlineError();
+        if (leftMs > MAX_TIMER_MS) return next(args);
         let timer: NodeJS.Timeout | undefined;
         const cut = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new InvocationDeadlineError()), leftMs);
