@@ -833,7 +833,9 @@ export class Queue {
   changeVisibility(handle: string, timeoutSeconds: number): void {
     const { m, key } = this.byHandle(handle);
     const now = this.clock.now();
-    if (!m || m.deleted) {
+    // A message past the queue's retention period is gone, as a deleted one (see counts): a
+    // change through its handle had been taken (found in review).
+    if (!m || m.deleted || this.expireRetention(m, now)) {
       // A handle of an earlier receive of a FIFO message that is still in the queue (received
       // again since): that handle has expired. "For FIFO queues, a receipt handle expires after a
       // visibility timeout period ... When you receive the message again, you get a new receipt

@@ -1024,6 +1024,42 @@ describe('parameter validation (AWS error codes, nothing changed on failure)', (
       );
     });
 
+    it.each([
+      ['standard', false],
+      ['FIFO', true],
+    ])(
+      'refuses a visibility change through the handle of a %s message past its retention period, still within its visibility timeout, as gone (found in review: taken)',
+      async (_, isFifo) => {
+        // "Amazon SQS automatically deletes messages left in a queue longer than the retention
+        // period configured for the queue" (DeleteMessage, API reference).
+        const QueueUrl = isFifo ? fifo : std;
+        await json('SetQueueAttributes', {
+          QueueUrl,
+          Attributes: { MessageRetentionPeriod: '60' },
+        });
+        if (isFifo) await sendFifo(QueueUrl);
+        else await json('SendMessage', { QueueUrl, MessageBody: 'x' });
+        const handle = (
+          (await json('ReceiveMessage', { QueueUrl, VisibilityTimeout: 3600 })).body.Messages as {
+            ReceiptHandle: string;
+          }[]
+        )[0]!.ReceiptHandle;
+        h.emulator.clock.advance(61_000);
+        expectError(
+          await json('ChangeMessageVisibility', {
+            QueueUrl,
+            ReceiptHandle: handle,
+            VisibilityTimeout: 5,
+          }),
+          {
+            ...INVALID,
+            message:
+              /Reason: Message does not exist or is not available for visibility timeout change\./,
+          },
+        );
+      },
+    );
+
     it('answers success to a delete through a purged FIFO message handle, expired or earlier, and refuses one of a message deleted before the purge (found in review: a purged message handle was refused as expired)', async () => {
       // Prepare: in group a, a message received, its timeout passed, received again (`older`,
       // `latest`); in group b, one received and deleted before the purge (`deleted`).
