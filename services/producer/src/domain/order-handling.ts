@@ -143,7 +143,8 @@ export function createOrderHandling(deps: OrderHandlingDeps): OrderHandling {
    * Idempotency-Key the order id is new, so the claim cannot be refused: the sequence is taken
    * first and goes into the claim. With a key the claim can be refused (a retry, or a request
    * racing its own retry), so the sequence is taken only by the request that won the claim
-   * (keepSequence), and a refused request never takes one: the customer's sequence has no holes.
+   * (keepSequence), and a refused request never takes one: a racing retry makes no hole in the
+   * customer's sequence (a counter update the SDK sent again can: docs/guarantees.md, Ordering).
    *
    * The claim is the first request's send lease too (`sendingBy` its claim id, `sendingUntil`
    * its deadline), so the first request's path costs no write more than the claim.
