@@ -361,29 +361,45 @@ const serialiseError = (thrown) => {
 // a space, a tab and the error's JSON, where an Error is its name as errorType, its message as
 // errorMessage, its code, its own enumerable properties (any Error among them the same way) and
 // its stack cut into lines as 'stack'; one JSON.stringify throws on (a cycle, a BigInt, a getter
-// that throws) is the invocation's error JSON instead, as there. A value that is no Error is
-// logged as Error(value). Lambda puts its timestamp, request id and level ERROR before it.
-// Nothing here may throw: when even Error(value) or instanceof throws (a Symbol, a Proxy's trap),
-// where Lambda's logger would throw in its own listener, the invocation's error JSON is logged.
+// that throws) is the invocation's error JSON instead, as there. Lambda puts its timestamp,
+// request id and level ERROR before it. err is already an Error (intoError, below). A line
+// too long for JavaScript to make throws, and is not written.
 const assign = Object.assign;
-const logLine = (label, thrown) => {
+const logLine = (label, err) => {
   let json;
   try {
-    const err = thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown);
-    try {
-      json = stringify(err, (_key, value) => {
-        if (!(value instanceof RuntimeError)) return value;
-        const out = assign({ errorType: value.name, errorMessage: value.message, code: value.code }, value);
-        if (typeof value.stack === 'string') out.stack = value.stack.split('\\n');
-        return out;
-      });
-    } catch {
-      json = serialiseError(err);
-    }
+    json = stringify(err, (_key, value) => {
+      if (!(value instanceof RuntimeError)) return value;
+      const out = assign({ errorType: value.name, errorMessage: value.message, code: value.code }, value);
+      if (typeof value.stack === 'string') out.stack = value.stack.split('\\n');
+      return out;
+    });
   } catch {
-    json = serialiseError(thrown);
+    json = serialiseError(err);
   }
   return (label + ' \\t' + json).replaceAll('\\n', '\\r');
+};
+// The logger first makes an Error of what was thrown, as the runtime's intoError does: the value
+// itself if it is an Error, else Error(value). That throws for a value no string can be made of
+// (a Symbol, an object with no prototype) and instanceof throws for a Proxy whose trap throws or
+// a revoked Proxy: in Lambda's runtime it throws inside its uncaughtException listener, and Node
+// then reports that error and ends the process with status 7 (an exception in an
+// uncaughtException listener) before the runtime posts anything, so the invocation fails with
+// Runtime.ExitError, and the init, while the module loads.
+const intoError = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown));
+const listenerFailed = (thrown) => {
+  let text;
+  try {
+    text = isNativeError(thrown) && typeof thrown.stack === 'string' ? thrown.stack : 'Uncaught ' + String(thrown);
+  } catch {
+    text = 'Uncaught exception';
+  }
+  try {
+    process.stderr.write(text + '\\n');
+  } catch {}
+  // No ready message: the main thread sees the thread exit while the module loads.
+  loading = false;
+  process.exit(7);
 };
 // The invocation being run, by id.
 let running;
@@ -395,9 +411,16 @@ let running;
 // to stderr as one line, and read by the main thread before the exit (a worker's output is
 // flushed when its thread ends). Answered as Runtime.ExitError before, with the error's message.
 const uncaught = (label, err, code) => {
+  let error;
+  try {
+    error = intoError(err);
+  } catch (thrown) {
+    listenerFailed(thrown);
+    return;
+  }
   const json = serialiseError(err);
   try {
-    process.stderr.write(logLine(label, err) + '\\n');
+    process.stderr.write(logLine(label, error) + '\\n');
   } catch {}
   if (loading) {
     loading = false;

@@ -24,6 +24,7 @@ import { startGateway } from '../../local/gateway';
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
 const THROWN = resolve(__dirname, 'support/fixtures/thrown.ts');
+const HOSTILE = resolve(__dirname, 'support/fixtures/hostile-uncaught.ts');
 
 /** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
 function sized(name: string, lines: string[] = [], env: Record<string, string> = {}) {
@@ -483,6 +484,133 @@ describe('local function runtime (worker-thread execution environments)', () => 
         /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: unhandled in the invocation","reason":\{"errorType":"TypeError","errorMessage":"unhandled in the invocation","stack":\["TypeError: unhandled in the invocation",[^\n]*\]\},"promise":\{\},"stack":\["Runtime.UnhandledPromiseRejection: TypeError: unhandled in the invocation",[^\n]*\]\}$/,
       ),
     ]);
+  }, 30_000);
+
+  it("logs any hostile value nothing caught or handled on one line, or ends as Lambda's runtime does when its logger cannot make an Error of it, and serves on", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'hostile-uncaught',
+      modulePath: HOSTILE,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+    const values = [
+      'getter',
+      'cyclic',
+      'bigint',
+      'to-json',
+      'proxy-field',
+      'symbol-fields',
+      'symbol',
+      'proxy',
+      'revoked',
+      'null-prototype',
+      'huge',
+    ];
+
+    // Act: each value thrown from a timer during an invocation, then rejected with nothing to
+    // handle it, each in a fresh environment (the last one ended).
+    const seen: string[] = [];
+    const whole: string[] = [];
+    for (const how of ['throw', 'reject']) {
+      for (const value of values) {
+        const from = lines.length;
+        const r = await f.invoke({ value, how, bytes: 7_000_000 });
+        await until('the environment ended', () => f.threadUsage().length === 0, 5000);
+        await until(`${how} ${value} logged`, () => lines.length > from, 5000);
+        const logged = lines.slice(from);
+        const answer = r.ok ? 'ok' : `${r.error.errorType}: ${r.error.errorMessage}`;
+        // The line up to the error's stack or trace, which name this machine's paths, and the
+        // huge message's first characters.
+        const head = logged[0]!.replace(/,?"(stack|trace)":\[.*$/, '').replace(/hhh+.*$/, 'hhh');
+        seen.push(`${how} ${value} | ${answer} | ${head}`);
+        if (value !== 'huge') whole.push(...logged.filter((l) => l.includes(' \t{')));
+      }
+    }
+    const next = await f.invoke({});
+
+    // Assess: nothing stops the process, every environment ended as Lambda's runtime exits, and
+    // the function serves on. A value JSON.stringify throws on is logged as the invocation's
+    // error JSON, as the runtime's toFormatted falls back (src/Errors.js); a Symbol value or key
+    // is left out. A value the runtime's intoError cannot make an Error of (a Symbol, a Proxy
+    // whose trap throws, a revoked Proxy, an object with no prototype) throws inside its
+    // uncaughtException listener: Node reports that error and exits with status 7 before the
+    // runtime posts anything, so the invocation fails with Runtime.ExitError; the environment
+    // had logged the value's invocation error JSON and answered with it. A rejection with such
+    // a value is the exception Error(reason) throws, logged as any other. An error too large
+    // to send back is logged whole, in pieces.
+    const E = 'Uncaught Exception \t{"errorType":"Error"';
+    const R = 'Unhandled Promise Rejection \t{"errorType":"Runtime.UnhandledPromiseRejection"';
+    const TOO_LARGE =
+      'Function.ResponseSizeTooLarge: Response payload size exceeded maximum allowed payload size (6291556 bytes).';
+    const EXIT = 'Runtime.ExitError: environment exited with code 7';
+    expect(seen).toEqual([
+      `throw getter | Error: getter | ${E},"errorMessage":"getter"`,
+      `throw cyclic | Error: cyclic | ${E},"errorMessage":"cyclic"`,
+      `throw bigint | Error: bigint | ${E},"errorMessage":"bigint"`,
+      `throw to-json | Error: to-json | ${E},"errorMessage":"to-json"`,
+      `throw proxy-field | Error: proxy-field | ${E},"errorMessage":"proxy-field"`,
+      `throw symbol-fields | Error: symbol-fields | ${E},"errorMessage":"symbol-fields"`,
+      `throw symbol | ${EXIT} | TypeError: Cannot convert a Symbol value to a string`,
+      `throw proxy | ${EXIT} | Error: getPrototypeOf trap`,
+      `throw revoked | ${EXIT} | TypeError: Cannot perform 'getPrototypeOf' on a proxy that has been revoked`,
+      `throw null-prototype | ${EXIT} | TypeError: Cannot convert object to primitive value`,
+      `throw huge | ${TOO_LARGE} | (piece 1 of a line over 262118 bytes) ${E},"errorMessage":"hhh`,
+      `reject getter | Runtime.UnhandledPromiseRejection: Error: getter | ${R},"errorMessage":"Error: getter"`,
+      `reject cyclic | Runtime.UnhandledPromiseRejection: Error: cyclic | ${R},"errorMessage":"Error: cyclic"`,
+      `reject bigint | Runtime.UnhandledPromiseRejection: Error: bigint | ${R},"errorMessage":"Error: bigint"`,
+      `reject to-json | Runtime.UnhandledPromiseRejection: Error: to-json | ${R},"errorMessage":"Error: to-json"`,
+      `reject proxy-field | Runtime.UnhandledPromiseRejection: Error: proxy-field | ${R},"errorMessage":"Error: proxy-field"`,
+      `reject symbol-fields | Runtime.UnhandledPromiseRejection: Error: symbol-fields | ${R},"errorMessage":"Error: symbol-fields","reason":{"errorType":"Error","errorMessage":"symbol-fields"`,
+      'reject symbol | TypeError: Cannot convert a Symbol value to a string | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot convert a Symbol value to a string"',
+      'reject proxy | Error: get trap | Uncaught Exception \t{"errorType":"Error","errorMessage":"get trap"',
+      `reject revoked | TypeError: Cannot perform 'get' on a proxy that has been revoked | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot perform 'get' on a proxy that has been revoked"`,
+      'reject null-prototype | TypeError: Cannot convert object to primitive value | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot convert object to primitive value"',
+      `reject huge | ${TOO_LARGE} | (piece 1 of a line over 262118 bytes) ${R},"errorMessage":"Error: hhh`,
+    ]);
+    // Each line the runtime wrote for an error is one whole line of JSON after its label.
+    expect(whole).toHaveLength(16);
+    for (const line of whole) {
+      expect(() => JSON.parse(line.slice(line.indexOf(' \t') + 2))).not.toThrow();
+    }
+    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 90_000);
+
+  it("fails warm() with Runtime.ExitError when a value Lambda's logger cannot make an Error of is thrown while the module loads", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'hostile-init',
+      modulePath: HOSTILE,
+      env: { HOSTILE_INIT_SYMBOL: '1' },
+      timeoutSeconds: 5,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act
+    const warm = await f.warm().then(
+      () => 'warmed',
+      (err: Error) => err.message,
+    );
+    await until('the error logged', () => lines.length > 0, 5000);
+
+    // Assess: the runtime's logger throws in its uncaughtException listener (Error(symbol)) and
+    // Node ends the process with status 7 before the runtime posts an init error; the init
+    // error had been the Symbol's ('symbol: Symbol(thrown while loading)').
+    expect(warm).toBe(
+      'function hostile-init failed to initialise: Runtime.ExitError: environment exited with code 7 while loading its module',
+    );
+    expect(lines[0]).toBe('TypeError: Cannot convert a Symbol value to a string');
   }, 30_000);
 
   it("answers a rejection with no reason, or one no string can be made of, as Lambda's runtime does", async () => {
