@@ -494,9 +494,15 @@ export class Queue {
   private inFlightRoom(limit: number, now: number): number {
     if (this.byReceipt.size < limit - LIMITS.maxReceive) return Infinity;
     let held = 0;
-    // expireRetention removes a gone message's handle from byReceipt: a Map's iteration allows it.
+    // The retention read once, not per message (expireRetention's way): at 120,000 in flight a
+    // receive's walk took 1.95 ms that way, 0.85 ms so (0.66 ms counting no retention at all).
+    // markDeleted removes the gone message's handle from byReceipt, which a Map's iteration
+    // allows.
+    const retentionMs = this.num('MessageRetentionPeriod') * 1000;
     for (const m of this.byReceipt.values()) {
-      if (!m.deleted && m.availableAt > now && !this.expireRetention(m, now)) held++;
+      if (m.deleted || m.availableAt <= now) continue;
+      if (now - m.enqueuedAt >= retentionMs) this.markDeleted(m);
+      else held++;
     }
     return limit - held;
   }
