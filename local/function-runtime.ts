@@ -401,6 +401,14 @@ const listenerFailed = (thrown) => {
   loading = false;
   process.exit(7);
 };
+// The line Lambda's runtime logs for a failed invocation (see the invocation's catch below);
+// throws where its intoError throws.
+const invokeErrorLine = (value) => {
+  const error = intoError(value);
+  try {
+    process.stderr.write(logLine('Invoke Error', error) + '\\n');
+  } catch {}
+};
 // The invocation being run, by id.
 let running;
 // An exception nothing catches, or a rejection nothing handles, ends the environment, as it ends
@@ -494,6 +502,8 @@ parentPort.on('message', async (msg) => {
     process.exit(1);
   }, Math.max(0, msg.deadline - realNow()));
   let reply;
+  let thrownSync = false;
+  let topLevel = false;
   running = msg.id;
   try {
     // Lambda's runtime calls the handler inside a try and hands what a synchronous call throws to
@@ -505,6 +515,7 @@ parentPort.on('message', async (msg) => {
         return handler(msg.event, context);
       } catch (err) {
         if (err === undefined || err === null) return null;
+        thrownSync = true;
         throw err;
       }
     };
@@ -530,16 +541,42 @@ parentPort.on('message', async (msg) => {
     // invocation is synchronous).
     reply = tooLarge(json) ? { id: msg.id, ok: false, error: TOO_LARGE } : { id: msg.id, ok: true, json };
   } catch (err) {
+    // Lambda's runtime logs the invocation's error before it posts it ('Invoke Error', its
+    // CallbackContext's postError; a rejection with undefined or null as 'handled'), made an
+    // Error first as for an uncaught one (intoError). When that throws (a value no string can be
+    // made of, a Proxy whose trap throws, a revoked Proxy), nothing is logged or posted, and the
+    // error it threw fails the invocation instead: an async handler's promise chain hands it to
+    // fail() again (.then(succeed, fail).catch(fail)); a synchronous throw's escapes to the
+    // runtime's top level, which writes 'Unexpected Top Level Error: ' and the error, posts it
+    // through its uncaught-exception callback and exits 129 (src/Runtime.js, CallbackContext.js).
+    let failed = err;
+    try {
+      invokeErrorLine(err === undefined || err === null ? 'handled' : err);
+    } catch (thrown) {
+      failed = thrown;
+      if (thrownSync) {
+        topLevel = true;
+        try {
+          process.stdout.write('Unexpected Top Level Error: ' + thrown.toString() + '\\n');
+        } catch {}
+      } else {
+        try {
+          invokeErrorLine(thrown);
+        } catch {}
+      }
+    }
     // Whatever was thrown crosses as the JSON Lambda sends back, so the main thread gets a
     // string of bounded size: the thrown value itself crossed whole (megabytes of message and
     // stack), and one whose properties threw ended the environment.
-    reply = { id: msg.id, ok: false, error: serialiseError(err) };
+    reply = { id: msg.id, ok: false, error: serialiseError(failed) };
   }
   // Only now: a value whose serialising never ends is still ended at the deadline.
   clearTimeout(deadlineTimer);
   running = undefined;
   reply.written = written;
+  if (topLevel) reply.exiting = true;
   parentPort.postMessage(reply);
+  if (topLevel) process.exit(129);
 });
 `;
 

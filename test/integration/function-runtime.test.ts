@@ -1163,9 +1163,22 @@ describe("what a function hands back, held to Lambda's limits", () => {
       ],
       ['message-getter', handled],
       ['cyclic-cause', handled],
-      ['to-string', handled],
-      ['proxy', handled],
-      ['revoked', handled],
+      // Lambda's runtime logs the error before it posts it, made an Error first (intoError):
+      // that throws for these, and the error it threw is what fails the invocation (the handler's
+      // promise chain hands it to fail() again). They had been answered 'handled'.
+      ['to-string', { errorType: 'Error', errorMessage: 'toString', trace: expect.any(Array) }],
+      [
+        'proxy',
+        { errorType: 'Error', errorMessage: 'getPrototypeOf trap', trace: expect.any(Array) },
+      ],
+      [
+        'revoked',
+        {
+          errorType: 'TypeError',
+          errorMessage: "Cannot perform 'getPrototypeOf' on a proxy that has been revoked",
+          trace: expect.any(Array),
+        },
+      ],
       ['symbol-name', handled],
     ];
 
@@ -1178,7 +1191,8 @@ describe("what a function hands back, held to Lambda's limits", () => {
     const after = await f.invoke({});
 
     // Assess: what aws-lambda-nodejs-runtime-interface-client's src/Errors.js (toRapidResponse)
-    // sends back. A throwing getter, trap or toString ended the environment (its message
+    // sends back, after its CallbackContext's postError has logged it (src/LogPatch.js
+    // logError). A throwing getter, trap or toString ended the environment (its message
     // handler threw), and Runtime.ExitError was the answer.
     expect(answers).toEqual(cases);
     expect(after).toMatchObject({ ok: true, result: { invocations: cases.length + 1 } });
@@ -1206,6 +1220,94 @@ describe("what a function hands back, held to Lambda's limits", () => {
       error: { errorType: 'string', errorMessage: 'a string', trace: [] },
     });
     expect(after).toMatchObject({ ok: true, result: { invocations: 4 } });
+  }, 30_000);
+
+  it("logs each failed invocation's error as Lambda's runtime does, 'Invoke Error' and the error's JSON, before it answers", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'thrown-logged',
+      modulePath: THROWN,
+      env: {},
+      timeoutSeconds: 10,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act
+    const answers = [];
+    for (const kind of ['error-like', 'undefined', 'string', 'to-string']) {
+      answers.push(await f.invoke({ throw: kind }));
+    }
+    const fine = await f.invoke({});
+    await until('the errors logged', () => lines.length >= 4, 5000);
+
+    // Assess: CallbackContext's postError logs the error (LogPatch.js logError: the label, a
+    // space, a tab and toFormatted(intoError(err))) before it posts it: an Error as itself, a
+    // rejection with undefined as 'handled', any other value as Error(value); a value intoError
+    // throws on is not logged, and the error it threw is logged and posted instead (the
+    // handler's promise chain hands it to fail() again). A successful invocation logs nothing.
+    // No line had been written.
+    expect(answers.map((r) => (r.ok ? 'ok' : r.error.errorMessage))).toEqual([
+      'like an error',
+      'handled',
+      'a string',
+      'toString',
+    ]);
+    expect(fine).toMatchObject({ ok: true });
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"\[object Object\]","stack":\["Error: \[object Object\]",/,
+      ),
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"handled","stack":\["Error: handled",/,
+      ),
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"a string","stack":\["Error: a string",/,
+      ),
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"toString","stack":\["Error: toString",/,
+      ),
+    ]);
+  }, 30_000);
+
+  it("ends the environment for a value a synchronous handler throws that Lambda's logger cannot make an Error of, answering the error that throws, as Lambda's runtime does", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = new LocalFunction({
+      name: 'thrown-sync-top-level',
+      modulePath: THROWN,
+      exportName: 'syncHandler',
+      env: {},
+      timeoutSeconds: 10,
+      memorySizeMb: 256,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+      onLog: (_fn, line) => lines.push(line),
+    });
+    started.push(f);
+
+    // Act
+    const hostile = await f.invoke({ throw: 'to-string' });
+    const next = await f.invoke({});
+    await until('the error logged', () => lines.length > 0, 5000);
+
+    // Assess: the runtime hands the synchronous throw to the callback, whose postError throws
+    // making an Error of it (Error(value) calls the toString that throws); that escapes to the
+    // runtime's top level, which writes 'Unexpected Top Level Error: ', posts the error through
+    // its uncaught-exception callback and exits 129 (src/Runtime.js scheduleIteration): the
+    // next invocation starts a fresh environment. It had been answered 'handled', the
+    // environment kept.
+    expect(hostile).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Error', errorMessage: 'toString' },
+    });
+    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+    expect(lines).toEqual(['Unexpected Top Level Error: Error: toString']);
   }, 30_000);
 
   it('hands back the result as the JSON Lambda sends back, not as a copy of the object', async () => {
