@@ -122,6 +122,13 @@ export class Queue {
   private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   /**
+   * Standard only: messages whose delete the surviving-copy fault lost. Their handle is gone
+   * from `byReceipt`, but the copy stays in flight until that receive's timeout ends, so the
+   * in-flight quota counts them too (see inFlightRoom); let go of when received again or gone,
+   * or by the walk once visible. At most one entry a message the queue holds.
+   */
+  private readonly lostHeld = new Set<StoredMessage>();
+  /**
    * FIFO only: the messages not deleted, by key (a receipt handle names its message's key), so a
    * handle of an earlier receive of a message still in the queue is told from one of a message
    * that is gone. Bounded by the messages the queue holds.
@@ -422,6 +429,7 @@ export class Queue {
       m.attributes = {};
     }
     if (m.receipt) this.byReceipt.delete(m.receipt);
+    this.lostHeld.delete(m);
     if (this.fifo) {
       this.liveByKey.delete(m.key);
       if (m.receipt && remember) this.rememberGone(m, m.receipt);
@@ -483,7 +491,9 @@ export class Queue {
   /**
    * How many more messages receives may hold in flight before `limit`. Every message in flight
    * holds a handle in `byReceipt` (one kept until a delete or the next receive, so past its
-   * timeout too), so below the limit by that count alone the answer needs no walk; only a queue
+   * timeout too) or, its delete lost by the surviving-copy fault, is in `lostHeld` (those had
+   * not been counted, so a queue held more than its quota: found in review), so below the limit
+   * by those counts alone the answer needs no walk; only a queue
    * near the limit counts the ones whose timeout still runs. A message past the queue's retention
    * period is gone, in flight or not ("Amazon SQS automatically deletes messages left in a queue
    * longer than the retention period", DeleteMessage, API reference), and goes here as it does
@@ -492,7 +502,7 @@ export class Queue {
    * review).
    */
   private inFlightRoom(limit: number, now: number): number {
-    if (this.byReceipt.size < limit - LIMITS.maxReceive) return Infinity;
+    if (this.byReceipt.size + this.lostHeld.size < limit - LIMITS.maxReceive) return Infinity;
     let held = 0;
     // The retention read once, not per message (expireRetention's way): at 120,000 in flight a
     // receive's walk took 1.95 ms that way, 0.85 ms so (0.66 ms counting no retention at all).
@@ -502,6 +512,11 @@ export class Queue {
     for (const m of this.byReceipt.values()) {
       if (m.deleted || m.availableAt <= now) continue;
       if (now - m.enqueuedAt >= retentionMs) this.markDeleted(m);
+      else held++;
+    }
+    for (const m of this.lostHeld) {
+      if (m.deleted || m.availableAt <= now) this.lostHeld.delete(m);
+      else if (now - m.enqueuedAt >= retentionMs) this.markDeleted(m);
       else held++;
     }
     return limit - held;
@@ -584,6 +599,7 @@ export class Queue {
         }
       }
       if (m.receipt) this.byReceipt.delete(m.receipt);
+      this.lostHeld.delete(m);
       m.receiveCount++;
       if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
       m.receivedAt = now;
@@ -823,6 +839,7 @@ export class Queue {
       // in the DLQ (as a lost delete does on AWS); the report reads the DLQ and shows it.
       this.byReceipt.delete(handle);
       delete m.receipt;
+      this.lostHeld.add(m);
       if (this.lostDeleteList.length < MAX_LOST_DELETES_KEPT) {
         this.lostDeleteList.push({ messageId: m.messageId, receiveCount: m.receiveCount });
       }
@@ -900,6 +917,7 @@ export class Queue {
     this.groups.clear();
     this.deletedCount = 0;
     this.byReceipt.clear();
+    this.lostHeld.clear();
     this.liveByKey.clear();
   }
 

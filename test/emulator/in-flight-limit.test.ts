@@ -1,6 +1,7 @@
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
@@ -94,6 +95,45 @@ describe('the in-flight quota', () => {
     h.emulator.clock.advance(61_000);
     await sendMany(h, url, 1, 'fresh');
     expect((await receive(url)).Messages?.map((m) => m.Body)).toEqual(['fresh0']);
+  });
+
+  it('counts a copy whose delete the surviving-copy fault lost: it stays in flight until its timeout, as ApproximateNumberOfMessagesNotVisible says', async () => {
+    const lossy = await startEmulator({ survivingCopyRate: 1 }, 1234, {
+      maxInFlight: { standard: 2 },
+    });
+    try {
+      const url = (await lossy.sqs.send(new CreateQueueCommand({ QueueName: 'lossy' }))).QueueUrl!;
+      await sendMany(lossy, url, 4);
+      const first = await lossy.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+      );
+      expect(first.Messages ?? []).toHaveLength(2);
+      for (const m of first.Messages ?? []) {
+        await lossy.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }),
+        );
+      }
+      // Both deletes lost: their copies are still in flight, the quota still held.
+      expect(lossy.emulator.lostDeletes('lossy')).toHaveLength(2);
+      const attributes = await lossy.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      expect(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible).toBe('2');
+      await expect(
+        lossy.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 })),
+      ).rejects.toMatchObject({ name: 'OverLimit' });
+      // Their timeouts over (30 s), the copies come back and the quota is free again.
+      lossy.emulator.clock.advance(30_000);
+      const again = await lossy.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+      );
+      expect(again.Messages ?? []).toHaveLength(2);
+    } finally {
+      await lossy.stop();
+    }
   });
 
   it('answers a receive on a FIFO queue at its quota with nothing, no error', async () => {
