@@ -1,6 +1,7 @@
 import type {
   AcceptedOrder,
   LedgerPort,
+  QueueLife,
   QueueLifetimePort,
   QueuePort,
   RecordedSends,
@@ -8,11 +9,7 @@ import type {
   SendsEnd,
   SendsRecord,
 } from '../../../services/producer/src/domain/ports';
-import {
-  leaseHeldFor,
-  type QueueLife,
-  showsRecordOf,
-} from '../../../services/producer/src/domain/resend';
+import { leaseHeldFor, showsRecordOf } from '../../../services/producer/src/domain/resend';
 import type { QueueFacts } from '../../../services/producer/src/domain/status';
 import type { QueueKind } from '../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../shared/src/order-message';

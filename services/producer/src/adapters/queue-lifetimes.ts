@@ -1,7 +1,6 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type { QueueLifetimePort } from '../domain/ports';
-import type { QueueLife } from '../domain/resend';
+import type { QueueLife, QueueLifetimePort } from '../domain/ports';
 
 /**
  * A queue's creation time and retention, read once per execution environment (they change only

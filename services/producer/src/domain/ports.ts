@@ -1,7 +1,6 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { AcceptedRecord } from '../../../../shared/src/ledger';
 import type { OrderMessage } from '../../../../shared/src/order-message';
-import type { QueueLife } from './resend';
 import type { QueueFacts } from './status';
 
 /**
@@ -129,6 +128,13 @@ export interface RecordedSends {
 export interface InvocationPort {
   /** The time left before Lambda ends it (`context.getRemainingTimeInMillis()`). */
   remainingMs(): number;
+}
+
+/** What the producer knows about a queue's own lifetime (GetQueueAttributes). */
+export interface QueueLife {
+  /** Epoch ms the queue was created. */
+  createdAt: number;
+  retentionMs: number;
 }
 
 /** Each queue's own lifetime, read from SQS (GetQueueAttributes). */

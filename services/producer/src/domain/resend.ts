@@ -1,5 +1,5 @@
 import type { QueueKind } from '../../../../shared/src/config/pipeline';
-import type { AcceptedOrder } from './ports';
+import type { AcceptedOrder, QueueLife } from './ports';
 
 /**
  * When a client retries an order (same Idempotency-Key), the producer sends it to a queue again
@@ -14,13 +14,6 @@ import type { AcceptedOrder } from './ports';
  * later is no new message for any consumer.
  */
 export type SendReason = 'first' | 'outcome-unknown' | 'queue-lost-it';
-
-/** What the producer knows about a queue's own lifetime (GetQueueAttributes). */
-export interface QueueLife {
-  /** Epoch ms the queue was created. */
-  createdAt: number;
-  retentionMs: number;
-}
 
 /** Whether a message sent at `sentAt` can still be in the queue at `now`. */
 export function mayStillBeQueued(sentAt: number, life: QueueLife, now: number): boolean {
