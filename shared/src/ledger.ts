@@ -1,5 +1,5 @@
-import type { QueueKind } from './config/pipeline';
 import type { OrderMessage } from './order-message';
+import type { QueueKind } from './queue-kind';
 
 /**
  * The ledger table: what the consumers record about one run lives in one partition

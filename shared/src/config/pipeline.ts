@@ -5,9 +5,11 @@
  */
 
 import { ACCEPTED_BY_RUN } from '../ledger';
+import type { QueueKind } from '../queue-kind';
 
-export type QueueKind = 'fifo' | 'standard';
-export const QUEUE_KINDS: readonly QueueKind[] = ['fifo', 'standard'] as const;
+// The queue kinds are defined below the config (../queue-kind.ts, which the ledger's records
+// use too) and given here with the settings of each queue.
+export { QUEUE_KINDS, type QueueKind } from '../queue-kind';
 
 /** How a consumer runs the records of one batch. */
 export type BatchProcessing = 'sequential' | 'parallel';
