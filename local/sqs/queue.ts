@@ -559,7 +559,9 @@ export class Queue {
         let modified = false;
         for (const receipt of prior.receipts) {
           const m = this.byReceipt.get(receipt);
-          if (m && !m.deleted && m.receipt === receipt) {
+          // One past the queue's retention period is gone (deleted: expireRetention takes it out
+          // of liveByKey, so below it counts as modified); it had been answered again.
+          if (m && !m.deleted && !this.expireRetention(m, now) && m.receipt === receipt) {
             if (m.visibilityChanged) modified = true;
             else if (m.availableAt > now) copies.push({ message: m, receipt });
           } else if (!this.liveByKey.has(this.keyOf(receipt))) {

@@ -5,6 +5,7 @@ import {
   DeleteQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { type Harness, startEmulator } from './helpers';
 
@@ -252,6 +253,34 @@ describe('FIFO queue', () => {
       expect(other.Messages ?? []).toEqual([]);
     },
   );
+
+  it("refuses a retried ReceiveRequestAttemptId once its messages passed the queue's retention period, within their visibility timeout (found in review: it answered the gone messages again)", async () => {
+    // "Amazon SQS automatically deletes messages left in a queue longer than the retention
+    // period configured for the queue" (DeleteMessage, API reference): deleted, so not retryable.
+    await h.sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        Attributes: { MessageRetentionPeriod: '60' },
+      }),
+    );
+    await send('a', 'g1');
+    const receive = () =>
+      h.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 3600,
+          ReceiveRequestAttemptId: 'attempt-1',
+        }),
+      );
+    expect((await receive()).Messages?.map((m) => m.Body)).toEqual(['a']);
+    h.emulator.clock.advance(61_000);
+    await expect(receive()).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+      message:
+        'Value attempt-1 for parameter ReceiveRequestAttemptId is invalid. Reason: The receiveRequestAttemptId is not valid anymore since the receive call is not retryable.',
+    });
+  });
 
   it('rejects a send without MessageGroupId and a per-message delay', async () => {
     await expect(
