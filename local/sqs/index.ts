@@ -5,7 +5,7 @@ import { freshSeed } from '../../shared/src/random';
 import { httpUrl, parseHostHeader } from '../address';
 import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
-import { ACTIONS, type Action, type Context, type Input, MoveTasks, Params } from './actions';
+import { ACTIONS, type Action, type Context, type Input, Params } from './actions';
 import { queueAt } from './actions/context';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
@@ -16,6 +16,7 @@ import {
   type FaultsInput,
   resolveFaults,
 } from './faults';
+import { MoveTasks } from './move-tasks';
 import {
   jsonError,
   parseJsonRequest,

@@ -1,8 +1,8 @@
 import type { Clock } from '../clock';
 import { errors } from '../errors';
 import type { FaultConfig, FaultDice } from '../faults';
+import type { MoveTasks } from '../move-tasks';
 import type { Queue } from '../queue';
-import type { MoveTasks } from './move-tasks';
 import type { Params } from './params';
 
 // biome-ignore lint/suspicious/noExplicitAny: requests are untyped JSON, read by Params.

@@ -19,7 +19,6 @@ import {
 } from './visibility';
 
 export type { Action, Context, Input, Output } from './context';
-export { MoveTasks } from './move-tasks';
 export { Params, type Protocol } from './params';
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors } from '../errors';
+import type { MoveTask, MoveTaskStatus } from '../move-tasks';
 import type { DrainCursor, Queue, StoredMessage } from '../queue';
 import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl } from './context';
 
@@ -9,51 +10,6 @@ import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl }
  * started (then COMPLETED), at up to MaxNumberOfMessagesPerSecond on the emulator's clock, until
  * cancelled (CANCELLED) or until its destination disappears (FAILED).
  */
-
-type MoveTaskStatus = 'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED';
-
-export interface MoveTask {
-  taskId: string;
-  handle: string;
-  status: MoveTaskStatus;
-  sourceArn: string;
-  destinationArn?: string;
-  rate?: number;
-  moved: number;
-  toMove: number;
-  startedAt: number;
-  failureReason?: string;
-  /** Stops the task's timers; set while it runs. */
-  stop?: () => void;
-}
-
-/** AWS lists the 10 most recent tasks of a source; older ones are forgotten. */
-const KEPT_PER_SOURCE = 10;
-
-export class MoveTasks {
-  private readonly tasks = new Map<string, MoveTask>();
-
-  get(taskId: string): MoveTask | undefined {
-    return this.tasks.get(taskId);
-  }
-
-  /** A source's tasks, newest first. */
-  forSource(sourceArn: string): MoveTask[] {
-    return [...this.tasks.values()].filter((t) => t.sourceArn === sourceArn).reverse();
-  }
-
-  add(task: MoveTask): void {
-    this.tasks.set(task.taskId, task);
-    for (const old of this.forSource(task.sourceArn).slice(KEPT_PER_SOURCE)) {
-      this.tasks.delete(old.taskId);
-    }
-  }
-
-  /** Stops every running task's timers (the emulator is closing). */
-  stopAll(): void {
-    for (const t of this.tasks.values()) t.stop?.();
-  }
-}
 
 const encodeHandle = (taskId: string, sourceArn: string): string =>
   Buffer.from(JSON.stringify({ taskId, sourceArn })).toString('base64');
