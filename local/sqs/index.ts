@@ -5,7 +5,7 @@ import { freshSeed } from '../../shared/src/random';
 import { httpUrl, parseHostHeader } from '../address';
 import { collectBody } from '../body';
 import { createLimitedServer } from '../edge';
-import { ACTIONS, type Action, type Context, type Input, Params } from './actions';
+import { ACTIONS, type Action, type Context, Params } from './actions';
 import { queueAt } from './actions/context';
 import { Clock } from './clock';
 import { errors, SqsError } from './errors';
@@ -25,6 +25,7 @@ import {
   queryResponse,
 } from './protocol';
 import { LIMITS, type LostDelete, type Queue } from './queue';
+import type { Input } from './wire';
 
 export { Clock } from './clock';
 export { FAULT_PRESETS, type FaultConfig, type FaultPreset, PRESETS } from './faults';

@@ -1,5 +1,12 @@
-import type { Input, Output } from './actions';
 import { errors, type SqsError } from './errors';
+import {
+  dict,
+  type Input,
+  NOT_XML_CHAR,
+  noteQueryRepeat,
+  noteRepeatedScalar,
+  type Output,
+} from './wire';
 
 /**
  * The two wire protocols SQS speaks. AWS JSON 1.0 (current SDKs): `X-Amz-Target:
@@ -25,12 +32,6 @@ export function parseJsonRequest(body: Buffer): Input {
 }
 
 type Tree = { [k: string]: Tree | string };
-
-/**
- * An object without a prototype: names from a request (`__proto__`, `constructor`) are plain
- * keys in it, never a path into Object.prototype.
- */
-export const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
 const SCALARS = [
   'QueueUrl',
@@ -281,19 +282,6 @@ function refuseHalfEntry(
 }
 
 /**
- * Why SendMessage must refuse a message attribute map a Query request gave: one name given by
- * two entries, or one of an entry's parameters sent twice. Kept beside the map (not in it, where
- * a name from the request could be), for SendMessage to refuse in its own order of checks, and
- * per entry in a batch. Over JSON no map is here: a repeated key keeps the last.
- */
-const repeatedInMap = new WeakMap<object, string>();
-
-/** The sentence SendMessage refuses `map` with (InvalidParameterValue), if a Query request repeated a name in it. */
-export function queryRepeat(map: unknown): string | undefined {
-  return typeof map === 'object' && map !== null ? repeatedInMap.get(map) : undefined;
-}
-
-/**
  * `MessageAttribute.n` / `MessageSystemAttribute.n` entries as the JSON map SendMessage reads.
  * An entry with a name and no value is a value with no DataType, and one with a value and no
  * name an attribute named "", so SendMessage refuses them as it refuses those over JSON
@@ -341,7 +329,7 @@ function messageAttributeMap(
       ...(leaf(v.BinaryValue) !== undefined ? { BinaryValue: leaf(v.BinaryValue) } : {}),
     };
   }
-  if (repeated !== undefined) repeatedInMap.set(out, repeated);
+  if (repeated !== undefined) noteQueryRepeat(out, repeated);
   return out;
 }
 
@@ -402,32 +390,6 @@ function entry(
 }
 
 /**
- * The single-value parameters a Query request gave twice, by the member they fill, beside the
- * input (or batch entry) they are in: `MessageBody=a&MessageBody=b` had been read as "b", the
- * later one silently winning. Refused when the action reads the member (Params.raw), so that a
- * repeated parameter an action never reads is ignored as any unread one is, and one in a batch
- * entry fails that entry, as a repeated message attribute does. AWS's answer is not recorded
- * anywhere we found; InvalidParameterValue, "Parameter MessageBody is specified more than once.",
- * is the emulator's, the words of its other repeat refusals. Over JSON a repeated key keeps the
- * last (JSON.parse), as before.
- */
-const repeatedScalarsIn = new WeakMap<object, Map<string, string>>();
-
-function noteRepeatedScalar(input: Input, member: string, parameter: string): void {
-  let map = repeatedScalarsIn.get(input);
-  if (!map) {
-    map = new Map();
-    repeatedScalarsIn.set(input, map);
-  }
-  if (!map.has(member)) map.set(member, parameter);
-}
-
-/** The repeated parameter behind each member of `input` a Query request gave twice, if any. */
-export function repeatedScalars(input: object): ReadonlyMap<string, string> | undefined {
-  return repeatedScalarsIn.get(input);
-}
-
-/**
  * A Query request: parameters from the query string and a form body. `pathQueueUrl` is the
  * queue URL the request path names (`/<account>/<queue>`): AWS's documented Query form gives the
  * queue as the path with no QueueUrl parameter (aws-sdk-java v1 sends it so); a QueueUrl
@@ -443,7 +405,8 @@ export function parseQueryRequest(
   const action = params.get('Action');
   if (!action) throw errors.missingParameter('Action');
   // The action is read first (get: the first one); a second one, even the same, had been
-  // ignored. Refused as any repeated parameter the emulator reads (see repeatedScalarsIn).
+  // ignored. Refused as any repeated parameter the emulator reads (see repeatedScalarsIn in
+  // wire.ts).
   if (params.getAll('Action').length > 1) {
     throw errors.invalidParameter('Parameter Action is specified more than once.');
   }
@@ -517,18 +480,14 @@ export function parseQueryRequest(
 }
 
 /**
- * Characters an XML 1.0 document cannot hold at all, not even as a character reference (its
- * Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]), and
- * lone surrogates, which have no UTF-8 form. SQS refuses them in message bodies and attribute
- * values (InvalidMessageContents), but an answer can still carry text a client chose: a value
- * echoed in an error message (`Action=%00`: "The action \u0000 is not valid...", or the
- * refusal of a tag key outside AWS's tag characters), a queue policy. Written as they were, the
- * answer was no XML at all and the client read a parse failure instead of the error (found by the
- * edge fuzzer, test/integration/edge-fuzz.test.ts).
- * Each one is written as U+FFFD, the replacement character.
+ * NOT_XML_CHAR (wire.ts), everywhere in a string: SQS refuses those characters in message bodies
+ * and attribute values (InvalidMessageContents), but an answer can still carry text a client
+ * chose: a value echoed in an error message (`Action=%00`: "The action \u0000 is not valid...",
+ * or the refusal of a tag key outside AWS's tag characters), a queue policy. Written as they were,
+ * the answer was no XML at all and the client read a parse failure instead of the error (found by
+ * the edge fuzzer, test/integration/edge-fuzz.test.ts). Each one is written as U+FFFD, the
+ * replacement character.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters XML forbids.
-export const NOT_XML_CHAR = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
 const NOT_XML = new RegExp(NOT_XML_CHAR.source, 'gu');
 
 const escapeXml = (s: string): string =>

@@ -1,6 +1,6 @@
 import { errors } from '../errors';
-import { dict, NOT_XML_CHAR } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
+import { dict, NOT_XML_CHAR } from '../wire';
 import { action, type Context, queueByArn, queueFromUrl } from './context';
 
 /** Queue attributes: read, set, and the rules (AWS's ranges) a CreateQueue shares. */

@@ -3,11 +3,8 @@ import { errors } from '../errors';
 import type { FaultConfig, FaultDice } from '../faults';
 import type { MoveTasks } from '../move-tasks';
 import type { Queue } from '../queue';
+import type { Output } from '../wire';
 import type { Params } from './params';
-
-// biome-ignore lint/suspicious/noExplicitAny: requests are untyped JSON, read by Params.
-export type Input = Record<string, any>;
-export type Output = Record<string, unknown>;
 
 /** What every action sees: the emulator's state and the request's origin. */
 export interface Context {

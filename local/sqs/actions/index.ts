@@ -18,7 +18,7 @@ import {
   DeleteMessageBatch,
 } from './visibility';
 
-export type { Action, Context, Input, Output } from './context';
+export type { Action, Context } from './context';
 export { Params, type Protocol } from './params';
 
 /**

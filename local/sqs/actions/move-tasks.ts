@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { errors } from '../errors';
 import type { MoveTask, MoveTaskStatus } from '../move-tasks';
 import type { DrainCursor, Queue, StoredMessage } from '../queue';
-import { action, type Context, type Output, queueByArn, queueFromUrl, queueUrl } from './context';
+import type { Output } from '../wire';
+import { action, type Context, queueByArn, queueFromUrl, queueUrl } from './context';
 
 /**
  * Dead-letter queues: which queues feed one, and message move tasks (redrive) out of one. A task

@@ -1,7 +1,6 @@
 import { errors, SqsError } from '../errors';
-import { dict, repeatedScalars } from '../protocol';
 import { LIMITS } from '../queue';
-import type { Input, Output } from './context';
+import { dict, type Input, type Output, repeatedScalars } from '../wire';
 
 /**
  * Reads a request's parameters and throws AWS's error for a bad one. The two protocols differ in

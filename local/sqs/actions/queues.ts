@@ -1,6 +1,6 @@
 import { errors } from '../errors';
-import { dict } from '../protocol';
 import { LIMITS, Queue } from '../queue';
+import { dict } from '../wire';
 import {
   applyKmsChoiceOnCreate,
   attributesToCreate,

@@ -1,7 +1,7 @@
 import { errors } from '../errors';
-import { dict } from '../protocol';
 import { LIMITS, type Queue, type StoredMessage } from '../queue';
-import { action, type Context, type Output, queueByArn, queueFromUrl } from './context';
+import { dict, type Output } from '../wire';
+import { action, type Context, queueByArn, queueFromUrl } from './context';
 
 /** ReceiveMessage: long polling, system and message attribute selection, redrive to the DLQ. */
 

@@ -1,8 +1,8 @@
 import { errors } from '../errors';
 import { type MessageAttributeValue, md5OfMessageAttributes } from '../md5';
-import { dict, NOT_XML_CHAR, queryRepeat } from '../protocol';
 import { LIMITS, type Queue } from '../queue';
-import { action, type Output, queueFromUrl } from './context';
+import { dict, NOT_XML_CHAR, type Output, queryRepeat } from '../wire';
+import { action, queueFromUrl } from './context';
 import { type BatchEntry, batchEntries, type Params, perEntry } from './params';
 
 /** SendMessage and SendMessageBatch: each message validated in full before any is enqueued. */

@@ -1,6 +1,7 @@
 import { errors } from '../errors';
 import { LIMITS } from '../queue';
-import { action, type Output, queueFromUrl } from './context';
+import type { Output } from '../wire';
+import { action, queueFromUrl } from './context';
 import { batchEntries, type Params, perEntry } from './params';
 
 /**
