@@ -89,6 +89,19 @@ export function readLayerSources(root: string, layers: readonly string[]): Sourc
 }
 
 /**
+ * The file among `known` a relative specifier names from the file at `from`: the path itself, or
+ * with `.ts`, or its directory's `index.ts`, as the project's imports are written.
+ */
+function resolveRelative(
+  from: string,
+  specifier: string,
+  known: ReadonlyMap<string, unknown>,
+): string | undefined {
+  const base = join(dirname(from), specifier).split(sep).join('/');
+  return [base, `${base}.ts`, `${base}/index.ts`].find((p) => known.has(p));
+}
+
+/**
  * Packages a service's domain (services/<name>/src/domain/**) never pulls in: the domain speaks
  * the pipeline's words (orders, deliveries, turns, effects), and Lambda's event types, the AWS
  * SDK and Powertools stay in the wiring and the adapters around it.
@@ -120,10 +133,8 @@ export function domainViolations(
   forbidden: readonly RegExp[] = DOMAIN_FORBIDDEN_PACKAGES,
 ): DomainViolation[] {
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const resolveFile = (from: string, specifier: string): string | undefined => {
-    const base = join(dirname(from), specifier).split(sep).join('/');
-    return [base, `${base}.ts`, `${base}/index.ts`].find((p) => byPath.has(p));
-  };
+  const resolveFile = (from: string, specifier: string): string | undefined =>
+    resolveRelative(from, specifier, byPath);
   const violations: DomainViolation[] = [];
   for (const root of files.filter((f) => DOMAIN_FILE.test(f.path))) {
     const seen = new Set<string>([root.path]);
@@ -195,4 +206,80 @@ export function ledgerKeyUses(files: readonly SourceFile[]): { file: string; bui
         builder: name,
       })),
     );
+}
+
+/** One import that ties a cycle: the importing file, the specifier it wrote, the file it names. */
+export interface CycleImport {
+  file: string;
+  specifier: string;
+  target: string;
+}
+
+export interface ImportCycle {
+  /** The files that import each other, directly or through the rest, sorted. */
+  files: string[];
+  /** Every import from one of these files to another (each one is part of some cycle). */
+  imports: CycleImport[];
+}
+
+/**
+ * Import cycles among the files: each set of files that reach one another through relative
+ * imports (a strongly connected component of the import graph, found by Tarjan's algorithm), and
+ * a file that imports itself. Every form of import counts, type-only ones included: a cycle of
+ * types is still two modules that cannot be read, moved or understood apart. Packages are no
+ * part of the graph, and a specifier that names no file among `files` is left out.
+ */
+export function importCycles(files: readonly SourceFile[]): ImportCycle[] {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const edges = new Map<string, CycleImport[]>();
+  for (const file of files) {
+    const out: CycleImport[] = [];
+    for (const specifier of importSpecifiers(file.source)) {
+      if (!specifier.startsWith('.')) continue;
+      const target = resolveRelative(file.path, specifier, byPath);
+      if (target && !out.some((e) => e.specifier === specifier)) {
+        out.push({ file: file.path, specifier, target });
+      }
+    }
+    edges.set(file.path, out);
+  }
+
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: ImportCycle[] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const { target: w } of edges.get(v)!) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component = new Set<string>();
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      onStack.delete(w);
+      component.add(w);
+      if (w === v) break;
+    }
+    const imports = [...component]
+      .flatMap((f) => edges.get(f)!)
+      .filter((e) => component.has(e.target));
+    if (imports.length === 0) return;
+    cycles.push({
+      files: [...component].sort(),
+      imports: imports.sort(
+        (a, b) => a.file.localeCompare(b.file) || a.target.localeCompare(b.target),
+      ),
+    });
+  };
+  for (const file of files) if (!index.has(file.path)) visit(file.path);
+  return cycles.sort((a, b) => a.files[0]!.localeCompare(b.files[0]!));
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   domainViolations,
+  importCycles,
   importSpecifiers,
   LAYERS,
   LEDGER_KEY_BUILDERS,
@@ -150,6 +151,67 @@ describe('the checker of AWS-free domains', () => {
   });
 });
 
+describe('the checker of import cycles', () => {
+  it('names each cycle with its files and the imports that tie it, type-only imports included', () => {
+    const cycles = importCycles([
+      // A cycle of two through a type-only import.
+      { path: 'shared/src/kind.ts', source: "import type { Config } from './config/pipeline';" },
+      {
+        path: 'shared/src/config/pipeline.ts',
+        source: "import { KINDS } from '../kind';\nimport { z } from 'zod';",
+      },
+      // A cycle of three, one link a re-export and one a dynamic import of a directory's index.
+      { path: 'local/sqs/a.ts', source: "export { b } from './b';" },
+      { path: 'local/sqs/b.ts', source: "const c = await import('./c');" },
+      { path: 'local/sqs/c/index.ts', source: "import { a } from '../a';" },
+      // A file that imports itself.
+      { path: 'lab/self.ts', source: "import type { Self } from './self';" },
+      // Imports that go one way, and a specifier that names no source file, tie nothing.
+      { path: 'services/app.ts', source: "import { KINDS } from '../shared/src/kind';" },
+      { path: 'services/util.ts', source: "import data from './data.json';" },
+    ]);
+    expect(cycles).toEqual([
+      {
+        files: ['lab/self.ts'],
+        imports: [{ file: 'lab/self.ts', specifier: './self', target: 'lab/self.ts' }],
+      },
+      {
+        files: ['local/sqs/a.ts', 'local/sqs/b.ts', 'local/sqs/c/index.ts'],
+        imports: [
+          { file: 'local/sqs/a.ts', specifier: './b', target: 'local/sqs/b.ts' },
+          { file: 'local/sqs/b.ts', specifier: './c', target: 'local/sqs/c/index.ts' },
+          { file: 'local/sqs/c/index.ts', specifier: '../a', target: 'local/sqs/a.ts' },
+        ],
+      },
+      {
+        files: ['shared/src/config/pipeline.ts', 'shared/src/kind.ts'],
+        imports: [
+          {
+            file: 'shared/src/config/pipeline.ts',
+            specifier: '../kind',
+            target: 'shared/src/kind.ts',
+          },
+          {
+            file: 'shared/src/kind.ts',
+            specifier: './config/pipeline',
+            target: 'shared/src/config/pipeline.ts',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('finds none where every import goes one way', () => {
+    expect(
+      importCycles([
+        { path: 'a.ts', source: "import { b } from './b';\nimport { c } from './c';" },
+        { path: 'b.ts', source: "import { c } from './c';" },
+        { path: 'c.ts', source: "import { z } from 'zod';" },
+      ]),
+    ).toEqual([]);
+  });
+});
+
 describe('the checker of ledger keys', () => {
   it('names a key builder used outside a service adapter, and lets the adapter use it', () => {
     const uses = ledgerKeyUses([
@@ -218,6 +280,15 @@ describe('the repository', () => {
     const domains = files.filter((f) => /^services\/[^/]+\/src\/domain\//.test(f.path));
     expect(new Set(domains.map((f) => f.path.split('/')[1])).size).toBeGreaterThanOrEqual(3);
     expect(domainViolations(files)).toEqual([]);
+  });
+
+  it('has no import cycle among its source files, type-only imports included', () => {
+    // Every file but the tests: the layers and the benchmarks.
+    const files = readLayerSources(ROOT, [...Object.keys(LAYERS), 'bench']);
+    // The scan must see the code it guards, or it would pass on nothing.
+    expect(files.length).toBeGreaterThan(100);
+    expect(files.some((f) => f.path.startsWith('bench/'))).toBe(true);
+    expect(importCycles(files)).toEqual([]);
   });
 
   // The services whose ledger keys live in their adapters alone.
