@@ -1,5 +1,5 @@
 import { type RunLedger, unendedInvocations } from '../services/report/src/domain/metrics';
-import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 
 /**
  * What a preloaded local run measures of each queue's consumers, from the ledger alone (the

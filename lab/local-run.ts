@@ -15,7 +15,7 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../shared/src/aws-clients';
-import { QUEUE_KINDS, type QueueKind } from '../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
 

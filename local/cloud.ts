@@ -17,9 +17,7 @@ import {
   type ConsumerConfig,
   type PipelineConfig,
   pipelineConfig,
-  QUEUE_KINDS,
   type QueueConfig,
-  type QueueKind,
 } from '../shared/src/config/pipeline';
 import {
   type Deployment,
@@ -29,6 +27,7 @@ import {
   resolveEnvironment,
   TABLE_IDS,
 } from '../shared/src/deployment';
+import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { freshSeed } from '../shared/src/random';
 import {
   MAX_REQUEST_BYTES as DYNAMODB_MAX_REQUEST_BYTES,

@@ -20,7 +20,8 @@ import {
   parseCommandLine,
   runMain,
 } from '../../shared/src/cli/args';
-import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
 import { lambdaBatches, renderUsageTable, summariseUsage } from './usage-table';
 

@@ -1,6 +1,6 @@
 import type { RunLedger } from '../../services/report/src/domain/metrics';
-import type { QueueKind } from '../../shared/src/config/pipeline';
 import { acceptedKeys } from '../../shared/src/ledger';
+import type { QueueKind } from '../../shared/src/queue-kind';
 import { createRng } from '../../shared/src/random';
 
 /**

@@ -7,7 +7,7 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { QUEUE_KINDS, type QueueKind, type TableConfig } from '../../shared/src/config/pipeline';
+import type { TableConfig } from '../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../shared/src/config/stack-outputs';
 import {
   type Deployment,
@@ -15,6 +15,7 @@ import {
   type FunctionSpec,
   resolveEnvironment,
 } from '../../shared/src/deployment';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 import { AlarmTopic } from './constructs/alarm-topic';
 import { ConsumerFunction } from './constructs/consumer-function';
 import { OrderApi } from './constructs/order-api';

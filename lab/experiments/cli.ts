@@ -11,7 +11,8 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
-import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
 import {
   DEFAULT_SERVICE_MS,

@@ -2,7 +2,7 @@ import { sendAnswerLost } from '../../services/producer/src/domain/faults';
 import type { QueueMetrics } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { ENV } from '../../shared/src/config/function-env';
-import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 import type { QueueConsumption } from '../consumption';
 import type { LoadSummary } from '../loadgen/run-load';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';

@@ -1,4 +1,4 @@
-import { QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import type { KeyResult, PointMetrics, SweepResult } from './experiments';
 
 /** Tables and charts of the experiments: pure functions of their results. */

@@ -1,7 +1,7 @@
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
-import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 
 /**
  * The exactly-once check the soak and every fault scenario end with. It trusts the client, not

@@ -1,4 +1,3 @@
-import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
 import {
   CONSUMER_METRICS,
   METRICS_NAMESPACE,
@@ -7,6 +6,7 @@ import {
   type OrderEventKind,
   QUEUE_DIMENSION,
 } from '../../shared/src/metrics';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 
 /**
  * Reads one line a function wrote to stdout as CloudWatch would: a JSON object whose

@@ -1,5 +1,5 @@
-import { QUEUE_KINDS, type QueueKind } from '../../shared/src/config/pipeline';
 import { CONSUMER_METRICS } from '../../shared/src/metrics';
+import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 import type { MetricLine } from './emf';
 
 /**

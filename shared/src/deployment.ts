@@ -1,13 +1,8 @@
 import { resolve } from 'node:path';
 import { ENV } from './config/function-env';
-import {
-  type PipelineConfig,
-  QUEUE_KINDS,
-  type QueueConfig,
-  type QueueKind,
-  type TableConfig,
-} from './config/pipeline';
+import type { PipelineConfig, QueueConfig, TableConfig } from './config/pipeline';
 import { orderJsonSchema } from './order';
+import { QUEUE_KINDS, type QueueKind } from './queue-kind';
 
 /**
  * The deployment, described once: every queue with its DLQ, every table, every function with

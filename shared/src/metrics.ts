@@ -1,4 +1,4 @@
-import type { QueueKind } from './config/pipeline';
+import type { QueueKind } from './queue-kind';
 
 /**
  * The consumers' metrics contract, read by everything that writes or reads them: the consumer

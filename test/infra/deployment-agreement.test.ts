@@ -11,13 +11,14 @@ import {
   startLocalCloud,
 } from '../../local/cloud';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
-import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
 import {
   DeploymentConfigError,
   deploymentFunctions,
   describeDeployment,
   entryPath,
 } from '../../shared/src/deployment';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 
 /**
  * The stack and the local cloud are two interpreters of one description

@@ -8,7 +8,7 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../shared/src/aws-clients';
-import { QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { guardNetwork, launchChromium } from '../support/chromium';
 import { CHROMIUM, describeWithTool } from '../support/system-tools';
 

@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { SK_PREFIX } from '../../shared/src/ledger';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { deliveriesOnceQuiet, skipWhenIdle } from './faults/run-check';
 import { unavailable, where } from './support/differences';
 import {

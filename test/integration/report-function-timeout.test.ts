@@ -1,5 +1,6 @@
 import { generateReport } from '../../services/report/src/generate';
-import { pipelineConfig, QUEUE_KINDS } from '../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { queueRecords } from './faults/run-check';
 import { describeWhere } from './support/differences';
 import { newRunId, order, postOrder } from './support/pipeline-client';

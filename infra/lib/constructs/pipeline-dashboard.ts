@@ -14,13 +14,14 @@ import {
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUE_KINDS, type QueueConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import type { QueueConfig } from '../../../shared/src/config/pipeline';
 import {
   CONSUMER_METRICS,
   type ConsumerMetricKey,
   consumerDimensions,
   METRICS_NAMESPACE,
 } from '../../../shared/src/metrics';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import type { AlarmTopic } from './alarm-topic';
 
 export interface PipelineSide {

@@ -1,12 +1,7 @@
 /** The consumer function's configuration: its environment, read once at cold start into a typed config. */
 
 import { ENV } from '../../../shared/src/config/function-env';
-import {
-  type BatchProcessing,
-  pipelineConfig,
-  QUEUE_KINDS,
-  type QueueKind,
-} from '../../../shared/src/config/pipeline';
+import { type BatchProcessing, pipelineConfig } from '../../../shared/src/config/pipeline';
 import {
   ConfigError,
   type Env,
@@ -16,6 +11,7 @@ import {
   getOptionalStringFromEnv,
   getStringFromEnv,
 } from '../../../shared/src/env';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import type { FaultConfig } from './domain/faults';
 
 export type IdempotencyKeyField = 'orderId' | 'messageId';

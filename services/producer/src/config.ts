@@ -1,7 +1,7 @@
 /** The producer function's configuration: its environment, read once at cold start into a typed config. */
 
 import { ENV } from '../../../shared/src/config/function-env';
-import { pipelineConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import {
   ConfigError,
   type Env,
@@ -10,6 +10,7 @@ import {
   getStringFromEnv,
 } from '../../../shared/src/env';
 import { runIdSchema } from '../../../shared/src/order';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 import type { ProducerFaultConfig } from './domain/faults';
 import { validId } from './domain/request';
 

@@ -7,10 +7,6 @@
 import { ACCEPTED_BY_RUN } from '../ledger';
 import type { QueueKind } from '../queue-kind';
 
-// The queue kinds are defined below the config (../queue-kind.ts, which the ledger's records
-// use too) and given here with the settings of each queue.
-export { QUEUE_KINDS, type QueueKind } from '../queue-kind';
-
 /** How a consumer runs the records of one batch. */
 export type BatchProcessing = 'sequential' | 'parallel';
 

@@ -1,13 +1,14 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Dashboard, GraphWidget, Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import {
   CONSUMER_METRICS,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   QUEUE_DIMENSION,
 } from '../../../shared/src/metrics';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import type { Synthesized } from '../support/synth';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by shape in each assertion

@@ -1,7 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../../shared/src/config/function-env';
-import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeDeployment, type EnvValue } from '../../../shared/src/deployment';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import type { Synthesized } from '../support/synth';
 
 const deployment = describeDeployment(pipelineConfig);

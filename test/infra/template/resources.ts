@@ -1,8 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../../shared/src/config/function-env';
-import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { STACK_OUTPUTS } from '../../../shared/src/config/stack-outputs';
 import { orderJsonSchema } from '../../../shared/src/order';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import type { Synthesized } from '../support/synth';
 
 /** Registers the tests; `get` returns the one synthesis shared by template.test.ts. */

@@ -1,9 +1,10 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../../services/producer/src/adapters/ledger';
 import { payloadHash } from '../../../services/producer/src/domain/request';
-import { pipelineConfig, QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { acceptedKeys, counterValue, runPk, sequenceCounterSk } from '../../../shared/src/ledger';
 import { validateOrder } from '../../../shared/src/order';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import { describeWhere, where } from '../support/differences';
 import {
   getOrder,

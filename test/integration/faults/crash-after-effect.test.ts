@@ -1,4 +1,4 @@
-import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { newRunId } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';

@@ -5,7 +5,8 @@ import {
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { generateReport } from '../../../services/report/src/generate';
-import { pipelineConfig, QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';

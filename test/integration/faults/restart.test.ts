@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCloud } from '../../../local/cloud';
-import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { type Target, targetOnLocalCloud } from '../support/target';

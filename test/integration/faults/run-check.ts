@@ -3,8 +3,8 @@ import { skipVisibilityWhenIdle } from '../../../local/cloud';
 import { queueDepth } from '../../../services/report/src/adapters/queues';
 import type { ReportData } from '../../../services/report/src/domain/report';
 import { generateReport } from '../../../services/report/src/generate';
-import { QUEUE_KINDS } from '../../../shared/src/config/pipeline';
 import { SK_PREFIX } from '../../../shared/src/ledger';
+import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import {
   type Json,
   ledgerRecords,

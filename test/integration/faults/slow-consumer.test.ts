@@ -1,4 +1,4 @@
-import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { readIdempotencyRecord } from '../support/idempotency-record';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';

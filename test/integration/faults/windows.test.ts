@@ -3,7 +3,7 @@ import {
   ListMessageMoveTasksCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { type Json, newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
 import { startTarget, type Target } from '../support/target';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { pipelineConfig, type QueueKind } from '../../../shared/src/config/pipeline';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /**
  * An order's Powertools idempotency key on `kind`'s consumer (keyed on the order id): the

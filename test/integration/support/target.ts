@@ -16,12 +16,9 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../../shared/src/aws-clients';
-import {
-  type PipelineConfig,
-  pipelineConfig,
-  type QueueKind,
-} from '../../../shared/src/config/pipeline';
+import { type PipelineConfig, pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeDeployment } from '../../../shared/src/deployment';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 import { freshSeed } from '../../../shared/src/random';
 import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
 
@@ -322,5 +319,3 @@ export async function startTargetNamed(
   process.stdout.write(`integration target ${name}, seed ${target.seed}\n`);
   return target;
 }
-
-export type { QueueKind };

@@ -16,8 +16,8 @@ import type {
   InvocationEnd,
   Receipt,
 } from '../../../services/consumer/src/domain/ports';
-import type { QueueKind } from '../../../shared/src/config/pipeline';
 import type { OrderEvent } from '../../../shared/src/metrics';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /**
  * The consumer's ledger port in memory, with the semantics the DynamoDB adapter has (one effect

@@ -9,7 +9,7 @@ import {
   ranOutOfTime,
   startsRecord,
 } from '../../../services/consumer/src/domain/record-handling';
-import type { QueueKind } from '../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
 import { handlerOverFakes, InMemoryConsumerLedger, NOW, silent } from './fakes';
 

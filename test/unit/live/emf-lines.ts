@@ -1,4 +1,3 @@
-import type { QueueKind } from '../../../shared/src/config/pipeline';
 import {
   CONSUMER_METRICS,
   METRICS_NAMESPACE,
@@ -7,6 +6,7 @@ import {
   type OrderEvent,
   QUEUE_DIMENSION,
 } from '../../../shared/src/metrics';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /**
  * An EMF line shaped as Powertools Metrics writes it (test/unit/consumer checks the consumer's

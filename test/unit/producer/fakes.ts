@@ -11,8 +11,8 @@ import type {
 } from '../../../services/producer/src/domain/ports';
 import { leaseHeldFor, showsRecordOf } from '../../../services/producer/src/domain/resend';
 import type { QueueFacts } from '../../../services/producer/src/domain/status';
-import type { QueueKind } from '../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../shared/src/order-message';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /**
  * In-memory fakes of the producer's ports, for the handler's unit tests: they keep what the

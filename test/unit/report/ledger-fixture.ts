@@ -1,5 +1,4 @@
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
-import type { QueueKind } from '../../../shared/src/config/pipeline';
 import {
   type AcceptedSummary,
   acceptedKeys,
@@ -7,6 +6,7 @@ import {
   type EffectRecord,
   type FailureRecord,
 } from '../../../shared/src/ledger';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /** Builds ledger records the way the producer and consumers write them, for one run. */
 export class LedgerBuilder {

@@ -1,10 +1,6 @@
-import {
-  type PipelineConfig,
-  pipelineConfig,
-  QUEUE_KINDS,
-  type QueueKind,
-} from '../../../shared/src/config/pipeline';
+import { type PipelineConfig, pipelineConfig } from '../../../shared/src/config/pipeline';
 import { DeploymentConfigError, describeDeployment } from '../../../shared/src/deployment';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 
 /** The pipeline config with one queue's redrive policy allowing `receives` receives. */
 const withMaxReceiveCount = (kind: QueueKind, receives: number): PipelineConfig => {

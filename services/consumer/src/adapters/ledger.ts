@@ -9,7 +9,6 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   applyCounterSk,
   counterValue,
@@ -25,6 +24,7 @@ import {
   shownValue,
   unguardedGuardKey,
 } from '../../../../shared/src/ledger';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import { refusedItem } from '../../../../shared/src/refused-item';
 import type {
   ApplyTurn,

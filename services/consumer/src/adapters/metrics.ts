@@ -1,5 +1,4 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   CONSUMER_METRICS,
   type ConsumerMetricKey,
@@ -9,6 +8,7 @@ import {
   type OrderEvent,
   QUEUE_DIMENSION,
 } from '../../../../shared/src/metrics';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { ConsumerMetricsPort } from '../domain/ports';
 
 /**

@@ -1,7 +1,7 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { EffectRecord } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
 import type { OrderMessage } from '../../../../shared/src/order-message';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
 import type {

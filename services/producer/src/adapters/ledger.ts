@@ -8,7 +8,6 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedRecord,
   acceptedKeys,
@@ -19,6 +18,7 @@ import {
   SK_PREFIX,
   sequenceCounterSk,
 } from '../../../../shared/src/ledger';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import { RefusedItemError, refusedItem } from '../../../../shared/src/refused-item';
 import type {
   AcceptedOrder,

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { QueueLife, QueueLifetimePort } from '../domain/ports';
 
 /**

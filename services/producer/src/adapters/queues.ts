@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ClientOptions } from '../../../../shared/src/aws-clients';
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../../shared/src/order-message';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import { type QueuePort, QueueUnavailableError } from '../domain/ports';
 import { DEFAULT_RETRY, type RetryPolicy, withRetries } from '../domain/retry';
 

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import { keyedUniform } from '../../../../shared/src/random';
 import { QueueUnavailableError } from './ports';
 

@@ -1,5 +1,5 @@
-import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
 import type { OrderMessage } from '../../../../shared/src/order-message';
+import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/queue-kind';
 import { type ProducerFaultConfig, SendAnswerLostError, sendAnswerLost } from './faults';
 import { orderMessage } from './message';
 import {

@@ -1,6 +1,6 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import type { AcceptedRecord } from '../../../../shared/src/ledger';
 import type { OrderMessage } from '../../../../shared/src/order-message';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { QueueFacts } from './status';
 
 /**

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { AcceptedOrder, QueueLife } from './ports';
 
 /**

@@ -1,4 +1,4 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 
 export type QueueStatus = 'accepted' | 'delivered' | 'processed' | 'dlq';
 

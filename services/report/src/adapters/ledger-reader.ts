@@ -5,7 +5,6 @@ import {
   type DynamoDBDocumentClient,
   paginateQuery,
 } from '@aws-sdk/lib-dynamodb';
-import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   ACCEPTED_BY_RUN,
   type AcceptedSummary,
@@ -19,6 +18,7 @@ import {
   SK_PREFIX,
   shownValue,
 } from '../../../../shared/src/ledger';
+import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/queue-kind';
 import { LedgerDataError, type ProducerSends, type RunLedger } from '../domain/metrics';
 
 /**

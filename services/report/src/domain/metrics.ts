@@ -1,4 +1,3 @@
-import type { QueueKind } from '../../../../shared/src/config/pipeline';
 import {
   type AcceptedSummary,
   type ApplyCounterRecord,
@@ -9,6 +8,7 @@ import {
   shownValue,
 } from '../../../../shared/src/ledger';
 import { LATEST_TIME_MS } from '../../../../shared/src/order-message';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import { countInversions, countOutOfOrder } from './inversions';
 import { type LatencySummary, summarizeLatency } from './percentiles';
 

@@ -1,4 +1,4 @@
-import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/config/pipeline';
+import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/queue-kind';
 import type { CustomerApplies, QueueAnalysis } from './metrics';
 import type { ReportData } from './report';
 import { comparisonRows, DUPLICATE_CAUSES, METRIC_LABELS } from './rows';

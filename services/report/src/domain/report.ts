@@ -1,4 +1,5 @@
-import type { PipelineConfig, QueueKind } from '../../../../shared/src/config/pipeline';
+import type { PipelineConfig } from '../../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../../shared/src/queue-kind';
 import {
   acceptedById,
   analyzeQueue,
