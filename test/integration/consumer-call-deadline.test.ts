@@ -121,9 +121,11 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     );
     const returnedAt = Date.now();
 
-    // Assess: returned before the deadline (it took 8.5 s, past it); the second order failed,
-    // the third never started (too little time left once a call had run out), the first
-    // applied and its COMPLETED record written with the outcomes.
+    // Assess: returned before the deadline (it took 8.5 s, past it), a wide margin: it returns
+    // some 20-35 ms after the records' cut, 1 s before the deadline (965-981 ms left in the runs
+    // the end write's test counts); the second order failed, the third never started (too
+    // little time left once a call had run out), the first applied and its COMPLETED record
+    // written with the outcomes.
     expect(returnedAt).toBeLessThan(deadline);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
       second.messageId,
@@ -175,6 +177,10 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
 
     // Assess: the invocation failed (every record comes back, as after a timeout), with the
     // cut's error, before its deadline (it ran 4.2 s, past it, and failed with a TimeoutError).
+    // The margin is the end write's 250 ms (ANSWER_MS in handlers/sqs.ts) less the time from
+    // the cut's timer to the handler's rejection: 2-6 ms of it were used in 5 runs under
+    // `nice -n 19` on the shared 2 cores (244-248 ms left), 4-7 ms with three busy loops beside
+    // it (243-246 ms left; 2026-12-04): some 35 times what it needs, so it stays a time.
     expect(outcome).toMatchObject({ name: 'InvocationDeadlineError' });
     expect(endedAt).toBeLessThan(deadline);
   }, 30_000);
