@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
@@ -29,6 +30,7 @@ const END_DEADLINE_MS = 3_000;
 
 interface Sent {
   TableName?: string;
+  Item?: { type?: { S?: string } };
   Key?: { sk?: { S?: string } };
   RequestItems?: Record<string, unknown>;
 }
@@ -38,15 +40,32 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
   let ledgerBehindProxy: LedgerBehindProxy;
   /** Decides, request by request, whether the proxy holds it unanswered. */
   let holds: (operation: string, sent: Sent) => boolean = () => false;
+  /** Decides, request by request, whether the proxy answers it late (absent: no request is). */
+  let late:
+    | ((operation: string, sent: Sent) => 'answer late' | 'forward late' | undefined)
+    | undefined;
+  /** When the proxy answers or forwards a request `late` names. */
+  let lateUntil = 0;
 
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy((received) => {
+    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
       const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
       let sent: Sent = {};
       try {
         sent = JSON.parse(received.body.toString() || '{}') as Sent;
       } catch {
         // forwarded as it came
+      }
+      const delay = late?.(operation, sent);
+      if (delay === 'answer late') {
+        const answer = await forward(received);
+        await sleep(Math.max(0, lateUntil - Date.now()));
+        return answer;
+      }
+      if (delay === 'forward late') {
+        await sleep(Math.max(0, lateUntil - Date.now()));
+        // A handler that gave up on it may have returned, and the test stopped the database.
+        return forward(received).catch(() => 'reset' as const);
       }
       return holds(operation, sent) ? 'hold' : undefined;
     });
@@ -59,6 +78,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
 
   afterEach(() => {
     holds = () => false;
+    late = undefined;
   });
 
   afterAll(async () => {
@@ -183,5 +203,55 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     // it (243-246 ms left; 2026-12-04): some 35 times what it needs, so it stays a time.
     expect(outcome).toMatchObject({ name: 'InvocationDeadlineError' });
     expect(endedAt).toBeLessThan(deadline);
+  }, 30_000);
+
+  it('with the effect guard off, writes COMPLETED the record of an effect that committed just before the records’ cut: that update runs to the end write’s cut', async () => {
+    // Prepare: the handler module with the guard off (each COMPLETED record is Powertools' own
+    // update, sent as its record completes); a deadline 2 s away, so the records' cut is 1 s
+    // away and the end write's 1.75 s. The effect's write commits and its answer comes back
+    // 150 ms before the records' cut; Powertools' COMPLETED update is forwarded only 250 ms
+    // after it.
+    const runId = 'call-deadline-completing';
+    const batch = orders(runId, 1);
+    const [first] = batch as [SQSRecord];
+    const saved = process.env.EFFECT_GUARD_ENABLED;
+    process.env.EFFECT_GUARD_ENABLED = 'false';
+    let handler: ReturnType<typeof loadConsumerHandler>;
+    try {
+      handler = loadConsumerHandler();
+    } finally {
+      if (saved === undefined) delete process.env.EFFECT_GUARD_ENABLED;
+      else process.env.EFFECT_GUARD_ENABLED = saved;
+    }
+    const start = Date.now();
+    const deadline = start + 2_000;
+    const recordsCutAt = deadline - 1_000;
+    late = (operation, sent) => {
+      if (operation === 'PutItem' && sent.Item?.type?.S === 'effect') {
+        lateUntil = recordsCutAt - 150;
+        return 'answer late';
+      }
+      if (operation === 'UpdateItem' && sent.TableName === idempotency.name) {
+        lateUntil = recordsCutAt + 250;
+        return 'forward late';
+      }
+      return undefined;
+    };
+
+    // Act
+    const response: SQSBatchResponse = await run(() =>
+      handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-completing')),
+    );
+    const returnedAt = Date.now();
+
+    // Assess: the record applied and written COMPLETED (its redelivery is answered by it), the
+    // invocation back before its deadline. Cut at the records' cut, the update failed the
+    // record, whose IN_PROGRESS record let its redelivery apply it a second time.
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(returnedAt).toBeLessThan(deadline);
+    const { orderId } = JSON.parse(first.body) as { orderId: string };
+    expect(
+      (await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderId))?.status,
+    ).toBe('COMPLETED');
   }, 30_000);
 });

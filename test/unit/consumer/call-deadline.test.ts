@@ -35,6 +35,27 @@ describe('the cut on the consumer’s DynamoDB calls', () => {
     await expect(client.send(get())).rejects.toBeInstanceOf(InvocationDeadlineError);
   });
 
+  it('cuts a write that completes a committed effect’s record (`completing`) at its own, later cut, and every other call at the cut', async () => {
+    const client = clientAnsweringAfter(100);
+    const deadline = new CallDeadline();
+    deadline.attach(client);
+    deadline.cutIn(20, 1_000);
+    await expect(deadline.completing(() => client.send(get()))).resolves.toMatchObject({
+      $metadata: {},
+    });
+    await expect(client.send(get())).rejects.toBeInstanceOf(InvocationDeadlineError);
+  });
+
+  it('cuts a completing write at the cut when no later one was given', async () => {
+    const client = clientAnsweringAfter(100);
+    const deadline = new CallDeadline();
+    deadline.attach(client);
+    deadline.cutIn(20);
+    await expect(deadline.completing(() => client.send(get()))).rejects.toBeInstanceOf(
+      InvocationDeadlineError,
+    );
+  });
+
   it('lets a try through whose cut is further away than a timer can count (2^31 - 1 ms): it is not cut at once', async () => {
     // A context that tells a remaining time of days (a harness, not Lambda, whose timeout is
     // 900 s at most): Node's setTimeout takes a delay above 2,147,483,647 ms as 1 ms, and every

@@ -1,6 +1,7 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { CallDeadline } from '../../../services/consumer/src/adapters/call-deadline';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { DynamoConsumerLedger } from '../../../services/consumer/src/adapters/ledger';
 import { createConsumerHandler } from '../../../services/consumer/src/app';
@@ -44,6 +45,8 @@ function makeConsumer(
     metrics?: ConsumerMetricsPort;
     ledger?: DynamoConsumerLedger;
     persistenceStore?: OwnWriteDynamoDBPersistenceLayer;
+    /** The cut on the calls, with the function's rooms (handlers/sqs.ts: 1 s, 250 ms). */
+    callDeadline?: CallDeadline;
   } = {},
 ) {
   const config = loadConsumerConfig({
@@ -62,6 +65,9 @@ function makeConsumer(
     logger: silent as never,
     ...(extra.crash ? { crash: extra.crash } : {}),
     ...(extra.metrics ? { metrics: extra.metrics } : {}),
+    ...(extra.callDeadline
+      ? { callDeadline: extra.callDeadline, callRoom: { recordsMs: 1_000, endMs: 250 } }
+      : {}),
   });
 }
 
@@ -664,6 +670,78 @@ describe('consumer with Powertools idempotency on dynalite', () => {
       `${orderIds[1]}:suppressed:record`,
       `${orderIds[2]}:applied:-`,
     ]);
+  });
+
+  it('with the effect guard off, an effect that commits just before the records’ cut still has its record written COMPLETED: that write is cut at the end write’s cut, so the redelivery is answered by the record', async () => {
+    // Prepare: the function's cut on the calls (records 1 s before the deadline, the end write
+    // 250 ms before it) on clients of their own; the guard off (each COMPLETED record is
+    // Powertools' own update, sent as the record completes). The invocation has 2.5 s; the
+    // order's effect commits at once, and its answer comes back 100 ms after the records' cut,
+    // so Powertools' COMPLETED update is sent then.
+    const at = await client.config.endpoint?.();
+    if (!at) throw new Error('the dynalite client has no endpoint');
+    const cutClient = new DynamoDBClient({
+      endpoint: `http://${at.hostname}:${at.port}`,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const callDeadline = new CallDeadline();
+    callDeadline.attach(cutClient);
+    const deadlineAt = Date.now() + 2_500;
+    const recordsCutAt = deadlineAt - 1_000;
+    const lateAnswer = new (class extends DynamoConsumerLedger {
+      override async putEffect(effect: Effect) {
+        await super.putEffect(effect);
+        await new Promise((resolve) => setTimeout(resolve, recordsCutAt + 100 - Date.now()));
+      }
+    })(DynamoDBDocumentClient.from(cutClient), ledger.name);
+    const env = {
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+      EFFECT_GUARD_ENABLED: 'false',
+    };
+    const first = record('completing-cut', 0);
+    const { orderId } = JSON.parse(first.body) as { orderId: string };
+
+    // Act: the invocation, its remaining time counted to the deadline; then SQS's redelivery
+    // after the visibility timeout, past the in-progress expiry.
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(env, {
+        ledger: lateAnswer,
+        callDeadline,
+        persistenceStore: new OwnWriteDynamoDBPersistenceLayer({
+          tableName: idempotency.name,
+          client: cutClient,
+          deadline: callDeadline,
+        }),
+      })(eventOf(first), {
+        ...context,
+        awsRequestId: 'req-completing-cut',
+        getRemainingTimeInMillis: () => deadlineAt - Date.now(),
+      } as Context);
+    } finally {
+      cutClient.destroy();
+    }
+    const status = (await readIdempotencyRecord(documents, 'standard', orderId))?.status;
+    const again = await later(61_000, () =>
+      makeConsumer(env)(eventOf(redelivered(first, 2)), {
+        ...context,
+        awsRequestId: 'req-completing-cut-retry',
+      } as Context),
+    );
+
+    // Assess: the record was written COMPLETED after the records' cut and before the end
+    // write's; the redelivery is answered by it, one effect. Cut at the records' cut, the
+    // update failed the record, which stayed IN_PROGRESS and was applied a second time.
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(status).toBe('COMPLETED');
+    expect(again).toEqual({ batchItemFailures: [] });
+    const run = await readRun('completing-cut');
+    expect(run.effects.map((e) => e.orderId)).toEqual([orderId]);
+    expect(
+      run.deliveries.map((d) => `${d.receiveCount}:${d.outcome}:${d.suppressedBy ?? '-'}`).sort(),
+    ).toEqual(['1:applied:-', '2:suppressed:record']);
   });
 
   it('pins a known difference: a turn taken before an effect write that failed makes the consumer count a late apply the report does not', async () => {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CallDeadlinePort } from '../domain/ports';
 
@@ -16,6 +17,16 @@ import type { CallDeadlinePort } from '../domain/ports';
  * The try given up on is not aborted: its answer is dropped, and its connection ends by the
  * client's own request timeout (1 s). A write in it may still commit, as a try that ran out of
  * its request timeout may (docs/architecture.md, "A try that ran out may have committed").
+ *
+ * One write of a record is not a record's call like the others: the one that completes a record
+ * whose effect has committed (Powertools' COMPLETED update, sent per record with the effect guard
+ * off; adapters/idempotency-store.ts runs it in `completing`). Cutting it at the records' cut
+ * leaves a committed effect's record IN_PROGRESS, and its redelivery applies it again, where the
+ * update (milliseconds) would have gone through: so it is cut at the end write's cut instead
+ * (`cutIn`'s second argument), the latest a DynamoDB call of the invocation may run. What that
+ * costs when it does stall: the end write after it has the less room, and may fail the
+ * invocation, so every record of the batch comes back; the records already written COMPLETED
+ * answer their redeliveries from the record, with no second apply.
  */
 
 /**
@@ -32,35 +43,60 @@ export class InvocationDeadlineError extends Error {
   }
 }
 
+/** Runs the wait or the call `start` begins until `cutAt` (on `now`'s clock), no further. */
+async function untilCut<T>(
+  cutAt: number | undefined,
+  now: () => number,
+  start: () => Promise<T>,
+): Promise<T> {
+  if (cutAt === undefined) return start();
+  const leftMs = cutAt - now();
+  if (leftMs <= 0) throw new InvocationDeadlineError();
+  if (leftMs > MAX_TIMER_MS) return start();
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InvocationDeadlineError()), leftMs);
+  });
+  try {
+    return await Promise.race([start(), cut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class CallDeadline implements CallDeadlinePort {
   /** The cut on `now`'s clock. */
   #cutAt: number | undefined;
+  /** The cut of a write that completes a committed effect's record (`completing`), if later. */
+  #completingAt: number | undefined;
+  /** Marks the calls `completing` runs. */
+  readonly #completing = new AsyncLocalStorage<true>();
 
   /** `now`: a monotonic clock in ms (performance.now), so a step of the wall clock moves no cut. */
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  cutIn(ms: number | undefined): void {
-    this.#cutAt = ms === undefined ? undefined : this.now() + ms;
+  cutIn(ms: number | undefined, completingMs?: number): void {
+    const now = this.now();
+    this.#cutAt = ms === undefined ? undefined : now + ms;
+    this.#completingAt =
+      ms === undefined || completingMs === undefined ? undefined : now + Math.max(ms, completingMs);
+  }
+
+  /**
+   * Runs `work`, whose DynamoDB calls complete a record whose effect has committed, under the
+   * completing cut `cutIn` was given (the end write's), or the cut when it was given none.
+   */
+  completing<T>(work: () => Promise<T>): Promise<T> {
+    return this.#completing.run(true, work);
   }
 
   /** Puts the cut on a client's middleware stack (and so on every document client made from it). */
   attach(client: Pick<DynamoDBClient, 'middlewareStack'>): void {
     client.middlewareStack.add(
       (next) => async (args) => {
-        const cutAt = this.#cutAt;
-        if (cutAt === undefined) return next(args);
-        const leftMs = cutAt - this.now();
-        if (leftMs <= 0) throw new InvocationDeadlineError();
-        if (leftMs > MAX_TIMER_MS) return next(args);
-        let timer: NodeJS.Timeout | undefined;
-        const cut = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new InvocationDeadlineError()), leftMs);
-        });
-        try {
-          return await Promise.race([next(args), cut]);
-        } finally {
-          clearTimeout(timer);
-        }
+        const cutAt =
+          this.#completing.getStore() === true ? (this.#completingAt ?? this.#cutAt) : this.#cutAt;
+        return untilCut(cutAt, this.now, () => next(args));
       },
       { step: 'finalizeRequest', priority: 'low', name: 'invocationDeadline', override: true },
     );

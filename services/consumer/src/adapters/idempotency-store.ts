@@ -10,6 +10,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { refusedItem } from '../../../../shared/src/refused-item';
 import type { HeldItems, HeldWritesPort } from '../domain/ports';
+import type { CallDeadline } from './call-deadline';
 
 /**
  * Powertools' DynamoDB persistence layer, whose IN_PROGRESS write recognises itself.
@@ -84,6 +85,12 @@ export interface OwnWriteOptions {
   /** The DynamoDB client Powertools' own operations use too (ours: its timeouts are set). */
   client: DynamoDBClient;
   newId?: () => string;
+  /**
+   * The cut on the invocation's DynamoDB calls (adapters/call-deadline.ts, attached to `client`):
+   * Powertools' COMPLETED update runs under its completing cut (the end write's, not the
+   * records'). Absent, it is cut as the other calls are.
+   */
+  deadline?: Pick<CallDeadline, 'completing'>;
 }
 
 type RecordOptions = ConstructorParameters<typeof IdempotencyRecord>[0];
@@ -119,6 +126,7 @@ export class OwnWriteDynamoDBPersistenceLayer
   readonly #documents: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #newId: () => string;
+  readonly #deadline: OwnWriteOptions['deadline'];
   /** The IN_PROGRESS items this layer's puts wrote in the current invocation, by key. */
   #written = new Map<string, Record<string, unknown>>();
   /** The COMPLETED items held for the current invocation's end write, by key. */
@@ -149,6 +157,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     });
     this.#tableName = options.tableName;
     this.#newId = options.newId ?? randomUUID;
+    this.#deadline = options.deadline;
   }
 
   /**
@@ -260,13 +269,18 @@ export class OwnWriteDynamoDBPersistenceLayer
    * wrote the record: the item as Powertools' update would leave it (its SET of expiry, status,
    * data when there is a result, validation when payload validation is on, over the item put).
    * Any other update, and every update before the first beginInvocation() (the layer used
-   * without an end write to take what it holds), is Powertools' own, sent at once.
+   * without an end write to take what it holds), is Powertools' own, sent at once; a COMPLETED
+   * one (the effect guard off: nothing is held) under the completing cut, the end write's: the
+   * effect has committed, and a record this update leaves IN_PROGRESS is applied again by its
+   * redelivery (adapters/call-deadline.ts).
    */
   protected override async _updateRecord(record: IdempotencyRecord): Promise<void> {
     const written = this.#written.get(record.idempotencyKey);
-    if (!this.#holding || !written || record.getStatus() !== IdempotencyRecordStatus.COMPLETED) {
+    const completes = record.getStatus() === IdempotencyRecordStatus.COMPLETED;
+    if (!this.#holding || !written || !completes) {
       try {
-        return await super._updateRecord(record);
+        const update = () => super._updateRecord(record);
+        return await (completes && this.#deadline ? this.#deadline.completing(update) : update());
       } finally {
         this.#endPuts(record.idempotencyKey, written?.[ATTR.writer]);
       }

@@ -78,9 +78,11 @@ export interface HeldWritesPort {
 export interface CallDeadlinePort {
   /**
    * Calls still unanswered `ms` from now are given up (counted on a monotonic clock, as Lambda's
-   * remaining time is, not on the wall clock, which can step); undefined: no cut.
+   * remaining time is, not on the wall clock, which can step); undefined: no cut. A write that
+   * completes a record whose effect has committed (Powertools' COMPLETED update) is given up
+   * `completingMs` from now instead, when that is later (adapters/call-deadline.ts).
    */
-  cutIn(ms: number | undefined): void;
+  cutIn(ms: number | undefined, completingMs?: number): void;
 }
 
 /** What an invocation writes once its records are done: one batch for the whole batch. */

@@ -390,15 +390,19 @@ export function createRecordHandling<R>(
   let cutOff: CutOff | undefined;
   /**
    * Sets the cut on DynamoDB calls `roomMs` before the invocation's deadline, read from Lambda's
-   * remaining time now (none without it, or without a room).
+   * remaining time now (none without it, or without a room), and that of a write completing a
+   * record whose effect committed `completingRoomMs` before it.
    */
-  function cutCalls(roomMs: number | undefined): void {
+  function cutCalls(roomMs: number | undefined, completingRoomMs?: number): void {
     if (!deps.callDeadline) return;
     const remaining = roomMs === undefined ? undefined : remainingOf?.();
+    if (roomMs === undefined || typeof remaining !== 'number' || !Number.isFinite(remaining)) {
+      deps.callDeadline.cutIn(undefined);
+      return;
+    }
     deps.callDeadline.cutIn(
-      roomMs !== undefined && typeof remaining === 'number' && Number.isFinite(remaining)
-        ? remaining - roomMs
-        : undefined,
+      remaining - roomMs,
+      completingRoomMs === undefined ? undefined : remaining - completingRoomMs,
     );
   }
 
@@ -494,8 +498,12 @@ export function createRecordHandling<R>(
         typeof remaining === 'number' && Number.isFinite(remaining) && remaining >= 0
           ? receivedAt + Math.round(remaining)
           : undefined;
-      // The records' calls (the receipts' write below included) end `recordsMs` before it.
-      cutCalls(options.callRoom?.recordsMs);
+      // The records' calls (the receipts' write below included) end `recordsMs` before it. The
+      // write that completes a record whose effect committed (Powertools' COMPLETED update, sent
+      // per record with the effect guard off) ends `endMs` before it, as the end write does:
+      // cutting it at `recordsMs` left a committed effect's record IN_PROGRESS, for its
+      // redelivery to apply again (adapters/call-deadline.ts).
+      cutCalls(options.callRoom?.recordsMs, options.callRoom?.endMs);
       for (const [index, { record, delivery }] of received.entries()) {
         if (delivery instanceof Error) {
           // Not an order: it fails when its turn comes and leaves nothing in the ledger, which

@@ -72,6 +72,7 @@ const idempotencyStore =
   new OwnWriteDynamoDBPersistenceLayer({
     tableName: idempotencyTable,
     client: idempotencyClient,
+    deadline: callDeadline,
   });
 const consume = createConsumerHandler(config, {
   // Its batch writes carry the idempotency table's held COMPLETED records at the end too.
