@@ -56,6 +56,16 @@ describe('the cut on the consumer’s DynamoDB calls', () => {
     );
   });
 
+  it('gives up a wait at the cut (`within`), and lets one through that ends before it', async () => {
+    const deadline = new CallDeadline();
+    deadline.cutIn(30);
+    await expect(deadline.within(new Promise(() => undefined))).rejects.toBeInstanceOf(
+      InvocationDeadlineError,
+    );
+    deadline.cutIn(1_000);
+    await expect(deadline.within(Promise.resolve('ended'))).resolves.toBe('ended');
+  });
+
   it('lets a try through whose cut is further away than a timer can count (2^31 - 1 ms): it is not cut at once', async () => {
     // A context that tells a remaining time of days (a harness, not Lambda, whose timeout is
     // 900 s at most): Node's setTimeout takes a delay above 2,147,483,647 ms as 1 ms, and every

@@ -16,6 +16,10 @@ import {
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import {
+  CallDeadline,
+  InvocationDeadlineError,
+} from '../../../services/consumer/src/adapters/call-deadline';
 import { OwnWriteDynamoDBPersistenceLayer } from '../../../services/consumer/src/adapters/idempotency-store';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { type InProcessDynamo, startDynalite } from '../support/dynalite';
@@ -479,6 +483,46 @@ describe('a copy running beside its order in the same invocation (a standard bat
     const found = (refused as IdempotencyItemAlreadyExistsError).existingRecord;
     expect(found?.getStatus()).toBe('COMPLETED');
     expect(found?.getResponse()).toEqual({ applyIndex: 6, committedAt: 8 });
+  });
+
+  it('gives up waiting at the records’ cut when the order’s put has not ended by then: the copy fails as out of time, before Lambda’s timeout', async () => {
+    // Prepare: the layer with the cut on the invocation's calls, the records' cut 150 ms away;
+    // the order's put wrote its record and its function runs on (an injected stall: no call of
+    // its own that the cut would end).
+    const deadline = new CallDeadline();
+    const ids = ['put-c1', 'put-c2'];
+    const store = new OwnWriteDynamoDBPersistenceLayer({
+      tableName: idempotency.name,
+      client: dynamo.client,
+      newId: () => ids.shift() ?? 'no-more-ids',
+      deadline,
+    });
+    store.configure({
+      config: new IdempotencyConfig({ eventKeyJmesPath: 'orderId' }),
+      keyPrefix: 'unit',
+    });
+    store.beginInvocation();
+    await store.saveInProgress(order('o-beside-cut'), 5_000);
+    const start = performance.now();
+    deadline.cutIn(150);
+
+    // Act: the copy's put, refused by the order's record, waits; given 2 s at most here.
+    const copy = store.saveInProgress(order('o-beside-cut'), 5_000).catch((e: unknown) => e);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      copy,
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still waiting'), 2_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    const waitedMs = performance.now() - start;
+    await store.saveSuccess(order('o-beside-cut'), { applyIndex: 1, committedAt: 2 });
+
+    // Assess: given up at the cut with the cut's error (it waited as long as the order ran).
+    expect(outcome).toBeInstanceOf(InvocationDeadlineError);
+    expect(waitedMs).toBeGreaterThanOrEqual(140);
+    expect(waitedMs).toBeLessThan(1_000);
   });
 
   it('refuses it as before once the order failed (its record deleted): no answer to give', async () => {

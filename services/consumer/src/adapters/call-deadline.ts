@@ -90,6 +90,14 @@ export class CallDeadline implements CallDeadlinePort {
     return this.#completing.run(true, work);
   }
 
+  /**
+   * `waiting`, given up with an InvocationDeadlineError at the cut (a wait inside a record that no
+   * call of its own bounds: adapters/idempotency-store.ts, a copy waiting for its order's put).
+   */
+  within<T>(waiting: Promise<T>): Promise<T> {
+    return untilCut(this.#cutAt, this.now, () => waiting);
+  }
+
   /** Puts the cut on a client's middleware stack (and so on every document client made from it). */
   attach(client: Pick<DynamoDBClient, 'middlewareStack'>): void {
     client.middlewareStack.add(

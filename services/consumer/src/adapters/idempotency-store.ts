@@ -88,9 +88,10 @@ export interface OwnWriteOptions {
   /**
    * The cut on the invocation's DynamoDB calls (adapters/call-deadline.ts, attached to `client`):
    * Powertools' COMPLETED update runs under its completing cut (the end write's, not the
-   * records'). Absent, it is cut as the other calls are.
+   * records'), and a copy's wait for its order's put ends at the records' cut. Absent, neither
+   * is cut.
    */
-  deadline?: Pick<CallDeadline, 'completing'>;
+  deadline?: Pick<CallDeadline, 'completing' | 'within'>;
 }
 
 type RecordOptions = ConstructorParameters<typeof IdempotencyRecord>[0];
@@ -355,9 +356,13 @@ export class OwnWriteDynamoDBPersistenceLayer
    * dynalite hands back none, and then the key's put under way in this invocation is the one,
    * or, none under way, the record this invocation holds for the key.
    * Waiting is bounded: that put ends when its record is held or deleted, or its put fails,
-   * each inside this invocation (every DynamoDB call ends by its client's timeouts), and it
-   * never waits for this one. Nothing to wait for, or its record failed: undefined, and the copy
-   * is refused by the record as found, as before.
+   * each inside this invocation, and it never waits for this one. Its DynamoDB calls end by the
+   * cut (every one by its client's timeouts too), but not what runs between them (the effect's
+   * own work: an injected stall), so the wait has its own bound, the records' cut
+   * (`deadline.within`): at it the copy fails with an InvocationDeadlineError, which counts as
+   * running out of time (the records after it are not started), before Lambda's timeout.
+   * Nothing to wait for, or its record failed: undefined, and the copy is refused by the record
+   * as found, as before.
    */
   async #copyAnswer(
     key: string,
@@ -365,7 +370,7 @@ export class OwnWriteDynamoDBPersistenceLayer
   ): Promise<IdempotencyRecord | undefined> {
     const puts = this.#puts.get(key) ?? [];
     const owner = found ? puts.find((p) => p.writer === found[ATTR.writer]) : puts[0];
-    if (owner) await owner.ended;
+    if (owner) await (this.#deadline ? this.#deadline.within(owner.ended) : owner.ended);
     // Without a put under way, the one that wrote the refusing record may have ended already:
     // its record is held, and it is that record (a held key's record in the table is this
     // invocation's IN_PROGRESS item until the end write, or DynamoDB names its writer).
