@@ -9,6 +9,7 @@ import {
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
 import { Clock } from '../../local/sqs';
+import { createRng } from '../../shared/src/random';
 import { type Harness, startEmulator } from './helpers';
 
 /**
@@ -41,18 +42,6 @@ class FrozenClock extends Clock {
   override now(): number {
     return this.base + this.offset;
   }
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be run again from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface ModelMessage {
@@ -89,7 +78,7 @@ describe.each(SEEDS)('the in-flight count against a model, seed %i', (seed) => {
   ] as const) {
     it(kind, async () => {
       console.log(`in-flight count, ${kind}: seed ${seed}`);
-      const rnd = random(seed * 3 + (fifo ? 1 : lossy ? 2 : 0));
+      const rnd = createRng(seed * 3 + (fifo ? 1 : lossy ? 2 : 0));
       // A lost delete leaves the copy in flight until its timeout, its handle no longer valid.
       if (lossy) h.emulator.setFaults({ survivingCopyRate: 0.5 });
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
