@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseReportArgs } from '../../../services/report/src/cli/report';
 import { UsageError } from '../../../shared/src/cli/args';
+import { isolatedAwsEnv } from '../../support/aws-env';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../../..');
@@ -150,16 +151,7 @@ describe('npm run report --target aws --region (process)', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const { port } = server.address() as AddressInfo;
     try {
-      const env: NodeJS.ProcessEnv = {
-        PATH: process.env.PATH,
-        HOME: '/nonexistent',
-        AWS_CONFIG_FILE: '/nonexistent/config',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}`,
-      };
+      const env = isolatedAwsEnv({ AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${port}` });
       const r = await cli(
         ['--run', 'r1', '--target', 'aws', '--stack', 'S', '--region', 'eu-west-1'],
         env,

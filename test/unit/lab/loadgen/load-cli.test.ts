@@ -11,6 +11,7 @@ import {
   reportCommand,
 } from '../../../../lab/loadgen/cli';
 import { CliError, helpText, UsageError } from '../../../../shared/src/cli/args';
+import { isolatedAwsEnv } from '../../../support/aws-env';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../../../..');
@@ -226,17 +227,10 @@ describe('npm run load (process)', () => {
         {
           cwd: ROOT,
           timeout: 30_000,
-          env: {
-            PATH: process.env.PATH,
-            HOME: '/nonexistent',
-            AWS_CONFIG_FILE: '/nonexistent/config',
-            AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-            AWS_ACCESS_KEY_ID: 'test',
-            AWS_SECRET_ACCESS_KEY: 'test',
-            AWS_EC2_METADATA_DISABLED: 'true',
+          env: isolatedAwsEnv({
             AWS_ENDPOINT_URL_CLOUDFORMATION: url,
             AWS_ENDPOINT_URL_API_GATEWAY: url,
-          },
+          }),
         },
       ).catch((e: { code: number; stderr: string }) => e);
       // Before: "unknown option --region", exit 2; without it, "no AWS region". (The SDK may
