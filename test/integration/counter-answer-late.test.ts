@@ -1,11 +1,15 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoConsumerLedger } from '../../services/consumer/src/adapters/ledger';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
-import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { applyCounterSk, runPk } from '../../shared/src/ledger';
 import { firstClaim } from './support/dead-claim';
-import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+import {
+  answerLate,
+  type LedgerBehindProxy,
+  shortTimeoutDocuments,
+  startLedgerBehindProxy,
+} from './support/ledger-behind-proxy';
 
 /**
  * The functions' DynamoDB clients end a try at their request timeout (shared/src/aws-clients.ts,
@@ -36,31 +40,22 @@ describe('a counter update whose answer comes after the request timeout, its wri
       );
       if (count && body.includes('ADD requests')) {
         count[1].tries++;
-        const answer = await forward(received);
-        if (count[1].tries === 1) {
-          await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
-        }
-        return answer;
+        return count[1].tries === 1
+          ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
+          : forward(received);
       }
       const run = [...held.entries()].find(([runId]) => body.includes(`"${runPk(runId)}"`));
       if (!run || !body.includes('COUNTER#apply')) return undefined;
       const [, hold] = run;
       if (hold.late && body.includes('highSequence')) return undefined;
       hold.tries++;
-      const answer = await forward(received);
-      // Committed upstream; the answer comes after the client's try ran out.
-      if (hold.tries === 1)
-        await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
-      return answer;
+      // Committed upstream; the first try's answer comes after the client's try ran out.
+      return hold.tries === 1
+        ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
+        : forward(received);
     });
     // The functions' client, as the handlers make it, with a short request timeout.
-    documents = createDocumentClient({
-      endpoint: ledgerBehindProxy.endpoint,
-      region: 'eu-west-1',
-      credentials: LOCAL_CREDENTIALS,
-      connectionTimeoutMs: REQUEST_TIMEOUT_MS,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    });
+    documents = shortTimeoutDocuments(ledgerBehindProxy.endpoint, REQUEST_TIMEOUT_MS);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,9 +1,13 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoLedger } from '../../services/producer/src/adapters/ledger';
-import { createDocumentClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk, sequenceCounterSk } from '../../shared/src/ledger';
-import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+import {
+  answerLate,
+  type LedgerBehindProxy,
+  shortTimeoutDocuments,
+  startLedgerBehindProxy,
+} from './support/ledger-behind-proxy';
 
 /**
  * The producer's per-customer sequence counter (`nextSequence`, `ADD value :one`) when the SDK
@@ -31,18 +35,12 @@ describe("the customer's sequence counter, its update's answer after the request
       if (customer === undefined) return undefined;
       const tries = (held.get(customer) ?? 0) + 1;
       held.set(customer, tries);
-      const answer = await forward(received);
-      // Committed upstream; the answer comes after the client's try ran out.
-      if (tries === 1) await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
-      return answer;
+      // Committed upstream; the first try's answer comes after the client's try ran out.
+      return tries === 1
+        ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
+        : forward(received);
     });
-    documents = createDocumentClient({
-      endpoint: ledgerBehindProxy.endpoint,
-      region: 'eu-west-1',
-      credentials: LOCAL_CREDENTIALS,
-      connectionTimeoutMs: REQUEST_TIMEOUT_MS,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    });
+    documents = shortTimeoutDocuments(ledgerBehindProxy.endpoint, REQUEST_TIMEOUT_MS);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,7 +1,11 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDb } from '../../../local/dynamodb';
 import { createActiveTable, keyedTable } from '../../../local/tables';
-import { createDocumentClients, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import {
+  createDocumentClient,
+  createDocumentClients,
+  LOCAL_CREDENTIALS,
+} from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import {
   type ProxiedRequest,
@@ -57,4 +61,33 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
     throw error;
   }
   return { documents, oneTry, endpoint, forward, stop };
+}
+
+/**
+ * Forwards a request and keeps its answer `holdMs` before handing it back: the write committed
+ * upstream, its answer late (past the client's request timeout, the SDK sends it again).
+ */
+export async function answerLate(
+  received: ProxiedRequest,
+  forward: (kept: ProxiedRequest) => Promise<UpstreamAnswer>,
+  holdMs: number,
+): Promise<UpstreamAnswer> {
+  const answer = await forward(received);
+  await new Promise((resolve) => setTimeout(resolve, holdMs));
+  return answer;
+}
+
+/**
+ * The functions' document client, as the handlers make it, through the proxy at `endpoint` with
+ * a short connection and request timeout (`timeoutMs`), so that an answer held past it makes the
+ * SDK send the request again.
+ */
+export function shortTimeoutDocuments(endpoint: string, timeoutMs: number): DynamoDBDocumentClient {
+  return createDocumentClient({
+    endpoint,
+    region: 'eu-west-1',
+    credentials: LOCAL_CREDENTIALS,
+    connectionTimeoutMs: timeoutMs,
+    requestTimeoutMs: timeoutMs,
+  });
 }
