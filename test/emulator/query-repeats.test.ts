@@ -231,11 +231,15 @@ describe('a name given twice in one request', () => {
     });
   });
 
-  const refusal = (parameter: string) => [
-    400,
-    'InvalidParameterValue',
-    `Parameter ${parameter} is specified more than once.`,
-  ];
+  /** Sends a Query request and expects it refused for giving `parameter` twice. */
+  const expectRefused = async (params: [string, string][], parameter: string) => {
+    const out = await callQuery(h.url, params);
+    expect([out.status, out.queryCode, text(out.message)]).toEqual([
+      400,
+      'InvalidParameterValue',
+      `Parameter ${parameter} is specified more than once.`,
+    ]);
+  };
 
   it.each([
     ['MessageBody', [['MessageBody', 'b']]],
@@ -251,36 +255,33 @@ describe('a name given twice in one request', () => {
   ] as [string, [string, string][]][])(
     'refuses a Query SendMessage that gives %s twice, sending nothing (the last one had won)',
     async (parameter, extra) => {
-      const out = await callQuery(h.url, [
-        ['Action', 'SendMessage'],
-        ['QueueUrl', url],
-        ['MessageBody', 'a'],
-        ...extra,
-      ]);
-      expect([out.status, out.queryCode, text(out.message)]).toEqual(refusal(parameter));
+      await expectRefused(
+        [['Action', 'SendMessage'], ['QueueUrl', url], ['MessageBody', 'a'], ...extra],
+        parameter,
+      );
       expect(await count()).toBe(0);
     },
   );
 
   it('refuses a Query ReceiveMessage or GetQueueAttributes that gives a single value or a list item twice', async () => {
     await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'm' }));
-    const receive = await callQuery(h.url, [
-      ['Action', 'ReceiveMessage'],
-      ['QueueUrl', url],
-      ['VisibilityTimeout', '0'],
-      ['VisibilityTimeout', '600'],
-    ]);
-    expect([receive.status, receive.queryCode, text(receive.message)]).toEqual(
-      refusal('VisibilityTimeout'),
+    await expectRefused(
+      [
+        ['Action', 'ReceiveMessage'],
+        ['QueueUrl', url],
+        ['VisibilityTimeout', '0'],
+        ['VisibilityTimeout', '600'],
+      ],
+      'VisibilityTimeout',
     );
-    const attributes = await callQuery(h.url, [
-      ['Action', 'GetQueueAttributes'],
-      ['QueueUrl', url],
-      ['AttributeName.1', 'DelaySeconds'],
-      ['AttributeName.1', 'QueueArn'],
-    ]);
-    expect([attributes.status, attributes.queryCode, text(attributes.message)]).toEqual(
-      refusal('AttributeName.1'),
+    await expectRefused(
+      [
+        ['Action', 'GetQueueAttributes'],
+        ['QueueUrl', url],
+        ['AttributeName.1', 'DelaySeconds'],
+        ['AttributeName.1', 'QueueArn'],
+      ],
+      'AttributeName.1',
     );
     // The refused receive took nothing: the message is still there to take.
     expect(await count()).toBe(1);
@@ -447,15 +448,15 @@ describe('a name given twice in one request', () => {
     );
     expect(await count()).toBe(1);
 
-    const ids = await callQuery(h.url, [
-      ['Action', 'SendMessageBatch'],
-      ['QueueUrl', url],
-      ['SendMessageBatchRequestEntry.1.Id', 'e1'],
-      ['SendMessageBatchRequestEntry.1.Id', 'e9'],
-      ['SendMessageBatchRequestEntry.1.MessageBody', 'm1'],
-    ]);
-    expect([ids.status, ids.queryCode, text(ids.message)]).toEqual(
-      refusal('SendMessageBatchRequestEntry.1.Id'),
+    await expectRefused(
+      [
+        ['Action', 'SendMessageBatch'],
+        ['QueueUrl', url],
+        ['SendMessageBatchRequestEntry.1.Id', 'e1'],
+        ['SendMessageBatchRequestEntry.1.Id', 'e9'],
+        ['SendMessageBatchRequestEntry.1.MessageBody', 'm1'],
+      ],
+      'SendMessageBatchRequestEntry.1.Id',
     );
     expect(await count()).toBe(1);
   });
