@@ -13,6 +13,7 @@ import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../lo
 import { EventSourceMapping } from '../../local/event-source';
 import {
   EnvironmentOutput,
+  type FunctionDefinition,
   INIT_LIMIT_SECONDS,
   LOCAL_INIT_LIMIT_SECONDS,
   LocalFunction,
@@ -81,8 +82,11 @@ function probe(
   });
 }
 
-/** The probe in one environment with a 5 s timeout, its lines kept in `lines`. */
-function loggingProbe(name: string, lines: string[]) {
+/**
+ * A function in one environment with a 5 s timeout, its lines kept in `lines`: the probe unless
+ * `def` names another module (and its env, export or timeout).
+ */
+function logging(name: string, lines: string[], def: Partial<FunctionDefinition> = {}) {
   return new LocalFunction({
     name,
     modulePath: PROBE,
@@ -92,7 +96,16 @@ function loggingProbe(name: string, lines: string[]) {
     maxEnvironments: 1,
     region: 'us-east-1',
     onLog: (_fn, line) => lines.push(line),
+    ...def,
   });
+}
+
+/** What warm() ends with: 'warmed', or the message it failed with. */
+function warmOutcome(f: LocalFunction): Promise<string> {
+  return f.warm().then(
+    () => 'warmed',
+    (err: Error) => err.message,
+  );
 }
 
 /** A thread's nice value as Linux reports it: field 19 of /proc/<pid>/task/<tid>/stat. */
@@ -418,7 +431,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it('ends only the environment, not the process, when a timer its handler left throws after the invocation, and serves on', async () => {
     // Prepare
     const lines: string[] = [];
-    const f = loggingProbe('probe-late-throw', lines);
+    const f = logging('probe-late-throw', lines);
     started.push(f);
 
     // Act: the throw comes 50 ms after the handler returned, with the environment idle.
@@ -442,7 +455,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("fails an invocation with the error nothing caught during it, as Lambda's runtime does, and starts a fresh environment", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = loggingProbe('probe-uncaught', lines);
+    const f = logging('probe-uncaught', lines);
     started.push(f);
 
     // Act
@@ -489,16 +502,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("logs any hostile value nothing caught or handled on one line, or ends as Lambda's runtime does when its logger cannot make an Error of it, and serves on", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'hostile-uncaught',
-      modulePath: HOSTILE,
-      env: {},
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = logging('hostile-uncaught', lines, { modulePath: HOSTILE });
     started.push(f);
     const values = [
       'getter',
@@ -585,23 +589,14 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("fails warm() with Runtime.ExitError when a value Lambda's logger cannot make an Error of is thrown while the module loads", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'hostile-init',
+    const f = logging('hostile-init', lines, {
       modulePath: HOSTILE,
       env: { HOSTILE_INIT_SYMBOL: '1' },
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
     });
     started.push(f);
 
     // Act
-    const warm = await f.warm().then(
-      () => 'warmed',
-      (err: Error) => err.message,
-    );
+    const warm = await warmOutcome(f);
     await until('the error logged', () => lines.length > 0, 5000);
 
     // Assess: the runtime's logger throws in its uncaughtException listener (Error(symbol)) and
@@ -616,7 +611,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it("answers a rejection with no reason, or one no string can be made of, as Lambda's runtime does", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = loggingProbe('probe-unhandled-reason', lines);
+    const f = logging('probe-unhandled-reason', lines);
     started.push(f);
 
     // Act
@@ -659,10 +654,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     };
 
     // Act
-    const warm = await f.warm().then(
-      () => 'warmed',
-      (err: Error) => err.message,
-    );
+    const warm = await warmOutcome(f);
     const invoked = await f.invoke({ mode: 'echo' });
 
     // Assess: Lambda's runtime posts it as the init error and exits (src/index.mjs); warm() had
@@ -718,10 +710,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
 
     try {
       // Act
-      const warm = await warmed.warm().then(
-        () => 'warmed',
-        (err: Error) => err.message,
-      );
+      const warm = await warmOutcome(warmed);
       const afterWarm = await warmed.invoke({ mode: 'echo' });
       const first = await invoked.invoke({ mode: 'echo' });
       const second = await invoked.invoke({ mode: 'echo' });
@@ -749,16 +738,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it('ends the environment, as Lambda does, for a rejection nothing handles after its module loaded and before its first invocation', async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'probe-loaded-reject',
-      modulePath: PROBE,
-      env: { PROBE_LOADED_REJECT_MS: '200' },
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = logging('probe-loaded-reject', lines, { env: { PROBE_LOADED_REJECT_MS: '200' } });
     started.push(f);
 
     // Act
@@ -784,7 +764,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
   it('fails an invocation handed to an environment whose thread ended an instant before, not waits for its timeout', async () => {
     // Prepare
     const lines: string[] = [];
-    const f = loggingProbe('probe-exit-when-acquired', lines);
+    const f = logging('probe-exit-when-acquired', lines);
     started.push(f);
     const flag = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     await f.invoke({ mode: 'exit-when-idle', ms: 100, flag });
@@ -820,10 +800,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     };
 
     // Act
-    const warm = f.warm().then(
-      () => 'warmed',
-      (err: Error) => err.message,
-    );
+    const warm = warmOutcome(f);
     const invoked = f.invoke({ mode: 'echo' });
 
     // Assess: neither ever settled (no ready message, no error: only the thread's exit).
@@ -845,14 +822,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
 
     // Act
     const startedAt = Date.now();
-    const outcome = (p: Promise<void>) =>
-      p.then(
-        () => 'warmed',
-        (err: Error) => err.message,
-      );
-    const warmHang = outcome(hang.warm());
+    const warmHang = warmOutcome(hang);
     const invokedHang = hang.invoke({ mode: 'echo' });
-    const warmSlow = outcome(slow.warm());
+    const warmSlow = warmOutcome(slow);
     const invokedSlow = slow.invoke({ mode: 'echo' });
 
     // Assess: the slow one loaded and served; the other was ended at the local limit, where
@@ -1225,16 +1197,7 @@ describe("what a function hands back, held to Lambda's limits", () => {
   it("logs each failed invocation's error as Lambda's runtime does, 'Invoke Error' and the error's JSON, before it answers", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'thrown-logged',
-      modulePath: THROWN,
-      env: {},
-      timeoutSeconds: 10,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
+    const f = logging('thrown-logged', lines, { modulePath: THROWN, timeoutSeconds: 10 });
     started.push(f);
 
     // Act
@@ -1277,16 +1240,10 @@ describe("what a function hands back, held to Lambda's limits", () => {
   it("ends the environment for a value a synchronous handler throws that Lambda's logger cannot make an Error of, answering the error that throws, as Lambda's runtime does", async () => {
     // Prepare
     const lines: string[] = [];
-    const f = new LocalFunction({
-      name: 'thrown-sync-top-level',
+    const f = logging('thrown-sync-top-level', lines, {
       modulePath: THROWN,
       exportName: 'syncHandler',
-      env: {},
       timeoutSeconds: 10,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
     });
     started.push(f);
 
