@@ -1,7 +1,7 @@
 import { runFindings } from '../../../lab/soak/check';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
-import { LedgerBuilder } from '../report/ledger-fixture';
+import { LedgerBuilder, numberFifoMessages, readDlqs } from '../report/ledger-fixture';
 
 /**
  * A hole in a customer's server-assigned sequence: the producer's counter (`nextSequence`, an
@@ -34,15 +34,7 @@ function run(sequenceOf: (place: number) => number): LedgerBuilder {
   b.deliver('standard', 'a2', t++, 'suppressed', 1, { suppressedBy: 'record' });
   // SQS's SequenceNumber of each FIFO message, in the order the producer sent them; and a read
   // of each DLQ (empty), as the report makes of every run.
-  const fifo = b.ledger.deliveries.filter((d) => d.queue === 'fifo');
-  fifo.forEach((d, i) => {
-    d.sequenceNumber = String(10n ** 19n + BigInt(i) * 1000n);
-  });
-  b.ledger.dlq = {
-    fifo: { depth: 0, orderIds: [], unread: 0, messages: [] },
-    standard: { depth: 0, orderIds: [], unread: 0, messages: [] },
-  };
-  return b;
+  return readDlqs(numberFifoMessages(b));
 }
 
 const report = (b: LedgerBuilder) =>

@@ -1,7 +1,12 @@
 import { orderHistory, ordersNamed, runFindings, runViolations } from '../../../../lab/soak/check';
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
-import { LedgerBuilder } from '../../report/ledger-fixture';
+import {
+  LedgerBuilder,
+  numberFifoMessages,
+  readDlqs,
+  sqsNumber,
+} from '../../report/ledger-fixture';
 
 /** The receive after which SQS moves a standard message to the DLQ, as the pipeline sets it. */
 const LAST = pipelineConfig.queues.standard.dlq.maxReceiveCount;
@@ -19,34 +24,6 @@ function cleanRun(): LedgerBuilder {
   return b;
 }
 
-/** The SequenceNumber numberFifoMessages gives the `index`th message SQS took (from 0). */
-const sqsNumber = (index: number) => String(10n ** 19n + BigInt(index) * 1000n);
-
-/**
- * Gives each FIFO receive of the fixture SQS's SequenceNumber for its message, as the consumer
- * records it from the message's attributes: in the order SQS took the messages, `took` (message
- * ids) when a test says it, else the order the producer accepted their orders (acceptedAt, then
- * order id). Receives that already carry one keep it. SQS's numbers are 20-digit strings.
- */
-function numberFifoMessages(b: LedgerBuilder, took?: readonly string[]): LedgerBuilder {
-  const fifo = b.ledger.deliveries.filter((d) => d.queue === 'fifo');
-  const acceptedAt = new Map(b.ledger.accepted.map((a) => [a.orderId, a.acceptedAt]));
-  const messages = new Map<string, { orderId: string; at: number }>();
-  for (const d of fifo)
-    messages.set(d.messageId, { orderId: d.orderId, at: acceptedAt.get(d.orderId)! });
-  const order =
-    took ??
-    [...messages]
-      .sort(([, x], [, y]) => x.at - y.at || (x.orderId < y.orderId ? -1 : 1))
-      .map(([id]) => id);
-  for (const d of fifo) {
-    if (d.sequenceNumber !== undefined && took === undefined) continue;
-    const index = order.indexOf(d.messageId);
-    if (index >= 0) d.sequenceNumber = sqsNumber(index);
-  }
-  return b;
-}
-
 /**
  * The report the pipeline would build from the fixture's ledger, once its FIFO receives carry
  * SQS's SequenceNumbers (numberFifoMessages: a test that set them keeps its own).
@@ -58,19 +35,6 @@ const reportOf = (b: LedgerBuilder) =>
     config: pipelineConfig,
     ledger: readDlqs(numberFifoMessages(b)).ledger,
   }).report;
-
-/**
- * Gives the fixture's ledger a read of each DLQ it has none of, an empty one, as the report
- * reads both DLQs of every run (a ledger with no read of one fails the check).
- */
-function readDlqs(b: LedgerBuilder): LedgerBuilder {
-  const dlq = b.ledger.dlq ?? {};
-  b.ledger.dlq = dlq;
-  for (const q of ['fifo', 'standard'] as const) {
-    dlq[q] ??= { depth: 0, orderIds: [], unread: 0, messages: [] };
-  }
-  return b;
-}
 
 /**
  * What the check says of customer a's a2 when a copy of it sits in the standard DLQ that SQS's
