@@ -46,6 +46,36 @@ describe('the cut on the consumer’s DynamoDB calls', () => {
     await expect(client.send(get())).rejects.toBeInstanceOf(InvocationDeadlineError);
   });
 
+  it('cuts a call made beside a completing one at the cut: the completing scope is the work it runs, not the calls around it', async () => {
+    // A fresh client, so what the SDK resolves once and shares (its config, its retry strategy)
+    // is first made inside the completing work; and a promise made inside it that the other call
+    // waits on before it sends, as a shared, memoized one would be.
+    const client = clientAnsweringAfter(100);
+    const deadline = new CallDeadline();
+    deadline.attach(client);
+    deadline.cutIn(20, 1_000);
+    let madeInside: Promise<void> = Promise.resolve();
+    const completing = deadline.completing(() => {
+      madeInside = new Promise((resolve) => setTimeout(resolve, 1));
+      return client.send(get());
+    });
+    const beside = client.send(get());
+    const afterShared = madeInside.then(() => client.send(get()));
+
+    const [inside, besideIt, afterIt] = await Promise.allSettled([completing, beside, afterShared]);
+    expect(inside).toMatchObject({ status: 'fulfilled', value: { $metadata: {} } });
+    expect(besideIt).toMatchObject({
+      status: 'rejected',
+      reason: { name: 'InvocationDeadlineError' },
+    });
+    expect(afterIt).toMatchObject({
+      status: 'rejected',
+      reason: { name: 'InvocationDeadlineError' },
+    });
+    // And after it, its caller's next call is cut as any other.
+    await expect(client.send(get())).rejects.toBeInstanceOf(InvocationDeadlineError);
+  });
+
   it('cuts a completing write at the cut when no later one was given', async () => {
     const client = clientAnsweringAfter(100);
     const deadline = new CallDeadline();
@@ -64,6 +94,27 @@ describe('the cut on the consumer’s DynamoDB calls', () => {
     );
     deadline.cutIn(1_000);
     await expect(deadline.within(Promise.resolve('ended'))).resolves.toBe('ended');
+  });
+
+  it('says what it gave up: a wait (`within`) is told from a DynamoDB call', async () => {
+    const deadline = new CallDeadline();
+    deadline.cutIn(30);
+    const waited = deadline.within(new Promise(() => undefined), 'the wait for the put of k');
+    await expect(waited).rejects.toBeInstanceOf(InvocationDeadlineError);
+    await expect(waited).rejects.toThrow(/^the wait for the put of k given up/);
+    const client = clientAnsweringAfter(200);
+    deadline.attach(client);
+    await expect(client.send(get())).rejects.toThrow(/^DynamoDB call given up/);
+  });
+
+  it('answers a wait that has already ended when the cut has passed: it sends nothing to hold back', async () => {
+    const deadline = new CallDeadline();
+    deadline.cutIn(0);
+    await expect(deadline.within(Promise.resolve('ended'))).resolves.toBe('ended');
+    deadline.cutIn(-5);
+    await expect(deadline.within(new Promise(() => undefined))).rejects.toBeInstanceOf(
+      InvocationDeadlineError,
+    );
   });
 
   it('lets a try through whose cut is further away than a timer can count (2^31 - 1 ms): it is not cut at once', async () => {

@@ -35,10 +35,14 @@ import type { CallDeadlinePort } from '../domain/ports';
  */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** A DynamoDB call given up at the cut the invocation's deadline sets. */
+/**
+ * A DynamoDB call, or a wait inside a record (`within`), given up at the cut the invocation's
+ * deadline sets. `what` says which, so a failure record and its log line tell a stalled call from
+ * a copy that waited out its order (both count as running out of time).
+ */
 export class InvocationDeadlineError extends Error {
-  constructor() {
-    super("DynamoDB call given up: too close to the invocation's deadline");
+  constructor(what = 'DynamoDB call') {
+    super(`${what} given up: too close to the invocation's deadline`);
     this.name = 'InvocationDeadlineError';
   }
 }
@@ -91,11 +95,26 @@ export class CallDeadline implements CallDeadlinePort {
   }
 
   /**
-   * `waiting`, given up with an InvocationDeadlineError at the cut (a wait inside a record that no
-   * call of its own bounds: adapters/idempotency-store.ts, a copy waiting for its order's put).
+   * `waiting`, given up with an InvocationDeadlineError naming `what` at the cut (a wait inside a
+   * record that no call of its own bounds: adapters/idempotency-store.ts, a copy waiting for its
+   * order's put). A wait that has already ended by then is answered, not given up: unlike a call,
+   * it sends nothing, so there is nothing to hold back at the cut.
    */
-  within<T>(waiting: Promise<T>): Promise<T> {
-    return untilCut(this.#cutAt, this.now, () => waiting);
+  async within<T>(waiting: Promise<T>, what = 'wait'): Promise<T> {
+    const cutAt = this.#cutAt;
+    if (cutAt === undefined) return waiting;
+    const leftMs = Math.max(0, cutAt - this.now());
+    if (leftMs > MAX_TIMER_MS) return waiting;
+    let timer: NodeJS.Timeout | undefined;
+    const cut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new InvocationDeadlineError(what)), leftMs);
+    });
+    try {
+      // A timer fires after the promise jobs queued before it: a wait already ended wins.
+      return await Promise.race([waiting, cut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Puts the cut on a client's middleware stack (and so on every document client made from it). */

@@ -370,7 +370,11 @@ export class OwnWriteDynamoDBPersistenceLayer
   ): Promise<IdempotencyRecord | undefined> {
     const puts = this.#puts.get(key) ?? [];
     const owner = found ? puts.find((p) => p.writer === found[ATTR.writer]) : puts[0];
-    if (owner) await (this.#deadline ? this.#deadline.within(owner.ended) : owner.ended);
+    if (owner) {
+      await (this.#deadline
+        ? this.#deadline.within(owner.ended, `the wait for the put of ${key} beside this copy`)
+        : owner.ended);
+    }
     // Without a put under way, the one that wrote the refusing record may have ended already:
     // its record is held, and it is that record (a held key's record in the table is this
     // invocation's IN_PROGRESS item until the end write, or DynamoDB names its writer).
