@@ -13,6 +13,10 @@ import { queueStatus } from '../../../services/producer/src/domain/status';
 import type { OrderInput } from '../../../shared/src/order';
 import { orderMessageSchema } from '../../../shared/src/order-message';
 
+/** fast-check's seed for this file's properties (printed): the same seed draws the same cases. */
+const SEED = Number(process.env.FC_SEED ?? 20261204);
+console.log(`fast-check seed ${SEED} (FC_SEED=${SEED} repeats these cases)`);
+
 const order = {
   customerId: 'cust-1',
   items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
@@ -339,6 +343,10 @@ describe('duplicateKeyPath', () => {
     ['{"a":[{},"a","a"],"a":0}', 'a'],
     ['{"\\"":1,"\\u0022":2}', '"'],
     ['{"x\\\\":1,"x\\\\ ":2}', undefined],
+    // In this order: on Node 24 JSON.parse then reads the second text's key \u0062 as a
+    // backslash (nodejs/node#63785); duplicateKeyPath decodes keys itself.
+    ['{"x":{"b":1,"\\u005c":2}}', undefined],
+    ['{"x":{"b":1,"\\u0062":2}}', 'x.b'],
   ])('in %s finds %s', (text, expected) => {
     expect(duplicateKeyPath(text)).toBe(expected);
   });
@@ -377,11 +385,14 @@ describe('duplicateKeyPath', () => {
     fc.assert(
       fc.property(key, key, styles, styles, (a, b, sa, sb) => {
         const text = `{"x":{${written(a, sa)}:1,${written(b, sb)}:2}}`;
-        const parsed = JSON.parse(text) as { x: Record<string, number> };
-        expect(Object.keys(parsed.x).length === 1).toBe(a === b);
+        // Each key is read as a JSON string on its own: V8's JSON.parse (Node 24 and 26) can read
+        // an escaped object key as another key it met before (nodejs/node#63785: after a key
+        // written \u005c, a key written \u0062 comes back as a backslash), which failed this
+        // oracle, not the code under test. A string value is not read through that cache.
+        expect(JSON.parse(written(a, sa)) === JSON.parse(written(b, sb))).toBe(a === b);
         expect(duplicateKeyPath(text)).toBe(a === b ? `x.${a}` : undefined);
       }),
-      { numRuns: 2000 },
+      { seed: SEED, numRuns: 2000 },
     );
   });
 
@@ -477,7 +488,7 @@ describe('duplicateKeyPath', () => {
         if (expected !== undefined) repeated++;
         expect(duplicateKeyPath(text)).toBe(expected);
       }),
-      { numRuns: 5000 },
+      { seed: SEED, numRuns: 5000 },
     );
     // Both answers were tried many times.
     expect(repeated).toBeGreaterThan(100);
