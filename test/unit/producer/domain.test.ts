@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { isTransientSqsError } from '../../../services/producer/src/adapters/queues';
-import { duplicateKeyPath } from '../../../services/producer/src/domain/duplicate-keys';
+import { duplicateKeyPath, scanKeys } from '../../../services/producer/src/domain/duplicate-keys';
 import { orderMessage } from '../../../services/producer/src/domain/message';
 import {
   canonicalJson,
@@ -329,6 +329,133 @@ describe('parseOrderRequest: what a body means must not depend on who reads it (
       expect(refusal(json, contentType)).toBe('accepted');
     },
   );
+});
+
+describe('parseOrderRequest: escaped keys after another body (nodejs/node#63785)', () => {
+  const limits = { maxBodyBytes: 16 * 1024, defaultRunId: 'adhoc' };
+  const request = (body: string) => ({
+    headers: { 'content-type': 'application/json' },
+    body,
+    isBase64Encoded: false,
+  });
+
+  it('reads a valid order with escaped keys right after a body with a key written \\u0061 as text', () => {
+    // Prepare: on Node 24, once JSON.parse has read a key that is the six characters \u0061
+    // (written "\\u0061") at some place, a later "\u0061mount" at that place comes back as it.
+    const items = JSON.stringify(order.items);
+    const trigger = String.raw`{"customerId":"cust-1","items":${items},"\\u0061":10,"currency":"EUR"}`;
+    const valid = String.raw`{"customerId":"cust-1","items":${items},"\u0061mount":10,"\u0063urrency":"EUR"}`;
+    expect(() => parseOrderRequest(request(trigger), limits)).toThrow(
+      expect.objectContaining({ statusCode: 400 }),
+    );
+
+    // Act
+    const parsed = parseOrderRequest(request(valid), limits);
+
+    // Assess
+    expect(parsed.input).toEqual(order);
+  });
+
+  it('rewrites keys so that a reader decoding each key on its own reads the same JSON', () => {
+    // A reference reader: objects as [key, value] lists in text order, every key and string
+    // decoded by JSON.parse as a string on its own (V8 misreads object keys, not strings).
+    type Read = string | Read[] | { entries: [string, Read][] };
+    function reference(text: string): Read {
+      let i = 0;
+      const space = () => {
+        while (' \t\n\r'.includes(text[i] ?? 'x')) i++;
+      };
+      const string = (): string => {
+        const start = i++;
+        while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+        i++;
+        return JSON.parse(text.slice(start, i)) as string;
+      };
+      const value = (): Read => {
+        space();
+        if (text[i] === '"') return `s${string()}`;
+        if (text[i] !== '{' && text[i] !== '[') {
+          const start = i;
+          while (i < text.length && !',]} \t\n\r'.includes(text[i]!)) i++;
+          return `n${text.slice(start, i)}`;
+        }
+        const object = text[i++] === '{';
+        const items: Read[] = [];
+        const entries: [string, Read][] = [];
+        space();
+        if (text[i] === '}' || text[i] === ']') i++;
+        else
+          for (;;) {
+            space();
+            if (object) {
+              const key = string();
+              space();
+              i++; // :
+              entries.push([key, value()]);
+            } else items.push(value());
+            space();
+            if (text[i++] !== ',') break;
+          }
+        return object ? { entries } : items;
+      };
+      return value();
+    }
+    const unit = fc.constantFrom(...'ab"\\/{}[],: \n', 'é', '😀', '\ud800', '\udc00', '\u0000');
+    const hex = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    const key = fc
+      .tuple(fc.string({ unit, maxLength: 3 }), fc.integer({ min: 0, max: 2 }))
+      .map(([k, style]) =>
+        style === 0
+          ? JSON.stringify(k)
+          : style === 1
+            ? `"${Array.from({ length: k.length }, (_, n) => hex(k[n]!)).join('')}"`
+            : JSON.stringify(k).replace(/\//g, '\\/'),
+      );
+    const ws = fc.constantFrom('', ' ', '\n\t');
+    const { json } = fc.letrec<{ json: string }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit, maxLength: 4 }).map((v) => JSON.stringify(v).replace(/\//g, '\\/')),
+        fc.constantFrom('0', '-1.5e3', 'true', 'null'),
+        fc
+          .tuple(fc.array(tie('json'), { maxLength: 3 }), ws)
+          .map(([items, w]) => `[${w}${items.join(`${w},${w}`)}${w}]`),
+        fc
+          .tuple(
+            fc.uniqueArray(fc.tuple(key, tie('json')), {
+              maxLength: 4,
+              selector: ([k]) => JSON.parse(k),
+            }),
+            ws,
+          )
+          .map(
+            ([entries, w]) =>
+              `{${w}${entries.map(([k, v]) => `${k}${w}:${w}${v}`).join(`${w},${w}`)}${w}}`,
+          ),
+      ),
+    }));
+    let rewritten = 0;
+    fc.assert(
+      fc.property(json, (text) => {
+        const scan = scanKeys(text);
+        expect(scan.repeated).toBeUndefined();
+        if (scan.text !== text) rewritten++;
+        expect(() => JSON.parse(scan.text)).not.toThrow();
+        expect(reference(scan.text)).toEqual(reference(text));
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+    // Texts with keys rewritten were tried many times.
+    expect(rewritten).toBeGreaterThan(100);
+  });
+
+  it('hands back the very same text when no key is escaped, and keeps keys that need an escape', () => {
+    const plain = '{"a\\u0062":"\\u0061","b":[{"c":1}]}'.replace('a\\u0062', 'ab');
+    expect(scanKeys(plain).text).toBe(plain);
+    expect(
+      scanKeys(String.raw`{"\u0061":"\u0061","\u005c":1,"\ud800":2,"\ud83d\ude00":3}`).text,
+    ).toBe(String.raw`{"a":"\u0061","\u005c":1,"\ud800":2,"😀":3}`);
+  });
 });
 
 describe('duplicateKeyPath', () => {

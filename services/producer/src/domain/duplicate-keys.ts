@@ -66,16 +66,65 @@ function pathOf(stack: readonly Frame[]): string {
 }
 
 /**
+ * Whether a key can be written in JSON as itself, with no escape: no `"`, `\\`, control
+ * character (RFC 8259 7) or surrogate without its pair.
+ */
+function writableAsIs(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x20 || c === QUOTE || c === BACKSLASH) return false;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = key.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** What {@link scanKeys} found in a JSON text. */
+export interface KeyScan {
+  /** The path of the first key repeated within one object, as {@link duplicateKeyPath}. */
+  repeated: string | undefined;
+  /**
+   * The same JSON with each escaped key that can be written as itself so written
+   * (`"\u0061mount"` becomes `"amount"`); the very string given when no key changed. Keys that
+   * need an escape (`"\u005c"`) and every value stay as written. Only when `repeated` is
+   * undefined: the scan stops at a repeated key.
+   */
+  text: string;
+}
+
+/**
  * The path of the first key a JSON text repeats within one object (`items[1].sku`), or
  * undefined when every object's keys are distinct. Keys are compared as JSON.parse reads them,
  * so `"a"` and `"\u0061"` are the same key. `text` must be JSON that JSON.parse accepted.
+ */
+export function duplicateKeyPath(text: string): string | undefined {
+  return scanKeys(text).repeated;
+}
+
+/**
+ * Reads every object key of a JSON text that JSON.parse accepted: the first repeated key, and
+ * the text with its escaped keys written as themselves where they can be.
+ *
+ * Why the rewrite: V8's JSON.parse (Node 24 and 26, nodejs/node#63785) can read an escaped
+ * object key as another key it met before at the same place in an object of the same shape,
+ * across parses: after one body with a key `"\u005c"`, a later valid body's `"\u0062"` may come
+ * back as a backslash, and its field goes missing. A key written without an escape is read right.
  *
  * One pass over the text with no recursion: each character is looked at once (a key with an
  * escape twice, to decode it) and each key is kept in its object's Set, so time and memory are
- * linear in the text, however many keys or however deep.
+ * linear in the text, however many keys or however deep. A text with no escaped key builds
+ * nothing more.
  */
-export function duplicateKeyPath(text: string): string | undefined {
+export function scanKeys(text: string): KeyScan {
   const stack: Frame[] = [];
+  /** The rewritten text so far, up to `copied`; empty until a key is rewritten. */
+  let out = '';
+  let copied = 0;
   /** The next string is a key: right after `{`, or after `,` inside an object. */
   let keyNext = false;
   const length = text.length;
@@ -99,8 +148,12 @@ export function duplicateKeyPath(text: string): string | undefined {
         const frame = stack[stack.length - 1]!;
         frame.keys ??= new Set();
         frame.key = key;
-        if (frame.keys.has(key)) return pathOf(stack);
+        if (frame.keys.has(key)) return { repeated: pathOf(stack), text };
         frame.keys.add(key);
+        if (escaped && writableAsIs(key)) {
+          out += text.slice(copied, i + 1) + key;
+          copied = end;
+        }
       }
       i = end;
     } else if (c === 0x7b /* { */) {
@@ -118,5 +171,5 @@ export function duplicateKeyPath(text: string): string | undefined {
       keyNext = !frame.array;
     }
   }
-  return undefined;
+  return { repeated: undefined, text: copied === 0 ? text : out + text.slice(copied) };
 }
