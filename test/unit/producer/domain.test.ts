@@ -24,6 +24,123 @@ const order = {
   currency: 'EUR',
 };
 
+/**
+ * JSON as a reader sees it that decodes every key and string by JSON.parse as a string on its
+ * own (V8 misreads object keys, not strings: nodejs/node#63785): objects as [key, value] lists
+ * in text order, repeated keys kept; numbers and literals as their text.
+ */
+type Read = string | Read[] | { entries: [string, Read][] };
+function readJson(text: string): Read {
+  let i = 0;
+  const space = () => {
+    while (' \t\n\r'.includes(text[i] ?? 'x')) i++;
+  };
+  const string = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (): Read => {
+    space();
+    if (text[i] === '"') return `s${string()}`;
+    if (text[i] !== '{' && text[i] !== '[') {
+      const start = i;
+      while (i < text.length && !',]} \t\n\r'.includes(text[i]!)) i++;
+      return `n${text.slice(start, i)}`;
+    }
+    const object = text[i++] === '{';
+    const items: Read[] = [];
+    const entries: [string, Read][] = [];
+    space();
+    if (text[i] === '}' || text[i] === ']') i++;
+    else
+      for (;;) {
+        space();
+        if (object) {
+          const key = string();
+          space();
+          i++; // :
+          entries.push([key, value()]);
+        } else items.push(value());
+        space();
+        if (text[i++] !== ',') break;
+      }
+    return object ? { entries } : items;
+  };
+  return value();
+}
+
+/** The path of the first key an object repeats, depth first in text order (`items[1].sku`). */
+function firstRepeat(read: Read, path = ''): string | undefined {
+  if (typeof read === 'string') return undefined;
+  if (Array.isArray(read)) {
+    for (const [n, item] of read.entries()) {
+      const found = firstRepeat(item, `${path}[${n}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const seen = new Set<string>();
+  for (const [key, value] of read.entries) {
+    const inner = path === '' ? key : `${path}.${key}`;
+    if (seen.has(key)) return inner;
+    seen.add(key);
+    const found = firstRepeat(value, inner);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Random JSON texts (and whitespace to put around them): strings and keys drawn from JSON's
+ * punctuation, quotes, backslashes, surrogates and NUL; keys written plain, all as \uXXXX or with
+ * \/; whitespace anywhere. With `uniqueKeys`, no object repeats a key.
+ */
+function jsonTexts(uniqueKeys: boolean) {
+  const unit = fc.constantFrom(...'ab"\\/{}[],: \n', 'é', '😀', '\ud800', '\udc00', '\u0000');
+  const hex = (k: string) =>
+    Array.from(
+      { length: k.length },
+      (_, n) => `\\u${k.charCodeAt(n).toString(16).padStart(4, '0')}`,
+    ).join('');
+  const key = fc
+    .tuple(fc.string({ unit, maxLength: 3 }), fc.integer({ min: 0, max: 2 }))
+    .map(([k, style]) =>
+      style === 0
+        ? JSON.stringify(k)
+        : style === 1
+          ? `"${hex(k)}"`
+          : JSON.stringify(k).replace(/\//g, '\\/'),
+    );
+  const ws = fc.constantFrom('', ' ', '\n\t', '\r\n ');
+  const { json } = fc.letrec<{ json: string }>((tie) => {
+    const entry = fc.tuple(key, tie('json'));
+    return {
+      json: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit, maxLength: 5 }).map((v) => JSON.stringify(v).replace(/\//g, '\\/')),
+        fc.constantFrom('0', '-1.5e3', 'true', 'false', 'null'),
+        fc
+          .tuple(fc.array(tie('json'), { maxLength: 4 }), ws)
+          .map(([items, w]) => `[${w}${items.join(`${w},${w}`)}${w}]`),
+        fc
+          .tuple(
+            uniqueKeys
+              ? fc.uniqueArray(entry, { maxLength: 4, selector: ([k]) => JSON.parse(k) })
+              : fc.array(entry, { maxLength: 4 }),
+            ws,
+          )
+          .map(
+            ([entries, w]) =>
+              `{${w}${entries.map(([k, v]) => `${k}${w}:${w}${v}`).join(`${w},${w}`)}${w}}`,
+          ),
+      ),
+    };
+  });
+  return { json, ws };
+}
+
 describe('canonicalJson and payloadHash', () => {
   it('hashes the same order the same whatever the key order', () => {
     // Prepare
@@ -357,83 +474,7 @@ describe('parseOrderRequest: escaped keys after another body (nodejs/node#63785)
   });
 
   it('rewrites keys so that a reader decoding each key on its own reads the same JSON', () => {
-    // A reference reader: objects as [key, value] lists in text order, every key and string
-    // decoded by JSON.parse as a string on its own (V8 misreads object keys, not strings).
-    type Read = string | Read[] | { entries: [string, Read][] };
-    function reference(text: string): Read {
-      let i = 0;
-      const space = () => {
-        while (' \t\n\r'.includes(text[i] ?? 'x')) i++;
-      };
-      const string = (): string => {
-        const start = i++;
-        while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-        i++;
-        return JSON.parse(text.slice(start, i)) as string;
-      };
-      const value = (): Read => {
-        space();
-        if (text[i] === '"') return `s${string()}`;
-        if (text[i] !== '{' && text[i] !== '[') {
-          const start = i;
-          while (i < text.length && !',]} \t\n\r'.includes(text[i]!)) i++;
-          return `n${text.slice(start, i)}`;
-        }
-        const object = text[i++] === '{';
-        const items: Read[] = [];
-        const entries: [string, Read][] = [];
-        space();
-        if (text[i] === '}' || text[i] === ']') i++;
-        else
-          for (;;) {
-            space();
-            if (object) {
-              const key = string();
-              space();
-              i++; // :
-              entries.push([key, value()]);
-            } else items.push(value());
-            space();
-            if (text[i++] !== ',') break;
-          }
-        return object ? { entries } : items;
-      };
-      return value();
-    }
-    const unit = fc.constantFrom(...'ab"\\/{}[],: \n', 'é', '😀', '\ud800', '\udc00', '\u0000');
-    const hex = (ch: string) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    const key = fc
-      .tuple(fc.string({ unit, maxLength: 3 }), fc.integer({ min: 0, max: 2 }))
-      .map(([k, style]) =>
-        style === 0
-          ? JSON.stringify(k)
-          : style === 1
-            ? `"${Array.from({ length: k.length }, (_, n) => hex(k[n]!)).join('')}"`
-            : JSON.stringify(k).replace(/\//g, '\\/'),
-      );
-    const ws = fc.constantFrom('', ' ', '\n\t');
-    const { json } = fc.letrec<{ json: string }>((tie) => ({
-      json: fc.oneof(
-        { depthSize: 'small' },
-        fc.string({ unit, maxLength: 4 }).map((v) => JSON.stringify(v).replace(/\//g, '\\/')),
-        fc.constantFrom('0', '-1.5e3', 'true', 'null'),
-        fc
-          .tuple(fc.array(tie('json'), { maxLength: 3 }), ws)
-          .map(([items, w]) => `[${w}${items.join(`${w},${w}`)}${w}]`),
-        fc
-          .tuple(
-            fc.uniqueArray(fc.tuple(key, tie('json')), {
-              maxLength: 4,
-              selector: ([k]) => JSON.parse(k),
-            }),
-            ws,
-          )
-          .map(
-            ([entries, w]) =>
-              `{${w}${entries.map(([k, v]) => `${k}${w}:${w}${v}`).join(`${w},${w}`)}${w}}`,
-          ),
-      ),
-    }));
+    const { json } = jsonTexts(true);
     let rewritten = 0;
     fc.assert(
       fc.property(json, (text) => {
@@ -441,7 +482,7 @@ describe('parseOrderRequest: escaped keys after another body (nodejs/node#63785)
         expect(scan.repeated).toBeUndefined();
         if (scan.text !== text) rewritten++;
         expect(() => JSON.parse(scan.text)).not.toThrow();
-        expect(reference(scan.text)).toEqual(reference(text));
+        expect(readJson(scan.text)).toEqual(readJson(text));
       }),
       { seed: SEED, numRuns: 3000 },
     );
@@ -524,94 +565,13 @@ describe('duplicateKeyPath', () => {
   });
 
   it('finds what a recursive reader finds in any JSON: nesting, whitespace, strings full of JSON punctuation, escaped keys', () => {
-    // A reference reader (recursion, keys decoded by JSON.parse), and random JSON whose objects
-    // may repeat keys: strings and keys drawn from JSON's punctuation, quotes, backslashes,
-    // surrogates and NUL, keys written plain, all as \uXXXX or with \/; whitespace anywhere.
-    function reference(text: string): string | undefined {
-      let i = 0;
-      const space = () => {
-        while (' \t\n\r'.includes(text[i] ?? 'x')) i++;
-      };
-      const string = (): string => {
-        const start = i++;
-        while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-        i++;
-        return JSON.parse(text.slice(start, i)) as string;
-      };
-      const value = (path: string): string | undefined => {
-        space();
-        if (text[i] === '"') {
-          string();
-          return undefined;
-        }
-        if (text[i] !== '{' && text[i] !== '[') {
-          while (i < text.length && !',]} \t\n\r'.includes(text[i]!)) i++;
-          return undefined;
-        }
-        const object = text[i++] === '{';
-        const seen = new Set<string>();
-        space();
-        if (text[i] === '}' || text[i] === ']') {
-          i++;
-          return undefined;
-        }
-        for (let n = 0; ; n++) {
-          let inner = `${path}[${n}]`;
-          if (object) {
-            space();
-            const key = string();
-            inner = path === '' ? key : `${path}.${key}`;
-            if (seen.has(key)) return inner;
-            seen.add(key);
-            space();
-            i++; // :
-          }
-          const found = value(inner);
-          if (found !== undefined) return found;
-          space();
-          if (text[i++] !== ',') return undefined;
-        }
-      };
-      return value('');
-    }
-    const unit = fc.constantFrom(...'ab"\\/{}[],: \n', 'é', '😀', '\ud800', '\u0000');
-    const hex = (ch: string) =>
-      Array.from(
-        { length: ch.length },
-        (_, k) => `\\u${ch.charCodeAt(k).toString(16).padStart(4, '0')}`,
-      ).join('');
-    const key = fc
-      .tuple(fc.string({ unit, maxLength: 3 }), fc.integer({ min: 0, max: 2 }))
-      .map(([k, style]) =>
-        style === 0
-          ? JSON.stringify(k)
-          : style === 1
-            ? `"${[...k].map((ch) => hex(ch)).join('')}"`
-            : JSON.stringify(k).replace(/\//g, '\\/'),
-      );
-    const ws = fc.constantFrom('', ' ', '\n\t', '\r\n ');
-    const { json } = fc.letrec<{ json: string }>((tie) => ({
-      json: fc.oneof(
-        { depthSize: 'small' },
-        fc.string({ unit, maxLength: 5 }).map((v) => JSON.stringify(v)),
-        fc.constantFrom('0', '-1.5e3', 'true', 'false', 'null'),
-        fc
-          .tuple(fc.array(tie('json'), { maxLength: 4 }), ws)
-          .map(([items, w]) => `[${w}${items.join(`${w},${w}`)}${w}]`),
-        fc
-          .tuple(fc.array(fc.tuple(key, tie('json')), { maxLength: 4 }), ws)
-          .map(
-            ([entries, w]) =>
-              `{${w}${entries.map(([k, v]) => `${k}${w}:${w}${v}`).join(`${w},${w}`)}${w}}`,
-          ),
-      ),
-    }));
+    const { json, ws } = jsonTexts(false);
     let repeated = 0;
     fc.assert(
       fc.property(json, ws, (value, w) => {
         const text = `${w}${value}${w}`;
         expect(() => JSON.parse(text)).not.toThrow();
-        const expected = reference(text);
+        const expected = firstRepeat(readJson(text));
         if (expected !== undefined) repeated++;
         expect(duplicateKeyPath(text)).toBe(expected);
       }),
