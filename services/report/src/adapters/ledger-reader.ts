@@ -20,6 +20,7 @@ import {
 } from '../../../../shared/src/ledger';
 import { QUEUE_KINDS, type QueueKind } from '../../../../shared/src/queue-kind';
 import { LedgerDataError, type ProducerSends, type RunLedger } from '../domain/metrics';
+import { shortened } from './shortened';
 
 /**
  * A ledger read DynamoDB's answers do not let end, or do not say what every answer says: one
@@ -93,20 +94,20 @@ async function* progressingPages<P extends { LastEvaluatedKey?: Record<string, u
     // Kept as a digest: a DynamoDB key is a few KB at most, but an endpoint's may be any size,
     // and up to MAX_QUERY_PAGES of them were kept whole.
     const digest = createHash('sha256').update(key).digest('base64');
-    const seen = `${n} pages, ${items} items; last LastEvaluatedKey ${key.slice(0, 200)}`;
+    const seen = () => `${n} pages, ${items} items; last LastEvaluatedKey ${shortened(key)}`;
     if (answered.has(digest)) {
       throw new LedgerReadError(
-        `the Query of table ${table} ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${key.slice(0, 200)}): its pages do not progress, and reading on would never end`,
+        `the Query of table ${table} ${what} answered page ${n} with a LastEvaluatedKey it had answered before (${shortened(key)}): its pages do not progress, and reading on would never end`,
       );
     }
     if (empty === EMPTY_PAGES_IN_A_ROW) {
       throw new LedgerReadError(
-        `the Query of table ${table} ${what} answered ${empty} pages in a row with no item and a new LastEvaluatedKey (${seen}): DynamoDB answers a key with no item only after a filter, which the report sets none of, and reading on may never end`,
+        `the Query of table ${table} ${what} answered ${empty} pages in a row with no item and a new LastEvaluatedKey (${seen()}): DynamoDB answers a key with no item only after a filter, which the report sets none of, and reading on may never end`,
       );
     }
     if (n === MAX_QUERY_PAGES) {
       throw new LedgerReadError(
-        `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen}): at 1 MB a page that is 50 GB of one run's records, more than any run writes, and reading on may never end`,
+        `the Query of table ${table} ${what} answered ${n} pages and still a LastEvaluatedKey (${seen()}): at 1 MB a page that is 50 GB of one run's records, more than any run writes, and reading on may never end`,
       );
     }
     answered.add(digest);

@@ -11,6 +11,7 @@ import {
 import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
 import { type DlqRead, positiveIntegerOf } from '../domain/metrics';
 import type { RedriveRead, VisibilityRead } from '../domain/report';
+import { shortened } from './shortened';
 
 /** The three counts a queue's depth adds up: visible, in flight, delayed. */
 const COUNT_ATTRIBUTES = [
@@ -276,13 +277,6 @@ export class DlqReleaseError extends Error {
 
 /** Whitespace and control characters (a line break, a terminal escape) shown as one space. */
 const oneLine = (text: string): string => text.replace(/[\s\p{Cc}]+/gu, ' ');
-
-/**
- * What an error shows of a text SQS answered (a code and message, an attribute's value, a message
- * id): its first 200 characters. An answer is SQS's to word, or a proxy's, and an error names up
- * to ten of them; an SQS message id is 36.
- */
-const shortened = (text: string): string => text.slice(0, 200);
 
 const errorLine = (err: unknown): string =>
   err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -1,0 +1,6 @@
+/**
+ * What an error shows of a text an endpoint answered (SQS's code and message, an attribute's
+ * value, a message id, a DynamoDB key): its first 200 characters. An answer is the service's to
+ * word, or a proxy's, and may be any size; an SQS message id is 36 characters.
+ */
+export const shortened = (text: string): string => text.slice(0, 200);
