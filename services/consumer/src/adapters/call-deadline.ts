@@ -47,22 +47,19 @@ export class InvocationDeadlineError extends Error {
   }
 }
 
-/** Runs the wait or the call `start` begins until `cutAt` (on `now`'s clock), no further. */
-async function untilCut<T>(
-  cutAt: number | undefined,
-  now: () => number,
-  start: () => Promise<T>,
-): Promise<T> {
-  if (cutAt === undefined) return start();
-  const leftMs = cutAt - now();
-  if (leftMs <= 0) throw new InvocationDeadlineError();
-  if (leftMs > MAX_TIMER_MS) return start();
+/**
+ * `run()`, given up with an InvocationDeadlineError naming `what` once `leftMs` have passed (no
+ * cut when that is further away than a timer counts). A timer fires after the promise jobs queued
+ * before it, so a `run()` that has already ended by then wins.
+ */
+async function beforeCut<T>(leftMs: number, run: () => Promise<T>, what?: string): Promise<T> {
+  if (leftMs > MAX_TIMER_MS) return run();
   let timer: NodeJS.Timeout | undefined;
   const cut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new InvocationDeadlineError()), leftMs);
+    timer = setTimeout(() => reject(new InvocationDeadlineError(what)), leftMs);
   });
   try {
-    return await Promise.race([start(), cut]);
+    return await Promise.race([run(), cut]);
   } finally {
     clearTimeout(timer);
   }
@@ -103,18 +100,7 @@ export class CallDeadline implements CallDeadlinePort {
   async within<T>(waiting: Promise<T>, what = 'wait'): Promise<T> {
     const cutAt = this.#cutAt;
     if (cutAt === undefined) return waiting;
-    const leftMs = Math.max(0, cutAt - this.now());
-    if (leftMs > MAX_TIMER_MS) return waiting;
-    let timer: NodeJS.Timeout | undefined;
-    const cut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new InvocationDeadlineError(what)), leftMs);
-    });
-    try {
-      // A timer fires after the promise jobs queued before it: a wait already ended wins.
-      return await Promise.race([waiting, cut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return beforeCut(Math.max(0, cutAt - this.now()), () => waiting, what);
   }
 
   /** Puts the cut on a client's middleware stack (and so on every document client made from it). */
@@ -123,7 +109,11 @@ export class CallDeadline implements CallDeadlinePort {
       (next) => async (args) => {
         const cutAt =
           this.#completing.getStore() === true ? (this.#completingAt ?? this.#cutAt) : this.#cutAt;
-        return untilCut(cutAt, this.now, () => next(args));
+        if (cutAt === undefined) return next(args);
+        const leftMs = cutAt - this.now();
+        // A try that would start at or after the cut is not sent.
+        if (leftMs <= 0) throw new InvocationDeadlineError();
+        return beforeCut(leftMs, () => next(args));
       },
       { step: 'finalizeRequest', priority: 'low', name: 'invocationDeadline', override: true },
     );
