@@ -26,7 +26,7 @@ const RATE_FLAGS: Record<string, keyof FaultConfig> = {
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-const spec: CommandSpec = {
+export const START_SPEC: CommandSpec = {
   usage: 'npm start -- [options]',
   summary:
     'Runs the local cloud: SQS and DynamoDB on one edge port (AWS_ENDPOINT_URL=<edge url>), ' +
@@ -105,7 +105,7 @@ const spec: CommandSpec = {
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 async function main(): Promise<number | undefined> {
-  const values = parseCommandLine(spec);
+  const values = parseCommandLine(START_SPEC);
   const port = intOption(values, 'port', { min: 0, max: 65535 })!;
   const apiPort = intOption(values, 'api-port', { min: 0, max: 65535 })!;
   const seed = intOption(values, 'seed', { min: 0, max: 0xffffffff });
@@ -200,4 +200,4 @@ async function main(): Promise<number | undefined> {
   return 0;
 }
 
-runMain(main, spec);
+if (require.main === module) runMain(main, START_SPEC);

@@ -90,10 +90,27 @@ export function parseCommandLine(
     process.stdout.write(`${helpText(spec)}\n`);
     process.exit(0);
   }
+  refuseEmptyValues(spec, values);
   for (const [name, o] of Object.entries(spec.options)) {
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
   return values;
+}
+
+/**
+ * `--region=` and `--region ''` give the flag an empty string, which parseArgs takes as a value.
+ * No flag of the project means anything by one, and each CLI read it its own way: `--region=` was
+ * dropped as if it had not been given (the SDK's region was used), `--port=` read as 0 (a free
+ * port), `--stack=` as a stack with no name. A flag given without a value is a mistake to say.
+ */
+function refuseEmptyValues(spec: CommandSpec, values: ParsedValues): void {
+  for (const [name, o] of Object.entries(spec.options)) {
+    const value = values[name];
+    const given = Array.isArray(value) ? value : [value];
+    if (o.type === 'string' && given.includes('')) {
+      throw new UsageError(`--${name} needs a value (${o.value ?? '<value>'}), got an empty one`);
+    }
+  }
 }
 
 /**

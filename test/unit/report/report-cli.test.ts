@@ -113,6 +113,14 @@ describe('npm run report (process)', () => {
     ]);
     expect(r.stdout).toBe('');
   });
+  it('exits 2 with one line for a flag given an empty value, where --region= had been ignored', async () => {
+    const r = await cli(['--run', 'r', '--region=']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'error: --region needs a value (<region>), got an empty one',
+    ]);
+    expect(r.stdout).toBe('');
+  });
   it('exits 2 with one line when --run is missing', async () => {
     const r = await cli([]);
     expect(r.code).toBe(2);
