@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { codePointPrefix } from './text';
 
 /**
  * The one reader of the item a refused conditional write hands back. Asked for it
@@ -58,7 +59,7 @@ function shown(value: unknown): string {
   } catch {
     text = String(value);
   }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return text.length > 80 ? `${codePointPrefix(text, 77)}...` : text;
 }
 
 /** Why `value` is no DynamoDB attribute value at `path`, or undefined when it is one. */

@@ -488,6 +488,25 @@ describe('releasing what a DLQ read holds', () => {
     expect(error.unreleased.map((u) => u.messageId)).toEqual([long]);
   });
 
+  it('cuts a message id it shows before a character the 200th character would split, leaving no lone surrogate', async () => {
+    // 199 characters, then U+1F600 (two code units): the 200th code unit is its first half.
+    const id = `${'x'.repeat(199)}\u{1F600}tail`;
+    attributes(1);
+    mock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('o0', id)] })
+      .resolves({ Messages: [] });
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({
+      Failed: [{ Id: 'm0', SenderFault: true, Code: 'ReceiptHandleIsInvalid', Message: 'no' }],
+    });
+
+    const error = (await readError()) as DlqReleaseError;
+
+    expect(error).toBeInstanceOf(DlqReleaseError);
+    expect(error.message).toContain(`: ${'x'.repeat(199)} (ReceiptHandleIsInvalid: no`);
+    expect(error.message).not.toMatch(/\p{Surrogate}/u);
+  });
+
   it('sends an entry failed twice in one answer once again, and takes no notice of a failure of an entry it did not send', async () => {
     attributes(3);
     mock

@@ -221,6 +221,20 @@ describe('refusedItem: a refused write’s item', () => {
     );
   });
 
+  it('cuts a value it shows before a character its 77th character would split', () => {
+    const documents = scripted(undefined);
+    // The JSON shown starts {"N":" (6 characters); 70 x's more put U+1F600's first half 77th.
+    const long = { a: { N: `${'x'.repeat(70)}\u{1F600}${'y'.repeat(20)}` } };
+    let message = '';
+    try {
+      refusedItem({ Item: long as never }, documents, WHAT);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/holds a \{"N":"x{70}\.\.\.: not a DynamoDB number$/);
+    expect(message).not.toMatch(/\p{Surrogate}/u);
+  });
+
   it('shows at most 80 characters of a value it refuses', () => {
     const documents = scripted(undefined);
     const long = { a: { N: 'x'.repeat(500) } };
