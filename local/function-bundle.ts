@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
+import type { Plugin } from 'esbuild';
 
 /**
  * A handler module bundled the way the stack deploys it (infra's NodejsFunction: esbuild, one
@@ -82,8 +83,71 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A file or directory as a build found it: its inode, size and times, or `absent`. */
+interface InputStamp {
+  path: string;
+  stamp: string;
+}
+
+function stampOf(path: string): Promise<InputStamp> {
+  return stat(path, { bigint: true }).then(
+    (s) => ({ path, stamp: `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` }),
+    () => ({ path, stamp: 'absent' }),
+  );
+}
+
+/** Whether every file and directory stamped is as it was. */
+async function unchanged(inputs: InputStamp[]): Promise<boolean> {
+  const now = await Promise.all(inputs.map((input) => stampOf(input.path)));
+  return now.every((s, i) => s.stamp === inputs[i]?.stamp);
+}
+
+/**
+ * A build that failed (esbuild's error is its cause), with what it depended on: every file
+ * esbuild loaded, each stamped before esbuild read it (an edit racing the build counts as a
+ * change), the entry module, and the directory of each, which changes when a module is created
+ * where an import found none ("Could not resolve").
+ */
+export class BuildFailure extends Error {
+  constructor(
+    cause: unknown,
+    readonly inputs: InputStamp[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'BuildFailure';
+  }
+}
+
+let buildsRun = 0;
+
+/** How many esbuild builds this process has started. */
+export function buildsStarted(): number {
+  return buildsRun;
+}
+
 async function build(modulePath: string): Promise<FunctionBundle> {
   const { build: esbuild } = await import('esbuild');
+  buildsRun++;
+  const loaded: Array<Promise<InputStamp>> = [];
+  // Loads nothing itself (undefined: esbuild reads the file); only notes each file first.
+  const recordInputs: Plugin = {
+    name: 'record-inputs',
+    setup(b) {
+      b.onLoad({ filter: /.*/ }, ({ path }) => {
+        loaded.push(stampOf(path));
+        return undefined;
+      });
+    },
+  };
+  // What the failed build depended on, as BuildFailure keeps it.
+  const failed = async (err: unknown): Promise<never> => {
+    const files = [...(await Promise.all(loaded)), await stampOf(modulePath)];
+    const dirs = new Set(files.map((f) => dirname(f.path)));
+    const stamps = [...files, ...(await Promise.all([...dirs].map(stampOf)))];
+    // The first stamp of a path is the one taken before esbuild read it.
+    const inputs = [...new Map(stamps.reverse().map((s) => [s.path, s])).values()];
+    throw new BuildFailure(err, inputs);
+  };
   const out = await esbuild({
     entryPoints: [modulePath],
     bundle: true,
@@ -105,7 +169,8 @@ async function build(modulePath: string): Promise<FunctionBundle> {
     outdir: DIR,
     write: false,
     logLevel: 'silent',
-  });
+    plugins: [recordInputs],
+  }).catch(failed);
   const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
   const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
   if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
@@ -131,14 +196,43 @@ async function build(modulePath: string): Promise<FunctionBundle> {
   };
 }
 
-/** The bundle of `modulePath`, built on first use in this process. */
+/**
+ * The bundle of `modulePath`, built on first use in this process and shared by every function
+ * built from it. A failed build is not kept here: a cloud started later in the process builds
+ * again (see FunctionBuild for the failure one cloud's function keeps).
+ */
 export function bundleFunction(modulePath: string): Promise<FunctionBundle> {
   let pending = builds.get(modulePath);
   if (!pending) {
     pending = build(modulePath);
-    // A failed build is not cached: the next environment tries again (and reports the error).
     pending.catch(() => builds.delete(modulePath));
     builds.set(modulePath, pending);
   }
   return pending;
+}
+
+/**
+ * One function's bundle (a LocalFunction's, for as long as its cloud runs): bundleFunction's,
+ * and, when that build failed, the failure, answered again without building while every input
+ * of that build is unchanged. A function whose module does not build fails every invocation with
+ * its init error, and each one had run esbuild again: up to seconds of CPU on the cores the
+ * whole cloud shares, for an answer known in advance. Its input changed (the module fixed, a
+ * missing one created), the next environment builds again; so does a cloud started anew, whose
+ * functions are new.
+ */
+export class FunctionBuild {
+  private failure: BuildFailure | undefined;
+
+  constructor(private readonly modulePath: string) {}
+
+  async bundle(): Promise<FunctionBundle> {
+    const failure = this.failure;
+    if (failure && (await unchanged(failure.inputs))) throw failure;
+    try {
+      return await bundleFunction(this.modulePath);
+    } catch (err) {
+      if (err instanceof BuildFailure) this.failure = err;
+      throw err;
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { bundleFunction, FRAME_FIELDS } from './function-bundle';
+import { FRAME_FIELDS, FunctionBuild } from './function-bundle';
 import { LogLines } from './log-lines';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
@@ -117,7 +117,9 @@ export class FunctionStoppedError extends Error {
  * module or import that cannot be found is Runtime.ImportModuleError, anything else (syntax)
  * Runtime.UserCodeSyntaxError.
  */
-function buildError(err: Error): InvocationError {
+function buildError(failure: Error): InvocationError {
+  // esbuild's own error, under the BuildFailure that keeps what the build read.
+  const err = failure.cause instanceof Error ? failure.cause : failure;
   const first = (err as Error & { errors?: Array<{ text: string }> }).errors?.[0]?.text;
   const missing = first ? /^Could not resolve "(.*)"/.exec(first) : null;
   if (missing) {
@@ -787,9 +789,12 @@ export class LocalFunction {
   private generation = 0;
   private created = 0;
   private outputPeak = 0;
+  /** Its module's bundle, or the failure of its build while what that build read is unchanged. */
+  private readonly build: FunctionBuild;
 
   constructor(private def: FunctionDefinition) {
     this.name = def.name;
+    this.build = new FunctionBuild(def.modulePath);
     if (def.nice !== undefined) checkNice(def.nice);
   }
 
@@ -1067,7 +1072,7 @@ export class LocalFunction {
     ready.catch(() => undefined);
     // The module is loaded from its bundle, built once for all the function's environments; a
     // build that fails is this environment's init error, as a module that does not load is.
-    bundleFunction(this.def.modulePath).then(
+    this.build.bundle().then(
       (bundle) => {
         worker.postMessage({ load: bundle.file, frames: bundle.frames });
         startInit();

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../local/cloud';
 import { EventSourceMapping } from '../../local/event-source';
+import { buildsStarted } from '../../local/function-bundle';
 import {
   EnvironmentOutput,
   type FunctionDefinition,
@@ -881,6 +882,86 @@ describe('local function runtime (worker-thread execution environments)', () => 
       /function missing failed to initialise: Runtime.ImportModuleError: Error: Cannot find module '.*does-not-exist\.ts'/,
     );
   }, 30_000);
+
+  it('answers a module that does not build with its init error again without building it again, until a file the build read changes, and builds again in a new function', async () => {
+    // Prepare: a handler whose helper does not compile; another that imports a module not there.
+    const dir = await mkdtemp(join(tmpdir(), 'fn-'));
+    const helper = join(dir, 'helper.ts');
+    await writeFile(helper, 'export const twice = (n: number) => n * 2 +;\n');
+    await writeFile(
+      join(dir, 'twice.ts'),
+      "import { twice } from './helper';\nexport const handler = async (e: { n: number }) => twice(e.n);\n",
+    );
+    await writeFile(
+      join(dir, 'thrice.ts'),
+      "import { thrice } from './times-three';\nexport const handler = async (e: { n: number }) => thrice(e.n);\n",
+    );
+    const fn = (name: string, module: string) => {
+      const f = new LocalFunction({
+        name,
+        modulePath: join(dir, module),
+        env: {},
+        timeoutSeconds: 5,
+        memorySizeMb: 128,
+        maxEnvironments: 1,
+        region: 'us-east-1',
+      });
+      started.push(f);
+      return f;
+    };
+    const answer = async (f: LocalFunction, n = 1) => {
+      const r = await f.invoke({ n });
+      return r.ok ? r.result : r.error.errorType;
+    };
+    try {
+      const before = buildsStarted();
+      const builds = () => buildsStarted() - before;
+
+      // Act: five invocations and a warm() of the module that does not compile.
+      const twice = fn('twice', 'twice.ts');
+      const broken = [];
+      for (let i = 0; i < 5; i++) broken.push(await answer(twice));
+      const warmed = await warmOutcome(twice);
+
+      // Assess: each answers the init error; esbuild ran for the first only.
+      expect(broken).toEqual(Array(5).fill('Runtime.UserCodeSyntaxError'));
+      expect(warmed).toMatch(/failed to initialise: Runtime.UserCodeSyntaxError: /);
+      expect(builds()).toBe(1);
+
+      // Act: the helper fixed. Assess: built again, and served.
+      await writeFile(helper, 'export const twice = (n: number) => n * 2;\n');
+      expect(await answer(twice, 21)).toBe(42);
+      expect(builds()).toBe(2);
+
+      // Act: the import of a module that is not there, twice, then that module created.
+      const thrice = fn('thrice', 'thrice.ts');
+      const missing = [await answer(thrice), await answer(thrice)];
+      const buildsWhileMissing = builds();
+      await writeFile(join(dir, 'times-three.ts'), 'export const thrice = (n: number) => n * 3;\n');
+
+      // Assess: one build for both, and one more once the module is there.
+      expect(missing).toEqual(['Runtime.ImportModuleError', 'Runtime.ImportModuleError']);
+      expect(buildsWhileMissing).toBe(3);
+      expect(await answer(thrice, 5)).toBe(15);
+      expect(builds()).toBe(4);
+
+      // Act: a module that does not compile, in one function and then in a function of a cloud
+      // started anew (a new LocalFunction for the same module).
+      await writeFile(join(dir, 'broken.ts'), 'export const handler = async (event => {\n');
+      const first = fn('broken', 'broken.ts');
+      const firstAnswers = [await answer(first), await answer(first)];
+      const restarted = fn('broken', 'broken.ts');
+      const restartedAnswers = [await answer(restarted), await answer(restarted)];
+
+      // Assess: one build each.
+      expect([...firstAnswers, ...restartedAnswers]).toEqual(
+        Array(4).fill('Runtime.UserCodeSyntaxError'),
+      );
+      expect(builds()).toBe(6);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   linuxIt(
     "lowers only the environments' own threads to the nice value asked for",
