@@ -166,6 +166,20 @@ export const INIT_LIMIT_SECONDS = 10;
  */
 export const LOCAL_INIT_LIMIT_SECONDS = 60;
 
+/**
+ * What nodejs24.x answers for a handler written for a callback: its runtime interface client
+ * reads the handler's declared parameters (`handler.length`) when it loads the module, and one
+ * with three or more (event, context, callback), not marked for response streaming, fails the
+ * init with Runtime.CallbackHandlerDeprecated and this message (aws-lambda-nodejs-runtime-
+ * interface-client, src/function/callback-deprecation.ts and src/context/constants.ts; the
+ * nodejs22.x runtime called such a handler with a callback). A handler that is not async is
+ * called as any other: what it returns (a value or a promise) is awaited and is the response, as
+ * that client's BufferedInvokeProcessor does; there is no callback to wait for, and no waiting for
+ * an empty event loop.
+ */
+export const CALLBACK_HANDLER_MESSAGE =
+  'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
 /** Young-generation cap of every environment, MiB (see createEnvironment). */
 const YOUNG_GENERATION_MB = 8;
 
@@ -289,6 +303,10 @@ const load = (msg) => {
       handler = mod[workerData.exportName];
       if (typeof handler !== 'function') {
         initError = Object.assign(new Error(workerData.modulePath + ' does not export ' + workerData.exportName), { name: 'Runtime.HandlerNotFound' });
+      } else if (handler.length >= 3) {
+        // A handler that declares a third parameter (callback) fails the init on nodejs24.x, the
+        // deployed functions' runtime, whatever it does with it: CALLBACK_ERROR_NODEJS24_ABOVE.
+        initError = Object.assign(new Error(${JSON.stringify(CALLBACK_HANDLER_MESSAGE)}), { name: 'Runtime.CallbackHandlerDeprecated' });
       }
     } catch (err) {
       initError = err;
@@ -479,7 +497,6 @@ parentPort.on('message', async (msg) => {
     return;
   }
   const context = {
-    callbackWaitsForEmptyEventLoop: true,
     functionName: workerData.name,
     functionVersion: '$LATEST',
     invokedFunctionArn: workerData.arn,
@@ -488,9 +505,6 @@ parentPort.on('message', async (msg) => {
     logGroupName: '/aws/lambda/' + workerData.name,
     logStreamName: workerData.logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, msg.deadline - realNow()),
-    done() {},
-    fail() {},
-    succeed() {},
   };
   // Lambda ends the invocation at the deadline it told the handler, whatever the handler is
   // doing. This thread ends itself then (a worker's process.exit stops its thread, not the

@@ -13,6 +13,7 @@ import { DEFAULT_FUNCTION_NICE, localSqsClient, startLocalCloud } from '../../lo
 import { EventSourceMapping } from '../../local/event-source';
 import { buildsStarted } from '../../local/function-bundle';
 import {
+  CALLBACK_HANDLER_MESSAGE,
   EnvironmentOutput,
   type FunctionDefinition,
   INIT_LIMIT_SECONDS,
@@ -26,6 +27,7 @@ import { startGateway } from '../../local/gateway';
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
 const THROWN = resolve(__dirname, 'support/fixtures/thrown.ts');
+const SHAPES = resolve(__dirname, 'support/fixtures/handler-shapes.ts');
 const HOSTILE = resolve(__dirname, 'support/fixtures/hostile-uncaught.ts');
 
 /** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
@@ -1070,6 +1072,83 @@ describe('local function runtime (worker-thread execution environments)', () => 
       expect(logged).toEqual([]);
     }
   });
+});
+
+describe('handler shapes, as the nodejs24.x runtime takes them', () => {
+  const started: LocalFunction[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((f) => f.stop()));
+  });
+  const shaped = (exportName: string) => {
+    const f = new LocalFunction({
+      name: exportName,
+      modulePath: SHAPES,
+      exportName,
+      env: {},
+      timeoutSeconds: 5,
+      memorySizeMb: 128,
+      maxEnvironments: 1,
+      region: 'us-east-1',
+    });
+    started.push(f);
+    return f;
+  };
+
+  it('answers with what a handler that is not async returns, a value or a promise', async () => {
+    expect(await shaped('syncValue').invoke({ n: 21 })).toMatchObject({
+      ok: true,
+      result: { doubled: 42 },
+    });
+    expect(await shaped('syncPromise').invoke({ n: 21 })).toMatchObject({
+      ok: true,
+      result: { later: 21 },
+    });
+  }, 30_000);
+
+  it.each(['callbackStyle', 'asyncDeclaringCallback'])(
+    'fails warm() and every invocation of a handler declaring a callback (%s) with Runtime.CallbackHandlerDeprecated',
+    async (exportName) => {
+      const f = shaped(exportName);
+
+      const warmed = await warmOutcome(f);
+      const answers = [await f.invoke({ n: 1 }), await f.invoke({ n: 1 })];
+
+      expect(warmed).toBe(
+        `function ${exportName} failed to initialise: Runtime.CallbackHandlerDeprecated: ${CALLBACK_HANDLER_MESSAGE}`,
+      );
+      for (const answer of answers) {
+        expect(answer).toMatchObject({
+          ok: false,
+          timedOut: false,
+          error: {
+            errorType: 'Runtime.CallbackHandlerDeprecated',
+            errorMessage: CALLBACK_HANDLER_MESSAGE,
+          },
+        });
+      }
+    },
+    30_000,
+  );
+
+  it("hands the handler nodejs24.x's context: no callback settings, no done, fail or succeed", async () => {
+    const answer = await shaped('contextShape').invoke({});
+
+    expect(answer.ok).toBe(true);
+    const shape = (answer as { result: Record<string, string> }).result;
+    expect(shape).toMatchObject({
+      functionName: 'string',
+      functionVersion: 'string',
+      invokedFunctionArn: 'string',
+      memoryLimitInMB: 'string',
+      awsRequestId: 'string',
+      logGroupName: 'string',
+      logStreamName: 'string',
+      getRemainingTimeInMillis: 'function',
+    });
+    for (const gone of ['callbackWaitsForEmptyEventLoop', 'done', 'fail', 'succeed']) {
+      expect(shape).not.toHaveProperty(gone);
+    }
+  }, 30_000);
 });
 
 describe("what a function hands back, held to Lambda's limits", () => {
