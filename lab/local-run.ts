@@ -80,9 +80,36 @@ export interface LocalRunResult {
   consumption?: Record<QueueKind, QueueConsumption>;
   /** Per queue, the deletes the emulator's surviving-copy fault lost, with their receive counts. */
   lostDeletes: Record<QueueKind, readonly LostDelete[]>;
+  /** Where the run's wall time went, phase by phase (RunTimings). */
+  timings: RunTimings;
+}
+
+/**
+ * The wall time of a run's phases, in ms, one after the other: `start` until the local cloud is
+ * ready (DynamoDB's thread, the emulator, the edge, the queues and tables, the functions' bundles
+ * and first environments); `load` until every order of the load has its answer; `drain` until
+ * the drain wait is certain both queues are empty and the ledger stands still (with the idle
+ * environments ended, where asked); `report` the report's reads (ledger, DLQs, queue settings)
+ * and its numbers; `stop` the cloud's shutdown. With `preload`, `drain` holds the consumers' whole
+ * work. `stop` is set once the cloud has stopped, before
+ * runOnLocalCloud resolves; with `beforeStop`, the time spent there is in none of them.
+ */
+export interface RunTimings {
+  startMs: number;
+  loadMs: number;
+  drainMs: number;
+  reportMs: number;
+  stopMs: number;
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
+  const timings: RunTimings = { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 };
+  let phaseStart = performance.now();
+  /** Ends the phase under way: its time since the last phase ended (or `at`, when given). */
+  const endPhase = (phase: keyof RunTimings, at = performance.now()): void => {
+    timings[phase] = at - phaseStart;
+    phaseStart = at;
+  };
   const cloud = await startLocalCloud({
     port: 0,
     apiPort: 0,
@@ -99,6 +126,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
   // The drain polls and the ledger read go to DynamoDB's own thread, not through the edge.
   const documentClient = createDocumentClient({ ...client, endpoint: cloud.dynamodbUrl });
   const sqsClient = createSqsClient(client);
+  endPhase('startMs');
   try {
     options.onStarted?.(cloud.edgeUrl, cloud.apiUrl, cloud.liveUrl);
     options.onCloud?.(cloud);
@@ -113,6 +141,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       runId: options.runId,
       ...(options.onLoadProgress ? { onProgress: options.onLoadProgress } : {}),
     });
+    endPhase('loadMs');
     const visibilityMs =
       Math.max(...QUEUE_KINDS.map((q) => cloud.config.queues[q].visibilityTimeoutSeconds)) * 1000 +
       1000;
@@ -181,6 +210,8 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       },
     });
     if (options.releaseIdleEnvironments) await cloud.releaseIdleEnvironments();
+    /** When the drain wait's last poll was answered: the wait ends there, the report's reads begin. */
+    let lastDrainPollAt = performance.now();
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
@@ -194,6 +225,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         queueUrls: cloud.queueUrls,
       },
       onProgress: (snapshot, elapsedMs) => {
+        lastDrainPollAt = performance.now();
         options.onDrainProgress?.(snapshot, elapsedMs);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
@@ -207,6 +239,8 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         }
       },
     });
+    endPhase('drainMs', lastDrainPollAt);
+    endPhase('reportMs');
     const result: LocalRunResult = {
       data,
       load,
@@ -216,13 +250,16 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         fifo: [...cloud.sqs.lostDeletes(cloud.config.queues.fifo.name)],
         standard: [...cloud.sqs.lostDeletes(cloud.config.queues.standard.name)],
       },
+      timings,
     };
     await options.beforeStop?.(result);
     return result;
   } finally {
+    phaseStart = performance.now();
     documentClient.destroy();
     sqsClient.destroy();
     await cloud.stop();
+    endPhase('stopMs');
   }
 }
 

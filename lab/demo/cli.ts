@@ -14,7 +14,7 @@ import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import type { LoadProgress } from '../loadgen/run-load';
-import { runOnLocalCloud } from '../local-run';
+import { type RunTimings, runOnLocalCloud } from '../local-run';
 
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
@@ -95,6 +95,20 @@ export function loadProgressWriter(
   };
 }
 
+/**
+ * The demo's last line: where its wall time went, from node's start to the report files written.
+ * `start` counts from node's start (loading the modules, then the local cloud: DynamoDB's thread,
+ * the emulator, the functions' bundles and first environments); `files`, rendering and writing the
+ * report files. The other phases are RunTimings'.
+ */
+export function phasesLine(
+  timings: RunTimings,
+  run: { startedAt: number; filesMs: number; endedAt: number },
+): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return `took ${s(run.endedAt)}: start ${s(run.startedAt + timings.startMs)}, load ${s(timings.loadMs)}, drain ${s(timings.drainMs)}, report ${s(timings.reportMs)}, stop ${s(timings.stopMs)}, files ${s(run.filesMs)}\n`;
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
@@ -116,6 +130,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const live = Boolean(v.live);
   let liveUrl = '';
   let releaseSignals = () => {};
+  // performance.now() counts from node's start: what the modules took to load is start-up too.
+  const startedAt = performance.now();
   const run = runOnLocalCloud({
     runId,
     seed,
@@ -160,11 +176,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
       ),
   });
-  const { data } = await run.finally(() => releaseSignals());
+  const { data, timings } = await run.finally(() => releaseSignals());
   if (!live) {
+    const filesAt = performance.now();
     process.stdout.write(renderTable(data.report));
     const files = await writeReportFiles(data, out);
     process.stdout.write(`wrote ${files.join(', ')}\n`);
+    const endedAt = performance.now();
+    process.stdout.write(phasesLine(timings, { startedAt, filesMs: endedAt - filesAt, endedAt }));
   }
   return 0;
 }

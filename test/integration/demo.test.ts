@@ -130,6 +130,17 @@ describe('npm run demo', () => {
       expect(standard.outOfOrder).toBeGreaterThanOrEqual(late.length);
       expect(standard.duplicateCauses.retryAfterFailure).toBeGreaterThanOrEqual(late.length);
       expect([standard.lost, standard.duplicateEffects]).toEqual([0, 0]);
+      // The last line says where the wall time went: phases that follow one another, so they add
+      // up to the whole (each rounded to 0.1 s).
+      const took = written
+        .at(-1)
+        ?.match(
+          /^took (\d+\.\d) s: start (\d+\.\d) s, load (\d+\.\d) s, drain (\d+\.\d) s, report (\d+\.\d) s, stop (\d+\.\d) s, files (\d+\.\d) s\n$/,
+        );
+      expect(took).not.toBeNull();
+      const [total, ...phases] = took!.slice(1).map(Number);
+      expect(phases[1]).toBeGreaterThan(0);
+      expect(Math.abs(phases.reduce((a, b) => a + b, 0) - total!)).toBeLessThanOrEqual(0.35);
       stdout.mockRestore();
     },
     DEMO_TIMEOUT_MS,

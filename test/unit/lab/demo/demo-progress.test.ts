@@ -1,4 +1,4 @@
-import { main as demo, loadProgressWriter } from '../../../../lab/demo/cli';
+import { main as demo, loadProgressWriter, phasesLine } from '../../../../lab/demo/cli';
 import type { LocalRunOptions } from '../../../../lab/local-run';
 
 /**
@@ -9,7 +9,10 @@ jest.mock('../../../../lab/local-run', () => ({
   runOnLocalCloud: jest.fn(async (options: LocalRunOptions) => {
     for (let done = 1; done <= 200; done++)
       options.onLoadProgress?.({ done, total: 200, accepted: done, errors: 0, elapsedMs: done });
-    return { data: { report: {} } };
+    return {
+      data: { report: {} },
+      timings: { startMs: 2100, loadMs: 30_000, drainMs: 1500, reportMs: 2440, stopMs: 260 },
+    };
   }),
 }));
 jest.mock('../../../../services/report/src/domain/render-text', () => ({
@@ -21,11 +24,16 @@ jest.mock('../../../../services/report/src/generate', () => ({
 
 describe("npm run demo's load progress", () => {
   let stderr: string[];
+  let stdout: string[];
   let tty: boolean | undefined;
   beforeEach(() => {
     stderr = [];
+    stdout = [];
     tty = process.stderr.isTTY;
-    jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
     jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       stderr.push(String(chunk));
       return true;
@@ -65,5 +73,26 @@ describe("npm run demo's load progress", () => {
       elapsedMs: 1,
     });
     expect(out).toEqual(['sent 1/1\n']);
+  });
+
+  it('ends with one line of where the wall time went, after the files are written', async () => {
+    await demo(['--orders', '200', '--seed', '1']);
+    expect(stdout.slice(-2)).toEqual([
+      'wrote report.json\n',
+      expect.stringMatching(
+        /^took \d+\.\d s: start \d+\.\d s, load 30\.0 s, drain 1\.5 s, report 2\.4 s, stop 0\.3 s, files \d+\.\d s\n$/,
+      ),
+    ]);
+  });
+
+  it("counts start-up from node's start and the whole run to the files written", () => {
+    expect(
+      phasesLine(
+        { startMs: 2100, loadMs: 30_000, drainMs: 1500, reportMs: 2440, stopMs: 260 },
+        { startedAt: 950, filesMs: 340, endedAt: 37_600 },
+      ),
+    ).toBe(
+      'took 37.6 s: start 3.0 s, load 30.0 s, drain 1.5 s, report 2.4 s, stop 0.3 s, files 0.3 s\n',
+    );
   });
 });

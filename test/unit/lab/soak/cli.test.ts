@@ -75,6 +75,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
       load: { accepted: orderIds.length, errors, orderIds } as LocalRunResult['load'],
       dynamodbRequests: {},
       lostDeletes: { fifo: [], standard: [] },
+      timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
     });
 
   const soak = (run: ReturnType<typeof fakeRun>) =>
