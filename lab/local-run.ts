@@ -68,6 +68,11 @@ export interface LocalRunOptions {
   /** Runs after the report is read and before the cloud stops (the demo's --live waits here). */
   beforeStop?: (result: LocalRunResult) => Promise<void>;
   onLoadProgress?: (p: LoadProgress) => void;
+  /**
+   * At each poll of the drain wait, with the time since that wait began (the load's end, or the
+   * preloaded queues' own drains' end): one clock over both of its parts, the wait for empty
+   * queues and the report's wait for a ledger that stands still.
+   */
   onDrainProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
 }
 
@@ -194,6 +199,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     const pollIntervalMs = 500;
     // The progress lines' ledger count, refreshed at most every LEDGER_COUNT_EVERY_MS.
     let counted: { items: number; at: number } | undefined;
+    const drainStartedAt = performance.now();
     const queuesEmptyAfter = await waitForEmptyQueues({
       kinds: QUEUE_KINDS,
       timeoutMs: drainTimeoutMs,
@@ -224,9 +230,9 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         ledgerTable: cloud.tableNames.ledger,
         queueUrls: cloud.queueUrls,
       },
-      onProgress: (snapshot, elapsedMs) => {
+      onProgress: (snapshot) => {
         lastDrainPollAt = performance.now();
-        options.onDrainProgress?.(snapshot, elapsedMs);
+        options.onDrainProgress?.(snapshot, lastDrainPollAt - drainStartedAt);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
       onLedger: (ledger) => {

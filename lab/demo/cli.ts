@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { DYNAMODB_ENGINES } from '../../local/dynamodb';
+import type { DrainSnapshot } from '../../services/report/src/domain/drain';
 import { renderTable } from '../../services/report/src/domain/render-text';
 import { writeReportFiles } from '../../services/report/src/generate';
 import {
@@ -109,6 +110,40 @@ export function phasesLine(
   return `took ${s(run.endedAt)}: start ${s(run.startedAt + timings.startMs)}, load ${s(timings.loadMs)}, drain ${s(timings.drainMs)}, report ${s(timings.reportMs)}, stop ${s(timings.stopMs)}, files ${s(run.filesMs)}\n`;
 }
 
+/** How often a piped drain writes a line (the wait polls both queues a few times a second). */
+export const PIPED_DRAIN_LINE_MS = 5000;
+
+/**
+ * The drain's progress, `draining: fifo q standard q queued, t s`: on a terminal redrawn in place
+ * at each poll (`end()` closes the line); piped, a line at the first poll and then one a poll
+ * that comes PIPED_DRAIN_LINE_MS or more after the last line, where a line at every poll (two a
+ * second) had filled a log.
+ */
+export function drainProgressWriter(
+  tty: boolean,
+  write: (s: string) => void,
+): { progress: (s: DrainSnapshot, elapsedMs: number) => void; end: () => void } {
+  let lastLineAt: number | undefined;
+  let open = false;
+  return {
+    progress: (s, elapsedMs) => {
+      const text = `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(elapsedMs / 1000)} s`;
+      if (tty) {
+        write(`\r${text}\x1b[K`);
+        open = true;
+        return;
+      }
+      if (lastLineAt !== undefined && elapsedMs - lastLineAt < PIPED_DRAIN_LINE_MS) return;
+      lastLineAt = elapsedMs;
+      write(`${text}\n`);
+    },
+    end: () => {
+      if (open) write('\n');
+      open = false;
+    },
+  };
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
@@ -130,6 +165,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const live = Boolean(v.live);
   let liveUrl = '';
   let releaseSignals = () => {};
+  const drain = drainProgressWriter(tty, (s) => process.stderr.write(s));
   // performance.now() counts from node's start: what the modules took to load is start-up too.
   const startedAt = performance.now();
   const run = runOnLocalCloud({
@@ -154,6 +190,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     ...(live
       ? {
           beforeStop: async ({ data: run }) => {
+            drain.end();
             process.stdout.write(renderTable(run.report));
             const files = await writeReportFiles(run, out);
             process.stdout.write(`wrote ${files.join(', ')}\n`);
@@ -171,12 +208,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         }
       : {}),
     onLoadProgress: loadProgressWriter(tty, (s) => process.stderr.write(s)),
-    onDrainProgress: (s, ms) =>
-      process.stderr.write(
-        `draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${Math.round(ms / 1000)} s\n`,
-      ),
+    onDrainProgress: drain.progress,
   });
-  const { data, timings } = await run.finally(() => releaseSignals());
+  const { data, timings } = await run.finally(() => {
+    drain.end();
+    releaseSignals();
+  });
   if (!live) {
     const filesAt = performance.now();
     process.stdout.write(renderTable(data.report));

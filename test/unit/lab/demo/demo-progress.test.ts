@@ -1,4 +1,9 @@
-import { main as demo, loadProgressWriter, phasesLine } from '../../../../lab/demo/cli';
+import {
+  main as demo,
+  drainProgressWriter,
+  loadProgressWriter,
+  phasesLine,
+} from '../../../../lab/demo/cli';
 import type { LocalRunOptions } from '../../../../lab/local-run';
 
 /**
@@ -9,6 +14,11 @@ jest.mock('../../../../lab/local-run', () => ({
   runOnLocalCloud: jest.fn(async (options: LocalRunOptions) => {
     for (let done = 1; done <= 200; done++)
       options.onLoadProgress?.({ done, total: 200, accepted: done, errors: 0, elapsedMs: done });
+    // The drain wait's polls, every 500 ms for 12 s, the queues emptying.
+    for (let ms = 0; ms <= 12_000; ms += 500) {
+      const left = Math.max(0, 24 - ms / 250);
+      options.onDrainProgress?.({ queued: { fifo: left, standard: left * 2 }, ledgerItems: 0 }, ms);
+    }
     return {
       data: { report: {} },
       timings: { startMs: 2100, loadMs: 30_000, drainMs: 1500, reportMs: 2440, stopMs: 260 },
@@ -22,7 +32,7 @@ jest.mock('../../../../services/report/src/generate', () => ({
   writeReportFiles: async () => ['report.json'],
 }));
 
-describe("npm run demo's load progress", () => {
+describe("npm run demo's progress", () => {
   let stderr: string[];
   let stdout: string[];
   let tty: boolean | undefined;
@@ -61,6 +71,34 @@ describe("npm run demo's load progress", () => {
     expect(sent).toHaveLength(200);
     expect(sent[0]).toBe('\rsent 1/200\x1b[K');
     expect(sent.at(-1)).toBe('\rsent 200/200\x1b[K\n');
+  });
+
+  it('prints a drain line at the first poll and then one every 5 s or more when piped, where it printed one at every poll', async () => {
+    process.stderr.isTTY = false;
+    await demo(['--orders', '200', '--seed', '1']);
+    expect(stderr.filter((line) => line.startsWith('draining'))).toEqual([
+      'draining: fifo 24 standard 48 queued, 0 s\n',
+      'draining: fifo 4 standard 8 queued, 5 s\n',
+      'draining: fifo 0 standard 0 queued, 10 s\n',
+    ]);
+  });
+
+  it('redraws the drain line in place on a terminal and ends it before the report', async () => {
+    process.stderr.isTTY = true;
+    await demo(['--orders', '200', '--seed', '1']);
+    const drain = stderr.filter((line) => line.startsWith('\rdraining'));
+    expect(drain).toHaveLength(25);
+    expect(drain[0]).toBe('\rdraining: fifo 24 standard 48 queued, 0 s\x1b[K');
+    expect(drain.at(-1)).toBe('\rdraining: fifo 0 standard 0 queued, 12 s\x1b[K');
+    expect(stderr.at(-1)).toBe('\n');
+  });
+
+  it('piped, times its drain lines by the wait, not by the number of polls', () => {
+    const out: string[] = [];
+    const { progress } = drainProgressWriter(false, (s) => out.push(s));
+    const at = (ms: number) => progress({ queued: { fifo: 1, standard: 0 }, ledgerItems: 0 }, ms);
+    for (const ms of [0, 100, 4999, 5000, 5001, 9999, 30_000]) at(ms);
+    expect(out.map((line) => line.match(/(\d+) s\n$/)?.[1])).toEqual(['0', '5', '30']);
   });
 
   it('prints one line for a load of one order', () => {
