@@ -43,6 +43,7 @@ import {
   type MappingConfiguration,
   type SqsCall,
 } from './event-source';
+import { bundleFunction } from './function-bundle';
 import { checkNice, type FunctionConfiguration, LocalFunction } from './function-runtime';
 import { type Gateway, startGateway } from './gateway';
 import { createLiveView, type LiveView, type LiveViewOptions } from './live/server';
@@ -768,6 +769,18 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
 
   try {
+    // The functions' bundles are built while the rest starts (esbuild works in its own process;
+    // DynamoDB starts in its own thread): their first environments, started once the queues and
+    // tables exist, then find them built. A build that fails here is not kept, and is tried again
+    // (and its error reported) by the environment that needs it.
+    if (!options.servicesOnly) {
+      for (const spec of [
+        deployment.producer,
+        ...QUEUE_KINDS.map((k) => deployment.consumers[k]),
+      ]) {
+        bundleFunction(entryPath(spec.entry)).catch(() => undefined);
+      }
+    }
     const sqs = createSqsEmulator({
       seed,
       region,
