@@ -159,8 +159,10 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         skips.push({ at: cloud.clock.now(), ms: visibilityMs });
         cloud.clock.advance(visibilityMs);
       },
-      3,
+      SKIP_AFTER_IDLE_POLLS,
     );
+    /** No batch in flight or in transit on either mapping: nothing can write to the ledger. */
+    const idle = () => cloud.invocationsInFlight() === 0;
     const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
     const ledgerItems = () => countRunItems(documentClient, cloud.tableNames.ledger, options.runId);
     const startedAt: Partial<Record<QueueKind, number>> = {};
@@ -173,7 +175,8 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         const queuesEmptyAfter = await waitForEmptyQueues({
           kinds: [kind],
           timeoutMs: drainTimeoutMs,
-          intervalMs: 250,
+          intervalMs: DRAIN_POLL_MS,
+          idle,
           depth: (k) => queueDepth(sqsClient, cloud.queueUrls[k]),
           onPoll: async () => {
             if (options.skipVisibilityWaits) void skipWhenIdle();
@@ -181,7 +184,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         });
         await waitForDrain({
           timeoutMs: remaining(drainTimeoutMs, queuesEmptyAfter),
-          intervalMs: 250,
+          intervalMs: DRAIN_POLL_MS,
           poll: async () => {
             const [queued, ledgerItems] = await Promise.all([
               queueDepth(sqsClient, cloud.queueUrls[kind]),
@@ -196,14 +199,14 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       }
     }
     let consumption: LocalRunResult['consumption'];
-    const pollIntervalMs = 500;
     // The progress lines' ledger count, refreshed at most every LEDGER_COUNT_EVERY_MS.
     let counted: { items: number; at: number } | undefined;
     const drainStartedAt = performance.now();
     const queuesEmptyAfter = await waitForEmptyQueues({
       kinds: QUEUE_KINDS,
       timeoutMs: drainTimeoutMs,
-      intervalMs: pollIntervalMs,
+      intervalMs: DRAIN_POLL_MS,
+      idle,
       depth: (k) => queueDepth(sqsClient, cloud.queueUrls[k]),
       onPoll: async (queued, elapsedMs) => {
         if (options.onDrainProgress) {
@@ -223,7 +226,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       target: 'local',
       config: cloud.config,
       waitTimeoutMs: remaining(drainTimeoutMs, queuesEmptyAfter),
-      pollIntervalMs,
+      pollIntervalMs: DRAIN_POLL_MS,
       source: {
         documentClient,
         sqsClient,
@@ -278,23 +281,44 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
 const LEDGER_COUNT_EVERY_MS = 10_000;
 
 /**
- * Waits until the queues hold nothing (visible, in flight or delayed), reading only their depths;
- * returns the time it took. The drain wait that follows (empty queues and a ledger that has
- * stopped growing for a few polls) then needs only its few final polls of the ledger.
+ * How often the drain waits poll (the wait for empty queues, the report's quiet polls after it),
+ * where they polled every 500 ms (250 ms for a preloaded queue). A poll reads two queue depths
+ * from the emulator in this process and asks the mappings what they hold: a millisecond or two of
+ * the main thread. The quiet polls also count the run's ledger items, but they start only once
+ * the queues are empty with no batch in flight, when the ledger can no longer grow, so they
+ * confirm rather than wait.
  */
-async function waitForEmptyQueues(options: {
+export const DRAIN_POLL_MS = 100;
+
+/**
+ * Polls in a row with no batch in flight before the cloud's clock skips a visibility timeout
+ * (skipVisibilityWhenIdle): half a second at DRAIN_POLL_MS, where 3 polls of 500 ms had waited
+ * 1.5 s for each surviving copy or failed batch.
+ */
+export const SKIP_AFTER_IDLE_POLLS = 5;
+
+/**
+ * Waits until the queues hold nothing (visible, in flight or delayed), reading their depths, and,
+ * given `idle`, until it also says nothing is being processed (the local cloud's mappings hold no
+ * batch: on the local cloud both are known exactly); returns the time it took. The drain wait
+ * that follows (empty queues and a ledger that has stopped growing for a few polls) then needs
+ * only its few final polls of the ledger.
+ */
+export async function waitForEmptyQueues(options: {
   kinds: readonly QueueKind[];
   timeoutMs: number;
   intervalMs: number;
+  idle?: () => boolean;
   depth: (kind: QueueKind) => Promise<number>;
   onPoll: (queued: Record<string, number>, elapsedMs: number) => Promise<void>;
 }): Promise<number> {
   const start = Date.now();
   for (;;) {
     const depths = await Promise.all(options.kinds.map((k) => options.depth(k)));
+    const idle = options.idle?.() ?? true;
     const elapsed = Date.now() - start;
     await options.onPoll(Object.fromEntries(options.kinds.map((k, i) => [k, depths[i]!])), elapsed);
-    if (depths.every((n) => n === 0) || elapsed >= options.timeoutMs) return elapsed;
+    if ((idle && depths.every((n) => n === 0)) || elapsed >= options.timeoutMs) return elapsed;
     await new Promise((r) => setTimeout(r, options.intervalMs));
   }
 }
