@@ -626,7 +626,9 @@ export interface RunFindings {
    * and, in the invocation it names, why: a failed delivery of the same customer (FIFO, an
    * earlier message of its group failed in the same batch), or, the failure saying the
    * invocation stopped starting records with less time left than a record needs, a failed
-   * delivery whose DynamoDB call ran out of time (either queue). One line per message.
+   * delivery whose DynamoDB call ran out of time (either queue), or the failure saying it was
+   * past the cut on a record's calls, with no more time left than that cut's room. One line per
+   * message.
    */
   notAttemptedInDlq: string[];
 }
@@ -746,16 +748,18 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * Why SQS moved this never-applied order's message to the DLQ without an attempt, or why
      * that explanation does not hold. The consumer handed it back unrun at its last allowed
      * receive, and the ledger holds the not-attempted failure of that very message at that
-     * receive, for one of two reasons. An earlier message of its group failed in the same batch
-     * (FIFO): the invocation the failure names holds the failed delivery of an earlier message of
-     * its customer (SQS took it first). Or the invocation stopped starting records (either
-     * queue; the failure's `notStarted`): too little time left, less than a record needs, once a
-     * DynamoDB call had run out of time, so that invocation holds a failed delivery whose failure
-     * says its call ran out of time.
+     * receive, for one of three reasons. An earlier message of its group failed in the same
+     * batch (FIFO): the invocation the failure names holds the failed delivery of an earlier
+     * message of its customer (SQS took it first). Or the invocation stopped starting records
+     * (either queue; the failure's `notStarted`): too little time left, less than a record
+     * needs, once a DynamoDB call had run out of time, so that invocation holds a failed delivery
+     * whose failure says its call ran out of time; or past the cut on a record's calls
+     * (`notStarted.cutRoomMs`), where no call of it could be sent, so the time it had left is no
+     * more than that cut's room.
      */
     const unrunCause = (
       messageId: string,
-    ): { cause?: string; problem?: string; notStarted?: true } => {
+    ): { cause?: string; problem?: string; notStarted?: 'stall' | 'cut' } => {
       const failures = unrunAtLast.get(messageId) ?? [];
       if (failures.length === 0) return { problem: `${messageId} (no not-attempted failure)` };
       const atLast = failures.filter((f) => f.receiveCount >= lastReceive);
@@ -765,6 +769,21 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       }
       const notStartedProblems: string[] = [];
       for (const f of atLast) {
+        if (f.notStarted && 'cutRoomMs' in f.notStarted) {
+          // Past the cut on a record's calls no call of it can be sent: the failure's own time
+          // left, at most that room, is the whole explanation.
+          const { leftMs, cutRoomMs } = f.notStarted;
+          if (leftMs <= cutRoomMs) {
+            return {
+              cause: `never attempted: at its receive #${f.receiveCount} its invocation had ${leftMs} ms left, past the cut on a record's DynamoDB calls (${cutRoomMs} ms before its deadline)`,
+              notStarted: 'cut',
+            };
+          }
+          notStartedProblems.push(
+            `${messageId} (not started past the cut at receive #${f.receiveCount} with ${leftMs} ms left, more than the cut's ${cutRoomMs} ms)`,
+          );
+          continue;
+        }
         if (f.notStarted) {
           const { leftMs, budgetMs } = f.notStarted;
           const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
@@ -782,7 +801,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           } else {
             return {
               cause: `never attempted: at its receive #${f.receiveCount} its invocation had ${leftMs} ms left, less than the ${budgetMs} ms a record needs, after order ${stalled.orderId}'s DynamoDB call ran out of time (receive #${stalled.receiveCount})`,
-              notStarted: true,
+              notStarted: 'stall',
             };
           }
           continue;
@@ -822,6 +841,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     let explainedHere = 0;
     let unrunHere = 0;
     let notStartedHere = 0;
+    let pastCutHere = 0;
     for (const id of accepted) {
       const n = byOrder.get(id)?.length ?? 0;
       if (n === 0 && !dead.has(id)) missing.push(`${queue}: order ${id} was never applied`);
@@ -831,7 +851,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         const explainedCopies = found.filter((c) => c.cause);
         if (copies.length > 0 && explainedCopies.length === copies.length) {
           for (const c of explainedCopies) {
-            if (c.notStarted) notStartedHere++;
+            if (c.notStarted === 'stall') notStartedHere++;
+            else if (c.notStarted === 'cut') pastCutHere++;
             else unrunHere++;
           }
           for (const c of explainedCopies) {
@@ -882,7 +903,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     }
     collect(out, missing, (n) => `${queue}: ${n} more orders were never applied`);
     collect(out, deadLines, (n) => `${queue}: ${n} more DLQ problems`);
-    const accounted = expectedDead.size + explainedHere + unrunHere + notStartedHere;
+    const accounted = expectedDead.size + explainedHere + unrunHere + notStartedHere + pastCutHere;
     if (dlq.depth !== accounted) {
       const parts = [
         explainedHere > 0 ? `${explainedHere} of them applied orders' copies` : '',
@@ -890,6 +911,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         notStartedHere > 0
           ? `${notStartedHere} not started after a DynamoDB call ran out of time`
           : '',
+        pastCutHere > 0 ? `${pastCutHere} not started past the cut on their calls` : '',
       ].filter(Boolean);
       const why = parts.length > 0 ? ` (${parts.join(', ')})` : '';
       out.push(

@@ -304,7 +304,8 @@ export interface FailureRecord extends LedgerKey {
   /**
    * Set when the handler never attempted this receive: FIFO, an earlier message of its group
    * failed in the same batch, or (either queue) the invocation stopped starting records, too
-   * little time left once a DynamoDB call had run out (`notStarted` says so), so it was handed
+   * little time left once a DynamoDB call had run out or past the cut on a record's calls
+   * (`notStarted` says which), so it was handed
    * back unrun (its delivery record is removed), yet
    * SQS counted the receive, and this was its last allowed one: SQS moves it to the DLQ on its
    * next receive. Always `final`. Absent on a failed attempt: a not-attempted failure is no
@@ -320,11 +321,14 @@ export interface FailureRecord extends LedgerKey {
    */
   sequenceNumber?: string;
   /**
-   * Set with `notAttempted` when the invocation stopped starting records (the consumer's
-   * cut-off): the time it had left then and what a record needs once a DynamoDB call has run out
-   * of time. Absent: an earlier message of its group failed in the same batch.
+   * Set with `notAttempted` when the invocation stopped starting records, with the time it had
+   * left then, and why: `budgetMs`, the consumer's cut-off, what a record needs once a DynamoDB
+   * call has run out of time; or `cutRoomMs`, the cut on a record's DynamoDB calls (that long
+   * before the deadline) had passed, so no call of the record could be sent (one that started
+   * and sent none for that reason is such a record too). Absent: an earlier message of its
+   * group failed in the same batch.
    */
-  notStarted?: { leftMs: number; budgetMs: number };
+  notStarted?: { leftMs: number; budgetMs: number } | { leftMs: number; cutRoomMs: number };
   /**
    * Set on a failed attempt whose DynamoDB call ran out of time (the SDK's TimeoutError, as
    * thrown or as the cause Powertools wraps it in): what arms the invocation's cut-off. Absent on

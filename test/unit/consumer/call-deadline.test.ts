@@ -117,6 +117,30 @@ describe('the cut on the consumer’s DynamoDB calls', () => {
     );
   });
 
+  it('counts the tries a record’s work sends (`counting`), not a try refused at the cut, nor a call beside it', async () => {
+    const client = clientAnsweringAfter(5);
+    let now = 0;
+    const deadline = new CallDeadline(() => now);
+    deadline.attach(client);
+    deadline.cutIn(1_000);
+    expect(deadline.untilCut()).toBe(1_000);
+    const tally = { sent: 0 };
+    await deadline.counting(tally, () => client.send(get()));
+    await client.send(get());
+    expect(tally.sent).toBe(1);
+    now = 1_000;
+    expect(deadline.untilCut()).toBe(0);
+    const refused = { sent: 0 };
+    await expect(deadline.counting(refused, () => client.send(get()))).rejects.toBeInstanceOf(
+      InvocationDeadlineError,
+    );
+    expect(refused.sent).toBe(0);
+    deadline.cutIn(undefined);
+    expect(deadline.untilCut()).toBeUndefined();
+    await deadline.counting(refused, () => client.send(get()));
+    expect(refused.sent).toBe(1);
+  });
+
   it('lets a try through whose cut is further away than a timer can count (2^31 - 1 ms): it is not cut at once', async () => {
     // A context that tells a remaining time of days (a harness, not Lambda, whose timeout is
     // 900 s at most): Node's setTimeout takes a delay above 2,147,483,647 ms as 1 ms, and every

@@ -800,6 +800,192 @@ type CrashPoint =
   | 'completed-held'
   | 'outcomes';
 
+describe('a record the cut on the calls leaves unstarted (records’ calls cut 1 s before the deadline)', () => {
+  /**
+   * The function's cut on the calls (adapters/call-deadline.ts, records 1 s before the deadline,
+   * the end write 250 ms before it) on a client of its own against dynalite, and an invocation
+   * whose deadline is 2.5 s away: the records' cut 1.5 s away.
+   */
+  async function cutSetup() {
+    const at = await client.config.endpoint?.();
+    if (!at) throw new Error('the dynalite client has no endpoint');
+    const cutClient = new DynamoDBClient({
+      endpoint: `http://${at.hostname}:${at.port}`,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const callDeadline = new CallDeadline();
+    callDeadline.attach(cutClient);
+    const deadlineAt = Date.now() + 2_500;
+    const recordsCutAt = deadlineAt - 1_000;
+    const store = new OwnWriteDynamoDBPersistenceLayer({
+      tableName: idempotency.name,
+      client: cutClient,
+      deadline: callDeadline,
+    });
+    const contextFor = (awsRequestId: string) =>
+      ({
+        ...context,
+        awsRequestId,
+        getRemainingTimeInMillis: () => deadlineAt - Date.now(),
+      }) as Context;
+    return {
+      cutClient,
+      cutDocuments: DynamoDBDocumentClient.from(cutClient),
+      callDeadline,
+      recordsCutAt,
+      store,
+      contextFor,
+    };
+  }
+
+  const waitUntil = (at: number) =>
+    new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
+  it('hands back unrun, as no attempt, a record that starts past the cut: its redelivery is its first delivery, no retry after a failure', async () => {
+    // Prepare: two orders of a sequential standard batch. The first one's effect commits at
+    // once and its answer comes 100 ms past the records' cut (no call of it is cut: the effect
+    // write had ended; its COMPLETED record is held for the end write), so the second starts
+    // past the cut, where none of its calls can be sent.
+    const setup = await cutSetup();
+    const lateAnswer = new (class extends DynamoConsumerLedger {
+      override async putEffectIfAbsent(effect: Effect) {
+        const write = await super.putEffectIfAbsent(effect);
+        if (effect.orderId.endsWith('order-1')) await waitUntil(setup.recordsCutAt + 100);
+        return write;
+      }
+    })(setup.cutDocuments, ledger.name);
+    const env = { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' };
+    const first = record('past-cut-start', 0);
+    const second = record('past-cut-start', 1);
+    const { events, metrics } = eventLog();
+
+    // Act: the invocation; then SQS hands the second back (receive #2) to an invocation with time.
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(env, {
+        ledger: lateAnswer,
+        callDeadline: setup.callDeadline,
+        persistenceStore: setup.store,
+        metrics,
+      })(eventOf(first, second), setup.contextFor('req-past-cut-start'));
+    } finally {
+      setup.cutClient.destroy();
+    }
+    const again = await makeConsumer(env)(eventOf(redelivered(second, 2)), {
+      ...context,
+      awsRequestId: 'req-past-cut-start-retry',
+    } as Context);
+
+    // Assess: the second went back unrun: no failed delivery, no failure record, no failed
+    // metric, its receipt removed; its redelivery is then its first delivery, so the report
+    // counts no duplicate (as a failed attempt it was a retryAfterFailure). It had been a failed
+    // attempt ("InvocationDeadlineError: DynamoDB call given up"), though nothing of it reached
+    // DynamoDB.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([second.messageId]);
+    expect(again).toEqual({ batchItemFailures: [] });
+    const run = await readRun('past-cut-start');
+    expect(run.failures).toEqual([]);
+    expect(run.deliveries.map((d) => `${d.orderId}:${d.receiveCount}:${d.outcome}`).sort()).toEqual(
+      ['past-cut-start-order-1:1:applied', 'past-cut-start-order-2:2:applied'],
+    );
+    expect(events.map((e) => `${e.event}:${e.orderId}`)).toEqual([
+      'applied:past-cut-start-order-1',
+    ]);
+    expect(analyzeDuplicates(run.deliveries).causes).toMatchObject({
+      retryAfterFailure: 0,
+      queueCopy: 0,
+    });
+  });
+
+  it('records a record whose first call came past the cut, sending nothing, as not started: at its last receive a not-attempted failure says so', async () => {
+    // Prepare: idempotency off, so the apply turn is a record's first call; the first order's
+    // turn is held until 100 ms past the records' cut before it is made, so no try of it is
+    // sent. The order is at its last allowed receive (3), so SQS moves it to the DLQ next.
+    const setup = await cutSetup();
+    const slowTurn = new (class extends DynamoConsumerLedger {
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        await waitUntil(setup.recordsCutAt + 100);
+        return super.takeApplyTurn(...args);
+      }
+    })(setup.cutDocuments, ledger.name);
+    const first = redelivered(record('past-cut-first-call', 0), 3);
+    const { events, metrics } = eventLog();
+
+    // Act
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(
+        {
+          QUEUE_KIND: 'standard',
+          BATCH_PROCESSING: 'sequential',
+          IDEMPOTENCY_ENABLED: 'false',
+          MAX_RECEIVE_COUNT: '3',
+        },
+        { ledger: slowTurn, callDeadline: setup.callDeadline, metrics },
+      )(eventOf(first), setup.contextFor('req-past-cut-first-call'));
+    } finally {
+      setup.cutClient.destroy();
+    }
+
+    // Assess: handed back; no delivery, no failed metric; one final not-attempted failure
+    // naming the cut, with the time left as the cut counts it (at most its 1 s). It had been a
+    // failed attempt at its last receive, ranOutOfTime, and its delivery `failed`.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId]);
+    const run = await readRun('past-cut-first-call');
+    expect(run.deliveries).toEqual([]);
+    expect(run.effects).toEqual([]);
+    expect(events).toEqual([]);
+    expect(run.failures).toHaveLength(1);
+    const [failure] = run.failures as [FailureRecord];
+    expect(failure).toMatchObject({
+      final: true,
+      notAttempted: true,
+      invocationId: 'req-past-cut-first-call',
+      notStarted: { cutRoomMs: 1_000 },
+    });
+    expect(failure.ranOutOfTime).toBeUndefined();
+    const left = (failure.notStarted as { leftMs: number }).leftMs;
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(left).toBeLessThanOrEqual(1_000);
+    expect(failure.error).toMatch(
+      /^NotAttempted: not started, \d+ ms left of the invocation, past the cut on a record's DynamoDB calls \(1000 ms before its deadline\)/,
+    );
+  });
+
+  it('keeps a record that sent its first call and was then cut a failed attempt', async () => {
+    // Prepare: the same held turn, idempotency on: Powertools' IN_PROGRESS put went out first.
+    const setup = await cutSetup();
+    const slowTurn = new (class extends DynamoConsumerLedger {
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        await waitUntil(setup.recordsCutAt + 100);
+        return super.takeApplyTurn(...args);
+      }
+    })(setup.cutDocuments, ledger.name);
+    const first = record('past-cut-started', 0);
+
+    // Act
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(
+        { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' },
+        { ledger: slowTurn, callDeadline: setup.callDeadline, persistenceStore: setup.store },
+      )(eventOf(first), setup.contextFor('req-past-cut-started'));
+    } finally {
+      setup.cutClient.destroy();
+    }
+
+    // Assess: a failed attempt that ran out of time (the retry after it is a retryAfterFailure).
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId]);
+    const run = await readRun('past-cut-started');
+    expect(run.deliveries.map((d) => d.outcome)).toEqual(['failed']);
+    expect(run.failures).toHaveLength(1);
+    expect(run.failures[0]).toMatchObject({ ranOutOfTime: true });
+    expect(run.failures[0]?.notAttempted).toBeUndefined();
+    expect(run.failures[0]?.error).toMatch(/InvocationDeadlineError/);
+  });
+});
+
 describe('a crash right after each write of the consumer, then SQS redelivers the batch', () => {
   /** Resolves when the injected crash has happened; `dead` is what a crashed write answers. */
   function crashSwitch() {

@@ -72,6 +72,8 @@ export class CallDeadline implements CallDeadlinePort {
   #completingAt: number | undefined;
   /** Marks the calls `completing` runs. */
   readonly #completing = new AsyncLocalStorage<true>();
+  /** The tally of tries sent by the work `counting` runs (a record's). */
+  readonly #tally = new AsyncLocalStorage<{ sent: number }>();
 
   /** `now`: a monotonic clock in ms (performance.now), so a step of the wall clock moves no cut. */
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -81,6 +83,22 @@ export class CallDeadline implements CallDeadlinePort {
     this.#cutAt = ms === undefined ? undefined : now + ms;
     this.#completingAt =
       ms === undefined || completingMs === undefined ? undefined : now + Math.max(ms, completingMs);
+  }
+
+  /**
+   * Milliseconds until the cut (on the monotonic clock; 0 or less once it has passed), or
+   * undefined when there is none. A record that starts at or past it can send no call.
+   */
+  untilCut(): number | undefined {
+    return this.#cutAt === undefined ? undefined : this.#cutAt - this.now();
+  }
+
+  /**
+   * Runs `work` (one record), adding to `tally.sent` each try its DynamoDB calls send: a record
+   * that sent none never reached DynamoDB (a try at or past the cut is not sent).
+   */
+  counting<T>(tally: { sent: number }, work: () => Promise<T>): Promise<T> {
+    return this.#tally.run(tally, work);
   }
 
   /**
@@ -109,10 +127,15 @@ export class CallDeadline implements CallDeadlinePort {
       (next) => async (args) => {
         const cutAt =
           this.#completing.getStore() === true ? (this.#completingAt ?? this.#cutAt) : this.#cutAt;
-        if (cutAt === undefined) return next(args);
+        const tally = this.#tally.getStore();
+        if (cutAt === undefined) {
+          if (tally) tally.sent++;
+          return next(args);
+        }
         const leftMs = cutAt - this.now();
         // A try that would start at or after the cut is not sent.
         if (leftMs <= 0) throw new InvocationDeadlineError();
+        if (tally) tally.sent++;
         return beforeCut(leftMs, () => next(args));
       },
       { step: 'finalizeRequest', priority: 'low', name: 'invocationDeadline', override: true },

@@ -83,6 +83,10 @@ export interface CallDeadlinePort {
    * `completingMs` from now instead, when that is later (adapters/call-deadline.ts).
    */
   cutIn(ms: number | undefined, completingMs?: number): void;
+  /** Milliseconds until the records' cut (0 or less once passed); undefined with no cut. */
+  untilCut(): number | undefined;
+  /** Runs `work` (one record), adding to `tally.sent` each DynamoDB try its calls send. */
+  counting<T>(tally: { sent: number }, work: () => Promise<T>): Promise<T>;
 }
 
 /** What an invocation writes once its records are done: one batch for the whole batch. */

@@ -263,20 +263,28 @@ export function failureText(error: unknown): string {
   }
 }
 
-/** Thrown for a record handed back unrun because too little of the invocation was left. */
-export class RecordNotStartedError extends Error {
-  constructor(leftMs: number, budgetMs: number) {
-    super(
-      `not started: ${leftMs} ms left of the invocation, less than the ${budgetMs} ms a record needs once a DynamoDB call has run out of time`,
-    );
-    this.name = 'RecordNotStarted';
-  }
+/**
+ * Where an invocation stopped starting records: the time it had left, and why. `budgetMs`: a
+ * DynamoDB call had run out of time and less was left than a record needs (startsRecord).
+ * `cutRoomMs`: the cut on a record's DynamoDB calls, that long before the deadline, had passed,
+ * so no call of a record could be sent (adapters/call-deadline.ts: a try at or past the cut is
+ * not sent).
+ */
+type CutOff = { leftMs: number; budgetMs: number } | { leftMs: number; cutRoomMs: number };
+
+/** Why a record went back unrun, in words, after `not started, `. */
+function notStartedWhy(cut: CutOff): string {
+  return 'cutRoomMs' in cut
+    ? `${cut.leftMs} ms left of the invocation, past the cut on a record's DynamoDB calls (${cut.cutRoomMs} ms before its deadline): no call of it could be sent`
+    : `${cut.leftMs} ms left of the invocation after a DynamoDB call ran out of time (a record needs ${cut.budgetMs} ms)`;
 }
 
-/** Where an invocation stopped starting records: the time it had left, and what a record needs. */
-interface CutOff {
-  leftMs: number;
-  budgetMs: number;
+/** Thrown for a record handed back unrun because too little of the invocation was left. */
+export class RecordNotStartedError extends Error {
+  constructor(cut: CutOff) {
+    super(`not started: ${notStartedWhy(cut)}`);
+    this.name = 'RecordNotStarted';
+  }
 }
 
 /** One received record: its delivery, or why it is not one (it fails when its turn comes). */
@@ -356,9 +364,9 @@ export function createRecordHandling<R>(
       notAttempted: true,
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
       ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
-      ...(cut ? { notStarted: { leftMs: cut.leftMs, budgetMs: cut.budgetMs } } : {}),
+      ...(cut ? { notStarted: { ...cut } } : {}),
       error: cut
-        ? `${NOT_ATTEMPTED}: not started, ${cut.leftMs} ms left of the invocation after a DynamoDB call ran out of time (a record needs ${cut.budgetMs} ms), at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`
+        ? `${NOT_ATTEMPTED}: not started, ${notStartedWhy(cut)}, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`
         : `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,
       failedAt: now(),
     };
@@ -375,7 +383,7 @@ export function createRecordHandling<R>(
     receipt: Receipt;
     outcome?: DeliveryOutcome;
     failure?: Failure;
-    /** Handed back unrun by the cut-off (startsRecord). */
+    /** Handed back unrun: by the cut-off (startsRecord), or past the cut on its calls. */
     notStarted?: CutOff;
   }
 
@@ -406,6 +414,39 @@ export function createRecordHandling<R>(
     );
   }
 
+  /**
+   * The records' cut on the calls, when it has passed: the time left of the invocation as the
+   * cut counts it (its monotonic clock), at most the records' room. Undefined before it, or
+   * without a cut.
+   */
+  function pastCut(): CutOff | undefined {
+    const roomMs = options.callRoom?.recordsMs;
+    const untilCut = deps.callDeadline?.untilCut();
+    if (roomMs === undefined || untilCut === undefined || untilCut > 0) return undefined;
+    return { leftMs: Math.max(0, Math.floor(untilCut + roomMs)), cutRoomMs: roomMs };
+  }
+
+  /**
+   * Stops starting records at `from`: it and every later record of the batch without an outcome
+   * go back unrun (the batch processor reports each as failed: on FIFO the record's group is
+   * skipped as after any failure, and its records behind carry the same reason).
+   */
+  function stopStarting(from: Slot, cut: CutOff): void {
+    cutOff = cut;
+    const rest = [...slots.values()].filter((s) => s.index >= from.index && !s.outcome);
+    for (const later of rest) later.notStarted = cut;
+    logger.warn(
+      'cutRoomMs' in cut
+        ? "records not started: past the cut on a record's DynamoDB calls"
+        : 'records not started: too little time left after a DynamoDB call ran out',
+      {
+        leftMs: cut.leftMs,
+        ...('cutRoomMs' in cut ? { cutRoomMs: cut.cutRoomMs } : { recordBudgetMs: cut.budgetMs }),
+        notStarted: rest.length,
+      },
+    );
+  }
+
   function event(
     delivery: Delivery,
     kind: OrderEvent['event'],
@@ -423,7 +464,7 @@ export function createRecordHandling<R>(
     };
   }
 
-  async function handleDelivery(slot: Slot): Promise<EffectResult> {
+  async function handleDelivery(slot: Slot, tally?: { sent: number }): Promise<EffectResult> {
     const { delivery } = slot;
     const { message } = delivery;
     // No logger-wide keys (appendKeys): with parallel processing another record's lines would
@@ -468,6 +509,16 @@ export function createRecordHandling<R>(
       });
       return result;
     } catch (err) {
+      // A record whose calls were all refused at the cut sent nothing to DynamoDB (its first
+      // call, Powertools' IN_PROGRESS put or, idempotency off, the apply turn, came at or past
+      // the cut): it never started, whatever ran before that call. It goes back unrun as a
+      // record not started does, no attempt and no failed delivery, and so does every later
+      // record. One that sent a call and was then cut is a failed attempt, below.
+      const cut = tally && tally.sent === 0 && ranOutOfTime(err) ? pastCut() : undefined;
+      if (cut) {
+        stopStarting(slot, cut);
+        throw new RecordNotStartedError(cut);
+      }
       if (ranOutOfTime(err)) callRanOut = true;
       logger.warn('delivery failed', {
         order: message.orderId,
@@ -537,28 +588,27 @@ export function createRecordHandling<R>(
       if (!cutOff) {
         const remainingMs = remainingOf?.();
         const budgetMs = options.recordBudgetMs;
-        if (
+        // Past the records' cut no call of a record can be sent: it would only fail, a failed
+        // attempt that never reached DynamoDB.
+        const past = pastCut();
+        if (past) stopStarting(slot, past);
+        else if (
           budgetMs !== undefined &&
           remainingMs !== undefined &&
           !startsRecord({ remainingMs, recordBudgetMs: budgetMs, callRanOut })
         ) {
-          // This record and every later one of the batch go back unrun (the batch processor
-          // reports each as failed: on FIFO the record's group is skipped as after any failure).
-          cutOff = { leftMs: Math.max(0, Math.round(remainingMs)), budgetMs };
-          const rest = [...slots.values()].filter((s) => s.index >= slot.index && !s.outcome);
-          for (const later of rest) later.notStarted = cutOff;
-          logger.warn('records not started: too little time left after a DynamoDB call ran out', {
-            leftMs: cutOff.leftMs,
-            recordBudgetMs: budgetMs,
-            notStarted: rest.length,
-          });
+          stopStarting(slot, { leftMs: Math.max(0, Math.round(remainingMs)), budgetMs });
         }
       }
       if (cutOff) {
         slot.notStarted ??= cutOff;
-        throw new RecordNotStartedError(cutOff.leftMs, cutOff.budgetMs);
+        throw new RecordNotStartedError(cutOff);
       }
       const { message } = slot.delivery;
+      const { callDeadline } = deps;
+      // The tries the record's calls send, counted under the cut: one that sent none never
+      // started (handleDelivery).
+      const tally = { sent: 0 };
       return deps.traceRecord(
         {
           orderId: message.orderId,
@@ -566,7 +616,10 @@ export function createRecordHandling<R>(
           queue,
           receiveCount: slot.delivery.receiveCount,
         },
-        () => handleDelivery(slot),
+        () =>
+          callDeadline
+            ? callDeadline.counting(tally, () => handleDelivery(slot, tally))
+            : handleDelivery(slot),
       );
     },
 
@@ -574,7 +627,8 @@ export function createRecordHandling<R>(
      * Each delivery's outcome, marked as the end of its invocation. Receives the FIFO processor
      * handed back without running them (an earlier message of their group failed in this batch),
      * and those the invocation did not start (too little time left once a call had run out:
-     * startsRecord), lose their receipt: the handler never attempted them, so they are no delivery the report
+     * startsRecord; or past the records' cut on the calls, where none of theirs could be sent),
+     * lose their receipt: the handler never attempted them, so they are no delivery the report
      * counts. SQS counted the receive all the same: each comes back with its
      * ApproximateReceiveCount one higher, and one handed back at its last allowed receive is
      * moved to the DLQ on its next receive without ever having run. That one gets a final

@@ -1206,6 +1206,60 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  /**
+   * The consumer past the cut on a record's calls: c2 was not started at its last allowed
+   * receive in an invocation where no call ran out of time (the record before it ran past the
+   * records' cut, 1 s before the deadline, on its work alone), 640 ms left: no call of it could
+   * be sent. `change` spoils the evidence.
+   */
+  function pastCutBatch(change?: (ledger: LedgerBuilder['ledger']) => void) {
+    const b = new LedgerBuilder().accept('c1', 'a', 1, 1000).accept('c2', 'b', 1, 1010);
+    for (const id of ['c1', 'c2']) b.deliver('fifo', id, 1500, 'applied').apply('fifo', id, 1501);
+    b.deliver('standard', 'c1', 2000, 'applied', LAST, {
+      invocationId: `std-${LAST}`,
+      invocationEnd: true,
+    }).apply('standard', 'c1', 2001);
+    b.notAttempted('standard', 'c2', LAST, `std-${LAST}`);
+    const cut = b.ledger.failures.at(-1)!;
+    cut.notStarted = { leftMs: 640, cutRoomMs: 1_000 };
+    cut.error = 'NotAttempted: not started, 640 ms left of the invocation';
+    b.dead('standard', 'c2');
+    change?.(b.ledger);
+    return runFindings({
+      acceptedIds: ['c1', 'c2'],
+      ledger: b.ledger,
+      report: reportOf(b),
+    });
+  }
+
+  it('accepts an order in the DLQ the consumer did not start at its last receive past the cut on its calls, and says so, with no call run out of time', () => {
+    expect(pastCutBatch()).toEqual({
+      violations: [],
+      explainedDlqCopies: [],
+      notAttemptedInDlq: [
+        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation had 640 ms left, past the cut on a record's DynamoDB calls (1000 ms before its deadline); its message standard-c2 (maxReceiveCount ${LAST})`,
+      ],
+    });
+  });
+
+  it('fails an order not started past the cut when it had more time left than the cut leaves, or SQS holds more', () => {
+    expect(
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.notStarted = { leftMs: 1_001, cutRoomMs: 1_000 };
+      }).violations,
+    ).toEqual([
+      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST} with 1001 ms left, more than the cut's 1000 ms)`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
+    expect(
+      pastCutBatch((ledger) => {
+        ledger.dlq!.standard!.depth = 2;
+      }).violations,
+    ).toEqual([
+      'standard: the DLQ holds 2 messages as SQS reports it, expected 1 (1 not started past the cut on their calls)',
+    ]);
+  });
+
   it.each(['', 'ab', '12ab', '1e3'])(
     'says FIFO order cannot be checked when a message was recorded with %j for its SequenceNumber, rather than place it',
     (bad) => {
