@@ -38,9 +38,10 @@ export interface ConsumerDeps {
   persistenceStore?: BasePersistenceLayer;
   /**
    * What holds writes for the invocation's end write: the persistence store itself in
-   * production (adapters/idempotency-store.ts holds its COMPLETED records); used only with
-   * idempotency and the effect guard on (without the guard nothing is held: each COMPLETED
-   * record is Powertools' own update, sent as the record completes).
+   * production (adapters/idempotency-store.ts holds its COMPLETED records); it holds them only
+   * with the effect guard on (without the guard nothing is held: each COMPLETED record is
+   * Powertools' own update, sent as the record completes), and is begun and ended with every
+   * invocation either way, for the copies it answers beside their order.
    */
   heldWrites?: HeldWritesPort;
   logger: ConsumerLogPort;
@@ -96,8 +97,12 @@ export function createConsumerHandler(
     // effect guard is on: it refuses the rerun of every record a crash leaves IN_PROGRESS. With
     // the guard off (the experiment that shows what the idempotency record alone protects) each
     // record is written COMPLETED as it completes, Powertools' own update, so a crash exposes
-    // only the record it was running, not every record its batch had completed.
-    ...(config.idempotency.effectGuard && deps.heldWrites ? { held: deps.heldWrites } : {}),
+    // only the record it was running, not every record its batch had completed. The layer is
+    // begun either way: a copy running beside its order in a parallel batch waits for the
+    // order's record and is answered from it, guard on or off (adapters/idempotency-store.ts).
+    ...(deps.heldWrites
+      ? { held: deps.heldWrites, holdCompleted: config.idempotency.effectGuard }
+      : {}),
     ...(deps.callDeadline ? { callDeadline: deps.callDeadline } : {}),
     traceRecord:
       deps.traceRecord ??

@@ -530,6 +530,54 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     expect(countOf(log.sent, 'GetItem', idempotency.name)).toBe(0);
   });
 
+  it('with the effect guard off, answers a copy running beside its order in a parallel batch once the order’s record is written COMPLETED, not "already in progress", and applies once', async () => {
+    // Prepare: as above, the guard off (each COMPLETED record is Powertools' own update, sent
+    // as the record completes; nothing is held for the end write). The order's turn is slowed,
+    // so the copy's put is refused by the order's IN_PROGRESS record while the order runs.
+    const slow = new (class extends DynamoConsumerLedger {
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return super.takeApplyTurn(...args);
+      }
+    })(documents, ledger.name);
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel', EFFECT_GUARD_ENABLED: 'false' },
+      { ledger: slow },
+    );
+    const first = record('parallel-copy-unguarded', 0);
+    const copy = structuredClone(first);
+    copy.receiptHandle = `${first.receiptHandle}-copy`;
+    const { orderId } = JSON.parse(first.body) as { orderId: string };
+    const log = logRequests(client);
+
+    // Act
+    let response: Awaited<ReturnType<typeof consume>>;
+    try {
+      response = await consume(eventOf(first, copy), context);
+    } finally {
+      log.stop();
+    }
+
+    // Assess: no failure, one effect, one turn; the copy waited for the order's put to end (its
+    // record written COMPLETED by Powertools' own update, which the table holds now) and was
+    // answered from that record: suppressed by the record, no turn, no read. It had failed with
+    // IdempotencyAlreadyInProgressError and come back after the visibility timeout, a receive
+    // more, where the guard-on consumer answers it.
+    expect(response).toEqual({ batchItemFailures: [] });
+    const run = await readRun('parallel-copy-unguarded');
+    expect(run.effects).toHaveLength(1);
+    expect(run.failures).toEqual([]);
+    expect(run.deliveries.map((d) => `${d.outcome}:${d.suppressedBy ?? '-'}`).sort()).toEqual([
+      'applied:-',
+      'suppressed:record',
+    ]);
+    expect(await applyCounter('parallel-copy-unguarded')).toBe(1);
+    expect((await readIdempotencyRecord(documents, 'standard', orderId))?.status).toBe('COMPLETED');
+    expect(countOf(log.sent, 'PutItem', idempotency.name)).toBe(2);
+    expect(countOf(log.sent, 'UpdateItem', idempotency.name)).toBe(1);
+    expect(countOf(log.sent, 'GetItem', idempotency.name)).toBe(0);
+  });
+
   it('fails a reused order id with a different payload later in the same batch: the held record answers under Powertools’ payload validation', async () => {
     // Prepare: a standard batch run in order: order-1, then another message reusing its order
     // id with another amount (a bug upstream), which meets order-1's held COMPLETED record.

@@ -528,6 +528,59 @@ describe('a copy running beside its order in the same invocation (a standard bat
     expect(waitedMs).toBeLessThan(1_000);
   });
 
+  it('not holding (the effect guard off), waits for the order’s COMPLETED update, sent at once, then answers from the record it wrote', async () => {
+    // Prepare: an invocation begun without holding: Powertools' COMPLETED update goes to the
+    // table as the record completes.
+    const store = layer(['put-u1', 'put-u2']);
+    store.beginInvocation({ hold: false });
+    await store.saveInProgress(order('o-beside-unheld'), 5_000);
+
+    // Act
+    const copy = store.saveInProgress(order('o-beside-unheld'), 5_000).catch((e: unknown) => e);
+    const answeredEarly = await settledSoon(copy);
+    await store.saveSuccess(order('o-beside-unheld'), { applyIndex: 3, committedAt: 4 });
+
+    // Assess: no answer while the order ran; then the COMPLETED record its update wrote, which
+    // the table holds; nothing held for an end write.
+    expect(answeredEarly).toBe(false);
+    const refused = await copy;
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    const found = (refused as IdempotencyItemAlreadyExistsError).existingRecord;
+    expect(found?.getStatus()).toBe('COMPLETED');
+    expect(found?.getResponse()).toEqual({ applyIndex: 3, committedAt: 4 });
+    expect((await item('o-beside-unheld')).item?.status?.S).toBe('COMPLETED');
+    expect(store.takeHeld()).toEqual([]);
+  });
+
+  it('not holding, refuses it as before when the order’s COMPLETED update failed: the table still holds it IN_PROGRESS', async () => {
+    // Prepare: the order's put wrote its record; its COMPLETED update will fail (the table's
+    // client refuses UpdateItem once).
+    const store = layer(['put-x1', 'put-x2']);
+    store.beginInvocation({ hold: false });
+    await store.saveInProgress(order('o-beside-update-failed'), 5_000);
+    const refuseUpdate = jest.spyOn(dynamo.client, 'send').mockImplementationOnce(async () => {
+      throw new Error('update failed');
+    });
+
+    // Act
+    const copy = store
+      .saveInProgress(order('o-beside-update-failed'), 5_000)
+      .catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const update = await store
+      .saveSuccess(order('o-beside-update-failed'), { applyIndex: 1, committedAt: 2 })
+      .catch((e: unknown) => e);
+    refuseUpdate.mockRestore();
+
+    // Assess: the update failed; the copy is refused with no record to answer from (dynalite
+    // hands back none: Powertools reads the IN_PROGRESS one and says "already in progress").
+    expect(update).toMatchObject({ message: 'update failed' });
+    const refused = await copy;
+    expect(refused).toBeInstanceOf(IdempotencyItemAlreadyExistsError);
+    expect((refused as IdempotencyItemAlreadyExistsError).existingRecord).toBeUndefined();
+    expect((await item('o-beside-update-failed')).item?.status?.S).toBe('INPROGRESS');
+  });
+
   it('refuses it as before once the order failed (its record deleted): no answer to give', async () => {
     // Prepare
     const store = layer(['put-f1', 'put-f2']);

@@ -132,7 +132,15 @@ export class OwnWriteDynamoDBPersistenceLayer
   #written = new Map<string, Record<string, unknown>>();
   /** The COMPLETED items held for the current invocation's end write, by key. */
   #held = new Map<string, Record<string, unknown>>();
-  /** Set by beginInvocation(): an end write will take what is held. */
+  /**
+   * Not holding (beginInvocation({ hold: false }): the effect guard off), the COMPLETED items
+   * this invocation's updates wrote to the table, by key: what a copy beside its order is
+   * answered from, as the held ones are.
+   */
+  #completed = new Map<string, Record<string, unknown>>();
+  /** Set by beginInvocation(): an invocation notes its puts (and its end takes them). */
+  #begun = false;
+  /** Set by beginInvocation() unless told not to hold: an end write will take what is held. */
   #holding = false;
   /**
    * This invocation's puts of each key, from the moment each is sent until it ends: refused or
@@ -166,10 +174,12 @@ export class OwnWriteDynamoDBPersistenceLayer
    * handing it to an end write (it threw first). Those records stay IN_PROGRESS in DynamoDB
    * until their in-progress expiry, as after a crash.
    */
-  beginInvocation(): void {
-    this.#holding = true;
+  beginInvocation({ hold = true }: { hold?: boolean } = {}): void {
+    this.#begun = true;
+    this.#holding = hold;
     this.#written = new Map();
     this.#held = new Map();
+    this.#completed = new Map();
     this.#endPuts();
   }
 
@@ -178,6 +188,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     const items = [...this.#held.values()];
     this.#held = new Map();
     this.#written = new Map();
+    this.#completed = new Map();
     this.#endPuts();
     return items.length > 0 ? [{ tableName: this.#tableName, items }] : [];
   }
@@ -196,7 +207,7 @@ export class OwnWriteDynamoDBPersistenceLayer
       );
     }
     const me = this.#newId();
-    const put = this.#holding ? this.#startPut(record.idempotencyKey, me) : undefined;
+    const put = this.#begun ? this.#startPut(record.idempotencyKey, me) : undefined;
     const now = Date.now();
     const item: Record<string, unknown> = {
       [ATTR.key]: record.idempotencyKey,
@@ -240,8 +251,9 @@ export class OwnWriteDynamoDBPersistenceLayer
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      // Kept only for an end write to take (a layer never begun sends its updates at once).
-      if (this.#holding) this.#written.set(record.idempotencyKey, item);
+      // Kept for an invocation: held COMPLETED for its end write, or, not holding, what its
+      // update completes (a layer never begun sends its updates at once and notes nothing).
+      if (this.#begun) this.#written.set(record.idempotencyKey, item);
     } catch (error) {
       if (put) this.#endPuts(record.idempotencyKey, put);
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -276,16 +288,36 @@ export class OwnWriteDynamoDBPersistenceLayer
    * redelivery (adapters/call-deadline.ts).
    */
   protected override async _updateRecord(record: IdempotencyRecord): Promise<void> {
-    const written = this.#written.get(record.idempotencyKey);
+    const key = record.idempotencyKey;
+    const written = this.#written.get(key);
     const completes = record.getStatus() === IdempotencyRecordStatus.COMPLETED;
-    if (!this.#holding || !written || !completes) {
+    // The item as Powertools' update leaves it: its SET over the item this invocation's put wrote.
+    const completed = written && completes ? this.#completedItem(written, record) : undefined;
+    if (!this.#holding || !completed) {
       try {
         const update = () => super._updateRecord(record);
-        return await (completes && this.#deadline ? this.#deadline.completing(update) : update());
+        await (completes && this.#deadline ? this.#deadline.completing(update) : update());
+        // Written: a copy waiting beside its order is answered from it (#copyAnswer).
+        if (completed && this.#begun) this.#completed.set(key, completed);
+        return;
       } finally {
-        this.#endPuts(record.idempotencyKey, written?.[ATTR.writer]);
+        this.#written.delete(key);
+        this.#endPuts(key, written?.[ATTR.writer]);
       }
     }
+    this.#written.delete(key);
+    this.#held.set(key, completed);
+    this.#endPuts(key, completed[ATTR.writer]);
+  }
+
+  /**
+   * The item Powertools' COMPLETED update leaves over `written`: its SET of expiry, status, data
+   * when there is a result, validation when payload validation is on.
+   */
+  #completedItem(
+    written: Record<string, unknown>,
+    record: IdempotencyRecord,
+  ): Record<string, unknown> {
     const item: Record<string, unknown> = {
       ...written,
       [ATTR.expiry]: record.expiryTimestamp,
@@ -293,9 +325,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     };
     if (record.responseData !== undefined) item[ATTR.data] = record.responseData;
     if (this.isPayloadValidationEnabled()) item[ATTR.validation] = record.payloadHash;
-    this.#written.delete(record.idempotencyKey);
-    this.#held.set(record.idempotencyKey, item);
-    this.#endPuts(record.idempotencyKey, written[ATTR.writer]);
+    return item;
   }
 
   /** Powertools' read, answered from the held record when this invocation holds the key. */
@@ -313,6 +343,7 @@ export class OwnWriteDynamoDBPersistenceLayer
     } finally {
       this.#written.delete(key);
       this.#held.delete(key);
+      this.#completed.delete(key);
       this.#endPuts(key, writer);
     }
   }
@@ -376,11 +407,17 @@ export class OwnWriteDynamoDBPersistenceLayer
         : owner.ended);
     }
     // Without a put under way, the one that wrote the refusing record may have ended already:
-    // its record is held, and it is that record (a held key's record in the table is this
-    // invocation's IN_PROGRESS item until the end write, or DynamoDB names its writer).
-    else if (found && this.#held.get(key)?.[ATTR.writer] !== found[ATTR.writer]) return undefined;
-    const held = this.#held.get(key);
-    const record = held && recordOf(held);
+    // its record is held (or, not holding, written COMPLETED), and it is that record (a held
+    // key's record in the table is this invocation's IN_PROGRESS item until the end write, or
+    // DynamoDB names its writer).
+    else if (found && this.#ended(key)?.[ATTR.writer] !== found[ATTR.writer]) return undefined;
+    const ended = this.#ended(key);
+    const record = ended && recordOf(ended);
     return record && !record.isExpired() ? record : undefined;
+  }
+
+  /** The COMPLETED item this invocation's put of `key` ended with: held, or written. */
+  #ended(key: string): Record<string, unknown> | undefined {
+    return this.#held.get(key) ?? this.#completed.get(key);
   }
 }

@@ -65,8 +65,11 @@ export interface HeldItems {
 
 /** What holds writes for the invocation's end write (the idempotency layer). */
 export interface HeldWritesPort {
-  /** Drops what an earlier invocation held and did not hand to an end write. */
-  beginInvocation(): void;
+  /**
+   * Drops what an earlier invocation held and did not hand to an end write. `hold: false`: this
+   * invocation's writes are sent as they come, nothing is held (absent: they are held).
+   */
+  beginInvocation(options?: { hold?: boolean }): void;
   /** What is held, handed over once. */
   takeHeld(): HeldItems[];
 }

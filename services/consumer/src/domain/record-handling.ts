@@ -93,6 +93,8 @@ export interface RecordHandlingDeps {
    * dropped at begin() when an earlier invocation left any, written by end() beside the outcomes.
    */
   held?: HeldWritesPort;
+  /** Whether `held` holds its COMPLETED records for the end write (absent: it does). */
+  holdCompleted?: boolean;
   /** Where the cut on DynamoDB calls is set (options.callRoom). */
   callDeadline?: CallDeadlinePort;
   traceRecord: <R>(
@@ -535,7 +537,7 @@ export function createRecordHandling<R>(
 
   return {
     async begin(received, invocationId, remainingMs) {
-      deps.held?.beginInvocation();
+      deps.held?.beginInvocation({ hold: deps.holdCompleted ?? true });
       slots = new Map();
       notOrders = new Map();
       remainingOf = remainingMs;
