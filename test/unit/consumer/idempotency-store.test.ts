@@ -301,6 +301,50 @@ describe('the consumer’s idempotency persistence layer', () => {
   });
 });
 
+describe('Powertools’ answer from an IN_PROGRESS record whose in-progress expiry has passed', () => {
+  it('pins Powertools 2.35: it answers "already in progress" and does not try the put again (IdempotencyHandler compares the expiry with getUTCMilliseconds(), 0-999)', async () => {
+    // Powertools means such a record to raise IdempotencyInconsistentStateError, which its
+    // handler answers by trying the put again (which the layer's condition lets through, the
+    // record being past its in-progress expiry). Its check compares the expiry (epoch ms) with
+    // new Date().getUTCMilliseconds(), so it never holds. The layer's put can hand it such a
+    // record only when the expiry passed between the put's `now` and Powertools' look at the
+    // record (the put's round trip, or its SDK tries): an invocation elsewhere that died holding
+    // the record, whose deadline falls in that window. The copy then fails "already in progress"
+    // and comes back after the visibility timeout, where a try more would have run it. When
+    // Powertools fixes the check, this fails: then the put is sent again.
+    const documents = mockClient(DynamoDBDocumentClient);
+    const client = new DynamoDBClient({ region: 'eu-west-1' });
+    const store = new OwnWriteDynamoDBPersistenceLayer({ tableName: idempotency.name, client });
+    try {
+      const config = new IdempotencyConfig({ eventKeyJmesPath: 'orderId' });
+      config.registerLambdaContext({ getRemainingTimeInMillis: () => 5_000 } as never);
+      let runs = 0;
+      const apply = makeIdempotent(
+        async (_order: { orderId: string }) => {
+          runs++;
+          return { applyIndex: 1, committedAt: 1 };
+        },
+        { persistenceStore: store, config, keyPrefix: 'unit' },
+      );
+      documents.on(PutCommand).rejects(
+        refusedWithCompleted({
+          status: { S: 'INPROGRESS' },
+          in_progress_expiration: { N: String(Date.now() - 1_000) },
+          inProgressBy: { S: 'an-environment-that-died' },
+        }),
+      );
+
+      const outcome = await apply({ orderId: 'o-past-in-progress-expiry' }).catch((e) => e);
+
+      expect(outcome).toMatchObject({ name: 'IdempotencyAlreadyInProgressError' });
+      expect(documents.commandCalls(PutCommand)).toHaveLength(1);
+      expect(runs).toBe(0);
+    } finally {
+      documents.restore();
+    }
+  });
+});
+
 describe('the layer’s COMPLETED write, held for the invocation’s end write', () => {
   const table = idempotency.name;
   const order = (orderId: string) => ({ orderId, amount: 1 });
