@@ -256,4 +256,77 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       (await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderId))?.status,
     ).toBe('COMPLETED');
   }, 30_000);
+
+  it('with the effect guard off, hands back unrun a record that starts past the records’ cut (the record before ran past it on its COMPLETED update): not started, no failed attempt', async () => {
+    // Prepare: as above, two orders; the first's COMPLETED update is forwarded 100 ms past the
+    // records' cut, so the second starts past it, where none of its calls can be sent. The
+    // second is at its last allowed receive, so the not-attempted failure is written.
+    const runId = 'call-deadline-past-cut';
+    const batch = orders(runId, 2);
+    const [first, second] = batch as [SQSRecord, SQSRecord];
+    second.attributes.ApproximateReceiveCount = String(
+      pipelineConfig.queues.standard.dlq.maxReceiveCount,
+    );
+    const saved = process.env.EFFECT_GUARD_ENABLED;
+    process.env.EFFECT_GUARD_ENABLED = 'false';
+    let handler: ReturnType<typeof loadConsumerHandler>;
+    try {
+      handler = loadConsumerHandler();
+    } finally {
+      if (saved === undefined) delete process.env.EFFECT_GUARD_ENABLED;
+      else process.env.EFFECT_GUARD_ENABLED = saved;
+    }
+    const deadline = Date.now() + 2_000;
+    const recordsCutAt = deadline - 1_000;
+    late = (operation, sent) => {
+      if (operation === 'UpdateItem' && sent.TableName === idempotency.name) {
+        lateUntil = recordsCutAt + 100;
+        return 'forward late';
+      }
+      return undefined;
+    };
+
+    // Act
+    const response: SQSBatchResponse = await run(() =>
+      handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-past-cut')),
+    );
+
+    // Assess: the first applied and COMPLETED; the second handed back with no delivery and no
+    // failed attempt, only its final not-attempted failure saying the cut had passed. It had
+    // been a failed attempt (delivery `failed`, InvocationDeadlineError, ranOutOfTime) though
+    // nothing of it reached DynamoDB.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([second.messageId]);
+    const orderOf = (r: SQSRecord) => (JSON.parse(r.body) as { orderId: string }).orderId;
+    expect(
+      (await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderOf(first)))
+        ?.status,
+    ).toBe('COMPLETED');
+    expect(
+      await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderOf(second)),
+    ).toBeUndefined();
+    const items =
+      (
+        await ledgerBehindProxy.documents.send(
+          new QueryCommand({
+            TableName: ledger.name,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': runPk(runId) },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [];
+    expect(
+      items.filter((i) => i.type === 'delivery').map((d) => `${d.orderId}:${d.outcome}`),
+    ).toEqual([`${orderOf(first)}:applied`]);
+    const failures = items.filter((i) => i.type === 'failure');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      orderId: orderOf(second),
+      final: true,
+      notAttempted: true,
+      notStarted: { cutRoomMs: 1_000 },
+    });
+    expect(failures[0]?.ranOutOfTime).toBeUndefined();
+    expect(failures[0]?.notStarted?.leftMs).toBeLessThanOrEqual(1_000);
+  }, 30_000);
 });
