@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { duplicateKeyPath, parseJson } from '../../../../shared/src/json-keys';
 import {
   type FieldError,
   type OrderInput,
@@ -6,7 +7,6 @@ import {
   runIdSchema,
   validateOrder,
 } from '../../../../shared/src/order';
-import { scanKeys } from './duplicate-keys';
 
 /** What the producer answers to a request it rejects before writing anything. */
 export class RequestError extends Error {
@@ -178,7 +178,10 @@ export function parseOrderRequest(
   const text = bytes.toString('utf8');
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    // parseJson: JSON.parse, with each object key read as written (V8's JSON.parse on Node 24
+    // and 26 can read an escaped key as a key an earlier body in this warm environment had at
+    // that place: `"\u0061mount"` as the key `\u0061` written as text, nodejs/node#63785).
+    body = parseJson(text);
   } catch (err) {
     // The media type is one the API takes (JSON, in UTF-8): a body that does not parse as it is a
     // malformed request, 400 ("the server cannot or will not process the request due to something
@@ -195,7 +198,7 @@ export function parseOrderRequest(
   }
   // JSON.parse keeps the last of a repeated key, and would validate a value that a reader
   // keeping the first never sees: a repeated key is refused wherever it is.
-  const { repeated, text: keysAsIs } = scanKeys(text);
+  const repeated = duplicateKeyPath(text);
   if (repeated !== undefined) {
     throw new RequestError(
       400,
@@ -203,15 +206,6 @@ export function parseOrderRequest(
       [{ path: repeated, message: 'is repeated in its object' }],
     );
   }
-  // V8's JSON.parse (Node 24 and 26, nodejs/node#63785) can read an escaped key as a key an
-  // earlier body in this warm environment had at that place (`"\u0061mount"` read as the key
-  // `\u0061` written as text), so a body with an escaped key is read again with its keys written
-  // as themselves; the first parse above only checked the syntax. A key that still needs an
-  // escape (a `"`, `\`, control character or lone surrogate in it) is no key of an order, whose
-  // schemas are strict objects refusing any other key: the schema refuses it when V8 reads it
-  // right. A body with no escaped key is parsed once, as before (scanKeys hands back the very
-  // same string).
-  if (keysAsIs !== text) body = JSON.parse(keysAsIs);
   const runHeader = header(req.headers, 'x-run-id');
   const runId =
     runHeader === undefined ? limits.defaultRunId : validId(runHeader, runIdSchema, 'X-Run-Id');
