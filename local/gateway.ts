@@ -7,6 +7,7 @@ import {
   validateHeaderValue,
 } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { parseJson } from '../shared/src/json-keys';
 import { httpUrl, readRequestHost } from './address';
 import { collectBody, declaredOver } from './body';
 import { applyCors, createBrowserGuard } from './browser-guard';
@@ -397,7 +398,7 @@ export function createGatewayHandler(options: GatewayOptions) {
     if (schema && isJsonContentType(lastRawHeader(req, 'content-type'))) {
       let problem: string | undefined;
       try {
-        problem = validateJsonSchema(schema, JSON.parse(body.toString('utf8')));
+        problem = validateJsonSchema(schema, parseJson(body.toString('utf8')));
       } catch {
         problem = 'body is not JSON';
       }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { parseJson } from '../../shared/src/json-keys';
 
 /**
  * A PROTOTYPE, not the local cloud's DynamoDB: an in-memory store for exactly the subset of
@@ -378,7 +379,7 @@ export class PrototypeStore {
       const op = operation as Operation;
       let raw: unknown;
       try {
-        raw = JSON.parse(body);
+        raw = parseJson(body);
       } catch {
         return this.reply(400, { __type: 'com.amazon.coral.service#SerializationException' });
       }

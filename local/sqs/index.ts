@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseJson } from '../../shared/src/json-keys';
 import { freshSeed } from '../../shared/src/random';
 import { httpUrl, parseHostHeader } from '../address';
 import { collectBody } from '../body';
@@ -164,7 +165,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       );
     }
     try {
-      const input = body.length ? (JSON.parse(body.toString()) as Record<string, unknown>) : {};
+      const input = body.length ? (parseJson(body.toString()) as Record<string, unknown>) : {};
       if (path === '/_emulator/clock') {
         if (req.method === 'POST') {
           if (typeof input !== 'object' || input === null || Array.isArray(input)) {

@@ -1,4 +1,5 @@
 import { createHash, hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseJson } from '../../shared/src/json-keys';
 import type { Clock } from './clock';
 import { errors } from './errors';
 import type { FaultConfig, FaultDice } from './faults';
@@ -213,7 +214,8 @@ export class Queue {
     if (!raw) return undefined;
     // Every receive asks; parsed again only when SetQueueAttributes changed the text.
     if (this.parsedRedrive?.raw !== raw) {
-      const p = JSON.parse(raw) as {
+      // Read as SetQueueAttributes read it when it took the text (parseJson: attributes.ts).
+      const p = parseJson(raw) as {
         deadLetterTargetArn: string;
         maxReceiveCount: number | string;
       };

@@ -164,4 +164,27 @@ describe('the request validator in front of the producer, for charsets and repea
     expect(invalidLast).toEqual({ status: 400, body: VALIDATOR });
     expect(await queued()).toEqual(before);
   }, 30_000);
+
+  it('judges keys written with escapes as written, after a body that poisons them (nodejs/node#63785)', async () => {
+    // Prepare: a body whose third key is \u0061 as text (the first 6 characters of
+    // "\u0061mount", whose decoded length is 6): the validator refuses it. On Node 24 its
+    // JSON.parse had then read the next body's "\u0061mount" as that key, and refused a valid
+    // order for a missing amount.
+    const before = await queued();
+    const poison = await post(
+      'application/json',
+      order('c-esc-1').replace('"amount":10', String.raw`"\\u0061":10`),
+    );
+    expect(poison).toEqual({ status: 400, body: VALIDATOR });
+
+    // Act
+    const res = await post(
+      'application/json',
+      order('c-esc-2').replace('"amount":10', String.raw`"\u0061mount":10`),
+    );
+
+    // Assess: it passes the model, and the producer, reading it as written too, queues it.
+    expect(res.status).toBe(202);
+    expect(await queued()).toEqual([before[0]! + 1, before[1]! + 1]);
+  }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { parseJson } from '../../../shared/src/json-keys';
 import { errors } from '../errors';
 import { LIMITS, type Queue } from '../queue';
 import { dict, NOT_XML_CHAR } from '../wire';
@@ -116,7 +117,7 @@ function kmsKeyAttr(value: string): void {
 function jsonMap(name: string, value: string, reason: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    parsed = parseJson(value);
   } catch {
     throw errors.invalidValue(name, value, reason);
   }
@@ -250,7 +251,7 @@ const MAX_POLICY_ACTIONS = 7;
 /** A Policy must be a JSON object; anything else is InvalidAttributeValue. */
 function parsePolicy(value: string): Record<string, unknown> {
   try {
-    const policy = JSON.parse(value) as unknown;
+    const policy = parseJson(value);
     if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) throw policy;
     return policy as Record<string, unknown>;
   } catch {

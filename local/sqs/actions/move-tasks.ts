@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parseJson } from '../../../shared/src/json-keys';
 import { errors } from '../errors';
 import type { MoveTask, MoveTaskStatus } from '../move-tasks';
 import type { DrainCursor, Queue, StoredMessage } from '../queue';
@@ -17,7 +18,7 @@ const encodeHandle = (taskId: string, sourceArn: string): string =>
 
 function decodeHandle(handle: string): { taskId: string; sourceArn: string } | undefined {
   try {
-    const v = JSON.parse(Buffer.from(handle, 'base64').toString('utf8')) as unknown;
+    const v = parseJson(Buffer.from(handle, 'base64').toString('utf8'));
     if (typeof v !== 'object' || v === null) return undefined;
     const { taskId, sourceArn } = v as Record<string, unknown>;
     return typeof taskId === 'string' && typeof sourceArn === 'string'
