@@ -62,6 +62,25 @@ describe('parseDelivery (Powertools SQS record schema + the order message schema
     expect(() => parseDelivery(record)).toThrow(field);
   });
 
+  it('reads the amount JSON keeps (the last) when one is written plain and one escaped, after a message that poisons the key (nodejs/node#63785)', () => {
+    // Prepare: a message whose key after amount is \u0061 as text (the first 6 characters of
+    // "\u0061mount", whose decoded length is 6). On Node 24 Powertools' JSON.parse had then read
+    // the next message's "\u0061mount" as that key, and taken the amount 5 where the JSON says 7.
+    const start = body({}).replace(/"amount":10,.*$/, '"amount":5,');
+    const end = '"currency":"EUR","acceptedAt":1764050000000}';
+    const poison = standardRecord();
+    poison.body = `${start}"\\\\u0061":7,${end}`;
+    parseDelivery(poison);
+    const record = standardRecord();
+    record.body = `${start}"\\u0061mount":7,${end}`;
+
+    // Act
+    const delivery = parseDelivery(record);
+
+    // Assess
+    expect(delivery.message.amount).toBe(7);
+  });
+
   it('drops an unknown top-level field, as a reader of a newer writer must', () => {
     // Prepare
     const record = standardRecord();

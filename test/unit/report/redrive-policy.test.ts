@@ -60,6 +60,22 @@ describe("reading a queue's RedrivePolicy", () => {
     }
   });
 
+  it('reads a key written with escapes as written, after a policy that poisons it (nodejs/node#63785)', async () => {
+    // Prepare: a policy whose second key is \u006daxReceive as text (the first 15 characters of
+    // "\u006daxReceiveCount", whose decoded length is 15); refused, as it has no maxReceiveCount.
+    // On Node 24 JSON.parse had then read the next policy's key as it, and refused that too.
+    answering(String.raw`{"deadLetterTargetArn":"${ARN}","\\u006daxReceive":7}`);
+    await expect(readRedrivePolicy(sqs, URL)).rejects.toThrow(RedrivePolicyError);
+    answering(String.raw`{"deadLetterTargetArn":"${ARN}","\u006daxReceiveCount":7}`);
+
+    // Act / Assess
+    expect(await readRedrivePolicy(sqs, URL)).toEqual({
+      from: 'queue',
+      maxReceiveCount: 7,
+      deadLetterTargetArn: ARN,
+    });
+  });
+
   it('reads a maxReceiveCount given as a string of digits, as SQS accepts it', async () => {
     answering(JSON.stringify({ deadLetterTargetArn: ARN, maxReceiveCount: '12' }));
     expect(await readRedrivePolicy(sqs, URL)).toMatchObject({ from: 'queue', maxReceiveCount: 12 });

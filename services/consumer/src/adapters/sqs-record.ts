@@ -1,12 +1,37 @@
 import { parse } from '@aws-lambda-powertools/parser';
-import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
 import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { parseJson } from '../../../../shared/src/json-keys';
 import { orderMessageSchema } from '../../../../shared/src/order-message';
 import { type Delivery, MalformedMessageError } from '../domain/delivery';
 
+/**
+ * A body's JSON, as Powertools' JSONStringified reads it (the same issue when it is no JSON), but
+ * through parseJson: V8's JSON.parse (Node 24 and 26, nodejs/node#63785) can read an escaped key
+ * as a key an earlier message in this warm environment had at that place, so that of
+ * `"amount":5,"\u0061mount":7` the 5 was taken where the JSON says 7, or a field written with an
+ * escape went missing and the message was dead-lettered.
+ */
+const jsonBody = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseJson(text);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `Invalid JSON - ${(error as Error).message}`,
+          fatal: true,
+        });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
 /** An SQS record whose body is an order message (Powertools' record schema + the shared one). */
-const OrderRecordSchema = SqsRecordSchema.extend({ body: JSONStringified(orderMessageSchema) });
+const OrderRecordSchema = SqsRecordSchema.extend({ body: jsonBody(orderMessageSchema) });
 
 /**
  * The delivery an SQS record carries; throws MalformedMessageError when it is not an order.

@@ -8,6 +8,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { parseJson } from '../../../../shared/src/json-keys';
 import { type OrderMessageRef, orderMessageRefSchema } from '../../../../shared/src/order-message';
 import { type DlqRead, positiveIntegerOf } from '../domain/metrics';
 import type { RedriveRead, VisibilityRead } from '../domain/report';
@@ -88,7 +89,7 @@ const PEEK_IDLE_RECEIVES = 3;
 function orderOf(m: Message): OrderMessageRef | undefined {
   let body: unknown;
   try {
-    body = JSON.parse(m.Body ?? '');
+    body = parseJson(m.Body ?? '');
   } catch {
     return undefined;
   }
@@ -585,7 +586,7 @@ function redrivePolicyOf(queueUrl: string, value: string | undefined): RedriveRe
   }
   let policy: unknown;
   try {
-    policy = JSON.parse(value);
+    policy = parseJson(value);
   } catch {
     throw new RedrivePolicyError(queueUrl, value, 'is not JSON');
   }
