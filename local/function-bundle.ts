@@ -262,12 +262,12 @@ export type BundleOrigin = 'built' | 'cached';
  * Builds `modulePath`'s bundle into `dir`, or finds it there built from the same inputs by an
  * earlier process (InputsRecord). Bundles are named by content, so concurrent processes and later
  * runs share one and never see half of one: written under a temporary name, then renamed into
- * place; so are the records.
+ * place; so are the records. `recorded` settles once a build's record is written (or given up).
  */
 export async function buildBundle(
   modulePath: string,
   dir: string = DIR,
-): Promise<FunctionBundle & { origin: BundleOrigin }> {
+): Promise<FunctionBundle & { origin: BundleOrigin; recorded: Promise<void> }> {
   const { build: esbuild, version } = await import('esbuild');
   const key = sha256(
     JSON.stringify({
@@ -280,7 +280,7 @@ export async function buildBundle(
   ).slice(0, 16);
   const recordPath = join(dir, `${basename(modulePath, extname(modulePath))}-${key}.inputs.json`);
   const cached = await fromCache(recordPath, dir);
-  if (cached) return { ...cached, origin: 'cached' };
+  if (cached) return { ...cached, origin: 'cached', recorded: Promise.resolve() };
   // A file changed after this moment may have been read by esbuild before or after the change:
   // its build is not recorded (mtime at or after it, with a second's slack for coarse clocks).
   const startedAt = Date.now() - 1000;
@@ -332,26 +332,30 @@ export async function buildBundle(
     await rename(tmp, file);
   }
   const inputs = Object.keys(out.metafile?.inputs ?? {}).map((p) => resolve(p));
-  const unchanged = await Promise.all(
-    inputs.map((p) =>
-      stat(p).then(
-        (s) => s.mtimeMs < startedAt,
-        () => false,
+  // Recorded while the environments load the bundle, not before they may: reading and hashing
+  // a thousand files is on this thread, and a process that ends first only leaves the next one
+  // to build again.
+  const recorded = (async () => {
+    const unchanged = await Promise.all(
+      inputs.map((p) =>
+        stat(p).then(
+          (s) => s.mtimeMs < startedAt,
+          () => false,
+        ),
       ),
-    ),
-  );
-  if (inputs.length > 0 && unchanged.every(Boolean)) {
+    );
+    if (inputs.length === 0 || !unchanged.every(Boolean)) return;
     const now = await fingerprint(inputs);
-    if (now) {
-      const tmp = `${recordPath}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify({ bundle: name, inputs, ...now } satisfies InputsRecord));
-      await rename(tmp, recordPath);
-    }
-  }
+    if (!now) return;
+    const tmp = `${recordPath}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ bundle: name, inputs, ...now } satisfies InputsRecord));
+    await rename(tmp, recordPath);
+  })().catch(() => undefined);
   return {
     file,
     frames: frameTable(JSON.parse(Buffer.from(map.contents).toString('utf8'))),
     origin: 'built',
+    recorded,
   };
 }
 
@@ -363,7 +367,7 @@ export async function buildBundle(
 export function bundleFunction(modulePath: string): Promise<FunctionBundle> {
   let pending = builds.get(modulePath);
   if (!pending) {
-    pending = buildBundle(modulePath).then(({ origin: _, ...bundle }) => bundle);
+    pending = buildBundle(modulePath).then(({ file, frames }) => ({ file, frames }));
     pending.catch(() => builds.delete(modulePath));
     builds.set(modulePath, pending);
   }

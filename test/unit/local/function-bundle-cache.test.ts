@@ -17,6 +17,9 @@ describe('function bundles found built by an earlier process', () => {
   };
   const build = async () => {
     const b = await buildBundle(entry(), out);
+    // The record of a build is written after it returns (the environments load the bundle
+    // meanwhile).
+    await b.recorded;
     return { origin: b.origin, file: b.file, code: await readFile(b.file, 'utf8') };
   };
 
