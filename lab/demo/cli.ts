@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { DYNAMODB_ENGINES } from '../../local/dynamodb';
-import type { DrainSnapshot } from '../../services/report/src/domain/drain';
 import { renderTable } from '../../services/report/src/domain/render-text';
 import { writeReportFiles } from '../../services/report/src/generate';
 import {
@@ -15,7 +14,7 @@ import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import type { LoadProgress } from '../loadgen/run-load';
-import { type RunTimings, runOnLocalCloud } from '../local-run';
+import { type DrainProgress, type RunTimings, runOnLocalCloud } from '../local-run';
 
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
@@ -122,7 +121,7 @@ export const PIPED_DRAIN_LINE_MS = 5000;
 export function drainProgressWriter(
   tty: boolean,
   write: (s: string) => void,
-): { progress: (s: DrainSnapshot, elapsedMs: number) => void; end: () => void } {
+): { progress: (s: DrainProgress, elapsedMs: number) => void; end: () => void } {
   let lastLineAt: number | undefined;
   let open = false;
   return {
@@ -209,6 +208,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       : {}),
     onLoadProgress: loadProgressWriter(tty, (s) => process.stderr.write(s)),
     onDrainProgress: drain.progress,
+    // Its lines show the queues only: no ledger count for them, which each poll would wait for.
+    countLedgerWhileDraining: false,
   });
   const { data, timings } = await run.finally(() => {
     drain.end();

@@ -93,6 +93,12 @@ describe("npm run demo's progress", () => {
     expect(stderr.at(-1)).toBe('\n');
   });
 
+  it('asks for no ledger count while the queues empty: its lines do not show one, and each poll waited for it', async () => {
+    const { runOnLocalCloud } = jest.requireMock('../../../../lab/local-run');
+    await demo(['--orders', '200', '--seed', '1']);
+    expect(runOnLocalCloud.mock.calls.at(-1)[0].countLedgerWhileDraining).toBe(false);
+  });
+
   it('piped, times its drain lines by the wait, not by the number of polls', () => {
     const out: string[] = [];
     const { progress } = drainProgressWriter(false, (s) => out.push(s));
