@@ -121,6 +121,26 @@ describe('parseDelivery (Powertools SQS record schema + the order message schema
     },
   );
 
+  it('quotes a bad receive count cut on a code point boundary, never half an emoji', () => {
+    // Prepare: the count's JSON is a quote, 38 x's, then an emoji whose two UTF-16 units are the
+    // 40th and 41st: a cut at 40 units would end on its high surrogate alone
+    const record = standardRecord();
+    record.attributes.ApproximateReceiveCount = `${'x'.repeat(38)}\u{1F600}tail`;
+
+    // Act
+    let message = '';
+    try {
+      parseDelivery(record);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+
+    // Assess
+    expect(message).toContain(`got "${'x'.repeat(38)}`);
+    expect(message).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    expect(message.endsWith('x')).toBe(true);
+  });
+
   it('reads a receive count of several digits as the number', () => {
     const record = standardRecord();
     record.attributes.ApproximateReceiveCount = '12';

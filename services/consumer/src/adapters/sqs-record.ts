@@ -3,6 +3,7 @@ import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { parseJson } from '../../../../shared/src/json-keys';
+import { codePointPrefix } from '../../../../shared/src/text';
 import { orderMessageSchema } from '../../../../shared/src/order-message';
 import { type Delivery, MalformedMessageError } from '../domain/delivery';
 
@@ -55,7 +56,7 @@ export function parseDelivery(record: SQSRecord): Delivery {
   if (!/^[1-9][0-9]{0,9}$/.test(attributes.ApproximateReceiveCount)) {
     throw new MalformedMessageError(
       record.messageId,
-      `attributes.ApproximateReceiveCount: expected a whole number of at least 1, got ${JSON.stringify(attributes.ApproximateReceiveCount).slice(0, 40)}`,
+      `attributes.ApproximateReceiveCount: expected a whole number of at least 1, got ${codePointPrefix(String(JSON.stringify(attributes.ApproximateReceiveCount)), 40)}`,
     );
   }
   const sentAt = Number(attributes.SentTimestamp);
