@@ -3,8 +3,8 @@ import { SqsRecordSchema } from '@aws-lambda-powertools/parser/schemas/sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { parseJson } from '../../../../shared/src/json-keys';
-import { codePointPrefix } from '../../../../shared/src/text';
 import { orderMessageSchema } from '../../../../shared/src/order-message';
+import { codePointPrefix } from '../../../../shared/src/text';
 import { type Delivery, MalformedMessageError } from '../domain/delivery';
 
 /**

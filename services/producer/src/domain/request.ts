@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { duplicateKeyPath, parseJson } from '../../../../shared/src/json-keys';
-import { codePointPrefix } from '../../../../shared/src/text';
 import {
   type FieldError,
   type OrderInput,
@@ -8,6 +7,7 @@ import {
   runIdSchema,
   validateOrder,
 } from '../../../../shared/src/order';
+import { codePointPrefix } from '../../../../shared/src/text';
 
 /** What the producer answers to a request it rejects before writing anything. */
 export class RequestError extends Error {
@@ -191,7 +191,8 @@ export function parseOrderRequest(
     // the target resource" (15.5.16): the Content-Type checks above. The parser's reason says
     // where (it may quote a few characters of the body: the client's own); it is capped, and
     // worded by the runtime.
-    const reason = err instanceof Error ? codePointPrefix(err.message, MAX_REASON_CHARS) : 'unreadable';
+    const reason =
+      err instanceof Error ? codePointPrefix(err.message, MAX_REASON_CHARS) : 'unreadable';
     throw new RequestError(
       400,
       `request body is not valid JSON (${reason}); send the order as one JSON object`,
