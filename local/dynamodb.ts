@@ -628,10 +628,29 @@ export async function startDynamoDb({
     // Framed, the thread reads it as this request's body, and dynalite answers the method as it
     // does on its own port. (Node's server takes no request with both framings.)
     if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+    // Whether the thread answered before the edge had read the whole body (see below).
+    let answeredEarly = false;
     const upstream = request(
       { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 500, forwardable(answer.headers));
+        const out = forwardable(answer.headers);
+        // dynalite answers once it has read a body, so an answer before that is a refusal (the
+        // thread's to JSON nested too deep, at the first chunk that shows it; dynalite's 413).
+        // The rest of the body is no longer forwarded: Node's HTTP client stops listening for
+        // its socket's 'drain' once the answer is complete, so a body still being piped to the
+        // thread stalled for good, the edge stopped reading the client's connection in the
+        // middle of it, and the client's next request on that connection, sent behind the body,
+        // waited for the request timeout (408 after 30 s; found in review). A declared length
+        // (at most MAX_REQUEST_BYTES, checked above) is read to its end and dropped, and the
+        // connection serves on; a chunked body, of no known length, has its connection closed
+        // after the answer. The forwarded request, cut off mid-body, takes its socket with it.
+        if (!req.complete) {
+          answeredEarly = true;
+          req.unpipe(upstream);
+          req.resume();
+          if (req.headers['content-length'] === undefined) out.connection = 'close';
+        }
+        res.writeHead(answer.statusCode ?? 500, out);
         answer.pipe(res);
         answer.on('error', () => res.destroy());
       },
@@ -646,7 +665,7 @@ export async function startDynamoDb({
     // A client that goes away mid-request takes the forwarded request with it.
     req.on('error', () => upstream.destroy());
     res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!res.writableFinished || answeredEarly) upstream.destroy();
     });
     req.pipe(upstream);
   };
