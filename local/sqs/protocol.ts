@@ -81,6 +81,8 @@ const ROOTS: ReadonlySet<string> = new Set([
   'MessageSystemAttributeName',
   'MessageAttributeName',
   'TagKey',
+  'AWSAccountId',
+  'ActionName',
   'MessageAttribute',
   'MessageSystemAttribute',
   ...ENTRY_LISTS,
@@ -116,6 +118,8 @@ const STRING_LISTS: Readonly<Record<string, string>> = {
   MessageSystemAttributeName: 'MessageSystemAttributeNames',
   MessageAttributeName: 'MessageAttributeNames',
   TagKey: 'TagKeys',
+  AWSAccountId: 'AWSAccountIds',
+  ActionName: 'Actions',
 };
 
 /**
@@ -470,6 +474,14 @@ export function parseQueryRequest(
   if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
   const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
   if (tagKeys.length) input.TagKeys = tagKeys;
+  // AddPermission's lists (AWSAccountId.N, ActionName.N).
+  for (const [flat, member] of [
+    ['AWSAccountId', 'AWSAccountIds'],
+    ['ActionName', 'Actions'],
+  ] as const) {
+    const items = list(t[flat]).filter((x): x is string => typeof x === 'string');
+    if (items.length) input[member] = items;
+  }
   const repeats = repeatsByList(repeatedParameters);
   messageAttributeMaps(t, '', repeats, input);
   for (const field of ENTRY_LISTS) {
