@@ -104,6 +104,10 @@ const MAX_CLOCK_OFFSET_MS = 100 * YEAR_MS;
 /** Bodies over this are refused before parsing: the largest valid request is a 1 MiB batch. */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/** The emulator's control endpoints, and the methods they answer. */
+const CONTROL_PATHS: ReadonlySet<string> = new Set(['/_emulator/clock', '/_emulator/faults']);
+const CONTROL_METHODS = 'GET, HEAD, POST';
+
 /**
  * The actions a `GET /?Action=` may run. A page can make a browser send a GET without Origin,
  * Referer or Fetch Metadata (older browsers, `referrerpolicy="no-referrer"`), so nothing that
@@ -149,12 +153,28 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
 
   const control = (req: IncomingMessage, res: ServerResponse, body: Buffer, path: string) => {
     const json = { 'content-type': 'application/json' };
+    if (!CONTROL_PATHS.has(path)) {
+      return send(res, 404, JSON.stringify({ message: `no control endpoint ${path}` }), json);
+    }
+    // Read with GET (or HEAD), changed with POST. Any other method had been answered 200 as a
+    // read, its body dropped (a PUT {"advanceMs":1000} left the clock where it was; found in
+    // review): refused before its body is looked at, and nothing changes.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+      return send(
+        res,
+        405,
+        JSON.stringify({
+          message: `${path} answers GET (read) and POST (change); not ${req.method}`,
+        }),
+        { ...json, allow: CONTROL_METHODS },
+      );
+    }
     // A page can POST text/plain anywhere without a CORS preflight; a JSON content type it
     // cannot send cross-origin, so a control request must carry one.
     const contentType = String(req.headers['content-type'] ?? '')
       .split(';')[0]!
       .trim();
-    if (req.method !== 'GET' && contentType.toLowerCase() !== 'application/json') {
+    if (req.method === 'POST' && contentType.toLowerCase() !== 'application/json') {
       return send(
         res,
         415,

@@ -591,6 +591,46 @@ describe('browser protection: web pages cannot drive the local cloud', () => {
     await ok.text();
     expect(cloud.clock.offset).toBe(before + 1);
   });
+
+  it.each([
+    ['PUT', '/_emulator/clock', { advanceMs: 1000 }],
+    ['PATCH', '/_emulator/clock', { advanceMs: 1000 }],
+    ['DELETE', '/_emulator/clock', { advanceMs: 1000 }],
+    ['OPTIONS', '/_emulator/clock', { advanceMs: 1000 }],
+    ['PUT', '/_emulator/faults', { preset: 'chaos' }],
+    ['DELETE', '/_emulator/faults', { preset: 'chaos' }],
+  ])(
+    'refuses %s %s with 405 and an Allow header, and changes nothing (found in review: 200, body dropped)',
+    async (method, path, input) => {
+      // Prepare
+      const clockBefore = cloud.clock.offset;
+      const faultsUrl = `${cloud.edgeUrl}/_emulator/faults`;
+      const faults = async () => (await (await fetch(faultsUrl)).json()) as { faults: unknown };
+      const faultsBefore = await faults();
+
+      // Act
+      const res = await fetch(`${cloud.edgeUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(input),
+      });
+
+      // Assess
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
+      expect(((await res.json()) as { message: string }).message).toContain(method);
+      expect(cloud.clock.offset).toBe(clockBefore);
+      expect(await faults()).toEqual(faultsBefore);
+    },
+  );
+
+  it('answers an unknown control path 404 whatever the method, and HEAD as GET', async () => {
+    const unknown = await fetch(`${cloud.edgeUrl}/_emulator/nope`, { method: 'PUT', body: '{}' });
+    expect(unknown.status).toBe(404);
+    await unknown.text();
+    const head = await fetch(`${cloud.edgeUrl}/_emulator/clock`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+  });
 });
 
 describe('browser protection with an allowed origin', () => {
