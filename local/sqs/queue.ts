@@ -650,7 +650,12 @@ export class Queue {
           if (!take(m)) break;
         }
       }
-      if (opts.attemptId)
+      // An empty answer is not an attempt to replay: the id lets a retry after a networking issue
+      // get "the same set of messages" (ReceiveMessage, API reference), and an empty receive has
+      // none. Recorded, it answered every later pass of a long poll with that id (each wake-up
+      // receives again with it) and every retry for 5 minutes with that empty set, while the
+      // messages that came stayed in the queue (found in review).
+      if (opts.attemptId && taken.length > 0)
         this.attempts.set(opts.attemptId, {
           receipts: taken.map((c) => c.receipt),
           expiresAt: now + LIMITS.receiveAttemptWindowMs,
