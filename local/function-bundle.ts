@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
@@ -73,7 +83,32 @@ export function frameTable(map: { sources?: unknown; mappings?: unknown }): Fram
   return { sources, rows };
 }
 
-const DIR = join(tmpdir(), 'local-cloud-functions');
+/**
+ * Where bundles and their records are kept between processes: one directory per user in the OS
+ * temp directory, which other users can write into. What is found there is loaded as the
+ * functions' code, so it is used only while it is this user's own (privateDir).
+ */
+const DIR = join(tmpdir(), `local-cloud-functions-${process.getuid?.() ?? 'user'}`);
+
+/**
+ * Whether `dir` is a directory that no one but this user can write into, made so (mode 700) when
+ * it does not exist: a real directory, not a symlink, owned by this user, with no write permission
+ * for group or others. Anyone who could write there could plant a bundle and a record naming it
+ * (a record's own claims cannot be checked against anything an attacker could not also write), and
+ * the local cloud would run that code as its functions. The temp directory is shared: another user
+ * can create the directory first, or a symlink in its place.
+ */
+async function privateDir(dir: string): Promise<boolean> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const s = await lstat(dir);
+    if (!s.isDirectory()) return false;
+    if (process.platform === 'win32') return true;
+    return s.uid === process.getuid?.() && (s.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
 const builds = new Map<string, Promise<FunctionBundle>>();
 
 async function exists(path: string): Promise<boolean> {
@@ -153,11 +188,12 @@ const BUILD_OPTIONS = {
  * A build's inputs as the next process checks them, so that it can use the bundle without
  * building it again (esbuild took 2 to 2.6 s of both cores for each of the two handlers). It
  * holds, each hashed by its content: every file esbuild read (its metafile's inputs); every
- * package.json, tsconfig*.json and jsconfig*.json in the directories of those files and every
- * directory above them (what module resolution and TypeScript's settings read); and the names in
- * the directories from each input's own up to its package's root (the nearest with a
- * package.json), so that a file or package added where resolution would find it first (an
- * `x.ts` beside the `x.js` an import found, a nested node_modules) is a change too. Any
+ * package.json, tsconfig*.json, jsconfig*.json and lockfile (SETTINGS_FILE) in the directories of
+ * those files and every directory above them (what module resolution and TypeScript's settings
+ * read); and the names in the directories from each input's own up to its package's root (the
+ * nearest with a package.json), with where each symlink there points, so that a file or package
+ * added where resolution would find it first (an `x.ts` beside the `x.js` an import found, a
+ * nested node_modules) or a link pointed elsewhere is a change too. Any
  * difference, a file gone or a directory unreadable, and the bundle is built again.
  */
 interface InputsRecord {
@@ -168,19 +204,48 @@ interface InputsRecord {
   listings: Record<string, string>;
 }
 
-const SETTINGS_FILE = /^(?:package\.json|[tj]sconfig.*\.json)$/;
+/**
+ * Files that say how imports resolve and compile, hashed wherever a build's walk passes: besides
+ * package.json and the tsconfig/jsconfig files, the lockfiles, and npm's record of what is installed
+ * (node_modules/.package-lock.json, rewritten by every install), so that an install that changes
+ * any package is a change even where it leaves every file the build read in place.
+ */
+const SETTINGS_FILE =
+  /^(?:package\.json|[tj]sconfig.*\.json|\.?package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml)$/;
 
 type Fingerprint = Pick<InputsRecord, 'files' | 'listings'>;
+
+interface Listing {
+  /** The directory's names, sorted. */
+  entries: string[];
+  /** What its record hashes: a line per name, and, for a symlink, where it points. */
+  text: string;
+}
+
+/**
+ * A directory's names, and where each symlink among them points: esbuild's inputs are real paths,
+ * so a link on the way to them (a worktree's node_modules, a package linked in) pointed elsewhere
+ * changes none of them, only the listing of the directory the link is in.
+ */
+async function listing(dir: string): Promise<Listing> {
+  const dirents = await readdir(dir, { withFileTypes: true });
+  const lines = await Promise.all(
+    dirents.map(async (e) =>
+      e.isSymbolicLink() ? `${e.name}\0${await readlink(join(dir, e.name))}` : e.name,
+    ),
+  );
+  return { entries: dirents.map((e) => e.name).sort(), text: lines.sort().join('\n') };
+}
 
 /** The fingerprint of `inputs` as they are now, or undefined if one cannot be read. */
 async function fingerprint(inputs: readonly string[]): Promise<Fingerprint | undefined> {
   const files: Record<string, string> = {};
   const listings: Record<string, string> = {};
-  const names = new Map<string, Promise<string[]>>();
+  const names = new Map<string, Promise<Listing>>();
   const list = (dir: string) => {
     let pending = names.get(dir);
     if (!pending) {
-      pending = readdir(dir).then((n) => n.sort());
+      pending = listing(dir);
       names.set(dir, pending);
     }
     return pending;
@@ -199,8 +264,8 @@ async function fingerprint(inputs: readonly string[]): Promise<Fingerprint | und
       for (;;) {
         // Walked before with its listing taken where this walk needs it: so were those above.
         if (walked.has(dir) && (!inPackage || dir in listings)) break;
-        const entries = await list(dir);
-        if (inPackage && !(dir in listings)) listings[dir] = sha256(entries.join('\n'));
+        const { entries, text } = await list(dir);
+        if (inPackage && !(dir in listings)) listings[dir] = sha256(text);
         if (!walked.has(dir)) {
           walked.add(dir);
           for (const name of entries) if (SETTINGS_FILE.test(name)) await hashFile(join(dir, name));
@@ -230,7 +295,13 @@ async function loaded(file: string): Promise<FunctionBundle> {
   return { file, frames: frameTable(JSON.parse(map)) };
 }
 
-/** The bundle the record at `recordPath` names, if its inputs are all as recorded. */
+/** A bundle's name as buildBundle gives it: the module's name, a hash, `.js`. */
+const BUNDLE_NAME = /^[\w.-]+-[0-9a-f]{16}\.js$/;
+
+/**
+ * The bundle the record at `recordPath` names, if its inputs are all as recorded. A record that
+ * is not one buildBundle writes (no inputs, a bundle elsewhere, a field of another type) is none.
+ */
 async function fromCache(recordPath: string, dir: string): Promise<FunctionBundle | undefined> {
   let record: InputsRecord;
   try {
@@ -238,13 +309,15 @@ async function fromCache(recordPath: string, dir: string): Promise<FunctionBundl
   } catch {
     return undefined;
   }
+  const isMap = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (
     typeof record?.bundle !== 'string' ||
-    basename(record.bundle) !== record.bundle ||
+    !BUNDLE_NAME.test(record.bundle) ||
     !Array.isArray(record.inputs) ||
+    record.inputs.length === 0 ||
     !record.inputs.every((p) => typeof p === 'string') ||
-    typeof record.files !== 'object' ||
-    typeof record.listings !== 'object'
+    !isMap(record.files) ||
+    !isMap(record.listings)
   ) {
     return undefined;
   }
@@ -259,19 +332,25 @@ async function fromCache(recordPath: string, dir: string): Promise<FunctionBundl
 export type BundleOrigin = 'built' | 'cached';
 
 /**
- * Builds `modulePath`'s bundle into `dir`, or finds it there built from the same inputs by an
+ * Builds `modulePath`'s bundle into `cacheDir`, or finds it there built from the same inputs by an
  * earlier process (InputsRecord). Bundles are named by content, so concurrent processes and later
  * runs share one and never see half of one: written under a temporary name, then renamed into
  * place; so are the records. `recorded` settles once a build's record is written (or given up).
+ * A `cacheDir` that is not this user's own (privateDir) is not used: the bundle is built into a
+ * new directory, and nothing is read or recorded.
  */
 export async function buildBundle(
   modulePath: string,
-  dir: string = DIR,
+  cacheDir: string = DIR,
 ): Promise<FunctionBundle & { origin: BundleOrigin; recorded: Promise<void> }> {
   const { build: esbuild, version } = await import('esbuild');
+  // A directory others can write into is neither read nor recorded in: the bundle is built into a
+  // directory of this process's own.
+  const cache = await privateDir(cacheDir);
+  const dir = cache ? cacheDir : await mkdtemp(join(tmpdir(), 'local-cloud-functions-'));
   const key = sha256(
     JSON.stringify({
-      format: 1,
+      format: 2,
       esbuild: version,
       options: BUILD_OPTIONS,
       modulePath,
@@ -279,10 +358,11 @@ export async function buildBundle(
     }),
   ).slice(0, 16);
   const recordPath = join(dir, `${basename(modulePath, extname(modulePath))}-${key}.inputs.json`);
-  const cached = await fromCache(recordPath, dir);
+  const cached = cache ? await fromCache(recordPath, dir) : undefined;
   if (cached) return { ...cached, origin: 'cached', recorded: Promise.resolve() };
-  // A file changed after this moment may have been read by esbuild before or after the change:
-  // its build is not recorded (mtime at or after it, with a second's slack for coarse clocks).
+  // A file or directory modified after this moment may have been read by esbuild before or after
+  // the change: its build is not recorded (mtime at or after it, with a second's slack for coarse
+  // clocks). The files esbuild loaded are also checked by their stamps (below).
   const startedAt = Date.now() - 1000;
   buildsRun++;
   const loaded: Array<Promise<InputStamp>> = [];
@@ -290,8 +370,12 @@ export async function buildBundle(
   const recordInputs: Plugin = {
     name: 'record-inputs',
     setup(b) {
-      b.onLoad({ filter: /.*/ }, ({ path }) => {
-        loaded.push(stampOf(path));
+      // Awaited: esbuild reads the file once the callback has answered, so the stamp is the
+      // file's before that read, not one a stat finishing later might see.
+      b.onLoad({ filter: /.*/ }, async ({ path }) => {
+        const stamp = stampOf(path);
+        loaded.push(stamp);
+        await stamp;
         return undefined;
       });
     },
@@ -320,7 +404,8 @@ export async function buildBundle(
   const hash = sha256(code.contents).slice(0, 16);
   const name = `${basename(modulePath, extname(modulePath))}-${hash}.js`;
   const file = join(dir, name);
-  await mkdir(dir, { recursive: true });
+  // Made again if it went meanwhile; another user's in its place is not written into.
+  if (!(await privateDir(dir))) throw new Error(`${dir} is not a directory of this user's own`);
   if (!(await exists(file))) {
     const text = Buffer.from(code.contents)
       .toString('utf8')
@@ -336,17 +421,26 @@ export async function buildBundle(
   // a thousand files is on this thread, and a process that ends first only leaves the next one
   // to build again.
   const recorded = (async () => {
-    const unchanged = await Promise.all(
-      inputs.map((p) =>
+    if (!cache || inputs.length === 0) return;
+    const read = new Map((await Promise.all(loaded)).map((s) => [s.path, s.stamp]));
+    const now = await fingerprint(inputs);
+    if (!now) return;
+    // What was hashed is what esbuild read only if nothing changed in between, checked after the
+    // hashing, not before it. Each file esbuild loaded still has the stamp it had before esbuild
+    // read it: its inode, size, mtime and ctime, so that a file rewritten with an old mtime (npm
+    // extracts every package file dated 1985) is a change too. And no file or directory the record
+    // holds was modified since the build began (a change within a coarse clock's tick).
+    const loadedNow = await Promise.all(inputs.map(stampOf));
+    if (loadedNow.some((s) => read.get(s.path) !== s.stamp)) return;
+    const untouched = await Promise.all(
+      [...Object.keys(now.files), ...Object.keys(now.listings)].map((p) =>
         stat(p).then(
           (s) => s.mtimeMs < startedAt,
           () => false,
         ),
       ),
     );
-    if (inputs.length === 0 || !unchanged.every(Boolean)) return;
-    const now = await fingerprint(inputs);
-    if (!now) return;
+    if (!untouched.every(Boolean)) return;
     const tmp = `${recordPath}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ bundle: name, inputs, ...now } satisfies InputsRecord));
     await rename(tmp, recordPath);
