@@ -487,10 +487,13 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     }
   });
 
-  it('answers a copy running beside its order in a parallel batch from the record that order completed, not "already in progress"', async () => {
-    // Prepare: a standard batch run in parallel holding an order and SQS's copy of it: both
-    // IN_PROGRESS puts start together, the copy's is refused by the order's record. The order's
-    // apply turn is slowed, so the copy's refusal comes while the order still runs.
+  /**
+   * A standard batch run in parallel holding an order and SQS's copy of it: both IN_PROGRESS puts
+   * start together, the copy's is refused by the order's record. The order's apply turn is slowed,
+   * so the copy's refusal comes while the order still runs. Answers the batch's response, the run
+   * read back and the requests sent.
+   */
+  async function consumeParallelCopy(runId: string, env: Record<string, string>) {
     const slow = new (class extends DynamoConsumerLedger {
       override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -498,27 +501,31 @@ describe('consumer with Powertools idempotency on dynalite', () => {
       }
     })(documents, ledger.name);
     const consume = makeConsumer(
-      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel' },
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel', ...env },
       { ledger: slow },
     );
-    const first = record('parallel-copy', 0);
+    const first = record(runId, 0);
     const copy = structuredClone(first);
     copy.receiptHandle = `${first.receiptHandle}-copy`;
+    const { orderId } = JSON.parse(first.body) as { orderId: string };
     const log = logRequests(client);
-
-    // Act
     let response: Awaited<ReturnType<typeof consume>>;
     try {
       response = await consume(eventOf(first, copy), context);
     } finally {
       log.stop();
     }
+    return { response, run: await readRun(runId), orderId, sent: log.sent };
+  }
+
+  it('answers a copy running beside its order in a parallel batch from the record that order completed, not "already in progress"', async () => {
+    // Act
+    const { response, run, sent } = await consumeParallelCopy('parallel-copy', {});
 
     // Assess: no failure; the copy waited for the order and was answered from its held record
     // (suppressed by the record, no turn of its own), where it failed on the IN_PROGRESS
     // record and came back after the visibility timeout.
     expect(response).toEqual({ batchItemFailures: [] });
-    const run = await readRun('parallel-copy');
     expect(run.effects).toHaveLength(1);
     expect(run.failures).toEqual([]);
     expect(run.deliveries.map((d) => `${d.outcome}:${d.suppressedBy ?? '-'}`).sort()).toEqual([
@@ -526,37 +533,16 @@ describe('consumer with Powertools idempotency on dynalite', () => {
       'suppressed:record',
     ]);
     expect(await applyCounter('parallel-copy')).toBe(1);
-    expect(countOf(log.sent, 'PutItem', idempotency.name)).toBe(2);
-    expect(countOf(log.sent, 'GetItem', idempotency.name)).toBe(0);
+    expect(countOf(sent, 'PutItem', idempotency.name)).toBe(2);
+    expect(countOf(sent, 'GetItem', idempotency.name)).toBe(0);
   });
 
   it('with the effect guard off, answers a copy running beside its order in a parallel batch once the order’s record is written COMPLETED, not "already in progress", and applies once', async () => {
-    // Prepare: as above, the guard off (each COMPLETED record is Powertools' own update, sent
-    // as the record completes; nothing is held for the end write). The order's turn is slowed,
-    // so the copy's put is refused by the order's IN_PROGRESS record while the order runs.
-    const slow = new (class extends DynamoConsumerLedger {
-      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return super.takeApplyTurn(...args);
-      }
-    })(documents, ledger.name);
-    const consume = makeConsumer(
-      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'parallel', EFFECT_GUARD_ENABLED: 'false' },
-      { ledger: slow },
-    );
-    const first = record('parallel-copy-unguarded', 0);
-    const copy = structuredClone(first);
-    copy.receiptHandle = `${first.receiptHandle}-copy`;
-    const { orderId } = JSON.parse(first.body) as { orderId: string };
-    const log = logRequests(client);
-
-    // Act
-    let response: Awaited<ReturnType<typeof consume>>;
-    try {
-      response = await consume(eventOf(first, copy), context);
-    } finally {
-      log.stop();
-    }
+    // Act: as above, the guard off (each COMPLETED record is Powertools' own update, sent as the
+    // record completes; nothing is held for the end write)
+    const { response, run, orderId, sent } = await consumeParallelCopy('parallel-copy-unguarded', {
+      EFFECT_GUARD_ENABLED: 'false',
+    });
 
     // Assess: no failure, one effect, one turn; the copy waited for the order's put to end (its
     // record written COMPLETED by Powertools' own update, which the table holds now) and was
@@ -564,7 +550,6 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     // IdempotencyAlreadyInProgressError and come back after the visibility timeout, a receive
     // more, where the guard-on consumer answers it.
     expect(response).toEqual({ batchItemFailures: [] });
-    const run = await readRun('parallel-copy-unguarded');
     expect(run.effects).toHaveLength(1);
     expect(run.failures).toEqual([]);
     expect(run.deliveries.map((d) => `${d.outcome}:${d.suppressedBy ?? '-'}`).sort()).toEqual([
@@ -573,9 +558,9 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     ]);
     expect(await applyCounter('parallel-copy-unguarded')).toBe(1);
     expect((await readIdempotencyRecord(documents, 'standard', orderId))?.status).toBe('COMPLETED');
-    expect(countOf(log.sent, 'PutItem', idempotency.name)).toBe(2);
-    expect(countOf(log.sent, 'UpdateItem', idempotency.name)).toBe(1);
-    expect(countOf(log.sent, 'GetItem', idempotency.name)).toBe(0);
+    expect(countOf(sent, 'PutItem', idempotency.name)).toBe(2);
+    expect(countOf(sent, 'UpdateItem', idempotency.name)).toBe(1);
+    expect(countOf(sent, 'GetItem', idempotency.name)).toBe(0);
   });
 
   it('fails a reused order id with a different payload later in the same batch: the held record answers under Powertools’ payload validation', async () => {
