@@ -88,6 +88,15 @@ const MAX_LOST_DELETES_KEPT = 100_000;
 const MAX_GONE_HANDLES_KEPT = 10_000;
 
 /**
+ * A bound on the ReceiveRequestAttemptIds a FIFO queue remembers (see `attempts`): each holds up
+ * to 10 receipt handles, about 1.5 KB, so at most some 30 MB a queue. Within the 5-minute window
+ * that is 66 receives a second with an attempt id, for 5 minutes; past it the oldest attempt is
+ * forgotten early, and a retry of it is answered as a new receive (as one after its 5 minutes):
+ * the messages the first receive took stay in flight until their visibility timeout ends.
+ */
+export const MAX_RECEIVE_ATTEMPTS_KEPT = 20_000;
+
+/**
  * A delete the surviving-copy fault lost: the message, and the receive whose delete it was (its
  * receive count then). That copy comes back on receive #receiveCount + 1.
  */
@@ -162,8 +171,6 @@ export class Queue {
    * which lets go of them once they are deleted or received again, so an attempt holds no body.
    */
   private readonly attempts = new Map<string, { receipts: string[]; expiresAt: number }>();
-  /** Clock time of the next sweep of expired attempts (every window, so none lives two). */
-  private nextAttemptSweepAt = -Infinity;
   /** The sequence number's high part (set from the creation time) and its low part (a counter). */
   private sequenceHigh = 0;
   private sequenceLow = 0;
@@ -540,11 +547,8 @@ export class Queue {
     maxInFlight?: number;
   }): ReceivedCopy[] {
     const now = this.clock.now();
+    if (this.fifo) this.expireAttempts(now);
     if (this.fifo && opts.attemptId) {
-      if (now >= this.nextAttemptSweepAt) {
-        for (const [id, a] of this.attempts) if (a.expiresAt <= now) this.attempts.delete(id);
-        this.nextAttemptSweepAt = now + LIMITS.receiveAttemptWindowMs;
-      }
       const prior = this.attempts.get(opts.attemptId);
       if (prior && prior.expiresAt > now) {
         // ReceiveRequestAttemptId: a retried receive within 5 minutes gets the same messages and
@@ -655,11 +659,7 @@ export class Queue {
       // none. Recorded, it answered every later pass of a long poll with that id (each wake-up
       // receives again with it) and every retry for 5 minutes with that empty set, while the
       // messages that came stayed in the queue (found in review).
-      if (opts.attemptId && taken.length > 0)
-        this.attempts.set(opts.attemptId, {
-          receipts: taken.map((c) => c.receipt),
-          expiresAt: now + LIMITS.receiveAttemptWindowMs,
-        });
+      if (opts.attemptId && taken.length > 0) this.rememberAttempt(opts.attemptId, taken, now);
       return taken;
     }
 
@@ -703,6 +703,34 @@ export class Queue {
       this.movedHereByReceive = undefined;
     }
     return taken;
+  }
+
+  /**
+   * Records the handles a receive with a ReceiveRequestAttemptId returned, for its 5-minute
+   * window. The map stays in order of expiry (an id recorded again is moved to the end), so the
+   * expired ones are always at its front: `expireAttempts` lets each go at the first receive
+   * after its window, in O(1) a receive, rather than a sweep of the whole map every 5 minutes,
+   * which kept up to two windows' worth. Past MAX_RECEIVE_ATTEMPTS_KEPT the oldest goes early.
+   */
+  private rememberAttempt(id: string, taken: ReceivedCopy[], now: number): void {
+    this.attempts.delete(id);
+    this.attempts.set(id, {
+      receipts: taken.map((c) => c.receipt),
+      expiresAt: now + LIMITS.receiveAttemptWindowMs,
+    });
+    if (this.attempts.size > MAX_RECEIVE_ATTEMPTS_KEPT) {
+      for (const oldest of this.attempts.keys()) {
+        this.attempts.delete(oldest);
+        break;
+      }
+    }
+  }
+
+  private expireAttempts(now: number): void {
+    for (const [id, a] of this.attempts) {
+      if (a.expiresAt > now) break;
+      this.attempts.delete(id);
+    }
   }
 
   /**
