@@ -95,6 +95,9 @@ export const GetQueueUrl = action({
   run: (ctx, q) => ({ QueueUrl: queueUrl(ctx, q) }),
 });
 
+/** The queues a ListQueues answer holds when the request gives no MaxResults. */
+const LIST_QUEUES_DEFAULT_MAX = 1000;
+
 export const ListQueues = action({
   validate(_ctx, p) {
     const prefix = p.string('QueueNamePrefix') ?? '';
@@ -111,7 +114,11 @@ export const ListQueues = action({
   },
   run(ctx, { prefix, max, start }) {
     const names = [...ctx.queues.keys()].filter((n) => n.startsWith(prefix)).sort();
-    const page = names.slice(start, max ? start + max : 1000);
+    // AWS ("Amazon SQS list queue pagination", SQS Developer Guide): without MaxResults an answer
+    // holds up to 1,000 queues and no NextToken; with it, at most MaxResults and a NextToken while
+    // more remain. A NextToken without MaxResults goes on from where it points, up to 1,000 again
+    // (the page had ended at the 1,000th queue, so a token past it answered nothing).
+    const page = names.slice(start, start + (max ?? LIST_QUEUES_DEFAULT_MAX));
     const more = max !== undefined && start + max < names.length;
     return {
       ...(page.length ? { QueueUrls: page.map((n) => queueUrl(ctx, ctx.queues.get(n)!)) } : {}),
