@@ -335,18 +335,39 @@ const isNativeError = require('node:util').types.isNativeError;
 // Over the bytes a synchronous invoke may return (a result's JSON, or an error's).
 const tooLarge = (json) => json.length > ${MAX_RESPONSE_BYTES} || byteLength(json) > ${MAX_RESPONSE_BYTES};
 const TOO_LARGE = ${JSON.stringify(JSON.stringify(TOO_LARGE))};
-// What Lambda's Node.js runtime sends back for a thrown or rejected value, as the runtime
-// interface client's source reads (src/Errors.js, toRapidResponse; CallbackContext.js for a
-// rejection with undefined or null, which it reports as the string 'handled'): an Error, or any
-// value whose name, message and stack are non-empty strings, as { errorType: name, errorMessage:
-// message, trace: stack cut into lines } (DEL written %7F); any other value as its typeof and
-// its toString(); and when reading any of that throws (a getter, a Proxy's trap, a toString that
-// throws), a fixed answer with no trace. Nothing here may throw: a throw out of this thread's
-// message handler ended the environment. A toString that answers no string is made one with
-// String() (the client would send whatever it answered).
+// What the nodejs24.x runtime sends back for a thrown or rejected value (its runtime interface
+// client's formatError, src/utils/error.ts, posted by its RAPID client's postInvocationError and
+// postInitError): a value that is instanceof Error as { errorType: name, errorMessage: message,
+// trace: stack cut into lines, or [] without one } (DEL written %7F; a name or message that is
+// undefined or null is left out); any other value, undefined and null included, as its typeof and
+// String(value), with an empty trace; and when reading any of that throws (a getter, a Proxy's
+// trap, a name or message that is no string, a String() that throws), a fixed answer with an
+// empty trace. Nothing here may throw: a throw out of this thread's message handler ended the
+// environment.
 const PROBLEM = 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack';
+const formatError = (err) => {
+  try {
+    if (err instanceof RuntimeError) {
+      return {
+        errorType: err.name?.replaceAll('\\x7F', '%7F'),
+        errorMessage: err.message?.replaceAll('\\x7F', '%7F'),
+        trace: err.stack?.replaceAll('\\x7F', '%7F').split('\\n') || [],
+      };
+    }
+    return { errorType: typeof err, errorMessage: String(err), trace: [] };
+  } catch {
+    return { errorType: 'handled', errorMessage: PROBLEM, trace: [] };
+  }
+};
+// What the nodejs22.x runtime sent back for the same (its client's src/Errors.js,
+// toRapidResponse; CallbackContext.js for undefined or null, which it reports as the string
+// 'handled'): an Error, or any value whose name, message and stack are non-empty strings, as
+// above; any other value as its typeof and its toString(); a fixed answer with no trace when
+// reading any of that throws. Kept for an exception nothing catches and a rejection nothing
+// handles, which the runtime here still ends as nodejs22.x's listeners did (below). A toString
+// that answers no string is made one with String() (the client would send whatever it answered).
 const del = (text) => (text === undefined || text === null ? undefined : text.replaceAll('\\x7F', '%7F'));
-const errorResponse = (thrown) => {
+const formatError22 = (thrown) => {
   const err = thrown === undefined || thrown === null ? 'handled' : thrown;
   try {
     const errorLike =
@@ -367,25 +388,26 @@ const errorResponse = (thrown) => {
 // one over the limit is Function.ResponseSizeTooLarge (aws-lambda-runtime-interface-emulator,
 // internal/lambda/core/directinvoke; not verified on AWS). A string too long for JavaScript to
 // make is over it too.
-const serialiseError = (thrown) => {
+const serialiseError = (thrown, format = formatError) => {
   let json;
   try {
-    json = stringify(errorResponse(thrown));
+    json = stringify(format(thrown));
   } catch {
     return TOO_LARGE;
   }
   return tooLarge(json) ? TOO_LARGE : json;
 };
-// The line Lambda's Node.js runtime logs for an error nothing caught, after its label (its text
-// logger's console.error(label, toFormatted(intoError(err))), src/LogPatch.js and Errors.js):
-// a space, a tab and the error's JSON, where an Error is its name as errorType, its message as
-// errorMessage, its code, its own enumerable properties (any Error among them the same way) and
-// its stack cut into lines as 'stack'; one JSON.stringify throws on (a cycle, a BigInt, a getter
-// that throws) is the invocation's error JSON instead, as there. Lambda puts its timestamp,
-// request id and level ERROR before it. err is already an Error (intoError, below). A line
-// too long for JavaScript to make throws, and is not written.
+// The line Lambda's Node.js runtime logs for an error, after its label (its text logger's
+// console.error(label, toFormatted(intoError(err))), nodejs24.x's src/logging/log-patch.ts and
+// src/utils/error.ts, as nodejs22.x's src/LogPatch.js and Errors.js before it): a space, a tab
+// and the error's JSON, where an Error is its name as errorType, its message as errorMessage, its
+// code, its own enumerable properties (any Error among them the same way) and its stack cut into
+// lines as 'stack'; one JSON.stringify throws on (a cycle, a BigInt, a getter that throws) is the
+// error's JSON as the runtime sends it back instead (format), as there. Lambda puts its
+// timestamp, request id and level ERROR before it. err is already an Error (intoError, below). A
+// line too long for JavaScript to make throws, and is not written.
 const assign = Object.assign;
-const logLine = (label, err) => {
+const logLine = (label, err, format = formatError) => {
   let json;
   try {
     json = stringify(err, (_key, value) => {
@@ -395,19 +417,25 @@ const logLine = (label, err) => {
       return out;
     });
   } catch {
-    json = serialiseError(err);
+    json = serialiseError(err, format);
   }
   return (label + ' \\t' + json).replaceAll('\\n', '\\r');
 };
-// The logger first makes an Error of what was thrown, as the runtime's intoError does: the value
-// itself if it is an Error, else Error(value). That throws for a value no string can be made of
-// (a Symbol, an object with no prototype) and instanceof throws for a Proxy whose trap throws or
-// a revoked Proxy: in Lambda's runtime it throws inside its uncaughtException listener, and Node
-// then reports that error and ends the process with status 7 (an exception in an
-// uncaughtException listener) before the runtime posts anything, so the invocation fails with
-// Runtime.ExitError, and the init, while the module loads.
-const intoError = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown));
-const listenerFailed = (thrown) => {
+// The logger first makes an Error of what was thrown. nodejs24.x's intoError: the value itself if
+// it is an Error, else new Error(String(value)), so a Symbol is logged as Error('Symbol(x)') and
+// undefined as Error('undefined'). That throws for a value String() cannot read (a toString that
+// throws, an object with no prototype), and instanceof throws for a Proxy whose trap throws or a
+// revoked Proxy (see the invocation's catch below).
+const String_ = String;
+const intoError = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(String_(thrown)));
+// nodejs22.x's: Error(value), which throws for a Symbol too. In that runtime it throws inside its
+// uncaughtException listener, and Node then reports that error and ends the process with status 7
+// (an exception in an uncaughtException listener) before the runtime posts anything, so the
+// invocation fails with Runtime.ExitError, and the init, while the module loads.
+const intoError22 = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown));
+// The process ends as Node ends it for an error nothing handles: the error's stack (or the value)
+// on stderr, then the exit. No reply is posted: the main thread sees the thread exit.
+const processEnds = (thrown, code) => {
   let text;
   try {
     text = isNativeError(thrown) && typeof thrown.stack === 'string' ? thrown.stack : 'Uncaught ' + String(thrown);
@@ -419,16 +447,9 @@ const listenerFailed = (thrown) => {
   } catch {}
   // No ready message: the main thread sees the thread exit while the module loads.
   loading = false;
-  process.exit(7);
+  process.exit(code);
 };
-// The line Lambda's runtime logs for a failed invocation (see the invocation's catch below);
-// throws where its intoError throws.
-const invokeErrorLine = (value) => {
-  const error = intoError(value);
-  try {
-    process.stderr.write(logLine('Invoke Error', error) + '\\n');
-  } catch {}
-};
+const listenerFailed = (thrown) => processEnds(thrown, 7);
 // The invocation being run, by id.
 let running;
 // An exception nothing catches, or a rejection nothing handles, ends the environment, as it ends
@@ -438,17 +459,19 @@ let running;
 // Runtime.UnhandledPromiseRejection with the reason as its message for a rejection. Written here
 // to stderr as one line, and read by the main thread before the exit (a worker's output is
 // flushed when its thread ends). Answered as Runtime.ExitError before, with the error's message.
+// This is nodejs22.x's handling, with its intoError and its error JSON: the nodejs24.x runtime's
+// client registers no such listeners (docs/local-cloud.md).
 const uncaught = (label, err, code) => {
   let error;
   try {
-    error = intoError(err);
+    error = intoError22(err);
   } catch (thrown) {
     listenerFailed(thrown);
     return;
   }
-  const json = serialiseError(err);
+  const json = serialiseError(err, formatError22);
   try {
-    process.stderr.write(logLine(label, error) + '\\n');
+    process.stderr.write(logLine(label, error, formatError22) + '\\n');
   } catch {}
   if (loading) {
     loading = false;
@@ -518,81 +541,67 @@ parentPort.on('message', async (msg) => {
     process.exit(1);
   }, Math.max(0, msg.deadline - realNow()));
   let reply;
-  let thrownSync = false;
-  let topLevel = false;
   running = msg.id;
   try {
-    // Lambda's runtime calls the handler inside a try and hands what a synchronous call throws to
-    // the handler's callback, which takes undefined or null as no error: the invocation answers
-    // null (src/Runtime.js, src/CallbackContext.js). Only a rejection with undefined or null is
-    // the error 'handled' (serialiseError).
-    const call = () => {
-      try {
-        return handler(msg.event, context);
-      } catch (err) {
-        if (err === undefined || err === null) return null;
-        thrownSync = true;
-        throw err;
-      }
-    };
-    const result = await call();
+    // nodejs24.x calls the handler inside a try and awaits what it returns
+    // (src/runtime/buffered-invoke-processor.ts): a synchronous throw fails the invocation as a
+    // rejection does, whatever is thrown, undefined and null included.
+    const result = await handler(msg.event, context);
     // Lambda's runtime sends the result back as JSON (undefined as null) and fails the
-    // invocation when JSON.stringify throws on it (a cycle, a BigInt, a toJSON that throws).
-    // That JSON is what crosses to the main thread: the result is serialised once, and reaches
-    // the caller as Lambda hands it on (a Date as a string, a function dropped).
+    // invocation when JSON.stringify throws on it (a cycle, a BigInt, a toJSON that throws), with
+    // nodejs24.x's Runtime.JSONStringifyError (src/utils/serialize.ts; nodejs22.x's was a plain
+    // Error). That JSON is what crosses to the main thread: the result is serialised once, and
+    // reaches the caller as Lambda hands it on (a Date as a string, a function dropped).
     let json;
     try {
       json = stringify(result === undefined ? null : result);
     } catch {
-      throw new Error('Unable to stringify response body');
+      const unable = new RuntimeError('Unable to stringify response body');
+      unable.name = 'Runtime.JSONStringifyError';
+      throw unable;
     }
     // A result JSON.stringify makes nothing of (a function, a symbol, a toJSON answering
     // undefined) fails the invocation: Lambda's runtime hands that undefined to its native
     // client, which throws this TypeError for an argument that is no string, and the runtime
-    // reports it as the invocation's error (the client's src/RAPIDClient.js, rapid-client.cc
-    // and Runtime.js; not verified on AWS).
+    // reports it as the invocation's error (the client's src/client/rapid-client.ts and
+    // src/native/rapid-client.cc; not verified on AWS).
     if (json === undefined) throw new TypeError('Wrong arguments');
     // Lambda measures the response in bytes of that JSON, and fails an invocation whose
     // response is larger than a synchronous invoke allows (an event source mapping's
     // invocation is synchronous).
     reply = tooLarge(json) ? { id: msg.id, ok: false, error: TOO_LARGE } : { id: msg.id, ok: true, json };
   } catch (err) {
-    // Lambda's runtime logs the invocation's error before it posts it ('Invoke Error', its
-    // CallbackContext's postError; a rejection with undefined or null as 'handled'), made an
-    // Error first as for an uncaught one (intoError). When that throws (a value no string can be
-    // made of, a Proxy whose trap throws, a revoked Proxy), nothing is logged or posted, and the
-    // error it threw fails the invocation instead: an async handler's promise chain hands it to
-    // fail() again (.then(succeed, fail).catch(fail)); a synchronous throw's escapes to the
-    // runtime's top level, which writes 'Unexpected Top Level Error: ' and the error, posts it
-    // through its uncaught-exception callback and exits 129 (src/Runtime.js, CallbackContext.js).
-    let failed = err;
+    // nodejs24.x's fail() logs the error ('Invoke Error', made an Error first by its intoError)
+    // and then posts the value itself, as formatError makes it (src/runtime/lifecycle-manager.ts,
+    // src/client/rapid-client.ts). When making that Error throws (a value String() cannot read,
+    // a Proxy whose trap throws, a revoked Proxy), fail() rejects before it posts anything; the
+    // runtime's invoke loop, its start() and the promise its entry point leaves unawaited reject
+    // with it, and Node, with no listener for that, writes the error and ends the process with
+    // status 1: the invocation fails with Runtime.ExitError and the next one starts a fresh
+    // environment (src/runtime/runtime.ts, src/worker/ignition.ts, src/index.ts; not verified
+    // on AWS).
+    let error;
     try {
-      invokeErrorLine(err === undefined || err === null ? 'handled' : err);
+      error = intoError(err);
     } catch (thrown) {
-      failed = thrown;
-      if (thrownSync) {
-        topLevel = true;
-        try {
-          process.stdout.write('Unexpected Top Level Error: ' + thrown.toString() + '\\n');
-        } catch {}
-      } else {
-        try {
-          invokeErrorLine(thrown);
-        } catch {}
-      }
+      clearTimeout(deadlineTimer);
+      running = undefined;
+      processEnds(thrown, 1);
+      return;
     }
+    try {
+      process.stderr.write(logLine('Invoke Error', error) + '\\n');
+    } catch {}
     // Whatever was thrown crosses as the JSON Lambda sends back, so the main thread gets a
     // string of bounded size: the thrown value itself crossed whole (megabytes of message and
     // stack), and one whose properties threw ended the environment.
-    reply = { id: msg.id, ok: false, error: serialiseError(failed) };
+    reply = { id: msg.id, ok: false, error: serialiseError(err) };
   }
   // Only now: a value whose serialising never ends is still ended at the deadline.
   clearTimeout(deadlineTimer);
   running = undefined;
   reply.written = written;
-  if (topLevel) reply.exiting = true;
   parentPort.postMessage(reply);
-  if (topLevel) process.exit(129);
 });
 `;
 

@@ -1201,12 +1201,16 @@ describe("what a function hands back, held to Lambda's limits", () => {
     const toJsonThrows = await f.invoke({ shape: 'to-json-throws' });
     const after = await f.invoke({ bytes: 100 });
 
-    // Assess: Lambda's Node.js runtime fails the invocation when JSON.stringify throws on the
-    // result (aws-lambda-nodejs-runtime-interface-client, src/RAPIDClient.js).
+    // Assess: nodejs24.x's runtime fails the invocation when JSON.stringify throws on the
+    // result, with its Runtime.JSONStringifyError (aws-lambda-nodejs-runtime-interface-client,
+    // src/utils/serialize.ts); it had been nodejs22.x's plain Error (src/RAPIDClient.js).
     const unable = {
       ok: false,
       timedOut: false,
-      error: { errorType: 'Error', errorMessage: 'Unable to stringify response body' },
+      error: {
+        errorType: 'Runtime.JSONStringifyError',
+        errorMessage: 'Unable to stringify response body',
+      },
     };
     expect(cycle).toMatchObject(unable);
     expect(bigint).toMatchObject(unable);
@@ -1270,162 +1274,203 @@ describe("what a function hands back, held to Lambda's limits", () => {
     expect(after).toMatchObject({ ok: true, result: { invocations: 5 } });
   }, 60_000);
 
-  it("answers each thrown value as Lambda's Node.js runtime does, hostile ones included, in the same environment", async () => {
-    // Prepare
-    const f = thrower('thrown-values');
-    started.push(f);
-    const handled = {
-      errorType: 'handled',
-      errorMessage:
-        'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
-    };
-    const cases: Array<[string, object]> = [
-      ['string', { errorType: 'string', errorMessage: 'a string', trace: [] }],
-      ['number', { errorType: 'number', errorMessage: '42', trace: [] }],
-      ['object', { errorType: 'object', errorMessage: '[object Object]', trace: [] }],
-      ['undefined', { errorType: 'string', errorMessage: 'handled', trace: [] }],
-      ['null', { errorType: 'string', errorMessage: 'handled', trace: [] }],
-      [
-        'error-like',
-        {
-          errorType: 'Custom',
-          errorMessage: 'like an error',
-          trace: ['Custom: like an error', '    at x'],
-        },
-      ],
-      ['message-getter', handled],
-      ['cyclic-cause', handled],
-      // Lambda's runtime logs the error before it posts it, made an Error first (intoError):
-      // that throws for these, and the error it threw is what fails the invocation (the handler's
-      // promise chain hands it to fail() again). They had been answered 'handled'.
-      ['to-string', { errorType: 'Error', errorMessage: 'toString', trace: expect.any(Array) }],
-      [
-        'proxy',
-        { errorType: 'Error', errorMessage: 'getPrototypeOf trap', trace: expect.any(Array) },
-      ],
-      [
-        'revoked',
-        {
-          errorType: 'TypeError',
-          errorMessage: "Cannot perform 'getPrototypeOf' on a proxy that has been revoked",
-          trace: expect.any(Array),
-        },
-      ],
-      ['symbol-name', handled],
-    ];
+  /** nodejs24.x's answer when reading the thrown value's name, message or stack throws. */
+  const handled = {
+    errorType: 'handled',
+    errorMessage:
+      'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+    trace: [],
+  };
+  /** A trace whose first line is `head`: the stack of an error thrown in the fixture. */
+  const traceOf = (head: string) => [head, expect.stringContaining('thrown.ts')];
+  /** What nodejs24.x answers for each value the fixture throws (support/fixtures/thrown.ts). */
+  const answered: Array<[string, object]> = [
+    ['string', { errorType: 'string', errorMessage: 'a string', trace: [] }],
+    ['number', { errorType: 'number', errorMessage: '42', trace: [] }],
+    ['object', { errorType: 'object', errorMessage: '[object Object]', trace: [] }],
+    ['undefined', { errorType: 'undefined', errorMessage: 'undefined', trace: [] }],
+    ['null', { errorType: 'object', errorMessage: 'null', trace: [] }],
+    ['symbol', { errorType: 'symbol', errorMessage: 'Symbol(thrown)', trace: [] }],
+    ['error-like', { errorType: 'object', errorMessage: '[object Object]', trace: [] }],
+    ['circular', { errorType: 'object', errorMessage: '[object Object]', trace: [] }],
+    ['cause', { errorType: 'Error', errorMessage: 'outer', trace: expect.any(Array) }],
+    [
+      'aggregate',
+      { errorType: 'AggregateError', errorMessage: 'both failed', trace: expect.any(Array) },
+    ],
+    ['circular-error', { errorType: 'Error', errorMessage: 'circular', trace: expect.any(Array) }],
+    ['no-stack', { errorType: 'RangeError', errorMessage: 'stackless', trace: [] }],
+    ['message-getter', handled],
+    ['name-getter', handled],
+    ['cyclic-cause', handled],
+    ['symbol-name', handled],
+  ];
 
-    // Act: one after another in the one environment.
-    const answers: Array<[string, unknown]> = [];
-    for (const [kind] of cases) {
-      const r = await f.invoke({ throw: kind });
-      answers.push([kind, r.ok ? r.result : r.error]);
-    }
-    const after = await f.invoke({});
+  it.each(['handler', 'syncHandler', 'rejectingHandler'])(
+    "answers each thrown or rejected value as nodejs24.x's runtime does, hostile ones included, in the same environment (%s)",
+    async (exportName) => {
+      // Prepare
+      const f = thrower(`thrown-values-${exportName}`, exportName);
+      started.push(f);
 
-    // Assess: what aws-lambda-nodejs-runtime-interface-client's src/Errors.js (toRapidResponse)
-    // sends back, after its CallbackContext's postError has logged it (src/LogPatch.js
-    // logError). A throwing getter, trap or toString ended the environment (its message
-    // handler threw), and Runtime.ExitError was the answer.
-    expect(answers).toEqual(cases);
-    expect(after).toMatchObject({ ok: true, result: { invocations: cases.length + 1 } });
-  }, 60_000);
+      // Act: one after another in the one environment.
+      const answers: Array<[string, unknown]> = [];
+      for (const [kind] of answered) {
+        const r = await f.invoke({ throw: kind });
+        answers.push([kind, r.ok ? r.result : r.error]);
+      }
+      const after = await f.invoke({});
 
-  it("answers undefined or null thrown by a synchronous handler with null, as Lambda's Node.js runtime does, and other values as errors", async () => {
-    // Prepare
-    const f = thrower('thrown-sync', 'syncHandler');
-    started.push(f);
+      // Assess: what aws-lambda-nodejs-runtime-interface-client's formatError
+      // (src/utils/error.ts, the client of nodejs24.x) sends back, whether the handler is async,
+      // throws synchronously or returns a rejected promise: an Error (instanceof) by its name,
+      // message and stack's lines (none without a stack), anything else by its typeof and
+      // String(). The runtime here had answered as nodejs22.x's client does: undefined and
+      // null as 'string'/'handled' (or, thrown synchronously, as a null result), an error-like
+      // object by its own name, message and stack, an Error without a stack and the 'handled'
+      // answer with no trace; a Symbol's log line had failed the invocation with a TypeError.
+      expect(answers).toEqual(answered);
+      const errors = new Map(answers);
+      expect((errors.get('cause') as { trace: string[] }).trace.slice(0, 2)).toEqual(
+        traceOf('Error: outer'),
+      );
+      expect((errors.get('aggregate') as { trace: string[] }).trace.slice(0, 2)).toEqual(
+        traceOf('AggregateError: both failed'),
+      );
+      expect(after).toMatchObject({ ok: true, result: { invocations: answered.length + 1 } });
+    },
+    60_000,
+  );
 
-    // Act
-    const none = await f.invoke({ throw: 'undefined' });
-    const nul = await f.invoke({ throw: 'null' });
-    const text = await f.invoke({ throw: 'string' });
-    const after = await f.invoke({});
-
-    // Assess: the runtime catches a synchronous throw and hands it to the handler's callback
-    // (src/Runtime.js), which takes undefined or null as no error and answers null
-    // (src/CallbackContext.js); only a rejection with them is 'handled'. Both had been
-    // answered { errorType: 'string', errorMessage: 'handled' }.
-    expect(none).toMatchObject({ ok: true, result: null });
-    expect(nul).toMatchObject({ ok: true, result: null });
-    expect(text).toMatchObject({
-      ok: false,
-      error: { errorType: 'string', errorMessage: 'a string', trace: [] },
-    });
-    expect(after).toMatchObject({ ok: true, result: { invocations: 4 } });
-  }, 30_000);
-
-  it("logs each failed invocation's error as Lambda's runtime does, 'Invoke Error' and the error's JSON, before it answers", async () => {
+  it("logs each failed invocation's error as nodejs24.x's runtime does, 'Invoke Error' and the error's JSON, before it answers", async () => {
     // Prepare
     const lines: string[] = [];
     const f = logging('thrown-logged', lines, { modulePath: THROWN, timeoutSeconds: 10 });
     started.push(f);
+    const kinds = [
+      'error-like',
+      'undefined',
+      'null',
+      'string',
+      'symbol',
+      'cause',
+      'circular-error',
+    ];
+    const kindsSync = ['undefined', 'no-stack', 'name-getter'];
 
-    // Act
+    // Act: an async handler's rejections, then a synchronous handler's throws.
     const answers = [];
-    for (const kind of ['error-like', 'undefined', 'string', 'to-string']) {
-      answers.push(await f.invoke({ throw: kind }));
-    }
+    for (const kind of kinds) answers.push(await f.invoke({ throw: kind }));
     const fine = await f.invoke({});
-    await until('the errors logged', () => lines.length >= 4, 5000);
-
-    // Assess: CallbackContext's postError logs the error (LogPatch.js logError: the label, a
-    // space, a tab and toFormatted(intoError(err))) before it posts it: an Error as itself, a
-    // rejection with undefined as 'handled', any other value as Error(value); a value intoError
-    // throws on is not logged, and the error it threw is logged and posted instead (the
-    // handler's promise chain hands it to fail() again). A successful invocation logs nothing.
-    // No line had been written.
-    expect(answers.map((r) => (r.ok ? 'ok' : r.error.errorMessage))).toEqual([
-      'like an error',
-      'handled',
-      'a string',
-      'toString',
-    ]);
-    expect(fine).toMatchObject({ ok: true });
-    expect(lines).toEqual([
-      expect.stringMatching(
-        /^Invoke Error \t\{"errorType":"Error","errorMessage":"\[object Object\]","stack":\["Error: \[object Object\]",/,
-      ),
-      expect.stringMatching(
-        /^Invoke Error \t\{"errorType":"Error","errorMessage":"handled","stack":\["Error: handled",/,
-      ),
-      expect.stringMatching(
-        /^Invoke Error \t\{"errorType":"Error","errorMessage":"a string","stack":\["Error: a string",/,
-      ),
-      expect.stringMatching(
-        /^Invoke Error \t\{"errorType":"Error","errorMessage":"toString","stack":\["Error: toString",/,
-      ),
-    ]);
-  }, 30_000);
-
-  it("ends the environment for a value a synchronous handler throws that Lambda's logger cannot make an Error of, answering the error that throws, as Lambda's runtime does", async () => {
-    // Prepare
-    const lines: string[] = [];
-    const f = logging('thrown-sync-top-level', lines, {
+    const g = logging('thrown-logged-sync', lines, {
       modulePath: THROWN,
       exportName: 'syncHandler',
       timeoutSeconds: 10,
     });
-    started.push(f);
+    started.push(g);
+    for (const kind of kindsSync) answers.push(await g.invoke({ throw: kind }));
+    const total = kinds.length + kindsSync.length;
+    await until('the errors logged', () => lines.length >= total, 5000);
 
-    // Act
-    const hostile = await f.invoke({ throw: 'to-string' });
-    const next = await f.invoke({});
-    await until('the error logged', () => lines.length > 0, 5000);
-
-    // Assess: the runtime hands the synchronous throw to the callback, whose postError throws
-    // making an Error of it (Error(value) calls the toString that throws); that escapes to the
-    // runtime's top level, which writes 'Unexpected Top Level Error: ', posts the error through
-    // its uncaught-exception callback and exits 129 (src/Runtime.js scheduleIteration): the
-    // next invocation starts a fresh environment. It had been answered 'handled', the
-    // environment kept.
-    expect(hostile).toMatchObject({
-      ok: false,
-      timedOut: false,
-      error: { errorType: 'Error', errorMessage: 'toString' },
-    });
-    expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
-    expect(lines).toEqual(['Unexpected Top Level Error: Error: toString']);
+    // Assess: the client's fail() (src/runtime/lifecycle-manager.ts) logs the error before it
+    // posts it: the label, a space, a tab and toFormatted(intoError(err)) (src/utils/error.ts,
+    // src/logging/log-patch.ts): an Error as itself, with its own enumerable properties (not a
+    // cause or an AggregateError's errors, which are not enumerable), any other value as
+    // new Error(String(value)); an Error whose JSON cannot be made as the error it posts. A
+    // successful invocation logs nothing. Here undefined had been logged as Error('handled'),
+    // a synchronous handler's undefined not at all (it answered null), and a Symbol not at all
+    // (Error(symbol) threw, and that TypeError failed the invocation).
+    expect(answers.map((r) => (r.ok ? 'ok' : r.error.errorType))).toEqual([
+      'object',
+      'undefined',
+      'object',
+      'string',
+      'symbol',
+      'Error',
+      'Error',
+      'undefined',
+      'RangeError',
+      'handled',
+    ]);
+    expect(fine).toMatchObject({ ok: true });
+    const made = (message: string) =>
+      expect.stringMatching(
+        new RegExp(
+          `^Invoke Error \\t\\{"errorType":"Error","errorMessage":"${message}","stack":\\["Error: ${message}",`,
+        ),
+      );
+    expect(lines).toEqual([
+      made('\\[object Object\\]'),
+      made('undefined'),
+      made('null'),
+      made('a string'),
+      made('Symbol\\(thrown\\)'),
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"outer","stack":\["Error: outer",/,
+      ),
+      expect.stringMatching(
+        /^Invoke Error \t\{"errorType":"Error","errorMessage":"circular","trace":\["Error: circular",/,
+      ),
+      made('undefined'),
+      'Invoke Error \t{"errorType":"RangeError","errorMessage":"stackless"}',
+      `Invoke Error \t${JSON.stringify(handled)}`,
+    ]);
+    expect(lines[5]).not.toContain('inner');
   }, 30_000);
+
+  it.each(['handler', 'syncHandler'])(
+    "ends the environment for a value nodejs24.x's logger cannot make an Error of, as that runtime's process ends, and serves on in a fresh one (%s)",
+    async (exportName) => {
+      // Prepare
+      const lines: string[] = [];
+      const f = logging(`thrown-ends-${exportName}`, lines, {
+        modulePath: THROWN,
+        exportName,
+        timeoutSeconds: 10,
+      });
+      started.push(f);
+      const kinds = ['to-string', 'null-proto', 'proxy', 'revoked'];
+
+      // Act: each value, then an ordinary invocation, which counts its environment's
+      // invocations.
+      const answers = [];
+      for (const kind of kinds) {
+        answers.push(await f.invoke({ throw: kind }));
+        answers.push(await f.invoke({}));
+      }
+      await until('the errors written', () => lines.length >= kinds.length, 5000);
+
+      // Assess: fail() makes an Error of the value before it logs or posts anything, and that
+      // throws (String() calls the toString that throws, an object with no prototype has none,
+      // instanceof runs the Proxy's getPrototypeOf trap, or throws for a revoked Proxy). fail()
+      // then rejects through the runtime's invoke loop to the promise its entry point leaves
+      // unawaited, and Node ends the process with status 1, writing the error's stack: the
+      // invocation fails with Runtime.ExitError, and the next starts a fresh environment. The
+      // runtime here had logged and answered that error (an async handler), or written
+      // 'Unexpected Top Level Error: ' and answered it (a synchronous one, nodejs22.x's
+      // top level).
+      const exited = {
+        ok: false,
+        timedOut: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: 'environment exited with code 1' },
+      };
+      expect(answers).toEqual(
+        kinds.flatMap(() => [
+          { ...exited, durationMs: expect.any(Number) },
+          { ok: true, result: { invocations: 1 }, durationMs: expect.any(Number) },
+        ]),
+      );
+      const heads = lines.filter((line) => !line.startsWith('    at '));
+      expect(heads).toEqual([
+        'Error: toString',
+        'TypeError: Cannot convert object to primitive value',
+        'Error: getPrototypeOf trap',
+        "TypeError: Cannot perform 'getPrototypeOf' on a proxy that has been revoked",
+      ]);
+      expect(lines.some((line) => line.startsWith('Invoke Error'))).toBe(false);
+    },
+    60_000,
+  );
 
   it('hands back the result as the JSON Lambda sends back, not as a copy of the object', async () => {
     // Prepare
