@@ -474,13 +474,17 @@ export function parseQueryRequest(
   if (msgAttrNames.length) input.MessageAttributeNames = msgAttrNames;
   const tagKeys = list(t.TagKey).filter((x): x is string => typeof x === 'string');
   if (tagKeys.length) input.TagKeys = tagKeys;
-  // AddPermission's lists (AWSAccountId.N, ActionName.N).
+  // AddPermission's lists (AWSAccountId.N, ActionName.N). The bare name with no value is how
+  // botocore's Query serializer writes an empty list (`AWSAccountId=`): an empty list, as
+  // `"AWSAccountIds": []` is over JSON, so both protocols get one answer (it had been a list of
+  // one empty name: an account "" taken, an action "" refused as one SQS does not have).
   for (const [flat, member] of [
     ['AWSAccountId', 'AWSAccountIds'],
     ['ActionName', 'Actions'],
   ] as const) {
     const items = list(t[flat]).filter((x): x is string => typeof x === 'string');
-    if (items.length) input[member] = items;
+    if (t[flat] === '') input[member] = [];
+    else if (items.length) input[member] = items;
   }
   const repeats = repeatsByList(repeatedParameters);
   messageAttributeMaps(t, '', repeats, input);
