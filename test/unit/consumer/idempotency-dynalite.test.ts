@@ -931,6 +931,64 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
     });
   });
 
+  it('answers from the held record, with no call, a copy of an order completed in its batch that starts past the cut; hands back only the record that needs a call', async () => {
+    // Prepare: a sequential standard batch of an order, a copy of its message (another receive
+    // of the same message id: a copy from another host, at its last allowed receive, 3) and a
+    // second order. The first order's effect commits at once and its answer comes 100 ms past
+    // the records' cut, so the copy and the second order start past it. The copy's answer is
+    // the record its order completed in this invocation, held for the end write: no call.
+    const setup = await cutSetup();
+    const lateAnswer = new (class extends DynamoConsumerLedger {
+      override async putEffectIfAbsent(effect: Effect) {
+        const write = await super.putEffectIfAbsent(effect);
+        if (effect.orderId.endsWith('order-1')) await waitUntil(setup.recordsCutAt + 100);
+        return write;
+      }
+    })(setup.cutDocuments, ledger.name);
+    const env = { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential', MAX_RECEIVE_COUNT: '3' };
+    const first = record('past-cut-copy', 0);
+    const copy = redelivered(first, 3);
+    const second = record('past-cut-copy', 1);
+    const { events, metrics } = eventLog();
+    const requests = logRequests(setup.cutClient);
+
+    // Act
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(env, {
+        ledger: lateAnswer,
+        callDeadline: setup.callDeadline,
+        persistenceStore: setup.store,
+        metrics,
+      })(eventOf(first, copy, second), setup.contextFor('req-past-cut-copy'));
+    } finally {
+      setup.cutClient.destroy();
+    }
+
+    // Assess: the copy is suppressed by the record, and only the second order goes back. The
+    // copy had been handed back unrun too, and at its last receive got a not-attempted failure,
+    // a dead letter of an order that was applied.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([second.messageId]);
+    const run = await readRun('past-cut-copy');
+    expect(run.failures).toEqual([]);
+    expect(
+      run.deliveries
+        .map((d) => `${d.orderId}:${d.receiveCount}:${d.outcome}:${d.suppressedBy ?? ''}`)
+        .sort(),
+    ).toEqual(['past-cut-copy-order-1:1:applied:', 'past-cut-copy-order-1:3:suppressed:record']);
+    expect(run.effects.map((e) => e.orderId)).toEqual(['past-cut-copy-order-1']);
+    expect(events.map((e) => `${e.event}:${e.orderId}:${e.receiveCount}`)).toEqual([
+      'applied:past-cut-copy-order-1:1',
+      'suppressed:past-cut-copy-order-1:3',
+    ]);
+    // One IN_PROGRESS put (the order's), none of the copy's or the second order's; the COMPLETED
+    // record in the end write.
+    requests.stop();
+    expect(countOf(requests.sent, 'PutItem', idempotency.name)).toBe(1);
+    const completed = await readIdempotencyRecord(documents, 'standard', 'past-cut-copy-order-1');
+    expect(completed?.status).toBe('COMPLETED');
+  });
+
   it('records a record whose first call came past the cut, sending nothing, as not started: at its last receive a not-attempted failure says so', async () => {
     // Prepare: idempotency off, so the apply turn is a record's first call; the first order's
     // turn is held until 100 ms past the records' cut before it is made, so no try of it is

@@ -418,6 +418,44 @@ describe('the layer’s COMPLETED write, held for the invocation’s end write',
     }
   });
 
+  it('says a put would be answered from what it holds exactly when it holds the key COMPLETED, unexpired (what lets a copy run past the cut)', async () => {
+    // Prepare: records expire after 1 s; one order completed and held, another only put.
+    const t0 = Date.now();
+    const now = jest.spyOn(Date, 'now').mockReturnValue(t0);
+    try {
+      const store = layer(['put-a1', 'put-a2', 'put-a3'], 1);
+      store.beginInvocation();
+      await store.saveInProgress(order('o-answers'), 60_000);
+      await store.saveSuccess(order('o-answers'), { applyIndex: 1, committedAt: 1 });
+      await store.saveInProgress(order('o-running'), 60_000);
+      const log = logRequests(dynamo.client);
+
+      // Act and assess: held COMPLETED answers, whatever else the payload holds (Powertools keys
+      // on the order id); a record only put, another order, or no order id does not.
+      expect(store.answersHeld({ orderId: 'o-answers', amount: 1 })).toBe(true);
+      expect(store.answersHeld({ orderId: 'o-answers', amount: 2 })).toBe(true);
+      expect(store.answersHeld({ orderId: 'o-running', amount: 1 })).toBe(false);
+      expect(store.answersHeld({ orderId: 'o-other', amount: 1 })).toBe(false);
+      expect(store.answersHeld({ amount: 1 })).toBe(false);
+      // Past the held record's expiry the put goes to the table: no answer held.
+      now.mockReturnValue(t0 + 3_000);
+      expect(store.answersHeld({ orderId: 'o-answers', amount: 1 })).toBe(false);
+      log.stop();
+      expect(log.sent).toEqual([]);
+
+      // Not holding (the effect guard off), nothing is answered without a put: the COMPLETED
+      // update went to the table.
+      now.mockReturnValue(t0);
+      const unheld = layer(['put-a4']);
+      unheld.beginInvocation({ hold: false });
+      await unheld.saveInProgress(order('o-unheld'), 60_000);
+      await unheld.saveSuccess(order('o-unheld'), { applyIndex: 1, committedAt: 1 });
+      expect(unheld.answersHeld({ orderId: 'o-unheld', amount: 1 })).toBe(false);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('drops at the next invocation what an invocation held and did not hand to an end write', async () => {
     // Prepare: an invocation completes a record and throws before its end write.
     const store = layer(['put-l1', 'put-l2']);

@@ -193,6 +193,28 @@ export class OwnWriteDynamoDBPersistenceLayer
     return items.length > 0 ? [{ tableName: this.#tableName, items }] : [];
   }
 
+  /**
+   * Whether a put for `payload` (the idempotent function's first argument, as Powertools hashes
+   * it) would be answered from a record this invocation holds COMPLETED, not expired, as
+   * `_putRecord` answers it: without a request. Not holding (the effect guard off), no put is
+   * answered here: it goes to the table. The key is Powertools' own (`getHashedIdempotencyKey`,
+   * from the configuration its first call gave this layer); a payload it cannot key answers
+   * false, and Powertools refuses it when it runs.
+   */
+  answersHeld(payload: object): boolean {
+    if (!this.#holding || this.#held.size === 0) return false;
+    let key: string;
+    try {
+      key = this.getHashedIdempotencyKey(
+        payload as Parameters<DynamoDBPersistenceLayer['getRecord']>[0],
+      );
+    } catch {
+      return false;
+    }
+    const item = this.#held.get(key);
+    return item !== undefined && !recordOf(item).isExpired();
+  }
+
   protected override async _putRecord(record: IdempotencyRecord): Promise<void> {
     const heldItem = this.#held.get(record.idempotencyKey);
     const held = heldItem && recordOf(heldItem);

@@ -72,6 +72,12 @@ export interface HeldWritesPort {
   beginInvocation(options?: { hold?: boolean }): void;
   /** What is held, handed over once. */
   takeHeld(): HeldItems[];
+  /**
+   * Whether the idempotent effect called with `payload` would be answered from what this
+   * invocation holds (its order's record completed in this invocation, held and not expired),
+   * with no DynamoDB call: so it can run where a record that needs a call cannot.
+   */
+  answersHeld(payload: object): boolean;
 }
 
 /**

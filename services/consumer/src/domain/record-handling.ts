@@ -428,14 +428,35 @@ export function createRecordHandling<R>(
     return { leftMs: Math.max(0, Math.floor(untilCut + roomMs)), cutRoomMs: roomMs };
   }
 
+  /** The idempotent effect's payload for a delivery: what Powertools keys and validates. */
+  function payloadOf(delivery: Delivery): EffectInput {
+    return { ...delivery.message, messageId: delivery.messageId };
+  }
+
+  /**
+   * Whether the record is answered from what this invocation holds, with no DynamoDB call: its
+   * order's idempotency record completed earlier in this invocation and is held for the end
+   * write (a copy of the message later in the same batch). Such a record runs after the
+   * invocation stopped starting records: the cut-offs stop records that would send a call
+   * (one past the cut could send none; one after a stall would wait it out), and answering it
+   * sends none. Handed back instead, it came back for a receive more, and at its last allowed
+   * receive was dead-lettered as not attempted though its order was applied.
+   */
+  function answeredHeld(slot: Slot): boolean {
+    return deps.held?.answersHeld(payloadOf(slot.delivery)) ?? false;
+  }
+
   /**
    * Stops starting records at `from`: it and every later record of the batch without an outcome
    * go back unrun (the batch processor reports each as failed: on FIFO the record's group is
-   * skipped as after any failure, and its records behind carry the same reason).
+   * skipped as after any failure, and its records behind carry the same reason), but for those
+   * answered from a held record (answeredHeld), which still run.
    */
   function stopStarting(from: Slot, cut: CutOff): void {
     cutOff = cut;
-    const rest = [...slots.values()].filter((s) => s.index >= from.index && !s.outcome);
+    const rest = [...slots.values()].filter(
+      (s) => s.index >= from.index && !s.outcome && !answeredHeld(s),
+    );
     for (const later of rest) later.notStarted = cut;
     logger.warn(
       'cutRoomMs' in cut
@@ -485,7 +506,7 @@ export function createRecordHandling<R>(
           receiveCount: slot.receipt.receiveCount,
         },
       };
-      const result = await apply({ ...message, messageId: delivery.messageId }, marker);
+      const result = await apply(payloadOf(delivery), marker);
       const applied = marker.ran && !marker.refused;
       if (applied) {
         // The effect committed: it counts now, whatever happens to this delivery afterwards (a
@@ -519,6 +540,7 @@ export function createRecordHandling<R>(
       const cut = tally && tally.sent === 0 && ranOutOfTime(err) ? pastCut() : undefined;
       if (cut) {
         stopStarting(slot, cut);
+        slot.notStarted ??= cut;
         throw new RecordNotStartedError(cut);
       }
       if (ranOutOfTime(err)) callRanOut = true;
@@ -602,7 +624,8 @@ export function createRecordHandling<R>(
           stopStarting(slot, { leftMs: Math.max(0, Math.round(remainingMs)), budgetMs });
         }
       }
-      if (cutOff) {
+      // A record answered from a held record sends no call: it runs whatever the cut-off.
+      if (cutOff && !answeredHeld(slot)) {
         slot.notStarted ??= cutOff;
         throw new RecordNotStartedError(cutOff);
       }
