@@ -11,7 +11,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
 import type { Plugin } from 'esbuild';
 
@@ -109,6 +109,21 @@ async function privateDir(dir: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * The directories named by NODE_PATH, absolute (relative ones from the working directory), as
+ * the esbuild command line reads them (an empty entry is none): the deployed functions are built
+ * by CDK running that command with this environment (aws-lambda-nodejs local bundling), so an
+ * import found only through NODE_PATH is found by the build here too, where the build had not
+ * looked there at all and failed to resolve it.
+ */
+function nodePaths(): string[] {
+  return (process.env.NODE_PATH ?? '')
+    .split(delimiter)
+    .filter((p) => p !== '')
+    .map((p) => resolve(p));
+}
+
 const builds = new Map<string, Promise<FunctionBundle>>();
 
 async function exists(path: string): Promise<boolean> {
@@ -237,8 +252,16 @@ async function listing(dir: string): Promise<Listing> {
   return { entries: dirents.map((e) => e.name).sort(), text: lines.sort().join('\n') };
 }
 
-/** The fingerprint of `inputs` as they are now, or undefined if one cannot be read. */
-async function fingerprint(inputs: readonly string[]): Promise<Fingerprint | undefined> {
+/**
+ * The fingerprint of `inputs` as they are now, or undefined if one cannot be read; with the
+ * listing of each directory in `searched` (NODE_PATH's), or `absent` for one that cannot be
+ * listed: resolution looks there for a package not found in any node_modules, so a package added
+ * to an earlier one, or the directory made, can change the bundle.
+ */
+async function fingerprint(
+  inputs: readonly string[],
+  searched: readonly string[] = [],
+): Promise<Fingerprint | undefined> {
   const files: Record<string, string> = {};
   const listings: Record<string, string> = {};
   const names = new Map<string, Promise<Listing>>();
@@ -279,6 +302,13 @@ async function fingerprint(inputs: readonly string[]): Promise<Fingerprint | und
   } catch {
     return undefined;
   }
+  for (const dir of searched) {
+    if (dir in listings) continue;
+    listings[dir] = await list(dir).then(
+      ({ text }) => sha256(text),
+      () => 'absent',
+    );
+  }
   return { files, listings };
 }
 
@@ -302,7 +332,11 @@ const BUNDLE_NAME = /^[\w.-]+-[0-9a-f]{16}\.js$/;
  * The bundle the record at `recordPath` names, if its inputs are all as recorded. A record that
  * is not one buildBundle writes (no inputs, a bundle elsewhere, a field of another type) is none.
  */
-async function fromCache(recordPath: string, dir: string): Promise<FunctionBundle | undefined> {
+async function fromCache(
+  recordPath: string,
+  dir: string,
+  searched: readonly string[],
+): Promise<FunctionBundle | undefined> {
   let record: InputsRecord;
   try {
     record = JSON.parse(await readFile(recordPath, 'utf8'));
@@ -321,7 +355,7 @@ async function fromCache(recordPath: string, dir: string): Promise<FunctionBundl
   ) {
     return undefined;
   }
-  const now = await fingerprint(record.inputs);
+  const now = await fingerprint(record.inputs, searched);
   if (!now || !sameFingerprint(now, record)) return undefined;
   const file = join(dir, record.bundle);
   if (!(await exists(file)) || !(await exists(`${file}.map`))) return undefined;
@@ -348,17 +382,21 @@ export async function buildBundle(
   // directory of this process's own.
   const cache = await privateDir(cacheDir);
   const dir = cache ? cacheDir : await mkdtemp(join(tmpdir(), 'local-cloud-functions-'));
+  // NODE_PATH's directories are where the build looks for a package no node_modules has: a
+  // bundle built with one NODE_PATH is not the bundle of another.
+  const searched = nodePaths();
   const key = sha256(
     JSON.stringify({
-      format: 2,
+      format: 3,
       esbuild: version,
       options: BUILD_OPTIONS,
+      nodePaths: searched,
       modulePath,
       cwd: process.cwd(),
     }),
   ).slice(0, 16);
   const recordPath = join(dir, `${basename(modulePath, extname(modulePath))}-${key}.inputs.json`);
-  const cached = cache ? await fromCache(recordPath, dir) : undefined;
+  const cached = cache ? await fromCache(recordPath, dir, searched) : undefined;
   if (cached) return { ...cached, origin: 'cached', recorded: Promise.resolve() };
   // A file or directory modified after this moment may have been read by esbuild before or after
   // the change: its build is not recorded (mtime at or after it, with a second's slack for coarse
@@ -393,6 +431,7 @@ export async function buildBundle(
     entryPoints: [modulePath],
     ...BUILD_OPTIONS,
     mainFields: [...BUILD_OPTIONS.mainFields],
+    nodePaths: searched,
     outdir: dir,
     write: false,
     metafile: true,
@@ -423,7 +462,7 @@ export async function buildBundle(
   const recorded = (async () => {
     if (!cache || inputs.length === 0) return;
     const read = new Map((await Promise.all(loaded)).map((s) => [s.path, s.stamp]));
-    const now = await fingerprint(inputs);
+    const now = await fingerprint(inputs, searched);
     if (!now) return;
     // What was hashed is what esbuild read only if nothing changed in between, checked after the
     // hashing, not before it. Each file esbuild loaded still has the stamp it had before esbuild
@@ -436,7 +475,8 @@ export async function buildBundle(
       [...Object.keys(now.files), ...Object.keys(now.listings)].map((p) =>
         stat(p).then(
           (s) => s.mtimeMs < startedAt,
-          () => false,
+          // A NODE_PATH directory that does not exist is recorded as absent, not as changed.
+          () => now.listings[p] === 'absent',
         ),
       ),
     );
@@ -459,11 +499,13 @@ export async function buildBundle(
  * again (see FunctionBuild for the failure one cloud's function keeps).
  */
 export function bundleFunction(modulePath: string): Promise<FunctionBundle> {
-  let pending = builds.get(modulePath);
+  // Per NODE_PATH too: another NODE_PATH may resolve the module's imports elsewhere.
+  const key = `${modulePath}\0${nodePaths().join(delimiter)}`;
+  let pending = builds.get(key);
   if (!pending) {
     pending = buildBundle(modulePath).then(({ file, frames }) => ({ file, frames }));
-    pending.catch(() => builds.delete(modulePath));
-    builds.set(modulePath, pending);
+    pending.catch(() => builds.delete(key));
+    builds.set(key, pending);
   }
   return pending;
 }

@@ -11,7 +11,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { buildBundle } from '../../../local/function-bundle';
 
 /** Run after esbuild has read the files and before buildBundle goes on (undefined: nothing). */
@@ -242,6 +242,90 @@ describe('function bundles found built by an earlier process', () => {
     } finally {
       await rm(dirname(after.file), { recursive: true, force: true });
     }
+  });
+
+  describe('with NODE_PATH', () => {
+    const saved = process.env.NODE_PATH;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.NODE_PATH;
+      else process.env.NODE_PATH = saved;
+    });
+    /** Writes package `m` into `dir` (relative to root), exporting `w`, dated long ago. */
+    const packageIn = async (dir: string, w: string) => {
+      await write(`${dir}/m/index.js`, `exports.w = '${w}';\n`);
+      await age(`${dir}/m/index.js`, `${dir}/m`, dir);
+    };
+    const importingM = async () => {
+      await write(
+        'src/entry.ts',
+        "import { w } from 'm';\nexport const handler = async () => 'from ' + w;\n",
+      );
+      await age('src/entry.ts', 'src', '.');
+    };
+
+    it('builds from the directories NODE_PATH names, and builds again for another NODE_PATH, as the deployed build does', async () => {
+      // Prepare: package m in two directories outside any node_modules.
+      await packageIn('lib-1', 'lib-1');
+      await packageIn('lib-2', 'lib-2');
+      await importingM();
+      await age('.');
+
+      // Act: a build under each NODE_PATH, then the first again.
+      process.env.NODE_PATH = join(root, 'lib-1');
+      const first = await build();
+      process.env.NODE_PATH = join(root, 'lib-2');
+      const second = await build();
+      process.env.NODE_PATH = join(root, 'lib-1');
+      const again = await build();
+
+      // Assess: the esbuild command line CDK runs for the deployed functions resolves through
+      // NODE_PATH; the build here had not looked there (it failed: "Could not resolve"), and its
+      // cache key left NODE_PATH out, so a bundle recorded under one was the bundle under any.
+      expect([first.origin, second.origin, again.origin]).toEqual(['built', 'built', 'cached']);
+      expect(first.code).toContain('w="lib-1"');
+      expect(second.code).toContain('w="lib-2"');
+      expect(again.file).toBe(first.file);
+    });
+
+    it('builds again when a package is added to an earlier NODE_PATH directory, or that directory is made', async () => {
+      // Prepare: NODE_PATH names a directory outside the project that does not exist, an empty
+      // one in it, and the one with m.
+      const absent = `${root}-node-path`;
+      await mkdir(join(root, 'lib-1'));
+      await packageIn('lib-2', 'lib-2');
+      await importingM();
+      await age('lib-1', '.');
+      process.env.NODE_PATH = [absent, join(root, 'lib-1'), join(root, 'lib-2')].join(delimiter);
+      try {
+        const first = await build();
+        const cached = await build();
+
+        // Act: m added to the empty directory, then the absent one made, with m in it.
+        await packageIn('lib-1', 'lib-1');
+        const added = await build();
+        await mkdir(join(absent, 'm'), { recursive: true });
+        await writeFile(join(absent, 'm', 'index.js'), "exports.w = 'made';\n");
+        const old = hourAgo();
+        await utimes(join(absent, 'm', 'index.js'), old, old);
+        await utimes(join(absent, 'm'), old, old);
+        await utimes(absent, old, old);
+        const made = await build();
+
+        // Assess: resolution finds m in the earlier directory each time. Neither change touches
+        // a file or directory the build read, only the NODE_PATH directories it looked in.
+        expect([first.origin, cached.origin, added.origin, made.origin]).toEqual([
+          'built',
+          'cached',
+          'built',
+          'built',
+        ]);
+        expect(first.code).toContain('w="lib-2"');
+        expect(added.code).toContain('w="lib-1"');
+        expect(made.code).toContain('w="made"');
+      } finally {
+        await rm(absent, { recursive: true, force: true });
+      }
+    });
   });
 
   it('does not use a cache directory that is a symlink', async () => {
