@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -7,6 +8,7 @@ import {
   readFile,
   readlink,
   rename,
+  rm,
   stat,
   writeFile,
 } from 'node:fs/promises';
@@ -108,6 +110,82 @@ async function privateDir(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The start of the name of a directory a process builds into when the cache directory is not its
+ * user's own (privateDir), followed by the process's pid and mkdtemp's random suffix: one such
+ * directory per process, removed when the process exits, and by a later process of the same
+ * user if it is still there (a process killed, or ended by a signal before its exit handlers
+ * ran) and its pid runs nothing here. Each process had made a new one for every build and left
+ * it, bundles and source maps of a few MB each, in the temp directory for good.
+ */
+const FALLBACK_PREFIX = `local-cloud-functions-${process.getuid?.() ?? 'user'}-fallback-`;
+const FALLBACK_NAME = /^local-cloud-functions-(?:\d+|user)-fallback-(\d+)-\w{6}$/;
+
+let fallback: Promise<string> | undefined;
+
+/** This process's fallback directory, made (and stale ones removed) on first use. */
+function fallbackDir(): Promise<string> {
+  fallback ??= (async () => {
+    await removeStaleFallbacks();
+    const dir = await mkdtemp(join(tmpdir(), `${FALLBACK_PREFIX}${process.pid}-`));
+    // Synchronous: an exit handler cannot wait. The environments hold what they loaded.
+    process.once('exit', () => {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // Left for a later process to remove.
+      }
+    });
+    return dir;
+  })();
+  fallback.catch(() => {
+    fallback = undefined;
+  });
+  return fallback;
+}
+
+/** Whether a process with this pid runs here (one this user may not signal runs too). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the fallback directories of this user's processes that no longer run: only a real
+ * directory (not a symlink) owned by this user, named as fallbackDir names them, whose pid is
+ * not running. Nothing else in the temp directory is touched, and a failure leaves it as it was.
+ */
+export async function removeStaleFallbacks(dir: string = tmpdir()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(FALLBACK_PREFIX)) continue;
+    const pid = Number(FALLBACK_NAME.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || running(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const s = await lstat(path);
+      if (!s.isDirectory() || (process.platform !== 'win32' && s.uid !== process.getuid?.())) {
+        continue;
+      }
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // Gone meanwhile, or not ours to remove.
+    }
+  }
+  return removed;
 }
 
 /**
@@ -370,8 +448,8 @@ export type BundleOrigin = 'built' | 'cached';
  * earlier process (InputsRecord). Bundles are named by content, so concurrent processes and later
  * runs share one and never see half of one: written under a temporary name, then renamed into
  * place; so are the records. `recorded` settles once a build's record is written (or given up).
- * A `cacheDir` that is not this user's own (privateDir) is not used: the bundle is built into a
- * new directory, and nothing is read or recorded.
+ * A `cacheDir` that is not this user's own (privateDir) is not used: the bundle is built into
+ * this process's fallback directory (fallbackDir), and nothing is read or recorded.
  */
 export async function buildBundle(
   modulePath: string,
@@ -381,7 +459,7 @@ export async function buildBundle(
   // A directory others can write into is neither read nor recorded in: the bundle is built into a
   // directory of this process's own.
   const cache = await privateDir(cacheDir);
-  const dir = cache ? cacheDir : await mkdtemp(join(tmpdir(), 'local-cloud-functions-'));
+  const dir = cache ? cacheDir : await fallbackDir();
   // NODE_PATH's directories are where the build looks for a package no node_modules has: a
   // bundle built with one NODE_PATH is not the bundle of another.
   const searched = nodePaths();

@@ -1,3 +1,5 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import {
   chmod,
   mkdir,
@@ -11,8 +13,9 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { buildBundle } from '../../../local/function-bundle';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { buildBundle, removeStaleFallbacks } from '../../../local/function-bundle';
 
 /** Run after esbuild has read the files and before buildBundle goes on (undefined: nothing). */
 let afterEsbuild: (() => Promise<void>) | undefined;
@@ -342,4 +345,98 @@ describe('function bundles found built by an earlier process', () => {
       await rm(target, { recursive: true, force: true });
     }
   });
+});
+
+/**
+ * Where a process builds when the cache directory is not its user's own: one directory of its own,
+ * removed when it exits, and one left by a process that no longer runs removed by the next.
+ */
+describe('the fallback build directory', () => {
+  const uid = process.getuid?.() ?? 'user';
+  const prefix = `local-cloud-functions-${uid}-fallback-`;
+  let root: string;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'bundle-fallback-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** The pid of a process that has ended. */
+  const deadPid = () => {
+    const child = spawnSync(process.execPath, ['-e', '']);
+    return child.pid;
+  };
+
+  it('removes the fallback directories of processes that no longer run, and nothing else', async () => {
+    // Prepare: in a temp directory of the test's own.
+    const dead = deadPid();
+    const stale = join(root, `${prefix}${dead}-a1B2c3`);
+    await mkdir(stale);
+    await writeFile(join(stale, 'entry-0123456789abcdef.js'), 'exports.handler = 1;\n');
+    const kept = [
+      `${prefix}${process.pid}-d4E5f6`, // a process that runs
+      `local-cloud-functions-${uid}`, // the cache directory
+      `${prefix}${dead}-toolongsuffix`, // not a name fallbackDir gives
+      `bundle-cache-${dead}`, // another program's
+    ];
+    for (const name of kept) await mkdir(join(root, name));
+    await writeFile(join(root, `${prefix}${dead}-g7H8i9`), 'a file'); // not a directory
+    await mkdir(join(root, 'target'));
+    await symlink(join(root, 'target'), join(root, `${prefix}${dead}-j0K1l2`)); // a symlink
+
+    // Act
+    const removed = await removeStaleFallbacks(root);
+
+    // Assess
+    expect(removed).toBe(1);
+    expect(existsSync(stale)).toBe(false);
+    expect((await readdir(root)).sort()).toEqual(
+      [...kept, `${prefix}${dead}-g7H8i9`, `${prefix}${dead}-j0K1l2`, 'target'].sort(),
+    );
+    expect(await readdir(join(root, 'target'))).toEqual([]);
+  });
+
+  it('builds into one directory of its own per process, removed when the process exits, and removes one a dead process left', async () => {
+    // Prepare: a module, a cache directory others can write into, and a stale fallback
+    // directory in the real temp directory.
+    const entry = join(root, 'entry.ts');
+    await writeFile(entry, "export const handler = async () => 'fallback';\n");
+    const out = join(root, 'out');
+    await mkdir(out);
+    await chmod(out, 0o777);
+    const stale = join(tmpdir(), `${prefix}${deadPid()}-m3N4o5`);
+    await mkdir(stale);
+    const script = [
+      `const { buildBundle } = require(${JSON.stringify(resolve(__dirname, '../../../local/function-bundle'))});`,
+      '(async () => {',
+      `  const a = await buildBundle(${JSON.stringify(entry)}, ${JSON.stringify(out)});`,
+      `  const b = await buildBundle(${JSON.stringify(entry)}, ${JSON.stringify(out)});`,
+      '  const fs = require("node:fs");',
+      '  console.log(JSON.stringify({ pid: process.pid, a: a.file, b: b.file, there: fs.existsSync(a.file) }));',
+      '})();',
+    ].join('\n');
+
+    // Act: a process that builds twice and exits.
+    const tsx = resolve(__dirname, '../../../node_modules/.bin/tsx');
+    const { stdout } = await promisify(execFile)(tsx, ['-e', script], { cwd: root });
+    const { pid, a, b, there } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+
+    // Assess: both builds went to one directory named for the process, there while it ran and
+    // gone after it exited; the dead process's directory is gone too. Each build had made a new
+    // directory (local-cloud-functions-XXXXXX), and none was ever removed.
+    try {
+      expect(there).toBe(true);
+      expect(dirname(a)).toBe(dirname(b));
+      expect(dirname(a)).toMatch(new RegExp(`/${prefix}${pid}-\\w{6}$`));
+      expect(existsSync(dirname(a))).toBe(false);
+      expect(existsSync(stale)).toBe(false);
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await rm(stale, { recursive: true, force: true });
+      await rm(dirname(a), { recursive: true, force: true });
+      await rm(dirname(b), { recursive: true, force: true });
+    }
+  }, 60_000);
 });
