@@ -1,3 +1,4 @@
+import { CALL_ROOM } from '../../services/consumer/src/config';
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
@@ -433,6 +434,19 @@ const ofItsOrder = (e: EffectRecord, message: ReceivedMessage | undefined): bool
 const CLOCK_STEP_MS = 1000;
 
 /**
+ * What a hand-back past the cut may show above the cut's room, read from the wall clock: the
+ * deadline's stamp rounded to the ms, and the wall clock against the monotonic one the cut is
+ * counted on over one invocation (a slew of the clock; a step back of the wall clock larger than
+ * this reads as a violation).
+ */
+const CUT_SLACK_MS = 100;
+
+/** A number that can be an epoch-ms time (a foreign ledger may hold anything). */
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
  * The receive an effect that does not name it (an effect record from a consumer older than the
  * stamp: stampedReceive reads the others) was applied from, read first by what the ledger says
  * each receive did. Such a record names the message, not the invocation or the receive count; the receive that ran
@@ -744,6 +758,56 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         timedOut.add(`${f.receiveCount}#${f.messageId}`);
       }
     }
+    const timeoutMs = report.config.queues[queue].functionTimeoutSeconds * 1000;
+    /**
+     * Whether the ledger's times bear out a not-attempted failure that says its record was handed
+     * back past the cut on a record's calls (CALL_ROOM.recordsMs before the invocation's deadline).
+     * Its `notStarted.leftMs` is the consumer's own reading of its cut, at most the room by
+     * construction, so it proves nothing. The evidence here is what the runtime and the clock
+     * said: the deadline the runtime gave the invocation (the stamp of the receipt the failure
+     * replaces, or, on a failure without it, that of the invocation's receives in the ledger),
+     * held to the function's timeout from the receive, and the failure's `failedAt`, written when
+     * the invocation ended, after the hand-back. Time left only shrinks, so the hand-back had at
+     * least as much left as the deadline less `failedAt`: more than the room (and CUT_SLACK_MS)
+     * and it was no hand-back past the cut. A check one way only: a hand-back before the cut
+     * followed by records that ran on past it is not caught (nothing in the ledger dates the
+     * hand-back itself).
+     */
+    const pastCut = (f: FailureRecord): { cause?: string; problem?: string } => {
+      const at = `not started past the cut at receive #${f.receiveCount}`;
+      const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
+      const stamps = batch.flatMap((d) => (isTime(d.deadlineAt) ? [d.deadlineAt] : []));
+      const deadline = isTime(f.deadlineAt)
+        ? f.deadlineAt
+        : stamps.length > 0
+          ? Math.min(...stamps)
+          : undefined;
+      if (deadline === undefined) {
+        return {
+          problem: `${at}, yet the ledger holds no deadline of invocation ${f.invocationId ?? '(none named)'} to judge it by`,
+        };
+      }
+      const received = isTime(f.receivedAt)
+        ? f.receivedAt
+        : batch.length > 0
+          ? Math.min(...batch.map((d) => d.receivedAt))
+          : undefined;
+      if (received !== undefined && deadline - received > timeoutMs + CUT_SLACK_MS) {
+        return {
+          problem: `${at}, yet its invocation's deadline came ${Math.round(deadline - received)} ms after its receive, more than the function's ${timeoutMs} ms timeout`,
+        };
+      }
+      const room = CALL_ROOM.recordsMs;
+      const leftAtEnd = Math.round(deadline - f.failedAt);
+      if (leftAtEnd > room + CUT_SLACK_MS) {
+        return {
+          problem: `${at}, yet its invocation wrote it ${leftAtEnd} ms before its deadline, more than the cut's ${room} ms`,
+        };
+      }
+      return {
+        cause: `never attempted: at its receive #${f.receiveCount} its invocation was past the cut on a record's DynamoDB calls (${room} ms before its deadline; it wrote the hand-back ${leftAtEnd} ms before it)`,
+      };
+    };
     /**
      * Why SQS moved this never-applied order's message to the DLQ without an attempt, or why
      * that explanation does not hold. The consumer handed it back unrun at its last allowed
@@ -754,8 +818,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * (either queue; the failure's `notStarted`): too little time left, less than a record
      * needs, once a DynamoDB call had run out of time, so that invocation holds a failed delivery
      * whose failure says its call ran out of time; or past the cut on a record's calls
-     * (`notStarted.cutRoomMs`), where no call of it could be sent, so the time it had left is no
-     * more than that cut's room.
+     * (`notStarted.cutRoomMs`), where no call of it could be sent (pastCut judges that by the
+     * ledger's times, not by the failure's own figures).
      */
     const unrunCause = (
       messageId: string,
@@ -770,18 +834,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       const notStartedProblems: string[] = [];
       for (const f of atLast) {
         if (f.notStarted && 'cutRoomMs' in f.notStarted) {
-          // Past the cut on a record's calls no call of it can be sent: the failure's own time
-          // left, at most that room, is the whole explanation.
-          const { leftMs, cutRoomMs } = f.notStarted;
-          if (leftMs <= cutRoomMs) {
-            return {
-              cause: `never attempted: at its receive #${f.receiveCount} its invocation had ${leftMs} ms left, past the cut on a record's DynamoDB calls (${cutRoomMs} ms before its deadline)`,
-              notStarted: 'cut',
-            };
-          }
-          notStartedProblems.push(
-            `${messageId} (not started past the cut at receive #${f.receiveCount} with ${leftMs} ms left, more than the cut's ${cutRoomMs} ms)`,
-          );
+          const judged = pastCut(f);
+          if (judged.cause) return { cause: judged.cause, notStarted: 'cut' };
+          notStartedProblems.push(`${messageId} (${judged.problem})`);
           continue;
         }
         if (f.notStarted) {

@@ -330,6 +330,16 @@ export interface FailureRecord extends LedgerKey {
    */
   notStarted?: { leftMs: number; budgetMs: number } | { leftMs: number; cutRoomMs: number };
   /**
+   * Set with `notAttempted`: the stamps of the receipt it replaces (its delivery record is
+   * removed), when its invocation received it and the deadline the runtime gave that invocation
+   * (DeliveryRecord.receivedAt, deadlineAt). The run check judges a record handed back past the cut
+   * on its calls by them and `failedAt` (written as the invocation ended, after the hand-back),
+   * not by `notStarted`'s own figures. Absent on records written before they were kept (and the
+   * deadline where the runtime told no remaining time).
+   */
+  receivedAt?: number;
+  deadlineAt?: number;
+  /**
    * Set on a failed attempt whose DynamoDB call ran out of time (the SDK's TimeoutError, as
    * thrown or as the cause Powertools wraps it in): what arms the invocation's cut-off. Absent on
    * records written before it was kept.

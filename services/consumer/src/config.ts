@@ -16,6 +16,15 @@ import type { FaultConfig } from './domain/faults';
 
 export type IdempotencyKeyField = 'orderId' | 'messageId';
 
+/**
+ * How long before the invocation's deadline its DynamoDB calls are given up
+ * (adapters/call-deadline.ts, set in handlers/sqs.ts): a record's calls `recordsMs` before it (what
+ * the invocation keeps for its end: the outcomes' write and the answer), the end write `endMs`
+ * before it (the answer). The soak check reads them too: a record handed back past the records'
+ * cut was handed back with no more than `recordsMs` left (lab/soak/check.ts).
+ */
+export const CALL_ROOM = { recordsMs: 1_000, endMs: 250 } as const;
+
 export interface ConsumerFunctionConfig {
   queue: QueueKind;
   ledgerTableName: string;

@@ -1042,6 +1042,12 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
     expect(failure.error).toMatch(
       /^NotAttempted: not started, \d+ ms left of the invocation, past the cut on a record's DynamoDB calls \(1000 ms before its deadline\)/,
     );
+    // The receipt's stamps, which the soak check judges it by: the runtime's deadline (2.5 s
+    // from the receive here) and a failure written, at the end, no more than the cut's 1 s before it.
+    expect(typeof failure.receivedAt).toBe('number');
+    expect(failure.deadlineAt! - failure.receivedAt!).toBeGreaterThan(2_000);
+    expect(failure.deadlineAt! - failure.receivedAt!).toBeLessThanOrEqual(2_500);
+    expect(failure.deadlineAt! - failure.failedAt).toBeLessThanOrEqual(1_000);
   });
 
   it('keeps a record that sent its first call and was then cut a failed attempt', async () => {

@@ -275,6 +275,9 @@ describe('consumer handler', () => {
         final: true,
         notAttempted: true,
         invocationId: 'req-1',
+        // The stamps of the receipt it replaces (removed): its receive and its deadline.
+        receivedAt: NOW,
+        deadlineAt: NOW + 10_000,
         error:
           'NotAttempted: an earlier message of its group failed in the same batch, at its receive #3 (maxReceiveCount 3)',
         failedAt: NOW,

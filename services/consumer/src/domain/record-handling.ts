@@ -367,6 +367,10 @@ export function createRecordHandling<R>(
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
       ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
       ...(cut ? { notStarted: { ...cut } } : {}),
+      // The receipt's own stamps (its item is deleted): when the invocation began and the deadline
+      // the runtime gave it, which the soak check judges the time left by, not by `notStarted`.
+      receivedAt: receipt.receivedAt,
+      ...(receipt.deadlineAt !== undefined ? { deadlineAt: receipt.deadlineAt } : {}),
       error: cut
         ? `${NOT_ATTEMPTED}: not started, ${notStartedWhy(cut)}, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`
         : `${NOT_ATTEMPTED}: an earlier message of its group failed in the same batch, at its receive #${delivery.receiveCount} (maxReceiveCount ${options.maxReceiveCount})`,

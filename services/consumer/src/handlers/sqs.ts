@@ -17,7 +17,7 @@ import { OwnWriteDynamoDBPersistenceLayer } from '../adapters/idempotency-store'
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { PowertoolsConsumerMetrics } from '../adapters/metrics';
 import { createConsumerHandler } from '../app';
-import { loadConsumerConfig } from '../config';
+import { CALL_ROOM, loadConsumerConfig } from '../config';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
 // clients (with their keep-alive connections) are reused by every warm invocation.
@@ -35,7 +35,7 @@ const idempotencyTable = config.idempotency.tableName;
 const dynamoDbTimeouts = clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS);
 const dynamoDbTries = dynamoDbTriesFromEnv();
 /** What the invocation keeps for its end (the outcomes' write, the answer) after a stalled call. */
-const ROOM_MS = 1000;
+const ROOM_MS = CALL_ROOM.recordsMs;
 checkTimeoutBudget({
   name: `consumer-${config.queue} DynamoDB clients`,
   functionTimeoutMs: pipelineConfig.consumers[config.queue].timeoutSeconds * 1000,
@@ -53,7 +53,7 @@ export const recordBudgetMs =
   stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
   ROOM_MS;
 /** What the end write leaves of the invocation for the answer, once the records' calls are cut. */
-const ANSWER_MS = 250;
+const ANSWER_MS = CALL_ROOM.endMs;
 // The cut on every DynamoDB call of an invocation (adapters/call-deadline.ts): a record's calls
 // are given up ROOM_MS before the invocation's deadline, so a stall inside a record (after its
 // first call, which the cut-off above does not cover) leaves the end write its room; the end

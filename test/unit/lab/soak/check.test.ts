@@ -1210,7 +1210,9 @@ describe('the exactly-once check', () => {
    * The consumer past the cut on a record's calls: c2 was not started at its last allowed
    * receive in an invocation where no call ran out of time (the record before it ran past the
    * records' cut, 1 s before the deadline, on its work alone), 640 ms left: no call of it could
-   * be sent. `change` spoils the evidence.
+   * be sent. The invocation received both at 2,000 with a 10 s deadline (12,000), c1 ended at
+   * 11,300 and the invocation wrote c2's failure at 11,360, 640 ms before the deadline. `change`
+   * spoils the evidence.
    */
   function pastCutBatch(change?: (ledger: LedgerBuilder['ledger']) => void) {
     const b = new LedgerBuilder().accept('c1', 'a', 1, 1000).accept('c2', 'b', 1, 1010);
@@ -1218,11 +1220,16 @@ describe('the exactly-once check', () => {
     b.deliver('standard', 'c1', 2000, 'applied', LAST, {
       invocationId: `std-${LAST}`,
       invocationEnd: true,
+      outcomeAt: 11_300,
+      deadlineAt: 12_000,
     }).apply('standard', 'c1', 2001);
     b.notAttempted('standard', 'c2', LAST, `std-${LAST}`);
     const cut = b.ledger.failures.at(-1)!;
     cut.notStarted = { leftMs: 640, cutRoomMs: 1_000 };
     cut.error = 'NotAttempted: not started, 640 ms left of the invocation';
+    cut.failedAt = 11_360;
+    cut.receivedAt = 2000;
+    cut.deadlineAt = 12_000;
     b.dead('standard', 'c2');
     change?.(b.ledger);
     return runFindings({
@@ -1237,20 +1244,87 @@ describe('the exactly-once check', () => {
       violations: [],
       explainedDlqCopies: [],
       notAttemptedInDlq: [
-        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation had 640 ms left, past the cut on a record's DynamoDB calls (1000 ms before its deadline); its message standard-c2 (maxReceiveCount ${LAST})`,
+        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation was past the cut on a record's DynamoDB calls (1000 ms before its deadline; it wrote the hand-back 640 ms before it); its message standard-c2 (maxReceiveCount ${LAST})`,
       ],
     });
-  });
-
-  it('fails an order not started past the cut when it had more time left than the cut leaves, or SQS holds more', () => {
+    // A failure without the receipt's stamps (written before they were kept): the deadline
+    // its invocation's receives carry.
     expect(
       pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.notStarted = { leftMs: 1_001, cutRoomMs: 1_000 };
+        delete ledger.failures.at(-1)!.deadlineAt;
+        delete ledger.failures.at(-1)!.receivedAt;
       }).violations,
-    ).toEqual([
-      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST} with 1001 ms left, more than the cut's 1000 ms)`,
+    ).toEqual([]);
+  });
+
+  it('fails an order not started past the cut when the ledger’s times say more time was left than the cut leaves, whatever the failure’s own figures say', () => {
+    const unexplained = (why: string) => [
+      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST}, ${why})`,
       'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
-    ]);
+    ];
+    // The failure says 640 ms were left, but the invocation wrote it 5 s before its deadline:
+    // it was handed back with 5 s left at least (a hand-back on the consumer's word alone).
+    expect(
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 7_000;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        "yet its invocation wrote it 5000 ms before its deadline, more than the cut's 1000 ms",
+      ),
+    );
+    // The same from the invocation's receives when the failure carries no stamp.
+    expect(
+      pastCutBatch((ledger) => {
+        const f = ledger.failures.at(-1)!;
+        f.failedAt = 7_000;
+        delete f.deadlineAt;
+        delete f.receivedAt;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        "yet its invocation wrote it 5000 ms before its deadline, more than the cut's 1000 ms",
+      ),
+    );
+    // Just inside the slack: 1,100 ms before it passes, 1,101 does not.
+    expect(
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 10_900;
+      }).violations,
+    ).toEqual([]);
+    expect(
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 10_899;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        "yet its invocation wrote it 1101 ms before its deadline, more than the cut's 1000 ms",
+      ),
+    );
+    // A deadline no function timeout allows is no deadline of this invocation.
+    expect(
+      pastCutBatch((ledger) => {
+        const f = ledger.failures.at(-1)!;
+        f.deadlineAt = 60_000;
+        f.failedAt = 59_500;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        "yet its invocation's deadline came 58000 ms after its receive, more than the function's 10000 ms timeout",
+      ),
+    );
+    // No deadline anywhere in the ledger to judge it by.
+    expect(
+      pastCutBatch((ledger) => {
+        delete ledger.failures.at(-1)!.deadlineAt;
+        for (const d of ledger.deliveries) delete d.deadlineAt;
+      }).violations,
+    ).toEqual(
+      unexplained(`yet the ledger holds no deadline of invocation std-${LAST} to judge it by`),
+    );
+  });
+
+  it('fails an order not started past the cut when SQS holds more than the check accounts for', () => {
     expect(
       pastCutBatch((ledger) => {
         ledger.dlq!.standard!.depth = 2;
