@@ -14,6 +14,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { NODE_MEMORY_ENV, NODE_MEMORY_FLAGS } from '../../local/node-flags';
 import {
   CliError,
+  type CommandSpec,
   intOption,
   parseCommandLine,
   runMain,
@@ -31,7 +32,7 @@ type ServerKind = (typeof SERVERS)[number];
 const TICKS_PER_SECOND = 100; // Linux USER_HZ, what /proc/<pid>/stat counts in
 const BODY = 'x'.repeat(1024);
 
-const spec = {
+export const SPEC: CommandSpec = {
   usage: 'npm run bench:sqs -- [--rounds n] [--messages n] [--memory-messages n] [--servers list]',
   summary:
     'SendMessage x1, x16 and drain on standard and FIFO queues against our emulator, fauxqs, local-aws-sqs and a no-op server.',
@@ -236,7 +237,7 @@ async function memory(kind: ServerKind, count: number): Promise<number | undefin
 }
 
 async function main(): Promise<void> {
-  const values = parseCommandLine(spec);
+  const values = parseCommandLine(SPEC);
   const rounds = intOption(values, 'rounds', { min: 1, max: 20 })!;
   const n = intOption(values, 'messages', { min: 100, max: 100_000 })!;
   const memN = intOption(values, 'memory-messages', { min: 0, max: 1_000_000 })!;
@@ -306,4 +307,4 @@ async function main(): Promise<void> {
   }
 }
 
-runMain(main, spec);
+if (require.main === module) runMain(main, SPEC);

@@ -74,14 +74,17 @@ export function parseCommandLine(
     };
   }
   let values: ParsedValues;
+  let tokens: OptionToken[];
   try {
-    ({ values } = parseArgs({
+    ({ values, tokens } = parseArgs({
       args: negativeValuesJoined(spec, argv),
       options,
       strict: true,
       allowPositionals: false,
+      tokens: true,
     }) as {
       values: ParsedValues;
+      tokens: OptionToken[];
     });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
@@ -91,6 +94,7 @@ export function parseCommandLine(
     process.exit(0);
   }
   refuseEmptyValues(spec, values);
+  refuseRepeatedValues(spec, tokens);
   for (const [name, o] of Object.entries(spec.options)) {
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
@@ -110,6 +114,34 @@ function refuseEmptyValues(spec: CommandSpec, values: ParsedValues): void {
     if (o.type === 'string' && given.includes('')) {
       throw new UsageError(`--${name} needs a value (${o.value ?? '<value>'}), got an empty one`);
     }
+  }
+}
+
+interface OptionToken {
+  kind: string;
+  name?: string;
+  value?: string;
+}
+
+/**
+ * parseArgs keeps the last of a flag given twice: `report --run a --run b` reported run b, and
+ * `load --orders 1 --orders 2` sent 2, without a word. A flag that takes one value (not declared
+ * `multiple`) given more than once is a mistake to say, whatever the values; `-r`-style short
+ * names count as their flag.
+ */
+function refuseRepeatedValues(spec: CommandSpec, tokens: OptionToken[]): void {
+  const seen = new Map<string, string[]>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined) continue;
+    const o = spec.options[token.name];
+    if (o === undefined || o.type !== 'string' || o.multiple) continue;
+    const given = [...(seen.get(token.name) ?? []), token.value ?? ''];
+    if (given.length > 1) {
+      throw new UsageError(
+        `--${token.name} takes one value, given more than once: ${given.map((v) => `"${v}"`).join(', ')}`,
+      );
+    }
+    seen.set(token.name, given);
   }
 }
 

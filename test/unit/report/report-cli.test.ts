@@ -121,6 +121,14 @@ describe('npm run report (process)', () => {
     ]);
     expect(r.stdout).toBe('');
   });
+  it('exits 2 with one line for a flag given twice, where the last one was reported', async () => {
+    const r = await cli(['--run', 'nosuch1', '--run', 'race']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'error: --run takes one value, given more than once: "nosuch1", "race"',
+    ]);
+    expect(r.stdout).toBe('');
+  });
   it('exits 2 with one line when --run is missing', async () => {
     const r = await cli([]);
     expect(r.code).toBe(2);

@@ -1,3 +1,5 @@
+import { SPEC as BENCH_PIPELINE_SPEC } from '../../../bench/pipeline/run';
+import { SPEC as BENCH_SQS_SPEC } from '../../../bench/sqs/run';
 import { DEMO_SPEC } from '../../../lab/demo/cli';
 import { KEY_SPEC, SWEEP_SPEC } from '../../../lab/experiments/cli';
 import { LOAD_SPEC } from '../../../lab/loadgen/cli';
@@ -14,6 +16,8 @@ const COMMANDS: Array<[string, CommandSpec]> = [
   ['npm run soak', SOAK_SPEC],
   ['npm run experiment -- sweep', SWEEP_SPEC],
   ['npm run experiment -- idempotency-key', KEY_SPEC],
+  ['npm run bench:sqs', BENCH_SQS_SPEC],
+  ['npm run bench:pipeline', BENCH_PIPELINE_SPEC],
 ];
 
 /** Every flag of every command that takes a value, as [command, spec, flag]. */
@@ -58,5 +62,33 @@ describe('parseCommandLine', () => {
     expect((err as Error).message).toBe(
       '--allow-origin needs a value (<origin>), got an empty one',
     );
+  });
+
+  it.each(
+    VALUE_FLAGS.filter(([, spec, name]) => !spec.options[name]?.multiple).map(
+      ([command, spec, name]) => [`${command} --${name}`, spec, name],
+    ),
+  )('refuses %s given twice, where the last value was kept', (_label, spec, name) => {
+    for (const argv of [
+      [`--${name}`, '1', `--${name}`, '2'],
+      [`--${name}=1`, `--${name}=1`],
+    ]) {
+      const err = refusal(spec as CommandSpec, argv);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(
+        new RegExp(`^--${name} takes one value, given more than once: "1", "[12]"$`),
+      );
+    }
+  });
+
+  it('takes every value of a flag meant to repeat', () => {
+    const repeatable = VALUE_FLAGS.filter(([, spec, name]) => spec.options[name]?.multiple);
+    expect(repeatable.map(([command, , name]) => `${command} --${name}`)).toEqual([
+      'npm start --allow-origin',
+    ]);
+    for (const [, spec, name] of repeatable) {
+      const values = parseCommandLine(spec, [`--${name}`, 'http://a:1', `--${name}=http://b:2`]);
+      expect(values[name]).toEqual(['http://a:1', 'http://b:2']);
+    }
   });
 });
