@@ -3,6 +3,7 @@ import { parseJson } from '../../shared/src/json-keys';
 import type { Clock } from './clock';
 import { errors } from './errors';
 import type { FaultConfig, FaultDice } from './faults';
+import { MinHeap } from './heap';
 import { type MessageAttributeValue, md5Hex, md5OfMessageAttributes } from './md5';
 
 /** AWS limits, from the SQS developer guide's quotas pages. */
@@ -111,7 +112,52 @@ export interface DrainCursor {
   index: number;
 }
 
-/** One queue: messages in send order, receipts, FIFO dedup and receive-attempt windows. */
+/**
+ * FIFO: one message group. `list` holds its messages in send order from `start` (those before
+ * it are gone); `held` counts its messages in flight (a receive holds them, their visibility
+ * timeout runs), which keep the whole group from receives; `queued`: in `availableGroups`.
+ */
+interface Group {
+  readonly id: string;
+  /** Order of creation: receives take available groups in it, oldest first. */
+  readonly ord: number;
+  list: StoredMessage[];
+  start: number;
+  held: number;
+  queued: boolean;
+}
+
+/** A message not receivable before `at` (delayed, or in flight), as `timed` holds it. */
+interface Timed {
+  at: number;
+  m: StoredMessage;
+}
+
+/**
+ * The work a queue did, for tests that count it rather than time it: `visited`, the messages
+ * and groups receives and the promotion of due messages looked at; `woken`, the long polls woken.
+ */
+export interface QueueWork {
+  visited: number;
+  woken: number;
+}
+
+/**
+ * One queue: messages in send order, receipts, FIFO dedup and receive-attempt windows.
+ *
+ * What a receive may take is indexed, so that neither a receive nor a send walks the queue:
+ * - `timed`: the messages not receivable before a time (delayed, or in flight), by that time,
+ *   in a min-heap. One timer a queue, armed only while a long poll waits, fires at the earliest
+ *   and moves the due ones on (`promote`); a receive moves them on first too. An entry whose
+ *   message has since changed (deleted, its visibility changed, received again) is stale, and
+ *   dropped when it comes up: the message's own `availableAt` is what counts.
+ * - standard: `ready`, the receivable messages by key (send order, as the list had them).
+ * - FIFO: each group's messages, the count of them in flight, and `availableGroups`, the groups
+ *   a receive can take from now (none of theirs in flight, the first one receivable), in order
+ *   of the groups' creation.
+ * A message that becomes receivable (standard), or a group that becomes available (FIFO), wakes
+ * one long poll; a delayed send wakes none. DeleteQueue and close still wake all (`wake()`).
+ */
 export class Queue {
   readonly fifo: boolean;
   readonly arn: string;
@@ -120,8 +166,30 @@ export class Queue {
   readonly createdAt: number;
   lastModifiedAt: number;
   private messages: StoredMessage[] = [];
-  /** FIFO only: each group's messages in send order, groups in order of first arrival. */
-  private readonly groups = new Map<string, StoredMessage[]>();
+  /** FIFO only: each group's messages in send order (see Group), by group id. */
+  private readonly groups = new Map<string, Group>();
+  private nextGroupOrd = 0;
+  /** FIFO only: groups a receive can take from, by creation order (see Group.queued). */
+  private readonly availableGroups = new MinHeap<Group>((a, b) => a.ord < b.ord);
+  /** FIFO only: the messages counted in their group's `held`. */
+  private readonly heldMessages = new Set<StoredMessage>();
+  /** Messages not receivable before a time, by that time (see the class comment). */
+  private readonly timed = new MinHeap<Timed>((a, b) => a.at < b.at);
+  /** Standard only: the receivable messages, by key, each at most once (it is in `inReady`). */
+  private readonly ready = new MinHeap<StoredMessage>((a, b) => a.key < b.key);
+  private readonly inReady = new Set<StoredMessage>();
+  /** The timer that moves on the earliest of `timed` while a long poll waits, and its time. */
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  /** While adopt(..., wake = false) runs: what becomes receivable wakes no long poll. */
+  private quiet = false;
+  /**
+   * While a FIFO receive runs: the groups whose availability changed, offered once it is done
+   * (a group is visited once a receive, and one it took from is not available yet).
+   */
+  private deferredOffers: Set<Group> | undefined;
+  /** Work counters, for tests (see QueueWork). */
+  readonly work: QueueWork = { visited: 0, woken: 0 };
   private deletedCount = 0;
   /**
    * While a standard receive that may dead-letter runs: the copies moved to this queue's own
@@ -237,10 +305,142 @@ export class Queue {
     return this.parsedRedrive.policy;
   }
 
-  wake(): void {
-    // Every send wakes; most have no long poll waiting, so no copy of an empty set.
+  /**
+   * Wakes up to `count` long polls, the longest waiting first (all by default: DeleteQueue,
+   * close). A woken one leaves `waiters`; it adds itself again if it waits again.
+   */
+  wake(count = Infinity): void {
     if (this.waiters.size === 0) return;
-    for (const w of [...this.waiters]) w();
+    // Not a copy of the set for one (a send with 400 polls waiting copied all 400): a Set's
+    // iteration allows deleting the entry it is at.
+    for (const w of count === Infinity ? [...this.waiters] : this.waiters) {
+      if (count-- <= 0) break;
+      this.removeWaiter(w);
+      this.work.woken++;
+      w();
+    }
+  }
+
+  /** A long poll waits on this queue: `wake` calls `w` once something may be receivable. */
+  addWaiter(w: () => void): void {
+    this.waiters.add(w);
+    this.armTimer();
+  }
+
+  removeWaiter(w: () => void): void {
+    this.waiters.delete(w);
+    if (this.waiters.size === 0 && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
+  }
+
+  /** One long poll, unless adopt was told not to (see `quiet`). */
+  private signal(): void {
+    if (!this.quiet) this.wake(1);
+  }
+
+  /**
+   * Sets the queue's one timer for the earliest message not yet receivable, while a long poll
+   * waits (without one, the next receive moves the due ones on itself). `timerAt` is in real
+   * time, so a clock.advance since (the queue's time jumped, the timer's did not) sets it again.
+   */
+  private armTimer(): void {
+    if (this.waiters.size === 0) return;
+    const next = this.timed.peek();
+    if (!next) return;
+    const delay = Math.max(0, next.at - this.clock.now());
+    const at = Date.now() + delay;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.promote(this.clock.now());
+      this.armTimer();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  /** Moves on every message whose time in `timed` has come. */
+  private promote(now: number): void {
+    for (let next = this.timed.peek(); next && next.at <= now; next = this.timed.peek()) {
+      this.timed.pop();
+      this.work.visited++;
+      if (!next.m.deleted && next.m.availableAt === next.at) this.place(next.m, now);
+    }
+  }
+
+  /**
+   * Indexes a message after its availableAt was set (send, adopt, receive, visibility change,
+   * a replayed attempt): not yet receivable, into `timed`; receivable, into `ready` or its
+   * group's availability, waking one long poll.
+   */
+  private place(m: StoredMessage, now: number): void {
+    if (m.availableAt > now) {
+      this.timed.push({ at: m.availableAt, m });
+      // Stale entries (visibility changed, deleted in flight) go once they are half the heap.
+      if (
+        this.timed.size > 4096 &&
+        this.timed.size > 2 * (this.messages.length - this.deletedCount)
+      )
+        this.timed.retain((t) => !t.m.deleted && t.m.availableAt === t.at);
+      if (this.fifo && m.receiveCount > 0 && !this.heldMessages.has(m)) {
+        this.heldMessages.add(m);
+        this.groups.get(m.groupId ?? '')!.held++;
+      }
+      this.armTimer();
+      return;
+    }
+    if (this.fifo) {
+      const g = this.groups.get(m.groupId ?? '');
+      if (!g) return;
+      if (this.heldMessages.delete(m)) g.held--;
+      this.offerGroup(g, now);
+      return;
+    }
+    if (this.inReady.has(m)) return;
+    this.inReady.add(m);
+    this.ready.push(m);
+    this.signal();
+  }
+
+  /**
+   * FIFO: puts a group in `availableGroups` if a receive can take from it now (none of its
+   * messages in flight, its first one receivable), and wakes one long poll for it.
+   */
+  private offerGroup(g: Group, now: number): void {
+    if (this.deferredOffers) {
+      this.deferredOffers.add(g);
+      return;
+    }
+    if (g.queued || this.groups.get(g.id) !== g || !this.trimGroup(g) || g.held > 0) return;
+    if (g.list[g.start]!.availableAt > now) return;
+    g.queued = true;
+    this.availableGroups.push(g);
+    this.signal();
+  }
+
+  /**
+   * FIFO: moves a group's start past its gone messages; a group with none left is removed
+   * (false). Its list is cut once more than half of it is gone.
+   */
+  private trimGroup(g: Group): boolean {
+    const list = g.list;
+    while (g.start < list.length && list[g.start]!.deleted) g.start++;
+    if (g.start === list.length) {
+      if (this.groups.get(g.id) === g) this.groups.delete(g.id);
+      g.list = [];
+      g.start = 0;
+      return false;
+    }
+    if (g.start > 1024 && g.start * 2 > list.length) {
+      g.list = list.slice(g.start);
+      g.start = 0;
+    }
+    return true;
   }
 
   /** Enqueues; for FIFO returns the original message id when the dedup window holds the id. */
@@ -366,20 +566,20 @@ export class Queue {
     if (m.traceHeader !== undefined) stored.traceHeader = m.traceHeader;
     this.messages.push(stored);
     if (this.fifo) {
-      this.groupOf(stored).push(stored);
+      this.groupOf(stored).list.push(stored);
       this.liveByKey.set(stored.key, stored);
     }
-    this.wake();
+    this.place(stored, now);
   }
 
-  private groupOf(m: StoredMessage): StoredMessage[] {
-    const g = m.groupId ?? '';
-    let list = this.groups.get(g);
-    if (!list) {
-      list = [];
-      this.groups.set(g, list);
+  private groupOf(m: StoredMessage): Group {
+    const id = m.groupId ?? '';
+    let g = this.groups.get(id);
+    if (!g) {
+      g = { id, ord: this.nextGroupOrd++, list: [], start: 0, held: 0, queued: false };
+      this.groups.set(id, g);
     }
-    return list;
+    return g;
   }
 
   /**
@@ -418,10 +618,15 @@ export class Queue {
     this.movedHereByReceive?.add(copy);
     this.messages.push(copy);
     if (this.fifo) {
-      this.groupOf(copy).push(copy);
+      this.groupOf(copy).list.push(copy);
       this.liveByKey.set(copy.key, copy);
     }
-    if (wake) this.wake();
+    this.quiet = !wake;
+    try {
+      this.place(copy, now);
+    } finally {
+      this.quiet = false;
+    }
   }
 
   /**
@@ -442,6 +647,14 @@ export class Queue {
     if (this.fifo) {
       this.liveByKey.delete(m.key);
       if (m.receipt && remember) this.rememberGone(m, m.receipt);
+      // Its group may be available now: it was in flight, or the group's first message.
+      const g = this.groups.get(m.groupId ?? '');
+      if (g) {
+        if (this.heldMessages.delete(m)) g.held--;
+        this.offerGroup(g, this.clock.now());
+      }
+    } else if (this.inReady.delete(m) && this.ready.size > 4096) {
+      if (this.ready.size > 2 * this.inReady.size) this.ready.retain((x) => this.inReady.has(x));
     }
     this.deletedCount++;
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
@@ -486,15 +699,14 @@ export class Queue {
     return { visible, notVisible, delayed };
   }
 
-  /** Earliest future availableAt, so a long poll knows when to look again. */
+  /** Earliest future availableAt (the queue's own timer wakes a long poll then). */
   nextAvailableAt(): number | undefined {
-    const now = this.clock.now();
-    let next: number | undefined;
-    for (const m of this.messages) {
-      if (!m.deleted && m.availableAt > now && (next === undefined || m.availableAt < next))
-        next = m.availableAt;
+    this.promote(this.clock.now());
+    for (let next = this.timed.peek(); next; next = this.timed.peek()) {
+      if (!next.m.deleted && next.m.availableAt === next.at) return next.at;
+      this.timed.pop();
     }
-    return next;
+    return undefined;
   }
 
   /**
@@ -584,6 +796,7 @@ export class Queue {
         if (copies.length === prior.receipts.length) {
           for (const { message } of copies) {
             message.availableAt = now + opts.visibilityTimeout * 1000;
+            this.place(message, now);
           }
           return copies;
         }
@@ -597,8 +810,11 @@ export class Queue {
       if (!this.fifo && opts.shortPoll) throw errors.inFlightOverLimit();
       return [];
     }
+    this.promote(now);
     const policy = this.redrivePolicy();
     const taken: ReceivedCopy[] = [];
+    // Each message taken is indexed again (place) once the receive is done, not while it runs:
+    // one with visibility timeout 0 is receivable at once, and the receive would meet it again.
     const take = (m: StoredMessage): boolean => {
       if (policy && opts.moveToDlq && m.receiveCount >= policy.maxReceiveCount) {
         if (opts.moveToDlq(m)) {
@@ -621,39 +837,47 @@ export class Queue {
 
     if (this.fifo) {
       // A group is blocked while any of its messages is in flight; a receive fills its batch from
-      // one group, oldest first, before moving to the next group. Messages received before form
-      // a prefix of each group (receives take groups in order), so only that prefix is checked
-      // for in-flight messages: a receive costs O(groups + batch), not O(messages).
-      for (const [g, list] of this.groups) {
-        if (taken.length >= max) break;
-        let head = 0;
-        while (
-          head < list.length &&
-          (list[head]!.deleted || this.expireRetention(list[head]!, now))
-        )
-          head++;
-        if (head > 0) list.splice(0, head);
-        if (list.length === 0) {
-          this.groups.delete(g);
-          continue;
-        }
-        const available: StoredMessage[] = [];
-        let blocked = false;
-        for (const m of list) {
-          if (m.deleted) continue;
-          if (m.availableAt > now) {
-            blocked = m.receiveCount > 0;
-            break;
+      // one group, oldest first, before moving to the next group. Only the available groups are
+      // visited (see offerGroup), each once: a receive costs O(groups taken from + batch).
+      const visited = new Set<Group>();
+      this.deferredOffers = visited;
+      try {
+        while (taken.length < max) {
+          const g = this.availableGroups.pop();
+          if (!g) break;
+          this.work.visited++;
+          g.queued = false;
+          if (this.groups.get(g.id) !== g) continue;
+          visited.add(g);
+          // Past the gone messages and those past the retention period at the group's front.
+          let live = this.trimGroup(g);
+          while (live && this.expireRetention(g.list[g.start]!, now)) live = this.trimGroup(g);
+          if (this.groups.get(g.id) !== g || g.held > 0) continue;
+          // The messages of the group's list now: a copy this receive dead-letters into this
+          // very queue (its own DLQ) goes to the list's tail, and is not met again.
+          const list = g.list;
+          const end = list.length;
+          for (let i = g.start; i < end && taken.length < max; i++) {
+            const m = list[i]!;
+            this.work.visited++;
+            if (m.deleted) continue;
+            // Not yet receivable (delayed): it and the messages after it wait.
+            if (m.availableAt > now) break;
+            // A message past maxReceiveCount goes to the DLQ instead of to this receive; the
+            // next one is the group's first now, and this receive may take it: "Amazon SQS
+            // moves the message to the dead-letter queue" once its receive count "exceeds the
+            // maxReceiveCount" (SQS Developer Guide, dead-letter queues), and a FIFO receive
+            // "returns as many messages with the same message group ID as possible" (AWS
+            // Knowledge Center, "Why are some messages in my FIFO queue not returned"). The
+            // receive had ended the group there, and its next message waited for a later one.
+            take(m);
           }
-          if (m.receiveCount === 0 && taken.length + available.length >= max) break;
-          available.push(m);
         }
-        if (blocked) continue;
-        for (const m of available) {
-          if (taken.length >= max) break;
-          if (!take(m)) break;
-        }
+      } finally {
+        this.deferredOffers = undefined;
       }
+      for (const c of taken) this.place(c.message, now);
+      for (const g of visited) this.offerGroup(g, now);
       // An empty answer is not an attempt to replay: the id lets a retry after a networking issue
       // get "the same set of messages" (ReceiveMessage, API reference), and an empty receive has
       // none. Recorded, it answered every later pass of a long poll with that id (each wake-up
@@ -665,27 +889,38 @@ export class Queue {
 
     if (opts.shortPoll && opts.dice.roll('falseEmptyRate', opts.faults.falseEmptyRate))
       return taken;
-    while (this.head < this.messages.length && this.messages[this.head]!.deleted) this.head++;
-    // The list as it was when the receive began: a message this receive dead-letters or finds
-    // past its retention can be the one that makes markDeleted compact `this.messages` into a
-    // new, shorter list, and an index into that one skipped the visible messages after it (a
-    // receive after 1,024 gone messages returned none; found in review). Until a compaction the
-    // two are one list, so a copy pushed during the receive is seen as before.
-    const messages = this.messages;
-    // On a queue that is its own DLQ, a message past maxReceiveCount moves to this very list's
+    // On a queue that is its own DLQ, a message past maxReceiveCount moves to this queue's own
     // tail: the receive met the copy again and moved it again, in the same millisecond (later
     // ones are past `now`), or until the list compacted (found in review). Once a receive.
     const movedHere = opts.moveToDlq ? new Set<StoredMessage>() : undefined;
     this.movedHereByReceive = movedHere;
+    // Receivable messages this receive passed over (the dice, a copy it moved here): they stay
+    // receivable, and go back into `ready` once it is done.
+    const passed: StoredMessage[] = [];
     try {
-      for (let i = this.head; i < messages.length; i++) {
-        const m = messages[i]!;
-        if (taken.length >= max) break;
-        if (movedHere?.has(m)) continue;
-        if (m.deleted || m.availableAt > now || this.expireRetention(m, now)) continue;
-        if (opts.dice.roll('reorderRate', opts.faults.reorderRate)) continue;
-        if (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
+      // In key order, which is the order of the queue's list: the dice roll for the same
+      // messages in the same order as when the receive walked the list.
+      while (taken.length < max) {
+        const m = this.ready.pop();
+        if (!m) break;
+        this.work.visited++;
+        if (!this.inReady.has(m)) continue; // deleted while receivable
+        if (m.deleted || m.availableAt > now) {
+          this.inReady.delete(m);
           continue;
+        }
+        if (movedHere?.has(m) || this.expireRetention(m, now)) {
+          if (!m.deleted) passed.push(m);
+          continue;
+        }
+        if (
+          opts.dice.roll('reorderRate', opts.faults.reorderRate) ||
+          (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
+        ) {
+          passed.push(m);
+          continue;
+        }
+        this.inReady.delete(m);
         if (!take(m)) continue;
         if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
           // Another host's copy did not get the in-flight mark: it stays receivable now. That
@@ -697,11 +932,14 @@ export class Queue {
           delete ghost.receipt;
           delete ghost.firstReceivedAt;
           this.messages.push(ghost);
+          this.place(ghost, now);
         }
       }
     } finally {
       this.movedHereByReceive = undefined;
     }
+    for (const m of passed) this.ready.push(m);
+    for (const c of taken) this.place(c.message, now);
     return taken;
   }
 
@@ -929,7 +1167,8 @@ export class Queue {
     }
     m.availableAt = now + timeoutSeconds * 1000;
     m.visibilityChanged = true;
-    if (timeoutSeconds === 0) this.wake();
+    // Timeout 0: receivable now, and one long poll is woken for it.
+    this.place(m, now);
   }
 
   /**
@@ -948,10 +1187,16 @@ export class Queue {
    * stay remembered: the purge did not remove them.
    */
   purge(): void {
+    // The indexes first, so that no message deleted here offers its group again.
+    this.groups.clear();
+    this.availableGroups.clear();
+    this.heldMessages.clear();
+    this.timed.clear();
+    this.ready.clear();
+    this.inReady.clear();
     for (const m of this.messages) if (!m.deleted) this.markDeleted(m, true, false);
     this.messages = [];
     this.head = 0;
-    this.groups.clear();
     this.deletedCount = 0;
     this.byReceipt.clear();
     this.lostHeld.clear();

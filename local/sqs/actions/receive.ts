@@ -233,20 +233,21 @@ export const ReceiveMessage = action({
           Messages: copies.map((c) => renderMessage(q, c.message, c.receipt, system, wantedAttrs)),
         };
       }
-      const next = q.nextAvailableAt();
-      const sleep = Math.max(
-        1,
-        Math.min(deadline - now, next !== undefined ? next - now : Infinity, 1000),
-      );
+      // The queue wakes one long poll for each message that becomes receivable (a send, a
+      // visibility timeout or delay ending, a FIFO group let go), with one timer of its own for
+      // the ones not yet receivable. Every second a poll looks again regardless: a message a
+      // woken poll did not take (its client gone, the dice, the in-flight quota) and one moved
+      // into a DLQ without waking (see moveToDlq) are found then.
+      const sleep = Math.max(1, Math.min(deadline - now, 1000));
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          q.waiters.delete(done);
+          q.removeWaiter(done);
           offClock();
           resolve();
         };
         const timer = setTimeout(done, sleep);
-        q.waiters.add(done);
+        q.addWaiter(done);
         const offClock = ctx.clock.onAdvance(done);
       });
     }
