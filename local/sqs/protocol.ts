@@ -398,6 +398,32 @@ function entry(
 }
 
 /**
+ * The parameters a Query request may have, counted before any is decoded. The largest request an
+ * SQS action takes has under 400: a SendMessageBatch of 10 entries, each with its 5 fields, 10
+ * message attributes of 3 parameters and a system attribute, and the request's own (Action,
+ * QueueUrl, Version, a signature's). AWS publishes no count of its own; its limit is on size
+ * (1 MiB for a batch, MAX_REQUEST_BYTES here). Past the cap a request is refused having decoded
+ * nothing: a 4 MB form of 200,000 parameters had been decoded, split into a tree and its indexes
+ * sorted whole, 2 to 4 s of the main thread, every surface of the local cloud waiting (found in
+ * review).
+ */
+export const MAX_QUERY_PARAMETERS = 1000;
+
+/**
+ * The parameters in `text` (`&`-separated parts; an empty one counts too, though URLSearchParams
+ * skips it and no client sends one), counted up to `max + 1` at most: a body of 4 million `&`
+ * costs no more to count than one of 1,000.
+ */
+function countParameters(text: Buffer, max: number): number {
+  if (text.length === 0) return 0;
+  let count = 1;
+  for (let at = text.indexOf(0x26); at >= 0 && count <= max; at = text.indexOf(0x26, at + 1)) {
+    count++;
+  }
+  return count;
+}
+
+/**
  * A Query request: parameters from the query string and a form body. `pathQueueUrl` is the
  * queue URL the request path names (`/<account>/<queue>`): AWS's documented Query form gives the
  * queue as the path with no QueueUrl parameter (aws-sdk-java v1 sends it so); a QueueUrl
@@ -408,6 +434,15 @@ export function parseQueryRequest(
   search: string,
   pathQueueUrl?: string,
 ): { action: string; input: Input } {
+  const query = Buffer.from(search.startsWith('?') ? search.slice(1) : search);
+  if (
+    countParameters(query, MAX_QUERY_PARAMETERS) + countParameters(body, MAX_QUERY_PARAMETERS) >
+    MAX_QUERY_PARAMETERS
+  ) {
+    throw errors.invalidParameter(
+      `The request has more than ${MAX_QUERY_PARAMETERS} parameters; no SQS action takes that many.`,
+    );
+  }
   const params = new URLSearchParams(search);
   for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
   const action = params.get('Action');

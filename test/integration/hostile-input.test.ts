@@ -46,10 +46,6 @@ describe('the edge keeps serving after requests that break parsers', () => {
   it.each([
     ['a 3.9 MB parameter name of dots', `${'.'.repeat(3_900_000)}=1`],
     ['a 3.8 MB name of 1.9 million parts', `${'a.'.repeat(1_900_000)}b=1`],
-    [
-      '300,000 names the emulator never reads',
-      Array.from({ length: 300_000 }, (_, i) => `k${i}.x=1`).join('&'),
-    ],
   ])(
     'answers a Query request with %s at once, as without it (found in review: it held the main thread up to 9 s)',
     async (_, extra) => {
@@ -77,6 +73,27 @@ describe('the edge keeps serving after requests that break parsers', () => {
     },
     20_000,
   );
+
+  it('refuses a Query request with 300,000 names the emulator never reads at once, having read none (found in review: reading them held the main thread 1.3-9 s)', async () => {
+    // Prepare
+    const extra = Array.from({ length: 300_000 }, (_, i) => `k${i}.x=1`).join('&');
+
+    // Act
+    const res = await fetch(cloud.edgeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `Action=ListQueues&${extra}`,
+    });
+    const text = await res.text();
+
+    // Assess: more parameters than any SQS action takes (MAX_QUERY_PARAMETERS), refused with
+    // AWS's code before any is decoded; the unit test counts the reads (none), so no time is
+    // asserted here.
+    expect(res.status).toBe(400);
+    expect(text).toContain('<Code>InvalidParameterValue</Code>');
+    expect(text).toMatch(/<Message>The request has more than \d+ parameters/);
+    expect(await healthy(cloud.edgeUrl)).toBe(200);
+  }, 20_000);
 
   it('answers an SQS body declared over its limit with 413 instead of 100 Continue (found in review)', async () => {
     // Act: the client waits for 100 Continue before it sends any of the 100 MiB.
