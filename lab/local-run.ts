@@ -18,6 +18,7 @@ import {
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
+import { cpuMsNow } from './phases';
 
 /**
  * One run on a local cloud started in this process: start it, send the load, wait for both
@@ -109,21 +110,50 @@ export interface LocalRunResult {
  * work. `stop` is set once the cloud has stopped, before
  * runOnLocalCloud resolves; with `beforeStop`, the time spent there is in none of them.
  */
-export interface RunTimings {
-  startMs: number;
-  loadMs: number;
-  drainMs: number;
-  reportMs: number;
-  stopMs: number;
+export interface RunTimings extends Record<RunPhase, number> {
+  /**
+   * The process's CPU time (user + system, every thread: the functions' environments, DynamoDB's
+   * thread and the main one) in each phase, in ms: against the phase's wall time, how much of it
+   * the process worked rather than waited (2 cores' worth at most on a 2-core machine).
+   */
+  cpuMs?: Record<RunPhase, number>;
+  /**
+   * The drain's skips of a visibility timeout on the cloud's clock (skipVisibilityWaits): each
+   * one a wait for failed, crashed or surviving copies that the run did not spend in real time.
+   */
+  visibilitySkips?: number;
 }
 
+export type RunPhase = 'startMs' | 'loadMs' | 'drainMs' | 'reportMs' | 'stopMs';
+
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
-  const timings: RunTimings = { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 };
+  const cpuMs: Record<RunPhase, number> = {
+    startMs: 0,
+    loadMs: 0,
+    drainMs: 0,
+    reportMs: 0,
+    stopMs: 0,
+  };
+  const timings: RunTimings = {
+    startMs: 0,
+    loadMs: 0,
+    drainMs: 0,
+    reportMs: 0,
+    stopMs: 0,
+    cpuMs,
+    visibilitySkips: 0,
+  };
   let phaseStart = performance.now();
-  /** Ends the phase under way: its time since the last phase ended (or `at`, when given). */
-  const endPhase = (phase: keyof RunTimings, at = performance.now()): void => {
+  let phaseStartCpu = cpuMsNow();
+  /**
+   * Ends the phase under way: its time since the last phase ended (or `at`, with the CPU time
+   * `atCpu` read then, when given).
+   */
+  const endPhase = (phase: RunPhase, at = performance.now(), atCpu = cpuMsNow()): void => {
     timings[phase] = at - phaseStart;
+    cpuMs[phase] = atCpu - phaseStartCpu;
     phaseStart = at;
+    phaseStartCpu = atCpu;
   };
   const cloud = await startLocalCloud({
     port: 0,
@@ -167,6 +197,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       () => cloud.invocationsInFlight(),
       () => {
         skips.push({ at: cloud.clock.now(), ms: visibilityMs });
+        timings.visibilitySkips = skips.length;
         cloud.clock.advance(visibilityMs);
       },
       SKIP_AFTER_IDLE_POLLS,
@@ -233,6 +264,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     if (options.releaseIdleEnvironments) await cloud.releaseIdleEnvironments();
     /** When the drain wait's last poll was answered: the wait ends there, the report's reads begin. */
     let lastDrainPollAt = performance.now();
+    let lastDrainPollCpu = cpuMsNow();
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
@@ -247,6 +279,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       },
       onProgress: (snapshot) => {
         lastDrainPollAt = performance.now();
+        lastDrainPollCpu = cpuMsNow();
         options.onDrainProgress?.(snapshot, lastDrainPollAt - drainStartedAt);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
@@ -260,7 +293,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         }
       },
     });
-    endPhase('drainMs', lastDrainPollAt);
+    endPhase('drainMs', lastDrainPollAt, lastDrainPollCpu);
     endPhase('reportMs');
     const result: LocalRunResult = {
       data,
@@ -277,6 +310,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     return result;
   } finally {
     phaseStart = performance.now();
+    phaseStartCpu = cpuMsNow();
     documentClient.destroy();
     sqsClient.destroy();
     await cloud.stop();

@@ -14,7 +14,8 @@ import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import type { LoadProgress } from '../loadgen/run-load';
-import { type DrainProgress, type RunTimings, runOnLocalCloud } from '../local-run';
+import { type DrainProgress, runOnLocalCloud } from '../local-run';
+import { phasesLine } from '../phases';
 
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
@@ -93,20 +94,6 @@ export function loadProgressWriter(
     lastTenth = tenth;
     write(`sent ${p.done}/${p.total}\n`);
   };
-}
-
-/**
- * The demo's last line: where its wall time went, from node's start to the report files written.
- * `start` counts from node's start (loading the modules, then the local cloud: DynamoDB's thread,
- * the emulator, the functions' bundles and first environments); `files`, rendering and writing the
- * report files. The other phases are RunTimings'.
- */
-export function phasesLine(
-  timings: RunTimings,
-  run: { startedAt: number; filesMs: number; endedAt: number },
-): string {
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  return `took ${s(run.endedAt)}: start ${s(run.startedAt + timings.startMs)}, load ${s(timings.loadMs)}, drain ${s(timings.drainMs)}, report ${s(timings.reportMs)}, stop ${s(timings.stopMs)}, files ${s(run.filesMs)}\n`;
 }
 
 /** How often a piped drain writes a line (the wait polls both queues a few times a second). */
@@ -221,7 +208,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     const files = await writeReportFiles(data, out);
     process.stdout.write(`wrote ${files.join(', ')}\n`);
     const endedAt = performance.now();
-    process.stdout.write(phasesLine(timings, { startedAt, filesMs: endedAt - filesAt, endedAt }));
+    process.stdout.write(
+      phasesLine(timings, {
+        startedAt,
+        endedAt,
+        after: [{ name: 'files', ms: endedAt - filesAt }],
+      }),
+    );
   }
   return 0;
 }

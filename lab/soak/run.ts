@@ -13,6 +13,7 @@ import {
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
+import { cpuMsNow, phasesLine } from '../phases';
 import { orderHistory, ordersNamed, runFindings } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
@@ -96,6 +97,9 @@ export async function main(
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
+  // performance.now() counts from node's start: what the modules took to load is start-up too.
+  const startedAt = performance.now();
+  const startedCpuMs = cpuMsNow();
   log(
     `soak ${runId}: seed ${seed}, ${orders} orders over ${customers} customers, SQS faults ${faults}, consumer first-attempt failures ${failureRate}, crashes after the effect ${crashRate}, client retries ${retryRate}, lost send answers ${lostAnswers}`,
   );
@@ -105,7 +109,7 @@ export async function main(
   };
   let nextTenth = 1;
   let nextDrainLine = 0;
-  const { data, load, lostDeletes } = await run({
+  const { data, load, lostDeletes, timings } = await run({
     runId,
     seed,
     orders,
@@ -136,9 +140,13 @@ export async function main(
       }
     },
   });
+  const filesAt = performance.now();
+  const filesCpuMs = cpuMsNow();
   process.stdout.write(renderTable(data.report));
   const files = await writeReportFiles(data, out);
   log(`wrote ${files.join(', ')}`);
+  const checkAt = performance.now();
+  const checkCpuMs = cpuMsNow();
   const findings = runFindings({
     acceptedIds: load.orderIds,
     report: data.report,
@@ -168,6 +176,25 @@ export async function main(
     for (const line of findings.notAttemptedInDlq) log(`  - ${line}`);
     histories(findings.notAttemptedInDlq);
   }
+  const endedAt = performance.now();
+  const endedCpuMs = cpuMsNow();
+  if (timings.visibilitySkips !== undefined) {
+    log(
+      `visibility timeouts skipped on the cloud's clock once nothing was in flight: ${timings.visibilitySkips}; client retries after a lost or refused answer: ${load.backoffRetries}`,
+    );
+  }
+  log(
+    phasesLine(timings, {
+      startedAt,
+      startedCpuMs,
+      endedAt,
+      endedCpuMs,
+      after: [
+        { name: 'files', ms: checkAt - filesAt, cpuMs: checkCpuMs - filesCpuMs },
+        { name: 'check', ms: endedAt - checkAt, cpuMs: endedCpuMs - checkCpuMs },
+      ],
+    }).trimEnd(),
+  );
   if (failed.length > 0) {
     log(`soak FAILED after ${elapsed()} (seed ${seed}):`);
     for (const f of failed) log(`  - ${f}`);

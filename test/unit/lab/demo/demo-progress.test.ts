@@ -1,10 +1,6 @@
-import {
-  main as demo,
-  drainProgressWriter,
-  loadProgressWriter,
-  phasesLine,
-} from '../../../../lab/demo/cli';
+import { main as demo, drainProgressWriter, loadProgressWriter } from '../../../../lab/demo/cli';
 import type { LocalRunOptions } from '../../../../lab/local-run';
+import { phasesLine } from '../../../../lab/phases';
 
 /**
  * What `npm run demo` prints of its load while it runs, with the local cloud replaced by a run
@@ -133,10 +129,41 @@ describe("npm run demo's progress", () => {
     expect(
       phasesLine(
         { startMs: 2100, loadMs: 30_000, drainMs: 1500, reportMs: 2440, stopMs: 260 },
-        { startedAt: 950, filesMs: 340, endedAt: 37_600 },
+        { startedAt: 950, endedAt: 37_600, after: [{ name: 'files', ms: 340 }] },
       ),
     ).toBe(
       'took 37.6 s: start 3.0 s, load 30.0 s, drain 1.5 s, report 2.4 s, stop 0.3 s, files 0.3 s\n',
+    );
+  });
+
+  it("with the process's CPU time at the run's start and end, says how many cores each phase kept busy", () => {
+    const timings = { startMs: 2000, loadMs: 30_000, drainMs: 2000, reportMs: 1000, stopMs: 100 };
+    const cpuMs = { startMs: 2500, loadMs: 54_000, drainMs: 500, reportMs: 1000, stopMs: 50 };
+    expect(
+      phasesLine(
+        { ...timings, cpuMs },
+        {
+          startedAt: 1000,
+          startedCpuMs: 1100,
+          endedAt: 40_000,
+          endedCpuMs: 62_150,
+          after: [
+            { name: 'files', ms: 2000, cpuMs: 2000 },
+            { name: 'check', ms: 1900, cpuMs: 1000 },
+          ],
+        },
+      ),
+    ).toBe(
+      'took 40.0 s (1.55 cores): start 3.0 s (1.20 cores), load 30.0 s (1.80 cores), drain 2.0 s (0.25 cores), report 1.0 s (1.00 cores), stop 0.1 s (0.50 cores), files 2.0 s (1.00 cores), check 1.9 s (0.53 cores)\n',
+    );
+    // Without the run's CPU time at its end (the demo's line), wall times only.
+    expect(
+      phasesLine(
+        { ...timings, cpuMs },
+        { startedAt: 1000, endedAt: 40_000, after: [{ name: 'files', ms: 2000, cpuMs: 2000 }] },
+      ),
+    ).toBe(
+      'took 40.0 s: start 3.0 s, load 30.0 s, drain 2.0 s, report 1.0 s, stop 0.1 s, files 2.0 s\n',
     );
   });
 });

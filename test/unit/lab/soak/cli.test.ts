@@ -88,6 +88,36 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     expect(stderr.at(-1)).toMatch(/^soak passed in \d+ s \(seed 7\): 2 orders/);
   });
 
+  it('says where its time went, phase by phase, and how busy the process was in each', async () => {
+    const run = fakeRun(cleanLedger(), ['a1', 'a2']);
+    expect(
+      await soak(async (options) => {
+        const result = await run(options);
+        return {
+          ...result,
+          load: { ...result.load, backoffRetries: 3 },
+          timings: {
+            startMs: 2000,
+            loadMs: 30_000,
+            drainMs: 4000,
+            reportMs: 1000,
+            stopMs: 100,
+            cpuMs: { startMs: 2500, loadMs: 54_000, drainMs: 1000, reportMs: 1000, stopMs: 50 },
+            visibilitySkips: 4,
+          },
+        };
+      }),
+    ).toBe(0);
+    expect(stderr).toContain(
+      "visibility timeouts skipped on the cloud's clock once nothing was in flight: 4; client retries after a lost or refused answer: 3\n",
+    );
+    const took = stderr.at(-2);
+    expect(took).toMatch(
+      /^took \d+\.\d s \(\d+\.\d\d cores\): start \d+\.\d s \(\d+\.\d\d cores\), load 30\.0 s \(1\.80 cores\), drain 4\.0 s \(0\.25 cores\), report 1\.0 s \(1\.00 cores\), stop 0\.1 s \(0\.50 cores\), files \d+\.\d s( \(\d+\.\d\d cores\))?, check \d+\.\d s( \(\d+\.\d\d cores\))?\n$/,
+    );
+    expect(stderr.at(-1)).toMatch(/^soak passed in \d+ s/);
+  });
+
   it('fails a run whose check passes when the API refused orders', async () => {
     expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], 2))).toBe(1);
     expect(failures()).toEqual(['  - 2 orders were never accepted by the API\n']);
