@@ -118,6 +118,22 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     expect(stderr.at(-1)).toMatch(/^soak passed in \d+ s/);
   });
 
+  it('asks the run for no count of the ledger while the queues drain (its lines show the queues)', async () => {
+    let asked: LocalRunOptions | undefined;
+    const run = fakeRun(cleanLedger(), ['a1', 'a2']);
+    expect(
+      await soak(async (options) => {
+        asked = options;
+        options.onDrainProgress?.({ queued: { fifo: 3, standard: 0 } }, 0);
+        return run(options);
+      }),
+    ).toBe(0);
+    expect(asked?.countLedgerWhileDraining).toBe(false);
+    expect(stderr).toContainEqual(
+      expect.stringMatching(/^draining: fifo 3 standard 0 queued, \d+ s\n$/),
+    );
+  });
+
   it('fails a run whose check passes when the API refused orders', async () => {
     expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], 2))).toBe(1);
     expect(failures()).toEqual(['  - 2 orders were never accepted by the API\n']);
