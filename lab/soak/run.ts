@@ -132,6 +132,15 @@ export async function main(
       }
     },
     onDrainProgress: (s, ms) => {
+      // The report's quiet polls, the only ones that count the ledger: the queues are empty and
+      // nothing is in flight, and each poll confirms the ledger no longer grows. A line each
+      // (two or three), with the time since the load ended, shows what that confirmation takes.
+      if (s.ledgerItems !== undefined) {
+        log(
+          `drained: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ledger ${s.ledgerItems} items, ${(ms / 1000).toFixed(1)} s after the load`,
+        );
+        return;
+      }
       if (ms >= nextDrainLine) {
         nextDrainLine = ms + 10_000;
         log(`draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${elapsed()}`);

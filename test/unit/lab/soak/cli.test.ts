@@ -125,13 +125,18 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
       await soak(async (options) => {
         asked = options;
         options.onDrainProgress?.({ queued: { fifo: 3, standard: 0 } }, 0);
+        // The report's quiet polls, each with the ledger's count.
+        options.onDrainProgress?.({ queued: { fifo: 0, standard: 0 }, ledgerItems: 8 }, 1250);
+        options.onDrainProgress?.({ queued: { fifo: 0, standard: 0 }, ledgerItems: 8 }, 1400);
         return run(options);
       }),
     ).toBe(0);
     expect(asked?.countLedgerWhileDraining).toBe(false);
-    expect(stderr).toContainEqual(
+    expect(stderr.filter((l) => l.startsWith('draining') || l.startsWith('drained'))).toEqual([
       expect.stringMatching(/^draining: fifo 3 standard 0 queued, \d+ s\n$/),
-    );
+      'drained: fifo 0 standard 0 queued, ledger 8 items, 1.3 s after the load\n',
+      'drained: fifo 0 standard 0 queued, ledger 8 items, 1.4 s after the load\n',
+    ]);
   });
 
   it('fails a run whose check passes when the API refused orders', async () => {
