@@ -18,7 +18,7 @@ import {
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
-import { cpuMsNow } from './phases';
+import { type CpuReading, cpuBetween, cpuReadingNow } from './phases';
 
 /**
  * One run on a local cloud started in this process: start it, send the load, wait for both
@@ -112,11 +112,12 @@ export interface LocalRunResult {
  */
 export interface RunTimings extends Record<RunPhase, number> {
   /**
-   * The process's CPU time (user + system, every thread: the functions' environments, DynamoDB's
-   * thread and the main one) in each phase, in ms: against the phase's wall time, how much of it
-   * the process worked rather than waited (2 cores' worth at most on a 2-core machine).
+   * The process's use of the CPU in each phase (lab/phases.ts CpuReading): its CPU time (user +
+   * system, every thread: the functions' environments, DynamoDB's thread and the main one) and,
+   * on Linux, its threads' time runnable but queued for a core. Against the phase's wall time:
+   * how much of it the process worked, and how much it waited rather than was starved.
    */
-  cpuMs?: Record<RunPhase, number>;
+  cpu?: Record<RunPhase, CpuReading>;
   /**
    * The drain's skips of a visibility timeout on the cloud's clock (skipVisibilityWaits): each
    * one a wait for failed, crashed or surviving copies that the run did not spend in real time.
@@ -127,12 +128,13 @@ export interface RunTimings extends Record<RunPhase, number> {
 export type RunPhase = 'startMs' | 'loadMs' | 'drainMs' | 'reportMs' | 'stopMs';
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
-  const cpuMs: Record<RunPhase, number> = {
-    startMs: 0,
-    loadMs: 0,
-    drainMs: 0,
-    reportMs: 0,
-    stopMs: 0,
+  const zero = { cpuMs: 0 };
+  const cpu: Record<RunPhase, CpuReading> = {
+    startMs: zero,
+    loadMs: zero,
+    drainMs: zero,
+    reportMs: zero,
+    stopMs: zero,
   };
   const timings: RunTimings = {
     startMs: 0,
@@ -140,18 +142,18 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     drainMs: 0,
     reportMs: 0,
     stopMs: 0,
-    cpuMs,
+    cpu,
     visibilitySkips: 0,
   };
   let phaseStart = performance.now();
-  let phaseStartCpu = cpuMsNow();
+  let phaseStartCpu = cpuReadingNow();
   /**
-   * Ends the phase under way: its time since the last phase ended (or `at`, with the CPU time
-   * `atCpu` read then, when given).
+   * Ends the phase under way: its time since the last phase ended (or `at`, with the CPU reading
+   * `atCpu` made then, when given).
    */
-  const endPhase = (phase: RunPhase, at = performance.now(), atCpu = cpuMsNow()): void => {
+  const endPhase = (phase: RunPhase, at = performance.now(), atCpu = cpuReadingNow()): void => {
     timings[phase] = at - phaseStart;
-    cpuMs[phase] = atCpu - phaseStartCpu;
+    cpu[phase] = cpuBetween(phaseStartCpu, atCpu);
     phaseStart = at;
     phaseStartCpu = atCpu;
   };
@@ -264,7 +266,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     if (options.releaseIdleEnvironments) await cloud.releaseIdleEnvironments();
     /** When the drain wait's last poll was answered: the wait ends there, the report's reads begin. */
     let lastDrainPollAt = performance.now();
-    let lastDrainPollCpu = cpuMsNow();
+    let lastDrainPollCpu = cpuReadingNow();
     const data = await generateReport({
       runId: options.runId,
       target: 'local',
@@ -279,7 +281,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       },
       onProgress: (snapshot) => {
         lastDrainPollAt = performance.now();
-        lastDrainPollCpu = cpuMsNow();
+        lastDrainPollCpu = cpuReadingNow();
         options.onDrainProgress?.(snapshot, lastDrainPollAt - drainStartedAt);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
@@ -310,7 +312,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     return result;
   } finally {
     phaseStart = performance.now();
-    phaseStartCpu = cpuMsNow();
+    phaseStartCpu = cpuReadingNow();
     documentClient.destroy();
     sqsClient.destroy();
     await cloud.stop();

@@ -13,7 +13,7 @@ import {
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
-import { cpuMsNow, phasesLine } from '../phases';
+import { cpuBetween, cpuReadingNow, phasesLine } from '../phases';
 import { orderHistory, ordersNamed, runFindings } from './check';
 
 export const SOAK_SPEC: CommandSpec = {
@@ -99,7 +99,7 @@ export async function main(
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
   // performance.now() counts from node's start: what the modules took to load is start-up too.
   const startedAt = performance.now();
-  const startedCpuMs = cpuMsNow();
+  const startedCpu = cpuReadingNow();
   log(
     `soak ${runId}: seed ${seed}, ${orders} orders over ${customers} customers, SQS faults ${faults}, consumer first-attempt failures ${failureRate}, crashes after the effect ${crashRate}, client retries ${retryRate}, lost send answers ${lostAnswers}`,
   );
@@ -153,12 +153,12 @@ export async function main(
     countLedgerWhileDraining: false,
   });
   const filesAt = performance.now();
-  const filesCpuMs = cpuMsNow();
+  const filesCpu = cpuReadingNow();
   process.stdout.write(renderTable(data.report));
   const files = await writeReportFiles(data, out);
   log(`wrote ${files.join(', ')}`);
   const checkAt = performance.now();
-  const checkCpuMs = cpuMsNow();
+  const checkCpu = cpuReadingNow();
   const findings = runFindings({
     acceptedIds: load.orderIds,
     report: data.report,
@@ -189,7 +189,7 @@ export async function main(
     histories(findings.notAttemptedInDlq);
   }
   const endedAt = performance.now();
-  const endedCpuMs = cpuMsNow();
+  const endedCpu = cpuReadingNow();
   if (timings.visibilitySkips !== undefined) {
     log(
       `visibility timeouts skipped on the cloud's clock once nothing was in flight: ${timings.visibilitySkips}; client retries after a lost or refused answer: ${load.backoffRetries}`,
@@ -198,12 +198,12 @@ export async function main(
   log(
     phasesLine(timings, {
       startedAt,
-      startedCpuMs,
+      startedCpu,
       endedAt,
-      endedCpuMs,
+      endedCpu,
       after: [
-        { name: 'files', ms: checkAt - filesAt, cpuMs: checkCpuMs - filesCpuMs },
-        { name: 'check', ms: endedAt - checkAt, cpuMs: endedCpuMs - checkCpuMs },
+        { name: 'files', ms: checkAt - filesAt, cpu: cpuBetween(filesCpu, checkCpu) },
+        { name: 'check', ms: endedAt - checkAt, cpu: cpuBetween(checkCpu, endedCpu) },
       ],
     }).trimEnd(),
   );

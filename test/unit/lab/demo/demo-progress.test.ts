@@ -136,31 +136,41 @@ describe("npm run demo's progress", () => {
     );
   });
 
-  it("with the process's CPU time at the run's start and end, says how many cores each phase kept busy", () => {
+  it("with the process's CPU readings at the run's start and end, says how many cores each phase kept busy and how many more it was queued for", () => {
     const timings = { startMs: 2000, loadMs: 30_000, drainMs: 2000, reportMs: 1000, stopMs: 100 };
-    const cpuMs = { startMs: 2500, loadMs: 54_000, drainMs: 500, reportMs: 1000, stopMs: 50 };
+    const cpu = {
+      startMs: { cpuMs: 2500, queuedMs: 500 },
+      loadMs: { cpuMs: 54_000, queuedMs: 15_000 },
+      drainMs: { cpuMs: 500, queuedMs: 100 },
+      reportMs: { cpuMs: 1000, queuedMs: 0 },
+      stopMs: { cpuMs: 50, queuedMs: 0 },
+    };
     expect(
       phasesLine(
-        { ...timings, cpuMs },
+        { ...timings, cpu },
         {
           startedAt: 1000,
-          startedCpuMs: 1100,
+          startedCpu: { cpuMs: 1100, queuedMs: 100 },
           endedAt: 40_000,
-          endedCpuMs: 62_150,
+          endedCpu: { cpuMs: 62_150, queuedMs: 16_000 },
           after: [
-            { name: 'files', ms: 2000, cpuMs: 2000 },
-            { name: 'check', ms: 1900, cpuMs: 1000 },
+            { name: 'files', ms: 2000, cpu: { cpuMs: 2000, queuedMs: 300 } },
+            { name: 'check', ms: 1900, cpu: { cpuMs: 1000 } },
           ],
         },
       ),
     ).toBe(
-      'took 40.0 s (1.55 cores): start 3.0 s (1.20 cores), load 30.0 s (1.80 cores), drain 2.0 s (0.25 cores), report 1.0 s (1.00 cores), stop 0.1 s (0.50 cores), files 2.0 s (1.00 cores), check 1.9 s (0.53 cores)\n',
+      'took 40.0 s (1.55 cores, 0.40 queued): start 3.0 s (1.20 cores, 0.20 queued), load 30.0 s (1.80 cores, 0.50 queued), drain 2.0 s (0.25 cores, 0.05 queued), report 1.0 s (1.00 cores, 0.00 queued), stop 0.1 s (0.50 cores, 0.00 queued), files 2.0 s (1.00 cores, 0.15 queued), check 1.9 s (0.53 cores)\n',
     );
     // Without the run's CPU time at its end (the demo's line), wall times only.
     expect(
       phasesLine(
-        { ...timings, cpuMs },
-        { startedAt: 1000, endedAt: 40_000, after: [{ name: 'files', ms: 2000, cpuMs: 2000 }] },
+        { ...timings, cpu },
+        {
+          startedAt: 1000,
+          endedAt: 40_000,
+          after: [{ name: 'files', ms: 2000, cpu: { cpuMs: 2000 } }],
+        },
       ),
     ).toBe(
       'took 40.0 s: start 3.0 s, load 30.0 s, drain 2.0 s, report 1.0 s, stop 0.1 s, files 2.0 s\n',

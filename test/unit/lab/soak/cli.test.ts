@@ -102,7 +102,13 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
             drainMs: 4000,
             reportMs: 1000,
             stopMs: 100,
-            cpuMs: { startMs: 2500, loadMs: 54_000, drainMs: 1000, reportMs: 1000, stopMs: 50 },
+            cpu: {
+              startMs: { cpuMs: 2500 },
+              loadMs: { cpuMs: 54_000, queuedMs: 6000 },
+              drainMs: { cpuMs: 1000, queuedMs: 0 },
+              reportMs: { cpuMs: 1000 },
+              stopMs: { cpuMs: 50 },
+            },
             visibilitySkips: 4,
           },
         };
@@ -113,7 +119,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     );
     const took = stderr.at(-2);
     expect(took).toMatch(
-      /^took \d+\.\d s \(\d+\.\d\d cores\): start \d+\.\d s \(\d+\.\d\d cores\), load 30\.0 s \(1\.80 cores\), drain 4\.0 s \(0\.25 cores\), report 1\.0 s \(1\.00 cores\), stop 0\.1 s \(0\.50 cores\), files \d+\.\d s( \(\d+\.\d\d cores\))?, check \d+\.\d s( \(\d+\.\d\d cores\))?\n$/,
+      /^took \d+\.\d s \(\d+\.\d\d cores(, \d+\.\d\d queued)?\): start \d+\.\d s \(\d+\.\d\d cores(, \d+\.\d\d queued)?\), load 30\.0 s \(1\.80 cores, 0\.20 queued\), drain 4\.0 s \(0\.25 cores, 0\.00 queued\), report 1\.0 s \(1\.00 cores\), stop 0\.1 s \(0\.50 cores\), files \d+\.\d s( \(\d+\.\d\d cores(, \d+\.\d\d queued)?\))?, check \d+\.\d s( \(\d+\.\d\d cores(, \d+\.\d\d queued)?\))?\n$/,
     );
     expect(stderr.at(-1)).toMatch(/^soak passed in \d+ s/);
   });
