@@ -39,6 +39,39 @@ function originOf(value: string): string | undefined {
 }
 
 /**
+ * Why `value` cannot be given as an allowed origin, or undefined when it can: `*`, or exactly an
+ * http(s) origin as browsers send it in `Origin` (`scheme://host[:port]`, any case, a default port
+ * written or not). The guard reads each one with originOf, which takes any URL and silently drops
+ * what is none, so `http://a b` was printed as allowed and allowed nothing, and
+ * `http://a.example/app` allowed http://a.example. A wildcard in a host (`http://*.example`) is
+ * read by URL as a host name no browser sends: only `*` alone allows any origin.
+ */
+export function allowedOriginProblem(value: string): string | undefined {
+  if (value === '*') return undefined;
+  if (value.toLowerCase() === 'null') {
+    return 'the opaque origin null (sandboxed pages, file: URLs) cannot be allowed; * allows any';
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `its scheme ${url.protocol} is not http: or https:`;
+  }
+  if (url.hostname.includes('*')) return 'a wildcard is supported only as * alone';
+  const origin = originOf(value);
+  if (origin === undefined) return 'not an origin';
+  const written = value.toLowerCase();
+  const defaultPort = url.protocol === 'http:' ? '80' : '443';
+  if (written !== origin && !(url.port === '' && written === `${origin}:${defaultPort}`)) {
+    return `browsers send its origin as ${origin}, give that`;
+  }
+  return undefined;
+}
+
+/**
  * The guard: decides on a request and its Host as the server read it (address.ts
  * readRequestHost), which it does not read again.
  */

@@ -10,7 +10,7 @@ import {
 import { writeFailed } from '../shared/src/cli/output';
 import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
-import { ALLOW_ORIGINS_ENV, originsFromEnv } from './browser-guard';
+import { ALLOW_ORIGINS_ENV, allowedOriginProblem, originsFromEnv } from './browser-guard';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
 import { installLastResortGuard } from './edge';
 import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
@@ -125,9 +125,10 @@ async function main(): Promise<number | undefined> {
   const flagOrigins = (values['allow-origin'] as string[] | undefined) ?? [];
   const allowedOrigins = [...flagOrigins, ...originsFromEnv()];
   for (const origin of allowedOrigins) {
-    if (origin !== '*' && !/^https?:\/\/[^/]+$/i.test(origin)) {
+    const problem = allowedOriginProblem(origin);
+    if (problem !== undefined) {
       throw new UsageError(
-        `--allow-origin and ${ALLOW_ORIGINS_ENV} take origins like http://localhost:5173, got "${origin}"`,
+        `--allow-origin and ${ALLOW_ORIGINS_ENV} take origins like http://localhost:5173, got "${origin}": ${problem}`,
       );
     }
   }

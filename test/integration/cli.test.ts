@@ -351,6 +351,24 @@ describe('npm start (local/cli.ts) as a child process', () => {
     }
   }, 90_000);
 
+  it('rejects an --allow-origin that is no origin with a usage error, where it was printed as allowed and allowed nothing', async () => {
+    const run = startScript(['--port', '0', '--services-only', '--allow-origin', 'http://a b']);
+    children.push(run.child);
+    // The old code started (and never exited): stop at its ready line rather than at the timeout.
+    const exit = await Promise.race([
+      run.exited,
+      waitForLine(run, /ready: /, 50_000).then(async () => {
+        await stopped(run);
+        return { code: null };
+      }),
+    ]);
+    expect(exit.code).toBe(2);
+    expect(run.errors().trim().split('\n')[0]).toBe(
+      'error: --allow-origin and LOCAL_CLOUD_ALLOW_ORIGINS take origins like http://localhost:5173, got "http://a b": not a URL',
+    );
+    expect(run.output()).not.toMatch(/allowed origins|ready/);
+  }, 60_000);
+
   it('prints valid URLs for an IPv6 host and serves on them', async () => {
     const run = startScript(['--port', '0', '--services-only', '--host', '::1']);
     children.push(run.child);

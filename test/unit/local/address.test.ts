@@ -8,6 +8,7 @@ import {
   readRequestHost,
 } from '../../../local/address';
 import {
+  allowedOriginProblem,
   type BrowserGuard,
   createBrowserGuard,
   originsFromEnv,
@@ -204,6 +205,40 @@ describe('readRequestHost: the Host lines a server refuses with 400 (RFC 9112 3.
 });
 
 describe('the browser guard', () => {
+  it.each([
+    ['http://localhost:5173', 'http://localhost:5173'],
+    ['HTTP://Localhost:5173', 'http://localhost:5173'],
+    ['http://a.example:80', 'http://a.example'],
+    ['https://a.example:443', 'https://a.example'],
+    ['http://[::1]:3000', 'http://[::1]:3000'],
+  ])('takes %s as an allowed origin, and the guard lets %s in', (given, sent) => {
+    expect(allowedOriginProblem(given)).toBeUndefined();
+    const guard = createBrowserGuard({ host: '127.0.0.1', allowedOrigins: [given] });
+    expect(ask(guard, { host: '127.0.0.1:4566', origin: sent })).toEqual({
+      ok: true,
+      corsOrigin: sent,
+    });
+  });
+
+  it.each([
+    ['http://a b', /^not a URL$/],
+    ['null', /^the opaque origin null .*\* allows any$/],
+    ['http://*.example', /^a wildcard is supported only as \* alone$/],
+    ['ftp://a.example', /^its scheme ftp: is not http: or https:$/],
+    ['http://a.example/', /^browsers send its origin as http:\/\/a\.example, give that$/],
+    ['http://a.example/app', /^browsers send its origin as http:\/\/a\.example, give that$/],
+    ['http://a.example?x=1', /^browsers send its origin as http:\/\/a\.example, give that$/],
+    ['http://a.example#x', /^browsers send its origin as http:\/\/a\.example, give that$/],
+    ['http://u@a.example', /^browsers send its origin as http:\/\/a\.example, give that$/],
+    ['http://a.example:8080 ', /^browsers send its origin as http:\/\/a\.example:8080, give that$/],
+    ['http://127.1', /^browsers send its origin as http:\/\/127\.0\.0\.1, give that$/],
+  ])(
+    'refuses %j as an allowed origin, which the guard would drop or read otherwise',
+    (given, why) => {
+      expect(allowedOriginProblem(given)).toMatch(why);
+    },
+  );
+
   it('accepts any address literal as Host when bound to every interface, but no other name', () => {
     const guard = createBrowserGuard({ host: '0.0.0.0' });
     expect(ask(guard, { host: '192.168.1.20:4566' }).ok).toBe(true);
