@@ -312,7 +312,7 @@ export interface FailureRecord extends LedgerKey {
    * failed delivery and no attempt, and nothing counts it as one.
    */
   notAttempted?: true;
-  /** The invocation that handed it back unrun (set with `notAttempted`). */
+  /** The invocation that handed it back unrun (set with `notAttempted`), or failed (`endGivenUp`). */
   invocationId?: string;
   /**
    * FIFO, set with `notAttempted`: SQS's SequenceNumber of the message handed back, which places
@@ -345,6 +345,17 @@ export interface FailureRecord extends LedgerKey {
    * records written before it was kept.
    */
   ranOutOfTime?: true;
+  /**
+   * Set on the failure the consumer writes for each receive that ended (applied or suppressed)
+   * in an invocation whose end write failed (it was given up at the cut, ran out its tries, or
+   * was refused): the invocation fails, so SQS deletes nothing of its batch and hands every
+   * record back, yet a try of that write may still commit after the consumer gave up on it (a
+   * try given up is not aborted), leaving the deliveries read as ended. This record, written
+   * after the give-up as its own item, is what tells the report that their redeliveries are
+   * retries after a failure, not copies. `invocationId` names the invocation; `failedAt` is
+   * when the consumer gave up. Absent on every other failure.
+   */
+  endGivenUp?: true;
   error: string;
   failedAt: number;
 }

@@ -180,11 +180,31 @@ export class LedgerBuilder {
     });
   }
 
+  /**
+   * The failure the consumer writes for a receive that ended in an invocation whose end write
+   * failed (FailureRecord.endGivenUp): the invocation failed, whatever its deliveries read.
+   */
+  endGivenUp(
+    queue: QueueKind,
+    orderId: string,
+    receiveCount: number,
+    invocationId: string,
+    failedAt: number,
+  ): this {
+    return this.failure(queue, orderId, receiveCount, {
+      final: false,
+      endGivenUp: true,
+      invocationId,
+      failedAt,
+      error: "EndWriteFailed: the invocation's end write failed",
+    });
+  }
+
   private failure(
     queue: QueueKind,
     orderId: string,
     receiveCount: number,
-    how: Pick<FailureRecord, 'final' | 'notAttempted' | 'invocationId' | 'error'> &
+    how: Pick<FailureRecord, 'final' | 'notAttempted' | 'invocationId' | 'error' | 'endGivenUp'> &
       Partial<Pick<FailureRecord, 'messageId' | 'failedAt'>>,
   ): this {
     const o = this.order(orderId);

@@ -561,6 +561,42 @@ export function createRecordHandling<R>(
     }
   }
 
+  /**
+   * After the end write failed: a try of it may still commit (a try given up at the cut, or one
+   * that ran out its request timeout, is not aborted), and then the deliveries read as ended
+   * though the invocation failed and SQS hands every record back. So each receive that ended
+   * other than failed gets a failure of its own saying so (`endGivenUp`, the invocation named),
+   * in a write of its own items that a late commit of the end write cannot overwrite: the report
+   * takes its redeliveries for retries after a failure, not copies. Cut half way into the end
+   * write's room, so the invocation still fails before its deadline; its own failure is only
+   * logged (a try given up may commit as well).
+   */
+  async function markEndGivenUp(error: unknown): Promise<void> {
+    const failures: Failure[] = [];
+    for (const { delivery, receipt, outcome } of slots.values()) {
+      if (!outcome || outcome.outcome === 'failed') continue;
+      failures.push({
+        ...ledgerFields(delivery),
+        failureId: newId(),
+        final: delivery.receiveCount >= options.maxReceiveCount,
+        ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
+        endGivenUp: true,
+        error: `EndWriteFailed: the invocation's end write failed, so SQS hands every record of the batch back; a try of it may still commit (${failureText(error)})`,
+        failedAt: now(),
+      });
+    }
+    if (failures.length === 0) return;
+    const endMs = options.callRoom?.endMs;
+    cutCalls(endMs === undefined ? undefined : Math.floor(endMs / 2));
+    try {
+      await ledger.recordInvocationEnd({ ended: [], unrun: [], failures });
+    } catch (markErr) {
+      logger.warn('end write failed, and so did the mark of it', {
+        error: markErr instanceof Error ? markErr.message : String(markErr),
+      });
+    }
+  }
+
   return {
     async begin(received, invocationId, remainingMs) {
       deps.held?.beginInvocation({ hold: deps.holdCompleted ?? true });
@@ -701,6 +737,7 @@ export function createRecordHandling<R>(
         for (const { delivery, outcome } of slots.values()) {
           if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
         }
+        await markEndGivenUp(err);
         throw err;
       } finally {
         cutCalls(undefined);

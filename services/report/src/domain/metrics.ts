@@ -170,6 +170,19 @@ export interface DuplicateBreakdown {
    * for: their retries and copies were told apart by the consumers' clock (receivesInSqsOrder).
    */
   timeOrderedMessages: number;
+  /**
+   * Of `causes.retryAfterFailure`, on a FIFO queue: receives of a message again, with a receive
+   * count above every earlier receive of it, that no attempt the ledger shows ending without a
+   * delete explains. A FIFO queue does not hand a message out twice on its own (its deliveries
+   * are exactly-once: no copies), so SQS received it again because an earlier receive was not
+   * deleted, for a reason the ledger cannot show: an invocation that died or failed after its
+   * end write committed, with no mark of it (docs/report.md, "What the count cannot tell"), a
+   * delete Lambda could not make, a visibility timeout that ran out under the attempt. They are
+   * counted as retries on the queue type's rule alone, and said so in a note. Two receives of
+   * one FIFO message with the same count are copies the queue should not make, and stay
+   * `queueCopy`.
+   */
+  fifoRetriesByQueueType: number;
 }
 
 export interface AnalyzeOptions {
@@ -374,6 +387,12 @@ function checkFailure(f: FailureRecord): void {
   const notAttempted: unknown = f.notAttempted;
   if (notAttempted !== undefined && notAttempted !== true)
     throw new LedgerDataError(f, `has notAttempted ${shown(notAttempted)}, not true`);
+  const endGivenUp: unknown = f.endGivenUp;
+  if (endGivenUp !== undefined && endGivenUp !== true)
+    throw new LedgerDataError(f, `has endGivenUp ${shown(endGivenUp)}, not true`);
+  const invocationId: unknown = f.invocationId;
+  if (invocationId !== undefined && typeof invocationId !== 'string')
+    throw new LedgerDataError(f, `has invocationId ${shown(invocationId)}, not a string`);
 }
 
 /**
@@ -552,12 +571,19 @@ type Undeleted = (attempt: DeliveryRecord) => number | undefined;
  * What the invocations did not delete, whatever their records' outcomes:
  * - an invocation that never ended, by the time it had run out its function timeout: SQS deletes
  *   nothing of its batch, records that succeeded included;
+ * - an invocation whose end write failed (a failure record `endGivenUp` names it), by the time
+ *   the consumer gave it up: it failed, so SQS deletes nothing of its batch, though a try of that
+ *   write that committed after the give-up shows its deliveries ended;
  * - a receive whose batch also held a failed receive of the same message (a copy on another host
  *   in the same batch), by the time that one failed: the batch response names a failure by its
  *   message id (Lambda's `itemIdentifier`; local/event-source.ts messagesToDelete), which both
  *   copies carry, so Lambda deletes neither and both come back.
  */
-function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOptions): Undeleted {
+function leftUndeleted(
+  deliveries: readonly DeliveryRecord[],
+  options: AnalyzeOptions,
+  failures: readonly FailureRecord[] = [],
+): Undeleted {
   // An invocation's deadline is the one its receives were stamped with (one per invocation);
   // without a stamp, its first receive plus the configured timeout. One pass reads the stamps and
   // the failures.
@@ -577,6 +603,10 @@ function leftUndeleted(deliveries: readonly DeliveryRecord[], options: AnalyzeOp
   const dead = new Map<string, number>();
   for (const [id, at] of unendedInvocations(deliveries))
     dead.set(id, stamped.get(id) ?? at + options.attemptTimeoutMs);
+  for (const f of failures) {
+    if (f.endGivenUp !== true || typeof f.invocationId !== 'string') continue;
+    dead.set(f.invocationId, Math.min(dead.get(f.invocationId) ?? f.failedAt, f.failedAt));
+  }
   return (attempt) => {
     if (!attempt.invocationId) return undefined;
     const died = dead.get(attempt.invocationId);
@@ -705,10 +735,11 @@ export function analyzeDuplicates(
     causes: { producerResend: 0, queueCopy: 0, retryAfterFailure: 0, dlqRedrive: 0 },
     byOutcome: { applied: 0, suppressed: 0, failed: 0, pending: 0 },
     timeOrderedMessages: 0,
+    fifoRetriesByQueueType: 0,
   };
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
-  const undeleted = leftUndeleted(deliveries, options);
+  const undeleted = leftUndeleted(deliveries, options, evidence.failures);
   const finalFailures = finalFailuresByOrder(evidence.failures, options);
   const { maxReceiveCount } = options;
   const repeated = new Map<string, DeliveryRecord[]>();
@@ -793,6 +824,15 @@ export function analyzeDuplicates(
         if (failed > earlier.retried) {
           out.causes.retryAfterFailure++;
           earlier.retried++;
+        } else if (
+          d.queue === 'fifo' &&
+          !timeOrdered.has(d.messageId) &&
+          earlier.list.every((e) => receiveCountOf(e)! < receiveCountOf(d)!)
+        ) {
+          // FIFO makes no copies: received again above every earlier receive, the message was
+          // not deleted after one of them, for a reason the ledger does not show.
+          out.causes.retryAfterFailure++;
+          out.fifoRetriesByQueueType++;
         } else out.causes.queueCopy++;
         earlier.list.push(d);
       }

@@ -89,8 +89,9 @@ export interface ReportData {
   clientRetries: number;
   /**
    * Deliveries the consumer reported as failed, per queue (what FIFO's later orders waited
-   * behind): failed attempts only, not the not-attempted failures of records dead-lettered
-   * unrun behind one (FailureRecord.notAttempted).
+   * behind): failed attempts, and the receives of an invocation whose end write failed
+   * (FailureRecord.endGivenUp: the batch came back whole), not the not-attempted failures of
+   * records dead-lettered unrun behind one (FailureRecord.notAttempted).
    */
   failedDeliveries: Record<QueueKind, number>;
   /**
@@ -348,6 +349,15 @@ export function buildReport(input: {
     if (n > 0) {
       notes.push(
         `${q}: ${n} message${n === 1 ? '' : 's'} received more than once had no usable ApproximateReceiveCount in the ledger; their retries and queue copies were told apart by the consumers' receive times, not by SQS's order`,
+      );
+    }
+    // Retries on FIFO that nothing in the ledger explains: counted as retries on the queue
+    // type's rule (FIFO makes no copies), and said so, since each is an attempt the ledger shows
+    // ending well that SQS did not delete.
+    const byType = a.duplicates.fifoRetriesByQueueType;
+    if (byType > 0) {
+      notes.push(
+        `${q}: ${byType} of its retries after failure follow no attempt the ledger shows ending without a delete: a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because an earlier receive of it was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make; a visibility timeout that ran out under the attempt)`,
       );
     }
   }
