@@ -12,6 +12,7 @@ import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
 import { ALLOW_ORIGINS_ENV, allowedOriginProblem, originsFromEnv } from './browser-guard';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
+import { dataDirProblem } from './data-dir';
 import { installLastResortGuard } from './edge';
 import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
 
@@ -132,6 +133,11 @@ async function main(): Promise<number | undefined> {
       );
     }
   }
+  const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined;
+  const dataDirUnusable = dataDir === undefined ? undefined : dataDirProblem(dataDir);
+  if (dataDirUnusable !== undefined) {
+    throw new UsageError(`--data-dir ${dataDir} cannot hold the tables: ${dataDirUnusable}`);
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const log = (line: string) => {
     // Function log lines (Powertools JSON) carry their own level; the cloud's own lines are info.
@@ -160,7 +166,7 @@ async function main(): Promise<number | undefined> {
       allowedOrigins,
       log,
       ...(seed !== undefined ? { seed } : {}),
-      ...(typeof values['data-dir'] === 'string' ? { dataDir: values['data-dir'] } : {}),
+      ...(dataDir !== undefined ? { dataDir } : {}),
     });
   } catch (err) {
     if ((err as { expose?: boolean }).expose) {

@@ -203,6 +203,11 @@ db.addConsumedCapacity = (data, isRead, newItem, oldItem) => {
   return asked ? answer : undefined;
 };
 
+// dynalite opens its store (LevelDB on disk) in the background and never says when, or that it
+// failed: the store dynalite creates is kept, so the thread listens only once it has opened.
+let store;
+const createStore = db.create;
+db.create = function () { store = createStore.apply(this, arguments); return store; };
 const server = dynalite(Object.assign(workerData.dataDir ? { path: workerData.dataDir } : {}, {
   // Tables become ACTIVE at once: the pipeline creates them at start-up and uses them right away.
   createTableMs: 0, deleteTableMs: 0, updateTableMs: 0,
@@ -360,10 +365,18 @@ server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
 server.maxConnections = workerData.limits.maxConnections;
 server.connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(workerData.limits.headersTimeoutMs / 2)));
 server.once('error', (err) => parentPort.postMessage({ error: { message: err.message, code: err.code } }));
-server.listen(workerData.port, '127.0.0.1', () => {
-  const port = server.address().port;
-  expectedHost = '127.0.0.1:' + port;
-  parentPort.postMessage({ port });
+// The prototype engine creates no dynalite store; an in-memory one opens at once.
+Promise.resolve(store && store.db.open()).then(() => {
+  server.listen(workerData.port, '127.0.0.1', () => {
+    const port = server.address().port;
+    expectedHost = '127.0.0.1:' + port;
+    parentPort.postMessage({ port });
+  });
+}, (err) => {
+  // classic-level's own error says only that the store is not open; its cause says why.
+  const cause = err.cause || err;
+  const why = cause.message + (cause.code === 'LEVEL_LOCKED' ? ' (another process has them open: a local cloud already running?)' : '');
+  parentPort.postMessage({ error: { message: 'cannot open its tables at ' + workerData.dataDir + ': ' + why, code: 'STORE_NOT_OPEN' } });
 });
 ${THREAD_STATS_SOURCE}
 parentPort.on('message', (msg) => {

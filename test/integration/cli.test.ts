@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, delimiter, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, delimiter, join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 const pkg = require(resolve(ROOT, 'package.json')) as { scripts: Record<string, string> };
@@ -368,6 +369,64 @@ describe('npm start (local/cli.ts) as a child process', () => {
     );
     expect(run.output()).not.toMatch(/allowed origins|ready/);
   }, 60_000);
+
+  /** How the run ended, or code null when it said ready (or hung) instead: then it is stopped. */
+  async function exitOrStop(run: Running, ms: number): Promise<{ code: number | null }> {
+    const ready = waitForLine(run, /ready: /, ms).catch(() => undefined);
+    const exit = await Promise.race([run.exited, ready.then(() => ({ code: null }))]);
+    if (run.child.exitCode === null) await stopped(run);
+    return exit;
+  }
+
+  it('rejects a --data-dir that cannot hold the tables with a usage error, where it said ready and died 5 s later with a stack, or hung in /proc', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cli-data-dir-'));
+    try {
+      writeFileSync(join(root, 'afile'), '');
+      const cases: Array<[string, string]> = [
+        [join(root, 'afile', 'db'), `${join(root, 'afile')} is not a directory`],
+      ];
+      if (existsSync('/proc/self')) {
+        cases.push([
+          '/proc/no-such-dir/db',
+          "cannot create /proc/no-such-dir: ENOENT: no such file or directory, mkdir '/proc/no-such-dir'",
+        ]);
+      }
+      for (const [dataDir, why] of cases) {
+        const run = startScript(['--port', '0', '--services-only', '--data-dir', dataDir]);
+        children.push(run.child);
+        const exit = await exitOrStop(run, 20_000);
+        expect(exit.code).toBe(2);
+        expect(run.errors().trim().split('\n')[0]).toBe(
+          `error: --data-dir ${dataDir} cannot hold the tables: ${why}`,
+        );
+        expect(run.output()).not.toMatch(/ready|\n\s+at /);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('fails to start in one line, exit 1, on tables another local cloud has open, where it said ready and every request failed', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cli-data-dir-'));
+    const first = startScript(['--port', '0', '--services-only', '--data-dir', dataDir]);
+    children.push(first.child);
+    try {
+      await waitForLine(first, /ready: /, 60_000);
+      const second = startScript(['--port', '0', '--services-only', '--data-dir', dataDir]);
+      children.push(second.child);
+      const exit = await exitOrStop(second, 30_000);
+      expect(exit.code).toBe(1);
+      expect(second.errors()).toMatch(
+        new RegExp(
+          `^error: dynalite: cannot open its tables at ${dataDir}: .*LOCK.* \\(another process has them open: a local cloud already running\\?\\)\n$`,
+        ),
+      );
+      expect(second.output()).not.toMatch(/dynalite ready|\n\s+at /);
+    } finally {
+      await stopped(first);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('prints valid URLs for an IPv6 host and serves on them', async () => {
     const run = startScript(['--port', '0', '--services-only', '--host', '::1']);
