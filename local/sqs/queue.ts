@@ -387,9 +387,10 @@ export class Queue {
         this.timed.size > 2 * (this.messages.length - this.deletedCount)
       )
         this.timed.retain((t) => !t.m.deleted && t.m.availableAt === t.at);
-      if (this.fifo && m.receiveCount > 0 && !this.heldMessages.has(m)) {
+      const g = this.fifo && m.receiveCount > 0 ? this.groups.get(m.groupId ?? '') : undefined;
+      if (g && !this.heldMessages.has(m)) {
         this.heldMessages.add(m);
-        this.groups.get(m.groupId ?? '')!.held++;
+        g.held++;
       }
       this.armTimer();
       return;
