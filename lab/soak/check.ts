@@ -699,8 +699,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
      * it. SQS moves a message on the receive after its last allowed one, so that receive must be
      * in the ledger, and it must have ended without a delete: it failed or its invocation never
-     * ended, or it succeeded beside a copy of the same message that failed or never ended in
-     * its batch, or it succeeded and the emulator lost its delete (the surviving-copy fault). A
+     * ended, or it succeeded beside a copy of the same message that failed, never ended or was
+     * handed back unrun (its not-attempted failure names the invocation) in its batch, or it
+     * succeeded and the emulator lost its delete (the surviving-copy fault). A
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
@@ -733,6 +734,13 @@ export function runFindings(evidence: RunEvidence): RunFindings {
             cause: `after its receive #${count} succeeded beside a copy of it at receive #${beside.receiveCount} that ${how} in the same batch (invocation ${d.invocationId})`,
           };
         }
+        // A copy handed back unrun beside it leaves no delivery, only its not-attempted failure.
+        const unrun = handedBack.get(`${d.invocationId}#${messageId}`);
+        if (unrun) {
+          return {
+            cause: `after its receive #${count} succeeded beside a copy of it at receive #${unrun.receiveCount} handed back unrun in the same batch (invocation ${d.invocationId})`,
+          };
+        }
       }
       // Only the delete lost at that last receive: one lost earlier brought the message back
       // once, on the next receive, which must then end without a delete of its own.
@@ -743,6 +751,13 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         problem: `${messageId} (receive #${count} ended ${top[0]!.outcome} and nothing lost its delete)`,
       };
     };
+    // The receives handed back unrun on this queue, by invocation and message id (their
+    // not-attempted failures, final or not): their batch response named the message failed.
+    const handedBack = new Map<string, FailureRecord>();
+    for (const f of ledger.failures) {
+      if (f.queue !== queue || !f.notAttempted || f.invocationId === undefined) continue;
+      handedBack.set(`${f.invocationId}#${f.messageId}`, f);
+    }
     // Per message id, its final not-attempted failures on this queue.
     const unrunAtLast = new Map<string, FailureRecord[]>();
     for (const f of ledger.failures) {
@@ -1059,7 +1074,7 @@ export function orderHistory(ledger: RunLedger, queue: QueueKind, orderId: strin
     rows.push({
       at: f.failedAt,
       line: f.notAttempted
-        ? `${iso(f.failedAt)} receive #${f.receiveCount} of ${f.messageId} not attempted (final) invocation ${f.invocationId ?? '?'}: ${f.error}`
+        ? `${iso(f.failedAt)} receive #${f.receiveCount} of ${f.messageId} not attempted${f.final ? ' (final)' : ''} invocation ${f.invocationId ?? '?'}: ${f.error}`
         : `${iso(f.failedAt)} failure of ${f.messageId} receive #${f.receiveCount}${f.final ? ' (final)' : ''}: ${f.error}`,
     });
   }

@@ -308,8 +308,12 @@ export interface FailureRecord extends LedgerKey {
    * (`notStarted` says which), so it was handed
    * back unrun (its delivery record is removed), yet
    * SQS counted the receive, and this was its last allowed one: SQS moves it to the DLQ on its
-   * next receive. Always `final`. Absent on a failed attempt: a not-attempted failure is no
-   * failed delivery and no attempt, and nothing counts it as one.
+   * next receive (`final`). Also written, not `final`, for a receive handed back unrun beside
+   * another receive of the same message in its batch that ran (a standard queue's copy): the
+   * batch response names the message id failed, which both carry, so Lambda deletes neither, and
+   * the report reads the next receive of the one that ran as a retry, not a queue copy. Absent on
+   * a failed attempt: a not-attempted failure is no failed delivery and no attempt, and nothing
+   * counts it as one.
    */
   notAttempted?: true;
   /** The invocation that handed it back unrun (set with `notAttempted`), or failed (`endGivenUp`). */

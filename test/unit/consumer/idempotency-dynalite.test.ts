@@ -989,6 +989,72 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
     expect(completed?.status).toBe('COMPLETED');
   });
 
+  it('records a copy handed back unrun beside a receive of its message that ran, so the report reads that one’s next receive as a retry, not a queue copy', async () => {
+    // Prepare: the effect guard off (nothing held: a copy's put needs a call), a sequential
+    // standard batch of an order and a copy of its message (a copy from another host: the same
+    // message id, its own receive count 1). The order's effect answers 100 ms past the records'
+    // cut, so the copy starts past it and goes back unrun. The batch response names the message
+    // id failed, which both carry: Lambda deletes neither, and both come back at receive #2.
+    const setup = await cutSetup();
+    const lateAnswer = new (class extends DynamoConsumerLedger {
+      override async putEffect(effect: Effect) {
+        await super.putEffect(effect);
+        await waitUntil(setup.recordsCutAt + 100);
+      }
+    })(setup.cutDocuments, ledger.name);
+    const env = {
+      QUEUE_KIND: 'standard',
+      BATCH_PROCESSING: 'sequential',
+      EFFECT_GUARD_ENABLED: 'false',
+    };
+    const first = record('unrun-copy', 0);
+    const copy = structuredClone(first);
+    copy.receiptHandle = `${first.receiptHandle}-copy`;
+
+    // Act: the invocation, then the two receives SQS hands out again.
+    let response: Awaited<ReturnType<ReturnType<typeof makeConsumer>>>;
+    try {
+      response = await makeConsumer(env, {
+        ledger: lateAnswer,
+        callDeadline: setup.callDeadline,
+        persistenceStore: setup.store,
+      })(eventOf(first, copy), setup.contextFor('req-unrun-copy'));
+    } finally {
+      setup.cutClient.destroy();
+    }
+    await makeConsumer(env)(eventOf(redelivered(first, 2), redelivered(copy, 2)), {
+      ...context,
+      awsRequestId: 'req-unrun-copy-again',
+    } as Context);
+
+    // Assess: the copy's not-attempted failure, not final, names the invocation; the report
+    // then takes the first receive as left undeleted, so of the two receives #2 one is its
+    // retry and the other the copy's. Without that failure the ledger held nothing of the copy
+    // and both were queue copies, as if SQS had delivered the message twice on its own.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId]);
+    const run = await readRun('unrun-copy');
+    expect(run.failures).toHaveLength(1);
+    expect(run.failures[0]).toMatchObject({
+      notAttempted: true,
+      final: false,
+      invocationId: 'req-unrun-copy',
+      messageId: first.messageId,
+      receiveCount: 1,
+      notStarted: { cutRoomMs: 1_000 },
+    });
+    expect(run.deliveries.map((d) => `${d.receiveCount}:${d.outcome}`).sort()).toEqual([
+      '1:applied',
+      '2:suppressed',
+      '2:suppressed',
+    ]);
+    expect(
+      analyzeDuplicates(run.deliveries, undefined, undefined, {
+        failures: run.failures,
+        producerIds: new Map(),
+      }).causes,
+    ).toEqual({ producerResend: 0, queueCopy: 1, retryAfterFailure: 1, dlqRedrive: 0 });
+  });
+
   it('records a record whose first call came past the cut, sending nothing, as not started: at its last receive a not-attempted failure says so', async () => {
     // Prepare: idempotency off, so the apply turn is a record's first call; the first order's
     // turn is held until 100 ms past the records' cut before it is made, so no try of it is

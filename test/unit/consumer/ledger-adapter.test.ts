@@ -110,7 +110,7 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
   });
 
-  it('writes the end of an invocation in one batch: outcomes over the same items, failures, unrun deleted', async () => {
+  it('writes the end of an invocation in one batch: failures first, then outcomes over the same items, unrun deleted', async () => {
     // Prepare
     const failure: Failure = {
       failureId: 'f1',
@@ -141,7 +141,10 @@ describe('DynamoConsumerLedger items and keys', () => {
     // Assess
     const [requests] = batchRequests();
     expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(1);
-    expect(requests?.[0]?.PutRequest?.Item).toMatchObject({
+    // The failures before the outcomes: a write that stops part way (over 25 items, more than
+    // one request) has not marked a delivery ended without the not-attempted failure of a copy
+    // of its message handed back beside it.
+    expect(requests?.[1]?.PutRequest?.Item).toMatchObject({
       sk: 'DELIVERY#fifo#order-1#r1',
       outcome: 'suppressed',
       suppressedBy: 'effect',
@@ -150,7 +153,7 @@ describe('DynamoConsumerLedger items and keys', () => {
     });
     // The stored failure is the domain's, keyed: every field but the domain's id, none added.
     const { failureId: _, ...failureFields } = failure;
-    expect(requests?.[1]?.PutRequest?.Item).toEqual({
+    expect(requests?.[0]?.PutRequest?.Item).toEqual({
       pk: 'RUN#run-unit',
       sk: 'FAILURE#fifo#order-1#f1',
       type: 'failure',

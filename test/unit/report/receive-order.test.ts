@@ -196,6 +196,48 @@ describe('retry or queue copy, by SQS receive count', () => {
     expect(causesOf(apart)).toEqual(causes({ queueCopy: 2, retryAfterFailure: 1 }));
   });
 
+  it('counts the copy that ran as not deleted when another receive of its message in the batch was handed back unrun (its not-attempted failure)', () => {
+    // Two copies of m1 in one batch (inv-1): one applied the order, the consumer handed the other
+    // back unrun (past the cut on its calls), leaving no delivery, only a not-attempted failure
+    // naming the invocation. The batch response named m1 failed, so Lambda deleted neither:
+    // both came back at count 2, the applied one's a retry, the other the copy's.
+    const batch = () => {
+      const b = one()
+        .deliver('standard', 'o1', 2000, 'applied', 1, {
+          messageId: 'm1',
+          outcomeAt: 2300,
+          invocationId: 'inv-1',
+          invocationEnd: true,
+        })
+        .apply('standard', 'o1', 2200)
+        .notAttempted('standard', 'o1', 1, 'inv-1')
+        .deliver('standard', 'o1', 62_300, 'suppressed', 2, {
+          messageId: 'm1',
+          invocationId: 'inv-2',
+          invocationEnd: true,
+        })
+        .deliver('standard', 'o1', 62_400, 'suppressed', 2, {
+          messageId: 'm1',
+          invocationId: 'inv-2',
+          invocationEnd: true,
+        });
+      const f = b.ledger.failures.at(-1)!;
+      f.messageId = 'm1';
+      f.final = false;
+      f.failedAt = 2400;
+      return b;
+    };
+    expect(causesOf(batch())).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
+    // Read in time order (no counts), the same.
+    const timeOrdered = batch();
+    for (const n of [0, 1, 2]) spoil(timeOrdered, n, { receiveCount: undefined });
+    expect(causesOf(timeOrdered)).toEqual(causes({ queueCopy: 1, retryAfterFailure: 1 }));
+    // Handed back in another invocation: the applied one was deleted.
+    const apart = batch();
+    apart.ledger.failures.at(-1)!.invocationId = 'inv-0';
+    expect(causesOf(apart)).toEqual(causes({ queueCopy: 2 }));
+  });
+
   it('takes a batch that named a copy failed as having left the other undeleted from that failure on, though the invocation then died', () => {
     // Time order (no counts): inv-1 never ended (its 10 s run out at 12_000), but its response
     // had named m1 failed at 2100; both receives at 5000 came after that, so both are retries.

@@ -138,13 +138,18 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   /**
    * The outcomes, and the items held for this write (the idempotency records held COMPLETED,
    * whole items of their own table) first, so a write that fails part way has more likely
-   * completed the records than marked deliveries ended.
+   * completed the records than marked deliveries ended; then the failures, before the outcomes,
+   * so one that fails part way has not marked a delivery ended without the not-attempted failure
+   * of a copy of its message handed back beside it (which says Lambda did not delete it). A write
+   * that stops after the failures leaves the deliveries pending: their invocation never ended,
+   * which the report reads as nothing deleted, as it was.
    */
   async recordInvocationEnd({ ended, unrun, failures, held = [] }: InvocationEnd): Promise<void> {
     const heldWrites = held.flatMap(({ tableName, items }) =>
       items.map((Item): TableWrite => ({ tableName, request: { PutRequest: { Item } } })),
     );
     const ledgerWrites: BatchWriteRequest[] = [
+      ...failures.map((f) => ({ PutRequest: { Item: failureItem(f) } })),
       ...ended.map(({ receipt, outcome }) => ({
         PutRequest: {
           Item: {
@@ -156,7 +161,6 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
           } satisfies DeliveryRecord,
         },
       })),
-      ...failures.map((f) => ({ PutRequest: { Item: failureItem(f) } })),
       ...unrun.map((r) => ({ DeleteRequest: { Key: deliveryKey(r) } })),
     ];
     await this.batchWrite([...heldWrites, ...ledgerWrites.map((r) => this.ledgerWrite(r))]);

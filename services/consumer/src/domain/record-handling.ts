@@ -355,14 +355,15 @@ export function createRecordHandling<R>(
   }
 
   /**
-   * The final failure of a receive handed back unrun at its last allowed receive: SQS moves it
-   * to the DLQ on its next receive, and this is the only trace of it the ledger gets.
+   * The not-attempted failure of a receive handed back unrun, the only trace of it the ledger
+   * gets: final at its last allowed receive (SQS moves it to the DLQ on its next receive), or not
+   * final beside another receive of its message in the batch that ran (end()).
    */
   function notAttemptedFailure(delivery: Delivery, receipt: Receipt, cut?: CutOff): Failure {
     return {
       ...ledgerFields(delivery),
       failureId: newId(),
-      final: true,
+      final: delivery.receiveCount >= options.maxReceiveCount,
       notAttempted: true,
       ...(receipt.invocationId ? { invocationId: receipt.invocationId } : {}),
       ...(delivery.sequenceNumber ? { sequenceNumber: delivery.sequenceNumber } : {}),
@@ -707,6 +708,10 @@ export function createRecordHandling<R>(
         failures: [],
         ...(held.length > 0 ? { held } : {}),
       };
+      // The messages of which a receive ran (it is a delivery the ledger keeps).
+      const ran = new Set(
+        [...slots.values()].filter((s) => s.outcome).map((s) => s.delivery.messageId),
+      );
       for (const { delivery, receipt, outcome, failure, notStarted } of slots.values()) {
         if (!outcome) {
           end.unrun.push(receipt);
@@ -716,6 +721,14 @@ export function createRecordHandling<R>(
               run: delivery.message.runId,
               receiveCount: delivery.receiveCount,
             });
+            end.failures.push(notAttemptedFailure(delivery, receipt, notStarted));
+          } else if (ran.has(delivery.messageId)) {
+            // A copy of a message another receive of which ran in this batch (a standard queue
+            // may hand one message into one batch twice). The batch response names it failed by
+            // its message id (Lambda's itemIdentifier), which both carry, so Lambda deletes
+            // neither and both come back: the one that ran too, though it succeeded. Without a
+            // trace of this one, the report read that one's next receive as a copy SQS made on
+            // its own (queueCopy), where it is a retry of a receive left undeleted.
             end.failures.push(notAttemptedFailure(delivery, receipt, notStarted));
           }
           continue;

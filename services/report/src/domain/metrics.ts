@@ -90,7 +90,9 @@ export interface DlqRead {
  * - `retryAfterFailure`: the same message id again, received after an attempt at it that ended
  *   without a delete: it failed, it never finished (still `pending`), or it ran in an invocation
  *   that never ended (crash, timeout: SQS deletes nothing of that batch, records that succeeded
- *   included). Such an attempt hands the message back once, so it explains one later delivery.
+ *   included), or its batch named its message id failed (a copy of it beside it failed, or was
+ *   handed back unrun: leftUndeleted). Such an attempt hands the message back once, so it
+ *   explains one later delivery.
  *   "After" is SQS's order where the ledger has it: a higher ApproximateReceiveCount (see
  *   receiveCountOf), whatever the consumers' clocks say; otherwise the failure's time against
  *   the receive's (receivesInSqsOrder).
@@ -577,7 +579,11 @@ type Undeleted = (attempt: DeliveryRecord) => number | undefined;
  * - a receive whose batch also held a failed receive of the same message (a copy on another host
  *   in the same batch), by the time that one failed: the batch response names a failure by its
  *   message id (Lambda's `itemIdentifier`; local/event-source.ts messagesToDelete), which both
- *   copies carry, so Lambda deletes neither and both come back.
+ *   copies carry, so Lambda deletes neither and both come back;
+ * - likewise a receive whose batch held a receive of the same message the consumer handed back
+ *   unrun, by the time its not-attempted failure was written (FailureRecord.notAttempted, with
+ *   the invocation that handed it back): no delivery of it is in the ledger, but the batch
+ *   response named it failed all the same.
  */
 function leftUndeleted(
   deliveries: readonly DeliveryRecord[],
@@ -599,6 +605,11 @@ function leftUndeleted(
     if (d.outcome !== 'failed') continue;
     const at = d.outcomeAt ?? d.receivedAt;
     reported.set(key(d), Math.min(reported.get(key(d)) ?? at, at));
+  }
+  for (const f of failures) {
+    if (!f.notAttempted || !f.invocationId) continue;
+    const k = `${f.invocationId}\u0000${f.messageId}`;
+    reported.set(k, Math.min(reported.get(k) ?? f.failedAt, f.failedAt));
   }
   const dead = new Map<string, number>();
   for (const [id, at] of unendedInvocations(deliveries))

@@ -537,6 +537,31 @@ describe('the exactly-once check', () => {
     },
   );
 
+  it("accepts an applied order's copy in the DLQ whose last allowed receive succeeded beside a copy of it handed back unrun in the same batch", () => {
+    // The copy handed back unrun left no delivery, only its not-attempted failure (not final, at
+    // receive #LAST - 1): the batch response named the message failed all the same, so neither
+    // copy was deleted. Before the consumer wrote that failure the ledger held nothing of it.
+    const b = deadAfter(LAST - 1, 'suppressed');
+    b.deliver('standard', 'a2', 5000, 'suppressed', LAST, {
+      invocationId: 'inv-x',
+      invocationEnd: true,
+    });
+    b.notAttempted('standard', 'a2', LAST - 1, 'inv-x');
+    const unrun = b.ledger.failures.at(-1)!;
+    unrun.final = false;
+    unrun.error = 'NotAttempted: not started, 600 ms left of the invocation';
+    expect(findings(b)).toEqual({
+      violations: [],
+      explainedDlqCopies: [
+        `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} succeeded beside a copy of it at receive #${LAST - 1} handed back unrun in the same batch (invocation inv-x) (maxReceiveCount ${LAST})`,
+      ],
+      notAttemptedInDlq: [],
+    });
+    // Handed back in another invocation: nothing names this one's message failed.
+    unrun.invocationId = 'inv-y';
+    expect(findings(b).violations).toEqual(unexplainedCopy(SUCCESS_NOT_DELETED));
+  });
+
   it("fails an applied order's copy whose last allowed receive succeeded with no copy of it failed in its batch", () => {
     // The lower copy failed in another invocation: the success at the last receive was deleted
     // unless something lost its delete.
