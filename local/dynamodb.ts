@@ -123,6 +123,35 @@ delete Object.prototype.__proto__;
 const { parentPort, workerData } = require('node:worker_threads');
 // The prototype engine is TypeScript: tsx compiles it on load (dynalite needs nothing).
 if (workerData.tsxPath) require(workerData.tsxPath).register();
+// Every JSON text this thread reads is read with each object key as written. V8's JSON.parse on
+// Node 24 and 26 (nodejs/node#63785) can read a key written with an escape as a key an earlier
+// parse in this thread met at that place: an attribute named with a double quote, which the SDK
+// writes escaped, came back named with a backslash after an item that had one there. dynalite
+// parses each request body with JSON.parse, and its store (memory-level, or classic-level on
+// disk) each item it reads, whose attribute names are the client's as JSON.stringify wrote them:
+// with only the requests read right, a stored item was still misread. So JSON.parse, here only,
+// is the project's parseJson (shared/src/json-keys.ts, bundled by the main thread: jsonKeysScript):
+// JSON.parse's value and SyntaxError, each key read as written. Installed before the store's code
+// loads, since its json encoding keeps the JSON.parse it finds then; parseJson's own calls reach
+// V8's.
+if (workerData.jsonKeys) {
+  const Module = require('node:module');
+  const jsonKeys = new Module(workerData.jsonKeys.path);
+  jsonKeys.filename = workerData.jsonKeys.path;
+  jsonKeys._compile(workerData.jsonKeys.script, workerData.jsonKeys.path);
+  const parseJson = jsonKeys.exports.parseJson;
+  const engineParse = JSON.parse;
+  let reading = false;
+  JSON.parse = function parse(text, reviver) {
+    if (reading || reviver !== undefined) return engineParse.apply(JSON, arguments);
+    reading = true;
+    try {
+      return parseJson(typeof text === 'string' ? text : '' + text);
+    } finally {
+      reading = false;
+    }
+  };
+}
 // dynalite keeps its in-memory tables in memory-level, which by default stores every key and
 // value as a Buffer. A small Buffer is a slice of an 8 KB slab that other allocations share, and
 // one stored slice keeps its whole slab alive: in the 2,000-order demo this thread held 32 MB of
@@ -488,6 +517,44 @@ export const MAX_JSON_DEPTH = 100;
 export const DYNAMODB_ENGINES = ['dynalite', 'prototype'] as const;
 export type DynamoDbEngine = (typeof DYNAMODB_ENGINES)[number];
 
+/** shared/src/json-keys.ts as one CommonJS script, and the path it is compiled as. */
+export interface JsonKeysScript {
+  path: string;
+  script: string;
+}
+
+let jsonKeysBuild: Promise<JsonKeysScript> | undefined;
+
+/**
+ * shared/src/json-keys.ts for DynamoDB's thread, which loads no TypeScript: bundled by esbuild
+ * (as the function bundles are) once per process, and compiled by each thread from the text.
+ * tsx loading it in the thread instead cost every thread start 0.4-0.6 s (docs/benchmarks.md); a
+ * second copy written by hand would drift from the one the rest of the project reads with.
+ */
+export function jsonKeysScript(): Promise<JsonKeysScript> {
+  jsonKeysBuild ??= (async () => {
+    const path = require.resolve('../shared/src/json-keys');
+    const { build } = await import('esbuild');
+    const out = await build({
+      entryPoints: [path],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    const script = out.outputFiles[0]?.text;
+    if (script === undefined) throw new Error('esbuild produced no output');
+    return { path, script };
+  })();
+  // A failed build is tried again by the next start.
+  jsonKeysBuild.catch(() => {
+    jsonKeysBuild = undefined;
+  });
+  return jsonKeysBuild;
+}
+
 export async function startDynamoDb({
   dataDir,
   log = () => undefined,
@@ -517,6 +584,16 @@ export async function startDynamoDb({
   let restarts = 0;
   let stopping = false;
 
+  const jsonKeys =
+    engine === 'dynalite'
+      ? await jsonKeysScript().catch((err: unknown) => {
+          throw new DynamoDbStartError(
+            `could not bundle shared/src/json-keys.ts for DynamoDB's thread: ${(err as Error).message}`,
+            { cause: err },
+          );
+        })
+      : undefined;
+
   /** One thread listening on `port` (0: a free one); resolves once it listens. */
   const spawn = async (port: number) => {
     const worker = new Worker(WORKER_SOURCE, {
@@ -534,6 +611,8 @@ export async function startDynamoDb({
             ? require.resolve('./dynamodb-prototype/server')
             : require.resolve('dynalite'),
         tsxPath: engine === 'prototype' ? require.resolve('tsx/cjs/api') : undefined,
+        // The prototype reads requests with parseJson itself.
+        jsonKeys,
         dynaliteDbPath: require.resolve('dynalite/db'),
         // The copy of dynalite whose files it patches (./dynalite-patches.cjs says why).
         dynaliteDir: dirname(require.resolve('dynalite')),
