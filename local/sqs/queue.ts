@@ -61,6 +61,13 @@ export interface StoredMessage {
   deadLetterSourceArn?: string;
   /** A ChangeMessageVisibility changed the visibility of the latest receive. */
   visibilityChanged?: boolean;
+  /**
+   * Standard only: every stored copy of this message the duplicate fault made (see receive),
+   * this one included, one array shared by all of them; absent while there is one copy. They
+   * are one message: counted once (see counts), and merged into one whenever a receive or a move
+   * meets one of them while another is receivable too (see mergeCopies).
+   */
+  copies?: StoredMessage[];
 }
 
 export const QUEUE_ATTRIBUTE_DEFAULTS: Record<string, string> = {
@@ -603,6 +610,8 @@ export class Queue {
     const now = this.clock.now();
     const copy: StoredMessage = { ...message, key: nextKey++, availableAt: now, deleted: false };
     delete copy.receipt;
+    // One message in its new queue: copies left behind in flight are the old queue's.
+    delete copy.copies;
     if (how === 'redrive') {
       copy.messageId = randomUUID();
       copy.enqueuedAt = now;
@@ -693,6 +702,15 @@ export class Queue {
     let delayed = 0;
     for (const m of this.messages) {
       if (m.deleted || this.expireRetention(m, now)) continue;
+      if (m.copies) {
+        // Messages, not copies: the message is counted at its first copy still here (they
+        // share their enqueue time, so retention ends for all at once), as receivable while
+        // any copy is, else in flight (a copy exists only once the message was received).
+        if (m.copies.find((c) => !c.deleted) !== m) continue;
+        if (m.copies.some((c) => !c.deleted && c.availableAt <= now)) visible++;
+        else notVisible++;
+        continue;
+      }
       if (m.availableAt <= now) visible++;
       else if (m.receiveCount > 0) notVisible++;
       else delayed++;
@@ -817,6 +835,7 @@ export class Queue {
     // Each message taken is indexed again (place) once the receive is done, not while it runs:
     // one with visibility timeout 0 is receivable at once, and the receive would meet it again.
     const take = (m: StoredMessage): boolean => {
+      if (m.copies) this.mergeCopies(m, now);
       if (policy && opts.moveToDlq && m.receiveCount >= policy.maxReceiveCount) {
         if (opts.moveToDlq(m)) {
           this.markDeleted(m);
@@ -928,10 +947,14 @@ export class Queue {
           // host never saw this receive, so its copy counts its own receives from 0 (received
           // next with ApproximateReceiveCount 1, a count that is approximate on AWS for this
           // very reason): inheriting the count would make a copy look like a retry and let
-          // copies spend an applied order's maxReceiveCount until one is dead-lettered.
+          // copies spend an applied order's maxReceiveCount until one is dead-lettered. It is
+          // the same message (see StoredMessage.copies): a duplicate delivery when received
+          // while this receive holds the message or after its delete, none once merged back.
+          m.copies ??= [m];
           const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now, receiveCount: 0 };
           delete ghost.receipt;
           delete ghost.firstReceivedAt;
+          m.copies.push(ghost);
           this.messages.push(ghost);
           this.place(ghost, now);
         }
@@ -942,6 +965,37 @@ export class Queue {
     for (const m of passed) this.ready.push(m);
     for (const c of taken) this.place(c.message, now);
     return taken;
+  }
+
+  /**
+   * The duplicate fault's other copies of `m` that are receivable now, as `m` is, go into it: no
+   * receive holds any of them, so the host that missed a receive's in-flight mark agrees with the
+   * others again. The copy received while a receive held the message (a duplicate delivery) and
+   * the copy left after the message's delete (the host missed the delete too: "the copy of the
+   * message isn't deleted on the server that is unavailable", SQS Developer Guide, at-least-once
+   * delivery) stay what AWS documents; a read that receives and releases (ChangeMessageVisibility
+   * 0, or its visibility timeout ends) leaves one message, as it found it. `m` keeps the highest
+   * receive count of them and the earliest first receive. Copies in flight stay with their
+   * receives, and merge once receivable.
+   */
+  private mergeCopies(m: StoredMessage, now: number): void {
+    const copies = m.copies!;
+    for (const c of copies) {
+      if (c === m || c.deleted || c.availableAt > now) continue;
+      m.receiveCount = Math.max(m.receiveCount, c.receiveCount);
+      if (
+        c.firstReceivedAt !== undefined &&
+        (m.firstReceivedAt === undefined || c.firstReceivedAt < m.firstReceivedAt)
+      )
+        m.firstReceivedAt = c.firstReceivedAt;
+      this.markDeleted(c);
+    }
+    const here = copies.filter((c) => !c.deleted);
+    if (here.length <= 1) {
+      for (const c of copies) delete c.copies;
+    } else {
+      copies.splice(0, copies.length, ...here);
+    }
   }
 
   /**
@@ -1226,6 +1280,8 @@ export class Queue {
       const m = messages[i]!;
       if (out.length >= limit) break;
       if (m.deleted || m.availableAt > now) continue;
+      // A move task moves the message, not each receivable copy of it.
+      if (m.copies) this.mergeCopies(m, now);
       out.push(m);
       this.markDeleted(m, false);
     }
