@@ -1,9 +1,10 @@
 'use strict';
 /**
- * Patches to dynalite's own modules, applied as DynamoDB's thread loads them: all but the last
+ * Patches to dynalite's own modules, applied as DynamoDB's thread loads them: all but the last two
  * make a request that held the thread (and so every DynamoDB client of the local cloud) for
- * seconds to forever cost time linear in its size, and change no answer; the last (BatchGetItem's
- * tables) answers a table named `__proto__` as any other. Each is applied to dynalite's source text
+ * seconds to forever cost time linear in its size, and change no answer; the last two answer as
+ * DynamoDB does where dynalite did not: BatchGetItem's tables (a table named `__proto__` as any
+ * other) and the number range (arithmetic past it refused). Each is applied to dynalite's source text
  * and refuses a source it does not recognise, so an upgraded dynalite fails loudly at start rather
  * than run unpatched. Tests compare the patched modules with dynalite's own.
  *
@@ -30,6 +31,10 @@
  * reads run as a list, in the order of the object's keys, and are keyed by name again after, so
  * the answer is dynalite's for every other name. (DynamoDB's thread runs without
  * Object.prototype.__proto__, so assigning that name makes an own property, as for any name.)
+ *
+ * The number range. An update's arithmetic (ADD, SET's `+` and `-`) stored any result, where
+ * DynamoDB refuses one of magnitude 10^126 or more with "Number overflow", as it refuses such a
+ * number sent in a request (which dynalite does).
  *
  * Plain CommonJS: DynamoDB's thread loads it before dynalite, without a TypeScript loader.
  */
@@ -104,6 +109,59 @@ function linearSetUpdatesSource(source) {
   return `${replaceExactly(source, WITHOUT, 4, (_, a, _v, b) => `localCloud$without(${a}, ${b})`, 'updateItem')}\n${helper}`;
 }
 
+/** DynamoDB's refusal of a number past its range (dynalite's own words, validations/index.js). */
+const OVERFLOW =
+  'Number overflow. Attempting to store a number with magnitude larger than supported range';
+
+/**
+ * actions/updateItem.js with the result of arithmetic held to DynamoDB's range: ADD (of
+ * UpdateExpression and of AttributeUpdates) and SET's `+` and `-` stored whatever big.js made of
+ * two numbers in range, `ADD v :v` twice with :v = 9.9E+125 stored 1.98E+126, where DynamoDB
+ * refuses the update (ValidationException "Number overflow", nothing written). dynalite checks
+ * the numbers a request sends (validations/index.js checkNum, magnitude at most 10^126), not the
+ * ones it computes.
+ */
+function numberRangeSource(source) {
+  const checked = (target, sum, refusal) =>
+    `{ var localCloud$sum = localCloud$inRange(${sum}); if (localCloud$sum.error) return ${refusal}; ${target} = localCloud$sum.N }`;
+  let out = replaceExactly(
+    source,
+    'item[attr].N = new Big(item[attr].N).plus(update.Value.N).toFixed()',
+    1,
+    checked(
+      'item[attr].N',
+      'new Big(item[attr].N).plus(update.Value.N)',
+      'db.validationError(localCloud$sum.error)',
+    ),
+    'updateItem (AttributeUpdates ADD)',
+  );
+  out = replaceExactly(
+    out,
+    'existing.N = new Big(existing.N).plus(section.val.N).toFixed()',
+    1,
+    checked(
+      'existing.N',
+      'new Big(existing.N).plus(section.val.N)',
+      'db.validationError(localCloud$sum.error)',
+    ),
+    'updateItem (ADD)',
+  );
+  // resolveValue answers a refusal as its message, which applyUpdateExpression refuses with.
+  out = replaceExactly(
+    out,
+    "val = { N: new Big(val1.N)[val.type == 'add' ? 'plus' : 'minus'](val2.N).toFixed() }",
+    1,
+    checked(
+      'val',
+      "new Big(val1.N)[val.type == 'add' ? 'plus' : 'minus'](val2.N)",
+      'localCloud$sum.error',
+    ).replace('val = localCloud$sum.N', 'val = { N: localCloud$sum.N }'),
+    'updateItem (SET + and -)',
+  );
+  const helper = `function localCloud$inRange(big) { return big.e > 125 ? { error: ${JSON.stringify(OVERFLOW)} } : { N: big.toFixed() } }`;
+  return `${out}\n${helper}`;
+}
+
 /** db/index.js with valsEqual through a Set. */
 function linearSetEqualitySource(source) {
   return replaceExactly(
@@ -147,13 +205,16 @@ function install(path, transform) {
 function installDynalitePatches(dir) {
   install(`${dir}/db/conditionParser.js`, memoizeParserSource);
   install(`${dir}/db/index.js`, linearSetEqualitySource);
-  install(`${dir}/actions/updateItem.js`, linearSetUpdatesSource);
+  install(`${dir}/actions/updateItem.js`, (source) =>
+    numberRangeSource(linearSetUpdatesSource(source)),
+  );
   install(`${dir}/actions/batchGetItem.js`, batchGetEveryTableSource);
 }
 
 module.exports = {
   memoizeParserSource,
   linearSetUpdatesSource,
+  numberRangeSource,
   linearSetEqualitySource,
   batchGetEveryTableSource,
   installDynalitePatches,
