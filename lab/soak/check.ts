@@ -699,9 +699,12 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
      * it. SQS moves a message on the receive after its last allowed one, so that receive must be
      * in the ledger, and it must have ended without a delete: it failed or its invocation never
-     * ended, or it succeeded beside a copy of the same message that failed, never ended or was
-     * handed back unrun (its not-attempted failure names the invocation) in its batch, or it
-     * succeeded and the emulator lost its delete (the surviving-copy fault). A
+     * ended, or its invocation's end write was given up (an `endGivenUp` failure names the
+     * invocation), or it succeeded beside a copy of the same message that failed, never ended or
+     * was handed back unrun (its not-attempted failure names the invocation) in its batch, or it
+     * succeeded and the emulator lost its delete (the surviving-copy fault). A copy handed back
+     * unrun may itself be that last receive, one above the receives of it that ran: its
+     * not-attempted failure at that count, in a batch that holds a receive of the message. A
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
@@ -709,6 +712,19 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       if (!received) return { problem: `${messageId} (never received)` };
       const top = received.last;
       const count = top[0]!.receiveCount;
+      // A copy of it handed back unrun at the last allowed receive, above every receive of it
+      // that ran, beside one that ran in the same batch: SQS counted that receive, and the batch
+      // response named the message failed, so neither copy was deleted. It leaves no delivery,
+      // only its not-attempted failure, so the receives alone read one short of the last.
+      for (const f of unrunOf.get(messageId) ?? []) {
+        if (f.receiveCount < lastReceive || f.receiveCount <= count) continue;
+        const ran = received.receives.find((d) => d.invocationId === f.invocationId);
+        if (ran) {
+          return {
+            cause: `after a copy of it at receive #${f.receiveCount} was handed back unrun beside its receive #${ran.receiveCount} in the same batch (invocation ${f.invocationId})`,
+          };
+        }
+      }
       if (count < lastReceive) return { problem: `${messageId} (highest receive #${count})` };
       const unfinished = top.find((d) => d.outcome === 'failed' || d.outcome === 'pending');
       if (unfinished) {
@@ -722,6 +738,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       // neither copy is deleted, and SQS moves it on its next receive.
       for (const d of top) {
         if (d.invocationId === undefined) continue;
+        // Its invocation's end write failed and the consumer gave it up (an `endGivenUp` failure
+        // names the invocation): the invocation failed, so SQS deleted nothing of its batch,
+        // though a try of that write that committed late shows the receive ended.
+        const gaveUp = givenUp.get(d.invocationId);
+        if (gaveUp) {
+          return {
+            cause: `after its receive #${count} ran in invocation ${d.invocationId}, whose end write the consumer gave up (its failure of receive #${gaveUp.receiveCount}), so SQS deleted nothing of that batch`,
+          };
+        }
         const beside = received.receives.find(
           (o) =>
             o !== d &&
@@ -753,10 +778,23 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     };
     // The receives handed back unrun on this queue, by invocation and message id (their
     // not-attempted failures, final or not): their batch response named the message failed.
+    // The same by message id alone.
     const handedBack = new Map<string, FailureRecord>();
+    const unrunOf = new Map<string, FailureRecord[]>();
     for (const f of ledger.failures) {
       if (f.queue !== queue || !f.notAttempted || f.invocationId === undefined) continue;
       handedBack.set(`${f.invocationId}#${f.messageId}`, f);
+      const list = unrunOf.get(f.messageId);
+      if (list) list.push(f);
+      else unrunOf.set(f.messageId, [f]);
+    }
+    // The invocations on this queue whose end write the consumer gave up (its `endGivenUp`
+    // failures, one per receive that had ended other than failed): each failed, so SQS deleted
+    // nothing of its batch, whatever a late commit of that write says of its receives.
+    const givenUp = new Map<string, FailureRecord>();
+    for (const f of ledger.failures) {
+      if (f.queue !== queue || f.endGivenUp !== true || f.invocationId === undefined) continue;
+      if (!givenUp.has(f.invocationId)) givenUp.set(f.invocationId, f);
     }
     // Per message id, its final not-attempted failures on this queue.
     const unrunAtLast = new Map<string, FailureRecord[]>();

@@ -562,6 +562,65 @@ describe('the exactly-once check', () => {
     expect(findings(b).violations).toEqual(unexplainedCopy(SUCCESS_NOT_DELETED));
   });
 
+  it("accepts an applied order's copy in the DLQ whose last allowed receive ran in an invocation whose end write the consumer gave up, though that write committed late", () => {
+    // The end write's late commit reads the receive as ended (suppressed, invocationEnd); the
+    // consumer's final endGivenUp failure of it says the invocation failed, so SQS deleted
+    // nothing of the batch and moved the message on its next receive (the report's
+    // leftUndeleted reads it so).
+    const b = deadAfter(LAST - 1, 'suppressed');
+    b.deliver('standard', 'a2', 5000, 'suppressed', LAST, {
+      invocationId: 'inv-x',
+      invocationEnd: true,
+      outcomeAt: 5100,
+      deadlineAt: 15000,
+    });
+    b.endGivenUp('standard', 'a2', LAST, 'inv-x', 14750);
+    const gaveUp = b.ledger.failures.at(-1)!;
+    gaveUp.final = true;
+    expect(findings(b)).toEqual({
+      violations: [],
+      explainedDlqCopies: [
+        `standard: order a2 was applied; its message standard-a2 is in the DLQ after its receive #${LAST} ran in invocation inv-x, whose end write the consumer gave up (its failure of receive #${LAST}), so SQS deleted nothing of that batch (maxReceiveCount ${LAST})`,
+      ],
+      notAttemptedInDlq: [],
+    });
+    // Given up in another invocation: nothing says this one failed.
+    gaveUp.invocationId = 'inv-y';
+    expect(findings(b).violations).toEqual(unexplainedCopy(SUCCESS_NOT_DELETED));
+  });
+
+  it("accepts an applied order's copy in the DLQ whose last allowed receive was a copy handed back unrun beside a copy of it that ran at the receive before, in one batch", () => {
+    // SQS handed the message into one batch twice, at #LAST - 1 and #LAST: the first ran, the
+    // second was handed back unrun (final not-attempted failure, no delivery). The receives the
+    // ledger holds stop at #LAST - 1, yet SQS counted #LAST and moved the message on the next.
+    const b = deadAfter(LAST - 2, 'suppressed');
+    b.deliver('standard', 'a2', 5000, 'suppressed', LAST - 1, {
+      invocationId: 'inv-x',
+      invocationEnd: true,
+    });
+    b.notAttempted('standard', 'a2', LAST, 'inv-x');
+    const unrun = b.ledger.failures.at(-1)!;
+    unrun.error = 'NotAttempted: not started, 600 ms left of the invocation';
+    expect(findings(b)).toEqual({
+      violations: [],
+      explainedDlqCopies: [
+        `standard: order a2 was applied; its message standard-a2 is in the DLQ after a copy of it at receive #${LAST} was handed back unrun beside its receive #${LAST - 1} in the same batch (invocation inv-x) (maxReceiveCount ${LAST})`,
+      ],
+      notAttemptedInDlq: [],
+    });
+    // Handed back in an invocation that holds no receive of the message: no batch shows it.
+    unrun.invocationId = 'inv-y';
+    expect(findings(b).violations).toEqual(
+      unexplainedCopy(`standard-a2 (highest receive #${LAST - 1})`),
+    );
+    // Handed back at #LAST - 1 only: the message never reached its last allowed receive.
+    unrun.invocationId = 'inv-x';
+    unrun.receiveCount = LAST - 1;
+    expect(findings(b).violations).toEqual(
+      unexplainedCopy(`standard-a2 (highest receive #${LAST - 1})`),
+    );
+  });
+
   it("fails an applied order's copy whose last allowed receive succeeded with no copy of it failed in its batch", () => {
     // The lower copy failed in another invocation: the success at the last receive was deleted
     // unless something lost its delete.
