@@ -817,10 +817,11 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * back past the cut on a record's calls (CALL_ROOM.recordsMs before the invocation's deadline).
      * Its `notStarted.leftMs` is the consumer's own reading of its cut, at most the room by
      * construction, so it proves nothing. The evidence here is what the runtime and the clock
-     * said: the deadline the runtime gave the invocation (the stamp of the receipt the failure
-     * replaces, or, on a failure without it, that of the invocation's receives in the ledger),
-     * held to the function's timeout from the receive, and the failure's `failedAt`, written when
-     * the invocation ended, after the hand-back. Time left only shrinks, so the hand-back had at
+     * said: the deadline the runtime gave the invocation (the stamp of the invocation's receives
+     * in the ledger; the failure's own copy of it only when they carry none, and a violation
+     * when the two differ), held to the function's timeout from the receive and to come after
+     * it, and the failure's `failedAt`, written when the invocation ended, after the hand-back
+     * and before the deadline (less CUT_SLACK_MS). Time left only shrinks, so the hand-back had at
      * least as much left as the deadline less `failedAt`: more than the room (and CUT_SLACK_MS)
      * and it was no hand-back past the cut. A check one way only: a hand-back before the cut
      * followed by records that ran on past it is not caught (nothing in the ledger dates the
@@ -830,11 +831,16 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       const at = `not started past the cut at receive #${f.receiveCount}`;
       const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
       const stamps = batch.flatMap((d) => (isTime(d.deadlineAt) ? [d.deadlineAt] : []));
-      const deadline = isTime(f.deadlineAt)
-        ? f.deadlineAt
-        : stamps.length > 0
-          ? Math.min(...stamps)
-          : undefined;
+      // The invocation's receives carry the deadline the runtime gave it, one stamp for the
+      // batch; the failure repeats it from its receipt. Both written by the consumer from one
+      // reading, they agree: a failure that says otherwise is not taken at its own word.
+      const stamped = stamps.length > 0 ? Math.min(...stamps) : undefined;
+      if (stamped !== undefined && isTime(f.deadlineAt) && f.deadlineAt !== stamped) {
+        return {
+          problem: `${at}, yet its own deadline (${f.deadlineAt}) is not the one its invocation's receives carry (${stamped})`,
+        };
+      }
+      const deadline = stamped ?? (isTime(f.deadlineAt) ? f.deadlineAt : undefined);
       if (deadline === undefined) {
         return {
           problem: `${at}, yet the ledger holds no deadline of invocation ${f.invocationId ?? '(none named)'} to judge it by`,
@@ -850,8 +856,22 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           problem: `${at}, yet its invocation's deadline came ${Math.round(deadline - received)} ms after its receive, more than the function's ${timeoutMs} ms timeout`,
         };
       }
+      // The consumer stamps the deadline as its receive's time plus what the runtime says is
+      // left, never less than nothing: a deadline before the receive is none of this invocation.
+      if (received !== undefined && deadline < received) {
+        return {
+          problem: `${at}, yet its invocation's deadline came ${Math.round(received - deadline)} ms before its receive`,
+        };
+      }
       const room = CALL_ROOM.recordsMs;
       const leftAtEnd = Math.round(deadline - f.failedAt);
+      // Lambda ends the invocation at its deadline: nothing of it is written after, bar the wall
+      // clock's slew (CUT_SLACK_MS).
+      if (leftAtEnd < -CUT_SLACK_MS) {
+        return {
+          problem: `${at}, yet its invocation wrote it ${-leftAtEnd} ms after its deadline, when Lambda had ended it`,
+        };
+      }
       if (leftAtEnd > room + CUT_SLACK_MS) {
         return {
           problem: `${at}, yet its invocation wrote it ${leftAtEnd} ms before its deadline, more than the cut's ${room} ms`,

@@ -1385,12 +1385,14 @@ describe('the exactly-once check', () => {
         "yet its invocation wrote it 1101 ms before its deadline, more than the cut's 1000 ms",
       ),
     );
-    // A deadline no function timeout allows is no deadline of this invocation.
+    // A deadline no function timeout allows is no deadline of this invocation (the failure's
+    // own, where the invocation's receives carry none: one they carry is judged below).
     expect(
       pastCutBatch((ledger) => {
         const f = ledger.failures.at(-1)!;
         f.deadlineAt = 60_000;
         f.failedAt = 59_500;
+        for (const d of ledger.deliveries) delete d.deadlineAt;
       }).violations,
     ).toEqual(
       unexplained(
@@ -1406,6 +1408,74 @@ describe('the exactly-once check', () => {
     ).toEqual(
       unexplained(`yet the ledger holds no deadline of invocation std-${LAST} to judge it by`),
     );
+  });
+
+  it('fails an order not started past the cut whose deadline came before its receive, or before the hand-back was written', () => {
+    const unexplained = (why: string) => [
+      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST}, ${why})`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ];
+    // The deadline a second before the receive: the consumer stamps it as the receive's time
+    // plus what is left, never less than nothing. The failure's own deadline, where the
+    // invocation's receives carry none (the report refuses a receive stamped so)...
+    expect(
+      pastCutBatch((ledger) => {
+        const f = ledger.failures.at(-1)!;
+        f.deadlineAt = 1_000;
+        f.failedAt = 700;
+        for (const d of ledger.deliveries) delete d.deadlineAt;
+      }).violations,
+    ).toEqual(unexplained("yet its invocation's deadline came 1000 ms before its receive"));
+    // ...or the receives' deadline, before the receive the failure says it replaces.
+    expect(
+      pastCutBatch((ledger) => {
+        const f = ledger.failures.at(-1)!;
+        f.receivedAt = 13_000;
+      }).violations,
+    ).toEqual(unexplained("yet its invocation's deadline came 1000 ms before its receive"));
+    const deadline = (at: number) => (ledger: LedgerBuilder['ledger']) => {
+      const f = ledger.failures.at(-1)!;
+      f.deadlineAt = at;
+      for (const d of ledger.deliveries) if (d.invocationId === f.invocationId) d.deadlineAt = at;
+    };
+    // The hand-back written 6 s after its deadline, when Lambda had ended the invocation.
+    expect(
+      pastCutBatch((ledger) => {
+        deadline(3_000)(ledger);
+        ledger.failures.at(-1)!.failedAt = 9_000;
+      }).violations,
+    ).toEqual(
+      unexplained(
+        'yet its invocation wrote it 6000 ms after its deadline, when Lambda had ended it',
+      ),
+    );
+    // Within the clock's slack after it passes; past it does not.
+    expect(
+      pastCutBatch((ledger) => void (ledger.failures.at(-1)!.failedAt = 12_100)).violations,
+    ).toEqual([]);
+    expect(
+      pastCutBatch((ledger) => void (ledger.failures.at(-1)!.failedAt = 12_101)).violations,
+    ).toEqual(
+      unexplained(
+        'yet its invocation wrote it 101 ms after its deadline, when Lambda had ended it',
+      ),
+    );
+  });
+
+  it("fails an order not started past the cut whose own deadline is not the one its invocation's receives carry", () => {
+    // The failure says its deadline was 500 ms after its write, inside the cut's room; the
+    // receives of its invocation say 12,000, 5 s after it. The consumer's own figure is not
+    // trusted over the runtime's stamp on the receives.
+    expect(
+      pastCutBatch((ledger) => {
+        const f = ledger.failures.at(-1)!;
+        f.failedAt = 7_000;
+        f.deadlineAt = 7_500;
+      }).violations,
+    ).toEqual([
+      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST}, yet its own deadline (7500) is not the one its invocation's receives carry (12000))`,
+      'standard: the DLQ holds 1 messages as SQS reports it, expected 0',
+    ]);
   });
 
   it('fails an order not started past the cut when SQS holds more than the check accounts for', () => {
