@@ -1451,10 +1451,14 @@ describe('the exactly-once check', () => {
     );
     // Within the clock's slack after it passes; past it does not.
     expect(
-      pastCutBatch((ledger) => void (ledger.failures.at(-1)!.failedAt = 12_100)).violations,
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 12_100;
+      }).violations,
     ).toEqual([]);
     expect(
-      pastCutBatch((ledger) => void (ledger.failures.at(-1)!.failedAt = 12_101)).violations,
+      pastCutBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 12_101;
+      }).violations,
     ).toEqual(
       unexplained(
         'yet its invocation wrote it 101 ms after its deadline, when Lambda had ended it',
