@@ -25,7 +25,7 @@ import {
   queryError,
   queryResponse,
 } from './protocol';
-import { LIMITS, type LostDelete, type Queue } from './queue';
+import { LIMITS, type LostDelete, type Queue, type QueueWork } from './queue';
 import type { Input } from './wire';
 
 export { Clock } from './clock';
@@ -66,6 +66,8 @@ export interface SqsEmulator {
   holdLeft(queueUrl: string, receiptHandle: string): number | undefined;
   /** The deletes the surviving-copy fault lost on the named queue (none if unknown). */
   lostDeletes(queueName: string): readonly LostDelete[];
+  /** The work the named queue did (see QueueWork), for tests that count it; undefined if none. */
+  queueWork(queueName: string): Readonly<QueueWork> | undefined;
   /**
    * Runs one action in this process as a JSON-protocol request with this body would run: the
    * same checks and the same run, without HTTP. The answer is a copy in the wire's JSON shape
@@ -376,6 +378,9 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     },
     lostDeletes(queueName) {
       return queues.get(queueName)?.lostDeletes() ?? [];
+    },
+    queueWork(queueName) {
+      return queues.get(queueName)?.work;
     },
     async call(action, input, { host = '127.0.0.1', clientGone } = {}) {
       // As a closed server refuses the connection: a caller that retries backs off on its

@@ -142,7 +142,8 @@ interface Timed {
 
 /**
  * The work a queue did, for tests that count it rather than time it: `visited`, the messages
- * and groups receives and the promotion of due messages looked at; `woken`, the long polls woken.
+ * and groups receives, the promotion of due messages and drains looked at; `woken`, the long
+ * polls woken.
  */
 export interface QueueWork {
   visited: number;
@@ -1279,6 +1280,7 @@ export class Queue {
     for (; i < messages.length; i++) {
       const m = messages[i]!;
       if (out.length >= limit) break;
+      this.work.visited++;
       if (m.deleted || m.availableAt > now) continue;
       // A move task moves the message, not each receivable copy of it.
       if (m.copies) this.mergeCopies(m, now);
