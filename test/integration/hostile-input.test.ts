@@ -57,21 +57,35 @@ describe('the edge keeps serving after requests that break parsers', () => {
           body,
         });
       const expected = await (await post('Action=ListQueues')).text();
+      /** The fastest of three answers to `body` (a loaded machine stretches any one of them). */
+      const fastest = async (body: string) => {
+        let best = Infinity;
+        let text = '';
+        for (let i = 0; i < 3; i++) {
+          const started = performance.now();
+          const res = await post(body);
+          expect(res.status).toBe(200);
+          text = await res.text();
+          best = Math.min(best, performance.now() - started);
+        }
+        return { ms: best, text };
+      };
 
-      // Act
-      const started = performance.now();
-      const res = await post(`Action=ListQueues&${extra}`);
-      const text = await res.text();
-      const elapsed = performance.now() - started;
+      // Act: the hostile name, and as the baseline a request as big whose extra is a value
+      // (`x=aaaa...`), which the parser only ever copied, timed in the same run.
+      const baseline = await fastest(`Action=ListQueues&x=${'a'.repeat(extra.length)}`);
+      const hostile = await fastest(`Action=ListQueues&${extra}`);
 
-      // Assess: the same queues (request ids aside), in a fraction of the 7-9 s it took.
-      expect(res.status).toBe(200);
+      // Assess: the same queues (request ids aside), in about the baseline's time (within a
+      // generous factor of 5, for a load that changes between the two), where the hostile name
+      // took 6-9 s, 40-90 times the baseline's.
       const strip = (xml: string) => xml.replace(/<RequestId>[^<]*<\/RequestId>/, '');
-      expect(strip(text)).toBe(strip(expected));
-      expect(elapsed).toBeLessThan(3_000);
+      expect(strip(hostile.text)).toBe(strip(expected));
+      expect(strip(baseline.text)).toBe(strip(expected));
+      expect(hostile.ms).toBeLessThan(5 * baseline.ms);
       expect(await healthy(cloud.edgeUrl)).toBe(200);
     },
-    20_000,
+    60_000,
   );
 
   it('refuses a Query request with 300,000 names the emulator never reads at once, having read none (found in review: reading them held the main thread 1.3-9 s)', async () => {
