@@ -186,6 +186,12 @@ export class Queue {
   /** Standard only: the receivable messages, by key, each at most once (it is in `inReady`). */
   private readonly ready = new MinHeap<StoredMessage>((a, b) => a.key < b.key);
   private readonly inReady = new Set<StoredMessage>();
+  /**
+   * Standard only: receivable messages a receive passed over (the reorder or short-poll dice) and
+   * woke another long poll for, until one takes them: each does so once, so that two polls whose
+   * dice keep passing a message do not wake each other in turn (see receive).
+   */
+  private readonly passedOn = new WeakSet<StoredMessage>();
   /** The timer that moves on the earliest of `timed` while a long poll waits, and its time. */
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
@@ -918,6 +924,11 @@ export class Queue {
     // Receivable messages this receive passed over (the dice, a copy it moved here): they stay
     // receivable, and go back into `ready` once it is done.
     const passed: StoredMessage[] = [];
+    // Long polls to wake for the messages the dice passed over: the wake a message's placing spent
+    // may be this very receive's, and the other polls looked again only within a second (p90 of
+    // a receive with the demo preset 118 ms, max 944 ms, against 19 and 47 ms when a send woke
+    // all; found in review).
+    let wakeFor = 0;
     try {
       // In key order, which is the order of the queue's list: the dice roll for the same
       // messages in the same order as when the receive walked the list.
@@ -939,9 +950,14 @@ export class Queue {
           (opts.shortPoll && opts.dice.roll('shortPollSkipRate', opts.faults.shortPollSkipRate))
         ) {
           passed.push(m);
+          if (!this.passedOn.has(m)) {
+            this.passedOn.add(m);
+            wakeFor++;
+          }
           continue;
         }
         this.inReady.delete(m);
+        this.passedOn.delete(m);
         if (!take(m)) continue;
         if (opts.dice.roll('duplicateRate', opts.faults.duplicateRate)) {
           // Another host's copy did not get the in-flight mark: it stays receivable now. That
@@ -965,6 +981,7 @@ export class Queue {
     }
     for (const m of passed) this.ready.push(m);
     for (const c of taken) this.place(c.message, now);
+    if (wakeFor > 0) this.wake(wakeFor);
     return taken;
   }
 

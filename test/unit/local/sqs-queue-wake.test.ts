@@ -242,3 +242,55 @@ describe('a FIFO receive that dead-letters the first message of a group', () => 
     expect(dlq.counts().visible).toBe(1);
   });
 });
+
+/**
+ * A send wakes one long poll. When that poll's receive passes the message over (the reorder
+ * fault), the wake was spent: the other polls found the message only on their next look, up to
+ * a second later. Counted as wake-ups (`Queue.work.woken`), not time.
+ */
+describe('a standard receive that passes a message over', () => {
+  function setUp() {
+    const queue = new Queue('q', {}, '000000000000', 'us-east-1', new Clock());
+    const dice = new FaultDice(1);
+    const receive = (reorderRate: number) =>
+      queue.receive({
+        max: 10,
+        visibilityTimeout: 30,
+        shortPoll: false,
+        faults: { ...PRESETS.none, reorderRate },
+        dice,
+      });
+    const woken: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      queue.addWaiter(function poll() {
+        woken.push(name);
+        queue.removeWaiter(poll);
+      });
+    }
+    return { queue, receive, woken };
+  }
+
+  it('wakes another long poll for it', () => {
+    // Arrange: the send wakes one poll ("a").
+    const { queue, receive, woken } = setUp();
+    queue.send({ body: 'm', attributes: {}, senderId: 'test' });
+    expect(woken).toEqual(['a']);
+
+    // Act: a's receive passes the message over.
+    expect(receive(1)).toEqual([]);
+
+    // Assess: the wake went on to one other poll, which takes it.
+    expect(woken).toEqual(['a', 'b']);
+    expect(receive(0).map((c) => c.message.body)).toEqual(['m']);
+    expect(woken).toEqual(['a', 'b']);
+  });
+
+  it('wakes once for a message passed over again, so polls do not wake each other in turn', () => {
+    const { queue, receive, woken } = setUp();
+    queue.send({ body: 'm', attributes: {}, senderId: 'test' });
+    expect(receive(1)).toEqual([]);
+    expect(receive(1)).toEqual([]);
+    expect(woken).toEqual(['a', 'b']);
+    expect(queue.work.woken).toBe(2);
+  });
+});
