@@ -209,10 +209,18 @@ export const ReceiveMessage = action({
   },
   async run(ctx, { q, max, visibility, wait, attemptId, system, wantedAttrs, gone }) {
     const deadline = ctx.clock.now() + wait * 1000;
+    // Whether the queue woke this poll (not its timer or a clock advance) the last time it waited.
+    let woken = false;
     for (;;) {
       // A client that has gone takes nothing: messages marked in flight for a receiver that
-      // will never see them would stay hidden for a whole visibility timeout.
-      if (gone()) return { Messages: [] };
+      // will never see them would stay hidden for a whole visibility timeout. Woken, it passes
+      // the wake on: the queue wakes one poll a message, and the others looked again only
+      // within a second (814-859 ms after the send, against 228 ms when a send woke all; found
+      // in review).
+      if (gone()) {
+        if (woken) q.wake(1);
+        return { Messages: [] };
+      }
       const copies = q.receive({
         max,
         // "If not specified, the default visibility timeout for the queue is used"
@@ -239,15 +247,20 @@ export const ReceiveMessage = action({
       // woken poll did not take (its client gone, the dice, the in-flight quota) and one moved
       // into a DLQ without waking (see moveToDlq) are found then.
       const sleep = Math.max(1, Math.min(deadline - now, 1000));
+      woken = false;
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          q.removeWaiter(done);
+          q.removeWaiter(wakeUp);
           offClock();
           resolve();
         };
+        const wakeUp = () => {
+          woken = true;
+          done();
+        };
         const timer = setTimeout(done, sleep);
-        q.addWaiter(done);
+        q.addWaiter(wakeUp);
         const offClock = ctx.clock.onAdvance(done);
       });
     }
