@@ -368,6 +368,83 @@ function orderViolations(
   return lines;
 }
 
+/**
+ * What the ledger holds of why a queue's receives of a message were not deleted: the evidence
+ * redeliveries are judged by (fifoRedeliveries).
+ */
+interface UndeletedEvidence {
+  /** Invocations that never ended: no receive of them marked the end, or one is still pending. */
+  unended: ReadonlySet<string>;
+  /** Invocations whose end write the consumer gave up (`endGivenUp` failures). */
+  givenUp: ReadonlySet<string>;
+  /** `receiveCount#messageId` of every failure record of the queue (a hand-back, a failed attempt, a given-up end write). */
+  failed: ReadonlySet<string>;
+  /** `invocationId#messageId` of every hand-back: its batch response named the message failed. */
+  handedBack: ReadonlySet<string>;
+  /** `receiveCount#messageId` of every delete the emulator's fault lost. */
+  lostDeletes: ReadonlySet<string>;
+}
+
+/** Whether receive `d` ended without a delete of its message, by the ledger's evidence. */
+function undeleted(
+  d: DeliveryRecord,
+  received: ReceivedMessage,
+  evidence: UndeletedEvidence,
+): boolean {
+  if (d.outcome === 'failed' || d.outcome === 'pending') return true;
+  const inv = d.invocationId;
+  if (inv === undefined) return d.invocationEnd !== true;
+  if (evidence.unended.has(inv) || evidence.givenUp.has(inv)) return true;
+  if (evidence.handedBack.has(`${inv}#${d.messageId}`)) return true;
+  // A copy of it failed or never ended in the same batch: the batch response named the message.
+  return received.receives.some(
+    (o) => o !== d && o.invocationId === inv && (o.outcome === 'failed' || o.outcome === 'pending'),
+  );
+}
+
+/**
+ * One line per FIFO receive of a message, one count above a receive of it the ledger holds, that
+ * nothing in the ledger says was left undeleted. A FIFO queue makes no copies (the emulator's
+ * faults leave FIFO alone, as AWS promises exactly-once processing there): SQS hands a message out
+ * again, one receive count higher, only when the receive before was not deleted. So the ledger's
+ * records at the count below must show one of them ending without a delete: failed, never ended,
+ * in an invocation that never ended or whose end write the consumer gave up, in a batch that named
+ * the message failed (a copy of it failed beside it, or was handed back unrun), a failure record
+ * of the message at that count (a hand-back, a given-up end write), or a delete the emulator lost.
+ * The report counts such a receive a retry after failure on the queue type's rule alone
+ * (`fifoRetriesByQueueType`, and a note); the check does not pass it, as nothing proves the
+ * receive before it ran once. A receive whose count below the ledger holds nothing of (its
+ * invocation died before it wrote its receives) cannot be judged and is not named.
+ */
+function fifoRedeliveries(
+  messages: ReadonlyMap<string, ReceivedMessage>,
+  evidence: UndeletedEvidence,
+): string[] {
+  const lines: string[] = [];
+  for (const [id, m] of messages) {
+    if (m.receives.length < 2 || m.alsoAs.length > 0) continue;
+    const byCount = new Map<number, DeliveryRecord[]>();
+    for (const d of m.receives) {
+      if (!Number.isInteger(d.receiveCount) || d.receiveCount < 1) continue;
+      const list = byCount.get(d.receiveCount);
+      if (list) list.push(d);
+      else byCount.set(d.receiveCount, [d]);
+    }
+    for (const count of [...byCount.keys()].sort((a, b) => a - b)) {
+      const below = count - 1;
+      const before = byCount.get(below) ?? [];
+      const fault =
+        evidence.failed.has(`${below}#${id}`) || evidence.lostDeletes.has(`${below}#${id}`);
+      if (before.length === 0 || fault) continue;
+      if (before.some((d) => undeleted(d, m, evidence))) continue;
+      lines.push(
+        `fifo: order ${m.orderId} was received again from message ${id} at receive #${count}, yet nothing in the ledger says its receive #${below} ended without a delete (no failure, no end write given up, no invocation that never ended, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
+      );
+    }
+  }
+  return lines;
+}
+
 /** A FIFO message SQS's number places: its id, that number, and what its receives show. */
 interface PlacedMessage {
   id: string;
@@ -1065,6 +1142,29 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         out,
         orderViolations(queue, byOrder, messages, invocations, shared),
         (n) => `${queue}: ${n} more FIFO order problems`,
+      );
+      const unended = new Set<string>();
+      const ended = new Set<string>();
+      for (const d of ledger.deliveries) {
+        if (d.queue !== queue || d.invocationId === undefined) continue;
+        if (d.invocationEnd === true) ended.add(d.invocationId);
+        if (d.outcome === 'pending') unended.add(d.invocationId);
+      }
+      for (const inv of invocations.keys()) if (!ended.has(inv)) unended.add(inv);
+      const failed = new Set<string>();
+      for (const f of ledger.failures) {
+        if (f.queue === queue) failed.add(`${f.receiveCount}#${f.messageId}`);
+      }
+      collect(
+        out,
+        fifoRedeliveries(messages, {
+          unended,
+          givenUp: new Set(givenUp.keys()),
+          failed,
+          handedBack: new Set(handedBack.keys()),
+          lostDeletes,
+        }),
+        (n) => `${queue}: ${n} more FIFO redeliveries nothing in the ledger explains`,
       );
     }
 
