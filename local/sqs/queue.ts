@@ -402,6 +402,11 @@ export class Queue {
       )
         this.timed.retain((t) => !t.m.deleted && t.m.availableAt === t.at);
       const g = this.fifo && m.receiveCount > 0 ? this.groups.get(m.groupId ?? '') : undefined;
+      // Every FIFO message not deleted has its group's record (a record goes only with its last
+      // message). Without one, the message would hold nothing and its group's next message go
+      // out of order: an internal error (a 500 InternalError and a log line), not a silent one.
+      if (this.fifo && m.receiveCount > 0 && !g)
+        throw new Error(`FIFO message ${m.messageId} in flight without a record of its group`);
       if (g && !this.heldMessages.has(m)) {
         this.heldMessages.add(m);
         g.held++;
