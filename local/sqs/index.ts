@@ -246,6 +246,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
         moveTasks,
         closed: () => closed,
         maxInFlight,
+        ...(options.log ? { log: options.log } : {}),
       };
       if (contexts.size < 64) contexts.set(host, ctx);
     }

@@ -204,6 +204,14 @@ export class Queue {
   private deferredOffers: Set<Group> | undefined;
   /** Work counters, for tests (see QueueWork). */
   readonly work: QueueWork = { visited: 0, woken: 0 };
+  /** Where the queue reports what a client may want to know (the emulator's log), if anywhere. */
+  log: ((msg: string, data?: object) => void) | undefined;
+  /**
+   * Receive attempt ids forgotten before their window ended (past MAX_RECEIVE_ATTEMPTS_KEPT)
+   * since the last line logged about them, and when (queue time) that line was logged.
+   */
+  private attemptsForgotten = 0;
+  private attemptsForgottenLoggedAt = -Infinity;
   private deletedCount = 0;
   /**
    * While a standard receive that may dead-letter runs: the copies moved to this queue's own
@@ -1038,6 +1046,18 @@ export class Queue {
       for (const oldest of this.attempts.keys()) {
         this.attempts.delete(oldest);
         break;
+      }
+      // A retry with a forgotten id gets new messages, not the set it asked for again: said in
+      // the log, at most one line a minute, with the count since the last one.
+      this.attemptsForgotten++;
+      if (now - this.attemptsForgottenLoggedAt >= 60_000) {
+        this.log?.('sqs: receive attempt ids forgotten before their 5 minutes (cap reached)', {
+          queue: this.name,
+          kept: MAX_RECEIVE_ATTEMPTS_KEPT,
+          forgotten: this.attemptsForgotten,
+        });
+        this.attemptsForgottenLoggedAt = now;
+        this.attemptsForgotten = 0;
       }
     }
   }

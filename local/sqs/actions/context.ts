@@ -25,6 +25,8 @@ export interface Context {
   closed: () => boolean;
   /** In-flight quotas of a standard and a FIFO queue (LIMITS' AWS numbers unless lowered). */
   maxInFlight: { standard: number; fifo: number };
+  /** The emulator's log (its `log` option), for what a queue reports (see Queue.log). */
+  log?: (msg: string, data?: object) => void;
 }
 
 /**

@@ -75,6 +75,7 @@ export const CreateQueue = action({
   run(ctx, { name, attrs, tags, existing }) {
     if (existing) return { QueueUrl: queueUrl(ctx, existing) };
     const q = new Queue(name, attrs, ctx.accountId, ctx.region, ctx.clock);
+    if (ctx.log) q.log = ctx.log;
     applyKmsChoiceOnCreate(q.attributes, attrs);
     Object.assign(q.tags, tags);
     ctx.queues.set(name, q);

@@ -62,4 +62,25 @@ describe('the ReceiveRequestAttemptIds a FIFO queue remembers', () => {
     expect(attempts(queue).has(`a${n - 1}`)).toBe(true);
     expect(attempts(queue).has('a0')).toBe(false);
   });
+
+  it('logs one line a minute while the bound forgets ids early, with the count', () => {
+    // Arrange
+    const clock = new Clock();
+    const queue = fifoQueue(clock);
+    const lines: { msg: string; data?: object }[] = [];
+    queue.log = (msg, data) => lines.push({ msg, ...(data ? { data } : {}) });
+
+    // Act: 5 past the bound within a minute, then one more a minute later.
+    for (let i = 0; i < MAX_RECEIVE_ATTEMPTS_KEPT + 5; i++) receive(queue, `a${i}`);
+    const first = lines.length;
+    clock.advance(60_000);
+    receive(queue, 'later');
+
+    // Assess: one line at the first id forgotten, the next a minute later counting the rest.
+    expect(first).toBe(1);
+    expect(lines.map((l) => l.data)).toEqual([
+      { queue: 'attempts.fifo', kept: MAX_RECEIVE_ATTEMPTS_KEPT, forgotten: 1 },
+      { queue: 'attempts.fifo', kept: MAX_RECEIVE_ATTEMPTS_KEPT, forgotten: 5 },
+    ]);
+  });
 });
