@@ -124,6 +124,19 @@ export class Params {
     return out;
   }
 
+  /**
+   * How many members a map has (JSON null ones are absent), without reading them: a request
+   * refused for too many is refused before a reader is built for each (see structMap).
+   */
+  mapSize(name: string): number | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    if (!isObject(v)) throw wrongType(v, 'a Map');
+    let n = 0;
+    for (const k in v) if (Object.hasOwn(v, k) && v[k] !== null) n++;
+    return n;
+  }
+
   /** A list of structures (batch entries). */
   structList(name: string): Params[] | undefined {
     const v = this.raw(name);
