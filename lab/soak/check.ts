@@ -383,6 +383,8 @@ interface UndeletedEvidence {
   handedBack: ReadonlySet<string>;
   /** `receiveCount#messageId` of every delete the emulator's fault lost. */
   lostDeletes: ReadonlySet<string>;
+  /** The queue's visibility timeout (ms), as the report's config gives it. */
+  visibilityMs: number;
 }
 
 /** Whether receive `d` ended without a delete of its message, by the ledger's evidence. */
@@ -390,8 +392,18 @@ function undeleted(
   d: DeliveryRecord,
   received: ReceivedMessage,
   evidence: UndeletedEvidence,
+  next: readonly DeliveryRecord[],
 ): boolean {
   if (d.outcome === 'failed' || d.outcome === 'pending') return true;
+  // Its visibility timeout ran out under it: it ran that long, or SQS handed the message out
+  // again (the receive one count above) before it ended.
+  if (
+    isTime(d.outcomeAt) &&
+    (d.outcomeAt - d.receivedAt >= evidence.visibilityMs ||
+      next.some((n) => n.receivedAt < d.outcomeAt!))
+  ) {
+    return true;
+  }
   const inv = d.invocationId;
   if (inv === undefined) return d.invocationEnd !== true;
   if (evidence.unended.has(inv) || evidence.givenUp.has(inv)) return true;
@@ -408,7 +420,8 @@ function undeleted(
  * faults leave FIFO alone, as AWS promises exactly-once processing there): SQS hands a message out
  * again, one receive count higher, only when the receive before was not deleted. So the ledger's
  * records at the count below must show one of them ending without a delete: failed, never ended,
- * in an invocation that never ended or whose end write the consumer gave up, in a batch that named
+ * in an invocation that never ended or whose end write the consumer gave up, past the visibility
+ * timeout (it ran that long, or the receive above came before it ended), in a batch that named
  * the message failed (a copy of it failed beside it, or was handed back unrun), a failure record
  * of the message at that count (a hand-back, a given-up end write), or a delete the emulator lost.
  * The report counts such a receive a retry after failure on the queue type's rule alone
@@ -436,9 +449,10 @@ function fifoRedeliveries(
       const fault =
         evidence.failed.has(`${below}#${id}`) || evidence.lostDeletes.has(`${below}#${id}`);
       if (before.length === 0 || fault) continue;
-      if (before.some((d) => undeleted(d, m, evidence))) continue;
+      const next = byCount.get(count) ?? [];
+      if (before.some((d) => undeleted(d, m, evidence, next))) continue;
       lines.push(
-        `fifo: order ${m.orderId} was received again from message ${id} at receive #${count}, yet nothing in the ledger says its receive #${below} ended without a delete (no failure, no end write given up, no invocation that never ended, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
+        `fifo: order ${m.orderId} was received again from message ${id} at receive #${count}, yet nothing in the ledger says its receive #${below} ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
       );
     }
   }
@@ -1163,6 +1177,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           failed,
           handedBack: new Set(handedBack.keys()),
           lostDeletes,
+          visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
         }),
         (n) => `${queue}: ${n} more FIFO redeliveries nothing in the ledger explains`,
       );

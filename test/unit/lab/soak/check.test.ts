@@ -2187,7 +2187,7 @@ describe('a FIFO redelivery', () => {
     // fifoRetriesByQueueType, and a note); the check does not pass it.
     const found = redelivered();
     expect(found.violations).toEqual([
-      'fifo: order o1 was received again from message fifo-o1 at receive #2, yet nothing in the ledger says its receive #1 ended without a delete (no failure, no end write given up, no invocation that never ended, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained',
+      'fifo: order o1 was received again from message fifo-o1 at receive #2, yet nothing in the ledger says its receive #1 ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained',
     ]);
   });
 
@@ -2208,6 +2208,29 @@ describe('a FIFO redelivery', () => {
     ],
   ])('passes a FIFO message received again after a receive of which %s', (_, evidence) => {
     expect(redelivered(evidence).violations).toEqual([]);
+  });
+
+  it('passes a FIFO message received again while the receive before still ran, or after it ran past the visibility timeout', () => {
+    // The copy at #2 came at 63,000, before #1 ended (outcomeAt 64,000): its visibility timeout
+    // ran out under it (a consumer slower than the queue's visibility timeout).
+    expect(
+      redelivered((b) => {
+        b.ledger.deliveries[0]!.outcomeAt = 64_000;
+      }).violations,
+    ).toEqual([]);
+    // #1 ran the visibility timeout out, ending after #2 was received.
+    const visibilityMs = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
+    expect(
+      redelivered((b) => {
+        b.ledger.deliveries[0]!.outcomeAt = 2000 + visibilityMs;
+      }).violations,
+    ).toEqual([]);
+    // Ended a millisecond inside it, before #2: nothing says it was not deleted.
+    expect(
+      redelivered((b) => {
+        b.ledger.deliveries[0]!.outcomeAt = 2000 + visibilityMs - 1;
+      }).violations,
+    ).toHaveLength(1);
   });
 
   it('passes it when the emulator lost the delete of the receive before, and not one two receives before', () => {
