@@ -49,7 +49,8 @@ function toValues(v: unknown): number[] | undefined {
 
 function toEvent(v: unknown): OrderEvent | undefined {
   if (!isRecord(v)) return undefined;
-  const { event, runId, orderId, customerId, sequence, receiveCount, late, latencyMs } = v;
+  const { event, runId, orderId, customerId, sequence, receiveCount, late, applyIndex, latencyMs } =
+    v;
   if (
     typeof event !== 'string' ||
     !EVENT_KINDS.has(event as OrderEventKind) ||
@@ -72,6 +73,7 @@ function toEvent(v: unknown): OrderEvent | undefined {
     sequence: sequence as number,
     receiveCount: receiveCount as number,
     ...(late === true ? { late: true } : {}),
+    ...(Number.isSafeInteger(applyIndex) ? { applyIndex: applyIndex as number } : {}),
     ...(typeof latencyMs === 'number' && Number.isFinite(latencyMs) ? { latencyMs } : {}),
   };
 }

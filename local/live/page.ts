@@ -229,7 +229,7 @@ function laneHtml(queue: 'fifo' | 'standard', title: string): string {
 <dl class="counters">${counters}</dl>
 <p class="latency" data-latency>accepted to applied: no order yet</p>
 <h3>Sequence tracks</h3>
-<p class="note" data-tracks>One row per customer, one mark per applied order, left to right in the order their invocations reported them (each at its end): on standard, two invocations of one customer at once may report in either order, so a lower sequence can follow a higher one and not be late. In red: the consumer found the apply late when it committed it, after a higher sequence of the customer.</p>
+<p class="note" data-tracks>One row per customer, one mark per applied order, left to right in the order their invocations reported them (each at its end): on standard, two invocations of one customer at once may report in either order, so a lower sequence can follow a higher one and not be late. In red: an apply late as the report counts it, after a higher sequence of the customer applied with a lower apply index, among the applies reported so far.</p>
 <div class="tracks"><p class="empty">no order applied yet</p></div>
 <p class="note" data-hidden></p>
 <h3>Copies caught by idempotency</h3>
@@ -250,7 +250,7 @@ export function livePageHtml(nonce: string, eventsPath: string): string {
 <header><h1>FIFO vs standard, live</h1>
 <p class="muted"><span id="run">connecting</span> &middot; <span id="conn" data-state="connecting">connecting</span></p>
 <p class="note">Every order goes to both queues. The counters and tracks below come from the consumers' own metric lines (the ones CloudWatch turns into the dashboard on AWS), as each batch finishes.</p>
-<p class="note" data-differs>Where they can differ from the report of the same run: an invocation that dies writes no line, so counts can be lower; the out-of-order count can be higher on standard by an apply whose first attempt failed between taking its turn and writing its effect; latency percentiles are the upper edges of 9%-wide buckets, not exact values. Where they differ, the report, read from the ledger, is the reference.</p>
+<p class="note" data-differs>Where they can differ from the report of the same run: an invocation that dies writes no line, so counts can be lower; the out-of-order count can be lower on standard, where an apply reported before a higher sequence that applied ahead of it is not redrawn, and it counts the drawn customers only; latency percentiles are the upper edges of 9%-wide buckets, not exact values. Where they differ, the report, read from the ledger, is the reference.</p>
 <ul class="legend" aria-label="legend">
 <li><span class="swatch fifo"></span>FIFO: an order applied in sequence</li>
 <li><span class="swatch standard"></span>standard: an order applied in sequence</li>

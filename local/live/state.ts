@@ -1,3 +1,4 @@
+import { CustomerApplyOrder } from '../../shared/src/apply-order';
 import { CONSUMER_METRICS } from '../../shared/src/metrics';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 import type { MetricLine } from './emf';
@@ -14,6 +15,11 @@ import type { MetricLine } from './emf';
 
 export interface QueueCounters {
   applied: number;
+  /**
+   * Late applies on the drawn tracks, by the report's rule (shared/src/apply-order.ts), not the
+   * consumers' outOfOrderApplies metric: a consumer calls an apply late when a higher sequence
+   * took its turn before it, even one whose effect then never committed (no apply).
+   */
   outOfOrder: number;
   suppressed: number;
   retries: number;
@@ -22,7 +28,6 @@ export interface QueueCounters {
 
 const COUNTER_OF: Record<string, keyof QueueCounters> = {
   [CONSUMER_METRICS.ordersApplied.name]: 'applied',
-  [CONSUMER_METRICS.outOfOrderApplies.name]: 'outOfOrder',
   [CONSUMER_METRICS.copiesSuppressed.name]: 'suppressed',
   [CONSUMER_METRICS.retriesAfterFailure.name]: 'retries',
   [CONSUMER_METRICS.deliveryFailures.name]: 'failures',
@@ -161,6 +166,8 @@ class QueueState {
   };
   readonly latency = new LatencyHistogram();
   readonly tracks = new Map<string, CustomerTrack>();
+  /** Per drawn customer: its applies by index, to judge each as the report does. */
+  private readonly orders = new Map<string, CustomerApplyOrder>();
   hiddenCustomers = 0;
   hiddenAtLeast = false;
   private readonly hidden = new Set<string>();
@@ -170,7 +177,16 @@ class QueueState {
 
   constructor(private readonly limits: LiveLimits) {}
 
-  apply(customerId: string, sequence: number, late: boolean): void {
+  /**
+   * One apply. Late by the report's rule when it carries its apply index; an apply without one
+   * (a consumer that does not send it) is taken as the consumer judged it.
+   */
+  apply(
+    customerId: string,
+    sequence: number,
+    applyIndex: number | undefined,
+    judged: boolean,
+  ): void {
     let track = this.tracks.get(customerId);
     if (!track) {
       if (this.tracks.size >= this.limits.customers) {
@@ -188,7 +204,11 @@ class QueueState {
       }
       track = { customerId, points: [], late: 0, dropped: 0 };
       this.tracks.set(customerId, track);
+      this.orders.set(customerId, new CustomerApplyOrder(this.limits.pointsPerCustomer));
     }
+    const late =
+      applyIndex === undefined ? judged : this.orders.get(customerId)!.add(applyIndex, sequence);
+    if (late) this.counters.outOfOrder++;
     track.points.push([sequence, late ? 1 : 0]);
     if (late) track.late++;
     if (track.points.length > this.limits.pointsPerCustomer) {
@@ -270,7 +290,7 @@ export class LiveState {
     }
     for (const e of line.events) {
       if (e.runId !== runId) continue;
-      if (e.event === 'applied') q.apply(e.customerId, e.sequence, e.late === true);
+      if (e.event === 'applied') q.apply(e.customerId, e.sequence, e.applyIndex, e.late === true);
       else if (e.event === 'suppressed') {
         q.catch({
           orderId: e.orderId,

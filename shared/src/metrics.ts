@@ -88,6 +88,11 @@ export interface OrderEvent {
   sequence: number;
   /** applied only: the apply came after a higher sequence of the same customer. */
   late?: boolean;
+  /**
+   * applied only: the apply's index among its customer's turns on the queue, by which the live
+   * view orders applies (shared/src/apply-order.ts).
+   */
+  applyIndex?: number;
   /** applied only: accepted to committed, ms. */
   latencyMs?: number;
   /** The delivery's ApproximateReceiveCount. */

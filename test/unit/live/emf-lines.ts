@@ -49,7 +49,13 @@ export function emfLine(queue: QueueKind, events: OrderEvent[]): string {
 export function applied(
   customerId: string,
   sequence: number,
-  opts: { late?: boolean; runId?: string; latencyMs?: number; receiveCount?: number } = {},
+  opts: {
+    late?: boolean;
+    applyIndex?: number;
+    runId?: string;
+    latencyMs?: number;
+    receiveCount?: number;
+  } = {},
 ): OrderEvent {
   return {
     event: 'applied',
@@ -60,6 +66,7 @@ export function applied(
     receiveCount: opts.receiveCount ?? 1,
     latencyMs: opts.latencyMs ?? 10,
     ...(opts.late ? { late: true } : {}),
+    ...(opts.applyIndex !== undefined ? { applyIndex: opts.applyIndex } : {}),
   };
 }
 

@@ -1,5 +1,7 @@
 import { parseMetricLine } from '../../../local/live/emf';
 import { LiveState } from '../../../local/live/state';
+import { analyzeCustomers } from '../../../services/report/src/domain/metrics';
+import type { EffectRecord } from '../../../shared/src/ledger';
 import { CONSUMER_METRICS, METRICS_NAMESPACE } from '../../../shared/src/metrics';
 import { applied, emfLine, suppressed } from './emf-lines';
 
@@ -122,6 +124,54 @@ describe('LiveState', () => {
     ]);
     expect(s.queues.standard.latency.count).toBe(2);
     expect(s.queues.standard.latency.max).toBe(300);
+  });
+
+  it('calls an apply late by the report rule: a turn whose effect never committed makes nothing late', () => {
+    // Prepare: standard, one customer. #5 takes turn 1 (the counter's highest sequence is now 5)
+    // and its effect is refused by the guard (a copy of it) or its attempt stops before the
+    // effect: no apply, no event. #3 takes turn 2: the consumer calls it late. #5 applies at 3.
+    const state = new LiveState();
+    const effect = (sequence: number, applyIndex: number) =>
+      ({ customerId: 'c1', orderId: `c1-${sequence}`, sequence, applyIndex }) as EffectRecord;
+    const report = analyzeCustomers([effect(3, 2), effect(5, 3)]);
+
+    // Act
+    feed(state, emfLine('standard', [applied('c1', 3, { late: true, applyIndex: 2 })]));
+    feed(state, emfLine('standard', [applied('c1', 5, { applyIndex: 3 })]));
+
+    // Assess: the report counts none late; neither does the view, on its cells or its counter.
+    expect(report[0]?.outOfOrder).toBe(0);
+    const s = state.snapshot().queues.standard;
+    expect(s.customers[0]?.points).toEqual([
+      [3, 0],
+      [5, 0],
+    ]);
+    expect(s.customers[0]?.late).toBe(0);
+    expect(s.counters.outOfOrder).toBe(0);
+  });
+
+  it('judges an apply reported out of index order against the applies with a lower index only', () => {
+    // Prepare: #5 applied at 1, #3 at 2, #4 at 3; the report calls #3 and #4 late.
+    const state = new LiveState();
+    const effect = (sequence: number, applyIndex: number) =>
+      ({ customerId: 'c1', orderId: `c1-${sequence}`, sequence, applyIndex }) as EffectRecord;
+    const report = analyzeCustomers([effect(5, 1), effect(3, 2), effect(4, 3)]);
+
+    // Act: #4's invocation reports first, then #5's, then #3's.
+    feed(state, emfLine('standard', [applied('c1', 4, { late: true, applyIndex: 3 })]));
+    feed(state, emfLine('standard', [applied('c1', 5, { applyIndex: 1 })]));
+    feed(state, emfLine('standard', [applied('c1', 3, { late: true, applyIndex: 2 })]));
+
+    // Assess: #4 came before #5 was known and stays drawn on time (the view can count fewer
+    // than the report, never more); #3 is late, after #5's lower index.
+    expect(report[0]?.outOfOrder).toBe(2);
+    const s = state.snapshot().queues.standard;
+    expect(s.customers[0]?.points).toEqual([
+      [4, 0],
+      [5, 0],
+      [3, 1],
+    ]);
+    expect(s.counters.outOfOrder).toBe(1);
   });
 
   it('gives percentiles within one 9% bucket of the exact value', () => {

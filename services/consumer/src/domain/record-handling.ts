@@ -478,7 +478,7 @@ export function createRecordHandling<R>(
   function event(
     delivery: Delivery,
     kind: OrderEvent['event'],
-    extra: Pick<OrderEvent, 'late' | 'latencyMs'> = {},
+    extra: Pick<OrderEvent, 'late' | 'applyIndex' | 'latencyMs'> = {},
   ): OrderEvent {
     const { message } = delivery;
     return {
@@ -519,6 +519,7 @@ export function createRecordHandling<R>(
         metrics?.record(
           event(delivery, 'applied', {
             ...(marker.late ? { late: true } : {}),
+            applyIndex: result.applyIndex,
             latencyMs: result.committedAt - message.acceptedAt,
           }),
         );

@@ -1,3 +1,5 @@
+import { CustomerApplyOrder } from '../../../../shared/src/apply-order';
+
 /**
  * Kendall distance of a sequence against its sorted order: the number of pairs (i < j) with
  * values[i] > values[j]. Counted with a merge sort so a customer with 10,000 orders costs
@@ -30,13 +32,16 @@ export function countInversions(values: readonly number[]): number {
   return count;
 }
 
-/** How many entries arrive after a strictly higher value was already seen. */
+/**
+ * How many entries arrive after a strictly higher value was already seen: the late applies of
+ * one customer's sequences in apply order, by the rule the live view shares (CustomerApplyOrder).
+ */
 export function countOutOfOrder(values: readonly number[]): number {
-  let max = Number.NEGATIVE_INFINITY;
+  // In order, nothing needs keeping for a later entry added out of order.
+  const order = new CustomerApplyOrder(0);
   let count = 0;
-  for (const v of values) {
-    if (v < max) count++;
-    else max = v;
-  }
+  values.forEach((v, i) => {
+    if (order.add(i, v)) count++;
+  });
   return count;
 }
