@@ -71,10 +71,13 @@ describeWhere('consumerEnv')(
         idempotencyKey: orderId,
       });
       await settle(target, runId, [orderId]);
+      // Both receives ended: settle waits for the effect, and a receipt is written when its batch
+      // begins, its outcome only by the invocation's end write, so the second receive can still
+      // read `pending` after both are in the ledger.
       const standard = await waitFor(
-        'both standard messages of the order received',
+        'both standard messages of the order received and their deliveries ended',
         () => queueRecords(target, runId, 'standard'),
-        (r) => r.deliveries.length === 2,
+        (r) => r.deliveries.length === 2 && r.deliveries.every((d) => d.outcome !== 'pending'),
       );
 
       // Assess: answered 202 with the ids of the second tries; each queue was sent to twice.
