@@ -18,7 +18,13 @@ import {
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
-import { type CpuReading, cpuBetween, cpuReadingNow } from './phases';
+import {
+  type CpuReading,
+  cpuBetween,
+  cpuReadingNow,
+  type RunPhase,
+  type RunTimings,
+} from './phases';
 
 /**
  * One run on a local cloud started in this process: start it, send the load, wait for both
@@ -99,33 +105,6 @@ export interface LocalRunResult {
   /** Where the run's wall time went, phase by phase (RunTimings). */
   timings: RunTimings;
 }
-
-/**
- * The wall time of a run's phases, in ms, one after the other: `start` until the local cloud is
- * ready (DynamoDB's thread, the emulator, the edge, the queues and tables, the functions' bundles
- * and first environments); `load` until every order of the load has its answer; `drain` until
- * the drain wait is certain both queues are empty and the ledger stands still (with the idle
- * environments ended, where asked); `report` the report's reads (ledger, DLQs, queue settings)
- * and its numbers; `stop` the cloud's shutdown. With `preload`, `drain` holds the consumers' whole
- * work. `stop` is set once the cloud has stopped, before
- * runOnLocalCloud resolves; with `beforeStop`, the time spent there is in none of them.
- */
-export interface RunTimings extends Record<RunPhase, number> {
-  /**
-   * The process's use of the CPU in each phase (lab/phases.ts CpuReading): its CPU time (user +
-   * system, every thread: the functions' environments, DynamoDB's thread and the main one) and,
-   * on Linux, its threads' time runnable but queued for a core. Against the phase's wall time:
-   * how much of it the process worked, and how much it waited rather than was starved.
-   */
-  cpu?: Record<RunPhase, CpuReading>;
-  /**
-   * The drain's skips of a visibility timeout on the cloud's clock (skipVisibilityWaits): each
-   * one a wait for failed, crashed or surviving copies that the run did not spend in real time.
-   */
-  visibilitySkips?: number;
-}
-
-export type RunPhase = 'startMs' | 'loadMs' | 'drainMs' | 'reportMs' | 'stopMs';
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
   const zero = { cpuMs: 0 };

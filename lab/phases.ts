@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { RunTimings } from './local-run';
 
 /**
  * Where a run's time went, phase by phase: the demo's and the soak's last line. RunTimings
- * (lab/local-run.ts) holds the phases of runOnLocalCloud; each command adds its own after it.
+ * (below) holds the phases of runOnLocalCloud (lab/local-run.ts); each command adds its own after it.
  */
 
 /** The process's CPU time so far (user + system, all its threads), in ms. */
@@ -128,3 +127,30 @@ export function phasesLine(
   const total = measured ? run.endedCpu : undefined;
   return `took ${s(run.endedAt)}${cores(run.endedAt, total)}: ${parts.join(', ')}\n`;
 }
+
+/**
+ * The wall time of a run's phases, in ms, one after the other: `start` until the local cloud is
+ * ready (DynamoDB's thread, the emulator, the edge, the queues and tables, the functions' bundles
+ * and first environments); `load` until every order of the load has its answer; `drain` until
+ * the drain wait is certain both queues are empty and the ledger stands still (with the idle
+ * environments ended, where asked); `report` the report's reads (ledger, DLQs, queue settings)
+ * and its numbers; `stop` the cloud's shutdown. With `preload`, `drain` holds the consumers' whole
+ * work. `stop` is set once the cloud has stopped, before
+ * runOnLocalCloud resolves; with `beforeStop`, the time spent there is in none of them.
+ */
+export interface RunTimings extends Record<RunPhase, number> {
+  /**
+   * The process's use of the CPU in each phase (CpuReading, below): its CPU time (user +
+   * system, every thread: the functions' environments, DynamoDB's thread and the main one) and,
+   * on Linux, its threads' time runnable but queued for a core. Against the phase's wall time:
+   * how much of it the process worked, and how much it waited rather than was starved.
+   */
+  cpu?: Record<RunPhase, CpuReading>;
+  /**
+   * The drain's skips of a visibility timeout on the cloud's clock (skipVisibilityWaits): each
+   * one a wait for failed, crashed or surviving copies that the run did not spend in real time.
+   */
+  visibilitySkips?: number;
+}
+
+export type RunPhase = 'startMs' | 'loadMs' | 'drainMs' | 'reportMs' | 'stopMs';
