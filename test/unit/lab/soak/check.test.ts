@@ -1334,6 +1334,12 @@ describe('the exactly-once check', () => {
     });
   }
 
+  /** The findings' violations when the cut's failure was written at `failedAt`. */
+  const writtenAt = (failedAt: number) =>
+    pastCutBatch((ledger) => {
+      ledger.failures.at(-1)!.failedAt = failedAt;
+    }).violations;
+
   it('accepts an order in the DLQ the consumer did not start at its last receive past the cut on its calls, and says so, with no call run out of time', () => {
     expect(pastCutBatch()).toEqual({
       violations: [],
@@ -1359,11 +1365,7 @@ describe('the exactly-once check', () => {
     ];
     // The failure says 640 ms were left, but the invocation wrote it 5 s before its deadline:
     // it was handed back with 5 s left at least (a hand-back on the consumer's word alone).
-    expect(
-      pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.failedAt = 7_000;
-      }).violations,
-    ).toEqual(
+    expect(writtenAt(7_000)).toEqual(
       unexplained(
         "yet its invocation wrote it 5000 ms before its deadline, more than the cut's 1000 ms",
       ),
@@ -1382,16 +1384,8 @@ describe('the exactly-once check', () => {
       ),
     );
     // Just inside the slack: 1,100 ms before it passes, 1,101 does not.
-    expect(
-      pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.failedAt = 10_900;
-      }).violations,
-    ).toEqual([]);
-    expect(
-      pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.failedAt = 10_899;
-      }).violations,
-    ).toEqual(
+    expect(writtenAt(10_900)).toEqual([]);
+    expect(writtenAt(10_899)).toEqual(
       unexplained(
         "yet its invocation wrote it 1101 ms before its deadline, more than the cut's 1000 ms",
       ),
@@ -1461,16 +1455,8 @@ describe('the exactly-once check', () => {
       ),
     );
     // Within the clock's slack after it passes; past it does not.
-    expect(
-      pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.failedAt = 12_100;
-      }).violations,
-    ).toEqual([]);
-    expect(
-      pastCutBatch((ledger) => {
-        ledger.failures.at(-1)!.failedAt = 12_101;
-      }).violations,
-    ).toEqual(
+    expect(writtenAt(12_100)).toEqual([]);
+    expect(writtenAt(12_101)).toEqual(
       unexplained(
         'yet its invocation wrote it 101 ms after its deadline, when Lambda had ended it',
       ),
