@@ -875,19 +875,34 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
   const waitUntil = (at: number) =>
     new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
 
-  it('hands back unrun, as no attempt, a record that starts past the cut: its redelivery is its first delivery, no retry after a failure', async () => {
-    // Prepare: two orders of a sequential standard batch. The first one's effect commits at
-    // once and its answer comes 100 ms past the records' cut (no call of it is cut: the effect
-    // write had ended; its COMPLETED record is held for the end write), so the second starts
-    // past the cut, where none of its calls can be sent.
-    const setup = await cutSetup();
-    const lateAnswer = new (class extends DynamoConsumerLedger {
+  type CutSetup = Awaited<ReturnType<typeof cutSetup>>;
+
+  /** A ledger on the cut client whose first order's effect answers 100 ms past the records' cut. */
+  const firstEffectAnswersLate = (setup: CutSetup) =>
+    new (class extends DynamoConsumerLedger {
       override async putEffectIfAbsent(effect: Effect) {
         const write = await super.putEffectIfAbsent(effect);
         if (effect.orderId.endsWith('order-1')) await waitUntil(setup.recordsCutAt + 100);
         return write;
       }
     })(setup.cutDocuments, ledger.name);
+
+  /** A ledger on the cut client that holds each apply turn until 100 ms past the records' cut. */
+  const turnsPastCut = (setup: CutSetup) =>
+    new (class extends DynamoConsumerLedger {
+      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
+        await waitUntil(setup.recordsCutAt + 100);
+        return super.takeApplyTurn(...args);
+      }
+    })(setup.cutDocuments, ledger.name);
+
+  it('hands back unrun, as no attempt, a record that starts past the cut: its redelivery is its first delivery, no retry after a failure', async () => {
+    // Prepare: two orders of a sequential standard batch. The first one's effect commits at
+    // once and its answer comes 100 ms past the records' cut (no call of it is cut: the effect
+    // write had ended; its COMPLETED record is held for the end write), so the second starts
+    // past the cut, where none of its calls can be sent.
+    const setup = await cutSetup();
+    const lateAnswer = firstEffectAnswersLate(setup);
     const env = { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' };
     const first = record('past-cut-start', 0);
     const second = record('past-cut-start', 1);
@@ -938,13 +953,7 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
     // the records' cut, so the copy and the second order start past it. The copy's answer is
     // the record its order completed in this invocation, held for the end write: no call.
     const setup = await cutSetup();
-    const lateAnswer = new (class extends DynamoConsumerLedger {
-      override async putEffectIfAbsent(effect: Effect) {
-        const write = await super.putEffectIfAbsent(effect);
-        if (effect.orderId.endsWith('order-1')) await waitUntil(setup.recordsCutAt + 100);
-        return write;
-      }
-    })(setup.cutDocuments, ledger.name);
+    const lateAnswer = firstEffectAnswersLate(setup);
     const env = { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential', MAX_RECEIVE_COUNT: '3' };
     const first = record('past-cut-copy', 0);
     const copy = redelivered(first, 3);
@@ -1060,12 +1069,7 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
     // turn is held until 100 ms past the records' cut before it is made, so no try of it is
     // sent. The order is at its last allowed receive (3), so SQS moves it to the DLQ next.
     const setup = await cutSetup();
-    const slowTurn = new (class extends DynamoConsumerLedger {
-      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
-        await waitUntil(setup.recordsCutAt + 100);
-        return super.takeApplyTurn(...args);
-      }
-    })(setup.cutDocuments, ledger.name);
+    const slowTurn = turnsPastCut(setup);
     const first = redelivered(record('past-cut-first-call', 0), 3);
     const { events, metrics } = eventLog();
 
@@ -1119,12 +1123,7 @@ describe('a record the cut on the calls leaves unstarted (records’ calls cut 1
   it('keeps a record that sent its first call and was then cut a failed attempt', async () => {
     // Prepare: the same held turn, idempotency on: Powertools' IN_PROGRESS put went out first.
     const setup = await cutSetup();
-    const slowTurn = new (class extends DynamoConsumerLedger {
-      override async takeApplyTurn(...args: Parameters<DynamoConsumerLedger['takeApplyTurn']>) {
-        await waitUntil(setup.recordsCutAt + 100);
-        return super.takeApplyTurn(...args);
-      }
-    })(setup.cutDocuments, ledger.name);
+    const slowTurn = turnsPastCut(setup);
     const first = record('past-cut-started', 0);
 
     // Act
