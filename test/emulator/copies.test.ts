@@ -79,6 +79,20 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
   }
 
   /**
+   * After the message `first` was released: one message, visible; received for the second
+   * time; nothing else to receive.
+   */
+  async function expectMergedBack(QueueUrl: string, first: Message) {
+    const released = await counts(QueueUrl);
+    const again = await receiveOne(QueueUrl);
+    const next = await receiveOne(QueueUrl);
+    expect(released).toEqual({ visible: 1, inFlight: 0, depth: 1 });
+    expect(again?.MessageId).toBe(first.MessageId);
+    expect(again?.Attributes?.ApproximateReceiveCount).toBe('2');
+    expect(next).toBeUndefined();
+  }
+
+  /**
    * Reads the whole queue as the report reads a DLQ (receive with a visibility timeout until a
    * receive is empty, then release everything with ChangeMessageVisibility 0): the bodies in the
    * order received, copies included, and the distinct message ids.
@@ -144,15 +158,8 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
         VisibilityTimeout: 0,
       }),
     );
-    const released = await counts(url);
-    const again = await receiveOne(url);
-    const next = await receiveOne(url);
-
     // Assess: one message, received for the second time; nothing else to receive.
-    expect(released).toEqual({ visible: 1, inFlight: 0, depth: 1 });
-    expect(again?.MessageId).toBe(first.MessageId);
-    expect(again?.Attributes?.ApproximateReceiveCount).toBe('2');
-    expect(next).toBeUndefined();
+    await expectMergedBack(url, first);
     expect(await counts(url)).toEqual({ visible: 0, inFlight: 1, depth: 1 });
   });
 
@@ -162,14 +169,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
     const first = await receivedWithCopy(url);
 
     h.emulator.clock.advance(31_000);
-    const released = await counts(url);
-    const again = await receiveOne(url);
-    const next = await receiveOne(url);
-
-    expect(released).toEqual({ visible: 1, inFlight: 0, depth: 1 });
-    expect(again?.MessageId).toBe(first.MessageId);
-    expect(again?.Attributes?.ApproximateReceiveCount).toBe('2');
-    expect(next).toBeUndefined();
+    await expectMergedBack(url, first);
   });
 
   it('still delivers a copy received before the message was deleted (at-least-once), and both deletes empty the queue', async () => {
