@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk } from '../../shared/src/ledger';
 import standardBatch from '../events/sqs/standard-batch.json';
 import {
   consumerEnv,
+  contextUntil,
   createIdempotencyTable,
   loadConsumerHandler,
+  quietly,
 } from './support/consumer-handler';
 import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
@@ -103,23 +105,6 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     });
   };
 
-  const contextUntil = (deadline: number, id: string) =>
-    ({
-      functionName: 'consumer-standard',
-      awsRequestId: id,
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    }) as unknown as Context;
-
-  /** Runs the handler with its metrics line kept off the test's output. */
-  const run = async <T>(work: () => Promise<T>): Promise<T> => {
-    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    try {
-      return await work();
-    } finally {
-      quiet.mockRestore();
-    }
-  };
-
   it('ends before the deadline with a partial batch response when a record stalls after its first call, the completed record written COMPLETED', async () => {
     // Prepare: three orders in order; the second's apply turn and Powertools' deletion of its
     // record (after the turn failed) are held unanswered.
@@ -136,7 +121,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     const deadline = start + RECORDS_DEADLINE_MS;
 
     // Act
-    const response: SQSBatchResponse = await run(() =>
+    const response: SQSBatchResponse = await quietly(() =>
       handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-records')),
     );
     const returnedAt = Date.now();
@@ -187,7 +172,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     const deadline = Date.now() + END_DEADLINE_MS;
 
     // Act
-    const outcome = await run(() =>
+    const outcome = await quietly(() =>
       handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-end')).then(
         () => undefined,
         (error: unknown) => error,
@@ -241,7 +226,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     };
 
     // Act
-    const response: SQSBatchResponse = await run(() =>
+    const response: SQSBatchResponse = await quietly(() =>
       handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-completing')),
     );
     const returnedAt = Date.now();
@@ -291,7 +276,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     };
 
     // Act
-    const response: SQSBatchResponse = await run(() =>
+    const response: SQSBatchResponse = await quietly(() =>
       handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-past-cut')),
     );
 

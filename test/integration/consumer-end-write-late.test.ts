@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { analyzeQueue, type RunLedger } from '../../services/report/src/domain/metrics';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
@@ -10,8 +10,10 @@ import fifoBatch from '../events/sqs/fifo-batch.json';
 import standardBatch from '../events/sqs/standard-batch.json';
 import {
   consumerEnv,
+  contextUntil,
   createIdempotencyTable,
   loadConsumerHandler,
+  quietly,
 } from './support/consumer-handler';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
@@ -90,23 +92,6 @@ describe('an end write that commits after the consumer gave it up: its redeliver
       record.body = JSON.stringify({ ...body, runId, orderId: `${runId}-${i + 1}`, customerId });
       return record;
     });
-  };
-
-  const contextUntil = (deadline: number, id: string, queue: QueueKind) =>
-    ({
-      functionName: `consumer-${queue}`,
-      awsRequestId: id,
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    }) as unknown as Context;
-
-  /** Runs the handler with its metrics line kept off the test's output. */
-  const quietly = async <T>(work: () => Promise<T>): Promise<T> => {
-    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    try {
-      return await work();
-    } finally {
-      quiet.mockRestore();
-    }
   };
 
   const runItems = async (runId: string) =>

@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createActiveTable, keyedTable } from '../../../local/tables';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import type { QueueKind } from '../../../shared/src/queue-kind';
 
 /**
  * The consumer's handler module run in-process against a local DynamoDB (behind a proxy, see
@@ -46,4 +47,23 @@ export function loadConsumerHandler(): (e: SQSEvent, c: Context) => Promise<SQSB
     ({ handler } = require('../../../services/consumer/src/handlers/sqs'));
   });
   return handler;
+}
+
+/** A Lambda context of consumer-`queue`, invocation `id`, whose time runs out at `deadline`. */
+export function contextUntil(deadline: number, id: string, queue: QueueKind = 'standard'): Context {
+  return {
+    functionName: `consumer-${queue}`,
+    awsRequestId: id,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  } as unknown as Context;
+}
+
+/** Runs the handler with its metrics line kept off the test's output. */
+export async function quietly<T>(work: () => Promise<T>): Promise<T> {
+  const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return await work();
+  } finally {
+    quiet.mockRestore();
+  }
 }
