@@ -11,7 +11,7 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, sendMany, startEmulator } from './helpers';
+import { type Harness, queueCounts, sendMany, startEmulator } from './helpers';
 
 jest.setTimeout(30_000);
 
@@ -36,27 +36,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
       )
     ).QueueUrl!;
 
-  async function counts(QueueUrl: string) {
-    const a = (
-      await h.sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      )
-    ).Attributes!;
-    const visible = Number(a.ApproximateNumberOfMessages);
-    const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible);
-    return {
-      visible,
-      inFlight,
-      depth: visible + inFlight + Number(a.ApproximateNumberOfMessagesDelayed),
-    };
-  }
+  const counts = (QueueUrl: string) => queueCounts(h.sqs, QueueUrl);
 
   async function receiveOne(QueueUrl: string): Promise<Message | undefined> {
     const out = await h.sqs.send(

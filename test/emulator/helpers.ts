@@ -46,6 +46,35 @@ export async function startEmulator(
   };
 }
 
+/**
+ * A queue's approximate counts as GetQueueAttributes answers them: the visible messages, those
+ * in flight, and its depth (those two and the delayed ones).
+ */
+export async function queueCounts(
+  sqs: SQSClient,
+  QueueUrl: string,
+): Promise<{ visible: number; inFlight: number; depth: number }> {
+  const a = (
+    await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    )
+  ).Attributes!;
+  const visible = Number(a.ApproximateNumberOfMessages);
+  const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible);
+  return {
+    visible,
+    inFlight,
+    depth: visible + inFlight + Number(a.ApproximateNumberOfMessagesDelayed),
+  };
+}
+
 /** Sends n messages to `url` in batches of ten, with bodies `${prefix}0` to `${prefix}${n - 1}`. */
 export async function sendMany(h: Harness, url: string, n: number, prefix = ''): Promise<void> {
   for (let i = 0; i < n; i += 10) {

@@ -1,13 +1,13 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { readDlq } from '../../services/report/src/adapters/queues';
+import { queueCounts } from '../emulator/helpers';
 
 jest.setTimeout(120_000);
 
@@ -53,25 +53,7 @@ describe('reading a standard DLQ again and again under the default fault model',
     return QueueUrl!;
   }
 
-  async function depth(QueueUrl: string): Promise<number> {
-    const a = (
-      await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      )
-    ).Attributes!;
-    return (
-      Number(a.ApproximateNumberOfMessages) +
-      Number(a.ApproximateNumberOfMessagesNotVisible) +
-      Number(a.ApproximateNumberOfMessagesDelayed)
-    );
-  }
+  const depth = async (QueueUrl: string) => (await queueCounts(sqs, QueueUrl)).depth;
 
   it('keeps the depth and leaves nothing unread when a client reads it three times as the report does', async () => {
     const url = await dlqOf('peek-sdk-dlq', 'run-sdk');
