@@ -1,13 +1,15 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk, SK_PREFIX } from '../../shared/src/ledger';
 import fifoBatch from '../events/sqs/fifo-batch.json';
 import {
   consumerEnv,
+  contextUntil,
   createIdempotencyTable,
   loadConsumerHandler,
+  quietly,
 } from './support/consumer-handler';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
@@ -68,22 +70,11 @@ describe('an idempotency IN_PROGRESS put whose answer comes after the request ti
     // order-1 and order-2 of cust-1, in its message group.
     const event = structuredClone(fifoBatch) as unknown as SQSEvent;
     const deadline = Date.now() + FUNCTION_TIMEOUT_MS;
-    const context = {
-      functionName: 'consumer-fifo',
-      awsRequestId: 'req-late-answer',
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    } as unknown as Context;
+    const context = contextUntil(deadline, 'req-late-answer', 'fifo');
 
     // Act
-    // (the metrics line the handler prints is not this test's)
-    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const started = Date.now();
-    let response: SQSBatchResponse;
-    try {
-      response = await handler(event, context);
-    } finally {
-      quiet.mockRestore();
-    }
+    const response = await quietly(() => handler(event, context));
     const took = Date.now() - started;
 
     // Assess: order-1's put went twice (the first committed, its answer late), and the batch

@@ -1,12 +1,14 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { runPk } from '../../shared/src/ledger';
 import standardBatch from '../events/sqs/standard-batch.json';
 import {
   consumerEnv,
+  contextUntil,
   createIdempotencyTable,
   loadConsumerHandler,
+  quietly,
 } from './support/consumer-handler';
 import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
@@ -80,22 +82,11 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
     const copy = structuredClone(orders[0]) as SQSRecord;
     copy.receiptHandle = `${copy.receiptHandle}-copy`;
     const deadline = Date.now() + FUNCTION_TIMEOUT_MS;
-    const context = {
-      functionName: 'consumer-standard',
-      awsRequestId: 'req-end-write',
-      getRemainingTimeInMillis: () => deadline - Date.now(),
-    } as unknown as Context;
+    const context = contextUntil(deadline, 'req-end-write');
 
     // Act (the tables' creation logged before is not the batch's)
     logged.length = 0;
-    // (the metrics line the handler prints is not this test's)
-    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    let response: SQSBatchResponse;
-    try {
-      response = await handler({ Records: [...orders, copy] }, context);
-    } finally {
-      quiet.mockRestore();
-    }
+    const response = await quietly(() => handler({ Records: [...orders, copy] }, context));
 
     // Assess: per order one IN_PROGRESS put, one apply turn, one effect; no UpdateItem of the
     // idempotency table; and two batch writes for the batch: its receipts, then the outcomes
