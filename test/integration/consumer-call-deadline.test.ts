@@ -11,6 +11,7 @@ import {
   loadConsumerHandler,
   quietly,
 } from './support/consumer-handler';
+import { jsonBodyOf, operationOf } from './support/dynamodb-proxy';
 import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
@@ -51,13 +52,8 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
-      let sent: Sent = {};
-      try {
-        sent = JSON.parse(received.body.toString() || '{}') as Sent;
-      } catch {
-        // forwarded as it came
-      }
+      const operation = operationOf(received);
+      const sent = jsonBodyOf<Sent>(received);
       const delay = late?.(operation, sent);
       if (delay === 'answer late') {
         const answer = await forward(received);

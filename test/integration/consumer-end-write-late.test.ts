@@ -15,6 +15,7 @@ import {
   loadConsumerHandler,
   quietly,
 } from './support/consumer-handler';
+import { jsonBodyOf, operationOf } from './support/dynamodb-proxy';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
 /**
@@ -48,13 +49,8 @@ describe('an end write that commits after the consumer gave it up: its redeliver
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
-      let sent: Sent = {};
-      try {
-        sent = JSON.parse(received.body.toString() || '{}') as Sent;
-      } catch {
-        // forwarded as it came
-      }
+      const operation = operationOf(received);
+      const sent = jsonBodyOf<Sent>(received);
       if (
         forwardEndWriteAt > 0 &&
         operation === 'BatchWriteItem' &&

@@ -10,6 +10,7 @@ import {
   loadConsumerHandler,
   quietly,
 } from './support/consumer-handler';
+import { jsonBodyOf, operationOf } from './support/dynamodb-proxy';
 import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
 
@@ -40,11 +41,11 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy((received) => {
-      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
-      const body = JSON.parse(received.body.toString() || '{}') as {
+      const operation = operationOf(received);
+      const body = jsonBodyOf<{
         TableName?: string;
         RequestItems?: Record<string, { PutRequest?: { Item: Logged['records'][number] } }[]>;
-      };
+      }>(received);
       logged.push({
         operation,
         tables: body.TableName

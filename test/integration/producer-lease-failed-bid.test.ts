@@ -9,6 +9,7 @@ import { leaseHeldFor } from '../../services/producer/src/domain/resend';
 import { createSqsClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { type OrderInput, validateOrder } from '../../shared/src/order';
+import { operationOf } from './support/dynamodb-proxy';
 import {
   type LedgerBehindProxy,
   type ProxiedRequest,
@@ -105,7 +106,7 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const operation = String(received.headers['x-amz-target']).split('.').pop() ?? '';
+      const operation = operationOf(received);
       seen.push(
         received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')
           ? 'withdrawBid'

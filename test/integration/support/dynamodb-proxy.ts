@@ -16,6 +16,20 @@ export interface ProxiedRequest {
   body: Buffer;
 }
 
+/** The DynamoDB operation a request names (`PutItem`, `BatchWriteItem`, ...), from X-Amz-Target. */
+export function operationOf(received: ProxiedRequest): string {
+  return String(received.headers['x-amz-target']).split('.').pop() ?? '';
+}
+
+/** A request's JSON body, or `{}` when it is empty or not JSON (the request is forwarded as it came). */
+export function jsonBodyOf<T extends object>(received: ProxiedRequest): T {
+  try {
+    return JSON.parse(received.body.toString() || '{}') as T;
+  } catch {
+    return {} as T;
+  }
+}
+
 /** DynamoDB's answer to a forwarded request. */
 export interface UpstreamAnswer {
   status: number;
