@@ -322,6 +322,10 @@ const CLIENT_ERROR_STATUS: ReadonlyMap<string | undefined, readonly [number, str
   ['ERR_HTTP_REQUEST_TIMEOUT', [408, 'Request Timeout']],
 ]);
 
+/** The answer to CONNECT: no server of the local cloud is a proxy. */
+const CONNECT_ANSWER =
+  'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+
 function clientErrorAnswer(code: string | undefined): string {
   const [status, reason] = CLIENT_ERROR_STATUS.get(code) ?? [400, 'Bad Request'];
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
@@ -363,15 +367,17 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
   // the edge fuzzer). The error's answer now waits for the answers owed before it, in order, as
   // HTTP/1.1 requires of a pipelined connection; nothing after the bad bytes is read.
   const answering = new WeakSet<Socket>();
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  /** Writes `text` and closes the connection, once the answers owed before it have gone out. */
+  const closeWith = (socket: Socket, text: () => string | undefined) => {
     if (answering.has(socket)) return;
     answering.add(socket);
     const answer = () => {
-      if (err.code === 'ECONNRESET' || !socket.writable) {
+      const last = text();
+      if (last === undefined || !socket.writable) {
         socket.destroy();
         return;
       }
-      socket.end(clientErrorAnswer(err.code));
+      socket.end(last);
       // A client that never reads is not waited for.
       setTimeout(() => socket.destroy(), 1000).unref();
     };
@@ -390,6 +396,19 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
       if (res.destroyed) settled();
       else res.once('close', settled);
     }
+  };
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+    closeWith(socket, () => (err.code === 'ECONNRESET' ? undefined : clientErrorAnswer(err.code))),
+  );
+  // CONNECT asks a proxy for a tunnel, and none of these servers is one. Without a listener Node
+  // destroys the connection at once: the client got no answer, and the answers still owed to
+  // requests pipelined before it on that connection were lost with it (a CreateQueue or an order
+  // that had run, answered by a reset). It gets a 405 after those answers, as the bytes that are
+  // not HTTP above do; nothing after it is read.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    // Node takes its own error listener off a socket it hands over: a reset would throw.
+    socket.on('error', () => socket.destroy());
+    closeWith(socket, () => CONNECT_ANSWER);
   });
   return server;
 }

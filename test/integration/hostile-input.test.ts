@@ -241,6 +241,30 @@ describe('the edge keeps serving after requests that break parsers', () => {
       ddb.destroy();
     }
   });
+
+  it('answers a CONNECT with 405, after the answer owed to the request pipelined before it (found in audit)', async () => {
+    // Prepare: a CreateQueue and, in the same write, a CONNECT. Node without a 'connect' listener
+    // destroyed the connection at once: no answer to the CONNECT, and the CreateQueue's answer
+    // lost though its queue was made.
+    const form = 'Action=CreateQueue&QueueName=before-connect';
+    const host = new URL(cloud.edgeUrl).host;
+    const request =
+      `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+      `Content-Length: ${form.length}\r\n\r\n${form}` +
+      `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    const socket = await openSocket(cloud.edgeUrl);
+    const closed = untilClosed(socket);
+
+    // Act
+    socket.write(request);
+    const answers = (await closed).split(/(?=HTTP\/1\.1 )/);
+
+    // Assess
+    expect(answers.map((a) => Number(a.slice(9, 12)))).toEqual([200, 405]);
+    expect(answers[0]).toContain('/000000000000/before-connect</QueueUrl>');
+    expect(answers[1]).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/);
+    expect(await healthy(cloud.edgeUrl)).toBe(200);
+  });
 });
 
 describe('the API routes only the path the client sent (found in review)', () => {
