@@ -318,6 +318,70 @@ describe('the API routes only the path the client sent (found in review)', () =>
   }, 30_000);
 });
 
+describe('the API refuses a header naming one thing that a request gives twice (found in audit)', () => {
+  let paused: PausedCloud;
+  beforeAll(async () => {
+    paused = await startPausedCloud();
+  }, 60_000);
+  afterAll(async () => {
+    await paused?.stop();
+  }, 30_000);
+
+  const body = JSON.stringify({
+    customerId: 'c-twice',
+    items: [{ sku: 'sku-1', quantity: 2, unitPrice: 5 }],
+    amount: 10,
+    currency: 'EUR',
+  });
+  const post = (headers: readonly (readonly [string, string])[]) =>
+    rawRequest(
+      paused.cloud.apiUrl,
+      'POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
+        headers.map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+        `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
+
+  it('answers 400 for Idempotency-Key or X-Run-Id given twice, in any spelling, and queues nothing', async () => {
+    // Act: the producer took the last of one spelling and the first spelling it met, so one of
+    // the client's keys was dropped without a word, and which one depended on the order sent.
+    const answers: [number | undefined, string | undefined][] = [];
+    for (const headers of [
+      [
+        ['Idempotency-Key', 'twice-a'],
+        ['Idempotency-Key', 'twice-b'],
+      ],
+      [
+        ['Idempotency-Key', 'twice-a'],
+        ['idempotency-key', 'twice-b'],
+      ],
+      [
+        ['X-Run-Id', 'run-a'],
+        ['x-run-id', 'run-b'],
+      ],
+    ] as const) {
+      const res = await post(headers);
+      answers.push([res?.status, JSON.parse(res?.body ?? '{}').message]);
+    }
+
+    // Assess
+    expect({ answers, queued: await paused.queued() }).toEqual({
+      answers: [
+        [400, 'Idempotency-Key is given 2 times; send it once'],
+        [400, 'Idempotency-Key is given 2 times; send it once'],
+        [400, 'X-Run-Id is given 2 times; send it once'],
+      ],
+      queued: [0, 0],
+    });
+    // The check sees an accepted order: each header once is taken.
+    const once = await post([
+      ['Idempotency-Key', 'twice-a'],
+      ['X-Run-Id', 'run-a'],
+    ]);
+    expect(once?.status).toBe(202);
+    expect(await paused.queued()).toEqual([1, 1]);
+  }, 30_000);
+});
+
 describe('the edge contains what its backends throw', () => {
   let dynamodb: LocalDynamoDb;
   let edge: Edge;

@@ -66,6 +66,19 @@ function headerCount(req: RawRequest, name: string): number {
 }
 
 /**
+ * The value of a header that names one thing (the run, the idempotency key), refused when given
+ * more than once: `headers` keeps the last value of each spelling of the name, and `header()` the
+ * first spelling it meets, so `Idempotency-Key: a` then `Idempotency-Key: b` took `b`, and
+ * `Idempotency-Key: a` then `idempotency-key: b` took `a`. Either way one of the client's keys was
+ * silently dropped, and a retry sending them in another order named another order.
+ */
+function singleHeader(req: RawRequest, name: string): string | undefined {
+  const count = headerCount(req, name);
+  if (count > 1) throw new RequestError(400, `${name} is given ${count} times; send it once`);
+  return header(req.headers, name);
+}
+
+/**
  * A JSON media type. None (no header, or an empty one) is JSON too: API Gateway picks a REST
  * API's request model and mapping template by Content-Type, and a request without one is taken
  * as `application/json` ("None (default to application/json)", Developer Guide, integration
@@ -208,10 +221,10 @@ export function parseOrderRequest(
       [{ path: repeated, message: 'is repeated in its object' }],
     );
   }
-  const runHeader = header(req.headers, 'x-run-id');
+  const runHeader = singleHeader(req, 'X-Run-Id');
   const runId =
     runHeader === undefined ? limits.defaultRunId : validId(runHeader, runIdSchema, 'X-Run-Id');
-  const keyHeader = header(req.headers, 'idempotency-key');
+  const keyHeader = singleHeader(req, 'Idempotency-Key');
   const idempotencyKey =
     keyHeader === undefined ? undefined : validId(keyHeader, orderIdSchema, 'Idempotency-Key');
   const result = validateOrder(body);
