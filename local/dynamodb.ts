@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import {
   Agent,
   type IncomingHttpHeaders,
@@ -10,6 +11,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { declaredOver } from './body';
 import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
+import { buildBundle } from './function-bundle';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -517,42 +519,47 @@ export const MAX_JSON_DEPTH = 100;
 export const DYNAMODB_ENGINES = ['dynalite', 'prototype'] as const;
 export type DynamoDbEngine = (typeof DYNAMODB_ENGINES)[number];
 
-/** shared/src/json-keys.ts as one CommonJS script, and the path it is compiled as. */
+/** shared/src/json-keys.ts as one CommonJS script, and the path it is compiled as (its bundle's). */
 export interface JsonKeysScript {
   path: string;
   script: string;
 }
 
-let jsonKeysBuild: Promise<JsonKeysScript> | undefined;
+/** The module DynamoDB's thread reads JSON with. */
+export const JSON_KEYS_SOURCE = require.resolve('../shared/src/json-keys');
+
+const jsonKeysBuilds = new Map<string, Promise<JsonKeysScript>>();
 
 /**
- * shared/src/json-keys.ts for DynamoDB's thread, which loads no TypeScript: bundled by esbuild
- * (as the function bundles are) once per process, and compiled by each thread from the text.
- * tsx loading it in the thread instead cost every thread start 0.4-0.6 s (docs/benchmarks.md); a
- * second copy written by hand would drift from the one the rest of the project reads with.
+ * shared/src/json-keys.ts (or `source`) for DynamoDB's thread, which loads no TypeScript: bundled
+ * as the functions are (buildBundle), into the same cache of bundles kept across processes
+ * (`cacheDir`, by default theirs), so a process that finds it built from unchanged inputs runs
+ * no esbuild at all, and any change to the module, or to what resolving and compiling it read,
+ * builds it again. Each thread compiles the script from the text read here, once per process. It
+ * was bundled by esbuild in every process (123 ms on this machine, and an esbuild service left
+ * running for the process's life); tsx loading it in the thread cost every thread start 0.4-0.6 s
+ * (docs/benchmarks.md); a second copy written by hand would drift from the one the rest of the
+ * project reads with.
  */
-export function jsonKeysScript(): Promise<JsonKeysScript> {
-  jsonKeysBuild ??= (async () => {
-    const path = require.resolve('../shared/src/json-keys');
-    const { build } = await import('esbuild');
-    const out = await build({
-      entryPoints: [path],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-    });
-    const script = out.outputFiles[0]?.text;
-    if (script === undefined) throw new Error('esbuild produced no output');
-    return { path, script };
-  })();
-  // A failed build is tried again by the next start.
-  jsonKeysBuild.catch(() => {
-    jsonKeysBuild = undefined;
-  });
-  return jsonKeysBuild;
+export function jsonKeysScript(
+  source: string = JSON_KEYS_SOURCE,
+  cacheDir?: string,
+): Promise<JsonKeysScript> {
+  const key = `${source}\0${cacheDir ?? ''}`;
+  let pending = jsonKeysBuilds.get(key);
+  if (!pending) {
+    pending = (async () => {
+      const bundle = await buildBundle(source, cacheDir);
+      // Recorded before the thread starts (a hash of one small module and the settings files
+      // above it, a few ms), so the next process finds it even if this one ends soon.
+      await bundle.recorded;
+      return { path: bundle.file, script: await readFile(bundle.file, 'utf8') };
+    })();
+    jsonKeysBuilds.set(key, pending);
+    // A failed build is tried again by the next start.
+    pending.catch(() => jsonKeysBuilds.delete(key));
+  }
+  return pending;
 }
 
 export async function startDynamoDb({
@@ -561,8 +568,11 @@ export async function startDynamoDb({
   limits,
   onRestart,
   engine = 'dynalite',
+  bundleCacheDir,
 }: {
   engine?: DynamoDbEngine;
+  /** Where json-keys.ts's bundle is kept across processes (jsonKeysScript); the functions' cache by default. */
+  bundleCacheDir?: string;
   dataDir?: string;
   log?: (line: string) => void;
   limits?: ServerLimits;
@@ -586,7 +596,7 @@ export async function startDynamoDb({
 
   const jsonKeys =
     engine === 'dynalite'
-      ? await jsonKeysScript().catch((err: unknown) => {
+      ? await jsonKeysScript(JSON_KEYS_SOURCE, bundleCacheDir).catch((err: unknown) => {
           throw new DynamoDbStartError(
             `could not bundle shared/src/json-keys.ts for DynamoDB's thread: ${(err as Error).message}`,
             { cause: err },

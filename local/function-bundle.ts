@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
-import type { Plugin } from 'esbuild';
+import type { BuildOptions, BuildResult, Plugin, SameShape } from 'esbuild';
 
 /**
  * A handler module bundled the way the stack deploys it (infra's NodejsFunction: esbuild, one
@@ -253,6 +253,34 @@ export function buildsStarted(): number {
   return buildsRun;
 }
 
+/**
+ * esbuild's version, read from its package.json: part of every bundle's key, and known without
+ * loading esbuild's API, which a process that finds its bundles cached does not need.
+ */
+const ESBUILD_VERSION: string = require('esbuild/package.json').version;
+
+let esbuildRunning = 0;
+
+/**
+ * One esbuild build, through esbuild's service (a child process the API starts on first use), which
+ * is stopped once no build of this process runs. The service stayed for the process's life, one
+ * per module instance of esbuild: one per jest test file that started DynamoDB or built a function,
+ * each idle until its jest process ended. A later build starts it again. stop() also ends the
+ * thread esbuild keeps for its synchronous calls if one runs (tsx's transforms go through the same
+ * esbuild), which the next such call starts again.
+ */
+async function runEsbuild<T extends BuildOptions>(
+  options: SameShape<BuildOptions, T>,
+): Promise<BuildResult<T>> {
+  const esbuild = await import('esbuild');
+  esbuildRunning++;
+  try {
+    return await esbuild.build(options);
+  } finally {
+    if (--esbuildRunning === 0) void esbuild.stop();
+  }
+}
+
 const sha256 = (data: string | Uint8Array): string =>
   createHash('sha256').update(data).digest('hex');
 
@@ -455,7 +483,6 @@ export async function buildBundle(
   modulePath: string,
   cacheDir: string = DIR,
 ): Promise<FunctionBundle & { origin: BundleOrigin; recorded: Promise<void> }> {
-  const { build: esbuild, version } = await import('esbuild');
   // A directory others can write into is neither read nor recorded in: the bundle is built into a
   // directory of this process's own.
   const cache = await privateDir(cacheDir);
@@ -466,7 +493,7 @@ export async function buildBundle(
   const key = sha256(
     JSON.stringify({
       format: 3,
-      esbuild: version,
+      esbuild: ESBUILD_VERSION,
       options: BUILD_OPTIONS,
       nodePaths: searched,
       modulePath,
@@ -505,7 +532,7 @@ export async function buildBundle(
     const inputs = [...new Map(stamps.reverse().map((s) => [s.path, s])).values()];
     throw new BuildFailure(err, inputs);
   };
-  const out = await esbuild({
+  const out = await runEsbuild({
     entryPoints: [modulePath],
     ...BUILD_OPTIONS,
     mainFields: [...BUILD_OPTIONS.mainFields],
