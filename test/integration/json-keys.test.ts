@@ -22,8 +22,10 @@ describe('the SQS emulator reads each JSON key as written, after a request that 
   let cloud: LocalCloud;
   let sqs: SQSClient;
   let queueUrl: string;
+  let starting: Promise<LocalCloud> | undefined;
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    starting = startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    cloud = await starting;
     sqs = new SQSClient({
       endpoint: cloud.edgeUrl,
       region: 'us-east-1',
@@ -33,11 +35,13 @@ describe('the SQS emulator reads each JSON key as written, after a request that 
     ({ QueueUrl: queueUrl = '' } = await sqs.send(
       new CreateQueueCommand({ QueueName: 'json-keys' }),
     ));
-  });
+  }, 60_000);
   afterAll(async () => {
     sqs?.destroy();
-    await cloud?.stop();
-  });
+    // A start that outlived beforeAll's timeout is stopped once it is up: left running, its
+    // servers and DynamoDB's thread kept jest's process from exiting, for good.
+    await (await starting?.catch(() => undefined))?.stop();
+  }, 60_000);
 
   /** A SendMessage over the JSON protocol with this body text, as a client may write one. */
   const send = (body: string) =>
