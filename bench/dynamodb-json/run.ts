@@ -29,8 +29,9 @@ import { parseJson } from '../../shared/src/json-keys';
  *    `"` (a backslash in the text, no escaped key) and one with an attribute named `"` (a key
  *    that needs its escape). Each text parsed by JSON.parse and by parseJson in turn, in
  *    alternating rounds; the median ns per parse.
- * 2. Start: bundling json-keys.ts with esbuild (once per process, before the first thread) and
- *    compiling the script in a fresh worker thread, as the thread does at each start.
+ * 2. Start: json-keys.ts's bundle (once per process, before the first thread: found in the
+ *    bundle cache, or built by esbuild) and compiling the script in a fresh worker thread, as the
+ *    thread does at each start.
  * 3. Context: the thread's CPU per request for the same mix sent with the SDK to a local DynamoDB
  *    (now reading with parseJson), so the parse cost can be read as a share of it.
  */
@@ -217,7 +218,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const compiles: number[] = [];
   for (let i = 0; i < 5; i++) compiles.push(await threadCompileMs(jsonKeys));
   out('');
-  out(`bundling json-keys.ts (esbuild, once per process): ${bundleMs.toFixed(0)} ms`);
+  out(`json-keys.ts's bundle (cached, or esbuild; once per process): ${bundleMs.toFixed(0)} ms`);
   out(
     `compiling it in a fresh thread: median ${median(compiles).toFixed(1)} ms (${compiles.map((ms) => ms.toFixed(1)).join(', ')})`,
   );
