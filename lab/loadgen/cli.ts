@@ -11,7 +11,14 @@ import { runIdSchema } from '../../shared/src/order';
 import { freshSeed } from '../../shared/src/random';
 import { OrdersApi } from './adapters/orders-api';
 import { apiFromStack } from './adapters/stack-api';
-import { defaultRunId, type LoadOptions, type LoadProgress, runLoad } from './run-load';
+import {
+  defaultRunId,
+  type GivenUpOrder,
+  type LoadOptions,
+  type LoadProgress,
+  RETRY_DEADLINE_MS,
+  runLoad,
+} from './run-load';
 
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
@@ -55,6 +62,13 @@ export const LOAD_SPEC: CommandSpec = {
       value: '<p>',
       description: 'share of orders POSTed twice (client retry)',
       default: '0.05',
+    },
+    'retry-deadline': {
+      type: 'string',
+      value: '<s>',
+      description:
+        "seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up",
+      default: String(RETRY_DEADLINE_MS / 1000),
     },
     seed: {
       type: 'string',
@@ -119,6 +133,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
     rate: numberOption(v, 'rate', { min: 0 })!,
     retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
+    retryDeadlineMs: numberOption(v, 'retry-deadline', { min: 0 })! * 1000,
     seed,
     runId,
   };
@@ -180,6 +195,31 @@ export function progressPrinter(
   };
 }
 
+/** Orders named on a given-up line at most; the rest are counted. */
+const GIVEN_UP_SHOWN = 20;
+
+/**
+ * The lines that name every order the load gave up on (none when there is none): how many, how
+ * many of them the API had accepted all the same (counted as accepted), and each one's key, why
+ * it was given up and what the API said of it afterwards.
+ */
+export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
+  if (givenUp.length === 0) return [];
+  const found = givenUp.filter((g) => g.atApi === 'accepted').length;
+  const lines = [
+    `given up:  ${givenUp.length} orders got no 202; ${found} of them the API had accepted all the same (counted as accepted), ${givenUp.length - found} not accepted`,
+  ];
+  for (const g of givenUp.slice(0, GIVEN_UP_SHOWN)) {
+    const at = g.atApi === undefined ? '' : `; at the API: ${g.atApi}`;
+    lines.push(
+      `  given up: ${g.idempotencyKey} (${g.why} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at})`,
+    );
+  }
+  if (givenUp.length > GIVEN_UP_SHOWN)
+    lines.push(`  ... and ${givenUp.length - GIVEN_UP_SHOWN} more`);
+  return lines;
+}
+
 /**
  * The report's command for the run just sent: against a stack (`--stack`), the report's AWS
  * target, that stack and the region the load read it in; the report's default target is the
@@ -220,6 +260,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `accepted:  ${s.accepted} of ${args.orders} orders`,
     `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order), ${s.backoffRetries} backoff retries`,
     `errors:    ${s.errors}`,
+    ...givenUpLines(s.givenUp),
     `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
     ...s.errorSamples.map((e) => `  error: ${e}`),
     `next:      ${reportCommand(args, s.runId)}`,

@@ -21,8 +21,16 @@ export interface LoadOptions {
   retryRate: number;
   seed?: number;
   runId?: string;
-  /** Attempts per POST on 429/503/network errors before the order counts as an error. */
+  /**
+   * How long one order's POSTs go on retrying a retriable failure (network error, timeout, 429,
+   * 500, 502, 503, 504, a 409 with Retry-After), from its first try: a retry whose wait would end
+   * past it is not made, and the order is given up. Default RETRY_DEADLINE_MS.
+   */
+  retryDeadlineMs?: number;
+  /** At most this many POSTs an order as well (default: no count, the deadline alone). */
   maxAttempts?: number;
+  /** The backoff between retries with no Retry-After: full jitter, base x 2^n capped (backoffMs). */
+  backoff?: { baseMs: number; capMs: number };
   requestTimeoutMs?: number;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -35,12 +43,37 @@ export interface LoadProgress {
   elapsedMs: number;
 }
 
+/**
+ * An order the client got no 202 for: refused (a 4xx the client must not retry), or whose
+ * retries ran out. The latter may have been accepted all the same (a try that timed out, or was
+ * answered 500 or 502, may have recorded it): after the load, GET /orders/{key} asks the API.
+ */
+export interface GivenUpOrder {
+  /** Its Idempotency-Key, which is also its order id at the API. */
+  idempotencyKey: string;
+  /** POSTs sent for it. */
+  attempts: number;
+  /** Why the client stopped: refused, or its retries ran out (the deadline or maxAttempts). */
+  why: 'refused' | 'retries ran out';
+  /** Its last answer (`HTTP 503: ...`, `network error ECONNRESET`). */
+  last: string;
+  /**
+   * What the API said of it after the load: it holds the order (`accepted`: counted as accepted,
+   * its id in orderIds), it does not (`not found`), or no answer came (`unknown`). Not asked of a
+   * refused order (its key may name another order).
+   */
+  atApi?: 'accepted' | 'not found' | 'unknown';
+}
+
 export interface LoadSummary {
   runId: string;
   seed: number;
   /** POST requests sent, backoff retries and client retries included. */
   sent: number;
-  /** Distinct orders the API accepted (202). */
+  /**
+   * Distinct orders the API accepted: answered 202, or given up on and then found at the API
+   * (givenUp, `atApi: 'accepted'`).
+   */
   accepted: number;
   /** Simulated client retries sent (repeated POSTs of an accepted order). */
   retries: number;
@@ -48,8 +81,13 @@ export interface LoadSummary {
   retryMismatches: number;
   /** Retries after 429/503/network errors, and after a 409 that said when to come back (Retry-After). */
   backoffRetries: number;
-  /** Orders given up on (4xx, or retries exhausted) plus client retries answered wrongly. */
+  /**
+   * Orders not accepted (refused, or given up on and not found at the API) plus client retries
+   * answered wrongly.
+   */
   errors: number;
+  /** Every order the client got no 202 for, in the order given up, with what the API said later. */
+  givenUp: GivenUpOrder[];
   /** First few error lines, for the person at the terminal. */
   errorSamples: string[];
   elapsedMs: number;
@@ -60,6 +98,27 @@ export interface LoadSummary {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * How long an order's POSTs are retried by default: several of the producer's 10 s function
+ * timeouts and API Gateway's 29 s, so a machine or a region busy for a minute still gets every
+ * order in; an API that answers nothing for two minutes is down, not busy.
+ */
+export const RETRY_DEADLINE_MS = 120_000;
+
+/** How long the look-up of a given-up order (GET /orders/{key}) is retried. */
+const LOOKUP_DEADLINE_MS = 30_000;
+
+/** A failure that the same request, with the same Idempotency-Key, may get past when tried again. */
+function retriable(r: PostResult): boolean {
+  // A 409 with Retry-After: an earlier try of this key may still be sending the order (its
+  // answer was lost to a timeout); the producer says when the record will answer.
+  return (
+    r.status === 0 ||
+    isRetryableStatus(r.status) ||
+    (r.status === 409 && r.retryAfterMs !== undefined)
+  );
+}
 
 function describe(r: PostResult): string {
   if (r.networkError) return `network error ${r.networkError}`;
@@ -91,7 +150,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
   });
   const jitter = createRng(hash32(`${seed}:backoff`));
-  const maxAttempts = options.maxAttempts ?? 8;
+  const maxAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
+  const retryDeadlineMs = options.retryDeadlineMs ?? RETRY_DEADLINE_MS;
+  const backoff = options.backoff ?? { baseMs: 50, capMs: 5000 };
   const summary: LoadSummary = {
     runId,
     seed,
@@ -101,6 +162,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     retryMismatches: 0,
     backoffRetries: 0,
     errors: 0,
+    givenUp: [],
     errorSamples: [],
     elapsedMs: 0,
     ratePerSec: 0,
@@ -108,25 +170,45 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   };
   const ids: (string | undefined)[][] = plan.customers.map((l) => l.map(() => undefined));
 
-  const fail = (line: string) => {
-    summary.errors++;
+  const fail = (line: string, count = true) => {
+    if (count) summary.errors++;
     if (summary.errorSamples.length < 5) summary.errorSamples.push(line);
   };
 
-  /** One POST with backoff on throttling and transient failures. */
-  const postWithBackoff = async (order: PlannedOrder): Promise<PostResult> => {
-    for (let attempt = 0; ; attempt++) {
-      summary.sent++;
-      const r = await api.post(order.body, order.idempotencyKey);
-      // A 409 with Retry-After: an earlier try of this key may still be sending the order (its
-      // answer was lost to a timeout); the producer says when the record will answer.
-      const inProgress = r.status === 409 && r.retryAfterMs !== undefined;
-      const retryable = r.status === 0 || isRetryableStatus(r.status) || inProgress;
-      if (!retryable || attempt + 1 >= maxAttempts) return r;
-      summary.backoffRetries++;
-      await sleep(r.retryAfterMs ?? backoffMs(attempt, jitter()));
+  /**
+   * One request, tried again with the same Idempotency-Key after a retriable failure, with
+   * backoff (or the answer's Retry-After), until `deadlineMs` from its first try or maxAttempts:
+   * the last answer, the tries sent, and whether the retries ran out on a retriable failure.
+   */
+  const withRetries = async (
+    send: () => Promise<PostResult>,
+    deadlineMs: number,
+    onRetry: () => void,
+  ): Promise<{ r: PostResult; attempts: number; ranOut: boolean }> => {
+    const firstAt = Date.now();
+    for (let attempts = 1; ; attempts++) {
+      const r = await send();
+      if (!retriable(r)) return { r, attempts, ranOut: false };
+      const wait =
+        r.retryAfterMs ?? backoffMs(attempts - 1, jitter(), backoff.baseMs, backoff.capMs);
+      if (attempts >= maxAttempts || Date.now() + wait - firstAt > deadlineMs) {
+        return { r, attempts, ranOut: true };
+      }
+      onRetry();
+      await sleep(wait);
     }
   };
+  const postWithRetries = (order: PlannedOrder) =>
+    withRetries(
+      () => {
+        summary.sent++;
+        return api.post(order.body, order.idempotencyKey);
+      },
+      retryDeadlineMs,
+      () => summary.backoffRetries++,
+    );
+  /** Where each given-up order is in the plan, to put its id in place when the API has it. */
+  const givenUpAt = new Map<GivenUpOrder, { customer: number; index: number }>();
 
   const start = Date.now();
   const total = plan.totalOrders;
@@ -151,21 +233,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       const wait = at - Date.now();
       if (wait > 0) await sleep(wait);
       try {
-        const r = await postWithBackoff(order);
+        const { r, attempts, ranOut } = await postWithRetries(order);
         if (r.status === 202) {
           const orderId = (r.body as { orderId?: string }).orderId;
           summary.accepted++;
           ids[next.customer]![next.index] = orderId;
           for (let k = 0; k < order.clientRetries; k++) {
             summary.retries++;
-            const again = await postWithBackoff(order);
+            const { r: again } = await postWithRetries(order);
             if (again.status !== 202 || (again.body as { orderId?: string }).orderId !== orderId) {
               summary.retryMismatches++;
               fail(`client retry of ${order.idempotencyKey}: ${describe(again)}`);
             }
           }
         } else {
-          fail(`${order.idempotencyKey}: ${describe(r)}`);
+          const given: GivenUpOrder = {
+            idempotencyKey: order.idempotencyKey,
+            attempts,
+            why: ranOut ? 'retries ran out' : 'refused',
+            last: describe(r),
+          };
+          summary.givenUp.push(given);
+          givenUpAt.set(given, next);
+          // An error until the API is asked after the load (below), as the progress shows it.
+          summary.errors++;
+          if (!ranOut) fail(`${order.idempotencyKey}: refused, ${given.last}`, false);
         }
       } finally {
         done++;
@@ -177,6 +269,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
 
   try {
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+    // An order whose retries ran out may have been accepted all the same: a try that timed out,
+    // or was answered 500 or 502, may have recorded it. Asked once the load has ended, when no
+    // try of it is still running at the API, so the summary (and a soak's check) counts it as
+    // the API's record and the report count it: accepted, not missing.
+    for (const given of summary.givenUp) {
+      if (given.why === 'refused') continue;
+      const { r } = await withRetries(
+        () => api.probe(given.idempotencyKey),
+        LOOKUP_DEADLINE_MS,
+        () => undefined,
+      );
+      const at = givenUpAt.get(given)!;
+      if (r.status === 200) {
+        given.atApi = 'accepted';
+        summary.errors--;
+        summary.accepted++;
+        ids[at.customer]![at.index] = given.idempotencyKey;
+      } else {
+        given.atApi = r.status === 404 ? 'not found' : 'unknown';
+        fail(
+          `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : `the API's record could not be read (${describe(r)})`}`,
+          false,
+        );
+      }
+    }
   } finally {
     api.close();
   }

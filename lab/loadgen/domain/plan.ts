@@ -87,7 +87,13 @@ export function backoffMs(attempt: number, rand: number, baseMs = 50, capMs = 50
   return Math.floor(rand * Math.min(capMs, baseMs * 2 ** attempt));
 }
 
-/** Which HTTP outcomes a client may safely retry with the same Idempotency-Key. */
+/**
+ * Which HTTP outcomes a client retries with the same Idempotency-Key: throttling (429), the
+ * gateway's failed or timed-out integration (502, 504), a queue the producer could not reach
+ * (503), and the producer's own 500 (a DynamoDB call that failed or ran out of time). A 500 is
+ * retried too: the key makes the retry safe, and the order may already be recorded with its sends
+ * not made, which only a retry of the key makes (given up, it would be accepted and never sent).
+ */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 503 || status === 502 || status === 504;
+  return status === 429 || status === 500 || status === 503 || status === 502 || status === 504;
 }

@@ -81,8 +81,8 @@ describe('backoff and retryable statuses', () => {
     expect(backoffMs(5, 0)).toBe(0);
   });
   it('retries throttling and unavailability, not client errors', () => {
-    expect([429, 503, 502, 504].every(isRetryableStatus)).toBe(true);
-    expect([400, 404, 409, 413, 500].some(isRetryableStatus)).toBe(false);
+    expect([429, 500, 503, 502, 504].every(isRetryableStatus)).toBe(true);
+    expect([400, 404, 409, 413, 422].some(isRetryableStatus)).toBe(false);
   });
 });
 

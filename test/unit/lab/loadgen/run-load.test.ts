@@ -10,9 +10,29 @@ interface Seen {
   sequence: number;
 }
 
+/**
+ * What the stand-in API does with one POST of a key (its `attempt`th, from 1): answers it as the
+ * producer would (`accept`), resets the connection with no answer (`reset`), or answers `status`
+ * (with Retry-After when given), having recorded the order first when `recorded` (a producer whose
+ * answer failed after the order's record was written: GET /orders/{key} finds it).
+ */
+type Scripted =
+  | 'accept'
+  | 'reset'
+  | { status: number; retryAfter?: string; recorded?: boolean; message?: string };
+
 /** A stand-in API for this module's test: checks per-customer order and answers like the producer. */
-function fakeApi(options: { failFirst503?: number; inProgress409?: number } = {}) {
+function fakeApi(
+  options: {
+    failFirst503?: number;
+    inProgress409?: number;
+    script?: (key: string, attempt: number) => Scripted;
+  } = {},
+) {
   const seen: Seen[] = [];
+  /** Every POST's Idempotency-Key, answered or not, in arrival order. */
+  const keys: string[] = [];
+  const attempts = new Map<string, number>();
   const byKey = new Map<string, string>();
   const lastSeq = new Map<string, number>();
   const outOfOrder: string[] = [];
@@ -27,6 +47,37 @@ function fakeApi(options: { failFirst503?: number; inProgress409?: number } = {}
     for await (const chunk of req) raw += chunk;
     await new Promise((r) => setTimeout(r, 2));
     inFlight--;
+    if (req.method === 'GET') {
+      // GET /v1/orders/{key}: the order's record, as the producer's status query reads it.
+      const id = decodeURIComponent(String(req.url).split('/').pop() ?? '');
+      if (byKey.has(id)) {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ orderId: id }));
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
+      }
+      return;
+    }
+    const key = String(req.headers['idempotency-key']);
+    keys.push(key);
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    const scripted = options.script?.(key, attempt) ?? 'accept';
+    if (scripted === 'reset') {
+      req.socket.resetAndDestroy();
+      return;
+    }
+    if (scripted !== 'accept') {
+      if (scripted.recorded) byKey.set(key, key);
+      res
+        .writeHead(scripted.status, {
+          'content-type': 'application/json',
+          ...(scripted.retryAfter !== undefined ? { 'retry-after': scripted.retryAfter } : {}),
+        })
+        .end(JSON.stringify({ message: scripted.message ?? 'scripted failure' }));
+      return;
+    }
     if (conflicts > 0) {
       conflicts--;
       res
@@ -40,7 +91,6 @@ function fakeApi(options: { failFirst503?: number; inProgress409?: number } = {}
       return;
     }
     const body = JSON.parse(raw) as { customerId: string; sequence: number };
-    const key = String(req.headers['idempotency-key']);
     seen.push({
       key,
       runId: String(req.headers['x-run-id']),
@@ -66,6 +116,7 @@ function fakeApi(options: { failFirst503?: number; inProgress409?: number } = {}
   });
   return {
     seen,
+    keys,
     outOfOrder,
     byKey,
     maxInFlight: () => maxInFlight,
@@ -199,6 +250,166 @@ describe('runLoad', () => {
     expect(s.accepted).toBe(0);
     expect(s.errors).toBe(2);
     expect(s.sent).toBe(4);
-    expect(s.errorSamples[0]).toMatch(/^o-\w+-0-1: network error ECONNREFUSED$/);
+    expect(s.errorSamples[0]).toMatch(
+      /^o-\w+-0-1: given up after 2 tries \(last network error ECONNREFUSED\); the API's record could not be read \(network error ECONNREFUSED\)$/,
+    );
+    expect(s.givenUp.map((g) => [g.why, g.atApi])).toEqual([
+      ['retries ran out', 'unknown'],
+      ['retries ran out', 'unknown'],
+    ]);
+  });
+
+  /** A quick backoff, so that many retries take milliseconds. */
+  const quick = { backoff: { baseMs: 1, capMs: 4 } };
+
+  it('retries a 500 with the same Idempotency-Key: the order was recorded, and only a retry sends it', async () => {
+    // The producer's 500 is a DynamoDB call that failed or ran out of time, possibly after the
+    // order's record was written: the first order gets two of them.
+    const api = fakeApi({
+      script: (key, attempt) =>
+        key.endsWith('-0-1') && attempt <= 2
+          ? { status: 500, recorded: true, message: 'internal error' }
+          : 'accept',
+    });
+    const url = await api.start();
+    try {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 3,
+        customers: 1,
+        concurrency: 1,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'r500',
+        ...quick,
+      });
+      expect(s.accepted).toBe(3);
+      expect(s.errors).toBe(0);
+      expect(s.givenUp).toEqual([]);
+      expect(s.backoffRetries).toBe(2);
+      expect(api.keys.filter((k) => k.endsWith('-0-1'))).toHaveLength(3);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('keeps retrying 503, 429 and reset connections past eight tries while its deadline lasts, every try with the same key', async () => {
+    // 20 failures before the first order is accepted: 503s (Retry-After 0), 429s, and resets.
+    const failures = 20;
+    const api = fakeApi({
+      script: (key, attempt) => {
+        if (!key.endsWith('-0-1') || attempt > failures) return 'accept';
+        if (attempt % 3 === 0) return 'reset';
+        return attempt % 3 === 1 ? { status: 503, retryAfter: '0' } : { status: 429 };
+      },
+    });
+    const url = await api.start();
+    try {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 2,
+        customers: 1,
+        concurrency: 1,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'rmany',
+        ...quick,
+      });
+      expect(s.accepted).toBe(2);
+      expect(s.errors).toBe(0);
+      expect(s.givenUp).toEqual([]);
+      expect(s.backoffRetries).toBe(failures);
+      const first = api.keys[0]!;
+      expect(api.keys.slice(0, failures + 1)).toEqual(Array(failures + 1).fill(first));
+      expect(s.orderIds).toEqual([first, api.keys.at(-1)]);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('names every order it gives up on, and counts as accepted one the API holds though no 202 came', async () => {
+    // The first order is recorded and then answered 503 every time (its sends failing); the
+    // second is never recorded; the third goes through; the fourth is refused (422).
+    const api = fakeApi({
+      script: (key) => {
+        if (key.endsWith('-0-1')) return { status: 503, recorded: true };
+        if (key.endsWith('-0-2')) return { status: 503 };
+        if (key.endsWith('-0-4')) return { status: 422, message: 'key reused' };
+        return 'accept';
+      },
+    });
+    const url = await api.start();
+    try {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 4,
+        customers: 1,
+        concurrency: 1,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'rgiveup',
+        maxAttempts: 3,
+        ...quick,
+      });
+      const [k1, k2, k3, k4] = [1, 2, 3, 4].map(
+        (n) => api.keys.find((k) => k.endsWith(`-0-${n}`))!,
+      );
+      expect(s.givenUp).toEqual([
+        {
+          idempotencyKey: k1,
+          attempts: 3,
+          why: 'retries ran out',
+          last: 'HTTP 503: scripted failure',
+          atApi: 'accepted',
+        },
+        {
+          idempotencyKey: k2,
+          attempts: 3,
+          why: 'retries ran out',
+          last: 'HTTP 503: scripted failure',
+          atApi: 'not found',
+        },
+        { idempotencyKey: k4, attempts: 1, why: 'refused', last: 'HTTP 422: key reused' },
+      ]);
+      expect(s.accepted).toBe(2);
+      expect(s.orderIds).toEqual([k1, k3]);
+      expect(s.errors).toBe(2);
+      expect(s.errorSamples).toEqual([
+        `${k4}: refused, HTTP 422: key reused`,
+        `${k2}: given up after 3 tries (last HTTP 503: scripted failure); the API does not have it`,
+      ]);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('gives an order up once its retry deadline has passed, and says so', async () => {
+    const api = fakeApi({ script: () => ({ status: 502 }) });
+    const url = await api.start();
+    try {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 1,
+        customers: 1,
+        concurrency: 1,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'rdeadline',
+        retryDeadlineMs: 200,
+        ...quick,
+      });
+      expect(s.accepted).toBe(0);
+      expect(s.errors).toBe(1);
+      expect(s.givenUp).toHaveLength(1);
+      expect(s.givenUp[0]).toMatchObject({ why: 'retries ran out', atApi: 'not found' });
+      expect(s.givenUp[0]!.attempts).toBe(s.sent);
+      expect(s.sent).toBeGreaterThan(1);
+    } finally {
+      await api.stop();
+    }
   });
 });
