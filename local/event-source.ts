@@ -186,6 +186,18 @@ export interface MappingStats {
   reportedFailures: number;
   /** Invocations by how many records their event carried (batch size -> invocations). */
   invocationsByRecords: Record<number, number>;
+  /**
+   * Message groups summed over the invocations: each event's distinct MessageGroupIds (FIFO; 0 for
+   * a standard queue's messages, which carry none). Equal to the records, every batch held one
+   * message a group.
+   */
+  messageGroups: number;
+  /**
+   * Invocations whose batch was taken while every other poller held a batch (the mapping at its
+   * maximum concurrency): the poller asked as soon as its own batch was done, so its batch is what
+   * the queue could give at that moment, not what one waiting poller took as a message arrived.
+   */
+  atMaximumConcurrency: number;
 }
 
 function validate(o: EventSourceMappingOptions): void {
@@ -323,6 +335,8 @@ export class EventSourceMapping {
     deleted: 0,
     reportedFailures: 0,
     invocationsByRecords: {},
+    messageGroups: 0,
+    atMaximumConcurrency: 0,
   };
   private running = false;
   private readonly abort = new AbortController();
@@ -483,6 +497,7 @@ export class EventSourceMapping {
     if (batch.length === 0) return batch;
     // From here the messages are in flight on SQS and held here: counted as in flight while the
     // batching window fills the batch, not only once the function runs (poll() releases it).
+    if (this.inFlight >= this.o.maximumConcurrency - 1) this.stats.atMaximumConcurrency++;
     this.inFlight++;
     if (this.o.fifo || this.o.maxBatchingWindowSeconds <= 0) return batch;
     const deadline = Date.now() + this.o.maxBatchingWindowSeconds * 1000;
@@ -541,6 +556,12 @@ export class EventSourceMapping {
     this.stats.invocations++;
     const sizes = this.stats.invocationsByRecords;
     sizes[batch.length] = (sizes[batch.length] ?? 0) + 1;
+    const groups = new Set<string>();
+    for (const m of batch) {
+      const g = m.Attributes?.MessageGroupId;
+      if (g !== undefined) groups.add(g);
+    }
+    this.stats.messageGroups += groups.size;
     const event: SQSEvent = {
       Records: batch.map((m) => toSqsRecord(m, this.o.queueArn, this.o.region)),
     };

@@ -82,6 +82,10 @@ export interface QueueBatches {
   records: number;
   /** Invocations by records in their event, in BATCH_BUCKETS' ranges (every range, 0 too). */
   byBucket: Record<string, number>;
+  /** Distinct message groups summed over the invocations (MappingStats.messageGroups). */
+  messageGroups: number;
+  /** Invocations whose batch was taken with every other poller holding one (MappingStats). */
+  atMaximumConcurrency: number;
 }
 
 /** Ranges of records per invocation the row counts (Lambda's SQS batch size is 1..10 here). */
@@ -96,7 +100,8 @@ const bucketName = ([lo, hi]: readonly [number, number]) => (lo === hi ? `${lo}`
 
 /**
  * Each mapping's invocations between two readings of cloud.mappingStats(): their count, the
- * records they carried and how many carried 1, 2-3, 4-6 or 7-10 (any above 10 under "11+").
+ * records they carried and how many carried 1, 2-3, 4-6 or 7-10 (any above 10 under "11+"), the
+ * message groups in them and how many were taken at the mapping's maximum concurrency.
  */
 export function lambdaBatches(
   start: Partial<Record<string, MappingStats>>,
@@ -118,7 +123,13 @@ export function lambdaBatches(
       invocations += count;
       records += count * Number(size);
     }
-    out[queue] = { invocations, records, byBucket };
+    out[queue] = {
+      invocations,
+      records,
+      byBucket,
+      messageGroups: e.messageGroups - (s?.messageGroups ?? 0),
+      atMaximumConcurrency: e.atMaximumConcurrency - (s?.atMaximumConcurrency ?? 0),
+    };
   }
   return out;
 }
@@ -317,6 +328,8 @@ function batchesRow(batches: Record<string, QueueBatches>): string[] {
   const queues = Object.entries(batches);
   const mean = ({ records, invocations }: QueueBatches) =>
     invocations > 0 ? fmt(records / invocations) : '-';
+  const groups = ({ messageGroups, invocations }: QueueBatches) =>
+    invocations > 0 ? fmt(messageGroups / invocations) : '-';
   const buckets = (b: QueueBatches) =>
     Object.entries(b.byBucket)
       .map(([k, n]) => `${k}: ${n}`)
@@ -325,8 +338,13 @@ function batchesRow(batches: Record<string, QueueBatches>): string[] {
     'records per Lambda batch, by queue',
     queues.map(([q, b]) => `${q} ${mean(b)}`).join(', '),
     `${queues
-      .map(([q, b]) => `${q} ${b.records} records in ${b.invocations} invocations (${buckets(b)})`)
-      .join('; ')} (mean; invocations by records in the event)`,
+      .map(
+        ([q, b]) =>
+          `${q} ${b.records} records in ${b.invocations} invocations (${buckets(b)}), ${groups(b)} message groups, ${b.atMaximumConcurrency} taken at maximum concurrency`,
+      )
+      .join(
+        '; ',
+      )} (mean; invocations by records in the event; message groups per invocation, mean; invocations whose batch was taken while every other poller held one)`,
   ];
 }
 

@@ -563,6 +563,54 @@ describe.each([
     expect(m.stats.invocationsByRecords).toEqual({ 1: 1, 3: 1 });
   }, 20_000);
 
+  it('counts the message groups in each batch and the batches taken at maximum concurrency', async () => {
+    // Prepare: groups a (3 messages) and b (2) queued before the mapping polls, so its first
+    // receive takes all five in one batch; that invocation waits until it is let go.
+    const q = await queue(true);
+    const send = (body: string, group: string) => ({
+      Id: body,
+      MessageBody: body,
+      MessageGroupId: group,
+      MessageDeduplicationId: body,
+    });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: q.url,
+        Entries: [
+          send('a1', 'a'),
+          send('a2', 'a'),
+          send('a3', 'a'),
+          send('b1', 'b'),
+          send('b2', 'b'),
+        ],
+      }),
+    );
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      letGo = r;
+    });
+    const sizes: number[] = [];
+    const m = map(q, true, async (e) => {
+      sizes.push(e.Records.length);
+      if (sizes.length === 1) await held;
+      return ok({ batchItemFailures: [] });
+    });
+    await until('the first batch in flight', () => m.stats.invocations === 1);
+
+    // Act: a message of a third group, taken by the other poller (maximum concurrency 2) while
+    // the first still holds its batch.
+    await sqs.send(new SendMessageCommand({ QueueUrl: q.url, ...send('c1', 'c') }));
+    await until('the second batch', () => m.stats.invocations === 2);
+    letGo();
+    await until('all six processed', () => m.stats.deleted === 6);
+
+    // Assess: 2 groups in the first batch and 1 in the second (not 6 records); the second batch
+    // alone was taken with every other poller holding one.
+    expect(sizes).toEqual([5, 1]);
+    expect(m.stats.messageGroups).toBe(3);
+    expect(m.stats.atMaximumConcurrency).toBe(1);
+  }, 20_000);
+
   it('keeps one batch per FIFO group in flight and each group in order', async () => {
     const q = await queue(true);
     const entries = [];

@@ -245,20 +245,26 @@ describe('memory rows', () => {
 });
 
 describe('records per Lambda batch, by queue', () => {
-  const stats = (invocationsByRecords: Record<number, number>): MappingStats => ({
+  const stats = (
+    invocationsByRecords: Record<number, number>,
+    messageGroups = 0,
+    atMaximumConcurrency = 0,
+  ): MappingStats => ({
     received: 0,
     invocations: 0,
     failedInvocations: 0,
     deleted: 0,
     reportedFailures: 0,
     invocationsByRecords,
+    messageGroups,
+    atMaximumConcurrency,
   });
 
   it("counts each queue's invocations in the window by records carried, and prints one row", () => {
     // Prepare: the start reading already holds start-up batches, which are not in the window.
-    const start = { fifo: stats({ 1: 2, 10: 1 }), standard: stats({}) };
+    const start = { fifo: stats({ 1: 2, 10: 1 }, 4, 1), standard: stats({}) };
     const end = {
-      fifo: stats({ 1: 5, 2: 4, 3: 1, 5: 2, 10: 2 }),
+      fifo: stats({ 1: 5, 2: 4, 3: 1, 5: 2, 10: 2 }, 31, 9),
       standard: stats({ 1: 1, 4: 1, 6: 1, 7: 2 }),
     };
 
@@ -267,16 +273,24 @@ describe('records per Lambda batch, by queue', () => {
 
     // Assess: fifo 3 x 1 + 4 x 2 + 1 x 3 + 2 x 5 + 1 x 10 = 34 records in 11 invocations.
     expect(batches).toEqual({
-      fifo: { invocations: 11, records: 34, byBucket: { '1': 3, '2-3': 5, '4-6': 2, '7-10': 1 } },
+      fifo: {
+        invocations: 11,
+        records: 34,
+        byBucket: { '1': 3, '2-3': 5, '4-6': 2, '7-10': 1 },
+        messageGroups: 27,
+        atMaximumConcurrency: 8,
+      },
       standard: {
         invocations: 5,
         records: 25,
         byBucket: { '1': 1, '2-3': 0, '4-6': 2, '7-10': 2 },
+        messageGroups: 0,
+        atMaximumConcurrency: 0,
       },
     });
     const u = { ...summariseUsage(reading(), reading(), 10, 1000), batches };
     expect(renderUsageTable(u, { pipeline: 1, perQueue: {} })).toContain(
-      '| records per Lambda batch, by queue | fifo 3.09, standard 5.00 | fifo 34 records in 11 invocations (1: 3, 2-3: 5, 4-6: 2, 7-10: 1); standard 25 records in 5 invocations (1: 1, 2-3: 0, 4-6: 2, 7-10: 2) (mean; invocations by records in the event) |',
+      '| records per Lambda batch, by queue | fifo 3.09, standard 5.00 | fifo 34 records in 11 invocations (1: 3, 2-3: 5, 4-6: 2, 7-10: 1), 2.45 message groups, 8 taken at maximum concurrency; standard 25 records in 5 invocations (1: 1, 2-3: 0, 4-6: 2, 7-10: 2), 0.00 message groups, 0 taken at maximum concurrency (mean; invocations by records in the event; message groups per invocation, mean; invocations whose batch was taken while every other poller held one) |',
     );
     // A run that did not read the mappings prints no such row.
     expect(
