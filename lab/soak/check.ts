@@ -1,6 +1,10 @@
 import { CALL_ROOM } from '../../services/consumer/src/config';
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
+import {
+  type FifoRedeliveryJudgement,
+  judgeFifoRedeliveries,
+} from '../../shared/src/fifo-redelivery';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
 import { QUEUE_KINDS, type QueueKind } from '../../shared/src/queue-kind';
 
@@ -369,90 +373,39 @@ function orderViolations(
 }
 
 /**
- * What the ledger holds of why a queue's receives of a message were not deleted: the evidence
- * redeliveries are judged by (fifoRedeliveries).
- */
-interface UndeletedEvidence {
-  /** Invocations that never ended: no receive of them marked the end, or one is still pending. */
-  unended: ReadonlySet<string>;
-  /** Invocations whose end write the consumer gave up (`endGivenUp` failures). */
-  givenUp: ReadonlySet<string>;
-  /** `receiveCount#messageId` of every failure record of the queue (a hand-back, a failed attempt, a given-up end write). */
-  failed: ReadonlySet<string>;
-  /** `invocationId#messageId` of every hand-back: its batch response named the message failed. */
-  handedBack: ReadonlySet<string>;
-  /** `receiveCount#messageId` of every delete the emulator's fault lost. */
-  lostDeletes: ReadonlySet<string>;
-  /** The queue's visibility timeout (ms), as the report's config gives it. */
-  visibilityMs: number;
-}
-
-/** Whether receive `d` ended without a delete of its message, by the ledger's evidence. */
-function undeleted(
-  d: DeliveryRecord,
-  received: ReceivedMessage,
-  evidence: UndeletedEvidence,
-  next: readonly DeliveryRecord[],
-): boolean {
-  if (d.outcome === 'failed' || d.outcome === 'pending') return true;
-  // Its visibility timeout ran out under it: it ran that long, or SQS handed the message out
-  // again (the receive one count above) before it ended.
-  if (
-    isTime(d.outcomeAt) &&
-    (d.outcomeAt - d.receivedAt >= evidence.visibilityMs ||
-      next.some((n) => n.receivedAt < d.outcomeAt!))
-  ) {
-    return true;
-  }
-  const inv = d.invocationId;
-  if (inv === undefined) return d.invocationEnd !== true;
-  if (evidence.unended.has(inv) || evidence.givenUp.has(inv)) return true;
-  if (evidence.handedBack.has(`${inv}#${d.messageId}`)) return true;
-  // A copy of it failed or never ended in the same batch: the batch response named the message.
-  return received.receives.some(
-    (o) => o !== d && o.invocationId === inv && (o.outcome === 'failed' || o.outcome === 'pending'),
-  );
-}
-
-/**
- * One line per FIFO receive of a message, one count above a receive of it the ledger holds, that
- * nothing in the ledger says was left undeleted. A FIFO queue makes no copies (the emulator's
- * faults leave FIFO alone, as AWS promises exactly-once processing there): SQS hands a message out
- * again, one receive count higher, only when the receive before was not deleted. So the ledger's
- * records at the count below must show one of them ending without a delete: failed, never ended,
- * in an invocation that never ended or whose end write the consumer gave up, past the visibility
- * timeout (it ran that long, or the receive above came before it ended), in a batch that named
- * the message failed (a copy of it failed beside it, or was handed back unrun), a failure record
- * of the message at that count (a hand-back, a given-up end write), or a delete the emulator lost.
- * The report counts such a receive a retry after failure on the queue type's rule alone
- * (`fifoRetriesByQueueType`, and a note); the check does not pass it, as nothing proves the
- * receive before it ran once. A receive whose count below the ledger holds nothing of (its
- * invocation died before it wrote its receives) cannot be judged and is not named.
+ * One line per FIFO receive the FIFO redelivery rule (shared/src/fifo-redelivery.ts, the rule the
+ * report counts its FIFO retries and copies by) does not pass, and per FIFO record it cannot
+ * judge by. A FIFO queue makes no copies: SQS hands a message out again, one receive count
+ * higher, only when the receive before was not deleted, so the ledger's records at the count
+ * below must show that (see the rule for what counts). The report counts a receive nothing
+ * explains a retry after failure on the queue type's rule alone (`fifoRetriesByQueueType`, and a
+ * note), and a second receive at one count a queue copy; the check passes neither, as nothing
+ * proves the receive before ran once. A record the rule cannot judge by (a field of the wrong
+ * kind, a message received more than once without usable receive counts) is named, as the report
+ * refuses it; a message received as more than one order is named by receivedAsMore.
  */
 function fifoRedeliveries(
+  judgement: FifoRedeliveryJudgement,
   messages: ReadonlyMap<string, ReceivedMessage>,
-  evidence: UndeletedEvidence,
 ): string[] {
   const lines: string[] = [];
-  for (const [id, m] of messages) {
-    if (m.receives.length < 2 || m.alsoAs.length > 0) continue;
-    const byCount = new Map<number, DeliveryRecord[]>();
-    for (const d of m.receives) {
-      if (!Number.isInteger(d.receiveCount) || d.receiveCount < 1) continue;
-      const list = byCount.get(d.receiveCount);
-      if (list) list.push(d);
-      else byCount.set(d.receiveCount, [d]);
-    }
-    for (const count of [...byCount.keys()].sort((a, b) => a - b)) {
-      const below = count - 1;
-      const before = byCount.get(below) ?? [];
-      const fault =
-        evidence.failed.has(`${below}#${id}`) || evidence.lostDeletes.has(`${below}#${id}`);
-      if (before.length === 0 || fault) continue;
-      const next = byCount.get(count) ?? [];
-      if (before.some((d) => undeleted(d, m, evidence, next))) continue;
+  for (const p of judgement.problems) {
+    if (p.kind === 'orders') continue;
+    const key = typeof p.item.sk === 'string' ? p.item.sk : '(an item with no sk)';
+    lines.push(
+      `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule cannot judge by it, and the report refuses it`,
+    );
+  }
+  for (const r of judgement.redeliveries) {
+    const id = r.receive.messageId;
+    const orderId = messages.get(id)?.orderId ?? r.receive.orderId;
+    if (r.verdict.kind === 'unexplained') {
       lines.push(
-        `fifo: order ${m.orderId} was received again from message ${id} at receive #${count}, yet nothing in the ledger says its receive #${below} ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
+        `fifo: order ${orderId} was received again from message ${id} at receive #${r.count}, yet nothing in the ledger says its receive #${r.below} ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
+      );
+    } else if (r.verdict.kind === 'copy') {
+      lines.push(
+        `fifo: order ${orderId} was received from message ${id} twice at receive #${r.count}: a FIFO queue makes no copies, and SQS counts each receive of a message one higher`,
       );
     }
   }
@@ -1157,28 +1110,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         orderViolations(queue, byOrder, messages, invocations, shared),
         (n) => `${queue}: ${n} more FIFO order problems`,
       );
-      const unended = new Set<string>();
-      const ended = new Set<string>();
-      for (const d of ledger.deliveries) {
-        if (d.queue !== queue || d.invocationId === undefined) continue;
-        if (d.invocationEnd === true) ended.add(d.invocationId);
-        if (d.outcome === 'pending') unended.add(d.invocationId);
-      }
-      for (const inv of invocations.keys()) if (!ended.has(inv)) unended.add(inv);
-      const failed = new Set<string>();
-      for (const f of ledger.failures) {
-        if (f.queue === queue) failed.add(`${f.receiveCount}#${f.messageId}`);
-      }
       collect(
         out,
-        fifoRedeliveries(messages, {
-          unended,
-          givenUp: new Set(givenUp.keys()),
-          failed,
-          handedBack: new Set(handedBack.keys()),
-          lostDeletes,
-          visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
-        }),
+        fifoRedeliveries(
+          judgeFifoRedeliveries(ledger.deliveries, ledger.failures, {
+            visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
+            lostDeletes: evidence.lostDeletes?.[queue] ?? [],
+          }),
+          messages,
+        ),
         (n) => `${queue}: ${n} more FIFO redeliveries nothing in the ledger explains`,
       );
     }

@@ -1,11 +1,17 @@
 import {
+  deliveryProblem,
+  failureProblem,
+  judgeFifoRedeliveries,
+  positiveIntegerOf,
+  shown,
+} from '../../../../shared/src/fifo-redelivery';
+import {
   type AcceptedSummary,
   type ApplyCounterRecord,
   type DeliveryRecord,
   type EffectRecord,
   type FailureRecord,
   SK_PREFIX,
-  shownValue,
 } from '../../../../shared/src/ledger';
 import { LATEST_TIME_MS } from '../../../../shared/src/order-message';
 import type { QueueKind } from '../../../../shared/src/queue-kind';
@@ -173,15 +179,15 @@ export interface DuplicateBreakdown {
    */
   timeOrderedMessages: number;
   /**
-   * Of `causes.retryAfterFailure`, on a FIFO queue: receives of a message again, with a receive
-   * count above every earlier receive of it, that no attempt the ledger shows ending without a
-   * delete explains. A FIFO queue does not hand a message out twice on its own (its deliveries
-   * are exactly-once: no copies), so SQS received it again because an earlier receive was not
-   * deleted, for a reason the ledger cannot show: an invocation that died or failed after its
-   * end write committed, with no mark of it (docs/report.md, "What the count cannot tell"), a
-   * delete Lambda could not make, a visibility timeout that ran out under the attempt. They are
-   * counted as retries on the queue type's rule alone, and said so in a note. Two receives of
-   * one FIFO message with the same count are copies the queue should not make, and stay
+   * Of `causes.retryAfterFailure`, on a FIFO queue: receives of a message again, one count above
+   * receives of it the ledger holds, that nothing in the ledger says were left undeleted, by the
+   * FIFO redelivery rule (shared/src/fifo-redelivery.ts, the run check's rule too). A FIFO queue
+   * does not hand a message out twice on its own (its deliveries are exactly-once: no copies), so
+   * SQS received it again because an earlier receive was not deleted, for a reason the ledger
+   * cannot show: an invocation that died or failed after its end write committed, with no mark
+   * of it (docs/report.md, "What the count cannot tell"), a delete Lambda could not make. They
+   * are counted as retries on the queue type's rule alone, and said so in a note. A second
+   * receive of one FIFO message at one count is a copy the queue should not make, and is
    * `queueCopy`.
    */
   fifoRetriesByQueueType: number;
@@ -207,6 +213,12 @@ export interface AnalyzeOptions {
    * consumer's mark is the evidence.
    */
   finalByQueue?: boolean;
+  /**
+   * The queue's visibility timeout, ms: on FIFO, a receive that ran this long had it run out
+   * under it, so its redelivery is a retry (shared/src/fifo-redelivery.ts). Absent: only a
+   * receive above that came before it ended says so.
+   */
+  visibilityMs?: number;
 }
 
 const DEFAULT_OPTIONS: AnalyzeOptions = { attemptTimeoutMs: 10_000 };
@@ -254,21 +266,6 @@ export class LedgerDataError extends Error {
   }
 }
 
-const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
-  'applied',
-  'suppressed',
-  'failed',
-  'pending',
-];
-
-/**
- * A field's value as read; a number as itself (JSON would show NaN and Infinity as null), else as
- * shownValue shows it (a BigInt, the document client's number past 2^53, in digits, where
- * JSON.stringify threw a TypeError in place of the error naming the item).
- */
-const shown = (v: unknown): string =>
-  typeof v === 'number' ? String(v) : (shownValue(v) ?? 'missing');
-
 /**
  * The longest a receive's deadline may lie after it, ms: Lambda's longest function timeout, 900 s
  * ("up to a maximum value of 900 seconds (15 minutes)"), 5,400 s for an event source mapping's
@@ -300,30 +297,12 @@ const NOT_AN_INDEX = 'not an apply index (a whole number from 1)';
  * are taken in time order (receivesInSqsOrder).
  */
 function checkDelivery(d: DeliveryRecord): void {
-  if (!isId(d.orderId))
-    throw new LedgerDataError(d, `has orderId ${shown(d.orderId)}, not an order id`);
-  if (!isId(d.messageId))
-    throw new LedgerDataError(d, `has messageId ${shown(d.messageId)}, not an SQS message id`);
-  if (!OUTCOMES.includes(d.outcome))
-    throw new LedgerDataError(
-      d,
-      `has outcome ${shown(d.outcome)}, not one of ${OUTCOMES.join(', ')}`,
-    );
-  if (!isTime(d.receivedAt))
-    throw new LedgerDataError(d, `has receivedAt ${shown(d.receivedAt)}, ${NOT_A_TIME}`);
-  // Optional, but read where there: the outcome's time (a failure's, against later receives),
-  // the invocation and its end mark (what SQS deleted), what suppressed it. The consumer writes
-  // each as checked; another value changed a cause unannounced (a NaN time matched no retry, a
-  // string "false" read as an end).
-  const outcomeAt: unknown = d.outcomeAt;
-  if (outcomeAt !== undefined && !isTime(outcomeAt))
-    throw new LedgerDataError(d, `has outcomeAt ${shown(outcomeAt)}, ${NOT_A_TIME}`);
-  const invocationId: unknown = d.invocationId;
-  if (invocationId !== undefined && typeof invocationId !== 'string')
-    throw new LedgerDataError(d, `has invocationId ${shown(invocationId)}, not an invocation id`);
-  const end: unknown = d.invocationEnd;
-  if (end !== undefined && typeof end !== 'boolean')
-    throw new LedgerDataError(d, `has invocationEnd ${shown(end)}, not true or false`);
+  // Its order, message, outcome, times, invocation and end mark: the fields the causes (and the
+  // FIFO redelivery rule, shared with the run check) read. The consumer writes each as checked;
+  // another value changed a cause unannounced (a NaN time matched no retry, a string "false"
+  // read as an end).
+  const problem = deliveryProblem(d);
+  if (problem) throw new LedgerDataError(d, problem);
   const by: unknown = d.suppressedBy;
   if (by !== undefined && by !== 'record' && by !== 'effect')
     throw new LedgerDataError(d, `has suppressedBy ${shown(by)}, not one of record, effect`);
@@ -377,24 +356,8 @@ function checkEffect(e: EffectRecord): void {
  * `notAttempted` of "no" as set, so the failure was no failed delivery).
  */
 function checkFailure(f: FailureRecord): void {
-  if (!isId(f.orderId))
-    throw new LedgerDataError(f, `has orderId ${shown(f.orderId)}, not an order id`);
-  if (!isId(f.messageId))
-    throw new LedgerDataError(f, `has messageId ${shown(f.messageId)}, not an SQS message id`);
-  if (!isTime(f.failedAt))
-    throw new LedgerDataError(f, `has failedAt ${shown(f.failedAt)}, ${NOT_A_TIME}`);
-  const final: unknown = f.final;
-  if (typeof final !== 'boolean')
-    throw new LedgerDataError(f, `has final ${shown(final)}, not true or false`);
-  const notAttempted: unknown = f.notAttempted;
-  if (notAttempted !== undefined && notAttempted !== true)
-    throw new LedgerDataError(f, `has notAttempted ${shown(notAttempted)}, not true`);
-  const endGivenUp: unknown = f.endGivenUp;
-  if (endGivenUp !== undefined && endGivenUp !== true)
-    throw new LedgerDataError(f, `has endGivenUp ${shown(endGivenUp)}, not true`);
-  const invocationId: unknown = f.invocationId;
-  if (invocationId !== undefined && typeof invocationId !== 'string')
-    throw new LedgerDataError(f, `has invocationId ${shown(invocationId)}, not a string`);
+  const problem = failureProblem(f);
+  if (problem) throw new LedgerDataError(f, problem);
 }
 
 /**
@@ -512,15 +475,7 @@ export function receiveCountOf(d: { receiveCount?: unknown }): number | undefine
  * (the local SQS takes a maxReceiveCount of '0005' as 5, at any length); at most 15 digits
  * after them, all exact as a double.
  */
-export function positiveIntegerOf(raw: unknown): number | undefined {
-  const n =
-    typeof raw === 'number'
-      ? raw
-      : typeof raw === 'string' && /^0*\d{1,15}$/.test(raw)
-        ? Number(raw)
-        : Number.NaN;
-  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
-}
+export { positiveIntegerOf };
 
 /**
  * Invocations that never ended (none of their records carries the end mark, or one is still
@@ -751,6 +706,17 @@ export function analyzeDuplicates(
   // Lists only for the orders delivered more than once (a few percent): most orders cost one
   // map lookup, which at a few hundred thousand deliveries keeps garbage collection in check.
   const undeleted = leftUndeleted(deliveries, options, evidence.failures);
+  // A FIFO message's receives above its first are judged by the FIFO redelivery rule, one code
+  // with the run check's; a ledger it cannot judge by is refused, as checkDelivery refuses one.
+  const fifo = judgeFifoRedeliveries(
+    deliveries,
+    evidence.failures,
+    options.visibilityMs === undefined ? {} : { visibilityMs: options.visibilityMs },
+  );
+  // A message received as two orders is judged by neither (the run check names it); the report
+  // reads each order's receives as it reads a standard queue's.
+  const refused = fifo.problems.find((p) => p.kind !== 'orders');
+  if (refused) throw new LedgerDataError(refused.item, refused.problem);
   const finalFailures = finalFailuresByOrder(evidence.failures, options);
   const { maxReceiveCount } = options;
   const repeated = new Map<string, DeliveryRecord[]>();
@@ -826,24 +792,24 @@ export function analyzeDuplicates(
         } else out.causes.producerResend++;
         attempts.set(d.messageId, { list: [d], retried: 0 });
       } else {
-        const failed = timeOrdered.has(d.messageId)
-          ? count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, undeleted))
-          : count(
-              earlier.list,
-              (e) => receiveCountOf(e)! < receiveCountOf(d)! && endedWithoutDelete(e, undeleted),
-            );
-        if (failed > earlier.retried) {
+        const judged = fifo.verdictOf.get(d)?.verdict;
+        if (judged) {
+          // FIFO: the rule the run check judges by too (shared/src/fifo-redelivery.ts).
+          if (judged.kind === 'copy') out.causes.queueCopy++;
+          else {
+            out.causes.retryAfterFailure++;
+            if (judged.kind === 'unexplained') out.fifoRetriesByQueueType++;
+          }
+        } else if (
+          (timeOrdered.has(d.messageId)
+            ? count(earlier.list, (e) => endedInFailure(e, d.receivedAt, options, undeleted))
+            : count(
+                earlier.list,
+                (e) => receiveCountOf(e)! < receiveCountOf(d)! && endedWithoutDelete(e, undeleted),
+              )) > earlier.retried
+        ) {
           out.causes.retryAfterFailure++;
           earlier.retried++;
-        } else if (
-          d.queue === 'fifo' &&
-          !timeOrdered.has(d.messageId) &&
-          earlier.list.every((e) => receiveCountOf(e)! < receiveCountOf(d)!)
-        ) {
-          // FIFO makes no copies: received again above every earlier receive, the message was
-          // not deleted after one of them, for a reason the ledger does not show.
-          out.causes.retryAfterFailure++;
-          out.fifoRetriesByQueueType++;
         } else out.causes.queueCopy++;
         earlier.list.push(d);
       }

@@ -303,6 +303,7 @@ export function buildReport(input: {
     attemptTimeoutMs: input.config.consumers[q].timeoutSeconds * 1000,
     maxReceiveCount: config.queues[q].maxReceiveCount,
     finalByQueue: config.queues[q].maxReceiveCountFrom === 'queue',
+    visibilityMs: config.queues[q].visibilityTimeoutSeconds * 1000,
   });
   const fifo = analyzeQueue(input.ledger, 'fifo', accepted, options('fifo'), producerIds);
   const standard = analyzeQueue(

@@ -1,0 +1,293 @@
+import { type DeliveryRecord, type FailureRecord, shownValue } from './ledger';
+import { LATEST_TIME_MS } from './order-message';
+
+/**
+ * The FIFO redelivery rule, one judgement for the report (services/report/src/domain/metrics.ts:
+ * its `retryAfterFailure`, `queueCopy` and `fifoRetriesByQueueType` of a FIFO queue) and the run
+ * check (lab/soak/check.ts: its unexplained FIFO redeliveries), so the two cannot read one ledger
+ * two ways. Pure: it reads the records it is given and nothing else.
+ *
+ * A FIFO queue makes no copies (SQS Developer Guide, exactly-once processing; the local
+ * emulator's faults leave FIFO alone): SQS hands a message out again, one receive count higher,
+ * only when the receive before was not deleted. So each receive of a message above its first (by
+ * SQS's ApproximateReceiveCount) is judged by what the ledger holds at the count one below:
+ * - `retry`: something there says that receive ended without a delete: it failed or never ended
+ *   (`pending`), a visibility timeout ran out under it (it ran as long as the queue's visibility
+ *   timeout, or the receive above came before it ended), it names no invocation and no end, its
+ *   invocation never ended (no receive of it carries the end mark, or one is still pending) or
+ *   the consumer gave its end write up (an `endGivenUp` failure names it), its batch named the
+ *   message failed (a copy of it failed or never ended beside it, or was handed back unrun: a
+ *   not-attempted failure names the invocation), a failure record of the message at that count,
+ *   or a delete the emulator lost at that count (evidence only the emulator has; the report has
+ *   none). A count below of which the ledger holds no receive at all (its invocation left no
+ *   record of it) is taken as ended without a delete too: nothing there says it was deleted.
+ * - `unexplained`: the ledger holds receives at the count below and none of them, nor anything
+ *   else, says the message was left undeleted. The report counts it a retry on the queue type's
+ *   rule alone (`fifoRetriesByQueueType`, and a note); the check names it.
+ * - `copy`: a second receive of the message at one count, which a FIFO queue does not make. The
+ *   report counts it a queue copy; the check names it.
+ *
+ * Ledger data the rule reads and cannot judge by is a problem, never a guess: a FIFO record with
+ * a field of the wrong kind (an end mark of "true" read as no end would explain a redelivery), or
+ * a message received more than once with a receive that has no usable receive count (its
+ * receives cannot be put in SQS's order). The report refuses the ledger on the first
+ * (LedgerDataError); the check names each. A message received as more than one order is judged
+ * by neither: the check names it on its own (receivedAsMore), the report reads its receives by
+ * order as on a standard queue.
+ */
+
+/** A count SQS or the ledger holds, as a number (see positiveIntegerOf in the report's metrics). */
+export function positiveIntegerOf(raw: unknown): number | undefined {
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^0*\d{1,15}$/.test(raw)
+        ? Number(raw)
+        : Number.NaN;
+  return Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
+/** A field's value as a problem shows it: a number as itself, else as shownValue shows it. */
+export const shown = (v: unknown): string =>
+  typeof v === 'number' ? String(v) : (shownValue(v) ?? 'missing');
+
+/** A time in epoch ms, from 1970 to LATEST_TIME_MS: every time a real ledger holds is one. */
+export const isLedgerTime = (v: unknown): v is number =>
+  typeof v === 'number' && v >= 0 && v <= LATEST_TIME_MS;
+const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const NOT_A_TIME = 'not a time in epoch ms';
+
+const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
+  'applied',
+  'suppressed',
+  'failed',
+  'pending',
+];
+
+/**
+ * What is wrong with a receive's fields the FIFO rule (and the report's causes) read, or
+ * undefined: its order, message, outcome, times, invocation and end mark, as the consumer writes
+ * them. The report's checkDelivery refuses the same, by this function.
+ */
+export function deliveryProblem(d: DeliveryRecord): string | undefined {
+  if (!isId(d.orderId)) return `has orderId ${shown(d.orderId)}, not an order id`;
+  if (!isId(d.messageId)) return `has messageId ${shown(d.messageId)}, not an SQS message id`;
+  if (!OUTCOMES.includes(d.outcome))
+    return `has outcome ${shown(d.outcome)}, not one of ${OUTCOMES.join(', ')}`;
+  if (!isLedgerTime(d.receivedAt)) return `has receivedAt ${shown(d.receivedAt)}, ${NOT_A_TIME}`;
+  const outcomeAt: unknown = d.outcomeAt;
+  if (outcomeAt !== undefined && !isLedgerTime(outcomeAt))
+    return `has outcomeAt ${shown(outcomeAt)}, ${NOT_A_TIME}`;
+  const invocationId: unknown = d.invocationId;
+  if (invocationId !== undefined && typeof invocationId !== 'string')
+    return `has invocationId ${shown(invocationId)}, not an invocation id`;
+  const end: unknown = d.invocationEnd;
+  if (end !== undefined && typeof end !== 'boolean')
+    return `has invocationEnd ${shown(end)}, not true or false`;
+  return undefined;
+}
+
+/**
+ * What is wrong with a failure's fields the FIFO rule (and the report's causes) read, or
+ * undefined. The report's checkFailure refuses the same, by this function.
+ */
+export function failureProblem(f: FailureRecord): string | undefined {
+  if (!isId(f.orderId)) return `has orderId ${shown(f.orderId)}, not an order id`;
+  if (!isId(f.messageId)) return `has messageId ${shown(f.messageId)}, not an SQS message id`;
+  if (!isLedgerTime(f.failedAt)) return `has failedAt ${shown(f.failedAt)}, ${NOT_A_TIME}`;
+  const final: unknown = f.final;
+  if (typeof final !== 'boolean') return `has final ${shown(final)}, not true or false`;
+  const notAttempted: unknown = f.notAttempted;
+  if (notAttempted !== undefined && notAttempted !== true)
+    return `has notAttempted ${shown(notAttempted)}, not true`;
+  const endGivenUp: unknown = f.endGivenUp;
+  if (endGivenUp !== undefined && endGivenUp !== true)
+    return `has endGivenUp ${shown(endGivenUp)}, not true`;
+  const invocationId: unknown = f.invocationId;
+  if (invocationId !== undefined && typeof invocationId !== 'string')
+    return `has invocationId ${shown(invocationId)}, not a string`;
+  return undefined;
+}
+
+export interface FifoRedeliveryOptions {
+  /**
+   * The queue's visibility timeout, ms: a receive that ran at least this long had it run out
+   * under it. Absent: only a receive above that came before it ended says so.
+   */
+  visibilityMs?: number;
+  /** Deletes the emulator's fault lost, each with the receive count of the receive it was of. */
+  lostDeletes?: readonly { messageId: string; receiveCount: number }[];
+}
+
+export type FifoRedeliveryVerdict =
+  | { kind: 'retry'; because: string }
+  | { kind: 'unexplained' }
+  | { kind: 'copy' };
+
+/** One receive of a FIFO message above its first, as the rule judged it. */
+export interface FifoRedelivery {
+  receive: DeliveryRecord;
+  /** Its receive count, and the count below it the rule read. */
+  count: number;
+  below: number;
+  verdict: FifoRedeliveryVerdict;
+}
+
+/** A record the rule cannot judge by: the item (its sk names it) and what is wrong. */
+export interface FifoRedeliveryProblem {
+  item: { sk?: unknown };
+  problem: string;
+  /** `orders`: a message received as more than one order (the check names those on its own). */
+  kind: 'field' | 'count' | 'orders';
+}
+
+export interface FifoRedeliveryJudgement {
+  /** Every FIFO receive above the first of its message, in SQS's order per message. */
+  redeliveries: FifoRedelivery[];
+  /** The same, by receive record. */
+  verdictOf: ReadonlyMap<DeliveryRecord, FifoRedelivery>;
+  problems: FifoRedeliveryProblem[];
+}
+
+/**
+ * Judges every FIFO receive above the first of its message (the records given may hold both
+ * queues': only `queue: 'fifo'` ones are read). Messages with a problem get no verdicts.
+ */
+export function judgeFifoRedeliveries(
+  deliveries: readonly DeliveryRecord[],
+  failures: readonly FailureRecord[],
+  options: FifoRedeliveryOptions = {},
+): FifoRedeliveryJudgement {
+  const problems: FifoRedeliveryProblem[] = [];
+  const byMessage = new Map<string, DeliveryRecord[]>();
+  const started = new Set<string>();
+  const ended = new Set<string>();
+  const unended = new Set<string>();
+  for (const d of deliveries) {
+    if (d.queue !== 'fifo') continue;
+    const problem = deliveryProblem(d);
+    if (problem) {
+      problems.push({ item: d, problem, kind: 'field' });
+      continue;
+    }
+    const list = byMessage.get(d.messageId);
+    if (list) list.push(d);
+    else byMessage.set(d.messageId, [d]);
+    if (d.invocationId === undefined) continue;
+    started.add(d.invocationId);
+    if (d.invocationEnd === true) ended.add(d.invocationId);
+    if (d.outcome === 'pending') unended.add(d.invocationId);
+  }
+  for (const inv of started) if (!ended.has(inv)) unended.add(inv);
+  const givenUp = new Set<string>();
+  const handedBack = new Set<string>();
+  const failedAt = new Set<string>();
+  for (const f of failures) {
+    if (f.queue !== 'fifo') continue;
+    const problem = failureProblem(f);
+    if (problem) {
+      problems.push({ item: f, problem, kind: 'field' });
+      continue;
+    }
+    const count = positiveIntegerOf(f.receiveCount);
+    if (count !== undefined) failedAt.add(`${count}#${f.messageId}`);
+    if (f.invocationId === undefined) continue;
+    if (f.endGivenUp === true) givenUp.add(f.invocationId);
+    if (f.notAttempted === true) handedBack.add(`${f.invocationId}#${f.messageId}`);
+  }
+  const lost = new Set((options.lostDeletes ?? []).map((l) => `${l.receiveCount}#${l.messageId}`));
+
+  /** Why receive `d` ended without a delete of its message, or undefined: nothing says so. */
+  const undeleted = (
+    d: DeliveryRecord,
+    receives: readonly DeliveryRecord[],
+    above: readonly DeliveryRecord[],
+  ): string | undefined => {
+    if (d.outcome === 'failed') return 'it failed';
+    if (d.outcome === 'pending') return 'it never ended';
+    const { outcomeAt } = d;
+    if (outcomeAt !== undefined) {
+      if (options.visibilityMs !== undefined && outcomeAt - d.receivedAt >= options.visibilityMs)
+        return 'it ran as long as the visibility timeout';
+      if (above.some((n) => n.receivedAt < outcomeAt))
+        return 'the receive above came before it ended (its visibility timeout ran out)';
+    }
+    const inv = d.invocationId;
+    if (inv === undefined) return d.invocationEnd === true ? undefined : 'it names no end';
+    if (unended.has(inv)) return `its invocation ${inv} never ended`;
+    if (givenUp.has(inv)) return `its invocation ${inv} gave its end write up`;
+    if (handedBack.has(`${inv}#${d.messageId}`))
+      return `a copy of it was handed back unrun in its batch (invocation ${inv})`;
+    const beside = receives.find(
+      (o) =>
+        o !== d && o.invocationId === inv && (o.outcome === 'failed' || o.outcome === 'pending'),
+    );
+    return beside ? `a copy of it ${beside.outcome} in its batch (invocation ${inv})` : undefined;
+  };
+
+  const redeliveries: FifoRedelivery[] = [];
+  for (const [messageId, receives] of byMessage) {
+    if (receives.length < 2) continue;
+    const first = receives[0]!;
+    const otherOrder = receives.find(
+      (d) => d.orderId !== first.orderId || d.customerId !== first.customerId,
+    );
+    if (otherOrder) {
+      problems.push({
+        item: otherOrder,
+        problem: `is a receive of message ${messageId} as order ${otherOrder.orderId} of customer ${otherOrder.customerId}, which the ledger also received as order ${first.orderId} of customer ${first.customerId}`,
+        kind: 'orders',
+      });
+      continue;
+    }
+    const uncounted = receives.find((d) => positiveIntegerOf(d.receiveCount) === undefined);
+    if (uncounted) {
+      problems.push({
+        item: uncounted,
+        problem: `has receiveCount ${shown(uncounted.receiveCount)}, not a receive count, on a FIFO message received ${receives.length} times: its receives cannot be put in SQS's order`,
+        kind: 'count',
+      });
+      continue;
+    }
+    // SQS's order: by count, equal counts in the consumers' time order, then as listed (stable),
+    // as the report's receivesInSqsOrder orders them.
+    const ordered = [...receives].sort(
+      (a, b) =>
+        positiveIntegerOf(a.receiveCount)! - positiveIntegerOf(b.receiveCount)! ||
+        a.receivedAt - b.receivedAt,
+    );
+    const atCount = new Map<number, DeliveryRecord[]>();
+    for (const d of ordered) {
+      const n = positiveIntegerOf(d.receiveCount)!;
+      const list = atCount.get(n);
+      if (list) list.push(d);
+      else atCount.set(n, [d]);
+    }
+    for (let i = 1; i < ordered.length; i++) {
+      const d = ordered[i]!;
+      const count = positiveIntegerOf(d.receiveCount)!;
+      const below = count - 1;
+      let verdict: FifoRedeliveryVerdict;
+      if (positiveIntegerOf(ordered[i - 1]!.receiveCount) === count) verdict = { kind: 'copy' };
+      else if (failedAt.has(`${below}#${messageId}`))
+        verdict = { kind: 'retry', because: `a failure record of its receive #${below}` };
+      else if (lost.has(`${below}#${messageId}`))
+        verdict = { kind: 'retry', because: `the delete of its receive #${below} was lost` };
+      else {
+        const before = atCount.get(below) ?? [];
+        const above = atCount.get(count) ?? [];
+        const why =
+          before.length === 0
+            ? `the ledger holds no receive #${below} of it`
+            : before.map((b) => undeleted(b, receives, above)).find((w) => w !== undefined);
+        verdict = why === undefined ? { kind: 'unexplained' } : { kind: 'retry', because: why };
+      }
+      redeliveries.push({ receive: d, count, below, verdict });
+    }
+  }
+  return {
+    redeliveries,
+    verdictOf: new Map(redeliveries.map((r) => [r.receive, r])),
+    problems,
+  };
+}

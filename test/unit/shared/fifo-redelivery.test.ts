@@ -1,0 +1,193 @@
+import { runFindings } from '../../../lab/soak/check';
+import { LedgerDataError } from '../../../services/report/src/domain/metrics';
+import { buildReport } from '../../../services/report/src/domain/report';
+import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { judgeFifoRedeliveries } from '../../../shared/src/fifo-redelivery';
+import type { DeliveryRecord, FailureRecord } from '../../../shared/src/ledger';
+import { LedgerBuilder, numberFifoMessages, readDlqs } from '../report/ledger-fixture';
+
+/**
+ * The report and the run check judge a FIFO redelivery by one rule (shared/src/fifo-redelivery.ts):
+ * fed the same ledgers, the report's FIFO retries on the queue type's rule alone and its FIFO
+ * queue copies are the receives the check names, and a ledger the rule cannot judge by is
+ * refused by the report and named by the check.
+ */
+
+const VISIBILITY_MS = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
+
+/**
+ * Order o1 applied once on each queue. On FIFO its message was received at #1 (2,000, in i1,
+ * applied, ended at 2,100) and at #2 (63,000, in i2, suppressed, ended); `change` adds or alters
+ * what the ledger holds of it.
+ */
+function redelivered(change?: (b: LedgerBuilder, fifo: DeliveryRecord[]) => void): LedgerBuilder {
+  const b = new LedgerBuilder().accept('o1', 'c', 1, 1000);
+  b.deliver('fifo', 'o1', 2000, 'applied', 1, {
+    invocationId: 'i1',
+    invocationEnd: true,
+    outcomeAt: 2100,
+    deadlineAt: 12_000,
+  })
+    .apply('fifo', 'o1', 2050)
+    .deliver('fifo', 'o1', 63_000, 'suppressed', 2, {
+      invocationId: 'i2',
+      invocationEnd: true,
+      outcomeAt: 63_100,
+      deadlineAt: 73_000,
+    })
+    .deliver('standard', 'o1', 2000, 'applied')
+    .apply('standard', 'o1', 2050);
+  change?.(
+    b,
+    b.ledger.deliveries.filter((d) => d.queue === 'fifo'),
+  );
+  return readDlqs(numberFifoMessages(b));
+}
+
+const report = (b: LedgerBuilder) =>
+  buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger });
+
+/** The check's lines of FIFO redeliveries it does not pass, by kind. */
+function checkLines(b: LedgerBuilder, built = report(b).report) {
+  const { violations } = runFindings({ acceptedIds: ['o1'], ledger: b.ledger, report: built });
+  return {
+    violations,
+    unexplained: violations.filter((l) => l.endsWith('so this redelivery is unexplained')),
+    copies: violations.filter((l) => l.includes('a FIFO queue makes no copies, and SQS counts')),
+  };
+}
+
+describe('the FIFO redelivery rule, as the report and the run check both judge by it', () => {
+  it.each<[string, (b: LedgerBuilder, fifo: DeliveryRecord[]) => void, number, number]>([
+    ['nothing says #1 was not deleted', () => {}, 1, 0],
+    [
+      '#1 failed',
+      (_, [r1]) => {
+        r1!.outcome = 'failed';
+      },
+      0,
+      0,
+    ],
+    [
+      '#1 never ended',
+      (_, [r1]) => {
+        r1!.outcome = 'pending';
+      },
+      0,
+      0,
+    ],
+    ["#1's invocation never ended", (_, [r1]) => void delete r1!.invocationEnd, 0, 0],
+    [
+      "#1's invocation gave its end write up",
+      (b) => void b.endGivenUp('fifo', 'o1', 1, 'i1', 11_500),
+      0,
+      0,
+    ],
+    [
+      'a copy of #1 was handed back unrun in its batch',
+      (b) => void b.notAttempted('fifo', 'o1', 1, 'i1'),
+      0,
+      0,
+    ],
+    [
+      '#1 ran as long as the visibility timeout',
+      (_, [r1]) => {
+        r1!.outcomeAt = 2000 + VISIBILITY_MS;
+      },
+      0,
+      0,
+    ],
+    [
+      '#2 came before #1 ended',
+      (_, [r1]) => {
+        r1!.outcomeAt = 64_000;
+      },
+      0,
+      0,
+    ],
+    [
+      '#1 names no invocation and no end',
+      (_, [r1]) => {
+        delete r1!.invocationId;
+        delete r1!.invocationEnd;
+      },
+      0,
+      0,
+    ],
+    [
+      'the ledger holds no #1 (the receive above is #3)',
+      (_, [, r2]) => {
+        r2!.receiveCount = 3;
+      },
+      0,
+      0,
+    ],
+    [
+      '#2 twice (a copy FIFO does not make), #1 failed',
+      (b, [r1]) => {
+        r1!.outcome = 'failed';
+        b.deliver('fifo', 'o1', 63_000, 'suppressed', 2, {
+          invocationId: 'i3',
+          invocationEnd: true,
+          outcomeAt: 63_200,
+        });
+      },
+      0,
+      1,
+    ],
+  ])('agree when %s', (_, change, unexplained, copies) => {
+    const b = redelivered(change);
+    const { duplicates } = report(b).analysis.fifo;
+    const lines = checkLines(b);
+    expect([duplicates.fifoRetriesByQueueType, duplicates.causes.queueCopy]).toEqual([
+      unexplained,
+      copies,
+    ]);
+    expect([lines.unexplained.length, lines.copies.length]).toEqual([unexplained, copies]);
+    // Nothing else in the run is wrong.
+    expect(lines.violations).toEqual([...lines.unexplained, ...lines.copies]);
+  });
+
+  it.each<[string, (fifo: DeliveryRecord[], failures: FailureRecord[]) => void, string]>([
+    [
+      'an end mark that is no boolean',
+      ([r1]) => {
+        (r1 as unknown as { invocationEnd: string }).invocationEnd = 'true';
+      },
+      'has invocationEnd "true", not true or false',
+    ],
+    [
+      'an outcome that is none',
+      ([r1]) => {
+        (r1 as unknown as { outcome: string }).outcome = 'done';
+      },
+      'has outcome "done", not one of applied, suppressed, failed, pending',
+    ],
+    [
+      'a receive count that is none, on a message received twice',
+      ([, r2]) => {
+        (r2 as unknown as { receiveCount: string }).receiveCount = 'x';
+      },
+      `has receiveCount "x", not a receive count, on a FIFO message received 2 times: its receives cannot be put in SQS's order`,
+    ],
+    [
+      'an end-given-up mark that is not true',
+      (_, [f]) => {
+        (f as unknown as { endGivenUp: string }).endGivenUp = 'yes';
+      },
+      'has endGivenUp "yes", not true',
+    ],
+  ])('both fail on %s', (_, spoil, problem) => {
+    // The report the pipeline built before the record was spoiled, as the check reads it.
+    const b = redelivered((l) => void l.endGivenUp('fifo', 'o1', 1, 'i9', 11_500));
+    const before = report(b).report;
+    spoil(
+      b.ledger.deliveries.filter((d) => d.queue === 'fifo'),
+      b.ledger.failures,
+    );
+    expect(() => report(b)).toThrow(LedgerDataError);
+    expect(() => report(b)).toThrow(problem);
+    expect(checkLines(b, before).violations.some((l) => l.includes(problem))).toBe(true);
+    expect(judgeFifoRedeliveries(b.ledger.deliveries, b.ledger.failures).problems).toHaveLength(1);
+  });
+});
