@@ -175,13 +175,18 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
       '  process.stdin.destroy();',
       '});',
     ].join('\n');
-    const tsx = resolve(__dirname, '../../../node_modules/.bin/tsx');
+    // Run by this node: node_modules/.bin/tsx runs the first node on PATH, and a bundle built for
+    // another Node major (its target) is another cache entry, which this process does not find.
+    const tsx = resolve(__dirname, '../../../node_modules/tsx/dist/cli.mjs');
     const ready: Promise<void>[] = [];
     const runs = [0, 1].map(() => {
       let child: ChildProcess | undefined;
       const done = new Promise<string>((res, rej) => {
-        child = execFile(tsx, ['-e', script], { cwd: process.cwd() }, (err, out) =>
-          err ? rej(err) : res(out),
+        child = execFile(
+          process.execPath,
+          [tsx, '-e', script],
+          { cwd: process.cwd() },
+          (err, out) => (err ? rej(err) : res(out)),
         );
       });
       ready.push(
