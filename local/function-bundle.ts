@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import {
   lstat,
@@ -204,13 +204,6 @@ function nodePaths(): string[] {
 
 const builds = new Map<string, Promise<FunctionBundle>>();
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** A file or directory as a build found it: its inode, size and times, or `absent`. */
 interface InputStamp {
   path: string;
@@ -319,6 +312,14 @@ const BUILD_OPTIONS = {
  */
 interface InputsRecord {
   bundle: string;
+  /**
+   * The sha256 of the bundle and of its source map as written: what is found under the bundle's
+   * name is used only if it is that, not a file cut short (a rename is atomic, not durable: a
+   * crash can leave it empty) or otherwise changed since, which would fail every later start
+   * that finds it, DynamoDB's included (its thread compiles json-keys.ts's bundle).
+   */
+  bundleSha256: string;
+  mapSha256: string;
   /** esbuild's inputs, absolute. */
   inputs: string[];
   files: Record<string, string>;
@@ -426,9 +427,59 @@ function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
   return same(a.files, b.files) && same(a.listings, b.listings);
 }
 
-async function loaded(file: string): Promise<FunctionBundle> {
-  const map = await readFile(`${file}.map`, 'utf8');
-  return { file, frames: frameTable(JSON.parse(map)) };
+/** The bundle at `file`, if it and its map are what the record says (their sha256), else none. */
+async function loaded(
+  file: string,
+  record: Pick<InputsRecord, 'bundleSha256' | 'mapSha256'>,
+): Promise<FunctionBundle | undefined> {
+  const [code, map] = await Promise.all([readFile(file), readFile(`${file}.map`)]);
+  if (sha256(code) !== record.bundleSha256 || sha256(map) !== record.mapSha256) return undefined;
+  return { file, frames: frameTable(JSON.parse(map.toString('utf8'))) };
+}
+
+/** Whether `path` holds exactly `data` (false if it cannot be read). */
+async function holds(path: string, data: Uint8Array): Promise<boolean> {
+  return readFile(path).then(
+    (found) => Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(found),
+    () => false,
+  );
+}
+
+/**
+ * A temporary name beside `path` of this write's own: the pid alone is not one (two builds of one
+ * process, or processes of two pid namespaces sharing the temp directory, wrote the same one, and
+ * the second truncated the file the first was renaming into place, then failed to rename it).
+ */
+const temporary = (path: string): string =>
+  `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+
+/**
+ * Writes the bundle `name` and its map into `dir`, each under a temporary name then renamed into
+ * place (the map first, so a bundle found has its map), unless both already hold exactly this: a
+ * file of the name that holds anything else (cut short, another build's map) is replaced.
+ */
+async function place(
+  dir: string,
+  name: string,
+  text: Uint8Array,
+  map: Uint8Array,
+): Promise<string> {
+  const file = join(dir, name);
+  for (const [path, data] of [
+    [`${file}.map`, map],
+    [file, text],
+  ] as const) {
+    if (await holds(path, data)) continue;
+    const tmp = temporary(path);
+    try {
+      await writeFile(tmp, data);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+  return file;
 }
 
 /** A bundle's name as buildBundle gives it: the module's name, a hash, `.js`. */
@@ -457,15 +508,15 @@ async function fromCache(
     record.inputs.length === 0 ||
     !record.inputs.every((p) => typeof p === 'string') ||
     !isMap(record.files) ||
-    !isMap(record.listings)
+    !isMap(record.listings) ||
+    typeof record.bundleSha256 !== 'string' ||
+    typeof record.mapSha256 !== 'string'
   ) {
     return undefined;
   }
   const now = await fingerprint(record.inputs, searched);
   if (!now || !sameFingerprint(now, record)) return undefined;
-  const file = join(dir, record.bundle);
-  if (!(await exists(file)) || !(await exists(`${file}.map`))) return undefined;
-  return loaded(file).catch(() => undefined);
+  return loaded(join(dir, record.bundle), record).catch(() => undefined);
 }
 
 /** What buildBundle did: built with esbuild, or found the bundle of unchanged inputs. */
@@ -545,27 +596,35 @@ export async function buildBundle(
   const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
   const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
   if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
-  const hash = sha256(code.contents).slice(0, 16);
+  // Named by the map too: the same code built from another checkout (a worktree) has a map of its
+  // own sources, and each checkout's record finds its own pair.
+  const hash = sha256(Buffer.concat([code.contents, map.contents])).slice(0, 16);
   const name = `${basename(modulePath, extname(modulePath))}-${hash}.js`;
-  const file = join(dir, name);
-  // Made again if it went meanwhile; another user's in its place is not written into.
-  if (!(await privateDir(dir))) throw new Error(`${dir} is not a directory of this user's own`);
-  if (!(await exists(file))) {
-    const text = Buffer.from(code.contents)
+  const text = Buffer.from(
+    Buffer.from(code.contents)
       .toString('utf8')
-      .replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${name}.map\n`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(`${tmp}.map`, map.contents);
-    await rename(`${tmp}.map`, `${file}.map`);
-    await writeFile(tmp, text);
-    await rename(tmp, file);
+      .replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${name}.map\n`),
+  );
+  // Made again if it went meanwhile; another user's in its place is not written into. A cache
+  // directory that cannot be written (a read-only file system, a full disk, its mode) leaves the
+  // bundle to this process's fallback directory, unrecorded, as one that is not the user's own
+  // does: the build is done, and a cache is not worth failing the start (DynamoDB's) over.
+  let recordable = cache;
+  let file: string;
+  try {
+    if (!(await privateDir(dir))) throw new Error(`${dir} is not a directory of this user's own`);
+    file = await place(dir, name, text, map.contents);
+  } catch (err) {
+    if (!cache) throw err;
+    recordable = false;
+    file = await place(await fallbackDir(), name, text, map.contents);
   }
   const inputs = Object.keys(out.metafile?.inputs ?? {}).map((p) => resolve(p));
   // Recorded while the environments load the bundle, not before they may: reading and hashing
   // a thousand files is on this thread, and a process that ends first only leaves the next one
   // to build again.
   const recorded = (async () => {
-    if (!cache || inputs.length === 0) return;
+    if (!recordable || inputs.length === 0) return;
     const read = new Map((await Promise.all(loaded)).map((s) => [s.path, s.stamp]));
     const now = await fingerprint(inputs, searched);
     if (!now) return;
@@ -586,9 +645,20 @@ export async function buildBundle(
       ),
     );
     if (!untouched.every(Boolean)) return;
-    const tmp = `${recordPath}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ bundle: name, inputs, ...now } satisfies InputsRecord));
-    await rename(tmp, recordPath);
+    const tmp = temporary(recordPath);
+    const record: InputsRecord = {
+      bundle: name,
+      bundleSha256: sha256(text),
+      mapSha256: sha256(map.contents),
+      inputs,
+      ...now,
+    };
+    try {
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, recordPath);
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
   })().catch(() => undefined);
   return {
     file,

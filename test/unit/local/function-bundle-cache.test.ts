@@ -149,6 +149,63 @@ describe('function bundles found built by an earlier process', () => {
     expect((await build()).origin).toBe('built');
   });
 
+  it('builds again over a bundle or a map cut short, and writes them whole', async () => {
+    // Prepare: a bundle recorded, then cut to half (a rename is atomic, not durable: a crash can
+    // leave a renamed file short); then its map cut.
+    const first = await build();
+    const whole = await readFile(`${first.file}.map`, 'utf8');
+    await writeFile(first.file, first.code.slice(0, first.code.length >> 1));
+    // Act
+    const afterBundle = await build();
+    await writeFile(`${first.file}.map`, whole.slice(0, -1));
+    const afterMap = await build();
+    // Assess: each built again (not the cut file), into the same name, whole again.
+    expect([afterBundle.origin, afterMap.origin]).toEqual(['built', 'built']);
+    expect([afterBundle.file, afterMap.file]).toEqual([first.file, first.file]);
+    expect(afterBundle.code).toBe(first.code);
+    expect(await readFile(`${first.file}.map`, 'utf8')).toBe(whole);
+    expect((await build()).origin).toBe('cached');
+  });
+
+  it('two builds of one process into one cache directory both land (temporary names of their own)', async () => {
+    // Prepare: the first rename into the cache waits until a second temporary file has been
+    // written: two writers of one pid had the same temporary name, so the second truncated and
+    // rewrote the file the first was renaming, and its own rename then found nothing.
+    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
+    const realWrite = fsp.writeFile;
+    const realRename = fsp.rename;
+    let written = 0;
+    let second!: () => void;
+    const secondWritten = new Promise<void>((res) => {
+      second = res;
+    });
+    let held = false;
+    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
+      await realWrite(...args);
+      if (String(args[0]).startsWith(out) && /\.tmp(?:\.map)?$/.test(String(args[0]))) {
+        if (++written === 2) second();
+      }
+    });
+    const renames = jest.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      if (!held && String(to).startsWith(out)) {
+        held = true;
+        await secondWritten;
+      }
+      return realRename(from, to);
+    });
+    try {
+      // Act
+      const both = await Promise.allSettled([buildBundle(entry(), out), buildBundle(entry(), out)]);
+      // Assess
+      expect(both.map((b) => b.status)).toEqual(['fulfilled', 'fulfilled']);
+    } finally {
+      writes.mockRestore();
+      renames.mockRestore();
+    }
+    expect((await readdir(out)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await build()).code).toContain('dep-js');
+  });
+
   it('does not keep a build when a file it read is replaced while it runs, though dated long ago', async () => {
     // As an npm install beside the build does: it extracts a package's files dated 1985.
     afterEsbuild = async () => {

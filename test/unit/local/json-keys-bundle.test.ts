@@ -155,6 +155,57 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
     expect(Object.keys(parseJson(QUOTED) as object)).toEqual(['pk', '"']);
   }, 60_000);
 
+  it('a process that finds the bundle cut short in the cache builds it again, and its thread starts', async () => {
+    // Prepare: a warm cache whose bundle was then cut to half (a rename is atomic, not durable:
+    // a crash can leave a renamed file short).
+    const cache = join(root, 'cache');
+    const first = await freshProcess().jsonKeysScript(undefined, cache);
+    await writeFile(first.path, first.script.slice(0, first.script.length >> 1));
+    const before = mockBuilds;
+
+    // Act
+    const db = await freshProcess().startDynamoDb({ bundleCacheDir: cache });
+    await db.close();
+    const again = await freshProcess().jsonKeysScript(undefined, cache);
+
+    // Assess: built again (the cut text compiled in the thread had failed its start, in every
+    // process after), and the cache holds it whole.
+    expect(mockBuilds - before).toBe(1);
+    expect(again.script).toBe(first.script);
+    expect(Object.keys(compiled(again)(QUOTED) as object)).toEqual(['pk', '"']);
+  }, 60_000);
+
+  it('starts DynamoDB when the cache directory cannot be written (read-only file system)', async () => {
+    // Prepare: every write into the cache directory fails as on a read-only file system.
+    const cache = join(root, 'cache');
+    await mkdir(cache, { mode: 0o700 });
+    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
+    const realWrite = fsp.writeFile;
+    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
+      if (String(args[0]).startsWith(cache)) {
+        throw Object.assign(new Error(`EROFS: read-only file system, open '${args[0]}'`), {
+          code: 'EROFS',
+        });
+      }
+      return realWrite(...args);
+    });
+    try {
+      // Act
+      const dynamoDb = freshProcess();
+      const db = await dynamoDb.startDynamoDb({ bundleCacheDir: cache });
+      await db.close();
+      const script = await dynamoDb.jsonKeysScript(undefined, cache);
+
+      // Assess: started, with a bundle written elsewhere (this process's own directory), and
+      // nothing in the cache.
+      expect(script.path.startsWith(cache)).toBe(false);
+      expect(Object.keys(compiled(script)(QUOTED) as object)).toEqual(['pk', '"']);
+      expect(await readdir(cache)).toEqual([]);
+    } finally {
+      writes.mockRestore();
+    }
+  }, 60_000);
+
   it('two processes racing on a cold cache both get a correct bundle, and leave one in the cache', async () => {
     // Prepare: two processes that load local/dynamodb.ts, then wait for the word to bundle.
     const cache = join(root, 'cache');
