@@ -3,6 +3,7 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalCloud } from '../../local/cloud';
 import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
 import { formRequest, hostRequest, rawRequest } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * Host values with IPv6 brackets, sent as is over a socket (fetch and the SDKs build Host from a
@@ -63,13 +64,14 @@ const WELL_FORMED: readonly (readonly [string, string])[] = [
 ];
 
 describe('a Host with IPv6 brackets: refused with 400 when malformed, taken when well formed', () => {
+  const keep = stopsAfterAll();
   let paused: PausedCloud;
   let cloud: LocalCloud;
   let sqs: SQSClient;
   let ddb: DynamoDBClient;
 
   beforeAll(async () => {
-    paused = await startPausedCloud();
+    paused = await keep(startPausedCloud());
     cloud = paused.cloud;
     sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: 'us-east-1', credentials: CREDENTIALS });
     ddb = new DynamoDBClient({
@@ -82,8 +84,7 @@ describe('a Host with IPv6 brackets: refused with 400 when malformed, taken when
   afterAll(async () => {
     sqs?.destroy();
     ddb?.destroy();
-    await paused?.stop();
-  }, 30_000);
+  });
 
   /** POST /orders of a valid order: the producer puts it on both queues. */
   const postOrder = (host: string) =>

@@ -8,6 +8,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { createActiveTable, keyedTable } from '../../local/tables';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * V8's JSON.parse on Node 24 and 26 (nodejs/node#63785) can read an escaped object key as a key
@@ -24,13 +25,12 @@ import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-cl
  */
 
 describe('local DynamoDB reads each attribute name as written, after a request that poisons it', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let client: DynamoDBClient;
   let doc: DynamoDBDocumentClient;
-  let starting: Promise<LocalCloud> | undefined;
   beforeAll(async () => {
-    starting = startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
-    cloud = await starting;
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' }));
     client = createDynamoDbClient({
       endpoint: cloud.edgeUrl,
       region: 'us-east-1',
@@ -43,10 +43,7 @@ describe('local DynamoDB reads each attribute name as written, after a request t
   }, 60_000);
   afterAll(async () => {
     client?.destroy();
-    // A start that outlived beforeAll's timeout is stopped once it is up: left running, its
-    // servers and DynamoDB's thread kept jest's process from exiting, for good.
-    await (await starting?.catch(() => undefined))?.stop();
-  }, 60_000);
+  });
 
   it('finds an item by a sort key named `"` (written escaped), after an item with `\\` in its place', async () => {
     // Prepare: an item whose second attribute is named `\`, then one keyed by pk and `"`.

@@ -18,25 +18,26 @@ import { startEdge } from '../../local/edge';
 import { createActiveTable, keyedTable } from '../../local/tables';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../shared/src/aws-clients';
 import { openSocket, rawRequest } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /** A real SDK client of a local DynamoDB endpoint, built the way the project builds every client. */
 const localClient = (endpoint: string): DynamoDBClient =>
   createDynamoDbClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 
 describe('local DynamoDB: what it counts (requests and billed units)', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let client: DynamoDBClient;
   const table = 'units';
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' }));
     client = localClient(cloud.edgeUrl);
     await createActiveTable(client, keyedTable(table, 'pk'));
   }, 60_000);
 
   afterAll(async () => {
     client?.destroy();
-    await cloud?.stop();
   });
 
   it('counts requests by operation and the units AWS would bill, asked for or not', async () => {
@@ -97,6 +98,7 @@ describe('local DynamoDB: what it counts (requests and billed units)', () => {
 });
 
 describe('local DynamoDB in its own thread: the private port and the edge in front of it', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   const allowed = 'http://app.example:8080';
   const listTables = (url: string, headers: Record<string, string> = {}) =>
@@ -115,15 +117,16 @@ describe('local DynamoDB in its own thread: the private port and the edge in fro
   const requests = () => cloud.usage().dynamodb.requests.ListTables ?? 0;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      port: 0,
-      servicesOnly: true,
-      seed: 1,
-      faults: 'none',
-      allowedOrigins: [allowed],
-    });
+    cloud = await keep(
+      startLocalCloud({
+        port: 0,
+        servicesOnly: true,
+        seed: 1,
+        faults: 'none',
+        allowedOrigins: [allowed],
+      }),
+    );
   }, 60_000);
-  afterAll(() => cloud?.stop());
 
   it('serves SDK requests on the private port and through the edge, counted once each', async () => {
     const before = requests();
@@ -194,6 +197,7 @@ describe('local DynamoDB in its own thread: the private port and the edge in fro
  * still answer, with its tables, and the health check must say so.
  */
 describe('local DynamoDB: no request ends its thread', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   const lines: string[] = [];
   const TABLE = 'survivor';
@@ -231,13 +235,15 @@ describe('local DynamoDB: no request ends its thread', () => {
   }
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      port: 0,
-      servicesOnly: true,
-      seed: 1,
-      faults: 'none',
-      log: (line) => lines.push(line),
-    });
+    cloud = await keep(
+      startLocalCloud({
+        port: 0,
+        servicesOnly: true,
+        seed: 1,
+        faults: 'none',
+        log: (line) => lines.push(line),
+      }),
+    );
     const ddb = localClient(cloud.dynamodbUrl);
     try {
       await createActiveTable(ddb, keyedTable(TABLE, 'pk'));
@@ -245,7 +251,6 @@ describe('local DynamoDB: no request ends its thread', () => {
       ddb.destroy();
     }
   }, 60_000);
-  afterAll(() => cloud?.stop());
 
   it.each(['//a:b@[x', 'http://[::1', '//[@]/', '/a?b', '*'])(
     'refuses the request target %s through the edge and on the private port, and keeps serving',
@@ -527,19 +532,19 @@ describe('local DynamoDB: no request ends its thread', () => {
 });
 
 describe('local DynamoDB: what its in-memory tables cost', () => {
+  const keep = stopsAfterAll();
   let db: LocalDynamoDb;
   let ddb: DynamoDBClient;
   const table = 'stored';
 
   beforeAll(async () => {
-    db = await startDynamoDb();
+    db = await keep(startDynamoDb());
     ddb = localClient(db.url);
     await createActiveTable(ddb, keyedTable(table, 'pk', 'sk'));
   }, 60_000);
 
   afterAll(async () => {
     ddb?.destroy();
-    await db?.close();
   });
 
   it('holds stored items outside its heap for no more than a fraction of their size', async () => {
@@ -732,6 +737,7 @@ describe('the health check reports a component that does not serve', () => {
  * it (found in review: silent data loss).
  */
 describe('local DynamoDB: an attribute named __proto__ is stored and returned like any other', () => {
+  const keep = stopsAfterAll();
   let db: LocalDynamoDb;
   let ddb: DynamoDBClient;
   /** What DynamoDB answered each request, parsed from the bytes on the wire. */
@@ -744,7 +750,7 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
   const lastAnswer = () => answers[answers.length - 1] as Record<string, unknown>;
 
   beforeAll(async () => {
-    db = await startDynamoDb();
+    db = await keep(startDynamoDb());
     ddb = localClient(db.url);
     // The SDK's own reading of an answer (@smithy/core 3.41's JSON deserializer) turns the value
     // of a member named `__proto__` into undefined, whatever the server sent: what DynamoDB
@@ -770,7 +776,6 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
 
   afterAll(async () => {
     ddb?.destroy();
-    await db?.close();
   });
 
   it('keeps it through PutItem, GetItem and Query, at the top and inside a map', async () => {
@@ -956,6 +961,7 @@ describe('local DynamoDB: an attribute named __proto__ is stored and returned li
  * request timeout (408 after 30 s). Found in review, 4 runs in 5 at 6 MB.
  */
 describe('local DynamoDB through the edge: a request refused before its body is read', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   const signed = {
     authorization:
@@ -968,9 +974,8 @@ describe('local DynamoDB through the edge: a request refused before its body is 
   const deep = Buffer.from(`${'['.repeat(3_000_000)}${']'.repeat(3_000_000)}`);
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' }));
   }, 60_000);
-  afterAll(() => cloud?.stop());
 
   /** Sends the deep GetItem on `agent`, framed by Content-Length or chunked. */
   const sendDeep = (agent: Agent, framing: 'content-length' | 'chunked') =>

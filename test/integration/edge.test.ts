@@ -15,16 +15,18 @@ import { createActiveTable, keyedTable } from '../../local/tables';
 import { AWS_CLI, describeWithTool } from '../support/system-tools';
 import type { Json } from './support/pipeline-client';
 import { endpoint, formRequest, openSocket, rawRequest, untilClosed } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 const run = promisify(execFile);
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services only)', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' }));
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -34,10 +36,6 @@ describe('edge port: any SDK or the AWS CLI against SQS and DynamoDB (services o
       AWS_PAGER: '',
     };
   }, 300_000);
-
-  afterAll(async () => {
-    await cloud?.stop();
-  });
 
   const aws = async (...args: string[]) => {
     // CLI 2.9 predates AWS_ENDPOINT_URL (added in 2.13), so the endpoint goes on the command line.

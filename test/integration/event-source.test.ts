@@ -18,6 +18,7 @@ import {
 } from '../../local/event-source';
 import { type InvocationResult, LocalFunction } from '../../local/function-runtime';
 import { createSqsEmulator } from '../../local/sqs';
+import { stopsAfterAll } from './support/stop-after-all';
 
 type Invoke = (event: SQSEvent) => Promise<InvocationResult>;
 
@@ -45,13 +46,14 @@ describe.each([
   ['over HTTP', false],
   ['in process', true],
 ])('SQS event source mapping against the emulator, %s', (_transport, inProcess) => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let sqs: SQSClient;
   const mappings: EventSourceMapping[] = [];
   let n = 0;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 11, faults: 'none' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 11, faults: 'none' }));
     sqs = localSqsClient(cloud.edgeUrl);
   }, 30_000);
 
@@ -61,7 +63,6 @@ describe.each([
 
   afterAll(async () => {
     sqs?.destroy();
-    await cloud?.stop();
   });
 
   async function queue(fifo: boolean, attributes: Record<string, string> = {}) {
@@ -669,17 +670,17 @@ describe.each([
 });
 
 describe("the mappings' in-process SQS calls", () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let sqs: SQSClient;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 12, faults: 'none' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 12, faults: 'none' }));
     sqs = localSqsClient(cloud.edgeUrl);
   }, 30_000);
 
   afterAll(async () => {
     sqs?.destroy();
-    await cloud?.stop();
   });
 
   const calls = (url: string) => inProcessSqsCalls((a, i, o) => cloud.sqs.call(a, i, o), url);
@@ -745,25 +746,27 @@ describe("the mappings' in-process SQS calls", () => {
 // The local cloud wires its own emulator's hold lookup into each mapping it sets up, bound to
 // the mapped queue; nothing else in the process is asked.
 describe('the local cloud mappings and their emulator', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let sqs: SQSClient;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      port: 0,
-      apiPort: 0,
-      seed: 13,
-      faults: 'none',
-      pollWaitSeconds: 1,
-      log: () => undefined,
-    });
+    cloud = await keep(
+      startLocalCloud({
+        port: 0,
+        apiPort: 0,
+        seed: 13,
+        faults: 'none',
+        pollWaitSeconds: 1,
+        log: () => undefined,
+      }),
+    );
     sqs = localSqsClient(cloud.edgeUrl);
   }, 60_000);
 
   afterAll(async () => {
     sqs?.destroy();
-    await cloud?.stop();
-  }, 30_000);
+  });
 
   it('counts no batch in transit for a failed batch SQS holds past the deploy-time timeout, the queue timeout raised since (the mapping asks its own emulator)', async () => {
     // Prepare: the standard queue's timeout raised from its deployed 60 s to an hour; a message

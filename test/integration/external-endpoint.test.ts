@@ -9,6 +9,7 @@ import {
   postOrder,
   waitFor,
 } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTargetNamed, type Target, UnsupportedTargetError } from './support/target';
 
 /**
@@ -19,24 +20,24 @@ import { startTargetNamed, type Target, UnsupportedTargetError } from './support
  * else's endpoint, reused on a second deployment, and an order processed through them.
  */
 describe('the localstack target against an external SQS + DynamoDB endpoint', () => {
+  const keep = stopsAfterAll();
   let services: LocalCloud;
   let first: Target | undefined;
   let second: Target | undefined;
   const savedEndpoint = process.env.LOCALSTACK_ENDPOINT;
 
   beforeAll(async () => {
-    services = await startLocalCloud({ port: 0, servicesOnly: true, seed: 31, faults: 'none' });
+    services = await keep(
+      startLocalCloud({ port: 0, servicesOnly: true, seed: 31, faults: 'none' }),
+    );
     process.env.LOCALSTACK_ENDPOINT = services.edgeUrl;
-    first = await startTargetNamed('localstack', { seed: 31 });
+    first = await keep(startTargetNamed('localstack', { seed: 31 }));
   }, 60_000);
 
-  afterAll(async () => {
-    await second?.stop();
-    await first?.stop();
-    await services?.stop();
+  afterAll(() => {
     if (savedEndpoint === undefined) delete process.env.LOCALSTACK_ENDPOINT;
     else process.env.LOCALSTACK_ENDPOINT = savedEndpoint;
-  }, 30_000);
+  });
 
   it('creates both queues and their DLQs at the endpoint, from the shared config', async () => {
     const listed = await first!.sqs.send(new ListQueuesCommand({}));
@@ -76,7 +77,7 @@ describe('the localstack target against an external SQS + DynamoDB endpoint', ()
     first = undefined;
 
     // Act
-    second = await startTargetNamed('localstack', { seed: 32 });
+    second = await keep(startTargetNamed('localstack', { seed: 32 }));
 
     // Assess
     expect(second.queueUrls).toEqual(firstUrls);

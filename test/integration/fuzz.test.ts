@@ -9,6 +9,7 @@ import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cl
 import { ACTIONS } from '../../local/sqs/actions';
 import { freshSeed } from '../../shared/src/random';
 import { type RawResponse, rawRequest } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * HTTP-level fuzzing of every surface of the local cloud: the edge (SQS over AWS JSON and over the
@@ -265,6 +266,7 @@ const mostly = <T>(valid: fc.Arbitrary<T>, hostile: fc.Arbitrary<unknown>) =>
   );
 
 describe('HTTP fuzzing of the local cloud', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   const before = prototypeSnapshot();
   const counts: Record<string, number> = {};
@@ -279,13 +281,15 @@ describe('HTTP fuzzing of the local cloud', () => {
     process.stdout.write(
       `fuzz: seed ${SEED} (FUZZ_SEED=${SEED} repeats these requests), up to ${RUNS} cases per surface\n`,
     );
-    cloud = await startLocalCloud({
-      port: 0,
-      apiPort: 0,
-      seed: 11,
-      faults: 'none',
-      pollWaitSeconds: 1,
-    });
+    cloud = await keep(
+      startLocalCloud({
+        port: 0,
+        apiPort: 0,
+        seed: 11,
+        faults: 'none',
+        pollWaitSeconds: 1,
+      }),
+    );
     const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
     try {
       const create = async (QueueName: string, Attributes: Record<string, string> = {}) =>
@@ -339,8 +343,7 @@ describe('HTTP fuzzing of the local cloud', () => {
         .join(' ');
       process.stdout.write(`fuzz: ${surface} answered ${line}\n`);
     }
-    await cloud?.stop();
-  }, 30_000);
+  });
 
   const listTables =
     'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n' +

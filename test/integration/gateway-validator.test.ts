@@ -1,6 +1,7 @@
 import type { LocalCloud } from '../../local/cloud';
 import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
 import { rawRequest } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * What the local API's request validator does with what it and the producer read differently: a
@@ -13,19 +14,13 @@ import { rawRequest } from './support/raw-http';
  * real producer behind the gateway; its consumers paused, so every accepted order stays queued.
  */
 describe('the request validator in front of the producer, for charsets and repeated keys', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let paused: PausedCloud;
-  let starting: Promise<PausedCloud> | undefined;
   beforeAll(async () => {
-    starting = startPausedCloud();
-    paused = await starting;
+    paused = await keep(startPausedCloud());
     cloud = paused.cloud;
   }, 60_000);
-  afterAll(async () => {
-    // A start that outlived beforeAll's timeout is stopped once it is up: left running, its
-    // servers, DynamoDB's thread and the functions' kept jest's process from exiting, for good.
-    await (await starting?.catch(() => undefined))?.stop();
-  }, 90_000);
 
   const queued = () => paused.queued();
 

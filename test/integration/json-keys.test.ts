@@ -7,6 +7,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * V8's JSON.parse on Node 24 and 26 (nodejs/node#63785) can read an escaped object key as a key
@@ -19,13 +20,12 @@ import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 describe('the SQS emulator reads each JSON key as written, after a request that poisons it', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let sqs: SQSClient;
   let queueUrl: string;
-  let starting: Promise<LocalCloud> | undefined;
   beforeAll(async () => {
-    starting = startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' });
-    cloud = await starting;
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 1, faults: 'none' }));
     sqs = new SQSClient({
       endpoint: cloud.edgeUrl,
       region: 'us-east-1',
@@ -38,10 +38,7 @@ describe('the SQS emulator reads each JSON key as written, after a request that 
   }, 60_000);
   afterAll(async () => {
     sqs?.destroy();
-    // A start that outlived beforeAll's timeout is stopped once it is up: left running, its
-    // servers and DynamoDB's thread kept jest's process from exiting, for good.
-    await (await starting?.catch(() => undefined))?.stop();
-  }, 60_000);
+  });
 
   /** A SendMessage over the JSON protocol with this body text, as a client may write one. */
   const send = (body: string) =>

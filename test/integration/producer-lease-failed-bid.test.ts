@@ -16,6 +16,7 @@ import {
   startLedgerBehindProxy,
 } from './support/ledger-behind-proxy';
 import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * A client retry whose bid for the send lease failed: every try the SDK made was answered 500
@@ -61,6 +62,7 @@ const internalError = () => ({
 });
 
 describe("a retry's send lease bid all of whose SDK tries failed", () => {
+  const keep = stopsAfterAll();
   let ledgerBehindProxy: LedgerBehindProxy;
   let paused: PausedCloud;
   /**
@@ -105,32 +107,34 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
   };
 
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const operation = operationOf(received);
-      seen.push(
-        received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')
-          ? 'withdrawBid'
-          : operation,
-      );
-      const bid = failBidOf;
-      if (
-        !bid ||
-        !String(received.headers['x-amz-target']).endsWith('.UpdateItem') ||
-        !received.body.includes(`":me":{"S":"${bid.by}"}`)
-      ) {
-        return undefined;
-      }
-      if (received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')) {
-        return bid.withdrawalFails ? internalError() : undefined;
-      }
-      if (!received.body.includes('SET sendingBy = :me, sendingUntil = :until')) return undefined;
-      bid.tries++;
-      if (bid.tries > 1) return internalError();
-      if (bid.first === 'committed') await forward(received);
-      else bid.kept = received;
-      return 'reset';
-    });
-    paused = await startPausedCloud();
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy(async (received, forward) => {
+        const operation = operationOf(received);
+        seen.push(
+          received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')
+            ? 'withdrawBid'
+            : operation,
+        );
+        const bid = failBidOf;
+        if (
+          !bid ||
+          !String(received.headers['x-amz-target']).endsWith('.UpdateItem') ||
+          !received.body.includes(`":me":{"S":"${bid.by}"}`)
+        ) {
+          return undefined;
+        }
+        if (received.body.includes('SET sendsEndedBy = :me, sendsEndedAt = :ended')) {
+          return bid.withdrawalFails ? internalError() : undefined;
+        }
+        if (!received.body.includes('SET sendingBy = :me, sendingUntil = :until')) return undefined;
+        bid.tries++;
+        if (bid.tries > 1) return internalError();
+        if (bid.first === 'committed') await forward(received);
+        else bid.kept = received;
+        return 'reset';
+      }),
+    );
+    paused = await keep(startPausedCloud());
     const { cloud } = paused;
     const sqs = createSqsClient({
       ...PRODUCER_SQS_CLIENT,
@@ -170,9 +174,7 @@ describe("a retry's send lease bid all of whose SDK tries failed", () => {
 
   afterAll(async () => {
     closeSqs?.();
-    await ledgerBehindProxy?.stop();
-    await paused?.stop();
-  }, 30_000);
+  });
 
   const post = (key: string) =>
     api({

@@ -12,6 +12,7 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../../shared/src/aws-clients';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The producer's queue adapter against real endpoints, with the SDK client the deployed
@@ -44,19 +45,22 @@ function orderEvent(): APIGatewayProxyEvent {
 }
 
 describe('producer queue errors against a real endpoint', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let silent: Server;
   let silentUrl: string;
   const held: Socket[] = [];
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({
-      port: 0,
-      apiPort: 0,
-      seed: 3,
-      faults: 'none',
-      pollWaitSeconds: 1,
-    });
+    cloud = await keep(
+      startLocalCloud({
+        port: 0,
+        apiPort: 0,
+        seed: 3,
+        faults: 'none',
+        pollWaitSeconds: 1,
+      }),
+    );
     // A port that accepts connections and never answers: a hung endpoint.
     silent = createServer((socket) => {
       held.push(socket);
@@ -70,7 +74,6 @@ describe('producer queue errors against a real endpoint', () => {
   afterAll(async () => {
     for (const s of held) s.destroy();
     await new Promise((r) => silent?.close(r));
-    await cloud?.stop();
   });
 
   const handlerWith = (endpoint: string, urls: { fifo: string; standard: string }) => {

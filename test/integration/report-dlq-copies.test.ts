@@ -8,6 +8,7 @@ import {
 import { type LocalCloud, startLocalCloud } from '../../local/cloud';
 import { readDlq } from '../../services/report/src/adapters/queues';
 import { queueCounts } from '../emulator/helpers';
+import { stopsAfterAll } from './support/stop-after-all';
 
 jest.setTimeout(120_000);
 
@@ -18,12 +19,13 @@ jest.setTimeout(120_000);
  * a new one. Reading a DLQ again must find it as it was: the same depth, nothing unread.
  */
 describe('reading a standard DLQ again and again under the default fault model', () => {
+  const keep = stopsAfterAll();
   let cloud: LocalCloud;
   let sqs: SQSClient;
   const n = 400;
 
   beforeAll(async () => {
-    cloud = await startLocalCloud({ port: 0, servicesOnly: true, seed: 7, faults: 'demo' });
+    cloud = await keep(startLocalCloud({ port: 0, servicesOnly: true, seed: 7, faults: 'demo' }));
     sqs = new SQSClient({
       endpoint: cloud.edgeUrl,
       region: 'us-east-1',
@@ -33,7 +35,6 @@ describe('reading a standard DLQ again and again under the default fault model',
 
   afterAll(async () => {
     sqs?.destroy();
-    await cloud?.stop();
   });
 
   /** A standard queue holding n order messages of run `runId`, as a DLQ holds them. */
