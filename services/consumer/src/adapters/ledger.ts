@@ -136,20 +136,27 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   }
 
   /**
-   * The outcomes, and the items held for this write (the idempotency records held COMPLETED,
-   * whole items of their own table) first, so a write that fails part way has more likely
-   * completed the records than marked deliveries ended; then the failures, before the outcomes,
-   * so one that fails part way has not marked a delivery ended without the not-attempted failure
-   * of a copy of its message handed back beside it (which says Lambda did not delete it). A write
-   * that stops after the failures leaves the deliveries pending: their invocation never ended,
-   * which the report reads as nothing deleted, as it was.
+   * The failures first, in requests of their own, every one of them taken before any outcome is
+   * sent: an outcome may rely on a failure to explain its redelivery (the not-attempted failure
+   * of a copy of its message handed back beside it, which says Lambda did not delete it; the
+   * failure of a failed attempt), and DynamoDB may take some items of one request and hand others
+   * back unprocessed, so in one request with the outcomes it could take the outcomes and leave the
+   * failures, and a give-up after the tries left outcomes without the failures they rely on. Then
+   * the items held for this write (the idempotency records held COMPLETED, whole items of their
+   * own table), before the outcomes, so a write that fails part way has more likely completed the
+   * records than marked deliveries ended; then the outcomes and the unrun receipts' deletion (a
+   * not-attempted failure is an unrun receipt's only trace). A write that stops after the
+   * failures leaves the deliveries pending: their invocation never ended, which the report reads
+   * as nothing deleted, as it was. One request more only for an invocation with a failure.
    */
   async recordInvocationEnd({ ended, unrun, failures, held = [] }: InvocationEnd): Promise<void> {
+    await this.batchWrite(
+      failures.map((f) => this.ledgerWrite({ PutRequest: { Item: failureItem(f) } })),
+    );
     const heldWrites = held.flatMap(({ tableName, items }) =>
       items.map((Item): TableWrite => ({ tableName, request: { PutRequest: { Item } } })),
     );
     const ledgerWrites: BatchWriteRequest[] = [
-      ...failures.map((f) => ({ PutRequest: { Item: failureItem(f) } })),
       ...ended.map(({ receipt, outcome }) => ({
         PutRequest: {
           Item: {

@@ -107,9 +107,12 @@ export interface InvocationEnd {
    * of their group failed): they go, as the handler never attempted them.
    */
   unrun: Receipt[];
-  /** Failed attempts, and the not-attempted final failures of unrun records at their last receive. */
+  /**
+   * Failed attempts, and the not-attempted failures of unrun records. Written before any outcome
+   * or deletion is sent, every one taken (an outcome may rely on one to explain its redelivery).
+   */
   failures: Failure[];
-  /** Items held for this write (the COMPLETED idempotency records), written first. */
+  /** Items held for this write (the COMPLETED idempotency records), written before the outcomes. */
   held?: HeldItems[];
 }
 
