@@ -210,7 +210,16 @@ export function createConsumerHandler(
       return response;
     } finally {
       // One line per invocation; an invocation that dies (timeout, crash) writes none, as on AWS.
-      deps.metrics?.publish();
+      // Never thrown on: after the end write, a throw would fail an invocation whose deliveries
+      // the ledger reads ended, and SQS would hand the batch back with no mark in the ledger to
+      // explain the redelivery; before it, it would replace the invocation's own error.
+      try {
+        deps.metrics?.publish();
+      } catch (err) {
+        deps.logger.warn('metrics line not published', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
     }
   };
 }

@@ -2,7 +2,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { loadConsumerConfig } from '../../../services/consumer/src/config';
 import type { InvocationEnd } from '../../../services/consumer/src/domain/ports';
 import standardFixture from '../../events/sqs/standard-batch.json';
-import { handlerOverFakes, InMemoryConsumerLedger } from './fakes';
+import { handlerOverFakes, InMemoryConsumerLedger, RecordedMetrics } from './fakes';
 
 // The handler over in-memory fakes: when the invocation's end write fails, a try of it may still
 // commit, so the consumer marks each receive that ended other than failed with a failure of its
@@ -15,7 +15,35 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-function makeHandler(failMark: boolean) {
+/** Metrics whose publish (the end-of-invocation line) or record of a failed delivery throws. */
+class ThrowingMetrics extends RecordedMetrics {
+  constructor(private readonly throwsOn: 'publish' | 'failed') {
+    super();
+  }
+  override record(event: Parameters<RecordedMetrics['record']>[0]): void {
+    if (this.throwsOn === 'failed' && event.event === 'failed') {
+      throw new Error('metrics record failed (injected)');
+    }
+    super.record(event);
+  }
+  override publish(): void {
+    super.publish();
+    if (this.throwsOn === 'publish') throw new Error('metrics publish failed (injected)');
+  }
+}
+
+const config = () =>
+  loadConsumerConfig({
+    LEDGER_TABLE_NAME: 'ledger',
+    IDEMPOTENCY_TABLE_NAME: 'idempotency',
+    IDEMPOTENCY_ENABLED: 'false',
+    MAX_RECEIVE_COUNT: '3',
+    QUEUE_KIND: 'standard',
+    BATCH_PROCESSING: 'sequential',
+    FAULT_POISON_PREFIX: 'order-2',
+  });
+
+function makeHandler(failMark: boolean, extra: Parameters<typeof handlerOverFakes>[2] = {}) {
   const ledger = new InMemoryConsumerLedger();
   const write = ledger.recordInvocationEnd.bind(ledger);
   const ends: InvocationEnd[] = [];
@@ -25,16 +53,7 @@ function makeHandler(failMark: boolean) {
     if (failMark) throw new Error('mark failed (injected)');
     return write(end);
   };
-  const config = loadConsumerConfig({
-    LEDGER_TABLE_NAME: 'ledger',
-    IDEMPOTENCY_TABLE_NAME: 'idempotency',
-    IDEMPOTENCY_ENABLED: 'false',
-    MAX_RECEIVE_COUNT: '3',
-    QUEUE_KIND: 'standard',
-    BATCH_PROCESSING: 'sequential',
-    FAULT_POISON_PREFIX: 'order-2',
-  });
-  const { handler } = handlerOverFakes(config, ledger);
+  const { handler } = handlerOverFakes(config(), ledger, extra);
   return { handler, ledger, ends };
 }
 
@@ -71,5 +90,59 @@ describe('the consumer’s mark of a failed end write', () => {
       handler(structuredClone(standardFixture) as unknown as SQSEvent, context),
     ).rejects.toThrow('end write failed (injected)');
     expect(ends).toHaveLength(2);
+  });
+
+  it('writes the mark when counting the failed deliveries in the metrics throws', async () => {
+    // Prepare: the end write fails, and the metrics port throws on each failed delivery.
+    const warned: string[] = [];
+    const { handler, ledger } = makeHandler(false, {
+      metrics: new ThrowingMetrics('failed'),
+      logger: { info() {}, warn: (message) => warned.push(message) },
+    });
+
+    // Act: the invocation fails with the end write's error, not the metrics'.
+    await expect(
+      handler(structuredClone(standardFixture) as unknown as SQSEvent, context),
+    ).rejects.toThrow('end write failed (injected)');
+
+    // Assess: order-1's mark is written all the same.
+    expect(ledger.failures.map((f) => [f.orderId, f.endGivenUp])).toEqual([['order-1', true]]);
+    expect(warned).toContain('failed deliveries not counted in the metrics');
+  });
+});
+
+describe('the end of an invocation whose end write succeeded', () => {
+  it('answers its partial batch response when the metrics line cannot be published, which is logged: a throw would fail an invocation the ledger reads ended, with no mark', async () => {
+    // Prepare: order-1 applies, order-2 fails; the end write succeeds; the metrics publish throws.
+    const ledger = new InMemoryConsumerLedger();
+    const metrics = new ThrowingMetrics('publish');
+    const warned: { message: string; data: Record<string, unknown> }[] = [];
+    const { handler } = handlerOverFakes(config(), ledger, {
+      metrics,
+      logger: { info() {}, warn: (message, data) => warned.push({ message, data }) },
+    });
+
+    // Act
+    const response = await handler(
+      structuredClone(standardFixture) as unknown as SQSEvent,
+      context,
+    );
+
+    // Assess: the batch response names only the failed record, so Lambda deletes order-1; the
+    // ledger reads both ended; the publish was tried once, and its failure logged.
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: standardFixture.Records[1]?.messageId }],
+    });
+    expect([...ledger.receipts.values()].map((r) => r.outcome?.outcome)).toEqual([
+      'applied',
+      'failed',
+    ]);
+    expect(metrics.published).toBe(1);
+    expect(warned.filter((w) => w.message !== 'delivery failed')).toEqual([
+      {
+        message: 'metrics line not published',
+        data: { error: 'metrics publish failed (injected)' },
+      },
+    ]);
   });
 });

@@ -748,8 +748,16 @@ export function createRecordHandling<R>(
         // idempotency records held COMPLETED that the write did not take stay IN_PROGRESS until
         // their in-progress expiry (this invocation's deadline): a copy before it is told
         // "already in progress", one after it reruns the function and its effect write is refused.
-        for (const { delivery, outcome } of slots.values()) {
-          if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
+        // A metrics port that throws leaves neither the mark below unwritten nor the end write's
+        // error replaced.
+        try {
+          for (const { delivery, outcome } of slots.values()) {
+            if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
+          }
+        } catch (metricsErr) {
+          logger.warn('failed deliveries not counted in the metrics', {
+            error: metricsErr instanceof Error ? metricsErr.message : String(metricsErr),
+          });
         }
         await markEndGivenUp(err);
         throw err;
