@@ -7,6 +7,7 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { type LocalDynamoDb, startDynamoDb } from '../../local/dynamodb';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * An update's arithmetic is held to DynamoDB's number range (magnitude below 10^126): past it,
@@ -23,8 +24,9 @@ describe('DynamoDB number range in updates', () => {
   const TableName = 'numbers';
   const Key = { pk: { S: 'a' } };
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    dynamodb = await startDynamoDb();
+    dynamodb = await keep(startDynamoDb());
     client = new DynamoDBClient({
       endpoint: dynamodb.url,
       region: 'us-east-1',
@@ -42,7 +44,6 @@ describe('DynamoDB number range in updates', () => {
   }, 30_000);
   afterAll(async () => {
     client.destroy();
-    await dynamodb.close();
   });
   beforeEach(async () => {
     await client.send(

@@ -12,6 +12,7 @@ import {
   postOrder,
   waitFor,
 } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTarget, type Target } from './support/target';
 
 const POISON_PREFIX = 'poison-';
@@ -19,26 +20,25 @@ const POISON_PREFIX = 'poison-';
 describe('order pipeline end to end (HTTP in, both queues, ledger out)', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({
-      seed: 20261125,
-      faults: 'none',
-      // The poison switch is test-only consumer env; where it cannot be set, the poison
-      // scenario below is skipped with its reason and the rest runs on the deployed consumers.
-      ...(unavailable('consumerEnv')
-        ? {}
-        : {
-            consumerEnv: {
-              fifo: { FAULT_POISON_PREFIX: POISON_PREFIX },
-              standard: { FAULT_POISON_PREFIX: POISON_PREFIX },
-            },
-          }),
-    });
+    target = await keep(
+      startTarget({
+        seed: 20261125,
+        faults: 'none',
+        // The poison switch is test-only consumer env; where it cannot be set, the poison
+        // scenario below is skipped with its reason and the rest runs on the deployed consumers.
+        ...(unavailable('consumerEnv')
+          ? {}
+          : {
+              consumerEnv: {
+                fifo: { FAULT_POISON_PREFIX: POISON_PREFIX },
+                standard: { FAULT_POISON_PREFIX: POISON_PREFIX },
+              },
+            }),
+      }),
+    );
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('processes a posted order once on each queue', async () => {
     // Prepare

@@ -1,4 +1,5 @@
 import { getOrder, ledgerRecords, newRunId, order, postOrder } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTarget, type Target } from './support/target';
 
 /**
@@ -14,13 +15,10 @@ describe('POST /orders with a body declared as JSON that does not parse', () => 
   let target: Target;
   const runId = newRunId('broken-json');
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({ seed: 20261203, faults: 'none' });
+    target = await keep(startTarget({ seed: 20261203, faults: 'none' }));
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it.each([
     ['a truncated object', 'application/json', '{"customerId":'],

@@ -9,6 +9,7 @@ import {
   VISIBILITY_MS,
   waitFor,
 } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTarget, type Target } from './support/target';
 
 describeWhere('consumerEnv', 'clock')(
@@ -16,20 +17,19 @@ describeWhere('consumerEnv', 'clock')(
   () => {
     let target: Target;
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
-      target = await startTarget({
-        seed: 7,
-        faults: 'none',
-        consumerEnv: {
-          fifo: { FAULT_FIRST_ATTEMPT_FAILURE_RATE: '1' },
-          standard: { FAULT_FIRST_ATTEMPT_FAILURE_RATE: '1' },
-        },
-      });
+      target = await keep(
+        startTarget({
+          seed: 7,
+          faults: 'none',
+          consumerEnv: {
+            fifo: { FAULT_FIRST_ATTEMPT_FAILURE_RATE: '1' },
+            standard: { FAULT_FIRST_ATTEMPT_FAILURE_RATE: '1' },
+          },
+        }),
+      );
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-    }, 30_000);
 
     it('processes every order on its second receive and keeps the FIFO group order', async () => {
       // Prepare

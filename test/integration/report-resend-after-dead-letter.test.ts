@@ -6,6 +6,7 @@ import {
 import { queueRecords, reportData, settle } from './faults/run-check';
 import { describeWhere } from './support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTarget, type Target } from './support/target';
 
 const POISON_PREFIX = 'poison-';
@@ -30,17 +31,16 @@ describeWhere('consumerEnv', 'clock')(
   () => {
     let target: Target;
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
-      target = await startTarget({
-        seed: 78,
-        faults: 'none',
-        consumerEnv: { standard: { FAULT_POISON_PREFIX: POISON_PREFIX } },
-      });
+      target = await keep(
+        startTarget({
+          seed: 78,
+          faults: 'none',
+          consumerEnv: { standard: { FAULT_POISON_PREFIX: POISON_PREFIX } },
+        }),
+      );
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-    }, 30_000);
 
     it('counts the new message as a producer re-send while the dead-lettered one is still in the DLQ', async () => {
       // Prepare: the poison order fails every allowed receive on standard and goes to its DLQ.

@@ -14,6 +14,7 @@ import {
   order,
   postOrder,
 } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import { deliveriesOnceQuiet, expectExactlyOnce, reportData, settle } from './run-check';
 
@@ -54,13 +55,10 @@ async function counter(target: Target, runId: string, customerId: string): Promi
 describe('overlapping requests for one order or one customer', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({ seed: 717, faults: 'none' });
+    target = await keep(startTarget({ seed: 717, faults: 'none' }));
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('answers a retry racing its first request 409 or from the record: no sequence gap, one message per queue', async () => {
     // Prepare: 20 orders, each of its own customer (one customer's overlapping requests are the
@@ -169,13 +167,10 @@ describe('overlapping requests for one order or one customer', () => {
 describe("the producer's records of its sends in the local cloud's DynamoDB", () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({ seed: 719, faults: 'none' });
+    target = await keep(startTarget({ seed: 719, faults: 'none' }));
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('keeps the id one request recorded when another records only its own queue, or none', async () => {
     // Prepare: a claimed order, as the producer claims it (its lease's deadline passed).
@@ -236,13 +231,10 @@ describe("the producer's records of its sends in the local cloud's DynamoDB", ()
 describe("the send lease's deadline in the local cloud", () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({ seed: 720, faults: 'none' });
+    target = await keep(startTarget({ seed: 720, faults: 'none' }));
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   // The producer's clock is this process's (its functions run here; this cloud's clock is never
   // advanced), so the invocation's start can be bounded by the test's own clock.
@@ -302,13 +294,10 @@ describe("the send lease's deadline in the local cloud", () => {
 describe('a retry of an order whose claiming request may still be sending it', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    target = await startTarget({ seed: 718, faults: 'none' });
+    target = await keep(startTarget({ seed: 718, faults: 'none' }));
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   where('clock').each([
     ['with the client sequence', 4],
@@ -414,19 +403,18 @@ describeWhere('consumerEnv')(
   () => {
     let target: Target;
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
       // Every order's first sends reach both queues and both answers are lost: the first request
       // answers 503 having recorded no id, and its end. A re-send's answer is never lost.
-      target = await startTarget({
-        seed: 721,
-        faults: 'none',
-        producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
-      });
+      target = await keep(
+        startTarget({
+          seed: 721,
+          faults: 'none',
+          producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+        }),
+      );
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-    }, 30_000);
 
     it('re-sends each order once between them after its first request ended with 503: one takes the send lease and sends, the other is answered 409 or from the record', async () => {
       // Prepare: 12 orders, each first POSTed alone and answered 503.

@@ -6,6 +6,7 @@ import {
 import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import {
   expectExactlyOnce,
@@ -41,18 +42,17 @@ const DAY = 24 * 3600 * 1000;
 describeWhere('consumerEnv', 'clock')('a poison order redriven from the DLQ after the fix', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
     const env = { FAULT_POISON_PREFIX: POISON_PREFIX };
-    target = await startTarget({
-      seed: 77,
-      faults: 'none',
-      consumerEnv: { fifo: env, standard: env },
-    });
+    target = await keep(
+      startTarget({
+        seed: 77,
+        faults: 'none',
+        consumerEnv: { fifo: env, standard: env },
+      }),
+    );
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('dead-letters the order, then a move task brings it back and it is applied once', async () => {
     // Prepare: the poison order ends in both DLQs.

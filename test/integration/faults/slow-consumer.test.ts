@@ -2,6 +2,7 @@ import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { readIdempotencyRecord } from '../support/idempotency-record';
 import { newRunId, order, postOrder, VISIBILITY_MS, waitFor } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import { expectExactlyOnce, queueRecords, reportData, settle, skipWhenIdle } from './run-check';
 
@@ -59,19 +60,18 @@ const suppressedEverywhere = (target: Target, runId: string, queues: readonly Qu
 describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
     const env = { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(STALL_MS) };
-    target = await startTarget({
-      seed: 4242,
-      faults: 'none',
-      consumerEnv: { fifo: env, standard: env },
-      ...SLOW,
-    });
+    target = await keep(
+      startTarget({
+        seed: 4242,
+        faults: 'none',
+        consumerEnv: { fifo: env, standard: env },
+        ...SLOW,
+      }),
+    );
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('a consumer running past the visibility timeout: the redelivered copy meets the in-progress record', async () => {
     // Prepare
@@ -130,20 +130,19 @@ describeWhere('consumerEnv', 'clock')('two copies of one order in flight at once
 describeWhere('consumerEnv', 'clock')('a re-sent copy while the first is still applying', () => {
   let target: Target;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
     const env = { FAULT_SLOW_RATE: '1', FAULT_SLOW_MS: String(STALL_MS) };
-    target = await startTarget({
-      seed: 4243,
-      faults: 'none',
-      consumerEnv: { fifo: env, standard: env },
-      producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
-      ...SLOW,
-    });
+    target = await keep(
+      startTarget({
+        seed: 4243,
+        faults: 'none',
+        consumerEnv: { fifo: env, standard: env },
+        producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+        ...SLOW,
+      }),
+    );
   }, 60_000);
-
-  afterAll(async () => {
-    await target?.stop();
-  }, 30_000);
 
   it('a client retry while the first copy is still being applied: one wins, the other is retried and suppressed', async () => {
     // Prepare
