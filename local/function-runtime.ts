@@ -244,6 +244,8 @@ if (clockOffset) {
   Date.now = () => realNow() + Number(atomicsLoad(offset, 0));
 }
 let handler;
+// The module failed to load (initError is what it threw, which may be undefined or null).
+let initFailed = false;
 let initError;
 // Its JSON, made once, when the ready message goes.
 let initErrorJson;
@@ -293,35 +295,81 @@ const mapStackTraces = (bundle, frames) => {
     return head + frames.map((f) => '\\n    at ' + safe(f)).join('');
   };
 };
+// The handler nodejs24.x's loader finds for the handler string (src/function/handler-resolver.ts):
+// the export path's names followed one by one through objects, in the module and then in its
+// default export. The deployed functions' handler string is 'index.' and the export's name
+// (aws-lambda-nodejs's NodejsFunction, which bundles the module as index.js).
+const findIn = (name, mod) =>
+  name.split('.').reduce((nested, key) => (nested && typeof nested === 'object' ? nested[key] : undefined), mod);
+const notFound = (message) => Object.assign(new Error(message), { name: 'Runtime.HandlerNotFound' });
 const load = (msg) => {
   if (msg.loadError) {
+    initFailed = true;
     initError = Object.assign(new Error(msg.loadError.errorMessage), { name: msg.loadError.errorType });
   } else {
     try {
       mapStackTraces(msg.load, msg.frames);
       const mod = require(msg.load);
-      handler = mod[workerData.exportName];
-      if (typeof handler !== 'function') {
-        initError = Object.assign(new Error(workerData.modulePath + ' does not export ' + workerData.exportName), { name: 'Runtime.HandlerNotFound' });
-      } else if (handler.length >= 3) {
+      const handlerString = 'index.' + workerData.exportName;
+      let found = findIn(workerData.exportName, mod);
+      if (!found && typeof mod === 'object' && mod !== null && 'default' in mod) {
+        found = findIn(workerData.exportName, mod.default);
+      }
+      if (!found) {
+        initFailed = true;
+        initError = notFound(handlerString + ' is undefined or not exported');
+      } else if (typeof found !== 'function') {
+        initFailed = true;
+        initError = notFound(handlerString + ' is not a function');
+      } else if (found.length >= 3) {
         // A handler that declares a third parameter (callback) fails the init on nodejs24.x, the
         // deployed functions' runtime, whatever it does with it: CALLBACK_ERROR_NODEJS24_ABOVE.
+        initFailed = true;
         initError = Object.assign(new Error(${JSON.stringify(CALLBACK_HANDLER_MESSAGE)}), { name: 'Runtime.CallbackHandlerDeprecated' });
+      } else {
+        handler = found;
       }
     } catch (err) {
+      // Whatever the module threw, undefined and null included.
+      initFailed = true;
       initError = err;
     }
   }
-  // Posted a turn later: a rejection the module's top level left unhandled (or an exception it
-  // queued for the next turn) ends the init, as it ends Lambda's init (the runtime posts it as
-  // the init error and exits, src/index.mjs), and is this environment's init error instead.
+  // Posted a turn later: an exception or a rejection the module's top level left for the next
+  // turn ends the environment first (see processEnds), and the init with it.
   loading = true;
   setImmediateFirst(() => {
     if (!loading) return;
+    if (!initFailed) {
+      loading = false;
+      parentPort.postMessage({ ready: true, niceError });
+      return;
+    }
+    // nodejs24.x's createRuntime (src/utils/runtime-setup.ts): it logs the error ('Init Error',
+    // made an Error first by intoError), posts it to /init/error as formatError makes it, and
+    // throws it again; its entry point leaves that promise unawaited (src/index.ts, ignition()),
+    // so the rejection is one nothing handles and Node ends the process (status 1). When making
+    // that Error throws (a value String() cannot read), the error that threw is the rejection,
+    // and nothing is logged or posted: the environment exits while its module loads.
+    let error;
+    try {
+      error = intoError(initError);
+    } catch (thrown) {
+      rejectUnhandled(thrown);
+      return;
+    }
+    try {
+      process.stderr.write(logLine('Init Error', error) + '\\n');
+    } catch {}
+    initErrorJson = serialiseError(initError);
     loading = false;
-    if (initError) initErrorJson = serialiseError(initError);
     parentPort.postMessage({ ready: true, initError: initErrorJson, niceError });
+    rejectUnhandled(initError);
   });
+};
+// A rejection with nothing to handle it, as the runtime's unawaited entry promise leaves one.
+const rejectUnhandled = (reason) => {
+  Promise.reject(reason);
 };
 // The module is loading: its ready message has not been posted yet.
 let loading = false;
@@ -342,8 +390,8 @@ const TOO_LARGE = ${JSON.stringify(JSON.stringify(TOO_LARGE))};
 // undefined or null is left out); any other value, undefined and null included, as its typeof and
 // String(value), with an empty trace; and when reading any of that throws (a getter, a Proxy's
 // trap, a name or message that is no string, a String() that throws), a fixed answer with an
-// empty trace. Nothing here may throw: a throw out of this thread's message handler ended the
-// environment.
+// empty trace. Posted for an init error too (postInitError). Nothing here may throw: a throw out
+// of this thread's message handler ended the environment.
 const PROBLEM = 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack';
 const formatError = (err) => {
   try {
@@ -359,39 +407,15 @@ const formatError = (err) => {
     return { errorType: 'handled', errorMessage: PROBLEM, trace: [] };
   }
 };
-// What the nodejs22.x runtime sent back for the same (its client's src/Errors.js,
-// toRapidResponse; CallbackContext.js for undefined or null, which it reports as the string
-// 'handled'): an Error, or any value whose name, message and stack are non-empty strings, as
-// above; any other value as its typeof and its toString(); a fixed answer with no trace when
-// reading any of that throws. Kept for an exception nothing catches and a rejection nothing
-// handles, which the runtime here still ends as nodejs22.x's listeners did (below). A toString
-// that answers no string is made one with String() (the client would send whatever it answered).
-const del = (text) => (text === undefined || text === null ? undefined : text.replaceAll('\\x7F', '%7F'));
-const formatError22 = (thrown) => {
-  const err = thrown === undefined || thrown === null ? 'handled' : thrown;
-  try {
-    const errorLike =
-      isNativeError(err) ||
-      (err && err.name && err.message && err.stack && typeof err.name === 'string' &&
-        typeof err.message === 'string' && typeof err.stack === 'string');
-    if (errorLike) {
-      return { errorType: del(err.name), errorMessage: del(err.message), trace: del(err.stack).split('\\n') };
-    }
-    const text = err.toString();
-    return { errorType: typeof err, errorMessage: typeof text === 'string' ? text : String(text), trace: [] };
-  } catch {
-    return { errorType: 'handled', errorMessage: PROBLEM };
-  }
-};
 // The error's JSON, as Lambda sends it back. Lambda holds an error to the same size as a
 // result: its runtime API reads an error body through the same capped copy as a response, and
 // one over the limit is Function.ResponseSizeTooLarge (aws-lambda-runtime-interface-emulator,
 // internal/lambda/core/directinvoke; not verified on AWS). A string too long for JavaScript to
 // make is over it too.
-const serialiseError = (thrown, format = formatError) => {
+const serialiseError = (thrown) => {
   let json;
   try {
-    json = stringify(format(thrown));
+    json = stringify(formatError(thrown));
   } catch {
     return TOO_LARGE;
   }
@@ -399,15 +423,15 @@ const serialiseError = (thrown, format = formatError) => {
 };
 // The line Lambda's Node.js runtime logs for an error, after its label (its text logger's
 // console.error(label, toFormatted(intoError(err))), nodejs24.x's src/logging/log-patch.ts and
-// src/utils/error.ts, as nodejs22.x's src/LogPatch.js and Errors.js before it): a space, a tab
+// src/utils/error.ts): 'Invoke Error' and 'Init Error': a space, a tab
 // and the error's JSON, where an Error is its name as errorType, its message as errorMessage, its
 // code, its own enumerable properties (any Error among them the same way) and its stack cut into
 // lines as 'stack'; one JSON.stringify throws on (a cycle, a BigInt, a getter that throws) is the
-// error's JSON as the runtime sends it back instead (format), as there. Lambda puts its
+// error's JSON as the runtime sends it back instead, as there. Lambda puts its
 // timestamp, request id and level ERROR before it. err is already an Error (intoError, below). A
 // line too long for JavaScript to make throws, and is not written.
 const assign = Object.assign;
-const logLine = (label, err, format = formatError) => {
+const logLine = (label, err) => {
   let json;
   try {
     json = stringify(err, (_key, value) => {
@@ -417,7 +441,7 @@ const logLine = (label, err, format = formatError) => {
       return out;
     });
   } catch {
-    json = serialiseError(err, format);
+    json = serialiseError(err);
   }
   return (label + ' \\t' + json).replaceAll('\\n', '\\r');
 };
@@ -425,86 +449,60 @@ const logLine = (label, err, format = formatError) => {
 // it is an Error, else new Error(String(value)), so a Symbol is logged as Error('Symbol(x)') and
 // undefined as Error('undefined'). That throws for a value String() cannot read (a toString that
 // throws, an object with no prototype), and instanceof throws for a Proxy whose trap throws or a
-// revoked Proxy (see the invocation's catch below).
+// revoked Proxy (see the invocation's catch below, and the init's in load).
 const String_ = String;
 const intoError = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(String_(thrown)));
-// nodejs22.x's: Error(value), which throws for a Symbol too. In that runtime it throws inside its
-// uncaughtException listener, and Node then reports that error and ends the process with status 7
-// (an exception in an uncaughtException listener) before the runtime posts anything, so the
-// invocation fails with Runtime.ExitError, and the init, while the module loads.
-const intoError22 = (thrown) => (thrown instanceof RuntimeError ? thrown : new RuntimeError(thrown));
-// The process ends as Node ends it for an error nothing handles: the error's stack (or the value)
-// on stderr, then the exit. No reply is posted: the main thread sees the thread exit.
-const processEnds = (thrown, code) => {
-  let text;
+// What Node writes to stderr for an error nothing handles, before it ends the process with status
+// 1 (its ReportFatalException): an Error, or any other object, as util.inspect shows it (its
+// stack, then its own properties: "{ code: 'X' }"), a primitive as its text (a Symbol as
+// nothing) with Node's hint on --trace-uncaught, a Proxy as nothing with that hint (Node reads
+// it through its traps and gives up), then a blank line and the Node.js version. Node first
+// writes the source line the error was thrown at with a caret under it: not written here.
+// Taken before the function's module loads, which could replace them; nothing here may throw.
+const utilTypes = require('node:util').types;
+const inspect = require('node:util').inspect;
+const isProxy = utilTypes.isProxy;
+const nodeVersion = process.version;
+const HINT = '(Use \`node --trace-uncaught ...\` to show where the exception was thrown)';
+const fatalText = (thrown) => {
+  let body;
   try {
-    text = isNativeError(thrown) && typeof thrown.stack === 'string' ? thrown.stack : 'Uncaught ' + String(thrown);
+    if (isProxy(thrown)) body = '\\n' + HINT;
+    else if ((typeof thrown === 'object' && thrown !== null) || typeof thrown === 'function') body = inspect(thrown);
+    else body = (typeof thrown === 'symbol' ? '' : String_(thrown)) + '\\n' + HINT;
   } catch {
-    text = 'Uncaught exception';
+    body = '\\n' + HINT;
   }
+  return body + '\\n\\nNode.js ' + nodeVersion + '\\n';
+};
+// The process ends as Node ends it for an error nothing handles: that text on stderr, then the
+// exit. No reply is posted: the main thread sees the thread exit, and fails the invocation (or
+// the init, while the module loads) with Runtime.ExitError.
+const processEnds = (thrown, code) => {
   try {
-    process.stderr.write(text + '\\n');
+    process.stderr.write(fatalText(thrown));
   } catch {}
   // No ready message: the main thread sees the thread exit while the module loads.
   loading = false;
   process.exit(code);
 };
-const listenerFailed = (thrown) => processEnds(thrown, 7);
-// The invocation being run, by id.
-let running;
-// An exception nothing catches, or a rejection nothing handles, ends the environment, as it ends
-// Lambda's runtime (exit status 129, 128; its src/index.mjs and Runtime.js), which logs it
-// ("Uncaught Exception", "Unhandled Promise Rejection", then the error) and, during an
-// invocation, fails the invocation with it: the error itself for an exception,
-// Runtime.UnhandledPromiseRejection with the reason as its message for a rejection. Written here
-// to stderr as one line, and read by the main thread before the exit (a worker's output is
-// flushed when its thread ends). Answered as Runtime.ExitError before, with the error's message.
-// This is nodejs22.x's handling, with its intoError and its error JSON: the nodejs24.x runtime's
-// client registers no such listeners (docs/local-cloud.md).
-const uncaught = (label, err, code) => {
-  let error;
-  try {
-    error = intoError22(err);
-  } catch (thrown) {
-    listenerFailed(thrown);
-    return;
-  }
-  const json = serialiseError(err, formatError22);
-  try {
-    process.stderr.write(logLine(label, error, formatError22) + '\\n');
-  } catch {}
-  if (loading) {
-    loading = false;
-    parentPort.postMessage({ ready: true, initError: json, niceError, exiting: true });
-  } else if (running !== undefined) {
-    parentPort.postMessage({ id: running, ok: false, error: json, written, exiting: true });
-  }
-  process.exit(code);
-};
-process.on('uncaughtException', (err) => uncaught('Uncaught Exception', err, 129));
-// The runtime makes the rejection's error as new UnhandledPromiseRejection(reason), an Error
-// subclass: its message is Error(reason)'s (empty for undefined, not 'undefined'), and for a
-// reason Error makes no string of (a Symbol, a toString that throws) Error() throws in the
-// runtime's listener, an exception nothing catches: reported as that.
-// Its name is its class's, and it keeps the reason and the promise (logged with it) as its own
-// properties, as the runtime's class does.
-class UnhandledPromiseRejection extends RuntimeError {
-  constructor(reason, promise) {
-    super(reason);
-    this.reason = reason;
-    this.promise = promise;
-  }
-}
-UnhandledPromiseRejection.prototype.name = 'Runtime.UnhandledPromiseRejection';
-process.on('unhandledRejection', (reason, promise) => {
-  let err;
-  try {
-    err = new UnhandledPromiseRejection(reason, promise);
-  } catch (thrown) {
-    uncaught('Uncaught Exception', thrown, 129);
-    return;
-  }
-  uncaught('Unhandled Promise Rejection', err, 128);
+// An exception nothing catches, or a rejection nothing handles, ends the environment as it ends
+// the nodejs24.x runtime, whose client registers no uncaughtException or unhandledRejection
+// listener (aws-lambda-nodejs-runtime-interface-client src/index.ts, src/worker/ignition.ts,
+// src/utils/runtime-setup.ts): Node writes the error and exits with status 1, whether an
+// invocation is running, the module is loading or the environment is idle, and Lambda fails the
+// invocation with Runtime.ExitError. A rejection comes here as Node raises it without such a
+// listener: the reason itself when it is an object with its own stack, else Node's own
+// UnhandledPromiseRejection error (ERR_UNHANDLED_REJECTION) naming the reason. A listener the
+// function registers itself takes the error instead, and the environment goes on, as on
+// nodejs24.x, where the function's listeners are the only ones: an uncaughtException listener
+// that is not this one, and for a rejection an unhandledRejection listener (Node then raises
+// nothing). nodejs22.x's client listened for both, logged "Uncaught Exception" or "Unhandled
+// Promise Rejection" and the error's JSON, failed the invocation with it and exited (129, 128):
+// what the runtime here did before.
+process.on('uncaughtException', (err) => {
+  if (process.listenerCount('uncaughtException') > 1) return;
+  processEnds(err, 1);
 });
 parentPort.on('message', async (msg) => {
   if (msg.load !== undefined || msg.loadError !== undefined) return load(msg);
@@ -515,7 +513,7 @@ parentPort.on('message', async (msg) => {
   // The main thread answers an environment whose module failed with the init error it was told
   // (LocalFunction.run), and posts no invocation here then; one that comes all the same (the
   // module forged its ready message before it failed) is answered with the JSON made once.
-  if (initError) {
+  if (initFailed) {
     parentPort.postMessage({ id: msg.id, ok: false, error: initErrorJson });
     return;
   }
@@ -541,7 +539,6 @@ parentPort.on('message', async (msg) => {
     process.exit(1);
   }, Math.max(0, msg.deadline - realNow()));
   let reply;
-  running = msg.id;
   try {
     // nodejs24.x calls the handler inside a try and awaits what it returns
     // (src/runtime/buffered-invoke-processor.ts): a synchronous throw fails the invocation as a
@@ -584,9 +581,9 @@ parentPort.on('message', async (msg) => {
     try {
       error = intoError(err);
     } catch (thrown) {
-      clearTimeout(deadlineTimer);
-      running = undefined;
-      processEnds(thrown, 1);
+      // Its deadline still holds: where the function handles that rejection itself, nothing
+      // answers the invocation any more, and it times out.
+      rejectUnhandled(thrown);
       return;
     }
     try {
@@ -599,7 +596,6 @@ parentPort.on('message', async (msg) => {
   }
   // Only now: a value whose serialising never ends is still ended at the deadline.
   clearTimeout(deadlineTimer);
-  running = undefined;
   reply.written = written;
   parentPort.postMessage(reply);
 });
@@ -797,8 +793,6 @@ interface WorkerReply {
   json?: string;
   /** The invocation's error, as the JSON Lambda sends back ({ errorType, errorMessage, trace }). */
   error?: string;
-  /** The environment ends itself after this reply. */
-  exiting?: boolean;
   /** Bytes written to stdout and stderr since the environment started, when it replied. */
   written?: [number, number];
 }
@@ -912,7 +906,7 @@ export class LocalFunction {
       initError = (err as EnvironmentFailed).error;
     }
     if (initError) {
-      this.discard(env);
+      this.retire(env);
       throw new FunctionInitError(this.name, initError);
     }
   }
@@ -1082,10 +1076,7 @@ export class LocalFunction {
               `local runtime: environment kept its priority (nice ${this.def.nice} not applied: ${msg.niceError})`,
             );
           }
-          // It ends itself (an error nothing caught while its module loaded): no invocation may
-          // go to it, so its init error fails warm() and the invocations waiting for it.
-          if (msg.exiting === true) reject(new EnvironmentFailed(readError(msg.initError)));
-          else resolve(msg.initError === undefined ? undefined : readError(msg.initError));
+          resolve(msg.initError === undefined ? undefined : readError(msg.initError));
         }
       };
       worker.on('message', onMessage);
@@ -1210,7 +1201,7 @@ export class LocalFunction {
     // invocation with its first error, so a module whose init failed once (a dependency not up
     // yet) never loaded again.
     if (initError) {
-      this.discard(env);
+      this.retire(env);
       return { ok: false, timedOut: false, durationMs: Date.now() - initStarted, error: initError };
     }
     // Lambda's function timeout starts when the handler is called: the init phase (loading the
@@ -1239,11 +1230,6 @@ export class LocalFunction {
       const onMessage = (msg: WorkerReply) => {
         if (!isObject(msg) || msg.id !== id) return;
         cleanup();
-        // The environment is ending itself (an error nothing caught): no invocation may go to it.
-        // It is given a second to flush its output and exit before it is ended here.
-        if (msg.exiting === true && this.environments.delete(env)) {
-          setTimeout(() => void env.worker.terminate(), 1000).unref();
-        }
         // A line the invocation left without a newline ends with it, as Lambda logs it.
         const { written } = msg;
         if (written) {
@@ -1299,5 +1285,16 @@ export class LocalFunction {
   private discard(env: Environment): void {
     if (!this.environments.delete(env)) return;
     void env.worker.terminate();
+  }
+
+  /**
+   * Takes an environment whose module failed out of service, and leaves it a second to end
+   * itself: it writes Node's report of the rejection that ends nodejs24.x's runtime after an
+   * init error, and exits (WORKER_SOURCE, load). Ended at once, its thread lost that report.
+   * One that does not end itself (the function handles that rejection) is ended then.
+   */
+  private retire(env: Environment): void {
+    if (!this.environments.delete(env)) return;
+    setTimeout(() => void env.worker.terminate(), 1000).unref();
   }
 }

@@ -443,19 +443,21 @@ describe('local function runtime (worker-thread execution environments)', () => 
     const next = await f.invoke({ mode: 'echo' });
 
     // Assess: the idle worker's 'error' had no listener, and was thrown on the main thread
-    // (it stopped the process). The environment ends, as Lambda's runtime exits after an
-    // uncaught exception; the next invocation starts a fresh one.
+    // (it stopped the process). The environment ends, as nodejs24.x's process ends after an
+    // exception nothing catches (Node writes it raw, as below); the next invocation starts a
+    // fresh one.
     expect(first).toMatchObject({ ok: true, result: { invocations: 1 } });
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
     await until('the error logged', () => lines.length > 0, 5000);
     expect(lines).toEqual([
-      expect.stringMatching(
-        /^Uncaught Exception \t\{"errorType":"RangeError","errorMessage":"thrown after the invocation","stack":\["RangeError: thrown after the invocation","/,
-      ),
+      'RangeError: thrown after the invocation',
+      expect.stringMatching(/^ {4}at .*probe-handler\.ts:\d+:\d+\)$/),
+      ...lines.slice(2, -1).map(() => expect.stringMatching(/^ {4}at /)),
+      `Node.js ${process.version}`,
     ]);
   }, 30_000);
 
-  it("fails an invocation with the error nothing caught during it, as Lambda's runtime does, and starts a fresh environment", async () => {
+  it('ends the environment for an exception nothing catches or a rejection nothing handles during an invocation, as nodejs24.x does: Runtime.ExitError, the error written raw, and a fresh environment next', async () => {
     // Prepare
     const lines: string[] = [];
     const f = logging('probe-uncaught', lines);
@@ -463,46 +465,67 @@ describe('local function runtime (worker-thread execution environments)', () => 
 
     // Act
     const uncaught = await f.invoke({ mode: 'uncaught' });
+    await until('the exception written', () => lines.some((l) => l.startsWith('Node.js ')), 5000);
+    const afterUncaught = lines.splice(0);
     const unhandled = await f.invoke({ mode: 'unhandled' });
+    await until('the rejection written', () => lines.some((l) => l.startsWith('Node.js ')), 5000);
     const next = await f.invoke({ mode: 'echo' });
-    await until('both errors logged', () => lines.length >= 2, 5000);
 
-    // Assess: the error itself for an exception, Runtime.UnhandledPromiseRejection with the
-    // reason for a rejection (aws-lambda-nodejs-runtime-interface-client, src/index.mjs and
-    // Runtime.js), each logged; Runtime.ExitError had been the answer to both.
-    expect(uncaught).toMatchObject({
+    // Assess: nodejs24.x's runtime client registers no uncaughtException or unhandledRejection
+    // listener (aws-lambda-nodejs-runtime-interface-client src/index.ts, src/worker/ignition.ts),
+    // so Node writes the error (its stack; for a rejection the reason, an Error) and ends the
+    // process with status 1, and Lambda fails the invocation with Runtime.ExitError. The runtime
+    // here had answered nodejs22.x's way: the error itself (RangeError) and
+    // Runtime.UnhandledPromiseRejection, each logged as one line of JSON after 'Uncaught
+    // Exception' or 'Unhandled Promise Rejection'.
+    const exited = {
       ok: false,
       timedOut: false,
-      error: { errorType: 'RangeError', errorMessage: 'uncaught in the invocation' },
-    });
-    expect(unhandled).toMatchObject({
-      ok: false,
-      timedOut: false,
-      error: {
-        errorType: 'Runtime.UnhandledPromiseRejection',
-        errorMessage: 'TypeError: unhandled in the invocation',
-      },
-    });
+      error: { errorType: 'Runtime.ExitError', errorMessage: 'environment exited with code 1' },
+    };
+    expect(uncaught).toMatchObject(exited);
+    expect(unhandled).toMatchObject(exited);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
-    expect(unhandled.ok ? [] : unhandled.error.trace?.slice(0, 1)).toEqual([
-      'Runtime.UnhandledPromiseRejection: TypeError: unhandled in the invocation',
-    ]);
-    // Each line as the runtime's text logger writes it (src/LogPatch.js, src/Errors.js
-    // toFormatted), without the timestamp, request id and level Lambda puts before it: the
-    // label, a space and a tab, and the error's own enumerable properties after its type and
-    // message, its stack as `stack`; the rejection's error keeps its reason and promise. The
-    // error had been written as the invocation's answer ({errorType, errorMessage, trace}).
-    expect(lines).toEqual([
-      expect.stringMatching(
-        /^Uncaught Exception \t\{"errorType":"RangeError","errorMessage":"uncaught in the invocation","stack":\["RangeError: uncaught in the invocation","[^\n]*\]\}$/,
-      ),
-      expect.stringMatching(
-        /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: unhandled in the invocation","reason":\{"errorType":"TypeError","errorMessage":"unhandled in the invocation","stack":\["TypeError: unhandled in the invocation",[^\n]*\]\},"promise":\{\},"stack":\["Runtime.UnhandledPromiseRejection: TypeError: unhandled in the invocation",[^\n]*\]\}$/,
-      ),
-    ]);
+    for (const [written, head] of [
+      [afterUncaught, 'RangeError: uncaught in the invocation'],
+      [lines, 'TypeError: unhandled in the invocation'],
+    ] as const) {
+      expect(written).toEqual([
+        head,
+        ...written.slice(1, -1).map(() => expect.stringMatching(/^ {4}at /)),
+        `Node.js ${process.version}`,
+      ]);
+      expect(written.length).toBeGreaterThan(2);
+    }
   }, 30_000);
 
-  it("logs any hostile value nothing caught or handled on one line, or ends as Lambda's runtime does when its logger cannot make an Error of it, and serves on", async () => {
+  it('leaves the environment running where the function listens for uncaught exceptions or unhandled rejections itself, as on nodejs24.x, whose runtime listens for neither', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const f = logging('probe-own-listeners', lines);
+    started.push(f);
+
+    // Act: the handler registers its own listeners, then leaves an exception and a rejection.
+    const listened = await f.invoke({ mode: 'own-listeners' });
+    const next = await f.invoke({ mode: 'echo' });
+
+    // Assess: the function's listeners saw both, the invocation answered and the environment
+    // served on (the same one: 2 invocations). The runtime here had its own listeners before
+    // the function's, and ended the environment whatever the function did, as nodejs22.x's did.
+    expect(listened).toMatchObject({
+      ok: true,
+      result: {
+        seen: [
+          'exception: RangeError: left by the handler',
+          'rejection: TypeError: left by the handler',
+        ],
+      },
+    });
+    expect(next).toMatchObject({ ok: true, result: { invocations: 2 } });
+    expect(lines.filter((l) => l.includes('left by the handler'))).toEqual([]);
+  }, 30_000);
+
+  it('writes any hostile value nothing caught or handled as Node does and ends the environment, as nodejs24.x does, and serves on', async () => {
     // Prepare
     const lines: string[] = [];
     const f = logging('hostile-uncaught', lines, { modulePath: HOSTILE });
@@ -524,72 +547,71 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // Act: each value thrown from a timer during an invocation, then rejected with nothing to
     // handle it, each in a fresh environment (the last one ended).
     const seen: string[] = [];
-    const whole: string[] = [];
     for (const how of ['throw', 'reject']) {
       for (const value of values) {
         const from = lines.length;
         const r = await f.invoke({ value, how, bytes: 7_000_000 });
         await until('the environment ended', () => f.threadUsage().length === 0, 5000);
-        await until(`${how} ${value} logged`, () => lines.length > from, 5000);
-        const logged = lines.slice(from);
+        await until(
+          `${how} ${value} written`,
+          () => lines.at(-1)?.startsWith('Node.js ') === true,
+          5000,
+        );
+        const written = lines.slice(from);
         const answer = r.ok ? 'ok' : `${r.error.errorType}: ${r.error.errorMessage}`;
-        // The line up to the error's stack or trace, which name this machine's paths, and the
-        // huge message's first characters.
-        const head = logged[0]!.replace(/,?"(stack|trace)":\[.*$/, '').replace(/hhh+.*$/, 'hhh');
-        seen.push(`${how} ${value} | ${answer} | ${head}`);
-        if (value !== 'huge') whole.push(...logged.filter((l) => l.includes(' \t{')));
+        // What Node writes but the stack's frames (which name this machine's paths; the last one
+        // ends with the properties' opening brace) and the version line, the huge message cut
+        // to its first piece's first characters.
+        const text = written
+          .filter((l, i) => i === 0 || !/^ {4}at |^\(piece (?!1 )/.test(l))
+          .slice(0, -1)
+          .map((l) => l.replace(/hhh+.*$/, 'hhh'))
+          .join(' / ');
+        seen.push(`${how} ${value} | ${answer} | ${text}`);
+        expect(written.at(-1)).toBe(`Node.js ${process.version}`);
       }
     }
     const next = await f.invoke({});
 
-    // Assess: nothing stops the process, every environment ended as Lambda's runtime exits, and
-    // the function serves on. A value JSON.stringify throws on is logged as the invocation's
-    // error JSON, as the runtime's toFormatted falls back (src/Errors.js); a Symbol value or key
-    // is left out. A value the runtime's intoError cannot make an Error of (a Symbol, a Proxy
-    // whose trap throws, a revoked Proxy, an object with no prototype) throws inside its
-    // uncaughtException listener: Node reports that error and exits with status 7 before the
-    // runtime posts anything, so the invocation fails with Runtime.ExitError; the environment
-    // had logged the value's invocation error JSON and answered with it. A rejection with such
-    // a value is the exception Error(reason) throws, logged as any other. An error too large
-    // to send back is logged whole, in pieces.
-    const E = 'Uncaught Exception \t{"errorType":"Error"';
-    const R = 'Unhandled Promise Rejection \t{"errorType":"Runtime.UnhandledPromiseRejection"';
-    const TOO_LARGE =
-      'Function.ResponseSizeTooLarge: Response payload size exceeded maximum allowed payload size (6291556 bytes).';
-    const EXIT = 'Runtime.ExitError: environment exited with code 7';
+    // Assess: nothing stops the process, every environment ended with status 1 as nodejs24.x's
+    // process does (its runtime client listens for neither), and the function serves on. What
+    // is written is Node's own report of an error nothing handles (util.inspect: a getter is not
+    // run, a cycle is marked), a Symbol or a Proxy as nothing with Node's hint; a rejection
+    // whose reason is no object with its own stack is Node's UnhandledPromiseRejection, and one
+    // whose Proxy throws when Node looks for that stack is the error its trap threw. The runtime
+    // here had answered and logged each as nodejs22.x's listeners did ('Uncaught Exception' or
+    // 'Unhandled Promise Rejection' and the error's JSON; exit 7 where its logger threw).
+    const EXIT = 'Runtime.ExitError: environment exited with code 1';
+    const HINT = '(Use `node --trace-uncaught ...` to show where the exception was thrown)';
+    const REJECTED =
+      'UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason';
+    const UNHANDLED_CODE = "/   code: 'ERR_UNHANDLED_REJECTION' / }";
+    const expected = (how: string) => [
+      `${how} getter | ${EXIT} | Error: getter /   detail: [Getter] / }`,
+      `${how} cyclic | ${EXIT} | <ref *1> Error: cyclic /   self: [Circular *1] / }`,
+      `${how} bigint | ${EXIT} | Error: bigint /   count: 10n / }`,
+      `${how} to-json | ${EXIT} | Error: to-json /   toJSON: [Function (anonymous)] / }`,
+      `${how} proxy-field | ${EXIT} | Error: proxy-field /   field: {} / }`,
+      `${how} symbol-fields | ${EXIT} | Error: symbol-fields /   tag: Symbol(value), /   [Symbol(key)]: 1 / }`,
+    ];
     expect(seen).toEqual([
-      `throw getter | Error: getter | ${E},"errorMessage":"getter"`,
-      `throw cyclic | Error: cyclic | ${E},"errorMessage":"cyclic"`,
-      `throw bigint | Error: bigint | ${E},"errorMessage":"bigint"`,
-      `throw to-json | Error: to-json | ${E},"errorMessage":"to-json"`,
-      `throw proxy-field | Error: proxy-field | ${E},"errorMessage":"proxy-field"`,
-      `throw symbol-fields | Error: symbol-fields | ${E},"errorMessage":"symbol-fields"`,
-      `throw symbol | ${EXIT} | TypeError: Cannot convert a Symbol value to a string`,
-      `throw proxy | ${EXIT} | Error: getPrototypeOf trap`,
-      `throw revoked | ${EXIT} | TypeError: Cannot perform 'getPrototypeOf' on a proxy that has been revoked`,
-      `throw null-prototype | ${EXIT} | TypeError: Cannot convert object to primitive value`,
-      `throw huge | ${TOO_LARGE} | (piece 1 of a line over 262118 bytes) ${E},"errorMessage":"hhh`,
-      `reject getter | Runtime.UnhandledPromiseRejection: Error: getter | ${R},"errorMessage":"Error: getter"`,
-      `reject cyclic | Runtime.UnhandledPromiseRejection: Error: cyclic | ${R},"errorMessage":"Error: cyclic"`,
-      `reject bigint | Runtime.UnhandledPromiseRejection: Error: bigint | ${R},"errorMessage":"Error: bigint"`,
-      `reject to-json | Runtime.UnhandledPromiseRejection: Error: to-json | ${R},"errorMessage":"Error: to-json"`,
-      `reject proxy-field | Runtime.UnhandledPromiseRejection: Error: proxy-field | ${R},"errorMessage":"Error: proxy-field"`,
-      `reject symbol-fields | Runtime.UnhandledPromiseRejection: Error: symbol-fields | ${R},"errorMessage":"Error: symbol-fields","reason":{"errorType":"Error","errorMessage":"symbol-fields"`,
-      'reject symbol | TypeError: Cannot convert a Symbol value to a string | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot convert a Symbol value to a string"',
-      'reject proxy | Error: get trap | Uncaught Exception \t{"errorType":"Error","errorMessage":"get trap"',
-      `reject revoked | TypeError: Cannot perform 'get' on a proxy that has been revoked | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot perform 'get' on a proxy that has been revoked"`,
-      'reject null-prototype | TypeError: Cannot convert object to primitive value | Uncaught Exception \t{"errorType":"TypeError","errorMessage":"Cannot convert object to primitive value"',
-      `reject huge | ${TOO_LARGE} | (piece 1 of a line over 262118 bytes) ${R},"errorMessage":"Error: hhh`,
+      ...expected('throw'),
+      `throw symbol | ${EXIT} | ${HINT}`,
+      `throw proxy | ${EXIT} | ${HINT}`,
+      `throw revoked | ${EXIT} | ${HINT}`,
+      `throw null-prototype | ${EXIT} | [Object: null prototype] {}`,
+      `throw huge | ${EXIT} | (piece 1 of a line over 262118 bytes) Error: hhh`,
+      ...expected('reject'),
+      `reject symbol | ${EXIT} | ${REJECTED} "Symbol(thrown)". ${UNHANDLED_CODE}`,
+      `reject proxy | ${EXIT} | Error: getOwnPropertyDescriptor trap`,
+      `reject revoked | ${EXIT} | TypeError: Cannot perform 'getOwnPropertyDescriptor' on a proxy that has been revoked`,
+      `reject null-prototype | ${EXIT} | ${REJECTED} "[object Object]". ${UNHANDLED_CODE}`,
+      `reject huge | ${EXIT} | (piece 1 of a line over 262118 bytes) Error: hhh`,
     ]);
-    // Each line the runtime wrote for an error is one whole line of JSON after its label.
-    expect(whole).toHaveLength(16);
-    for (const line of whole) {
-      expect(() => JSON.parse(line.slice(line.indexOf(' \t') + 2))).not.toThrow();
-    }
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 90_000);
 
-  it("fails warm() with Runtime.ExitError when a value Lambda's logger cannot make an Error of is thrown while the module loads", async () => {
+  it('fails warm() with Runtime.ExitError when a Symbol is thrown while the module loads, as Node ends the process for it', async () => {
     // Prepare
     const lines: string[] = [];
     const f = logging('hostile-init', lines, {
@@ -602,16 +624,20 @@ describe('local function runtime (worker-thread execution environments)', () => 
     const warm = await warmOutcome(f);
     await until('the error logged', () => lines.length > 0, 5000);
 
-    // Assess: the runtime's logger throws in its uncaughtException listener (Error(symbol)) and
-    // Node ends the process with status 7 before the runtime posts an init error; the init
-    // error had been the Symbol's ('symbol: Symbol(thrown while loading)').
+    // Assess: nothing listens for it on nodejs24.x, and Node writes the Symbol as nothing, with
+    // its hint, and ends the process with status 1 before the runtime posts an init error; it
+    // had been status 7, nodejs22.x's logger throwing in its listener (Error(symbol)).
     expect(warm).toBe(
-      'function hostile-init failed to initialise: Runtime.ExitError: environment exited with code 7 while loading its module',
+      'function hostile-init failed to initialise: Runtime.ExitError: environment exited with code 1 while loading its module',
     );
-    expect(lines[0]).toBe('TypeError: Cannot convert a Symbol value to a string');
+    await until('the version line written', () => lines.length >= 2, 5000);
+    expect(lines).toEqual([
+      '(Use `node --trace-uncaught ...` to show where the exception was thrown)',
+      `Node.js ${process.version}`,
+    ]);
   }, 30_000);
 
-  it("answers a rejection with no reason, or one no string can be made of, as Lambda's runtime does", async () => {
+  it("writes a rejection with no reason, or with a Symbol, as Node's UnhandledPromiseRejection naming it, and ends the environment, as nodejs24.x does", async () => {
     // Prepare
     const lines: string[] = [];
     const f = logging('probe-unhandled-reason', lines);
@@ -619,49 +645,58 @@ describe('local function runtime (worker-thread execution environments)', () => 
 
     // Act
     const none = await f.invoke({ mode: 'unhandled-undefined' });
+    await until('the first written', () => lines.at(-1)?.startsWith('Node.js ') === true, 5000);
+    const first = lines.splice(0);
     const symbol = await f.invoke({ mode: 'unhandled-symbol' });
-    await until('both errors logged', () => lines.length >= 2, 5000);
+    await until('the second written', () => lines.at(-1)?.startsWith('Node.js ') === true, 5000);
 
-    // Assess: the runtime makes `new UnhandledPromiseRejection(reason)`, an Error whose message
-    // is Error(reason)'s: empty for undefined (not 'undefined'); for a Symbol, Error() throws in
-    // the runtime's listener, and that TypeError is an exception nothing caught (Errors.js,
-    // index.mjs in aws-lambda-nodejs-runtime-interface-client).
-    expect(none).toMatchObject({
-      ok: false,
-      error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: '' },
-    });
-    expect(symbol).toMatchObject({
-      ok: false,
-      error: {
-        errorType: 'TypeError',
-        errorMessage: 'Cannot convert a Symbol value to a string',
-      },
-    });
-    expect(lines).toEqual([
-      expect.stringMatching(
-        /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"","promise":\{\},"stack":\["Runtime.UnhandledPromiseRejection","/,
-      ),
-      expect.stringMatching(
-        /^Uncaught Exception \t\{"errorType":"TypeError","errorMessage":"Cannot convert a Symbol value to a string","stack":\[/,
-      ),
-    ]);
+    // Assess: with no listener (nodejs24.x's runtime client has none), Node raises a reason
+    // that is no Error as its own UnhandledPromiseRejection (code ERR_UNHANDLED_REJECTION)
+    // naming the reason's text, writes it, and exits with status 1: Runtime.ExitError. The
+    // runtime here had answered nodejs22.x's Runtime.UnhandledPromiseRejection with an empty
+    // message, and for the Symbol the TypeError its Error(reason) threw.
+    for (const r of [none, symbol]) {
+      expect(r).toMatchObject({
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: 'environment exited with code 1' },
+      });
+    }
+    const reported = (reason: string) => [
+      `UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "${reason}".`,
+      expect.stringMatching(/^ {4}at /),
+    ];
+    expect(first.slice(0, 2)).toEqual(reported('undefined'));
+    expect(lines.slice(0, 2)).toEqual(reported('Symbol(no string)'));
+    for (const written of [first, lines]) {
+      expect(written.slice(-4)).toEqual([
+        expect.stringMatching(/^ {4}at .* \{$/),
+        "  code: 'ERR_UNHANDLED_REJECTION'",
+        '}',
+        `Node.js ${process.version}`,
+      ]);
+    }
   }, 30_000);
 
-  it("fails warm() and the invocation with the rejection a module's top level leaves unhandled, as Lambda's init does", async () => {
+  it("fails warm() and the invocation with Runtime.ExitError for the rejection a module's top level leaves unhandled, as Node ends nodejs24.x's process while it loads", async () => {
     // Prepare
-    const f = probe('probe-init-reject', { PROBE_INIT_REJECT: '1' }, 5, 1);
+    const lines: string[] = [];
+    const f = logging('probe-init-reject', lines, { env: { PROBE_INIT_REJECT: '1' } });
     started.push(f);
     const rejected = {
-      errorType: 'Runtime.UnhandledPromiseRejection',
-      errorMessage: 'TypeError: rejected while loading',
+      errorType: 'Runtime.ExitError',
+      errorMessage: 'environment exited with code 1 while loading its module',
     };
 
     // Act
     const warm = await warmOutcome(f);
     const invoked = await f.invoke({ mode: 'echo' });
+    await until('both written', () => lines.filter((l) => l.startsWith('Node.js ')).length === 2);
 
-    // Assess: Lambda's runtime posts it as the init error and exits (src/index.mjs); warm() had
-    // succeeded and the invocation failed with Runtime.ExitError, the environment gone.
+    // Assess: nothing listens for it on nodejs24.x: Node writes it and ends the process (status
+    // 1) before the runtime posts anything, in the turn the module loaded. Each init (warm(),
+    // then the invocation's own) fails so. nodejs22.x's listener posted it as the init error
+    // (Runtime.UnhandledPromiseRejection), what the runtime here answered before.
+    expect(lines[0]).toBe('TypeError: rejected while loading');
     expect(warm).toBe(
       `function probe-init-reject failed to initialise: ${rejected.errorType}: ${rejected.errorMessage}`,
     );
@@ -682,15 +717,116 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // it again for each invocation: read 3, then 5 times), and each invocation loaded the module
     // anew in a fresh environment, as Lambda's runtime exits after posting an init error and
     // Lambda inits again for the next invoke (the environment had been kept, answering its first
-    // error for good).
+    // error for good). As nodejs24.x's createRuntime (src/utils/runtime-setup.ts), the error is
+    // logged ('Init Error') before it is posted: the log reads the message twice (for itself,
+    // and for the stack's first line, made then), the answer a third time.
     for (const answer of answers) {
       expect(answer).toMatchObject({
         ok: false,
         timedOut: false,
-        error: { errorType: 'Error', errorMessage: 'read 1 times' },
+        error: { errorType: 'Error', errorMessage: 'read 3 times' },
       });
     }
     await until('the environments ended', () => f.threadUsage().length === 0, 5000);
+  }, 30_000);
+
+  it("logs an init error as nodejs24.x does, 'Init Error' and the error's JSON, then Node's report of the rejection that ends the runtime, whatever the module threw", async () => {
+    // Prepare
+    const lines: string[] = [];
+    const errorFn = logging('probe-init-throw', lines, {
+      env: { PROBE_INIT_THROW: 'top level threw' },
+    });
+    const undefinedLines: string[] = [];
+    const undefinedFn = logging('probe-init-throw-undefined', undefinedLines, {
+      env: { PROBE_INIT_THROW: 'undefined' },
+    });
+    started.push(errorFn, undefinedFn);
+
+    // Act
+    const warmError = await warmOutcome(errorFn);
+    const warmUndefined = await warmOutcome(undefinedFn);
+    const invokedUndefined = await undefinedFn.invoke({ mode: 'echo' });
+    for (const written of [lines, undefinedLines]) {
+      await until(
+        'the report written',
+        () => written.at(-1)?.startsWith('Node.js ') === true,
+        5000,
+      );
+    }
+
+    // Assess: nodejs24.x's createRuntime (aws-lambda-nodejs-runtime-interface-client
+    // src/utils/runtime-setup.ts) logs the error ('Init Error', the JSON of intoError(value)),
+    // posts formatError(value) to /init/error (undefined: undefined/undefined, trace []), and
+    // throws it again into the promise its entry point leaves unawaited: Node writes that
+    // rejection (an Error as itself, undefined as its UnhandledPromiseRejection) and exits with
+    // status 1. The init error had been answered but neither line written, and a module that
+    // threw undefined had loaded as if it had not failed (warm() succeeded, and the invocation
+    // found no handler).
+    expect(warmError).toBe(
+      'function probe-init-throw failed to initialise: Error: top level threw',
+    );
+    expect(lines[0]).toMatch(
+      /^Init Error \t\{"errorType":"Error","errorMessage":"top level threw","stack":\["Error: top level threw"," {4}at [^"]*probe-handler\.ts:\d+:\d+\)?",/,
+    );
+    expect(lines.slice(1)).toEqual([
+      'Error: top level threw',
+      ...lines.slice(2, -1).map(() => expect.stringMatching(/^ {4}at /)),
+      `Node.js ${process.version}`,
+    ]);
+    expect(warmUndefined).toBe(
+      'function probe-init-throw-undefined failed to initialise: undefined: undefined',
+    );
+    expect(invokedUndefined).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'undefined', errorMessage: 'undefined', trace: [] },
+    });
+    expect(undefinedLines[0]).toMatch(
+      /^Init Error \t\{"errorType":"Error","errorMessage":"undefined","stack":\["Error: undefined",/,
+    );
+    expect(undefinedLines[1]).toBe(
+      'UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "undefined".',
+    );
+  }, 30_000);
+
+  it("finds the handler as nodejs24.x's loader does, by its export path, and fails the init with its Runtime.HandlerNotFound messages", async () => {
+    // Prepare
+    const of = (exportName: string) => logging(`probe-export-${exportName}`, [], { exportName });
+    const nested = of('nested.handler');
+    const missing = of('missing');
+    const notAFunction = of('notAFunction');
+    started.push(nested, missing, notAFunction);
+
+    // Act
+    const nestedAnswer = await nested.invoke({});
+    const missingWarm = await warmOutcome(missing);
+    const notAFunctionWarm = await warmOutcome(notAFunction);
+    const missingAnswer = await missing.invoke({});
+
+    // Assess: the export path is followed name by name (src/function/handler-resolver.ts), and
+    // the messages name the handler string as the deployed function has it, 'index.' and the
+    // export's name (NodejsFunction bundles the module as index.js). The runtime here had looked
+    // for an export named 'nested.handler' and said '<module path> does not export <name>'.
+    expect(nestedAnswer).toMatchObject({ ok: true, result: 'nested handler' });
+    expect(missingWarm).toBe(
+      'function probe-export-missing failed to initialise: Runtime.HandlerNotFound: index.missing is undefined or not exported',
+    );
+    expect(notAFunctionWarm).toBe(
+      'function probe-export-notAFunction failed to initialise: Runtime.HandlerNotFound: index.notAFunction is not a function',
+    );
+    expect(missingAnswer).toMatchObject({
+      ok: false,
+      error: {
+        errorType: 'Runtime.HandlerNotFound',
+        errorMessage: 'index.missing is undefined or not exported',
+      },
+    });
+    const trace = missingAnswer.ok ? [] : (missingAnswer.error.trace ?? []);
+    expect(trace).toEqual([
+      'Runtime.HandlerNotFound: index.missing is undefined or not exported',
+      ...trace.slice(1).map(() => expect.stringMatching(/^ {4}at /)),
+    ]);
+    expect(trace.length).toBeGreaterThan(1);
   }, 30_000);
 
   it('loads the module again after an init that failed, so a function whose init failed once serves the next invocation, as Lambda inits again', async () => {
@@ -748,18 +884,17 @@ describe('local function runtime (worker-thread execution environments)', () => 
     await f.warm();
     await until('the environment ended', () => f.threadUsage().length === 0, 5000);
     const next = await f.invoke({ mode: 'echo' });
+    await until('the rejection written', () => lines.at(-1)?.startsWith('Node.js ') === true, 5000);
 
     // Assess: the init phase ended when the module loaded (on Lambda, when the runtime asked
-    // for its first invocation): Lambda's runtime posts the rejection to /init/error all the
-    // same, and the runtime API refuses it then (no init error is allowed once the runtime is
-    // ready, aws-lambda-runtime-interface-emulator internal/lambda/core/states.go); the runtime
-    // exits (128). warm() succeeded, the error is only logged, and the next invocation starts
-    // a fresh environment. Passes on the old code: it pins what docs/fidelity.md had called
-    // not modelled.
+    // for its first invocation); Node writes the rejection (nodejs24.x's runtime client listens
+    // for none) and ends the process (status 1). warm() succeeded, and the next invocation
+    // starts a fresh environment. The line had been nodejs22.x's 'Unhandled Promise Rejection'
+    // and its JSON.
     expect(lines).toEqual([
-      expect.stringMatching(
-        /^Unhandled Promise Rejection \t\{"errorType":"Runtime.UnhandledPromiseRejection","errorMessage":"TypeError: rejected after loading"/,
-      ),
+      'TypeError: rejected after loading',
+      ...lines.slice(1, -1).map(() => expect.stringMatching(/^ {4}at /)),
+      `Node.js ${process.version}`,
     ]);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 30_000);
@@ -787,7 +922,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(handed).toMatchObject({
       ok: false,
       timedOut: false,
-      error: { errorType: 'Runtime.ExitError', errorMessage: 'environment exited with code 129' },
+      error: { errorType: 'Runtime.ExitError', errorMessage: 'environment exited with code 1' },
     });
     expect(handed.durationMs).toBeLessThan(2000);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
@@ -1438,14 +1573,19 @@ describe("what a function hands back, held to Lambda's limits", () => {
         answers.push(await f.invoke({ throw: kind }));
         answers.push(await f.invoke({}));
       }
-      await until('the errors written', () => lines.length >= kinds.length, 5000);
+      const versionLine = `Node.js ${process.version}`;
+      await until(
+        'the errors written',
+        () => lines.filter((line) => line === versionLine).length >= kinds.length,
+        5000,
+      );
 
       // Assess: fail() makes an Error of the value before it logs or posts anything, and that
       // throws (String() calls the toString that throws, an object with no prototype has none,
       // instanceof runs the Proxy's getPrototypeOf trap, or throws for a revoked Proxy). fail()
       // then rejects through the runtime's invoke loop to the promise its entry point leaves
-      // unawaited, and Node ends the process with status 1, writing the error's stack: the
-      // invocation fails with Runtime.ExitError, and the next starts a fresh environment. The
+      // unawaited, and Node ends the process with status 1, writing the error's stack and its
+      // version line (the runtime here had written the stack only): the invocation fails with Runtime.ExitError, and the next starts a fresh environment. The
       // runtime here had logged and answered that error (an async handler), or written
       // 'Unexpected Top Level Error: ' and answered it (a synchronous one, nodejs22.x's
       // top level).
@@ -1463,9 +1603,13 @@ describe("what a function hands back, held to Lambda's limits", () => {
       const heads = lines.filter((line) => !line.startsWith('    at '));
       expect(heads).toEqual([
         'Error: toString',
+        versionLine,
         'TypeError: Cannot convert object to primitive value',
+        versionLine,
         'Error: getPrototypeOf trap',
+        versionLine,
         "TypeError: Cannot perform 'getPrototypeOf' on a proxy that has been revoked",
+        versionLine,
       ]);
       expect(lines.some((line) => line.startsWith('Invoke Error'))).toBe(false);
     },
