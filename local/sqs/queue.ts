@@ -68,7 +68,20 @@ export interface StoredMessage {
    * meets one of them while another is receivable too (see mergeCopies).
    */
   copies?: StoredMessage[];
+  /**
+   * Which of its queue's kept counts (see Queue.tally) this copy is counted in now, if any: of a
+   * message's copies one carries the message's count. The queue's own bookkeeping: a message
+   * taken in by another queue (adopt) or copied (the duplicate fault) starts uncounted there.
+   */
+  countedAs?: Counted;
 }
+
+/** A kept count (see Queue.tally): none, visible, in flight (NotVisible), delayed. */
+type Counted = 0 | 1 | 2 | 3;
+const NONE: Counted = 0;
+const VISIBLE: Counted = 1;
+const NOT_VISIBLE: Counted = 2;
+const DELAYED: Counted = 3;
 
 export const QUEUE_ATTRIBUTE_DEFAULTS: Record<string, string> = {
   DelaySeconds: '0',
@@ -111,12 +124,6 @@ export const MAX_RECEIVE_ATTEMPTS_KEPT = 20_000;
 export interface LostDelete {
   messageId: string;
   receiveCount: number;
-}
-
-/** Where a drain of a queue left off (see Queue.drainAvailable): the list it walked, and how far. */
-export interface DrainCursor {
-  list?: readonly StoredMessage[];
-  index: number;
 }
 
 /**
@@ -165,6 +172,16 @@ export interface QueueWork {
  *   of the groups' creation.
  * A message that becomes receivable (standard), or a group that becomes available (FIFO), wakes
  * one long poll; a delayed send wakes none. DeleteQueue and close still wake all (`wake()`).
+ *
+ * Nor do GetQueueAttributes' counts, the in-flight quota or a move task's drain walk it:
+ * - `tally`: the messages visible, in flight and delayed, each message (not copy) in one of
+ *   them, moved from one to another as it changes state (see `reclassify`; `recount` walks the
+ *   messages, for tests); a time that passes
+ *   moves it through `timed`, which `counts` and a receive move on first.
+ * - `byEnqueue`: the messages by enqueue time, so that those past the retention period go
+ *   without a walk (`expireDue`).
+ * - `ready`/`inReady` hold FIFO messages too (FIFO receives take from `availableGroups`, not
+ *   from it): a move task's drain takes the receivable messages from it, in send order.
  */
 export class Queue {
   readonly fifo: boolean;
@@ -183,7 +200,10 @@ export class Queue {
   private readonly heldMessages = new Set<StoredMessage>();
   /** Messages not receivable before a time, by that time (see the class comment). */
   private readonly timed = new MinHeap<Timed>((a, b) => a.at < b.at);
-  /** Standard only: the receivable messages, by key, each at most once (it is in `inReady`). */
+  /**
+   * The receivable messages, by key, each at most once (it is in `inReady`). A standard receive
+   * takes from it; on a FIFO queue only a drain does (see drainAvailable).
+   */
   private readonly ready = new MinHeap<StoredMessage>((a, b) => a.key < b.key);
   private readonly inReady = new Set<StoredMessage>();
   /**
@@ -218,16 +238,14 @@ export class Queue {
    * tail by it (a queue that is its own DLQ), which it does not visit again (see receive).
    */
   private movedHereByReceive: Set<StoredMessage> | undefined;
-  /** Index of the first message that may not be deleted: drains delete from the front. */
-  private head = 0;
   private readonly byReceipt = new Map<string, StoredMessage>();
   /**
-   * Standard only: messages whose delete the surviving-copy fault lost. Their handle is gone
-   * from `byReceipt`, but the copy stays in flight until that receive's timeout ends, so the
-   * in-flight quota counts them too (see inFlightRoom); let go of when received again or gone,
-   * or by the walk once visible. At most one entry a message the queue holds.
+   * The messages visible, in flight (ApproximateNumberOfMessagesNotVisible, which the in-flight
+   * quota reads too) and delayed, by Counted; index 0 unused.
    */
-  private readonly lostHeld = new Set<StoredMessage>();
+  private readonly tally: [number, number, number, number] = [0, 0, 0, 0];
+  /** The messages by enqueue time (deleted ones go when met): retention ends in this order. */
+  private readonly byEnqueue = new MinHeap<StoredMessage>((a, b) => a.enqueuedAt < b.enqueuedAt);
   /**
    * FIFO only: the messages not deleted, by key (a receipt handle names its message's key), so a
    * handle of an earlier receive of a message still in the queue is told from one of a message
@@ -401,6 +419,7 @@ export class Queue {
    * group's availability, waking one long poll.
    */
   private place(m: StoredMessage, now: number): void {
+    this.reclassify(m, now);
     if (m.availableAt > now) {
       this.timed.push({ at: m.availableAt, m });
       // Stale entries (visibility changed, deleted in flight) go once they are half the heap.
@@ -426,6 +445,10 @@ export class Queue {
       const g = this.groups.get(m.groupId ?? '');
       if (!g) return;
       if (this.heldMessages.delete(m)) g.held--;
+      if (!this.inReady.has(m)) {
+        this.inReady.add(m);
+        this.ready.push(m);
+      }
       this.offerGroup(g, now);
       return;
     }
@@ -433,6 +456,55 @@ export class Queue {
     this.inReady.add(m);
     this.ready.push(m);
     this.signal();
+  }
+
+  /**
+   * Takes a receivable message out of `ready` (a receive took it, or it is gone): its entry
+   * there goes when popped, or with the others once they are half the heap.
+   */
+  private leaveReady(m: StoredMessage): void {
+    if (this.inReady.delete(m) && this.ready.size > 4096 && this.ready.size > 2 * this.inReady.size)
+      this.ready.retain((x) => this.inReady.has(x));
+  }
+
+  /**
+   * Moves `m` (all its copies, if it has any) into the kept count its state says now. Called
+   * whenever that may have changed: place (every change of availableAt, and a time passed) and
+   * markDeleted.
+   */
+  private reclassify(m: StoredMessage, now: number): void {
+    if (m.copies) {
+      // One message: counted at its first copy still here, visible while any copy is, else in
+      // flight (a copy exists only once the message was received).
+      let holder: StoredMessage | undefined;
+      let visible = false;
+      for (const c of m.copies) {
+        if (c.deleted) continue;
+        holder ??= c;
+        if (c.availableAt <= now) visible = true;
+      }
+      for (const c of m.copies) if (c !== holder) this.setCounted(c, NONE);
+      if (holder) this.setCounted(holder, visible ? VISIBLE : NOT_VISIBLE);
+      return;
+    }
+    this.setCounted(
+      m,
+      m.deleted
+        ? NONE
+        : m.availableAt <= now
+          ? VISIBLE
+          : m.receiveCount > 0
+            ? NOT_VISIBLE
+            : DELAYED,
+    );
+  }
+
+  private setCounted(m: StoredMessage, to: Counted): void {
+    const from = m.countedAs ?? NONE;
+    if (from === to) return;
+    this.tally[from]--;
+    this.tally[to]++;
+    m.countedAs = to;
   }
 
   /**
@@ -593,6 +665,7 @@ export class Queue {
     if (sequenceNumber !== undefined) stored.sequenceNumber = sequenceNumber;
     if (m.traceHeader !== undefined) stored.traceHeader = m.traceHeader;
     this.messages.push(stored);
+    this.byEnqueue.push(stored);
     if (this.fifo) {
       this.groupOf(stored).list.push(stored);
       this.liveByKey.set(stored.key, stored);
@@ -632,6 +705,7 @@ export class Queue {
     delete copy.receipt;
     // One message in its new queue: copies left behind in flight are the old queue's.
     delete copy.copies;
+    delete copy.countedAs;
     if (how === 'redrive') {
       copy.messageId = randomUUID();
       copy.enqueuedAt = now;
@@ -647,6 +721,7 @@ export class Queue {
     }
     this.movedHereByReceive?.add(copy);
     this.messages.push(copy);
+    this.byEnqueue.push(copy);
     if (this.fifo) {
       this.groupOf(copy).list.push(copy);
       this.liveByKey.set(copy.key, copy);
@@ -673,7 +748,9 @@ export class Queue {
       m.attributes = {};
     }
     if (m.receipt) this.byReceipt.delete(m.receipt);
-    this.lostHeld.delete(m);
+    const now = this.clock.now();
+    this.reclassify(m, now);
+    this.leaveReady(m);
     if (this.fifo) {
       this.liveByKey.delete(m.key);
       if (m.receipt && remember) this.rememberGone(m, m.receipt);
@@ -681,16 +758,18 @@ export class Queue {
       const g = this.groups.get(m.groupId ?? '');
       if (g) {
         if (this.heldMessages.delete(m)) g.held--;
-        this.offerGroup(g, this.clock.now());
+        this.offerGroup(g, now);
       }
-    } else if (this.inReady.delete(m) && this.ready.size > 4096) {
-      if (this.ready.size > 2 * this.inReady.size) this.ready.retain((x) => this.inReady.has(x));
     }
     this.deletedCount++;
+    if (
+      this.byEnqueue.size > 4096 &&
+      this.byEnqueue.size > 2 * (this.messages.length - this.deletedCount)
+    )
+      this.byEnqueue.retain((x) => !x.deleted);
     if (this.deletedCount > 1024 && this.deletedCount * 2 > this.messages.length) {
       this.messages = this.messages.filter((x) => !x.deleted);
       this.deletedCount = 0;
-      this.head = 0;
     }
   }
 
@@ -715,19 +794,39 @@ export class Queue {
     return false;
   }
 
+  /**
+   * ApproximateNumberOfMessages, ...NotVisible and ...Delayed: the kept counts, once the times
+   * that have come are moved on and the messages past the retention period gone. Messages, not
+   * copies (see StoredMessage.copies). O(what changed since), not a walk of the queue.
+   */
   counts(): { visible: number; notVisible: number; delayed: number } {
     const now = this.clock.now();
+    this.promote(now);
+    this.expireDue(now);
+    return {
+      visible: this.tally[VISIBLE],
+      notVisible: this.tally[NOT_VISIBLE],
+      delayed: this.tally[DELAYED],
+    };
+  }
+
+  /**
+   * The counts by a walk of the queue's messages, with what `counts` keeps: for tests, which
+   * check the kept ones against it. Changes nothing (a message past the retention period is not
+   * counted, and stays until `counts` or a receive lets it go).
+   */
+  recount(): { visible: number; notVisible: number; delayed: number } {
+    const now = this.clock.now();
+    const retentionMs = this.num('MessageRetentionPeriod') * 1000;
+    const gone = (m: StoredMessage) => m.deleted || now - m.enqueuedAt >= retentionMs;
     let visible = 0;
     let notVisible = 0;
     let delayed = 0;
     for (const m of this.messages) {
-      if (m.deleted || this.expireRetention(m, now)) continue;
+      if (gone(m)) continue;
       if (m.copies) {
-        // Messages, not copies: the message is counted at its first copy still here (they
-        // share their enqueue time, so retention ends for all at once), as receivable while
-        // any copy is, else in flight (a copy exists only once the message was received).
-        if (m.copies.find((c) => !c.deleted) !== m) continue;
-        if (m.copies.some((c) => !c.deleted && c.availableAt <= now)) visible++;
+        if (m.copies.find((c) => !gone(c)) !== m) continue;
+        if (m.copies.some((c) => !gone(c) && c.availableAt <= now)) visible++;
         else notVisible++;
         continue;
       }
@@ -736,6 +835,20 @@ export class Queue {
       else delayed++;
     }
     return { visible, notVisible, delayed };
+  }
+
+  /**
+   * Lets go of every message past the retention period ("Amazon SQS automatically deletes
+   * messages left in a queue longer than the retention period", DeleteMessage, API reference),
+   * oldest first, through `byEnqueue`: O(those, and the deleted entries met).
+   */
+  private expireDue(now: number): void {
+    const cutoff = now - this.num('MessageRetentionPeriod') * 1000;
+    for (let m = this.byEnqueue.peek(); m && m.enqueuedAt <= cutoff; m = this.byEnqueue.peek()) {
+      this.byEnqueue.pop();
+      this.work.visited++;
+      if (!m.deleted) this.markDeleted(m);
+    }
   }
 
   /** Earliest future availableAt (the queue's own timer wakes a long poll then). */
@@ -749,37 +862,20 @@ export class Queue {
   }
 
   /**
-   * How many more messages receives may hold in flight before `limit`. Every message in flight
-   * holds a handle in `byReceipt` (one kept until a delete or the next receive, so past its
-   * timeout too) or, its delete lost by the surviving-copy fault, is in `lostHeld` (those had
-   * not been counted, so a queue held more than its quota: found in review), so below the limit
-   * by those counts alone the answer needs no walk; only a queue
-   * near the limit counts the ones whose timeout still runs. A message past the queue's retention
-   * period is gone, in flight or not ("Amazon SQS automatically deletes messages left in a queue
-   * longer than the retention period", DeleteMessage, API reference), and goes here as it does
-   * for ApproximateNumberOfMessagesNotVisible (see counts): counted, receives held at the quota
-   * messages no longer there until their visibility timeouts (up to 12 hours) ran out (found in
-   * review).
+   * How many more messages receives may hold in flight before `limit`: messages, not copies, as
+   * ApproximateNumberOfMessagesNotVisible counts them ("the approximate number of messages that
+   * are in flight", GetQueueAttributes, API reference), so a message whose copy (the duplicate
+   * fault) is in flight too takes one place, not two: AWS's quota is of "in-flight messages"
+   * (SQS Developer Guide, quotas). A copy whose delete the surviving-copy fault lost stays in
+   * flight until its timeout, and counts. A message past the retention period is gone, in flight
+   * or not (see expireDue). The kept count (see `tally`), once due times are moved on: no walk
+   * of the handles in flight, which a receive near the quota had done.
    */
   private inFlightRoom(limit: number, now: number): number {
-    if (this.byReceipt.size + this.lostHeld.size < limit - LIMITS.maxReceive) return Infinity;
-    let held = 0;
-    // The retention read once, not per message (expireRetention's way): at 120,000 in flight a
-    // receive's walk took 1.95 ms that way, 0.85 ms so (0.66 ms counting no retention at all).
-    // markDeleted removes the gone message's handle from byReceipt, which a Map's iteration
-    // allows.
-    const retentionMs = this.num('MessageRetentionPeriod') * 1000;
-    for (const m of this.byReceipt.values()) {
-      if (m.deleted || m.availableAt <= now) continue;
-      if (now - m.enqueuedAt >= retentionMs) this.markDeleted(m);
-      else held++;
-    }
-    for (const m of this.lostHeld) {
-      if (m.deleted || m.availableAt <= now) this.lostHeld.delete(m);
-      else if (now - m.enqueuedAt >= retentionMs) this.markDeleted(m);
-      else held++;
-    }
-    return limit - held;
+    if (limit === Infinity) return Infinity;
+    this.promote(now);
+    this.expireDue(now);
+    return limit - this.tally[NOT_VISIBLE];
   }
 
   /**
@@ -863,7 +959,7 @@ export class Queue {
         }
       }
       if (m.receipt) this.byReceipt.delete(m.receipt);
-      this.lostHeld.delete(m);
+      this.leaveReady(m);
       m.receiveCount++;
       if (m.firstReceivedAt === undefined) m.firstReceivedAt = now;
       m.receivedAt = now;
@@ -984,8 +1080,10 @@ export class Queue {
           const ghost: StoredMessage = { ...m, key: nextKey++, availableAt: now, receiveCount: 0 };
           delete ghost.receipt;
           delete ghost.firstReceivedAt;
+          delete ghost.countedAs;
           m.copies.push(ghost);
           this.messages.push(ghost);
+          this.byEnqueue.push(ghost);
           this.place(ghost, now);
         }
       }
@@ -1024,6 +1122,8 @@ export class Queue {
     const here = copies.filter((c) => !c.deleted);
     if (here.length <= 1) {
       for (const c of copies) delete c.copies;
+      // One copy left: counted as a message of its own now.
+      for (const c of copies) this.reclassify(c, now);
     } else {
       copies.splice(0, copies.length, ...here);
     }
@@ -1212,7 +1312,6 @@ export class Queue {
       // in the DLQ (as a lost delete does on AWS); the report reads the DLQ and shows it.
       this.byReceipt.delete(handle);
       delete m.receipt;
-      this.lostHeld.add(m);
       if (this.lostDeleteList.length < MAX_LOST_DELETES_KEPT) {
         this.lostDeleteList.push({ messageId: m.messageId, receiveCount: m.receiveCount });
       }
@@ -1294,43 +1393,40 @@ export class Queue {
     this.inReady.clear();
     for (const m of this.messages) if (!m.deleted) this.markDeleted(m, true, false);
     this.messages = [];
-    this.head = 0;
     this.deletedCount = 0;
     this.byReceipt.clear();
-    this.lostHeld.clear();
     this.liveByKey.clear();
+    this.byEnqueue.clear();
+    this.tally.fill(0);
   }
 
   /**
-   * Removes and returns every available message (for message move tasks). It starts past the
-   * gone messages at the front, as a standard receive does: a task takes one message a call, and
-   * from the first message each call had walked past every one the task had already moved (until
-   * the list compacted, at half the queue): a move task without a rate over a DLQ of 80,000
-   * messages held the main thread 5 s, quadratic in the DLQ's size (found in review).
-   * `cursor`: where the caller's previous call left off, for calls in one go (a task's step), so
-   * that each one does not walk again past the messages in flight before it: 40,000 in flight
-   * before 40,000 to move held the main thread 15 s (found in review). Only while the list is
-   * the one that call walked: a compaction since starts again past the gone ones.
+   * Removes and returns up to `limit` receivable messages, in send order (for message move
+   * tasks). They come from `ready`, which holds the receivable messages of either kind of queue:
+   * nothing in flight or delayed is looked at. A task takes one message a call; its drain had
+   * walked the queue's list from the front (the first message each call, then past the gone
+   * ones), and past every message in flight before the ones it moved, once a step: a task with a
+   * rate, a step a message, walked them all for each message moved.
    */
-  drainAvailable(limit = Infinity, cursor: DrainCursor = { index: 0 }): StoredMessage[] {
+  drainAvailable(limit = Infinity): StoredMessage[] {
     const now = this.clock.now();
+    this.promote(now);
+    this.expireDue(now);
     const out: StoredMessage[] = [];
-    while (this.head < this.messages.length && this.messages[this.head]!.deleted) this.head++;
-    // The list as it is now: a markDeleted below can compact `this.messages` (see receive).
-    const messages = this.messages;
-    let i = cursor.list === messages ? Math.max(cursor.index, this.head) : this.head;
-    for (; i < messages.length; i++) {
-      const m = messages[i]!;
-      if (out.length >= limit) break;
+    while (out.length < limit) {
+      const m = this.ready.pop();
+      if (!m) break;
       this.work.visited++;
-      if (m.deleted || m.availableAt > now) continue;
+      if (!this.inReady.has(m)) continue; // taken or gone since
+      if (m.deleted || m.availableAt > now) {
+        this.inReady.delete(m);
+        continue;
+      }
       // A move task moves the message, not each receivable copy of it.
       if (m.copies) this.mergeCopies(m, now);
       out.push(m);
       this.markDeleted(m, false);
     }
-    cursor.list = messages;
-    cursor.index = i;
     return out;
   }
 }

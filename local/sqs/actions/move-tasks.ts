@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseJson } from '../../../shared/src/json-keys';
 import { errors } from '../errors';
 import type { MoveTask, MoveTaskStatus } from '../move-tasks';
-import type { DrainCursor, Queue, StoredMessage } from '../queue';
+import type { Queue, StoredMessage } from '../queue';
 import type { Output } from '../wire';
 import { action, type Context, queueByArn, queueFromUrl, queueUrl } from './context';
 
@@ -60,10 +60,9 @@ function step(ctx: Context, task: MoveTask): void {
   const due = task.rate
     ? Math.min(task.toMove, Math.floor(task.rate * elapsedSeconds) + 1)
     : task.toMove;
-  // One walk of the DLQ for the step, not one per message (see drainAvailable).
-  const cursor: DrainCursor = { index: 0 };
   while (task.moved < due) {
-    const [m] = source.drainAvailable(1, cursor);
+    // From the DLQ's receivable messages alone (see drainAvailable).
+    const [m] = source.drainAvailable(1);
     if (!m) {
       end('COMPLETED');
       return;
