@@ -954,7 +954,16 @@ export class Queue {
       if (m.copies) this.mergeCopies(m, now);
       if (policy && opts.moveToDlq && m.receiveCount >= policy.maxReceiveCount) {
         if (opts.moveToDlq(m)) {
+          // The message moves, once: its copies still here (in flight with other receives, or
+          // made since) go with it rather than reach maxReceiveCount in turn and be moved
+          // again. A receive count is the message's ("the number of times a message has been
+          // received across all queues but not deleted", ApproximateReceiveCount, ReceiveMessage
+          // API reference), and SQS "moves the message" when it exceeds maxReceiveCount (SQS
+          // Developer Guide, dead-letter queues). A delete through a copy's handle is then
+          // success, as for any message gone from a standard queue.
+          const copies = m.copies;
           this.markDeleted(m);
+          if (copies) for (const c of copies) this.markDeleted(c);
           return false;
         }
       }
