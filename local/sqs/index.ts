@@ -68,18 +68,25 @@ export interface SqsEmulator {
   lostDeletes(queueName: string): readonly LostDelete[];
   /** The work the named queue did (see QueueWork), for tests that count it; undefined if none. */
   queueWork(queueName: string): Readonly<QueueWork> | undefined;
+  /** How many long polls wait on the named queue right now (undefined if no such queue). */
+  queueWaiters(queueName: string): number | undefined;
   /**
    * Runs one action in this process as a JSON-protocol request with this body would run: the
    * same checks and the same run, without HTTP. The answer is a copy in the wire's JSON shape
    * (nothing in it is the emulator's own state); a refusal throws the SqsError the JSON protocol
    * would answer with. `host` is the Host header a client would send (queue URLs in answers
    * name it); `clientGone` says when the caller stopped waiting (a long poll then takes nothing,
-   * as for a client whose connection closed).
+   * as for a client whose connection closed), and `onClientGone` tells it at that moment (a
+   * waiting long poll then leaves its queue's waiters at once).
    */
   call(
     action: string,
     input: Input,
-    options?: { host?: string; clientGone?: () => boolean },
+    options?: {
+      host?: string;
+      clientGone?: () => boolean;
+      onClientGone?: (listener: () => void) => () => void;
+    },
   ): Promise<unknown>;
 }
 
@@ -297,10 +304,19 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       if (!op) throw isJson ? errors.unknownOperation() : errors.invalidAction(action);
       if (req.method === 'GET' && !READ_ONLY_ACTIONS.has(action))
         throw errors.changeOverGet(action);
+      const socket = req.socket;
       const output = await run(
         op,
         ctx,
-        new Params(input, isJson ? 'json' : 'query', () => req.socket.destroyed),
+        new Params(
+          input,
+          isJson ? 'json' : 'query',
+          () => socket.destroyed,
+          (listener) => {
+            socket.once('close', listener);
+            return () => socket.off('close', listener);
+          },
+        ),
       );
       if (isJson) {
         send(res, 200, JSON.stringify(output), {
@@ -380,10 +396,13 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
     lostDeletes(queueName) {
       return queues.get(queueName)?.lostDeletes() ?? [];
     },
+    queueWaiters(queueName) {
+      return queues.get(queueName)?.waiters.size;
+    },
     queueWork(queueName) {
       return queues.get(queueName)?.work;
     },
-    async call(action, input, { host = '127.0.0.1', clientGone } = {}) {
+    async call(action, input, { host = '127.0.0.1', clientGone, onClientGone } = {}) {
       // As a closed server refuses the connection: a caller that retries backs off on its
       // timers instead of meeting an instant answer from a queue that no longer serves.
       if (closed) {
@@ -394,7 +413,7 @@ export function createSqsEmulator(options: SqsEmulatorOptions = {}): SqsEmulator
       // The body a client would have sent, parsed as the server parses one: no object of the
       // caller's is shared with the queues, and the answer is what a client would have read.
       const body = Buffer.from(JSON.stringify(input));
-      const params = new Params(parseJsonRequest(body), 'json', clientGone);
+      const params = new Params(parseJsonRequest(body), 'json', clientGone, onClientGone);
       const output = await run(op, contextFor(host), params);
       return JSON.parse(JSON.stringify(output));
     },

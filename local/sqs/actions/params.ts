@@ -40,6 +40,11 @@ export class Params {
     readonly protocol: Protocol,
     /** True once the client's connection has closed (a long poll then takes nothing). */
     readonly clientGone: () => boolean = () => false,
+    /**
+     * Calls `listener` once when the client's connection closes (a waiting long poll then stops
+     * waiting at once); answers a function that stops listening. Never, without a connection.
+     */
+    readonly onClientGone: (listener: () => void) => () => void = () => () => {},
   ) {
     this.repeated = repeatedScalars(input);
   }

@@ -205,9 +205,19 @@ export const ReceiveMessage = action({
       ...(p.stringList('MessageSystemAttributeNames') ?? []),
     ]);
     const wantedAttrs = attributeSelection(p.stringList('MessageAttributeNames') ?? []);
-    return { q, max, visibility, wait, attemptId, system, wantedAttrs, gone: p.clientGone };
+    return {
+      q,
+      max,
+      visibility,
+      wait,
+      attemptId,
+      system,
+      wantedAttrs,
+      gone: p.clientGone,
+      onGone: p.onClientGone,
+    };
   },
-  async run(ctx, { q, max, visibility, wait, attemptId, system, wantedAttrs, gone }) {
+  async run(ctx, { q, max, visibility, wait, attemptId, system, wantedAttrs, gone, onGone }) {
     const deadline = ctx.clock.now() + wait * 1000;
     // Whether the queue woke this poll (not its timer or a clock advance) the last time it waited.
     let woken = false;
@@ -248,11 +258,14 @@ export const ReceiveMessage = action({
       // into a DLQ without waking (see moveToDlq) are found then.
       const sleep = Math.max(1, Math.min(deadline - now, 1000));
       woken = false;
+      // A client that goes while the poll waits: the poll leaves the queue's waiters then, not
+      // at its next look (up to a second later), so that no send wakes it meanwhile.
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
           q.removeWaiter(wakeUp);
           offClock();
+          offGone();
           resolve();
         };
         const wakeUp = () => {
@@ -262,6 +275,7 @@ export const ReceiveMessage = action({
         const timer = setTimeout(done, sleep);
         q.addWaiter(wakeUp);
         const offClock = ctx.clock.onAdvance(done);
+        const offGone = onGone(done);
       });
     }
   },
