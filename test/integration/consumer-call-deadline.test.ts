@@ -49,11 +49,14 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     | undefined;
   /** When the proxy answers or forwards a request `late` names. */
   let lateUntil = 0;
+  /** Every request the proxy received, with when (Date.now()). */
+  let seen: Array<{ operation: string; sent: Sent; at: number }> = [];
 
   beforeAll(async () => {
     ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
       const operation = operationOf(received);
       const sent = jsonBodyOf<Sent>(received);
+      seen.push({ operation, sent, at: Date.now() });
       const delay = late?.(operation, sent);
       if (delay === 'answer late') {
         const answer = await forward(received);
@@ -77,6 +80,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
   afterEach(() => {
     holds = () => false;
     late = undefined;
+    seen = [];
   });
 
   afterAll(async () => {
@@ -99,6 +103,43 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       });
       return record;
     });
+  };
+
+  /** Powertools' COMPLETED update of a record (sent per record with the effect guard off). */
+  const isCompletedUpdate = (operation: string, sent: Sent) =>
+    operation === 'UpdateItem' && sent.TableName === idempotency.name;
+  /** The effect's write. */
+  const isEffectWrite = (operation: string, sent: Sent) =>
+    operation === 'PutItem' && sent.Item?.type?.S === 'effect';
+
+  /**
+   * How long after its invocation began `handler`'s call `isKey` reached the proxy, on this
+   * machine as loaded now: `batch` (the scenario's shape, orders of a run of each pass) runs twice
+   * with nothing held and a far deadline, the first a cold start, and the second, warm as the
+   * scenario's invocation is, is measured. A scenario's deadline is set from it, so that its key
+   * call reaches the proxy before the records' cut with the same lead on a loaded machine as on
+   * a quiet one. A deadline fixed for a quiet machine had them run past the cut: beside 16 busy
+   * loops on 2 cores, the calls before the effect's write, the module's cold start among them,
+   * took more than the 850 ms before its answer was due, and the effect's write was cut.
+   */
+  const leadOf = async (
+    handler: ReturnType<typeof loadConsumerHandler>,
+    batch: (pass: string) => SQSRecord[],
+    isKey: (operation: string, sent: Sent) => boolean,
+  ): Promise<number> => {
+    let leadMs = 0;
+    for (const pass of ['cold', 'warm']) {
+      seen = [];
+      const invokedAt = Date.now();
+      await quietly(() =>
+        handler({ Records: batch(pass) }, contextUntil(invokedAt + 30_000, `req-lead-${pass}`)),
+      );
+      const key = seen.find((s) => isKey(s.operation, s.sent));
+      if (!key) throw new Error('the measured run sent no key call');
+      leadMs = key.at - invokedAt;
+    }
+    seen = [];
+    return leadMs;
   };
 
   it('ends before the deadline with a partial batch response when a record stalls after its first call, the completed record written COMPLETED', async () => {
@@ -188,12 +229,15 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
 
   it('with the effect guard off, writes COMPLETED the record of an effect that committed just before the records’ cut: that update runs to the end write’s cut', async () => {
     // Prepare: the handler module with the guard off (each COMPLETED record is Powertools' own
-    // update, sent as its record completes); a deadline 2 s away, so the records' cut is 1 s
-    // away and the end write's 1.75 s. The effect's write commits and its answer comes back
-    // 150 ms before the records' cut; Powertools' COMPLETED update is forwarded only 100 ms
-    // after it (past the records' cut, and leaving 650 ms of the 750 to the end write's cut for
-    // the update's answer and the end write: at 250 ms, a loaded machine, the tests at nice 19
-    // beside two busy loops, had the end write cut once in four runs).
+    // update, sent as its record completes); the records' cut at least 1 s away (the deadline
+    // 2 s), further when the calls before the effect's write take longer on this machine now
+    // (leadOf: the cut 1.5 times their time and 250 ms after the invocation begins, so the effect's
+    // answer is held about half that time, well inside the SDK's 1 s request timeout). The
+    // effect's write commits and its answer comes back 150 ms before the records' cut;
+    // Powertools' COMPLETED update is forwarded only 100 ms after it (past the records' cut, and
+    // leaving 650 ms of the 750 to the end write's cut for the update's answer and the end
+    // write: at 250 ms, a loaded machine, the tests at nice 19 beside two busy loops, had the end
+    // write cut once in four runs).
     const runId = 'call-deadline-completing';
     const batch = orders(runId, 1);
     const [first] = batch as [SQSRecord];
@@ -206,15 +250,16 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       if (saved === undefined) delete process.env.EFFECT_GUARD_ENABLED;
       else process.env.EFFECT_GUARD_ENABLED = saved;
     }
+    const leadMs = await leadOf(handler, (pass) => orders(`${runId}-${pass}`, 1), isEffectWrite);
     const start = Date.now();
-    const deadline = start + 2_000;
-    const recordsCutAt = deadline - 1_000;
+    const recordsCutAt = start + Math.max(1_000, Math.round(1.5 * leadMs) + 250);
+    const deadline = recordsCutAt + 1_000;
     late = (operation, sent) => {
-      if (operation === 'PutItem' && sent.Item?.type?.S === 'effect') {
+      if (isEffectWrite(operation, sent)) {
         lateUntil = recordsCutAt - 150;
         return 'answer late';
       }
-      if (operation === 'UpdateItem' && sent.TableName === idempotency.name) {
+      if (isCompletedUpdate(operation, sent)) {
         lateUntil = recordsCutAt + 100;
         return 'forward late';
       }
@@ -227,9 +272,13 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     );
     const returnedAt = Date.now();
 
-    // Assess: the record applied and written COMPLETED (its redelivery is answered by it), the
-    // invocation back before its deadline. Cut at the records' cut, the update failed the
-    // record, whose IN_PROGRESS record let its redelivery apply it a second time.
+    // Assess: the scenario ran as set (the effect's write reached the proxy before its answer was
+    // due, so it committed before the records' cut); the record applied and written COMPLETED
+    // (its redelivery is answered by it), the invocation back before its deadline. Cut at the
+    // records' cut, the update failed the record, whose IN_PROGRESS record let its redelivery
+    // apply it a second time.
+    const effectAt = seen.find((s) => isEffectWrite(s.operation, s.sent))?.at;
+    expect(effectAt).toBeLessThan(recordsCutAt - 150);
     expect(response).toEqual({ batchItemFailures: [] });
     expect(returnedAt).toBeLessThan(deadline);
     const { orderId } = JSON.parse(first.body) as { orderId: string };
@@ -242,10 +291,11 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     // Prepare: as above, two orders; the first's COMPLETED update is forwarded 100 ms past the
     // records' cut, so the second starts past it, where none of its calls can be sent. The
     // second is at its last allowed receive, so the not-attempted failure is written. The
-    // deadline is 3 s away (the records' cut 2 s): the first order's calls before its update,
-    // the handler module's cold start among them, must all come before the cut, and under a
-    // heavy load (load average 10-35 on 2 cores) they ran past a cut 1 s away. Not further: a
-    // deadline 7 s away had the first order handed back too (its update held some 6 s).
+    // records' cut is at least 2 s away (the deadline 3 s): the first order's calls before its
+    // update must all come before the cut, and under a heavy load (load average 10-35 on 2
+    // cores) they ran past a cut 1 s away; further when they take longer on this machine now
+    // (leadOf: 1.5 times their time and 250 ms). Not much further: a deadline 7 s away had the
+    // first order handed back too (its update held some 6 s, past the SDK's 4 tries of 1 s).
     const runId = 'call-deadline-past-cut';
     const batch = orders(runId, 2);
     const [first, second] = batch as [SQSRecord, SQSRecord];
@@ -261,10 +311,16 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       if (saved === undefined) delete process.env.EFFECT_GUARD_ENABLED;
       else process.env.EFFECT_GUARD_ENABLED = saved;
     }
-    const deadline = Date.now() + 3_000;
-    const recordsCutAt = deadline - 1_000;
+    const leadMs = await leadOf(
+      handler,
+      (pass) => orders(`${runId}-${pass}`, 2),
+      isCompletedUpdate,
+    );
+    const start = Date.now();
+    const recordsCutAt = start + Math.max(2_000, Math.round(1.5 * leadMs) + 250);
+    const deadline = recordsCutAt + 1_000;
     late = (operation, sent) => {
-      if (operation === 'UpdateItem' && sent.TableName === idempotency.name) {
+      if (isCompletedUpdate(operation, sent)) {
         lateUntil = recordsCutAt + 100;
         return 'forward late';
       }
@@ -276,10 +332,13 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       handler({ Records: batch }, contextUntil(deadline, 'req-call-deadline-past-cut')),
     );
 
-    // Assess: the first applied and COMPLETED; the second handed back with no delivery and no
+    // Assess: the scenario ran as set (the first's update reached the proxy before the records'
+    // cut, and was answered past it); the first applied and COMPLETED; the second handed back with no delivery and no
     // failed attempt, only its final not-attempted failure saying the cut had passed. It had
     // been a failed attempt (delivery `failed`, InvocationDeadlineError, ranOutOfTime) though
     // nothing of it reached DynamoDB.
+    const updateAt = seen.find((s) => isCompletedUpdate(s.operation, s.sent))?.at;
+    expect(updateAt).toBeLessThan(recordsCutAt);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([second.messageId]);
     const orderOf = (r: SQSRecord) => (JSON.parse(r.body) as { orderId: string }).orderId;
     expect(
