@@ -10,6 +10,7 @@ import {
   shortTimeoutDocuments,
   startLedgerBehindProxy,
 } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The functions' DynamoDB clients end a try at their request timeout (shared/src/aws-clients.ts,
@@ -31,36 +32,38 @@ describe('a counter update whose answer comes after the request timeout, its wri
   /** Orders whose first count of a request is held. */
   const heldCounts = new Map<string, { tries: number }>();
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const body = received.body.toString();
-      if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
-      const count = [...heldCounts.entries()].find(([orderId]) =>
-        body.includes(`"ORDER#${orderId}"`),
-      );
-      if (count && body.includes('ADD requests')) {
-        count[1].tries++;
-        return count[1].tries === 1
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy(async (received, forward) => {
+        const body = received.body.toString();
+        if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
+        const count = [...heldCounts.entries()].find(([orderId]) =>
+          body.includes(`"ORDER#${orderId}"`),
+        );
+        if (count && body.includes('ADD requests')) {
+          count[1].tries++;
+          return count[1].tries === 1
+            ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
+            : forward(received);
+        }
+        const run = [...held.entries()].find(([runId]) => body.includes(`"${runPk(runId)}"`));
+        if (!run || !body.includes('COUNTER#apply')) return undefined;
+        const [, hold] = run;
+        if (hold.late && body.includes('highSequence')) return undefined;
+        hold.tries++;
+        // Committed upstream; the first try's answer comes after the client's try ran out.
+        return hold.tries === 1
           ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
           : forward(received);
-      }
-      const run = [...held.entries()].find(([runId]) => body.includes(`"${runPk(runId)}"`));
-      if (!run || !body.includes('COUNTER#apply')) return undefined;
-      const [, hold] = run;
-      if (hold.late && body.includes('highSequence')) return undefined;
-      hold.tries++;
-      // Committed upstream; the first try's answer comes after the client's try ran out.
-      return hold.tries === 1
-        ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
-        : forward(received);
-    });
+      }),
+    );
     // The functions' client, as the handlers make it, with a short request timeout.
     documents = shortTimeoutDocuments(ledgerBehindProxy.endpoint, REQUEST_TIMEOUT_MS);
   }, 60_000);
 
   afterAll(async () => {
     documents?.destroy();
-    await ledgerBehindProxy?.stop();
   });
 
   const counter = async (runId: string) =>

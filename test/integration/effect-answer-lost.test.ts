@@ -5,6 +5,7 @@ import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { effectSk, ORDER_GUARD_KEY, runPk } from '../../shared/src/ledger';
 import { claimedByDeadRequest, firstClaim } from './support/dead-claim';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The functions' DynamoDB clients retry a request whose answer they did not get (the DynamoDB
@@ -32,38 +33,37 @@ describe('a conditional write whose answer is lost after it committed', () => {
     | { by: string; tries: number; committed: () => void; release: Promise<void> }
     | undefined;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      const conditionalPut =
-        String(received.headers['x-amz-target']).endsWith('.PutItem') &&
-        received.body.includes('attribute_not_exists');
-      if (conditionalPut) seen.conditionalPuts++;
-      const answer = await forward(received);
-      const record = lateRecord;
-      if (
-        record &&
-        String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
-        received.body.includes('SET sendsEndedAt') &&
-        received.body.includes(`"${record.by}"`) &&
-        ++record.tries === 1
-      ) {
-        record.committed();
-        await record.release;
-        return 'reset';
-      }
-      if (conditionalPut && seen.dropped === 0) {
-        // Committed upstream; the client hears a reset connection (ECONNRESET), not the answer.
-        seen.dropped++;
-        return 'reset';
-      }
-      return answer;
-    });
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy(async (received, forward) => {
+        const conditionalPut =
+          String(received.headers['x-amz-target']).endsWith('.PutItem') &&
+          received.body.includes('attribute_not_exists');
+        if (conditionalPut) seen.conditionalPuts++;
+        const answer = await forward(received);
+        const record = lateRecord;
+        if (
+          record &&
+          String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
+          received.body.includes('SET sendsEndedAt') &&
+          received.body.includes(`"${record.by}"`) &&
+          ++record.tries === 1
+        ) {
+          record.committed();
+          await record.release;
+          return 'reset';
+        }
+        if (conditionalPut && seen.dropped === 0) {
+          // Committed upstream; the client hears a reset connection (ECONNRESET), not the answer.
+          seen.dropped++;
+          return 'reset';
+        }
+        return answer;
+      }),
+    );
     documents = ledgerBehindProxy.documents;
   }, 60_000);
-
-  afterAll(async () => {
-    await ledgerBehindProxy?.stop();
-  });
 
   it('answers written when the SDK retry is refused by its own first try', async () => {
     const adapter = new DynamoConsumerLedger(documents, ledger.name);

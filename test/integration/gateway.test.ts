@@ -6,6 +6,7 @@ import { API_GATEWAY_MAX_BODY_BYTES, type Gateway, startGateway } from '../../lo
 import { orderJsonSchema } from '../../shared/src/order';
 import type { Json } from './support/pipeline-client';
 import { hostRequest, openSocket, rawRequest } from './support/raw-http';
+import { stopsAfterAll } from './support/stop-after-all';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 
@@ -21,6 +22,7 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
   let gateway: Gateway;
   let invocations = 0;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
     fn = new LocalFunction({
       name: 'probe-api',
@@ -32,21 +34,22 @@ describe('local API gateway (REST API v1 proxy integration)', () => {
       region: 'us-east-1',
     });
     await fn.warm();
-    gateway = await startGateway({
-      routes: [
-        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
-        { resource: '/orders/{orderId}', method: 'GET' },
-      ],
-      invoke: (event) => {
-        invocations++;
-        return fn.invoke(event);
-      },
-      port: 0,
-    });
+    gateway = await keep(
+      startGateway({
+        routes: [
+          { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
+          { resource: '/orders/{orderId}', method: 'GET' },
+        ],
+        invoke: (event) => {
+          invocations++;
+          return fn.invoke(event);
+        },
+        port: 0,
+      }),
+    );
   }, 30_000);
 
   afterAll(async () => {
-    await gateway?.close();
     await fn?.stop(1000);
   });
 
@@ -179,21 +182,23 @@ describe('local API gateway with requests no client library would send', () => {
   let gateway: Gateway;
   let invocations = 0;
   const events: APIGatewayProxyEvent[] = [];
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    gateway = await startGateway({
-      routes: [
-        { resource: '/orders/{orderId}', method: 'GET' },
-        { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
-      ],
-      invoke: async (event) => {
-        events.push(event);
-        invocations++;
-        return { ok: true, result: { statusCode: 200, body: '{}' }, durationMs: 0 };
-      },
-      port: 0,
-    });
+    gateway = await keep(
+      startGateway({
+        routes: [
+          { resource: '/orders/{orderId}', method: 'GET' },
+          { resource: '/orders', method: 'POST', bodySchema: orderJsonSchema() },
+        ],
+        invoke: async (event) => {
+          events.push(event);
+          invocations++;
+          return { ok: true, result: { statusCode: 200, body: '{}' }, durationMs: 0 };
+        },
+        port: 0,
+      }),
+    );
   });
-  afterAll(() => gateway?.close());
 
   it('answers a path parameter with a bad percent-encoding with a 400, before the handler', async () => {
     const res = await fetch(`${gateway.url}/orders/%E0%A4%A`);
@@ -536,15 +541,17 @@ describe('local API gateway with a handler whose result HTTP cannot carry', () =
   let gateway: Gateway;
   let result: unknown;
   const logged: string[] = [];
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    gateway = await startGateway({
-      routes: [{ resource: '/orders/{orderId}', method: 'GET' }],
-      invoke: async () => ({ ok: true, result, durationMs: 0 }) as never,
-      port: 0,
-      log: (line) => logged.push(line),
-    });
+    gateway = await keep(
+      startGateway({
+        routes: [{ resource: '/orders/{orderId}', method: 'GET' }],
+        invoke: async () => ({ ok: true, result, durationMs: 0 }) as never,
+        port: 0,
+        log: (line) => logged.push(line),
+      }),
+    );
   });
-  afterAll(() => gateway?.close());
 
   it.each([
     ['status 1000', { statusCode: 1000, body: '{}' }],

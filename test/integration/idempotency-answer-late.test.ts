@@ -12,6 +12,7 @@ import {
   quietly,
 } from './support/consumer-handler';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * Powertools' IN_PROGRESS put whose answer comes after the client's request timeout, its write
@@ -34,28 +35,30 @@ describe('an idempotency IN_PROGRESS put whose answer comes after the request ti
   /** Tries of each idempotency key's IN_PROGRESS put, in order of arrival. */
   const puts: string[] = [];
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      if (!String(received.headers['x-amz-target']).endsWith('.PutItem')) return undefined;
-      const body = JSON.parse(received.body.toString()) as {
-        TableName: string;
-        Item: { id?: { S?: string } };
-      };
-      if (body.TableName !== idempotency.name) return undefined;
-      puts.push(String(body.Item.id?.S));
-      const answer = await forward(received);
-      // The first put of the batch commits upstream; its answer comes after the try ran out.
-      if (puts.length === 1) {
-        await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
-      }
-      return answer;
-    });
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy(async (received, forward) => {
+        if (!String(received.headers['x-amz-target']).endsWith('.PutItem')) return undefined;
+        const body = JSON.parse(received.body.toString()) as {
+          TableName: string;
+          Item: { id?: { S?: string } };
+        };
+        if (body.TableName !== idempotency.name) return undefined;
+        puts.push(String(body.Item.id?.S));
+        const answer = await forward(received);
+        // The first put of the batch commits upstream; its answer comes after the try ran out.
+        if (puts.length === 1) {
+          await new Promise((resolve) => setTimeout(resolve, 4 * REQUEST_TIMEOUT_MS));
+        }
+        return answer;
+      }),
+    );
     await createIdempotencyTable(ledgerBehindProxy.documents);
   }, 60_000);
 
   afterAll(async () => {
     process.env = { ...saved };
-    await ledgerBehindProxy?.stop();
   });
 
   it('applies the record once, in this invocation, instead of failing it as already in progress', async () => {

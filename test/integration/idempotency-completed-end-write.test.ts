@@ -13,6 +13,7 @@ import {
 import { jsonBodyOf, operationOf } from './support/dynamodb-proxy';
 import { readIdempotencyRecord } from './support/idempotency-record';
 import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * Powertools' COMPLETED write, held by the consumer's persistence layer
@@ -39,30 +40,34 @@ describe('the COMPLETED idempotency records, written in the invocation’s end w
   let ledgerBehindProxy: LedgerBehindProxy;
   const logged: Logged[] = [];
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy((received) => {
-      const operation = operationOf(received);
-      const body = jsonBodyOf<{
-        TableName?: string;
-        RequestItems?: Record<string, { PutRequest?: { Item: Logged['records'][number] } }[]>;
-      }>(received);
-      logged.push({
-        operation,
-        tables: body.TableName
-          ? { [body.TableName]: 1 }
-          : Object.fromEntries(
-              Object.entries(body.RequestItems ?? {}).map(([t, items]) => [t, items.length]),
-            ),
-        records: (body.RequestItems?.[idempotency.name] ?? []).map((r) => r.PutRequest?.Item ?? {}),
-      });
-      return undefined;
-    });
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy((received) => {
+        const operation = operationOf(received);
+        const body = jsonBodyOf<{
+          TableName?: string;
+          RequestItems?: Record<string, { PutRequest?: { Item: Logged['records'][number] } }[]>;
+        }>(received);
+        logged.push({
+          operation,
+          tables: body.TableName
+            ? { [body.TableName]: 1 }
+            : Object.fromEntries(
+                Object.entries(body.RequestItems ?? {}).map(([t, items]) => [t, items.length]),
+              ),
+          records: (body.RequestItems?.[idempotency.name] ?? []).map(
+            (r) => r.PutRequest?.Item ?? {},
+          ),
+        });
+        return undefined;
+      }),
+    );
     await createIdempotencyTable(ledgerBehindProxy.documents);
   }, 60_000);
 
   afterAll(async () => {
     process.env = { ...saved };
-    await ledgerBehindProxy?.stop();
   });
 
   it('sends three requests per order and two batch writes per batch, and answers the copy from the record its order completed', async () => {

@@ -9,6 +9,7 @@ import {
   type ProxiedRequest,
   startLedgerBehindProxy,
 } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The producer's send lease against a real SDK retry. The functions' DynamoDB client sends a
@@ -28,28 +29,27 @@ describe("a late try of a retry's send lease bid, after the SDK sent it again", 
   /** The bid of `by` whose first try the proxy keeps; `tries` counts the tries it saw. */
   let keepBidOf: { by: string; tries: number; kept?: ProxiedRequest } | undefined;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy((received) => {
-      const bid = keepBidOf;
-      if (
-        bid &&
-        String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
-        received.body.includes('SET sendingBy = :me') &&
-        received.body.includes(`":me":{"S":"${bid.by}"}`) &&
-        ++bid.tries === 1
-      ) {
-        // Not forwarded (yet): the client hears a reset connection (ECONNRESET) and tries again.
-        bid.kept = received;
-        return 'reset';
-      }
-      return undefined;
-    });
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy((received) => {
+        const bid = keepBidOf;
+        if (
+          bid &&
+          String(received.headers['x-amz-target']).endsWith('.UpdateItem') &&
+          received.body.includes('SET sendingBy = :me') &&
+          received.body.includes(`":me":{"S":"${bid.by}"}`) &&
+          ++bid.tries === 1
+        ) {
+          // Not forwarded (yet): the client hears a reset connection (ECONNRESET) and tries again.
+          bid.kept = received;
+          return 'reset';
+        }
+        return undefined;
+      }),
+    );
     documents = ledgerBehindProxy.documents;
   }, 60_000);
-
-  afterAll(async () => {
-    await ledgerBehindProxy?.stop();
-  });
 
   it('is refused once a later retry took the lease and ended it: the next retry takes the lease at once, no 409 (review)', async () => {
     // Prepare: an order whose claiming request died (its lease ran out at 1500).

@@ -2,6 +2,7 @@ import { queueRecords, reportData, runCheck, settle } from './faults/run-check';
 import { describeWhere } from './support/differences';
 import { type DynamoDbProxy, startDynamoDbProxy } from './support/dynamodb-proxy';
 import { newRunId, order, postOrder, waitFor } from './support/pipeline-client';
+import { stopsAfterAll } from './support/stop-after-all';
 import { startTarget, type Target } from './support/target';
 
 /**
@@ -29,35 +30,33 @@ describeWhere('consumerEnv')(
     /** Per order id: SendMessage tries the proxy saw per queue (the first committed, unanswered). */
     const lose = new Map<string, { fifo: number; standard: number }>();
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
-      target = await startTarget({ seed: 91, faults: 'none' });
-      proxy = await startDynamoDbProxy(async (received, forward) => {
-        if (received.headers['x-amz-target'] !== 'AmazonSQS.SendMessage') return undefined;
-        const body = JSON.parse(received.body.toString('utf8')) as {
-          QueueUrl?: string;
-          MessageBody?: string;
-        };
-        const orderId = (JSON.parse(body.MessageBody ?? '{}') as { orderId?: string }).orderId;
-        const tries = orderId === undefined ? undefined : lose.get(orderId);
-        if (!tries) return undefined;
-        const queue = body.QueueUrl?.endsWith('.fifo') ? 'fifo' : 'standard';
-        tries[queue]++;
-        if (tries[queue] > 1) return undefined;
-        // Committed in the queue; the producer hears a reset connection and sends again.
-        await forward(received);
-        return 'reset';
-      }, target.endpoint);
+      target = await keep(startTarget({ seed: 91, faults: 'none' }));
+      proxy = await keep(
+        startDynamoDbProxy(async (received, forward) => {
+          if (received.headers['x-amz-target'] !== 'AmazonSQS.SendMessage') return undefined;
+          const body = JSON.parse(received.body.toString('utf8')) as {
+            QueueUrl?: string;
+            MessageBody?: string;
+          };
+          const orderId = (JSON.parse(body.MessageBody ?? '{}') as { orderId?: string }).orderId;
+          const tries = orderId === undefined ? undefined : lose.get(orderId);
+          if (!tries) return undefined;
+          const queue = body.QueueUrl?.endsWith('.fifo') ? 'fifo' : 'standard';
+          tries[queue]++;
+          if (tries[queue] > 1) return undefined;
+          // Committed in the queue; the producer hears a reset connection and sends again.
+          await forward(received);
+          return 'reset';
+        }, target.endpoint),
+      );
       const viaProxy = (url: string) => `${proxy.endpoint}${new URL(url).pathname}`;
       await target.updateProducerEnv({
         FIFO_QUEUE_URL: viaProxy(target.queueUrls.fifo),
         STANDARD_QUEUE_URL: viaProxy(target.queueUrls.standard),
       });
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-      await proxy?.close();
-    }, 30_000);
 
     it('is a producer re-send on standard, two message ids and one effect, and nothing more on FIFO', async () => {
       // Prepare

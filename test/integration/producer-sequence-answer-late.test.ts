@@ -8,6 +8,7 @@ import {
   shortTimeoutDocuments,
   startLedgerBehindProxy,
 } from './support/ledger-behind-proxy';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The producer's per-customer sequence counter (`nextSequence`, `ADD value :one`) when the SDK
@@ -27,25 +28,27 @@ describe("the customer's sequence counter, its update's answer after the request
   /** Tries of the counter's update the proxy saw, per customer whose first answer it holds. */
   const held = new Map<string, number>();
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    ledgerBehindProxy = await startLedgerBehindProxy(async (received, forward) => {
-      if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
-      const body = received.body.toString();
-      const customer = [...held.keys()].find((c) => body.includes(`"${sequenceCounterSk(c)}"`));
-      if (customer === undefined) return undefined;
-      const tries = (held.get(customer) ?? 0) + 1;
-      held.set(customer, tries);
-      // Committed upstream; the first try's answer comes after the client's try ran out.
-      return tries === 1
-        ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
-        : forward(received);
-    });
+    ledgerBehindProxy = await keep(
+      startLedgerBehindProxy(async (received, forward) => {
+        if (!String(received.headers['x-amz-target']).endsWith('.UpdateItem')) return undefined;
+        const body = received.body.toString();
+        const customer = [...held.keys()].find((c) => body.includes(`"${sequenceCounterSk(c)}"`));
+        if (customer === undefined) return undefined;
+        const tries = (held.get(customer) ?? 0) + 1;
+        held.set(customer, tries);
+        // Committed upstream; the first try's answer comes after the client's try ran out.
+        return tries === 1
+          ? answerLate(received, forward, 4 * REQUEST_TIMEOUT_MS)
+          : forward(received);
+      }),
+    );
     documents = shortTimeoutDocuments(ledgerBehindProxy.endpoint, REQUEST_TIMEOUT_MS);
   }, 60_000);
 
   afterAll(async () => {
     documents?.destroy();
-    await ledgerBehindProxy?.stop();
   });
 
   it('counts twice: the first order takes 2, and 1 is a hole nobody uses (pinned, tolerated)', async () => {

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { readDlq } from '../../services/report/src/adapters/queues';
 import { type Harness, startEmulator } from '../emulator/helpers';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The report reads each DLQ without consuming it (services/report/src/adapters/queues.ts): what
@@ -14,12 +15,9 @@ import { type Harness, startEmulator } from '../emulator/helpers';
 describe('reading a DLQ for the report', () => {
   let h: Harness;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    h = await startEmulator('none', 4242);
-  });
-
-  afterAll(async () => {
-    await h?.stop();
+    h = await keep(startEmulator('none', 4242));
   });
 
   const body = (runId: string, orderId: string) => JSON.stringify({ runId, orderId });

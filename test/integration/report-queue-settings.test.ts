@@ -1,6 +1,7 @@
 import { CreateQueueCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { readQueueSettings } from '../../services/report/src/adapters/queues';
 import { type Harness, startEmulator } from '../emulator/helpers';
+import { stopsAfterAll } from './support/stop-after-all';
 
 /**
  * The report reads a source queue's VisibilityTimeout as the local SQS holds it
@@ -9,12 +10,9 @@ import { type Harness, startEmulator } from '../emulator/helpers';
 describe("reading a source queue's VisibilityTimeout for the report", () => {
   let h: Harness;
 
+  const keep = stopsAfterAll();
   beforeAll(async () => {
-    h = await startEmulator('none', 4343);
-  });
-
-  afterAll(async () => {
-    await h?.stop();
+    h = await keep(startEmulator('none', 4343));
   });
 
   it('reads one the queue was given zero-padded, as the local SQS takes and keeps it', async () => {

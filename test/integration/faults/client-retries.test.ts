@@ -1,6 +1,7 @@
 import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { type Json, newRunId, order, postOrder } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import { deliveriesOnceQuiet, expectExactlyOnce, settle } from './run-check';
 
@@ -25,13 +26,10 @@ describe.each(['none', 'chaos'] as const)(
   (faults) => {
     let target: Target;
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
-      target = await startTarget({ seed: 515, faults });
+      target = await keep(startTarget({ seed: 515, faults }));
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-    }, 30_000);
 
     it('answers every retry of an order whose sends are recorded from the record: one message per queue', async () => {
       // Prepare
@@ -103,18 +101,17 @@ describeWhere('consumerEnv')(
     describe.each(['none', 'chaos'] as const)('standard queue faults %s', (faults) => {
       let target: Target;
 
+      const keep = stopsAfterAll();
       beforeAll(async () => {
         // Every order's first sends reach both queues, and both answers are lost on the way back.
-        target = await startTarget({
-          seed: 516,
-          faults,
-          producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
-        });
+        target = await keep(
+          startTarget({
+            seed: 516,
+            faults,
+            producerEnv: { FAULT_LOST_SEND_ANSWER_RATE: '1' },
+          }),
+        );
       }, 60_000);
-
-      afterAll(async () => {
-        await target?.stop();
-      }, 30_000);
 
       it('re-sends to both queues: FIFO drops the copy within 5 minutes, standard delivers it and idempotency suppresses it', async () => {
         // Prepare

@@ -1,6 +1,7 @@
 import { QUEUE_KINDS } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { newRunId } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import { drain, postOrders, queueRecords, reportData, runCheck } from './run-check';
 
@@ -22,18 +23,17 @@ describeWhere('consumerEnv', 'clock')(
     describe.each(['none', 'chaos'] as const)('standard queue faults %s', (faults) => {
       let target: Target;
 
+      const keep = stopsAfterAll();
       beforeAll(async () => {
         const env = { FAULT_CRASH_AFTER_EFFECT_RATE: '1' };
-        target = await startTarget({
-          seed: 1515,
-          faults,
-          consumerEnv: { fifo: env, standard: env },
-        });
+        target = await keep(
+          startTarget({
+            seed: 1515,
+            faults,
+            consumerEnv: { fifo: env, standard: env },
+          }),
+        );
       }, 60_000);
-
-      afterAll(async () => {
-        await target?.stop();
-      }, 30_000);
 
       const run = async (label: string) => {
         const runId = newRunId(label);

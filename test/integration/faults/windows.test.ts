@@ -6,6 +6,7 @@ import {
 import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { describeWhere } from '../support/differences';
 import { type Json, newRunId, order, postOrder, waitFor } from '../support/pipeline-client';
+import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
 import { deliveriesOnceQuiet, drain, runCheck, skipWhenIdle } from './run-check';
 
@@ -56,18 +57,17 @@ describeWhere('consumerEnv', 'clock')('after the windows have closed', () => {
   describe.each(['none', 'chaos'] as const)('standard queue faults %s', (faults) => {
     let target: Target;
 
+    const keep = stopsAfterAll();
     beforeAll(async () => {
       const env = { FAULT_FAIL_AFTER_EFFECT_PREFIX: LATE };
-      target = await startTarget({
-        seed: 2026,
-        faults,
-        consumerEnv: { fifo: env, standard: env },
-      });
+      target = await keep(
+        startTarget({
+          seed: 2026,
+          faults,
+          consumerEnv: { fifo: env, standard: env },
+        }),
+      );
     }, 60_000);
-
-    afterAll(async () => {
-      await target?.stop();
-    }, 30_000);
 
     const guard = async (on: boolean) => {
       for (const q of QUEUE_KINDS) {
