@@ -47,7 +47,15 @@ export function sdkSqsCalls(sqs: SQSClient): MappingSqsCalls {
 export type SqsCall = (
   action: string,
   input: Record<string, unknown>,
-  options: { host: string; clientGone: () => boolean },
+  options: {
+    host: string;
+    clientGone: () => boolean;
+    /**
+     * Calls `listener` once the caller stops waiting (answers a function that stops listening):
+     * a waiting long poll then leaves its queue's waiters at once, as for a closed connection.
+     */
+    onClientGone?: (listener: () => void) => () => void;
+  },
 ) => Promise<unknown>;
 
 const abortError = () => Object.assign(new Error('Request aborted'), { name: 'AbortError' });
@@ -72,8 +80,17 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
   const never = () => false;
   const bytes = (b64: unknown) => (typeof b64 === 'string' ? Buffer.from(b64, 'base64') : b64);
   /** One action on a copy of its input; a refusal is thrown as the SDK would throw it. */
-  const send = (action: string, input: object, clientGone: () => boolean) =>
-    call(action, { ...input }, { host, clientGone }).catch((err: unknown) => {
+  const send = (
+    action: string,
+    input: object,
+    clientGone: () => boolean,
+    onClientGone?: (listener: () => void) => () => void,
+  ) =>
+    call(
+      action,
+      { ...input },
+      { host, clientGone, ...(onClientGone ? { onClientGone } : {}) },
+    ).catch((err: unknown) => {
       throw sdkError(err);
     });
   return {
@@ -86,7 +103,20 @@ export function inProcessSqsCalls(call: SqsCall, queueUrl: string): MappingSqsCa
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       });
-      const received = send('ReceiveMessage', input, () => signal.aborted);
+      // The abort is the client going: the emulator's long poll leaves its queue's waiters at
+      // once (onClientGone), so no send wakes it rather than a poll that still waits.
+      const received = send(
+        'ReceiveMessage',
+        input,
+        () => signal.aborted,
+        // Never called at once: a poll checks clientGone before it waits (as a socket already
+        // closed emits no close event), and its wait's bookkeeping is not set up until this
+        // returns.
+        (listener) => {
+          signal.addEventListener('abort', listener, { once: true });
+          return () => signal.removeEventListener('abort', listener);
+        },
+      );
       let out: { Messages?: Message[] };
       try {
         out = (await Promise.race([received, aborted])) as { Messages?: Message[] };

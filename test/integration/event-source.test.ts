@@ -741,6 +741,26 @@ describe("the mappings' in-process SQS calls", () => {
     const next = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 2 }));
     expect(next.Messages?.map((m) => m.Body)).toEqual(['after']);
   });
+
+  it("take an aborted long poll out of its queue's waiters at once, not at its next look", async () => {
+    // Arrange: a long poll waiting on an empty queue.
+    const QueueName = 'in-process-abort-waiters';
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName }));
+    const abort = new AbortController();
+    const waiting = calls(QueueUrl!)
+      .receiveMessage({ QueueUrl, WaitTimeSeconds: 20 }, abort.signal)
+      .catch((e: Error) => e);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(cloud.sqs.queueWaiters(QueueName)).toBe(1);
+
+    // Act: the mapping stops the poll.
+    abort.abort();
+    await waiting;
+
+    // Assess: no waiter is left for a send to wake (it stayed until its next look, up to a
+    // second later).
+    expect(cloud.sqs.queueWaiters(QueueName)).toBe(0);
+  });
 });
 
 // The local cloud wires its own emulator's hold lookup into each mapping it sets up, bound to
