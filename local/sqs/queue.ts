@@ -74,6 +74,12 @@ export interface StoredMessage {
    * taken in by another queue (adopt) or copied (the duplicate fault) starts uncounted there.
    */
   countedAs?: Counted;
+  /**
+   * Whether this copy carries its message in the kept number of messages a receive holds (see
+   * Queue.heldCount): of a message's copies, the one that carries its count, while any copy is
+   * in flight. The queue's own bookkeeping, as countedAs.
+   */
+  heldCounted?: boolean;
 }
 
 /** A kept count (see Queue.tally): none, visible, in flight (NotVisible), delayed. */
@@ -244,6 +250,14 @@ export class Queue {
    * quota reads too) and delayed, by Counted; index 0 unused.
    */
   private readonly tally: [number, number, number, number] = [0, 0, 0, 0];
+  /**
+   * The messages a receive holds (one of their copies in flight), which the in-flight quota
+   * reads. The tally's in-flight count is not it: a message with one copy in flight and another
+   * receivable is visible there (as ApproximateNumberOfMessages counts it), and under the
+   * duplicate fault every message received leaves such a copy, so a quota read from the tally
+   * held none of them: receives at a quota of 2 held 10 messages in flight (found in review).
+   */
+  private heldCount = 0;
   /** The messages by enqueue time (deleted ones go when met): retention ends in this order. */
   private readonly byEnqueue = new MinHeap<StoredMessage>((a, b) => a.enqueuedAt < b.enqueuedAt);
   /**
@@ -483,10 +497,20 @@ export class Queue {
         holder ??= c;
         if (c.availableAt <= now) visible = true;
       }
-      for (const c of m.copies) if (c !== holder) this.setCounted(c, NONE);
-      if (holder) this.setCounted(holder, visible ? VISIBLE : NOT_VISIBLE);
+      let held = false;
+      for (const c of m.copies) if (!c.deleted && c.availableAt > now) held = true;
+      for (const c of m.copies) {
+        if (c === holder) continue;
+        this.setCounted(c, NONE);
+        this.setHeld(c, false);
+      }
+      if (holder) {
+        this.setCounted(holder, visible ? VISIBLE : NOT_VISIBLE);
+        this.setHeld(holder, held);
+      }
       return;
     }
+    this.setHeld(m, !m.deleted && m.availableAt > now && m.receiveCount > 0);
     this.setCounted(
       m,
       m.deleted
@@ -497,6 +521,12 @@ export class Queue {
             ? NOT_VISIBLE
             : DELAYED,
     );
+  }
+
+  private setHeld(m: StoredMessage, held: boolean): void {
+    if ((m.heldCounted ?? false) === held) return;
+    this.heldCount += held ? 1 : -1;
+    m.heldCounted = held;
   }
 
   private setCounted(m: StoredMessage, to: Counted): void {
@@ -706,6 +736,7 @@ export class Queue {
     // One message in its new queue: copies left behind in flight are the old queue's.
     delete copy.copies;
     delete copy.countedAs;
+    delete copy.heldCounted;
     if (how === 'redrive') {
       copy.messageId = randomUUID();
       copy.enqueuedAt = now;
@@ -838,6 +869,34 @@ export class Queue {
   }
 
   /**
+   * How many messages receives hold now (one of their copies in flight), as the in-flight quota
+   * counts them (see heldCount); for tests, with `recountHeld`, the same by a walk.
+   */
+  held(): number {
+    const now = this.clock.now();
+    this.promote(now);
+    this.expireDue(now);
+    return this.heldCount;
+  }
+
+  recountHeld(): number {
+    const now = this.clock.now();
+    const retentionMs = this.num('MessageRetentionPeriod') * 1000;
+    const gone = (m: StoredMessage) => m.deleted || now - m.enqueuedAt >= retentionMs;
+    let held = 0;
+    for (const m of this.messages) {
+      if (gone(m)) continue;
+      if (m.copies) {
+        if (m.copies.find((c) => !gone(c)) !== m) continue;
+        if (m.copies.some((c) => !gone(c) && c.availableAt > now)) held++;
+        continue;
+      }
+      if (m.availableAt > now && m.receiveCount > 0) held++;
+    }
+    return held;
+  }
+
+  /**
    * Lets go of every message past the retention period ("Amazon SQS automatically deletes
    * messages left in a queue longer than the retention period", DeleteMessage, API reference),
    * oldest first, through `byEnqueue`: O(those, and the deleted entries met).
@@ -862,20 +921,19 @@ export class Queue {
   }
 
   /**
-   * How many more messages receives may hold in flight before `limit`: messages, not copies, as
-   * ApproximateNumberOfMessagesNotVisible counts them ("the approximate number of messages that
-   * are in flight", GetQueueAttributes, API reference), so a message whose copy (the duplicate
-   * fault) is in flight too takes one place, not two: AWS's quota is of "in-flight messages"
-   * (SQS Developer Guide, quotas). A copy whose delete the surviving-copy fault lost stays in
-   * flight until its timeout, and counts. A message past the retention period is gone, in flight
-   * or not (see expireDue). The kept count (see `tally`), once due times are moved on: no walk
-   * of the handles in flight, which a receive near the quota had done.
+   * How many more messages receives may hold in flight before `limit`: messages, not copies, so
+   * a message whose copy (the duplicate fault) is in flight too takes one place, not two: AWS's
+   * quota is of "in-flight messages" (SQS Developer Guide, quotas). A message a receive holds
+   * counts while another copy of it is receivable too (see heldCount). A copy whose delete the
+   * surviving-copy fault lost stays in flight until its timeout, and counts. A message past the
+   * retention period is gone, in flight or not (see expireDue). The kept count, once due times
+   * are moved on: no walk of the handles in flight, which a receive near the quota had done.
    */
   private inFlightRoom(limit: number, now: number): number {
     if (limit === Infinity) return Infinity;
     this.promote(now);
     this.expireDue(now);
-    return limit - this.tally[NOT_VISIBLE];
+    return limit - this.heldCount;
   }
 
   /**
@@ -1090,6 +1148,7 @@ export class Queue {
           delete ghost.receipt;
           delete ghost.firstReceivedAt;
           delete ghost.countedAs;
+          delete ghost.heldCounted;
           m.copies.push(ghost);
           this.messages.push(ghost);
           this.byEnqueue.push(ghost);
@@ -1407,6 +1466,7 @@ export class Queue {
     this.liveByKey.clear();
     this.byEnqueue.clear();
     this.tally.fill(0);
+    this.heldCount = 0;
   }
 
   /**

@@ -12,6 +12,10 @@ import { createRng } from '../../shared/src/random';
  * surviving-copy fault), visibility changes, the clock passing timeouts, delays and the 60 s
  * retention period, move-task drains, purges. Standard and FIFO. Each run prints its seed;
  * SQS_COUNTS_SEED=<n> runs that one alone.
+ * Also: the messages a receive holds (the in-flight quota's count, held()) against a walk; a
+ * queue that is its own DLQ; receives, deletes and visibility changes on the DLQ; move tasks
+ * back from the DLQ (some returned, as a move that cannot finish puts them back); the retention
+ * period changed (SetQueueAttributes); a FIFO queue delay.
  */
 
 const STEPS = 400;
@@ -28,8 +32,16 @@ class FrozenClock extends Clock {
 }
 
 describe.each(SEEDS)('the kept counts against a recount, seed %i', (seed) => {
-  it.each(['standard', 'fifo'])('%s', (kind) => {
-    process.stdout.write(`counts-model: seed ${seed} (${kind}); SQS_COUNTS_SEED=${seed}\n`);
+  it.each([
+    ['standard', 'a DLQ'],
+    ['fifo', 'a DLQ'],
+    ['standard', 'itself as DLQ'],
+    ['fifo', 'itself as DLQ'],
+  ])('%s, %s', (kind, dlqKind) => {
+    process.stdout.write(
+      `counts-model: seed ${seed} (${kind}, ${dlqKind}); SQS_COUNTS_SEED=${seed}\n`,
+    );
+    const own = dlqKind === 'itself as DLQ';
     const rng = createRng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
     const fifo = kind === 'fifo';
@@ -38,31 +50,35 @@ describe.each(SEEDS)('the kept counts against a recount, seed %i', (seed) => {
     const dlq = new Queue(`dlq${suffix}`, {}, '000000000000', 'us-east-1', clock);
     const q = new Queue(
       `q${suffix}`,
-      {
-        MessageRetentionPeriod: '60',
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
-      },
+      { MessageRetentionPeriod: '60', ...(fifo ? { DelaySeconds: '2' } : {}) },
       '000000000000',
       'us-east-1',
       clock,
     );
+    const target = own ? q : dlq;
+    q.attributes.RedrivePolicy = JSON.stringify({
+      deadLetterTargetArn: target.arn,
+      maxReceiveCount: 2,
+    });
     const dice = new FaultDice(seed);
     const faulty = fifo
       ? PRESETS.none
       : { ...PRESETS.none, duplicateRate: 0.3, survivingCopyRate: 0.2, reorderRate: 0.2 };
-    const receipts: string[] = [];
+    const receipts: [Queue, string][] = [];
     let sent = 0;
     const moveToDlq = (m: StoredMessage) => {
-      dlq.adopt({ ...m, deadLetterSourceArn: q.arn }, 'dead-letter');
+      target.adopt({ ...m, deadLetterSourceArn: q.arn }, 'dead-letter', !own);
       return true;
     };
     const check = (step: number, op: string) => {
       for (const queue of [q, dlq]) {
         const kept = queue.counts();
         const counted = queue.recount();
-        if (JSON.stringify(kept) !== JSON.stringify(counted)) {
+        const held = queue.held();
+        const heldCounted = queue.recountHeld();
+        if (JSON.stringify(kept) !== JSON.stringify(counted) || held !== heldCounted) {
           throw new Error(
-            `seed ${seed} (${kind}), step ${step} (${op}), ${queue.name}: kept ${JSON.stringify(kept)}, recounted ${JSON.stringify(counted)}`,
+            `seed ${seed} (${kind}), step ${step} (${op}), ${queue.name}: kept ${JSON.stringify(kept)} held ${held}, recounted ${JSON.stringify(counted)} held ${heldCounted}`,
           );
         }
       }
@@ -70,6 +86,8 @@ describe.each(SEEDS)('the kept counts against a recount, seed %i', (seed) => {
 
     for (let step = 0; step < STEPS; step++) {
       const r = rng();
+      // Mostly the source; a receive, delete, visibility change or purge on the DLQ now and then.
+      const on = rng() < 0.8 ? q : dlq;
       let op: string;
       if (r < 0.3) {
         op = 'send';
@@ -85,16 +103,16 @@ describe.each(SEEDS)('the kept counts against a recount, seed %i', (seed) => {
       } else if (r < 0.55) {
         op = 'receive';
         try {
-          const got = q.receive({
+          const got = on.receive({
             max: 1 + Math.floor(rng() * 10),
             visibilityTimeout: pick([0, 1, 5, 20]),
             shortPoll: rng() < 0.5,
             faults: faulty,
             dice,
-            moveToDlq,
+            ...(on === q ? { moveToDlq } : {}),
             maxInFlight: pick([3, 10, Infinity]),
           });
-          for (const c of got) receipts.push(c.receipt);
+          for (const c of got) receipts.push([on, c.receipt]);
         } catch (err) {
           // A standard short poll at the in-flight quota: OverLimit, nothing taken.
           if (!/Too many messages/.test(String(err))) throw err;
@@ -102,28 +120,39 @@ describe.each(SEEDS)('the kept counts against a recount, seed %i', (seed) => {
       } else if (r < 0.7 && receipts.length > 0) {
         op = 'delete';
         try {
-          q.delete(pick(receipts), faulty, dice);
+          const [x, handle] = pick(receipts);
+          x.delete(handle, faulty, dice);
         } catch {
           // A FIFO handle that expired: refused, nothing changes.
         }
       } else if (r < 0.8 && receipts.length > 0) {
         op = 'change visibility';
         try {
-          q.changeVisibility(pick(receipts), pick([0, 0, 3, 30]));
+          const [x, handle] = pick(receipts);
+          x.changeVisibility(handle, pick([0, 0, 3, 30]));
         } catch {
           // A handle whose message is gone or was received again.
         }
       } else if (r < 0.93) {
         op = 'advance';
         clock.advance(pick([100, 1_000, 4_000, 12_000, 30_000]));
-      } else if (r < 0.98) {
+      } else if (r < 0.955) {
         op = 'drain';
         for (const m of q.drainAvailable(1 + Math.floor(rng() * 3))) {
           dlq.adopt(m, 'redrive');
         }
+      } else if (r < 0.98) {
+        op = 'drain back';
+        for (const m of dlq.drainAvailable(1 + Math.floor(rng() * 3))) {
+          if (rng() < 0.2) dlq.adopt(m, 'return');
+          else q.adopt(m, 'redrive');
+        }
+      } else if (r < 0.99) {
+        op = 'retention';
+        q.attributes.MessageRetentionPeriod = String(pick([30, 60, 120]));
       } else {
         op = 'purge';
-        q.purge();
+        on.purge();
       }
       check(step, op);
     }

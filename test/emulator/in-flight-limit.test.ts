@@ -136,6 +136,40 @@ describe('the in-flight quota', () => {
     }
   });
 
+  it('counts a message a receive holds while its duplicate-fault copy is receivable: held, against the quota', async () => {
+    // Arrange: a quota of 2, every receive leaving a receivable copy of each message it takes.
+    const doubled = await startEmulator({ duplicateRate: 1 }, 1234, {
+      maxInFlight: { standard: 2 },
+    });
+    try {
+      const url = (await doubled.sqs.send(new CreateQueueCommand({ QueueName: 'doubled' })))
+        .QueueUrl!;
+      await sendMany(doubled, url, 10);
+
+      // Act: short polls until the quota refuses one (at most 10).
+      const held = new Set<string>();
+      let refused: unknown;
+      for (let i = 0; i < 10 && !refused; i++) {
+        try {
+          const got = await doubled.sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
+          );
+          for (const m of got.Messages ?? []) held.add(m.MessageId!);
+        } catch (err) {
+          refused = err;
+        }
+      }
+
+      // Assess: 2 messages held, then OverLimit. Each message received had a copy receivable,
+      // so the quota, reading the visible/in-flight partition of messages, counted none of them
+      // held: all 10 were taken in flight, and no receive was refused.
+      expect(held.size).toBe(2);
+      expect(refused).toMatchObject({ name: 'OverLimit' });
+    } finally {
+      await doubled.stop();
+    }
+  });
+
   it('answers a receive on a FIFO queue at its quota with nothing, no error', async () => {
     const url = (
       await h.sqs.send(
