@@ -1,6 +1,7 @@
 import { CALL_ROOM } from '../../services/consumer/src/config';
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
 import {
   type FifoRedeliveryJudgement,
   judgeFifoRedeliveries,
@@ -32,6 +33,12 @@ export interface RunEvidence {
    * none known, so no copy is explained by a lost delete.
    */
   lostDeletes?: Partial<Record<QueueKind, readonly { messageId: string; receiveCount: number }[]>>;
+  /**
+   * Per queue, the function timeout (ms) the run deployed the consumer with, which a hand-back's
+   * deadline is held to; absent: the repository's config (pipelineConfig). Never read from the
+   * ledger: its deadline stamps are what is checked against it.
+   */
+  functionTimeoutMs?: Partial<Record<QueueKind, number>>;
 }
 
 /** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
@@ -855,7 +862,12 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         timedOut.add(`${f.receiveCount}#${f.messageId}`);
       }
     }
-    const timeoutMs = report.config.queues[queue].functionTimeoutSeconds * 1000;
+    // The function timeout the run deployed the consumer with: the runner's word, or the
+    // repository's config. Not the report's functionTimeoutSeconds, which it reads from the
+    // ledger's own deadline stamps (the longest any invocation had), the very stamps held to it
+    // below: a deadline forged as far out as wished raised the bound with it.
+    const timeoutMs =
+      evidence.functionTimeoutMs?.[queue] ?? pipelineConfig.consumers[queue].timeoutSeconds * 1000;
     /**
      * Whether the ledger's times bear out a not-attempted failure that says its record was handed
      * back past the cut on a record's calls (CALL_ROOM.recordsMs before the invocation's deadline).
@@ -864,15 +876,19 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * said: the deadline the runtime gave the invocation (the stamp of the invocation's receives
      * in the ledger; the failure's own copy of it only when they carry none, and a violation
      * when the two differ), held to the function's timeout from the receive and to come after
-     * it, and the failure's `failedAt`, written when the invocation ended, after the hand-back
-     * and before the deadline (less CUT_SLACK_MS). Time left only shrinks, so the hand-back had at
+     * it (the function timeout as deployed: RunEvidence.functionTimeoutMs or the config, never
+     * the report's, which it reads from these very stamps), and the failure's `failedAt`,
+     * written when the invocation ended, after the hand-back and before the deadline (less
+     * CUT_SLACK_MS). handBackTimes reads them, for the stall's hand-back too. Time left only shrinks, so the hand-back had at
      * least as much left as the deadline less `failedAt`: more than the room (and CUT_SLACK_MS)
      * and it was no hand-back past the cut. A check one way only: a hand-back before the cut
      * followed by records that ran on past it is not caught (nothing in the ledger dates the
      * hand-back itself).
      */
-    const pastCut = (f: FailureRecord): { cause?: string; problem?: string } => {
-      const at = `not started past the cut at receive #${f.receiveCount}`;
+    const handBackTimes = (
+      f: FailureRecord,
+      at: string,
+    ): { deadline: number; leftAtEnd: number } | { problem: string } => {
       const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
       const stamps = batch.flatMap((d) => (isTime(d.deadlineAt) ? [d.deadlineAt] : []));
       // The invocation's receives carry the deadline the runtime gave it, one stamp for the
@@ -907,7 +923,6 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           problem: `${at}, yet its invocation's deadline came ${Math.round(received - deadline)} ms before its receive`,
         };
       }
-      const room = CALL_ROOM.recordsMs;
       const leftAtEnd = Math.round(deadline - f.failedAt);
       // Lambda ends the invocation at its deadline: nothing of it is written after, bar the wall
       // clock's slew (CUT_SLACK_MS).
@@ -916,6 +931,14 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           problem: `${at}, yet its invocation wrote it ${-leftAtEnd} ms after its deadline, when Lambda had ended it`,
         };
       }
+      return { deadline, leftAtEnd };
+    };
+    const pastCut = (f: FailureRecord): { cause?: string; problem?: string } => {
+      const at = `not started past the cut at receive #${f.receiveCount}`;
+      const times = handBackTimes(f, at);
+      if ('problem' in times) return times;
+      const { leftAtEnd } = times;
+      const room = CALL_ROOM.recordsMs;
       if (leftAtEnd > room + CUT_SLACK_MS) {
         return {
           problem: `${at}, yet its invocation wrote it ${leftAtEnd} ms before its deadline, more than the cut's ${room} ms`,
@@ -957,22 +980,38 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           continue;
         }
         if (f.notStarted) {
+          // The consumer's own figures (`leftMs`, read from its own clock) prove nothing; the
+          // ledger's times do, as for the cut (handBackTimes): the hand-back had at least the
+          // deadline less the failure's write left, so that must be less than a record needs
+          // (`budgetMs`, the consumer's setting, which no function timeout can be below).
           const { leftMs, budgetMs } = f.notStarted;
+          const at = `not started at receive #${f.receiveCount}`;
           const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
           const stalled = batch.find(
             (d) => d.outcome === 'failed' && timedOut.has(`${d.receiveCount}#${d.messageId}`),
           );
+          const times = handBackTimes(f, at);
           if (!(leftMs < budgetMs)) {
             notStartedProblems.push(
-              `${messageId} (not started at receive #${f.receiveCount} with ${leftMs} ms left, no less than the ${budgetMs} ms a record needs)`,
+              `${messageId} (${at} with ${leftMs} ms left, no less than the ${budgetMs} ms a record needs)`,
+            );
+          } else if (!(budgetMs <= timeoutMs)) {
+            notStartedProblems.push(
+              `${messageId} (${at}, yet the ${budgetMs} ms it says a record needs is more than the function's ${timeoutMs} ms timeout)`,
+            );
+          } else if ('problem' in times) {
+            notStartedProblems.push(`${messageId} (${times.problem})`);
+          } else if (times.leftAtEnd >= budgetMs + CUT_SLACK_MS) {
+            notStartedProblems.push(
+              `${messageId} (${at}, yet its invocation wrote it ${times.leftAtEnd} ms before its deadline, no less than the ${budgetMs} ms a record needs)`,
             );
           } else if (!stalled) {
             notStartedProblems.push(
-              `${messageId} (not started at receive #${f.receiveCount}, yet no delivery ran out of time in invocation ${f.invocationId ?? '(none named)'})`,
+              `${messageId} (${at}, yet no delivery ran out of time in invocation ${f.invocationId ?? '(none named)'})`,
             );
           } else {
             return {
-              cause: `never attempted: at its receive #${f.receiveCount} its invocation had ${leftMs} ms left, less than the ${budgetMs} ms a record needs, after order ${stalled.orderId}'s DynamoDB call ran out of time (receive #${stalled.receiveCount})`,
+              cause: `never attempted: at its receive #${f.receiveCount} its invocation had less than the ${budgetMs} ms a record needs left (it wrote the hand-back ${times.leftAtEnd} ms before its deadline), after order ${stalled.orderId}'s DynamoDB call ran out of time (receive #${stalled.receiveCount})`,
               notStarted: 'stall',
             };
           }

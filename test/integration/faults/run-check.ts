@@ -128,6 +128,12 @@ export async function runCheck(
     acceptedIds,
     report: data.report,
     ledger: data.ledger,
+    // The function timeout the target deployed each consumer with (a scenario may change it), which
+    // a hand-back's deadline is held to.
+    functionTimeoutMs: {
+      fifo: target.config.consumers.fifo.timeoutSeconds * 1000,
+      standard: target.config.consumers.standard.timeoutSeconds * 1000,
+    },
     ...(expectedInDlq ? { expectedInDlq } : {}),
   });
 }

@@ -1220,15 +1220,21 @@ describe('the exactly-once check', () => {
    * The consumer's cut-off on standard: s1's DynamoDB call ran out of time at every receive
    * (invocations std-1..std-LAST), and c2, another customer's order in the same batches, was not
    * started at its last allowed receive, 4,000 ms left where a record needs 5,175: it is in the
-   * DLQ beside s1 without an attempt. FIFO applied both. `change` spoils the evidence.
+   * DLQ beside s1 without an attempt. Each invocation had 10 s from its receive (the deadline its
+   * receives carry), and the last wrote c2's failure 4,000 ms before its deadline. FIFO applied
+   * both. `change` spoils the evidence.
    */
-  function cutOffBatch(change?: (ledger: LedgerBuilder['ledger']) => void) {
+  function cutOffBatch(
+    change?: (ledger: LedgerBuilder['ledger']) => void,
+    evidence: Partial<Parameters<typeof runFindings>[0]> = {},
+  ) {
     const b = new LedgerBuilder().accept('s1', 'a', 1, 1000).accept('c2', 'b', 1, 1010);
     for (const id of ['s1', 'c2']) b.deliver('fifo', id, 1500, 'applied').apply('fifo', id, 1501);
     for (let n = 1; n <= LAST; n++) {
       b.deliver('standard', 's1', 2000 + n, 'failed', n, {
         invocationId: `std-${n}`,
         invocationEnd: true,
+        deadlineAt: 12_000 + n,
       });
       b.fail('standard', 's1', n, n === LAST);
       b.ledger.failures.at(-1)!.ranOutOfTime = true;
@@ -1237,6 +1243,9 @@ describe('the exactly-once check', () => {
     const cut = b.ledger.failures.at(-1)!;
     cut.notStarted = { leftMs: 4_000, budgetMs: 5_175 };
     cut.error = 'NotAttempted: not started, 4000 ms left of the invocation';
+    cut.receivedAt = 2000 + LAST;
+    cut.deadlineAt = 12_000 + LAST;
+    cut.failedAt = cut.deadlineAt - 4_000;
     b.dead('standard', 's1').dead('standard', 'c2');
     change?.(b.ledger);
     return runFindings({
@@ -1244,6 +1253,7 @@ describe('the exactly-once check', () => {
       ledger: b.ledger,
       report: reportOf(b),
       expectedInDlq: { standard: ['s1'] },
+      ...evidence,
     });
   }
 
@@ -1252,7 +1262,7 @@ describe('the exactly-once check', () => {
       violations: [],
       explainedDlqCopies: [],
       notAttemptedInDlq: [
-        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation had 4000 ms left, less than the 5175 ms a record needs, after order s1's DynamoDB call ran out of time (receive #${LAST}); its message standard-c2 (maxReceiveCount ${LAST})`,
+        `standard: order c2 is in the DLQ never attempted: at its receive #${LAST} its invocation had less than the 5175 ms a record needs left (it wrote the hand-back 4000 ms before its deadline), after order s1's DynamoDB call ran out of time (receive #${LAST}); its message standard-c2 (maxReceiveCount ${LAST})`,
       ],
     });
   });
@@ -1301,6 +1311,70 @@ describe('the exactly-once check', () => {
     ).toEqual([
       'standard: the DLQ holds 3 messages as SQS reports it, expected 2 (1 not started after a DynamoDB call ran out of time)',
     ]);
+  });
+
+  it("fails an order not started after a stall when the ledger's times say it had the time a record needs, whatever its own leftMs says", () => {
+    const why = (detail: string) => [
+      `standard: order c2 is in the DLQ: standard-c2 (not started at receive #${LAST}${detail})`,
+      'standard: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ];
+    // It says 4,000 ms left, but was written 8,000 ms before its deadline: the hand-back had at
+    // least that, more than the 5,175 a record needs.
+    expect(
+      cutOffBatch((ledger) => {
+        ledger.failures.at(-1)!.failedAt = 12_000 + LAST - 8_000;
+      }).violations,
+    ).toEqual(
+      why(
+        ', yet its invocation wrote it 8000 ms before its deadline, no less than the 5175 ms a record needs',
+      ),
+    );
+    // 5,274 ms before passes (the clock's slack), 5,275 does not.
+    for (const [left, named] of [
+      [5_274, 0],
+      [5_275, 2],
+    ] as const) {
+      expect(
+        cutOffBatch((ledger) => {
+          ledger.failures.at(-1)!.failedAt = 12_000 + LAST - left;
+        }).violations,
+      ).toHaveLength(named);
+    }
+    // No deadline anywhere in the ledger: nothing to judge its time left by.
+    expect(
+      cutOffBatch((ledger) => {
+        for (const d of ledger.deliveries) delete d.deadlineAt;
+        delete ledger.failures.at(-1)!.deadlineAt;
+      }).violations,
+    ).toEqual(why(`, yet the ledger holds no deadline of invocation std-${LAST} to judge it by`));
+    // A record budget no function timeout leaves.
+    expect(
+      cutOffBatch((ledger) => {
+        ledger.failures.at(-1)!.notStarted = { leftMs: 4_000, budgetMs: 60_000 };
+      }).violations,
+    ).toEqual(
+      why(", yet the 60000 ms it says a record needs is more than the function's 10000 ms timeout"),
+    );
+  });
+
+  it("holds a hand-back's deadline to the function timeout the run deployed, not to the one the report reads from the same stamps", () => {
+    // Every receive of the invocation, and the failure, say the deadline came 58 s after the
+    // receive: the report's function timeout, read from those stamps, is 58 s, so held to it the
+    // deadline passed.
+    const far = (ledger: LedgerBuilder['ledger']) => {
+      for (const d of ledger.deliveries) if (d.deadlineAt !== undefined) d.deadlineAt += 48_000;
+      const f = ledger.failures.at(-1)!;
+      f.deadlineAt! += 48_000;
+      f.failedAt += 48_000;
+    };
+    const line = `standard: order c2 is in the DLQ: standard-c2 (not started at receive #${LAST}, yet its invocation's deadline came 58000 ms after its receive, more than the function's 10000 ms timeout)`;
+    expect(cutOffBatch(far).violations).toContain(line);
+    // The runner's word for the timeout it deployed replaces the config's.
+    expect(cutOffBatch(far, { functionTimeoutMs: { standard: 60_000 } }).violations).toEqual([]);
+    // Past the cut, the same: all its stamps 58 s out.
+    expect(pastCutBatch(far).violations).toContain(
+      `standard: order c2 is in the DLQ: standard-c2 (not started past the cut at receive #${LAST}, yet its invocation's deadline came 58000 ms after its receive, more than the function's 10000 ms timeout)`,
+    );
   });
 
   /**
