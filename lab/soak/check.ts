@@ -1136,6 +1136,26 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       receivedAsMore(queue, messages),
       (n) => `${queue}: ${n} more messages were received as more than one order or customer`,
     );
+    if (queue === 'standard') {
+      // The consumer records every receive before any record of its batch runs, so an effect of
+      // a message the ledger holds no receive of is a ledger that lost records, or an effect that
+      // names another message (FIFO's order rule names those on that queue). Without this, a
+      // standard ledger with its receives gone passed.
+      const unreceived: string[] = [];
+      for (const [id, list] of byOrder) {
+        for (const e of list) {
+          if (messages.has(e.messageId)) continue;
+          unreceived.push(
+            `${queue}: order ${id} was applied from message ${e.messageId}, yet the ledger holds no receive of that message: the consumer records every receive before it runs a record, so the ledger lost records or the effect names another message`,
+          );
+        }
+      }
+      collect(
+        out,
+        unreceived,
+        (n) => `${queue}: ${n} more effects of messages the ledger holds no receive of`,
+      );
+    }
     if (queue === 'fifo') {
       const { lines: sharedLines, shared } = sharedNumbers(queue, messages);
       collect(

@@ -874,6 +874,31 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it('fails a run whose ledger holds effects and none of their receives, on either queue', () => {
+    // The receives were lost (or never written) after the report read them: FIFO named each
+    // apply as one it cannot place; standard passed.
+    const gone = checkChanged(cleanRun(), ['a1', 'a2', 'b1'], (ledger) => {
+      ledger.deliveries = [];
+    });
+    const standard = gone.filter((l) => l.startsWith('standard: '));
+    expect(standard).toEqual(
+      ['a1', 'a2', 'b1'].map(
+        (id) =>
+          `standard: order ${id} was applied from message standard-${id}, yet the ledger holds no receive of that message: the consumer records every receive before it runs a record, so the ledger lost records or the effect names another message`,
+      ),
+    );
+    expect(gone.filter((l) => l.startsWith('fifo: '))).toHaveLength(3);
+    // One effect naming a message nobody received, beside its order's real receive.
+    expect(
+      checkChanged(cleanRun(), ['a1', 'a2', 'b1'], (ledger) => {
+        ledger.effects.find((e) => e.queue === 'standard' && e.orderId === 'a2')!.messageId =
+          'standard-elsewhere';
+      }),
+    ).toEqual([
+      'standard: order a2 was applied from message standard-elsewhere, yet the ledger holds no receive of that message: the consumer records every receive before it runs a record, so the ledger lost records or the effect names another message',
+    ]);
+  });
+
   it.each(['fifo', 'standard'] as const)(
     'fails a run whose ledger holds no read of the %s DLQ: what sits in it cannot be checked',
     (queue) => {
