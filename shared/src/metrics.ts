@@ -42,7 +42,7 @@ export const CONSUMER_METRICS = {
     name: 'OutOfOrderApplies',
     unit: 'Count',
     description:
-      "an apply whose sequence is lower than the customer's highest applied so far on this queue, decided atomically with the apply",
+      "an apply after a higher sequence of the same customer applied on this queue with a lower apply index (the report's rule), asked of each apply whose turn found a higher sequence",
   },
   copiesSuppressed: {
     name: 'CopiesSuppressed',

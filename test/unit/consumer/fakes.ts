@@ -11,10 +11,12 @@ import type {
   ConsumerMetricsPort,
   DeliveryOutcome,
   Effect,
+  EffectGuard,
   EffectWrite,
   Failure,
   InvocationEnd,
   Receipt,
+  TurnTaker,
 } from '../../../services/consumer/src/domain/ports';
 import type { OrderEvent } from '../../../shared/src/metrics';
 import type { QueueKind } from '../../../shared/src/queue-kind';
@@ -29,7 +31,7 @@ export class InMemoryConsumerLedger implements ConsumerLedgerPort {
   readonly receipts = new Map<string, { receipt: Receipt; outcome?: DeliveryOutcome }>();
   readonly effects = new Map<string, Effect>();
   readonly failures: Failure[] = [];
-  private readonly turns = new Map<string, { value: number; high: number }>();
+  private readonly turns = new Map<string, { value: number; high: number; by?: TurnTaker }>();
   /** `receipts:o1,o2`, `turn:<customer>:<sequence>`, `effect:<order>`, `end:<order>:<outcome>,...`. */
   readonly calls: string[] = [];
 
@@ -58,15 +60,37 @@ export class InMemoryConsumerLedger implements ConsumerLedgerPort {
     queue: QueueKind,
     customerId: string,
     sequence: number,
+    by?: TurnTaker,
   ): Promise<ApplyTurn> {
     this.calls.push(`turn:${customerId}:${sequence}`);
     const key = `${runId}#${queue}#${customerId}`;
-    const turn = this.turns.get(key) ?? { value: 0, high: 0 };
+    const turn: { value: number; high: number; by?: TurnTaker } = this.turns.get(key) ?? {
+      value: 0,
+      high: 0,
+    };
     turn.value += 1;
     const late = turn.high > sequence;
-    if (!late) turn.high = sequence;
+    const higher = late ? turn.by : undefined;
+    if (!late) {
+      turn.high = sequence;
+      if (by) turn.by = by;
+      else delete turn.by;
+    }
     this.turns.set(key, turn);
-    return { applyIndex: turn.value, late };
+    return { applyIndex: turn.value, late, ...(higher ? { higher } : {}) };
+  }
+
+  async committedBelow(
+    runId: string,
+    queue: QueueKind,
+    order: TurnTaker,
+    guard: EffectGuard,
+    applyIndex: number,
+  ): Promise<boolean> {
+    this.calls.push(`committed-below:${order.orderId}:${applyIndex}`);
+    if (guard === 'none') return false;
+    const effect = this.effects.get(effectKey({ runId, queue, guard, ...order }));
+    return effect !== undefined && effect.applyIndex < applyIndex;
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {

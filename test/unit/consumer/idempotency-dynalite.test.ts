@@ -777,14 +777,19 @@ describe('consumer with Powertools idempotency on dynalite', () => {
     ).toEqual(['1:applied:-', '2:suppressed:record']);
   });
 
-  it('pins a known difference: a turn taken before an effect write that failed makes the consumer count a late apply the report does not', async () => {
-    // Prepare: the effect write of sequence 7 fails once, after its turn raised the customer's
-    // highest sequence to 7 (a throttled put, or a crash between the two writes).
+  /**
+   * The consumer's OutOfOrderApplies against the report's rule (shared/src/apply-order.ts): the
+   * standard consumer, records one by one, the given sequences of one customer in order, the
+   * effect write of `failing` failing once after its turn (a throttled put, or a crash between
+   * the two writes) and then its redelivery. Answers the consumer's applied events as
+   * [sequence, late] and the report's out-of-order count of the run.
+   */
+  async function lateApplies(runId: string, sequences: number[], failing: number) {
     const { events, metrics } = eventLog();
     class EffectFailsOnce extends DynamoConsumerLedger {
       failed = false;
       override async putEffectIfAbsent(effect: Effect) {
-        if (effect.sequence === 7 && !this.failed) {
+        if (effect.sequence === failing && !this.failed) {
           this.failed = true;
           throw new Error('effect write failed (injected)');
         }
@@ -796,24 +801,63 @@ describe('consumer with Powertools idempotency on dynalite', () => {
       { metrics, ledger: new EffectFailsOnce(documents, ledger.name) },
     );
     const order = (sequence: number) =>
-      record('turn-gap', 0, { sequence, orderId: `gap-${sequence}`, customerId: 'c-gap' });
-    const seven = order(7);
+      record(runId, 0, { sequence, orderId: `${runId}-${sequence}`, customerId: `c-${runId}` });
+    const failed = order(failing);
+    const records = sequences.map((q) => (q === failing ? failed : order(q)));
+    for (const r of [...records, redelivered(failed, 2)]) await consume(eventOf(r), context);
+    const [customer] = analyzeCustomers((await readRun(runId)).effects);
+    return {
+      applied: events
+        .filter((e) => e.event === 'applied')
+        .map((e) => [e.sequence, e.late === true]),
+      failed: events.filter((e) => e.event === 'failed').map((e) => e.sequence),
+      reportOutOfOrder: customer?.outOfOrder,
+    };
+  }
 
-    // Act: 5, 7 (fails after its turn), 6, then 7 again.
-    for (const r of [order(5), seven, order(6), redelivered(seven, 2)]) {
-      await consume(eventOf(r), context);
-    }
+  it('counts no late apply for a turn whose effect write failed: the report, by apply index, sees none', async () => {
+    // Act: 5, 7 (its effect write fails after its turn), 6, then 7 again.
+    const { applied, failed, reportOutOfOrder } = await lateApplies('turn-gap', [5, 7, 6], 7);
 
-    // Assess: the consumer flags 6 late (7 had taken its turn); the report, which orders the
-    // effects by apply index (5, 6, 7), sees none late, and counts the index 7 left unused.
-    expect(events.map((e) => [e.event, e.sequence, e.late === true])).toEqual([
-      ['applied', 5, false],
-      ['failed', 7, false],
-      ['applied', 6, true],
-      ['applied', 7, false],
+    // Assess: 7's turn raised the highest sequence, so 6's turn is late; 7's effect is not
+    // committed below 6's index, so the consumer does not call 6 late, as the report, ordering
+    // the effects by apply index (5, 6, 7), does not. It had counted 6 late.
+    expect(failed).toEqual([7]);
+    expect(applied).toEqual([
+      [5, false],
+      [6, false],
+      [7, false],
     ]);
-    const [customer] = analyzeCustomers((await readRun('turn-gap')).effects);
-    expect(customer?.outOfOrder).toBe(0);
+    expect(reportOutOfOrder).toBe(0);
+  });
+
+  it('counts a late apply the report counts: a higher sequence applied before it', async () => {
+    // Act: 5, 7, 6 (late), then 8 (its first write fails), and 8 again.
+    const { applied, reportOutOfOrder } = await lateApplies('turn-late', [5, 7, 6, 8], 8);
+
+    // Assess
+    expect(applied).toEqual([
+      [5, false],
+      [7, false],
+      [6, true],
+      [8, false],
+    ]);
+    expect(reportOutOfOrder).toBe(1);
+  });
+
+  it('pins a known difference, one way only: a late apply the report counts is missed when the turn that made it late never committed and a lower higher sequence did', async () => {
+    // Act: 9, 10 (its effect write fails after its turn), 8, then 10 again.
+    const { applied, reportOutOfOrder } = await lateApplies('turn-miss', [9, 10, 8], 10);
+
+    // Assess: 8 is late in the report (9 applied before it); the consumer asked only whether 10,
+    // whose turn set the highest sequence, committed below 8's index, and it had not. Fewer than
+    // the report, never more.
+    expect(applied).toEqual([
+      [9, false],
+      [8, false],
+      [10, false],
+    ]);
+    expect(reportOutOfOrder).toBe(1);
   });
 });
 

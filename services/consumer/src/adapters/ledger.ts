@@ -36,6 +36,7 @@ import type {
   Failure,
   InvocationEnd,
   Receipt,
+  TurnTaker,
 } from '../domain/ports';
 
 type BatchWriteRequest = { PutRequest: { Item: object } } | { DeleteRequest: { Key: object } };
@@ -219,6 +220,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     queue: QueueKind,
     customerId: string,
     sequence: number,
+    by?: TurnTaker,
   ): Promise<ApplyTurn> {
     const Key = { pk: runPk(runId), sk: applyCounterSk(queue, customerId) };
     // This turn's own id, written with it. The SDK sends a request again when a try got no
@@ -243,6 +245,22 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     const take =
       'SET #value = if_not_exists(#value, :zero) + :one, #index = if_not_exists(#value, :zero) + :one, #by = :me, #late = :late';
     const notThisTurn = '(attribute_not_exists(#by) OR #by <> :me)';
+    // The order taking the turn, written beside the highest sequence it raises (no request
+    // more): a later turn made late by it can ask whether that order's effect committed below
+    // its own index, as the report counts late (committedBelow).
+    const high = by
+      ? {
+          set: '#high = :sequence, #highOrder = :order, #highMessage = :message',
+          names: {
+            '#high': 'highSequence',
+            '#highOrder': 'highOrderId',
+            '#highMessage': 'highMessageId',
+          },
+          values: { ':order': by.orderId, ':message': by.messageId },
+        }
+      : { set: '#high = :sequence', names: { '#high': 'highSequence' }, values: {} };
+    /** The order that set the highest sequence, as a refused on-time try found the counter. */
+    let higher: TurnTaker | undefined;
     // One try at the turn: `first` also raises the customer's highest sequence, on condition that
     // it is not above this one; a late turn leaves it alone. Refused, it answers this turn's own
     // committed try when the counter holds it, else undefined.
@@ -252,17 +270,17 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
           new UpdateCommand({
             TableName: this.tableName,
             Key,
-            UpdateExpression: first ? `${take}, #high = :sequence` : take,
+            UpdateExpression: first ? `${take}, ${high.set}` : take,
             ConditionExpression: first
               ? `${notThisTurn} AND (attribute_not_exists(#high) OR #high <= :sequence)`
               : notThisTurn,
-            ExpressionAttributeNames: first ? { ...names, '#high': 'highSequence' } : names,
+            ExpressionAttributeNames: first ? { ...names, ...high.names } : names,
             ExpressionAttributeValues: {
               ':zero': 0,
               ':one': 1,
               ':me': me,
               ':late': !first,
-              ...(first ? { ':sequence': sequence } : {}),
+              ...(first ? { ':sequence': sequence, ...high.values } : {}),
             },
             ReturnValues: 'UPDATED_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -271,7 +289,12 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
         return { applyIndex: counterValue(out.Attributes, 'apply'), late: !first };
       } catch (err) {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
-        return this.ownTurn(Key, me, refusedItem(err, this.documents, `the apply turn ${Key.sk}`));
+        const item = await this.counterItem(
+          Key,
+          refusedItem(err, this.documents, `the apply turn ${Key.sk}`),
+        );
+        if (first) higher = highTaker(item);
+        return ownTurn(item, me);
       }
     };
     // The counter is atomic on the item, so concurrent consumers never get the same index: the
@@ -283,7 +306,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     // A higher sequence already took its turn: this apply is late. It still takes the next index
     // and leaves the highest sequence alone. Only a late apply pays this second request.
     const late = await attempt(false);
-    if (late) return late;
+    if (late) return late.late && higher ? { ...late, higher } : late;
     // Refused as this turn's, yet the counter now names another: a later turn overwrote it
     // between the refusal and the read, and this turn's index cannot be told. Fail the record (it
     // comes back) rather than guess an index.
@@ -291,28 +314,50 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
   }
 
   /**
-   * The turn a refused counter update found, when it is this turn's own (`turnBy` is `me`: a try
-   * of the same update committed before): its index and lateness as that try wrote them. The
-   * refusal carries the item (`ReturnValuesOnConditionCheckFailure: ALL_OLD`, read by the shared
-   * reader); without it (dynalite 4 ignores the parameter), one consistent read.
+   * The counter item a refused update found: the refusal carries it
+   * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`, read by the shared reader); without it
+   * (dynalite 4 ignores the parameter), one consistent read.
    */
-  private async ownTurn(
+  private async counterItem(
     Key: { pk: string; sk: string },
-    me: string,
     refusedBy: Record<string, unknown> | undefined,
-  ): Promise<ApplyTurn | undefined> {
-    const item =
+  ): Promise<Record<string, unknown> | undefined> {
+    return (
       refusedBy ??
       (
         await this.documents.send(
           new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }),
         )
-      ).Item;
-    if (!item || item.turnBy !== me) return undefined;
-    return {
-      applyIndex: counterValue({ value: item.turnIndex }, 'apply'),
-      late: item.turnLate === true,
-    };
+      ).Item
+    );
+  }
+
+  /**
+   * Whether the effect `order` wrote (keyed as `guard` keys it) committed with an apply index
+   * below `applyIndex`: one consistent read of its item. An unguarded effect has a key of its own
+   * no one else knows, so it is never found.
+   */
+  async committedBelow(
+    runId: string,
+    queue: QueueKind,
+    order: TurnTaker,
+    guard: EffectGuard,
+    applyIndex: number,
+  ): Promise<boolean> {
+    if (guard === 'none') return false;
+    const out = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: {
+          pk: runPk(runId),
+          sk: effectSk(queue, order.orderId, guardKey(guard, order.messageId, this.newId)),
+        },
+        ConsistentRead: true,
+        ProjectionExpression: 'applyIndex',
+      }),
+    );
+    const index = out.Item?.applyIndex;
+    return typeof index === 'number' && index < applyIndex;
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {
@@ -365,6 +410,27 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     if (!out.Item) throw new EffectVanishedError(record.sk);
     return committedEffect(out.Item, record.sk);
   }
+}
+
+/**
+ * The turn a refused counter update found, when it is this turn's own (`turnBy` is `me`: a try
+ * of the same update committed before): its index and lateness as that try wrote them.
+ */
+function ownTurn(item: Record<string, unknown> | undefined, me: string): ApplyTurn | undefined {
+  if (!item || item.turnBy !== me) return undefined;
+  return {
+    applyIndex: counterValue({ value: item.turnIndex }, 'apply'),
+    late: item.turnLate === true,
+  };
+}
+
+/** The order whose turn set the counter's highest sequence, when the counter names it. */
+function highTaker(item: Record<string, unknown> | undefined): TurnTaker | undefined {
+  const orderId = item?.highOrderId;
+  const messageId = item?.highMessageId;
+  return typeof orderId === 'string' && typeof messageId === 'string'
+    ? { orderId, messageId }
+    : undefined;
 }
 
 function committedEffect(item: Record<string, unknown>, sk: string): CommittedEffect {

@@ -16,6 +16,17 @@ export interface ApplyTurn {
   applyIndex: number;
   /** A higher sequence of the same customer had already taken its turn on this queue. */
   late: boolean;
+  /**
+   * A late turn: the order whose turn set the highest sequence that made it late, when the
+   * counter names it (a counter whose turns were taken without a taker names none).
+   */
+  higher?: TurnTaker;
+}
+
+/** The order taking an apply turn, and the message that carried it. */
+export interface TurnTaker {
+  orderId: string;
+  messageId: string;
 }
 
 /** How one delivery ended. */
@@ -124,14 +135,27 @@ export interface ConsumerLedgerPort {
   recordInvocationEnd(end: InvocationEnd): Promise<void>;
   /**
    * Atomically takes the customer's next apply index on one queue and, in the same request,
-   * decides whether this apply is late (its sequence below the highest that took a turn).
+   * decides whether this turn is late (its sequence below the highest that took a turn), and
+   * names `by` as the order that set the highest sequence when it raises it.
    */
   takeApplyTurn(
     runId: string,
     queue: EffectRecord['queue'],
     customerId: string,
     sequence: number,
+    by?: TurnTaker,
   ): Promise<ApplyTurn>;
+  /**
+   * Whether the effect of `order`, unique on what `guard` says, committed with an apply index
+   * below `applyIndex` (never, for an unguarded effect, which no key names).
+   */
+  committedBelow(
+    runId: string,
+    queue: EffectRecord['queue'],
+    order: TurnTaker,
+    guard: EffectGuard,
+    applyIndex: number,
+  ): Promise<boolean>;
   /**
    * Writes the effect only if no effect is there yet for what it is unique on (a conditional
    * write), and answers the effect that is there when it refuses.

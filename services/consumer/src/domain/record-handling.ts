@@ -5,6 +5,7 @@ import type { QueueKind } from '../../../../shared/src/queue-kind';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
 import type {
+  ApplyTurn,
   CallDeadlinePort,
   ConsumerLedgerPort,
   ConsumerLogPort,
@@ -123,7 +124,10 @@ export function createEffect(
     if (marker.stallMs > 0) await deps.sleep(marker.stallMs);
     // The index is taken before the conditional write, so a refused write (or a crash between the
     // two) leaves a gap in the customer's indexes; the report counts those gaps.
-    const turn = await ledger.takeApplyTurn(input.runId, queue, input.customerId, input.sequence);
+    const turn = await ledger.takeApplyTurn(input.runId, queue, input.customerId, input.sequence, {
+      orderId: input.orderId,
+      messageId: input.messageId,
+    });
     const { applyIndex } = turn;
     marker.late = turn.late;
     const committedAt = deps.now();
@@ -160,8 +164,38 @@ export function createEffect(
       });
       await deps.crash();
     }
+    if (turn.late) marker.late = await lateByReport(input, turn);
     return { applyIndex, committedAt };
   };
+
+  /**
+   * Whether a late turn's apply, its effect committed, is late as the report counts it (its rule:
+   * shared/src/apply-order.ts): a higher sequence of the customer APPLIED with a lower index.
+   * The turn is late against the highest sequence that took a turn, and a turn can be taken with
+   * no effect behind it (an attempt that failed or crashed between its turn and its effect, its
+   * retry at a higher index; a copy whose effect the guard refused), which the report never
+   * counts. So the turn's flag is kept only when the order that set the highest sequence has its
+   * effect committed below this apply's index: one read, made only by a late turn. It can miss a
+   * late apply the report counts (that order's effect not committed yet, or never, while another
+   * higher sequence below it did), never count one the report does not. With the guard off no
+   * key names that order's effect, and a counter that names no order (written by a consumer
+   * before this one) cannot be asked: the turn's flag stands. A read that fails leaves the apply
+   * not late: its effect has committed, and a metric is no reason to fail it.
+   */
+  async function lateByReport(input: EffectInput, turn: ApplyTurn): Promise<boolean> {
+    if (guard === 'none' || !turn.higher) return turn.late;
+    try {
+      return await ledger.committedBelow(input.runId, queue, turn.higher, guard, turn.applyIndex);
+    } catch (err) {
+      logger.warn('late apply not confirmed: the read of the higher order failed', {
+        order: input.orderId,
+        run: input.runId,
+        higher: turn.higher.orderId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return false;
+    }
+  }
 }
 
 /** The error name of a not-attempted failure (FailureRecord.notAttempted). */
