@@ -14,6 +14,7 @@ import { applyCors, createBrowserGuard } from './browser-guard';
 import { closeServer, createLimitedServer, listen, type ServerLimits } from './edge';
 import type { InvocationResult } from './function-runtime';
 import { type JsonSchema, validateJsonSchema } from './json-schema';
+import { type ShapeBounds, shapeProblem } from './json-shape';
 
 /**
  * The producer's REST API on its own port: turns each HTTP request into the API Gateway REST
@@ -74,19 +75,6 @@ function hasDotSegment(path: string): boolean {
 /** A `%` not followed by two hex digits: no percent-encoding (RFC 3986 2.1). */
 const BAD_ESCAPE = /%(?![0-9a-f]{2})/i;
 
-/**
- * The most any value a body schema accepts can nest (objects and arrays), the most distinct keys
- * any of its objects can have and the most elements any of its arrays can have; undefined when
- * the schema leaves one unbounded (an object schema without `additionalProperties: false`, an
- * array schema without `maxItems` and one `items` schema, a value of no single type). The order
- * model: 3 deep (order, items, item), 5 keys, 50 items.
- */
-export interface ShapeBounds {
-  depth: number;
-  keys: number;
-  items: number;
-}
-
 const SCALAR_TYPES: ReadonlySet<unknown> = new Set([
   'string',
   'number',
@@ -95,6 +83,13 @@ const SCALAR_TYPES: ReadonlySet<unknown> = new Set([
   'null',
 ]);
 
+/**
+ * The most any value a body schema accepts can nest (objects and arrays), the most distinct keys
+ * any of its objects can have and the most elements any of its arrays can have; undefined when
+ * the schema leaves one unbounded (an object schema without `additionalProperties: false`, an
+ * array schema without `maxItems` and one `items` schema, a value of no single type). The order
+ * model: 3 deep (order, items, item), 5 keys, 50 items.
+ */
 export function shapeBounds(schema: JsonSchema): ShapeBounds | undefined {
   const { type } = schema;
   if (SCALAR_TYPES.has(type)) return { depth: 0, keys: 0, items: 0 };
@@ -118,63 +113,6 @@ export function shapeBounds(schema: JsonSchema): ShapeBounds | undefined {
   if (type === 'array' && typeof maxItems === 'number' && items && typeof items === 'object') {
     if (Array.isArray(items)) return undefined;
     return within([items as JsonSchema], 0, maxItems);
-  }
-  return undefined;
-}
-
-/**
- * Why a body cannot be a value within `bounds` (nested deeper, an object with more distinct keys
- * or an array with more elements), or undefined when it may be; also what makes it no JSON at
- * all here (a string left open, a key no JSON string). One pass with no value built, stopping at
- * the first excess: JSON.parse of a 10 MB body nesting 5 million arrays, or of one object with
- * 800,000 escaped keys, held the main thread (and with it SQS, DynamoDB and the API) about 2.5 s
- * before the model refused it. Keys are compared decoded, as the model reads them (`"a"` and
- * `"\u0061"` are one key), so no body the model takes is refused here.
- */
-export function shapeProblem(text: string, bounds: ShapeBounds): string | undefined {
-  /** Each open object's distinct keys, or each open array's commas so far. */
-  const stack: { keys: Set<string> | undefined; commas: number }[] = [];
-  let keyNext = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) {
-      let end = text.indexOf('"', i + 1);
-      for (;;) {
-        if (end < 0) return 'body is not JSON';
-        let before = end - 1;
-        while (text.charCodeAt(before) === 0x5c /* \ */) before--;
-        if ((end - 1 - before) % 2 === 0) break;
-        end = text.indexOf('"', end + 1);
-      }
-      const keys = stack[stack.length - 1]?.keys;
-      if (keyNext && keys) {
-        let key = text.slice(i + 1, end);
-        if (key.includes('\\')) {
-          try {
-            key = JSON.parse(`"${key}"`) as string;
-          } catch {
-            return 'body is not JSON';
-          }
-        }
-        keys.add(key);
-        if (keys.size > bounds.keys) return `an object has more than ${bounds.keys} keys`;
-      }
-      keyNext = false;
-      i = end;
-    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= bounds.depth) return `nested deeper than ${bounds.depth}`;
-      stack.push({ keys: c === 0x7b ? new Set() : undefined, commas: 0 });
-      keyNext = c === 0x7b;
-    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
-      stack.pop();
-      keyNext = false;
-    } else if (c === 0x2c /* , */) {
-      const top = stack[stack.length - 1];
-      if (top && !top.keys && ++top.commas >= bounds.items) {
-        return `an array has more than ${bounds.items} elements`;
-      }
-      keyNext = top?.keys !== undefined;
-    }
   }
   return undefined;
 }
