@@ -8,12 +8,17 @@
 
 /**
  * The most a body may have: nesting of objects and arrays (`depth`), distinct keys in one object
- * (`keys`), elements in one array (`items`).
+ * (`keys`), elements in one array (`items`), and optionally values in all (`values`: each `{`,
+ * `[` and `,` outside strings counts one, so every object, array, member and element after a
+ * container's first). Without `values`, the other three bound the work only when they are small
+ * (the order model's 3, 5 and 50 hold at most 52 objects); with a deeper or wider shape a body
+ * within them can still hold a million empty objects.
  */
 export interface ShapeBounds {
   depth: number;
   keys: number;
   items: number;
+  values?: number;
 }
 
 /** What {@link shapeProblem} answers for a text that JSON.parse would refuse too. */
@@ -21,7 +26,7 @@ export const NOT_JSON = 'body is not JSON';
 
 /**
  * Why a body cannot be a value within `bounds` (nested deeper, an object with more distinct keys
- * or an array with more elements), or undefined when it may be; also
+ * or an array with more elements, more values in all), or undefined when it may be; also
  * {@link NOT_JSON} for what makes it no JSON at all here (a string left open, a key no JSON
  * string). One pass with no value built, stopping at the first excess: JSON.parse of a 10 MB body
  * nesting 5 million arrays, or of one object with 800,000 escaped keys, held the main thread (and
@@ -32,6 +37,8 @@ export const NOT_JSON = 'body is not JSON';
 export function shapeProblem(text: string, bounds: ShapeBounds): string | undefined {
   /** Each open object's distinct keys, or each open array's commas so far. */
   const stack: { keys: Set<string> | undefined; commas: number }[] = [];
+  const maxValues = bounds.values ?? Infinity;
+  let values = 0;
   let keyNext = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -61,12 +68,14 @@ export function shapeProblem(text: string, bounds: ShapeBounds): string | undefi
       i = end;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (stack.length >= bounds.depth) return `nested deeper than ${bounds.depth}`;
+      if (++values > maxValues) return `more than ${maxValues} values`;
       stack.push({ keys: c === 0x7b ? new Set() : undefined, commas: 0 });
       keyNext = c === 0x7b;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
       keyNext = false;
     } else if (c === 0x2c /* , */) {
+      if (++values > maxValues) return `more than ${maxValues} values`;
       const top = stack[stack.length - 1];
       if (top && !top.keys && ++top.commas >= bounds.items) {
         return `an array has more than ${bounds.items} elements`;

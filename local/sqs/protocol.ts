@@ -1,4 +1,5 @@
 import { parseJson } from '../../shared/src/json-keys';
+import { NOT_JSON, type ShapeBounds, shapeProblem } from '../json-shape';
 import { errors, type SqsError } from './errors';
 import {
   dict,
@@ -16,14 +17,48 @@ import {
  * input so the operations are written once.
  */
 
+/**
+ * The shape a JSON-protocol request body may have, judged before it is parsed (shapeProblem).
+ * From SQS's API model: the deepest request is 6 levels (SendMessageBatch's request, `Entries`,
+ * an entry, its `MessageAttributes`, an attribute value, its `StringListValues`); the most keys an
+ * object can have are a queue's 50 tags (TagQueue, CreateQueue's `tags`; an attribute map has
+ * under 25 names, a request at most 8 members, `MessageAttributes` 10); the longest list with a
+ * documented bound is `Entries` (10), and `TagKeys`, `AttributeNames`, `MessageAttributeNames` and
+ * AddPermission's lists have none. The largest request counts about 410 values (a
+ * SendMessageBatch of 10 entries with 10 message attributes each; see ShapeBounds.values). The
+ * bounds leave a wide margin: 10 levels, 1,000 keys, 1,000 elements (a Query request holds no
+ * more parameters, MAX_QUERY_PARAMETERS) and 2,000 values. A request past the documented counts
+ * but within these (11 attributes, 51 tags, 11 entries) keeps its own refusal. Past them the body
+ * is refused as JSON SQS cannot read, unparsed: a 4 MiB body of 2 million nested arrays, or
+ * of 300,000 escaped keys, had held the main thread (SQS, DynamoDB's proxy, the API, the live
+ * view) about 1 s before the request was answered (found in audit), and one of a million empty
+ * objects in lists of 1,000 about 0.15 s.
+ */
+export const JSON_REQUEST_SHAPE: Readonly<ShapeBounds> = {
+  depth: 10,
+  keys: 1000,
+  items: 1000,
+  values: 2000,
+};
+
 export function parseJsonRequest(body: Buffer): Input {
   if (body.length === 0) return {};
   let parsed: unknown;
+  const text = body.toString('utf8');
+  const problem = shapeProblem(text, JSON_REQUEST_SHAPE);
+  // No JSON at all is JSON.parse's to find below, with its answer as before.
+  if (problem !== undefined && problem !== NOT_JSON) {
+    // The answer to a body that is no JSON (the same code and status; AWS's JSON protocol has no
+    // other for a body it cannot read), saying what is past the bounds.
+    throw errors.serialization(
+      `The request body is not one SQS reads: ${problem}, more than any SQS request has.`,
+    );
+  }
   try {
     // parseJson, not JSON.parse: on Node 24 and 26 V8 can read an escaped key as a key an earlier
     // request had at that place (nodejs/node#63785), and `"\u0051ueueUrl"` went missing, or of a
     // QueueUrl given twice the first won where JSON keeps the last.
-    parsed = parseJson(body.toString('utf8'));
+    parsed = parseJson(text);
   } catch {
     throw errors.serialization(
       'Start of structure or map found where not expected, or the request body is not valid JSON.',
