@@ -7,12 +7,12 @@ import {
   runMain,
   UsageError,
 } from '../shared/src/cli/args';
+import { directoryProblem } from '../shared/src/cli/directory';
 import { writeFailed } from '../shared/src/cli/output';
 import { onStopSignal } from '../shared/src/cli/signals';
 import { isLoopback, isValidHost } from './address';
 import { ALLOW_ORIGINS_ENV, allowedOriginProblem, originsFromEnv } from './browser-guard';
 import { type FunctionLogLevel, type LocalCloud, startLocalCloud } from './cloud';
-import { dataDirProblem } from './data-dir';
 import { installLastResortGuard } from './edge';
 import { FAULT_PRESETS, type FaultConfig, PRESETS } from './sqs';
 
@@ -134,7 +134,7 @@ async function main(): Promise<number | undefined> {
     }
   }
   const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : undefined;
-  const dataDirUnusable = dataDir === undefined ? undefined : dataDirProblem(dataDir);
+  const dataDirUnusable = dataDir === undefined ? undefined : directoryProblem(dataDir);
   if (dataDirUnusable !== undefined) {
     throw new UsageError(`--data-dir ${dataDir} cannot hold the tables: ${dataDirUnusable}`);
   }

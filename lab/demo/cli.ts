@@ -10,6 +10,7 @@ import {
   parseCommandLine,
   runMain,
 } from '../../shared/src/cli/args';
+import { outputDirectory } from '../../shared/src/cli/directory';
 import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
@@ -142,6 +143,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   const failureRate = numberOption(v, 'failure-rate', { min: 0, max: 1 })!;
   const dynamodb = choiceOption(v, 'dynamodb', DYNAMODB_ENGINES)!;
+  // Before the cloud starts: an --out that cannot hold the files was found after the whole run.
+  outputDirectory('out', out);
   const env = {
     ...(v['no-idempotency'] ? { [ENV.IDEMPOTENCY_ENABLED]: 'false' } : {}),
     ...(failureRate > 0 ? { [ENV.FAULT_FIRST_ATTEMPT_FAILURE_RATE]: String(failureRate) } : {}),

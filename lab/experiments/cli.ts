@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import {
@@ -11,6 +11,7 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
+import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
@@ -154,7 +155,7 @@ function loadOptions(v: ParsedValues) {
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function write(dir: string, files: Record<string, string>): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  ensureDirectory(dir);
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
   say(
     `wrote ${Object.keys(files)
@@ -199,6 +200,7 @@ export async function main(
         `--service-ms ${serviceMs} x batch size ${largest} is ${serviceMs * largest} ms of work per FIFO batch; keep it at most half the consumers' ${batchBudgetMs / 1000} s timeout (the rest is each order's own overhead, which a loaded machine stretches)`,
       );
     }
+    outputDirectory('out', out);
     const settings = { seed: load.seed, orders: load.orders, serviceMs, faults: load.faults };
     say(
       `sweep: ${points.length} points x ${load.orders} orders, effect service time ${serviceMs} ms, faults ${load.faults}, seed ${load.seed}`,
@@ -230,6 +232,7 @@ export async function main(
 
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
   const lostAnswerRate = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
+  outputDirectory('out', out);
   say(
     `idempotency-key: ${load.orders} orders, ${customers} customers, client retries ${load.retryRate}, lost send answers ${lostAnswerRate}, faults ${load.faults}, seed ${load.seed}`,
   );

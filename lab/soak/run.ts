@@ -10,6 +10,7 @@ import {
   parseCommandLine,
   runMain,
 } from '../../shared/src/cli/args';
+import { outputDirectory } from '../../shared/src/cli/directory';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
@@ -94,6 +95,8 @@ export async function main(
   // the seed alone: the same seed sends the same orders (each soak has a cloud of its own).
   const runId = `soak-${seed}`;
   const out = typeof v.out === 'string' ? v.out : join('reports', runId);
+  // Before the cloud starts: an --out that cannot hold the files was found after the whole run.
+  outputDirectory('out', out);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;

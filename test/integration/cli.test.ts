@@ -388,7 +388,7 @@ describe('npm start (local/cli.ts) as a child process', () => {
       if (existsSync('/proc/self')) {
         cases.push([
           '/proc/no-such-dir/db',
-          "cannot create /proc/no-such-dir: ENOENT: no such file or directory, mkdir '/proc/no-such-dir'",
+          '/proc/no-such-dir/db is in /proc, a kernel file system that holds no files',
         ]);
       }
       for (const [dataDir, why] of cases) {

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ensureDirectory } from '../../../shared/src/cli/directory';
 import type { PipelineConfig } from '../../../shared/src/config/pipeline';
 import { countRunItems, readRunLedger } from './adapters/ledger-reader';
 import { queueDepth, readDlq, readQueueSettings } from './adapters/queues';
@@ -115,7 +116,7 @@ async function allOrFirstError<T extends readonly unknown[]>(
 
 /** Writes report.json, report.md and report.html into `dir`; returns their paths. */
 export async function writeReportFiles(data: ReportData, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  ensureDirectory(dir);
   const files: [string, string][] = [
     ['report.json', renderJson(data.report)],
     ['report.md', renderMarkdown(data.report)],

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -19,6 +19,7 @@ import {
   runMain,
   UsageError,
 } from '../../../../shared/src/cli/args';
+import { ensureDirectory, outputDirectory } from '../../../../shared/src/cli/directory';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { runIdSchema } from '../../../../shared/src/order';
 import { readStackOutputs, requireOutput } from '../../../../shared/src/stack-outputs';
@@ -212,6 +213,8 @@ async function resolveSource(args: ReportArgs): Promise<ReportSource> {
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const args = parseReportArgs(argv);
+  // Before the drain wait and the ledger read: --out /proc/x printed the report, then hung.
+  if (args.out) outputDirectory('out', args.out);
   const source = await resolveSource(args);
   const tty = process.stderr.isTTY;
   const data = await generateReport({
@@ -239,7 +242,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
           : renderTable(data.report);
   process.stdout.write(text);
   if (args.out) {
-    await mkdir(args.out, { recursive: true });
+    ensureDirectory(args.out);
     await writeFile(join(args.out, 'report.json'), renderJson(data.report));
     await writeFile(join(args.out, 'report.md'), renderMarkdown(data.report));
     await writeFile(join(args.out, 'report.html'), renderHtml(data));

@@ -1,0 +1,81 @@
+import { mkdirSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { CliError, UsageError } from './args';
+
+/** Kernel file systems: no files can be made there, and a mkdir can make a kernel object. */
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
+
+/**
+ * Makes `dir` ready to hold files a CLI writes (`--out`, `npm start -- --data-dir`): creates it
+ * and any missing parents, one at a time, and returns why it cannot be used, or undefined when it
+ * can. Not `mkdir -p` (fs.mkdir's `recursive`): in a directory that refuses new entries with
+ * ENOENT, as /proc does, node's recursive mkdir retries forever (mkdir /proc/x ENOENT, mkdir /proc
+ * EEXIST, again; node 20 and 24), and LevelDB, which dynalite opens the store with, makes its
+ * directory that way. A path in /proc or /sys is refused before any mkdir (under /sys a mkdir can
+ * make a cgroup). Whether files can be made in it is tried with one (removed at once): access()
+ * says yes to root for a directory no one can write in, /proc/self.
+ */
+export function directoryProblem(dir: string): string | undefined {
+  const full = resolve(dir);
+  const missing: string[] = [];
+  let at = full;
+  for (;;) {
+    try {
+      if (!statSync(at).isDirectory()) return `${at} is not a directory`;
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: a parent further up is a file, which the walk up reaches.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return (err as Error).message;
+      const up = dirname(at);
+      if (up === at) return (err as Error).message;
+      missing.unshift(at);
+      at = up;
+    }
+  }
+  let real: string;
+  try {
+    real = realpathSync(at);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const kernel = KERNEL_FILE_SYSTEMS.find((k) => real === k || real.startsWith(`${k}${sep}`));
+  if (kernel !== undefined)
+    return `${full} is in ${kernel}, a kernel file system that holds no files`;
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      return `cannot create ${d}: ${(err as Error).message}`;
+    }
+  }
+  const probe = join(full, `.write-check-${process.pid}`);
+  try {
+    writeFileSync(probe, '', { flag: 'wx' });
+    unlinkSync(probe);
+  } catch (err) {
+    return `cannot write in ${full}: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+/**
+ * The directory a `--<flag>` names, made ready before the CLI does any work: a usage error (one
+ * line, exit 2) when it cannot hold files, where the run used to end after its work with a stack
+ * trace (`--out /dev/null`: EEXIST) or never (`--out /proc/x`).
+ */
+export function outputDirectory(flag: string, dir: string): string {
+  const problem = directoryProblem(dir);
+  if (problem !== undefined) throw new UsageError(`--${flag} ${dir} cannot be used: ${problem}`);
+  return dir;
+}
+
+/**
+ * Makes sure `dir` still exists right before files are written into it (it was checked up front
+ * with outputDirectory; something may have removed it since): a one-line error, exit 1, when it
+ * cannot be made.
+ */
+export function ensureDirectory(dir: string): void {
+  const problem = directoryProblem(dir);
+  if (problem !== undefined) throw new CliError(`cannot write files into ${dir}: ${problem}`);
+}
