@@ -105,11 +105,19 @@ export const START_SPEC: CommandSpec = {
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+/** npm start's flags, with its integer flags read (a usage error for a bad one). */
+export function parseStartArgs(argv: string[] = process.argv.slice(2)) {
+  const values = parseCommandLine(START_SPEC, argv);
+  return {
+    values,
+    port: intOption(values, 'port', { min: 0, max: 65535 })!,
+    apiPort: intOption(values, 'api-port', { min: 0, max: 65535 })!,
+    seed: intOption(values, 'seed', { min: 0, max: 0xffffffff }),
+  };
+}
+
 async function main(): Promise<number | undefined> {
-  const values = parseCommandLine(START_SPEC);
-  const port = intOption(values, 'port', { min: 0, max: 65535 })!;
-  const apiPort = intOption(values, 'api-port', { min: 0, max: 65535 })!;
-  const seed = intOption(values, 'seed', { min: 0, max: 0xffffffff });
+  const { values, port, apiPort, seed } = parseStartArgs();
   const preset = choiceOption(values, 'faults', FAULT_PRESETS)!;
   const rates: Partial<FaultConfig> = {};
   for (const [flag, knob] of Object.entries(RATE_FLAGS)) {

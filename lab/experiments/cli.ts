@@ -4,6 +4,7 @@ import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import {
   type CommandSpec,
   choiceOption,
+  decimalInteger,
   intOption,
   numberOption,
   type ParsedValues,
@@ -134,13 +135,16 @@ export function topHelp(): string {
 export function intList(values: ParsedValues, name: string, min: number, max: number): number[] {
   const raw = String(values[name] ?? '');
   const items = raw.split(',').map((s) => s.trim());
-  const out = items.map((s) => Number(s));
-  if (raw.trim() === '' || out.some((n, i) => items[i] === '' || !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be a comma-separated list of integers, got "${raw}"`);
+  const out = items.map((s) => decimalInteger(s));
+  if (out.some((n) => n === undefined)) {
+    throw new UsageError(
+      `--${name} must be a comma-separated list of integers in decimal digits, got "${raw}"`,
+    );
   }
-  const bad = out.find((n) => n < min || n > max);
+  const ints = out as number[];
+  const bad = ints.find((n) => n < min || n > max);
   if (bad !== undefined) throw new UsageError(`--${name}: ${bad} is outside ${min}-${max}`);
-  return [...new Set(out)];
+  return [...new Set(ints)];
 }
 
 function loadOptions(v: ParsedValues) {

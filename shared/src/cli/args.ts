@@ -183,6 +183,18 @@ function checkedNumber(name: string, n: number, { min, max }: Range): number {
   return n;
 }
 
+/**
+ * The one rule for every integer flag: decimal digits, a leading `-` allowed (so a negative
+ * number gets its range's message). Number() alone read `--port 1e3` as 1000 and `--port 0x10`
+ * as 16 (also `0o`, `0b`, `1.0`, `+5`, surrounding spaces), while `--seed 1e400` was refused: a
+ * typo bound an unexpected port instead of a usage error. Undefined when `text` is not one.
+ */
+export function decimalInteger(text: string): number | undefined {
+  if (!/^-?[0-9]+$/.test(text)) return undefined;
+  const n = Number(text);
+  return n === 0 ? 0 : n; // -0 is 0
+}
+
 export function intOption(
   values: ParsedValues,
   name: string,
@@ -190,9 +202,9 @@ export function intOption(
 ): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n)) {
-    throw new UsageError(`--${name} must be an integer, got "${String(raw)}"`);
+  const n = typeof raw === 'string' ? decimalInteger(raw) : undefined;
+  if (n === undefined) {
+    throw new UsageError(`--${name} must be an integer in decimal digits, got "${String(raw)}"`);
   }
   return checkedNumber(name, n, range);
 }
@@ -204,8 +216,11 @@ export function numberOption(
 ): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
+  // Decimal notation, an exponent allowed (`5e-2`); not hex, octal or binary, which Number() reads.
+  const decimal =
+    typeof raw === 'string' && /^-?([0-9]+\.?[0-9]*|\.[0-9]+)(e[-+]?[0-9]+)?$/i.test(raw);
   const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
+  if (!decimal || !Number.isFinite(n)) {
     throw new UsageError(`--${name} must be a number, got "${String(raw)}"`);
   }
   return checkedNumber(name, n, range);

@@ -82,7 +82,10 @@ describe('parseReportArgs', () => {
       ['--run', 'r', '--target', 'gcp'],
       '--target must be one of local, localstack, aws, got "gcp"',
     ],
-    [['--run', 'r', '--wait-timeout', 'soon'], '--wait-timeout must be an integer, got "soon"'],
+    [
+      ['--run', 'r', '--wait-timeout', 'soon'],
+      '--wait-timeout must be an integer in decimal digits, got "soon"',
+    ],
     [['--run', 'r', '--wait-timeout', '0'], '--wait-timeout must be at least 1, got 0'],
     [
       ['--run', 'r', '--target', 'aws', '--wait-timeout', '64'],

@@ -170,7 +170,7 @@ describe('npm run load (process)', () => {
     ).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr.trim()).toBe(
-      'error: --customers must be an integer, got "x"',
+      'error: --customers must be an integer in decimal digits, got "x"',
     );
   });
   it('exits 1 with one line, before sending any order, when no API answers', async () => {
