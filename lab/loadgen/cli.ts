@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http';
 import {
   CliError,
   type CommandSpec,
@@ -19,6 +20,14 @@ import {
   RETRY_DEADLINE_MS,
   runLoad,
 } from './run-load';
+
+/**
+ * --rate's range besides 0 (unlimited): one order every 1000 s at the slowest, whose wait a timer
+ * holds (1e-300 made a wait past setTimeout's 24.8 days, which fires at once: every order went
+ * out together); faster than 100,000 a second is what unlimited does.
+ */
+export const MIN_RATE = 0.001;
+export const MAX_RATE = 100_000;
 
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
@@ -54,7 +63,7 @@ export const LOAD_SPEC: CommandSpec = {
     rate: {
       type: 'string',
       value: '<r>',
-      description: 'orders started per second, 0 = unlimited',
+      description: `orders started per second, ${MIN_RATE} to ${MAX_RATE}; 0 = unlimited`,
       default: '0',
     },
     'retry-rate': {
@@ -123,15 +132,33 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   if (!runIdSchema.safeParse(runId).success) {
     throw new UsageError(`--run must be 1-64 letters, digits, _ or -, got "${runId}"`);
   }
+  const apiKey = typeof v['api-key'] === 'string' ? v['api-key'] : undefined;
+  if (apiKey !== undefined) {
+    // A value no HTTP header can carry (a newline, a control character, a character past
+    // U+00FF) made every request fail, reported as "no API answers at <url>".
+    try {
+      validateHeaderValue('x-api-key', apiKey);
+    } catch {
+      throw new UsageError(
+        `--api-key must be a value an HTTP header can carry (no newline or other control character), got ${JSON.stringify(apiKey)}`,
+      );
+    }
+  }
+  const rate = numberOption(v, 'rate', { min: 0, max: MAX_RATE })!;
+  if (rate !== 0 && rate < MIN_RATE) {
+    throw new UsageError(
+      `--rate must be 0 (unlimited) or from ${MIN_RATE} to ${MAX_RATE} orders per second, got ${v.rate}`,
+    );
+  }
   return {
     ...(api ? { apiUrl: api } : {}),
     ...(stack ? { stack } : {}),
     ...(region ? { region } : {}),
-    ...(typeof v['api-key'] === 'string' ? { apiKey: v['api-key'] } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
     orders: intOption(v, 'orders', { min: 1, max: 10_000_000 })!,
     customers: intOption(v, 'customers', { min: 1, max: 1_000_000 })!,
     concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
-    rate: numberOption(v, 'rate', { min: 0 })!,
+    rate,
     retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
     retryDeadlineMs: numberOption(v, 'retry-deadline', { min: 0 })! * 1000,
     seed,

@@ -43,6 +43,12 @@ describe('parseLoadArgs', () => {
     expect(parseLoadArgs(['--api', 'http://x/', '--retry-deadline', '2.5']).retryDeadlineMs).toBe(
       2500,
     );
+    for (const rate of ['0.001', '1e-3', '100000']) {
+      expect(parseLoadArgs(['--api', 'http://x/', '--rate', rate]).rate).toBe(Number(rate));
+    }
+    expect(parseLoadArgs(['--api', 'http://x/', '--api-key', 'k\u00e9 y']).apiKey).toBe(
+      'k\u00e9 y',
+    );
   });
   it('makes a run id from the seed when none is given', () => {
     expect(parseLoadArgs(['--api', 'http://x/', '--seed', '35']).runId).toMatch(
@@ -64,6 +70,27 @@ describe('parseLoadArgs', () => {
       '--region goes with --stack: an --api url makes no AWS call',
     ],
     [['--api', 'http://a', '--rate', 'fast'], '--rate must be a number, got "fast"'],
+    // A rate whose wait overflowed the timer sent every order at once; past 100,000/s is unlimited.
+    [
+      ['--api', 'http://a', '--rate', '1e-300'],
+      '--rate must be 0 (unlimited) or from 0.001 to 100000 orders per second, got 1e-300',
+    ],
+    [
+      ['--api', 'http://a', '--rate', '0.0009'],
+      '--rate must be 0 (unlimited) or from 0.001 to 100000 orders per second, got 0.0009',
+    ],
+    [['--api', 'http://a', '--rate', '100001'], '--rate must be at most 100000, got 100001'],
+    [['--api', 'http://a', '--rate', '1e400'], '--rate must be a number, got "1e400"'],
+    [['--api', 'http://a', '--rate', '0x10'], '--rate must be a number, got "0x10"'],
+    // Not a value an HTTP header can carry: was "no API answers at <url>", exit 1.
+    [
+      ['--api', 'http://a', '--api-key', 'a\nb'],
+      '--api-key must be a value an HTTP header can carry (no newline or other control character), got "a\\nb"',
+    ],
+    [
+      ['--api', 'http://a', '--api-key', 'k\u20ac'],
+      '--api-key must be a value an HTTP header can carry (no newline or other control character), got "k\u20ac"',
+    ],
     [
       ['--api', 'http://a', '--run', 'a/b'],
       '--run must be 1-64 letters, digits, _ or -, got "a/b"',
