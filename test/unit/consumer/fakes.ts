@@ -86,11 +86,12 @@ export class InMemoryConsumerLedger implements ConsumerLedgerPort {
     order: TurnTaker,
     guard: EffectGuard,
     applyIndex: number,
+    sequence: number,
   ): Promise<boolean> {
     this.calls.push(`committed-below:${order.orderId}:${applyIndex}`);
     if (guard === 'none') return false;
     const effect = this.effects.get(effectKey({ runId, queue, guard, ...order }));
-    return effect !== undefined && effect.applyIndex < applyIndex;
+    return effect !== undefined && effect.applyIndex < applyIndex && effect.sequence > sequence;
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {

@@ -861,6 +861,44 @@ describe('consumer with Powertools idempotency on dynalite', () => {
   });
 });
 
+describe('a late turn whose counter names a lower sequence than its own', () => {
+  it('counts no late apply: the counter was raised by a turn that named no order (an older consumer), and the order it still names applied below with a lower sequence', async () => {
+    // Arrange: 5 applies through this consumer, naming itself on the counter; then a consumer from
+    // before the counter named its taker takes 9's turn (raising the highest to 9 and leaving 5's
+    // name), and 9's effect never commits.
+    const runId = 'stale-taker';
+    const customerId = `c-${runId}`;
+    const { events, metrics } = eventLog();
+    const consume = makeConsumer(
+      { QUEUE_KIND: 'standard', BATCH_PROCESSING: 'sequential' },
+      { metrics },
+    );
+    const order = (sequence: number) =>
+      record(runId, 0, { sequence, orderId: `${runId}-${sequence}`, customerId });
+    await consume(eventOf(order(5)), context);
+    await new DynamoConsumerLedger(documents, ledger.name).takeApplyTurn(
+      runId,
+      'standard',
+      customerId,
+      9,
+    );
+
+    // Act: 7 takes a late turn (9 is the highest); the counter names 5.
+    await consume(eventOf(order(7)), context);
+
+    // Assess: the report, by apply index (5 at 1, 7 at 3), counts 7 on time, and so does the
+    // consumer: 5 applied below 7, yet with a lower sequence. It had counted 7 late.
+    const [customer] = analyzeCustomers((await readRun(runId)).effects);
+    expect(
+      events.filter((e) => e.event === 'applied').map((e) => [e.sequence, e.late === true]),
+    ).toEqual([
+      [5, false],
+      [7, false],
+    ]);
+    expect(customer?.outOfOrder).toBe(0);
+  });
+});
+
 /**
  * The consumer's writes for one record, in order, and what a crash right after each leaves. A
  * crash is the process dying: nothing after the write runs (no Powertools cleanup, no outcome),

@@ -334,8 +334,11 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
 
   /**
    * Whether the effect `order` wrote (keyed as `guard` keys it) committed with an apply index
-   * below `applyIndex`: one consistent read of its item. An unguarded effect has a key of its own
-   * no one else knows, so it is never found.
+   * below `applyIndex` and a sequence above `sequence`: one consistent read of its item. An
+   * unguarded effect has a key of its own no one else knows, so it is never found. The sequence
+   * is read, not taken from the counter: a turn taken without a taker (a consumer from before
+   * the taker was written) raises the highest sequence and leaves the name of an earlier turn's
+   * order, whose sequence can be below this one's.
    */
   async committedBelow(
     runId: string,
@@ -343,6 +346,7 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     order: TurnTaker,
     guard: EffectGuard,
     applyIndex: number,
+    sequence: number,
   ): Promise<boolean> {
     if (guard === 'none') return false;
     const out = await this.documents.send(
@@ -353,11 +357,18 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
           sk: effectSk(queue, order.orderId, guardKey(guard, order.messageId, this.newId)),
         },
         ConsistentRead: true,
-        ProjectionExpression: 'applyIndex',
+        ProjectionExpression: 'applyIndex, #sequence',
+        ExpressionAttributeNames: { '#sequence': 'sequence' },
       }),
     );
     const index = out.Item?.applyIndex;
-    return typeof index === 'number' && index < applyIndex;
+    const higher = out.Item?.sequence;
+    return (
+      typeof index === 'number' &&
+      index < applyIndex &&
+      typeof higher === 'number' &&
+      higher > sequence
+    );
   }
 
   async putEffectIfAbsent(effect: Effect): Promise<EffectWrite> {

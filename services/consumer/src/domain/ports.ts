@@ -147,7 +147,10 @@ export interface ConsumerLedgerPort {
   ): Promise<ApplyTurn>;
   /**
    * Whether the effect of `order`, unique on what `guard` says, committed with an apply index
-   * below `applyIndex` (never, for an unguarded effect, which no key names).
+   * below `applyIndex` and a sequence above `sequence` (never, for an unguarded effect, which no
+   * key names). The counter can name an order of a lower sequence than the one that raised its
+   * highest: a turn taken without a taker (an older consumer) raises the highest and leaves the
+   * name an earlier turn wrote.
    */
   committedBelow(
     runId: string,
@@ -155,6 +158,7 @@ export interface ConsumerLedgerPort {
     order: TurnTaker,
     guard: EffectGuard,
     applyIndex: number,
+    sequence: number,
   ): Promise<boolean>;
   /**
    * Writes the effect only if no effect is there yet for what it is unique on (a conditional

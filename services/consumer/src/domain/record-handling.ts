@@ -175,7 +175,9 @@ export function createEffect(
    * no effect behind it (an attempt that failed or crashed between its turn and its effect, its
    * retry at a higher index; a copy whose effect the guard refused), which the report never
    * counts. So the turn's flag is kept only when the order that set the highest sequence has its
-   * effect committed below this apply's index: one read, made only by a late turn. It can miss a
+   * effect committed below this apply's index, with a sequence above this one's (a turn taken
+   * without a taker, by an older consumer, raises the highest and leaves an earlier turn's name,
+   * which can be a lower sequence): one read, made only by a late turn. It can miss a
    * late apply the report counts (that order's effect not committed yet, or never, while another
    * higher sequence below it did), never count one the report does not. With the guard off no
    * key names that order's effect, and a counter that names no order (written by a consumer
@@ -185,7 +187,14 @@ export function createEffect(
   async function lateByReport(input: EffectInput, turn: ApplyTurn): Promise<boolean> {
     if (guard === 'none' || !turn.higher) return turn.late;
     try {
-      return await ledger.committedBelow(input.runId, queue, turn.higher, guard, turn.applyIndex);
+      return await ledger.committedBelow(
+        input.runId,
+        queue,
+        turn.higher,
+        guard,
+        turn.applyIndex,
+        input.sequence,
+      );
     } catch (err) {
       logger.warn('late apply not confirmed: the read of the higher order failed', {
         order: input.orderId,
