@@ -1140,20 +1140,38 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       // The consumer records every receive before any record of its batch runs, so an effect of
       // a message the ledger holds no receive of is a ledger that lost records, or an effect that
       // names another message (FIFO's order rule names those on that queue). Without this, a
-      // standard ledger with its receives gone passed.
+      // standard ledger with its receives gone passed. It writes the effect's order and message
+      // from the one message it applied, so an effect of a message the ledger received only as
+      // other orders names another order's message: that passed too, as long as the message was
+      // received (a message received as more than one order, its effect's among them, is named
+      // by receivedAsMore above).
       const unreceived: string[] = [];
+      const otherOrders: string[] = [];
       for (const [id, list] of byOrder) {
         for (const e of list) {
-          if (messages.has(e.messageId)) continue;
-          unreceived.push(
-            `${queue}: order ${id} was applied from message ${e.messageId}, yet the ledger holds no receive of that message: the consumer records every receive before it runs a record, so the ledger lost records or the effect names another message`,
-          );
+          const message = messages.get(e.messageId);
+          if (!message) {
+            unreceived.push(
+              `${queue}: order ${id} was applied from message ${e.messageId}, yet the ledger holds no receive of that message: the consumer records every receive before it runs a record, so the ledger lost records or the effect names another message`,
+            );
+          } else if (
+            !message.receives.some((r) => r.orderId === e.orderId && r.customerId === e.customerId)
+          ) {
+            otherOrders.push(
+              `${queue}: order ${id} of customer ${e.customerId} was applied from message ${e.messageId}, yet the ledger received that message as order ${message.orderId} of customer ${message.customerId}: the consumer writes an effect's order from the message it applied, so the effect names another order's message`,
+            );
+          }
         }
       }
       collect(
         out,
         unreceived,
         (n) => `${queue}: ${n} more effects of messages the ledger holds no receive of`,
+      );
+      collect(
+        out,
+        otherOrders,
+        (n) => `${queue}: ${n} more effects of messages the ledger received as other orders`,
       );
     }
     if (queue === 'fifo') {

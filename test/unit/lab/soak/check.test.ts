@@ -899,6 +899,18 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it("fails a run whose standard effect names another order's message, one the ledger received", () => {
+    // a2's effect re-pointed at a1's message: a receive of it is there, as order a1. It passed.
+    expect(
+      checkChanged(cleanRun(), ['a1', 'a2', 'b1'], (ledger) => {
+        ledger.effects.find((e) => e.queue === 'standard' && e.orderId === 'a2')!.messageId =
+          'standard-a1';
+      }),
+    ).toEqual([
+      "standard: order a2 of customer a was applied from message standard-a1, yet the ledger received that message as order a1 of customer a: the consumer writes an effect's order from the message it applied, so the effect names another order's message",
+    ]);
+  });
+
   it.each(['fifo', 'standard'] as const)(
     'fails a run whose ledger holds no read of the %s DLQ: what sits in it cannot be checked',
     (queue) => {
