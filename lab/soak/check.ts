@@ -855,12 +855,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       if (list) list.push(f);
       else unrunAtLast.set(f.messageId, [f]);
     }
-    // Per message id and receive, its failed attempts on this queue that ran out of time.
+    // Per message id and receive, its failed attempts on this queue that ran out of time; and
+    // every failed attempt's (an invocation that died between its failures request and its
+    // outcomes request leaves one beside a delivery that reads pending).
     const timedOut = new Set<string>();
+    const failedAttempts = new Set<string>();
     for (const f of ledger.failures) {
-      if (f.queue === queue && !f.notAttempted && f.ranOutOfTime) {
-        timedOut.add(`${f.receiveCount}#${f.messageId}`);
-      }
+      if (f.queue !== queue || f.notAttempted || f.endGivenUp) continue;
+      failedAttempts.add(`${f.receiveCount}#${f.messageId}`);
+      if (f.ranOutOfTime) timedOut.add(`${f.receiveCount}#${f.messageId}`);
     }
     // The function timeout the run deployed the consumer with: the runner's word, or the
     // repository's config. Not the report's functionTimeoutSeconds, which it reads from the
@@ -972,6 +975,11 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         return { problem: `${messageId} (not attempted at receive #${highest} only)` };
       }
       const notStartedProblems: string[] = [];
+      // An earlier message of its group whose failure at that receive is recorded while its
+      // delivery reads pending: the invocation wrote its failures and died (crashed, timed out,
+      // gave its end write up) before its outcomes. Still a violation (the invocation did not
+      // end, docs/guarantees.md), named as such, not as no failure of its group.
+      let recordedPending: { f: FailureRecord; d: DeliveryRecord } | undefined;
       for (const f of atLast) {
         if (f.notStarted && 'cutRoomMs' in f.notStarted) {
           const judged = pastCut(f);
@@ -1036,17 +1044,23 @@ export function runFindings(evidence: RunEvidence): RunFindings {
             cause: `never attempted: at its receive #${f.receiveCount} order ${blocker.orderId} of its group failed in the same batch (receive #${blocker.receiveCount})`,
           };
         }
+        const pending = batch.find(
+          (d) =>
+            d.customerId === f.customerId &&
+            earlier(d) &&
+            d.outcome === 'pending' &&
+            failedAttempts.has(`${d.receiveCount}#${d.messageId}`),
+        );
+        if (pending && !recordedPending) recordedPending = { f, d: pending };
       }
       const behindGroup = atLast.find((f) => !f.notStarted);
+      const behindLine = recordedPending
+        ? `${messageId} (not attempted at receive #${recordedPending.f.receiveCount}, yet no delivery of its group reads failed in invocation ${recordedPending.f.invocationId}: order ${recordedPending.d.orderId}'s failure at receive #${recordedPending.d.receiveCount} is recorded and its delivery reads pending: that invocation wrote its failures and never its outcomes, it did not end)`
+        : behindGroup
+          ? `${messageId} (not attempted at receive #${behindGroup.receiveCount}, yet no delivery of its group failed in invocation ${behindGroup.invocationId ?? '(none named)'})`
+          : undefined;
       return {
-        problem: [
-          ...notStartedProblems,
-          ...(behindGroup
-            ? [
-                `${messageId} (not attempted at receive #${behindGroup.receiveCount}, yet no delivery of its group failed in invocation ${behindGroup.invocationId ?? '(none named)'})`,
-              ]
-            : []),
-        ].join(', '),
+        problem: [...notStartedProblems, ...(behindLine ? [behindLine] : [])].join(', '),
       };
     };
     let explainedHere = 0;

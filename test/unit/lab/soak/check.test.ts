@@ -789,6 +789,27 @@ describe('the exactly-once check', () => {
     ]);
   });
 
+  it('fails a FIFO order in the DLQ whose batch wrote its failures and not its outcomes, and says the failure is recorded and the delivery reads pending', () => {
+    // The last invocation died after its failures request (p1's final failure, a2's hand-back)
+    // and before its outcomes request: both deliveries read pending, a2's receipt delete went
+    // with the outcomes. It was named as "no delivery of its group failed", which p1's recorded
+    // failure contradicts.
+    const b = unrunAtLast();
+    const last = b.ledger.deliveries.find(
+      (d) => d.queue === 'fifo' && d.orderId === 'p1' && d.receiveCount === FIFO_LAST,
+    )!;
+    last.outcome = 'pending';
+    delete last.invocationEnd;
+    b.deliver('fifo', 'a2', last.receivedAt, 'pending', FIFO_LAST, {
+      invocationId: `inv-${FIFO_LAST}`,
+    });
+    expect(poisonFindings(b).violations).toEqual(
+      unexplainedA2(
+        `fifo-a2 (not attempted at receive #${FIFO_LAST}, yet no delivery of its group reads failed in invocation inv-${FIFO_LAST}: order p1's failure at receive #${FIFO_LAST} is recorded and its delivery reads pending: that invocation wrote its failures and never its outcomes, it did not end)`,
+      ),
+    );
+  });
+
   it("names each of the report's numbers that disagrees with the ledger", () => {
     // Prepare: a ledger the check passes, and a report of it whose numbers were each got wrong.
     const b = deadAfter(LAST, 'failed');
