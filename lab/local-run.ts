@@ -102,6 +102,12 @@ export interface LocalRunResult {
   consumption?: Record<QueueKind, QueueConsumption>;
   /** Per queue, the deletes the emulator's surviving-copy fault lost, with their receive counts. */
   lostDeletes: Record<QueueKind, readonly LostDelete[]>;
+  /**
+   * Per queue, the function timeout (ms) the run deployed its consumer with (the cloud's config,
+   * `pipeline` overrides applied): the soak check's RunEvidence.functionTimeoutMs, never read
+   * back from the ledger.
+   */
+  functionTimeoutMs: Record<QueueKind, number>;
   /** Where the run's wall time went, phase by phase (RunTimings). */
   timings: RunTimings;
 }
@@ -284,6 +290,10 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       lostDeletes: {
         fifo: [...cloud.sqs.lostDeletes(cloud.config.queues.fifo.name)],
         standard: [...cloud.sqs.lostDeletes(cloud.config.queues.standard.name)],
+      },
+      functionTimeoutMs: {
+        fifo: cloud.config.consumers.fifo.timeoutSeconds * 1000,
+        standard: cloud.config.consumers.standard.timeoutSeconds * 1000,
       },
       timings,
     };

@@ -5,6 +5,7 @@ import { main as experiment } from '../../lab/experiments/cli';
 import type { KeyResult, SweepResult } from '../../lab/experiments/experiments';
 import { planLoad } from '../../lab/loadgen/domain/plan';
 import { runOnLocalCloud } from '../../lab/local-run';
+import { pipelineConfig } from '../../shared/src/config/pipeline';
 
 /** `npm run experiment` on real in-process local clouds, at a small size. */
 describe('npm run experiment', () => {
@@ -163,6 +164,8 @@ describe('a preloaded local run (what the sweep times)', () => {
       retryRate: 0,
       faults: 'none',
       preload: true,
+      // A consumer timeout of its own, which the result must give the check as deployed.
+      pipeline: { standard: { timeoutSeconds: 5 } },
       onLoadProgress: (p) => {
         if (p.done === p.total) loadDoneAt = Date.now();
       },
@@ -183,5 +186,10 @@ describe('a preloaded local run (what the sweep times)', () => {
       expect(q?.lastEffectAt).toBeGreaterThan(q?.firstReceivedAt ?? Infinity);
     }
     expect(result.data.report.queues.fifo.outOfOrder).toBe(0);
+    // The consumers' timeout as the cloud deployed them (the override, the config's elsewhere).
+    expect(result.functionTimeoutMs).toEqual({
+      fifo: pipelineConfig.consumers.fifo.timeoutSeconds * 1000,
+      standard: 5_000,
+    });
   }, 120_000);
 });

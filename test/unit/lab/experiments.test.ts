@@ -88,6 +88,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
         } as never,
         dynamodbRequests: {},
         lostDeletes: { fifo: [], standard: [] },
+        functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
         timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
         ...(consumption ? { consumption } : {}),
       };

@@ -1,11 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GivenUpOrder } from '../../../../lab/loadgen/run-load';
 import type { LocalRunOptions, LocalRunResult } from '../../../../lab/local-run';
+import * as check from '../../../../lab/soak/check';
 import { main } from '../../../../lab/soak/run';
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { LedgerBuilder } from '../../report/ledger-fixture';
+
+// The check as it is, watched: what the soak hands it is asserted below.
+jest.mock('../../../../lab/soak/check', () => {
+  const actual = jest.requireActual('../../../../lab/soak/check');
+  return { ...actual, runFindings: jest.fn(actual.runFindings) };
+});
+const runFindings = check.runFindings as jest.MockedFunction<typeof check.runFindings>;
 
 describe('npm run soak', () => {
   it('rejects a bad flag before starting anything', async () => {
@@ -64,7 +73,12 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
    * read empty unless `b` says otherwise (the report reads both of every run).
    */
   const fakeRun =
-    (b: LedgerBuilder, orderIds: string[], errors = 0) =>
+    (
+      b: LedgerBuilder,
+      orderIds: string[],
+      load: Partial<LocalRunResult['load']> = {},
+      functionTimeoutMs = { fifo: 10_000, standard: 10_000 },
+    ) =>
     async (options: LocalRunOptions): Promise<LocalRunResult> => ({
       data: buildReport({
         runId: options.runId,
@@ -72,9 +86,17 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
         config: pipelineConfig,
         ledger: { ...b.ledger, dlq: b.ledger.dlq ?? { fifo: emptyDlq(), standard: emptyDlq() } },
       }),
-      load: { accepted: orderIds.length, errors, orderIds } as LocalRunResult['load'],
+      load: {
+        accepted: orderIds.length,
+        errors: 0,
+        retryMismatches: 0,
+        givenUp: [],
+        orderIds,
+        ...load,
+      } as LocalRunResult['load'],
       dynamodbRequests: {},
       lostDeletes: { fifo: [], standard: [] },
+      functionTimeoutMs,
       timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
     });
 
@@ -145,9 +167,61 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     ]);
   });
 
-  it('fails a run whose check passes when the API refused orders', async () => {
-    expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], 2))).toBe(1);
-    expect(failures()).toEqual(['  - 2 orders were never accepted by the API\n']);
+  /** n given-up orders g1..gn, each retried 5 times until a 500, the API holding none. */
+  const givenUp = (n: number, atApi: GivenUpOrder['atApi'] = 'not found'): GivenUpOrder[] =>
+    Array.from({ length: n }, (_, i) => ({
+      idempotencyKey: `g${i + 1}`,
+      attempts: 5,
+      why: 'retries ran out',
+      last: 'HTTP 500: internal error',
+      atApi,
+    }));
+
+  it('names the orders the client gave up on, apart from client retries answered wrongly, and keeps them all in its dir', async () => {
+    const given = [
+      ...givenUp(12),
+      { idempotencyKey: 'r1', attempts: 1, why: 'refused', last: 'HTTP 422: bad order' } as const,
+    ];
+    const run = fakeRun(cleanLedger(), ['a1', 'a2'], {
+      errors: 14,
+      retryMismatches: 1,
+      givenUp: given,
+    });
+    expect(await soak(run)).toBe(1);
+    expect(failures()).toEqual([
+      '  - 13 orders were given up by the client and never accepted by the API (g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, ...)\n',
+      '  - 1 client retries of accepted orders were not answered 202 with the same order id\n',
+    ]);
+    const named = stderr.filter((l) => /^ {2}(g|r)\d+: |^ {2}\.\.\. and /.test(l));
+    expect(named).toEqual([
+      ...given
+        .slice(0, 10)
+        .map(
+          (g) =>
+            `  ${g.idempotencyKey}: retries ran out after 5 tries, last HTTP 500: internal error; at the API: not found\n`,
+        ),
+      '  ... and 3 more\n',
+    ]);
+    expect(stderr).toContain(
+      `given up: 13 orders got no 202, 0 of them held by the API all the same (counted accepted); all in ${join(dir, 'given-up.json')}\n`,
+    );
+    expect(JSON.parse(await readFile(join(dir, 'given-up.json'), 'utf8'))).toEqual(given);
+  });
+
+  it('passes a run whose given-up orders the API held all the same, and names them', async () => {
+    const run = fakeRun(cleanLedger(), ['a1', 'a2'], { givenUp: givenUp(1, 'accepted') });
+    expect(await soak(run)).toBe(0);
+    expect(stderr).toContain(
+      '  g1: retries ran out after 5 tries, last HTTP 500: internal error; at the API: accepted\n',
+    );
+  });
+
+  it('gives the check the function timeout the run deployed its consumers with', async () => {
+    runFindings.mockClear();
+    const deployed = { fifo: 45_000, standard: 20_000 };
+    expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], {}, deployed))).toBe(0);
+    expect(runFindings).toHaveBeenCalledTimes(1);
+    expect(runFindings.mock.calls[0]![0].functionTimeoutMs).toEqual(deployed);
   });
 
   it("fails a run with an order applied twice, and prints that order's history", async () => {
