@@ -190,4 +190,21 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
     expect(checkLines(b, before).violations.some((l) => l.includes(problem))).toBe(true);
     expect(judgeFifoRedeliveries(b.ledger.deliveries, b.ledger.failures).problems).toHaveLength(1);
   });
+
+  it("the report's note on a FIFO retry the rule leaves unexplained says what the rule ruled out, a visibility timeout that ran out among it", () => {
+    const fifoNotes = (b: LedgerBuilder) =>
+      report(b).report.notes.filter((n) => n.startsWith('fifo: ') && n.includes('rule alone'));
+    // #1 applied in 100 ms in an invocation that ended, long before #2 came: unexplained.
+    expect(fifoNotes(redelivered())).toEqual([
+      "fifo: 1 of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it and no copy of it failing, left unended or handed back in its batch; a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)",
+    ]);
+    // A visibility timeout that ran out under #1 is the rule's retry: no note.
+    expect(
+      fifoNotes(
+        redelivered((_, [r1]) => {
+          r1!.outcomeAt = 2000 + VISIBILITY_MS;
+        }),
+      ),
+    ).toEqual([]);
+  });
 });

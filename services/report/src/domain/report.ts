@@ -354,11 +354,13 @@ export function buildReport(input: {
     }
     // Retries on FIFO that nothing in the ledger explains: counted as retries on the queue
     // type's rule (FIFO makes no copies), and said so, since each is an attempt the ledger shows
-    // ending well that SQS did not delete.
+    // ending well that SQS did not delete. The note says what the FIFO redelivery rule
+    // (shared/src/fifo-redelivery.ts) ruled out first: a visibility timeout that ran out under
+    // the receive below is one of its retries, not among these.
     const byType = a.duplicates.fifoRetriesByQueueType;
     if (byType > 0) {
       notes.push(
-        `${q}: ${byType} of its retries after failure follow no attempt the ledger shows ending without a delete: a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because an earlier receive of it was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make; a visibility timeout that ran out under the attempt)`,
+        `${q}: ${byType} of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it and no copy of it failing, left unended or handed back in its batch; a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)`,
       );
     }
   }
