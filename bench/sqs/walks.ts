@@ -2,11 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Clock } from '../../local/sqs/clock';
-import type { FaultConfig, FaultDice } from '../../local/sqs/faults';
 import type { Queue } from '../../local/sqs/queue';
 import { intOption, parseCommandLine, runMain, UsageError } from '../../shared/src/cli/args';
+import { type Impl, load } from './impl';
 
 /**
  * `node local/launch.cjs --optimize-for-size --import tsx bench/sqs/walks.ts`: what
@@ -46,30 +44,6 @@ const spec = {
     },
   },
 };
-
-interface Impl {
-  name: string;
-  Queue: new (
-    name: string,
-    attributes: Record<string, string>,
-    accountId: string,
-    region: string,
-    clock: Clock,
-  ) => Queue;
-  Clock: new () => Clock;
-  dice: FaultDice;
-  none: FaultConfig;
-}
-
-async function load(name: string, root: string): Promise<Impl> {
-  const mod = (p: string) => import(pathToFileURL(path.join(root, p)).href);
-  const [{ Queue }, { Clock }, { FaultDice, PRESETS }] = await Promise.all([
-    mod('local/sqs/queue.ts'),
-    mod('local/sqs/clock.ts'),
-    mod('local/sqs/faults.ts'),
-  ]);
-  return { name, Queue, Clock, dice: new FaultDice(1), none: PRESETS.none };
-}
 
 const SCENARIOS = ['counts', 'drain', 'quota'] as const;
 type Scenario = (typeof SCENARIOS)[number];
