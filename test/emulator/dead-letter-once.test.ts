@@ -1,10 +1,5 @@
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
-import { type Harness, queueCounts, startEmulator } from './helpers';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createQueue, type Harness, queueArn, queueCounts, startEmulator } from './helpers';
 
 /**
  * A message past maxReceiveCount moves to the DLQ once, whichever of its copies (the duplicate
@@ -19,22 +14,14 @@ describe('dead-lettering a message that has copies', () => {
     await h?.stop();
   });
 
-  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
-    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
-      .QueueUrl!;
-
-  const arnOf = async (QueueUrl: string) =>
-    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes!.QueueArn!;
-
   it('moves a message to the DLQ once when its copy, in flight longer, reaches maxReceiveCount after it', async () => {
     // Arrange: maxReceiveCount 1. A received (10 s) while every receive leaves a copy behind,
     // then its copy (60 s): each has been received once.
     h = await startEmulator('none');
-    const dlqUrl = await create('once-dlq');
-    const url = await create('once', {
+    const dlqUrl = await createQueue(h, 'once-dlq');
+    const url = await createQueue(h, 'once', {
       RedrivePolicy: JSON.stringify({
-        deadLetterTargetArn: await arnOf(dlqUrl),
+        deadLetterTargetArn: await queueArn(h, dlqUrl),
         maxReceiveCount: 1,
       }),
     });

@@ -46,6 +46,24 @@ export async function startEmulator(
   };
 }
 
+/** Creates queue `QueueName` (with `Attributes`, if any) and answers its URL. */
+export async function createQueue(
+  h: Harness,
+  QueueName: string,
+  Attributes?: Record<string, string>,
+): Promise<string> {
+  return (
+    await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) }))
+  ).QueueUrl!;
+}
+
+/** The ARN of the queue at `QueueUrl`, as GetQueueAttributes answers it. */
+export async function queueArn(h: Harness, QueueUrl: string): Promise<string> {
+  return (
+    await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }))
+  ).Attributes!.QueueArn!;
+}
+
 /**
  * A queue's approximate counts as GetQueueAttributes answers them: the visible messages, those
  * in flight, and its depth (those two and the delayed ones).

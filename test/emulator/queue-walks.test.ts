@@ -1,13 +1,11 @@
 import {
-  CreateQueueCommand,
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, queueCounts, startEmulator } from './helpers';
+import { createQueue, type Harness, queueArn, queueCounts, startEmulator } from './helpers';
 
 jest.setTimeout(60_000);
 
@@ -23,14 +21,6 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
   afterEach(async () => {
     await h?.stop();
   });
-
-  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
-    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
-      .QueueUrl!;
-
-  const arnOf = async (QueueUrl: string) =>
-    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes!.QueueArn!;
 
   /** `n` messages sent in process (faster than over HTTP), bodies m0..m{n-1}. */
   async function fill(QueueUrl: string, n: number) {
@@ -60,7 +50,7 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
   it('answers GetQueueAttributes on 10,000 messages, half in flight, without looking at them', async () => {
     // Arrange
     h = await startEmulator('none');
-    const url = await create('counted');
+    const url = await createQueue(h, 'counted');
     await fill(url, 10_000);
     await hold(url, 5_000);
     const work = h.emulator.queueWork('counted')!;
@@ -79,9 +69,9 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
     // Arrange: a DLQ (named by a source's redrive policy) whose first 5,000 messages are in
     // flight, then 20 visible.
     h = await startEmulator('none');
-    const dlq = await create('slow-dlq');
-    const dlqArn = await arnOf(dlq);
-    const dest = await create('slow-dest', {
+    const dlq = await createQueue(h, 'slow-dlq');
+    const dlqArn = await queueArn(h, dlq);
+    const dest = await createQueue(h, 'slow-dest', {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
     });
     await fill(dlq, 5_020);
@@ -93,7 +83,7 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
     await h.sqs.send(
       new StartMessageMoveTaskCommand({
         SourceArn: dlqArn,
-        DestinationArn: await arnOf(dest),
+        DestinationArn: await queueArn(h, dest),
         MaxNumberOfMessagesPerSecond: 1,
       }),
     );
@@ -115,7 +105,7 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
   it('takes and frees a place under the in-flight quota without looking at the 1,995 messages in flight', async () => {
     // Arrange: a quota of 2,000, 1,995 of them held.
     h = await startEmulator('none', 1234, { maxInFlight: { standard: 2_000 } });
-    const url = await create('near-quota');
+    const url = await createQueue(h, 'near-quota');
     await fill(url, 2_100);
     await hold(url, 1_995);
     const work = h.emulator.queueWork('near-quota')!;
@@ -139,7 +129,7 @@ describe('what a queue looks at for its counts, a move task and its in-flight qu
     // Arrange: a quota of 2. A received while every receive leaves a copy behind; the copy
     // received too: one message, two receives holding it.
     h = await startEmulator('none', 1234, { maxInFlight: { standard: 2 } });
-    const url = await create('copies-quota');
+    const url = await createQueue(h, 'copies-quota');
     h.emulator.setFaults({ duplicateRate: 1 });
     await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'a' }));
     const first = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: url }));
