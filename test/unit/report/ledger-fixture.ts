@@ -232,6 +232,31 @@ export class LedgerBuilder {
   }
 }
 
+/**
+ * A FIFO redelivery: order o1 of customer c applied once on each queue. On FIFO its message was
+ * received at #1 (2,000, in invocation i1, applied, ended at 2,100) and handed out again at #2
+ * (63,000, in i2, suppressed, ended at 63,100), with nothing in the ledger yet to say why.
+ */
+export function fifoRedelivery(): LedgerBuilder {
+  return new LedgerBuilder()
+    .accept('o1', 'c', 1, 1000)
+    .deliver('fifo', 'o1', 2000, 'applied', 1, {
+      invocationId: 'i1',
+      invocationEnd: true,
+      outcomeAt: 2100,
+      deadlineAt: 12_000,
+    })
+    .apply('fifo', 'o1', 2050)
+    .deliver('fifo', 'o1', 63_000, 'suppressed', 2, {
+      invocationId: 'i2',
+      invocationEnd: true,
+      outcomeAt: 63_100,
+      deadlineAt: 73_000,
+    })
+    .deliver('standard', 'o1', 2000, 'applied', 1)
+    .apply('standard', 'o1', 2050);
+}
+
 /** The SequenceNumber numberFifoMessages gives the `index`th message SQS took (from 0). */
 export const sqsNumber = (index: number) => String(10n ** 19n + BigInt(index) * 1000n);
 

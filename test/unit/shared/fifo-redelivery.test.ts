@@ -4,7 +4,12 @@ import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { judgeFifoRedeliveries } from '../../../shared/src/fifo-redelivery';
 import type { DeliveryRecord, FailureRecord } from '../../../shared/src/ledger';
-import { LedgerBuilder, numberFifoMessages, readDlqs } from '../report/ledger-fixture';
+import {
+  fifoRedelivery,
+  type LedgerBuilder,
+  numberFifoMessages,
+  readDlqs,
+} from '../report/ledger-fixture';
 
 /**
  * The report and the run check judge a FIFO redelivery by one rule (shared/src/fifo-redelivery.ts):
@@ -16,27 +21,11 @@ import { LedgerBuilder, numberFifoMessages, readDlqs } from '../report/ledger-fi
 const VISIBILITY_MS = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
 
 /**
- * Order o1 applied once on each queue. On FIFO its message was received at #1 (2,000, in i1,
- * applied, ended at 2,100) and at #2 (63,000, in i2, suppressed, ended); `change` adds or alters
- * what the ledger holds of it.
+ * The fixture's FIFO redelivery of o1 (fifoRedelivery: received at #1 in i1, applied, and again
+ * at #2 in i2, suppressed); `change` adds or alters what the ledger holds of it.
  */
 function redelivered(change?: (b: LedgerBuilder, fifo: DeliveryRecord[]) => void): LedgerBuilder {
-  const b = new LedgerBuilder().accept('o1', 'c', 1, 1000);
-  b.deliver('fifo', 'o1', 2000, 'applied', 1, {
-    invocationId: 'i1',
-    invocationEnd: true,
-    outcomeAt: 2100,
-    deadlineAt: 12_000,
-  })
-    .apply('fifo', 'o1', 2050)
-    .deliver('fifo', 'o1', 63_000, 'suppressed', 2, {
-      invocationId: 'i2',
-      invocationEnd: true,
-      outcomeAt: 63_100,
-      deadlineAt: 73_000,
-    })
-    .deliver('standard', 'o1', 2000, 'applied')
-    .apply('standard', 'o1', 2050);
+  const b = fifoRedelivery();
   change?.(
     b,
     b.ledger.deliveries.filter((d) => d.queue === 'fifo'),

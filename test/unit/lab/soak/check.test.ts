@@ -2,6 +2,7 @@ import { orderHistory, ordersNamed, runFindings, runViolations } from '../../../
 import { buildReport } from '../../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import {
+  fifoRedelivery,
   LedgerBuilder,
   numberFifoMessages,
   readDlqs,
@@ -2277,27 +2278,12 @@ describe('the exactly-once check', () => {
 
 describe('a FIFO redelivery', () => {
   /**
-   * o1 of customer c applied once on each queue; on FIFO its receive #1 applied in i1, which
-   * ended, and SQS handed it out again at #2 (i2, answered by the record). `evidence` adds what
-   * the ledger holds of why #1 was not deleted.
+   * The fixture's FIFO redelivery of o1 (fifoRedelivery: receive #1 applied in i1, which ended,
+   * and SQS handed it out again at #2, in i2, answered by the record). `evidence` adds what the
+   * ledger holds of why #1 was not deleted.
    */
   function redelivered(evidence?: (b: LedgerBuilder) => void) {
-    const b = new LedgerBuilder().accept('o1', 'c', 1, 1000);
-    b.deliver('fifo', 'o1', 2000, 'applied', 1, {
-      invocationId: 'i1',
-      invocationEnd: true,
-      outcomeAt: 2100,
-      deadlineAt: 12_000,
-    })
-      .apply('fifo', 'o1', 2050)
-      .deliver('fifo', 'o1', 63_000, 'suppressed', 2, {
-        invocationId: 'i2',
-        invocationEnd: true,
-        outcomeAt: 63_100,
-        deadlineAt: 73_000,
-      })
-      .deliver('standard', 'o1', 2000, 'applied', 1)
-      .apply('standard', 'o1', 2050);
+    const b = fifoRedelivery();
     evidence?.(b);
     return runFindings({ acceptedIds: ['o1'], ledger: b.ledger, report: reportOf(b) });
   }
