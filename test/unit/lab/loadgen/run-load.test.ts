@@ -130,11 +130,28 @@ function fakeApi(
   };
 }
 
+type FakeApi = ReturnType<typeof fakeApi>;
+
+/** Starts a fakeApi(`options`), gives `fn` it and its URL, and stops it whatever `fn` does. */
+async function withFakeApi(
+  options: Parameters<typeof fakeApi>[0],
+  fn: (api: FakeApi, url: string) => Promise<void>,
+): Promise<void> {
+  const api = fakeApi(options);
+  const url = await api.start();
+  try {
+    await fn(api, url);
+  } finally {
+    await api.stop();
+  }
+}
+
+/** One customer's orders sent one at a time, unthrottled, with no client retries, seed 1. */
+const oneAtATime = { customers: 1, concurrency: 1, rate: 0, retryRate: 0, seed: 1 };
+
 describe('runLoad', () => {
   it('sends every order once per customer in sequence, plus client retries with the same key', async () => {
-    const api = fakeApi();
-    const url = await api.start();
-    try {
+    await withFakeApi({}, async (api, url) => {
       const s = await runLoad({
         apiUrl: url,
         apiKey: 'k1',
@@ -158,62 +175,42 @@ describe('runLoad', () => {
       expect(s.orderIds).toHaveLength(60);
       expect(api.maxInFlight()).toBeLessThanOrEqual(6);
       expect(s.seed).toBe(123);
-    } finally {
-      await api.stop();
-    }
+    });
   });
 
   it('retries 503 answers with backoff and still accepts every order', async () => {
-    const api = fakeApi({ failFirst503: 3 });
-    const url = await api.start();
-    try {
+    await withFakeApi({ failFirst503: 3 }, async (api, url) => {
       const s = await runLoad({
         apiUrl: url,
         orders: 5,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
+        ...oneAtATime,
         runId: 'r503',
       });
       expect(s.accepted).toBe(5);
       expect(s.backoffRetries).toBe(3);
       expect(s.sent).toBe(8);
       expect(api.seen.every((x) => x.apiKey === undefined)).toBe(true);
-    } finally {
-      await api.stop();
-    }
+    });
   });
 
   it('retries a 409 that says Retry-After, after that many seconds', async () => {
-    const api = fakeApi({ inProgress409: 1 });
-    const url = await api.start();
-    try {
+    await withFakeApi({ inProgress409: 1 }, async (_api, url) => {
       const started = Date.now();
       const s = await runLoad({
         apiUrl: url,
         orders: 1,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
+        ...oneAtATime,
         runId: 'r409',
       });
       expect(s.accepted).toBe(1);
       expect(s.errors).toBe(0);
       expect(s.backoffRetries).toBe(1);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    } finally {
-      await api.stop();
-    }
+    });
   });
 
   it('keeps to the requested rate', async () => {
-    const api = fakeApi();
-    const url = await api.start();
-    try {
+    await withFakeApi({}, async (_api, url) => {
       const s = await runLoad({
         apiUrl: url,
         orders: 10,
@@ -227,9 +224,7 @@ describe('runLoad', () => {
       // 10 starts at 50/s: the last starts 180 ms after the first.
       expect(s.elapsedMs).toBeGreaterThanOrEqual(180);
       expect(s.accepted).toBe(10);
-    } finally {
-      await api.stop();
-    }
+    });
   });
 
   it('counts network errors as errors after the attempts run out', async () => {
@@ -239,11 +234,7 @@ describe('runLoad', () => {
     const s = await runLoad({
       apiUrl: url,
       orders: 2,
-      customers: 1,
-      concurrency: 1,
-      rate: 0,
-      retryRate: 0,
-      seed: 1,
+      ...oneAtATime,
       runId: 'down',
       maxAttempts: 2,
     });
@@ -265,139 +256,118 @@ describe('runLoad', () => {
   it('retries a 500 with the same Idempotency-Key: the order was recorded, and only a retry sends it', async () => {
     // The producer's 500 is a DynamoDB call that failed or ran out of time, possibly after the
     // order's record was written: the first order gets two of them.
-    const api = fakeApi({
-      script: (key, attempt) =>
-        key.endsWith('-0-1') && attempt <= 2
-          ? { status: 500, recorded: true, message: 'internal error' }
-          : 'accept',
-    });
-    const url = await api.start();
-    try {
-      const s = await runLoad({
-        apiUrl: url,
-        orders: 3,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
-        runId: 'r500',
-        ...quick,
-      });
-      expect(s.accepted).toBe(3);
-      expect(s.errors).toBe(0);
-      expect(s.givenUp).toEqual([]);
-      expect(s.backoffRetries).toBe(2);
-      expect(api.keys.filter((k) => k.endsWith('-0-1'))).toHaveLength(3);
-    } finally {
-      await api.stop();
-    }
+    await withFakeApi(
+      {
+        script: (key, attempt) =>
+          key.endsWith('-0-1') && attempt <= 2
+            ? { status: 500, recorded: true, message: 'internal error' }
+            : 'accept',
+      },
+      async (api, url) => {
+        const s = await runLoad({
+          apiUrl: url,
+          orders: 3,
+          ...oneAtATime,
+          runId: 'r500',
+          ...quick,
+        });
+        expect(s.accepted).toBe(3);
+        expect(s.errors).toBe(0);
+        expect(s.givenUp).toEqual([]);
+        expect(s.backoffRetries).toBe(2);
+        expect(api.keys.filter((k) => k.endsWith('-0-1'))).toHaveLength(3);
+      },
+    );
   });
 
   it('keeps retrying 503, 429 and reset connections past eight tries while its deadline lasts, every try with the same key', async () => {
     // 20 failures before the first order is accepted: 503s (Retry-After 0), 429s, and resets.
     const failures = 20;
-    const api = fakeApi({
-      script: (key, attempt) => {
-        if (!key.endsWith('-0-1') || attempt > failures) return 'accept';
-        if (attempt % 3 === 0) return 'reset';
-        return attempt % 3 === 1 ? { status: 503, retryAfter: '0' } : { status: 429 };
+    await withFakeApi(
+      {
+        script: (key, attempt) => {
+          if (!key.endsWith('-0-1') || attempt > failures) return 'accept';
+          if (attempt % 3 === 0) return 'reset';
+          return attempt % 3 === 1 ? { status: 503, retryAfter: '0' } : { status: 429 };
+        },
       },
-    });
-    const url = await api.start();
-    try {
-      const s = await runLoad({
-        apiUrl: url,
-        orders: 2,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
-        runId: 'rmany',
-        ...quick,
-      });
-      expect(s.accepted).toBe(2);
-      expect(s.errors).toBe(0);
-      expect(s.givenUp).toEqual([]);
-      expect(s.backoffRetries).toBe(failures);
-      const first = api.keys[0]!;
-      expect(api.keys.slice(0, failures + 1)).toEqual(Array(failures + 1).fill(first));
-      expect(s.orderIds).toEqual([first, api.keys.at(-1)]);
-    } finally {
-      await api.stop();
-    }
+      async (api, url) => {
+        const s = await runLoad({
+          apiUrl: url,
+          orders: 2,
+          ...oneAtATime,
+          runId: 'rmany',
+          ...quick,
+        });
+        expect(s.accepted).toBe(2);
+        expect(s.errors).toBe(0);
+        expect(s.givenUp).toEqual([]);
+        expect(s.backoffRetries).toBe(failures);
+        const first = api.keys[0]!;
+        expect(api.keys.slice(0, failures + 1)).toEqual(Array(failures + 1).fill(first));
+        expect(s.orderIds).toEqual([first, api.keys.at(-1)]);
+      },
+    );
   });
 
   it('names every order it gives up on, and counts as accepted one the API holds though no 202 came', async () => {
     // The first order is recorded and then answered 503 every time (its sends failing); the
     // second is never recorded; the third goes through; the fourth is refused (422).
-    const api = fakeApi({
-      script: (key) => {
-        if (key.endsWith('-0-1')) return { status: 503, recorded: true };
-        if (key.endsWith('-0-2')) return { status: 503 };
-        if (key.endsWith('-0-4')) return { status: 422, message: 'key reused' };
-        return 'accept';
+    await withFakeApi(
+      {
+        script: (key) => {
+          if (key.endsWith('-0-1')) return { status: 503, recorded: true };
+          if (key.endsWith('-0-2')) return { status: 503 };
+          if (key.endsWith('-0-4')) return { status: 422, message: 'key reused' };
+          return 'accept';
+        },
       },
-    });
-    const url = await api.start();
-    try {
-      const s = await runLoad({
-        apiUrl: url,
-        orders: 4,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
-        runId: 'rgiveup',
-        maxAttempts: 3,
-        ...quick,
-      });
-      const [k1, k2, k3, k4] = [1, 2, 3, 4].map(
-        (n) => api.keys.find((k) => k.endsWith(`-0-${n}`))!,
-      );
-      expect(s.givenUp).toEqual([
-        {
-          idempotencyKey: k1,
-          attempts: 3,
-          why: 'retries ran out',
-          last: 'HTTP 503: scripted failure',
-          atApi: 'accepted',
-        },
-        {
-          idempotencyKey: k2,
-          attempts: 3,
-          why: 'retries ran out',
-          last: 'HTTP 503: scripted failure',
-          atApi: 'not found',
-        },
-        { idempotencyKey: k4, attempts: 1, why: 'refused', last: 'HTTP 422: key reused' },
-      ]);
-      expect(s.accepted).toBe(2);
-      expect(s.orderIds).toEqual([k1, k3]);
-      expect(s.errors).toBe(2);
-      expect(s.errorSamples).toEqual([
-        `${k4}: refused, HTTP 422: key reused`,
-        `${k2}: given up after 3 tries (last HTTP 503: scripted failure); the API does not have it`,
-      ]);
-    } finally {
-      await api.stop();
-    }
+      async (api, url) => {
+        const s = await runLoad({
+          apiUrl: url,
+          orders: 4,
+          ...oneAtATime,
+          runId: 'rgiveup',
+          maxAttempts: 3,
+          ...quick,
+        });
+        const [k1, k2, k3, k4] = [1, 2, 3, 4].map(
+          (n) => api.keys.find((k) => k.endsWith(`-0-${n}`))!,
+        );
+        expect(s.givenUp).toEqual([
+          {
+            idempotencyKey: k1,
+            attempts: 3,
+            why: 'retries ran out',
+            last: 'HTTP 503: scripted failure',
+            atApi: 'accepted',
+          },
+          {
+            idempotencyKey: k2,
+            attempts: 3,
+            why: 'retries ran out',
+            last: 'HTTP 503: scripted failure',
+            atApi: 'not found',
+          },
+          { idempotencyKey: k4, attempts: 1, why: 'refused', last: 'HTTP 422: key reused' },
+        ]);
+        expect(s.accepted).toBe(2);
+        expect(s.orderIds).toEqual([k1, k3]);
+        expect(s.errors).toBe(2);
+        expect(s.errorSamples).toEqual([
+          `${k4}: refused, HTTP 422: key reused`,
+          `${k2}: given up after 3 tries (last HTTP 503: scripted failure); the API does not have it`,
+        ]);
+      },
+    );
   });
 
   it('gives an order up once its retry deadline has passed, and says so', async () => {
-    const api = fakeApi({ script: () => ({ status: 502 }) });
-    const url = await api.start();
-    try {
+    await withFakeApi({ script: () => ({ status: 502 }) }, async (_api, url) => {
       const s = await runLoad({
         apiUrl: url,
         orders: 1,
-        customers: 1,
-        concurrency: 1,
-        rate: 0,
-        retryRate: 0,
-        seed: 1,
+        ...oneAtATime,
         runId: 'rdeadline',
         retryDeadlineMs: 200,
         ...quick,
@@ -408,8 +378,6 @@ describe('runLoad', () => {
       expect(s.givenUp[0]).toMatchObject({ why: 'retries ran out', atApi: 'not found' });
       expect(s.givenUp[0]!.attempts).toBe(s.sent);
       expect(s.sent).toBeGreaterThan(1);
-    } finally {
-      await api.stop();
-    }
+    });
   });
 });
