@@ -110,6 +110,8 @@ export interface LocalRunResult {
   functionTimeoutMs: Record<QueueKind, number>;
   /** Where the run's wall time went, phase by phase (RunTimings). */
   timings: RunTimings;
+  /** Every advance of the cloud's clock the run made (the functions' clock too). */
+  clockSkips?: readonly ClockSkip[];
 }
 
 export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -296,6 +298,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         standard: cloud.config.consumers.standard.timeoutSeconds * 1000,
       },
       timings,
+      clockSkips: skips,
     };
     await options.beforeStop?.(result);
     return result;

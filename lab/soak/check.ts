@@ -2,7 +2,12 @@ import { CALL_ROOM } from '../../services/consumer/src/config';
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
+// CLOCK_STEP_MS: how far the check allows the consumer's clock to step back between two of its
+// stamps. Here only appliedFrom compares a receive's stamp with a commit's by it; leftBehind
+// needs no allowance (its comment says why). The FIFO rule holds an outcome to its deadline by it.
 import {
+  CLOCK_STEP_MS,
+  type ClockSkip,
   type FifoRedeliveryJudgement,
   judgeFifoRedeliveries,
 } from '../../shared/src/fifo-redelivery';
@@ -39,6 +44,13 @@ export interface RunEvidence {
    * ledger: its deadline stamps are what is checked against it.
    */
   functionTimeoutMs?: Partial<Record<QueueKind, number>>;
+  /**
+   * Every advance of the functions' clock the run made, on that clock (lab/local-run.ts's skips,
+   * a test target's advanceClock); absent: none. A FIFO receive's outcome is held to its
+   * invocation's deadline, less the skips between its receive and its outcome (an advance while
+   * an invocation runs moves its outcome stamp, not its deadline).
+   */
+  clockSkips?: readonly ClockSkip[];
 }
 
 /** Lines per kind of problem before the rest is summed up, so a broken soak stays readable. */
@@ -400,7 +412,9 @@ function fifoRedeliveries(
     if (p.kind === 'orders') continue;
     const key = typeof p.item.sk === 'string' ? p.item.sk : '(an item with no sk)';
     lines.push(
-      `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule cannot judge by it, and the report refuses it`,
+      p.kind === 'deadline'
+        ? `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`
+        : `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule cannot judge by it, and the report refuses it`,
     );
   }
   for (const r of judgement.redeliveries) {
@@ -476,13 +490,6 @@ function appliedPastEarlier(
  */
 const ofItsOrder = (e: EffectRecord, message: ReceivedMessage | undefined): boolean =>
   !message || (message.orderId === e.orderId && message.customerId === e.customerId);
-
-/**
- * How far the check allows the consumer's clock to step back between two of its stamps. Only
- * appliedFrom compares a receive's stamp with a commit's by it; leftBehind needs no allowance (its
- * comment says why).
- */
-const CLOCK_STEP_MS = 1000;
 
 /**
  * What a hand-back past the cut may show above the cut's room, read from the wall clock: the
@@ -1207,6 +1214,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           judgeFifoRedeliveries(ledger.deliveries, ledger.failures, {
             visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
             lostDeletes: evidence.lostDeletes?.[queue] ?? [],
+            clockSkips: evidence.clockSkips ?? [],
           }),
           messages,
         ),

@@ -114,7 +114,7 @@ export async function main(
   };
   let nextTenth = 1;
   let nextDrainLine = 0;
-  const { data, load, lostDeletes, functionTimeoutMs, timings } = await run({
+  const { data, load, lostDeletes, functionTimeoutMs, timings, clockSkips } = await run({
     runId,
     seed,
     orders,
@@ -171,6 +171,7 @@ export async function main(
     lostDeletes,
     // The consumers' timeout as the run deployed them, which a hand-back's deadline is held to.
     functionTimeoutMs,
+    ...(clockSkips ? { clockSkips } : {}),
   });
   const failed = findings.violations;
   // The orders the client got no 202 for, apart from its retries answered wrongly: every one is

@@ -13,7 +13,9 @@ import { LATEST_TIME_MS } from './order-message';
  * SQS's ApproximateReceiveCount) is judged by what the ledger holds at the count one below:
  * - `retry`: something there says that receive ended without a delete: it failed or never ended
  *   (`pending`), a visibility timeout ran out under it (it ran as long as the queue's visibility
- *   timeout, or the receive above came before it ended), it names no invocation and no end, its
+ *   timeout, or the receive above came before it ended: SQS's receive can precede the
+ *   invocation's start, by a batching window, so a receive above can come within the deadline;
+ *   an outcome past the deadline is a problem, below), it names no invocation and no end, its
  *   invocation never ended (no receive of it carries the end mark, or one is still pending) or
  *   the consumer gave its end write up (an `endGivenUp` failure names it), its batch named the
  *   message failed (a copy of it failed or never ended beside it, or was handed back unrun: a
@@ -31,7 +33,10 @@ import { LATEST_TIME_MS } from './order-message';
  * a field of the wrong kind (an end mark of "true" read as no end would explain a redelivery), or
  * a message received more than once with a receive that has no usable receive count (its
  * receives cannot be put in SQS's order). The report refuses the ledger on the first
- * (LedgerDataError); the check names each. A message received as more than one order is judged
+ * (LedgerDataError); the check names each. The check also holds each receive's outcome to its
+ * invocation's deadline (outcomePastDeadline, given the run's clock skips: `clockSkips`): read
+ * as written, an outcome past it ran as long as the visibility timeout and explained any
+ * redelivery. The report, which has no record of a local run's skips, reads outcomes as written. A message received as more than one order is judged
  * by neither: the check names it on its own (receivedAsMore), the report reads its receives by
  * order as on a standard queue.
  */
@@ -55,6 +60,54 @@ export const shown = (v: unknown): string =>
 export const isLedgerTime = (v: unknown): v is number =>
   typeof v === 'number' && v >= 0 && v <= LATEST_TIME_MS;
 const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
+
+/**
+ * How far the checks allow the consumer's clock to step back between two of its stamps (the run
+ * check's appliedFrom compares a receive's deadline with a commit by it, and the FIFO rule a
+ * receive's outcome with its deadline, outcomePastDeadline).
+ */
+export const CLOCK_STEP_MS = 1000;
+
+/**
+ * One advance of the functions' clock a local run made (lab/consumption.ts ClockSkip): at `at`,
+ * on that clock, it jumped `ms` ahead.
+ */
+export interface ClockSkip {
+  at: number;
+  ms: number;
+}
+
+/**
+ * What is wrong with a receive whose outcome is stamped after its own invocation's deadline, by
+ * more than a clock step (CLOCK_STEP_MS) and the clock's skips between its receive and its
+ * outcome (`skips`), or undefined. The consumer stamps `deadlineAt` when its invocation begins
+ * (receivedAt plus the time the runtime says is left) and `outcomeAt` when a record ends, on one
+ * clock, and writes the outcomes before the end write's cut, ahead of the deadline; Lambda ends
+ * the invocation at its deadline. So no outcome of it is written later: read as written, it would
+ * say the receive ran on past its deadline, as long as the queue's visibility timeout (or past
+ * the receive above), and explain any redelivery of it. A local run that moves the functions'
+ * clock forward while an invocation runs moves its outcome stamp and not its deadline (the
+ * runtime counts the time left on the real clock), hence the skips. Only read on a receive whose
+ * fields deliveryProblem passed; one without a deadline (a ledger older than the stamp) is not
+ * held to one.
+ */
+export function outcomePastDeadline(
+  d: DeliveryRecord,
+  skips: readonly ClockSkip[] = [],
+): string | undefined {
+  const { outcomeAt } = d;
+  const deadline: unknown = d.deadlineAt;
+  if (outcomeAt === undefined || !isLedgerTime(deadline)) return undefined;
+  const past = outcomeAt - deadline;
+  if (past <= CLOCK_STEP_MS) return undefined;
+  let skipped = 0;
+  for (const s of skips) {
+    skipped += Math.max(0, Math.min(s.at + s.ms, outcomeAt) - Math.max(s.at, d.receivedAt));
+  }
+  return past > CLOCK_STEP_MS + skipped
+    ? `has outcomeAt ${outcomeAt}, ${past} ms after its invocation's deadline (deadlineAt ${deadline}): Lambda had ended that invocation, so it wrote no outcome then`
+    : undefined;
+}
 const NOT_A_TIME = 'not a time in epoch ms';
 
 const OUTCOMES: readonly DeliveryRecord['outcome'][] = [
@@ -117,6 +170,14 @@ export interface FifoRedeliveryOptions {
   visibilityMs?: number;
   /** Deletes the emulator's fault lost, each with the receive count of the receive it was of. */
   lostDeletes?: readonly { messageId: string; receiveCount: number }[];
+  /**
+   * Every advance of the functions' clock the run made (none: `[]`). Present, a receive whose
+   * outcome is stamped past its invocation's deadline by more than a clock step and the skips
+   * between (outcomePastDeadline) is a problem (`deadline`), and its outcome explains no
+   * redelivery as a visibility timeout run out. Absent (the report, which has no record of a
+   * run's skips), outcomes are read as written.
+   */
+  clockSkips?: readonly ClockSkip[];
 }
 
 export type FifoRedeliveryVerdict =
@@ -137,8 +198,12 @@ export interface FifoRedelivery {
 export interface FifoRedeliveryProblem {
   item: { sk?: unknown };
   problem: string;
-  /** `orders`: a message received as more than one order (the check names those on its own). */
-  kind: 'field' | 'count' | 'orders';
+  /**
+   * `orders`: a message received as more than one order (the check names those on its own).
+   * `deadline`: an outcome past its invocation's deadline (only with `clockSkips`); the rest of
+   * the receive is read, its outcome's time is not.
+   */
+  kind: 'field' | 'count' | 'orders' | 'deadline';
 }
 
 export interface FifoRedeliveryJudgement {
@@ -160,6 +225,8 @@ export function judgeFifoRedeliveries(
 ): FifoRedeliveryJudgement {
   const problems: FifoRedeliveryProblem[] = [];
   const byMessage = new Map<string, DeliveryRecord[]>();
+  /** Receives whose outcome is stamped past their deadline: it says nothing of a timeout. */
+  const pastDeadline = new Set<DeliveryRecord>();
   const started = new Set<string>();
   const ended = new Set<string>();
   const unended = new Set<string>();
@@ -169,6 +236,11 @@ export function judgeFifoRedeliveries(
     if (problem) {
       problems.push({ item: d, problem, kind: 'field' });
       continue;
+    }
+    const late = options.clockSkips ? outcomePastDeadline(d, options.clockSkips) : undefined;
+    if (late) {
+      problems.push({ item: d, problem: late, kind: 'deadline' });
+      pastDeadline.add(d);
     }
     const list = byMessage.get(d.messageId);
     if (list) list.push(d);
@@ -206,7 +278,7 @@ export function judgeFifoRedeliveries(
     if (d.outcome === 'failed') return 'it failed';
     if (d.outcome === 'pending') return 'it never ended';
     const { outcomeAt } = d;
-    if (outcomeAt !== undefined) {
+    if (outcomeAt !== undefined && !pastDeadline.has(d)) {
       if (options.visibilityMs !== undefined && outcomeAt - d.receivedAt >= options.visibilityMs)
         return 'it ran as long as the visibility timeout';
       if (above.some((n) => n.receivedAt < outcomeAt))

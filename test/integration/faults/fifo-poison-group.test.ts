@@ -158,6 +158,7 @@ describeWhere('consumerEnv', 'clock')(
         report: data.report,
         ledger: data.ledger,
         expectedInDlq,
+        clockSkips: target.clockSkips(),
       });
       expect(findings.violations).toEqual([]);
       expect(findings.notAttemptedInDlq).toHaveLength(3);
@@ -174,8 +175,13 @@ describeWhere('consumerEnv', 'clock')(
         failures: data.ledger.failures.filter((f) => !(f.orderId === a2 && f.notAttempted)),
       };
       expect(
-        runFindings({ acceptedIds: ids, report: data.report, ledger: without, expectedInDlq })
-          .violations,
+        runFindings({
+          acceptedIds: ids,
+          report: data.report,
+          ledger: without,
+          expectedInDlq,
+          clockSkips: target.clockSkips(),
+        }).violations,
       ).toEqual([
         `fifo: order ${a2} is in the DLQ`,
         'fifo: the DLQ holds 4 messages as SQS reports it, expected 3 (2 never attempted behind a failure of their group)',

@@ -134,6 +134,9 @@ export async function runCheck(
       fifo: target.config.consumers.fifo.timeoutSeconds * 1000,
       standard: target.config.consumers.standard.timeoutSeconds * 1000,
     },
+    // The scenario's advances of the functions' clock, which move an outcome's stamp past its
+    // deadline when one comes while an invocation runs.
+    clockSkips: target.clockSkips(),
     ...(expectedInDlq ? { expectedInDlq } : {}),
   });
 }

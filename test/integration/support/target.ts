@@ -18,6 +18,7 @@ import {
 } from '../../../shared/src/aws-clients';
 import { type PipelineConfig, pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeDeployment } from '../../../shared/src/deployment';
+import type { ClockSkip } from '../../../shared/src/fifo-redelivery';
 import type { QueueKind } from '../../../shared/src/queue-kind';
 import { freshSeed } from '../../../shared/src/random';
 import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
@@ -84,6 +85,11 @@ export interface Target {
    * when capabilities.clock, otherwise it throws.
    */
   advanceClock(ms: number, options?: { queuesOnly?: boolean }): Promise<void>;
+  /**
+   * Every advance of the functions' clock so far, on that clock (none where the clock cannot
+   * move): the run check holds a receive's outcome to its deadline less the skips between.
+   */
+  clockSkips(): readonly ClockSkip[];
   stop(): Promise<void>;
 }
 
@@ -152,6 +158,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     region: cloud.region,
     credentials: LOCAL_CREDENTIALS,
   });
+  const skips: ClockSkip[] = [];
   return {
     name: 'local',
     apiUrl: cloud.apiUrl,
@@ -169,8 +176,10 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     updateProducerEnv: async (vars) => cloud.updateProducerEnv(vars),
     invocationsInFlight: () => cloud.invocationsInFlight(),
     advanceClock: async (ms, options) => {
+      if (!options?.queuesOnly) skips.push({ at: cloud.clock.now(), ms });
       cloud.clock.advance(ms, { functions: !options?.queuesOnly });
     },
+    clockSkips: () => skips,
     stop: async () => {
       sqs.destroy();
       dynamodb.destroy();
@@ -228,6 +237,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     invocationsInFlight: () =>
       Object.values(deployed.mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
     advanceClock: noClock('localstack'),
+    clockSkips: () => [],
     stop: async () => {
       sqs.destroy();
       dynamodb.destroy();
@@ -289,6 +299,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
       },
       invocationsInFlight: () => 0,
       advanceClock: noClock('aws'),
+      clockSkips: () => [],
       stop: async () => {
         sqs.destroy();
         dynamodb.destroy();

@@ -2,7 +2,7 @@ import { runFindings } from '../../../lab/soak/check';
 import { LedgerDataError } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
-import { judgeFifoRedeliveries } from '../../../shared/src/fifo-redelivery';
+import { CLOCK_STEP_MS, judgeFifoRedeliveries } from '../../../shared/src/fifo-redelivery';
 import type { DeliveryRecord, FailureRecord } from '../../../shared/src/ledger';
 import {
   fifoRedelivery,
@@ -79,19 +79,38 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       0,
     ],
     [
-      '#1 ran as long as the visibility timeout',
+      // A function whose timeout is as long as the queue's visibility timeout (the longest an
+      // event source mapping takes), #1 ending at its deadline.
+      '#1 ran as long as the visibility timeout, within its deadline',
       (_, [r1]) => {
+        r1!.deadlineAt = 2000 + VISIBILITY_MS;
         r1!.outcomeAt = 2000 + VISIBILITY_MS;
       },
       0,
       0,
     ],
     [
-      '#2 came before #1 ended',
-      (_, [r1]) => {
-        r1!.outcomeAt = 64_000;
+      // SQS handed #1 out at about 2,000 and its invocation began at 54,000 (a batching window
+      // held the batch): its visibility timeout ran out at 62,000, #2 came at 63,000, and #1
+      // ended at 63,500, within its deadline.
+      '#2 came before #1 ended, within its deadline',
+      (b, [r1]) => {
+        r1!.receivedAt = 54_000;
+        r1!.deadlineAt = 64_000;
+        r1!.outcomeAt = 63_500;
+        b.ledger.effects.find((e) => e.queue === 'fifo')!.committedAt = 63_400;
       },
       0,
+      0,
+    ],
+    [
+      // Past its deadline by no more than the clock step the checks allow: not a ledger problem,
+      // and nothing else says #1 was not deleted.
+      '#1 ended a clock step past its deadline',
+      (_, [r1]) => {
+        r1!.outcomeAt = 12_000 + CLOCK_STEP_MS;
+      },
+      1,
       0,
     ],
     [
@@ -187,13 +206,57 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
     expect(fifoNotes(redelivered())).toEqual([
       "fifo: 1 of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it and no copy of it failing, left unended or handed back in its batch; a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)",
     ]);
-    // A visibility timeout that ran out under #1 is the rule's retry: no note.
+    // A visibility timeout that ran out under #1 (a function whose timeout is as long) is the
+    // rule's retry: no note.
     expect(
       fifoNotes(
         redelivered((_, [r1]) => {
+          r1!.deadlineAt = 2000 + VISIBILITY_MS;
           r1!.outcomeAt = 2000 + VISIBILITY_MS;
         }),
       ),
     ).toEqual([]);
+  });
+
+  it("the check holds an outcome to its invocation's deadline, less the run's clock skips; the report reads it as written", () => {
+    // #1's outcome at 62,000, 50 s after its invocation's deadline (12,000), when Lambda had ended
+    // it: read as written, #1 ran as long as the visibility timeout and explained #2. The check
+    // passed it.
+    const b = redelivered((_, [r1]) => {
+      r1!.outcomeAt = 2000 + VISIBILITY_MS;
+    });
+    const problem = `has outcomeAt ${2000 + VISIBILITY_MS}, ${2000 + VISIBILITY_MS - 12_000} ms after its invocation's deadline (deadlineAt 12000): Lambda had ended that invocation, so it wrote no outcome then`;
+    const lines = checkLines(b);
+    expect(lines.violations).toHaveLength(2);
+    expect(lines.violations[0]).toContain(problem);
+    expect(lines.unexplained).toHaveLength(1);
+    const judged = judgeFifoRedeliveries(b.ledger.deliveries, b.ledger.failures, {
+      visibilityMs: VISIBILITY_MS,
+      clockSkips: [],
+    });
+    expect(judged.problems.map((p) => [p.kind, p.problem])).toEqual([['deadline', problem]]);
+    // The report has no record of a run's clock skips: it reads the outcome as written.
+    expect(report(b).analysis.fifo.duplicates.fifoRetriesByQueueType).toBe(0);
+    // A run that moved the functions' clock 60 s forward while #1's invocation ran (its outcome's
+    // stamp moved, its deadline did not): nothing wrong, and the timeout explains #2.
+    const built = report(b).report;
+    expect(
+      runFindings({
+        acceptedIds: ['o1'],
+        ledger: b.ledger,
+        report: built,
+        clockSkips: [{ at: 2050, ms: 60_000 }],
+      }).violations,
+    ).toEqual([]);
+    // A skip over before the receive, or too short, leaves it named.
+    for (const skip of [
+      { at: 500, ms: 1000 },
+      { at: 2050, ms: 40_000 },
+    ]) {
+      expect(
+        runFindings({ acceptedIds: ['o1'], ledger: b.ledger, report: built, clockSkips: [skip] })
+          .violations,
+      ).toHaveLength(2);
+    }
   });
 });

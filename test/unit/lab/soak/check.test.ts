@@ -2317,26 +2317,55 @@ describe('a FIFO redelivery', () => {
   });
 
   it('passes a FIFO message received again while the receive before still ran, or after it ran past the visibility timeout', () => {
-    // The copy at #2 came at 63,000, before #1 ended (outcomeAt 64,000): its visibility timeout
-    // ran out under it (a consumer slower than the queue's visibility timeout).
+    // The copy at #2 came at 63,000, before #1 ended (outcomeAt 64,000) within its deadline: SQS
+    // handed #1 out at about 2,000 and its invocation began at 54,000 (a batching window held the
+    // batch), so its visibility timeout ran out under it.
     expect(
       redelivered((b) => {
-        b.ledger.deliveries[0]!.outcomeAt = 64_000;
+        Object.assign(b.ledger.deliveries[0]!, {
+          receivedAt: 54_000,
+          deadlineAt: 64_500,
+          outcomeAt: 64_000,
+        });
+        b.ledger.effects.find((e) => e.queue === 'fifo')!.committedAt = 63_900;
       }).violations,
     ).toEqual([]);
-    // #1 ran the visibility timeout out, ending after #2 was received.
+    // #1 ran the visibility timeout out, ending after #2 was received: a function whose timeout
+    // is as long as the visibility timeout, ending at its deadline.
     const visibilityMs = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
+    const endedAt = (outcomeAt: number) => (b: LedgerBuilder) => {
+      Object.assign(b.ledger.deliveries[0]!, { deadlineAt: 2000 + visibilityMs, outcomeAt });
+    };
+    expect(redelivered(endedAt(2000 + visibilityMs)).violations).toEqual([]);
+    // Ended a millisecond inside it, before #2: nothing says it was not deleted.
+    expect(redelivered(endedAt(2000 + visibilityMs - 1)).violations).toHaveLength(1);
+  });
+
+  it('fails a FIFO message received again after a receive whose outcome is stamped past its own deadline, unless the clock skipped that far', () => {
+    // #1's outcome at 62,000, 50 s after its invocation's deadline (12,000), when Lambda had ended
+    // it: read as written, #1 ran as long as the visibility timeout and explained #2. It passed.
+    const visibilityMs = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
+    let sk = '';
+    let b = new LedgerBuilder();
+    const found = redelivered((l) => {
+      l.ledger.deliveries[0]!.outcomeAt = 2000 + visibilityMs;
+      sk = String(l.ledger.deliveries[0]!.sk);
+      b = l;
+    });
+    expect(found.violations).toEqual([
+      `fifo: ledger item ${sk} has outcomeAt ${2000 + visibilityMs}, ${2000 + visibilityMs - 12_000} ms after its invocation's deadline (deadlineAt 12000): Lambda had ended that invocation, so it wrote no outcome then: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`,
+      'fifo: order o1 was received again from message fifo-o1 at receive #2, yet nothing in the ledger says its receive #1 ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained',
+    ]);
+    // The run moved the functions' clock a visibility timeout forward while #1 ran: its outcome's
+    // stamp moved with it, its deadline did not, and the timeout ran out under it.
     expect(
-      redelivered((b) => {
-        b.ledger.deliveries[0]!.outcomeAt = 2000 + visibilityMs;
+      runFindings({
+        acceptedIds: ['o1'],
+        ledger: b.ledger,
+        report: reportOf(b),
+        clockSkips: [{ at: 2050, ms: visibilityMs }],
       }).violations,
     ).toEqual([]);
-    // Ended a millisecond inside it, before #2: nothing says it was not deleted.
-    expect(
-      redelivered((b) => {
-        b.ledger.deliveries[0]!.outcomeAt = 2000 + visibilityMs - 1;
-      }).violations,
-    ).toHaveLength(1);
   });
 
   it('passes it when the emulator lost the delete of the receive before, and not one two receives before', () => {
