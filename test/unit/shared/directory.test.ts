@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -11,11 +10,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UsageError } from '../../../shared/src/cli/args';
 import { directoryProblem, outputDirectory } from '../../../shared/src/cli/directory';
 
-const ROOT = resolve(__dirname, '../../..');
 const NOBODY = 65534;
 
 // Every CLI's directory flag (`--out`, `npm start -- --data-dir`) goes through directoryProblem.
@@ -61,8 +59,11 @@ describe('directoryProblem', () => {
   });
 
   it('refuses a directory no file can be made in, by making one', () => {
-    // access() would say root may write in it: the check is run as a user that may not (root
-    // running the tests hands the directory to nobody and runs it as nobody).
+    // access() would say root may write in it: as root, the check runs with the effective user
+    // and group set to nobody's for the call, so the kernel refuses the file as it would any
+    // user's (access() asks with the real user, root, and would still say yes). In this process,
+    // not a child run as nobody: nobody may not reach the node binary or the checkout (CI's Node
+    // 24 is in a directory only root can enter).
     const locked = join(root, 'locked');
     mkdirSync(locked, { mode: 0o500 });
     const asRoot = process.getuid?.() === 0;
@@ -70,24 +71,28 @@ describe('directoryProblem', () => {
       chmodSync(root, 0o755);
       chownSync(locked, NOBODY, NOBODY);
     }
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        `process.stdout.write(String(require('./shared/src/cli/directory.ts').directoryProblem(${JSON.stringify(locked)})))`,
-      ],
-      { cwd: ROOT, encoding: 'utf8', ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) },
-    );
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(
+    const problem = asRoot
+      ? asUser(NOBODY, () => directoryProblem(locked))
+      : directoryProblem(locked);
+    expect(problem).toMatch(
       new RegExp(
         `^cannot write in ${locked}/?: EACCES: permission denied, open '${locked}/\\.write-check-\\d+'$`,
       ),
     );
   });
 });
+
+/** Runs `fn` (synchronous file calls only) with the effective user and group `id`, then root's. */
+function asUser<T>(id: number, fn: () => T): T {
+  process.setegid?.(id);
+  process.seteuid?.(id);
+  try {
+    return fn();
+  } finally {
+    process.seteuid?.(0);
+    process.setegid?.(0);
+  }
+}
 
 describe('outputDirectory', () => {
   it('is a usage error naming the flag, the path and why', () => {
