@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Queue } from '../../local/sqs/queue';
-import { intOption, parseCommandLine, runMain, UsageError } from '../../shared/src/cli/args';
-import { type Impl, load } from './impl';
+import { intOption, parseCommandLine, runMain } from '../../shared/src/cli/args';
+import { type Impl, loadImpls } from './impl';
 
 /**
  * `node local/launch.cjs --optimize-for-size --import tsx bench/sqs/walks.ts`: what
@@ -111,17 +108,8 @@ async function main(): Promise<void> {
     messages: intOption(values, 'messages', { min: 2, max: 1_000_000 })!,
     quota: intOption(values, 'quota', { min: 10, max: 1_000_000 })!,
   };
-  const repo = path.resolve(import.meta.dirname, '../..');
-  const impls = [await load('working tree', repo)];
-  let tmp: string | undefined;
   const before = values.before === undefined ? undefined : String(values.before);
-  if (before !== undefined) {
-    if (!/^[\w./~^-]+$/.test(before)) throw new UsageError(`--before: not a revision: ${before}`);
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-sqs-walks-'));
-    const tar = execFileSync('git', ['-C', repo, 'archive', before, 'local/sqs', 'shared/src']);
-    execFileSync('tar', ['-x', '-C', tmp], { input: tar });
-    impls.unshift(await load(`before (${before})`, tmp));
-  }
+  const { impls, cleanup } = await loadImpls(before, 'walks');
   try {
     process.stdout.write(
       `bench/sqs/walks.ts on ${os.cpus().length} cores (${os.cpus()[0]?.model}), node ${process.version}, ${new Date().toISOString()}, ${opts.messages} messages, quota ${opts.quota}\n`,
@@ -148,7 +136,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${rows.join('\n')}\n`);
   } finally {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    cleanup();
   }
 }
 
