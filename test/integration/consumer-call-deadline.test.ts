@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
-import { runPk } from '../../shared/src/ledger';
 import standardBatch from '../events/sqs/standard-batch.json';
 import {
   consumerEnv,
@@ -178,17 +176,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
       (await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderOf(first)))
         ?.status,
     ).toBe('COMPLETED');
-    const items =
-      (
-        await ledgerBehindProxy.documents.send(
-          new QueryCommand({
-            TableName: ledger.name,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': runPk(runId) },
-            ConsistentRead: true,
-          }),
-        )
-      ).Items ?? [];
+    const items = await ledgerBehindProxy.runItems(runId);
     const outcomes = items
       .filter((i) => i.type === 'delivery')
       .map((d) => `${d.orderId}:${d.outcome}`)
@@ -348,17 +336,7 @@ describe('a DynamoDB that stalls inside a record or in the end write: calls cut 
     expect(
       await readIdempotencyRecord(ledgerBehindProxy.documents, 'standard', orderOf(second)),
     ).toBeUndefined();
-    const items =
-      (
-        await ledgerBehindProxy.documents.send(
-          new QueryCommand({
-            TableName: ledger.name,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': runPk(runId) },
-            ConsistentRead: true,
-          }),
-        )
-      ).Items ?? [];
+    const items = await ledgerBehindProxy.runItems(runId);
     expect(
       items.filter((i) => i.type === 'delivery').map((d) => `${d.orderId}:${d.outcome}`),
     ).toEqual([`${orderOf(first)}:applied`]);

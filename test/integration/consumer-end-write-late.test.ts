@@ -1,10 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { analyzeQueue, type RunLedger } from '../../services/report/src/domain/metrics';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import type { DeliveryRecord, EffectRecord, FailureRecord } from '../../shared/src/ledger';
-import { runPk } from '../../shared/src/ledger';
 import type { QueueKind } from '../../shared/src/queue-kind';
 import fifoBatch from '../events/sqs/fifo-batch.json';
 import standardBatch from '../events/sqs/standard-batch.json';
@@ -31,7 +29,6 @@ import { type LedgerBehindProxy, startLedgerBehindProxy } from './support/ledger
  * a failure of its own per ended receive (`endGivenUp`, naming the invocation), which the late
  * commit cannot overwrite, and the report counts the redeliveries as retries after failure.
  */
-const { ledger } = pipelineConfig.tables;
 /** The failing invocation's deadline from its start (the function's own is 10 s). */
 const DEADLINE_MS = 3_000;
 /** How long after the deadline the proxy forwards the end write it kept. */
@@ -90,17 +87,7 @@ describe('an end write that commits after the consumer gave it up: its redeliver
     });
   };
 
-  const runItems = async (runId: string) =>
-    (
-      await ledgerBehindProxy.documents.send(
-        new QueryCommand({
-          TableName: ledger.name,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': runPk(runId) },
-          ConsistentRead: true,
-        }),
-      )
-    ).Items ?? [];
+  const runItems = async (runId: string) => await ledgerBehindProxy.runItems(runId);
 
   it.each(['fifo', 'standard'] as const)(
     'on %s: the deliveries read ended, the invocation failed, and the report counts the redeliveries as retries after failure',

@@ -1,7 +1,5 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
-import { runPk } from '../../shared/src/ledger';
 import standardBatch from '../events/sqs/standard-batch.json';
 import {
   consumerEnv,
@@ -118,17 +116,7 @@ describe('the end write’s failures handed back unprocessed: no outcome is writ
     });
   };
 
-  const runItems = async (runId: string) =>
-    (
-      await ledgerBehindProxy.documents.send(
-        new QueryCommand({
-          TableName: ledger.name,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': runPk(runId) },
-          ConsistentRead: true,
-        }),
-      )
-    ).Items ?? [];
+  const runItems = async (runId: string) => await ledgerBehindProxy.runItems(runId);
 
   const run = async (runId: string) => {
     process.env = consumerEnv(saved, ledgerBehindProxy.endpoint, {

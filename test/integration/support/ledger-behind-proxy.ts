@@ -1,4 +1,5 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { startDynamoDb } from '../../../local/dynamodb';
 import { createActiveTable, keyedTable } from '../../../local/tables';
 import {
@@ -7,6 +8,7 @@ import {
   LOCAL_CREDENTIALS,
 } from '../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { runPk } from '../../../shared/src/ledger';
 import {
   type ProxiedRequest,
   type ProxyRule,
@@ -30,6 +32,11 @@ export interface LedgerBehindProxy {
   oneTry: DynamoDBDocumentClient;
   /** The proxy's URL. */
   endpoint: string;
+  /**
+   * A run's ledger items (every page, read consistently through the proxy), or only those whose
+   * sort key begins with `prefix`.
+   */
+  runItems: (runId: string, prefix?: string) => Promise<Record<string, NativeAttributeValue>[]>;
   /** Sends a request (one the rule kept) to DynamoDB as it came, past the rule. */
   forward: (kept: ProxiedRequest) => Promise<UpstreamAnswer>;
   stop: () => Promise<void>;
@@ -60,7 +67,25 @@ export async function startLedgerBehindProxy(rule: ProxyRule): Promise<LedgerBeh
     await stop();
     throw error;
   }
-  return { documents, oneTry, endpoint, forward, stop };
+  const runItems = async (runId: string, prefix?: string) => {
+    const items: Record<string, NativeAttributeValue>[] = [];
+    const pages = paginateQuery(
+      { client: documents },
+      {
+        TableName: ledger.name,
+        KeyConditionExpression:
+          prefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': runPk(runId),
+          ...(prefix === undefined ? {} : { ':prefix': prefix }),
+        },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) items.push(...(page.Items ?? []));
+    return items;
+  };
+  return { documents, oneTry, endpoint, runItems, forward, stop };
 }
 
 /**
