@@ -5,6 +5,7 @@ import {
   TagQueueCommand,
 } from '@aws-sdk/client-sqs';
 import { MAX_REQUEST_BYTES } from '../../local/sqs';
+import { escapedKeys, nestedArrays } from '../support/hostile-json';
 import { callJson, type Harness, queueCounts, startEmulator } from './helpers';
 
 /**
@@ -27,17 +28,6 @@ describe('the SQS JSON protocol refuses a body past any request shape without pa
     const head = `{"QueueUrl":"${queueUrl}","MessageBody":"m","x":`;
     return `${head}${bulk(MAX_REQUEST_BYTES - 64 - head.length - 1)}}`;
   };
-  const nested = (room: number) => '['.repeat(room / 2) + ']'.repeat(room / 2);
-  const escapedKeys = (room: number) => {
-    const parts: string[] = [];
-    let length = 2;
-    for (let i = 0; length < room - 40; i++) {
-      const part = `"\\u006b${i}":0`;
-      parts.push(part);
-      length += part.length + 1;
-    }
-    return `{${parts.join(',')}}`;
-  };
   /** Lists of 1,000 empty objects: within every bound but the count of values in all. */
   const emptyObjects = (room: number) => {
     const list = `[${Array(1000).fill('{}').join(',')}]`;
@@ -47,7 +37,7 @@ describe('the SQS JSON protocol refuses a body past any request shape without pa
   };
 
   it.each([
-    ['2 million nested arrays', nested],
+    ['2 million nested arrays', nestedArrays],
     ['one object of 300,000 escaped keys', escapedKeys],
     ['a million empty objects in lists of 1,000', emptyObjects],
   ])(

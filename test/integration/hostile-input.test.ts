@@ -10,6 +10,7 @@ import { type Edge, startEdge } from '../../local/edge';
 import { type Gateway, startGateway } from '../../local/gateway';
 import { createSqsEmulator } from '../../local/sqs';
 import { orderJsonSchema } from '../../shared/src/order';
+import { escapedKeys, nestedArrays } from '../support/hostile-json';
 import { type PausedCloud, startPausedCloud } from './support/paused-cloud';
 import { openSocket, rawRequest, untilClosed } from './support/raw-http';
 
@@ -400,20 +401,10 @@ describe("the API's request validator refuses a body past the model's shape with
 
   /** Just under API Gateway's 10 MB payload limit. */
   const size = 10 * 1024 * 1024 - 64;
-  const escapedKeys = () => {
-    const parts: string[] = [];
-    let length = 2;
-    for (let i = 0; length < size - 40; i++) {
-      const part = `"\\u006b${i}":0`;
-      parts.push(part);
-      length += part.length + 1;
-    }
-    return `{${parts.join(',')}}`;
-  };
 
   it.each([
-    ['5 million nested arrays', () => '['.repeat(size / 2) + ']'.repeat(size / 2)],
-    ['one object of 800,000 escaped keys', escapedKeys],
+    ['5 million nested arrays', () => nestedArrays(size)],
+    ['one object of 800,000 escaped keys', () => escapedKeys(size)],
   ])(
     'answers %s in about the time of a body as big that is one long string (it held the main thread 2.5 s)',
     async (_, make) => {
