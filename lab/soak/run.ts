@@ -66,7 +66,8 @@ export const SOAK_SPEC: CommandSpec = {
     out: {
       type: 'string',
       value: '<dir>',
-      description: 'where report.json/.md/.html go (default reports/<runId>)',
+      description:
+        'where report.json/.md/.html (and given-up.json, the orders the load gave up on) go (default reports/<runId>)',
     },
   },
   examples: [
