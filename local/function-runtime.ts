@@ -87,9 +87,30 @@ export class FunctionInitError extends Error {
 
 /** An environment that ended before its module had loaded (see createEnvironment). */
 class EnvironmentFailed extends Error {
-  constructor(readonly error: InvocationError) {
+  constructor(
+    readonly error: InvocationError,
+    /** The thread's exit code, when it exited by itself; the error then says it (exitError). */
+    readonly exitCode?: number,
+  ) {
     super(error.errorMessage);
   }
+}
+
+/**
+ * Lambda's answer when the runtime's process exits under an invocation (or in the init it runs
+ * for one): Runtime.ExitError, "RequestId: <id> Error: Runtime exited with error: exit status
+ * <code>", the wording of Lambda's service, not of the runtime (the payload
+ * `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: d88fc138-... Error: Runtime exited
+ * with error: exit status 137"}` in aws/aws-lambda-dotnet#480; "RequestId: ... Error: Runtime
+ * exited with error: exit status 1" then "Runtime.ExitError" in Node functions' logs). Without a
+ * request (warm(), an init no invocation waits for) the message has no RequestId part.
+ */
+export function exitError(code: number, requestId?: string): InvocationError {
+  const exited = `Runtime exited with error: exit status ${code}`;
+  return {
+    errorType: 'Runtime.ExitError',
+    errorMessage: requestId === undefined ? exited : `RequestId: ${requestId} Error: ${exited}`,
+  };
 }
 
 /**
@@ -915,11 +936,12 @@ export class LocalFunction {
     if (this.stopped) throw new FunctionStoppedError(this.name);
     this.inFlight++;
     try {
-      const env = await this.acquire();
+      // The environment the invocation runs in: run() replaces one whose init failed.
+      const held = { env: await this.acquire() };
       try {
-        return await this.run(env, event);
+        return await this.run(held, event);
       } finally {
-        this.release(env);
+        this.release(held.env);
       }
     } finally {
       this.inFlight--;
@@ -962,7 +984,12 @@ export class LocalFunction {
     this.environments.clear();
   }
 
-  private createEnvironment(): Environment {
+  /**
+   * Starts an environment and loads the function's module in it. `initLimit` bounds that load
+   * and names the error it fails with past it; by default the local init limit (see
+   * LOCAL_INIT_LIMIT_SECONDS).
+   */
+  private createEnvironment(initLimit?: { ms: number; error: InvocationError }): Environment {
     const timedOut = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -1017,7 +1044,8 @@ export class LocalFunction {
     worker.on('error', (err: unknown) => {
       this.log(`local runtime: environment ended: ${describeThrown(err)}`);
     });
-    const initLimitMs = Math.max(LOCAL_INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
+    const initLimitMs =
+      initLimit?.ms ?? Math.max(LOCAL_INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
     let startInit = () => {};
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
       // A module that ends its thread while loading (process.exit at the top level) sends no
@@ -1035,10 +1063,12 @@ export class LocalFunction {
         initTimer = setTimeout(() => {
           off();
           reject(
-            new EnvironmentFailed({
-              errorType: 'Sandbox.Timedout',
-              errorMessage: `Init timed out after ${(initLimitMs / 1000).toFixed(2)} seconds`,
-            }),
+            new EnvironmentFailed(
+              initLimit?.error ?? {
+                errorType: 'Sandbox.Timedout',
+                errorMessage: `Init timed out after ${(initLimitMs / 1000).toFixed(2)} seconds`,
+              },
+            ),
           );
           void worker.terminate();
         }, initLimitMs);
@@ -1052,12 +1082,7 @@ export class LocalFunction {
       };
       const onExit = (code: number) => {
         off();
-        reject(
-          new EnvironmentFailed({
-            errorType: 'Runtime.ExitError',
-            errorMessage: `environment exited with code ${code} while loading its module`,
-          }),
-        );
+        reject(new EnvironmentFailed(exitError(code), code));
       };
       const onError = (err: unknown) => {
         off();
@@ -1178,44 +1203,83 @@ export class LocalFunction {
     else env.busy = false;
   }
 
-  private async run(env: Environment, event: unknown): Promise<InvocationResult> {
-    const initStarted = Date.now();
+  /**
+   * Waits for an environment's init: undefined when its module loaded, else what the invocation
+   * answers for it. An environment whose module failed is taken out of service (see retire); one
+   * whose thread ended or ran over its init limit is ended now.
+   */
+  private async initialised(
+    env: Environment,
+    requestId: string,
+  ): Promise<InvocationError | undefined> {
     let initError: InvocationError | undefined;
     try {
       initError = await env.ready;
     } catch (err) {
       this.discard(env);
+      const failed = err as EnvironmentFailed;
+      return failed.exitCode === undefined ? failed.error : exitError(failed.exitCode, requestId);
+    }
+    if (initError) this.retire(env);
+    return initError;
+  }
+
+  private async run(held: { env: Environment }, event: unknown): Promise<InvocationResult> {
+    const initStarted = Date.now();
+    const requestId = randomUUID();
+    const timeoutMs = this.def.timeoutSeconds * 1000;
+    const timedOutError: InvocationError = {
+      errorType: 'Sandbox.Timedout',
+      errorMessage: `Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
+    };
+    // A module that failed to load (it threw, its thread exited, it ran over the init limit):
+    // the environment ends, as Lambda's runtime exits after posting an init error (an error it
+    // posted is answered from the JSON the environment made once, not again), and Lambda runs
+    // the init again within this invocation, a "suppressed init" under the function timeout
+    // ("even on failure, the next invoke is expected to work with a suppressed init - i.e. we
+    // init again as part of the invoke", aws-lambda-runtime-interface-emulator
+    // internal/lambda/interop/sandbox_model.go; "If all three tasks do not complete within 10
+    // seconds, Lambda retries the Init phase at the time of the first function invocation with
+    // the configured function timeout", AWS Lambda Developer Guide, "Understanding the Lambda
+    // execution environment lifecycle"; the log lines "INIT_REPORT ... Phase: init Status:
+    // error" then "INIT_REPORT ... Phase: invoke Status: error" of one cold invocation, with the
+    // function's init output twice, in cargo-lambda/cargo-lambda#572). The invocation answers
+    // what that second init does: its error, or the handler's answer when it loads. Without it a
+    // module whose init failed once (a dependency not up yet) failed the invocation that found
+    // it, where on Lambda that invocation is served.
+    let initError = await this.initialised(held.env, requestId);
+    // When the invoke phase began: at the suppressed init, if there is one, which counts against
+    // the function timeout; else when the handler is called (below).
+    let invokePhase: number | undefined;
+    if (initError && !this.stopped) {
+      invokePhase = Date.now();
+      const fresh = this.createEnvironment({ ms: timeoutMs, error: timedOutError });
+      fresh.busy = true;
+      held.env = fresh;
+      initError = await this.initialised(fresh, requestId);
+    }
+    if (initError) {
       return {
         ok: false,
-        timedOut: false,
+        timedOut: initError === timedOutError,
         durationMs: Date.now() - initStarted,
-        error: (err as EnvironmentFailed).error,
+        error: initError,
       };
     }
-    // A module that failed to load: the invocation answers the init error the environment
-    // reported once, as Lambda's runtime posts it once (/init/error), and the environment ends,
-    // as that runtime exits after posting it: Lambda inits again for the next invocation ("even
-    // on failure, the next invoke is expected to work with a suppressed init - i.e. we init again
-    // as part of the invoke", aws-lambda-runtime-interface-emulator
-    // internal/lambda/interop/sandbox_model.go). Kept, the environment answered every later
-    // invocation with its first error, so a module whose init failed once (a dependency not up
-    // yet) never loaded again.
-    if (initError) {
-      this.retire(env);
-      return { ok: false, timedOut: false, durationMs: Date.now() - initStarted, error: initError };
-    }
+    const env = held.env;
     // Lambda's function timeout starts when the handler is called: the init phase (loading the
     // module) is not taken from it. Counting a slow cold start against it left handlers with no
     // time at all on a busy machine, and Powertools then saved in-progress records that never
-    // expire (it skips the expiry when the remaining time is 0).
+    // expire (it skips the expiry when the remaining time is 0). A suppressed init is part of
+    // the invoke phase, and counts.
     const started = Date.now();
     const id = randomUUID();
-    const timeoutMs = this.def.timeoutSeconds * 1000;
     // Lambda's timeout covers the invoke phase, not the environment's init: the deadline starts
-    // now. Counted from before a slow cold start, getRemainingTimeInMillis() could begin at 0,
-    // and Powertools then saves an in-progress record with no in-progress expiry at all (it only
-    // sets one for a positive remaining time), blocking every retry for the record's full hour.
-    const invokedAt = Date.now();
+    // now (or at the suppressed init). Counted from before a slow cold start,
+    // getRemainingTimeInMillis() could begin at 0, and Powertools then saves an in-progress
+    // record with no in-progress expiry at all (it only sets one for a positive remaining time),
+    // blocking every retry for the record's full hour.
+    const invokedAt = invokePhase ?? Date.now();
     // What getRemainingTimeInMillis() counts down to, and when both the environment's own timer
     // and this thread's end the invocation.
     const deadline = invokedAt + timeoutMs;
@@ -1243,15 +1307,10 @@ export class LocalFunction {
         else resolve({ ok: false, timedOut: false, durationMs, error: read.error });
       };
       // The worker died under the invocation: Lambda reports that as Runtime.ExitError.
-      const exitWith = (errorMessage: string) => {
+      const exitWith = (error: InvocationError) => {
         cleanup();
         this.discard(env);
-        resolve({
-          ok: false,
-          timedOut: false,
-          durationMs: Date.now() - started,
-          error: { errorType: 'Runtime.ExitError', errorMessage },
-        });
+        resolve({ ok: false, timedOut: false, durationMs: Date.now() - started, error });
       };
       const timeOut = () => {
         cleanup();
@@ -1260,25 +1319,22 @@ export class LocalFunction {
           ok: false,
           timedOut: true,
           durationMs: Date.now() - started,
-          error: {
-            errorType: 'Sandbox.Timedout',
-            errorMessage: `Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
-          },
+          error: timedOutError,
         });
       };
-      const onError = (err: Error) => exitWith(err.message);
+      // The thread failed outside the function's reach (its heap cap).
+      const onError = (err: Error) =>
+        exitWith({ errorType: 'Runtime.ExitError', errorMessage: err.message });
       // The environment ended itself at the deadline (the worker's own timer), or died.
       const onExit = (code: number) =>
-        Atomics.load(env.timedOut, 0) === 1
-          ? timeOut()
-          : exitWith(`environment exited with code ${code}`);
+        Atomics.load(env.timedOut, 0) === 1 ? timeOut() : exitWith(exitError(code, requestId));
       // A handler that never yields is ended here, when this thread gets to it.
       const timer = setTimeout(timeOut, deadline - Date.now());
       env.worker.on('message', onMessage);
       env.worker.once('error', onError);
       env.worker.once('exit', onExit);
       env.expecting.add(id);
-      env.worker.postMessage({ id, requestId: randomUUID(), deadline, event });
+      env.worker.postMessage({ id, requestId, deadline, event });
     });
   }
 
