@@ -270,6 +270,12 @@ let initFailed = false;
 let initError;
 // Its JSON, made once, when the ready message goes.
 let initErrorJson;
+// Where each error was made, as V8 places it (see errorSource): its first frame with a file,
+// taken when its stack is first made. And the bundle's path, and its map's lookup from a
+// position in the bundle to one in a source (0-based lines and columns), once the bundle loads.
+const madeAt = new WeakMap();
+let bundleFile;
+let mapPosition = () => undefined;
 // Stack traces name TypeScript lines, as --enable-source-maps makes the deployed functions' do.
 // The bundle's source map arrives decoded, in memory every environment of the process shares
 // (function-bundle.ts): Node's own source-map support, or a map parsed here, held about 20 MB of
@@ -305,7 +311,22 @@ const mapStackTraces = (bundle, frames) => {
     const prefix = (f.isAsync() ? 'async ' : '') + (f.isConstructor() ? 'new ' : '');
     return label ? prefix + label + ' (' + where + ')' : prefix + where;
   };
+  bundleFile = bundle;
+  mapPosition = (line, column) => {
+    const at = find(line, column);
+    if (at < 0) return undefined;
+    const row = at * ${FRAME_FIELDS};
+    const source = frames.sources[rows[row + 2]];
+    if (typeof source !== 'string') return undefined;
+    return { file: path.resolve(dir, source), line: rows[row + 3], column: rows[row + 4] };
+  };
   Error.prepareStackTrace = (err, frames) => {
+    try {
+      const first = frames.find((f) => typeof f.getFileName() === 'string');
+      if (first && ((typeof err === 'object' && err !== null) || typeof err === 'function')) {
+        madeAt.set(err, { file: first.getFileName(), line: first.getLineNumber(), column: first.getColumnNumber() });
+      }
+    } catch {}
     let head;
     try { head = String(err); } catch { head = 'Error'; }
     // A frame the table cannot map (a source index out of range, a map that does not fit the
@@ -478,7 +499,7 @@ const intoError = (thrown) => (thrown instanceof RuntimeError ? thrown : new Run
 // stack, then its own properties: "{ code: 'X' }"), a primitive as its text (a Symbol as
 // nothing) with Node's hint on --trace-uncaught, a Proxy as nothing with that hint (Node reads
 // it through its traps and gives up), then a blank line and the Node.js version. Node first
-// writes the source line the error was thrown at with a caret under it: not written here.
+// writes where the error is placed (see errorSource), where it can be known here.
 // Taken before the function's module loads, which could replace them; nothing here may throw.
 const utilTypes = require('node:util').types;
 const inspect = require('node:util').inspect;
@@ -496,12 +517,60 @@ const fatalText = (thrown) => {
   }
   return body + '\\n\\nNode.js ' + nodeVersion + '\\n';
 };
+// The lines Node writes first for an error nothing handles (node_errors.cc, AppendExceptionLine
+// and GetErrorSource): the file and line V8 places it at, that line, and a caret under the
+// column. For a rejection V8 places the error where it was made, the first frame of the stack
+// it captured then (Isolate::CreateMessage), and that is known here (madeAt): written for an
+// error made in the function's bundle. With --enable-source-maps, as the deployed functions run,
+// Node maps that place through the bundle's source map and writes the source's line, read from
+// disk as the map holds no sources' content (lib/internal/source_map/prepare_stack_trace.js,
+// getErrorSource: "<source>:<line>", the line, spaces to the column, "^"); a source it cannot
+// read (on Lambda, where only the bundle is deployed) or a place the map does not cover gives
+// the bundle's own line, a caret under the column as far as 1,020 characters in. For an
+// exception thrown, V8 places it where it was thrown (the throw statement), which a listener in
+// a worker thread cannot learn: Node computes these lines only in ReportFatalException, after
+// every listener, and a worker's uncaught exception never gets there (its thread serialises
+// the error to its parent and exits); the error's stack names where it was made, not thrown.
+// Nothing is written for those, nor for an error made outside the bundle (Node's own
+// UnhandledPromiseRejection is made in Node's internal source, which is not readable here).
+const readFileSync = require('node:fs').readFileSync;
+const errorSource = (thrown) => {
+  try {
+    if (!((typeof thrown === 'object' && thrown !== null) || typeof thrown === 'function') || isProxy(thrown)) return '';
+    const at = madeAt.get(thrown);
+    if (!at || bundleFile === undefined || at.file !== bundleFile) return '';
+    const line = at.line - 1;
+    const column = at.column - 1;
+    const mapped = mapPosition(line, column);
+    if (mapped) {
+      let source;
+      try { source = readFileSync(mapped.file, 'utf8'); } catch {}
+      const text = typeof source === 'string' ? source.split(/\\r?\\n/, mapped.line + 1)[mapped.line] : undefined;
+      if (text) {
+        let prefix = '';
+        for (const c of text.slice(0, mapped.column + 1)) prefix += c === '\\t' ? '\\t' : ' ';
+        return mapped.file + ':' + (mapped.line + 1) + '\\n' + text + '\\n' + prefix.slice(0, -1) + '^\\n\\n';
+      }
+    }
+    const text = readFileSync(bundleFile, 'utf8').split('\\n', line + 1)[line] ?? '';
+    let out = bundleFile + ':' + (line + 1) + '\\n' + text + '\\n';
+    if (column < 0 || column + 1 > text.length) return out + '\\n';
+    let underline = '';
+    for (let i = 0; i < column && underline.length < 1020; i++) underline += text[i] === '\\t' ? '\\t' : ' ';
+    if (underline.length < 1020) underline += '^';
+    return out + underline + '\\n\\n';
+  } catch {
+    return '';
+  }
+};
 // The process ends as Node ends it for an error nothing handles: that text on stderr, then the
 // exit. No reply is posted: the main thread sees the thread exit, and fails the invocation (or
 // the init, while the module loads) with Runtime.ExitError.
-const processEnds = (thrown, code) => {
+const processEnds = (thrown, code, origin) => {
   try {
-    process.stderr.write(fatalText(thrown));
+    // The stack is made first (util.inspect reads it), and with it where the error was made.
+    const text = fatalText(thrown);
+    process.stderr.write((origin === 'unhandledRejection' ? errorSource(thrown) : '') + text);
   } catch {}
   // No ready message: the main thread sees the thread exit while the module loads.
   loading = false;
@@ -521,9 +590,9 @@ const processEnds = (thrown, code) => {
 // nothing). nodejs22.x's client listened for both, logged "Uncaught Exception" or "Unhandled
 // Promise Rejection" and the error's JSON, failed the invocation with it and exited (129, 128):
 // what the runtime here did before.
-process.on('uncaughtException', (err) => {
+process.on('uncaughtException', (err, origin) => {
   if (process.listenerCount('uncaughtException') > 1) return;
-  processEnds(err, 1);
+  processEnds(err, 1, origin);
 });
 parentPort.on('message', async (msg) => {
   if (msg.load !== undefined || msg.loadError !== undefined) return load(msg);

@@ -119,6 +119,23 @@ function exitedUnder(code: number) {
   };
 }
 
+/**
+ * The lines Node writes first for a rejection nothing handles whose reason is an error made at
+ * `marker` in `file` (its first line holding it): with --enable-source-maps, as the deployed
+ * functions run, the source file and line the error was made at, that line, and a caret under
+ * the marker's first character (tabs kept).
+ */
+function madeAt(file: string, marker: string): string[] {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(marker));
+  const line = lines[i] ?? '';
+  return [
+    `${file}:${i + 1}`,
+    line,
+    `${line.slice(0, line.indexOf(marker)).replace(/[^\t]/g, ' ')}^`,
+  ];
+}
+
 /** What warm() ends with: 'warmed', or the message it failed with. */
 function warmOutcome(f: LocalFunction): Promise<string> {
   return f.warm().then(
@@ -502,16 +519,26 @@ describe('local function runtime (worker-thread execution environments)', () => 
     expect(uncaught).toMatchObject(exited);
     expect(unhandled).toMatchObject(exited);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
-    for (const [written, head] of [
-      [afterUncaught, 'RangeError: uncaught in the invocation'],
-      [lines, 'TypeError: unhandled in the invocation'],
+    // For the rejection Node first writes where its error was made (V8 places a rejection's
+    // error there), the source's line and a caret under it, as it does with the deployed
+    // functions' --enable-source-maps; for the exception it would write where it was thrown,
+    // which a worker thread cannot learn, and nothing is written.
+    for (const [written, first] of [
+      [afterUncaught, ['RangeError: uncaught in the invocation']],
+      [
+        lines,
+        [
+          ...madeAt(PROBE, "new TypeError('unhandled in the invocation')"),
+          'TypeError: unhandled in the invocation',
+        ],
+      ],
     ] as const) {
       expect(written).toEqual([
-        head,
-        ...written.slice(1, -1).map(() => expect.stringMatching(/^ {4}at /)),
+        ...first,
+        ...written.slice(first.length, -1).map(() => expect.stringMatching(/^ {4}at /)),
         `Node.js ${process.version}`,
       ]);
-      expect(written.length).toBeGreaterThan(2);
+      expect(written.length).toBeGreaterThan(first.length + 1);
     }
   }, 30_000);
 
@@ -574,6 +601,15 @@ describe('local function runtime (worker-thread execution environments)', () => 
           5000,
         );
         const written = lines.slice(from);
+        // Node's first lines for a rejection of an error made in the fixture: its file and line,
+        // that line, and a caret under the `new Error(` that made it; noted as "made here".
+        const made = new RegExp(`^${HOSTILE}:(\\d+)$`).exec(written[0] ?? '');
+        if (made) {
+          const [, line = '', caret = ''] = written.splice(0, 3);
+          expect(line).toBe(readFileSync(HOSTILE, 'utf8').split('\n')[Number(made[1]) - 1]);
+          expect(line.slice(caret.length - 1)).toMatch(/^new Error\(/);
+          expect(caret.trim()).toBe('^');
+        }
         const answer = r.ok
           ? 'ok'
           : `${r.error.errorType}: ${r.error.errorMessage.replace(/^RequestId: [0-9a-f-]{36} /, 'RequestId: <id> ')}`;
@@ -585,7 +621,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
           .slice(0, -1)
           .map((l) => l.replace(/hhh+.*$/, 'hhh'))
           .join(' / ');
-        seen.push(`${how} ${value} | ${answer} | ${text}`);
+        seen.push(`${how} ${value} | ${answer} | ${made ? 'made here / ' : ''}${text}`);
         expect(written.at(-1)).toBe(`Node.js ${process.version}`);
       }
     }
@@ -607,14 +643,19 @@ describe('local function runtime (worker-thread execution environments)', () => 
     const UNHANDLED_CODE = "/   code: 'ERR_UNHANDLED_REJECTION' / }";
     // util.inspect writes a Symbol key as Node's version does ([Symbol(key)] before Node 24).
     const symbolKey = inspect({ [Symbol('key')]: 1 }).slice(2, -5);
-    const expected = (how: string) => [
-      `${how} getter | ${EXIT} | Error: getter /   detail: [Getter] / }`,
-      `${how} cyclic | ${EXIT} | <ref *1> Error: cyclic /   self: [Circular *1] / }`,
-      `${how} bigint | ${EXIT} | Error: bigint /   count: 10n / }`,
-      `${how} to-json | ${EXIT} | Error: to-json /   toJSON: [Function (anonymous)] / }`,
-      `${how} proxy-field | ${EXIT} | Error: proxy-field /   field: {} / }`,
-      `${how} symbol-fields | ${EXIT} | Error: symbol-fields /   tag: Symbol(value), /   ${symbolKey}: 1 / }`,
-    ];
+    // A rejection's error made in the fixture is placed where it was made ("made here"); a
+    // thrown one where it was thrown, which a worker thread cannot learn: nothing is written.
+    const expected = (how: string) => {
+      const at = how === 'reject' ? 'made here / ' : '';
+      return [
+        `${how} getter | ${EXIT} | ${at}Error: getter /   detail: [Getter] / }`,
+        `${how} cyclic | ${EXIT} | ${at}<ref *1> Error: cyclic /   self: [Circular *1] / }`,
+        `${how} bigint | ${EXIT} | ${at}Error: bigint /   count: 10n / }`,
+        `${how} to-json | ${EXIT} | ${at}Error: to-json /   toJSON: [Function (anonymous)] / }`,
+        `${how} proxy-field | ${EXIT} | ${at}Error: proxy-field /   field: {} / }`,
+        `${how} symbol-fields | ${EXIT} | ${at}Error: symbol-fields /   tag: Symbol(value), /   ${symbolKey}: 1 / }`,
+      ];
+    };
     expect(seen).toEqual([
       ...expected('throw'),
       `throw symbol | ${EXIT} | ${HINT}`,
@@ -627,7 +668,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
       `reject proxy | ${EXIT} | Error: getOwnPropertyDescriptor trap`,
       `reject revoked | ${EXIT} | TypeError: Cannot perform 'getOwnPropertyDescriptor' on a proxy that has been revoked`,
       `reject null-prototype | ${EXIT} | ${REJECTED} "[object Object]". ${UNHANDLED_CODE}`,
-      `reject huge | ${EXIT} | (piece 1 of a line over 262118 bytes) Error: hhh`,
+      `reject huge | ${EXIT} | made here / (piece 1 of a line over 262118 bytes) Error: hhh`,
     ]);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
   }, 90_000);
@@ -715,7 +756,10 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // Runtime.ExitError in Lambda's words (without a request for warm()). nodejs22.x's listener
     // posted it as the init error (Runtime.UnhandledPromiseRejection), what the runtime here
     // answered before.
-    expect(lines[0]).toBe('TypeError: rejected while loading');
+    expect(lines.slice(0, 4)).toEqual([
+      ...madeAt(PROBE, "new TypeError('rejected while loading')"),
+      'TypeError: rejected while loading',
+    ]);
     expect(warm).toBe(
       'function probe-init-reject failed to initialise: Runtime.ExitError: Runtime exited with error: exit status 1',
     );
@@ -788,8 +832,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
       /^Init Error \t\{"errorType":"Error","errorMessage":"top level threw","stack":\["Error: top level threw"," {4}at [^"]*probe-handler\.ts:\d+:\d+\)?",/,
     );
     expect(lines.slice(1)).toEqual([
+      ...madeAt(PROBE, 'new Error(initThrow)'),
       'Error: top level threw',
-      ...lines.slice(2, -1).map(() => expect.stringMatching(/^ {4}at /)),
+      ...lines.slice(5, -1).map(() => expect.stringMatching(/^ {4}at /)),
       `Node.js ${process.version}`,
     ]);
     expect(warmUndefined).toBe(
@@ -926,11 +971,56 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // starts a fresh environment. The line had been nodejs22.x's 'Unhandled Promise Rejection'
     // and its JSON.
     expect(lines).toEqual([
+      ...madeAt(PROBE, "new TypeError('rejected after loading')"),
       'TypeError: rejected after loading',
-      ...lines.slice(1, -1).map(() => expect.stringMatching(/^ {4}at /)),
+      ...lines.slice(4, -1).map(() => expect.stringMatching(/^ {4}at /)),
       `Node.js ${process.version}`,
     ]);
     expect(next).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 30_000);
+
+  it("writes the bundle's own line where a rejection's error was made when its source cannot be read, as Node does on Lambda, where only the bundle is deployed", async () => {
+    // Prepare: a module whose source is gone once its environment has loaded the bundle.
+    const dir = await mkdtemp(join(tmpdir(), 'made-in-bundle-'));
+    const modulePath = join(dir, 'made.ts');
+    await writeFile(
+      modulePath,
+      [
+        'export const handler = async () => {',
+        "  void Promise.reject(new TypeError('made in the bundle'));",
+        '  await new Promise((r) => setTimeout(r, 1000));',
+        '  return 1;',
+        '};',
+        '',
+      ].join('\n'),
+    );
+    const lines: string[] = [];
+    const f = logging('made-in-bundle', lines, { modulePath });
+    started.push(f);
+
+    try {
+      // Act
+      await f.warm();
+      await rm(modulePath);
+      const r = await f.invoke({});
+      await until(
+        'the rejection written',
+        () => lines.at(-1)?.startsWith('Node.js ') === true,
+        5000,
+      );
+
+      // Assess: Node maps where the error was made through the source map, finds no source to
+      // read (the map holds no sources' content), and writes the bundle's line and a caret under
+      // the column there (node_errors.cc, GetErrorSource).
+      expect(r).toMatchObject({ ok: false, error: exitedUnder(1) });
+      const [file = '', line = '', caret = ''] = lines;
+      expect(file).toMatch(/\.js:\d+$/);
+      expect(line).toContain('new TypeError("made in the bundle")');
+      expect(caret).toBe(`${' '.repeat(line.indexOf('new TypeError('))}^`);
+      expect(lines[3]).toBe('TypeError: made in the bundle');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('fails an invocation handed to an environment whose thread ended an instant before, not waits for its timeout', async () => {
@@ -1635,11 +1725,15 @@ describe("what a function hands back, held to Lambda's limits", () => {
         ]),
       );
       const heads = lines.filter((line) => !line.startsWith('    at '));
+      // The errors made in the fixture are placed where they were made (Node's first lines for a
+      // rejection); the TypeErrors V8 makes in the runtime's own code are not.
       expect(heads).toEqual([
+        ...madeAt(THROWN, "new Error('toString')"),
         'Error: toString',
         versionLine,
         'TypeError: Cannot convert object to primitive value',
         versionLine,
+        ...madeAt(THROWN, "new Error('getPrototypeOf trap')"),
         'Error: getPrototypeOf trap',
         versionLine,
         "TypeError: Cannot perform 'getPrototypeOf' on a proxy that has been revoked",
