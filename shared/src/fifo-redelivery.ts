@@ -17,10 +17,13 @@ import { LATEST_TIME_MS } from './order-message';
  *   invocation's start, by a batching window, so a receive above can come within the deadline;
  *   an outcome past the deadline is a problem, below), it names no invocation and no end, its
  *   invocation never ended (no receive of it carries the end mark, or one is still pending) or
- *   the consumer gave its end write up (an `endGivenUp` failure names it), its batch named the
- *   message failed (a copy of it failed or never ended beside it, or was handed back unrun: a
- *   not-attempted failure names the invocation), a failure record of the message at that count,
- *   or a delete the emulator lost at that count (evidence only the emulator has; the report has
+ *   the consumer gave its end write up (an `endGivenUp` failure names it, of a receive the
+ *   ledger holds it made), its batch named the message failed (a copy of it failed or never
+ *   ended beside it, or was handed back unrun: a not-attempted failure names the invocation, at
+ *   that count), a failure record of that receive (failureCounts: one naming an invocation only
+ *   beside that invocation's receive of the message at that count; a failed attempt's, which
+ *   names none, only while no receive at that count reads applied or suppressed and ended), or a
+ *   delete the emulator lost at that count (evidence only the emulator has; the report has
  *   none). A count below of which the ledger holds no receive at all (its invocation left no
  *   record of it) is taken as ended without a delete too: nothing there says it was deleted.
  * - `unexplained`: the ledger holds receives at the count below and none of them, nor anything
@@ -251,9 +254,20 @@ export function judgeFifoRedeliveries(
     if (d.outcome === 'pending') unended.add(d.invocationId);
   }
   for (const inv of started) if (!ended.has(inv)) unended.add(inv);
+  // Per `count#messageId#invocationId`, whether the ledger holds that receive: a failure naming
+  // an invocation speaks for that invocation's receive of its message at its count, and only then.
+  const receivedBy = new Set<string>();
+  for (const list of byMessage.values()) {
+    for (const d of list) {
+      const count = positiveIntegerOf(d.receiveCount);
+      if (count !== undefined && d.invocationId !== undefined)
+        receivedBy.add(`${count}#${d.messageId}#${d.invocationId}`);
+    }
+  }
   const givenUp = new Set<string>();
   const handedBack = new Set<string>();
-  const failedAt = new Set<string>();
+  /** Per `count#messageId`, the failure records of that receive (failureCounts reads them). */
+  const failedAt = new Map<string, FailureRecord[]>();
   for (const f of failures) {
     if (f.queue !== 'fifo') continue;
     const problem = failureProblem(f);
@@ -262,11 +276,37 @@ export function judgeFifoRedeliveries(
       continue;
     }
     const count = positiveIntegerOf(f.receiveCount);
-    if (count !== undefined) failedAt.add(`${count}#${f.messageId}`);
-    if (f.invocationId === undefined) continue;
+    if (count === undefined) continue;
+    const key = `${count}#${f.messageId}`;
+    const list = failedAt.get(key);
+    if (list) list.push(f);
+    else failedAt.set(key, [f]);
+    // The consumer marks a give-up or a hand-back for a receive of its own invocation, so a mark
+    // whose invocation the ledger holds no such receive of says nothing of that invocation.
+    if (f.invocationId === undefined || !receivedBy.has(`${key}#${f.invocationId}`)) continue;
     if (f.endGivenUp === true) givenUp.add(f.invocationId);
-    if (f.notAttempted === true) handedBack.add(`${f.invocationId}#${f.messageId}`);
+    if (f.notAttempted === true) handedBack.add(`${f.invocationId}#${key}`);
   }
+  /**
+   * Whether failure `f`, at the count below a redelivery, says the receive there ended without a
+   * delete, given the ledger's receives at that count (`before`). The consumer writes a failure
+   * naming an invocation (a hand-back unrun, a give-up of the end write) for that invocation's
+   * receive of the message at that count: it counts only beside that receive (a hand-back's own
+   * receipt is removed, but then, on FIFO, the ledger holds no receive at that count, which
+   * explains the redelivery on its own). A give-up mark naming none was written for a receive that
+   * names none (its runtime gave no request id), which ended however the late end write left it:
+   * it counts beside such a receive. Any other failure naming none (a failed attempt's, which
+   * names no invocation) is of a receive that failed or never ended: it counts only while no
+   * receive at that count reads applied or suppressed and ended, as the one receive a FIFO queue
+   * hands out at a count then does not.
+   */
+  const failureCounts = (f: FailureRecord, before: readonly DeliveryRecord[]): boolean => {
+    if (f.invocationId !== undefined) return before.some((b) => b.invocationId === f.invocationId);
+    if (f.endGivenUp === true) return before.some((b) => b.invocationId === undefined);
+    return !before.some(
+      (b) => (b.outcome === 'applied' || b.outcome === 'suppressed') && b.invocationEnd === true,
+    );
+  };
   const lost = new Set((options.lostDeletes ?? []).map((l) => `${l.receiveCount}#${l.messageId}`));
 
   /** Why receive `d` ended without a delete of its message, or undefined: nothing says so. */
@@ -288,7 +328,7 @@ export function judgeFifoRedeliveries(
     if (inv === undefined) return d.invocationEnd === true ? undefined : 'it names no end';
     if (unended.has(inv)) return `its invocation ${inv} never ended`;
     if (givenUp.has(inv)) return `its invocation ${inv} gave its end write up`;
-    if (handedBack.has(`${inv}#${d.messageId}`))
+    if (handedBack.has(`${inv}#${positiveIntegerOf(d.receiveCount)}#${d.messageId}`))
       return `a copy of it was handed back unrun in its batch (invocation ${inv})`;
     const beside = receives.find(
       (o) =>
@@ -340,13 +380,13 @@ export function judgeFifoRedeliveries(
       const count = positiveIntegerOf(d.receiveCount)!;
       const below = count - 1;
       let verdict: FifoRedeliveryVerdict;
+      const before = atCount.get(below) ?? [];
       if (positiveIntegerOf(ordered[i - 1]!.receiveCount) === count) verdict = { kind: 'copy' };
-      else if (failedAt.has(`${below}#${messageId}`))
+      else if ((failedAt.get(`${below}#${messageId}`) ?? []).some((f) => failureCounts(f, before)))
         verdict = { kind: 'retry', because: `a failure record of its receive #${below}` };
       else if (lost.has(`${below}#${messageId}`))
         verdict = { kind: 'retry', because: `the delete of its receive #${below} was lost` };
       else {
-        const before = atCount.get(below) ?? [];
         const above = atCount.get(count) ?? [];
         const why =
           before.length === 0

@@ -143,6 +143,89 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       0,
       1,
     ],
+    // A failure record explains a redelivery only as the consumer writes it: a mark naming an
+    // invocation (a give-up of the end write, a hand-back) beside that invocation's receive of
+    // the message at that count; a failed attempt's (which names none) only while no receive at
+    // that count reads applied or suppressed and ended. Each below explained #2 before.
+    [
+      'a give-up mark at #1 names an invocation that received nothing',
+      (b) => void b.endGivenUp('fifo', 'o1', 1, 'i-nobody', 11_500),
+      1,
+      0,
+    ],
+    [
+      "a give-up mark at #1 names #2's invocation",
+      (b) => void b.endGivenUp('fifo', 'o1', 1, 'i2', 11_500),
+      1,
+      0,
+    ],
+    [
+      "a give-up mark names #1's invocation at #2, a receive it did not make",
+      (b) => void b.endGivenUp('fifo', 'o1', 2, 'i1', 73_500),
+      1,
+      0,
+    ],
+    [
+      'a hand-back at #1 names an invocation that received nothing',
+      (b) => void b.notAttempted('fifo', 'o1', 1, 'i-nobody'),
+      1,
+      0,
+    ],
+    [
+      "a hand-back names #1's invocation at #2, a receive it did not make",
+      (b) => void b.notAttempted('fifo', 'o1', 2, 'i1'),
+      1,
+      0,
+    ],
+    [
+      "a failed attempt's failure at #1, which applied in an invocation that ended",
+      (b) => void b.fail('fifo', 'o1', 1, false, { failedAt: 2080 }),
+      1,
+      0,
+    ],
+    [
+      'a give-up mark naming no invocation at #1, which names one',
+      (b) => {
+        b.endGivenUp('fifo', 'o1', 1, 'i1', 11_500);
+        delete b.ledger.failures.at(-1)!.invocationId;
+      },
+      1,
+      0,
+    ],
+    // As the consumer writes them, they still explain it.
+    [
+      "a failed attempt's failure at #1, which failed",
+      (b, [r1]) => {
+        r1!.outcome = 'failed';
+        b.fail('fifo', 'o1', 1, false, { failedAt: 2080 });
+      },
+      0,
+      0,
+    ],
+    [
+      // The invocation wrote its failures, then died before its outcomes.
+      "a failed attempt's failure at #1, which never ended",
+      (b, [r1]) => {
+        r1!.outcome = 'pending';
+        delete r1!.outcomeAt;
+        delete r1!.invocationEnd;
+        b.fail('fifo', 'o1', 1, false, { failedAt: 2080 });
+      },
+      0,
+      0,
+    ],
+    [
+      // A runtime that gave no request id: the receipt and the give-up mark both name none, and a
+      // try of the end write given up committed after all (#1 reads applied and ended).
+      'a give-up mark naming no invocation at #1, which names none either',
+      (b, [r1]) => {
+        delete r1!.invocationId;
+        b.endGivenUp('fifo', 'o1', 1, 'i1', 11_500);
+        delete b.ledger.failures.at(-1)!.invocationId;
+      },
+      0,
+      0,
+    ],
   ])('agree when %s', (_, change, unexplained, copies) => {
     const b = redelivered(change);
     const { duplicates } = report(b).analysis.fifo;
