@@ -1,4 +1,4 @@
-import { CALL_ROOM } from '../../services/consumer/src/config';
+import { CALL_ROOM, recordBudgetMsFromEnv } from '../../services/consumer/src/config';
 import type { RunLedger } from '../../services/report/src/domain/metrics';
 import type { Report } from '../../services/report/src/domain/report';
 import { pipelineConfig } from '../../shared/src/config/pipeline';
@@ -44,6 +44,14 @@ export interface RunEvidence {
    * ledger: its deadline stamps are what is checked against it.
    */
   functionTimeoutMs?: Partial<Record<QueueKind, number>>;
+  /**
+   * Per queue, the time a record needs before it starts once a DynamoDB call of its invocation
+   * ran out, as the run deployed the consumer (services/consumer/src/config.ts,
+   * recordBudgetMsFromEnv of the consumer's environment); absent: the repository's
+   * (recordBudgetMsFromEnv of no environment, 5,175 ms). A hand-back after a stall is held to it,
+   * not to the figure its own failure gives (`notStarted.budgetMs`).
+   */
+  recordBudgetMs?: Partial<Record<QueueKind, number>>;
   /**
    * Every advance of the functions' clock the run made, on that clock (lab/local-run.ts's skips,
    * a test target's advanceClock); absent: none. A FIFO receive's outcome is held to its
@@ -878,6 +886,9 @@ export function runFindings(evidence: RunEvidence): RunFindings {
     // below: a deadline forged as far out as wished raised the bound with it.
     const timeoutMs =
       evidence.functionTimeoutMs?.[queue] ?? pipelineConfig.consumers[queue].timeoutSeconds * 1000;
+    // The record budget the run deployed the consumer with, the runner's word or the repository's
+    // defaults; never the failure's own figure, which is what is held to it.
+    const configuredBudgetMs = evidence.recordBudgetMs?.[queue] ?? recordBudgetMsFromEnv({});
     /**
      * Whether the ledger's times bear out a not-attempted failure that says its record was handed
      * back past the cut on a record's calls (CALL_ROOM.recordsMs before the invocation's deadline).
@@ -998,7 +1009,10 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           // The consumer's own figures (`leftMs`, read from its own clock) prove nothing; the
           // ledger's times do, as for the cut (handBackTimes): the hand-back had at least the
           // deadline less the failure's write left, so that must be less than a record needs
-          // (`budgetMs`, the consumer's setting, which no function timeout can be below).
+          // (`budgetMs`, the consumer's setting, which no function timeout can be below). That
+          // setting is the consumer's word too: held to the one the run configured
+          // (configuredBudgetMs), or a budget written as large as the timeout passed a hand-back
+          // with nearly all of its invocation left.
           const { leftMs, budgetMs } = f.notStarted;
           const at = `not started at receive #${f.receiveCount}`;
           const batch = f.invocationId === undefined ? [] : (invocations.get(f.invocationId) ?? []);
@@ -1013,6 +1027,10 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           } else if (!(budgetMs <= timeoutMs)) {
             notStartedProblems.push(
               `${messageId} (${at}, yet the ${budgetMs} ms it says a record needs is more than the function's ${timeoutMs} ms timeout)`,
+            );
+          } else if (budgetMs > configuredBudgetMs) {
+            notStartedProblems.push(
+              `${messageId} (${at}, yet the ${budgetMs} ms it says a record needs is more than the ${configuredBudgetMs} ms the consumer is configured with)`,
             );
           } else if ('problem' in times) {
             notStartedProblems.push(`${messageId} (${times.problem})`);

@@ -1,5 +1,12 @@
 /** The consumer function's configuration: its environment, read once at cold start into a typed config. */
 
+import {
+  clientTimeoutsFromEnv,
+  DYNAMODB_BACKOFF_BASE_MS,
+  dynamoDbTriesFromEnv,
+  LAMBDA_DYNAMODB_TIMEOUTS,
+  stalledCallMs,
+} from '../../../shared/src/aws-clients';
 import { ENV } from '../../../shared/src/config/function-env';
 import { type BatchProcessing, pipelineConfig } from '../../../shared/src/config/pipeline';
 import {
@@ -24,6 +31,22 @@ export type IdempotencyKeyField = 'orderId' | 'messageId';
  * cut was handed back with no more than `recordsMs` left (lab/soak/check.ts).
  */
 export const CALL_ROOM = { recordsMs: 1_000, endMs: 250 } as const;
+
+/**
+ * The time a record needs before it starts, once a DynamoDB call of the invocation has run out
+ * (domain/record-handling.ts, startsRecord): one stalled call of the DynamoDB clients as `env`
+ * sets them (tries x request timeout + backoff, shared/src/aws-clients.ts; 4,175 ms at the
+ * defaults) and the records' room (CALL_ROOM.recordsMs): 5,175 ms at the defaults. The handler
+ * reads it at cold start (handlers/sqs.ts); the soak check holds a hand-back's own figure of it
+ * to the configured one (lab/soak/check.ts), with no Lambda environment to import the handler in.
+ */
+export function recordBudgetMsFromEnv(env: Env = process.env): number {
+  const { requestTimeoutMs } = clientTimeoutsFromEnv('dynamodb', LAMBDA_DYNAMODB_TIMEOUTS, env);
+  return (
+    stalledCallMs(dynamoDbTriesFromEnv(env), requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
+    CALL_ROOM.recordsMs
+  );
+}
 
 export interface ConsumerFunctionConfig {
   queue: QueueKind;

@@ -7,7 +7,6 @@ import {
   DYNAMODB_BACKOFF_BASE_MS,
   dynamoDbTriesFromEnv,
   LAMBDA_DYNAMODB_TIMEOUTS,
-  stalledCallMs,
 } from '../../../../shared/src/aws-clients';
 import { pipelineConfig } from '../../../../shared/src/config/pipeline';
 import { createLogger } from '../../../../shared/src/logger';
@@ -17,7 +16,7 @@ import { OwnWriteDynamoDBPersistenceLayer } from '../adapters/idempotency-store'
 import { DynamoConsumerLedger } from '../adapters/ledger';
 import { PowertoolsConsumerMetrics } from '../adapters/metrics';
 import { createConsumerHandler } from '../app';
-import { CALL_ROOM, loadConsumerConfig } from '../config';
+import { CALL_ROOM, loadConsumerConfig, recordBudgetMsFromEnv } from '../config';
 
 // Module scope runs once per execution environment: config errors fail the cold start, and
 // clients (with their keep-alive connections) are reused by every warm invocation.
@@ -48,10 +47,9 @@ checkTimeoutBudget({
 // The time a record needs before it starts, once a DynamoDB call of the invocation has run out
 // (domain/record-handling.ts, startsRecord): one stalled call, as the cold-start check counts it
 // (these tries x this request timeout + backoff; 4,175 ms at the defaults), and the same room:
-// 5,175 ms at the defaults. Exported for its test (test/unit/consumer/config.test.ts).
-export const recordBudgetMs =
-  stalledCallMs(dynamoDbTries, dynamoDbTimeouts.requestTimeoutMs, DYNAMODB_BACKOFF_BASE_MS) +
-  ROOM_MS;
+// 5,175 ms at the defaults (config.ts, recordBudgetMsFromEnv). Exported for its test
+// (test/unit/consumer/config.test.ts).
+export const recordBudgetMs = recordBudgetMsFromEnv();
 /** What the end write leaves of the invocation for the answer, once the records' calls are cut. */
 const ANSWER_MS = CALL_ROOM.endMs;
 // The cut on every DynamoDB call of an invocation (adapters/call-deadline.ts): a record's calls

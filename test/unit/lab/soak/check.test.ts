@@ -1416,6 +1416,32 @@ describe('the exactly-once check', () => {
     );
   });
 
+  it('holds the record budget a hand-back after a stall gives to the one the consumer is configured with, not to its own figure', () => {
+    // Written 8,900 ms before its deadline, saying a record needs 9,900 ms (no more than the 10 s
+    // timeout): held to its own figure, the hand-back had less than a record needs, and passed.
+    // The consumer is configured with 5,175 ms (one stalled call and the records' room).
+    const inflated = (ledger: LedgerBuilder['ledger']) => {
+      const f = ledger.failures.at(-1)!;
+      f.notStarted = { leftMs: 4_000, budgetMs: 9_900 };
+      f.failedAt = f.deadlineAt! - 8_900;
+    };
+    expect(cutOffBatch(inflated).violations).toEqual([
+      `standard: order c2 is in the DLQ: standard-c2 (not started at receive #${LAST}, yet the 9900 ms it says a record needs is more than the 5175 ms the consumer is configured with)`,
+      'standard: the DLQ holds 2 messages as SQS reports it, expected 1',
+    ]);
+    // A run that deployed the consumer with a budget that large says so, and the hand-back passes.
+    expect(cutOffBatch(inflated, { recordBudgetMs: { standard: 9_900 } }).violations).toEqual([]);
+    // Its figure at the configured budget, the ledger's times name it as before.
+    expect(
+      cutOffBatch((ledger) => {
+        inflated(ledger);
+        ledger.failures.at(-1)!.notStarted = { leftMs: 4_000, budgetMs: 5_175 };
+      }).violations,
+    ).toContain(
+      `standard: order c2 is in the DLQ: standard-c2 (not started at receive #${LAST}, yet its invocation wrote it 8900 ms before its deadline, no less than the 5175 ms a record needs)`,
+    );
+  });
+
   it("holds a hand-back's deadline to the function timeout the run deployed, not to the one the report reads from the same stamps", () => {
     // Every receive of the invocation, and the failure, say the deadline came 58 s after the
     // receive: the report's function timeout, read from those stamps, is 58 s, so held to it the
