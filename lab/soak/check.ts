@@ -414,31 +414,52 @@ function orderViolations(
 function fifoRedeliveries(
   judgement: FifoRedeliveryJudgement,
   messages: ReadonlyMap<string, ReceivedMessage>,
-): string[] {
-  const lines: string[] = [];
+): FifoRedeliveryLines {
+  const lines: FifoRedeliveryLines = {
+    problems: [],
+    pastDeadline: [],
+    unexplained: [],
+    copies: [],
+  };
   for (const p of judgement.problems) {
     if (p.kind === 'orders') continue;
     const key = typeof p.item.sk === 'string' ? p.item.sk : '(an item with no sk)';
-    lines.push(
-      p.kind === 'deadline'
-        ? `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`
-        : `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule cannot judge by it, and the report refuses it`,
-    );
+    if (p.kind === 'deadline') {
+      lines.pastDeadline.push(
+        `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`,
+      );
+    } else {
+      lines.problems.push(
+        `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule cannot judge by it, and the report refuses it`,
+      );
+    }
   }
   for (const r of judgement.redeliveries) {
     const id = r.receive.messageId;
     const orderId = messages.get(id)?.orderId ?? r.receive.orderId;
     if (r.verdict.kind === 'unexplained') {
-      lines.push(
+      lines.unexplained.push(
         `fifo: order ${orderId} was received again from message ${id} at receive #${r.count}, yet nothing in the ledger says its receive #${r.below} ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained`,
       );
     } else if (r.verdict.kind === 'copy') {
-      lines.push(
+      lines.copies.push(
         `fifo: order ${orderId} was received from message ${id} twice at receive #${r.count}: a FIFO queue makes no copies, and SQS counts each receive of a message one higher`,
       );
     }
   }
   return lines;
+}
+
+/**
+ * fifoRedeliveries' lines by kind, each summed up on its own past the first NAMED: FIFO records
+ * the rule cannot judge by, outcomes stamped past their invocation's deadline, redeliveries
+ * nothing explains, and second receives at one count.
+ */
+interface FifoRedeliveryLines {
+  problems: string[];
+  pastDeadline: string[];
+  unexplained: string[];
+  copies: string[];
 }
 
 /** A FIFO message SQS's number places: its id, that number, and what its receives show. */
@@ -1226,17 +1247,33 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         orderViolations(queue, byOrder, messages, invocations, shared),
         (n) => `${queue}: ${n} more FIFO order problems`,
       );
+      const redelivered = fifoRedeliveries(
+        judgeFifoRedeliveries(ledger.deliveries, ledger.failures, {
+          visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
+          lostDeletes: evidence.lostDeletes?.[queue] ?? [],
+          clockSkips: evidence.clockSkips ?? [],
+        }),
+        messages,
+      );
       collect(
         out,
-        fifoRedeliveries(
-          judgeFifoRedeliveries(ledger.deliveries, ledger.failures, {
-            visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
-            lostDeletes: evidence.lostDeletes?.[queue] ?? [],
-            clockSkips: evidence.clockSkips ?? [],
-          }),
-          messages,
-        ),
+        redelivered.problems,
+        (n) => `${queue}: ${n} more FIFO ledger items the FIFO redelivery rule cannot judge by`,
+      );
+      collect(
+        out,
+        redelivered.pastDeadline,
+        (n) => `${queue}: ${n} more FIFO outcomes stamped past their invocation's deadline`,
+      );
+      collect(
+        out,
+        redelivered.unexplained,
         (n) => `${queue}: ${n} more FIFO redeliveries nothing in the ledger explains`,
+      );
+      collect(
+        out,
+        redelivered.copies,
+        (n) => `${queue}: ${n} more FIFO messages received twice at one receive count`,
       );
     }
 

@@ -2394,6 +2394,52 @@ describe('a FIFO redelivery', () => {
     ).toEqual([]);
   });
 
+  it('sums up past the first ten each kind of FIFO redelivery line on its own, counting what it says', () => {
+    // Twelve orders, each its own customer, received again at #2 after a #1 that applied and
+    // ended (unexplained); the first with #1's outcome stamped past its deadline; and one more
+    // whose #1 failed and whose #2 came twice (a copy).
+    const b = new LedgerBuilder();
+    const ids: string[] = [];
+    const fifoReceives = (id: string, k: number, first: 'applied' | 'failed') => {
+      b.deliver('fifo', id, 2000 + k, first, 1, {
+        invocationId: `i${k}`,
+        invocationEnd: true,
+        outcomeAt: 2100 + k,
+        deadlineAt: 12_000 + k,
+      });
+      b.deliver('fifo', id, 63_000 + k, first === 'failed' ? 'applied' : 'suppressed', 2, {
+        invocationId: `j${k}`,
+        invocationEnd: true,
+        outcomeAt: 63_100 + k,
+        deadlineAt: 73_000 + k,
+      });
+    };
+    for (let k = 1; k <= 13; k++) {
+      const id = `o${k}`;
+      ids.push(id);
+      b.accept(id, `c${k}`, 1, 1000 + k);
+      fifoReceives(id, k, k === 13 ? 'failed' : 'applied');
+      b.apply('fifo', id, k === 13 ? 63_050 + k : 2050 + k);
+      b.deliver('standard', id, 2000 + k, 'applied').apply('standard', id, 2050 + k);
+    }
+    b.deliver('fifo', 'o13', 63_500, 'suppressed', 2, {
+      invocationId: 'j13b',
+      invocationEnd: true,
+      outcomeAt: 63_600,
+      deadlineAt: 73_500,
+    });
+    b.ledger.deliveries.find((d) => d.queue === 'fifo' && d.orderId === 'o1')!.outcomeAt = 40_000;
+    const { violations } = runFindings({ acceptedIds: ids, ledger: b.ledger, report: reportOf(b) });
+    const unexplained = violations.filter((l) => l.endsWith('so this redelivery is unexplained'));
+    expect(unexplained).toHaveLength(10);
+    expect(violations.filter((l) => l.includes('more FIFO'))).toEqual([
+      'fifo: 2 more FIFO redeliveries nothing in the ledger explains',
+    ]);
+    expect(violations.filter((l) => l.includes("after its invocation's deadline"))).toHaveLength(1);
+    expect(violations.filter((l) => l.includes('twice at receive #2'))).toHaveLength(1);
+    expect(violations).toHaveLength(13);
+  });
+
   it('passes it when the emulator lost the delete of the receive before, and not one two receives before', () => {
     const b = new LedgerBuilder().accept('o1', 'c', 1, 1000);
     b.deliver('fifo', 'o1', 2000, 'applied', 1, { invocationId: 'i1', invocationEnd: true })
