@@ -269,8 +269,9 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       'has endGivenUp "yes", not true',
     ],
   ])('both fail on %s', (_, spoil, problem) => {
-    // The report the pipeline built before the record was spoiled, as the check reads it.
-    const b = redelivered((l) => void l.endGivenUp('fifo', 'o1', 1, 'i9', 11_500));
+    // The report the pipeline built before the record was spoiled, as the check reads it: #1's
+    // invocation gave its end write up, which explains #2.
+    const b = redelivered((l) => void l.endGivenUp('fifo', 'o1', 1, 'i1', 11_500));
     const before = report(b).report;
     spoil(
       b.ledger.deliveries.filter((d) => d.queue === 'fifo'),
