@@ -188,7 +188,8 @@ export interface DuplicateBreakdown {
    * of it (docs/report.md, "What the count cannot tell"), a delete Lambda could not make. They
    * are counted as retries on the queue type's rule alone, and said so in a note. A second
    * receive of one FIFO message at one count is a copy the queue should not make, and is
-   * `queueCopy`.
+   * `queueCopy` (on AWS it can also be a batch Lambda's event source processed twice, two
+   * invocations recording one count: docs/report.md, "Retry or queue copy").
    */
   fifoRetriesByQueueType: number;
 }
