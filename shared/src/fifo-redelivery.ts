@@ -20,9 +20,10 @@ import { LATEST_TIME_MS } from './order-message';
  *   the consumer gave its end write up (an `endGivenUp` failure names it, of a receive the
  *   ledger holds it made), its batch named the message failed (a copy of it failed or never
  *   ended beside it, or was handed back unrun: a not-attempted failure names the invocation, at
- *   that count), a failure record of that receive (failureCounts: one naming an invocation only
- *   beside that invocation's receive of the message at that count; a failed attempt's, which
- *   names none, only while no receive at that count reads applied or suppressed and ended), or a
+ *   that count), a failure record of that receive (failureCounts: a hand-back or give-up mark
+ *   naming an invocation only beside that invocation's receive of the message at that count; a
+ *   failed attempt's, which names none, only while no receive at that count reads applied or
+ *   suppressed and ended, and so any other failure, whatever it names), or a
  *   delete the emulator lost at that count (evidence only the emulator has; the report has
  *   none). A count below of which the ledger holds no receive at all (its invocation left no
  *   record of it) is taken as ended without a delete too: nothing there says it was deleted.
@@ -298,10 +299,13 @@ export function judgeFifoRedeliveries(
    * it counts beside such a receive. Any other failure naming none (a failed attempt's, which
    * names no invocation) is of a receive that failed or never ended: it counts only while no
    * receive at that count reads applied or suppressed and ended, as the one receive a FIFO queue
-   * hands out at a count then does not.
+   * hands out at a count then does not. The consumer names an invocation only on those two marks:
+   * a failure naming one that is neither (no failed attempt's does) is read as a failed attempt's.
    */
   const failureCounts = (f: FailureRecord, before: readonly DeliveryRecord[]): boolean => {
-    if (f.invocationId !== undefined) return before.some((b) => b.invocationId === f.invocationId);
+    const mark = f.endGivenUp === true || f.notAttempted === true;
+    if (mark && f.invocationId !== undefined)
+      return before.some((b) => b.invocationId === f.invocationId);
     if (f.endGivenUp === true) return before.some((b) => b.invocationId === undefined);
     return !before.some(
       (b) => (b.outcome === 'applied' || b.outcome === 'suppressed') && b.invocationEnd === true,

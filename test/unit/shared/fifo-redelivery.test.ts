@@ -184,6 +184,17 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       0,
     ],
     [
+      // The consumer names an invocation only on a hand-back or a give-up mark, never on a failed
+      // attempt's failure: naming #1's own invocation does not make one speak for #1.
+      "a failed attempt's failure at #1 naming #1's invocation, which applied in it and ended",
+      (b) => {
+        b.fail('fifo', 'o1', 1, false, { failedAt: 2080 });
+        b.ledger.failures.at(-1)!.invocationId = 'i1';
+      },
+      1,
+      0,
+    ],
+    [
       'a give-up mark naming no invocation at #1, which names one',
       (b) => {
         b.endGivenUp('fifo', 'o1', 1, 'i1', 11_500);
