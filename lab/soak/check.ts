@@ -418,13 +418,18 @@ function fifoRedeliveries(
   const lines: FifoRedeliveryLines = {
     problems: [],
     pastDeadline: [],
+    pastTimeout: [],
     unexplained: [],
     copies: [],
   };
   for (const p of judgement.problems) {
     if (p.kind === 'orders') continue;
     const key = typeof p.item.sk === 'string' ? p.item.sk : '(an item with no sk)';
-    if (p.kind === 'deadline') {
+    if (p.kind === 'timeout') {
+      lines.pastTimeout.push(
+        `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from its outcome (the report, which reads the function timeout from these stamps, reads it as written)`,
+      );
+    } else if (p.kind === 'deadline') {
       lines.pastDeadline.push(
         `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`,
       );
@@ -452,12 +457,14 @@ function fifoRedeliveries(
 
 /**
  * fifoRedeliveries' lines by kind, each summed up on its own past the first NAMED: FIFO records
- * the rule cannot judge by, outcomes stamped past their invocation's deadline, redeliveries
+ * the rule cannot judge by, outcomes stamped past their invocation's deadline, deadlines
+ * stamped past the function's timeout, redeliveries
  * nothing explains, and second receives at one count.
  */
 interface FifoRedeliveryLines {
   problems: string[];
   pastDeadline: string[];
+  pastTimeout: string[];
   unexplained: string[];
   copies: string[];
 }
@@ -1252,6 +1259,11 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           visibilityMs: report.config.queues[queue].visibilityTimeoutSeconds * 1000,
           lostDeletes: evidence.lostDeletes?.[queue] ?? [],
           clockSkips: evidence.clockSkips ?? [],
+          // As deployed (the runner's word, or the config), never the report's, read from the
+          // very deadline stamps this holds.
+          functionTimeoutMs:
+            evidence.functionTimeoutMs?.[queue] ??
+            pipelineConfig.consumers[queue].timeoutSeconds * 1000,
         }),
         messages,
       );
@@ -1264,6 +1276,11 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         out,
         redelivered.pastDeadline,
         (n) => `${queue}: ${n} more FIFO outcomes stamped past their invocation's deadline`,
+      );
+      collect(
+        out,
+        redelivered.pastTimeout,
+        (n) => `${queue}: ${n} more FIFO receives with a deadline past the function's timeout`,
       );
       collect(
         out,

@@ -40,7 +40,8 @@ import { LATEST_TIME_MS } from './order-message';
  * (LedgerDataError); the check names each. The check also holds each receive's outcome to its
  * invocation's deadline (outcomePastDeadline, given the run's clock skips: `clockSkips`): read
  * as written, an outcome past it ran as long as the visibility timeout and explained any
- * redelivery. The report, which has no record of a local run's skips, reads outcomes as written. A message received as more than one order is judged
+ * redelivery; and the deadline to the function's timeout as deployed (deadlinePastTimeout,
+ * `functionTimeoutMs`), or a deadline stamped far out let such an outcome within it. The report, which has no record of a local run's skips, reads outcomes as written. A message received as more than one order is judged
  * by neither: the check names it on its own (receivedAsMore), the report reads its receives by
  * order as on a standard queue.
  */
@@ -110,6 +111,27 @@ export function outcomePastDeadline(
   }
   return past > CLOCK_STEP_MS + skipped
     ? `has outcomeAt ${outcomeAt}, ${past} ms after its invocation's deadline (deadlineAt ${deadline}): Lambda had ended that invocation, so it wrote no outcome then`
+    : undefined;
+}
+
+/**
+ * What is wrong with a receive whose deadline comes more than the function's timeout
+ * (`timeoutMs`, as the run deployed it) and a clock step (CLOCK_STEP_MS) after its receive, or
+ * undefined. The consumer stamps both from one reading when its invocation begins (receivedAt,
+ * and receivedAt plus the time the runtime says is left, never more than the timeout), on one
+ * clock, so no clock skip comes between them. A deadline stamped further out would let an
+ * outcome stamped within it read as a receive that ran as long as the queue's visibility
+ * timeout (or past the receive above), which no invocation of that function can, and explain
+ * any redelivery of it (outcomePastDeadline holds the outcome to the deadline, not the deadline
+ * to the timeout). Only read on a receive whose fields deliveryProblem passed; one without a
+ * deadline is not held to one.
+ */
+export function deadlinePastTimeout(d: DeliveryRecord, timeoutMs: number): string | undefined {
+  const deadline: unknown = d.deadlineAt;
+  if (!isLedgerTime(deadline)) return undefined;
+  const span = deadline - d.receivedAt;
+  return span > timeoutMs + CLOCK_STEP_MS
+    ? `has deadlineAt ${deadline}, ${span} ms after its receive (receivedAt ${d.receivedAt}), more than the function's ${timeoutMs} ms timeout: the runtime gives an invocation no more time than that`
     : undefined;
 }
 const NOT_A_TIME = 'not a time in epoch ms';
@@ -182,6 +204,14 @@ export interface FifoRedeliveryOptions {
    * run's skips), outcomes are read as written.
    */
   clockSkips?: readonly ClockSkip[];
+  /**
+   * The function timeout the run deployed the consumer with, ms. Present, a receive whose
+   * deadline comes later than that after its receive (deadlinePastTimeout) is a problem
+   * (`timeout`), and its outcome explains no redelivery as a visibility timeout run out. Absent
+   * (the report, which reads the function timeout from these very stamps), deadlines are read as
+   * written.
+   */
+  functionTimeoutMs?: number;
 }
 
 export type FifoRedeliveryVerdict =
@@ -204,10 +234,11 @@ export interface FifoRedeliveryProblem {
   problem: string;
   /**
    * `orders`: a message received as more than one order (the check names those on its own).
-   * `deadline`: an outcome past its invocation's deadline (only with `clockSkips`); the rest of
-   * the receive is read, its outcome's time is not.
+   * `deadline`: an outcome past its invocation's deadline (only with `clockSkips`); `timeout`: a
+   * deadline later after its receive than the function's timeout (only with
+   * `functionTimeoutMs`). For both, the rest of the receive is read, its outcome's time is not.
    */
-  kind: 'field' | 'count' | 'orders' | 'deadline';
+  kind: 'field' | 'count' | 'orders' | 'deadline' | 'timeout';
 }
 
 export interface FifoRedeliveryJudgement {
@@ -229,7 +260,10 @@ export function judgeFifoRedeliveries(
 ): FifoRedeliveryJudgement {
   const problems: FifoRedeliveryProblem[] = [];
   const byMessage = new Map<string, DeliveryRecord[]>();
-  /** Receives whose outcome is stamped past their deadline: it says nothing of a timeout. */
+  /**
+   * Receives whose outcome is stamped past their deadline, or whose deadline is past the
+   * function's timeout: the outcome's time says nothing of a visibility timeout.
+   */
   const pastDeadline = new Set<DeliveryRecord>();
   const started = new Set<string>();
   const ended = new Set<string>();
@@ -241,11 +275,15 @@ export function judgeFifoRedeliveries(
       problems.push({ item: d, problem, kind: 'field' });
       continue;
     }
-    const late = options.clockSkips ? outcomePastDeadline(d, options.clockSkips) : undefined;
-    if (late) {
-      problems.push({ item: d, problem: late, kind: 'deadline' });
-      pastDeadline.add(d);
-    }
+    const stretched =
+      options.functionTimeoutMs !== undefined
+        ? deadlinePastTimeout(d, options.functionTimeoutMs)
+        : undefined;
+    const late =
+      !stretched && options.clockSkips ? outcomePastDeadline(d, options.clockSkips) : undefined;
+    if (stretched) problems.push({ item: d, problem: stretched, kind: 'timeout' });
+    if (late) problems.push({ item: d, problem: late, kind: 'deadline' });
+    if (stretched || late) pastDeadline.add(d);
     const list = byMessage.get(d.messageId);
     if (list) list.push(d);
     else byMessage.set(d.messageId, [d]);

@@ -36,9 +36,17 @@ function redelivered(change?: (b: LedgerBuilder, fifo: DeliveryRecord[]) => void
 const report = (b: LedgerBuilder) =>
   buildReport({ runId: 'r', target: 'local', config: pipelineConfig, ledger: b.ledger });
 
-/** The check's lines of FIFO redeliveries it does not pass, by kind. */
-function checkLines(b: LedgerBuilder, built = report(b).report) {
-  const { violations } = runFindings({ acceptedIds: ['o1'], ledger: b.ledger, report: built });
+/**
+ * The check's lines of FIFO redeliveries it does not pass, by kind; `functionTimeoutMs`, the
+ * FIFO consumer's timeout as the run deployed it (absent: the config's).
+ */
+function checkLines(b: LedgerBuilder, built = report(b).report, functionTimeoutMs?: number) {
+  const { violations } = runFindings({
+    acceptedIds: ['o1'],
+    ledger: b.ledger,
+    report: built,
+    ...(functionTimeoutMs !== undefined ? { functionTimeoutMs: { fifo: functionTimeoutMs } } : {}),
+  });
   return {
     violations,
     unexplained: violations.filter((l) => l.endsWith('so this redelivery is unexplained')),
@@ -47,7 +55,7 @@ function checkLines(b: LedgerBuilder, built = report(b).report) {
 }
 
 describe('the FIFO redelivery rule, as the report and the run check both judge by it', () => {
-  it.each<[string, (b: LedgerBuilder, fifo: DeliveryRecord[]) => void, number, number]>([
+  it.each<[string, (b: LedgerBuilder, fifo: DeliveryRecord[]) => void, number, number, number?]>([
     ['nothing says #1 was not deleted', () => {}, 1, 0],
     [
       '#1 failed',
@@ -80,7 +88,7 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
     ],
     [
       // A function whose timeout is as long as the queue's visibility timeout (the longest an
-      // event source mapping takes), #1 ending at its deadline.
+      // event source mapping takes), #1 ending at its deadline; the run says it deployed it so.
       '#1 ran as long as the visibility timeout, within its deadline',
       (_, [r1]) => {
         r1!.deadlineAt = 2000 + VISIBILITY_MS;
@@ -88,6 +96,7 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       },
       0,
       0,
+      VISIBILITY_MS,
     ],
     [
       // SQS handed #1 out at about 2,000 and its invocation began at 54,000 (a batching window
@@ -237,10 +246,11 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       0,
       0,
     ],
-  ])('agree when %s', (_, change, unexplained, copies) => {
+  ])('agree when %s', (_, change, unexplained, copies, functionTimeoutMs = undefined) => {
+    // (A default, so the test function takes the rows' four arguments: a fifth would be `done`.)
     const b = redelivered(change);
     const { duplicates } = report(b).analysis.fifo;
-    const lines = checkLines(b);
+    const lines = checkLines(b, undefined, functionTimeoutMs);
     expect([duplicates.fifoRetriesByQueueType, duplicates.causes.queueCopy]).toEqual([
       unexplained,
       copies,

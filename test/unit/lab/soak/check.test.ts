@@ -2306,12 +2306,20 @@ describe('a FIFO redelivery', () => {
   /**
    * The fixture's FIFO redelivery of o1 (fifoRedelivery: receive #1 applied in i1, which ended,
    * and SQS handed it out again at #2, in i2, answered by the record). `evidence` adds what the
-   * ledger holds of why #1 was not deleted.
+   * ledger holds of why #1 was not deleted; `functionTimeoutMs`, the FIFO consumer's timeout as
+   * the run deployed it (absent: the config's).
    */
-  function redelivered(evidence?: (b: LedgerBuilder) => void) {
+  function redelivered(evidence?: (b: LedgerBuilder) => void, functionTimeoutMs?: number) {
     const b = fifoRedelivery();
     evidence?.(b);
-    return runFindings({ acceptedIds: ['o1'], ledger: b.ledger, report: reportOf(b) });
+    return runFindings({
+      acceptedIds: ['o1'],
+      ledger: b.ledger,
+      report: reportOf(b),
+      ...(functionTimeoutMs !== undefined
+        ? { functionTimeoutMs: { fifo: functionTimeoutMs } }
+        : {}),
+    });
   }
 
   it('fails a FIFO message received again after a receive that ended well, with nothing in the ledger to say why', () => {
@@ -2357,14 +2365,26 @@ describe('a FIFO redelivery', () => {
       }).violations,
     ).toEqual([]);
     // #1 ran the visibility timeout out, ending after #2 was received: a function whose timeout
-    // is as long as the visibility timeout, ending at its deadline.
+    // is as long as the visibility timeout (the run says it deployed one), ending at its deadline.
     const visibilityMs = pipelineConfig.queues.fifo.visibilityTimeoutSeconds * 1000;
     const endedAt = (outcomeAt: number) => (b: LedgerBuilder) => {
       Object.assign(b.ledger.deliveries[0]!, { deadlineAt: 2000 + visibilityMs, outcomeAt });
     };
-    expect(redelivered(endedAt(2000 + visibilityMs)).violations).toEqual([]);
+    expect(redelivered(endedAt(2000 + visibilityMs), visibilityMs).violations).toEqual([]);
     // Ended a millisecond inside it, before #2: nothing says it was not deleted.
-    expect(redelivered(endedAt(2000 + visibilityMs - 1)).violations).toHaveLength(1);
+    expect(redelivered(endedAt(2000 + visibilityMs - 1), visibilityMs).violations).toHaveLength(1);
+    // The run deployed the config's 10 s timeout: a deadline stamped 60 s after the receive is
+    // none that function's runtime gave, and an outcome within it says nothing of the visibility
+    // timeout (it passed before: the outcome was held to the deadline, not the deadline to the
+    // timeout).
+    const { violations } = redelivered(endedAt(2000 + visibilityMs));
+    expect(violations).toHaveLength(2);
+    expect(violations[0]).toMatch(
+      new RegExp(
+        `^fifo: ledger item \\S+ has deadlineAt ${2000 + visibilityMs}, ${visibilityMs} ms after its receive \\(receivedAt 2000\\), more than the function's 10000 ms timeout`,
+      ),
+    );
+    expect(violations[1]).toMatch(/so this redelivery is unexplained$/);
   });
 
   it('fails a FIFO message received again after a receive whose outcome is stamped past its own deadline, unless the clock skipped that far', () => {
