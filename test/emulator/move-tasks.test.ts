@@ -1,6 +1,5 @@
 import {
   CancelMessageMoveTaskCommand,
-  CreateQueueCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -9,7 +8,7 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { callJson, type Harness, sendMany, startEmulator } from './helpers';
+import { callJson, createQueue, type Harness, queueArn, sendMany, startEmulator } from './helpers';
 
 /**
  * Message move tasks (DLQ redrive) as AWS runs them: asynchronously, RUNNING with a handle to
@@ -23,14 +22,6 @@ describe('message move tasks', () => {
     h = await startEmulator('none');
   });
   afterEach(() => h.stop());
-
-  const arnOf = async (QueueUrl: string) =>
-    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes!.QueueArn!;
-
-  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
-    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
-      .QueueUrl!;
 
   const count = async (QueueUrl: string) =>
     Number(
@@ -57,13 +48,16 @@ describe('message move tasks', () => {
 
   /** A DLQ fed by two source queues, each having dead-lettered `perSource` messages. */
   async function dlqWithTwoSources(perSource: number) {
-    const dlq = await create('dlq');
-    const dlqArn = await arnOf(dlq);
+    const dlq = await createQueue(h, 'dlq');
+    const dlqArn = await queueArn(h, dlq);
     const redrive = {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
       VisibilityTimeout: '5',
     };
-    const sources = [await create('source-a', redrive), await create('source-b', redrive)];
+    const sources = [
+      await createQueue(h, 'source-a', redrive),
+      await createQueue(h, 'source-b', redrive),
+    ];
     for (const [i, src] of sources.entries()) {
       await sendMany(h, src, perSource, `${i}-`);
       // One receive each, then the next receive moves them to the DLQ (maxReceiveCount 1).
@@ -106,9 +100,9 @@ describe('message move tasks', () => {
     // Arrange: a DLQ (named by a source queue's redrive policy) whose first 20,000 messages are
     // in flight and next 30,000 visible, filled in-process for speed. The queue compacts its
     // list while the task moves them (past half of it gone).
-    const dlq = await create('big-dlq');
-    const dlqArn = await arnOf(dlq);
-    const source = await create('big-source', {
+    const dlq = await createQueue(h, 'big-dlq');
+    const dlqArn = await queueArn(h, dlq);
+    const source = await createQueue(h, 'big-source', {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
     });
     const inFlight = 20_000;
@@ -131,7 +125,10 @@ describe('message move tasks', () => {
 
     // Act: no rate, so the task moves all in one step.
     await h.sqs.send(
-      new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arnOf(source) }),
+      new StartMessageMoveTaskCommand({
+        SourceArn: dlqArn,
+        DestinationArn: await queueArn(h, source),
+      }),
     );
     const task = await finished(dlqArn);
     const visited = work.visited - visitedBefore;
@@ -151,11 +148,11 @@ describe('message move tasks', () => {
 
   it('moves at most MaxNumberOfMessagesPerSecond on the clock, and a cancel stops it where it is', async () => {
     const { dlq, dlqArn, sources } = await dlqWithTwoSources(50);
-    const dest = await create('destination');
+    const dest = await createQueue(h, 'destination');
     const { TaskHandle } = await h.sqs.send(
       new StartMessageMoveTaskCommand({
         SourceArn: dlqArn,
-        DestinationArn: await arnOf(dest),
+        DestinationArn: await queueArn(h, dest),
         MaxNumberOfMessagesPerSecond: 1,
       }),
     );
@@ -195,11 +192,11 @@ describe('message move tasks', () => {
 
   it('fails when its destination disappears while it runs', async () => {
     const { dlqArn } = await dlqWithTwoSources(5);
-    const dest = await create('short-lived');
+    const dest = await createQueue(h, 'short-lived');
     await h.sqs.send(
       new StartMessageMoveTaskCommand({
         SourceArn: dlqArn,
-        DestinationArn: await arnOf(dest),
+        DestinationArn: await queueArn(h, dest),
         MaxNumberOfMessagesPerSecond: 1,
       }),
     );
@@ -232,7 +229,7 @@ describe('message move tasks', () => {
       'ResourceNotFoundException',
     ],
   ])('refuses to cancel with %s', async (_, handle, status, code) => {
-    await create('dlq');
+    await createQueue(h, 'dlq');
     const out = await callJson(h.url, 'CancelMessageMoveTask', { TaskHandle: handle() });
     expect({ status: out.status, code: out.queryCode }).toEqual({ status, code });
   });
@@ -240,15 +237,15 @@ describe('message move tasks', () => {
   it('refuses a destination of the other queue type, in both directions, and moves nothing', async () => {
     // Prepare: a standard DLQ with messages, and a FIFO DLQ (of a FIFO source) with one.
     const { dlq, dlqArn } = await dlqWithTwoSources(1);
-    const fifoDlq = await create('f-dlq.fifo', { FifoQueue: 'true' });
-    const fifoDlqArn = await arnOf(fifoDlq);
+    const fifoDlq = await createQueue(h, 'f-dlq.fifo', { FifoQueue: 'true' });
+    const fifoDlqArn = await queueArn(h, fifoDlq);
     // Its source makes it a DLQ, which a move task needs.
-    await create('f-src.fifo', {
+    await createQueue(h, 'f-src.fifo', {
       FifoQueue: 'true',
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: fifoDlqArn, maxReceiveCount: 1 }),
     });
-    const fifoTarget = await create('f-target.fifo', { FifoQueue: 'true' });
-    const standardTarget = await create('s-target');
+    const fifoTarget = await createQueue(h, 'f-target.fifo', { FifoQueue: 'true' });
+    const standardTarget = await createQueue(h, 's-target');
     await h.sqs.send(
       new SendMessageCommand({
         QueueUrl: fifoDlq,
@@ -261,11 +258,11 @@ describe('message move tasks', () => {
     // Act
     const intoFifo = await callJson(h.url, 'StartMessageMoveTask', {
       SourceArn: dlqArn,
-      DestinationArn: await arnOf(fifoTarget),
+      DestinationArn: await queueArn(h, fifoTarget),
     });
     const intoStandard = await callJson(h.url, 'StartMessageMoveTask', {
       SourceArn: fifoDlqArn,
-      DestinationArn: await arnOf(standardTarget),
+      DestinationArn: await queueArn(h, standardTarget),
     });
 
     // Assess

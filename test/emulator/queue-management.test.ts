@@ -16,7 +16,7 @@ import {
   TagQueueCommand,
   UntagQueueCommand,
 } from '@aws-sdk/client-sqs';
-import { callJson, callQuery, type Harness, startEmulator } from './helpers';
+import { callJson, callQuery, createQueue, type Harness, queueArn, startEmulator } from './helpers';
 
 describe('queue management', () => {
   let h: Harness;
@@ -25,14 +25,10 @@ describe('queue management', () => {
   });
   afterEach(() => h.stop());
 
-  const create = async (QueueName: string, Attributes?: Record<string, string>) =>
-    (await h.sqs.send(new CreateQueueCommand({ QueueName, ...(Attributes ? { Attributes } : {}) })))
-      .QueueUrl!;
-
   it('returns the same URL for a repeated CreateQueue and refuses different attributes', async () => {
-    const url = await create('same', { VisibilityTimeout: '10' });
-    expect(await create('same', { VisibilityTimeout: '10' })).toBe(url);
-    await expect(create('same', { VisibilityTimeout: '11' })).rejects.toMatchObject({
+    const url = await createQueue(h, 'same', { VisibilityTimeout: '10' });
+    expect(await createQueue(h, 'same', { VisibilityTimeout: '10' })).toBe(url);
+    await expect(createQueue(h, 'same', { VisibilityTimeout: '11' })).rejects.toMatchObject({
       name: 'QueueNameExists',
     });
   });
@@ -71,20 +67,26 @@ describe('queue management', () => {
   });
 
   it('rejects a FIFO name without FifoQueue=true and names with bad characters', async () => {
-    await expect(create('orders.fifo')).rejects.toMatchObject({ name: 'InvalidParameterValue' });
-    await expect(create('bad name')).rejects.toMatchObject({ name: 'InvalidParameterValue' });
-    await expect(create('x'.repeat(81))).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(createQueue(h, 'orders.fifo')).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
+    await expect(createQueue(h, 'bad name')).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
+    await expect(createQueue(h, 'x'.repeat(81))).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
   });
 
   it('lists queues by prefix with paging, and forgets a deleted queue', async () => {
-    for (const n of ['a-1', 'a-2', 'a-3', 'b-1']) await create(n);
+    for (const n of ['a-1', 'a-2', 'a-3', 'b-1']) await createQueue(h, n);
     const page1 = await h.sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'a-', MaxResults: 2 }));
     expect(page1.QueueUrls).toHaveLength(2);
     const page2 = await h.sqs.send(
       new ListQueuesCommand({ QueueNamePrefix: 'a-', MaxResults: 2, NextToken: page1.NextToken! }),
     );
     expect(page2.QueueUrls?.map((u) => u.split('/').pop())).toEqual(['a-3']);
-    const url = await create('gone');
+    const url = await createQueue(h, 'gone');
     await h.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
     await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'gone' }))).rejects.toMatchObject({
       name: 'QueueDoesNotExist',
@@ -105,7 +107,7 @@ describe('queue management', () => {
     let ended: ReceiveMessageCommandOutput | undefined;
     for (let pauseMs = 50; !ended; pauseMs *= 5) {
       if (url) h.emulator.clock.advance(60_000); // the name is free again
-      url = await create('polled');
+      url = await createQueue(h, 'polled');
       const started = Date.now();
       const poll = h.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 1 }),
@@ -122,7 +124,7 @@ describe('queue management', () => {
     }
     expect(ended.Messages ?? []).toEqual([]);
     h.emulator.clock.advance(60_000);
-    expect(await create('polled')).toBe(url);
+    expect(await createQueue(h, 'polled')).toBe(url);
     const again = h.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 20, MaxNumberOfMessages: 1 }),
     );
@@ -135,7 +137,7 @@ describe('queue management', () => {
     // AWS (DeleteQueue, CreateQueue): "When you delete a queue, you must wait at least 60
     // seconds before creating a queue with the same name"; the model's QueueDeletedRecently is
     // 400 with the Query code AWS.SimpleQueueService.QueueDeletedRecently.
-    const url = await create('reborn', { VisibilityTimeout: '10' });
+    const url = await createQueue(h, 'reborn', { VisibilityTimeout: '10' });
     await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'old' }));
     await h.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
     const refused = {
@@ -145,8 +147,10 @@ describe('queue management', () => {
       $metadata: { httpStatusCode: 400 },
     };
     // At once, with the same attributes or others, and as a FIFO queue's name too.
-    await expect(create('reborn', { VisibilityTimeout: '10' })).rejects.toMatchObject(refused);
-    await expect(create('reborn')).rejects.toMatchObject(refused);
+    await expect(createQueue(h, 'reborn', { VisibilityTimeout: '10' })).rejects.toMatchObject(
+      refused,
+    );
+    await expect(createQueue(h, 'reborn')).rejects.toMatchObject(refused);
     const json = await callJson(h.url, 'CreateQueue', { QueueName: 'reborn' });
     expect(json).toMatchObject({
       status: 400,
@@ -159,9 +163,11 @@ describe('queue management', () => {
       queryCode: 'AWS.SimpleQueueService.QueueDeletedRecently',
       message: refused.message,
     });
-    const fifoUrl = await create('reborn.fifo', { FifoQueue: 'true' });
+    const fifoUrl = await createQueue(h, 'reborn.fifo', { FifoQueue: 'true' });
     await h.sqs.send(new DeleteQueueCommand({ QueueUrl: fifoUrl }));
-    await expect(create('reborn.fifo', { FifoQueue: 'true' })).rejects.toMatchObject(refused);
+    await expect(createQueue(h, 'reborn.fifo', { FifoQueue: 'true' })).rejects.toMatchObject(
+      refused,
+    );
     // Nothing was created by the refusals.
     await expect(h.sqs.send(new GetQueueUrlCommand({ QueueName: 'reborn' }))).rejects.toMatchObject(
       { name: 'QueueDoesNotExist' },
@@ -170,10 +176,10 @@ describe('queue management', () => {
     expect(listed.QueueUrls).toBeUndefined();
     // 59 s later on the emulator's clock (and the real milliseconds this test took): refused.
     h.emulator.clock.advance(59_000);
-    await expect(create('reborn')).rejects.toMatchObject(refused);
+    await expect(createQueue(h, 'reborn')).rejects.toMatchObject(refused);
     // 60 s after the delete: created, a new queue with its own attributes and no old message.
     h.emulator.clock.advance(1_000);
-    const again = await create('reborn');
+    const again = await createQueue(h, 'reborn');
     expect(again).toBe(url);
     const attrs = await h.sqs.send(
       new GetQueueAttributesCommand({
@@ -184,19 +190,19 @@ describe('queue management', () => {
     expect(attrs.Attributes).toEqual({ VisibilityTimeout: '30', ApproximateNumberOfMessages: '0' });
     // Another name was never held back, nor the same in another case (AWS: queue names are
     // case-sensitive), nor the standard name beside a deleted FIFO one.
-    await expect(create('other-name')).resolves.toContain('/other-name');
-    const upper = await create('Upper');
+    await expect(createQueue(h, 'other-name')).resolves.toContain('/other-name');
+    const upper = await createQueue(h, 'Upper');
     await h.sqs.send(new DeleteQueueCommand({ QueueUrl: upper }));
-    await expect(create('upper')).resolves.toContain('/upper');
-    await expect(create('UPPER')).resolves.toContain('/UPPER');
-    await expect(create('Upper')).rejects.toMatchObject(refused);
-    const fifoAgain = await create('twin.fifo', { FifoQueue: 'true' });
+    await expect(createQueue(h, 'upper')).resolves.toContain('/upper');
+    await expect(createQueue(h, 'UPPER')).resolves.toContain('/UPPER');
+    await expect(createQueue(h, 'Upper')).rejects.toMatchObject(refused);
+    const fifoAgain = await createQueue(h, 'twin.fifo', { FifoQueue: 'true' });
     await h.sqs.send(new DeleteQueueCommand({ QueueUrl: fifoAgain }));
-    await expect(create('twin')).resolves.toContain('/twin');
+    await expect(createQueue(h, 'twin')).resolves.toContain('/twin');
   });
 
   it('tags, lists and untags a queue', async () => {
-    const url = await create('tagged');
+    const url = await createQueue(h, 'tagged');
     await h.sqs.send(new TagQueueCommand({ QueueUrl: url, Tags: { team: 'orders', env: 'lab' } }));
     await h.sqs.send(new UntagQueueCommand({ QueueUrl: url, TagKeys: ['env'] }));
     const tags = await h.sqs.send(new ListQueueTagsCommand({ QueueUrl: url }));
@@ -204,7 +210,7 @@ describe('queue management', () => {
   });
 
   it('purges a queue once per 60 seconds', async () => {
-    const url = await create('purged');
+    const url = await createQueue(h, 'purged');
     await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
     await h.sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
     const attrs = await h.sqs.send(
@@ -222,7 +228,7 @@ describe('queue management', () => {
   });
 
   it('changes visibility in a batch, ignores a change once the timeout has passed and fails one for a deleted message', async () => {
-    const url = await create('vis');
+    const url = await createQueue(h, 'vis');
     await h.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'x' }));
     const got = await h.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 5 }),
@@ -262,13 +268,9 @@ describe('queue management', () => {
   });
 
   it('lists the source queues of a DLQ and refuses a move task from a queue that is no DLQ', async () => {
-    const dlq = await create('the-dlq');
-    const dlqArn = (
-      await h.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
-      )
-    ).Attributes!.QueueArn!;
-    const src = await create('the-source', {
+    const dlq = await createQueue(h, 'the-dlq');
+    const dlqArn = await queueArn(h, dlq);
+    const src = await createQueue(h, 'the-source', {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
     });
     const sources = await h.sqs.send(new ListDeadLetterSourceQueuesCommand({ QueueUrl: dlq }));
@@ -283,16 +285,12 @@ describe('queue management', () => {
   });
 
   it('refuses a redrive policy that the DLQ RedriveAllowPolicy denies', async () => {
-    const dlq = await create('closed-dlq', {
+    const dlq = await createQueue(h, 'closed-dlq', {
       RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'denyAll' }),
     });
-    const dlqArn = (
-      await h.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }),
-      )
-    ).Attributes!.QueueArn!;
+    const dlqArn = await queueArn(h, dlq);
     await expect(
-      create('denied', {
+      createQueue(h, 'denied', {
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }),
       }),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
