@@ -1331,7 +1331,15 @@ export class Queue {
     return this.parseHandle(handle) === undefined ? undefined : 0;
   }
 
-  /** Receipt handles of the messages receives hold right now (in flight, not deleted). */
+  /**
+   * Receipt handles of the messages receives hold right now (in flight, not deleted). Walks
+   * `byReceipt`: the handles it returns and those of messages visible again and not received
+   * since. Left a walk on purpose: no SQS action reaches it, only the local cloud's
+   * invocationsInFlight (the drain wait's polls, every 100 ms), whose caller walks the handles
+   * returned again anyway. In a 2,000-order demo with 2% failures (2026-12-04) it ran 634 times,
+   * looked at 106 handles at most in one call (at most 46 of them not held) and took 33 ms of the
+   * 86 s run in all (docs/benchmarks.md, SQS emulator).
+   */
   heldReceipts(): string[] {
     const now = this.clock.now();
     const out: string[] = [];
