@@ -359,6 +359,11 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
     tracked,
   );
   server.maxConnections = l.maxConnections;
+  // Every header within Node's 16 KiB reaches the handlers: by default Node keeps the first 2,000
+  // and drops the rest without a word, and 2,000 short headers fit in 16 KiB, so a second Host,
+  // Idempotency-Key or Content-Type written after 2,000 others was never seen by the checks that
+  // refuse a header given twice. The 16 KiB bound the count (at most about 4,000 headers).
+  server.maxHeadersCount = 0;
   // Bytes that are not HTTP after a request that was (a pipelined request's Content-Length
   // shorter than its body, garbage after it): Node answers 400 and closes the connection at once,
   // and when the request before was still being answered (an SQS action answers after its body
