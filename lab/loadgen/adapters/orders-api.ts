@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { OrderInput } from '../../../shared/src/order';
 
 /** One POST /orders, as the HTTP contract defines it. Network failures come back as status 0. */
@@ -11,6 +12,13 @@ export interface PostResult {
   /** The answer's Retry-After in ms, when it gave one in seconds (a 409 for a request in progress). */
   retryAfterMs?: number;
 }
+
+/**
+ * The most of an answer's body the client keeps (the producer's answers are under 1 KiB, a
+ * gateway's error page a few): the rest is not read, and the connection is closed. An answer whose
+ * body never ended was read whole until the try's timeout, 4.9 GB in 30 s on 127.0.0.1.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface OrdersApiOptions {
   apiUrl: string;
@@ -105,6 +113,7 @@ export class OrdersApi {
   ): Promise<{ status: number; text: string; retryAfter?: string }> {
     const timeoutMs = target.timeoutMs ?? this.options.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
+      let answered = false;
       const req = this.send(
         target.url ?? this.url,
         {
@@ -116,26 +125,62 @@ export class OrdersApi {
               : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         },
         (res: IncomingMessage) => {
+          answered = true;
           const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
+          let bytes = 0;
+          const done = () => {
             const retryAfter = res.headers['retry-after'];
             resolve({
               status: res.statusCode ?? 0,
               text: Buffer.concat(chunks).toString('utf8'),
               ...(retryAfter !== undefined ? { retryAfter } : {}),
             });
+          };
+          res.on('data', (chunk: Buffer) => {
+            if (bytes >= MAX_ANSWER_BYTES) return;
+            const kept = chunk.subarray(0, MAX_ANSWER_BYTES - bytes);
+            chunks.push(kept);
+            bytes += kept.length;
+            if (bytes >= MAX_ANSWER_BYTES) {
+              // Enough to say what the answer was; the rest is not read.
+              done();
+              req.destroy();
+            }
           });
+          res.on('end', done);
           res.on('error', reject);
+          // A body cut off by the connection: no 'end', and on some Node versions no 'error'.
+          res.on('close', () => {
+            if (!res.complete) {
+              reject(Object.assign(new Error('answer cut off'), { code: 'ECONNRESET' }));
+            }
+          });
         },
       );
+      // An upgrade nobody asked for (101 Switching Protocols): Node destroys the socket and emits
+      // neither 'response' nor 'error', and the try waited forever; once nothing else held the
+      // event loop, the load exited 0 without a summary. It is an answer, and not a 202.
+      req.on('upgrade', (res: IncomingMessage, socket: Socket) => {
+        answered = true;
+        socket.destroy();
+        resolve({ status: res.statusCode ?? 0, text: '' });
+      });
       // The whole exchange, connection included, within timeoutMs (what fetch's
       // AbortSignal.timeout bounded): a server that accepts and never answers ends the try.
       const timer = setTimeout(
         () => req.destroy(Object.assign(new Error('request timed out'), { name: 'TimeoutError' })),
         timeoutMs,
       );
-      req.on('close', () => clearTimeout(timer));
+      req.on('close', () => {
+        clearTimeout(timer);
+        // Closed with no answer and no error said (whatever the cause): a lost answer, not a
+        // try that waits forever. After an answer or an error this settles nothing.
+        if (!answered) {
+          reject(
+            Object.assign(new Error('connection closed with no answer'), { code: 'ECONNRESET' }),
+          );
+        }
+      });
       req.on('error', reject);
       req.end(body);
     });

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OrdersApi } from '../../../../lab/loadgen/adapters/orders-api';
+import { MAX_ANSWER_BYTES, OrdersApi } from '../../../../lab/loadgen/adapters/orders-api';
 
 const order = { customerId: 'c-1', sequence: 1, amount: 100, currency: 'EUR', items: [] };
 
@@ -78,6 +78,61 @@ describe('OrdersApi', () => {
         body: undefined,
         networkError: 'TimeoutError',
       });
+    } finally {
+      api.close();
+      await stop(server);
+    }
+  });
+
+  it('takes a 101 Switching Protocols nobody asked for as an answer (HTTP 101), not a try that never ends', async () => {
+    // Node destroys the socket of an upgrade with no 'upgrade' listener and emits no 'response'
+    // and no 'error': the try's promise never settled (under the CLI, the process exited 0).
+    const { url, server } = await serve((req, res) => {
+      req.resume();
+      res.socket?.end(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n',
+      );
+    });
+    const api = new OrdersApi({ apiUrl: url, runId: 'r' });
+    try {
+      expect(await api.post(order, 'k')).toEqual({ status: 101, body: undefined });
+    } finally {
+      api.close();
+      await stop(server);
+    }
+  });
+
+  it('keeps MAX_ANSWER_BYTES of an answer and reads no more of it', async () => {
+    // 16 MiB of body, written as the client takes it: the client reads a 64 KiB prefix, and
+    // the server sees its connection closed long before it has written the rest.
+    const total = 16 * 1024 * 1024;
+    let written = 0;
+    let serverDone!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      serverDone = resolve;
+    });
+    const { url, server } = await serve((req, res) => {
+      req.resume();
+      res.writeHead(500, { 'content-type': 'text/plain', 'content-length': total });
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      const pump = () => {
+        while (written < total && !res.destroyed) {
+          written += chunk.length;
+          if (!res.write(chunk)) return;
+        }
+        if (written >= total) res.end();
+      };
+      res.on('drain', pump);
+      res.on('close', serverDone);
+      pump();
+    });
+    const api = new OrdersApi({ apiUrl: url, runId: 'r' });
+    try {
+      const r = await api.post(order, 'k');
+      expect(r.status).toBe(500);
+      expect(r.body).toBe('x'.repeat(MAX_ANSWER_BYTES));
+      await closed;
+      expect(written).toBeLessThan(total);
     } finally {
       api.close();
       await stop(server);
