@@ -1,4 +1,6 @@
+import { oneLine } from '../../shared/src/cli/args';
 import { createRng, freshSeed, hash32 } from '../../shared/src/random';
+import { codePointPrefix } from '../../shared/src/text';
 import { OrdersApi, type PostResult } from './adapters/orders-api';
 import {
   backoffMs,
@@ -29,7 +31,15 @@ export interface LoadOptions {
   retryDeadlineMs?: number;
   /** At most this many POSTs an order as well (default: no count, the deadline alone). */
   maxAttempts?: number;
-  /** The backoff between retries with no Retry-After: full jitter, base x 2^n capped (backoffMs). */
+  /**
+   * How long the look-ups of the orders given up (GET /orders/{key}, after the load) go on, all
+   * of them together. Default LOOKUP_DEADLINE_MS.
+   */
+  lookupDeadlineMs?: number;
+  /**
+   * The backoff between retries: full jitter, base x 2^n capped (backoffMs); an answer's
+   * Retry-After makes the wait longer, never shorter.
+   */
   backoff?: { baseMs: number; capMs: number };
   requestTimeoutMs?: number;
   onProgress?: (p: LoadProgress) => void;
@@ -53,8 +63,11 @@ export interface GivenUpOrder {
   idempotencyKey: string;
   /** POSTs sent for it. */
   attempts: number;
-  /** Why the client stopped: refused, or its retries ran out (the deadline or maxAttempts). */
-  why: 'refused' | 'retries ran out';
+  /**
+   * Why the client stopped: refused, its retries ran out (the deadline or maxAttempts), or a 202
+   * whose body names no order (no `orderId` string: the API may hold the order all the same).
+   */
+  why: 'refused' | 'retries ran out' | 'unreadable answer';
   /** Its last answer (`HTTP 503: ...`, `network error ECONNRESET`). */
   last: string;
   /**
@@ -99,6 +112,9 @@ export interface LoadSummary {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The longest wait a timer holds (2^31 - 1 ms, 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * How long an order's POSTs are retried by default: several of the producer's 10 s function
  * timeouts and API Gateway's 29 s, so a machine or a region busy for a minute still gets every
@@ -106,8 +122,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export const RETRY_DEADLINE_MS = 120_000;
 
-/** How long the look-up of a given-up order (GET /orders/{key}) is retried. */
-const LOOKUP_DEADLINE_MS = 30_000;
+/** How long the look-ups of the given-up orders (GET /orders/{key}) are retried, all of them. */
+export const LOOKUP_DEADLINE_MS = 30_000;
+
+/** One look-up's timeout. */
+const PROBE_TIMEOUT_MS = 10_000;
 
 /** A failure that the same request, with the same Idempotency-Key, may get past when tried again. */
 function retriable(r: PostResult): boolean {
@@ -120,10 +139,34 @@ function retriable(r: PostResult): boolean {
   );
 }
 
+/** The most of an answer's message an error line quotes. */
+const MAX_MESSAGE_CHARS = 200;
+
+/**
+ * An answer's message as an error line quotes it: at most MAX_MESSAGE_CHARS, on one line, with
+ * control characters escaped. A hostile or broken API's message was printed whole and raw (50 MB
+ * twice per order; escape sequences that cleared the terminal, newlines that forged lines).
+ */
+function quoted(message: unknown): string {
+  const text = typeof message === 'string' ? message : (JSON.stringify(message) ?? '');
+  const cut = codePointPrefix(text, MAX_MESSAGE_CHARS);
+  return cut.length < text.length ? `${oneLine(cut)}...` : oneLine(cut);
+}
+
 function describe(r: PostResult): string {
   if (r.networkError) return `network error ${r.networkError}`;
-  const msg = (r.body as { message?: string } | undefined)?.message;
-  return `HTTP ${r.status}${msg ? `: ${msg}` : ''}`;
+  const body = r.body;
+  const msg =
+    body !== null && typeof body === 'object' ? (body as { message?: unknown }).message : undefined;
+  return `HTTP ${r.status}${msg !== undefined && msg !== '' ? `: ${quoted(msg)}` : ''}`;
+}
+
+/** The order id a 202 names, if its body is an object with an `orderId` string. */
+function orderIdOf(r: PostResult): string | undefined {
+  const body = r.body;
+  if (body === null || typeof body !== 'object') return undefined;
+  const id = (body as { orderId?: unknown }).orderId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** A run id when the user gives none: readable, sortable, unique enough for a lab. */
@@ -189,13 +232,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     for (let attempts = 1; ; attempts++) {
       const r = await send();
       if (!retriable(r)) return { r, attempts, ranOut: false };
-      const wait =
-        r.retryAfterMs ?? backoffMs(attempts - 1, jitter(), backoff.baseMs, backoff.capMs);
+      // Retry-After is a floor, never faster than the backoff: `Retry-After: 0` on every answer
+      // had the order retried with no wait at all (1,271 POSTs in 3 s).
+      const wait = Math.max(
+        r.retryAfterMs ?? 0,
+        backoffMs(attempts - 1, jitter(), backoff.baseMs, backoff.capMs),
+      );
       if (attempts >= maxAttempts || Date.now() + wait - firstAt > deadlineMs) {
         return { r, attempts, ranOut: true };
       }
       onRetry();
-      await sleep(wait);
+      // A timer holds at most MAX_TIMER_MS; a longer one fires at once (and warns).
+      await sleep(Math.min(wait, MAX_TIMER_MS));
     }
   };
   const postWithRetries = (order: PlannedOrder) =>
@@ -234,14 +282,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       if (wait > 0) await sleep(wait);
       try {
         const { r, attempts, ranOut } = await postWithRetries(order);
-        if (r.status === 202) {
-          const orderId = (r.body as { orderId?: string }).orderId;
+        const orderId = r.status === 202 ? orderIdOf(r) : undefined;
+        if (orderId !== undefined) {
           summary.accepted++;
           ids[next.customer]![next.index] = orderId;
           for (let k = 0; k < order.clientRetries; k++) {
             summary.retries++;
             const { r: again } = await postWithRetries(order);
-            if (again.status !== 202 || (again.body as { orderId?: string }).orderId !== orderId) {
+            if (again.status !== 202 || orderIdOf(again) !== orderId) {
               summary.retryMismatches++;
               fail(`client retry of ${order.idempotencyKey}: ${describe(again)}`);
             }
@@ -250,14 +298,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
           const given: GivenUpOrder = {
             idempotencyKey: order.idempotencyKey,
             attempts,
-            why: ranOut ? 'retries ran out' : 'refused',
+            why: r.status === 202 ? 'unreadable answer' : ranOut ? 'retries ran out' : 'refused',
             last: describe(r),
           };
           summary.givenUp.push(given);
           givenUpAt.set(given, next);
           // An error until the API is asked after the load (below), as the progress shows it.
           summary.errors++;
-          if (!ranOut) fail(`${order.idempotencyKey}: refused, ${given.last}`, false);
+          if (given.why === 'refused')
+            fail(`${order.idempotencyKey}: refused, ${given.last}`, false);
         }
       } finally {
         done++;
@@ -273,27 +322,50 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     // or was answered 500 or 502, may have recorded it. Asked once the load has ended, when no
     // try of it is still running at the API, so the summary (and a soak's check) counts it as
     // the API's record and the report count it: accepted, not missing.
-    for (const given of summary.givenUp) {
-      if (given.why === 'refused') continue;
-      const { r } = await withRetries(
-        () => api.probe(given.idempotencyKey),
-        LOOKUP_DEADLINE_MS,
-        () => undefined,
-      );
+    // One deadline for all the look-ups, and as many at once as the load had requests: each
+    // order's own 30 s, one order after another, made an API that stopped answering hold the
+    // load 30 s per given-up order after it ended (8 h for 1,000), printing nothing.
+    const toAsk = summary.givenUp.filter((g) => g.why !== 'refused');
+    const lookupDeadlineMs = options.lookupDeadlineMs ?? LOOKUP_DEADLINE_MS;
+    const lookupsEnd = Date.now() + lookupDeadlineMs;
+    const answers: (PostResult | undefined)[] = [];
+    let asked = 0;
+    const asker = async () => {
+      while (asked < toAsk.length) {
+        const i = asked++;
+        const left = lookupsEnd - Date.now();
+        if (left <= 0) continue; // not asked: the look-ups' time has run out
+        const { r } = await withRetries(
+          () => api.probe(toAsk[i]!.idempotencyKey, Math.min(left, PROBE_TIMEOUT_MS)),
+          left,
+          () => undefined,
+        );
+        answers[i] = r;
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(Math.max(1, options.concurrency), toAsk.length) }, asker),
+    );
+    toAsk.forEach((given, i) => {
+      const r = answers[i];
       const at = givenUpAt.get(given)!;
-      if (r.status === 200) {
+      if (r?.status === 200) {
         given.atApi = 'accepted';
         summary.errors--;
         summary.accepted++;
         ids[at.customer]![at.index] = given.idempotencyKey;
-      } else {
-        given.atApi = r.status === 404 ? 'not found' : 'unknown';
-        fail(
-          `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : `the API's record could not be read (${describe(r)})`}`,
-          false,
-        );
+        return;
       }
-    }
+      given.atApi = r?.status === 404 ? 'not found' : 'unknown';
+      const why =
+        r === undefined
+          ? `not asked: the look-ups' ${lookupDeadlineMs / 1000} s had run out`
+          : describe(r);
+      fail(
+        `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : `the API's record could not be read (${why})`}`,
+        false,
+      );
+    });
   } finally {
     api.close();
   }

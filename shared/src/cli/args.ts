@@ -240,6 +240,14 @@ export function choiceOption<T extends string>(
 }
 
 /**
+ * `text` on one line, for a terminal: every control character (a newline, an escape that
+ * starts a terminal sequence, C1 controls) written as its `\\uXXXX` escape.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
  * Runs a CLI's main: user mistakes (UsageError, or any error with `expose = true`) print one line
  * and exit 2 or 1; anything else is a bug and keeps its stack. Output that fails is handled as
  * shared/src/cli/output.ts says: a reader gone away is not an error, lost output is (exit 1).

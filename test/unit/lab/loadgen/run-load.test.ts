@@ -19,7 +19,7 @@ interface Seen {
 type Scripted =
   | 'accept'
   | 'reset'
-  | { status: number; retryAfter?: string; recorded?: boolean; message?: string };
+  | { status: number; retryAfter?: string; recorded?: boolean; message?: unknown; body?: string };
 
 /** A stand-in API for this module's test: checks per-customer order and answers like the producer. */
 function fakeApi(
@@ -27,6 +27,8 @@ function fakeApi(
     failFirst503?: number;
     inProgress409?: number;
     script?: (key: string, attempt: number) => Scripted;
+    /** GET /orders/{key} is answered only once this many GETs are waiting (all at once). */
+    getsTogether?: number;
   } = {},
 ) {
   const seen: Seen[] = [];
@@ -40,6 +42,8 @@ function fakeApi(
   let conflicts = options.inProgress409 ?? 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  let gets = 0;
+  const heldGets: (() => void)[] = [];
   const server: Server = createServer(async (req: IncomingMessage, res) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
@@ -48,6 +52,12 @@ function fakeApi(
     await new Promise((r) => setTimeout(r, 2));
     inFlight--;
     if (req.method === 'GET') {
+      gets++;
+      if (options.getsTogether !== undefined) {
+        const waiting = new Promise<void>((r) => heldGets.push(r));
+        if (heldGets.length >= options.getsTogether) for (const go of heldGets.splice(0)) go();
+        await waiting;
+      }
       // GET /v1/orders/{key}: the order's record, as the producer's status query reads it.
       const id = decodeURIComponent(String(req.url).split('/').pop() ?? '');
       if (byKey.has(id)) {
@@ -75,7 +85,7 @@ function fakeApi(
           'content-type': 'application/json',
           ...(scripted.retryAfter !== undefined ? { 'retry-after': scripted.retryAfter } : {}),
         })
-        .end(JSON.stringify({ message: scripted.message ?? 'scripted failure' }));
+        .end(scripted.body ?? JSON.stringify({ message: scripted.message ?? 'scripted failure' }));
       return;
     }
     if (conflicts > 0) {
@@ -120,6 +130,7 @@ function fakeApi(
     outOfOrder,
     byKey,
     maxInFlight: () => maxInFlight,
+    gets: () => gets,
     start: () =>
       new Promise<string>((r) =>
         server.listen(0, '127.0.0.1', () =>
@@ -378,6 +389,110 @@ describe('runLoad', () => {
       expect(s.givenUp[0]).toMatchObject({ why: 'retries ran out', atApi: 'not found' });
       expect(s.givenUp[0]!.attempts).toBe(s.sent);
       expect(s.sent).toBeGreaterThan(1);
+    });
+  });
+
+  it('gives up an order whose 202 names no order (no body, null, text, no orderId string), asks the API, and goes on', async () => {
+    // An empty 202 threw a TypeError out of the load (a stack trace, no summary); text or an
+    // orderId that is no string counted as accepted with no order id.
+    const bodies = ['', 'null', 'ok', '{"orderId":{"x":1}}'];
+    await withFakeApi(
+      {
+        script: (key) => {
+          const n = Number(key.split('-').pop());
+          return n <= bodies.length
+            ? { status: 202, body: bodies[n - 1]!, recorded: n % 2 === 1 }
+            : 'accept';
+        },
+      },
+      async (api, url) => {
+        const s = await runLoad({
+          apiUrl: url,
+          orders: 5,
+          ...oneAtATime,
+          runId: 'r202',
+          ...quick,
+        });
+        const keys = [1, 2, 3, 4, 5].map((n) => api.keys.find((k) => k.endsWith(`-0-${n}`))!);
+        expect(s.givenUp.map((g) => [g.idempotencyKey, g.why, g.atApi])).toEqual([
+          [keys[0], 'unreadable answer', 'accepted'],
+          [keys[1], 'unreadable answer', 'not found'],
+          [keys[2], 'unreadable answer', 'accepted'],
+          [keys[3], 'unreadable answer', 'not found'],
+        ]);
+        expect(s.accepted).toBe(3);
+        expect(s.orderIds).toEqual([keys[0], keys[2], keys[4]]);
+        expect(s.errors).toBe(2);
+      },
+    );
+  });
+
+  it("quotes an answer's message on one line, control characters escaped, at most 200 characters", async () => {
+    const message = `\x1b[2J\x1b]0;title\x07 line\nforged line ${'x'.repeat(1000)}`;
+    await withFakeApi({ script: () => ({ status: 400, message }) }, async (_api, url) => {
+      const s = await runLoad({ apiUrl: url, orders: 1, ...oneAtATime, runId: 'rmsg' });
+      const line = s.errorSamples[0]!;
+      expect(line).not.toMatch(/\p{Cc}/u);
+      expect(line).toContain(
+        'HTTP 400: \\u001b[2J\\u001b]0;title\\u0007 line\\u000aforged line xxx',
+      );
+      expect(line.endsWith('x...')).toBe(true);
+      expect(s.givenUp[0]!.last.length).toBeLessThan(300);
+    });
+  });
+
+  it('waits the backoff after a Retry-After: 0, never less', async () => {
+    // Retry-After: 0 on every answer was retried with no wait at all (1,271 POSTs of one order
+    // in 3 s). With a backoff of 100 s, seed 1's first wait (0.28 x 100 s) is past the 1 s
+    // deadline: one try, given up, no wait made.
+    await withFakeApi({ script: () => ({ status: 503, retryAfter: '0' }) }, async (_api, url) => {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 1,
+        ...oneAtATime,
+        runId: 'rra0',
+        retryDeadlineMs: 1000,
+        backoff: { baseMs: 100_000, capMs: 100_000 },
+      });
+      expect(s.sent).toBe(1);
+      expect(s.backoffRetries).toBe(0);
+      expect(s.givenUp[0]).toMatchObject({ why: 'retries ran out', attempts: 1 });
+    });
+  });
+
+  it('asks the API about the orders it gave up on together, as many at once as the load sent', async () => {
+    // One at a time, each for up to 30 s: an API that stopped answering held the load 30 s per
+    // given-up order after it ended. The stand-in answers no GET before four are waiting.
+    await withFakeApi({ script: () => ({ status: 503 }), getsTogether: 4 }, async (api, url) => {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 4,
+        customers: 4,
+        concurrency: 4,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'rlookups',
+        maxAttempts: 1,
+      });
+      expect(s.givenUp.map((g) => g.atApi)).toEqual(Array(4).fill('not found'));
+      expect(api.gets()).toBe(4);
+    });
+  });
+
+  it('asks nothing once the look-ups have no time left, and says so', async () => {
+    await withFakeApi({ script: () => ({ status: 503 }) }, async (api, url) => {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 2,
+        ...oneAtATime,
+        runId: 'rnolookup',
+        maxAttempts: 1,
+        lookupDeadlineMs: 0,
+      });
+      expect(api.gets()).toBe(0);
+      expect(s.givenUp.map((g) => g.atApi)).toEqual(['unknown', 'unknown']);
+      expect(s.errorSamples[0]).toMatch(/not asked: the look-ups' 0 s had run out\)$/);
     });
   });
 });
