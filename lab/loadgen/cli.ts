@@ -29,6 +29,13 @@ import {
 export const MIN_RATE = 0.001;
 export const MAX_RATE = 100_000;
 
+/**
+ * --retry-deadline's most, a day: with no bound, `1e308` read as Infinity ms (an order retried
+ * forever), and a deadline past 24.8 days let a Retry-After as long make a wait that a timer fires
+ * at once (a POST per millisecond).
+ */
+export const MAX_RETRY_DEADLINE_S = 86_400;
+
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
   summary:
@@ -75,8 +82,7 @@ export const LOAD_SPEC: CommandSpec = {
     'retry-deadline': {
       type: 'string',
       value: '<s>',
-      description:
-        "seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up",
+      description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up, at most ${MAX_RETRY_DEADLINE_S}`,
       default: String(RETRY_DEADLINE_MS / 1000),
     },
     seed: {
@@ -160,7 +166,8 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
     rate,
     retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
-    retryDeadlineMs: numberOption(v, 'retry-deadline', { min: 0 })! * 1000,
+    retryDeadlineMs:
+      numberOption(v, 'retry-deadline', { min: 0, max: MAX_RETRY_DEADLINE_S })! * 1000,
     seed,
     runId,
   };

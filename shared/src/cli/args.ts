@@ -223,6 +223,11 @@ export function numberOption(
   if (!decimal || !Number.isFinite(n)) {
     throw new UsageError(`--${name} must be a number, got "${String(raw)}"`);
   }
+  // A number too small for a double reads as 0 (`--rate 1e-400`), which a flag may take to mean
+  // something else entirely (a rate of 0 is unlimited), where 1e-300 got its range's message.
+  if (n === 0 && /[1-9]/.test(raw.split(/e/i)[0]!)) {
+    throw new UsageError(`--${name} must be a number, got "${raw}", which is too small to be one`);
+  }
   return checkedNumber(name, n, range);
 }
 

@@ -82,6 +82,20 @@ describe('parseLoadArgs', () => {
     [['--api', 'http://a', '--rate', '100001'], '--rate must be at most 100000, got 100001'],
     [['--api', 'http://a', '--rate', '1e400'], '--rate must be a number, got "1e400"'],
     [['--api', 'http://a', '--rate', '0x10'], '--rate must be a number, got "0x10"'],
+    // Read as 0, which is unlimited: every order at once.
+    [
+      ['--api', 'http://a', '--rate', '1e-400'],
+      '--rate must be a number, got "1e-400", which is too small to be one',
+    ],
+    // 1e308 s was Infinity ms: an order retried forever.
+    [
+      ['--api', 'http://a', '--retry-deadline', '1e308'],
+      '--retry-deadline must be at most 86400, got 1e+308',
+    ],
+    [
+      ['--api', 'http://a', '--retry-deadline', '86401'],
+      '--retry-deadline must be at most 86400, got 86401',
+    ],
     // Not a value an HTTP header can carry: was "no API answers at <url>", exit 1.
     [
       ['--api', 'http://a', '--api-key', 'a\nb'],
