@@ -263,19 +263,34 @@ export function runMain(
   spec?: CommandSpec,
 ): void {
   watchOutput();
+  // A main that can no longer finish: everything it waited on closed without settling its
+  // promise (an HTTP client's request that neither answers nor fails), so nothing is left to
+  // run. Node then exited 0, the command's work undone and nothing said (\`npm run load\` after
+  // an answer 101 Switching Protocols).
+  const unfinished = () => {
+    process.stderr.write(
+      'error: stopped before finishing: something it waited for ended without an answer\n',
+    );
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', unfinished);
   main().then(
     (code) => {
+      process.off('beforeExit', unfinished);
       if (typeof code === 'number') process.exitCode = code === 0 && outputLost() ? 1 : code;
     },
     (err: unknown) => {
+      process.off('beforeExit', unfinished);
+      // One line whatever the message holds (parseArgs' own messages have three; a flag's value
+      // may hold a newline).
       if (err instanceof UsageError) {
-        process.stderr.write(`error: ${err.message}\n`);
+        process.stderr.write(`error: ${oneLine(err.message)}\n`);
         if (spec) process.stderr.write(`run with --help for usage\n`);
         process.exitCode = 2;
         return;
       }
       if (err instanceof Error && (err as Error & { expose?: boolean }).expose) {
-        process.stderr.write(`error: ${err.message}\n`);
+        process.stderr.write(`error: ${oneLine(err.message)}\n`);
         process.exitCode = 1;
         return;
       }
