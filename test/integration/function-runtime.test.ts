@@ -542,6 +542,40 @@ describe('local function runtime (worker-thread execution environments)', () => 
     }
   }, 30_000);
 
+  it("names in Runtime.ExitError the invocation's own request id, the one its handler was given as context.awsRequestId, one per invocation", async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'exit-request-id-'));
+    const f = logging('probe-exit-request-id', []);
+    started.push(f);
+
+    try {
+      // Act: two invocations whose handlers write the id they were given and end the thread.
+      const answers = [];
+      for (const code of [3, 7]) {
+        const file = join(dir, `id-${code}`);
+        const answer = await f.invoke({ mode: 'exit-with-id', file, code });
+        answers.push({ code, answer, given: await readFile(file, 'utf8') });
+      }
+
+      // Assess: Lambda's message names the invocation's request id (aws/aws-lambda-dotnet#480),
+      // the id the handler's context has; each invocation has its own.
+      for (const { code, answer, given } of answers) {
+        expect(given).toMatch(/^[0-9a-f-]{36}$/);
+        expect(answer).toMatchObject({
+          ok: false,
+          timedOut: false,
+          error: {
+            errorType: 'Runtime.ExitError',
+            errorMessage: `RequestId: ${given} Error: Runtime exited with error: exit status ${code}`,
+          },
+        });
+      }
+      expect(answers[0]?.given).not.toBe(answers[1]?.given);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('leaves the environment running where the function listens for uncaught exceptions or unhandled rejections itself, as on nodejs24.x, whose runtime listens for neither', async () => {
     // Prepare
     const lines: string[] = [];
