@@ -1326,6 +1326,15 @@ export class LocalFunction {
       fresh.busy = true;
       held.env = fresh;
       initError = await this.initialised(fresh, requestId);
+      // Its ready message handled only past the deadline (this thread lagging behind its event
+      // loop: the init's own limit, started a moment after invokePhase, had not fired yet): the
+      // invoke phase is over. Called now, the handler would start with no time left
+      // (getRemainingTimeInMillis() 0, for which Powertools saves an in-progress record with no
+      // expiry) and be ended at once; it times out instead, as its init had run over.
+      if (!initError && Date.now() >= invokePhase + timeoutMs) {
+        this.discard(fresh);
+        initError = timedOutError;
+      }
     }
     if (initError) {
       return {

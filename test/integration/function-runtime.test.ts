@@ -987,6 +987,64 @@ describe('local function runtime (worker-thread execution environments)', () => 
     }
   }, 30_000);
 
+  it('does not call the handler with its deadline passed when the init run again within the invocation is seen to end only after the function timeout', async () => {
+    // Prepare: a module that fails its first load only and takes 200 ms to load, in a function
+    // with a 1 s timeout; the handler, if called, writes the id it was given and exits.
+    const dir = await mkdtemp(join(tmpdir(), 'suppressed-init-late-'));
+    const loads = join(dir, 'loads');
+    const called = join(dir, 'called');
+    const f = probe(
+      'probe-suppressed-init-late',
+      {
+        PROBE_INIT_LOADS: loads,
+        PROBE_INIT_FAIL_ONCE: join(dir, 'failed'),
+        PROBE_INIT_SPIN_MS: '200',
+      },
+      1,
+      1,
+    );
+    started.push(f);
+    const loaded = () =>
+      existsSync(loads) ? readFileSync(loads, 'utf8').split('\n').filter(Boolean).length : 0;
+
+    try {
+      // Act: once the second load has begun, this thread is held for 1.5 s, past the 1 s the
+      // suppressed init may take, so its ready message (posted about 200 ms in) is handled only
+      // after the deadline. Node runs no timer that fell due while a timer callback held the
+      // thread before the messages that came meanwhile, so the init's own limit does not fire
+      // first.
+      const answer = f.invoke({ mode: 'exit-with-id', file: called });
+      await new Promise<void>((resolve) => {
+        const poll = () => {
+          if (loaded() < 2) {
+            setTimeout(poll, 1);
+            return;
+          }
+          for (const until = Date.now() + 1500; Date.now() < until; ) {
+            // Held: the main thread lagging behind its event loop.
+          }
+          resolve();
+        };
+        setTimeout(poll, 1);
+      });
+      const result = await answer;
+
+      // Assess: the invoke phase began with the suppressed init and the function timeout is
+      // over: the invocation times out and the handler is not called with no time left (as
+      // getRemainingTimeInMillis() would answer, 0: Powertools then saves an in-progress record
+      // with no expiry). It had been called, and exited.
+      expect(loaded()).toBe(2);
+      expect(result).toMatchObject({
+        ok: false,
+        timedOut: true,
+        error: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' },
+      });
+      expect(existsSync(called)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it('ends the environment, as Lambda does, for a rejection nothing handles after its module loaded and before its first invocation', async () => {
     // Prepare
     const lines: string[] = [];
