@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FAULT_PRESETS, type FaultPreset } from '../../local/sqs/faults';
 import { renderTable } from '../../services/report/src/domain/render-text';
@@ -14,7 +13,7 @@ import {
 import { outputDirectory } from '../../shared/src/cli/directory';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
-import type { GivenUpOrder } from '../loadgen/run-load';
+import { GIVEN_UP_NAMED, notAccepted, reportGivenUp } from '../given-up';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 import { cpuBetween, cpuReadingNow, phasesLine } from '../phases';
 import { orderHistory, ordersNamed, runFindings } from './check';
@@ -178,21 +177,14 @@ export async function main(
   // The orders the client got no 202 for, apart from its retries answered wrongly: every one is
   // kept in the output dir, the first few named here with why and what the API said last.
   const givenUp = load.givenUp;
-  const notAccepted = givenUp.filter((g) => g.atApi !== 'accepted');
-  if (givenUp.length > 0) {
-    const path = join(out, 'given-up.json');
-    await writeFile(path, `${JSON.stringify(givenUp, null, 2)}\n`);
-    log(
-      `given up: ${givenUp.length} orders got no 202, ${givenUp.length - notAccepted.length} of them held by the API all the same (counted accepted); all in ${path}`,
-    );
-    for (const line of givenUpLines(givenUp)) log(`  ${line}`);
-  }
-  if (notAccepted.length > 0) {
+  const lost = notAccepted(givenUp);
+  for (const line of await reportGivenUp(givenUp, out)) log(line);
+  if (lost.length > 0) {
     failed.push(
-      `${notAccepted.length} orders were given up by the client and never accepted by the API (${notAccepted
+      `${lost.length} orders were given up by the client and never accepted by the API (${lost
         .slice(0, GIVEN_UP_NAMED)
         .map((g) => g.idempotencyKey)
-        .join(', ')}${notAccepted.length > GIVEN_UP_NAMED ? ', ...' : ''})`,
+        .join(', ')}${lost.length > GIVEN_UP_NAMED ? ', ...' : ''})`,
     );
   }
   if (load.retryMismatches > 0) {
@@ -201,7 +193,7 @@ export async function main(
     );
   }
   // Errors neither of these accounts for (none, as the load counts them).
-  const otherErrors = load.errors - notAccepted.length - load.retryMismatches;
+  const otherErrors = load.errors - lost.length - load.retryMismatches;
   if (otherErrors > 0) failed.push(`${otherErrors} more load errors`);
   /** The ledger's history of the first orders named, so a rare case can be read from its log. */
   const histories = (lines: readonly string[]) => {
@@ -253,23 +245,6 @@ export async function main(
     `soak passed in ${elapsed()} (seed ${seed}): ${orders} orders, nothing lost, no effect twice, FIFO in order`,
   );
   return 0;
-}
-
-/** Given-up orders named on the soak's lines at most; given-up.json holds them all. */
-export const GIVEN_UP_NAMED = 10;
-
-/**
- * A line for each of the first GIVEN_UP_NAMED given-up orders (then how many more): its key, why
- * the client stopped after how many tries, its last answer and what the API said of it after the load.
- */
-export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
-  const lines = givenUp.slice(0, GIVEN_UP_NAMED).map((g) => {
-    const at = g.atApi === undefined ? '' : `; at the API: ${g.atApi}`;
-    return `${g.idempotencyKey}: ${g.why} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;
-  });
-  if (givenUp.length > GIVEN_UP_NAMED)
-    lines.push(`... and ${givenUp.length - GIVEN_UP_NAMED} more`);
-  return lines;
 }
 
 if (require.main === module) runMain(() => main());

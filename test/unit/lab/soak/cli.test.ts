@@ -203,7 +203,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
       '  ... and 3 more\n',
     ]);
     expect(stderr).toContain(
-      `given up: 13 orders got no 202, 0 of them held by the API all the same (counted accepted); all in ${join(dir, 'given-up.json')}\n`,
+      `given up by the client: 13 orders got no 202; 0 of them held by the API all the same (counted accepted), 13 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 13 in ${join(dir, 'given-up.json')}\n`,
     );
     expect(JSON.parse(await readFile(join(dir, 'given-up.json'), 'utf8'))).toEqual(given);
   });

@@ -1,0 +1,97 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { GivenUpOrder } from './loadgen/run-load';
+
+/**
+ * The orders a run's load client gave up on (LoadSummary.givenUp), as the demo, the experiments
+ * and the soak show them: a headline, the first GIVEN_UP_NAMED named on the terminal, and every
+ * one in a file of the run's output directory (GIVEN_UP_FILE: the list as JSON, one object per
+ * order). An order given up and not held by the API never reached a queue: the report, which
+ * reads the ledger, counts it neither accepted nor lost, so only these lines say it is missing.
+ */
+
+/** The file, in a run's output directory, that holds every given-up order. */
+export const GIVEN_UP_FILE = 'given-up.json';
+
+/** Given-up orders named on the terminal at most; the file holds them all. */
+export const GIVEN_UP_NAMED = 10;
+
+/**
+ * The file of one run among several (an experiment's): `given-up-<label>.json`, the label's
+ * spaces as dashes (`g1 c2 b10` -> given-up-g1-c2-b10.json).
+ */
+export function givenUpFile(label: string): string {
+  return `given-up-${label.trim().replace(/\s+/g, '-')}.json`;
+}
+
+/** The given-up orders the API does not hold (refused, not found, or its record unread). */
+export function notAccepted(givenUp: readonly GivenUpOrder[]): GivenUpOrder[] {
+  return givenUp.filter((g) => g.atApi !== 'accepted');
+}
+
+/** Writes every given-up order to `dir`/`file`, the list as JSON; returns the file's path. */
+export async function writeGivenUp(
+  dir: string,
+  givenUp: readonly GivenUpOrder[],
+  file = GIVEN_UP_FILE,
+): Promise<string> {
+  const path = join(dir, file);
+  await writeFile(path, `${JSON.stringify(givenUp, null, 2)}\n`);
+  return path;
+}
+
+/**
+ * One line over every given-up order: how many, how many the API holds all the same (counted
+ * accepted) and how many it does not, said to be lost by the client, not by a queue, and where
+ * the whole list is.
+ */
+export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string): string {
+  const lost = notAccepted(givenUp);
+  const held = givenUp.length - lost.length;
+  const unread = lost.filter((g) => g.atApi === 'unknown').length;
+  const whose =
+    unread > 0 ? ` (${unread} of them unconfirmed: the API did not answer for them)` : '';
+  const verdict =
+    lost.length > 0
+      ? `${lost.length} not accepted by the API${whose}: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out)`
+      : 'none lost';
+  return `given up by the client: ${givenUp.length} orders got no 202; ${held} of them held by the API all the same (counted accepted), ${verdict}; all ${givenUp.length} in ${path}`;
+}
+
+/**
+ * A short note of the given-up orders, for a run's summary line: how many, how many the API does
+ * not hold, and that those are lost by the client, not by a queue.
+ */
+export function givenUpNote(givenUp: readonly GivenUpOrder[]): string {
+  const lost = notAccepted(givenUp).length;
+  return `the load client gave up on ${givenUp.length} orders, ${lost} not accepted by the API${lost > 0 ? ' (lost by the client, not by a queue)' : ''}`;
+}
+
+/**
+ * A line for each of the first GIVEN_UP_NAMED given-up orders (then how many more): its key, why
+ * the client stopped after how many tries, its last answer and what the API said of it after the
+ * load (a refused order is not asked: its key may name another order).
+ */
+export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
+  const lines = givenUp.slice(0, GIVEN_UP_NAMED).map((g) => {
+    const at = g.atApi === undefined ? '; not asked of the API' : `; at the API: ${g.atApi}`;
+    return `${g.idempotencyKey}: ${g.why} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;
+  });
+  if (givenUp.length > GIVEN_UP_NAMED)
+    lines.push(`... and ${givenUp.length - GIVEN_UP_NAMED} more`);
+  return lines;
+}
+
+/**
+ * A run's given-up orders, written to `dir`/`file` and told: the headline, then the named orders
+ * indented by two. Nothing written and no line when the client gave up on none.
+ */
+export async function reportGivenUp(
+  givenUp: readonly GivenUpOrder[],
+  dir: string,
+  file = GIVEN_UP_FILE,
+): Promise<string[]> {
+  if (givenUp.length === 0) return [];
+  const path = await writeGivenUp(dir, givenUp, file);
+  return [givenUpHeadline(givenUp, path), ...givenUpLines(givenUp).map((l) => `  ${l}`)];
+}

@@ -1,0 +1,78 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GIVEN_UP_NAMED,
+  givenUpFile,
+  givenUpHeadline,
+  givenUpNote,
+  reportGivenUp,
+} from '../../../lab/given-up';
+import type { GivenUpOrder } from '../../../lab/loadgen/run-load';
+
+/** What the demo, the experiments and the soak print and write of a run's given-up orders. */
+describe('the given-up orders of a run', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'given-up-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const order = (key: string, atApi: GivenUpOrder['atApi']): GivenUpOrder => ({
+    idempotencyKey: key,
+    attempts: 7,
+    why: 'retries ran out',
+    last: 'HTTP 502: Bad Gateway',
+    ...(atApi ? { atApi } : {}),
+  });
+  /** 9 the API does not hold, 2 it holds, 1 it did not answer for, 1 refused (not asked). */
+  const list: GivenUpOrder[] = [
+    ...Array.from({ length: 9 }, (_, i) => order(`n${i + 1}`, 'not found')),
+    order('h1', 'accepted'),
+    order('u1', 'unknown'),
+    { idempotencyKey: 'r1', attempts: 1, why: 'refused', last: 'HTTP 413: too large' },
+    order('h2', 'accepted'),
+  ];
+
+  it('writes them all, names the first 10 and says which the API holds and that the rest are lost by the client', async () => {
+    const lines = await reportGivenUp(list, dir);
+    const path = join(dir, 'given-up.json');
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(list);
+    expect(lines).toEqual([
+      `given up by the client: 13 orders got no 202; 2 of them held by the API all the same (counted accepted), 11 not accepted by the API (1 of them unconfirmed: the API did not answer for them): lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 13 in ${path}`,
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `  n${i + 1}: retries ran out after 7 tries, last HTTP 502: Bad Gateway; at the API: not found`,
+      ),
+      '  h1: retries ran out after 7 tries, last HTTP 502: Bad Gateway; at the API: accepted',
+      '  ... and 3 more',
+    ]);
+    expect(GIVEN_UP_NAMED).toBe(10);
+  });
+
+  it('names a refused order as not asked of the API, and says none is lost when the API holds every one', async () => {
+    const lines = await reportGivenUp([list[11]!, list[12]!], dir, givenUpFile('g1 c2 b10'));
+    expect(lines.slice(1)).toEqual([
+      '  r1: refused after 1 try, last HTTP 413: too large; not asked of the API',
+      '  h2: retries ran out after 7 tries, last HTTP 502: Bad Gateway; at the API: accepted',
+    ]);
+    expect(await readdir(dir)).toEqual(['given-up-g1-c2-b10.json']);
+    expect(givenUpHeadline([list[9]!, list[12]!], 'f.json')).toBe(
+      'given up by the client: 2 orders got no 202; 2 of them held by the API all the same (counted accepted), none lost; all 2 in f.json',
+    );
+    expect(givenUpNote([list[9]!])).toBe(
+      'the load client gave up on 1 orders, 0 not accepted by the API',
+    );
+    expect(givenUpNote(list)).toBe(
+      'the load client gave up on 13 orders, 11 not accepted by the API (lost by the client, not by a queue)',
+    );
+  });
+
+  it('writes nothing and says nothing when the client gave up on none', async () => {
+    expect(await reportGivenUp([], dir)).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
