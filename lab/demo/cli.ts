@@ -14,19 +14,26 @@ import { outputDirectory } from '../../shared/src/cli/directory';
 import { onStopSignal } from '../../shared/src/cli/signals';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
+import { reportGivenUp } from '../given-up';
 import type { LoadProgress } from '../loadgen/run-load';
-import { type DrainProgress, runOnLocalCloud } from '../local-run';
+import {
+  type DrainProgress,
+  type LocalRunOptions,
+  type LocalRunResult,
+  runOnLocalCloud,
+} from '../local-run';
 import { phasesLine } from '../phases';
 
 export const DEMO_SPEC: CommandSpec = {
   usage: 'npm run demo -- [options]',
   summary:
-    'Starts the local cloud in this process, sends a load with client retries (and a few lost send answers), waits for both queues to drain and prints the FIFO vs standard comparison.',
+    'Starts the local cloud in this process, sends a load with client retries (and a few lost send answers), waits for both queues to drain and prints the FIFO vs standard comparison; under it, the orders the load client gave up on (no 202 after its retries): how many the API holds all the same, the first 10 named.',
   options: {
     out: {
       type: 'string',
       value: '<dir>',
-      description: 'where report.json/.md/.html go (default reports/<runId>)',
+      description:
+        'where report.json/.md/.html go, and given-up.json: every order the load client gave up on, when it gave up on any (default reports/<runId>)',
     },
     orders: { type: 'string', value: '<n>', description: 'orders to send', default: '2000' },
     customers: { type: 'string', value: '<m>', description: 'customers', default: '20' },
@@ -131,7 +138,14 @@ export function drainProgressWriter(
   };
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+/**
+ * The demo. `run` is injectable (as the soak's is) so what it prints of a run is tested without a
+ * cloud, or with one whose options a test adjusts.
+ */
+export async function main(
+  argv: string[] = process.argv.slice(2),
+  run: (options: LocalRunOptions) => Promise<LocalRunResult> = runOnLocalCloud,
+): Promise<number> {
   const v = parseCommandLine(DEMO_SPEC, argv);
   const orders = intOption(v, 'orders', { min: 1, max: 1_000_000 })!;
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
@@ -157,7 +171,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const drain = drainProgressWriter(tty, (s) => process.stderr.write(s));
   // performance.now() counts from node's start: what the modules took to load is start-up too.
   const startedAt = performance.now();
-  const run = runOnLocalCloud({
+  const running = run({
     runId,
     seed,
     orders,
@@ -178,11 +192,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     },
     ...(live
       ? {
-          beforeStop: async ({ data: run }) => {
+          beforeStop: async ({ data, load }) => {
             drain.end();
-            process.stdout.write(renderTable(run.report));
-            const files = await writeReportFiles(run, out);
-            process.stdout.write(`wrote ${files.join(', ')}\n`);
+            await writeResults(data, load, out);
             process.stdout.write(`live: ${liveUrl} stays up; Ctrl-C stops the local cloud\n`);
             // Until the first Ctrl-C or SIGTERM. The handlers stay while the cloud stops, until
             // the run ends: the same Ctrl-C arriving again at once is ignored, a later one ends
@@ -201,15 +213,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     // Its lines show the queues only: no ledger count for them, which each poll would wait for.
     countLedgerWhileDraining: false,
   });
-  const { data, timings } = await run.finally(() => {
+  const { data, load, timings } = await running.finally(() => {
     drain.end();
     releaseSignals();
   });
   if (!live) {
     const filesAt = performance.now();
-    process.stdout.write(renderTable(data.report));
-    const files = await writeReportFiles(data, out);
-    process.stdout.write(`wrote ${files.join(', ')}\n`);
+    await writeResults(data, load, out);
     const endedAt = performance.now();
     process.stdout.write(
       phasesLine(timings, {
@@ -220,6 +230,22 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     );
   }
   return 0;
+}
+
+/**
+ * The table on stdout, then the orders the load client gave up on (the headline and the first
+ * few; every one in `out`/given-up.json), then the files written. An order given up and not held
+ * by the API reached no queue: the table leaves it out, so only these lines say it is missing.
+ */
+async function writeResults(
+  data: LocalRunResult['data'],
+  load: LocalRunResult['load'],
+  out: string,
+): Promise<void> {
+  process.stdout.write(renderTable(data.report));
+  const files = await writeReportFiles(data, out);
+  for (const line of await reportGivenUp(load.givenUp, out)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`wrote ${files.join(', ')}\n`);
 }
 
 if (require.main === module) runMain(() => main());

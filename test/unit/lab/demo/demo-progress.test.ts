@@ -17,6 +17,7 @@ jest.mock('../../../../lab/local-run', () => ({
     }
     return {
       data: { report: {} },
+      load: { givenUp: [] },
       timings: { startMs: 2100, loadMs: 30_000, drainMs: 1500, reportMs: 2440, stopMs: 260 },
     };
   }),
