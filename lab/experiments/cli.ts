@@ -16,6 +16,7 @@ import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
+import { givenUpFile, givenUpNote, notAccepted, reportGivenUp } from '../given-up';
 import {
   DEFAULT_SERVICE_MS,
   type RunOnCloud,
@@ -50,7 +51,8 @@ const common = {
   out: {
     type: 'string',
     value: '<dir>',
-    description: 'where the results go (default reports/<name>-<seed>)',
+    description:
+      "where the results go (default reports/<name>-<seed>), with given-up-<run>.json for a run whose load client gave up on orders (no 202 after its retries): every such order, as the soak's given-up.json",
   },
 } as const satisfies CommandSpec['options'];
 
@@ -221,12 +223,17 @@ export async function main(
                 const note = skipNote(r.queues[q]);
                 return note ? `; ${q} ${note}` : '';
               },
-            ).join('')}`,
+            ).join('')}${r.load.givenUp.length > 0 ? `; ${givenUpNote(r.load.givenUp)}` : ''}`,
           ),
       },
     );
     process.stdout.write(renderSweepTable(results));
     process.stdout.write(`\n${sweepExplanation(settings)}\n`);
+    ensureDirectory(out);
+    for (const r of results) {
+      const lines = await reportGivenUp(r.load.givenUp, out, givenUpFile(pointLabel(r)));
+      for (const [i, line] of lines.entries()) say(i === 0 ? `${pointLabel(r)}: ${line}` : line);
+    }
     await write(out, {
       'sweep.json': `${JSON.stringify({ ...settings, measures: sweepExplanation(settings), results }, null, 2)}\n`,
       'sweep.html': renderSweepHtml(results, settings),
@@ -246,17 +253,35 @@ export async function main(
       ...runner,
       onRun: (r) =>
         say(
-          `keyed on ${r.key}: standard lost answers ${r.lostAnswers.standard}, re-sends ${r.queues.standard.duplicateCauses.producerResend}, duplicate effects ${r.queues.standard.duplicateEffects}`,
+          `keyed on ${r.key}: standard lost answers ${r.lostAnswers.standard}, re-sends ${r.queues.standard.duplicateCauses.producerResend}, duplicate effects ${r.queues.standard.duplicateEffects}${r.load.givenUp.length > 0 ? `; ${givenUpNote(r.load.givenUp)}` : ''}`,
         ),
     },
   );
-  // The comparison holds only if both runs sent the same requests: every order accepted, so
-  // every planned client retry sent.
-  const unequal = results.filter((r) => r.load.errors > 0);
+  // The comparison holds only if both runs sent the same requests: a 202 for every order, so
+  // every planned client retry sent (an order given up is sent without its client retries, even
+  // one the API holds).
+  ensureDirectory(out);
+  const unequal = results.filter((r) => r.load.errors > 0 || r.load.givenUp.length > 0);
+  for (const r of results) {
+    const lines = await reportGivenUp(r.load.givenUp, out, givenUpFile(r.key));
+    for (const [i, line] of lines.entries()) say(i === 0 ? `keyed on ${r.key}: ${line}` : line);
+  }
   for (const r of unequal) {
-    say(
-      `error: keyed on ${r.key}, ${r.load.errors} orders were not accepted: the two runs did not send the same load`,
-    );
+    const lost = notAccepted(r.load.givenUp).length;
+    // The load's errors are its given-up orders the API does not hold and its client retries
+    // answered wrongly.
+    const mismatches = r.load.errors - lost;
+    const why = [
+      ...(r.load.givenUp.length > 0
+        ? [
+            `the client gave up on ${r.load.givenUp.length} orders (${lost} not accepted by the API)`,
+          ]
+        : []),
+      ...(mismatches > 0
+        ? [`${mismatches} client retries were not answered 202 with the same order id`]
+        : []),
+    ];
+    say(`error: keyed on ${r.key}, ${why.join(' and ')}: the two runs did not send the same load`);
   }
   process.stdout.write(renderKeyTable(results));
   process.stdout.write(

@@ -100,6 +100,12 @@ export type PointMetrics = Pick<
 export interface SweepResult {
   point: SweepPoint;
   runId: string;
+  /**
+   * What the load client got through: the orders accepted, and every order it gave up on (no
+   * 202 after its retries; the API may hold it all the same, `atApi`). One the API does not hold
+   * never reached a queue, so the point's queues were filled with fewer orders.
+   */
+  load: Pick<LoadSummary, 'accepted' | 'givenUp'>;
   queues: Record<QueueKind, PointMetrics>;
 }
 
@@ -157,7 +163,11 @@ export async function runSweep(
   const results: SweepResult[] = [];
   for (const [i, point] of points.entries()) {
     const runId = `sweep-${load.seed}-${i + 1}`;
-    const { data, consumption } = await run({
+    const {
+      data,
+      load: loadSummary,
+      consumption,
+    } = await run({
       runId,
       seed: load.seed,
       orders: load.orders,
@@ -169,7 +179,12 @@ export async function runSweep(
       skipVisibilityWaits: true,
       ...(load.faults !== undefined ? { faults: load.faults } : {}),
     });
-    const result = { point, runId, queues: perQueue(data.report, consumption) };
+    const result: SweepResult = {
+      point,
+      runId,
+      load: { accepted: loadSummary.accepted, givenUp: loadSummary.givenUp },
+      queues: perQueue(data.report, consumption),
+    };
     results.push(result);
     onPoint?.(result, i);
   }
@@ -196,9 +211,11 @@ export interface KeyResult {
   clientRetries: number;
   /**
    * What the load generator sent, the same in both runs by construction (the seed plans every
-   * order and client retry) as long as every order was accepted: `errors` 0.
+   * order and client retry) as long as it got a 202 for every order: `errors` 0 and nothing in
+   * `givenUp` (an order given up, even one the API holds, was sent without its planned client
+   * retries).
    */
-  load: Pick<LoadSummary, 'accepted' | 'retries' | 'backoffRetries' | 'errors'>;
+  load: Pick<LoadSummary, 'accepted' | 'retries' | 'backoffRetries' | 'errors' | 'givenUp'>;
   /**
    * Per queue, accepted orders whose first send's answer was lost (decided by the producer's
    * seeded fault, so the same in both runs): each was sent again on the client's retry. The
@@ -259,6 +276,7 @@ export async function runIdempotencyKeyExperiment(
         retries: loadSummary.retries,
         backoffRetries: loadSummary.backoffRetries,
         errors: loadSummary.errors,
+        givenUp: loadSummary.givenUp,
       },
       lostAnswers: lostAnswersOf(loadSummary.orderIds ?? [], load),
       queues: Object.fromEntries(

@@ -1,4 +1,5 @@
 import { QUEUE_KINDS } from '../../shared/src/queue-kind';
+import { givenUpNote, notAccepted } from '../given-up';
 import type { KeyResult, PointMetrics, SweepResult } from './experiments';
 
 /** Tables and charts of the experiments: pure functions of their results. */
@@ -38,6 +39,19 @@ export function sweepSkipNotes(results: SweepResult[]): string[] {
   );
 }
 
+/**
+ * One line per point whose load client gave up on orders, e.g. for under the table: an order the
+ * API does not hold never reached the point's queues, which were filled with that many fewer.
+ */
+export function sweepGivenUpNotes(results: SweepResult[]): string[] {
+  return results.flatMap((r) => {
+    if (r.load.givenUp.length === 0) return [];
+    const lost = notAccepted(r.load.givenUp).length;
+    const fewer = lost > 0 ? `; its queues were filled with ${r.load.accepted} orders` : '';
+    return [`${pointLabel(r)}: ${givenUpNote(r.load.givenUp)}${fewer}`];
+  });
+}
+
 export function renderSweepTable(results: SweepResult[]): string {
   const head = ['groups', 'max conc', 'batch'];
   for (const q of QUEUE_KINDS) {
@@ -54,7 +68,7 @@ export function renderSweepTable(results: SweepResult[]): string {
       String(r.queues[q].outOfOrder),
     ]),
   ]);
-  const notes = sweepSkipNotes(results);
+  const notes = [...sweepSkipNotes(results), ...sweepGivenUpNotes(results)];
   return `${textTable(head, rows)}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchesInFlight, consumptionFromLedger, skippedWithin } from '../../../lab/consumption';
@@ -15,10 +15,12 @@ import {
   sweepGrid,
 } from '../../../lab/experiments/experiments';
 import { renderKeyTable, renderSweepHtml, renderSweepTable } from '../../../lab/experiments/render';
+import type { GivenUpOrder } from '../../../lab/loadgen/run-load';
 import type { LocalRunOptions } from '../../../lab/local-run';
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { standInRun } from './given-up-run';
 
 describe('experiment plumbing', () => {
   it('builds every combination of the sweep grid in a stable order', () => {
@@ -84,6 +86,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
           retries: 0,
           backoffRetries: 0,
           errors: 0,
+          givenUp: [],
           orderIds: ORDER_IDS,
         } as never,
         dynamodbRequests: {},
@@ -200,7 +203,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
     expect(renderKeyTable(results)).toMatch(/messageId\s+0\s+.*\s7$/m);
   });
 
-  it('fails the idempotency-key experiment when either run had orders not accepted (the two loads differ)', async () => {
+  it('fails the idempotency-key experiment when either run had client retries answered wrongly or an order given up, even one the API holds (the two loads differ)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'idem-exit-'));
     const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -209,23 +212,140 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
       // Both runs sent the whole load: a comparison, exit 0.
       expect(await experimentMain(argv, fakeRun([]))).toBe(0);
       expect(await readdir(dir)).toEqual(['idempotency-key.json']);
-      // The second run (keyed on messageId) had 3 orders refused: exit 1, and said why.
-      const refusing: RunOnCloud = async (options) => {
+      // The second run (keyed on messageId) had 3 client retries answered wrongly (errors, with
+      // no order given up): exit 1, and said why.
+      const mismatched: RunOnCloud = async (options) => {
         const r = await fakeRun([])(options);
         if (options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId') {
           (r.load as { errors: number }).errors = 3;
         }
         return r;
       };
-      expect(await experimentMain(argv, refusing)).toBe(1);
+      expect(await experimentMain(argv, mismatched)).toBe(1);
       expect(err.mock.calls.map(([line]) => String(line))).toContain(
-        'error: keyed on messageId, 3 orders were not accepted: the two runs did not send the same load\n',
+        'error: keyed on messageId, 3 client retries were not answered 202 with the same order id: the two runs did not send the same load\n',
+      );
+      // The first run (keyed on orderId) gave up on an order the API holds all the same: no load
+      // error, but that order went without its planned client retries: exit 1 too.
+      const held: RunOnCloud = async (options) => {
+        const r = await fakeRun([])(options);
+        if (options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'orderId') {
+          r.load.givenUp = [
+            {
+              idempotencyKey: 'order-3',
+              attempts: 9,
+              why: 'retries ran out',
+              last: 'HTTP 500: internal error',
+              atApi: 'accepted',
+            },
+          ];
+        }
+        return r;
+      };
+      expect(await experimentMain(argv, held)).toBe(1);
+      expect(err.mock.calls.map(([line]) => String(line))).toContain(
+        'error: keyed on orderId, the client gave up on 1 orders (0 not accepted by the API): the two runs did not send the same load\n',
       );
     } finally {
       out.mockRestore();
       err.mockRestore();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * What the experiments say of the orders their load client gave up on: the real load client sends
+ * each run's load to a stand-in API that refuses some orders (422) and answers 500 to every try
+ * of others, some of them recorded all the same (given-up-run.ts).
+ */
+describe('experiment runs whose load client gave up on orders', () => {
+  let dir: string;
+  let stdout: string[];
+  let stderr: string[];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'experiment-given-up-'));
+    stdout = [];
+    stderr = [];
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const read = async (file: string) =>
+    JSON.parse(await readFile(join(dir, file), 'utf8')) as GivenUpOrder[];
+
+  it("idempotency-key: names them per run, writes each run's to its own file and fails, the two loads being different", async () => {
+    const { run, roles } = standInRun();
+    const argv = ['idempotency-key', '--orders', '20', '--customers', '2', '--seed', '5'];
+    expect(await experimentMain([...argv, '--out', dir], run)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual([
+      'given-up-messageId.json',
+      'given-up-orderId.json',
+      'idempotency-key.json',
+    ]);
+    // Of 20 orders, 4 refused, 4 failed and not recorded, 4 failed after their record.
+    for (const key of ['orderId', 'messageId']) {
+      const path = join(dir, `given-up-${key}.json`);
+      const written = await read(`given-up-${key}.json`);
+      expect(written).toHaveLength(12);
+      expect(
+        written.filter((g) => g.atApi === 'accepted').map((g) => roles.get(g.idempotencyKey)),
+      ).toEqual(Array(4).fill('fail-recorded'));
+      expect(stderr).toContain(
+        `keyed on ${key}: given up by the client: 12 orders got no 202; 4 of them held by the API all the same (counted accepted), 8 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 12 in ${path}\n`,
+      );
+      expect(stderr).toContain(
+        `error: keyed on ${key}, the client gave up on 12 orders (8 not accepted by the API): the two runs did not send the same load\n`,
+      );
+      // Its summary line says so too.
+      expect(stderr.find((l) => l.startsWith(`keyed on ${key}: standard lost answers`))).toMatch(
+        /; the load client gave up on 12 orders, 8 not accepted by the API \(lost by the client, not by a queue\)\n$/,
+      );
+    }
+    // The first 10 of each run named, then how many more.
+    expect(stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l))).toHaveLength(
+      20,
+    );
+    expect(stderr.filter((l) => l === '  ... and 2 more\n')).toHaveLength(2);
+    // The results file holds them too.
+    const results = JSON.parse(await readFile(join(dir, 'idempotency-key.json'), 'utf8'));
+    expect(results.results[0].load.givenUp).toEqual(await read('given-up-orderId.json'));
+  });
+
+  it("sweep: notes them under the table per point and writes each point's to its own file", async () => {
+    const { run } = standInRun();
+    const argv = ['sweep', '--groups', '2', '--concurrency', '2', '--batch-size', '1'];
+    expect(
+      await experimentMain([...argv, '--orders', '10', '--seed', '4', '--out', dir], run),
+    ).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual([
+      'given-up-g2-c2-b1.json',
+      'sweep.html',
+      'sweep.json',
+    ]);
+    // Of 10 orders, 2 refused, 2 failed and not recorded, 2 failed after their record.
+    expect(await read('given-up-g2-c2-b1.json')).toHaveLength(6);
+    expect(stdout.join('')).toContain(
+      'g2 c2 b1: the load client gave up on 6 orders, 4 not accepted by the API (lost by the client, not by a queue); its queues were filled with 6 orders\n',
+    );
+    expect(stderr).toContain(
+      `g2 c2 b1: given up by the client: 6 orders got no 202; 2 of them held by the API all the same (counted accepted), 4 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 6 in ${join(dir, 'given-up-g2-c2-b1.json')}\n`,
+    );
+    expect(stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l))).toHaveLength(
+      6,
+    );
   });
 });
 
