@@ -11,7 +11,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { declaredOver } from './body';
 import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
-import { buildBundle } from './function-bundle';
+import { buildBundle, bundleText, NoBundleDirectory } from './function-bundle';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
 /**
@@ -535,7 +535,8 @@ const jsonKeysBuilds = new Map<string, Promise<JsonKeysScript>>();
  * as the functions are (buildBundle), into the same cache of bundles kept across processes
  * (`cacheDir`, by default theirs), so a process that finds it built from unchanged inputs runs
  * no esbuild at all, and any change to the module, or to what resolving and compiling it read,
- * builds it again. Each thread compiles the script from the text read here, once per process. It
+ * builds it again. A process that cannot write the bundle anywhere (the temp directory read-only)
+ * builds it in memory. Each thread compiles the script from the text read here, once per process. It
  * was bundled by esbuild in every process (123 ms on this machine, and an esbuild service left
  * running for the process's life); tsx loading it in the thread cost every thread start 0.4-0.6 s
  * (docs/benchmarks.md); a second copy written by hand would drift from the one the rest of the
@@ -549,7 +550,17 @@ export function jsonKeysScript(
   let pending = jsonKeysBuilds.get(key);
   if (!pending) {
     pending = (async () => {
-      const bundle = await buildBundle(source, cacheDir);
+      let bundle: Awaited<ReturnType<typeof buildBundle>>;
+      try {
+        bundle = await buildBundle(source, cacheDir);
+      } catch (err) {
+        if (!(err instanceof NoBundleDirectory)) throw err;
+        // No directory to keep the bundle in: the temp directory read-only or full (the cache's
+        // and this process's fallback directory are both in it). The thread needs the text only,
+        // so it is built in memory, as every process did before the cache, and compiled as the
+        // module's own path.
+        return { path: source, script: await bundleText(source) };
+      }
       // Recorded before the thread starts (a hash of one small module and the settings files
       // above it, a few ms), so the next process finds it even if this one ends soon.
       await bundle.recorded;

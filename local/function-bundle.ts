@@ -146,6 +146,29 @@ function fallbackDir(): Promise<string> {
   return fallback;
 }
 
+/**
+ * A bundle that could be written neither into the cache nor into this process's fallback
+ * directory: the temp directory (TMPDIR) is read-only, full, or not a directory. The functions'
+ * environments load their bundles from files, so they cannot start; DynamoDB's thread, which
+ * needs only the text of its bundle, builds it in memory instead (bundleText). The message says
+ * what to change; the file system's error is in it, not a cause (the runtime reports a build's
+ * cause as its error).
+ */
+export class NoBundleDirectory extends Error {
+  constructor(modulePath: string, err: unknown) {
+    super(
+      `cannot write the bundle of ${basename(modulePath)}: the temp directory ${tmpdir()} cannot be written (${(err as Error)?.message ?? String(err)}); set TMPDIR to a directory that can`,
+    );
+    this.name = 'NoBundleDirectory';
+  }
+}
+
+const noDirectory =
+  (modulePath: string) =>
+  (err: unknown): never => {
+    throw new NoBundleDirectory(modulePath, err);
+  };
+
 /** Whether a process with this pid runs here (one this user may not signal runs too). */
 function running(pid: number): boolean {
   try {
@@ -519,6 +542,27 @@ async function fromCache(
   return loaded(join(dir, record.bundle), record).catch(() => undefined);
 }
 
+/**
+ * `modulePath`'s bundle built as buildBundle builds it, but held in memory only: no source map, no
+ * cache read or written, no directory made. For a process that has no directory to write a bundle
+ * in (the temp directory read-only, or full), where buildBundle fails (NoBundleDirectory): DynamoDB's thread compiles
+ * json-keys.ts's bundle from its text, and needs no file of it. (A function's environments load
+ * their bundle from its file, so they still need one.)
+ */
+export async function bundleText(modulePath: string): Promise<string> {
+  const out = await runEsbuild({
+    entryPoints: [modulePath],
+    ...BUILD_OPTIONS,
+    mainFields: [...BUILD_OPTIONS.mainFields],
+    sourcemap: false,
+    nodePaths: nodePaths(),
+    write: false,
+  });
+  const code = out.outputFiles[0];
+  if (!code) throw new Error(`esbuild produced no bundle for ${modulePath}`);
+  return code.text;
+}
+
 /** What buildBundle did: built with esbuild, or found the bundle of unchanged inputs. */
 export type BundleOrigin = 'built' | 'cached';
 
@@ -537,7 +581,7 @@ export async function buildBundle(
   // A directory others can write into is neither read nor recorded in: the bundle is built into a
   // directory of this process's own.
   const cache = await privateDir(cacheDir);
-  const dir = cache ? cacheDir : await fallbackDir();
+  const dir = cache ? cacheDir : await fallbackDir().catch(noDirectory(modulePath));
   // NODE_PATH's directories are where the build looks for a package no node_modules has: a
   // bundle built with one NODE_PATH is not the bundle of another.
   const searched = nodePaths();
@@ -615,9 +659,11 @@ export async function buildBundle(
     if (!(await privateDir(dir))) throw new Error(`${dir} is not a directory of this user's own`);
     file = await place(dir, name, text, map.contents);
   } catch (err) {
-    if (!cache) throw err;
+    if (!cache) return noDirectory(modulePath)(err);
     recordable = false;
-    file = await place(await fallbackDir(), name, text, map.contents);
+    file = await fallbackDir()
+      .then((fallbackTo) => place(fallbackTo, name, text, map.contents))
+      .catch(noDirectory(modulePath));
   }
   const inputs = Object.keys(out.metafile?.inputs ?? {}).map((p) => resolve(p));
   // Recorded while the environments load the bundle, not before they may: reading and hashing

@@ -12,7 +12,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import Module from 'node:module';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
@@ -203,6 +203,65 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
       expect(await readdir(cache)).toEqual([]);
     } finally {
       writes.mockRestore();
+    }
+  }, 60_000);
+
+  it('starts DynamoDB when nothing can be written in the temp directory, and a function bundle says so in one line', async () => {
+    // Prepare: the temp directory (os.tmpdir(), TMPDIR's) under a regular file, where every mkdir,
+    // mkdtemp and write fails (ENOTDIR), for root too; the process loaded with it, so the cache's
+    // default directory is in it. (jest gives a test file a process.env of its own, which node's
+    // os.tmpdir() does not read.)
+    const file = join(root, 'afile');
+    await writeFile(file, '');
+    const tmp = join(file, 'tmp');
+    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
+    try {
+      let bundles: typeof import('../../../local/function-bundle') | undefined;
+      let dynamoDb: DynamoDbModule | undefined;
+      jest.isolateModules(() => {
+        dynamoDb = require('../../../local/dynamodb');
+        bundles = require('../../../local/function-bundle');
+      });
+
+      // Act
+      const db = await dynamoDb!.startDynamoDb();
+      const client = createDynamoDbClient({
+        endpoint: db.url,
+        region: 'us-east-1',
+        credentials: LOCAL_CREDENTIALS,
+      });
+      let listed: string[] | undefined;
+      try {
+        listed = (await client.send(new ListTablesCommand({}))).TableNames;
+      } finally {
+        client.destroy();
+        await db.close();
+      }
+      const script = await dynamoDb!.jsonKeysScript();
+      const fn = await bundles!
+        .buildBundle(resolve(__dirname, '../../../shared/src/json-keys.ts'))
+        .then(
+          () => undefined,
+          (err: Error) => err,
+        );
+
+      // Assess: DynamoDB started and answers, its bundle built once, in memory (compiled as the
+      // module's path), reading escaped keys right; a function's bundle, which its environments
+      // load from a file, fails with one line that names the temp directory.
+      expect(listed).toEqual([]);
+      expect(mockBuilds).toBe(1);
+      expect(script.path).toBe(dynamoDb!.JSON_KEYS_SOURCE);
+      const parseJson = compiled(script);
+      parseJson(POISON);
+      expect(Object.keys(parseJson(QUOTED) as object)).toEqual(['pk', '"']);
+      expect(fn?.name).toBe('NoBundleDirectory');
+      expect(fn?.message).toMatch(
+        new RegExp(
+          `^cannot write the bundle of json-keys\\.ts: the temp directory ${tmp} cannot be written \\(ENOTDIR: not a directory, mkdtemp '${tmp}/local-cloud-functions-[^']+'\\); set TMPDIR to a directory that can$`,
+        ),
+      );
+    } finally {
+      tmpdirSpy.mockRestore();
     }
   }, 60_000);
 
