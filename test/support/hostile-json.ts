@@ -17,3 +17,11 @@ export function escapedKeys(room: number): string {
   }
   return `{${parts.join(',')}}`;
 }
+
+/** One object that says one key written with an escape (`"\u0061":0, ...`) as often as fits in `room`. */
+export function repeatedKey(room: number): string {
+  const member = '"\\u0061":0';
+  return `{${Array(Math.floor((room - 2) / (member.length + 1)))
+    .fill(member)
+    .join(',')}}`;
+}
