@@ -33,6 +33,16 @@ export interface Tracing {
   annotate(annotations: Record<string, string | number | boolean>): void;
 }
 
+/** Where the tracing says what it could not do (the function's logger). */
+export interface TracingLog {
+  warn(message: string, data: Record<string, unknown>): void;
+}
+
+/** The log when none is given: one JSON line on stderr. */
+const STDERR_LOG: TracingLog = {
+  warn: (message, data) => console.warn(JSON.stringify({ level: 'WARN', message, ...data })),
+};
+
 export function tracingEnabled(env: Env = process.env): boolean {
   return Boolean(env.AWS_EXECUTION_ENV) && env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() !== 'false';
 }
@@ -45,16 +55,41 @@ const OFF: Tracing = {
   annotate: () => undefined,
 };
 
-export function createTracing(serviceName: string, env: Env = process.env): Tracing {
+/**
+ * The tracing of a function. Tracing is a record of the work, never part of it: what the
+ * (sub)segments' bookkeeping throws (closing a subsegment, which can stream it to the daemon;
+ * annotating; putting the segment back) is logged to `log` and goes no further, so it neither
+ * fails work that succeeded nor replaces the error of work that failed. A consumer invocation
+ * that threw after its outcomes' write would fail as a whole, and SQS would hand back every
+ * record of a batch the ledger reads as ended.
+ */
+export function createTracing(
+  serviceName: string,
+  env: Env = process.env,
+  log: TracingLog = STDERR_LOG,
+): Tracing {
   if (!tracingEnabled(env)) return OFF;
+  /** Runs `step` of the bookkeeping; what it throws is logged (and a throwing log ignored). */
+  const guarded = (message: string, data: Record<string, unknown>, step: () => void): void => {
+    try {
+      step();
+    } catch (err) {
+      try {
+        log.warn(message, { ...data, error: err instanceof Error ? err.message : String(err) });
+      } catch {
+        // Nothing is left to tell: the work's own result or error goes on.
+      }
+    }
+  };
   // A plain require inside the branch: esbuild still bundles it for Lambda, and the local cloud,
   // where tracing is off, never loads it.
   const { Tracer: TracerClass } =
     require('@aws-lambda-powertools/tracer') as typeof import('@aws-lambda-powertools/tracer');
   const tracer = new TracerClass({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? serviceName });
-  const annotate = (annotations: Record<string, string | number | boolean>) => {
-    for (const [key, value] of Object.entries(annotations)) tracer.putAnnotation(key, value);
-  };
+  const annotate = (annotations: Record<string, string | number | boolean>) =>
+    guarded('trace annotations not added', {}, () => {
+      for (const [key, value] of Object.entries(annotations)) tracer.putAnnotation(key, value);
+    });
   return {
     tracer,
     captureClient: (client) => tracer.captureAWSv3Client(client),
@@ -62,30 +97,47 @@ export function createTracing(serviceName: string, env: Env = process.env): Trac
     async handler(name, run) {
       const segment = tracer.getSegment();
       if (!segment) return run();
-      const sub = segment.addNewSubsegment(`## ${name}`);
-      tracer.setSegment(sub);
-      tracer.annotateColdStart();
-      tracer.addServiceNameAnnotation();
+      const subName = `## ${name}`;
+      let sub: ReturnType<typeof segment.addNewSubsegment> | undefined;
+      guarded('trace subsegment not opened', { subsegment: subName }, () => {
+        sub = segment.addNewSubsegment(subName);
+        tracer.setSegment(sub);
+        tracer.annotateColdStart();
+        tracer.addServiceNameAnnotation();
+      });
       try {
         return await run();
       } catch (err) {
-        tracer.addErrorAsMetadata(err as Error);
+        guarded('trace error not recorded', { subsegment: subName }, () =>
+          tracer.addErrorAsMetadata(err as Error),
+        );
         throw err;
       } finally {
-        sub.close();
-        tracer.setSegment(segment);
+        // After run() the consumer's outcomes are written: a throw here would fail the
+        // invocation, and SQS would hand the whole batch back.
+        guarded('trace subsegment not closed', { subsegment: subName }, () => sub?.close());
+        guarded('trace segment not restored', { subsegment: subName }, () =>
+          tracer.setSegment(segment),
+        );
       }
     },
     subsegment(name, annotations, work) {
-      return tracer.provider.captureAsyncFunc(`### ${name}`, async (sub) => {
-        for (const [key, value] of Object.entries(annotations)) sub?.addAnnotation(key, value);
+      const subName = `### ${name}`;
+      return tracer.provider.captureAsyncFunc(subName, async (sub) => {
+        guarded('trace annotations not added', { subsegment: subName }, () => {
+          for (const [key, value] of Object.entries(annotations)) sub?.addAnnotation(key, value);
+        });
         try {
           return await work();
         } catch (err) {
-          sub?.addError(err as Error);
+          guarded('trace error not recorded', { subsegment: subName }, () =>
+            sub?.addError(err as Error),
+          );
           throw err;
         } finally {
-          sub?.close();
+          // A record whose effect committed and whose outcome is set would otherwise fail here:
+          // reported failed in the batch response while the ledger reads it applied.
+          guarded('trace subsegment not closed', { subsegment: subName }, () => sub?.close());
         }
       }) as Promise<Awaited<ReturnType<typeof work>>>;
     },

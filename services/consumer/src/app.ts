@@ -213,12 +213,17 @@ export function createConsumerHandler(
       // Never thrown on: after the end write, a throw would fail an invocation whose deliveries
       // the ledger reads ended, and SQS would hand the batch back with no mark in the ledger to
       // explain the redelivery; before it, it would replace the invocation's own error.
+      // Nor is the log of a failed publish: a logger that throws is let be.
       try {
         deps.metrics?.publish();
       } catch (err) {
-        deps.logger.warn('metrics line not published', {
-          error: err instanceof Error ? err.message : String(err),
-        });
+        try {
+          deps.logger.warn('metrics line not published', {
+            error: err instanceof Error ? err.message : String(err),
+          });
+        } catch {
+          // Nothing is left to tell it with.
+        }
       }
     }
   };

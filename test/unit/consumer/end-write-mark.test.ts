@@ -109,6 +109,29 @@ describe('the consumer’s mark of a failed end write', () => {
     expect(ledger.failures.map((f) => [f.orderId, f.endGivenUp])).toEqual([['order-1', true]]);
     expect(warned).toContain('failed deliveries not counted in the metrics');
   });
+
+  it('writes the mark when the log of the uncounted failed deliveries throws as well', async () => {
+    // Prepare: as above, and the logger throws on that line.
+    const { handler, ledger } = makeHandler(false, {
+      metrics: new ThrowingMetrics('failed'),
+      logger: {
+        info() {},
+        warn: (message) => {
+          if (message === 'failed deliveries not counted in the metrics') {
+            throw new Error('log failed (injected)');
+          }
+        },
+      },
+    });
+
+    // Act: the invocation fails with the end write's error, not the log's.
+    await expect(
+      handler(structuredClone(standardFixture) as unknown as SQSEvent, context),
+    ).rejects.toThrow('end write failed (injected)');
+
+    // Assess
+    expect(ledger.failures.map((f) => [f.orderId, f.endGivenUp])).toEqual([['order-1', true]]);
+  });
 });
 
 describe('the end of an invocation whose end write succeeded', () => {
@@ -143,6 +166,35 @@ describe('the end of an invocation whose end write succeeded', () => {
         message: 'metrics line not published',
         data: { error: 'metrics publish failed (injected)' },
       },
+    ]);
+  });
+
+  it('answers its partial batch response when the log of the unpublished metrics line throws as well', async () => {
+    // Prepare: as above, and the logger throws on that line (a logger whose stream is gone).
+    const ledger = new InMemoryConsumerLedger();
+    const { handler } = handlerOverFakes(config(), ledger, {
+      metrics: new ThrowingMetrics('publish'),
+      logger: {
+        info() {},
+        warn: (message) => {
+          if (message === 'metrics line not published') throw new Error('log failed (injected)');
+        },
+      },
+    });
+
+    // Act
+    const response = await handler(
+      structuredClone(standardFixture) as unknown as SQSEvent,
+      context,
+    );
+
+    // Assess: the same answer as when the log works; the ledger reads both deliveries ended.
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: standardFixture.Records[1]?.messageId }],
+    });
+    expect([...ledger.receipts.values()].map((r) => r.outcome?.outcome)).toEqual([
+      'applied',
+      'failed',
     ]);
   });
 });

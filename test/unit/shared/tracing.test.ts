@@ -75,5 +75,78 @@ describe('tracing', () => {
       const handlerSub = root.subsegments?.find((s) => s.name === '## handler');
       expect(handlerSub?.subsegments?.map((s) => s.name)).toEqual(['### record', '### record']);
     });
+
+    /**
+     * Runs `work` inside an invocation's segment, with every subsegment's close() throwing
+     * `closeError` (an emitter that cannot send, a counter gone wrong): what the wrapper hands
+     * back, and what it logged through `log`.
+     */
+    async function withThrowingClose<R>(
+      work: (tracing: ReturnType<typeof createTracing>) => Promise<R>,
+      log: { warn: (message: string, data: Record<string, unknown>) => void },
+    ): Promise<R> {
+      const AWSXRay = require('aws-xray-sdk-core') as typeof import('aws-xray-sdk-core');
+      const tracing = createTracing('svc', process.env, log);
+      const close = jest.spyOn(AWSXRay.Subsegment.prototype, 'close').mockImplementation(() => {
+        throw new Error('closeError');
+      });
+      try {
+        const root = new AWSXRay.Segment('invocation');
+        return await AWSXRay.getNamespace().runPromise(() => {
+          AWSXRay.setSegment(root);
+          return work(tracing);
+        });
+      } finally {
+        close.mockRestore();
+      }
+    }
+
+    it("answers the handler's result when closing its subsegment throws, and logs it (a throw there failed an invocation whose outcomes were written: the whole batch came back)", async () => {
+      // Prepare: the consumer's batch response, written to the ledger before the wrapper closes.
+      const answer = { batchItemFailures: [] };
+      const warned: Array<[string, Record<string, unknown>]> = [];
+
+      // Act
+      const result = await withThrowingClose(
+        (tracing) => tracing.handler('consumer-standard', async () => answer),
+        { warn: (message, data) => warned.push([message, data]) },
+      );
+
+      // Assess
+      expect(result).toBe(answer);
+      expect(warned).toEqual([
+        [
+          'trace subsegment not closed',
+          { subsegment: '## consumer-standard', error: 'closeError' },
+        ],
+      ]);
+    });
+
+    it("answers a record's result when closing its subsegment throws, and a handler's error as thrown, even when the log throws too", async () => {
+      // Prepare: a log that throws as well; nothing of the tracing may replace what the work did.
+      const throwingLog = {
+        warn: () => {
+          throw new Error('log gone');
+        },
+      };
+      const failure = new Error('end write failed');
+
+      // Act
+      const record = await withThrowingClose(
+        (tracing) => tracing.subsegment('record', { orderId: 'o-1' }, async () => 'applied'),
+        throwingLog,
+      );
+      const failed = withThrowingClose(
+        (tracing) =>
+          tracing.handler('consumer-standard', async () => {
+            throw failure;
+          }),
+        throwingLog,
+      );
+
+      // Assess
+      expect(record).toBe('applied');
+      await expect(failed).rejects.toBe(failure);
+    });
   });
 });

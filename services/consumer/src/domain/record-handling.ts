@@ -372,6 +372,18 @@ export function createRecordHandling<R>(
   const { queue } = options;
   const { ledger, logger, metrics, now, newId } = deps;
 
+  /**
+   * A log line where a throwing logger must not change what happens next: the end write's
+   * error path, whose mark (markEndGivenUp) and error go on whatever the log does.
+   */
+  function warnQuietly(message: string, data: Record<string, unknown>): void {
+    try {
+      logger.warn(message, data);
+    } catch {
+      // Nothing is left to tell it with.
+    }
+  }
+
   /** What the receipt and failure of one receive share. */
   function ledgerFields(delivery: Delivery) {
     const { message } = delivery;
@@ -636,7 +648,7 @@ export function createRecordHandling<R>(
     try {
       await ledger.recordInvocationEnd({ ended: [], unrun: [], failures });
     } catch (markErr) {
-      logger.warn('end write failed, and so did the mark of it', {
+      warnQuietly('end write failed, and so did the mark of it', {
         error: markErr instanceof Error ? markErr.message : String(markErr),
       });
     }
@@ -798,7 +810,7 @@ export function createRecordHandling<R>(
             if (outcome && outcome.outcome !== 'failed') metrics?.record(event(delivery, 'failed'));
           }
         } catch (metricsErr) {
-          logger.warn('failed deliveries not counted in the metrics', {
+          warnQuietly('failed deliveries not counted in the metrics', {
             error: metricsErr instanceof Error ? metricsErr.message : String(metricsErr),
           });
         }

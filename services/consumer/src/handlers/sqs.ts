@@ -22,7 +22,9 @@ import { CALL_ROOM, loadConsumerConfig, recordBudgetMsFromEnv } from '../config'
 // clients (with their keep-alive connections) are reused by every warm invocation.
 const config = loadConsumerConfig();
 const logger = createLogger(`consumer-${config.queue}`);
-const tracing = createTracing(`consumer-${config.queue}`);
+// What the tracing cannot record (a subsegment not closed) is logged and goes no further: after
+// the outcomes' write, a throw would fail the invocation and SQS would hand back the whole batch.
+const tracing = createTracing(`consumer-${config.queue}`, process.env, logger);
 const idempotencyTable = config.idempotency.tableName;
 // Both DynamoDB clients (the ledger's and Powertools idempotency's, which is ours to make and
 // hand it) have a connection and a request timeout, so an endpoint that accepts and never
