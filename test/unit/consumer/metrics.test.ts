@@ -63,6 +63,36 @@ describe('PowertoolsConsumerMetrics', () => {
     expect(parsed?.events).toEqual(events);
   });
 
+  it("publishes only its own invocation's values and events after the previous invocation's publish threw (no double count)", () => {
+    // Prepare: the same instance for two invocations of one execution environment, as
+    // handlers/sqs.ts makes it at module scope. The first invocation's line cannot be serialized
+    // (a BigInt in its events: JSON.stringify throws inside Powertools' publishStoredMetrics).
+    const metrics = new PowertoolsConsumerMetrics('fifo');
+    const unserializable = {
+      ...base,
+      event: 'applied',
+      orderId: 'o-first',
+      sequence: 1n as unknown as number,
+      latencyMs: 10,
+      receiveCount: 2,
+    } satisfies OrderEvent;
+    const second: OrderEvent = { ...base, event: 'failed', orderId: 'o-second', sequence: 2 };
+
+    // Act: the first invocation's publish throws; the second records one event and publishes.
+    metrics.record(unserializable);
+    expect(() => metrics.publish()).toThrow(/BigInt/);
+    metrics.record(second);
+    metrics.publish();
+
+    // Assess: one line, the second invocation's alone. Powertools 2.35 clears its buffer, the
+    // dimensions and the metadata in a finally of publishStoredMetrics, and the adapter its
+    // events before it: nothing of the failed publish is carried into the next line.
+    expect(lines).toHaveLength(1);
+    const parsed = parseMetricLine(lines[0]!);
+    expect(parsed?.values).toEqual({ [CONSUMER_METRICS.deliveryFailures.name]: [1] });
+    expect(parsed?.events).toEqual([second]);
+  });
+
   it('writes nothing for an invocation that handled no record', () => {
     const metrics = new PowertoolsConsumerMetrics('fifo');
     metrics.publish();

@@ -60,6 +60,11 @@ export class PowertoolsConsumerMetrics implements ConsumerMetricsPort {
     // of objects keeps each event's fields queryable in Logs Insights (orderEvents.0.orderId).
     // test/unit/consumer/metrics.test.ts pins this down against the installed Powertools.
     this.metrics.addMetadata(ORDER_EVENTS_KEY, this.events as unknown as string);
+    // A publish that throws (app.ts logs it) carries nothing into the next invocation's line:
+    // the events are dropped here first, and Powertools (2.35) clears its buffered values, the
+    // dimensions and the metadata in a `finally` of publishStoredMetrics. The invocation's line
+    // is lost, never counted twice (test/unit/consumer/metrics.test.ts holds the installed
+    // Powertools to it).
     this.events = [];
     this.metrics.publishStoredMetrics();
   }
