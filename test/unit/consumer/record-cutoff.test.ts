@@ -11,7 +11,14 @@ import {
 } from '../../../services/consumer/src/domain/record-handling';
 import type { QueueKind } from '../../../shared/src/queue-kind';
 import fifoFixture from '../../events/sqs/fifo-batch.json';
-import { handlerOverFakes, InMemoryConsumerLedger, NOW, silent } from './fakes';
+import standardFixture from '../../events/sqs/standard-batch.json';
+import {
+  handlerOverFakes,
+  InMemoryConsumerLedger,
+  NOW,
+  PermissivePersistence,
+  silent,
+} from './fakes';
 
 /**
  * The cut-off: once a DynamoDB call of the invocation has run out of time, a record starts only
@@ -348,5 +355,96 @@ describe('a batch whose DynamoDB calls stall', () => {
 
     expect(response.batchItemFailures).toHaveLength(3);
     expect(ledger.calls.filter((c) => c.startsWith('turn:'))).toEqual(['turn:cust-1:1']);
+  });
+});
+
+/**
+ * A ledger whose late-turn read (committedBelow, the consistent GetItem after a late turn's
+ * effect committed) stalls: the clock moves on, and the read fails as `error` says.
+ */
+class StallingLateReadLedger extends InMemoryConsumerLedger {
+  constructor(
+    private readonly clock: { remainingMs: number; stallMs: number },
+    private readonly error: Error,
+  ) {
+    super();
+  }
+  override async committedBelow(
+    ...[, , order, , applyIndex]: Parameters<InMemoryConsumerLedger['committedBelow']>
+  ): Promise<boolean> {
+    this.calls.push(`committed-below:${order.orderId}:${applyIndex}`);
+    this.clock.remainingMs -= this.clock.stallMs;
+    throw this.error;
+  }
+}
+
+describe("a late turn's read that runs out of time", () => {
+  /**
+   * cust-1's order-2 (sequence 2), then its order-1 (sequence 1: a late turn, whose read of
+   * order-2's effect stalls 1 s), then cust-3's order-3: the standard consumer, sequential, the
+   * effect guard on (idempotency over an in-memory store), 6 s left at the start.
+   */
+  async function run(error: Error) {
+    const clock = { remainingMs: 6_000, stallMs: 1_000 };
+    const ledger = new StallingLateReadLedger(clock, error);
+    const config = loadConsumerConfig({
+      QUEUE_KIND: 'standard',
+      LEDGER_TABLE_NAME: 'ledger',
+      IDEMPOTENCY_TABLE_NAME: 'idempotency',
+      MAX_RECEIVE_COUNT: '3',
+      BATCH_PROCESSING: 'sequential',
+    });
+    const { handler } = handlerOverFakes(config, ledger, {
+      persistenceStore: new PermissivePersistence(),
+      recordBudgetMs: BUDGET_MS,
+    });
+    const [first, second] = structuredClone(
+      standardFixture.Records,
+    ) as unknown as SQSEvent['Records'];
+    if (!first || !second) throw new Error('fixture needs two records');
+    const third = structuredClone(first);
+    third.messageId = 'c0ffee00-0000-4000-8000-000000000003';
+    third.body = first.body.replace('"order-1"', '"order-3"').replace('"cust-1"', '"cust-3"');
+    const event: SQSEvent = { Records: [second, first, third] };
+    const response = await handler(event, {
+      awsRequestId: 'req-late',
+      getRemainingTimeInMillis: () => clock.remainingMs,
+    } as unknown as Context);
+    return { response, ledger, event };
+  }
+
+  it("tells the cut-off a call ran out (the SDK's TimeoutError): the next record, with less left than one needs, is handed back unrun", async () => {
+    // Act
+    const { response, ledger, event } = await run(
+      Object.assign(new Error('Request timed out'), { name: 'TimeoutError' }),
+    );
+
+    // Assess: order-1's effect committed and stands (applied, not failed; not late, unconfirmed);
+    // order-3 does not start with 5 s left, and goes back unrun.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      event.Records[2]?.messageId,
+    ]);
+    expect(ledger.calls).toEqual([
+      'receipts:order-2,order-1,order-3',
+      'turn:cust-1:2',
+      'effect:order-2',
+      'turn:cust-1:1',
+      'effect:order-1',
+      'committed-below:order-2:2',
+      'end:order-2:applied,order-1:applied,order-3:unrun',
+    ]);
+  });
+
+  it('tells it the same of a read given up at the cut on the calls (InvocationDeadlineError)', async () => {
+    const { response, event } = await run(new InvocationDeadlineError());
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      event.Records[2]?.messageId,
+    ]);
+  });
+
+  it('tells it nothing of a read that failed otherwise: the next record starts', async () => {
+    const { response, ledger } = await run(new Error('ProvisionedThroughputExceededException'));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ledger.calls.at(-1)).toBe('end:order-2:applied,order-1:applied,order-3:applied');
   });
 });

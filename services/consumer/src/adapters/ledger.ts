@@ -128,6 +128,14 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     private readonly tableName: string,
     /** The fresh id an unguarded effect's key ends with. */
     private readonly newId: () => string = randomUUID,
+    /**
+     * The client of the late turn's read alone (committedBelow): a document client with one try
+     * a request (shared/src/aws-clients createDocumentClients' `oneTry`, over the same
+     * connections). The read is made after the effect committed, for a metric: against a stalled
+     * DynamoDB the SDK's four tries cost the record a whole stalled call (4 x 1 s + backoff at the
+     * functions' defaults), one try a request timeout. Absent, `documents`.
+     */
+    private readonly oneTry: DynamoDBDocumentClient = documents,
   ) {}
 
   async recordReceipts(receipts: Receipt[]): Promise<void> {
@@ -349,7 +357,9 @@ export class DynamoConsumerLedger implements ConsumerLedgerPort {
     sequence: number,
   ): Promise<boolean> {
     if (guard === 'none') return false;
-    const out = await this.documents.send(
+    // One try: its TimeoutError (or the invocation's cut) reaches the caller, which counts it
+    // as a call that ran out of time.
+    const out = await this.oneTry.send(
       new GetCommand({
         TableName: this.tableName,
         Key: {

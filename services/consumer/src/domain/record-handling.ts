@@ -50,6 +50,12 @@ export interface RunMarker {
   /** Set when the body ran: a higher sequence of the customer had already taken its turn. */
   late: boolean;
   /**
+   * Set when the late turn's read (lateByReport) ran out of time: a DynamoDB call of the
+   * invocation did, which the cut-off on later records counts (startsRecord), though this
+   * record's effect committed and it succeeds.
+   */
+  readRanOut?: boolean;
+  /**
    * The receive this call runs for, as its delivery record names it (its invocation and receive
    * count): the effect item carries it, so what applied it is read, not guessed.
    */
@@ -164,7 +170,7 @@ export function createEffect(
       });
       await deps.crash();
     }
-    if (turn.late) marker.late = await lateByReport(input, turn);
+    if (turn.late) marker.late = await lateByReport(input, turn, marker);
     return { applyIndex, committedAt };
   };
 
@@ -182,9 +188,15 @@ export function createEffect(
    * higher sequence below it did), never count one the report does not. With the guard off no
    * key names that order's effect, and a counter that names no order (written by a consumer
    * before this one) cannot be asked: the turn's flag stands. A read that fails leaves the apply
-   * not late: its effect has committed, and a metric is no reason to fail it.
+   * not late: its effect has committed, and a metric is no reason to fail it. The read has one
+   * try (the ledger adapter's), so a stalled DynamoDB costs the record one request timeout, not
+   * a whole stalled call; one that ran out of time marks `marker.readRanOut`, for the cut-off.
    */
-  async function lateByReport(input: EffectInput, turn: ApplyTurn): Promise<boolean> {
+  async function lateByReport(
+    input: EffectInput,
+    turn: ApplyTurn,
+    marker: RunMarker,
+  ): Promise<boolean> {
     if (guard === 'none' || !turn.higher) return turn.late;
     try {
       return await ledger.committedBelow(
@@ -196,10 +208,12 @@ export function createEffect(
         input.sequence,
       );
     } catch (err) {
+      if (ranOutOfTime(err)) marker.readRanOut = true;
       logger.warn('late apply not confirmed: the read of the higher order failed', {
         order: input.orderId,
         run: input.runId,
         higher: turn.higher.orderId,
+        ranOutOfTime: ranOutOfTime(err),
         error: err instanceof Error ? err.message : String(err),
       });
       return false;
@@ -567,6 +581,9 @@ export function createRecordHandling<R>(
         },
       };
       const result = await apply(payloadOf(delivery), marker);
+      // The late turn's read ran out of time: the record succeeds, but the next one starts only
+      // with the time a record needs after a stall (startsRecord).
+      if (marker.readRanOut) callRanOut = true;
       const applied = marker.ran && !marker.refused;
       if (applied) {
         // The effect committed: it counts now, whatever happens to this delivery afterwards (a

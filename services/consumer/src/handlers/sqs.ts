@@ -2,7 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
   checkTimeoutBudget,
   clientTimeoutsFromEnv,
-  createDocumentClient,
+  createDocumentClients,
   createDynamoDbClient,
   DYNAMODB_BACKOFF_BASE_MS,
   dynamoDbTriesFromEnv,
@@ -61,9 +61,15 @@ const ANSWER_MS = CALL_ROOM.endMs;
 // it at its timeout.
 const callDeadline = new CallDeadline();
 const idempotencyClient = tracing.captureClient(createDynamoDbClient(dynamoDbTimeouts));
-const ledgerClient = tracing.captureClient(createDocumentClient(dynamoDbTimeouts));
+// The ledger's client, and beside it (over the same connections) its one-try twin, for the late
+// turn's read alone (adapters/ledger.ts, committedBelow): a read for a metric, after the effect
+// committed, that a stalled DynamoDB must not hold for a whole stalled call.
+const ledgerClients = createDocumentClients(dynamoDbTimeouts);
+const ledgerClient = tracing.captureClient(ledgerClients.documents);
+const ledgerOneTry = tracing.captureClient(ledgerClients.oneTry);
 callDeadline.attach(idempotencyClient);
 callDeadline.attach(ledgerClient);
+callDeadline.attach(ledgerOneTry);
 // Powertools' DynamoDB layer whose IN_PROGRESS put recognises the SDK's second copy of itself,
 // and which holds its COMPLETED writes for the invocation's end write while the effect guard is
 // on (adapters/idempotency-store.ts; app.ts begins it only then).
@@ -76,7 +82,7 @@ const idempotencyStore =
   });
 const consume = createConsumerHandler(config, {
   // Its batch writes carry the idempotency table's held COMPLETED records at the end too.
-  ledger: new DynamoConsumerLedger(ledgerClient, config.ledgerTableName),
+  ledger: new DynamoConsumerLedger(ledgerClient, config.ledgerTableName, undefined, ledgerOneTry),
   ...(idempotencyStore ? { persistenceStore: idempotencyStore, heldWrites: idempotencyStore } : {}),
   logger,
   recordBudgetMs,
