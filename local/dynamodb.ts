@@ -10,7 +10,14 @@ import { dirname } from 'node:path';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { declaredOver } from './body';
-import { DEFAULT_LIMITS, type RequestListener, type ServerLimits, splitTarget } from './edge';
+import {
+  ANSWER_AFTER_OWED_SOURCE,
+  CLOSE_ANSWERS,
+  DEFAULT_LIMITS,
+  type RequestListener,
+  type ServerLimits,
+  splitTarget,
+} from './edge';
 import { buildBundle, bundleText, NoBundleDirectory } from './function-bundle';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
@@ -395,6 +402,16 @@ server.requestTimeout = workerData.limits.requestTimeoutMs;
 server.keepAliveTimeout = workerData.limits.keepAliveTimeoutMs;
 server.maxConnections = workerData.limits.maxConnections;
 server.connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(workerData.limits.headersTimeoutMs / 2)));
+// A bad request or a CONNECT pipelined after a request is answered as on every server of the
+// local cloud, after the answers owed before it, and closes the connection (edge.ts,
+// ANSWER_AFTER_OWED_SOURCE): without a 'connect' listener Node destroyed the connection at once,
+// and a ListTables written before the CONNECT lost its answer.
+const closeAnswers = workerData.closeAnswers;
+answerAfterOwed(
+  server,
+  (code) => (Object.hasOwn(closeAnswers.clientError, code) ? closeAnswers.clientError[code] : closeAnswers.other),
+  closeAnswers.connect,
+);
 server.once('error', (err) => parentPort.postMessage({ error: { message: err.message, code: err.code } }));
 // The prototype engine creates no dynalite store; an in-memory one opens at once.
 Promise.resolve(store && store.db.open()).then(() => {
@@ -410,6 +427,7 @@ Promise.resolve(store && store.db.open()).then(() => {
   parentPort.postMessage({ error: { message: 'cannot open its tables at ' + workerData.dataDir + ': ' + why, code: 'STORE_NOT_OPEN' } });
 });
 ${THREAD_STATS_SOURCE}
+${ANSWER_AFTER_OWED_SOURCE}
 parentPort.on('message', (msg) => {
   if (msg && msg.stats !== undefined) return parentPort.postMessage({ stats: msg.stats, value: threadStats() });
   if (msg !== 'close') return;
@@ -627,6 +645,7 @@ export async function startDynamoDb({
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       workerData: {
         limits: { ...DEFAULT_LIMITS, ...limits },
+        closeAnswers: CLOSE_ANSWERS,
         enginePath:
           engine === 'prototype'
             ? require.resolve('./dynamodb-prototype/server')

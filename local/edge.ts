@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { httpUrl, readRequestHost } from './address';
 import { declaredOver } from './body';
 import {
@@ -331,12 +331,31 @@ function clientErrorAnswer(code: string | undefined): string {
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 }
 
-/** An HTTP server with the limits above; every server of the local cloud is made here. */
-export function createLimitedServer(listener: RequestListener, limits: ServerLimits = {}): Server {
-  const l = { ...DEFAULT_LIMITS, ...limits };
-  // The responses each connection still owes, in the order of its requests.
-  const owed = new WeakMap<Socket, Map<ServerResponse, IncomingMessage>>();
-  const tracked: RequestListener = (req, res) => {
+/**
+ * What answerAfterOwed(server, clientErrorAnswer, connectAnswer) does, as plain JavaScript: the
+ * edge and the API (createLimitedServer) evaluate this text, and DynamoDB's thread, whose server
+ * is dynalite's, runs the same text, so every server of the local cloud closes a connection the
+ * same way. (A compiled function's own text is no source for a worker: thread-stats.ts.)
+ *
+ * Bytes that are not HTTP after a request that was (a pipelined request's Content-Length
+ * shorter than its body, garbage after it): Node answers 400 and closes the connection at once,
+ * and when the request before was still being answered (an SQS action answers after its body
+ * is read), that 400 went out first and the request's own answer was lost. The client read
+ * "400 Bad Request" for a request that had run (a CreateQueue that made its queue; found by
+ * the edge fuzzer). The error's answer now waits for the answers owed before it, in order, as
+ * HTTP/1.1 requires of a pipelined connection; nothing after the bad bytes is read.
+ *
+ * CONNECT asks a proxy for a tunnel, and none of these servers is one. Without a listener Node
+ * destroys the connection at once: the client got no answer, and the answers still owed to
+ * requests pipelined before it on that connection were lost with it (a CreateQueue or an order
+ * that had run, answered by a reset; a ListTables on DynamoDB's private port). It gets a 405
+ * after those answers, as the bytes that are not HTTP above do; nothing after it is read.
+ */
+export const ANSWER_AFTER_OWED_SOURCE = `function answerAfterOwed(server, clientErrorAnswer, connectAnswer) {
+  // The responses each connection still owes, in the order of its requests; counted before any
+  // other listener sees the request.
+  const owed = new WeakMap();
+  server.prependListener('request', (req, res) => {
     let pending = owed.get(req.socket);
     if (!pending) {
       pending = new Map();
@@ -346,34 +365,10 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
     set.set(res, req);
     // A response emits 'close' once, after its 'finish' or when its connection is gone.
     res.once('close', () => set.delete(res));
-    listener(req, res);
-  };
-  const server = createServer(
-    {
-      headersTimeout: l.headersTimeoutMs,
-      requestTimeout: l.requestTimeoutMs,
-      keepAliveTimeout: l.keepAliveTimeoutMs,
-      // Node checks the two timeouts only this often: at most half the shorter one.
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 2))),
-    },
-    tracked,
-  );
-  server.maxConnections = l.maxConnections;
-  // Every header within Node's 16 KiB reaches the handlers: by default Node keeps the first 2,000
-  // and drops the rest without a word, and 2,000 short headers fit in 16 KiB, so a second Host,
-  // Idempotency-Key or Content-Type written after 2,000 others was never seen by the checks that
-  // refuse a header given twice. The 16 KiB bound the count (at most about 4,000 headers).
-  server.maxHeadersCount = 0;
-  // Bytes that are not HTTP after a request that was (a pipelined request's Content-Length
-  // shorter than its body, garbage after it): Node answers 400 and closes the connection at once,
-  // and when the request before was still being answered (an SQS action answers after its body
-  // is read), that 400 went out first and the request's own answer was lost. The client read
-  // "400 Bad Request" for a request that had run (a CreateQueue that made its queue; found by
-  // the edge fuzzer). The error's answer now waits for the answers owed before it, in order, as
-  // HTTP/1.1 requires of a pipelined connection; nothing after the bad bytes is read.
-  const answering = new WeakSet<Socket>();
-  /** Writes `text` and closes the connection, once the answers owed before it have gone out. */
-  const closeWith = (socket: Socket, text: () => string | undefined) => {
+  });
+  const answering = new WeakSet();
+  // Writes text() and closes the connection, once the answers owed before it have gone out.
+  const closeWith = (socket, text) => {
     if (answering.has(socket)) return;
     answering.add(socket);
     const answer = () => {
@@ -388,7 +383,7 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
     };
     // Only requests read to their end are owed an answer first: one whose own body broke off
     // (a bad chunk size) is the request refused here, and nobody will answer it otherwise.
-    const pending = [...(owed.get(socket) ?? [])]
+    const pending = [...(owed.get(socket) || [])]
       .filter(([res, req]) => req.complete && !res.writableFinished)
       .map(([res]) => res);
     if (pending.length === 0) return answer();
@@ -402,19 +397,55 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
       else res.once('close', settled);
     }
   };
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+  server.on('clientError', (err, socket) =>
     closeWith(socket, () => (err.code === 'ECONNRESET' ? undefined : clientErrorAnswer(err.code))),
   );
-  // CONNECT asks a proxy for a tunnel, and none of these servers is one. Without a listener Node
-  // destroys the connection at once: the client got no answer, and the answers still owed to
-  // requests pipelined before it on that connection were lost with it (a CreateQueue or an order
-  // that had run, answered by a reset). It gets a 405 after those answers, as the bytes that are
-  // not HTTP above do; nothing after it is read.
-  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+  server.on('connect', (_req, socket) => {
     // Node takes its own error listener off a socket it hands over: a reset would throw.
     socket.on('error', () => socket.destroy());
-    closeWith(socket, () => CONNECT_ANSWER);
+    closeWith(socket, () => connectAnswer);
   });
+}`;
+
+/** ANSWER_AFTER_OWED_SOURCE evaluated here. */
+const answerAfterOwed = new Function(`${ANSWER_AFTER_OWED_SOURCE}\nreturn answerAfterOwed;`)() as (
+  server: Server,
+  clientErrorAnswer: (code: string | undefined) => string,
+  connectAnswer: string,
+) => void;
+
+/** The arguments DynamoDB's thread gives answerAfterOwed: the same answers as every server's. */
+export const CLOSE_ANSWERS = {
+  /** Node's error code -> its answer, for the codes CLIENT_ERROR_STATUS names; any other: `other`. */
+  clientError: Object.fromEntries(
+    [...CLIENT_ERROR_STATUS.keys()].map((code) => [code, clientErrorAnswer(code)]),
+  ) as Record<string, string>,
+  other: clientErrorAnswer(undefined),
+  connect: CONNECT_ANSWER,
+};
+
+/** An HTTP server with the limits above; every server of the local cloud is made here. */
+export function createLimitedServer(listener: RequestListener, limits: ServerLimits = {}): Server {
+  const l = { ...DEFAULT_LIMITS, ...limits };
+  const server = createServer(
+    {
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      // Node checks the two timeouts only this often: at most half the shorter one.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(l.headersTimeoutMs / 2))),
+    },
+    listener,
+  );
+  server.maxConnections = l.maxConnections;
+  // Every header within Node's 16 KiB reaches the handlers: by default Node keeps the first 2,000
+  // and drops the rest without a word, and 2,000 short headers fit in 16 KiB, so a second Host,
+  // Idempotency-Key or Content-Type written after 2,000 others was never seen by the checks that
+  // refuse a header given twice. The 16 KiB bound the count (at most about 4,000 headers).
+  server.maxHeadersCount = 0;
+  // A bad request or a CONNECT is answered after the answers owed before it, and closes the
+  // connection (ANSWER_AFTER_OWED_SOURCE says why).
+  answerAfterOwed(server, clientErrorAnswer, CONNECT_ANSWER);
   return server;
 }
 

@@ -267,6 +267,31 @@ describe('the edge keeps serving after requests that break parsers', () => {
     expect(answers[1]).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/);
     expect(await healthy(cloud.edgeUrl)).toBe(200);
   });
+
+  it("answers a CONNECT on DynamoDB's own port with 405, after the answer owed to the ListTables pipelined before it (found in audit)", async () => {
+    // Prepare: a ListTables and, in the same write, a CONNECT, on the private port. Its server
+    // (dynalite's, in its thread) had no 'connect' listener: Node destroyed the connection at
+    // once, and the ListTables' answer was lost.
+    const host = new URL(cloud.dynamodbUrl).host;
+    const request =
+      `POST / HTTP/1.1\r\nHost: ${host}\r\n` +
+      'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, ' +
+      'SignedHeaders=host, Signature=abc\r\nX-Amz-Date: 20260101T000000Z\r\n' +
+      'X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\n' +
+      `Content-Length: 2\r\n\r\n{}CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    const socket = await openSocket(cloud.dynamodbUrl);
+    const closed = untilClosed(socket);
+
+    // Act
+    socket.write(request);
+    const answers = (await closed).split(/(?=HTTP\/1\.1 )/);
+
+    // Assess
+    expect(answers.map((a) => Number(a.slice(9, 12)))).toEqual([200, 405]);
+    expect(answers[0]).toContain('"TableNames":[');
+    expect(answers[1]).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/);
+    expect(await healthy(cloud.edgeUrl)).toBe(200);
+  });
 });
 
 describe('the API routes only the path the client sent (found in review)', () => {
