@@ -2,7 +2,8 @@
 /**
  * `node local/launch.cjs <node arguments...>`: starts node with those arguments, untouched, in
  * this environment plus MALLOC_ARENA_MAX=2 (unless the caller set it), on Node 20 with V8's
- * `--interrupt-budget=270336` in front of them (below), and ends as the child ended. The npm
+ * `--interrupt-budget=270336` in front of them (below), with TSX_DISABLE_CACHE=1 when tsx's cache
+ * directory in the temp directory cannot be made (below), and ends as the child ended. The npm
  * scripts that run the local cloud start through it (local/node-flags.ts says why). glibc reads
  * the variable when a process starts, so it takes a second process; this one holds about 7 MB of
  * its own (the node binary's pages are shared with the child).
@@ -21,7 +22,9 @@
  * Plain CommonJS, no TypeScript: it runs before any loader and loads nothing but node's own.
  */
 const { spawn } = require('node:child_process');
-const { constants } = require('node:os');
+const { mkdirSync } = require('node:fs');
+const { constants, tmpdir, userInfo } = require('node:os');
+const { join } = require('node:path');
 
 const ENV = { MALLOC_ARENA_MAX: '2' };
 
@@ -38,6 +41,21 @@ const RELAYED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 const env = { ...process.env, LAB_LAUNCHER_PID: String(process.pid) };
 for (const [name, value] of Object.entries(ENV)) if (env[name] === undefined) env[name] = value;
+
+// tsx, which every script started here runs through, keeps its cache in tsx-<uid> under the temp
+// directory and makes it with mkdirSync when it compiles the first file: with a TMPDIR that
+// cannot be written (a read-only mount) node ended there, on a stack trace and before any of the
+// project's code ran, unless TSX_DISABLE_CACHE was set. The same directory is made here, as tsx
+// would (one mkdir; the child's os.tmpdir() reads the same environment), and when that fails
+// tsx is told to keep its cache in memory: it then compiles each file it loads, every start.
+if (env.TSX_DISABLE_CACHE === undefined) {
+  const uid = process.geteuid ? process.geteuid() : userInfo().username;
+  try {
+    mkdirSync(join(tmpdir(), `tsx-${uid}`), { recursive: true });
+  } catch {
+    env.TSX_DISABLE_CACHE = '1';
+  }
+}
 
 // The relays are in place before node starts, so a signal that comes while it starts is not met
 // by the default action (this process ended, node left running). A relay only ever runs from the

@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { NODE_MEMORY_ENV } from '../../../local/node-flags';
 
 const LAUNCHER = resolve(__dirname, '../../../local/launch.cjs');
@@ -96,6 +98,35 @@ describe('local/launch.cjs', () => {
       expect(launched.flags).toEqual(['--allow-natives-syntax', '--no-concurrent-recompilation']);
     },
   );
+
+  it('runs a tsx script with a temp directory nothing can be written in: tsx is told to keep its cache in memory', async () => {
+    // Prepare: TMPDIR under a regular file, so every mkdir in it fails (ENOTDIR), as root too.
+    // tsx made its cache directory there when it compiled the script, and node ended on a stack
+    // trace before the script ran.
+    const dir = mkdtempSync(join(tmpdir(), 'launch-tmpdir-'));
+    try {
+      writeFileSync(join(dir, 'file'), '');
+      const script = join(dir, 'script.ts');
+      writeFileSync(
+        script,
+        'const n: number = 6 * 7;\nconsole.log(JSON.stringify([n, process.env.TSX_DISABLE_CACHE ?? null]));\n',
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: join(dir, 'file', 'tmp') };
+      delete env.TSX_DISABLE_CACHE;
+
+      // Act
+      const unwritable = await launch(['--import', 'tsx', script], env);
+      const writable = await launch(['--import', 'tsx', script], { ...env, TMPDIR: dir });
+
+      // Assess: the script ran; only where the cache cannot be made is it turned off.
+      expect(unwritable.code).toBe(0);
+      expect(JSON.parse(unwritable.stdout)).toEqual([42, '1']);
+      expect(writable.code).toBe(0);
+      expect(JSON.parse(writable.stdout)).toEqual([42, null]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('ends as the child ended: its exit code, or the signal that ended it', async () => {
     expect((await launch(['-e', 'process.exit(3)'])).code).toBe(3);
