@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { FRAME_FIELDS, FunctionBuild } from './function-bundle';
+import { BuildFailure, FRAME_FIELDS, FunctionBuild } from './function-bundle';
 import { LogLines } from './log-lines';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
@@ -136,9 +136,15 @@ export class FunctionStoppedError extends Error {
 /**
  * A bundle that does not build, reported as Lambda reports a module that does not load: a
  * module or import that cannot be found is Runtime.ImportModuleError, anything else (syntax)
- * Runtime.UserCodeSyntaxError.
+ * Runtime.UserCodeSyntaxError. A bundle that built but could not be made ready for the
+ * environments (no directory to write it in: NoBundleDirectory) is no fault of the function's
+ * code but of the local cloud's start: LocalCloud.StartError, with the message saying what to
+ * change.
  */
 function buildError(failure: Error): InvocationError {
+  if (!(failure instanceof BuildFailure)) {
+    return { errorType: 'LocalCloud.StartError', errorMessage: failure.message };
+  }
   // esbuild's own error, under the BuildFailure that keeps what the build read.
   const err = failure.cause instanceof Error ? failure.cause : failure;
   const first = (err as Error & { errors?: Array<{ text: string }> }).errors?.[0]?.text;

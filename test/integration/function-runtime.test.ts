@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inspect, promisify } from 'node:util';
 import {
@@ -2194,4 +2194,50 @@ describe("what a function hands back, held to Lambda's limits", () => {
     await until('the late line handed on', () => lines.length > 0, 5000);
     expect(lines).toEqual(['written after return']);
   }, 30_000);
+});
+
+describe('a temp directory nothing can be written in', () => {
+  it("fails the init with the local cloud's start error naming the temp directory, not the function's syntax error", async () => {
+    // Prepare: the temp directory (os.tmpdir(), TMPDIR's) under a regular file, where every mkdir,
+    // mkdtemp and write fails (ENOTDIR), for root too; the runtime and its bundles loaded with it.
+    const root = await mkdtemp(join(tmpdir(), 'fn-ro-'));
+    const file = join(root, 'afile');
+    await writeFile(file, '');
+    const tmp = join(file, 'tmp');
+    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
+    let runtime: typeof import('../../local/function-runtime') | undefined;
+    let f: LocalFunction | undefined;
+    try {
+      jest.isolateModules(() => {
+        runtime = require('../../local/function-runtime');
+      });
+      f = new runtime!.LocalFunction({
+        name: 'probe-ro',
+        modulePath: PROBE,
+        env: {},
+        timeoutSeconds: 5,
+        memorySizeMb: 256,
+        maxEnvironments: 1,
+        region: 'us-east-1',
+      });
+
+      // Act
+      const warmed = await f.warm().then(
+        () => undefined,
+        (err: Error) => err,
+      );
+
+      // Assess: the bundle built but has nowhere to go: the local cloud's start fails, and says
+      // what to change; it is not the function's code that is at fault.
+      expect(warmed?.message).toMatch(
+        new RegExp(
+          `^function probe-ro failed to initialise: LocalCloud\\.StartError: cannot write the bundle of probe-handler\\.ts: the temp directory ${tmp} cannot be written \\(ENOTDIR: [^)]*\\); set TMPDIR to a directory that can$`,
+        ),
+      );
+    } finally {
+      tmpdirSpy.mockRestore();
+      await f?.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
