@@ -1,9 +1,7 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type ListMessageMoveTasksResultEntry,
   type Message,
@@ -11,7 +9,14 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, queueCounts, sendMany, startEmulator } from './helpers';
+import {
+  createQueue,
+  type Harness,
+  queueArn,
+  queueCounts,
+  sendMany,
+  startEmulator,
+} from './helpers';
 
 jest.setTimeout(30_000);
 
@@ -28,13 +33,6 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
   afterEach(async () => {
     await h?.stop();
   });
-
-  const create = async (QueueName: string) =>
-    (
-      await h.sqs.send(
-        new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '30' } }),
-      )
-    ).QueueUrl!;
 
   const counts = (QueueUrl: string) => queueCounts(h.sqs, QueueUrl);
 
@@ -110,7 +108,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
   it('counts the message once while its copy can be received and the message is in flight', async () => {
     // Prepare: the message received, another host's copy of it still receivable.
     h = await startEmulator('none', 11);
-    const url = await create('counted-once');
+    const url = await createQueue(h, 'counted-once', { VisibilityTimeout: '30' });
     const first = await receivedWithCopy(url);
 
     // Act: the copy, received by another consumer while the first still holds the message.
@@ -128,7 +126,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
 
   it('merges a copy nobody received back into its message when ChangeMessageVisibility 0 releases it', async () => {
     h = await startEmulator('none', 12);
-    const url = await create('released');
+    const url = await createQueue(h, 'released', { VisibilityTimeout: '30' });
     const first = await receivedWithCopy(url);
 
     await h.sqs.send(
@@ -145,7 +143,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
 
   it('merges a copy nobody received back into its message when the visibility timeout ends', async () => {
     h = await startEmulator('none', 13);
-    const url = await create('timed-out');
+    const url = await createQueue(h, 'timed-out', { VisibilityTimeout: '30' });
     const first = await receivedWithCopy(url);
 
     h.emulator.clock.advance(31_000);
@@ -154,7 +152,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
 
   it('still delivers a copy received before the message was deleted (at-least-once), and both deletes empty the queue', async () => {
     h = await startEmulator('none', 14);
-    const url = await create('duplicate');
+    const url = await createQueue(h, 'duplicate', { VisibilityTimeout: '30' });
     const first = await receivedWithCopy(url);
 
     const copy = await receiveOne(url);
@@ -173,7 +171,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
 
   it('keeps a copy nobody received past the delete of its message: the host that missed the receive missed the delete', async () => {
     h = await startEmulator('none', 15);
-    const url = await create('survivor');
+    const url = await createQueue(h, 'survivor', { VisibilityTimeout: '30' });
     const first = await receivedWithCopy(url);
 
     await h.sqs.send(
@@ -192,7 +190,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
     const run = async () => {
       h = await startEmulator({ duplicateRate: 0.05 }, 16);
       try {
-        const url = await create('read-thrice');
+        const url = await createQueue(h, 'read-thrice', { VisibilityTimeout: '30' });
         await sendMany(h, url, n);
         const reads = [];
         for (let r = 0; r < 3; r++) {
@@ -220,27 +218,22 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
   it('moves each message once, not its copies, with a move task after a read', async () => {
     // Prepare: a DLQ read and released once under the fault, so copies were made.
     h = await startEmulator({ duplicateRate: 0.2 }, 17);
-    const arn = async (QueueUrl: string) =>
-      (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-        .Attributes!.QueueArn!;
-    const dlq = await create('copies-dlq');
-    const dlqArn = await arn(dlq);
+    const dlq = await createQueue(h, 'copies-dlq', { VisibilityTimeout: '30' });
+    const dlqArn = await queueArn(h, dlq);
     // The source queue whose redrive policy makes the DLQ one; the messages go back to it.
-    const { QueueUrl: target } = await h.sqs.send(
-      new CreateQueueCommand({
-        QueueName: 'copies-source',
-        Attributes: {
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
-        },
-      }),
-    );
+    const target = await createQueue(h, 'copies-source', {
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
+    });
     await sendMany(h, dlq, 20);
     const read = await readAndRelease(dlq);
     h.emulator.setFaults('none');
 
     // Act
     await h.sqs.send(
-      new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arn(target!) }),
+      new StartMessageMoveTaskCommand({
+        SourceArn: dlqArn,
+        DestinationArn: await queueArn(h, target),
+      }),
     );
     let task: ListMessageMoveTasksResultEntry | undefined;
     for (let i = 0; i < 200 && task?.Status !== 'COMPLETED'; i++) {
@@ -248,7 +241,7 @@ describe('a copy of a message that missed a receive (the duplicate fault)', () =
       task = (await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: dlqArn })))
         .Results?.[0];
     }
-    const moved = await readAndRelease(target!);
+    const moved = await readAndRelease(target);
 
     // Assess: 20 messages moved, 20 in the target, each body once.
     expect(read.copies).toBeGreaterThan(20);

@@ -1,5 +1,4 @@
 import {
-  CreateQueueCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type Message,
@@ -8,7 +7,7 @@ import {
   SetQueueAttributesCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Harness, startEmulator, watchStalls } from './helpers';
+import { createQueue, type Harness, queueArn, startEmulator, watchStalls } from './helpers';
 
 /**
  * What happens to a message's identity and clock when SQS moves it, and when a receive attempt
@@ -33,11 +32,6 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
   });
   afterEach(() => h.stop());
 
-  const create = async (QueueName: string, Attributes: Record<string, string> = {}) =>
-    (await h.sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
-  const arnOf = async (QueueUrl: string) =>
-    (await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes!.QueueArn!;
   /** Looks at the queue without taking anything (visibility 0). */
   const peek = async (QueueUrl: string): Promise<Message[]> =>
     (
@@ -65,15 +59,18 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
 
   /** A source queue dead-lettering into `dlq` at its second receive. */
   const sourceOf = async (name: string, dlq: string, extra: Record<string, string> = {}) =>
-    create(name, {
+    createQueue(h, name, {
       VisibilityTimeout: '60',
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: await arnOf(dlq), maxReceiveCount: 1 }),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: await queueArn(h, dlq),
+        maxReceiveCount: 1,
+      }),
       ...extra,
     });
 
   it('gives a redriven message a new message id and counts its retention from the redrive', async () => {
     // Prepare: a 4-day source, a 14-day DLQ; the message is dead-lettered, then waits 3 days.
-    const dlq = await create('dlq', { MessageRetentionPeriod: String(14 * 24 * 3600) });
+    const dlq = await createQueue(h, 'dlq', { MessageRetentionPeriod: String(14 * 24 * 3600) });
     const source = await sourceOf('source', dlq, { MessageRetentionPeriod: String(4 * 24 * 3600) });
     const sent = await h.sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'm' }));
     await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source }));
@@ -83,8 +80,10 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
     h.emulator.clock.advance(3 * DAY);
 
     // Act: redrive it to its source.
-    await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: await arnOf(dlq) }));
-    const task = await h.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: await arnOf(dlq) }));
+    await h.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: await queueArn(h, dlq) }));
+    const task = await h.sqs.send(
+      new ListMessageMoveTasksCommand({ SourceArn: await queueArn(h, dlq) }),
+    );
     const [redriven] = await peek(source);
     // 5 days after the send, 2 after the redrive: past the source's 4 days only if counted
     // from the send. (Counted without a receive: a second one would dead-letter it again.)
@@ -102,7 +101,7 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
 
   it('keeps a standard message retention counted from its send when it is dead-lettered', async () => {
     // Prepare: a 1-day DLQ; the message spends 20 hours in its source first.
-    const dlq = await create('dlq', { MessageRetentionPeriod: String(24 * 3600) });
+    const dlq = await createQueue(h, 'dlq', { MessageRetentionPeriod: String(24 * 3600) });
     const source = await sourceOf('source', dlq);
     await h.sqs.send(new SendMessageCommand({ QueueUrl: source, MessageBody: 'm' }));
     await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: source }));
@@ -121,13 +120,13 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
 
   it('keeps a message past maxReceiveCount on a queue that names itself as its DLQ, delivering it no more, and keeps serving', async () => {
     // Arrange: AWS documents no refusal of a queue's own ARN as its DLQ, and none is made.
-    const self = await create('self', { VisibilityTimeout: '0' });
+    const self = await createQueue(h, 'self', { VisibilityTimeout: '0' });
     const setSelf = await h.sqs.send(
       new SetQueueAttributesCommand({
         QueueUrl: self,
         Attributes: {
           RedrivePolicy: JSON.stringify({
-            deadLetterTargetArn: await arnOf(self),
+            deadLetterTargetArn: await queueArn(h, self),
             maxReceiveCount: 1,
           }),
         },
@@ -144,7 +143,7 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
     expect(first.map((m) => m.Body)).toEqual(['m']);
     expect(later).toEqual([[], []]);
     expect(await depth(self)).toBe(1);
-    const other = await create('other');
+    const other = await createQueue(h, 'other');
     await h.sqs.send(new SendMessageCommand({ QueueUrl: other, MessageBody: 'o' }));
     expect((await peek(other)).map((m) => m.Body)).toEqual(['o']);
   });
@@ -157,15 +156,15 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
     async (_, self) => {
       // Arrange: the message past maxReceiveCount 1 on `a`, whose DLQ is `a` itself or `b`, whose
       // DLQ is `a`; a receive on either moves it on, and the receive count moves with it.
-      const a = await create('pingpong-a', { VisibilityTimeout: '0' });
-      const b = self ? a : await create('pingpong-b', { VisibilityTimeout: '0' });
+      const a = await createQueue(h, 'pingpong-a', { VisibilityTimeout: '0' });
+      const b = self ? a : await createQueue(h, 'pingpong-b', { VisibilityTimeout: '0' });
       const redrive = async (from: string, to: string) =>
         h.sqs.send(
           new SetQueueAttributesCommand({
             QueueUrl: from,
             Attributes: {
               RedrivePolicy: JSON.stringify({
-                deadLetterTargetArn: await arnOf(to),
+                deadLetterTargetArn: await queueArn(h, to),
                 maxReceiveCount: 1,
               }),
             },
@@ -197,7 +196,7 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
   it('resets a FIFO message enqueue time when it is dead-lettered, and replaces its deduplication id with its message id', async () => {
     // Prepare: a 1-day FIFO DLQ that already holds a message of its own; the message spends
     // 20 hours in its source first.
-    const dlq = await create('dlq.fifo', {
+    const dlq = await createQueue(h, 'dlq.fifo', {
       FifoQueue: 'true',
       MessageRetentionPeriod: String(24 * 3600),
     });
@@ -240,7 +239,10 @@ describe('a message moved by SQS, and a retried receive attempt', () => {
 
   it('resets the visibility timeout when a FIFO receive is retried with its ReceiveRequestAttemptId', async () => {
     // Prepare
-    const fifo = await create('q.fifo', { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    const fifo = await createQueue(h, 'q.fifo', {
+      FifoQueue: 'true',
+      ContentBasedDeduplication: 'true',
+    });
     await h.sqs.send(
       new SendMessageCommand({ QueueUrl: fifo, MessageBody: 'a', MessageGroupId: 'g' }),
     );
