@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { GivenUpOrder } from './loadgen/run-load';
 
 /**
- * The orders a run's load client gave up on (LoadSummary.givenUp), as the demo, the experiments
- * and the soak show them: a headline, the first GIVEN_UP_NAMED named on the terminal, and every
- * one in a file of the run's output directory (GIVEN_UP_FILE: the list as JSON, one object per
+ * The orders a run's load client gave up on (LoadSummary.givenUp), as `npm run load`, the demo,
+ * the experiments and the soak show them: a headline, the first GIVEN_UP_NAMED named on the
+ * terminal, and every one in a file of the run's output directory (GIVEN_UP_FILE: the list as JSON, one object per
  * order). An order given up and not held by the API never reached a queue: the report, which
  * reads the ledger, counts it neither accepted nor lost, so only these lines say it is missing.
  */
@@ -46,6 +46,12 @@ export async function writeGivenUp(
  * the whole list is.
  */
 export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string): string {
+  // A 202 whose body names no order ('unreadable answer') is a 202 all the same.
+  const unreadable = givenUp.filter((g) => g.why === 'unreadable answer').length;
+  const got =
+    unreadable > 0
+      ? `got no 202 naming them (${unreadable} of them a 202 that named no order)`
+      : 'got no 202';
   const lost = notAccepted(givenUp);
   const held = givenUp.length - lost.length;
   const unread = lost.filter((g) => g.atApi === 'unknown').length;
@@ -55,7 +61,7 @@ export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string):
     lost.length > 0
       ? `${lost.length} not accepted by the API${whose}: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out)`
       : 'none lost';
-  return `given up by the client: ${givenUp.length} orders got no 202; ${held} of them held by the API all the same (counted accepted), ${verdict}; all ${givenUp.length} in ${path}`;
+  return `given up by the client: ${givenUp.length} orders ${got}; ${held} of them held by the API all the same (counted accepted), ${verdict}; all ${givenUp.length} in ${path}`;
 }
 
 /**
@@ -68,6 +74,16 @@ export function givenUpNote(givenUp: readonly GivenUpOrder[]): string {
 }
 
 /**
+ * How a given-up order's line says why the client stopped, for every `why` (a new one is a type
+ * error here, not a line that says nothing of it).
+ */
+const WHY: Record<GivenUpOrder['why'], string> = {
+  refused: 'refused',
+  'retries ran out': 'retries ran out',
+  'unreadable answer': 'unreadable answer (a 202 that named no order)',
+};
+
+/**
  * A line for each of the first GIVEN_UP_NAMED given-up orders (then how many more): its key, why
  * the client stopped after how many tries, its last answer and what the API said of it after the
  * load (a refused order is not asked: its key may name another order).
@@ -75,7 +91,7 @@ export function givenUpNote(givenUp: readonly GivenUpOrder[]): string {
 export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
   const lines = givenUp.slice(0, GIVEN_UP_NAMED).map((g) => {
     const at = g.atApi === undefined ? '; not asked of the API' : `; at the API: ${g.atApi}`;
-    return `${g.idempotencyKey}: ${g.why} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;
+    return `${g.idempotencyKey}: ${WHY[g.why]} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;
   });
   if (givenUp.length > GIVEN_UP_NAMED)
     lines.push(`... and ${givenUp.length - GIVEN_UP_NAMED} more`);

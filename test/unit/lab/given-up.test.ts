@@ -71,6 +71,22 @@ describe('the given-up orders of a run', () => {
     );
   });
 
+  it('says of an unreadable answer that it was a 202 naming no order, in the headline and its line', async () => {
+    const unreadable: GivenUpOrder = {
+      idempotencyKey: 'x1',
+      attempts: 1,
+      why: 'unreadable answer',
+      last: 'HTTP 202',
+      atApi: 'not found',
+    };
+    const lines = await reportGivenUp([unreadable, list[9]!], dir);
+    expect(lines).toEqual([
+      `given up by the client: 2 orders got no 202 naming them (1 of them a 202 that named no order); 1 of them held by the API all the same (counted accepted), 1 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 2 in ${join(dir, 'given-up.json')}`,
+      '  x1: unreadable answer (a 202 that named no order) after 1 try, last HTTP 202; at the API: not found',
+      '  h1: retries ran out after 7 tries, last HTTP 502: Bad Gateway; at the API: accepted',
+    ]);
+  });
+
   it('writes nothing and says nothing when the client gave up on none', async () => {
     expect(await reportGivenUp([], dir)).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
