@@ -1,4 +1,5 @@
 import { validateHeaderValue } from 'node:http';
+import { join } from 'node:path';
 import {
   CliError,
   type CommandSpec,
@@ -8,13 +9,14 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
+import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory';
 import { runIdSchema } from '../../shared/src/order';
 import { freshSeed } from '../../shared/src/random';
+import { GIVEN_UP_FILE, GIVEN_UP_NAMED, reportGivenUp } from '../given-up';
 import { OrdersApi } from './adapters/orders-api';
 import { apiFromStack } from './adapters/stack-api';
 import {
   defaultRunId,
-  type GivenUpOrder,
   type LoadOptions,
   type LoadProgress,
   RETRY_DEADLINE_MS,
@@ -38,8 +40,7 @@ export const MAX_RETRY_DEADLINE_S = 86_400;
 
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
-  summary:
-    "Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for `npm run report`.",
+  summary: `Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for \`npm run report\`, and the orders it gave up on (no 202 after its retries): how many the API holds all the same, the first ${GIVEN_UP_NAMED} named, every one in <out>/${GIVEN_UP_FILE}.`,
   options: {
     api: {
       type: 'string',
@@ -95,6 +96,11 @@ export const LOAD_SPEC: CommandSpec = {
       value: '<id>',
       description: 'run id sent as X-Run-Id (generated when absent)',
     },
+    out: {
+      type: 'string',
+      value: '<dir>',
+      description: `where ${GIVEN_UP_FILE} goes: every order the load client gave up on, when it gave up on any (default reports/<runId>, made only then)`,
+    },
   },
   examples: [
     'npm run load -- --api http://127.0.0.1:3000 --orders 2000 --customers 20',
@@ -108,6 +114,8 @@ export interface LoadArgs extends Omit<LoadOptions, 'apiUrl' | 'seed' | 'runId'>
   stack?: string;
   /** The region of --stack's stack, for the CloudFormation and API Gateway clients. */
   region?: string;
+  /** --out: the directory given-up.json goes to, checked before any order is sent. */
+  out?: string;
   seed: number;
   runId: string;
 }
@@ -150,6 +158,8 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
       );
     }
   }
+  // Before any order is sent: an --out that cannot hold the file was found after the whole load.
+  const out = typeof v.out === 'string' ? outputDirectory('out', v.out) : undefined;
   const rate = numberOption(v, 'rate', { min: 0, max: MAX_RATE })!;
   if (rate !== 0 && rate < MIN_RATE) {
     throw new UsageError(
@@ -161,6 +171,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     ...(stack ? { stack } : {}),
     ...(region ? { region } : {}),
     ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(out !== undefined ? { out } : {}),
     orders: intOption(v, 'orders', { min: 1, max: 10_000_000 })!,
     customers: intOption(v, 'customers', { min: 1, max: 1_000_000 })!,
     concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
@@ -229,31 +240,6 @@ export function progressPrinter(
   };
 }
 
-/** Orders named on a given-up line at most; the rest are counted. */
-const GIVEN_UP_SHOWN = 20;
-
-/**
- * The lines that name every order the load gave up on (none when there is none): how many, how
- * many of them the API had accepted all the same (counted as accepted), and each one's key, why
- * it was given up and what the API said of it afterwards.
- */
-export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
-  if (givenUp.length === 0) return [];
-  const found = givenUp.filter((g) => g.atApi === 'accepted').length;
-  const lines = [
-    `given up:  ${givenUp.length} orders got no 202; ${found} of them the API had accepted all the same (counted as accepted), ${givenUp.length - found} not accepted`,
-  ];
-  for (const g of givenUp.slice(0, GIVEN_UP_SHOWN)) {
-    const at = g.atApi === undefined ? '' : `; at the API: ${g.atApi}`;
-    lines.push(
-      `  given up: ${g.idempotencyKey} (${g.why} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at})`,
-    );
-  }
-  if (givenUp.length > GIVEN_UP_SHOWN)
-    lines.push(`  ... and ${givenUp.length - GIVEN_UP_SHOWN} more`);
-  return lines;
-}
-
 /**
  * The report's command for the run just sent: against a stack (`--stack`), the report's AWS
  * target, that stack and the region the load read it in; the report's default target is the
@@ -280,13 +266,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   err(
     `run ${args.runId} seed ${args.seed}: ${args.orders} orders, ${args.customers} customers -> ${apiUrl}\n`,
   );
-  const { stack: _stack, region: _region, apiUrl: _url, ...rest } = args;
+  const { stack: _stack, region: _region, apiUrl: _url, out: _out, ...rest } = args;
   const s = await runLoad({
     ...rest,
     apiUrl: apiUrl!,
     ...(apiKey ? { apiKey } : {}),
     onProgress: progressPrinter(Boolean(process.stderr.isTTY), err),
   });
+  // The default directory is made only when there is a file for it; --out's was checked up front
+  // (and may have been removed during the load).
+  const out = args.out ?? join('reports', s.runId);
+  if (s.givenUp.length > 0) ensureDirectory(out);
   const lines = [
     `run id:    ${s.runId}`,
     `seed:      ${s.seed}`,
@@ -294,7 +284,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `accepted:  ${s.accepted} of ${args.orders} orders`,
     `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order), ${s.backoffRetries} backoff retries`,
     `errors:    ${s.errors}`,
-    ...givenUpLines(s.givenUp),
+    ...(await reportGivenUp(s.givenUp, out)),
     `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
     ...s.errorSamples.map((e) => `  error: ${e}`),
     `next:      ${reportCommand(args, s.runId)}`,

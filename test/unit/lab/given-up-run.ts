@@ -8,10 +8,11 @@ import { pipelineConfig } from '../../../shared/src/config/pipeline';
 
 /**
  * What the stand-in API does with every POST of an order: accepts it (202), refuses it (422, a
- * 4xx the client does not retry), or answers 500 to every try, with the order's record written
- * first (`fail-recorded`: GET /orders/{key} finds it) or not (`fail`).
+ * 4xx the client does not retry), answers 500 to every try, with the order's record written
+ * first (`fail-recorded`: GET /orders/{key} finds it) or not (`fail`), or records it and answers
+ * 202 with an empty body (`unreadable`).
  */
-export type Role = 'accept' | 'refuse' | 'fail' | 'fail-recorded';
+export type Role = 'accept' | 'refuse' | 'fail' | 'fail-recorded' | 'unreadable';
 
 /**
  * The role of the i-th order of the plan (customers one after another, each in sequence): of
@@ -44,39 +45,10 @@ export function standInRun(): {
     const keys = plan.customers.flat().map((o) => o.idempotencyKey);
     const role = new Map(keys.map((k, i) => [k, roleOf(i)]));
     for (const [k, r] of role) roles.set(k, r);
-    const recorded = new Set<string>();
-    const server = createServer(async (req, res) => {
-      for await (const _ of req);
-      const json = (status: number, body: unknown) =>
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.method === 'GET') {
-        const key = decodeURIComponent(String(req.url).split('/').pop() ?? '');
-        if (recorded.has(key)) json(200, { orderId: key });
-        else json(404, { message: 'not found' });
-        return;
-      }
-      const key = String(req.headers['idempotency-key']);
-      switch (role.get(key)) {
-        case 'refuse':
-          json(422, { message: 'Idempotency-Key reused with a different body' });
-          return;
-        case 'fail':
-          json(500, { message: 'internal error' });
-          return;
-        case 'fail-recorded':
-          recorded.add(key);
-          json(500, { message: 'internal error' });
-          return;
-        default:
-          recorded.add(key);
-          json(202, { orderId: key, messageIds: { fifo: 'f', standard: 's' } });
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const api = await standInApi((key) => role.get(key));
     try {
       const load = await runLoad({
-        apiUrl: `http://127.0.0.1:${port}`,
+        apiUrl: api.url,
         orders: options.orders,
         customers: options.customers,
         concurrency: 4,
@@ -102,9 +74,60 @@ export function standInRun(): {
         timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
       };
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
     }
   };
   return { run, roles };
+}
+
+/**
+ * The stand-in API on 127.0.0.1 (a port it picks): each POST plays its Idempotency-Key's role
+ * (`roleFor(key)`; a key with none is accepted), GET /orders/{key} finds the orders it recorded
+ * (200) and no other (404, as for the load client's probe). `unreadable` records the order and
+ * answers 202 with an empty body, which names no order.
+ */
+export async function standInApi(
+  roleFor: (key: string) => Role | undefined,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const recorded = new Set<string>();
+  const server = createServer(async (req, res) => {
+    for await (const _ of req);
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method === 'GET') {
+      const key = decodeURIComponent(String(req.url).split('/').pop() ?? '');
+      if (recorded.has(key)) json(200, { orderId: key });
+      else json(404, { message: 'not found' });
+      return;
+    }
+    const key = String(req.headers['idempotency-key']);
+    switch (roleFor(key)) {
+      case 'refuse':
+        json(422, { message: 'Idempotency-Key reused with a different body' });
+        return;
+      case 'fail':
+        json(500, { message: 'internal error' });
+        return;
+      case 'fail-recorded':
+        recorded.add(key);
+        json(500, { message: 'internal error' });
+        return;
+      case 'unreadable':
+        recorded.add(key);
+        res.writeHead(202, { 'content-type': 'application/json' }).end();
+        return;
+      default:
+        recorded.add(key);
+        json(202, { orderId: key, messageIds: { fifo: 'f', standard: 's' } });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

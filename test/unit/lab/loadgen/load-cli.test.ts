@@ -5,7 +5,6 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   checkApi,
-  givenUpLines,
   LOAD_SPEC,
   parseLoadArgs,
   progressPrinter,
@@ -302,35 +301,6 @@ describe('npm run load (process)', () => {
     expect(next(['--stack', 'OrderPipelineLab', '--region', 'eu-west-1'])).toBe(
       'npm run report -- --run r1 --target aws --stack OrderPipelineLab --region eu-west-1',
     );
-  });
-
-  it('names every order the load gave up on, and says which the API had accepted all the same', () => {
-    expect(givenUpLines([])).toEqual([]);
-    expect(
-      givenUpLines([
-        {
-          idempotencyKey: 'o-a-0-1',
-          attempts: 9,
-          why: 'retries ran out',
-          last: 'network error TimeoutError',
-          atApi: 'accepted',
-        },
-        { idempotencyKey: 'o-a-1-1', attempts: 1, why: 'refused', last: 'HTTP 422: key reused' },
-      ]),
-    ).toEqual([
-      'given up:  2 orders got no 202; 1 of them the API had accepted all the same (counted as accepted), 1 not accepted',
-      '  given up: o-a-0-1 (retries ran out after 9 tries, last network error TimeoutError; at the API: accepted)',
-      '  given up: o-a-1-1 (refused after 1 try, last HTTP 422: key reused)',
-    ]);
-    const many = Array.from({ length: 23 }, (_, i) => ({
-      idempotencyKey: `o-a-${i}-1`,
-      attempts: 3,
-      why: 'retries ran out' as const,
-      last: 'HTTP 503',
-      atApi: 'not found' as const,
-    }));
-    expect(givenUpLines(many).at(-1)).toBe('  ... and 3 more');
-    expect(givenUpLines(many)).toHaveLength(22);
   });
 
   it('says what --region is in --help', () => {
