@@ -22,6 +22,30 @@ import type {
 /** What one delivery does: its turn, its effect, its outcome; and what an invocation records. */
 
 /**
+ * Runs a step that must not change what happens to a delivery (a metric, a log line): what it
+ * throws is logged as a warning under `what`, and a logger that throws there too is let be.
+ * Between an effect's commit and its outcome a throw reported the record failed: SQS handed it
+ * back, idempotency answered its retry, and the ledger showed a failure and a retry of a
+ * delivery whose effect had applied, caused by a metrics port or a logger.
+ */
+function quietly(
+  logger: ConsumerLogPort,
+  what: string,
+  data: Record<string, unknown>,
+  step: () => void,
+): void {
+  try {
+    step();
+  } catch (err) {
+    try {
+      logger.warn(what, { ...data, error: err instanceof Error ? err.message : String(err) });
+    } catch {
+      // Nothing is left to tell it with.
+    }
+  }
+}
+
+/**
  * The idempotent function's payload: the order message as parsed, with the id of the SQS message
  * that carried it (what idempotency keys on when keyed on the message). The key and the payload
  * validation are read from it by name.
@@ -163,11 +187,14 @@ export function createEffect(
       await ledger.putEffect(effect);
     }
     if (marker.crashAfterEffect) {
-      logger.warn('crashing after the effect (injected)', {
-        order: input.orderId,
-        run: input.runId,
-        applyIndex,
-      });
+      // A throwing logger must not turn the injected crash into a failed record.
+      quietly(logger, 'log line not written', { order: input.orderId, run: input.runId }, () =>
+        logger.warn('crashing after the effect (injected)', {
+          order: input.orderId,
+          run: input.runId,
+          applyIndex,
+        }),
+      );
       await deps.crash();
     }
     if (turn.late) marker.late = await lateByReport(input, turn, marker);
@@ -209,13 +236,16 @@ export function createEffect(
       );
     } catch (err) {
       if (ranOutOfTime(err)) marker.readRanOut = true;
-      logger.warn('late apply not confirmed: the read of the higher order failed', {
-        order: input.orderId,
-        run: input.runId,
-        higher: turn.higher.orderId,
-        ranOutOfTime: ranOutOfTime(err),
-        error: err instanceof Error ? err.message : String(err),
-      });
+      // The effect has committed: a throwing logger must not fail the record either.
+      quietly(logger, 'log line not written', { order: input.orderId, run: input.runId }, () =>
+        logger.warn('late apply not confirmed: the read of the higher order failed', {
+          order: input.orderId,
+          run: input.runId,
+          higher: turn.higher?.orderId,
+          ranOutOfTime: ranOutOfTime(err),
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
       return false;
     }
   }
@@ -388,7 +418,9 @@ export function createRecordHandling<R>(
 
   /**
    * A log line where a throwing logger must not change what happens next: the end write's
-   * error path, whose mark (markEndGivenUp) and error go on whatever the log does.
+   * error path, whose mark (markEndGivenUp) and error go on whatever the log does; the records
+   * not started, handed back as such; the end write, which a line before it must not keep from
+   * being sent.
    */
   function warnQuietly(message: string, data: Record<string, unknown>): void {
     try {
@@ -532,7 +564,7 @@ export function createRecordHandling<R>(
       (s) => s.index >= from.index && !s.outcome && !answeredHeld(s),
     );
     for (const later of rest) later.notStarted = cut;
-    logger.warn(
+    warnQuietly(
       'cutRoomMs' in cut
         ? "records not started: past the cut on a record's DynamoDB calls"
         : 'records not started: too little time left after a DynamoDB call ran out',
@@ -585,29 +617,40 @@ export function createRecordHandling<R>(
       // with the time a record needs after a stall (startsRecord).
       if (marker.readRanOut) callRanOut = true;
       const applied = marker.ran && !marker.refused;
+      // From here on the effect has committed (or was answered without applying): its metric and
+      // its log line run quietly, as neither may change how the delivery ended.
+      const named = { order: message.orderId, run: message.runId };
       if (applied) {
         // The effect committed: it counts now, whatever happens to this delivery afterwards (a
         // later failure is recorded as well, and its retry is answered without applying).
-        metrics?.record(
-          event(delivery, 'applied', {
-            ...(marker.late ? { late: true } : {}),
-            applyIndex: result.applyIndex,
-            latencyMs: result.committedAt - message.acceptedAt,
-          }),
+        quietly(logger, 'delivery not counted in the metrics', named, () =>
+          metrics?.record(
+            event(delivery, 'applied', {
+              ...(marker.late ? { late: true } : {}),
+              applyIndex: result.applyIndex,
+              latencyMs: result.committedAt - message.acceptedAt,
+            }),
+          ),
         );
       }
       if (fault.failAfterEffect) throw new InjectedFaultError('after-effect', message.orderId);
-      slot.outcome = applied
+      const outcome: DeliveryOutcome = applied
         ? { outcome: 'applied', at: now() }
         : { outcome: 'suppressed', suppressedBy: marker.ran ? 'effect' : 'record', at: now() };
-      if (!applied) metrics?.record(event(delivery, 'suppressed'));
-      logger.info('delivery handled', {
-        order: message.orderId,
-        run: message.runId,
-        outcome: slot.outcome.outcome,
-        ...(slot.outcome.suppressedBy ? { suppressedBy: slot.outcome.suppressedBy } : {}),
-        applyIndex: result.applyIndex,
-      });
+      slot.outcome = outcome;
+      if (!applied) {
+        quietly(logger, 'delivery not counted in the metrics', named, () =>
+          metrics?.record(event(delivery, 'suppressed')),
+        );
+      }
+      quietly(logger, 'log line not written', named, () =>
+        logger.info('delivery handled', {
+          ...named,
+          outcome: outcome.outcome,
+          ...(outcome.suppressedBy ? { suppressedBy: outcome.suppressedBy } : {}),
+          applyIndex: result.applyIndex,
+        }),
+      );
       return result;
     } catch (err) {
       // A record whose calls were all refused at the cut sent nothing to DynamoDB (its first
@@ -622,15 +665,22 @@ export function createRecordHandling<R>(
         throw new RecordNotStartedError(cut);
       }
       if (ranOutOfTime(err)) callRanOut = true;
-      logger.warn('delivery failed', {
-        order: message.orderId,
-        run: message.runId,
-        receiveCount: delivery.receiveCount,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      metrics?.record(event(delivery, 'failed'));
+      // The outcome first: a log line or a metric that throws must not leave the delivery with
+      // none (end() would take it for a receive that never ran and drop its receipt) nor replace
+      // its error.
       slot.outcome = { outcome: 'failed', at: now() };
       slot.failure = failureOf(delivery, err);
+      const named = { order: message.orderId, run: message.runId };
+      quietly(logger, 'log line not written', named, () =>
+        logger.warn('delivery failed', {
+          ...named,
+          receiveCount: delivery.receiveCount,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+      quietly(logger, 'delivery not counted in the metrics', named, () =>
+        metrics?.record(event(delivery, 'failed')),
+      );
       throw err;
     }
   }
@@ -789,7 +839,8 @@ export function createRecordHandling<R>(
         if (!outcome) {
           end.unrun.push(receipt);
           if (delivery.receiveCount >= options.maxReceiveCount) {
-            logger.warn('delivery not attempted at its last receive', {
+            // Before the end write: a throwing logger must not keep the outcomes unwritten.
+            warnQuietly('delivery not attempted at its last receive', {
               order: delivery.message.orderId,
               run: delivery.message.runId,
               receiveCount: delivery.receiveCount,
