@@ -26,8 +26,17 @@ import type { BuildOptions, BuildResult, Plugin, SameShape } from 'esbuild';
  */
 
 export interface FunctionBundle {
-  /** The bundle's path; its source map sits beside it (`.map`). */
+  /**
+   * The bundle's path; its source map sits beside it (`.map`). For a bundle held in memory
+   * (`text`), the path it would have had in the cache: nothing is there, but its frames and the
+   * source map's relative paths are named from it.
+   */
   file: string;
+  /**
+   * The bundle's code, for a bundle that could not be written anywhere (NoBundleDirectory: the
+   * temp directory cannot be written): the environments compile it as `file`.
+   */
+  text?: string;
   /** The source map's positions, for the environments' stack traces (see FrameTable). */
   frames: FrameTable;
 }
@@ -148,9 +157,9 @@ function fallbackDir(): Promise<string> {
 
 /**
  * A bundle that could be written neither into the cache nor into this process's fallback
- * directory: the temp directory (TMPDIR) is read-only, full, or not a directory. The functions'
- * environments load their bundles from files, so they cannot start; DynamoDB's thread, which
- * needs only the text of its bundle, builds it in memory instead (bundleText). The message says
+ * directory: the temp directory (TMPDIR) is read-only, full, or not a directory. DynamoDB's
+ * thread, which needs only the text of its bundle, builds it in memory instead (bundleText); so
+ * does bundleFunction for the functions' environments, with its source map (bundleInMemory). The message says
  * what to change; the file system's error is in it, not a cause (the runtime reports a build's
  * cause as its error).
  */
@@ -546,8 +555,8 @@ async function fromCache(
  * `modulePath`'s bundle built as buildBundle builds it, but held in memory only: no source map, no
  * cache read or written, no directory made. For a process that has no directory to write a bundle
  * in (the temp directory read-only, or full), where buildBundle fails (NoBundleDirectory): DynamoDB's thread compiles
- * json-keys.ts's bundle from its text, and needs no file of it. (A function's environments load
- * their bundle from its file, so they still need one.)
+ * json-keys.ts's bundle from its text, and needs no file of it. (A function's bundle held in
+ * memory keeps its source map: bundleInMemory.)
  */
 export async function bundleText(modulePath: string): Promise<string> {
   const out = await runEsbuild({
@@ -561,6 +570,38 @@ export async function bundleText(modulePath: string): Promise<string> {
   const code = out.outputFiles[0];
   if (!code) throw new Error(`esbuild produced no bundle for ${modulePath}`);
   return code.text;
+}
+
+/**
+ * `modulePath`'s bundle built as buildBundle builds it, source map included, but held in memory:
+ * no cache read or written, no directory made. For a process with no directory to write a bundle
+ * in (buildBundle fails with NoBundleDirectory): the environments compile `text` as `file` (the
+ * path the bundle would have had in the cache, which the map's sources are relative to), and map
+ * their stack frames through `frames` as for a bundle on disk. Built again by every process. A
+ * build that fails is a BuildFailure with no inputs, which FunctionBuild does not keep: each new
+ * environment builds again.
+ */
+export async function bundleInMemory(modulePath: string): Promise<FunctionBundle> {
+  buildsRun++;
+  const out = await runEsbuild({
+    entryPoints: [modulePath],
+    ...BUILD_OPTIONS,
+    mainFields: [...BUILD_OPTIONS.mainFields],
+    sourcemap: 'external',
+    nodePaths: nodePaths(),
+    outdir: DIR,
+    write: false,
+  }).catch((err: unknown) => {
+    throw new BuildFailure(err, []);
+  });
+  const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
+  const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
+  if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
+  return {
+    file: code.path,
+    text: code.text,
+    frames: frameTable(JSON.parse(map.text)),
+  };
 }
 
 /** What buildBundle did: built with esbuild, or found the bundle of unchanged inputs. */
@@ -724,7 +765,14 @@ export function bundleFunction(modulePath: string): Promise<FunctionBundle> {
   const key = `${modulePath}\0${nodePaths().join(delimiter)}`;
   let pending = builds.get(key);
   if (!pending) {
-    pending = buildBundle(modulePath).then(({ file, frames }) => ({ file, frames }));
+    // No directory to write it in: held in memory (bundleInMemory).
+    pending = buildBundle(modulePath).then(
+      ({ file, frames }) => ({ file, frames }),
+      (err: unknown) => {
+        if (err instanceof NoBundleDirectory) return bundleInMemory(modulePath);
+        throw err;
+      },
+    );
     pending.catch(() => builds.delete(key));
     builds.set(key, pending);
   }
@@ -751,7 +799,8 @@ export class FunctionBuild {
     try {
       return await bundleFunction(this.modulePath);
     } catch (err) {
-      if (err instanceof BuildFailure) this.failure = err;
+      // One with no inputs (built in memory) cannot tell when it would build: not kept.
+      if (err instanceof BuildFailure && err.inputs.length > 0) this.failure = err;
       throw err;
     }
   }

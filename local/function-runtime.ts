@@ -349,6 +349,21 @@ const mapStackTraces = (bundle, frames) => {
 // (aws-lambda-nodejs's NodejsFunction, which bundles the module as index.js).
 const findIn = (name, mod) =>
   name.split('.').reduce((nested, key) => (nested && typeof nested === 'object' ? nested[key] : undefined), mod);
+// A bundle held in memory (no directory could be written: function-bundle.ts, bundleInMemory),
+// compiled as a CommonJS module of its path, as require would compile the file there. Its text
+// is kept for the lines Node writes for a rejection nothing handles (errorSource), which read the
+// bundle's line from it instead of the file.
+let bundleSource;
+const compileBundle = (file, text) => {
+  const Module = require('node:module');
+  const m = new Module(file, null);
+  m.filename = file;
+  m.paths = Module._nodeModulePaths(require('node:path').dirname(file));
+  bundleSource = text;
+  m._compile(text, file);
+  m.loaded = true;
+  return m.exports;
+};
 const notFound = (message) => Object.assign(new Error(message), { name: 'Runtime.HandlerNotFound' });
 const load = (msg) => {
   if (msg.loadError) {
@@ -357,7 +372,7 @@ const load = (msg) => {
   } else {
     try {
       mapStackTraces(msg.load, msg.frames);
-      const mod = require(msg.load);
+      const mod = msg.text === undefined ? require(msg.load) : compileBundle(msg.load, msg.text);
       const handlerString = 'index.' + workerData.exportName;
       let found = findIn(workerData.exportName, mod);
       if (!found && typeof mod === 'object' && mod !== null && 'default' in mod) {
@@ -558,7 +573,7 @@ const errorSource = (thrown) => {
         return mapped.file + ':' + (mapped.line + 1) + '\\n' + text + '\\n' + prefix.slice(0, -1) + '^\\n\\n';
       }
     }
-    const text = readFileSync(bundleFile, 'utf8').split('\\n', line + 1)[line] ?? '';
+    const text = (bundleSource ?? readFileSync(bundleFile, 'utf8')).split('\\n', line + 1)[line] ?? '';
     let out = bundleFile + ':' + (line + 1) + '\\n' + text + '\\n';
     if (column < 0 || column + 1 > text.length) return out + '\\n';
     let underline = '';
@@ -1188,7 +1203,7 @@ export class LocalFunction {
     // build that fails is this environment's init error, as a module that does not load is.
     this.build.bundle().then(
       (bundle) => {
-        worker.postMessage({ load: bundle.file, frames: bundle.frames });
+        worker.postMessage({ load: bundle.file, text: bundle.text, frames: bundle.frames });
         startInit();
       },
       (err: Error) => worker.postMessage({ loadError: buildError(err) }),

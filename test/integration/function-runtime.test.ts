@@ -2197,46 +2197,67 @@ describe("what a function hands back, held to Lambda's limits", () => {
 });
 
 describe('a temp directory nothing can be written in', () => {
-  it("fails the init with the local cloud's start error naming the temp directory, not the function's syntax error", async () => {
+  it("runs a function from its bundle held in memory, its stack traces mapped to the TypeScript lines, and a module that does not build fails as the function's code", async () => {
     // Prepare: the temp directory (os.tmpdir(), TMPDIR's) under a regular file, where every mkdir,
     // mkdtemp and write fails (ENOTDIR), for root too; the runtime and its bundles loaded with it.
     const root = await mkdtemp(join(tmpdir(), 'fn-ro-'));
     const file = join(root, 'afile');
     await writeFile(file, '');
+    const brokenPath = join(root, 'broken.ts');
+    await writeFile(brokenPath, 'export const handler = async (event => {\n');
     const tmp = join(file, 'tmp');
     const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
     let runtime: typeof import('../../local/function-runtime') | undefined;
-    let f: LocalFunction | undefined;
+    const fns: LocalFunction[] = [];
     try {
       jest.isolateModules(() => {
         runtime = require('../../local/function-runtime');
       });
-      f = new runtime!.LocalFunction({
-        name: 'probe-ro',
-        modulePath: PROBE,
-        env: {},
-        timeoutSeconds: 5,
-        memorySizeMb: 256,
-        maxEnvironments: 1,
-        region: 'us-east-1',
-      });
+      const make = (name: string, modulePath: string) => {
+        const f = new runtime!.LocalFunction({
+          name,
+          modulePath,
+          env: {},
+          timeoutSeconds: 5,
+          memorySizeMb: 256,
+          maxEnvironments: 1,
+          region: 'us-east-1',
+        });
+        fns.push(f);
+        return f;
+      };
+      const f = make('probe-ro', PROBE);
+      const broken = make('broken-ro', brokenPath);
 
       // Act
-      const warmed = await f.warm().then(
+      await f.warm();
+      const echoed = await f.invoke({ mode: 'echo' });
+      const threw = await f.invoke({ mode: 'throw' });
+      const brokenWarm = await broken.warm().then(
         () => undefined,
         (err: Error) => err,
       );
 
-      // Assess: the bundle built but has nowhere to go: the local cloud's start fails, and says
-      // what to change; it is not the function's code that is at fault.
-      expect(warmed?.message).toMatch(
-        new RegExp(
-          `^function probe-ro failed to initialise: LocalCloud\\.StartError: cannot write the bundle of probe-handler\\.ts: the temp directory ${tmp} cannot be written \\(ENOTDIR: [^)]*\\); set TMPDIR to a directory that can$`,
-        ),
+      // Assess: the function runs, from the bundle compiled in memory as the path it would have had
+      // in the cache; its error's stack names the TypeScript line and column where it was made, as
+      // for a bundle on disk. A module that does not build is the function's code's error.
+      expect(echoed).toMatchObject({ ok: true });
+      expect(threw).toMatchObject({
+        ok: false,
+        error: { errorType: 'TypeError', errorMessage: 'probe failure' },
+      });
+      const source = (await readFile(PROBE, 'utf8')).split('\n');
+      const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
+      const column = source[line]!.indexOf('new TypeError') + 1;
+      expect(threw.ok ? '' : (threw.error.trace ?? []).join('\n')).toContain(
+        `probe-handler.ts:${line + 1}:${column})`,
+      );
+      expect(brokenWarm?.message).toMatch(
+        /^function broken-ro failed to initialise: Runtime\.UserCodeSyntaxError: /,
       );
     } finally {
       tmpdirSpy.mockRestore();
-      await f?.stop();
+      await Promise.all(fns.map((f) => f.stop()));
       await rm(root, { recursive: true, force: true });
     }
   }, 60_000);
