@@ -527,11 +527,41 @@ const inspect = require('node:util').inspect;
 const isProxy = utilTypes.isProxy;
 const nodeVersion = process.version;
 const HINT = '(Use \`node --trace-uncaught ...\` to show where the exception was thrown)';
+// An object whose stack cannot be read (its getter throws) is written as Node 24 writes it when
+// its report's util.inspect fails that way (lib/internal/errors.js, fatalExceptionStackEnhancers,
+// and ReportFatalException's fallback): its name and message as 'name: message', or, when either
+// is undefined or reading them throws, the object as String() makes it ('' if that throws), then
+// the hint. (Node 24's util.inspect itself answers '[Error: message]' for it, Node 20's throws.)
+const textOf = (value) => {
+  try { return String_(value); } catch { return ''; }
+};
+const nameAndMessage = (thrown) => {
+  let message;
+  let name;
+  try {
+    message = thrown.message;
+    name = thrown.name;
+  } catch {
+    message = undefined;
+  }
+  if (message === undefined || name === undefined) return textOf(thrown);
+  return textOf(name) + ': ' + textOf(message);
+};
+const stackReadable = (thrown) => {
+  try {
+    void thrown.stack;
+    return true;
+  } catch {
+    return false;
+  }
+};
 const fatalText = (thrown) => {
   let body;
   try {
     if (isProxy(thrown)) body = '\\n' + HINT;
-    else if ((typeof thrown === 'object' && thrown !== null) || typeof thrown === 'function') body = inspect(thrown);
+    else if ((typeof thrown === 'object' && thrown !== null) || typeof thrown === 'function') {
+      body = stackReadable(thrown) ? inspect(thrown) : nameAndMessage(thrown) + '\\n' + HINT;
+    }
     else body = (typeof thrown === 'symbol' ? '' : String_(thrown)) + '\\n' + HINT;
   } catch {
     body = '\\n' + HINT;

@@ -609,6 +609,9 @@ describe('local function runtime (worker-thread execution environments)', () => 
     started.push(f);
     const values = [
       'getter',
+      'stack-getter',
+      'stack-getter-named',
+      'stack-message-getters',
       'cyclic',
       'bigint',
       'to-json',
@@ -681,8 +684,18 @@ describe('local function runtime (worker-thread execution environments)', () => 
     // thrown one where it was thrown, which a worker thread cannot learn: nothing is written.
     const expected = (how: string) => {
       const at = how === 'reject' ? 'made here / ' : '';
+      const atStack =
+        how === 'reject' && Number(process.versions.node.split('.')[0]) < 24 ? at : '';
       return [
         `${how} getter | ${EXIT} | ${at}Error: getter /   detail: [Getter] / }`,
+        // A stack that cannot be read (its getter throws): Node writes `name: message` and its
+        // hint (an empty line, not handed on, when reading the message throws too). Where a
+        // rejection's error was made is written here only where V8 made its stack before the
+        // getter replaced it (Node 20, not Node 24, which writes it from V8's own record: the
+        // gap docs/local-cloud.md names for a stack the function makes itself).
+        `${how} stack-getter | ${EXIT} | ${atStack}Error: stack-getter / ${HINT}`,
+        `${how} stack-getter-named | ${EXIT} | ${atStack}Named: stack-getter-named / ${HINT}`,
+        `${how} stack-message-getters | ${EXIT} | ${atStack}${HINT}`,
         `${how} cyclic | ${EXIT} | ${at}<ref *1> Error: cyclic /   self: [Circular *1] / }`,
         `${how} bigint | ${EXIT} | ${at}Error: bigint /   count: 10n / }`,
         `${how} to-json | ${EXIT} | ${at}Error: to-json /   toJSON: [Function (anonymous)] / }`,
