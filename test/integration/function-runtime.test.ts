@@ -2226,7 +2226,7 @@ describe('a temp directory nothing can be written in', () => {
       jest.isolateModules(() => {
         runtime = require('../../local/function-runtime');
       });
-      const make = (name: string, modulePath: string) => {
+      const make = (name: string, modulePath: string, lines: string[] = []) => {
         const f = new runtime!.LocalFunction({
           name,
           modulePath,
@@ -2235,12 +2235,22 @@ describe('a temp directory nothing can be written in', () => {
           memorySizeMb: 256,
           maxEnvironments: 1,
           region: 'us-east-1',
+          onLog: (_fn, line) => lines.push(line),
         });
         fns.push(f);
         return f;
       };
       const f = make('probe-ro', PROBE);
       const broken = make('broken-ro', brokenPath);
+      // A module that leaves a rejection nothing handles; its source removed once bundled, so
+      // Node's lines for it come from the bundle's own line.
+      const rejectingPath = join(root, 'rejecting.ts');
+      await writeFile(
+        rejectingPath,
+        "export const handler = async () => {\n  Promise.reject(new Error('made in memory'));\n  await new Promise((r) => setTimeout(r, 1000));\n};\n",
+      );
+      const rejectingLines: string[] = [];
+      const rejecting = make('rejecting-ro', rejectingPath, rejectingLines);
 
       // Act
       await f.warm();
@@ -2249,6 +2259,14 @@ describe('a temp directory nothing can be written in', () => {
       const brokenWarm = await broken.warm().then(
         () => undefined,
         (err: Error) => err,
+      );
+      await rejecting.warm();
+      await rm(rejectingPath);
+      const rejected = await rejecting.invoke({});
+      await until(
+        'the rejection written',
+        () => rejectingLines.at(-1)?.startsWith('Node.js ') === true,
+        5000,
       );
 
       // Assess: the function runs, from the bundle compiled in memory as the path it would have had
@@ -2268,6 +2286,13 @@ describe('a temp directory nothing can be written in', () => {
       expect(brokenWarm?.message).toMatch(
         /^function broken-ro failed to initialise: Runtime\.UserCodeSyntaxError: /,
       );
+      // Node's place lines for the rejection: the bundle's path and line, read from the text the
+      // environment holds (no file is there), and a caret under the `new Error(`.
+      expect(rejected).toMatchObject({ ok: false, error: { errorType: 'Runtime.ExitError' } });
+      const [place = '', bundleLine = '', caret = ''] = rejectingLines;
+      expect(place).toMatch(new RegExp(`^${tmp}/local-cloud-functions-[^/]+/rejecting\\.js:\\d+$`));
+      expect(caret.trim()).toBe('^');
+      expect(bundleLine.slice(caret.length - 1)).toMatch(/^new Error\("made in memory"\)/);
     } finally {
       tmpdirSpy.mockRestore();
       await Promise.all(fns.map((f) => f.stop()));
