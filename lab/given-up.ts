@@ -54,9 +54,21 @@ export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string):
       : 'got no 202';
   const lost = notAccepted(givenUp);
   const held = givenUp.length - lost.length;
-  const unread = lost.filter((g) => g.atApi === 'unknown').length;
+  // Asked and not answered, or not asked at all (the look-ups' time had run out): either way the
+  // API may hold them.
+  const unanswered = lost.filter((g) => g.atApi === 'unknown').length;
+  const unasked = lost.filter((g) => g.atApi === 'not asked').length;
+  const notAsked = "not asked of the API (the look-ups' time had run out)";
   const whose =
-    unread > 0 ? ` (${unread} of them unconfirmed: the API did not answer for them)` : '';
+    unanswered + unasked === 0
+      ? ''
+      : ` (${unanswered + unasked} of them unconfirmed: ${
+          unasked === 0
+            ? 'the API did not answer for them'
+            : unanswered === 0
+              ? notAsked
+              : `the API did not answer for ${unanswered}, ${unasked} ${notAsked}`
+        })`;
   const verdict =
     lost.length > 0
       ? `${lost.length} not accepted by the API${whose}: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out)`

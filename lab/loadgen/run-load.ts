@@ -72,10 +72,11 @@ export interface GivenUpOrder {
   last: string;
   /**
    * What the API said of it after the load: it holds the order (`accepted`: counted as accepted,
-   * its id in orderIds), it does not (`not found`), or no answer came (`unknown`). Not asked of a
-   * refused order (its key may name another order).
+   * its id in orderIds), it does not (`not found`), or no answer came (`unknown`); or it was not
+   * asked (`not asked`: the look-ups' time had run out). Absent for a refused order (its key may
+   * name another order): not asked either.
    */
-  atApi?: 'accepted' | 'not found' | 'unknown';
+  atApi?: 'accepted' | 'not found' | 'unknown' | 'not asked';
 }
 
 export interface LoadSummary {
@@ -356,13 +357,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         ids[at.customer]![at.index] = given.idempotencyKey;
         return;
       }
-      given.atApi = r?.status === 404 ? 'not found' : 'unknown';
+      given.atApi = r === undefined ? 'not asked' : r.status === 404 ? 'not found' : 'unknown';
       const why =
         r === undefined
           ? `not asked: the look-ups' ${lookupDeadlineMs / 1000} s had run out`
           : describe(r);
       fail(
-        `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : `the API's record could not be read (${why})`}`,
+        `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : given.atApi === 'not asked' ? `its record was not read (${why})` : `the API's record could not be read (${why})`}`,
         false,
       );
     });

@@ -87,6 +87,16 @@ describe('the given-up orders of a run', () => {
     ]);
   });
 
+  it('says an order not looked up was not asked, not that the API did not answer for it', () => {
+    const unasked = order('q1', 'not asked');
+    expect(givenUpHeadline([unasked, list[0]!], 'f.json')).toBe(
+      "given up by the client: 2 orders got no 202; 0 of them held by the API all the same (counted accepted), 2 not accepted by the API (1 of them unconfirmed: not asked of the API (the look-ups' time had run out)): lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 2 in f.json",
+    );
+    expect(givenUpHeadline([unasked, list[10]!], 'f.json')).toContain(
+      "2 not accepted by the API (2 of them unconfirmed: the API did not answer for 1, 1 not asked of the API (the look-ups' time had run out))",
+    );
+  });
+
   it('writes nothing and says nothing when the client gave up on none', async () => {
     expect(await reportGivenUp([], dir)).toEqual([]);
     expect(await readdir(dir)).toEqual([]);

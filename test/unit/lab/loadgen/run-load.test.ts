@@ -491,7 +491,8 @@ describe('runLoad', () => {
         lookupDeadlineMs: 0,
       });
       expect(api.gets()).toBe(0);
-      expect(s.givenUp.map((g) => g.atApi)).toEqual(['unknown', 'unknown']);
+      // Not asked, not unanswered: the headline says so (lab/given-up.ts).
+      expect(s.givenUp.map((g) => g.atApi)).toEqual(['not asked', 'not asked']);
       expect(s.errorSamples[0]).toMatch(/not asked: the look-ups' 0 s had run out\)$/);
     });
   });
