@@ -48,17 +48,21 @@ export async function writeGivenUp(
 export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string): string {
   // A 202 whose body names no order ('unreadable answer') is a 202 all the same.
   const unreadable = givenUp.filter((g) => g.why === 'unreadable answer').length;
-  const got =
-    unreadable > 0
-      ? `got no 202 naming them (${unreadable} of them a 202 that named no order)`
-      : 'got no 202';
+  const unreachable = givenUp.filter((g) => g.why === 'API unreachable').length;
+  const notes = [
+    ...(unreadable > 0 ? [`${unreadable} of them a 202 that named no order`] : []),
+    ...(unreachable > 0
+      ? [`${unreachable} of them given up when the API refused every connection`]
+      : []),
+  ];
+  const got = `got no 202${unreadable > 0 ? ' naming them' : ''}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
   const lost = notAccepted(givenUp);
   const held = givenUp.length - lost.length;
-  // Asked and not answered, or not asked at all (the look-ups' time had run out): either way the
-  // API may hold them.
+  // Asked and not answered, or not asked at all: the look-ups' time had run out, or the API was
+  // unreachable (then none is asked). Either way the API may hold them.
   const unanswered = lost.filter((g) => g.atApi === 'unknown').length;
   const unasked = lost.filter((g) => g.atApi === 'not asked').length;
-  const notAsked = "not asked of the API (the look-ups' time had run out)";
+  const notAsked = `not asked of the API (${unreachable > 0 ? 'it was unreachable' : "the look-ups' time had run out"})`;
   const whose =
     unanswered + unasked === 0
       ? ''
@@ -93,16 +97,25 @@ const WHY: Record<GivenUpOrder['why'], string> = {
   refused: 'refused',
   'retries ran out': 'retries ran out',
   'unreadable answer': 'unreadable answer (a 202 that named no order)',
+  'API unreachable': 'API unreachable (it refused every connection; the client stopped sending)',
 };
 
 /**
  * A line for each of the first GIVEN_UP_NAMED given-up orders (then how many more): its key, why
  * the client stopped after how many tries, its last answer and what the API said of it after the
- * load (a refused order is not asked: its key may name another order).
+ * load (a refused order is not asked: its key may name another order; nor is an order that never
+ * reached an unreachable API, which does not hold it).
  */
 export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
   const lines = givenUp.slice(0, GIVEN_UP_NAMED).map((g) => {
-    const at = g.atApi === undefined ? '; not asked of the API' : `; at the API: ${g.atApi}`;
+    if (g.attempts === 0)
+      return `${g.idempotencyKey}: ${WHY[g.why]} before its first try; never sent`;
+    const at =
+      g.atApi === undefined
+        ? g.why === 'API unreachable'
+          ? '; never reached the API (every try refused a connection)'
+          : '; not asked of the API'
+        : `; at the API: ${g.atApi}`;
     return `${g.idempotencyKey}: ${WHY[g.why]} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;
   });
   if (givenUp.length > GIVEN_UP_NAMED)

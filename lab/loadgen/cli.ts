@@ -21,6 +21,7 @@ import {
   type LoadProgress,
   RETRY_DEADLINE_MS,
   runLoad,
+  UNREACHABLE_WINDOW_MS,
 } from './run-load';
 
 /**
@@ -37,6 +38,10 @@ export const MAX_RATE = 100_000;
  * at once (a POST per millisecond).
  */
 export const MAX_RETRY_DEADLINE_S = 86_400;
+
+/** --unreachable-after's range: a tenth of a second (tests) to a day. */
+export const MIN_UNREACHABLE_S = 0.1;
+export const MAX_UNREACHABLE_S = 86_400;
 
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
@@ -83,8 +88,14 @@ export const LOAD_SPEC: CommandSpec = {
     'retry-deadline': {
       type: 'string',
       value: '<s>',
-      description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up, at most ${MAX_RETRY_DEADLINE_S}`,
+      description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up (sooner when every connection is refused: --unreachable-after), at most ${MAX_RETRY_DEADLINE_S}`,
       default: String(RETRY_DEADLINE_MS / 1000),
+    },
+    'unreachable-after': {
+      type: 'string',
+      value: '<s>',
+      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not accepted is given up as 'API unreachable', and the load exits 1; ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
+      default: String(UNREACHABLE_WINDOW_MS / 1000),
     },
     seed: {
       type: 'string',
@@ -179,6 +190,9 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
     retryDeadlineMs:
       numberOption(v, 'retry-deadline', { min: 0, max: MAX_RETRY_DEADLINE_S })! * 1000,
+    unreachableWindowMs:
+      numberOption(v, 'unreachable-after', { min: MIN_UNREACHABLE_S, max: MAX_UNREACHABLE_S })! *
+      1000,
     seed,
     runId,
   };
@@ -290,6 +304,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `next:      ${reportCommand(args, s.runId)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  const left = s.givenUp.filter((g) => g.why === 'API unreachable').length;
+  if (s.unreachable && left > 0) {
+    const u = s.unreachable;
+    err(
+      `error: the API at ${apiUrl} refused every connection for ${(u.windowMs / 1000).toFixed(1)} s (${u.refusals} tries refused, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${left} orders given up as 'API unreachable'\n`,
+    );
+  }
   return s.errors > 0 ? 1 : 0;
 }
 

@@ -10,6 +10,7 @@ import {
   planLoad,
 } from './domain/plan';
 import { CustomerScheduler, slotTime } from './domain/schedule';
+import { RefusalWatch } from './domain/unreachable';
 
 export interface LoadOptions {
   apiUrl: string;
@@ -41,6 +42,14 @@ export interface LoadOptions {
    * Retry-After makes the wait longer, never shorter.
    */
   backoff?: { baseMs: number; capMs: number };
+  /**
+   * How long every POST, across all the workers, must have had its connection refused
+   * (ECONNREFUSED: nothing listening at the url), with no other outcome in between, before the
+   * client stops sending and gives up every order not accepted as 'API unreachable'. An HTTP
+   * answer of any status, a lost answer, a reset or a timeout starts the window again. Default
+   * UNREACHABLE_WINDOW_MS.
+   */
+  unreachableWindowMs?: number;
   requestTimeoutMs?: number;
   onProgress?: (p: LoadProgress) => void;
 }
@@ -64,17 +73,20 @@ export interface GivenUpOrder {
   /** POSTs sent for it. */
   attempts: number;
   /**
-   * Why the client stopped: refused, its retries ran out (the deadline or maxAttempts), or a 202
-   * whose body names no order (no `orderId` string: the API may hold the order all the same).
+   * Why the client stopped: refused, its retries ran out (the deadline or maxAttempts), a 202
+   * whose body names no order (no `orderId` string: the API may hold the order all the same), or
+   * the API refused every connection for the unreachable window (LoadSummary.unreachable): the
+   * client stopped sending, with this order not accepted, tried or not (`attempts` 0).
    */
-  why: 'refused' | 'retries ran out' | 'unreadable answer';
-  /** Its last answer (`HTTP 503: ...`, `network error ECONNRESET`). */
+  why: 'refused' | 'retries ran out' | 'unreadable answer' | 'API unreachable';
+  /** Its last answer (`HTTP 503: ...`, `network error ECONNRESET`; `not sent` when none). */
   last: string;
   /**
    * What the API said of it after the load: it holds the order (`accepted`: counted as accepted,
    * its id in orderIds), it does not (`not found`), or no answer came (`unknown`); or it was not
-   * asked (`not asked`: the look-ups' time had run out). Absent for a refused order (its key may
-   * name another order): not asked either.
+   * asked (`not asked`: the look-ups' time had run out, or the API was unreachable). Absent for a
+   * refused order (its key may name another order) and for an 'API unreachable' order that
+   * never reached the API (not sent, or every try refused a connection): neither is asked.
    */
   atApi?: 'accepted' | 'not found' | 'unknown' | 'not asked';
 }
@@ -109,9 +121,13 @@ export interface LoadSummary {
   ratePerSec: number;
   /** orderIds the API returned, per customer in sequence order. */
   orderIds: string[];
+  /**
+   * Set when the client stopped sending because every POST had its connection refused for the
+   * unreachable window: when the refusals began and when it stopped (ms from the run's start),
+   * the refused tries, and the window.
+   */
+  unreachable?: { sinceMs: number; atMs: number; refusals: number; windowMs: number };
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The longest wait a timer holds (2^31 - 1 ms, 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -122,6 +138,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * order in; an API that answers nothing for two minutes is down, not busy.
  */
 export const RETRY_DEADLINE_MS = 120_000;
+
+/**
+ * How long every POST must have had its connection refused, with nothing else in between, for
+ * the client to stop sending: a restarting `npm start` or a redeploy is back well within it, and
+ * an API gone for good costs this, not every remaining order's whole retry deadline
+ * (orders / concurrency x 120 s: 2 h for 1,000 orders at 16).
+ */
+export const UNREACHABLE_WINDOW_MS = 30_000;
 
 /** How long the look-ups of the given-up orders (GET /orders/{key}) are retried, all of them. */
 export const LOOKUP_DEADLINE_MS = 30_000;
@@ -138,6 +162,11 @@ function retriable(r: PostResult): boolean {
     isRetryableStatus(r.status) ||
     (r.status === 409 && r.retryAfterMs !== undefined)
   );
+}
+
+/** A try that found nothing listening: its connection refused, no request sent. */
+function refusedConnection(r: PostResult): boolean {
+  return r.status === 0 && r.networkError === 'ECONNREFUSED';
 }
 
 /** The most of an answer's message an error line quotes. */
@@ -219,20 +248,54 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     if (summary.errorSamples.length < 5) summary.errorSamples.push(line);
   };
 
+  /** Every POST's outcome, across the workers: whether the API has refused all of them long enough. */
+  const watch = new RefusalWatch(options.unreachableWindowMs ?? UNREACHABLE_WINDOW_MS);
+  /** Aborted when the API is found gone: the waits (backoff, --rate) end at once. */
+  const stopped = new AbortController();
+  /** A wait of `ms` that ends early when the API is found gone. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (stopped.signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        stopped.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      // A timer holds at most MAX_TIMER_MS; a longer one fires at once (and warns).
+      const timer = setTimeout(done, Math.min(ms, MAX_TIMER_MS));
+      stopped.signal.addEventListener('abort', done);
+    });
+
   /**
    * One request, tried again with the same Idempotency-Key after a retriable failure, with
    * backoff (or the answer's Retry-After), until `deadlineMs` from its first try or maxAttempts:
    * the last answer, the tries sent, and whether the retries ran out on a retriable failure.
+   * A `watched` request (a POST) tells the RefusalWatch each try's outcome, and stops retrying
+   * once the API is found gone (`gone`); `reached` says whether any try got past a refused
+   * connection (the API may have recorded the order).
    */
   const withRetries = async (
     send: () => Promise<PostResult>,
     deadlineMs: number,
     onRetry: () => void,
-  ): Promise<{ r: PostResult; attempts: number; ranOut: boolean }> => {
+    watched = false,
+  ): Promise<{
+    r: PostResult;
+    attempts: number;
+    ranOut: boolean;
+    gone: boolean;
+    reached: boolean;
+  }> => {
     const firstAt = Date.now();
+    let reached = false;
     for (let attempts = 1; ; attempts++) {
+      const id = watched ? watch.start(Date.now()) : undefined;
       const r = await send();
-      if (!retriable(r)) return { r, attempts, ranOut: false };
+      const refused = refusedConnection(r);
+      if (!refused) reached = true;
+      if (id !== undefined && watch.end(id, refused, Date.now())) stopped.abort();
+      if (!retriable(r)) return { r, attempts, ranOut: false, gone: false, reached };
+      if (watched && watch.gone) return { r, attempts, ranOut: false, gone: true, reached };
       // Retry-After is a floor, never faster than the backoff: `Retry-After: 0` on every answer
       // had the order retried with no wait at all (1,271 POSTs in 3 s).
       const wait = Math.max(
@@ -240,11 +303,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         backoffMs(attempts - 1, jitter(), backoff.baseMs, backoff.capMs),
       );
       if (attempts >= maxAttempts || Date.now() + wait - firstAt > deadlineMs) {
-        return { r, attempts, ranOut: true };
+        return { r, attempts, ranOut: true, gone: false, reached };
       }
       onRetry();
-      // A timer holds at most MAX_TIMER_MS; a longer one fires at once (and warns).
-      await sleep(Math.min(wait, MAX_TIMER_MS));
+      await pause(wait);
+      if (watched && watch.gone) return { r, attempts, ranOut: false, gone: true, reached };
     }
   };
   const postWithRetries = (order: PlannedOrder) =>
@@ -255,9 +318,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       },
       retryDeadlineMs,
       () => summary.backoffRetries++,
+      true,
     );
   /** Where each given-up order is in the plan, to put its id in place when the API has it. */
   const givenUpAt = new Map<GivenUpOrder, { customer: number; index: number }>();
+  /** The 'API unreachable' orders no try of which got past a refused connection: not asked. */
+  const neverReached = new Set<GivenUpOrder>();
 
   const start = Date.now();
   const total = plan.totalOrders;
@@ -280,16 +346,31 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       const order = plan.customers[next.customer]![next.index]!;
       const at = slotTime(start, started++, options.rate);
       const wait = at - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await pause(wait);
       try {
-        const { r, attempts, ranOut } = await postWithRetries(order);
+        if (watch.gone) {
+          // The API is gone: not sent, given up with the rest.
+          const given: GivenUpOrder = {
+            idempotencyKey: order.idempotencyKey,
+            attempts: 0,
+            why: 'API unreachable',
+            last: 'not sent',
+          };
+          summary.givenUp.push(given);
+          neverReached.add(given);
+          summary.errors++;
+          continue;
+        }
+        const { r, attempts, ranOut, gone, reached } = await postWithRetries(order);
         const orderId = r.status === 202 ? orderIdOf(r) : undefined;
         if (orderId !== undefined) {
           summary.accepted++;
           ids[next.customer]![next.index] = orderId;
-          for (let k = 0; k < order.clientRetries; k++) {
+          for (let k = 0; k < order.clientRetries && !watch.gone; k++) {
             summary.retries++;
-            const { r: again } = await postWithRetries(order);
+            const { r: again, gone: goneSince } = await postWithRetries(order);
+            // The API went away meanwhile: the order is accepted, its client retry not answered.
+            if (goneSince) break;
             if (again.status !== 202 || orderIdOf(again) !== orderId) {
               summary.retryMismatches++;
               fail(`client retry of ${order.idempotencyKey}: ${describe(again)}`);
@@ -299,10 +380,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
           const given: GivenUpOrder = {
             idempotencyKey: order.idempotencyKey,
             attempts,
-            why: r.status === 202 ? 'unreadable answer' : ranOut ? 'retries ran out' : 'refused',
+            why:
+              r.status === 202
+                ? 'unreadable answer'
+                : gone
+                  ? 'API unreachable'
+                  : ranOut
+                    ? 'retries ran out'
+                    : 'refused',
             last: describe(r),
           };
           summary.givenUp.push(given);
+          if (gone && !reached) neverReached.add(given);
           givenUpAt.set(given, next);
           // An error until the API is asked after the load (below), as the progress shows it.
           summary.errors++;
@@ -326,7 +415,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     // One deadline for all the look-ups, and as many at once as the load had requests: each
     // order's own 30 s, one order after another, made an API that stopped answering hold the
     // load 30 s per given-up order after it ended (8 h for 1,000), printing nothing.
-    const toAsk = summary.givenUp.filter((g) => g.why !== 'refused');
+    if (watch.gone) {
+      const g = watch.gone;
+      summary.unreachable = {
+        sinceMs: g.since - start,
+        atMs: g.at - start,
+        refusals: g.refusals,
+        windowMs: options.unreachableWindowMs ?? UNREACHABLE_WINDOW_MS,
+      };
+    }
+    // Neither a refused order nor one that never reached the API is asked; none is once the API
+    // is gone (every look-up would be refused until the look-ups' deadline).
+    const toAsk = summary.givenUp.filter((g) => g.why !== 'refused' && !neverReached.has(g));
     const lookupDeadlineMs = options.lookupDeadlineMs ?? LOOKUP_DEADLINE_MS;
     const lookupsEnd = Date.now() + lookupDeadlineMs;
     const answers: (PostResult | undefined)[] = [];
@@ -345,7 +445,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       }
     };
     await Promise.all(
-      Array.from({ length: Math.min(Math.max(1, options.concurrency), toAsk.length) }, asker),
+      Array.from(
+        { length: watch.gone ? 0 : Math.min(Math.max(1, options.concurrency), toAsk.length) },
+        asker,
+      ),
     );
     toAsk.forEach((given, i) => {
       const r = answers[i];
@@ -359,9 +462,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       }
       given.atApi = r === undefined ? 'not asked' : r.status === 404 ? 'not found' : 'unknown';
       const why =
-        r === undefined
-          ? `not asked: the look-ups' ${lookupDeadlineMs / 1000} s had run out`
-          : describe(r);
+        r !== undefined
+          ? describe(r)
+          : watch.gone
+            ? 'not asked: the API was unreachable'
+            : `not asked: the look-ups' ${lookupDeadlineMs / 1000} s had run out`;
       fail(
         `${given.idempotencyKey}: given up after ${given.attempts} tries (last ${given.last}); ${given.atApi === 'not found' ? 'the API does not have it' : given.atApi === 'not asked' ? `its record was not read (${why})` : `the API's record could not be read (${why})`}`,
         false,

@@ -36,12 +36,16 @@ describe('parseLoadArgs', () => {
       rate: 0,
       retryRate: 0.05,
       retryDeadlineMs: 120_000,
+      unreachableWindowMs: 30_000,
       seed: 5,
       runId: 'r1',
     });
     expect(parseLoadArgs(['--api', 'http://x/', '--retry-deadline', '2.5']).retryDeadlineMs).toBe(
       2500,
     );
+    expect(
+      parseLoadArgs(['--api', 'http://x/', '--unreachable-after', '0.5']).unreachableWindowMs,
+    ).toBe(500);
     for (const rate of ['0.001', '1e-3', '100000']) {
       expect(parseLoadArgs(['--api', 'http://x/', '--rate', rate]).rate).toBe(Number(rate));
     }
@@ -94,6 +98,11 @@ describe('parseLoadArgs', () => {
     [
       ['--api', 'http://a', '--retry-deadline', '86401'],
       '--retry-deadline must be at most 86400, got 86401',
+    ],
+    [
+      // A window of no time would take one refused connection for an API gone.
+      ['--api', 'http://a', '--unreachable-after', '0'],
+      '--unreachable-after must be at least 0.1, got 0',
     ],
     // Not a value an HTTP header can carry: was "no API answers at <url>", exit 1.
     [

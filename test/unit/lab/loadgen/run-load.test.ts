@@ -12,13 +12,15 @@ interface Seen {
 
 /**
  * What the stand-in API does with one POST of a key (its `attempt`th, from 1): answers it as the
- * producer would (`accept`), resets the connection with no answer (`reset`), or answers `status`
+ * producer would (`accept`), resets the connection with no answer (`reset`), never answers
+ * (`hang`: the client's request timeout ends the try), or answers `status`
  * (with Retry-After when given), having recorded the order first when `recorded` (a producer whose
  * answer failed after the order's record was written: GET /orders/{key} finds it).
  */
 type Scripted =
   | 'accept'
   | 'reset'
+  | 'hang'
   | { status: number; retryAfter?: string; recorded?: boolean; message?: unknown; body?: string };
 
 /** A stand-in API for this module's test: checks per-customer order and answers like the producer. */
@@ -78,6 +80,7 @@ function fakeApi(
       req.socket.resetAndDestroy();
       return;
     }
+    if (scripted === 'hang') return;
     if (scripted !== 'accept') {
       if (scripted.recorded) byKey.set(key, key);
       res
@@ -477,6 +480,44 @@ describe('runLoad', () => {
       });
       expect(s.givenUp.map((g) => g.atApi)).toEqual(Array(4).fill('not found'));
       expect(api.gets()).toBe(4);
+    });
+  });
+
+  it("never takes the soak's faults for an API gone: lost answers, timeouts, 500s and 409s with Retry-After are retried until accepted", async () => {
+    // Each order's tries: two answers lost (the connection reset), one never answered (its
+    // timeout), a 500, a 409 with Retry-After, one more lost, then accepted. With a window of
+    // 1 ms, anything but a refused connection taken for one would stop the load.
+    const script = (_key: string, attempt: number): Scripted =>
+      attempt <= 2 || attempt === 6
+        ? 'reset'
+        : attempt === 3
+          ? 'hang'
+          : attempt === 4
+            ? { status: 500 }
+            : attempt === 5
+              ? { status: 409, retryAfter: '0' }
+              : 'accept';
+    await withFakeApi({ script }, async (api, url) => {
+      const s = await runLoad({
+        apiUrl: url,
+        orders: 8,
+        customers: 4,
+        concurrency: 4,
+        rate: 0,
+        retryRate: 0,
+        seed: 1,
+        runId: 'rnotgone',
+        ...quick,
+        requestTimeoutMs: 500,
+        unreachableWindowMs: 1,
+      });
+      expect(s.unreachable).toBeUndefined();
+      expect(s.givenUp).toEqual([]);
+      expect(s.accepted).toBe(8);
+      // Every try reached the stand-in: 7 for each order at least (more if a try of the
+      // busy machine timed out as well).
+      expect(s.sent).toBe(api.keys.length);
+      expect(s.sent).toBeGreaterThanOrEqual(56);
     });
   });
 

@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main as load } from '../../../../lab/loadgen/cli';
+import { type GivenUpOrder, runLoad } from '../../../../lab/loadgen/run-load';
+import { standInApi } from '../given-up-run';
+
+/**
+ * An API that goes away for good mid-run (its server closed: every connection refused): the
+ * load client stops sending once every try has been refused for the unreachable window, and
+ * gives up every order not accepted as 'API unreachable', most of them never sent, instead of
+ * retrying each one for its whole retry deadline (orders / concurrency x 120 s).
+ */
+describe('the load client when the API goes away for good', () => {
+  /**
+   * The stand-in API of given-up-run.ts, accepting every order, closed when the `closeAt`th POST
+   * arrives (that POST's connection is cut with the others: a lost answer, then refusals).
+   */
+  async function closingApi(closeAt: number) {
+    let posts = 0;
+    let closed: Promise<void> | undefined;
+    const api = await standInApi(() => {
+      posts++;
+      if (posts === closeAt) closed = api.close();
+      return 'accept';
+    });
+    return {
+      url: api.url,
+      posts: () => posts,
+      close: () => closed ?? api.close(),
+    };
+  }
+
+  it("stops sending after the window of refusals and gives up the rest as 'API unreachable', not each after its retry deadline", async () => {
+    const api = await closingApi(9);
+    try {
+      const s = await runLoad({
+        apiUrl: api.url,
+        orders: 40,
+        customers: 4,
+        concurrency: 4,
+        rate: 0,
+        retryRate: 0,
+        seed: 3,
+        runId: 'gone-1',
+        backoff: { baseMs: 1, capMs: 4 },
+        // Each order's own deadline is ten windows: with no window, the 32 orders left after the
+        // close would each be retried for 2 s, 4 at a time, every one given up 'retries ran out'.
+        retryDeadlineMs: 2_000,
+        lookupDeadlineMs: 1_000,
+        unreachableWindowMs: 200,
+      });
+      // Every order is accepted or given up; only the 8 answered before the close are accepted.
+      expect(s.accepted).toBe(8);
+      expect(s.accepted + s.givenUp.length).toBe(40);
+      expect(s.givenUp.map((g) => g.why)).toEqual(Array(32).fill('API unreachable'));
+      // At most one order a worker was being tried when the API was found gone: the others were
+      // never sent.
+      const tried = s.givenUp.filter((g) => g.attempts > 0);
+      expect(tried.length).toBeGreaterThanOrEqual(1);
+      expect(tried.length).toBeLessThanOrEqual(4);
+      for (const g of s.givenUp.filter((g) => g.attempts === 0)) {
+        expect(g).toEqual({
+          idempotencyKey: g.idempotencyKey,
+          attempts: 0,
+          why: 'API unreachable',
+          last: 'not sent',
+        });
+      }
+      // A tried one's last try was refused; it is not asked of the API (gone): not asked when a
+      // try of it got through (the 9th, cut by the close), never reached it otherwise.
+      for (const g of tried) {
+        expect(g.last).toBe('network error ECONNREFUSED');
+        expect([undefined, 'not asked']).toContain(g.atApi);
+      }
+      expect(s.unreachable).toEqual({
+        sinceMs: expect.any(Number),
+        atMs: expect.any(Number),
+        refusals: expect.any(Number),
+        windowMs: 200,
+      });
+      expect(s.unreachable!.refusals).toBeGreaterThanOrEqual(2);
+      // The stand-in got the 9 POSTs up to its close, and no other.
+      expect(api.posts()).toBe(9);
+      expect(s.errors).toBe(32);
+    } finally {
+      await api.close();
+    }
+  }, 60_000);
+
+  describe('npm run load', () => {
+    let dir: string;
+    let stdout: string[];
+    let stderr: string[];
+
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'load-unreachable-'));
+      stdout = [];
+      stderr = [];
+      jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        stdout.push(String(chunk));
+        return true;
+      });
+      jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+        stderr.push(String(chunk));
+        return true;
+      });
+    });
+
+    afterEach(async () => {
+      jest.restoreAllMocks();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('ends with one error line, exit 1 and every order not accepted in given-up.json', async () => {
+      const api = await closingApi(5);
+      const out = join(dir, 'run');
+      let code: number;
+      try {
+        code = await load([
+          ...['--api', api.url, '--orders', '30', '--customers', '3', '--seed', '5'],
+          ...['--run', 'gone-cli', '--retry-rate', '0', '--concurrency', '2', '--out', out],
+          ...['--retry-deadline', '5', '--unreachable-after', '0.2'],
+        ]);
+      } finally {
+        await api.close();
+      }
+      expect(code).toBe(1);
+      const path = join(out, 'given-up.json');
+      const written = JSON.parse(await readFile(path, 'utf8')) as GivenUpOrder[];
+      expect(written).toHaveLength(26);
+      expect(new Set(written.map((g) => g.why))).toEqual(new Set(['API unreachable']));
+      const errors = stderr
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('error: '));
+      expect(errors).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^error: the API at ${api.url.replace(/\./g, '\\.')} refused every connection for 0\\.2 s \\(\\d+ tries refused, none answered, from \\d+\\.\\d s into the load\\): stopped sending, 26 orders given up as 'API unreachable'$`,
+          ),
+        ),
+      ]);
+      const text = stdout.join('');
+      expect(text).toMatch(/^accepted: {2}4 of 30 orders$/m);
+      expect(text).toContain(
+        'given up by the client: 26 orders got no 202 (26 of them given up when the API refused every connection); 0 of them held by the API all the same (counted accepted), 26 not accepted by the API',
+      );
+      expect(text).toMatch(
+        /^ {2}o-\w+-\d+-\d+: API unreachable \(it refused every connection; the client stopped sending\) before its first try; never sent$/m,
+      );
+    }, 60_000);
+  });
+});
