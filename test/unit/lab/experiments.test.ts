@@ -20,6 +20,7 @@ import type { LocalRunOptions } from '../../../lab/local-run';
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
+import { cliScratch } from '../../support/cli-scratch';
 import { standInRun } from './given-up-run';
 
 describe('experiment plumbing', () => {
@@ -260,67 +261,46 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
  * of others, some of them recorded all the same (given-up-run.ts).
  */
 describe('experiment runs whose load client gave up on orders', () => {
-  let dir: string;
-  let stdout: string[];
-  let stderr: string[];
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'experiment-given-up-'));
-    stdout = [];
-    stderr = [];
-    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      stdout.push(String(chunk));
-      return true;
-    });
-    jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      stderr.push(String(chunk));
-      return true;
-    });
-  });
-
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const s = cliScratch('experiment-given-up-');
 
   const read = async (file: string) =>
-    JSON.parse(await readFile(join(dir, file), 'utf8')) as GivenUpOrder[];
+    JSON.parse(await readFile(join(s.dir, file), 'utf8')) as GivenUpOrder[];
 
   it("idempotency-key: names them per run, writes each run's to its own file and fails, the two loads being different", async () => {
     const { run, roles } = standInRun();
     const argv = ['idempotency-key', '--orders', '20', '--customers', '2', '--seed', '5'];
-    expect(await experimentMain([...argv, '--out', dir], run)).toBe(1);
-    expect((await readdir(dir)).sort()).toEqual([
+    expect(await experimentMain([...argv, '--out', s.dir], run)).toBe(1);
+    expect((await readdir(s.dir)).sort()).toEqual([
       'given-up-messageId.json',
       'given-up-orderId.json',
       'idempotency-key.json',
     ]);
     // Of 20 orders, 4 refused, 4 failed and not recorded, 4 failed after their record.
     for (const key of ['orderId', 'messageId']) {
-      const path = join(dir, `given-up-${key}.json`);
+      const path = join(s.dir, `given-up-${key}.json`);
       const written = await read(`given-up-${key}.json`);
       expect(written).toHaveLength(12);
       expect(
         written.filter((g) => g.atApi === 'accepted').map((g) => roles.get(g.idempotencyKey)),
       ).toEqual(Array(4).fill('fail-recorded'));
-      expect(stderr).toContain(
+      expect(s.stderr).toContain(
         `keyed on ${key}: given up by the client: 12 orders got no 202; 4 of them held by the API all the same (counted accepted), 8 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 12 in ${path}\n`,
       );
-      expect(stderr).toContain(
+      expect(s.stderr).toContain(
         `error: keyed on ${key}, the client gave up on 12 orders (8 not accepted by the API): the two runs did not send the same load\n`,
       );
       // Its summary line says so too.
-      expect(stderr.find((l) => l.startsWith(`keyed on ${key}: standard lost answers`))).toMatch(
+      expect(s.stderr.find((l) => l.startsWith(`keyed on ${key}: standard lost answers`))).toMatch(
         /; the load client gave up on 12 orders, 8 not accepted by the API \(lost by the client, not by a queue\)\n$/,
       );
     }
     // The first 10 of each run named, then how many more.
-    expect(stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l))).toHaveLength(
-      20,
-    );
-    expect(stderr.filter((l) => l === '  ... and 2 more\n')).toHaveLength(2);
+    expect(
+      s.stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l)),
+    ).toHaveLength(20);
+    expect(s.stderr.filter((l) => l === '  ... and 2 more\n')).toHaveLength(2);
     // The results file holds them too.
-    const results = JSON.parse(await readFile(join(dir, 'idempotency-key.json'), 'utf8'));
+    const results = JSON.parse(await readFile(join(s.dir, 'idempotency-key.json'), 'utf8'));
     expect(results.results[0].load.givenUp).toEqual(await read('given-up-orderId.json'));
   });
 
@@ -328,24 +308,24 @@ describe('experiment runs whose load client gave up on orders', () => {
     const { run } = standInRun();
     const argv = ['sweep', '--groups', '2', '--concurrency', '2', '--batch-size', '1'];
     expect(
-      await experimentMain([...argv, '--orders', '10', '--seed', '4', '--out', dir], run),
+      await experimentMain([...argv, '--orders', '10', '--seed', '4', '--out', s.dir], run),
     ).toBe(0);
-    expect((await readdir(dir)).sort()).toEqual([
+    expect((await readdir(s.dir)).sort()).toEqual([
       'given-up-g2-c2-b1.json',
       'sweep.html',
       'sweep.json',
     ]);
     // Of 10 orders, 2 refused, 2 failed and not recorded, 2 failed after their record.
     expect(await read('given-up-g2-c2-b1.json')).toHaveLength(6);
-    expect(stdout.join('')).toContain(
+    expect(s.stdout.join('')).toContain(
       'g2 c2 b1: the load client gave up on 6 orders, 4 not accepted by the API (lost by the client, not by a queue); its queues were filled with 6 orders\n',
     );
-    expect(stderr).toContain(
-      `g2 c2 b1: given up by the client: 6 orders got no 202; 2 of them held by the API all the same (counted accepted), 4 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 6 in ${join(dir, 'given-up-g2-c2-b1.json')}\n`,
+    expect(s.stderr).toContain(
+      `g2 c2 b1: given up by the client: 6 orders got no 202; 2 of them held by the API all the same (counted accepted), 4 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 6 in ${join(s.dir, 'given-up-g2-c2-b1.json')}\n`,
     );
-    expect(stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l))).toHaveLength(
-      6,
-    );
+    expect(
+      s.stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l)),
+    ).toHaveLength(6);
   });
 });
 

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main as demo } from '../../../../lab/demo/cli';
 import type { GivenUpOrder } from '../../../../lab/loadgen/run-load';
+import { cliScratch } from '../../../support/cli-scratch';
 import { standInRun } from '../given-up-run';
 
 /**
@@ -11,27 +11,11 @@ import { standInRun } from '../given-up-run';
  * of others, some of them recorded all the same (given-up-run.ts).
  */
 describe('npm run demo: the orders the load client gave up on', () => {
-  let dir: string;
-  let stdout: string[];
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'demo-given-up-'));
-    stdout = [];
-    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      stdout.push(String(chunk));
-      return true;
-    });
-    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  });
-
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const s = cliScratch('demo-given-up-');
 
   it('names the first 10 under the table, says which the API holds and that the rest are lost by the client, and writes them all to given-up.json', async () => {
     const { run, roles } = standInRun();
-    const out = join(dir, 'run');
+    const out = join(s.dir, 'run');
     const argv = ['--orders', '30', '--customers', '3', '--seed', '11', '--out', out];
     expect(await demo(argv, run)).toBe(0);
     // Of 30 orders, 6 refused, 6 failed and not recorded, 6 failed after their record.
@@ -52,12 +36,12 @@ describe('npm run demo: the orders the load client gave up on', () => {
       'report.json',
       'report.md',
     ]);
-    const text = stdout.join('');
+    const text = s.stdout.join('');
     const headline = `given up by the client: 18 orders got no 202; 6 of them held by the API all the same (counted accepted), 12 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 18 in ${path}\n`;
     // Under the table, before the files written.
     expect(text.indexOf(headline)).toBeGreaterThan(text.indexOf('out-of-order applies'));
     expect(text.indexOf(headline)).toBeLessThan(text.indexOf('wrote '));
-    const named = stdout.filter((l) => l.startsWith('  '));
+    const named = s.stdout.filter((l) => l.startsWith('  '));
     expect(named).toHaveLength(11);
     expect(named.slice(0, 10)).toEqual(
       written
@@ -73,14 +57,14 @@ describe('npm run demo: the orders the load client gave up on', () => {
 
   it('says nothing of given-up orders and writes no file when the client gave up on none', async () => {
     const { run } = standInRun();
-    const out = join(dir, 'clean');
+    const out = join(s.dir, 'clean');
     // The same run, its load summary with nothing given up.
     const clean: typeof run = async (options) => {
       const result = await run(options);
       return { ...result, load: { ...result.load, givenUp: [] } };
     };
     expect(await demo(['--orders', '5', '--seed', '3', '--out', out], clean)).toBe(0);
-    expect(stdout.join('')).not.toMatch(/given up/);
+    expect(s.stdout.join('')).not.toMatch(/given up/);
     expect((await readdir(out)).sort()).toEqual(['report.html', 'report.json', 'report.md']);
   });
 });

@@ -1,10 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main as load } from '../../../../lab/loadgen/cli';
 import { planLoad } from '../../../../lab/loadgen/domain/plan';
 import type { GivenUpOrder } from '../../../../lab/loadgen/run-load';
 import { UsageError } from '../../../../shared/src/cli/args';
+import { cliScratch } from '../../../support/cli-scratch';
 import { type Role, roleOf, standInApi } from '../given-up-run';
 
 /**
@@ -14,23 +14,7 @@ import { type Role, roleOf, standInApi } from '../given-up-run';
  * same) and answers a few with a 202 that names no order.
  */
 describe('npm run load: the orders the load client gave up on', () => {
-  let dir: string;
-  let stdout: string[];
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'load-given-up-'));
-    stdout = [];
-    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      stdout.push(String(chunk));
-      return true;
-    });
-    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  });
-
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const s = cliScratch('load-given-up-');
 
   const argvOf = (url: string, out: string) => [
     ...['--api', url, '--orders', '30', '--customers', '3', '--seed', '11', '--run', 'lg-1'],
@@ -48,7 +32,7 @@ describe('npm run load: the orders the load client gave up on', () => {
         .map((o, i) => [o.idempotencyKey, i % 10 === 3 ? 'unreadable' : roleOf(i)]),
     );
     const api = await standInApi((key) => roles.get(key));
-    const out = join(dir, 'run');
+    const out = join(s.dir, 'run');
     try {
       // Exit 1: the refused orders stay errors.
       expect(await load(argvOf(api.url, out))).toBe(1);
@@ -70,7 +54,7 @@ describe('npm run load: the orders the load client gave up on', () => {
       );
     }
     expect(await readdir(out)).toEqual(['given-up.json']);
-    const lines = stdout.join('').split('\n');
+    const lines = s.stdout.join('').split('\n');
     const headline = `given up by the client: 21 orders got no 202 naming them (3 of them a 202 that named no order); 9 of them held by the API all the same (counted accepted), 12 not accepted by the API: lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 21 in ${path}`;
     const at = lines.indexOf(headline);
     // After the summary's errors line, then the 10 named and how many more, then the rate.
@@ -89,24 +73,24 @@ describe('npm run load: the orders the load client gave up on', () => {
       '  ... and 11 more',
     ]);
     expect(lines[at + 12]).toMatch(/^rate: /);
-    expect(stdout.join('')).not.toMatch(/given up: /);
+    expect(s.stdout.join('')).not.toMatch(/given up: /);
   });
 
   it('says nothing of given-up orders and writes no file when it gave up on none', async () => {
     const api = await standInApi(() => 'accept');
-    const out = join(dir, 'clean');
+    const out = join(s.dir, 'clean');
     try {
       expect(await load(argvOf(api.url, out))).toBe(0);
     } finally {
       await api.close();
     }
-    expect(stdout.join('')).toMatch(/^accepted: {2}30 of 30 orders$/m);
-    expect(stdout.join('')).not.toMatch(/given up/);
+    expect(s.stdout.join('')).toMatch(/^accepted: {2}30 of 30 orders$/m);
+    expect(s.stdout.join('')).not.toMatch(/given up/);
     expect(await readdir(out)).toEqual([]);
   });
 
   it('refuses an --out that cannot hold the file before sending any order, as the other CLIs do', async () => {
-    const file = join(dir, 'a-file');
+    const file = join(s.dir, 'a-file');
     await writeFile(file, '');
     let posts = 0;
     const api = await standInApi(() => {

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main as load } from '../../../../lab/loadgen/cli';
 import { type GivenUpOrder, runLoad } from '../../../../lab/loadgen/run-load';
+import { cliScratch } from '../../../support/cli-scratch';
 import { standInApi } from '../given-up-run';
 
 /**
@@ -89,32 +89,11 @@ describe('the load client when the API goes away for good', () => {
   }, 60_000);
 
   describe('npm run load', () => {
-    let dir: string;
-    let stdout: string[];
-    let stderr: string[];
-
-    beforeEach(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'load-unreachable-'));
-      stdout = [];
-      stderr = [];
-      jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-        stdout.push(String(chunk));
-        return true;
-      });
-      jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-        stderr.push(String(chunk));
-        return true;
-      });
-    });
-
-    afterEach(async () => {
-      jest.restoreAllMocks();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const s = cliScratch('load-unreachable-');
 
     it('ends with one error line, exit 1 and every order not accepted in given-up.json', async () => {
       const api = await closingApi(5);
-      const out = join(dir, 'run');
+      const out = join(s.dir, 'run');
       let code: number;
       try {
         code = await load([
@@ -130,7 +109,7 @@ describe('the load client when the API goes away for good', () => {
       const written = JSON.parse(await readFile(path, 'utf8')) as GivenUpOrder[];
       expect(written).toHaveLength(26);
       expect(new Set(written.map((g) => g.why))).toEqual(new Set(['API unreachable']));
-      const errors = stderr
+      const errors = s.stderr
         .join('')
         .split('\n')
         .filter((l) => l.startsWith('error: '));
@@ -141,7 +120,7 @@ describe('the load client when the API goes away for good', () => {
           ),
         ),
       ]);
-      const text = stdout.join('');
+      const text = s.stdout.join('');
       expect(text).toMatch(/^accepted: {2}4 of 30 orders$/m);
       expect(text).toContain(
         'given up by the client: 26 orders got no 202 (26 of them given up when the API refused every connection); 0 of them held by the API all the same (counted accepted), 26 not accepted by the API',
