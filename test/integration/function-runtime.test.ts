@@ -30,6 +30,17 @@ const THROWN = resolve(__dirname, 'support/fixtures/thrown.ts');
 const SHAPES = resolve(__dirname, 'support/fixtures/handler-shapes.ts');
 const HOSTILE = resolve(__dirname, 'support/fixtures/hostile-uncaught.ts');
 
+/**
+ * Where the probe's `mode: 'throw'` makes its error, as a stack line mapped through the bundle's
+ * source map names it: `probe-handler.ts:<line>:<column>)`, the column that of `new TypeError`.
+ */
+async function probeFailurePlace(): Promise<string> {
+  const source = (await readFile(PROBE, 'utf8')).split('\n');
+  const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
+  const column = source[line]!.indexOf('new TypeError') + 1;
+  return `probe-handler.ts:${line + 1}:${column})`;
+}
+
 /** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
 function sized(name: string, lines: string[] = [], env: Record<string, string> = {}) {
   return new LocalFunction({
@@ -456,12 +467,7 @@ describe('local function runtime (worker-thread execution environments)', () => 
     });
     // The environment runs a bundle; its source map points the stack at the TypeScript source,
     // at the line and column where the error was made.
-    const source = (await readFile(PROBE, 'utf8')).split('\n');
-    const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
-    const column = source[line]!.indexOf('new TypeError') + 1;
-    expect(r.ok ? '' : (r.error.trace ?? []).join('\n')).toContain(
-      `probe-handler.ts:${line + 1}:${column})`,
-    );
+    expect(r.ok ? '' : (r.error.trace ?? []).join('\n')).toContain(await probeFailurePlace());
   }, 30_000);
 
   it('ends only the environment, not the process, when a timer its handler left throws after the invocation, and serves on', async () => {
@@ -2277,11 +2283,8 @@ describe('a temp directory nothing can be written in', () => {
         ok: false,
         error: { errorType: 'TypeError', errorMessage: 'probe failure' },
       });
-      const source = (await readFile(PROBE, 'utf8')).split('\n');
-      const line = source.findIndex((l) => l.includes("throw new TypeError('probe failure')"));
-      const column = source[line]!.indexOf('new TypeError') + 1;
       expect(threw.ok ? '' : (threw.error.trace ?? []).join('\n')).toContain(
-        `probe-handler.ts:${line + 1}:${column})`,
+        await probeFailurePlace(),
       );
       expect(brokenWarm?.message).toMatch(
         /^function broken-ro failed to initialise: Runtime\.UserCodeSyntaxError: /,
