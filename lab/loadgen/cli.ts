@@ -94,7 +94,7 @@ export const LOAD_SPEC: CommandSpec = {
     'unreachable-after': {
       type: 'string',
       value: '<s>',
-      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not accepted is given up as 'API unreachable', and the load exits 1; ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
+      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', no given-up order is looked up (GET /orders/{key}), and the load exits 1; an unreachable host or network, a DNS failure or a server that resets every connection does not count (each order is retried to --retry-deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
       default: String(UNREACHABLE_WINDOW_MS / 1000),
     },
     seed: {

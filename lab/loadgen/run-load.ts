@@ -45,9 +45,10 @@ export interface LoadOptions {
   /**
    * How long every POST, across all the workers, must have had its connection refused
    * (ECONNREFUSED: nothing listening at the url), with no other outcome in between, before the
-   * client stops sending and gives up every order not accepted as 'API unreachable'. An HTTP
-   * answer of any status, a lost answer, a reset or a timeout starts the window again. Default
-   * UNREACHABLE_WINDOW_MS.
+   * client stops sending, gives up every order not yet accepted or given up as 'API
+   * unreachable', and looks up no given-up order. An HTTP answer of any status, a lost answer, a
+   * reset, a timeout or any other network error (EHOSTUNREACH, ENOTFOUND) starts the window
+   * again. Default UNREACHABLE_WINDOW_MS.
    */
   unreachableWindowMs?: number;
   requestTimeoutMs?: number;
