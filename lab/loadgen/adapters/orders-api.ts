@@ -20,6 +20,27 @@ export interface PostResult {
  */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
+/**
+ * A failed try's error, as PostResult.networkError names it: its code (its name or message when
+ * it has none). A host name with several addresses (localhost: ::1 and 127.0.0.1) is tried at
+ * each in turn, and when none takes the connection Node's error is an AggregateError whose code
+ * is the first address's alone: ENETUNREACH or EADDRNOTAVAIL where ::1 has no route, ETIMEDOUT
+ * where its attempt ran out, beside 127.0.0.1's ECONNREFUSED. No address took the connection and
+ * no request was sent; when one of them refused it, the try is ECONNREFUSED (nothing listening
+ * where the API can be reached), as a name with one address gives it, so the load's unreachable
+ * cut-off (run-load.ts) counts it.
+ */
+export function networkErrorOf(err: unknown): string {
+  const e = err as Error & { code?: string; errors?: unknown };
+  if (
+    Array.isArray(e.errors) &&
+    e.errors.some((x) => (x as { code?: unknown } | null)?.code === 'ECONNREFUSED')
+  ) {
+    return 'ECONNREFUSED';
+  }
+  return e.code ?? e.name ?? e.message;
+}
+
 export interface OrdersApiOptions {
   apiUrl: string;
   apiKey?: string;
@@ -96,8 +117,7 @@ export class OrdersApi {
       }
       return { status, body: parsed, ...(retryAfter !== undefined ? { retryAfter } : {}) };
     } catch (err) {
-      const e = err as Error & { code?: string };
-      return { status: 0, body: undefined, networkError: e.code ?? e.name ?? e.message };
+      return { status: 0, body: undefined, networkError: networkErrorOf(err) };
     }
   }
 

@@ -1,3 +1,4 @@
+import dns from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main as load } from '../../../../lab/loadgen/cli';
@@ -84,6 +85,59 @@ describe('the load client when the API goes away for good', () => {
       expect(api.posts()).toBe(9);
       expect(s.errors).toBe(32);
     } finally {
+      await api.close();
+    }
+  }, 60_000);
+
+  it('stops as well when the url names the API by a host name of two addresses, the first with no route and the other refusing', async () => {
+    // localhost as ::1 and 127.0.0.1 where ::1 has no route: Node tries both and fails with an
+    // AggregateError whose code is the first address's (ENETUNREACH here: a TCP connect to a
+    // multicast address has none), the second's ECONNREFUSED inside it.
+    const api = await closingApi(5);
+    const { port } = new URL(api.url);
+    const lookup = dns.lookup;
+    const spy = jest.spyOn(dns, 'lookup').mockImplementation(((
+      host: string,
+      options: unknown,
+      callback?: (...args: unknown[]) => void,
+    ) => {
+      const cb = (typeof options === 'function' ? options : callback) as (...a: unknown[]) => void;
+      const opts = (typeof options === 'object' && options !== null ? options : {}) as {
+        all?: boolean;
+      };
+      if (host !== 'api.test')
+        return (lookup as (...a: unknown[]) => void)(host, options, callback);
+      const all = [
+        { address: '224.0.0.1', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ];
+      if (opts.all) cb(null, all);
+      else cb(null, all[0]!.address, 4);
+    }) as unknown as typeof dns.lookup);
+    try {
+      const s = await runLoad({
+        apiUrl: `http://api.test:${port}`,
+        orders: 20,
+        customers: 2,
+        concurrency: 2,
+        rate: 0,
+        retryRate: 0,
+        seed: 4,
+        runId: 'gone-two-addresses',
+        backoff: { baseMs: 1, capMs: 4 },
+        retryDeadlineMs: 2_000,
+        lookupDeadlineMs: 500,
+        unreachableWindowMs: 200,
+      });
+      // The 4 answered before the close were reached through the second address.
+      expect(s.accepted).toBe(4);
+      expect(s.unreachable).toBeDefined();
+      expect(s.givenUp.map((g) => g.why)).toEqual(Array(16).fill('API unreachable'));
+      for (const g of s.givenUp.filter((g) => g.attempts > 0)) {
+        expect(g.last).toBe('network error ECONNREFUSED');
+      }
+    } finally {
+      spy.mockRestore();
       await api.close();
     }
   }, 60_000);
