@@ -573,16 +573,55 @@ export async function bundleText(modulePath: string): Promise<string> {
 }
 
 /**
+ * What one build of `modulePath` reads: a plugin that stamps each file before esbuild reads it
+ * (`loaded`), and `failed`, which throws a build's error as a BuildFailure with those stamps,
+ * the entry module's and their directories' (what FunctionBuild checks before building again).
+ */
+function inputsOfBuild(modulePath: string): {
+  loaded: Array<Promise<InputStamp>>;
+  recordInputs: Plugin;
+  failed: (err: unknown) => Promise<never>;
+} {
+  const loaded: Array<Promise<InputStamp>> = [];
+  // Loads nothing itself (undefined: esbuild reads the file); only notes each file first.
+  const recordInputs: Plugin = {
+    name: 'record-inputs',
+    setup(b) {
+      // Awaited: esbuild reads the file once the callback has answered, so the stamp is the
+      // file's before that read, not one a stat finishing later might see.
+      b.onLoad({ filter: /.*/ }, async ({ path }) => {
+        const stamp = stampOf(path);
+        loaded.push(stamp);
+        await stamp;
+        return undefined;
+      });
+    },
+  };
+  // What the failed build depended on, as BuildFailure keeps it.
+  const failed = async (err: unknown): Promise<never> => {
+    const files = [...(await Promise.all(loaded)), await stampOf(modulePath)];
+    const dirs = new Set(files.map((f) => dirname(f.path)));
+    const stamps = [...files, ...(await Promise.all([...dirs].map(stampOf)))];
+    // The first stamp of a path is the one taken before esbuild read it.
+    const inputs = [...new Map(stamps.reverse().map((s) => [s.path, s])).values()];
+    throw new BuildFailure(err, inputs);
+  };
+  return { loaded, recordInputs, failed };
+}
+
+/**
  * `modulePath`'s bundle built as buildBundle builds it, source map included, but held in memory:
  * no cache read or written, no directory made. For a process with no directory to write a bundle
  * in (buildBundle fails with NoBundleDirectory): the environments compile `text` as `file` (the
  * path the bundle would have had in the cache, which the map's sources are relative to), and map
  * their stack frames through `frames` as for a bundle on disk. Built again by every process. A
- * build that fails is a BuildFailure with no inputs, which FunctionBuild does not keep: each new
- * environment builds again.
+ * build that fails is a BuildFailure with the inputs it read, as buildBundle's is: FunctionBuild
+ * answers it again without building while they are unchanged (it had no inputs, and every new
+ * environment of a module that does not build ran esbuild again).
  */
 export async function bundleInMemory(modulePath: string): Promise<FunctionBundle> {
   buildsRun++;
+  const { recordInputs, failed } = inputsOfBuild(modulePath);
   const out = await runEsbuild({
     entryPoints: [modulePath],
     ...BUILD_OPTIONS,
@@ -591,9 +630,8 @@ export async function bundleInMemory(modulePath: string): Promise<FunctionBundle
     nodePaths: nodePaths(),
     outdir: DIR,
     write: false,
-  }).catch((err: unknown) => {
-    throw new BuildFailure(err, []);
-  });
+    plugins: [recordInputs],
+  }).catch(failed);
   const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
   const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
   if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
@@ -644,30 +682,7 @@ export async function buildBundle(
   // clocks). The files esbuild loaded are also checked by their stamps (below).
   const startedAt = Date.now() - 1000;
   buildsRun++;
-  const loaded: Array<Promise<InputStamp>> = [];
-  // Loads nothing itself (undefined: esbuild reads the file); only notes each file first.
-  const recordInputs: Plugin = {
-    name: 'record-inputs',
-    setup(b) {
-      // Awaited: esbuild reads the file once the callback has answered, so the stamp is the
-      // file's before that read, not one a stat finishing later might see.
-      b.onLoad({ filter: /.*/ }, async ({ path }) => {
-        const stamp = stampOf(path);
-        loaded.push(stamp);
-        await stamp;
-        return undefined;
-      });
-    },
-  };
-  // What the failed build depended on, as BuildFailure keeps it.
-  const failed = async (err: unknown): Promise<never> => {
-    const files = [...(await Promise.all(loaded)), await stampOf(modulePath)];
-    const dirs = new Set(files.map((f) => dirname(f.path)));
-    const stamps = [...files, ...(await Promise.all([...dirs].map(stampOf)))];
-    // The first stamp of a path is the one taken before esbuild read it.
-    const inputs = [...new Map(stamps.reverse().map((s) => [s.path, s])).values()];
-    throw new BuildFailure(err, inputs);
-  };
+  const { loaded, recordInputs, failed } = inputsOfBuild(modulePath);
   const out = await runEsbuild({
     entryPoints: [modulePath],
     ...BUILD_OPTIONS,
@@ -799,8 +814,7 @@ export class FunctionBuild {
     try {
       return await bundleFunction(this.modulePath);
     } catch (err) {
-      // One with no inputs (built in memory) cannot tell when it would build: not kept.
-      if (err instanceof BuildFailure && err.inputs.length > 0) this.failure = err;
+      if (err instanceof BuildFailure) this.failure = err;
       throw err;
     }
   }

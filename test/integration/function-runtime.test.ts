@@ -2302,4 +2302,61 @@ describe('a temp directory nothing can be written in', () => {
       await rm(root, { recursive: true, force: true });
     }
   }, 60_000);
+  it('answers a module that does not build with its init error again without building it again, until a file the build read changes', async () => {
+    // Prepare: the temp directory under a regular file (ENOTDIR, as root too), the runtime and
+    // its bundles loaded with it; a handler whose helper does not compile.
+    const root = await mkdtemp(join(tmpdir(), 'fn-ro-'));
+    const file = join(root, 'afile');
+    await writeFile(file, '');
+    const helper = join(root, 'helper.ts');
+    await writeFile(helper, 'export const twice = (n: number) => n * 2 +;\n');
+    await writeFile(
+      join(root, 'twice.ts'),
+      "import { twice } from './helper';\nexport const handler = async (e: { n: number }) => twice(e.n);\n",
+    );
+    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(join(file, 'tmp'));
+    let runtime: typeof import('../../local/function-runtime') | undefined;
+    let bundles: typeof import('../../local/function-bundle') | undefined;
+    let f: LocalFunction | undefined;
+    try {
+      jest.isolateModules(() => {
+        runtime = require('../../local/function-runtime');
+        bundles = require('../../local/function-bundle');
+      });
+      f = new runtime!.LocalFunction({
+        name: 'twice-ro',
+        modulePath: join(root, 'twice.ts'),
+        env: {},
+        timeoutSeconds: 5,
+        memorySizeMb: 128,
+        maxEnvironments: 1,
+        region: 'us-east-1',
+      });
+      const fn = f;
+      const answer = async (n = 1) => {
+        const r = await fn.invoke({ n });
+        return r.ok ? r.result : r.error.errorType;
+      };
+      const before = bundles!.buildsStarted();
+      const builds = () => bundles!.buildsStarted() - before;
+
+      // Act: four invocations of the module that does not compile, then the helper fixed.
+      const broken = [];
+      for (let i = 0; i < 4; i++) broken.push(await answer());
+      const buildsWhileBroken = builds();
+      await writeFile(helper, 'export const twice = (n: number) => n * 2;\n');
+      const fixed = await answer(21);
+
+      // Assess: each answers the init error and esbuild ran for the first only, as with a bundle
+      // on disk; once the helper changed, built again (in memory) and served.
+      expect(broken).toEqual(Array(4).fill('Runtime.UserCodeSyntaxError'));
+      expect(buildsWhileBroken).toBe(1);
+      expect(fixed).toBe(42);
+      expect(builds()).toBe(2);
+    } finally {
+      tmpdirSpy.mockRestore();
+      await f?.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
