@@ -164,11 +164,18 @@ function fallbackDir(): Promise<string> {
  * cause as its error).
  */
 export class NoBundleDirectory extends Error {
-  constructor(modulePath: string, err: unknown) {
+  /**
+   * The bundle held in memory, when esbuild had built it before no file of it could be written
+   * (not enumerable: a log of the error does not print its text).
+   */
+  declare readonly built?: FunctionBundle;
+
+  constructor(modulePath: string, err: unknown, built?: FunctionBundle) {
     super(
       `cannot write the bundle of ${basename(modulePath)}: the temp directory ${tmpdir()} cannot be written (${(err as Error)?.message ?? String(err)}); set TMPDIR to a directory that can`,
     );
     this.name = 'NoBundleDirectory';
+    Object.defineProperty(this, 'built', { value: built, enumerable: false });
   }
 }
 
@@ -709,17 +716,26 @@ export async function buildBundle(
   // directory that cannot be written (a read-only file system, a full disk, its mode) leaves the
   // bundle to this process's fallback directory, unrecorded, as one that is not the user's own
   // does: the build is done, and a cache is not worth failing the start (DynamoDB's) over.
+  // With nowhere to write it, the bundle just built goes with the error, held in memory as
+  // bundleInMemory holds one (bundleFunction), so that esbuild does not run a second time for it.
+  const unwritten = (err: unknown): never => {
+    throw new NoBundleDirectory(modulePath, err, {
+      file: code.path,
+      text: code.text,
+      frames: frameTable(JSON.parse(map.text)),
+    });
+  };
   let recordable = cache;
   let file: string;
   try {
     if (!(await privateDir(dir))) throw new Error(`${dir} is not a directory of this user's own`);
     file = await place(dir, name, text, map.contents);
   } catch (err) {
-    if (!cache) return noDirectory(modulePath)(err);
+    if (!cache) return unwritten(err);
     recordable = false;
     file = await fallbackDir()
       .then((fallbackTo) => place(fallbackTo, name, text, map.contents))
-      .catch(noDirectory(modulePath));
+      .catch(unwritten);
   }
   const inputs = Object.keys(out.metafile?.inputs ?? {}).map((p) => resolve(p));
   // Recorded while the environments load the bundle, not before they may: reading and hashing
@@ -784,7 +800,7 @@ export function bundleFunction(modulePath: string): Promise<FunctionBundle> {
     pending = buildBundle(modulePath).then(
       ({ file, frames }) => ({ file, frames }),
       (err: unknown) => {
-        if (err instanceof NoBundleDirectory) return bundleInMemory(modulePath);
+        if (err instanceof NoBundleDirectory) return err.built ?? bundleInMemory(modulePath);
         throw err;
       },
     );
