@@ -12,7 +12,13 @@ import {
 import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory';
 import { runIdSchema } from '../../shared/src/order';
 import { freshSeed } from '../../shared/src/random';
-import { GIVEN_UP_FILE, GIVEN_UP_NAMED, reportGivenUp } from '../given-up';
+import {
+  GIVEN_UP_FILE,
+  GIVEN_UP_NAMED,
+  givenUpHeadline,
+  givenUpLines,
+  reportGivenUp,
+} from '../given-up';
 import { OrdersApi } from './adapters/orders-api';
 import { apiFromStack } from './adapters/stack-api';
 import {
@@ -290,7 +296,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   // The default directory is made only when there is a file for it; --out's was checked up front
   // (and may have been removed during the load).
   const out = args.out ?? join('reports', s.runId);
-  if (s.givenUp.length > 0) ensureDirectory(out);
+  // A directory that cannot take the file (the default one, which is not checked up front;
+  // --out's, replaced by a file or on a full disk) threw here, and the whole load's summary was
+  // lost: it is printed all the same, the headline saying the file was not written.
+  let notWritten: string | undefined;
+  let givenUp: string[];
+  try {
+    if (s.givenUp.length > 0) ensureDirectory(out);
+    givenUp = await reportGivenUp(s.givenUp, out);
+  } catch (e) {
+    notWritten = (e as Error).message;
+    givenUp = [
+      givenUpHeadline(s.givenUp, `${join(out, GIVEN_UP_FILE)} (not written: ${notWritten})`),
+      ...givenUpLines(s.givenUp).map((l) => `  ${l}`),
+    ];
+  }
   const lines = [
     `run id:    ${s.runId}`,
     `seed:      ${s.seed}`,
@@ -298,7 +318,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `accepted:  ${s.accepted} of ${args.orders} orders`,
     `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order), ${s.backoffRetries} backoff retries`,
     `errors:    ${s.errors}`,
-    ...(await reportGivenUp(s.givenUp, out)),
+    ...givenUp,
     `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
     ...s.errorSamples.map((e) => `  error: ${e}`),
     `next:      ${reportCommand(args, s.runId)}`,
@@ -311,7 +331,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       `error: the API at ${apiUrl} refused every connection for ${(u.windowMs / 1000).toFixed(1)} s (${u.refusals} tries refused, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${left} orders given up as 'API unreachable'\n`,
     );
   }
-  return s.errors > 0 ? 1 : 0;
+  if (notWritten !== undefined) err(`error: ${GIVEN_UP_FILE} not written: ${notWritten}\n`);
+  return s.errors > 0 || notWritten !== undefined ? 1 : 0;
 }
 
 if (require.main === module) runMain(() => main());

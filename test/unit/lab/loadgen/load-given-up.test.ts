@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main as load } from '../../../../lab/loadgen/cli';
@@ -105,5 +106,43 @@ describe('npm run load: the orders the load client gave up on', () => {
       await api.close();
     }
     expect(posts).toBe(0);
+  });
+
+  it('prints the whole summary all the same, and exits 1, when the file cannot be written after the load', async () => {
+    // --out passes the check up front, then becomes a file while the load runs (as a default
+    // reports/<run id> under a `reports` that is a file, or a full disk, fails only then).
+    const out = join(s.dir, 'gone');
+    let replaced = false;
+    const api = await standInApi(() => {
+      if (!replaced) {
+        replaced = true;
+        rmSync(out, { recursive: true, force: true });
+        writeFileSync(out, '');
+      }
+      return 'refuse';
+    });
+    let code: number;
+    try {
+      code = await load(argvOf(api.url, out));
+    } finally {
+      await api.close();
+    }
+    expect(code).toBe(1);
+    const text = s.stdout.join('');
+    expect(text).toMatch(/^accepted: {2}0 of 30 orders$/m);
+    expect(text).toMatch(/^next: {6}npm run report -- --run lg-1$/m);
+    const path = join(out, 'given-up.json');
+    expect(text).toContain(
+      `all 30 in ${path} (not written: cannot write files into ${out}: ${out} is not a directory)`,
+    );
+    expect(text).toContain('  ... and 20 more');
+    expect(
+      s.stderr
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('error: ')),
+    ).toEqual([
+      `error: given-up.json not written: cannot write files into ${out}: ${out} is not a directory`,
+    ]);
   });
 });
