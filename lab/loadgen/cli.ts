@@ -94,13 +94,13 @@ export const LOAD_SPEC: CommandSpec = {
     'retry-deadline': {
       type: 'string',
       value: '<s>',
-      description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503 or 504 before it is given up (sooner when every connection is refused: --unreachable-after), at most ${MAX_RETRY_DEADLINE_S}`,
+      description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503, 504 or a 409 with Retry-After before it is given up (sooner when every connection is refused: --unreachable-after), at most ${MAX_RETRY_DEADLINE_S}`,
       default: String(RETRY_DEADLINE_MS / 1000),
     },
     'unreachable-after': {
       type: 'string',
       value: '<s>',
-      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', no given-up order is looked up (GET /orders/{key}), and the load exits 1; an unreachable host or network, a DNS failure or a server that resets every connection does not count (each order is retried to --retry-deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
+      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', a client retry being tried is not answered and planned client retries not yet made are not made (both counted on the retries line), no given-up order is looked up (GET /orders/{key}), and the load exits 1; an unreachable host or network, a DNS failure or a server that resets every connection does not count (each order is retried to --retry-deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
       default: String(UNREACHABLE_WINDOW_MS / 1000),
     },
     seed: {
@@ -314,9 +314,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const lines = [
     `run id:    ${s.runId}`,
     `seed:      ${s.seed}`,
-    `sent:      ${s.sent} requests`,
+    `sent:      ${s.sent} requests${s.refused > 0 ? `, ${s.refused} connections refused (no request sent)` : ''}`,
     `accepted:  ${s.accepted} of ${args.orders} orders`,
-    `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order), ${s.backoffRetries} backoff retries`,
+    `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order${s.unreachable ? `, ${s.retriesUnanswered} not answered: the API was unreachable` : ''}), ${s.backoffRetries} backoff retries${s.unreachable ? `, ${s.retriesNotMade} planned client retries not made` : ''}`,
     `errors:    ${s.errors}`,
     ...givenUp,
     `rate:      ${s.ratePerSec} orders/s over ${(s.elapsedMs / 1000).toFixed(1)} s`,
@@ -324,15 +324,23 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     `next:      ${reportCommand(args, s.runId)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  // The cut-off always leaves planned work undone (the try that found the API gone was given up):
+  // an order, or a client retry of an accepted one. The latter, at the very end of a run, left no
+  // order given up and no error, and the load ended silently with exit 0.
   const left = s.givenUp.filter((g) => g.why === 'API unreachable').length;
-  if (s.unreachable && left > 0) {
+  if (s.unreachable) {
     const u = s.unreachable;
+    const undone = [
+      `${left} orders given up as 'API unreachable'`,
+      ...(s.retriesUnanswered > 0 ? [`${s.retriesUnanswered} client retries not answered`] : []),
+      ...(s.retriesNotMade > 0 ? [`${s.retriesNotMade} planned client retries not made`] : []),
+    ];
     err(
-      `error: the API at ${apiUrl} refused every connection for ${(u.windowMs / 1000).toFixed(1)} s (${u.refusals} tries refused, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${left} orders given up as 'API unreachable'\n`,
+      `error: the API at ${apiUrl} refused every connection for ${(u.windowMs / 1000).toFixed(1)} s (${u.refusals} tries refused, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${undone.join(', ')}\n`,
     );
   }
   if (notWritten !== undefined) err(`error: ${GIVEN_UP_FILE} not written: ${notWritten}\n`);
-  return s.errors > 0 || notWritten !== undefined ? 1 : 0;
+  return s.errors > 0 || s.unreachable !== undefined || notWritten !== undefined ? 1 : 0;
 }
 
 if (require.main === module) runMain(() => main());

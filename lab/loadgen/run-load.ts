@@ -95,8 +95,13 @@ export interface GivenUpOrder {
 export interface LoadSummary {
   runId: string;
   seed: number;
-  /** POST requests sent, backoff retries and client retries included. */
+  /**
+   * POST requests sent, backoff retries and client retries included; not a try whose connection
+   * was refused (no request was sent): those are `refused`.
+   */
   sent: number;
+  /** POST tries whose connection was refused (nothing listening): no request sent. */
+  refused: number;
   /**
    * Distinct orders the API accepted: answered 202, or given up on and then found at the API
    * (givenUp, `atApi: 'accepted'`).
@@ -104,6 +109,13 @@ export interface LoadSummary {
   accepted: number;
   /** Simulated client retries sent (repeated POSTs of an accepted order). */
   retries: number;
+  /**
+   * Client retries (in `retries`) being tried when the API was found gone (`unreachable`): no
+   * answer to check, each an error.
+   */
+  retriesUnanswered: number;
+  /** Planned client retries not made because the API was found gone (`unreachable`): never sent. */
+  retriesNotMade: number;
   /** Client retries that came back with a different orderId (must be 0: the key is the id). */
   retryMismatches: number;
   /** Retries after 429/503/network errors, and after a 409 that said when to come back (Retry-After). */
@@ -231,8 +243,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     runId,
     seed,
     sent: 0,
+    refused: 0,
     accepted: 0,
     retries: 0,
+    retriesUnanswered: 0,
+    retriesNotMade: 0,
     retryMismatches: 0,
     backoffRetries: 0,
     errors: 0,
@@ -313,9 +328,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   };
   const postWithRetries = (order: PlannedOrder) =>
     withRetries(
-      () => {
-        summary.sent++;
-        return api.post(order.body, order.idempotencyKey);
+      async () => {
+        const r = await api.post(order.body, order.idempotencyKey);
+        if (refusedConnection(r)) summary.refused++;
+        else summary.sent++;
+        return r;
       },
       retryDeadlineMs,
       () => summary.backoffRetries++,
@@ -367,11 +384,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         if (orderId !== undefined) {
           summary.accepted++;
           ids[next.customer]![next.index] = orderId;
-          for (let k = 0; k < order.clientRetries && !watch.gone; k++) {
+          for (let k = 0; k < order.clientRetries; k++) {
+            if (watch.gone) {
+              // Found gone before this client retry: not made, the user told (cli.ts).
+              summary.retriesNotMade += order.clientRetries - k;
+              break;
+            }
             summary.retries++;
             const { r: again, gone: goneSince } = await postWithRetries(order);
-            // The API went away meanwhile: the order is accepted, its client retry not answered.
-            if (goneSince) break;
+            if (goneSince) {
+              // The API went away while it was tried: the order is accepted, its client retry
+              // not answered (an error, as one whose retries ran out), the rest not made.
+              fail(
+                `client retry of ${order.idempotencyKey}: not answered, the API was unreachable (last ${describe(again)})`,
+              );
+              summary.retriesUnanswered++;
+              summary.retriesNotMade += order.clientRetries - k - 1;
+              break;
+            }
             if (again.status !== 202 || orderIdOf(again) !== orderId) {
               summary.retryMismatches++;
               fail(`client retry of ${order.idempotencyKey}: ${describe(again)}`);
