@@ -131,3 +131,18 @@ export async function standInApi(
     },
   };
 }
+
+/**
+ * The stand-in API accepting every order, closed when the `closeAt`th POST arrives (that POST's
+ * connection is cut with the others: a lost answer, then refusals), and how many POSTs came.
+ */
+export async function closingApi(closeAt: number) {
+  let posts = 0;
+  let closed: Promise<void> | undefined;
+  const api = await standInApi(() => {
+    posts++;
+    if (posts === closeAt) closed = api.close();
+    return 'accept';
+  });
+  return { url: api.url, posts: () => posts, close: () => closed ?? api.close() };
+}

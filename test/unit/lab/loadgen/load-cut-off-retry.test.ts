@@ -2,7 +2,7 @@ import { LOAD_SPEC, main as load } from '../../../../lab/loadgen/cli';
 import type { LoadPlan } from '../../../../lab/loadgen/domain/plan';
 import { runLoad } from '../../../../lab/loadgen/run-load';
 import { cliScratch } from '../../../support/cli-scratch';
-import { standInApi } from '../given-up-run';
+import { closingApi } from '../given-up-run';
 
 // The plan of run 'cut-three' gives its one order three client retries (the planner gives at most
 // one): a client retry cut off by the API going away leaves later ones of the same order.
@@ -29,18 +29,6 @@ jest.mock('../../../../lab/loadgen/domain/plan', () => {
  * and exit 0.
  */
 describe('the unreachable cut-off during a client retry', () => {
-  /** The stand-in API accepting every order, closed when the `closeAt`th POST arrives. */
-  async function closingApi(closeAt: number) {
-    let posts = 0;
-    let closed: Promise<void> | undefined;
-    const api = await standInApi(() => {
-      posts++;
-      if (posts === closeAt) closed = api.close();
-      return 'accept';
-    });
-    return { url: api.url, posts: () => posts, close: () => closed ?? api.close() };
-  }
-
   const options = (apiUrl: string, runId: string, orders: number) => ({
     apiUrl,
     orders,

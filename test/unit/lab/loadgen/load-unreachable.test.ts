@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { main as load } from '../../../../lab/loadgen/cli';
 import { type GivenUpOrder, runLoad } from '../../../../lab/loadgen/run-load';
 import { cliScratch } from '../../../support/cli-scratch';
-import { standInApi } from '../given-up-run';
+import { closingApi } from '../given-up-run';
 
 /**
  * An API that goes away for good mid-run (its server closed: every connection refused): the
@@ -13,25 +13,6 @@ import { standInApi } from '../given-up-run';
  * retrying each one for its whole retry deadline (orders / concurrency x 120 s).
  */
 describe('the load client when the API goes away for good', () => {
-  /**
-   * The stand-in API of given-up-run.ts, accepting every order, closed when the `closeAt`th POST
-   * arrives (that POST's connection is cut with the others: a lost answer, then refusals).
-   */
-  async function closingApi(closeAt: number) {
-    let posts = 0;
-    let closed: Promise<void> | undefined;
-    const api = await standInApi(() => {
-      posts++;
-      if (posts === closeAt) closed = api.close();
-      return 'accept';
-    });
-    return {
-      url: api.url,
-      posts: () => posts,
-      close: () => closed ?? api.close(),
-    };
-  }
-
   it("stops sending after the window of refusals and gives up the rest as 'API unreachable', not each after its retry deadline", async () => {
     const api = await closingApi(9);
     try {
