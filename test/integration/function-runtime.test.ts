@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os, { tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inspect, promisify } from 'node:util';
 import {
@@ -23,6 +23,7 @@ import {
   MAX_UNSOLICITED_MESSAGES,
 } from '../../local/function-runtime';
 import { startGateway } from '../../local/gateway';
+import { tmpdirUnderAFile } from '../support/unwritable-tmpdir';
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
@@ -2220,12 +2221,9 @@ describe('a temp directory nothing can be written in', () => {
     // Prepare: the temp directory (os.tmpdir(), TMPDIR's) under a regular file, where every mkdir,
     // mkdtemp and write fails (ENOTDIR), for root too; the runtime and its bundles loaded with it.
     const root = await mkdtemp(join(tmpdir(), 'fn-ro-'));
-    const file = join(root, 'afile');
-    await writeFile(file, '');
     const brokenPath = join(root, 'broken.ts');
     await writeFile(brokenPath, 'export const handler = async (event => {\n');
-    const tmp = join(file, 'tmp');
-    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
+    const { tmp, restore: restoreTmpdir } = await tmpdirUnderAFile(root);
     let runtime: typeof import('../../local/function-runtime') | undefined;
     const fns: LocalFunction[] = [];
     try {
@@ -2297,7 +2295,7 @@ describe('a temp directory nothing can be written in', () => {
       expect(caret.trim()).toBe('^');
       expect(bundleLine.slice(caret.length - 1)).toMatch(/^new Error\("made in memory"\)/);
     } finally {
-      tmpdirSpy.mockRestore();
+      restoreTmpdir();
       await Promise.all(fns.map((f) => f.stop()));
       await rm(root, { recursive: true, force: true });
     }
@@ -2306,15 +2304,13 @@ describe('a temp directory nothing can be written in', () => {
     // Prepare: the temp directory under a regular file (ENOTDIR, as root too), the runtime and
     // its bundles loaded with it; a handler whose helper does not compile.
     const root = await mkdtemp(join(tmpdir(), 'fn-ro-'));
-    const file = join(root, 'afile');
-    await writeFile(file, '');
     const helper = join(root, 'helper.ts');
     await writeFile(helper, 'export const twice = (n: number) => n * 2 +;\n');
     await writeFile(
       join(root, 'twice.ts'),
       "import { twice } from './helper';\nexport const handler = async (e: { n: number }) => twice(e.n);\n",
     );
-    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(join(file, 'tmp'));
+    const { restore: restoreTmpdir } = await tmpdirUnderAFile(root);
     let runtime: typeof import('../../local/function-runtime') | undefined;
     let bundles: typeof import('../../local/function-bundle') | undefined;
     let f: LocalFunction | undefined;
@@ -2354,7 +2350,7 @@ describe('a temp directory nothing can be written in', () => {
       expect(fixed).toBe(42);
       expect(builds()).toBe(2);
     } finally {
-      tmpdirSpy.mockRestore();
+      restoreTmpdir();
       await f?.stop();
       await rm(root, { recursive: true, force: true });
     }

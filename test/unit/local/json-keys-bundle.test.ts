@@ -12,10 +12,11 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import Module from 'node:module';
-import os, { tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { tmpdirUnderAFile } from '../../support/unwritable-tmpdir';
 
 type DynamoDbModule = typeof import('../../../local/dynamodb');
 
@@ -211,10 +212,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
     // mkdtemp and write fails (ENOTDIR), for root too; the process loaded with it, so the cache's
     // default directory is in it. (jest gives a test file a process.env of its own, which node's
     // os.tmpdir() does not read.)
-    const file = join(root, 'afile');
-    await writeFile(file, '');
-    const tmp = join(file, 'tmp');
-    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
+    const { tmp, restore: restoreTmpdir } = await tmpdirUnderAFile(root);
     try {
       let bundles: typeof import('../../../local/function-bundle') | undefined;
       let dynamoDb: DynamoDbModule | undefined;
@@ -261,7 +259,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
         ),
       );
     } finally {
-      tmpdirSpy.mockRestore();
+      restoreTmpdir();
     }
   }, 60_000);
 
