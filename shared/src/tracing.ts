@@ -1,5 +1,6 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Env } from './env';
+import { quietly } from './quietly';
 
 /**
  * Powertools Tracer for the functions, or nothing at all. Loading the tracer pulls in the X-Ray
@@ -70,17 +71,8 @@ export function createTracing(
 ): Tracing {
   if (!tracingEnabled(env)) return OFF;
   /** Runs `step` of the bookkeeping; what it throws is logged (and a throwing log ignored). */
-  const guarded = (message: string, data: Record<string, unknown>, step: () => void): void => {
-    try {
-      step();
-    } catch (err) {
-      try {
-        log.warn(message, { ...data, error: err instanceof Error ? err.message : String(err) });
-      } catch {
-        // Nothing is left to tell: the work's own result or error goes on.
-      }
-    }
-  };
+  const guarded = (message: string, data: Record<string, unknown>, step: () => void): void =>
+    quietly(log, message, data, step);
   // A plain require inside the branch: esbuild still bundles it for Lambda, and the local cloud,
   // where tracing is off, never loads it.
   const { Tracer: TracerClass } =

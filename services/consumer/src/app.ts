@@ -10,6 +10,7 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConfigError } from '../../../shared/src/env';
+import { quietly } from '../../../shared/src/quietly';
 import { parseDelivery } from './adapters/sqs-record';
 import type { ConsumerFunctionConfig } from './config';
 import type {
@@ -214,17 +215,7 @@ export function createConsumerHandler(
       // the ledger reads ended, and SQS would hand the batch back with no mark in the ledger to
       // explain the redelivery; before it, it would replace the invocation's own error.
       // Nor is the log of a failed publish: a logger that throws is let be.
-      try {
-        deps.metrics?.publish();
-      } catch (err) {
-        try {
-          deps.logger.warn('metrics line not published', {
-            error: err instanceof Error ? err.message : String(err),
-          });
-        } catch {
-          // Nothing is left to tell it with.
-        }
-      }
+      quietly(deps.logger, 'metrics line not published', {}, () => deps.metrics?.publish());
     }
   };
 }

@@ -2,6 +2,7 @@ import type { EffectRecord } from '../../../../shared/src/ledger';
 import type { OrderEvent } from '../../../../shared/src/metrics';
 import type { OrderMessage } from '../../../../shared/src/order-message';
 import type { QueueKind } from '../../../../shared/src/queue-kind';
+import { quietly, warnQuietly as warnQuietlyTo } from '../../../../shared/src/quietly';
 import type { Delivery } from './delivery';
 import { decideFaults, type FaultConfig, InjectedFaultError } from './faults';
 import type {
@@ -20,30 +21,6 @@ import type {
 } from './ports';
 
 /** What one delivery does: its turn, its effect, its outcome; and what an invocation records. */
-
-/**
- * Runs a step that must not change what happens to a delivery (a metric, a log line): what it
- * throws is logged as a warning under `what`, and a logger that throws there too is let be.
- * Between an effect's commit and its outcome a throw reported the record failed: SQS handed it
- * back, idempotency answered its retry, and the ledger showed a failure and a retry of a
- * delivery whose effect had applied, caused by a metrics port or a logger.
- */
-function quietly(
-  logger: ConsumerLogPort,
-  what: string,
-  data: Record<string, unknown>,
-  step: () => void,
-): void {
-  try {
-    step();
-  } catch (err) {
-    try {
-      logger.warn(what, { ...data, error: err instanceof Error ? err.message : String(err) });
-    } catch {
-      // Nothing is left to tell it with.
-    }
-  }
-}
 
 /**
  * The idempotent function's payload: the order message as parsed, with the id of the SQS message
@@ -423,11 +400,7 @@ export function createRecordHandling<R>(
    * being sent.
    */
   function warnQuietly(message: string, data: Record<string, unknown>): void {
-    try {
-      logger.warn(message, data);
-    } catch {
-      // Nothing is left to tell it with.
-    }
+    warnQuietlyTo(logger, message, data);
   }
 
   /** What the receipt and failure of one receive share. */
