@@ -7,9 +7,11 @@
  * `--optimize-for-size` makes V8 grow each isolate's heap in small steps: after a full
  * collection the next limit is 1.3x what survived or 2 MB more, whichever is larger, instead of
  * up to 4x (the main thread, on a machine with this much memory) and at least 8 MB more (each
- * worker); and every isolate's young generation stays at 1 MB semi-spaces: the main thread's
- * instead of growing to 16, each worker's whatever its `maxYoungGenerationSizeMb` (neither that
- * nor `--max-semi-space-size` raises it while this flag is on). Measured without the flag
+ * worker); and every isolate's young generation stays near its first size, 1 MB semi-spaces
+ * on Node 20 (Node 24's V8 still grows them in 256 KB steps, to 3-4 MB of young generation here
+ * with passing peaks near 8), where the main thread's would grow to 32 MB (64 on Node 24) and
+ * each worker's to its `maxYoungGenerationSizeMb` (neither that nor `--max-semi-space-size`
+ * raises it while this flag is on). Measured without the flag
  * (`--heap-growing-percent=30` in its place), bench:pipeline spent about 0.9x the CPU per order
  * whatever the young generations' size (2, 4 MB, or the workers' caps), and peaked about 40 MiB
  * higher with 2 MB, 80 with 4 MB and 160 with the caps (docs/benchmarks.md, issue 13).
