@@ -575,9 +575,17 @@ export function jsonKeysScript(
         if (!(err instanceof NoBundleDirectory)) throw err;
         // No directory to keep the bundle in: the temp directory read-only or full (the cache's
         // and this process's fallback directory are both in it). The thread needs the text only,
-        // so it is built in memory, as every process did before the cache, and compiled as the
-        // module's own path.
-        return { path: source, script: await bundleText(source) };
+        // compiled as the module's own path: the bundle esbuild built before no file of it could
+        // be written (a full disk, the cache directory already there) goes with the error, used
+        // without the line naming its map (written nowhere); only a build that did not get that
+        // far is built in memory, as every process did before the cache. (It was built a second
+        // time: esbuild twice for the one script.)
+        const built = err.built?.text;
+        const script =
+          built === undefined
+            ? await bundleText(source)
+            : built.replace(/\/\/# sourceMappingURL=\S+\s*$/, '');
+        return { path: source, script };
       }
       // Recorded before the thread starts (a hash of one small module and the settings files
       // above it, a few ms), so the next process finds it even if this one ends soon.

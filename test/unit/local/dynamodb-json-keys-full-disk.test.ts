@@ -1,0 +1,90 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+
+/** esbuild builds run by this file's module loads (every build, in memory or for the cache). */
+let mockBuilds = 0;
+jest.mock('esbuild', () => {
+  const real = jest.requireActual('esbuild');
+  return {
+    ...real,
+    build: (options: unknown) => {
+      mockBuilds++;
+      return real.build(options);
+    },
+  };
+});
+
+describe("DynamoDB's json-keys bundle with no file of it writable", () => {
+  it('is built by esbuild once, and used as built, when the cache directory is there but nothing more can be written (a full disk)', async () => {
+    // Prepare: the temp directory (os.tmpdir()) with the functions' cache directory in it, as an
+    // earlier start left it, and every file written under it failing as on a full disk (ENOSPC);
+    // local/dynamodb.ts loaded with that temp directory (its default cache is in it).
+    const root = await mkdtemp(join(tmpdir(), 'json-keys-full-'));
+    const tmp = join(root, 'tmp');
+    const uid = process.getuid?.() ?? 'user';
+    await mkdir(join(tmp, `local-cloud-functions-${uid}`), { recursive: true, mode: 0o700 });
+    const os: typeof import('node:os') = jest.requireActual('node:os');
+    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
+    const realWrite = fsp.writeFile;
+    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
+    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
+      if (String(args[0]).startsWith(tmp)) {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+        });
+      }
+      return realWrite(...args);
+    });
+    try {
+      let dynamoDb: typeof import('../../../local/dynamodb') | undefined;
+      let bundles: typeof import('../../../local/function-bundle') | undefined;
+      jest.isolateModules(() => {
+        dynamoDb = require('../../../local/dynamodb');
+        bundles = require('../../../local/function-bundle');
+      });
+      const before = mockBuilds;
+
+      // Act: DynamoDB started and asked something; the script its thread compiled.
+      const db = await dynamoDb!.startDynamoDb();
+      const client = createDynamoDbClient({
+        endpoint: db.url,
+        region: 'us-east-1',
+        credentials: LOCAL_CREDENTIALS,
+      });
+      let listed: string[] | undefined;
+      try {
+        listed = (await client.send(new ListTablesCommand({}))).TableNames;
+      } finally {
+        client.destroy();
+        await db.close();
+      }
+      const builds = mockBuilds - before;
+      const script = await dynamoDb!.jsonKeysScript();
+
+      // Assess: DynamoDB started and answers; esbuild ran once (the bundle built for the cache
+      // had been built again in memory); the script is compiled as the module's own path, the
+      // text a build in memory gives (no line naming a map that was never written), and reads an
+      // escaped key as written.
+      expect(listed).toEqual([]);
+      expect(builds).toBe(1);
+      expect(script.path).toBe(dynamoDb!.JSON_KEYS_SOURCE);
+      expect(script.script).not.toContain('sourceMappingURL');
+      expect(script.script).toBe(await bundles!.bundleText(dynamoDb!.JSON_KEYS_SOURCE));
+      const m = new Module(script.path);
+      m.filename = script.path;
+      (m as unknown as { _compile(code: string, path: string): void })._compile(
+        script.script,
+        script.path,
+      );
+      expect(Object.keys(m.exports.parseJson('{"pk":1,"\\"":2}'))).toEqual(['pk', '"']);
+    } finally {
+      writes.mockRestore();
+      tmpdirSpy.mockRestore();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
