@@ -1,13 +1,8 @@
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cloud';
 import { ACTIONS } from '../../local/sqs/actions';
 import { freshSeed } from '../../shared/src/random';
+import { createFuzzQueues, fillQueues, queueArn } from '../support/fuzz-queues';
 import { type RawResponse, rawRequest } from './support/raw-http';
 import { stopsAfterAll } from './support/stop-after-all';
 
@@ -292,40 +287,16 @@ describe('HTTP fuzzing of the local cloud', () => {
     );
     const sqs = localSqsClient(cloud.edgeUrl, cloud.region);
     try {
-      const create = async (QueueName: string, Attributes: Record<string, string> = {}) =>
-        (await sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
-      const arnOf = async (QueueUrl: string) =>
-        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-          .Attributes!.QueueArn!;
-      const dlq = await create('fz-dlq');
-      const fifoDlq = await create('fz-dlq.fifo', { FifoQueue: 'true' });
-      const redrive = (arn: string) =>
-        JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 2 });
-      const std = await create('fz-std', { RedrivePolicy: redrive(await arnOf(dlq)) });
-      const fifo = await create('fz.fifo', {
-        FifoQueue: 'true',
-        ContentBasedDeduplication: 'true',
-        RedrivePolicy: redrive(await arnOf(fifoDlq)),
-      });
+      const { std, fifo, dlq, fifoDlq } = await createFuzzQueues(sqs);
       queues = [std, fifo, dlq, fifoDlq];
-      arns = await Promise.all(queues.map(arnOf));
-      for (const [i, QueueUrl] of queues.entries()) {
-        for (let n = 0; n < 3; n++) {
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl,
-              MessageBody: `seed ${n}`,
-              ...(QueueUrl.endsWith('.fifo')
-                ? { MessageGroupId: `g${n}`, MessageDeduplicationId: `d${n}` }
-                : {}),
-            }),
-          );
-        }
-        const got = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 3, VisibilityTimeout: i }),
-        );
-        handles.push(...(got.Messages ?? []).map((m) => m.ReceiptHandle!));
-      }
+      arns = await Promise.all(queues.map((url) => queueArn(sqs, url)));
+      handles.push(
+        ...(await fillQueues(sqs, queues, {
+          count: 3,
+          fifoIds: (n) => ({ MessageGroupId: `g${n}`, MessageDeduplicationId: `d${n}` }),
+          receive: (i) => ({ MaxNumberOfMessages: 3, VisibilityTimeout: i }),
+        })),
+      );
     } finally {
       sqs.destroy();
     }

@@ -10,9 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
-  CreateQueueCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -23,6 +21,7 @@ import { type LocalCloud, startLocalCloud } from '../../../local/cloud';
 import { ACTIONS } from '../../../local/sqs/actions';
 import { createActiveTable, keyedTable } from '../../../local/tables';
 import { createRng } from '../../../shared/src/random';
+import { createFuzzQueues, createQueue, fillQueues, queueArn } from '../../support/fuzz-queues';
 import { endpoint, type RawResponse } from './raw-http';
 
 /**
@@ -1491,49 +1490,22 @@ export interface FuzzOptions {
 
 /** The fuzz queues, table and a few receipt handles, on a cloud started for the run. */
 async function prepare(cloud: LocalCloud, sqs: SQSClient, ddb: DynamoDBClient): Promise<World> {
-  const create = async (QueueName: string, Attributes: Record<string, string> = {}) =>
-    (await sqs.send(new CreateQueueCommand({ QueueName, Attributes }))).QueueUrl!;
-  const arnOf = async (QueueUrl: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] })))
-      .Attributes!.QueueArn!;
-  const dlq = await create('fz-dlq', { VisibilityTimeout: '600' });
-  const fifoDlq = await create('fz-dlq.fifo', { FifoQueue: 'true', VisibilityTimeout: '600' });
-  const redrive = (arn: string) => JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 2 });
-  const std = await create('fz-std', {
-    VisibilityTimeout: '600',
-    RedrivePolicy: redrive(await arnOf(dlq)),
-  });
-  const fifo = await create('fz.fifo', {
-    FifoQueue: 'true',
-    ContentBasedDeduplication: 'true',
-    VisibilityTimeout: '600',
-    RedrivePolicy: redrive(await arnOf(fifoDlq)),
-  });
-  const other = await create('fz-other', { VisibilityTimeout: '600' });
-  const queues = { std, fifo, dlq, fifoDlq, other };
+  const hold = { VisibilityTimeout: '600' };
+  const fuzzQueues = await createFuzzQueues(sqs, hold);
+  const other = await createQueue(sqs, 'fz-other', hold);
+  const queues = { ...fuzzQueues, other };
   const arns = {
-    std: await arnOf(std),
-    fifo: await arnOf(fifo),
-    dlq: await arnOf(dlq),
-    fifoDlq: await arnOf(fifoDlq),
-    other: await arnOf(other),
+    std: await queueArn(sqs, queues.std),
+    fifo: await queueArn(sqs, queues.fifo),
+    dlq: await queueArn(sqs, queues.dlq),
+    fifoDlq: await queueArn(sqs, queues.fifoDlq),
+    other: await queueArn(sqs, other),
   };
-  const handles: string[] = [];
-  for (const QueueUrl of Object.values(queues)) {
-    for (let n = 0; n < 4; n++) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl,
-          MessageBody: `seed ${n}`,
-          ...(QueueUrl.endsWith('.fifo')
-            ? { MessageGroupId: `g${n % 2}`, MessageDeduplicationId: `s${n}` }
-            : {}),
-        }),
-      );
-    }
-    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 2 }));
-    handles.push(...(got.Messages ?? []).map((m) => m.ReceiptHandle!));
-  }
+  const handles = await fillQueues(sqs, Object.values(queues), {
+    count: 4,
+    fifoIds: (n) => ({ MessageGroupId: `g${n % 2}`, MessageDeduplicationId: `s${n}` }),
+    receive: () => ({ MaxNumberOfMessages: 2 }),
+  });
   await createActiveTable(ddb, keyedTable(FUZZ_TABLE, 'pk'));
   for (let i = 0; i < 3; i++) {
     await ddb.send(
