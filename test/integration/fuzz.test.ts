@@ -3,6 +3,7 @@ import { type LocalCloud, localSqsClient, startLocalCloud } from '../../local/cl
 import { ACTIONS } from '../../local/sqs/actions';
 import { freshSeed } from '../../shared/src/random';
 import { createFuzzQueues, fillQueues, queueArn } from '../support/fuzz-queues';
+import { toQuery } from '../support/sqs-query';
 import { type RawResponse, rawRequest } from './support/raw-http';
 import { stopsAfterAll } from './support/stop-after-all';
 
@@ -60,49 +61,6 @@ function render(r: FuzzRequest): string {
   ];
   const head = headers.map(([k, v]) => `${k}: ${v}\r\n`).join('');
   return `${r.method} ${r.path} HTTP/1.1\r\n${head}\r\n${r.body}`;
-}
-
-/** Flattens a JSON-shaped SQS request into Query parameters, the way the AWS CLI sends them. */
-function toQuery(action: string, input: Record<string, unknown>): [string, string][] {
-  const out: [string, string][] = [['Action', action]];
-  const entryName: Record<string, string> = {
-    SendMessageBatch: 'SendMessageBatchRequestEntry',
-    DeleteMessageBatch: 'DeleteMessageBatchRequestEntry',
-    ChangeMessageVisibilityBatch: 'ChangeMessageVisibilityBatchRequestEntry',
-  };
-  const scalar = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
-  const attrs = (prefix: string, map: unknown) =>
-    Object.entries((map ?? {}) as Record<string, Record<string, unknown>>).forEach(
-      ([name, v], i) => {
-        out.push([`${prefix}.${i + 1}.Name`, name]);
-        for (const [k, x] of Object.entries(v ?? {}))
-          out.push([`${prefix}.${i + 1}.Value.${k}`, scalar(x)]);
-      },
-    );
-  for (const [key, value] of Object.entries(input)) {
-    if (key === 'MessageAttributes') attrs('MessageAttribute', value);
-    else if (key === 'Attributes' || key === 'Tags' || key === 'tags') {
-      Object.entries((value ?? {}) as Record<string, unknown>).forEach(([k, v], i) => {
-        const base = key === 'Attributes' ? 'Attribute' : 'Tag';
-        out.push(
-          [`${base}.${i + 1}.${key === 'Attributes' ? 'Name' : 'Key'}`, k],
-          [`${base}.${i + 1}.Value`, scalar(v)],
-        );
-      });
-    } else if (key === 'Entries' && Array.isArray(value)) {
-      value.forEach((e: Record<string, unknown>, i) => {
-        for (const [k, v] of Object.entries(e ?? {})) {
-          if (k === 'MessageAttributes')
-            attrs(`${entryName[action] ?? 'Entry'}.${i + 1}.MessageAttribute`, v);
-          else out.push([`${entryName[action] ?? 'Entry'}.${i + 1}.${k}`, scalar(v)]);
-        }
-      });
-    } else if (Array.isArray(value)) {
-      const singular = key.replace(/s$/, '');
-      for (const [i, v] of value.entries()) out.push([`${singular}.${i + 1}`, scalar(v)]);
-    } else out.push([key, scalar(value)]);
-  }
-  return out;
 }
 
 // --- generators shared by the surfaces ---------------------------------------------------------
