@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { tmpdirOnAFullDisk } from '../../support/unwritable-tmpdir';
 
 /** esbuild builds run by this file's module loads (every build, in memory or for the cache). */
 let mockBuilds = 0;
@@ -24,21 +25,7 @@ describe("DynamoDB's json-keys bundle with no file of it writable", () => {
     // earlier start left it, and every file written under it failing as on a full disk (ENOSPC);
     // local/dynamodb.ts loaded with that temp directory (its default cache is in it).
     const root = await mkdtemp(join(tmpdir(), 'json-keys-full-'));
-    const tmp = join(root, 'tmp');
-    const uid = process.getuid?.() ?? 'user';
-    await mkdir(join(tmp, `local-cloud-functions-${uid}`), { recursive: true, mode: 0o700 });
-    const os: typeof import('node:os') = jest.requireActual('node:os');
-    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
-    const realWrite = fsp.writeFile;
-    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
-    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
-      if (String(args[0]).startsWith(tmp)) {
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
-          code: 'ENOSPC',
-        });
-      }
-      return realWrite(...args);
-    });
+    const { restore } = await tmpdirOnAFullDisk(root);
     try {
       let dynamoDb: typeof import('../../../local/dynamodb') | undefined;
       let bundles: typeof import('../../../local/function-bundle') | undefined;
@@ -82,8 +69,7 @@ describe("DynamoDB's json-keys bundle with no file of it writable", () => {
       );
       expect(Object.keys(m.exports.parseJson('{"pk":1,"\\"":2}'))).toEqual(['pk', '"']);
     } finally {
-      writes.mockRestore();
-      tmpdirSpy.mockRestore();
+      restore();
       await rm(root, { recursive: true, force: true });
     }
   }, 60_000);

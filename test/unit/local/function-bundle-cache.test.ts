@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { buildBundle, removeStaleFallbacks } from '../../../local/function-bundle';
+import { tmpdirOnAFullDisk } from '../../support/unwritable-tmpdir';
 
 /** Run after esbuild has read the files and before buildBundle goes on (undefined: nothing). */
 let afterEsbuild: (() => Promise<void>) | undefined;
@@ -504,23 +505,9 @@ describe('a function bundle with no directory to be written in', () => {
     // start left it, and every file written under it failing as on a full disk (ENOSPC); the
     // module loaded with that temp directory.
     const root = await mkdtemp(join(tmpdir(), 'bundle-full-'));
-    const tmp = join(root, 'tmp');
-    const uid = process.getuid?.() ?? 'user';
-    await mkdir(join(tmp, `local-cloud-functions-${uid}`), { recursive: true, mode: 0o700 });
     const entry = join(root, 'full.ts');
     await writeFile(entry, "export const handler = async () => 'full';\n");
-    const os: typeof import('node:os') = jest.requireActual('node:os');
-    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
-    const realWrite = fsp.writeFile;
-    const tmpdirSpy = jest.spyOn(os, 'tmpdir').mockReturnValue(tmp);
-    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
-      if (String(args[0]).startsWith(tmp)) {
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
-          code: 'ENOSPC',
-        });
-      }
-      return realWrite(...args);
-    });
+    const { cacheDir, restore } = await tmpdirOnAFullDisk(root);
     try {
       let bundles: typeof import('../../../local/function-bundle') | undefined;
       jest.isolateModules(() => {
@@ -536,14 +523,13 @@ describe('a function bundle with no directory to be written in', () => {
       // Assess: the bundle esbuild built for the cache is held in memory, named and mapped as a
       // bundle built in memory is; esbuild ran for it once (it had run again, in memory).
       expect(builds).toBe(1);
-      expect(bundle.file).toBe(join(tmp, `local-cloud-functions-${uid}`, 'full.js'));
+      expect(bundle.file).toBe(join(cacheDir, 'full.js'));
       expect(bundle.file).toBe(inMemory.file);
       expect(bundle.text).toContain('"full"');
       expect(bundle.frames.sources).toEqual(inMemory.frames.sources);
       expect(new Int32Array(bundle.frames.rows)).toEqual(new Int32Array(inMemory.frames.rows));
     } finally {
-      writes.mockRestore();
-      tmpdirSpy.mockRestore();
+      restore();
       await rm(root, { recursive: true, force: true });
     }
   }, 30_000);

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
-import { tmpdirUnderAFile } from '../../support/unwritable-tmpdir';
+import { failWritesUnder, tmpdirUnderAFile } from '../../support/unwritable-tmpdir';
 
 type DynamoDbModule = typeof import('../../../local/dynamodb');
 
@@ -180,16 +180,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
     // Prepare: every write into the cache directory fails as on a read-only file system.
     const cache = join(root, 'cache');
     await mkdir(cache, { mode: 0o700 });
-    const fsp: typeof import('node:fs/promises') = jest.requireActual('node:fs/promises');
-    const realWrite = fsp.writeFile;
-    const writes = jest.spyOn(fsp, 'writeFile').mockImplementation(async (...args) => {
-      if (String(args[0]).startsWith(cache)) {
-        throw Object.assign(new Error(`EROFS: read-only file system, open '${args[0]}'`), {
-          code: 'EROFS',
-        });
-      }
-      return realWrite(...args);
-    });
+    const writes = failWritesUnder(cache, 'EROFS');
     try {
       // Act
       const dynamoDb = freshProcess();
@@ -203,7 +194,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
       expect(Object.keys(compiled(script)(QUOTED) as object)).toEqual(['pk', '"']);
       expect(await readdir(cache)).toEqual([]);
     } finally {
-      writes.mockRestore();
+      writes.restore();
     }
   }, 60_000);
 
