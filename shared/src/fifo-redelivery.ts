@@ -19,11 +19,12 @@ import { LATEST_TIME_MS } from './order-message';
  *   invocation never ended (no receive of it carries the end mark, or one is still pending) or
  *   the consumer gave its end write up (an `endGivenUp` failure names it, of a receive the
  *   ledger holds it made), its batch named the message failed (a copy of it failed or never
- *   ended beside it, or was handed back unrun: a not-attempted failure names the invocation, at
- *   that count), a failure record of that receive (failureCounts: a hand-back or give-up mark
- *   naming an invocation only beside that invocation's receive of the message at that count; a
- *   failed attempt's, which names none, only while no receive at that count reads applied or
- *   suppressed and ended, and so any other failure, whatever it names), or a
+ *   ended beside it), a failure record of that receive (failureCounts: a give-up mark naming an
+ *   invocation only beside that invocation's receive of the message at that count; a hand-back
+ *   naming one only beside that invocation's receive there that does not read applied or
+ *   suppressed and ended, the consumer removing a hand-back's own receipt; a failed attempt's,
+ *   which names none, only while no receive at that count reads applied or suppressed and
+ *   ended, and so any other failure, whatever it names), or a
  *   delete the emulator lost at that count (evidence only the emulator has; the report has
  *   none). A count below of which the ledger holds no receive at all (its invocation left no
  *   record of it) is taken as ended without a delete too: nothing there says it was deleted.
@@ -304,7 +305,6 @@ export function judgeFifoRedeliveries(
     }
   }
   const givenUp = new Set<string>();
-  const handedBack = new Set<string>();
   /** Per `count#messageId`, the failure records of that receive (failureCounts reads them). */
   const failedAt = new Map<string, FailureRecord[]>();
   for (const f of failures) {
@@ -320,19 +320,29 @@ export function judgeFifoRedeliveries(
     const list = failedAt.get(key);
     if (list) list.push(f);
     else failedAt.set(key, [f]);
-    // The consumer marks a give-up or a hand-back for a receive of its own invocation, so a mark
-    // whose invocation the ledger holds no such receive of says nothing of that invocation.
+    // The consumer marks a give-up for a receive of its own invocation, so a mark whose
+    // invocation the ledger holds no such receive of says nothing of that invocation.
     if (f.invocationId === undefined || !receivedBy.has(`${key}#${f.invocationId}`)) continue;
     if (f.endGivenUp === true) givenUp.add(f.invocationId);
-    if (f.notAttempted === true) handedBack.add(`${f.invocationId}#${key}`);
   }
+  /**
+   * A receive that reads applied or suppressed and ended: on FIFO the one receive at its count,
+   * and nothing in it says it was left undeleted.
+   */
+  const endedWell = (b: DeliveryRecord): boolean =>
+    (b.outcome === 'applied' || b.outcome === 'suppressed') && b.invocationEnd === true;
   /**
    * Whether failure `f`, at the count below a redelivery, says the receive there ended without a
    * delete, given the ledger's receives at that count (`before`). The consumer writes a failure
    * naming an invocation (a hand-back unrun, a give-up of the end write) for that invocation's
-   * receive of the message at that count: it counts only beside that receive (a hand-back's own
-   * receipt is removed, but then, on FIFO, the ledger holds no receive at that count, which
-   * explains the redelivery on its own). A give-up mark naming none was written for a receive that
+   * receive of the message at that count: it counts only beside that receive. A hand-back is
+   * written for a receive the invocation did not run, whose receipt it removes in the same end
+   * write, so on FIFO (no copies: one receive of a message at a count) the ledger then holds no
+   * receive of it at that count, which explains the redelivery on its own; beside a receive of
+   * that invocation at that count that reads applied or suppressed and ended it is not what the
+   * consumer writes (it would take a second receive of the message in that batch, a copy the
+   * queue does not make) and explains nothing, and beside one that failed or never ended that
+   * receive explains it anyway. A give-up mark naming none was written for a receive that
    * names none (its runtime gave no request id), which ended however the late end write left it:
    * it counts beside such a receive. Any other failure naming none (a failed attempt's, which
    * names no invocation) is of a receive that failed or never ended: it counts only while no
@@ -343,11 +353,11 @@ export function judgeFifoRedeliveries(
   const failureCounts = (f: FailureRecord, before: readonly DeliveryRecord[]): boolean => {
     const mark = f.endGivenUp === true || f.notAttempted === true;
     if (mark && f.invocationId !== undefined)
-      return before.some((b) => b.invocationId === f.invocationId);
+      return before.some(
+        (b) => b.invocationId === f.invocationId && !(f.notAttempted === true && endedWell(b)),
+      );
     if (f.endGivenUp === true) return before.some((b) => b.invocationId === undefined);
-    return !before.some(
-      (b) => (b.outcome === 'applied' || b.outcome === 'suppressed') && b.invocationEnd === true,
-    );
+    return !before.some(endedWell);
   };
   const lost = new Set((options.lostDeletes ?? []).map((l) => `${l.receiveCount}#${l.messageId}`));
 
@@ -370,8 +380,6 @@ export function judgeFifoRedeliveries(
     if (inv === undefined) return d.invocationEnd === true ? undefined : 'it names no end';
     if (unended.has(inv)) return `its invocation ${inv} never ended`;
     if (givenUp.has(inv)) return `its invocation ${inv} gave its end write up`;
-    if (handedBack.has(`${inv}#${positiveIntegerOf(d.receiveCount)}#${d.messageId}`))
-      return `a copy of it was handed back unrun in its batch (invocation ${inv})`;
     const beside = receives.find(
       (o) =>
         o !== d && o.invocationId === inv && (o.outcome === 'failed' || o.outcome === 'pending'),
