@@ -5,6 +5,7 @@ import {
   startLocalCloud,
 } from '../local/cloud';
 import type { LostDelete } from '../local/sqs/queue';
+import { recordBudgetMsFromEnv } from '../services/consumer/src/config';
 import { countRunItems } from '../services/report/src/adapters/ledger-reader';
 import { queueDepth } from '../services/report/src/adapters/queues';
 import { type DrainSnapshot, waitForDrain } from '../services/report/src/domain/drain';
@@ -108,6 +109,13 @@ export interface LocalRunResult {
    * back from the ledger.
    */
   functionTimeoutMs: Record<QueueKind, number>;
+  /**
+   * Per queue, the time a record needs before it starts once a DynamoDB call of its invocation ran
+   * out, as the run deployed the consumer: recordBudgetMsFromEnv of the consumer function's
+   * environment as the cloud started it (consumerEnv included), what its handler reads at cold
+   * start. The soak check's RunEvidence.recordBudgetMs, which a hand-back after a stall is held to.
+   */
+  recordBudgetMs: Record<QueueKind, number>;
   /** Where the run's wall time went, phase by phase (RunTimings). */
   timings: RunTimings;
   /** Every advance of the cloud's clock the run made (the functions' clock too). */
@@ -162,6 +170,8 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
   const sqsClient = createSqsClient(client);
   endPhase('startMs');
   try {
+    // Read as the cloud deployed the consumers, before a caller can change their environment.
+    const recordBudgetMs = deployedRecordBudgetMs(cloud);
     options.onStarted?.(cloud.edgeUrl, cloud.apiUrl, cloud.liveUrl);
     options.onCloud?.(cloud);
     const load = await runLoad({
@@ -297,6 +307,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         fifo: cloud.config.consumers.fifo.timeoutSeconds * 1000,
         standard: cloud.config.consumers.standard.timeoutSeconds * 1000,
       },
+      recordBudgetMs,
       timings,
       clockSkips: skips,
     };
@@ -310,6 +321,26 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     await cloud.stop();
     endPhase('stopMs');
   }
+}
+
+/**
+ * Per queue, the record budget of the consumer function as `cloud` runs it: recordBudgetMsFromEnv
+ * of that function's environment (ListFunctions' configuration: the deployment description's
+ * variables, the local target's and the run's consumerEnv over them), the figure its handler
+ * computes at cold start (services/consumer/src/handlers/sqs.ts). Throws when the cloud runs no
+ * such function.
+ */
+export function deployedRecordBudgetMs(
+  cloud: Pick<LocalCloud, 'functions' | 'deployment'>,
+): Record<QueueKind, number> {
+  const functions = cloud.functions();
+  const budgetOf = (kind: QueueKind): number => {
+    const name = cloud.deployment.consumers[kind].id;
+    const fn = functions.find((f) => f.name === name);
+    if (!fn) throw new Error(`the local cloud runs no ${kind} consumer function (${name})`);
+    return recordBudgetMsFromEnv(fn.env);
+  };
+  return { fifo: budgetOf('fifo'), standard: budgetOf('standard') };
 }
 
 /**

@@ -114,49 +114,50 @@ export async function main(
   };
   let nextTenth = 1;
   let nextDrainLine = 0;
-  const { data, load, lostDeletes, functionTimeoutMs, timings, clockSkips } = await run({
-    runId,
-    seed,
-    orders,
-    customers,
-    retryRate,
-    faults,
-    consumerEnv: { fifo: env, standard: env },
-    producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
-    drainTimeoutMs: 20 * 60_000,
-    // Failed receives wait for their visibility timeout (60 s); the emulator's clock skips that
-    // wait once nothing is being processed, so the soak's time goes into work, not waiting.
-    skipVisibilityWaits: true,
-    onStarted: (edge, api) => log(`local cloud: edge ${edge}, api ${api}`),
-    onLoadProgress: (p) => {
-      if (p.done * 10 >= nextTenth * p.total) {
-        log(
-          `sent ${p.done}/${p.total} (${p.accepted} accepted, ${p.errors} errors) after ${elapsed()}`,
-        );
-        nextTenth = Math.floor((p.done * 10) / p.total) + 1;
-      }
-    },
-    onDrainProgress: (s, ms) => {
-      // The report's quiet polls, the only ones that count the ledger: the queues are empty and
-      // nothing is in flight, and each poll confirms the ledger no longer grows. A line each
-      // (two or three), with the time since the load ended, shows what that confirmation takes.
-      if (s.ledgerItems !== undefined) {
-        log(
-          `drained: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ledger ${s.ledgerItems} items, ${(ms / 1000).toFixed(1)} s after the load`,
-        );
-        return;
-      }
-      if (ms >= nextDrainLine) {
-        nextDrainLine = ms + 10_000;
-        log(`draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${elapsed()}`);
-      }
-    },
-    // The lines show the queues only: a count of the run's ledger items (a Query over its whole
-    // partition, 100,000 items and more by the end of a 20,000-order soak) is work for DynamoDB's
-    // thread, which the consumers still draining need, and each poll would wait for it. The
-    // report's own drain rule counts the ledger once the queues are empty, as before.
-    countLedgerWhileDraining: false,
-  });
+  const { data, load, lostDeletes, functionTimeoutMs, recordBudgetMs, timings, clockSkips } =
+    await run({
+      runId,
+      seed,
+      orders,
+      customers,
+      retryRate,
+      faults,
+      consumerEnv: { fifo: env, standard: env },
+      producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
+      drainTimeoutMs: 20 * 60_000,
+      // Failed receives wait for their visibility timeout (60 s); the emulator's clock skips that
+      // wait once nothing is being processed, so the soak's time goes into work, not waiting.
+      skipVisibilityWaits: true,
+      onStarted: (edge, api) => log(`local cloud: edge ${edge}, api ${api}`),
+      onLoadProgress: (p) => {
+        if (p.done * 10 >= nextTenth * p.total) {
+          log(
+            `sent ${p.done}/${p.total} (${p.accepted} accepted, ${p.errors} errors) after ${elapsed()}`,
+          );
+          nextTenth = Math.floor((p.done * 10) / p.total) + 1;
+        }
+      },
+      onDrainProgress: (s, ms) => {
+        // The report's quiet polls, the only ones that count the ledger: the queues are empty and
+        // nothing is in flight, and each poll confirms the ledger no longer grows. A line each
+        // (two or three), with the time since the load ended, shows what that confirmation takes.
+        if (s.ledgerItems !== undefined) {
+          log(
+            `drained: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ledger ${s.ledgerItems} items, ${(ms / 1000).toFixed(1)} s after the load`,
+          );
+          return;
+        }
+        if (ms >= nextDrainLine) {
+          nextDrainLine = ms + 10_000;
+          log(`draining: fifo ${s.queued.fifo} standard ${s.queued.standard} queued, ${elapsed()}`);
+        }
+      },
+      // The lines show the queues only: a count of the run's ledger items (a Query over its whole
+      // partition, 100,000 items and more by the end of a 20,000-order soak) is work for DynamoDB's
+      // thread, which the consumers still draining need, and each poll would wait for it. The
+      // report's own drain rule counts the ledger once the queues are empty, as before.
+      countLedgerWhileDraining: false,
+    });
   const filesAt = performance.now();
   const filesCpu = cpuReadingNow();
   process.stdout.write(renderTable(data.report));
@@ -171,6 +172,9 @@ export async function main(
     lostDeletes,
     // The consumers' timeout as the run deployed them, which a hand-back's deadline is held to.
     functionTimeoutMs,
+    // The record budget the consumers' environment gave them, which a hand-back after a stall is
+    // held to.
+    recordBudgetMs,
     ...(clockSkips ? { clockSkips } : {}),
   });
   const failed = findings.violations;

@@ -71,6 +71,7 @@ export function standInRun(): {
         dynamodbRequests: {},
         lostDeletes: { fifo: [], standard: [] },
         functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
+        recordBudgetMs: { fifo: 5_175, standard: 5_175 },
         timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
       };
     } finally {

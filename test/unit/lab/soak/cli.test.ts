@@ -78,6 +78,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
       orderIds: string[],
       load: Partial<LocalRunResult['load']> = {},
       functionTimeoutMs = { fifo: 10_000, standard: 10_000 },
+      recordBudgetMs = { fifo: 5_175, standard: 5_175 },
     ) =>
     async (options: LocalRunOptions): Promise<LocalRunResult> => ({
       data: buildReport({
@@ -97,6 +98,7 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
       dynamodbRequests: {},
       lostDeletes: { fifo: [], standard: [] },
       functionTimeoutMs,
+      recordBudgetMs,
       timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
     });
 
@@ -222,6 +224,54 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     expect(await soak(fakeRun(cleanLedger(), ['a1', 'a2'], {}, deployed))).toBe(0);
     expect(runFindings).toHaveBeenCalledTimes(1);
     expect(runFindings.mock.calls[0]![0].functionTimeoutMs).toEqual(deployed);
+  });
+
+  it('judges a hand-back after a stall by the record budget the run deployed its consumers with', async () => {
+    // cleanLedger, and c2 (customer b): applied on FIFO; on the standard queue handed back unrun
+    // at its last receive, written 4,000 ms before its invocation's deadline, after a1's
+    // DynamoDB call in that invocation ran out of time (a1 applied at its next receive); c2 is
+    // in the standard DLQ. The hand-back says 4,000 ms were left of the 5,175 ms a record needs,
+    // the repository's budget.
+    const LAST = pipelineConfig.queues.standard.dlq.maxReceiveCount;
+    const handedBack = () => {
+      const b = cleanLedger().accept('c2', 'b', 1, 1020);
+      b.deliver('fifo', 'c2', 2500, 'applied').apply('fifo', 'c2', 2501);
+      b.ledger.deliveries.at(-1)!.sequenceNumber = '10000000000000000003';
+      const a1 = b.ledger.deliveries.find((d) => d.queue === 'standard' && d.orderId === 'a1')!;
+      Object.assign(a1, { receiveCount: 2, invocationId: 'std-2', invocationEnd: true });
+      b.deliver('standard', 'a1', 1900, 'failed', 1, {
+        invocationId: 'std-1',
+        invocationEnd: true,
+        deadlineAt: 11_900,
+      });
+      b.fail('standard', 'a1', 1, false);
+      b.ledger.failures.at(-1)!.ranOutOfTime = true;
+      b.notAttempted('standard', 'c2', LAST, 'std-1');
+      Object.assign(b.ledger.failures.at(-1)!, {
+        notStarted: { leftMs: 4_000, budgetMs: 5_175 },
+        error: 'NotAttempted: not started, 4000 ms left of the invocation',
+        receivedAt: 1900,
+        deadlineAt: 11_900,
+        failedAt: 11_900 - 4_000,
+      });
+      b.dead('standard', 'c2');
+      b.ledger.dlq!.fifo = emptyDlq();
+      return b;
+    };
+    // Judged by the repository's budget, 4,000 ms left was too little to start a record: passes.
+    expect(await soak(fakeRun(handedBack(), ['a1', 'a2', 'c2']))).toBe(0);
+    // The run deployed the consumers with 3,175 ms (what recordBudgetMsFromEnv makes of a
+    // DynamoDB request timeout of 500 ms, 4 tries): a consumer so deployed gives no figure above
+    // it, and a record with 4,000 ms left starts.
+    runFindings.mockClear();
+    stderr.length = 0;
+    const deployed = { fifo: 3_175, standard: 3_175 };
+    const run = fakeRun(handedBack(), ['a1', 'a2', 'c2'], {}, undefined, deployed);
+    expect(await soak(run)).toBe(1);
+    expect(runFindings.mock.calls[0]![0].recordBudgetMs).toEqual(deployed);
+    expect(failures()).toContain(
+      `  - standard: order c2 is in the DLQ: standard-c2 (not started at receive #${LAST}, yet the 5175 ms it says a record needs is more than the 3175 ms the consumer is configured with)\n`,
+    );
   });
 
   it("fails a run with an order applied twice, and prints that order's history", async () => {
