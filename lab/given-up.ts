@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GivenUpOrder } from './loadgen/run-load';
+import type { GivenUpOrder, LoadSummary } from './loadgen/run-load';
 
 /**
  * The orders a run's load client gave up on (LoadSummary.givenUp), as `npm run load`, the demo,
@@ -135,4 +135,49 @@ export async function reportGivenUp(
   if (givenUp.length === 0) return [];
   const path = await writeGivenUp(dir, givenUp, file);
   return [givenUpHeadline(givenUp, path), ...givenUpLines(givenUp).map((l) => `  ${l}`)];
+}
+
+/**
+ * Why a run's load fails the command that sent it, as `npm run load` exits 1 for the same load:
+ * orders given up that the API does not hold (named, the first GIVEN_UP_NAMED; every one in
+ * `path`), client retries answered with another order or not answered, the API found gone
+ * (`unreachable`). Undefined when the load has none of these: every given-up order held by the
+ * API all the same is accepted, not an error.
+ */
+export function loadFailure(
+  load: Pick<
+    LoadSummary,
+    'givenUp' | 'errors' | 'retryMismatches' | 'retriesUnanswered' | 'unreachable'
+  >,
+  path: string,
+): string | undefined {
+  const lost = notAccepted(load.givenUp);
+  const mismatches = load.retryMismatches ?? 0;
+  const unanswered = load.retriesUnanswered ?? 0;
+  const other = (load.errors ?? 0) - lost.length - mismatches - unanswered;
+  const parts = [
+    ...(lost.length > 0
+      ? [
+          `the load client gave up on ${lost.length} orders the API does not hold (lost by the client, not by a queue): ${lost
+            .slice(0, GIVEN_UP_NAMED)
+            .map((g) => g.idempotencyKey)
+            .join(
+              ', ',
+            )}${lost.length > GIVEN_UP_NAMED ? `, ... (${lost.length - GIVEN_UP_NAMED} more)` : ''}, all in ${path}`,
+        ]
+      : []),
+    ...(mismatches > 0
+      ? [`${mismatches} client retries were answered with a different order`]
+      : []),
+    ...(unanswered > 0
+      ? [`${unanswered} client retries were not answered (the API was unreachable)`]
+      : []),
+    ...(other > 0 ? [`${other} more load errors`] : []),
+    ...(load.unreachable
+      ? [
+          `the API refused every connection for ${(load.unreachable.windowMs / 1000).toFixed(1)} s (--unreachable-after): the load client stopped sending`,
+        ]
+      : []),
+  ];
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }

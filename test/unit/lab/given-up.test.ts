@@ -6,6 +6,7 @@ import {
   givenUpFile,
   givenUpHeadline,
   givenUpNote,
+  loadFailure,
   reportGivenUp,
 } from '../../../lab/given-up';
 import type { GivenUpOrder } from '../../../lab/loadgen/run-load';
@@ -120,6 +121,27 @@ describe('the given-up orders of a run', () => {
       '  g2: API unreachable (it refused every connection; the client stopped sending) after 2 tries, last network error ECONNREFUSED; never reached the API (every try refused a connection)',
       '  g3: API unreachable (it refused every connection; the client stopped sending) before its first try; never sent',
     ]);
+  });
+
+  it("says why a run's load fails the command that sent it, as npm run load exits 1 for it, and nothing when the API holds every given-up order", () => {
+    const clean = { givenUp: [], errors: 0, retryMismatches: 0, retriesUnanswered: 0 };
+    expect(loadFailure(clean, 'f.json')).toBeUndefined();
+    expect(loadFailure({ ...clean, givenUp: [list[9]!, list[12]!] }, 'f.json')).toBeUndefined();
+    // 11 not held, 2 retries answered with another order, 1 not answered, the API found gone.
+    expect(
+      loadFailure(
+        {
+          givenUp: list,
+          errors: 14,
+          retryMismatches: 2,
+          retriesUnanswered: 1,
+          unreachable: { sinceMs: 0, atMs: 500, refusals: 9, windowMs: 500 },
+        },
+        'f.json',
+      ),
+    ).toBe(
+      'the load client gave up on 11 orders the API does not hold (lost by the client, not by a queue): n1, n2, n3, n4, n5, n6, n7, n8, n9, u1, ... (1 more), all in f.json; 2 client retries were answered with a different order; 1 client retries were not answered (the API was unreachable); the API refused every connection for 0.5 s (--unreachable-after): the load client stopped sending',
+    );
   });
 
   it('writes nothing and says nothing when the client gave up on none', async () => {

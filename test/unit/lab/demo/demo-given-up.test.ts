@@ -13,11 +13,11 @@ import { standInRun } from '../given-up-run';
 describe('npm run demo: the orders the load client gave up on', () => {
   const s = cliScratch('demo-given-up-');
 
-  it('names the first 10 under the table, says which the API holds and that the rest are lost by the client, and writes them all to given-up.json', async () => {
+  it('names the first 10 under the table, says which the API holds and that the rest are lost by the client, writes them all to given-up.json, and exits 1 naming the lost ones (it exited 0)', async () => {
     const { run, roles } = standInRun();
     const out = join(s.dir, 'run');
     const argv = ['--orders', '30', '--customers', '3', '--seed', '11', '--out', out];
-    expect(await demo(argv, run)).toBe(0);
+    expect(await demo(argv, run)).toBe(1);
     // Of 30 orders, 6 refused, 6 failed and not recorded, 6 failed after their record.
     const path = join(out, 'given-up.json');
     const written = JSON.parse(await readFile(path, 'utf8')) as GivenUpOrder[];
@@ -53,6 +53,28 @@ describe('npm run demo: the orders the load client gave up on', () => {
         ),
     );
     expect(named[10]).toBe('  ... and 8 more\n');
+    // As `npm run load` says of the same load: one error line, the lost ones named.
+    const lost = written.filter((g) => g.atApi !== 'accepted').map((g) => g.idempotencyKey);
+    expect(lost).toHaveLength(12);
+    expect(s.stderr.filter((l) => l.startsWith('error:'))).toEqual([
+      `error: the load client gave up on 12 orders the API does not hold (lost by the client, not by a queue): ${lost.slice(0, 10).join(', ')}, ... (2 more), all in ${path}\n`,
+    ]);
+  });
+
+  it('exits 0 when the API holds every order the client gave up on (none lost), as npm run load does', async () => {
+    const { run } = standInRun();
+    const out = join(s.dir, 'held');
+    // The same run, its load keeping only the given-up orders the API holds (counted accepted).
+    const held: typeof run = async (options) => {
+      const result = await run(options);
+      const givenUp = result.load.givenUp.filter((g) => g.atApi === 'accepted');
+      return { ...result, load: { ...result.load, givenUp, errors: 0 } };
+    };
+    expect(
+      await demo(['--orders', '30', '--customers', '3', '--seed', '11', '--out', out], held),
+    ).toBe(0);
+    expect(s.stdout.join('')).toMatch(/given up by the client: 6 orders .* none lost/);
+    expect(s.stderr.join('')).not.toMatch(/error:/);
   });
 
   it('says nothing of given-up orders and writes no file when the client gave up on none', async () => {
@@ -61,7 +83,7 @@ describe('npm run demo: the orders the load client gave up on', () => {
     // The same run, its load summary with nothing given up.
     const clean: typeof run = async (options) => {
       const result = await run(options);
-      return { ...result, load: { ...result.load, givenUp: [] } };
+      return { ...result, load: { ...result.load, givenUp: [], errors: 0 } };
     };
     expect(await demo(['--orders', '5', '--seed', '3', '--out', out], clean)).toBe(0);
     expect(s.stdout.join('')).not.toMatch(/given up/);
