@@ -49,6 +49,8 @@ export interface LocalRunOptions {
   producerEnv?: LocalCloudOptions['producerEnv'];
   pipeline?: LocalCloudOptions['pipeline'];
   drainTimeoutMs?: number;
+  /** The load client's cut-off (runLoad's unreachableWindowMs, --unreachable-after); its default when absent. */
+  unreachableWindowMs?: number;
   /**
    * While draining, skip the visibility timeout on the cloud's clock whenever no batch has been
    * in flight for a few polls: what is left then is only waiting for its timeout to retry. Makes
@@ -183,6 +185,9 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
       retryRate: options.retryRate,
       seed: options.seed,
       runId: options.runId,
+      ...(options.unreachableWindowMs !== undefined
+        ? { unreachableWindowMs: options.unreachableWindowMs }
+        : {}),
       ...(options.onLoadProgress ? { onProgress: options.onLoadProgress } : {}),
     });
     endPhase('loadMs');

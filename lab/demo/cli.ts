@@ -16,6 +16,7 @@ import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { GIVEN_UP_FILE, loadFailure, reportGivenUp } from '../given-up';
 import type { LoadProgress } from '../loadgen/run-load';
+import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from '../loadgen/unreachable-flag';
 import {
   type DrainProgress,
   type LocalRunOptions,
@@ -67,6 +68,7 @@ export const DEMO_SPEC: CommandSpec = {
         'what serves DynamoDB: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
       default: 'dynalite',
     },
+    'unreachable-after': UNREACHABLE_AFTER_OPTION,
     live: {
       type: 'boolean',
       description:
@@ -157,6 +159,7 @@ export async function main(
   const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   const failureRate = numberOption(v, 'failure-rate', { min: 0, max: 1 })!;
   const dynamodb = choiceOption(v, 'dynamodb', DYNAMODB_ENGINES)!;
+  const unreachableWindowMs = unreachableAfterMs(v);
   // Before the cloud starts: an --out that cannot hold the files was found after the whole run.
   outputDirectory('out', out);
   const env = {
@@ -177,6 +180,7 @@ export async function main(
     orders,
     customers,
     retryRate: 0.05,
+    unreachableWindowMs,
     dynamodb,
     // A copy that survives its delete comes back after the 60 s visibility timeout; the cloud's
     // clock skips that wait once nothing is being processed, so the demo's time is spent on work.

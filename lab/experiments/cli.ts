@@ -17,6 +17,8 @@ import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
 import { givenUpFile, givenUpNote, notAccepted, reportGivenUp } from '../given-up';
+import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from '../loadgen/unreachable-flag';
+import { type LocalRunOptions, runOnLocalCloud } from '../local-run';
 import {
   DEFAULT_SERVICE_MS,
   type RunOnCloud,
@@ -48,6 +50,7 @@ const common = {
     value: '<p>',
     description: 'fraction of orders the client sends twice',
   },
+  'unreachable-after': UNREACHABLE_AFTER_OPTION,
   out: {
     type: 'string',
     value: '<dir>',
@@ -188,7 +191,12 @@ export async function main(
   const v = parseCommandLine(spec, rest);
   const load = loadOptions(v);
   const out = typeof v.out === 'string' ? v.out : join('reports', `${name}-${load.seed}`);
-  const runner = run ? { run } : {};
+  // Every run's load client gets the cut-off; the runs themselves (experiments.ts) are as before.
+  const unreachableWindowMs = unreachableAfterMs(v);
+  const onCloud = run ?? runOnLocalCloud;
+  const runner = {
+    run: (options: LocalRunOptions) => onCloud({ ...options, unreachableWindowMs }),
+  };
 
   if (name === 'sweep') {
     const points = sweepGrid(

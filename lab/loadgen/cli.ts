@@ -27,8 +27,8 @@ import {
   type LoadProgress,
   RETRY_DEADLINE_MS,
   runLoad,
-  UNREACHABLE_WINDOW_MS,
 } from './run-load';
+import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from './unreachable-flag';
 
 /**
  * --rate's range besides 0 (unlimited): one order every 1000 s at the slowest, whose wait a timer
@@ -45,13 +45,9 @@ export const MAX_RATE = 100_000;
  */
 export const MAX_RETRY_DEADLINE_S = 86_400;
 
-/** --unreachable-after's range: a tenth of a second (tests) to a day. */
-export const MIN_UNREACHABLE_S = 0.1;
-export const MAX_UNREACHABLE_S = 86_400;
-
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
-  summary: `Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for \`npm run report\`, and the orders it gave up on (no 202 after its retries): how many the API holds all the same, the first ${GIVEN_UP_NAMED} named, every one in <out>/${GIVEN_UP_FILE}.`,
+  summary: `Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for \`npm run report\`, and the orders it gave up on (no 202 after its retries): how many the API holds all the same, the first ${GIVEN_UP_NAMED} named, every one in <out>/${GIVEN_UP_FILE}. Exits 1 when the API does not hold an order it gave up on, a client retry was answered with another order or not at all, or the API was taken as gone (--unreachable-after; the retries line counts the client retries not answered and not made).`,
   options: {
     api: {
       type: 'string',
@@ -97,12 +93,7 @@ export const LOAD_SPEC: CommandSpec = {
       description: `seconds an order's POSTs are retried (same Idempotency-Key) after a network error, timeout, 429, 500, 502, 503, 504 or a 409 with Retry-After before it is given up (sooner when every connection is refused: --unreachable-after), at most ${MAX_RETRY_DEADLINE_S}`,
       default: String(RETRY_DEADLINE_MS / 1000),
     },
-    'unreachable-after': {
-      type: 'string',
-      value: '<s>',
-      description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the API is taken as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', a client retry being tried is not answered and planned client retries not yet made are not made (both counted on the retries line), no given-up order is looked up (GET /orders/{key}), and the load exits 1; an unreachable host or network, a DNS failure or a server that resets every connection does not count (each order is retried to --retry-deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
-      default: String(UNREACHABLE_WINDOW_MS / 1000),
-    },
+    'unreachable-after': UNREACHABLE_AFTER_OPTION,
     seed: {
       type: 'string',
       value: '<s>',
@@ -196,9 +187,7 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     retryRate: numberOption(v, 'retry-rate', { min: 0, max: 1 })!,
     retryDeadlineMs:
       numberOption(v, 'retry-deadline', { min: 0, max: MAX_RETRY_DEADLINE_S })! * 1000,
-    unreachableWindowMs:
-      numberOption(v, 'unreachable-after', { min: MIN_UNREACHABLE_S, max: MAX_UNREACHABLE_S })! *
-      1000,
+    unreachableWindowMs: unreachableAfterMs(v),
     seed,
     runId,
   };

@@ -14,6 +14,7 @@ import { outputDirectory } from '../../shared/src/cli/directory';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
 import { GIVEN_UP_NAMED, notAccepted, reportGivenUp } from '../given-up';
+import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from '../loadgen/unreachable-flag';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 import { cpuBetween, cpuReadingNow, phasesLine } from '../phases';
 import { orderHistory, ordersNamed, runFindings } from './check';
@@ -62,6 +63,7 @@ export const SOAK_SPEC: CommandSpec = {
         "fraction of orders whose first receive crashes the consumer right after the effect, before Powertools' COMPLETED",
       default: '0.001',
     },
+    'unreachable-after': UNREACHABLE_AFTER_OPTION,
     out: {
       type: 'string',
       value: '<dir>',
@@ -93,6 +95,7 @@ export async function main(
   const retryRate = numberOption(v, 'retry-rate', { min: 0, max: 1 })!;
   const lostAnswers = numberOption(v, 'lost-answers', { min: 0, max: 1 })!;
   const crashRate = numberOption(v, 'crash-rate', { min: 0, max: 1 })!;
+  const unreachableWindowMs = unreachableAfterMs(v);
   // The run id names the load plan's order ids, customers and client retries, so it comes from
   // the seed alone: the same seed sends the same orders (each soak has a cloud of its own).
   const runId = `soak-${seed}`;
@@ -121,6 +124,7 @@ export async function main(
       orders,
       customers,
       retryRate,
+      unreachableWindowMs,
       faults,
       consumerEnv: { fifo: env, standard: env },
       producerEnv: { [ENV.FAULT_LOST_SEND_ANSWER_RATE]: String(lostAnswers) },
