@@ -9,7 +9,11 @@ import {
   runMain,
   UsageError,
 } from '../../shared/src/cli/args';
-import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory';
+import {
+  defaultOutputDirectory,
+  ensureDirectory,
+  outputDirectory,
+} from '../../shared/src/cli/directory';
 import { runIdSchema } from '../../shared/src/order';
 import { freshSeed } from '../../shared/src/random';
 import {
@@ -107,7 +111,7 @@ export const LOAD_SPEC: CommandSpec = {
     out: {
       type: 'string',
       value: '<dir>',
-      description: `where ${GIVEN_UP_FILE} goes: every order the load client gave up on, when it gave up on any (default reports/<runId>, made only then)`,
+      description: `where ${GIVEN_UP_FILE} goes: every order the load client gave up on, when it gave up on any (default reports/<runId>, made only then; either is checked before the load)`,
     },
   },
   examples: [
@@ -168,6 +172,9 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
   }
   // Before any order is sent: an --out that cannot hold the file was found after the whole load.
   const out = typeof v.out === 'string' ? outputDirectory('out', v.out) : undefined;
+  // The default, reports/<run id>, too (without making it: it is made only for a file), where a
+  // `reports` file in the way or a directory it may not write in was found after the whole load.
+  if (out === undefined) defaultOutputDirectory('out', join('reports', runId));
   const rate = numberOption(v, 'rate', { min: 0, max: MAX_RATE })!;
   if (rate !== 0 && rate < MIN_RATE) {
     throw new UsageError(
@@ -282,12 +289,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     ...(apiKey ? { apiKey } : {}),
     onProgress: progressPrinter(Boolean(process.stderr.isTTY), err),
   });
-  // The default directory is made only when there is a file for it; --out's was checked up front
-  // (and may have been removed during the load).
+  // The default directory is made only when there is a file for it; it and --out's were checked
+  // up front (and may have been removed or replaced during the load).
   const out = args.out ?? join('reports', s.runId);
-  // A directory that cannot take the file (the default one, which is not checked up front;
-  // --out's, replaced by a file or on a full disk) threw here, and the whole load's summary was
-  // lost: it is printed all the same, the headline saying the file was not written.
+  // A directory that cannot take the file (either, replaced by a file during the load, or on a
+  // full disk) threw here, and the whole load's summary was lost: it is printed all the same,
+  // the headline saying the file was not written.
   let notWritten: string | undefined;
   let givenUp: string[];
   try {

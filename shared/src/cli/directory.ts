@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { CliError, UsageError } from './args';
 
@@ -14,8 +14,15 @@ const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
  * directory that way. A path in /proc or /sys is refused before any mkdir (under /sys a mkdir can
  * make a cgroup). Whether files can be made in it is tried with one (removed at once): access()
  * says yes to root for a directory no one can write in, /proc/self.
+ *
+ * With `make: false` (a default directory made only when there is a file for it, as `npm run
+ * load`'s reports/<run id>), the same checks leave no directory behind: the first missing one is
+ * made and removed again, which is what making them all later needs of the one that exists.
  */
-export function directoryProblem(dir: string): string | undefined {
+export function directoryProblem(
+  dir: string,
+  { make = true }: { make?: boolean } = {},
+): string | undefined {
   const full = resolve(dir);
   const missing: string[] = [];
   let at = full;
@@ -42,6 +49,22 @@ export function directoryProblem(dir: string): string | undefined {
   const kernel = KERNEL_FILE_SYSTEMS.find((k) => real === k || real.startsWith(`${k}${sep}`));
   if (kernel !== undefined)
     return `${full} is in ${kernel}, a kernel file system that holds no files`;
+  if (!make && missing.length > 0) {
+    const first = missing[0]!;
+    try {
+      mkdirSync(first);
+    } catch (err) {
+      // Made meanwhile by another process (another check, a run writing its files): look again.
+      if (madeMeanwhile(err, first)) return directoryProblem(dir, { make });
+      return `cannot create ${first}: ${(err as Error).message}`;
+    }
+    try {
+      rmdirSync(first);
+    } catch {
+      // Something else put a file in it meanwhile: it stays, as theirs.
+    }
+    return undefined;
+  }
   for (const d of missing) {
     try {
       mkdirSync(d);
@@ -59,6 +82,16 @@ export function directoryProblem(dir: string): string | undefined {
   return undefined;
 }
 
+/** Whether a mkdir of `dir` failed because another process made it between the stat and the mkdir. */
+function madeMeanwhile(err: unknown, dir: string): boolean {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The directory a `--<flag>` names, made ready before the CLI does any work: a usage error (one
  * line, exit 2) when it cannot hold files, where the run used to end after its work with a stack
@@ -67,6 +100,22 @@ export function directoryProblem(dir: string): string | undefined {
 export function outputDirectory(flag: string, dir: string): string {
   const problem = directoryProblem(dir);
   if (problem !== undefined) throw new UsageError(`--${flag} ${dir} cannot be used: ${problem}`);
+  return dir;
+}
+
+/**
+ * A default output directory (`dir`, used when `--<flag>` is not given), checked before the CLI
+ * does any work and not made (it is made when a file is written into it): a usage error (one
+ * line, exit 2) when it could not hold files, where `npm run load` found a `reports` file in the
+ * way, or a directory it may not write in, only after the whole load.
+ */
+export function defaultOutputDirectory(flag: string, dir: string): string {
+  const problem = directoryProblem(dir, { make: false });
+  if (problem !== undefined) {
+    throw new UsageError(
+      `the default output directory ${dir} cannot be used: ${problem}; give --${flag} <dir>`,
+    );
+  }
   return dir;
 }
 

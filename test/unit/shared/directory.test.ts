@@ -12,7 +12,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../../shared/src/cli/args';
-import { directoryProblem, outputDirectory } from '../../../shared/src/cli/directory';
+import {
+  defaultOutputDirectory,
+  directoryProblem,
+  outputDirectory,
+} from '../../../shared/src/cli/directory';
 
 const NOBODY = 65534;
 
@@ -80,6 +84,38 @@ describe('directoryProblem', () => {
       ),
     );
   });
+
+  describe('with make: false (a default directory, made only when a file is written)', () => {
+    it('makes nothing, and says yes where the missing directories can be made', () => {
+      expect(directoryProblem(join(root, 'm', 'n', 'o'), { make: false })).toBeUndefined();
+      expect(existsSync(join(root, 'm'))).toBe(false);
+      mkdirSync(join(root, 'e'));
+      expect(directoryProblem(join(root, 'e'), { make: false })).toBeUndefined();
+      expect(readdirSync(join(root, 'e'))).toEqual([]);
+    });
+
+    it('names the regular file that stands where a directory must be', () => {
+      expect(directoryProblem(join(root, 'afile', 'x'), { make: false })).toBe(
+        `${join(root, 'afile')} is not a directory`,
+      );
+    });
+
+    it('refuses a directory no directory can be made in, by making one', () => {
+      // As above: root's check runs as nobody for the call.
+      const locked = join(root, 'locked-parent');
+      mkdirSync(locked, { mode: 0o500 });
+      const asRoot = process.getuid?.() === 0;
+      if (asRoot) {
+        chmodSync(root, 0o755);
+        chownSync(locked, NOBODY, NOBODY);
+      }
+      const dir = join(locked, 'reports', 'r1');
+      const check = () => directoryProblem(dir, { make: false });
+      expect(asRoot ? asUser(NOBODY, check) : check()).toBe(
+        `cannot create ${join(locked, 'reports')}: EACCES: permission denied, mkdir '${join(locked, 'reports')}'`,
+      );
+    });
+  });
 });
 
 /** Runs `fn` (synchronous file calls only) with the effective user and group `id`, then root's. */
@@ -105,6 +141,16 @@ describe('outputDirectory', () => {
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toBe(
       '--out /dev/null cannot be used: /dev/null is not a directory',
+    );
+  });
+});
+
+describe('defaultOutputDirectory', () => {
+  it('is a usage error naming the default, why, and the flag that gives another', () => {
+    expect(() => defaultOutputDirectory('out', '/dev/null/r1')).toThrow(
+      new UsageError(
+        'the default output directory /dev/null/r1 cannot be used: /dev/null is not a directory; give --out <dir>',
+      ),
     );
   });
 });

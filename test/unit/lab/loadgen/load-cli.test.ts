@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   checkApi,
@@ -222,6 +224,35 @@ describe('npm run load (process)', () => {
       'error: --customers must be an integer in decimal digits, got "x"',
     );
   });
+  it('exits 2 with one line, before any request, when its default output directory reports/<run id> cannot be made (a file named reports in the way), where it found out after the whole load', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'load-default-out-'));
+    writeFileSync(join(cwd, 'reports'), '');
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(422, { 'content-type': 'application/json' }).end('{"message":"refused"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const err = await run(
+        resolve(ROOT, 'node_modules/.bin/tsx'),
+        [resolve(ROOT, 'lab/loadgen/cli.ts'), '--api', url, '--orders', '3', '--run', 'r1'],
+        { cwd, timeout: 30_000 },
+      ).catch((e: { code: number; stderr: string }) => e);
+      expect((err as { code: number }).code).toBe(2);
+      expect((err as { stderr: string }).stderr).toBe(
+        `error: the default output directory ${join('reports', 'r1')} cannot be used: ${join(cwd, 'reports')} is not a directory; give --out <dir>\n`,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      rmSync(cwd, { recursive: true, force: true });
+    }
+    // Not the probe, not an order.
+    expect(requests).toBe(0);
+  });
+
   it('exits 1 with one line, before sending any order, when no API answers', async () => {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
