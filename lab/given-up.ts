@@ -175,7 +175,7 @@ export function loadFailure(
     ...(other > 0 ? [`${other} more load errors`] : []),
     ...(load.unreachable
       ? [
-          `the API refused every connection for ${(load.unreachable.windowMs / 1000).toFixed(1)} s (--unreachable-after): the load client stopped sending`,
+          `the API could not be reached for ${(load.unreachable.windowMs / 1000).toFixed(1)} s (every connection refused or with no route, --unreachable-after): the load client stopped sending`,
         ]
       : []),
   ];

@@ -51,7 +51,7 @@ export const MAX_RETRY_DEADLINE_S = 86_400;
 
 export const LOAD_SPEC: CommandSpec = {
   usage: 'npm run load -- (--api <url> | --stack <name>) [options]',
-  summary: `Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for \`npm run report\`, and the orders it gave up on (no 202 after its retries): how many the API holds all the same, the first ${GIVEN_UP_NAMED} named, every one in <out>/${GIVEN_UP_FILE}. Exits 1 when the API does not hold an order it gave up on, a client retry was answered with another order or not at all, or the API was taken as gone (--unreachable-after; the retries line counts the client retries not answered and not made).`,
+  summary: `Sends orders to POST /orders, each customer's orders in sequence, with simulated client retries; prints the run id for \`npm run report\`, and the orders it gave up on (no 202 after its retries): how many the API holds all the same, the first ${GIVEN_UP_NAMED} named, every one in <out>/${GIVEN_UP_FILE}. Exits 1 when the API does not hold an order it gave up on, a client retry was answered with another order or not at all, or the API was taken as gone (every connection refused or with no route for --unreachable-after; the retries line counts the client retries not answered and not made).`,
   options: {
     api: {
       type: 'string',
@@ -310,7 +310,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   const lines = [
     `run id:    ${s.runId}`,
     `seed:      ${s.seed}`,
-    `sent:      ${s.sent} requests${s.refused > 0 ? `, ${s.refused} connections refused (no request sent)` : ''}`,
+    `sent:      ${s.sent} requests${s.refused > 0 ? `, ${s.refused} connections refused or with no route (no request sent)` : ''}`,
     `accepted:  ${s.accepted} of ${args.orders} orders`,
     `retries:   ${s.retries} client retries (${s.retryMismatches} answered with a different order${s.unreachable ? `, ${s.retriesUnanswered} not answered: the API was unreachable` : ''}), ${s.backoffRetries} backoff retries${s.unreachable ? `, ${s.retriesNotMade} planned client retries not made` : ''}`,
     `errors:    ${s.errors}`,
@@ -332,7 +332,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       ...(s.retriesNotMade > 0 ? [`${s.retriesNotMade} planned client retries not made`] : []),
     ];
     err(
-      `error: the API at ${apiUrl} refused every connection for ${(u.windowMs / 1000).toFixed(1)} s (${u.refusals} tries refused, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${undone.join(', ')}\n`,
+      `error: the API at ${apiUrl} could not be reached for ${(u.windowMs / 1000).toFixed(1)} s (every connection refused or with no route: ${u.refusals} tries, none answered, from ${(u.sinceMs / 1000).toFixed(1)} s into the load): stopped sending, ${undone.join(', ')}\n`,
     );
   }
   if (notWritten !== undefined) err(`error: ${GIVEN_UP_FILE} not written: ${notWritten}\n`);

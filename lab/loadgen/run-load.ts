@@ -10,7 +10,7 @@ import {
   planLoad,
 } from './domain/plan';
 import { CustomerScheduler, slotTime } from './domain/schedule';
-import { RefusalWatch } from './domain/unreachable';
+import { RefusalWatch, reachedNothing } from './domain/unreachable';
 
 export interface LoadOptions {
   apiUrl: string;
@@ -43,12 +43,12 @@ export interface LoadOptions {
    */
   backoff?: { baseMs: number; capMs: number };
   /**
-   * How long every POST, across all the workers, must have had its connection refused
-   * (ECONNREFUSED: nothing listening at the url), with no other outcome in between, before the
-   * client stops sending, gives up every order not yet accepted or given up as 'API
-   * unreachable', and looks up no given-up order. An HTTP answer of any status, a lost answer, a
-   * reset, a timeout or any other network error (EHOSTUNREACH, ENOTFOUND) starts the window
-   * again. Default UNREACHABLE_WINDOW_MS.
+   * How long every POST, across all the workers, must have reached nothing (ECONNREFUSED:
+   * nothing listening at the url; EHOSTUNREACH, ENETUNREACH: no route to it), with no other
+   * outcome in between, before the client stops sending, gives up every order not yet accepted
+   * or given up as 'API unreachable', and looks up no given-up order. An HTTP answer of any
+   * status, a lost answer, a reset, a timeout or any other network error (ENOTFOUND) starts the
+   * window again. Default UNREACHABLE_WINDOW_MS.
    */
   unreachableWindowMs?: number;
   requestTimeoutMs?: number;
@@ -76,7 +76,7 @@ export interface GivenUpOrder {
   /**
    * Why the client stopped: refused, its retries ran out (the deadline or maxAttempts), a 202
    * whose body names no order (no `orderId` string: the API may hold the order all the same), or
-   * the API refused every connection for the unreachable window (LoadSummary.unreachable): the
+   * every connection to the API was refused or had no route for the unreachable window (LoadSummary.unreachable): the
    * client stopped sending, with this order not accepted, tried or not (`attempts` 0).
    */
   why: 'refused' | 'retries ran out' | 'unreadable answer' | 'API unreachable';
@@ -100,7 +100,7 @@ export interface LoadSummary {
    * was refused (no request was sent): those are `refused`.
    */
   sent: number;
-  /** POST tries whose connection was refused (nothing listening): no request sent. */
+  /** POST tries that reached nothing (connection refused, or no route to it): no request sent. */
   refused: number;
   /**
    * Distinct orders the API accepted: answered 202, or given up on and then found at the API
@@ -177,9 +177,12 @@ function retriable(r: PostResult): boolean {
   );
 }
 
-/** A try that found nothing listening: its connection refused, no request sent. */
+/**
+ * A try that reached nothing, no request sent: its connection refused (nothing listening), or no
+ * route to the host or its network (reachedNothing).
+ */
 function refusedConnection(r: PostResult): boolean {
-  return r.status === 0 && r.networkError === 'ECONNREFUSED';
+  return r.status === 0 && reachedNothing(r.networkError);
 }
 
 /** The most of an answer's message an error line quotes. */

@@ -15,7 +15,7 @@ export const MAX_UNREACHABLE_S = 86_400;
 export const UNREACHABLE_AFTER_OPTION: OptionSpec = {
   type: 'string',
   value: '<s>',
-  description: `seconds of every connection refused (nothing listening; across all requests, with no answer of any kind, reset or timeout between) after which the load client takes the API as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', a client retry being tried is not answered and planned client retries not yet made are not made, and no given-up order is looked up (GET /orders/{key}); an unreachable host or network, a DNS failure or a server that resets every connection does not count (each order is retried to its retry deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
+  description: `seconds of every connection refused or with no route to it (nothing listening, an unreachable host or network; across all requests, with no answer of any kind, reset or timeout between) after which the load client takes the API as gone: nothing more is sent, every order not yet accepted or given up is given up as 'API unreachable', a client retry being tried is not answered and planned client retries not yet made are not made, and no given-up order is looked up (GET /orders/{key}); a DNS failure, a timeout or a server that resets every connection does not count (each order is retried to its retry deadline); ${MIN_UNREACHABLE_S} to ${MAX_UNREACHABLE_S}`,
   default: String(UNREACHABLE_WINDOW_MS / 1000),
 };
 

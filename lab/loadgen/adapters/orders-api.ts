@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { OrderInput } from '../../../shared/src/order';
+import { reachedNothing } from '../domain/unreachable';
 
 /** One POST /orders, as the HTTP contract defines it. Network failures come back as status 0. */
 export interface PostResult {
@@ -28,15 +29,18 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
  * where its attempt ran out, beside 127.0.0.1's ECONNREFUSED. No address took the connection and
  * no request was sent; when one of them refused it, the try is ECONNREFUSED (nothing listening
  * where the API can be reached), as a name with one address gives it, so the load's unreachable
- * cut-off (run-load.ts) counts it.
+ * cut-off (run-load.ts) counts it. When none refused it, the first address's code stands only if
+ * every address reached nothing (no route: reachedNothing, which the cut-off counts); otherwise
+ * the first other one's (ETIMEDOUT: an attempt ran out, which it does not).
  */
 export function networkErrorOf(err: unknown): string {
+  if (err === null || typeof err !== 'object') return String(err);
   const e = err as Error & { code?: string; errors?: unknown };
-  if (
-    Array.isArray(e.errors) &&
-    e.errors.some((x) => (x as { code?: unknown } | null)?.code === 'ECONNREFUSED')
-  ) {
-    return 'ECONNREFUSED';
+  if (Array.isArray(e.errors)) {
+    const codes = e.errors.map((x) => (x as { code?: unknown } | null)?.code);
+    if (codes.includes('ECONNREFUSED')) return 'ECONNREFUSED';
+    const other = codes.findIndex((c) => !(typeof c === 'string' && reachedNothing(c)));
+    if (other >= 0 && reachedNothing(e.code)) return networkErrorOf(e.errors[other]);
   }
   return e.code ?? e.name ?? e.message;
 }

@@ -1,6 +1,26 @@
 /**
- * Whether the API is gone: every POST of the load, across all its workers, refused a connection
- * (ECONNREFUSED: nothing listening) for a whole window, and no other outcome in between. Any
+ * The network errors of a try that reached nothing, no request sent, which the cut-off counts:
+ * ECONNREFUSED (nothing listening at the address), EHOSTUNREACH and ENETUNREACH (no route to the
+ * host or its network: an API whose machine or network is gone is as gone as one whose process
+ * is; the try had been retried to its deadline, orders / concurrency x 120 s). Not a DNS failure
+ * (ENOTFOUND, EAI_AGAIN: a name, not the API), a timeout or a reset (a connection may have been
+ * made, the request sent).
+ */
+export const UNREACHABLE_ERRORS: readonly string[] = [
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+];
+
+/** Whether a try's network error (PostResult.networkError) counts toward the cut-off. */
+export function reachedNothing(networkError: string | undefined): boolean {
+  return networkError !== undefined && UNREACHABLE_ERRORS.includes(networkError);
+}
+
+/**
+ * Whether the API is gone: every POST of the load, across all its workers, reached nothing
+ * (reachedNothing: a connection refused, or no route to the host or network) for a whole window,
+ * and no other outcome in between. Any
  * other outcome, an HTTP answer of any status (a 500, a 409 with Retry-After) or a network error
  * after a connection (a lost answer, a reset, a timeout), ends the run of refusals: the API, or
  * something in front of it, is there, and the orders go on being retried to their deadline.
@@ -26,7 +46,7 @@ export class RefusalWatch {
     return id;
   }
 
-  /** The try `id` ended now, refused (ECONNREFUSED) or not; whether the API is gone. */
+  /** The try `id` ended now, refused (reachedNothing) or not; whether the API is gone. */
   end(id: number, refused: boolean, now: number): boolean {
     this.pending.delete(id);
     if (this.gone) return true;

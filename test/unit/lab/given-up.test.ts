@@ -140,7 +140,7 @@ describe('the given-up orders of a run', () => {
         'f.json',
       ),
     ).toBe(
-      'the load client gave up on 11 orders the API does not hold (lost by the client, not by a queue): n1, n2, n3, n4, n5, n6, n7, n8, n9, u1, ... (1 more), all in f.json; 2 client retries were answered with a different order; 1 client retries were not answered (the API was unreachable); the API refused every connection for 0.5 s (--unreachable-after): the load client stopped sending',
+      'the load client gave up on 11 orders the API does not hold (lost by the client, not by a queue): n1, n2, n3, n4, n5, n6, n7, n8, n9, u1, ... (1 more), all in f.json; 2 client retries were answered with a different order; 1 client retries were not answered (the API was unreachable); the API could not be reached for 0.5 s (every connection refused or with no route, --unreachable-after): the load client stopped sending',
     );
   });
 

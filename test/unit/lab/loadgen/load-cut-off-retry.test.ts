@@ -109,11 +109,13 @@ describe('the unreachable cut-off during a client retry', () => {
         .filter((l) => l.startsWith('error: '));
       expect(errors).toEqual([
         expect.stringMatching(
-          /^error: the API at \S+ refused every connection for 0\.2 s \(\d+ tries refused, none answered, from \d+\.\d s into the load\): stopped sending, 0 orders given up as 'API unreachable', 1 client retries not answered$/,
+          /^error: the API at \S+ could not be reached for 0\.2 s \(every connection refused or with no route: \d+ tries, none answered, from \d+\.\d s into the load\): stopped sending, 0 orders given up as 'API unreachable', 1 client retries not answered$/,
         ),
       ]);
       const text = s.stdout.join('');
-      expect(text).toMatch(/^sent: {6}4 requests, \d+ connections refused \(no request sent\)$/m);
+      expect(text).toMatch(
+        /^sent: {6}4 requests, \d+ connections refused or with no route \(no request sent\)$/m,
+      );
       expect(text).toMatch(
         /^retries: {3}2 client retries \(0 answered with a different order, 1 not answered: the API was unreachable\), \d+ backoff retries, 0 planned client retries not made$/m,
       );

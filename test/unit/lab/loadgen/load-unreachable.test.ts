@@ -151,7 +151,7 @@ describe('the load client when the API goes away for good', () => {
       expect(errors).toEqual([
         expect.stringMatching(
           new RegExp(
-            `^error: the API at ${api.url.replace(/\./g, '\\.')} refused every connection for 0\\.2 s \\(\\d+ tries refused, none answered, from \\d+\\.\\d s into the load\\): stopped sending, 26 orders given up as 'API unreachable'$`,
+            `^error: the API at ${api.url.replace(/\./g, '\\.')} could not be reached for 0\\.2 s \\(every connection refused or with no route: \\d+ tries, none answered, from \\d+\\.\\d s into the load\\): stopped sending, 26 orders given up as 'API unreachable'$`,
           ),
         ),
       ]);
