@@ -1,3 +1,4 @@
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type LocalCloud,
   type LocalCloudOptions,
@@ -16,6 +17,7 @@ import {
   createSqsClient,
   LOCAL_CREDENTIALS,
 } from '../shared/src/aws-clients';
+import { type ClockSkipRecord, clockSkipSk, runPk } from '../shared/src/ledger';
 import { QUEUE_KINDS, type QueueKind } from '../shared/src/queue-kind';
 import { type ClockSkip, consumptionFromLedger, type QueueConsumption } from './consumption';
 import { type LoadProgress, type LoadSummary, runLoad } from './loadgen/run-load';
@@ -120,7 +122,10 @@ export interface LocalRunResult {
   recordBudgetMs: Record<QueueKind, number>;
   /** Where the run's wall time went, phase by phase (RunTimings). */
   timings: RunTimings;
-  /** Every advance of the cloud's clock the run made (the functions' clock too). */
+  /**
+   * Every advance of the cloud's clock the run made (the functions' clock too), each also written
+   * to the run's ledger (ClockSkipRecord) before the report read it, so the report shows them.
+   */
   clockSkips?: readonly ClockSkip[];
 }
 
@@ -197,15 +202,41 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     // Every advance, on the cloud's clock: consumption leaves the ones inside a queue's window
     // out of its rate (time no consumer worked in).
     const skips: ClockSkip[] = [];
+    // Each skip's write to the ledger, and the first that failed: the report reads the ledger
+    // only once every one has settled (beforeRead), and not at all when one failed.
+    const skipWrites: Promise<void>[] = [];
+    let skipWriteError: unknown;
     const skipWhenIdle = skipVisibilityWhenIdle(
       () => cloud.invocationsInFlight(),
       () => {
-        skips.push({ at: cloud.clock.now(), ms: visibilityMs });
+        const skip = { at: cloud.clock.now(), ms: visibilityMs };
+        skips.push(skip);
         timings.visibilitySkips = skips.length;
-        cloud.clock.advance(visibilityMs);
+        // The clock moves at once, as nothing is in flight now (after a write, a batch could
+        // have started meanwhile); the skip's item is written after, and awaited before the read.
+        cloud.clock.advance(skip.ms);
+        const written = recordClockSkip(
+          documentClient,
+          cloud.tableNames.ledger,
+          options.runId,
+          skips.length,
+          skip,
+        ).catch((err: unknown) => {
+          skipWriteError ??= err;
+        });
+        skipWrites.push(written);
       },
       SKIP_AFTER_IDLE_POLLS,
     );
+    const skipsWritten = async (): Promise<void> => {
+      await Promise.all(skipWrites);
+      if (skipWriteError !== undefined) {
+        throw new Error(
+          `a clock skip of the run was not written to its ledger, so the report would not show it: ${skipWriteError instanceof Error ? skipWriteError.message : String(skipWriteError)}`,
+          { cause: skipWriteError },
+        );
+      }
+    };
     /** No batch in flight or in transit on either mapping: nothing can write to the ledger. */
     const idle = () => cloud.invocationsInFlight() === 0;
     const drainTimeoutMs = options.drainTimeoutMs ?? 300_000;
@@ -287,6 +318,7 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
         options.onDrainProgress?.(snapshot, lastDrainPollAt - drainStartedAt);
         if (options.skipVisibilityWaits) void skipWhenIdle();
       },
+      beforeRead: skipsWritten,
       onLedger: (ledger) => {
         if (options.preload) {
           consumption = consumptionFromLedger(
@@ -326,6 +358,28 @@ export async function runOnLocalCloud(options: LocalRunOptions): Promise<LocalRu
     await cloud.stop();
     endPhase('stopMs');
   }
+}
+
+/**
+ * Writes one advance of the functions' clock to the run's ledger (ClockSkipRecord), the `n`th of
+ * the run: the report reads them back and shows them.
+ */
+export async function recordClockSkip(
+  client: DynamoDBDocumentClient,
+  table: string,
+  runId: string,
+  n: number,
+  skip: ClockSkip,
+): Promise<void> {
+  const item: ClockSkipRecord = {
+    pk: runPk(runId),
+    sk: clockSkipSk(n),
+    type: 'clockSkip',
+    runId,
+    at: skip.at,
+    ms: skip.ms,
+  };
+  await client.send(new PutCommand({ TableName: table, Item: item }));
 }
 
 /**

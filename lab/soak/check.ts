@@ -431,7 +431,7 @@ function fifoRedeliveries(
       );
     } else if (p.kind === 'deadline') {
       lines.pastDeadline.push(
-        `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`,
+        `fifo: ledger item ${key} ${p.problem}: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report reads it as written)`,
       );
     } else {
       lines.problems.push(

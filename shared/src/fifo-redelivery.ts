@@ -42,7 +42,7 @@ import { LATEST_TIME_MS } from './order-message';
  * invocation's deadline (outcomePastDeadline, given the run's clock skips: `clockSkips`): read
  * as written, an outcome past it ran as long as the visibility timeout and explained any
  * redelivery; and the deadline to the function's timeout as deployed (deadlinePastTimeout,
- * `functionTimeoutMs`), or a deadline stamped far out let such an outcome within it. The report, which has no record of a local run's skips, reads outcomes as written. A message received as more than one order is judged
+ * `functionTimeoutMs`), or a deadline stamped far out let such an outcome within it. The report reads outcomes as written: it shows the skips a local run wrote to the ledger (ClockSkipRecord, a note) and does not judge by them. A message received as more than one order is judged
  * by neither: the check names it on its own (receivedAsMore), the report reads its receives by
  * order as on a standard queue.
  */
@@ -201,8 +201,8 @@ export interface FifoRedeliveryOptions {
    * Every advance of the functions' clock the run made (none: `[]`). Present, a receive whose
    * outcome is stamped past its invocation's deadline by more than a clock step and the skips
    * between (outcomePastDeadline) is a problem (`deadline`), and its outcome explains no
-   * redelivery as a visibility timeout run out. Absent (the report, which has no record of a
-   * run's skips), outcomes are read as written.
+   * redelivery as a visibility timeout run out. Absent (the report, which shows the skips a local
+   * run wrote to the ledger in a note and does not judge by them), outcomes are read as written.
    */
   clockSkips?: readonly ClockSkip[];
   /**

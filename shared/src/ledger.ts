@@ -4,7 +4,8 @@ import type { QueueKind } from './queue-kind';
 /**
  * The ledger table: what the consumers record about one run lives in one partition
  * (`pk = RUN#<runId>`), so a run reads back with Query, never Scan. Sort keys put each record
- * type in its own range: `DELIVERY#<queue>#`, `EFFECT#<queue>#`, `FAILURE#<queue>#`, `COUNTER#`.
+ * type in its own range: `DELIVERY#<queue>#`, `EFFECT#<queue>#`, `FAILURE#<queue>#`, `COUNTER#`,
+ * and `CLOCKSKIP#`, which the lab's runner, not the pipeline, writes (ClockSkipRecord).
  *
  * The accepted order is one item keyed on the order id alone (`pk = ORDER#<orderId>`): the
  * producer claims an order id with one conditional write, whatever run a retry names, and
@@ -64,6 +65,12 @@ export const applyCounterSk = (queue: QueueKind, customerId: string): string =>
   `COUNTER#apply#${queue}#${customerId}`;
 /** Atomic per-customer counter the producer uses to assign sequences the client did not send. */
 export const sequenceCounterSk = (customerId: string): string => `COUNTER#sequence#${customerId}`;
+/**
+ * One advance of the functions' clock a local run made (ClockSkipRecord): the `n`th of the run,
+ * numbered from 1, so two at one time are two items, and the range reads back in the runner's
+ * order.
+ */
+export const clockSkipSk = (n: number): string => `CLOCKSKIP#${String(n).padStart(9, '0')}`;
 
 /** Marks a BigInt's digits in shownValue's JSON (a NUL, which JSON writes as \u0000). */
 const BIG_MARK = '\u0000';
@@ -110,6 +117,7 @@ export const SK_PREFIX = {
   effect: (queue: QueueKind) => `EFFECT#${queue}#`,
   failure: (queue: QueueKind) => `FAILURE#${queue}#`,
   applyCounter: 'COUNTER#apply#',
+  clockSkip: 'CLOCKSKIP#',
 } as const;
 
 interface LedgerKey {
@@ -364,4 +372,26 @@ export interface FailureRecord extends LedgerKey {
   failedAt: number;
 }
 
-export type LedgerRecord = AcceptedRecord | DeliveryRecord | EffectRecord | FailureRecord;
+/**
+ * One advance of the functions' clock that a local run's runner made (lab/local-run.ts, skipping
+ * a visibility timeout once nothing was in flight), `pk = RUN#<runId>`, `sk = CLOCKSKIP#<n>`: at
+ * `at` (epoch ms, on the clock the functions stamp the ledger with, before the advance) that
+ * clock jumped `ms` ahead. The runner writes every one before the report reads the ledger. The
+ * pipeline writes none (on AWS no one moves Lambda's clock). The report shows them (a note):
+ * every time the consumers stamped after one is that much later than the wall clock, and an
+ * invocation running across one has its outcome stamp moved and not its deadline
+ * (shared/src/fifo-redelivery.ts, outcomePastDeadline).
+ */
+export interface ClockSkipRecord extends LedgerKey {
+  type: 'clockSkip';
+  runId: string;
+  at: number;
+  ms: number;
+}
+
+export type LedgerRecord =
+  | AcceptedRecord
+  | DeliveryRecord
+  | EffectRecord
+  | FailureRecord
+  | ClockSkipRecord;

@@ -175,6 +175,7 @@ export const LEDGER_KEY_BUILDERS = [
   'failureSk',
   'applyCounterSk',
   'sequenceCounterSk',
+  'clockSkipSk',
   'SK_PREFIX',
   'ACCEPTED_BY_RUN',
 ] as const;

@@ -50,6 +50,11 @@ export interface GenerateOptions {
   onProgress?: (snapshot: DrainSnapshot, elapsedMs: number) => void;
   /** Sees the ledger the report is built from (experiments time the consumers from it). */
   onLedger?: (ledger: RunLedger) => void;
+  /**
+   * Awaited once the drain wait is over, before the ledger is read: a local run's writes of the
+   * clock skips it made while the wait polled are in the ledger when the report reads it.
+   */
+  beforeRead?: () => Promise<void>;
 }
 
 /**
@@ -77,6 +82,7 @@ export async function generateReport(options: GenerateOptions): Promise<ReportDa
       },
     });
   }
+  await options.beforeRead?.();
   // Every read is waited for, also when one fails: a DLQ read hides what it received until it
   // releases it, so the report ends (or fails) only once both DLQs are as they were.
   const [read, fifoDlq, standardDlq, fifoSettings, standardSettings] = await allOrFirstError([

@@ -270,6 +270,23 @@ describe('the ledger reader', () => {
     }
   });
 
+  it("reads the run's clock skips from their own sort-key range, and none as no field", async () => {
+    const skip = { pk: 'RUN#r1', sk: 'CLOCKSKIP#000000001', type: 'clockSkip', runId: 'r1' };
+    dynamo
+      .on(QueryCommand)
+      .callsFake((input) =>
+        input.ExpressionAttributeValues?.[':prefix'] === 'CLOCKSKIP#'
+          ? { Items: [{ ...skip, at: 5000, ms: 61_000 }] }
+          : { Items: [] },
+      );
+    expect((await readRunLedger(documents, 'ledger', 'r1')).clockSkips).toEqual([
+      { ...skip, at: 5000, ms: 61_000 },
+    ]);
+    dynamo.reset();
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    expect(await readRunLedger(documents, 'ledger', 'r1')).not.toHaveProperty('clockSkips');
+  });
+
   it('counts a run over every page', async () => {
     dynamo
       .on(QueryCommand)

@@ -343,7 +343,7 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       clockSkips: [],
     });
     expect(judged.problems.map((p) => [p.kind, p.problem])).toEqual([['deadline', problem]]);
-    // The report has no record of a run's clock skips: it reads the outcome as written.
+    // The report does not judge by a run's clock skips: it reads the outcome as written.
     expect(report(b).analysis.fifo.duplicates.fifoRetriesByQueueType).toBe(0);
     // A run that moved the functions' clock 60 s forward while #1's invocation ran (its outcome's
     // stamp moved, its deadline did not): nothing wrong, and the timeout explains #2.

@@ -9,6 +9,7 @@ import {
   ACCEPTED_BY_RUN,
   type AcceptedSummary,
   type ApplyCounterRecord,
+  type ClockSkipRecord,
   type DeliveryRecord,
   type EffectRecord,
   type FailureRecord,
@@ -336,11 +337,13 @@ export async function readRunLedger(
   table: string,
   runId: string,
 ): Promise<RunLedger> {
-  const [accepted, counters, ...rest] = await Promise.all([
+  const [accepted, counters, clockSkips, ...rest] = await Promise.all([
     // A global index is eventually consistent: the report reads after the run has drained,
     // long after the last order was accepted.
     queryPrefix<AcceptedSummary>(client, table, runId, SK_PREFIX.accepted, ACCEPTED_BY_RUN),
     queryPrefix<ApplyCounterRecord>(client, table, runId, SK_PREFIX.applyCounter),
+    // Written by a local run's runner, not the pipeline: none on AWS.
+    queryPrefix<ClockSkipRecord>(client, table, runId, SK_PREFIX.clockSkip),
     ...QUEUE_KINDS.map((q) =>
       queryPrefix<DeliveryRecord>(
         client,
@@ -366,6 +369,7 @@ export async function readRunLedger(
     effects: rest.slice(n, 2 * n).flat() as EffectRecord[],
     failures: rest.slice(2 * n, 3 * n).flat() as FailureRecord[],
     counters: counters as ApplyCounterRecord[],
+    ...(clockSkips.length > 0 ? { clockSkips: clockSkips as ClockSkipRecord[] } : {}),
     producerSends: await readProducerSends(client, table, ordersWithSeveralMessages(deliveries)),
   };
 }

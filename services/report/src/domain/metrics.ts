@@ -8,6 +8,7 @@ import {
 import {
   type AcceptedSummary,
   type ApplyCounterRecord,
+  type ClockSkipRecord,
   type DeliveryRecord,
   type EffectRecord,
   type FailureRecord,
@@ -38,6 +39,12 @@ export interface RunLedger {
    * an order missing: the producer's ids are unknown for it (see DuplicateCauses.dlqRedrive).
    */
   producerSends?: ProducerSends[];
+  /**
+   * The advances of the functions' clock the run's runner wrote (ClockSkipRecord: a local run
+   * skipping visibility timeouts); absent or empty: none written. The report shows them in a
+   * note and reads every stamp as written.
+   */
+  clockSkips?: ClockSkipRecord[];
 }
 
 /** What the producer recorded of an order's sends (AcceptedRecord). */

@@ -1,8 +1,10 @@
 import type { PipelineConfig } from '../../../../shared/src/config/pipeline';
+import { isLedgerTime, shown } from '../../../../shared/src/fifo-redelivery';
 import type { QueueKind } from '../../../../shared/src/queue-kind';
 import {
   acceptedById,
   analyzeQueue,
+  LedgerDataError,
   producerIdsById,
   type QueueAnalysis,
   type QueueMetrics,
@@ -11,6 +13,33 @@ import {
 } from './metrics';
 
 export type ReportTarget = 'local' | 'localstack' | 'aws';
+
+/**
+ * The note on the advances of the functions' clock the run's runner wrote to the ledger
+ * (ClockSkipRecord), or undefined when it wrote none. Each item must hold a time (`at`) and a
+ * whole number of ms above 0 (`ms`), else LedgerDataError names it: a skip read as 0 ms, or one
+ * at no time, would misstate the run's clock. The report reads every stamp as written; the note
+ * says how far the clock was moved, and when first, so latencies across a skip and an outcome
+ * stamped past its invocation's deadline by about that much are read for what they are.
+ */
+export function clockSkipNote(ledger: RunLedger): string | undefined {
+  const skips = ledger.clockSkips ?? [];
+  if (skips.length === 0) return undefined;
+  let totalMs = 0;
+  let first = Number.POSITIVE_INFINITY;
+  for (const s of skips) {
+    const at: unknown = s.at;
+    const ms: unknown = s.ms;
+    if (!isLedgerTime(at))
+      throw new LedgerDataError(s, `has at ${shown(at)}, not a time in epoch ms`);
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1)
+      throw new LedgerDataError(s, `has ms ${shown(ms)}, not a whole number of ms above 0`);
+    totalMs += ms;
+    first = Math.min(first, at);
+  }
+  const n = skips.length;
+  return `the run's runner advanced the functions' clock ${n} time${n === 1 ? '' : 's'}, ${(totalMs / 1000).toFixed(1)} s in all, the first at ${new Date(first).toISOString()} on that clock (a local run skipping visibility timeouts once nothing was in flight; the ledger's CLOCKSKIP items): every time the consumers stamped after a skip is that much later than the wall clock, so a latency across one includes it, as a retry's wait for its visibility timeout would, and an invocation that ran across one has its outcome stamp moved and not its deadline; the report reads every stamp as written`;
+}
 
 /** The settings that shape the numbers, so a report read later says what produced it. */
 export interface ReportConfig {
@@ -364,6 +393,8 @@ export function buildReport(input: {
       );
     }
   }
+  const skipped = clockSkipNote(input.ledger);
+  if (skipped) notes.push(skipped);
   return {
     report: {
       runId: input.runId,

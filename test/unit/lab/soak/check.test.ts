@@ -2405,7 +2405,7 @@ describe('a FIFO redelivery', () => {
       b = l;
     });
     expect(found.violations).toEqual([
-      `fifo: ledger item ${sk} has outcomeAt ${2000 + visibilityMs}, ${2000 + visibilityMs - 12_000} ms after its invocation's deadline (deadlineAt 12000): Lambda had ended that invocation, so it wrote no outcome then: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report, which has no record of the run's clock skips, reads it as written)`,
+      `fifo: ledger item ${sk} has outcomeAt ${2000 + visibilityMs}, ${2000 + visibilityMs - 12_000} ms after its invocation's deadline (deadlineAt 12000): Lambda had ended that invocation, so it wrote no outcome then: the FIFO redelivery rule takes no visibility timeout run out under it from that time (the report reads it as written)`,
       'fifo: order o1 was received again from message fifo-o1 at receive #2, yet nothing in the ledger says its receive #1 ended without a delete (no failure, no end write given up, no invocation that never ended, no visibility timeout run out under it, no copy named failed in its batch, no lost delete): a FIFO queue makes no copies, so this redelivery is unexplained',
     ]);
     // The run moved the functions' clock a visibility timeout forward while #1 ran: its outcome's
