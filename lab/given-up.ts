@@ -52,7 +52,9 @@ export function givenUpHeadline(givenUp: readonly GivenUpOrder[], path: string):
   const notes = [
     ...(unreadable > 0 ? [`${unreadable} of them a 202 that named no order`] : []),
     ...(unreachable > 0
-      ? [`${unreachable} of them given up when the API refused every connection`]
+      ? [
+          `${unreachable} of them given up when every connection to the API was refused or had no route`,
+        ]
       : []),
   ];
   const got = `got no 202${unreadable > 0 ? ' naming them' : ''}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
@@ -97,7 +99,8 @@ const WHY: Record<GivenUpOrder['why'], string> = {
   refused: 'refused',
   'retries ran out': 'retries ran out',
   'unreadable answer': 'unreadable answer (a 202 that named no order)',
-  'API unreachable': 'API unreachable (it refused every connection; the client stopped sending)',
+  'API unreachable':
+    'API unreachable (every connection to it was refused or had no route; the client stopped sending)',
 };
 
 /**
@@ -113,7 +116,7 @@ export function givenUpLines(givenUp: readonly GivenUpOrder[]): string[] {
     const at =
       g.atApi === undefined
         ? g.why === 'API unreachable'
-          ? '; never reached the API (every try refused a connection)'
+          ? "; never reached the API (every try's connection was refused or had no route)"
           : '; not asked of the API'
         : `; at the API: ${g.atApi}`;
     return `${g.idempotencyKey}: ${WHY[g.why]} after ${g.attempts} ${g.attempts === 1 ? 'try' : 'tries'}, last ${g.last}${at}`;

@@ -87,7 +87,7 @@ export interface GivenUpOrder {
    * its id in orderIds), it does not (`not found`), or no answer came (`unknown`); or it was not
    * asked (`not asked`: the look-ups' time had run out, or the API was unreachable). Absent for a
    * refused order (its key may name another order) and for an 'API unreachable' order that
-   * never reached the API (not sent, or every try refused a connection): neither is asked.
+   * never reached the API (not sent, or every try refused or with no route): neither is asked.
    */
   atApi?: 'accepted' | 'not found' | 'unknown' | 'not asked';
 }

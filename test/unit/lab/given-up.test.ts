@@ -98,7 +98,7 @@ describe('the given-up orders of a run', () => {
     );
   });
 
-  it('names the orders given up when the API refused every connection, sent or not, and not asked of it', async () => {
+  it('names the orders given up when every connection to the API was refused or had no route, sent or not, and not asked of it, saying both (a try with no route counts too)', async () => {
     const gone: GivenUpOrder[] = [
       {
         idempotencyKey: 'g1',
@@ -111,15 +111,15 @@ describe('the given-up orders of a run', () => {
         idempotencyKey: 'g2',
         attempts: 2,
         why: 'API unreachable',
-        last: 'network error ECONNREFUSED',
+        last: 'network error EHOSTUNREACH',
       },
       { idempotencyKey: 'g3', attempts: 0, why: 'API unreachable', last: 'not sent' },
     ];
     expect(await reportGivenUp(gone, dir)).toEqual([
-      `given up by the client: 3 orders got no 202 (3 of them given up when the API refused every connection); 0 of them held by the API all the same (counted accepted), 3 not accepted by the API (1 of them unconfirmed: not asked of the API (it was unreachable)): lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 3 in ${join(dir, 'given-up.json')}`,
-      '  g1: API unreachable (it refused every connection; the client stopped sending) after 3 tries, last network error ECONNREFUSED; at the API: not asked',
-      '  g2: API unreachable (it refused every connection; the client stopped sending) after 2 tries, last network error ECONNREFUSED; never reached the API (every try refused a connection)',
-      '  g3: API unreachable (it refused every connection; the client stopped sending) before its first try; never sent',
+      `given up by the client: 3 orders got no 202 (3 of them given up when every connection to the API was refused or had no route); 0 of them held by the API all the same (counted accepted), 3 not accepted by the API (1 of them unconfirmed: not asked of the API (it was unreachable)): lost by the client, not by a queue (no queue was sent them, so the queues' counts, lost included, leave them out); all 3 in ${join(dir, 'given-up.json')}`,
+      '  g1: API unreachable (every connection to it was refused or had no route; the client stopped sending) after 3 tries, last network error ECONNREFUSED; at the API: not asked',
+      "  g2: API unreachable (every connection to it was refused or had no route; the client stopped sending) after 2 tries, last network error EHOSTUNREACH; never reached the API (every try's connection was refused or had no route)",
+      '  g3: API unreachable (every connection to it was refused or had no route; the client stopped sending) before its first try; never sent',
     ]);
   });
 
