@@ -141,6 +141,21 @@ export async function reportGivenUp(
 }
 
 /**
+ * The line of a load the client cut off (`unreachable`: every connection refused or with no
+ * route for --unreachable-after), undefined when it was not: how long, that the client stopped
+ * sending, and the planned client retries it did not make (the orders given up and the retries
+ * not answered are counted by their own lines). A load cut off did not send what was planned,
+ * even when every order was accepted first.
+ */
+export function cutOffLine(
+  load: Pick<LoadSummary, 'unreachable'> & Partial<Pick<LoadSummary, 'retriesNotMade'>>,
+): string | undefined {
+  if (!load.unreachable) return undefined;
+  const notMade = load.retriesNotMade ?? 0;
+  return `the API could not be reached for ${(load.unreachable.windowMs / 1000).toFixed(1)} s (every connection refused or with no route, --unreachable-after): the load client stopped sending${notMade > 0 ? `, ${notMade} planned client retries not made` : ''}`;
+}
+
+/**
  * Why a run's load fails the command that sent it, as `npm run load` exits 1 for the same load:
  * orders given up that the API does not hold (named, the first GIVEN_UP_NAMED; every one in
  * `path`), client retries answered with another order or not answered, the API found gone
@@ -151,7 +166,8 @@ export function loadFailure(
   load: Pick<
     LoadSummary,
     'givenUp' | 'errors' | 'retryMismatches' | 'retriesUnanswered' | 'unreachable'
-  >,
+  > &
+    Partial<Pick<LoadSummary, 'retriesNotMade'>>,
   path: string,
 ): string | undefined {
   const lost = notAccepted(load.givenUp);
@@ -176,11 +192,7 @@ export function loadFailure(
       ? [`${unanswered} client retries were not answered (the API was unreachable)`]
       : []),
     ...(other > 0 ? [`${other} more load errors`] : []),
-    ...(load.unreachable
-      ? [
-          `the API could not be reached for ${(load.unreachable.windowMs / 1000).toFixed(1)} s (every connection refused or with no route, --unreachable-after): the load client stopped sending`,
-        ]
-      : []),
+    ...(load.unreachable ? [cutOffLine(load)!] : []),
   ];
   return parts.length > 0 ? parts.join('; ') : undefined;
 }

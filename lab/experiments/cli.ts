@@ -16,7 +16,14 @@ import { ensureDirectory, outputDirectory } from '../../shared/src/cli/directory
 import { pipelineConfig } from '../../shared/src/config/pipeline';
 import { QUEUE_KINDS } from '../../shared/src/queue-kind';
 import { freshSeed } from '../../shared/src/random';
-import { givenUpFile, givenUpNote, notAccepted, reportGivenUp } from '../given-up';
+import {
+  cutOffLine,
+  givenUpFile,
+  givenUpNote,
+  loadFailure,
+  notAccepted,
+  reportGivenUp,
+} from '../given-up';
 import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from '../loadgen/unreachable-flag';
 import { type LocalRunOptions, runOnLocalCloud } from '../local-run';
 import {
@@ -62,7 +69,7 @@ const common = {
 export const SWEEP_SPEC: CommandSpec = {
   usage: 'npm run experiment -- sweep [options]',
   summary:
-    'Fills both queues with the same orders for every combination of message groups x maximum concurrency x batch size (a fresh local cloud each), drains each queue alone with a fixed service time per effect, and charts how fast each queue type lets its consumers go and how it orders (sweep.json, sweep.html).',
+    'Fills both queues with the same orders for every combination of message groups x maximum concurrency x batch size (a fresh local cloud each), drains each queue alone with a fixed service time per effect, and charts how fast each queue type lets its consumers go and how it orders (sweep.json, sweep.html). Exits 1 with a line naming each point whose load client gave up on orders the API does not hold, had client retries answered wrongly or not at all, or was cut off (--unreachable-after), as `npm run load` does.',
   options: {
     groups: {
       type: 'string',
@@ -101,7 +108,7 @@ export const SWEEP_SPEC: CommandSpec = {
 export const KEY_SPEC: CommandSpec = {
   usage: 'npm run experiment -- idempotency-key [options]',
   summary:
-    "Runs the same load twice: consumers keyed on orderId, then on messageId. A send whose answer was lost is sent again on the client's retry, as a new SQS message with a new id: messageId keying lets it through as a second effect.",
+    "Runs the same load twice: consumers keyed on orderId, then on messageId. A send whose answer was lost is sent again on the client's retry, as a new SQS message with a new id: messageId keying lets it through as a second effect. Exits 1 when the two runs did not send the same load: an order given up (even one the API holds), a client retry answered wrongly or not at all, or a load cut off (--unreachable-after).",
   options: {
     customers: { type: 'string', value: '<m>', description: 'customers', default: '10' },
     'lost-answers': {
@@ -246,7 +253,15 @@ export async function main(
       'sweep.json': `${JSON.stringify({ ...settings, measures: sweepExplanation(settings), results }, null, 2)}\n`,
       'sweep.html': renderSweepHtml(results, settings),
     });
-    return 0;
+    // A point whose load lost orders (given up, not held by the API), had client retries answered
+    // wrongly or not at all, or was cut off (--unreachable-after) did not send what it claims: as
+    // `npm run load` and the demo exit 1 for such a load, a line per point naming it, exit 1.
+    const failures = results.flatMap((r) => {
+      const failure = loadFailure(r.load, join(out, givenUpFile(pointLabel(r))));
+      return failure === undefined ? [] : [`error: ${pointLabel(r)}: ${failure}`];
+    });
+    for (const line of failures) say(line);
+    return failures.length > 0 ? 1 : 0;
   }
 
   const customers = intOption(v, 'customers', { min: 1, max: 100_000 })!;
@@ -269,7 +284,9 @@ export async function main(
   // every planned client retry sent (an order given up is sent without its client retries, even
   // one the API holds).
   ensureDirectory(out);
-  const unequal = results.filter((r) => r.load.errors > 0 || r.load.givenUp.length > 0);
+  const unequal = results.filter(
+    (r) => r.load.errors > 0 || r.load.givenUp.length > 0 || r.load.unreachable !== undefined,
+  );
   for (const r of results) {
     const lines = await reportGivenUp(r.load.givenUp, out, givenUpFile(r.key));
     for (const [i, line] of lines.entries()) say(i === 0 ? `keyed on ${r.key}: ${line}` : line);
@@ -288,6 +305,8 @@ export async function main(
       ...(mismatches > 0
         ? [`${mismatches} client retries were not answered 202 with the same order id`]
         : []),
+      // Cut off after every order was accepted: no error, but planned client retries unmade.
+      ...(r.load.unreachable ? [cutOffLine(r.load)!] : []),
     ];
     say(`error: keyed on ${r.key}, ${why.join(' and ')}: the two runs did not send the same load`);
   }

@@ -97,15 +97,35 @@ export type PointMetrics = Pick<
   unendedInvocations: number;
 };
 
+/** What of a run's load summary the CLI's verdict reads (loadFailure, cutOffLine). */
+export type LoadVerdict = Pick<
+  LoadSummary,
+  'errors' | 'retryMismatches' | 'retriesUnanswered' | 'retriesNotMade'
+> &
+  Partial<Pick<LoadSummary, 'unreachable'>>;
+
+/** `load`'s LoadVerdict fields, `unreachable` only when the client cut the load off. */
+export function loadVerdictOf(load: LoadSummary): LoadVerdict {
+  return {
+    errors: load.errors,
+    retryMismatches: load.retryMismatches,
+    retriesUnanswered: load.retriesUnanswered,
+    retriesNotMade: load.retriesNotMade,
+    ...(load.unreachable ? { unreachable: load.unreachable } : {}),
+  };
+}
+
 export interface SweepResult {
   point: SweepPoint;
   runId: string;
   /**
    * What the load client got through: the orders accepted, and every order it gave up on (no
    * 202 after its retries; the API may hold it all the same, `atApi`). One the API does not hold
-   * never reached a queue, so the point's queues were filled with fewer orders.
+   * never reached a queue, so the point's queues were filled with fewer orders. With what the
+   * CLI fails a point's load for (loadFailure): its errors, client retries answered wrongly or
+   * not at all, and the cut-off (`unreachable`) with the planned client retries it left unmade.
    */
-  load: Pick<LoadSummary, 'accepted' | 'givenUp'>;
+  load: Pick<LoadSummary, 'accepted' | 'givenUp'> & LoadVerdict;
   queues: Record<QueueKind, PointMetrics>;
 }
 
@@ -182,7 +202,11 @@ export async function runSweep(
     const result: SweepResult = {
       point,
       runId,
-      load: { accepted: loadSummary.accepted, givenUp: loadSummary.givenUp },
+      load: {
+        accepted: loadSummary.accepted,
+        givenUp: loadSummary.givenUp,
+        ...loadVerdictOf(loadSummary),
+      },
       queues: perQueue(data.report, consumption),
     };
     results.push(result);
@@ -213,9 +237,10 @@ export interface KeyResult {
    * What the load generator sent, the same in both runs by construction (the seed plans every
    * order and client retry) as long as it got a 202 for every order: `errors` 0 and nothing in
    * `givenUp` (an order given up, even one the API holds, was sent without its planned client
-   * retries).
+   * retries), and not cut off (`unreachable`: planned client retries may be left unmade with
+   * every order accepted).
    */
-  load: Pick<LoadSummary, 'accepted' | 'retries' | 'backoffRetries' | 'errors' | 'givenUp'>;
+  load: Pick<LoadSummary, 'accepted' | 'retries' | 'backoffRetries' | 'givenUp'> & LoadVerdict;
   /**
    * Per queue, accepted orders whose first send's answer was lost (decided by the producer's
    * seeded fault, so the same in both runs): each was sent again on the client's retry. The
@@ -275,8 +300,8 @@ export async function runIdempotencyKeyExperiment(
         accepted: loadSummary.accepted,
         retries: loadSummary.retries,
         backoffRetries: loadSummary.backoffRetries,
-        errors: loadSummary.errors,
         givenUp: loadSummary.givenUp,
+        ...loadVerdictOf(loadSummary),
       },
       lostAnswers: lostAnswersOf(loadSummary.orderIds ?? [], load),
       queues: Object.fromEntries(

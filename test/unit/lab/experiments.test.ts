@@ -15,13 +15,13 @@ import {
   sweepGrid,
 } from '../../../lab/experiments/experiments';
 import { renderKeyTable, renderSweepHtml, renderSweepTable } from '../../../lab/experiments/render';
-import type { GivenUpOrder } from '../../../lab/loadgen/run-load';
+import { type GivenUpOrder, runLoad } from '../../../lab/loadgen/run-load';
 import type { LocalRunOptions } from '../../../lab/local-run';
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
 import { buildReport } from '../../../services/report/src/domain/report';
 import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { cliScratch } from '../../support/cli-scratch';
-import { standInRun } from './given-up-run';
+import { closingApi, standInRun } from './given-up-run';
 
 describe('experiment plumbing', () => {
   it('builds every combination of the sweep grid in a stable order', () => {
@@ -257,6 +257,116 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
 });
 
 /**
+ * A load the client cut off (--unreachable-after: every connection refused or with no route for
+ * the window) did not send what the experiment claims to compare: as `npm run load` and the demo,
+ * the command exits 1 with a line naming the point or run (it exited 0).
+ */
+describe('experiment runs whose load was cut off', () => {
+  const s = cliScratch('experiment-cut-off-');
+  const run = (options: LocalRunOptions, load: Record<string, unknown>) => ({
+    data: buildReport({
+      runId: options.runId,
+      target: 'local',
+      config: pipelineConfig,
+      ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
+    }),
+    load: {
+      accepted: options.orders,
+      retries: 0,
+      backoffRetries: 0,
+      errors: 0,
+      retryMismatches: 0,
+      retriesUnanswered: 0,
+      retriesNotMade: 0,
+      givenUp: [],
+      orderIds: ORDER_IDS,
+      ...load,
+    } as never,
+    dynamodbRequests: {},
+    lostDeletes: { fifo: [], standard: [] },
+    functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
+    recordBudgetMs: { fifo: 5_175, standard: 5_175 },
+    timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
+  });
+  /** Cut off with every order accepted: only planned client retries left unmade, no error. */
+  const cutOff = {
+    retriesNotMade: 3,
+    unreachable: { sinceMs: 100, atMs: 300, refusals: 5, windowMs: 200 },
+  };
+  const cutOffLine =
+    'the API could not be reached for 0.2 s (every connection refused or with no route, --unreachable-after): the load client stopped sending, 3 planned client retries not made';
+  const errors = () => s.stderr.filter((l) => l.startsWith('error:'));
+
+  it('sweep: a clean sweep exits 0; one whose point c5 was cut off with only client retries left exits 1 naming that point alone', async () => {
+    const argv = ['sweep', '--groups', '1', '--concurrency', '2,5', '--batch-size', '1'];
+    const clean: RunOnCloud = async (options) => run(options, {});
+    expect(await experimentMain([...argv, '--seed', '3', '--out', s.dir], clean)).toBe(0);
+    expect(errors()).toEqual([]);
+    const one: RunOnCloud = async (options) =>
+      run(options, options.pipeline?.fifo?.maximumConcurrency === 5 ? cutOff : {});
+    const out = join(s.dir, 'cut');
+    expect(await experimentMain([...argv, '--seed', '3', '--out', out], one)).toBe(1);
+    expect(errors()).toEqual([`error: g1 c5 b1: ${cutOffLine}\n`]);
+    // The results file says so of that point.
+    const written = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8'));
+    expect(
+      written.results.map((r: { load: { unreachable?: unknown } }) => r.load.unreachable),
+    ).toEqual([undefined, cutOff.unreachable]);
+  });
+
+  it('sweep: the real load client, its API gone mid-load, gives up the rest and the point is named with them (--unreachable-after 0.2 reaches it)', async () => {
+    const argv = ['sweep', '--groups', '1', '--concurrency', '2,5', '--batch-size', '1'];
+    // Point c5's API accepts 2 orders and closes at the 3rd POST: every later try is refused.
+    const gone: RunOnCloud = async (options) => {
+      if (options.pipeline?.fifo?.maximumConcurrency !== 5) return run(options, {});
+      const api = await closingApi(3);
+      try {
+        const load = await runLoad({
+          apiUrl: api.url,
+          orders: options.orders,
+          customers: options.customers,
+          concurrency: 1,
+          rate: 0,
+          retryRate: options.retryRate,
+          seed: options.seed,
+          runId: options.runId,
+          backoff: { baseMs: 1, capMs: 4 },
+          retryDeadlineMs: 5_000,
+          lookupDeadlineMs: 500,
+          ...(options.unreachableWindowMs !== undefined
+            ? { unreachableWindowMs: options.unreachableWindowMs }
+            : {}),
+        });
+        return { ...run(options, {}), load };
+      } finally {
+        await api.close();
+      }
+    };
+    const code = await experimentMain(
+      [...argv, '--orders', '6', '--seed', '3', '--unreachable-after', '0.2', '--out', s.dir],
+      gone,
+    );
+    expect(code).toBe(1);
+    const file = join(s.dir, 'given-up-g1-c5-b1.json');
+    const given = JSON.parse(await readFile(file, 'utf8')) as GivenUpOrder[];
+    expect(given.map((g) => g.why)).toEqual(Array(4).fill('API unreachable'));
+    expect(errors()).toEqual([
+      `error: g1 c5 b1: the load client gave up on 4 orders the API does not hold (lost by the client, not by a queue): ${given.map((g) => g.idempotencyKey).join(', ')}, all in ${file}; the API could not be reached for 0.2 s (every connection refused or with no route, --unreachable-after): the load client stopped sending\n`,
+    ]);
+  }, 60_000);
+
+  it('idempotency-key: a run cut off with only client retries left fails, saying so (no error, nothing given up)', async () => {
+    const argv = ['idempotency-key', '--orders', '40', '--seed', '5', '--out', s.dir];
+    const one: RunOnCloud = async (options) =>
+      run(options, options.consumerEnv?.standard?.IDEMPOTENCY_KEY === 'messageId' ? cutOff : {});
+    expect(await experimentMain(argv, one)).toBe(1);
+    expect(errors()).toEqual([
+      `error: keyed on messageId, ${cutOffLine}: the two runs did not send the same load\n`,
+    ]);
+  });
+});
+
+/**
  * What the experiments say of the orders their load client gave up on: the real load client sends
  * each run's load to a stand-in API that refuses some orders (422) and answers 500 to every try
  * of others, some of them recorded all the same (given-up-run.ts).
@@ -305,12 +415,12 @@ describe('experiment runs whose load client gave up on orders', () => {
     expect(results.results[0].load.givenUp).toEqual(await read('given-up-orderId.json'));
   });
 
-  it("sweep: notes them under the table per point and writes each point's to its own file", async () => {
+  it("sweep: notes them under the table per point, writes each point's to its own file and exits 1 naming the point and the orders the API does not hold (it exited 0)", async () => {
     const { run } = standInRun();
     const argv = ['sweep', '--groups', '2', '--concurrency', '2', '--batch-size', '1'];
     expect(
       await experimentMain([...argv, '--orders', '10', '--seed', '4', '--out', s.dir], run),
-    ).toBe(0);
+    ).toBe(1);
     expect((await readdir(s.dir)).sort()).toEqual([
       'given-up-g2-c2-b1.json',
       'sweep.html',
@@ -327,6 +437,13 @@ describe('experiment runs whose load client gave up on orders', () => {
     expect(
       s.stderr.filter((l) => /^ {2}\S+: (refused|retries ran out) after /.test(l)),
     ).toHaveLength(6);
+    // As `npm run load` and the demo say of the same load: one error line, the lost ones named.
+    const lost = (await read('given-up-g2-c2-b1.json'))
+      .filter((g) => g.atApi !== 'accepted')
+      .map((g) => g.idempotencyKey);
+    expect(s.stderr.filter((l) => l.startsWith('error:'))).toEqual([
+      `error: g2 c2 b1: the load client gave up on 4 orders the API does not hold (lost by the client, not by a queue): ${lost.join(', ')}, all in ${join(s.dir, 'given-up-g2-c2-b1.json')}\n`,
+    ]);
   });
 });
 

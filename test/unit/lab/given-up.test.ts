@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  cutOffLine,
   GIVEN_UP_NAMED,
   givenUpFile,
   givenUpHeadline,
@@ -135,13 +136,30 @@ describe('the given-up orders of a run', () => {
           errors: 14,
           retryMismatches: 2,
           retriesUnanswered: 1,
+          retriesNotMade: 3,
           unreachable: { sinceMs: 0, atMs: 500, refusals: 9, windowMs: 500 },
         },
         'f.json',
       ),
     ).toBe(
-      'the load client gave up on 11 orders the API does not hold (lost by the client, not by a queue): n1, n2, n3, n4, n5, n6, n7, n8, n9, u1, ... (1 more), all in f.json; 2 client retries were answered with a different order; 1 client retries were not answered (the API was unreachable); the API could not be reached for 0.5 s (every connection refused or with no route, --unreachable-after): the load client stopped sending',
+      'the load client gave up on 11 orders the API does not hold (lost by the client, not by a queue): n1, n2, n3, n4, n5, n6, n7, n8, n9, u1, ... (1 more), all in f.json; 2 client retries were answered with a different order; 1 client retries were not answered (the API was unreachable); the API could not be reached for 0.5 s (every connection refused or with no route, --unreachable-after): the load client stopped sending, 3 planned client retries not made',
     );
+  });
+
+  it('fails a load cut off with every order accepted and only planned client retries left unmade (no error, nothing given up)', () => {
+    const cutOff = {
+      givenUp: [],
+      errors: 0,
+      retryMismatches: 0,
+      retriesUnanswered: 0,
+      retriesNotMade: 2,
+      unreachable: { sinceMs: 100, atMs: 300, refusals: 4, windowMs: 200 },
+    };
+    const line =
+      'the API could not be reached for 0.2 s (every connection refused or with no route, --unreachable-after): the load client stopped sending, 2 planned client retries not made';
+    expect(cutOffLine(cutOff)).toBe(line);
+    expect(loadFailure(cutOff, 'f.json')).toBe(line);
+    expect(cutOffLine({ ...cutOff, unreachable: undefined })).toBeUndefined();
   });
 
   it('writes nothing and says nothing when the client gave up on none', async () => {
