@@ -13,7 +13,7 @@ import {
 import { outputDirectory } from '../../shared/src/cli/directory';
 import { ENV } from '../../shared/src/config/function-env';
 import { freshSeed } from '../../shared/src/random';
-import { GIVEN_UP_NAMED, notAccepted, reportGivenUp } from '../given-up';
+import { cutOffLine, GIVEN_UP_NAMED, notAccepted, reportGivenUp } from '../given-up';
 import { UNREACHABLE_AFTER_OPTION, unreachableAfterMs } from '../loadgen/unreachable-flag';
 import { type LocalRunOptions, type LocalRunResult, runOnLocalCloud } from '../local-run';
 import { cpuBetween, cpuReadingNow, phasesLine } from '../phases';
@@ -22,7 +22,7 @@ import { orderHistory, ordersNamed, runFindings } from './check';
 export const SOAK_SPEC: CommandSpec = {
   usage: 'npm run soak -- [options]',
   summary:
-    "A bounded soak: many orders with faults on, through both queues of an in-process local cloud; checks every order the client got a 202 for: applied exactly once on each queue, FIFO in the order SQS took each customer's messages (its SequenceNumber, not the client's sequence), no order left in a DLQ, an applied order's copy in a DLQ only after its message used its last allowed receive (printed with its history), the report agreeing.",
+    "A bounded soak: many orders with faults on, through both queues of an in-process local cloud; checks every order the client got a 202 for: applied exactly once on each queue, FIFO in the order SQS took each customer's messages (its SequenceNumber, not the client's sequence), no order left in a DLQ, an applied order's copy in a DLQ only after its message used its last allowed receive (printed with its history), the report agreeing. Fails too when the load client lost orders, had client retries answered wrongly or not at all, or was cut off (--unreachable-after: it did not send the load the soak claims).",
   options: {
     orders: { type: 'string', value: '<n>', description: 'orders to send', default: '20000' },
     customers: { type: 'string', value: '<m>', description: 'customers', default: '100' },
@@ -200,9 +200,20 @@ export async function main(
       `${load.retryMismatches} client retries of accepted orders were not answered 202 with the same order id`,
     );
   }
-  // Errors neither of these accounts for (none, as the load counts them).
-  const otherErrors = load.errors - lost.length - load.retryMismatches;
+  // A client retry being tried when the load was cut off: accepted, its retry never answered.
+  const unanswered = load.retriesUnanswered ?? 0;
+  if (unanswered > 0) {
+    failed.push(`${unanswered} client retries were not answered (the API was unreachable)`);
+  }
+  // Errors none of these accounts for (none, as the load counts them).
+  const otherErrors = load.errors - lost.length - load.retryMismatches - unanswered;
   if (otherErrors > 0) failed.push(`${otherErrors} more load errors`);
+  // A load cut off (--unreachable-after) did not send what the soak claims to have run, even when
+  // every order was accepted first and only planned client retries were left unmade (no error,
+  // nothing given up: the check had found nothing and the soak passed).
+  const cutOff = cutOffLine(load);
+  if (cutOff !== undefined)
+    failed.push(`the load was cut off, so the soak did not run it: ${cutOff}`);
   /** The ledger's history of the first orders named, so a rare case can be read from its log. */
   const histories = (lines: readonly string[]) => {
     for (const { queue, orderId } of ordersNamed(lines, 5)) {

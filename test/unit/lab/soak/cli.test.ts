@@ -218,6 +218,31 @@ describe("the soak's verdict (the local cloud replaced by a fake that answers wi
     );
   });
 
+  it('fails a run whose load was cut off (--unreachable-after) with every order accepted and applied, only planned client retries left unmade (it passed)', async () => {
+    const run = fakeRun(cleanLedger(), ['a1', 'a2'], {
+      retriesNotMade: 2,
+      unreachable: { sinceMs: 50, atMs: 250, refusals: 6, windowMs: 200 },
+    });
+    expect(await soak(run)).toBe(1);
+    expect(failures()).toEqual([
+      '  - the load was cut off, so the soak did not run it: the API could not be reached for 0.2 s (every connection refused or with no route, --unreachable-after): the load client stopped sending, 2 planned client retries not made\n',
+    ]);
+    expect(stderr.some((l) => l.startsWith('soak passed'))).toBe(false);
+  });
+
+  it('names a client retry the cut-off left unanswered, not as a load error of no kind', async () => {
+    const run = fakeRun(cleanLedger(), ['a1', 'a2'], {
+      errors: 1,
+      retriesUnanswered: 1,
+      unreachable: { sinceMs: 50, atMs: 250, refusals: 6, windowMs: 200 },
+    });
+    expect(await soak(run)).toBe(1);
+    expect(failures()).toEqual([
+      '  - 1 client retries were not answered (the API was unreachable)\n',
+      '  - the load was cut off, so the soak did not run it: the API could not be reached for 0.2 s (every connection refused or with no route, --unreachable-after): the load client stopped sending\n',
+    ]);
+  });
+
   it('gives the check the function timeout the run deployed its consumers with', async () => {
     runFindings.mockClear();
     const deployed = { fifo: 45_000, standard: 20_000 };
