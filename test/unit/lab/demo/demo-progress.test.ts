@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, sep } from 'node:path';
 import { main as demo, drainProgressWriter, loadProgressWriter } from '../../../../lab/demo/cli';
 import type { LocalRunOptions } from '../../../../lab/local-run';
 import { phasesLine } from '../../../../lab/phases';
@@ -26,14 +29,24 @@ jest.mock('../../../../services/report/src/domain/render-text', () => ({
   renderTable: () => 'the table\n',
 }));
 jest.mock('../../../../services/report/src/generate', () => ({
-  writeReportFiles: async () => ['report.json'],
+  writeReportFiles: jest.fn(async () => ['report.json']),
 }));
+
+/** What the working directory's reports/ holds (the demo's default --out is reports/<run id>). */
+const reportsNow = () => (existsSync('reports') ? readdirSync('reports').sort() : []);
 
 describe("npm run demo's progress", () => {
   let stderr: string[];
   let stdout: string[];
   let tty: boolean | undefined;
+  /** Each test's --out: a temp directory, removed after it (without one, reports/demo-1 stayed). */
+  let dir: string;
+  let reportsBefore: string[];
+  beforeAll(() => {
+    reportsBefore = reportsNow();
+  });
   beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'demo-progress-'));
     stderr = [];
     stdout = [];
     tty = process.stderr.isTTY;
@@ -49,11 +62,12 @@ describe("npm run demo's progress", () => {
   afterEach(() => {
     jest.restoreAllMocks();
     process.stderr.isTTY = tty as boolean;
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints a line at the first order and at each tenth when stderr is not a terminal (CI, a pipe), where it printed nothing', async () => {
     process.stderr.isTTY = false;
-    expect(await demo(['--orders', '200', '--seed', '1'])).toBe(0);
+    expect(await demo(['--orders', '200', '--seed', '1', '--out', dir])).toBe(0);
     const sent = stderr.filter((line) => line.startsWith('sent '));
     expect(sent).toEqual([
       'sent 1/200\n',
@@ -63,7 +77,7 @@ describe("npm run demo's progress", () => {
 
   it('redraws one line in place on a terminal', async () => {
     process.stderr.isTTY = true;
-    await demo(['--orders', '200', '--seed', '1']);
+    await demo(['--orders', '200', '--seed', '1', '--out', dir]);
     const sent = stderr.filter((line) => line.startsWith('\rsent '));
     expect(sent).toHaveLength(200);
     expect(sent[0]).toBe('\rsent 1/200\x1b[K');
@@ -72,7 +86,7 @@ describe("npm run demo's progress", () => {
 
   it('prints a drain line at the first poll and then one every 5 s or more when piped, where it printed one at every poll', async () => {
     process.stderr.isTTY = false;
-    await demo(['--orders', '200', '--seed', '1']);
+    await demo(['--orders', '200', '--seed', '1', '--out', dir]);
     expect(stderr.filter((line) => line.startsWith('draining'))).toEqual([
       'draining: fifo 24 standard 48 queued, 0 s\n',
       'draining: fifo 4 standard 8 queued, 5 s\n',
@@ -82,7 +96,7 @@ describe("npm run demo's progress", () => {
 
   it('redraws the drain line in place on a terminal and ends it before the report', async () => {
     process.stderr.isTTY = true;
-    await demo(['--orders', '200', '--seed', '1']);
+    await demo(['--orders', '200', '--seed', '1', '--out', dir]);
     const drain = stderr.filter((line) => line.startsWith('\rdraining'));
     expect(drain).toHaveLength(25);
     expect(drain[0]).toBe('\rdraining: fifo 24 standard 48 queued, 0 s\x1b[K');
@@ -92,7 +106,7 @@ describe("npm run demo's progress", () => {
 
   it('asks for no ledger count while the queues empty: its lines do not show one, and each poll waited for it', async () => {
     const { runOnLocalCloud } = jest.requireMock('../../../../lab/local-run');
-    await demo(['--orders', '200', '--seed', '1']);
+    await demo(['--orders', '200', '--seed', '1', '--out', dir]);
     expect(runOnLocalCloud.mock.calls.at(-1)[0].countLedgerWhileDraining).toBe(false);
   });
 
@@ -117,7 +131,7 @@ describe("npm run demo's progress", () => {
   });
 
   it('ends with one line of where the wall time went, after the files are written', async () => {
-    await demo(['--orders', '200', '--seed', '1']);
+    await demo(['--orders', '200', '--seed', '1', '--out', dir]);
     expect(stdout.slice(-2)).toEqual([
       'wrote report.json\n',
       expect.stringMatching(
@@ -176,5 +190,14 @@ describe("npm run demo's progress", () => {
     ).toBe(
       'took 40.0 s: start 3.0 s, load 30.0 s, drain 2.0 s, report 1.0 s, stop 0.1 s, files 2.0 s\n',
     );
+  });
+
+  // Last: the runs above wrote under their temp directories, not the working directory's reports/.
+  it("leaves nothing under the working directory's reports/: every run above wrote under its test's temp directory", () => {
+    const { writeReportFiles } = jest.requireMock('../../../../services/report/src/generate');
+    const outs = writeReportFiles.mock.calls.map((c: unknown[]) => resolve(String(c[1])));
+    expect(outs.length).toBeGreaterThan(0);
+    for (const out of outs) expect(out.startsWith(`${resolve(tmpdir())}${sep}`)).toBe(true);
+    expect(reportsNow()).toEqual(reportsBefore);
   });
 });
