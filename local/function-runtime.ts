@@ -943,6 +943,12 @@ export class LocalFunction {
   private readonly environments = new Set<Environment>();
   private readonly waiting: Array<(env: Environment) => void> = [];
   private inFlight = 0;
+  /**
+   * Environments held by invocations: one from acquire() until release(), whether the
+   * invocation's environment is still in `environments` or has left it (discarded after a
+   * timeout or an exit, retired after a failed init) and another is about to take its place.
+   */
+  private held = 0;
   private stopped = false;
   private generation = 0;
   private created = 0;
@@ -1290,21 +1296,34 @@ export class LocalFunction {
     }
   }
 
+  /**
+   * An environment for an invocation: an idle one, else a new one while the function is under
+   * its concurrency, else the next one released. Counted by what invocations hold, not by the
+   * environments alive: an invocation whose environment has ended keeps its place until it
+   * releases it (its replacement, or the next waiter's, takes that place), and an invoke() in
+   * the microtasks between an environment leaving the set and its replacement entering it (the
+   * suppressed init's, or the next waiter's after a timeout) had found room and started one
+   * over the limit.
+   */
   private acquire(): Promise<Environment> {
     for (const env of this.environments) {
       if (!env.busy) {
         env.busy = true;
+        this.held++;
         return Promise.resolve(env);
       }
     }
-    if (this.environments.size < this.def.maxEnvironments) {
+    // Every environment in the set is busy here, so each is held by an invocation.
+    if (this.held < this.def.maxEnvironments) {
       const env = this.createEnvironment();
       env.busy = true;
+      this.held++;
       return Promise.resolve(env);
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
+  /** Hands the invocation's place to the next waiter (with its environment, or a fresh one). */
   private release(env: Environment): void {
     if (env.generation !== this.generation) this.discard(env);
     if (!this.environments.has(env)) {
@@ -1313,14 +1332,18 @@ export class LocalFunction {
         const fresh = this.createEnvironment();
         fresh.busy = true;
         next(fresh);
-      } else if (next) {
-        this.waiting.unshift(next);
+        return;
       }
+      if (next) this.waiting.unshift(next);
+      this.held--;
       return;
     }
     const next = this.waiting.shift();
     if (next) next(env);
-    else env.busy = false;
+    else {
+      env.busy = false;
+      this.held--;
+    }
   }
 
   /**

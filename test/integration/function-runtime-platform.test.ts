@@ -1,0 +1,95 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type FunctionDefinition, LocalFunction } from '../../local/function-runtime';
+
+/**
+ * What Lambda's platform writes and answers around a function's code: INIT_REPORT lines for an
+ * init that failed, the lines for a runtime that exited, the time-out and out-of-memory answers,
+ * and the function's concurrency held while environments are replaced.
+ */
+
+const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
+
+const started: LocalFunction[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((f) => f.stop(1000)));
+});
+
+/** The probe in one environment with a 5 s timeout, its log lines kept in `lines`. */
+function probe(name: string, lines: string[], def: Partial<FunctionDefinition> = {}) {
+  const f = new LocalFunction({
+    name,
+    modulePath: PROBE,
+    env: {},
+    timeoutSeconds: 5,
+    memorySizeMb: 256,
+    maxEnvironments: 1,
+    region: 'us-east-1',
+    onLog: (_fn, line) => lines.push(line),
+    ...def,
+  });
+  started.push(f);
+  return f;
+}
+
+describe("the function's concurrency", () => {
+  it('runs no invocation over it when one comes while a failed environment is being replaced', async () => {
+    // Prepare: one environment at most; a module whose first load fails (it writes a marker
+    // first) and whose handler notes its start and end in a file, 300 ms apart.
+    const dir = await mkdtemp(join(tmpdir(), 'concurrency-'));
+    const module = join(dir, 'counted.ts');
+    await writeFile(
+      module,
+      [
+        "import { appendFileSync, existsSync, writeFileSync } from 'node:fs';",
+        "import { join } from 'node:path';",
+        'const dir = process.env.COUNT_DIR as string;',
+        "if (!existsSync(join(dir, 'marker'))) {",
+        "  writeFileSync(join(dir, 'marker'), 'failed once');",
+        "  throw new Error('first load fails');",
+        '}',
+        'export const handler = async () => {',
+        "  appendFileSync(join(dir, 'runs'), 'start\\n');",
+        '  await new Promise((r) => setTimeout(r, 300));',
+        "  appendFileSync(join(dir, 'runs'), 'end\\n');",
+        '  return null;',
+        '};',
+        '',
+      ].join('\n'),
+    );
+    const f = probe('concurrency-one', [], { modulePath: module, env: { COUNT_DIR: dir } });
+    // A second invocation called from a microtask right after the failed environment is taken
+    // out of service, before the init is run again in a fresh one (the window between a check
+    // of the environments and the replacement's taking its place).
+    const internals = f as unknown as { retire: (env: unknown) => void };
+    const retire = internals.retire.bind(f);
+    let second: Promise<unknown> | undefined;
+    internals.retire = (env) => {
+      retire(env);
+      if (!second) queueMicrotask(() => (second = f.invoke({})));
+    };
+
+    try {
+      // Act
+      const first = await f.invoke({});
+      await second;
+      const runs = (await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n');
+
+      // Assess: both served, one at a time: never two handlers running at once. The second had
+      // found no environment in the set, started one beside the fresh one, and both ran.
+      let running = 0;
+      let most = 0;
+      for (const run of runs) {
+        running += run === 'start' ? 1 : -1;
+        most = Math.max(most, running);
+      }
+      expect(first).toMatchObject({ ok: true });
+      expect(await second).toMatchObject({ ok: true });
+      expect(runs).toHaveLength(4);
+      expect(most).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
