@@ -1371,9 +1371,11 @@ export class LocalFunction {
     const initStarted = Date.now();
     const requestId = randomUUID();
     const timeoutMs = this.def.timeoutSeconds * 1000;
+    // Lambda's service names the request ({"errorType":"Sandbox.Timedout","errorMessage":
+    // "RequestId: <id> Error: Task timed out after 3.00 seconds"} as invoke payloads show it).
     const timedOutError: InvocationError = {
       errorType: 'Sandbox.Timedout',
-      errorMessage: `Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
+      errorMessage: `RequestId: ${requestId} Error: Task timed out after ${this.def.timeoutSeconds.toFixed(2)} seconds`,
     };
     // A module that failed to load (it threw, its thread exited, it ran over the init limit):
     // the environment ends, as Lambda's runtime exits after posting an init error (an error it

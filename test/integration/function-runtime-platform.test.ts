@@ -10,6 +10,7 @@ import { type FunctionDefinition, LocalFunction } from '../../local/function-run
  */
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 
 const started: LocalFunction[] = [];
 afterAll(async () => {
@@ -32,6 +33,29 @@ function probe(name: string, lines: string[], def: Partial<FunctionDefinition> =
   started.push(f);
   return f;
 }
+
+describe("Lambda's platform lines and answers", () => {
+  it("answers a time-out as Lambda's service words it, naming the request", async () => {
+    // Prepare: a 1 s function.
+    const f = probe('timeout-words', [], { timeoutSeconds: 1 });
+    await f.warm();
+
+    // Act
+    const result = await f.invoke({ mode: 'spin', ms: 5000 });
+
+    // Assess
+    expect(result).toMatchObject({
+      ok: false,
+      timedOut: true,
+      error: {
+        errorType: 'Sandbox.Timedout',
+        errorMessage: expect.stringMatching(
+          new RegExp(`^RequestId: ${UUID} Error: Task timed out after 1\\.00 seconds$`),
+        ),
+      },
+    });
+  }, 30_000);
+});
 
 describe("the function's concurrency", () => {
   it('runs no invocation over it when one comes while a failed environment is being replaced', async () => {
