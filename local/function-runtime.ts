@@ -85,12 +85,29 @@ export class FunctionInitError extends Error {
   }
 }
 
+/**
+ * How the runtime's process ended, in the words of Lambda's service: its error type, and the
+ * status Go's os.ProcessState prints for it (aws-lambda-runtime-interface-emulator,
+ * internal/lambda-managed-instances/supervisor/model/process.go, ProcessTermination.String).
+ */
+export interface RuntimeExit {
+  errorType: 'Runtime.ExitError';
+  /** "exit status <code>". */
+  status: string;
+}
+
+/** The runtime's process exited by itself with `code`. */
+export const exitStatus = (code: number): RuntimeExit => ({
+  errorType: 'Runtime.ExitError',
+  status: `exit status ${code}`,
+});
+
 /** An environment that ended before its module had loaded (see createEnvironment). */
 class EnvironmentFailed extends Error {
   constructor(
     readonly error: InvocationError,
-    /** The thread's exit code, when it exited by itself; the error then says it (exitError). */
-    readonly exitCode?: number,
+    /** How its thread ended, when it ended by itself (exitError). */
+    readonly exit?: RuntimeExit,
   ) {
     super(error.errorMessage);
   }
@@ -102,15 +119,32 @@ class EnvironmentFailed extends Error {
  * <code>", the wording of Lambda's service, not of the runtime (the payload
  * `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: d88fc138-... Error: Runtime exited
  * with error: exit status 137"}` in aws/aws-lambda-dotnet#480; "RequestId: ... Error: Runtime
- * exited with error: exit status 1" then "Runtime.ExitError" in Node functions' logs). Without a
- * request (warm(), an init no invocation waits for) the message has no RequestId part.
+ * exited with error: exit status 1" then "Runtime.ExitError" in Node functions' logs). Without
+ * a request (warm(), an init no invocation waits for) the message has no RequestId part.
  */
-export function exitError(code: number, requestId?: string): InvocationError {
-  const exited = `Runtime exited with error: exit status ${code}`;
+export function exitError(exit: number | RuntimeExit, requestId?: string): InvocationError {
+  const { errorType, status } = typeof exit === 'number' ? exitStatus(exit) : exit;
+  const exited = `Runtime exited with error: ${status}`;
   return {
-    errorType: 'Runtime.ExitError',
+    errorType,
     errorMessage: requestId === undefined ? exited : `RequestId: ${requestId} Error: ${exited}`,
   };
+}
+
+/**
+ * The error type an INIT_REPORT line names for an init that failed: what the runtime posted to
+ * /init/error when it names a Runtime or Function error (Runtime.ImportModuleError,
+ * Runtime.HandlerNotFound), else Runtime.Unknown (Function.Unknown for another Function. type):
+ * the emulator's GetValidRuntimeOrFunctionErrorType, applied to the header the runtime posts
+ * (rapi/handler/initerror.go), so a module that throws an Error is "Runtime.Unknown". The
+ * platform's own errors (an exit, a timeout, the local cloud's LocalCloud.StartError) are named
+ * as they are.
+ */
+function initReportErrorType(error: InvocationError): string {
+  const type = error.errorType;
+  if (/^(Sandbox|LocalCloud)\./.test(type)) return type;
+  if (/(Runtime|Function)\.[A-Z][a-zA-Z]+/.test(type)) return type;
+  return type.startsWith('Function.') ? 'Function.Unknown' : 'Runtime.Unknown';
 }
 
 /**
@@ -763,6 +797,11 @@ interface Environment {
   readySeen: boolean;
   /** Messages it posted that the runtime did not ask for (see MAX_UNSOLICITED_MESSAGES). */
   unsolicited: number;
+  /**
+   * Its init: when it began (the environment handed its bundle, or the build's failure), how
+   * long it took once `ready` settled (ms), and whether its INIT_REPORT line was written.
+   */
+  init: { startedAt?: number; ms?: number; reported: boolean };
 }
 
 /**
@@ -1053,6 +1092,7 @@ export class LocalFunction {
       initError = (err as EnvironmentFailed).error;
     }
     if (initError) {
+      this.reportInit(env, 'init', initError);
       this.retire(env);
       throw new FunctionInitError(this.name, initError);
     }
@@ -1173,6 +1213,7 @@ export class LocalFunction {
     const initLimitMs =
       initLimit?.ms ?? Math.max(LOCAL_INIT_LIMIT_SECONDS, this.def.timeoutSeconds) * 1000;
     let startInit = () => {};
+    const init: Environment['init'] = { reported: false };
     const ready = new Promise<InvocationError | undefined>((resolve, reject) => {
       // A module that ends its thread while loading (process.exit at the top level) sends no
       // ready message and no error: waited for, warm() and every invocation of the function
@@ -1186,6 +1227,7 @@ export class LocalFunction {
       let settled = false;
       startInit = () => {
         if (settled) return;
+        init.startedAt = performance.now();
         initTimer = setTimeout(() => {
           off();
           reject(
@@ -1201,6 +1243,7 @@ export class LocalFunction {
       };
       const off = () => {
         settled = true;
+        init.ms = init.startedAt === undefined ? 0 : performance.now() - init.startedAt;
         clearTimeout(initTimer);
         worker.off('message', onMessage);
         worker.off('error', onError);
@@ -1208,7 +1251,7 @@ export class LocalFunction {
       };
       const onExit = (code: number) => {
         off();
-        reject(new EnvironmentFailed(exitError(code), code));
+        reject(new EnvironmentFailed(exitError(code), exitStatus(code)));
       };
       const onError = (err: unknown) => {
         off();
@@ -1242,7 +1285,10 @@ export class LocalFunction {
         worker.postMessage({ load: bundle.file, text: bundle.text, frames: bundle.frames });
         startInit();
       },
-      (err: Error) => worker.postMessage({ loadError: buildError(err) }),
+      (err: Error) => {
+        init.startedAt = performance.now();
+        worker.postMessage({ loadError: buildError(err) });
+      },
     );
     const env: Environment = {
       id: ++this.created,
@@ -1256,6 +1302,7 @@ export class LocalFunction {
       expecting: new Set(),
       readySeen: false,
       unsolicited: 0,
+      init,
     };
     worker.on('message', (msg: WorkerReply & { stats?: unknown }) => {
       const asked =
@@ -1354,6 +1401,7 @@ export class LocalFunction {
   private async initialised(
     env: Environment,
     requestId: string,
+    phase: 'init' | 'invoke',
   ): Promise<InvocationError | undefined> {
     let initError: InvocationError | undefined;
     try {
@@ -1361,10 +1409,51 @@ export class LocalFunction {
     } catch (err) {
       this.discard(env);
       const failed = err as EnvironmentFailed;
-      return failed.exitCode === undefined ? failed.error : exitError(failed.exitCode, requestId);
+      this.reportInit(env, phase, failed.error);
+      return failed.exit === undefined ? failed.error : exitError(failed.exit, requestId);
     }
-    if (initError) this.retire(env);
+    if (initError) {
+      this.reportInit(env, phase, initError);
+      this.retire(env);
+    }
     return initError;
+  }
+
+  /**
+   * Writes Lambda's INIT_REPORT line for an environment whose init failed, once: its duration,
+   * the phase it ran in ("init" for an environment's own init, "invoke" for the init run again
+   * within an invocation, a suppressed init) and its status, "timeout" for one over its limit,
+   * else "error" and the error's type (initReportErrorType): "INIT_REPORT Init Duration:
+   * 180000.45 ms Phase: invoke Status: timeout" in DataDog/datadog-lambda-extension#1237, "Phase:
+   * init Status: error" then "Phase: invoke Status: error" for one cold invocation in
+   * cargo-lambda/cargo-lambda#572 (the emulator sends a platform.initReport with these fields
+   * for every init, rapid/handlers.go, runtimeInitWithTelemetry). The fields are separated by
+   * tabs, as in the REPORT line (apex/up#663 quotes one with its tabs); the quotes of INIT_REPORT
+   * lines lost theirs, so that is not verified. An init that succeeds gets no line: Lambda writes
+   * none for an on-demand one (its duration goes in the REPORT line, not written here).
+   */
+  private reportInit(env: Environment, phase: 'init' | 'invoke', error: InvocationError): void {
+    if (env.init.reported) return;
+    env.init.reported = true;
+    const status =
+      error.errorType === 'Sandbox.Timedout'
+        ? 'timeout'
+        : `error\tError Type: ${initReportErrorType(error)}`;
+    this.log(
+      `INIT_REPORT Init Duration: ${(env.init.ms ?? 0).toFixed(2)} ms\tPhase: ${phase}\tStatus: ${status}`,
+    );
+  }
+
+  /**
+   * The lines Lambda writes for an invocation whose runtime exited under it (or in the init run
+   * again within it): the error's message, then its type ("RequestId: <id> Error: Runtime exited
+   * with error: exit status 137" then "Runtime.ExitError" in aws/aws-lambda-dotnet#480's log
+   * tail).
+   */
+  private reportExit(error: InvocationError): void {
+    if (error.errorType !== 'Runtime.ExitError') return;
+    this.log(error.errorMessage);
+    this.log(error.errorType);
   }
 
   private async run(held: { env: Environment }, event: unknown): Promise<InvocationResult> {
@@ -1392,7 +1481,7 @@ export class LocalFunction {
     // what that second init does: its error, or the handler's answer when it loads. Without it a
     // module whose init failed once (a dependency not up yet) failed the invocation that found
     // it, where on Lambda that invocation is served.
-    let initError = await this.initialised(held.env, requestId);
+    let initError = await this.initialised(held.env, requestId, 'init');
     // When the invoke phase began: at the suppressed init, if there is one, which counts against
     // the function timeout; else when the handler is called (below).
     let invokePhase: number | undefined;
@@ -1401,7 +1490,7 @@ export class LocalFunction {
       const fresh = this.createEnvironment({ ms: timeoutMs, error: timedOutError });
       fresh.busy = true;
       held.env = fresh;
-      initError = await this.initialised(fresh, requestId);
+      initError = await this.initialised(fresh, requestId, 'invoke');
       // Its ready message handled only past the deadline (this thread lagging behind its event
       // loop: the init's own limit, started a moment after invokePhase, had not fired yet): the
       // invoke phase is over. Called now, the handler would start with no time left
@@ -1410,9 +1499,12 @@ export class LocalFunction {
       if (!initError && Date.now() >= invokePhase + timeoutMs) {
         this.discard(fresh);
         initError = timedOutError;
+        fresh.init.ms = Date.now() - invokePhase;
+        this.reportInit(fresh, 'invoke', initError);
       }
     }
     if (initError) {
+      this.reportExit(initError);
       return {
         ok: false,
         timedOut: initError === timedOutError,
@@ -1464,6 +1556,7 @@ export class LocalFunction {
       const exitWith = (error: InvocationError) => {
         cleanup();
         this.discard(env);
+        this.reportExit(error);
         resolve({ ok: false, timedOut: false, durationMs: Date.now() - started, error });
       };
       const timeOut = () => {

@@ -11,6 +11,8 @@ import { type FunctionDefinition, LocalFunction } from '../../local/function-run
 
 const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const INIT_REPORT = (phase: string, status: string) =>
+  new RegExp(`^INIT_REPORT Init Duration: \\d+\\.\\d{2} ms\\tPhase: ${phase}\\tStatus: ${status}$`);
 
 const started: LocalFunction[] = [];
 afterAll(async () => {
@@ -35,6 +37,77 @@ function probe(name: string, lines: string[], def: Partial<FunctionDefinition> =
 }
 
 describe("Lambda's platform lines and answers", () => {
+  it('writes INIT_REPORT for an init that fails, in the init phase and again for the init run within the invocation', async () => {
+    // Prepare: a module that throws every time it loads (an Error: posted as "Error", which
+    // Lambda names Runtime.Unknown), and one that exits while it loads.
+    const thrown: string[] = [];
+    const throwing = probe('init-report-throws', thrown, {
+      env: { PROBE_INIT_THROW: 'init fails every time' },
+    });
+    const warmedLines: string[] = [];
+    const warmed = probe('init-report-warm', warmedLines, {
+      env: { PROBE_INIT_THROW: 'init fails every time' },
+    });
+    const exited: string[] = [];
+    const exiting = probe('init-report-exits', exited, { env: { PROBE_INIT_EXIT: '3' } });
+
+    // Act
+    const failed = await throwing.invoke({ mode: 'echo' });
+    const warm = await warmed.warm().then(
+      () => 'warmed',
+      (err: Error) => err.message,
+    );
+    const exit = await exiting.invoke({ mode: 'echo' });
+
+    // Assess: one line per init, the environment's own (Phase: init) then the one run again
+    // within the invocation (Phase: invoke); warm() is an init phase alone. An exit while
+    // loading is Runtime.ExitError, and the invocation that answers it gets Lambda's two lines
+    // for a runtime that exited: the message naming the request, then the type.
+    expect(failed).toMatchObject({ ok: false, error: { errorType: 'Error' } });
+    expect(thrown.filter((l) => l.startsWith('INIT_REPORT'))).toEqual([
+      expect.stringMatching(INIT_REPORT('init', 'error\\tError Type: Runtime\\.Unknown')),
+      expect.stringMatching(INIT_REPORT('invoke', 'error\\tError Type: Runtime\\.Unknown')),
+    ]);
+    expect(warm).toMatch(/failed to initialise: Error: init fails every time$/);
+    expect(warmedLines.filter((l) => l.startsWith('INIT_REPORT'))).toEqual([
+      expect.stringMatching(INIT_REPORT('init', 'error\\tError Type: Runtime\\.Unknown')),
+    ]);
+    const message = exit.ok ? '' : exit.error.errorMessage;
+    expect(message).toMatch(
+      new RegExp(`^RequestId: ${UUID} Error: Runtime exited with error: exit status 3$`),
+    );
+    expect(exited.filter((l) => l.startsWith('INIT_REPORT') || l.includes('Runtime'))).toEqual([
+      expect.stringMatching(INIT_REPORT('init', 'error\\tError Type: Runtime\\.ExitError')),
+      expect.stringMatching(INIT_REPORT('invoke', 'error\\tError Type: Runtime\\.ExitError')),
+      message,
+      'Runtime.ExitError',
+    ]);
+  }, 60_000);
+
+  it('writes the message and the type of a runtime that exited under an invocation, naming its request', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'exit-lines-'));
+    const lines: string[] = [];
+    const f = probe('exit-lines', lines);
+    await f.warm();
+
+    try {
+      // Act: the handler writes the id it was given and exits with status 2.
+      const result = await f.invoke({ mode: 'exit-with-id', file: join(dir, 'id'), code: 2 });
+      const id = await readFile(join(dir, 'id'), 'utf8');
+
+      // Assess
+      const exited = `RequestId: ${id} Error: Runtime exited with error: exit status 2`;
+      expect(result).toMatchObject({
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: exited },
+      });
+      expect(lines.slice(-2)).toEqual([exited, 'Runtime.ExitError']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
   it("answers a time-out as Lambda's service words it, naming the request", async () => {
     // Prepare: a 1 s function.
     const f = probe('timeout-words', [], { timeoutSeconds: 1 });

@@ -42,6 +42,19 @@ async function probeFailurePlace(): Promise<string> {
   return `probe-handler.ts:${line + 1}:${column})`;
 }
 
+/**
+ * An onLog that keeps the function's own output in `lines`: Lambda's platform lines the runtime
+ * writes too (INIT_REPORT, and a runtime exit's message and type) are left out here;
+ * function-runtime-platform.test.ts holds them to what Lambda writes.
+ */
+function keepOutput(lines: string[]) {
+  const platform =
+    /^INIT_REPORT |^RequestId: [0-9a-f-]{36} Error: |^Runtime\.(ExitError|OutOfMemory)$/;
+  return (_fn: string, line: string) => {
+    if (!platform.test(line)) lines.push(line);
+  };
+}
+
 /** The sized-result function (support/fixtures/sized-result.ts), its lines kept in `lines`. */
 function sized(name: string, lines: string[] = [], env: Record<string, string> = {}) {
   return new LocalFunction({
@@ -52,7 +65,7 @@ function sized(name: string, lines: string[] = [], env: Record<string, string> =
     memorySizeMb: 256,
     maxEnvironments: 1,
     region: 'us-east-1',
-    onLog: (_fn, line) => lines.push(line),
+    onLog: keepOutput(lines),
   });
 }
 
@@ -110,7 +123,7 @@ function logging(name: string, lines: string[], def: Partial<FunctionDefinition>
     memorySizeMb: 256,
     maxEnvironments: 1,
     region: 'us-east-1',
-    onLog: (_fn, line) => lines.push(line),
+    onLog: keepOutput(lines),
     ...def,
   });
 }
@@ -2251,7 +2264,7 @@ describe('a temp directory nothing can be written in', () => {
           memorySizeMb: 256,
           maxEnvironments: 1,
           region: 'us-east-1',
-          onLog: (_fn, line) => lines.push(line),
+          onLog: keepOutput(lines),
         });
         fns.push(f);
         return f;
