@@ -91,8 +91,8 @@ export class FunctionInitError extends Error {
  * internal/lambda-managed-instances/supervisor/model/process.go, ProcessTermination.String).
  */
 export interface RuntimeExit {
-  errorType: 'Runtime.ExitError';
-  /** "exit status <code>". */
+  errorType: 'Runtime.ExitError' | 'Runtime.OutOfMemory';
+  /** "exit status <code>", or "signal: killed" for a process ended for its memory. */
   status: string;
 }
 
@@ -102,11 +102,23 @@ export const exitStatus = (code: number): RuntimeExit => ({
   status: `exit status ${code}`,
 });
 
+/**
+ * The environment outgrew its memory: Lambda kills the runtime's process (SIGKILL), and its
+ * service answers Runtime.OutOfMemory, "Runtime exited with error: signal: killed" (the
+ * emulator's shutdown.go: an OOM-killed runtime is ErrorRuntimeOutOfMemory with
+ * "runtime exited with error: " and the termination's status; not verified on AWS). Here the
+ * environment's heap reached its cap (ERR_WORKER_OUT_OF_MEMORY), the closest a worker has.
+ */
+export const OUT_OF_MEMORY: RuntimeExit = {
+  errorType: 'Runtime.OutOfMemory',
+  status: 'signal: killed',
+};
+
 /** An environment that ended before its module had loaded (see createEnvironment). */
 class EnvironmentFailed extends Error {
   constructor(
     readonly error: InvocationError,
-    /** How its thread ended, when it ended by itself (exitError). */
+    /** How its thread ended, when it ended by itself or for its memory (exitError). */
     readonly exit?: RuntimeExit,
   ) {
     super(error.errorMessage);
@@ -119,7 +131,8 @@ class EnvironmentFailed extends Error {
  * <code>", the wording of Lambda's service, not of the runtime (the payload
  * `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: d88fc138-... Error: Runtime exited
  * with error: exit status 137"}` in aws/aws-lambda-dotnet#480; "RequestId: ... Error: Runtime
- * exited with error: exit status 1" then "Runtime.ExitError" in Node functions' logs). Without
+ * exited with error: exit status 1" then "Runtime.ExitError" in Node functions' logs), or
+ * Runtime.OutOfMemory and "signal: killed" for one ended for its memory (OUT_OF_MEMORY). Without
  * a request (warm(), an init no invocation waits for) the message has no RequestId part.
  */
 export function exitError(exit: number | RuntimeExit, requestId?: string): InvocationError {
@@ -889,6 +902,11 @@ function isObject(msg: unknown): msg is object {
   return typeof msg === 'object' && msg !== null;
 }
 
+/** A worker's error for a heap that reached its cap (resourceLimits). */
+function outOfMemory(err: unknown): boolean {
+  return isObject(err) && (err as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+}
+
 const invalidReply = (errorMessage: string): InvocationError => ({
   errorType: 'Runtime.InvalidResponse',
   errorMessage,
@@ -1255,6 +1273,12 @@ export class LocalFunction {
       };
       const onError = (err: unknown) => {
         off();
+        // Its heap outgrew the cap while the module loaded: Lambda's answer for an environment
+        // killed for its memory.
+        if (outOfMemory(err)) {
+          reject(new EnvironmentFailed(exitError(OUT_OF_MEMORY), OUT_OF_MEMORY));
+          return;
+        }
         reject(
           new EnvironmentFailed({
             errorType: 'Runtime.WorkerError',
@@ -1448,10 +1472,12 @@ export class LocalFunction {
    * The lines Lambda writes for an invocation whose runtime exited under it (or in the init run
    * again within it): the error's message, then its type ("RequestId: <id> Error: Runtime exited
    * with error: exit status 137" then "Runtime.ExitError" in aws/aws-lambda-dotnet#480's log
-   * tail).
+   * tail, "... signal: killed" then the type for one ended for its memory).
    */
   private reportExit(error: InvocationError): void {
-    if (error.errorType !== 'Runtime.ExitError') return;
+    if (error.errorType !== 'Runtime.ExitError' && error.errorType !== 'Runtime.OutOfMemory') {
+      return;
+    }
     this.log(error.errorMessage);
     this.log(error.errorType);
   }
@@ -1569,9 +1595,14 @@ export class LocalFunction {
           error: timedOutError,
         });
       };
-      // The thread failed outside the function's reach (its heap cap).
+      // The thread failed outside the function's reach: its heap cap (Lambda's answer for an
+      // environment killed for its memory), or anything else Node ends a worker for.
       const onError = (err: Error) =>
-        exitWith({ errorType: 'Runtime.ExitError', errorMessage: err.message });
+        exitWith(
+          outOfMemory(err)
+            ? exitError(OUT_OF_MEMORY, requestId)
+            : { errorType: 'Runtime.ExitError', errorMessage: err.message },
+        );
       // The environment ended itself at the deadline (the worker's own timer), or died.
       const onExit = (code: number) =>
         Atomics.load(env.timedOut, 0) === 1 ? timeOut() : exitWith(exitError(code, requestId));

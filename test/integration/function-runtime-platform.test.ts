@@ -128,6 +128,32 @@ describe("Lambda's platform lines and answers", () => {
       },
     });
   }, 30_000);
+
+  it("answers an environment that outgrew its memory as Lambda's service answers one killed for it", async () => {
+    // Prepare: memory 256 MB, the cap of the environment's heap.
+    const lines: string[] = [];
+    const f = probe('out-of-memory', lines, { timeoutSeconds: 30 });
+
+    // Act
+    const over = await f.invoke({ mode: 'hold', mb: 320 });
+    const after = await f.invoke({ mode: 'echo' });
+
+    // Assess: Runtime.OutOfMemory, "signal: killed", not Node's wording, with Lambda's two
+    // lines; the next invocation runs in a fresh environment.
+    const killed = new RegExp(
+      `^RequestId: ${UUID} Error: Runtime exited with error: signal: killed$`,
+    );
+    expect(over).toMatchObject({
+      ok: false,
+      timedOut: false,
+      error: { errorType: 'Runtime.OutOfMemory', errorMessage: expect.stringMatching(killed) },
+    });
+    expect(lines.slice(-2)).toEqual([
+      over.ok ? '' : over.error.errorMessage,
+      'Runtime.OutOfMemory',
+    ]);
+    expect(after).toMatchObject({ ok: true, result: { invocations: 1 } });
+  }, 60_000);
 });
 
 describe("the function's concurrency", () => {
