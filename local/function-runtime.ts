@@ -182,11 +182,13 @@ export class FunctionStoppedError extends Error {
 
 /**
  * A bundle that does not build, reported as Lambda reports a module that does not load: a
- * module or import that cannot be found is Runtime.ImportModuleError, anything else (syntax)
- * Runtime.UserCodeSyntaxError. A bundle that built but could not be made ready for the
- * environments (no directory to write it in: NoBundleDirectory) is no fault of the function's
- * code but of the local cloud's start: LocalCloud.StartError, with the message saying what to
- * change.
+ * module or import that cannot be found is Runtime.ImportModuleError, anything else esbuild found
+ * in the code (syntax) Runtime.UserCodeSyntaxError. A bundle that could not be made ready for the
+ * environments (no directory to write it in: NoBundleDirectory), or that esbuild itself failed to
+ * build (its service stopped or never started, "The service was stopped: write EPIPE", or this
+ * runtime's plugin failing: an error with no message about the code), is no fault of the
+ * function's code but of the local cloud: LocalCloud.StartError, with the message saying what
+ * failed.
  */
 function buildError(failure: Error): InvocationError {
   if (!(failure instanceof BuildFailure)) {
@@ -194,15 +196,25 @@ function buildError(failure: Error): InvocationError {
   }
   // esbuild's own error, under the BuildFailure that keeps what the build read.
   const err = failure.cause instanceof Error ? failure.cause : failure;
-  const first = (err as Error & { errors?: Array<{ text: string }> }).errors?.[0]?.text;
-  const missing = first ? /^Could not resolve "(.*)"/.exec(first) : null;
+  // A build that failed on the code carries esbuild's messages about it, each naming no plugin.
+  const messages = (err as Error & { errors?: unknown }).errors;
+  const first = Array.isArray(messages)
+    ? (messages[0] as { text?: unknown; pluginName?: unknown } | undefined)
+    : undefined;
+  if (typeof first?.text !== 'string' || first.pluginName) {
+    return {
+      errorType: 'LocalCloud.StartError',
+      errorMessage: `esbuild failed to build the function's bundle: ${err.message}`,
+    };
+  }
+  const missing = /^Could not resolve "(.*)"/.exec(first.text);
   if (missing) {
     return {
       errorType: 'Runtime.ImportModuleError',
       errorMessage: `Error: Cannot find module '${missing[1]}'`,
     };
   }
-  return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: first ?? err.message };
+  return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: first.text };
 }
 
 /**
