@@ -1010,7 +1010,14 @@ interface WorkerReply {
 export class LocalFunction {
   readonly name: string;
   private readonly environments = new Set<Environment>();
-  private readonly waiting: Array<(env: Environment) => void> = [];
+  /**
+   * Invocations waiting for an environment (the function at its concurrency): handed one by
+   * release(), or refused by stop() when none was handed to them in its grace.
+   */
+  private readonly waiting: Array<{
+    resolve: (env: Environment) => void;
+    reject: (err: Error) => void;
+  }> = [];
   private inFlight = 0;
   /**
    * Environments held by invocations: one from acquire() until release(), whether the
@@ -1178,6 +1185,9 @@ export class LocalFunction {
     }
     await Promise.all([...this.environments].map((e) => e.worker.terminate()));
     this.environments.clear();
+    // An invocation still waiting for an environment gets none now: it was left waiting, its
+    // invoke() never settled (an API request never answered, a batch never handed back).
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new FunctionStoppedError(this.name));
   }
 
   /**
@@ -1403,7 +1413,7 @@ export class LocalFunction {
       this.held++;
       return Promise.resolve(env);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** Hands the invocation's place to the next waiter (with its environment, or a fresh one). */
@@ -1414,7 +1424,7 @@ export class LocalFunction {
       if (next && !this.stopped) {
         const fresh = this.createEnvironment();
         fresh.busy = true;
-        next(fresh);
+        next.resolve(fresh);
         return;
       }
       if (next) this.waiting.unshift(next);
@@ -1422,7 +1432,7 @@ export class LocalFunction {
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(env);
+    if (next) next.resolve(env);
     else {
       env.busy = false;
       this.held--;

@@ -215,4 +215,28 @@ describe("the function's concurrency", () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('refuses an invocation still waiting for an environment when the function stops', async () => {
+    // Prepare: one environment at most, held by an invocation that sleeps; a second invocation
+    // waits for it.
+    const f = probe('concurrency-stop', []);
+    const first = f.invoke({ mode: 'sleep', ms: 3000 });
+    const second = f.invoke({ mode: 'echo' }).then(
+      () => 'served',
+      (err: Error) => err.message,
+    );
+
+    // Act: stopped with no grace, the first invocation's environment is ended.
+    await f.stop(0);
+    await first;
+    // What the waiting one got, or 'pending' if nothing by the next turn of the event loop.
+    const waited = await Promise.race([
+      second,
+      new Promise<string>((r) => setImmediate(() => r('pending'))),
+    ]);
+
+    // Assess: it is refused as any invocation of a stopped function is. It was left waiting,
+    // its invoke() never settled (an API request never answered at the cloud's stop).
+    expect(waited).toBe('function concurrency-stop is stopped');
+  }, 60_000);
 });
