@@ -170,23 +170,13 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
       );
     }
   }
-  // Before any order is sent: an --out that cannot hold the file was found after the whole load.
-  const out = typeof v.out === 'string' ? outputDirectory('out', v.out) : undefined;
-  // The default, reports/<run id>, too (without making it: it is made only for a file), where a
-  // `reports` file in the way or a directory it may not write in was found after the whole load.
-  if (out === undefined) defaultOutputDirectory('out', join('reports', runId));
   const rate = numberOption(v, 'rate', { min: 0, max: MAX_RATE })!;
   if (rate !== 0 && rate < MIN_RATE) {
     throw new UsageError(
       `--rate must be 0 (unlimited) or from ${MIN_RATE} to ${MAX_RATE} orders per second, got ${v.rate}`,
     );
   }
-  return {
-    ...(api ? { apiUrl: api } : {}),
-    ...(stack ? { stack } : {}),
-    ...(region ? { region } : {}),
-    ...(apiKey !== undefined ? { apiKey } : {}),
-    ...(out !== undefined ? { out } : {}),
+  const options = {
     orders: intOption(v, 'orders', { min: 1, max: 10_000_000 })!,
     customers: intOption(v, 'customers', { min: 1, max: 1_000_000 })!,
     concurrency: intOption(v, 'concurrency', { min: 1, max: 1000 })!,
@@ -195,6 +185,22 @@ export function parseLoadArgs(argv: string[]): LoadArgs {
     retryDeadlineMs:
       numberOption(v, 'retry-deadline', { min: 0, max: MAX_RETRY_DEADLINE_S })! * 1000,
     unreachableWindowMs: unreachableAfterMs(v),
+  };
+  // Last, once every flag is known good, and before any order is sent: an --out that cannot hold
+  // the file was found after the whole load. The default, reports/<run id>, too (without making
+  // it: it is made only for a file), where a `reports` file in the way or a directory it may not
+  // write in was found after the whole load. Checked before the flags, a directory problem hid a
+  // bad flag (fixed, the next run failed on the flag), and a command line refused for its flags
+  // had made directories (--out) or probed the file system for nothing.
+  const out = typeof v.out === 'string' ? outputDirectory('out', v.out) : undefined;
+  if (out === undefined) defaultOutputDirectory('out', join('reports', runId));
+  return {
+    ...(api ? { apiUrl: api } : {}),
+    ...(stack ? { stack } : {}),
+    ...(region ? { region } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(out !== undefined ? { out } : {}),
+    ...options,
     seed,
     runId,
   };

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,30 @@ describe('parseLoadArgs', () => {
     expect(parseLoadArgs(['--api', 'http://x/', '--api-key', 'k\u00e9 y']).apiKey).toBe(
       'k\u00e9 y',
     );
+  });
+  it('refuses a bad flag before looking at the output directory: no --out made, no default directory problem shown in its place', () => {
+    // Prepare: a scratch directory holding a file named reports (the default directory's way
+    // blocked), and an --out that does not exist yet.
+    const cwd = mkdtempSync(join(tmpdir(), 'load-flags-first-'));
+    writeFileSync(join(cwd, 'reports'), '');
+    const out = join(cwd, 'out');
+    const before = process.cwd();
+    process.chdir(cwd);
+    try {
+      // Act
+      const withOut = () => parseLoadArgs(['--api', 'http://x/', '--orders', '0', '--out', out]);
+      const withDefault = () =>
+        parseLoadArgs(['--api', 'http://x/', '--customers', '0', '--run', 'r1']);
+
+      // Assess: the bad flag is the error; --out was not made for a command refused anyway, and
+      // the default directory's problem did not hide the flag's.
+      expect(withOut).toThrow(new UsageError('--orders must be at least 1, got 0'));
+      expect(existsSync(out)).toBe(false);
+      expect(withDefault).toThrow(new UsageError('--customers must be at least 1, got 0'));
+    } finally {
+      process.chdir(before);
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
   it('makes a run id from the seed when none is given', () => {
     expect(parseLoadArgs(['--api', 'http://x/', '--seed', '35']).runId).toMatch(
