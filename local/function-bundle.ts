@@ -278,6 +278,21 @@ export class BuildFailure extends Error {
   }
 }
 
+/**
+ * esbuild's first message about the code a failed build read (its text, and none of a plugin's:
+ * this runtime's own), or undefined when esbuild itself failed: its service stopped or never
+ * started ("The service was stopped: write EPIPE"), a plugin failed. Only the former is the
+ * code's failure, to answer again while the code is unchanged.
+ */
+export function codeMessage(failure: BuildFailure): string | undefined {
+  const err = failure.cause instanceof Error ? failure.cause : failure;
+  const messages = (err as Error & { errors?: unknown }).errors;
+  const first = Array.isArray(messages)
+    ? (messages[0] as { text?: unknown; pluginName?: unknown } | undefined)
+    : undefined;
+  return typeof first?.text === 'string' && !first.pluginName ? first.text : undefined;
+}
+
 let buildsRun = 0;
 
 /** How many esbuild builds this process has started. */
@@ -830,7 +845,10 @@ export class FunctionBuild {
     try {
       return await bundleFunction(this.modulePath);
     } catch (err) {
-      if (err instanceof BuildFailure) this.failure = err;
+      // Kept only when it is the code's: esbuild itself failing (its service killed) had been
+      // answered again to every later environment of the function while its code was unchanged,
+      // though the next build, in a new service, would have worked.
+      if (err instanceof BuildFailure && codeMessage(err) !== undefined) this.failure = err;
       throw err;
     }
   }

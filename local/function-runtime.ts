@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { BuildFailure, FRAME_FIELDS, FunctionBuild } from './function-bundle';
+import { BuildFailure, codeMessage, FRAME_FIELDS, FunctionBuild } from './function-bundle';
 import { LogLines } from './log-lines';
 import { THREAD_STATS_SOURCE, type ThreadStats } from './thread-stats';
 
@@ -197,24 +197,21 @@ function buildError(failure: Error): InvocationError {
   // esbuild's own error, under the BuildFailure that keeps what the build read.
   const err = failure.cause instanceof Error ? failure.cause : failure;
   // A build that failed on the code carries esbuild's messages about it, each naming no plugin.
-  const messages = (err as Error & { errors?: unknown }).errors;
-  const first = Array.isArray(messages)
-    ? (messages[0] as { text?: unknown; pluginName?: unknown } | undefined)
-    : undefined;
-  if (typeof first?.text !== 'string' || first.pluginName) {
+  const text = codeMessage(failure);
+  if (text === undefined) {
     return {
       errorType: 'LocalCloud.StartError',
       errorMessage: `esbuild failed to build the function's bundle: ${err.message}`,
     };
   }
-  const missing = /^Could not resolve "(.*)"/.exec(first.text);
+  const missing = /^Could not resolve "(.*)"/.exec(text);
   if (missing) {
     return {
       errorType: 'Runtime.ImportModuleError',
       errorMessage: `Error: Cannot find module '${missing[1]}'`,
     };
   }
-  return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: first.text };
+  return { errorType: 'Runtime.UserCodeSyntaxError', errorMessage: text };
 }
 
 /**
