@@ -18,7 +18,7 @@ describe('esbuild failing once, with the bundles built in memory', () => {
     // next build).
     const root = await mkdtemp(join(tmpdir(), 'esbuild-crash-once-'));
     const service = join(root, 'esbuild-service.sh');
-    const realBinary = require.resolve('@esbuild/linux-x64/bin/esbuild');
+    const realBinary = require.resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`);
     await writeFile(
       service,
       `#!/bin/sh\ncase "$*" in *--service*) if [ ! -e '${root}/crashed' ]; then touch '${root}/crashed'; kill -9 $$; fi;; esac\nexec '${realBinary}' "$@"\n`,
