@@ -1,4 +1,5 @@
-import { mkdirSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { CliError, UsageError } from './args';
 
@@ -16,8 +17,8 @@ const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
  * says yes to root for a directory no one can write in, /proc/self.
  *
  * With `make: false` (a default directory made only when there is a file for it, as `npm run
- * load`'s reports/<run id>), the same checks leave no directory behind: the first missing one is
- * made and removed again, which is what making them all later needs of the one that exists.
+ * load`'s reports/<run id>), the same checks leave no directory behind: a file is made and removed
+ * in the deepest directory that exists, which is what making the missing ones later needs of it.
  */
 export function directoryProblem(
   dir: string,
@@ -50,18 +51,21 @@ export function directoryProblem(
   if (kernel !== undefined)
     return `${full} is in ${kernel}, a kernel file system that holds no files`;
   if (!make && missing.length > 0) {
-    const first = missing[0]!;
+    // A file of a name no other process uses, in the deepest directory that exists: making
+    // an entry there is what making the missing ones later needs. Not the first missing
+    // directory made and removed again: checks of one default path in several processes at once
+    // (jest's workers, two loads) took each other's directory away between the mkdir and the
+    // rmdir, or between a stat and a mkdir, and about one check in 200 read EEXIST or ENOENT.
+    const probe = join(at, `.write-check-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      mkdirSync(first);
+      writeFileSync(probe, '', { flag: 'wx' });
     } catch (err) {
-      // Made meanwhile by another process (another check, a run writing its files): look again.
-      if (madeMeanwhile(err, first)) return directoryProblem(dir, { make });
-      return `cannot create ${first}: ${(err as Error).message}`;
+      return `cannot create ${missing[0]}: ${(err as Error).message}`;
     }
     try {
-      rmdirSync(first);
+      unlinkSync(probe);
     } catch {
-      // Something else put a file in it meanwhile: it stays, as theirs.
+      // Removed meanwhile by someone else: nothing of ours is left.
     }
     return undefined;
   }
@@ -69,6 +73,8 @@ export function directoryProblem(
     try {
       mkdirSync(d);
     } catch (err) {
+      // Made meanwhile by another process (another run making the same parents): it serves.
+      if (madeMeanwhile(err, d)) continue;
       return `cannot create ${d}: ${(err as Error).message}`;
     }
   }

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -100,7 +101,40 @@ describe('directoryProblem', () => {
       );
     });
 
-    it('refuses a directory no directory can be made in, by making one', () => {
+    it('says yes to every check when several processes check the same paths at once', async () => {
+      // jest's workers each parse `npm run load`'s flags in the repository, and two loads may
+      // start together: four processes here check the same ten default paths 1,500 times each,
+      // the paths' parent missing at first. Each check made and removed the first missing
+      // directory, and one process's rmdir took the directory another had just found or made:
+      // about one check in 200 read EEXIST or ENOENT (6,000 checks here: 20 to 40 of them).
+      const shared = join(root, 'shared');
+      mkdirSync(shared);
+      const module = join(__dirname, '../../../shared/src/cli/directory.ts');
+      const program = `
+        const { directoryProblem } = require(${JSON.stringify(module)});
+        const problems = [];
+        for (let i = 0; i < 1500; i++) {
+          const p = directoryProblem(${JSON.stringify(join(shared, 'reports'))} + '/r' + (i % 10), { make: false });
+          if (p !== undefined) problems.push(p);
+        }
+        process.stdout.write(JSON.stringify(problems));
+      `;
+      const run = () =>
+        new Promise<string[]>((done, fail) =>
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', '-e', program],
+            { encoding: 'utf8' },
+            (err, out) => (err ? fail(err) : done(JSON.parse(out) as string[])),
+          ),
+        );
+      const problems = (await Promise.all([run(), run(), run(), run()])).flat();
+      expect(problems).toEqual([]);
+      // And nothing is left: no directory, no probe file.
+      expect(readdirSync(shared)).toEqual([]);
+    }, 60_000);
+
+    it('refuses a directory no entry can be made in, by making one', () => {
       // As above: root's check runs as nobody for the call.
       const locked = join(root, 'locked-parent');
       mkdirSync(locked, { mode: 0o500 });
@@ -111,8 +145,10 @@ describe('directoryProblem', () => {
       }
       const dir = join(locked, 'reports', 'r1');
       const check = () => directoryProblem(dir, { make: false });
-      expect(asRoot ? asUser(NOBODY, check) : check()).toBe(
-        `cannot create ${join(locked, 'reports')}: EACCES: permission denied, mkdir '${join(locked, 'reports')}'`,
+      expect(asRoot ? asUser(NOBODY, check) : check()).toMatch(
+        new RegExp(
+          `^cannot create ${join(locked, 'reports')}: EACCES: permission denied, open '${join(locked, '.write-check-')}`,
+        ),
       );
     });
   });
