@@ -91,7 +91,8 @@ export const START_SPEC: CommandSpec = {
     'log-level': {
       type: 'string',
       value: `<${LOG_LEVELS.join('|')}>`,
-      description: 'info shows component states; debug adds function logs',
+      description:
+        "info: component states and the functions' warnings; debug adds the rest of the functions' logs; warn: only the functions' warnings; error: only a component's own failure (shown at every level)",
       default: 'info',
     },
   },
