@@ -245,7 +245,10 @@ export function progressPrinter(
   return (p) => {
     const frac = p.total ? p.done / p.total : 1;
     const rate = p.elapsedMs > 0 ? Math.round(p.accepted / (p.elapsedMs / 1000)) : 0;
-    const text = `${p.done}/${p.total} orders, ${p.accepted} accepted, ${p.errors} errors, ${rate}/s`;
+    // Accepted counts an order at its first 202, done once its client retries are sent too: the
+    // difference is said, so more accepted than done does not read as a miscount.
+    const sending = p.sendingRetries ? ` (${p.sendingRetries} still sending client retries)` : '';
+    const text = `${p.done}/${p.total} orders done, ${p.accepted} accepted${sending}, ${p.errors} errors, ${rate}/s`;
     if (tty) {
       const width = 30;
       const filled = Math.round(frac * width);

@@ -56,9 +56,13 @@ export interface LoadOptions {
 }
 
 export interface LoadProgress {
+  /** Orders finished: answered or given up on, and their client retries sent. */
   done: number;
   total: number;
+  /** Orders whose first POST was answered 202, done or not. */
   accepted: number;
+  /** Of those, the ones not done yet: their client retries are still being sent. */
+  sendingRetries?: number;
   errors: number;
   elapsedMs: number;
 }
@@ -350,12 +354,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const total = plan.totalOrders;
   let started = 0;
   let done = 0;
+  let sendingRetries = 0;
   const scheduler = new CustomerScheduler(plan.customers.map((l) => l.length));
   const report = () =>
     options.onProgress?.({
       done,
       total,
       accepted: summary.accepted,
+      sendingRetries,
       errors: summary.errors,
       elapsedMs: Date.now() - start,
     });
@@ -368,6 +374,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       const at = slotTime(start, started++, options.rate);
       const wait = at - Date.now();
       if (wait > 0) await pause(wait);
+      let accepted = false;
       try {
         if (watch.gone) {
           // The API is gone: not sent, given up with the rest.
@@ -386,6 +393,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         const orderId = r.status === 202 ? orderIdOf(r) : undefined;
         if (orderId !== undefined) {
           summary.accepted++;
+          accepted = true;
+          sendingRetries++;
           ids[next.customer]![next.index] = orderId;
           for (let k = 0; k < order.clientRetries; k++) {
             if (watch.gone) {
@@ -434,6 +443,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         }
       } finally {
         done++;
+        if (accepted) sendingRetries--;
         scheduler.done(next.customer);
         report();
       }

@@ -224,7 +224,15 @@ describe('progressPrinter', () => {
     for (let done = 1; done <= 100; done++)
       p({ done, total: 100, accepted: done, errors: 0, elapsedMs: 1000 });
     expect(out).toHaveLength(11);
-    expect(out.at(-1)).toBe('progress: 100/100 orders, 100 accepted, 0 errors, 100/s\n');
+    expect(out.at(-1)).toBe('progress: 100/100 orders done, 100 accepted, 0 errors, 100/s\n');
+  });
+  it('says how many accepted orders are not done yet, still sending client retries', () => {
+    const out: string[] = [];
+    const p = progressPrinter(false, (s) => out.push(s));
+    p({ done: 40, total: 200, accepted: 41, sendingRetries: 1, errors: 0, elapsedMs: 1000 });
+    expect(out).toEqual([
+      'progress: 40/200 orders done, 41 accepted (1 still sending client retries), 0 errors, 41/s\n',
+    ]);
   });
   it('redraws one bar line on a terminal', () => {
     const out: string[] = [];
