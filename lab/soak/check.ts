@@ -789,6 +789,8 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       (evidence.lostDeletes?.[queue] ?? []).map((l) => `${l.receiveCount}#${l.messageId}`),
     );
     const { messages, invocations } = indexReceives(ledger.deliveries, queue);
+    /** Whether the queue may hand one message into one batch twice: a standard queue, not FIFO. */
+    const copiesInBatch = queue === 'standard';
     /**
      * Why SQS moved this applied order's message to the DLQ, or undefined when nothing explains
      * it. SQS moves a message on the receive after its last allowed one, so that receive must be
@@ -800,6 +802,15 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * unrun may itself be that last receive, one above the receives of it that ran: its
      * not-attempted failure at that count, in a batch that holds a receive of the message. A
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
+     *
+     * The two hand-back causes are a standard queue's only (`copiesInBatch`): each is a hand-back
+     * naming an invocation that holds a receive of the same message that ran, a second receive
+     * of one message in one batch. A standard queue may hand a message into a batch twice, and
+     * the consumer then runs one copy and hands the other back by its message id (record-handling
+     * end()). On FIFO the consumer hands back only a receive it did not run, removing that
+     * receive's receipt in the end write that adds the hand-back, and FIFO hands one message into
+     * one batch once: a hand-back beside a receive of its own invocation is not what the consumer
+     * writes there, and explains nothing (as for a FIFO redelivery, shared/src/fifo-redelivery.ts).
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
       const received = messages.get(messageId);
@@ -810,7 +821,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
       // that ran, beside one that ran in the same batch: SQS counted that receive, and the batch
       // response named the message failed, so neither copy was deleted. It leaves no delivery,
       // only its not-attempted failure, so the receives alone read one short of the last.
-      for (const f of unrunOf.get(messageId) ?? []) {
+      for (const f of copiesInBatch ? (unrunOf.get(messageId) ?? []) : []) {
         if (f.receiveCount < lastReceive || f.receiveCount <= count) continue;
         const ran = received.receives.find((d) => d.invocationId === f.invocationId);
         if (ran) {
@@ -854,7 +865,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           };
         }
         // A copy handed back unrun beside it leaves no delivery, only its not-attempted failure.
-        const unrun = handedBack.get(`${d.invocationId}#${messageId}`);
+        const unrun = copiesInBatch ? handedBack.get(`${d.invocationId}#${messageId}`) : undefined;
         if (unrun) {
           return {
             cause: `after its receive #${count} succeeded beside a copy of it at receive #${unrun.receiveCount} handed back unrun in the same batch (invocation ${d.invocationId})`,

@@ -623,6 +623,64 @@ describe('the exactly-once check', () => {
     );
   });
 
+  /**
+   * a2 on FIFO: failed at receives #1 to #`appliedAt` - 1 (each in its own invocation), applied at
+   * #`appliedAt` in inv-x, which ended, and its copy in the FIFO DLQ; every other order applied
+   * once on both queues. A hand-back of a2 naming inv-x is what each test adds.
+   */
+  function fifoAppliedThenDead(appliedAt: number): LedgerBuilder {
+    const b = new LedgerBuilder()
+      .accept('a1', 'a', 1, 1000)
+      .accept('a2', 'a', 2, 1010)
+      .accept('b1', 'b', 1, 1020);
+    let t = 2000;
+    for (const id of ['a1', 'b1']) b.deliver('fifo', id, t++, 'applied').apply('fifo', id, t++);
+    for (let n = 1; n < appliedAt; n++) {
+      b.deliver('fifo', 'a2', t++, 'failed', n, { invocationId: `inv-${n}`, invocationEnd: true });
+      b.fail('fifo', 'a2', n, false);
+    }
+    b.deliver('fifo', 'a2', t++, 'applied', appliedAt, {
+      invocationId: 'inv-x',
+      invocationEnd: true,
+    });
+    b.apply('fifo', 'a2', t++);
+    for (const id of ['a1', 'a2', 'b1'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    return b.dead('fifo', 'a2');
+  }
+
+  /** What the check says of fifoAppliedThenDead's a2 copy when nothing explains it (`why`). */
+  const unexplainedFifoCopy = (why: string) => [
+    `fifo: order a2 was applied, yet a copy of it is in the DLQ that SQS's redrive rule does not explain (maxReceiveCount ${FIFO_LAST}): ${why}`,
+    'fifo: the DLQ holds 1 messages as SQS reports it, expected 0',
+  ];
+
+  it("fails an applied FIFO order's copy in the DLQ whose last allowed receive succeeded beside a hand-back naming its invocation", () => {
+    // On standard the same ledger is two copies of the message in one batch, one run and one
+    // handed back (accepted above). On FIFO the consumer hands back only a receive it did not
+    // run, removing its receipt in the same end write, and FIFO hands a message into a batch
+    // once: a hand-back beside inv-x's receive that ran is not what the consumer writes, and
+    // says nothing of that receive's delete.
+    const b = fifoAppliedThenDead(FIFO_LAST);
+    b.notAttempted('fifo', 'a2', FIFO_LAST - 1, 'inv-x');
+    b.ledger.failures.at(-1)!.final = false;
+    expect(findings(b).violations).toEqual(
+      unexplainedFifoCopy(
+        `fifo-a2 (receive #${FIFO_LAST} ended applied and nothing lost its delete)`,
+      ),
+    );
+  });
+
+  it("fails an applied FIFO order's copy in the DLQ said to be handed back unrun at its last allowed receive beside its receive that ran in the same batch", () => {
+    // The standard shape of "a copy at #LAST handed back unrun beside its receive #LAST - 1 in
+    // one batch" (accepted above), on FIFO: a second receive of the message in inv-x's batch.
+    const b = fifoAppliedThenDead(FIFO_LAST - 1);
+    b.notAttempted('fifo', 'a2', FIFO_LAST, 'inv-x');
+    expect(findings(b).violations).toEqual(
+      unexplainedFifoCopy(`fifo-a2 (highest receive #${FIFO_LAST - 1})`),
+    );
+  });
+
   it("fails an applied order's copy whose last allowed receive succeeded with no copy of it failed in its batch", () => {
     // The lower copy failed in another invocation: the success at the last receive was deleted
     // unless something lost its delete.
