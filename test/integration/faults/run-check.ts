@@ -1,4 +1,4 @@
-import { runViolations } from '../../../lab/soak/check';
+import { type RunEvidence, runViolations } from '../../../lab/soak/check';
 import { skipVisibilityWhenIdle } from '../../../local/cloud';
 import { queueDepth } from '../../../services/report/src/adapters/queues';
 import type { ReportData } from '../../../services/report/src/domain/report';
@@ -121,10 +121,20 @@ export async function runCheck(
   target: Target,
   runId: string,
   acceptedIds: readonly string[],
-  expectedInDlq?: Parameters<typeof runViolations>[0]['expectedInDlq'],
+  expectedInDlq?: RunEvidence['expectedInDlq'],
 ): Promise<string[]> {
+  return runViolations(await runEvidence(target, runId, acceptedIds, expectedInDlq));
+}
+
+/** What runCheck judges the run by: its report (reportData) and how the target ran it. */
+export async function runEvidence(
+  target: Target,
+  runId: string,
+  acceptedIds: readonly string[],
+  expectedInDlq?: RunEvidence['expectedInDlq'],
+): Promise<RunEvidence> {
   const data = await reportData(target, runId);
-  return runViolations({
+  return {
     acceptedIds,
     report: data.report,
     ledger: data.ledger,
@@ -137,8 +147,11 @@ export async function runCheck(
     // The scenario's advances of the functions' clock, which move an outcome's stamp past its
     // deadline when one comes while an invocation runs.
     clockSkips: target.clockSkips(),
+    // The record budget the target's consumers ran with (a scenario may change their
+    // environment: the largest of each), which a hand-back after a stall is held to.
+    recordBudgetMs: target.recordBudgetMs(),
     ...(expectedInDlq ? { expectedInDlq } : {}),
-  });
+  };
 }
 
 /**

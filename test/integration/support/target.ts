@@ -3,6 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { apiFromStack } from '../../../lab/loadgen/adapters/stack-api';
+import { deployedRecordBudgetMs } from '../../../lab/local-run';
 import {
   applyOverrides,
   deployPipeline,
@@ -19,7 +20,7 @@ import {
 import { type PipelineConfig, pipelineConfig } from '../../../shared/src/config/pipeline';
 import { describeDeployment } from '../../../shared/src/deployment';
 import type { ClockSkip } from '../../../shared/src/fifo-redelivery';
-import type { QueueKind } from '../../../shared/src/queue-kind';
+import { QUEUE_KINDS, type QueueKind } from '../../../shared/src/queue-kind';
 import { freshSeed } from '../../../shared/src/random';
 import { readStackOutputs, requireOutput } from '../../../shared/src/stack-outputs';
 
@@ -90,6 +91,16 @@ export interface Target {
    * move): the run check holds a receive's outcome to its deadline less the skips between.
    */
   clockSkips(): readonly ClockSkip[];
+  /**
+   * Per queue, the record budget of the consumer function as the target runs it
+   * (recordBudgetMsFromEnv of that function's environment, deployedRecordBudgetMs, as
+   * lab/local-run.ts reads it), the largest of every environment it was read with so far: a
+   * scenario that changes a consumer's environment had records run under each. What the run
+   * check holds a hand-back after a stall to (RunEvidence.recordBudgetMs). Empty where the
+   * target cannot read it (aws: the stack, deployed from the repository's config, and the check
+   * takes the repository's figure).
+   */
+  recordBudgetMs(): Partial<Record<QueueKind, number>>;
   stop(): Promise<void>;
 }
 
@@ -133,6 +144,24 @@ function documentsOf(dynamodb: DynamoDBClient): DynamoDBDocumentClient {
   });
 }
 
+/**
+ * Per queue, the largest record budget of the consumer functions `deployed` runs, over every
+ * reading of it (each call reads their environments now): see Target.recordBudgetMs. Nothing
+ * while no consumer function runs.
+ */
+function budgetsSeen(
+  deployed: Parameters<typeof deployedRecordBudgetMs>[0],
+): () => Partial<Record<QueueKind, number>> {
+  const seen: Partial<Record<QueueKind, number>> = {};
+  return () => {
+    if (deployed.functions().length > 0) {
+      const now = deployedRecordBudgetMs(deployed);
+      for (const q of QUEUE_KINDS) seen[q] = Math.max(seen[q] ?? 0, now[q]);
+    }
+    return { ...seen };
+  };
+}
+
 async function startLocal(options: TargetOptions): Promise<Target> {
   const cloud = await startLocalCloud({
     port: 0,
@@ -159,6 +188,9 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     credentials: LOCAL_CREDENTIALS,
   });
   const skips: ClockSkip[] = [];
+  const budgets = budgetsSeen(cloud);
+  // As deployed, before a scenario can change the consumers' environment.
+  budgets();
   return {
     name: 'local',
     apiUrl: cloud.apiUrl,
@@ -172,7 +204,10 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     dynamodb,
     documents: documentsOf(dynamodb),
     capabilities: { clock: true, consumerEnv: true },
-    updateConsumerEnv: async (kind, vars) => cloud.updateConsumerEnv(kind, vars),
+    updateConsumerEnv: async (kind, vars) => {
+      cloud.updateConsumerEnv(kind, vars);
+      budgets();
+    },
     updateProducerEnv: async (vars) => cloud.updateProducerEnv(vars),
     invocationsInFlight: () => cloud.invocationsInFlight(),
     advanceClock: async (ms, options) => {
@@ -180,6 +215,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
       cloud.clock.advance(ms, { functions: !options?.queuesOnly });
     },
     clockSkips: () => skips,
+    recordBudgetMs: budgets,
     stop: async () => {
       sqs.destroy();
       dynamodb.destroy();
@@ -216,6 +252,8 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
   });
   const sqs = createSqsClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
   const dynamodb = createDynamoDbClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+  const budgets = budgetsSeen({ functions: deployed.functions, deployment });
+  budgets();
   return {
     name: 'localstack',
     apiUrl: deployed.apiUrl,
@@ -232,12 +270,16 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
     dynamodb,
     documents: documentsOf(dynamodb),
     capabilities: { clock: false, consumerEnv: true },
-    updateConsumerEnv: async (kind, vars) => deployed.updateConsumerEnv(kind, vars),
+    updateConsumerEnv: async (kind, vars) => {
+      deployed.updateConsumerEnv(kind, vars);
+      budgets();
+    },
     updateProducerEnv: async (vars) => deployed.updateProducerEnv(vars),
     invocationsInFlight: () =>
       Object.values(deployed.mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
     advanceClock: noClock('localstack'),
     clockSkips: () => [],
+    recordBudgetMs: budgets,
     stop: async () => {
       sqs.destroy();
       dynamodb.destroy();
@@ -300,6 +342,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
       invocationsInFlight: () => 0,
       advanceClock: noClock('aws'),
       clockSkips: () => [],
+      recordBudgetMs: () => ({}),
       stop: async () => {
         sqs.destroy();
         dynamodb.destroy();
