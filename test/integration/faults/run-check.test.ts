@@ -1,13 +1,15 @@
 import { recordBudgetMsFromEnv } from '../../../services/consumer/src/config';
+import { clockSkipSk, SK_PREFIX } from '../../../shared/src/ledger';
 import { where } from '../support/differences';
-import { newRunId } from '../support/pipeline-client';
+import { ledgerRecords, newRunId, VISIBILITY_MS } from '../support/pipeline-client';
 import { stopsAfterAll } from '../support/stop-after-all';
 import { startTarget, type Target } from '../support/target';
-import { postOrders, runEvidence, settle } from './run-check';
+import { postOrders, reportData, runEvidence, settle } from './run-check';
 
 /**
  * What every fault scenario's check is given of how the target ran it, read from the target and
- * not from the repository's defaults: the record budget its consumers were deployed with.
+ * not from the repository's defaults: the record budget its consumers were deployed with, and
+ * its clock skips, written to the run's ledger so the run's report notes them.
  */
 describe('the fault scenarios’ run check', () => {
   // The standard consumer deployed with two tries of its DynamoDB calls, not four: one stalled
@@ -47,6 +49,33 @@ describe('the fault scenarios’ run check', () => {
         fifo: 5_175,
         standard: 5_175,
       });
+    },
+    60_000,
+  );
+
+  where('clock')(
+    "writes the target's clock skips to the run's ledger, and the report notes them",
+    async () => {
+      const runId = newRunId('skips');
+      // One skip of SQS's clock alone (the functions' clock stays), then one of both.
+      await target.advanceClock(1_000, { queuesOnly: true });
+      await target.advanceClock(VISIBILITY_MS);
+      const skips = [...target.clockSkips()];
+      expect(skips.length).toBeGreaterThan(0);
+
+      const { report } = await reportData(target, runId);
+
+      const written = async () =>
+        (await ledgerRecords(target, runId, SK_PREFIX.clockSkip)).map((s) => ({
+          sk: s.sk,
+          at: s.at,
+          ms: s.ms,
+        }));
+      expect(await written()).toEqual(skips.map((s, i) => ({ sk: clockSkipSk(i + 1), ...s })));
+      expect(report.notes.filter((n) => n.startsWith("the run's runner advanced"))).toHaveLength(1);
+      // A skip after the report read: advanceClock writes it to the run's ledger itself.
+      await target.advanceClock(VISIBILITY_MS);
+      expect(await written()).toHaveLength(skips.length + 1);
     },
     60_000,
   );

@@ -83,8 +83,13 @@ const source = (target: Target) => ({
   queueUrls: target.queueUrls,
 });
 
-/** The run through the report's metrics, now (no drain wait: `settle` or `drain` has done that). */
+/**
+ * The run through the report's metrics, now (no drain wait: `settle` or `drain` has done that),
+ * the target's clock skips written to the run's ledger first (Target.recordClockSkips), so the
+ * report notes them.
+ */
 export async function reportData(target: Target, runId: string): Promise<ReportData> {
+  await target.recordClockSkips(runId);
   return generateReport({
     runId,
     target: target.name,
@@ -105,6 +110,12 @@ export async function drain(
   { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
 ): Promise<ReportData> {
   const skip = skipWhenIdle(target, 3);
+  // A skip made while the wait polls writes its item to the run's ledger before it resolves
+  // (recordClockSkips below registers the run): the first that failed fails the report, which
+  // reads the ledger only once every one has settled.
+  const skipping: Promise<void>[] = [];
+  let skipError: unknown;
+  await target.recordClockSkips(runId);
   return generateReport({
     runId,
     target: target.name,
@@ -112,7 +123,17 @@ export async function drain(
     waitTimeoutMs: timeoutMs,
     pollIntervalMs: 200,
     source: source(target),
-    onProgress: () => void skip(),
+    onProgress: () => {
+      skipping.push(
+        skip().catch((err: unknown) => {
+          skipError ??= err;
+        }),
+      );
+    },
+    beforeRead: async () => {
+      await Promise.all(skipping);
+      if (skipError !== undefined) throw skipError;
+    },
   });
 }
 

@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { apiFromStack } from '../../../lab/loadgen/adapters/stack-api';
-import { deployedRecordBudgetMs } from '../../../lab/local-run';
+import { deployedRecordBudgetMs, recordClockSkip } from '../../../lab/local-run';
 import {
   applyOverrides,
   deployPipeline,
@@ -83,7 +83,9 @@ export interface Target {
   invocationsInFlight(): number;
   /**
    * Moves the clock forward, for SQS and the functions alike (`queuesOnly`: SQS alone); only
-   * when capabilities.clock, otherwise it throws.
+   * when capabilities.clock, otherwise it throws. An advance of the functions' clock is also
+   * written, before it resolves, to the ledger of every run given to recordClockSkips (a
+   * ClockSkipRecord, as lab/local-run.ts writes a local run's skips, with its writer).
    */
   advanceClock(ms: number, options?: { queuesOnly?: boolean }): Promise<void>;
   /**
@@ -91,6 +93,14 @@ export interface Target {
    * move): the run check holds a receive's outcome to its deadline less the skips between.
    */
   clockSkips(): readonly ClockSkip[];
+  /**
+   * Writes every advance of the functions' clock so far to run `runId`'s ledger (`CLOCKSKIP#<n>`,
+   * the target's nth, recordClockSkip), and from now on advanceClock writes each later one there
+   * too, so the report of that run notes them. Every skip of the target, as the run check is
+   * given them all (clockSkips): the target's runs share its clock. None where the clock cannot
+   * move. Writing one again puts the same item.
+   */
+  recordClockSkips(runId: string): Promise<void>;
   /**
    * Per queue, the record budget of the consumer function as the target runs it
    * (recordBudgetMsFromEnv of that function's environment, deployedRecordBudgetMs, as
@@ -187,7 +197,12 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     region: cloud.region,
     credentials: LOCAL_CREDENTIALS,
   });
+  const documents = documentsOf(dynamodb);
   const skips: ClockSkip[] = [];
+  /** The runs whose ledger each skip is written to (recordClockSkips). */
+  const skipRuns = new Set<string>();
+  const writeSkip = (runId: string, n: number) =>
+    recordClockSkip(documents, cloud.tableNames.ledger, runId, n, skips[n - 1]!);
   const budgets = budgetsSeen(cloud);
   // As deployed, before a scenario can change the consumers' environment.
   budgets();
@@ -202,7 +217,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     tableNames: cloud.tableNames,
     sqs,
     dynamodb,
-    documents: documentsOf(dynamodb),
+    documents,
     capabilities: { clock: true, consumerEnv: true },
     updateConsumerEnv: async (kind, vars) => {
       cloud.updateConsumerEnv(kind, vars);
@@ -211,10 +226,21 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
     updateProducerEnv: async (vars) => cloud.updateProducerEnv(vars),
     invocationsInFlight: () => cloud.invocationsInFlight(),
     advanceClock: async (ms, options) => {
-      if (!options?.queuesOnly) skips.push({ at: cloud.clock.now(), ms });
-      cloud.clock.advance(ms, { functions: !options?.queuesOnly });
+      if (options?.queuesOnly) {
+        cloud.clock.advance(ms, { functions: false });
+        return;
+      }
+      skips.push({ at: cloud.clock.now(), ms });
+      // The clock moves at once, as the caller asked now; the skip's items are written after.
+      cloud.clock.advance(ms, { functions: true });
+      const n = skips.length;
+      await Promise.all([...skipRuns].map((runId) => writeSkip(runId, n)));
     },
     clockSkips: () => skips,
+    recordClockSkips: async (runId) => {
+      skipRuns.add(runId);
+      await Promise.all(skips.map((_, i) => writeSkip(runId, i + 1)));
+    },
     recordBudgetMs: budgets,
     stop: async () => {
       sqs.destroy();
@@ -279,6 +305,7 @@ async function startLocalStack(options: TargetOptions): Promise<Target> {
       Object.values(deployed.mappings).reduce((n, m) => n + m.invocationsInFlight, 0),
     advanceClock: noClock('localstack'),
     clockSkips: () => [],
+    recordClockSkips: async () => undefined,
     recordBudgetMs: budgets,
     stop: async () => {
       sqs.destroy();
@@ -342,6 +369,7 @@ async function startAws(options: TargetOptions): Promise<Target> {
       invocationsInFlight: () => 0,
       advanceClock: noClock('aws'),
       clockSkips: () => [],
+      recordClockSkips: async () => undefined,
       recordBudgetMs: () => ({}),
       stop: async () => {
         sqs.destroy();
