@@ -30,8 +30,9 @@ h1{font-size:20px;margin:4px 0}h2{margin:0 0 6px}h3{font-size:14px;margin:14px 0
 .latency{font-variant-numeric:tabular-nums;margin:6px 0 0}
 .tracks{display:flex;flex-direction:column;gap:3px}
 .track{display:grid;grid-template-columns:minmax(56px,90px) 1fr;gap:6px;align-items:center}
-.who{font-size:11px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.who small{color:var(--late)}
+.who{display:flex;gap:4px;min-width:0;font-size:11px;white-space:nowrap}
+.who .name{overflow:hidden;text-overflow:ellipsis;min-width:0}
+.who small{color:var(--late);flex-shrink:0}
 .cells{display:flex;flex-wrap:wrap;gap:1px;min-width:0}
 .cell{display:block;width:4px;height:10px;background:var(--q);opacity:.75}
 .cell.late{background:var(--late);opacity:1;outline:1px solid var(--late);animation:flash 1.5s ease-out}
@@ -64,6 +65,33 @@ const SCRIPT = `
   function shortId(id) {
     return id.length <= 16 ? id : id.slice(0, 5) + '\u2026' + id.slice(-10);
   }
+  // The drawn customers of both lanes often share a long prefix (a run's cust-1dwl8z5-0 to -4): a
+  // row's label leaves it out, from its last separator on, so what tells them apart fits the row
+  // (the full id is the label's title). One customer, or no shared prefix: the id, both ends kept.
+  function sharedCut() {
+    var ids = [];
+    QUEUES.forEach(function (q) {
+      tracks[q].forEach(function (_, id) { if (ids.indexOf(id) < 0) ids.push(id); });
+    });
+    if (ids.length < 2) return 0;
+    var prefix = ids[0];
+    ids.forEach(function (id) {
+      var n = 0;
+      while (n < prefix.length && n < id.length && prefix[n] === id[n]) n++;
+      prefix = prefix.slice(0, n);
+    });
+    var cut = -1;
+    for (var i = prefix.length - 1; i >= 0 && cut < 0; i--) if ('-_.:/ '.indexOf(prefix[i]) >= 0) cut = i;
+    return cut > 1 ? cut : 0;
+  }
+  function relabel() {
+    var cut = sharedCut();
+    QUEUES.forEach(function (q) {
+      tracks[q].forEach(function (row, id) {
+        row.name.textContent = cut > 0 ? '\u2026' + shortId(id.slice(cut)) : shortId(id);
+      });
+    });
+  }
   function fmt(ms) { return ms === null || ms === undefined ? '\\u2013' : ms + ' ms'; }
 
   function setCounters(q, counters, latency) {
@@ -89,15 +117,16 @@ const SCRIPT = `
     if (empty) empty.remove();
     var div = el('div', 'track');
     div.setAttribute('data-customer', customerId);
-    var who = el('span', 'who', shortId(customerId));
+    var who = el('span', 'who');
     who.title = customerId;
+    var name = el('span', 'name', shortId(customerId));
     var lateLabel = el('small', 'late-count');
-    who.appendChild(document.createTextNode(' '));
+    who.appendChild(name);
     who.appendChild(lateLabel);
     var cells = el('div', 'cells');
     div.appendChild(who);
     div.appendChild(cells);
-    row = { div: div, cells: cells, lateLabel: lateLabel, late: 0 };
+    row = { div: div, cells: cells, name: name, lateLabel: lateLabel, late: 0 };
     // Customers in natural order (c2 before c10), the same in both lanes.
     var after = null;
     map.forEach(function (other, id) {
@@ -105,6 +134,7 @@ const SCRIPT = `
     });
     box.insertBefore(div, after);
     map.set(customerId, row);
+    relabel();
     return row;
   }
 

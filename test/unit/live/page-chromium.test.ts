@@ -105,6 +105,72 @@ describeWithTool(CHROMIUM, 'live page in headless Chromium (lines fed by the tes
     await page.close();
   }, 60_000);
 
+  it("labels each customer's track with the part of its id that differs, in full view", async () => {
+    const page = await browser.newPage();
+    const outside = await guardNetwork(page);
+    await page.goto(url);
+    await page.waitForSelector('#conn[data-state="open"]');
+    // What a label shows, and whether the row clips it: the label's own element when it has one,
+    // else the row's name span (whose first child is then the label's text).
+    const labels = (q: string) =>
+      page.$$eval(`.lane[data-queue="${q}"] .who`, (whos) =>
+        whos.map((who) => {
+          const box = who.firstElementChild?.classList.contains('name')
+            ? who.firstElementChild
+            : who;
+          return {
+            id: who.getAttribute('title'),
+            text: who.firstChild?.textContent ?? '',
+            clipped: box.scrollWidth > box.clientWidth,
+          };
+        }),
+      );
+    const check = async (ids: string[]) => {
+      for (const q of ['fifo', 'standard']) {
+        const shown = await labels(q);
+        expect(shown.map((l) => l.id)).toEqual(ids);
+        // Told apart: distinct, none cut by the row, each ending with its id's distinguishing tail.
+        expect(new Set(shown.map((l) => l.text)).size).toBe(ids.length);
+        expect(shown.filter((l) => l.clipped)).toEqual([]);
+        for (const l of shown) expect(l.id!.endsWith(l.text.replace(/^\u2026/, ''))).toBe(true);
+      }
+    };
+
+    // npm run demo -- --customers 5: the run key shared, standard with late applies.
+    const five = [0, 1, 2, 3, 4].map((i) => `cust-1dwl8z5-${i}`);
+    live.ingest(
+      emfLine(
+        'fifo',
+        five.flatMap((c) => [applied(c, 1), applied(c, 2)]),
+      ),
+    );
+    live.ingest(
+      emfLine(
+        'standard',
+        five.flatMap((c) => [applied(c, 2), applied(c, 1, { late: true }), applied(c, 3)]),
+      ),
+    );
+    await page.waitForSelector(
+      '.lane[data-queue="standard"] dd[data-counter="applied"][data-value="15"]',
+    );
+    await check(five);
+
+    // 20 customers (two digits), a new run: the page starts over and labels them apart too.
+    const twenty = Array.from(
+      { length: 20 },
+      (_, i) => `cust-1qbghv7-${String(i).padStart(2, '0')}`,
+    );
+    const run2 = twenty.map((c) => applied(c, 1, { runId: 'run-2' }));
+    live.ingest(emfLine('fifo', run2));
+    live.ingest(emfLine('standard', run2));
+    await page.waitForSelector(
+      '.lane[data-queue="standard"] dd[data-counter="applied"][data-value="20"]',
+    );
+    await check(twenty);
+    expect(outside).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('keeps no more cells per track than the server, counts hidden customers as they come, and says when it is one page too many', async () => {
     live.close();
     live = createLiveView({
