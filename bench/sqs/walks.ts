@@ -4,7 +4,7 @@ import { intOption, parseCommandLine, runMain } from '../../shared/src/cli/args'
 import { type Impl, loadImpls } from './impl';
 
 /**
- * `node local/launch.cjs --optimize-for-size --import tsx bench/sqs/walks.ts`: what
+ * `npm run bench:sqs-walks`: what
  * GetQueueAttributes' counts, a rate-limited message move task's step and a receive near the
  * in-flight quota cost the emulator's main thread on a queue with many messages in flight. The queue is driven in process, as the actions drive it:
  * - counts: `counts()` on a standard queue of --messages, half of them in flight;
@@ -16,8 +16,7 @@ import { type Impl, loadImpls } from './impl';
  */
 
 const spec = {
-  usage:
-    'node local/launch.cjs --optimize-for-size --import tsx bench/sqs/walks.ts [--before rev] [--rounds n] [--messages n] [--quota n]',
+  usage: 'npm run bench:sqs-walks -- [--before rev] [--rounds n] [--messages n] [--quota n]',
   summary:
     'Main-thread time of GetQueueAttributes counts, a move-task step and a receive near the in-flight quota.',
   options: {
