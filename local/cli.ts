@@ -117,6 +117,16 @@ export function parseStartArgs(argv: string[] = process.argv.slice(2)) {
   };
 }
 
+/** The port of a `http://host:port` URL the cloud gives (stated even when it is 80). */
+const portOf = (url: string): string => /:(\d+)\/?$/.exec(url)?.[1] ?? url;
+
+function exposureWarning(host: string, cloud: Pick<LocalCloud, 'edgeUrl' | 'apiUrl'>): string {
+  const edge = portOf(cloud.edgeUrl);
+  return cloud.apiUrl
+    ? `warning: --host ${host} is not loopback: SQS, DynamoDB and the API answer anyone who can reach it, without authentication, on the edge port ${edge} and the API port ${portOf(cloud.apiUrl)}`
+    : `warning: --host ${host} is not loopback: SQS and DynamoDB answer anyone who can reach them, without authentication, on the edge port ${edge}`;
+}
+
 async function main(): Promise<number | undefined> {
   const { values, port, apiPort, seed } = parseStartArgs();
   const preset = choiceOption(values, 'faults', FAULT_PRESETS)!;
@@ -157,11 +167,6 @@ async function main(): Promise<number | undefined> {
   };
 
   installLastResortGuard((line) => process.stderr.write(`${line}\n`));
-  if (!isLoopback(host)) {
-    process.stderr.write(
-      `warning: --host ${host} is not loopback: SQS, DynamoDB and the API answer anyone who can reach it, without authentication, on the edge port ${port} and the API port ${apiPort}\n`,
-    );
-  }
   if (allowedOrigins.length > 0) out(`allowed origins: ${allowedOrigins.join(', ')}`);
   let cloud: LocalCloud;
   try {
@@ -184,6 +189,9 @@ async function main(): Promise<number | undefined> {
     }
     throw err;
   }
+  // After binding, so it names the ports bound (--port 0 is a free one) and what answers on
+  // them (--services-only: no API); a listen that failed exposes nothing and says so itself.
+  if (!isLoopback(host)) process.stderr.write(`${exposureWarning(host, cloud)}\n`);
   out(`seed: ${cloud.seed}`);
   out(
     cloud.apiUrl
