@@ -56,9 +56,9 @@ export const SPEC: CommandSpec = {
     seed: { type: 'string', value: '<s>', description: 'seed (printed)' },
     dynamodb: {
       type: 'string',
-      value: '<store>',
+      value: `<${DYNAMODB_ENGINES.join('|')}>`,
       description:
-        'what serves DynamoDB, in the pipeline and the floor: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
+        'what serves DynamoDB, in the pipeline and the floor: dynalite, or prototype: the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
       default: 'dynalite',
     },
     'function-nice': {

@@ -63,9 +63,9 @@ export const DEMO_SPEC: CommandSpec = {
     },
     dynamodb: {
       type: 'string',
-      value: '<store>',
+      value: `<${DYNAMODB_ENGINES.join('|')}>`,
       description:
-        'what serves DynamoDB: dynalite, or the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
+        'what serves DynamoDB: dynalite, or prototype: the in-memory prototype of the pipeline subset (measuring only; docs/benchmarks.md)',
       default: 'dynalite',
     },
     'unreachable-after': UNREACHABLE_AFTER_OPTION,

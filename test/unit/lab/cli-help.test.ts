@@ -1,8 +1,15 @@
+import { SPEC as BENCH_PIPELINE_SPEC } from '../../../bench/pipeline/run';
 import { DEMO_SPEC } from '../../../lab/demo/cli';
 import { KEY_SPEC, SWEEP_SPEC } from '../../../lab/experiments/cli';
 import { LOAD_SPEC, parseLoadArgs } from '../../../lab/loadgen/cli';
 import { SOAK_SPEC } from '../../../lab/soak/run';
-import { type CommandSpec, helpText, parseCommandLine } from '../../../shared/src/cli/args';
+import { DYNAMODB_ENGINES } from '../../../local/dynamodb';
+import {
+  type CommandSpec,
+  choiceOption,
+  helpText,
+  parseCommandLine,
+} from '../../../shared/src/cli/args';
 
 /** Each lab command, as a person types it before its own flags. */
 const COMMANDS: Array<[string, CommandSpec]> = [
@@ -38,6 +45,20 @@ describe("the lab commands' --help", () => {
   it("npm run load's examples pass its whole argument check", () => {
     for (const example of LOAD_SPEC.examples ?? []) {
       expect(() => parseLoadArgs(argvOf(example, 'npm run load'))).not.toThrow();
+    }
+  });
+});
+
+describe('--dynamodb in --help', () => {
+  it.each([
+    ['npm run demo', DEMO_SPEC],
+    ['npm run bench:pipeline', BENCH_PIPELINE_SPEC],
+  ])('%s names the values it accepts, each of which it takes', (_command, spec) => {
+    // It said "dynalite, or the in-memory prototype" under `--dynamodb <store>`: not which word.
+    expect(helpText(spec)).toContain(`--dynamodb <${DYNAMODB_ENGINES.join('|')}>`);
+    for (const engine of DYNAMODB_ENGINES) {
+      const values = parseCommandLine(spec, ['--dynamodb', engine]);
+      expect(choiceOption(values, 'dynamodb', DYNAMODB_ENGINES)).toBe(engine);
     }
   });
 });
