@@ -721,7 +721,8 @@ export interface RunFindings {
    * Applied orders of which a copy is in the DLQ where SQS's redrive rule puts it: the ledger
    * holds a receive of that very message at the last receive the queue allows, and that receive
    * ended without a delete (it failed, its invocation never ended, a copy of the same message
-   * failed or never ended in its batch, which names the message failed, or the emulator lost its
+   * failed or never ended in its batch, which names the message failed (a standard queue's; FIFO
+   * hands a message into a batch once), or the emulator lost its
    * delete, as AWS warns a delete can be), so SQS moved the copy on its next receive. The effect
    * happened once; an operator's redrive would be answered by the idempotency record or refused
    * by the effect guard. One line per copy.
@@ -803,14 +804,16 @@ export function runFindings(evidence: RunEvidence): RunFindings {
      * not-attempted failure at that count, in a batch that holds a receive of the message. A
      * success that was simply never deleted is a consumer or mapping bug, not SQS's rule.
      *
-     * The two hand-back causes are a standard queue's only (`copiesInBatch`): each is a hand-back
-     * naming an invocation that holds a receive of the same message that ran, a second receive
-     * of one message in one batch. A standard queue may hand a message into a batch twice, and
+     * The two hand-back causes, and a success beside a copy that failed or never ended, are a
+     * standard queue's only (`copiesInBatch`): each is a second receive of one message in one
+     * batch (a hand-back naming an invocation that holds a receive of the same message that ran,
+     * or two receives of the message in one invocation). A standard queue may hand a message into a batch twice, and
      * the consumer then runs one copy and hands the other back by its message id (record-handling
      * end()). On FIFO the consumer hands back only a receive it did not run, removing that
      * receive's receipt in the end write that adds the hand-back, and FIFO hands one message into
      * one batch once: a hand-back beside a receive of its own invocation is not what the consumer
-     * writes there, and explains nothing (as for a FIFO redelivery, shared/src/fifo-redelivery.ts).
+     * writes there, and explains nothing (as for a FIFO redelivery, shared/src/fifo-redelivery.ts);
+     * nor do two receives of one message in one invocation, which FIFO never hands out.
      */
     const dlqCause = (messageId: string): { cause?: string; problem?: string } => {
       const received = messages.get(messageId);
@@ -854,6 +857,7 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         }
         const beside = received.receives.find(
           (o) =>
+            copiesInBatch &&
             o !== d &&
             o.invocationId === d.invocationId &&
             (o.outcome === 'failed' || o.outcome === 'pending'),

@@ -18,8 +18,7 @@ import { LATEST_TIME_MS } from './order-message';
  *   an outcome past the deadline is a problem, below), it names no invocation and no end, its
  *   invocation never ended (no receive of it carries the end mark, or one is still pending) or
  *   the consumer gave its end write up (an `endGivenUp` failure names it, of a receive the
- *   ledger holds it made), its batch named the message failed (a copy of it failed or never
- *   ended beside it), a failure record of that receive (failureCounts: a give-up mark naming an
+ *   ledger holds it made), a failure record of that receive (failureCounts: a give-up mark naming an
  *   invocation only beside that invocation's receive of the message at that count; a hand-back
  *   naming one only beside that invocation's receive there that does not read applied or
  *   suppressed and ended, the consumer removing a hand-back's own receipt; a failed attempt's,
@@ -362,11 +361,7 @@ export function judgeFifoRedeliveries(
   const lost = new Set((options.lostDeletes ?? []).map((l) => `${l.receiveCount}#${l.messageId}`));
 
   /** Why receive `d` ended without a delete of its message, or undefined: nothing says so. */
-  const undeleted = (
-    d: DeliveryRecord,
-    receives: readonly DeliveryRecord[],
-    above: readonly DeliveryRecord[],
-  ): string | undefined => {
+  const undeleted = (d: DeliveryRecord, above: readonly DeliveryRecord[]): string | undefined => {
     if (d.outcome === 'failed') return 'it failed';
     if (d.outcome === 'pending') return 'it never ended';
     const { outcomeAt } = d;
@@ -380,11 +375,12 @@ export function judgeFifoRedeliveries(
     if (inv === undefined) return d.invocationEnd === true ? undefined : 'it names no end';
     if (unended.has(inv)) return `its invocation ${inv} never ended`;
     if (givenUp.has(inv)) return `its invocation ${inv} gave its end write up`;
-    const beside = receives.find(
-      (o) =>
-        o !== d && o.invocationId === inv && (o.outcome === 'failed' || o.outcome === 'pending'),
-    );
-    return beside ? `a copy of it ${beside.outcome} in its batch (invocation ${inv})` : undefined;
+    // No "a copy of it failed or never ended in its batch": that is a second receive of the
+    // message in one invocation, which FIFO does not make (one message into one batch once) and
+    // the consumer so never writes here. Such a receive at `d`'s count is read as a copy (and
+    // explains the redelivery as itself: it failed or never ended); at another count it says
+    // nothing of `d`'s delete.
+    return undefined;
   };
 
   const redeliveries: FifoRedelivery[] = [];
@@ -441,7 +437,7 @@ export function judgeFifoRedeliveries(
         const why =
           before.length === 0
             ? `the ledger holds no receive #${below} of it`
-            : before.map((b) => undeleted(b, receives, above)).find((w) => w !== undefined);
+            : before.map((b) => undeleted(b, above)).find((w) => w !== undefined);
         verdict = why === undefined ? { kind: 'unexplained' } : { kind: 'retry', because: why };
       }
       redeliveries.push({ receive: d, count, below, verdict });

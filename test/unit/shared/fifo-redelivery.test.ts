@@ -190,6 +190,18 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       0,
     ],
     [
+      // #2 said to be received in #1's invocation i1 and failed there: two receives of one
+      // message in one invocation, which FIFO never hands out. It explained itself as "a copy
+      // of it failed in its batch" beside #1, which applied and ended.
+      "#2 failed in #1's invocation, beside #1 that applied and ended",
+      (_, [, r2]) => {
+        r2!.invocationId = 'i1';
+        r2!.outcome = 'failed';
+      },
+      1,
+      0,
+    ],
+    [
       "a failed attempt's failure at #1, which applied in an invocation that ended",
       (b) => void b.fail('fifo', 'o1', 1, false, { failedAt: 2080 }),
       1,
@@ -312,7 +324,7 @@ describe('the FIFO redelivery rule, as the report and the run check both judge b
       report(b).report.notes.filter((n) => n.startsWith('fifo: ') && n.includes('rule alone'));
     // #1 applied in 100 ms in an invocation that ended, long before #2 came: unexplained.
     expect(fifoNotes(redelivered())).toEqual([
-      "fifo: 1 of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it as the consumer writes one (a hand-back of its invocation beside a receive that ran and ended is none) and no copy of it failing or left unended in its batch; a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)",
+      "fifo: 1 of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it as the consumer writes one (a hand-back of its invocation beside a receive that ran and ended is none), and a receive of it failing or left unended in the same invocation explains nothing (two receives of one message in one batch); a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)",
     ]);
     // A visibility timeout that ran out under #1 (a function whose timeout is as long) is the
     // rule's retry: no note.

@@ -389,7 +389,7 @@ export function buildReport(input: {
     const byType = a.duplicates.fifoRetriesByQueueType;
     if (byType > 0) {
       notes.push(
-        `${q}: ${byType} of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it as the consumer writes one (a hand-back of its invocation beside a receive that ran and ended is none) and no copy of it failing or left unended in its batch; a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)`,
+        `${q}: ${byType} of its retries after failure follow a receive the ledger shows ending well: applied or suppressed, in an invocation that ended, in less than the queue's visibility timeout and before the message was received again, with no failure record of it as the consumer writes one (a hand-back of its invocation beside a receive that ran and ended is none), and a receive of it failing or left unended in the same invocation explains nothing (two receives of one message in one batch); a FIFO queue makes no copies, so each is counted a retry on that rule alone; SQS received the message again because that receive was not deleted, for a reason the ledger does not show (an invocation that died or failed after its end write committed, with no mark of it; a delete Lambda could not make or SQS lost)`,
       );
     }
   }

@@ -671,6 +671,21 @@ describe('the exactly-once check', () => {
     );
   });
 
+  it("fails an applied FIFO order's copy in the DLQ whose last allowed receive succeeded beside a receive of it that failed in the same invocation", () => {
+    // The standard shape of "succeeded beside a copy of it that failed in the same batch"
+    // (accepted above), on FIFO: inv-x holds a2 at #LAST - 1 (failed) and at #LAST (applied),
+    // two receives of one message in one invocation, which FIFO never hands out.
+    const b = fifoAppliedThenDead(FIFO_LAST);
+    b.ledger.deliveries.find(
+      (d) => d.queue === 'fifo' && d.orderId === 'a2' && d.receiveCount === FIFO_LAST - 1,
+    )!.invocationId = 'inv-x';
+    expect(findings(b).violations).toEqual(
+      unexplainedFifoCopy(
+        `fifo-a2 (receive #${FIFO_LAST} ended applied and nothing lost its delete)`,
+      ),
+    );
+  });
+
   it("fails an applied FIFO order's copy in the DLQ said to be handed back unrun at its last allowed receive beside its receive that ran in the same batch", () => {
     // The standard shape of "a copy at #LAST handed back unrun beside its receive #LAST - 1 in
     // one batch" (accepted above), on FIFO: a second receive of the message in inv-x's batch.
