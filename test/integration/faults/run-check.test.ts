@@ -59,7 +59,18 @@ describe('the fault scenarios’ run check', () => {
       const runId = newRunId('skips');
       // One skip of SQS's clock alone (the functions' clock stays), then one of both.
       await target.advanceClock(1_000, { queuesOnly: true });
-      await target.advanceClock(VISIBILITY_MS);
+      // The skip is dated on the functions' clock, which stamps the ledger (ahead of real time
+      // by the target's skips so far), not on SQS's, which the queues-only advance moved 1,000
+      // ms further: dated there, an outcome past its deadline within 1,000 ms after the skip
+      // read as moved by it. The skip is taken when advanceClock is called, before it awaits.
+      const functionsAhead = target.clockSkips().reduce((sum, s) => sum + s.ms, 0);
+      const before = Date.now();
+      const advanced = target.advanceClock(VISIBILITY_MS);
+      const after = Date.now();
+      await advanced;
+      const dated = target.clockSkips().at(-1)!.at - functionsAhead;
+      expect(dated).toBeGreaterThanOrEqual(before);
+      expect(dated).toBeLessThanOrEqual(after);
       const skips = [...target.clockSkips()];
       expect(skips.length).toBeGreaterThan(0);
 

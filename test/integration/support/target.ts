@@ -206,6 +206,10 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
   const budgets = budgetsSeen(cloud);
   // As deployed, before a scenario can change the consumers' environment.
   budgets();
+  // The functions' clock, which stamps the ledger (local/function-runtime.ts reads the same
+  // shared offset), not cloud.clock.now(), which a queues-only advance has moved further.
+  const functionsOffset = new BigInt64Array(cloud.clock.shared);
+  const functionsNow = () => Date.now() + Number(Atomics.load(functionsOffset, 0));
   return {
     name: 'local',
     apiUrl: cloud.apiUrl,
@@ -230,7 +234,7 @@ export function targetOnLocalCloud(cloud: LocalCloud): Target {
         cloud.clock.advance(ms, { functions: false });
         return;
       }
-      skips.push({ at: cloud.clock.now(), ms });
+      skips.push({ at: functionsNow(), ms });
       // The clock moves at once, as the caller asked now; the skip's items are written after.
       cloud.clock.advance(ms, { functions: true });
       const n = skips.length;
