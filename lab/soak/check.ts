@@ -833,7 +833,20 @@ export function runFindings(evidence: RunEvidence): RunFindings {
           };
         }
       }
-      if (count < lastReceive) return { problem: `${messageId} (highest receive #${count})` };
+      if (count < lastReceive) {
+        // Its last allowed receive handed back unrun, above every receive of it that ran (an
+        // applied order left undeleted, its end write given up or its invocation dead, whose later
+        // receives went back unrun: behind a failed message of its group, or cut off by a stall
+        // or the records' cut): the consumer removes those receipts and writes only the final
+        // not-attempted failure at the last, which is judged as for an order never applied.
+        const unrun = unrunCause(messageId);
+        if (unrun.cause) {
+          return {
+            cause: `after its last allowed receive, above its receive #${count} that ran, was handed back unrun (${unrun.cause})`,
+          };
+        }
+        return { problem: `${messageId} (highest receive #${count})` };
+      }
       const unfinished = top.find((d) => d.outcome === 'failed' || d.outcome === 'pending');
       if (unfinished) {
         const how = unfinished.outcome === 'failed' ? 'failed' : 'never ended';

@@ -686,6 +686,44 @@ describe('the exactly-once check', () => {
     );
   });
 
+  it("accepts an applied FIFO order's copy in the DLQ whose last allowed receive was handed back unrun behind a failed message of its group", () => {
+    // What the consumer writes: inv-0 applied p1 and a2 and gave its end write up, so both came
+    // back; p1 failed at every later receive and a2 went back unrun behind it each time, its
+    // receipts removed, a final not-attempted failure at the last only.
+    const b = new LedgerBuilder().accept('p1', 'a', 1, 1000).accept('a2', 'a', 2, 1010);
+    const first = { invocationId: 'inv-0', invocationEnd: true };
+    b.deliver('fifo', 'p1', 2000, 'applied', 1, first).apply('fifo', 'p1', 2001);
+    b.deliver('fifo', 'a2', 2000, 'applied', 1, first).apply('fifo', 'a2', 2002);
+    b.endGivenUp('fifo', 'p1', 1, 'inv-0', 2100).endGivenUp('fifo', 'a2', 1, 'inv-0', 2100);
+    let t = 70_000;
+    for (let n = 2; n <= FIFO_LAST; n++, t += 70_000) {
+      b.deliver('fifo', 'p1', t, 'failed', n, { invocationId: `inv-${n}`, invocationEnd: true });
+      b.fail('fifo', 'p1', n, n === FIFO_LAST);
+    }
+    b.notAttempted('fifo', 'a2', FIFO_LAST, `inv-${FIFO_LAST}`);
+    b.dead('fifo', 'p1').dead('fifo', 'a2');
+    for (const id of ['p1', 'a2'])
+      b.deliver('standard', id, t++, 'applied').apply('standard', id, t++);
+    const { violations, explainedDlqCopies } = runFindings({
+      acceptedIds: ['p1', 'a2'],
+      ledger: b.ledger,
+      report: reportOf(b),
+    });
+    expect(violations).toEqual([]);
+    expect(explainedDlqCopies).toContain(
+      `fifo: order a2 was applied; its message fifo-a2 is in the DLQ after its last allowed receive, above its receive #1 that ran, was handed back unrun (never attempted: at its receive #${FIFO_LAST} order p1 of its group failed in the same batch (receive #${FIFO_LAST})) (maxReceiveCount ${FIFO_LAST})`,
+    );
+    // Without the hand-back's cause (no failed message of its group in that batch) it is not.
+    b.ledger.deliveries.find((d) => d.invocationId === `inv-${FIFO_LAST}`)!.outcome = 'suppressed';
+    expect(
+      runFindings({
+        acceptedIds: ['p1', 'a2'],
+        ledger: b.ledger,
+        report: reportOf(b),
+      }).violations.some((l) => l.includes('order a2 was applied, yet a copy of it is in the DLQ')),
+    ).toBe(true);
+  });
+
   it("fails an applied FIFO order's copy in the DLQ said to be handed back unrun at its last allowed receive beside its receive that ran in the same batch", () => {
     // The standard shape of "a copy at #LAST handed back unrun beside its receive #LAST - 1 in
     // one batch" (accepted above), on FIFO: a second receive of the message in inv-x's batch.
