@@ -839,7 +839,18 @@ export function runFindings(evidence: RunEvidence): RunFindings {
         // receives went back unrun: behind a failed message of its group, or cut off by a stall
         // or the records' cut): the consumer removes those receipts and writes only the final
         // not-attempted failure at the last, which is judged as for an order never applied.
-        const unrun = unrunCause(messageId);
+        // Only when its highest receive that ran was itself left undeleted (it failed or never
+        // ended, its invocation never ended or gave its end write up, or its delete was lost):
+        // one deleted brought nothing back, and a hand-back above it says nothing of that.
+        const undeleted =
+          top.some(
+            (d) =>
+              d.outcome === 'failed' ||
+              d.outcome === 'pending' ||
+              d.invocationEnd !== true ||
+              (d.invocationId !== undefined && givenUp.has(d.invocationId)),
+          ) || lostDeletes.has(`${count}#${messageId}`);
+        const unrun = undeleted ? unrunCause(messageId) : {};
         if (unrun.cause) {
           return {
             cause: `after its last allowed receive, above its receive #${count} that ran, was handed back unrun (${unrun.cause})`,
