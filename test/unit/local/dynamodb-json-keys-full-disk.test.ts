@@ -2,8 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { listTablesThenClose } from '../../support/list-tables';
 import { tmpdirOnAFullDisk } from '../../support/unwritable-tmpdir';
 
 /** esbuild builds run by this file's module loads (every build, in memory or for the cache). */
@@ -36,19 +35,7 @@ describe("DynamoDB's json-keys bundle with no file of it writable", () => {
       const before = mockBuilds;
 
       // Act: DynamoDB started and asked something; the script its thread compiled.
-      const db = await dynamoDb!.startDynamoDb();
-      const client = createDynamoDbClient({
-        endpoint: db.url,
-        region: 'us-east-1',
-        credentials: LOCAL_CREDENTIALS,
-      });
-      let listed: string[] | undefined;
-      try {
-        listed = (await client.send(new ListTablesCommand({}))).TableNames;
-      } finally {
-        client.destroy();
-        await db.close();
-      }
+      const listed = await listTablesThenClose(await dynamoDb!.startDynamoDb());
       const builds = mockBuilds - before;
       const script = await dynamoDb!.jsonKeysScript();
 

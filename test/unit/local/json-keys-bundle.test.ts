@@ -14,8 +14,7 @@ import {
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient, LOCAL_CREDENTIALS } from '../../../shared/src/aws-clients';
+import { listTablesThenClose } from '../../support/list-tables';
 import { failWritesUnder, tmpdirUnderAFile } from '../../support/unwritable-tmpdir';
 
 type DynamoDbModule = typeof import('../../../local/dynamodb');
@@ -94,18 +93,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
     const start = async () => {
       const before = mockBuilds;
       const db = await freshProcess().startDynamoDb({ bundleCacheDir: cache });
-      const client = createDynamoDbClient({
-        endpoint: db.url,
-        region: 'us-east-1',
-        credentials: LOCAL_CREDENTIALS,
-      });
-      try {
-        const listed = await client.send(new ListTablesCommand({}));
-        expect(listed.TableNames).toEqual([]);
-      } finally {
-        client.destroy();
-        await db.close();
-      }
+      expect(await listTablesThenClose(db)).toEqual([]);
       return mockBuilds - before;
     };
 
@@ -213,19 +201,7 @@ describe("DynamoDB's json-keys bundle, kept across processes", () => {
       });
 
       // Act
-      const db = await dynamoDb!.startDynamoDb();
-      const client = createDynamoDbClient({
-        endpoint: db.url,
-        region: 'us-east-1',
-        credentials: LOCAL_CREDENTIALS,
-      });
-      let listed: string[] | undefined;
-      try {
-        listed = (await client.send(new ListTablesCommand({}))).TableNames;
-      } finally {
-        client.destroy();
-        await db.close();
-      }
+      const listed = await listTablesThenClose(await dynamoDb!.startDynamoDb());
       const script = await dynamoDb!.jsonKeysScript();
       const fn = await bundles!
         .buildBundle(resolve(__dirname, '../../../shared/src/json-keys.ts'))
