@@ -18,10 +18,8 @@ import { renderKeyTable, renderSweepHtml, renderSweepTable } from '../../../lab/
 import { type GivenUpOrder, runLoad } from '../../../lab/loadgen/run-load';
 import type { LocalRunOptions } from '../../../lab/local-run';
 import type { RunLedger } from '../../../services/report/src/domain/metrics';
-import { buildReport } from '../../../services/report/src/domain/report';
-import { pipelineConfig } from '../../../shared/src/config/pipeline';
 import { cliScratch } from '../../support/cli-scratch';
-import { closingApi, standInRun } from './given-up-run';
+import { closingApi, emptyReport, loadOptionsOf, quietRunParts, standInRun } from './given-up-run';
 
 describe('experiment plumbing', () => {
   it('builds every combination of the sweep grid in a stable order', () => {
@@ -60,12 +58,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
   function fakeRun(calls: LocalRunOptions[]): RunOnCloud {
     return async (options) => {
       calls.push(options);
-      const data = buildReport({
-        runId: options.runId,
-        target: 'local',
-        config: pipelineConfig,
-        ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
-      });
+      const data = emptyReport(options.runId);
       // What the options would produce: throughput grows with concurrency, messageId keying
       // lets client retries through on the standard queue.
       const c = options.pipeline?.fifo?.maximumConcurrency ?? 0;
@@ -90,11 +83,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
           givenUp: [],
           orderIds: ORDER_IDS,
         } as never,
-        dynamodbRequests: {},
-        lostDeletes: { fifo: [], standard: [] },
-        functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
-        recordBudgetMs: { fifo: 5_175, standard: 5_175 },
-        timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
+        ...quietRunParts(),
         ...(consumption ? { consumption } : {}),
       };
     };
@@ -264,12 +253,7 @@ describe('experiment runs (the local cloud replaced by a recording fake)', () =>
 describe('experiment runs whose load was cut off', () => {
   const s = cliScratch('experiment-cut-off-');
   const run = (options: LocalRunOptions, load: Record<string, unknown>) => ({
-    data: buildReport({
-      runId: options.runId,
-      target: 'local',
-      config: pipelineConfig,
-      ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
-    }),
+    data: emptyReport(options.runId),
     load: {
       accepted: options.orders,
       retries: 0,
@@ -282,11 +266,7 @@ describe('experiment runs whose load was cut off', () => {
       orderIds: ORDER_IDS,
       ...load,
     } as never,
-    dynamodbRequests: {},
-    lostDeletes: { fifo: [], standard: [] },
-    functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
-    recordBudgetMs: { fifo: 5_175, standard: 5_175 },
-    timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
+    ...quietRunParts(),
   });
   /** Cut off with every order accepted: only planned client retries left unmade, no error. */
   const cutOff = {
@@ -322,14 +302,10 @@ describe('experiment runs whose load was cut off', () => {
       const api = await closingApi(3);
       try {
         const load = await runLoad({
+          ...loadOptionsOf(options),
           apiUrl: api.url,
-          orders: options.orders,
-          customers: options.customers,
           concurrency: 1,
           rate: 0,
-          retryRate: options.retryRate,
-          seed: options.seed,
-          runId: options.runId,
           backoff: { baseMs: 1, capMs: 4 },
           retryDeadlineMs: 5_000,
           lookupDeadlineMs: 500,

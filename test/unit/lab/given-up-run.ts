@@ -21,6 +21,36 @@ export type Role = 'accept' | 'refuse' | 'fail' | 'fail-recorded' | 'unreadable'
 export const roleOf = (i: number): Role =>
   (['refuse', 'fail', 'fail-recorded', 'accept', 'accept'] as const)[i % 5]!;
 
+/** The report built from an empty ledger for run `runId`. */
+export const emptyReport = (runId: string) =>
+  buildReport({
+    runId,
+    target: 'local',
+    config: pipelineConfig,
+    ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
+  });
+
+/**
+ * The parts of a LocalRunResult a stand-in run has nothing for: no DynamoDB requests or lost
+ * deletes, the default function timeout and record budget, every phase timed 0 ms.
+ */
+export const quietRunParts = () => ({
+  dynamodbRequests: {},
+  lostDeletes: { fifo: [], standard: [] },
+  functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
+  recordBudgetMs: { fifo: 5_175, standard: 5_175 },
+  timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
+});
+
+/** What the load client takes of a run's options: its plan (orders, customers, retries, seed) and id. */
+export const loadOptionsOf = (options: LocalRunOptions) => ({
+  orders: options.orders,
+  customers: options.customers,
+  retryRate: options.retryRate,
+  seed: options.seed,
+  runId: options.runId,
+});
+
 /**
  * A run as the demo, the experiments and the soak get it from runOnLocalCloud, with the local
  * cloud replaced by a stand-in API on 127.0.0.1 (a port it picks) that plays each planned order's
@@ -48,32 +78,14 @@ export function standInRun(): {
     const api = await standInApi((key) => role.get(key));
     try {
       const load = await runLoad({
+        ...loadOptionsOf(options),
         apiUrl: api.url,
-        orders: options.orders,
-        customers: options.customers,
         concurrency: 4,
         rate: 0,
-        retryRate: options.retryRate,
-        seed: options.seed,
-        runId: options.runId,
         maxAttempts: 3,
         backoff: { baseMs: 1, capMs: 1 },
       });
-      const data = buildReport({
-        runId: options.runId,
-        target: 'local',
-        config: pipelineConfig,
-        ledger: { accepted: [], deliveries: [], effects: [], failures: [] },
-      });
-      return {
-        data,
-        load,
-        dynamodbRequests: {},
-        lostDeletes: { fifo: [], standard: [] },
-        functionTimeoutMs: { fifo: 10_000, standard: 10_000 },
-        recordBudgetMs: { fifo: 5_175, standard: 5_175 },
-        timings: { startMs: 0, loadMs: 0, drainMs: 0, reportMs: 0, stopMs: 0 },
-      };
+      return { data: emptyReport(options.runId), load, ...quietRunParts() };
     } finally {
       await api.close();
     }
