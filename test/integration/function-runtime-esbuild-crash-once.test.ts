@@ -1,4 +1,5 @@
 import { withFakeEsbuild } from './support/fake-esbuild';
+import { warmOutcome } from './support/function-probe';
 
 /**
  * esbuild's service failing once, then working: a file of its own, since esbuild's API reads
@@ -18,11 +19,11 @@ describe('esbuild failing once, with the bundles built in memory', () => {
         script: (root) =>
           `#!/bin/sh\ncase "$*" in *--service*) if [ ! -e '${root}/crashed' ]; then touch '${root}/crashed'; kill -9 $$; fi;; esac\nexec '${realBinary}' "$@"\n`,
       },
-      async ({ f, warm }) => {
+      async ({ f }) => {
         // Act: the first init meets the crash; the second, the probe's code unchanged, meets a
         // working esbuild.
-        const first = await warm(f);
-        const second = await warm(f);
+        const first = await warmOutcome(f);
+        const second = await warmOutcome(f);
 
         // Assess: the crash failed the first only. The second had answered the first's failure
         // again without building (kept as a failure of the code, answered while its inputs are

@@ -1,4 +1,5 @@
 import { withFakeEsbuild } from './support/fake-esbuild';
+import { warmOutcome } from './support/function-probe';
 
 describe('esbuild failing, with the bundles built in memory', () => {
   it("fails the init as the local cloud's failure, not as a syntax error in the function's code", async () => {
@@ -12,9 +13,9 @@ describe('esbuild failing, with the bundles built in memory', () => {
         name: 'probe-esbuild-crash',
         script: () => '#!/bin/sh\nkill -9 $$\n',
       },
-      async ({ f, lines, warm }) => {
+      async ({ f, lines }) => {
         // Act
-        const result = await warm(f);
+        const result = await warmOutcome(f);
 
         // Assess: LocalCloud.StartError naming esbuild's failure, in the answer and the
         // INIT_REPORT line; it had been Runtime.UserCodeSyntaxError, the probe's code blamed.

@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type FunctionDefinition, LocalFunction } from '../../local/function-runtime';
+import { probeDefinition, warmOutcome } from './support/function-probe';
 
 /**
  * What Lambda's platform writes and answers around a function's code: INIT_REPORT lines for an
@@ -9,7 +10,6 @@ import { type FunctionDefinition, LocalFunction } from '../../local/function-run
  * and the function's concurrency held while environments are replaced.
  */
 
-const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const INIT_REPORT = (phase: string, status: string) =>
   new RegExp(`^INIT_REPORT Init Duration: \\d+\\.\\d{2} ms\\tPhase: ${phase}\\tStatus: ${status}$`);
@@ -21,17 +21,9 @@ afterAll(async () => {
 
 /** The probe in one environment with a 5 s timeout, its log lines kept in `lines`. */
 function probe(name: string, lines: string[], def: Partial<FunctionDefinition> = {}) {
-  const f = new LocalFunction({
-    name,
-    modulePath: PROBE,
-    env: {},
-    timeoutSeconds: 5,
-    memorySizeMb: 256,
-    maxEnvironments: 1,
-    region: 'us-east-1',
-    onLog: (_fn, line) => lines.push(line),
-    ...def,
-  });
+  const f = new LocalFunction(
+    probeDefinition(name, { onLog: (_fn, line) => lines.push(line), ...def }),
+  );
   started.push(f);
   return f;
 }
@@ -53,10 +45,7 @@ describe("Lambda's platform lines and answers", () => {
 
     // Act
     const failed = await throwing.invoke({ mode: 'echo' });
-    const warm = await warmed.warm().then(
-      () => 'warmed',
-      (err: Error) => err.message,
-    );
+    const warm = await warmOutcome(warmed);
     const exit = await exiting.invoke({ mode: 'echo' });
 
     // Assess: one line per init, the environment's own (Phase: init) then the one run again

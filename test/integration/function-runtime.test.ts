@@ -24,8 +24,8 @@ import {
 } from '../../local/function-runtime';
 import { startGateway } from '../../local/gateway';
 import { tmpdirUnderAFile } from '../support/unwritable-tmpdir';
+import { PROBE, probeDefinition, warmOutcome } from './support/function-probe';
 
-const PROBE = resolve(__dirname, 'support/fixtures/probe-handler.ts');
 const SIZED = resolve(__dirname, 'support/fixtures/sized-result.ts');
 const THROWN = resolve(__dirname, 'support/fixtures/thrown.ts');
 const SHAPES = resolve(__dirname, 'support/fixtures/handler-shapes.ts');
@@ -115,17 +115,7 @@ function probe(
  * `def` names another module (and its env, export or timeout).
  */
 function logging(name: string, lines: string[], def: Partial<FunctionDefinition> = {}) {
-  return new LocalFunction({
-    name,
-    modulePath: PROBE,
-    env: {},
-    timeoutSeconds: 5,
-    memorySizeMb: 256,
-    maxEnvironments: 1,
-    region: 'us-east-1',
-    onLog: keepOutput(lines),
-    ...def,
-  });
+  return new LocalFunction(probeDefinition(name, { onLog: keepOutput(lines), ...def }));
 }
 
 /**
@@ -170,14 +160,6 @@ function timedOutUnder(seconds: number) {
     new RegExp(
       `^RequestId: [0-9a-f-]{36} Error: Task timed out after ${seconds.toFixed(2).replace('.', '\\.')} seconds$`,
     ),
-  );
-}
-
-/** What warm() ends with: 'warmed', or the message it failed with. */
-function warmOutcome(f: LocalFunction): Promise<string> {
-  return f.warm().then(
-    () => 'warmed',
-    (err: Error) => err.message,
   );
 }
 
@@ -2349,15 +2331,9 @@ describe('a temp directory nothing can be written in', () => {
         runtime = require('../../local/function-runtime');
         bundles = require('../../local/function-bundle');
       });
-      f = new runtime!.LocalFunction({
-        name: 'twice-ro',
-        modulePath: join(root, 'twice.ts'),
-        env: {},
-        timeoutSeconds: 5,
-        memorySizeMb: 128,
-        maxEnvironments: 1,
-        region: 'us-east-1',
-      });
+      f = new runtime!.LocalFunction(
+        probeDefinition('twice-ro', { modulePath: join(root, 'twice.ts'), memorySizeMb: 128 }),
+      );
       const fn = f;
       const answer = async (n = 1) => {
         const r = await fn.invoke({ n });

@@ -1,18 +1,15 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { LocalFunction } from '../../../local/function-runtime';
 import { tmpdirUnderAFile } from '../../support/unwritable-tmpdir';
-
-const PROBE = resolve(__dirname, 'fixtures/probe-handler.ts');
+import { probeDefinition } from './function-probe';
 
 export interface FakeEsbuildProbe {
   /** The probe function, built by a function-runtime loaded after the fake service was set. */
   f: LocalFunction;
   /** The lines the probe function logged. */
   lines: string[];
-  /** `fn.warm()` answered as 'warmed', or as its failure's message. */
-  warm: (fn: LocalFunction) => Promise<string>;
 }
 
 /**
@@ -41,22 +38,10 @@ export async function withFakeEsbuild(
       runtime = require('../../../local/function-runtime');
     });
     const lines: string[] = [];
-    f = new runtime!.LocalFunction({
-      name: opts.name,
-      modulePath: PROBE,
-      env: {},
-      timeoutSeconds: 5,
-      memorySizeMb: 256,
-      maxEnvironments: 1,
-      region: 'us-east-1',
-      onLog: (_fn, line) => lines.push(line),
-    });
-    const warm = (fn: LocalFunction) =>
-      fn.warm().then(
-        () => 'warmed',
-        (err: Error) => err.message,
-      );
-    await body({ f, lines, warm });
+    f = new runtime!.LocalFunction(
+      probeDefinition(opts.name, { onLog: (_fn, line) => lines.push(line) }),
+    );
+    await body({ f, lines });
   } finally {
     restoreTmpdir();
     if (binaryPath === undefined) delete process.env.ESBUILD_BINARY_PATH;
