@@ -19,7 +19,7 @@ const DEMO_TIMEOUT_MS = 300_000;
  * `npm run demo` on its own local cloud, the producer deployed with a body limit (MAX_BODY_BYTES)
  * below half the planned orders' bodies: it answers those 413, which the load client does not
  * retry, so it gives them up as refused. The demo must name them as lost by the client, write
- * them all to given-up.json, and its report must count only the others, losing none.
+ * them all to given-up.json, count only the others in its report, losing none, and exit 1.
  */
 describe('npm run demo with orders the API refuses', () => {
   let dir: string;
@@ -41,7 +41,11 @@ describe('npm run demo with orders the API refuses', () => {
         written.push(String(chunk));
         return true;
       });
-      jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const errors: string[] = [];
+      jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+        errors.push(String(chunk));
+        return true;
+      });
       const plan = planLoad({
         runId: `demo-${SEED.toString(36)}`,
         orders: ORDERS,
@@ -72,8 +76,16 @@ describe('npm run demo with orders the API refuses', () => {
             producerEnv: { ...options.producerEnv, [ENV.MAX_BODY_BYTES]: String(limit) },
           }),
       );
-      expect(code).toBe(0);
+      // Orders lost by the client fail the demo, as they fail `npm run load`: exit 1, one line.
+      expect(code).toBe(1);
       const path = join(out, 'given-up.json');
+      const errorLines = errors.join('').split('\n').filter((l) => l.startsWith('error: '));
+      expect(errorLines).toEqual([
+        expect.stringContaining(
+          `error: the load client gave up on ${refused.length} orders the API does not hold (lost by the client, not by a queue): `,
+        ),
+      ]);
+      expect(errorLines[0]).toContain(`all in ${path}`);
       const givenUp = JSON.parse(await readFile(path, 'utf8')) as GivenUpOrder[];
       expect(givenUp.map((g) => g.idempotencyKey).sort()).toEqual([...refused].sort());
       for (const g of givenUp) {
