@@ -79,7 +79,10 @@ describe('npm run demo with orders the API refuses', () => {
       // Orders lost by the client fail the demo, as they fail `npm run load`: exit 1, one line.
       expect(code).toBe(1);
       const path = join(out, 'given-up.json');
-      const errorLines = errors.join('').split('\n').filter((l) => l.startsWith('error: '));
+      const errorLines = errors
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('error: '));
       expect(errorLines).toEqual([
         expect.stringContaining(
           `error: the load client gave up on ${refused.length} orders the API does not hold (lost by the client, not by a queue): `,
