@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import { decode } from '@jridgewell/sourcemap-codec';
-import type { BuildOptions, BuildResult, Plugin, SameShape } from 'esbuild';
+import type { BuildOptions, BuildResult, OutputFile, Plugin, SameShape } from 'esbuild';
 
 /**
  * A handler module bundled the way the stack deploys it (infra's NodejsFunction: esbuild, one
@@ -654,14 +654,23 @@ export async function bundleInMemory(modulePath: string): Promise<FunctionBundle
     write: false,
     plugins: [recordInputs],
   }).catch(failed);
-  const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
-  const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
-  if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
+  const { code, map } = codeAndMap(out.outputFiles, modulePath);
   return {
     file: code.path,
     text: code.text,
     frames: frameTable(JSON.parse(map.text)),
   };
+}
+
+/** The bundle and its source map among a build's output files (write: false). */
+function codeAndMap(
+  files: readonly OutputFile[],
+  modulePath: string,
+): { code: OutputFile; map: OutputFile } {
+  const code = files.find((f) => f.path.endsWith('.js'));
+  const map = files.find((f) => f.path.endsWith('.js.map'));
+  if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
+  return { code, map };
 }
 
 /** What buildBundle did: built with esbuild, or found the bundle of unchanged inputs. */
@@ -715,9 +724,7 @@ export async function buildBundle(
     metafile: true,
     plugins: [recordInputs],
   }).catch(failed);
-  const code = out.outputFiles.find((f) => f.path.endsWith('.js'));
-  const map = out.outputFiles.find((f) => f.path.endsWith('.js.map'));
-  if (!code || !map) throw new Error(`esbuild produced no bundle for ${modulePath}`);
+  const { code, map } = codeAndMap(out.outputFiles, modulePath);
   // Named by the map too: the same code built from another checkout (a worktree) has a map of its
   // own sources, and each checkout's record finds its own pair.
   const hash = sha256(Buffer.concat([code.contents, map.contents])).slice(0, 16);
